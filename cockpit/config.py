@@ -1,0 +1,426 @@
+"""Load and validate ``config.yaml``.
+
+Every setting is declared once in ``SCHEMA`` below with its type, allowed values and default.
+The file is validated up front: an unknown key, a wrong type or a value out of range raises
+``ConfigError`` naming the key path, the bad value and what is allowed, e.g.
+``risk.max_leverage: expected a number from 1 to 125, got 'abc'``.
+
+Environment overrides: ``COCKPIT__SECTION__KEY=value`` (value parsed as YAML), e.g.
+``COCKPIT__EXCHANGE__MODE=okx-demo`` or ``COCKPIT__RISK__MAX_LEVERAGE=3``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+import yaml
+
+from cockpit.domain.market import TIMEFRAME_MS
+
+ENV_PREFIX = "COCKPIT__"
+STRATEGY_NAMES = (
+    "ema_trend",
+    "bollinger_range",
+    "funding_rate",
+    "breakout",
+    "grid",
+    "momentum",
+    "mean_reversion",
+    "volatility",
+    "time_cycle",
+    "onchain",
+)
+
+
+class ConfigError(ValueError):
+    """A configuration problem; ``str()`` is the one-line message shown to the user."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+# ---------------------------------------------------------------- schema DSL
+
+
+@dataclass(frozen=True)
+class Spec:
+    default: Any
+    check: Callable[[str, Any], Any]
+    doc: str = ""
+
+
+def _fmt(v: Any) -> str:
+    return repr(v) if isinstance(v, str) else yaml.safe_dump(v, default_flow_style=True).strip().removesuffix("...").strip()
+
+
+def number(default: float | None, lo: float | None = None, hi: float | None = None, *, integer: bool = False,
+           nullable: bool = False, doc: str = "") -> Spec:
+    kind = "a whole number" if integer else "a number"
+    if lo is not None and hi is not None:
+        want = f"{kind} from {lo:g} to {hi:g}"
+    elif lo is not None:
+        want = f"{kind} >= {lo:g}"
+    elif hi is not None:
+        want = f"{kind} <= {hi:g}"
+    else:
+        want = kind
+    if nullable:
+        want += " or null"
+
+    def check(path: str, v: Any) -> Any:
+        if v is None and nullable:
+            return None
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+        if ok and integer and isinstance(v, float):
+            ok = v.is_integer()
+        if not ok or not math.isfinite(float(v)) or (lo is not None and v < lo) or (hi is not None and v > hi):
+            raise ConfigError(path, f"expected {want}, got {_fmt(v)}")
+        return int(v) if integer else float(v)
+
+    return Spec(default, check, doc)
+
+
+def boolean(default: bool, doc: str = "") -> Spec:
+    def check(path: str, v: Any) -> Any:
+        if not isinstance(v, bool):
+            raise ConfigError(path, f"expected true or false, got {_fmt(v)}")
+        return v
+
+    return Spec(default, check, doc)
+
+
+def choice(default: Any, options: Iterable[Any], doc: str = "") -> Spec:
+    opts = tuple(options)
+
+    def check(path: str, v: Any) -> Any:
+        if v not in opts:
+            raise ConfigError(path, f"expected one of {', '.join(map(str, opts))}, got {_fmt(v)}")
+        return v
+
+    return Spec(default, check, doc)
+
+
+def text(default: str | None, *, nullable: bool = False, pattern: str | None = None, doc: str = "",
+         describe: str = "a string") -> Spec:
+    def check(path: str, v: Any) -> Any:
+        if v is None and nullable:
+            return None
+        if not isinstance(v, str) or (pattern and not re.fullmatch(pattern, v)):
+            raise ConfigError(path, f"expected {describe}{' or null' if nullable else ''}, got {_fmt(v)}")
+        return v
+
+    return Spec(default, check, doc)
+
+
+def timeframe_list(default: list[str], doc: str = "") -> Spec:
+    def check(path: str, v: Any) -> Any:
+        if isinstance(v, str):
+            v = [p.strip() for p in v.split(",") if p.strip()]
+        if not isinstance(v, list) or not v:
+            raise ConfigError(path, f"expected a non-empty list of timeframes ({', '.join(TIMEFRAME_MS)}), got {_fmt(v)}")
+        for i, tf in enumerate(v):
+            if tf not in TIMEFRAME_MS:
+                raise ConfigError(f"{path}[{i}]", f"expected one of {', '.join(TIMEFRAME_MS)}, got {_fmt(tf)}")
+        if len(set(v)) != len(v):
+            raise ConfigError(path, f"timeframes must be unique, got {_fmt(v)}")
+        return sorted(v, key=TIMEFRAME_MS.__getitem__)
+
+    return Spec(default, check, doc)
+
+
+def string_list(default: list[str], doc: str = "") -> Spec:
+    def check(path: str, v: Any) -> Any:
+        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+            raise ConfigError(path, f"expected a list of strings, got {_fmt(v)}")
+        return list(v)
+
+    return Spec(default, check, doc)
+
+
+def params_map(default: dict[str, Any], doc: str = "") -> Spec:
+    """Strategy parameters: names to scalars. Their ranges are checked by the strategy registry."""
+
+    def check(path: str, v: Any) -> Any:
+        if not isinstance(v, dict):
+            raise ConfigError(path, f"expected a mapping of parameter names to values, got {_fmt(v)}")
+        for k, x in v.items():
+            if not isinstance(k, str) or not (isinstance(x, (int, float, str, bool)) or x is None):
+                raise ConfigError(f"{path}.{k}", f"expected a number, string or boolean, got {_fmt(x)}")
+        return dict(v)
+
+    return Spec(default, check, doc)
+
+
+def strategy(enabled: bool, params: dict[str, Any], **extra: Spec) -> dict[str, Any]:
+    return {"enabled": boolean(enabled, "run this strategy"), "params": params_map(params, "strategy parameters"), **extra}
+
+
+# ---------------------------------------------------------------- the schema
+
+SCHEMA: dict[str, Any] = {
+    "symbol": text("BTC/USDT:USDT", pattern=r"[A-Z0-9]+/[A-Z0-9]+(:[A-Z0-9]+)?",
+                   describe="a ccxt symbol such as 'BTC/USDT:USDT'"),
+    "timeframes": timeframe_list(["15m", "1h", "4h", "1d"]),
+    "decision_timeframe": choice("1h", TIMEFRAME_MS),
+    "exchange": {
+        "mode": choice("sim", ("sim", "okx-demo", "okx-live")),
+        "rest_url": text(None, nullable=True, pattern=r"https?://\S+", describe="an http(s) URL"),
+        "api_key_env": text("OKX_API_KEY", pattern=r"[A-Za-z_][A-Za-z0-9_]*", describe="an environment variable name"),
+        "secret_env": text("OKX_API_SECRET", pattern=r"[A-Za-z_][A-Za-z0-9_]*", describe="an environment variable name"),
+        "passphrase_env": text("OKX_API_PASSPHRASE", pattern=r"[A-Za-z_][A-Za-z0-9_]*",
+                               describe="an environment variable name"),
+        "timeout_ms": number(10000, 100, 120000, integer=True),
+        "max_retries": number(4, 0, 20, integer=True),
+        "backfill_days": number(30, 1, 3650, integer=True),
+    },
+    "sim": {
+        "seed": number(42, 0, None, integer=True),
+        "speed": number(60.0, 0.0, 1e6),
+        "history_days": number(180, 1, 3650, integer=True),
+        "start": text("2026-01-01", pattern=r"\d{4}-\d{2}-\d{2}", describe="a date YYYY-MM-DD"),
+        "start_price": number(65000.0, 1, None),
+        "replay_csv": text(None, nullable=True, describe="a path to a candle CSV"),
+        "funding_csv": text(None, nullable=True, describe="a path to a funding CSV"),
+        "port": number(0, 0, 65535, integer=True),
+        "initial_balance": number(10000.0, 0, None),
+    },
+    "llm": {
+        "provider": choice("none", ("none", "deepseek", "qwen", "openai-compatible", "local")),
+        "base_url": text(None, nullable=True, pattern=r"https?://\S+", describe="an http(s) URL"),
+        "model": text(None, nullable=True),
+        "api_key_env": text(None, nullable=True, pattern=r"[A-Za-z_][A-Za-z0-9_]*", describe="an environment variable name"),
+        "timeout_s": number(30.0, 1, 600),
+        "max_retries": number(2, 0, 10, integer=True),
+        "temperature": number(0.2, 0, 2),
+        "prompt_version": text("v1"),
+        "max_tokens_per_call": number(2000, 100, 200000, integer=True),
+        "max_tokens_per_day": number(500000, 0, None, integer=True),
+        "json_schema_mode": boolean(False),
+    },
+    "strategies": {
+        "ema_trend": strategy(True, {"fast": 12, "slow": 26, "atr_period": 14, "stop_atr": 2.0, "take_atr": 4.0}),
+        "bollinger_range": strategy(True, {"period": 20, "std": 2.0, "adx_max": 25, "stop_atr": 1.5}),
+        "funding_rate": strategy(True, {"threshold": 0.0005, "lookback": 3, "stop_atr": 2.0}),
+        "breakout": strategy(True, {"period": 20, "atr_period": 14, "stop_atr": 2.0, "take_atr": 4.0}),
+        "grid": strategy(False, {"levels": 10, "range_pct": 0.05, "stop_pct": 0.03}),
+        "momentum": strategy(True, {"rsi_period": 14, "roc_period": 10, "rsi_long": 55, "rsi_short": 45, "stop_atr": 2.0}),
+        "mean_reversion": strategy(True, {"period": 20, "z_entry": 2.0, "stop_atr": 1.5}),
+        "volatility": strategy(True, {"period": 20, "squeeze_pct": 0.2, "stop_atr": 2.0}),
+        "time_cycle": strategy(False, {"session_start_hour": 13, "session_end_hour": 21, "stop_atr": 1.5}),
+        "onchain": strategy(False, {"threshold": 1.0, "stop_atr": 2.0},
+                            input_csv=text(None, nullable=True, describe="a path to an on-chain metrics CSV")),
+    },
+    "regime": {
+        "adx_period": number(14, 2, 200, integer=True),
+        "adx_trend": number(25.0, 0, 100),
+        "vol_window": number(24, 2, 1000, integer=True),
+        "vol_lookback": number(500, 10, 100000, integer=True),
+        "vol_high_pct": number(0.9, 0, 1),
+        "slope_window": number(20, 2, 1000, integer=True),
+    },
+    "portfolio": {
+        "top_n": number(3, 1, 10, integer=True),
+        "max_weight": number(0.6, 0.05, 1),
+        "min_weight": number(0.05, 0, 1),
+    },
+    "risk": {
+        "max_leverage": number(3.0, 1, 125),
+        "max_position_notional": number(50000.0, 0, None),
+        "max_position_pct_equity": number(1.0, 0, 100),
+        "require_stop_loss": boolean(True),
+        "min_stop_distance_pct": number(0.002, 0, 1),
+        "max_stop_distance_pct": number(0.1, 0, 1),
+        "max_risk_per_trade_pct": number(0.01, 0, 1),
+        "max_total_risk_pct": number(0.03, 0, 1),
+        "daily_loss_limit_pct": number(0.03, 0, 1),
+        "max_drawdown_pct": number(0.15, 0, 1),
+        "max_orders_per_hour": number(12, 1, 10000, integer=True),
+        "price_sanity_pct": number(0.02, 0, 1),
+    },
+    "execution": {
+        "approval": choice("manual", ("manual", "auto_within_limits", "auto")),
+        "approval_ttl_s": number(900, 1, 86400, integer=True),
+        "leverage": number(2.0, 1, 125),
+        "order_type": choice("market", ("market", "limit")),
+        "reconcile_interval_s": number(30, 1, 3600, integer=True),
+    },
+    "engine": {
+        "fast_loop_s": number(2.0, 0.05, 60),
+        "ingest_interval_s": number(5.0, 0.1, 3600),
+        "history_bars": number(500, 50, 100000, integer=True),
+    },
+    "backtest": {
+        "capital": number(10000.0, 1, None),
+        "taker_fee": number(0.0005, 0, 0.1),
+        "maker_fee": number(0.0002, -0.01, 0.1),
+        "slippage_bps": number(2.0, 0, 1000),
+        "funding_rate": number(0.0001, -0.01, 0.01),
+        "maintenance_margin": number(0.004, 0, 0.5),
+        "leverage": number(1.0, 1, 125),
+    },
+    "database": {
+        "url": text("sqlite:///data/cockpit.db", pattern=r"(sqlite:///.+|sqlite:///:memory:|postgres(ql)?://\S+)",
+                    describe="a database URL such as 'sqlite:///data/cockpit.db'"),
+    },
+    "ui": {
+        "refresh_ms": number(500, 50, 60000, integer=True),
+        "chart_bars": number(120, 20, 2000, integer=True),
+    },
+    "log": {
+        "format": choice("text", ("text", "json")),
+        "level": choice("INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+    },
+}
+
+
+def defaults(schema: Mapping[str, Any] = SCHEMA) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in schema.items():
+        out[k] = defaults(v) if isinstance(v, dict) else copy.deepcopy(v.default)
+    return out
+
+
+def _validate(schema: Mapping[str, Any], data: Any, path: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ConfigError(path or "(top level)", f"expected a mapping, got {_fmt(data)}")
+    unknown = [k for k in data if k not in schema]
+    if unknown:
+        k = unknown[0]
+        where = f"{path}.{k}" if path else str(k)
+        raise ConfigError(where, f"unknown key; allowed keys here: {', '.join(schema)}")
+    out: dict[str, Any] = {}
+    for k, spec in schema.items():
+        p = f"{path}.{k}" if path else k
+        if isinstance(spec, dict):
+            out[k] = _validate(spec, data.get(k, {}) if data.get(k) is not None else {}, p)
+        else:
+            out[k] = spec.check(p, data[k]) if k in data else copy.deepcopy(spec.default)
+    return out
+
+
+def _cross_checks(cfg: dict[str, Any]) -> None:
+    if cfg["decision_timeframe"] not in cfg["timeframes"]:
+        raise ConfigError("decision_timeframe", f"expected one of the configured timeframes "
+                          f"({', '.join(cfg['timeframes'])}), got {cfg['decision_timeframe']!r}")
+    if cfg["portfolio"]["min_weight"] > cfg["portfolio"]["max_weight"]:
+        raise ConfigError("portfolio.min_weight", "must not exceed portfolio.max_weight")
+    r = cfg["risk"]
+    if r["min_stop_distance_pct"] >= r["max_stop_distance_pct"]:
+        raise ConfigError("risk.min_stop_distance_pct", "must be below risk.max_stop_distance_pct")
+    if cfg["execution"]["leverage"] > r["max_leverage"]:
+        raise ConfigError("execution.leverage", f"expected at most risk.max_leverage ({r['max_leverage']:g}), "
+                          f"got {cfg['execution']['leverage']:g}")
+    llm = cfg["llm"]
+    if llm["provider"] in ("openai-compatible", "local") and not llm["base_url"]:
+        raise ConfigError("llm.base_url", f"required when llm.provider is {llm['provider']!r}")
+
+
+def _set_path(data: dict[str, Any], keys: list[str], value: Any) -> None:
+    cur = data
+    for k in keys[:-1]:
+        nxt = cur.get(k)
+        if not isinstance(nxt, dict):
+            nxt = {}
+            cur[k] = nxt
+        cur = nxt
+    cur[keys[-1]] = value
+
+
+def env_overrides(environ: Mapping[str, str]) -> list[tuple[list[str], Any]]:
+    out = []
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        keys = [p.lower() for p in name[len(ENV_PREFIX):].split("__") if p]
+        if not keys:
+            continue
+        try:
+            value = yaml.safe_load(raw) if raw != "" else None
+        except yaml.YAMLError:
+            value = raw
+        out.append((keys, value))
+    return out
+
+
+LLM_PRESETS: dict[str, dict[str, str]] = {
+    "deepseek": {"base_url": "https://api.deepseek.com", "model": "deepseek-chat", "api_key_env": "DEEPSEEK_API_KEY"},
+    "qwen": {"base_url": "https://dashscope.aliyuncs.com/compatible-mode/v1", "model": "qwen-plus",
+             "api_key_env": "DASHSCOPE_API_KEY"},
+    "local": {"model": "local", "api_key_env": ""},
+}
+
+
+def _apply_presets(cfg: dict[str, Any]) -> None:
+    llm = cfg["llm"]
+    preset = LLM_PRESETS.get(llm["provider"], {})
+    for k, v in preset.items():
+        if llm.get(k) in (None, ""):
+            llm[k] = v or None
+
+
+def default_config_path() -> Path | None:
+    """The config file used when neither --config nor COCKPIT_CONFIG names one."""
+    candidates = [Path.cwd() / "config.yaml", Path(__file__).resolve().parent.parent / "config.yaml",
+                  Path(sys.prefix) / "share" / "cockpit" / "config.yaml"]
+    for c in candidates:
+        if c.is_file():
+            return c
+    return None
+
+
+def load_config(path: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None,
+                overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Load, override and validate a configuration; raise ConfigError on any problem.
+
+    Order of precedence: built-in defaults < the YAML file < COCKPIT__ environment < ``overrides``
+    (dotted paths, e.g. ``{"database.url": "sqlite:///x.db"}``, used by command-line flags).
+    """
+    environ = os.environ if environ is None else environ
+    if path is None:
+        path = environ.get("COCKPIT_CONFIG") or default_config_path()
+    data: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError("--config", f"file not found: {p}")
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark else ""
+            raise ConfigError(str(p), f"not valid YAML{where}: {getattr(e, 'problem', e)}") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(str(p), "expected a mapping of sections at the top level")
+        data = loaded
+    for keys, value in env_overrides(environ):
+        _set_path(data, keys, value)
+    for dotted, value in (overrides or {}).items():
+        _set_path(data, dotted.split("."), value)
+    cfg = _validate(SCHEMA, data, "")
+    _apply_presets(cfg)
+    _cross_checks(cfg)
+    cfg["_source"] = str(path) if path is not None else "(built-in defaults)"
+    return cfg
+
+
+def mode_label(cfg: Mapping[str, Any]) -> str:
+    return {"sim": "SIM", "okx-demo": "OKX DEMO", "okx-live": "OKX LIVE"}[cfg["exchange"]["mode"]]
+
+
+def secret_values(cfg: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> list[str]:
+    """The secret values currently in the environment, for redaction in logs and the database."""
+    environ = os.environ if environ is None else environ
+    names = [cfg["exchange"]["api_key_env"], cfg["exchange"]["secret_env"], cfg["exchange"]["passphrase_env"]]
+    if cfg["llm"].get("api_key_env"):
+        names.append(cfg["llm"]["api_key_env"])
+    return [environ[n] for n in names if n and environ.get(n)]

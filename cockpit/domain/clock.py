@@ -1,0 +1,33 @@
+"""Time comes from a Clock object, never from time.time() in core code.
+
+Implementations: ``ManualClock`` here (tests, bar clock in backtests), a wall clock and an
+exchange-synchronised clock in ``cockpit.engine.clock``, an accelerated clock in ``cockpit.sim``.
+All clocks speak UTC epoch milliseconds.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Clock(Protocol):
+    def now_ms(self) -> int:  # pragma: no cover - protocol
+        """Current time in UTC epoch milliseconds."""
+        ...
+
+
+class ManualClock:
+    """A clock that only moves when told to: the bar clock of backtests and of tests."""
+
+    def __init__(self, start_ms: int = 0) -> None:
+        self._now = int(start_ms)
+
+    def now_ms(self) -> int:
+        return self._now
+
+    def set(self, ms: int) -> None:
+        self._now = int(ms)
+
+    def advance(self, ms: int) -> None:
+        self._now += int(ms)

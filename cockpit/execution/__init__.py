@@ -1,0 +1,1 @@
+"""Order execution: one OrderExecutor interface for backtest, paper and live trading."""

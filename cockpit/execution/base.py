@@ -1,0 +1,65 @@
+"""The OrderExecutor interface shared by backtests (SimulatedExecutor), the built-in simulator,
+OKX demo and OKX live (OKXExecutor). A strategy cannot tell which one it runs against.
+
+Sizes are in base currency (BTC); an executor converts to contracts at its boundary.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+from cockpit.domain.orders import Fill, Order, OrderStatus, Position
+
+
+@dataclass(slots=True)
+class ExecutionReport:
+    """What the venue says about one order right now."""
+
+    client_order_id: str
+    status: OrderStatus
+    exchange_order_id: str | None = None
+    filled: float = 0.0
+    average_price: float | None = None
+    fee: float = 0.0
+    fills: list[Fill] = field(default_factory=list)
+    message: str = ""
+    raw: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class AccountState:
+    equity: float
+    free: float
+    used: float
+    currency: str = "USDT"
+
+
+class OrderExecutor(ABC):
+    """Place, cancel, amend and fetch orders; read positions and balance."""
+
+    name: str = "executor"
+
+    @abstractmethod
+    def place(self, order: Order) -> ExecutionReport:
+        """Submit ``order`` (with its attached stop-loss/take-profit). Idempotent per client_order_id."""
+
+    @abstractmethod
+    def cancel(self, order: Order) -> ExecutionReport: ...
+
+    @abstractmethod
+    def fetch(self, order: Order) -> ExecutionReport:
+        """The venue's current view of the order; status FAILED with a message when it is unknown."""
+
+    def amend(self, order: Order, *, amount: float | None = None, price: float | None = None) -> ExecutionReport:
+        raise NotImplementedError(f"{self.name} cannot amend orders")
+
+    @abstractmethod
+    def open_orders(self, symbol: str) -> list[ExecutionReport]: ...
+
+    @abstractmethod
+    def position(self, symbol: str) -> Position: ...
+
+    @abstractmethod
+    def account(self) -> AccountState: ...
