@@ -1,0 +1,51 @@
+"""Operator commands: how the TUI (in-process or --attach), `cockpit orders ...` and the API ask
+the engine to approve, reject, cancel or halt. The engine executes them in order and marks each
+done or failed; the database is the bus, so it works across processes.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+from typing import Any
+
+import peewee
+
+from cockpit.db.connection import database_proxy
+
+COMMANDS = ("approve", "reject", "cancel", "kill", "clear_kill")
+
+
+def operator_identity() -> str:
+    """OS user, plus the SSH connection when there is one (recorded with every approval)."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user database in some containers
+        user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+    ssh = os.environ.get("SSH_CONNECTION")
+    ident = os.environ.get("COCKPIT_OPERATOR")  # set by `cockpit serve-ssh` per key
+    parts = [user]
+    if ident:
+        parts.append(ident)
+    if ssh:
+        parts.append("ssh " + " ".join(ssh.split()[:2]))
+    return " | ".join(parts)
+
+
+def submit_command(command: str, *, now_ms: int, order_id: int | None = None, payload: dict[str, Any] | None = None,
+                   operator: str | None = None, db: peewee.Database | None = None) -> int:
+    if command not in COMMANDS:
+        raise ValueError(f"unknown command {command!r}; allowed: {', '.join(COMMANDS)}")
+    db = db or database_proxy
+    cur = db.execute_sql(
+        "INSERT INTO operator_commands (timestamp, command, order_id, payload, operator, status) VALUES (?, ?, ?, ?, ?, 'pending')",
+        (int(now_ms), command, order_id, json.dumps(payload) if payload else None, operator or operator_identity()))
+    return int(cur.lastrowid)
+
+
+def finish_command(command_id: int, *, now_ms: int, ok: bool, result: str = "",
+                   db: peewee.Database | None = None) -> None:
+    db = db or database_proxy
+    db.execute_sql("UPDATE operator_commands SET status = ?, processed_at = ?, result = ? WHERE id = ?",
+                   ("done" if ok else "failed", int(now_ms), result, command_id))
