@@ -1,0 +1,108 @@
+"""Structured engine log: one line per event, text or JSON, secrets redacted.
+
+    2026-01-01T10:00:00Z INFO  decision  id=12 action=buy target=0.40 selector=offline
+    {"ts": "2026-01-01T10:00:00Z", "level": "INFO", "event": "decision", "id": 12, ...}
+
+``ts`` is the engine clock (exchange or simulator time); ``wall`` is the host's time, so a reader of an
+accelerated simulator run can tell both apart. Every string that equals or contains a secret value
+(API keys from the environment) is replaced by ``***`` before it is written.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable, TextIO
+
+LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
+
+
+def iso_ms(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class EventLog:
+    def __init__(self, *, fmt: str = "text", level: str = "INFO", stream: TextIO | None = None,
+                 secrets: Iterable[str] = (), clock: Callable[[], int] | None = None) -> None:
+        self.fmt = fmt
+        self.level = LEVELS.get(level, 20)
+        self.stream = stream if stream is not None else sys.stdout
+        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.counts: dict[str, int] = {}
+        self.on_event: Callable[[dict[str, Any]], None] | None = None
+
+    def set_clock(self, clock: Callable[[], int] | None) -> None:
+        self._clock = clock
+
+    def redact(self, value: Any) -> Any:
+        if isinstance(value, str):
+            for s in self._secrets:
+                if s in value:
+                    value = value.replace(s, "***")
+            return value
+        if isinstance(value, dict):
+            return {k: self.redact(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self.redact(v) for v in value]
+        return value
+
+    def _now(self) -> int | None:
+        if self._clock is None:
+            return None
+        try:
+            return int(self._clock())
+        except Exception:  # noqa: BLE001 - an unsynced clock must not stop logging
+            return None
+
+    def event(self, event: str, level: str = "INFO", **fields: Any) -> None:
+        if LEVELS.get(level, 20) < self.level:
+            return
+        wall = int(time.time() * 1000)
+        rec: dict[str, Any] = {"ts": iso_ms(self._now() or wall), "wall": iso_ms(wall), "level": level,
+                               "event": event}
+        rec.update(self.redact(fields))
+        if self.fmt == "json":
+            line = json.dumps(rec, default=str, separators=(",", ":"))
+        else:
+            parts = [f"{k}={_text(v)}" for k, v in rec.items() if k not in ("ts", "wall", "level", "event")]
+            line = f"{rec['ts']} {level:<5} {event:<12} {' '.join(parts)}".rstrip()
+        with self._lock:
+            self.counts[event] = self.counts.get(event, 0) + 1
+            try:
+                self.stream.write(line + "\n")
+                self.stream.flush()
+            except (BrokenPipeError, ValueError):
+                pass
+        if self.on_event is not None:
+            try:
+                self.on_event(rec)
+            except Exception:  # noqa: BLE001 - observers never break the engine
+                pass
+
+    def info(self, event: str, **fields: Any) -> None:
+        self.event(event, "INFO", **fields)
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self.event(event, "WARNING", **fields)
+
+    def error(self, event: str, **fields: Any) -> None:
+        self.event(event, "ERROR", **fields)
+
+    def debug(self, event: str, **fields: Any) -> None:
+        self.event(event, "DEBUG", **fields)
+
+
+def _text(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if isinstance(v, (dict, list)):
+        return json.dumps(v, default=str, separators=(",", ":"))
+    s = str(v)
+    return json.dumps(s) if (" " in s or not s) else s
