@@ -34,6 +34,9 @@ class AccountState:
     free: float
     used: float
     currency: str = "USDT"
+    # Filled in by the OrderManager for the RiskManager (optional; executors may leave them):
+    position: Position | None = None  # the venue's position in the symbol being traded
+    open_risk: float = 0.0  # money at risk (|entry - stop| x size) in the position and working entry orders
 
 
 class OrderExecutor(ABC):

@@ -1,0 +1,196 @@
+"""Order persistence: orders, their lifecycle events, fills, position snapshots and balances.
+
+Every status change goes through ``OrderStore.transition``: inside one transaction it checks the
+state machine (cockpit.domain.orders), updates the order with a guard on its current status and
+writes the order_lifecycle_events row, so the status and its history can never disagree, and an
+illegal transition raises ``IllegalTransition`` without writing anything.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any, Iterable
+
+import peewee
+
+from cockpit.db.connection import database_proxy
+from cockpit.db.models import Balance, EngineState, OrderLifecycleEvent, OrderRow, PositionRow, PositionSnapshot, TradeRow
+from cockpit.domain.orders import Fill, IllegalTransition, Order, OrderStatus, Position, can_transition
+
+# Columns a caller may set together with (or without) a status change.
+UPDATABLE = frozenset({
+    "exchange_order_id", "filled", "average_price", "fee", "decided_by", "decided_at", "reason", "amount",
+    "risk_assessment", "expires_at", "price", "stop_loss", "take_profit",
+})
+
+
+def _order(row: OrderRow) -> Order:
+    return Order(
+        symbol=row.symbol, side=row.side, type=row.type, amount=float(row.amount), status=OrderStatus(row.status),
+        price=row.price, stop_loss=row.stop_loss, take_profit=row.take_profit, leverage=float(row.leverage or 1.0),
+        reduce_only=bool(row.reduce_only), client_order_id=row.client_order_id,
+        exchange_order_id=row.exchange_order_id, filled=float(row.filled or 0.0), average_price=row.average_price,
+        id=row.id, decision_id=row.decision_id)
+
+
+class OrderStore:
+    def __init__(self, db: peewee.Database | None = None) -> None:
+        self._db = db if db is not None else database_proxy
+
+    # ---------------------------------------------------------------- client id namespace
+
+    def client_id_namespace(self, *, now_ms: int) -> str:
+        """Six lowercase alphanumerics chosen once per database (engine_state 'client_id_namespace')."""
+        with self._db.atomic():
+            row = EngineState.get_or_none(EngineState.key == "client_id_namespace")
+            if row is not None and row.value:
+                return json.loads(row.value)
+            ns = secrets.token_hex(3)
+            EngineState.insert(key="client_id_namespace", value=json.dumps(ns), updated_at=int(now_ms)
+                               ).on_conflict_ignore().execute()
+            return json.loads(EngineState.get(EngineState.key == "client_id_namespace").value)
+
+    # ---------------------------------------------------------------- orders
+
+    def create(self, order: Order, *, now_ms: int, leg: int = 0, mode: str | None = None,
+               status: OrderStatus = OrderStatus.NEW, message: str = "", expires_at: int | None = None,
+               reason: str | None = None, risk_assessment: dict[str, Any] | str | None = None) -> tuple[int, bool]:
+        """Insert ``order`` (status new, then ``status`` if different), or find the existing order with the
+        same client_order_id. Returns (order id, created)."""
+        if not order.client_order_id:
+            raise ValueError("an order needs a client_order_id before it is stored")
+        ra = json.dumps(risk_assessment, default=str) if isinstance(risk_assessment, dict) else risk_assessment
+        with self._db.atomic():
+            existing = OrderRow.get_or_none(OrderRow.client_order_id == order.client_order_id)
+            if existing is not None:
+                return existing.id, False
+            try:
+                oid = OrderRow.insert(
+                    symbol=order.symbol, side=order.side, type=order.type, price=order.price, amount=order.amount,
+                    leverage=order.leverage, status=OrderStatus.NEW.value, client_order_id=order.client_order_id,
+                    exchange_order_id=order.exchange_order_id, updated_at=int(now_ms), decision=order.decision_id,
+                    leg=leg, reduce_only=int(order.reduce_only), stop_loss=order.stop_loss,
+                    take_profit=order.take_profit, mode=mode, expires_at=expires_at, reason=reason,
+                    risk_assessment=ra).execute()
+            except peewee.IntegrityError:
+                # Another writer stored the same client order id between our read and insert.
+                row = OrderRow.get(OrderRow.client_order_id == order.client_order_id)
+                return row.id, False
+            OrderLifecycleEvent.insert(order=oid, status=OrderStatus.NEW.value, message=message or "created",
+                                       timestamp=int(now_ms)).execute()
+            if OrderStatus(status) != OrderStatus.NEW:
+                self.transition(oid, status, now_ms=now_ms, message=message)
+        order.id = oid
+        return oid, True
+
+    def transition(self, order_id: int, dst: OrderStatus | str, *, now_ms: int, message: str = "",
+                   **fields: Any) -> Order:
+        """Move the order to ``dst`` and write its lifecycle event, atomically; raise IllegalTransition."""
+        dst = OrderStatus(dst)
+        bad = set(fields) - UPDATABLE
+        if bad:
+            raise ValueError(f"cannot set {', '.join(sorted(bad))} on an order")
+        if isinstance(fields.get("risk_assessment"), dict):
+            fields["risk_assessment"] = json.dumps(fields["risk_assessment"], default=str)
+        with self._db.atomic():
+            row = OrderRow.get_or_none(OrderRow.id == order_id)
+            if row is None:
+                raise KeyError(f"no order with id {order_id}")
+            src = OrderStatus(row.status)
+            if not can_transition(src, dst):
+                raise IllegalTransition(f"order {order_id} ({row.client_order_id}): {src.value} -> {dst.value}")
+            update = {getattr(OrderRow, k): v for k, v in fields.items()}
+            update[OrderRow.status] = dst.value
+            update[OrderRow.updated_at] = int(now_ms)
+            n = OrderRow.update(update).where((OrderRow.id == order_id) & (OrderRow.status == src.value)).execute()
+            if n != 1:  # pragma: no cover - another writer moved it between our read and update
+                raise IllegalTransition(f"order {order_id}: status changed concurrently from {src.value}")
+            OrderLifecycleEvent.insert(order=order_id, status=dst.value, message=message, timestamp=int(now_ms)).execute()
+            row = OrderRow.get_by_id(order_id)
+        return _order(row)
+
+    def update(self, order_id: int, *, now_ms: int, **fields: Any) -> Order:
+        """Change columns other than the status (fills so far, the exchange id)."""
+        bad = set(fields) - UPDATABLE
+        if bad:
+            raise ValueError(f"cannot set {', '.join(sorted(bad))} on an order")
+        if fields:
+            update = {getattr(OrderRow, k): v for k, v in fields.items()}
+            update[OrderRow.updated_at] = int(now_ms)
+            OrderRow.update(update).where(OrderRow.id == order_id).execute()
+        return self.get(order_id)
+
+    def get(self, order_id: int) -> Order:
+        row = OrderRow.get_or_none(OrderRow.id == order_id)
+        if row is None:
+            raise KeyError(f"no order with id {order_id}")
+        return _order(row)
+
+    def find(self, order_id: int) -> Order | None:
+        row = OrderRow.get_or_none(OrderRow.id == order_id)
+        return _order(row) if row is not None else None
+
+    def by_client_id(self, client_order_id: str) -> Order | None:
+        row = OrderRow.get_or_none(OrderRow.client_order_id == client_order_id)
+        return _order(row) if row is not None else None
+
+    def row(self, order_id: int) -> dict[str, Any] | None:
+        r = OrderRow.select().where(OrderRow.id == order_id).dicts().first()
+        return dict(r) if r else None
+
+    def with_status(self, statuses: Iterable[OrderStatus | str], *, symbol: str | None = None) -> list[Order]:
+        sts = [OrderStatus(s).value for s in statuses]
+        q = OrderRow.select().where(OrderRow.status.in_(sts))
+        if symbol:
+            q = q.where(OrderRow.symbol == symbol)
+        return [_order(r) for r in q.order_by(OrderRow.id)]
+
+    def expired_pending(self, now_ms: int) -> list[Order]:
+        q = OrderRow.select().where((OrderRow.status == OrderStatus.PENDING_APPROVAL.value)
+                                    & OrderRow.expires_at.is_null(False) & (OrderRow.expires_at <= int(now_ms)))
+        return [_order(r) for r in q.order_by(OrderRow.id)]
+
+    def client_ids_with_prefix(self, prefix: str) -> set[str]:
+        q = OrderRow.select(OrderRow.client_order_id).where(OrderRow.client_order_id.startswith(prefix))
+        return {r.client_order_id for r in q}
+
+    # ---------------------------------------------------------------- fills
+
+    def record_fill(self, order_id: int, symbol: str, fill: Fill) -> bool:
+        """Store one fill; False when this (order, exchange trade id) is already stored."""
+        if not fill.trade_id:
+            raise ValueError("a fill needs the exchange's trade id so it is recorded once")
+        n = TradeRow.insert(order=order_id, symbol=symbol, side=fill.side, price=fill.price, amount=fill.amount,
+                            fee=fill.fee, fee_currency=fill.fee_currency, realized_pnl=fill.realized_pnl,
+                            timestamp=int(fill.timestamp), exchange_trade_id=str(fill.trade_id)
+                            ).on_conflict_ignore().execute()
+        # SQLite reports the last rowid even when the insert was ignored, so ask for the changes.
+        return bool(self._db.execute_sql("SELECT changes()").fetchone()[0]) and bool(n)
+
+    def fill_totals(self, order_id: int) -> tuple[float, float | None, float]:
+        """(filled amount, average price, fees) over the stored fills of one order."""
+        r = self._db.execute_sql("SELECT COALESCE(SUM(amount),0), SUM(price*amount), COALESCE(SUM(fee),0) "
+                                 "FROM trades WHERE order_id = ?", (order_id,)).fetchone()
+        amount = float(r[0] or 0.0)
+        avg = float(r[1]) / amount if amount > 0 and r[1] is not None else None
+        return amount, avg, float(r[2] or 0.0)
+
+    # ---------------------------------------------------------------- position, balance
+
+    def record_position(self, position: Position, *, now_ms: int) -> None:
+        """The exchange's position: a snapshot row plus the current-position row of the symbol."""
+        vals = dict(symbol=position.symbol, side=position.side, size=position.size, entry_price=position.entry_price,
+                    leverage=position.leverage, unrealized_pnl=position.unrealized_pnl, margin=position.margin,
+                    liquidation_price=position.liquidation_price)
+        with self._db.atomic():
+            PositionSnapshot.insert(timestamp=int(now_ms), mark_price=position.mark_price, **vals
+                                    ).on_conflict_replace().execute()
+            n = PositionRow.update(updated_at=int(now_ms), **vals).where(PositionRow.symbol == position.symbol).execute()
+            if n == 0:
+                PositionRow.insert(updated_at=int(now_ms), **vals).execute()
+
+    def record_balance(self, currency: str, total: float, free: float | None, used: float | None, *,
+                       now_ms: int) -> None:
+        Balance.insert(currency=currency, timestamp=int(now_ms), total=total, free=free, used=used
+                       ).on_conflict_replace().execute()

@@ -1,0 +1,443 @@
+"""RiskManager: every order intent passes every rule before it can reach an exchange.
+
+``RiskManager.check(intent, account, market)`` returns a ``RiskResult``: approved, reduced (a smaller
+intent that fits every limit) or rejected (with reasons). ``RiskResult.assessment`` holds every
+rule's outcome as a JSON-able dict (stored in decisions.risk_assessment / orders.risk_assessment).
+Each rule that rejects, reduces or warns produces a risk_events row through the risk state.
+
+Reduce-only orders (closing a position) skip every entry rule: the kill switch, a daily loss or a
+drawdown halt must never stop a position from being closed. They are only clipped to the position
+and rounded to the market's precision.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping
+
+from cockpit.domain.clock import Clock
+from cockpit.domain.orders import OrderIntent
+from cockpit.domain.signals import RiskEvent, RiskLevel
+from cockpit.execution.base import AccountState
+from cockpit.risk.state import MemoryRiskState, RiskState, utc_day
+
+RULES = (
+    "kill_switch", "max_drawdown", "daily_loss", "order_rate", "max_leverage", "price_sanity", "stop_loss",
+    "take_profit", "max_position", "effective_leverage", "per_trade_risk", "total_risk", "precision", "reduce_only",
+)
+HOUR_MS = 3_600_000
+_EPS = 1e-12
+
+
+@dataclass(frozen=True, slots=True)
+class RiskLimits:
+    max_leverage: float = 3.0
+    max_position_notional: float = 50000.0
+    max_position_pct_equity: float = 1.0
+    require_stop_loss: bool = True
+    min_stop_distance_pct: float = 0.002
+    max_stop_distance_pct: float = 0.1
+    max_risk_per_trade_pct: float = 0.01
+    max_total_risk_pct: float = 0.03
+    daily_loss_limit_pct: float = 0.03
+    max_drawdown_pct: float = 0.15
+    max_orders_per_hour: int = 12
+    price_sanity_pct: float = 0.02
+    disabled_rules: tuple[str, ...] = ()
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> "RiskLimits":
+        """From the whole config or its ``risk`` section."""
+        r = cfg.get("risk", cfg)
+        names = set(cls.__dataclass_fields__)
+        kw = {k: v for k, v in r.items() if k in names}
+        if "disabled_rules" in kw:
+            kw["disabled_rules"] = tuple(kw["disabled_rules"] or ())
+        return cls(**kw)
+
+
+@dataclass(frozen=True, slots=True)
+class MarketState:
+    """What the risk rules need from the market: the mark price and the instrument's precision.
+
+    Sizes in base currency (BTC). OKX BTC-USDT-SWAP: ctVal 0.01 BTC, lotSz = minSz = 0.01 contracts,
+    so the amount step and minimum are 0.0001 BTC; tick 0.1 USDT.
+    """
+
+    symbol: str
+    mark_price: float | None
+    amount_step: float = 0.0001
+    min_amount: float = 0.0001
+    price_step: float = 0.1
+    timestamp: int = 0
+
+
+@dataclass(slots=True)
+class RiskResult:
+    status: str  # approved | reduced | rejected
+    intent: OrderIntent  # the intent to execute (smaller than asked when reduced; the original when rejected)
+    original: OrderIntent
+    reasons: list[str] = field(default_factory=list)
+    assessment: dict[str, Any] = field(default_factory=dict)
+    events: list[RiskEvent] = field(default_factory=list)
+
+    @property
+    def approved(self) -> bool:
+        return self.status == "approved"
+
+    @property
+    def reduced(self) -> bool:
+        return self.status == "reduced"
+
+    @property
+    def rejected(self) -> bool:
+        return self.status == "rejected"
+
+    def to_json(self) -> str:
+        return json.dumps(self.assessment, sort_keys=True)
+
+
+def floor_to_step(x: float, step: float) -> float:
+    if step <= 0:
+        return x
+    n = math.floor(x / step + 1e-9)
+    return round(n * step, 12)
+
+
+def round_to_step(x: float, step: float) -> float:
+    if step <= 0:
+        return x
+    return round(round(x / step) * step, 12)
+
+
+class _Check:
+    """The working state of one check: the amount shrinks as rules reduce it."""
+
+    def __init__(self, intent: OrderIntent) -> None:
+        self.amount = float(intent.amount)
+        self.rules: dict[str, dict[str, Any]] = {}
+        self.reasons: list[str] = []
+        self.events: list[tuple[RiskLevel, str, dict[str, Any]]] = []
+        self.reduced = False
+
+    def outcome(self, rule: str, status: str, detail: str = "", level: RiskLevel | None = None, **values: Any) -> None:
+        entry = {"status": status, "detail": detail, **{k: _jsonable(v) for k, v in values.items()}}
+        self.rules[rule] = entry
+        if status == "rejected":
+            self.reasons.append(f"{rule}: {detail}")
+        if status == "reduced":
+            self.reduced = True
+        if status in ("rejected", "reduced", "warn"):
+            lvl = level or (RiskLevel.ERROR if status == "rejected" else RiskLevel.WARN)
+            self.events.append((lvl, rule, {"status": status, "detail": detail, **entry}))
+
+    @property
+    def rejected(self) -> bool:
+        return bool(self.reasons)
+
+    def reduce_to(self, rule: str, max_amount: float, detail: str, **values: Any) -> None:
+        if max_amount <= _EPS:
+            self.outcome(rule, "rejected", detail + "; nothing fits", **values)
+        elif self.amount > max_amount * (1 + 1e-9):
+            before = self.amount
+            self.amount = max_amount
+            self.outcome(rule, "reduced", detail, amount_before=before, amount_after=max_amount, **values)
+        else:
+            self.outcome(rule, "pass", "", **values)
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    return v
+
+
+class RiskManager:
+    """Checks intents against the limits; holds the kill switch and the drawdown halt."""
+
+    def __init__(self, limits: RiskLimits | Mapping[str, Any] | None = None, *, clock: Clock,
+                 state: RiskState | None = None) -> None:
+        if limits is None:
+            limits = RiskLimits()
+        elif not isinstance(limits, RiskLimits):
+            limits = RiskLimits.from_config(limits)
+        self.limits = limits
+        self.clock = clock
+        self.state: RiskState = state if state is not None else MemoryRiskState()
+
+    # ---------------------------------------------------------------- kill switch
+
+    @property
+    def kill_switch_active(self) -> bool:
+        return self.state.kill_switch() is not None
+
+    def engage_kill_switch(self, symbol: str, *, by: str = "", reason: str = "") -> None:
+        now = self.clock.now_ms()
+        self.state.set_kill_switch(True, now_ms=now, by=by, reason=reason)
+        self.state.record_events([RiskEvent(symbol, now, RiskLevel.CRITICAL, "kill_switch",
+                                            json.dumps({"action": "engaged", "by": by, "reason": reason}))])
+
+    def clear_kill_switch(self, symbol: str, *, by: str = "", equity: float | None = None) -> None:
+        """Clear the kill switch and any drawdown halt (the peak restarts from ``equity``)."""
+        now = self.clock.now_ms()
+        self.state.set_kill_switch(False, now_ms=now)
+        self.state.set_drawdown_halt(False, now_ms=now)
+        if equity is not None:
+            self.state.peak_equity(equity, now_ms=now, reset=True)
+        self.state.record_events([RiskEvent(symbol, now, RiskLevel.WARN, "kill_switch",
+                                            json.dumps({"action": "cleared", "by": by}))])
+
+    @property
+    def halted(self) -> bool:
+        return self.kill_switch_active or self.state.drawdown_halt() is not None
+
+    def record(self, symbol: str, level: RiskLevel, rule: str, details: dict[str, Any]) -> None:
+        """A risk event from outside the rules (reconciliation mismatches, failed submits)."""
+        self.state.record_events([RiskEvent(symbol, self.clock.now_ms(), level, rule, json.dumps(details, default=str))])
+
+    # ---------------------------------------------------------------- the check
+
+    def check(self, intent: OrderIntent, account: AccountState, market: MarketState, *,
+              record: bool = True) -> RiskResult:
+        now = self.clock.now_ms()
+        c = _Check(intent)
+        lim = self.limits
+        off = set(lim.disabled_rules)
+        mark = market.mark_price if market.mark_price and market.mark_price > 0 else None
+        entry = float(intent.price) if intent.type == "limit" and intent.price else mark
+        pos = account.position
+        pos_signed = pos.signed_size if pos is not None else 0.0
+        side_sign = 1 if intent.side == "buy" else -1
+        equity = float(account.equity)
+
+        def enabled(rule: str) -> bool:
+            if rule in off:
+                c.outcome(rule, "skipped", "disabled in risk.disabled_rules")
+                return False
+            return True
+
+        if intent.side not in ("buy", "sell") or not (intent.amount > 0) or not math.isfinite(intent.amount):
+            c.outcome("intent", "rejected", f"malformed intent: side={intent.side!r} amount={intent.amount!r}")
+        else:
+            c.rules["intent"] = {"status": "pass", "detail": ""}
+
+        if intent.reduce_only:
+            self._check_reduce_only(c, intent, pos)
+        else:
+            self._check_entry(c, intent, account, market, mark, entry, pos_signed, side_sign, equity, now, enabled)
+
+        # Precision and minimum size apply to every order, closing ones included.
+        if not c.rejected:
+            amt = floor_to_step(c.amount, market.amount_step)
+            if amt + _EPS < market.min_amount:
+                c.outcome("precision", "rejected",
+                          f"amount {c.amount:.8g} below the market minimum {market.min_amount:g}",
+                          amount=c.amount, min_amount=market.min_amount, step=market.amount_step)
+            elif abs(amt - c.amount) > _EPS:
+                c.outcome("precision", "adjusted", f"amount rounded down to the step {market.amount_step:g}",
+                          amount_before=c.amount, amount_after=amt)
+                c.amount = amt
+            else:
+                c.outcome("precision", "pass", amount=amt)
+        else:
+            c.rules.setdefault("precision", {"status": "skipped", "detail": "already rejected"})
+
+        final = replace(intent, amount=c.amount)
+        if intent.type == "limit" and intent.price:
+            final.price = round_to_step(intent.price, market.price_step)
+        if intent.stop_loss:
+            final.stop_loss = round_to_step(intent.stop_loss, market.price_step)
+        if intent.take_profit:
+            final.take_profit = round_to_step(intent.take_profit, market.price_step)
+
+        status = "rejected" if c.rejected else "reduced" if c.reduced else "approved"
+        if status == "rejected":
+            final = intent
+        assessment = {
+            "status": status,
+            "checked_at": now,
+            "requested_amount": intent.amount,
+            "approved_amount": None if status == "rejected" else final.amount,
+            "reasons": list(c.reasons),
+            "inputs": {"equity": equity, "mark_price": mark, "entry_price": entry, "position": pos_signed,
+                       "open_risk": account.open_risk},
+            "rules": c.rules,
+        }
+        events = [RiskEvent(intent.symbol, now, lvl, rule,
+                            json.dumps({**d, "intent": {"side": intent.side, "amount": intent.amount,
+                                                        "decision_id": intent.decision_id, "leg": intent.leg}},
+                                       default=str))
+                  for lvl, rule, d in c.events]
+        if record and events:
+            self.state.record_events(events)
+        return RiskResult(status, final, intent, list(c.reasons), assessment, events)
+
+    # ---------------------------------------------------------------- rule groups
+
+    def _check_reduce_only(self, c: _Check, intent: OrderIntent, pos) -> None:
+        for rule in RULES:
+            if rule not in ("precision", "reduce_only"):
+                c.rules[rule] = {"status": "skipped", "detail": "reduce-only order"}
+        if pos is None:
+            c.outcome("reduce_only", "pass", "position unknown; the exchange enforces reduce-only")
+            return
+        closing = (pos.side == "long" and intent.side == "sell") or (pos.side == "short" and intent.side == "buy")
+        if not closing or pos.size <= _EPS:
+            c.outcome("reduce_only", "rejected", f"nothing to reduce: position {pos.side} {pos.size:g}, order {intent.side}")
+        elif c.amount > pos.size + _EPS:
+            before = c.amount
+            c.amount = pos.size
+            c.outcome("reduce_only", "adjusted", "clipped to the position size", amount_before=before,
+                      amount_after=pos.size)
+        else:
+            c.outcome("reduce_only", "pass", position=pos.size)
+
+    def _check_entry(self, c: _Check, intent: OrderIntent, account: AccountState, market: MarketState,
+                     mark: float | None, entry: float | None, pos_signed: float, side_sign: int, equity: float,
+                     now: int, enabled) -> None:
+        lim = self.limits
+        c.rules["reduce_only"] = {"status": "skipped", "detail": "entry order"}
+
+        # Halts: the kill switch, the drawdown halt and the daily loss limit stop new entries.
+        kill = self.state.kill_switch()
+        if kill is not None:
+            c.outcome("kill_switch", "rejected", "kill switch engaged: no new entries until it is cleared",
+                      level=RiskLevel.CRITICAL, since=kill.get("since"), by=kill.get("by"))
+        else:
+            c.outcome("kill_switch", "pass")
+
+        if enabled("max_drawdown"):
+            peak = self.state.peak_equity(equity, now_ms=now)
+            dd = (peak - equity) / peak if peak > 0 else 0.0
+            halt = self.state.drawdown_halt()
+            if halt is None and dd >= lim.max_drawdown_pct:
+                self.state.set_drawdown_halt(True, now_ms=now, details={"peak": peak, "equity": equity, "drawdown": dd})
+                halt = self.state.drawdown_halt()
+            if halt is not None:
+                c.outcome("max_drawdown", "rejected",
+                          f"drawdown halt: equity {equity:.2f} is {dd:.2%} below the peak {peak:.2f} "
+                          f"(limit {lim.max_drawdown_pct:.2%}); clear with `cockpit kill --clear`",
+                          level=RiskLevel.CRITICAL, drawdown=dd, peak=peak, limit=lim.max_drawdown_pct)
+            else:
+                c.outcome("max_drawdown", "pass", drawdown=dd, peak=peak, limit=lim.max_drawdown_pct)
+
+        if enabled("daily_loss"):
+            start = self.state.day_start_equity(utc_day(now), equity, now_ms=now)
+            loss = (start - equity) / start if start > 0 else 0.0
+            if loss >= lim.daily_loss_limit_pct:
+                c.outcome("daily_loss", "rejected",
+                          f"daily loss {loss:.2%} reached the limit {lim.daily_loss_limit_pct:.2%}: "
+                          "no new entries until the next UTC day", day_start_equity=start, loss=loss,
+                          limit=lim.daily_loss_limit_pct)
+            else:
+                c.outcome("daily_loss", "pass", day_start_equity=start, loss=loss, limit=lim.daily_loss_limit_pct)
+
+        if enabled("order_rate"):
+            n = self.state.submissions_since(now - HOUR_MS)
+            if n >= lim.max_orders_per_hour:
+                c.outcome("order_rate", "rejected",
+                          f"{n} orders submitted in the last hour (limit {lim.max_orders_per_hour})",
+                          count=n, limit=lim.max_orders_per_hour)
+            else:
+                c.outcome("order_rate", "pass", count=n, limit=lim.max_orders_per_hour)
+
+        if enabled("max_leverage"):
+            if intent.leverage > lim.max_leverage + _EPS:
+                c.outcome("max_leverage", "rejected", f"leverage {intent.leverage:g} above the limit {lim.max_leverage:g}",
+                          leverage=intent.leverage, limit=lim.max_leverage)
+            else:
+                c.outcome("max_leverage", "pass", leverage=intent.leverage, limit=lim.max_leverage)
+
+        # Prices: a mark price is needed for everything below.
+        if mark is None:
+            c.outcome("price_sanity", "rejected", "no mark price: cannot value the order")
+            return
+        if enabled("price_sanity"):
+            ref = intent.price if intent.price else None
+            if ref is None:
+                c.outcome("price_sanity", "pass", "market order at the mark", mark_price=mark)
+            elif ref <= 0 or not math.isfinite(ref):
+                c.outcome("price_sanity", "rejected", f"invalid price {ref!r}")
+            else:
+                dev = abs(ref - mark) / mark
+                if dev > lim.price_sanity_pct:
+                    c.outcome("price_sanity", "rejected",
+                              f"price {ref:g} is {dev:.2%} from the mark {mark:g} (limit {lim.price_sanity_pct:.2%})",
+                              price=ref, mark_price=mark, deviation=dev, limit=lim.price_sanity_pct)
+                else:
+                    c.outcome("price_sanity", "pass", price=ref, mark_price=mark, deviation=dev)
+        assert entry is not None
+
+        stop = intent.stop_loss
+        stop_ok = False
+        if enabled("stop_loss"):
+            if stop is None:
+                if lim.require_stop_loss:
+                    c.outcome("stop_loss", "rejected", "a stop-loss is required for every entry")
+                else:
+                    c.outcome("stop_loss", "warn", "no stop-loss (risk.require_stop_loss is off)")
+            elif (side_sign > 0 and stop >= entry) or (side_sign < 0 and stop <= entry):
+                c.outcome("stop_loss", "rejected",
+                          f"stop-loss {stop:g} on the wrong side of the entry {entry:g} for a {intent.side}",
+                          stop_loss=stop, entry=entry)
+            else:
+                dist = abs(entry - stop) / entry
+                if dist < lim.min_stop_distance_pct:
+                    c.outcome("stop_loss", "rejected",
+                              f"stop-loss {dist:.3%} from the entry, tighter than {lim.min_stop_distance_pct:.3%}",
+                              distance=dist, min=lim.min_stop_distance_pct, max=lim.max_stop_distance_pct)
+                elif dist > lim.max_stop_distance_pct:
+                    c.outcome("stop_loss", "rejected",
+                              f"stop-loss {dist:.3%} from the entry, wider than {lim.max_stop_distance_pct:.3%}",
+                              distance=dist, min=lim.min_stop_distance_pct, max=lim.max_stop_distance_pct)
+                else:
+                    stop_ok = True
+                    c.outcome("stop_loss", "pass", distance=dist)
+        elif stop is not None and ((side_sign > 0 and stop < entry) or (side_sign < 0 and stop > entry)):
+            stop_ok = True
+
+        tp = intent.take_profit
+        if tp is not None and enabled("take_profit"):
+            if (side_sign > 0 and tp <= entry) or (side_sign < 0 and tp >= entry):
+                c.outcome("take_profit", "rejected",
+                          f"take-profit {tp:g} on the wrong side of the entry {entry:g} for a {intent.side}",
+                          take_profit=tp, entry=entry)
+            else:
+                c.outcome("take_profit", "pass", take_profit=tp)
+        elif tp is None:
+            c.rules["take_profit"] = {"status": "skipped", "detail": "no take-profit"}
+
+        # Sizing: each rule may shrink the amount to fit (never grow it).
+        if equity <= 0:
+            c.outcome("max_position", "rejected", f"equity {equity:g} is not positive")
+            return
+        if enabled("max_position"):
+            cap_notional = min(lim.max_position_notional, lim.max_position_pct_equity * equity)
+            cap_size = cap_notional / entry
+            c.reduce_to("max_position", cap_size - side_sign * pos_signed,
+                        f"resulting position capped at {cap_notional:.2f} USDT "
+                        f"(min of {lim.max_position_notional:g} and {lim.max_position_pct_equity:g} x equity)",
+                        cap_notional=cap_notional, position=pos_signed)
+        if enabled("effective_leverage"):
+            cap_size = lim.max_leverage * equity / entry
+            c.reduce_to("effective_leverage", cap_size - side_sign * pos_signed,
+                        f"resulting position capped at {lim.max_leverage:g}x equity",
+                        cap_notional=cap_size * entry, limit=lim.max_leverage)
+        if stop_ok and stop is not None:
+            per_unit = abs(entry - stop)
+            if enabled("per_trade_risk"):
+                budget = lim.max_risk_per_trade_pct * equity
+                c.reduce_to("per_trade_risk", budget / per_unit,
+                            f"risk |entry-stop| x size capped at {lim.max_risk_per_trade_pct:.2%} of equity ({budget:.2f})",
+                            budget=budget, risk=per_unit * c.amount)
+            if enabled("total_risk"):
+                budget = lim.max_total_risk_pct * equity - account.open_risk
+                c.reduce_to("total_risk", budget / per_unit,
+                            f"total open risk capped at {lim.max_total_risk_pct:.2%} of equity "
+                            f"({lim.max_total_risk_pct * equity:.2f}); already open {account.open_risk:.2f}",
+                            open_risk=account.open_risk, limit=lim.max_total_risk_pct * equity)
+        else:
+            for rule in ("per_trade_risk", "total_risk"):
+                c.rules.setdefault(rule, {"status": "skipped", "detail": "no valid stop-loss to measure risk"})
