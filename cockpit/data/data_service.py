@@ -80,9 +80,11 @@ class DataService:
             rows.reverse()
         if not rows:
             return {c: np.empty(0, dtype=np.int64 if c == "timestamp" else np.float64) for c in CANDLE_COLUMNS}
-        arr = np.array(rows, dtype=np.float64)
-        out = {c: arr[:, i].copy() for i, c in enumerate(CANDLE_COLUMNS)}
-        out["timestamp"] = arr[:, 0].astype(np.int64)
+        # One conversion of the row tuples, one transpose so each column is contiguous (epoch ms are
+        # exact in float64 up to 2**53).
+        cols = np.array(rows, dtype=np.float64).T.copy()
+        out = {c: cols[i] for i, c in enumerate(CANDLE_COLUMNS)}
+        out["timestamp"] = cols[0].astype(np.int64)
         return out
 
     def candles(self, symbol: str, timeframe: str, *, limit: int | None = None, start: int | None = None,

@@ -51,7 +51,12 @@ def read_candles_csv(path: str | Path, timeframe: str) -> pd.DataFrame:
         raise CsvImportError(name, 1, "empty file: expected header " + ",".join(EXPECTED_HEADER))
     if [h.strip().lower() for h in header] != EXPECTED_HEADER:
         raise CsvImportError(name, 1, f"expected header {','.join(EXPECTED_HEADER)}, got {','.join(header)}")
-    # Everything as text first, so a missing field or a non-number is found and named per line.
+    fast = _parse_fast(p)
+    if fast is not None:
+        values = fast
+        lines = np.arange(len(values["timestamp"])) + 2
+        return _check_values(name, values, lines, timeframe, step, None)
+    # Slow, diagnostic path: everything as text, so a missing field or a non-number is named per line.
     try:
         raw = pd.read_csv(p, dtype=str, keep_default_na=False, skip_blank_lines=False, header=0,
                           names=EXPECTED_HEADER, on_bad_lines="error", engine="c")
@@ -78,11 +83,29 @@ def read_candles_csv(path: str | Path, timeframe: str) -> pd.DataFrame:
             i = int(np.argmax(bad))
             raise CsvImportError(name, int(lines[i]), f"{col}: expected a number, got {s.iloc[i]!r}")
         values[col] = num
+    return _check_values(name, values, lines, timeframe, step, raw)
+
+
+def _parse_fast(p: Path) -> dict[str, np.ndarray] | None:
+    """The common case: a clean file parsed straight to floats by pandas' C reader; None if anything is off."""
+    try:
+        df = pd.read_csv(p, header=0, names=EXPECTED_HEADER, dtype=np.float64, engine="c", on_bad_lines="error",
+                         na_filter=True)
+    except (ValueError, pd.errors.ParserError):
+        return None
+    values = {c: df[c].to_numpy(dtype=np.float64) for c in EXPECTED_HEADER}
+    if any(not np.isfinite(v).all() for v in values.values()):
+        return None
+    return values
+
+
+def _check_values(name: str, values: dict[str, np.ndarray], lines: np.ndarray, timeframe: str, step: int,
+                  raw: pd.DataFrame | None) -> pd.DataFrame:
     ts = values["timestamp"]
     frac = ts != np.floor(ts)
     if frac.any():
         i = int(np.argmax(frac))
-        raise CsvImportError(name, int(lines[i]), f"timestamp: expected whole epoch milliseconds, got {raw['timestamp'].iloc[i]!r}")
+        raise CsvImportError(name, int(lines[i]), f"timestamp: expected whole epoch milliseconds, got {raw['timestamp'].iloc[i] if raw is not None else ts[i]!r}")
     ts_i = ts.astype(np.int64)
     off = ts_i % step != 0
     if off.any():
