@@ -1,0 +1,404 @@
+"""The trading engine: background workers that wire the core together.
+
+Three threads, each with its own database connection:
+
+* ``ingest``   keeps market data current (``engine.ingest_interval_s``, and again right after each
+               decision bar closes) and, when a bar of ``decision_timeframe`` has closed and is stored,
+               puts it on the decision queue;
+* ``decision`` takes closed bars from that bounded queue and runs analysis -> strategy signals ->
+               decision (scorer / LLM selector / scheduler) -> target position -> order intents ->
+               risk -> approval -> executor. A slow LLM only delays this thread;
+* ``fast``     every ``engine.fast_loop_s``: operator commands (approvals arriving through the
+               database), order status and fills, stop/take-profit state, position and balance
+               snapshots, expiry of pending approvals, the kill switch, and the heartbeat row.
+
+Every call into a stage goes through ``_guard``: an exception is retried when it looks transient,
+then logged and recorded as a risk event, and the loop goes on. Nothing but ``stop()`` ends a loop.
+Order-manager calls are serialised by one lock because the decision and fast threads share it.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+from cockpit.data import engine_store
+from cockpit.data.data_service import DataService
+from cockpit.domain.market import timeframe_ms
+from cockpit.engine.eventlog import EventLog, iso_ms
+from cockpit.engine.stages import Stages
+
+HEARTBEAT_KEY = "heartbeat"
+DECISION_QUEUE_SIZE = 2
+
+
+@dataclass
+class EngineStatus:
+    """A plain snapshot of the engine for the in-process TUI and the heartbeat line."""
+
+    state: str = "starting"  # starting | running | stopping | stopped | failed
+    mode: str = "sim"
+    approval: str = "manual"
+    clock_ms: int | None = None
+    speed: float = 1.0
+    equity: float | None = None
+    position: dict[str, Any] | None = None
+    last_decision_id: int | None = None
+    last_decision_bar: int | None = None
+    pending_approvals: int = 0
+    decision_lag_ms: float | None = None
+    loop_lag_ms: float | None = None
+    kill_switch: bool = False
+    cycles: int = 0
+    decisions: int = 0
+    decisions_skipped: int = 0
+    errors: int = 0
+    last_error: str | None = None
+    stages: dict[str, str] = field(default_factory=dict)
+
+
+def clock_rate(clock: Any) -> float:
+    """Exchange milliseconds per wall millisecond (1 for the wall clock)."""
+    for attr in ("speed", "rate"):
+        v = getattr(clock, attr, None)
+        if isinstance(v, (int, float)) and v > 0:
+            return float(v)
+    return 1.0
+
+
+class Engine:
+    def __init__(self, cfg: dict[str, Any], stages: Stages, *, log: EventLog, db=None) -> None:
+        self.cfg = cfg
+        self.stages = stages
+        self.log = log
+        self.db = db
+        self.clock = stages.clock
+        self.symbol = cfg["symbol"]
+        self.tf = cfg["decision_timeframe"]
+        self.tf_ms = timeframe_ms(self.tf)
+        self.status = EngineStatus(mode=cfg["exchange"]["mode"], approval=cfg["execution"]["approval"],
+                                   speed=clock_rate(self.clock), stages=dict(stages.availability))
+        self._stop = threading.Event()
+        self._wake_ingest = threading.Event()
+        self._decisions: queue.Queue[tuple[int, float]] = queue.Queue(maxsize=DECISION_QUEUE_SIZE)
+        self._om_lock = threading.RLock()
+        self._threads: list[threading.Thread] = []
+        self._last_enqueued_bar: int | None = None
+        self._lags: list[float] = []  # decision-loop lag samples (ms), for bench/soak
+        self._status_lock = threading.Lock()
+        self._first_decision_done = threading.Event()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        self.log.info("engine_start", mode=self.status.mode, symbol=self.symbol, decision_timeframe=self.tf,
+                      approval=self.status.approval, speed=self.status.speed,
+                      clock=iso_ms(self._now()), stages=self.status.stages)
+        for name, reason in self.status.stages.items():
+            if reason != "ok":
+                self.log.warning("stage_unavailable", stage=name, reason=reason)
+        last = self._guard("startup", lambda: DataService().decisions(symbol=self.symbol, limit=1), retries=0)
+        if last:
+            self.status.last_decision_id = last[0]["id"]
+            self.status.last_decision_bar = int(last[0]["timestamp"])
+            self._last_enqueued_bar = self.status.last_decision_bar
+        self.status.state = "running"
+        for name, target in (("fast", self._run_fast), ("ingest", self._run_ingest),
+                             ("decision", self._run_decisions)):
+            t = threading.Thread(target=self._thread_main, args=(name, target), name=f"cockpit-{name}", daemon=True)
+            self._threads.append(t)
+            t.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask every loop to finish its current step, wait for them, write the last heartbeat."""
+        if self.status.state in ("stopped", "stopping"):
+            return
+        self.status.state = "stopping"
+        self._stop.set()
+        self._wake_ingest.set()
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        alive = [t.name for t in self._threads if t.is_alive()]
+        self.status.state = "stopped"
+        self._guard("heartbeat", self._heartbeat, retries=0)
+        self.log.info("engine_stop", cycles=self.status.cycles, decisions=self.status.decisions,
+                      errors=self.status.errors, still_running=alive or None)
+        self.stages.close()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until stop() was asked (or ``timeout``); True when stopping."""
+        return self._stop.wait(timeout)
+
+    def request_stop(self) -> None:
+        """Signal-safe: only sets flags; the owner then calls stop()."""
+        self._stop.set()
+        self._wake_ingest.set()
+
+    def _thread_main(self, name: str, target: Callable[[], None]) -> None:
+        try:
+            target()
+        except Exception as e:  # noqa: BLE001 - a loop bug is reported, and the other loops go on
+            self.status.errors += 1
+            self.status.last_error = f"{name}: {type(e).__name__}: {e}"
+            self.log.error("worker_crashed", worker=name, error=f"{type(e).__name__}: {e}",
+                           traceback=traceback.format_exc(limit=5))
+        finally:
+            if self.db is not None:
+                try:
+                    self.db.close()  # this thread's connection
+                except Exception:  # noqa: BLE001
+                    pass
+
+    # ------------------------------------------------------------------ helpers
+
+    def _now(self) -> int | None:
+        try:
+            return int(self.clock.now_ms())
+        except Exception:  # noqa: BLE001 - an unsynced exchange clock
+            return None
+
+    def _guard(self, what: str, fn: Callable[[], Any], *, retries: int = 2, record: bool = True) -> Any:
+        """Run ``fn``; retry a failure ``retries`` times with a short backoff; then log, record, return None."""
+        delay = 0.1
+        for attempt in range(retries + 1):
+            try:
+                return fn()
+            except Exception as e:  # noqa: BLE001 - never fatal
+                err = f"{type(e).__name__}: {e}"
+                if attempt < retries and not self._stop.is_set():
+                    self.log.debug("retry", stage=what, attempt=attempt + 1, error=err)
+                    if self._stop.wait(delay):
+                        break
+                    delay = min(delay * 3, 2.0)
+                    continue
+                self.status.errors += 1
+                self.status.last_error = f"{what}: {err}"
+                self.log.error("stage_error", stage=what, error=err, attempts=attempt + 1)
+                if record:
+                    self._record_failure(what, err)
+                return None
+        return None
+
+    def _record_failure(self, what: str, err: str) -> None:
+        now = self._now() or int(time.time() * 1000)
+        try:
+            engine_store.record_risk_event(self.symbol, now_ms=now, level="WARN", rule=f"engine.{what}",
+                                           details={"error": self.log.redact(err)[:500]})
+        except Exception as e:  # noqa: BLE001 - the database itself may be the failing part
+            self.log.error("record_failed", stage=what, error=f"{type(e).__name__}: {e}")
+
+    def _last_closed_bar(self, now_ms: int) -> int:
+        return (now_ms // self.tf_ms) * self.tf_ms - self.tf_ms
+
+    def _wall_s_until(self, exchange_ms: int) -> float:
+        now = self._now()
+        if now is None:
+            return 1.0
+        return max(0.0, (exchange_ms - now) / clock_rate(self.clock) / 1000.0)
+
+    # ------------------------------------------------------------------ ingest loop
+
+    def _run_ingest(self) -> None:
+        interval = float(self.cfg["engine"]["ingest_interval_s"])
+        ds = DataService()
+        while not self._stop.is_set():
+            if self.stages.ingest is not None:
+                self._guard("ingest", self.stages.ingest, retries=int(self.cfg["exchange"]["max_retries"]))
+            self._maybe_enqueue(ds)
+            now = self._now()
+            wait = interval
+            if now is not None:
+                # Wake just after the next decision bar closes, so decisions are never an interval late.
+                next_close = self._last_closed_bar(now) + 2 * self.tf_ms
+                wait = min(interval, self._wall_s_until(next_close) + 0.02)
+            self._wake_ingest.wait(max(0.01, wait))
+            self._wake_ingest.clear()
+
+    def _maybe_enqueue(self, ds: DataService) -> None:
+        now = self._now()
+        if now is None:
+            return
+        bar = self._last_closed_bar(now)
+        if self._last_enqueued_bar is not None and bar <= self._last_enqueued_bar:
+            return
+        latest = self._guard("read_candles", lambda: ds.latest_candle_time(self.symbol, self.tf), retries=1)
+        if latest is None or latest < bar:
+            return  # ingest is not current yet: try again next cycle
+        detect_lag = (now - (bar + self.tf_ms)) / clock_rate(self.clock)
+        item = (bar, time.monotonic() - max(0.0, detect_lag) / 1000.0)
+        try:
+            self._decisions.put_nowait(item)
+        except queue.Full:
+            # Coalesce: the decision worker is behind (slow LLM); decide on the newest bar only.
+            try:
+                dropped = self._decisions.get_nowait()
+                self.status.decisions_skipped += 1
+                self.log.warning("decision_skipped", bar=iso_ms(dropped[0]), reason="decision worker is behind")
+            except queue.Empty:
+                pass
+            self._decisions.put_nowait(item)
+        self._last_enqueued_bar = bar
+
+    # ------------------------------------------------------------------ decision loop
+
+    def _run_decisions(self) -> None:
+        while not self._stop.is_set():
+            try:
+                bar, closed_mono = self._decisions.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            self._decide(bar, closed_mono)
+
+    def _decide(self, bar: int, closed_mono: float) -> None:
+        st = self.stages
+        if st.analyze is None:
+            self.log.info("decision_unavailable", bar=iso_ms(bar), reason=st.availability.get("analysis"))
+            return
+        analysis = self._guard("analysis", lambda: st.analyze(bar), retries=0)
+        if analysis is None or self._stop.is_set():
+            return
+        self.log.info("analysis", bar=iso_ms(bar), regime=analysis.regime, price=analysis.price,
+                      signals={s.strategy: f"{s.direction.value}:{s.strength:.2f}" for s in analysis.signals})
+        if st.decide is None:
+            self.log.info("decision_unavailable", bar=iso_ms(bar), reason=st.availability.get("decision"))
+            return
+        account = self._account_view()
+        result = self._guard("decision", lambda: st.decide(analysis, account), retries=0)
+        if result is None:
+            return
+        decision_id, decision = result
+        lag_ms = (time.monotonic() - closed_mono) * 1000.0
+        with self._status_lock:
+            self.status.last_decision_id = decision_id
+            self.status.last_decision_bar = bar
+            self.status.decisions += 1
+            self.status.decision_lag_ms = round(lag_ms, 1)
+            self._lags.append(lag_ms)
+            if len(self._lags) > 10000:
+                del self._lags[:5000]
+        self.log.info("decision", id=decision_id, bar=iso_ms(bar), action=decision.action,
+                      target=round(float(decision.target_exposure), 4), selector=decision.selector,
+                      regime=decision.regime, confidence=decision.confidence, lag_ms=round(lag_ms, 1),
+                      reasoning=(decision.reasoning or "")[:160])
+        if st.plan is None or st.orders is None:
+            self.log.info("orders_unavailable", decision=decision_id,
+                          reason=st.availability.get("orders") if st.orders is None else st.availability.get("sizing"))
+            return
+        intents = self._guard("sizing", lambda: st.plan(decision_id, decision, analysis, account), retries=0) or []
+        for intent in intents:
+            if self._stop.is_set():
+                break
+            with self._om_lock:
+                res = self._guard("submit", lambda: st.orders.submit_intent(intent), retries=0)
+            self.log.info("order_intent", decision=decision_id, side=intent.side, amount=intent.amount,
+                          reduce_only=intent.reduce_only, stop_loss=intent.stop_loss, take_profit=intent.take_profit,
+                          reason=intent.reason, result=_describe(res))
+        self._first_decision_done.set()
+
+    def _account_view(self) -> dict[str, Any]:
+        ds = DataService()
+        bal = self._guard("read_balance", lambda: ds.latest_balance("USDT"), retries=1, record=False)
+        pos = self._guard("read_position", lambda: ds.latest_position_snapshot(self.symbol), retries=1, record=False)
+        equity = float(bal["total"]) if bal and bal.get("total") is not None else None
+        if equity is None:
+            equity = float(self.cfg["sim"]["initial_balance"]) if self.status.mode == "sim" else 0.0
+        side, size = "flat", 0.0
+        if pos:
+            side, size = pos["side"], float(pos["size"] or 0.0)
+        return {"equity": equity, "free": float(bal["free"]) if bal and bal.get("free") is not None else equity,
+                "position_side": side, "position_size": size,
+                "signed_size": size if side == "long" else -size if side == "short" else 0.0,
+                "entry_price": float(pos["entry_price"]) if pos and pos.get("entry_price") is not None else None}
+
+    # ------------------------------------------------------------------ fast loop
+
+    def _run_fast(self) -> None:
+        period = float(self.cfg["engine"]["fast_loop_s"])
+        next_t = time.monotonic()
+        while not self._stop.is_set():
+            started = time.monotonic()
+            lag = max(0.0, started - next_t)
+            self.status.loop_lag_ms = round(lag * 1000.0, 1)
+            self._fast_cycle()
+            self.status.cycles += 1
+            self._guard("heartbeat", self._heartbeat, retries=0)
+            next_t = max(next_t + period, time.monotonic() - period)
+            self._stop.wait(max(0.0, next_t - time.monotonic()))
+
+    def _fast_cycle(self) -> None:
+        om = self.stages.orders
+        if om is None:
+            return
+        for step in ("process_commands", "sync", "expire_pending"):
+            if self._stop.is_set():
+                return
+            fn = getattr(om, step, None)
+            if fn is None:
+                continue
+            with self._om_lock:
+                res = self._guard(step, fn, retries=1)
+            if res:
+                self.log.info(step, result=_describe(res))
+        ks = getattr(om, "kill_switch_active", None)
+        if ks is not None:
+            active = bool(self._guard("kill_switch", ks, retries=0))
+            if active != self.status.kill_switch:
+                self.log.warning("kill_switch", active=active)
+            self.status.kill_switch = active
+
+    def _heartbeat(self) -> None:
+        ds = DataService()
+        now = self._now()
+        self.status.clock_ms = now
+        bal = ds.latest_balance("USDT")
+        pos = ds.latest_position_snapshot(self.symbol)
+        pending = ds.orders(status="pending_approval", limit=1000, symbol=self.symbol)
+        self.status.equity = float(bal["total"]) if bal and bal.get("total") is not None else None
+        self.status.position = ({"side": pos["side"], "size": float(pos["size"] or 0),
+                                 "entry_price": pos.get("entry_price"), "unrealized_pnl": pos.get("unrealized_pnl")}
+                                if pos else None)
+        self.status.pending_approvals = len(pending)
+        beat = {"ts": now, "ts_utc": iso_ms(now), "wall_ms": int(time.time() * 1000), "state": self.status.state,
+                "equity": self.status.equity, "position": self.status.position,
+                "last_decision_id": self.status.last_decision_id,
+                "pending_approvals": self.status.pending_approvals,
+                "lag_ms": self.status.decision_lag_ms, "loop_lag_ms": self.status.loop_lag_ms,
+                "kill_switch": self.status.kill_switch, "cycles": self.status.cycles, "errors": self.status.errors,
+                "mode": self.status.mode, "speed": self.status.speed}
+        engine_store.set_state(HEARTBEAT_KEY, beat, now_ms=now or beat["wall_ms"])
+        pos_txt = f"{beat['position']['side']} {beat['position']['size']:g}" if beat["position"] else "flat"
+        self.log.info("heartbeat", equity=beat["equity"], position=pos_txt, last_decision=beat["last_decision_id"],
+                      pending_approvals=beat["pending_approvals"], lag_ms=beat["lag_ms"],
+                      loop_lag_ms=beat["loop_lag_ms"], state=beat["state"])
+
+    # ------------------------------------------------------------------ figures for bench/soak
+
+    def lag_samples(self) -> list[float]:
+        with self._status_lock:
+            return list(self._lags)
+
+    def status_dict(self) -> dict[str, Any]:
+        return asdict(self.status)
+
+
+def _describe(res: Any) -> Any:
+    """A short, loggable form of whatever a stage returned."""
+    if res is None or isinstance(res, (bool, int, float, str)):
+        return res
+    if isinstance(res, (list, tuple)):
+        return [_describe(r) for r in res[:10]]
+    if isinstance(res, dict):
+        return {k: _describe(v) for k, v in list(res.items())[:12]}
+    for attr in ("id", "status", "client_order_id"):
+        if hasattr(res, attr):
+            return {a: str(getattr(res, a)) for a in ("id", "status", "client_order_id", "message") if hasattr(res, a)}
+    return str(res)[:200]

@@ -1,0 +1,180 @@
+"""``cockpit`` with no subcommand: the engine headless, the engine plus the TUI, or the TUI attached.
+
+    cockpit                     TUI + engine in background threads of this process
+    cockpit --headless [--for 2m] [--log-format json]
+                                engine only, one log line per event; SIGINT/SIGTERM stop cleanly, exit 0
+    cockpit --attach            TUI over the database of an engine running elsewhere
+
+Nothing here imports Textual; ``cockpit.ui.app`` is imported only on the TUI paths.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, TextIO
+
+from cockpit.config import mode_label, secret_values
+from cockpit.engine.engine import Engine, EngineStatus
+from cockpit.engine.eventlog import EventLog
+from cockpit.engine.lock import EngineLock, EngineLocked, lock_path_for
+
+
+def live_phrase(cfg: dict[str, Any]) -> str:
+    return f"TRADE LIVE {cfg['symbol']}"
+
+
+class EngineHandle:
+    """The engine as the in-process TUI sees it: start(), stop(), status (a plain EngineStatus).
+
+    The TUI reads everything it shows through the database (DataService) so that attach mode works
+    identically; ``status`` is only for what the database cannot say (e.g. "stopping").
+    """
+
+    def __init__(self, cfg: dict[str, Any], *, log: EventLog, db=None,
+                 stages_factory: Callable[..., Any] | None = None) -> None:
+        self.cfg = cfg
+        self.log = log
+        self.db = db
+        self._stages_factory = stages_factory
+        self._lock = EngineLock(cfg["database"]["url"])
+        self.engine: Engine | None = None
+        self._idle = EngineStatus(state="stopped", mode=cfg["exchange"]["mode"],
+                                  approval=cfg["execution"]["approval"])
+
+    @property
+    def status(self) -> EngineStatus:
+        return self.engine.status if self.engine is not None else self._idle
+
+    def start(self) -> None:
+        """Take the single-instance lock (EngineLocked when another engine runs), build the stages, start."""
+        self._lock.acquire()
+        try:
+            if self.db is None:
+                from cockpit.db import migrate, open_database
+
+                self.db = open_database(self.cfg["database"]["url"])
+                migrate(self.db)
+            factory = self._stages_factory
+            if factory is None:
+                from cockpit.engine.stages import build_stages as factory
+            stages = factory(self.cfg, log=self.log)
+            self.log.set_clock(stages.clock.now_ms)
+            self.engine = Engine(self.cfg, stages, log=self.log, db=self.db)
+            self.engine.start()
+        except BaseException:
+            if self.engine is not None:
+                self.engine.stop()
+            self._lock.release()
+            raise
+
+    def request_stop(self) -> None:
+        if self.engine is not None:
+            self.engine.request_stop()
+
+    def stop(self) -> None:
+        try:
+            if self.engine is not None:
+                self.engine.stop()
+        finally:
+            self._lock.release()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self.engine.wait(timeout) if self.engine is not None else True
+
+
+def confirm_live(cfg: dict[str, Any], args: argparse.Namespace, *, stdin: TextIO | None = None,
+                 stderr: TextIO | None = None) -> str | None:
+    """None when trading may start; otherwise the reason it may not."""
+    if cfg["exchange"]["mode"] != "okx-live":
+        return None
+    stdin = stdin if stdin is not None else sys.stdin
+    stderr = stderr if stderr is not None else sys.stderr
+    if not getattr(args, "live", False):
+        return "exchange.mode is okx-live: real money. Add --live to the command line to trade live."
+    if not (hasattr(stdin, "isatty") and stdin.isatty()):
+        return "live trading needs a typed confirmation on a terminal (stdin is not a TTY); refusing."
+    phrase = live_phrase(cfg)
+    stderr.write(f"You are about to trade REAL MONEY on OKX ({cfg['symbol']}).\nType exactly: {phrase}\n> ")
+    stderr.flush()
+    answer = stdin.readline().strip()
+    if answer != phrase:
+        return "confirmation did not match; not trading."
+    return None
+
+
+def _engine_log(cfg: dict[str, Any], args: argparse.Namespace, *, headless: bool) -> EventLog:
+    fmt = cfg["log"]["format"]
+    stream: TextIO = sys.stdout
+    if not headless:
+        # The TUI owns the terminal: engine lines go to a file beside the database.
+        lp = lock_path_for(cfg["database"]["url"])
+        path = lp.with_name(lp.name.replace(".engine.lock", ".engine.log")) if lp else Path("cockpit-engine.log")
+        stream = open(path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the process
+    return EventLog(fmt=fmt, level=cfg["log"]["level"], stream=stream, secrets=secret_values(cfg))
+
+
+def run_main(args: argparse.Namespace, ctx) -> int:
+    cfg = ctx.config
+    if getattr(args, "attach", False):
+        from cockpit.ui.app import run_tui
+
+        return int(run_tui(cfg, engine=None, attach=True, live=getattr(args, "live", False)) or 0)
+    refusal = confirm_live(cfg, args)
+    if refusal:
+        print(f"cockpit: {refusal}", file=sys.stderr)
+        return 1
+    headless = bool(getattr(args, "headless", False))
+    log = _engine_log(cfg, args, headless=headless)
+    handle = EngineHandle(cfg, log=log, db=ctx.database())
+    try:
+        handle.start()
+    except EngineLocked as e:
+        print(f"cockpit: {e}", file=sys.stderr)
+        return 1
+    if headless:
+        return _run_headless(handle, log, run_for=getattr(args, "run_for", None), cfg=cfg)
+    try:
+        from cockpit.ui.app import run_tui
+
+        return int(run_tui(cfg, engine=handle, attach=False, live=getattr(args, "live", False)) or 0)
+    finally:
+        handle.stop()
+
+
+def _run_headless(handle: EngineHandle, log: EventLog, *, run_for: float | None, cfg: dict[str, Any]) -> int:
+    signals_seen: list[str] = []
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        name = signal.Signals(signum).name
+        signals_seen.append(name)
+        if len(signals_seen) > 1:
+            # A second signal: the operator insists; give back the default behaviour.
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        handle.request_stop()
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    deadline = time.monotonic() + run_for if run_for else None
+    log.info("headless", mode=mode_label(cfg), run_for_s=run_for, database=cfg["database"]["url"], pid=_pid())
+    try:
+        while not handle.wait(0.25):
+            if deadline is not None and time.monotonic() >= deadline:
+                log.info("run_for_elapsed", seconds=run_for)
+                break
+    finally:
+        if signals_seen:
+            log.info("signal", signal=signals_seen[0])
+        handle.stop()
+        for s, h in old.items():
+            signal.signal(s, h)
+    return 0
+
+
+def _pid() -> int:
+    import os
+
+    return os.getpid()

@@ -1,0 +1,86 @@
+"""From a decision's target exposure to order intents.
+
+target size (BTC, signed) = target_exposure x min(risk.max_position_notional, risk.max_position_pct_equity x equity)
+/ price, further capped so that the stop distance risks at most risk.max_risk_per_trade_pct of equity.
+The difference to the current position becomes at most two intents: a reduce-only close (when the
+position shrinks or flips) and an entry with a stop-loss and take-profit taken from the signals that
+agree with the new direction, weighted by the decision's weights. The RiskManager checks them again;
+this sizing only aims inside the limits so that ``auto_within_limits`` approval can pass.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable, Mapping
+
+from cockpit.domain.orders import OrderIntent
+from cockpit.domain.signals import Decision, StrategySignal
+
+MIN_AMOUNT = 0.0001  # OKX BTC-USDT-SWAP: 0.01 contract x 0.01 BTC
+REBALANCE_FRACTION = 0.1  # ignore changes smaller than 10% of the maximum position (no churn)
+FALLBACK_STOP_PCT = 0.02
+
+
+def _weighted_levels(signals: Iterable[StrategySignal], weights: Mapping[str, float], sign: int,
+                     price: float) -> tuple[float | None, float | None]:
+    """Weighted stop and take-profit distances (fractions of price) of signals pointing ``sign``."""
+    sd = st = sw = tw = 0.0
+    for s in signals:
+        if s.direction.sign != sign:
+            continue
+        w = float(weights.get(s.strategy, 0.0)) or 1e-6  # unweighted signals count a little
+        ref = s.entry or price
+        if s.stop_loss and ref and (s.stop_loss - ref) * sign < 0:
+            sd += w * abs(ref - s.stop_loss) / ref
+            sw += w
+        if s.take_profit and ref and (s.take_profit - ref) * sign > 0:
+            st += w * abs(s.take_profit - ref) / ref
+            tw += w
+    return (sd / sw if sw else None), (st / tw if tw else None)
+
+
+def plan_intents(decision: Decision, *, decision_id: int | None, price: float, signals: list[StrategySignal],
+                 equity: float, position_signed: float, cfg: Mapping[str, Any]) -> list[OrderIntent]:
+    if not (price and price > 0 and math.isfinite(price)) or equity <= 0:
+        return []
+    risk, ex = cfg["risk"], cfg["execution"]
+    symbol = cfg["symbol"]
+    leverage = float(ex["leverage"])
+    max_notional = min(float(risk["max_position_notional"]), float(risk["max_position_pct_equity"]) * equity)
+    max_size = max_notional / price
+    target_exposure = max(-1.0, min(1.0, float(decision.target_exposure or 0.0)))
+    sign = 1 if target_exposure > 0 else -1 if target_exposure < 0 else 0
+
+    stop_pct, take_pct = _weighted_levels(signals, decision.weights or {}, sign, price) if sign else (None, None)
+    lo, hi = float(risk["min_stop_distance_pct"]), float(risk["max_stop_distance_pct"])
+    stop_pct = min(max(stop_pct or FALLBACK_STOP_PCT, lo * 1.25), hi * 0.9)
+    target = target_exposure * max_size
+    if sign:
+        # Per-trade risk: size x stop distance x price <= max_risk_per_trade_pct x equity.
+        risk_cap = float(risk["max_risk_per_trade_pct"]) * equity / (stop_pct * price)
+        target = sign * min(abs(target), risk_cap * 0.98)
+    delta = target - position_signed
+    if abs(delta) < max(MIN_AMOUNT, REBALANCE_FRACTION * max_size):
+        return []
+
+    intents: list[OrderIntent] = []
+    why = f"decision {decision_id}: target exposure {target_exposure:+.2f} -> {target:+.4f} BTC (now {position_signed:+.4f})"
+    if position_signed and (target * position_signed <= 0 or abs(target) < abs(position_signed)):
+        close = abs(position_signed) if target * position_signed <= 0 else abs(position_signed) - abs(target)
+        intents.append(OrderIntent(symbol=symbol, side="sell" if position_signed > 0 else "buy",
+                                   amount=round(close, 8), type="market", leverage=leverage, reduce_only=True,
+                                   decision_id=decision_id, leg=0, reason="reduce: " + why))
+    opening = 0.0
+    if sign and target * position_signed >= 0 and abs(target) > abs(position_signed):
+        opening = abs(target) - abs(position_signed)
+    elif sign and target * position_signed < 0:
+        opening = abs(target)
+    if opening >= MIN_AMOUNT:
+        side = "buy" if sign > 0 else "sell"
+        stop = price * (1 - sign * stop_pct)
+        take = price * (1 + sign * take_pct) if take_pct else price * (1 + sign * 2 * stop_pct)
+        intents.append(OrderIntent(symbol=symbol, side=side, amount=round(opening, 8), type="market",
+                                   stop_loss=round(stop, 1), take_profit=round(take, 1), leverage=leverage,
+                                   reduce_only=False, decision_id=decision_id, leg=len(intents),
+                                   reason="entry: " + why))
+    return intents

@@ -1,0 +1,276 @@
+"""Where each core part plugs into the engine: one builder per stage, each in one place.
+
+``build_stages(cfg, log=...)`` returns a ``Stages`` with plain callables:
+
+    clock                      the exchange's clock (simulator clock, or ExchangeClock over public/time)
+    ingest()                   keep candles, funding, prices, open interest, long/short ratio current
+    analyze(bar_ms)            -> Analysis: strategy signals, technical-analysis report, regime, last price
+    decide(analysis, account)  -> (decision_id, Decision), the decisions row written
+    plan(id, decision, analysis, account) -> [OrderIntent] sized from the target exposure
+    orders                     the OrderManager: submit_intent, process_commands, sync, expire_pending, ...
+
+A stage whose package is missing (or fails to build) is None, and ``availability[name]`` says why;
+the engine logs that the stage is unavailable and never invents its output.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from cockpit.data.data_service import DataService
+from cockpit.domain.market import timeframe_ms
+from cockpit.domain.orders import OrderIntent
+from cockpit.domain.signals import Decision, Regime, StrategySignal
+from cockpit.engine.clock import ExchangeClock, WallClock
+from cockpit.engine.eventlog import EventLog
+
+
+@dataclass
+class Analysis:
+    bar: int  # open time of the closed decision bar
+    now_ms: int  # its close time: the analysis sees nothing later
+    price: float | None
+    signals: list[StrategySignal]
+    ta_report: dict[str, Any]
+    regime: str
+    context: Any = None
+
+
+@dataclass
+class Stages:
+    clock: Any
+    availability: dict[str, str] = field(default_factory=dict)
+    ingest: Callable[[], Any] | None = None
+    analyze: Callable[[int], Analysis] | None = None
+    decide: Callable[[Analysis, dict[str, Any]], tuple[int, Decision]] | None = None
+    plan: Callable[[int, Decision, Analysis, dict[str, Any]], list[OrderIntent]] | None = None
+    orders: Any = None
+    simulator: Any = None
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        while self.closers:
+            fn = self.closers.pop()
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 - closing is best effort
+                pass
+
+
+class Unavailable(Exception):
+    """A stage cannot be built; the message says why (shown in the log and the heartbeat)."""
+
+
+def find(name: str, *modules: str) -> Any:
+    """The first attribute ``name`` found in ``modules``; Unavailable naming what was looked for."""
+    missing = []
+    for mod in modules:
+        try:
+            m = importlib.import_module(mod)
+        except ModuleNotFoundError as e:
+            if e.name and not mod.startswith(e.name) and not e.name.startswith(mod.split(".")[0] + "."):
+                raise  # a real missing dependency inside an existing module
+            missing.append(mod)
+            continue
+        if hasattr(m, name):
+            return getattr(m, name)
+        missing.append(f"{mod}.{name}")
+    raise Unavailable(f"{name} not found (looked in {', '.join(modules)})")
+
+
+def call_with(fn: Callable[..., Any], /, **available: Any) -> Any:
+    """Call ``fn`` with the keyword arguments it declares among ``available`` (adapts at our boundary
+    to small signature differences of the parts we wire together)."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return fn(**available)
+    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        return fn(**available)
+    kwargs = {k: v for k, v in available.items() if k in params}
+    return fn(**kwargs)
+
+
+def credentials_from_env(cfg: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> dict[str, str] | None:
+    environ = os.environ if environ is None else environ
+    ex = cfg["exchange"]
+    key, secret, pw = (environ.get(ex["api_key_env"]), environ.get(ex["secret_env"]), environ.get(ex["passphrase_env"]))
+    if not (key and secret and pw):
+        return None
+    return {"apiKey": key, "secret": secret, "password": pw}
+
+
+# ---------------------------------------------------------------------- the builders
+
+
+def build_stages(cfg: dict[str, Any], *, log: EventLog, environ: Mapping[str, str] | None = None) -> Stages:
+    st = Stages(clock=WallClock())
+    exchange_for = _build_venue(cfg, st, log, environ)
+    for name, builder in (("ingest", _build_ingest), ("analysis", _build_analysis), ("decision", _build_decision),
+                          ("orders", _build_orders)):
+        try:
+            builder(cfg, st, log, exchange_for)
+            st.availability[name] = "ok"
+        except Unavailable as e:
+            st.availability[name] = f"unavailable: {e}"
+        except Exception as e:  # noqa: BLE001 - a part that fails to build is reported, not fatal
+            st.availability[name] = f"failed to start: {type(e).__name__}: {log.redact(str(e))}"
+    st.availability["sizing"] = "ok" if st.decide is not None else "waits for the decision stage"
+    if st.decide is not None:
+        st.plan = lambda did, d, a, acct: _plan(cfg, did, d, a, acct)
+    return st
+
+
+def _build_venue(cfg: dict[str, Any], st: Stages, log: EventLog,
+                 environ: Mapping[str, str] | None) -> Callable[[], Any] | None:
+    """Start the built-in simulator when configured and return a factory of ccxt exchanges
+    (one per worker thread: ccxt objects are not shared between threads)."""
+    ex = cfg["exchange"]
+    mode = ex["mode"]
+    rest_url = ex.get("rest_url")
+    creds: dict[str, str] | None = None
+    try:
+        make_exchange = find("make_exchange", "cockpit.market.exchange", "cockpit.market")
+    except Unavailable as e:
+        st.availability["exchange"] = f"unavailable: {e}"
+        make_exchange = None
+    if mode == "sim" and not rest_url:
+        try:
+            start_simulator = find("start_simulator", "cockpit.sim", "cockpit.sim.server", "cockpit.sim.app")
+            handle = start_simulator(cfg["sim"])
+        except Unavailable as e:
+            st.availability["simulator"] = f"unavailable: {e}"
+            return None
+        st.simulator = handle
+        st.closers.append(getattr(handle, "stop", None) or getattr(handle, "close", lambda: None))
+        rest_url = handle.url
+        creds = getattr(handle, "credentials", None)
+        st.clock = handle.clock
+        st.availability["simulator"] = "ok"
+    else:
+        creds = credentials_from_env(cfg, environ)
+    if make_exchange is None:
+        return None
+
+    def factory() -> Any:
+        return call_with(make_exchange, cfg=cfg, rest_url=rest_url, credentials=creds)
+
+    if st.simulator is None:
+        probe = factory()
+        # OKX: the wall clock corrected by public/time; a standalone simulator: its accelerated clock.
+        accelerated = mode == "sim"
+        st.clock = ExchangeClock(lambda: int(probe.fetch_time()), resync_s=5.0 if accelerated else 60.0,
+                                 estimate_rate=accelerated)
+        st.clock.sync()
+    st.availability["exchange"] = "ok"
+    return factory
+
+
+def _need(exchange_for: Callable[[], Any] | None) -> Callable[[], Any]:
+    if exchange_for is None:
+        raise Unavailable("no exchange connection (see exchange/simulator)")
+    return exchange_for
+
+
+def _build_ingest(cfg: dict[str, Any], st: Stages, log: EventLog, exchange_for) -> None:
+    MarketIngestor = find("MarketIngestor", "cockpit.market.ingest", "cockpit.market")
+    exchange = _need(exchange_for)()
+    ingestor = call_with(MarketIngestor, exchange=exchange, cfg=cfg, config=cfg, clock=st.clock, ds=DataService(),
+                         symbol=cfg["symbol"], timeframes=cfg["timeframes"])
+    st.ingest = ingestor.run_once
+
+
+def _build_analysis(cfg: dict[str, Any], st: Stages, log: EventLog, exchange_for) -> None:
+    build_strategies = find("build_strategies", "cockpit.strategies.registry", "cockpit.strategies")
+    build_context = find("build_context", "cockpit.strategies.base", "cockpit.strategies")
+    strategies = build_strategies(cfg)
+    if isinstance(strategies, Mapping):
+        strategies = list(strategies.values())
+    ta = regime_fn = None
+    try:
+        TechnicalAnalysis = find("TechnicalAnalysis", "cockpit.indicators.analysis", "cockpit.indicators")
+        ta = call_with(TechnicalAnalysis, cfg=cfg, config=cfg)
+    except Unavailable as e:
+        st.availability["technical_analysis"] = f"unavailable: {e}"
+    try:
+        regime_fn = find("classify_regime", "cockpit.indicators.regime", "cockpit.strategies.regime",
+                         "cockpit.indicators")
+    except Unavailable as e:
+        st.availability["regime"] = f"unavailable: {e}"
+    symbol, tf = cfg["symbol"], cfg["decision_timeframe"]
+    timeframes = cfg["timeframes"]
+    bars = int(cfg["engine"]["history_bars"])
+    tf_ms = timeframe_ms(tf)
+
+    def analyze(bar: int) -> Analysis:
+        now = bar + tf_ms
+        ctx = build_context(DataService(), symbol, timeframes, now, bars)
+        signals = [s.on_bar(ctx) for s in strategies]
+        candles = ctx.candles(tf)
+        price = float(candles["close"][-1]) if len(candles["close"]) else None
+        report: dict[str, Any] = {}
+        if ta is not None:
+            report = call_with(ta.report, ctx=ctx, context=ctx, candles=candles, arrays=candles, timeframe=tf)
+            report = report if isinstance(report, dict) else getattr(report, "__dict__", {"report": str(report)})
+        regime = Regime.UNKNOWN.value
+        if regime_fn is not None:
+            r = call_with(regime_fn, candles=candles, arrays=candles, ctx=ctx, cfg=cfg, config=cfg,
+                          params=cfg["regime"])
+            regime = getattr(r, "value", None) or getattr(getattr(r, "regime", None), "value", None) or str(r)
+        return Analysis(bar=bar, now_ms=now, price=price, signals=signals, ta_report=report, regime=regime,
+                        context=ctx)
+
+    st.analyze = analyze
+
+
+def _build_decision(cfg: dict[str, Any], st: Stages, log: EventLog, exchange_for) -> None:
+    PortfolioDecisionEngine = find("PortfolioDecisionEngine", "cockpit.decision.engine", "cockpit.decision")
+    from cockpit.config import secret_values
+    from cockpit.data.decision_store import DecisionStore
+
+    store = DecisionStore(secrets=secret_values(cfg))
+    engine = call_with(PortfolioDecisionEngine, cfg=cfg, config=cfg, clock=st.clock, ds=DataService(), store=store)
+    symbol = cfg["symbol"]
+
+    def decide(a: Analysis, account: dict[str, Any]) -> tuple[int, Decision]:
+        res = call_with(engine.decide, signals=a.signals, ta_report=a.ta_report, regime=a.regime, account=account,
+                        position=account.get("signed_size", 0.0), price=a.price, timestamp=a.now_ms, bar=a.bar,
+                        symbol=symbol)
+        decision = getattr(res, "decision", res)
+        did = getattr(res, "decision_id", None) or getattr(res, "id", None)
+        if did is None:
+            did = store.insert_decision(decision)
+        return int(did), decision
+
+    st.decide = decide
+
+
+def _build_orders(cfg: dict[str, Any], st: Stages, log: EventLog, exchange_for) -> None:
+    OrderManager = find("OrderManager", "cockpit.execution.manager", "cockpit.execution.order_manager",
+                        "cockpit.execution")
+    executor = None
+    if exchange_for is not None:
+        OKXExecutor = find("OKXExecutor", "cockpit.execution.okx", "cockpit.execution")
+        executor = call_with(OKXExecutor, exchange=exchange_for(), cfg=cfg, config=cfg, symbol=cfg["symbol"],
+                             clock=st.clock)
+    if executor is None:
+        raise Unavailable("no executor (no exchange connection)")
+    st.orders = call_with(OrderManager, executor=executor, cfg=cfg, config=cfg, clock=st.clock, ds=DataService(),
+                          symbol=cfg["symbol"], mode=cfg["exchange"]["mode"])
+
+
+def _plan(cfg: dict[str, Any], decision_id: int, decision: Decision, a: Analysis,
+          account: dict[str, Any]) -> list[OrderIntent]:
+    from cockpit.engine.sizing import plan_intents
+
+    price = a.price
+    snap = DataService().latest_price_snapshot(cfg["symbol"])
+    if snap and snap.get("mark_price"):
+        price = float(snap["mark_price"])
+    return plan_intents(decision, decision_id=decision_id, price=price or 0.0, signals=a.signals,
+                        equity=float(account.get("equity") or 0.0),
+                        position_signed=float(account.get("signed_size") or 0.0), cfg=cfg)
