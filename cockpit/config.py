@@ -230,6 +230,7 @@ SCHEMA: dict[str, Any] = {
         "top_n": number(3, 1, 10, integer=True),
         "max_weight": number(0.6, 0.05, 1),
         "min_weight": number(0.05, 0, 1),
+        "rebalance_band": number(0.05, 0, 1),
     },
     "risk": {
         "max_leverage": number(3.0, 1, 125),

@@ -71,6 +71,7 @@ class Decision:
     llm_run_id: int | None = None
     prompt_version_id: int | None = None
     model_version_id: int | None = None
+    id: int | None = None  # the decisions row id, once written
 
 
 @dataclass(frozen=True, slots=True)

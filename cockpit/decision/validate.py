@@ -1,0 +1,204 @@
+"""Strict validation of the LLM selector's reply.
+
+The reply must be one JSON object::
+
+    {"selected": [{"strategy": "<enabled name>", "weight": 0.6}, ...],
+     "confidence": 0.7, "rationale": "why", "regime": "trending_up"}
+
+Rules (anything else rejects the whole reply; the caller then falls back to the scorer):
+- the text is a JSON object (one surrounding ```json fence is tolerated; prose around it is not);
+  at most ``max_chars`` characters; NaN/Infinity literals are rejected;
+- ``selected`` is a non-empty list of {"strategy", "weight"}; names are enabled strategies, no
+  duplicates; weights are finite numbers in [0, 1]; their sum must be within 1 +- ``tolerance`` and
+  is then renormalised to exactly 1;
+- ``confidence`` is a finite number in [0, 1]; ``rationale`` a non-empty string, cut to
+  ``rationale_max`` characters; ``regime`` optional (an unknown label is only flagged);
+- extra keys are ignored. But a reply that asks for parameters, leverage, sizes, prices or orders
+  (as a key anywhere in the object, or as an instruction in its text) is *flagged and rejected*:
+  the LLM only chooses strategies and weights, and a model that tries to do more is not trusted
+  for that cycle. Nothing it asked for is ever acted upon.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from cockpit.domain.signals import Regime
+
+MAX_REPLY_CHARS = 20_000
+RATIONALE_MAX = 1_000
+WEIGHT_TOLERANCE = 0.05
+
+# Keys an LLM reply must never carry (matched against lower-cased keys at any depth).
+_FORBIDDEN_KEY = re.compile(
+    r"param|leverage|order|trade|position|size|amount|quantity|qty|price|stop|take_?profit|entry|margin|"
+    r"config|setting|exchange|execute|command|risk_limit|max_")
+# Instructions in free text (rationale or anything else) that overstep the selector's remit.
+_FORBIDDEN_TEXT = [
+    re.compile(p, re.IGNORECASE) for p in (
+        r"\bignore\b[^.\n]{0,40}\b(rules?|instructions?|limits?|prompt)\b",
+        r"\b(set|increase|raise|use|change|modify|adjust|override|update)\b[^.\n]{0,40}"
+        r"\b(leverage|parameters?|params|stop[- ]?loss|take[- ]?profit|position size|risk limits?)\b",
+        r"\b\d+(\.\d+)?\s*x\s*leverage\b|\bleverage\s*(of|to|=|:)?\s*\d+(\.\d+)?\s*x\b",
+        r"\b(place|submit|open|execute|send|create|cancel)\b[^.\n]{0,30}\borders?\b",
+        r"\b(market|limit)\s+(buy|sell)\b|\b(buy|sell|long|short)\s+\d+(\.\d+)?\s*(btc|contracts?|usdt)\b",
+        r"\b(disable|turn off|bypass|skip)\b[^.\n]{0,30}\b(risk|approval|kill switch|checks?)\b",
+    )
+]
+
+
+class ReplyRejected(ValueError):
+    """The reply is not a usable selection; ``str()`` is the reason recorded with the fallback."""
+
+    def __init__(self, reason: str, flags: Iterable[str] = ()) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.flags = list(flags)
+
+
+@dataclass(frozen=True)
+class Selection:
+    weights: dict[str, float]  # renormalised, sum 1, in the reply's order
+    confidence: float
+    rationale: str
+    regime: str | None
+    flags: list[str] = field(default_factory=list)  # non-fatal notes (unknown regime label, truncation)
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"non-finite number {name} in reply")
+
+
+def _strip_fence(text: str) -> str:
+    t = text.strip()
+    m = re.fullmatch(r"```(?:json|JSON)?\s*\n?(.*?)\n?```", t, re.DOTALL)
+    return m.group(1).strip() if m else t
+
+
+def _forbidden_keys(obj: Any, path: str = "") -> list[str]:
+    out: list[str] = []
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            p = f"{path}.{k}" if path else str(k)
+            if path == "" and k in ("selected", "confidence", "rationale", "regime"):
+                out += _forbidden_keys(v, p)
+                continue
+            if path.startswith("selected[") and path.count(".") == 0 and k in ("strategy", "weight"):
+                out += _forbidden_keys(v, p)
+                continue
+            if _FORBIDDEN_KEY.search(str(k).lower()):
+                out.append(p)
+            out += _forbidden_keys(v, p)
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            out += _forbidden_keys(v, f"{path}[{i}]")
+    return out
+
+
+def _strings(obj: Any) -> Iterable[str]:
+    if isinstance(obj, str):
+        yield obj
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            yield str(k)
+            yield from _strings(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from _strings(v)
+
+
+def forbidden_text(text: str) -> str | None:
+    for rx in _FORBIDDEN_TEXT:
+        m = rx.search(text)
+        if m:
+            return m.group(0)
+    return None
+
+
+def _number(v: Any, what: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ReplyRejected(f"{what} is not a number: {json.dumps(v)[:60]}")
+    f = float(v)
+    if not math.isfinite(f):
+        raise ReplyRejected(f"{what} is not finite")
+    return f
+
+
+def validate_reply(text: str | None, enabled: Iterable[str], *, tolerance: float = WEIGHT_TOLERANCE,
+                   rationale_max: int = RATIONALE_MAX, max_chars: int = MAX_REPLY_CHARS) -> Selection:
+    """Parse and check one reply; raise ReplyRejected with the reason when it is not usable."""
+    enabled = list(enabled)
+    if text is None or not text.strip():
+        raise ReplyRejected("blank reply")
+    if len(text) > max_chars:
+        raise ReplyRejected(f"reply too long ({len(text)} characters, limit {max_chars})")
+    body = _strip_fence(text)
+    try:
+        obj = json.loads(body, parse_constant=_no_constants)
+    except RecursionError:
+        raise ReplyRejected("reply is not JSON: nested too deeply") from None
+    except ValueError as e:
+        hit = forbidden_text(body)
+        flags = [f"instruction in text: {hit!r}"] if hit else []
+        raise ReplyRejected(f"reply is not JSON ({str(e)[:80]})" + (f"; flagged {flags[0]}" if flags else ""),
+                            flags) from None
+    if not isinstance(obj, dict):
+        raise ReplyRejected(f"reply is JSON but not an object (got {type(obj).__name__})")
+
+    flags: list[str] = []
+    keys = _forbidden_keys(obj)
+    if keys:
+        flags += [f"forbidden key {k}" for k in keys[:5]]
+    for s in _strings(obj):
+        hit = forbidden_text(s)
+        if hit:
+            flags.append(f"instruction in text: {hit[:60]!r}")
+            break
+    if flags:
+        raise ReplyRejected("reply oversteps the selector (asks for parameters, leverage or orders): "
+                            + "; ".join(flags), flags)
+
+    sel = obj.get("selected")
+    if not isinstance(sel, list) or not sel:
+        raise ReplyRejected("'selected' must be a non-empty list")
+    weights: dict[str, float] = {}
+    for i, item in enumerate(sel):
+        if not isinstance(item, dict):
+            raise ReplyRejected(f"selected[{i}] is not an object")
+        name = item.get("strategy")
+        if not isinstance(name, str) or name not in enabled:
+            shown = json.dumps(name)[:60] if not isinstance(name, str) else repr(name[:60])
+            raise ReplyRejected(f"selected[{i}]: unknown or disabled strategy {shown}")
+        if name in weights:
+            raise ReplyRejected(f"selected[{i}]: strategy {name!r} listed twice")
+        w = _number(item.get("weight"), f"selected[{i}].weight")
+        if not (0.0 <= w <= 1.0):
+            raise ReplyRejected(f"selected[{i}].weight {w:g} is outside [0, 1]")
+        weights[name] = w
+    total = sum(weights.values())
+    if abs(total - 1.0) > tolerance:
+        raise ReplyRejected(f"weights sum to {total:.4g}, not within 1 +- {tolerance:g}")
+    weights = {k: v / total for k, v in weights.items()}
+
+    conf = _number(obj.get("confidence"), "confidence")
+    if not (0.0 <= conf <= 1.0):
+        raise ReplyRejected(f"confidence {conf:g} is outside [0, 1]")
+    rationale = obj.get("rationale")
+    if not isinstance(rationale, str) or not rationale.strip():
+        raise ReplyRejected("'rationale' must be a non-empty string")
+    rationale = " ".join(rationale.split())
+    notes: list[str] = []
+    if len(rationale) > rationale_max:
+        rationale = rationale[: rationale_max - 1] + "…"
+        notes.append(f"rationale cut to {rationale_max} characters")
+    regime = obj.get("regime")
+    if regime is not None and not isinstance(regime, str):
+        regime = None
+        notes.append("regime label is not a string")
+    elif isinstance(regime, str) and regime not in {r.value for r in Regime}:
+        notes.append(f"unknown regime label {regime[:40]!r}")
+    return Selection(weights=weights, confidence=conf, rationale=rationale, regime=regime, flags=notes)
