@@ -1,0 +1,399 @@
+"""SimulatedExecutor: the in-process fill model shared by backtests and paper trading.
+
+One position per symbol (net mode), isolated margin, USDT-margined linear swap. Time comes from
+the Clock the caller passes (a ManualClock driven bar by bar in backtests).
+
+A bar is processed in two phases, and this order *is* the fill convention:
+
+``begin_bar(ts, open, high, low)``  (the bar's open)
+    1. market orders queued since the previous bar fill at ``open`` +/- slippage
+       (slippage = ``slippage_bps`` of the price plus ``slippage_range`` x (high - low)), taker fee;
+    2. until ``end_bar`` is called, ``place()`` of a market order fills immediately at this open
+       (this is how the backtest engine acts at bar k+1's open on a decision taken at bar k's close).
+``end_bar(segments=None)``  (inside the bar, then its close)
+    3. the bar's path is walked segment by segment: the bar itself ``[(open, high, low)]``, or its
+       lower-timeframe bars (e.g. the four 15m bars of a 1h bar) when the caller has them.
+       In each segment, for an open position, *adverse* triggers are checked before favourable ones
+       (the conservative rule when both fall in one segment): liquidation / stop-loss first —
+       whichever level price reaches first going adversely — then take-profit; then resting limit
+       orders. A gap through a level fills at the segment's open.
+    Stop-loss fills are stop-market orders (taker fee, slippage); take-profit fills at its price
+    (or the better gapped open) with the taker fee; limit orders fill at their price (or the better
+    open) with the maker fee when price trades through.
+
+Liquidation: isolated margin = entry notional / leverage; the position is liquidated when price
+reaches the level where margin + unrealised P&L = maintenance_margin x notional. The loss is then
+the whole isolated margin (the remaining maintenance margin is forfeited, as on the exchange).
+
+Funding: ``settle_funding(rate, mark)`` at each 8h settlement: a long pays ``size x mark x rate``
+(receives when the rate is negative), a short the opposite. Funding moves cash, not the isolated
+margin (a simplification: the liquidation price does not drift with funding).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from cockpit.domain.clock import Clock
+from cockpit.domain.orders import Fill, Order, OrderStatus, Position
+from cockpit.execution.base import AccountState, ExecutionReport, OrderExecutor
+
+_INF = math.inf
+
+
+@dataclass(slots=True)
+class FillRecord:
+    """One executed fill with the engine's bookkeeping (what backtest_orders stores)."""
+
+    timestamp: int
+    side: str  # buy / sell
+    price: float
+    amount: float
+    fee: float
+    reason: str  # signal / stop / take_profit / liquidation / limit / close
+    pnl: float | None = None  # realised P&L of a closing fill, after the position's fees and funding
+    funding: float | None = None  # funding paid over the closed position's life (negative = received)
+    client_order_id: str | None = None
+
+
+@dataclass(slots=True)
+class ClosedTrade:
+    side: str  # long / short
+    entry_time: int
+    exit_time: int
+    entry_price: float
+    exit_price: float
+    size: float
+    gross_pnl: float
+    fees: float
+    funding: float
+    exit_reason: str
+
+    @property
+    def pnl(self) -> float:
+        return self.gross_pnl - self.fees - self.funding
+
+    def as_dict(self) -> dict:
+        return {"side": self.side, "entry_time": self.entry_time, "exit_time": self.exit_time,
+                "entry_price": self.entry_price, "exit_price": self.exit_price, "size": self.size,
+                "gross_pnl": self.gross_pnl, "fees": self.fees, "funding": self.funding, "pnl": self.pnl,
+                "exit_reason": self.exit_reason}
+
+
+class SimulatedExecutor(OrderExecutor):
+    name = "simulated"
+
+    def __init__(self, clock: Clock, *, symbol: str = "BTC/USDT:USDT", cash: float = 10_000.0,
+                 taker_fee: float = 0.0005, maker_fee: float = 0.0002, slippage_bps: float = 0.0,
+                 slippage_range: float = 0.0, maintenance_margin: float = 0.004, leverage: float = 1.0,
+                 lot_size: float = 0.0) -> None:
+        if leverage < 1:
+            raise ValueError(f"leverage must be >= 1, got {leverage}")
+        self.clock = clock
+        self.symbol = symbol
+        self.cash = float(cash)
+        self.taker_fee = float(taker_fee)
+        self.maker_fee = float(maker_fee)
+        self.slippage_bps = float(slippage_bps)
+        self.slippage_range = float(slippage_range)
+        self.mmr = float(maintenance_margin)
+        self.leverage = float(leverage)
+        self.lot_size = float(lot_size)
+        # Position state (net mode): side +1 long, -1 short, 0 flat.
+        self.side = 0
+        self.size = 0.0
+        self.entry = 0.0
+        self.margin = 0.0
+        self.stop = None
+        self.take = None
+        self.liq = None
+        self._pos_open_time = 0
+        self._pos_fees = 0.0
+        self._pos_funding = 0.0
+        # Orders.
+        self._orders: dict[str, Order] = {}
+        self._queued: list[Order] = []  # market orders waiting for the next bar's open
+        self._resting: list[Order] = []  # limit orders
+        self._reasons: dict[str, str] = {}
+        self._seq = 0
+        # Bar state.
+        self._in_open = False
+        self._open = self._high = self._low = 0.0
+        self._last = 0.0
+        # Results.
+        self.records: list[FillRecord] = []
+        self.trades: list[ClosedTrade] = []
+        self.fees_paid = 0.0
+        self.funding_paid = 0.0
+        self.liquidations = 0
+
+    # ------------------------------------------------------------------ OrderExecutor interface
+
+    def place(self, order: Order, *, reason: str = "signal") -> ExecutionReport:
+        cid = order.client_order_id
+        if cid is None:
+            self._seq += 1
+            cid = order.client_order_id = f"sim-{self._seq}"
+        elif cid in self._orders:
+            return self.fetch(self._orders[cid])  # idempotent per client_order_id
+        self._orders[cid] = order
+        self._reasons[cid] = reason
+        if order.status == OrderStatus.NEW:
+            order.transition(OrderStatus.APPROVED, "simulated: no approval step")
+        if order.status == OrderStatus.APPROVED:
+            order.transition(OrderStatus.SUBMITTED, "simulated")
+        if order.amount <= 0 or order.type not in ("market", "limit") or (order.type == "limit" and not order.price):
+            order.transition(OrderStatus.REJECTED, f"invalid order: {order.type} amount={order.amount} price={order.price}")
+            return self.fetch(order)
+        if order.type == "limit":
+            self._resting.append(order)
+        elif self._in_open:
+            self._fill_market(order, self._open, reason)
+        else:
+            self._queued.append(order)
+        return self.fetch(order)
+
+    def cancel(self, order: Order) -> ExecutionReport:
+        if order.status.is_open:
+            order.transition(OrderStatus.CANCELED, "canceled")
+            for book in (self._queued, self._resting):
+                if order in book:
+                    book.remove(order)
+        return self.fetch(order)
+
+    def fetch(self, order: Order) -> ExecutionReport:
+        cid = order.client_order_id or ""
+        if cid not in self._orders:
+            return ExecutionReport(cid, OrderStatus.FAILED, message="unknown order")
+        return ExecutionReport(cid, order.status, exchange_order_id=cid, filled=order.filled,
+                               average_price=order.average_price)
+
+    def open_orders(self, symbol: str) -> list[ExecutionReport]:
+        return [self.fetch(o) for o in self._queued + self._resting if o.symbol == symbol]
+
+    def position(self, symbol: str | None = None) -> Position:
+        if self.side == 0:
+            return Position(symbol or self.symbol, "flat", 0.0, leverage=self.leverage)
+        upnl = self.side * self.size * (self._last - self.entry)
+        return Position(symbol or self.symbol, "long" if self.side > 0 else "short", self.size, self.entry,
+                        self.leverage, upnl, self.margin, self.liq, self._last)
+
+    def account(self) -> AccountState:
+        eq = self.equity(self._last)
+        return AccountState(equity=eq, free=self.cash - self.margin, used=self.margin)
+
+    # ------------------------------------------------------------------ state helpers
+
+    def equity(self, price: float) -> float:
+        if self.side == 0:
+            return self.cash
+        return self.cash + self.side * self.size * (price - self.entry)
+
+    def entry_size(self, price: float, fraction: float = 1.0) -> float:
+        """The largest size whose margin plus taker fee uses ``fraction`` of the free cash at ``price``."""
+        free = self.equity(price) if self.side == 0 else self.cash - self.margin
+        if free <= 0 or price <= 0:
+            return 0.0
+        size = free * fraction / (price * (1.0 / self.leverage + self.taker_fee))
+        if self.lot_size > 0:
+            size = math.floor(size / self.lot_size + 1e-9) * self.lot_size
+        return size
+
+    def market_price(self, side: str, price: float) -> float:
+        slip = price * self.slippage_bps * 1e-4 + self.slippage_range * (self._high - self._low)
+        return price + slip if side == "buy" else price - slip
+
+    def trigger_band(self) -> tuple[float, float]:
+        """(lo, hi): a bar whose low <= lo or high >= hi may fill or trigger something; others cannot."""
+        lo, hi = -_INF, _INF
+        if self.side > 0:
+            if self.stop is not None:
+                lo = self.stop
+            if self.liq is not None and self.liq > lo:
+                lo = self.liq
+            if self.take is not None:
+                hi = self.take
+        elif self.side < 0:
+            if self.stop is not None:
+                hi = self.stop
+            if self.liq is not None and self.liq < hi:
+                hi = self.liq
+            if self.take is not None:
+                lo = self.take
+        for o in self._resting:
+            if o.side == "buy":
+                lo = max(lo, o.price)
+            else:
+                hi = min(hi, o.price)
+        return lo, hi
+
+    @property
+    def has_queued(self) -> bool:
+        return bool(self._queued)
+
+    # ------------------------------------------------------------------ bar processing
+
+    def begin_bar(self, ts: int, open_: float, high: float, low: float) -> None:
+        self._open, self._high, self._low, self._last = open_, high, low, open_
+        self._in_open = True
+        if self._queued:
+            queued, self._queued = self._queued, []
+            for o in queued:
+                self._fill_market(o, open_, self._reasons.get(o.client_order_id or "", "signal"))
+
+    def end_bar(self, close: float, segments=None) -> None:
+        """Walk the bar's path: ``segments`` is a sequence of (open, high, low), by default the bar itself."""
+        self._in_open = False
+        if segments is None:
+            self._segment(self._open, self._high, self._low)
+        else:
+            for so, sh, sl in segments:
+                if self.side == 0 and not self._resting:
+                    break
+                self._segment(so, sh, sl)
+        self._last = close
+
+    def settle_funding(self, rate: float, mark: float) -> float:
+        """One funding settlement; returns what the account paid (negative: received)."""
+        return self.charge_funding(rate * mark)
+
+    def charge_funding(self, rate_times_mark: float) -> float:
+        """Funding for the open position given sum(rate x mark) over one or more settlements."""
+        if self.side == 0 or rate_times_mark == 0.0:
+            return 0.0
+        paid = self.side * self.size * rate_times_mark
+        self.cash -= paid
+        self.funding_paid += paid
+        self._pos_funding += paid
+        return paid
+
+    def set_brackets(self, stop: float | None, take: float | None) -> None:
+        self.stop = stop if stop is not None and stop > 0 and math.isfinite(stop) else None
+        self.take = take if take is not None and take > 0 and math.isfinite(take) else None
+
+    # ------------------------------------------------------------------ internals
+
+    def _segment(self, so: float, sh: float, sl: float) -> None:
+        if self.side > 0:
+            adverse = self.stop if self.stop is not None else -_INF
+            liq = self.liq if self.liq is not None else -_INF
+            level = adverse if adverse >= liq else liq
+            if sl <= level:
+                self._adverse_exit(min(so, level), liq > adverse)
+            elif self.take is not None and sh >= self.take:
+                self._close(max(so, self.take), "take_profit", slip=False)
+        elif self.side < 0:
+            adverse = self.stop if self.stop is not None else _INF
+            liq = self.liq if self.liq is not None else _INF
+            level = adverse if adverse <= liq else liq
+            if sh >= level:
+                self._adverse_exit(max(so, level), liq < adverse)
+            elif self.take is not None and sl <= self.take:
+                self._close(min(so, self.take), "take_profit", slip=False)
+        if self._resting:
+            for o in list(self._resting):
+                if o.side == "buy" and sl <= o.price:
+                    px = min(so, o.price)
+                elif o.side == "sell" and sh >= o.price:
+                    px = max(so, o.price)
+                else:
+                    continue
+                self._resting.remove(o)
+                self._execute(o, px, self.maker_fee, self._reasons.get(o.client_order_id or "", "limit"))
+
+    def _adverse_exit(self, price: float, liquidation: bool) -> None:
+        if liquidation:
+            self._liquidate(price)
+        else:
+            self._close(price, "stop", slip=True)
+
+    def _close(self, price: float, reason: str, *, slip: bool) -> None:
+        side = "sell" if self.side > 0 else "buy"
+        if slip:
+            price = self.market_price(side, price)
+        self._seq += 1
+        o = Order(self.symbol, side, "market", self.size, status=OrderStatus.SUBMITTED, reduce_only=True,
+                  client_order_id=f"sim-{self._seq}")
+        self._orders[o.client_order_id] = o
+        self._execute(o, price, self.taker_fee, reason)
+
+    def _liquidate(self, price: float) -> None:
+        side = "sell" if self.side > 0 else "buy"
+        self._seq += 1
+        o = Order(self.symbol, side, "market", self.size, status=OrderStatus.SUBMITTED, reduce_only=True,
+                  client_order_id=f"sim-{self._seq}")
+        self._orders[o.client_order_id] = o
+        ts = self.clock.now_ms()
+        # The whole isolated margin is lost: P&L at the liquidation price plus the forfeited remainder.
+        gross = -self.margin
+        self._realise(ts, side, price, self.size, 0.0, gross, "liquidation", o)
+        self.liquidations += 1
+
+    def _fill_market(self, order: Order, ref_price: float, reason: str) -> None:
+        self._execute(order, self.market_price(order.side, ref_price), self.taker_fee, reason)
+
+    def _execute(self, order: Order, price: float, fee_rate: float, reason: str) -> None:
+        ts = self.clock.now_ms()
+        sgn = 1 if order.side == "buy" else -1
+        amount = order.amount
+        if self.side != 0 and sgn != self.side:
+            closing = min(amount, self.size)
+            fee = closing * price * fee_rate
+            gross = self.side * closing * (price - self.entry)
+            self._realise(ts, order.side, price, closing, fee, gross, reason, order, partial=closing < self.size)
+            amount -= closing
+            if order.reduce_only:
+                amount = 0.0
+        if amount > 1e-15:
+            fee = amount * price * fee_rate
+            if self.side == 0:
+                self.side, self.entry, self.size = sgn, price, amount
+                self._pos_open_time = ts
+                self._pos_fees = fee
+                self._pos_funding = 0.0
+                self.set_brackets(order.stop_loss, order.take_profit)
+            else:  # adding to the position: average the entry
+                new = self.size + amount
+                self.entry = (self.entry * self.size + price * amount) / new
+                self.size = new
+                self._pos_fees += fee
+            self.margin = self.size * self.entry / self.leverage
+            self.cash -= fee
+            self.fees_paid += fee
+            self._set_liq()
+            self.records.append(FillRecord(ts, order.side, price, amount, fee, reason, None, None, order.client_order_id))
+        order.filled = order.amount
+        order.average_price = price
+        order.transition(OrderStatus.FILLED, f"{reason} @ {price:.8g}")
+
+    def _set_liq(self) -> None:
+        if self.side > 0:
+            liq = self.entry * (1.0 - 1.0 / self.leverage) / (1.0 - self.mmr) if self.mmr < 1 else _INF
+            self.liq = liq if liq > 0 else None
+        else:
+            self.liq = self.entry * (1.0 + 1.0 / self.leverage) / (1.0 + self.mmr)
+
+    def _realise(self, ts: int, side: str, price: float, amount: float, fee: float, gross: float, reason: str,
+                 order: Order, partial: bool = False) -> None:
+        self.cash += gross - fee
+        self.fees_paid += fee
+        share = amount / self.size if self.size else 1.0
+        entry_fees = self._pos_fees * share
+        funding = self._pos_funding * share
+        self.trades.append(ClosedTrade("long" if self.side > 0 else "short", self._pos_open_time, ts, self.entry,
+                                       price, amount, gross, entry_fees + fee, funding, reason))
+        self.records.append(FillRecord(ts, side, price, amount, fee, reason, gross - entry_fees - fee - funding,
+                                       funding, order.client_order_id))
+        if partial:
+            self.size -= amount
+            self._pos_fees -= entry_fees
+            self._pos_funding -= funding
+            self.margin = self.size * self.entry / self.leverage
+        else:
+            self.side, self.size, self.entry, self.margin = 0, 0.0, 0.0, 0.0
+            self.stop = self.take = self.liq = None
+            self._pos_fees = self._pos_funding = 0.0
+        if reason == "liquidation":
+            order.filled, order.average_price = amount, price
+            order.transition(OrderStatus.FILLED, f"liquidation @ {price:.8g}")
