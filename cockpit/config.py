@@ -207,15 +207,21 @@ SCHEMA: dict[str, Any] = {
     },
     "strategies": {
         "ema_trend": strategy(True, {"fast": 12, "slow": 26, "atr_period": 14, "stop_atr": 2.0, "take_atr": 4.0}),
-        "bollinger_range": strategy(True, {"period": 20, "std": 2.0, "adx_max": 25, "stop_atr": 1.5}),
-        "funding_rate": strategy(True, {"threshold": 0.0005, "lookback": 3, "stop_atr": 2.0}),
+        "bollinger_range": strategy(True, {"period": 20, "std": 2.0, "adx_max": 25.0, "adx_period": 14, "atr_period": 14,
+                                            "stop_atr": 1.5}),
+        "funding_rate": strategy(True, {"threshold": 0.0005, "lookback": 3, "atr_period": 14, "stop_atr": 2.0,
+                                         "take_atr": 3.0}),
         "breakout": strategy(True, {"period": 20, "atr_period": 14, "stop_atr": 2.0, "take_atr": 4.0}),
-        "grid": strategy(False, {"levels": 10, "range_pct": 0.05, "stop_pct": 0.03}),
-        "momentum": strategy(True, {"rsi_period": 14, "roc_period": 10, "rsi_long": 55, "rsi_short": 45, "stop_atr": 2.0}),
-        "mean_reversion": strategy(True, {"period": 20, "z_entry": 2.0, "stop_atr": 1.5}),
-        "volatility": strategy(True, {"period": 20, "squeeze_pct": 0.2, "stop_atr": 2.0}),
-        "time_cycle": strategy(False, {"session_start_hour": 13, "session_end_hour": 21, "stop_atr": 1.5}),
-        "onchain": strategy(False, {"threshold": 1.0, "stop_atr": 2.0},
+        "grid": strategy(False, {"levels": 10, "range_pct": 0.05, "stop_pct": 0.03, "period": 48}),
+        "momentum": strategy(True, {"rsi_period": 14, "roc_period": 10, "rsi_long": 55.0, "rsi_short": 45.0,
+                                     "atr_period": 14, "stop_atr": 2.0, "take_atr": 4.0}),
+        "mean_reversion": strategy(True, {"period": 20, "z_entry": 2.0, "atr_period": 14, "stop_atr": 1.5}),
+        "volatility": strategy(True, {"period": 20, "std": 2.0, "lookback": 120, "squeeze_pct": 0.2, "atr_period": 14,
+                                       "stop_atr": 2.0, "take_atr": 4.0}),
+        "time_cycle": strategy(False, {"session_start_hour": 13, "session_end_hour": 21, "trade_weekends": False,
+                                        "min_move_atr": 0.5, "atr_period": 14, "stop_atr": 1.5, "take_atr": 3.0}),
+        "onchain": strategy(False, {"threshold": 1.0, "lookback": 30, "bullish_when": "low", "atr_period": 14,
+                                     "stop_atr": 2.0, "take_atr": 0.0},
                             input_csv=text(None, nullable=True, describe="a path to an on-chain metrics CSV")),
     },
     "regime": {
@@ -319,6 +325,10 @@ def _cross_checks(cfg: dict[str, Any]) -> None:
     if cfg["execution"]["leverage"] > r["max_leverage"]:
         raise ConfigError("execution.leverage", f"expected at most risk.max_leverage ({r['max_leverage']:g}), "
                           f"got {cfg['execution']['leverage']:g}")
+    # strategy parameters against each strategy's declared ranges (lazy import: strategies import config)
+    from cockpit.strategies.registry import validate_strategy_params
+
+    validate_strategy_params(cfg)
     llm = cfg["llm"]
     if llm["provider"] in ("openai-compatible", "local") and not llm["base_url"]:
         raise ConfigError("llm.base_url", f"required when llm.provider is {llm['provider']!r}")
