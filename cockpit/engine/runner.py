@@ -42,6 +42,7 @@ class EngineHandle:
         self._stages_factory = stages_factory
         self._lock = EngineLock(cfg["database"]["url"])
         self.engine: Engine | None = None
+        self._stop_requested = False
         self._idle = EngineStatus(state="stopped", mode=cfg["exchange"]["mode"],
                                   approval=cfg["execution"]["approval"])
 
@@ -65,6 +66,8 @@ class EngineHandle:
             self.log.set_clock(stages.clock.now_ms)
             self.engine = Engine(self.cfg, stages, log=self.log, db=self.db)
             self.engine.start()
+            if self._stop_requested:  # a signal arrived while we were starting
+                self.engine.request_stop()
         except BaseException:
             if self.engine is not None:
                 self.engine.stop()
@@ -72,6 +75,7 @@ class EngineHandle:
             raise
 
     def request_stop(self) -> None:
+        self._stop_requested = True
         if self.engine is not None:
             self.engine.request_stop()
 
@@ -130,13 +134,13 @@ def run_main(args: argparse.Namespace, ctx) -> int:
     headless = bool(getattr(args, "headless", False))
     log = _engine_log(cfg, args, headless=headless)
     handle = EngineHandle(cfg, log=log, db=ctx.database())
+    if headless:
+        return _run_headless(handle, log, run_for=getattr(args, "run_for", None), cfg=cfg)
     try:
         handle.start()
     except EngineLocked as e:
         print(f"cockpit: {e}", file=sys.stderr)
         return 1
-    if headless:
-        return _run_headless(handle, log, run_for=getattr(args, "run_for", None), cfg=cfg)
     try:
         from cockpit.ui.app import run_tui
 
@@ -157,18 +161,26 @@ def _run_headless(handle: EngineHandle, log: EventLog, *, run_for: float | None,
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
         handle.request_stop()
 
+    # Installed before the engine starts, so a signal during start-up also stops cleanly.
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    deadline = time.monotonic() + run_for if run_for else None
-    log.info("headless", mode=mode_label(cfg), run_for_s=run_for, database=cfg["database"]["url"], pid=_pid())
     try:
-        while not handle.wait(0.25):
-            if deadline is not None and time.monotonic() >= deadline:
-                log.info("run_for_elapsed", seconds=run_for)
-                break
+        try:
+            handle.start()
+        except EngineLocked as e:
+            print(f"cockpit: {e}", file=sys.stderr)
+            return 1
+        deadline = time.monotonic() + run_for if run_for else None
+        log.info("headless", mode=mode_label(cfg), run_for_s=run_for, database=cfg["database"]["url"], pid=_pid())
+        try:
+            while not handle.wait(0.25):
+                if deadline is not None and time.monotonic() >= deadline:
+                    log.info("run_for_elapsed", seconds=run_for)
+                    break
+        finally:
+            if signals_seen:
+                log.info("signal", signal=signals_seen[0])
+            handle.stop()
     finally:
-        if signals_seen:
-            log.info("signal", signal=signals_seen[0])
-        handle.stop()
         for s, h in old.items():
             signal.signal(s, h)
     return 0

@@ -1,0 +1,71 @@
+"""Target exposure -> order intents: tabular cases (position now, target, expected legs)."""
+
+from __future__ import annotations
+
+import pytest
+
+from cockpit.config import load_config
+from cockpit.domain.signals import Decision, Direction, StrategySignal
+from cockpit.engine.sizing import plan_intents
+
+PRICE = 50_000.0
+
+
+@pytest.fixture(scope="module")
+def config():
+    return load_config(None, environ={})
+
+
+def decision(target: float) -> Decision:
+    return Decision(symbol="BTC/USDT:USDT", timeframe="1h", timestamp=0, action="buy" if target > 0 else "sell",
+                    confidence=0.6, reasoning="test", target_exposure=target, weights={"ema_trend": 1.0})
+
+
+SIGNALS = [StrategySignal("ema_trend", Direction.LONG, 0.8, PRICE, PRICE * 0.98, PRICE * 1.04, "up"),
+           StrategySignal("momentum", Direction.SHORT, 0.3, PRICE, PRICE * 1.01, None, "down")]
+
+
+@pytest.mark.parametrize("position, target, legs", [
+    (0.0, 0.0, []),                                   # flat and flat: nothing
+    (0.0, 1.0, [("buy", False)]),                     # open long
+    (0.0, -1.0, [("sell", False)]),                   # open short
+    (0.03, 0.0, [("sell", True)]),                    # close long
+    (0.03, -1.0, [("sell", True), ("sell", False)]),  # flip: close, then open short
+    (-0.03, 1.0, [("buy", True), ("buy", False)]),    # flip the other way
+])
+def test_legs(config, position, target, legs):
+    intents = plan_intents(decision(target), decision_id=7, price=PRICE, signals=SIGNALS, equity=10_000.0,
+                           position_signed=position, cfg=config)
+    assert [(i.side, i.reduce_only) for i in intents] == legs
+    for i in intents:
+        assert i.decision_id == 7 and i.amount > 0
+        if not i.reduce_only:
+            assert i.stop_loss is not None and i.take_profit is not None
+            sign = 1 if i.side == "buy" else -1
+            assert (PRICE - i.stop_loss) * sign > 0 and (i.take_profit - PRICE) * sign > 0
+
+
+def test_entry_respects_per_trade_risk_and_position_cap(config):
+    equity = 10_000.0
+    (entry,) = plan_intents(decision(1.0), decision_id=1, price=PRICE, signals=SIGNALS, equity=equity,
+                            position_signed=0.0, cfg=config)
+    risk = config["risk"]
+    assert entry.amount * (PRICE - entry.stop_loss) <= risk["max_risk_per_trade_pct"] * equity + 1e-6
+    assert entry.amount * PRICE <= min(risk["max_position_notional"], risk["max_position_pct_equity"] * equity)
+    # The stop comes from the agreeing signal (2% below), not the disagreeing short one.
+    assert entry.stop_loss == pytest.approx(PRICE * 0.98, rel=1e-3)
+
+
+def test_small_changes_do_not_churn(config):
+    (entry,) = plan_intents(decision(1.0), decision_id=1, price=PRICE, signals=SIGNALS, equity=10_000.0,
+                            position_signed=0.0, cfg=config)
+    again = plan_intents(decision(1.0), decision_id=2, price=PRICE, signals=SIGNALS, equity=10_000.0,
+                         position_signed=entry.amount, cfg=config)
+    assert again == []
+
+
+def test_no_price_or_equity_no_orders(config):
+    assert plan_intents(decision(1.0), decision_id=1, price=0.0, signals=SIGNALS, equity=10_000.0,
+                        position_signed=0.0, cfg=config) == []
+    assert plan_intents(decision(1.0), decision_id=1, price=PRICE, signals=SIGNALS, equity=0.0,
+                        position_signed=0.0, cfg=config) == []
