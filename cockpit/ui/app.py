@@ -1,0 +1,332 @@
+"""The cockpit's Textual app: one factory (``create_app``) serves the CLI, attach mode and the tests.
+
+Reads go only through ``DataService`` (a poll worker fills a plain ``Snapshot``; the main thread
+renders it inside ``batch_update`` and re-arms a one-shot timer, so polls never overlap). Writes are
+only operator commands through ``cockpit.data.operator.submit_command``; the engine executes them,
+so the UI behaves the same in-process and attached to a headless engine.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Iterable
+
+from textual import on, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.timer import Timer
+
+from cockpit.config import mode_label
+from cockpit.data import DataService
+from cockpit.data.operator import operator_identity, submit_command
+from cockpit.ui.messages import CommandFailed, CommandSubmitted, PollFailed, StatePolled
+from cockpit.ui.screens.main import MainScreen
+from cockpit.ui.screens.modals import ConfirmModal, LiveConfirmModal, RejectModal
+from cockpit.ui.state import CHART_TIMEFRAMES, OPEN_STATUSES, PENDING, Poller, Snapshot
+from cockpit.ui.widgets.panes import ModeBadge
+
+
+class WallClock:
+    """The UI may read the wall clock (heartbeat age, countdowns); tests inject a frozen clock."""
+
+    def now_ms(self) -> int:
+        return int(time.time() * 1000)
+
+
+# (key, action, description) for the help screen and the command palette.
+KEYMAP: list[tuple[str, str, str]] = [
+    ("a", "approve", "Approve the selected (or oldest) pending order"),
+    ("r", "reject", "Reject the pending order (asks for a reason)"),
+    ("c", "cancel_order", "Cancel the selected open order"),
+    ("K", "kill", "Kill switch: cancel all, flatten, halt new entries (asks to confirm)"),
+    ("U", "clear_kill", "Clear the kill switch / halt (asks to confirm)"),
+    ("1 2 3 4", "timeframe", "Chart timeframe 15m / 1h / 4h / 1d"),
+    ("↑ ↓", "", "Select an order in the orders pane"),
+    ("Tab", "", "Compact layout: next pane tab (else next focus)"),
+    ("w l e o", "", "Compact layout: weights / rationale / events / orders tab"),
+    ("b", "backtest", "Backtest screen"),
+    ("d", "data", "Data screen: ingestion runs, coverage, gaps"),
+    ("p", "prompts", "Prompts & strategy scores"),
+    ("?", "help", "This help"),
+    ("Esc", "", "Back to the main screen"),
+    ("ctrl+p", "", "Command palette"),
+    ("q", "quit", "Quit the cockpit (in attach mode the engine keeps running)"),
+]
+
+
+class CockpitApp(App):
+    CSS_PATH = "cockpit.tcss"
+    TITLE = "Alpha Arena Cockpit"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [
+        Binding("b", "backtest", "Backtest"),
+        Binding("d", "data", "Data"),
+        Binding("p", "prompts", "Prompts"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, cfg: dict[str, Any], *, ds: DataService, db: Any = None, engine: Any = None,
+                 attach: bool = False, live: bool = False, clock: Any = None, poll_enabled: bool = True,
+                 operator: str | None = None, backtest_runner: Any = None) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.ds = ds
+        self.db = db
+        self.engine = engine
+        self.attach = attach
+        self.live = live or cfg["exchange"]["mode"] == "okx-live"
+        self.clock = clock or getattr(engine, "clock", None) or WallClock()
+        self.poll_enabled = poll_enabled
+        self.operator = operator or operator_identity()
+        self.backtest_runner = backtest_runner
+        self.symbol = cfg["symbol"]
+        self.mode_label = mode_label(cfg)
+        self.refresh_s = cfg["ui"]["refresh_ms"] / 1000
+        self.timeframe = cfg["decision_timeframe"] if cfg["decision_timeframe"] in CHART_TIMEFRAMES else "1h"
+        self.initial_equity = cfg["sim"]["initial_balance"] if cfg["exchange"]["mode"] == "sim" else None
+        self.poller = Poller(ds, self.symbol, chart_bars=cfg["ui"]["chart_bars"])
+        self.snapshot: Snapshot | None = None
+        self.selected_order_id: int | None = None
+        self.live_confirmed = False
+        self.last_error: str | None = None
+        self.polls = 0
+        self._timer: Timer | None = None
+        self._last_sigs: dict[str, Any] = {}
+        self.main_screen = MainScreen()
+        if self.live:
+            self.sub_title = "LIVE"
+
+    def get_default_screen(self) -> Screen:
+        return self.main_screen
+
+    def on_mount(self) -> None:
+        self.request_refresh()
+
+    # ------------------------------------------------------------- polling
+
+    def request_refresh(self) -> None:
+        """Poll now (a new poll replaces one in flight); the next one is armed when it lands."""
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        self.run_poll(self.timeframe, self.selected_order_id)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="poll")
+    def run_poll(self, timeframe: str, selected: int | None) -> None:
+        try:
+            self.post_message(StatePolled(self.poller.poll(timeframe, selected)))
+        except Exception as e:  # noqa: BLE001 - shown in the UI, never fatal
+            self.post_message(PollFailed(f"{type(e).__name__}: {e}"))
+        finally:
+            self._close_thread_connection()
+
+    def _close_thread_connection(self) -> None:
+        # Peewee keeps one connection per thread; worker threads are short-lived, so close it.
+        db = self.db
+        if db is not None:
+            try:
+                db.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+    def _arm(self) -> None:
+        if self.poll_enabled and self.is_running:
+            if self._timer is not None:
+                self._timer.stop()
+            self._timer = self.set_timer(self.refresh_s, self.request_refresh)
+
+    @on(StatePolled)
+    def _state_polled(self, message: StatePolled) -> None:
+        snap: Snapshot = message.snapshot
+        self.polls += 1
+        first = self.snapshot is None
+        if self.selected_order_id is None:
+            self.selected_order_id = snap.selected_order_id
+        if snap.timeframe != self.timeframe:
+            # A poll for the old timeframe finished after a key switched it: ask again.
+            self.request_refresh()
+            return
+        self.snapshot = snap
+        changed = {k for k, v in snap.sigs.items() if first or self._last_sigs.get(k) != v}
+        self._last_sigs = dict(snap.sigs)
+        if self.last_error:
+            self.last_error = None
+        with self.batch_update():
+            if changed:
+                self.main_screen.show(snap, changed)
+            for screen in self.screen_stack:
+                for badge in screen.query(ModeBadge):
+                    badge.set_state(snap.halted, snap.halt_reason)
+        self._arm()
+
+    @on(PollFailed)
+    def _poll_failed(self, message: PollFailed) -> None:
+        if message.error != self.last_error:
+            self.notify(f"database read failed: {message.error}", severity="error", timeout=8)
+        self.last_error = message.error
+        self._arm()
+
+    def select_order(self, order_id: int) -> None:
+        self.selected_order_id = order_id
+        self.request_refresh()
+
+    # ------------------------------------------------------------- operator commands
+
+    @work(thread=True, exit_on_error=False, group="commands")
+    def run_command(self, command: str, order_id: int | None, payload: dict[str, Any] | None) -> None:
+        try:
+            cid = submit_command(command, now_ms=self.clock.now_ms(), order_id=order_id, payload=payload,
+                                 operator=self.operator, db=self.db)
+            self.post_message(CommandSubmitted(command, order_id, cid))
+        except Exception as e:  # noqa: BLE001
+            self.post_message(CommandFailed(command, f"{type(e).__name__}: {e}"))
+        finally:
+            self._close_thread_connection()
+
+    @on(CommandSubmitted)
+    def _command_submitted(self, m: CommandSubmitted) -> None:
+        what = f"{m.command} #{m.order_id}" if m.order_id else m.command
+        self.notify(f"{what} sent to the engine (command {m.command_id})", timeout=4)
+        self.request_refresh()
+
+    @on(CommandFailed)
+    def _command_failed(self, m: CommandFailed) -> None:
+        self.notify(f"{m.command} failed: {m.error}", severity="error", timeout=10)
+
+    def _orders(self) -> list[dict[str, Any]]:
+        return self.snapshot.orders if self.snapshot else []
+
+    def approval_target(self) -> dict[str, Any] | None:
+        """The selected order when it is pending, else the oldest pending one."""
+        orders = self._orders()
+        sel = next((o for o in orders if o["id"] == self.selected_order_id), None)
+        if sel and sel["status"] == PENDING:
+            return sel
+        pending = sorted((o for o in orders if o["status"] == PENDING), key=lambda o: o["id"])
+        return pending[0] if pending else None
+
+    def action_approve(self) -> None:
+        o = self.approval_target()
+        if o is None:
+            self.notify("no order is waiting for approval", severity="warning")
+            return
+        if self.live and not self.live_confirmed:
+            def after(ok: bool | None) -> None:
+                if ok:
+                    self.live_confirmed = True
+                    self.run_command("approve", o["id"], None)
+            self.push_screen(LiveConfirmModal(), after)
+            return
+        self.run_command("approve", o["id"], None)
+
+    def action_reject(self) -> None:
+        o = self.approval_target()
+        if o is None:
+            self.notify("no order is waiting for approval", severity="warning")
+            return
+
+        def after(reason: str | None) -> None:
+            if reason:
+                self.run_command("reject", o["id"], {"reason": reason})
+        self.push_screen(RejectModal(o["id"]), after)
+
+    def action_cancel_order(self) -> None:
+        o = next((o for o in self._orders() if o["id"] == self.selected_order_id), None)
+        if o is None or o["status"] not in OPEN_STATUSES:
+            self.notify("select an open order to cancel (↑/↓ in the orders pane)", severity="warning")
+            return
+        self.run_command("cancel", o["id"], {"reason": "canceled by operator"})
+
+    def action_kill(self) -> None:
+        def after(ok: bool | None) -> None:
+            if ok:
+                self.run_command("kill", None, {"reason": "operator kill switch"})
+        self.push_screen(ConfirmModal("[b]KILL SWITCH[/b]: cancel every open order, close the position with "
+                                      "reduce-only market orders and halt new entries until cleared?",
+                                      yes="Kill"), after)
+
+    def action_clear_kill(self) -> None:
+        def after(ok: bool | None) -> None:
+            if ok:
+                self.run_command("clear_kill", None, {"reason": "cleared by operator"})
+        self.push_screen(ConfirmModal("Clear the kill switch / halt and allow new entries again?", yes="Clear"),
+                         after)
+
+    def action_timeframe(self, tf: str) -> None:
+        if tf not in CHART_TIMEFRAMES or tf == self.timeframe:
+            return
+        self.timeframe = tf
+        self.request_refresh()
+
+    # ------------------------------------------------------------- screens
+
+    def _push_named(self, cls_path: str, cls_name: str) -> None:
+        import importlib
+
+        cls = getattr(importlib.import_module(cls_path), cls_name)
+        if isinstance(self.screen, cls):
+            return
+        if self.screen is not self.main_screen:
+            self.pop_screen()
+        self.push_screen(cls())
+
+    def action_backtest(self) -> None:
+        self._push_named("cockpit.ui.screens.backtest", "BacktestScreen")
+
+    def action_data(self) -> None:
+        self._push_named("cockpit.ui.screens.data", "DataScreen")
+
+    def action_prompts(self) -> None:
+        self._push_named("cockpit.ui.screens.prompts", "PromptsScreen")
+
+    def action_help(self) -> None:
+        self._push_named("cockpit.ui.screens.help", "HelpScreen")
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Approve pending order", "a: approve the selected/oldest pending order", self.action_approve)
+        yield SystemCommand("Reject pending order", "r: reject with a reason", self.action_reject)
+        yield SystemCommand("Cancel selected order", "c: cancel the selected open order", self.action_cancel_order)
+        yield SystemCommand("Kill switch", "K: cancel all, flatten, halt (confirm)", self.action_kill)
+        yield SystemCommand("Clear kill switch", "U: allow new entries again (confirm)", self.action_clear_kill)
+        for tf in CHART_TIMEFRAMES:
+            yield SystemCommand(f"Chart {tf}", f"show {tf} candles", lambda tf=tf: self.action_timeframe(tf))
+        yield SystemCommand("Backtest screen", "b", self.action_backtest)
+        yield SystemCommand("Data screen", "d", self.action_data)
+        yield SystemCommand("Prompts & scores", "p", self.action_prompts)
+        yield SystemCommand("Help", "?: every key binding", self.action_help)
+
+
+def create_app(cfg: dict[str, Any], *, engine: Any = None, attach: bool = False, live: bool = False,
+               clock: Any = None, ds: DataService | None = None, db: Any = None, poll_enabled: bool = True,
+               operator: str | None = None, backtest_runner: Any = None) -> CockpitApp:
+    """Build the cockpit over the database the models' proxy is bound to (or ``db``).
+
+    Tests pass a frozen ``clock``, ``poll_enabled=False`` (they call ``app.request_refresh()``)
+    and a fixed ``operator``; the CLI passes nothing more than the config and the modes.
+    """
+    from cockpit.db.connection import database_proxy
+
+    if db is None:
+        if database_proxy.obj is None:
+            from cockpit.db import migrate, open_database
+
+            db = open_database(cfg["database"]["url"])
+            migrate(db)
+        else:
+            db = database_proxy.obj
+    return CockpitApp(cfg, ds=ds or DataService(db), db=db, engine=engine, attach=attach, live=live, clock=clock,
+                      poll_enabled=poll_enabled, operator=operator, backtest_runner=backtest_runner)
+
+
+def run_tui(cfg: dict[str, Any], *, engine: Any = None, attach: bool = False, live: bool = False) -> int:
+    """Run the cockpit until the operator quits; returns the exit code.
+
+    Quitting never stops a headless engine in attach mode; with an in-process ``engine`` the caller
+    (cockpit.engine.runner) decides what to do after this returns.
+    """
+    app = create_app(cfg, engine=engine, attach=attach, live=live)
+    app.run()
+    return int(app.return_code or 0)

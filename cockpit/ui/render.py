@@ -1,0 +1,449 @@
+"""Pure formatting: snapshot rows -> Rich Text for the panes. No Textual, no clock reads.
+
+Colours are named ANSI/256-colour styles so the distinctions hold without truecolor
+(long green, short red, flat dim; INFO dim, WARN yellow, ERROR red, CRITICAL reverse red).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+from rich.text import Text
+
+LEVEL_STYLE = {"INFO": "dim", "WARN": "yellow", "WARNING": "yellow", "ERROR": "bold red",
+               "CRITICAL": "bold reverse red"}
+STATUS_STYLE = {"pending_approval": "bold yellow", "approved": "cyan", "submitted": "cyan",
+                "partially_filled": "cyan", "filled": "green", "rejected": "red", "canceled": "dim",
+                "expired": "dim", "failed": "bold red", "new": ""}
+
+
+def side_style(side: str | None) -> str:
+    s = (side or "").lower()
+    if s in ("long", "buy"):
+        return "green"
+    if s in ("short", "sell"):
+        return "red"
+    return "dim"
+
+
+def num(v: Any, nd: int = 1, *, sign: bool = False) -> str:
+    if v is None:
+        return "—"
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    return f"{f:+,.{nd}f}" if sign else f"{f:,.{nd}f}"
+
+
+def big(v: Any) -> str:
+    if v is None:
+        return "—"
+    f = float(v)
+    for unit, div in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(f) >= div:
+            return f"{f / div:.2f}{unit}"
+    return f"{f:.0f}"
+
+
+def hms(ms: int | None) -> str:
+    """UTC HH:MM of an epoch-ms timestamp (formatting only; never reads the clock)."""
+    if ms is None:
+        return "--:--"
+    return time.strftime("%H:%M", time.gmtime(int(ms) / 1000))
+
+
+def hms_s(ms: int | None) -> str:
+    if ms is None:
+        return "--:--:--"
+    return time.strftime("%H:%M:%S", time.gmtime(int(ms) / 1000))
+
+
+def day(ms: int | None) -> str:
+    if ms is None:
+        return "—"
+    return time.strftime("%Y-%m-%d", time.gmtime(int(ms) / 1000))
+
+
+def duration(ms: int | None) -> str:
+    if ms is None:
+        return "—"
+    s = max(0, int(ms) // 1000)
+    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def age(ms: int | None) -> str:
+    if ms is None:
+        return "—"
+    s = max(0.0, ms / 1000)
+    if s < 60:
+        return f"{s:.1f}s"
+    if s < 3600:
+        return f"{s / 60:.0f}m"
+    return f"{s / 3600:.1f}h"
+
+
+# ------------------------------------------------------------------ indicators for the chart
+
+
+def ema(x: np.ndarray, n: int) -> np.ndarray:
+    out = np.empty_like(x, dtype=float)
+    if len(x) == 0:
+        return out
+    a = 2.0 / (n + 1)
+    out[0] = x[0]
+    for i in range(1, len(x)):
+        out[i] = a * x[i] + (1 - a) * out[i - 1]
+    return out
+
+
+def bollinger(x: np.ndarray, n: int = 20, k: float = 2.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    mid = np.full(len(x), np.nan)
+    sd = np.full(len(x), np.nan)
+    if len(x) >= n:
+        win = np.lib.stride_tricks.sliding_window_view(x, n)
+        mid[n - 1:] = win.mean(axis=1)
+        sd[n - 1:] = win.std(axis=1)
+    return mid, mid + k * sd, mid - k * sd
+
+
+# ------------------------------------------------------------------ header
+
+
+def position_parts(pos: dict[str, Any] | None) -> tuple[str, str, float | None]:
+    """(side label, size/entry text, uPnL) of a position snapshot; flat when none."""
+    if not pos or not pos.get("size") or (pos.get("side") or "").lower() in ("flat", "none", ""):
+        return "FLAT", "", None
+    side = str(pos["side"]).upper()
+    return side, f"{float(pos['size']):g} @{num(pos.get('entry_price'), 0)}", pos.get("unrealized_pnl")
+
+
+def header_text(snap: Any, symbol: str, now_ms: int, *, compact: bool, initial_equity: float | None) -> Text:
+    t = Text(no_wrap=True, overflow="ellipsis")
+    p = snap.price or {}
+    if not compact:
+        t.append(f" {symbol} ", "bold")
+    t.append(" last ", "dim")
+    t.append(num(p.get("last_price")), "bold")
+    if not compact:
+        t.append("  mark ", "dim")
+        t.append(num(p.get("mark_price")))
+        t.append("  idx ", "dim")
+        t.append(num(p.get("index_price")))
+        f = snap.funding or {}
+        if f:
+            rate = float(f.get("funding_rate") or 0) * 100
+            t.append("  fund ", "dim")
+            t.append(f"{rate:+.4f}%", "green" if rate >= 0 else "red")
+            nxt = f.get("next_funding_time")
+            if nxt == nxt and nxt is not None:  # NaN-safe
+                t.append(f" in {duration(int(nxt) - now_ms)}", "dim")
+        t.append("  OI ", "dim")
+        t.append(big((snap.open_interest or {}).get("open_interest_value") or (snap.open_interest or {}).get("open_interest")))
+        t.append("  L/S ", "dim")
+        t.append(num((snap.long_short or {}).get("ratio"), 2))
+        t.append("  │ ", "dim")
+    else:
+        t.append(" ")
+    bal = snap.balance
+    t.append("eq ", "dim")
+    if bal:
+        eq = float(bal["total"])
+        t.append(num(eq, 0 if compact else 1), "bold")
+        if initial_equity and not compact:
+            ch = (eq / initial_equity - 1) * 100
+            t.append(f" ({ch:+.1f}%)", "green" if ch >= 0 else "red")
+    else:
+        t.append("—")
+    side, what, upnl = position_parts(snap.position)
+    t.append("  ")
+    if not compact:
+        t.append("pos ", "dim")
+    t.append(side, side_style(side))
+    if what:
+        t.append(f" {what}" if not compact else f" {what.split(' @')[0]}")
+    if upnl is not None:
+        t.append("  uPnL " if not compact else " ", "dim")
+        t.append(num(upnl, 1, sign=True), "green" if float(upnl) >= 0 else "red")
+    hb = snap.heartbeat_ms
+    t.append("  ♥ ", "dim")
+    if hb is None:
+        t.append("no engine", "yellow")
+    else:
+        a = now_ms - hb
+        t.append(age(a), "red" if a > 30_000 else ("yellow" if a > 10_000 else "green"))
+    return t
+
+
+# ------------------------------------------------------------------ strategy weights
+
+_ALIASES = {
+    "signal": ("signal", "direction", "side"),
+    "strength": ("strength",),
+    "score": ("score", "scorer", "score_weight", "scorer_weight"),
+    "llm": ("llm", "llm_weight"),
+    "final": ("final", "final_weight", "weight"),
+    "disabled": ("disabled", "disabled_reason", "off", "reason_disabled"),
+}
+
+
+def _pick(d: dict[str, Any], key: str) -> Any:
+    for k in _ALIASES[key]:
+        if k in d and d[k] is not None:
+            return d[k]
+    return None
+
+
+def weight_rows(weights: Any) -> list[dict[str, Any]]:
+    """Normalise a decision's ``weights`` JSON (mapping or list, a few key spellings) to rows."""
+    rows: list[dict[str, Any]] = []
+    if isinstance(weights, dict):
+        items = [(k, v) for k, v in weights.items()]
+    elif isinstance(weights, list):
+        items = [(w.get("strategy") or w.get("name") or "?", w) for w in weights if isinstance(w, dict)]
+    else:
+        return rows
+    for name, v in items:
+        if not isinstance(v, dict):
+            v = {"final": v}
+        rows.append({"strategy": str(name), **{k: _pick(v, k) for k in _ALIASES}})
+    rows.sort(key=lambda r: (-(float(r["final"]) if isinstance(r["final"], (int, float)) else -1), r["strategy"]))
+    return rows
+
+
+def bar(frac: float, width: int) -> str:
+    frac = max(0.0, min(1.0, frac))
+    eighths = int(round(frac * width * 8))
+    full, part = divmod(eighths, 8)
+    return ("█" * full + (" ▏▎▍▌▋▊▉"[part] if part else "")).ljust(width)
+
+
+def weights_text(decision: dict[str, Any] | None, *, bar_width: int = 10) -> Text:
+    t = Text(no_wrap=True, overflow="ellipsis")
+    if not decision:
+        t.append("no decision yet", "dim")
+        return t
+    rows = weight_rows(decision.get("weights"))
+    if not rows:
+        t.append(f"decision #{decision['id']} {decision.get('action')}: no per-strategy weights recorded", "dim")
+        return t
+    t.append(f"{'strategy':<16} {'signal':<8} {'score':>5} {'llm':>5}  {'final':<{bar_width + 6}}\n", "bold dim")
+    for i, r in enumerate(rows):
+        sig = r["signal"]
+        sig_s = str(sig.value if hasattr(sig, "value") else sig or "—").upper()
+        if r["strength"] is not None and sig_s not in ("FLAT", "—"):
+            sig_s += f" {float(r['strength']):.1f}".replace("0.", ".")
+        t.append(f"{r['strategy'][:16]:<16} ")
+        t.append(f"{sig_s[:8]:<8} ", side_style(str(sig or "").lower()))
+        t.append(f"{_fmt_w(r['score']):>5} {_fmt_w(r['llm']):>5}  ")
+        if r["disabled"]:
+            why = r["disabled"] if isinstance(r["disabled"], str) else "disabled"
+            t.append(why[: bar_width + 6], "dim italic")
+        else:
+            f = float(r["final"]) if isinstance(r["final"], (int, float)) else 0.0
+            t.append(bar(f, bar_width), "cyan")
+            t.append(f" {f:.2f}")
+        if i < len(rows) - 1:
+            t.append("\n")
+    return t
+
+
+def _fmt_w(v: Any) -> str:
+    if v is None:
+        return "—"
+    try:
+        return f"{float(v):.2f}"
+    except (TypeError, ValueError):
+        return str(v)[:5]
+
+
+def regime_label(decision: dict[str, Any] | None) -> str:
+    r = (decision or {}).get("regime")
+    return str(r).replace("_", " ").upper() if r else "—"
+
+
+# ------------------------------------------------------------------ rationale
+
+
+def rationale_title(decision: dict[str, Any] | None, run: dict[str, Any] | None, prompt: str | None) -> str:
+    if not decision:
+        return "LLM rationale"
+    parts = ["LLM rationale"]
+    selector = decision.get("selector") or ("llm" if decision.get("llm_run_id") else "offline")
+    if run and run.get("model"):
+        parts.append(str(run["model"]))
+    else:
+        parts.append(selector)
+    if prompt:
+        parts.append(f"prompt {prompt}")
+    if run and run.get("latency_ms") is not None:
+        parts.append(f"{run['latency_ms'] / 1000:.1f}s")
+    parts.append(hms(decision.get("timestamp")))
+    return " · ".join(parts)
+
+
+def rationale_text(decisions: list[dict[str, Any]], runs: dict[int, dict[str, Any]]) -> Text:
+    t = Text()
+    if not decisions:
+        t.append("no decision yet — the engine writes one per closed bar of the decision timeframe", "dim")
+        return t
+    d = decisions[0]
+    selector = d.get("selector") or ("llm" if d.get("llm_run_id") else "offline")
+    t.append(f"{str(d.get('action', '')).upper()}", side_style({"buy": "long", "sell": "short"}.get(d.get("action"), "")))
+    if d.get("confidence") is not None:
+        t.append(f"  conf {float(d['confidence']):.2f}")
+    t.append(f"  selector {selector}", "dim")
+    if d.get("target_exposure") is not None:
+        t.append(f"  target {float(d['target_exposure']):+.2f}", "dim")
+    t.append("\n")
+    if selector == "offline":
+        t.append("No LLM configured: the offline scorer chose the weights.\n", "dim italic")
+    if d.get("fallback_reason"):
+        t.append(f"fallback: {d['fallback_reason']}\n", "yellow")
+    t.append((d.get("reasoning") or "(no rationale recorded)").strip() + "\n")
+    run = runs.get(d.get("llm_run_id") or -1)
+    if run and run.get("error"):
+        t.append(f"LLM error: {run['error']}\n", "red")
+    for h in decisions[1:]:
+        sel = h.get("selector") or ("llm" if h.get("llm_run_id") else "offline")
+        t.append(f"▸ {hms(h.get('timestamp'))} {h.get('action')} ({sel}", "dim")
+        if h.get("fallback_reason"):
+            t.append(f", fallback: {h['fallback_reason']}", "dim yellow")
+        t.append(") ", "dim")
+        t.append((h.get("reasoning") or "").split("\n")[0][:120] + "\n", "dim")
+    t.rstrip()
+    return t
+
+
+# ------------------------------------------------------------------ risk events
+
+
+def risk_text(events: list[dict[str, Any]], *, limit: int = 100) -> Text:
+    t = Text(no_wrap=True, overflow="ellipsis")
+    if not events:
+        t.append("no risk events", "dim")
+        return t
+    for i, e in enumerate(events[:limit]):
+        lvl = str(e.get("level", "")).upper()
+        style = LEVEL_STYLE.get(lvl, "")
+        t.append(f"{hms(e.get('timestamp'))} ", "dim")
+        t.append(f"{lvl:<5}", style)
+        t.append(f" {str(e.get('rule', ''))[:16]:<16} ", style if lvl in ("ERROR", "CRITICAL") else "")
+        t.append(str(e.get("details") or "").replace("\n", " "), "dim" if lvl == "INFO" else "")
+        if i < min(len(events), limit) - 1:
+            t.append("\n")
+    return t
+
+
+# ------------------------------------------------------------------ orders
+
+
+def order_summary(o: dict[str, Any], now_ms: int) -> Text:
+    t = Text(no_wrap=True, overflow="ellipsis")
+    st = o["status"]
+    t.append(f"#{o['id']:<4} ")
+    t.append(f"{st.upper():<16}", STATUS_STYLE.get(st, ""))
+    if st == "pending_approval":
+        left = (o.get("expires_at") - now_ms) if o.get("expires_at") else None
+        t.append(f"{duration(left)[3:] if left is not None else '':>6} ")
+    else:
+        t.append(" " * 7)
+    t.append(f"{o['side']} ", side_style(o["side"]))
+    t.append(f"{float(o['amount']):g} BTC {o['type'][:3]}")
+    if o.get("reduce_only"):
+        t.append(" RO", "dim")
+    if o.get("average_price"):
+        t.append(f"  @{num(o['average_price'])}")
+    elif o.get("price"):
+        t.append(f"  lim {num(o['price'])}")
+    if o.get("stop_loss"):
+        t.append(f"  SL {num(o['stop_loss'], 0)}", "red")
+    if o.get("take_profit"):
+        t.append(f"  TP {num(o['take_profit'], 0)}", "green")
+    if o.get("fee"):
+        t.append(f"  fee {float(o['fee']):.2f}", "dim")
+    ra = o.get("risk_assessment")
+    if isinstance(ra, dict):
+        pct = ra.get("risk_pct") or ra.get("risk_pct_equity") or ra.get("per_trade_risk_pct")
+        if pct is not None:
+            t.append(f"  risk {float(pct) * (100 if float(pct) < 1 else 1):.1f}% eq", "yellow")
+    if st == "pending_approval":
+        t.append("  [a]pprove [r]eject", "bold")
+    return t
+
+
+def risk_assessment_text(ra: Any) -> str:
+    if not ra:
+        return ""
+    if isinstance(ra, dict):
+        parts = []
+        for k, v in ra.items():
+            if isinstance(v, float):
+                v = f"{v:.4g}"
+            elif isinstance(v, (list, dict)):
+                v = json_short(v)
+            parts.append(f"{k}={v}")
+        return ", ".join(parts)
+    return str(ra)
+
+
+def json_short(v: Any) -> str:
+    import json
+
+    s = json.dumps(v, separators=(",", ":"), default=str)
+    return s if len(s) < 60 else s[:57] + "..."
+
+
+def timeline_text(order: dict[str, Any] | None, events: list[dict[str, Any]], fills: list[dict[str, Any]],
+                  decision: dict[str, Any] | None) -> Text:
+    t = Text()
+    if not order:
+        t.append("no orders yet", "dim")
+        return t
+    t.append(f"timeline #{order['id']}: ", "bold")
+    if events:
+        for i, e in enumerate(events):
+            if i:
+                t.append(" → ", "dim")
+            t.append(e["status"], STATUS_STYLE.get(e["status"], ""))
+            t.append(f" {hms_s(e['timestamp'])}", "dim")
+            if e.get("message"):
+                t.append(f" ({e['message']})", "dim")
+    else:
+        t.append("no lifecycle events", "dim")
+    for f in sorted(fills, key=lambda f: f["id"]):
+        t.append(f"\n  fill {hms_s(f['timestamp'])} {f['side']} {float(f['amount']):g} @ {num(f['price'])}"
+                 f" fee {float(f.get('fee') or 0):.2f}", side_style(f["side"]))
+        if f.get("realized_pnl"):
+            t.append(f" pnl {num(f['realized_pnl'], 2, sign=True)}")
+    if order["status"] == "pending_approval":
+        ra = risk_assessment_text(order.get("risk_assessment"))
+        if ra:
+            t.append(f"\n  risk: {ra}", "yellow")
+    if order.get("reason"):
+        t.append(f"\n  reason: {order['reason']}", "dim")
+    if decision and decision.get("reasoning"):
+        t.append(f"\n  why (decision #{decision['id']}): ", "dim")
+        t.append(decision["reasoning"].split("\n")[0][:200])
+    return t
+
+
+def banner_text(pending: list[dict[str, Any]], now_ms: int) -> Text:
+    t = Text(no_wrap=True, overflow="ellipsis")
+    if not pending:
+        return t
+    o = pending[0]
+    t.append(" APPROVAL ", "bold reverse yellow")
+    t.append(f" #{o['id']} {o['side']} {float(o['amount']):g} BTC {o['type']}", "bold")
+    if o.get("stop_loss"):
+        t.append(f" SL {num(o['stop_loss'], 0)}")
+    if o.get("take_profit"):
+        t.append(f" TP {num(o['take_profit'], 0)}")
+    if o.get("expires_at"):
+        t.append(f" expires in {duration(o['expires_at'] - now_ms)}", "dim")
+    if len(pending) > 1:
+        t.append(f" (+{len(pending) - 1} more)", "dim")
+    t.append("  a approve · r reject", "bold")
+    return t

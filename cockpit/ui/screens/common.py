@@ -1,0 +1,31 @@
+"""Pieces every secondary screen shares: a header with the mode badge (LIVE on every screen)."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from cockpit.ui.widgets.panes import CockpitHeader, ModeBadge
+
+
+class CockpitScreen(Screen):
+    """A secondary screen: Esc goes back to the main screen; the mode badge follows halts."""
+
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
+    SCREEN_TITLE = ""
+
+    def compose_header(self) -> ComposeResult:
+        yield CockpitHeader(self.app.mode_label, classes="screen-header")
+
+    def compose_footer(self) -> ComposeResult:
+        yield Footer()
+
+    def on_mount(self) -> None:
+        from rich.text import Text
+
+        snap = getattr(self.app, "snapshot", None)
+        self.query_one(ModeBadge).set_state(bool(snap and snap.halted), snap.halt_reason if snap else "")
+        self.query_one(CockpitHeader).set_info(Text(f" {self.SCREEN_TITLE}  ·  {self.app.symbol}  ·  Esc back",
+                                                    "bold"))

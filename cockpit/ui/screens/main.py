@@ -1,0 +1,165 @@
+"""MainScreen: header, candles, strategy weights, LLM rationale, risk events, orders.
+
+At 160x48 all five panes are visible at once (a 2x3 grid, orders spanning the width). Below
+120 columns or 40 rows the screen turns compact: candles take the top half and the four other
+panes become tabs (Tab cycles; w / l / e / o jump). A pending approval always shows as a
+one-line banner above the footer.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from textual import events, on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Container
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer
+
+from cockpit.ui import render
+from cockpit.ui.widgets.candles import CandlesChart, chart_title
+from cockpit.ui.widgets.panes import (ApprovalBanner, CockpitHeader, ModeBadge, OrdersPane, RationalePane,
+                                      RiskEventsPane, TabStrip, WeightsPane)
+
+if TYPE_CHECKING:
+    from cockpit.ui.app import CockpitApp
+    from cockpit.ui.state import Snapshot
+
+LOWER = ("weights", "rationale", "risk", "orders")
+COMPACT_BELOW = (120, 40)  # columns, rows
+
+
+class MainScreen(Screen):
+    BINDINGS = [
+        Binding("a", "app.approve", "Approve"),
+        Binding("r", "app.reject", "Reject"),
+        Binding("c", "app.cancel_order", "Cancel order"),
+        Binding("K", "app.kill", "Kill switch"),
+        Binding("U", "app.clear_kill", "Clear halt", show=False),
+        Binding("1", "app.timeframe('15m')", "15m", show=False),
+        Binding("2", "app.timeframe('1h')", "1h", show=False),
+        Binding("3", "app.timeframe('4h')", "4h", show=False),
+        Binding("4", "app.timeframe('1d')", "1d", show=False),
+        Binding("tab", "cycle_tab", "Next pane", show=False, priority=True),
+        Binding("w", "tab('weights')", "Weights", show=False),
+        Binding("l", "tab('rationale')", "Rationale", show=False),
+        Binding("e", "tab('risk')", "Events", show=False),
+        Binding("o", "tab('orders')", "Orders", show=False),
+    ]
+
+    app: "CockpitApp"
+
+    def __init__(self) -> None:
+        super().__init__(id="main")
+        self.active_tab = "orders"
+
+    def compose(self) -> ComposeResult:
+        yield CockpitHeader(self.app.mode_label, id="header")
+        with Container(id="body"):
+            chart = CandlesChart(id="candles", classes="pane")
+            chart.border_title = chart_title(self.app.timeframe)
+            yield chart
+            yield TabStrip("", id="tabstrip")
+            yield WeightsPane("Strategy weights", id="weights", classes="pane lower")
+            yield RationalePane("LLM rationale", id="rationale", classes="pane lower")
+            yield RiskEventsPane("Risk events", id="risk", classes="pane lower")
+            yield OrdersPane(id="orders", classes="pane lower")
+        yield ApprovalBanner("", id="approval-banner")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._apply_tabs()
+        self.query_one("#orders-table", DataTable).focus()
+
+    def on_resize(self, event: events.Resize) -> None:
+        w, h = event.size
+        self.set_class(w < COMPACT_BELOW[0] or h < COMPACT_BELOW[1], "-compact")
+        if self.app.snapshot is not None:
+            self.show_header(self.app.snapshot)
+
+    @property
+    def compact(self) -> bool:
+        return self.has_class("-compact")
+
+    # ------------------------------------------------------------- tabs (compact layout)
+
+    def action_tab(self, name: str) -> None:
+        self.active_tab = name
+        self._apply_tabs()
+
+    def action_cycle_tab(self) -> None:
+        if not self.compact:
+            self.focus_next()
+            return
+        self.active_tab = LOWER[(LOWER.index(self.active_tab) + 1) % len(LOWER)]
+        self._apply_tabs()
+
+    def _apply_tabs(self) -> None:
+        for name in LOWER:
+            self.query_one(f"#{name}").set_class(name == self.active_tab, "-active")
+        snap = self.app.snapshot
+        self.query_one(TabStrip).show_active(self.active_tab, len(snap.pending) if snap else 0)
+
+    # ------------------------------------------------------------- rendering (main thread only)
+
+    def show_header(self, snap: "Snapshot") -> None:
+        now = self.app.clock.now_ms()
+        self.query_one(ModeBadge).set_state(snap.halted, snap.halt_reason)
+        self.query_one(CockpitHeader).set_info(render.header_text(
+            snap, self.app.symbol, now, compact=self.compact, initial_equity=self.app.initial_equity))
+
+    def show(self, snap: "Snapshot", changed: set[str]) -> None:
+        """Re-render the panes whose section changed since the last poll."""
+        app = self.app
+        now = app.clock.now_ms()
+        if "header" in changed:
+            self.show_header(snap)
+        if "candles" in changed:
+            chart = self.query_one(CandlesChart)
+            chart.border_title = chart_title(snap.timeframe)
+            chart.show(snap.timeframe, snap.candles, _levels(snap))
+        if "decisions" in changed:
+            latest = snap.decisions[0] if snap.decisions else None
+            self.query_one(WeightsPane).set_text(
+                render.weights_text(latest, bar_width=10),
+                f"Strategy weights — regime: {render.regime_label(latest)}")
+            run = snap.llm_runs.get((latest or {}).get("llm_run_id") or -1)
+            prompt = snap.prompt_names.get((latest or {}).get("prompt_version_id") or -1)
+            self.query_one(RationalePane).set_text(render.rationale_text(snap.decisions, snap.llm_runs),
+                                                   render.rationale_title(latest, run, prompt))
+        if "risk" in changed:
+            self.query_one(RiskEventsPane).set_text(render.risk_text(snap.risk_events),
+                                                    f"Risk events — {len(snap.risk_events)}")
+        if "orders" in changed:
+            pane = self.query_one(OrdersPane)
+            pane.set_orders(snap.orders, app.selected_order_id, now)
+            sel = next((o for o in snap.orders if o["id"] == app.selected_order_id), None)
+            pane.set_timeline(render.timeline_text(sel, snap.timeline if sel and snap.selected_order_id == sel["id"]
+                                                   else [], snap.fills, snap.selected_decision))
+            banner = self.query_one(ApprovalBanner)
+            banner.update(render.banner_text(snap.pending, now))
+            banner.set_class(bool(snap.pending), "-shown")
+            self._apply_tabs()
+
+    @on(DataTable.RowHighlighted, "#orders-table")
+    def _order_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key is None or event.row_key.value is None:
+            return
+        oid = int(event.row_key.value)
+        if oid != self.app.selected_order_id:
+            self.app.select_order(oid)
+
+
+def _levels(snap: "Snapshot") -> dict[str, Any]:
+    """Entry / SL / TP of the open position: entry from the snapshot, SL/TP from its newest order."""
+    side, _, _ = render.position_parts(snap.position)
+    if side == "FLAT":
+        return {}
+    out: dict[str, Any] = {"entry": snap.position.get("entry_price")}
+    for o in snap.orders:
+        if o["status"] in ("filled", "partially_filled") and not o.get("reduce_only") and (o.get("stop_loss") or o.get("take_profit")):
+            out["SL"] = o.get("stop_loss")
+            out["TP"] = o.get("take_profit")
+            break
+    return out

@@ -1,0 +1,180 @@
+"""What the panes show, read from the database: a plain state object and the poll that fills it.
+
+Nothing here imports Textual: the poll runs in a worker thread, fills a ``Snapshot`` and the app
+renders it on the main thread (Dolphie style). Each section carries a signature so the app only
+re-renders panes whose data changed; a burst of engine writes between two polls costs one render.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from cockpit.data import DataService
+
+CHART_TIMEFRAMES = ("15m", "1h", "4h", "1d")
+PENDING = "pending_approval"
+OPEN_STATUSES = ("new", "pending_approval", "approved", "submitted", "partially_filled")
+RISK_EVENTS_KEPT = 200
+DECISIONS_KEPT = 30
+
+
+def _json(v: Any) -> Any:
+    if isinstance(v, str) and v[:1] in "[{":
+        try:
+            return json.loads(v)
+        except ValueError:
+            return v
+    return v
+
+
+def halt_state(ds: DataService) -> tuple[bool, str]:
+    """(halted, why) from engine_state 'kill_switch' / 'halt' (JSON or plain text)."""
+    for key in ("kill_switch", "halt", "halted"):
+        raw = ds.engine_state(key)
+        if raw is None:
+            continue
+        val = _json(raw)
+        if isinstance(val, dict):
+            active = bool(val.get("active", val.get("on", True)))
+            why = str(val.get("reason") or val.get("rule") or key.replace("_", " "))
+        else:
+            s = str(val).strip().lower()
+            active = s not in ("", "0", "false", "off", "null", "none", "cleared", "inactive")
+            why = key.replace("_", " ") if s in ("1", "true", "on", "active") else str(val)
+        if active:
+            return True, why
+    return False, ""
+
+
+def heartbeat_ms(ds: DataService) -> int | None:
+    row = ds.engine_state_row("heartbeat")
+    if not row:
+        return None
+    val = _json(row.get("value"))
+    if isinstance(val, dict):
+        for k in ("ts", "timestamp", "now_ms"):
+            if isinstance(val.get(k), (int, float)):
+                return int(val[k])
+    if isinstance(val, (int, float)) or (isinstance(val, str) and val.isdigit()):
+        return int(val)
+    return int(row["updated_at"]) if row.get("updated_at") is not None else None
+
+
+@dataclass
+class Snapshot:
+    """One poll's result. ``sigs`` maps a section to a value that changes when its data changes."""
+
+    halted: bool = False
+    halt_reason: str = ""
+    heartbeat_ms: int | None = None
+    price: dict[str, Any] | None = None
+    funding: dict[str, Any] | None = None
+    open_interest: dict[str, Any] | None = None
+    long_short: dict[str, Any] | None = None
+    balance: dict[str, Any] | None = None
+    position: dict[str, Any] | None = None
+    timeframe: str = "1h"
+    candles: dict[str, np.ndarray] = field(default_factory=dict)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    llm_runs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    prompt_names: dict[int, str] = field(default_factory=dict)
+    risk_events: list[dict[str, Any]] = field(default_factory=list)
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    pending: list[dict[str, Any]] = field(default_factory=list)
+    selected_order_id: int | None = None
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    fills: list[dict[str, Any]] = field(default_factory=list)
+    selected_decision: dict[str, Any] | None = None
+    sigs: dict[str, Any] = field(default_factory=dict)
+
+
+class Poller:
+    """Reads what changed since the last poll. Called from one worker thread at a time."""
+
+    def __init__(self, ds: DataService, symbol: str, *, chart_bars: int = 120) -> None:
+        self.ds = ds
+        self.symbol = symbol
+        self.chart_bars = chart_bars
+        self._risk: list[dict[str, Any]] = []
+        self._risk_last = 0
+        self._decisions: list[dict[str, Any]] = []
+        self._decision_last = 0
+        self._llm: dict[int, dict[str, Any]] = {}
+        self._prompts: dict[int, str] = {}
+
+    def poll(self, timeframe: str, selected_order_id: int | None) -> Snapshot:
+        ds, sym = self.ds, self.symbol
+        s = Snapshot(timeframe=timeframe)
+        s.halted, s.halt_reason = halt_state(ds)
+        s.heartbeat_ms = heartbeat_ms(ds)
+        s.price = ds.latest_price_snapshot(sym)
+        f = ds.funding_rates(sym, limit=1)
+        s.funding = f.iloc[-1].to_dict() if len(f) else None
+        oi = ds.open_interest(sym, limit=1)
+        s.open_interest = oi[-1] if oi else None
+        ls = ds.long_short_ratio(sym, limit=1)
+        s.long_short = ls[-1] if ls else None
+        s.balance = ds.latest_balance("USDT")
+        s.position = ds.latest_position_snapshot(sym)
+
+        s.candles = ds.candle_arrays(sym, timeframe, limit=self.chart_bars)
+
+        new = ds.decisions(symbol=sym, since_id=self._decision_last, limit=DECISIONS_KEPT)
+        if new:
+            self._decision_last = new[0]["id"]
+            self._decisions = (new + self._decisions)[:DECISIONS_KEPT]
+        s.decisions = self._decisions
+        for d in self._decisions:
+            rid = d.get("llm_run_id")
+            if rid and rid not in self._llm:
+                run = ds.llm_run(rid)
+                if run:
+                    self._llm[rid] = run
+            pid = d.get("prompt_version_id")
+            if pid and pid not in self._prompts:
+                self._prompts.update({p["id"]: p["version"] for p in ds.prompt_versions()})
+        s.llm_runs, s.prompt_names = dict(self._llm), dict(self._prompts)
+
+        new_risk = ds.risk_events(since_id=self._risk_last, limit=RISK_EVENTS_KEPT)
+        if new_risk:
+            self._risk_last = new_risk[0]["id"]
+            self._risk = (new_risk + self._risk)[:RISK_EVENTS_KEPT]
+        s.risk_events = self._risk
+
+        # Orders change status in place, so the newest ones are re-read each poll (one indexed query).
+        s.orders = ds.orders(symbol=sym, limit=50)
+        s.pending = sorted((o for o in s.orders if o["status"] == PENDING), key=lambda o: o["id"])
+        if selected_order_id is None and s.orders:
+            selected_order_id = (s.pending[0] if s.pending else s.orders[0])["id"]
+        s.selected_order_id = selected_order_id
+        if selected_order_id is not None:
+            s.timeline = ds.order_events(selected_order_id)
+            s.fills = ds.trades(order_id=selected_order_id, limit=50)
+            o = next((o for o in s.orders if o["id"] == selected_order_id), None) or ds.order(selected_order_id)
+            if o and o.get("decision_id"):
+                s.selected_decision = ds.decision(o["decision_id"])
+
+        c = s.candles
+        pos = s.position
+        s.sigs = {
+            "header": (s.halted, s.halt_reason, s.heartbeat_ms, _sig(s.price), _sig(s.funding), _sig(s.open_interest),
+                       _sig(s.long_short), _sig(s.balance), _sig(pos)),
+            "candles": (timeframe, len(c["timestamp"]), int(c["timestamp"][-1]) if len(c["timestamp"]) else 0,
+                        float(c["close"][-1]) if len(c["close"]) else 0.0, float(c["high"][-1]) if len(c["high"]) else 0,
+                        float(c["low"][-1]) if len(c["low"]) else 0, _sig(pos)),
+            "decisions": (self._decision_last, len(self._llm)),
+            "risk": self._risk_last,
+            "orders": (tuple((o["id"], o["status"], o.get("updated_at"), o.get("filled")) for o in s.orders),
+                       selected_order_id, len(s.timeline), len(s.fills)),
+        }
+        return s
+
+
+def _sig(row: dict[str, Any] | None) -> Any:
+    if not row:
+        return None
+    return (row.get("id"), row.get("timestamp"))

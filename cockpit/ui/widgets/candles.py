@@ -1,0 +1,71 @@
+"""CandlesChart: the selected timeframe's candles with EMA 12/26, Bollinger(20, 2) and the open
+position's entry / stop-loss / take-profit lines (textual-plotext; plain ANSI colours so the
+chart reads the same without truecolor)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+from textual_plotext import PlotextPlot
+
+from cockpit.ui.render import bollinger, ema
+
+TF_KEYS = {"15m": "1", "1h": "2", "4h": "3", "1d": "4"}
+
+
+def chart_title(timeframe: str) -> str:
+    keys = " ".join(f"[{k}]{tf}" if tf != timeframe else f"[{k}][b]{tf}[/b]" for tf, k in TF_KEYS.items())
+    return f"Candles {timeframe}  {keys}"
+
+
+class CandlesChart(PlotextPlot):
+    """Draws from plain arrays handed over by the app; never reads the database itself."""
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.theme = "clear"
+        self.timeframe = "1h"
+        self.candles: dict[str, np.ndarray] = {}
+        self.levels: dict[str, float] = {}
+
+    def show(self, timeframe: str, candles: dict[str, np.ndarray], levels: dict[str, float]) -> None:
+        self.timeframe = timeframe
+        self.candles = candles
+        self.levels = levels
+        self._draw()
+        self.refresh()
+
+    def _draw(self) -> None:
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.theme("clear")
+        c = self.candles
+        n = len(c.get("timestamp", ()))
+        if n == 0:
+            plt.title(f"no {self.timeframe} candles in the database yet")
+            return
+        x = list(range(n))
+        close = c["close"]
+        plt.candlestick(x, {"Open": c["open"].tolist(), "Close": close.tolist(), "High": c["high"].tolist(),
+                            "Low": c["low"].tolist()}, colors=["green", "red"])
+        if n >= 2:
+            plt.plot(x, ema(close, 12).tolist(), color="yellow", marker="dot", label="EMA12")
+            plt.plot(x, ema(close, 26).tolist(), color="magenta", marker="dot", label="EMA26")
+        mid, up, lo = bollinger(close, 20, 2.0)
+        ok = ~np.isnan(mid)
+        if ok.any():
+            xs = [i for i in x if ok[i]]
+            plt.plot(xs, up[ok].tolist(), color="cyan", marker="dot", label="BB")
+            plt.plot(xs, lo[ok].tolist(), color="cyan", marker="dot")
+        for name, color in (("entry", "white"), ("SL", "red"), ("TP", "green")):
+            v = self.levels.get(name)
+            if v:
+                plt.hline(float(v), color)
+                plt.text(name, x=0, y=float(v), color=color)
+        step = max(1, n // 6)
+        ticks = list(range(0, n, step))
+        fmt = "%m-%d" if self.timeframe in ("4h", "1d") else "%d %H:%M"
+        plt.xticks(ticks, [time.strftime(fmt, time.gmtime(int(c["timestamp"][i]) / 1000)) for i in ticks])

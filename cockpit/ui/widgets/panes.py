@@ -1,0 +1,160 @@
+"""The cockpit's panes. Each is handed ready data by the app (main thread) and never reads the DB."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import DataTable, Static
+
+from cockpit.ui import render
+
+
+class ModeBadge(Static):
+    """SIM grey / OKX DEMO blue / OKX LIVE red; replaced by a red HALTED banner while halted."""
+
+    DEFAULT_CSS = """
+    ModeBadge { width: auto; padding: 0 1; text-style: bold; color: white; background: ansi_bright_black; }
+    ModeBadge.-demo { background: ansi_blue; }
+    ModeBadge.-live { background: ansi_red; }
+    ModeBadge.-halted { background: ansi_red; text-style: bold reverse; }
+    """
+
+    def __init__(self, mode: str, **kw: Any) -> None:
+        super().__init__(mode, **kw)
+        self.mode = mode
+        self.set_state(False, "")
+
+    def set_state(self, halted: bool, reason: str) -> None:
+        self.set_class(self.mode == "OKX DEMO", "-demo")
+        self.set_class(self.mode == "OKX LIVE", "-live")
+        self.set_class(halted, "-halted")
+        if halted:
+            live = " LIVE" if self.mode == "OKX LIVE" else ""
+            self.update(f"HALTED{live}: {reason}")
+        else:
+            self.update(self.mode)
+
+
+class CockpitHeader(Horizontal):
+    DEFAULT_CSS = """
+    CockpitHeader { height: 1; dock: top; background: $panel; }
+    CockpitHeader #header-info { width: 1fr; }
+    """
+
+    def __init__(self, mode: str, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.mode = mode
+
+    def compose(self) -> ComposeResult:
+        yield ModeBadge(self.mode, id="mode-badge")
+        yield Static("", id="header-info")
+
+    def set_info(self, text: Text) -> None:
+        self.query_one("#header-info", Static).update(text)
+
+
+class TextPane(VerticalScroll):
+    """A bordered, scrollable pane holding one Static body."""
+
+    DEFAULT_CSS = """
+    TextPane > Static { width: 1fr; }
+    """
+
+    def __init__(self, title: str, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.border_title = title
+        self.can_focus = False
+
+    def compose(self) -> ComposeResult:
+        yield Static("", classes="pane-body")
+
+    def set_text(self, text: Text, title: str | None = None) -> None:
+        self.query_one(".pane-body", Static).update(text)
+        if title is not None:
+            self.border_title = title
+
+
+class WeightsPane(TextPane):
+    pass
+
+
+class RationalePane(TextPane):
+    pass
+
+
+class RiskEventsPane(TextPane):
+    pass
+
+
+class OrdersPane(Vertical):
+    """Orders (newest first, pending highlighted) and the selected order's timeline."""
+
+    DEFAULT_CSS = """
+    OrdersPane DataTable { height: 1fr; }
+    OrdersPane #order-timeline { height: auto; max-height: 6; }
+    """
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.border_title = "Orders"
+        self._row_ids: list[int] = []
+
+    def compose(self) -> ComposeResult:
+        t = DataTable(id="orders-table", show_header=False, cursor_type="row", zebra_stripes=False)
+        t.add_column("order", key="order")
+        yield t
+        yield Static("", id="order-timeline")
+
+    @property
+    def table(self) -> DataTable:
+        return self.query_one("#orders-table", DataTable)
+
+    def set_orders(self, orders: list[dict[str, Any]], selected: int | None, now_ms: int) -> None:
+        t = self.table
+        with t.prevent(DataTable.RowHighlighted):
+            t.clear()
+            self._row_ids = []
+            for o in orders:
+                marker = Text("▶ " if o["id"] == selected else "  ", "bold")
+                t.add_row(marker + render.order_summary(o, now_ms), key=str(o["id"]))
+                self._row_ids.append(o["id"])
+            if selected in self._row_ids:
+                t.move_cursor(row=self._row_ids.index(selected), animate=False)
+        if not orders:
+            self.border_title = "Orders — none yet"
+        else:
+            n = sum(1 for o in orders if o["status"] == "pending_approval")
+            self.border_title = f"Orders — {n} pending approval" if n else "Orders"
+
+    def set_timeline(self, text: Text) -> None:
+        self.query_one("#order-timeline", Static).update(text)
+
+
+class ApprovalBanner(Static):
+    """One line above the footer whenever an order waits for approval, whatever tab is open."""
+
+    DEFAULT_CSS = """
+    ApprovalBanner { dock: bottom; height: 1; background: $warning 30%; display: none; }
+    ApprovalBanner.-shown { display: block; }
+    """
+
+
+class TabStrip(Static):
+    """In compact layouts: which of the four lower panes is shown (Tab cycles; w/l/e/o jump)."""
+
+    TABS = (("weights", "w", "Weights"), ("rationale", "l", "Rationale"), ("risk", "e", "Events"),
+            ("orders", "o", "Orders"))
+
+    def show_active(self, active: str, pending: int) -> None:
+        t = Text(no_wrap=True)
+        for key, k, label in self.TABS:
+            style = "bold reverse" if key == active else "dim"
+            t.append(f" {label}", style)
+            t.append(f"[{k}] ", style)
+            if key == "orders" and pending:
+                t.append(f"({pending}!) ", "bold yellow")
+        t.append(" Tab cycles", "dim")
+        self.update(t)

@@ -1,0 +1,44 @@
+"""UI fixtures: a demo database, a frozen clock and an app built by the same factory as the CLI."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from demo_data import NOW, fill_demo  # noqa: E402
+
+
+@pytest.fixture
+def demo_ids(db):
+    return fill_demo()
+
+
+@pytest.fixture
+def make_app(cfg, db):
+    from cockpit.domain.clock import ManualClock
+    from cockpit.ui.app import create_app
+
+    def make(**kw):
+        kw.setdefault("clock", ManualClock(NOW))
+        kw.setdefault("poll_enabled", False)
+        kw.setdefault("operator", "tester")
+        return create_app(cfg, db=db, **kw)
+
+    return make
+
+
+async def settle(app, pilot) -> None:
+    """Wait for every worker, then for the messages they posted to be handled."""
+    for _ in range(3):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+@pytest.fixture
+def anyio_backend():
+    # Async tests run through anyio's pytest plugin (installed with httpx/openai) on asyncio.
+    return "asyncio"

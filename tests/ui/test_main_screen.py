@@ -1,0 +1,172 @@
+"""Pilot tests: keys write operator commands to the database; the panes show what the DB holds."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import settle
+
+from cockpit.db import models as m
+
+pytestmark = pytest.mark.anyio
+
+
+def _commands():
+    return list(m.OperatorCommand.select().order_by(m.OperatorCommand.id).dicts())
+
+
+async def test_main_screen_shows_the_database(make_app, demo_ids):
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        snap = app.snapshot
+        assert snap is not None and len(snap.candles["timestamp"]) == 120
+        assert [o["id"] for o in snap.pending] == [demo_ids["pending"]]
+        assert app.selected_order_id == demo_ids["pending"]
+        assert app.query_one("#approval-banner").has_class("-shown")
+        assert not app.main_screen.has_class("-compact")
+        header = str(app.query_one("#header-info").render())
+        assert "67,412.5" in header and "LONG" in header and "0.4s" in header
+
+
+async def test_a_approves_the_pending_order(make_app, demo_ids):
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("a")
+        await settle(app, pilot)
+    cmds = _commands()
+    assert len(cmds) == 1
+    c = cmds[0]
+    assert (c["command"], c["order"], c["operator"], c["status"]) == ("approve", demo_ids["pending"], "tester",
+                                                                     "pending")
+
+
+async def test_r_rejects_with_a_reason(make_app, demo_ids):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("r")
+        await pilot.pause()
+        await pilot.press(*"too big")
+        await pilot.press("enter")
+        await settle(app, pilot)
+    (c,) = _commands()
+    assert c["command"] == "reject" and c["order"] == demo_ids["pending"]
+    assert json.loads(c["payload"]) == {"reason": "too big"}
+
+
+async def test_reject_modal_escape_writes_nothing(make_app, demo_ids):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("r")
+        await pilot.pause()
+        await pilot.press("escape")
+        await settle(app, pilot)
+    assert _commands() == []
+
+
+async def test_kill_switch_needs_confirmation_then_header_shows_halted(make_app, demo_ids, db):
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("K")
+        await pilot.pause()
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert _commands() == []
+        await pilot.press("K")
+        await pilot.pause()
+        await pilot.press("y")
+        await settle(app, pilot)
+        (c,) = _commands()
+        assert c["command"] == "kill" and c["order"] is None
+        # The engine executes the command and persists the kill switch; the header follows the DB.
+        m.EngineState.create(key="kill_switch", value=json.dumps({"active": True, "reason": "kill switch"}),
+                             updated_at=0)
+        app.request_refresh()
+        await settle(app, pilot)
+        badge = app.query_one("#mode-badge")
+        assert badge.has_class("-halted") and "HALTED" in str(badge.render())
+
+
+async def test_cancel_needs_an_open_selected_order(make_app, demo_ids):
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        app.select_order(demo_ids["filled"])
+        await settle(app, pilot)
+        await pilot.press("c")
+        await settle(app, pilot)
+        assert _commands() == []
+        app.select_order(demo_ids["pending"])
+        await settle(app, pilot)
+        await pilot.press("c")
+        await settle(app, pilot)
+    (c,) = _commands()
+    assert c["command"] == "cancel" and c["order"] == demo_ids["pending"]
+
+
+async def test_timeframe_keys_switch_the_chart(make_app, demo_ids):
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        chart = app.query_one("#candles")
+        assert chart.timeframe == "1h"
+        for key, tf, step in (("1", "15m", 900_000), ("3", "4h", 14_400_000), ("4", "1d", 86_400_000)):
+            await pilot.press(key)
+            await settle(app, pilot)
+            assert app.timeframe == tf and chart.timeframe == tf
+            ts = chart.candles["timestamp"]
+            assert int(ts[1] - ts[0]) == step
+            assert tf in chart.border_title
+
+
+async def test_compact_layout_tabs(make_app, demo_ids):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        screen = app.main_screen
+        assert screen.has_class("-compact")
+        assert screen.active_tab == "orders"
+        await pilot.press("w")
+        assert app.query_one("#weights").display and not app.query_one("#orders").display
+        await pilot.press("tab")
+        assert screen.active_tab == "rationale"
+        assert app.query_one("#approval-banner").display
+
+
+async def test_live_mode_asks_for_typed_confirmation_once(make_app, demo_ids):
+    app = make_app(live=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("a")
+        await pilot.pause()
+        await pilot.press(*"nope", "enter")
+        await pilot.pause()
+        assert _commands() == []
+        inp = app.screen.query_one("#live-word")
+        inp.value = ""
+        await pilot.press(*"LIVE", "enter")
+        await settle(app, pilot)
+        assert [c["command"] for c in _commands()] == ["approve"]
+        assert app.live_confirmed
+
+
+async def test_poll_error_is_shown_not_fatal(make_app, demo_ids, db):
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        db.execute_sql("ALTER TABLE risk_events RENAME TO risk_events_x")
+        try:
+            app.request_refresh()
+            await settle(app, pilot)
+            assert app.last_error and "risk_events" in app.last_error
+            assert app.is_running
+        finally:
+            db.execute_sql("ALTER TABLE risk_events_x RENAME TO risk_events")
+        app.request_refresh()
+        await settle(app, pilot)
+        assert app.last_error is None
