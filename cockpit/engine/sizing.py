@@ -17,7 +17,7 @@ from cockpit.domain.orders import OrderIntent
 from cockpit.domain.signals import Decision, StrategySignal
 
 MIN_AMOUNT = 0.0001  # OKX BTC-USDT-SWAP: 0.01 contract x 0.01 BTC
-REBALANCE_FRACTION = 0.1  # ignore changes smaller than 10% of the maximum position (no churn)
+REBALANCE_FRACTION = 0.05  # without portfolio.rebalance_band: ignore changes under 5% of the maximum position
 FALLBACK_STOP_PCT = 0.02
 
 
@@ -60,7 +60,8 @@ def plan_intents(decision: Decision, *, decision_id: int | None, price: float, s
         risk_cap = float(risk["max_risk_per_trade_pct"]) * equity / (stop_pct * price)
         target = sign * min(abs(target), risk_cap * 0.98)
     delta = target - position_signed
-    if abs(delta) < max(MIN_AMOUNT, REBALANCE_FRACTION * max_size):
+    band = float(cfg.get("portfolio", {}).get("rebalance_band", REBALANCE_FRACTION))
+    if abs(delta) < max(MIN_AMOUNT, band * max_size):
         return []
 
     intents: list[OrderIntent] = []

@@ -107,11 +107,17 @@ def credentials_from_env(cfg: Mapping[str, Any], environ: Mapping[str, str] | No
 # ---------------------------------------------------------------------- the builders
 
 
-def build_stages(cfg: dict[str, Any], *, log: EventLog, environ: Mapping[str, str] | None = None) -> Stages:
-    st = Stages(clock=WallClock())
-    exchange_for = _build_venue(cfg, st, log, environ)
-    for name, builder in (("ingest", _build_ingest), ("analysis", _build_analysis), ("decision", _build_decision),
-                          ("orders", _build_orders)):
+def build_stages(cfg: dict[str, Any], *, log: EventLog, environ: Mapping[str, str] | None = None,
+                 clock: Any = None, with_exchange: bool = True) -> Stages:
+    """Every stage; ``with_exchange=False`` builds only analysis, decision and sizing over the
+    database (with ``clock``), for replaying stored bars without any exchange."""
+    st = Stages(clock=clock or WallClock())
+    exchange_for = _build_venue(cfg, st, log, environ) if with_exchange else None
+    builders = (("ingest", _build_ingest), ("analysis", _build_analysis), ("decision", _build_decision),
+                ("orders", _build_orders))
+    if not with_exchange:
+        builders = builders[1:3]
+    for name, builder in builders:
         try:
             builder(cfg, st, log, exchange_for)
             st.availability[name] = "ok"
@@ -237,13 +243,16 @@ def _build_decision(cfg: dict[str, Any], st: Stages, log: EventLog, exchange_for
     symbol = cfg["symbol"]
 
     def decide(a: Analysis, account: dict[str, Any]) -> tuple[int, Decision]:
-        res = call_with(engine.decide, signals=a.signals, ta_report=a.ta_report, regime=a.regime, account=account,
-                        position=account.get("signed_size", 0.0), price=a.price, timestamp=a.now_ms, bar=a.bar,
-                        symbol=symbol)
+        position = {"side": account.get("position_side", "flat"), "size": account.get("position_size", 0.0),
+                    "entry_price": account.get("entry_price"), "mark_price": a.price}
+        res = call_with(engine.decide, signals=a.signals, ta_report=a.ta_report, regime=a.regime,
+                        account={"equity": account.get("equity"), "free": account.get("free")},
+                        position=position, price=a.price)
         decision = getattr(res, "decision", res)
-        did = getattr(res, "decision_id", None) or getattr(res, "id", None)
+        did = getattr(res, "decision_id", None) or getattr(decision, "id", None) or getattr(engine, "last_decision_id",
+                                                                                              None)
         if did is None:
-            did = store.insert_decision(decision)
+            raise RuntimeError("the decision engine returned a decision without a stored row id")
         return int(did), decision
 
     st.decide = decide
