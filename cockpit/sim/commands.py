@@ -1,0 +1,70 @@
+"""``cockpit sim``: run the built-in OKX-compatible simulator standalone until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sim", help="run the built-in OKX-compatible exchange simulator",
+                       description="Serve OKX's v5 REST API on 127.0.0.1 with a simulated BTC-USDT-SWAP market. "
+                       "Prints the URL and the credentials it accepts; runs until Ctrl-C. Point an engine at it "
+                       "with exchange.rest_url (or COCKPIT__EXCHANGE__REST_URL) and the key variables.")
+    p.add_argument("--port", type=int, help="port (default sim.port; 0 = any free port)")
+    p.add_argument("--seed", type=int, help="market seed (default sim.seed)")
+    p.add_argument("--replay", metavar="CANDLES_CSV", help="replay this candle CSV instead of generating")
+    p.add_argument("--funding", metavar="FUNDING_CSV", help="funding-rate CSV (timestamp,funding_rate) to replay")
+    p.add_argument("--speed", type=float, help="simulated seconds per real second (default sim.speed)")
+    p.add_argument("--api-key", help="accepted API key (default: $<exchange.api_key_env> or random)")
+    p.add_argument("--secret", help="accepted secret (default: $<exchange.secret_env> or random)")
+    p.add_argument("--passphrase", help="accepted passphrase (default: $<exchange.passphrase_env> or random)")
+    p.add_argument("--for", dest="sim_for", type=float, metavar="SECONDS", help="stop after this many real seconds")
+    p.set_defaults(func=run_sim)
+
+
+def run_sim(args: argparse.Namespace, ctx) -> int:
+    from cockpit.sim.server import Credentials, start_simulator
+
+    cfg = ctx.config
+    sim = dict(cfg["sim"])
+    for key, val in (("port", args.port), ("seed", args.seed), ("replay_csv", args.replay),
+                     ("funding_csv", args.funding), ("speed", args.speed)):
+        if val is not None:
+            sim[key] = val
+    if sim["speed"] < 0:
+        print("cockpit sim: --speed must be >= 0", file=sys.stderr)
+        return 2
+    ex = cfg["exchange"]
+    given = [args.api_key or os.environ.get(ex["api_key_env"]), args.secret or os.environ.get(ex["secret_env"]),
+             args.passphrase or os.environ.get(ex["passphrase_env"])]
+    creds = Credentials(*given) if all(given) else Credentials.random()
+    try:
+        handle = start_simulator(sim)
+    except (OSError, ValueError) as e:
+        print(f"cockpit sim: {e}", file=sys.stderr)
+        return 1
+    print(f"simulator listening on {handle.url}  (OKX v5 REST under /api/v5/, admin under /sim/admin/)")
+    print(f"  clock: {handle.clock.now_ms()} ms, speed {handle.clock.speed:g}x; market: "
+          f"{'replay of ' + sim['replay_csv'] if sim.get('replay_csv') else 'generated, seed ' + str(sim['seed'])}")
+    handle.state.credentials = creds
+    if all(given):
+        print(f"  credentials: taken from --api-key/--secret/--passphrase or ${ex['api_key_env']} etc.")
+    else:
+        print("  credentials (random; export them for the engine):")
+        print(f"    export {ex['api_key_env']}={creds.api_key}")
+        print(f"    export {ex['secret_env']}={creds.secret}")
+        print(f"    export {ex['passphrase_env']}={creds.passphrase}")
+    print(f"    export COCKPIT__EXCHANGE__REST_URL={handle.url}")
+    sys.stdout.flush()
+    deadline = time.monotonic() + args.sim_for if args.sim_for else None
+    try:
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        handle.stop()
+    return 0

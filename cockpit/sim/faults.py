@@ -1,0 +1,75 @@
+"""Fault injection for the simulator, switchable at run time (Python API or the admin endpoint).
+
+Kinds:
+- ``rate_limit``: HTTP 429 with OKX code 50011 (ccxt: RateLimitExceeded)
+- ``server_error``: HTTP 503 with a non-JSON body (ccxt: ExchangeNotAvailable)
+- ``slow``: the answer is held ``delay_s`` seconds (past the client's timeout: RequestTimeout)
+- ``malformed``: HTTP 200 with a body that is not valid JSON (ccxt hands back a string; records come out empty)
+- ``garbage``: HTTP 200, valid JSON, but numbers in the data replaced by nulls and junk (None-filled records)
+- ``drop``: the connection is closed without an answer (ccxt: NetworkError)
+- ``reject_order``: the next order placement fails with sCode ``code`` (default 51008)
+
+A fault applies to the next ``count`` matching requests (``count=-1``: until cleared), optionally
+only to paths containing ``path``.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+KINDS = ("rate_limit", "server_error", "slow", "malformed", "garbage", "drop", "reject_order")
+
+
+@dataclass
+class Fault:
+    kind: str
+    count: int = 1
+    path: str = ""
+    delay_s: float = 3.0
+    code: str = "51008"
+    hits: int = field(default=0)
+
+
+class FaultInjector:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+        self.fired: list[tuple[str, str]] = []   # (kind, path) of every fault served
+
+    def add(self, kind: str, *, count: int = 1, path: str = "", delay_s: float = 3.0, code: str = "51008") -> Fault:
+        if kind not in KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; allowed: {', '.join(KINDS)}")
+        f = Fault(kind, int(count), path, float(delay_s), str(code))
+        with self._lock:
+            self._faults.append(f)
+        return f
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def active(self) -> list[Fault]:
+        with self._lock:
+            return list(self._faults)
+
+    def take(self, path: str, *, order: bool = False) -> Fault | None:
+        """The fault to apply to this request (consuming one use), or None.
+
+        ``reject_order`` faults only match order placements (``order=True``); the others never do
+        there, so an order test can still meet a transport fault by setting ``path``.
+        """
+        with self._lock:
+            for f in self._faults:
+                if f.path and f.path not in path:
+                    continue
+                if (f.kind == "reject_order") != order:
+                    continue
+                f.hits += 1
+                if f.count > 0:
+                    f.count -= 1
+                    if f.count == 0:
+                        self._faults.remove(f)
+                self.fired.append((f.kind, path))
+                return f
+        return None

@@ -1,0 +1,313 @@
+"""The simulator's market: base bars from a seeded generator or a replayed CSV, and everything
+derived from them (candles of any coarser timeframe, the price path inside a bar, mark and index
+price, funding, open interest, long/short ratio).
+
+Every quantity is a deterministic function of (seed, time), so a restarted simulator with the same
+seed serves the same history. Inside a base bar the price follows the path
+open -> low -> high -> close (a rising bar) or open -> high -> low -> close (a falling bar), the
+vertices at 0, 1/3, 2/3 and 1 of the bar: the forming candle, the ticker and the matching engine
+all read this one path, so a fill price is always inside the candle shown for that time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+DAY_MS = 86_400_000
+FUNDING_INTERVAL_MS = 8 * 3_600_000
+TICK = 0.1
+
+# Volatility regimes (per-minute sigma) and their hourly transition matrix: calm, normal, stormy.
+REGIME_SIGMA = np.array([0.00045, 0.0008, 0.0019])
+REGIME_P = np.array([[0.97, 0.03, 0.00],
+                     [0.02, 0.96, 0.02],
+                     [0.00, 0.08, 0.92]])
+
+
+def round_tick(x: float | np.ndarray) -> float | np.ndarray:
+    """Round to the 0.1 tick (one decimal, so no 5201.400000000001 artefacts)."""
+    return np.round(x, 1) if isinstance(x, np.ndarray) else round(float(x), 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    ts: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    confirmed: bool
+
+
+class Market:
+    """Base bars (epoch-ms open times, one ``step_ms`` apart) plus derived data."""
+
+    def __init__(self, *, step_ms: int, seed: int) -> None:
+        self.step_ms = int(step_ms)
+        self.seed = int(seed)
+        self._ts = np.empty(0, dtype=np.int64)
+        self._o = self._h = self._l = self._c = self._v = np.empty(0)
+        self._agg_cache: dict[int, tuple[int, tuple[np.ndarray, ...]]] = {}
+        self.funding_overrides: dict[int, float] = {}
+
+    # ------------------------------------------------------------ base bars
+
+    @property
+    def first_ms(self) -> int:
+        return int(self._ts[0]) if len(self._ts) else 0
+
+    @property
+    def end_ms(self) -> int:
+        """The close time of the last base bar known."""
+        return int(self._ts[-1]) + self.step_ms if len(self._ts) else 0
+
+    def ensure(self, until_ms: int) -> None:
+        """Make sure base bars exist up to ``until_ms`` (generators extend; a replay cannot)."""
+
+    def _append(self, ts, o, h, l, c, v) -> None:  # noqa: E741
+        self._ts = np.concatenate([self._ts, ts.astype(np.int64)])
+        self._o = np.concatenate([self._o, o])
+        self._h = np.concatenate([self._h, h])
+        self._l = np.concatenate([self._l, l])
+        self._c = np.concatenate([self._c, c])
+        self._v = np.concatenate([self._v, v])
+
+    def _index(self, t_ms: int) -> int:
+        """Index of the base bar containing t (clamped to the known range)."""
+        i = int(np.searchsorted(self._ts, t_ms, side="right")) - 1
+        return max(0, min(i, len(self._ts) - 1))
+
+    def _vertices(self, i: int) -> tuple[list[float], list[float]]:
+        o, h, l, c = float(self._o[i]), float(self._h[i]), float(self._l[i]), float(self._c[i])  # noqa: E741
+        mid = [l, h] if c >= o else [h, l]
+        t0 = float(self._ts[i])
+        s = self.step_ms
+        return [t0, t0 + s / 3, t0 + 2 * s / 3, t0 + s], [o, mid[0], mid[1], c]
+
+    def price_at(self, t_ms: int) -> float:
+        """Last traded price at t: a point on the intrabar path."""
+        self.ensure(t_ms)
+        if not len(self._ts):
+            raise RuntimeError("market has no bars")
+        if t_ms >= self.end_ms:
+            return float(self._c[-1])
+        if t_ms < self.first_ms:
+            return float(self._o[0])
+        times, prices = self._vertices(self._index(t_ms))
+        for k in range(3):
+            if t_ms <= times[k + 1]:
+                f = (t_ms - times[k]) / (times[k + 1] - times[k])
+                return round_tick(prices[k] + f * (prices[k + 1] - prices[k]))
+        return prices[-1]
+
+    def segments(self, t0: int, t1: int) -> Iterator[tuple[int, float, int, float]]:
+        """Monotonic pieces (ta, pa, tb, pb) of the price path covering (t0, t1]."""
+        if t1 <= t0:
+            return
+        self.ensure(t1)
+        i = self._index(t0)
+        last = len(self._ts) - 1
+        while i <= last and self._ts[i] < t1:
+            times, prices = self._vertices(i)
+            for k in range(3):
+                ta, tb = times[k], times[k + 1]
+                if tb <= t0 or ta >= t1:
+                    continue
+                pa = prices[k] if ta >= t0 else self.price_at(t0)
+                pb = prices[k + 1] if tb <= t1 else self.price_at(t1)
+                yield int(max(ta, t0)), pa, int(min(tb, t1)), pb
+            i += 1
+
+    # ------------------------------------------------------------ candles
+
+    def _aggregate(self, tf_ms: int, n: int) -> tuple[np.ndarray, ...]:
+        """Candles of ``tf_ms`` over the first n base bars (the last group may be incomplete)."""
+        hit = self._agg_cache.get(tf_ms)
+        if hit and hit[0] == n:
+            return hit[1]
+        ts = self._ts[:n]
+        if tf_ms == self.step_ms:
+            out = (ts, self._o[:n], self._h[:n], self._l[:n], self._c[:n], self._v[:n])
+        else:
+            g = ts // tf_ms
+            starts = np.concatenate([[0], np.flatnonzero(np.diff(g)) + 1]) if n else np.empty(0, dtype=np.int64)
+            ends = np.concatenate([starts[1:], [n]]) if n else starts
+            out = (g[starts] * tf_ms, self._o[:n][starts], np.maximum.reduceat(self._h[:n], starts) if n else ts,
+                   np.minimum.reduceat(self._l[:n], starts) if n else ts, self._c[:n][ends - 1] if n else ts,
+                   np.round(np.add.reduceat(self._v[:n], starts), 6) if n else ts)
+        self._agg_cache[tf_ms] = (n, out)
+        return out
+
+    def forming_base(self, now_ms: int) -> Bar | None:
+        """The base bar containing now, cut at now along the path."""
+        if now_ms >= self.end_ms or now_ms < self.first_ms:
+            return None
+        i = self._index(now_ms)
+        times, prices = self._vertices(i)
+        seen = [p for t, p in zip(times, prices) if t <= now_ms] + [self.price_at(now_ms)]
+        frac = (now_ms - times[0]) / self.step_ms
+        return Bar(int(self._ts[i]), prices[0], max(seen), min(seen), seen[-1], float(self._v[i]) * frac, False)
+
+    def candles(self, tf_ms: int, now_ms: int, *, after: int | None = None, before: int | None = None,
+                limit: int = 100) -> list[Bar]:
+        """OKX semantics: newest first; ``after`` = older than, ``before`` = newer than (both exclusive).
+
+        The forming candle (confirm "0") is included when it falls inside the window.
+        """
+        if tf_ms % self.step_ms:
+            raise ValueError(f"timeframe {tf_ms} ms is finer than the market's {self.step_ms} ms bars")
+        self.ensure(now_ms)
+        n_closed = int(np.searchsorted(self._ts, now_ms - self.step_ms, side="right"))
+        ts, o, h, l, c, v = self._aggregate(tf_ms, n_closed)  # noqa: E741
+        tf_open = now_ms // tf_ms * tf_ms
+        # Closed candles are those whose whole period lies before now.
+        n_full = int(np.searchsorted(ts, tf_open, side="left"))
+        hi = n_full
+        if after is not None:
+            hi = min(hi, int(np.searchsorted(ts, after, side="left")))
+        lo = 0
+        if before is not None:
+            lo = int(np.searchsorted(ts, before, side="right"))
+        out: list[Bar] = []
+        forming = self._forming(tf_ms, now_ms, ts, o, h, l, c, v, n_full)
+        if forming and (after is None or forming.ts < after) and (before is None or forming.ts > before):
+            out.append(forming)
+        start = max(lo, hi - (limit - len(out)))
+        for k in range(hi - 1, start - 1, -1):
+            out.append(Bar(int(ts[k]), float(o[k]), float(h[k]), float(l[k]), float(c[k]), float(v[k]), True))
+        return out[:limit]
+
+    def _forming(self, tf_ms, now_ms, ts, o, h, l, c, v, n_full) -> Bar | None:  # noqa: E741
+        fb = self.forming_base(now_ms)
+        if fb is None:
+            return None
+        tf_open = now_ms // tf_ms * tf_ms
+        if n_full < len(ts) and ts[n_full] == tf_open:  # closed base bars already inside this period
+            k = n_full
+            return Bar(tf_open, float(o[k]), max(float(h[k]), fb.high), min(float(l[k]), fb.low), fb.close,
+                       float(v[k]) + fb.volume, False)
+        return Bar(tf_open, fb.open, fb.high, fb.low, fb.close, fb.volume, False)
+
+    # ------------------------------------------------------------ derived series
+
+    def _noise(self, *key: int) -> float:
+        return float(np.random.default_rng([self.seed, *[int(k) & 0xFFFFFFFF for k in key]]).standard_normal())
+
+    def mark_price(self, t_ms: int) -> float:
+        last = self.price_at(t_ms)
+        return round_tick(last * (1 + 0.0003 * math.sin(2 * math.pi * t_ms / 21_600_000)))
+
+    def index_price(self, t_ms: int) -> float:
+        last = self.price_at(t_ms)
+        return round_tick(last * (1 - 0.0002 * math.sin(2 * math.pi * t_ms / 21_600_000 + 0.7)))
+
+    def funding_rate(self, settle_ms: int, *, as_of: int | None = None) -> float:
+        """The rate settled at ``settle_ms`` (a multiple of 8 h): replayed, or from the premium.
+
+        ``as_of`` (before the settlement) gives the current estimate without looking ahead.
+        """
+        if settle_ms in self.funding_overrides:
+            return self.funding_overrides[settle_ms]
+        t = settle_ms if as_of is None else min(settle_ms, as_of)
+        p1 = self.price_at(t)
+        p0 = self.price_at(t - FUNDING_INTERVAL_MS)
+        ret = p1 / p0 - 1 if p0 > 0 else 0.0
+        rate = 0.0001 + 0.01 * ret + 0.00004 * self._noise(1, settle_ms // 1000)
+        return round(min(max(rate, -0.00375), 0.00375), 8)
+
+    def open_interest(self, t_ms: int) -> float:
+        """Open interest in contracts at 5-minute resolution."""
+        p = t_ms // 300_000
+        x = 1 + 0.15 * math.sin(2 * math.pi * p / 2016 + self.seed) + 0.05 * math.sin(2 * math.pi * p / 288 + 1.3)
+        return round(2_500_000 * x * (1 + 0.01 * self._noise(2, p)), 2)
+
+    def long_short_ratio(self, t_ms: int) -> float:
+        p = t_ms // 300_000
+        r = 1.0 + 0.35 * math.sin(2 * math.pi * p / 1440 + self.seed % 7) + 0.08 * math.sin(2 * math.pi * p / 97)
+        return round(max(0.2, r + 0.03 * self._noise(3, p)), 2)
+
+
+class GeneratedMarket(Market):
+    """Seeded random walk: volatility regimes (hourly Markov chain), Student-t returns, drift spells."""
+
+    def __init__(self, *, seed: int, start_ms: int, history_days: int, start_price: float,
+                 step_ms: int = 60_000) -> None:
+        super().__init__(step_ms=step_ms, seed=seed)
+        if DAY_MS % step_ms:
+            raise ValueError("the base step must divide a day")
+        self._rng = np.random.default_rng(seed)
+        self._regime = 1
+        self._drift = 0.0
+        self._price = self._anchor = float(start_price)
+        self._next_day = (start_ms - history_days * DAY_MS) // DAY_MS * DAY_MS
+        self.ensure(start_ms + DAY_MS)
+        # Scale the whole walk so the price at the clock's start is ``start_price``.
+        f = float(start_price) / self.price_at(start_ms)
+        self._o, self._h, self._l, self._c = (round_tick(a * f) for a in (self._o, self._h, self._l, self._c))
+        self._price = float(self._c[-1])
+        self._anchor = float(start_price)
+
+    def ensure(self, until_ms: int) -> None:
+        chunks = []
+        while self._next_day <= until_ms:
+            chunks.append(self._gen_day(self._next_day))
+            self._next_day += DAY_MS
+        if chunks:
+            self._append(*(np.concatenate([ch[k] for ch in chunks]) for k in range(6)))
+
+    def _gen_day(self, day_ms: int):
+        rng, step = self._rng, self.step_ms
+        n = DAY_MS // step
+        per_hour = max(1, 3_600_000 // step)
+        scale = math.sqrt(step / 60_000)
+        sig = np.empty(n)
+        for hr in range(0, n, per_hour):
+            self._regime = int(rng.choice(3, p=REGIME_P[self._regime]))
+            if rng.random() < 0.02:
+                self._drift = float(rng.normal(0, 2e-6))
+            sig[hr:hr + per_hour] = REGIME_SIGMA[self._regime]
+        sig *= scale
+        # Weak pull back toward the anchor price keeps multi-year histories in a plausible range.
+        pull = -0.03 * math.log(self._price / self._anchor) / n
+        r = rng.standard_t(3, n) / math.sqrt(3) * sig + self._drift * scale * scale + pull
+        closes = self._price * np.exp(np.cumsum(r))
+        c = round_tick(closes)
+        o = np.concatenate([[round_tick(self._price)], c[:-1]])
+        wick_up = np.abs(rng.standard_normal(n)) * sig * 0.6
+        wick_dn = np.abs(rng.standard_normal(n)) * sig * 0.6
+        h = np.maximum(round_tick(np.maximum(o, c) * np.exp(wick_up)), np.maximum(o, c))
+        l = np.minimum(round_tick(np.minimum(o, c) * np.exp(-wick_dn)), np.minimum(o, c))  # noqa: E741
+        v = np.round(4.0 * (step / 60_000) * np.exp(rng.normal(0, 0.5, n)) * (1 + np.abs(r) / np.maximum(sig, 1e-12)), 4)
+        self._price = float(c[-1])
+        ts = day_ms + np.arange(n, dtype=np.int64) * step
+        return ts, o, h, l, c, v
+
+
+class ReplayMarket(Market):
+    """Replays a candle CSV (timestamp,open,high,low,close,volume) and optionally a funding CSV."""
+
+    def __init__(self, *, candles_csv: str | Path, funding_csv: str | Path | None = None, seed: int = 0) -> None:
+        import pandas as pd
+
+        df = pd.read_csv(candles_csv)
+        df.columns = [str(c).strip().lower() for c in df.columns]
+        ts = df["timestamp"].to_numpy(dtype=np.int64)
+        if len(ts) < 2:
+            raise ValueError(f"{candles_csv}: need at least two candles to replay")
+        step = int(np.min(np.diff(ts)))
+        super().__init__(step_ms=step, seed=seed)
+        self._append(ts, *(df[k].to_numpy(dtype=np.float64) for k in ("open", "high", "low", "close", "volume")))
+        if funding_csv:
+            f = pd.read_csv(funding_csv)
+            f.columns = [str(c).strip().lower() for c in f.columns]
+            self.funding_overrides = {int(t): float(r) for t, r in zip(f["timestamp"], f["funding_rate"])}
+
+    def _index(self, t_ms: int) -> int:
+        # A replayed file may have gaps: a time inside a gap belongs to the bar before it.
+        return super()._index(t_ms)

@@ -1,0 +1,514 @@
+"""OKX v5 REST endpoints of the simulator: request parameters in, OKX-shaped ``data`` out.
+
+Each handler takes the parsed query/body and returns the ``data`` list of OKX's envelope
+``{"code": "0", "msg": "", "data": [...]}`` or raises ``ApiError`` (whole-request failure, e.g.
+51603) / returns per-item ``sCode`` results (order placement) as OKX does. Field names and
+formats follow OKX's documentation for what ccxt's ``okx`` class reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from cockpit.sim.accounts import (CCY, CT_VAL, INST_FAMILY, INST_ID, LOT_SZ, MAKER_FEE, MAX_LEVER, MIN_SZ, MMR,
+                                  TAKER_FEE, TICK_SZ, AlgoOrder, Fill, Order, Position)
+from cockpit.sim.exchange import OrderError, SimExchange
+from cockpit.sim.market import FUNDING_INTERVAL_MS
+
+BARS = {"1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000, "1H": 3_600_000,
+        "2H": 7_200_000, "4H": 14_400_000, "6H": 21_600_000, "12H": 43_200_000, "1D": 86_400_000}
+
+
+class ApiError(Exception):
+    def __init__(self, code: str, msg: str, http: int = 200, data: list | None = None) -> None:
+        super().__init__(msg)
+        self.code, self.msg, self.http, self.data = code, msg, http, data or []
+
+
+def n(x: float | None) -> str:
+    """An OKX number string ('' for none)."""
+    if x is None:
+        return ""
+    s = f"{float(x):.10f}".rstrip("0").rstrip(".")
+    return "0" if s in ("-0", "") else s
+
+
+def _int(params: dict, key: str, default: int | None = None) -> int | None:
+    v = params.get(key)
+    if v in (None, ""):
+        return default
+    try:
+        return int(float(v))
+    except ValueError:
+        raise ApiError("51000", f"Parameter {key} error") from None
+
+
+def _bar(s: str | None) -> int:
+    b = (s or "1m").removesuffix("utc")
+    if b not in BARS:
+        raise ApiError("51000", "Parameter bar error")
+    return BARS[b]
+
+
+def _check_inst(params: dict) -> None:
+    inst = params.get("instId")
+    if inst is not None and inst != INST_ID:
+        raise ApiError("51001", "Instrument ID does not exist")
+
+
+def _window(rows: list, key: Callable[[Any], int], params: dict, limit_max: int, *, before_key="before",
+            after_key="after", default_limit: int = 100) -> list:
+    """OKX pagination over rows sorted newest first: after = older than, before = newer than."""
+    after, before = _int(params, after_key), _int(params, before_key)
+    limit = max(1, min(_int(params, "limit", default_limit) or default_limit, limit_max))
+    out = [r for r in rows if (after is None or key(r) < after) and (before is None or key(r) > before)]
+    return out[:limit]
+
+
+class OkxApi:
+    def __init__(self, ex: SimExchange, clock) -> None:
+        self.ex = ex
+        self.clock = clock
+        self.public: dict[tuple[str, str], Callable[[dict], list]] = {
+            ("GET", "public/time"): self.time,
+            ("GET", "public/instruments"): self.instruments,
+            ("GET", "market/candles"): self.candles,
+            ("GET", "market/history-candles"): self.candles,
+            ("GET", "market/ticker"): self.ticker,
+            ("GET", "market/tickers"): self.tickers,
+            ("GET", "public/mark-price"): self.mark_price,
+            ("GET", "public/funding-rate"): self.funding_rate,
+            ("GET", "public/funding-rate-history"): self.funding_history,
+            ("GET", "public/open-interest"): self.open_interest,
+            ("GET", "rubik/stat/contracts/long-short-account-ratio-contract"): self.ls_ratio,
+            ("GET", "rubik/stat/contracts/long-short-account-ratio"): self.ls_ratio,
+            ("GET", "rubik/stat/contracts/open-interest-history"): self.oi_history,
+        }
+        self.private: dict[tuple[str, str], Callable[[Any], list]] = {
+            ("GET", "account/balance"): self.balance,
+            ("GET", "account/positions"): self.positions,
+            ("GET", "account/config"): self.config,
+            ("GET", "account/leverage-info"): self.leverage_info,
+            ("GET", "account/trade-fee"): self.trade_fee,
+            ("POST", "account/set-leverage"): self.set_leverage,
+            ("POST", "account/set-position-mode"): self.set_position_mode,
+            ("POST", "trade/order"): self.place_one,
+            ("POST", "trade/batch-orders"): self.place_batch,
+            ("POST", "trade/cancel-order"): self.cancel_one,
+            ("POST", "trade/cancel-batch-orders"): self.cancel_batch,
+            ("GET", "trade/order"): self.get_order,
+            ("GET", "trade/orders-pending"): self.orders_pending,
+            ("GET", "trade/orders-history"): self.orders_history,
+            ("GET", "trade/orders-history-archive"): self.orders_history,
+            ("GET", "trade/fills"): self.fills,
+            ("GET", "trade/fills-history"): self.fills,
+            ("POST", "trade/order-algo"): self.place_algo,
+            ("POST", "trade/cancel-algos"): self.cancel_algos,
+            ("GET", "trade/order-algo"): self.get_algo,
+            ("GET", "trade/orders-algo-pending"): self.algos_pending,
+            ("GET", "trade/orders-algo-history"): self.algos_history,
+        }
+        # Set by the server for the next order placement (fault injection: one-off rejection).
+        self.reject_next: Callable[[], str | None] = lambda: None
+
+    def now(self) -> int:
+        t = self.clock.now_ms()
+        self.ex.advance(t)
+        return t
+
+    # ------------------------------------------------------------ public
+
+    def time(self, p: dict) -> list:
+        return [{"ts": str(self.clock.now_ms())}]
+
+    def instruments(self, p: dict) -> list:
+        if p.get("instType", "SWAP") != "SWAP":
+            return []
+        if p.get("instId") not in (None, INST_ID):
+            return []
+        return [{
+            "instType": "SWAP", "instId": INST_ID, "instFamily": INST_FAMILY, "uly": INST_FAMILY, "category": "1",
+            "baseCcy": "", "quoteCcy": "", "settleCcy": CCY, "ctVal": n(CT_VAL), "ctMult": "1", "ctValCcy": "BTC",
+            "ctType": "linear", "optType": "", "stk": "", "listTime": "1573557408000", "expTime": "",
+            "lever": str(MAX_LEVER), "tickSz": n(TICK_SZ), "lotSz": n(LOT_SZ), "minSz": n(MIN_SZ),
+            "maxLmtSz": "100000000", "maxMktSz": "12000", "maxLmtAmt": "20000000", "maxMktAmt": "",
+            "alias": "", "state": "live", "ruleType": "normal", "contTdSwTime": "1573557408000",
+        }]
+
+    def candles(self, p: dict) -> list:
+        _check_inst(p)
+        tf = _bar(p.get("bar"))
+        now = self.clock.now_ms()
+        limit = max(1, min(_int(p, "limit", 100) or 100, 300))
+        try:
+            bars = self.ex.market.candles(tf, now, after=_int(p, "after"), before=_int(p, "before"), limit=limit)
+        except ValueError as e:
+            raise ApiError("51000", f"Parameter bar error: {e}") from None
+        return [[str(b.ts), repr(b.open), repr(b.high), repr(b.low), repr(b.close), n(b.volume / CT_VAL),
+                 repr(b.volume), n(b.volume * b.close), "1" if b.confirmed else "0"] for b in bars]
+
+    def _ticker(self) -> dict:
+        now = self.now()
+        m = self.ex.market
+        bid, ask = self.ex.bid_ask()
+        day = m.candles(86_400_000, now, limit=1)
+        d = day[0] if day else None
+        return {"instType": "SWAP", "instId": INST_ID, "last": repr(self.ex.last()), "lastSz": "1",
+                "askPx": repr(ask), "askSz": "100", "bidPx": repr(bid), "bidSz": "100",
+                "open24h": repr(m.price_at(now - 86_400_000)), "high24h": repr(d.high) if d else "",
+                "low24h": repr(d.low) if d else "", "volCcy24h": n(d.volume) if d else "0",
+                "vol24h": n(d.volume / CT_VAL) if d else "0", "sodUtc0": repr(d.open) if d else "",
+                "sodUtc8": repr(d.open) if d else "", "ts": str(now)}
+
+    def ticker(self, p: dict) -> list:
+        _check_inst(p)
+        return [self._ticker()]
+
+    def tickers(self, p: dict) -> list:
+        return [self._ticker()] if p.get("instType", "SWAP") == "SWAP" else []
+
+    def mark_price(self, p: dict) -> list:
+        _check_inst(p)
+        now = self.now()
+        return [{"instType": "SWAP", "instId": INST_ID, "markPx": repr(self.ex.market.mark_price(now)), "ts": str(now)}]
+
+    def funding_rate(self, p: dict) -> list:
+        _check_inst(p)
+        now = self.now()
+        nxt = (now // FUNDING_INTERVAL_MS + 1) * FUNDING_INTERVAL_MS
+        rate = self.ex.market.funding_rate(nxt, as_of=now)
+        return [{"instType": "SWAP", "instId": INST_ID, "method": "current_period", "formulaType": "withRate",
+                 "fundingRate": n(rate), "nextFundingRate": "", "fundingTime": str(nxt),
+                 "nextFundingTime": str(nxt + FUNDING_INTERVAL_MS), "minFundingRate": "-0.00375",
+                 "maxFundingRate": "0.00375", "settState": "settled", "settFundingRate": "", "premium": "0",
+                 "interestRate": "0.0001", "impactValue": "", "sign": "", "ts": str(now)}]
+
+    def funding_history(self, p: dict) -> list:
+        _check_inst(p)
+        now = self.now()
+        m = self.ex.market
+        last = now // FUNDING_INTERVAL_MS * FUNDING_INTERVAL_MS
+        first = -(-m.first_ms // FUNDING_INTERVAL_MS) * FUNDING_INTERVAL_MS + FUNDING_INTERVAL_MS
+        after, before = _int(p, "after"), _int(p, "before")
+        limit = max(1, min(_int(p, "limit", 100) or 100, 100))
+        hi = min(last, after - 1) if after is not None else last
+        hi = hi // FUNDING_INTERVAL_MS * FUNDING_INTERVAL_MS
+        lo = max(first, (before + 1) if before is not None else first)
+        out = []
+        t = hi
+        while t >= lo and len(out) < limit:
+            r = m.funding_rate(t)
+            out.append({"instType": "SWAP", "instId": INST_ID, "formulaType": "withRate", "fundingRate": n(r),
+                        "realizedRate": n(r), "fundingTime": str(t), "method": "current_period"})
+            t -= FUNDING_INTERVAL_MS
+        return out
+
+    def open_interest(self, p: dict) -> list:
+        if p.get("instId") not in (None, INST_ID):
+            raise ApiError("51001", "Instrument ID does not exist")
+        now = self.now()
+        oi = self.ex.market.open_interest(now)
+        return [{"instType": "SWAP", "instId": INST_ID, "oi": n(oi), "oiCcy": n(oi * CT_VAL),
+                 "oiUsd": n(oi * CT_VAL * self.ex.last()), "ts": str(now // 300_000 * 300_000)}]
+
+    def _stat_series(self, p: dict, value: Callable[[int], list]) -> list:
+        _check_inst(p)
+        now = self.now()
+        period = _bar(p.get("period") or "5m")
+        if period < 300_000:
+            raise ApiError("51000", "Parameter period error")
+        begin, end = _int(p, "begin"), _int(p, "end")
+        limit = max(1, min(_int(p, "limit", 100) or 100, 100))
+        # Only completed periods (OKX publishes a period's statistic once it ends).
+        t = (min(now, end - 1 if end is not None else now) // period) * period
+        if t + period > now:
+            t -= period
+        lo = max(self.ex.market.first_ms, (begin + 1) if begin is not None else 0)
+        out = []
+        while t >= lo and len(out) < limit:
+            out.append([str(t), *value(t)])
+            t -= period
+        return out
+
+    def ls_ratio(self, p: dict) -> list:
+        return self._stat_series(p, lambda t: [n(self.ex.market.long_short_ratio(t))])
+
+    def oi_history(self, p: dict) -> list:
+        m = self.ex.market
+
+        def row(t: int) -> list:
+            oi = m.open_interest(t)
+            return [n(oi), n(oi * CT_VAL), n(oi * CT_VAL * m.price_at(t))]
+        return self._stat_series(p, row)
+
+    # ------------------------------------------------------------ account
+
+    def balance(self, p: Any) -> list:
+        now = self.now()
+        ex = self.ex
+        with ex.lock:
+            last = ex.last()
+            upl = sum(pos.upl(last) for pos in ex.positions.values() if pos.pos)
+            iso = sum(pos.margin for pos in ex.positions.values() if pos.pos and pos.mgn_mode == "isolated")
+            eq = ex.equity(last)
+            frozen = ex.ord_frozen()
+            avail = ex.available(last)
+            imr = iso + ex.cross_imr(last)
+            mmr = sum(pos.notional(last) * MMR for pos in ex.positions.values() if pos.pos)
+            detail = {"ccy": CCY, "eq": n(eq), "cashBal": n(ex.cash), "availBal": n(avail), "availEq": n(avail),
+                      "frozenBal": n(eq - avail - upl), "ordFrozen": n(frozen), "isoEq": n(iso), "upl": n(upl),
+                      "disEq": n(eq), "eqUsd": n(eq), "isoUpl": n(upl), "imr": n(imr), "mmr": n(mmr),
+                      "uTime": str(now)}
+            return [{"adjEq": n(eq), "totalEq": n(eq), "isoEq": n(iso), "imr": n(imr), "mmr": n(mmr),
+                     "ordFroz": n(frozen), "upl": n(upl), "notionalUsd": n(sum(
+                         pos.notional(last) for pos in ex.positions.values() if pos.pos)),
+                     "mgnRatio": n(eq / mmr) if mmr else "", "uTime": str(now), "details": [detail]}]
+
+    def _position(self, pos: Position, now: int) -> dict:
+        ex = self.ex
+        mark = ex.market.mark_price(now)
+        last = ex.last()
+        upl = pos.upl(mark)
+        margin = pos.margin if pos.mgn_mode == "isolated" else 0.0
+        imr = pos.imr(mark)
+        return {"instType": "SWAP", "instId": INST_ID, "mgnMode": pos.mgn_mode, "posId": pos.pos_id, "posSide": "net",
+                "pos": n(pos.pos), "posCcy": "", "availPos": n(abs(pos.pos)), "avgPx": n(pos.avg_px),
+                "markPx": repr(mark), "last": repr(last), "upl": n(upl),
+                "uplRatio": n(upl / (margin or imr)) if (margin or imr) else "0", "lever": n(pos.lever),
+                "liqPx": n(pos.liq_px(ex.cash)), "imr": n(imr if pos.mgn_mode == "cross" else 0.0),
+                "margin": n(margin) if pos.mgn_mode == "isolated" else "", "mmr": n(pos.notional(mark) * MMR),
+                "notionalUsd": n(pos.notional(mark)), "ccy": CCY, "adl": "1", "realizedPnl": n(pos.realized_pnl),
+                "fee": n(pos.fee), "fundingFee": n(pos.funding_fee), "cTime": str(pos.c_time),
+                "uTime": str(pos.u_time)}
+
+    def positions(self, p: Any) -> list:
+        inst = (p or {}).get("instId")
+        if inst and INST_ID not in inst.split(","):
+            return []
+        now = self.now()
+        with self.ex.lock:
+            return [self._position(pos, now) for pos in self.ex.positions.values() if pos.pos]
+
+    def config(self, p: Any) -> list:
+        return [{"uid": "44705892343619584", "mainUid": "44705892343619584", "acctLv": "2", "posMode": "net_mode",
+                 "autoLoan": False, "greeksType": "PA", "level": "Lv1", "levelTmp": "", "ctIsoMode": "automatic",
+                 "mgnIsoMode": "automatic", "label": "cockpit-sim", "perm": "read_only,trade", "roleType": "0",
+                 "ip": "", "kycLv": "1", "settleCcy": CCY, "settleCcyList": [CCY]}]
+
+    def leverage_info(self, p: Any) -> list:
+        mode = p.get("mgnMode", "cross")
+        return [{"instId": INST_ID, "mgnMode": mode, "posSide": "net", "lever": n(self.ex.lever.get(mode, 1))}]
+
+    def trade_fee(self, p: Any) -> list:
+        return [{"category": "1", "instType": "SWAP", "level": "Lv1", "maker": n(-MAKER_FEE), "taker": n(-TAKER_FEE),
+                 "makerU": n(-MAKER_FEE), "takerU": n(-TAKER_FEE), "ts": str(self.clock.now_ms())}]
+
+    def set_leverage(self, p: Any) -> list:
+        _check_inst(p)
+        try:
+            lever = float(p.get("lever"))
+        except (TypeError, ValueError):
+            raise ApiError("51000", "Parameter lever error") from None
+        mode = p.get("mgnMode", "cross")
+        try:
+            self.ex.set_leverage(lever, mode, self.clock.now_ms())
+        except OrderError as e:
+            raise ApiError(e.code, e.msg) from None
+        return [{"lever": n(lever), "mgnMode": mode, "instId": INST_ID, "posSide": p.get("posSide", "net")}]
+
+    def set_position_mode(self, p: Any) -> list:
+        if p.get("posMode") != "net_mode":
+            raise ApiError("51000", "The simulator supports net_mode (one-way) only")
+        return [{"posMode": "net_mode"}]
+
+    # ------------------------------------------------------------ orders
+
+    def _place(self, req: dict) -> dict:
+        cl, tag = str(req.get("clOrdId") or ""), str(req.get("tag") or "")
+        now = self.clock.now_ms()
+        try:
+            if req.get("instId") != INST_ID:
+                raise OrderError("51001", "Instrument ID does not exist")
+            code = self.reject_next()
+            if code:
+                raise OrderError(code, "Order rejected (injected fault)")
+            o = self.ex.place(req, now)
+        except OrderError as e:
+            return {"ordId": "", "clOrdId": cl, "tag": tag, "ts": str(now), "sCode": e.code, "sMsg": e.msg}
+        return {"ordId": o.ord_id, "clOrdId": o.cl_ord_id, "tag": o.tag, "ts": str(now), "sCode": "0",
+                "sMsg": "Order placed"}
+
+    @staticmethod
+    def _batch_result(results: list[dict]) -> list:
+        failed = [r for r in results if r["sCode"] != "0"]
+        if failed and len(failed) == len(results):
+            raise ApiError("1", "All operations failed", data=results)
+        if failed:
+            raise ApiError("2", "Bulk operation partially succeeded", data=results)
+        return results
+
+    def place_one(self, body: Any) -> list:
+        if not isinstance(body, dict):
+            raise ApiError("50000", "Body can not be empty")
+        return self._batch_result([self._place(body)])
+
+    def place_batch(self, body: Any) -> list:
+        if not isinstance(body, list) or not body:
+            raise ApiError("50000", "Body can not be empty")
+        if len(body) > 20:
+            raise ApiError("51000", "Parameter count exceeds the limit 20")
+        return self._batch_result([self._place(r) for r in body])
+
+    def _cancel(self, req: dict) -> dict:
+        try:
+            o = self.ex.cancel(req.get("ordId"), req.get("clOrdId"), self.clock.now_ms())
+        except OrderError as e:
+            return {"ordId": req.get("ordId", ""), "clOrdId": req.get("clOrdId", ""), "sCode": e.code, "sMsg": e.msg}
+        return {"ordId": o.ord_id, "clOrdId": o.cl_ord_id, "sCode": "0", "sMsg": "", "ts": str(self.clock.now_ms())}
+
+    def cancel_one(self, body: Any) -> list:
+        return self._batch_result([self._cancel(body or {})])
+
+    def cancel_batch(self, body: Any) -> list:
+        return self._batch_result([self._cancel(r) for r in (body or [])])
+
+    def _order(self, o: Order) -> dict:
+        ex = self.ex
+        attached = []
+        for aid in o.attached_algo_ids:
+            a = ex.algos[aid]
+            attached.append({"attachAlgoId": a.algo_id, "attachAlgoClOrdId": a.algo_cl_ord_id,
+                             "slTriggerPx": n(a.sl_trigger_px), "slOrdPx": n(a.sl_ord_px), "slTriggerPxType": "last",
+                             "tpTriggerPx": n(a.tp_trigger_px), "tpOrdPx": n(a.tp_ord_px), "tpTriggerPxType": "last",
+                             "sz": n(a.sz), "state": a.state})
+        if not attached:
+            attached = [dict(a) for a in o.attach]
+        first = attached[0] if attached else {}
+        return {"instType": "SWAP", "instId": INST_ID, "ccy": "", "ordId": o.ord_id, "clOrdId": o.cl_ord_id,
+                "tag": o.tag, "px": n(o.px), "pxUsd": "", "pxVol": "", "pxType": "", "sz": n(o.sz), "pnl": n(o.pnl),
+                "ordType": o.ord_type, "side": o.side, "posSide": "net", "tdMode": o.td_mode,
+                "accFillSz": n(o.acc_fill_sz), "fillPx": n(o.fill_px) if o.fill_sz else "",
+                "tradeId": o.trade_id, "fillSz": n(o.fill_sz) if o.fill_sz else "0",
+                "fillTime": str(o.fill_time) if o.fill_time else "", "avgPx": n(o.avg_px) if o.acc_fill_sz else "",
+                "state": o.state, "lever": n(o.lever), "tpTriggerPx": str(first.get("tpTriggerPx", "") or ""),
+                "tpTriggerPxType": "last" if first.get("tpTriggerPx") else "", "tpOrdPx": str(first.get("tpOrdPx", "") or ""),
+                "slTriggerPx": str(first.get("slTriggerPx", "") or ""),
+                "slTriggerPxType": "last" if first.get("slTriggerPx") else "", "slOrdPx": str(first.get("slOrdPx", "") or ""),
+                "attachAlgoOrds": attached, "feeCcy": CCY, "fee": n(o.fee), "rebateCcy": CCY, "rebate": "0",
+                "source": "", "category": o.category, "reduceOnly": "true" if o.reduce_only else "false",
+                "cancelSource": o.cancel_source, "cancelSourceReason": "", "isTpLimit": "false",
+                "algoId": o.source_algo_id, "algoClOrdId": "", "quickMgnType": "", "stpMode": "cancel_maker",
+                "tgtCcy": "", "execType": o.exec_type, "uTime": str(o.u_time), "cTime": str(o.c_time)}
+
+    def get_order(self, p: Any) -> list:
+        _check_inst(p)
+        self.now()
+        if not p.get("ordId") and not p.get("clOrdId"):
+            raise ApiError("51003", "Either client order ID or order ID is required")
+        with self.ex.lock:
+            o = self.ex.find(p.get("ordId"), p.get("clOrdId"))
+            if o is None:
+                raise ApiError("51603", "Order does not exist")
+            return [self._order(o)]
+
+    def _orders(self, p: Any, pred: Callable[[Order], bool]) -> list:
+        with self.ex.lock:
+            rows = sorted((o for o in self.ex.orders.values() if pred(o)), key=lambda o: int(o.ord_id), reverse=True)
+            begin, end = _int(p, "begin"), _int(p, "end")
+            rows = [o for o in rows if (begin is None or o.c_time >= begin) and (end is None or o.c_time <= end)]
+            rows = _window(rows, lambda o: int(o.ord_id), p, 100)
+            return [self._order(o) for o in rows]
+
+    def orders_pending(self, p: Any) -> list:
+        self.now()
+        return self._orders(p, lambda o: o.is_open and (not p.get("ordType") or o.ord_type == p["ordType"]))
+
+    def orders_history(self, p: Any) -> list:
+        self.now()
+        state = p.get("state")
+        return self._orders(p, lambda o: not o.is_open and (not state or o.state == state))
+
+    def _fill(self, f: Fill) -> dict:
+        return {"instType": "SWAP", "instId": INST_ID, "tradeId": f.trade_id, "ordId": f.ord_id, "clOrdId": f.cl_ord_id,
+                "billId": f.bill_id, "subType": "1" if f.side == "buy" else "2", "tag": f.tag, "fillPx": n(f.fill_px),
+                "fillSz": n(f.fill_sz), "fillIdxPx": "", "fillPnl": n(f.fill_pnl), "fillPxVol": "", "fillPxUsd": "",
+                "fillMarkVol": "", "fillFwdPx": "", "fillMarkPx": "", "side": f.side, "posSide": "net",
+                "execType": f.exec_type, "feeCcy": CCY, "fee": n(f.fee), "ts": str(f.ts), "fillTime": str(f.ts)}
+
+    def fills(self, p: Any) -> list:
+        self.now()
+        with self.ex.lock:
+            rows = list(reversed(self.ex.fills))
+            if p.get("ordId"):
+                rows = [f for f in rows if f.ord_id == p["ordId"]]
+            begin, end = _int(p, "begin"), _int(p, "end")
+            rows = [f for f in rows if (begin is None or f.ts >= begin) and (end is None or f.ts <= end)]
+            rows = _window(rows, lambda f: int(f.bill_id), p, 100)
+            return [self._fill(f) for f in rows]
+
+    # ------------------------------------------------------------ algo orders
+
+    def _algo(self, a: AlgoOrder) -> dict:
+        return {"instType": "SWAP", "instId": INST_ID, "algoId": a.algo_id, "algoClOrdId": a.algo_cl_ord_id,
+                "clOrdId": a.algo_cl_ord_id, "ordType": a.ord_type, "side": a.side, "posSide": "net",
+                "tdMode": a.td_mode, "sz": n(a.sz), "state": a.state, "lever": n(self.ex.lever[a.td_mode]),
+                "slTriggerPx": n(a.sl_trigger_px), "slOrdPx": n(a.sl_ord_px), "slTriggerPxType": "last",
+                "tpTriggerPx": n(a.tp_trigger_px), "tpOrdPx": n(a.tp_ord_px), "tpTriggerPxType": "last",
+                "reduceOnly": "true" if a.reduce_only else "false", "closeFraction": a.close_fraction,
+                "triggerTime": str(a.trigger_time) if a.trigger_time else "", "actualSide": a.actual_side,
+                "ordId": a.ord_id, "ordIdList": [a.ord_id] if a.ord_id else [], "ordPx": "", "triggerPx": "",
+                "attachedOrdId": a.parent_ord_id, "cTime": str(a.c_time), "uTime": str(a.u_time)}
+
+    def place_algo(self, body: Any) -> list:
+        if not isinstance(body, dict):
+            raise ApiError("50000", "Body can not be empty")
+        cl = str(body.get("algoClOrdId") or body.get("clOrdId") or "")
+        try:
+            if body.get("instId") != INST_ID:
+                raise OrderError("51001", "Instrument ID does not exist")
+            code = self.reject_next()
+            if code:
+                raise OrderError(code, "Order rejected (injected fault)")
+            a = self.ex.place_algo(body, self.clock.now_ms())
+        except OrderError as e:
+            raise ApiError("1", "Operation failed.", data=[{"algoId": "", "clOrdId": cl, "algoClOrdId": cl,
+                                                             "sCode": e.code, "sMsg": e.msg, "tag": ""}]) from None
+        return [{"algoId": a.algo_id, "clOrdId": cl, "algoClOrdId": cl, "sCode": "0", "sMsg": "", "tag": ""}]
+
+    def cancel_algos(self, body: Any) -> list:
+        items = body if isinstance(body, list) else [body or {}]
+        out = []
+        for it in items:
+            try:
+                a = self.ex.cancel_algo(it.get("algoId"), self.clock.now_ms())
+                out.append({"algoId": a.algo_id, "sCode": "0", "sMsg": ""})
+            except OrderError as e:
+                out.append({"algoId": it.get("algoId", ""), "sCode": e.code, "sMsg": e.msg})
+        return self._batch_result(out)
+
+    def get_algo(self, p: Any) -> list:
+        self.now()
+        with self.ex.lock:
+            a = self.ex.algos.get(str(p.get("algoId") or ""))
+            if a is None and p.get("algoClOrdId"):
+                aid = self.ex.algo_by_cl.get(p["algoClOrdId"])
+                a = self.ex.algos.get(aid) if aid else None
+            if a is None:
+                raise ApiError("51603", "Order does not exist")
+            return [self._algo(a)]
+
+    def _algos(self, p: Any, pred: Callable[[AlgoOrder], bool]) -> list:
+        types = set((p.get("ordType") or "").split(",")) - {""}
+        with self.ex.lock:
+            rows = sorted((a for a in self.ex.algos.values() if pred(a) and (not types or a.ord_type in types)),
+                          key=lambda a: int(a.algo_id), reverse=True)
+            return [self._algo(a) for a in _window(rows, lambda a: int(a.algo_id), p, 100)]
+
+    def algos_pending(self, p: Any) -> list:
+        self.now()
+        return self._algos(p, lambda a: a.state == "live")
+
+    def algos_history(self, p: Any) -> list:
+        self.now()
+        state = p.get("state")
+        return self._algos(p, lambda a: a.state != "live" and (not state or a.state == state))
