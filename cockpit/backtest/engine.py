@@ -137,6 +137,7 @@ def run_engine(arrays: dict[str, np.ndarray], signals: Signals, settings: Engine
         maintenance_margin=settings.maintenance_margin, leverage=settings.leverage, lot_size=settings.lot_size)
     fpay = np.zeros(n) if funding is None else np.asarray(funding, dtype=np.float64)
     fpre = np.concatenate(([0.0], np.cumsum(fpay)))  # funding over bars (a, b] = fpre[b+1] - fpre[a+1]
+    fcount = np.concatenate(([0], np.cumsum(fpay != 0.0)))  # settlements among bars [a, b) = fcount[b] - fcount[a]
     sub_idx = sub_bar_index(ts, tf_ms, sub)
     sub_used = sub_fallback = 0
 
@@ -163,7 +164,18 @@ def run_engine(arrays: dict[str, np.ndarray], signals: Signals, settings: Engine
     while True:
         nxt = fill_bars[ptr] if ptr < nfill else n
         j = nxt
-        if ex.side != 0 or ex._resting:
+        if ex.side != 0 and cur < nxt and fcount[nxt] != fcount[cur]:
+            # Funding settles against the isolated margin in this stretch: the liquidation level moves.
+            blo, bhi = ex.trigger_band(include_liquidation=False)
+            liqv = ex.liquidation_price(ex.margin - ex.side * ex.size * (fpre[cur + 1:nxt + 1] - fpre[last_f + 1]))
+            if ex.side > 0:
+                hit = (lo_[cur:nxt] <= np.maximum(liqv, blo)) | (h[cur:nxt] >= bhi)
+            else:
+                hit = (h[cur:nxt] >= np.minimum(liqv, bhi)) | (lo_[cur:nxt] <= blo)
+            k = int(hit.argmax())
+            if hit[k]:
+                j = cur + k
+        elif ex.side != 0 or ex._resting:
             blo, bhi = ex.trigger_band()
             if cur < nxt and (blo != -inf or bhi != inf):
                 if bhi == inf:

@@ -26,8 +26,8 @@ reaches the level where margin + unrealised P&L = maintenance_margin x notional.
 the whole isolated margin (the remaining maintenance margin is forfeited, as on the exchange).
 
 Funding: ``settle_funding(rate, mark)`` at each 8h settlement: a long pays ``size x mark x rate``
-(receives when the rate is negative), a short the opposite. Funding moves cash, not the isolated
-margin (a simplification: the liquidation price does not drift with funding).
+(receives when the rate is negative), a short the opposite. As on the exchange in isolated mode it
+is settled against the position's margin, so paying funding moves the liquidation price closer.
 """
 
 from __future__ import annotations
@@ -204,21 +204,22 @@ class SimulatedExecutor(OrderExecutor):
         slip = price * self.slippage_bps * 1e-4 + self.slippage_range * (self._high - self._low)
         return price + slip if side == "buy" else price - slip
 
-    def trigger_band(self) -> tuple[float, float]:
+    def trigger_band(self, include_liquidation: bool = True) -> tuple[float, float]:
         """(lo, hi): a bar whose low <= lo or high >= hi may fill or trigger something; others cannot."""
         lo, hi = -_INF, _INF
+        liq = self.liq if include_liquidation else None
         if self.side > 0:
             if self.stop is not None:
                 lo = self.stop
-            if self.liq is not None and self.liq > lo:
-                lo = self.liq
+            if liq is not None and liq > lo:
+                lo = liq
             if self.take is not None:
                 hi = self.take
         elif self.side < 0:
             if self.stop is not None:
                 hi = self.stop
-            if self.liq is not None and self.liq < hi:
-                hi = self.liq
+            if liq is not None and liq < hi:
+                hi = liq
             if self.take is not None:
                 lo = self.take
         for o in self._resting:
@@ -264,6 +265,8 @@ class SimulatedExecutor(OrderExecutor):
             return 0.0
         paid = self.side * self.size * rate_times_mark
         self.cash -= paid
+        self.margin -= paid  # isolated: funding is settled against the position's margin
+        self._set_liq()
         self.funding_paid += paid
         self._pos_funding += paid
         return paid
@@ -368,11 +371,16 @@ class SimulatedExecutor(OrderExecutor):
         order.transition(OrderStatus.FILLED, f"{reason} @ {price:.8g}")
 
     def _set_liq(self) -> None:
+        self.liq = self.liquidation_price(self.margin)
+
+    def liquidation_price(self, margin):
+        """Where margin + unrealised P&L = maintenance margin x notional (works on numpy arrays too)."""
         if self.side > 0:
-            liq = self.entry * (1.0 - 1.0 / self.leverage) / (1.0 - self.mmr) if self.mmr < 1 else _INF
-            self.liq = liq if liq > 0 else None
-        else:
-            self.liq = self.entry * (1.0 + 1.0 / self.leverage) / (1.0 + self.mmr)
+            v = (self.entry - margin / self.size) / (1.0 - self.mmr)
+            if isinstance(v, float):
+                return v if v > 0 else None
+            return v
+        return (self.entry + margin / self.size) / (1.0 + self.mmr)
 
     def _realise(self, ts: int, side: str, price: float, amount: float, fee: float, gross: float, reason: str,
                  order: Order, partial: bool = False) -> None:
