@@ -19,6 +19,10 @@ STATUS_STYLE = {"pending_approval": "bold yellow", "approved": "cyan", "submitte
                 "expired": "dim", "failed": "bold red", "new": ""}
 
 
+ORDER_TYPE = {"market": "mkt", "limit": "lmt"}
+STATUS_LABEL = {"pending_approval": "PENDING", "partially_filled": "PARTIAL"}
+
+
 def side_style(side: str | None) -> str:
     s = (side or "").lower()
     if s in ("long", "buy"):
@@ -120,7 +124,9 @@ def position_parts(pos: dict[str, Any] | None) -> tuple[str, str, float | None]:
     return side, f"{float(pos['size']):g} @{num(pos.get('entry_price'), 0)}", pos.get("unrealized_pnl")
 
 
-def header_text(snap: Any, symbol: str, now_ms: int, *, compact: bool, initial_equity: float | None) -> Text:
+def header_text(snap: Any, symbol: str, now_ms: int, *, compact: bool, initial_equity: float | None,
+                note: str = "") -> Text:
+    """Compact: one line (price, equity, position, heartbeat). Wide: market line + account line."""
     t = Text(no_wrap=True, overflow="ellipsis")
     p = snap.price or {}
     if not compact:
@@ -144,7 +150,7 @@ def header_text(snap: Any, symbol: str, now_ms: int, *, compact: bool, initial_e
         t.append(big((snap.open_interest or {}).get("open_interest_value") or (snap.open_interest or {}).get("open_interest")))
         t.append("  L/S ", "dim")
         t.append(num((snap.long_short or {}).get("ratio"), 2))
-        t.append("  │ ", "dim")
+        t.append("\n ")
     else:
         t.append(" ")
     bal = snap.balance
@@ -174,6 +180,8 @@ def header_text(snap: Any, symbol: str, now_ms: int, *, compact: bool, initial_e
     else:
         a = now_ms - hb
         t.append(age(a), "red" if a > 30_000 else ("yellow" if a > 10_000 else "green"))
+    if note and not compact:
+        t.append(f"  {note}", "dim")
     return t
 
 
@@ -308,10 +316,11 @@ def rationale_text(decisions: list[dict[str, Any]], runs: dict[int, dict[str, An
         t.append(f"LLM error: {run['error']}\n", "red")
     for h in decisions[1:]:
         sel = h.get("selector") or ("llm" if h.get("llm_run_id") else "offline")
-        t.append(f"▸ {hms(h.get('timestamp'))} {h.get('action')} ({sel}", "dim")
+        t.append(f"▸ {hms(h.get('timestamp'))} {h.get('action')} ", "dim")
         if h.get("fallback_reason"):
-            t.append(f", fallback: {h['fallback_reason']}", "dim yellow")
-        t.append(") ", "dim")
+            t.append(f"(fallback: {h['fallback_reason']}) ", "yellow")
+        else:
+            t.append(f"({sel}) ", "dim")
         t.append((h.get("reasoning") or "").split("\n")[0][:120] + "\n", "dim")
     t.rstrip()
     return t
@@ -329,7 +338,7 @@ def risk_text(events: list[dict[str, Any]], *, limit: int = 100) -> Text:
         lvl = str(e.get("level", "")).upper()
         style = LEVEL_STYLE.get(lvl, "")
         t.append(f"{hms(e.get('timestamp'))} ", "dim")
-        t.append(f"{lvl:<5}", style)
+        t.append(f"{lvl:<5}" if lvl != "CRITICAL" else "CRIT ", style)
         t.append(f" {str(e.get('rule', ''))[:16]:<16} ", style if lvl in ("ERROR", "CRITICAL") else "")
         t.append(str(e.get("details") or "").replace("\n", " "), "dim" if lvl == "INFO" else "")
         if i < min(len(events), limit) - 1:
@@ -344,14 +353,14 @@ def order_summary(o: dict[str, Any], now_ms: int) -> Text:
     t = Text(no_wrap=True, overflow="ellipsis")
     st = o["status"]
     t.append(f"#{o['id']:<4} ")
-    t.append(f"{st.upper():<16}", STATUS_STYLE.get(st, ""))
+    t.append(f"{STATUS_LABEL.get(st, st.upper()):<9}", STATUS_STYLE.get(st, ""))
     if st == "pending_approval":
         left = (o.get("expires_at") - now_ms) if o.get("expires_at") else None
         t.append(f"{duration(left)[3:] if left is not None else '':>6} ")
     else:
         t.append(" " * 7)
     t.append(f"{o['side']} ", side_style(o["side"]))
-    t.append(f"{float(o['amount']):g} BTC {o['type'][:3]}")
+    t.append(f"{float(o['amount']):g} BTC {ORDER_TYPE.get(o['type'], o['type'])}")
     if o.get("reduce_only"):
         t.append(" RO", "dim")
     if o.get("average_price"):
@@ -436,14 +445,14 @@ def banner_text(pending: list[dict[str, Any]], now_ms: int) -> Text:
         return t
     o = pending[0]
     t.append(" APPROVAL ", "bold reverse yellow")
-    t.append(f" #{o['id']} {o['side']} {float(o['amount']):g} BTC {o['type']}", "bold")
-    if o.get("stop_loss"):
-        t.append(f" SL {num(o['stop_loss'], 0)}")
-    if o.get("take_profit"):
-        t.append(f" TP {num(o['take_profit'], 0)}")
+    t.append(f" #{o['id']} {o['side']} {float(o['amount']):g} BTC {ORDER_TYPE.get(o['type'], o['type'])}", "bold")
+    t.append("  a approve · r reject ", "bold")
     if o.get("expires_at"):
-        t.append(f" expires in {duration(o['expires_at'] - now_ms)}", "dim")
+        t.append(f" ⏳{duration(o['expires_at'] - now_ms)[3:]}", "yellow")
     if len(pending) > 1:
-        t.append(f" (+{len(pending) - 1} more)", "dim")
-    t.append("  a approve · r reject", "bold")
+        t.append(f" (+{len(pending) - 1} more)", "bold yellow")
+    if o.get("stop_loss"):
+        t.append(f"  SL {num(o['stop_loss'], 0)}")
+    if o.get("take_profit"):
+        t.append(f"  TP {num(o['take_profit'], 0)}")
     return t

@@ -107,7 +107,8 @@ class MainScreen(Screen):
         now = self.app.clock.now_ms()
         self.query_one(ModeBadge).set_state(snap.halted, snap.halt_reason)
         self.query_one(CockpitHeader).set_info(render.header_text(
-            snap, self.app.symbol, now, compact=self.compact, initial_equity=self.app.initial_equity))
+            snap, self.app.symbol, now, compact=self.compact, initial_equity=self.app.initial_equity,
+            note="attached to a headless engine" if self.app.attach else ""))
 
     def show(self, snap: "Snapshot", changed: set[str]) -> None:
         """Re-render the panes whose section changed since the last poll."""

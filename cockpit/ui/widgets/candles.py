@@ -34,8 +34,11 @@ class CandlesChart(PlotextPlot):
         self.timeframe = timeframe
         self.candles = candles
         self.levels = levels
-        self._draw()
         self.refresh()
+
+    def render(self):
+        self._draw()
+        return super().render()
 
     def _draw(self) -> None:
         plt = self.plt
@@ -43,28 +46,33 @@ class CandlesChart(PlotextPlot):
         plt.clear_figure()
         plt.theme("clear")
         c = self.candles
+        # One column per candle: keep the newest that fit the plot area (width minus the y axis).
+        fit = max(10, self.size.width - 12) if self.size.width else 120
+        if len(c.get("timestamp", ())) > fit:
+            c = {k: v[-fit:] for k, v in c.items()}
         n = len(c.get("timestamp", ()))
         if n == 0:
             plt.title(f"no {self.timeframe} candles in the database yet")
             return
         x = list(range(n))
         close = c["close"]
-        plt.candlestick(x, {"Open": c["open"].tolist(), "Close": close.tolist(), "High": c["high"].tolist(),
-                            "Low": c["low"].tolist()}, colors=["green", "red"])
         if n >= 2:
-            plt.plot(x, ema(close, 12).tolist(), color="yellow", marker="dot", label="EMA12")
-            plt.plot(x, ema(close, 26).tolist(), color="magenta", marker="dot", label="EMA26")
+            plt.plot(x, ema(close, 12).tolist(), color="yellow", marker="braille", label="EMA12")
+            plt.plot(x, ema(close, 26).tolist(), color="magenta", marker="braille", label="EMA26")
         mid, up, lo = bollinger(close, 20, 2.0)
         ok = ~np.isnan(mid)
         if ok.any():
             xs = [i for i in x if ok[i]]
-            plt.plot(xs, up[ok].tolist(), color="cyan", marker="dot", label="BB")
-            plt.plot(xs, lo[ok].tolist(), color="cyan", marker="dot")
+            plt.plot(xs, up[ok].tolist(), color="cyan", marker="braille", label="BB")
+            plt.plot(xs, lo[ok].tolist(), color="cyan", marker="braille")
         for name, color in (("entry", "white"), ("SL", "red"), ("TP", "green")):
             v = self.levels.get(name)
             if v:
                 plt.hline(float(v), color)
-                plt.text(name, x=0, y=float(v), color=color)
+                plt.text(name, x=n - 1, y=float(v), color=color, alignment="right")
+        # Candles last, so the overlays never hide a body.
+        plt.candlestick(x, {"Open": c["open"].tolist(), "Close": close.tolist(), "High": c["high"].tolist(),
+                            "Low": c["low"].tolist()}, colors=["green", "red"])
         step = max(1, n // 6)
         ticks = list(range(0, n, step))
         fmt = "%m-%d" if self.timeframe in ("4h", "1d") else "%d %H:%M"

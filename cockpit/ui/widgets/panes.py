@@ -16,7 +16,8 @@ class ModeBadge(Static):
     """SIM grey / OKX DEMO blue / OKX LIVE red; replaced by a red HALTED banner while halted."""
 
     DEFAULT_CSS = """
-    ModeBadge { width: auto; padding: 0 1; text-style: bold; color: white; background: ansi_bright_black; }
+    ModeBadge { width: auto; height: 100%; padding: 0 1; content-align: center middle; text-style: bold;
+                color: white; background: ansi_bright_black; }
     ModeBadge.-demo { background: ansi_blue; }
     ModeBadge.-live { background: ansi_red; }
     ModeBadge.-halted { background: ansi_red; text-style: bold reverse; }
@@ -40,7 +41,8 @@ class ModeBadge(Static):
 
 class CockpitHeader(Horizontal):
     DEFAULT_CSS = """
-    CockpitHeader { height: 1; dock: top; background: $panel; }
+    CockpitHeader { height: auto; dock: top; background: $panel; }
+    CockpitHeader #header-info { height: auto; }
     CockpitHeader #header-info { width: 1fr; }
     """
 
@@ -137,7 +139,7 @@ class ApprovalBanner(Static):
     """One line above the footer whenever an order waits for approval, whatever tab is open."""
 
     DEFAULT_CSS = """
-    ApprovalBanner { dock: bottom; height: 1; background: $warning 30%; display: none; }
+    ApprovalBanner { height: 1; background: $warning 30%; display: none; }
     ApprovalBanner.-shown { display: block; }
     """
 
