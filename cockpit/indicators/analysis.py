@@ -1,0 +1,115 @@
+"""TechnicalAnalysis.report: one plain, JSON-able dict per decision.
+
+The prompt builder, the UI's technical pane and ``decisions.technical_analysis`` all use this dict,
+so they show the same numbers. Shape::
+
+    {"primary_timeframe": "1h", "regime": "ranging", "summary": "1h: ranging, close 64210.5 ...",
+     "timeframes": {"1h": {"bars": 500, "timestamp": ..., "close": ..., "change_pct": ...,
+        "ema": {"ema12": .., "ema26": .., "ema50": .., "ema200": ..}, "sma20": .., "rsi14": ..,
+        "macd": {"macd": .., "signal": .., "hist": ..},
+        "bollinger": {"upper": .., "middle": .., "lower": .., "percent_b": .., "bandwidth": ..},
+        "atr14": .., "atr_pct": .., "adx": {"adx": .., "plus_di": .., "minus_di": ..},
+        "donchian20": {"upper": .., "middle": .., "lower": ..}, "obv": .., "obv_change_20": ..,
+        "vwap14": .., "realized_vol24": .., "zscore20": .., "trend": "up|down|flat",
+        "patterns": [...], "levels": {"support": [...], "resistance": [...]},
+        "regime": "...", "regime_inputs": {...}}, ...}}
+
+Values are floats rounded to 8 significant digits, or None while an indicator is warming up.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+import numpy as np
+
+from cockpit.domain.market import TIMEFRAME_MS
+from cockpit.indicators import core as ind
+from cockpit.indicators.patterns import PatternRecognizer
+from cockpit.indicators.regime import RegimeClassifier
+
+
+def _num(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(f):
+        return None
+    return float(f"{f:.8g}")
+
+
+def _last(x: np.ndarray) -> float | None:
+    return _num(x[-1]) if len(x) else None
+
+
+class TechnicalAnalysis:
+    def __init__(self, regime_cfg: Mapping[str, Any] | None = None, *, tail: int = 2000) -> None:
+        self.regime = RegimeClassifier(regime_cfg)
+        self.patterns = PatternRecognizer()
+        self.tail = tail  # bars used per timeframe (EMA200 converges well within 2000)
+
+    def timeframe_report(self, arrays: Mapping[str, np.ndarray]) -> dict[str, Any]:
+        n = len(arrays["close"])
+        if n == 0:
+            return {"bars": 0}
+        a = {k: np.asarray(v)[-self.tail:] for k, v in arrays.items()}
+        h, lo, c, v = (np.asarray(a[k], dtype=np.float64) for k in ("high", "low", "close", "volume"))
+        up, mid, lw = ind.bollinger(c, 20, 2.0)
+        m_line, m_sig, m_hist = ind.macd(c)
+        adx, pdi, mdi = ind.adx(h, lo, c, 14)
+        atr = ind.atr(h, lo, c, 14)
+        dc_u, dc_m, dc_l = ind.donchian(h, lo, 20)
+        obv = ind.obv(c, v)
+        ema_fast, ema_slow = ind.ema(c, 12), ind.ema(c, 26)
+        close = float(c[-1])
+        bw = (up[-1] - lw[-1]) / mid[-1] if np.isfinite(mid[-1]) and mid[-1] else float("nan")
+        pb = (close - lw[-1]) / (up[-1] - lw[-1]) if np.isfinite(up[-1]) and up[-1] > lw[-1] else float("nan")
+        ef, es = ema_fast[-1], ema_slow[-1]
+        trend = "flat"
+        if np.isfinite(ef) and np.isfinite(es):
+            trend = "up" if ef > es and close > es else "down" if ef < es and close < es else "flat"
+        regime, inputs = self.regime.classify(a)
+        atr_last = float(atr[-1]) if np.isfinite(atr[-1]) else None
+        return {
+            "bars": int(n),
+            "timestamp": int(a["timestamp"][-1]) if "timestamp" in a else None,
+            "close": _num(close),
+            "change_pct": _num((close / c[-2] - 1) * 100) if len(c) > 1 and c[-2] else None,
+            "ema": {f"ema{p}": _last(ind.ema(c, p)) for p in (12, 26, 50, 200)},
+            "sma20": _last(mid),
+            "rsi14": _last(ind.rsi(c, 14)),
+            "macd": {"macd": _last(m_line), "signal": _last(m_sig), "hist": _last(m_hist)},
+            "bollinger": {"upper": _last(up), "middle": _last(mid), "lower": _last(lw), "percent_b": _num(pb),
+                          "bandwidth": _num(bw)},
+            "atr14": _num(atr_last),
+            "atr_pct": _num(atr_last / close * 100) if atr_last and close else None,
+            "adx": {"adx": _last(adx), "plus_di": _last(pdi), "minus_di": _last(mdi)},
+            "donchian20": {"upper": _last(dc_u), "middle": _last(dc_m), "lower": _last(dc_l)},
+            "obv": _last(obv),
+            "obv_change_20": _num(obv[-1] - obv[-21]) if len(obv) > 20 else None,
+            "vwap14": _last(ind.vwap(h, lo, c, v, 14)),
+            "realized_vol24": _last(ind.realized_vol(c, 24)),
+            "zscore20": _last(ind.zscore(c, 20)),
+            "trend": trend,
+            "patterns": self.patterns.latest(a),
+            "levels": self.patterns.levels(a, atr_last),
+            "regime": regime.value,
+            "regime_inputs": inputs,
+        }
+
+    def report(self, arrays_by_tf: Mapping[str, Mapping[str, np.ndarray]], primary: str | None = None
+               ) -> dict[str, Any]:
+        tfs = sorted(arrays_by_tf, key=lambda t: TIMEFRAME_MS.get(t, 0))
+        per = {tf: self.timeframe_report(arrays_by_tf[tf]) for tf in tfs}
+        if primary is None or primary not in per:
+            primary = next((tf for tf in tfs if per[tf].get("bars")), tfs[0] if tfs else None)
+        p = per.get(primary, {}) if primary else {}
+        parts = []
+        for tf in tfs:
+            r = per[tf]
+            if r.get("bars"):
+                parts.append(f"{tf}: {r['regime']}, trend {r['trend']}, close {r['close']}, RSI {r['rsi14']}")
+        return {"primary_timeframe": primary, "regime": p.get("regime", "unknown"),
+                "summary": "; ".join(parts) or "no candles", "timeframes": per}

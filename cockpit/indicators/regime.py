@@ -1,0 +1,95 @@
+"""Market regime classifier: trending up / trending down / ranging / high volatility.
+
+Rules, in order, for bar t (thresholds from config ``regime:``):
+
+1. high_volatility when the realised volatility (std of the last ``vol_window`` log returns) is at
+   or above the ``vol_high_pct`` percentile of its own last ``vol_lookback`` values;
+2. trending_up / trending_down when ADX(adx_period) >= adx_trend, by the sign of the least-squares
+   slope of log(close) over the last ``slope_window`` bars;
+3. ranging otherwise; unknown while any input is still warming up.
+
+Only bars <= t are used.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from cockpit.domain.signals import Regime
+from cockpit.indicators import core as ind
+
+REGIME_CODES: tuple[Regime, ...] = (Regime.UNKNOWN, Regime.TRENDING_UP, Regime.TRENDING_DOWN, Regime.RANGING,
+                                    Regime.HIGH_VOLATILITY)
+
+DEFAULTS = {"adx_period": 14, "adx_trend": 25.0, "vol_window": 24, "vol_lookback": 500, "vol_high_pct": 0.9,
+            "slope_window": 20}
+
+
+def rolling_percentile_rank(x: np.ndarray, w: int, *, last_only: bool = False) -> np.ndarray:
+    """Fraction of the last ``w`` values (the current one included) that are <= the current value.
+    NaN until w finite values are available."""
+    x = np.asarray(x, dtype=np.float64)
+    n = len(x)
+    out = np.full(n, np.nan)
+    if n < w:
+        return out
+    start = n - 1 if last_only else w - 1
+    chunk = max(1, 2_000_000 // w)
+    for s in range(start, n, chunk):
+        e = min(n, s + chunk)
+        win = sliding_window_view(x[s - w + 1:e], w)
+        cur = x[s:e, None]
+        with np.errstate(invalid="ignore"):
+            r = (win <= cur).sum(axis=1) / w
+        r[~np.isfinite(win).all(axis=1)] = np.nan
+        out[s:e] = r
+    return out
+
+
+class RegimeClassifier:
+    def __init__(self, cfg: Mapping[str, Any] | None = None) -> None:
+        c = dict(DEFAULTS)
+        c.update({k: v for k, v in (cfg or {}).items() if k in DEFAULTS})
+        self.cfg = c
+
+    def components(self, a: Mapping[str, np.ndarray], *, last_only: bool = False) -> dict[str, np.ndarray]:
+        c = self.cfg
+        close = np.asarray(a["close"], dtype=np.float64)
+        adx, _, _ = ind.adx(a["high"], a["low"], close, c["adx_period"])
+        vol = ind.realized_vol(close, c["vol_window"])
+        pct = rolling_percentile_rank(vol, c["vol_lookback"], last_only=last_only)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            slope = ind.linreg_slope(np.log(close), c["slope_window"])
+        return {"adx": adx, "vol": vol, "vol_pct": pct, "slope": slope}
+
+    def classify_series(self, a: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Regime code per bar (an index into REGIME_CODES)."""
+        return self._codes(self.components(a))
+
+    def _codes(self, comp: dict[str, np.ndarray]) -> np.ndarray:
+        c = self.cfg
+        adx, pct, slope = comp["adx"], comp["vol_pct"], comp["slope"]
+        ready = np.isfinite(adx) & np.isfinite(pct) & np.isfinite(slope)
+        with np.errstate(invalid="ignore"):
+            code = np.where(pct >= c["vol_high_pct"], 4,
+                            np.where(adx >= c["adx_trend"], np.where(slope >= 0, 1, 2), 3))
+        return np.where(ready, code, 0).astype(np.int8)
+
+    def classify(self, a: Mapping[str, np.ndarray]) -> tuple[Regime, dict[str, Any]]:
+        """The regime of the newest bar and the numbers behind it."""
+        if len(a["close"]) == 0:
+            return Regime.UNKNOWN, {}
+        comp = self.components(a, last_only=True)
+        code = int(self._codes({k: v[-1:] for k, v in comp.items()})[0])
+
+        def num(v: float) -> float | None:
+            return float(f"{v:.6g}") if np.isfinite(v) else None
+
+        return REGIME_CODES[code], {k: num(float(v[-1])) for k, v in comp.items()}
+
+
+def classify_regime(a: Mapping[str, np.ndarray], cfg: Mapping[str, Any] | None = None) -> Regime:
+    return RegimeClassifier(cfg).classify(a)[0]
