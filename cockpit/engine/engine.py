@@ -233,6 +233,13 @@ class Engine:
         latest = self._guard("read_candles", lambda: ds.latest_candle_time(self.symbol, self.tf), retries=1)
         if latest is None or latest < bar:
             return  # ingest is not current yet: try again next cycle
+        if self._last_enqueued_bar is not None and bar - self._last_enqueued_bar > self.tf_ms:
+            # Bars that closed while ingest was behind: decided on the newest only, and said so.
+            missed = range(self._last_enqueued_bar + self.tf_ms, bar, self.tf_ms)
+            self.status.decisions_skipped += len(missed)
+            for b in list(missed)[-50:]:
+                self.log.warning("decision_skipped", bar=iso_ms(b), reason="market data was behind; deciding on "
+                                 f"the newest closed bar {iso_ms(bar)}")
         detect_lag = (now - (bar + self.tf_ms)) / clock_rate(self.clock)
         item = (bar, time.monotonic() - max(0.0, detect_lag) / 1000.0)
         try:
