@@ -198,17 +198,12 @@ def _build_analysis(cfg: dict[str, Any], st: Stages, log: EventLog, exchange_for
     strategies = build_strategies(cfg)
     if isinstance(strategies, Mapping):
         strategies = list(strategies.values())
-    ta = regime_fn = None
+    ta = None
     try:
         TechnicalAnalysis = find("TechnicalAnalysis", "cockpit.indicators.analysis", "cockpit.indicators")
-        ta = call_with(TechnicalAnalysis, cfg=cfg, config=cfg)
+        ta = TechnicalAnalysis(cfg["regime"])
     except Unavailable as e:
         st.availability["technical_analysis"] = f"unavailable: {e}"
-    try:
-        regime_fn = find("classify_regime", "cockpit.indicators.regime", "cockpit.strategies.regime",
-                         "cockpit.indicators")
-    except Unavailable as e:
-        st.availability["regime"] = f"unavailable: {e}"
     symbol, tf = cfg["symbol"], cfg["decision_timeframe"]
     timeframes = cfg["timeframes"]
     bars = int(cfg["engine"]["history_bars"])
@@ -221,14 +216,11 @@ def _build_analysis(cfg: dict[str, Any], st: Stages, log: EventLog, exchange_for
         candles = ctx.candles(tf)
         price = float(candles["close"][-1]) if len(candles["close"]) else None
         report: dict[str, Any] = {}
-        if ta is not None:
-            report = call_with(ta.report, ctx=ctx, context=ctx, candles=candles, arrays=candles, timeframe=tf)
-            report = report if isinstance(report, dict) else getattr(report, "__dict__", {"report": str(report)})
         regime = Regime.UNKNOWN.value
-        if regime_fn is not None:
-            r = call_with(regime_fn, candles=candles, arrays=candles, ctx=ctx, cfg=cfg, config=cfg,
-                          params=cfg["regime"])
-            regime = getattr(r, "value", None) or getattr(getattr(r, "regime", None), "value", None) or str(r)
+        if ta is not None:
+            # One report per decision: indicators per timeframe, patterns, levels and the regime.
+            report = ta.report(ctx.candles_by_tf, primary=tf)
+            regime = str(report.get("regime") or regime)
         return Analysis(bar=bar, now_ms=now, price=price, signals=signals, ta_report=report, regime=regime,
                         context=ctx)
 
