@@ -26,6 +26,21 @@ class ExecutionReport:
     fills: list[Fill] = field(default_factory=list)
     message: str = ""
     raw: dict[str, Any] | None = None
+    # False when the venue does not know the order (fetch of an unknown client id): reconciliation
+    # marks such an order failed. Executors that never set it report "found".
+    found: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentInfo:
+    """Precision of one market in base currency (BTC). Defaults: OKX BTC-USDT-SWAP
+    (ctVal 0.01 BTC, lotSz = minSz = 0.01 contracts, tick 0.1 USDT)."""
+
+    symbol: str
+    amount_step: float = 0.0001
+    min_amount: float = 0.0001
+    price_step: float = 0.1
+    contract_size: float = 0.01
 
 
 @dataclass(slots=True)
@@ -66,3 +81,17 @@ class OrderExecutor(ABC):
 
     @abstractmethod
     def account(self) -> AccountState: ...
+
+    # Optional, with defaults so existing executors keep working:
+
+    def instrument(self, symbol: str) -> InstrumentInfo:
+        """The market's precision (the risk manager rounds sizes and prices to it)."""
+        return InstrumentInfo(symbol)
+
+    def mark_price(self, symbol: str) -> float | None:
+        """The venue's current mark price, or None when it cannot tell (callers fall back to stored prices)."""
+        return None
+
+    def find(self, client_order_id: str, symbol: str) -> ExecutionReport:
+        """Look an order up by client order id alone (reconciliation after a crash); found=False if unknown."""
+        return self.fetch(Order(symbol=symbol, side="buy", type="market", amount=0.0, client_order_id=client_order_id))

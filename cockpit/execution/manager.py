@@ -1,0 +1,509 @@
+"""OrderManager: from an order intent to an order on the exchange, and back into the database.
+
+    intent -> RiskManager.check -> orders row (rejected | pending_approval | approved)
+           -> operator approves (manual) or the policy does (auto_within_limits, auto)
+           -> risk check again at submit time -> OrderExecutor.place -> submitted -> fills -> filled
+
+Everything the exchange says is written as it happens: lifecycle events (with the status, in one
+transaction), fills (once each: UNIQUE(order_id, exchange_trade_id)), position snapshots, balances.
+The exchange is the truth: ``reconcile()`` (start-up and periodic) adopts the exchange's state of
+every order in flight, marks orders the exchange never saw as failed, records every mismatch as a
+risk event, and stores the exchange's position.
+
+Approval policy (``execution.approval``): ``manual`` (every order waits for an operator),
+``auto_within_limits`` (orders that passed every rule unchanged go straight out; reduced ones wait),
+``auto`` (everything the risk manager allows goes out). A pending order expires after
+``execution.approval_ttl_s``. Kill-switch closes are reduce-only market orders and never wait.
+
+Not thread-safe by itself: the engine serialises calls with one lock.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any, Mapping
+
+from cockpit.data.data_service import DataService
+from cockpit.data.operator import finish_command
+from cockpit.data.order_store import OrderStore
+from cockpit.data.risk_store import RiskStore
+from cockpit.domain.clock import Clock
+from cockpit.domain.orders import Fill, IllegalTransition, Order, OrderIntent, OrderStatus, Position
+from cockpit.domain.signals import RiskLevel
+from cockpit.execution.base import AccountState, ExecutionReport, OrderExecutor
+from cockpit.execution.ids import decision_client_id, namespace_prefix, system_client_id
+from cockpit.risk.manager import MarketState, RiskLimits, RiskManager, RiskResult
+
+S = OrderStatus
+IN_FLIGHT = (S.APPROVED, S.SUBMITTED, S.PARTIALLY_FILLED)
+WORKING = (S.SUBMITTED, S.PARTIALLY_FILLED)
+_EPS = 1e-9
+
+
+class OrderManager:
+    def __init__(self, cfg: Mapping[str, Any], executor: OrderExecutor, store: OrderStore | None = None,
+                 risk: RiskManager | None = None, clock: Clock | None = None, *, ds: DataService | None = None,
+                 symbol: str | None = None) -> None:
+        if clock is None:
+            raise TypeError("OrderManager needs a clock")
+        self.cfg = cfg
+        self.executor = executor
+        self.store = store if store is not None else OrderStore()
+        self.risk = risk if risk is not None else RiskManager(RiskLimits.from_config(cfg), clock=clock, state=RiskStore())
+        self.clock = clock
+        self.data = ds if ds is not None else DataService()
+        self.symbol = symbol or cfg["symbol"]
+        ex = cfg.get("execution", {})
+        self.approval = ex.get("approval", "manual")
+        self.ttl_ms = int(ex.get("approval_ttl_s", 900)) * 1000
+        self.mode = cfg.get("exchange", {}).get("mode")
+        self._ns: str | None = None
+        self.reconcile_ms = int(ex.get("reconcile_interval_s", 30)) * 1000
+        self._last_reconcile: int | None = None
+
+    # ---------------------------------------------------------------- helpers
+
+    @property
+    def namespace(self) -> str:
+        if self._ns is None:
+            self._ns = self.store.client_id_namespace(now_ms=self.clock.now_ms())
+        return self._ns
+
+    def client_order_id(self, intent: OrderIntent, decision_id: int | None) -> str:
+        if decision_id is not None:
+            return decision_client_id(self.namespace, decision_id, intent.leg)
+        return system_client_id(self.namespace, "m", self.clock.now_ms(), intent.leg)
+
+    def _event(self, level: RiskLevel, rule: str, details: dict[str, Any]) -> None:
+        self.risk.record(self.symbol, level, rule, details)
+
+    def market_state(self) -> MarketState:
+        info = self.executor.instrument(self.symbol)
+        mark = None
+        try:
+            mark = self.executor.mark_price(self.symbol)
+        except Exception:  # noqa: BLE001 - fall back to stored prices; the risk rule rejects without any
+            mark = None
+        if not mark:
+            snap = self.data.latest_price_snapshot(self.symbol)
+            mark = (snap or {}).get("mark_price") or (snap or {}).get("last_price")
+        if not mark:
+            tfs = self.cfg.get("timeframes") or ["1m"]
+            for tf in tfs:
+                c = self.data.candle_arrays(self.symbol, tf, limit=1)
+                if len(c["close"]):
+                    mark = float(c["close"][-1])
+                    break
+        return MarketState(self.symbol, float(mark) if mark else None, info.amount_step, info.min_amount,
+                           info.price_step, self.clock.now_ms())
+
+    def open_risk(self, position: Position | None, exclude_order: int | None = None) -> float:
+        """Money at risk: the position to its protective stop plus working entry orders to theirs."""
+        max_stop = float(self.cfg.get("risk", {}).get("max_stop_distance_pct", 0.1))
+        risk = 0.0
+        if position is not None and position.size > _EPS and position.side in ("long", "short"):
+            stop = None
+            side = "buy" if position.side == "long" else "sell"
+            for o in reversed(self.store.with_status((S.FILLED, S.PARTIALLY_FILLED), symbol=self.symbol)):
+                if o.side == side and not o.reduce_only and o.stop_loss:
+                    stop = o.stop_loss
+                    break
+            entry = position.entry_price or position.mark_price or 0.0
+            dist = abs(entry - stop) if stop else entry * max_stop
+            risk += position.size * dist
+        for o in self.store.with_status(IN_FLIGHT, symbol=self.symbol):
+            if o.reduce_only or o.id == exclude_order:
+                continue
+            ref = o.price or o.average_price
+            if ref and o.stop_loss:
+                risk += max(0.0, o.amount - o.filled) * abs(ref - o.stop_loss)
+            elif ref:
+                risk += max(0.0, o.amount - o.filled) * ref * max_stop
+        return risk
+
+    def account_state(self, exclude_order: int | None = None) -> AccountState:
+        acct = self.executor.account()
+        pos = self.executor.position(self.symbol)
+        return replace(acct, position=pos, open_risk=self.open_risk(pos, exclude_order))
+
+    # ---------------------------------------------------------------- intents
+
+    def submit_intent(self, intent: OrderIntent, decision_id: int | None = None) -> int:
+        """Risk-check ``intent`` and store it as an order (rejected, pending approval or approved and sent).
+        Idempotent: the same decision and leg return the existing order without a second check."""
+        decision_id = decision_id if decision_id is not None else intent.decision_id
+        intent = replace(intent, decision_id=decision_id)
+        cid = self.client_order_id(intent, decision_id)
+        existing = self.store.by_client_id(cid)
+        if existing is not None:
+            return int(existing.id)
+        now = self.clock.now_ms()
+        result = self.risk.check(intent, self.account_state(), self.market_state())
+        if result.rejected:
+            status, msg = S.REJECTED, "; ".join(result.reasons)
+        elif intent.reduce_only and self.risk.kill_switch_active:
+            status, msg = S.APPROVED, "kill switch: closing orders need no approval"
+        elif self.approval == "auto" or (self.approval == "auto_within_limits" and result.approved):
+            status, msg = S.APPROVED, f"auto-approved ({self.approval}, risk {result.status})"
+        else:
+            status, msg = S.PENDING_APPROVAL, f"waiting for approval ({self.approval}, risk {result.status})"
+        order = _order_from(result, cid)
+        oid, created = self.store.create(
+            order, now_ms=now, leg=intent.leg, mode=self.mode, status=status, message=msg,
+            expires_at=now + self.ttl_ms if status == S.PENDING_APPROVAL else None,
+            reason=intent.reason or None, risk_assessment=result.assessment)
+        if created and status == S.APPROVED:
+            self.store.update(oid, now_ms=now, decided_by=f"policy:{self.approval}", decided_at=now)
+            self._submit(oid)
+        return oid
+
+    def approve(self, order_id: int, *, by: str) -> Order:
+        """An operator approves a pending order: re-check the risk now, then send it."""
+        order = self.store.get(order_id)
+        now = self.clock.now_ms()
+        if order.status != S.PENDING_APPROVAL:
+            raise IllegalTransition(f"order {order_id} is {order.status.value}, not pending approval")
+        row = self.store.row(order_id) or {}
+        if row.get("expires_at") and row["expires_at"] <= now:
+            self.store.transition(order_id, S.EXPIRED, now_ms=now, message="approval came after the TTL")
+            raise IllegalTransition(f"order {order_id} expired before it was approved")
+        intent = OrderIntent(order.symbol, order.side, order.amount, order.type, order.price, order.stop_loss,
+                             order.take_profit, order.leverage, order.reduce_only, order.decision_id,
+                             int(row.get("leg") or 0))
+        result = self.risk.check(intent, self.account_state(exclude_order=order_id), self.market_state())
+        if result.rejected:
+            self.store.transition(order_id, S.REJECTED, now_ms=now, decided_by=by, decided_at=now,
+                                  message="approved by " + by + " but risk now rejects: " + "; ".join(result.reasons),
+                                  risk_assessment=result.assessment)
+            return self.store.get(order_id)
+        msg = f"approved by {by}"
+        if result.intent.amount < order.amount - _EPS:
+            msg += f"; risk reduced the amount {order.amount:g} -> {result.intent.amount:g}"
+        self.store.transition(order_id, S.APPROVED, now_ms=now, message=msg, decided_by=by, decided_at=now,
+                              amount=result.intent.amount, risk_assessment=result.assessment)
+        return self._submit(order_id)
+
+    def reject(self, order_id: int, *, by: str, reason: str = "") -> Order:
+        now = self.clock.now_ms()
+        order = self.store.get(order_id)
+        if order.status != S.PENDING_APPROVAL:
+            raise IllegalTransition(f"order {order_id} is {order.status.value}, not pending approval")
+        return self.store.transition(order_id, S.REJECTED, now_ms=now, message=f"rejected by {by}: {reason}".rstrip(": "),
+                                     decided_by=by, decided_at=now, reason=reason or None)
+
+    def cancel(self, order_id: int, *, by: str = "", reason: str = "") -> Order:
+        now = self.clock.now_ms()
+        order = self.store.get(order_id)
+        if order.status in (S.PENDING_APPROVAL, S.APPROVED):
+            return self.store.transition(order_id, S.CANCELED, now_ms=now, message=f"canceled by {by} {reason}".strip())
+        if order.status in WORKING:
+            rep = self.executor.cancel(order)
+            self._apply(order_id, rep, context=f"cancel by {by}")
+            return self.store.get(order_id)
+        raise IllegalTransition(f"order {order_id} is {order.status.value}: nothing to cancel")
+
+    def expire_pending(self) -> int:
+        now = self.clock.now_ms()
+        n = 0
+        for o in self.store.expired_pending(now):
+            try:
+                self.store.transition(o.id, S.EXPIRED, now_ms=now, message="approval TTL passed")
+                n += 1
+            except IllegalTransition:
+                pass
+        return n
+
+    # ---------------------------------------------------------------- talking to the exchange
+
+    def _submit(self, order_id: int) -> Order:
+        order = self.store.get(order_id)
+        now = self.clock.now_ms()
+        if order.status != S.APPROVED:
+            return order
+        if not order.reduce_only and self.risk.halted:
+            return self.store.transition(order_id, S.REJECTED, now_ms=now, message="trading halted (kill switch or "
+                                         "drawdown halt) before the order was sent")
+        self.risk.state.note_submission(now)
+        try:
+            rep = self.executor.place(order)
+        except Exception as e:  # noqa: BLE001 - transport failure: did the exchange get it? Ask.
+            return self._resolve_unknown(order, f"place failed: {type(e).__name__}: {e}")
+        if rep.status == S.FAILED and not rep.found:
+            self._event(RiskLevel.WARN, "submit", {"order_id": order.id, "client_order_id": order.client_order_id,
+                                                  "error": rep.message or "place returned no order",
+                                                  "action": "looking the order up by client id"})
+            return self._resolve_unknown(order, rep.message or "place returned no order")
+        return self._apply(order_id, rep, context="place")
+
+    def _resolve_unknown(self, order: Order, why: str) -> Order:
+        """The exchange may or may not have the order: look it up by client id; adopt or fail it."""
+        now = self.clock.now_ms()
+        try:
+            rep = self.executor.find(order.client_order_id, order.symbol)
+        except Exception as e:  # noqa: BLE001 - still unreachable: leave it approved, retried by client id
+            self._event(RiskLevel.ERROR, "submit", {"order_id": order.id, "client_order_id": order.client_order_id,
+                                                   "error": why, "lookup": f"{type(e).__name__}: {e}"})
+            return self.store.get(order.id)
+        if rep.found and rep.exchange_order_id:
+            return self._apply(order.id, rep, context=why + "; found by client id")
+        self._event(RiskLevel.ERROR, "submit", {"order_id": order.id, "client_order_id": order.client_order_id,
+                                               "error": why, "lookup": rep.message or "not found"})
+        return self.store.transition(order.id, S.FAILED, now_ms=now, message=f"{why}; not on the exchange")
+
+    def _apply(self, order_id: int, rep: ExecutionReport, *, context: str = "") -> Order:
+        """Bring the stored order to what the exchange reports: fills first, then the status path."""
+        now = self.clock.now_ms()
+        order = self.store.get(order_id)
+        if rep.exchange_order_id and rep.exchange_order_id != order.exchange_order_id:
+            order = self.store.update(order_id, now_ms=now, exchange_order_id=str(rep.exchange_order_id))
+        self._record_fills(order, rep)
+        target = S(rep.status)
+        fields: dict[str, Any] = {}
+        filled, avg, fee = self.store.fill_totals(order_id)
+        if rep.filled > filled + _EPS:
+            filled = rep.filled
+        if filled > _EPS:
+            fields.update(filled=filled, average_price=rep.average_price or avg, fee=rep.fee or fee)
+        msg = (context + ": " if context else "") + (rep.message or target.value)
+        cur = order.status
+        if cur.is_terminal:
+            if cur != target:
+                self._event(RiskLevel.WARN, "reconcile", {"order_id": order_id, "client_order_id": order.client_order_id,
+                                                          "db_status": cur.value, "exchange_status": target.value})
+            if fields:
+                self.store.update(order_id, now_ms=now, **fields)
+            return self.store.get(order_id)
+        path: list[OrderStatus] = []
+        if cur == S.APPROVED and target in (S.PARTIALLY_FILLED, S.FILLED, S.EXPIRED, S.CANCELED) and rep.exchange_order_id:
+            path.append(S.SUBMITTED)
+        if target == S.SUBMITTED and filled > _EPS:
+            target = S.PARTIALLY_FILLED
+        if target == S.PARTIALLY_FILLED and cur == S.PARTIALLY_FILLED and filled <= order.filled + _EPS:
+            target = cur  # nothing new
+        if target != cur or (target == S.PARTIALLY_FILLED and filled > order.filled + _EPS):
+            path.append(target)
+        elif target == cur and target == S.SUBMITTED and not path:
+            pass
+        if not path:
+            if fields:
+                self.store.update(order_id, now_ms=now, **fields)
+            return self.store.get(order_id)
+        for i, st in enumerate(path):
+            last = i == len(path) - 1
+            try:
+                order = self.store.transition(order_id, st, now_ms=now, message=msg if last else context or st.value,
+                                              **(fields if last else {}))
+            except IllegalTransition as e:
+                self._event(RiskLevel.ERROR, "order_state", {"order_id": order_id, "error": str(e), "report": rep.message})
+                if fields:
+                    self.store.update(order_id, now_ms=now, **fields)
+                return self.store.get(order_id)
+        return order
+
+    def _record_fills(self, order: Order, rep: ExecutionReport) -> int:
+        """Store the report's fills once each; when the venue gives no fill list, one synthetic fill per
+        increase of the cumulative filled amount (its id is the cumulative amount, so it is recorded once)."""
+        n = 0
+        for f in rep.fills:
+            n += self.store.record_fill(order.id, order.symbol, f)
+        if rep.fills:
+            return n
+        stored, stored_avg, stored_fee = self.store.fill_totals(order.id)
+        delta = rep.filled - stored
+        if delta > _EPS and rep.average_price:
+            price = (rep.average_price * rep.filled - (stored_avg or 0.0) * stored) / delta
+            fee = max(0.0, (rep.fee or 0.0) - stored_fee)
+            tid = f"{rep.exchange_order_id or order.client_order_id}:{rep.filled:.8f}"
+            n += self.store.record_fill(order.id, order.symbol, Fill(
+                order.client_order_id, order.side, price, delta, fee, "USDT", self.clock.now_ms(), tid))
+        return n
+
+    def sync(self) -> dict[str, int] | None:
+        """Poll working orders (status, fills), submit approved ones, record the position and balance.
+        Reconciles first on the first call and then every execution.reconcile_interval_s."""
+        now = self.clock.now_ms()
+        if self._last_reconcile is None or now - self._last_reconcile >= self.reconcile_ms:
+            rec = self.reconcile()
+            if any(rec.values()):
+                return {"reconciled": 1, **{k: v for k, v in rec.items() if v}}
+        out = {"updated": 0, "submitted": 0}
+        for o in self.store.with_status((S.APPROVED,), symbol=self.symbol):
+            self._submit(o.id)
+            out["submitted"] += 1
+        for o in self.store.with_status(WORKING, symbol=self.symbol):
+            before = (o.status, o.filled)
+            rep = self.executor.fetch(o)
+            if not rep.found:
+                self._event(RiskLevel.WARN, "reconcile", {"order_id": o.id, "client_order_id": o.client_order_id,
+                                                          "error": "working order not found on the exchange"})
+                self.store.transition(o.id, S.FAILED, now_ms=self.clock.now_ms(), message="not found on the exchange")
+                out["updated"] += 1
+                continue
+            after = self._apply(o.id, rep, context="sync")
+            if (after.status, after.filled) != before:
+                out["updated"] += 1
+        self.record_account()
+        return out if any(out.values()) else None
+
+    def record_account(self) -> tuple[Position, AccountState]:
+        now = self.clock.now_ms()
+        pos = self.executor.position(self.symbol)
+        acct = self.executor.account()
+        self.store.record_position(pos, now_ms=now)
+        self.store.record_balance(acct.currency, acct.equity, acct.free, acct.used, now_ms=now)
+        return pos, acct
+
+    def reconcile(self) -> dict[str, int]:
+        """Match the database to the exchange (at start-up and every execution.reconcile_interval_s).
+
+        Orders in flight (approved, submitted, partially filled) adopt the exchange's state, or are marked
+        failed when the exchange has never seen their client id; open exchange orders of this database that
+        the database thinks are closed are canceled; every mismatch is a risk_events row. The position
+        stored is the exchange's."""
+        now = self.clock.now_ms()
+        self._last_reconcile = now
+        out = {"adopted": 0, "failed": 0, "unknown_canceled": 0, "foreign": 0, "position_mismatch": 0}
+        open_by_cid = {r.client_order_id: r for r in self.executor.open_orders(self.symbol) if r.client_order_id}
+        for o in self.store.with_status(IN_FLIGHT, symbol=self.symbol):
+            rep = open_by_cid.get(o.client_order_id) or self.executor.find(o.client_order_id, o.symbol)
+            if rep.found and (rep.exchange_order_id or rep.status != S.FAILED):
+                before = o.status
+                after = self._apply(o.id, rep, context="reconcile")
+                if after.status != before:
+                    out["adopted"] += 1
+                    self._event(RiskLevel.WARN, "reconcile", {
+                        "order_id": o.id, "client_order_id": o.client_order_id, "db_status": before.value,
+                        "exchange_status": after.status.value, "action": "adopted the exchange's state"})
+            else:
+                self.store.transition(o.id, S.FAILED, now_ms=now,
+                                      message="reconcile: the exchange has no order with this client id")
+                out["failed"] += 1
+                self._event(RiskLevel.WARN, "reconcile", {
+                    "order_id": o.id, "client_order_id": o.client_order_id, "db_status": o.status.value,
+                    "action": "marked failed: not on the exchange"})
+        prefix = namespace_prefix(self.namespace)
+        for cid, rep in open_by_cid.items():
+            mine = self.store.by_client_id(cid)
+            if mine is not None and mine.status in IN_FLIGHT:
+                continue
+            if cid.startswith(prefix):
+                # Ours but closed (or unknown) in the database: nothing tracks it, so take it off the book.
+                try:
+                    self.executor.cancel(Order(self.symbol, "buy", "market", 0.0, client_order_id=cid,
+                                               exchange_order_id=rep.exchange_order_id))
+                except Exception as e:  # noqa: BLE001 - reported below either way
+                    rep.message = f"cancel failed: {e}"
+                out["unknown_canceled"] += 1
+                self._event(RiskLevel.ERROR, "reconcile", {
+                    "client_order_id": cid, "exchange_order_id": rep.exchange_order_id,
+                    "db_status": mine.status.value if mine else None, "action": "canceled untracked open order",
+                    "note": rep.message})
+            else:
+                out["foreign"] += 1
+                self._event(RiskLevel.WARN, "reconcile", {"client_order_id": cid, "exchange_order_id": rep.exchange_order_id,
+                                                          "action": "left alone: open order not placed by this cockpit"})
+        stored = self.data.positions(self.symbol)
+        pos, _ = self.record_account()
+        if stored:
+            s = stored[0]
+            ssize = float(s["size"] or 0.0) * (1 if s["side"] == "long" else -1 if s["side"] == "short" else 0)
+            if abs(ssize - pos.signed_size) > 1e-9:
+                out["position_mismatch"] += 1
+                self._event(RiskLevel.WARN, "reconcile", {"db_position": ssize, "exchange_position": pos.signed_size,
+                                                          "action": "stored the exchange's position"})
+        return out
+
+    # ---------------------------------------------------------------- kill switch
+
+    def kill_switch_active(self) -> bool:
+        return self.risk.kill_switch_active
+
+    def kill_switch(self, *, by: str = "", reason: str = "") -> dict[str, Any]:
+        """Halt: persist the switch, cancel every open order, close the position with reduce-only market orders."""
+        self.risk.engage_kill_switch(self.symbol, by=by, reason=reason)
+        out: dict[str, Any] = {"canceled": 0, "close_order": None, "errors": []}
+        for o in self.store.with_status((S.PENDING_APPROVAL, S.APPROVED, S.SUBMITTED, S.PARTIALLY_FILLED),
+                                        symbol=self.symbol):
+            if o.reduce_only and o.status in WORKING:
+                continue  # closing orders already on their way stay
+            try:
+                self.cancel(o.id, by=by or "kill switch", reason="kill switch")
+                out["canceled"] += 1
+            except Exception as e:  # noqa: BLE001 - keep going: closing the position matters more
+                out["errors"].append(f"cancel {o.id}: {e}")
+        try:
+            pos = self.executor.position(self.symbol)
+        except Exception as e:  # noqa: BLE001
+            out["errors"].append(f"position: {e}")
+            pos = None
+        if pos is not None and pos.size > _EPS and pos.side in ("long", "short"):
+            now = self.clock.now_ms()
+            intent = OrderIntent(self.symbol, "sell" if pos.side == "long" else "buy", pos.size, "market",
+                                 reduce_only=True, reason="kill switch: close position")
+            result = self.risk.check(intent, self.account_state(), self.market_state())
+            if result.rejected:
+                out["errors"].append("close rejected: " + "; ".join(result.reasons))
+            else:
+                cid = system_client_id(self.namespace, "k", now)
+                oid, created = self.store.create(_order_from(result, cid), now_ms=now, mode=self.mode,
+                                                 status=S.APPROVED, message="kill switch close", reason=intent.reason,
+                                                 risk_assessment=result.assessment)
+                if created:
+                    self.store.update(oid, now_ms=now, decided_by=by or "kill switch", decided_at=now)
+                    self._submit(oid)
+                out["close_order"] = oid
+        if out["errors"]:
+            self._event(RiskLevel.CRITICAL, "kill_switch", {"action": "errors while halting", "errors": out["errors"]})
+        return out
+
+    def clear_kill_switch(self, *, by: str = "") -> None:
+        equity = None
+        try:
+            equity = self.executor.account().equity
+        except Exception:  # noqa: BLE001 - clearing must work even when the exchange is unreachable
+            pass
+        self.risk.clear_kill_switch(self.symbol, by=by, equity=equity)
+
+    # ---------------------------------------------------------------- operator commands
+
+    def process_commands(self) -> list[dict[str, Any]] | None:
+        """Execute pending operator_commands rows in order, marking each done or failed."""
+        done = []
+        for cmd in self.data.operator_commands(status="pending"):
+            who = cmd.get("operator") or "operator"
+            payload = cmd.get("payload") if isinstance(cmd.get("payload"), dict) else {}
+            oid = cmd.get("order_id")
+            ok, result = True, ""
+            try:
+                if cmd["command"] == "approve":
+                    o = self.approve(int(oid), by=who)
+                    ok = o.status not in (S.REJECTED, S.FAILED, S.EXPIRED)
+                    result = f"order {oid} {o.status.value}"
+                elif cmd["command"] == "reject":
+                    o = self.reject(int(oid), by=who, reason=str(payload.get("reason", "")))
+                    result = f"order {oid} rejected"
+                elif cmd["command"] == "cancel":
+                    o = self.cancel(int(oid), by=who, reason=str(payload.get("reason", "")))
+                    result = f"order {oid} {o.status.value}"
+                elif cmd["command"] == "kill":
+                    r = self.kill_switch(by=who, reason=str(payload.get("reason", "")))
+                    result = json.dumps(r)
+                    ok = not r["errors"]
+                elif cmd["command"] == "clear_kill":
+                    self.clear_kill_switch(by=who)
+                    result = "kill switch cleared"
+                else:
+                    ok, result = False, f"unknown command {cmd['command']!r}"
+            except (IllegalTransition, KeyError, ValueError, TypeError) as e:
+                ok, result = False, str(e).strip("'\"")
+            finish_command(int(cmd["id"]), now_ms=self.clock.now_ms(), ok=ok, result=result)
+            done.append({"id": cmd["id"], "command": cmd["command"], "ok": ok, "result": result})
+        return done or None
+
+
+def _order_from(result: RiskResult, client_order_id: str) -> Order:
+    i = result.intent
+    return Order(symbol=i.symbol, side=i.side, type=i.type, amount=i.amount, price=i.price, stop_loss=i.stop_loss,
+                 take_profit=i.take_profit, leverage=i.leverage, reduce_only=i.reduce_only,
+                 client_order_id=client_order_id, decision_id=i.decision_id)

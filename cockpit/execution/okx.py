@@ -1,0 +1,294 @@
+"""OKXExecutor: the OrderExecutor over ccxt's ``okx`` class, for the built-in simulator (on loopback),
+OKX demo trading and OKX live. The same code path for all three; only the ccxt instance differs.
+
+At this boundary, sizes change units: the engine speaks BTC, OKX speaks contracts (ctVal 0.01 BTC),
+rounded with ccxt's ``amount_to_precision``. After ``create_order`` the order is fetched again,
+because ccxt's batch-orders reply carries no status. A reply that does not look like an order
+(no id, a foreign client id, negative sizes) is never turned into an order: the report says
+FAILED/not found and the OrderManager looks the order up by its client id.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+import ccxt
+
+from cockpit.domain.orders import Fill, Order, OrderStatus, Position
+from cockpit.execution.base import AccountState, ExecutionReport, InstrumentInfo, OrderExecutor
+
+S = OrderStatus
+_CCXT_STATUS = {"open": S.SUBMITTED, "closed": S.FILLED, "canceled": S.CANCELED, "cancelled": S.CANCELED,
+                "rejected": S.REJECTED, "expired": S.EXPIRED}
+_OKX_STATE = {"live": S.SUBMITTED, "partially_filled": S.PARTIALLY_FILLED, "filled": S.FILLED,
+              "canceled": S.CANCELED, "mmp_canceled": S.CANCELED}
+DUPLICATE_CODES = ("51016", "Duplicated client order ID")
+
+
+class MalformedReply(ValueError):
+    pass
+
+
+def _num(x: Any) -> float | None:
+    if x is None or x == "":
+        return None
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+class OKXExecutor(OrderExecutor):
+    name = "okx"
+
+    def __init__(self, exchange: ccxt.Exchange, cfg: Mapping[str, Any] | None = None, *,
+                 symbol: str = "BTC/USDT:USDT", clock: Any = None) -> None:
+        self.exchange = exchange
+        self.symbol = symbol
+        ex_cfg = (cfg or {}).get("execution", {}) if cfg else {}
+        # The client's default (make_exchange sets isolated) unless the config says otherwise.
+        self.margin_mode = ex_cfg.get("margin_mode") or (getattr(exchange, "options", None) or {}).get(
+            "defaultMarginMode") or "cross"
+        self.clock = clock
+        self._leverage: dict[str, float] = {}
+        self._markets_loaded = False
+
+    # ---------------------------------------------------------------- market, units
+
+    def _market(self, symbol: str) -> dict[str, Any]:
+        if not self._markets_loaded:
+            self.exchange.load_markets()
+            self._markets_loaded = True
+        return self.exchange.market(symbol)
+
+    def contract_size(self, symbol: str) -> float:
+        return float(self._market(symbol).get("contractSize") or 1.0)
+
+    def to_contracts(self, symbol: str, amount_btc: float) -> float:
+        """BTC -> contracts, truncated to the market's lot size."""
+        c = amount_btc / self.contract_size(symbol)
+        return float(self.exchange.amount_to_precision(symbol, c + 1e-9))
+
+    def to_base(self, symbol: str, contracts: float | None) -> float:
+        return round(float(contracts or 0.0) * self.contract_size(symbol), 12)
+
+    def instrument(self, symbol: str) -> InstrumentInfo:
+        m = self._market(symbol)
+        cs = float(m.get("contractSize") or 1.0)
+        lot = _num((m.get("precision") or {}).get("amount")) or 1.0
+        min_c = _num(((m.get("limits") or {}).get("amount") or {}).get("min")) or lot
+        tick = _num((m.get("precision") or {}).get("price")) or 0.1
+        return InstrumentInfo(symbol, amount_step=round(lot * cs, 12), min_amount=round(min_c * cs, 12),
+                              price_step=tick, contract_size=cs)
+
+    def mark_price(self, symbol: str) -> float | None:
+        try:
+            r = self.exchange.fetch_mark_price(symbol)
+            return _num(r.get("markPrice")) or _num((r.get("info") or {}).get("markPx"))
+        except (ccxt.NotSupported, AttributeError):
+            t = self.exchange.fetch_ticker(symbol)
+            return _num(t.get("markPrice")) or _num(t.get("last"))
+
+    # ---------------------------------------------------------------- reports
+
+    def _report(self, raw: Any, order: Order | None, *, fills: bool = True) -> ExecutionReport:
+        """A ccxt order structure -> ExecutionReport; MalformedReply when it is not a usable order."""
+        if not isinstance(raw, dict):
+            raise MalformedReply(f"expected an order structure, got {type(raw).__name__}")
+        oid = raw.get("id")
+        if not isinstance(oid, str) or not oid.strip():
+            raise MalformedReply(f"order reply without an id: {oid!r}")
+        info = raw.get("info") or {}
+        cid = raw.get("clientOrderId") or info.get("clOrdId") or (order.client_order_id if order else None)
+        if order is not None and order.client_order_id and cid and cid != order.client_order_id:
+            raise MalformedReply(f"reply for client id {cid!r}, expected {order.client_order_id!r}")
+        symbol = raw.get("symbol") or (order.symbol if order else self.symbol)
+        filled_c = _num(raw.get("filled"))
+        if filled_c is None:
+            filled_c = _num(info.get("accFillSz")) or 0.0
+        if filled_c < 0:
+            raise MalformedReply(f"negative filled amount {filled_c}")
+        status = _CCXT_STATUS.get(raw.get("status") or "") or _OKX_STATE.get(info.get("state") or "")
+        if status is None:
+            raise MalformedReply(f"order {oid} without a status (status={raw.get('status')!r}, state={info.get('state')!r})")
+        filled = self.to_base(symbol, filled_c)
+        if status == S.SUBMITTED and filled > 0:
+            status = S.PARTIALLY_FILLED
+        fee_cost = _num((raw.get("fee") or {}).get("cost"))
+        rep = ExecutionReport(client_order_id=str(cid or ""), status=status, exchange_order_id=oid, filled=filled,
+                              average_price=_num(raw.get("average")) or _num(info.get("avgPx")),
+                              fee=abs(fee_cost) if fee_cost is not None else 0.0,
+                              message=f"okx state {info.get('state') or raw.get('status')}", raw=info)
+        if fills and filled > 0:
+            rep.fills = self._fills(oid, symbol, rep.client_order_id)
+        return rep
+
+    def _fills(self, exchange_order_id: str, symbol: str, client_order_id: str) -> list[Fill]:
+        out = []
+        for t in self.exchange.fetch_order_trades(exchange_order_id, symbol):
+            tid, price, amount = t.get("id"), _num(t.get("price")), _num(t.get("amount"))
+            if not tid or price is None or amount is None or amount <= 0:
+                continue  # a malformed fill is skipped; the order's cumulative fill still counts
+            fee = _num((t.get("fee") or {}).get("cost")) or 0.0
+            out.append(Fill(order_client_id=client_order_id, side=t.get("side") or "", price=price,
+                            amount=self.to_base(symbol, amount), fee=abs(fee),
+                            fee_currency=(t.get("fee") or {}).get("currency") or "USDT",
+                            timestamp=int(t.get("timestamp") or 0), trade_id=str(tid),
+                            realized_pnl=_num((t.get("info") or {}).get("fillPnl"))))
+        return out
+
+    @staticmethod
+    def _not_found(order: Order, message: str) -> ExecutionReport:
+        return ExecutionReport(client_order_id=order.client_order_id or "", status=S.FAILED, found=False,
+                               message=message)
+
+    # ---------------------------------------------------------------- orders
+
+    def _ensure_leverage(self, symbol: str, leverage: float) -> str:
+        lev = float(leverage or 1.0)
+        if self._leverage.get(symbol) == lev:
+            return ""
+        try:
+            self.exchange.set_leverage(lev, symbol, {"mgnMode": self.margin_mode})
+            self._leverage[symbol] = lev
+            return ""
+        except ccxt.NetworkError:
+            raise
+        except ccxt.BaseError as e:
+            return f"; set_leverage failed: {e}"
+
+    def place(self, order: Order) -> ExecutionReport:
+        if not order.client_order_id:
+            raise ValueError("an order needs a client_order_id to be placed")
+        symbol = order.symbol
+        contracts = self.to_contracts(symbol, order.amount)
+        if contracts <= 0:
+            return ExecutionReport(order.client_order_id, S.REJECTED, found=False,
+                                   message=f"amount {order.amount:g} BTC is below one lot")
+        note = "" if order.reduce_only else self._ensure_leverage(symbol, order.leverage)
+        params: dict[str, Any] = {"clientOrderId": order.client_order_id, "tdMode": self.margin_mode}
+        if order.reduce_only:
+            params["reduceOnly"] = True
+        if order.stop_loss and not order.reduce_only:
+            params["stopLoss"] = {"triggerPrice": order.stop_loss}
+        if order.take_profit and not order.reduce_only:
+            params["takeProfit"] = {"triggerPrice": order.take_profit}
+        price = order.price if order.type == "limit" else None
+        try:
+            raw = self.exchange.create_order(symbol, order.type, order.side, contracts, price, params)
+        except ccxt.NetworkError:
+            raise  # unknown outcome: the caller looks the order up by client id
+        except ccxt.BaseError as e:
+            if any(c in str(e) for c in DUPLICATE_CODES):
+                # A retried submit: the exchange already has this client id. Adopt that order.
+                return self.find(order.client_order_id, symbol)
+            return ExecutionReport(order.client_order_id, S.REJECTED, found=False,
+                                   message=f"rejected by the exchange: {e}"[:500])
+        oid = raw.get("id") if isinstance(raw, dict) else None
+        if not isinstance(oid, str) or not oid.strip():
+            return ExecutionReport(order.client_order_id, S.FAILED, found=False,
+                                   message=f"malformed create_order reply (id={oid!r})", raw=_safe(raw))
+        # ccxt's batch-orders reply has no status: fetch the order for its real state.
+        try:
+            return self._with_note(self._report(self.exchange.fetch_order(oid, symbol), order), note)
+        except ccxt.NetworkError:
+            return ExecutionReport(order.client_order_id, S.SUBMITTED, exchange_order_id=oid,
+                                   message="placed; status fetch failed" + note)
+        except (ccxt.BaseError, MalformedReply) as e:
+            return ExecutionReport(order.client_order_id, S.SUBMITTED, exchange_order_id=oid,
+                                   message=f"placed; status fetch unusable: {e}"[:500] + note)
+
+    @staticmethod
+    def _with_note(rep: ExecutionReport, note: str) -> ExecutionReport:
+        if note:
+            rep.message += note
+        return rep
+
+    def fetch(self, order: Order) -> ExecutionReport:
+        symbol = order.symbol
+        try:
+            if order.exchange_order_id:
+                raw = self.exchange.fetch_order(order.exchange_order_id, symbol)
+            else:
+                raw = self.exchange.fetch_order(None, symbol, {"clOrdId": order.client_order_id})
+        except ccxt.OrderNotFound as e:
+            return self._not_found(order, f"not found: {e}"[:300])
+        try:
+            return self._report(raw, order)
+        except MalformedReply as e:
+            return self._not_found(order, f"malformed reply: {e}")
+
+    def find(self, client_order_id: str, symbol: str) -> ExecutionReport:
+        return self.fetch(Order(symbol=symbol, side="buy", type="market", amount=0.0, client_order_id=client_order_id))
+
+    def cancel(self, order: Order) -> ExecutionReport:
+        symbol = order.symbol
+        try:
+            if order.exchange_order_id:
+                self.exchange.cancel_order(order.exchange_order_id, symbol)
+            else:
+                self.exchange.cancel_order(None, symbol, {"clOrdId": order.client_order_id})
+        except ccxt.OrderNotFound:
+            pass  # already filled or canceled: the fetch below tells which
+        except ccxt.InvalidOrder:
+            pass  # OKX 51400-51402: cannot cancel a filled/canceled order
+        return self.fetch(order)
+
+    def amend(self, order: Order, *, amount: float | None = None, price: float | None = None) -> ExecutionReport:
+        if not order.exchange_order_id:
+            raise ValueError("amend needs the exchange order id")
+        params = {}
+        if amount is not None:
+            params["newSz"] = self.exchange.amount_to_precision(order.symbol, amount / self.contract_size(order.symbol))
+        if price is not None:
+            params["newPx"] = self.exchange.price_to_precision(order.symbol, price)
+        if not params:
+            return self.fetch(order)
+        self.exchange.private_post_trade_amend_order({"instId": self._market(order.symbol)["id"],
+                                                      "ordId": order.exchange_order_id, **params})
+        return self.fetch(order)
+
+    def open_orders(self, symbol: str) -> list[ExecutionReport]:
+        out = []
+        for raw in self.exchange.fetch_open_orders(symbol):
+            try:
+                out.append(self._report(raw, None, fills=False))
+            except MalformedReply:
+                continue
+        return out
+
+    # ---------------------------------------------------------------- account
+
+    def position(self, symbol: str) -> Position:
+        for p in self.exchange.fetch_positions([symbol]):
+            if p.get("symbol") != symbol:
+                continue
+            contracts = _num(p.get("contracts")) or 0.0
+            if abs(contracts) <= 0:
+                continue
+            info = p.get("info") or {}
+            side = p.get("side")
+            if side not in ("long", "short"):
+                pos_raw = _num(info.get("pos")) or 0.0
+                side = "long" if pos_raw > 0 else "short"
+            return Position(symbol=symbol, side=side, size=self.to_base(symbol, abs(contracts)),
+                            entry_price=_num(p.get("entryPrice")) or 0.0, leverage=_num(p.get("leverage")) or 1.0,
+                            unrealized_pnl=_num(p.get("unrealizedPnl")) or 0.0,
+                            margin=_num(p.get("initialMargin")) or _num(p.get("collateral")) or 0.0,
+                            liquidation_price=_num(p.get("liquidationPrice")), mark_price=_num(p.get("markPrice")))
+        return Position(symbol=symbol, side="flat", size=0.0)
+
+    def account(self) -> AccountState:
+        bal = self.exchange.fetch_balance()
+        ccy = "USDT"
+        total = _num((bal.get("total") or {}).get(ccy))
+        if total is None:
+            raise MalformedReply(f"balance reply without {ccy} total")
+        return AccountState(equity=total, free=_num((bal.get("free") or {}).get(ccy)) or 0.0,
+                            used=_num((bal.get("used") or {}).get(ccy)) or 0.0, currency=ccy)
+
+
+def _safe(raw: Any) -> dict[str, Any] | None:
+    return raw if isinstance(raw, dict) else {"reply": repr(raw)[:200]}
