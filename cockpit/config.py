@@ -159,6 +159,47 @@ def params_map(default: dict[str, Any], doc: str = "") -> Spec:
     return Spec(default, check, doc)
 
 
+def choice_list(default: list[str], options: Iterable[str], doc: str = "") -> Spec:
+    """A list of distinct names, each one of ``options`` (order kept)."""
+    opts = tuple(options)
+
+    def check(path: str, v: Any) -> Any:
+        if not isinstance(v, list):
+            raise ConfigError(path, f"expected a list of names from {', '.join(opts)}, got {_fmt(v)}")
+        for i, x in enumerate(v):
+            if x not in opts:
+                raise ConfigError(f"{path}[{i}]", f"expected one of {', '.join(opts)}, got {_fmt(x)}")
+        if len(set(v)) != len(v):
+            raise ConfigError(path, f"names must be unique, got {_fmt(v)}")
+        return list(v)
+
+    return Spec(default, check, doc)
+
+
+ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def url_list(default: list[str], doc: str = "") -> Spec:
+    """Notification URLs: strings with ``scheme://``; secrets only as ``${VAR}`` references."""
+
+    def check(path: str, v: Any) -> Any:
+        if not isinstance(v, list):
+            raise ConfigError(path, f"expected a list of Apprise URLs (scheme://...), got {_fmt(v)}")
+        for i, x in enumerate(v):
+            if not isinstance(x, str) or not re.match(r"[A-Za-z][A-Za-z0-9+.-]*://\S", x):
+                raise ConfigError(f"{path}[{i}]", f"expected an Apprise URL such as 'tgram://${{TG_TOKEN}}/${{TG_CHAT}}', "
+                                  f"got {_fmt(x)}")
+            if "${" in ENV_REF.sub("", x):
+                raise ConfigError(f"{path}[{i}]", f"malformed ${{VAR}} reference in {_fmt(x)}")
+        return list(v)
+
+    return Spec(default, check, doc)
+
+
+NOTIFY_EVENTS = ("pending_approval", "fill", "order_rejected", "order_expired", "risk", "halt", "engine",
+                 "daily_summary")
+
+
 def strategy(enabled: bool, params: dict[str, Any], **extra: Spec) -> dict[str, Any]:
     return {"enabled": boolean(enabled, "run this strategy"), "params": params_map(params, "strategy parameters"), **extra}
 
@@ -272,6 +313,13 @@ SCHEMA: dict[str, Any] = {
         "funding_rate": number(0.0001, -0.01, 0.01),
         "maintenance_margin": number(0.004, 0, 0.5),
         "leverage": number(1.0, 1, 125),
+        "slippage_range": number(0.0, 0, 1),
+        "lot_size": number(0.0001, 0, 1),
+        "position_fraction": number(1.0, 0.001, 1),
+        "size_by_strength": boolean(True),
+        "funding_source": choice("auto", ("auto", "table", "constant", "off")),
+        "intrabar": choice("auto", ("auto", "conservative")),
+        "workers": number(0, 0, 256, integer=True),
     },
     "database": {
         "url": text("sqlite:///data/cockpit.db", pattern=r"(sqlite:///.+|sqlite:///:memory:|postgres(ql)?://\S+)",
@@ -280,6 +328,21 @@ SCHEMA: dict[str, Any] = {
     "ui": {
         "refresh_ms": number(500, 50, 60000, integer=True),
         "chart_bars": number(120, 20, 2000, integer=True),
+    },
+    "notify": {
+        "urls": url_list([]),
+        "events": choice_list(list(NOTIFY_EVENTS), NOTIFY_EVENTS),
+        "min_risk_level": choice("ERROR", ("INFO", "WARN", "ERROR", "CRITICAL")),
+        "risk_repeat_s": number(600, 0, 86400, integer=True),
+        "rate_per_minute": number(20, 1, 600, integer=True),
+        "burst": number(5, 1, 100, integer=True),
+        "retries": number(3, 0, 10, integer=True),
+        "backoff_s": number(2.0, 0, 300),
+        "timeout_s": number(10.0, 1, 120),
+        "queue_size": number(200, 10, 100000, integer=True),
+        "poll_s": number(2.0, 0.05, 60),
+        "daily_summary_utc": text("00:00", nullable=True, pattern=r"([01]\d|2[0-3]):[0-5]\d",
+                                  describe="a UTC time HH:MM"),
     },
     "log": {
         "format": choice("text", ("text", "json")),
@@ -434,4 +497,6 @@ def secret_values(cfg: Mapping[str, Any], environ: Mapping[str, str] | None = No
     names = [cfg["exchange"]["api_key_env"], cfg["exchange"]["secret_env"], cfg["exchange"]["passphrase_env"]]
     if cfg["llm"].get("api_key_env"):
         names.append(cfg["llm"]["api_key_env"])
+    for url in cfg.get("notify", {}).get("urls", []):  # tokens inside notification URLs
+        names += ENV_REF.findall(url)
     return [environ[n] for n in names if n and environ.get(n)]

@@ -240,7 +240,8 @@ def run_engine(arrays: dict[str, np.ndarray], signals: Signals, settings: Engine
     return EngineResult(equity, position, ex.trades, ex.records, decisions,
                         float(equity[-1]) if n else settings.capital, ex.fees_paid, ex.funding_paid,
                         ex.liquidations, intrabar, len(ev_bar),
-                        {"open_position": ex.side * ex.size, "cash": ex.cash})
+                        {"open_position": ex.side * ex.size, "open_entry": ex.entry, "cash": ex.cash,
+                         "last_close": float(c[-1]) if n else 0.0})
 
 
 def _equity_curve(n: int, capital: float, close: np.ndarray, fpre: np.ndarray, ev_bar: list[int],

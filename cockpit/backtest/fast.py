@@ -37,6 +37,7 @@ def _kernel(o, h, l, c, d, strength, stop, take, fpay, sub_lo, sub_hi, sub_o, su
             capital, taker, slip_bps, slip_range, mmr, lev, lot, frac):
     n = len(o)
     equity = np.empty(n)
+    position = np.empty(n)
     t_side = np.zeros(n + 1, np.int8)
     t_entry_bar = np.zeros(n + 1, np.int64)
     t_exit_bar = np.zeros(n + 1, np.int64)
@@ -221,8 +222,9 @@ def _kernel(o, h, l, c, d, strength, stop, take, fpay, sub_lo, sub_hi, sub_o, su
                     tp = math.nan
                     liq = math.nan
         equity[j] = cash + side * size * (c[j] - entry) if side != 0 else cash
-    return (equity, nt, t_side, t_entry_bar, t_exit_bar, t_entry, t_exit, t_size, t_gross, t_fees, t_fund, t_reason,
-            fees_total, fund_total, nliq, side * size)
+        position[j] = side * size
+    return (equity, position, nt, t_side, t_entry_bar, t_exit_bar, t_entry, t_exit, t_size, t_gross, t_fees, t_fund, t_reason,
+            fees_total, fund_total, nliq, side * size, entry)
 
 
 def run_fast(arrays: dict[str, np.ndarray], signals: Signals, settings: EngineSettings, *,
@@ -251,8 +253,8 @@ def run_fast(arrays: dict[str, np.ndarray], signals: Signals, settings: EngineSe
                   has_sub, float(settings.capital), float(settings.taker_fee), float(settings.slippage_bps),
                   float(settings.slippage_range), float(settings.maintenance_margin), float(settings.leverage),
                   float(settings.lot_size), float(settings.position_fraction))
-    (equity, nt, t_side, t_eb, t_xb, t_entry, t_exit, t_size, t_gross, t_fees, t_fund, t_reason,
-     fees, fund, nliq, open_pos) = out
+    (equity, position, nt, t_side, t_eb, t_xb, t_entry, t_exit, t_size, t_gross, t_fees, t_fund, t_reason,
+     fees, fund, nliq, open_pos, open_entry) = out
     trades: list[ClosedTrade] = []
     if with_trades:
         for i in range(int(nt)):
@@ -264,7 +266,8 @@ def run_fast(arrays: dict[str, np.ndarray], signals: Signals, settings: EngineSe
     decisions = [(int(ts[k]), int(d[k]), float(signals.strength[k])) for k in changes.tolist()] if with_trades else []
     intrabar = ("conservative (stop first; no lower-timeframe bars)" if idx is None
                 else "lower timeframe bars decided the order inside bars that had them")
-    return EngineResult(equity, np.empty(0), trades, [], decisions, float(equity[-1]) if n else settings.capital,
+    return EngineResult(equity, position, trades, [], decisions, float(equity[-1]) if n else settings.capital,
                         float(fees), float(fund), int(nliq), intrabar, n,
-                        {"open_position": float(open_pos), "trade_count": int(nt),
+                        {"open_position": float(open_pos), "open_entry": float(open_entry), "trade_count": int(nt),
+                         "last_close": float(c[-1]) if n else 0.0,
                          "pnl": (t_gross[:nt] - t_fees[:nt] - t_fund[:nt]) if not with_trades else None})

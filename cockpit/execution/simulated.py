@@ -69,6 +69,8 @@ class ClosedTrade:
     fees: float
     funding: float
     exit_reason: str
+    stop_loss: float | None = None
+    take_profit: float | None = None
 
     @property
     def pnl(self) -> float:
@@ -78,7 +80,7 @@ class ClosedTrade:
         return {"side": self.side, "entry_time": self.entry_time, "exit_time": self.exit_time,
                 "entry_price": self.entry_price, "exit_price": self.exit_price, "size": self.size,
                 "gross_pnl": self.gross_pnl, "fees": self.fees, "funding": self.funding, "pnl": self.pnl,
-                "exit_reason": self.exit_reason}
+                "exit_reason": self.exit_reason, "stop_loss": self.stop_loss, "take_profit": self.take_profit}
 
 
 class SimulatedExecutor(OrderExecutor):
@@ -390,7 +392,7 @@ class SimulatedExecutor(OrderExecutor):
         entry_fees = self._pos_fees * share
         funding = self._pos_funding * share
         self.trades.append(ClosedTrade("long" if self.side > 0 else "short", self._pos_open_time, ts, self.entry,
-                                       price, amount, gross, entry_fees + fee, funding, reason))
+                                       price, amount, gross, entry_fees + fee, funding, reason, self.stop, self.take))
         self.records.append(FillRecord(ts, side, price, amount, fee, reason, gross - entry_fees - fee - funding,
                                        funding, order.client_order_id))
         if partial:
