@@ -24,6 +24,16 @@ def _json(v: Any) -> str | None:
     return json.dumps(v, sort_keys=True, default=str, allow_nan=False)
 
 
+# A hostile or runaway reply (megabytes) is kept in part: enough to read, not enough to bloat the DB.
+MAX_STORED_CHARS = 65_536
+
+
+def _cap(text: str | None) -> str | None:
+    if text is None or len(text) <= MAX_STORED_CHARS:
+        return text
+    return text[:MAX_STORED_CHARS] + f"... [truncated: {len(text)} characters in all]"
+
+
 def _finite(v: Any) -> Any:
     if isinstance(v, float) and not math.isfinite(v):
         return None
@@ -78,7 +88,7 @@ class DecisionStore:
         return self._exec(
             "INSERT INTO llm_runs (prompt_version_id, model_version_id, timestamp, request, response, status,"
             " latency_ms, model, prompt_tokens, completion_tokens, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (prompt_version_id, model_version_id, int(timestamp), self.redact(req), self.redact(response), status,
+            (prompt_version_id, model_version_id, int(timestamp), self.redact(req), self.redact(_cap(response)), status,
              latency_ms, model, prompt_tokens, completion_tokens, self.redact(error)))
 
     def update_llm_run_status(self, run_id: int, status: str, error: str | None = None) -> None:
@@ -97,7 +107,7 @@ class DecisionStore:
             " fallback_reason, weights, target_exposure) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (d.symbol, d.timeframe, int(d.timestamp), d.action, d.confidence, d.reasoning,
              _json(_finite(d.technical_analysis)), _json(_finite(d.risk_assessment)) if d.risk_assessment else None,
-             self.redact(d.llm_response), d.llm_run_id, d.prompt_version_id, d.model_version_id, d.regime, d.selector,
+             self.redact(_cap(d.llm_response)), d.llm_run_id, d.prompt_version_id, d.model_version_id, d.regime, d.selector,
              d.fallback_reason, _json(_finite(weights_detail if weights_detail is not None else d.weights)),
              d.target_exposure))
 

@@ -11,7 +11,7 @@ Replies are scripted: each request pops the next *step* from a queue; when the q
     Reply.slow(seconds=5, content=...)             waits (interruptible) before answering: client timeouts
     Reply.raw(b'{"id": "x", "choi', content_type="application/json")   a broken JSON body
 
-Every request is recorded (path, headers, parsed JSON body) in ``server.requests``.
+Every request is recorded (path, headers with lower-cased names, parsed JSON body) in ``server.requests``.
 
 Use it as a context manager or through the ``fake_openai`` fixture::
 
@@ -83,7 +83,7 @@ def completion_body(content: str | None, *, model: str, prompt_tokens: int = 100
 class RecordedRequest:
     method: str
     path: str
-    headers: dict[str, str]
+    headers: dict[str, str]  # names lower-cased
     body: Any
 
 
@@ -150,7 +150,7 @@ class FakeOpenAIServer:
                     pass
 
             def do_GET(self) -> None:  # noqa: N802
-                server.requests.append(RecordedRequest("GET", self.path, dict(self.headers), None))
+                server.requests.append(RecordedRequest("GET", self.path, {k.lower(): v for k, v in self.headers.items()}, None))
                 if self.path.rstrip("/").endswith("/models"):
                     body = {"object": "list", "data": [{"id": "fake-model", "object": "model", "owned_by": "test"}]}
                     self._send(200, json.dumps(body).encode(), "application/json", {})
@@ -164,7 +164,7 @@ class FakeOpenAIServer:
                     body = json.loads(raw or b"null")
                 except ValueError:
                     body = raw.decode("utf-8", "replace")
-                server.requests.append(RecordedRequest("POST", self.path, dict(self.headers), body))
+                server.requests.append(RecordedRequest("POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body))
                 if not self.path.rstrip("/").endswith("/chat/completions"):
                     self._send(404, b'{"error": {"message": "not found"}}', "application/json", {})
                     return
@@ -182,7 +182,8 @@ class FakeOpenAIServer:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-openai", daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
+                                        name="fake-openai", daemon=True)
         self._thread.start()
         return self
 
