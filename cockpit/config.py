@@ -344,6 +344,10 @@ SCHEMA: dict[str, Any] = {
         "daily_summary_utc": text("00:00", nullable=True, pattern=r"([01]\d|2[0-3]):[0-5]\d",
                                   describe="a UTC time HH:MM"),
     },
+    "api": {
+        "keys_env": text("COCKPIT_API_KEYS", pattern=r"[A-Za-z_][A-Za-z0-9_]*", describe="an environment variable name"),
+        "rate_limit_per_minute": number(120, 1, 100000, integer=True),
+    },
     "log": {
         "format": choice("text", ("text", "json")),
         "level": choice("INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),

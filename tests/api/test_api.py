@@ -1,0 +1,154 @@
+"""The REST API through a real HTTP client against the running server."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from cockpit.api.server import ApiRefused, ApiServer, parse_bind
+
+T0 = 1_704_067_200_000
+H = 3_600_000
+
+
+@pytest.fixture
+def seeded(db, tmp_path):
+    from cockpit.market.csv_import import import_csv
+
+    p = tmp_path / "c.csv"
+    p.write_text("timestamp,open,high,low,close,volume\n" +
+                 "".join(f"{T0 + i * H},{100 + i},{102 + i},{99 + i},{101 + i},{10 + i}\n" for i in range(30)))
+    import_csv(db, p, symbol="BTC/USDT:USDT", timeframe="1h")
+    from cockpit.db.models import DecisionRow, OrderRow
+
+    d = DecisionRow.create(symbol="BTC/USDT:USDT", timeframe="1h", timestamp=T0, action="buy", confidence=0.7,
+                           reasoning="trend up", regime="trending_up", selector="offline")
+    o = OrderRow.create(symbol="BTC/USDT:USDT", side="buy", type="market", amount=0.01, status="pending_approval",
+                        client_order_id="d1l0", decision=d.id, stop_loss=95.0)
+    f = OrderRow.create(symbol="BTC/USDT:USDT", side="buy", type="market", amount=0.01, status="filled",
+                        client_order_id="d1l1", decision=d.id)
+    return {"decision": d.id, "pending": o.id, "filled": f.id}
+
+
+@pytest.fixture
+def server(cfg, seeded):
+    s = ApiServer(cfg, "127.0.0.1", 0, environ={}).start()
+    yield s
+    s.stop()
+
+
+def test_market_latest_and_stats(server):
+    c = httpx.Client(base_url=server.url)
+    r = c.get("/api/market/latest", params={"symbol": "BTC/USDT:USDT", "timeframe": "1h", "limit": 3})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["success"] is True
+    assert [x["timestamp"] for x in body["data"]] == [T0 + 27 * H, T0 + 28 * H, T0 + 29 * H]
+    assert body["data"][-1] == {"timestamp": T0 + 29 * H, "open": 129.0, "high": 131.0, "low": 128.0, "close": 130.0,
+                                "volume": 39.0}
+    r = c.get("/api/market/stats")
+    t = r.json()["data"]["tables"][0]
+    assert (t["symbol"], t["timeframe"], t["count"], t["start_time"], t["gaps"]) == \
+        ("BTC/USDT:USDT", "1h", 30, "2024-01-01 00:00:00", 0)
+
+
+@pytest.mark.parametrize("params, fragment", [
+    ({"symbol": "btcusdt"}, "Invalid symbol format"),
+    ({"symbol": "BTC/USDT:USDT", "timeframe": "7m"}, "Invalid timeframe"),
+    ({"symbol": "BTC/USDT:USDT", "limit": 0}, "limit"),
+    ({"symbol": "BTC/USDT:USDT", "limit": "many"}, "limit"),
+    ({}, "symbol"),
+])
+def test_bad_parameters_get_the_seed_error_envelope(server, params, fragment):
+    r = httpx.get(server.url + "/api/market/latest", params=params)
+    assert r.status_code == 400
+    body = r.json()
+    assert body["success"] is False
+    assert body["error"]["code"] == "INVALID_PARAMETER"
+    assert fragment in body["error"]["message"]
+
+
+def test_unknown_route_and_missing_rows_are_not_found(server):
+    r = httpx.get(server.url + "/api/nope")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "NOT_FOUND"
+    r = httpx.get(server.url + "/api/backtest/result/999")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "NOT_FOUND"
+    r = httpx.post(server.url + "/api/backtest/run/999")
+    assert r.status_code == 404
+
+
+def test_decision_history(server, seeded):
+    r = httpx.get(server.url + "/api/decision/history", params={"limit": 5})
+    data = r.json()["data"]
+    assert len(data) == 1 and data[0]["id"] == seeded["decision"] and data[0]["action"] == "buy"
+    assert data[0]["reasoning"] == "trend up"
+
+
+def test_orders_approve_and_reject_become_operator_commands(server, seeded, ds):
+    c = httpx.Client(base_url=server.url)
+    r = c.get("/api/orders", params={"status": "pending_approval"})
+    assert [o["id"] for o in r.json()["data"]] == [seeded["pending"]]
+    assert c.get("/api/orders", params={"status": "bogus"}).status_code == 400
+    r = c.post(f"/api/orders/{seeded['pending']}/approve")
+    assert r.status_code == 200, r.text
+    cmds = ds.operator_commands()
+    assert [(x["command"], x["order_id"]) for x in cmds] == [("approve", seeded["pending"])]
+    assert cmds[0]["operator"].startswith("api 127.0.0.1")
+    r = c.post(f"/api/orders/{seeded['filled']}/approve")
+    assert r.status_code == 400 and "not pending approval" in r.json()["error"]["message"]
+    r = c.post(f"/api/orders/{seeded['pending']}/reject", json={})
+    assert r.status_code == 400
+    r = c.post(f"/api/orders/{seeded['pending']}/reject", json={"reason": "too big"})
+    assert r.status_code == 200
+    assert ds.operator_commands()[-1]["payload"] == {"reason": "too big"}
+    assert c.post("/api/orders/424242/approve").status_code == 404
+
+
+def test_health_is_open_and_reports_mode(server):
+    r = httpx.get(server.url + "/api/health")
+    assert r.status_code == 200
+    d = r.json()["data"]
+    assert d["mode"] == "sim" and d["pending_approvals"] == 1 and d["kill_switch"] is False
+
+
+def test_openapi_document_is_served(server):
+    doc = httpx.get(server.url + "/openapi.json").json()
+    for path in ("/api/market/latest", "/api/market/collect", "/api/market/stats", "/api/decision/generate",
+                 "/api/decision/history", "/api/backtest/create", "/api/backtest/run/{config_id}",
+                 "/api/backtest/result/{result_id}", "/api/backtest/list", "/api/orders",
+                 "/api/orders/{order_id}/approve", "/api/orders/{order_id}/reject", "/api/health"):
+        assert path in doc["paths"], path
+
+
+def test_keys_required_off_loopback_and_wrong_key_is_401(cfg, seeded):
+    with pytest.raises(ApiRefused, match="not a loopback address"):
+        ApiServer(cfg, "0.0.0.0", 0, environ={})
+    s = ApiServer(cfg, "127.0.0.1", 0, environ={"COCKPIT_API_KEYS": "k-one,k-two"}).start()
+    try:
+        for method, path in (("get", "/api/market/stats"), ("get", "/api/orders"), ("post", "/api/market/collect"),
+                             ("get", "/api/backtest/list"), ("post", f"/api/orders/{seeded['pending']}/approve")):
+            r = getattr(httpx, method)(s.url + path, headers={"X-API-Key": "wrong"})
+            assert r.status_code == 401, path
+            assert r.json()["error"]["code"] == "UNAUTHORIZED"
+        r = httpx.get(s.url + "/api/market/stats", headers={"X-API-Key": "k-two"})
+        assert r.status_code == 200
+    finally:
+        s.stop()
+
+
+def test_rate_limit_answers_429(cfg, seeded):
+    cfg = {**cfg, "api": {**cfg["api"], "rate_limit_per_minute": 3}}
+    s = ApiServer(cfg, "127.0.0.1", 0, environ={}).start()
+    try:
+        codes = [httpx.get(s.url + "/api/market/stats").status_code for _ in range(5)]
+        assert codes == [200, 200, 200, 429, 429]
+        assert httpx.get(s.url + "/api/market/stats").json()["error"]["code"] == "RATE_LIMIT_EXCEEDED"
+    finally:
+        s.stop()
+
+
+def test_parse_bind():
+    assert parse_bind("127.0.0.1:8000") == ("127.0.0.1", 8000)
+    assert parse_bind("[::1]:0") == ("::1", 0)
+    with pytest.raises(ApiRefused):
+        parse_bind("8000")
