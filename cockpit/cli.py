@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "cockpit.decision.commands",  # llm ...
     "cockpit.training.commands",  # train ...
     "cockpit.engine.commands",    # run (headless engine helpers)
+    "cockpit.notify.commands",    # notify test
 ]
 
 
