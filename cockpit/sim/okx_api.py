@@ -90,6 +90,7 @@ class OkxApi:
             ("GET", "account/config"): self.config,
             ("GET", "account/leverage-info"): self.leverage_info,
             ("GET", "account/trade-fee"): self.trade_fee,
+            ("GET", "asset/currencies"): self.currencies,
             ("POST", "account/set-leverage"): self.set_leverage,
             ("POST", "account/set-position-mode"): self.set_position_mode,
             ("POST", "trade/order"): self.place_one,
@@ -303,6 +304,11 @@ class OkxApi:
         return [{"category": "1", "instType": "SWAP", "level": "Lv1", "maker": n(-MAKER_FEE), "taker": n(-TAKER_FEE),
                  "makerU": n(-MAKER_FEE), "takerU": n(-TAKER_FEE), "ts": str(self.clock.now_ms())}]
 
+    def currencies(self, p: Any) -> list:
+        return [{"ccy": c, "name": c, "chain": f"{c}-{c}", "canDep": False, "canWd": False, "canInternal": False,
+                 "minWd": "0", "maxWd": "0", "minFee": "0", "maxFee": "0", "wdTickSz": "8", "mainNet": True}
+                for c in ("BTC", CCY)]
+
     def set_leverage(self, p: Any) -> list:
         _check_inst(p)
         try:
@@ -511,4 +517,6 @@ class OkxApi:
     def algos_history(self, p: Any) -> list:
         self.now()
         state = p.get("state")
+        if state == "filled":   # ccxt's fetch_closed_orders sends this for algo types too
+            state = "effective"
         return self._algos(p, lambda a: a.state != "live" and (not state or a.state == state))
