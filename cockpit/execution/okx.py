@@ -11,6 +11,7 @@ FAILED/not found and the OrderManager looks the order up by its client id.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Mapping
 
 import ccxt
@@ -24,6 +25,7 @@ _CCXT_STATUS = {"open": S.SUBMITTED, "closed": S.FILLED, "canceled": S.CANCELED,
 _OKX_STATE = {"live": S.SUBMITTED, "partially_filled": S.PARTIALLY_FILLED, "filled": S.FILLED,
               "canceled": S.CANCELED, "mmp_canceled": S.CANCELED}
 DUPLICATE_CODES = ("51016", "Duplicated client order ID")
+ORDER_ID = re.compile(r"\d{1,32}")  # OKX order ids are numeric strings
 
 
 class MalformedReply(ValueError):
@@ -98,8 +100,8 @@ class OKXExecutor(OrderExecutor):
         if not isinstance(raw, dict):
             raise MalformedReply(f"expected an order structure, got {type(raw).__name__}")
         oid = raw.get("id")
-        if not isinstance(oid, str) or not oid.strip():
-            raise MalformedReply(f"order reply without an id: {oid!r}")
+        if not isinstance(oid, str) or not ORDER_ID.fullmatch(oid):
+            raise MalformedReply(f"order reply without a valid id: {oid!r}")
         info = raw.get("info") or {}
         cid = raw.get("clientOrderId") or info.get("clOrdId") or (order.client_order_id if order else None)
         if order is not None and order.client_order_id and cid and cid != order.client_order_id:
@@ -187,18 +189,24 @@ class OKXExecutor(OrderExecutor):
             return ExecutionReport(order.client_order_id, S.REJECTED, found=False,
                                    message=f"rejected by the exchange: {e}"[:500])
         oid = raw.get("id") if isinstance(raw, dict) else None
-        if not isinstance(oid, str) or not oid.strip():
+        if not isinstance(oid, str) or not ORDER_ID.fullmatch(oid):
+            # Never turn this into an order: the caller looks the order up by its client id.
             return ExecutionReport(order.client_order_id, S.FAILED, found=False,
                                    message=f"malformed create_order reply (id={oid!r})", raw=_safe(raw))
-        # ccxt's batch-orders reply has no status: fetch the order for its real state.
+        # ccxt's batch-orders reply has no status: fetch the order (by our client id) for its real state.
         try:
-            return self._with_note(self._report(self.exchange.fetch_order(oid, symbol), order), note)
+            rep = self._report(self.exchange.fetch_order(None, symbol, {"clOrdId": order.client_order_id}), order)
         except ccxt.NetworkError:
             return ExecutionReport(order.client_order_id, S.SUBMITTED, exchange_order_id=oid,
                                    message="placed; status fetch failed" + note)
         except (ccxt.BaseError, MalformedReply) as e:
             return ExecutionReport(order.client_order_id, S.SUBMITTED, exchange_order_id=oid,
                                    message=f"placed; status fetch unusable: {e}"[:500] + note)
+        if rep.exchange_order_id != oid:
+            return ExecutionReport(order.client_order_id, S.FAILED, found=False,
+                                   message=f"create_order reply id {oid!r} differs from the exchange's "
+                                           f"{rep.exchange_order_id!r}")
+        return self._with_note(rep, note)
 
     @staticmethod
     def _with_note(rep: ExecutionReport, note: str) -> ExecutionReport:

@@ -109,15 +109,32 @@ def test_retried_submit_is_one_order(make_manager, decision_id, okx, sim):
     assert d != a and len(sim.exchange.orders) == 2
 
 
-def test_transient_place_failure_is_resolved_by_client_id(make_manager, decision_id, okx, sim):
-    """The connection drops on the placement: the order may or may not exist. The manager asks."""
+def test_dropped_placement_is_failed_not_duplicated(make_manager, decision_id, okx, sim):
+    """The connection drops before the exchange saw the order: the lookup by client id finds nothing."""
     om = make_manager("auto")
     sim.faults.add("drop", path="trade/batch-orders")
+    did = decision_id()
+    oid = om.submit_intent(entry(did, okx))
+    assert DataService().order(oid)["status"] == "failed"
+    assert sim.exchange.orders == {}
+    assert any(e["rule"] == "submit" for e in DataService().risk_events())
+    assert om.submit_intent(entry(did, okx)) == oid  # a retry of the same decision never makes a second order
+    assert sim.exchange.orders == {}
+
+
+@pytest.mark.parametrize("fault", ["malformed", "garbage"])
+def test_unreadable_placement_reply_is_resolved_by_client_id(make_manager, decision_id, okx, sim, fault):
+    """The exchange placed the order but its reply is broken (half a body, None ids): the reply is never
+    turned into an order; the order is looked up by client id and adopted, once."""
+    om = make_manager("auto")
+    sim.faults.add(fault, path="trade/batch-orders")
     oid = om.submit_intent(entry(decision_id(), okx))
     row = DataService().order(oid)
-    # Dropped before the simulator saw it: the lookup finds nothing and the order is failed, not duplicated.
-    assert row["status"] in ("failed", "filled")
-    assert len(sim.exchange.orders) <= 1
+    assert row["status"] == "filled", statuses(oid)
+    assert len(sim.exchange.orders) == 1
+    assert row["exchange_order_id"] == next(iter(sim.exchange.orders))
+    assert len(DataService().trades(order_id=oid)) == 1
+    assert any(e["rule"] == "submit" for e in DataService().risk_events())
 
 
 def test_kill_switch_cancels_closes_halts_and_survives_restart(make_manager, decision_id, okx, sim, db_url):
