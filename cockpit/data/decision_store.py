@@ -105,10 +105,10 @@ class DecisionStore:
             "INSERT INTO decisions (symbol, timeframe, timestamp, action, confidence, reasoning, technical_analysis,"
             " risk_assessment, llm_response, llm_run_id, prompt_version_id, model_version_id, regime, selector,"
             " fallback_reason, weights, target_exposure) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (d.symbol, d.timeframe, int(d.timestamp), d.action, d.confidence, d.reasoning,
+            (d.symbol, d.timeframe, int(d.timestamp), d.action, d.confidence, self.redact(d.reasoning),
              _json(_finite(d.technical_analysis)), _json(_finite(d.risk_assessment)) if d.risk_assessment else None,
              self.redact(_cap(d.llm_response)), d.llm_run_id, d.prompt_version_id, d.model_version_id, d.regime, d.selector,
-             d.fallback_reason, _json(_finite(weights_detail if weights_detail is not None else d.weights)),
+             self.redact(d.fallback_reason), _json(_finite(weights_detail if weights_detail is not None else d.weights)),
              d.target_exposure))
 
     # ------------------------------------------------------------ risk events

@@ -89,6 +89,7 @@ class LLMClient:
         self.max_tokens = int(max_tokens)
         self.json_schema_mode = bool(json_schema_mode)
         self._timer = timer  # a duration counter for latency, not the time of day
+        self._key = api_key or ""
         self._client = openai.OpenAI(base_url=base_url, api_key=api_key or LOCAL_PLACEHOLDER_KEY,
                                      timeout=self.timeout_s, max_retries=self.max_retries)
 
@@ -151,7 +152,7 @@ class LLMClient:
             except (openai.OpenAIError, ValueError, TypeError, AttributeError, IndexError, KeyError) as e:
                 # JSONDecodeError is a ValueError: a broken body is an API error like any other.
                 return LLMResult("error", None, body, self._ms(start), prompt_tokens or None,
-                                 completion_tokens or None, _describe(e), attempts)
+                                 completion_tokens or None, self._redact(_describe(e)), attempts)
             if content is not None and not isinstance(content, str):
                 content = str(content)
             if content and content.strip():
@@ -160,6 +161,10 @@ class LLMClient:
             if attempts > self.max_retries:
                 return LLMResult("blank", content, body, self._ms(start), prompt_tokens or None,
                                  completion_tokens or None, f"blank reply after {attempts} attempts", attempts, finish)
+
+    def _redact(self, text: str) -> str:
+        # A server may echo the key back in an error message.
+        return text.replace(self._key, "[redacted]") if len(self._key) >= 4 else text
 
     def _ms(self, start: float) -> int:
         return int(round((self._timer() - start) * 1000))
