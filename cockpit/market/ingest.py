@@ -120,6 +120,7 @@ class MarketIngestor:
         self.rejected_log: list[tuple[str, str]] = []
         self._markets_loaded = False
         self.timing = {"http": 0.0, "parse": 0.0, "db": 0.0}
+        exchange.enableLastJsonResponse = True   # lets _call tell a malformed answer from an empty one
 
     # ------------------------------------------------------------ plumbing
 
@@ -131,7 +132,13 @@ class MarketIngestor:
                 if not self._markets_loaded:
                     self.x.load_markets()
                     self._markets_loaded = True
-                return fn(*args, **kw)
+                self.x.last_json_response = None
+                result = fn(*args, **kw)
+                if not isinstance(self.x.last_json_response, (dict, list)):
+                    # ccxt hands a body it could not parse back as a string and the caller gets
+                    # empty or None-filled records: treat it like a transport fault.
+                    raise ccxt.BadResponse(f"{what}: the answer was not valid JSON")
+                return result
             except RETRYABLE as e:
                 last = e
             except ccxt.BaseError:
@@ -373,8 +380,9 @@ class MarketIngestor:
                     return
                 rows = self._call("fetch_long_short_ratio_history", self.x.fetch_long_short_ratio_history,
                                   self.symbol, LS_PERIOD, since, 100)
-                if not rows:
-                    return
+                if not rows:   # an empty window (before the series starts): move on
+                    since += 100 * period
+                    continue
                 good = []
                 for x in rows:
                     ts, ratio = x.get("timestamp"), x.get("longShortRatio")

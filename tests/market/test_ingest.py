@@ -1,0 +1,149 @@
+"""MarketIngestor through ccxt against the simulator: backfill, validation, faults, repair, replay."""
+
+from __future__ import annotations
+
+import pytest
+
+SYM = "BTC/USDT:USDT"
+H = 3_600_000
+
+
+def make_ingestor(okx, cfg, sim, db, **kw):
+    from cockpit.market.ingest import MarketIngestor
+
+    return MarketIngestor(okx, cfg, sim.clock, db=db, timeframes=kw.pop("timeframes", ["1h"]), source="sim",
+                          sleep=lambda s: None, **kw)
+
+
+def stored(db, tf="1h"):
+    return db.execute_sql("SELECT timestamp, open, high, low, close, volume FROM market_data "
+                          "WHERE symbol=? AND timeframe=? ORDER BY timestamp", (SYM, tf)).fetchall()
+
+
+def truth(sim, tf_ms, since, now):
+    bars = sim.market.candles(tf_ms, now, after=now // tf_ms * tf_ms, before=since - 1, limit=100_000)
+    return [(b.ts, b.open, b.high, b.low, b.close, b.volume) for b in reversed(bars) if b.confirmed]
+
+
+def runs(db):
+    return db.execute_sql("SELECT data_type, timeframe, status, error, rows_inserted FROM ingestion_runs "
+                          "ORDER BY id").fetchall()
+
+
+def test_backfill_is_exact_closed_only_and_idempotent(okx, cfg, sim, db):
+    sim.clock.advance(30 * 60_000)
+    now = sim.clock.now_ms()
+    since = now - 10 * 24 * H
+    ing = make_ingestor(okx, cfg, sim, db, timeframes=["15m", "1h", "4h"])
+    for tf in ("15m", "1h", "4h"):
+        step = ing.backfill_candles(tf, since)
+        assert step.status == "success", step
+    want = truth(sim, H, since, now)
+    assert stored(db) == [tuple(r) for r in want]
+    assert stored(db)[-1][0] + H <= now                         # the forming hour is not stored
+    assert len(stored(db, "15m")) == 10 * 96
+    assert stored(db, "4h") == [tuple(r) for r in truth(sim, 4 * H, since, now)]
+    assert ing.backfill_candles("1h", since).rows == 0         # idempotent
+    forming = ing.fetch_forming_candle("1h")
+    assert forming["timestamp"] == now // H * H and forming["closed"] is False
+    assert [r[2] for r in runs(db)] == ["success"] * 4
+
+
+def test_run_once_updates_everything_incrementally(okx, cfg, sim, db):
+    ing = make_ingestor(okx, cfg, sim, db, timeframes=["1h", "1d"])
+    first = ing.run_once()
+    assert first["ok"], first["errors"]
+    types = {s["data_type"] for s in first["steps"]}
+    assert types == {"candles", "funding", "price_snapshot", "open_interest", "long_short_ratio"}
+    n = len(stored(db))
+    assert n == min(cfg["exchange"]["backfill_days"], 20) * 24   # the fixture market has 20 days of history
+    sim.clock.advance(3 * H)
+    second = ing.run_once()
+    assert second["ok"] and len(stored(db)) == n + 3
+    counts = {t: db.execute_sql(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+              for t in ("funding_rates", "price_snapshots", "open_interest", "long_short_ratio")}
+    assert all(counts.values()), counts
+
+
+@pytest.mark.parametrize("kind", ["rate_limit", "server_error", "drop", "malformed", "garbage", "slow"])
+def test_each_fault_kind_stores_nothing_bad_is_recorded_and_repaired(kind, okx, cfg, sim, db):
+    now = sim.clock.now_ms()
+    since = now - 40 * 24 * H        # 960 candles = 4 pages
+    ing = make_ingestor(okx, cfg, sim, db)
+    if kind == "slow":
+        okx.timeout = 200
+    extra = {"delay_s": 0.5} if kind == "slow" else {}
+    # Persistent while the first page is fetched: the step gives up after its retries.
+    fault = sim.faults.add(kind, count=-1, path="candles", **extra)
+    step = ing.backfill_candles("1h", since)
+    assert step.status in ("failed", "partial") and step.error
+    sim.faults.clear()
+    # A fault in the middle of a later run: one page goes bad, the others land.
+    sim.faults.add(kind, count=1 if kind in ("malformed", "garbage") else ing.max_retries + 1, path="candles", **extra)
+    ing.backfill_candles("1h", since)
+    okx.timeout = 10_000
+    good = {r[0]: r for r in truth(sim, H, since, now)}
+    rows = stored(db)
+    assert all(tuple(r) == good[r[0]] for r in rows)            # whatever is stored is correct
+    recorded = runs(db)
+    assert any(r[2] != "success" and r[3] for r in recorded)    # the fault is on record, with why
+    ing.backfill_candles("1h", since)                           # resumes when the fault clears
+    ing.repair(["1h"])
+    assert stored(db) == [tuple(r) for r in truth(sim, H, since, now)]
+    from cockpit.data import DataService
+    assert DataService(db).gaps(SYM, "1h") == []
+    assert fault.hits >= 1
+
+
+def test_run_once_never_raises_when_everything_fails(okx, cfg, sim, db):
+    sim.faults.add("drop", count=-1)
+    summary = make_ingestor(okx, cfg, sim, db).run_once()
+    assert not summary["ok"] and summary["errors"] and stored(db) == []
+    assert all(r[2] == "failed" for r in runs(db))
+
+
+def test_validation_rejects_bad_rows():
+    from cockpit.market.ingest import valid_candle
+
+    now = 10 * H
+    assert valid_candle([H, 1.0, 2.0, 0.5, 1.5, 3.0], H, now) is None
+    assert valid_candle([H, None, 2.0, 0.5, 1.5, 3.0], H, now)
+    assert valid_candle([H, 1.0, 0.4, 0.5, 1.5, 3.0], H, now)          # high < low
+    assert valid_candle([H + 1, 1.0, 2.0, 0.5, 1.5, 3.0], H, now)      # off grid
+    assert valid_candle([11 * H, 1.0, 2.0, 0.5, 1.5, 3.0], H, now)     # ahead of the exchange
+    assert valid_candle([H, float("nan"), 2.0, 0.5, 1.5, 3.0], H, now)
+    assert valid_candle([None, 1.0, 2.0, 0.5, 1.5, 3.0], H, now)
+
+
+def test_replay_of_real_candles_round_trips(shared_data_dir, cfg, db, tmp_path):
+    import pandas as pd
+
+    from cockpit.market.exchange import make_exchange
+    from cockpit.market.ingest import MarketIngestor
+    from cockpit.sim import start_simulator
+
+    src = pd.read_csv(shared_data_dir / "btc_usdt_swap_1h.csv").iloc[40_000:41_500]
+    path = tmp_path / "slice.csv"
+    src.to_csv(path, index=False)
+    end = int(src["timestamp"].iloc[-1]) + H
+    sim = start_simulator({**cfg["sim"], "replay_csv": str(path)}, speed=0, start_ms=end)
+    try:
+        x = make_exchange(cfg, mode="sim", rest_url=sim.url, credentials=sim.credentials, for_tests=True)
+        ing = MarketIngestor(x, cfg, sim.clock, db=db, timeframes=["1h"], sleep=lambda s: None)
+        assert ing.backfill_candles("1h", int(src["timestamp"].iloc[0])).status == "success"
+    finally:
+        sim.stop()
+    got = stored(db)
+    assert len(got) == len(src)
+    want = [tuple(r) for r in src[["timestamp", "open", "high", "low", "close", "volume"]].itertuples(index=False)]
+    assert [(int(g[0]), *map(float, g[1:])) for g in got] == [(int(w[0]), *map(float, w[1:])) for w in want]
+
+
+def test_cli_ingest_and_repair_with_builtin_sim(tmp_path, capsys):
+    from cockpit.cli import main
+
+    dbp = tmp_path / "cli.db"
+    assert main(["--db", str(dbp), "ingest", "--exchange", "sim", "--timeframes", "1d", "--since", "2025-12-20"]) == 0
+    out = capsys.readouterr().out
+    assert "candles 1d" in out and "success" in out
+    assert main(["--db", str(dbp), "db", "repair", "--exchange", "sim", "--timeframes", "1d"]) == 0
