@@ -25,6 +25,9 @@ import yaml
 from cockpit.domain.market import TIMEFRAME_MS
 
 ENV_PREFIX = "COCKPIT__"
+# Risk rules that risk.disabled_rules may switch off (cockpit.risk.manager checks the same names).
+RISK_RULES = ("max_drawdown", "daily_loss", "order_rate", "max_leverage", "price_sanity", "stop_loss", "take_profit",
+              "max_position", "effective_leverage", "per_trade_risk", "total_risk")
 STRATEGY_NAMES = (
     "ema_trend",
     "bollinger_range",
@@ -140,6 +143,20 @@ def string_list(default: list[str], doc: str = "") -> Spec:
     def check(path: str, v: Any) -> Any:
         if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
             raise ConfigError(path, f"expected a list of strings, got {_fmt(v)}")
+        return list(v)
+
+    return Spec(default, check, doc)
+
+
+def choice_list(default: list[str], options: Iterable[str], doc: str = "") -> Spec:
+    opts = tuple(options)
+
+    def check(path: str, v: Any) -> Any:
+        if not isinstance(v, list):
+            raise ConfigError(path, f"expected a list of {', '.join(opts)}, got {_fmt(v)}")
+        for i, x in enumerate(v):
+            if x not in opts:
+                raise ConfigError(f"{path}[{i}]", f"expected one of {', '.join(opts)}, got {_fmt(x)}")
         return list(v)
 
     return Spec(default, check, doc)
@@ -292,6 +309,7 @@ SCHEMA: dict[str, Any] = {
         "max_drawdown_pct": number(0.15, 0, 1),
         "max_orders_per_hour": number(12, 1, 10000, integer=True),
         "price_sanity_pct": number(0.02, 0, 1),
+        "disabled_rules": choice_list([], RISK_RULES),
     },
     "execution": {
         "approval": choice("manual", ("manual", "auto_within_limits", "auto")),
@@ -299,6 +317,7 @@ SCHEMA: dict[str, Any] = {
         "leverage": number(2.0, 1, 125),
         "order_type": choice("market", ("market", "limit")),
         "reconcile_interval_s": number(30, 1, 3600, integer=True),
+        "margin_mode": choice("isolated", ("isolated", "cross")),
     },
     "engine": {
         "fast_loop_s": number(2.0, 0.05, 60),
