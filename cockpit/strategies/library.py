@@ -141,7 +141,7 @@ class FundingRate(Strategy):
         n = len(c)
         atr = ind.atr(a["high"], a["low"], c, p["atr_period"])
         mean = np.full(n, np.nan)
-        if funding is not None and len(funding.get("timestamp", ())) > 0:
+        if funding is not None and len(funding.get("timestamp", ())) >= p["lookback"]:
             fts = np.asarray(funding["timestamp"], dtype=np.int64)
             fr = np.asarray(funding["funding_rate"], dtype=np.float64)
             order = np.argsort(fts, kind="stable")

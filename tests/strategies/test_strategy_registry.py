@@ -1,0 +1,122 @@
+"""Registry from config, parameter validation errors, the on-chain input, and `cockpit strategies`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cockpit.cli import main
+from cockpit.config import STRATEGY_NAMES, ConfigError, defaults, load_config
+from cockpit.strategies import all_strategies, build_strategies, get_strategy
+from cockpit.strategies.library import STRATEGY_CLASSES
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_library_covers_the_config_names_and_defaults_agree():
+    assert tuple(STRATEGY_CLASSES) == STRATEGY_NAMES
+    d = defaults()["strategies"]
+    for name, cls in STRATEGY_CLASSES.items():
+        assert d[name]["params"] == cls.default_params(), name
+        assert (cls.__doc__ or "").strip(), f"{name} has no rules docstring"
+    assert "no spot leg" in STRATEGY_CLASSES["funding_rate"].__doc__
+
+
+def test_config_yaml_lists_every_parameter_with_its_default():
+    cfg = load_config(REPO / "config.yaml", environ={})
+    for name, cls in STRATEGY_CLASSES.items():
+        assert cfg["strategies"][name]["params"] == cls.default_params(), name
+
+
+def test_build_strategies_returns_the_enabled_ones(cfg):
+    enabled = [s.name for s in build_strategies(cfg)]
+    assert enabled == [n for n in STRATEGY_NAMES if cfg["strategies"][n]["enabled"]]
+    assert "onchain" not in enabled
+
+
+@pytest.mark.parametrize("override,path,fragment", [
+    ({"strategies.ema_trend.params.fast": 0}, "strategies.ema_trend.params.fast", "from 2 to 200"),
+    ({"strategies.ema_trend.params.fast": 40}, "strategies.ema_trend.params.fast", "below slow"),
+    ({"strategies.momentum.params.rsi_long": "high"}, "strategies.momentum.params.rsi_long", "a number"),
+    ({"strategies.grid.params.levels": 2.5}, "strategies.grid.params.levels", "whole number"),
+    ({"strategies.breakout.params.lenght": 20}, "strategies.breakout.params.lenght", "unknown parameter"),
+    ({"strategies.time_cycle.params.trade_weekends": 1}, "strategies.time_cycle.params.trade_weekends", "true or false"),
+    ({"strategies.onchain.params.bullish_when": "up"}, "strategies.onchain.params.bullish_when", "one of low, high"),
+])
+def test_bad_parameter_is_a_config_error_naming_the_key(override, path, fragment):
+    with pytest.raises(ConfigError) as e:
+        load_config(None, environ={}, overrides=override)
+    assert e.value.path == path and fragment in str(e.value)
+    assert str(e.value).startswith(path)
+
+
+def test_partial_params_keep_the_other_defaults():
+    cfg = load_config(None, environ={}, overrides={"strategies.ema_trend.params": {"fast": 8}})
+    s = next(s for s in build_strategies(cfg) if s.name == "ema_trend")
+    assert s.params == {**STRATEGY_CLASSES["ema_trend"].default_params(), "fast": 8}
+
+
+def test_onchain_is_disabled_with_a_reason_until_input_exists(tmp_path):
+    cfg = load_config(None, environ={}, overrides={"strategies.onchain.enabled": True})
+    e = next(e for e in all_strategies(cfg) if e.name == "onchain")
+    assert not e.enabled and e.disabled_reason == "off: no input configured (strategies.onchain.input_csv)"
+    missing = tmp_path / "nope.csv"
+    cfg = load_config(None, environ={}, overrides={"strategies.onchain.enabled": True,
+                                                   "strategies.onchain.input_csv": str(missing)})
+    e = next(e for e in all_strategies(cfg) if e.name == "onchain")
+    assert not e.enabled and "not found" in e.disabled_reason
+    bad = tmp_path / "bad.csv"
+    bad.write_text("timestamp,value\n1,abc\n")
+    cfg = load_config(None, environ={}, overrides={"strategies.onchain.enabled": True,
+                                                   "strategies.onchain.input_csv": str(bad)})
+    e = next(e for e in all_strategies(cfg) if e.name == "onchain")
+    assert not e.enabled and "line 2" in e.disabled_reason
+
+
+def test_onchain_reads_its_csv_and_signals(tmp_path):
+    t0 = 1_704_067_200_000
+    p = tmp_path / "netflow.csv"
+    rows = [(t0 + i * 3_600_000, 10.0) for i in range(40)] + [(t0 + 40 * 3_600_000, 60.0)]
+    p.write_text("timestamp,value\n" + "".join(f"{t},{v}\n" for t, v in rows))
+    cfg = load_config(None, environ={}, overrides={"strategies.onchain.enabled": True,
+                                                   "strategies.onchain.input_csv": str(p)})
+    e = next(e for e in all_strategies(cfg) if e.name == "onchain")
+    assert e.enabled and e.disabled_reason is None
+    n = 45
+    c = 100 + np.arange(n, dtype=float)
+    a = {"timestamp": t0 + np.arange(n, dtype=np.int64) * 3_600_000, "open": c - 1, "high": c + 1, "low": c - 2,
+         "close": c, "volume": np.ones(n)}
+    fr = e.strategy.generate(a)
+    # bar 38 closes at hour 39, before the spike; bar 39 closes at hour 40, when the spike is stamped
+    assert fr.direction[38] == 0
+    assert fr.direction[39] == -1 and fr.direction[44] == -1  # high inflow: bearish by default
+    assert "unusually high" in fr.signal_at(39, "onchain").reason
+
+
+def test_get_strategy_rejects_unknown_names():
+    with pytest.raises(ConfigError):
+        get_strategy("martingale")
+    assert get_strategy("breakout", {"period": 55}).params["period"] == 55
+
+
+def test_cli_strategies_json(capsys):
+    assert main(["--config", str(REPO / "config.yaml"), "strategies", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in rows] == list(STRATEGY_NAMES)
+    on = {r["name"]: r for r in rows}
+    assert on["ema_trend"]["enabled"] is True and on["ema_trend"]["required_timeframes"] == ["1h"]
+    assert on["ema_trend"]["params"]["fast"] == 12
+    assert on["onchain"]["enabled"] is False and "no input configured" in on["onchain"]["disabled_reason"]
+
+
+def test_cli_strategies_table_and_bad_config(capsys, tmp_path):
+    assert main(["--config", str(REPO / "config.yaml"), "strategies", "--rules"]) == 0
+    out = capsys.readouterr().out
+    assert "ema_trend" in out and "no input configured" in out and "| Long while" in out
+    bad = tmp_path / "c.yaml"
+    bad.write_text("strategies:\n  breakout:\n    params: {period: 1}\n")
+    assert main(["--config", str(bad), "strategies"]) == 2
+    assert "strategies.breakout.params.period" in capsys.readouterr().err
