@@ -1,0 +1,145 @@
+"""Parity with backtesting.py, and the fast path against the event-driven engine.
+
+The shared fill convention (documented in cockpit/backtest/engine.py):
+* a decision is taken at bar k's close from data up to k; its market orders fill at bar k+1's open;
+* commission 0.05% of notional per side, no spread/slippage, 1x;
+* the whole equity goes into each new position (backtesting.py's default size, 1 - eps), with sizes in
+  whole satoshis (``FractionalBacktest``; our ``lot_size=1e-8``), the fee included in the sizing;
+* a reversal closes the old position at the open before the new one opens (backtesting.py:
+  ``exclusive_orders=True``); the old position's stop is dropped when its exit is decided, so the
+  exit at the next open happens before any intrabar stop (in backtesting.py: ``trade.sl = None``);
+* a stop is a stop-market order: it fills at the stop, or at the open when the bar gaps through it,
+  and can trigger in the entry bar;
+* positions still open at the end are marked to the last close, not closed (``finalize_trades=False``).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cockpit.backtest.engine import EngineSettings, SubBars, funding_per_bar, run_engine
+from cockpit.backtest.fast import run_fast
+from cockpit.backtest.signals import EmaCross
+
+from .helpers import random_walk
+
+PARITY = EngineSettings(capital=10_000.0, taker_fee=0.0005, slippage_bps=0.0, leverage=1.0, lot_size=1e-8,
+                        position_fraction=1.0)
+
+
+def _real(shared_data_dir, start="2023-01-01", end="2025-01-01", tf="1h"):
+    df = pd.read_csv(shared_data_dir / f"btc_usdt_swap_{tf}.csv")
+    a, b = (int(pd.Timestamp(x, tz="UTC").value // 1_000_000) for x in (start, end))
+    df = df[(df.timestamp >= a) & (df.timestamp < b)].reset_index(drop=True)
+    return {c: df[c].to_numpy() for c in df.columns}
+
+
+def _backtesting_py(arrays, sig, stop: bool):
+    bt_mod = pytest.importorskip("backtesting")
+    from backtesting.lib import FractionalBacktest
+
+    D = sig.direction.astype(float)
+    SL = sig.stop_loss
+    unit = 1e-8
+
+    class Follow(bt_mod.Strategy):
+        def init(self):
+            self.d = self.I(lambda: D, name="direction")
+
+        def next(self):
+            i = len(self.data) - 1
+            if D[i] == D[i - 1]:
+                return
+            for t in self.trades:
+                t.sl = None  # the exit at the next open comes before any intrabar stop
+            if D[i] > 0:
+                self.buy(sl=SL[i] * unit if stop else None)
+            elif D[i] < 0:
+                self.sell(sl=SL[i] * unit if stop else None)
+            else:
+                self.position.close()
+
+    df = pd.DataFrame({"Open": arrays["open"], "High": arrays["high"], "Low": arrays["low"],
+                       "Close": arrays["close"], "Volume": arrays["volume"]},
+                      index=pd.to_datetime(arrays["timestamp"], unit="ms"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bt = FractionalBacktest(df, Follow, cash=10_000, commission=0.0005, exclusive_orders=True,
+                                finalize_trades=False, fractional_unit=unit)
+        return bt.run()
+
+
+def _check_parity(arrays, stop_pct):
+    sig = EmaCross(12, 26, stop_pct=stop_pct).generate(arrays)
+    ours = run_engine(arrays, sig, PARITY)
+    stats = _backtesting_py(arrays, sig, stop=bool(stop_pct))
+    assert len(ours.trades) == int(stats["# Trades"])
+    assert ours.final_equity == pytest.approx(float(stats["Equity Final [$]"]), rel=1e-6)
+    theirs = stats["_trades"]
+    np.testing.assert_allclose([t.exit_price for t in ours.trades], theirs["ExitPrice"].to_numpy(), rtol=1e-9)
+    if stop_pct:
+        assert any(t.exit_reason == "stop" for t in ours.trades)
+    return ours
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("stop_pct", [None, 0.02])
+def test_parity_with_backtesting_py_on_real_data(shared_data_dir, stop_pct):
+    _check_parity(_real(shared_data_dir), stop_pct)
+
+
+@pytest.mark.parametrize("stop_pct", [None, 0.02])
+def test_parity_with_backtesting_py_on_generated_bars(stop_pct):
+    _check_parity(random_walk(20_000, seed=11), stop_pct)
+
+
+def _same(a, b):
+    assert [(t.side, t.entry_time, t.exit_time, t.exit_reason) for t in a.trades] == \
+           [(t.side, t.entry_time, t.exit_time, t.exit_reason) for t in b.trades]
+    np.testing.assert_allclose([t.pnl for t in a.trades], [t.pnl for t in b.trades], rtol=1e-9, atol=1e-9)
+    assert a.final_equity == pytest.approx(b.final_equity, rel=1e-9)
+    assert a.liquidations == b.liquidations
+
+
+CASES = [  # (leverage, stop, take, slippage bps, range slippage, with funding)
+    (1.0, None, None, 0.0, 0.0, False),
+    (1.0, 0.02, None, 2.0, 0.0, True),
+    (3.0, 0.03, 0.05, 2.0, 0.05, True),
+    (25.0, None, 0.03, 1.0, 0.0, True),  # liquidations
+]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_fast_path_matches_engine_on_generated_bars(case):
+    lev, stop, take, bps, rng, with_funding = case
+    arr = random_walk(30_000, seed=5)
+    sig = EmaCross(12, 26, stop, take).generate(arr)
+    st = EngineSettings(capital=10_000.0, taker_fee=0.0005, slippage_bps=bps, slippage_range=rng, leverage=lev,
+                        lot_size=0.0001, position_fraction=0.1 if lev > 5 else 1.0)
+    fund = funding_per_bar(arr["timestamp"], arr["open"], None, 0.0003) if with_funding else None
+    a = run_engine(arr, sig, st, funding=fund)
+    _same(a, run_fast(arr, sig, st, funding=fund))
+    if lev > 5:
+        assert a.liquidations >= 2 and len(a.trades) > 100
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("case", CASES)
+def test_fast_path_matches_engine_on_real_data_with_15m_and_funding(shared_data_dir, case):
+    lev, stop, take, bps, rng, _ = case
+    arr = _real(shared_data_dir, "2023-06-01", "2024-06-01")
+    q = _real(shared_data_dir, "2023-06-01", "2024-06-01", tf="15m")
+    sub = SubBars(q["timestamp"], q["open"], q["high"], q["low"])
+    fr = pd.read_csv(shared_data_dir / "btc_usdt_swap_funding_8h.csv")
+    fund = funding_per_bar(arr["timestamp"], arr["open"], dict(zip(fr.timestamp.tolist(), fr.funding_rate.tolist())),
+                           0.0001)
+    sig = EmaCross(12, 26, stop, take).generate(arr)
+    st = EngineSettings(capital=10_000.0, taker_fee=0.0005, slippage_bps=bps, slippage_range=rng, leverage=lev,
+                        lot_size=0.0001)
+    a = run_engine(arr, sig, st, funding=fund, sub=sub)
+    _same(a, run_fast(arr, sig, st, funding=fund, sub=sub))
+    assert "lower timeframe" in a.intrabar
