@@ -77,8 +77,8 @@ class LLMSelector:
         day = utc_day_start(now_ms)
         if self._budget_day_flagged == day:
             return
-        if self.ds.risk_events(rule=BUDGET_RULE, limit=1) and self.ds.risk_events(rule=BUDGET_RULE, limit=1)[0][
-                "timestamp"] >= day:
+        last = self.ds.risk_events(rule=BUDGET_RULE, limit=1)
+        if last and last[0]["timestamp"] >= day:  # already said today (e.g. before a restart)
             self._budget_day_flagged = day
             return
         limit = int(self.cfg["llm"]["max_tokens_per_day"])
@@ -221,7 +221,9 @@ class PortfolioDecisionEngine:
         ``signals``: name -> StrategySignal (or an iterable of signals); ``position``: a dict or the
         signed size; ``price``: the last price (to value a position given as a size)."""
         if not isinstance(signals, Mapping):
-            signals = {s.strategy: s for s in signals}
+            signals = {s.strategy: s for s in signals if s is not None}
+        else:
+            signals = {k: s for k, s in signals.items() if s is not None}
         now = int(self.clock.now_ms())
         reg = regime_value(regime)
         cands, disabled = self._candidates(signals)

@@ -134,3 +134,10 @@ def test_single_strategy_engine(cfg, ds, store, clock):
     d = eng.decide_one(sig("mean_reversion", Direction.SHORT, 0.7), {}, "ranging")
     assert d.selector == "offline" and d.weights == {"mean_reversion": 1.0}
     assert d.target_exposure == pytest.approx(-0.7) and d.action == "sell" and d.id
+
+
+def test_signals_as_a_list_with_gaps(cfg, ds, store, clock, signals):
+    eng = PortfolioDecisionEngine(cfg, ds, store, clock)
+    as_list = eng.decide(list(signals.values()) + [None], {}, "trending_up")
+    as_dict = eng.decide(signals, {}, "trending_up")
+    assert as_list.weights == as_dict.weights and as_list.id != as_dict.id
