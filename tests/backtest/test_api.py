@@ -1,0 +1,164 @@
+"""run_backtest / run_sweep over a real SQLite file, persistence, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cockpit.backtest.api import BacktestRequest, NoCandlesError, run_backtest
+from cockpit.backtest.engine import BacktestCancelled
+from cockpit.backtest.sweep import SweepRequest, parse_grid, run_sweep
+from cockpit.market.csv_import import insert_candles
+
+from .helpers import H, T0, random_walk
+
+SYMBOL = "BTC/USDT:USDT"
+Q = 900_000
+
+
+def _store_walk(db, n_hours: int = 1500, seed: int = 3) -> dict[str, np.ndarray]:
+    """15m random-walk bars and their exact 1h aggregation, both stored."""
+    q = random_walk(4 * n_hours, seed=seed, vol=0.003)
+    q["timestamp"] = T0 + Q * np.arange(4 * n_hours, dtype=np.int64)
+    df15 = pd.DataFrame(q)
+    g = df15.groupby(np.arange(len(df15)) // 4)
+    df1h = pd.DataFrame({"timestamp": g["timestamp"].first(), "open": g["open"].first(), "high": g["high"].max(),
+                         "low": g["low"].min(), "close": g["close"].last(), "volume": g["volume"].sum()})
+    with db.atomic():
+        insert_candles(db, SYMBOL, "15m", df15)
+        insert_candles(db, SYMBOL, "1h", df1h)
+    return {c: df1h[c].to_numpy() for c in df1h.columns}
+
+
+def _store_funding(db, n_hours: int, rate: float) -> None:
+    with db.atomic():
+        for k in range(0, n_hours, 8):
+            db.execute_sql("INSERT INTO funding_rates (symbol, timestamp, funding_rate) VALUES (?, ?, ?)",
+                           (SYMBOL, T0 + k * H, rate))
+
+
+def test_run_backtest_from_the_database_persists_everything(db, ds, cfg):
+    _store_walk(db)
+    _store_funding(db, 1500, 0.0002)
+    req = BacktestRequest(strategy="ema_trend", timeframe="1h", start="2024-01-10", end="2024-02-20",
+                          params={"fast": 8, "slow": 21})
+    rep = run_backtest(cfg, ds, req, store=db)
+    m = rep.metrics
+    assert m["trades"] > 5 and rep.result_id
+    assert "funding_rates table" in rep.funding_source and m["funding"] != 0
+    assert "lower timeframe bars decided" in rep.intrabar
+    assert rep.start_ms == T0 + 9 * 24 * H  # trading starts at --from; earlier bars only warm indicators up
+    for k in ("total_return", "cagr", "max_drawdown", "sharpe", "sortino", "calmar", "profit_factor", "win_rate",
+              "avg_win", "avg_loss", "exposure", "trades", "fees", "funding", "liquidations"):
+        assert k in m
+    row = ds.backtest_result(rep.result_id)
+    assert row["strategy"] == "ema_trend" and row["total_trades"] == m["trades"] and row["status"] == "completed"
+    assert row["metrics"]["final_equity"] == pytest.approx(m["final_equity"])
+    assert len(row["trade_log"]) == m["trades"] and row["equity_curve"][-1][1] == pytest.approx(m["final_equity"])
+    orders = ds.backtest_orders(rep.result_id)
+    assert {o["reason"] for o in orders} <= {"signal", "stop", "take_profit", "liquidation"}
+    closing = [o for o in orders if o["pnl"] is not None]
+    assert len(closing) == m["trades"]
+    assert sum(o["pnl"] for o in closing) == pytest.approx(sum(t["pnl"] for t in rep.trades))
+    assert sum(o["funding"] or 0 for o in closing) == pytest.approx(sum(t["funding"] for t in rep.trades))
+    n_pos = db.execute_sql("SELECT COUNT(*) FROM backtest_positions WHERE backtest_id=?", (rep.result_id,)).fetchone()[0]
+    n_dec = db.execute_sql("SELECT COUNT(*), MIN(action) FROM backtest_decisions WHERE backtest_id=?",
+                           (rep.result_id,)).fetchone()
+    assert n_pos >= m["trades"] and n_dec[0] > 0
+    reasoning = db.execute_sql("SELECT reasoning FROM backtest_decisions WHERE backtest_id=? LIMIT 1",
+                               (rep.result_id,)).fetchone()[0]
+    assert reasoning.startswith("direction -> ")
+    # the fast path gives the same run
+    fast = run_backtest(cfg, ds, BacktestRequest(**{**req.describe(), "engine": "fast"}))
+    assert fast.metrics["final_equity"] == pytest.approx(m["final_equity"], rel=1e-9)
+    assert fast.metrics["trades"] == m["trades"]
+
+
+def test_no_candles_error_says_how_to_import(ds, cfg):
+    with pytest.raises(NoCandlesError, match="cockpit ingest --csv"):
+        run_backtest(cfg, ds, BacktestRequest(strategy="ema_trend", start="2024-01-01", end="2024-01-31"))
+
+
+def test_progress_and_cancel_through_run_backtest(db, ds, cfg):
+    _store_walk(db, 800)
+    seen = []
+    run_backtest(cfg, ds, BacktestRequest(strategy="ema_cross", params={"fast": 5, "slow": 12}),
+                 progress=lambda d, t: seen.append((d, t)))
+    assert seen[-1][0] == seen[-1][1]
+    ev = threading.Event()
+    ev.set()
+    with pytest.raises(BacktestCancelled):
+        run_backtest(cfg, ds, BacktestRequest(strategy="ema_cross", params={"fast": 5, "slow": 12}), cancel=ev)
+
+
+def test_cli_backtest_json_and_text(db, db_url, capsys, monkeypatch):
+    from cockpit.cli import main
+
+    _store_walk(db, 1000)
+    monkeypatch.setenv("COCKPIT_CONFIG", "")
+    rc = main(["--db", db_url, "backtest", "--strategy", "ema_cross", "--timeframe", "1h", "--from", "2024-01-05",
+               "--to", "2024-02-10", "--param", "fast=8", "--param", "slow=30", "--capital", "5000", "--fee", "0.001",
+               "--slippage-bps", "1", "--json"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    data = json.loads(out)
+    assert data["params"]["fast"] == 8 and data["settings"]["capital"] == 5000 and data["settings"]["taker_fee"] == 0.001
+    assert data["metrics"]["trades"] > 0 and data["result_id"]
+    rc = main(["--db", db_url, "backtest", "--strategy", "ema_trend", "--from", "2024-01-05", "--to", "2024-02-10"])
+    text = capsys.readouterr().out
+    assert rc == 0
+    for word in ("Total return", "Max drawdown", "Sharpe", "Funding paid", "Liquidations", "drawdown",
+                 "SL/TP inside a bar"):
+        assert word in text
+    rc = main(["--db", db_url, "backtest", "--from", "2019-01-01", "--to", "2019-01-31"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "cockpit ingest --csv" in err
+
+
+def test_cli_backtest_from_csv_file(tmp_path, db_url, capsys):
+    from cockpit.cli import main
+
+    arr = random_walk(600)
+    path = tmp_path / "bars.csv"
+    pd.DataFrame(arr).to_csv(path, index=False)
+    rc = main(["--db", db_url, "backtest", "--strategy", "ema_cross", "--csv", str(path), "--json", "--no-save"])
+    assert rc == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["metrics"]["bars"] == 600 and data["result_id"] is None
+
+
+def test_sweep_grid_and_walk_forward_in_process(db, ds, cfg):
+    _store_walk(db, 1500)
+    req = SweepRequest(strategy="ema_cross", grid=parse_grid(["fast=5,8", "slow=20,40"]), walk_forward=3,
+                       workers=1, metric="sharpe")
+    out = run_sweep(cfg, ds, req, store=db)
+    assert out["points"] == 4 and len(out["ranked"]) == 4
+    sharpe = [r["metrics"]["sharpe"] for r in out["ranked"]]
+    assert sharpe == sorted(sharpe, reverse=True)
+    assert len(out["walk_forward"]) == 3
+    for w in out["walk_forward"]:
+        assert w["oos_start"] < w["oos_end"]
+    assert len(out["result_ids"]) == 4
+    # the best grid point equals a plain single run (no --from: both start at the first stored bar)
+    best = out["ranked"][0]
+    rep = run_backtest(cfg, ds, BacktestRequest(strategy="ema_cross", params=best["params"], warmup=0))
+    assert rep.metrics["trades"] == best["metrics"]["trades"]
+    assert rep.metrics["final_equity"] == pytest.approx(best["metrics"]["final_equity"], rel=1e-9)
+
+
+def test_sweep_on_a_process_pool(db, ds, cfg):
+    _store_walk(db, 600)
+    req = SweepRequest(strategy="ema_cross", grid={"fast": [5, 8], "slow": [20, 8]}, workers=2, metric="total_return")
+    out = run_sweep(cfg, ds, req)
+    assert out["workers"] == 2 and len(out["ranked"]) == 3
+    assert len(out["errors"]) == 1 and "fast" in out["errors"][0]["error"]
+
+
+def test_parse_grid_errors():
+    assert parse_grid(["fast=8,12", "stop_pct=0.01,0.02"]) == {"fast": [8, 12], "stop_pct": [0.01, 0.02]}
+    with pytest.raises(ValueError, match="NAME=V1"):
+        parse_grid(["fast"])
