@@ -426,9 +426,14 @@ def _date_ms(text: str) -> int:
     return int(datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=timezone.utc).timestamp() * 1000)
 
 
-class _WallClock:
+class _ExchangeClock:
+    """The exchange's own clock (public/time), for CLI runs against OKX: no wall clock read here."""
+
+    def __init__(self, x: ccxt.Exchange) -> None:
+        self.x = x
+
     def now_ms(self) -> int:
-        return int(time.time() * 1000)
+        return int(self.x.fetch_time())
 
 
 def _open_exchange(cfg: Mapping[str, Any], mode: str):
@@ -441,7 +446,8 @@ def _open_exchange(cfg: Mapping[str, Any], mode: str):
         handle = start_simulator(cfg["sim"])
         x = make_exchange(cfg, mode="sim", rest_url=handle.url, credentials=handle.credentials)
         return x, handle.clock, handle.stop
-    return make_exchange(cfg, mode=mode), _WallClock(), lambda: None
+    x = make_exchange(cfg, mode=mode)
+    return x, _ExchangeClock(x), lambda: None
 
 
 def _print_steps(steps: list[StepResult]) -> None:
