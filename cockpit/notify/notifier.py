@@ -109,12 +109,14 @@ class Notifier:
     def active(self) -> bool:
         return bool(self.workers)
 
-    def start(self) -> "Notifier":
+    def start(self, *, follow: bool = True) -> "Notifier":
+        """Start the senders and (``follow``) the thread that polls every ``notify.poll_s``; with
+        ``follow=False`` the caller drives ``poll_once()`` itself."""
         for p in self.problems:
             self._record("WARN", {"destination": p, "error": "destination not usable; others still send"})
         for w in self.workers:
             w.start()
-        if self.workers and self._thread is None:
+        if follow and self.workers and self._thread is None:
             self._thread = threading.Thread(target=self._run, name="cockpit-notify", daemon=True)
             self._thread.start()
         return self

@@ -8,6 +8,7 @@ and the expanded URL is only ever shown in Apprise's privacy form (tokens masked
 from __future__ import annotations
 
 import collections
+import logging
 import os
 import threading
 import time
@@ -18,6 +19,10 @@ import apprise
 
 from cockpit.config import ENV_REF
 from cockpit.notify.format import Message, redact
+
+# Apprise reports failures to us in its results; without this its warnings would reach stderr
+# through logging's last-resort handler when the application configured no logging.
+logging.getLogger("apprise").addHandler(logging.NullHandler())
 
 _TYPES = {"info": apprise.NotifyType.INFO, "success": apprise.NotifyType.SUCCESS,
           "warning": apprise.NotifyType.WARNING, "failure": apprise.NotifyType.FAILURE}
@@ -75,7 +80,8 @@ class Destination:
         if not ap.add(expanded):
             raise DestinationError(f"{safe_label(expanded)}: not a URL Apprise understands")
         label = redact(safe_label(expanded), values)
-        return cls(label=label, apprise=ap, secrets=values + [expanded])
+        # The expanded URL is itself a secret when a ${VAR} went into it.
+        return cls(label=label, apprise=ap, secrets=values + [expanded] if values else [])
 
     def send_once(self, msg: Message, *, timeout_s: float) -> tuple[bool, str]:
         """One attempt: (ok, error text). Never raises."""
