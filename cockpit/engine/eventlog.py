@@ -11,6 +11,7 @@ accelerated simulator run can tell both apart. Every string that equals or conta
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import threading
 import time
@@ -106,3 +107,38 @@ def _text(v: Any) -> str:
         return json.dumps(v, default=str, separators=(",", ":"))
     s = str(v)
     return json.dumps(s) if (" " in s or not s) else s
+
+
+class EventLogHandler(logging.Handler):
+    """Routes the core packages' stdlib ``logging`` records into the EventLog as ``log`` events, so a
+    headless run prints one structured line per event whatever module speaks."""
+
+    def __init__(self, log: EventLog) -> None:
+        super().__init__()
+        self.log = log
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level = {logging.DEBUG: "DEBUG", logging.INFO: "INFO", logging.WARNING: "WARNING"}.get(record.levelno,
+                                                                                                "ERROR")
+            fields = {"logger": record.name, "message": record.getMessage()}
+            if record.exc_info and record.exc_info[1] is not None:
+                fields["error"] = f"{type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
+            self.log.event("log", level, **fields)
+        except Exception:  # noqa: BLE001 - logging must never raise into the caller
+            self.handleError(record)
+
+
+def route_stdlib_logging(log: EventLog, level: str = "INFO") -> EventLogHandler:
+    """Install the bridge on the root logger (replacing its handlers); returns it for removal."""
+    handler = EventLogHandler(log)
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    root.addHandler(handler)
+    root.setLevel(max(LEVELS.get(level, 20), logging.INFO))  # library DEBUG chatter only when asked below
+    if level == "DEBUG":
+        root.setLevel(logging.DEBUG)
+    for noisy in ("urllib3", "ccxt"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return handler

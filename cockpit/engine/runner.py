@@ -19,7 +19,7 @@ from typing import Any, Callable, TextIO
 
 from cockpit.config import mode_label, secret_values
 from cockpit.engine.engine import Engine, EngineStatus
-from cockpit.engine.eventlog import EventLog
+from cockpit.engine.eventlog import EventLog, route_stdlib_logging
 from cockpit.engine.lock import EngineLock, EngineLocked, lock_path_for
 
 
@@ -118,7 +118,9 @@ def _engine_log(cfg: dict[str, Any], args: argparse.Namespace, *, headless: bool
         lp = lock_path_for(cfg["database"]["url"])
         path = lp.with_name(lp.name.replace(".engine.lock", ".engine.log")) if lp else Path("cockpit-engine.log")
         stream = open(path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the process
-    return EventLog(fmt=fmt, level=cfg["log"]["level"], stream=stream, secrets=secret_values(cfg))
+    log = EventLog(fmt=fmt, level=cfg["log"]["level"], stream=stream, secrets=secret_values(cfg))
+    route_stdlib_logging(log, cfg["log"]["level"])
+    return log
 
 
 def run_main(args: argparse.Namespace, ctx) -> int:
