@@ -154,7 +154,7 @@ class CockpitApp(App):
         if self.last_error:
             self.last_error = None
         with self.batch_update():
-            if changed:
+            if changed and self.main_screen.is_mounted:
                 self.main_screen.show(snap, changed)
             for screen in self.screen_stack:
                 for badge in screen.query(ModeBadge):

@@ -448,7 +448,7 @@ def banner_text(pending: list[dict[str, Any]], now_ms: int) -> Text:
     t.append(f" #{o['id']} {o['side']} {float(o['amount']):g} BTC {ORDER_TYPE.get(o['type'], o['type'])}", "bold")
     t.append("  a approve · r reject ", "bold")
     if o.get("expires_at"):
-        t.append(f" ⏳{duration(o['expires_at'] - now_ms)[3:]}", "yellow")
+        t.append(f" expires {duration(o['expires_at'] - now_ms)[3:]}", "yellow")
     if len(pending) > 1:
         t.append(f" (+{len(pending) - 1} more)", "bold yellow")
     if o.get("stop_loss"):

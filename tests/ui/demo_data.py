@@ -128,7 +128,7 @@ def fill_backtest_result(*, name: str = "ema_trend 1h", total_return: float = 0.
                                   slippage_bps=2.0, leverage=1.0)
     eq = 10000 * np.exp(np.cumsum(rng.normal(total_return / 200, 0.004, 200)))
     curve = [[int(NOW - (200 - i) * 12 * HOUR), round(float(v), 2)] for i, v in enumerate(eq)]
-    res = m.BacktestResult.create(config=cfg, total_return=total_return, max_drawdown=0.061, sharpe_ratio=1.42,
+    res = m.BacktestResult.create(config=cfg, total_return=total_return, max_drawdown=-0.061, sharpe_ratio=1.42,
                                   profit_factor=1.61, total_trades=14, profitable_trades=8, win_rate=8 / 14,
                                   final_equity=float(eq[-1]), equity_curve=json.dumps(curve), status="done",
                                   metrics=json.dumps({"cagr": 0.58, "sortino": 2.1, "exposure": 0.43}))

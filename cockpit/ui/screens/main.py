@@ -71,6 +71,8 @@ class MainScreen(Screen):
     def on_mount(self) -> None:
         self._apply_tabs()
         self.query_one("#orders-table", DataTable).focus()
+        if self.app.snapshot is not None:  # a poll landed before the panes were mounted
+            self.show(self.app.snapshot, set(self.app.snapshot.sigs))
 
     def on_resize(self, event: events.Resize) -> None:
         w, h = event.size

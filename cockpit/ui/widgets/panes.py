@@ -49,13 +49,15 @@ class CockpitHeader(Horizontal):
     def __init__(self, mode: str, **kw: Any) -> None:
         super().__init__(**kw)
         self.mode = mode
+        self.badge = ModeBadge(mode, id="mode-badge")
+        self.info = Static("", id="header-info")
 
     def compose(self) -> ComposeResult:
-        yield ModeBadge(self.mode, id="mode-badge")
-        yield Static("", id="header-info")
+        yield self.badge
+        yield self.info
 
     def set_info(self, text: Text) -> None:
-        self.query_one("#header-info", Static).update(text)
+        self.info.update(text)
 
 
 class TextPane(VerticalScroll):
@@ -69,12 +71,13 @@ class TextPane(VerticalScroll):
         super().__init__(**kw)
         self.border_title = title
         self.can_focus = False
+        self.body = Static("", classes="pane-body")
 
     def compose(self) -> ComposeResult:
-        yield Static("", classes="pane-body")
+        yield self.body
 
     def set_text(self, text: Text, title: str | None = None) -> None:
-        self.query_one(".pane-body", Static).update(text)
+        self.body.update(text)
         if title is not None:
             self.border_title = title
 

@@ -1,0 +1,408 @@
+"""BacktestScreen: a form, a run in a thread worker (progress, bars/s, Cancel), the result (metrics,
+equity and drawdown charts, trades), earlier runs from the database, and a side-by-side compare.
+
+The backtest engine is another package's work; this screen calls whatever ``run_backtest`` it
+exposes (``find_backtest_runner``) as ``run_backtest(cfg, ds, request, progress=cb, cancel=event,
+store=True)``. Until one exists the screen shows stored results and says so — never fake results.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import threading
+import time
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+import numpy as np
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Select, Static
+from textual_plotext import PlotextPlot
+
+from cockpit.config import STRATEGY_NAMES
+from cockpit.ui import render
+from cockpit.ui.messages import BacktestFinished, BacktestProgressed, ScreenDataLoaded
+from cockpit.ui.screens.common import CockpitScreen
+
+RUNNER_MODULES = ("cockpit.backtest.runner", "cockpit.backtest.service", "cockpit.backtest.api", "cockpit.backtest")
+
+
+def find_backtest_runner() -> Callable[..., Any] | None:
+    for name in RUNNER_MODULES:
+        try:
+            mod = importlib.import_module(name)
+        except ImportError:
+            continue
+        fn = getattr(mod, "run_backtest", None)
+        if callable(fn):
+            return fn
+    return None
+
+
+def parse_day(text: str) -> int:
+    return int(datetime.strptime(text.strip(), "%Y-%m-%d").replace(tzinfo=timezone.utc).timestamp() * 1000)
+
+
+def parse_params(text: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for part in text.replace(";", ",").split(","):
+        if not part.strip():
+            continue
+        k, _, v = part.partition("=")
+        v = v.strip()
+        try:
+            out[k.strip()] = int(v)
+        except ValueError:
+            try:
+                out[k.strip()] = float(v)
+            except ValueError:
+                out[k.strip()] = {"true": True, "false": False}.get(v.lower(), v)
+    return out
+
+
+def metric_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
+    m = r.get("metrics") if isinstance(r.get("metrics"), dict) else {}
+
+    def pct(v: Any) -> str:
+        return "—" if v is None else f"{float(v) * 100:+.2f}%"
+
+    rows = [
+        ("run", f"#{r['id']} {r.get('name') or r.get('strategy') or ''}"),
+        ("range", f"{r.get('timeframe')} {render.day(r.get('start_time'))} → {render.day(r.get('end_time'))}"),
+        ("total return", pct(r.get("total_return"))),
+        ("max drawdown", pct(r.get("max_drawdown"))),
+        ("sharpe", render.num(r.get("sharpe_ratio"), 2)),
+        ("profit factor", render.num(r.get("profit_factor"), 2)),
+        ("trades", f"{r.get('total_trades') or 0} ({r.get('profitable_trades') or 0} won)"),
+        ("win rate", "—" if r.get("win_rate") is None else f"{float(r['win_rate']) * 100:.1f}%"),
+        ("final equity", render.num(r.get("final_equity"), 2)),
+        ("capital / fee / slip", f"{render.num(r.get('initial_capital'), 0)} / {r.get('commission_rate')} / "
+                                 f"{r.get('slippage_bps')}bps"),
+    ]
+    for k in sorted(m):
+        v = m[k]
+        rows.append((k.replace("_", " "), f"{v:.4g}" if isinstance(v, float) else str(v)))
+    return rows
+
+
+def metrics_table(a: dict[str, Any] | None, b: dict[str, Any] | None = None) -> Table | Text:
+    if a is None:
+        return Text("no result open — pick a run on the left (Enter) or run one", style="dim")
+    t = Table(box=None, padding=(0, 1), show_header=b is not None, header_style="bold")
+    t.add_column("metric", style="dim", no_wrap=True)
+    t.add_column(f"#{a['id']}" if b else "", no_wrap=True)
+    ra = dict(metric_rows(a))
+    if b is None:
+        for k, v in ra.items():
+            t.add_row(k, v)
+        return t
+    t.add_column(f"#{b['id']}", no_wrap=True)
+    rb = dict(metric_rows(b))
+    for k in list(ra) + [k for k in rb if k not in ra]:
+        t.add_row(k, ra.get(k, "—"), rb.get(k, "—"))
+    return t
+
+
+def equity_series(r: dict[str, Any]) -> np.ndarray:
+    curve = r.get("equity_curve")
+    if isinstance(curve, str):
+        try:
+            curve = json.loads(curve)
+        except ValueError:
+            curve = None
+    if isinstance(curve, dict):
+        curve = curve.get("equity") or list(curve.values())
+    if not curve:
+        return np.empty(0)
+    vals = [p[-1] if isinstance(p, (list, tuple)) else (p.get("equity") if isinstance(p, dict) else p) for p in curve]
+    return np.asarray([float(v) for v in vals if v is not None], dtype=float)
+
+
+class BacktestScreen(CockpitScreen):
+    SCREEN_TITLE = "Backtest"
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("ctrl+r", "run", "Run"),
+        Binding("ctrl+x", "cancel_run", "Cancel run"),
+        Binding("c", "compare", "Compare"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id="backtest")
+        self.results: list[dict[str, Any]] = []
+        self.current: dict[str, Any] | None = None
+        self.compare_with: dict[str, Any] | None = None
+        self.cancel_event = threading.Event()
+        self.running = False
+        self.runner = None
+
+    def compose(self) -> ComposeResult:
+        cfg = self.app.cfg
+        yield from self.compose_header()
+        with Horizontal(id="bt-main"):
+            with VerticalScroll(id="bt-form", classes="pane"):
+                yield Label("strategy / portfolio")
+                yield Select([("portfolio (all enabled)", "portfolio")] + [(n, n) for n in STRATEGY_NAMES],
+                             value="ema_trend", allow_blank=False, id="bt-strategy")
+                yield Label("timeframe")
+                yield Select([(tf, tf) for tf in cfg["timeframes"]], value=cfg["decision_timeframe"],
+                             allow_blank=False, id="bt-timeframe")
+                with Horizontal(classes="row"):
+                    yield Input(self._default_from(), id="bt-from", placeholder="from YYYY-MM-DD")
+                    yield Input(self._default_to(), id="bt-to", placeholder="to YYYY-MM-DD")
+                yield Label("parameters")
+                yield Input(self._params_text("ema_trend"), id="bt-params")
+                with Horizontal(classes="row"):
+                    yield Input(f"{cfg['backtest']['capital']:g}", id="bt-capital", placeholder="capital")
+                    yield Input(f"{cfg['backtest']['taker_fee']:g}", id="bt-fee", placeholder="fee")
+                    yield Input(f"{cfg['backtest']['slippage_bps']:g}", id="bt-slippage", placeholder="slip bps")
+                with Horizontal(classes="row"):
+                    yield Button("Run ^r", id="bt-run", variant="primary")
+                    yield Button("Cancel ^x", id="bt-cancel", disabled=True)
+                yield ProgressBar(total=100, show_eta=False, id="bt-progress")
+                yield Static("", id="bt-status")
+                yield Label("earlier runs (Enter opens, c compares with the open one)")
+                runs = DataTable(id="bt-runs", cursor_type="row")
+                runs.add_columns("id", "run", "tf", "return", "maxDD", "sharpe", "trades")
+                yield runs
+            with Vertical(id="bt-result"):
+                yield Static("", id="bt-metrics", classes="pane")
+                with Horizontal(id="bt-charts"):
+                    yield PlotextPlot(id="bt-equity", classes="pane")
+                    yield PlotextPlot(id="bt-drawdown", classes="pane")
+                trades = DataTable(id="bt-trades", classes="pane", cursor_type="row")
+                trades.add_columns("time", "side", "price", "amount", "reason", "pnl", "fee", "funding")
+                yield trades
+        yield from self.compose_footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.runner = getattr(self.app, "backtest_runner", None) or find_backtest_runner()
+        self.query_one("#bt-metrics").border_title = "Metrics"
+        self.query_one("#bt-equity").border_title = "Equity"
+        self.query_one("#bt-drawdown").border_title = "Drawdown"
+        self.query_one("#bt-trades").border_title = "Trades"
+        self.query_one("#bt-form").border_title = "Backtest"
+        for pid in ("#bt-equity", "#bt-drawdown"):
+            self.query_one(pid, PlotextPlot).theme = "clear"
+        self.query_one("#bt-metrics", Static).update(metrics_table(None))
+        self._status("" if self.runner else
+                     "[yellow]backtest engine unavailable in this build: stored results only[/]")
+        self.run_load_results(open_latest=True)
+
+    def on_resize(self, event) -> None:
+        self.set_class(event.size.width < 120, "-compact")
+
+    # ------------------------------------------------------------- form helpers
+
+    def _default_to(self) -> str:
+        return time.strftime("%Y-%m-%d", time.gmtime(self.app.clock.now_ms() / 1000))
+
+    def _default_from(self) -> str:
+        return time.strftime("%Y-%m-%d", time.gmtime(self.app.clock.now_ms() / 1000 - 90 * 86400))
+
+    def _params_text(self, strategy: str) -> str:
+        p = self.app.cfg["strategies"].get(strategy, {}).get("params", {})
+        return ", ".join(f"{k}={v}" for k, v in p.items())
+
+    def _status(self, text: str) -> None:
+        self.query_one("#bt-status", Static).update(text)
+
+    @on(Select.Changed, "#bt-strategy")
+    def _strategy_changed(self, event: Select.Changed) -> None:
+        self.query_one("#bt-params", Input).value = "" if event.value == "portfolio" else self._params_text(
+            str(event.value))
+
+    def request(self) -> dict[str, Any]:
+        q = lambda i: self.query_one(i, Input).value  # noqa: E731
+        strategy = str(self.query_one("#bt-strategy", Select).value)
+        return {
+            "strategy": None if strategy == "portfolio" else strategy,
+            "portfolio": strategy == "portfolio",
+            "symbol": self.app.symbol,
+            "timeframe": str(self.query_one("#bt-timeframe", Select).value),
+            "start": parse_day(q("#bt-from")),
+            "end": parse_day(q("#bt-to")) + 86_400_000 - 1,
+            "params": parse_params(q("#bt-params")),
+            "capital": float(q("#bt-capital")),
+            "fee": float(q("#bt-fee")),
+            "slippage_bps": float(q("#bt-slippage")),
+        }
+
+    # ------------------------------------------------------------- stored results
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="bt-load")
+    def run_load_results(self, open_latest: bool = False) -> None:
+        try:
+            rows = self.app.ds.backtest_results(limit=100)
+            self.post_message(ScreenDataLoaded("results", rows))
+            if open_latest and rows:
+                self._load_one(rows[0]["id"], "result")
+        except Exception as e:  # noqa: BLE001
+            self.post_message(ScreenDataLoaded("error", f"{type(e).__name__}: {e}"))
+        finally:
+            self.app._close_thread_connection()
+
+    def _load_one(self, rid: int, key: str) -> None:
+        r = self.app.ds.backtest_result(rid)
+        if r is not None:
+            r["orders"] = self.app.ds.backtest_orders(rid)
+        self.post_message(ScreenDataLoaded(key, r))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="bt-open")
+    def run_open_result(self, rid: int, key: str = "result") -> None:
+        try:
+            self._load_one(rid, key)
+        except Exception as e:  # noqa: BLE001
+            self.post_message(ScreenDataLoaded("error", f"{type(e).__name__}: {e}"))
+        finally:
+            self.app._close_thread_connection()
+
+    @on(ScreenDataLoaded)
+    def _loaded(self, m: ScreenDataLoaded) -> None:
+        if m.key == "error":
+            self.notify(f"backtest screen: {m.data}", severity="error")
+        elif m.key == "results":
+            self.results = m.data
+            t = self.query_one("#bt-runs", DataTable)
+            t.clear()
+            for r in m.data:
+                t.add_row(str(r["id"]), (r.get("name") or r.get("strategy") or "")[:18], r.get("timeframe"),
+                          "—" if r.get("total_return") is None else f"{r['total_return'] * 100:+.1f}%",
+                          "—" if r.get("max_drawdown") is None else f"{r['max_drawdown'] * 100:.1f}%",
+                          render.num(r.get("sharpe_ratio"), 2), str(r.get("total_trades") or 0), key=str(r["id"]))
+        elif m.key == "result" and m.data:
+            self.current = m.data
+            self.compare_with = None
+            self.show_result()
+        elif m.key == "compare" and m.data:
+            self.compare_with = m.data
+            self.show_result()
+
+    def show_result(self) -> None:
+        a, b = self.current, self.compare_with
+        self.query_one("#bt-metrics", Static).update(metrics_table(a, b))
+        self.query_one("#bt-metrics").border_title = f"Metrics #{a['id']}" + (f" vs #{b['id']}" if b else "")
+        eq_plot = self.query_one("#bt-equity", PlotextPlot)
+        dd_plot = self.query_one("#bt-drawdown", PlotextPlot)
+        for p in (eq_plot, dd_plot):
+            p.plt.clear_data()
+            p.plt.clear_figure()
+            p.plt.theme("clear")
+        for r, color in ((a, "cyan"), (b, "yellow")):
+            if r is None:
+                continue
+            eq = equity_series(r)
+            if len(eq):
+                eq_plot.plt.plot(eq.tolist(), color=color, marker="braille", label=f"#{r['id']}")
+                peak = np.maximum.accumulate(eq)
+                dd_plot.plt.plot(((eq / peak - 1) * 100).tolist(), color="red" if r is a else "yellow",
+                                 marker="braille", label=f"#{r['id']} %")
+        eq_plot.refresh()
+        dd_plot.refresh()
+        t = self.query_one("#bt-trades", DataTable)
+        t.clear()
+        for o in (a.get("orders") or [])[:500]:
+            t.add_row(render.day(o["timestamp"]) + " " + render.hms(o["timestamp"]), Text(o["side"], render.side_style(o["side"])),
+                      render.num(o["price"]), f"{float(o['amount']):g}", o.get("reason") or "",
+                      render.num(o.get("pnl"), 2, sign=True) if o.get("pnl") is not None else "",
+                      render.num(o.get("fee"), 2), render.num(o.get("funding"), 2))
+        self.query_one("#bt-trades").border_title = f"Trades #{a['id']} ({len(a.get('orders') or [])})"
+
+    @on(DataTable.RowSelected, "#bt-runs")
+    def _run_selected(self, event: DataTable.RowSelected) -> None:
+        self.run_open_result(int(event.row_key.value))
+
+    def action_compare(self) -> None:
+        t = self.query_one("#bt-runs", DataTable)
+        if self.current is None or not self.results or t.row_count == 0:
+            self.notify("open a result first, then highlight another run and press c", severity="warning")
+            return
+        rid = int(t.coordinate_to_cell_key(t.cursor_coordinate).row_key.value)
+        if rid == self.current["id"]:
+            self.notify("highlight a different run to compare with", severity="warning")
+            return
+        self.run_open_result(rid, "compare")
+
+    # ------------------------------------------------------------- running
+
+    @on(Button.Pressed, "#bt-run")
+    def action_run(self) -> None:
+        if self.running:
+            return
+        if self.runner is None:
+            self.notify("backtest engine unavailable in this build: stored results only", severity="warning")
+            return
+        try:
+            req = self.request()
+        except ValueError as e:
+            self.notify(f"check the form: {e}", severity="error")
+            return
+        self.cancel_event = threading.Event()
+        self.running = True
+        self.query_one("#bt-run", Button).disabled = True
+        self.query_one("#bt-cancel", Button).disabled = False
+        self.query_one("#bt-progress", ProgressBar).update(total=100, progress=0)
+        self._status("running…")
+        self.run_backtest(req, self.cancel_event)
+
+    @on(Button.Pressed, "#bt-cancel")
+    def action_cancel_run(self) -> None:
+        if self.running:
+            self.cancel_event.set()
+            self._status("cancelling…")
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="backtest")
+    def run_backtest(self, req: dict[str, Any], cancel: threading.Event) -> None:
+        t0 = time.perf_counter()
+        last = [0.0]
+
+        def progress(done: int, total: int) -> None:
+            now = time.perf_counter()
+            if now - last[0] >= 0.05 or done >= total:  # at most 20 UI updates a second
+                last[0] = now
+                self.post_message(BacktestProgressed(done, total, done / max(now - t0, 1e-9)))
+
+        try:
+            report = self.runner(self.app.cfg, self.app.ds, req, progress=progress, cancel=cancel, store=True)
+            rid = _result_id(report)
+            self.post_message(BacktestFinished(rid, report, cancelled=cancel.is_set()))
+        except Exception as e:  # noqa: BLE001 - shown, never fatal
+            cancelled = cancel.is_set() or type(e).__name__ in ("BacktestCancelled", "CancelledError")
+            self.post_message(BacktestFinished(None, None, error=None if cancelled else f"{type(e).__name__}: {e}",
+                                               cancelled=cancelled))
+        finally:
+            self.app._close_thread_connection()
+
+    @on(BacktestProgressed)
+    def _progressed(self, m: BacktestProgressed) -> None:
+        self.query_one("#bt-progress", ProgressBar).update(total=max(m.total, 1), progress=m.done)
+        self._status(f"{m.done:,}/{m.total:,} bars · {m.bars_per_s:,.0f} bars/s")
+
+    @on(BacktestFinished)
+    def _finished(self, m: BacktestFinished) -> None:
+        self.running = False
+        self.query_one("#bt-run", Button).disabled = False
+        self.query_one("#bt-cancel", Button).disabled = True
+        if m.cancelled:
+            self._status("[yellow]cancelled[/]")
+        elif m.error:
+            self._status(f"[red]failed: {m.error}[/]")
+            self.notify(f"backtest failed: {m.error}", severity="error")
+        else:
+            self._status(f"[green]done[/] (result #{m.result_id})" if m.result_id else "[green]done[/]")
+        self.run_load_results(open_latest=not m.cancelled and not m.error)
+
+
+def _result_id(report: Any) -> int | None:
+    for k in ("result_id", "id", "backtest_id"):
+        v = report.get(k) if isinstance(report, dict) else getattr(report, k, None)
+        if isinstance(v, int):
+            return v
+    return None

@@ -1,0 +1,114 @@
+"""DataScreen: ingestion runs, per-timeframe coverage and gaps, and a repair action.
+
+The repair writes nothing until the market ingest exposes one (``cockpit.market.ingest.repair``
+or ``repair_gaps``); until then it lists the gaps it would fill.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import DataTable, Static
+
+from cockpit.ui import render
+from cockpit.ui.messages import ScreenDataLoaded
+from cockpit.ui.screens.common import CockpitScreen
+
+
+def find_repair() -> Any:
+    for name in ("cockpit.market.ingest", "cockpit.market.repair", "cockpit.market"):
+        try:
+            mod = importlib.import_module(name)
+        except ImportError:
+            continue
+        for attr in ("repair_gaps", "repair"):
+            if callable(getattr(mod, attr, None)):
+                return getattr(mod, attr)
+    return None
+
+
+class DataScreen(CockpitScreen):
+    SCREEN_TITLE = "Data"
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("R", "repair", "Repair gaps"),
+                Binding("f5", "reload", "Reload")]
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_header()
+        with Vertical(id="data-body"):
+            cov = DataTable(id="data-coverage", classes="pane", cursor_type="row")
+            cov.add_columns("symbol", "tf", "rows", "first", "last", "gaps")
+            yield cov
+            runs = DataTable(id="data-runs", classes="pane", cursor_type="row")
+            runs.add_columns("id", "source", "type", "tf", "started", "rows", "status", "error")
+            yield runs
+            yield Static("", id="data-status")
+        yield from self.compose_footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#data-coverage").border_title = "Coverage (gaps = missing grid points)"
+        self.query_one("#data-runs").border_title = "Ingestion runs"
+        self.action_reload()
+
+    def action_reload(self) -> None:
+        self.run_load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="data-load")
+    def run_load(self) -> None:
+        ds = self.app.ds
+        try:
+            self.post_message(ScreenDataLoaded("data", (ds.coverage(), ds.ingestion_runs(limit=100))))
+        except Exception as e:  # noqa: BLE001
+            self.post_message(ScreenDataLoaded("error", f"{type(e).__name__}: {e}"))
+        finally:
+            self.app._close_thread_connection()
+
+    @on(ScreenDataLoaded)
+    def _loaded(self, m: ScreenDataLoaded) -> None:
+        if m.key == "error":
+            self.query_one("#data-status", Static).update(f"[red]{m.data}[/]")
+            return
+        if m.key == "repair":
+            self.query_one("#data-status", Static).update(m.data)
+            return
+        coverage, runs = m.data
+        cov = self.query_one("#data-coverage", DataTable)
+        cov.clear()
+        for r in coverage:
+            gaps = r.get("gaps")
+            cov.add_row(r["symbol"], r["timeframe"], f"{r['rows']:,}", render.day(r["first"]), render.day(r["last"]),
+                        "—" if gaps is None else (f"[yellow]{gaps:,}[/]" if gaps else "0"))
+        t = self.query_one("#data-runs", DataTable)
+        t.clear()
+        for r in runs:
+            st = r.get("status") or ""
+            t.add_row(str(r["id"]), r.get("source") or "", r.get("data_type") or "", r.get("timeframe") or "",
+                      f"{render.day(r['started_at'])} {render.hms_s(r['started_at'])}", str(r.get("rows_inserted") or 0),
+                      f"[red]{st}[/]" if st not in ("success", "ok", "done") else st, (r.get("error") or "")[:60])
+
+    def action_repair(self) -> None:
+        self.run_repair()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="data-repair")
+    def run_repair(self) -> None:
+        ds, sym = self.app.ds, self.app.symbol
+        try:
+            gaps = {tf: ds.gaps(sym, tf) for tf in self.app.cfg["timeframes"]}
+            n = sum(len(g) for g in gaps.values())
+            repair = find_repair()
+            if repair is None:
+                msg = (f"{n} gap range(s) found ({', '.join(f'{tf}: {len(g)}' for tf, g in gaps.items())}); "
+                       "repair is not available in this build, nothing was written")
+            else:
+                repair(self.app.cfg, ds, sym)
+                msg = f"repair ran over {n} gap range(s)"
+            self.post_message(ScreenDataLoaded("repair", msg))
+        except Exception as e:  # noqa: BLE001
+            self.post_message(ScreenDataLoaded("error", f"repair failed: {type(e).__name__}: {e}"))
+        finally:
+            self.app._close_thread_connection()
