@@ -1,4 +1,5 @@
-"""``cockpit llm test | prompts | runs``: try the configured LLM, list prompt versions and LLM calls."""
+"""``cockpit llm test | prompts | runs | serve-local``: try the configured LLM, list prompt versions and
+LLM calls, serve the optional local model."""
 
 from __future__ import annotations
 
@@ -24,6 +25,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--limit", type=int, default=20)
     r.add_argument("--json", action="store_true", help="print JSON (request and response included)")
     r.set_defaults(func=run_runs)
+    s = lsub.add_parser("serve-local", help="serve SmolLM2-135M with llama.cpp on loopback (needs the local-llm extra)")
+    s.add_argument("--port", type=int, default=8088, help="port on 127.0.0.1 (default 8088; 0 picks a free one)")
+    s.add_argument("--n-ctx", type=int, default=4096, help="context length")
+    s.set_defaults(func=run_serve_local)
 
 
 def _iso(ms: int | None) -> str:
@@ -142,4 +147,31 @@ def run_runs(args: argparse.Namespace, ctx) -> int:
         tokens = (r["prompt_tokens"] or 0) + (r["completion_tokens"] or 0)
         print(f"{r['id']:>5}  {_iso(r['timestamp']):<19}  {r['status'] or '-':<9} {(r['model'] or '-')[:16]:<16} "
               f"{r['latency_ms'] if r['latency_ms'] is not None else '-':>6} {tokens:>7}  {(r['error'] or '')[:80]}")
+    return 0
+
+
+def run_serve_local(args: argparse.Namespace, ctx) -> int:
+    import signal
+    import threading
+
+    from cockpit.decision.local_llm import LocalLLMServer, LocalLLMUnavailable
+
+    try:
+        srv = LocalLLMServer(port=args.port, n_ctx=args.n_ctx)
+        print(f"starting llama.cpp ({srv.model_name}, 1 thread) on {srv.base_url} ...", flush=True)
+        srv.start()
+    except LocalLLMUnavailable as e:
+        print(f"cockpit llm serve-local: {e}", file=sys.stderr)
+        return 2
+    print(f"ready. Use it with:\n  COCKPIT__LLM__PROVIDER=local COCKPIT__LLM__BASE_URL={srv.base_url} "
+          f"COCKPIT__LLM__MODEL={srv.model_name} cockpit llm test\nCtrl-C stops it.", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.is_set() and srv.proc is not None and srv.proc.poll() is None:
+            stop.wait(1.0)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        srv.stop()
     return 0
