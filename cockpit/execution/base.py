@@ -92,6 +92,11 @@ class OrderExecutor(ABC):
         """The venue's current mark price, or None when it cannot tell (callers fall back to stored prices)."""
         return None
 
+    def recent_closed(self, symbol: str) -> list[ExecutionReport]:
+        """Recently closed orders on the venue, including ones it created itself (an attached stop-loss or
+        take-profit that triggered; ``raw['algoId']`` set). Default: none."""
+        return []
+
     def find(self, client_order_id: str, symbol: str) -> ExecutionReport:
         """Look an order up by client order id alone (reconciliation after a crash); found=False if unknown."""
         return self.fetch(Order(symbol=symbol, side="buy", type="market", amount=0.0, client_order_id=client_order_id))

@@ -343,8 +343,47 @@ class OrderManager:
             after = self._apply(o.id, rep, context="sync")
             if (after.status, after.filled) != before:
                 out["updated"] += 1
+        out["triggered"] = self.adopt_triggered()
         self.record_account()
         return out if any(out.values()) else None
+
+    def adopt_triggered(self) -> int:
+        """Orders the exchange made itself when an attached stop-loss/take-profit triggered: stored once
+        each (client id ck<ns>x<exchange id>) with their fills, so every fill on the account is recorded."""
+        n = 0
+        prefix = namespace_prefix(self.namespace)
+        for rep in self.executor.recent_closed(self.symbol):
+            info = rep.raw or {}
+            if rep.filled <= _EPS or not info.get("algoId") or (rep.client_order_id or "").startswith(prefix) \
+                    or not rep.exchange_order_id:
+                continue
+            cid = f"{prefix}x{rep.exchange_order_id}"[:32]
+            if self.store.by_client_id(cid) is not None:
+                continue
+            now = self.clock.now_ms()
+            side = info.get("side") or "sell"
+            kind = self._protective_kind(side, rep.average_price)
+            order = Order(self.symbol, side, "market", rep.filled, reduce_only=True, client_order_id=cid,
+                          exchange_order_id=rep.exchange_order_id)
+            oid, created = self.store.create(order, now_ms=now, mode=self.mode, status=S.APPROVED,
+                                             message=f"{kind} triggered on the exchange (algo {info.get('algoId')})",
+                                             reason=f"{kind} triggered")
+            if not created:
+                continue
+            self.store.update(oid, now_ms=now, decided_by="exchange", decided_at=now)
+            self._apply(oid, self.executor.fetch(self.store.get(oid)), context=kind)
+            n += 1
+        return n
+
+    def _protective_kind(self, close_side: str, price: float | None) -> str:
+        """'stop-loss' or 'take-profit': which level of the latest entry the close price is nearer to."""
+        entry_side = "buy" if close_side == "sell" else "sell"
+        for o in reversed(self.store.with_status((S.FILLED, S.PARTIALLY_FILLED, S.CANCELED), symbol=self.symbol)):
+            if o.side == entry_side and not o.reduce_only and (o.stop_loss or o.take_profit) and price:
+                ds = abs(price - o.stop_loss) if o.stop_loss else float("inf")
+                dt = abs(price - o.take_profit) if o.take_profit else float("inf")
+                return "stop-loss" if ds <= dt else "take-profit"
+        return "stop-loss/take-profit"
 
     def record_account(self) -> tuple[Position, AccountState]:
         now = self.clock.now_ms()

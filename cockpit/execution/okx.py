@@ -32,6 +32,10 @@ class MalformedReply(ValueError):
     pass
 
 
+# What ccxt's parsers raise on junk such as 'NaN' where a number belongs (not ccxt errors).
+_PARSE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, ArithmeticError)
+
+
 def _num(x: Any) -> float | None:
     if x is None or x == "":
         return None
@@ -99,10 +103,11 @@ class OKXExecutor(OrderExecutor):
         """A ccxt order structure -> ExecutionReport; MalformedReply when it is not a usable order."""
         if not isinstance(raw, dict):
             raise MalformedReply(f"expected an order structure, got {type(raw).__name__}")
-        oid = raw.get("id")
+        info = raw.get("info") or {}
+        # ccxt puts the algo id in 'id' for orders made by a triggered algo; the order's own id is ordId.
+        oid = info.get("ordId") if isinstance(info, dict) and info.get("ordId") else raw.get("id")
         if not isinstance(oid, str) or not ORDER_ID.fullmatch(oid):
             raise MalformedReply(f"order reply without a valid id: {oid!r}")
-        info = raw.get("info") or {}
         cid = raw.get("clientOrderId") or info.get("clOrdId") or (order.client_order_id if order else None)
         if order is not None and order.client_order_id and cid and cid != order.client_order_id:
             raise MalformedReply(f"reply for client id {cid!r}, expected {order.client_order_id!r}")
@@ -182,6 +187,9 @@ class OKXExecutor(OrderExecutor):
             raw = self.exchange.create_order(symbol, order.type, order.side, contracts, price, params)
         except ccxt.NetworkError:
             raise  # unknown outcome: the caller looks the order up by client id
+        except _PARSE_ERRORS as e:
+            return ExecutionReport(order.client_order_id, S.FAILED, found=False,
+                                   message=f"malformed create_order reply: {type(e).__name__}: {e}"[:300])
         except ccxt.BaseError as e:
             if any(c in str(e) for c in DUPLICATE_CODES):
                 # A retried submit: the exchange already has this client id. Adopt that order.
@@ -199,7 +207,7 @@ class OKXExecutor(OrderExecutor):
         except ccxt.NetworkError:
             return ExecutionReport(order.client_order_id, S.SUBMITTED, exchange_order_id=oid,
                                    message="placed; status fetch failed" + note)
-        except (ccxt.BaseError, MalformedReply) as e:
+        except (ccxt.BaseError, MalformedReply, *_PARSE_ERRORS) as e:
             return ExecutionReport(order.client_order_id, S.SUBMITTED, exchange_order_id=oid,
                                    message=f"placed; status fetch unusable: {e}"[:500] + note)
         if rep.exchange_order_id != oid:
@@ -223,9 +231,11 @@ class OKXExecutor(OrderExecutor):
                 raw = self.exchange.fetch_order(None, symbol, {"clOrdId": order.client_order_id})
         except ccxt.OrderNotFound as e:
             return self._not_found(order, f"not found: {e}"[:300])
+        except _PARSE_ERRORS as e:  # ccxt's own parser choked on the reply
+            return self._not_found(order, f"malformed reply: {type(e).__name__}: {e}"[:300])
         try:
             return self._report(raw, order)
-        except MalformedReply as e:
+        except (MalformedReply, *_PARSE_ERRORS) as e:
             return self._not_found(order, f"malformed reply: {e}")
 
     def find(self, client_order_id: str, symbol: str) -> ExecutionReport:
@@ -261,6 +271,15 @@ class OKXExecutor(OrderExecutor):
     def open_orders(self, symbol: str) -> list[ExecutionReport]:
         out = []
         for raw in self.exchange.fetch_open_orders(symbol):
+            try:
+                out.append(self._report(raw, None, fills=False))
+            except MalformedReply:
+                continue
+        return out
+
+    def recent_closed(self, symbol: str) -> list[ExecutionReport]:
+        out = []
+        for raw in self.exchange.fetch_closed_orders(symbol, None, 50):
             try:
                 out.append(self._report(raw, None, fills=False))
             except MalformedReply:
