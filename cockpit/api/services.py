@@ -14,9 +14,14 @@ from cockpit.domain.market import timeframe_ms
 
 
 class Services:
-    def __init__(self, cfg: dict[str, Any], *, now_ms: Callable[[], int]) -> None:
+    def __init__(self, cfg: dict[str, Any], *, now_ms: Callable[[], int],
+                 exchange_factory: Callable[[], Any] | None = None, clock: Any = None) -> None:
+        """``exchange_factory`` and ``clock``: the running engine's exchange connection and clock;
+        without them a command opens its own (in ``sim`` mode, a built-in simulator)."""
         self.cfg = cfg
         self.now_ms = now_ms
+        self.exchange_factory = exchange_factory
+        self.clock = clock
 
     # -------------------------------------------------------------- commands, health
 
@@ -106,9 +111,26 @@ class Services:
     # -------------------------------------------------------------- market collect
 
     def collect(self, timeframe: str, *, update_only: bool = True) -> dict[str, Any]:
-        from cockpit.market.ingest import collect_once
+        """Fetch new closed candles of ``timeframe`` (and, with ``update_only`` false, backfill
+        ``exchange.backfill_days``) through the engine's exchange connection."""
+        from cockpit.market.ingest import MarketIngestor, open_exchange
 
-        return collect_once(self.cfg, timeframe, update_only=update_only)
+        if self.exchange_factory is not None:
+            exchange, clock, close = self.exchange_factory(), self.clock, (lambda: None)
+        else:
+            exchange, clock, close = open_exchange(self.cfg, self.cfg["exchange"]["mode"])
+        try:
+            ing = MarketIngestor(exchange, self.cfg, clock, timeframes=[timeframe], source="api")
+            if update_only and DataService().latest_candle_time(self.cfg["symbol"], timeframe) is not None:
+                step = ing.update_candles(timeframe)
+            else:
+                since = clock.now_ms() - int(self.cfg["exchange"]["backfill_days"]) * 86_400_000
+                step = ing.backfill_candles(timeframe, since)
+        finally:
+            close()
+        if step.status != "success" and not step.rows:
+            raise ApiError("EXTERNAL_API_ERROR", "the exchange did not answer", step.error)
+        return {"timeframe": timeframe, "inserted": step.rows, "status": step.status, "error": step.error}
 
     # -------------------------------------------------------------- backtests
 

@@ -436,7 +436,7 @@ class _ExchangeClock:
         return int(self.x.fetch_time())
 
 
-def _open_exchange(cfg: Mapping[str, Any], mode: str):
+def open_exchange(cfg: Mapping[str, Any], mode: str):
     """(exchange, clock, closer) for a CLI run; ``sim`` starts the built-in simulator in-process."""
     from cockpit.market.exchange import make_exchange
 
@@ -474,7 +474,7 @@ def run_exchange_ingest_cli(args, ctx) -> int:
         print(f"cockpit ingest: --since: expected YYYY-MM-DD, got {args.since!r}", file=sys.stderr)
         return 2
     db = ctx.database()
-    x, clock, close = _open_exchange(cfg, mode)
+    x, clock, close = open_exchange(cfg, mode)
     try:
         ing = MarketIngestor(x, cfg, clock, db=db, symbol=args.symbol or cfg["symbol"], timeframes=tfs, source=mode)
         now = ing.exchange_now()
@@ -503,7 +503,7 @@ def run_repair_cli(args, ctx) -> int:
         print(f"{tf}: {len(g)} gap(s)" + "".join(f"\n  {a} .. {b}" for a, b in g[:20]))
     if args.dry_run or not any(gaps.values()):
         return 0
-    x, clock, close = _open_exchange(cfg, mode)
+    x, clock, close = open_exchange(cfg, mode)
     try:
         steps = MarketIngestor(x, cfg, clock, db=db, timeframes=tfs, source=mode).repair(tfs)
     finally:

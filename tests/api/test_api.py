@@ -152,3 +152,70 @@ def test_parse_bind():
     assert parse_bind("[::1]:0") == ("::1", 0)
     with pytest.raises(ApiRefused):
         parse_bind("8000")
+
+
+def _poll(client: httpx.Client, job_id: int, timeout_s: float = 60.0) -> dict:
+    import time as _t
+
+    deadline = _t.monotonic() + timeout_s
+    while _t.monotonic() < deadline:
+        job = client.get(f"/api/jobs/{job_id}").json()["data"]
+        if job["status"] in ("done", "failed"):
+            return job
+        _t.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not finish")
+
+
+def test_collect_runs_in_background_against_the_simulator(cfg, db, ds):
+    """POST /market/collect starts a job (built-in simulator, real ccxt); polling shows the rows it stored."""
+    cfg = {**cfg, "exchange": {**cfg["exchange"], "backfill_days": 2}}
+    s = ApiServer(cfg, "127.0.0.1", 0, environ={}).start()
+    try:
+        c = httpx.Client(base_url=s.url, timeout=30)
+        r = c.post("/api/market/collect", json={"symbol": "BTC/USDT:USDT", "timeframe": "1h", "update_only": True})
+        assert r.status_code == 200 and r.json()["message"] == "Data collection started"
+        job = _poll(c, r.json()["data"]["job_id"])
+        assert job["status"] == "done", job
+        assert job["result"]["inserted"] >= 47
+        assert ds.coverage()[0]["rows"] == job["result"]["inserted"]
+        assert c.post("/api/market/collect", json={"symbol": "ETH/USDT:USDT"}).status_code == 400
+        assert c.post("/api/market/collect", json={"symbol": "BTC/USDT:USDT", "bogus": 1}).status_code == 400
+    finally:
+        s.stop()
+
+
+def test_decision_generate_records_a_decision_with_analysis_and_risk(cfg, db, ds, tmp_path):
+    from cockpit.market.csv_import import import_csv
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    close = 40000 * np.exp(np.cumsum(rng.normal(0.0005, 0.006, 400)))
+    open_ = np.r_[close[0], close[:-1]]
+    hi = np.maximum(open_, close) * 1.002
+    lo = np.minimum(open_, close) * 0.998
+    p = tmp_path / "d.csv"
+    p.write_text("timestamp,open,high,low,close,volume\n" + "".join(
+        f"{T0 + i * H},{open_[i]:.2f},{hi[i]:.2f},{lo[i]:.2f},{close[i]:.2f},{10 + i % 7}\n" for i in range(400)))
+    import_csv(db, p, symbol="BTC/USDT:USDT", timeframe="1h")
+    s = ApiServer(cfg, "127.0.0.1", 0, environ={}).start()
+    try:
+        c = httpx.Client(base_url=s.url, timeout=60)
+        r = c.post("/api/decision/generate", json={"symbol": "BTC/USDT:USDT", "timeframe": "1h", "strategy": "balanced"})
+        assert r.status_code == 200, r.text
+        d = r.json()["data"]
+        assert d["action"] in ("buy", "sell", "hold")
+        assert d["selector"] == "offline" and "offline selector" in d["reasoning"]
+        assert isinstance(d["technical_analysis"], dict) and d["technical_analysis"]
+        assert "passed" in d["risk_assessment"]
+        stored = ds.decisions(limit=1)[0]
+        assert stored["id"] == d["decision_id"] and stored["action"] == d["action"]
+        assert ds.orders() == [], "generating a decision never places an order"
+        r = c.post("/api/decision/generate", json={"symbol": "BTC/USDT:USDT", "timeframe": "1h", "strategy": "ema_trend"})
+        assert r.status_code == 200
+        assert set(k for k, w in r.json()["data"]["weights"].items() if w > 0) <= {"ema_trend"}
+        r = c.post("/api/decision/generate", json={"symbol": "BTC/USDT:USDT", "timeframe": "1h", "strategy": "magic"})
+        assert r.status_code == 400 and "unknown or disabled strategy" in r.json()["error"]["message"]
+        r = c.post("/api/decision/generate", json={"symbol": "BTC/USDT:USDT", "timeframe": "4h"})
+        assert r.status_code == 400
+    finally:
+        s.stop()
