@@ -128,7 +128,18 @@ def build_stages(cfg: dict[str, Any], *, log: EventLog, environ: Mapping[str, st
     st.availability["sizing"] = "ok" if st.decide is not None else "waits for the decision stage"
     if st.decide is not None:
         st.plan = lambda did, d, a, acct: _plan(cfg, did, d, a, acct)
+    if with_exchange and cfg.get("notify", {}).get("urls"):
+        st.availability["notify"] = _build_notify(cfg, st, log)
     return st
+
+
+def _build_notify(cfg: dict[str, Any], st: Stages, log: EventLog) -> str:
+    """Notifications (cockpit.notify): a thread following the database; its stop() is a closer, so it
+    runs after the engine's last heartbeat ("engine stopped" still goes out). Never fatal."""
+    try:
+        return find("attach_notifier", "cockpit.notify")(cfg, st, log=log)
+    except Exception as e:  # noqa: BLE001 - notifications never stop the engine
+        return f"failed to start: {type(e).__name__}: {log.redact(str(e))}"
 
 
 def _build_venue(cfg: dict[str, Any], st: Stages, log: EventLog,

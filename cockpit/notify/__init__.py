@@ -24,7 +24,6 @@ def attach_notifier(cfg: Mapping[str, Any], stages: Any, *, log: Any = None, db:
     warn = getattr(log, "warning", None)
     notifier = Notifier(cfg, None, stages.clock, log=warn, db=db).start()
     stages.closers.append(notifier.stop)
-    status = f"ok ({len(notifier.workers)} destination{'s' if len(notifier.workers) != 1 else ''})"
     if notifier.problems:
-        status += f"; not usable: {'; '.join(notifier.problems)}"
-    return status
+        return f"partly: {len(notifier.workers)} destination(s) sending; not usable: {'; '.join(notifier.problems)}"
+    return "ok"

@@ -316,3 +316,31 @@ def test_token_bucket_limits_the_rate_per_destination():
     b.take()
     now[0] += 1000
     assert b.wait_s() == 0 and b.tokens == 2  # never more than the burst
+
+
+def test_cli_notify_test_reports_each_destination(tmp_path, receiver):
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    cfg_path = tmp_path / "config.yaml"
+    cfg_path.write_text(yaml.safe_dump({
+        "database": {"url": f"sqlite:///{tmp_path / 'c.db'}"},
+        "notify": {"urls": [receiver.url("ok/${HOOK_TOKEN}"), receiver.url("fail/x"), "json://127.0.0.1:1/${NOPE}"],
+                   "retries": 1, "backoff_s": 0.01}}))
+    env = {**os.environ, **SECRETS, "COCKPIT_CONFIG": str(cfg_path)}
+    env.pop("NOPE", None)
+    r = subprocess.run([sys.executable, "-m", "cockpit", "notify", "test"], capture_output=True, text=True, env=env,
+                       timeout=60)
+    out = r.stdout
+    assert r.returncode == 1, r.stderr
+    assert f"ok      json://127.0.0.1:{receiver.port}/ok/***" in out
+    assert f"FAILED  json://127.0.0.1:{receiver.port}/fail/x: " in out and "(after 2 attempts)" in out
+    assert "FAILED  json://…: environment variable NOPE is not set" in out
+    assert "1 of 3 destinations succeeded" in out
+    assert SECRETS["HOOK_TOKEN"] not in out + r.stderr
+    assert receiver.hits["/fail/x"] == 2
+    [m] = bodies(receiver, f"/ok/{SECRETS['HOOK_TOKEN']}")
+    assert m["title"] == "[SIM] Notification test"
