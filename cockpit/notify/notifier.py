@@ -114,6 +114,13 @@ class Notifier:
         ``follow=False`` the caller drives ``poll_once()`` itself."""
         for p in self.problems:
             self._record("WARN", {"destination": p, "error": "destination not usable; others still send"})
+        with self._poll_lock:
+            # Where to read from, and the heartbeat the previous run left behind, are taken now: an
+            # engine started right after this call is then always seen starting.
+            if self._cursor is None:
+                self._cursor = self._init_cursor()
+            if not self._beat_init:
+                self._check_engine()
         for w in self.workers:
             w.start()
         if follow and self.workers and self._thread is None:
@@ -265,10 +272,11 @@ class Notifier:
             last = self._risk_last.get(key)
             if last is not None and 0 <= ts - last < repeat_ms:
                 continue  # the same rule at the same level again: once per risk_repeat_s
+            details = _json(ev.get("details"))
+            if isinstance(details, dict) and "intent" in details and "order_rejected" in self.kinds:
+                continue  # a rule that rejected an order: the order's own message gives the reasons
             self._risk_last[key] = ts
-            ev = dict(ev)
-            ev["details"] = _json(ev.get("details"))
-            n += self._emit(fmt.risk_event(ev, label=self.label))
+            n += self._emit(fmt.risk_event({**ev, "details": details}, label=self.label))
         return n
 
     def _check_halts(self) -> int:

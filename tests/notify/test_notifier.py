@@ -186,6 +186,9 @@ def test_event_kinds_follow_the_database(db, db_url, receiver, ds):
     # Risk events: below the level are not sent; the same rule again within risk_repeat_s is not sent.
     def risks():
         engine_store.record_risk_event("BTC/USDT:USDT", now_ms=T0, level="WARN", rule="per_trade_risk", details="x")
+        # A rule rejecting an order: the order_rejected message carries it, not a second "risk" message.
+        engine_store.record_risk_event("BTC/USDT:USDT", now_ms=T0, level="ERROR", rule="stop_loss",
+                                       details={"status": "rejected", "detail": "too far", "intent": {"side": "buy"}})
         engine_store.record_risk_event("BTC/USDT:USDT", now_ms=T0, level="ERROR", rule="ingest",
                                        details={"error": "exchange unreachable after 4 retries"})
         engine_store.record_risk_event("BTC/USDT:USDT", now_ms=T0 + 60_000, level="ERROR", rule="ingest",
@@ -344,3 +347,18 @@ def test_cli_notify_test_reports_each_destination(tmp_path, receiver):
     assert receiver.hits["/fail/x"] == 2
     [m] = bodies(receiver, f"/ok/{SECRETS['HOOK_TOKEN']}")
     assert m["title"] == "[SIM] Notification test"
+
+
+def test_engine_restart_after_a_crash_is_told_apart_from_a_clean_start(db, db_url, receiver):
+    clock = ManualClock(T0)
+    cfg = make_cfg(db_url, [receiver.url("ok/e")], events=["engine"])
+    beat = {"ts": T0, "state": "running", "cycles": 57, "mode": "sim", "equity": 10000.0, "position": None}
+    engine_store.set_state("heartbeat", beat, now_ms=T0)  # the last beat of a run that was killed
+    n = Notifier(cfg, None, clock, environ=SECRETS).start(follow=False)
+    engine_store.set_state("heartbeat", {**beat, "cycles": 1, "ts": T0 + 5000}, now_ms=T0 + 5000)
+    n.poll_once()
+    engine_store.set_state("heartbeat", {**beat, "state": "stopped", "cycles": 3}, now_ms=T0 + 9000)
+    n.stop()
+    titles = [m["title"] for m in bodies(receiver, "/ok/e")]
+    assert titles == ["[SIM] Engine restarted after a crash", "[SIM] Engine stopped"]
+    assert "unclean stop" in bodies(receiver, "/ok/e")[0]["message"]
