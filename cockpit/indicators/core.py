@@ -38,8 +38,17 @@ def _as_f(x) -> np.ndarray:
 # ---------------------------------------------------------------- linear recursion
 
 
-def linear_filter(x: np.ndarray, decay: float, gain: float = 1.0, init: float | None = None) -> np.ndarray:
-    """y[t] = gain*x[t] + decay*y[t-1], y[-1] = init (0 when None). NaN-free input expected."""
+def _lf_block(decay: float, n: int) -> int:
+    return int(max(1, min(8192, _LOG_RANGE // -math.log(decay), n)))
+
+
+def linear_filter(x: np.ndarray, decay: float, gain: float = 1.0, init: float | None = None,
+                  out: np.ndarray | None = None) -> np.ndarray:
+    """y[t] = gain*x[t] + decay*y[t-1], y[-1] = init (0 when None). NaN-free input expected.
+
+    Block-wise: inside a block of b values y_j = decay^j * (cumsum_k gain*x_k*decay^-k + carry*decay),
+    with b chosen so decay^-b stays below e^300; a short loop carries y across blocks.
+    """
     x = _as_f(x)
     n = len(x)
     if n == 0:
@@ -52,25 +61,31 @@ def linear_filter(x: np.ndarray, decay: float, gain: float = 1.0, init: float | 
             out += init
         return out
     ln_d = -math.log(decay)
-    b = int(max(1, min(4096, _LOG_RANGE // ln_d)))
+    b = _lf_block(decay, n)
     nb = -(-n // b)
-    pad = nb * b - n
-    xp = np.concatenate([x, np.zeros(pad)]) if pad else x
-    blocks = xp.reshape(nb, b)
+    # ``out`` (if given) must hold whole blocks: at least ceil(n / b) * b values
+    buf = np.empty(nb * b) if out is None else out[: nb * b]
     j = np.arange(b, dtype=np.float64)
-    up = np.exp(j * ln_d)  # decay^-j
+    up = np.exp(j * ln_d) * gain  # gain * decay^-j
     down = np.exp(-j * ln_d)  # decay^j
-    local = np.cumsum(blocks * (gain * up), axis=1) * down  # recursion inside each block from 0
-    # carry the last value across blocks: Y_k = local[k, -1] + decay^b * Y_{k-1}
-    db = decay ** b
-    last = local[:, -1]
+    blocks = buf.reshape(nb, b)
+    full = (n // b) * b  # b <= n, so at least one whole block
+    np.multiply(x[:full].reshape(-1, b), up, out=blocks[: n // b])
+    if full < n:
+        np.multiply(x[full:], up[: n - full], out=buf[full:n])
+    buf[n:] = 0.0
+    np.cumsum(blocks, axis=1, out=blocks)
+    # carry across blocks: Y_k(end) = down[-1] * (S_k(end) + carry_k * decay), carry_{k+1} = Y_k(end)
+    last = blocks[:, -1].copy()
+    dl = float(down[-1])
     carry = np.empty(nb)
     c = 0.0 if init is None else float(init)
     for k in range(nb):
-        carry[k] = c
-        c = last[k] + db * c
-    local += np.outer(carry, down * decay)
-    return local.reshape(-1)[:n]
+        carry[k] = c * decay
+        c = dl * (last[k] + carry[k])
+    blocks += carry[:, None]
+    blocks *= down
+    return buf[:n]
 
 
 def ema(x, n: int) -> np.ndarray:
@@ -86,21 +101,28 @@ def wilder(x, n: int, *, min_periods: int | None = None) -> np.ndarray:
 def _ewm(x, alpha: float, min_periods: int) -> np.ndarray:
     """ewm(alpha, adjust=False) starting at the first finite value; NaN before min_periods valid values."""
     x = _as_f(x)
-    out = np.full(len(x), np.nan)
-    fin = np.flatnonzero(np.isfinite(x))
-    if len(fin) == 0:
-        return out
-    s = fin[0]
+    n = len(x)
+    if n == 0 or not np.isfinite(x[-1]) and not np.isfinite(x).any():
+        return np.full(n, np.nan)
+    s = 0 if np.isfinite(x[0]) else int(np.argmax(np.isfinite(x)))
     seg = x[s:]
-    # inner NaNs (none for our inputs after the first valid one) would poison the recursion; hold them
-    if not np.isfinite(seg).all():
+    # inner NaNs (none for our inputs after the first valid one) would poison the recursion: hold them
+    if not math.isfinite(float(np.add.reduce(seg))):
         seg = _ffill(seg)
-    y = linear_filter(seg[1:], 1.0 - alpha, alpha, init=seg[0]) if len(seg) > 1 else np.empty(0)
+    decay = 1.0 - alpha
+    m = len(seg) - 1
+    pad = -(-m // _lf_block(decay, m)) * _lf_block(decay, m) if m > 0 and 0.0 < decay < 1.0 else m
+    out = np.empty(s + 1 + pad)
+    out[:s] = np.nan
     out[s] = seg[0]
-    out[s + 1:] = y
+    if m > 0:
+        if 0.0 < decay < 1.0:
+            linear_filter(seg[1:], decay, alpha, init=seg[0], out=out[s + 1:])
+        else:
+            out[s + 1:s + 1 + m] = linear_filter(seg[1:], decay, alpha, init=seg[0])
     if min_periods > 1:
         out[s:s + min_periods - 1] = np.nan
-    return out
+    return out[:n]
 
 
 def _ffill(x: np.ndarray) -> np.ndarray:
@@ -113,77 +135,83 @@ def _ffill(x: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------- rolling windows
 
 
-def _block_cumsum(x: np.ndarray, b: int) -> np.ndarray:
-    """Cumulative sums restarted every ``b`` elements (inclusive)."""
+def _blocks(x: np.ndarray, w: int) -> tuple[np.ndarray, int, int]:
+    """x zero-padded to whole blocks of b >= w values, shape (nb, b)."""
     n = len(x)
+    b = max(1024, 2 * w)
     nb = -(-n // b)
-    pad = nb * b - n
-    xp = np.concatenate([x, np.zeros(pad)]) if pad else x
-    return np.cumsum(xp.reshape(nb, b), axis=1).reshape(-1)[:n]
+    out = np.empty(nb * b)
+    out[:n] = x
+    out[n:] = 0.0
+    return out.reshape(nb, b), b, nb
 
 
-def _block_size(w: int) -> int:
-    return max(w, 1024)
+def _excl_cumsum(blocks: np.ndarray) -> np.ndarray:
+    """Per-block exclusive prefix sums, shape (nb, b + 1), column 0 = 0."""
+    nb, b = blocks.shape
+    cs = np.empty((nb, b + 1))
+    cs[:, 0] = 0.0
+    np.cumsum(blocks, axis=1, out=cs[:, 1:])
+    return cs
+
+
+def _window_sums(cs: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """From block prefix sums: (sum of windows ending inside a block, shape (nb, b-w+1) for j >= w-1),
+    (head sums of each block's first w-1 positions), (tail sums of the previous block), the last two
+    shape (nb-1, w-1): a window ending at position j < w-1 = head[j] + tail[j]."""
+    b = cs.shape[1] - 1
+    inside = cs[:, w:] - cs[:, :b + 1 - w]
+    head = cs[1:, 1:w]
+    tail = cs[:-1, b:b + 1] - cs[:-1, b - w + 1:b]
+    return inside, head, tail
 
 
 def rolling_sum(x, w: int) -> np.ndarray:
-    """Sum over the last ``w`` values (NaN for the first w-1), with block-local cumsums for precision."""
+    """Sum over the last ``w`` values (NaN for the first w-1); block-local sums keep float error small."""
     x = _as_f(x)
     n = len(x)
     out = np.full(n, np.nan)
     if n < w:
         return out
-    b = _block_size(w)
-    cs = _block_cumsum(x, b)
-    t = np.arange(w - 1, n)
-    start = t - w + 1
-    same = (start // b) == (t // b)
-    # window inside one block: cs[t] - cs[start-1] (0 if start is a block start)
-    prev = np.where(start % b == 0, 0.0, cs[np.maximum(start - 1, 0)])
-    res = cs[t] - prev
-    # window across two blocks: tail of the earlier block + head of this one
-    blk_end = np.minimum((start // b + 1) * b - 1, n - 1)
-    cross = cs[blk_end] - prev + cs[t]
-    out[w - 1:] = np.where(same, res, cross)
-    return out
+    blocks, b, nb = _blocks(x, w)
+    inside, head, tail = _window_sums(_excl_cumsum(blocks), w)
+    res = np.empty((nb, b))
+    res[:, w - 1:] = inside
+    res[0, :w - 1] = np.nan
+    res[1:, :w - 1] = head + tail
+    return res.reshape(-1)[:n]
 
 
 def rolling_mean_var(x, w: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rolling mean and population variance, precise for prices (sums taken around a local reference)."""
+    """Rolling mean and population variance, precise for prices (sums around each block's first value)."""
     x = _as_f(x)
     n = len(x)
     if n < w:
         return np.full(n, np.nan), np.full(n, np.nan)
-    b = _block_size(w)
-    blk = np.arange(n) // b
-    ref_of_block = x[::b]
-    d = x - ref_of_block[blk]
-    cs1 = _block_cumsum(d, b)
-    cs2 = _block_cumsum(d * d, b)
-    t = np.arange(w - 1, n)
-    start = t - w + 1
-    bs, bt = start // b, t // b
-    first = start % b == 0
-    p1 = np.where(first, 0.0, cs1[np.maximum(start - 1, 0)])
-    p2 = np.where(first, 0.0, cs2[np.maximum(start - 1, 0)])
-    same = bs == bt
-    # part A: [start, end of block bs] around ref(bs); part B: [block start of t, t] around ref(bt)
-    end_a = np.minimum((bs + 1) * b - 1, n - 1)
-    a1 = np.where(same, cs1[t], cs1[end_a]) - p1
-    a2 = np.where(same, cs2[t], cs2[end_a]) - p2
-    m_a = np.where(same, w, end_a - start + 1).astype(np.float64)
-    b1 = np.where(same, 0.0, cs1[t])
-    b2 = np.where(same, 0.0, cs2[t])
-    shift = ref_of_block[bs] - ref_of_block[bt]  # re-reference part A to ref(bt)
-    s1 = a1 + m_a * shift + b1
-    s2 = a2 + 2.0 * shift * a1 + m_a * shift * shift + b2
-    mean_d = s1 / w
-    var = np.maximum(s2 / w - mean_d * mean_d, 0.0)
-    mean = np.full(n, np.nan)
-    v = np.full(n, np.nan)
-    mean[w - 1:] = ref_of_block[bt] + mean_d
-    v[w - 1:] = var
-    return mean, v
+    blocks, b, nb = _blocks(x, w)
+    ref = blocks[:, 0].copy()
+    blocks -= ref[:, None]
+    in1, h1, t1 = _window_sums(_excl_cumsum(blocks), w)
+    np.multiply(blocks, blocks, out=blocks)
+    in2, h2, t2 = _window_sums(_excl_cumsum(blocks), w)
+    mean = np.empty((nb, b))
+    var = np.empty((nb, b))
+    m1 = in1 / w
+    mean[:, w - 1:] = m1 + ref[:, None]
+    var[:, w - 1:] = in2 / w - m1 * m1
+    mean[0, :w - 1] = np.nan
+    var[0, :w - 1] = np.nan
+    if nb > 1:
+        # windows that start in the previous block: re-reference its tail to this block's ref
+        m = np.arange(w - 1, 0, -1, dtype=np.float64)  # values taken from the previous block
+        sh = (ref[:-1] - ref[1:])[:, None]
+        s1 = t1 + m * sh + h1
+        s2 = t2 + 2.0 * sh * t1 + m * sh * sh + h2
+        c1 = s1 / w
+        mean[1:, :w - 1] = c1 + ref[1:, None]
+        var[1:, :w - 1] = s2 / w - c1 * c1
+    np.maximum(var, 0.0, out=var)
+    return mean.reshape(-1)[:n], var.reshape(-1)[:n]
 
 
 def _rolling_extreme(x, w: int, fn) -> np.ndarray:
@@ -194,15 +222,19 @@ def _rolling_extreme(x, w: int, fn) -> np.ndarray:
         return out
     if w == 1:
         return x.copy()
+    # van Herk / Gil-Werman: in blocks of w, a window is a suffix of one block plus a prefix of the next
     nb = -(-n // w)
     pad = nb * w - n
-    fill = -np.inf if fn is np.maximum else np.inf
-    xp = np.concatenate([x, np.full(pad, fill)]) if pad else x
+    if pad:
+        xp = np.empty(nb * w)
+        xp[:n] = x
+        xp[n:] = -np.inf if fn is np.maximum else np.inf
+    else:
+        xp = x
     blocks = xp.reshape(nb, w)
     pre = fn.accumulate(blocks, axis=1).reshape(-1)
-    suf = fn.accumulate(blocks[:, ::-1], axis=1)[:, ::-1].reshape(-1)
-    t = np.arange(w - 1, n)
-    out[w - 1:] = fn(suf[t - w + 1], pre[t])
+    suf = np.ascontiguousarray(fn.accumulate(blocks[:, ::-1], axis=1)[:, ::-1]).reshape(-1)
+    fn(suf[:n - w + 1], pre[w - 1:n], out=out[w - 1:])
     return out
 
 
@@ -226,7 +258,7 @@ def shift(x: np.ndarray, k: int = 1) -> np.ndarray:
 
 
 def sma(x, n: int) -> np.ndarray:
-    return rolling_mean_var(x, n)[0]
+    return rolling_sum(x, n) / n
 
 
 def rsi(close, n: int = 14) -> np.ndarray:
@@ -235,14 +267,19 @@ def rsi(close, n: int = 14) -> np.ndarray:
     if len(c) < 2:
         return out
     # like ta: the (undefined) change at bar 0 counts as 0, so the averages are seeded with 0 there
-    diff = np.concatenate([[0.0], np.diff(c)])
-    up = np.where(diff > 0, diff, 0.0)
-    dn = np.where(diff < 0, -diff, 0.0)
-    au = wilder(up, n)
-    ad = wilder(dn, n)
+    diff = np.empty(len(c))
+    diff[0] = 0.0
+    np.subtract(c[1:], c[:-1], out=diff[1:])
+    au = wilder(np.maximum(diff, 0.0), n)
+    np.negative(diff, out=diff)
+    ad = wilder(np.maximum(diff, 0.0, out=diff), n)
+    # 100 - 100 / (1 + au/ad) == 100 * au / (au + ad); 100 when there are no losses (like ta)
+    tot = au + ad
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.where(ad == 0, 100.0, 100.0 - 100.0 / (1.0 + au / ad))
-    out[np.isnan(au)] = np.nan
+        out = np.divide(au, tot, out=tot)
+    out *= 100.0
+    out[ad == 0] = 100.0
+    out[:min(n - 1, len(c))] = np.nan
     return out
 
 
@@ -343,20 +380,44 @@ def vwap(high, low, close, volume, n: int = 14) -> np.ndarray:
 
 def log_returns(close) -> np.ndarray:
     c = _as_f(close)
-    out = np.full(len(c), np.nan)
+    out = np.empty(len(c))
+    out[:1] = np.nan
     if len(c) > 1:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out[1:] = np.log(c[1:] / c[:-1])
+        lc = np.log(c)
+        np.subtract(lc[1:], lc[:-1], out=out[1:])
     return out
+
+
+def _rolling_var_centered(r: np.ndarray, w: int, out: np.ndarray) -> None:
+    """Rolling population variance for data centred near 0 (returns) into out[w-1:]: plain prefix sums
+    are precise here (no large offset to cancel), and faster than the block-referenced form."""
+    n = len(r)
+    cs1 = np.empty(n + 1)
+    cs2 = np.empty(n + 1)
+    cs1[0] = cs2[0] = 0.0
+    np.cumsum(r, out=cs1[1:])
+    np.multiply(r, r, out=cs2[1:])
+    np.cumsum(cs2[1:], out=cs2[1:])
+    m = np.subtract(cs1[w:], cs1[:-w], out=cs1[:n + 1 - w])
+    m /= w
+    v = np.subtract(cs2[w:], cs2[:-w], out=out[w - 1:])
+    v /= w
+    m *= m
+    v -= m
+    np.maximum(v, 0.0, out=v)
 
 
 def realized_vol(close, n: int = 24, periods_per_year: float | None = None) -> np.ndarray:
     """Population std of the last n log returns; annualised when ``periods_per_year`` is given."""
-    r = log_returns(close)
-    out = np.full(len(r), np.nan)
-    if len(r) > n:
-        _, var = rolling_mean_var(r[1:], n)
-        out[1:] = np.sqrt(var)
+    c = _as_f(close)
+    m = len(c)
+    out = np.empty(m)
+    out[:min(n, m)] = np.nan
+    if m > n:
+        lc = np.log(c)
+        r = np.subtract(lc[1:], lc[:-1], out=lc[:-1])  # returns of bars 1..m-1, in place
+        _rolling_var_centered(r, n, out[1:])
+        np.sqrt(out[n:], out=out[n:])
     if periods_per_year:
         out *= math.sqrt(periods_per_year)
     return out
