@@ -28,7 +28,7 @@ from pathlib import Path
 from cockpit.config import load_config
 from cockpit.data import DataService
 from cockpit.domain.market import timeframe_ms
-from cockpit.engine.eventlog import EventLog
+from cockpit.engine.eventlog import EventLog, route_stdlib_logging
 from cockpit.engine.runner import EngineHandle
 
 FAULTS = ("rate_limit", "server_error", "slow", "malformed", "garbage", "drop", "reject_order")
@@ -87,6 +87,7 @@ def main() -> int:
         "log.format": "json"})
     sink = Collector()
     log = EventLog(fmt="json", stream=sink)
+    route_stdlib_logging(log, "WARNING")
     handle = EngineHandle(cfg, log=log)
     t_start = time.monotonic()
     handle.start()
@@ -165,7 +166,12 @@ def main() -> int:
     print(f"soak: {elapsed / 60:.1f} min wall at {args.speed:g}x ({elapsed * args.speed / 3600:.0f} simulated hours), "
           f"faults injected every {args.fault_every:g}s: {json.dumps(injected, sort_keys=True)}")
     print(f"  crashes (worker loops that died)       {crashes}   threads still alive before stop: {len(threads_alive)}/3")
-    print(f"  stage errors recorded                  {status['errors']}")
+    by_stage: dict[str, int] = {}
+    for e in sink.events:
+        if e.get("event") == "stage_error":
+            by_stage[e.get("stage", "?")] = by_stage.get(e.get("stage", "?"), 0) + 1
+    print(f"  stage errors recorded (retried, then recorded as risk events; never fatal)  {status['errors']} "
+          f"{json.dumps(by_stage, sort_keys=True)}")
     rs = rss_start or float("nan")
     print(f"  RSS after warm-up / end / peak (MB)    {rs:.1f} / {rss_end:.1f} / {rss_peak:.1f}   "
           f"growth {100 * (rss_end - rs) / rs:+.1f}%")
