@@ -77,7 +77,8 @@ class OrderStore:
                 # Another writer stored the same client order id between our read and insert.
                 row = OrderRow.get(OrderRow.client_order_id == order.client_order_id)
                 return row.id, False
-            OrderLifecycleEvent.insert(order=oid, status=OrderStatus.NEW.value, message=message or "created",
+            first = message if OrderStatus(status) == OrderStatus.NEW and message else "created"
+            OrderLifecycleEvent.insert(order=oid, status=OrderStatus.NEW.value, message=first,
                                        timestamp=int(now_ms)).execute()
             if OrderStatus(status) != OrderStatus.NEW:
                 self.transition(oid, status, now_ms=now_ms, message=message)

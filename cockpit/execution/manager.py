@@ -234,19 +234,33 @@ class OrderManager:
                                                   "error": rep.message or "place returned no order",
                                                   "action": "looking the order up by client id"})
             return self._resolve_unknown(order, rep.message or "place returned no order")
-        return self._apply(order_id, rep, context="place")
+        done = self._apply(order_id, rep, context="place")
+        self._after_fill(done)
+        return done
+
+    def _after_fill(self, order: Order) -> None:
+        """Keep the stored position and balance in step with our own fills (so a later reconcile only
+        reports changes made outside the cockpit's orders)."""
+        if order.filled > _EPS:
+            try:
+                self.record_account()
+            except Exception as e:  # noqa: BLE001 - the next sync records them
+                self._event(RiskLevel.WARN, "sync", {"error": f"position/balance read failed: {e}"})
 
     def _resolve_unknown(self, order: Order, why: str) -> Order:
         """The exchange may or may not have the order: look it up by client id; adopt or fail it."""
         now = self.clock.now_ms()
         try:
             rep = self.executor.find(order.client_order_id, order.symbol)
-        except Exception as e:  # noqa: BLE001 - still unreachable: leave it approved, retried by client id
+        except Exception as e:  # noqa: BLE001 - unreachable or unreadable: leave it approved; the next
+            # sync submits it again under the same client id (the exchange refuses a duplicate; we adopt it)
             self._event(RiskLevel.ERROR, "submit", {"order_id": order.id, "client_order_id": order.client_order_id,
                                                    "error": why, "lookup": f"{type(e).__name__}: {e}"})
             return self.store.get(order.id)
         if rep.found and rep.exchange_order_id:
-            return self._apply(order.id, rep, context=why + "; found by client id")
+            done = self._apply(order.id, rep, context=why + "; found by client id")
+            self._after_fill(done)
+            return done
         self._event(RiskLevel.ERROR, "submit", {"order_id": order.id, "client_order_id": order.client_order_id,
                                                "error": why, "lookup": rep.message or "not found"})
         return self.store.transition(order.id, S.FAILED, now_ms=now, message=f"{why}; not on the exchange")
@@ -321,19 +335,22 @@ class OrderManager:
 
     def sync(self) -> dict[str, int] | None:
         """Poll working orders (status, fills), submit approved ones, record the position and balance.
-        Reconciles first on the first call and then every execution.reconcile_interval_s."""
-        now = self.clock.now_ms()
-        if self._last_reconcile is None or now - self._last_reconcile >= self.reconcile_ms:
-            rec = self.reconcile()
-            if any(rec.values()):
-                return {"reconciled": 1, **{k: v for k, v in rec.items() if v}}
-        out = {"updated": 0, "submitted": 0}
+        Reconciles before anything else on the first call (start-up: orders in flight at a crash are
+        resolved before any is sent again), then after the poll every execution.reconcile_interval_s."""
+        out: dict[str, int] = {}
+        if self._last_reconcile is None:
+            out.update({k: v for k, v in self.reconcile().items() if v})
+        out.update(updated=0, submitted=0)
         for o in self.store.with_status((S.APPROVED,), symbol=self.symbol):
             self._submit(o.id)
             out["submitted"] += 1
         for o in self.store.with_status(WORKING, symbol=self.symbol):
             before = (o.status, o.filled)
-            rep = self.executor.fetch(o)
+            try:
+                rep = self.executor.fetch(o)
+            except ValueError as e:  # an unreadable reply: nothing learned, ask again next time
+                self._event(RiskLevel.WARN, "sync", {"order_id": o.id, "error": str(e)[:300]})
+                continue
             if not rep.found:
                 self._event(RiskLevel.WARN, "reconcile", {"order_id": o.id, "client_order_id": o.client_order_id,
                                                           "error": "working order not found on the exchange"})
@@ -345,7 +362,9 @@ class OrderManager:
                 out["updated"] += 1
         out["triggered"] = self.adopt_triggered()
         self.record_account()
-        return out if any(out.values()) else None
+        if self.clock.now_ms() - (self._last_reconcile or 0) >= self.reconcile_ms:
+            out.update({k: v for k, v in self.reconcile().items() if v})
+        return {k: v for k, v in out.items() if v} or None
 
     def adopt_triggered(self) -> int:
         """Orders the exchange made itself when an attached stop-loss/take-profit triggered: stored once
@@ -405,7 +424,11 @@ class OrderManager:
         out = {"adopted": 0, "failed": 0, "unknown_canceled": 0, "foreign": 0, "position_mismatch": 0}
         open_by_cid = {r.client_order_id: r for r in self.executor.open_orders(self.symbol) if r.client_order_id}
         for o in self.store.with_status(IN_FLIGHT, symbol=self.symbol):
-            rep = open_by_cid.get(o.client_order_id) or self.executor.find(o.client_order_id, o.symbol)
+            try:
+                rep = open_by_cid.get(o.client_order_id) or self.executor.find(o.client_order_id, o.symbol)
+            except ValueError as e:  # unreadable reply: decide at the next reconcile, never guess
+                self._event(RiskLevel.WARN, "reconcile", {"order_id": o.id, "error": str(e)[:300]})
+                continue
             if rep.found and (rep.exchange_order_id or rep.status != S.FAILED):
                 before = o.status
                 after = self._apply(o.id, rep, context="reconcile")
@@ -449,8 +472,10 @@ class OrderManager:
             ssize = float(s["size"] or 0.0) * (1 if s["side"] == "long" else -1 if s["side"] == "short" else 0)
             if abs(ssize - pos.signed_size) > 1e-9:
                 out["position_mismatch"] += 1
-                self._event(RiskLevel.WARN, "reconcile", {"db_position": ssize, "exchange_position": pos.signed_size,
-                                                          "action": "stored the exchange's position"})
+                self._event(RiskLevel.WARN, "reconcile", {
+                    "db_position": ssize, "exchange_position": pos.signed_size,
+                    "note": "changed outside this cockpit's orders (stop-loss/take-profit, liquidation, manual trade)",
+                    "action": "stored the exchange's position"})
         return out
 
     # ---------------------------------------------------------------- kill switch

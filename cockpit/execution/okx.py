@@ -223,6 +223,8 @@ class OKXExecutor(OrderExecutor):
         return rep
 
     def fetch(self, order: Order) -> ExecutionReport:
+        """found=False only when the exchange says it has no such order; MalformedReply when the reply
+        cannot be read (then nothing is known and the caller tries again later)."""
         symbol = order.symbol
         try:
             if order.exchange_order_id:
@@ -231,12 +233,14 @@ class OKXExecutor(OrderExecutor):
                 raw = self.exchange.fetch_order(None, symbol, {"clOrdId": order.client_order_id})
         except ccxt.OrderNotFound as e:
             return self._not_found(order, f"not found: {e}"[:300])
-        except _PARSE_ERRORS as e:  # ccxt's own parser choked on the reply
-            return self._not_found(order, f"malformed reply: {type(e).__name__}: {e}"[:300])
+        except _PARSE_ERRORS as e:  # ccxt's own parser choked on the reply: we learned nothing
+            raise MalformedReply(f"unreadable order reply: {type(e).__name__}: {e}"[:300]) from e
         try:
             return self._report(raw, order)
-        except (MalformedReply, *_PARSE_ERRORS) as e:
-            return self._not_found(order, f"malformed reply: {e}")
+        except MalformedReply:
+            raise
+        except _PARSE_ERRORS as e:
+            raise MalformedReply(f"unreadable order reply: {type(e).__name__}: {e}"[:300]) from e
 
     def find(self, client_order_id: str, symbol: str) -> ExecutionReport:
         return self.fetch(Order(symbol=symbol, side="buy", type="market", amount=0.0, client_order_id=client_order_id))

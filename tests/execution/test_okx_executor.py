@@ -6,6 +6,7 @@ import pytest
 
 from cockpit.data import DataService
 from cockpit.domain.orders import Order, OrderIntent, OrderStatus
+from cockpit.execution.okx import MalformedReply
 
 S = OrderStatus
 SYM = "BTC/USDT:USDT"
@@ -63,8 +64,9 @@ def test_unknown_and_unreadable_orders_are_not_found(okx, sim):
     placed = okx.place(o)
     o.exchange_order_id = placed.exchange_order_id
     sim.faults.add("garbage", path="trade/order")
-    r = okx.fetch(o)  # ids come back as junk: never treated as an order
-    assert r.found is False and "malformed" in r.message
+    with pytest.raises(MalformedReply):  # ids come back as junk: never treated as an order, nor as "not found"
+        okx.fetch(o)
+    assert okx.fetch(o).status == S.FILLED
 
 
 def test_exchange_rejection_is_reported_not_raised(okx, sim):
