@@ -3,7 +3,7 @@ equity and drawdown charts, trades), earlier runs from the database, and a side-
 
 The backtest engine is another package's work; this screen calls whatever ``run_backtest`` it
 exposes (``find_backtest_runner``) as ``run_backtest(cfg, ds, request, progress=cb, cancel=event,
-store=True)``. Until one exists the screen shows stored results and says so — never fake results.
+store=db)``. Until one exists the screen shows stored results and says so — never fake results.
 """
 
 from __future__ import annotations
@@ -30,7 +30,22 @@ from cockpit.ui import render
 from cockpit.ui.messages import BacktestFinished, BacktestProgressed, ScreenDataLoaded
 from cockpit.ui.screens.common import CockpitScreen
 
-RUNNER_MODULES = ("cockpit.backtest.runner", "cockpit.backtest.service", "cockpit.backtest.api", "cockpit.backtest")
+RUNNER_MODULES = ("cockpit.backtest.api", "cockpit.backtest.runner", "cockpit.backtest")
+
+
+def build_request(runner: Callable[..., Any], req: dict[str, Any]) -> Any:
+    """The runner's own request type when its module has one (cockpit.backtest.api.BacktestRequest),
+    else the plain dict."""
+    import dataclasses
+    import sys
+
+    cls = getattr(sys.modules.get(getattr(runner, "__module__", ""), None), "BacktestRequest", None)
+    if cls is None or not dataclasses.is_dataclass(cls):
+        return req
+    if req.get("portfolio"):
+        raise ValueError("portfolio backtests are not offered by this backtest engine yet; pick one strategy")
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in req.items() if k in names})
 
 
 def find_backtest_runner() -> Callable[..., Any] | None:
@@ -85,9 +100,17 @@ def metric_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
         ("capital / fee / slip", f"{render.num(r.get('initial_capital'), 0)} / {r.get('commission_rate')} / "
                                  f"{r.get('slippage_bps')}bps"),
     ]
+    shown = {"total_return", "max_drawdown", "sharpe", "sharpe_ratio", "profit_factor", "trades", "total_trades",
+             "win_rate", "final_equity", "profitable_trades"}
     for k in sorted(m):
         v = m[k]
-        rows.append((k.replace("_", " "), f"{v:.4g}" if isinstance(v, float) else str(v)))
+        if k in shown or isinstance(v, (list, dict)):
+            continue
+        if isinstance(v, float) and any(w in k for w in ("return", "drawdown", "cagr", "exposure")):
+            v = f"{v * 100:+.2f}%"
+        elif isinstance(v, float):
+            v = f"{v:,.4g}"
+        rows.append((k.replace("_", " "), str(v)))
     return rows
 
 
@@ -222,13 +245,15 @@ class BacktestScreen(CockpitScreen):
     def request(self) -> dict[str, Any]:
         q = lambda i: self.query_one(i, Input).value  # noqa: E731
         strategy = str(self.query_one("#bt-strategy", Select).value)
+        start, end = q("#bt-from").strip(), q("#bt-to").strip()
+        parse_day(start), parse_day(end)  # check the form before a worker starts
         return {
             "strategy": None if strategy == "portfolio" else strategy,
             "portfolio": strategy == "portfolio",
             "symbol": self.app.symbol,
             "timeframe": str(self.query_one("#bt-timeframe", Select).value),
-            "start": parse_day(q("#bt-from")),
-            "end": parse_day(q("#bt-to")) + 86_400_000 - 1,
+            "start": start,
+            "end": end,
             "params": parse_params(q("#bt-params")),
             "capital": float(q("#bt-capital")),
             "fee": float(q("#bt-fee")),
@@ -340,7 +365,7 @@ class BacktestScreen(CockpitScreen):
             self.notify("backtest engine unavailable in this build: stored results only", severity="warning")
             return
         try:
-            req = self.request()
+            req = build_request(self.runner, self.request())
         except ValueError as e:
             self.notify(f"check the form: {e}", severity="error")
             return
@@ -359,7 +384,7 @@ class BacktestScreen(CockpitScreen):
             self._status("cancelling…")
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="backtest")
-    def run_backtest(self, req: dict[str, Any], cancel: threading.Event) -> None:
+    def run_backtest(self, req: Any, cancel: threading.Event) -> None:
         t0 = time.perf_counter()
         last = [0.0]
 
@@ -370,7 +395,7 @@ class BacktestScreen(CockpitScreen):
                 self.post_message(BacktestProgressed(done, total, done / max(now - t0, 1e-9)))
 
         try:
-            report = self.runner(self.app.cfg, self.app.ds, req, progress=progress, cancel=cancel, store=True)
+            report = self.runner(self.app.cfg, self.app.ds, req, progress=progress, cancel=cancel, store=self.app.db)
             rid = _result_id(report)
             self.post_message(BacktestFinished(rid, report, cancelled=cancel.is_set()))
         except Exception as e:  # noqa: BLE001 - shown, never fatal

@@ -1,0 +1,88 @@
+"""The backtest screen: stored results, a real run through cockpit.backtest to completion, cancel."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import settle
+from demo_data import fill_backtest_result, fill_demo
+
+from cockpit.db import models as m
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_backtest_screen_opens_with_the_stored_result(make_app, db):
+    fill_demo()
+    rid = fill_backtest_result()
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("b")
+        await settle(app, pilot)
+        screen = app.screen
+        assert type(screen).__name__ == "BacktestScreen"
+        assert screen.current is not None and screen.current["id"] == rid
+        assert screen.query_one("#bt-trades").row_count == 6
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is app.main_screen
+
+
+async def test_backtest_runs_to_completion_and_is_stored(make_app, db):
+    fill_demo(bars=2300)  # ~96 days of 1h candles: the form's default 90-day range plus warm-up
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("b")
+        await settle(app, pilot)
+        screen = app.screen
+        assert screen.runner is not None, "cockpit.backtest.api.run_backtest should be found"
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        await settle(app, pilot)
+        assert not screen.running
+        status = str(screen.query_one("#bt-status").render())
+        assert "done" in status, status
+        rows = list(m.BacktestResult.select())
+        assert len(rows) == 1
+        assert screen.current is not None and screen.current["id"] == rows[0].id
+        assert screen.query_one("#bt-progress").percentage == 1.0
+        from cockpit.ui.screens.backtest import metric_rows
+
+        shown = dict(metric_rows(screen.current))
+        assert shown["total return"] == f"{rows[0].total_return * 100:+.2f}%"
+        assert screen.query_one("#bt-trades").row_count == m.BacktestOrder.select().count()
+
+
+async def test_compare_two_runs(make_app, db):
+    fill_demo()
+    fill_backtest_result(name="older", total_return=0.05, seed=1)
+    fill_backtest_result(name="newer", total_return=0.12, seed=2)
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("b")
+        await settle(app, pilot)
+        screen = app.screen
+        runs = screen.query_one("#bt-runs")
+        runs.focus()
+        runs.move_cursor(row=1)
+        await pilot.press("c")
+        await settle(app, pilot)
+        assert screen.compare_with is not None and screen.compare_with["id"] != screen.current["id"]
+        assert "vs" in screen.query_one("#bt-metrics").border_title
+
+
+async def test_bad_form_is_reported_not_run(make_app, db):
+    fill_demo()
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("b")
+        await settle(app, pilot)
+        screen = app.screen
+        screen.query_one("#bt-from").value = "yesterday"
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        assert not screen.running
+        assert m.BacktestResult.select().count() == 0
