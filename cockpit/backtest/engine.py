@@ -189,11 +189,14 @@ def run_engine(arrays: dict[str, np.ndarray], signals: Signals, settings: Engine
                     j = cur + k
         if j >= n:
             break
-        clock.set(int(ts[j]))
+        # Python floats from here on: numpy scalar arithmetic is several times slower.
+        tj = int(ts[j])
+        oj = float(o[j])
+        clock.set(tj)
         if ex.side != 0:
-            ex.charge_funding(fpre[j + 1] - fpre[last_f + 1])
+            ex.charge_funding(float(fpre[j + 1] - fpre[last_f + 1]))
         last_f = j
-        ex.begin_bar(int(ts[j]), o[j], h[j], lo_[j])
+        ex.begin_bar(tj, oj, float(h[j]), float(lo_[j]))
         if j == nxt:
             ptr += 1
             k = j - 1
@@ -202,7 +205,7 @@ def run_engine(arrays: dict[str, np.ndarray], signals: Signals, settings: Engine
                 ex.place(Order(symbol, "sell" if ex.side > 0 else "buy", "market", ex.size, reduce_only=True))
             if target != 0 and ex.side == 0:
                 side = "buy" if target > 0 else "sell"
-                size = ex.entry_size(ex.market_price(side, o[j]), frac * strength[k])
+                size = ex.entry_size(ex.market_price(side, oj), frac * float(strength[k]))
                 if size > 0:
                     ex.place(Order(symbol, side, "market", size, stop_loss=float(stop[k]),
                                    take_profit=float(take[k])))
@@ -218,7 +221,7 @@ def run_engine(arrays: dict[str, np.ndarray], signals: Signals, settings: Engine
                 sub_used += 1
             else:
                 sub_fallback += 1
-        ex.end_bar(c[j], segments)
+        ex.end_bar(float(c[j]), segments)
         ev_bar.append(j)
         ev_cash.append(ex.cash)
         ev_pos.append(ex.side * ex.size)
@@ -227,7 +230,7 @@ def run_engine(arrays: dict[str, np.ndarray], signals: Signals, settings: Engine
     # Funding after the last processed bar, through the end.
     if n and ex.side != 0 and last_f < n - 1:
         clock.set(int(ts[-1]))
-        ex.charge_funding(fpre[n] - fpre[last_f + 1])
+        ex.charge_funding(float(fpre[n] - fpre[last_f + 1]))
     if progress:
         progress(n, n)
 
