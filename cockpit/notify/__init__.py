@@ -10,10 +10,20 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from cockpit.notify.format import Message
-from cockpit.notify.notifier import Notifier, build_destinations
-
 __all__ = ["Message", "Notifier", "attach_notifier", "build_destinations"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: importing Apprise costs ~0.1 s, and every CLI start imports cockpit.notify.commands.
+    if name in ("Notifier", "build_destinations"):
+        from cockpit.notify import notifier
+
+        return getattr(notifier, name)
+    if name == "Message":
+        from cockpit.notify.format import Message
+
+        return Message
+    raise AttributeError(f"module 'cockpit.notify' has no attribute {name!r}")
 
 
 def attach_notifier(cfg: Mapping[str, Any], stages: Any, *, log: Any = None, db: Any = None) -> str:
@@ -21,9 +31,11 @@ def attach_notifier(cfg: Mapping[str, Any], stages: Any, *, log: Any = None, db:
     engine's last heartbeat, so "engine stopped" still goes out). Returns the availability text."""
     if not cfg["notify"]["urls"]:
         return "off (notify.urls is empty)"
+    from cockpit.notify.notifier import Notifier
+
     warn = getattr(log, "warning", None)
     notifier = Notifier(cfg, None, stages.clock, log=warn, db=db).start()
-    stages.closers.append(notifier.stop)
+    stages.closers.append(lambda: notifier.stop(timeout=5.0))
     if notifier.problems:
         return f"partly: {len(notifier.workers)} destination(s) sending; not usable: {'; '.join(notifier.problems)}"
     return "ok"

@@ -6,9 +6,6 @@ import argparse
 import sys
 import threading
 
-from cockpit.config import mode_label, secret_values
-from cockpit.notify.format import Message, redact
-from cockpit.notify.notifier import build_destinations
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,6 +19,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_test(args: argparse.Namespace, ctx) -> int:
+    from cockpit.config import mode_label, secret_values
+    from cockpit.notify.format import Message, redact
+    from cockpit.notify.notifier import build_destinations
+
     cfg = ctx.config
     n = cfg["notify"]
     if not n["urls"]:

@@ -22,6 +22,7 @@ from typing import Any, Callable, Mapping
 from cockpit.config import mode_label, secret_values
 from cockpit.data import engine_store
 from cockpit.data.data_service import DataService
+from cockpit.db.connection import database_proxy
 from cockpit.domain.clock import Clock
 from cockpit.notify import format as fmt
 from cockpit.notify.format import Message
@@ -76,7 +77,7 @@ class Notifier:
         self.label = f"[{mode_label(cfg)}]"
         self.kinds = set(self.n["events"])
         self.min_level = LEVELS[self.n["min_risk_level"]]
-        self._db = db
+        self._db = db if db is not None else database_proxy  # to close each thread's own connection
         self._log = log
         environ = os.environ if environ is None else environ
         if destinations is None:
