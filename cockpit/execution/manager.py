@@ -70,6 +70,17 @@ class OrderManager:
             self._ns = self.store.client_id_namespace(now_ms=self.clock.now_ms())
         return self._ns
 
+    def ttl_clock_ms(self) -> int:
+        """execution.approval_ttl_s is operator (wall) time; on an accelerated simulator clock it spans
+        proportionally more exchange milliseconds, so a person always gets the configured time."""
+        rate = 1.0
+        for attr in ("speed", "rate"):
+            v = getattr(self.clock, attr, None)
+            if isinstance(v, (int, float)) and v > 0:
+                rate = float(v)
+                break
+        return int(self.ttl_ms * rate)
+
     def client_order_id(self, intent: OrderIntent, decision_id: int | None) -> str:
         if decision_id is not None:
             return decision_client_id(self.namespace, decision_id, intent.leg)
@@ -151,7 +162,7 @@ class OrderManager:
         order = _order_from(result, cid)
         oid, created = self.store.create(
             order, now_ms=now, leg=intent.leg, mode=self.mode, status=status, message=msg,
-            expires_at=now + self.ttl_ms if status == S.PENDING_APPROVAL else None,
+            expires_at=now + self.ttl_clock_ms() if status == S.PENDING_APPROVAL else None,
             reason=intent.reason or None, risk_assessment=result.assessment)
         if created and status == S.APPROVED:
             self.store.update(oid, now_ms=now, decided_by=f"policy:{self.approval}", decided_at=now)

@@ -247,3 +247,15 @@ def test_reconcile_cancels_an_untracked_open_order_of_ours(make_manager, decisio
     out = om.reconcile()
     assert out["unknown_canceled"] == 1
     assert okx.open_orders(SYM) == []
+
+
+def test_approval_ttl_is_operator_time_on_an_accelerated_clock(make_manager, decision_id, okx, sim):
+    om = make_manager("manual")
+    sim.clock.set_speed(60.0)  # one wall second = one simulated minute
+    try:
+        oid = om.submit_intent(entry(decision_id(), okx))
+        row = DataService().order(oid)
+        span = row["expires_at"] - row["updated_at"]
+        assert span == pytest.approx(om.ttl_ms * 60, rel=0.01)
+    finally:
+        sim.clock.set_speed(0.0)
