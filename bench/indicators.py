@@ -69,7 +69,8 @@ def main() -> int:
         ("Bollinger(20,2)", lambda: ind.bollinger(c, 20, 2.0),
          lambda: (lambda b: (b.bollinger_hband(), b.bollinger_mavg(), b.bollinger_lband()))(
              ta.volatility.BollingerBands(C, 20, 2)), n),
-        ("ATR(14)", lambda: ind.atr(h, lo, c, 14), lambda: ta.volatility.AverageTrueRange(Hm, Lm, Cm, 14).average_true_range(), m),
+        ("ATR(14)", lambda: ind.atr(h, lo, c, 14),
+         lambda: ta.volatility.AverageTrueRange(Hm, Lm, Cm, 14).average_true_range(), m),
         ("ADX(14)", lambda: ind.adx(h, lo, c, 14),
          lambda: (lambda x: (x.adx(), x.adx_pos(), x.adx_neg()))(ta.trend.ADXIndicator(Hm, Lm, Cm, 14)), m),
         ("Donchian(20)", lambda: ind.donchian(h, lo, 20),
@@ -116,7 +117,8 @@ def main() -> int:
 
     from cockpit.strategies.library import STRATEGY_CLASSES
 
-    f = {"timestamp": a["timestamp"][::480], "funding_rate": np.random.default_rng(1).normal(1e-4, 5e-4, len(a["timestamp"][::480]))}
+    fts = a["timestamp"][::480]  # 8h funding on 1m bars
+    f = {"timestamp": fts, "funding_rate": np.random.default_rng(1).normal(1e-4, 5e-4, len(fts))}
     print("strategy generate() over the full history:")
     for name, cls in STRATEGY_CLASSES.items():
         s = cls(timeframe="1m")

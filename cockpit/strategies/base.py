@@ -129,7 +129,8 @@ def finish_frame(direction: np.ndarray, strength: np.ndarray, entry: np.ndarray,
     tl = np.full(n, np.nan) if take_long is None else take_long
     ts = np.full(n, np.nan) if take_short is None else take_short
     with np.errstate(invalid="ignore"):
-        take = np.where(d > 0, np.where(tl > entry, tl, np.nan), np.where(d < 0, np.where(ts < entry, ts, np.nan), np.nan))
+        take = np.where(d > 0, np.where(tl > entry, tl, np.nan),
+                        np.where(d < 0, np.where(ts < entry, ts, np.nan), np.nan))
         s = np.where(d != 0, np.clip(np.nan_to_num(strength, nan=0.0), 0.0, 1.0), 0.0)
     return SignalFrame(d, s, stop, take, reason, reasons, np.where(d != 0, entry, np.nan))
 

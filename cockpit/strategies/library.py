@@ -299,7 +299,8 @@ class Volatility(Strategy):
         bw_f = np.nan_to_num(bw, nan=np.inf)
         hi_bw = ind.rolling_max(np.where(np.isfinite(bw), bw, -np.inf), p["lookback"])
         lo_bw = ind.rolling_min(bw_f, p["lookback"])
-        squeeze = np.isfinite(bw) & np.isfinite(lo_bw) & np.isfinite(hi_bw) & (bw <= lo_bw + p["squeeze_pct"] * (hi_bw - lo_bw))
+        ready = np.isfinite(bw) & np.isfinite(lo_bw) & np.isfinite(hi_bw)
+        squeeze = ready & (bw <= lo_bw + p["squeeze_pct"] * (hi_bw - lo_bw))
         recent = ind.shift(ind.rolling_max(squeeze.astype(np.float64), p["period"]), 1) > 0
         atr = ind.atr(a["high"], a["low"], c, p["atr_period"])
         d = np.where(recent & (c > up), 1, np.where(recent & (c < lo), -1, 0))
@@ -330,8 +331,8 @@ class TimeCycle(Strategy):
     @classmethod
     def _cross_check(cls, p, base):
         if p["session_start_hour"] >= p["session_end_hour"]:
-            raise ConfigError(f"{base}.session_start_hour",
-                              f"must be below session_end_hour ({p['session_end_hour']}), got {p['session_start_hour']}")
+            raise ConfigError(f"{base}.session_start_hour", f"must be below session_end_hour "
+                              f"({p['session_end_hour']}), got {p['session_start_hour']}")
 
     def _generate(self, a, funding, extra):
         p = self.params
@@ -355,7 +356,8 @@ class TimeCycle(Strategy):
         reason = np.where(d > 0, 1, np.where(d < 0, 2, np.where(~in_sess, 3, np.where(~open_day, 4, 0))))
         reasons = ("in session, no clear move yet (or warming up)", "in session, price above the session open: follow",
                    "in session, price below the session open: follow",
-                   f"outside the {p['session_start_hour']:02d}-{p['session_end_hour']:02d} UTC session", "weekend: no trading")
+                   f"outside the {p['session_start_hour']:02d}-{p['session_end_hour']:02d} UTC session",
+                   "weekend: no trading")
         tl, tsh = _take(c, atr, p["take_atr"])
         with np.errstate(invalid="ignore", divide="ignore"):
             strength = np.abs(move) / (2 * atr)
@@ -420,7 +422,8 @@ class Onchain(Strategy):
         d = np.where(sign * z >= th, 1, np.where(sign * z <= -th, -1, 0))
         word = "high" if sign > 0 else "low"
         other = "low" if sign > 0 else "high"
-        reasons = ("on-chain metric unremarkable (or no data)", f"on-chain metric unusually {word} (|z| >= {th:g}): bullish",
+        reasons = ("on-chain metric unremarkable (or no data)",
+                   f"on-chain metric unusually {word} (|z| >= {th:g}): bullish",
                    f"on-chain metric unusually {other} (|z| >= {th:g}): bearish")
         tl, ts = _take(c, atr, p["take_atr"])
         return finish_frame(d, np.abs(z) / (2 * th), c, p["stop_atr"] * atr, tl, ts,
