@@ -75,6 +75,7 @@ class BacktestRequest:
     intrabar: str | None = None  # auto | conservative
     csv: str | None = None  # candles from a CSV file instead of the database
     engine: str = "event"  # event | fast
+    portfolio: bool = False  # all enabled strategies through the scorer and scheduler (offline selector)
     warmup: int | None = None  # bars loaded before start for indicators (default: the strategy's estimate)
     name: str | None = None
     strategy_obj: Any = None  # a ready strategy object (tests, sweeps); overrides ``strategy``
@@ -223,6 +224,11 @@ def run_backtest(cfg: Mapping[str, Any], ds, request: BacktestRequest, *,
     if request.strategy_obj is not None:
         strat, params = request.strategy_obj, dict(request.params)
         name = getattr(strat, "name", type(strat).__name__)
+    elif request.portfolio:
+        from cockpit.backtest.portfolio import PortfolioStrategy
+
+        strat = PortfolioStrategy(cfg, ds, tf)
+        params, name = dict(strat.params), "portfolio"
     else:
         strat, params = build_strategy(cfg, request.strategy, request.params, tf)
         name = request.strategy
@@ -272,18 +278,22 @@ def run_backtest(cfg: Mapping[str, Any], ds, request: BacktestRequest, *,
     metrics["open_position"] = res.extra.get("open_position", 0.0)
     metrics["intrabar"] = res.intrabar
     metrics["funding_source"] = funding_src
-    reasons = list(getattr(frame, "reasons", ()) or ())
+    reasons = list(_frame_attr(frame, "reasons") or ())
     report = BacktestReport(request, symbol, tf, int(ts[0]), int(ts[-1]), settings, metrics, ts, res.equity, res,
                             name, params, funding_src, res.intrabar, time.perf_counter() - t0, request.engine,
                             decision_reasons=reasons)
     if reasons:
-        rcodes = np.asarray(getattr(frame, "reason"))[sl]
+        rcodes = np.asarray(_frame_attr(frame, "reason"))[sl]
         report.result.extra["decision_reason_codes"] = rcodes
     if store is not None:
         from cockpit.data.backtest_store import save_backtest
 
         report.result_id = save_backtest(store, **report_rows(report))
     return report
+
+
+def _frame_attr(frame, name: str):
+    return frame.get(name) if isinstance(frame, Mapping) else getattr(frame, name, None)
 
 
 def _generate(strat, arrays: dict[str, np.ndarray], ds, symbol: str):

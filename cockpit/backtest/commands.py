@@ -45,7 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--engine", choices=("event", "fast"), default="event",
                    help="event-driven engine (default) or the compiled fast path (same results)")
     p.add_argument("--portfolio", action="store_true",
-                   help="run all enabled strategies, combined by the scorer and scheduler (not available yet)")
+                   help="run all enabled strategies combined by the scorer and scheduler (offline selector; "
+                   "no LLM calls) instead of --strategy")
     p.add_argument("--no-save", action="store_true", help="do not write the run to the database")
     p.set_defaults(func=run_backtest_cli)
 
@@ -73,16 +74,13 @@ def run_backtest_cli(args: argparse.Namespace, ctx) -> int:
     from cockpit.data import DataService
     from cockpit.market.csv_import import CsvImportError
 
-    if args.portfolio:
-        print("cockpit backtest: --portfolio is not available yet; run one --strategy at a time", file=sys.stderr)
-        return 2
     cfg = ctx.config
     db = None if (args.csv and args.no_save) else ctx.database()
     ds = DataService(db) if db is not None else None
     req = BacktestRequest(strategy=args.strategy, timeframe=args.timeframe, start=args.start, end=args.end,
                           params=dict(args.param), capital=args.capital, fee=args.fee, slippage_bps=args.slippage_bps,
                           leverage=args.leverage, funding_source=args.funding, intrabar=args.intrabar, csv=args.csv,
-                          engine=args.engine)
+                          engine=args.engine, portfolio=args.portfolio)
     try:
         rep = run_backtest(cfg, ds, req, store=None if args.no_save else db)
     except NoCandlesError as e:

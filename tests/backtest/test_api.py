@@ -162,3 +162,27 @@ def test_parse_grid_errors():
     assert parse_grid(["fast=8,12", "stop_pct=0.01,0.02"]) == {"fast": [8, 12], "stop_pct": [0.01, 0.02]}
     with pytest.raises(ValueError, match="NAME=V1"):
         parse_grid(["fast"])
+
+
+def test_portfolio_run_uses_scorer_scheduler_and_net_exposure(db, ds, cfg):
+    from cockpit.backtest.portfolio import PortfolioStrategy
+    from cockpit.decision.scoring import PortfolioScheduler, StrategyScorer, net_exposure
+    from cockpit.indicators import REGIME_CODES, RegimeClassifier
+
+    arr = _store_walk(db, 1200)
+    ps = PortfolioStrategy(cfg, ds, "1h")
+    frame = ps.generate(arr)
+    codes = RegimeClassifier(cfg["regime"]).classify_series(arr)
+    scheduler = PortfolioScheduler.from_config(cfg)
+    rng = np.random.default_rng(0)
+    for i in rng.choice(np.arange(200, 1200), 25, replace=False):
+        sigs = {s.name: s.generate(arr).signal_at(int(i), s.name) for s in ps.members}
+        scores = StrategyScorer(ds).score(list(sigs), REGIME_CODES[codes[i]])
+        w = scheduler.allocate({n: sc.score for n, sc in scores.items()})
+        assert frame["strength"][i] == pytest.approx(abs(net_exposure(w, sigs)), abs=1e-9)
+    rep = run_backtest(cfg, ds, BacktestRequest(portfolio=True, timeframe="1h"), store=db)
+    assert rep.strategy == "portfolio" and rep.metrics["trades"] > 0
+    assert "ema_trend" in rep.params["strategies"]
+    reasoning = db.execute_sql("SELECT reasoning FROM backtest_decisions WHERE backtest_id=? LIMIT 1",
+                               (rep.result_id,)).fetchone()[0]
+    assert "offline selector weights" in reasoning

@@ -1,0 +1,88 @@
+"""Portfolio backtests: all enabled strategies combined as the live decision layer combines them.
+
+At every bar (the decision timeframe is the run's timeframe): the regime is classified
+(``RegimeClassifier``), the ``StrategyScorer`` scores every enabled strategy for that regime (regime
+fit + the published offline score table), the ``PortfolioScheduler`` turns the scores into top-N
+capped weights, and the target exposure is ``net_exposure`` = sum(weight x direction x strength),
+clipped to [-1, 1] — the offline selector, exactly as ``PortfolioDecisionEngine`` does with no LLM.
+A backtest never calls an LLM; recorded LLM decisions are not replayed (yet).
+
+The engine then trades the sign of the exposure (flat inside ``portfolio.rebalance_band``), sized by
+its magnitude, with the stop-loss/take-profit of the strategy contributing most in that direction.
+A change of size without a change of direction is not rebalanced.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from cockpit.backtest.signals import as_signals
+
+
+class PortfolioStrategy:
+    """Looks like one strategy to the engine: ``generate(arrays, funding)`` -> a signal frame."""
+
+    name = "portfolio"
+
+    def __init__(self, cfg: Mapping[str, Any], ds, timeframe: str) -> None:
+        from cockpit.strategies import all_strategies, get_strategy
+
+        self.cfg = cfg
+        self.ds = ds
+        self.members = []
+        for e in all_strategies(cfg):
+            if e.enabled and e.strategy is not None:
+                s = e.strategy if e.strategy.timeframe == timeframe else get_strategy(e.name, e.params,
+                                                                                     timeframe=timeframe)
+                self.members.append(s)
+        if not self.members:
+            raise ValueError("--portfolio: no strategy is enabled in the config (strategies.<name>.enabled)")
+        self.uses_funding = any(getattr(s, "uses_funding", False) for s in self.members)
+        self.params = {"strategies": [s.name for s in self.members], **dict(cfg["portfolio"]),
+                       "selector": "offline"}
+
+    @property
+    def warmup_bars(self) -> int:
+        return max(int(getattr(s, "warmup_bars", 0) or 0) for s in self.members)
+
+    def generate(self, arrays: Mapping[str, np.ndarray], funding=None):
+        from cockpit.decision.scoring import PortfolioScheduler, StrategyScorer
+        from cockpit.indicators import REGIME_CODES, RegimeClassifier
+
+        n = len(arrays["close"])
+        names = [s.name for s in self.members]
+        frames = []
+        for s in self.members:
+            f = s.generate(arrays, funding) if getattr(s, "uses_funding", False) else s.generate(arrays)
+            frames.append(as_signals(f, n))
+        codes = RegimeClassifier(self.cfg.get("regime")).classify_series(arrays)
+        scorer = StrategyScorer(self.ds)
+        table = scorer.table()
+        scheduler = PortfolioScheduler.from_config(self.cfg)
+        k = len(names)
+        w = np.zeros((len(REGIME_CODES), k))
+        reasons = []
+        for code, regime in enumerate(REGIME_CODES):
+            scores = scorer.score(names, regime, table)
+            alloc = scheduler.allocate({nm: sc.score for nm, sc in scores.items()})
+            w[code] = [alloc.get(nm, 0.0) for nm in names]
+            txt = ", ".join(f"{nm} {alloc[nm]:.2f}" for nm in names if alloc.get(nm))
+            reasons.append(f"regime {regime.value}, offline selector weights {txt}")
+        D = np.stack([f.direction.astype(np.float64) for f in frames], axis=1)
+        S = np.stack([f.strength for f in frames], axis=1)
+        W = w[codes]
+        contrib = W * D * S
+        exposure = np.clip(contrib.sum(axis=1), -1.0, 1.0)
+        band = float(self.cfg["portfolio"].get("rebalance_band", 0.05))
+        direction = np.where(np.abs(exposure) >= max(band, 1e-12), np.sign(exposure), 0).astype(np.int8)
+        # brackets from the strongest contributor in the chosen direction
+        lead = np.argmax(contrib * direction[:, None], axis=1)
+        rows = np.arange(n)
+        stop = np.stack([f.stop_loss for f in frames], axis=1)[rows, lead]
+        take = np.stack([f.take_profit for f in frames], axis=1)[rows, lead]
+        stop = np.where(direction != 0, stop, np.nan)
+        take = np.where(direction != 0, take, np.nan)
+        return {"direction": direction, "strength": np.abs(exposure), "stop_loss": stop, "take_profit": take,
+                "reason": codes.astype(np.int16), "reasons": tuple(reasons)}
