@@ -13,7 +13,8 @@ Flow of ``PortfolioDecisionEngine.decide`` (one call per decision bar):
      ``risk_events`` row, WARN ``llm_budget``, says so once per day), then one LLM call with the
      rendered prompt, recorded in ``llm_runs``; the reply is validated (cockpit.decision.validate)
      and its weights go through the same scheduler -> ``llm``; a failed call or a rejected reply ->
-     ``fallback`` with the reason, using the scorer's weights;
+     ``fallback`` with the reason, using the scorer's weights; a reply that asks for parameters,
+     leverage or orders also leaves a ``risk_events`` row (WARN ``llm_output``);
 4. net target exposure = sum(weight * direction * strength) in [-1, 1]; the action is buy / sell
    / hold from the change against the current position's exposure (``portfolio.rebalance_band``);
 5. the ``decisions`` row is written (weights JSON per strategy: signal, strength, score, llm,
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 DAY_MS = 86_400_000
 BUDGET_RULE = "llm_budget"
+OUTPUT_RULE = "llm_output"  # a reply that asked for parameters, leverage or orders
 OFFLINE_NOTE = "offline selector (no LLM configured): scorer weights"
 
 
@@ -118,8 +120,10 @@ class LLMSelector:
             sel = validate_reply(res.content, enabled, rationale_max=RATIONALE_MAX)
         except ReplyRejected as e:
             self.store.update_llm_run_status(run_id, "rejected", e.reason)
-            if e.flags:
+            if e.flags:  # the model tried to act outside its remit: the operator sees it in the risk pane
                 log.warning("LLM reply flagged and rejected (run %s): %s", run_id, e.reason)
+                self.store.insert_risk_event(symbol=self.cfg["symbol"], timestamp=now_ms, level=RiskLevel.WARN.value,
+                                             rule=OUTPUT_RULE, details=f"llm run {run_id}: {e.reason}"[:1000])
             return Selected("fallback", offline, fallback_reason=f"LLM reply rejected: {e.reason}", **common)
         if sel.flags:
             self.store.update_llm_run_status(run_id, "ok", "; ".join(sel.flags))

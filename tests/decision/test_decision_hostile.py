@@ -151,3 +151,9 @@ def test_flagged_replies_are_logged_as_overstepping(cfg, ds, fake_openai, engine
     d = engine_for().decide(signals, {}, "trending_up")
     assert "oversteps" in d.fallback_reason and "leverage" in d.fallback_reason
     assert "oversteps" in ds.llm_run(d.llm_run_id)["error"]
+    [ev] = ds.risk_events(rule="llm_output")
+    assert ev["level"] == "WARN" and f"llm run {d.llm_run_id}" in ev["details"] and "leverage" in ev["details"]
+    # A merely malformed reply is not an overstep: no risk event for it.
+    fake_openai.script(Reply(content=CORPUS["truncated_end"]))
+    engine_for().decide(signals, {}, "trending_up")
+    assert len(ds.risk_events(rule="llm_output")) == 1
