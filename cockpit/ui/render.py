@@ -124,6 +124,16 @@ def position_parts(pos: dict[str, Any] | None) -> tuple[str, str, float | None]:
     return side, f"{float(pos['size']):g} @{num(pos.get('entry_price'), 0)}", pos.get("unrealized_pnl")
 
 
+def exchange_now(snap: Any, now_ms: int) -> int:
+    """The exchange's clock now: the heartbeat's exchange time advanced by the wall time since it,
+    times the simulator's speed (1 on OKX). Falls back to ``now_ms``."""
+    hb = getattr(snap, "heartbeat", None) or {}
+    ts, wall, speed = hb.get("ts"), hb.get("wall_ms"), hb.get("speed") or 1
+    if isinstance(ts, (int, float)) and isinstance(wall, (int, float)):
+        return int(ts + (now_ms - wall) * float(speed))
+    return now_ms
+
+
 def header_text(snap: Any, symbol: str, now_ms: int, *, compact: bool, initial_equity: float | None,
                 note: str = "") -> Text:
     """Compact: one line (price, equity, position, heartbeat). Wide: market line + account line."""
@@ -145,7 +155,7 @@ def header_text(snap: Any, symbol: str, now_ms: int, *, compact: bool, initial_e
             t.append(f"{rate:+.4f}%", "green" if rate >= 0 else "red")
             nxt = f.get("next_funding_time")
             if nxt == nxt and nxt is not None:  # NaN-safe
-                t.append(f" in {duration(int(nxt) - now_ms)}", "dim")
+                t.append(f" in {duration(int(nxt) - exchange_now(snap, now_ms))}", "dim")
         t.append("  OI ", "dim")
         t.append(big((snap.open_interest or {}).get("open_interest_value") or (snap.open_interest or {}).get("open_interest")))
         t.append("  L/S ", "dim")
@@ -180,6 +190,12 @@ def header_text(snap: Any, symbol: str, now_ms: int, *, compact: bool, initial_e
     else:
         a = now_ms - hb
         t.append(age(a), "red" if a > 30_000 else ("yellow" if a > 10_000 else "green"))
+        state = (snap.heartbeat or {}).get("state")
+        if state and state not in ("running",):
+            t.append(f" {state}", "yellow")
+        speed = (snap.heartbeat or {}).get("speed")
+        if speed and not compact and float(speed) != 1:
+            t.append(f" sim×{float(speed):g}", "dim")
     if note and not compact:
         t.append(f"  {note}", "dim")
     return t

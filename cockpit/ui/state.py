@@ -33,7 +33,8 @@ def _json(v: Any) -> Any:
 
 def halt_state(ds: DataService) -> tuple[bool, str]:
     """(halted, why) from engine_state 'kill_switch' / 'halt' (JSON or plain text)."""
-    for key in ("kill_switch", "halt", "halted"):
+    # kill_switch / drawdown_halt: JSON objects while engaged, absent when clear (cockpit.data.risk_store).
+    for key in ("kill_switch", "drawdown_halt", "halt"):
         raw = ds.engine_state(key)
         if raw is None:
             continue
@@ -50,13 +51,22 @@ def halt_state(ds: DataService) -> tuple[bool, str]:
     return False, ""
 
 
+def heartbeat(ds: DataService) -> dict[str, Any] | None:
+    row = ds.engine_state_row("heartbeat")
+    if not row:
+        return None
+    val = _json(row.get("value"))
+    return val if isinstance(val, dict) else {"ts": row.get("updated_at")}
+
+
 def heartbeat_ms(ds: DataService) -> int | None:
+    """Wall-clock time of the engine's last heartbeat (its exchange clock may run faster in the simulator)."""
     row = ds.engine_state_row("heartbeat")
     if not row:
         return None
     val = _json(row.get("value"))
     if isinstance(val, dict):
-        for k in ("ts", "timestamp", "now_ms"):
+        for k in ("wall_ms", "ts", "timestamp", "now_ms"):
             if isinstance(val.get(k), (int, float)):
                 return int(val[k])
     if isinstance(val, (int, float)) or (isinstance(val, str) and val.isdigit()):
@@ -71,6 +81,7 @@ class Snapshot:
     halted: bool = False
     halt_reason: str = ""
     heartbeat_ms: int | None = None
+    heartbeat: dict[str, Any] | None = None
     price: dict[str, Any] | None = None
     funding: dict[str, Any] | None = None
     open_interest: dict[str, Any] | None = None
@@ -110,6 +121,7 @@ class Poller:
         ds, sym = self.ds, self.symbol
         s = Snapshot(timeframe=timeframe)
         s.halted, s.halt_reason = halt_state(ds)
+        s.heartbeat = heartbeat(ds)
         s.heartbeat_ms = heartbeat_ms(ds)
         s.price = ds.latest_price_snapshot(sym)
         f = ds.funding_rates(sym, limit=1)
@@ -161,7 +173,7 @@ class Poller:
         c = s.candles
         pos = s.position
         s.sigs = {
-            "header": (s.halted, s.halt_reason, s.heartbeat_ms, _sig(s.price), _sig(s.funding), _sig(s.open_interest),
+            "header": (s.halted, s.halt_reason, s.heartbeat_ms, (s.heartbeat or {}).get("state"), _sig(s.price), _sig(s.funding), _sig(s.open_interest),
                        _sig(s.long_short), _sig(s.balance), _sig(pos)),
             "candles": (timeframe, len(c["timestamp"]), int(c["timestamp"][-1]) if len(c["timestamp"]) else 0,
                         float(c["close"][-1]) if len(c["close"]) else 0.0, float(c["high"][-1]) if len(c["high"]) else 0,

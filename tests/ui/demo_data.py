@@ -59,9 +59,11 @@ def fill_demo(*, bars: int = 120, pending: bool = True, halted: bool = False) ->
     m.PositionSnapshot.create(symbol=SYMBOL, timestamp=NOW - 400, side="long", size=0.12, entry_price=66980.0,
                               mark_price=67409.8, unrealized_pnl=51.9, leverage=2, margin=4018.8,
                               liquidation_price=34100.0)
-    m.EngineState.create(key="heartbeat", value=json.dumps({"ts": NOW - 400, "cycle": 812}), updated_at=NOW - 400)
+    m.EngineState.create(key="heartbeat", value=json.dumps({"ts": NOW - 400, "wall_ms": NOW - 400, "state": "running",
+                                                                      "speed": 1, "cycles": 812}), updated_at=NOW - 400)
     if halted:
-        m.EngineState.create(key="kill_switch", value=json.dumps({"active": True, "reason": "kill switch"}),
+        m.EngineState.create(key="kill_switch", value=json.dumps({"since": NOW - 1000, "by": "demo",
+                                                                  "reason": "operator kill switch"}),
                              updated_at=NOW - 1000)
 
     pv = m.PromptVersion.create(name="selector", version="v7", content="You choose among strategies ...",
