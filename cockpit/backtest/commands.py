@@ -58,6 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--metric", default="sharpe", help="ranking metric (sharpe, sortino, calmar, total_return, ...)")
     s.add_argument("--walk-forward", type=int, default=0, metavar="K", help="anchored walk-forward folds")
     s.add_argument("--workers", type=int, help="process-pool size (default backtest.workers; 1 = no pool)")
+    s.add_argument("--dask", metavar="tcp://HOST:PORT", help="run on this dask.distributed scheduler instead")
     s.add_argument("--top", type=int, default=10, help="rows shown (default 10)")
     s.add_argument("--no-save", action="store_true", help="do not write the results to the database")
     s.set_defaults(func=run_sweep_cli)
@@ -114,7 +115,7 @@ def run_sweep_cli(args: argparse.Namespace, ctx) -> int:
     req = SweepRequest(strategy=args.strategy, timeframe=args.timeframe, grid=grid, start=args.start, end=args.end,
                        params=dict(args.param), metric=args.metric, walk_forward=args.walk_forward,
                        workers=args.workers, csv=args.csv, capital=args.capital, fee=args.fee,
-                       slippage_bps=args.slippage_bps, leverage=args.leverage, save=not args.no_save)
+                       slippage_bps=args.slippage_bps, leverage=args.leverage, save=not args.no_save, dask=args.dask)
     try:
         out = run_sweep(cfg, ds, req, store=db if not args.no_save else None)
     except NoCandlesError as e:
@@ -128,7 +129,7 @@ def run_sweep_cli(args: argparse.Namespace, ctx) -> int:
         return 0
     m = out["metric"]
     print(f"Sweep {out['strategy']} {out['timeframe']} {_fmt_date(out['start'])} -> {_fmt_date(out['end'])}: "
-          f"{out['points']} points, {out['bars']} bars, {out['workers']} workers, {out['elapsed_s']:.1f}s; "
+          f"{out['points']} points, {out['bars']} bars, {out['workers']} workers ({out['executor']}), {out['elapsed_s']:.1f}s; "
           f"ranked by {m}; funding: {out['funding_source']}")
     print(f"  {'#':>3}  {'params':<32} {m:>10} {'return':>9} {'maxDD':>8} {'trades':>7}")
     for i, r in enumerate(out["ranked"][: args.top], 1):

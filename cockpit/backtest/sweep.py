@@ -48,6 +48,7 @@ class SweepRequest:
     slippage_bps: float | None = None
     leverage: float | None = None
     save: bool = True
+    dask: str | None = None  # tcp://HOST:PORT of a dask.distributed scheduler (or a Client object)
 
 
 def parse_grid(items: list[str]) -> dict[str, list[Any]]:
@@ -88,6 +89,13 @@ def _score(metrics: Mapping[str, Any], metric: str) -> float:
     if v is None or not np.isfinite(v):
         return -np.inf
     return float(v) if metric in HIGHER_IS_BETTER else -float(v)
+
+
+def _evaluate_on(payload: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """Dask task: the payload travels once per worker (scattered), the grid point per task."""
+    if not _W or _W.get("_token") != payload.get("_token"):
+        _init_worker(payload)
+    return _evaluate(params)
 
 
 def _evaluate(params: dict[str, Any]) -> dict[str, Any]:
@@ -183,7 +191,11 @@ def run_sweep(cfg: Mapping[str, Any], ds, req: SweepRequest, *, progress: Callab
     workers = req.workers if req.workers is not None else (cfg["backtest"]["workers"] or os.cpu_count() or 1)
     workers = max(1, min(int(workers), len(points)))
     results: list[dict[str, Any]] = []
-    if workers == 1:
+    if req.dask is not None:
+        results, workers = _run_dask(req.dask, payload, points, progress, cancel)
+        executor = f"dask {req.dask if isinstance(req.dask, str) else 'client'}"
+    elif workers == 1:
+        executor = "in process"
         _init_worker(payload)
         for i, p in enumerate(points):
             if cancel is not None and cancel.is_set():
@@ -194,6 +206,7 @@ def run_sweep(cfg: Mapping[str, Any], ds, req: SweepRequest, *, progress: Callab
     else:
         import multiprocessing as mp
 
+        executor = "local process pool"
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
                                  initargs=(payload,)) as pool:
             futs = [pool.submit(_evaluate, p) for p in points]
@@ -219,13 +232,41 @@ def run_sweep(cfg: Mapping[str, Any], ds, req: SweepRequest, *, progress: Callab
     oos_growth = float(np.prod([1 + w["out_of_sample"]["total_return"] for w in wf])) - 1 if wf else None
     out = {"strategy": req.strategy, "timeframe": req.timeframe, "metric": req.metric, "symbol": symbol,
            "start": int(arrays["timestamp"][i0]), "end": int(arrays["timestamp"][-1]), "bars": n - i0,
-           "grid": req.grid, "points": len(points), "workers": workers, "funding_source": funding_src,
+           "grid": req.grid, "points": len(points), "workers": workers, "executor": executor, "funding_source": funding_src,
            "ranked": [{"params": r["params"], "metrics": r["windows"]["full"]} for r in ranked],
            "errors": [r for r in results if "error" in r], "walk_forward": wf,
            "walk_forward_oos_return": oos_growth, "elapsed_s": time.perf_counter() - t0, "result_ids": []}
     if store is not None and req.save:
         out["result_ids"] = _save(store, out, settings)
     return out
+
+
+def _run_dask(address, payload, points, progress, cancel) -> tuple[list[dict[str, Any]], int]:
+    """The same evaluation on a dask.distributed cluster (``pip install "dask[distributed]"``)."""
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise ValueError("--dask needs dask.distributed: pip install 'dask[distributed]'") from None
+    import uuid
+
+    client = address if not isinstance(address, str) else Client(address, timeout="20s")
+    try:
+        payload = dict(payload, _token=uuid.uuid4().hex)
+        handle = client.scatter(payload, broadcast=True)
+        futs = [client.submit(_evaluate_on, handle, p, pure=False) for p in points]
+        index = {f.key: i for i, f in enumerate(futs)}
+        results: list[Any] = [None] * len(points)
+        for done, f in enumerate(as_completed(futs), 1):
+            if cancel is not None and cancel.is_set():
+                client.cancel(futs)
+                raise SweepCancelled(f"cancelled after {done - 1} of {len(points)} grid points")
+            results[index[f.key]] = f.result()
+            if progress:
+                progress(done, len(points))
+        return results, len(client.scheduler_info().get("workers", {}))
+    finally:
+        if isinstance(address, str):
+            client.close()
 
 
 def _save(db, out: dict[str, Any], settings: EngineSettings) -> list[int]:

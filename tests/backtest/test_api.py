@@ -186,3 +186,18 @@ def test_portfolio_run_uses_scorer_scheduler_and_net_exposure(db, ds, cfg):
     reasoning = db.execute_sql("SELECT reasoning FROM backtest_decisions WHERE backtest_id=? LIMIT 1",
                                (rep.result_id,)).fetchone()[0]
     assert "offline selector weights" in reasoning
+
+
+def test_sweep_on_a_dask_local_cluster(db, ds, cfg):
+    distributed = pytest.importorskip("distributed")
+    _store_walk(db, 600)
+    grid = {"fast": [5, 8], "slow": [20, 30]}
+    local = run_sweep(cfg, ds, SweepRequest(strategy="ema_cross", grid=grid, workers=1, walk_forward=2))
+    with distributed.LocalCluster(n_workers=2, processes=False, threads_per_worker=1, dashboard_address=None,
+                                  protocol="tcp", host="127.0.0.1") as lc:
+        out = run_sweep(cfg, ds, SweepRequest(strategy="ema_cross", grid=grid, walk_forward=2, dask=lc.scheduler_address))
+    assert out["executor"].startswith("dask tcp://") and out["workers"] == 2
+    assert [r["params"] for r in out["ranked"]] == [r["params"] for r in local["ranked"]]
+    assert [r["metrics"]["final_equity"] for r in out["ranked"]] == \
+           pytest.approx([r["metrics"]["final_equity"] for r in local["ranked"]])
+    assert [w["params"] for w in out["walk_forward"]] == [w["params"] for w in local["walk_forward"]]
