@@ -174,11 +174,11 @@ def rolling_sum(x, w: int) -> np.ndarray:
     if n < w:
         return out
     blocks, b, nb = _blocks(x, w)
-    inside, head, tail = _window_sums(_excl_cumsum(blocks), w)
-    res = np.empty((nb, b))
-    res[:, w - 1:] = inside
+    cs = _excl_cumsum(blocks)
+    res = blocks  # reuse the padded copy for the result
+    np.subtract(cs[:, w:], cs[:, :b + 1 - w], out=res[:, w - 1:])
     res[0, :w - 1] = np.nan
-    res[1:, :w - 1] = head + tail
+    np.add(cs[1:, 1:w], cs[:-1, b:b + 1] - cs[:-1, b - w + 1:b], out=res[1:, :w - 1])
     return res.reshape(-1)[:n]
 
 
@@ -258,7 +258,9 @@ def shift(x: np.ndarray, k: int = 1) -> np.ndarray:
 
 
 def sma(x, n: int) -> np.ndarray:
-    return rolling_sum(x, n) / n
+    out = rolling_sum(x, n)
+    out /= n
+    return out
 
 
 def rsi(close, n: int = 14) -> np.ndarray:
@@ -427,10 +429,12 @@ def zscore(x, n: int = 20) -> np.ndarray:
     """(x - rolling mean) / rolling population std; 0 when the window is flat."""
     x = _as_f(x)
     mean, var = rolling_mean_var(x, n)
-    sd = np.sqrt(var)
+    sd = np.sqrt(var, out=var)
+    z = np.subtract(x, mean)
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(sd > 1e-12 * np.maximum(np.abs(mean), 1.0), (x - mean) / sd, 0.0)
-    z[np.isnan(mean)] = np.nan
+        np.divide(z, sd, out=z)
+        flat = sd <= 1e-12 * np.maximum(np.abs(mean), 1.0)
+    z[flat] = 0.0
     return z
 
 
