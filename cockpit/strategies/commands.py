@@ -13,6 +13,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "against their declared ranges), required timeframes and, for a disabled one, why.")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--rules", action="store_true", help="also print each strategy's rules")
+    p.add_argument("--signals", action="store_true",
+                   help="also evaluate every enabled strategy on the newest closed bar in the database")
+    p.add_argument("--report", action="store_true",
+                   help="print the technical-analysis report (indicators, patterns, levels, regime) of the database's "
+                   "newest candles as JSON")
+    p.add_argument("--symbol", help="symbol for --signals/--report (default: config symbol)")
     p.set_defaults(func=run_strategies)
 
 
@@ -20,6 +26,8 @@ def run_strategies(args: argparse.Namespace, ctx) -> int:
     from cockpit.strategies.registry import all_strategies
 
     entries = all_strategies(ctx.config)
+    if args.signals or args.report:
+        return _evaluate(args, ctx, entries)
     if args.json:
         rows = []
         for e in entries:
@@ -40,4 +48,59 @@ def run_strategies(args: argparse.Namespace, ctx) -> int:
         if args.rules and e.strategy is not None:
             for line in e.strategy.describe()["rules"].splitlines():
                 print(f"{''.ljust(w)}                   | {line.strip()}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace, ctx, entries) -> int:
+    """Signals and/or the technical report on the newest closed bar stored in the database."""
+    import sys
+
+    from cockpit.data import DataService
+    from cockpit.domain.market import timeframe_ms
+    from cockpit.indicators.analysis import TechnicalAnalysis
+    from cockpit.strategies.base import build_context
+
+    cfg = ctx.config
+    symbol = args.symbol or cfg["symbol"]
+    tf = cfg["decision_timeframe"]
+    ds = DataService(ctx.database())
+    last = ds.latest_candle_time(symbol, tf)
+    if last is None:
+        print(f"cockpit strategies: no {symbol} {tf} candles in the database (run `cockpit ingest` first)",
+              file=sys.stderr)
+        return 1
+    now = int(last) + timeframe_ms(tf)  # the newest bar has closed
+    bars = int(cfg["engine"]["history_bars"])
+    sctx = build_context(ds, symbol, cfg["timeframes"], now, bars)
+    out: dict = {"symbol": symbol, "timeframe": tf, "bar_open_ms": int(last)}
+    if args.signals:
+        sigs = []
+        for e in entries:
+            if not e.enabled or e.strategy is None:
+                sigs.append({"name": e.name, "enabled": False, "disabled_reason": e.disabled_reason})
+                continue
+            s = e.strategy.on_bar(sctx)
+            sigs.append({"name": e.name, "enabled": True, "direction": s.direction.value,
+                         "strength": round(s.strength, 4), "entry": s.entry, "stop_loss": s.stop_loss,
+                         "take_profit": s.take_profit, "reason": s.reason})
+        out["signals"] = sigs
+    if args.report:
+        out["technical_analysis"] = TechnicalAnalysis(cfg["regime"]).report(sctx.candles_by_tf, primary=tf)
+    if args.json or args.report:
+        import json
+
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"{symbol} {tf}, bar opened at {int(last)} ms")
+    w = max(len(e.name) for e in entries)
+    for s in out["signals"]:
+        if not s["enabled"]:
+            print(f"{s['name'].ljust(w)}  off    {s['disabled_reason']}")
+            continue
+
+        def f(v):
+            return "-" if v is None else f"{v:.2f}"
+
+        print(f"{s['name'].ljust(w)}  {s['direction']:<5}  strength {s['strength']:.2f}  entry {f(s['entry'])}  "
+              f"stop {f(s['stop_loss'])}  take {f(s['take_profit'])}  {s['reason']}")
     return 0

@@ -120,3 +120,33 @@ def test_cli_strategies_table_and_bad_config(capsys, tmp_path):
     bad.write_text("strategies:\n  breakout:\n    params: {period: 1}\n")
     assert main(["--config", str(bad), "strategies"]) == 2
     assert "strategies.breakout.params.period" in capsys.readouterr().err
+
+
+def test_cli_signals_and_report_from_the_database(tmp_path, capsys):
+    db = tmp_path / "c.db"
+    csv = tmp_path / "c.csv"
+    t0 = 1_704_067_200_000
+    rng = np.random.default_rng(3)
+    c = 40000 * np.exp(np.cumsum(rng.normal(0.001, 0.004, 300)))
+    with csv.open("w") as fh:
+        fh.write("timestamp,open,high,low,close,volume\n")
+        prev = c[0]
+        for i, x in enumerate(c):
+            fh.write(f"{t0 + i * 3_600_000},{prev},{max(prev, x) * 1.001},{min(prev, x) * 0.999},{x},5\n")
+            prev = x
+    base = ["--config", str(REPO / "config.yaml"), "--db", str(db)]
+    assert main(base + ["strategies", "--signals"]) == 1
+    assert "no BTC/USDT:USDT 1h candles" in capsys.readouterr().err
+    assert main(base + ["ingest", "--csv", str(csv), "--timeframe", "1h"]) == 0
+    capsys.readouterr()
+    assert main(base + ["strategies", "--signals", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["bar_open_ms"] == t0 + 299 * 3_600_000
+    sig = {s["name"]: s for s in out["signals"]}
+    assert sig["ema_trend"]["direction"] == "long" and sig["ema_trend"]["stop_loss"] < sig["ema_trend"]["entry"]
+    assert sig["onchain"]["enabled"] is False
+    assert main(base + ["strategies", "--report"]) == 0
+    rep = json.loads(capsys.readouterr().out)["technical_analysis"]
+    assert rep["primary_timeframe"] == "1h" and rep["timeframes"]["1h"]["bars"] == 300
+    assert main(base + ["strategies", "--signals"]) == 0
+    assert "ema_trend" in capsys.readouterr().out
