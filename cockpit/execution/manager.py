@@ -37,6 +37,10 @@ from cockpit.risk.manager import MarketState, RiskLimits, RiskManager, RiskResul
 
 S = OrderStatus
 IN_FLIGHT = (S.APPROVED, S.SUBMITTED, S.PARTIALLY_FILLED)
+# How long (operator seconds) an approved order whose placement outcome is unknown is retried under its
+# client id before it is marked failed. Far above ccxt's request timeout, so a request cannot still be
+# on its way to the exchange when we give up on it.
+IN_FLIGHT_GRACE_S = 60
 WORKING = (S.SUBMITTED, S.PARTIALLY_FILLED)
 _EPS = 1e-9
 
@@ -73,13 +77,16 @@ class OrderManager:
     def ttl_clock_ms(self) -> int:
         """execution.approval_ttl_s is operator (wall) time; on an accelerated simulator clock it spans
         proportionally more exchange milliseconds, so a person always gets the configured time."""
+        return self._scaled_ms(self.ttl_ms)
+
+    def _scaled_ms(self, wall_ms: float) -> int:
         rate = 1.0
         for attr in ("speed", "rate"):
             v = getattr(self.clock, attr, None)
             if isinstance(v, (int, float)) and v > 0:
                 rate = float(v)
                 break
-        return int(self.ttl_ms * rate)
+        return int(wall_ms * rate)
 
     def client_order_id(self, intent: OrderIntent, decision_id: int | None) -> str:
         if decision_id is not None:
@@ -259,22 +266,34 @@ class OrderManager:
                 self._event(RiskLevel.WARN, "sync", {"error": f"position/balance read failed: {e}"})
 
     def _resolve_unknown(self, order: Order, why: str) -> Order:
-        """The exchange may or may not have the order: look it up by client id; adopt or fail it."""
+        """The exchange may or may not have the order: look it up by client id and adopt it when found.
+        When it is not found (or the lookup fails) a young order stays approved and the next sync sends it
+        again under the same client id (the exchange refuses a duplicate, and we adopt the one it has);
+        an order older than the in-flight grace period is marked failed."""
         now = self.clock.now_ms()
         try:
             rep = self.executor.find(order.client_order_id, order.symbol)
-        except Exception as e:  # noqa: BLE001 - unreachable or unreadable: leave it approved; the next
-            # sync submits it again under the same client id (the exchange refuses a duplicate; we adopt it)
-            self._event(RiskLevel.ERROR, "submit", {"order_id": order.id, "client_order_id": order.client_order_id,
-                                                   "error": why, "lookup": f"{type(e).__name__}: {e}"})
-            return self.store.get(order.id)
-        if rep.found and rep.exchange_order_id:
+            lookup = rep.message or "not found"
+        except Exception as e:  # noqa: BLE001 - unreachable or unreadable: we know nothing yet
+            rep, lookup = None, f"{type(e).__name__}: {e}"
+        if rep is not None and rep.found and rep.exchange_order_id:
             done = self._apply(order.id, rep, context=why + "; found by client id")
             self._after_fill(done)
             return done
-        self._event(RiskLevel.ERROR, "submit", {"order_id": order.id, "client_order_id": order.client_order_id,
-                                               "error": why, "lookup": rep.message or "not found"})
+        young = self._in_grace(order.id)
+        self._event(RiskLevel.ERROR if not young else RiskLevel.WARN, "submit", {
+            "order_id": order.id, "client_order_id": order.client_order_id, "error": why, "lookup": lookup,
+            "action": "kept approved; resent with the same client id" if young else "marked failed"})
+        if young:
+            return self.store.get(order.id)
         return self.store.transition(order.id, S.FAILED, now_ms=now, message=f"{why}; not on the exchange")
+
+    def _in_grace(self, order_id: int) -> bool:
+        """True while an approved order may still be in flight to the exchange (IN_FLIGHT_GRACE_S of
+        operator time since it was approved)."""
+        row = self.store.row(order_id) or {}
+        since = row.get("updated_at") or 0
+        return self.clock.now_ms() - int(since) < self._scaled_ms(IN_FLIGHT_GRACE_S * 1000)
 
     def _apply(self, order_id: int, rep: ExecutionReport, *, context: str = "") -> Order:
         """Bring the stored order to what the exchange reports: fills first, then the status path."""
@@ -432,7 +451,8 @@ class OrderManager:
         stored is the exchange's."""
         now = self.clock.now_ms()
         self._last_reconcile = now
-        out = {"adopted": 0, "failed": 0, "unknown_canceled": 0, "foreign": 0, "position_mismatch": 0}
+        out = {"adopted": 0, "failed": 0, "retry": 0, "late_fills": 0, "unknown_canceled": 0, "foreign": 0,
+               "position_mismatch": 0}
         open_by_cid = {r.client_order_id: r for r in self.executor.open_orders(self.symbol) if r.client_order_id}
         for o in self.store.with_status(IN_FLIGHT, symbol=self.symbol):
             try:
@@ -448,6 +468,11 @@ class OrderManager:
                     self._event(RiskLevel.WARN, "reconcile", {
                         "order_id": o.id, "client_order_id": o.client_order_id, "db_status": before.value,
                         "exchange_status": after.status.value, "action": "adopted the exchange's state"})
+            elif o.status == S.APPROVED and self._in_grace(o.id):
+                out["retry"] += 1  # may still be on its way: sync resends it under the same client id
+                self._event(RiskLevel.WARN, "reconcile", {
+                    "order_id": o.id, "client_order_id": o.client_order_id, "db_status": o.status.value,
+                    "action": "not on the exchange yet; resending with the same client id"})
             else:
                 self.store.transition(o.id, S.FAILED, now_ms=now,
                                       message="reconcile: the exchange has no order with this client id")
@@ -476,6 +501,7 @@ class OrderManager:
                 out["foreign"] += 1
                 self._event(RiskLevel.WARN, "reconcile", {"client_order_id": cid, "exchange_order_id": rep.exchange_order_id,
                                                           "action": "left alone: open order not placed by this cockpit"})
+        out["late_fills"] = self._late_fills()
         stored = self.data.positions(self.symbol)
         pos, _ = self.record_account()
         if stored:
@@ -488,6 +514,32 @@ class OrderManager:
                     "note": "changed outside this cockpit's orders (stop-loss/take-profit, liquidation, manual trade)",
                     "action": "stored the exchange's position"})
         return out
+
+    def _late_fills(self) -> int:
+        """Fills of our orders that the database had already closed (failed/canceled/...): a request that
+        reached the exchange after we gave up on it. The status stays final; the fills are recorded
+        (once), the order's filled amount updated, and an ERROR risk event raised."""
+        n = 0
+        prefix = namespace_prefix(self.namespace)
+        for rep in self.executor.recent_closed(self.symbol):
+            cid = rep.client_order_id or ""
+            if not cid.startswith(prefix) or rep.filled <= _EPS:
+                continue
+            mine = self.store.by_client_id(cid)
+            if mine is None or not mine.status.is_terminal or mine.filled >= rep.filled - _EPS:
+                continue
+            full = self.executor.fetch(Order(mine.symbol, mine.side, mine.type, mine.amount, client_order_id=cid,
+                                             exchange_order_id=rep.exchange_order_id))
+            added = self._record_fills(mine, full)
+            filled, avg, fee = self.store.fill_totals(mine.id)
+            self.store.update(mine.id, now_ms=self.clock.now_ms(), filled=filled, average_price=avg, fee=fee,
+                              exchange_order_id=rep.exchange_order_id)
+            self._event(RiskLevel.ERROR, "reconcile", {
+                "order_id": mine.id, "client_order_id": cid, "db_status": mine.status.value,
+                "exchange_status": full.status.value, "filled": full.filled, "fills_recorded": added,
+                "action": "recorded fills of an order the database had closed"})
+            n += 1
+        return n
 
     # ---------------------------------------------------------------- kill switch
 

@@ -109,17 +109,48 @@ def test_retried_submit_is_one_order(make_manager, decision_id, okx, sim):
     assert d != a and len(sim.exchange.orders) == 2
 
 
-def test_dropped_placement_is_failed_not_duplicated(make_manager, decision_id, okx, sim):
-    """The connection drops before the exchange saw the order: the lookup by client id finds nothing."""
+def test_dropped_placement_is_resent_under_the_same_client_id(make_manager, decision_id, okx, sim):
+    """The connection drops before the exchange saw the order: the lookup by client id finds nothing, the
+    order stays approved and the next sync sends it again under the same client id: one order."""
     om = make_manager("auto")
     sim.faults.add("drop", path="trade/batch-orders")
     did = decision_id()
     oid = om.submit_intent(entry(did, okx))
-    assert DataService().order(oid)["status"] == "failed"
+    assert DataService().order(oid)["status"] == "approved"
     assert sim.exchange.orders == {}
     assert any(e["rule"] == "submit" for e in DataService().risk_events())
-    assert om.submit_intent(entry(did, okx)) == oid  # a retry of the same decision never makes a second order
+    assert om.submit_intent(entry(did, okx)) == oid  # a retry of the same decision is the same order
+    om.sync()
+    assert DataService().order(oid)["status"] == "filled"
+    assert len(sim.exchange.orders) == 1
+
+
+def test_unplaceable_order_fails_after_the_grace_period(make_manager, decision_id, okx, sim):
+    om = make_manager("auto")
+    sim.faults.add("drop", path="trade/batch-orders", count=-1)  # the exchange stays unreachable for orders
+    oid = om.submit_intent(entry(decision_id(), okx))
+    om.sync()
+    assert DataService().order(oid)["status"] == "approved"
+    from cockpit.execution.manager import IN_FLIGHT_GRACE_S
+    sim.clock.advance(IN_FLIGHT_GRACE_S * 1000 + 1)
+    om.sync()
+    assert DataService().order(oid)["status"] == "failed"
+    sim.faults.clear()
     assert sim.exchange.orders == {}
+
+
+def test_request_that_lands_after_we_gave_up_has_its_fills_recorded(make_manager, decision_id, okx, sim):
+    """Worst case: the database marked the order failed, then the exchange executed it after all."""
+    om = make_manager("auto")
+    oid = _crashed_order(om, okx, decision_id(), S.APPROVED, place=False)
+    om.reconcile()
+    assert DataService().order(oid)["status"] == "failed"
+    okx.place(om.store.get(oid))  # the lost request arrives now
+    out = om.reconcile()
+    row = DataService().order(oid)
+    assert out["late_fills"] == 1 and row["status"] == "failed" and row["filled"] == pytest.approx(0.01)
+    assert len(DataService().trades(order_id=oid)) == 1
+    assert any(e["level"] == "ERROR" and e["rule"] == "reconcile" for e in DataService().risk_events())
 
 
 @pytest.mark.parametrize("fault", ["malformed", "garbage"])
@@ -188,7 +219,7 @@ def test_reduce_only_close_is_allowed_while_halted(make_manager, decision_id, ok
 # ---------------------------------------------------------------- reconciliation after a crash
 
 
-def _crashed_order(om, okx, did, status, *, place: bool):
+def _crashed_order(om, okx, did, status, *, place: bool, now_ms: int = 1):
     """An order row left in ``status`` by a crash; ``place`` says whether it reached the exchange."""
     from cockpit.domain.orders import Order
 
@@ -196,9 +227,9 @@ def _crashed_order(om, okx, did, status, *, place: bool):
     cid = om.client_order_id(OrderIntent(SYM, "buy", 0.01, leg=0), did)
     order = Order(SYM, "buy", "market", 0.01, stop_loss=round(m * 0.98, 1), leverage=2.0, client_order_id=cid,
                   decision_id=did)
-    oid, _ = om.store.create(order, now_ms=1, status=S.APPROVED)
+    oid, _ = om.store.create(order, now_ms=now_ms, status=S.APPROVED)
     if status == S.SUBMITTED:
-        om.store.transition(oid, S.SUBMITTED, now_ms=2)
+        om.store.transition(oid, S.SUBMITTED, now_ms=now_ms + 1)
     if place:
         okx.place(om.store.get(oid))  # the exchange got it; the crash lost the reply
     return oid
@@ -215,6 +246,16 @@ def test_reconcile_adopts_an_order_the_exchange_has(make_manager, decision_id, o
     assert len(DataService().trades(order_id=oid)) == 1
     assert DataService().latest_position_snapshot(SYM)["size"] == pytest.approx(0.01)
     assert any(e["rule"] == "reconcile" for e in DataService().risk_events())
+
+
+def test_reconcile_resends_a_young_approved_order_the_exchange_never_saw(make_manager, decision_id, okx, sim):
+    """A crash just before the placement: the restarted engine sends it once, under its client id."""
+    om = make_manager("auto")
+    oid = _crashed_order(om, okx, decision_id(), S.APPROVED, place=False, now_ms=sim.clock.now_ms())
+    om2 = make_manager("auto")
+    out = om2.sync()  # start-up: reconcile, then send what is approved
+    assert out["retry"] == 1
+    assert DataService().order(oid)["status"] == "filled" and len(sim.exchange.orders) == 1
 
 
 @pytest.mark.parametrize("status", [S.APPROVED, S.SUBMITTED])
