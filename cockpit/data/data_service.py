@@ -165,6 +165,16 @@ class DataService:
         r = _decode(self._q("SELECT * FROM decisions WHERE id = ?", (decision_id,)))
         return r[0] if r else None
 
+    def decisions_between(self, *, start: int | None = None, end: int | None = None,
+                          symbol: str | None = None) -> list[dict[str, Any]]:
+        """Decisions with start <= timestamp <= end (ms), oldest first (offline training reads these)."""
+        where, params = ["1 = 1"], []
+        for cond, v in (("timestamp >= ?", start), ("timestamp <= ?", end), ("symbol = ?", symbol)):
+            if v is not None:
+                where.append(cond)
+                params.append(v)
+        return _decode(self._q(f"SELECT * FROM decisions WHERE {' AND '.join(where)} ORDER BY timestamp, id", params))
+
     def llm_run(self, run_id: int) -> dict[str, Any] | None:
         r = self._q("SELECT * FROM llm_runs WHERE id = ?", (run_id,))
         return r[0] if r else None
@@ -183,6 +193,16 @@ class DataService:
 
     def prompt_version(self, name: str, version: str) -> dict[str, Any] | None:
         r = self._q("SELECT * FROM prompt_versions WHERE name = ? AND version = ?", (name, version))
+        return r[0] if r else None
+
+    def model_versions(self, name: str | None = None) -> list[dict[str, Any]]:
+        """Newest first; ``metadata`` decoded from JSON."""
+        sql = "SELECT * FROM model_versions" + (" WHERE name = ?" if name else "") + " ORDER BY id DESC"
+        return _decode(self._q(sql, (name,) if name else ()), {"metadata"})
+
+    def model_version(self, name: str, version: str) -> dict[str, Any] | None:
+        r = _decode(self._q("SELECT * FROM model_versions WHERE name = ? AND version = ?", (name, version)),
+                    {"metadata"})
         return r[0] if r else None
 
     def strategy_scores(self, *, version: str | None = None, status: str = "published") -> list[dict[str, Any]]:
@@ -236,6 +256,16 @@ class DataService:
             where.append("timestamp >= ?")
             params.append(start)
         return self._q(f"SELECT * FROM trades WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?", params + [limit])
+
+    def trades_between(self, *, start: int | None = None, end: int | None = None,
+                       symbol: str | None = None) -> list[dict[str, Any]]:
+        """Fills with start <= timestamp < end (ms), oldest first (offline training: fees in a window)."""
+        where, params = ["1 = 1"], []
+        for cond, v in (("timestamp >= ?", start), ("timestamp < ?", end), ("symbol = ?", symbol)):
+            if v is not None:
+                where.append(cond)
+                params.append(v)
+        return self._q(f"SELECT * FROM trades WHERE {' AND '.join(where)} ORDER BY timestamp, id", params)
 
     def positions(self, symbol: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT * FROM positions" + (" WHERE symbol = ?" if symbol else "") + " ORDER BY updated_at DESC, id DESC"
