@@ -76,6 +76,7 @@ class BacktestRequest:
     csv: str | None = None  # candles from a CSV file instead of the database
     engine: str = "event"  # event | fast
     portfolio: bool = False  # all enabled strategies through the scorer and scheduler (offline selector)
+    replay_decisions: bool = False  # portfolio: replay target exposures recorded in the decisions table
     warmup: int | None = None  # bars loaded before start for indicators (default: the strategy's estimate)
     name: str | None = None
     strategy_obj: Any = None  # a ready strategy object (tests, sweeps); overrides ``strategy``
@@ -227,7 +228,7 @@ def run_backtest(cfg: Mapping[str, Any], ds, request: BacktestRequest, *,
     elif request.portfolio:
         from cockpit.backtest.portfolio import PortfolioStrategy
 
-        strat = PortfolioStrategy(cfg, ds, tf)
+        strat = PortfolioStrategy(cfg, ds, tf, replay=request.replay_decisions)
         params, name = dict(strat.params), "portfolio"
     else:
         strat, params = build_strategy(cfg, request.strategy, request.params, tf)
@@ -245,6 +246,8 @@ def run_backtest(cfg: Mapping[str, Any], ds, request: BacktestRequest, *,
         raise NoCandlesError(f"no {symbol} {tf} candles in {src} for {rng}; import some first, e.g. "
                              f"`cockpit ingest --csv FILE --timeframe {tf}` (or pass --csv FILE)")
     frame = _generate(strat, arrays, ds, symbol)
+    if request.portfolio and request.replay_decisions:
+        params["replayed_decisions"] = int(getattr(strat, "replayed", 0))
     sig_all = as_signals(frame, n_all)
     # Trade only from ``start``: the warm-up bars feed the indicators but never hold a position.
     sl = slice(i0, n_all)

@@ -47,6 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--portfolio", action="store_true",
                    help="run all enabled strategies combined by the scorer and scheduler (offline selector; "
                    "no LLM calls) instead of --strategy")
+    p.add_argument("--replay-decisions", action="store_true",
+                   help="with --portfolio: replay the target exposures recorded in the decisions table")
     p.add_argument("--no-save", action="store_true", help="do not write the run to the database")
     p.set_defaults(func=run_backtest_cli)
 
@@ -81,7 +83,8 @@ def run_backtest_cli(args: argparse.Namespace, ctx) -> int:
     req = BacktestRequest(strategy=args.strategy, timeframe=args.timeframe, start=args.start, end=args.end,
                           params=dict(args.param), capital=args.capital, fee=args.fee, slippage_bps=args.slippage_bps,
                           leverage=args.leverage, funding_source=args.funding, intrabar=args.intrabar, csv=args.csv,
-                          engine=args.engine, portfolio=args.portfolio)
+                          engine=args.engine, portfolio=args.portfolio or args.replay_decisions,
+                          replay_decisions=args.replay_decisions)
     try:
         rep = run_backtest(cfg, ds, req, store=None if args.no_save else db)
     except NoCandlesError as e:

@@ -5,7 +5,9 @@ At every bar (the decision timeframe is the run's timeframe): the regime is clas
 fit + the published offline score table), the ``PortfolioScheduler`` turns the scores into top-N
 capped weights, and the target exposure is ``net_exposure`` = sum(weight x direction x strength),
 clipped to [-1, 1] — the offline selector, exactly as ``PortfolioDecisionEngine`` does with no LLM.
-A backtest never calls an LLM; recorded LLM decisions are not replayed (yet).
+A backtest never calls an LLM. With ``replay=True`` the target exposures recorded in the
+``decisions`` table (by the live or paper engine, LLM or not) are replayed instead from the first
+recorded decision on: each applies from the bar whose close it followed until the next one.
 
 The engine then trades the sign of the exposure (flat inside ``portfolio.rebalance_band``), sized by
 its magnitude, with the stop-loss/take-profit of the strategy contributing most in that direction.
@@ -26,11 +28,14 @@ class PortfolioStrategy:
 
     name = "portfolio"
 
-    def __init__(self, cfg: Mapping[str, Any], ds, timeframe: str) -> None:
+    def __init__(self, cfg: Mapping[str, Any], ds, timeframe: str, *, replay: bool = False) -> None:
         from cockpit.strategies import all_strategies, get_strategy
 
         self.cfg = cfg
         self.ds = ds
+        self.timeframe = timeframe
+        self.replay = replay
+        self.replayed = 0
         self.members = []
         for e in all_strategies(cfg):
             if e.enabled and e.strategy is not None:
@@ -41,7 +46,7 @@ class PortfolioStrategy:
             raise ValueError("--portfolio: no strategy is enabled in the config (strategies.<name>.enabled)")
         self.uses_funding = any(getattr(s, "uses_funding", False) for s in self.members)
         self.params = {"strategies": [s.name for s in self.members], **dict(cfg["portfolio"]),
-                       "selector": "offline"}
+                       "selector": "recorded decisions, else offline" if replay else "offline"}
 
     @property
     def warmup_bars(self) -> int:
@@ -63,7 +68,7 @@ class PortfolioStrategy:
         scheduler = PortfolioScheduler.from_config(self.cfg)
         k = len(names)
         w = np.zeros((len(REGIME_CODES), k))
-        reasons = []
+        reasons: list[str] = []
         for code, regime in enumerate(REGIME_CODES):
             scores = scorer.score(names, regime, table)
             alloc = scheduler.allocate({nm: sc.score for nm, sc in scores.items()})
@@ -75,14 +80,43 @@ class PortfolioStrategy:
         W = w[codes]
         contrib = W * D * S
         exposure = np.clip(contrib.sum(axis=1), -1.0, 1.0)
+        reason = codes.astype(np.int16)
+        if self.replay and self.ds is not None and n:
+            exposure, reason = self._replay(arrays, exposure, reason, len(reasons))
+            reasons.append("replayed recorded decision")
         band = float(self.cfg["portfolio"].get("rebalance_band", 0.05))
         direction = np.where(np.abs(exposure) >= max(band, 1e-12), np.sign(exposure), 0).astype(np.int8)
         # brackets from the strongest contributor in the chosen direction
-        lead = np.argmax(contrib * direction[:, None], axis=1)
+        agree = contrib * direction[:, None]
+        lead = np.argmax(agree, axis=1)
         rows = np.arange(n)
-        stop = np.stack([f.stop_loss for f in frames], axis=1)[rows, lead]
-        take = np.stack([f.take_profit for f in frames], axis=1)[rows, lead]
-        stop = np.where(direction != 0, stop, np.nan)
-        take = np.where(direction != 0, take, np.nan)
+        ok = (direction != 0) & (agree[rows, lead] > 0)  # a replayed direction no member shares: no bracket
+        stop = np.where(ok, np.stack([f.stop_loss for f in frames], axis=1)[rows, lead], np.nan)
+        take = np.where(ok, np.stack([f.take_profit for f in frames], axis=1)[rows, lead], np.nan)
         return {"direction": direction, "strength": np.abs(exposure), "stop_loss": stop, "take_profit": take,
-                "reason": codes.astype(np.int16), "reasons": tuple(reasons)}
+                "reason": reason, "reasons": tuple(reasons)}
+
+    def _replay(self, arrays, exposure: np.ndarray, reason: np.ndarray, code: int) -> tuple[np.ndarray, np.ndarray]:
+        from cockpit.domain.market import timeframe_ms
+
+        ts = np.asarray(arrays["timestamp"], dtype=np.int64)
+        tf = timeframe_ms(self.timeframe)
+        rows = [r for r in self.ds.decisions_between(start=int(ts[0]) + tf, end=int(ts[-1]) + tf,
+                                                     symbol=self.cfg["symbol"])
+                if r.get("timeframe") == self.timeframe and r.get("target_exposure") is not None]
+        self.replayed = len(rows)
+        if not rows:
+            return exposure, reason
+        dts = np.array([int(r["timestamp"]) for r in rows], dtype=np.int64)
+        val = np.array([float(r["target_exposure"]) for r in rows])
+        # a decision taken at time t follows the close of the last bar with open + tf <= t
+        bar = np.searchsorted(ts + tf, dts, side="right") - 1
+        out, why = exposure.copy(), reason.copy()
+        last = np.full(len(ts), -1)
+        keep = bar >= 0
+        last[bar[keep]] = np.arange(len(rows))[keep]  # the newest decision per bar wins
+        last = np.maximum.accumulate(last)
+        use = last >= 0
+        out[use] = np.clip(val[last[use]], -1.0, 1.0)
+        why[use] = code
+        return out, why

@@ -201,3 +201,27 @@ def test_sweep_on_a_dask_local_cluster(db, ds, cfg):
     assert [r["metrics"]["final_equity"] for r in out["ranked"]] == \
            pytest.approx([r["metrics"]["final_equity"] for r in local["ranked"]])
     assert [w["params"] for w in out["walk_forward"]] == [w["params"] for w in local["walk_forward"]]
+
+
+def test_portfolio_replays_recorded_decisions(db, ds, cfg):
+    from cockpit.data.decision_store import DecisionStore
+    from cockpit.domain.signals import Decision
+
+    arr = _store_walk(db, 400)
+    store = DecisionStore(db)
+    # decisions taken just after the close of bars 100 (go long), 200 (go short) and 300 (go flat)
+    for bar, exposure in ((100, 1.0), (200, -1.0), (300, 0.0)):
+        t = int(arr["timestamp"][bar]) + H + 5_000
+        store.insert_decision(Decision(symbol=SYMBOL, timeframe="1h", timestamp=t, action="hold", confidence=0.5,
+                                       reasoning="recorded", target_exposure=exposure))
+    rep = run_backtest(cfg, ds, BacktestRequest(portfolio=True, replay_decisions=True, timeframe="1h",
+                                                start=int(arr["timestamp"][0]) + 150 * H))
+    assert rep.params["replayed_decisions"] == 3
+    sides = [(t.side, t.entry_time, t.exit_time) for t in rep.result.trades]
+    # the engine was long from the start (decision of bar 100 still in force), reversed at bar 201's open,
+    # and went flat at bar 301's open (stops of the leading strategy may cut a leg short)
+    assert rep.result.decisions[0][1] == 1
+    dirs = [d for _, d, _ in rep.result.decisions]
+    assert dirs == [1, -1, 0]
+    assert all(t.entry_time >= int(arr["timestamp"][150]) for t in rep.result.trades)
+    assert sides and sides[-1][2] <= int(arr["timestamp"][301])
