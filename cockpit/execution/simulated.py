@@ -139,6 +139,8 @@ class SimulatedExecutor(OrderExecutor):
             cid = order.client_order_id = f"sim-{self._seq}"
         elif cid in self._orders:
             return self.fetch(self._orders[cid])  # idempotent per client_order_id
+        if order.status not in (OrderStatus.NEW, OrderStatus.APPROVED, OrderStatus.SUBMITTED):
+            return ExecutionReport(cid, OrderStatus.FAILED, message=f"cannot place an order that is {order.status.value}")
         self._orders[cid] = order
         self._reasons[cid] = reason
         if order.status == OrderStatus.NEW:
@@ -341,6 +343,9 @@ class SimulatedExecutor(OrderExecutor):
     def _execute(self, order: Order, price: float, fee_rate: float, reason: str) -> None:
         ts = self.clock.now_ms()
         sgn = 1 if order.side == "buy" else -1
+        if order.reduce_only and (self.side == 0 or sgn == self.side):
+            order.transition(OrderStatus.CANCELED, "reduce-only: no opposite position to reduce")
+            return
         amount = order.amount
         if self.side != 0 and sgn != self.side:
             closing = min(amount, self.size)

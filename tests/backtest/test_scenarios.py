@@ -215,3 +215,13 @@ def test_no_trades_without_signal_changes():
     res = both(bars([(100, 101, 99, 100)] * 5), signals([0] * 5), EngineSettings(**FREE))
     assert res.trades == [] and res.final_equity == 1000.0
     assert np.all(res.equity == 1000.0)
+
+
+def test_executor_refuses_unapproved_orders_and_idle_reduce_only():
+    ex = SimulatedExecutor(ManualClock(T0), cash=1000.0)
+    pending = Order("BTC/USDT:USDT", "buy", "market", 1.0, status=OrderStatus.PENDING_APPROVAL)
+    assert ex.place(pending).status == OrderStatus.FAILED and pending.status == OrderStatus.PENDING_APPROVAL
+    ro = Order("BTC/USDT:USDT", "sell", "market", 1.0, reduce_only=True)
+    ex.place(ro)
+    ex.begin_bar(T0, 100, 101, 99)
+    assert ro.status == OrderStatus.CANCELED and ex.position().side == "flat"
