@@ -60,12 +60,9 @@ def evaluate(sr: StrategyReturns, policy: np.ndarray, *, start_ms: int | None = 
     r = sr.returns[i0:i1]
     x = sr.exposure[i0:i1]
     port = np.zeros(i1 - i0)
-    w_prev = np.zeros(len(sr.names))
     dw_total = 0.0
     # Bar 0 of the period starts from the policy's first weights (no prior allocation to pay for).
-    w_prev = w[0]
-    held = w[:-1]
-    port[1:] = (held * r[1:]).sum(axis=1)
+    port[1:] = (w[:-1] * r[1:]).sum(axis=1)
     dw = np.abs(np.diff(w, axis=0))  # change decided at bar t's close, traded at t+1's open
     if len(dw):
         port[2:] -= sr.taker_fee * (dw[:-1] * np.abs(x[1:-1])).sum(axis=1)
@@ -75,7 +72,6 @@ def evaluate(sr: StrategyReturns, policy: np.ndarray, *, start_ms: int | None = 
     m = compute_metrics(equity, [], capital=capital, tf_ms=sr.tf_ms, start_ms=int(ts[0]), end_ms=int(ts[-1]))
     years = max((int(ts[-1]) - int(ts[0]) + sr.tf_ms) / YEAR_MS, 1e-9)
     mean_w = w.mean(axis=0)
-    del w_prev
     return {"total_return": m["total_return"], "max_drawdown": m["max_drawdown"], "sharpe": m["sharpe"],
             "cagr": m["cagr"], "turnover_per_year": dw_total / years, "final_equity": m["final_equity"],
             "bars": int(i1 - i0), "mean_weights": {n: round(float(v), 4) for n, v in zip(sr.names, mean_w)}}

@@ -4,6 +4,7 @@ report, prompt draft and diff, publish with who, and the CLI."""
 from __future__ import annotations
 
 import json
+from string import Template
 
 import numpy as np
 import pytest
@@ -174,8 +175,8 @@ def test_prompt_block_replaces_an_older_block():
     once = with_block(DEFAULT_TEMPLATE, BEGIN + "\nold\n### offline training (end)")
     twice = with_block(once, BEGIN + "\nnew $$5\n### offline training (end)")
     assert "old" not in twice and twice.count(BEGIN) == 1
-    msgs = PromptBuilder(twice).render  # the template still parses: placeholders unchanged
-    assert "new $5" in __import__("string").Template(twice).safe_substitute({})
+    PromptBuilder(twice)  # still a usable template
+    assert "new $5" in Template(twice).safe_substitute({})
 
 
 def test_live_decisions_become_bandit_samples(planted_db, ds, tcfg):
@@ -233,3 +234,21 @@ def test_cli_train_run_report_publish_with_library_strategies(planted_db, db_url
     assert main(base + ["train", "list"]) == 0
     assert "published" in capsys.readouterr().out
     assert main(base + ["train", "report", "nope"]) == 2
+
+
+def test_stored_backtest_runs_become_samples_of_their_strategy(planted_db, ds, tcfg):
+    from cockpit.backtest.api import BacktestRequest, run_backtest
+
+    rep = run_backtest(tcfg, ds, BacktestRequest(strategy="ema_trend", end=START + 3000 * H, engine="fast"),
+                       store=planted_db)
+    assert rep.result_id
+    buf = ExperienceBuffer.from_backtest_results(ds, RewardCalculator(), lambda ms: "ranging",
+                                                 names=["ema_trend", "momentum"], horizon_ms=24 * H,
+                                                 start_ms=None, end_ms=None)
+    assert len(buf) > 50
+    assert {s.source for s in buf} == {"backtest_result"}
+    assert all(set(s.outcomes) == {"ema_trend"} and not s.full_information for s in buf)
+    # Not a strategy being trained: ignored.
+    assert len(ExperienceBuffer.from_backtest_results(ds, RewardCalculator(), lambda ms: "ranging",
+                                                      names=["momentum"], horizon_ms=24 * H, start_ms=None,
+                                                      end_ms=None)) == 0
