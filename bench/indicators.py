@@ -46,7 +46,7 @@ def best(fn, repeat: int) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bars", type=int, default=1_000_000)
-    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--loop-ref-bars", type=int, default=100_000)
     args = ap.parse_args()
     try:

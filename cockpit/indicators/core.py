@@ -191,25 +191,34 @@ def rolling_mean_var(x, w: int) -> tuple[np.ndarray, np.ndarray]:
     blocks, b, nb = _blocks(x, w)
     ref = blocks[:, 0].copy()
     blocks -= ref[:, None]
-    in1, h1, t1 = _window_sums(_excl_cumsum(blocks), w)
+    cs1 = _excl_cumsum(blocks)
     np.multiply(blocks, blocks, out=blocks)
-    in2, h2, t2 = _window_sums(_excl_cumsum(blocks), w)
+    cs2 = _excl_cumsum(blocks)
     mean = np.empty((nb, b))
-    var = np.empty((nb, b))
-    m1 = in1 / w
-    mean[:, w - 1:] = m1 + ref[:, None]
-    var[:, w - 1:] = in2 / w - m1 * m1
+    var = blocks  # the padded buffer is free again: reuse it
     mean[0, :w - 1] = np.nan
     var[0, :w - 1] = np.nan
     if nb > 1:
-        # windows that start in the previous block: re-reference its tail to this block's ref
+        # windows that start in the previous block: its tail re-referenced to this block's ref, plus the head
+        _, h1, t1 = _window_sums(cs1, w)
+        _, h2, t2 = _window_sums(cs2, w)
         m = np.arange(w - 1, 0, -1, dtype=np.float64)  # values taken from the previous block
         sh = (ref[:-1] - ref[1:])[:, None]
         s1 = t1 + m * sh + h1
         s2 = t2 + 2.0 * sh * t1 + m * sh * sh + h2
         c1 = s1 / w
-        mean[1:, :w - 1] = c1 + ref[1:, None]
-        var[1:, :w - 1] = s2 / w - c1 * c1
+        cross_mean = c1 + ref[1:, None]
+        cross_var = s2 / w - c1 * c1
+    # windows inside one block (overwrites the cumsums' first columns, so after the cross part)
+    m1 = np.subtract(cs1[:, w:], cs1[:, :b + 1 - w], out=mean[:, w - 1:])
+    m1 /= w
+    v = np.subtract(cs2[:, w:], cs2[:, :b + 1 - w], out=var[:, w - 1:])
+    v /= w
+    v -= np.square(m1, out=cs1[:, :b + 1 - w])
+    m1 += ref[:, None]
+    if nb > 1:
+        mean[1:, :w - 1] = cross_mean
+        var[1:, :w - 1] = cross_var
     np.maximum(var, 0.0, out=var)
     return mean.reshape(-1)[:n], var.reshape(-1)[:n]
 
@@ -426,15 +435,16 @@ def realized_vol(close, n: int = 24, periods_per_year: float | None = None) -> n
 
 
 def zscore(x, n: int = 20) -> np.ndarray:
-    """(x - rolling mean) / rolling population std; 0 when the window is flat."""
+    """(x - rolling mean) / rolling population std; 0 when the window is flat (std below 1e-12 of the
+    series' largest magnitude, i.e. rounding noise)."""
     x = _as_f(x)
     mean, var = rolling_mean_var(x, n)
     sd = np.sqrt(var, out=var)
     z = np.subtract(x, mean)
     with np.errstate(divide="ignore", invalid="ignore"):
         np.divide(z, sd, out=z)
-        flat = sd <= 1e-12 * np.maximum(np.abs(mean), 1.0)
-    z[flat] = 0.0
+    tol = 1e-12 * max(float(np.max(np.abs(x))) if len(x) else 0.0, 1.0)
+    z[sd <= tol] = 0.0
     return z
 
 
