@@ -286,6 +286,9 @@ class RealizedVol:
 
 
 class ZScore:
+    """0 for a flat window (std below 1e-12 of max(|mean|, 1)); the vectorised form uses the series'
+    largest magnitude for that tolerance, which only matters for windows flat to rounding noise."""
+
     def __init__(self, n: int = 20) -> None:
         self.win = _Window(n)
         self.value = NAN
