@@ -143,3 +143,39 @@ def test_fast_path_matches_engine_on_real_data_with_15m_and_funding(shared_data_
     a = run_engine(arr, sig, st, funding=fund, sub=sub)
     _same(a, run_fast(arr, sig, st, funding=fund, sub=sub))
     assert "lower timeframe" in a.intrabar
+
+
+def test_fast_path_matches_engine_on_random_signals_and_settings():
+    """Property check beyond the EMA strategy: random directions, strengths, brackets, leverage,
+    slippage, funding and 15m sub-bars (some bars without them)."""
+    hyp = pytest.importorskip("hypothesis")
+    st_ = hyp.strategies
+
+    @hyp.settings(max_examples=60, deadline=None, derandomize=True)
+    @hyp.given(seed=st_.integers(0, 10_000), lev=st_.sampled_from([1.0, 2.0, 10.0, 50.0]),
+               stop=st_.sampled_from([None, 0.005, 0.02]), take=st_.sampled_from([None, 0.01, 0.04]),
+               bps=st_.sampled_from([0.0, 3.0]), with_sub=st_.booleans(), fraction=st_.sampled_from([0.3, 1.0]))
+    def check(seed, lev, stop, take, bps, with_sub, fraction):
+        rng = np.random.default_rng(seed)
+        n = 300
+        q = random_walk(4 * n, seed=seed, vol=0.004)
+        q["timestamp"] = q["timestamp"][0] + 900_000 * np.arange(4 * n, dtype=np.int64)
+        g = lambda a, f: f(a.reshape(n, 4), axis=1)  # noqa: E731
+        arr = {"timestamp": q["timestamp"][::4], "open": q["open"][::4], "high": g(q["high"], np.max),
+               "low": g(q["low"], np.min), "close": q["close"][3::4], "volume": np.ones(n)}
+        d = np.repeat(rng.integers(-1, 2, n // 10), 10).astype(np.int8)
+        c = arr["close"]
+        sl = np.where(d > 0, c * (1 - stop), c * (1 + stop)) if stop else np.full(n, np.nan)
+        tp = np.where(d > 0, c * (1 + take), c * (1 - take)) if take else np.full(n, np.nan)
+        from cockpit.backtest.signals import Signals
+
+        sig = Signals(d, rng.uniform(0.2, 1.0, n), sl, tp)
+        keep = rng.random(4 * n) > 0.1  # some hours lose their 15m bars -> conservative there
+        keep = np.repeat(keep.reshape(n, 4).all(axis=1), 4)
+        sub = SubBars(q["timestamp"][keep], q["open"][keep], q["high"][keep], q["low"][keep]) if with_sub else None
+        fund = funding_per_bar(arr["timestamp"], arr["open"], None, float(rng.uniform(-0.002, 0.002)))
+        st = EngineSettings(capital=10_000.0, taker_fee=0.0005, slippage_bps=bps, leverage=lev, lot_size=0.0001,
+                            position_fraction=fraction, slippage_range=0.02)
+        _same(run_engine(arr, sig, st, funding=fund, sub=sub), run_fast(arr, sig, st, funding=fund, sub=sub))
+
+    check()
