@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -174,17 +175,20 @@ def _build_venue(cfg: dict[str, Any], st: Stages, log: EventLog,
         return None
 
     def factory() -> Any:
-        # ccxt's client-side rate limiter only slows a loopback simulator down; keep it for OKX.
-        return call_with(make_exchange, cfg=cfg, rest_url=rest_url, credentials=creds,
-                         for_tests=st.simulator is not None)
+        # ccxt's client-side rate limiter only slows a (loopback) simulator down; keep it for OKX.
+        return call_with(make_exchange, cfg=cfg, rest_url=rest_url, credentials=creds, for_tests=mode == "sim")
 
     if st.simulator is None:
         probe = factory()
         # OKX: the wall clock corrected by public/time; a standalone simulator: its accelerated clock.
         accelerated = mode == "sim"
-        st.clock = ExchangeClock(lambda: int(probe.fetch_time()), resync_s=5.0 if accelerated else 60.0,
+        st.clock = ExchangeClock(lambda: int(probe.fetch_time()), resync_s=2.0 if accelerated else 60.0,
                                  estimate_rate=accelerated)
         st.clock.sync()
+        if accelerated:
+            # Two readings apart give the simulator's speed before anything is scheduled on it.
+            time.sleep(0.3)
+            st.clock.sync()
     st.availability["exchange"] = "ok"
     return factory
 
