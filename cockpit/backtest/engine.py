@@ -33,7 +33,7 @@ import numpy as np
 
 from cockpit.backtest.signals import Signals
 from cockpit.domain.clock import ManualClock
-from cockpit.domain.orders import Order
+from cockpit.domain.orders import Order, OrderStatus
 from cockpit.execution.simulated import ClosedTrade, FillRecord, SimulatedExecutor
 
 FUNDING_INTERVAL_MS = 8 * 3_600_000
@@ -151,10 +151,9 @@ def run_engine(arrays: dict[str, np.ndarray], signals: Signals, settings: Engine
     strength, stop, take = signals.strength, signals.stop_loss, signals.take_profit
     symbol, frac = settings.symbol, settings.position_fraction
 
-    ev_bar: list[int] = []
-    ev_cash: list[float] = []
-    ev_pos: list[float] = []
-    ev_entry: list[float] = []
+    events: list[tuple[int, float, float, float]] = []  # (bar, cash, signed size, entry) after each processed bar
+    record = events.append
+    approved = OrderStatus.APPROVED  # the backtest engine is its own risk/approval step
     decisions = [(int(ts[k]), int(d[k]), float(strength[k])) for k in changes.tolist()]
 
     ptr, cur, last_f = 0, 0, -1
@@ -202,12 +201,13 @@ def run_engine(arrays: dict[str, np.ndarray], signals: Signals, settings: Engine
             k = j - 1
             target = int(d[k])
             if ex.side != 0 and ex.side != target:
-                ex.place(Order(symbol, "sell" if ex.side > 0 else "buy", "market", ex.size, reduce_only=True))
+                ex.place(Order(symbol, "sell" if ex.side > 0 else "buy", "market", ex.size, approved,
+                               reduce_only=True))
             if target != 0 and ex.side == 0:
                 side = "buy" if target > 0 else "sell"
                 size = ex.entry_size(ex.market_price(side, oj), frac * float(strength[k]))
                 if size > 0:
-                    ex.place(Order(symbol, side, "market", size, stop_loss=float(stop[k]),
+                    ex.place(Order(symbol, side, "market", size, approved, stop_loss=float(stop[k]),
                                    take_profit=float(take[k])))
             if cancel is not None and cancel.is_set():
                 raise BacktestCancelled(f"cancelled at bar {j} of {n}")
@@ -222,10 +222,7 @@ def run_engine(arrays: dict[str, np.ndarray], signals: Signals, settings: Engine
             else:
                 sub_fallback += 1
         ex.end_bar(float(c[j]), segments)
-        ev_bar.append(j)
-        ev_cash.append(ex.cash)
-        ev_pos.append(ex.side * ex.size)
-        ev_entry.append(ex.entry)
+        record((j, ex.cash, ex.side * ex.size, ex.entry))
         cur = j + 1
     # Funding after the last processed bar, through the end.
     if n and ex.side != 0 and last_f < n - 1:
@@ -234,7 +231,7 @@ def run_engine(arrays: dict[str, np.ndarray], signals: Signals, settings: Engine
     if progress:
         progress(n, n)
 
-    equity, position = _equity_curve(n, settings.capital, c, fpre, ev_bar, ev_cash, ev_pos, ev_entry)
+    equity, position = _equity_curve(n, settings.capital, c, fpre, events)
     if sub_idx is None:
         intrabar = "conservative (stop first; no lower-timeframe bars)"
     else:
@@ -242,21 +239,20 @@ def run_engine(arrays: dict[str, np.ndarray], signals: Signals, settings: Engine
             f"; conservative (stop first) in {sub_fallback} bars without them" if sub_fallback else "")
     return EngineResult(equity, position, ex.trades, ex.records, decisions,
                         float(equity[-1]) if n else settings.capital, ex.fees_paid, ex.funding_paid,
-                        ex.liquidations, intrabar, len(ev_bar),
+                        ex.liquidations, intrabar, len(events),
                         {"open_position": ex.side * ex.size, "open_entry": ex.entry, "cash": ex.cash,
                          "last_close": float(c[-1]) if n else 0.0})
 
 
-def _equity_curve(n: int, capital: float, close: np.ndarray, fpre: np.ndarray, ev_bar: list[int],
-                  ev_cash: list[float], ev_pos: list[float], ev_entry: list[float]) -> tuple[np.ndarray, np.ndarray]:
+def _equity_curve(n: int, capital: float, close: np.ndarray, fpre: np.ndarray,
+                  events: list[tuple[int, float, float, float]]) -> tuple[np.ndarray, np.ndarray]:
     if n == 0:
         return np.empty(0), np.empty(0)
-    if not ev_bar:
+    if not events:
         return np.full(n, float(capital)), np.zeros(n)
-    bars = np.asarray(ev_bar, dtype=np.int64)
-    cash = np.asarray(ev_cash)
-    pos = np.asarray(ev_pos)
-    entry = np.asarray(ev_entry)
+    ev = np.asarray(events, dtype=np.float64)
+    bars = ev[:, 0].astype(np.int64)
+    cash, pos, entry = ev[:, 1], ev[:, 2], ev[:, 3]
     idx = np.searchsorted(bars, np.arange(n), side="right") - 1
     before = idx < 0
     idx = np.clip(idx, 0, None)
