@@ -88,12 +88,18 @@ def format_candidate(c: dict[str, Any]) -> str:
                    f"equal {eq if eq is None else round(eq, 5)}  ({f['samples']} samples)")
     out.append(f"best single strategy in training: {c['best_single']}")
     if c["param_suggestions"]:
-        out.append("parameter ranges observed to work (suggestions only; edit config to apply):")
+        out.append("parameter ranges observed to work (suggestions only; edit config to apply; all regimes in --json):")
         for name, s in c["param_suggestions"].items():
-            for regime, d in s["by_regime"].items():
-                rng = ", ".join(f"{k} {v[0]:g}..{v[1]:g}" for k, v in d["ranges"].items())
-                out.append(f"  {name} / {regime}: {rng} (best third {d['top_mean_reward']:+.5f} vs configured "
-                           f"{d['configured_mean_reward']:+.5f})")
+            gains = [(d["top_mean_reward"] - d["configured_mean_reward"], regime, d)
+                     for regime, d in s["by_regime"].items()]
+            gains = [g for g in gains if g[0] > 0]
+            if not gains:
+                out.append(f"  {name}: the configured parameters were as good as any of {s['trials']} trials")
+                continue
+            _, regime, d = max(gains, key=lambda g: g[0])
+            rng = ", ".join(f"{k} {v[0]:g}..{v[1]:g}" for k, v in d["ranges"].items())
+            out.append(f"  {name} in {regime}: {rng} (best third {d['top_mean_reward']:+.5f} vs configured "
+                       f"{d['configured_mean_reward']:+.5f})")
     out += ["", f"prompt draft {c['prompt']['name']}@{c['prompt']['version']} (diff against "
             f"{c['prompt']['base_version']}):", c["prompt"]["diff"].rstrip() or "(no change)", "",
             f"next: cockpit train report {c['version']}   then   cockpit train publish {c['version']}"]

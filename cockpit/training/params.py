@@ -73,5 +73,7 @@ def suggest(cfg: Mapping[str, Any], ds: Any, strategies: list[Any], reward: Rewa
                            "configured_mean_reward": float(d["trial0"][0]), "samples": int(d["trial0"][1]),
                            "best_params": sets[ranked[0]]}
         out[strat.name] = {"trials": len(sets), "configured": sets[0], "by_regime": per,
-                           "note": "suggestion only; edit strategies.%s.params in config to change" % strat.name}
+                           "note": ("suggestion only, observed in-sample on the training period; check it with "
+                                    f"`cockpit sweep --walk-forward` and edit strategies.{strat.name}.params in "
+                                    "config to change")}
     return out

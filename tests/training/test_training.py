@@ -252,3 +252,16 @@ def test_stored_backtest_runs_become_samples_of_their_strategy(planted_db, ds, t
     assert len(ExperienceBuffer.from_backtest_results(ds, RewardCalculator(), lambda ms: "ranging",
                                                       names=["momentum"], horizon_ms=24 * H, start_ms=None,
                                                       end_ms=None)) == 0
+
+
+@pytest.mark.parametrize("key,value,allowed", [
+    ("reward", "profit", "return_dd_penalty, return_over_drawdown, sharpe"),
+    ("horizon_bars", 0, "from 1"),
+    ("engine", "gpu", "fast, event"),
+])
+def test_training_config_errors_name_the_key(key, value, allowed):
+    from cockpit.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError) as e:
+        load_config(None, environ={}, overrides={f"training.{key}": value})
+    assert f"training.{key}" in str(e.value) and allowed in str(e.value)
