@@ -257,8 +257,8 @@ def run_backtest(cfg: Mapping[str, Any], ds, request: BacktestRequest, *,
     ts = bars["timestamp"]
     settings = settings_from_config(cfg, request)
     funding, funding_src = _funding(cfg, ds if not request.csv else None, request, symbol, ts, bars["open"])
-    if request.csv and (request.funding_source or cfg["backtest"]["funding_source"]) in ("auto", "table"):
-        funding_src = funding_src + " (CSV run: funding table not read)" if "constant" in funding_src else funding_src
+    if request.csv and funding_src.endswith("(no funding history stored)"):
+        funding_src = funding_src.replace("(no funding history stored)", "(CSV run: the funding table is not read)")
     sub = None
     intrabar_mode = request.intrabar or cfg["backtest"]["intrabar"]
     if intrabar_mode == "auto" and ds is not None and not request.csv and tf_ms > timeframe_ms(SUB_TIMEFRAME):
