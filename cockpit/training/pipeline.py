@@ -22,7 +22,7 @@ from cockpit.decision.scoring import PortfolioScheduler
 from cockpit.training.bandit import RLOptimizer
 from cockpit.training.experience import ExperienceBuffer
 from cockpit.training.params import suggest
-from cockpit.training.policy import equal_policy, evaluate, fixed_policy, table_policy
+from cockpit.training.policy import equal_policy, evaluate, fixed_policy, greedy_policy, table_policy
 from cockpit.training.prompt_update import PromptUpdater, recorded_mistakes
 from cockpit.training.returns import StrategyReturns, strategy_returns
 from cockpit.training.reward import RewardCalculator
@@ -170,6 +170,7 @@ def report_candidate(cfg: Mapping[str, Any], ds: Any, store: TrainingStore, vers
         f"best_single ({meta['best_single']})": fixed_policy({meta["best_single"]: 1.0}, sr.names),
         f"active ({active_version or 'prior only: no published table'})": table_policy(active_rows or None, sr.names,
                                                                                        sched),
+        "bandit_top1 (information: no scorer blend)": greedy_policy(cand_rows, sr.names),
     }
     results = {k: evaluate(sr, p, capital=capital) for k, p in policies.items()}
     cand, eq = results["candidate"], results["equal_weights"]

@@ -40,6 +40,20 @@ def table_policy(rows: list[dict[str, Any]] | None, names: Iterable[str], schedu
     return out
 
 
+def greedy_policy(rows: list[dict[str, Any]], names: Iterable[str]) -> np.ndarray:
+    """All weight on the strategy with the highest expected reward in each regime (equal weights where
+    the table has no row for a regime): what the bandit alone would pick, without the live scorer's
+    regime-fit blend and top-N spread."""
+    names = list(names)
+    out = np.tile(np.full(len(names), 1.0 / len(names)), (len(REGIME_CODES), 1))
+    for code, regime in enumerate(REGIME_CODES):
+        here = [r for r in rows if r["regime"] == regime.value and r["strategy"] in names]
+        if here:
+            best = max(here, key=lambda r: (float(r["expected_reward"]), r["strategy"]))["strategy"]
+            out[code] = [1.0 if n == best else 0.0 for n in names]
+    return out
+
+
 def fixed_policy(weights: Mapping[str, float], names: Iterable[str]) -> np.ndarray:
     row = [float(weights.get(n, 0.0)) for n in names]
     return np.tile(np.array(row), (len(REGIME_CODES), 1))

@@ -34,7 +34,7 @@ def test_real_train_2019_2023_report_2024_2026(shared_data_dir, db, ds, cfg):
     assert rep["period"]["from"].startswith("2024-01-01") and rep["period"]["to"].startswith("2026-05")
     stored = ds.model_version(MODEL_NAME, c["version"])["metadata"]["report"]
     assert stored["policies"].keys() == rep["policies"].keys()
-    assert len(rep["policies"]) == 4
+    assert len(rep["policies"]) == 5
     print("\n" + format_table(c["table"]))
     print(json.dumps(c["walk_forward"], indent=1))
     print("best single in training:", c["best_single"])
