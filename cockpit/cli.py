@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "cockpit.training.commands",  # train ...
     "cockpit.engine.commands",    # run (headless engine helpers)
     "cockpit.notify.commands",    # notify test
+    "cockpit.remote.commands",    # serve-ssh, serve-web
 ]
 
 

@@ -380,6 +380,15 @@ SCHEMA: dict[str, Any] = {
         "keys_env": text("COCKPIT_API_KEYS", pattern=r"[A-Za-z_][A-Za-z0-9_]*", describe="an environment variable name"),
         "rate_limit_per_minute": number(120, 1, 100000, integer=True),
     },
+    "remote": {
+        "ssh_host": text("127.0.0.1", pattern=r"\S+", describe="a host name or IP address"),
+        "ssh_port": number(2222, 0, 65535, integer=True),
+        "authorized_keys": text(None, nullable=True, describe="a path to an authorized_keys file"),
+        "host_key": text("data/ssh_host_ed25519_key", describe="a path to the SSH host key file"),
+        "max_sessions": number(8, 1, 1000, integer=True),
+        "web_host": text("127.0.0.1", pattern=r"\S+", describe="a host name or IP address"),
+        "web_port": number(8080, 0, 65535, integer=True),
+    },
     "log": {
         "format": choice("text", ("text", "json")),
         "level": choice("INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),

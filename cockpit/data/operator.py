@@ -15,6 +15,33 @@ import peewee
 from cockpit.db.connection import database_proxy
 
 COMMANDS = ("approve", "reject", "cancel", "kill", "clear_kill")
+# Roles a session may carry in $COCKPIT_ROLE (set by `cockpit serve-ssh` / `serve-web`). Unset means a
+# local operator with full rights; a viewer, or any role we do not know, may submit none of COMMANDS.
+ROLE_ENV = "COCKPIT_ROLE"
+TRADER_ROLES = ("trader",)
+
+
+class OperatorNotAllowed(PermissionError):
+    """The session's role may not send this command (e.g. a viewer approving an order)."""
+
+    def __init__(self, command: str, role: str) -> None:
+        self.command = command
+        self.role = role
+        super().__init__(f"role {role!r} may not {command.replace('_', ' ')}: only a trader may "
+                         f"approve, reject, cancel or use the kill switch")
+
+
+def operator_role() -> str | None:
+    """The session's role from $COCKPIT_ROLE (None when unset: a local operator)."""
+    role = os.environ.get(ROLE_ENV, "").strip()
+    return role or None
+
+
+def check_allowed(command: str) -> None:
+    """Raise OperatorNotAllowed unless this process's role may send ``command``."""
+    role = operator_role()
+    if role is not None and role not in TRADER_ROLES:
+        raise OperatorNotAllowed(command, role)
 
 
 def operator_identity() -> str:
@@ -37,6 +64,7 @@ def submit_command(command: str, *, now_ms: int, order_id: int | None = None, pa
                    operator: str | None = None, db: peewee.Database | None = None) -> int:
     if command not in COMMANDS:
         raise ValueError(f"unknown command {command!r}; allowed: {', '.join(COMMANDS)}")
+    check_allowed(command)  # defense in depth: refused here even if a surface forgets to ask
     db = db or database_proxy
     cur = db.execute_sql(
         "INSERT INTO operator_commands (timestamp, command, order_id, payload, operator, status) VALUES (?, ?, ?, ?, ?, 'pending')",

@@ -1,0 +1,141 @@
+"""Remote cockpit fixtures: a database with one pending order, operator keys, a running `cockpit serve-ssh`."""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+NOW = 1_768_485_600_400  # 2026-01-15 14:00:00.400 UTC
+SYMBOL = "BTC/USDT:USDT"
+# Children poll quickly; nothing else from the developer's environment leaks into the server.
+CHILD_ENV = {"COCKPIT__UI__REFRESH_MS": "200", "PYTHONUNBUFFERED": "1"}
+
+
+def query(path: Path, sql: str, *params) -> list[dict]:
+    con = sqlite3.connect(path, timeout=10)
+    try:
+        con.row_factory = sqlite3.Row
+        return [dict(r) for r in con.execute(sql, params).fetchall()]
+    finally:
+        con.close()
+
+
+def make_db(path: Path) -> int:
+    """A migrated database with candles, a heartbeat and one order waiting for approval; returns its id."""
+    import json
+
+    from cockpit.db import close_database, migrate, open_database
+    from cockpit.db import models as m
+
+    db = open_database(f"sqlite:///{path}")
+    try:
+        migrate(db)
+        step = 3_600_000
+        last = NOW // step * step
+        m.MarketData.insert_many([dict(symbol=SYMBOL, timeframe="1h", timestamp=last - (59 - i) * step,
+                                       open=65000 + 10 * i, high=65100 + 10 * i, low=64900 + 10 * i,
+                                       close=65050 + 10 * i, volume=100.0) for i in range(60)]).execute()
+        m.EngineState.create(key="heartbeat", value=json.dumps({"ts": NOW, "wall_ms": NOW, "state": "running",
+                                                               "speed": 1, "cycles": 1}), updated_at=NOW)
+        order = m.OrderRow.create(symbol=SYMBOL, side="buy", type="market", amount=0.01, leverage=2,
+                                  status="pending_approval", client_order_id="remote-test-1", created_at=NOW,
+                                  updated_at=NOW, stop_loss=64000.0, mode="sim", expires_at=NOW + 10**10)
+        return int(order.id)
+    finally:
+        close_database()
+
+
+@dataclass
+class Keys:
+    trader: object
+    viewer: object
+    stranger: object
+    authorized_keys: Path
+
+
+def make_keys(tmp: Path) -> Keys:
+    import asyncssh
+
+    trader = asyncssh.generate_private_key("ssh-ed25519", comment="alice@desk cockpit-role=trader")
+    viewer = asyncssh.generate_private_key("ssh-ed25519", comment="bob@desk")
+    stranger = asyncssh.generate_private_key("ssh-ed25519", comment="mallory@nowhere")
+    path = tmp / "authorized_keys"
+    path.write_text(
+        "# cockpit operators\n"
+        + trader.export_public_key("openssh").decode()
+        + 'environment="COCKPIT_ROLE=viewer",no-port-forwarding ' + viewer.export_public_key("openssh").decode())
+    return Keys(trader, viewer, stranger, path)
+
+
+@dataclass
+class SSHServer:
+    proc: subprocess.Popen
+    port: int
+    db_path: Path
+    order_id: int
+    keys: Keys
+    host_key: Path
+    log: Path
+
+
+def server_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COCKPIT")}
+    return env | CHILD_ENV
+
+
+def wait_for_line(proc: subprocess.Popen, pattern: str, timeout: float) -> re.Match:
+    deadline = time.monotonic() + timeout
+    buf = ""
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited ({proc.returncode}): {buf}")
+        ready, _, _ = select.select([proc.stdout], [], [], 0.5)
+        if ready:
+            line = proc.stdout.readline()
+            buf += line
+            m = re.search(pattern, line)
+            if m:
+                return m
+    raise AssertionError(f"timed out waiting for {pattern!r}; got {buf!r}")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+@pytest.fixture(scope="module")
+def ssh_server(tmp_path_factory):
+    pytest.importorskip("asyncssh")
+    tmp = tmp_path_factory.mktemp("ssh")
+    db_path = tmp / "cockpit.db"
+    order_id = make_db(db_path)
+    keys = make_keys(tmp)
+    host_key = tmp / "keys" / "ssh_host_ed25519_key"
+    log = tmp / "server.log"
+    with open(log, "w") as errf:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cockpit", "--config", str(REPO / "config.yaml"), "--db", str(db_path),
+             "serve-ssh", "--port", "0", "--authorized-keys", str(keys.authorized_keys), "--host-key", str(host_key),
+             "--max-sessions", "2"],
+            cwd=tmp, env=server_env(), stdout=subprocess.PIPE, stderr=errf, text=True)
+    try:
+        m = wait_for_line(proc, r"listening on [\d.]+:(\d+)", 60)
+        yield SSHServer(proc, int(m.group(1)), db_path, order_id, keys, host_key, log)
+    finally:
+        stop(proc)
