@@ -15,7 +15,7 @@ from typing import Any, Iterable
 import peewee
 
 from cockpit.db.connection import database_proxy
-from cockpit.db.models import Balance, EngineState, OrderLifecycleEvent, OrderRow, PositionRow, PositionSnapshot, TradeRow
+from cockpit.db.models import Balance, DecisionRow, EngineState, OrderLifecycleEvent, OrderRow, PositionRow, PositionSnapshot, TradeRow
 from cockpit.domain.orders import Fill, IllegalTransition, Order, OrderStatus, Position, can_transition
 
 # Columns a caller may set together with (or without) a status change.
@@ -155,6 +155,25 @@ class OrderStore:
     def client_ids_with_prefix(self, prefix: str) -> set[str]:
         q = OrderRow.select(OrderRow.client_order_id).where(OrderRow.client_order_id.startswith(prefix))
         return {r.client_order_id for r in q}
+
+    def attach_decision_risk(self, decision_id: int, leg: int, assessment: dict[str, Any]) -> None:
+        """Merge one leg's risk assessment into decisions.risk_assessment: {"status", "legs": {leg: ...}}
+        (keys the decision layer wrote are kept). The overall status is the worst of the legs."""
+        with self._db.atomic():
+            row = DecisionRow.get_or_none(DecisionRow.id == decision_id)
+            if row is None:
+                return
+            try:
+                cur = json.loads(row.risk_assessment) if row.risk_assessment else {}
+            except ValueError:
+                cur = {"previous": row.risk_assessment}
+            if not isinstance(cur, dict):
+                cur = {"previous": cur}
+            legs = cur.setdefault("legs", {})
+            legs[str(leg)] = assessment
+            order = {"approved": 0, "reduced": 1, "rejected": 2}
+            cur["status"] = max((v.get("status", "approved") for v in legs.values()), key=lambda x: order.get(x, 0))
+            DecisionRow.update(risk_assessment=json.dumps(cur, default=str)).where(DecisionRow.id == decision_id).execute()
 
     # ---------------------------------------------------------------- fills
 

@@ -171,6 +171,8 @@ class OrderManager:
             order, now_ms=now, leg=intent.leg, mode=self.mode, status=status, message=msg,
             expires_at=now + self.ttl_clock_ms() if status == S.PENDING_APPROVAL else None,
             reason=intent.reason or None, risk_assessment=result.assessment)
+        if created and decision_id is not None:
+            self.store.attach_decision_risk(decision_id, intent.leg, result.assessment)
         if created and status == S.APPROVED:
             self.store.update(oid, now_ms=now, decided_by=f"policy:{self.approval}", decided_at=now)
             self._submit(oid)

@@ -255,11 +255,16 @@ class RiskManager:
         status = "rejected" if c.rejected else "reduced" if c.reduced else "approved"
         if status == "rejected":
             final = intent
+        amt = final.amount if status != "rejected" else intent.amount
+        risk_amount = abs(entry - intent.stop_loss) * amt if entry and intent.stop_loss else None
         assessment = {
             "status": status,
             "checked_at": now,
             "requested_amount": intent.amount,
             "approved_amount": None if status == "rejected" else final.amount,
+            "notional": amt * entry if entry else None,
+            "risk_amount": risk_amount,  # loss if the stop is hit (before fees)
+            "risk_pct_equity": risk_amount / equity if risk_amount is not None and equity > 0 else None,
             "reasons": list(c.reasons),
             "inputs": {"equity": equity, "mark_price": mark, "entry_price": entry, "position": pos_signed,
                        "open_risk": account.open_risk},

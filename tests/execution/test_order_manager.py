@@ -31,6 +31,9 @@ def test_manual_approval_through_operator_commands(make_manager, decision_id, ok
     row = ds.order(oid)
     assert row["status"] == "pending_approval" and row["expires_at"] > 0
     assert row["risk_assessment"]["status"] == "approved"
+    assert 0 < row["risk_assessment"]["risk_pct_equity"] < 0.01
+    dec = ds.decision(row["decision_id"])["risk_assessment"]
+    assert dec["status"] == "approved" and dec["legs"]["0"]["rules"]["stop_loss"]["status"] == "pass"
     assert sim.exchange.orders == {}  # nothing reached the exchange
     submit_command("approve", now_ms=sim.clock.now_ms(), order_id=oid, operator="alice | ssh 10.0.0.1 5555")
     done = om.process_commands()
