@@ -50,6 +50,11 @@ class EngineHandle:
     def status(self) -> EngineStatus:
         return self.engine.status if self.engine is not None else self._idle
 
+    @property
+    def clock(self) -> Any:
+        """The engine's clock (the exchange's: accelerated on a simulator); None before start()."""
+        return self.engine.clock if self.engine is not None else None
+
     def start(self) -> None:
         """Take the single-instance lock (EngineLocked when another engine runs), build the stages, start."""
         self._lock.acquire()
