@@ -2,6 +2,12 @@
 
 Applied files are recorded in ``schema_migrations`` with a checksum; running again applies
 nothing (idempotent). A file that changed after being applied is reported, not re-run.
+
+The same files serve SQLite and PostgreSQL: on PostgreSQL each statement is translated by
+:mod:`cockpit.db.dialect` (INTEGER -> BIGINT, AUTOINCREMENT -> identity, ...). Where a statement
+cannot be translated, put the PostgreSQL version beside it as ``NNN_name.postgres.sql``; the runner
+then uses that file (and its checksum) on PostgreSQL. Runs on PostgreSQL hold an advisory lock, so
+two processes starting at once do not both apply the same file.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import peewee
+
+from cockpit.db.dialect import POSTGRES, dialect
 
 _NAME = re.compile(r"^(\d+)_([\w-]+)\.sql$")
 
@@ -31,6 +39,14 @@ class Migration:
     @property
     def checksum(self) -> str:
         return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+    def for_dialect(self, name: str) -> "Migration":
+        """This migration as run on ``name`` ('sqlite' | 'postgres'): its ``.postgres.sql`` twin when present."""
+        if name == POSTGRES:
+            twin = self.path.with_name(f"{self.path.stem}.postgres.sql")
+            if twin.is_file():
+                return Migration(self.version, self.name, twin)
+        return self
 
 
 def migrations_dir() -> Path:
@@ -70,7 +86,8 @@ def applied_migrations(db: peewee.Database) -> dict[int, str]:
 
 def pending_migrations(db: peewee.Database, directory: Path | None = None) -> list[Migration]:
     done = applied_migrations(db)
-    return [m for m in discover(directory) if m.version not in done]
+    d = dialect(db)
+    return [m.for_dialect(d) for m in discover(directory) if m.version not in done]
 
 
 def split_statements(sql: str) -> list[str]:
@@ -89,6 +106,20 @@ def split_statements(sql: str) -> list[str]:
 
 def migrate(db: peewee.Database, directory: Path | None = None) -> list[Migration]:
     """Apply every pending migration; return the ones applied (empty when up to date)."""
+    if dialect(db) == POSTGRES:
+        db.execute_sql("SELECT pg_advisory_lock(?)", (MIGRATE_LOCK_KEY,))
+        try:
+            return _apply(db, directory)
+        finally:
+            db.execute_sql("SELECT pg_advisory_unlock(?)", (MIGRATE_LOCK_KEY,))
+    return _apply(db, directory)
+
+
+# pg_advisory_lock key of the migration runner ("cockpit migrate" in ASCII, as a bigint).
+MIGRATE_LOCK_KEY = 0x636B_6D69_6772
+
+
+def _apply(db: peewee.Database, directory: Path | None) -> list[Migration]:
     applied = []
     for m in pending_migrations(db, directory):
         with db.atomic():
@@ -102,4 +133,6 @@ def migrate(db: peewee.Database, directory: Path | None = None) -> list[Migratio
 
 def changed_migrations(db: peewee.Database, directory: Path | None = None) -> list[Migration]:
     done = applied_migrations(db)
-    return [m for m in discover(directory) if m.version in done and done[m.version] != m.checksum]
+    d = dialect(db)
+    return [m.for_dialect(d) for m in discover(directory)
+            if m.version in done and done[m.version] != m.for_dialect(d).checksum]
