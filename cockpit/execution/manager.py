@@ -65,6 +65,7 @@ class OrderManager:
         self._ns: str | None = None
         self.reconcile_ms = int(ex.get("reconcile_interval_s", 30)) * 1000
         self._last_reconcile: int | None = None
+        self._reported_foreign: set[str] = set()
 
     # ---------------------------------------------------------------- helpers
 
@@ -501,8 +502,11 @@ class OrderManager:
                     "note": rep.message})
             else:
                 out["foreign"] += 1
-                self._event(RiskLevel.WARN, "reconcile", {"client_order_id": cid, "exchange_order_id": rep.exchange_order_id,
-                                                          "action": "left alone: open order not placed by this cockpit"})
+                if cid not in self._reported_foreign:  # once per process, not at every reconcile
+                    self._reported_foreign.add(cid)
+                    self._event(RiskLevel.WARN, "reconcile", {
+                        "client_order_id": cid, "exchange_order_id": rep.exchange_order_id,
+                        "action": "left alone: open order not placed by this cockpit"})
         out["late_fills"] = self._late_fills()
         stored = self.data.positions(self.symbol)
         pos, _ = self.record_account()

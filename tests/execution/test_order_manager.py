@@ -303,3 +303,14 @@ def test_approval_ttl_is_operator_time_on_an_accelerated_clock(make_manager, dec
         assert span == pytest.approx(om.ttl_ms * 60, rel=0.01)
     finally:
         sim.clock.set_speed(0.0)
+
+
+def test_foreign_open_orders_are_reported_once_and_left_alone(make_manager, okx, sim):
+    from cockpit.domain.orders import Order
+    om = make_manager("auto")
+    m = okx.mark_price(SYM)
+    okx.place(Order(SYM, "buy", "limit", 0.01, price=round(m * 0.9, 1), client_order_id="byhand1"))
+    assert om.reconcile()["foreign"] == 1
+    assert om.reconcile()["foreign"] == 1
+    assert len([e for e in DataService().risk_events(rule="reconcile") if "byhand1" in e["details"]]) == 1
+    assert [r.client_order_id for r in okx.open_orders(SYM)] == ["byhand1"]
