@@ -106,6 +106,19 @@ def parse_time(text: str, field: str) -> int:
     return int(dt.timestamp() * 1000)
 
 
+PERCENT_FIELDS = ("total_return", "max_drawdown", "win_rate")
+
+
+def _percent(row: dict[str, Any]) -> dict[str, Any]:
+    """The seed's API states returns, drawdowns and win rates in percent (15.5 = 15.5 %);
+    the database stores fractions."""
+    out = dict(row)
+    for k in PERCENT_FIELDS:
+        if out.get(k) is not None:
+            out[k] = float(out[k]) * 100.0
+    return out
+
+
 class RateLimiter:
     """Sliding one-minute window per key."""
 
@@ -257,15 +270,15 @@ def create_api(cfg: dict[str, Any], *, api_keys: list[str] | None = None, servic
         r = DataService().backtest_result(result_id)
         if r is None:
             raise ApiError("NOT_FOUND", f"backtest result {result_id} not found")
-        return ok(r)
+        return ok(_percent(r))
 
     @app.get("/api/backtest/list", tags=["backtest"])
     def backtest_list(limit: int = Query(20, ge=1, le=1000)) -> dict[str, Any]:
         rows = DataService().backtest_results(limit=limit)
-        return ok([{"id": r["id"], "config_id": r["config_id"], "name": r["name"], "symbol": r["symbol"],
-                    "strategy": r["strategy"], "timeframe": r["timeframe"], "total_return": r["total_return"],
-                    "max_drawdown": r["max_drawdown"], "sharpe_ratio": r["sharpe_ratio"],
-                    "total_trades": r["total_trades"], "created_at": r["created_at"]} for r in rows])
+        return ok([_percent({"id": r["id"], "config_id": r["config_id"], "name": r["name"], "symbol": r["symbol"],
+                             "strategy": r["strategy"], "timeframe": r["timeframe"], "total_return": r["total_return"],
+                             "max_drawdown": r["max_drawdown"], "sharpe_ratio": r["sharpe_ratio"],
+                             "total_trades": r["total_trades"], "created_at": r["created_at"]}) for r in rows])
 
     @app.get("/api/jobs/{job_id}", tags=["jobs"])
     def job_status(job_id: int = Path(..., ge=1, le=2**62)) -> dict[str, Any]:

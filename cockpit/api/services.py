@@ -135,19 +135,41 @@ class Services:
     # -------------------------------------------------------------- backtests
 
     def create_backtest(self, body: dict[str, Any], start: int, end: int) -> int:
+        from cockpit.backtest.api import build_strategy
+        from cockpit.config import ConfigError
         from cockpit.data.backtest_store import create_config
 
-        return create_config(name=body["name"], symbol=body["symbol"], timeframe=body["timeframe"], start_time=start,
-                             end_time=end, initial_capital=body["initial_capital"],
-                             commission_rate=body["commission_rate"], strategy=body["strategy"],
+        strategy = body["strategy"]
+        if strategy != "portfolio":
+            if strategy not in self.cfg["strategies"]:
+                raise ApiError("INVALID_PARAMETER", f"unknown strategy {strategy!r}",
+                               f"allowed: portfolio, {', '.join(self.cfg['strategies'])}")
+            try:  # the same parameter ranges as config.yaml: a bad value is refused before it is stored
+                build_strategy(self.cfg, strategy, body["strategy_params"], body["timeframe"])
+            except (ConfigError, ValueError) as e:
+                raise ApiError("INVALID_PARAMETER", "invalid strategy_params", str(e)) from None
+        return create_config(None, name=body["name"], symbol=body["symbol"], timeframe=body["timeframe"],
+                             start_time=start, end_time=end, initial_capital=body["initial_capital"],
+                             commission_rate=body["commission_rate"], strategy=strategy,
                              strategy_params=body["strategy_params"], slippage_bps=body["slippage_bps"],
                              leverage=body["leverage"])
 
     def run_backtest(self, config_id: int, job: dict[str, Any]) -> dict[str, Any]:
-        from cockpit.backtest import run_stored_config
+        """Runs in a job thread; the seed's run response fields, percentages as in the seed."""
+        from cockpit.backtest.api import run_stored_config
+        from cockpit.db.connection import database_proxy
 
         def progress(done: int, total: int) -> None:
             job["progress"] = {"done": done, "total": total}
 
-        report = run_stored_config(self.cfg, DataService(), config_id, progress=progress)
-        return report
+        report = run_stored_config(self.cfg, DataService(), config_id, store=database_proxy, progress=progress)
+        m = report.metrics
+
+        def pct(v: Any) -> float | None:
+            return None if v is None else float(v) * 100.0
+
+        return {"result_id": report.result_id, "total_return": pct(m.get("total_return")),
+                "max_drawdown": pct(m.get("max_drawdown")), "sharpe_ratio": m.get("sharpe"),
+                "total_trades": m.get("trades"), "win_rate": pct(m.get("win_rate")),
+                "final_equity": m.get("final_equity"), "intrabar": report.intrabar,
+                "funding_source": report.funding_source}

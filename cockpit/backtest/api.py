@@ -11,6 +11,8 @@ The call is synchronous and thread-safe to run in a worker: it knows nothing of 
 
 from __future__ import annotations
 
+import json
+
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -80,6 +82,7 @@ class BacktestRequest:
     warmup: int | None = None  # bars loaded before start for indicators (default: the strategy's estimate)
     name: str | None = None
     strategy_obj: Any = None  # a ready strategy object (tests, sweeps); overrides ``strategy``
+    config_id: int | None = None  # a stored backtest_configs row this run belongs to (API: create, then run)
 
     def describe(self) -> dict[str, Any]:
         d = asdict(self)
@@ -291,8 +294,33 @@ def run_backtest(cfg: Mapping[str, Any], ds, request: BacktestRequest, *,
     if store is not None:
         from cockpit.data.backtest_store import save_backtest
 
-        report.result_id = save_backtest(store, **report_rows(report))
+        report.result_id = save_backtest(store, **report_rows(report), config_id=request.config_id)
     return report
+
+
+def request_from_config(row: Mapping[str, Any]) -> BacktestRequest:
+    """A BacktestRequest for a stored backtest_configs row (as DataService.backtest_config returns it)."""
+    params = row.get("strategy_params") or {}
+    if isinstance(params, str):
+        params = json.loads(params) if params else {}
+    params = {k: v for k, v in params.items() if not k.startswith("_")}
+    strategy = row.get("strategy") or "ema_trend"
+    return BacktestRequest(strategy=strategy, timeframe=row["timeframe"], start=int(row["start_time"]),
+                           end=int(row["end_time"]), params={} if strategy == "portfolio" else params,
+                           symbol=row["symbol"], capital=float(row["initial_capital"]),
+                           fee=float(row["commission_rate"]),
+                           slippage_bps=float(row["slippage_bps"]) if row.get("slippage_bps") is not None else None,
+                           leverage=float(row["leverage"]) if row.get("leverage") is not None else None,
+                           portfolio=strategy == "portfolio", name=row.get("name"), config_id=int(row["id"]))
+
+
+def run_stored_config(cfg: Mapping[str, Any], ds, config_id: int, *, store, progress=None,
+                      cancel=None) -> BacktestReport:
+    """Run the stored configuration ``config_id``; the result row references that configuration."""
+    row = ds.backtest_config(config_id)
+    if row is None:
+        raise LookupError(f"backtest config {config_id} not found")
+    return run_backtest(cfg, ds, request_from_config(row), progress=progress, cancel=cancel, store=store)
 
 
 def _frame_attr(frame, name: str):

@@ -45,18 +45,41 @@ def _bulk(model, rows: Iterable[dict[str, Any]]) -> None:
         model.insert_many(rows[i:i + BATCH]).execute()
 
 
-def save_backtest(db: peewee.Database | None, *, config: Mapping[str, Any], metrics: Mapping[str, Any],
-                  equity_curve: list, trade_log: list, orders: list[Mapping[str, Any]],
-                  positions: list[Mapping[str, Any]], decisions: list[Mapping[str, Any]],
-                  status: str = "completed") -> int:
-    """Persist a run; return the backtest_results id (what backtest_orders etc. reference)."""
-    with (db or database_proxy).atomic():
-        cfg = BacktestConfig.create(
+def _create_config(config: Mapping[str, Any]) -> BacktestConfig:
+    return BacktestConfig.create(
             name=config["name"], symbol=config["symbol"], timeframe=config["timeframe"],
             start_time=int(config["start_time"]), end_time=int(config["end_time"]),
             initial_capital=float(config["initial_capital"]), commission_rate=float(config["commission_rate"]),
             strategy_params=_json(config.get("strategy_params") or {}), strategy=config.get("strategy"),
             slippage_bps=_num(config.get("slippage_bps")), leverage=_num(config.get("leverage")))
+
+
+def create_config(db: peewee.Database | None, *, name: str, symbol: str, timeframe: str, start_time: int,
+                  end_time: int, initial_capital: float, commission_rate: float, strategy: str,
+                  strategy_params: Mapping[str, Any] | None = None, slippage_bps: float | None = None,
+                  leverage: float | None = None) -> int:
+    """Store a backtest configuration to run later; return its id."""
+    with (db or database_proxy).atomic():
+        return int(_create_config({"name": name, "symbol": symbol, "timeframe": timeframe, "start_time": start_time,
+                                   "end_time": end_time, "initial_capital": initial_capital,
+                                   "commission_rate": commission_rate, "strategy": strategy,
+                                   "strategy_params": dict(strategy_params or {}), "slippage_bps": slippage_bps,
+                                   "leverage": leverage}).id)
+
+
+def save_backtest(db: peewee.Database | None, *, config: Mapping[str, Any], metrics: Mapping[str, Any],
+                  equity_curve: list, trade_log: list, orders: list[Mapping[str, Any]],
+                  positions: list[Mapping[str, Any]], decisions: list[Mapping[str, Any]],
+                  status: str = "completed", config_id: int | None = None) -> int:
+    """Persist a run; return the backtest_results id (what backtest_orders etc. reference).
+
+    With ``config_id`` the result belongs to that existing configuration (created beforehand with
+    ``create_config``, as the API's create-then-run flow does); otherwise one is created."""
+    with (db or database_proxy).atomic():
+        if config_id is not None:
+            cfg = BacktestConfig.get_by_id(config_id)
+        else:
+            cfg = _create_config(config)
         res = BacktestResult.create(
             config=cfg.id, total_return=_num(metrics.get("total_return")), max_drawdown=_num(metrics.get("max_drawdown")),
             sharpe_ratio=_num(metrics.get("sharpe")), profit_factor=_num(metrics.get("profit_factor")),

@@ -219,3 +219,49 @@ def test_decision_generate_records_a_decision_with_analysis_and_risk(cfg, db, ds
         assert r.status_code == 400
     finally:
         s.stop()
+
+
+def test_backtest_create_run_poll_result_and_list(cfg, db, ds, tmp_path):
+    """The seed's flow: create a configuration, run it in the background, poll, read the result."""
+    from cockpit.market.csv_import import import_csv
+    import numpy as np
+
+    rng = np.random.default_rng(11)
+    n = 1500
+    close = 30000 * np.exp(np.cumsum(rng.normal(0, 0.006, n) + 0.0015 * np.sin(np.arange(n) / 60)))
+    open_ = np.r_[close[0], close[:-1]]
+    hi, lo = np.maximum(open_, close) * 1.002, np.minimum(open_, close) * 0.998
+    p = tmp_path / "b.csv"
+    p.write_text("timestamp,open,high,low,close,volume\n" + "".join(
+        f"{T0 + i * H},{open_[i]:.2f},{hi[i]:.2f},{lo[i]:.2f},{close[i]:.2f},5\n" for i in range(n)))
+    import_csv(db, p, symbol="BTC/USDT:USDT", timeframe="1h")
+    s = ApiServer(cfg, "127.0.0.1", 0, environ={}).start()
+    try:
+        c = httpx.Client(base_url=s.url, timeout=60)
+        body = {"name": "EMA cross", "symbol": "BTC/USDT:USDT", "timeframe": "1h",
+                "start_time": "2024-01-05T00:00:00Z", "end_time": "2024-02-28T23:00:00Z", "initial_capital": 10000,
+                "commission_rate": 0.0005, "strategy": "ema_trend", "strategy_params": {"fast": 8, "slow": 30}}
+        r = c.post("/api/backtest/create", json=body)
+        assert r.status_code == 200, r.text
+        config_id = r.json()["data"]["config_id"]
+        assert ds.backtest_config(config_id)["strategy_params"] == {"fast": 8, "slow": 30}
+        bad = c.post("/api/backtest/create", json={**body, "strategy_params": {"fast": -3}})
+        assert bad.status_code == 400 and bad.json()["error"]["message"] == "invalid strategy_params"
+        assert c.post("/api/backtest/create", json={**body, "end_time": "2023-01-01T00:00:00Z"}).status_code == 400
+        assert c.post("/api/backtest/create", json={**body, "start_time": "yesterday"}).status_code == 400
+        r = c.post(f"/api/backtest/run/{config_id}")
+        assert r.status_code == 200
+        job = _poll(c, r.json()["data"]["job_id"])
+        assert job["status"] == "done", job
+        res = job["result"]
+        assert res["result_id"] and res["total_trades"] >= 1
+        stored = c.get(f"/api/backtest/result/{res['result_id']}").json()["data"]
+        assert stored["config_id"] == config_id
+        assert stored["total_trades"] == res["total_trades"]
+        assert abs(stored["total_return"] - res["total_return"]) < 1e-9
+        assert abs(ds.backtest_result(res["result_id"])["total_return"] * 100 - res["total_return"]) < 1e-9
+        assert isinstance(stored["equity_curve"], list) and stored["equity_curve"]
+        listed = c.get("/api/backtest/list").json()["data"]
+        assert listed[0]["id"] == res["result_id"] and listed[0]["name"] == "EMA cross"
+    finally:
+        s.stop()
