@@ -20,6 +20,7 @@ PROBE = ("import sys, json; from cockpit.cli import main; rc = main(sys.argv[1:]
 def engine_env(**overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("COCKPIT__")}
     env.update({"COCKPIT__ENGINE__FAST_LOOP_S": "0.2", "COCKPIT__ENGINE__INGEST_INTERVAL_S": "0.5",
+                "COCKPIT__EXCHANGE__BACKFILL_DAYS": "3",
                 "PYTHONUNBUFFERED": "1"})
     env.update(overrides)
     return env
