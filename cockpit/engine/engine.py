@@ -34,6 +34,7 @@ from cockpit.engine.stages import Stages
 
 HEARTBEAT_KEY = "heartbeat"
 DECISION_QUEUE_SIZE = 2
+FAILURE_RECORD_EVERY_S = 60.0
 
 
 @dataclass
@@ -89,6 +90,7 @@ class Engine:
         self._threads: list[threading.Thread] = []
         self._last_enqueued_bar: int | None = None
         self._ingest_wall_s = 0.0  # duration of the last ingest cycle
+        self._recorded: dict[tuple[str, str], float] = {}
         self._lags: list[float] = []  # decision-loop lag samples (ms), for bench/soak
         self._status_lock = threading.Lock()
         self._first_decision_done = threading.Event()
@@ -190,6 +192,12 @@ class Engine:
         return None
 
     def _record_failure(self, what: str, err: str) -> None:
+        # One risk event per stage and error per minute: an exchange that is down for an hour must not
+        # bury the risk pane under thousands of identical rows (the log line is written every time).
+        key, wall = (what, err[:120]), time.monotonic()
+        if wall - self._recorded.get(key, float("-inf")) < FAILURE_RECORD_EVERY_S:
+            return
+        self._recorded[key] = wall
         now = self._now() or int(time.time() * 1000)
         try:
             engine_store.record_risk_event(self.symbol, now_ms=now, level="WARN", rule=f"engine.{what}",

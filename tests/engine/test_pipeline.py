@@ -74,3 +74,25 @@ def test_decision_path_writes_decision_and_sizes_intents(db, cfg):
                    reasoning="x", target_exposure=0.8, weights=d["weights"] if isinstance(d["weights"], dict) else {})
     intents = stages.plan(d["id"], dec, analysis, {"equity": 10_000.0, "signed_size": 0.0})
     assert intents and intents[0].side == "buy" and intents[0].stop_loss < analysis.price
+
+
+def test_failing_stage_is_retried_recorded_once_and_never_fatal(db, cfg):
+    """A stage that raises: retried, logged each time, one risk event per stage+error per minute."""
+    from cockpit.engine.stages import Stages
+
+    calls = []
+
+    def broken():
+        calls.append(1)
+        raise ConnectionError("exchange unreachable")
+
+    out = io.StringIO()
+    clock = ManualClock(1_767_225_600_000)
+    engine = Engine(cfg, Stages(clock=clock, availability={}), log=EventLog(fmt="json", stream=out), db=db)
+    for _ in range(3):
+        assert engine._guard("sync", broken, retries=2) is None
+    assert len(calls) == 9  # 3 attempts each time
+    assert out.getvalue().count('"event":"stage_error"') == 3
+    events = DataService(db).risk_events(rule="engine.sync")
+    assert len(events) == 1 and "exchange unreachable" in events[0]["details"]
+    assert engine.status.errors == 3 and "unreachable" in engine.status.last_error
