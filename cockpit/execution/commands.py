@@ -184,7 +184,11 @@ def _submit_and_wait(ctx, command: str, *, order_id: int | None, payload: dict[s
     from cockpit.data.operator import operator_identity, submit_command
 
     who = operator_identity()
-    cid = submit_command(command, now_ms=_now_ms(), order_id=order_id, payload=payload, operator=who)
+    try:
+        cid = submit_command(command, now_ms=_now_ms(), order_id=order_id, payload=payload, operator=who)
+    except PermissionError as e:  # OperatorNotAllowed: this session's role may only watch
+        print(f"cockpit: {e}", file=sys.stderr)
+        return 1
     what = f"{command} of order {order_id}" if order_id is not None else command
     if wait_s <= 0:
         print(f"queued {what} as operator command #{cid} (by {who})")
@@ -240,8 +244,14 @@ def run_kill(args: argparse.Namespace, ctx) -> int:
         if state is None:
             print("kill switch is not engaged; clearing anyway (also clears a drawdown halt)")
         return _submit_and_wait(ctx, "clear_kill", order_id=None, payload=None, wait_s=args.wait)
-    from cockpit.data.operator import operator_identity
+    from cockpit.data.operator import check_allowed, operator_identity
     from cockpit.data.risk_store import RiskStore
+
+    try:
+        check_allowed("kill")
+    except PermissionError as e:
+        print(f"cockpit: {e}", file=sys.stderr)
+        return 1
 
     # Persist the switch right away: new entries stop even before (or without) a running engine;
     # the queued command then cancels the open orders and closes the position.

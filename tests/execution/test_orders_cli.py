@@ -108,3 +108,13 @@ def test_approve_from_another_process_is_executed_by_the_running_engine(make_man
     assert f"approve of order {oid}: done" in r.stdout and "filled" in r.stdout
     row = DataService().order(oid)
     assert row["status"] == "filled" and "desk-1" in row["decided_by"]
+
+
+def test_a_viewer_may_not_approve_or_kill(db, db_url, capsys, monkeypatch):
+    monkeypatch.setenv("COCKPIT_ROLE", "viewer")
+    a = _order(S.PENDING_APPROVAL, "ckcli004d1l0")
+    assert main(["--db", db_url, "orders", "approve", str(a)]) == 1
+    assert "may not approve" in capsys.readouterr().err
+    assert main(["--db", db_url, "kill"]) == 1
+    assert DataService().engine_state("kill_switch") is None
+    assert DataService().operator_commands(status=None) == []
