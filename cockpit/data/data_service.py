@@ -16,6 +16,7 @@ import pandas as pd
 import peewee
 
 from cockpit.db.connection import database_proxy
+from cockpit.db.dialect import list_tables
 from cockpit.domain.market import timeframe_ms
 
 CANDLE_COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
@@ -370,6 +371,5 @@ class DataService:
         return int(r[0])
 
     def table_counts(self) -> dict[str, int]:
-        names = [r[0] for r in self._db.execute_sql(
-            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name").fetchall()]
+        names = list_tables(self._db)
         return {n: int(self._db.execute_sql(f'SELECT COUNT(*) FROM "{n}"').fetchone()[0]) for n in names}

@@ -15,6 +15,7 @@ from typing import Any, Iterable
 import peewee
 
 from cockpit.db.connection import database_proxy
+from cockpit.db.dialect import replace_row
 from cockpit.db.models import Balance, DecisionRow, EngineState, OrderLifecycleEvent, OrderRow, PositionRow, PositionSnapshot, TradeRow
 from cockpit.domain.orders import Fill, IllegalTransition, Order, OrderStatus, Position, can_transition
 
@@ -204,13 +205,13 @@ class OrderStore:
                     leverage=position.leverage, unrealized_pnl=position.unrealized_pnl, margin=position.margin,
                     liquidation_price=position.liquidation_price)
         with self._db.atomic():
-            PositionSnapshot.insert(timestamp=int(now_ms), mark_price=position.mark_price, **vals
-                                    ).on_conflict_replace().execute()
+            replace_row(PositionSnapshot, ("symbol", "timestamp", "side"), timestamp=int(now_ms),
+                        mark_price=position.mark_price, **vals)
             n = PositionRow.update(updated_at=int(now_ms), **vals).where(PositionRow.symbol == position.symbol).execute()
             if n == 0:
                 PositionRow.insert(updated_at=int(now_ms), **vals).execute()
 
     def record_balance(self, currency: str, total: float, free: float | None, used: float | None, *,
                        now_ms: int) -> None:
-        Balance.insert(currency=currency, timestamp=int(now_ms), total=total, free=free, used=used
-                       ).on_conflict_replace().execute()
+        replace_row(Balance, ("currency", "timestamp"), currency=currency, timestamp=int(now_ms), total=total,
+                    free=free, used=used)

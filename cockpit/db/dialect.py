@@ -367,3 +367,19 @@ def reset_sequences(db, tables: Iterable[str] | None = None) -> None:
         seq = _raw(db, "SELECT pg_get_serial_sequence(%s, 'id')", (table,)).fetchone()
         if seq and seq[0]:
             _raw(db, f'SELECT setval(%s, COALESCE((SELECT MAX(id) FROM "{table}"), 0) + 1, false)', (seq[0],))
+
+
+def replace_row(model, keys: Sequence[str], **values: Any) -> None:
+    """SQLite's ``INSERT OR REPLACE`` on both: the row with the same ``keys`` (a unique constraint) is
+    replaced by a new row (a new id, so followers of the table see it again)."""
+    db = model._meta.database
+    if dialect(db) == SQLITE:
+        model.insert(**values).on_conflict_replace().execute()
+        return
+    with db.atomic():
+        cond = None
+        for k in keys:
+            c = getattr(model, k) == values[k]
+            cond = c if cond is None else (cond & c)
+        model.delete().where(cond).execute()
+        model.insert(**values).execute()

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import peewee
 
+from cockpit.db.dialect import insert_many_ignore
 from cockpit.domain.market import timeframe_ms
 
 EXPECTED_HEADER = ["timestamp", "open", "high", "low", "close", "volume"]
@@ -141,13 +142,7 @@ def insert_candles(db: peewee.Database, symbol: str, timeframe: str, df: pd.Data
     cols = [df[c].tolist() for c in EXPECTED_HEADER]
     sym = [symbol] * n
     tf = [timeframe] * n
-    conn = db.connection()
-    before = conn.total_changes
-    cur = conn.cursor()
-    rows = list(zip(sym, tf, *cols))
-    for i in range(0, n, BATCH):
-        cur.executemany(INSERT_CANDLES, rows[i:i + BATCH])
-    return conn.total_changes - before
+    return insert_many_ignore(db, INSERT_CANDLES, list(zip(sym, tf, *cols)), batch=BATCH)
 
 
 def import_csv(db: peewee.Database, path: str | Path, *, symbol: str, timeframe: str) -> ImportResult:

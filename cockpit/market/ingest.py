@@ -28,6 +28,7 @@ import ccxt
 import peewee
 
 from cockpit.db.connection import database_proxy
+from cockpit.db.dialect import insert_many_ignore
 from cockpit.domain.market import timeframe_ms
 from cockpit.market.csv_import import INSERT_CANDLES, record_run
 
@@ -194,10 +195,7 @@ class MarketIngestor:
             return 0
         t = time.perf_counter()
         with self.db.atomic():
-            conn = self.db.connection()
-            before = conn.total_changes
-            conn.executemany(INSERT_CANDLES, [(self.symbol, tf, *r) for r in rows])
-            n = conn.total_changes - before
+            n = insert_many_ignore(self.db, INSERT_CANDLES, [(self.symbol, tf, *r) for r in rows])
         self.timing["db"] += time.perf_counter() - t
         return n
 
@@ -321,11 +319,8 @@ class MarketIngestor:
                     if ts >= lower:
                         good.append((self.symbol, ts, float(rate), ts + FUNDING_MS))
                 with self.db.atomic():
-                    conn = self.db.connection()
-                    before = conn.total_changes
-                    conn.executemany("INSERT OR IGNORE INTO funding_rates (symbol, timestamp, funding_rate, "
-                                     "next_funding_time) VALUES (?, ?, ?, ?)", good)
-                    step.rows += conn.total_changes - before
+                    step.rows += insert_many_ignore(self.db, "INSERT OR IGNORE INTO funding_rates (symbol, timestamp, "
+                                                    "funding_rate, next_funding_time) VALUES (?, ?, ?, ?)", good)
                 if oldest is None or oldest <= lower or oldest >= cursor:
                     return
                 cursor = oldest
@@ -392,11 +387,8 @@ class MarketIngestor:
                         continue
                     good.append((self.symbol, ts, float(ratio)))
                 with self.db.atomic():
-                    conn = self.db.connection()
-                    before = conn.total_changes
-                    conn.executemany("INSERT OR IGNORE INTO long_short_ratio (symbol, timestamp, ratio) VALUES (?, ?, ?)",
-                                     good)
-                    step.rows += conn.total_changes - before
+                    step.rows += insert_many_ignore(
+                        self.db, "INSERT OR IGNORE INTO long_short_ratio (symbol, timestamp, ratio) VALUES (?, ?, ?)", good)
                 since += 100 * period
         return self._step("long_short_ratio", None, body)
 
