@@ -193,6 +193,24 @@ class RiskManager:
     def halted(self) -> bool:
         return self.kill_switch_active or self.state.drawdown_halt() is not None
 
+    def observe(self, symbol: str, equity: float) -> bool:
+        """Follow the account between checks (called on every balance read): the day's starting equity,
+        the equity peak, and the drawdown halt, which engages here (with a CRITICAL risk event) as soon
+        as equity falls max_drawdown_pct below the peak. Returns whether trading is halted."""
+        now = self.clock.now_ms()
+        if equity is None or not math.isfinite(equity) or equity <= 0:
+            return self.halted
+        self.state.day_start_equity(utc_day(now), equity, now_ms=now)
+        if "max_drawdown" not in self.limits.disabled_rules:
+            peak = self.state.peak_equity(equity, now_ms=now)
+            dd = (peak - equity) / peak if peak > 0 else 0.0
+            if dd >= self.limits.max_drawdown_pct and self.state.drawdown_halt() is None:
+                self.state.set_drawdown_halt(True, now_ms=now, details={"peak": peak, "equity": equity, "drawdown": dd})
+                self.state.record_events([RiskEvent(symbol, now, RiskLevel.CRITICAL, "max_drawdown", json.dumps({
+                    "action": "halted new entries", "peak": peak, "equity": equity, "drawdown": dd,
+                    "limit": self.limits.max_drawdown_pct}))])
+        return self.halted
+
     def record(self, symbol: str, level: RiskLevel, rule: str, details: dict[str, Any]) -> None:
         """A risk event from outside the rules (reconciliation mismatches, failed submits)."""
         self.state.record_events([RiskEvent(symbol, self.clock.now_ms(), level, rule, json.dumps(details, default=str))])

@@ -164,3 +164,19 @@ def test_limits_from_config(cfg):
     lim = RiskLimits.from_config(cfg)
     assert lim.max_leverage == cfg["risk"]["max_leverage"]
     assert lim.max_orders_per_hour == cfg["risk"]["max_orders_per_hour"]
+
+
+def test_observe_engages_the_drawdown_halt_between_checks():
+    m = rm()
+    assert m.observe(SYM, 10_000) is False
+    assert m.observe(SYM, 12_000) is False  # a new peak
+    assert m.observe(SYM, 10_100) is True  # 15.8% below 12_000
+    assert any(e.rule == "max_drawdown" and e.level.value == "CRITICAL" for e in m.state.events)
+    assert m.check(buy(), acct(10_100), MKT).assessment["rules"]["max_drawdown"]["status"] == "rejected"
+
+
+def test_observe_sets_the_day_start_before_any_check():
+    m = rm()
+    m.observe(SYM, 10_000)  # first balance of the day
+    r = m.check(buy(), acct(9_600), MKT)  # the first check of the day comes after a 4% loss
+    assert r.assessment["rules"]["daily_loss"]["status"] == "rejected"
