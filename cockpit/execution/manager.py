@@ -443,6 +443,7 @@ class OrderManager:
         acct = self.executor.account()
         self.store.record_position(pos, now_ms=now)
         self.store.record_balance(acct.currency, acct.equity, acct.free, acct.used, now_ms=now)
+        self.risk.observe(self.symbol, acct.equity)
         return pos, acct
 
     def reconcile(self) -> dict[str, int]:
