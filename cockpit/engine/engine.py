@@ -220,6 +220,11 @@ class Engine:
         interval = float(self.cfg["engine"]["ingest_interval_s"])
         ds = DataService()
         while not self._stop.is_set():
+            fast = self.stages.ingest_decision_inputs
+            if fast is not None and self._bar_pending():
+                # A decision bar has closed: fetch what the decision reads, decide, then ingest the rest.
+                self._guard("ingest_candles", fast, retries=1)
+                self._maybe_enqueue(ds)
             if self.stages.ingest is not None:
                 t0 = time.monotonic()
                 self._guard("ingest", self.stages.ingest, retries=int(self.cfg["exchange"]["max_retries"]))
@@ -233,6 +238,11 @@ class Engine:
                 wait = min(interval, self._wall_s_until(next_close) + 0.02)
             self._wake_ingest.wait(max(0.01, wait))
             self._wake_ingest.clear()
+
+    def _bar_pending(self) -> bool:
+        now = self._now()
+        return now is not None and (self._last_enqueued_bar is None
+                                    or self._last_closed_bar(now) > self._last_enqueued_bar)
 
     def _maybe_enqueue(self, ds: DataService) -> None:
         now = self._now()

@@ -14,7 +14,8 @@ import socket
 import time
 from pathlib import Path
 
-from cockpit.db.connection import sqlite_path
+from cockpit.db.connection import DEFAULT_PASSWORD_ENV, sqlite_path
+from cockpit.db.dialect import is_postgres_url
 
 
 class EngineLocked(RuntimeError):
@@ -29,12 +30,30 @@ def lock_path_for(database_url: str) -> Path | None:
 
 
 class EngineLock:
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, *, password_env: str = DEFAULT_PASSWORD_ENV) -> None:
         self.database_url = database_url
         self.path = lock_path_for(database_url)
         self._fd: int | None = None
+        self._password_env = password_env
+        self._pg = None  # PostgreSQL: an advisory lock in the server (cockpit.db.locks)
+
+    def _acquire_pg(self) -> None:
+        from cockpit.db.locks import AdvisoryLock
+
+        lock = AdvisoryLock(self.database_url, "engine", password_env=self._password_env)
+        if not lock.try_acquire():
+            h = lock.holder() or {}
+            raise EngineLocked(
+                f"another engine is already running on this database ({h.get('application_name', 'unknown')} from "
+                f"{h.get('client_addr') or 'local socket'}, connected {h.get('backend_start')}); PostgreSQL advisory "
+                f"lock {lock.key}. Stop it first, or open the cockpit over it with `cockpit --attach`.")
+        self._pg = lock
+        self.info = lock.info
 
     def acquire(self) -> None:
+        if is_postgres_url(self.database_url):
+            self._acquire_pg()
+            return
         if self.path is None:  # in-memory database: nobody else can open it
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -63,6 +82,9 @@ class EngineLock:
             return None
 
     def release(self) -> None:
+        if self._pg is not None:
+            self._pg.release()
+            self._pg = None
         if self._fd is not None:
             try:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
@@ -72,6 +94,8 @@ class EngineLock:
 
     @property
     def held(self) -> bool:
+        if is_postgres_url(self.database_url):
+            return self._pg is not None
         return self._fd is not None or self.path is None
 
     def __enter__(self) -> "EngineLock":

@@ -46,6 +46,7 @@ class Stages:
     clock: Any
     availability: dict[str, str] = field(default_factory=dict)
     ingest: Callable[[], Any] | None = None
+    ingest_decision_inputs: Callable[[], Any] | None = None  # candles + funding only (optional fast path)
     analyze: Callable[[int], Analysis] | None = None
     decide: Callable[[Analysis, dict[str, Any]], tuple[int, Decision]] | None = None
     plan: Callable[[int, Decision, Analysis, dict[str, Any]], list[OrderIntent]] | None = None
@@ -205,6 +206,16 @@ def _build_ingest(cfg: dict[str, Any], st: Stages, log: EventLog, exchange_for) 
     ingestor = call_with(MarketIngestor, exchange=exchange, cfg=cfg, config=cfg, clock=st.clock, ds=DataService(),
                          symbol=cfg["symbol"], timeframes=cfg["timeframes"])
     st.ingest = ingestor.run_once
+    timeframes = list(cfg["timeframes"])
+
+    def candles_and_funding() -> None:
+        # What a decision reads, fetched first when a decision bar has just closed (the rest follows).
+        now = ingestor.exchange_now()
+        for tf in timeframes:
+            ingestor.update_candles(tf, now=now)
+        ingestor.ingest_funding()
+
+    st.ingest_decision_inputs = candles_and_funding
 
 
 def _build_analysis(cfg: dict[str, Any], st: Stages, log: EventLog, exchange_for) -> None:
