@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-NOW = 1_768_485_600_400  # 2026-01-15 14:00:00.400 UTC
 SYMBOL = "BTC/USDT:USDT"
 # Children poll quickly; nothing else from the developer's environment leaks into the server.
 CHILD_ENV = {"COCKPIT__UI__REFRESH_MS": "200", "PYTHONUNBUFFERED": "1"}
@@ -30,8 +29,12 @@ def query(path: Path, sql: str, *params) -> list[dict]:
         con.close()
 
 
-def make_db(path: Path) -> int:
-    """A migrated database with candles, a heartbeat and one order waiting for approval; returns its id."""
+def make_db(path: Path, *, now: int | None = None) -> int:
+    """A migrated database with candles, a heartbeat and one order waiting for approval; returns its id.
+
+    Times are wall time by default: the attached cockpit reads the wall clock (ages, expiry countdown).
+    """
+    now = int(time.time() * 1000) if now is None else now
     import json
 
     from cockpit.db import close_database, migrate, open_database
@@ -41,15 +44,15 @@ def make_db(path: Path) -> int:
     try:
         migrate(db)
         step = 3_600_000
-        last = NOW // step * step
+        last = now // step * step
         m.MarketData.insert_many([dict(symbol=SYMBOL, timeframe="1h", timestamp=last - (59 - i) * step,
                                        open=65000 + 10 * i, high=65100 + 10 * i, low=64900 + 10 * i,
                                        close=65050 + 10 * i, volume=100.0) for i in range(60)]).execute()
-        m.EngineState.create(key="heartbeat", value=json.dumps({"ts": NOW, "wall_ms": NOW, "state": "running",
-                                                               "speed": 1, "cycles": 1}), updated_at=NOW)
+        m.EngineState.create(key="heartbeat", value=json.dumps({"ts": now, "wall_ms": now, "state": "running",
+                                                               "speed": 1, "cycles": 1}), updated_at=now)
         order = m.OrderRow.create(symbol=SYMBOL, side="buy", type="market", amount=0.01, leverage=2,
-                                  status="pending_approval", client_order_id="remote-test-1", created_at=NOW,
-                                  updated_at=NOW, stop_loss=64000.0, mode="sim", expires_at=NOW + 10**10)
+                                  status="pending_approval", client_order_id="remote-test-1", created_at=now,
+                                  updated_at=now, stop_loss=64000.0, mode="sim", expires_at=now + 900_000)
         return int(order.id)
     finally:
         close_database()
