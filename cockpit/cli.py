@@ -56,7 +56,7 @@ class Context:
         if self._db is None:
             from cockpit.db import migrate as run_migrations, open_database
 
-            self._db = open_database(self.config["database"]["url"])
+            self._db = open_database(self.config["database"]["url"], password_env=self.config["database"]["password_env"])
             if migrate:
                 run_migrations(self._db)
         return self._db

@@ -356,6 +356,8 @@ SCHEMA: dict[str, Any] = {
     "database": {
         "url": text("sqlite:///data/cockpit.db", pattern=r"(sqlite:///.+|sqlite:///:memory:|postgres(ql)?://\S+)",
                     describe="a database URL such as 'sqlite:///data/cockpit.db'"),
+        "password_env": text("COCKPIT_DB_PASSWORD", pattern=r"[A-Za-z_][A-Za-z0-9_]*",
+                             describe="an environment variable name"),
     },
     "ui": {
         "refresh_ms": number(500, 50, 60000, integer=True),
@@ -542,6 +544,8 @@ def secret_values(cfg: Mapping[str, Any], environ: Mapping[str, str] | None = No
     names = [cfg["exchange"]["api_key_env"], cfg["exchange"]["secret_env"], cfg["exchange"]["passphrase_env"]]
     if cfg["llm"].get("api_key_env"):
         names.append(cfg["llm"]["api_key_env"])
+    if cfg.get("database", {}).get("password_env"):
+        names.append(cfg["database"]["password_env"])
     for url in cfg.get("notify", {}).get("urls", []):  # tokens inside notification URLs
         names += ENV_REF.findall(url)
     return [environ[n] for n in names if n and environ.get(n)]

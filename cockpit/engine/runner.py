@@ -40,7 +40,7 @@ class EngineHandle:
         self.log = log
         self.db = db
         self._stages_factory = stages_factory
-        self._lock = EngineLock(cfg["database"]["url"])
+        self._lock = EngineLock(cfg["database"]["url"], password_env=cfg["database"]["password_env"])
         self.engine: Engine | None = None
         self._stop_requested = False
         self._idle = EngineStatus(state="stopped", mode=cfg["exchange"]["mode"],
@@ -62,7 +62,7 @@ class EngineHandle:
             if self.db is None:
                 from cockpit.db import migrate, open_database
 
-                self.db = open_database(self.cfg["database"]["url"])
+                self.db = open_database(self.cfg["database"]["url"], password_env=self.cfg["database"]["password_env"])
                 migrate(self.db)
             factory = self._stages_factory
             if factory is None:

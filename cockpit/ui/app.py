@@ -313,7 +313,7 @@ def create_app(cfg: dict[str, Any], *, engine: Any = None, attach: bool = False,
         if database_proxy.obj is None:
             from cockpit.db import migrate, open_database
 
-            db = open_database(cfg["database"]["url"])
+            db = open_database(cfg["database"]["url"], password_env=cfg["database"]["password_env"])
             migrate(db)
         else:
             db = database_proxy.obj
