@@ -182,12 +182,16 @@ class OrderStore:
         """Store one fill; False when this (order, exchange trade id) is already stored."""
         if not fill.trade_id:
             raise ValueError("a fill needs the exchange's trade id so it is recorded once")
-        n = TradeRow.insert(order=order_id, symbol=symbol, side=fill.side, price=fill.price, amount=fill.amount,
+        tid = str(fill.trade_id)
+        with self._db.atomic():
+            # Checked first (portable: an ignored insert reports nothing reliable on every backend);
+            # UNIQUE(order_id, exchange_trade_id) still guards against a concurrent writer.
+            if TradeRow.select().where((TradeRow.order == order_id) & (TradeRow.exchange_trade_id == tid)).exists():
+                return False
+            TradeRow.insert(order=order_id, symbol=symbol, side=fill.side, price=fill.price, amount=fill.amount,
                             fee=fill.fee, fee_currency=fill.fee_currency, realized_pnl=fill.realized_pnl,
-                            timestamp=int(fill.timestamp), exchange_trade_id=str(fill.trade_id)
-                            ).on_conflict_ignore().execute()
-        # SQLite reports the last rowid even when the insert was ignored, so ask for the changes.
-        return bool(self._db.execute_sql("SELECT changes()").fetchone()[0]) and bool(n)
+                            timestamp=int(fill.timestamp), exchange_trade_id=tid).on_conflict_ignore().execute()
+        return True
 
     def fill_totals(self, order_id: int) -> tuple[float, float | None, float]:
         """(filled amount, average price, fees) over the stored fills of one order."""
