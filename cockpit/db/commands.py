@@ -1,4 +1,4 @@
-"""``cockpit db migrate | stats | repair``."""
+"""``cockpit db migrate | stats | repair | copy``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("db", help="database: migrate, stats, repair")
+    p = sub.add_parser("db", help="database: migrate, stats, repair, copy")
     dsub = p.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     m = dsub.add_parser("migrate", help="apply pending migrations (idempotent)")
     m.set_defaults(func=run_migrate)
@@ -23,6 +23,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--timeframes", help="comma-separated timeframes (default: config timeframes)")
     r.add_argument("--dry-run", action="store_true", help="only list the gaps")
     r.set_defaults(func=run_repair)
+    c = dsub.add_parser("copy", help="copy a whole database (SQLite <-> PostgreSQL), verified by row counts and checksums")
+    c.add_argument("--from", dest="src", help="source database URL (default: database.url)")
+    c.add_argument("--to", dest="dst", required=True, help="target URL, e.g. postgresql://cockpit@db.internal/cockpit")
+    c.add_argument("--batch", type=int, default=5000, help="rows per read/insert batch (default 5000)")
+    c.set_defaults(func=run_copy)
 
 
 def run_migrate(args: argparse.Namespace, ctx) -> int:
@@ -70,3 +75,42 @@ def run_repair(args: argparse.Namespace, ctx) -> int:
     from cockpit.market.ingest import run_repair_cli
 
     return run_repair_cli(args, ctx)
+
+
+def run_copy(args: argparse.Namespace, ctx) -> int:
+    from pathlib import Path
+
+    from cockpit.db.connection import open_database, redact_url, sqlite_path
+    from cockpit.db.copy import CopyError, copy_database
+
+    src_url = args.src or ctx.config["database"]["url"]
+    if src_url == args.dst:
+        print("cockpit db copy: --from and --to are the same database", file=sys.stderr)
+        return 2
+    path = sqlite_path(src_url)
+    if path is not None and path != ":memory:" and not Path(path).expanduser().is_file():
+        print(f"cockpit db copy: source {path} does not exist", file=sys.stderr)
+        return 2
+    penv = ctx.config["database"]["password_env"]
+    src = open_database(src_url, password_env=penv, bind=False)
+    dst = open_database(args.dst, password_env=penv, bind=False)
+    try:
+        report = copy_database(src, dst, batch=max(1, args.batch), progress=lambda m: print(m, file=sys.stderr))
+    except CopyError as e:
+        print(f"cockpit db copy: {e}", file=sys.stderr)
+        return 1
+    finally:
+        src.close()
+        dst.close()
+    print(f"{redact_url(src_url)} -> {redact_url(args.dst)}")
+    print(f"{'table':<24} {'rows':>10} {'target rows':>11}  {'checksum (source)':<32}  {'checksum (target)':<32}  ok")
+    for r in report:
+        print(f"{r.table:<24} {r.source_rows:>10} {r.target_rows:>11}  {r.source_checksum}  {r.target_checksum}  "
+              f"{'yes' if r.ok else 'NO'}")
+    bad = [r.table for r in report if not r.ok]
+    total = sum(r.target_rows for r in report)
+    if bad:
+        print(f"verification FAILED for {', '.join(bad)}", file=sys.stderr)
+        return 1
+    print(f"copied {len(report)} tables, {total} rows; every row count and checksum matches")
+    return 0
