@@ -622,7 +622,11 @@ class OrderManager:
                     result = f"order {oid} {o.status.value}"
                 elif cmd["command"] == "kill":
                     r = self.kill_switch(by=who, reason=str(payload.get("reason", "")))
-                    result = json.dumps(r)
+                    close = self.store.find(r["close_order"]) if r["close_order"] else None
+                    result = (f"kill switch engaged; canceled {r['canceled']} order(s); "
+                              + (f"position closed by order {close.id} ({close.status.value})" if close
+                                 else "no position to close")
+                              + (f"; errors: {'; '.join(r['errors'])}" if r["errors"] else ""))
                     ok = not r["errors"]
                 elif cmd["command"] == "clear_kill":
                     self.clear_kill_switch(by=who)
