@@ -201,6 +201,19 @@ class SSHService:
     limiter: SessionLimiter
     log: Callable[[str], None] = lambda s: None
     child_cwd: str | None = None
+    sessions: set = field(default_factory=set)  # CockpitSession objects with a running child
+
+    async def hang_up_all(self, grace_s: float = KILL_GRACE_S) -> None:
+        """Server shutdown: hang up every session's child, SIGKILL whatever is left after ``grace_s``."""
+        procs = [s.proc for s in list(self.sessions) if s.proc is not None]
+        for s in list(self.sessions):
+            s.terminate()
+        waits = [asyncio.ensure_future(p.wait()) for p in procs if p.returncode is None]
+        if waits:
+            await asyncio.wait(waits, timeout=grace_s)
+        for p in procs:
+            if p.returncode is None:
+                _killpg(p.pid, signal.SIGKILL)
 
 
 def child_env(operator: AuthorizedKey, *, term: str | None, peer: tuple[str, int] | None,
@@ -301,7 +314,7 @@ class CockpitSession(asyncssh.SSHServerSession):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
-        self._terminate()
+        self.terminate()
 
     # ---------------------------------------------------------------- the child
 
@@ -332,10 +345,11 @@ class CockpitSession(asyncssh.SSHServerSession):
                 os.close(slave)
             os.set_blocking(master, False)
             self.master = master
+            self.service.sessions.add(self)
             self.service.log(f"session started for {self.operator.operator} (role {self.operator.role}, "
                              f"pid {self.proc.pid}, {cols}x{rows})")
             if self._closed:  # the connection dropped while the child was starting
-                self._terminate()
+                self.terminate()
             self._start_reading()
             if self._pending_input:
                 self._flush_input()
@@ -346,6 +360,7 @@ class CockpitSession(asyncssh.SSHServerSession):
             if not self._closed:
                 chan.write(f"\r\ncockpit: could not start the cockpit: {e}\r\n".encode())
         finally:
+            self.service.sessions.discard(self)
             self.service.limiter.release()
             self._close_master()
             self.service.log(f"session ended for {self.operator.operator} (exit {rc})")
@@ -413,7 +428,7 @@ class CockpitSession(asyncssh.SSHServerSession):
                 pass
             self.master = None
 
-    def _terminate(self) -> None:
+    def terminate(self) -> None:
         """Hang up this session's child (its own process group only), then kill it if it lingers."""
         proc = self.proc
         if proc is None or proc.returncode is not None:
@@ -524,6 +539,7 @@ def run_ssh_server(service: SSHService, *, host: str, port: int, host_key: async
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         acceptor.close()
+        await service.hang_up_all()
         await acceptor.wait_closed()
         return 0
 

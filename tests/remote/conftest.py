@@ -122,10 +122,9 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait(5)
 
 
-@pytest.fixture(scope="module")
-def ssh_server(tmp_path_factory):
+def start_ssh_server(tmp: Path, *, max_sessions: int = 2) -> SSHServer:
+    """`cockpit serve-ssh --port 0` over a fresh fixture database; the caller stops it."""
     pytest.importorskip("asyncssh")
-    tmp = tmp_path_factory.mktemp("ssh")
     db_path = tmp / "cockpit.db"
     order_id = make_db(db_path)
     keys = make_keys(tmp)
@@ -135,10 +134,20 @@ def ssh_server(tmp_path_factory):
         proc = subprocess.Popen(
             [sys.executable, "-m", "cockpit", "--config", str(REPO / "config.yaml"), "--db", str(db_path),
              "serve-ssh", "--port", "0", "--authorized-keys", str(keys.authorized_keys), "--host-key", str(host_key),
-             "--max-sessions", "2"],
+             "--max-sessions", str(max_sessions)],
             cwd=tmp, env=server_env(), stdout=subprocess.PIPE, stderr=errf, text=True)
     try:
         m = wait_for_line(proc, r"listening on [\d.]+:(\d+)", 60)
-        yield SSHServer(proc, int(m.group(1)), db_path, order_id, keys, host_key, log)
-    finally:
+    except BaseException:
         stop(proc)
+        raise
+    return SSHServer(proc, int(m.group(1)), db_path, order_id, keys, host_key, log)
+
+
+@pytest.fixture(scope="module")
+def ssh_server(tmp_path_factory):
+    server = start_ssh_server(tmp_path_factory.mktemp("ssh"))
+    try:
+        yield server
+    finally:
+        stop(server.proc)

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import query
+from conftest import query, start_ssh_server, stop
 
 asyncssh = pytest.importorskip("asyncssh")
 
@@ -199,7 +199,7 @@ def test_resize_drop_and_session_cap(ssh_server):
             b.raw.clear()
             b.proc.change_terminal_size(*SIZE)
             await b.until("Strategy weights", "LLM rationale")
-            await b.close()  # a dropped connection
+            b.conn.abort()  # a dropped connection: the transport goes away without an SSH goodbye
             left = await wait_db(lambda: len(_children(ssh_server.proc.pid)) == 1 and _children(ssh_server.proc.pid),
                                  "b's child to be killed", timeout=30)
             assert left[0] in kids
@@ -211,3 +211,24 @@ def test_resize_drop_and_session_cap(ssh_server):
 
     asyncio.run(run())
     assert ssh_server.proc.poll() is None  # the server (and anything beside it) keeps running
+
+
+def test_server_shutdown_hangs_up_sessions(tmp_path):
+    server = start_ssh_server(tmp_path)
+
+    async def run() -> list[int]:
+        term = await open_cockpit(server.port, server.keys.viewer)
+        await term.until("Orders")
+        kids = _children(server.proc.pid)
+        assert len(kids) == 1
+        server.proc.terminate()
+        await wait_db(lambda: server.proc.poll() is not None, "the server to exit", timeout=30)
+        term.conn.abort()
+        return kids
+
+    try:
+        kids = asyncio.run(run())
+        assert server.proc.returncode == 0
+        assert not os.path.exists(f"/proc/{kids[0]}") or "Z" in open(f"/proc/{kids[0]}/stat").read().split()[2]
+    finally:
+        stop(server.proc)
