@@ -151,6 +151,8 @@ class OrderManager:
     def submit_intent(self, intent: OrderIntent, decision_id: int | None = None) -> int:
         """Risk-check ``intent`` and store it as an order (rejected, pending approval or approved and sent).
         Idempotent: the same decision and leg return the existing order without a second check."""
+        if self._last_reconcile is None:  # nothing goes out before the start-up reconcile
+            self.reconcile()
         decision_id = decision_id if decision_id is not None else intent.decision_id
         intent = replace(intent, decision_id=decision_id)
         cid = self.client_order_id(intent, decision_id)
