@@ -10,73 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import stat
-import time
 
 import pytest
 
-from conftest import query, start_ssh_server, stop
+from remote.support import PANES, SIZE, children, open_cockpit, query, start_ssh_server, stop, wait_db
 
 asyncssh = pytest.importorskip("asyncssh")
-
-SIZE = (160, 48)
-TIMEOUT = 90.0  # per wait; a loaded 2-core machine starts a Textual child in seconds, not minutes
-ANSI = re.compile(rb"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|P[^\x1b]*\x1b\\|[()][0-9A-Za-z]|[=>78cM])")
-PANES = ("Strategy weights", "LLM rationale", "Risk events", "Orders")
-
-
-class Terminal:
-    """The client side of one cockpit session: what it printed (escape sequences removed), and keys."""
-
-    def __init__(self, conn, proc) -> None:
-        self.conn, self.proc = conn, proc
-        self.raw = bytearray()
-
-    @property
-    def text(self) -> str:
-        return ANSI.sub(b"", bytes(self.raw)).decode("utf-8", "replace")
-
-    async def until(self, *needles: str, timeout: float = TIMEOUT) -> str:
-        deadline = time.monotonic() + timeout
-        while not all(n in self.text for n in needles):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"timed out waiting for {needles}; screen text ends: {self.text[-1500:]!r}")
-            try:
-                chunk = await asyncio.wait_for(self.proc.stdout.read(65536), min(left, 1.0))
-            except asyncio.TimeoutError:
-                continue
-            if not chunk:
-                raise AssertionError(f"session ended while waiting for {needles}: {self.text[-1500:]!r}")
-            self.raw += chunk
-        return self.text
-
-    def press(self, keys: str) -> None:
-        self.proc.stdin.write(keys.encode())
-
-    async def close(self) -> None:
-        self.conn.close()
-        await self.conn.wait_closed()
-
-
-async def open_cockpit(port: int, key, *, size=SIZE) -> Terminal:
-    conn = await asyncssh.connect("127.0.0.1", port, username="operator", client_keys=[key], known_hosts=None,
-                                  agent_path=None, preferred_auth="publickey", config=[])
-    proc = await conn.create_process(term_type="xterm-256color", term_size=size, encoding=None)
-    return Terminal(conn, proc)
-
-
-async def wait_db(cond, what: str, timeout: float = TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while True:
-        got = cond()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.2)
-
 
 def _commands(server) -> list[dict]:
     return query(server.db_path, "SELECT * FROM operator_commands ORDER BY id")
@@ -161,33 +101,18 @@ def test_exec_and_forwarding_refused(ssh_server):
     asyncio.run(run())
 
 
-def _children(server_pid: int) -> list[int]:
-    out = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == server_pid:
-            out.append(int(pid))
-    return out
-
-
 def test_resize_drop_and_session_cap(ssh_server):
     """Two sessions fill the cap of 2: a third is turned away. Dropping one kills only its child."""
 
     async def run() -> None:
         # Earlier tests' sessions end when their children have exited after the hang-up.
-        await wait_db(lambda: not _children(ssh_server.proc.pid), "earlier sessions to end", timeout=30)
+        await wait_db(lambda: not children(ssh_server.proc.pid), "earlier sessions to end", timeout=30)
         a = await open_cockpit(ssh_server.port, ssh_server.keys.viewer)
         b = await open_cockpit(ssh_server.port, ssh_server.keys.viewer, size=(100, 30))
         try:
             await a.until(*PANES)
             await b.until("Orders")
-            kids = await wait_db(lambda: len(_children(ssh_server.proc.pid)) == 2 and _children(ssh_server.proc.pid),
+            kids = await wait_db(lambda: len(children(ssh_server.proc.pid)) == 2 and children(ssh_server.proc.pid),
                                  "two session children")
             c = await open_cockpit(ssh_server.port, ssh_server.keys.trader)
             try:
@@ -200,7 +125,7 @@ def test_resize_drop_and_session_cap(ssh_server):
             b.proc.change_terminal_size(*SIZE)
             await b.until("Strategy weights", "LLM rationale")
             b.conn.abort()  # a dropped connection: the transport goes away without an SSH goodbye
-            left = await wait_db(lambda: len(_children(ssh_server.proc.pid)) == 1 and _children(ssh_server.proc.pid),
+            left = await wait_db(lambda: len(children(ssh_server.proc.pid)) == 1 and children(ssh_server.proc.pid),
                                  "b's child to be killed", timeout=30)
             assert left[0] in kids
             a.press("1")  # a's cockpit still answers
@@ -219,7 +144,7 @@ def test_server_shutdown_hangs_up_sessions(tmp_path):
     async def run() -> list[int]:
         term = await open_cockpit(server.port, server.keys.viewer)
         await term.until("Orders")
-        kids = _children(server.proc.pid)
+        kids = children(server.proc.pid)
         assert len(kids) == 1
         server.proc.terminate()
         await wait_db(lambda: server.proc.poll() is not None, "the server to exit", timeout=30)
