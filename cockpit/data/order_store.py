@@ -75,8 +75,11 @@ class OrderStore:
                     take_profit=order.take_profit, mode=mode, expires_at=expires_at, reason=reason,
                     risk_assessment=ra).execute()
             except peewee.IntegrityError:
-                # Another writer stored the same client order id between our read and insert.
-                row = OrderRow.get(OrderRow.client_order_id == order.client_order_id)
+                # Another writer stored the same client order id between our read and insert; any other
+                # constraint (e.g. an unknown decision id) is the caller's error.
+                row = OrderRow.get_or_none(OrderRow.client_order_id == order.client_order_id)
+                if row is None:
+                    raise
                 return row.id, False
             first = message if OrderStatus(status) == OrderStatus.NEW and message else "created"
             OrderLifecycleEvent.insert(order=oid, status=OrderStatus.NEW.value, message=first,

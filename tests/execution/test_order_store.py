@@ -146,3 +146,12 @@ def test_domain_order_state_machine_property(events):
             assert o.status == before
         if before.is_terminal:
             assert o.status == before
+
+
+def test_unknown_decision_is_an_error_not_a_duplicate(db):
+    import peewee
+
+    o = new_order()
+    o.decision_id = 424242
+    with pytest.raises(peewee.IntegrityError):
+        OrderStore().create(o, now_ms=1)
