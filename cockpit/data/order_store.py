@@ -67,13 +67,14 @@ class OrderStore:
             if existing is not None:
                 return existing.id, False
             try:
-                oid = OrderRow.insert(
-                    symbol=order.symbol, side=order.side, type=order.type, price=order.price, amount=order.amount,
-                    leverage=order.leverage, status=OrderStatus.NEW.value, client_order_id=order.client_order_id,
-                    exchange_order_id=order.exchange_order_id, updated_at=int(now_ms), decision=order.decision_id,
-                    leg=leg, reduce_only=int(order.reduce_only), stop_loss=order.stop_loss,
-                    take_profit=order.take_profit, mode=mode, expires_at=expires_at, reason=reason,
-                    risk_assessment=ra).execute()
+                with self._db.atomic():  # a savepoint: after a failed insert the transaction stays usable
+                    oid = OrderRow.insert(
+                        symbol=order.symbol, side=order.side, type=order.type, price=order.price, amount=order.amount,
+                        leverage=order.leverage, status=OrderStatus.NEW.value, client_order_id=order.client_order_id,
+                        exchange_order_id=order.exchange_order_id, updated_at=int(now_ms), decision=order.decision_id,
+                        leg=leg, reduce_only=int(order.reduce_only), stop_loss=order.stop_loss,
+                        take_profit=order.take_profit, mode=mode, expires_at=expires_at, reason=reason,
+                        risk_assessment=ra).execute()
             except peewee.IntegrityError:
                 # Another writer stored the same client order id between our read and insert; any other
                 # constraint (e.g. an unknown decision id) is the caller's error.
