@@ -75,6 +75,27 @@ class AuthorizedKey:
         return self.matcher.validate(key, client_host, client_addr) is not None
 
 
+# Options we honour (environment=COCKPIT_ROLE, from=) or that only forbid what we never offer anyway.
+_HARMLESS_OPTIONS = frozenset({"environment", "from", "restrict", "pty", "command", "no-port-forwarding",
+                               "no-agent-forwarding", "no-x11-forwarding", "no-user-rc", "permitopen",
+                               "permitlisten"})
+
+
+def _option_names(options: str) -> list[str]:
+    """Names of the comma-separated options before the key (commas inside quotes do not split)."""
+    names, part, quoted = [], "", False
+    for ch in options.strip():
+        if ch == '"':
+            quoted = not quoted
+        if ch == "," and not quoted:
+            names.append(part)
+            part = ""
+        else:
+            part += ch
+    names.append(part)
+    return [n.split("=", 1)[0].strip().lower() for n in names if n.strip()]
+
+
 def parse_authorized_keys(text: str) -> tuple[list[AuthorizedKey], list[str]]:
     """Parse authorized_keys text -> (usable entries, problems with line numbers).
 
@@ -102,6 +123,12 @@ def parse_authorized_keys(text: str) -> tuple[list[AuthorizedKey], list[str]]:
         options = line[: m.start()] if m else ""
         if key is None or "cert-authority" in options:
             problems.append(f"line {no}: only plain public keys are supported (no cert-authority or X.509)")
+            continue
+        unsupported = sorted(set(_option_names(options)) - _HARMLESS_OPTIONS)
+        if unsupported:
+            # e.g. expiry-time or no-pty: an option we would not honour must not be silently ignored.
+            problems.append(f"line {no}: unsupported option(s) {', '.join(unsupported)}; allowed: "
+                            f"{', '.join(sorted(_HARMLESS_OPTIONS))}")
             continue
         comment = _UNPRINTABLE.sub("", (m.group(3) or "").strip())
         em = _ENV_ROLE_RE.search(options)

@@ -52,7 +52,7 @@ def test_authorized_keys_roles_and_problems():
         "# comment line",
         _pub(k[0]),                                                  # 2: trader from the comment
         _pub(k[1]),                                                  # 3: no role: viewer
-        'no-pty,environment="COCKPIT_ROLE=trader" ' + _pub(k[2]),   # 4: trader from the option
+        'no-agent-forwarding,environment="COCKPIT_ROLE=trader" ' + _pub(k[2]),  # 4: trader from the option
         'environment="COCKPIT_ROLE=trader" ' + _pub(k[3]),           # 5: two different roles: refused
         _pub(k[4]),                                                  # 6: unknown role: refused
         "cert-authority " + _pub(k[5]),                              # 7: CA: refused
@@ -69,6 +69,17 @@ def test_authorized_keys_roles_and_problems():
     assert entries[1].operator == f"ssh {k[1].get_fingerprint()} b"
     pub = [asyncssh.import_public_key(_pub(x)) for x in k]  # what a client presents
     assert entries[0].matches(pub[0], "", "127.0.0.1") and not entries[0].matches(pub[1], "", "127.0.0.1")
+
+
+def test_options_we_would_not_honour_are_refused():
+    from cockpit.remote.ssh import parse_authorized_keys
+
+    pub = _pub(asyncssh.generate_private_key("ssh-ed25519", comment="t cockpit-role=trader"))
+    ok, problems = parse_authorized_keys('restrict,pty,environment="OTHER=a,b",environment="COCKPIT_ROLE=trader" ' + pub)
+    assert problems == [] and [e.role for e in ok] == ["trader"]
+    for opt in ('expiry-time="20200101"', "no-pty", "foo-bar", 'no-port-forwarding,verify-required'):
+        entries, problems = parse_authorized_keys(f"{opt} {pub}")
+        assert entries == [] and "unsupported option" in problems[0], opt
 
 
 def test_from_option_is_honoured():
