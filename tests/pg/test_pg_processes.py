@@ -50,23 +50,23 @@ def test_engine_on_postgres_with_approval_from_another_process(pg_db, pg_url):
     engine = cockpit(pg_url, "--headless", "--log-format", "json")
     try:
         pending = _wait_for(lambda: ds.orders(status="pending_approval"), 60, "an order waiting for approval")
-        order = pending[-1]
+        order = pending[0]  # the newest: approved promptly, before the market moves away from it
         assert order["expires_at"] and order["stop_loss"]
-
-        # A second engine on the same database is refused by the advisory lock.
-        second = cockpit(pg_url, "--headless", "--for", "5s")
-        out, err = second.communicate(timeout=60)
-        assert second.returncode != 0 and "another engine is already running" in (out + err), (out + err)[-1500:]
 
         # The approval comes from a third process and is executed by the engine.
         approve = subprocess.run([sys.executable, "-m", "cockpit", "--config", str(REPO / "config.yaml"), "--db",
                                   pg_url, "orders", "approve", str(order["id"]), "--wait", "45"],
                                  cwd=REPO, env=_env(COCKPIT_OPERATOR="pg-test"), capture_output=True, text=True,
                                  timeout=90)
-        assert approve.returncode == 0, approve.stderr
+        assert approve.returncode == 0, (approve.stderr, ds.order(order["id"]))
         assert "done" in approve.stdout, approve.stdout
         final = _wait_for(lambda: (ds.order(order["id"]) or {}).get("status") in ("filled", "failed", "rejected")
                           and ds.order(order["id"]), 45, "the approved order to finish")
+
+        # A second engine on the same database is refused by the advisory lock.
+        second = cockpit(pg_url, "--headless", "--for", "5s")
+        out, err = second.communicate(timeout=60)
+        assert second.returncode != 0 and "another engine is already running" in (out + err), (out + err)[-1500:]
     finally:
         if engine.poll() is None:
             engine.send_signal(signal.SIGTERM)
