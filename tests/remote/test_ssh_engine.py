@@ -12,6 +12,7 @@ import importlib.util
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -31,7 +32,10 @@ FAST = {"COCKPIT__SIM__SPEED": "3600", "COCKPIT__EXCHANGE__BACKFILL_DAYS": "12",
 
 
 def _heartbeat(db_path) -> int:
-    rows = query(db_path, "SELECT value FROM engine_state WHERE key = 'heartbeat'")
+    try:
+        rows = query(db_path, "SELECT value FROM engine_state WHERE key = 'heartbeat'")
+    except sqlite3.OperationalError:  # the engine has not migrated the file yet
+        return 0
     return int(json.loads(rows[0]["value"]).get("wall_ms") or 0) if rows else 0
 
 
