@@ -323,9 +323,10 @@ class CockpitSession(asyncssh.SSHServerSession):
                 pass
 
     def data_received(self, data: bytes, datatype: Any) -> None:
+        self._pending_input += data  # keys typed before the child is up are passed on when it is
         if self.master is None:
+            del self._pending_input[:-4096]
             return
-        self._pending_input += data
         self._flush_input()
 
     def eof_received(self) -> bool:
@@ -360,6 +361,7 @@ class CockpitSession(asyncssh.SSHServerSession):
         rc = 1
         try:
             master, slave = os.openpty()
+            self.master = master  # closed in finally, whatever happens next
             cols, rows, pw, ph = self.size
             _set_winsize(slave, cols, rows, pw, ph)
             env = child_env(self.operator, term=self.term_type, peer=self.conn.get_extra_info("peername"),
@@ -371,7 +373,6 @@ class CockpitSession(asyncssh.SSHServerSession):
             finally:
                 os.close(slave)
             os.set_blocking(master, False)
-            self.master = master
             self.service.sessions.add(self)
             self.service.log(f"session started for {self.operator.operator} (role {self.operator.role}, "
                              f"pid {self.proc.pid}, {cols}x{rows})")
