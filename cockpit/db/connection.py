@@ -71,6 +71,11 @@ def open_database(url: str, *, create_dirs: bool = True, password_env: str = DEF
                   bind: bool = True) -> peewee.Database:
     """Open ``url`` and (unless ``bind=False``) bind the models' proxy to it."""
     if is_postgres_url(url):
+        try:
+            import psycopg2  # noqa: F401
+        except ImportError:
+            raise ValueError("database.url is a PostgreSQL URL but the psycopg2 driver is not installed: "
+                             "pip install 'psycopg2-binary>=2.9' (the project's [postgres] extra)") from None
         name, kw = postgres_params(url, password_env=password_env)
         db = PortablePostgresqlDatabase(name, **kw)
         db.connect(reuse_if_open=True)

@@ -257,8 +257,24 @@ class PortablePostgresqlDatabase(peewee.PostgresqlDatabase):
         if t.is_ddl:
             self._id_tables = None
         if t.insert_table is not None and t.insert_table in self.id_tables():
-            return ReturningCursor(super().execute_sql(t.sql + " RETURNING id", params))
-        return super().execute_sql(t.sql, params)
+            return ReturningCursor(self._run(t.sql + " RETURNING id", params))
+        return self._run(t.sql, params)
+
+    def _run(self, sql, params):
+        """Execute; when the server dropped the connection (restart, failover, idle timeout) outside a
+        transaction, reconnect. A read is retried once; a write is not (it may have been applied before
+        the connection broke), its error is raised and the next statement runs on the new connection."""
+        try:
+            return super().execute_sql(sql, params)
+        except (peewee.OperationalError, peewee.InterfaceError):
+            conn = self._state.conn
+            if self.in_transaction() or conn is None or not conn.closed:
+                raise
+            self.close()
+            self.connect()
+            if not sql.lstrip()[:6].upper() == "SELECT":
+                raise
+            return super().execute_sql(sql, params)
 
 
 # ---------------------------------------------------------------------------------------- portable helpers
