@@ -299,6 +299,17 @@ class CockpitApp(App):
         yield SystemCommand("Help", "?: every key binding", self.action_help)
 
 
+def _start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker now, while sys.stderr is a real file: once Textual
+    captures stderr its fileno() is -1 and the backtest child process could not be spawned."""
+    try:
+        from multiprocessing import resource_tracker
+
+        resource_tracker.ensure_running()
+    except Exception:  # noqa: BLE001 - backtests then fall back to failing visibly in the screen
+        pass
+
+
 def create_app(cfg: dict[str, Any], *, engine: Any = None, attach: bool = False, live: bool = False,
                clock: Any = None, ds: DataService | None = None, db: Any = None, poll_enabled: bool = True,
                operator: str | None = None, backtest_runner: Any = None) -> CockpitApp:
@@ -309,6 +320,7 @@ def create_app(cfg: dict[str, Any], *, engine: Any = None, attach: bool = False,
     """
     from cockpit.db.connection import database_proxy
 
+    _start_resource_tracker()
     if db is None:
         if database_proxy.obj is None:
             from cockpit.db import migrate, open_database

@@ -86,3 +86,22 @@ async def test_bad_form_is_reported_not_run(make_app, db):
         await settle(app, pilot)
         assert not screen.running
         assert m.BacktestResult.select().count() == 0
+
+
+async def test_cancel_stops_the_run_and_stores_nothing(make_app, db):
+    fill_demo(bars=2300)
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("b")
+        await settle(app, pilot)
+        screen = app.screen
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert screen.running
+        await pilot.press("ctrl+x")
+        await settle(app, pilot)
+        await settle(app, pilot)
+        assert not screen.running
+        assert "cancelled" in str(screen.query_one("#bt-status").render())
+        assert m.BacktestResult.select().count() == 0

@@ -8,7 +8,6 @@ store=db)``. Until one exists the screen shows stored results and says so — ne
 
 from __future__ import annotations
 
-import importlib
 import json
 import threading
 import time
@@ -27,11 +26,9 @@ from textual_plotext import PlotextPlot
 
 from cockpit.config import STRATEGY_NAMES
 from cockpit.ui import render
+from cockpit.ui.backtest_proc import BacktestCancelledError, find_backtest_runner, result_id, run_in_process
 from cockpit.ui.messages import BacktestFinished, BacktestProgressed, ScreenDataLoaded
 from cockpit.ui.screens.common import CockpitScreen
-
-RUNNER_MODULES = ("cockpit.backtest.api", "cockpit.backtest.runner", "cockpit.backtest")
-
 
 def build_request(runner: Callable[..., Any], req: dict[str, Any]) -> Any:
     """The runner's own request type when its module has one (cockpit.backtest.api.BacktestRequest),
@@ -48,16 +45,19 @@ def build_request(runner: Callable[..., Any], req: dict[str, Any]) -> Any:
     return cls(**{k: v for k, v in req.items() if k in names})
 
 
-def find_backtest_runner() -> Callable[..., Any] | None:
-    for name in RUNNER_MODULES:
-        try:
-            mod = importlib.import_module(name)
-        except ImportError:
-            continue
-        fn = getattr(mod, "run_backtest", None)
-        if callable(fn):
-            return fn
-    return None
+def build_request(runner: Callable[..., Any], req: dict[str, Any]) -> Any:
+    """The runner's own request type when its module has one (cockpit.backtest.api.BacktestRequest),
+    else the plain dict."""
+    import dataclasses
+    import sys
+
+    cls = getattr(sys.modules.get(getattr(runner, "__module__", ""), None), "BacktestRequest", None)
+    if cls is None or not dataclasses.is_dataclass(cls):
+        return req
+    if req.get("portfolio"):
+        raise ValueError("portfolio backtests are not offered by this backtest engine yet; pick one strategy")
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in req.items() if k in names})
 
 
 def parse_day(text: str) -> int:
@@ -164,6 +164,7 @@ class BacktestScreen(CockpitScreen):
         self.cancel_event = threading.Event()
         self.running = False
         self.runner = None
+        self.in_process = False
 
     def compose(self) -> ComposeResult:
         cfg = self.app.cfg
@@ -206,7 +207,11 @@ class BacktestScreen(CockpitScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.runner = getattr(self.app, "backtest_runner", None) or find_backtest_runner()
+        injected = getattr(self.app, "backtest_runner", None)
+        self.runner = injected or find_backtest_runner()
+        # The engine's own runner goes to a child process when the database is a file it can open.
+        url = self.app.cfg["database"]["url"]
+        self.in_process = injected is None and self.runner is not None and ":memory:" not in url
         self.query_one("#bt-metrics").border_title = "Metrics"
         self.query_one("#bt-equity").border_title = "Equity"
         self.query_one("#bt-drawdown").border_title = "Drawdown"
@@ -395,9 +400,15 @@ class BacktestScreen(CockpitScreen):
                 self.post_message(BacktestProgressed(done, total, done / max(now - t0, 1e-9)))
 
         try:
-            report = self.runner(self.app.cfg, self.app.ds, req, progress=progress, cancel=cancel, store=self.app.db)
-            rid = _result_id(report)
-            self.post_message(BacktestFinished(rid, report, cancelled=cancel.is_set()))
+            if self.in_process:
+                # A child process: the backtest never competes with the UI for the GIL.
+                rid = run_in_process(self.app.cfg, req, progress=progress, cancel=cancel)
+            else:
+                rid = result_id(self.runner(self.app.cfg, self.app.ds, req, progress=progress, cancel=cancel,
+                                            store=self.app.db))
+            self.post_message(BacktestFinished(rid, None, cancelled=cancel.is_set()))
+        except BacktestCancelledError:
+            self.post_message(BacktestFinished(None, None, cancelled=True))
         except Exception as e:  # noqa: BLE001 - shown, never fatal
             cancelled = cancel.is_set() or type(e).__name__ in ("BacktestCancelled", "CancelledError")
             self.post_message(BacktestFinished(None, None, error=None if cancelled else f"{type(e).__name__}: {e}",
@@ -423,11 +434,3 @@ class BacktestScreen(CockpitScreen):
         else:
             self._status(f"[green]done[/] (result #{m.result_id})" if m.result_id else "[green]done[/]")
         self.run_load_results(open_latest=not m.cancelled and not m.error)
-
-
-def _result_id(report: Any) -> int | None:
-    for k in ("result_id", "id", "backtest_id"):
-        v = report.get(k) if isinstance(report, dict) else getattr(report, k, None)
-        if isinstance(v, int):
-            return v
-    return None

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import numpy as np
+from rich.text import Text
 from textual_plotext import PlotextPlot
 
 from cockpit.ui.render import bollinger, ema
@@ -29,11 +30,15 @@ class CandlesChart(PlotextPlot):
         self.timeframe = "1h"
         self.candles: dict[str, np.ndarray] = {}
         self.levels: dict[str, float] = {}
+        self._version = 0
+        self._cache_key: tuple = ()
+        self._cache: Text | None = None
 
     def show(self, timeframe: str, candles: dict[str, np.ndarray], levels: dict[str, float]) -> None:
         self.timeframe = timeframe
         self.candles = candles
         self.levels = levels
+        self._version += 1
         self._subtitle()
         self.refresh()
 
@@ -57,9 +62,19 @@ class CandlesChart(PlotextPlot):
         self.border_subtitle = (f"{time.strftime(fmt, time.gmtime(int(ts[0]) / 1000))} → "
                                 f"{time.strftime(fmt, time.gmtime(int(ts[-1]) / 1000))} UTC · {len(ts)} bars")
 
-    def render(self):
-        self._draw()
-        return super().render()
+    def render(self) -> Text:
+        # Building a plotext chart costs tens of ms: rebuild only when the data or the size changed,
+        # not on every repaint (e.g. coming back from another screen).
+        w, h = self.size.width, self.size.height
+        key = (self._version, w, h)
+        if key != self._cache_key or self._cache is None:
+            self._draw()
+            self._plot.plotsize(w, h)
+            self._plot._set_size(w, h)
+            self._plot.theme("clear")
+            self._cache = Text.from_ansi(self._plot.build())
+            self._cache_key = key
+        return self._cache
 
     def _draw(self) -> None:
         plt = self.plt

@@ -1,0 +1,234 @@
+"""Key-press-to-repaint latency of the cockpit, idle and under load.
+
+    /tmp/venv/bin/python bench/ui_latency.py [--presses 60] [--bars 1000000]
+
+Drives the real app headlessly with Pilot over a temp SQLite file (the UI tests' demo data plus
+``--bars`` 1m candles). Two kinds of key press are timed from the press to the first screen
+update that shows its effect:
+  tf    `1`/`2` switch the chart timeframe: a poll worker reads the candles, the main thread redraws;
+  help  `?` opens the help screen (pure UI), `escape` closes it.
+"Loaded" runs the same presses while a backtest over all ``--bars`` candles runs in a thread worker
+(restarted whenever it finishes) and a writer thread inserts rows the way a fast engine does
+(price snapshots, candles, position snapshots, risk events, balances). Figures are printed with the
+loaded/idle ratio; the target is loaded p99 <= 2x idle p99 and < 100 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "ui"))
+
+
+def pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+
+
+def insert_minute_candles(n: int, end_ms: int) -> float:
+    from cockpit.db.connection import database_proxy
+
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(11)
+    close = 40_000 * np.exp(np.cumsum(rng.normal(0, 0.0008, n)))
+    opens = np.concatenate([[close[0]], close[:-1]])
+    wick = np.abs(rng.normal(0, 0.0004, (2, n))) * close
+    hi, lo = np.maximum(opens, close) + wick[0], np.minimum(opens, close) - wick[1]
+    start = end_ms - n * 60_000
+    con = database_proxy.connection()  # raw executemany: a million rows in seconds, not minutes
+    with database_proxy.atomic():
+        con.executemany("INSERT INTO market_data (symbol, timeframe, timestamp, open, high, low, close, volume) "
+                        "VALUES ('BTC/USDT:USDT', '1m', ?, ?, ?, ?, ?, 1.0)",
+                        zip(range(start, start + n * 60_000, 60_000), opens.tolist(), hi.tolist(), lo.tolist(),
+                            close.tolist()))
+    return time.perf_counter() - t0
+
+
+class Writer(threading.Thread):
+    """Inserts engine-like rows until stopped; counts them."""
+
+    def __init__(self, db, now_ms: int) -> None:
+        super().__init__(daemon=True)
+        self.db, self.now, self.rows, self.stop_event = db, now_ms, 0, threading.Event()
+
+    def run(self) -> None:
+        from cockpit.db import models as m
+
+        ts = self.now
+        try:
+            while not self.stop_event.is_set():
+                ts += 60_000
+                with self.db.atomic():
+                    m.PriceSnapshot.create(symbol="BTC/USDT:USDT", timestamp=ts, last_price=67000 + ts % 997,
+                                           mark_price=67000, index_price=67000)
+                    m.PositionSnapshot.create(symbol="BTC/USDT:USDT", timestamp=ts, side="long", size=0.1,
+                                              entry_price=66000, unrealized_pnl=float(ts % 100))
+                    m.Balance.create(currency="USDT", timestamp=ts, total=10000 + ts % 50)
+                    m.RiskEventRow.create(symbol="BTC/USDT:USDT", timestamp=ts, level="INFO", rule="bench",
+                                          details=f"row {self.rows}")
+                    m.MarketData.insert(symbol="BTC/USDT:USDT", timeframe="15m", timestamp=ts * 15, open=1, high=2,
+                                        low=0.5, close=1.5, volume=1).on_conflict_ignore().execute()
+                self.rows += 5
+                time.sleep(0.01)
+        finally:
+            self.db.close()
+
+
+PRED = [lambda: False]  # does the current DOM show the effect of the last key press?
+
+
+async def measure(app, pilot, kind: str, i: int, shown: list) -> float:
+    from cockpit.ui.screens.help import HelpScreen
+
+    chart = app.query_one("#candles") if kind == "tf" else None
+    if kind == "tf":
+        tf = ("15m", "1h")[i % 2]
+        key = {"15m": "1", "1h": "2"}[tf]
+        PRED[0] = lambda: chart.timeframe == tf
+    else:
+        want_help = not isinstance(app.screen, HelpScreen)
+        key = "question_mark" if want_help else "escape"
+        PRED[0] = lambda: isinstance(app.screen, HelpScreen) == want_help
+    shown.clear()
+    t0 = time.perf_counter()
+    await pilot.press(key)
+    while True:
+        hit = next((t for t, ok in shown if ok), None)
+        if hit is not None:
+            PRED[0] = lambda: False
+            return (hit - t0) * 1000
+        if time.perf_counter() - t0 > 10:
+            raise RuntimeError(f"no repaint within 10 s after {key!r}")
+        await asyncio.sleep(0.0005)
+
+
+async def run(args) -> int:
+    from demo_data import NOW, fill_demo
+
+    from cockpit.backtest.api import BacktestRequest, run_backtest
+    from cockpit.config import load_config
+    from cockpit.data import DataService
+    from cockpit.db import migrate, open_database
+    from cockpit.ui.app import create_app
+    from cockpit.ui.backtest_proc import BacktestCancelledError, run_in_process
+
+    tmp = tempfile.TemporaryDirectory()
+    url = f"sqlite:///{tmp.name}/bench.db"
+    db = open_database(url)
+    migrate(db)
+    fill_demo()
+    ins_s = insert_minute_candles(args.bars, NOW)
+    print(f"setup: {args.bars:,} 1m candles inserted in {ins_s:.1f}s")
+    cfg = load_config(None, environ={}, overrides={"database.url": url, "ui.refresh_ms": args.refresh_ms})
+    app = create_app(cfg, db=db, operator="bench")
+    shown: list[tuple[float, bool]] = []
+
+    async with app.run_test(size=(160, 48)) as pilot:
+        for _ in range(3):
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+        orig = app._display
+
+        def hooked(screen, renderable):
+            if renderable is not None and not app._batch_count:
+                shown.append((time.perf_counter(), bool(PRED[0]())))
+            return orig(screen, renderable)
+
+        app._display = hooked
+
+        async def both(label: str) -> dict[str, list[float]]:
+            res: dict[str, list[float]] = {"tf": [], "help": []}
+            for i in range(args.presses):
+                for kind in ("tf", "help", "help"):  # help opens, then closes again
+                    res[kind].append(await measure(app, pilot, kind, i, shown))
+                    await asyncio.sleep(0.02)  # a person does not type faster than this
+            if app.screen is not app.main_screen:
+                await pilot.press("escape")
+            return res
+
+        idle = await both("idle")
+
+        ds = DataService(db)
+        stop = threading.Event()
+        bt = {"runs": 0, "bars": 0, "s": 0.0, "error": None}
+
+        def backtest_loop() -> None:
+            try:
+                while not stop.is_set():
+                    t0 = time.perf_counter()
+                    total = [0]
+                    req = BacktestRequest(strategy="ema_trend", timeframe="1m")
+                    if args.thread:
+                        run_backtest(cfg, ds, req, progress=lambda d, n: total.__setitem__(0, n), cancel=stop)
+                    else:  # what the backtest screen does
+                        run_in_process(cfg, req, progress=lambda d, n: total.__setitem__(0, n), cancel=stop)
+                    bt["runs"] += 1
+                    bt["bars"] += total[0]
+                    bt["s"] += time.perf_counter() - t0
+            except BacktestCancelledError:
+                pass
+            except Exception as e:  # noqa: BLE001
+                if not stop.is_set():
+                    bt["error"] = f"{type(e).__name__}: {e}"
+            finally:
+                db.close()
+
+        if not args.no_backtest:
+            app.run_worker(backtest_loop, thread=True, group="backtest", exit_on_error=False)
+        writer = Writer(db, NOW)
+        if not args.no_writer:
+            writer.start()
+        await asyncio.sleep(3.0)  # let the backtest start, load its candles and enter the bar loop
+        w0, t_load = writer.rows, time.perf_counter()
+        loaded = await both("loaded")
+        rows_s = (writer.rows - w0) / (time.perf_counter() - t_load)
+        stop.set()
+        writer.stop_event.set()
+        if writer.is_alive():
+            writer.join()
+        await app.workers.wait_for_complete()
+
+    print(f"\nkey-press-to-repaint latency over {args.presses} presses each (ms):")
+    print(f"{'':14}{'p50':>8}{'p99':>8}{'max':>8}")
+    ratios = []
+    for kind in ("tf", "help"):
+        for label, res in (("idle", idle), ("loaded", loaded)):
+            xs = res[kind]
+            print(f"{kind + ' ' + label:14}{statistics.median(xs):8.1f}{pct(xs, 99):8.1f}{max(xs):8.1f}")
+        ratios.append((kind, pct(loaded[kind], 50) / max(pct(idle[kind], 50), 1e-9),
+                       pct(loaded[kind], 99) / max(pct(idle[kind], 99), 1e-9)))
+    for kind, r50, r99 in ratios:
+        print(f"{kind}: loaded/idle p50 x{r50:.2f}, p99 x{r99:.2f}")
+    rate = bt["bars"] / bt["s"] if bt["s"] else 0.0
+    print(f"load: backtest {bt['runs']} full run(s) finished, {rate:,.0f} bars/s when finished"
+          f"{' (error: ' + bt['error'] + ')' if bt['error'] else ''}; writer {rows_s:,.0f} rows/s")
+    worst = max(pct(loaded[k], 99) for k in loaded)
+    print(f"target: loaded p99 < 100 ms -> {'met' if worst < 100 else 'NOT met'} ({worst:.1f} ms)")
+    tmp.cleanup()
+    return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--presses", type=int, default=60)
+    ap.add_argument("--bars", type=int, default=1_000_000)
+    ap.add_argument("--refresh-ms", type=int, default=500)
+    ap.add_argument("--no-backtest", action="store_true", help="load = the writer thread only")
+    ap.add_argument("--no-writer", action="store_true", help="load = the backtest only")
+    ap.add_argument("--thread", action="store_true",
+                    help="run the backtest in a thread of the UI process (the screen uses a child process)")
+    return asyncio.run(run(ap.parse_args()))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
