@@ -19,7 +19,7 @@ if [ "${1:-}" = "--stop" ]; then
     [ -f "$PG_STATE" ] || { log "nothing to stop"; exit 0; }
     . "$PG_STATE"
     su postgres -s /bin/sh -c "'$(bindir)/pg_ctl' -D '$PGDATA_DIR' -m fast stop" >&2 || true
-    rm -rf "$PGDATA_DIR" "$PG_STATE"
+    rm -rf "$(dirname "$PGDATA_DIR")" "$PG_STATE"
     exit 0
 fi
 
