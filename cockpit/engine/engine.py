@@ -331,12 +331,15 @@ class Engine:
             self.log.info("orders_unavailable", decision=decision_id,
                           reason=st.availability.get("orders") if st.orders is None else st.availability.get("sizing"))
             return
-        intents = self._guard("sizing", lambda: st.plan(decision_id, decision, analysis, account), retries=0) or []
+        with self._om_lock:  # sizing reads the live mark through the order manager's executor
+            intents = self._guard("sizing", lambda: st.plan(decision_id, decision, analysis, account),
+                                  retries=0) or []
         for intent in intents:
             if self._stop.is_set():
                 break
             with self._om_lock:
-                res = self._guard("submit", lambda: st.orders.submit_intent(intent), retries=0)
+                # submit_intent is idempotent per decision and leg (deterministic client ids): safe to retry.
+                res = self._guard("submit", lambda: st.orders.submit_intent(intent), retries=2)
             self.log.info("order_intent", decision=decision_id, side=intent.side, amount=intent.amount,
                           reduce_only=intent.reduce_only, stop_loss=intent.stop_loss, take_profit=intent.take_profit,
                           reason=intent.reason, result=_describe(res))

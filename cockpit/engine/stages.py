@@ -129,7 +129,7 @@ def build_stages(cfg: dict[str, Any], *, log: EventLog, environ: Mapping[str, st
             st.availability[name] = f"failed to start: {type(e).__name__}: {log.redact(str(e))}"
     st.availability["sizing"] = "ok" if st.decide is not None else "waits for the decision stage"
     if st.decide is not None:
-        st.plan = lambda did, d, a, acct: _plan(cfg, did, d, a, acct)
+        st.plan = lambda did, d, a, acct: _plan(cfg, st, did, d, a, acct)
     if with_exchange and cfg.get("notify", {}).get("urls"):
         st.availability["notify"] = _build_notify(cfg, st, log)
     return st
@@ -292,14 +292,23 @@ def _build_orders(cfg: dict[str, Any], st: Stages, log: EventLog, exchange_for) 
                           symbol=cfg["symbol"], mode=cfg["exchange"]["mode"])
 
 
-def _plan(cfg: dict[str, Any], decision_id: int, decision: Decision, a: Analysis,
+def _plan(cfg: dict[str, Any], st: Stages, decision_id: int, decision: Decision, a: Analysis,
           account: dict[str, Any]) -> list[OrderIntent]:
     from cockpit.engine.sizing import plan_intents
 
-    price = a.price
-    snap = DataService().latest_price_snapshot(cfg["symbol"])
-    if snap and snap.get("mark_price"):
-        price = float(snap["mark_price"])
+    # Size against the price the risk check will use a moment later: the exchange's mark now. The
+    # bar's close can be far from it (an hour of simulated time passes in a second at 3600x), which
+    # would put stops on the wrong side of the entry.
+    price = None
+    market_state = getattr(st.orders, "market_state", None)
+    if market_state is not None:
+        try:
+            price = market_state().mark_price
+        except Exception:  # noqa: BLE001 - fall back to stored prices
+            price = None
+    if not price:
+        snap = DataService().latest_price_snapshot(cfg["symbol"])
+        price = float(snap["mark_price"]) if snap and snap.get("mark_price") else a.price
     return plan_intents(decision, decision_id=decision_id, price=price or 0.0, signals=a.signals,
                         equity=float(account.get("equity") or 0.0),
                         position_signed=float(account.get("signed_size") or 0.0), cfg=cfg)

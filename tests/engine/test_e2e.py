@@ -79,6 +79,8 @@ def test_headless_run_fills_the_database(tmp_path):
     filled = q(db, "SELECT * FROM orders WHERE status = 'filled'")
     assert filled, q(db, "SELECT id, status, reason FROM orders")
     for o in filled:
+        if o["decision_id"] is None:
+            continue  # a stop-loss / take-profit the exchange executed, adopted as filled by the order manager
         steps = [e["status"] for e in q(db, "SELECT status FROM order_lifecycle_events WHERE order_id = ? ORDER BY id",
                                          o["id"])]
         assert "approved" in steps and "submitted" in steps and steps[-1] == "filled", steps
