@@ -93,7 +93,6 @@ class Engine:
         self._recorded: dict[tuple[str, str], float] = {}
         self._lags: list[float] = []  # decision-loop lag samples (ms), for bench/soak
         self._status_lock = threading.Lock()
-        self._first_decision_done = threading.Event()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -343,7 +342,6 @@ class Engine:
             self.log.info("order_intent", decision=decision_id, side=intent.side, amount=intent.amount,
                           reduce_only=intent.reduce_only, stop_loss=intent.stop_loss, take_profit=intent.take_profit,
                           reason=intent.reason, result=_describe(res))
-        self._first_decision_done.set()
 
     def _account_view(self) -> dict[str, Any]:
         ds = DataService()

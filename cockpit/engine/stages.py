@@ -260,7 +260,6 @@ def _build_decision(cfg: dict[str, Any], st: Stages, log: EventLog, exchange_for
 
     store = DecisionStore(secrets=secret_values(cfg))
     engine = call_with(PortfolioDecisionEngine, cfg=cfg, config=cfg, clock=st.clock, ds=DataService(), store=store)
-    symbol = cfg["symbol"]
 
     def decide(a: Analysis, account: dict[str, Any]) -> tuple[int, Decision]:
         position = {"side": account.get("position_side", "flat"), "size": account.get("position_size", 0.0),
