@@ -340,5 +340,22 @@ def run_tui(cfg: dict[str, Any], *, engine: Any = None, attach: bool = False, li
     (cockpit.engine.runner) decides what to do after this returns.
     """
     app = create_app(cfg, engine=engine, attach=attach, live=live)
+    _exit_on_hangup(app)
     app.run()
     return int(app.return_code or 0)
+
+
+def _exit_on_hangup(app: CockpitApp) -> None:
+    """When the terminal goes away (SSH drop) leave at once instead of spinning on a dead tty.
+    The engine is unaffected: attached, it is another process; in-process, the runner stops it."""
+    import signal
+
+    def on_hup(signum: int, frame: Any) -> None:
+        loop = getattr(app, "_loop", None)
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(lambda: app.exit(return_code=129))
+
+    try:
+        signal.signal(signal.SIGHUP, on_hup)
+    except (ValueError, AttributeError, OSError):  # not the main thread, or no SIGHUP (Windows)
+        pass

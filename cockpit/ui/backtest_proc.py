@@ -81,7 +81,7 @@ def _child(cfg: dict[str, Any], request: Any, q: Any, cancel: Any) -> None:
 
 
 def run_in_process(cfg: dict[str, Any], request: Any, *, progress: Callable[[int, int], None],
-                   cancel: threading.Event) -> int | None:
+                   cancel: threading.Event, stall_s: float = 300.0) -> int | None:
     """Run ``request`` in a spawned child; return the stored result id. Raises BacktestCancelledError
     when ``cancel`` was set, RuntimeError with the child's error otherwise."""
     ctx = multiprocessing.get_context("spawn")
@@ -89,13 +89,17 @@ def run_in_process(cfg: dict[str, Any], request: Any, *, progress: Callable[[int
     child_cancel = ctx.Event()
     proc = ctx.Process(target=_child, args=(cfg, request, q, child_cancel), daemon=True, name="cockpit-backtest")
     proc.start()
+    heard = time.monotonic()
     try:
         while True:
             if cancel.is_set():
                 child_cancel.set()
             try:
                 msg = q.get(timeout=0.1)
+                heard = time.monotonic()
             except queue.Empty:
+                if time.monotonic() - heard > stall_s:
+                    raise RuntimeError(f"backtest process silent for {stall_s:.0f}s; stopped it") from None
                 if not proc.is_alive():
                     if cancel.is_set():
                         raise BacktestCancelledError() from None
@@ -111,7 +115,7 @@ def run_in_process(cfg: dict[str, Any], request: Any, *, progress: Callable[[int
                 raise RuntimeError(msg[1])
     finally:
         child_cancel.set()
-        proc.join(timeout=10)
+        proc.join(timeout=2 if cancel.is_set() else 10)
         if proc.is_alive():
             proc.terminate()
             proc.join(timeout=5)

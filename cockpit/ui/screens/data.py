@@ -21,15 +21,25 @@ from cockpit.ui.screens.common import CockpitScreen
 
 
 def find_repair() -> Any:
-    for name in ("cockpit.market.ingest", "cockpit.market.repair", "cockpit.market"):
+    """``repair(cfg, db, timeframes) -> str`` over the market ingest, or None when it is not in this build."""
+    try:
+        ingest = importlib.import_module("cockpit.market.ingest")
+    except ImportError:
+        return None
+    if not (hasattr(ingest, "MarketIngestor") and hasattr(ingest, "open_exchange")):
+        return None
+
+    def repair(cfg: dict[str, Any], db: Any, timeframes: list[str]) -> str:
+        mode = cfg["exchange"]["mode"]
+        x, clock, close = ingest.open_exchange(cfg, mode)
         try:
-            mod = importlib.import_module(name)
-        except ImportError:
-            continue
-        for attr in ("repair_gaps", "repair"):
-            if callable(getattr(mod, attr, None)):
-                return getattr(mod, attr)
-    return None
+            steps = ingest.MarketIngestor(x, cfg, clock, db=db, timeframes=timeframes, source=mode).repair(timeframes)
+        finally:
+            close()
+        return "; ".join(f"{s.timeframe}: {s.status}, {s.rows} row(s)" + (f" ({s.error})" if s.error else "")
+                         for s in steps)
+
+    return repair
 
 
 class DataScreen(CockpitScreen):
@@ -92,22 +102,33 @@ class DataScreen(CockpitScreen):
                       f"[red]{st}[/]" if st not in ("success", "ok", "done") else st, (r.get("error") or "")[:60])
 
     def action_repair(self) -> None:
-        self.run_repair()
+        from cockpit.ui.screens.modals import ConfirmModal
+
+        def after(ok: bool | None) -> None:
+            if ok:
+                self.query_one("#data-status", Static).update("repairing…")
+                self.run_repair()
+
+        self.app.push_screen(ConfirmModal(f"Refetch every candle gap from the exchange ({self.app.mode_label})?",
+                                          yes="Repair"), after)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="data-repair")
     def run_repair(self) -> None:
         ds, sym = self.app.ds, self.app.symbol
         try:
-            gaps = {tf: ds.gaps(sym, tf) for tf in self.app.cfg["timeframes"]}
+            tfs = list(self.app.cfg["timeframes"])
+            gaps = {tf: ds.gaps(sym, tf) for tf in tfs}
             n = sum(len(g) for g in gaps.values())
+            found = ", ".join(f"{tf}: {len(g)}" for tf, g in gaps.items())
             repair = find_repair()
             if repair is None:
-                msg = (f"{n} gap range(s) found ({', '.join(f'{tf}: {len(g)}' for tf, g in gaps.items())}); "
-                       "repair is not available in this build, nothing was written")
+                msg = f"{n} gap range(s) ({found}); repair is not available in this build, nothing was written"
+            elif n == 0:
+                msg = "no gaps: nothing to repair"
             else:
-                repair(self.app.cfg, ds, sym)
-                msg = f"repair ran over {n} gap range(s)"
+                msg = f"{n} gap range(s) ({found}) → {repair(self.app.cfg, self.app.db, tfs)}"
             self.post_message(ScreenDataLoaded("repair", msg))
+            self.post_message(ScreenDataLoaded("data", (ds.coverage(), ds.ingestion_runs(limit=100))))
         except Exception as e:  # noqa: BLE001
             self.post_message(ScreenDataLoaded("error", f"repair failed: {type(e).__name__}: {e}"))
         finally:

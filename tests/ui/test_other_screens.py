@@ -1,0 +1,76 @@
+"""Data, prompts and help screens, the command palette's commands."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import settle
+from demo_data import fill_demo
+
+from cockpit.db import models as m
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_data_screen_lists_coverage_and_runs(make_app, db):
+    fill_demo()
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("d")
+        await settle(app, pilot)
+        assert app.screen.query_one("#data-coverage").row_count == 4
+        assert app.screen.query_one("#data-runs").row_count == 2
+
+
+async def test_data_repair_needs_confirmation_and_reports(make_app, db):
+    fill_demo()
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("d")
+        await settle(app, pilot)
+        await pilot.press("R")
+        await pilot.pause()
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert "repair" not in str(app.screen.query_one("#data-status").render())
+        await pilot.press("R")
+        await pilot.pause()
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert "no gaps" in str(app.screen.query_one("#data-status").render())
+
+
+async def test_prompts_screen_shows_versions_diff_and_scores(make_app, db):
+    fill_demo()
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("p")
+        await settle(app, pilot)
+        s = app.screen
+        assert s.query_one("#pr-versions").row_count == 2
+        assert s.query_one("#pr-scores").row_count == m.StrategyScore.select().count()
+        assert "v8 vs v7" in s.query_one("#pr-diff").border_title
+
+
+async def test_help_lists_every_binding_and_palette_has_the_actions(make_app, db):
+    fill_demo()
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        keys = {b.key for b in app.main_screen.BINDINGS} | {b.key for b in app.BINDINGS}
+        from cockpit.ui.app import KEYMAP
+
+        documented = " ".join(k for k, _, _ in KEYMAP)
+        for k in keys:
+            shown = {"question_mark": "?", "tab": "Tab"}.get(k, k)
+            assert shown in documented, f"binding {k!r} missing from the help screen"
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        for t in ("Approve pending order", "Reject pending order", "Kill switch", "Backtest screen", "Chart 4h"):
+            assert t in titles
+        await pilot.press("question_mark")
+        await settle(app, pilot)
+        assert type(app.screen).__name__ == "HelpScreen"
+        await pilot.press("escape")
+        assert app.screen is app.main_screen
