@@ -111,12 +111,16 @@ class CockpitApp(App):
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
-        self.run_poll(self.timeframe, self.selected_order_id)
+        size = None
+        if self.main_screen.is_mounted:
+            s = self.main_screen.query_one("#candles").size
+            size = (s.width, s.height)
+        self.run_poll(self.timeframe, self.selected_order_id, size)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="poll")
-    def run_poll(self, timeframe: str, selected: int | None) -> None:
+    def run_poll(self, timeframe: str, selected: int | None, chart_size: tuple[int, int] | None = None) -> None:
         try:
-            self.post_message(StatePolled(self.poller.poll(timeframe, selected)))
+            self.post_message(StatePolled(self.poller.poll(timeframe, selected, chart_size)))
         except Exception as e:  # noqa: BLE001 - shown in the UI, never fatal
             self.post_message(PollFailed(f"{type(e).__name__}: {e}"))
         finally:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from cockpit.data import DataService
+from cockpit.ui import chart
 
 CHART_TIMEFRAMES = ("15m", "1h", "4h", "1d")
 PENDING = "pending_approval"
@@ -100,6 +101,9 @@ class Snapshot:
     timeline: list[dict[str, Any]] = field(default_factory=list)
     fills: list[dict[str, Any]] = field(default_factory=list)
     selected_decision: dict[str, Any] | None = None
+    levels: dict[str, Any] = field(default_factory=dict)
+    chart: Any = None  # Rich Text of the chart, built in the worker for ``chart_size``
+    chart_size: tuple[int, int] | None = None
     sigs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -116,8 +120,10 @@ class Poller:
         self._decision_last = 0
         self._llm: dict[int, dict[str, Any]] = {}
         self._prompts: dict[int, str] = {}
+        self._chart_sig: Any = None
 
-    def poll(self, timeframe: str, selected_order_id: int | None) -> Snapshot:
+    def poll(self, timeframe: str, selected_order_id: int | None,
+             chart_size: tuple[int, int] | None = None) -> Snapshot:
         ds, sym = self.ds, self.symbol
         s = Snapshot(timeframe=timeframe)
         s.halted, s.halt_reason = halt_state(ds)
@@ -172,17 +178,22 @@ class Poller:
 
         c = s.candles
         pos = s.position
+        s.levels = chart.levels(pos, s.orders)
         s.sigs = {
             "header": (s.halted, s.halt_reason, s.heartbeat_ms, (s.heartbeat or {}).get("state"), _sig(s.price), _sig(s.funding), _sig(s.open_interest),
                        _sig(s.long_short), _sig(s.balance), _sig(pos)),
             "candles": (timeframe, len(c["timestamp"]), int(c["timestamp"][-1]) if len(c["timestamp"]) else 0,
                         float(c["close"][-1]) if len(c["close"]) else 0.0, float(c["high"][-1]) if len(c["high"]) else 0,
-                        float(c["low"][-1]) if len(c["low"]) else 0, _sig(pos)),
+                        float(c["low"][-1]) if len(c["low"]) else 0, tuple(sorted(s.levels.items()))),
             "decisions": (self._decision_last, len(self._llm)),
             "risk": self._risk_last,
             "orders": (tuple((o["id"], o["status"], o.get("updated_at"), o.get("filled")) for o in s.orders),
                        selected_order_id, len(s.timeline), len(s.fills)),
         }
+        if chart_size and chart_size[0] > 0 and chart_size[1] > 0 and s.sigs["candles"] != self._chart_sig:
+            # Built here, in the worker: the event loop only swaps in the finished Text.
+            s.chart, s.chart_size = chart.build(s.candles, s.levels, timeframe, *chart_size), chart_size
+            self._chart_sig = s.sigs["candles"]
         return s
 
 

@@ -8,7 +8,7 @@ one-line banner above the footer.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual import events, on
 from textual.app import ComposeResult
@@ -121,7 +121,7 @@ class MainScreen(Screen):
         if "candles" in changed:
             chart = self.query_one(CandlesChart)
             chart.border_title = chart_title(snap.timeframe)
-            chart.show(snap.timeframe, snap.candles, _levels(snap))
+            chart.show(snap.timeframe, snap.candles, snap.levels, snap.chart, snap.chart_size)
         if "decisions" in changed:
             latest = snap.decisions[0] if snap.decisions else None
             self.query_one(WeightsPane).set_text(
@@ -152,17 +152,3 @@ class MainScreen(Screen):
         oid = int(event.row_key.value)
         if oid != self.app.selected_order_id:
             self.app.select_order(oid)
-
-
-def _levels(snap: "Snapshot") -> dict[str, Any]:
-    """Entry / SL / TP of the open position: entry from the snapshot, SL/TP from its newest order."""
-    side, _, _ = render.position_parts(snap.position)
-    if side == "FLAT":
-        return {}
-    out: dict[str, Any] = {"entry": snap.position.get("entry_price")}
-    for o in snap.orders:
-        if o["status"] in ("filled", "partially_filled") and not o.get("reduce_only") and (o.get("stop_loss") or o.get("take_profit")):
-            out["SL"] = o.get("stop_loss")
-            out["TP"] = o.get("take_profit")
-            break
-    return out
