@@ -152,7 +152,10 @@ def risk_summary(order: Mapping[str, Any]) -> list[str]:
 
 
 def pending_approval(order: Mapping[str, Any], decision: Mapping[str, Any] | None, *, event_ms: int | None,
-                     label: str) -> Message:
+                     label: str, ttl_s: float | None = None) -> Message:
+    """``ttl_s``: execution.approval_ttl_s, the operator's (wall) time to decide. On an accelerated
+    simulator ``expires_at`` is in exchange time and spans proportionally more, so the time left is
+    stated from ``ttl_s`` when given."""
     oid = order.get("id")
     base, quote = split_symbol(order.get("symbol", ""))
     lines = [f"{_order_head(order)} {order.get('symbol', '')} (order #{oid}, {order.get('type', 'market')}"
@@ -179,8 +182,11 @@ def pending_approval(order: Mapping[str, Any], decision: Mapping[str, Any] | Non
     lines += risk_summary(order)
     exp = _f(order.get("expires_at"))
     if exp is not None:
-        ttl = f"expires in {duration(exp - event_ms)} " if event_ms is not None else "expires "
-        lines.append(f"TTL: {ttl}(at {utc(exp)})")
+        if ttl_s is not None:
+            ttl = f"expires in {duration(ttl_s * 1000)} "
+        else:
+            ttl = f"expires in {duration(exp - event_ms)} " if event_ms is not None else "expires "
+        lines.append(f"TTL: {ttl}(at {utc(exp)} exchange time)")
     lines.append(f"Approve: cockpit orders approve {oid}   Reject: cockpit orders reject {oid}")
     return Message("pending_approval", f"{label} Approval needed: {_order_head(order)} (#{oid})", "\n".join(lines),
                    WARNING)

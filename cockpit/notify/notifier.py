@@ -238,7 +238,8 @@ class Notifier:
                 if order is None:
                     continue
                 decision = self.ds.decision(order["decision_id"]) if order.get("decision_id") else None
-                n += self._emit(fmt.pending_approval(order, decision, event_ms=ev.get("timestamp"), label=self.label))
+                n += self._emit(fmt.pending_approval(order, decision, event_ms=ev.get("timestamp"), label=self.label,
+                                                         ttl_s=self.cfg["execution"]["approval_ttl_s"]))
             elif status in CLOSED and CLOSED[status] in self.kinds:
                 order = self.ds.order(ev["order_id"])
                 if order is not None:

@@ -93,7 +93,7 @@ def test_pending_order_gives_exactly_one_message_with_its_fields(db, db_url, rec
     assert "weights: ema_trend" not in body  # only the rationale's first line
     assert "Risk check: reduced from 0.02 BTC to 0.015 BTC by max_position" in body
     assert "Loss if stopped: 22.50 USDT (0.22% of equity 10,000.00 USDT)" in body
-    assert "TTL: expires in 15m (at 2026-01-01 12:15 UTC)" in body
+    assert "TTL: expires in 15m (at 2026-01-01 12:15 UTC exchange time)" in body
     assert f"cockpit orders approve {oid}" in body
 
 
