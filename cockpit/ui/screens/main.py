@@ -124,8 +124,10 @@ class MainScreen(Screen):
             chart.show(snap.timeframe, snap.candles, snap.levels, snap.chart, snap.chart_size)
         if "decisions" in changed:
             latest = snap.decisions[0] if snap.decisions else None
-            self.query_one(WeightsPane).set_text(
-                render.weights_text(latest, bar_width=10),
+            pane = self.query_one(WeightsPane)
+            bar_width = max(6, min(24, pane.size.width - 48)) if pane.size.width else 10
+            pane.set_text(
+                render.weights_text(latest, bar_width=bar_width),
                 f"Strategy weights — regime: {render.regime_label(latest)}")
             run = snap.llm_runs.get((latest or {}).get("llm_run_id") or -1)
             prompt = snap.prompt_names.get((latest or {}).get("prompt_version_id") or -1)

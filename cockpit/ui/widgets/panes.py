@@ -61,7 +61,7 @@ class CockpitHeader(Horizontal):
 
 
 class TextPane(VerticalScroll):
-    """A bordered, scrollable pane holding one Static body."""
+    """A bordered pane holding one Static body; Tab focuses it and ↑/↓/PgUp/PgDn scroll it."""
 
     DEFAULT_CSS = """
     TextPane > Static { width: 1fr; }
@@ -70,7 +70,6 @@ class TextPane(VerticalScroll):
     def __init__(self, title: str, **kw: Any) -> None:
         super().__init__(**kw)
         self.border_title = title
-        self.can_focus = False
         self.body = Static("", classes="pane-body")
 
     def compose(self) -> ComposeResult:
