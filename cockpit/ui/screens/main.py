@@ -124,11 +124,7 @@ class MainScreen(Screen):
             chart.show(snap.timeframe, snap.candles, snap.levels, snap.chart, snap.chart_size)
         if "decisions" in changed:
             latest = snap.decisions[0] if snap.decisions else None
-            pane = self.query_one(WeightsPane)
-            bar_width = max(6, min(24, pane.size.width - 48)) if pane.size.width else 10
-            pane.set_text(
-                render.weights_text(latest, bar_width=bar_width),
-                f"Strategy weights — regime: {render.regime_label(latest)}")
+            self.query_one(WeightsPane).show_decision(latest)
             run = snap.llm_runs.get((latest or {}).get("llm_run_id") or -1)
             prompt = snap.prompt_names.get((latest or {}).get("prompt_version_id") or -1)
             self.query_one(RationalePane).set_text(render.rationale_text(snap.decisions, snap.llm_runs),

@@ -82,7 +82,22 @@ class TextPane(VerticalScroll):
 
 
 class WeightsPane(TextPane):
-    pass
+    """Bars are as wide as the pane allows, so the text is rebuilt when the pane is resized."""
+
+    decision: dict[str, Any] | None = None
+
+    def show_decision(self, decision: dict[str, Any] | None) -> None:
+        self.decision = decision
+        self._render_weights()
+
+    def on_resize(self) -> None:
+        self._render_weights()
+
+    def _render_weights(self) -> None:
+        w = self.size.width
+        bar_width = max(6, min(24, w - 48)) if w else 10
+        self.set_text(render.weights_text(self.decision, bar_width=bar_width),
+                      f"Strategy weights — regime: {render.regime_label(self.decision)}")
 
 
 class RationalePane(TextPane):
