@@ -105,3 +105,24 @@ async def test_cancel_stops_the_run_and_stores_nothing(make_app, db):
         assert not screen.running
         assert "cancelled" in str(screen.query_one("#bt-status").render())
         assert m.BacktestResult.select().count() == 0
+
+
+async def test_portfolio_backtest_runs_all_enabled_strategies(make_app, db):
+    """Choosing "portfolio" runs every enabled strategy through the scorer and scheduler."""
+    fill_demo(bars=2300)
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("b")
+        await settle(app, pilot)
+        screen = app.screen
+        screen.query_one("#bt-strategy").value = "portfolio"
+        await pilot.pause()
+        assert screen.request()["portfolio"] is True
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        await settle(app, pilot)
+        status = str(screen.query_one("#bt-status").render())
+        assert "done" in status, status
+        rows = list(m.BacktestConfig.select())
+        assert [r.strategy for r in rows] == ["portfolio"]

@@ -31,33 +31,17 @@ from cockpit.ui.messages import BacktestFinished, BacktestProgressed, ScreenData
 from cockpit.ui.screens.common import CockpitScreen
 
 def build_request(runner: Callable[..., Any], req: dict[str, Any]) -> Any:
-    """The runner's own request type when its module has one (cockpit.backtest.api.BacktestRequest),
-    else the plain dict."""
+    """The backtest engine's BacktestRequest for the form's values (``portfolio`` runs every enabled
+    strategy through the scorer and scheduler)."""
     import dataclasses
-    import sys
 
-    cls = getattr(sys.modules.get(getattr(runner, "__module__", ""), None), "BacktestRequest", None)
-    if cls is None or not dataclasses.is_dataclass(cls):
-        return req
-    if req.get("portfolio"):
-        raise ValueError("portfolio backtests are not offered by this backtest engine yet; pick one strategy")
-    names = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: v for k, v in req.items() if k in names})
+    from cockpit.backtest.api import BacktestRequest
 
-
-def build_request(runner: Callable[..., Any], req: dict[str, Any]) -> Any:
-    """The runner's own request type when its module has one (cockpit.backtest.api.BacktestRequest),
-    else the plain dict."""
-    import dataclasses
-    import sys
-
-    cls = getattr(sys.modules.get(getattr(runner, "__module__", ""), None), "BacktestRequest", None)
-    if cls is None or not dataclasses.is_dataclass(cls):
-        return req
-    if req.get("portfolio"):
-        raise ValueError("portfolio backtests are not offered by this backtest engine yet; pick one strategy")
-    names = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: v for k, v in req.items() if k in names})
+    names = {f.name for f in dataclasses.fields(BacktestRequest)}
+    values = {k: v for k, v in req.items() if k in names}
+    if values.get("strategy") is None:
+        values.pop("strategy", None)
+    return BacktestRequest(**values)
 
 
 def parse_day(text: str) -> int:
