@@ -170,3 +170,22 @@ async def test_poll_error_is_shown_not_fatal(make_app, demo_ids, db):
         app.request_refresh()
         await settle(app, pilot)
         assert app.last_error is None
+
+
+async def test_viewer_role_is_shown_and_its_approval_refused(make_app, db, monkeypatch):
+    """COCKPIT_ROLE=viewer (an SSH key without the trader role): the badge says VIEWER and `a`
+    writes no operator command."""
+    from demo_data import fill_demo
+
+    monkeypatch.setenv("COCKPIT_ROLE", "viewer")
+    fill_demo()
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        badge = app.screen.query_one("#mode-badge")
+        assert "VIEWER" in str(badge.render())
+        await pilot.press("a")
+        await settle(app, pilot)
+        from cockpit.db import models as m
+
+        assert m.OperatorCommand.select().count() == 0

@@ -24,8 +24,13 @@ class ModeBadge(Static):
     """
 
     def __init__(self, mode: str, **kw: Any) -> None:
+        from cockpit.data.operator import operator_role
+
         super().__init__(mode, **kw)
         self.mode = mode
+        # A viewer (e.g. an SSH key without the trader role) sees it on every screen: its
+        # approvals, rejections, cancels and kill switch are refused where commands are written.
+        self.role_note = " · VIEWER" if operator_role() == "viewer" else ""
         self.set_state(False, "")
 
     def set_state(self, halted: bool, reason: str) -> None:
@@ -34,9 +39,9 @@ class ModeBadge(Static):
         self.set_class(halted, "-halted")
         if halted:
             live = " LIVE" if self.mode == "OKX LIVE" else ""
-            self.update(f"HALTED{live}: {reason}")
+            self.update(f"HALTED{live}: {reason}{self.role_note}")
         else:
-            self.update(self.mode)
+            self.update(self.mode + self.role_note)
 
 
 class CockpitHeader(Horizontal):
