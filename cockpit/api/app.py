@@ -15,7 +15,7 @@ import threading
 import time
 from collections import deque
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 from fastapi import Body, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -28,7 +28,9 @@ from cockpit.api.jobs import Jobs
 from cockpit.data import DataService
 from cockpit.domain.market import TIMEFRAME_MS
 
-SYMBOL_RE = re.compile(r"^[A-Z0-9]+/[A-Z0-9]+(:[A-Z0-9]+)?$")
+SYMBOL_PATTERN = r"^[A-Z0-9]+/[A-Z0-9]+(:[A-Z0-9]+)?$"
+SYMBOL_RE = re.compile(SYMBOL_PATTERN)
+Timeframe = Literal[tuple(TIMEFRAME_MS)]  # type: ignore[valid-type]
 ORDER_STATUSES = ("new", "pending_approval", "approved", "submitted", "partially_filled", "filled", "rejected",
                   "canceled", "expired", "failed")
 OPEN_PATHS = {"/api/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
@@ -39,23 +41,23 @@ OPEN_PATHS = {"/api/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", 
 
 class CollectBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    symbol: str = Field(..., examples=["BTC/USDT:USDT"])
-    timeframe: str = Field("1h", examples=["1h"])
+    symbol: str = Field(..., examples=["BTC/USDT:USDT"], pattern=SYMBOL_PATTERN)
+    timeframe: Timeframe = Field("1h", examples=["1h"])
     update_only: bool = True
 
 
 class DecisionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    symbol: str = Field(..., examples=["BTC/USDT:USDT"])
-    timeframe: str = Field("1h", examples=["1h"])
+    symbol: str = Field(..., examples=["BTC/USDT:USDT"], pattern=SYMBOL_PATTERN)
+    timeframe: Timeframe = Field("1h", examples=["1h"])
     strategy: str = Field("balanced", description="'balanced' (all enabled strategies) or one strategy name")
 
 
 class BacktestCreateBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(..., min_length=1, max_length=200)
-    symbol: str = Field(..., examples=["BTC/USDT:USDT"])
-    timeframe: str = Field("1h")
+    symbol: str = Field(..., examples=["BTC/USDT:USDT"], pattern=SYMBOL_PATTERN)
+    timeframe: Timeframe = Field("1h")
     start_time: str = Field(..., examples=["2024-01-01T00:00:00Z"])
     end_time: str = Field(..., examples=["2024-12-31T23:59:59Z"])
     initial_capital: float = Field(10000.0, gt=0, lt=1e12)
@@ -64,6 +66,37 @@ class BacktestCreateBody(BaseModel):
     strategy_params: dict[str, float | int | str | bool] = Field(default_factory=dict)
     slippage_bps: float = Field(2.0, ge=0, le=1000)
     leverage: float = Field(1.0, ge=1, le=125)
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(..., examples=["INVALID_PARAMETER"])
+    message: str
+    details: Any = None
+
+
+class ErrorEnvelope(BaseModel):
+    """The seed's error format (section 6.3)."""
+
+    success: bool = False
+    error: ErrorDetail
+
+
+class Envelope(BaseModel):
+    """The seed's success format: ``{"success": true, "data": ...}`` (and a message on some calls)."""
+
+    success: bool = True
+    data: Any = None
+    message: str | None = None
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorEnvelope, "description": "INVALID_PARAMETER"},
+    401: {"model": ErrorEnvelope, "description": "UNAUTHORIZED (keys configured, X-API-Key missing or wrong)"},
+    404: {"model": ErrorEnvelope, "description": "NOT_FOUND"},
+    429: {"model": ErrorEnvelope, "description": "RATE_LIMIT_EXCEEDED"},
+    500: {"model": ErrorEnvelope, "description": "INTERNAL_ERROR"},
+    502: {"model": ErrorEnvelope, "description": "EXTERNAL_API_ERROR"},
+}
 
 
 class RejectBody(BaseModel):
@@ -153,7 +186,7 @@ def create_api(cfg: dict[str, Any], *, api_keys: list[str] | None = None, servic
     jobs = Jobs(now_ms=now_ms)
     services = services or Services(cfg, now_ms=now_ms)
     app = FastAPI(title="Alpha Arena Cockpit API", version="1", description=__doc__,
-                  openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
+                  openapi_url="/openapi.json", docs_url="/docs", redoc_url=None, responses=ERROR_RESPONSES)
     app.state.jobs = jobs
     app.state.services = services
 
@@ -165,7 +198,14 @@ def create_api(cfg: dict[str, Any], *, api_keys: list[str] | None = None, servic
     async def _invalid(_: Request, e: RequestValidationError) -> JSONResponse:
         errs = [{"loc": list(x.get("loc", ())), "msg": x.get("msg")} for x in e.errors()]
         first = errs[0] if errs else {"loc": [], "msg": "invalid request"}
-        err = ApiError("INVALID_PARAMETER", f"{'.'.join(map(str, first['loc'][1:])) or 'request'}: {first['msg']}", errs)
+        field = str(first["loc"][-1]) if first["loc"] else ""
+        if field == "symbol":  # the seed's own wording (section 6.3)
+            err = ApiError("INVALID_PARAMETER", "Invalid symbol format", "Symbol must be in format XXX/YYY:ZZZ")
+        elif field == "timeframe":
+            err = ApiError("INVALID_PARAMETER", "Invalid timeframe", f"allowed: {', '.join(TIMEFRAME_MS)}")
+        else:
+            err = ApiError("INVALID_PARAMETER", f"{'.'.join(map(str, first['loc'][1:])) or 'request'}: {first['msg']}",
+                           errs)
         return JSONResponse(err.body(), status_code=400)
 
     @app.exception_handler(StarletteHTTPException)
@@ -174,7 +214,8 @@ def create_api(cfg: dict[str, Any], *, api_keys: list[str] | None = None, servic
         if e.status_code >= 500:
             code = "INTERNAL_ERROR"
         body = {"success": False, "error": {"code": code, "message": str(e.detail), "details": None}}
-        return JSONResponse(body, status_code=e.status_code)
+        # Keep the exception's headers (e.g. Allow on 405, as RFC 9110 requires).
+        return JSONResponse(body, status_code=e.status_code, headers=getattr(e, "headers", None))
 
     @app.exception_handler(Exception)
     async def _crash(_: Request, e: Exception) -> JSONResponse:
@@ -199,8 +240,9 @@ def create_api(cfg: dict[str, Any], *, api_keys: list[str] | None = None, servic
 
     # -------------------------------------------------------------- market
 
-    @app.get("/api/market/latest", tags=["market"])
-    def market_latest(symbol: str = Query(..., examples=["BTC/USDT:USDT"]), timeframe: str = "1h",
+    @app.get("/api/market/latest", tags=["market"], response_model=Envelope)
+    def market_latest(symbol: str = Query(..., examples=["BTC/USDT:USDT"], pattern=SYMBOL_PATTERN),
+                      timeframe: Timeframe = "1h",
                       limit: int = Query(100, ge=1, le=5000)) -> dict[str, Any]:
         _check_symbol(symbol)
         _check_timeframe(timeframe)
@@ -210,7 +252,7 @@ def create_api(cfg: dict[str, Any], *, api_keys: list[str] | None = None, servic
                                             df["low"].tolist(), df["close"].tolist(), df["volume"].tolist())]
         return ok(rows)
 
-    @app.post("/api/market/collect", tags=["market"])
+    @app.post("/api/market/collect", tags=["market"], response_model=Envelope)
     def market_collect(body: CollectBody) -> dict[str, Any]:
         _check_symbol(body.symbol)
         _check_timeframe(body.timeframe)
@@ -220,7 +262,7 @@ def create_api(cfg: dict[str, Any], *, api_keys: list[str] | None = None, servic
                           symbol=body.symbol, timeframe=body.timeframe)
         return ok({"job_id": job["job_id"], "status": job["status"]}, message="Data collection started")
 
-    @app.get("/api/market/stats", tags=["market"])
+    @app.get("/api/market/stats", tags=["market"], response_model=Envelope)
     def market_stats() -> dict[str, Any]:
         tables = [{"symbol": r["symbol"], "timeframe": r["timeframe"], "count": r["rows"],
                    "start_time": _iso(r["first"]), "end_time": _iso(r["last"]), "gaps": r["gaps"]}
@@ -229,7 +271,7 @@ def create_api(cfg: dict[str, Any], *, api_keys: list[str] | None = None, servic
 
     # -------------------------------------------------------------- decisions
 
-    @app.post("/api/decision/generate", tags=["decision"])
+    @app.post("/api/decision/generate", tags=["decision"], response_model=Envelope)
     def decision_generate(body: DecisionBody) -> dict[str, Any]:
         _check_symbol(body.symbol)
         _check_timeframe(body.timeframe)
@@ -237,8 +279,8 @@ def create_api(cfg: dict[str, Any], *, api_keys: list[str] | None = None, servic
             raise ApiError("INVALID_PARAMETER", f"this engine trades {cfg['symbol']}", "symbol must be the configured one")
         return ok(services.generate_decision(body.timeframe, body.strategy))
 
-    @app.get("/api/decision/history", tags=["decision"])
-    def decision_history(symbol: str | None = None, limit: int = Query(50, ge=1, le=1000)) -> dict[str, Any]:
+    @app.get("/api/decision/history", tags=["decision"], response_model=Envelope)
+    def decision_history(symbol: str | None = Query(None, pattern=SYMBOL_PATTERN), limit: int = Query(50, ge=1, le=1000)) -> dict[str, Any]:
         if symbol is not None:
             _check_symbol(symbol)
         rows = DataService().decisions(symbol=symbol, limit=limit)
@@ -248,7 +290,7 @@ def create_api(cfg: dict[str, Any], *, api_keys: list[str] | None = None, servic
 
     # -------------------------------------------------------------- backtests
 
-    @app.post("/api/backtest/create", tags=["backtest"])
+    @app.post("/api/backtest/create", tags=["backtest"], response_model=Envelope)
     def backtest_create(body: BacktestCreateBody) -> dict[str, Any]:
         _check_symbol(body.symbol)
         _check_timeframe(body.timeframe)
@@ -258,21 +300,21 @@ def create_api(cfg: dict[str, Any], *, api_keys: list[str] | None = None, servic
         config_id = services.create_backtest(body.model_dump(), start, end)
         return ok({"config_id": config_id, "message": "Backtest configuration created"})
 
-    @app.post("/api/backtest/run/{config_id}", tags=["backtest"])
+    @app.post("/api/backtest/run/{config_id}", tags=["backtest"], response_model=Envelope)
     def backtest_run(config_id: int = Path(..., ge=1, le=2**62)) -> dict[str, Any]:
         if DataService().backtest_config(config_id) is None:
             raise ApiError("NOT_FOUND", f"backtest config {config_id} not found")
         job = jobs.submit("backtest", lambda j: services.run_backtest(config_id, j), config_id=config_id)
         return ok({"job_id": job["job_id"], "status": job["status"]}, message="Backtest started")
 
-    @app.get("/api/backtest/result/{result_id}", tags=["backtest"])
+    @app.get("/api/backtest/result/{result_id}", tags=["backtest"], response_model=Envelope)
     def backtest_result(result_id: int = Path(..., ge=1, le=2**62)) -> dict[str, Any]:
         r = DataService().backtest_result(result_id)
         if r is None:
             raise ApiError("NOT_FOUND", f"backtest result {result_id} not found")
         return ok(_percent(r))
 
-    @app.get("/api/backtest/list", tags=["backtest"])
+    @app.get("/api/backtest/list", tags=["backtest"], response_model=Envelope)
     def backtest_list(limit: int = Query(20, ge=1, le=1000)) -> dict[str, Any]:
         rows = DataService().backtest_results(limit=limit)
         return ok([_percent({"id": r["id"], "config_id": r["config_id"], "name": r["name"], "symbol": r["symbol"],
@@ -280,7 +322,7 @@ def create_api(cfg: dict[str, Any], *, api_keys: list[str] | None = None, servic
                              "max_drawdown": r["max_drawdown"], "sharpe_ratio": r["sharpe_ratio"],
                              "total_trades": r["total_trades"], "created_at": r["created_at"]}) for r in rows])
 
-    @app.get("/api/jobs/{job_id}", tags=["jobs"])
+    @app.get("/api/jobs/{job_id}", tags=["jobs"], response_model=Envelope)
     def job_status(job_id: int = Path(..., ge=1, le=2**62)) -> dict[str, Any]:
         job = jobs.get(job_id)
         if job is None:
@@ -289,8 +331,8 @@ def create_api(cfg: dict[str, Any], *, api_keys: list[str] | None = None, servic
 
     # -------------------------------------------------------------- orders
 
-    @app.get("/api/orders", tags=["orders"])
-    def orders(status: str | None = None, limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
+    @app.get("/api/orders", tags=["orders"], response_model=Envelope)
+    def orders(status: Literal[ORDER_STATUSES] | None = None, limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
         if status is not None and status not in ORDER_STATUSES:
             raise ApiError("INVALID_PARAMETER", f"unknown status {status!r}", f"allowed: {', '.join(ORDER_STATUSES)}")
         return ok(DataService().orders(status=status, limit=limit))
@@ -303,13 +345,13 @@ def create_api(cfg: dict[str, Any], *, api_keys: list[str] | None = None, servic
             raise ApiError("INVALID_PARAMETER", f"order {order_id} is {o['status']}, not pending approval")
         return o
 
-    @app.post("/api/orders/{order_id}/approve", tags=["orders"])
+    @app.post("/api/orders/{order_id}/approve", tags=["orders"], response_model=Envelope)
     def approve(request: Request, order_id: int = Path(..., ge=1, le=2**62)) -> dict[str, Any]:
         _pending(order_id)
         cid = services.command("approve", order_id, None, _operator(request))
         return ok({"order_id": order_id, "command_id": cid}, message="approval queued for the engine")
 
-    @app.post("/api/orders/{order_id}/reject", tags=["orders"])
+    @app.post("/api/orders/{order_id}/reject", tags=["orders"], response_model=Envelope)
     def reject(request: Request, body: RejectBody, order_id: int = Path(..., ge=1, le=2**62)) -> dict[str, Any]:
         _pending(order_id)
         cid = services.command("reject", order_id, {"reason": body.reason}, _operator(request))
@@ -322,7 +364,7 @@ def create_api(cfg: dict[str, Any], *, api_keys: list[str] | None = None, servic
 
     # -------------------------------------------------------------- health
 
-    @app.get("/api/health", tags=["health"])
+    @app.get("/api/health", tags=["health"], response_model=Envelope)
     def health() -> dict[str, Any]:
         return ok(services.health())
 
