@@ -139,10 +139,25 @@ def run_main(args: argparse.Namespace, ctx) -> int:
         print(f"cockpit: {refusal}", file=sys.stderr)
         return 1
     headless = bool(getattr(args, "headless", False))
+    api_bind = getattr(args, "api", None)
+    if api_bind:
+        from cockpit.api.server import ApiRefused, api_keys, is_loopback, parse_bind
+
+        if not headless:
+            print("cockpit: --api is served by the headless engine: add --headless", file=sys.stderr)
+            return 2
+        try:
+            api_bind = parse_bind(api_bind)
+            if not is_loopback(api_bind[0]) and not api_keys(cfg):
+                raise ApiRefused(f"--api {api_bind[0]}:{api_bind[1]} is not a loopback address: set API keys in "
+                                 f"${cfg['api']['keys_env']} (comma-separated) first")
+        except ApiRefused as e:
+            print(f"cockpit: {e}", file=sys.stderr)
+            return 2
     log = _engine_log(cfg, args, headless=headless)
     handle = EngineHandle(cfg, log=log, db=ctx.database())
     if headless:
-        return _run_headless(handle, log, run_for=getattr(args, "run_for", None), cfg=cfg)
+        return _run_headless(handle, log, run_for=getattr(args, "run_for", None), cfg=cfg, api_bind=api_bind)
     try:
         handle.start()
     except EngineLocked as e:
@@ -156,7 +171,22 @@ def run_main(args: argparse.Namespace, ctx) -> int:
         handle.stop()
 
 
-def _run_headless(handle: EngineHandle, log: EventLog, *, run_for: float | None, cfg: dict[str, Any]) -> int:
+def _start_api(handle: EngineHandle, log: EventLog, cfg: dict[str, Any], bind: tuple[str, int]):
+    """The REST API in a thread of this process, using the engine's exchange connection and clock."""
+    from cockpit.api.server import ApiServer
+    from cockpit.api.services import Services
+
+    stages = handle.engine.stages if handle.engine is not None else None
+    clock = stages.clock if stages is not None else None
+    now_ms = clock.now_ms if clock is not None else (lambda: int(time.time() * 1000))
+    services = Services(cfg, now_ms=now_ms, exchange_factory=getattr(stages, "exchange_for", None), clock=clock)
+    server = ApiServer(cfg, bind[0], bind[1], services=services, now_ms=now_ms).start()
+    log.info("api", url=server.url + "/api", docs=server.url + "/docs")
+    return server
+
+
+def _run_headless(handle: EngineHandle, log: EventLog, *, run_for: float | None, cfg: dict[str, Any],
+                  api_bind: tuple[str, int] | None = None) -> int:
     signals_seen: list[str] = []
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -178,7 +208,14 @@ def _run_headless(handle: EngineHandle, log: EventLog, *, run_for: float | None,
             return 1
         deadline = time.monotonic() + run_for if run_for else None
         log.info("headless", mode=mode_label(cfg), run_for_s=run_for, database=cfg["database"]["url"], pid=_pid())
+        api = None
         try:
+            if api_bind is not None:
+                try:
+                    api = _start_api(handle, log, cfg, api_bind)
+                except OSError as e:
+                    print(f"cockpit: --api {api_bind[0]}:{api_bind[1]}: cannot listen: {e}", file=sys.stderr)
+                    return 1
             while not handle.wait(0.25):
                 if deadline is not None and time.monotonic() >= deadline:
                     log.info("run_for_elapsed", seconds=run_for)
@@ -186,6 +223,8 @@ def _run_headless(handle: EngineHandle, log: EventLog, *, run_for: float | None,
         finally:
             if signals_seen:
                 log.info("signal", signal=signals_seen[0])
+            if api is not None:
+                api.stop()
             handle.stop()
     finally:
         for s, h in old.items():

@@ -52,6 +52,7 @@ class Stages:
     plan: Callable[[int, Decision, Analysis, dict[str, Any]], list[OrderIntent]] | None = None
     orders: Any = None
     simulator: Any = None
+    exchange_for: Callable[[], Any] | None = None  # a new ccxt client (one per thread), for the API's collect
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
@@ -115,6 +116,7 @@ def build_stages(cfg: dict[str, Any], *, log: EventLog, environ: Mapping[str, st
     database (with ``clock``), for replaying stored bars without any exchange."""
     st = Stages(clock=clock or WallClock())
     exchange_for = _build_venue(cfg, st, log, environ) if with_exchange else None
+    st.exchange_for = exchange_for
     builders = (("ingest", _build_ingest), ("analysis", _build_analysis), ("decision", _build_decision),
                 ("orders", _build_orders))
     if not with_exchange:
