@@ -61,9 +61,11 @@ class Collector(io.TextIOBase):
                 rec = json.loads(line)
             except ValueError:
                 continue
-            if rec.get("event") in ("decision", "decision_skipped", "worker_crashed", "stage_error", "order_intent"):
+            ev = rec.get("event")
+            if ev in ("decision", "decision_skipped", "worker_crashed", "stage_error"):
+                # Keep only what the report needs, so the bench itself does not grow the RSS it measures.
                 with self._lock:
-                    self.events.append(rec)
+                    self.events.append({"event": ev, "bar": rec.get("bar"), "stage": rec.get("stage")})
         return len(s)
 
 
