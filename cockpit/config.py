@@ -148,20 +148,6 @@ def string_list(default: list[str], doc: str = "") -> Spec:
     return Spec(default, check, doc)
 
 
-def choice_list(default: list[str], options: Iterable[str], doc: str = "") -> Spec:
-    opts = tuple(options)
-
-    def check(path: str, v: Any) -> Any:
-        if not isinstance(v, list):
-            raise ConfigError(path, f"expected a list of {', '.join(opts)}, got {_fmt(v)}")
-        for i, x in enumerate(v):
-            if x not in opts:
-                raise ConfigError(f"{path}[{i}]", f"expected one of {', '.join(opts)}, got {_fmt(x)}")
-        return list(v)
-
-    return Spec(default, check, doc)
-
-
 def params_map(default: dict[str, Any], doc: str = "") -> Spec:
     """Strategy parameters: names to scalars. Their ranges are checked by the strategy registry."""
 

@@ -17,7 +17,7 @@ from collections import deque
 from datetime import datetime, timezone
 from typing import Any, Callable, Literal
 
-from fastapi import Body, FastAPI, Path, Query, Request
+from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -180,7 +180,10 @@ def create_api(cfg: dict[str, Any], *, api_keys: list[str] | None = None, servic
     backtests): cockpit.api.services.Services by default."""
     from cockpit.api.services import Services
 
-    now_ms = now_ms or (lambda: int(time.time() * 1000))
+    if now_ms is None:
+        from cockpit.engine.clock import WallClock
+
+        now_ms = WallClock().now_ms
     keys = [k for k in (api_keys or []) if k]
     limiter = RateLimiter(int(cfg["api"]["rate_limit_per_minute"]))
     jobs = Jobs(now_ms=now_ms)

@@ -44,7 +44,7 @@ def postgres_params(url: str, *, password_env: str = DEFAULT_PASSWORD_ENV,
     u = urlsplit(url)
     name = unquote(u.path.lstrip("/"))
     if not name:
-        raise ValueError(f"database.url: a PostgreSQL URL needs a database name, e.g. postgresql://user@host/cockpit")
+        raise ValueError("database.url: a PostgreSQL URL needs a database name, e.g. postgresql://user@host/cockpit")
     kw: dict = {k: v for k, v in parse_qsl(u.query)}
     if u.hostname:
         kw["host"] = u.hostname

@@ -1,4 +1,4 @@
-"""Time comes from a Clock object, never from time.time() in core code.
+"""Time comes from a Clock object, never from the wall clock directly in core code.
 
 Implementations: ``ManualClock`` here (tests, bar clock in backtests), a wall clock and an
 exchange-synchronised clock in ``cockpit.engine.clock``, an accelerated clock in ``cockpit.sim``.

@@ -65,7 +65,9 @@ def _wait_arg(p: argparse.ArgumentParser) -> None:
 
 def _now_ms() -> int:
     # A command-line surface: the operator's wall clock stamps the request (the engine stamps the decision).
-    return int(time.time() * 1000)
+    from cockpit.engine.clock import WallClock
+
+    return WallClock().now_ms()
 
 
 def _iso(ms: Any) -> str:

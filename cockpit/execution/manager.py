@@ -20,7 +20,6 @@ Not thread-safe by itself: the engine serialises calls with one lock.
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from typing import Any, Mapping
 

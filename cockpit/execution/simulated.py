@@ -36,7 +36,7 @@ import math
 from dataclasses import dataclass
 
 from cockpit.domain.clock import Clock
-from cockpit.domain.orders import Fill, Order, OrderStatus, Position
+from cockpit.domain.orders import Order, OrderStatus, Position
 from cockpit.execution.base import AccountState, ExecutionReport, OrderExecutor
 
 _INF = math.inf

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import sys
-import time
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,6 +32,7 @@ def run_ingest(args: argparse.Namespace, ctx) -> int:
 
         return run_exchange_ingest_cli(args, ctx)
     from cockpit.domain.market import TIMEFRAME_MS
+    from cockpit.engine.clock import WallClock
     from cockpit.market.csv_import import CsvImportError, import_csv, record_run
 
     if not args.timeframe:
@@ -43,15 +43,16 @@ def run_ingest(args: argparse.Namespace, ctx) -> int:
               file=sys.stderr)
         return 2
     db = ctx.database()
-    started = int(time.time() * 1000)
+    clock = WallClock()  # a CSV import has no exchange clock: the run is stamped with wall time
+    started = clock.now_ms()
     try:
         res = import_csv(db, args.csv, symbol=symbol, timeframe=args.timeframe)
     except CsvImportError as e:
         record_run(db, source=f"csv:{args.csv}", symbol=symbol, timeframe=args.timeframe, data_type="candles",
-                   started_at=started, ended_at=int(time.time() * 1000), rows=0, status="failed", error=str(e))
+                   started_at=started, ended_at=clock.now_ms(), rows=0, status="failed", error=str(e))
         print(f"cockpit ingest: {e}; nothing was imported", file=sys.stderr)
         return 1
     record_run(db, source=f"csv:{args.csv}", symbol=symbol, timeframe=args.timeframe, data_type="candles",
-               started_at=started, ended_at=int(time.time() * 1000), rows=res.rows_inserted, status="success", error=None)
+               started_at=started, ended_at=clock.now_ms(), rows=res.rows_inserted, status="success", error=None)
     print(f"imported {res.rows_inserted} new of {res.rows_read} rows ({symbol} {args.timeframe}) from {args.csv}")
     return 0
