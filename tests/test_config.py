@@ -110,3 +110,22 @@ def test_cli_exits_2_with_one_line_naming_the_key(tmp_path):
 def test_missing_config_file_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="file not found"):
         load_config(tmp_path / "nope.yaml", environ={})
+
+
+def test_readme_config_table_names_every_key():
+    """README's configuration table stays true: every section and key of the schema is named there."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("| section | keys |"):]
+    table = table[:table.index("\n\n")]
+    missing = []
+    for section, spec in defaults().items():
+        if not isinstance(spec, dict):
+            if f"`{section}`" not in table:
+                missing.append(section)
+            continue
+        if f"`{section}`" not in table and f"`{section}.<name>`" not in table:
+            missing.append(section)
+        if section == "strategies":
+            continue
+        missing += [f"{section}.{k}" for k in spec if f"`{k}`" not in table]
+    assert not missing, f"README config table lacks: {missing}"
