@@ -127,6 +127,7 @@ class Engine:
             t.join(max(0.0, deadline - time.monotonic()))
         alive = [t.name for t in self._threads if t.is_alive()]
         self.status.state = "stopped"
+        self._refresh_kill_switch()  # the switch may have moved in the cycle the stop cut short
         self._guard("heartbeat", self._heartbeat, retries=0)
         self.log.info("engine_stop", cycles=self.status.cycles, decisions=self.status.decisions,
                       errors=self.status.errors, still_running=alive or None)
@@ -387,7 +388,10 @@ class Engine:
                 res = self._guard(step, fn, retries=1)
             if res:
                 self.log.info(step, result=_describe(res))
-        ks = getattr(om, "kill_switch_active", None)
+        self._refresh_kill_switch()
+
+    def _refresh_kill_switch(self) -> None:
+        ks = getattr(self.stages.orders, "kill_switch_active", None)
         if ks is not None:
             active = bool(self._guard("kill_switch", ks, retries=0))
             if active != self.status.kill_switch:

@@ -31,25 +31,44 @@ def q(db, sql, *params):
         con.close()
 
 
-def _enough(db) -> bool:
+def _count(db, sql) -> int:
     try:
-        return (q(db, "SELECT COUNT(*) AS n FROM decisions")[0]["n"] >= 3
-                and q(db, "SELECT COUNT(*) AS n FROM orders WHERE status = 'filled'")[0]["n"] >= 1
-                and q(db, "SELECT COUNT(*) AS n FROM risk_events")[0]["n"] >= 1)
+        return q(db, sql)[0]["n"]
     except sqlite3.OperationalError:  # not migrated yet
-        return False
+        return 0
+
+
+def _flat(db) -> bool:
+    rows = q(db, "SELECT side, size FROM position_snapshots ORDER BY id DESC LIMIT 1")
+    return bool(rows) and (rows[0]["side"] == "flat" or float(rows[0]["size"] or 0) == 0)
 
 
 def test_headless_run_fills_the_database(tmp_path):
+    from cockpit.data.operator import submit_command
+    from cockpit.db import close_database, open_database
+
     db = tmp_path / "c.db"
     # --for bounds the run; on a loaded machine it may need longer, so stop early (SIGTERM) once the
-    # database holds what we check, which also exercises the clean shutdown.
+    # database holds what we check, which also exercises the clean shutdown. Midway the operator hits
+    # the kill switch through the database (as `cockpit --attach` would): a risk event, and the engine
+    # closes the position with a reduce-only order.
     proc = spawn(db, "--headless", "--for", "50s", "--log-format", "json",
                  env=engine_env(**FAST, COCKPIT__EXECUTION__APPROVAL="auto_within_limits"))
+    killed = False
     try:
         deadline = time.monotonic() + 50
-        while proc.poll() is None and time.monotonic() < deadline and not _enough(db):
-            time.sleep(0.5)
+        while proc.poll() is None and time.monotonic() < deadline:
+            if not killed and _count(db, "SELECT COUNT(*) AS n FROM decisions") >= 3 and \
+                    _count(db, "SELECT COUNT(*) AS n FROM orders WHERE status = 'filled' AND decision_id IS NOT NULL"):
+                database = open_database(f"sqlite:///{db}")
+                try:
+                    submit_command("kill", now_ms=0, operator="e2e test", payload={"reason": "test"}, db=database)
+                finally:
+                    close_database()
+                killed = True
+            if killed and _count(db, "SELECT COUNT(*) AS n FROM risk_events WHERE rule = 'kill_switch'") and _flat(db):
+                break
+            time.sleep(0.3)
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
@@ -92,8 +111,11 @@ def test_headless_run_fills_the_database(tmp_path):
     assert q(db, "SELECT COUNT(*) AS n FROM position_snapshots")[0]["n"] > 0
     assert q(db, "SELECT COUNT(*) AS n FROM balances")[0]["n"] > 0
     assert q(db, "SELECT COUNT(*) AS n FROM risk_events")[0]["n"] >= 1
+    assert killed and q(db, "SELECT COUNT(*) AS n FROM risk_events WHERE rule = 'kill_switch'")[0]["n"] >= 1
+    assert _flat(db), q(db, "SELECT * FROM position_snapshots ORDER BY id DESC LIMIT 1")
     beat = json.loads(q(db, "SELECT value FROM engine_state WHERE key = 'heartbeat'")[0]["value"])
     assert beat["state"] == "stopped" and beat["last_decision_id"] == decisions[-1]["id"]
+    assert beat["kill_switch"] is True
 
 
 def test_manual_approval_through_the_database(tmp_path):
