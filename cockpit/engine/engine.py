@@ -108,6 +108,7 @@ class Engine:
             self.status.last_decision_id = last[0]["id"]
             self.status.last_decision_bar = int(last[0]["timestamp"])
             self._last_enqueued_bar = self.status.last_decision_bar
+        self._session_event("started")
         self.status.state = "running"
         for name, target in (("fast", self._run_fast), ("ingest", self._run_ingest),
                              ("decision", self._run_decisions)):
@@ -129,6 +130,7 @@ class Engine:
         self.status.state = "stopped"
         self._refresh_kill_switch()  # the switch may have moved in the cycle the stop cut short
         self._guard("heartbeat", self._heartbeat, retries=0)
+        self._session_event("stopped")
         self.log.info("engine_stop", cycles=self.status.cycles, decisions=self.status.decisions,
                       errors=self.status.errors, still_running=alive or None)
         self.stages.close()
@@ -145,6 +147,22 @@ class Engine:
         """Signal-safe: only sets flags; the owner then calls stop()."""
         self._stop.set()
         self._wake_ingest.set()
+
+    def _session_event(self, what: str) -> None:
+        """Audit trail in the risk log: when automated trading started and stopped, in which mode, under
+        which approval policy and limits (INFO level; the risk pane shows it beside rejections)."""
+        details = {"session": what, "mode": self.status.mode, "approval": self.status.approval,
+                   "stages": {k: v for k, v in self.status.stages.items() if v != "ok"} or "all ok"}
+        if what == "started":
+            details["limits"] = {k: self.cfg["risk"][k] for k in ("max_leverage", "max_position_notional",
+                                                                  "max_risk_per_trade_pct", "daily_loss_limit_pct")}
+        else:
+            details.update(decisions=self.status.decisions, errors=self.status.errors)
+        try:
+            engine_store.record_risk_event(self.symbol, now_ms=self._now() or int(time.time() * 1000), level="INFO",
+                                           rule="engine.session", details=details)
+        except Exception as e:  # noqa: BLE001 - never fatal
+            self.log.error("record_failed", stage="session", error=f"{type(e).__name__}: {e}")
 
     def _thread_main(self, name: str, target: Callable[[], None]) -> None:
         try:
