@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 
@@ -21,6 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--api-key", help="accepted API key (default: $<exchange.api_key_env> or random)")
     p.add_argument("--secret", help="accepted secret (default: $<exchange.secret_env> or random)")
     p.add_argument("--passphrase", help="accepted passphrase (default: $<exchange.passphrase_env> or random)")
+    p.add_argument("--state", metavar="FILE", help="keep the exchange in FILE (restored at start, saved every few "
+                   "seconds and at exit): a restarted simulator is the same exchange")
     p.add_argument("--for", dest="sim_for", type=float, metavar="SECONDS", help="stop after this many real seconds")
     p.set_defaults(func=run_sim)
 
@@ -40,26 +43,33 @@ def run_sim(args: argparse.Namespace, ctx) -> int:
     ex = cfg["exchange"]
     given = [args.api_key or os.environ.get(ex["api_key_env"]), args.secret or os.environ.get(ex["secret_env"]),
              args.passphrase or os.environ.get(ex["passphrase_env"])]
-    creds = Credentials(*given) if all(given) else Credentials.random()
+    creds = Credentials(*given) if all(given) else None
     try:
-        handle = start_simulator(sim)
+        handle = start_simulator(sim, credentials=creds, state_file=args.state)
     except (OSError, ValueError) as e:
         print(f"cockpit sim: {e}", file=sys.stderr)
         return 1
     print(f"simulator listening on {handle.url}  (OKX v5 REST under /api/v5/, admin under /sim/admin/)")
     print(f"  clock: {handle.clock.now_ms()} ms, speed {handle.clock.speed:g}x; market: "
           f"{'replay of ' + sim['replay_csv'] if sim.get('replay_csv') else 'generated, seed ' + str(sim['seed'])}")
-    handle.state.credentials = creds
+    creds = handle.state.credentials
+    if args.state:
+        print(f"  state: {args.state} (restored and saved there; credentials kept with it)")
     if all(given):
         print(f"  credentials: taken from --api-key/--secret/--passphrase or ${ex['api_key_env']} etc.")
     else:
-        print("  credentials (random; export them for the engine):")
+        print("  credentials (export them for the engine):")
         print(f"    export {ex['api_key_env']}={creds.api_key}")
         print(f"    export {ex['secret_env']}={creds.secret}")
         print(f"    export {ex['passphrase_env']}={creds.passphrase}")
     print(f"    export COCKPIT__EXCHANGE__REST_URL={handle.url}")
     sys.stdout.flush()
     deadline = time.monotonic() + args.sim_for if args.sim_for else None
+
+    def on_term(signum, frame):  # SIGTERM ends it like Ctrl-C: the state file is written at stop
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
     try:
         while deadline is None or time.monotonic() < deadline:
             time.sleep(0.2)

@@ -14,6 +14,7 @@ over time. Fees: taker 0.05 %, maker 0.02 %.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import threading
 from dataclasses import dataclass
@@ -60,6 +61,25 @@ class SimExchange:
         self.bills: list[Bill] = []
         self._ids = itertools.count(1)
         self._seg_used: dict[str, float] = {}
+
+    # ------------------------------------------------------------ state file (standalone restarts)
+
+    _STATE_FIELDS = ("t", "cash", "lever", "positions", "orders", "by_cl", "algos", "algo_by_cl", "fills", "bills")
+
+    def snapshot(self) -> dict[str, Any]:
+        """The account's whole state (the market itself is rebuilt from its config)."""
+        with self.lock:
+            state = {k: copy.deepcopy(getattr(self, k)) for k in self._STATE_FIELDS}
+            state["next_id"] = next(self._ids)
+            self._ids = itertools.count(state["next_id"])  # next() above consumed one; give it back
+            return state
+
+    def restore(self, state: dict[str, Any]) -> None:
+        with self.lock:
+            for k in self._STATE_FIELDS:
+                setattr(self, k, state[k])
+            self._ids = itertools.count(int(state["next_id"]))
+            self._seg_used = {}
 
     # ------------------------------------------------------------ ids, prices
 

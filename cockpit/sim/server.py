@@ -278,10 +278,36 @@ class SimHandle:
     def exchange(self) -> SimExchange:
         return self.state.api.ex
 
+    _saver: Any = None
+    _state_path: str | None = None
+    _state_meta: dict[str, Any] | None = None
+
+    def enable_state_file(self, path: str, meta: dict[str, Any]) -> None:
+        from cockpit.sim.state_file import PeriodicSaver
+
+        self._state_path, self._state_meta = path, meta
+        self.save_state()
+        self._saver = PeriodicSaver(self.save_state).start()
+
+    def save_state(self) -> None:
+        """Write the state file now (no-op without one)."""
+        if not self._state_path:
+            return
+        from cockpit.sim.state_file import save
+
+        ex = self.exchange
+        ex.advance(self.clock.now_ms())
+        c = self.state.credentials
+        save(self._state_path, {**(self._state_meta or {}), "now_ms": self.clock.now_ms(),
+                                "credentials": (c.api_key, c.secret, c.passphrase), "exchange": ex.snapshot()})
+
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+        if self._saver is not None:
+            self._saver.stop()
+            self.save_state()
 
     def __enter__(self) -> "SimHandle":
         return self
@@ -317,20 +343,33 @@ def build_market(cfg_sim: dict[str, Any], *, start_ms: int | None = None,
 def start_simulator(cfg_sim: dict[str, Any] | None = None, *, host: str = "127.0.0.1", port: int | None = None,
                     credentials: Credentials | None = None, require_simulated_header: bool = True,
                     start_ms: int | None = None, speed: float | None = None,
-                    base_step_ms: int | None = None) -> SimHandle:
+                    base_step_ms: int | None = None, state_file: str | None = None) -> SimHandle:
     """Start the simulator in a background thread and return its handle (``.stop()`` ends it).
 
     ``cfg_sim`` is the config's ``sim:`` section (defaults when None). ``port=None`` takes
-    ``sim.port`` (0 = any free port). Credentials are random unless given.
+    ``sim.port`` (0 = any free port). Credentials are random unless given. With ``state_file`` an
+    existing file restores the exchange (account, orders, fills, clock, credentials) and the state
+    is saved there every few seconds and at stop, so a restart is the same exchange.
     """
     from cockpit.config import defaults
+    from cockpit.sim import state_file as sf
 
     cfg = {**defaults()["sim"], **(cfg_sim or {})}
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise ValueError("the simulator binds loopback only")
+    saved = sf.load(state_file) if state_file else None
+    if saved is not None:
+        if saved["market"] != sf.market_key(cfg):
+            raise ValueError(f"{state_file} was written for another market ({saved['market']}); "
+                             "use the same seed/replay settings or another state file")
+        start_ms, base_step_ms = saved["start_ms"], saved["base_step_ms"]
+        credentials = credentials or Credentials(*saved["credentials"])
     market, t0 = build_market(cfg, start_ms=start_ms, base_step_ms=base_step_ms)
     clock = SimClock(t0, float(cfg["speed"] if speed is None else speed))
     ex = SimExchange(market, start_ms=t0, initial_balance=float(cfg["initial_balance"]))
+    if saved is not None:
+        ex.restore(saved["exchange"])
+        clock.set(saved["now_ms"])
     faults = FaultInjector()
     api = OkxApi(ex, clock)
 
@@ -343,4 +382,8 @@ def start_simulator(cfg_sim: dict[str, Any] | None = None, *, host: str = "127.0
     server.state = state
     thread = threading.Thread(target=server.serve_forever, name="cockpit-sim", daemon=True)
     thread.start()
-    return SimHandle(server, thread, state, market)
+    handle = SimHandle(server, thread, state, market)
+    if state_file:
+        meta = {"market": sf.market_key(cfg), "start_ms": t0, "base_step_ms": base_step_ms}
+        handle.enable_state_file(state_file, meta)
+    return handle
