@@ -18,7 +18,7 @@ bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
 if [ "${1:-}" = "--stop" ]; then
     [ -f "$PG_STATE" ] || { log "nothing to stop"; exit 0; }
     . "$PG_STATE"
-    su postgres -s /bin/sh -c "'$(bindir)/pg_ctl' -D '$PGDATA_DIR' -m fast stop" >&2 || true
+    (cd / && su postgres -s /bin/sh -c "'$(bindir)/pg_ctl' -D '$PGDATA_DIR' -m fast stop") >&2 || true
     rm -rf "$(dirname "$PGDATA_DIR")" "$PG_STATE"
     exit 0
 fi
@@ -37,7 +37,7 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 DATA=$(mktemp -d /tmp/cockpit-pg.XXXXXX)
 chown postgres: "$DATA"
 chmod 700 "$DATA"
-as_pg() { su postgres -s /bin/sh -c "$1" >&2; }
+as_pg() { (cd / && su postgres -s /bin/sh -c "$1") >&2; }  # cd /: the postgres user may not read our cwd
 
 as_pg "'$BIN/initdb' -D '$DATA/data' -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 -N >/dev/null"
 # Tuned for a throwaway test server: no fsync, small memory, loopback only, socket in the temp dir.
