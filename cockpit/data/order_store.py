@@ -15,7 +15,7 @@ from typing import Any, Iterable
 import peewee
 
 from cockpit.db.connection import database_proxy
-from cockpit.db.dialect import replace_row
+from cockpit.db.dialect import replace_row, write_transaction
 from cockpit.db.models import Balance, DecisionRow, EngineState, OrderLifecycleEvent, OrderRow, PositionRow, PositionSnapshot, TradeRow
 from cockpit.domain.orders import Fill, IllegalTransition, Order, OrderStatus, Position, can_transition
 
@@ -43,7 +43,7 @@ class OrderStore:
 
     def client_id_namespace(self, *, now_ms: int) -> str:
         """Six lowercase alphanumerics chosen once per database (engine_state 'client_id_namespace')."""
-        with self._db.atomic():
+        with write_transaction(self._db):
             row = EngineState.get_or_none(EngineState.key == "client_id_namespace")
             if row is not None and row.value:
                 return json.loads(row.value)
@@ -62,7 +62,7 @@ class OrderStore:
         if not order.client_order_id:
             raise ValueError("an order needs a client_order_id before it is stored")
         ra = json.dumps(risk_assessment, default=str) if isinstance(risk_assessment, dict) else risk_assessment
-        with self._db.atomic():
+        with write_transaction(self._db):
             existing = OrderRow.get_or_none(OrderRow.client_order_id == order.client_order_id)
             if existing is not None:
                 return existing.id, False
@@ -99,7 +99,7 @@ class OrderStore:
             raise ValueError(f"cannot set {', '.join(sorted(bad))} on an order")
         if isinstance(fields.get("risk_assessment"), dict):
             fields["risk_assessment"] = json.dumps(fields["risk_assessment"], default=str)
-        with self._db.atomic():
+        with write_transaction(self._db):
             row = OrderRow.get_or_none(OrderRow.id == order_id)
             if row is None:
                 raise KeyError(f"no order with id {order_id}")
@@ -164,7 +164,7 @@ class OrderStore:
     def attach_decision_risk(self, decision_id: int, leg: int, assessment: dict[str, Any]) -> None:
         """Merge one leg's risk assessment into decisions.risk_assessment: {"status", "legs": {leg: ...}}
         (keys the decision layer wrote are kept). The overall status is the worst of the legs."""
-        with self._db.atomic():
+        with write_transaction(self._db):
             row = DecisionRow.get_or_none(DecisionRow.id == decision_id)
             if row is None:
                 return
@@ -187,7 +187,7 @@ class OrderStore:
         if not fill.trade_id:
             raise ValueError("a fill needs the exchange's trade id so it is recorded once")
         tid = str(fill.trade_id)
-        with self._db.atomic():
+        with write_transaction(self._db):
             # Checked first (portable: an ignored insert reports nothing reliable on every backend);
             # UNIQUE(order_id, exchange_trade_id) still guards against a concurrent writer.
             if TradeRow.select().where((TradeRow.order == order_id) & (TradeRow.exchange_trade_id == tid)).exists():
@@ -212,7 +212,7 @@ class OrderStore:
         vals = dict(symbol=position.symbol, side=position.side, size=position.size, entry_price=position.entry_price,
                     leverage=position.leverage, unrealized_pnl=position.unrealized_pnl, margin=position.margin,
                     liquidation_price=position.liquidation_price)
-        with self._db.atomic():
+        with write_transaction(self._db):
             replace_row(PositionSnapshot, ("symbol", "timestamp", "side"), timestamp=int(now_ms),
                         mark_price=position.mark_price, **vals)
             n = PositionRow.update(updated_at=int(now_ms), **vals).where(PositionRow.symbol == position.symbol).execute()

@@ -16,6 +16,7 @@ from typing import Any
 import peewee
 
 from cockpit.db.connection import database_proxy
+from cockpit.db.dialect import write_transaction
 from cockpit.db.models import EngineState, OrderLifecycleEvent, RiskEventRow
 from cockpit.domain.signals import RiskEvent
 
@@ -55,7 +56,7 @@ class RiskStore:
     def record_events(self, events: list[RiskEvent]) -> None:
         if not events:
             return
-        with self._db.atomic():
+        with write_transaction(self._db):
             RiskEventRow.insert_many([
                 {"symbol": e.symbol, "timestamp": int(e.timestamp), "level": getattr(e.level, "value", e.level),
                  "rule": e.rule, "details": e.details} for e in events]).execute()

@@ -48,6 +48,15 @@ def dialect(db: Any) -> str:
     return POSTGRES if isinstance(obj, peewee.PostgresqlDatabase) else SQLITE
 
 
+def write_transaction(db: Any):
+    """A transaction that will write after reading. On SQLite it begins IMMEDIATE (takes the write
+    lock first and waits busy_timeout for it): a deferred one that read first fails at once with
+    "database is locked" when another process wrote meanwhile. Nested, it is a savepoint."""
+    if dialect(db) == SQLITE:
+        return db.atomic("IMMEDIATE")
+    return db.atomic()
+
+
 # ---------------------------------------------------------------------------------------- translation
 
 
