@@ -122,6 +122,7 @@ def _engine_log(cfg: dict[str, Any], args: argparse.Namespace, *, headless: bool
         # The TUI owns the terminal: engine lines go to a file beside the database.
         lp = lock_path_for(cfg["database"]["url"])
         path = lp.with_name(lp.name.replace(".engine.lock", ".engine.log")) if lp else Path("cockpit-engine.log")
+        path.parent.mkdir(parents=True, exist_ok=True)  # a fresh checkout has no data/ yet
         stream = open(path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the process
     log = EventLog(fmt=fmt, level=cfg["log"]["level"], stream=stream, secrets=secret_values(cfg))
     route_stdlib_logging(log, cfg["log"]["level"])
