@@ -22,7 +22,7 @@ from typing import Any
 
 from cockpit.sim.accounts import (CT_VAL, LOT_SZ, MAKER_FEE, MAX_LEVER, MIN_SZ, TAKER_FEE, TICK_SZ, AlgoOrder,
                                   Bill, Fill, Order, Position, lots)
-from cockpit.sim.market import FUNDING_INTERVAL_MS, Market
+from cockpit.sim.market import FUNDING_INTERVAL_MS, Market, MarketEnded
 
 DEPTH = 100.0           # contracts per book level (1 BTC)
 LEVEL_BPS = 0.5         # price step between levels
@@ -96,7 +96,13 @@ class SimExchange:
     # ------------------------------------------------------------ time
 
     def advance(self, now_ms: int) -> None:
+        """Run the account forward to now; past a replay's end: up to the end, then MarketEnded."""
         with self.lock:
+            horizon = self.market.horizon_ms
+            if horizon is not None and now_ms > horizon:
+                # Settle everything up to the last replayed moment exactly once, then say why no further.
+                self.advance(horizon)
+                raise MarketEnded(horizon, now_ms, self.market.source)
             if now_ms <= self.t:
                 return
             t0 = self.t
@@ -317,8 +323,8 @@ class SimExchange:
                 break
 
     def _fill_resting(self, o: Order, t: int) -> None:
-        i = self.market._index(t)
-        liq = max(DEPTH / 4, float(self.market._v[i]) * 0.25 / 3 / CT_VAL) if len(self.market._v) else DEPTH
+        vol = self.market.volume_at(t)
+        liq = max(DEPTH / 4, vol * 0.25 / 3 / CT_VAL)
         used = self._seg_used.get(o.ord_id, 0.0)
         qty = lots(min(o.remaining, max(LOT_SZ, liq - used)))
         self._seg_used[o.ord_id] = used + qty + 1e9  # one maker fill per order per segment

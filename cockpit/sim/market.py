@@ -7,12 +7,22 @@ seed serves the same history. Inside a base bar the price follows the path
 open -> low -> high -> close (a rising bar) or open -> high -> low -> close (a falling bar), the
 vertices at 0, 1/3, 2/3 and 1 of the bar: the forming candle, the ticker and the matching engine
 all read this one path, so a fill price is always inside the candle shown for that time.
+
+Thread safety: the HTTP server answers on several threads at once and a generated market grows
+(one day at a time) from whichever request first reaches a new day, so the bar arrays are only
+read and extended under the market's lock: a reader never sees the time column longer than the
+price columns, and each day is generated exactly once, in order, from the one seeded stream (the
+same seed gives the same market however requests interleave). A replayed market ends with its
+file: asking about a later time raises ``MarketEnded`` (the server answers it as an OKX error).
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import wraps
 from pathlib import Path
 from typing import Iterator
 
@@ -34,6 +44,28 @@ def round_tick(x: float | np.ndarray) -> float | np.ndarray:
     return np.round(x, 1) if isinstance(x, np.ndarray) else round(float(x), 1)
 
 
+def _utc(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class MarketEnded(RuntimeError):
+    """A replayed market was asked about a time after the end of its file."""
+
+    def __init__(self, end_ms: int, t_ms: int, source: str = "") -> None:
+        self.end_ms, self.t_ms = int(end_ms), int(t_ms)
+        what = f"the replayed file {source}" if source else "the replayed market"
+        super().__init__(f"replay ended: {what} has no data after {_utc(end_ms)} (asked for {_utc(t_ms)}); "
+                         "restart the simulator with a longer file, an earlier start, or a generated market")
+
+
+def _locked(fn):
+    @wraps(fn)
+    def wrapper(self, *args, **kw):
+        with self._lock:
+            return fn(self, *args, **kw)
+    return wrapper
+
+
 @dataclass(frozen=True, slots=True)
 class Bar:
     ts: int
@@ -53,8 +85,10 @@ class Market:
         self.seed = int(seed)
         self._ts = np.empty(0, dtype=np.int64)
         self._o = self._h = self._l = self._c = self._v = np.empty(0)
-        self._agg_cache: dict[int, tuple[int, tuple[np.ndarray, ...]]] = {}
+        # Per timeframe: (base bars covered, candle columns, base index where each candle starts).
+        self._agg_cache: dict[int, tuple[int, tuple[np.ndarray, ...], np.ndarray]] = {}
         self.funding_overrides: dict[int, float] = {}
+        self._lock = threading.RLock()
 
     # ------------------------------------------------------------ base bars
 
@@ -67,16 +101,31 @@ class Market:
         """The close time of the last base bar known."""
         return int(self._ts[-1]) + self.step_ms if len(self._ts) else 0
 
+    @property
+    def horizon_ms(self) -> int | None:
+        """The last time this market can answer for (None: it extends without end)."""
+        return self.end_ms
+
+    source = ""
+
     def ensure(self, until_ms: int) -> None:
-        """Make sure base bars exist up to ``until_ms`` (generators extend; a replay cannot)."""
+        """Make sure base bars exist up to ``until_ms``; a finite market raises MarketEnded past its end."""
+        if until_ms > self.end_ms:
+            raise MarketEnded(self.end_ms, until_ms, self.source)
 
     def _append(self, ts, o, h, l, c, v) -> None:  # noqa: E741
-        self._ts = np.concatenate([self._ts, ts.astype(np.int64)])
-        self._o = np.concatenate([self._o, o])
-        self._h = np.concatenate([self._h, h])
-        self._l = np.concatenate([self._l, l])
-        self._c = np.concatenate([self._c, c])
-        self._v = np.concatenate([self._v, v])
+        with self._lock:
+            self._ts = np.concatenate([self._ts, ts.astype(np.int64)])
+            self._o = np.concatenate([self._o, o])
+            self._h = np.concatenate([self._h, h])
+            self._l = np.concatenate([self._l, l])
+            self._c = np.concatenate([self._c, c])
+            self._v = np.concatenate([self._v, v])
+
+    @_locked
+    def volume_at(self, t_ms: int) -> float:
+        """Volume of the base bar containing t (0 when the market has no bars)."""
+        return float(self._v[self._index(t_ms)]) if len(self._v) else 0.0
 
     def _index(self, t_ms: int) -> int:
         """Index of the base bar containing t (clamped to the known range)."""
@@ -90,6 +139,7 @@ class Market:
         s = self.step_ms
         return [t0, t0 + s / 3, t0 + 2 * s / 3, t0 + s], [o, mid[0], mid[1], c]
 
+    @_locked
     def price_at(self, t_ms: int) -> float:
         """Last traded price at t: a point on the intrabar path."""
         self.ensure(t_ms)
@@ -110,40 +160,64 @@ class Market:
         """Monotonic pieces (ta, pa, tb, pb) of the price path covering (t0, t1]."""
         if t1 <= t0:
             return
-        self.ensure(t1)
-        i = self._index(t0)
-        last = len(self._ts) - 1
-        while i <= last and self._ts[i] < t1:
-            times, prices = self._vertices(i)
+        with self._lock:
+            self.ensure(t1)
+            i = self._index(t0)
+            p0, p1 = self.price_at(t0), self.price_at(t1)
+        while True:
+            # One bar at a time under the lock (the arrays only grow; the lock is never held across a yield).
+            with self._lock:
+                if i >= len(self._ts) or self._ts[i] >= t1:
+                    return
+                times, prices = self._vertices(i)
             for k in range(3):
                 ta, tb = times[k], times[k + 1]
                 if tb <= t0 or ta >= t1:
                     continue
-                pa = prices[k] if ta >= t0 else self.price_at(t0)
-                pb = prices[k + 1] if tb <= t1 else self.price_at(t1)
+                pa = prices[k] if ta >= t0 else p0
+                pb = prices[k + 1] if tb <= t1 else p1
                 yield int(max(ta, t0)), pa, int(min(tb, t1)), pb
             i += 1
 
     # ------------------------------------------------------------ candles
 
+    def _group(self, tf_ms: int, a: int, b: int) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+        """Candles of ``tf_ms`` over base bars [a, b), and the base index where each one starts."""
+        ts = self._ts[a:b]
+        if b <= a:
+            return (ts, self._o[a:a], self._h[a:a], self._l[a:a], self._c[a:a], self._v[a:a]), \
+                np.empty(0, dtype=np.int64)
+        o, h, l, c, v = (x[a:b] for x in (self._o, self._h, self._l, self._c, self._v))  # noqa: E741
+        g = ts // tf_ms
+        starts = np.concatenate([[0], np.flatnonzero(np.diff(g)) + 1]).astype(np.int64)
+        ends = np.concatenate([starts[1:], [len(ts)]])
+        out = (g[starts] * tf_ms, o[starts], np.maximum.reduceat(h, starts), np.minimum.reduceat(l, starts),
+               c[ends - 1], np.round(np.add.reduceat(v, starts), 6))
+        return out, starts + a
+
     def _aggregate(self, tf_ms: int, n: int) -> tuple[np.ndarray, ...]:
-        """Candles of ``tf_ms`` over the first n base bars (the last group may be incomplete)."""
+        """Candles of ``tf_ms`` over the first n base bars (the last group may be incomplete).
+
+        Incremental: when n grows, only the cached last (possibly incomplete) candle and the new
+        bars are aggregated again, so a long-running market costs the same per call as a new one.
+        """
+        if tf_ms == self.step_ms:
+            return (self._ts[:n], self._o[:n], self._h[:n], self._l[:n], self._c[:n], self._v[:n])
         hit = self._agg_cache.get(tf_ms)
         if hit and hit[0] == n:
             return hit[1]
-        ts = self._ts[:n]
-        if tf_ms == self.step_ms:
-            out = (ts, self._o[:n], self._h[:n], self._l[:n], self._c[:n], self._v[:n])
+        if hit and 0 < hit[0] < n and len(hit[2]):
+            old, old_starts = hit[1], hit[2]
+            s = int(old_starts[-1])
+            new, new_starts = self._group(tf_ms, s, n)
+            out = tuple(np.concatenate([a[:-1], b]) for a, b in zip(old, new))
+            starts = np.concatenate([old_starts[:-1], new_starts])
         else:
-            g = ts // tf_ms
-            starts = np.concatenate([[0], np.flatnonzero(np.diff(g)) + 1]) if n else np.empty(0, dtype=np.int64)
-            ends = np.concatenate([starts[1:], [n]]) if n else starts
-            out = (g[starts] * tf_ms, self._o[:n][starts], np.maximum.reduceat(self._h[:n], starts) if n else ts,
-                   np.minimum.reduceat(self._l[:n], starts) if n else ts, self._c[:n][ends - 1] if n else ts,
-                   np.round(np.add.reduceat(self._v[:n], starts), 6) if n else ts)
-        self._agg_cache[tf_ms] = (n, out)
+            out, starts = self._group(tf_ms, 0, n)
+        self._agg_cache[tf_ms] = (n, out, starts)
         return out
 
+    @_locked
     def forming_base(self, now_ms: int) -> Bar | None:
         """The base bar containing now, cut at now along the path."""
         if now_ms >= self.end_ms or now_ms < self.first_ms:
@@ -154,6 +228,7 @@ class Market:
         frac = (now_ms - times[0]) / self.step_ms
         return Bar(int(self._ts[i]), prices[0], max(seen), min(seen), seen[-1], float(self._v[i]) * frac, False)
 
+    @_locked
     def candles(self, tf_ms: int, now_ms: int, *, after: int | None = None, before: int | None = None,
                 limit: int = 100) -> list[Bar]:
         """OKX semantics: newest first; ``after`` = older than, ``before`` = newer than (both exclusive).
@@ -246,14 +321,22 @@ class GeneratedMarket(Market):
         self._drift = 0.0
         self._price = self._anchor = float(start_price)
         self._next_day = (start_ms - history_days * DAY_MS) // DAY_MS * DAY_MS
-        self.ensure(start_ms + DAY_MS)
-        # Scale the whole walk so the price at the clock's start is ``start_price``.
-        f = float(start_price) / self.price_at(start_ms)
-        self._o, self._h, self._l, self._c = (round_tick(a * f) for a in (self._o, self._h, self._l, self._c))
-        self._price = float(self._c[-1])
-        self._anchor = float(start_price)
+        with self._lock:
+            self.ensure(start_ms + DAY_MS)
+            # Scale the whole walk so the price at the clock's start is ``start_price``.
+            f = float(start_price) / self.price_at(start_ms)
+            self._o, self._h, self._l, self._c = (round_tick(a * f) for a in (self._o, self._h, self._l, self._c))
+            self._agg_cache.clear()
+            self._price = float(self._c[-1])
+            self._anchor = float(start_price)
 
+    @property
+    def horizon_ms(self) -> int | None:
+        return None   # extends lazily, day by day, as far as the clock goes
+
+    @_locked
     def ensure(self, until_ms: int) -> None:
+        # Under the lock: one thread generates a day, the others wait and then find it there.
         chunks = []
         while self._next_day <= until_ms:
             chunks.append(self._gen_day(self._next_day))
@@ -302,6 +385,7 @@ class ReplayMarket(Market):
             raise ValueError(f"{candles_csv}: need at least two candles to replay")
         step = int(np.min(np.diff(ts)))
         super().__init__(step_ms=step, seed=seed)
+        self.source = str(candles_csv)
         self._append(ts, *(df[k].to_numpy(dtype=np.float64) for k in ("open", "high", "low", "close", "volume")))
         if funding_csv:
             f = pd.read_csv(funding_csv)

@@ -76,6 +76,7 @@ class OkxApi:
             ("GET", "market/history-candles"): self.candles,
             ("GET", "market/ticker"): self.ticker,
             ("GET", "market/tickers"): self.tickers,
+            ("GET", "market/index-tickers"): self.index_tickers,
             ("GET", "public/mark-price"): self.mark_price,
             ("GET", "public/funding-rate"): self.funding_rate,
             ("GET", "public/funding-rate-history"): self.funding_history,
@@ -167,6 +168,21 @@ class OkxApi:
 
     def tickers(self, p: dict) -> list:
         return [self._ticker()] if p.get("instType", "SWAP") == "SWAP" else []
+
+    def index_tickers(self, p: dict) -> list:
+        """OKX's index ticker of the swap's underlying (instId BTC-USDT, or quoteCcy USDT for all)."""
+        inst, quote = p.get("instId"), p.get("quoteCcy")
+        if inst not in (None, "", INST_FAMILY) or (inst in (None, "") and quote not in (None, "", CCY)):
+            return []
+        if inst in (None, "") and quote in (None, ""):
+            raise ApiError("50014", "Parameter instId or quoteCcy can not be empty")
+        now = self.now()
+        m = self.ex.market
+        day_open = now // 86_400_000 * 86_400_000
+        seen = [m.index_price(now - k * 900_000) for k in range(97)]   # the last 24 h, every 15 min
+        return [{"instId": INST_FAMILY, "idxPx": repr(seen[0]), "open24h": repr(seen[-1]),
+                 "high24h": repr(max(seen)), "low24h": repr(min(seen)), "sodUtc0": repr(m.index_price(day_open)),
+                 "sodUtc8": repr(m.index_price(day_open - 8 * 3_600_000)), "ts": str(now)}]
 
     def mark_price(self, p: dict) -> list:
         _check_inst(p)

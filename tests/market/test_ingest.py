@@ -147,3 +147,71 @@ def test_cli_ingest_and_repair_with_builtin_sim(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "candles 1d" in out and "success" in out
     assert main(["--db", str(dbp), "db", "repair", "--exchange", "sim", "--timeframes", "1d"]) == 0
+
+
+def test_simulator_sends_okx_timestamps_for_ticker_mark_and_oi(okx, sim):
+    """What OKX sends (``ts`` on every record) and ccxt reads into ``timestamp``."""
+    inst = {"instId": "BTC-USDT-SWAP"}
+    now = sim.clock.now_ms()
+    for raw in (okx.publicGetMarketTicker(inst), okx.publicGetPublicMarkPrice(inst),
+                okx.publicGetPublicOpenInterest(inst), okx.publicGetMarketIndexTickers({"instId": "BTC-USDT"})):
+        assert 0 < int(raw["data"][0]["ts"]) <= now
+    assert okx.fetch_ticker(SYM)["timestamp"] == now
+    assert okx.fetch_mark_price(SYM)["timestamp"] == now
+    assert 0 <= now - okx.fetch_open_interest(SYM)["timestamp"] < 300_000
+
+
+def _snapshot_rows(db):
+    snaps = db.execute_sql("SELECT timestamp, last_price, mark_price, index_price FROM price_snapshots").fetchall()
+    ois = db.execute_sql("SELECT timestamp, open_interest, open_interest_value FROM open_interest").fetchall()
+    return snaps, ois
+
+
+def _assert_sensible(snaps, ois, now):
+    assert snaps and ois
+    for ts, last, mark, index in snaps:
+        assert 0 < ts <= now and last > 0
+        assert abs(mark / last - 1) < 0.005 and abs(index / last - 1) < 0.005   # mark/index near last
+    for ts, oi, value in ois:
+        assert 0 < ts <= now and oi > 0 and value > 0
+
+
+def test_run_once_stores_price_snapshot_and_open_interest(okx, cfg, sim, db):
+    ing = make_ingestor(okx, cfg, sim, db)
+    summary = ing.run_once()
+    assert summary["ok"], summary["errors"]
+    assert ing.rejected_log == []
+    _assert_sensible(*_snapshot_rows(db), sim.clock.now_ms())
+
+
+def test_snapshots_are_kept_when_the_clock_runs_fast(cfg, db):
+    """At 3600x a request takes simulated minutes: the records are newer than an exchange time read
+    before the request (every snapshot and OI record used to be rejected as 'missing timestamp')."""
+    from cockpit.market.exchange import make_exchange
+    from cockpit.market.ingest import MarketIngestor
+    from cockpit.sim import start_simulator
+
+    sim = start_simulator({**cfg["sim"], "history_days": 3}, speed=3600)
+    try:
+        x = make_exchange(cfg, mode="sim", rest_url=sim.url, credentials=sim.credentials, for_tests=True)
+        ing = MarketIngestor(x, cfg, sim.clock, db=db, timeframes=["1h"], source="sim", sleep=lambda s: None)
+        # Slow answers (0.1 s = 6 simulated minutes each): the records' times run well past the step's start.
+        for path in ("market/ticker", "public/mark-price", "public/open-interest"):
+            sim.faults.add("slow", count=1, path=path, delay_s=0.1)
+        snap, oi = ing.ingest_snapshot(), ing.ingest_open_interest()
+        assert (snap.status, snap.rows, oi.status) == ("success", 1, "success"), (snap, oi, ing.rejected_log)
+        snaps, ois = _snapshot_rows(db)
+        _assert_sensible(snaps, ois, sim.clock.now_ms())
+    finally:
+        sim.stop()
+
+
+def test_snapshot_time_uses_the_exchange_clock_only_when_a_record_has_none():
+    from cockpit.market.ingest import MarketIngestor
+
+    now = 1_767_225_600_000
+    assert MarketIngestor._snapshot_time(now - 5, now) == (now - 5, None)
+    assert MarketIngestor._snapshot_time(None, now) == (now, None)           # no ts at all: the exchange's time
+    assert MarketIngestor._snapshot_time(now + 30_000, now) == (now + 30_000, None)   # within clock skew
+    assert MarketIngestor._snapshot_time(now + 120_000, now)[1].startswith("timestamp")
+    assert MarketIngestor._snapshot_time("NaN", now)[1].startswith("bad timestamp")
