@@ -350,7 +350,12 @@ class Engine:
                           reason=st.availability.get("orders") if st.orders is None else st.availability.get("sizing"))
             return
         with self._om_lock:  # sizing reads the live mark through the order manager's executor
-            intents = self._guard("sizing", lambda: st.plan(decision_id, decision, analysis, account),
+            # Orders still waiting (approval, or unfilled on the exchange) count toward the position
+            # the plan starts from: a second decision with the same target must not stack a second
+            # order on a pending one; a different target gets an order for the difference.
+            pending = self._guard("pending", st.orders.uncommitted_signed_amount, retries=1) or 0.0
+            plan_account = {**account, "signed_size": float(account.get("signed_size") or 0.0) + pending}
+            intents = self._guard("sizing", lambda: st.plan(decision_id, decision, analysis, plan_account),
                                   retries=0) or []
         for intent in intents:
             if self._stop.is_set():

@@ -225,6 +225,15 @@ class OrderManager:
             return self.store.get(order_id)
         raise IllegalTransition(f"order {order_id} is {order.status.value}: nothing to cancel")
 
+    def uncommitted_signed_amount(self) -> float:
+        """Signed base amount (+buy, -sell) of orders that may still execute but are not in the
+        position yet: waiting for approval, approved, or working on the exchange (unfilled part)."""
+        total = 0.0
+        for o in self.store.with_status([S.PENDING_APPROVAL, S.APPROVED, *WORKING], symbol=self.symbol):
+            left = max(float(o.amount) - float(o.filled or 0.0), 0.0)
+            total += left if o.side == "buy" else -left
+        return total
+
     def expire_pending(self) -> int:
         now = self.clock.now_ms()
         n = 0

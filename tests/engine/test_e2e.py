@@ -162,3 +162,23 @@ def test_manual_approval_through_the_database(tmp_path):
                                     order["id"])]
     assert "pending_approval" in steps and "approved" in steps and steps[-1] == "filled", steps
     assert q(db, "SELECT decided_by FROM orders WHERE id = ?", order["id"])[0]["decided_by"] == "test"
+
+
+def test_pending_approvals_do_not_stack_across_decisions(tmp_path):
+    """Manual approval, a decision every simulated hour: orders still waiting for approval count
+    toward the position a new decision plans from, so approving everything that is pending never
+    goes past the position limits (before, each decision added another full-size order)."""
+    db = tmp_path / "c.db"
+    proc = spawn(db, "--headless", "--for", "10s", "--log-format", "json",
+                 env=engine_env(**FAST, COCKPIT__EXECUTION__APPROVAL_TTL_S="86400"))
+    proc.communicate(timeout=120)
+    assert proc.returncode == 0
+    decisions = q(db, "SELECT COUNT(*) AS n FROM decisions")[0]["n"]
+    assert decisions >= 4, decisions
+    pending = q(db, "SELECT side, amount FROM orders WHERE status = 'pending_approval'")
+    assert pending, "manual approval keeps orders waiting"
+    signed = sum(o["amount"] if o["side"] == "buy" else -o["amount"] for o in pending)
+    mark = q(db, "SELECT close FROM market_data WHERE timeframe = '1h' ORDER BY timestamp DESC LIMIT 1")[0]["close"]
+    equity = q(db, "SELECT total FROM balances ORDER BY id DESC LIMIT 1")[0]["total"]
+    cap = equity * 1.0 / mark * 1.05  # risk.max_position_pct_equity (1.0) of equity, 5% price slack
+    assert abs(signed) <= cap, (signed, cap, len(pending), decisions)
