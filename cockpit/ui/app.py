@@ -77,7 +77,9 @@ class CockpitApp(App):
         self.engine = engine
         self.attach = attach
         self.live = live or cfg["exchange"]["mode"] == "okx-live"
-        self.clock = clock or getattr(engine, "clock", None) or WallClock()
+        # The operator's clock (ages, countdowns, command stamps), never the engine's accelerated one:
+        # exchange time is derived from the heartbeat (render.exchange_now), in-process and attached alike.
+        self.clock = clock or WallClock()
         self.poll_enabled = poll_enabled
         self.operator = operator or operator_identity()
         self.backtest_runner = backtest_runner

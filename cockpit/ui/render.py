@@ -365,13 +365,22 @@ def risk_text(events: list[dict[str, Any]], *, limit: int = 100) -> Text:
 # ------------------------------------------------------------------ orders
 
 
-def order_summary(o: dict[str, Any], now_ms: int) -> Text:
+def approval_left_ms(o: dict[str, Any], exchange_now_ms: int, speed: float = 1.0) -> int | None:
+    """Operator (wall) time left to approve: ``expires_at`` is in exchange time, which runs ``speed``
+    times faster on an accelerated simulator."""
+    if not o.get("expires_at"):
+        return None
+    return int((o["expires_at"] - exchange_now_ms) / (speed or 1.0))
+
+
+def order_summary(o: dict[str, Any], now_ms: int, speed: float = 1.0) -> Text:
+    """``now_ms``: the exchange's clock now (see exchange_now)."""
     t = Text(no_wrap=True, overflow="ellipsis")
     st = o["status"]
     t.append(f"#{o['id']:<4} ")
     t.append(f"{STATUS_LABEL.get(st, st.upper()):<9}", STATUS_STYLE.get(st, ""))
     if st == "pending_approval":
-        left = (o.get("expires_at") - now_ms) if o.get("expires_at") else None
+        left = approval_left_ms(o, now_ms, speed)
         t.append(f"{duration(left)[3:] if left is not None else '':>6} ")
     else:
         t.append(" " * 7)
@@ -455,7 +464,8 @@ def timeline_text(order: dict[str, Any] | None, events: list[dict[str, Any]], fi
     return t
 
 
-def banner_text(pending: list[dict[str, Any]], now_ms: int) -> Text:
+def banner_text(pending: list[dict[str, Any]], now_ms: int, speed: float = 1.0) -> Text:
+    """``now_ms``: the exchange's clock now (see exchange_now)."""
     t = Text(no_wrap=True, overflow="ellipsis")
     if not pending:
         return t
@@ -464,7 +474,7 @@ def banner_text(pending: list[dict[str, Any]], now_ms: int) -> Text:
     t.append(f" #{o['id']} {o['side']} {float(o['amount']):g} BTC {ORDER_TYPE.get(o['type'], o['type'])}", "bold")
     t.append("  a approve · r reject ", "bold")
     if o.get("expires_at"):
-        t.append(f" expires {duration(o['expires_at'] - now_ms)[3:]}", "yellow")
+        t.append(f" expires {duration(approval_left_ms(o, now_ms, speed))[3:]}", "yellow")
     if len(pending) > 1:
         t.append(f" (+{len(pending) - 1} more)", "bold yellow")
     if o.get("stop_loss"):

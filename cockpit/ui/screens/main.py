@@ -134,12 +134,14 @@ class MainScreen(Screen):
                                                     f"Risk events — {len(snap.risk_events)}")
         if "orders" in changed:
             pane = self.query_one(OrdersPane)
-            pane.set_orders(snap.orders, app.selected_order_id, now)
+            xnow = render.exchange_now(snap, now)
+            speed = float((snap.heartbeat or {}).get("speed") or 1.0)
+            pane.set_orders(snap.orders, app.selected_order_id, xnow, speed)
             sel = next((o for o in snap.orders if o["id"] == app.selected_order_id), None)
             pane.set_timeline(render.timeline_text(sel, snap.timeline if sel and snap.selected_order_id == sel["id"]
                                                    else [], snap.fills, snap.selected_decision))
             banner = self.query_one(ApprovalBanner)
-            banner.update(render.banner_text(snap.pending, now))
+            banner.update(render.banner_text(snap.pending, xnow, speed))
             banner.set_class(bool(snap.pending), "-shown")
             self._apply_tabs()
 

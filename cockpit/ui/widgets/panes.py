@@ -136,14 +136,14 @@ class OrdersPane(Vertical):
     def table(self) -> DataTable:
         return self.query_one("#orders-table", DataTable)
 
-    def set_orders(self, orders: list[dict[str, Any]], selected: int | None, now_ms: int) -> None:
+    def set_orders(self, orders: list[dict[str, Any]], selected: int | None, now_ms: int, speed: float = 1.0) -> None:
         t = self.table
         with t.prevent(DataTable.RowHighlighted):
             t.clear()
             self._row_ids = []
             for o in orders:
                 marker = Text("▶ " if o["id"] == selected else "  ", "bold")
-                t.add_row(marker + render.order_summary(o, now_ms), key=str(o["id"]))
+                t.add_row(marker + render.order_summary(o, now_ms, speed), key=str(o["id"]))
                 self._row_ids.append(o["id"])
             if selected in self._row_ids:
                 t.move_cursor(row=self._row_ids.index(selected), animate=False)
