@@ -308,7 +308,7 @@ SCHEMA: dict[str, Any] = {
     "engine": {
         "fast_loop_s": number(2.0, 0.05, 60),
         "ingest_interval_s": number(5.0, 0.1, 3600),
-        "history_bars": number(500, 50, 100000, integer=True),
+        "history_bars": number(1000, 50, 100000, integer=True),
     },
     "backtest": {
         "capital": number(10000.0, 1, None),
@@ -413,6 +413,10 @@ def _cross_checks(cfg: dict[str, Any]) -> None:
     if cfg["decision_timeframe"] not in cfg["timeframes"]:
         raise ConfigError("decision_timeframe", f"expected one of the configured timeframes "
                           f"({', '.join(cfg['timeframes'])}), got {cfg['decision_timeframe']!r}")
+    need = cfg["regime"]["vol_lookback"] + cfg["regime"]["vol_window"]
+    if cfg["engine"]["history_bars"] < need:
+        raise ConfigError("engine.history_bars", f"expected at least regime.vol_lookback + regime.vol_window "
+                          f"({need}) so the regime can be classified, got {cfg['engine']['history_bars']}")
     if cfg["portfolio"]["min_weight"] > cfg["portfolio"]["max_weight"]:
         raise ConfigError("portfolio.min_weight", "must not exceed portfolio.max_weight")
     r = cfg["risk"]

@@ -64,6 +64,7 @@ def test_every_schema_key_is_in_config_yaml_with_a_comment():
         ("strategies:\n  ema_trend:\n    enabled: 1\n", "strategies.ema_trend.enabled: expected true or false"),
         ("strategies:\n  macd_magic:\n    enabled: true\n", "strategies.macd_magic: unknown key; allowed keys here: ema_trend"),
         ("risk:\n  max_leverage: .nan\n", "risk.max_leverage: expected a number from 1 to 125"),
+        ("engine:\n  history_bars: 300\n", "engine.history_bars: expected at least regime.vol_lookback + regime.vol_window (524)"),
     ],
 )
 def test_bad_values_name_key_value_and_allowed(tmp_path, yaml_text, message):

@@ -96,3 +96,20 @@ def test_failing_stage_is_retried_recorded_once_and_never_fatal(db, cfg):
     events = DataService(db).risk_events(rule="engine.sync")
     assert len(events) == 1 and "exchange unreachable" in events[0]["details"]
     assert engine.status.errors == 3 and "unreachable" in engine.status.last_error
+
+
+def test_live_analysis_classifies_the_regime_with_default_history(db, cfg):
+    """engine.history_bars holds enough bars for the regime classifier (ADX, a volatility percentile
+    over regime.vol_lookback bars): with 800 stored 1h bars the live analysis names a regime."""
+    from cockpit.market.csv_import import insert_candles
+
+    tf = cfg["decision_timeframe"]
+    tf_ms = timeframe_ms(tf)
+    now = 1_767_225_600_000 + 900 * tf_ms
+    with db.atomic():
+        insert_candles(db, cfg["symbol"], tf, synthetic(tf, 800, now, seed=5))
+    clock = ManualClock(now + 1000)
+    stages = build_stages(cfg, log=EventLog(fmt="json", stream=io.StringIO()), clock=clock, with_exchange=False)
+    a = stages.analyze(now - tf_ms)
+    assert a.regime != "unknown", a.regime
+    assert a.regime in ("trending_up", "trending_down", "ranging", "high_volatility")
