@@ -263,20 +263,18 @@ class BacktestScreen(CockpitScreen):
         finally:
             self.app._close_thread_connection()
 
-    def _load_one(self, rid: int, key: str) -> None:
+    def _fetch_one(self, rid: int) -> dict[str, Any] | None:
         r = self.app.ds.backtest_result(rid)
         if r is not None:
             r["orders"] = self.app.ds.backtest_orders(rid)
-        self.post_message(ScreenDataLoaded(key, r))
+        return r
+
+    def _load_one(self, rid: int, key: str) -> None:
+        self.post_message(ScreenDataLoaded(key, self._fetch_one(rid)))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="bt-open")
     def run_open_result(self, rid: int, key: str = "result") -> None:
-        try:
-            self._load_one(rid, key)
-        except Exception as e:  # noqa: BLE001
-            self.post_message(ScreenDataLoaded("error", f"{type(e).__name__}: {e}"))
-        finally:
-            self.app._close_thread_connection()
+        self.load_in_thread(key, lambda: self._fetch_one(rid))
 
     @on(ScreenDataLoaded)
     def _loaded(self, m: ScreenDataLoaded) -> None:

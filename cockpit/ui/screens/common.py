@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -15,6 +17,18 @@ class CockpitScreen(Screen):
 
     BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
     SCREEN_TITLE = ""
+
+    def load_in_thread(self, key: str, fetch: Callable[[], Any]) -> None:
+        """From a thread worker: post ScreenDataLoaded(key, fetch()), or ("error", text) when the read
+        fails (shown, never fatal); the worker thread's database connection is closed either way."""
+        from cockpit.ui.messages import ScreenDataLoaded
+
+        try:
+            self.post_message(ScreenDataLoaded(key, fetch()))
+        except Exception as e:  # noqa: BLE001 - a failed read is shown on the screen
+            self.post_message(ScreenDataLoaded("error", f"{type(e).__name__}: {e}"))
+        finally:
+            self.app._close_thread_connection()
 
     def compose_header(self) -> ComposeResult:
         yield CockpitHeader(self.app.mode_label, classes="screen-header")

@@ -71,12 +71,7 @@ class DataScreen(CockpitScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="data-load")
     def run_load(self) -> None:
         ds = self.app.ds
-        try:
-            self.post_message(ScreenDataLoaded("data", (ds.coverage(), ds.ingestion_runs(limit=100))))
-        except Exception as e:  # noqa: BLE001
-            self.post_message(ScreenDataLoaded("error", f"{type(e).__name__}: {e}"))
-        finally:
-            self.app._close_thread_connection()
+        self.load_in_thread("data", lambda: (ds.coverage(), ds.ingestion_runs(limit=100)))
 
     @on(ScreenDataLoaded)
     def _loaded(self, m: ScreenDataLoaded) -> None:

@@ -51,12 +51,7 @@ class PromptsScreen(CockpitScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="prompts-load")
     def run_load(self) -> None:
         ds = self.app.ds
-        try:
-            self.post_message(ScreenDataLoaded("prompts", (ds.prompt_versions(), ds.strategy_scores())))
-        except Exception as e:  # noqa: BLE001
-            self.post_message(ScreenDataLoaded("error", f"{type(e).__name__}: {e}"))
-        finally:
-            self.app._close_thread_connection()
+        self.load_in_thread("prompts", lambda: (ds.prompt_versions(), ds.strategy_scores()))
 
     @on(ScreenDataLoaded)
     def _loaded(self, m: ScreenDataLoaded) -> None:
