@@ -7,6 +7,7 @@ flow every few seconds; the engine runs with `execution.approval: auto`."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import sqlite3
@@ -22,6 +23,9 @@ from helpers import REPO, engine_env, read_until, spawn
 for mod in ("cockpit.sim.server", "cockpit.market.ingest", "cockpit.execution.manager", "cockpit.execution.okx",
             "cockpit.decision.engine", "cockpit.strategies.registry"):
     pytest.importorskip(mod)
+
+# Issue 7 asks for at least 20 kill -9 trials; COCKPIT_CRASH_TRIALS lowers it for a quick local run.
+TRIALS = int(os.environ.get("COCKPIT_CRASH_TRIALS", "20"))
 
 CREDS = {"OKX_API_KEY": "crash-test-key", "OKX_API_SECRET": "crash-test-secret", "OKX_API_PASSPHRASE": "crash-pass"}
 
@@ -63,6 +67,7 @@ def standalone_sim():
             proc.kill()
 
 
+@pytest.mark.slow
 def test_kill_9_during_order_flow_then_restart(tmp_path, standalone_sim):
     url = standalone_sim
     db = tmp_path / "c.db"
@@ -71,7 +76,7 @@ def test_kill_9_during_order_flow_then_restart(tmp_path, standalone_sim):
                      COCKPIT__ENGINE__INGEST_INTERVAL_S="0.3")
     rng = random.Random(1234)
     kills = 0
-    for _ in range(3):
+    for _ in range(TRIALS):
         proc = spawn(db, "--headless", "--log-format", "json", env=env)
         try:
             # A random moment once orders are flowing: after an order intent, or mid-decision.
@@ -82,7 +87,7 @@ def test_kill_9_during_order_flow_then_restart(tmp_path, standalone_sim):
         proc.kill()  # SIGKILL: no clean-up runs
         proc.wait(timeout=30)
         kills += 1
-    assert kills == 3
+    assert kills == TRIALS
     orders_before = q(db, "SELECT COUNT(*) AS n FROM orders")[0]["n"]
     assert orders_before > 0, "no order flowed before the kills"
 
@@ -116,8 +121,15 @@ def test_kill_9_during_order_flow_then_restart(tmp_path, standalone_sim):
             assert by_cid[cid]["exchange_order_id"] == o["id"], (o, by_cid[cid])
         else:
             assert not cid or not cid.startswith(rows[0]["client_order_id"][:8]), o  # "ck" + our namespace
-    on_exchange = [r for r in rows if r["exchange_order_id"]]
-    assert len(on_exchange) == len({o["id"] for o in venue_orders} & {r["exchange_order_id"] for r in on_exchange})
+    # Every order the database says reached the exchange is there under the same client id (fetched
+    # one by one: the history listing covers only OKX's last 7 days, less than 20 trials span at 3600x).
+    for r in rows:
+        if r["exchange_order_id"]:
+            o = ex.fetch_order(r["exchange_order_id"], cfg["symbol"])
+            if r["client_order_id"].endswith("x" + r["exchange_order_id"]):
+                assert not o.get("clientOrderId"), (o, r)  # a stop/take-profit the exchange executed itself
+            else:
+                assert o["clientOrderId"] == r["client_order_id"], (o, r)
     # Nothing left in limbo: every order the engine sent is settled or still working on the exchange.
     assert not [r for r in rows if r["status"] == "approved"], rows
 
