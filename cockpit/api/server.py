@@ -6,6 +6,7 @@ import ipaddress
 import os
 import socket
 import threading
+import time
 from typing import Any, Mapping
 
 import uvicorn
@@ -61,6 +62,7 @@ class ApiServer:
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((host, port))
+        self.sock.listen(128)  # accept connections (queued) from the moment the URL is announced
         self.port = self.sock.getsockname()[1]
         config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off")
         self.server = uvicorn.Server(config)
@@ -71,8 +73,11 @@ class ApiServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
-    def start(self) -> "ApiServer":
+    def start(self, timeout: float = 10.0) -> "ApiServer":
         self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started and self.thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
         return self
 
     def stop(self, timeout: float = 5.0) -> None:

@@ -353,10 +353,21 @@ class Engine:
             # Orders still waiting (approval, or unfilled on the exchange) count toward the position
             # the plan starts from: a second decision with the same target must not stack a second
             # order on a pending one; a different target gets an order for the difference.
-            pending = self._guard("pending", st.orders.uncommitted_signed_amount, retries=1) or 0.0
-            plan_account = {**account, "signed_size": float(account.get("signed_size") or 0.0) + pending}
-            intents = self._guard("sizing", lambda: st.plan(decision_id, decision, analysis, plan_account),
-                                  retries=0) or []
+            def plan() -> tuple[float, list[Any]]:
+                pending = self._guard("pending", st.orders.uncommitted_signed_amount, retries=1) or 0.0
+                plan_account = {**account, "signed_size": float(account.get("signed_size") or 0.0) + pending}
+                return pending, self._guard("sizing", lambda: st.plan(decision_id, decision, analysis, plan_account),
+                                            retries=0) or []
+
+            pending, intents = plan()
+            # The new plan goes against orders still waiting for approval (e.g. it wants less than a
+            # pending buy would give): withdraw those instead of placing an order to offset them.
+            if pending and any((i.side == "sell") == (pending > 0) for i in intents):
+                superseded = self._guard("supersede", lambda: st.orders.supersede_pending(decision_id),
+                                         retries=1) or []
+                if superseded:
+                    self.log.info("orders_superseded", decision=decision_id, orders=superseded)
+                    pending, intents = plan()
         for intent in intents:
             if self._stop.is_set():
                 break

@@ -225,6 +225,21 @@ class OrderManager:
             return self.store.get(order_id)
         raise IllegalTransition(f"order {order_id} is {order.status.value}: nothing to cancel")
 
+    def supersede_pending(self, decision_id: int) -> list[int]:
+        """Cancel orders still waiting for approval from earlier decisions (a newer decision has
+        re-planned the position); return their ids. Orders already on the exchange are left alone."""
+        now = self.clock.now_ms()
+        done = []
+        for o in self.store.with_status([S.PENDING_APPROVAL], symbol=self.symbol):
+            if o.decision_id == decision_id:
+                continue
+            try:
+                self.store.transition(o.id, S.CANCELED, now_ms=now, message=f"superseded by decision {decision_id}")
+                done.append(o.id)
+            except IllegalTransition:  # approved or expired meanwhile
+                pass
+        return done
+
     def uncommitted_signed_amount(self) -> float:
         """Signed base amount (+buy, -sell) of orders that may still execute but are not in the
         position yet: waiting for approval, approved, or working on the exchange (unfilled part)."""

@@ -221,8 +221,9 @@ class Notifier:
             if self._cursor is None:
                 self._cursor = self._init_cursor()
             before = dict(self._cursor)
-            n = self._follow_orders() + self._follow_fills() + self._follow_risk()
-            n += self._check_halts() + self._check_engine() + self._check_summary()
+            # Engine start/stop and halts first: within one poll they come before the orders they explain.
+            n = self._check_engine() + self._check_halts()
+            n += self._follow_orders() + self._follow_fills() + self._follow_risk() + self._check_summary()
             self._check_dropped()
             if self._cursor != before:
                 engine_store.set_state(CURSOR_KEY, self._cursor, now_ms=self._now())
