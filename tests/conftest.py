@@ -48,3 +48,23 @@ def cfg(tmp_path: Path, db_url: str):
     from cockpit.config import load_config
 
     return load_config(None, environ={}, overrides={"database.url": db_url})
+
+
+@pytest.fixture
+def sim(cfg):
+    """A frozen-clock simulator (speed 0: time moves only when a test advances it); 20 days of history."""
+    from cockpit.sim import start_simulator
+
+    handle = start_simulator({**cfg["sim"], "history_days": 20}, speed=0)
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture
+def okx(cfg, sim):
+    """ccxt's okx class pointed at ``sim``, markets loaded. (tests/execution has its own, an OKXExecutor.)"""
+    from cockpit.market.exchange import make_exchange
+
+    x = make_exchange(cfg, mode="sim", rest_url=sim.url, credentials=sim.credentials, for_tests=True)
+    x.load_markets()
+    return x
