@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any, Iterable
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -20,6 +20,7 @@ from textual.timer import Timer
 from cockpit.config import mode_label
 from cockpit.data import DataService
 from cockpit.data.operator import operator_identity, submit_command
+from cockpit.ui.gc_idle import IdleCollector
 from cockpit.ui.messages import CommandFailed, CommandSubmitted, PollFailed, StatePolled
 from cockpit.ui.screens.main import MainScreen
 from cockpit.ui.screens.modals import ConfirmModal, LiveConfirmModal, RejectModal
@@ -97,6 +98,7 @@ class CockpitApp(App):
         self._timer: Timer | None = None
         self._last_sigs: dict[str, Any] = {}
         self.main_screen = MainScreen()
+        self.gc_idle = IdleCollector()
         if self.live:
             self.sub_title = "LIVE"
 
@@ -105,6 +107,24 @@ class CockpitApp(App):
 
     def on_mount(self) -> None:
         self.request_refresh()
+
+    # ------------------------------------------------------------- garbage collection off the key path
+
+    def _install_gc(self) -> None:
+        """Once the first state is on screen: freeze the start-up heap and move full collections to
+        moments without input (cockpit.ui.gc_idle explains the measurements behind it)."""
+        if self.gc_idle.installed or not self.is_running:
+            return
+        self.gc_idle.install()
+        self.set_interval(self.gc_idle.tick_s, self.gc_idle.tick, name="gc-idle")
+
+    def on_unmount(self) -> None:
+        self.gc_idle.uninstall()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.Key, events.MouseDown)):
+            self.gc_idle.note_input()
+        await super().on_event(event)
 
     # ------------------------------------------------------------- polling
 
@@ -165,6 +185,8 @@ class CockpitApp(App):
             for screen in self.screen_stack:
                 for badge in screen.query(ModeBadge):
                     badge.set_state(snap.halted, snap.halt_reason)
+        if first:
+            self.call_after_refresh(self._install_gc)
         self._arm()
 
     @on(PollFailed)
@@ -269,6 +291,10 @@ class CockpitApp(App):
     # ------------------------------------------------------------- screens
 
     def _push_named(self, cls_path: str, cls_name: str) -> None:
+        """Show a secondary screen. Each is built once and kept (installed): reopening it costs no
+        compose, a backtest keeps running (and its result stays on screen) while the trader is back on
+        the main screen, and no discarded widget trees pile up for the cyclic garbage collector,
+        whose full passes would otherwise stall the event loop (bench/ui_latency.py)."""
         import importlib
 
         cls = getattr(importlib.import_module(cls_path), cls_name)
@@ -276,7 +302,9 @@ class CockpitApp(App):
             return
         if self.screen is not self.main_screen:
             self.pop_screen()
-        self.push_screen(cls())
+        if not self.is_screen_installed(cls_name):
+            self.install_screen(cls(), name=cls_name)
+        self.push_screen(cls_name)
 
     def action_backtest(self) -> None:
         self._push_named("cockpit.ui.screens.backtest", "BacktestScreen")

@@ -56,10 +56,10 @@ def _child(cfg: dict[str, Any], request: Any, q: Any, cancel: Any) -> None:
         last = [0.0]
         stop = threading.Event()
 
-        def watch() -> None:  # mirror the cross-process cancel into the thread Event the engine checks
-            while not stop.is_set():
-                if cancel.wait(0.05):
-                    stop.set()
+        def watch() -> None:  # mirror the cross-process cancel flag into the thread Event the engine checks
+            while not stop.is_set() and not cancel.value:
+                time.sleep(0.05)
+            stop.set()
 
         threading.Thread(target=watch, daemon=True).start()
 
@@ -72,12 +72,10 @@ def _child(cfg: dict[str, Any], request: Any, q: Any, cancel: Any) -> None:
         report = runner(cfg, DataService(db), request, progress=progress, cancel=stop, store=db)
         q.put(("done", result_id(report)))
     except BaseException as e:  # noqa: BLE001 - reported to the parent, never a silent death
-        if cancel.is_set() or type(e).__name__ in ("BacktestCancelled", "CancelledError"):
+        if cancel.value or type(e).__name__ in ("BacktestCancelled", "CancelledError"):
             q.put(("cancelled",))
         else:
             q.put(("error", f"{type(e).__name__}: {e}"))
-    finally:
-        cancel.set()  # stops the watcher thread
 
 
 def run_in_process(cfg: dict[str, Any], request: Any, *, progress: Callable[[int, int], None],
@@ -86,14 +84,17 @@ def run_in_process(cfg: dict[str, Any], request: Any, *, progress: Callable[[int
     when ``cancel`` was set, RuntimeError with the child's error otherwise."""
     ctx = multiprocessing.get_context("spawn")
     q = ctx.Queue()
-    child_cancel = ctx.Event()
+    # A lock-free shared byte, not an Event: a multiprocessing Event is a semaphore-guarded condition,
+    # and a child that exits while its watcher thread holds that semaphore (inside wait()) leaves it
+    # taken for good; the next set() here then blocked this worker forever (seen in bench/ui_latency.py).
+    child_cancel = ctx.RawValue("b", 0)
     proc = ctx.Process(target=_child, args=(cfg, request, q, child_cancel), daemon=True, name="cockpit-backtest")
     proc.start()
     heard = time.monotonic()
     try:
         while True:
             if cancel.is_set():
-                child_cancel.set()
+                child_cancel.value = 1
             try:
                 msg = q.get(timeout=0.1)
                 heard = time.monotonic()
@@ -101,10 +102,16 @@ def run_in_process(cfg: dict[str, Any], request: Any, *, progress: Callable[[int
                 if time.monotonic() - heard > stall_s:
                     raise RuntimeError(f"backtest process silent for {stall_s:.0f}s; stopped it") from None
                 if not proc.is_alive():
-                    if cancel.is_set():
-                        raise BacktestCancelledError() from None
-                    raise RuntimeError(f"backtest process exited with code {proc.exitcode}") from None
-                continue
+                    # Its last message may have reached the pipe after the get above timed out.
+                    try:
+                        msg = q.get(timeout=1.0)
+                    except queue.Empty:
+                        if cancel.is_set():
+                            raise BacktestCancelledError() from None
+                        raise RuntimeError(f"backtest process exited with code {proc.exitcode} "
+                                           "without reporting a result") from None
+                else:
+                    continue
             if msg[0] == "progress":
                 progress(msg[1], msg[2])
             elif msg[0] == "done":
@@ -114,7 +121,7 @@ def run_in_process(cfg: dict[str, Any], request: Any, *, progress: Callable[[int
             else:
                 raise RuntimeError(msg[1])
     finally:
-        child_cancel.set()
+        child_cancel.value = 1
         proc.join(timeout=2 if cancel.is_set() else 10)
         if proc.is_alive():
             proc.terminate()

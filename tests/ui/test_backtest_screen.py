@@ -126,3 +126,27 @@ async def test_portfolio_backtest_runs_all_enabled_strategies(make_app, db):
         assert "done" in status, status
         rows = list(m.BacktestConfig.select())
         assert [r.strategy for r in rows] == ["portfolio"]
+
+
+async def test_a_backtest_keeps_running_while_the_trader_is_on_the_main_screen(make_app, db):
+    fill_demo(bars=2300)
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("b")
+        await settle(app, pilot)
+        screen = app.screen
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert screen.running
+        await pilot.press("escape")  # back to the market while it runs
+        await pilot.pause()
+        assert app.screen is app.main_screen
+        await settle(app, pilot)
+        await settle(app, pilot)
+        assert m.BacktestResult.select().count() == 1, "the run finished and was stored"
+        await pilot.press("b")
+        await settle(app, pilot)
+        assert app.screen is screen and not screen.running
+        assert "done" in str(screen.query_one("#bt-status").render())
+        assert screen.current is not None and screen.current["id"] == m.BacktestResult.get().id

@@ -74,3 +74,46 @@ async def test_help_lists_every_binding_and_palette_has_the_actions(make_app, db
         assert type(app.screen).__name__ == "HelpScreen"
         await pilot.press("escape")
         assert app.screen is app.main_screen
+
+
+async def test_secondary_screens_are_kept_and_reread_on_return(make_app, db):
+    fill_demo()
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("d")
+        await settle(app, pilot)
+        data_screen = app.screen
+        assert data_screen.query_one("#data-runs").row_count == 2
+        await pilot.press("escape")
+        m.IngestionRun.create(source="sim", symbol="BTC/USDT:USDT", timeframe="4h", data_type="candles",
+                              started_at=1, ended_at=2, rows_inserted=3, status="success")
+        await pilot.press("d")
+        await settle(app, pilot)
+        assert app.screen is data_screen, "the same screen comes back, not a new one"
+        assert data_screen.query_one("#data-runs").row_count == 3, "coming back re-reads the runs"
+        await pilot.press("question_mark")
+        await settle(app, pilot)
+        help_screen = app.screen
+        await pilot.press("escape")
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert app.screen is help_screen
+
+
+async def test_full_collections_leave_the_key_path_while_the_app_runs(make_app, db):
+    import gc
+
+    from cockpit.ui.gc_idle import NEVER
+
+    fill_demo()
+    saved = gc.get_threshold()
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        assert app.gc_idle.installed, "installed once the first state is on screen"
+        assert gc.get_threshold()[2] == NEVER and gc.get_freeze_count() > 0
+        await pilot.press("question_mark", "escape", "1")
+        await settle(app, pilot)
+    assert gc.get_threshold() == saved, "thresholds restored when the app exits"
+    assert gc.get_freeze_count() == 0, "nothing stays frozen after the app exits"

@@ -211,6 +211,10 @@ class BacktestScreen(CockpitScreen):
     def on_resize(self, event) -> None:
         self.set_class(event.size.width < 120, "-compact")
 
+    def reload_on_return(self) -> None:
+        # Runs stored meanwhile (the training loop, another cockpit) join the list; the open result stays.
+        self.run_load_results()
+
     # ------------------------------------------------------------- form helpers
 
     def _default_to(self) -> str:

@@ -17,6 +17,17 @@ class CockpitScreen(Screen):
 
     BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
     SCREEN_TITLE = ""
+    _shown_before = False
+
+    def on_screen_resume(self) -> None:
+        # Screens are kept between visits (CockpitApp._push_named): the first visit loads in on_mount,
+        # later ones reload what may have changed meanwhile.
+        if self._shown_before:
+            self.reload_on_return()
+        self._shown_before = True
+
+    def reload_on_return(self) -> None:
+        """Re-read this screen's data when the trader comes back to it (default: nothing to read)."""
 
     def load_in_thread(self, key: str, fetch: Callable[[], Any]) -> None:
         """From a thread worker: post ScreenDataLoaded(key, fetch()), or ("error", text) when the read

@@ -48,6 +48,9 @@ class PromptsScreen(CockpitScreen):
         self.versions: list[dict] = []
         self.run_load()
 
+    def reload_on_return(self) -> None:
+        self.run_load()
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="prompts-load")
     def run_load(self) -> None:
         ds = self.app.ds

@@ -1,0 +1,89 @@
+"""IdleCollector: full collections only on its own schedule; frozen cycles freed by major passes."""
+
+from __future__ import annotations
+
+import gc
+import time
+import weakref
+
+import pytest
+
+from cockpit.ui.gc_idle import NEVER, IdleCollector
+
+
+class Node:
+    def __init__(self) -> None:
+        self.me = self  # a reference cycle: only the cyclic collector frees it
+
+
+@pytest.fixture
+def collector():
+    saved = gc.get_threshold()
+    c = IdleCollector(major_growth=1, major_force=10**9, major_idle_s=2.0)
+    c.install()
+    try:
+        yield c
+    finally:
+        c.uninstall()
+    assert gc.get_threshold() == saved
+    assert gc.get_freeze_count() == 0
+
+
+def promote(obj) -> None:
+    """Make ``obj`` survive two young collections so it lands in the oldest (non-frozen) generation."""
+    gc.collect(0)
+    gc.collect(1)
+
+
+def test_install_freezes_the_heap_and_stops_automatic_full_collections(collector):
+    assert collector.installed
+    assert gc.get_threshold()[2] == NEVER
+    assert gc.get_freeze_count() > 1000
+    assert collector.major_ms, "install runs one major pass"
+
+
+def test_nothing_runs_when_nothing_was_promoted(collector):
+    gc.collect(0)  # young collection only: generation 2's counter is untouched
+    while gc.get_count()[2]:
+        collector.tick(now=collector.last_input)  # clear anything the test runner promoted
+    assert collector.tick(now=collector.last_input) is None
+
+
+def test_minor_pass_frees_promoted_garbage_and_freezes_survivors(collector):
+    collector.note_input()
+    dead, alive = Node(), Node()
+    ref_dead, ref_alive = weakref.ref(dead), weakref.ref(alive)
+    promote(dead)
+    del dead
+    frozen = gc.get_freeze_count()
+    assert collector.tick(now=collector.last_input) == "minor"  # typing: no major pass
+    assert ref_dead() is None
+    assert ref_alive() is not None
+    assert gc.get_freeze_count() > frozen  # `alive` survived and is frozen now
+    assert gc.get_count()[2] == 0
+
+
+def test_frozen_cycles_wait_for_a_major_pass_when_idle(collector):
+    collector.note_input()
+    obj = Node()
+    ref = weakref.ref(obj)
+    promote(obj)
+    assert collector.tick(now=collector.last_input) == "minor"  # obj is frozen now
+    del obj
+    promote(None)
+    assert collector.tick(now=collector.last_input) == "minor"
+    assert ref() is not None, "a frozen cycle is not collected by a minor pass"
+    idle_now = collector.last_input + collector.major_idle_s + 0.1
+    assert collector.tick(now=idle_now) == "major"
+    assert ref() is None
+    assert collector.forced == 0
+
+
+def test_major_pass_is_forced_while_typing_once_the_frozen_set_grew_enough(collector):
+    collector.major_force = 1
+    collector.note_input()
+    keep = [Node() for _ in range(10)]
+    promote(keep)
+    assert collector.tick(now=collector.last_input) == "minor"  # freezes `keep`: the frozen set grew
+    assert collector.tick(now=collector.last_input) == "major"  # still typing, but over the bound
+    assert collector.forced == 1
