@@ -1,26 +1,53 @@
-"""Building the candles chart as Rich Text, away from the widget so the poll worker can do it.
+"""The candles chart as Rich Text, drawn cell by cell with numpy; touches no widget.
 
-A plotext build of a 160-column chart costs tens of milliseconds of pure Python; done in the poll
-worker thread, the event loop only swaps in the finished Text. Touches no widget.
+One terminal column per candle, newest on the right, half-cell vertical resolution for bodies and
+wicks (heavy and light box-drawing strokes), EMA 12/26 and Bollinger(20, 2) drawn where no candle is,
+the open position's entry / stop-loss / take-profit as dashed lines labelled on the price axis, and
+the last price marked on the axis. Plain ANSI colour names only, so it reads the same without
+truecolor (e.g. over SSH).
+
+It replaced a plotext build (15 ms at 160 columns, 60-70 ms when the machine was busy) that was the
+largest share of the time between pressing a timeframe key and seeing the chart (bench/ui_latency.py);
+this one takes about a millisecond. The poll worker builds it; the widget builds it only after a resize.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
 import numpy as np
 from rich.text import Text
-from textual_plotext.plot import Plot
 
 from cockpit.ui.render import bollinger, ema, position_parts
 
-Y_AXIS = 12  # columns plotext uses for the y axis and frame
+AXIS = 11  # the price axis on the right: one rule column and ten for labels
+Y_AXIS = AXIS  # kept for callers that size the visible window
+
+# Cell glyphs by (body upper half, body lower half, wick upper half, wick lower half).
+_GLYPHS = np.array([" "] * 16, dtype="<U1")
+for _bu in (0, 1):
+    for _bl in (0, 1):
+        for _wu in (0, 1):
+            for _wl in (0, 1):
+                _up, _lo = ("heavy" if _bu else "light" if _wu else ""), ("heavy" if _bl else "light" if _wl else "")
+                _GLYPHS[_bu * 8 + _bl * 4 + _wu * 2 + _wl] = {
+                    ("heavy", "heavy"): "┃", ("heavy", "light"): "╿", ("light", "heavy"): "╽",
+                    ("heavy", ""): "╹", ("", "heavy"): "╻", ("light", "light"): "│", ("light", ""): "╵",
+                    ("", "light"): "╷", ("", ""): " ",
+                }[(_up, _lo)]
+
+# Style ids of the cell grid.
+EMPTY, UP, DOWN, EMA_FAST, EMA_SLOW, BAND, ENTRY, STOP, TAKE, AXIS_STYLE = range(10)
+STYLES = {EMPTY: "", UP: "green", DOWN: "red", EMA_FAST: "yellow", EMA_SLOW: "magenta", BAND: "cyan",
+          ENTRY: "white", STOP: "red", TAKE: "green", AXIS_STYLE: "bright_black"}
+LEVELS = (("entry", ENTRY), ("SL", STOP), ("TP", TAKE))
 
 
 def visible(candles: dict[str, np.ndarray], width: int) -> dict[str, np.ndarray]:
     """One column per candle: the newest that fit the plot area."""
-    fit = max(10, width - Y_AXIS) if width else 120
+    fit = max(10, width - AXIS) if width else 120
     if len(candles.get("timestamp", ())) > fit:
         return {k: v[-fit:] for k, v in candles.items()}
     return candles
@@ -49,36 +76,137 @@ def levels(position: dict[str, Any] | None, orders: list[dict[str, Any]]) -> dic
     return out
 
 
+def price_label(v: float, step: float, width: int = AXIS - 1) -> str:
+    """A price with as many decimals as the axis step needs, thousands separated when it fits."""
+    decimals = max(0, min(8, -int(math.floor(math.log10(step))) + 1)) if step > 0 else 2
+    s = f"{v:,.{decimals}f}"
+    if len(s) > width:
+        s = f"{v:.{decimals}f}"
+    if len(s) > width:
+        s = f"{v:.4g}"
+    return s[:width]
+
+
+def overlays(close: np.ndarray) -> list[tuple[np.ndarray, int]]:
+    """(values, style) of EMA 12, EMA 26 and the Bollinger bands over ``close`` (NaN where undefined)."""
+    out: list[tuple[np.ndarray, int]] = []
+    if len(close) >= 2:
+        out += [(ema(close, 12), EMA_FAST), (ema(close, 26), EMA_SLOW)]
+    _, up, lo = bollinger(close, 20, 2.0)
+    if not np.isnan(up).all():
+        out += [(up, BAND), (lo, BAND)]
+    return out
+
+
 def build(candles: dict[str, np.ndarray], lv: dict[str, Any], timeframe: str, width: int, height: int) -> Text:
-    plt = Plot()
-    plt.theme("clear")
-    plt.plotsize(width, height)
+    """``height`` lines of exactly ``width`` cells."""
+    width, height = max(1, int(width)), max(1, int(height))
+    n_all = len(candles.get("timestamp", ()))
+    pw, ph = width - AXIS, height - 1  # plot area; the top line is the legend
+    if n_all == 0 or pw < 10 or ph < 3:
+        msg = f"no {timeframe} candles in the database yet" if n_all == 0 else "window too small for the chart"
+        lines = [" " * width] * height
+        lines[height // 2] = msg[:width].center(width)
+        return Text("\n".join(lines), style="bright_black", no_wrap=True, overflow="crop")
+
+    # Overlays use every fetched candle (warm-up), then keep the visible window.
+    over_all = overlays(np.asarray(candles["close"], dtype=float))
     c = visible(candles, width)
-    n = len(c.get("timestamp", ()))
-    if n == 0:
-        plt.title(f"no {timeframe} candles in the database yet")
-    else:
-        x = list(range(n))
-        close = c["close"]
-        if n >= 2:
-            plt.plot(x, ema(close, 12).tolist(), color="yellow", marker="braille", label="EMA12")
-            plt.plot(x, ema(close, 26).tolist(), color="magenta", marker="braille", label="EMA26")
-        mid, up, lo = bollinger(close, 20, 2.0)
-        ok = ~np.isnan(mid)
-        if ok.any():
-            xs = [i for i in x if ok[i]]
-            plt.plot(xs, up[ok].tolist(), color="cyan", marker="braille", label="BB")
-            plt.plot(xs, lo[ok].tolist(), color="cyan", marker="braille")
-        for name, color in (("entry", "white"), ("SL", "red"), ("TP", "green")):
-            v = lv.get(name)
-            if v:
-                plt.hline(float(v), color)
-                plt.text(name, x=n - 1, y=float(v), color=color, alignment="right")
-        # Candles last, so the overlays never hide a body.
-        plt.candlestick(x, {"Open": c["open"].tolist(), "Close": close.tolist(), "High": c["high"].tolist(),
-                            "Low": c["low"].tolist()}, colors=["green", "red"])
-        # Time labels go in the border subtitle: plotext's x-label layout varies with the hash seed,
-        # which would make snapshots flaky.
-        plt.xticks([], [])
-    plt._set_size(width, height)
-    return Text.from_ansi(plt.build())
+    n = len(c["timestamp"])
+    o, h, low, cl = (np.asarray(c[k], dtype=float) for k in ("open", "high", "low", "close"))
+    over = [(v[-n:], st) for v, st in over_all]
+
+    lo_p, hi_p = float(np.min(low)), float(np.max(h))
+    for v, _ in over:
+        ok = v[~np.isnan(v)]
+        if len(ok):
+            lo_p, hi_p = min(lo_p, float(ok.min())), max(hi_p, float(ok.max()))
+    span0 = max(hi_p - lo_p, abs(hi_p) * 1e-6, 1e-9)
+    lines_lv = [(name, float(lv[name]), st) for name, st in LEVELS if lv.get(name)]
+    for _, v, _ in lines_lv:  # a level close to the candles widens the range; a far one is pinned to an edge
+        if lo_p - 0.25 * span0 <= v <= hi_p + 0.25 * span0:
+            lo_p, hi_p = min(lo_p, v), max(hi_p, v)
+    pad = (hi_p - lo_p) * 0.02 or span0 * 0.02
+    lo_p, hi_p = lo_p - pad, hi_p + pad
+    per_row = (hi_p - lo_p) / ph
+
+    def pos(v: np.ndarray) -> np.ndarray:  # price -> rows from the bottom (float)
+        return (v - lo_p) / per_row
+
+    # Candles: which halves of each cell the body and the wick cover.
+    x0 = pw - n  # right-aligned
+    rows = np.arange(ph, dtype=float)[:, None]  # cell k covers [k, k+1) from the bottom
+    b0, b1 = pos(np.minimum(o, cl))[None, :], pos(np.maximum(o, cl))[None, :]
+    w0, w1 = pos(low)[None, :], pos(h)[None, :]
+    tiny = (b1 - b0) < 0.5  # a body thinner than half a cell still shows in the half holding its middle
+    mid = (b0 + b1) / 2
+    b0 = np.where(tiny, np.floor(mid * 2) / 2, b0)
+    b1 = np.where(tiny, b0 + 0.5, b1)
+
+    def covers(a: np.ndarray, b: np.ndarray, lo_: np.ndarray, hi_: np.ndarray) -> np.ndarray:
+        return (a < hi_) & (b > lo_)
+
+    bl, bu = covers(b0, b1, rows, rows + 0.5), covers(b0, b1, rows + 0.5, rows + 1)
+    wl, wu = covers(w0, w1, rows, rows + 0.5), covers(w0, w1, rows + 0.5, rows + 1)
+    code = bu * 8 + bl * 4 + wu * 2 + wl
+    grid = np.full((ph, pw), " ", dtype="<U1")
+    style = np.zeros((ph, pw), dtype=np.int8)
+    grid[:, x0:] = _GLYPHS[code]
+    up_col = np.where(cl >= o, UP, DOWN).astype(np.int8)
+    style[:, x0:] = np.where(code > 0, up_col[None, :], EMPTY)
+
+    # Level lines first, then overlays; neither covers a candle.
+    for _, v, st in lines_lv:
+        k = int(np.floor(pos(np.array(v))))
+        if 0 <= k < ph:
+            free = style[k] == EMPTY
+            grid[k][free], style[k][free] = "╌", st
+    for v, st in over:
+        cols = np.flatnonzero(~np.isnan(v))
+        if not len(cols):
+            continue
+        k = np.floor(pos(v[cols])).astype(int)
+        inside = (k >= 0) & (k < ph)
+        cols, k = cols[inside] + x0, k[inside]
+        free = style[k, cols] == EMPTY
+        grid[k[free], cols[free]] = "·" if st == BAND else "─"
+        style[k[free], cols[free]] = st
+
+    # The price axis: labels every few rows, then the levels and the last price over them.
+    labels: dict[int, tuple[str, str]] = {}
+    every = 4 if ph >= 12 else 2
+    for k in range(ph - 1 - (ph - 1) % every, -1, -every):
+        labels[k] = (price_label(lo_p + (k + 0.5) * per_row, per_row * every), STYLES[AXIS_STYLE])
+    for name, v, st in lines_lv:
+        k = int(np.floor(pos(np.array(v))))
+        arrow = "▲" if k >= ph else "▼" if k < 0 else ""
+        k = min(max(k, 0), ph - 1)
+        tag = "E" if name == "entry" else name
+        labels[k] = (f"{tag}{arrow} {price_label(v, per_row)}", f"bold {STYLES[st]}")
+    k_last = min(max(int(np.floor(pos(np.array(cl[-1])))), 0), ph - 1)
+    labels[k_last] = (price_label(float(cl[-1]), per_row), "bold reverse " + STYLES[int(up_col[-1])])
+
+    t = Text(no_wrap=True, overflow="crop")
+    t.append(_legend(width))
+    for r in range(ph - 1, -1, -1):  # top row first
+        t.append("\n")
+        g, s = grid[r], style[r]
+        cuts = np.flatnonzero(np.diff(s)) + 1
+        start = 0
+        for end in [*cuts.tolist(), pw]:
+            t.append("".join(g[start:end]), STYLES[int(s[start])] or None)
+            start = end
+        text, st = labels.get(r, ("", ""))
+        t.append("┤" if r in labels else "│", STYLES[AXIS_STYLE])
+        t.append(text[:AXIS - 1].ljust(AXIS - 1), st or None)
+    return t
+
+
+def _legend(width: int) -> Text:
+    t = Text(no_wrap=True, overflow="crop")
+    for label, st, mark in (("EMA12", EMA_FAST, "─"), ("EMA26", EMA_SLOW, "─"), ("BB 20,2", BAND, "·")):
+        t.append(f" {mark}{mark} ", STYLES[st])
+        t.append(label, "bright_black")
+    t.pad_right(max(0, width - t.cell_len))
+    t.truncate(width)
+    return t

@@ -19,7 +19,7 @@ class Node:
 @pytest.fixture
 def collector():
     saved = gc.get_threshold()
-    c = IdleCollector(major_growth=1, major_force=10**9, major_idle_s=2.0)
+    c = IdleCollector(major_growth=1, major_force=10**9, major_idle_s=2.0, freeze_every=1)
     c.install()
     try:
         yield c
@@ -85,5 +85,21 @@ def test_major_pass_is_forced_while_typing_once_the_frozen_set_grew_enough(colle
     keep = [Node() for _ in range(10)]
     promote(keep)
     assert collector.tick(now=collector.last_input) == "minor"  # freezes `keep`: the frozen set grew
+    assert collector.growth >= 10
     assert collector.tick(now=collector.last_input) == "major"  # still typing, but over the bound
-    assert collector.forced == 1
+    assert collector.forced == 1 and collector.growth == 0
+
+
+def test_what_dies_between_two_freezes_is_freed_by_minor_passes(collector):
+    collector.freeze_every = 3
+    collector._minors = 0
+    collector.note_input()
+    obj = Node()
+    ref = weakref.ref(obj)
+    promote(obj)
+    assert collector.tick(now=collector.last_input) == "minor"  # 1st pass: survivors not frozen yet
+    del obj
+    promote(None)
+    assert collector.tick(now=collector.last_input) == "minor"
+    assert ref() is None, "freed without a major pass"
+    assert collector.growth == 0 and not collector.major_ms[1:]

@@ -1,7 +1,7 @@
 """CandlesChart: the selected timeframe's candles with EMA 12/26, Bollinger(20, 2) and the open
-position's entry / stop-loss / take-profit lines (textual-plotext; plain ANSI colours so the
+position's entry / stop-loss / take-profit lines (cockpit.ui.chart; plain ANSI colours so the
 chart reads the same without truecolor). The poll worker usually hands over the chart already
-built for the current size (cockpit.ui.chart); the widget builds it itself only after a resize."""
+built for the current size; the widget builds it itself only after a resize."""
 
 from __future__ import annotations
 
@@ -54,8 +54,8 @@ class CandlesChart(Widget):
         self.border_subtitle = chart.subtitle(chart.visible(self.candles, self.size.width), self.timeframe)
 
     def render(self) -> Text:
-        # Building a plotext chart costs tens of ms: rebuild only when the data or the size changed,
-        # not on every repaint (e.g. coming back from another screen).
+        # Rebuild only when the data or the size changed, not on every repaint (e.g. coming back
+        # from another screen).
         w, h = self.size.width, self.size.height
         key = (self._version, w, h)
         if key != self._cache_key or self._cache is None:

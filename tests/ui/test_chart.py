@@ -1,0 +1,113 @@
+"""The candles chart: exact size, candle glyphs and colours, levels on the axis, overlays under candles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cockpit.ui import chart
+
+
+def arrays(o, h, l, c):  # noqa: E741
+    n = len(o)
+    return {"timestamp": np.arange(n, dtype=float) * 3_600_000, "open": np.array(o, float), "high": np.array(h, float),
+            "low": np.array(l, float), "close": np.array(c, float), "volume": np.ones(n)}
+
+
+def walk(n: int, seed: int = 3) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    close = 60_000 * np.exp(np.cumsum(rng.normal(0, 0.004, n)))
+    opens = np.concatenate([[close[0]], close[:-1]])
+    return arrays(opens, np.maximum(opens, close) * 1.002, np.minimum(opens, close) * 0.998, close)
+
+
+def cells(t, row: int, col: int) -> tuple[str, str]:
+    """(character, style) at a cell of the built Text."""
+    lines = t.split("\n")
+    line = lines[row]
+    ch = line.plain[col]
+    styles = [str(s.style) for s in line.spans if s.start <= col < s.end]
+    return ch, " ".join(styles)
+
+
+@pytest.mark.parametrize("w,h", [(160, 30), (80, 10), (25, 5), (12, 4), (5, 2)])
+def test_exact_size_whatever_the_window(w, h):
+    for data in (walk(300), walk(3), arrays([], [], [], [])):
+        t = chart.build(data, {"entry": 60_000, "SL": 10_000, "TP": 90_000}, "1h", w, h)
+        lines = t.plain.split("\n")
+        assert len(lines) == h
+        assert all(len(x) == w for x in lines), {len(x) for x in lines}
+
+
+def test_empty_database_says_so():
+    t = chart.build(arrays([], [], [], []), {}, "4h", 60, 10)
+    assert "no 4h candles in the database yet" in t.plain
+
+
+def test_one_column_per_candle_newest_right_and_coloured_by_direction():
+    # Two candles on a 100..200 range: a rising one then a falling one.
+    data = arrays([110, 190], [200, 195], [100, 105], [190, 120])
+    w, h = 40, 12
+    t = chart.build(data, {}, "1h", w, h)
+    pw = w - chart.AXIS
+    lines = t.plain.split("\n")[1:]  # below the legend
+    rising, falling = [ln[pw - 2] for ln in lines], [ln[pw - 1] for ln in lines]
+    assert "┃" in rising and "┃" in falling
+    # The rising body spans 110..190, the falling one 120..190: the rising one reaches lower.
+    assert max(i for i, ch in enumerate(rising) if ch in "┃╻╽") > max(i for i, ch in enumerate(falling) if ch in "┃╻╽")
+    row = 1 + next(i for i, ch in enumerate(rising) if ch == "┃")
+    assert "green" in cells(t, row, pw - 2)[1]
+    row = 1 + next(i for i, ch in enumerate(falling) if ch == "┃")
+    assert "red" in cells(t, row, pw - 1)[1]
+    # Wicks: the rising candle's low (100) is below both bodies, drawn light.
+    assert rising[-1] in "│╵╷" or rising[-2] in "│╵╷"
+
+
+def test_levels_are_dashed_lines_labelled_on_the_axis_and_far_ones_pinned():
+    data = walk(120)
+    lo, hi = float(data["low"][-100:].min()), float(data["high"][-100:].max())
+    entry = (lo + hi) / 2
+    t = chart.build(data, {"entry": entry, "SL": lo - 10 * (hi - lo), "TP": None}, "1h", 120, 30)
+    plain = t.plain
+    entry_line = next(ln for ln in plain.split("\n") if "E " in ln[-chart.AXIS:])
+    assert "╌" in entry_line
+    assert f"{entry:,.0f}"[:4] in entry_line[-chart.AXIS:]
+    last = plain.split("\n")[-1]
+    assert "SL▼" in last, "a stop far below the candles is pinned to the bottom edge with an arrow"
+    assert "TP" not in plain
+
+
+def test_last_price_is_marked_on_the_axis():
+    data = walk(80)
+    w = 100
+    t = chart.build(data, {}, "1h", w, 20)
+    marked = [(i, ln[w - chart.AXIS + 1:].strip()) for i, ln in enumerate(t.plain.split("\n"))
+              if "reverse" in cells(t, i, w - chart.AXIS + 1)[1]]
+    assert len(marked) == 1
+    last = float(data["close"][-1])
+    assert abs(float(marked[0][1].replace(",", "")) - last) <= 1.0
+    # Coloured like the last candle.
+    colour = "green" if data["close"][-1] >= data["open"][-1] else "red"
+    assert colour in cells(t, marked[0][0], w - chart.AXIS + 1)[1]
+
+
+def test_overlays_are_drawn_but_never_cover_a_candle(monkeypatch):
+    data = walk(200)
+    lo, hi = float(data["low"].min()), float(data["high"].max())
+    # Levels just outside every price fix the same vertical range for both builds.
+    lv = {"entry": lo - 0.2 * (hi - lo), "TP": hi + 0.2 * (hi - lo)}
+    with_overlays = chart.build(data, lv, "1h", 120, 30).plain.split("\n")[1:]
+    monkeypatch.setattr(chart, "overlays", lambda close: [])
+    bare = chart.build(data, lv, "1h", 120, 30).plain.split("\n")[1:]
+    pw = 120 - chart.AXIS
+    glyphs = set("┃╿╽╹╻│╵╷")
+    drawn = 0
+    for a, b in zip(with_overlays, bare):
+        for x in range(pw):
+            if b[x] in glyphs:
+                assert a[x] == b[x], "an overlay replaced a candle cell"
+            elif a[x] != b[x]:
+                assert a[x] in "─·"
+                drawn += 1
+    assert drawn > pw, "EMA and Bollinger lines are drawn across the chart"
+    assert sum(ch in glyphs for ln in bare for ch in ln[:pw]) >= pw - 1, "every visible candle draws a cell"
