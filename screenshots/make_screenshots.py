@@ -31,7 +31,7 @@ SHOTS = [
 
 
 async def shoot(stem: str, size: tuple[int, int], keys: list[str], halted: bool, out: Path) -> Path:
-    from demo_data import NOW, fill_backtest_result, fill_demo
+    from demo_data import NOW, fill_backtest_result, fill_demo, fill_training_candidate
 
     from cockpit.config import load_config
     from cockpit.db import close_database, migrate, open_database
@@ -44,6 +44,7 @@ async def shoot(stem: str, size: tuple[int, int], keys: list[str], halted: bool,
         migrate(db)
         fill_demo(halted=halted)
         fill_backtest_result()
+        fill_training_candidate()
         cfg = load_config(None, environ={}, overrides={"database.url": url})
         app = create_app(cfg, db=db, clock=ManualClock(NOW), poll_enabled=False, operator="demo")
         async with app.run_test(size=size) as pilot:

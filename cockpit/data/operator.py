@@ -28,7 +28,7 @@ class OperatorNotAllowed(PermissionError):
         self.command = command
         self.role = role
         super().__init__(f"role {role!r} may not {command.replace('_', ' ')}: only a trader may "
-                         f"approve, reject, cancel or use the kill switch")
+                         f"approve, reject, cancel, use the kill switch or publish a training candidate")
 
 
 def operator_role() -> str | None:

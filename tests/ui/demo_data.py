@@ -141,3 +141,18 @@ def fill_backtest_result(*, name: str = "ema_trend 1h", total_return: float = 0.
                                reason=("signal", "take_profit", "signal", "stop_loss", "signal", "signal")[i],
                                funding=-0.4)
     return res.id
+
+
+def fill_training_candidate(version: str = "2026-01-15.1", *, report: bool = True, beats: bool = True) -> None:
+    """A training candidate (draft score table and prompt) as `cockpit train run` stores it."""
+    from cockpit.data.training_store import TrainingStore
+
+    meta: dict = {"status": "candidate", "train": {"from": "2025-01-01", "to": "2025-12-31"},
+                  "prompt": {"name": "selector", "version": f"v9-{version}"}}
+    if report:
+        meta["report"] = {"candidate_beats_equal": beats}
+    TrainingStore().save_candidate(version, meta, [
+        {"strategy": s, "regime": r, "expected_reward": er, "uncertainty": 0.05, "samples": 300}
+        for s, r, er in (("ema_trend", "trending_up", 0.74), ("breakout", "trending_up", 0.61),
+                         ("bollinger_range", "ranging", 0.66), ("momentum", "trending_up", 0.49))
+    ], ("selector", f"v9-{version}", "You choose among strategies, briefly; trained scores below ..."))

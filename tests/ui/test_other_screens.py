@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import settle
-from demo_data import fill_demo
+from demo_data import fill_demo, fill_training_candidate
 
 from cockpit.db import models as m
 
@@ -117,3 +117,68 @@ async def test_full_collections_leave_the_key_path_while_the_app_runs(make_app, 
         await settle(app, pilot)
     assert gc.get_threshold() == saved, "thresholds restored when the app exits"
     assert gc.get_freeze_count() == 0, "nothing stays frozen after the app exits"
+
+
+def _candidate(version: str, *, report: bool) -> None:
+    fill_training_candidate(version, report=report)
+
+
+async def test_publish_a_reviewed_training_candidate_from_the_prompts_screen(make_app, db):
+    fill_demo()
+    _candidate("t1", report=False)
+    _candidate("t2", report=True)  # newest first: the cursor starts on t2
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("p")
+        await settle(app, pilot)
+        s = app.screen
+        assert s.query_one("#pr-candidates").row_count == 2
+        await pilot.press("P")
+        await pilot.pause()
+        await pilot.press("n")  # declined: nothing changes
+        await settle(app, pilot)
+        assert {r.status for r in m.StrategyScore.select().where(m.StrategyScore.version == "t2")} == {"draft"}
+        await pilot.press("P")
+        await pilot.pause()
+        await pilot.press("y")
+        await settle(app, pilot)
+        await settle(app, pilot)
+        assert {r.status for r in m.StrategyScore.select().where(m.StrategyScore.version == "t2")} == {"published"}
+        assert {r.status for r in m.StrategyScore.select().where(m.StrategyScore.version == "s3")} == {"retired"}
+        assert m.PromptVersion.get(m.PromptVersion.version == "v9-t2").status == "published"
+        meta = m.ModelVersion.get(m.ModelVersion.version == "t2").metadata
+        assert '"published_by": "tester"' in meta
+        # The screen re-read: the score table shown is t2's, the candidate shows as published.
+        scores = s.query_one("#pr-scores")
+        assert {scores.get_row_at(i)[0] for i in range(scores.row_count)} == {"t2"}
+        assert str(s.query_one("#pr-candidates").get_row_at(0)[1]) == "published"
+
+
+async def test_publish_refuses_a_candidate_without_report_and_a_viewer(make_app, db, monkeypatch):
+    fill_demo()
+    _candidate("t1", report=False)
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("p")
+        await settle(app, pilot)
+        await pilot.press("P")  # no report: refused before any confirmation
+        await pilot.pause()
+        assert type(app.screen).__name__ == "PromptsScreen"
+        assert any("no held-out report" in n.message for n in app._notifications)
+        assert {r.status for r in m.StrategyScore.select().where(m.StrategyScore.version == "t1")} == {"draft"}
+    _candidate("t2", report=True)
+    monkeypatch.setenv("COCKPIT_ROLE", "viewer")
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("p")
+        await settle(app, pilot)
+        await pilot.press("P")
+        await pilot.pause()
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert {r.status for r in m.StrategyScore.select().where(m.StrategyScore.version == "t2")} == {"draft"}
+        assert m.ModelVersion.get(m.ModelVersion.version == "t2").metadata.count("published_by") == 0
+        assert any("'viewer' may not publish" in n.message for n in app._notifications)
