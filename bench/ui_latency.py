@@ -8,10 +8,13 @@ input thread does, with random 20-150 ms gaps; each press is timed from the mome
 first screen update that shows its effect, so any stall of the event loop counts:
   tf    `1`/`2` switch the chart timeframe: a poll worker reads the candles, the main thread redraws;
   help  `?` opens the help screen (pure UI), `escape` closes it.
-"Loaded" runs the same presses while a backtest over all ``--bars`` candles runs in a thread worker
-(restarted whenever it finishes) and a writer thread inserts rows the way a fast engine does
-(price snapshots, candles, position snapshots, risk events, balances). Figures are printed with the
-loaded/idle ratio; the target is loaded p99 <= 2x idle p99 and < 100 ms.
+"Loaded" runs the same presses while (1) a backtest over all ``--bars`` candles runs in a child
+process from a thread worker, as the backtest screen runs it (restarted whenever it finishes), and
+(2) the real engine runs in this process, as `cockpit` runs it under the UI, on the built-in
+simulator at ``--speed`` (default 3600x: an hour of market per second), ingesting, deciding and
+trading into the database the UI reads. ``--writer`` adds a synthetic thread inserting rows every
+10 ms. Figures are printed with the loaded/idle ratio; the target is loaded p99 <= 2x idle p99 and
+< 100 ms.
 """
 
 from __future__ import annotations
@@ -84,6 +87,33 @@ class Writer(threading.Thread):
                 time.sleep(0.01)
         finally:
             self.db.close()
+
+
+def start_engine(cfg: dict, args) -> tuple:
+    """The real engine in this process, as `cockpit` runs it under the UI: its threads ingest from the
+    built-in simulator (ccxt over loopback) at ``--speed``, decide, check risk and trade
+    (auto-approval, so orders flow) into the same database the UI reads."""
+    import io
+
+    from cockpit.engine.eventlog import EventLog
+    from cockpit.engine.runner import EngineHandle
+
+    ecfg = dict(cfg)
+    for section, values in (("sim", {"speed": args.speed}), ("exchange", {"backfill_days": 3}),
+                            ("execution", {"approval": "auto_within_limits"}),
+                            ("engine", {"fast_loop_s": 0.25, "ingest_interval_s": 0.5})):
+        ecfg[section] = {**cfg[section], **values}
+    handle = EngineHandle(ecfg, log=EventLog(fmt="json", stream=io.StringIO()))
+    handle.start()
+    from cockpit.db.connection import database_proxy
+
+    return handle, engine_rows_written(database_proxy.obj)
+
+
+def engine_rows_written(db) -> int:
+    return sum(db.execute_sql(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+               for t in ("market_data", "price_snapshots", "position_snapshots", "balances", "orders",
+                         "order_lifecycle_events", "decisions", "risk_events"))
 
 
 class Typist:
@@ -220,18 +250,23 @@ async def run(args) -> int:
         if not args.no_backtest:
             app.run_worker(backtest_loop, thread=True, group="backtest", exit_on_error=False)
         writer = Writer(db, NOW)
-        if not args.no_writer:
+        if args.writer:
             writer.start()
+        engine = start_engine(cfg, args) if not args.no_engine else None
         await asyncio.sleep(3.0)  # let the backtest start, load its candles and enter the bar loop
         w0, t_load = writer.rows, time.perf_counter()
         g1 = gc_mark()
         loaded = await both("loaded")
         g_loaded = gc_mark()
         rows_s = (writer.rows - w0) / (time.perf_counter() - t_load)
+        engine_rows = engine_rows_written(db) - engine[1] if engine else 0
+        engine_status = engine[0].engine.status_dict() if engine else {}
         stop.set()
         writer.stop_event.set()
         if writer.is_alive():
             writer.join()
+        if engine:
+            engine[0].stop()
         await app.workers.wait_for_complete()
 
     print(f"\nkey-press-to-repaint latency over {args.presses} presses each (ms):")
@@ -247,7 +282,13 @@ async def run(args) -> int:
         print(f"{kind}: loaded/idle p50 x{r50:.2f}, p99 x{r99:.2f}")
     rate = bt["bars"] / bt["s"] if bt["s"] else 0.0
     print(f"load: backtest {bt['runs']} full run(s) finished, {rate:,.0f} bars/s when finished"
-          f"{' (error: ' + bt['error'] + ')' if bt['error'] else ''}; writer {rows_s:,.0f} rows/s")
+          f"{' (error: ' + bt['error'] + ')' if bt['error'] else ''}")
+    if engine:
+        print(f"load: in-process engine on the built-in simulator at {args.speed:,.0f}x "
+              f"(state {engine_status.get('state')}, {engine_status.get('cycles', '?')} cycles), "
+              f"{engine_rows:,} rows written during the loaded presses")
+    if args.writer:
+        print(f"load: writer thread {rows_s:,.0f} rows/s")
     g = app.gc_idle
 
     def pauses(xs: list[float]) -> str:
@@ -268,8 +309,11 @@ def main() -> int:
     ap.add_argument("--presses", type=int, default=60)
     ap.add_argument("--bars", type=int, default=1_000_000)
     ap.add_argument("--refresh-ms", type=int, default=500)
-    ap.add_argument("--no-backtest", action="store_true", help="load = the writer thread only")
-    ap.add_argument("--no-writer", action="store_true", help="load = the backtest only")
+    ap.add_argument("--no-backtest", action="store_true", help="no backtest in the loaded phase")
+    ap.add_argument("--no-engine", action="store_true", help="no engine on the simulator in the loaded phase")
+    ap.add_argument("--speed", type=float, default=3600.0, help="simulator speed of the loaded phase's engine")
+    ap.add_argument("--writer", action="store_true",
+                    help="also a thread inserting engine-like rows every 10 ms (a synthetic extra load)")
     ap.add_argument("--thread", action="store_true",
                     help="run the backtest in a thread of the UI process (the screen uses a child process)")
     return asyncio.run(run(ap.parse_args()))

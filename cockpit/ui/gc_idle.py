@@ -16,6 +16,8 @@ the cockpit's p99 key-press latency.
   survived since the last freeze: a few thousand objects, single-digit ms), and every
   ``freeze_every`` minor passes (~2 s) the survivors are frozen. Most of Textual's garbage dies
   within that window (a restyle's virtual nodes live until the next restyle) and is freed here.
+  A minor pass waits ``minor_quiet_s`` after a key press (while it is handled and repainted)
+  unless ``minor_force`` young collections are waiting.
 - frozen objects are never collected, so cycles that die after being frozen (a replaced footer key
   after a long stay on one screen) wait for a *major* pass: unfreeze, collect everything, freeze
   again (~150-350 ms over a warm heap). It runs when the operator has not typed for
@@ -41,6 +43,8 @@ class IdleCollector:
     major_idle_s: float = 2.0
     major_growth: int = 50_000
     major_force: int = 400_000
+    minor_quiet_s: float = 0.1  # no minor pass within this long after a key press...
+    minor_force: int = 8  # ...unless this many young collections are waiting
     freeze_every: int = 8  # minor passes between two freezes: what dies within ~2 s is never frozen
     last_input: float = field(default_factory=time.monotonic)
     minor_ms: list[float] = field(default_factory=list)
@@ -109,7 +113,10 @@ class IdleCollector:
                 self.forced += 1
             self._major()
             return "major"
-        if gc.get_count()[2] > 0:
+        pending = gc.get_count()[2]
+        # Not while a key press is being handled and repainted (~10-50 ms after it), unless many
+        # young collections are waiting.
+        if pending > 0 and (now - self.last_input >= self.minor_quiet_s or pending >= self.minor_force):
             self._minor()
             return "minor"
         return None

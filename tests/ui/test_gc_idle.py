@@ -29,6 +29,11 @@ def collector():
     assert gc.get_freeze_count() == 0
 
 
+def typing(c: IdleCollector) -> float:
+    """A moment shortly after the last key press: too soon for a major pass, late enough for a minor one."""
+    return c.last_input + c.minor_quiet_s
+
+
 def promote(obj) -> None:
     """Make ``obj`` survive two young collections so it lands in the oldest (non-frozen) generation."""
     gc.collect(0)
@@ -45,8 +50,8 @@ def test_install_freezes_the_heap_and_stops_automatic_full_collections(collector
 def test_nothing_runs_when_nothing_was_promoted(collector):
     gc.collect(0)  # young collection only: generation 2's counter is untouched
     while gc.get_count()[2]:
-        collector.tick(now=collector.last_input)  # clear anything the test runner promoted
-    assert collector.tick(now=collector.last_input) is None
+        collector.tick(now=typing(collector))  # clear anything the test runner promoted
+    assert collector.tick(now=typing(collector)) is None
 
 
 def test_minor_pass_frees_promoted_garbage_and_freezes_survivors(collector):
@@ -56,7 +61,7 @@ def test_minor_pass_frees_promoted_garbage_and_freezes_survivors(collector):
     promote(dead)
     del dead
     frozen = gc.get_freeze_count()
-    assert collector.tick(now=collector.last_input) == "minor"  # typing: no major pass
+    assert collector.tick(now=typing(collector)) == "minor"  # typing: no major pass
     assert ref_dead() is None
     assert ref_alive() is not None
     assert gc.get_freeze_count() > frozen  # `alive` survived and is frozen now
@@ -68,10 +73,10 @@ def test_frozen_cycles_wait_for_a_major_pass_when_idle(collector):
     obj = Node()
     ref = weakref.ref(obj)
     promote(obj)
-    assert collector.tick(now=collector.last_input) == "minor"  # obj is frozen now
+    assert collector.tick(now=typing(collector)) == "minor"  # obj is frozen now
     del obj
     promote(None)
-    assert collector.tick(now=collector.last_input) == "minor"
+    assert collector.tick(now=typing(collector)) == "minor"
     assert ref() is not None, "a frozen cycle is not collected by a minor pass"
     idle_now = collector.last_input + collector.major_idle_s + 0.1
     assert collector.tick(now=idle_now) == "major"
@@ -84,9 +89,9 @@ def test_major_pass_is_forced_while_typing_once_the_frozen_set_grew_enough(colle
     collector.note_input()
     keep = [Node() for _ in range(10)]
     promote(keep)
-    assert collector.tick(now=collector.last_input) == "minor"  # freezes `keep`: the frozen set grew
+    assert collector.tick(now=typing(collector)) == "minor"  # freezes `keep`: the frozen set grew
     assert collector.growth >= 10
-    assert collector.tick(now=collector.last_input) == "major"  # still typing, but over the bound
+    assert collector.tick(now=typing(collector)) == "major"  # still typing, but over the bound
     assert collector.forced == 1 and collector.growth == 0
 
 
@@ -97,9 +102,20 @@ def test_what_dies_between_two_freezes_is_freed_by_minor_passes(collector):
     obj = Node()
     ref = weakref.ref(obj)
     promote(obj)
-    assert collector.tick(now=collector.last_input) == "minor"  # 1st pass: survivors not frozen yet
+    assert collector.tick(now=typing(collector)) == "minor"  # 1st pass: survivors not frozen yet
     del obj
     promote(None)
-    assert collector.tick(now=collector.last_input) == "minor"
+    assert collector.tick(now=typing(collector)) == "minor"
     assert ref() is None, "freed without a major pass"
     assert collector.growth == 0 and not collector.major_ms[1:]
+
+
+def test_a_minor_pass_waits_while_a_key_press_is_handled_unless_too_much_waits(collector):
+    collector.note_input()
+    promote(None)
+    assert collector.tick(now=collector.last_input + 0.01) is None  # just typed: not now
+    assert collector.tick(now=collector.last_input + collector.minor_quiet_s) == "minor"
+    collector.note_input()
+    for _ in range(collector.minor_force):
+        promote(None)
+    assert collector.tick(now=collector.last_input) == "minor", "too much waiting: runs even while typing"
