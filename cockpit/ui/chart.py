@@ -177,14 +177,23 @@ def build(candles: dict[str, np.ndarray], lv: dict[str, Any], timeframe: str, wi
     every = 4 if ph >= 12 else 2
     for k in range(ph - 1 - (ph - 1) % every, -1, -every):
         labels[k] = (price_label(lo_p + (k + 0.5) * per_row, per_row * every), STYLES[AXIS_STYLE])
+    taken: set[int] = set()  # rows holding the last price or a level: those labels never hide each other
+
+    def place(k: int, label: tuple[str, str]) -> None:
+        for d in (0, 1, -1, 2, -2, 3, -3):
+            r = k + d
+            if 0 <= r < ph and r not in taken:
+                labels[r] = label
+                taken.add(r)
+                return
+
+    k_last = min(max(int(np.floor(pos(np.array(cl[-1])))), 0), ph - 1)
+    place(k_last, (price_label(float(cl[-1]), per_row), "bold reverse " + STYLES[int(up_col[-1])]))
     for name, v, st in lines_lv:
         k = int(np.floor(pos(np.array(v))))
         arrow = "▲" if k >= ph else "▼" if k < 0 else ""
-        k = min(max(k, 0), ph - 1)
         tag = "E" if name == "entry" else name
-        labels[k] = (f"{tag}{arrow} {price_label(v, per_row)}", f"bold {STYLES[st]}")
-    k_last = min(max(int(np.floor(pos(np.array(cl[-1])))), 0), ph - 1)
-    labels[k_last] = (price_label(float(cl[-1]), per_row), "bold reverse " + STYLES[int(up_col[-1])])
+        place(min(max(k, 0), ph - 1), (f"{tag}{arrow} {price_label(v, per_row)}", f"bold {STYLES[st]}"))
 
     t = Text(no_wrap=True, overflow="crop")
     t.append(_legend(width))

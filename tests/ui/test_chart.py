@@ -111,3 +111,15 @@ def test_overlays_are_drawn_but_never_cover_a_candle(monkeypatch):
                 drawn += 1
     assert drawn > pw, "EMA and Bollinger lines are drawn across the chart"
     assert sum(ch in glyphs for ln in bare for ch in ln[:pw]) >= pw - 1, "every visible candle draws a cell"
+
+
+def test_a_level_at_the_last_price_keeps_its_label_next_to_it():
+    data = walk(120)
+    last = float(data["close"][-1])
+    t = chart.build(data, {"entry": last}, "1h", 100, 24)
+    axis = [ln[100 - chart.AXIS + 1:].strip() for ln in t.plain.split("\n")]
+    entry_rows = [i for i, a in enumerate(axis) if a.startswith("E ")]
+    last_rows = [i for i, a in enumerate(axis) if a and abs(float(a.split()[-1].replace(",", "")) - last) <= 1.0
+                 and not a.startswith("E ")]
+    assert entry_rows and last_rows
+    assert abs(entry_rows[0] - last_rows[0]) == 1
