@@ -95,7 +95,7 @@ def start_engine(cfg: dict, args) -> tuple:
     (auto-approval, so orders flow) into the same database the UI reads."""
     import io
 
-    from cockpit.engine.eventlog import EventLog
+    from cockpit.engine.eventlog import EventLog, route_stdlib_logging
     from cockpit.engine.runner import EngineHandle
 
     ecfg = dict(cfg)
@@ -103,7 +103,9 @@ def start_engine(cfg: dict, args) -> tuple:
                             ("execution", {"approval": "auto_within_limits"}),
                             ("engine", {"fast_loop_s": 0.25, "ingest_interval_s": 0.5})):
         ecfg[section] = {**cfg[section], **values}
-    handle = EngineHandle(ecfg, log=EventLog(fmt="json", stream=io.StringIO()))
+    log = EventLog(fmt="json", stream=io.StringIO())
+    route_stdlib_logging(log, "WARNING")  # into the engine's log, as `cockpit` does, not onto the figures
+    handle = EngineHandle(ecfg, log=log)
     handle.start()
     from cockpit.db.connection import database_proxy
 

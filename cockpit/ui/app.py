@@ -125,7 +125,7 @@ class CockpitApp(App):
         self.gc_idle.uninstall()
 
     async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, (events.Key, events.MouseDown)):
+        if isinstance(event, events.InputEvent):  # keys, clicks, wheel, mouse moves: somebody is there
             self.gc_idle.note_input()
         await super().on_event(event)
 
@@ -168,6 +168,8 @@ class CockpitApp(App):
 
     @on(StatePolled)
     def _state_polled(self, message: StatePolled) -> None:
+        if self._shutting_down():
+            return  # a poll that lands while the screens are being taken down has nothing to draw on
         snap: Snapshot = message.snapshot
         self.polls += 1
         first = self.snapshot is None
@@ -191,6 +193,10 @@ class CockpitApp(App):
         if first:
             self.call_after_refresh(self._install_gc)
         self._arm()
+
+    def _shutting_down(self) -> bool:
+        ms = self.main_screen
+        return bool(self._exit or self._closing or self._closed or ms._closing or ms._closed)
 
     @on(PollFailed)
     def _poll_failed(self, message: PollFailed) -> None:

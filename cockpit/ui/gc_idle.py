@@ -20,10 +20,10 @@ the cockpit's p99 key-press latency.
   unless ``minor_force`` young collections are waiting.
 - frozen objects are never collected, so cycles that die after being frozen (a replaced footer key
   after a long stay on one screen) wait for a *major* pass: unfreeze, collect everything, freeze
-  again (~150-350 ms over a warm heap). It runs when the operator has not typed for
+  again (~150-400 ms over a warm heap). It runs when the operator has not typed or used the mouse for
   ``major_idle_s`` and minor passes froze ``major_growth`` objects since the last major pass, and
-  regardless of input once they froze ``major_force`` (memory stays bounded even while somebody
-  types without pause).
+  regardless of input once they froze ``major_force`` and twice the heap the last major pass left
+  (memory stays bounded even while somebody types without pause).
 ``uninstall()`` restores the thresholds and unfreezes everything so it can be collected again (tests
 start many apps in one process). Pure Python; nothing here imports Textual.
 """
@@ -40,7 +40,7 @@ NEVER = 1 << 30  # a generation-2 threshold automatic collection never reaches
 @dataclass
 class IdleCollector:
     tick_s: float = 0.25
-    major_idle_s: float = 2.0
+    major_idle_s: float = 10.0  # a major pass takes 150-400 ms: only when nobody has typed for a while
     major_growth: int = 50_000
     major_force: int = 400_000
     minor_quiet_s: float = 0.1  # no minor pass within this long after a key press...
@@ -53,6 +53,7 @@ class IdleCollector:
     installed: bool = False
     _saved: tuple[int, int, int] | None = None
     growth: int = 0  # objects frozen by minor passes since the last major pass
+    heap_after_major: int = 0
     _minors: int = 0
 
     def install(self) -> None:
@@ -88,6 +89,7 @@ class IdleCollector:
         gc.collect()
         gc.freeze()
         self.growth = 0
+        self.heap_after_major = gc.get_freeze_count()  # walks the frozen list: once per major pass only
         return self._record(self.major_ms, t0)
 
     def _minor(self) -> float:
@@ -108,7 +110,10 @@ class IdleCollector:
         now = time.monotonic() if now is None else now
         growth = self.growth
         idle = now - self.last_input >= self.major_idle_s
-        if growth >= self.major_force or (idle and growth >= self.major_growth):
+        # Forced while typing only once the frozen set grew past both the fixed bound and twice the
+        # heap the last major pass left (long-lived growth such as an engine starting is not garbage).
+        force = max(self.major_force, 2 * self.heap_after_major)
+        if growth >= force or (idle and growth >= self.major_growth):
             if not idle:
                 self.forced += 1
             self._major()

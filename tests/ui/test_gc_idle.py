@@ -86,13 +86,17 @@ def test_frozen_cycles_wait_for_a_major_pass_when_idle(collector):
 
 def test_major_pass_is_forced_while_typing_once_the_frozen_set_grew_enough(collector):
     collector.major_force = 1
+    collector.heap_after_major = 10**9  # a huge heap: the growth is small next to it, so no forced pass
     collector.note_input()
     keep = [Node() for _ in range(10)]
     promote(keep)
     assert collector.tick(now=typing(collector)) == "minor"  # freezes `keep`: the frozen set grew
     assert collector.growth >= 10
-    assert collector.tick(now=typing(collector)) == "major"  # still typing, but over the bound
+    assert collector.tick(now=typing(collector)) is None and collector.forced == 0
+    collector.heap_after_major = 0  # now the growth is over both bounds
+    assert collector.tick(now=typing(collector)) == "major"  # still typing, but forced
     assert collector.forced == 1 and collector.growth == 0
+    assert collector.heap_after_major > 1000
 
 
 def test_what_dies_between_two_freezes_is_freed_by_minor_passes(collector):

@@ -113,8 +113,10 @@ async def test_full_collections_leave_the_key_path_while_the_app_runs(make_app, 
         await settle(app, pilot)
         assert app.gc_idle.installed, "installed once the first state is on screen"
         assert gc.get_threshold()[2] == NEVER and gc.get_freeze_count() > 0
+        before = app.gc_idle.last_input
         await pilot.press("question_mark", "escape", "1")
         await settle(app, pilot)
+        assert app.gc_idle.last_input > before, "key presses postpone major passes"
     assert gc.get_threshold() == saved, "thresholds restored when the app exits"
     assert gc.get_freeze_count() == 0, "nothing stays frozen after the app exits"
 
