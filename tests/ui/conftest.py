@@ -38,6 +38,14 @@ async def settle(app, pilot) -> None:
         await pilot.pause()
 
 
+async def open_screen(app, pilot, key: str):
+    """Let the first poll land, press ``key`` (a screen's key), let that screen load; returns it."""
+    await settle(app, pilot)
+    await pilot.press(key)
+    await settle(app, pilot)
+    return app.screen
+
+
 @pytest.fixture
 def anyio_backend():
     # Async tests run through anyio's pytest plugin (installed with httpx/openai) on asyncio.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import settle
+from conftest import open_screen, settle
 from demo_data import fill_backtest_result, fill_demo
 
 from cockpit.db import models as m
@@ -16,10 +16,7 @@ async def test_backtest_screen_opens_with_the_stored_result(make_app, db):
     rid = fill_backtest_result()
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
-        await settle(app, pilot)
-        await pilot.press("b")
-        await settle(app, pilot)
-        screen = app.screen
+        screen = await open_screen(app, pilot, "b")
         assert type(screen).__name__ == "BacktestScreen"
         assert screen.current is not None and screen.current["id"] == rid
         assert screen.query_one("#bt-trades").row_count == 6
@@ -32,10 +29,7 @@ async def test_backtest_runs_to_completion_and_is_stored(make_app, db):
     fill_demo(bars=2300)  # ~96 days of 1h candles: the form's default 90-day range plus warm-up
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
-        await settle(app, pilot)
-        await pilot.press("b")
-        await settle(app, pilot)
-        screen = app.screen
+        screen = await open_screen(app, pilot, "b")
         assert screen.runner is not None, "cockpit.backtest.api.run_backtest should be found"
         await pilot.press("ctrl+r")
         await settle(app, pilot)
@@ -60,10 +54,7 @@ async def test_compare_two_runs(make_app, db):
     fill_backtest_result(name="newer", total_return=0.12, seed=2)
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
-        await settle(app, pilot)
-        await pilot.press("b")
-        await settle(app, pilot)
-        screen = app.screen
+        screen = await open_screen(app, pilot, "b")
         runs = screen.query_one("#bt-runs")
         runs.focus()
         runs.move_cursor(row=1)
@@ -77,10 +68,7 @@ async def test_bad_form_is_reported_not_run(make_app, db):
     fill_demo()
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
-        await settle(app, pilot)
-        await pilot.press("b")
-        await settle(app, pilot)
-        screen = app.screen
+        screen = await open_screen(app, pilot, "b")
         screen.query_one("#bt-from").value = "yesterday"
         await pilot.press("ctrl+r")
         await settle(app, pilot)
@@ -92,10 +80,7 @@ async def test_cancel_stops_the_run_and_stores_nothing(make_app, db):
     fill_demo(bars=2300)
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
-        await settle(app, pilot)
-        await pilot.press("b")
-        await settle(app, pilot)
-        screen = app.screen
+        screen = await open_screen(app, pilot, "b")
         await pilot.press("ctrl+r")
         await pilot.pause()
         assert screen.running
@@ -112,10 +97,7 @@ async def test_portfolio_backtest_runs_all_enabled_strategies(make_app, db):
     fill_demo(bars=2300)
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
-        await settle(app, pilot)
-        await pilot.press("b")
-        await settle(app, pilot)
-        screen = app.screen
+        screen = await open_screen(app, pilot, "b")
         screen.query_one("#bt-strategy").value = "portfolio"
         await pilot.pause()
         assert screen.request()["portfolio"] is True
@@ -132,10 +114,7 @@ async def test_a_backtest_keeps_running_while_the_trader_is_on_the_main_screen(m
     fill_demo(bars=2300)
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
-        await settle(app, pilot)
-        await pilot.press("b")
-        await settle(app, pilot)
-        screen = app.screen
+        screen = await open_screen(app, pilot, "b")
         await pilot.press("ctrl+r")
         await pilot.pause()
         assert screen.running

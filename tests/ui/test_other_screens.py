@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import settle
+from conftest import open_screen, settle
 from demo_data import fill_demo, fill_training_candidate
 
 from cockpit.db import models as m
@@ -15,9 +15,7 @@ async def test_data_screen_lists_coverage_and_runs(make_app, db):
     fill_demo()
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
-        await settle(app, pilot)
-        await pilot.press("d")
-        await settle(app, pilot)
+        await open_screen(app, pilot, "d")
         assert app.screen.query_one("#data-coverage").row_count == 4
         assert app.screen.query_one("#data-runs").row_count == 2
 
@@ -26,9 +24,7 @@ async def test_data_repair_needs_confirmation_and_reports(make_app, db):
     fill_demo()
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
-        await settle(app, pilot)
-        await pilot.press("d")
-        await settle(app, pilot)
+        await open_screen(app, pilot, "d")
         await pilot.press("R")
         await pilot.pause()
         await pilot.press("n")
@@ -45,10 +41,7 @@ async def test_prompts_screen_shows_versions_diff_and_scores(make_app, db):
     fill_demo()
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
-        await settle(app, pilot)
-        await pilot.press("p")
-        await settle(app, pilot)
-        s = app.screen
+        s = await open_screen(app, pilot, "p")
         assert s.query_one("#pr-versions").row_count == 2
         assert s.query_one("#pr-scores").row_count == m.StrategyScore.select().count()
         assert "v8 vs v7" in s.query_one("#pr-diff").border_title
@@ -80,10 +73,7 @@ async def test_secondary_screens_are_kept_and_reread_on_return(make_app, db):
     fill_demo()
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
-        await settle(app, pilot)
-        await pilot.press("d")
-        await settle(app, pilot)
-        data_screen = app.screen
+        data_screen = await open_screen(app, pilot, "d")
         assert data_screen.query_one("#data-runs").row_count == 2
         await pilot.press("escape")
         m.IngestionRun.create(source="sim", symbol="BTC/USDT:USDT", timeframe="4h", data_type="candles",
@@ -131,10 +121,7 @@ async def test_publish_a_reviewed_training_candidate_from_the_prompts_screen(mak
     _candidate("t2", report=True)  # newest first: the cursor starts on t2
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
-        await settle(app, pilot)
-        await pilot.press("p")
-        await settle(app, pilot)
-        s = app.screen
+        s = await open_screen(app, pilot, "p")
         assert s.query_one("#pr-candidates").row_count == 2
         await pilot.press("P")
         await pilot.pause()
@@ -162,9 +149,7 @@ async def test_publish_refuses_a_candidate_without_report_and_a_viewer(make_app,
     _candidate("t1", report=False)
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
-        await settle(app, pilot)
-        await pilot.press("p")
-        await settle(app, pilot)
+        await open_screen(app, pilot, "p")
         await pilot.press("P")  # no report: refused before any confirmation
         await pilot.pause()
         assert type(app.screen).__name__ == "PromptsScreen"
@@ -174,9 +159,7 @@ async def test_publish_refuses_a_candidate_without_report_and_a_viewer(make_app,
     monkeypatch.setenv("COCKPIT_ROLE", "viewer")
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
-        await settle(app, pilot)
-        await pilot.press("p")
-        await settle(app, pilot)
+        await open_screen(app, pilot, "p")
         await pilot.press("P")
         await pilot.pause()
         await pilot.press("y")
