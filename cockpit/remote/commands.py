@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import socket
 import sys
-from datetime import datetime, timezone
+import time
 from typing import Any
 
 
@@ -45,7 +45,9 @@ def register(sub: Any) -> None:
 
 
 def _log(msg: str) -> None:
-    ts = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    from cockpit.engine.clock import WallClock
+
+    ts = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(WallClock().now_ms() / 1000))
     print(f"{ts} serve-ssh {msg}", file=sys.stderr, flush=True)
 
 

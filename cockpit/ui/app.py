@@ -8,7 +8,6 @@ so the UI behaves the same in-process and attached to a headless engine.
 
 from __future__ import annotations
 
-import time
 from typing import Any, Iterable
 
 from textual import events, on, work
@@ -20,19 +19,13 @@ from textual.timer import Timer
 from cockpit.config import mode_label
 from cockpit.data import DataService
 from cockpit.data.operator import operator_identity, submit_command
+from cockpit.engine.clock import WallClock  # the UI's clock (heartbeat age, countdowns); tests pass a frozen one
 from cockpit.ui.gc_idle import IdleCollector
 from cockpit.ui.messages import CommandFailed, CommandSubmitted, PollFailed, StatePolled
 from cockpit.ui.screens.main import MainScreen
 from cockpit.ui.screens.modals import ConfirmModal, LiveConfirmModal, RejectModal
 from cockpit.ui.state import CHART_TIMEFRAMES, OPEN_STATUSES, PENDING, Poller, Snapshot
 from cockpit.ui.widgets.panes import ModeBadge
-
-
-class WallClock:
-    """The UI may read the wall clock (heartbeat age, countdowns); tests inject a frozen clock."""
-
-    def now_ms(self) -> int:
-        return int(time.time() * 1000)
 
 
 # (key, action, description) for the help screen and the command palette.

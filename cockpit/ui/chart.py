@@ -23,20 +23,10 @@ from rich.text import Text
 from cockpit.ui.render import bollinger, ema, position_parts
 
 AXIS = 11  # the price axis on the right: one rule column and ten for labels
-Y_AXIS = AXIS  # kept for callers that size the visible window
 
-# Cell glyphs by (body upper half, body lower half, wick upper half, wick lower half).
-_GLYPHS = np.array([" "] * 16, dtype="<U1")
-for _bu in (0, 1):
-    for _bl in (0, 1):
-        for _wu in (0, 1):
-            for _wl in (0, 1):
-                _up, _lo = ("heavy" if _bu else "light" if _wu else ""), ("heavy" if _bl else "light" if _wl else "")
-                _GLYPHS[_bu * 8 + _bl * 4 + _wu * 2 + _wl] = {
-                    ("heavy", "heavy"): "┃", ("heavy", "light"): "╿", ("light", "heavy"): "╽",
-                    ("heavy", ""): "╹", ("", "heavy"): "╻", ("light", "light"): "│", ("light", ""): "╵",
-                    ("", "light"): "╷", ("", ""): " ",
-                }[(_up, _lo)]
+# Cell glyphs indexed by body-upper*8 + body-lower*4 + wick-upper*2 + wick-lower: a half covered by
+# the body is drawn heavy, one covered only by the wick light (the body implies the wick).
+_GLYPHS = np.array(list(" ╷╵│╻╻╽╽╹╿╹╿┃┃┃┃"), dtype="<U1")
 
 # Style ids of the cell grid.
 EMPTY, UP, DOWN, EMA_FAST, EMA_SLOW, BAND, ENTRY, STOP, TAKE, AXIS_STYLE = range(10)

@@ -4,7 +4,6 @@ engages the kill switch and the header shows HALTED. Waits poll with deadlines; 
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -12,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support.attach import fast_engine_env, until
 
 for _mod in ("cockpit.sim.server", "cockpit.engine.runner", "cockpit.ui.app"):
     pytest.importorskip(_mod)
@@ -19,22 +19,10 @@ for _mod in ("cockpit.sim.server", "cockpit.engine.runner", "cockpit.ui.app"):
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
-FAST = {"COCKPIT__SIM__SPEED": "3600", "COCKPIT__EXCHANGE__BACKFILL_DAYS": "12",
-        "COCKPIT__ENGINE__FAST_LOOP_S": "0.25", "COCKPIT__ENGINE__INGEST_INTERVAL_S": "0.5",
-        "COCKPIT__EXECUTION__APPROVAL_TTL_S": "86400", "PYTHONUNBUFFERED": "1"}
-
 
 @pytest.fixture
 def anyio_backend():
     return "asyncio"
-
-
-async def _until(pilot, cond, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.2)
 
 
 async def _settle(app, pilot) -> None:
@@ -48,7 +36,7 @@ async def test_attach_over_postgres_approve_fill_then_kill_switch(pg_db, pg_url)
     from cockpit.data import DataService
     from cockpit.ui.app import create_app
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COCKPIT__")} | FAST
+    env = fast_engine_env()
     proc = subprocess.Popen([sys.executable, "-m", "cockpit", "--config", str(REPO / "config.yaml"), "--db", pg_url,
                              "--headless"], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True)
@@ -62,7 +50,7 @@ async def test_attach_over_postgres_approve_fill_then_kill_switch(pg_db, pg_url)
         cfg = load_config(REPO / "config.yaml", environ={}, overrides={"database.url": pg_url, "ui.refresh_ms": 100})
         app = create_app(cfg, db=pg_db, attach=True, operator="ui-pg")
         async with app.run_test(size=(160, 48)) as pilot:
-            await _until(pilot, lambda: app.snapshot is not None and app.snapshot.pending, 60, "a pending order")
+            await until(pilot, lambda: app.snapshot is not None and app.snapshot.pending, 60, "a pending order")
             order = app.approval_target()
             assert order is not None and order["status"] == "pending_approval"
             await pilot.press("a")
@@ -72,7 +60,7 @@ async def test_attach_over_postgres_approve_fill_then_kill_switch(pg_db, pg_url)
                 o = next((o for o in (app.snapshot.orders if app.snapshot else []) if o["id"] == order["id"]), None)
                 return o["status"] if o else None
 
-            await _until(pilot, lambda: status() in ("filled", "failed", "rejected", "expired"), 40, "the fill")
+            await until(pilot, lambda: status() in ("filled", "failed", "rejected", "expired"), 40, "the fill")
             assert status() == "filled", app.ds.order(order["id"])
             (cmd,) = [c for c in app.ds.operator_commands(status=None) if c["command"] == "approve"]
             assert cmd["operator"] == "ui-pg" and cmd["status"] == "done"
@@ -80,9 +68,9 @@ async def test_attach_over_postgres_approve_fill_then_kill_switch(pg_db, pg_url)
             await pilot.press("K")
             await pilot.pause()
             await pilot.press("y")
-            await _until(pilot, lambda: app.snapshot.halted, 30, "HALTED")
+            await until(pilot, lambda: app.snapshot.halted, 30, "HALTED")
             assert "HALTED" in str(app.query_one("#mode-badge").render())
-            await _until(pilot, lambda: not (app.snapshot.position or {}).get("size"), 30, "a flat position")
+            await until(pilot, lambda: not (app.snapshot.position or {}).get("size"), 30, "a flat position")
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)

@@ -5,7 +5,6 @@ flattens, and the header shows HALTED. Waits poll the database with deadlines; n
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
 import subprocess
@@ -14,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support.attach import fast_engine_env, until
 from conftest import settle
 
 for _mod in ("cockpit.sim.server", "cockpit.market.ingest", "cockpit.execution.manager",
@@ -23,11 +23,6 @@ for _mod in ("cockpit.sim.server", "cockpit.market.ingest", "cockpit.execution.m
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
-FAST = {"COCKPIT__SIM__SPEED": "3600", "COCKPIT__EXCHANGE__BACKFILL_DAYS": "12",
-        "COCKPIT__ENGINE__FAST_LOOP_S": "0.25", "COCKPIT__ENGINE__INGEST_INTERVAL_S": "0.5",
-        # Simulated time: a day is 24 s of wall time at 3600x, long enough to approve.
-        "COCKPIT__EXECUTION__APPROVAL_TTL_S": "86400", "PYTHONUNBUFFERED": "1"}
-
 
 def _q(path: Path, sql: str, *params):
     con = sqlite3.connect(path, timeout=10)
@@ -40,21 +35,13 @@ def _q(path: Path, sql: str, *params):
         con.close()
 
 
-async def _until(pilot, cond, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.2)
-
-
 async def test_attach_approve_fill_then_kill_switch(tmp_path):
     from cockpit.config import load_config
     from cockpit.db import close_database, open_database
     from cockpit.ui.app import create_app
 
     db_path = tmp_path / "c.db"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COCKPIT__")} | FAST
+    env = fast_engine_env()
     proc = subprocess.Popen([sys.executable, "-m", "cockpit", "--config", str(REPO / "config.yaml"), "--db",
                              str(db_path), "--headless"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
@@ -69,7 +56,7 @@ async def test_attach_approve_fill_then_kill_switch(tmp_path):
         database = open_database(url)
         app = create_app(cfg, db=database, attach=True, operator="ui-test")
         async with app.run_test(size=(160, 48)) as pilot:
-            await _until(pilot, lambda: app.snapshot is not None and app.snapshot.pending, 60, "a pending order")
+            await until(pilot, lambda: app.snapshot is not None and app.snapshot.pending, 60, "a pending order")
             order = app.approval_target()
             assert order is not None and order["status"] == "pending_approval"
             assert app.query_one("#approval-banner").has_class("-shown")
@@ -80,7 +67,7 @@ async def test_attach_approve_fill_then_kill_switch(tmp_path):
                 o = next((o for o in (app.snapshot.orders if app.snapshot else []) if o["id"] == order["id"]), None)
                 return o["status"] if o else None
 
-            await _until(pilot, lambda: status() in ("filled", "failed", "rejected", "expired"), 40, "the fill")
+            await until(pilot, lambda: status() in ("filled", "failed", "rejected", "expired"), 40, "the fill")
             assert status() == "filled"
             steps = [e["status"] for e in app.ds.order_events(order["id"])]
             assert steps.index("approved") < steps.index("submitted") < steps.index("filled"), steps
@@ -90,10 +77,10 @@ async def test_attach_approve_fill_then_kill_switch(tmp_path):
             await pilot.press("K")
             await pilot.pause()
             await pilot.press("y")
-            await _until(pilot, lambda: app.snapshot.halted, 30, "HALTED")
+            await until(pilot, lambda: app.snapshot.halted, 30, "HALTED")
             badge = app.query_one("#mode-badge")
             assert badge.has_class("-halted") and "HALTED" in str(badge.render())
-            await _until(pilot, lambda: not (app.snapshot.position or {}).get("size"), 30, "a flat position")
+            await until(pilot, lambda: not (app.snapshot.position or {}).get("size"), 30, "a flat position")
             assert not app.snapshot.pending  # the kill switch cancelled what was waiting
         close_database()
     finally:

@@ -68,8 +68,7 @@ class DataScreen(CockpitScreen):
     def action_reload(self) -> None:
         self.run_load()
 
-    def reload_on_return(self) -> None:
-        self.run_load()
+    reload_on_return = action_reload
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="data-load")
     def run_load(self) -> None:

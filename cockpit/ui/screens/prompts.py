@@ -62,11 +62,10 @@ class PromptsScreen(CockpitScreen):
         self.candidates: list[dict[str, Any]] = []
         self.run_load()
 
-    def reload_on_return(self) -> None:
-        self.run_load()
-
     def action_reload(self) -> None:
         self.run_load()
+
+    reload_on_return = action_reload
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="prompts-load")
     def run_load(self) -> None:
