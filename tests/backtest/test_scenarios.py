@@ -16,7 +16,7 @@ from cockpit.domain.clock import ManualClock
 from cockpit.domain.orders import Order, OrderStatus
 from cockpit.execution.simulated import SimulatedExecutor
 
-from .helpers import H, NAN, T0, bars, signals
+from .helpers import H, T0, bars, signals
 
 
 def both(arrays, sig, settings, **kw):

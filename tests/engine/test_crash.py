@@ -10,13 +10,13 @@ import json
 import os
 import random
 import re
-import sqlite3
 import subprocess
 import sys
 import time
 import urllib.request
 
 import pytest
+from support.sqlite import query as q
 
 from helpers import REPO, engine_env, read_until, spawn
 
@@ -28,15 +28,6 @@ for mod in ("cockpit.sim.server", "cockpit.market.ingest", "cockpit.execution.ma
 TRIALS = int(os.environ.get("COCKPIT_CRASH_TRIALS", "20"))
 
 CREDS = {"OKX_API_KEY": "crash-test-key", "OKX_API_SECRET": "crash-test-secret", "OKX_API_PASSPHRASE": "crash-pass"}
-
-
-def q(db, sql, *params):
-    con = sqlite3.connect(db, timeout=10)
-    try:
-        con.row_factory = sqlite3.Row
-        return [dict(r) for r in con.execute(sql, params).fetchall()]
-    finally:
-        con.close()
 
 
 def admin(url: str, what: str, body: dict | None = None) -> dict:

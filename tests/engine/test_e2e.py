@@ -10,6 +10,7 @@ import sqlite3
 import time
 
 import pytest
+from support.sqlite import query as q
 
 from cockpit.domain.market import timeframe_ms
 from helpers import engine_env, read_until, spawn
@@ -20,15 +21,6 @@ for mod in ("cockpit.sim.server", "cockpit.market.ingest", "cockpit.execution.ma
 
 FAST = {"COCKPIT__SIM__SPEED": "3600", "COCKPIT__EXCHANGE__BACKFILL_DAYS": "12",
         "COCKPIT__ENGINE__FAST_LOOP_S": "0.25", "COCKPIT__ENGINE__INGEST_INTERVAL_S": "0.5"}
-
-
-def q(db, sql, *params):
-    con = sqlite3.connect(db, timeout=10)
-    try:
-        con.row_factory = sqlite3.Row
-        return [dict(r) for r in con.execute(sql, params).fetchall()]
-    finally:
-        con.close()
 
 
 def _count(db, sql) -> int:

@@ -6,27 +6,18 @@ from __future__ import annotations
 import json
 import os
 import re
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from support.sqlite import query as q
 
 for mod in ("cockpit.sim.server", "cockpit.market.ingest", "cockpit.execution.manager", "cockpit.execution.okx",
             "cockpit.decision.engine", "cockpit.strategies.registry"):
     pytest.importorskip(mod)
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def q(db: Path, sql: str, *params) -> list[dict]:
-    con = sqlite3.connect(db, timeout=10)
-    try:
-        con.row_factory = sqlite3.Row
-        return [dict(r) for r in con.execute(sql, params).fetchall()]
-    finally:
-        con.close()
 
 
 def test_headless_engine_sends_one_message_per_pending_order(tmp_path, receiver):

@@ -6,7 +6,6 @@ import asyncio
 import os
 import re
 import select
-import sqlite3
 import subprocess
 import sys
 import time
@@ -14,20 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support.sqlite import query  # noqa: F401 - the remote tests import it from here
 
 REPO = Path(__file__).resolve().parents[2]
 SYMBOL = "BTC/USDT:USDT"
 # Children poll quickly; nothing else from the developer's environment leaks into the server.
 CHILD_ENV = {"COCKPIT__UI__REFRESH_MS": "200", "PYTHONUNBUFFERED": "1"}
-
-
-def query(path: Path, sql: str, *params) -> list[dict]:
-    con = sqlite3.connect(path, timeout=10)
-    try:
-        con.row_factory = sqlite3.Row
-        return [dict(r) for r in con.execute(sql, params).fetchall()]
-    finally:
-        con.close()
 
 
 def make_db(path: Path, *, now: int | None = None) -> int:

@@ -6,7 +6,6 @@ flattens, and the header shows HALTED. Waits poll the database with deadlines; n
 from __future__ import annotations
 
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from support.attach import fast_engine_env, until
+from support.sqlite import query
 from conftest import settle
 
 for _mod in ("cockpit.sim.server", "cockpit.market.ingest", "cockpit.execution.manager",
@@ -23,16 +23,6 @@ for _mod in ("cockpit.sim.server", "cockpit.market.ingest", "cockpit.execution.m
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
-
-def _q(path: Path, sql: str, *params):
-    con = sqlite3.connect(path, timeout=10)
-    try:
-        con.row_factory = sqlite3.Row
-        return [dict(r) for r in con.execute(sql, params).fetchall()]
-    except sqlite3.OperationalError:  # not migrated yet
-        return []
-    finally:
-        con.close()
 
 
 async def test_attach_approve_fill_then_kill_switch(tmp_path):
@@ -47,7 +37,7 @@ async def test_attach_approve_fill_then_kill_switch(tmp_path):
                             stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
-        while not _q(db_path, "SELECT 1 FROM engine_state WHERE key = 'heartbeat'"):
+        while not query(db_path, "SELECT 1 FROM engine_state WHERE key = 'heartbeat'", missing_ok=True):
             assert proc.poll() is None, proc.stderr.read()[-2000:]
             assert time.monotonic() < deadline, "engine wrote no heartbeat"
             time.sleep(0.2)
