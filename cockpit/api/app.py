@@ -255,12 +255,16 @@ def create_api(cfg: dict[str, Any], *, api_keys: list[str] | None = None, servic
                                             df["low"].tolist(), df["close"].tolist(), df["volume"].tolist())]
         return ok(rows)
 
+    def _check_own_market(symbol: str, timeframe: str) -> None:
+        """A well-formed symbol and timeframe, and the symbol this engine trades (it acts on no other)."""
+        _check_symbol(symbol)
+        _check_timeframe(timeframe)
+        if symbol != cfg["symbol"]:
+            raise ApiError("INVALID_PARAMETER", f"this engine trades {cfg['symbol']}", "symbol must be the configured one")
+
     @app.post("/api/market/collect", tags=["market"], response_model=Envelope)
     def market_collect(body: CollectBody) -> dict[str, Any]:
-        _check_symbol(body.symbol)
-        _check_timeframe(body.timeframe)
-        if body.symbol != cfg["symbol"]:
-            raise ApiError("INVALID_PARAMETER", f"this engine trades {cfg['symbol']}", "symbol must be the configured one")
+        _check_own_market(body.symbol, body.timeframe)
         job = jobs.submit("collect", lambda j: services.collect(body.timeframe, update_only=body.update_only),
                           symbol=body.symbol, timeframe=body.timeframe)
         return ok({"job_id": job["job_id"], "status": job["status"]}, message="Data collection started")
@@ -276,10 +280,7 @@ def create_api(cfg: dict[str, Any], *, api_keys: list[str] | None = None, servic
 
     @app.post("/api/decision/generate", tags=["decision"], response_model=Envelope)
     def decision_generate(body: DecisionBody) -> dict[str, Any]:
-        _check_symbol(body.symbol)
-        _check_timeframe(body.timeframe)
-        if body.symbol != cfg["symbol"]:
-            raise ApiError("INVALID_PARAMETER", f"this engine trades {cfg['symbol']}", "symbol must be the configured one")
+        _check_own_market(body.symbol, body.timeframe)
         return ok(services.generate_decision(body.timeframe, body.strategy))
 
     @app.get("/api/decision/history", tags=["decision"], response_model=Envelope)
