@@ -129,10 +129,12 @@ class CockpitApp(App):
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
+        if self._shutting_down():
+            return  # a refresh timer firing while the screens are taken down: nothing to poll for
         size = None
-        if self.main_screen.is_mounted:
-            s = self.main_screen.query_one("#candles").size
-            size = (s.width, s.height)
+        # The chart's size, once the main screen has composed it (before that, the poller's default).
+        for chart in self.main_screen.query("#candles"):
+            size = (chart.size.width, chart.size.height)
         self.run_poll(self.timeframe, self.selected_order_id, size)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="poll")

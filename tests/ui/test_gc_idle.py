@@ -29,8 +29,11 @@ def collector():
 
 
 def typing(c: IdleCollector) -> float:
-    """A moment shortly after the last key press: too soon for a major pass, late enough for a minor one."""
-    return c.last_input + c.minor_quiet_s
+    """A moment shortly after the last key press: too soon for a major pass, late enough for a minor one.
+
+    The margin matters: ``(t + 0.1) - t`` is below 0.1 for many monotonic readings ``t`` (a flaky
+    failure in CI before the margin was added)."""
+    return c.last_input + c.minor_quiet_s + 0.01
 
 
 def promote(obj) -> None:
@@ -117,7 +120,7 @@ def test_a_minor_pass_waits_while_a_key_press_is_handled_unless_too_much_waits(c
     collector.note_input()
     promote(None)
     assert collector.tick(now=collector.last_input + 0.01) is None  # just typed: not now
-    assert collector.tick(now=collector.last_input + collector.minor_quiet_s) == "minor"
+    assert collector.tick(now=typing(collector)) == "minor"
     collector.note_input()
     for _ in range(collector.minor_force):
         promote(None)

@@ -172,6 +172,20 @@ async def test_poll_error_is_shown_not_fatal(make_app, demo_ids, db):
         assert app.last_error is None
 
 
+async def test_a_refresh_without_the_chart_polls_with_the_default_size(make_app, demo_ids):
+    # CI once saw the refresh timer fire while the screens were being taken down: the chart was gone
+    # and query_one raised NoMatches, which crashed the app on exit.
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        polls = app.polls
+        await app.main_screen.query_one("#candles").remove()
+        app.request_refresh()
+        await settle(app, pilot)
+        assert app.polls == polls + 1
+        assert app.is_running
+
+
 async def test_viewer_role_is_shown_and_its_approval_refused(make_app, db, monkeypatch):
     """COCKPIT_ROLE=viewer (an SSH key without the trader role): the badge says VIEWER and `a`
     writes no operator command."""
