@@ -9,14 +9,14 @@
     plan(id, decision, analysis, account) -> [OrderIntent] sized from the target exposure
     orders                     the OrderManager: submit_intent, process_commands, sync, expire_pending, ...
 
-A stage whose package is missing (or fails to build) is None, and ``availability[name]`` says why;
-the engine logs that the stage is unavailable and never invents its output.
+A stage that fails to build (or cannot be built: no exchange connection) is None, and
+``availability[name]`` says why; the engine logs that the stage is unavailable and never invents
+its output. Each builder calls its part directly; the parts' own modules are imported lazily so a
+replay without an exchange never imports ccxt.
 """
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import os
 import time
 from dataclasses import dataclass, field
@@ -68,36 +68,6 @@ class Unavailable(Exception):
     """A stage cannot be built; the message says why (shown in the log and the heartbeat)."""
 
 
-def find(name: str, *modules: str) -> Any:
-    """The first attribute ``name`` found in ``modules``; Unavailable naming what was looked for."""
-    missing = []
-    for mod in modules:
-        try:
-            m = importlib.import_module(mod)
-        except ModuleNotFoundError as e:
-            if e.name and not mod.startswith(e.name) and not e.name.startswith(mod.split(".")[0] + "."):
-                raise  # a real missing dependency inside an existing module
-            missing.append(mod)
-            continue
-        if hasattr(m, name):
-            return getattr(m, name)
-        missing.append(f"{mod}.{name}")
-    raise Unavailable(f"{name} not found (looked in {', '.join(modules)})")
-
-
-def call_with(fn: Callable[..., Any], /, **available: Any) -> Any:
-    """Call ``fn`` with the keyword arguments it declares among ``available`` (adapts at our boundary
-    to small signature differences of the parts we wire together)."""
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return fn(**available)
-    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
-        return fn(**available)
-    kwargs = {k: v for k, v in available.items() if k in params}
-    return fn(**kwargs)
-
-
 def credentials_from_env(cfg: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> dict[str, str] | None:
     environ = os.environ if environ is None else environ
     ex = cfg["exchange"]
@@ -141,7 +111,9 @@ def _build_notify(cfg: dict[str, Any], st: Stages, log: EventLog) -> str:
     """Notifications (cockpit.notify): a thread following the database; its stop() is a closer, so it
     runs after the engine's last heartbeat ("engine stopped" still goes out). Never fatal."""
     try:
-        return find("attach_notifier", "cockpit.notify")(cfg, st, log=log)
+        from cockpit.notify import attach_notifier
+
+        return attach_notifier(cfg, st, log=log)
     except Exception as e:  # noqa: BLE001 - notifications never stop the engine
         return f"failed to start: {type(e).__name__}: {log.redact(str(e))}"
 
@@ -154,32 +126,24 @@ def _build_venue(cfg: dict[str, Any], st: Stages, log: EventLog,
     mode = ex["mode"]
     rest_url = ex.get("rest_url")
     creds: dict[str, str] | None = None
-    try:
-        make_exchange = find("make_exchange", "cockpit.market.exchange", "cockpit.market")
-    except Unavailable as e:
-        st.availability["exchange"] = f"unavailable: {e}"
-        make_exchange = None
+    from cockpit.market.exchange import make_exchange
+
     if mode == "sim" and not rest_url:
-        try:
-            start_simulator = find("start_simulator", "cockpit.sim", "cockpit.sim.server", "cockpit.sim.app")
-            handle = start_simulator(cfg["sim"])
-        except Unavailable as e:
-            st.availability["simulator"] = f"unavailable: {e}"
-            return None
+        from cockpit.sim import start_simulator
+
+        handle = start_simulator(cfg["sim"])
         st.simulator = handle
-        st.closers.append(getattr(handle, "stop", None) or getattr(handle, "close", lambda: None))
+        st.closers.append(handle.stop)
         rest_url = handle.url
-        creds = getattr(handle, "credentials", None)
+        creds = handle.credentials
         st.clock = handle.clock
         st.availability["simulator"] = "ok"
     else:
         creds = credentials_from_env(cfg, environ)
-    if make_exchange is None:
-        return None
 
     def factory() -> Any:
         # ccxt's client-side rate limiter only slows a (loopback) simulator down; keep it for OKX.
-        return call_with(make_exchange, cfg=cfg, rest_url=rest_url, credentials=creds, for_tests=mode == "sim")
+        return make_exchange(cfg, rest_url=rest_url, credentials=creds, for_tests=mode == "sim")
 
     if st.simulator is None:
         probe = factory()
@@ -203,10 +167,10 @@ def _need(exchange_for: Callable[[], Any] | None) -> Callable[[], Any]:
 
 
 def _build_ingest(cfg: dict[str, Any], st: Stages, log: EventLog, exchange_for) -> None:
-    MarketIngestor = find("MarketIngestor", "cockpit.market.ingest", "cockpit.market")
-    exchange = _need(exchange_for)()
-    ingestor = call_with(MarketIngestor, exchange=exchange, cfg=cfg, config=cfg, clock=st.clock, ds=DataService(),
-                         symbol=cfg["symbol"], timeframes=cfg["timeframes"])
+    from cockpit.market.ingest import MarketIngestor
+
+    ingestor = MarketIngestor(_need(exchange_for)(), cfg, st.clock, symbol=cfg["symbol"],
+                              timeframes=list(cfg["timeframes"]))
     st.ingest = ingestor.run_once
     timeframes = list(cfg["timeframes"])
 
@@ -221,17 +185,12 @@ def _build_ingest(cfg: dict[str, Any], st: Stages, log: EventLog, exchange_for) 
 
 
 def _build_analysis(cfg: dict[str, Any], st: Stages, log: EventLog, exchange_for) -> None:
-    build_strategies = find("build_strategies", "cockpit.strategies.registry", "cockpit.strategies")
-    build_context = find("build_context", "cockpit.strategies.base", "cockpit.strategies")
+    from cockpit.indicators.analysis import TechnicalAnalysis
+    from cockpit.strategies.base import build_context
+    from cockpit.strategies.registry import build_strategies
+
     strategies = build_strategies(cfg)
-    if isinstance(strategies, Mapping):
-        strategies = list(strategies.values())
-    ta = None
-    try:
-        TechnicalAnalysis = find("TechnicalAnalysis", "cockpit.indicators.analysis", "cockpit.indicators")
-        ta = TechnicalAnalysis(cfg["regime"])
-    except Unavailable as e:
-        st.availability["technical_analysis"] = f"unavailable: {e}"
+    ta = TechnicalAnalysis(cfg["regime"])
     symbol, tf = cfg["symbol"], cfg["decision_timeframe"]
     timeframes = cfg["timeframes"]
     bars = int(cfg["engine"]["history_bars"])
@@ -243,12 +202,9 @@ def _build_analysis(cfg: dict[str, Any], st: Stages, log: EventLog, exchange_for
         signals = [s.on_bar(ctx) for s in strategies]
         candles = ctx.candles(tf)
         price = float(candles["close"][-1]) if len(candles["close"]) else None
-        report: dict[str, Any] = {}
-        regime = Regime.UNKNOWN.value
-        if ta is not None:
-            # One report per decision: indicators per timeframe, patterns, levels and the regime.
-            report = ta.report(ctx.candles_by_tf, primary=tf)
-            regime = str(report.get("regime") or regime)
+        # One report per decision: indicators per timeframe, patterns, levels and the regime.
+        report = ta.report(ctx.candles_by_tf, primary=tf)
+        regime = str(report.get("regime") or Regime.UNKNOWN.value)
         return Analysis(bar=bar, now_ms=now, price=price, signals=signals, ta_report=report, regime=regime,
                         context=ctx)
 
@@ -256,22 +212,20 @@ def _build_analysis(cfg: dict[str, Any], st: Stages, log: EventLog, exchange_for
 
 
 def _build_decision(cfg: dict[str, Any], st: Stages, log: EventLog, exchange_for) -> None:
-    PortfolioDecisionEngine = find("PortfolioDecisionEngine", "cockpit.decision.engine", "cockpit.decision")
     from cockpit.config import secret_values
     from cockpit.data.decision_store import DecisionStore
+    from cockpit.decision.engine import PortfolioDecisionEngine
 
     store = DecisionStore(secrets=secret_values(cfg))
-    engine = call_with(PortfolioDecisionEngine, cfg=cfg, config=cfg, clock=st.clock, ds=DataService(), store=store)
+    engine = PortfolioDecisionEngine(cfg, DataService(), store, st.clock)
 
     def decide(a: Analysis, account: dict[str, Any]) -> tuple[int, Decision]:
         position = {"side": account.get("position_side", "flat"), "size": account.get("position_size", 0.0),
                     "entry_price": account.get("entry_price"), "mark_price": a.price}
-        res = call_with(engine.decide, signals=a.signals, ta_report=a.ta_report, regime=a.regime,
-                        account={"equity": account.get("equity"), "free": account.get("free")},
-                        position=position, price=a.price)
-        decision = getattr(res, "decision", res)
-        did = getattr(res, "decision_id", None) or getattr(decision, "id", None) or getattr(engine, "last_decision_id",
-                                                                                              None)
+        decision = engine.decide(a.signals, a.ta_report, a.regime,
+                                 account={"equity": account.get("equity"), "free": account.get("free")},
+                                 position=position, price=a.price)
+        did = decision.id
         if did is None:
             raise RuntimeError("the decision engine returned a decision without a stored row id")
         return int(did), decision
@@ -280,17 +234,13 @@ def _build_decision(cfg: dict[str, Any], st: Stages, log: EventLog, exchange_for
 
 
 def _build_orders(cfg: dict[str, Any], st: Stages, log: EventLog, exchange_for) -> None:
-    OrderManager = find("OrderManager", "cockpit.execution.manager", "cockpit.execution.order_manager",
-                        "cockpit.execution")
-    executor = None
-    if exchange_for is not None:
-        OKXExecutor = find("OKXExecutor", "cockpit.execution.okx", "cockpit.execution")
-        executor = call_with(OKXExecutor, exchange=exchange_for(), cfg=cfg, config=cfg, symbol=cfg["symbol"],
-                             clock=st.clock)
-    if executor is None:
+    if exchange_for is None:
         raise Unavailable("no executor (no exchange connection)")
-    st.orders = call_with(OrderManager, executor=executor, cfg=cfg, config=cfg, clock=st.clock, ds=DataService(),
-                          symbol=cfg["symbol"], mode=cfg["exchange"]["mode"])
+    from cockpit.execution.manager import OrderManager
+    from cockpit.execution.okx import OKXExecutor
+
+    executor = OKXExecutor(exchange_for(), cfg, symbol=cfg["symbol"], clock=st.clock)
+    st.orders = OrderManager(cfg, executor, clock=st.clock, ds=DataService(), symbol=cfg["symbol"])
 
 
 def _plan(cfg: dict[str, Any], st: Stages, decision_id: int, decision: Decision, a: Analysis,
@@ -301,10 +251,9 @@ def _plan(cfg: dict[str, Any], st: Stages, decision_id: int, decision: Decision,
     # bar's close can be far from it (an hour of simulated time passes in a second at 3600x), which
     # would put stops on the wrong side of the entry.
     price = None
-    market_state = getattr(st.orders, "market_state", None)
-    if market_state is not None:
+    if st.orders is not None:
         try:
-            price = market_state().mark_price
+            price = st.orders.market_state().mark_price
         except Exception:  # noqa: BLE001 - fall back to stored prices
             price = None
     if not price:
