@@ -6,6 +6,7 @@ import argparse
 import os
 import signal
 import sys
+import threading
 import time
 
 
@@ -44,6 +45,10 @@ def run_sim(args: argparse.Namespace, ctx) -> int:
     given = [args.api_key or os.environ.get(ex["api_key_env"]), args.secret or os.environ.get(ex["secret_env"]),
              args.passphrase or os.environ.get(ex["passphrase_env"])]
     creds = Credentials(*given) if all(given) else None
+    # SIGTERM ends it like Ctrl-C (the state file is written at stop). Installed before anything is
+    # announced: a supervisor may send it as soon as it has read the URL.
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     try:
         handle = start_simulator(sim, credentials=creds, state_file=args.state)
     except (OSError, ValueError) as e:
@@ -65,14 +70,9 @@ def run_sim(args: argparse.Namespace, ctx) -> int:
     print(f"    export COCKPIT__EXCHANGE__REST_URL={handle.url}")
     sys.stdout.flush()
     deadline = time.monotonic() + args.sim_for if args.sim_for else None
-
-    def on_term(signum, frame):  # SIGTERM ends it like Ctrl-C: the state file is written at stop
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_term)
     try:
-        while deadline is None or time.monotonic() < deadline:
-            time.sleep(0.2)
+        while not stop.wait(0.2) and (deadline is None or time.monotonic() < deadline):
+            pass
     except KeyboardInterrupt:
         pass
     finally:
