@@ -400,27 +400,64 @@ def order_summary(o: dict[str, Any], now_ms: int, speed: float = 1.0) -> Text:
         t.append(f"  fee {float(o['fee']):.2f}", "dim")
     ra = o.get("risk_assessment")
     if isinstance(ra, dict):
-        pct = ra.get("risk_pct") or ra.get("risk_pct_equity") or ra.get("per_trade_risk_pct")
+        pct = ra.get("risk_pct_equity")  # the risk manager's loss at the stop, as a fraction of equity
         if pct is not None:
-            t.append(f"  risk {float(pct) * (100 if float(pct) < 1 else 1):.1f}% eq", "yellow")
+            t.append(f"  risk {float(pct) * 100:.1f}% eq", "yellow")
     if st == "pending_approval":
         t.append("  [a]pprove [r]eject", "bold")
     return t
 
 
+_RA_SHOWN = {"status", "checked_at", "requested_amount", "approved_amount", "notional", "risk_amount",
+             "risk_pct_equity", "reasons", "inputs", "rules"}
+
+
 def risk_assessment_text(ra: Any) -> str:
+    """The risk manager's assessment of an order as a trader reads it: verdict, size, notional, the
+    loss at the stop against equity, and every rule that did more than pass (reduced, adjusted,
+    warned, rejected) with its reason. Keys it does not know are listed as they are."""
     if not ra:
         return ""
-    if isinstance(ra, dict):
-        parts = []
-        for k, v in ra.items():
-            if isinstance(v, float):
-                v = f"{v:.4g}"
-            elif isinstance(v, (list, dict)):
-                v = json_short(v)
-            parts.append(f"{k}={v}")
-        return ", ".join(parts)
-    return str(ra)
+    if not isinstance(ra, dict):
+        return str(ra)
+    parts: list[str] = []
+    if ra.get("status"):
+        parts.append(str(ra["status"]).upper())
+    asked, got = ra.get("requested_amount"), ra.get("approved_amount")
+    if got is not None:
+        same = asked is None or abs(float(asked) - float(got)) < 1e-12
+        parts.append(f"{float(got):g} BTC" + ("" if same else f" (asked {float(asked):g})"))
+    if ra.get("notional") is not None:
+        parts.append(f"notional {num(ra['notional'], 0)}")
+    inputs = ra.get("inputs") if isinstance(ra.get("inputs"), dict) else {}
+    if ra.get("risk_amount") is not None:
+        at_stop = f"loss at stop {num(ra['risk_amount'], 2)}"
+        if ra.get("risk_pct_equity") is not None:
+            at_stop += f" = {float(ra['risk_pct_equity']) * 100:.2f}%"
+            if inputs.get("equity") is not None:
+                at_stop += f" of equity {num(inputs['equity'], 0)}"
+        parts.append(at_stop)
+    if inputs.get("mark_price") is not None:
+        parts.append(f"mark {num(inputs['mark_price'])}")
+    rules = ra.get("rules") if isinstance(ra.get("rules"), dict) else {}
+    if rules:
+        passed = sum(1 for r in rules.values() if isinstance(r, dict) and r.get("status") in ("pass", "skipped"))
+        parts.append(f"{passed}/{len(rules)} rules passed")
+        for name, r in rules.items():
+            if isinstance(r, dict) and r.get("status") not in ("pass", "skipped"):
+                detail = f": {r['detail']}" if r.get("detail") else ""
+                parts.append(f"{name} {r.get('status')}{detail}")
+    elif ra.get("reasons"):
+        parts.extend(str(x) for x in ra["reasons"])
+    for k, v in ra.items():
+        if k in _RA_SHOWN:
+            continue
+        if isinstance(v, float):
+            v = f"{v:.4g}"
+        elif isinstance(v, (list, dict)):
+            v = json_short(v)
+        parts.append(f"{k}={v}")
+    return " · ".join(parts)
 
 
 def json_short(v: Any) -> str:

@@ -45,6 +45,20 @@ def candles(timeframe: str, n: int, *, seed: int = 7, end_ms: int = NOW) -> list
             for i in range(n)]
 
 
+# The shape cockpit.risk.manager writes (RiskManager.check's assessment), for the pending order.
+_RULES = ("kill_switch", "max_drawdown", "daily_loss", "order_rate", "max_leverage", "price_sanity", "stop_loss",
+          "take_profit", "max_position", "effective_leverage", "per_trade_risk", "total_risk", "precision")
+_PENDING_ASSESSMENT = {
+    "status": "reduced", "checked_at": NOW - 400, "requested_amount": 0.2, "approved_amount": 0.12,
+    "notional": 0.12 * 67412.5, "risk_amount": (67412.5 - 65900.0) * 0.12,
+    "risk_pct_equity": (67412.5 - 65900.0) * 0.12 / 10412.3, "reasons": [],
+    "inputs": {"equity": 10412.3, "mark_price": 67409.8, "entry_price": 67412.5, "position": 0.0, "open_risk": 0.0},
+    "rules": {r: ({"status": "reduced", "detail": "amount capped at 0.12 BTC (max_position_btc)",
+                   "amount_before": 0.2, "amount_after": 0.12} if r == "max_position"
+                  else {"status": "pass", "detail": ""}) for r in _RULES},
+}
+
+
 def fill_demo(*, bars: int = 120, pending: bool = True, halted: bool = False) -> dict[str, int]:
     """Fill the bound database; returns the ids the tests refer to."""
     for tf in ("15m", "1h", "4h", "1d"):
@@ -97,8 +111,7 @@ def fill_demo(*, bars: int = 120, pending: bool = True, halted: bool = False) ->
             symbol=SYMBOL, side="buy", type="market", amount=0.12, status="pending_approval", client_order_id="ck-41",
             created_at=(NOW - 400) // 1000, updated_at=NOW - 400, decision=dec, stop_loss=65900.0,
             take_profit=69800.0, mode="sim", expires_at=NOW - 400 + 15 * 60_000,
-            risk_assessment=json.dumps({"risk_pct": 0.01, "notional": 8089.5, "leverage": 2,
-                                        "checks": "all passed"}))
+            risk_assessment=json.dumps(_PENDING_ASSESSMENT))
         m.OrderLifecycleEvent.create(order=po, status="new", timestamp=NOW - 400)
         m.OrderLifecycleEvent.create(order=po, status="pending_approval", timestamp=NOW - 400,
                                      message="policy manual, ttl 15m")
