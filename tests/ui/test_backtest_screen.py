@@ -20,6 +20,9 @@ async def test_backtest_screen_opens_with_the_stored_result(make_app, db):
         assert type(screen).__name__ == "BacktestScreen"
         assert screen.current is not None and screen.current["id"] == rid
         assert screen.query_one("#bt-trades").row_count == 6
+        # The equity chart's x axis is dated: the stored curve runs 2025-10-07 14:00 → 2026-01-15 02:00.
+        axis = screen.query_one("#bt-equity").render().plain
+        assert "2025-10-07" in axis and "2026-01-15" in axis, axis[-400:]
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is app.main_screen
@@ -46,6 +49,33 @@ async def test_backtest_runs_to_completion_and_is_stored(make_app, db):
         shown = dict(metric_rows(screen.current))
         assert shown["total return"] == f"{rows[0].total_return * 100:+.2f}%"
         assert screen.query_one("#bt-trades").row_count == m.BacktestOrder.select().count()
+
+
+async def test_the_default_range_follows_the_stored_candles_not_the_clock(make_app, db):
+    # The simulator's market (or a replay, or an import) can lie far from today: a form prefilled
+    # with the last 90 days of the clock found no candles at all on a fresh `cockpit` run.
+    from cockpit.domain.clock import ManualClock
+    from demo_data import HOUR, NOW
+
+    fill_demo(bars=2300)  # 1h: ~96 days ending at NOW; 1d: 2300 days
+    app = make_app(clock=ManualClock(NOW + 400 * 24 * HOUR))
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await open_screen(app, pilot, "b")
+        form = lambda: (screen.query_one("#bt-from").value, screen.query_one("#bt-to").value)  # noqa: E731
+        assert form() == ("2025-10-17", "2026-01-15")  # the last 90 days of the stored 1h candles
+        screen.query_one("#bt-timeframe").value = "1d"
+        await settle(app, pilot)
+        assert form() == ("2025-10-17", "2026-01-15")  # 1d candles also end on 2026-01-15
+        screen.query_one("#bt-from").value = "2025-12-01"  # typed by the operator: kept from now on
+        screen.query_one("#bt-timeframe").value = "1h"
+        await settle(app, pilot)
+        assert form() == ("2025-12-01", "2026-01-15")
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        await settle(app, pilot)
+        assert "done" in str(screen.query_one("#bt-status").render())
+        (row,) = m.BacktestResult.select()
+        assert row.config.start_time == 1_764_547_200_000  # 2025-12-01 00:00 UTC, as typed
 
 
 async def test_compare_two_runs(make_app, db):

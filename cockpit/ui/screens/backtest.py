@@ -116,7 +116,9 @@ def metrics_table(a: dict[str, Any] | None, b: dict[str, Any] | None = None) -> 
     return t
 
 
-def equity_series(r: dict[str, Any]) -> np.ndarray:
+def equity_series(r: dict[str, Any]) -> tuple[np.ndarray | None, np.ndarray]:
+    """(timestamps in ms or None, equity) of a stored result's curve: [[ts, equity], ...] as the
+    engine stores it; a bare list of values (older rows) has no timestamps."""
     curve = r.get("equity_curve")
     if isinstance(curve, str):
         try:
@@ -126,9 +128,40 @@ def equity_series(r: dict[str, Any]) -> np.ndarray:
     if isinstance(curve, dict):
         curve = curve.get("equity") or list(curve.values())
     if not curve:
-        return np.empty(0)
-    vals = [p[-1] if isinstance(p, (list, tuple)) else (p.get("equity") if isinstance(p, dict) else p) for p in curve]
-    return np.asarray([float(v) for v in vals if v is not None], dtype=float)
+        return None, np.empty(0)
+    if all(isinstance(p, (list, tuple)) and len(p) >= 2 and p[-1] is not None for p in curve):
+        return (np.asarray([float(p[0]) for p in curve]), np.asarray([float(p[-1]) for p in curve]))
+    vals = [p.get("equity") if isinstance(p, dict) else p for p in curve]
+    return None, np.asarray([float(v) for v in vals if v is not None], dtype=float)
+
+
+def date_ticks(lo_ms: float, hi_ms: float, n: int = 3) -> tuple[list[float], list[str]]:
+    """``n`` evenly spaced x positions (in days since the epoch) between two times, labelled as dates."""
+    if hi_ms <= lo_ms:
+        return [lo_ms / DAY_MS], [time.strftime("%Y-%m-%d", time.gmtime(lo_ms / 1000))]
+    fmt = "%Y-%m-%d" if hi_ms - lo_ms > 2 * DAY_MS else "%m-%d %H:%M"
+    pos = np.linspace(lo_ms, hi_ms, n)
+    return [float(p) / DAY_MS for p in pos], [time.strftime(fmt, time.gmtime(p / 1000)) for p in pos]
+
+
+DAY_MS = 86_400_000
+
+
+class DatedPlot(PlotextPlot):
+    """A plotext chart over time: x in days since the epoch, labelled with as many dates (first, last,
+    middle) as its width holds. Chosen at render time from the widget's own width, so the labels do
+    not depend on when the data arrived relative to layout."""
+
+    span_ms: tuple[float, float] | None = None
+
+    def render(self):
+        if self.span_ms is not None:
+            lo, hi = self.span_ms
+            n = 1 if self.size.width < 36 else 2 if self.size.width < 52 else 3
+            ticks, labels = date_ticks(lo, hi, 3)
+            keep = {1: [2], 2: [0, 2], 3: [0, 1, 2]}[n] if len(ticks) == 3 else range(len(ticks))
+            self.plt.xticks([ticks[i] for i in keep], [labels[i] for i in keep])
+        return super().render()
 
 
 class BacktestScreen(CockpitScreen):
@@ -149,9 +182,12 @@ class BacktestScreen(CockpitScreen):
         self.running = False
         self.runner = None
         self.in_process = False
+        self.coverage: dict[str, tuple[int, int]] = {}  # timeframe -> (first, last) stored candle
+        self._auto_range = ("", "")  # the dates the form holds until the operator edits them
 
     def compose(self) -> ComposeResult:
         cfg = self.app.cfg
+        self._auto_range = self._range_ending(None)  # until the stored candles' span is known
         yield from self.compose_header()
         with Horizontal(id="bt-main"):
             with VerticalScroll(id="bt-form", classes="pane"):
@@ -161,11 +197,13 @@ class BacktestScreen(CockpitScreen):
                 yield Label("timeframe")
                 yield Select([(tf, tf) for tf in cfg["timeframes"]], value=cfg["decision_timeframe"],
                              allow_blank=False, id="bt-timeframe")
+                yield Label("from / to (UTC days)")
                 with Horizontal(classes="row"):
-                    yield Input(self._default_from(), id="bt-from", placeholder="from YYYY-MM-DD")
-                    yield Input(self._default_to(), id="bt-to", placeholder="to YYYY-MM-DD")
+                    yield Input(self._auto_range[0], id="bt-from", placeholder="from YYYY-MM-DD")
+                    yield Input(self._auto_range[1], id="bt-to", placeholder="to YYYY-MM-DD")
                 yield Label("parameters")
                 yield Input(self._params_text("ema_trend"), id="bt-params")
+                yield Label("capital / fee / slippage bps")
                 with Horizontal(classes="row"):
                     yield Input(f"{cfg['backtest']['capital']:g}", id="bt-capital", placeholder="capital")
                     yield Input(f"{cfg['backtest']['taker_fee']:g}", id="bt-fee", placeholder="fee")
@@ -182,8 +220,8 @@ class BacktestScreen(CockpitScreen):
             with Vertical(id="bt-result"):
                 yield Static("", id="bt-metrics", classes="pane")
                 with Horizontal(id="bt-charts"):
-                    yield PlotextPlot(id="bt-equity", classes="pane")
-                    yield PlotextPlot(id="bt-drawdown", classes="pane")
+                    yield DatedPlot(id="bt-equity", classes="pane")
+                    yield DatedPlot(id="bt-drawdown", classes="pane")
                 trades = DataTable(id="bt-trades", classes="pane", cursor_type="row")
                 trades.add_columns("time", "side", "price", "amount", "reason", "pnl", "fee", "funding")
                 yield trades
@@ -207,6 +245,7 @@ class BacktestScreen(CockpitScreen):
         self._status("" if self.runner else
                      "[yellow]backtest engine unavailable in this build: stored results only[/]")
         self.run_load_results(open_latest=True)
+        self.run_load_coverage()
 
     def on_resize(self, event) -> None:
         self.set_class(event.size.width < 120, "-compact")
@@ -214,14 +253,37 @@ class BacktestScreen(CockpitScreen):
     def reload_on_return(self) -> None:
         # Runs stored meanwhile (the training loop, another cockpit) join the list; the open result stays.
         self.run_load_results()
+        self.run_load_coverage()  # candles ingested meanwhile move the default range (unless typed)
 
     # ------------------------------------------------------------- form helpers
 
-    def _default_to(self) -> str:
-        return time.strftime("%Y-%m-%d", time.gmtime(self.app.clock.now_ms() / 1000))
+    DEFAULT_DAYS = 90
 
-    def _default_from(self) -> str:
-        return time.strftime("%Y-%m-%d", time.gmtime(self.app.clock.now_ms() / 1000 - 90 * 86400))
+    def _range_ending(self, span: tuple[int, int] | None) -> tuple[str, str]:
+        """The last DEFAULT_DAYS days of the stored candles ``span`` (first, last), or of the clock
+        when nothing is stored: the simulator's market, a replay or an import can lie anywhere in time."""
+        if span is None:
+            last = self.app.clock.now_ms()
+            first = last - self.DEFAULT_DAYS * 86_400_000
+        else:
+            first, last = span
+            first = max(first, last - self.DEFAULT_DAYS * 86_400_000)
+        day = lambda ms: time.strftime("%Y-%m-%d", time.gmtime(ms / 1000))  # noqa: E731
+        return day(first), day(last)
+
+    def _apply_default_range(self) -> None:
+        """Follow the stored data for the chosen timeframe, unless the operator typed dates."""
+        f, t = self.query_one("#bt-from", Input), self.query_one("#bt-to", Input)
+        if (f.value, t.value) != self._auto_range:
+            return
+        tf = str(self.query_one("#bt-timeframe", Select).value)
+        self._auto_range = self._range_ending(self.coverage.get(tf))
+        f.value, t.value = self._auto_range
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="bt-coverage")
+    def run_load_coverage(self) -> None:
+        self.load_in_thread("coverage", lambda: {r["timeframe"]: (int(r["first"]), int(r["last"]))
+                                                 for r in self.app.ds.coverage(self.app.symbol) if r["rows"]})
 
     def _params_text(self, strategy: str) -> str:
         p = self.app.cfg["strategies"].get(strategy, {}).get("params", {})
@@ -229,6 +291,10 @@ class BacktestScreen(CockpitScreen):
 
     def _status(self, text: str) -> None:
         self.query_one("#bt-status", Static).update(text)
+
+    @on(Select.Changed, "#bt-timeframe")
+    def _timeframe_changed(self, event: Select.Changed) -> None:
+        self._apply_default_range()
 
     @on(Select.Changed, "#bt-strategy")
     def _strategy_changed(self, event: Select.Changed) -> None:
@@ -284,6 +350,9 @@ class BacktestScreen(CockpitScreen):
     def _loaded(self, m: ScreenDataLoaded) -> None:
         if m.key == "error":
             self.notify(f"backtest screen: {m.data}", severity="error")
+        elif m.key == "coverage":
+            self.coverage = m.data
+            self._apply_default_range()
         elif m.key == "results":
             self.results = m.data
             t = self.query_one("#bt-runs", DataTable)
@@ -305,21 +374,28 @@ class BacktestScreen(CockpitScreen):
         a, b = self.current, self.compare_with
         self.query_one("#bt-metrics", Static).update(metrics_table(a, b))
         self.query_one("#bt-metrics").border_title = f"Metrics #{a['id']}" + (f" vs #{b['id']}" if b else "")
-        eq_plot = self.query_one("#bt-equity", PlotextPlot)
-        dd_plot = self.query_one("#bt-drawdown", PlotextPlot)
+        eq_plot = self.query_one("#bt-equity", DatedPlot)
+        dd_plot = self.query_one("#bt-drawdown", DatedPlot)
         for p in (eq_plot, dd_plot):
             p.plt.clear_data()
             p.plt.clear_figure()
             p.plt.theme("clear")
-        for r, color in ((a, "cyan"), (b, "yellow")):
-            if r is None:
+        series = [(r, color, *equity_series(r)) for r, color in ((a, "cyan"), (b, "yellow")) if r is not None]
+        dated = all(ts is not None for _, _, ts, eq in series if len(eq))
+        span: list[float] = []
+        for r, color, ts, eq in series:
+            if not len(eq):
                 continue
-            eq = equity_series(r)
-            if len(eq):
-                eq_plot.plt.plot(eq.tolist(), color=color, marker="braille", label=f"#{r['id']}")
-                peak = np.maximum.accumulate(eq)
-                dd_plot.plt.plot(((eq / peak - 1) * 100).tolist(), color="red" if r is a else "yellow",
-                                 marker="braille", label=f"#{r['id']} %")
+            # On a time axis two compared runs line up by date even when their ranges differ.
+            x = (ts / DAY_MS).tolist() if dated else list(range(1, len(eq) + 1))
+            if dated:
+                span += [float(ts[0]), float(ts[-1])]
+            eq_plot.plt.plot(x, eq.tolist(), color=color, marker="braille", label=f"#{r['id']}")
+            peak = np.maximum.accumulate(eq)
+            dd_plot.plt.plot(x, ((eq / peak - 1) * 100).tolist(), color="red" if r is a else "yellow",
+                             marker="braille", label=f"#{r['id']} %")
+        for p in (eq_plot, dd_plot):
+            p.span_ms = (min(span), max(span)) if span else None
         eq_plot.refresh()
         dd_plot.refresh()
         t = self.query_one("#bt-trades", DataTable)
