@@ -14,6 +14,7 @@ from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.css.query import NoMatches
 from textual.timer import Timer
 
 from cockpit.config import mode_label
@@ -133,7 +134,12 @@ class CockpitApp(App):
             return  # a refresh timer firing while the screens are taken down: nothing to poll for
         size = None
         # The chart's size, once the main screen has composed it (before that, the poller's default).
-        for chart in self.main_screen.query("#candles"):
+        # query_one is cached between DOM changes; query() would walk the whole tree on every refresh.
+        try:
+            chart = self.main_screen.query_one("#candles")
+        except NoMatches:
+            pass
+        else:
             size = (chart.size.width, chart.size.height)
         self.run_poll(self.timeframe, self.selected_order_id, size)
 
