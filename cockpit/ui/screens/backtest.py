@@ -135,16 +135,16 @@ def equity_series(r: dict[str, Any]) -> tuple[np.ndarray | None, np.ndarray]:
     return None, np.asarray([float(v) for v in vals if v is not None], dtype=float)
 
 
-def date_ticks(lo_ms: float, hi_ms: float, n: int = 3) -> tuple[list[float], list[str]]:
-    """``n`` evenly spaced x positions (in days since the epoch) between two times, labelled as dates."""
-    if hi_ms <= lo_ms:
-        return [lo_ms / DAY_MS], [time.strftime("%Y-%m-%d", time.gmtime(lo_ms / 1000))]
-    fmt = "%Y-%m-%d" if hi_ms - lo_ms > 2 * DAY_MS else "%m-%d %H:%M"
-    pos = np.linspace(lo_ms, hi_ms, n)
-    return [float(p) / DAY_MS for p in pos], [time.strftime(fmt, time.gmtime(p / 1000)) for p in pos]
-
-
 DAY_MS = 86_400_000
+
+
+def date_ticks(lo_ms: float, hi_ms: float) -> tuple[list[float], list[str]]:
+    """First, middle and last x positions (in days since the epoch) between two times, labelled as dates."""
+    if hi_ms <= lo_ms:
+        return [lo_ms / DAY_MS], [render.day(lo_ms)]
+    fmt = "%Y-%m-%d" if hi_ms - lo_ms > 2 * DAY_MS else "%m-%d %H:%M"
+    pos = np.linspace(lo_ms, hi_ms, 3)
+    return [float(p) / DAY_MS for p in pos], [time.strftime(fmt, time.gmtime(p / 1000)) for p in pos]
 
 
 class DatedPlot(PlotextPlot):
@@ -156,11 +156,10 @@ class DatedPlot(PlotextPlot):
 
     def render(self):
         if self.span_ms is not None:
-            lo, hi = self.span_ms
-            n = 1 if self.size.width < 36 else 2 if self.size.width < 52 else 3
-            ticks, labels = date_ticks(lo, hi, 3)
-            keep = {1: [2], 2: [0, 2], 3: [0, 1, 2]}[n] if len(ticks) == 3 else range(len(ticks))
-            self.plt.xticks([ticks[i] for i in keep], [labels[i] for i in keep])
+            ticks, labels = date_ticks(*self.span_ms)
+            w = self.size.width  # the last date only, then first and last, then all three
+            keep = slice(-1, None) if w < 36 else slice(None, None, 2) if w < 52 else slice(None)
+            self.plt.xticks(ticks[keep], labels[keep])
         return super().render()
 
 
@@ -264,12 +263,11 @@ class BacktestScreen(CockpitScreen):
         when nothing is stored: the simulator's market, a replay or an import can lie anywhere in time."""
         if span is None:
             last = self.app.clock.now_ms()
-            first = last - self.DEFAULT_DAYS * 86_400_000
+            first = last - self.DEFAULT_DAYS * DAY_MS
         else:
             first, last = span
-            first = max(first, last - self.DEFAULT_DAYS * 86_400_000)
-        day = lambda ms: time.strftime("%Y-%m-%d", time.gmtime(ms / 1000))  # noqa: E731
-        return day(first), day(last)
+            first = max(first, last - self.DEFAULT_DAYS * DAY_MS)
+        return render.day(first), render.day(last)
 
     def _apply_default_range(self) -> None:
         """Follow the stored data for the chosen timeframe, unless the operator typed dates."""
