@@ -46,6 +46,15 @@ async def open_screen(app, pilot, key: str):
     return app.screen
 
 
+async def answer(app, pilot, key: str, reply: str) -> None:
+    """Press ``key`` (an action that asks for confirmation), answer the modal with ``reply`` ("y"/"n"),
+    let what it started finish."""
+    await pilot.press(key)
+    await pilot.pause()
+    await pilot.press(reply)
+    await settle(app, pilot)
+
+
 @pytest.fixture
 def anyio_backend():
     # Async tests run through anyio's pytest plugin (installed with httpx/openai) on asyncio.

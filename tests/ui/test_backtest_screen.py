@@ -11,6 +11,22 @@ from cockpit.db import models as m
 pytestmark = pytest.mark.anyio
 
 
+async def run_to_end(app, pilot) -> None:
+    """Ctrl+R on the form as it stands, then wait until the run's result has been shown."""
+    await pilot.press("ctrl+r")
+    await settle(app, pilot)
+    await settle(app, pilot)
+
+
+async def start_a_run(app, pilot):
+    """Open the backtest screen and start a run on its default form; returns the screen, mid-run."""
+    screen = await open_screen(app, pilot, "b")
+    await pilot.press("ctrl+r")
+    await pilot.pause()
+    assert screen.running
+    return screen
+
+
 async def test_backtest_screen_opens_with_the_stored_result(make_app, db):
     fill_demo()
     rid = fill_backtest_result()
@@ -34,9 +50,7 @@ async def test_backtest_runs_to_completion_and_is_stored(make_app, db):
     async with app.run_test(size=(160, 48)) as pilot:
         screen = await open_screen(app, pilot, "b")
         assert screen.runner is not None, "cockpit.backtest.api.run_backtest should be found"
-        await pilot.press("ctrl+r")
-        await settle(app, pilot)
-        await settle(app, pilot)
+        await run_to_end(app, pilot)
         assert not screen.running
         status = str(screen.query_one("#bt-status").render())
         assert "done" in status, status
@@ -70,9 +84,7 @@ async def test_the_default_range_follows_the_stored_candles_not_the_clock(make_a
         screen.query_one("#bt-timeframe").value = "1h"
         await settle(app, pilot)
         assert form() == ("2025-12-01", "2026-01-15")
-        await pilot.press("ctrl+r")
-        await settle(app, pilot)
-        await settle(app, pilot)
+        await run_to_end(app, pilot)
         assert "done" in str(screen.query_one("#bt-status").render())
         (row,) = m.BacktestResult.select()
         assert row.config.start_time == 1_764_547_200_000  # 2025-12-01 00:00 UTC, as typed
@@ -110,10 +122,7 @@ async def test_cancel_stops_the_run_and_stores_nothing(make_app, db):
     fill_demo(bars=2300)
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
-        screen = await open_screen(app, pilot, "b")
-        await pilot.press("ctrl+r")
-        await pilot.pause()
-        assert screen.running
+        screen = await start_a_run(app, pilot)
         await pilot.press("ctrl+x")
         await settle(app, pilot)
         await settle(app, pilot)
@@ -131,9 +140,7 @@ async def test_portfolio_backtest_runs_all_enabled_strategies(make_app, db):
         screen.query_one("#bt-strategy").value = "portfolio"
         await pilot.pause()
         assert screen.request()["portfolio"] is True
-        await pilot.press("ctrl+r")
-        await settle(app, pilot)
-        await settle(app, pilot)
+        await run_to_end(app, pilot)
         status = str(screen.query_one("#bt-status").render())
         assert "done" in status, status
         rows = list(m.BacktestConfig.select())
@@ -144,10 +151,7 @@ async def test_a_backtest_keeps_running_while_the_trader_is_on_the_main_screen(m
     fill_demo(bars=2300)
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
-        screen = await open_screen(app, pilot, "b")
-        await pilot.press("ctrl+r")
-        await pilot.pause()
-        assert screen.running
+        screen = await start_a_run(app, pilot)
         await pilot.press("escape")  # back to the market while it runs
         await pilot.pause()
         assert app.screen is app.main_screen

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import settle
+from conftest import answer, settle
 
 from cockpit.db import models as m
 
@@ -72,15 +72,9 @@ async def test_kill_switch_needs_confirmation_then_header_shows_halted(make_app,
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
         await settle(app, pilot)
-        await pilot.press("K")
-        await pilot.pause()
-        await pilot.press("n")
-        await settle(app, pilot)
+        await answer(app, pilot, "K", "n")
         assert _commands() == []
-        await pilot.press("K")
-        await pilot.pause()
-        await pilot.press("y")
-        await settle(app, pilot)
+        await answer(app, pilot, "K", "y")
         (c,) = _commands()
         assert c["command"] == "kill" and c["order"] is None
         # The engine executes the command and persists the kill switch; the header follows the DB.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import open_screen, settle
+from conftest import answer, open_screen, settle
 from demo_data import fill_demo, fill_training_candidate
 
 from cockpit.db import models as m
@@ -25,15 +25,9 @@ async def test_data_repair_needs_confirmation_and_reports(make_app, db):
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
         await open_screen(app, pilot, "d")
-        await pilot.press("R")
-        await pilot.pause()
-        await pilot.press("n")
-        await settle(app, pilot)
+        await answer(app, pilot, "R", "n")
         assert "repair" not in str(app.screen.query_one("#data-status").render())
-        await pilot.press("R")
-        await pilot.pause()
-        await pilot.press("y")
-        await settle(app, pilot)
+        await answer(app, pilot, "R", "y")
         assert "no gaps" in str(app.screen.query_one("#data-status").render())
 
 
@@ -123,15 +117,9 @@ async def test_publish_a_reviewed_training_candidate_from_the_prompts_screen(mak
     async with app.run_test(size=(160, 48)) as pilot:
         s = await open_screen(app, pilot, "p")
         assert s.query_one("#pr-candidates").row_count == 2
-        await pilot.press("P")
-        await pilot.pause()
-        await pilot.press("n")  # declined: nothing changes
-        await settle(app, pilot)
+        await answer(app, pilot, "P", "n")  # declined: nothing changes
         assert {r.status for r in m.StrategyScore.select().where(m.StrategyScore.version == "t2")} == {"draft"}
-        await pilot.press("P")
-        await pilot.pause()
-        await pilot.press("y")
-        await settle(app, pilot)
+        await answer(app, pilot, "P", "y")
         await settle(app, pilot)
         assert {r.status for r in m.StrategyScore.select().where(m.StrategyScore.version == "t2")} == {"published"}
         assert {r.status for r in m.StrategyScore.select().where(m.StrategyScore.version == "s3")} == {"retired"}
@@ -160,10 +148,7 @@ async def test_publish_refuses_a_candidate_without_report_and_a_viewer(make_app,
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
         await open_screen(app, pilot, "p")
-        await pilot.press("P")
-        await pilot.pause()
-        await pilot.press("y")
-        await settle(app, pilot)
+        await answer(app, pilot, "P", "y")
         assert {r.status for r in m.StrategyScore.select().where(m.StrategyScore.version == "t2")} == {"draft"}
         assert m.ModelVersion.get(m.ModelVersion.version == "t2").metadata.count("published_by") == 0
         assert any("'viewer' may not publish" in n.message for n in app._notifications)
