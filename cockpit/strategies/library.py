@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
+import pandas as pd
 
 from cockpit.config import ConfigError
 from cockpit.domain.market import timeframe_ms
@@ -60,14 +61,16 @@ def _align_asof(bar_close_ms: np.ndarray, ts: np.ndarray) -> np.ndarray:
 class EmaTrend(Strategy):
     """EMA trend following.
 
-    Long while EMA(fast) > EMA(slow) and the close is above EMA(slow); short in the mirror case;
-    flat otherwise. Strength = EMA gap / ATR (capped at 1). Stop = close -/+ stop_atr*ATR,
-    take-profit = close +/- take_atr*ATR (0 = none).
+    Long while EMA(fast) > EMA(slow), short while EMA(fast) < EMA(slow): a plain cross, so the
+    direction changes only when the EMAs cross (the close dipping through the slow EMA does not
+    flip it). Strength = EMA gap / ATR (capped at 1). Stop = close -/+ stop_atr*ATR. A trend
+    follower rides the trend: no take-profit by default (take_atr = 0); with take_atr > 0 the
+    take-profit is close +/- take_atr*ATR.
     """
 
     name = "ema_trend"
     PARAMS = {"fast": _i(12, 2, 200), "slow": _i(26, 3, 500), "atr_period": ATR, "stop_atr": STOP,
-              "take_atr": _p(4.0, 0.0, 50.0)}
+              "take_atr": _p(0.0, 0.0, 50.0)}
 
     @classmethod
     def _cross_check(cls, p, base):
@@ -79,10 +82,10 @@ class EmaTrend(Strategy):
         c = a["close"]
         f, s = ind.ema(c, p["fast"]), ind.ema(c, p["slow"])
         atr = ind.atr(a["high"], a["low"], c, p["atr_period"])
-        d = np.where((f > s) & (c > s), 1, np.where((f < s) & (c < s), -1, 0))
-        reasons = ("no trend: EMAs and price disagree (or warming up)",
-                   f"EMA{p['fast']} above EMA{p['slow']} and close above EMA{p['slow']}",
-                   f"EMA{p['fast']} below EMA{p['slow']} and close below EMA{p['slow']}")
+        d = np.where(f > s, 1, np.where(f < s, -1, 0))
+        reasons = ("no trend: EMAs equal (or warming up)",
+                   f"EMA{p['fast']} above EMA{p['slow']}",
+                   f"EMA{p['fast']} below EMA{p['slow']}")
         with np.errstate(invalid="ignore", divide="ignore"):
             strength = np.abs(f - s) / atr
         tl, ts = _take(c, atr, p["take_atr"])
@@ -93,9 +96,10 @@ class EmaTrend(Strategy):
 class BollingerRange(Strategy):
     """Bollinger range trading (fade band touches only in ranging markets).
 
-    When ADX < adx_max: close below the lower band -> long, above the upper band -> short, with the
-    middle band as take-profit. With ADX >= adx_max (a trend) it stays flat. Strength = |z| / (2*std).
-    Stop = close -/+ stop_atr*ATR.
+    When ADX < adx_max: a close below the lower band enters long, above the upper band enters
+    short; the position is held until the close reaches the middle band (the fade's target, also
+    the take-profit) or the stop. With ADX >= adx_max (a trend) no new position is entered.
+    Strength = |z| / (2*std), at least 0.25 while held. Stop = close -/+ stop_atr*ATR.
     """
 
     name = "bollinger_range"
@@ -109,15 +113,20 @@ class BollingerRange(Strategy):
         adx, _, _ = ind.adx(a["high"], a["low"], c, p["adx_period"])
         atr = ind.atr(a["high"], a["low"], c, p["atr_period"])
         ranging = adx < p["adx_max"]
-        d = np.where(ranging & (c < lo), 1, np.where(ranging & (c > up), -1, 0))
+        long_in, short_in = ranging & (c < lo), ranging & (c > up)
+        d = latch(long_in, short_in, c >= mid, c <= mid)
         with np.errstate(invalid="ignore", divide="ignore"):
             z = (c - mid) / ((up - mid) / p["std"])
-        reason = np.where(d > 0, 1, np.where(d < 0, 2, np.where(~ranging & np.isfinite(adx), 3, 0)))
+        fresh = (d > 0) & long_in | (d < 0) & short_in
+        reason = np.where(d == 0, np.where(~ranging & np.isfinite(adx), 3, 0),
+                          np.where(fresh, np.where(d > 0, 1, 2), np.where(d > 0, 4, 5)))
         reasons = ("inside the bands (or warming up)",
                    f"close below the lower band (ADX < {p['adx_max']:g}): fade to the middle band",
                    f"close above the upper band (ADX < {p['adx_max']:g}): fade to the middle band",
-                   f"trending (ADX >= {p['adx_max']:g}): range rules off")
-        return finish_frame(d, np.abs(z) / (2 * p["std"]), c, p["stop_atr"] * atr, mid, mid, reason, reasons)
+                   f"trending (ADX >= {p['adx_max']:g}): range rules off",
+                   "holding long until the middle band", "holding short until the middle band")
+        strength = np.maximum(np.abs(z) / (2 * p["std"]), 0.25)
+        return finish_frame(d, strength, c, p["stop_atr"] * atr, mid, mid, reason, reasons)
 
 
 class FundingRate(Strategy):
@@ -167,12 +176,13 @@ class Breakout(Strategy):
 
     Channel = highest high / lowest low of the previous ``period`` bars (the current bar excluded).
     A close above it enters long, below it enters short; the position is held until the close
-    crosses back through the channel middle. Stop = close -/+ stop_atr*ATR, take-profit = close +/-
-    take_atr*ATR. Strength = 0.5 + distance from the middle / channel width (capped at 1).
+    crosses back through the channel middle. Stop = close -/+ stop_atr*ATR; no take-profit by
+    default (a trend follower), close +/- take_atr*ATR with take_atr > 0. Strength = 0.5 + distance
+    from the middle / channel width (capped at 1).
     """
 
     name = "breakout"
-    PARAMS = {"period": _i(20, 2, 1000), "atr_period": ATR, "stop_atr": STOP, "take_atr": _p(4.0, 0.0, 50.0)}
+    PARAMS = {"period": _i(20, 2, 1000), "atr_period": ATR, "stop_atr": STOP, "take_atr": _p(0.0, 0.0, 50.0)}
 
     def _generate(self, a, funding, extra):
         p = self.params
@@ -226,13 +236,13 @@ class Momentum(Strategy):
     """RSI + rate-of-change momentum.
 
     Long when RSI > rsi_long and ROC(roc_period) > 0; short when RSI < rsi_short and ROC < 0.
-    Strength = |RSI - 50| / 30 (capped at 1). Stop = close -/+ stop_atr*ATR, take-profit = close +/-
-    take_atr*ATR.
+    Strength = |RSI - 50| / 30 (capped at 1). Stop = close -/+ stop_atr*ATR; no take-profit by
+    default (a trend follower), close +/- take_atr*ATR with take_atr > 0.
     """
 
     name = "momentum"
     PARAMS = {"rsi_period": _i(14, 2, 200), "roc_period": _i(10, 1, 500), "rsi_long": _p(55.0, 50.0, 100.0),
-              "rsi_short": _p(45.0, 0.0, 50.0), "atr_period": ATR, "stop_atr": STOP, "take_atr": _p(4.0, 0.0, 50.0)}
+              "rsi_short": _p(45.0, 0.0, 50.0), "atr_period": ATR, "stop_atr": STOP, "take_atr": _p(0.0, 0.0, 50.0)}
 
     def _generate(self, a, funding, extra):
         p = self.params
@@ -281,14 +291,16 @@ class Volatility(Strategy):
 
     Bandwidth = (upper - lower) / middle of Bollinger(period, std). A squeeze is a bandwidth in the
     lowest ``squeeze_pct`` of its range over the last ``lookback`` bars. After a squeeze within the
-    previous ``period`` bars, a close above the upper band -> long, below the lower band -> short
-    (the expansion). Stop = close -/+ stop_atr*ATR, take-profit = close +/- take_atr*ATR.
-    Strength = 0.5 + distance beyond the band / ATR (capped at 1).
+    previous ``period`` bars, a close above the upper band enters long, below the lower band enters
+    short (the expansion); the position is held while the expansion lasts, until the close crosses
+    back through the middle band (or the stop). Stop = close -/+ stop_atr*ATR; no take-profit by
+    default, close +/- take_atr*ATR with take_atr > 0. Strength = 0.5 + distance beyond the band /
+    ATR at entry bars, 0.5 while held (capped at 1).
     """
 
     name = "volatility"
     PARAMS = {"period": _i(20, 5, 500), "std": _p(2.0, 0.5, 5.0), "lookback": _i(120, 10, 5000),
-              "squeeze_pct": _p(0.2, 0.01, 0.9), "atr_period": ATR, "stop_atr": STOP, "take_atr": _p(4.0, 0.0, 50.0)}
+              "squeeze_pct": _p(0.2, 0.01, 0.9), "atr_period": ATR, "stop_atr": STOP, "take_atr": _p(0.0, 0.0, 50.0)}
 
     def _generate(self, a, funding, extra):
         p = self.params
@@ -303,12 +315,17 @@ class Volatility(Strategy):
         squeeze = ready & (bw <= lo_bw + p["squeeze_pct"] * (hi_bw - lo_bw))
         recent = ind.shift(ind.rolling_max(squeeze.astype(np.float64), p["period"]), 1) > 0
         atr = ind.atr(a["high"], a["low"], c, p["atr_period"])
-        d = np.where(recent & (c > up), 1, np.where(recent & (c < lo), -1, 0))
+        long_in, short_in = recent & (c > up), recent & (c < lo)
+        d = latch(long_in, short_in, c < mid, c > mid)
+        fresh = (d > 0) & long_in | (d < 0) & short_in
         with np.errstate(invalid="ignore", divide="ignore"):
-            strength = 0.5 + np.where(d > 0, c - up, lo - c) / atr
-        reason = np.where(d > 0, 1, np.where(d < 0, 2, np.where(squeeze, 3, 0)))
+            strength = 0.5 + np.where(fresh, np.where(d > 0, c - up, lo - c) / atr, 0.0)
+        reason = np.where(d == 0, np.where(squeeze, 3, 0),
+                          np.where(fresh, np.where(d > 0, 1, 2), np.where(d > 0, 4, 5)))
         reasons = ("no squeeze breakout (or warming up)", "expansion after a squeeze: close above the upper band",
-                   "expansion after a squeeze: close below the lower band", "in a volatility squeeze: waiting")
+                   "expansion after a squeeze: close below the lower band", "in a volatility squeeze: waiting",
+                   "holding the upside expansion (close above the middle band)",
+                   "holding the downside expansion (close below the middle band)")
         tl, ts = _take(c, atr, p["take_atr"])
         return finish_frame(d, strength, c, p["stop_atr"] * atr, tl, ts, reason, reasons)
 
@@ -362,6 +379,72 @@ class TimeCycle(Strategy):
         with np.errstate(invalid="ignore", divide="ignore"):
             strength = np.abs(move) / (2 * atr)
         return finish_frame(d, strength, c, p["stop_atr"] * atr, tl, tsh, reason, reasons)
+
+
+class TrendCore(Strategy):
+    """Vol-targeted trend core: multi-lookback time-series momentum, long/flat by default.
+
+    For each lookback L (in days, converted to bars of the strategy's timeframe; 0 = unused) the
+    vote is +1 when the close is above the close L days ago, else -1 (long/flat: 0). The signal is
+    the mean vote: long when it is above 0; with allow_short, short when it is below 0. Strength =
+    |mean vote| x min(1, target_vol / realised vol), the realised volatility being the annualised
+    exponentially weighted standard deviation of log returns over ``vol_days``: the position is
+    scaled down when the market is wild and the trend is in doubt, so the engines resize it as
+    either changes (``portfolio.rebalance_band``). Stop = close -/+ stop_atr*ATR, a wide
+    disaster stop; no take-profit (a trend follower).
+    """
+
+    name = "trend_core"
+    PARAMS = {"lookback_1": _i(20, 1, 1000, "days"), "lookback_2": _i(60, 0, 1000, "days (0 = unused)"),
+              "lookback_3": _i(120, 0, 1000, "days (0 = unused)"), "lookback_4": _i(250, 0, 1000, "days (0 = unused)"),
+              "vol_days": _i(30, 2, 365, "days in the EWM volatility"),
+              "target_vol": _p(0.25, 0.05, 2.0, "annualised volatility the position aims at"),
+              "allow_short": Param(False, kind="bool"), "atr_period": ATR, "stop_atr": _p(2.5, 0.1, 20.0)}
+
+    def _bars(self, days: int) -> int:
+        return max(1, int(round(days * 86_400_000 / timeframe_ms(self.timeframe))))
+
+    @property
+    def warmup_bars(self) -> int:
+        p = self.params
+        longest = max(p[f"lookback_{i}"] for i in range(1, 5))
+        return self._bars(longest) + self._bars(p["vol_days"]) + 2
+
+    def _generate(self, a, funding, extra):
+        p = self.params
+        c = a["close"]
+        n = len(c)
+        looks = [self._bars(p[f"lookback_{i}"]) for i in range(1, 5) if p[f"lookback_{i}"] > 0]
+        votes = np.zeros(n)
+        ready = np.ones(n, dtype=bool)
+        for L in looks:
+            past = ind.shift(c, L)
+            ready &= np.isfinite(past)
+            with np.errstate(invalid="ignore"):
+                votes += np.where(c > past, 1.0, -1.0)
+        score = votes / len(looks)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            lr = np.concatenate([[np.nan], np.diff(np.log(c))])
+        per_year = 365 * 86_400_000 / timeframe_ms(self.timeframe)
+        span = self._bars(p["vol_days"])
+        vol = (pd.Series(lr).ewm(span=span, min_periods=span, ignore_na=True).std().to_numpy()
+               * math.sqrt(per_year))
+        ready &= np.isfinite(vol) & (vol > 0)
+        if p["allow_short"]:
+            d = np.where(ready & (score > 0), 1, np.where(ready & (score < 0), -1, 0))
+            level = np.abs(score)
+        else:
+            d = np.where(ready & (score > 0), 1, 0)
+            level = np.clip(score, 0.0, 1.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scale = np.minimum(1.0, p["target_vol"] / vol)
+        atr = ind.atr(a["high"], a["low"], c, p["atr_period"])
+        days = "/".join(str(p[f"lookback_{i}"]) for i in range(1, 5) if p[f"lookback_{i}"] > 0)
+        reason = np.where(d > 0, 1, np.where(d < 0, 2, np.where(ready, 3, 0)))
+        reasons = ("warming up", f"price above its level {days} days ago on balance: trend up",
+                   f"price below its level {days} days ago on balance: trend down",
+                   "no uptrend on balance: stay in cash" if not p["allow_short"] else "lookbacks split evenly: flat")
+        return finish_frame(d, level * scale, c, p["stop_atr"] * atr, None, None, reason, reasons)
 
 
 def load_onchain_csv(path: str | Path, column: str = "value") -> dict[str, np.ndarray]:
@@ -432,7 +515,7 @@ class Onchain(Strategy):
 
 STRATEGY_CLASSES: dict[str, type[Strategy]] = {
     cls.name: cls for cls in (EmaTrend, BollingerRange, FundingRate, Breakout, Grid, Momentum, MeanReversion,
-                              Volatility, TimeCycle, Onchain)
+                              Volatility, TimeCycle, Onchain, TrendCore)
 }
 
 __all__ = ["STRATEGY_CLASSES", "latch", "load_onchain_csv", "Arrays", "SignalFrame"]

@@ -32,6 +32,9 @@ FAST_PARAMS = {
     "volatility": dict(period=10, lookback=40, std=1.5, atr_period=5),
     "time_cycle": dict(atr_period=5, session_start_hour=8, session_end_hour=20, trade_weekends=True),
     "onchain": dict(lookback=10, threshold=1.0, atr_period=5),
+    # lookbacks are in days: 1, 2 and 4 days of 1h bars
+    "trend_core": dict(lookback_1=1, lookback_2=2, lookback_3=4, lookback_4=0, vol_days=2, atr_period=5,
+                       allow_short=True),
 }
 
 

@@ -45,13 +45,21 @@ RISE = list(range(100, 111))            # 100..110, +1 per bar: ATR(3) = 3
 FALL = list(range(210, 199, -1))        # 210..200, first open 211
 OSC = [100, 101] * 5                    # 100,101,...,101: TR 3, no directional movement
 LONG, SHORT, FLAT = Direction.LONG, Direction.SHORT, Direction.FLAT
+TREND = dict(lookback_1=1, lookback_2=0, lookback_3=0, lookback_4=0, vol_days=2, atr_period=3)
 
 # (id, strategy, params, candles, funding or extra, direction, stop, take_profit, reason fragment)
 SCENARIOS = [
+    # a trend follower: no take-profit by default
     ("ema rising -> long", "ema_trend", dict(fast=2, slow=4, atr_period=3), candles(RISE), None,
-     LONG, 110 - 2 * 3, 110 + 4 * 3, "EMA2 above EMA4"),
+     LONG, 110 - 2 * 3, None, "EMA2 above EMA4"),
     ("ema falling -> short", "ema_trend", dict(fast=2, slow=4, atr_period=3), candles(FALL, first_open=211), None,
-     SHORT, 200 + 2 * 3, 200 - 4 * 3, "EMA2 below EMA4"),
+     SHORT, 200 + 2 * 3, None, "EMA2 below EMA4"),
+    ("ema take-profit when asked", "ema_trend", dict(fast=2, slow=4, atr_period=3, take_atr=4), candles(RISE), None,
+     LONG, 110 - 2 * 3, 110 + 4 * 3, "EMA2 above EMA4"),
+    # a plain cross does not churn: the close dips below the slow EMA (108 < EMA4 108.3) while EMA2 (108.5)
+    # stays above it, and the direction holds (the old rule, close beyond the slow EMA too, went flat here)
+    ("ema dip through the slow EMA keeps the trend", "ema_trend", dict(fast=2, slow=4, atr_period=3),
+     candles(RISE + [108]), None, LONG, 108 - 2 * wilder([3] * 11 + [4]), None, "EMA2 above EMA4"),
     ("ema warming up -> flat", "ema_trend", dict(fast=2, slow=4, atr_period=3), candles(RISE[:2]), None,
      FLAT, None, None, "warming up"),
     ("ema no take-profit", "ema_trend", dict(fast=2, slow=4, atr_period=3, take_atr=0), candles(RISE), None,
@@ -63,6 +71,13 @@ SCENARIOS = [
     ("bollinger spike in a range -> short", "bollinger_range",
      dict(period=5, std=1.5, adx_max=50, adx_period=3, atr_period=3), osc([105]), None,
      SHORT, 105 + 1.5 * 4, 101.4, "above the upper band"),
+    # next bar 97: back inside the bands but below the middle band (99): the fade is held to its target
+    ("bollinger held until the middle band", "bollinger_range",
+     dict(period=5, std=1.5, adx_max=50, adx_period=3, atr_period=3), osc([96, 97]), None,
+     LONG, 97 - 1.5 * 35 / 9, 99.0, "holding long until the middle band"),
+    ("bollinger exits at the middle band", "bollinger_range",
+     dict(period=5, std=1.5, adx_max=50, adx_period=3, atr_period=3), osc([96, 97, 101]), None,
+     FLAT, None, None, "inside the bands"),
     ("bollinger drop but ADX 33 >= 25 -> flat", "bollinger_range",
      dict(period=5, std=1.5, adx_max=25, adx_period=3, atr_period=3), osc([96]), None,
      FLAT, None, None, "range rules off"),
@@ -83,14 +98,16 @@ SCENARIOS = [
      FLAT, None, None, "no funding data"),
     # previous 3 bars high 102; close 104 (TR 5 -> ATR (3+3+5)/3 = 11/3)
     ("breakout above the channel -> long", "breakout", dict(period=3, atr_period=3), osc([104]), None,
+     LONG, 104 - 2 * 11 / 3, None, "broke above the 3-bar high"),
+    ("breakout take-profit when asked", "breakout", dict(period=3, atr_period=3, take_atr=4), osc([104]), None,
      LONG, 104 - 2 * 11 / 3, 104 + 4 * 11 / 3, "broke above the 3-bar high"),
     # channel of the previous 3 bars 99..105, middle 102 < 103: hold; TR 3 -> ATR (2*11/3 + 3)/3 = 31/9
     ("breakout held above the middle", "breakout", dict(period=3, atr_period=3), osc([104, 103]), None,
-     LONG, 103 - 2 * 31 / 9, 103 + 4 * 31 / 9, "holding the upside breakout"),
+     LONG, 103 - 2 * 31 / 9, None, "holding the upside breakout"),
     ("breakout back below the middle -> flat", "breakout", dict(period=3, atr_period=3),
      osc([104, 103, 101]), None, FLAT, None, None, "inside the 3-bar channel"),
     ("breakout below the channel -> short", "breakout", dict(period=3, atr_period=3), osc([97]), None,
-     SHORT, 97 + 2 * 4, 97 - 4 * 4, "broke below the 3-bar low"),
+     SHORT, 97 + 2 * 4, None, "broke below the 3-bar low"),
     # centre = mean(100,100,100,100,93) = 98.6, step = 2*9.86/4 = 4.93, 5.6 below -> level 1
     ("grid one level below centre -> long", "grid", dict(levels=4, range_pct=0.1, stop_pct=0.02, period=5),
      candles([100, 100, 100, 100, 93]), None, LONG, 93 * 0.98, 98.6, "buy level"),
@@ -101,8 +118,8 @@ SCENARIOS = [
     ("grid broken by a trend -> flat", "grid", dict(levels=4, range_pct=0.1, stop_pct=0.02, period=5),
      candles([100, 100, 100, 100, 80]), None, FLAT, None, None, "left the grid range"),
     ("momentum rising -> long", "momentum", dict(rsi_period=3, roc_period=3, atr_period=3), candles(RISE), None,
-     LONG, 110 - 2 * 3, 110 + 4 * 3, "RSI above 55"),
-    ("momentum falling -> short", "momentum", dict(rsi_period=3, roc_period=3, atr_period=3),
+     LONG, 110 - 2 * 3, None, "RSI above 55"),
+    ("momentum falling -> short", "momentum", dict(rsi_period=3, roc_period=3, atr_period=3, take_atr=4),
      candles(FALL, first_open=211), None, SHORT, 200 + 6, 200 - 12, "RSI below 45"),
     ("momentum flat market -> flat", "momentum", dict(rsi_period=3, roc_period=3, atr_period=3),
      candles([100] * 10), None,
@@ -120,14 +137,19 @@ SCENARIOS = [
     ("volatility expansion after a squeeze -> long", "volatility",
      dict(period=5, std=1.5, lookback=10, atr_period=3),
      candles([100, 110] * 4 + [105, 106] * 4 + [112]), None,
-     LONG, 112 - 2 * wilder([3] + [12] * 7 + [7] + [3] * 7 + [8]), 112 + 4 * wilder([3] + [12] * 7 + [7] + [3] * 7 + [8]),
-     "close above the upper band"),
+     LONG, 112 - 2 * wilder([3] + [12] * 7 + [7] + [3] * 7 + [8]), None, "close above the upper band"),
+    # next bar 111: inside the bands again (upper 112.35) but above the middle (108): the expansion is held
+    ("volatility holds the expansion above the middle band", "volatility",
+     dict(period=5, std=1.5, lookback=10, atr_period=3),
+     candles([100, 110] * 4 + [105, 106] * 4 + [112, 111]), None,
+     LONG, 111 - 2 * wilder([3] + [12] * 7 + [7] + [3] * 7 + [8, 3]), None, "holding the upside expansion"),
+    ("volatility exits below the middle band", "volatility", dict(period=5, std=1.5, lookback=10, atr_period=3),
+     candles([100, 110] * 4 + [105, 106] * 4 + [112, 111, 104]), None, FLAT, None, None, "no squeeze breakout"),
     ("volatility squeeze, no breakout -> flat", "volatility", dict(period=5, std=1.5, lookback=10, atr_period=3),
      candles([100, 110] * 4 + [105, 106] * 4 + [105.5]), None, FLAT, None, None, "squeeze: waiting"),
     ("volatility drop after a squeeze -> short", "volatility", dict(period=5, std=1.5, lookback=10, atr_period=3),
      candles([100, 110] * 4 + [105, 106] * 4 + [99]), None,
-     SHORT, 99 + 2 * wilder([3] + [12] * 7 + [7] + [3] * 7 + [9]), 99 - 4 * wilder([3] + [12] * 7 + [7] + [3] * 7 + [9]),
-     "close below the lower band"),
+     SHORT, 99 + 2 * wilder([3] + [12] * 7 + [7] + [3] * 7 + [9]), None, "close below the lower band"),
     # 1h bars from Monday 00:00, close 100+h: the 15:00 bar closes 115, session (13:00) opened 112
     ("time cycle in session, up -> long", "time_cycle", dict(atr_period=3), candles(range(100, 116)), None,
      LONG, 115 - 1.5 * 3, 115 + 3 * 3, "above the session open"),
@@ -146,6 +168,15 @@ SCENARIOS = [
     ("onchain bullish when high -> long", "onchain", dict(lookback=5, atr_period=3, bullish_when="high"),
      candles(RISE), {"onchain": ([MON + i * H for i in range(7)], [10, 10, 10, 10, 10, 10, 30])}, LONG, 104, None,
      "unusually high"),
+    # trend core on 1h bars: lookback 1 day = 24 bars, volatility over 2 days; a steady rise is calm (strength 1)
+    ("trend core rising -> long, no take-profit", "trend_core", TREND, candles(range(100, 161)), None,
+     LONG, 160 - 2.5 * 3, None, "trend up"),
+    ("trend core falling, long/flat -> cash", "trend_core", TREND, candles(range(300, 239, -1), first_open=301), None,
+     FLAT, None, None, "stay in cash"),
+    ("trend core falling, shorts allowed -> short", "trend_core", dict(TREND, allow_short=True),
+     candles(range(300, 239, -1), first_open=301), None, SHORT, 240 + 2.5 * 3, None, "trend down"),
+    ("trend core warming up -> flat", "trend_core", TREND, candles(range(100, 120)), None, FLAT, None, None,
+     "warming up"),
     ("onchain unremarkable -> flat", "onchain", dict(lookback=5, atr_period=3), candles(RISE),
      {"onchain": ([MON + i * H for i in range(7)], [10, 11, 10, 11, 10, 11, 10.5])}, FLAT, None, None,
      "unremarkable"),
