@@ -141,7 +141,7 @@ class PortfolioDecisionEngine:
     def __init__(self, cfg: Mapping[str, Any], ds: Any, store: Any, clock: Any, llm: Any = None, *,
                  scorer: StrategyScorer | None = None, scheduler: PortfolioScheduler | None = None) -> None:
         self.cfg, self.ds, self.store, self.clock = cfg, ds, store, clock
-        self.scorer = scorer or StrategyScorer(ds)
+        self.scorer = scorer or StrategyScorer.from_config(cfg, ds)
         self.scheduler = scheduler or PortfolioScheduler.from_config(cfg)
         self.symbol = cfg["symbol"]
         self.timeframe = cfg["decision_timeframe"]
@@ -283,7 +283,12 @@ class PortfolioDecisionEngine:
             technical_analysis=ta_report, signals=signal_rows(signals, cands),
             scores=[scores[n].as_dict() for n in cands], strategies=cands, account=account, position=position,
             recent=recent_outcomes(self.ds, self.symbol, self.timeframe, now),
-            top_n=self.scheduler.top_n, rationale_max=RATIONALE_MAX)
+            top_n=self.scheduler.top_n, rationale_max=RATIONALE_MAX, costs=self._costs())
+
+    def _costs(self) -> str:
+        b = self.cfg.get("backtest", {})
+        return (f"costs: taker fee {float(b.get('taker_fee', 0.0005)):.3%} + slippage "
+                f"{float(b.get('slippage_bps', 2.0)):g} bp per side; funding every 8h (longs pay when it is positive)")
 
     @staticmethod
     def _weights_detail(signals: Mapping[str, StrategySignal], cands: list[str], disabled: Mapping[str, str],

@@ -13,7 +13,8 @@ Data order in the user message (fixed; every section is present even when empty)
    over the last 24 readings); long/short ratio (latest)
 3. the technical-analysis report (keys sorted)
 4. every enabled strategy's current signal, in config order
-5. the scorer's table (score, regime fit, offline score, samples), in config order
+5. the scorer's evidence per strategy (expected reward relative to cash in this regime and over all
+   regimes, samples: learned offline on the training period), in config order, and the costs
 6. account state, then the open position
 7. the outcomes of recent decisions, newest first (action, target exposure, selector, the price
    move since)
@@ -45,8 +46,10 @@ parameters, leverage, position sizes, prices, stops or orders: risk limits and o
 handled by other components, and nothing you write can change them.
 Answer with one JSON object and nothing else, in exactly this form:
 {"selected": [{"strategy": "<name>", "weight": <number 0..1>}], "confidence": <number 0..1>, "rationale": "<plain text, at most $rationale_max characters>", "regime": "<one of: $regimes>"}
-Rules: select 1 to $top_n strategies from this list only: $strategies.
-Weights are between 0 and 1 and sum to 1. The rationale explains the choice in one or two sentences.
+Rules: select 1 to $top_n strategies from this list only: $strategies; "cash" may be selected too
+(no position for that share). Weights are between 0 and 1 and sum to 1. Staying in cash is a good
+answer when no strategy is expected to beat it after costs. The rationale explains the choice in one
+or two sentences.
 [user]
 Decision time: $time_utc. Instrument: $symbol. Decision timeframe: $timeframe.
 Regime (classifier): $regime
@@ -60,7 +63,7 @@ $technical_analysis
 ## 3. Strategy signals (direction, strength 0..1, reason)
 $signals
 
-## 4. Strategy scores (offline scorer: regime fit and published backtest results)
+## 4. Strategy scores: expected reward relative to cash (log growth over the training horizon, net of fees and funding; learned offline, evidence not a forecast) and the costs
 $scores
 
 ## 5. Account and open position
@@ -208,9 +211,11 @@ class PromptBuilder:
             "technical_analysis": canonical(snap["technical_analysis"]) if snap["technical_analysis"] else "(none)",
             "signals": "\n".join(f"- {s['strategy']}: {s['direction']} {_round(s['strength'])} ({s['reason']})"
                                  for s in sigs) or "(none)",
-            "scores": "\n".join(f"- {r['strategy']}: score {_round(r['score'])}, regime fit {_round(r['regime_fit'])}, "
-                                f"offline {_round(r['offline'])}, samples {r['samples']}"
-                                for r in snap["scores"]) or "(none)",
+            "scores": ("\n".join(f"- {r['strategy']}: expected {_round(r['score'])} (this regime "
+                                 f"{_opt(r.get('expected'))}, all regimes {_opt(r.get('pooled'))}, "
+                                 f"samples {r['samples']})" for r in snap["scores"]) or "(none)")
+                      + "\n- cash: expected 0 by definition"
+                      + (f"\n{snap['costs']}" if snap.get("costs") else ""),
             "account": f"account: {canonical(snap['account']) if snap['account'] else '(unknown)'}\n"
                        f"position: {canonical(snap['position']) if snap['position'] else '(flat)'}",
             "recent": "\n".join(f"- {r['time_utc']}: {r['action']}, target exposure "
@@ -246,6 +251,10 @@ class PromptBuilder:
         return "\n".join(lines)
 
 
+def _opt(v: Any) -> Any:
+    return "no evidence" if v is None else _round(v)
+
+
 def _pct(v: Any) -> str:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "n/a"
@@ -256,10 +265,11 @@ def snapshot(*, now_ms: int, symbol: str, timeframe: str, regime: str, market: M
              technical_analysis: Mapping[str, Any] | None, signals: list[dict[str, Any]],
              scores: list[dict[str, Any]], strategies: list[str], account: Mapping[str, Any] | None,
              position: Mapping[str, Any] | None, recent: list[dict[str, Any]], top_n: int,
-             rationale_max: int) -> dict[str, Any]:
+             rationale_max: int, costs: str | None = None) -> dict[str, Any]:
     """Everything the prompt shows, as one plain dict (what the golden test fixes)."""
     return {"now_ms": int(now_ms), "symbol": symbol, "timeframe": timeframe, "regime": regime, "market": market,
             "technical_analysis": dict(technical_analysis or {}), "signals": signals, "scores": scores,
             "strategies": strategies, "account": dict(account) if account else None,
             "position": dict(position) if position else None, "recent": recent, "top_n": int(top_n),
+            "costs": costs,
             "rationale_max": int(rationale_max)}

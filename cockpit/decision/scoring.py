@@ -1,48 +1,36 @@
-"""StrategyScorer (how well each strategy suits now) and PortfolioScheduler (weights from scores).
+"""StrategyScorer (what each strategy is expected to earn now) and PortfolioScheduler (weights from scores).
 
-Score of a strategy in a regime, in [0, 1]::
+The score of a strategy in a regime is its **expected reward relative to cash**, learned offline
+(``cockpit train run``) and never hard-coded: the score table's expected reward for (regime,
+strategy), shrunk towards the strategy's mean over all regimes by ``portfolio.regime_shrink``
+pseudo-samples (``k``)::
 
-    score = 0.5 * regime_fit + 0.5 * offline
+    score = (n * reward[regime] + k * reward[all regimes]) / (n + k)
 
-- ``regime_fit`` comes from ``REGIME_FIT`` below: what each strategy family is built for
-  (trend followers in trends, range strategies in ranges); 0.5 for anything unlisted.
-- ``offline`` comes from the score table that offline training publishes (``strategy_scores``
-  rows with status ``published``, newest version, read through ``DataService.strategy_scores``):
-  ``0.5 + c * 0.5 * tanh(expected_reward / scale)`` where ``scale`` is the largest
-  |expected_reward| in that regime and ``c = samples / (samples + 20)`` shrinks thin evidence
-  towards the prior. With no table (or no row for the strategy in this regime) it is the equal
-  prior 0.5, so the regime fit alone orders the strategies.
+so a regime with few samples says little and the regime labels (which predict little on their own)
+move the score only where the evidence is thick. The sign is kept: cash scores 0, and a strategy
+that is not expected to beat cash (score <= 0) gets no weight. With no row for a strategy at all,
+it has no evidence and scores 0 (cash).
+
+The table is the newest published one (``strategy_scores`` rows with status ``published``, read
+through ``DataService.strategy_scores``); before anything is published, the table shipped with the
+package (``default_scores.json``, trained on 2019-09-10 .. 2023-12-31 only: see README) is used.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import asdict, dataclass
+from functools import lru_cache
+from importlib import resources
 from typing import Any, Iterable, Mapping
 
 from cockpit.domain.signals import Regime, StrategySignal
 
-PRIOR = 0.5
+CASH = "cash"
 SHRINK_SAMPLES = 20.0
-
-_R = Regime
-#               trending_up  trending_down  ranging  high_volatility  unknown
-_FIT_ROWS: dict[str, tuple[float, float, float, float, float]] = {
-    "ema_trend":       (0.9, 0.9, 0.2, 0.5, 0.5),
-    "bollinger_range": (0.2, 0.2, 0.9, 0.3, 0.5),
-    "funding_rate":    (0.5, 0.5, 0.6, 0.6, 0.5),
-    "breakout":        (0.7, 0.7, 0.3, 0.8, 0.5),
-    "grid":            (0.1, 0.1, 0.9, 0.2, 0.5),
-    "momentum":        (0.8, 0.8, 0.3, 0.6, 0.5),
-    "mean_reversion":  (0.2, 0.2, 0.9, 0.4, 0.5),
-    "volatility":      (0.5, 0.5, 0.4, 0.9, 0.5),
-    "time_cycle":      (0.5, 0.5, 0.5, 0.4, 0.5),
-    "onchain":         (0.6, 0.6, 0.5, 0.4, 0.5),
-}
-_ORDER = (_R.TRENDING_UP, _R.TRENDING_DOWN, _R.RANGING, _R.HIGH_VOLATILITY, _R.UNKNOWN)
-REGIME_FIT: dict[str, dict[str, float]] = {
-    name: {r.value: v for r, v in zip(_ORDER, row)} for name, row in _FIT_ROWS.items()
-}
+SHIPPED_TABLE = "default_scores.json"
 
 
 def regime_value(regime: Regime | str | None) -> str:
@@ -53,12 +41,24 @@ def regime_value(regime: Regime | str | None) -> str:
     return Regime.UNKNOWN.value
 
 
+@lru_cache(maxsize=1)
+def shipped_table() -> tuple[dict[str, Any], ...]:
+    """The score table shipped with the package (rows like ``strategy_scores``), or () if absent."""
+    try:
+        raw = resources.files("cockpit.decision").joinpath(SHIPPED_TABLE).read_text(encoding="utf-8")
+    except (FileNotFoundError, OSError):
+        return ()
+    doc = json.loads(raw)
+    version = str(doc.get("version") or "shipped")
+    return tuple({**r, "version": version} for r in doc.get("rows", []))
+
+
 @dataclass(frozen=True)
 class StrategyScore:
     strategy: str
-    score: float
-    regime_fit: float
-    offline: float
+    score: float  # expected reward relative to cash (0 = cash); <= 0 gets no weight
+    expected: float | None  # the table's expected reward in this regime (None: no row)
+    pooled: float | None  # the strategy's sample-weighted expected reward over all regimes
     samples: int
     table_version: str | None
 
@@ -67,45 +67,56 @@ class StrategyScore:
 
 
 class StrategyScorer:
-    def __init__(self, ds: Any = None, *, fit: Mapping[str, Mapping[str, float]] = REGIME_FIT) -> None:
+    def __init__(self, ds: Any = None, *, shipped: bool = True, shrink: float = SHRINK_SAMPLES) -> None:
         self._ds = ds
-        self._fit = fit
+        self._shipped = shipped
+        self.shrink = float(shrink)
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any], ds: Any = None) -> "StrategyScorer":
+        return cls(ds, shrink=float(cfg.get("portfolio", {}).get("regime_shrink", SHRINK_SAMPLES)))
 
     def table(self) -> list[dict[str, Any]]:
-        if self._ds is None:
-            return []
-        return list(self._ds.strategy_scores())
+        rows = list(self._ds.strategy_scores()) if self._ds is not None else []
+        if not rows and self._shipped:
+            rows = [dict(r) for r in shipped_table()]
+        return rows
 
     def score(self, names: Iterable[str], regime: Regime | str | None,
               table: list[dict[str, Any]] | None = None) -> dict[str, StrategyScore]:
         reg = regime_value(regime)
         rows = self.table() if table is None else table
-        here = {r["strategy"]: r for r in rows if r.get("regime") == reg}
-        rewards = [abs(float(r["expected_reward"])) for r in here.values()
-                   if r.get("expected_reward") is not None and math.isfinite(float(r["expected_reward"]))]
-        scale = max(rewards) if rewards and max(rewards) > 0 else 1.0
+        by_name: dict[str, list[dict[str, Any]]] = {}
+        for r in rows:
+            er = r.get("expected_reward")
+            if er is not None and math.isfinite(float(er)):
+                by_name.setdefault(r["strategy"], []).append(r)
         out: dict[str, StrategyScore] = {}
         for name in names:
-            fit = float(self._fit.get(name, {}).get(reg, PRIOR))
-            row = here.get(name)
-            offline, samples, version = PRIOR, 0, None
-            if row is not None:
-                er = float(row["expected_reward"])
-                samples = int(row.get("samples") or 0)
-                version = row.get("version")
-                if math.isfinite(er):
-                    c = samples / (samples + SHRINK_SAMPLES)
-                    offline = PRIOR + c * 0.5 * math.tanh(er / scale)
-            out[name] = StrategyScore(name, round(0.5 * fit + 0.5 * offline, 6), fit, round(offline, 6), samples,
-                                      version)
+            here = by_name.get(name, [])
+            if not here:
+                out[name] = StrategyScore(name, 0.0, None, None, 0, None)
+                continue
+            n_all = sum(int(r.get("samples") or 0) for r in here)
+            pooled = (sum(float(r["expected_reward"]) * int(r.get("samples") or 0) for r in here) / n_all
+                      if n_all else float(sum(float(r["expected_reward"]) for r in here) / len(here)))
+            row = next((r for r in here if r.get("regime") == reg), None)
+            n = int(row.get("samples") or 0) if row else 0
+            er = float(row["expected_reward"]) if row else None
+            k = self.shrink
+            score = ((n * er + k * pooled) / (n + k)) if row and math.isfinite(k) else pooled
+            out[name] = StrategyScore(name, round(score, 8), er, round(pooled, 8), n,
+                                      (row or here[0]).get("version"))
         return out
 
 
 @dataclass(frozen=True)
 class PortfolioScheduler:
     """Top-N by weight, normalised, capped per strategy (the excess goes to the others; what no
-    one can take stays unallocated), strategies under ``min_weight`` dropped and the rest
-    renormalised."""
+    one can take stays unallocated, i.e. in cash), strategies under ``min_weight`` dropped and the
+    rest renormalised. Only positive scores count: a score <= 0 does not beat cash. A ``cash``
+    entry (the LLM may give one) takes its share in the normalisation and is then left out, so the
+    weights returned sum to 1 - cash."""
 
     top_n: int = 3
     max_weight: float = 0.6
@@ -118,8 +129,16 @@ class PortfolioScheduler:
 
     def allocate(self, raw: Mapping[str, float]) -> dict[str, float]:
         items = [(k, float(v)) for k, v in raw.items() if isinstance(v, (int, float)) and math.isfinite(v) and v > 0]
+        cash = next((v for k, v in items if k == CASH), 0.0)
+        items = [(k, v) for k, v in items if k != CASH]
         items.sort(key=lambda kv: (-kv[1], kv[0]))
         chosen = dict(items[: self.top_n])
+        if cash > 0 and chosen:
+            keep = sum(chosen.values()) / (sum(chosen.values()) + cash)
+            return {k: round(v * keep, 10) for k, v in self._allocate(chosen).items()}
+        return self._allocate(chosen)
+
+    def _allocate(self, chosen: dict[str, float]) -> dict[str, float]:
         while chosen:
             w = self._capped(chosen)
             small = [k for k, v in w.items() if v < self.min_weight - 1e-12]

@@ -170,7 +170,7 @@ def validate_reply(text: str | None, enabled: Iterable[str], *, tolerance: float
         if not isinstance(item, dict):
             raise ReplyRejected(f"selected[{i}] is not an object")
         name = item.get("strategy")
-        if not isinstance(name, str) or name not in enabled:
+        if not isinstance(name, str) or (name not in enabled and name != "cash"):
             shown = json.dumps(name)[:60] if not isinstance(name, str) else repr(name[:60])
             raise ReplyRejected(f"selected[{i}]: unknown or disabled strategy {shown}")
         if name in weights:

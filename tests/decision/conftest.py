@@ -12,6 +12,39 @@ from cockpit.domain.clock import ManualClock
 from cockpit.domain.signals import StrategySignal
 
 
+# A published score table planted in every decision test's database: expected reward relative to cash per
+# (strategy, regime), thick evidence (1,000 samples), trend followers ahead in trends, range strategies in
+# ranges, and funding_rate / volatility never better than cash.
+PLANTED = {
+    #                  trending_up trending_down ranging high_volatility unknown
+    "ema_trend":       (0.04, 0.04, -0.03, 0.00, 0.01),
+    "bollinger_range": (-0.03, -0.03, 0.04, -0.02, 0.00),
+    "funding_rate":    (-0.01, -0.01, -0.01, -0.01, -0.01),
+    "breakout":        (0.02, 0.02, -0.02, 0.03, 0.00),
+    "grid":            (-0.04, -0.04, 0.04, -0.03, 0.00),
+    "momentum":        (0.03, 0.03, -0.02, 0.01, 0.00),
+    "mean_reversion":  (-0.03, -0.03, 0.04, -0.01, 0.00),
+    "volatility":      (-0.01, -0.01, -0.02, -0.01, -0.01),
+}
+REGIMES = ("trending_up", "trending_down", "ranging", "high_volatility", "unknown")
+
+
+@pytest.fixture(autouse=True)
+def planted_scores(db):
+    rows = [("planted", name, regime, er, 1000) for name, ers in PLANTED.items() for regime, er in zip(REGIMES, ers)]
+    for r in rows:
+        db.execute_sql("INSERT INTO strategy_scores (version, strategy, regime, expected_reward, samples, status) "
+                       "VALUES (?, ?, ?, ?, ?, 'published')", r)
+    return PLANTED
+
+
+@pytest.fixture
+def cfg(cfg):
+    """The default configuration with regime evidence weighed as these tests expect (20 pseudo-samples)."""
+    cfg["portfolio"]["regime_shrink"] = 20.0
+    return cfg
+
+
 @pytest.fixture
 def signals() -> dict[str, StrategySignal]:
     return default_signals()

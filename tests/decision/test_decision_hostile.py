@@ -139,7 +139,7 @@ def test_bad_reply_ends_as_recorded_fallback(name, cfg, ds, fake_openai, engine_
     # Nothing changed, nothing ordered.
     counts = ds.table_counts()
     assert counts["orders"] == 0 and counts["order_lifecycle_events"] == 0 and counts["trades"] == 0
-    assert counts["operator_commands"] == 0 and counts["strategy_scores"] == 0
+    assert counts["operator_commands"] == 0 and counts["strategy_scores"] == 40  # only the planted table
     assert cfg == cfg_before
     [prompt] = ds.prompt_versions()  # only the seeded default, unchanged
     assert (prompt["name"], prompt["version"], prompt["content"]) == ("selector", "v1", DEFAULT_TEMPLATE)

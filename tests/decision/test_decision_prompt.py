@@ -29,13 +29,14 @@ def fixed_snapshot():
                             "ema": {"fast": 86900.1234567, "slow": 86000.0}},
         signals=[{"strategy": "ema_trend", "direction": "long", "strength": 0.8, "reason": "fast EMA above slow"},
                  {"strategy": "bollinger_range", "direction": "short", "strength": 0.4, "reason": "upper band"}],
-        scores=[{"strategy": "ema_trend", "score": 0.7, "regime_fit": 0.9, "offline": 0.5, "samples": 0},
-                {"strategy": "bollinger_range", "score": 0.35, "regime_fit": 0.2, "offline": 0.5, "samples": 0}],
+        scores=[{"strategy": "ema_trend", "score": 0.0183, "expected": 0.021, "pooled": 0.0112, "samples": 62},
+                {"strategy": "bollinger_range", "score": -0.004, "expected": None, "pooled": -0.004, "samples": 0}],
         strategies=["ema_trend", "bollinger_range"], account={"equity": 10000.0, "free": 9500.0},
         position={"side": "long", "size": 0.01, "entry_price": 86000.0},
         recent=[{"time_utc": "2026-01-01 11:00 UTC", "action": "buy", "selector": "llm", "target_exposure": 0.42,
                  "price_move_since_pct": 0.31}],
-        top_n=3, rationale_max=1000)
+        top_n=3, rationale_max=1000,
+        costs="costs: taker fee 0.050% + slippage 2 bp per side; funding every 8h (longs pay when it is positive)")
 
 
 def test_rendering_matches_the_golden_file():

@@ -78,22 +78,50 @@ def test_net_exposure_is_weighted_signed_strength_clipped():
     assert net_exposure({"x": 2.0}, {"x": sig("x", Direction.SHORT, 1.0)}) == -1.0
 
 
-def test_scorer_regime_fit_equal_priors_and_published_table():
-    sc = StrategyScorer(None)
-    up = sc.score(["ema_trend", "bollinger_range", "unknown_one"], Regime.TRENDING_UP)
-    assert up["ema_trend"].score > up["unknown_one"].score > up["bollinger_range"].score
-    assert {s.offline for s in up.values()} == {0.5}
-    rng = sc.score(["ema_trend", "bollinger_range"], "ranging")
-    assert rng["bollinger_range"].score > rng["ema_trend"].score
-    table = [{"strategy": "bollinger_range", "regime": "trending_up", "expected_reward": 2.0, "samples": 1000,
+def test_scorer_keeps_the_sign_learns_fits_and_shrinks_thin_regimes():
+    sc = StrategyScorer(None, shipped=False)
+    # No evidence at all: every strategy scores as cash (0) and the scheduler allocates nothing.
+    none = sc.score(["ema_trend", "bollinger_range"], Regime.TRENDING_UP, [])
+    assert {s.score for s in none.values()} == {0.0}
+    assert PortfolioScheduler().allocate({n: s.score for n, s in none.items()}) == {}
+    table = [{"strategy": "bollinger_range", "regime": "trending_up", "expected_reward": 0.02, "samples": 1000,
               "version": "t1"},
-             {"strategy": "ema_trend", "regime": "trending_up", "expected_reward": -2.0, "samples": 1000,
+             {"strategy": "ema_trend", "regime": "trending_up", "expected_reward": -0.02, "samples": 1000,
               "version": "t1"}]
-    up2 = sc.score(["ema_trend", "bollinger_range"], Regime.TRENDING_UP, table)
-    assert up2["bollinger_range"].offline > 0.8 and up2["ema_trend"].offline < 0.2
-    assert up2["bollinger_range"].table_version == "t1"
-    thin = sc.score(["ema_trend"], Regime.TRENDING_UP, [dict(table[1], samples=2)])
-    assert 0.45 < thin["ema_trend"].offline < 0.5  # two samples barely move the prior
+    up = sc.score(["ema_trend", "bollinger_range"], Regime.TRENDING_UP, table)
+    # The sign is kept: a strategy expected to lose scores below cash and gets no weight.
+    assert up["bollinger_range"].score > 0 > up["ema_trend"].score
+    assert up["bollinger_range"].table_version == "t1"
+    assert PortfolioScheduler().allocate({n: s.score for n, s in up.items()}) == {"bollinger_range": 0.6}
+    # A thin regime row is pulled towards the strategy's mean over all regimes (k = 20 pseudo-samples).
+    thin = [{"strategy": "ema_trend", "regime": "ranging", "expected_reward": 0.05, "samples": 2, "version": "t"},
+            {"strategy": "ema_trend", "regime": "trending_up", "expected_reward": -0.01, "samples": 998,
+             "version": "t"}]
+    r = sc.score(["ema_trend"], "ranging", thin)["ema_trend"]
+    pooled = (0.05 * 2 - 0.01 * 998) / 1000
+    assert r.pooled == pytest.approx(pooled) and r.score == pytest.approx((2 * 0.05 + 20 * pooled) / 22) and r.score < 0
+    # A regime with no row at all takes the pooled mean; regime-free scoring (k = inf) ignores regimes.
+    assert sc.score(["ema_trend"], "high_volatility", thin)["ema_trend"].score == pytest.approx(pooled)
+    flat = StrategyScorer(None, shipped=False, shrink=float("inf"))
+    assert flat.score(["ema_trend"], "ranging", thin)["ema_trend"].score == pytest.approx(pooled)
+
+
+def test_scheduler_leaves_the_cash_share_unallocated():
+    s = PortfolioScheduler(top_n=3, max_weight=1.0, min_weight=0.05)
+    assert s.allocate({"a": 0.6, "b": 0.2, "cash": 0.2}) == pytest.approx({"a": 0.6, "b": 0.2})
+    assert s.allocate({"cash": 1.0}) == {}
+    assert s.allocate({"a": 0.03, "cash": -1}) == {"a": 1.0}
+
+
+def test_shipped_table_is_used_until_one_is_published(ds, db):
+    from cockpit.decision.scoring import shipped_table
+
+    shipped = shipped_table()
+    assert shipped, "cockpit/decision/default_scores.json is packaged"
+    assert StrategyScorer(ds).table()[0]["version"] == shipped[0]["version"]
+    db.execute_sql("INSERT INTO strategy_scores (version, strategy, regime, expected_reward, samples, status)"
+                   " VALUES ('v9', 'mean_reversion', 'ranging', 0.015, 500, 'published')")
+    assert {r["version"] for r in StrategyScorer(ds).table()} == {"v9"}
 
 
 def test_scorer_reads_the_published_table_through_dataservice(ds, db):
@@ -102,5 +130,5 @@ def test_scorer_reads_the_published_table_through_dataservice(ds, db):
     db.execute_sql("INSERT INTO strategy_scores (version, strategy, regime, expected_reward, samples, status)"
                    " VALUES ('v10', 'mean_reversion', 'ranging', -1.5, 500, 'draft')")
     s = StrategyScorer(ds).score(["mean_reversion", "grid"], "ranging")
-    assert s["mean_reversion"].table_version == "v9" and s["mean_reversion"].offline > 0.7
-    assert s["grid"].offline == 0.5
+    assert s["mean_reversion"].table_version == "v9" and s["mean_reversion"].score == pytest.approx(1.5)
+    assert s["grid"].score == 0.0 and s["grid"].expected is None  # no row: no evidence, as good as cash
