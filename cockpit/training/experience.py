@@ -112,7 +112,8 @@ class ExperienceBuffer:
         h = int(horizon)
         # Decision at the close of bar t; the window is bars t+1 .. t+h, all inside [i0, i1).
         ts_idx = np.arange(i0, i1 - h, max(1, int(step)))
-        ts_idx = ts_idx[sr.regime[ts_idx] != 0] if len(ts_idx) else ts_idx  # no regime yet: no context
+        # A bar whose regime is not known yet (the classifier's warm-up) is still a decision with an
+        # outcome: it is learned under the "unknown" context, as the live engine would meet it.
         if len(ts_idx) == 0:
             return cls()
         win = ts_idx[:, None] + 1 + np.arange(h)[None, :]

@@ -18,11 +18,10 @@ import numpy as np
 
 from cockpit.backtest.api import parse_date
 from cockpit.data.training_store import MODEL_NAME, TrainingStore
-from cockpit.decision.scoring import PortfolioScheduler
 from cockpit.training.bandit import RLOptimizer
+from cockpit.training.evaluation import run_policies, verdict
 from cockpit.training.experience import ExperienceBuffer
 from cockpit.training.params import suggest
-from cockpit.training.policy import equal_policy, evaluate, fixed_policy, greedy_policy, table_policy
 from cockpit.training.prompt_update import PromptUpdater, recorded_mistakes
 from cockpit.training.returns import StrategyReturns, strategy_returns
 from cockpit.training.reward import RewardCalculator
@@ -92,10 +91,16 @@ def train_candidate(cfg: Mapping[str, Any], ds: Any, store: TrainingStore, *, no
     table = opt.table()
     means = {n: float(np.mean([s.outcomes[n] for s in buf if s.full_information and n in s.outcomes] or [-np.inf]))
              for n in sr.names}
-    best_single = max(sr.names, key=lambda n: (means[n], n))
+    traded = [n for i, n in enumerate(sr.names) if np.any(sr.exposure[:, i] != 0)]
+    best_single = max(traded, key=lambda n: (means[n], n)) if traded else None
     version = _version(ds, now_ms)
     train = {"from": _day(sr.timestamps[0]), "to": _day(sr.timestamps[-1]), "from_ms": int(sr.timestamps[0]),
              "to_ms": int(sr.timestamps[-1]), "bars": len(sr), "samples": len(buf), "sources": sources}
+    # The candidate on its own training period, through the engine (in-sample: for sanity, not a forecast).
+    ins = run_policies(cfg, ds, start_ms=int(sr.timestamps[0]), end_ms=int(sr.timestamps[-1]), strategies=strats,
+                       candidate_rows=table, active_rows=None, active_label="", best_single=None,
+                       include=("candidate", "buy_and_hold", "cash"))
+    training_figures = {k: v for k, v in ins["policies"].items()}
     suggestions = {}
     if int(t["param_trials"]) >= 2:
         suggestions = suggest(cfg, ds, strats, reward, start_ms=start_ms, end_ms=end_ms, horizon=horizon, step=step,
@@ -111,7 +116,7 @@ def train_candidate(cfg: Mapping[str, Any], ds: Any, store: TrainingStore, *, no
                    "horizon_bars": horizon, "step_bars": step},
         "bandit": {"method": "Thompson sampling, Normal-Gamma posterior per (regime, strategy)",
                    "prior_strength": opt.prior_strength, "folds": opt.folds, "seed": opt.seed},
-        "walk_forward": opt.walk_forward, "best_single": best_single,
+        "walk_forward": opt.walk_forward, "best_single": best_single, "training_figures": training_figures,
         "training_mean_reward": {n: (None if not np.isfinite(v) else v) for n, v in means.items()},
         "param_suggestions": suggestions, "mistakes": mistakes,
         "prompt": {"name": prompt["name"], "version": prompt["version"], "base_version": prompt["base_version"],
@@ -141,52 +146,64 @@ def candidate(ds: Any, version: str) -> dict[str, Any]:
 def report_candidate(cfg: Mapping[str, Any], ds: Any, store: TrainingStore, version: str, *, now_ms: int,
                      start: str | int | None = None, end: str | int | None = None,
                      strategies: list[Any] | None = None) -> dict[str, Any]:
+    """The candidate against the active policy, buy-and-hold (with funding), a vol-targeted buy-and-hold,
+    cash, equal weights and the best single strategy of training, on a period after training ended,
+    each run through the event engine (see ``cockpit.training.evaluation``)."""
     meta = candidate(ds, version)
     train = meta["train"]
     from cockpit.domain.market import timeframe_ms
 
-    tf_ms = timeframe_ms(meta.get("timeframe", cfg["decision_timeframe"]))
+    tf = meta.get("timeframe", cfg["decision_timeframe"])
+    if tf != cfg["decision_timeframe"]:
+        raise TrainingError(f"candidate {version} was trained at {tf} but decision_timeframe is "
+                            f"{cfg['decision_timeframe']}; set it back or train a new candidate")
+    tf_ms = timeframe_ms(tf)
     start_ms = parse_date(start) if start is not None else int(train["to_ms"]) + tf_ms
     end_ms = parse_date(end, end=True)
     if start_ms <= int(train["to_ms"]):
         raise TrainingError(f"the held-out period must start after the training ended ({train['to']} UTC); "
                             f"got --from {start}")
+    if end_ms is None:
+        newest = ds.latest_candle_time(cfg["symbol"], tf)
+        if newest is None:
+            raise TrainingError(f"no {tf} candles stored")
+        end_ms = int(newest)
     strats = _strategies(cfg, meta["strategies"], strategies)
     changed = [s.name for s in strats
                if dict(getattr(s, "params", {}) or {}) != (meta.get("strategy_params") or {}).get(s.name, {})]
-    try:
-        sr = strategy_returns(cfg, ds, start_ms=start_ms, end_ms=end_ms, strategies=strats,
-                              engine=cfg["training"]["engine"])
-    except ValueError as e:
-        raise TrainingError(f"held-out period: {e}") from None
-    sched = PortfolioScheduler.from_config(cfg)
     cand_rows = ds.strategy_scores(version=version)
     active_rows = ds.strategy_scores()
-    active_version = active_rows[0]["version"] if active_rows else None
-    capital = float(cfg["backtest"]["capital"])
-    policies = {
-        "candidate": table_policy(cand_rows, sr.names, sched),
-        "equal_weights": equal_policy(sr.names),
-        f"best_single ({meta['best_single']})": fixed_policy({meta["best_single"]: 1.0}, sr.names),
-        f"active ({active_version or 'prior only: no published table'})": table_policy(active_rows or None, sr.names,
-                                                                                       sched),
-        "bandit_top1 (information: no scorer blend)": greedy_policy(cand_rows, sr.names),
-    }
-    results = {k: evaluate(sr, p, capital=capital) for k, p in policies.items()}
-    cand, eq = results["candidate"], results["equal_weights"]
+    from cockpit.decision.scoring import shipped_table
+
+    if active_rows:
+        active_label = f"published table {active_rows[0]['version']} through the offline selector"
+    else:
+        shipped = shipped_table()
+        active_label = (f"shipped table {shipped[0]['version']} through the offline selector" if shipped
+                        else "no table: every strategy scores as cash")
+    best = meta.get("best_single")
+    try:
+        run = run_policies(cfg, ds, start_ms=start_ms, end_ms=end_ms, strategies=strats, candidate_rows=cand_rows,
+                           active_rows=active_rows or None, active_label=active_label,
+                           best_single=best if best in {s.name for s in strats} else None)
+    except (ValueError, LookupError) as e:
+        raise TrainingError(f"held-out period: {e}") from None
+    limit = float(cfg["training"]["report_max_drawdown"])
+    per = run["period"]
     report = {
-        "created_at": int(now_ms), "period": {"from": _day(sr.timestamps[0]), "to": _day(sr.timestamps[-1]),
-                                              "from_ms": int(sr.timestamps[0]), "to_ms": int(sr.timestamps[-1]),
-                                              "bars": len(sr)},
+        "created_at": int(now_ms),
+        "period": {"from": _day(per["from_ms"]), "to": _day(per["to_ms"]), "from_ms": per["from_ms"],
+                   "to_ms": per["to_ms"], "bars": per["bars"], "timeframe": per["timeframe"]},
         "train_period": {"from": train["from"], "to": train["to"]},
-        "policies": results,
-        "regime_share": {r: round(float(np.mean(sr.regime == i)), 4) for i, r in
-                         enumerate(("unknown", "trending_up", "trending_down", "ranging", "high_volatility"))},
-        "candidate_beats_equal": bool(cand["total_return"] > eq["total_return"]
-                                      and (cand["sharpe"] or -1e9) > (eq["sharpe"] or -1e9)),
+        "policies": run["policies"],
+        "verdict": verdict(run["policies"], run["daily"], run["boot"], max_drawdown=limit),
         "params_changed_since_training": changed,
-        "method": "sleeves: each strategy's own backtest (fees, funding, stops); weights from the policy at each "
-                  "bar's close, applied to the next bar; taker fee on re-allocated open positions",
+        "costs": {"taker_fee": float(cfg["backtest"]["taker_fee"]), "slippage_bps": float(cfg["backtest"]["slippage_bps"]),
+                  "funding": "funding_rates table, else backtest.funding_rate per 8h",
+                  "leverage": float(cfg["backtest"]["leverage"])},
+        "method": "each policy is a signal frame run through the event backtest engine (SimulatedExecutor: next-open "
+                  "fills, slippage, taker fee, funding, stops, resizing inside portfolio.rebalance_band); Sharpe "
+                  "from daily returns x sqrt(365); 90% intervals from a stationary block bootstrap (10-day blocks)",
     }
     meta["report"] = report
     store.update_metadata(version, meta)

@@ -2,7 +2,7 @@
 
 A policy maps the regime at a bar's close to weights over the strategies. The candidate's policy
 and the active one are exactly what the live engine does without an LLM: ``StrategyScorer``
-(regime fit + the score table) then ``PortfolioScheduler`` (top-N, caps, minimum weight). The
+(the score table's expected reward relative to cash) then ``PortfolioScheduler`` (top-N, caps, minimum weight). The
 baselines are equal weights and the best single strategy of the training period.
 
 Evaluation allocates capital among strategy *sleeves* (each strategy's own backtest, net of its
@@ -20,21 +20,21 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from cockpit.backtest.metrics import compute_metrics
-from cockpit.decision.scoring import REGIME_FIT, PortfolioScheduler, StrategyScorer
+from cockpit.decision.scoring import PortfolioScheduler, StrategyScorer
 from cockpit.indicators.regime import REGIME_CODES
 from cockpit.training.returns import StrategyReturns
 
 YEAR_MS = 365 * 86_400_000
 
 
-def table_policy(rows: list[dict[str, Any]] | None, names: Iterable[str], scheduler: PortfolioScheduler,
-                 fit: Mapping[str, Mapping[str, float]] = REGIME_FIT) -> np.ndarray:
-    """Weights per regime code (len(REGIME_CODES) x strategies) from a score table (None: prior only)."""
+def table_policy(rows: list[dict[str, Any]] | None, names: Iterable[str], scheduler: PortfolioScheduler
+                 ) -> np.ndarray:
+    """Weights per regime code (len(REGIME_CODES) x strategies) from a score table (None: the shipped table)."""
     names = list(names)
-    scorer = StrategyScorer(None, fit=fit)
+    scorer = StrategyScorer(None)
     out = np.zeros((len(REGIME_CODES), len(names)))
     for code, regime in enumerate(REGIME_CODES):
-        scores = scorer.score(names, regime, table=list(rows or []))
+        scores = scorer.score(names, regime, table=list(rows) if rows else None)
         w = scheduler.allocate({n: s.score for n, s in scores.items()})
         out[code] = [w.get(n, 0.0) for n in names]
     return out

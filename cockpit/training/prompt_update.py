@@ -80,9 +80,15 @@ class PromptUpdater:
 
 def recorded_mistakes(samples: Iterable[Any], *, limit: int = 3) -> list[dict[str, Any]]:
     """The worst choices with their outcomes: live decisions first (what the engine chose), then, when
-    there are too few, backtest windows where the regime-fit prior's favourite did worst against the best."""
-    from cockpit.decision.scoring import REGIME_FIT
-
+    there are too few, backtest windows where the favourite of the whole period (the strategy with the best
+    mean reward over all full-information samples) did worst against the best."""
+    samples = list(samples)
+    sums: dict[str, list[float]] = {}
+    for s in samples:
+        if s.full_information:
+            for k, v in s.outcomes.items():
+                sums.setdefault(k, []).append(float(v))
+    mean = {k: sum(v) / len(v) for k, v in sums.items() if v}
     found: list[dict[str, Any]] = []
     for s in samples:
         if not s.outcomes or len(s.returns) < 1:
@@ -90,7 +96,7 @@ def recorded_mistakes(samples: Iterable[Any], *, limit: int = 3) -> list[dict[st
         if s.source == "live" and s.selected:
             chosen = max(s.selected, key=lambda k: s.selected[k])
         elif s.full_information and len(s.returns) > 1:
-            chosen = max(s.returns, key=lambda k: (REGIME_FIT.get(k, {}).get(s.regime, 0.5), k))
+            chosen = max(s.returns, key=lambda k: (mean.get(k, float("-inf")), k))
         else:
             continue
         if chosen not in s.returns:
@@ -101,6 +107,6 @@ def recorded_mistakes(samples: Iterable[Any], *, limit: int = 3) -> list[dict[st
             continue
         found.append({"time": s.time, "regime": s.regime, "chosen": chosen, "outcome": s.returns[chosen],
                       "better": better, "better_outcome": s.returns[better], "gap": gap,
-                      "source": "live decision " + str(s.ref) if s.source == "live" else "backtest, regime-fit favourite"})
+                      "source": "live decision " + str(s.ref) if s.source == "live" else "backtest, the period's favourite"})
     found.sort(key=lambda m: (m["source"].startswith("backtest"), -m["gap"]))
     return found[:limit]

@@ -4,7 +4,12 @@ The input is a window of per-bar simple returns that already include fees and fu
 backtest engine charges both into the strategy's equity; live outcomes subtract them explicitly).
 Kinds (``training.reward``):
 
-* ``return_dd_penalty`` (default): R - penalty * |MDD|, where R is the compounded return of the
+* ``log_return`` (default): log(1 + R), the log growth of the window relative to cash (cash
+  scores 0). It keeps the sign of the return — a window that made money never scores negative,
+  buy-and-hold included — and, being concave, a volatile path earns less than a smooth one of the
+  same mean (the Kelly criterion's utility). Measured over weeks at the decision timeframe
+  (``training.horizon_bars``), not hours;
+* ``return_dd_penalty``: R - penalty * |MDD|, where R is the compounded return of the
   window and MDD its deepest fall from a running peak (starting at the window's first equity);
 * ``return_over_drawdown``: R / max(|MDD|, dd_floor) (a Calmar-like ratio; the floor keeps a
   smooth window from dividing by almost zero);
@@ -21,12 +26,12 @@ from typing import Any, Mapping
 
 import numpy as np
 
-KINDS = ("return_dd_penalty", "return_over_drawdown", "sharpe")
+KINDS = ("log_return", "return_dd_penalty", "return_over_drawdown", "sharpe")
 
 
 @dataclass(frozen=True)
 class RewardCalculator:
-    kind: str = "return_dd_penalty"
+    kind: str = "log_return"
     dd_penalty: float = 0.5
     dd_floor: float = 0.01
     std_floor: float = 1e-4
@@ -41,6 +46,8 @@ class RewardCalculator:
         return cls(str(t["reward"]), float(t["dd_penalty"]))
 
     def describe(self) -> str:
+        if self.kind == "log_return":
+            return "log(1 + net return) over the window, relative to cash (net of fees and funding)"
         if self.kind == "return_dd_penalty":
             return f"return - {self.dd_penalty:g} x |max drawdown| over the window"
         if self.kind == "return_over_drawdown":
@@ -64,6 +71,9 @@ class RewardCalculator:
             n = r.shape[-1]
             sd = np.maximum(r.std(axis=-1, ddof=1) if n > 1 else np.zeros(r.shape[:-1]), self.std_floor)
             out = r.mean(axis=-1) / sd * np.sqrt(n)
+        elif self.kind == "log_return":
+            total, _ = self.window_stats(r)
+            out = np.log(np.maximum(1.0 + total, 1e-9))
         else:
             total, dd = self.window_stats(r)
             if self.kind == "return_dd_penalty":
