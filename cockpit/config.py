@@ -39,6 +39,7 @@ STRATEGY_NAMES = (
     "volatility",
     "time_cycle",
     "onchain",
+    "trend_core",
 )
 
 
@@ -213,7 +214,7 @@ SCHEMA: dict[str, Any] = {
     "symbol": text("BTC/USDT:USDT", pattern=r"[A-Z0-9]+/[A-Z0-9]+(:[A-Z0-9]+)?",
                    describe="a ccxt symbol such as 'BTC/USDT:USDT'"),
     "timeframes": timeframe_list(["15m", "1h", "4h", "1d"]),
-    "decision_timeframe": choice("1h", TIMEFRAME_MS),
+    "decision_timeframe": choice("1d", TIMEFRAME_MS),
     "exchange": {
         "mode": choice("sim", ("sim", "okx-demo", "okx-live")),
         "rest_url": text(None, nullable=True, pattern=r"https?://\S+", describe="an http(s) URL"),
@@ -227,8 +228,8 @@ SCHEMA: dict[str, Any] = {
     },
     "sim": {
         "seed": number(42, 0, None, integer=True),
-        "speed": number(60.0, 0.0, 1e6),
-        "history_days": number(180, 1, 3650, integer=True),
+        "speed": number(1440.0, 0.0, 1e6),
+        "history_days": number(400, 1, 3650, integer=True),
         "start": text("2026-01-01", pattern=r"\d{4}-\d{2}-\d{2}", describe="a date YYYY-MM-DD"),
         "start_price": number(65000.0, 1, None),
         "replay_csv": text(None, nullable=True, describe="a path to a candle CSV"),
@@ -250,23 +251,26 @@ SCHEMA: dict[str, Any] = {
         "json_schema_mode": boolean(False),
     },
     "strategies": {
-        "ema_trend": strategy(True, {"fast": 12, "slow": 26, "atr_period": 14, "stop_atr": 2.0, "take_atr": 4.0}),
+        "ema_trend": strategy(True, {"fast": 12, "slow": 26, "atr_period": 14, "stop_atr": 2.0, "take_atr": 0.0}),
         "bollinger_range": strategy(True, {"period": 20, "std": 2.0, "adx_max": 25.0, "adx_period": 14, "atr_period": 14,
                                             "stop_atr": 1.5}),
         "funding_rate": strategy(True, {"threshold": 0.0005, "lookback": 3, "atr_period": 14, "stop_atr": 2.0,
                                          "take_atr": 3.0}),
-        "breakout": strategy(True, {"period": 20, "atr_period": 14, "stop_atr": 2.0, "take_atr": 4.0}),
+        "breakout": strategy(True, {"period": 20, "atr_period": 14, "stop_atr": 2.0, "take_atr": 0.0}),
         "grid": strategy(False, {"levels": 10, "range_pct": 0.05, "stop_pct": 0.03, "period": 48}),
         "momentum": strategy(True, {"rsi_period": 14, "roc_period": 10, "rsi_long": 55.0, "rsi_short": 45.0,
-                                     "atr_period": 14, "stop_atr": 2.0, "take_atr": 4.0}),
+                                     "atr_period": 14, "stop_atr": 2.0, "take_atr": 0.0}),
         "mean_reversion": strategy(True, {"period": 20, "z_entry": 2.0, "atr_period": 14, "stop_atr": 1.5}),
         "volatility": strategy(True, {"period": 20, "std": 2.0, "lookback": 120, "squeeze_pct": 0.2, "atr_period": 14,
-                                       "stop_atr": 2.0, "take_atr": 4.0}),
+                                       "stop_atr": 2.0, "take_atr": 0.0}),
         "time_cycle": strategy(False, {"session_start_hour": 13, "session_end_hour": 21, "trade_weekends": False,
                                         "min_move_atr": 0.5, "atr_period": 14, "stop_atr": 1.5, "take_atr": 3.0}),
         "onchain": strategy(False, {"threshold": 1.0, "lookback": 30, "bullish_when": "low", "atr_period": 14,
                                      "stop_atr": 2.0, "take_atr": 0.0},
                             input_csv=text(None, nullable=True, describe="a path to an on-chain metrics CSV")),
+        "trend_core": strategy(True, {"lookback_1": 20, "lookback_2": 60, "lookback_3": 120, "lookback_4": 250,
+                                       "vol_days": 30, "target_vol": 0.25, "allow_short": False, "atr_period": 14,
+                                       "stop_atr": 2.5}),
     },
     "regime": {
         "adx_period": number(14, 2, 200, integer=True),
@@ -281,6 +285,7 @@ SCHEMA: dict[str, Any] = {
         "max_weight": number(0.6, 0.05, 1),
         "min_weight": number(0.05, 0, 1),
         "rebalance_band": number(0.05, 0, 1),
+        "regime_shrink": number(20.0, 0, 1e9),
     },
     "risk": {
         "max_leverage": number(3.0, 1, 125),
@@ -327,9 +332,9 @@ SCHEMA: dict[str, Any] = {
         "workers": number(0, 0, 256, integer=True),
     },
     "training": {
-        "horizon_bars": number(24, 1, 10000, integer=True),
-        "step_bars": number(6, 1, 10000, integer=True),
-        "reward": choice("return_dd_penalty", ("return_dd_penalty", "return_over_drawdown", "sharpe")),
+        "horizon_bars": number(30, 1, 10000, integer=True),
+        "step_bars": number(5, 1, 10000, integer=True),
+        "reward": choice("log_return", ("log_return", "return_dd_penalty", "return_over_drawdown", "sharpe")),
         "dd_penalty": number(0.5, 0, 100),
         "folds": number(4, 1, 100, integer=True),
         "prior_strength": number(1.0, 0.001, 10000),
@@ -338,6 +343,7 @@ SCHEMA: dict[str, Any] = {
         "use_live": boolean(True),
         "mistakes": number(3, 0, 20, integer=True),
         "seed": number(0, 0, None, integer=True),
+        "report_max_drawdown": number(0.25, 0.01, 1.0),
     },
     "database": {
         "url": text("sqlite:///data/cockpit.db", pattern=r"(sqlite:///.+|sqlite:///:memory:|postgres(ql)?://\S+)",

@@ -232,6 +232,14 @@ class MarketIngestor:
                 return
             cursor = nxt
 
+    def backfill_ms(self, tf: str) -> int:
+        """How far back a first backfill reaches: ``exchange.backfill_days``, and for the decision timeframe
+        at least ``engine.history_bars`` bars (its strategies need that much history to decide at all)."""
+        days = int(self.cfg["exchange"]["backfill_days"]) * 86_400_000
+        if tf == self.cfg.get("decision_timeframe"):
+            return max(days, int(self.cfg["engine"]["history_bars"]) * timeframe_ms(tf))
+        return days
+
     def backfill_candles(self, tf: str, since_ms: int, *, now: int | None = None) -> StepResult:
         """Fill [since, now) around what is stored: newer than the newest, then older than the oldest."""
         tf_ms = timeframe_ms(tf)
@@ -254,8 +262,7 @@ class MarketIngestor:
         """Incremental: from the newest stored candle (or exchange.backfill_days back) to now."""
         t_now = self.exchange_now() if now is None else now
         _, last = self._stored_range(tf)
-        since = last + timeframe_ms(tf) if last is not None else \
-            t_now - int(self.cfg["exchange"]["backfill_days"]) * 86_400_000
+        since = last + timeframe_ms(tf) if last is not None else t_now - self.backfill_ms(tf)
         return self.backfill_candles(tf, min(since, t_now), now=t_now)
 
     def repair(self, timeframes: list[str] | None = None) -> list[StepResult]:
