@@ -1,10 +1,13 @@
 """Portfolio backtests: all enabled strategies combined as the live decision layer combines them.
 
 At every bar (the decision timeframe is the run's timeframe): the regime is classified
-(``RegimeClassifier``), the ``StrategyScorer`` scores every enabled strategy for that regime (regime
-fit + the published offline score table), the ``PortfolioScheduler`` turns the scores into top-N
-capped weights, and the target exposure is ``net_exposure`` = sum(weight x direction x strength),
-clipped to [-1, 1] — the offline selector, exactly as ``PortfolioDecisionEngine`` does with no LLM.
+(``RegimeClassifier``), the ``StrategyScorer`` scores every enabled strategy for that regime (the
+published score table's expected reward relative to cash, or the shipped table), the
+``PortfolioScheduler`` turns the scores into top-N capped weights (what no strategy earns stays in
+cash), and the target exposure is ``net_exposure`` = sum(weight x direction x strength), clipped to
+[-1, 1] — the offline selector, exactly as ``PortfolioDecisionEngine`` does with no LLM.
+``table=`` scores a given table instead (a training candidate); ``weights=`` holds fixed weights
+(the equal-weights and best-single baselines of the held-out report).
 A backtest never calls an LLM. With ``replay=True`` the target exposures recorded in the
 ``decisions`` table (by the live or paper engine, LLM or not) are replayed instead from the first
 recorded decision on: each applies from the bar whose close it followed until the next one.
@@ -28,7 +31,9 @@ class PortfolioStrategy:
 
     name = "portfolio"
 
-    def __init__(self, cfg: Mapping[str, Any], ds, timeframe: str, *, replay: bool = False) -> None:
+    def __init__(self, cfg: Mapping[str, Any], ds, timeframe: str, *, replay: bool = False,
+                 table: list[dict[str, Any]] | None = None, weights: Mapping[str, float] | None = None,
+                 strategies: list[Any] | None = None) -> None:
         from cockpit.strategies import all_strategies, get_strategy
 
         self.cfg = cfg
@@ -36,12 +41,20 @@ class PortfolioStrategy:
         self.timeframe = timeframe
         self.replay = replay
         self.replayed = 0
+        self.table = None if table is None else list(table)
+        self.fixed = None if weights is None else dict(weights)
         self.members = []
-        for e in all_strategies(cfg):
-            if e.enabled and e.strategy is not None:
-                s = e.strategy if e.strategy.timeframe == timeframe else get_strategy(e.name, e.params,
-                                                                                     timeframe=timeframe)
-                self.members.append(s)
+        if strategies is not None:
+            self.members = [s if s.timeframe == timeframe else get_strategy(s.name, s.params, timeframe=timeframe)
+                            for s in strategies]
+        else:
+            for e in all_strategies(cfg):
+                if e.enabled and e.strategy is not None:
+                    s = e.strategy if e.strategy.timeframe == timeframe else get_strategy(e.name, e.params,
+                                                                                         timeframe=timeframe)
+                    self.members.append(s)
+        if self.fixed is not None:
+            self.members = [s for s in self.members if self.fixed.get(s.name, 0.0) > 0]
         if not self.members:
             raise ValueError("--portfolio: no strategy is enabled in the config (strategies.<name>.enabled)")
         self.uses_funding = any(getattr(s, "uses_funding", False) for s in self.members)
@@ -50,7 +63,12 @@ class PortfolioStrategy:
 
     @property
     def warmup_bars(self) -> int:
-        return max(int(getattr(s, "warmup_bars", 0) or 0) for s in self.members)
+        """The members' warm-up, and the regime classifier's (so regimes are known from the first bar)."""
+        from cockpit.indicators import RegimeClassifier
+
+        rc = RegimeClassifier(self.cfg.get("regime")).cfg
+        regime = int(rc["vol_lookback"]) + int(rc["vol_window"]) + 2
+        return max([int(getattr(s, "warmup_bars", 0) or 0) for s in self.members] + [regime])
 
     def generate(self, arrays: Mapping[str, np.ndarray], funding=None):
         from cockpit.decision.scoring import PortfolioScheduler, StrategyScorer
@@ -63,18 +81,22 @@ class PortfolioStrategy:
             f = s.generate(arrays, funding) if getattr(s, "uses_funding", False) else s.generate(arrays)
             frames.append(as_signals(f, n))
         codes = RegimeClassifier(self.cfg.get("regime")).classify_series(arrays)
-        scorer = StrategyScorer(self.ds)
-        table = scorer.table()
+        scorer = StrategyScorer.from_config(self.cfg, self.ds)
+        table = scorer.table() if self.table is None else self.table
         scheduler = PortfolioScheduler.from_config(self.cfg)
         k = len(names)
         w = np.zeros((len(REGIME_CODES), k))
         reasons: list[str] = []
         for code, regime in enumerate(REGIME_CODES):
-            scores = scorer.score(names, regime, table)
-            alloc = scheduler.allocate({nm: sc.score for nm, sc in scores.items()})
+            if self.fixed is not None:
+                alloc = {nm: float(self.fixed.get(nm, 0.0)) for nm in names}
+            else:
+                scores = scorer.score(names, regime, table)
+                alloc = scheduler.allocate({nm: sc.score for nm, sc in scores.items()})
             w[code] = [alloc.get(nm, 0.0) for nm in names]
-            txt = ", ".join(f"{nm} {alloc[nm]:.2f}" for nm in names if alloc.get(nm))
-            reasons.append(f"regime {regime.value}, offline selector weights {txt}")
+            txt = ", ".join(f"{nm} {alloc[nm]:.2f}" for nm in names if alloc.get(nm)) or "none (all cash)"
+            reasons.append(f"regime {regime.value}, {'fixed' if self.fixed is not None else 'offline selector'} "
+                           f"weights {txt}")
         D = np.stack([f.direction.astype(np.float64) for f in frames], axis=1)
         S = np.stack([f.strength for f in frames], axis=1)
         W = w[codes]
