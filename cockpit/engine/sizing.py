@@ -4,7 +4,10 @@ target size (BTC, signed) = target_exposure x min(risk.max_position_notional, ri
 / price, further capped so that the stop distance risks at most risk.max_risk_per_trade_pct of equity.
 The difference to the current position becomes at most two intents: a reduce-only close (when the
 position shrinks or flips) and an entry with a stop-loss and take-profit taken from the signals that
-agree with the new direction, weighted by the decision's weights. The RiskManager checks them again;
+agree with the new direction, weighted by the decision's weights. Nothing is traded while
+|target - position| < portfolio.rebalance_band x the full-strength size (target exposure 1, before the
+per-trade risk cap): the band is a fraction of the full-strength position, as in the backtest engines
+(cockpit/backtest/engine.py), so a change of exposure within one direction is resized there too. The RiskManager checks them again;
 this sizing only aims inside the limits so that ``auto_within_limits`` approval can pass.
 """
 
