@@ -36,8 +36,10 @@ as market orders with slippage and taker fee: a reduce-only partial close when s
 same side when growing (at most what the free cash pays for), an entry from flat, e.g. back in after a
 stop while the signal still points that way. An add keeps the position's stop-loss / take-profit (net
 mode: one bracket for the whole position, as set at entry); a position opened from flat takes bar k's
-levels. A direction change is still handled as above (exit, then an entry sized at the open). Each
-partial close is a closed trade (exit reason ``rebalance``) carrying its share of entry fees and funding.
+levels. A direction change is still handled as above (exit, then an entry sized at the open), except
+that a new position is opened only when its strength is at least the band (from flat, a smaller target
+is inside the band). Each partial close is a closed trade (exit reason ``rebalance``) carrying its share
+of entry fees and funding. The live engine applies the same rules to target exposures (sizing.py).
 """
 
 from __future__ import annotations
@@ -265,7 +267,7 @@ def run_engine(arrays: dict[str, np.ndarray], signals: Signals, settings: Engine
             if ex.side != 0 and ex.side != target:
                 ex.place(Order(symbol, "sell" if ex.side > 0 else "buy", "market", ex.size, approved,
                                reduce_only=True))
-            if target != 0 and ex.side == 0:
+            if target != 0 and ex.side == 0 and (not resize or strength[k] >= band):
                 side = "buy" if target > 0 else "sell"
                 size = ex.entry_size(ex.market_price(side, oj), frac * float(strength[k]))
                 if size > 0:

@@ -113,7 +113,7 @@ def _kernel(o, h, l, c, d, strength, stop, take, fpay, sub_lo, sub_hi, sub_o, su
                     sl = math.nan
                     tp = math.nan
                     liq = math.nan
-                if target != 0 and side == 0:
+                if target != 0 and side == 0 and (not resize or strength[k] >= band):
                     px = o[j] + slip if target > 0 else o[j] - slip
                     free = cash
                     sz = 0.0

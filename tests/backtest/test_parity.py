@@ -219,6 +219,44 @@ def test_portfolio_backtest_fast_path_matches_engine_on_real_data(shared_data_di
     assert reps[0].result.extra["rebalances"] > 0
 
 
+def test_live_sizing_and_both_engines_resize_alike():
+    """The three follow one sequence of target exposures to the same positions: the live engine's
+    plan_intents (applied to the position as filled) and the event engine and fast path (direction =
+    sign, strength = size of the exposure), with one band definition: a fraction of the full-strength size.
+    Flat prices and no costs make the full-strength size the same for all three (equity / price)."""
+    from cockpit.config import load_config
+    from cockpit.domain.signals import Decision
+    from cockpit.engine.sizing import plan_intents
+
+    from .helpers import bars
+
+    band, capital, price = 0.05, 1000.0, 100.0
+    #          enter  within  add  cut  flip  within  grow  flat  dust  back  under-band flip
+    targets = [0.5, 0.52, 1.0, 0.3, -0.4, -0.42, -1.0, 0.0, 0.03, 0.6, -0.03, -0.03, 0.2, 0.0]
+    cfg = load_config(None, environ={})
+    cfg = {**cfg, "portfolio": {**cfg["portfolio"], "rebalance_band": band},
+           "execution": {**cfg["execution"], "leverage": 1.0},
+           "risk": {**cfg["risk"], "max_position_notional": 1e12, "max_position_pct_equity": 1.0,
+                    "max_risk_per_trade_pct": 1.0}}
+    live, pos = [], 0.0
+    for x in targets:
+        d = Decision(symbol=cfg["symbol"], timeframe="1h", timestamp=0, action="hold", confidence=0.5,
+                     reasoning="test", target_exposure=x)
+        for i in plan_intents(d, decision_id=1, price=price, signals=[], equity=capital, position_signed=pos, cfg=cfg):
+            pos += i.amount if i.side == "buy" else -i.amount
+        live.append(round(pos, 6))
+    n = len(targets) + 1
+    arr = bars([(price, price + 1, price - 1, price)] * n)
+    x = np.array(targets + [targets[-1]])
+    sig = Signals(np.sign(x).astype(np.int8), np.abs(x), np.full(n, np.nan), np.full(n, np.nan))
+    st = EngineSettings(capital=capital, taker_fee=0.0, slippage_bps=0.0, lot_size=1e-8, rebalance_band=band)
+    a, b = run_engine(arr, sig, st), run_fast(arr, sig, st)
+    _same_resized(a, b)
+    # the decision at bar k's close is filled at bar k+1's open
+    assert [round(p, 6) for p in a.position[1:]] == live
+    assert live == [5.0, 5.0, 10.0, 3.0, -4.0, -4.0, -10.0, 0.0, 0.0, 6.0, 0.0, 0.0, 2.0, 0.0]
+
+
 def test_fast_path_matches_engine_on_random_signals_and_settings():
     """Property check beyond the EMA strategy: random directions, strengths, brackets, leverage,
     slippage, funding and 15m sub-bars (some bars without them)."""

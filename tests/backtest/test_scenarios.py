@@ -334,3 +334,26 @@ def test_resize_follows_the_target_back_in_after_a_stop():
     assert _trades(res) == [("long", 1, 100, 2, 98, pytest.approx(10.0), "stop")]
     assert res.extra["open_position"] == pytest.approx(980 / 97.5) and res.extra["open_entry"] == 97.5
     assert run_engine(bars(rows), sig, EngineSettings(**FREE)).extra["open_position"] == 0.0
+
+
+def test_executor_partial_close_and_add_keep_the_isolated_margin_honest():
+    """A partial close releases its share of the isolated margin (funding already settled stays deducted) and
+    the liquidation price follows; an add brings its own notional / leverage."""
+    clock = ManualClock(T0)
+    ex = SimulatedExecutor(clock, cash=1000.0, taker_fee=0.0, leverage=10.0, maintenance_margin=0.005)
+    ex.begin_bar(T0, 100, 101, 99)
+    ex.place(Order("BTC/USDT:USDT", "buy", "market", 1.0, OrderStatus.APPROVED))
+    ex.end_bar(100)
+    assert ex.margin == pytest.approx(10.0)
+    ex.charge_funding(1.0)  # a long pays 1 x 1.0: settled against the margin
+    assert ex.margin == pytest.approx(9.0) and ex.liq == pytest.approx((100 - 9.0) / 0.995)
+    clock.set(T0 + H)
+    ex.begin_bar(T0 + H, 100, 101, 99)
+    ex.place(Order("BTC/USDT:USDT", "sell", "market", 0.5, OrderStatus.APPROVED, reduce_only=True), reason="rebalance")
+    assert ex.size == pytest.approx(0.5) and ex.margin == pytest.approx(4.5)
+    assert ex.liq == pytest.approx((100 - 4.5 / 0.5) / 0.995)
+    assert ex.trades[-1].funding == pytest.approx(0.5) and ex.trades[-1].exit_reason == "rebalance"
+    ex.place(Order("BTC/USDT:USDT", "buy", "market", 0.5, OrderStatus.APPROVED), reason="rebalance")
+    ex.end_bar(100)
+    assert ex.size == pytest.approx(1.0) and ex.margin == pytest.approx(4.5 + 5.0)
+    assert ex.liq == pytest.approx((100 - 9.5) / 0.995)

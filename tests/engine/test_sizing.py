@@ -79,8 +79,11 @@ def test_no_price_or_equity_no_orders(config):
     (-0.09, -0.25, [("buy", True, 0.04)]),   # the short side likewise
     (0.05, 0.27, []),                        # 0.054 vs 0.05: inside the band, nothing
     (0.05, 0.32, [("buy", False, 0.014)]),   # 0.064 vs 0.05: beyond the band, the difference added
+    (0.005, 0.0, [("sell", True, 0.005)]),   # a flat target closes even a position smaller than the band
+    (0.05, -0.02, [("sell", True, 0.05)]),   # the other side under the band (0.004): close, open nothing
+    (0.0, 0.04, []),                         # from flat, a target under the band (0.008): nothing
 ])
-def test_same_direction_target_changes_resize_beyond_the_band(config, position, target, legs):
+def test_target_changes_trade_by_the_band(config, position, target, legs):
     cfg = {**config, "portfolio": {**config["portfolio"], "rebalance_band": 0.05},
            "risk": {**config["risk"], "max_position_notional": 50_000.0, "max_position_pct_equity": 1.0,
                     "max_risk_per_trade_pct": 0.01, "min_stop_distance_pct": 0.002, "max_stop_distance_pct": 0.1}}
