@@ -152,7 +152,8 @@ def _graded(arrays, stop=None, take=None):
     close = np.asarray(arrays["close"], dtype=np.float64)
     gap = np.abs(ema(close, 12) - ema(close, 26))
     rng = ema(np.asarray(arrays["high"], dtype=np.float64) - np.asarray(arrays["low"], dtype=np.float64), 14)
-    return Signals(sig.direction, np.clip(np.divide(gap, rng, out=np.zeros_like(gap), where=rng > 0), 0.0, 1.0), sig.stop_loss, sig.take_profit)
+    strength = np.clip(np.divide(gap, rng, out=np.zeros_like(gap), where=rng > 0), 0.0, 1.0)
+    return Signals(sig.direction, strength, sig.stop_loss, sig.take_profit)
 
 
 def _same_resized(a, b):
