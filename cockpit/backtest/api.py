@@ -79,6 +79,9 @@ class BacktestRequest:
     engine: str = "event"  # event | fast
     portfolio: bool = False  # all enabled strategies through the scorer and scheduler (offline selector)
     replay_decisions: bool = False  # portfolio: replay target exposures recorded in the decisions table
+    # Resize toward the target when it moves by this fraction of the full-strength position; None: off for a
+    # single strategy, portfolio.rebalance_band for --portfolio; "off": direction changes only.
+    rebalance_band: float | str | None = None
     warmup: int | None = None  # bars loaded before start for indicators (default: the strategy's estimate)
     name: str | None = None
     strategy_obj: Any = None  # a ready strategy object (tests, sweeps); overrides ``strategy``
@@ -130,6 +133,24 @@ class BacktestReport:
         }
 
 
+def rebalance_band(cfg: Mapping[str, Any], request: BacktestRequest) -> float | None:
+    """The engines' ``rebalance_band`` for this run: the request's value ("off" = None), else
+    ``portfolio.rebalance_band`` for a portfolio run (what the live engine trades by), else None: a
+    single-strategy backtest acts on direction changes only unless a band is asked for."""
+    band = request.rebalance_band
+    if band is None:
+        return float(cfg["portfolio"]["rebalance_band"]) if request.portfolio else None
+    if isinstance(band, str) and band.strip().lower() == "off":
+        return None
+    try:
+        value = float(band)
+    except (TypeError, ValueError):
+        raise ValueError(f"rebalance band: expected a fraction 0..1 or 'off', got {band!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"rebalance band: expected a fraction 0..1 of the full-strength position, got {value:g}")
+    return value
+
+
 def settings_from_config(cfg: Mapping[str, Any], request: BacktestRequest) -> EngineSettings:
     b = cfg["backtest"]
 
@@ -142,7 +163,7 @@ def settings_from_config(cfg: Mapping[str, Any], request: BacktestRequest) -> En
         slippage_bps=float(pick(request.slippage_bps, "slippage_bps")), slippage_range=float(b["slippage_range"]),
         maintenance_margin=float(b["maintenance_margin"]), leverage=float(pick(request.leverage, "leverage")),
         lot_size=float(b["lot_size"]), position_fraction=float(b["position_fraction"]),
-        symbol=request.symbol or cfg["symbol"])
+        rebalance_band=rebalance_band(cfg, request), symbol=request.symbol or cfg["symbol"])
 
 
 def build_strategy(cfg: Mapping[str, Any], name: str, params: Mapping[str, Any], timeframe: str) -> tuple[Any, dict]:

@@ -49,6 +49,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "no LLM calls) instead of --strategy")
     p.add_argument("--replay-decisions", action="store_true",
                    help="with --portfolio: replay the target exposures recorded in the decisions table")
+    p.add_argument("--rebalance-band", metavar="FRACTION|off",
+                   help="resize toward the target when it moves by this fraction of the full-strength position "
+                   "(default: portfolio.rebalance_band with --portfolio, off for a single strategy)")
     p.add_argument("--no-save", action="store_true", help="do not write the run to the database")
     p.set_defaults(func=run_backtest_cli)
 
@@ -84,7 +87,7 @@ def run_backtest_cli(args: argparse.Namespace, ctx) -> int:
                           params=dict(args.param), capital=args.capital, fee=args.fee, slippage_bps=args.slippage_bps,
                           leverage=args.leverage, funding_source=args.funding, intrabar=args.intrabar, csv=args.csv,
                           engine=args.engine, portfolio=args.portfolio or args.replay_decisions,
-                          replay_decisions=args.replay_decisions)
+                          replay_decisions=args.replay_decisions, rebalance_band=args.rebalance_band)
     try:
         rep = run_backtest(cfg, ds, req, store=None if args.no_save else db)
     except NoCandlesError as e:

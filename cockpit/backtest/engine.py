@@ -7,6 +7,8 @@ paper trading uses. The Python loop only stops at bars where something can happe
 
 * a bar after the signal's direction changed (the decision taken at bar k's close is executed at
   bar k+1's open: exit the old position, then enter the new one sized from the equity at that open);
+* with ``EngineSettings.rebalance_band`` set, a bar after a close at which the target position moved
+  away from the held one by at least the band (below), found with one vectorised scan per stretch;
 * a bar whose high/low reaches a level of the executor's ``trigger_band()`` (stop-loss,
   take-profit, liquidation price, resting limit orders), found with one vectorised scan per
   quiet stretch.
@@ -21,6 +23,23 @@ position from before is closed at that open before any intrabar stop is consider
 stop/take-profit can trigger in its entry bar; stop before take-profit when both are inside one
 bar (or one 15m sub-bar when those are supplied); an open position at the end is marked to the last
 close, not closed.
+
+Resizing (``rebalance_band``). ``None`` (the default, and what a single-strategy backtest uses unless a
+band is asked for): the engine is edge-triggered, positions are sized at entry and never resized, and a
+stop-out stays flat until the direction changes. A number b in [0, 1] (``backtest --portfolio`` passes
+``portfolio.rebalance_band``, the band the live engine trades by, cockpit/engine/sizing.py): at every
+bar k's close the target is direction x strength x the full-strength size, where the full-strength
+size is the entry rule at strength 1, ``position_fraction x equity / (close x (1/leverage + taker_fee))``
+(equity marked to that close, funding included), rounded down to ``lot_size``. When
+|target - position| >= b x full-strength size (and is not zero), bar k+1's open trades the difference
+as market orders with slippage and taker fee: a reduce-only partial close when shrinking, an add on the
+same side when growing (at most what the free cash pays for), an entry from flat, e.g. back in after a
+stop while the signal still points that way. An add keeps the position's stop-loss / take-profit (net
+mode: one bracket for the whole position, as set at entry); a position opened from flat takes bar k's
+levels. A direction change is still handled as above (exit, then an entry sized at the open), except
+that a new position is opened only when its strength is at least the band (from flat, a smaller target
+is inside the band). Each partial close is a closed trade (exit reason ``rebalance``) carrying its share
+of entry fees and funding. The live engine applies the same rules to target exposures (sizing.py).
 """
 
 from __future__ import annotations
@@ -54,6 +73,7 @@ class EngineSettings:
     leverage: float = 1.0
     lot_size: float = 0.0  # BTC; 0 = no rounding
     position_fraction: float = 1.0  # share of free cash committed (margin + fee) at full strength
+    rebalance_band: float | None = None  # None: act on direction changes only; else resize (module docstring)
     symbol: str = "BTC/USDT:USDT"
 
 
@@ -156,36 +176,80 @@ def run_engine(arrays: dict[str, np.ndarray], signals: Signals, settings: Engine
     approved = OrderStatus.APPROVED  # the backtest engine is its own risk/approval step
     decisions = [(int(ts[k]), int(d[k]), float(strength[k])) for k in changes.tolist()]
 
+    band = settings.rebalance_band
+    resize = band is not None
+    lot = settings.lot_size
+    # full-strength size = kfull x equity / price (the entry rule: margin + taker fee = fraction x equity)
+    kfull = frac / (1.0 / settings.leverage + settings.taker_fee)
+    dstr = d.astype(np.float64) * strength if resize else None  # signed target as a fraction of full size
+
+    def first_trigger(a: int, b: int) -> int:
+        """The first bar in [a, b) whose high/low reaches the executor's trigger band, else b."""
+        if ex.side != 0 and fcount[b] != fcount[cur]:
+            # Funding settles against the isolated margin in this stretch: the liquidation level moves.
+            blo, bhi = ex.trigger_band(include_liquidation=False)
+            liqv = ex.liquidation_price(ex.margin - ex.side * ex.size * (fpre[a + 1:b + 1] - fpre[last_f + 1]))
+            if ex.side > 0:
+                hit = (lo_[a:b] <= np.maximum(liqv, blo)) | (h[a:b] >= bhi)
+            else:
+                hit = (h[a:b] >= np.minimum(liqv, bhi)) | (lo_[a:b] <= blo)
+        elif ex.side != 0 or ex._resting:
+            blo, bhi = ex.trigger_band()
+            if blo == -inf and bhi == inf:
+                return b
+            if bhi == inf:
+                hit = lo_[a:b] <= blo
+            elif blo == -inf:
+                hit = h[a:b] >= bhi
+            else:
+                hit = (lo_[a:b] <= blo) | (h[a:b] >= bhi)
+        else:
+            return b
+        k = int(hit.argmax())
+        return a + k if hit[k] else b
+
+    def first_rebalance(a: int, b: int) -> tuple[int, float]:
+        """The first fill bar r in [a, b) whose decision (at bar r-1's close, position unchanged since the
+        last processed bar) moves the position by at least the band: (r, signed target size), else (b, 0)."""
+        k0, k1 = max(a, 1) - 1, b - 1
+        if k1 <= k0:
+            return b, 0.0
+        pos = ex.side * ex.size
+        if pos == 0.0 and not dstr[k0:k1].any():
+            return b, 0.0
+        cl = c[k0:k1]
+        eq = ex.cash + pos * (cl - ex.entry) - pos * (fpre[k0 + 1:k1 + 1] - fpre[last_f + 1]) if pos else ex.cash
+        full = np.maximum(kfull * eq / cl, 0.0)
+        tgt = dstr[k0:k1] * full
+        if lot > 0:
+            tgt = np.sign(tgt) * (np.floor(np.abs(tgt) / lot + 1e-9) * lot)
+        gap = np.abs(tgt - pos)
+        hit = (gap >= band * full) & (gap > 0.0)
+        k = int(hit.argmax())
+        return (a + k, float(tgt[k])) if hit[k] else (b, 0.0)
+
     ptr, cur, last_f = 0, 0, -1
     nfill = len(fill_bars)
     report_every = max(1, nfill // 200) if progress else 0
     inf = np.inf
+    rebalances = 0
     while True:
         nxt = fill_bars[ptr] if ptr < nfill else n
-        j = nxt
-        if ex.side != 0 and cur < nxt and fcount[nxt] != fcount[cur]:
-            # Funding settles against the isolated margin in this stretch: the liquidation level moves.
-            blo, bhi = ex.trigger_band(include_liquidation=False)
-            liqv = ex.liquidation_price(ex.margin - ex.side * ex.size * (fpre[cur + 1:nxt + 1] - fpre[last_f + 1]))
-            if ex.side > 0:
-                hit = (lo_[cur:nxt] <= np.maximum(liqv, blo)) | (h[cur:nxt] >= bhi)
-            else:
-                hit = (h[cur:nxt] >= np.minimum(liqv, bhi)) | (lo_[cur:nxt] <= blo)
-            k = int(hit.argmax())
-            if hit[k]:
-                j = cur + k
-        elif ex.side != 0 or ex._resting:
-            blo, bhi = ex.trigger_band()
-            if cur < nxt and (blo != -inf or bhi != inf):
-                if bhi == inf:
-                    hit = lo_[cur:nxt] <= blo
-                elif blo == -inf:
-                    hit = h[cur:nxt] >= bhi
-                else:
-                    hit = (lo_[cur:nxt] <= blo) | (h[cur:nxt] >= bhi)
-                k = int(hit.argmax())
-                if hit[k]:
-                    j = cur + k
+        # The next bar where something can happen, looked for in growing windows so that a stretch
+        # cut short by an early event is not scanned to its end.
+        j, reb, a, w = nxt, None, cur, 256
+        while a < nxt:
+            b = min(nxt, a + w)
+            jt = first_trigger(a, b)
+            if resize:
+                jr, tgt = first_rebalance(a, min(jt + 1, b))
+                if jr < b and jr <= jt:
+                    j, reb = jr, tgt
+                    break
+            if jt < b:
+                j = jt
+                break
+            a, w = b, w * 2
         if j >= n:
             break
         # Python floats from here on: numpy scalar arithmetic is several times slower.
@@ -203,7 +267,7 @@ def run_engine(arrays: dict[str, np.ndarray], signals: Signals, settings: Engine
             if ex.side != 0 and ex.side != target:
                 ex.place(Order(symbol, "sell" if ex.side > 0 else "buy", "market", ex.size, approved,
                                reduce_only=True))
-            if target != 0 and ex.side == 0:
+            if target != 0 and ex.side == 0 and (not resize or strength[k] >= band):
                 side = "buy" if target > 0 else "sell"
                 size = ex.entry_size(ex.market_price(side, oj), frac * float(strength[k]))
                 if size > 0:
@@ -213,6 +277,11 @@ def run_engine(arrays: dict[str, np.ndarray], signals: Signals, settings: Engine
                 raise BacktestCancelled(f"cancelled at bar {j} of {n}")
             if report_every and ptr % report_every == 0:
                 progress(j, n)
+        elif reb is not None:
+            _rebalance(ex, reb, j - 1, oj, symbol, approved, stop, take)
+            rebalances += 1
+            if cancel is not None and cancel.is_set():
+                raise BacktestCancelled(f"cancelled at bar {j} of {n}")
         segments = None
         if sub_idx is not None and (ex.side != 0 or ex._resting):
             a, b = int(sub_idx[0][j]), int(sub_idx[1][j])
@@ -241,7 +310,32 @@ def run_engine(arrays: dict[str, np.ndarray], signals: Signals, settings: Engine
                         float(equity[-1]) if n else settings.capital, ex.fees_paid, ex.funding_paid,
                         ex.liquidations, intrabar, len(events),
                         {"open_position": ex.side * ex.size, "open_entry": ex.entry, "cash": ex.cash,
-                         "last_close": float(c[-1]) if n else 0.0})
+                         "last_close": float(c[-1]) if n else 0.0, "rebalances": rebalances})
+
+
+def _rebalance(ex: SimulatedExecutor, target: float, k: int, open_: float, symbol: str, approved: OrderStatus,
+               stop: np.ndarray, take: np.ndarray) -> None:
+    """Move the position to ``target`` (signed size decided at bar k's close) at this bar's open: a
+    reduce-only close of the difference when shrinking, an add on the same side when growing (at most
+    what the free cash pays for), a close then a new entry when the side changes. An add keeps the
+    position's stop-loss/take-profit; a position opened from flat takes bar k's levels."""
+    if ex.side != 0 and target * ex.side <= 0:
+        ex.place(Order(symbol, "sell" if ex.side > 0 else "buy", "market", ex.size, approved, reduce_only=True),
+                 reason="rebalance")
+    if target == 0.0:
+        return
+    want = abs(target)
+    if ex.side != 0 and want < ex.size:
+        amount = ex.size - want
+        if amount > 1e-15:
+            ex.place(Order(symbol, "sell" if ex.side > 0 else "buy", "market", amount, approved, reduce_only=True),
+                     reason="rebalance")
+        return
+    side = "buy" if target > 0 else "sell"
+    amount = min(want - ex.size, ex.entry_size(ex.market_price(side, open_), 1.0))
+    if amount > 1e-15:
+        ex.place(Order(symbol, side, "market", amount, approved, stop_loss=float(stop[k]),
+                       take_profit=float(take[k])), reason="rebalance")
 
 
 def _equity_curve(n: int, capital: float, close: np.ndarray, fpre: np.ndarray,

@@ -3,7 +3,8 @@
 It implements exactly the event-driven engine's semantics (engine.py + SimulatedExecutor) for the
 orders a signal strategy produces (market entries/exits with stop-loss/take-profit brackets):
 same funding per bar, sizing, lot rounding, slippage, fees, isolated-margin liquidation,
-stop-before-take-profit inside a bar or lower-timeframe sub-bar. ``tests/backtest`` asserts that
+stop-before-take-profit inside a bar or lower-timeframe sub-bar, and resizing toward the target when
+``EngineSettings.rebalance_band`` is set (off by default; see engine.py). ``tests/backtest`` asserts that
 both produce the same trades and final equity on real and generated data. Without numba the same
 function runs as plain Python (correct, slow).
 """
@@ -29,12 +30,12 @@ except Exception:  # pragma: no cover
             return args[0]
         return lambda f: f
 
-REASONS = ("signal", "stop", "take_profit", "liquidation")
+REASONS = ("signal", "stop", "take_profit", "liquidation", "rebalance")
 
 
 @njit(cache=True)
 def _kernel(o, h, l, c, d, strength, stop, take, fpay, sub_lo, sub_hi, sub_o, sub_h, sub_l, has_sub,
-            capital, taker, slip_bps, slip_range, mmr, lev, lot, frac):
+            capital, taker, slip_bps, slip_range, mmr, lev, lot, frac, resize, band):
     n = len(o)
     equity = np.empty(n)
     position = np.empty(n)
@@ -64,6 +65,10 @@ def _kernel(o, h, l, c, d, strength, stop, take, fpay, sub_lo, sub_hi, sub_o, su
     fund_total = 0.0
     nliq = 0
     inf = math.inf
+    kfull = frac / (1.0 / lev + taker)  # full-strength size = kfull x equity / price
+    reb = False  # a resize decided at the previous bar's close
+    reb_t = 0.0  # its signed target size
+    nreb = 0
     for j in range(n):
         if side != 0 and fpay[j] != 0.0:
             paid = side * size * fpay[j]
@@ -108,7 +113,7 @@ def _kernel(o, h, l, c, d, strength, stop, take, fpay, sub_lo, sub_hi, sub_o, su
                     sl = math.nan
                     tp = math.nan
                     liq = math.nan
-                if target != 0 and side == 0:
+                if target != 0 and side == 0 and (not resize or strength[k] >= band):
                     px = o[j] + slip if target > 0 else o[j] - slip
                     free = cash
                     sz = 0.0
@@ -136,6 +141,101 @@ def _kernel(o, h, l, c, d, strength, stop, take, fpay, sub_lo, sub_hi, sub_o, su
                             liq = v if v > 0 else math.nan
                         else:
                             liq = (entry + margin / size) / (1.0 + mmr)
+        if not acted and reb:
+            # Resize at this open to the target decided at the previous close (engine._rebalance).
+            acted = True
+            nreb += 1
+            k = j - 1
+            slip = o[j] * slip_bps * 1e-4 + slip_range * (h[j] - l[j])
+            if side != 0 and reb_t * side <= 0:
+                closing = size
+            elif side != 0 and abs(reb_t) < size:
+                closing = size - abs(reb_t)
+                if not closing > 1e-15:
+                    closing = 0.0
+            else:
+                closing = 0.0
+            if closing > 0.0:
+                px = o[j] - slip if side > 0 else o[j] + slip
+                fee = closing * px * taker
+                gross = side * closing * (px - entry)
+                cash += gross - fee
+                fees_total += fee
+                share = closing / size
+                efee = pos_fees * share
+                efund = pos_fund * share
+                t_side[nt] = side
+                t_entry_bar[nt] = entry_bar
+                t_exit_bar[nt] = j
+                t_entry[nt] = entry
+                t_exit[nt] = px
+                t_size[nt] = closing
+                t_gross[nt] = gross
+                t_fees[nt] = efee + fee
+                t_fund[nt] = efund
+                t_reason[nt] = 4
+                nt += 1
+                if closing < size:
+                    size -= closing
+                    pos_fees -= efee
+                    pos_fund -= efund
+                    margin -= margin * share
+                    if side > 0:
+                        v = (entry - margin / size) / (1.0 - mmr)
+                        liq = v if v > 0 else math.nan
+                    else:
+                        liq = (entry + margin / size) / (1.0 + mmr)
+                else:
+                    side = 0
+                    size = 0.0
+                    entry = 0.0
+                    margin = 0.0
+                    sl = math.nan
+                    tp = math.nan
+                    liq = math.nan
+                    pos_fees = 0.0
+                    pos_fund = 0.0
+            want = abs(reb_t)
+            if reb_t != 0.0 and want > size:
+                tside = 1 if reb_t > 0 else -1
+                px = o[j] + slip if tside > 0 else o[j] - slip
+                free = cash if side == 0 else cash - margin
+                cap = 0.0
+                if free > 0 and px > 0:
+                    cap = free * 1.0 / (px * (1.0 / lev + taker))
+                    if lot > 0:
+                        cap = math.floor(cap / lot + 1e-9) * lot
+                add = want - size
+                if cap < add:
+                    add = cap
+                if add > 1e-15:
+                    fee = add * px * taker
+                    if side == 0:
+                        side = tside
+                        entry = px
+                        size = add
+                        entry_bar = j
+                        pos_fees = fee
+                        pos_fund = 0.0
+                        s_ = stop[k]
+                        t_ = take[k]
+                        sl = s_ if (s_ > 0 and math.isfinite(s_)) else math.nan
+                        tp = t_ if (t_ > 0 and math.isfinite(t_)) else math.nan
+                        margin = size * entry / lev
+                    else:
+                        new = size + add
+                        entry = (entry * size + px * add) / new
+                        size = new
+                        pos_fees += fee
+                        margin += add * px / lev
+                    cash -= fee
+                    fees_total += fee
+                    if side > 0:
+                        v = (entry - margin / size) / (1.0 - mmr)
+                        liq = v if v > 0 else math.nan
+                    else:
+                        liq = (entry + margin / size) / (1.0 + mmr)
+        reb = False
         if side != 0:
             # the trigger band (same as SimulatedExecutor.trigger_band)
             if side > 0:
@@ -223,8 +323,21 @@ def _kernel(o, h, l, c, d, strength, stop, take, fpay, sub_lo, sub_hi, sub_o, su
                     liq = math.nan
         equity[j] = cash + side * size * (c[j] - entry) if side != 0 else cash
         position[j] = side * size
+        if resize:
+            # The target at this close (engine.first_rebalance): direction x strength x full-strength size.
+            pos = side * size
+            full = kfull * equity[j] / c[j]
+            if full < 0.0:
+                full = 0.0
+            tgt = (d[j] * strength[j]) * full
+            if lot > 0:
+                sg = 1.0 if tgt > 0 else -1.0 if tgt < 0 else 0.0
+                tgt = sg * (math.floor(abs(tgt) / lot + 1e-9) * lot)
+            gap = abs(tgt - pos)
+            reb = gap >= band * full and gap > 0.0
+            reb_t = tgt
     return (equity, position, nt, t_side, t_entry_bar, t_exit_bar, t_entry, t_exit, t_size, t_gross, t_fees, t_fund, t_reason,
-            fees_total, fund_total, nliq, side * size, entry)
+            fees_total, fund_total, nliq, side * size, entry, nreb)
 
 
 def run_fast(arrays: dict[str, np.ndarray], signals: Signals, settings: EngineSettings, *,
@@ -252,9 +365,10 @@ def run_fast(arrays: dict[str, np.ndarray], signals: Signals, settings: EngineSe
                   np.ascontiguousarray(signals.take_profit, dtype=np.float64), fpay, sub_lo, sub_hi, so, sh, sl,
                   has_sub, float(settings.capital), float(settings.taker_fee), float(settings.slippage_bps),
                   float(settings.slippage_range), float(settings.maintenance_margin), float(settings.leverage),
-                  float(settings.lot_size), float(settings.position_fraction))
+                  float(settings.lot_size), float(settings.position_fraction), settings.rebalance_band is not None,
+                  float(settings.rebalance_band or 0.0))
     (equity, position, nt, t_side, t_eb, t_xb, t_entry, t_exit, t_size, t_gross, t_fees, t_fund, t_reason,
-     fees, fund, nliq, open_pos, open_entry) = out
+     fees, fund, nliq, open_pos, open_entry, nreb) = out
     trades: list[ClosedTrade] = []
     if with_trades:
         for i in range(int(nt)):
@@ -269,5 +383,5 @@ def run_fast(arrays: dict[str, np.ndarray], signals: Signals, settings: EngineSe
     return EngineResult(equity, position, trades, [], decisions, float(equity[-1]) if n else settings.capital,
                         float(fees), float(fund), int(nliq), intrabar, n,
                         {"open_position": float(open_pos), "open_entry": float(open_entry), "trade_count": int(nt),
-                         "last_close": float(c[-1]) if n else 0.0,
+                         "last_close": float(c[-1]) if n else 0.0, "rebalances": int(nreb),
                          "pnl": (t_gross[:nt] - t_fees[:nt] - t_fund[:nt]) if not with_trades else None})

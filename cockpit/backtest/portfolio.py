@@ -13,8 +13,9 @@ A backtest never calls an LLM. With ``replay=True`` the target exposures recorde
 recorded decision on: each applies from the bar whose close it followed until the next one.
 
 The engine then trades the sign of the exposure (flat inside ``portfolio.rebalance_band``), sized by
-its magnitude, with the stop-loss/take-profit of the strategy contributing most in that direction.
-A change of size without a change of direction is not rebalanced.
+its magnitude, with the stop-loss/take-profit of the strategy contributing most in that direction;
+``run_backtest`` passes ``portfolio.rebalance_band`` to the engine, which resizes the position when the
+target moves by more than the band without a change of direction (cockpit/backtest/engine.py).
 """
 
 from __future__ import annotations

@@ -6,8 +6,10 @@ closes* using data up to bar i only (no look-ahead): ``direction`` (+1 long, -1 
 (NaN: none). ``as_signals`` accepts any object or mapping with those names, so the strategy
 library's SignalFrame plugs in without the engine importing it.
 
-The engine is *edge-triggered*: it acts when ``direction`` changes from the previous bar (a stop-out
-keeps the account flat until the direction changes again).
+By default the engine is *edge-triggered*: it acts when ``direction`` changes from the previous bar (a
+stop-out keeps the account flat until the direction changes again). With a rebalance band
+(``EngineSettings.rebalance_band``; portfolio runs) it also follows direction x strength between
+changes (engine.py).
 """
 
 from __future__ import annotations

@@ -4,7 +4,12 @@ target size (BTC, signed) = target_exposure x min(risk.max_position_notional, ri
 / price, further capped so that the stop distance risks at most risk.max_risk_per_trade_pct of equity.
 The difference to the current position becomes at most two intents: a reduce-only close (when the
 position shrinks or flips) and an entry with a stop-loss and take-profit taken from the signals that
-agree with the new direction, weighted by the decision's weights. The RiskManager checks them again;
+agree with the new direction, weighted by the decision's weights. The band, as in the backtest engines
+(cockpit/backtest/engine.py with ``rebalance_band``), is a fraction of the full-strength size (target
+exposure 1, before the per-trade risk cap): within one side (or from flat) nothing is traded while
+|target - position| < portfolio.rebalance_band x that size, so a change of exposure is resized, not
+only a change of direction; a flat or opposite target always closes the position, and opens the other
+side only when that target is at least the band. The RiskManager checks them again;
 this sizing only aims inside the limits so that ``auto_within_limits`` approval can pass.
 """
 
@@ -62,7 +67,9 @@ def plan_intents(decision: Decision, *, decision_id: int | None, price: float, s
         target = sign * min(abs(target), risk_cap * 0.9)
     delta = target - position_signed
     band = float(cfg.get("portfolio", {}).get("rebalance_band", REBALANCE_FRACTION))
-    if abs(delta) < max(MIN_AMOUNT, band * max_size):
+    least = max(MIN_AMOUNT, band * max_size)
+    leaving = abs(position_signed) >= MIN_AMOUNT and target * position_signed <= 0  # flat or other side: close
+    if not leaving and abs(delta) < least:
         return []
 
     intents: list[OrderIntent] = []
@@ -75,7 +82,7 @@ def plan_intents(decision: Decision, *, decision_id: int | None, price: float, s
     opening = 0.0
     if sign and target * position_signed >= 0 and abs(target) > abs(position_signed):
         opening = abs(target) - abs(position_signed)
-    elif sign and target * position_signed < 0:
+    elif sign and target * position_signed < 0 and abs(target) >= least:  # a new side: at least the band
         opening = abs(target)
     if opening >= MIN_AMOUNT:
         side = "buy" if sign > 0 else "sell"

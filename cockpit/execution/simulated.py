@@ -21,7 +21,8 @@ A bar is processed in two phases, and this order *is* the fill convention:
     (or the better gapped open) with the taker fee; limit orders fill at their price (or the better
     open) with the maker fee when price trades through.
 
-Liquidation: isolated margin = entry notional / leverage; the position is liquidated when price
+Liquidation: isolated margin = entry notional / leverage (an add brings its own notional / leverage, a
+partial close releases its share); the position is liquidated when price
 reaches the level where margin + unrealised P&L = maintenance_margin x notional. The loss is then
 the whole isolated margin (the remaining maintenance margin is forfeited, as on the exchange).
 
@@ -363,12 +364,13 @@ class SimulatedExecutor(OrderExecutor):
                 self._pos_fees = fee
                 self._pos_funding = 0.0
                 self.set_brackets(order.stop_loss, order.take_profit)
-            else:  # adding to the position: average the entry
+                self.margin = self.size * self.entry / self.leverage
+            else:  # adding to the position: average the entry, add the new part's margin
                 new = self.size + amount
                 self.entry = (self.entry * self.size + price * amount) / new
                 self.size = new
                 self._pos_fees += fee
-            self.margin = self.size * self.entry / self.leverage
+                self.margin += amount * price / self.leverage  # funding already settled stays deducted
             self.cash -= fee
             self.fees_paid += fee
             self._set_liq()
@@ -400,11 +402,12 @@ class SimulatedExecutor(OrderExecutor):
                                        price, amount, gross, entry_fees + fee, funding, reason, self.stop, self.take))
         self.records.append(FillRecord(ts, side, price, amount, fee, reason, gross - entry_fees - fee - funding,
                                        funding, order.client_order_id))
-        if partial:
+        if partial:  # the closed share of the isolated margin is released; the liquidation price follows
             self.size -= amount
             self._pos_fees -= entry_fees
             self._pos_funding -= funding
-            self.margin = self.size * self.entry / self.leverage
+            self.margin -= self.margin * share
+            self._set_liq()
         else:
             self.side, self.size, self.entry, self.margin = 0, 0.0, 0.0, 0.0
             self.stop = self.take = self.liq = None

@@ -131,6 +131,34 @@ def test_cli_backtest_from_csv_file(tmp_path, db_url, capsys):
     assert data["metrics"]["bars"] == 600 and data["result_id"] is None
 
 
+def test_rebalance_band_follows_the_portfolio_config_and_is_off_for_a_single_strategy(tmp_path, db_url, capsys, cfg):
+    from cockpit.backtest.api import rebalance_band
+    from cockpit.cli import main
+
+    assert rebalance_band(cfg, BacktestRequest()) is None  # single strategy: direction changes only
+    assert rebalance_band(cfg, BacktestRequest(portfolio=True)) == cfg["portfolio"]["rebalance_band"]
+    assert rebalance_band(cfg, BacktestRequest(portfolio=True, rebalance_band="off")) is None
+    assert rebalance_band(cfg, BacktestRequest(rebalance_band=0.1)) == 0.1
+    with pytest.raises(ValueError, match="rebalance band"):
+        rebalance_band(cfg, BacktestRequest(rebalance_band=1.5))
+    arr = random_walk(600)
+    path = tmp_path / "bars.csv"
+    pd.DataFrame(arr).to_csv(path, index=False)
+    runs = {}
+    for band in (None, "0.05"):
+        rc = main(["--db", db_url, "backtest", "--strategy", "ema_cross", "--csv", str(path), "--json", "--no-save"]
+                  + (["--rebalance-band", band] if band else []))
+        assert rc == 0
+        runs[band] = json.loads(capsys.readouterr().out)
+    assert runs[None]["settings"]["rebalance_band"] is None
+    assert runs["0.05"]["settings"]["rebalance_band"] == 0.05
+    # ema_cross holds full strength: with a band the position follows equity (a short grows as price falls)
+    assert runs["0.05"]["metrics"]["trades"] > runs[None]["metrics"]["trades"]
+    rc = main(["--db", db_url, "backtest", "--strategy", "ema_cross", "--csv", str(path), "--no-save",
+               "--rebalance-band", "lots"])
+    assert rc == 2 and "rebalance band" in capsys.readouterr().err
+
+
 def test_sweep_grid_and_walk_forward_in_process(db, ds, cfg):
     _store_walk(db, 1500)
     req = SweepRequest(strategy="ema_cross", grid=parse_grid(["fast=5,8", "slow=20,40"]), walk_forward=3,

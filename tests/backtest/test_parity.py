@@ -23,7 +23,7 @@ import pytest
 
 from cockpit.backtest.engine import EngineSettings, SubBars, funding_per_bar, run_engine
 from cockpit.backtest.fast import run_fast
-from cockpit.backtest.signals import EmaCross
+from cockpit.backtest.signals import EmaCross, Signals, ema
 
 from .helpers import random_walk
 
@@ -145,6 +145,119 @@ def test_fast_path_matches_engine_on_real_data_with_15m_and_funding(shared_data_
     assert "lower timeframe" in a.intrabar
 
 
+def _graded(arrays, stop=None, take=None):
+    """EmaCross directions with a strength that moves while the direction holds (EMA gap / average range),
+    so that a rebalance band has something to act on."""
+    sig = EmaCross(12, 26, stop, take).generate(arrays)
+    close = np.asarray(arrays["close"], dtype=np.float64)
+    gap = np.abs(ema(close, 12) - ema(close, 26))
+    rng = ema(np.asarray(arrays["high"], dtype=np.float64) - np.asarray(arrays["low"], dtype=np.float64), 14)
+    strength = np.clip(np.divide(gap, rng, out=np.zeros_like(gap), where=rng > 0), 0.0, 1.0)
+    return Signals(sig.direction, strength, sig.stop_loss, sig.take_profit)
+
+
+def _same_resized(a, b):
+    _same(a, b)
+    assert len(a.trades) == len(b.trades)
+    assert a.final_equity == pytest.approx(b.final_equity, rel=1e-9, abs=0.01)
+    assert a.extra["rebalances"] == b.extra["rebalances"]
+    np.testing.assert_allclose(a.position, b.position, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("band", [0.05, 0.2])
+@pytest.mark.parametrize("case", CASES)
+def test_fast_path_matches_engine_with_resizing_on_generated_bars(case, band):
+    lev, stop, take, bps, rng, with_funding = case
+    arr = random_walk(30_000, seed=5)
+    sig = _graded(arr, stop, take)
+    st = EngineSettings(capital=10_000.0, taker_fee=0.0005, slippage_bps=bps, slippage_range=rng, leverage=lev,
+                        lot_size=0.0001, position_fraction=0.1 if lev > 5 else 1.0, rebalance_band=band)
+    fund = funding_per_bar(arr["timestamp"], arr["open"], None, 0.0003) if with_funding else None
+    a = run_engine(arr, sig, st, funding=fund)
+    _same_resized(a, run_fast(arr, sig, st, funding=fund))
+    assert a.extra["rebalances"] > 100
+    assert any(t.exit_reason == "rebalance" for t in a.trades)
+    assert sum(f.reason == "rebalance" and f.pnl is None for f in a.fills) > 20  # adds, not only cuts
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("tf", ["1d", "4h"])
+def test_fast_path_matches_engine_with_resizing_on_real_data(shared_data_dir, tf):
+    if not (shared_data_dir / f"btc_usdt_swap_{tf}.csv").is_file():
+        pytest.skip(f"btc_usdt_swap_{tf}.csv not present")
+    arr = _real(shared_data_dir, "2019-01-01", "2027-01-01", tf=tf)
+    q = _real(shared_data_dir, "2019-01-01", "2027-01-01", tf="15m")
+    sub = SubBars(q["timestamp"], q["open"], q["high"], q["low"])
+    fr = pd.read_csv(shared_data_dir / "btc_usdt_swap_funding_8h.csv")
+    fund = funding_per_bar(arr["timestamp"], arr["open"], dict(zip(fr.timestamp.tolist(), fr.funding_rate.tolist())),
+                           0.0001)
+    tf_ms = {"1d": 86_400_000, "4h": 14_400_000}[tf]
+    for stop, lev in ((None, 1.0), (0.05, 3.0)):
+        sig = _graded(arr, stop)
+        st = EngineSettings(capital=10_000.0, taker_fee=0.0005, slippage_bps=2.0, leverage=lev, lot_size=0.0001,
+                            rebalance_band=0.05)
+        a = run_engine(arr, sig, st, funding=fund, sub=sub, tf_ms=tf_ms)
+        _same_resized(a, run_fast(arr, sig, st, funding=fund, sub=sub, tf_ms=tf_ms))
+        assert a.extra["rebalances"] > 20
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("tf", ["1d", "4h"])
+def test_portfolio_backtest_fast_path_matches_engine_on_real_data(shared_data_dir, tf):
+    """The portfolio path as the CLI runs it (``backtest --portfolio``: the band from portfolio.rebalance_band)."""
+    from cockpit.backtest.api import BacktestRequest, run_backtest
+    from cockpit.config import load_config
+
+    csv = shared_data_dir / f"btc_usdt_swap_{tf}.csv"
+    if not csv.is_file():
+        pytest.skip(f"{csv.name} not present")
+    cfg = load_config(None, environ={})
+    reps = [run_backtest(cfg, None, BacktestRequest(portfolio=True, timeframe=tf, csv=str(csv), engine=engine,
+                                                    start="2020-01-01"))
+            for engine in ("event", "fast")]
+    assert reps[0].settings.rebalance_band == cfg["portfolio"]["rebalance_band"]
+    _same_resized(reps[0].result, reps[1].result)
+    assert reps[0].result.extra["rebalances"] > 0
+
+
+def test_live_sizing_and_both_engines_resize_alike():
+    """The three follow one sequence of target exposures to the same positions: the live engine's
+    plan_intents (applied to the position as filled) and the event engine and fast path (direction =
+    sign, strength = size of the exposure), with one band definition: a fraction of the full-strength size.
+    Flat prices and no costs make the full-strength size the same for all three (equity / price)."""
+    from cockpit.config import load_config
+    from cockpit.domain.signals import Decision
+    from cockpit.engine.sizing import plan_intents
+
+    from .helpers import bars
+
+    band, capital, price = 0.05, 1000.0, 100.0
+    #          enter  within  add  cut  flip  within  grow  flat  dust  back  under-band flip
+    targets = [0.5, 0.52, 1.0, 0.3, -0.4, -0.42, -1.0, 0.0, 0.03, 0.6, -0.03, -0.03, 0.2, 0.0]
+    cfg = load_config(None, environ={})
+    cfg = {**cfg, "portfolio": {**cfg["portfolio"], "rebalance_band": band},
+           "execution": {**cfg["execution"], "leverage": 1.0},
+           "risk": {**cfg["risk"], "max_position_notional": 1e12, "max_position_pct_equity": 1.0,
+                    "max_risk_per_trade_pct": 1.0}}
+    live, pos = [], 0.0
+    for x in targets:
+        d = Decision(symbol=cfg["symbol"], timeframe="1h", timestamp=0, action="hold", confidence=0.5,
+                     reasoning="test", target_exposure=x)
+        for i in plan_intents(d, decision_id=1, price=price, signals=[], equity=capital, position_signed=pos, cfg=cfg):
+            pos += i.amount if i.side == "buy" else -i.amount
+        live.append(round(pos, 6))
+    n = len(targets) + 1
+    arr = bars([(price, price + 1, price - 1, price)] * n)
+    x = np.array(targets + [targets[-1]])
+    sig = Signals(np.sign(x).astype(np.int8), np.abs(x), np.full(n, np.nan), np.full(n, np.nan))
+    st = EngineSettings(capital=capital, taker_fee=0.0, slippage_bps=0.0, lot_size=1e-8, rebalance_band=band)
+    a, b = run_engine(arr, sig, st), run_fast(arr, sig, st)
+    _same_resized(a, b)
+    # the decision at bar k's close is filled at bar k+1's open
+    assert [round(p, 6) for p in a.position[1:]] == live
+    assert live == [5.0, 5.0, 10.0, 3.0, -4.0, -4.0, -10.0, 0.0, 0.0, 6.0, 0.0, 0.0, 2.0, 0.0]
+
+
 def test_fast_path_matches_engine_on_random_signals_and_settings():
     """Property check beyond the EMA strategy: random directions, strengths, brackets, leverage,
     slippage, funding and 15m sub-bars (some bars without them)."""
@@ -154,8 +267,9 @@ def test_fast_path_matches_engine_on_random_signals_and_settings():
     @hyp.settings(max_examples=60, deadline=None, derandomize=True)
     @hyp.given(seed=st_.integers(0, 10_000), lev=st_.sampled_from([1.0, 2.0, 10.0, 50.0]),
                stop=st_.sampled_from([None, 0.005, 0.02]), take=st_.sampled_from([None, 0.01, 0.04]),
-               bps=st_.sampled_from([0.0, 3.0]), with_sub=st_.booleans(), fraction=st_.sampled_from([0.3, 1.0]))
-    def check(seed, lev, stop, take, bps, with_sub, fraction):
+               bps=st_.sampled_from([0.0, 3.0]), with_sub=st_.booleans(), fraction=st_.sampled_from([0.3, 1.0]),
+               band=st_.sampled_from([None, None, 0.0, 0.05, 0.3]))
+    def check(seed, lev, stop, take, bps, with_sub, fraction, band):
         rng = np.random.default_rng(seed)
         n = 300
         q = random_walk(4 * n, seed=seed, vol=0.004)
@@ -167,15 +281,15 @@ def test_fast_path_matches_engine_on_random_signals_and_settings():
         c = arr["close"]
         sl = np.where(d > 0, c * (1 - stop), c * (1 + stop)) if stop else np.full(n, np.nan)
         tp = np.where(d > 0, c * (1 + take), c * (1 - take)) if take else np.full(n, np.nan)
-        from cockpit.backtest.signals import Signals
-
         sig = Signals(d, rng.uniform(0.2, 1.0, n), sl, tp)
         keep = rng.random(4 * n) > 0.1  # some hours lose their 15m bars -> conservative there
         keep = np.repeat(keep.reshape(n, 4).all(axis=1), 4)
         sub = SubBars(q["timestamp"][keep], q["open"][keep], q["high"][keep], q["low"][keep]) if with_sub else None
         fund = funding_per_bar(arr["timestamp"], arr["open"], None, float(rng.uniform(-0.002, 0.002)))
         st = EngineSettings(capital=10_000.0, taker_fee=0.0005, slippage_bps=bps, leverage=lev, lot_size=0.0001,
-                            position_fraction=fraction, slippage_range=0.02)
-        _same(run_engine(arr, sig, st, funding=fund, sub=sub), run_fast(arr, sig, st, funding=fund, sub=sub))
+                            position_fraction=fraction, slippage_range=0.02, rebalance_band=band)
+        a, b = run_engine(arr, sig, st, funding=fund, sub=sub), run_fast(arr, sig, st, funding=fund, sub=sub)
+        _same(a, b)
+        assert a.extra["rebalances"] == b.extra["rebalances"]
 
     check()

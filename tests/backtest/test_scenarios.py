@@ -225,3 +225,135 @@ def test_executor_refuses_unapproved_orders_and_idle_reduce_only():
     ex.place(ro)
     ex.begin_bar(T0, 100, 101, 99)
     assert ro.status == OrderStatus.CANCELED and ex.position().side == "flat"
+
+
+# ---------------------------------------------------------------- resizing toward the target (rebalance_band)
+
+BAND = dict(FREE, rebalance_band=0.05)
+
+
+def _trades(res):
+    return [(t.side, (t.entry_time - T0) // H, t.entry_price, (t.exit_time - T0) // H, t.exit_price, t.size,
+             t.exit_reason) for t in res.trades]
+
+
+def test_resize_strength_halved_halves_the_position_at_the_next_open():
+    rows = [(100, 101, 99, 100), (100, 101, 99, 100), (100, 102, 99, 101), (102, 103, 101, 102),
+            (102, 103, 101, 102)]
+    sig = signals([1] * 5, strength=[1, 1, 0.5, 0.5, 0.5])
+    res = both(bars(rows), sig, EngineSettings(**BAND))
+    # bar 1: buy 10 at 100 (1000 / 100). Close of bar 2: equity 1010 at 101 -> full size 10, target 0.5 x 10 = 5
+    # -> a reduce-only sell of 5 at bar 3's open (102). Afterwards the target stays 5: nothing more.
+    assert [(f.side, f.price, f.amount, f.reason) for f in res.fills] == [
+        ("buy", 100, pytest.approx(10.0), "signal"), ("sell", 102, pytest.approx(5.0), "rebalance")]
+    assert _trades(res) == [("long", 1, 100, 3, 102, pytest.approx(5.0), "rebalance")]
+    assert res.extra["open_position"] == pytest.approx(5.0) and res.extra["rebalances"] == 1
+    assert res.final_equity == pytest.approx(1000 + 5 * 2 + 5 * 2)
+    # Without a band (single-strategy default) the engines keep acting on direction changes only.
+    plain = both(bars(rows), sig, EngineSettings(**FREE))
+    assert plain.trades == [] and plain.extra["open_position"] == pytest.approx(10.0)
+
+
+def test_resize_change_within_the_band_does_nothing():
+    rows = [(100, 101, 99, 100)] * 6
+    sig = signals([1] * 6, strength=[1, 1, 0.97, 0.97, 0.97, 0.97])  # 3% of the full size: inside a 5% band
+    res = both(bars(rows), sig, EngineSettings(**BAND))
+    assert res.trades == [] and res.extra["rebalances"] == 0 and res.extra["open_position"] == pytest.approx(10.0)
+    wide = both(bars(rows), sig, EngineSettings(**dict(FREE, rebalance_band=0.02)))  # outside a 2% band
+    assert _trades(wide) == [("long", 1, 100, 3, 100, pytest.approx(0.3), "rebalance")]
+
+
+def test_resize_growth_adds_on_the_same_side_and_keeps_the_bracket():
+    rows = [(100, 101, 99, 100), (100, 101, 99, 100), (100, 101, 99, 100), (104, 105, 103, 104),
+            (104, 105, 93, 104)]  # bar 4 dips to 93: under the new signal's stop (95), above the position's (90)
+    st = EngineSettings(**dict(BAND, position_fraction=0.5))
+    sig = signals([1] * 5, stop=[90, 90, 95, 95, 95], strength=[0.5, 0.5, 1, 1, 1])
+    res = both(bars(rows), sig, st)
+    # bar 1: 0.5 x 0.5 x 1000 / 100 = 2.5 bought. Close of bar 2: full size 0.5 x 1000 / 100 = 5, target 5
+    # -> buy 2.5 more at bar 3's open (104): 5 held at an average 102, the stop still the entry's 90.
+    assert [(f.side, f.price, f.amount, f.reason) for f in res.fills] == [
+        ("buy", 100, pytest.approx(2.5), "signal"), ("buy", 104, pytest.approx(2.5), "rebalance")]
+    assert res.trades == [] and res.extra["open_position"] == pytest.approx(5.0)
+    assert res.extra["open_entry"] == pytest.approx(102.0)
+    assert res.final_equity == pytest.approx(1000 + 5 * (104 - 102))
+
+
+def test_resize_add_is_limited_to_what_the_free_cash_pays_for():
+    rows = [(100, 101, 99, 100), (100, 101, 99, 100), (100, 101, 99, 100), (110, 111, 109, 110)]
+    res = both(bars(rows), signals([1] * 4, strength=[0.5, 0.5, 1, 1]), EngineSettings(**BAND))
+    # 5 bought at 100 (margin 500 of 1000). Target at bar 2's close: 10; the gap to 110 leaves 500 / 110 to add.
+    assert res.extra["open_position"] == pytest.approx(5 + 500 / 110)
+
+
+def test_resize_fees_and_slippage_as_for_any_market_order():
+    rows = [(100, 101, 99, 100)] * 5
+    st = EngineSettings(capital=1000.0, taker_fee=0.001, slippage_bps=10.0, lot_size=0.01, rebalance_band=0.05)
+    res = both(bars(rows), signals([1] * 5, strength=[1, 1, 0.5, 0.5, 0.5]), st)
+    entry, exit_ = 100 * 1.001, 100 * 0.999
+    size = np.floor(1000 / (entry * 1.001) / 0.01 + 1e-9) * 0.01
+    cash = 1000 - size * entry * 0.001
+    eq = cash + size * (100 - entry)
+    target = np.floor(0.5 * eq / (100 * 1.001) / 0.01 + 1e-9) * 0.01
+    (t,) = res.trades
+    assert (t.exit_reason, t.exit_price) == ("rebalance", pytest.approx(exit_))
+    assert t.size == pytest.approx(size - target)
+    # the closed share of the entry fee plus this fill's own fee
+    assert t.fees == pytest.approx(size * entry * 0.001 * (size - target) / size + (size - target) * exit_ * 0.001)
+    assert res.extra["open_position"] == pytest.approx(target)
+
+
+def test_resize_direction_flip_still_closes_and_reverses():
+    rows = [(100, 101, 99, 100), (100, 101, 99, 100), (100, 101, 99, 100), (101, 102, 100, 101),
+            (101, 102, 100, 101)]
+    res = both(bars(rows), signals([1, 1, -1, -1, -1], strength=[1, 1, 0.5, 0.5, 0.5]), EngineSettings(**BAND))
+    assert _trades(res) == [("long", 1, 100, 3, 101, pytest.approx(10.0), "signal")]
+    # the short is sized at the open from the equity then (1010) and strength 0.5, as any entry
+    assert res.extra["open_position"] == pytest.approx(-0.5 * 1010 / 101)
+    assert res.extra["rebalances"] == 0
+
+
+def test_resize_funding_is_charged_on_the_resized_size():
+    rows = [(100, 100.5, 99.5, 100)] * 12  # from 00:00: settlements at bars 0 and 8
+    arr = bars(rows)
+    fund = funding_per_bar(arr["timestamp"], arr["open"], None, 0.001)
+    res = both(arr, signals([1] * 12, strength=[1, 1] + [0.5] * 10), EngineSettings(**BAND), funding=fund)
+    # 10 bought at bar 1, cut to 5 at bar 3's open; the 08:00 settlement is paid on 5, not 10
+    assert _trades(res) == [("long", 1, 100, 3, 100, pytest.approx(5.0), "rebalance")]
+    assert res.trades[0].funding == 0.0
+    assert res.funding == pytest.approx(5 * 100 * 0.001)
+    assert res.final_equity == pytest.approx(1000 - 0.5)
+
+
+def test_resize_follows_the_target_back_in_after_a_stop():
+    rows = [(100, 101, 99, 100), (100, 101, 99.5, 100), (99, 99.5, 97, 97.5), (97.5, 98, 97, 97.5),
+            (97.5, 98, 97, 97.5)]
+    sig = signals([1] * 5, stop=[98, 98, 95, 95, 95])
+    res = both(bars(rows), sig, EngineSettings(**BAND))
+    # stopped at 98 in bar 2; the signal still says long at full strength: back in at bar 3's open with the
+    # stop of bar 2's signal (95). Edge-triggered (no band), the account stays flat until the direction changes.
+    assert _trades(res) == [("long", 1, 100, 2, 98, pytest.approx(10.0), "stop")]
+    assert res.extra["open_position"] == pytest.approx(980 / 97.5) and res.extra["open_entry"] == 97.5
+    assert run_engine(bars(rows), sig, EngineSettings(**FREE)).extra["open_position"] == 0.0
+
+
+def test_executor_partial_close_and_add_keep_the_isolated_margin_honest():
+    """A partial close releases its share of the isolated margin (funding already settled stays deducted) and
+    the liquidation price follows; an add brings its own notional / leverage."""
+    clock = ManualClock(T0)
+    ex = SimulatedExecutor(clock, cash=1000.0, taker_fee=0.0, leverage=10.0, maintenance_margin=0.005)
+    ex.begin_bar(T0, 100, 101, 99)
+    ex.place(Order("BTC/USDT:USDT", "buy", "market", 1.0, OrderStatus.APPROVED))
+    ex.end_bar(100)
+    assert ex.margin == pytest.approx(10.0)
+    ex.charge_funding(1.0)  # a long pays 1 x 1.0: settled against the margin
+    assert ex.margin == pytest.approx(9.0) and ex.liq == pytest.approx((100 - 9.0) / 0.995)
+    clock.set(T0 + H)
+    ex.begin_bar(T0 + H, 100, 101, 99)
+    ex.place(Order("BTC/USDT:USDT", "sell", "market", 0.5, OrderStatus.APPROVED, reduce_only=True), reason="rebalance")
+    assert ex.size == pytest.approx(0.5) and ex.margin == pytest.approx(4.5)
+    assert ex.liq == pytest.approx((100 - 4.5 / 0.5) / 0.995)
+    assert ex.trades[-1].funding == pytest.approx(0.5) and ex.trades[-1].exit_reason == "rebalance"
+    ex.place(Order("BTC/USDT:USDT", "buy", "market", 0.5, OrderStatus.APPROVED), reason="rebalance")
+    ex.end_bar(100)
+    assert ex.size == pytest.approx(1.0) and ex.margin == pytest.approx(4.5 + 5.0)
+    assert ex.liq == pytest.approx((100 - 9.5) / 0.995)

@@ -69,3 +69,26 @@ def test_no_price_or_equity_no_orders(config):
                         position_signed=0.0, cfg=config) == []
     assert plan_intents(decision(1.0), decision_id=1, price=PRICE, signals=SIGNALS, equity=0.0,
                         position_signed=0.0, cfg=config) == []
+
+
+@pytest.mark.parametrize("position, target, legs", [
+    # full-strength size: 100% of 10,000 equity / 50,000 = 0.2 BTC; the stop risk caps it at 0.09 BTC
+    # (1% of equity over a 2% stop, less 10% headroom); the band: 5% of 0.2 = 0.01 BTC.
+    (0.09, 0.25, [("sell", True, 0.04)]),    # long, target cut to 0.05: reduce-only sell of the difference
+    (0.05, 1.0, [("buy", False, 0.04)]),     # long, target up to 0.09: add on the same side, with a bracket
+    (-0.09, -0.25, [("buy", True, 0.04)]),   # the short side likewise
+    (0.05, 0.27, []),                        # 0.054 vs 0.05: inside the band, nothing
+    (0.05, 0.32, [("buy", False, 0.014)]),   # 0.064 vs 0.05: beyond the band, the difference added
+    (0.005, 0.0, [("sell", True, 0.005)]),   # a flat target closes even a position smaller than the band
+    (0.05, -0.02, [("sell", True, 0.05)]),   # the other side under the band (0.004): close, open nothing
+    (0.0, 0.04, []),                         # from flat, a target under the band (0.008): nothing
+])
+def test_target_changes_trade_by_the_band(config, position, target, legs):
+    cfg = {**config, "portfolio": {**config["portfolio"], "rebalance_band": 0.05},
+           "risk": {**config["risk"], "max_position_notional": 50_000.0, "max_position_pct_equity": 1.0,
+                    "max_risk_per_trade_pct": 0.01, "min_stop_distance_pct": 0.002, "max_stop_distance_pct": 0.1}}
+    intents = plan_intents(decision(target), decision_id=3, price=PRICE, signals=SIGNALS, equity=10_000.0,
+                           position_signed=position, cfg=cfg)
+    assert [(i.side, i.reduce_only, pytest.approx(i.amount, abs=1e-8)) for i in intents] == legs
+    for i in intents:
+        assert (i.stop_loss is None) == i.reduce_only
