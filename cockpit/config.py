@@ -269,7 +269,7 @@ SCHEMA: dict[str, Any] = {
                                      "stop_atr": 2.0, "take_atr": 0.0},
                             input_csv=text(None, nullable=True, describe="a path to an on-chain metrics CSV")),
         "trend_core": strategy(True, {"lookback_1": 20, "lookback_2": 60, "lookback_3": 120, "lookback_4": 250,
-                                       "vol_days": 30, "target_vol": 0.25, "allow_short": False, "atr_period": 14,
+                                       "vol_days": 30, "target_vol": 0.3, "allow_short": False, "atr_period": 14,
                                        "stop_atr": 2.5}),
     },
     "regime": {
@@ -281,11 +281,11 @@ SCHEMA: dict[str, Any] = {
         "slope_window": number(20, 2, 1000, integer=True),
     },
     "portfolio": {
-        "top_n": number(3, 1, 10, integer=True),
-        "max_weight": number(0.6, 0.05, 1),
+        "top_n": number(1, 1, 10, integer=True),
+        "max_weight": number(1.0, 0.05, 1),
         "min_weight": number(0.05, 0, 1),
-        "rebalance_band": number(0.05, 0, 1),
-        "regime_shrink": number(20.0, 0, 1e9),
+        "rebalance_band": number(0.1, 0, 1),
+        "regime_shrink": number(None, 0, 1e9, nullable=True),
     },
     "risk": {
         "max_leverage": number(3.0, 1, 125),
@@ -334,7 +334,7 @@ SCHEMA: dict[str, Any] = {
     "training": {
         "horizon_bars": number(30, 1, 10000, integer=True),
         "step_bars": number(5, 1, 10000, integer=True),
-        "reward": choice("log_return", ("log_return", "return_dd_penalty", "return_over_drawdown", "sharpe")),
+        "reward": choice("sharpe", ("log_return", "return_dd_penalty", "return_over_drawdown", "sharpe")),
         "dd_penalty": number(0.5, 0, 100),
         "folds": number(4, 1, 100, integer=True),
         "prior_strength": number(1.0, 0.001, 10000),

@@ -46,8 +46,8 @@ class PortfolioStrategy:
         self.fixed = None if weights is None else dict(weights)
         self.members = []
         if strategies is not None:
-            self.members = [s if s.timeframe == timeframe else get_strategy(s.name, s.params, timeframe=timeframe)
-                            for s in strategies]
+            self.members = [s if getattr(s, "timeframe", timeframe) == timeframe
+                            else get_strategy(s.name, s.params, timeframe=timeframe) for s in strategies]
         else:
             for e in all_strategies(cfg):
                 if e.enabled and e.strategy is not None:

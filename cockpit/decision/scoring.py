@@ -8,7 +8,8 @@ pseudo-samples (``k``)::
     score = (n * reward[regime] + k * reward[all regimes]) / (n + k)
 
 so a regime with few samples says little and the regime labels (which predict little on their own)
-move the score only where the evidence is thick. The sign is kept: cash scores 0, and a strategy
+move the score only where the evidence is thick; ``regime_shrink: null`` (the default, chosen on the
+training period) ignores the labels and scores every strategy by its all-regime mean. The sign is kept: cash scores 0, and a strategy
 that is not expected to beat cash (score <= 0) gets no weight. With no row for a strategy at all,
 it has no evidence and scores 0 (cash).
 
@@ -74,7 +75,8 @@ class StrategyScorer:
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any], ds: Any = None) -> "StrategyScorer":
-        return cls(ds, shrink=float(cfg.get("portfolio", {}).get("regime_shrink", SHRINK_SAMPLES)))
+        k = cfg.get("portfolio", {}).get("regime_shrink", SHRINK_SAMPLES)
+        return cls(ds, shrink=float("inf") if k is None else float(k))
 
     def table(self) -> list[dict[str, Any]]:
         rows = list(self._ds.strategy_scores()) if self._ds is not None else []

@@ -398,7 +398,7 @@ class TrendCore(Strategy):
     PARAMS = {"lookback_1": _i(20, 1, 1000, "days"), "lookback_2": _i(60, 0, 1000, "days (0 = unused)"),
               "lookback_3": _i(120, 0, 1000, "days (0 = unused)"), "lookback_4": _i(250, 0, 1000, "days (0 = unused)"),
               "vol_days": _i(30, 2, 365, "days in the EWM volatility"),
-              "target_vol": _p(0.25, 0.05, 2.0, "annualised volatility the position aims at"),
+              "target_vol": _p(0.3, 0.05, 2.0, "annualised volatility the position aims at"),
               "allow_short": Param(False, kind="bool"), "atr_period": ATR, "stop_atr": _p(2.5, 0.1, 20.0)}
 
     def _bars(self, days: int) -> int:

@@ -86,7 +86,14 @@ def format_candidate(c: dict[str, Any]) -> str:
         th, eq = f["thompson_mean_reward"], f["equal_mean_reward"]
         out.append(f"  fold {f['fold']}: thompson {th if th is None else round(th, 5)}  "
                    f"equal {eq if eq is None else round(eq, 5)}  ({f['samples']} samples)")
-    out.append(f"best single strategy in training: {c['best_single']}")
+    out.append(f"best single strategy in training: {c['best_single'] or 'none (no strategy traded)'}")
+    tf = c.get("training_figures") or {}
+    if tf:
+        out.append("on the training period through the engine (in-sample for the table, not a forecast):")
+        for name, m in tf.items():
+            sh = "n/a" if m["sharpe"] is None else f"{m['sharpe']:.2f}"
+            out.append(f"  {name:<13} return {m['total_return']:+.1%}, Sharpe {sh}, max drawdown {m['max_drawdown']:.1%}, "
+                       f"exposure {m['exposure']:.2f}")
     if c["param_suggestions"]:
         out.append("parameter ranges observed to work (suggestions only; edit config to apply; all regimes in --json):")
         for name, s in c["param_suggestions"].items():
@@ -108,17 +115,23 @@ def format_candidate(c: dict[str, Any]) -> str:
 
 def format_report(version: str, r: dict[str, Any]) -> str:
     p = r["period"]
-    out = [f"held-out report for {version}: {p['from']} .. {p['to']} UTC ({p['bars']} bars); "
+    out = [f"held-out report for {version}: {p['from']} .. {p['to']} UTC ({p['bars']} {p.get('timeframe', '')} bars); "
            f"trained {r['train_period']['from']} .. {r['train_period']['to']}",
-           f"{'policy':<44} {'return':>9} {'max dd':>8} {'sharpe':>7} {'turnover/yr':>12}"]
+           f"{'policy':<17} {'return':>8} {'CAGR':>7} {'Sharpe':>6} {'90% interval':>15} {'max dd':>7} "
+           f"{'turnover/yr':>11} {'fees':>6} {'funding':>7} {'exposure':>8}"]
     for name, m in r["policies"].items():
         sh = "n/a" if m["sharpe"] is None else f"{m['sharpe']:.2f}"
-        out.append(f"{name:<44} {m['total_return']:>+9.2%} {m['max_drawdown']:>8.2%} {sh:>7} "
-                   f"{m['turnover_per_year']:>12.1f}")
-    out.append(f"candidate beats equal weights (return and Sharpe): {'yes' if r['candidate_beats_equal'] else 'no'}")
+        ci = m.get("sharpe_ci90")
+        ci_txt = f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "n/a"
+        cagr = "n/a" if m.get("cagr") is None else f"{m['cagr']:+.1%}"
+        out.append(f"{name:<17} {m['total_return']:>+8.1%} {cagr:>7} {sh:>6} {ci_txt:>15} {m['max_drawdown']:>7.1%} "
+                   f"{m['turnover_per_year']:>11.1f} {m['fees']:>6.1%} {m['funding']:>7.1%} {m['exposure']:>8.2f}")
+    out += ["", "  " + "\n  ".join(f"{k}: {m['label']}" for k, m in r["policies"].items()), "",
+            "verdict: " + r["verdict"]["summary"]]
     if r["params_changed_since_training"]:
         out.append("note: parameters changed since training for " + ", ".join(r["params_changed_since_training"]))
-    out.append("stored with the candidate (model_versions.metadata.report)")
+    out.append("(fees and funding as shares of the starting capital; stored with the candidate in "
+               "model_versions.metadata.report)")
     return "\n".join(out)
 
 
@@ -163,7 +176,13 @@ def list_cli(args: argparse.Namespace, ctx) -> int:
         m = row.get("metadata") if isinstance(row.get("metadata"), dict) else {}
         t = m.get("train", {})
         rep = m.get("report")
-        verdict = "no report" if not rep else ("beats equal" if rep.get("candidate_beats_equal") else "does not beat equal")
+        v = (rep or {}).get("verdict") or {}
+        verdict = "no report" if not rep else ("passes (beats cash and buy-and-hold's Sharpe within the drawdown limit)"
+                                               if v.get("passes") else "does not pass: " + ", ".join(
+                                                   w for w, ok in (("cash", v.get("beats_cash")),
+                                                                   ("buy-and-hold", v.get("beats_buy_and_hold_sharpe")),
+                                                                   ("drawdown", v.get("within_drawdown_limit")))
+                                                   if not ok))
         who = f" by {m['published_by']}" if m.get("published_by") else ""
         print(f"{row['version']:<22} {m.get('status', '?'):<10} trained {t.get('from')} .. {t.get('to')}  "
               f"{verdict}{who}")

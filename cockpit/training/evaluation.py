@@ -211,7 +211,8 @@ class _Held:
 
 def _run(cfg: Mapping[str, Any], ds: Any, strat: Any, tf: str, start_ms: int, end_ms: int) -> Any:
     req = BacktestRequest(strategy=getattr(strat, "name", "policy"), timeframe=tf, start=int(start_ms),
-                          end=int(end_ms), engine="event", strategy_obj=strat)
+                          end=int(end_ms), engine="event", strategy_obj=strat,
+                          rebalance_band=float(cfg["portfolio"]["rebalance_band"]))
     rep = run_backtest(cfg, ds, req)
     # The close of every bar, to value positions for exposure and turnover.
     closes = ds.candle_arrays(cfg["symbol"], tf, start=int(rep.timestamps[0]), end=int(rep.timestamps[-1]))["close"]

@@ -2,7 +2,8 @@
 
 Every strategy runs once over the whole range through the backtest layer (its vectorised
 ``generate()`` then ``run_fast`` or the event engine ``run_engine``: fills at the next bar's open
-with slippage, taker fees, funding every 8 h, stops and take-profits). Its equity curve gives the
+with slippage, taker fees, funding every 8 h, stops and take-profits, and resizing inside
+``portfolio.rebalance_band`` as the portfolio trades it). Its equity curve gives the
 per-bar return of a *sleeve* — capital allocated to that one strategy — net of fees and funding.
 Signals are generated over the warm-up bars too (indicators need them) but positions are taken only
 from ``start``. Signals never look ahead (the strategy library tests that), so one run over
@@ -100,7 +101,7 @@ def engine_settings(cfg: Mapping[str, Any]) -> EngineSettings:
                           slippage_bps=float(b["slippage_bps"]), slippage_range=float(b["slippage_range"]),
                           maintenance_margin=float(b["maintenance_margin"]), leverage=float(b["leverage"]),
                           lot_size=float(b["lot_size"]), position_fraction=float(b["position_fraction"]),
-                          symbol=cfg["symbol"])
+                          rebalance_band=float(cfg["portfolio"]["rebalance_band"]), symbol=cfg["symbol"])
 
 
 def sleeve(arrays: Mapping[str, np.ndarray], frame: Any, i0: int, settings: EngineSettings, funding: np.ndarray,

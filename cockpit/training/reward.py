@@ -2,19 +2,23 @@
 
 The input is a window of per-bar simple returns that already include fees and funding (the
 backtest engine charges both into the strategy's equity; live outcomes subtract them explicitly).
-Kinds (``training.reward``):
+Kinds (``training.reward``); every one is relative to cash, which scores 0:
 
-* ``log_return`` (default): log(1 + R), the log growth of the window relative to cash (cash
-  scores 0). It keeps the sign of the return — a window that made money never scores negative,
-  buy-and-hold included — and, being concave, a volatile path earns less than a smooth one of the
-  same mean (the Kelly criterion's utility). Measured over weeks at the decision timeframe
-  (``training.horizon_bars``), not hours;
-* ``return_dd_penalty``: R - penalty * |MDD|, where R is the compounded return of the
-  window and MDD its deepest fall from a running peak (starting at the window's first equity);
+* ``sharpe`` (default): mean / std x sqrt(bars) of the per-bar returns of the window (a per-window
+  t-statistic, not annualised; std floored at ``std_floor``). Risk-adjusted, and it keeps the sign of
+  the window's return: a compounded gain means a positive arithmetic mean (AM >= GM), so buy-and-hold
+  never scores negative over a window in which it made money. With ``training.horizon_bars`` = 30
+  daily bars it measures a month, not hours;
+* ``log_return``: log(1 + R), the log growth of the window (Kelly's utility): also sign-keeping,
+  but not risk-adjusted beyond its concavity, so it favours the most exposed strategies;
+* ``return_dd_penalty``: R - penalty * |MDD|, where R is the compounded return of the window and MDD
+  its deepest fall from a running peak (starting at the window's first equity); it can score a
+  profitable window below cash;
 * ``return_over_drawdown``: R / max(|MDD|, dd_floor) (a Calmar-like ratio; the floor keeps a
-  smooth window from dividing by almost zero);
-* ``sharpe``: mean / std * sqrt(bars) of the per-bar returns (a per-window t-statistic, not
-  annualised; std floored at ``std_floor``).
+  smooth window from dividing by almost zero).
+
+How the default was chosen (training period 2019-09-10 .. 2023-12-31 only): README, "How the defaults
+were chosen".
 
 Everything works on the last axis, so a whole (samples x strategies x bars) block is one call.
 """
@@ -31,7 +35,7 @@ KINDS = ("log_return", "return_dd_penalty", "return_over_drawdown", "sharpe")
 
 @dataclass(frozen=True)
 class RewardCalculator:
-    kind: str = "log_return"
+    kind: str = "sharpe"
     dd_penalty: float = 0.5
     dd_floor: float = 0.01
     std_floor: float = 1e-4

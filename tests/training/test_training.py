@@ -35,7 +35,10 @@ def planted_db(db):
 
 @pytest.fixture
 def tcfg(cfg):
-    cfg["training"]["param_trials"] = 0
+    """The planted market is hourly and its edge depends on the regime: decide hourly, weigh regimes."""
+    cfg["training"].update(param_trials=0, horizon_bars=24, step_bars=6)
+    cfg["decision_timeframe"] = "1h"
+    cfg["portfolio"].update(regime_shrink=20.0, top_n=3, max_weight=0.6)
     return cfg
 
 
@@ -77,8 +80,10 @@ def test_buffer_slices_by_period_and_regime_and_never_crosses_the_end(planted_db
     assert len(ranging) and all(s.regime == "ranging" for s in ranging)
     early = buf.slice(end=START + 1000 * H)
     assert len(early) and all(s.time <= START + 1000 * H for s in early)
-    assert set(buf.by_regime()) <= {"trending_up", "trending_down", "ranging", "high_volatility"}
-    s = buf.samples[0]
+    # The classifier's warm-up bars are decisions too: learned under "unknown", not dropped.
+    assert set(buf.by_regime()) <= {"trending_up", "trending_down", "ranging", "high_volatility", "unknown"}
+    assert buf.by_regime().get("unknown") and buf.samples[0].regime == "unknown"
+    s = buf.slice(regime="ranging").samples[0]
     assert set(s.outcomes) == {"trend_follow", "range_revert"} and s.full_information
     assert set(s.features) == {"adx", "vol", "vol_pct", "slope"}
     # The reward of a sample is the calculator on the sleeves' next 24 bar returns.
@@ -142,12 +147,19 @@ def test_train_report_publish_on_planted_edge(planted_db, ds, tcfg):
     rep = report_candidate(tcfg, ds, store, v, now_ms=2, strategies=_strats())
     assert rep["period"]["from_ms"] > meta["train"]["to_ms"]
     pol = rep["policies"]
-    assert set(pol) == {"candidate", "equal_weights", f"best_single ({meta['best_single']})",
-                        "active (prior only: no published table)", "bandit_top1 (information: no scorer blend)"}
-    cand, eq = pol["candidate"], pol["equal_weights"]
+    assert set(pol) == {"candidate", "active", "buy_and_hold", "buy_and_hold_vol", "cash", "equal_weights",
+                        "best_single"}
+    assert meta["best_single"] in pol["best_single"]["label"] and "shipped table" in pol["active"]["label"]
+    cand, eq, cash = pol["candidate"], pol["equal_weights"], pol["cash"]
     assert cand["total_return"] > eq["total_return"] and cand["sharpe"] > eq["sharpe"]
-    assert rep["candidate_beats_equal"] is True
-    assert cand["turnover_per_year"] > 0 and eq["turnover_per_year"] == 0
+    assert cash["total_return"] == 0 and cash["exposure"] == 0 and cash["trades"] == 0
+    assert cand["turnover_per_year"] > 0 and cand["fees"] > 0
+    lo, hi = cand["sharpe_ci90"]
+    assert lo < cand["sharpe"] < hi
+    v_ = rep["verdict"]
+    assert v_["beats_cash"] is (cand["total_return"] > 0 and cand["sharpe"] > 0)
+    assert v_["beats_buy_and_hold_sharpe"] is (cand["sharpe"] >= pol["buy_and_hold"]["sharpe"])
+    assert "candidate: return" in v_["summary"]
     assert ds.model_version(MODEL_NAME, v)["metadata"]["report"]["policies"]["candidate"]["total_return"] == pytest.approx(
         cand["total_return"])
 
@@ -162,7 +174,7 @@ def test_train_report_publish_on_planted_edge(planted_db, ds, tcfg):
     c2 = train_candidate(tcfg, ds, store, now_ms=1_700_000_000_000, end=SPLIT - 1, strategies=_strats())
     assert c2["version"] != v
     rep2 = report_candidate(tcfg, ds, store, c2["version"], now_ms=4, strategies=_strats())
-    assert f"active ({v})" in rep2["policies"]
+    assert v in rep2["policies"]["active"]["label"]
     publish_candidate(tcfg, ds, store, c2["version"], operator="bob", now_ms=5)
     assert {r["status"] for r in ds.strategy_scores(version=v)} == {"retired"}
     assert ds.strategy_scores()[0]["version"] == c2["version"]
@@ -212,10 +224,11 @@ def test_cli_train_run_report_publish_with_library_strategies(planted_db, db_url
     from cockpit.cli import main
 
     cfgfile = tmp_path / "c.yaml"
-    cfgfile.write_text("training:\n  param_trials: 3\nstrategies:\n  ema_trend: {enabled: true}\n"
+    cfgfile.write_text("decision_timeframe: 1h\ntraining:\n  param_trials: 3\nstrategies:\n  ema_trend: {enabled: true}\n"
                        "  bollinger_range: {enabled: false}\n  funding_rate: {enabled: false}\n"
                        "  breakout: {enabled: false}\n  momentum: {enabled: false}\n"
-                       "  mean_reversion: {enabled: true}\n  volatility: {enabled: false}\n")
+                       "  mean_reversion: {enabled: true}\n  volatility: {enabled: false}\n"
+                       "  trend_core: {enabled: false}\n")
     base = ["--config", str(cfgfile), "--db", db_url]
     assert main(base + ["train", "run", "--to", "2022-06-30", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -228,6 +241,7 @@ def test_cli_train_run_report_publish_with_library_strategies(planted_db, db_url
     assert main(base + ["train", "report", v]) == 0
     text = capsys.readouterr().out
     assert "equal_weights" in text and "best_single" in text and "turnover/yr" in text
+    assert "buy_and_hold" in text and "cash" in text and "verdict:" in text
     assert main(base + ["train", "publish", v]) == 0
     text = capsys.readouterr().out
     assert f"prompt_version: {v}" in text and "not edited automatically" in text
