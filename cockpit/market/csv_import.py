@@ -294,8 +294,9 @@ def import_csv(db: peewee.Database, path: str | Path, *, symbol: str, timeframe:
             inserted += insert_candles(db, symbol, timeframe, df)
         if conflicting and not overwrite:
             f = first_conflict
+            col = next((c for c in prices if not np.isclose(f[c], f[c + "_stored"], rtol=1e-9, atol=0.0)), "close")
             raise _conflict_error(str(path), conflicting, f, f"the {symbol} {timeframe} candles",
-                                  f"stored close {f['close_stored']:g}, file close {f['close']:g}")
+                                  f"stored {col} {f[col + '_stored']:g}, file {col} {f[col]:g}")
     return ImportResult(read, inserted, first, last, conflicting, replaced)
 
 
