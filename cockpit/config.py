@@ -25,6 +25,7 @@ import yaml
 from cockpit.domain.market import TIMEFRAME_MS
 
 ENV_PREFIX = "COCKPIT__"
+SYMBOL = "BTC/USDT:USDT"
 # Risk rules that risk.disabled_rules may switch off (cockpit.risk.manager checks the same names).
 RISK_RULES = ("max_drawdown", "daily_loss", "order_rate", "max_leverage", "price_sanity", "stop_loss", "take_profit",
               "max_position", "effective_leverage", "per_trade_risk", "total_risk")
@@ -200,6 +201,11 @@ def url_list(default: list[str], doc: str = "") -> Spec:
     return Spec(default, check, doc)
 
 
+def _unsupported_symbol(path: str, v: Any) -> Any:
+    raise ConfigError(path, f"only {SYMBOL} is supported (sizing, the simulator and the cost model assume it), "
+                      f"got {_fmt(v)}")
+
+
 NOTIFY_EVENTS = ("pending_approval", "fill", "order_rejected", "order_expired", "risk", "halt", "engine",
                  "daily_summary")
 
@@ -211,8 +217,7 @@ def strategy(enabled: bool, params: dict[str, Any], **extra: Spec) -> dict[str, 
 # ---------------------------------------------------------------- the schema
 
 SCHEMA: dict[str, Any] = {
-    "symbol": text("BTC/USDT:USDT", pattern=r"[A-Z0-9]+/[A-Z0-9]+(:[A-Z0-9]+)?",
-                   describe="a ccxt symbol such as 'BTC/USDT:USDT'"),
+    "symbol": Spec(SYMBOL, lambda path, v: v if v == SYMBOL else _unsupported_symbol(path, v)),
     "timeframes": timeframe_list(["15m", "1h", "4h", "1d"]),
     "decision_timeframe": choice("1d", TIMEFRAME_MS),
     "exchange": {
@@ -346,8 +351,9 @@ SCHEMA: dict[str, Any] = {
         "report_max_drawdown": number(0.25, 0.01, 1.0),
     },
     "database": {
-        "url": text("sqlite:///data/cockpit.db", pattern=r"(sqlite:///.+|sqlite:///:memory:|postgres(ql)?://\S+)",
-                    describe="a database URL such as 'sqlite:///data/cockpit.db'"),
+        # null: one SQLite file per venue, data/cockpit-<exchange.mode>.db (see default_database_url)
+        "url": text(None, nullable=True, pattern=r"(sqlite:///.+|sqlite:///:memory:|postgres(ql)?://\S+)",
+                    describe="a database URL such as 'sqlite:///data/cockpit-sim.db'"),
         "password_env": text("COCKPIT_DB_PASSWORD", pattern=r"[A-Za-z_][A-Za-z0-9_]*",
                              describe="an environment variable name"),
     },
@@ -483,6 +489,32 @@ def _apply_presets(cfg: dict[str, Any]) -> None:
             llm[k] = v or None
 
 
+def default_database_url(mode: str) -> str:
+    """The database of a venue when ``database.url`` is not set: a database belongs to one venue
+    (sim, okx-demo, okx-live), so switching ``exchange.mode`` never mixes their data."""
+    return f"sqlite:///data/cockpit-{mode}.db"
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key repeated in one mapping (plain YAML keeps the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: let SafeLoader report it
+                continue
+            if first is not None:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} at line {line} (first at line {first}); "
+                    "each key may appear once in a mapping", key_node.start_mark)
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 def default_config_path() -> Path | None:
     """The config file used when neither --config nor COCKPIT_CONFIG names one."""
     candidates = [Path.cwd() / "config.yaml", Path(__file__).resolve().parent.parent / "config.yaml",
@@ -509,8 +541,10 @@ def load_config(path: str | os.PathLike[str] | None = None, *, environ: Mapping[
         if not p.is_file():
             raise ConfigError("--config", f"file not found: {p}")
         try:
-            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+            loaded = yaml.load(p.read_text(encoding="utf-8-sig"), Loader=_UniqueKeyLoader)  # noqa: S506 - safe
         except yaml.YAMLError as e:
+            if str(getattr(e, "problem", "") or "").startswith("duplicate key"):
+                raise ConfigError(str(p), str(e.problem)) from None
             mark = getattr(e, "problem_mark", None)
             where = f" at line {mark.line + 1}" if mark else ""
             raise ConfigError(str(p), f"not valid YAML{where}: {getattr(e, 'problem', e)}") from None
@@ -524,6 +558,8 @@ def load_config(path: str | os.PathLike[str] | None = None, *, environ: Mapping[
     for dotted, value in (overrides or {}).items():
         _set_path(data, dotted.split("."), value)
     cfg = _validate(SCHEMA, data, "")
+    if cfg["database"]["url"] is None:
+        cfg["database"]["url"] = default_database_url(cfg["exchange"]["mode"])
     _apply_presets(cfg)
     _cross_checks(cfg)
     cfg["_source"] = str(path) if path is not None else "(built-in defaults)"

@@ -29,7 +29,7 @@ def test_unknown_subcommand_and_bad_arguments_get_argparse_errors():
     r = run("--for", "soon", "db", "stats")
     assert r.returncode == 2 and "expected a duration such as 90s" in r.stderr
     r = run("ingest")
-    assert r.returncode == 2 and "one of the arguments --csv --exchange is required" in r.stderr
+    assert r.returncode == 2 and "one of the arguments --csv --funding-csv --exchange is required" in r.stderr
 
 
 def test_db_stats_counts_gaps(tmp_path):

@@ -23,6 +23,7 @@ def test_repo_config_yaml_equals_built_in_defaults():
     from_file = load_config(REPO / "config.yaml", environ={})
     from_file.pop("_source")
     built_in = _validate(SCHEMA, {}, "")
+    built_in["database"]["url"] = "sqlite:///data/cockpit-sim.db"  # derived from exchange.mode when null
     # presets fill llm fields only when a provider is chosen; default provider is none
     assert from_file == {**built_in}
 
@@ -130,3 +131,38 @@ def test_readme_config_table_names_every_key():
             continue
         missing += [f"{section}.{k}" for k in spec if f"`{k}`" not in table]
     assert not missing, f"README config table lacks: {missing}"
+
+
+def test_repeated_block_is_an_error_naming_key_and_line(tmp_path):
+    """A second `risk:` block used to replace the first silently (plain YAML keeps the last)."""
+    p = write(tmp_path, "risk:\n  max_leverage: 2\nexecution:\n  approval: manual\nrisk:\n  max_leverage: 5\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(p, environ={})
+    assert "duplicate key 'risk' at line 5 (first at line 1)" in str(e.value)
+    p = write(tmp_path, "risk:\n  max_leverage: 2\n  max_leverage: 3\n")
+    with pytest.raises(ConfigError, match="duplicate key 'max_leverage' at line 3"):
+        load_config(p, environ={})
+
+
+def test_only_btc_usdt_swap_is_accepted(tmp_path):
+    with pytest.raises(ConfigError) as e:
+        load_config(write(tmp_path, "symbol: ETH/USDT:USDT\n"), environ={})
+    assert str(e.value) == ("symbol: only BTC/USDT:USDT is supported (sizing, the simulator and the cost model "
+                            "assume it), got 'ETH/USDT:USDT'")
+    assert load_config(write(tmp_path, "symbol: BTC/USDT:USDT\n"), environ={})["symbol"] == "BTC/USDT:USDT"
+
+
+def test_default_database_follows_the_venue(tmp_path):
+    p = write(tmp_path, "risk:\n  max_leverage: 3\n")
+    assert load_config(p, environ={})["database"]["url"] == "sqlite:///data/cockpit-sim.db"
+    demo = load_config(p, environ={"COCKPIT__EXCHANGE__MODE": "okx-demo"})
+    assert demo["database"]["url"] == "sqlite:///data/cockpit-okx-demo.db"
+    live = load_config(write(tmp_path, "exchange:\n  mode: okx-live\n"), environ={})
+    assert live["database"]["url"] == "sqlite:///data/cockpit-okx-live.db"
+    assert load_config(p, environ={}, overrides={"database.url": "sqlite:///x.db"})["database"]["url"] == "sqlite:///x.db"
+
+
+def test_byte_order_mark_in_config_is_accepted(tmp_path):
+    p = tmp_path / "bom.yaml"
+    p.write_bytes("\ufeffrisk:\n  max_leverage: 2\n".encode("utf-8"))
+    assert load_config(p, environ={})["risk"]["max_leverage"] == 2.0

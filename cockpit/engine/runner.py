@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from cockpit.config import mode_label, secret_values
+from cockpit.data.venue import VenueMismatch, claim_venue
 from cockpit.engine.engine import Engine, EngineStatus
 from cockpit.engine.eventlog import EventLog, route_stdlib_logging
 from cockpit.engine.lock import EngineLock, EngineLocked, lock_path_for
@@ -56,7 +57,8 @@ class EngineHandle:
         return self.engine.clock if self.engine is not None else None
 
     def start(self) -> None:
-        """Take the single-instance lock (EngineLocked when another engine runs), build the stages, start."""
+        """Take the single-instance lock (EngineLocked when another engine runs), check the database's venue
+        (VenueMismatch when it belongs to another), build the stages, start."""
         self._lock.acquire()
         try:
             if self.db is None:
@@ -64,6 +66,11 @@ class EngineHandle:
 
                 self.db = open_database(self.cfg["database"]["url"], password_env=self.cfg["database"]["password_env"])
                 migrate(self.db)
+            # A database belongs to one venue: refuse another's engine before anything starts or is written.
+            from cockpit.db.connection import redact_url
+
+            claim_venue(self.db, self.cfg["exchange"]["mode"], now_ms=int(time.time() * 1000),
+                        url=redact_url(self.cfg["database"]["url"]))
             factory = self._stages_factory
             if factory is None:
                 from cockpit.engine.stages import build_stages as factory
@@ -161,7 +168,7 @@ def run_main(args: argparse.Namespace, ctx) -> int:
         return _run_headless(handle, log, run_for=getattr(args, "run_for", None), cfg=cfg, api_bind=api_bind)
     try:
         handle.start()
-    except EngineLocked as e:
+    except (EngineLocked, VenueMismatch) as e:
         print(f"cockpit: {e}", file=sys.stderr)
         return 1
     try:
@@ -204,7 +211,7 @@ def _run_headless(handle: EngineHandle, log: EventLog, *, run_for: float | None,
     try:
         try:
             handle.start()
-        except EngineLocked as e:
+        except (EngineLocked, VenueMismatch) as e:
             print(f"cockpit: {e}", file=sys.stderr)
             return 1
         deadline = time.monotonic() + run_for if run_for else None

@@ -131,7 +131,7 @@ def _build_venue(cfg: dict[str, Any], st: Stages, log: EventLog,
     if mode == "sim" and not rest_url:
         from cockpit.sim import start_simulator
 
-        handle = start_simulator(cfg["sim"])
+        handle = start_simulator(cfg["sim"], **_sim_resume(cfg, log))
         st.simulator = handle
         st.closers.append(handle.stop)
         rest_url = handle.url
@@ -158,6 +158,42 @@ def _build_venue(cfg: dict[str, Any], st: Stages, log: EventLog,
             st.clock.sync()
     st.availability["exchange"] = "ok"
     return factory
+
+
+def _sim_resume(cfg: dict[str, Any], log: EventLog) -> dict[str, Any]:
+    """How the embedded simulator carries on from its database: its account, orders and clock from a
+    state file beside the database (``<db>.sim-state``, saved every few seconds and at stop), and its
+    clock after the newest candle stored (a restart never starts behind the data it made)."""
+    from cockpit.data.venue import VenueMismatch
+    from cockpit.db.connection import database_proxy, sqlite_path
+    from cockpit.sim import state_file as sf
+
+    path = sqlite_path(cfg["database"]["url"])
+    state = f"{path}.sim-state" if path and path != ":memory:" else None
+    newest = None
+    if database_proxy.obj is not None:
+        ds = DataService(database_proxy)
+        closes = [t + timeframe_ms(tf) for tf in cfg["timeframes"]
+                  if (t := ds.latest_candle_time(cfg["symbol"], tf)) is not None]
+        newest = max(closes) if closes else None
+    saved = None
+    if state:
+        try:
+            saved = sf.load(state)
+        except (OSError, ValueError, EOFError) as e:
+            raise VenueMismatch(f"the simulator's saved state {state} cannot be read ({e}); move it away to start "
+                                "the simulator's account afresh") from None
+        if saved is not None and saved["market"] != sf.market_key({**cfg["sim"]}):
+            raise VenueMismatch(f"{state} (the simulator beside this database) was written for another market "
+                                f"({saved['market']}); this database holds that market's data. Use the same sim "
+                                "settings (seed, replay_csv, funding_csv, history_days, start_price), or another "
+                                "database (--db FILE) for the new market")
+    if newest is not None and saved is None:
+        log.warning("simulator_resumed", clock_after=newest, account="afresh: no saved simulator state beside "
+                    "the database, so the simulator's account, orders and position start new")
+    elif saved is not None:
+        log.info("simulator_resumed", state_file=state, clock_after=max(newest or 0, int(saved["now_ms"])))
+    return {"state_file": state, "resume_after_ms": newest}
 
 
 def _need(exchange_for: Callable[[], Any] | None) -> Callable[[], Any]:

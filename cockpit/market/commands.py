@@ -1,4 +1,8 @@
-"""``cockpit ingest``: candles from a CSV file, or from an exchange through ccxt."""
+"""``cockpit ingest``: candles or funding rates from a CSV file, or market data from an exchange through ccxt.
+
+A database belongs to one venue (``cockpit.data.venue``): CSV imports mark it ``import``, an exchange
+ingest marks it with that exchange; importing into another venue's database is refused.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +12,35 @@ import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("ingest", help="import candles from a CSV file or an exchange",
-                       description="Import candles idempotently. --csv FILE imports one file in one transaction "
-                       "(a malformed row aborts it, naming the line); --exchange backfills/updates through ccxt.")
+    p = sub.add_parser("ingest", help="import candles or funding from a CSV file, or from an exchange",
+                       description="Import idempotently. --csv FILE / --funding-csv FILE import one file in one "
+                       "transaction (a bad row aborts it, naming the line; rows that differ from stored ones abort "
+                       "it unless --overwrite); --exchange backfills/updates through ccxt.")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--csv", metavar="FILE", help="CSV with header timestamp,open,high,low,close,volume (epoch ms)")
+    src.add_argument("--funding-csv", metavar="FILE",
+                     help="CSV with header timestamp,funding_rate (epoch ms of each 8h settlement; rate as a fraction)")
     src.add_argument("--exchange", choices=("sim", "okx-demo", "okx-live"), help="ingest through ccxt from this exchange")
     p.add_argument("--timeframe", help="timeframe of the CSV rows (15m, 1h, 4h, 1d)")
     p.add_argument("--timeframes", help="comma-separated timeframes for --exchange (default: config timeframes)")
     p.add_argument("--since", help="backfill start date YYYY-MM-DD for --exchange")
     p.add_argument("--symbol", help="symbol (default: config symbol)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace stored rows that differ from the file's (default: refuse the import and count them)")
     p.set_defaults(func=run_ingest)
+
+
+def _claim(db, cfg, venue: str, *, record: bool = True, action: str) -> str | None:
+    """None when this database may take data of ``venue`` (recorded when ``record``); else why not."""
+    from cockpit.data.venue import VenueMismatch, claim_venue
+    from cockpit.engine.clock import WallClock
+
+    try:
+        claim_venue(db, venue, now_ms=WallClock().now_ms(), url=cfg["database"]["url"], action=action,
+                    record=record)
+    except VenueMismatch as e:
+        return str(e)
+    return None
 
 
 def run_ingest(args: argparse.Namespace, ctx) -> int:
@@ -28,31 +50,52 @@ def run_ingest(args: argparse.Namespace, ctx) -> int:
         if importlib.util.find_spec("cockpit.market.ingest") is None:
             print("cockpit ingest: exchange ingest is not available in this build", file=sys.stderr)
             return 1
+        refusal = _claim(ctx.database(), cfg, args.exchange, action=f"ingest {args.exchange} market data into it")
+        if refusal:
+            print(f"cockpit ingest: {refusal}", file=sys.stderr)
+            return 1
         from cockpit.market.ingest import run_exchange_ingest_cli
 
         return run_exchange_ingest_cli(args, ctx)
+    from cockpit.data.venue import IMPORT
     from cockpit.domain.market import TIMEFRAME_MS
     from cockpit.engine.clock import WallClock
-    from cockpit.market.csv_import import CsvImportError, import_csv, record_run
+    from cockpit.market.csv_import import CsvImportError, import_csv, import_funding_csv, record_run
 
-    if not args.timeframe:
-        print("cockpit ingest: --timeframe is required with --csv", file=sys.stderr)
-        return 2
-    if args.timeframe not in TIMEFRAME_MS:
-        print(f"cockpit ingest: --timeframe: expected one of {', '.join(TIMEFRAME_MS)}, got {args.timeframe!r}",
-              file=sys.stderr)
-        return 2
+    funding = bool(args.funding_csv)
+    path = args.funding_csv or args.csv
+    if not funding:
+        if not args.timeframe:
+            print("cockpit ingest: --timeframe is required with --csv", file=sys.stderr)
+            return 2
+        if args.timeframe not in TIMEFRAME_MS:
+            print(f"cockpit ingest: --timeframe: expected one of {', '.join(TIMEFRAME_MS)}, got {args.timeframe!r}",
+                  file=sys.stderr)
+            return 2
     db = ctx.database()
-    clock = WallClock()  # a CSV import has no exchange clock: the run is stamped with wall time
-    started = clock.now_ms()
-    try:
-        res = import_csv(db, args.csv, symbol=symbol, timeframe=args.timeframe)
-    except CsvImportError as e:
-        record_run(db, source=f"csv:{args.csv}", symbol=symbol, timeframe=args.timeframe, data_type="candles",
-                   started_at=started, ended_at=clock.now_ms(), rows=0, status="failed", error=str(e))
-        print(f"cockpit ingest: {e}; nothing was imported", file=sys.stderr)
+    refusal = _claim(db, cfg, IMPORT, record=False, action="import CSV data into it")
+    if refusal:
+        print(f"cockpit ingest: {refusal}", file=sys.stderr)
         return 1
-    record_run(db, source=f"csv:{args.csv}", symbol=symbol, timeframe=args.timeframe, data_type="candles",
+    clock = WallClock()  # a CSV import has no exchange clock: the run is stamped, and checked, with wall time
+    started = clock.now_ms()
+    data_type, timeframe = ("funding", None) if funding else ("candles", args.timeframe)
+    try:
+        if funding:
+            res = import_funding_csv(db, path, symbol=symbol, overwrite=args.overwrite, now_ms=started)
+        else:
+            res = import_csv(db, path, symbol=symbol, timeframe=args.timeframe, overwrite=args.overwrite,
+                             now_ms=started)
+    except CsvImportError as e:
+        record_run(db, source=f"csv:{path}", symbol=symbol, timeframe=timeframe, data_type=data_type,
+                   started_at=started, ended_at=clock.now_ms(), rows=0, status="failed", error=str(e))
+        print(f"cockpit ingest: {e}{'' if 'nothing was imported' in str(e) else '; nothing was imported'}",
+              file=sys.stderr)
+        return 1
+    record_run(db, source=f"csv:{path}", symbol=symbol, timeframe=timeframe, data_type=data_type,
                started_at=started, ended_at=clock.now_ms(), rows=res.rows_inserted, status="success", error=None)
-    print(f"imported {res.rows_inserted} new of {res.rows_read} rows ({symbol} {args.timeframe}) from {args.csv}")
+    _claim(db, cfg, IMPORT, action="import CSV data into it")
+    what = "funding rates" if funding else args.timeframe
+    replaced = f"; replaced {res.rows_replaced} stored rows that differed (--overwrite)" if res.rows_replaced else ""
+    print(f"imported {res.rows_inserted} new of {res.rows_read} rows ({symbol} {what}) from {path}{replaced}")
     return 0

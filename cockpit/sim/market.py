@@ -378,7 +378,7 @@ class ReplayMarket(Market):
     def __init__(self, *, candles_csv: str | Path, funding_csv: str | Path | None = None, seed: int = 0) -> None:
         import pandas as pd
 
-        df = pd.read_csv(candles_csv)
+        df = pd.read_csv(candles_csv, encoding="utf-8-sig")
         df.columns = [str(c).strip().lower() for c in df.columns]
         ts = df["timestamp"].to_numpy(dtype=np.int64)
         if len(ts) < 2:
@@ -388,8 +388,11 @@ class ReplayMarket(Market):
         self.source = str(candles_csv)
         self._append(ts, *(df[k].to_numpy(dtype=np.float64) for k in ("open", "high", "low", "close", "volume")))
         if funding_csv:
-            f = pd.read_csv(funding_csv)
-            f.columns = [str(c).strip().lower() for c in f.columns]
+            # The same file and checks as `cockpit ingest --funding-csv` (header timestamp,funding_rate,
+            # 8h settlement times in epoch ms); a replay has its own timeline, so no "after now" bound.
+            from cockpit.market.csv_import import read_funding_csv
+
+            f = read_funding_csv(funding_csv, now_ms=2**62)
             self.funding_overrides = {int(t): float(r) for t, r in zip(f["timestamp"], f["funding_rate"])}
 
     def _index(self, t_ms: int) -> int:

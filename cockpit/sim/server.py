@@ -355,13 +355,16 @@ def build_market(cfg_sim: dict[str, Any], *, start_ms: int | None = None,
 def start_simulator(cfg_sim: dict[str, Any] | None = None, *, host: str = "127.0.0.1", port: int | None = None,
                     credentials: Credentials | None = None, require_simulated_header: bool = True,
                     start_ms: int | None = None, speed: float | None = None,
-                    base_step_ms: int | None = None, state_file: str | None = None) -> SimHandle:
+                    base_step_ms: int | None = None, state_file: str | None = None,
+                    resume_after_ms: int | None = None) -> SimHandle:
     """Start the simulator in a background thread and return its handle (``.stop()`` ends it).
 
     ``cfg_sim`` is the config's ``sim:`` section (defaults when None). ``port=None`` takes
     ``sim.port`` (0 = any free port). Credentials are random unless given. With ``state_file`` an
     existing file restores the exchange (account, orders, fills, clock, credentials) and the state
     is saved there every few seconds and at stop, so a restart is the same exchange.
+    ``resume_after_ms`` (the close of the newest candle already stored from this market) keeps the
+    clock from starting behind it: a restarted simulator carries on after what the database holds.
     """
     from cockpit.config import defaults
     from cockpit.sim import state_file as sf
@@ -372,16 +375,18 @@ def start_simulator(cfg_sim: dict[str, Any] | None = None, *, host: str = "127.0
     saved = sf.load(state_file) if state_file else None
     if saved is not None:
         if saved["market"] != sf.market_key(cfg):
-            raise ValueError(f"{state_file} was written for another market ({saved['market']}); "
-                             "use the same seed/replay settings or another state file")
+            raise sf.StateMismatch(f"{state_file} was written for another market ({saved['market']}); "
+                                   "use the same seed/replay settings or another state file")
         start_ms, base_step_ms = saved["start_ms"], saved["base_step_ms"]
         credentials = credentials or Credentials(*saved["credentials"])
     market, t0 = build_market(cfg, start_ms=start_ms, base_step_ms=base_step_ms)
-    clock = SimClock(t0, float(cfg["speed"] if speed is None else speed))
-    ex = SimExchange(market, start_ms=t0, initial_balance=float(cfg["initial_balance"]))
+    # The market is built from its configured start (same prices as before); only the clock moves on.
+    t_now = max(t0, resume_after_ms or t0) if saved is None else t0
+    clock = SimClock(t_now, float(cfg["speed"] if speed is None else speed))
+    ex = SimExchange(market, start_ms=t_now, initial_balance=float(cfg["initial_balance"]))
     if saved is not None:
         ex.restore(saved["exchange"])
-        clock.set(saved["now_ms"])
+        clock.set(max(saved["now_ms"], resume_after_ms or 0))
     faults = FaultInjector()
     api = OkxApi(ex, clock)
 
