@@ -346,7 +346,7 @@ def create_api(cfg: dict[str, Any], *, api_keys: Iterable[str] | None = None, re
         if given is not None:
             found = _credential(given)
             if found is None:
-                failures.allow(client, monotonic())  # counts the failure
+                failures.allow(client, monotonic())  # records the failure (not over the limit: checked above)
                 return _refuse("UNAUTHORIZED", "wrong API key", "send a configured key or the per-start token "
                                "in the X-API-Key header")
             request.state.role, request.state.who = found

@@ -116,8 +116,10 @@ class ApiServer:
                              f"${cfg['api']['keys_env']} (comma-separated) first")
         self.token = secrets.token_urlsafe(32)
         self.token_file = Path(token_file) if token_file is not None else token_path_for(cfg["database"]["url"])
+        # Where the token is kept is told only to clients on this machine (a loopback bind).
+        hint = f"the per-start token from {self.token_file}" if is_loopback(host) else "the per-start token"
         self.app = create_api(cfg, api_keys=trader, read_keys=read, token=self.token, bind_host=host,
-                              token_hint=f"the per-start token from {self.token_file}", **app_kwargs)
+                              token_hint=hint, **app_kwargs)
         self.host = host
         # Bind ourselves so port 0 works and the chosen port is known before serving.
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
