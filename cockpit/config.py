@@ -378,6 +378,8 @@ SCHEMA: dict[str, Any] = {
     },
     "api": {
         "keys_env": text("COCKPIT_API_KEYS", pattern=r"[A-Za-z_][A-Za-z0-9_]*", describe="an environment variable name"),
+        "read_keys_env": text("COCKPIT_API_READ_KEYS", pattern=r"[A-Za-z_][A-Za-z0-9_]*",
+                              describe="an environment variable name"),
         "rate_limit_per_minute": number(120, 1, 100000, integer=True),
     },
     "remote": {

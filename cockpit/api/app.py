@@ -3,19 +3,27 @@
 Responses use the seed's envelope: ``{"success": true, "data": ...}`` or
 ``{"success": false, "error": {"code", "message", "details"}}``. Reads go through DataService;
 approvals and rejections are operator commands the engine executes (the database is the bus).
-Authentication: an ``X-API-Key`` header, required whenever keys are configured (and keys are
-required to bind anywhere but loopback); a per-key (or per-client) rate limit answers 429.
+Protection (issue 19): the Host header must name the address the server is bound to (loopback
+names on a loopback bind: no DNS rebinding) and an Origin header, when sent, must be the server's
+own; state-changing requests (every POST) need ``Content-Type: application/json`` and a trader
+credential in the ``X-API-Key`` header, even on loopback: a trader key or the per-start token the
+server writes to a 0600 file. Reads need any key (trader or read-only) when keys are configured
+(and keys are required to bind anywhere but loopback). ``/api/health`` is open but shows equity
+and position only with a credential. Wrong credentials are limited per client address (429), the
+requests of each key (or client) per minute too; keys are recorded only as ``key#<short hash>``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 import threading
 import time
 from collections import deque
 from datetime import datetime, timezone
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Iterable, Literal
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -34,6 +42,11 @@ Timeframe = Literal[tuple(TIMEFRAME_MS)]  # type: ignore[valid-type]
 ORDER_STATUSES = ("new", "pending_approval", "approved", "submitted", "partially_filled", "filled", "rejected",
                   "canceled", "expired", "failed")
 OPEN_PATHS = {"/api/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+WILDCARD_BINDS = frozenset({"0.0.0.0", "::", ""})
+AUTH_FAILURES_PER_MINUTE = 10  # wrong keys per client address before every request from it gets 429
+HIDDEN_WITHOUT_KEY = ("equity", "position")  # heartbeat fields /api/health shows only with a credential
 
 
 # ------------------------------------------------------------------ request bodies
@@ -91,8 +104,12 @@ class Envelope(BaseModel):
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorEnvelope, "description": "INVALID_PARAMETER"},
-    401: {"model": ErrorEnvelope, "description": "UNAUTHORIZED (keys configured, X-API-Key missing or wrong)"},
+    401: {"model": ErrorEnvelope, "description": "UNAUTHORIZED (X-API-Key missing or wrong: a key, or for a POST "
+                                                 "a trader key or the per-start token)"},
+    403: {"model": ErrorEnvelope, "description": "FORBIDDEN (foreign Host or Origin, or a read-only key on a POST)"},
     404: {"model": ErrorEnvelope, "description": "NOT_FOUND"},
+    415: {"model": ErrorEnvelope, "description": "UNSUPPORTED_MEDIA_TYPE (a POST without Content-Type: "
+                                                 "application/json)"},
     429: {"model": ErrorEnvelope, "description": "RATE_LIMIT_EXCEEDED"},
     500: {"model": ErrorEnvelope, "description": "INTERNAL_ERROR"},
     502: {"model": ErrorEnvelope, "description": "EXTERNAL_API_ERROR"},
@@ -170,22 +187,86 @@ class RateLimiter:
             q.append(now)
             return True
 
+    def over(self, key: str, now: float) -> bool:
+        """True when ``key`` has used up its window (without counting this look)."""
+        with self._lock:
+            q = self._hits.get(key)
+            while q and now - q[0] > 60.0:
+                q.popleft()
+            return bool(q) and len(q) >= self.per_minute
+
+
+def key_label(key: str) -> str:
+    """How a key is named in records and logs: never the key, only a short hash of it."""
+    return "key#" + hashlib.sha256(key.encode()).hexdigest()[:8]
+
+
+def allowed_hosts(bind_host: str) -> frozenset[str] | None:
+    """Host header names this server answers to: loopback names on a loopback bind, the bound
+    address otherwise; None (any) on a wildcard bind, where keys are required anyway."""
+    h = bind_host.strip("[]").lower()
+    if h in WILDCARD_BINDS:
+        return None
+    if h in LOOPBACK_NAMES or h.startswith("127."):
+        return LOOPBACK_NAMES | {h}
+    return frozenset({h})
+
+
+def _host_port(netloc: str, default_port: int | None) -> tuple[str, int | None] | None:
+    try:
+        u = urlsplit("//" + netloc)
+        return (u.hostname or "", u.port if u.port is not None else default_port) if u.hostname else None
+    except ValueError:
+        return None
+
+
+def same_origin(origin: str, host_header: str) -> bool:
+    """An Origin header names the server the request was sent to (scheme aside: a TLS proxy may sit in front)."""
+    try:
+        o = urlsplit(origin)
+    except ValueError:
+        return False
+    if o.scheme not in ("http", "https") or not o.hostname:
+        return False  # includes "null" (sandboxed frames, file: pages)
+    default = 443 if o.scheme == "https" else 80
+    try:
+        mine = (o.hostname, o.port if o.port is not None else default)
+    except ValueError:
+        return False
+    return _host_port(host_header, default) == mine
+
 
 # ------------------------------------------------------------------ the app
 
 
-def create_api(cfg: dict[str, Any], *, api_keys: list[str] | None = None, services: Any = None,
+def create_api(cfg: dict[str, Any], *, api_keys: Iterable[str] | None = None, read_keys: Iterable[str] | None = None,
+               token: str | None = None, token_hint: str = "the per-start token", bind_host: str = "127.0.0.1",
+               auth_failures_per_minute: int = AUTH_FAILURES_PER_MINUTE, services: Any = None,
                now_ms: Callable[[], int] | None = None, monotonic: Callable[[], float] = time.monotonic) -> FastAPI:
-    """Build the API. ``services`` runs the work that is not a plain read (collect, decisions,
-    backtests): cockpit.api.services.Services by default."""
+    """Build the API. ``api_keys`` may do everything, ``read_keys`` only read; ``token`` (the
+    per-start token, also trader) is what local tools use when no key is configured; without any of
+    them nothing can change state. ``bind_host``: the address served (which Host headers are ours).
+    ``services`` runs the work that is not a plain read (collect, decisions, backtests):
+    cockpit.api.services.Services by default."""
     from cockpit.api.services import Services
 
     if now_ms is None:
         from cockpit.engine.clock import WallClock
 
         now_ms = WallClock().now_ms
-    keys = [k for k in (api_keys or []) if k]
+    credentials: list[tuple[bytes, str, str]] = []  # (secret, role, label)
+    for k in api_keys or ():
+        if k:
+            credentials.append((k.encode(), "trader", key_label(k)))
+    for k in read_keys or ():
+        if k:
+            credentials.append((k.encode(), "read", key_label(k)))
+    keys_configured = bool(credentials)
+    if token:
+        credentials.append((token.encode(), "trader", "token"))
+    hosts = allowed_hosts(bind_host)
     limiter = RateLimiter(int(cfg["api"]["rate_limit_per_minute"]))
+    failures = RateLimiter(auth_failures_per_minute)
     jobs = Jobs(now_ms=now_ms)
     services = services or Services(cfg, now_ms=now_ms)
     app = FastAPI(title="Alpha Arena Cockpit API", version="1", description=__doc__,
@@ -213,7 +294,8 @@ def create_api(cfg: dict[str, Any], *, api_keys: list[str] | None = None, servic
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, e: StarletteHTTPException) -> JSONResponse:
-        code = {404: "NOT_FOUND", 401: "UNAUTHORIZED", 429: "RATE_LIMIT_EXCEEDED"}.get(e.status_code, "INVALID_PARAMETER")
+        code = {404: "NOT_FOUND", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 415: "UNSUPPORTED_MEDIA_TYPE",
+                429: "RATE_LIMIT_EXCEEDED"}.get(e.status_code, "INVALID_PARAMETER")
         if e.status_code >= 500:
             code = "INTERNAL_ERROR"
         body = {"success": False, "error": {"code": code, "message": str(e.detail), "details": None}}
@@ -225,20 +307,62 @@ def create_api(cfg: dict[str, Any], *, api_keys: list[str] | None = None, servic
         err = ApiError("INTERNAL_ERROR", "internal error", type(e).__name__)
         return JSONResponse(err.body(), status_code=500)
 
+    def _refuse(code: str, message: str, details: Any = None, headers: dict[str, str] | None = None) -> JSONResponse:
+        err = ApiError(code, message, details)
+        return JSONResponse(err.body(), status_code=err.status, headers=headers)
+
+    def _credential(given: str) -> tuple[str, str] | None:
+        """(role, label) of the key or token sent; every credential is compared (constant time each)."""
+        found = None
+        for secret, role, label in credentials:
+            if hmac.compare_digest(given.encode(), secret) and found is None:
+                found = (role, label)
+        return found
+
     @app.middleware("http")
-    async def _auth_and_rate(request: Request, call_next):
+    async def _guard(request: Request, call_next):
         path = request.url.path
-        if path not in OPEN_PATHS:
-            ident = request.client.host if request.client else "?"
-            if keys:
-                given = request.headers.get("x-api-key", "")
-                if not any(hmac.compare_digest(given.encode(), k.encode()) for k in keys):
-                    return JSONResponse(ApiError("UNAUTHORIZED", "missing or wrong API key",
-                                                 "send the key in the X-API-Key header").body(), status_code=401)
-                ident = "key:" + given[-6:]
-            if not limiter.allow(ident, monotonic()):
-                return JSONResponse(ApiError("RATE_LIMIT_EXCEEDED", "too many requests",
-                                             f"limit {limiter.per_minute} per minute").body(), status_code=429)
+        client = request.client.host if request.client else "?"
+        host = request.headers.get("host", "")
+        name = _host_port(host, None)
+        if name is None or (hosts is not None and name[0].lower() not in hosts):
+            return _refuse("FORBIDDEN", "Host header is not this server's address",
+                           f"allowed: {', '.join(sorted(hosts or ()))}" if hosts else None)
+        origin = request.headers.get("origin")
+        if origin is not None and not same_origin(origin, host):
+            return _refuse("FORBIDDEN", "cross-origin request refused", "the API answers only its own origin")
+        unsafe = request.method.upper() not in SAFE_METHODS
+        if unsafe:
+            media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+            if media != "application/json":
+                return _refuse("UNSUPPORTED_MEDIA_TYPE", "state-changing requests must be JSON",
+                               "send Content-Type: application/json")
+        given = request.headers.get("x-api-key")
+        request.state.role, request.state.who = None, None
+        if given is not None or path not in OPEN_PATHS:
+            if failures.over(client, monotonic()):
+                return _refuse("RATE_LIMIT_EXCEEDED", "too many failed authentications from this address",
+                               f"limit {failures.per_minute} per minute", headers={"Retry-After": "60"})
+        if given is not None:
+            found = _credential(given)
+            if found is None:
+                failures.allow(client, monotonic())  # records the failure (not over the limit: checked above)
+                return _refuse("UNAUTHORIZED", "wrong API key", "send a configured key or the per-start token "
+                               "in the X-API-Key header")
+            request.state.role, request.state.who = found
+        if path in OPEN_PATHS:
+            return await call_next(request)
+        role = request.state.role
+        if unsafe and role != "trader":
+            if role == "read":
+                return _refuse("FORBIDDEN", "this API key is read-only", "state-changing requests need a trader key")
+            return _refuse("UNAUTHORIZED", "state-changing requests need a credential, even on loopback",
+                           f"send a trader key or {token_hint} in the X-API-Key header")
+        if keys_configured and role is None:
+            return _refuse("UNAUTHORIZED", "missing API key", "send the key in the X-API-Key header")
+        if not limiter.allow(request.state.who or client, monotonic()):
+            return _refuse("RATE_LIMIT_EXCEEDED", "too many requests", f"limit {limiter.per_minute} per minute",
+                           headers={"Retry-After": "60"})
         return await call_next(request)
 
     # -------------------------------------------------------------- market
@@ -362,14 +486,21 @@ def create_api(cfg: dict[str, Any], *, api_keys: list[str] | None = None, servic
         return ok({"order_id": order_id, "command_id": cid}, message="rejection queued for the engine")
 
     def _operator(request: Request) -> str:
-        who = request.headers.get("x-api-key", "")
+        """``api <client address> <key#short hash | token>``: the key itself is never recorded."""
         client = request.client.host if request.client else "?"
-        return f"api {client}" + (f" key …{who[-4:]}" if who else "")
+        who = getattr(request.state, "who", None)
+        return f"api {client}" + (f" {who}" if who else "")
 
     # -------------------------------------------------------------- health
 
     @app.get("/api/health", tags=["health"], response_model=Envelope)
-    def health() -> dict[str, Any]:
-        return ok(services.health())
+    def health(request: Request) -> dict[str, Any]:
+        data = services.health()
+        if getattr(request.state, "role", None) is None:  # no credential: nothing about the account
+            beat = data.get("engine_heartbeat")
+            if isinstance(beat, dict):
+                data["engine_heartbeat"] = {k: v for k, v in beat.items() if k not in HIDDEN_WITHOUT_KEY}
+            data["hidden"] = f"{' and '.join(HIDDEN_WITHOUT_KEY)}: send an API key in the X-API-Key header"
+        return ok(data)
 
     return app

@@ -156,7 +156,8 @@ def run_main(args: argparse.Namespace, ctx) -> int:
             return 2
         try:
             api_bind = parse_bind(api_bind)
-            if not is_loopback(api_bind[0]) and not api_keys(cfg):
+            keys = api_keys(cfg)  # a key that is too short is refused now, before the engine starts
+            if not is_loopback(api_bind[0]) and not keys:
                 raise ApiRefused(f"--api {api_bind[0]}:{api_bind[1]} is not a loopback address: set API keys in "
                                  f"${cfg['api']['keys_env']} (comma-separated) first")
         except ApiRefused as e:
@@ -189,7 +190,8 @@ def _start_api(handle: EngineHandle, log: EventLog, cfg: dict[str, Any], bind: t
     now_ms = clock.now_ms if clock is not None else (lambda: int(time.time() * 1000))
     services = Services(cfg, now_ms=now_ms, exchange_factory=getattr(stages, "exchange_for", None), clock=clock)
     server = ApiServer(cfg, bind[0], bind[1], services=services, now_ms=now_ms).start()
-    log.info("api", url=server.url + "/api", docs=server.url + "/docs")
+    # The per-start token is never logged: only where the operator's tools find it.
+    log.info("api", url=server.url + "/api", docs=server.url + "/docs", token_file=str(server.token_file))
     return server
 
 

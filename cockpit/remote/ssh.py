@@ -6,9 +6,10 @@ it). There is no shell, no exec of other commands, no subsystems (sftp), no port
 agent or X11 forwarding, and no password or keyboard-interactive authentication: only the public
 keys listed in the authorized-keys file get in.
 
-Roles come from the key's authorized-keys entry, either as an OpenSSH option
-``environment="COCKPIT_ROLE=trader"`` or as ``cockpit-role=trader`` anywhere in the key's comment.
-A key with no role is a **viewer** (the safe default): it sees every pane but
+Roles come only from the options of the key's authorized-keys entry, which the server's operator
+writes: ``environment="COCKPIT_ROLE=trader"`` (read through asyncssh's own option parser). The
+key's comment is written by the key's owner and grants nothing: a ``cockpit-role=`` there is
+reported and ignored. A key with no role is a **viewer** (the safe default): it sees every pane but
 ``cockpit.data.operator.submit_command`` refuses its approve/reject/cancel/kill commands. The child
 gets ``COCKPIT_ROLE`` and ``COCKPIT_OPERATOR="ssh <SHA256 fingerprint> <comment>"``, so every
 command it writes records which key sent it.
@@ -45,8 +46,7 @@ KILL_GRACE_S = 3.0
 
 # "<type> <base64> [comment]" somewhere in an authorized_keys line, after any options.
 _KEY_RE = re.compile(r"(?:^|\s)((?:ssh-|ecdsa-|sk-)[\w@.-]+)\s+([A-Za-z0-9+/]+={0,3})(?:\s+(.*))?$")
-_COMMENT_ROLE_RE = re.compile(r"(?:^|\s)cockpit-role=(\S+)")
-_ENV_ROLE_RE = re.compile(r'(?:^|,)environment="COCKPIT_ROLE=([^"]*)"')
+_COMMENT_ROLE_RE = re.compile(r"(?:^|\s)cockpit-role=(\S+)")  # recognised only to warn that it is ignored
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
 # Inherited variables a session child must not see (the server's own terminal, client env).
 _DROP_ENV = ("COLUMNS", "LINES", "ROWS", "TEXTUAL_DRIVER", "SSH_CLIENT", "SSH_CONNECTION", "SSH_TTY",
@@ -131,19 +131,37 @@ def parse_authorized_keys(text: str) -> tuple[list[AuthorizedKey], list[str]]:
                             f"{', '.join(sorted(_HARMLESS_OPTIONS))}")
             continue
         comment = _UNPRINTABLE.sub("", (m.group(3) or "").strip())
-        em = _ENV_ROLE_RE.search(options)
-        env_role = em.group(1) if em else None
-        cm = _COMMENT_ROLE_RE.search(comment)
-        comment_role = cm.group(1) if cm else None
-        if env_role and comment_role and env_role != comment_role:
-            problems.append(f"line {no}: two different roles ({env_role!r} in options, {comment_role!r} in comment)")
+        parsed = _entry_options(matcher)
+        if parsed is None:
+            problems.append(f"line {no}: cannot read this entry's options (unexpected asyncssh version); refused")
             continue
-        role = env_role or comment_role or DEFAULT_ROLE
+        env = parsed.get("environment") or {}
+        if options.count("COCKPIT_ROLE=") > 1:
+            problems.append(f"line {no}: COCKPIT_ROLE is set more than once in the options; refused")
+            continue
+        role = env.get(ROLE_ENV, DEFAULT_ROLE) if isinstance(env, dict) else DEFAULT_ROLE
         if role not in ROLES:
             problems.append(f"line {no}: unknown role {role!r}; allowed: {', '.join(ROLES)}")
             continue
+        if _COMMENT_ROLE_RE.search(comment):
+            # The comment is the key owner's text: it never grants a role (issue 19).
+            problems.append(f"line {no}: 'cockpit-role=' in the key's comment is ignored (the key's owner writes "
+                            f"the comment); this key is a {role}. Give a role with the option "
+                            f'environment="COCKPIT_ROLE=trader" before the key')
         entries.append(AuthorizedKey(key.get_fingerprint("sha256"), comment, role, no, matcher))
     return entries, problems
+
+
+def _entry_options(matcher: Any) -> dict[str, Any] | None:
+    """The options asyncssh parsed for a one-line SSHAuthorizedKeys (``{"environment": {...}, "from": [...]}``).
+
+    asyncssh returns these options from ``validate()``, but only for a matching client; at load
+    time they are read from its single user entry. None when that is not what we find (fail closed).
+    """
+    entries = getattr(matcher, "_user_entries", None)
+    if not isinstance(entries, list) or len(entries) != 1 or not isinstance(getattr(entries[0], "options", None), dict):
+        return None
+    return entries[0].options
 
 
 class AuthorizedKeysFile:

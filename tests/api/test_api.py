@@ -37,6 +37,15 @@ def server(cfg, seeded):
     s.stop()
 
 
+def trader(s: ApiServer, timeout: float = 5.0) -> httpx.Client:
+    """A client that may change state: the per-start token (what local tools read from the token file)."""
+    return httpx.Client(base_url=s.url, headers={"X-API-Key": s.token}, timeout=timeout)
+
+
+KEY_A = "k-one-" + "a" * 24
+KEY_B = "k-two-" + "b" * 24
+
+
 def test_market_latest_and_stats(server):
     c = httpx.Client(base_url=server.url)
     r = c.get("/api/market/latest", params={"symbol": "BTC/USDT:USDT", "timeframe": "1h", "limit": 3})
@@ -73,7 +82,7 @@ def test_unknown_route_and_missing_rows_are_not_found(server):
     assert r.status_code == 404 and r.json()["error"]["code"] == "NOT_FOUND"
     r = httpx.get(server.url + "/api/backtest/result/999")
     assert r.status_code == 404 and r.json()["error"]["code"] == "NOT_FOUND"
-    r = httpx.post(server.url + "/api/backtest/run/999")
+    r = trader(server).post("/api/backtest/run/999", json={})
     assert r.status_code == 404
 
 
@@ -85,23 +94,23 @@ def test_decision_history(server, seeded):
 
 
 def test_orders_approve_and_reject_become_operator_commands(server, seeded, ds):
-    c = httpx.Client(base_url=server.url)
+    c = trader(server)
     r = c.get("/api/orders", params={"status": "pending_approval"})
     assert [o["id"] for o in r.json()["data"]] == [seeded["pending"]]
     assert c.get("/api/orders", params={"status": "bogus"}).status_code == 400
-    r = c.post(f"/api/orders/{seeded['pending']}/approve")
+    r = c.post(f"/api/orders/{seeded['pending']}/approve", json={})
     assert r.status_code == 200, r.text
     cmds = ds.operator_commands()
     assert [(x["command"], x["order_id"]) for x in cmds] == [("approve", seeded["pending"])]
-    assert cmds[0]["operator"].startswith("api 127.0.0.1")
-    r = c.post(f"/api/orders/{seeded['filled']}/approve")
+    assert cmds[0]["operator"] == "api 127.0.0.1 token"
+    r = c.post(f"/api/orders/{seeded['filled']}/approve", json={})
     assert r.status_code == 400 and "not pending approval" in r.json()["error"]["message"]
     r = c.post(f"/api/orders/{seeded['pending']}/reject", json={})
     assert r.status_code == 400
     r = c.post(f"/api/orders/{seeded['pending']}/reject", json={"reason": "too big"})
     assert r.status_code == 200
     assert ds.operator_commands()[-1]["payload"] == {"reason": "too big"}
-    assert c.post("/api/orders/424242/approve").status_code == 404
+    assert c.post("/api/orders/424242/approve", json={}).status_code == 404
 
 
 def test_health_is_open_and_reports_mode(server):
@@ -123,14 +132,16 @@ def test_openapi_document_is_served(server):
 def test_keys_required_off_loopback_and_wrong_key_is_401(cfg, seeded):
     with pytest.raises(ApiRefused, match="not a loopback address"):
         ApiServer(cfg, "0.0.0.0", 0, environ={})
-    s = ApiServer(cfg, "127.0.0.1", 0, environ={"COCKPIT_API_KEYS": "k-one,k-two"}).start()
+    s = ApiServer(cfg, "127.0.0.1", 0, environ={"COCKPIT_API_KEYS": f"{KEY_A},{KEY_B}"}).start()
     try:
         for method, path in (("get", "/api/market/stats"), ("get", "/api/orders"), ("post", "/api/market/collect"),
                              ("get", "/api/backtest/list"), ("post", f"/api/orders/{seeded['pending']}/approve")):
-            r = getattr(httpx, method)(s.url + path, headers={"X-API-Key": "wrong"})
+            kw = {"json": {}} if method == "post" else {}
+            r = getattr(httpx, method)(s.url + path, headers={"X-API-Key": "wrong"}, **kw)
             assert r.status_code == 401, path
             assert r.json()["error"]["code"] == "UNAUTHORIZED"
-        r = httpx.get(s.url + "/api/market/stats", headers={"X-API-Key": "k-two"})
+            assert httpx.get(s.url + path).status_code == 401, path  # no key at all
+        r = httpx.get(s.url + "/api/market/stats", headers={"X-API-Key": KEY_B})
         assert r.status_code == 200
     finally:
         s.stop()
@@ -171,7 +182,7 @@ def test_collect_runs_in_background_against_the_simulator(cfg, db, ds):
     cfg = {**cfg, "exchange": {**cfg["exchange"], "backfill_days": 2}}
     s = ApiServer(cfg, "127.0.0.1", 0, environ={}).start()
     try:
-        c = httpx.Client(base_url=s.url, timeout=30)
+        c = trader(s, timeout=30)
         r = c.post("/api/market/collect", json={"symbol": "BTC/USDT:USDT", "timeframe": "1h", "update_only": True})
         assert r.status_code == 200 and r.json()["message"] == "Data collection started"
         job = _poll(c, r.json()["data"]["job_id"])
@@ -199,7 +210,7 @@ def test_decision_generate_records_a_decision_with_analysis_and_risk(cfg, db, ds
     import_csv(db, p, symbol="BTC/USDT:USDT", timeframe="1h")
     s = ApiServer(cfg, "127.0.0.1", 0, environ={}).start()
     try:
-        c = httpx.Client(base_url=s.url, timeout=60)
+        c = trader(s, timeout=60)
         r = c.post("/api/decision/generate", json={"symbol": "BTC/USDT:USDT", "timeframe": "1h", "strategy": "balanced"})
         assert r.status_code == 200, r.text
         d = r.json()["data"]
@@ -237,7 +248,7 @@ def test_backtest_create_run_poll_result_and_list(cfg, db, ds, tmp_path):
     import_csv(db, p, symbol="BTC/USDT:USDT", timeframe="1h")
     s = ApiServer(cfg, "127.0.0.1", 0, environ={}).start()
     try:
-        c = httpx.Client(base_url=s.url, timeout=60)
+        c = trader(s, timeout=60)
         body = {"name": "EMA cross", "symbol": "BTC/USDT:USDT", "timeframe": "1h",
                 "start_time": "2024-01-05T00:00:00Z", "end_time": "2024-02-28T23:00:00Z", "initial_capital": 10000,
                 "commission_rate": 0.0005, "strategy": "ema_trend", "strategy_params": {"fast": 8, "slow": 30}}
@@ -249,7 +260,7 @@ def test_backtest_create_run_poll_result_and_list(cfg, db, ds, tmp_path):
         assert bad.status_code == 400 and bad.json()["error"]["message"] == "invalid strategy_params"
         assert c.post("/api/backtest/create", json={**body, "end_time": "2023-01-01T00:00:00Z"}).status_code == 400
         assert c.post("/api/backtest/create", json={**body, "start_time": "yesterday"}).status_code == 400
-        r = c.post(f"/api/backtest/run/{config_id}")
+        r = c.post(f"/api/backtest/run/{config_id}", json={})
         assert r.status_code == 200
         job = _poll(c, r.json()["data"]["job_id"])
         assert job["status"] == "done", job

@@ -30,25 +30,32 @@ def _run(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subpr
                             text=True)
 
 
-def _api_url(proc: subprocess.Popen, timeout: float = 60.0) -> str:
-    deadline = time.monotonic() + timeout
+def _api_line(proc: subprocess.Popen, timeout: float = 60.0) -> tuple[dict, str]:
+    """The 'api' log record, and everything printed before it."""
+    deadline, seen = time.monotonic() + timeout, ""
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
         if not line:
             break
+        seen += line
         try:
             rec = json.loads(line)
         except ValueError:
             continue
         if rec.get("event") == "api":
-            return rec["url"]
+            return rec, seen
     raise AssertionError("no 'api' log line")
 
 
 def test_headless_engine_serves_the_api_and_stops_cleanly(tmp_path):
     proc = _run(tmp_path, "--api", "127.0.0.1:0")
     try:
-        base = _api_url(proc)
+        rec, before = _api_line(proc)
+        base = rec["url"]
+        # The per-start token: in a 0600 file next to the database (the log names the file, never the token).
+        token_file = Path(rec["token_file"])
+        assert token_file == tmp_path / "e.db.api-token" and (token_file.stat().st_mode & 0o777) == 0o600
+        token = token_file.read_text().strip()
         c = httpx.Client(base_url=base.removesuffix("/api"), timeout=10)
         health = c.get("/api/health").json()["data"]
         assert health["mode"] == "sim"
@@ -62,7 +69,9 @@ def test_headless_engine_serves_the_api_and_stops_cleanly(tmp_path):
         assert {t["timeframe"] for t in tables} >= {"1h"}
         assert decisions and decisions[0]["action"] in ("buy", "sell", "hold")
         # collect through the engine's own exchange connection (the in-process simulator)
-        r = c.post("/api/market/collect", json={"symbol": "BTC/USDT:USDT", "timeframe": "4h"})
+        assert c.post("/api/market/collect", json={"symbol": "BTC/USDT:USDT", "timeframe": "4h"}).status_code == 401
+        r = c.post("/api/market/collect", json={"symbol": "BTC/USDT:USDT", "timeframe": "4h"},
+                   headers={"X-API-Key": token})
         job = r.json()["data"]["job_id"]
         for _ in range(200):
             j = c.get(f"/api/jobs/{job}").json()["data"]
@@ -76,6 +85,8 @@ def test_headless_engine_serves_the_api_and_stops_cleanly(tmp_path):
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, err
+    assert token not in before + out + err
+    assert not token_file.exists()  # the token ends with the server
 
 
 def test_public_bind_without_keys_is_refused_before_the_engine_starts(tmp_path):
@@ -90,3 +101,11 @@ def test_api_needs_headless(tmp_path):
     r = subprocess.run([sys.executable, "-m", "cockpit", "--db", str(tmp_path / "x.db"), "--api", "127.0.0.1:0"],
                        capture_output=True, text=True, cwd=tmp_path, env=_env(), timeout=60)
     assert r.returncode == 2 and "add --headless" in r.stderr
+
+
+def test_a_short_api_key_is_refused_before_the_engine_starts(tmp_path):
+    proc = _run(tmp_path, "--api", "127.0.0.1:0", "--for", "5s", env=_env(COCKPIT_API_KEYS="hunter2"))
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert "trader key #1 in $COCKPIT_API_KEYS is 7 characters long" in err and "at least 24" in err
+    assert "hunter2" not in out + err and "engine_start" not in out

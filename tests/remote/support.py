@@ -61,13 +61,13 @@ class Keys:
 def make_keys(tmp: Path) -> Keys:
     import asyncssh
 
-    trader = asyncssh.generate_private_key("ssh-ed25519", comment="alice@desk cockpit-role=trader")
+    trader = asyncssh.generate_private_key("ssh-ed25519", comment="alice@desk")
     viewer = asyncssh.generate_private_key("ssh-ed25519", comment="bob@desk")
     stranger = asyncssh.generate_private_key("ssh-ed25519", comment="mallory@nowhere")
     path = tmp / "authorized_keys"
     path.write_text(
         "# cockpit operators\n"
-        + trader.export_public_key("openssh").decode()
+        + 'environment="COCKPIT_ROLE=trader" ' + trader.export_public_key("openssh").decode()
         + 'environment="COCKPIT_ROLE=viewer",no-port-forwarding ' + viewer.export_public_key("openssh").decode())
     return Keys(trader, viewer, stranger, path)
 

@@ -46,35 +46,50 @@ def _pub(key) -> str:
 def test_authorized_keys_roles_and_problems():
     from cockpit.remote.ssh import parse_authorized_keys
 
-    k = [asyncssh.generate_private_key("ssh-ed25519", comment=c) for c in
-         ("a cockpit-role=trader", "b", "c", "d cockpit-role=viewer", "e cockpit-role=root", "f")]
+    k = [asyncssh.generate_private_key("ssh-ed25519", comment=c) for c in ("a", "b", "c", "d", "e", "f")]
     text = "\n".join([
         "# comment line",
-        _pub(k[0]),                                                  # 2: trader from the comment
+        'environment="COCKPIT_ROLE=trader" ' + _pub(k[0]),           # 2: trader from the option
         _pub(k[1]),                                                  # 3: no role: viewer
         'no-agent-forwarding,environment="COCKPIT_ROLE=trader" ' + _pub(k[2]),  # 4: trader from the option
-        'environment="COCKPIT_ROLE=trader" ' + _pub(k[3]),           # 5: two different roles: refused
-        _pub(k[4]),                                                  # 6: unknown role: refused
+        'environment="COCKPIT_ROLE=viewer",environment="COCKPIT_ROLE=trader" ' + _pub(k[3]),  # 5: two roles: refused
+        'environment="COCKPIT_ROLE=root" ' + _pub(k[4]),             # 6: unknown role: refused
         "cert-authority " + _pub(k[5]),                              # 7: CA: refused
         "ssh-ed25519 not-base64!!",                                  # 8: junk
         "",
     ])
     entries, problems = parse_authorized_keys(text)
     got = {e.line_no: (e.role, e.comment, e.fingerprint) for e in entries}
-    assert got == {2: ("trader", "a cockpit-role=trader", k[0].get_fingerprint()),
+    assert got == {2: ("trader", "a", k[0].get_fingerprint()),
                    3: ("viewer", "b", k[1].get_fingerprint()),
                    4: ("trader", "c", k[2].get_fingerprint())}
     assert [p.split(":")[0] for p in problems] == ["line 5", "line 6", "line 7", "line 8"]
-    assert "two different roles" in problems[0] and "unknown role 'root'" in problems[1]
+    assert "more than once" in problems[0] and "unknown role 'root'" in problems[1]
     assert entries[1].operator == f"ssh {k[1].get_fingerprint()} b"
     pub = [asyncssh.import_public_key(_pub(x)) for x in k]  # what a client presents
     assert entries[0].matches(pub[0], "", "127.0.0.1") and not entries[0].matches(pub[1], "", "127.0.0.1")
 
 
+def test_a_comment_cannot_grant_a_role():
+    """The comment is written by the key's owner: `cockpit-role=trader` there grants nothing (issue 19)."""
+    from cockpit.remote.ssh import AuthorizedKeysFile, parse_authorized_keys
+
+    key = asyncssh.generate_private_key("ssh-ed25519", comment="mallory cockpit-role=trader")
+    entries, problems = parse_authorized_keys(_pub(key))
+    assert [e.role for e in entries] == ["viewer"]
+    assert len(problems) == 1 and "comment is ignored" in problems[0] and "COCKPIT_ROLE=trader" in problems[0]
+    # Nor can it contradict the operator's option, or smuggle an option in after the key.
+    entries, _ = parse_authorized_keys('environment="COCKPIT_ROLE=viewer" ' + _pub(key))
+    assert [e.role for e in entries] == ["viewer"]
+    sneaky = _pub(key).rsplit(" ", 2)[0] + ' m environment="COCKPIT_ROLE=trader"'
+    entries, _ = parse_authorized_keys(sneaky)
+    assert [e.role for e in entries] == ["viewer"]
+
+
 def test_options_we_would_not_honour_are_refused():
     from cockpit.remote.ssh import parse_authorized_keys
 
-    pub = _pub(asyncssh.generate_private_key("ssh-ed25519", comment="t cockpit-role=trader"))
+    pub = _pub(asyncssh.generate_private_key("ssh-ed25519", comment="t"))
     ok, problems = parse_authorized_keys('restrict,pty,environment="OTHER=a,b",environment="COCKPIT_ROLE=trader" ' + pub)
     assert problems == [] and [e.role for e in ok] == ["trader"]
     for opt in ('expiry-time="20200101"', "no-pty", "foo-bar", 'no-port-forwarding,verify-required'):
@@ -85,8 +100,8 @@ def test_options_we_would_not_honour_are_refused():
 def test_from_option_is_honoured():
     from cockpit.remote.ssh import parse_authorized_keys
 
-    key = asyncssh.generate_private_key("ssh-ed25519", comment="far cockpit-role=trader")
-    (entry,), _ = parse_authorized_keys('from="10.0.0.0/8" ' + _pub(key))
+    key = asyncssh.generate_private_key("ssh-ed25519", comment="far")
+    (entry,), _ = parse_authorized_keys('from="10.0.0.0/8",environment="COCKPIT_ROLE=trader" ' + _pub(key))
     assert entry.role == "trader"
     pub = asyncssh.import_public_key(_pub(key))
     assert entry.matches(pub, "", "10.1.2.3") and not entry.matches(pub, "", "127.0.0.1")

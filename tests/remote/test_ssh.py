@@ -46,7 +46,7 @@ def test_trader_sees_panes_and_approval_records_fingerprint(ssh_server):
     assert len(rows) == 1
     row = rows[0]
     assert row["command"] == "approve" and row["order_id"] == ssh_server.order_id and row["status"] == "pending"
-    assert f"ssh {fingerprint} alice@desk cockpit-role=trader" in row["operator"]
+    assert f"ssh {fingerprint} alice@desk" in row["operator"]
     assert "ssh 127.0.0.1" in row["operator"]  # SSH_CONNECTION of the session: the client's address
 
 
