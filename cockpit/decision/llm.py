@@ -235,6 +235,9 @@ class LLMClient:
                 completion_tokens += c
             except (openai.OpenAIError, ValueError, TypeError, AttributeError, IndexError, KeyError) as e:
                 # JSONDecodeError is a ValueError: a broken body is an API error like any other.
+                if isinstance(e, ReplyTooLarge):  # the provider answered (at length): count what went both ways
+                    prompt_tokens += estimate_tokens(prompt_chars)
+                    completion_tokens += estimate_tokens(self.max_reply_bytes)
                 return LLMResult("error", None, body, self._ms(start), prompt_tokens or None,
                                  completion_tokens or None, self._redact(_describe(e)), attempts,
                                  usage_note=self._note(notes))
