@@ -8,7 +8,7 @@ import json
 import sys
 from datetime import datetime, timezone
 
-from cockpit.domain.text import MODEL_PREFIX, clean_text, model_says
+from cockpit.domain.text import clean_text, model_says
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -110,7 +110,7 @@ def run_test(args: argparse.Namespace, ctx) -> int:
         else:
             print(f"reply NOT usable -> fallback: {clean_text(sel.fallback_reason)}")
             if sel.llm_response:
-                print(f"raw reply ({MODEL_PREFIX.rstrip()}): {clean_text(sel.llm_response, max_chars=500)}")
+                print(f"raw reply: {model_says(sel.llm_response, max_chars=500)}")
     return 0 if sel.selector == "llm" else 1
 
 
