@@ -340,7 +340,7 @@ def rationale_text(decisions: list[dict[str, Any]], runs: dict[int, dict[str, An
             t.append(f"(fallback: {clean_text(h['fallback_reason'])}) ", "yellow")
         else:
             t.append(f"({sel}) ", "dim")
-        t.append(clean_text((h.get("reasoning") or "").split("\n")[0], max_chars=120) + "\n", "dim")
+        t.append(clean_text((h.get("reasoning") or "").split("\n")[0])[:120] + "\n", "dim")
     t.rstrip()
     return t
 
@@ -500,7 +500,7 @@ def timeline_text(order: dict[str, Any] | None, events: list[dict[str, Any]], fi
         t.append(f"\n  reason: {order['reason']}", "dim")
     if decision and decision.get("reasoning"):
         t.append(f"\n  why (decision #{decision['id']}): ", "dim")
-        t.append(clean_text(decision["reasoning"].split("\n")[0], max_chars=200))
+        t.append(clean_text(decision["reasoning"].split("\n")[0])[:200])
     return t
 
 
