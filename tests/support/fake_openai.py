@@ -141,6 +141,12 @@ class FakeOpenAIServer:
             def log_message(self, *a: Any) -> None:  # keep test output clean
                 pass
 
+            def handle(self) -> None:
+                try:
+                    super().handle()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client hung up (e.g. on a reply it refused to read to the end)
+
             def _send(self, code: int, body: bytes, content_type: str, headers: dict[str, str],
                       no_length: bool = False) -> None:
                 self.send_response(code)
