@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable, Mapping
 import yaml
 
 from cockpit.domain.market import TIMEFRAME_MS
+from cockpit.domain.text import Redactor
 
 ENV_PREFIX = "COCKPIT__"
 SYMBOL = "BTC/USDT:USDT"
@@ -582,4 +583,15 @@ def secret_values(cfg: Mapping[str, Any], environ: Mapping[str, str] | None = No
         names.append(cfg["database"]["password_env"])
     for url in cfg.get("notify", {}).get("urls", []):  # tokens inside notification URLs
         names += ENV_REF.findall(url)
-    return [environ[n] for n in names if n and environ.get(n)]
+    values = [environ[n] for n in names if n and environ.get(n)]
+    keys_env = cfg.get("api", {}).get("keys_env")
+    if keys_env and environ.get(keys_env):  # the REST API's keys, comma-separated
+        values += [k.strip() for k in environ[keys_env].split(",") if k.strip()]
+    return values
+
+
+def redactor(cfg: Mapping[str, Any], environ: Mapping[str, str] | None = None, *,
+             token: str = "[redacted]") -> Redactor:
+    """The Redactor of a run: blanks every configured secret (secret_values) in text before it is stored
+    or logged."""
+    return Redactor(secret_values(cfg, environ), token=token)

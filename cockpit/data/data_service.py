@@ -184,7 +184,9 @@ class DataService:
         return self._q("SELECT * FROM llm_runs WHERE id > ? ORDER BY id DESC LIMIT ?", (since_id, limit))
 
     def llm_tokens_since(self, since_ms: int) -> int:
-        r = self._db.execute_sql("SELECT COALESCE(SUM(COALESCE(prompt_tokens,0)+COALESCE(completion_tokens,0)),0) "
+        # A negative count (an old row that trusted the provider) never gives budget back.
+        r = self._db.execute_sql("SELECT COALESCE(SUM(CASE WHEN prompt_tokens > 0 THEN prompt_tokens ELSE 0 END"
+                                 " + CASE WHEN completion_tokens > 0 THEN completion_tokens ELSE 0 END),0) "
                                  "FROM llm_runs WHERE timestamp >= ?", (since_ms,)).fetchone()
         return int(r[0] or 0)
 

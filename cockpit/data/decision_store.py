@@ -4,6 +4,10 @@ spending guard's risk event. Reads go through DataService.
 Nothing written here may contain an API key: callers pass the request *body* (messages, model,
 parameters) and never headers; ``redact`` additionally blanks any secret value that reached a text
 by accident (e.g. an error message echoing a header).
+
+Model text (the raw reply, the rationale inside the reasoning) and error texts are stored without
+escape sequences or control characters (cockpit.domain.text.clean_text; newlines kept): a reply that
+carries ``ESC[2J`` or an OSC title cannot reach a terminal later through the database.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import peewee
 
 from cockpit.db.connection import database_proxy
 from cockpit.domain.signals import Decision
+from cockpit.domain.text import Redactor, clean_text
 
 
 def _json(v: Any) -> str | None:
@@ -45,16 +50,16 @@ def _finite(v: Any) -> Any:
 
 
 class DecisionStore:
-    def __init__(self, db: peewee.Database | None = None, *, secrets: Iterable[str] = ()) -> None:
+    def __init__(self, db: peewee.Database | None = None, *, secrets: Iterable[str] = (),
+                 redactor: Redactor | None = None) -> None:
         self._db = db if db is not None else database_proxy
-        self._secrets = [s for s in secrets if s and len(s) >= 4]
+        self._redactor = redactor if redactor is not None else Redactor(secrets)
 
     def redact(self, text: str | None) -> str | None:
+        """``text`` with secrets blanked and control characters removed (None stays None)."""
         if text is None:
             return None
-        for s in self._secrets:
-            text = text.replace(s, "[redacted]")
-        return text
+        return self._redactor(clean_text(text, one_line=False))
 
     def _exec(self, sql: str, params: tuple | list) -> int:
         return int(self._db.execute_sql(sql, params).lastrowid)
@@ -115,7 +120,7 @@ class DecisionStore:
 
     def insert_risk_event(self, *, symbol: str, timestamp: int, level: str, rule: str, details: str) -> int:
         return self._exec("INSERT INTO risk_events (symbol, timestamp, level, rule, details) VALUES (?, ?, ?, ?, ?)",
-                          (symbol, int(timestamp), level, rule, details))
+                          (symbol, int(timestamp), level, rule, self.redact(details)))
 
     def update_decision_risk(self, decision_id: int, risk_assessment: dict[str, Any]) -> None:
         """The risk layer's verdict on a decision (risk_assessment JSON)."""

@@ -4,6 +4,10 @@ Every status change goes through ``OrderStore.transition``: inside one transacti
 state machine (cockpit.domain.orders), updates the order with a guard on its current status and
 writes the order_lifecycle_events row, so the status and its history can never disagree, and an
 illegal transition raises ``IllegalTransition`` without writing anything.
+
+Lifecycle messages and order reasons often carry the exchange's own error text, which a server or proxy
+may fill with the request's headers: they pass through the run's ``Redactor`` (configured secrets
+blanked) before they are written.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from cockpit.db.connection import database_proxy
 from cockpit.db.dialect import replace_row, write_transaction
 from cockpit.db.models import Balance, DecisionRow, EngineState, OrderLifecycleEvent, OrderRow, PositionRow, PositionSnapshot, TradeRow
 from cockpit.domain.orders import Fill, IllegalTransition, Order, OrderStatus, Position, can_transition
+from cockpit.domain.text import Redactor
 
 # Columns a caller may set together with (or without) a status change.
 UPDATABLE = frozenset({
@@ -36,8 +41,12 @@ def _order(row: OrderRow) -> Order:
 
 
 class OrderStore:
-    def __init__(self, db: peewee.Database | None = None) -> None:
+    def __init__(self, db: peewee.Database | None = None, *, redactor: Redactor | None = None) -> None:
         self._db = db if db is not None else database_proxy
+        self._redact = redactor or Redactor()
+
+    def _text_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
+        return {k: self._redact(v) if isinstance(v, str) else v for k, v in fields.items()}
 
     # ---------------------------------------------------------------- client id namespace
 
@@ -62,6 +71,7 @@ class OrderStore:
         if not order.client_order_id:
             raise ValueError("an order needs a client_order_id before it is stored")
         ra = json.dumps(risk_assessment, default=str) if isinstance(risk_assessment, dict) else risk_assessment
+        ra, reason, message = self._redact(ra), self._redact(reason), self._redact(message) or ""
         with write_transaction(self._db):
             existing = OrderRow.get_or_none(OrderRow.client_order_id == order.client_order_id)
             if existing is not None:
@@ -99,6 +109,7 @@ class OrderStore:
             raise ValueError(f"cannot set {', '.join(sorted(bad))} on an order")
         if isinstance(fields.get("risk_assessment"), dict):
             fields["risk_assessment"] = json.dumps(fields["risk_assessment"], default=str)
+        fields, message = self._text_fields(fields), self._redact(message) or ""
         with write_transaction(self._db):
             row = OrderRow.get_or_none(OrderRow.id == order_id)
             if row is None:
@@ -122,7 +133,7 @@ class OrderStore:
         if bad:
             raise ValueError(f"cannot set {', '.join(sorted(bad))} on an order")
         if fields:
-            update = {getattr(OrderRow, k): v for k, v in fields.items()}
+            update = {getattr(OrderRow, k): v for k, v in self._text_fields(fields).items()}
             update[OrderRow.updated_at] = int(now_ms)
             OrderRow.update(update).where(OrderRow.id == order_id).execute()
         return self.get(order_id)

@@ -6,6 +6,8 @@ engine_state keys (values are JSON):
   risk_day_start  {"day", "equity"}: the first equity seen in the current UTC day.
   risk_peak       {"equity"}: the equity peak for the drawdown rule.
 The order-rate rule counts 'submitted' order_lifecycle_events, so it needs no state of its own.
+Risk event details (often an exchange's error text) pass through the run's ``Redactor`` before they are
+written.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from cockpit.db.connection import database_proxy
 from cockpit.db.dialect import write_transaction
 from cockpit.db.models import EngineState, OrderLifecycleEvent, RiskEventRow
 from cockpit.domain.signals import RiskEvent
+from cockpit.domain.text import Redactor
 
 KILL_SWITCH = "kill_switch"
 DRAWDOWN_HALT = "drawdown_halt"
@@ -29,8 +32,9 @@ PEAK = "risk_peak"
 class RiskStore:
     """The database-backed ``RiskState`` (see cockpit.risk.state)."""
 
-    def __init__(self, db: peewee.Database | None = None) -> None:
+    def __init__(self, db: peewee.Database | None = None, *, redactor: Redactor | None = None) -> None:
         self._db = db if db is not None else database_proxy
+        self._redact = redactor or Redactor()
 
     # ---------------------------------------------------------------- engine_state
 
@@ -59,7 +63,7 @@ class RiskStore:
         with write_transaction(self._db):
             RiskEventRow.insert_many([
                 {"symbol": e.symbol, "timestamp": int(e.timestamp), "level": getattr(e.level, "value", e.level),
-                 "rule": e.rule, "details": e.details} for e in events]).execute()
+                 "rule": e.rule, "details": self._redact(e.details)} for e in events]).execute()
 
     def kill_switch(self) -> dict[str, Any] | None:
         return self.get(KILL_SWITCH)

@@ -8,6 +8,8 @@ import json
 import sys
 from datetime import datetime, timezone
 
+from cockpit.domain.text import clean_text, model_says
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("llm", help="the LLM strategy selector: test the configured model, prompt versions, runs")
@@ -101,13 +103,14 @@ def run_test(args: argparse.Namespace, ctx) -> int:
         print(f"{client.provider} {client.model} at {client.base_url}")
         if run:
             print(f"llm run {run['id']}: {run['status']}, {run['latency_ms']} ms, {out['tokens']} tokens")
+        # Model text reaches the terminal only cleaned of escape sequences and marked as the model's words.
         if sel.selector == "llm":
             print("reply valid: " + ", ".join(f"{k} {v:.2f}" for k, v in sel.raw.items())
-                  + f"; confidence {sel.confidence:.2f}\nrationale: {sel.rationale}")
+                  + f"; confidence {sel.confidence:.2f}\nrationale: {model_says(sel.rationale)}")
         else:
-            print(f"reply NOT usable -> fallback: {sel.fallback_reason}")
+            print(f"reply NOT usable -> fallback: {clean_text(sel.fallback_reason)}")
             if sel.llm_response:
-                print(f"raw reply: {sel.llm_response[:500]}")
+                print(f"raw reply: {model_says(sel.llm_response, max_chars=500)}")
     return 0 if sel.selector == "llm" else 1
 
 
@@ -146,7 +149,8 @@ def run_runs(args: argparse.Namespace, ctx) -> int:
     for r in rows:
         tokens = (r["prompt_tokens"] or 0) + (r["completion_tokens"] or 0)
         print(f"{r['id']:>5}  {_iso(r['timestamp']):<19}  {r['status'] or '-':<9} {(r['model'] or '-')[:16]:<16} "
-              f"{r['latency_ms'] if r['latency_ms'] is not None else '-':>6} {tokens:>7}  {(r['error'] or '')[:80]}")
+              f"{r['latency_ms'] if r['latency_ms'] is not None else '-':>6} {tokens:>7}  "
+              f"{clean_text(r['error'] or '', max_chars=80)}")
     return 0
 
 

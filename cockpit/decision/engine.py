@@ -14,11 +14,15 @@ Flow of ``PortfolioDecisionEngine.decide`` (one call per decision bar):
      rendered prompt, recorded in ``llm_runs``; the reply is validated (cockpit.decision.validate)
      and its weights go through the same scheduler -> ``llm``; a failed call or a rejected reply ->
      ``fallback`` with the reason, using the scorer's weights; a reply that asks for parameters,
-     leverage or orders also leaves a ``risk_events`` row (WARN ``llm_output``);
+     leverage or orders also leaves a ``risk_events`` row (WARN ``llm_output``). The tokens counted
+     are the client's (cockpit.decision.llm: never below a local estimate; nonsense usage from the
+     provider is ignored and a WARN ``llm_usage`` row says so once per day);
 4. net target exposure = sum(weight * direction * strength) in [-1, 1]; the action is buy / sell
    / hold from the change against the current position's exposure (``portfolio.rebalance_band``);
 5. the ``decisions`` row is written (weights JSON per strategy: signal, strength, score, llm,
-   final, disabled) and the Decision returned; its id is ``engine.last_decision_id``.
+   final, disabled) and the Decision returned; its id is ``engine.last_decision_id``. With the LLM
+   selector the reasoning starts ``model says: “<rationale>”`` (cleaned, at most 1,000 characters):
+   the model's words, marked as such.
 
 The LLM never reaches parameters, leverage or orders: its only output that is used is a weight
 per enabled strategy.
@@ -36,12 +40,14 @@ from cockpit.decision.prompts import (PromptBuilder, PromptError, market_snapsho
 from cockpit.decision.scoring import PortfolioScheduler, StrategyScorer, net_exposure, regime_value
 from cockpit.decision.validate import RATIONALE_MAX, ReplyRejected, validate_reply
 from cockpit.domain.signals import Decision, Regime, RiskLevel, StrategySignal
+from cockpit.domain.text import model_says
 
 log = logging.getLogger(__name__)
 
 DAY_MS = 86_400_000
 BUDGET_RULE = "llm_budget"
 OUTPUT_RULE = "llm_output"  # a reply that asked for parameters, leverage or orders
+USAGE_RULE = "llm_usage"  # the provider reported nonsense token usage; the local estimate was counted
 OFFLINE_NOTE = "offline selector (no LLM configured): scorer weights"
 
 
@@ -68,6 +74,7 @@ class LLMSelector:
     def __init__(self, cfg: Mapping[str, Any], ds: Any, store: Any, clock: Any, client: Any) -> None:
         self.cfg, self.ds, self.store, self.clock, self.client = cfg, ds, store, clock, client
         self._budget_day_flagged: int | None = None
+        self._usage_day_flagged: int | None = None
 
     def budget_left(self, now_ms: int) -> tuple[bool, int]:
         limit = int(self.cfg["llm"]["max_tokens_per_day"])
@@ -91,6 +98,16 @@ class LLMSelector:
                     "until 00:00 UTC")
         self._budget_day_flagged = day
 
+    def _flag_usage(self, now_ms: int, run_id: int, note: str) -> None:
+        """Nonsense usage from the provider: logged every time, a WARN risk event once per UTC day."""
+        log.warning("LLM run %s: %s", run_id, note)
+        day = utc_day_start(now_ms)
+        if self._usage_day_flagged == day:
+            return
+        self.store.insert_risk_event(symbol=self.cfg["symbol"], timestamp=now_ms, level=RiskLevel.WARN.value,
+                                     rule=USAGE_RULE, details=f"llm run {run_id}: {note}"[:1000])
+        self._usage_day_flagged = day
+
     def select(self, *, now_ms: int, snap: dict[str, Any], enabled: list[str], offline: dict[str, float],
                prompt: PromptBuilder) -> Selected:
         ok, used = self.budget_left(now_ms)
@@ -112,6 +129,8 @@ class LLMSelector:
             model=self.client.model, request=res.request, response=res.content, status=res.status,
             latency_ms=res.latency_ms, prompt_tokens=res.prompt_tokens, completion_tokens=res.completion_tokens,
             error=res.error)
+        if res.usage_note:
+            self._flag_usage(now_ms, run_id, res.usage_note)
         common = dict(llm_response=res.content, llm_run_id=run_id, prompt_version_id=prompt.prompt_version_id,
                       model_version_id=mv_id)
         if res.status != "ok":
@@ -260,7 +279,9 @@ class PortfolioDecisionEngine:
         weights_detail = self._weights_detail(signals, cands, disabled, scores, sel, final)
         if sel.selector == "llm":
             confidence = sel.confidence
-            reasoning = f"LLM: {sel.rationale} | weights {_fmt_weights(final)}; net target exposure {exposure:+.2f}"
+            # The rationale is the model's words, marked as such: it must never read as the cockpit's own text.
+            reasoning = (f"{model_says(sel.rationale, max_chars=RATIONALE_MAX)} | LLM weights {_fmt_weights(final)}; "
+                         f"net target exposure {exposure:+.2f}")
         else:
             confidence = round(abs(exposure), 6)
             head = OFFLINE_NOTE if sel.selector == "offline" else f"fallback to offline selector ({sel.fallback_reason}): scorer weights"

@@ -10,6 +10,17 @@ Retries: HTTP 429/5xx, timeouts and dropped connections are retried by the opena
 to ``max_retries`` more times. A broken HTTP body (``json.JSONDecodeError``) or a non-JSON body
 counts as an API error. The API key comes from the environment variable named in the config; it is
 given to the openai client only and never appears in ``LLMResult`` (what gets recorded).
+
+The provider is not trusted with the budget or the memory:
+- Tokens are counted here. Each answered attempt counts at least a local estimate (characters / 4 of
+  the messages sent and of the text received); a reported usage above that is taken as is. A usage
+  that is nonsense (negative, not an integer, more than 4 tokens per character plus 4,096) is ignored
+  for the estimate and ``LLMResult.usage_note`` says so (the selector records a WARN). Missing usage
+  counts the estimate, never 0.
+- A reply body is read up to ``MAX_REPLY_BYTES`` (64 KiB) and no further: a larger one (declared or
+  streamed) is an error, not retried and never parsed. Replies are asked for uncompressed
+  (``Accept-Encoding: identity``), and a compressed reply is refused, so the cap bounds what is
+  decoded too.
 """
 
 from __future__ import annotations
@@ -20,6 +31,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+import httpx2
 import openai
 
 SELECTION_SCHEMA: dict[str, Any] = {
@@ -40,6 +52,69 @@ SELECTION_SCHEMA: dict[str, Any] = {
 # Local servers ignore the key, but the openai client insists on one.
 LOCAL_PLACEHOLDER_KEY = "not-needed"
 
+MAX_REPLY_BYTES = 65_536  # one reply's HTTP body; a selection is a few hundred bytes
+CHARS_PER_TOKEN = 4  # the local estimate: tokens >= characters / 4
+USAGE_SLACK = 4_096  # a reported count above 4 tokens per character + this is nonsense
+
+
+def estimate_tokens(chars: int) -> int:
+    """The local lower bound on the tokens of ``chars`` characters (at least 1 for any text)."""
+    return -(-int(chars) // CHARS_PER_TOKEN) if chars > 0 else 0
+
+
+def _counted(reported: Any, estimate: int, bound: int, what: str) -> tuple[int, str | None]:
+    """(tokens to count, a note when the reported value was ignored)."""
+    if reported is None:
+        return estimate, None
+    if isinstance(reported, bool) or not isinstance(reported, int):
+        return estimate, f"{what} {str(reported)[:40]!r} is not an integer"
+    if reported < 0:
+        return estimate, f"{what} {reported} is negative"
+    if reported > bound:
+        return estimate, f"{what} {reported} is absurd (more than {bound} for what was sent and received)"
+    return max(reported, estimate), None
+
+
+class ReplyTooLarge(openai.OpenAIError):
+    """The reply body is over MAX_REPLY_BYTES (or compressed): not read further, not parsed, not retried.
+    An OpenAIError, so the openai client passes it through without a retry."""
+
+
+class _CappedStream(httpx2.SyncByteStream):
+    def __init__(self, inner: Any, limit: int) -> None:
+        self._inner, self._limit = inner, limit
+
+    def __iter__(self):
+        n = 0
+        for chunk in self._inner:
+            n += len(chunk)
+            if n > self._limit:
+                raise ReplyTooLarge(f"reply too large: more than {self._limit} bytes; not read further or parsed")
+            yield chunk
+
+    def close(self) -> None:
+        close = getattr(self._inner, "close", None)
+        if close is not None:
+            close()
+
+
+def _cap_reply(limit: int) -> Callable[[Any], None]:
+    """An httpx response hook: runs before the body is read; bounds what will be read."""
+
+    def hook(response: Any) -> None:
+        enc = (response.headers.get("content-encoding") or "identity").strip().lower()
+        if enc not in ("", "identity"):
+            response.close()
+            raise ReplyTooLarge(f"compressed reply ({enc[:20]}) refused: asked for identity; its size cannot be "
+                                "bounded before decoding")
+        declared = (response.headers.get("content-length") or "").strip()
+        if declared.isdigit() and int(declared) > limit:
+            response.close()
+            raise ReplyTooLarge(f"reply too large: {int(declared)} bytes declared, limit {limit}; not read or parsed")
+        response.stream = _CappedStream(response.stream, limit)
+
+    return hook
+
 
 class LLMUnavailable(RuntimeError):
     """The LLM is configured but cannot be used (e.g. its key variable is not set)."""
@@ -57,6 +132,7 @@ class LLMResult:
     attempts: int = 1
     finish_reason: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    usage_note: str | None = None  # the provider's usage was nonsense: the local estimate was counted
 
     @property
     def tokens(self) -> int:
@@ -66,6 +142,8 @@ class LLMResult:
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, json.JSONDecodeError):
         return f"broken JSON body from the API: {exc.msg} at position {exc.pos}"
+    if isinstance(exc, ReplyTooLarge):
+        return str(exc)
     if isinstance(exc, openai.APITimeoutError):
         return "timeout: the API did not answer in time"
     if isinstance(exc, openai.APIStatusError):
@@ -79,7 +157,7 @@ class LLMClient:
     def __init__(self, *, provider: str, base_url: str | None, model: str, api_key: str | None,
                  timeout_s: float = 30.0, max_retries: int = 2, temperature: float = 0.2,
                  max_tokens: int = 2000, json_schema_mode: bool = False,
-                 timer: Callable[[], float] = time.perf_counter) -> None:
+                 timer: Callable[[], float] = time.perf_counter, max_reply_bytes: int = MAX_REPLY_BYTES) -> None:
         self.provider = provider
         self.base_url = base_url
         self.model = model
@@ -90,8 +168,11 @@ class LLMClient:
         self.json_schema_mode = bool(json_schema_mode)
         self._timer = timer  # a duration counter for latency, not the time of day
         self._key = api_key or ""
+        self.max_reply_bytes = int(max_reply_bytes)
+        http = openai.DefaultHttpxClient(event_hooks={"response": [_cap_reply(self.max_reply_bytes)]})
         self._client = openai.OpenAI(base_url=base_url, api_key=api_key or LOCAL_PLACEHOLDER_KEY,
-                                     timeout=self.timeout_s, max_retries=self.max_retries)
+                                     timeout=self.timeout_s, max_retries=self.max_retries, http_client=http,
+                                     default_headers={"Accept-Encoding": "identity"})
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> "LLMClient | None":
@@ -134,8 +215,10 @@ class LLMClient:
         start = self._timer()
         attempts = 0
         prompt_tokens = completion_tokens = 0
+        notes: list[str] = []
         content: str | None = None
         finish: str | None = None
+        prompt_chars = sum(len(str(m.get("content") or "")) for m in messages)
         while True:
             attempts += 1
             try:
@@ -145,22 +228,48 @@ class LLMClient:
                 choice = resp.choices[0]
                 content = choice.message.content
                 finish = getattr(choice, "finish_reason", None)
-                usage = getattr(resp, "usage", None)
-                if usage is not None:
-                    prompt_tokens += int(getattr(usage, "prompt_tokens", 0) or 0)
-                    completion_tokens += int(getattr(usage, "completion_tokens", 0) or 0)
+                if content is not None and not isinstance(content, str):
+                    content = str(content)
+                p, c = self._count(resp, choice, content, prompt_chars, notes)
+                prompt_tokens += p
+                completion_tokens += c
             except (openai.OpenAIError, ValueError, TypeError, AttributeError, IndexError, KeyError) as e:
                 # JSONDecodeError is a ValueError: a broken body is an API error like any other.
+                if isinstance(e, ReplyTooLarge):  # the provider answered (at length): count what went both ways
+                    prompt_tokens += estimate_tokens(prompt_chars)
+                    completion_tokens += estimate_tokens(self.max_reply_bytes)
                 return LLMResult("error", None, body, self._ms(start), prompt_tokens or None,
-                                 completion_tokens or None, self._redact(_describe(e)), attempts)
-            if content is not None and not isinstance(content, str):
-                content = str(content)
+                                 completion_tokens or None, self._redact(_describe(e)), attempts,
+                                 usage_note=self._note(notes))
             if content and content.strip():
-                return LLMResult("ok", content, body, self._ms(start), prompt_tokens or None,
-                                 completion_tokens or None, None, attempts, finish)
+                return LLMResult("ok", content, body, self._ms(start), prompt_tokens, completion_tokens, None,
+                                 attempts, finish, usage_note=self._note(notes))
             if attempts > self.max_retries:
-                return LLMResult("blank", content, body, self._ms(start), prompt_tokens or None,
-                                 completion_tokens or None, f"blank reply after {attempts} attempts", attempts, finish)
+                return LLMResult("blank", content, body, self._ms(start), prompt_tokens, completion_tokens,
+                                 f"blank reply after {attempts} attempts", attempts, finish,
+                                 usage_note=self._note(notes))
+
+    def _count(self, resp: Any, choice: Any, content: str | None, prompt_chars: int,
+               notes: list[str]) -> tuple[int, int]:
+        """The tokens one answered attempt counts: the reported usage when it is sane and not below the
+        local estimate, else the estimate (nonsense noted in ``notes``)."""
+        usage = getattr(resp, "usage", None)
+        reasoning = getattr(choice.message, "reasoning_content", None)  # DeepSeek's reasoner bills it too
+        out_chars = len(content or "") + (len(reasoning) if isinstance(reasoning, str) else 0)
+        p, note_p = _counted(getattr(usage, "prompt_tokens", None) if usage is not None else None,
+                             estimate_tokens(prompt_chars), CHARS_PER_TOKEN * prompt_chars + USAGE_SLACK,
+                             "prompt_tokens")
+        c, note_c = _counted(getattr(usage, "completion_tokens", None) if usage is not None else None,
+                             estimate_tokens(out_chars),
+                             max(self.max_tokens, CHARS_PER_TOKEN * out_chars) + USAGE_SLACK, "completion_tokens")
+        notes += [n for n in (note_p, note_c) if n]
+        return p, c
+
+    @staticmethod
+    def _note(notes: list[str]) -> str | None:
+        if not notes:
+            return None
+        return "provider usage ignored, local estimate counted: " + "; ".join(notes)
 
     def _redact(self, text: str) -> str:
         # A server may echo the key back in an error message.

@@ -11,12 +11,17 @@ Rules (anything else rejects the whole reply; the caller then falls back to the 
 - ``selected`` is a non-empty list of {"strategy", "weight"}; names are enabled strategies, no
   duplicates; weights are finite numbers in [0, 1]; their sum must be within 1 +- ``tolerance`` and
   is then renormalised to exactly 1;
-- ``confidence`` is a finite number in [0, 1]; ``rationale`` a non-empty string, cut to
-  ``rationale_max`` characters; ``regime`` optional (an unknown label is only flagged);
+- ``confidence`` is a finite number in [0, 1]; ``rationale`` a non-empty string, cleaned of escape
+  sequences, control characters and bidi overrides (cockpit.domain.text.clean_text), put on one line
+  and cut to ``rationale_max`` (1,000) characters; ``regime`` optional (an unknown label is only flagged);
 - extra keys are ignored. But a reply that asks for parameters, leverage, sizes, prices or orders
   (as a key anywhere in the object, or as an instruction in its text) is *flagged and rejected*:
   the LLM only chooses strategies and weights, and a model that tries to do more is not trusted
-  for that cycle. Nothing it asked for is ever acted upon.
+  for that cycle. Nothing it asked for is ever acted upon. So is a reply that addresses the
+  operator (tells them to approve or reject orders, or poses as a system notice).
+
+The rationale is the model's words: wherever it is shown it is marked so (``model says: “…”``,
+cockpit.domain.text.model_says).
 """
 
 from __future__ import annotations
@@ -28,9 +33,10 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from cockpit.domain.signals import Regime
+from cockpit.domain.text import MODEL_TEXT_MAX, clean_text, has_controls
 
 MAX_REPLY_CHARS = 20_000
-RATIONALE_MAX = 1_000
+RATIONALE_MAX = MODEL_TEXT_MAX  # 1,000 characters
 WEIGHT_TOLERANCE = 0.05
 
 # Keys an LLM reply must never carry (matched against lower-cased keys at any depth).
@@ -47,6 +53,10 @@ _FORBIDDEN_TEXT = [
         r"\b(place|submit|open|execute|send|create|cancel)\b[^.\n]{0,30}\borders?\b",
         r"\b(market|limit)\s+(buy|sell)\b|\b(buy|sell|long|short)\s+\d+(\.\d+)?\s*(btc|contracts?|usdt)\b",
         r"\b(disable|turn off|bypass|skip)\b[^.\n]{0,30}\b(risk|approval|kill switch|checks?)\b",
+        # addressing the approver instead of the selector's task
+        r"\b(approve|reject|confirm|sign off)\b[^.\n]{0,40}\b(orders?|trades?|pending|every\w*)\b",
+        r"\b(system|admin(istrator)?|security|compliance)\s+(notice|message|alert|override|instruction)s?\b",
+        r"\b(note|notice|message|attention)\s+(to|for)\s+(the\s+)?(operator|trader|approver|user|human)s?\b",
     )
 ]
 
@@ -154,7 +164,7 @@ def validate_reply(text: str | None, enabled: Iterable[str], *, tolerance: float
     if keys:
         flags += [f"forbidden key {k}" for k in keys[:5]]
     for s in _strings(obj):
-        hit = forbidden_text(s)
+        hit = forbidden_text(s) or forbidden_text(clean_text(s))  # escapes may split a word
         if hit:
             flags.append(f"instruction in text: {hit[:60]!r}")
             break
@@ -190,11 +200,15 @@ def validate_reply(text: str | None, enabled: Iterable[str], *, tolerance: float
     rationale = obj.get("rationale")
     if not isinstance(rationale, str) or not rationale.strip():
         raise ReplyRejected("'rationale' must be a non-empty string")
-    rationale = " ".join(rationale.split())
     notes: list[str] = []
-    if len(rationale) > rationale_max:
-        rationale = rationale[: rationale_max - 1] + "…"
+    if has_controls(rationale):
+        notes.append("control characters removed from the rationale")
+    cleaned = clean_text(rationale)
+    if not cleaned:
+        raise ReplyRejected("'rationale' has no printable text")
+    if len(cleaned) > rationale_max:
         notes.append(f"rationale cut to {rationale_max} characters")
+    rationale = clean_text(cleaned, max_chars=rationale_max)
     regime = obj.get("regime")
     if regime is not None and not isinstance(regime, str):
         regime = None

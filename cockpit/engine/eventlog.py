@@ -5,7 +5,9 @@
 
 ``ts`` is the engine clock (exchange or simulator time); ``wall`` is the host's time, so a reader of an
 accelerated simulator run can tell both apart. Every string that equals or contains a secret value
-(API keys from the environment) is replaced by ``***`` before it is written.
+(API keys from the environment, as given by cockpit.config.secret_values) is replaced by ``***``
+before it is written, and a text value with control characters (an escape sequence in a model's
+rationale or an exchange's error) is written quoted and escaped, never raw.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import threading
 import time
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, TextIO
+
+from cockpit.domain.text import Redactor
 
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
 
@@ -33,7 +37,7 @@ class EventLog:
         self.fmt = fmt
         self.level = LEVELS.get(level, 20)
         self.stream = stream if stream is not None else sys.stdout
-        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+        self._redactor = Redactor(secrets, token="***")
         self._clock = clock
         self._lock = threading.Lock()
         self.counts: dict[str, int] = {}
@@ -43,16 +47,7 @@ class EventLog:
         self._clock = clock
 
     def redact(self, value: Any) -> Any:
-        if isinstance(value, str):
-            for s in self._secrets:
-                if s in value:
-                    value = value.replace(s, "***")
-            return value
-        if isinstance(value, dict):
-            return {k: self.redact(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [self.redact(v) for v in value]
-        return value
+        return self._redactor.value(value)
 
     def _now(self) -> int | None:
         if self._clock is None:
@@ -106,7 +101,7 @@ def _text(v: Any) -> str:
     if isinstance(v, (dict, list)):
         return json.dumps(v, default=str, separators=(",", ":"))
     s = str(v)
-    return json.dumps(s) if (" " in s or not s) else s
+    return json.dumps(s) if (" " in s or not s or not s.isprintable()) else s
 
 
 class EventLogHandler(logging.Handler):

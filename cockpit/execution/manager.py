@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Mapping
 
+from cockpit.config import redactor
 from cockpit.data.data_service import DataService
 from cockpit.data.operator import finish_command
 from cockpit.data.order_store import OrderStore
@@ -52,8 +53,11 @@ class OrderManager:
             raise TypeError("OrderManager needs a clock")
         self.cfg = cfg
         self.executor = executor
-        self.store = store if store is not None else OrderStore()
-        self.risk = risk if risk is not None else RiskManager(RiskLimits.from_config(cfg), clock=clock, state=RiskStore())
+        # Exchange error text goes into lifecycle events and risk events: configured secrets are blanked first.
+        red = redactor(cfg) if store is None or risk is None else None
+        self.store = store if store is not None else OrderStore(redactor=red)
+        self.risk = risk if risk is not None else RiskManager(RiskLimits.from_config(cfg), clock=clock,
+                                                              state=RiskStore(redactor=red))
         self.clock = clock
         self.data = ds if ds is not None else DataService()
         self.symbol = symbol or cfg["symbol"]

@@ -2,6 +2,10 @@
 
 Amounts and prices are formatted for reading (thousands separators, trimmed decimals, the
 currency named); times are UTC. Nothing here reads a clock or the database.
+
+Text that came from outside (a model's rationale, an exchange's error) is sent without escape
+sequences or control characters: ``first_line`` cleans what it picks, and ``Message.redacted`` (applied
+to every message before it is queued) cleans the whole title and body as well.
 """
 
 from __future__ import annotations
@@ -9,6 +13,8 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
+
+from cockpit.domain.text import clean_text
 
 # Apprise notify types: info | success | warning | failure
 INFO, SUCCESS, WARNING, FAILURE = "info", "success", "warning", "failure"
@@ -22,7 +28,9 @@ class Message:
     level: str = INFO
 
     def redacted(self, secrets: Iterable[str]) -> "Message":
-        return Message(self.kind, redact(self.title, secrets), redact(self.body, secrets), self.level)
+        """Secrets blanked, control characters and escape sequences removed (the body keeps its lines)."""
+        return Message(self.kind, redact(clean_text(self.title), secrets),
+                       redact(clean_text(self.body, one_line=False), secrets), self.level)
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
@@ -102,7 +110,7 @@ def split_symbol(symbol: str) -> tuple[str, str]:
 
 
 def first_line(text: Any, limit: int = 200) -> str:
-    for line in str(text or "").splitlines():
+    for line in clean_text(text, one_line=False).splitlines():
         line = line.strip()
         if line:
             return line if len(line) <= limit else line[: limit - 1] + "…"

@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 from rich.text import Text
 
+from cockpit.domain.text import clean_text
+
 LEVEL_STYLE = {"INFO": "dim", "WARN": "yellow", "WARNING": "yellow", "ERROR": "bold red",
                "CRITICAL": "bold reverse red"}
 STATUS_STYLE = {"pending_approval": "bold yellow", "approved": "cyan", "submitted": "cyan",
@@ -324,20 +326,21 @@ def rationale_text(decisions: list[dict[str, Any]], runs: dict[int, dict[str, An
     t.append("\n")
     if selector == "offline":
         t.append("No LLM configured: the offline scorer chose the weights.\n", "dim italic")
+    # Stored text is cleaned when written; cleaned again here so no older row can drive the terminal.
     if d.get("fallback_reason"):
-        t.append(f"fallback: {d['fallback_reason']}\n", "yellow")
-    t.append((d.get("reasoning") or "(no rationale recorded)").strip() + "\n")
+        t.append(f"fallback: {clean_text(d['fallback_reason'])}\n", "yellow")
+    t.append(clean_text(d.get("reasoning") or "(no rationale recorded)", one_line=False).strip() + "\n")
     run = runs.get(d.get("llm_run_id") or -1)
     if run and run.get("error"):
-        t.append(f"LLM error: {run['error']}\n", "red")
+        t.append(f"LLM error: {clean_text(run['error'])}\n", "red")
     for h in decisions[1:]:
         sel = h.get("selector") or ("llm" if h.get("llm_run_id") else "offline")
         t.append(f"▸ {hms(h.get('timestamp'))} {h.get('action')} ", "dim")
         if h.get("fallback_reason"):
-            t.append(f"(fallback: {h['fallback_reason']}) ", "yellow")
+            t.append(f"(fallback: {clean_text(h['fallback_reason'])}) ", "yellow")
         else:
             t.append(f"({sel}) ", "dim")
-        t.append((h.get("reasoning") or "").split("\n")[0][:120] + "\n", "dim")
+        t.append(clean_text((h.get("reasoning") or "").split("\n")[0])[:120] + "\n", "dim")
     t.rstrip()
     return t
 
@@ -497,7 +500,7 @@ def timeline_text(order: dict[str, Any] | None, events: list[dict[str, Any]], fi
         t.append(f"\n  reason: {order['reason']}", "dim")
     if decision and decision.get("reasoning"):
         t.append(f"\n  why (decision #{decision['id']}): ", "dim")
-        t.append(decision["reasoning"].split("\n")[0][:200])
+        t.append(clean_text(decision["reasoning"].split("\n")[0])[:200])
     return t
 
 

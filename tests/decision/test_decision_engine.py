@@ -40,17 +40,17 @@ def test_offline_selector_says_so_plainly(cfg, ds, store, clock, signals):
 
 
 def test_llm_selection_is_used_recorded_and_linked(cfg, ds, store, clock, signals, fake_openai, client_for):
-    fake_openai.script(Reply(content=GOOD, prompt_tokens=900, completion_tokens=60))
+    fake_openai.script(Reply(content=GOOD, prompt_tokens=900, completion_tokens=70))
     eng = PortfolioDecisionEngine(cfg, ds, store, clock, llm=client_for())
     d = eng.decide(signals, {"rsi": 60}, "trending_up", {"equity": 10_000}, {"exposure": 0.0})
     assert d.selector == "llm" and d.confidence == 0.66 and d.fallback_reason is None
     # LLM weights through the scheduler: 0.7 capped at 0.6, the excess to the other.
     assert d.weights == pytest.approx({"ema_trend": 0.6, "bollinger_range": 0.4})
     assert d.target_exposure == pytest.approx(0.6 * 0.8 - 0.4 * 0.4)
-    assert d.reasoning.startswith("LLM: Trend is intact")
+    assert d.reasoning.startswith("model says: “Trend is intact; a little mean reversion hedges it.” | LLM weights")
     row, run = ds.decision(d.id), ds.llm_run(d.llm_run_id)
     assert run["status"] == "ok" and run["response"] == GOOD and run["model"] == "fake-model"
-    assert (run["prompt_tokens"], run["completion_tokens"]) == (900, 60) and run["latency_ms"] >= 0
+    assert (run["prompt_tokens"], run["completion_tokens"]) == (900, 70) and run["latency_ms"] >= 0
     req = json.loads(run["request"])
     assert req["response_format"] == {"type": "json_object"} and req["messages"][1]["content"].startswith("Decision")
     assert row["weights"]["ema_trend"]["llm"] == pytest.approx(0.7)

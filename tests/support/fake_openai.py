@@ -10,6 +10,7 @@ Replies are scripted: each request pops the next *step* from a queue; when the q
     Reply.status(500)
     Reply.slow(seconds=5, content=...)             waits (interruptible) before answering: client timeouts
     Reply.raw(b'{"id": "x", "choi', content_type="application/json")   a broken JSON body
+    Reply.raw(big_body, no_length=True)           no Content-Length: the body streams until the connection closes
 
 Every request is recorded (path, headers with lower-cased names, parsed JSON body) in ``server.requests``.
 
@@ -45,6 +46,7 @@ class Reply:
     prompt_tokens: int = 100
     completion_tokens: int = 20
     finish_reason: str = "stop"
+    no_length: bool = False  # send no Content-Length; the end of the body is the end of the connection
 
     @classmethod
     def blank(cls, content: str = "   \n ") -> "Reply":
@@ -61,8 +63,10 @@ class Reply:
         return cls(content=content, delay_s=seconds)
 
     @classmethod
-    def raw(cls, body: bytes | str, *, content_type: str = "application/json", code: int = 200) -> "Reply":
-        return cls(body=body.encode() if isinstance(body, str) else body, content_type=content_type, http_status=code)
+    def raw(cls, body: bytes | str, *, content_type: str = "application/json", code: int = 200,
+            headers: dict[str, str] | None = None, no_length: bool = False) -> "Reply":
+        return cls(body=body.encode() if isinstance(body, str) else body, content_type=content_type, http_status=code,
+                   headers=dict(headers or {}), no_length=no_length)
 
 
 def completion_body(content: str | None, *, model: str, prompt_tokens: int = 100, completion_tokens: int = 20,
@@ -137,10 +141,21 @@ class FakeOpenAIServer:
             def log_message(self, *a: Any) -> None:  # keep test output clean
                 pass
 
-            def _send(self, code: int, body: bytes, content_type: str, headers: dict[str, str]) -> None:
+            def handle(self) -> None:
+                try:
+                    super().handle()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client hung up (e.g. on a reply it refused to read to the end)
+
+            def _send(self, code: int, body: bytes, content_type: str, headers: dict[str, str],
+                      no_length: bool = False) -> None:
                 self.send_response(code)
                 self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
+                if no_length:
+                    self.send_header("Connection", "close")
+                    self.close_connection = True
+                else:
+                    self.send_header("Content-Length", str(len(body)))
                 for k, v in headers.items():
                     self.send_header(k, v)
                 self.end_headers()
@@ -172,7 +187,7 @@ class FakeOpenAIServer:
                 if step.delay_s > 0 and server._release.wait(step.delay_s):
                     return  # stopping: drop the connection
                 if step.body is not None:
-                    self._send(step.http_status, step.body, step.content_type, step.headers)
+                    self._send(step.http_status, step.body, step.content_type, step.headers, step.no_length)
                     return
                 model = body.get("model", "fake-model") if isinstance(body, dict) else "fake-model"
                 payload = completion_body(step.content, model=model, prompt_tokens=step.prompt_tokens,
