@@ -141,3 +141,27 @@ def test_signals_as_a_list_with_gaps(cfg, ds, store, clock, signals):
     as_list = eng.decide(list(signals.values()) + [None], {}, "trending_up")
     as_dict = eng.decide(signals, {}, "trending_up")
     assert as_list.weights == as_dict.weights and as_list.id != as_dict.id
+
+
+def test_the_llm_may_keep_a_cash_share(cfg, ds, store, clock, signals, fake_openai, client_for):
+    reply = json.dumps({"selected": [{"strategy": "ema_trend", "weight": 0.5}, {"strategy": "cash", "weight": 0.5}],
+                        "confidence": 0.4, "rationale": "Trend is weak after costs; half stays in cash.",
+                        "regime": "trending_up"})
+    fake_openai.script(Reply(content=reply, prompt_tokens=900, completion_tokens=60))
+    eng = PortfolioDecisionEngine(cfg, ds, store, clock, llm=client_for())
+    d = eng.decide(signals, {"rsi": 60}, "trending_up", {"equity": 10_000}, {"exposure": 0.0})
+    assert d.selector == "llm"
+    # The cash share is not given to anyone: half the book stays unallocated.
+    assert d.weights == pytest.approx({"ema_trend": 0.5})
+    assert d.target_exposure == pytest.approx(0.5 * 0.8)
+    row = ds.decision(d.id)
+    assert "cash" not in row["weights"] and row["weights"]["ema_trend"]["final"] == pytest.approx(0.5)
+
+
+def test_offline_selector_stays_in_cash_when_nothing_beats_it(cfg, ds, store, clock, signals, db):
+    db.execute_sql("INSERT INTO strategy_scores (version, strategy, regime, expected_reward, samples, status) "
+                   "SELECT 'losers', strategy, regime, -ABS(expected_reward) - 0.01, samples, 'published' "
+                   "FROM strategy_scores WHERE version = 'planted'")
+    eng = PortfolioDecisionEngine(cfg, ds, store, clock)
+    d = eng.decide(signals, {"rsi": 60}, Regime.TRENDING_UP, {"equity": 10_000}, None)
+    assert d.weights == {} and d.target_exposure == 0 and d.action == "hold"
