@@ -117,7 +117,8 @@ def test_fast_demo_twice_in_one_folder_carries_on(tmp_path):
     """README's fast demo run twice on one database: the second run's simulator resumes after the
     candles the first stored (it used to restart behind them and decide nothing), with its account."""
     db = tmp_path / "c.db"
-    env = engine_env(COCKPIT__SIM__SPEED="3600", COCKPIT__EXECUTION__APPROVAL="auto_within_limits")
+    env = engine_env(COCKPIT__SIM__SPEED="3600", COCKPIT__DECISION_TIMEFRAME="1h",
+                     COCKPIT__EXECUTION__APPROVAL="auto_within_limits")
     _run_until(db, env, lambda: _count(db, "SELECT COUNT(*) AS n FROM decisions") >= 2)
     assert (tmp_path / "c.db.sim-state").is_file()
     newest_close = max(r["ts"] + timeframe_ms(r["timeframe"]) for r in
