@@ -60,14 +60,16 @@ def venue_of(cfg: dict[str, Any]) -> str:
 
 def _advice(have: str, want: str, url: str) -> str:
     if want == IMPORT:
-        return ("import into a database of its own, e.g. `cockpit --db data/cockpit-import.db ingest --csv FILE ...`, "
+        return ("Import into a database of its own, e.g. `cockpit --db data/cockpit-import.db ingest --csv FILE ...`, "
                 "and pass the same --db to `backtest`, `train` and `db stats`")
     if have == IMPORT and want == "sim":
-        return ("to trade the simulator on those candles, replay the file in it on a database of its own: "
-                "`COCKPIT__SIM__REPLAY_CSV=FILE cockpit --db data/cockpit-replay.db`; to run the generated "
-                "simulator, use another database (`cockpit --db data/cockpit-sim.db`, or move the imported data "
-                "with --db data/cockpit-import.db). Backtests read the imported candles where they are")
-    return (f"use the {want} database (`--db data/cockpit-{want}.db`, the default when database.url is not set) or "
+        return ("To trade the simulator on these candles, replay the file in it, on a database of its own: "
+                "`COCKPIT__SIM__REPLAY_CSV=FILE cockpit --db data/cockpit-replay.db` (and COCKPIT__SIM__FUNDING_CSV "
+                "for its funding). To run the generated simulator, give it another database "
+                "(`cockpit --db data/cockpit-sim-generated.db`), or keep imports in one of their own "
+                "(`cockpit --db data/cockpit-import.db ingest ...`). Backtests and training read the imported "
+                "candles where they are")
+    return (f"Use the {want} database (`--db data/cockpit-{want}.db`, the default when database.url is not set) or "
             f"set exchange.mode back to {have}")
 
 

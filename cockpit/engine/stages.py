@@ -188,11 +188,14 @@ def _sim_resume(cfg: dict[str, Any], log: EventLog) -> dict[str, Any]:
                                 f"({saved['market']}); this database holds that market's data. Use the same sim "
                                 "settings (seed, replay_csv, funding_csv, history_days, start_price), or another "
                                 "database (--db FILE) for the new market")
+    def utc(ms: int) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms / 1000))
+
     if newest is not None and saved is None:
-        log.warning("simulator_resumed", clock_after=newest, account="afresh: no saved simulator state beside "
+        log.warning("simulator_resumed", clock_from=utc(newest), account="afresh: no saved simulator state beside "
                     "the database, so the simulator's account, orders and position start new")
     elif saved is not None:
-        log.info("simulator_resumed", state_file=state, clock_after=max(newest or 0, int(saved["now_ms"])))
+        log.info("simulator_resumed", state_file=state, clock_from=utc(max(newest or 0, int(saved["now_ms"]))))
     return {"state_file": state, "resume_after_ms": newest}
 
 

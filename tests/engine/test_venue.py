@@ -117,7 +117,8 @@ def test_fast_demo_twice_in_one_folder_carries_on(tmp_path):
     """README's fast demo run twice on one database: the second run's simulator resumes after the
     candles the first stored (it used to restart behind them and decide nothing), with its account."""
     db = tmp_path / "c.db"
-    env = engine_env(COCKPIT__SIM__SPEED="3600", COCKPIT__EXECUTION__APPROVAL="auto_within_limits")
+    env = engine_env(COCKPIT__SIM__SPEED="3600", COCKPIT__DECISION_TIMEFRAME="1h",
+                     COCKPIT__EXECUTION__APPROVAL="auto_within_limits")
     _run_until(db, env, lambda: _count(db, "SELECT COUNT(*) AS n FROM decisions") >= 2)
     assert (tmp_path / "c.db.sim-state").is_file()
     newest_close = max(r["ts"] + timeframe_ms(r["timeframe"]) for r in
@@ -136,3 +137,12 @@ def test_fast_demo_twice_in_one_folder_carries_on(tmp_path):
     for tf in ("1h",):
         ts = [r["timestamp"] for r in q(db, "SELECT timestamp FROM market_data WHERE timeframe = ? ORDER BY timestamp", tf)]
         assert ts == sorted(set(ts))
+
+
+def test_exchange_ingest_into_an_import_database_is_refused(tmp_path):
+    db = tmp_path / "c.db"
+    assert _cockpit(db, "ingest", "--csv", str(_csv(tmp_path)), "--timeframe", "1h").returncode == 0
+    r = _cockpit(db, "ingest", "--exchange", "okx-demo", "--timeframes", "1h")
+    assert r.returncode == 1
+    assert "belongs to venue 'import'" in r.stderr and "refusing to ingest okx-demo market data into it" in r.stderr
+    assert q(db, "SELECT COUNT(*) AS n FROM market_data")[0]["n"] == 30
