@@ -194,12 +194,27 @@ class OrderManager:
             return None
         return round(float(led["baseline"]) + self.store.fills_signed(self.symbol), 10)
 
-    def _start_ledger(self, pos: Position, now: int) -> None:
-        """The first readable position of this database starts the ledger: fills from here on are reconciled."""
+    def _start_ledger(self, pos: Position, now: int) -> bool:
+        """The first readable position of this database starts the ledger: its baseline is that position less
+        the fills already in ``trades``; fills the exchange lists up to now are part of the baseline (their
+        ids are kept and skipped), later ones are reconciled. Started only when the position reads the same
+        before and after the fills are read (no fill in between); returns whether it started."""
+        lookback = max(FILLS_OVERLAP_MS, self._scaled_ms(10_000))  # covers the offset between our clock and theirs
+        try:
+            listed = self.executor.account_fills(self.symbol, now - lookback)
+        except ValueError:
+            return False
+        again, _ = self._read_position()
+        if again is None or abs(again.signed_size - pos.signed_size) > _POS_EPS:
+            return False
+        skip = [str(a.fill.trade_id) for a in listed if not self.store.has_trade(self.symbol, str(a.fill.trade_id))]
+        cursor = max([a.fill.timestamp for a in listed], default=now - lookback)
         baseline = pos.signed_size - self.store.fills_signed(self.symbol)
-        self.store.set_state(self._ledger_key(), {"baseline": baseline, "started": now, "cursor": now}, now_ms=now)
+        self.store.set_state(self._ledger_key(), {"baseline": baseline, "started": now, "cursor": cursor,
+                                                  "skip": skip[-1000:]}, now_ms=now)
         self._event(RiskLevel.INFO, "ledger", {"action": "ledger started", "exchange_position": pos.signed_size,
-                                                "baseline": baseline})
+                                                "baseline": baseline, "fills_in_baseline": len(skip)})
+        return True
 
     def _read_position(self) -> tuple[Position | None, str]:
         try:
@@ -219,8 +234,7 @@ class OrderManager:
         now = self.clock.now_ms()
         pos, err = self._read_position()
         ledger = self.ledger_position()
-        if ledger is None and pos is not None:
-            self._start_ledger(pos, now)
+        if ledger is None and pos is not None and self._start_ledger(pos, now):
             ledger = self.ledger_position()
         if pos is not None and ledger is not None and abs(pos.signed_size - ledger) <= _POS_EPS:
             return self._checked(PositionCheck(pos, ledger, True, "exchange and ledger agree", now))
@@ -245,9 +259,11 @@ class OrderManager:
         if ledger is not None and abs(pos.signed_size - ledger) <= _POS_EPS:
             return self._checked(PositionCheck(pos, ledger, True, "exchange and ledger agree after reconciling fills"
                                                + fills_note, now))
-        if ledger is None:  # the first read was unreadable, the second is not: the ledger starts here
-            self._start_ledger(pos, now)
-            return self._checked(PositionCheck(pos, self.ledger_position(), True, "ledger started", now))
+        if ledger is None:  # nothing to confirm against yet: the ledger starts at the next steady reading
+            if self._start_ledger(pos, now):
+                return self._checked(PositionCheck(pos, self.ledger_position(), True, "ledger started", now))
+            return self._checked(PositionCheck(pos, None, False, "the ledger could not start yet (the position "
+                                               "moved, or the fills were unreadable, while it was read)", now))
         if pos.size > _EPS:
             return self._checked(PositionCheck(pos, ledger, True, f"exchange reports {pos.signed_size:+g} BTC; the "
                                                f"ledger holds {ledger:+g} BTC (the cap takes the larger)" + fills_note,
@@ -286,7 +302,8 @@ class OrderManager:
         if not isinstance(led, dict) or "cursor" not in led:
             return 0
         since = int(led["cursor"])
-        fills = self.executor.account_fills(self.symbol, since)
+        skip = set(led.get("skip") or ())
+        fills = [a for a in self.executor.account_fills(self.symbol, since) if str(a.fill.trade_id) not in skip]
         added, complete, newest = 0, True, None
         touched: dict[int, int] = {}
         for af in fills:
@@ -381,8 +398,11 @@ class OrderManager:
             self.store.transition(oid, S.SUBMITTED, now_ms=now, message="on the exchange already; not sent by us")
             if report is not None:
                 self._apply(oid, report, context=why)
-            self._event(RiskLevel.WARN, "ledger", {"order_id": oid, "exchange_order_id": exchange_order_id,
-                                                   "action": "adopted an exchange order: " + what})
+            # A triggered stop/take-profit is routine; a liquidation is not; an order nobody here placed is odd.
+            level = RiskLevel.INFO if info.get("algoId") else RiskLevel.ERROR if "liquidation" in what \
+                else RiskLevel.WARN
+            self._event(level, "ledger", {"order_id": oid, "exchange_order_id": exchange_order_id,
+                                          "action": "adopted an exchange order: " + what})
         return self.store.get(oid)
 
     # ---------------------------------------------------------------- intents
@@ -873,6 +893,28 @@ class OrderManager:
             pass
         self.risk.clear_kill_switch(self.symbol, by=by, equity=equity)
 
+    def confirm_position(self, *, by: str) -> str:
+        """An operator vouches for the exchange's position (checked on the exchange's own page, say): the ledger
+        is re-based to it. Only a reply that reads the same twice is taken; the risk event names who did it."""
+        self.reconcile_fills()
+        first, err = self._read_position()
+        second, err2 = self._read_position()
+        if first is None or second is None:
+            raise ValueError(f"the exchange's position reply is unreadable: {err or err2}")
+        if abs(first.signed_size - second.signed_size) > _POS_EPS:
+            raise ValueError("the exchange's position changed between two reads; try again")
+        now = self.clock.now_ms()
+        before = self.ledger_position()
+        led = self.store.state(self._ledger_key())
+        led = led if isinstance(led, dict) else {"cursor": now, "started": now}
+        led["baseline"] = second.signed_size - self.store.fills_signed(self.symbol)
+        self.store.set_state(self._ledger_key(), led, now_ms=now)
+        self._event(RiskLevel.WARN, "ledger", {"action": "ledger re-based to the exchange's position by the operator",
+                                               "by": by, "ledger_before": before,
+                                               "exchange_position": second.signed_size})
+        self.check_position()
+        return f"ledger set to the exchange's position {second.signed_size:+g} BTC (was {before})"
+
     # ---------------------------------------------------------------- operator commands
 
     def process_commands(self) -> list[dict[str, Any]] | None:
@@ -905,6 +947,8 @@ class OrderManager:
                 elif cmd["command"] == "clear_kill":
                     self.clear_kill_switch(by=who)
                     result = "kill switch cleared"
+                elif cmd["command"] == "confirm_position":
+                    result = self.confirm_position(by=who)
                 else:
                     ok, result = False, f"unknown command {cmd['command']!r}"
             except (IllegalTransition, KeyError, ValueError, TypeError) as e:

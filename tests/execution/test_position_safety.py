@@ -199,3 +199,40 @@ def test_ledger_equals_exchange_position_after_partial_triggered_closes_and_faul
     om.sync()
     assert len(DataService().trades(limit=100000)) == len(trades)  # idempotent
     assert om.last_position_check.confirmed
+
+
+def test_ledger_starts_from_the_exchange_and_counts_earlier_fills_once(make_manager, okx, sim):
+    """A database meets an account that already traded (fills it never recorded): those fills are in the
+    ledger's baseline, not recorded again; fills after the start are."""
+    okx.place(Order(SYM, "buy", "market", 0.03, client_order_id="beforeledger1"))
+    om = make_manager("auto")
+    om.reconcile()
+    om.reconcile()
+    assert om.ledger_position() == pytest.approx(0.03) and om.last_position_check.confirmed
+    assert DataService().trades() == []
+    sim.clock.advance(1000)
+    okx.place(Order(SYM, "sell", "market", 0.01, client_order_id="afterledger1"))
+    om.reconcile()
+    assert om.ledger_position() == pytest.approx(0.02) == true_position(sim)
+    assert len(DataService().trades()) == 1
+
+
+def test_operator_can_rebase_a_ledger_that_is_wrong(make_manager, decision_id, okx, sim):
+    """Entries stay held while the exchange says flat and the ledger does not; when the ledger is the one that
+    is wrong, `cockpit orders confirm-position` re-bases it (a risk event names who), and trading resumes."""
+    from cockpit.data.operator import submit_command
+
+    om = make_manager("auto")
+    om.sync()
+    led = om.store.state(om._ledger_key())
+    om.store.set_state(om._ledger_key(), {**led, "baseline": 0.02}, now_ms=sim.clock.now_ms())  # a lost fill
+    om.sync()
+    assert not om.last_position_check.confirmed
+    held = om.submit_intent(entry(decision_id(), okx))
+    assert DataService().order(held)["status"] == "rejected"
+    submit_command("confirm_position", now_ms=sim.clock.now_ms(), operator="dana")
+    done = om.process_commands()
+    assert done[0]["ok"] and "+0 BTC" in done[0]["result"], done
+    assert om.last_position_check.confirmed and om.ledger_position() == 0
+    assert any("dana" in e["details"] for e in events("ledger"))
+    assert DataService().order(om.submit_intent(entry(decision_id(), okx)))["status"] == "filled"
