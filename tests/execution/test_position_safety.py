@@ -236,3 +236,20 @@ def test_operator_can_rebase_a_ledger_that_is_wrong(make_manager, decision_id, o
     assert om.last_position_check.confirmed and om.ledger_position() == 0
     assert any("dana" in e["details"] for e in events("ledger"))
     assert DataService().order(om.submit_intent(entry(decision_id(), okx)))["status"] == "filled"
+
+
+def test_kill_switch_closes_the_ledgers_position_behind_an_empty_reply(make_manager, decision_id, okx, sim):
+    """The kill switch must not take an empty positions reply for flat: it closes what the ledger holds
+    (reduce-only, so nothing can open if the exchange really were flat)."""
+    from cockpit.data.operator import submit_command
+
+    om = make_manager("auto")
+    om.submit_intent(entry(decision_id(), okx, amount=0.03))
+    sim.faults.add("empty", path="account/positions", count=-1)
+    submit_command("kill", now_ms=sim.clock.now_ms(), payload={"reason": "drill"}, operator="erin")
+    done = om.process_commands()
+    assert "position closed by order" in done[0]["result"], done
+    assert true_position(sim) == 0
+    sim.faults.clear()
+    om.sync()
+    assert om.last_position_check.confirmed and ledger_sum() == pytest.approx(0.0)
