@@ -354,6 +354,15 @@ class OrderManager:
                 self.store.set_state(self._ledger_key(), {**led, "cursor": cursor}, now_ms=now)
         return added
 
+    def _adopted(self, o: Order) -> bool:
+        """An order this database adopted from the exchange (client id ck<ns>x<exchange id>, not the exchange's)."""
+        return bool(o.exchange_order_id) and (o.client_order_id or "").startswith(namespace_prefix(self.namespace) + "x")
+
+    def _fetch(self, o: Order) -> ExecutionReport:
+        """The exchange's view of ``o``; an adopted order is looked up by its exchange id alone (the exchange
+        knows it under its own client id, or none)."""
+        return self.executor.fetch(replace(o, client_order_id=None) if self._adopted(o) else o)
+
     def _adopt_exchange_order(self, exchange_order_id: str, side: str | None = None, price: float | None = None,
                               report: ExecutionReport | None = None, amount: float = 0.0) -> Order | None:
         """Store an order the exchange has and this database does not (client id ck<ns>x<exchange id>): made by
@@ -665,7 +674,7 @@ class OrderManager:
         for o in self.store.with_status(WORKING, symbol=self.symbol):
             before = (o.status, o.filled)
             try:
-                rep = self.executor.fetch(o)
+                rep = self._fetch(o)
             except ValueError as e:  # an unreadable reply: nothing learned, ask again next time
                 self._event(RiskLevel.WARN, "sync", {"order_id": o.id, "error": str(e)[:300]})
                 continue
@@ -744,7 +753,8 @@ class OrderManager:
         open_by_cid = {r.client_order_id: r for r in self.executor.open_orders(self.symbol) if r.client_order_id}
         for o in self.store.with_status(IN_FLIGHT, symbol=self.symbol):
             try:
-                rep = open_by_cid.get(o.client_order_id) or self.executor.find(o.client_order_id, o.symbol)
+                rep = open_by_cid.get(o.client_order_id) or (
+                    self._fetch(o) if self._adopted(o) else self.executor.find(o.client_order_id, o.symbol))
             except ValueError as e:  # unreadable reply: decide at the next reconcile, never guess
                 self._event(RiskLevel.WARN, "reconcile", {"order_id": o.id, "error": str(e)[:300]})
                 continue

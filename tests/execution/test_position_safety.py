@@ -253,3 +253,23 @@ def test_kill_switch_closes_the_ledgers_position_behind_an_empty_reply(make_mana
     sim.faults.clear()
     om.sync()
     assert om.last_position_check.confirmed and ledger_sum() == pytest.approx(0.0)
+
+
+def test_a_fill_of_an_order_placed_by_hand_is_adopted_and_followed_by_its_exchange_id(make_manager, okx, sim):
+    """An order placed outside the cockpit fills: its fill reaches the ledger under an adopted order (stored as
+    submitted, never approved, so it is never sent). When the order itself cannot be read at that moment,
+    sync and reconcile follow it by exchange id (it has another client id there) until it ends."""
+    om = make_manager("auto")
+    om.sync()
+    placed = okx.place(Order(SYM, "buy", "market", 0.02, client_order_id="byhand3"))
+    sim.faults.add("garbage", path="trade/order", count=1)  # the adopted order's own read is unreadable
+    assert om.reconcile_fills() == 1
+    (row,) = [o for o in DataService().orders(limit=100) if o["exchange_order_id"] == placed.exchange_order_id]
+    assert row["decided_by"] == "exchange" and row["status"] == "submitted"
+    assert ledger_sum() == pytest.approx(true_position(sim)) == pytest.approx(0.02)
+    om.sync()
+    assert DataService().order(row["id"])["status"] == "filled"
+    om.reconcile()
+    assert DataService().order(row["id"])["status"] == "filled"
+    assert len(sim.exchange.orders) == 1  # never sent again
+    assert ledger_sum() == pytest.approx(0.02) and om.last_position_check.confirmed
