@@ -1,14 +1,15 @@
 """Soak: the engine on the built-in simulator at one simulated hour per second, with faults injected
 every few seconds (429, 5xx, slow answers past the client timeout, malformed JSON, garbage values,
-dropped connections, rejected orders). Not part of CI.
+empty answers, dropped connections, rejected orders). Not part of CI.
 
     python bench/soak.py                 # 30 minutes
     python bench/soak.py --minutes 2     # a quick look
 
 Prints: worker crashes (target 0), resident memory after warm-up and at the end (target: growth
 under 10%), decision-loop lag p50/p99 (wall ms from a bar's close to its stored decision), decision
-bars lost or decided twice, fills recorded twice or missing, and whether the database's position
-equals the simulator's at the end (targets 0 and yes).
+bars lost or decided twice, fills recorded twice or missing, whether the database's position equals
+the simulator's at the end, and whether the ledger (Σ signed fills in ``trades``) equals the simulator's
+position with every simulator fill recorded (targets 0 and yes).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from cockpit.domain.market import timeframe_ms
 from cockpit.engine.eventlog import EventLog, route_stdlib_logging
 from cockpit.engine.runner import EngineHandle
 
-FAULTS = ("rate_limit", "server_error", "slow", "malformed", "garbage", "drop", "reject_order")
+FAULTS = ("rate_limit", "server_error", "slow", "malformed", "garbage", "empty", "drop", "reject_order")
 
 
 def rss_mb() -> float:
@@ -135,6 +136,9 @@ def main() -> int:
             exch_pos = f"error: {e}"
     handle.stop()
     elapsed = time.monotonic() - t_start
+    with sim.exchange.lock:  # the simulator's own books as the engine last saw them: what the ledger must match
+        true_pos = round(sum(p.pos for p in sim.exchange.positions.values()) * 0.01, 8)
+        sim_fills = {f.trade_id for f in sim.exchange.fills}
 
     ds = DataService()
     snap = ds.latest_position_snapshot(cfg["symbol"])
@@ -163,6 +167,9 @@ def main() -> int:
         dup_fills += len(ids) - len(set(ids))
         if abs(total - float(o["filled"] or 0)) > 1e-9:
             missing_fills += 1
+    all_trades = ds.trades(limit=1_000_000)
+    ledger = round(sum(float(t["amount"]) * (1 if t["side"] == "buy" else -1) for t in all_trades), 8)
+    lost_fills = len(sim_fills - {t.get("exchange_trade_id") for t in all_trades})
     crashes = sum(1 for e in sink.events if e.get("event") == "worker_crashed")
     print(f"soak: {elapsed / 60:.1f} min wall at {args.speed:g}x ({elapsed * args.speed / 3600:.0f} simulated hours), "
           f"faults injected every {args.fault_every:g}s: {json.dumps(injected, sort_keys=True)}")
@@ -181,8 +188,10 @@ def main() -> int:
     print(f"  decision bars lost / decided twice     {lost} / {dup_bars}   (coalesced when behind: {len(skipped)})")
     print(f"  orders {len(orders)}; fills missing / duplicated  {missing_fills} / {dup_fills}")
     print(f"  position exchange / database           {exch_pos} / {db_pos}")
+    print(f"  ledger Σ fills / simulator position    {ledger} / {true_pos}   simulator fills not in trades: {lost_fills}")
     print(f"  database: {db_path}")
-    ok = crashes == 0 and lost == 0 and dup_bars == 0 and dup_fills == 0
+    ok = crashes == 0 and lost == 0 and dup_bars == 0 and dup_fills == 0 and lost_fills == 0 \
+        and abs(ledger - true_pos) < 1e-9
     return 0 if ok else 1
 
 

@@ -306,6 +306,7 @@ SCHEMA: dict[str, Any] = {
         "max_drawdown_pct": number(0.15, 0, 1),
         "max_orders_per_hour": number(12, 1, 10000, integer=True),
         "price_sanity_pct": number(0.02, 0, 1),
+        "max_snapshot_age_s": number(15.0, 0.1, 3600),
         "disabled_rules": choice_list([], RISK_RULES),
     },
     "execution": {
@@ -437,6 +438,10 @@ def _cross_checks(cfg: dict[str, Any]) -> None:
     r = cfg["risk"]
     if r["min_stop_distance_pct"] >= r["max_stop_distance_pct"]:
         raise ConfigError("risk.min_stop_distance_pct", "must be below risk.max_stop_distance_pct")
+    if r["max_snapshot_age_s"] <= 2 * cfg["engine"]["fast_loop_s"]:
+        raise ConfigError("risk.max_snapshot_age_s", f"expected more than twice engine.fast_loop_s "
+                          f"({2 * cfg['engine']['fast_loop_s']:g} s): the position is read once per fast loop, "
+                          f"got {r['max_snapshot_age_s']:g}")
     if cfg["execution"]["leverage"] > r["max_leverage"]:
         raise ConfigError("execution.leverage", f"expected at most risk.max_leverage ({r['max_leverage']:g}), "
                           f"got {cfg['execution']['leverage']:g}")

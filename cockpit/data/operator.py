@@ -14,7 +14,7 @@ import peewee
 
 from cockpit.db.connection import database_proxy
 
-COMMANDS = ("approve", "reject", "cancel", "kill", "clear_kill")
+COMMANDS = ("approve", "reject", "cancel", "kill", "clear_kill", "confirm_position")
 # Roles a session may carry in $COCKPIT_ROLE (set by `cockpit serve-ssh` / `serve-web`). Unset means a
 # local operator with full rights; a viewer, or any role we do not know, may submit none of COMMANDS.
 ROLE_ENV = "COCKPIT_ROLE"

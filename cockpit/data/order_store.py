@@ -216,6 +216,54 @@ class OrderStore:
         avg = float(r[1]) / amount if amount > 0 and r[1] is not None else None
         return amount, avg, float(r[2] or 0.0)
 
+    def by_exchange_id(self, exchange_order_id: str, symbol: str) -> Order | None:
+        row = OrderRow.get_or_none((OrderRow.exchange_order_id == str(exchange_order_id)) & (OrderRow.symbol == symbol))
+        return _order(row) if row is not None else None
+
+    def has_trade(self, symbol: str, trade_id: str) -> bool:
+        """Whether a fill with this exchange trade id is stored (under any order) for ``symbol``."""
+        return TradeRow.select().where((TradeRow.symbol == symbol)
+                                       & (TradeRow.exchange_trade_id == str(trade_id))).exists()
+
+    def has_synthetic_fills(self, order_id: int) -> bool:
+        """Fills recorded without the exchange's trade list (id '<order>:<cumulative>', see OrderManager)."""
+        return TradeRow.select().where((TradeRow.order == order_id)
+                                       & TradeRow.exchange_trade_id.contains(":")).exists()
+
+    def replace_synthetic_fills(self, order_id: int, symbol: str, fills: Iterable[Fill]) -> int:
+        """Swap an order's synthetic fills for the exchange's own list, in one transaction (so the ledger never
+        counts a fill twice nor loses one); returns how many real fills were added."""
+        n = 0
+        with write_transaction(self._db):
+            TradeRow.delete().where((TradeRow.order == order_id) & TradeRow.exchange_trade_id.contains(":")).execute()
+            for f in fills:
+                n += self.record_fill(order_id, symbol, f)
+        return n
+
+    def fills_signed(self, symbol: str) -> float:
+        """Σ signed fill amounts (buy +, sell -) in ``trades`` for ``symbol``: the ledger's position change."""
+        signed = peewee.Case(TradeRow.side, (("buy", TradeRow.amount),), TradeRow.amount * -1)
+        v = TradeRow.select(peewee.fn.COALESCE(peewee.fn.SUM(signed), 0)).where(TradeRow.symbol == symbol).scalar()
+        return float(v or 0.0)
+
+    # ---------------------------------------------------------------- engine state (ledger bookkeeping)
+
+    def state(self, key: str) -> Any:
+        row = EngineState.get_or_none(EngineState.key == key)
+        if row is None or row.value is None:
+            return None
+        try:
+            return json.loads(row.value)
+        except ValueError:
+            return None
+
+    def set_state(self, key: str, value: Any, *, now_ms: int) -> None:
+        text = json.dumps(value, default=str)
+        with write_transaction(self._db):
+            n = EngineState.update(value=text, updated_at=int(now_ms)).where(EngineState.key == key).execute()
+            if n == 0:
+                EngineState.insert(key=key, value=text, updated_at=int(now_ms)).on_conflict_ignore().execute()
+
     # ---------------------------------------------------------------- position, balance
 
     def record_position(self, position: Position, *, now_ms: int) -> None:

@@ -31,3 +31,13 @@ class ManualClock:
 
     def advance(self, ms: int) -> None:
         self._now += int(ms)
+
+
+def clock_rate(clock: object) -> float:
+    """Exchange milliseconds per wall millisecond: the accelerated simulator clock's speed, 1 otherwise
+    (also for a frozen simulator clock, speed 0)."""
+    for attr in ("speed", "rate"):
+        v = getattr(clock, attr, None)
+        if isinstance(v, (int, float)) and v > 0:
+            return float(v)
+    return 1.0

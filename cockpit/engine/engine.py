@@ -391,7 +391,10 @@ class Engine:
         return {"equity": equity, "free": float(bal["free"]) if bal and bal.get("free") is not None else equity,
                 "position_side": side, "position_size": size,
                 "signed_size": size if side == "long" else -size if side == "short" else 0.0,
-                "entry_price": float(pos["entry_price"]) if pos and pos.get("entry_price") is not None else None}
+                "entry_price": float(pos["entry_price"]) if pos and pos.get("entry_price") is not None else None,
+                # When each was read (exchange ms; None: never): sizing refuses entries on stale or missing data.
+                "position_ts": int(pos["timestamp"]) if pos and pos.get("timestamp") is not None else None,
+                "balance_ts": int(bal["timestamp"]) if bal and bal.get("timestamp") is not None else None}
 
     # ------------------------------------------------------------------ fast loop
 

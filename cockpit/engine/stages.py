@@ -298,6 +298,30 @@ def _plan(cfg: dict[str, Any], st: Stages, decision_id: int, decision: Decision,
     if not price:
         snap = DataService().latest_price_snapshot(cfg["symbol"])
         price = float(snap["mark_price"]) if snap and snap.get("mark_price") else a.price
-    return plan_intents(decision, decision_id=decision_id, price=price or 0.0, signals=a.signals,
-                        equity=float(account.get("equity") or 0.0),
-                        position_signed=float(account.get("signed_size") or 0.0), cfg=cfg)
+    intents = plan_intents(decision, decision_id=decision_id, price=price or 0.0, signals=a.signals,
+                           equity=float(account.get("equity") or 0.0),
+                           position_signed=float(account.get("signed_size") or 0.0), cfg=cfg)
+    if st.orders is None:
+        return intents  # a dry run over stored data (replay, API preview): nothing is sent from here
+    # Live: the position and balance this sizing used must be fresh. Their age is wall time (exchange ms
+    # over the clock's speed): they are re-read every engine.fast_loop_s of wall time, so on an accelerated
+    # simulator a bound in exchange time could never be met. Stale or missing: no entries, reduce-only stays.
+    from cockpit.domain.clock import clock_rate
+    from cockpit.domain.signals import RiskLevel
+
+    now = st.clock.now_ms()
+    limit = float(cfg["risk"]["max_snapshot_age_s"])
+    ages = {k: (None if account.get(f"{k}_ts") is None else (now - int(account[f"{k}_ts"])) / clock_rate(st.clock) / 1000)
+            for k in ("position", "balance")}
+    stale = {k: v for k, v in ages.items() if v is None or v > limit}
+    entries = [i for i in intents if not i.reduce_only]
+    if stale and entries:
+        why = "; ".join(f"{k} snapshot " + ("missing" if v is None else f"{v:.1f} s old") for k, v in stale.items())
+        st.orders.risk.record(cfg["symbol"], RiskLevel.ERROR, "stale_data", {
+            "decision_id": decision_id, "position_age_s": ages["position"], "balance_age_s": ages["balance"],
+            "limit_s": limit, "detail": f"{why}, older than risk.max_snapshot_age_s {limit:g} s",
+            "action": f"no new entries from this decision ({len(entries)} refused); reduce-only orders kept"})
+        return [i for i in intents if i.reduce_only]
+    for i in intents:  # every sized order says how old the position it was sized from was
+        i.reason += f" (position read {ages['position']:.1f} s ago)" if ages["position"] is not None else ""
+    return intents

@@ -52,6 +52,20 @@ class AccountState:
     # Filled in by the OrderManager for the RiskManager (optional; executors may leave them):
     position: Position | None = None  # the venue's position in the symbol being traded
     open_risk: float = 0.0  # money at risk (|entry - stop| x size) in the position and working entry orders
+    # What the position is known to be (set by the OrderManager; previews leave the defaults):
+    position_confirmed: bool = True  # False: empty/unreadable reply the ledger does not back (no new entries)
+    position_note: str = ""  # why it is not confirmed, or how it was confirmed
+    ledger_position: float | None = None  # signed BTC from our recorded fills (None: no ledger yet)
+    as_of_ms: int | None = None  # when the position and balance were read (exchange clock ms)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountFill:
+    """One fill on the account as the venue lists it (OKX trade/fills): the ledger is reconciled from these."""
+
+    fill: Fill
+    exchange_order_id: str
+    client_order_id: str = ""
 
 
 class OrderExecutor(ABC):
@@ -95,6 +109,11 @@ class OrderExecutor(ABC):
     def recent_closed(self, symbol: str) -> list[ExecutionReport]:
         """Recently closed orders on the venue, including ones it created itself (an attached stop-loss or
         take-profit that triggered; ``raw['algoId']`` set). Default: none."""
+        return []
+
+    def account_fills(self, symbol: str, since_ms: int) -> list[AccountFill]:
+        """Every fill on the account in ``symbol`` since ``since_ms`` (any order, including ones the venue
+        made itself), oldest first; raises ValueError when the venue's answer cannot be read. Default: none."""
         return []
 
     def find(self, client_order_id: str, symbol: str) -> ExecutionReport:

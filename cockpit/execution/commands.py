@@ -1,4 +1,4 @@
-"""``cockpit orders list|show|approve|reject|cancel`` and ``cockpit kill [--clear]``.
+"""``cockpit orders list|show|approve|reject|cancel|confirm-position`` and ``cockpit kill [--clear]``.
 
 They work from any shell against the database of a running engine: they check the order, write an
 operator_commands row (with who: the OS user and the SSH connection when there is one) and, when an
@@ -49,6 +49,11 @@ def register(sub: argparse._SubParsersAction) -> None:
             a.add_argument("--reason", default="", help="optional note")
         _wait_arg(a)
         a.set_defaults(func=run_order_command, command=name)
+
+    c = osub.add_parser("confirm-position", help="trust the exchange's position when it and the ledger (our "
+                        "recorded fills) disagree and new entries are held; check the exchange first")
+    _wait_arg(c)
+    c.set_defaults(func=run_confirm_position)
 
     k = sub.add_parser("kill", help="kill switch: cancel open orders, close the position, halt new entries "
                                     "(persists until `cockpit kill --clear`)")
@@ -235,6 +240,11 @@ def run_order_command(args: argparse.Namespace, ctx) -> int:
         return 1
     payload = {"reason": args.reason} if args.reason else None
     return _submit_and_wait(ctx, cmd, order_id=args.id, payload=payload, wait_s=args.wait)
+
+
+def run_confirm_position(args: argparse.Namespace, ctx) -> int:
+    ctx.database()
+    return _submit_and_wait(ctx, "confirm_position", order_id=None, payload=None, wait_s=args.wait)
 
 
 def run_kill(args: argparse.Namespace, ctx) -> int:

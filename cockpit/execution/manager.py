@@ -20,7 +20,7 @@ Not thread-safe by itself: the engine serialises calls with one lock.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 from cockpit.config import redactor
@@ -31,7 +31,7 @@ from cockpit.data.risk_store import RiskStore
 from cockpit.domain.clock import Clock
 from cockpit.domain.orders import Fill, IllegalTransition, Order, OrderIntent, OrderStatus, Position
 from cockpit.domain.signals import RiskLevel
-from cockpit.execution.base import AccountState, ExecutionReport, OrderExecutor
+from cockpit.execution.base import AccountFill, AccountState, ExecutionReport, OrderExecutor
 from cockpit.execution.ids import decision_client_id, namespace_prefix, system_client_id
 from cockpit.risk.manager import MarketState, RiskLimits, RiskManager, RiskResult
 
@@ -43,6 +43,26 @@ IN_FLIGHT = (S.APPROVED, S.SUBMITTED, S.PARTIALLY_FILLED)
 IN_FLIGHT_GRACE_S = 60
 WORKING = (S.SUBMITTED, S.PARTIALLY_FILLED)
 _EPS = 1e-9
+# Fills are re-read this far (exchange ms) behind the newest one seen: one listed late is still found.
+FILLS_OVERLAP_MS = 60_000
+_POS_EPS = 1e-7  # BTC: positions closer than this agree (the lot is 1e-4)
+
+
+@dataclass(slots=True)
+class PositionCheck:
+    """One reading of the position and whether it can be trusted (see ``OrderManager.check_position``)."""
+
+    position: Position | None  # the exchange's reading; None when its reply was unreadable
+    ledger: float | None  # signed BTC from our recorded fills; None before the ledger has started
+    confirmed: bool
+    note: str
+    read_at: int
+
+    def worst_signed(self) -> float:
+        """The larger |position| of the exchange's and the ledger's (what caps and kill-switch closes use)."""
+        ex = self.position.signed_size if self.position is not None else 0.0
+        led = self.ledger if self.ledger is not None else 0.0
+        return ex if abs(ex) >= abs(led) else led
 
 
 class OrderManager:
@@ -69,6 +89,8 @@ class OrderManager:
         self.reconcile_ms = int(ex.get("reconcile_interval_s", 30)) * 1000
         self._last_reconcile: int | None = None
         self._reported_foreign: set[str] = set()
+        self._position_state: tuple[str, float | None] = ("ok", None)  # what the last position risk event said
+        self.last_position_check: PositionCheck | None = None
 
     # ---------------------------------------------------------------- helpers
 
@@ -145,9 +167,256 @@ class OrderManager:
         return risk
 
     def account_state(self, exclude_order: int | None = None) -> AccountState:
+        """The account as the risk check sees it: balance and position read now (``as_of_ms``), whether the
+        position is confirmed, and the ledger's position, so the exposure cap takes the larger of the two."""
         acct = self.executor.account()
-        pos = self.executor.position(self.symbol)
-        return replace(acct, position=pos, open_risk=self.open_risk(pos, exclude_order))
+        check = self.check_position()
+        pos = check.position
+        worst = check.worst_signed()
+        if pos is None or abs(worst) > pos.size + _POS_EPS:  # open risk of the larger position
+            pos_for_risk = Position(self.symbol, "long" if worst > 0 else "short" if worst < 0 else "flat", abs(worst),
+                                    entry_price=(pos.entry_price if pos else 0.0) or 0.0,
+                                    mark_price=pos.mark_price if pos else None)
+        else:
+            pos_for_risk = pos
+        if pos_for_risk.mark_price is None and not pos_for_risk.entry_price and pos_for_risk.size > _EPS:
+            pos_for_risk = replace(pos_for_risk, mark_price=self.market_state().mark_price)
+        return replace(acct, position=pos, open_risk=self.open_risk(pos_for_risk, exclude_order),
+                       position_confirmed=check.confirmed, position_note=check.note, ledger_position=check.ledger,
+                       as_of_ms=check.read_at)
+
+    # ---------------------------------------------------------------- position confirmation and the ledger
+
+    def _ledger_key(self) -> str:
+        return f"ledger:{self.symbol}"
+
+    def ledger_position(self) -> float | None:
+        """Signed BTC the ledger holds: the position when the ledger started plus every fill in ``trades``
+        since (reconciled from the exchange's fills by trade id). None before the ledger has started."""
+        led = self.store.state(self._ledger_key())
+        if not isinstance(led, dict) or "baseline" not in led:
+            return None
+        return round(float(led["baseline"]) + self.store.fills_signed(self.symbol), 10)
+
+    def _start_ledger(self, pos: Position, now: int) -> bool:
+        """The first readable position of this database starts the ledger: its baseline is that position less
+        the fills already in ``trades``; fills the exchange lists up to now are part of the baseline (their
+        ids are kept and skipped), later ones are reconciled. Started only when the position reads the same
+        before and after the fills are read (no fill in between); returns whether it started."""
+        lookback = max(FILLS_OVERLAP_MS, self._scaled_ms(10_000))  # covers the offset between our clock and theirs
+        try:
+            listed = self.executor.account_fills(self.symbol, now - lookback)
+        except ValueError:
+            return False
+        again, _ = self._read_position()
+        if again is None or abs(again.signed_size - pos.signed_size) > _POS_EPS:
+            return False
+        skip = [str(a.fill.trade_id) for a in listed if not self.store.has_trade(self.symbol, str(a.fill.trade_id))]
+        cursor = max([a.fill.timestamp for a in listed], default=now - lookback)
+        baseline = pos.signed_size - self.store.fills_signed(self.symbol)
+        self.store.set_state(self._ledger_key(), {"baseline": baseline, "started": now, "cursor": cursor,
+                                                  "skip": skip[-1000:]}, now_ms=now)
+        self._event(RiskLevel.INFO, "ledger", {"action": "ledger started", "exchange_position": pos.signed_size,
+                                                "baseline": baseline, "fills_in_baseline": len(skip)})
+        return True
+
+    def _read_position(self) -> tuple[Position | None, str]:
+        try:
+            return self.executor.position(self.symbol), ""
+        except ValueError as e:  # MalformedReply: the reply could not be read; never taken as flat
+            return None, str(e)[:300]
+
+    def check_position(self) -> PositionCheck:
+        """Read the exchange's position and decide whether it can be trusted.
+
+        An empty, malformed or unreadable position reply is not evidence of a flat position. The reading is
+        compared with the ledger (our recorded fills); when they differ, the exchange's fills are reconciled
+        into the ledger (fills evidence) and the position is read a second time. Confirmed when exchange and
+        ledger agree, or when the exchange reports an actual position (the exposure cap still takes the larger
+        of the two). Not confirmed: unreadable, or the exchange says flat while the ledger holds a position;
+        then no new entry passes the risk check, and a risk event says why (once per change)."""
+        now = self.clock.now_ms()
+        pos, err = self._read_position()
+        ledger = self.ledger_position()
+        if ledger is None and pos is not None and self._start_ledger(pos, now):
+            ledger = self.ledger_position()
+        if pos is not None and ledger is not None and abs(pos.signed_size - ledger) <= _POS_EPS:
+            return self._checked(PositionCheck(pos, ledger, True, "exchange and ledger agree", now))
+        # Disagreement or an unreadable reply: bring the ledger up to date from the exchange's fills ...
+        fills_note = ""
+        if ledger is not None:
+            try:
+                added = self.reconcile_fills()
+                fills_note = f"; {added} fill(s) reconciled" if added else ""
+            except Exception as e:  # noqa: BLE001 - no fills evidence this time; stay unconfirmed
+                fills_note = f"; fills unreadable: {type(e).__name__}: {e}"[:200]
+            ledger = self.ledger_position()
+        # ... and read the position a second time.
+        pos2, err2 = self._read_position()
+        if pos2 is not None:
+            pos, err = pos2, ""
+        elif pos is None:
+            err = err2 or err
+        if pos is None:
+            return self._checked(PositionCheck(None, ledger, False, f"position reply unreadable twice: {err}"
+                                               + fills_note, now))
+        if ledger is not None and abs(pos.signed_size - ledger) <= _POS_EPS:
+            return self._checked(PositionCheck(pos, ledger, True, "exchange and ledger agree after reconciling fills"
+                                               + fills_note, now))
+        if ledger is None:  # nothing to confirm against yet: the ledger starts at the next steady reading
+            if self._start_ledger(pos, now):
+                return self._checked(PositionCheck(pos, self.ledger_position(), True, "ledger started", now))
+            return self._checked(PositionCheck(pos, None, False, "the ledger could not start yet (the position "
+                                               "moved, or the fills were unreadable, while it was read)", now))
+        if pos.size > _EPS:
+            return self._checked(PositionCheck(pos, ledger, True, f"exchange reports {pos.signed_size:+g} BTC; the "
+                                               f"ledger holds {ledger:+g} BTC (the cap takes the larger)" + fills_note,
+                                               now), mismatch=True)
+        return self._checked(PositionCheck(pos, ledger, False, f"the exchange reports no position (empty reply, read "
+                                           f"twice) but our recorded fills hold {ledger:+g} BTC: not evidence of "
+                                           f"flat" + fills_note, now))
+
+    def _checked(self, check: PositionCheck, *, mismatch: bool = False) -> PositionCheck:
+        """Remember the check; a risk event when the state changes (not at every poll)."""
+        key = ("ok" if check.confirmed and not mismatch else "mismatch" if check.confirmed else "unconfirmed",
+               round(check.worst_signed(), 6) if not check.confirmed or mismatch else None)
+        if key != self._position_state:
+            details = {"exchange_position": check.position.signed_size if check.position is not None else None,
+                       "ledger_position": check.ledger, "note": check.note}
+            if not check.confirmed:
+                self._event(RiskLevel.ERROR, "position_unconfirmed",
+                            {**details, "action": "no new entries until the position is confirmed; "
+                                                  "reduce-only closes still go out"})
+            elif mismatch:
+                self._event(RiskLevel.WARN, "position_unconfirmed",
+                            {**details, "action": "took the exchange's position; entries capped by the larger"})
+            else:
+                self._event(RiskLevel.INFO, "position_unconfirmed", {**details, "action": "position confirmed again"})
+            self._position_state = key
+        self.last_position_check = check
+        return check
+
+    def reconcile_fills(self) -> int:
+        """Make the ledger complete: every fill the exchange lists for the symbol since the ledger's cursor is
+        stored once (by trade id) under its order; orders the exchange made itself (a triggered stop-loss or
+        take-profit, also one partly filled then canceled; a liquidation) or that were placed outside the
+        cockpit get an order row. Idempotent. Returns how many fills were added. Raises ValueError when the
+        exchange's fills cannot be read (nothing is changed then)."""
+        led = self.store.state(self._ledger_key())
+        if not isinstance(led, dict) or "cursor" not in led:
+            return 0
+        since = int(led["cursor"])
+        skip = set(led.get("skip") or ())
+        fills = [a for a in self.executor.account_fills(self.symbol, since) if str(a.fill.trade_id) not in skip]
+        added, complete, newest = 0, True, None
+        touched: dict[int, int] = {}
+        for af in fills:
+            f = af.fill
+            newest = f.timestamp if newest is None else max(newest, f.timestamp)
+            if self.store.has_trade(self.symbol, str(f.trade_id)):
+                continue
+            order = self.store.by_exchange_id(af.exchange_order_id, self.symbol)
+            if order is None and af.client_order_id:
+                order = self.store.by_client_id(af.client_order_id)
+            if order is None:
+                order = self._adopt_exchange_order(af.exchange_order_id, f.side, f.price, amount=f.amount)
+                if order is None:
+                    complete = False
+                    continue
+                if self.store.has_trade(self.symbol, str(f.trade_id)):
+                    added += 1  # adopting the order recorded its fills
+                    continue
+            if self.store.has_synthetic_fills(order.id):
+                # Recorded earlier without the exchange's fill list: swap in the real fills, never add to them.
+                try:
+                    rep = self.executor.fetch(order)
+                except ValueError:
+                    complete = False
+                    continue
+                if not any(x.trade_id == f.trade_id for x in rep.fills):
+                    complete = False
+                    continue
+                n = self.store.replace_synthetic_fills(order.id, self.symbol, rep.fills)
+            else:
+                n = int(self.store.record_fill(order.id, self.symbol, replace(f, order_client_id=order.client_order_id
+                                                                             or f.order_client_id)))
+            added += n
+            touched[order.id] = touched.get(order.id, 0) + n
+        now = self.clock.now_ms()
+        for oid, n in touched.items():
+            o = self.store.get(oid)
+            if not o.status.is_terminal or not n:
+                continue  # a working order: sync brings its status and totals
+            filled, avg, fee = self.store.fill_totals(oid)
+            self.store.update(oid, now_ms=now, filled=filled, average_price=avg, fee=fee)
+            self._event(RiskLevel.ERROR, "ledger", {
+                "order_id": oid, "client_order_id": o.client_order_id, "db_status": o.status.value,
+                "fills_recorded": n, "filled": filled, "action": "recorded fills missing from the ledger"})
+        if complete and newest is not None:
+            cursor = max(since, newest - FILLS_OVERLAP_MS)
+            if cursor != since:
+                self.store.set_state(self._ledger_key(), {**led, "cursor": cursor}, now_ms=now)
+        return added
+
+    def _adopted(self, o: Order) -> bool:
+        """An order this database adopted from the exchange (client id ck<ns>x<exchange id>, not the exchange's)."""
+        return bool(o.exchange_order_id) and (o.client_order_id or "").startswith(namespace_prefix(self.namespace) + "x")
+
+    def _fetch(self, o: Order) -> ExecutionReport:
+        """The exchange's view of ``o``; an adopted order is looked up by its exchange id alone (the exchange
+        knows it under its own client id, or none)."""
+        return self.executor.fetch(replace(o, client_order_id=None) if self._adopted(o) else o)
+
+    def _adopt_exchange_order(self, exchange_order_id: str, side: str | None = None, price: float | None = None,
+                              report: ExecutionReport | None = None, amount: float = 0.0) -> Order | None:
+        """Store an order the exchange has and this database does not (client id ck<ns>x<exchange id>): made by
+        the exchange itself (a triggered stop-loss/take-profit, a liquidation) or placed by hand. It is stored
+        as submitted, never approved, so it can never be sent again; its state and fills come from the
+        exchange now (or at the next sync when that read fails)."""
+        cid = f"{namespace_prefix(self.namespace)}x{exchange_order_id}"[:32]
+        existing = self.store.by_client_id(cid)
+        if existing is not None:
+            return existing
+        now = self.clock.now_ms()
+        if report is None:
+            try:
+                report = self.executor.fetch(Order(self.symbol, side or "sell", "market", 0.0,
+                                                   exchange_order_id=exchange_order_id))
+            except ValueError:
+                report = None
+            if report is not None and not report.found:
+                report = None
+        info = (report.raw or {}) if report is not None else {}
+        side = info.get("side") or side
+        if side not in ("buy", "sell"):
+            return None
+        if info.get("algoId"):
+            kind = self._protective_kind(side, (report.average_price if report else None) or price)
+            what, why = f"{kind} triggered on the exchange (algo {info.get('algoId')})", f"{kind} triggered"
+        elif info.get("category") in ("full_liquidation", "partial_liquidation", "adl"):
+            what = why = f"{info.get('category')} by the exchange"
+        elif report is None:
+            what, why = "found in the exchange's fills (order not readable yet)", "exchange fill"
+        else:
+            what, why = "placed outside this cockpit", "outside order"
+        if report is not None and report.filled > _EPS:
+            amount = report.filled
+        reduce_only = str(info.get("reduceOnly", "")).lower() == "true" or bool(info.get("algoId"))
+        order = Order(self.symbol, side, "market", amount, reduce_only=reduce_only, client_order_id=cid,
+                      exchange_order_id=exchange_order_id)
+        oid, created = self.store.create(order, now_ms=now, mode=self.mode, status=S.APPROVED, message=what,
+                                         reason=why)
+        if created:
+            self.store.update(oid, now_ms=now, decided_by="exchange", decided_at=now)
+            self.store.transition(oid, S.SUBMITTED, now_ms=now, message="on the exchange already; not sent by us")
+            if report is not None:
+                self._apply(oid, report, context=why)
+            # A triggered stop/take-profit is routine; a liquidation is not; an order nobody here placed is odd.
+            level = RiskLevel.INFO if info.get("algoId") else RiskLevel.ERROR if "liquidation" in what \
+                else RiskLevel.WARN
+            self._event(level, "ledger", {"order_id": oid, "exchange_order_id": exchange_order_id,
+                                          "action": "adopted an exchange order: " + what})
+        return self.store.get(oid)
 
     # ---------------------------------------------------------------- intents
 
@@ -409,7 +678,7 @@ class OrderManager:
         for o in self.store.with_status(WORKING, symbol=self.symbol):
             before = (o.status, o.filled)
             try:
-                rep = self.executor.fetch(o)
+                rep = self._fetch(o)
             except ValueError as e:  # an unreadable reply: nothing learned, ask again next time
                 self._event(RiskLevel.WARN, "sync", {"order_id": o.id, "error": str(e)[:300]})
                 continue
@@ -430,7 +699,8 @@ class OrderManager:
 
     def adopt_triggered(self) -> int:
         """Orders the exchange made itself when an attached stop-loss/take-profit triggered: stored once
-        each (client id ck<ns>x<exchange id>) with their fills, so every fill on the account is recorded."""
+        each (client id ck<ns>x<exchange id>) with their fills, so every fill on the account is recorded.
+        (Ones that ended canceled after a partial fill are not listed here; ``reconcile_fills`` finds them.)"""
         n = 0
         prefix = namespace_prefix(self.namespace)
         for rep in self.executor.recent_closed(self.symbol):
@@ -441,19 +711,14 @@ class OrderManager:
             cid = f"{prefix}x{rep.exchange_order_id}"[:32]
             if self.store.by_client_id(cid) is not None:
                 continue
-            now = self.clock.now_ms()
-            side = info.get("side") or "sell"
-            kind = self._protective_kind(side, rep.average_price)
-            order = Order(self.symbol, side, "market", rep.filled, reduce_only=True, client_order_id=cid,
-                          exchange_order_id=rep.exchange_order_id)
-            oid, created = self.store.create(order, now_ms=now, mode=self.mode, status=S.APPROVED,
-                                             message=f"{kind} triggered on the exchange (algo {info.get('algoId')})",
-                                             reason=f"{kind} triggered")
-            if not created:
-                continue
-            self.store.update(oid, now_ms=now, decided_by="exchange", decided_at=now)
-            self._apply(oid, self.executor.fetch(self.store.get(oid)), context=kind)
-            n += 1
+            try:
+                full = self.executor.fetch(Order(self.symbol, info.get("side") or "sell", "market", 0.0,
+                                                 exchange_order_id=rep.exchange_order_id))
+            except ValueError:
+                continue  # unreadable now: the next sync (or reconcile_fills) adopts it
+            if self._adopt_exchange_order(rep.exchange_order_id, info.get("side"), rep.average_price,
+                                          report=full if full.found else rep) is not None:
+                n += 1
         return n
 
     def _protective_kind(self, close_side: str, price: float | None) -> str:
@@ -466,14 +731,17 @@ class OrderManager:
                 return "stop-loss" if ds <= dt else "take-profit"
         return "stop-loss/take-profit"
 
-    def record_account(self) -> tuple[Position, AccountState]:
+    def record_account(self) -> tuple[Position | None, AccountState]:
+        """Store the balance, and the position when it is confirmed (an unconfirmed reading is never written:
+        the stored snapshot then ages, and sizing refuses it past risk.max_snapshot_age_s)."""
         now = self.clock.now_ms()
-        pos = self.executor.position(self.symbol)
+        check = self.check_position()
         acct = self.executor.account()
-        self.store.record_position(pos, now_ms=now)
+        if check.confirmed and check.position is not None:
+            self.store.record_position(check.position, now_ms=now)
         self.store.record_balance(acct.currency, acct.equity, acct.free, acct.used, now_ms=now)
         self.risk.observe(self.symbol, acct.equity)
-        return pos, acct
+        return (check.position if check.confirmed else None), acct
 
     def reconcile(self) -> dict[str, int]:
         """Match the database to the exchange (at start-up and every execution.reconcile_interval_s).
@@ -485,11 +753,12 @@ class OrderManager:
         now = self.clock.now_ms()
         self._last_reconcile = now
         out = {"adopted": 0, "failed": 0, "retry": 0, "late_fills": 0, "unknown_canceled": 0, "foreign": 0,
-               "position_mismatch": 0}
+               "position_mismatch": 0, "fills": 0}
         open_by_cid = {r.client_order_id: r for r in self.executor.open_orders(self.symbol) if r.client_order_id}
         for o in self.store.with_status(IN_FLIGHT, symbol=self.symbol):
             try:
-                rep = open_by_cid.get(o.client_order_id) or self.executor.find(o.client_order_id, o.symbol)
+                rep = open_by_cid.get(o.client_order_id) or (
+                    self._fetch(o) if self._adopted(o) else self.executor.find(o.client_order_id, o.symbol))
             except ValueError as e:  # unreadable reply: decide at the next reconcile, never guess
                 self._event(RiskLevel.WARN, "reconcile", {"order_id": o.id, "error": str(e)[:300]})
                 continue
@@ -538,9 +807,13 @@ class OrderManager:
                         "client_order_id": cid, "exchange_order_id": rep.exchange_order_id,
                         "action": "left alone: open order not placed by this cockpit"})
         out["late_fills"] = self._late_fills()
+        try:
+            out["fills"] = self.reconcile_fills()
+        except ValueError as e:  # unreadable fills: the cursor stays; read again at the next reconcile
+            self._event(RiskLevel.WARN, "ledger", {"error": str(e)[:300], "action": "fills not reconciled this time"})
         stored = self.data.positions(self.symbol)
         pos, _ = self.record_account()
-        if stored:
+        if stored and pos is not None:
             s = stored[0]
             ssize = float(s["size"] or 0.0) * (1 if s["side"] == "long" else -1 if s["side"] == "short" else 0)
             if abs(ssize - pos.signed_size) > 1e-9:
@@ -596,7 +869,13 @@ class OrderManager:
             except Exception as e:  # noqa: BLE001 - keep going: closing the position matters more
                 out["errors"].append(f"cancel {o.id}: {e}")
         try:
-            pos = self.executor.position(self.symbol)
+            # The larger of the exchange's and the ledger's position: an empty reply must not leave a position
+            # open (a reduce-only close of a position that is not there is refused by the exchange, harmlessly).
+            check = self.check_position()
+            worst = check.worst_signed()
+            pos = Position(self.symbol, "long" if worst > 0 else "short" if worst < 0 else "flat", abs(worst))
+            if not check.confirmed:
+                out["errors"].append(f"position unconfirmed ({check.note}); closing {worst:+g} BTC")
         except Exception as e:  # noqa: BLE001
             out["errors"].append(f"position: {e}")
             pos = None
@@ -627,6 +906,28 @@ class OrderManager:
         except Exception:  # noqa: BLE001 - clearing must work even when the exchange is unreachable
             pass
         self.risk.clear_kill_switch(self.symbol, by=by, equity=equity)
+
+    def confirm_position(self, *, by: str) -> str:
+        """An operator vouches for the exchange's position (checked on the exchange's own page, say): the ledger
+        is re-based to it. Only a reply that reads the same twice is taken; the risk event names who did it."""
+        self.reconcile_fills()
+        first, err = self._read_position()
+        second, err2 = self._read_position()
+        if first is None or second is None:
+            raise ValueError(f"the exchange's position reply is unreadable: {err or err2}")
+        if abs(first.signed_size - second.signed_size) > _POS_EPS:
+            raise ValueError("the exchange's position changed between two reads; try again")
+        now = self.clock.now_ms()
+        before = self.ledger_position()
+        led = self.store.state(self._ledger_key())
+        led = led if isinstance(led, dict) else {"cursor": now, "started": now}
+        led["baseline"] = second.signed_size - self.store.fills_signed(self.symbol)
+        self.store.set_state(self._ledger_key(), led, now_ms=now)
+        self._event(RiskLevel.WARN, "ledger", {"action": "ledger re-based to the exchange's position by the operator",
+                                               "by": by, "ledger_before": before,
+                                               "exchange_position": second.signed_size})
+        self.check_position()
+        return f"ledger set to the exchange's position {second.signed_size:+g} BTC (was {before})"
 
     # ---------------------------------------------------------------- operator commands
 
@@ -660,6 +961,8 @@ class OrderManager:
                 elif cmd["command"] == "clear_kill":
                     self.clear_kill_switch(by=who)
                     result = "kill switch cleared"
+                elif cmd["command"] == "confirm_position":
+                    result = self.confirm_position(by=who)
                 else:
                     ok, result = False, f"unknown command {cmd['command']!r}"
             except (IllegalTransition, KeyError, ValueError, TypeError) as e:

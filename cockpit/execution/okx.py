@@ -17,7 +17,7 @@ from typing import Any, Mapping
 import ccxt
 
 from cockpit.domain.orders import Fill, Order, OrderStatus, Position
-from cockpit.execution.base import AccountState, ExecutionReport, InstrumentInfo, OrderExecutor
+from cockpit.execution.base import AccountFill, AccountState, ExecutionReport, InstrumentInfo, OrderExecutor
 
 S = OrderStatus
 _CCXT_STATUS = {"open": S.SUBMITTED, "closed": S.FILLED, "canceled": S.CANCELED, "cancelled": S.CANCELED,
@@ -293,16 +293,34 @@ class OKXExecutor(OrderExecutor):
     # ---------------------------------------------------------------- account
 
     def position(self, symbol: str) -> Position:
-        for p in self.exchange.fetch_positions([symbol]):
-            if p.get("symbol") != symbol:
+        """The exchange's position. A row that cannot be read raises MalformedReply: it is never taken as
+        flat. An empty list *is* returned as flat (OKX lists no row for a flat position), so flat alone
+        proves nothing: the OrderManager confirms it against the ledger."""
+        try:
+            rows = self.exchange.fetch_positions([symbol])
+        except _PARSE_ERRORS as e:
+            raise MalformedReply(f"unreadable positions reply: {type(e).__name__}: {e}"[:300]) from e
+        if not isinstance(rows, list):
+            raise MalformedReply(f"positions reply is not a list: {type(rows).__name__}")
+        for p in rows:
+            if not isinstance(p, dict) or p.get("symbol") != symbol:
                 continue
-            contracts = _num(p.get("contracts")) or 0.0
-            if abs(contracts) <= 0:
+            info = p.get("info") if isinstance(p.get("info"), dict) else {}
+            contracts = _num(p.get("contracts"))
+            pos_raw = _num(info.get("pos"))
+            if contracts is None and pos_raw is None:
+                raise MalformedReply(f"position row for {symbol} without a readable size "
+                                     f"(contracts={p.get('contracts')!r}, pos={info.get('pos')!r})")
+            if contracts is None:
+                contracts = abs(pos_raw or 0.0)
+            if contracts < 0:
+                raise MalformedReply(f"position row for {symbol} with a negative size {contracts!r}")
+            if contracts == 0:
                 continue
-            info = p.get("info") or {}
             side = p.get("side")
             if side not in ("long", "short"):
-                pos_raw = _num(info.get("pos")) or 0.0
+                if not pos_raw:
+                    raise MalformedReply(f"position row for {symbol} without a side (pos={info.get('pos')!r})")
                 side = "long" if pos_raw > 0 else "short"
             return Position(symbol=symbol, side=side, size=self.to_base(symbol, abs(contracts)),
                             entry_price=_num(p.get("entryPrice")) or 0.0, leverage=_num(p.get("leverage")) or 1.0,
@@ -310,6 +328,51 @@ class OKXExecutor(OrderExecutor):
                             margin=_num(p.get("initialMargin")) or _num(p.get("collateral")) or 0.0,
                             liquidation_price=_num(p.get("liquidationPrice")), mark_price=_num(p.get("markPrice")))
         return Position(symbol=symbol, side="flat", size=0.0)
+
+    def account_fills(self, symbol: str, since_ms: int, *, max_pages: int = 50) -> list[AccountFill]:
+        """Every fill in ``symbol`` since ``since_ms`` (OKX trade/fills-history through ccxt's fetch_my_trades,
+        paged backwards by bill id), oldest first. Any unreadable fill raises MalformedReply: a ledger
+        reconciled from a partial list would look complete when it is not."""
+        out: dict[str, AccountFill] = {}
+        params: dict[str, Any] = {}
+        for _ in range(max_pages):
+            try:
+                page = self.exchange.fetch_my_trades(symbol, int(since_ms), None, dict(params))
+            except _PARSE_ERRORS as e:
+                raise MalformedReply(f"unreadable fills reply: {type(e).__name__}: {e}"[:300]) from e
+            if not isinstance(page, list):
+                raise MalformedReply(f"fills reply is not a list: {type(page).__name__}")
+            oldest: int | None = None
+            for t in page:
+                af = self._account_fill(t, symbol)
+                out.setdefault(str(af.fill.trade_id), af)
+                bill = _num(((t.get("info") or {}) if isinstance(t, dict) else {}).get("billId"))
+                if bill is not None:
+                    oldest = int(bill) if oldest is None else min(oldest, int(bill))
+            if len(page) < 100 or oldest is None:
+                break
+            params = {"after": str(oldest)}  # OKX: records older than this bill id
+        else:
+            raise MalformedReply(f"more than {max_pages} pages of fills since {since_ms}; not all were read")
+        return sorted(out.values(), key=lambda a: (a.fill.timestamp, a.fill.trade_id or ""))
+
+    def _account_fill(self, t: Any, symbol: str) -> AccountFill:
+        if not isinstance(t, dict):
+            raise MalformedReply(f"fill is not a record: {type(t).__name__}")
+        info = t.get("info") if isinstance(t.get("info"), dict) else {}
+        tid, oid = t.get("id") or info.get("tradeId"), t.get("order") or info.get("ordId")
+        price, amount, ts = _num(t.get("price")), _num(t.get("amount")), _num(t.get("timestamp"))
+        side = t.get("side") or info.get("side")
+        if not tid or not isinstance(oid, str) or not ORDER_ID.fullmatch(oid) or price is None or price <= 0 \
+                or amount is None or amount <= 0 or ts is None or side not in ("buy", "sell"):
+            raise MalformedReply(f"unreadable fill: id={tid!r} order={oid!r} side={side!r} price={t.get('price')!r} "
+                                 f"amount={t.get('amount')!r}"[:300])
+        fee = _num((t.get("fee") or {}).get("cost")) or 0.0
+        cid = t.get("clientOrderId") or info.get("clOrdId") or ""
+        return AccountFill(Fill(order_client_id=str(cid), side=side, price=price, amount=self.to_base(symbol, amount),
+                                fee=abs(fee), fee_currency=(t.get("fee") or {}).get("currency") or "USDT",
+                                timestamp=int(ts), trade_id=str(tid), realized_pnl=_num(info.get("fillPnl"))),
+                           exchange_order_id=oid, client_order_id=str(cid))
 
     def account(self) -> AccountState:
         bal = self.exchange.fetch_balance()

@@ -17,14 +17,14 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
-from cockpit.domain.clock import Clock
+from cockpit.domain.clock import Clock, clock_rate
 from cockpit.domain.orders import OrderIntent
 from cockpit.domain.signals import RiskEvent, RiskLevel
 from cockpit.execution.base import AccountState
 from cockpit.risk.state import MemoryRiskState, RiskState, utc_day
 
 RULES = (
-    "kill_switch", "max_drawdown", "daily_loss", "order_rate", "max_leverage", "price_sanity", "stop_loss",
+    "kill_switch", "position_unconfirmed", "stale_data", "max_drawdown", "daily_loss", "order_rate", "max_leverage", "price_sanity", "stop_loss",
     "take_profit", "max_position", "effective_leverage", "per_trade_risk", "total_risk", "precision", "reduce_only",
 )
 HOUR_MS = 3_600_000
@@ -45,6 +45,10 @@ class RiskLimits:
     max_drawdown_pct: float = 0.15
     max_orders_per_hour: int = 12
     price_sanity_pct: float = 0.02
+    # Entries are refused when the position/balance they are checked against is older than this (wall
+    # seconds: on the accelerated simulator clock it spans proportionally more exchange time, as reads
+    # come at wall-clock intervals).
+    max_snapshot_age_s: float = 15.0
     disabled_rules: tuple[str, ...] = ()
 
     @classmethod
@@ -242,6 +246,14 @@ class RiskManager:
             c.rules["intent"] = {"status": "pass", "detail": ""}
 
         if intent.reduce_only:
+            # Never blocked by doubt about the position: clipped to the larger of the exchange's and the
+            # ledger's position, or left to the exchange (it refuses a reduce-only order with nothing to reduce).
+            led = account.ledger_position
+            if not account.position_confirmed:
+                pos = None
+            elif led is not None and pos is not None and abs(led) > pos.size + 1e-9 and \
+                    (pos.side == "flat" or (led > 0) == (pos.side == "long")):
+                pos = replace(pos, side="long" if led > 0 else "short", size=abs(led))
             self._check_reduce_only(c, intent, pos)
         else:
             self._check_entry(c, intent, account, market, mark, entry, pos_signed, side_sign, equity, now, enabled)
@@ -285,6 +297,10 @@ class RiskManager:
             "risk_pct_equity": risk_amount / equity if risk_amount is not None and equity > 0 else None,
             "reasons": list(c.reasons),
             "inputs": {"equity": equity, "mark_price": mark, "entry_price": entry, "position": pos_signed,
+                       "ledger_position": account.ledger_position, "position_confirmed": account.position_confirmed,
+                       "as_of": account.as_of_ms,
+                       "data_age_s": None if account.as_of_ms is None
+                       else (now - account.as_of_ms) / clock_rate(self.clock) / 1000.0,
                        "open_risk": account.open_risk},
             "rules": c.rules,
         }
@@ -330,6 +346,28 @@ class RiskManager:
                       level=RiskLevel.CRITICAL, since=kill.get("since"), by=kill.get("by"))
         else:
             c.outcome("kill_switch", "pass")
+
+        # What the account figures are worth: a position not confirmed (an empty or unreadable reply the
+        # ledger does not back) or data older than max_snapshot_age_s is no basis for an entry.
+        ledger = account.ledger_position
+        if not account.position_confirmed:
+            c.outcome("position_unconfirmed", "rejected",
+                      "position not confirmed: " + (account.position_note or "no usable position reply")
+                      + "; no new entries until it is", level=RiskLevel.ERROR,
+                      exchange_position=pos_signed if account.position is not None else None, ledger_position=ledger)
+        else:
+            c.outcome("position_unconfirmed", "pass", account.position_note, ledger_position=ledger)
+        if account.as_of_ms is None:
+            c.rules["stale_data"] = {"status": "skipped", "detail": "no snapshot time given (dry run)"}
+        else:
+            age_s = (now - account.as_of_ms) / clock_rate(self.clock) / 1000.0
+            if age_s > lim.max_snapshot_age_s:
+                c.outcome("stale_data", "rejected",
+                          f"position/balance read {age_s:.1f} s ago, older than risk.max_snapshot_age_s "
+                          f"{lim.max_snapshot_age_s:g} s", level=RiskLevel.ERROR, age_s=age_s,
+                          as_of=account.as_of_ms, limit_s=lim.max_snapshot_age_s)
+            else:
+                c.outcome("stale_data", "pass", age_s=age_s, as_of=account.as_of_ms)
 
         if enabled("max_drawdown"):
             peak = self.state.peak_equity(equity, now_ms=now)
@@ -436,16 +474,21 @@ class RiskManager:
         if equity <= 0:
             c.outcome("max_position", "rejected", f"equity {equity:g} is not positive")
             return
+        # The exposure the caps start from: the larger, in this order's direction, of the exchange's position
+        # and the ledger's (our own recorded fills), so a reply that forgets a position cannot lift the cap.
+        exposure = side_sign * pos_signed
+        if ledger is not None:
+            exposure = max(exposure, side_sign * ledger)
         if enabled("max_position"):
             cap_notional = min(lim.max_position_notional, lim.max_position_pct_equity * equity)
             cap_size = cap_notional / entry
-            c.reduce_to("max_position", cap_size - side_sign * pos_signed,
+            c.reduce_to("max_position", cap_size - exposure,
                         f"resulting position capped at {cap_notional:.2f} USDT "
                         f"(min of {lim.max_position_notional:g} and {lim.max_position_pct_equity:g} x equity)",
-                        cap_notional=cap_notional, position=pos_signed)
+                        cap_notional=cap_notional, position=pos_signed, ledger_position=ledger)
         if enabled("effective_leverage"):
             cap_size = lim.max_leverage * equity / entry
-            c.reduce_to("effective_leverage", cap_size - side_sign * pos_signed,
+            c.reduce_to("effective_leverage", cap_size - exposure,
                         f"resulting position capped at {lim.max_leverage:g}x equity",
                         cap_notional=cap_size * entry, limit=lim.max_leverage)
         if stop_ok and stop is not None:

@@ -6,6 +6,7 @@ Kinds:
 - ``slow``: the answer is held ``delay_s`` seconds (past the client's timeout: RequestTimeout)
 - ``malformed``: HTTP 200 with a body that is not valid JSON (ccxt hands back a string; records come out empty)
 - ``garbage``: HTTP 200, valid JSON, but numbers in the data replaced by nulls and junk (None-filled records)
+- ``empty``: HTTP 200, ``{"code": "0", "data": []}`` whatever the truth (a proxy or cache answering "nothing")
 - ``drop``: the connection is closed without an answer (ccxt: NetworkError)
 - ``reject_order``: the next order placement fails with sCode ``code`` (default 51008)
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-KINDS = ("rate_limit", "server_error", "slow", "malformed", "garbage", "drop", "reject_order")
+KINDS = ("rate_limit", "server_error", "slow", "malformed", "garbage", "empty", "drop", "reject_order")
 
 
 @dataclass

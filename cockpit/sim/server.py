@@ -153,6 +153,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, body_bytes[: max(1, len(body_bytes) // 2)])
         if fault is not None and fault.kind == "garbage":
             data = _garble(data)
+        if fault is not None and fault.kind == "empty":
+            data = []
         self._envelope("0", "", data)
 
     def _authenticate(self, method: str, split, raw_body: bytes) -> None:

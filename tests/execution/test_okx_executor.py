@@ -100,3 +100,26 @@ def test_triggered_stop_is_recorded_with_its_fill_and_position_matches(make_mana
     buys = sum(t["amount"] for t in ds.trades() if t["side"] == "buy")
     sells = sum(t["amount"] for t in ds.trades() if t["side"] == "sell")
     assert buys == pytest.approx(sells)
+
+
+@pytest.mark.parametrize("amount", [0.01, 0.02, 0.12])
+def test_garbled_position_reply_is_never_flat(okx, sim, amount):
+    okx.place(Order(SYM, "buy", "market", amount, client_order_id=f"cktestx1d6l{int(amount * 100)}"))
+    sim.faults.add("garbage", path="account/positions")
+    with pytest.raises(MalformedReply):
+        okx.position(SYM)
+    assert okx.position(SYM).size == pytest.approx(amount)
+
+
+def test_account_fills_lists_every_fill_across_pages(okx, sim):
+    """OKX answers at most 100 fills per page: 130 fills come back complete (paged by bill id), oldest first."""
+    since = sim.clock.now_ms()
+    for k in range(130):  # straight into the simulator's book (no HTTP): many small fills quickly
+        sim.exchange.place({"instId": "BTC-USDT-SWAP", "side": "buy" if k % 2 == 0 else "sell", "ordType": "market",
+                            "sz": "1", "tdMode": "cross", "clOrdId": f"cktestx1d7l{k}"}, since)
+    fills = okx.account_fills(SYM, since)
+    assert [f.fill.trade_id for f in fills] == [f.trade_id for f in sim.exchange.fills]
+    assert len(fills) == 130 and all(f.exchange_order_id and f.fill.amount == pytest.approx(0.01) for f in fills)
+    sim.faults.add("garbage", path="trade/fills-history")
+    with pytest.raises(MalformedReply):  # never a partial list taken as complete
+        okx.account_fills(SYM, since)

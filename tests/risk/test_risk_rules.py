@@ -180,3 +180,48 @@ def test_observe_sets_the_day_start_before_any_check():
     m.observe(SYM, 10_000)  # first balance of the day
     r = m.check(buy(), acct(9_600), MKT)  # the first check of the day comes after a 4% loss
     assert r.assessment["rules"]["daily_loss"]["status"] == "rejected"
+
+
+# ---------------------------------------------------------------- what the account figures are worth
+
+
+def test_unconfirmed_position_blocks_entries_but_never_closes():
+    """An empty positions reply the ledger does not back: entries refused with the reason; a reduce-only
+    close passes, clipped to nothing but left to the exchange (which enforces reduce-only)."""
+    from dataclasses import replace
+
+    a = replace(acct(position=Position(SYM, "flat", 0.0)), position_confirmed=False, ledger_position=0.05,
+                position_note="the exchange reports no position (empty reply) but our recorded fills hold +0.05 BTC")
+    r = rm().check(buy(0.01), a, MKT)
+    assert r.rejected and r.reasons[0].startswith("position_unconfirmed: position not confirmed: the exchange")
+    assert r.assessment["inputs"]["ledger_position"] == 0.05
+    assert [e.rule for e in r.events] == ["position_unconfirmed"] and r.events[0].level.value == "ERROR"
+    close = rm().check(OrderIntent(SYM, "sell", 0.05, reduce_only=True), a, MKT)
+    assert close.approved and close.intent.amount == pytest.approx(0.05)
+
+
+def test_exposure_cap_starts_from_the_larger_of_exchange_and_ledger():
+    from dataclasses import replace
+
+    limits = {"max_position_notional": 5000.0, "max_risk_per_trade_pct": 1.0, "max_total_risk_pct": 1.0}
+    exch = Position(SYM, "long", 0.02, 50_000.0)  # the exchange lists less than we recorded
+    r = rm(**limits).check(buy(0.1), replace(acct(position=exch), ledger_position=0.08), MKT)
+    assert r.reduced and r.intent.amount == pytest.approx(0.1 - 0.08)  # cap 0.1 BTC minus the ledger's 0.08
+    # The ledger does not shrink the room of an order that reduces what it holds.
+    r = rm(**limits).check(sell(0.05), replace(acct(position=exch), ledger_position=0.08), MKT)
+    assert r.approved
+
+
+def test_stale_account_data_refuses_entries_and_states_its_age():
+    from dataclasses import replace
+
+    m = rm(max_snapshot_age_s=15.0)
+    old = m.check(buy(0.01), replace(acct(), as_of_ms=T0 - 20_000), MKT)
+    assert old.rejected and "stale_data" in old.reasons[0] and "20.0 s ago" in old.reasons[0]
+    assert old.assessment["inputs"]["data_age_s"] == pytest.approx(20.0)
+    fresh = m.check(buy(0.01), replace(acct(), as_of_ms=T0 - 2_000), MKT)
+    assert fresh.approved and fresh.assessment["rules"]["stale_data"]["age_s"] == pytest.approx(2.0)
+    # Closing is never refused for old data.
+    close = m.check(OrderIntent(SYM, "sell", 0.01, reduce_only=True),
+                    replace(acct(position=Position(SYM, "long", 0.01, 50_000.0)), as_of_ms=T0 - 60_000), MKT)
+    assert close.approved
