@@ -135,30 +135,29 @@ class PortfolioScheduler:
         items = [(k, v) for k, v in items if k != CASH]
         items.sort(key=lambda kv: (-kv[1], kv[0]))
         chosen = dict(items[: self.top_n])
-        if cash > 0 and chosen:
-            keep = sum(chosen.values()) / (sum(chosen.values()) + cash)
-            return {k: round(v * keep, 10) for k, v in self._allocate(chosen).items()}
-        return self._allocate(chosen)
+        budget = sum(chosen.values()) / (sum(chosen.values()) + cash) if cash > 0 and chosen else 1.0
+        return self._allocate(chosen, budget)
 
-    def _allocate(self, chosen: dict[str, float]) -> dict[str, float]:
+    def _allocate(self, chosen: dict[str, float], budget: float = 1.0) -> dict[str, float]:
+        """Share ``budget`` (1 - the cash share) among ``chosen`` in proportion, capped, small ones dropped."""
         while chosen:
-            w = self._capped(chosen)
+            w = self._capped(chosen, budget)
             small = [k for k, v in w.items() if v < self.min_weight - 1e-12]
             if not small or len(small) == len(w):
                 if small:  # everything is below the minimum: keep only the strongest
                     best = max(w, key=lambda k: (w[k], k))
-                    return self._capped({best: chosen[best]})
+                    return self._capped({best: chosen[best]}, budget)
                 return w
             for k in small:
                 del chosen[k]
         return {}
 
-    def _capped(self, raw: Mapping[str, float]) -> dict[str, float]:
+    def _capped(self, raw: Mapping[str, float], total: float = 1.0) -> dict[str, float]:
         cap = self.max_weight
         fixed: dict[str, float] = {}
         free = dict(raw)
         while free:
-            budget = 1.0 - sum(fixed.values())
+            budget = total - sum(fixed.values())
             s = sum(free.values())
             w = {k: budget * v / s for k, v in free.items()}
             over = [k for k, v in w.items() if v > cap + 1e-12]

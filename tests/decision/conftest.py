@@ -40,8 +40,9 @@ def planted_scores(db):
 
 @pytest.fixture
 def cfg(cfg):
-    """The default configuration with regime evidence weighed as these tests expect (20 pseudo-samples)."""
-    cfg["portfolio"]["regime_shrink"] = 20.0
+    """The default configuration with regime evidence weighed (20 pseudo-samples) and the weights spread over up
+    to three strategies capped at 0.6, as these tests of the scorer and scheduler expect."""
+    cfg["portfolio"].update(regime_shrink=20.0, top_n=3, max_weight=0.6)
     return cfg
 
 

@@ -111,11 +111,15 @@ def test_scheduler_leaves_the_cash_share_unallocated():
     assert s.allocate({"a": 0.6, "b": 0.2, "cash": 0.2}) == pytest.approx({"a": 0.6, "b": 0.2})
     assert s.allocate({"cash": 1.0}) == {}
     assert s.allocate({"a": 0.03, "cash": -1}) == {"a": 1.0}
+    capped = PortfolioScheduler(top_n=3, max_weight=0.6, min_weight=0.05)
+    assert capped.allocate({"a": 0.5, "cash": 0.5}) == pytest.approx({"a": 0.5})  # the cash share is not scaled
+    assert capped.allocate({"a": 0.9, "cash": 0.1}) == pytest.approx({"a": 0.6})  # the cap still holds
 
 
 def test_shipped_table_is_used_until_one_is_published(ds, db):
     from cockpit.decision.scoring import shipped_table
 
+    db.execute_sql("DELETE FROM strategy_scores")  # no published table (the fixture planted one)
     shipped = shipped_table()
     assert shipped, "cockpit/decision/default_scores.json is packaged"
     assert StrategyScorer(ds).table()[0]["version"] == shipped[0]["version"]
