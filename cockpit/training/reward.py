@@ -51,12 +51,12 @@ class RewardCalculator:
 
     def describe(self) -> str:
         if self.kind == "log_return":
-            return "log(1 + net return) over the window, relative to cash (net of fees and funding)"
+            return "log(1 + net return), relative to cash (net of fees and funding)"
         if self.kind == "return_dd_penalty":
             return f"return - {self.dd_penalty:g} x |max drawdown| over the window"
         if self.kind == "return_over_drawdown":
             return f"return / max(|max drawdown|, {self.dd_floor:g}) over the window"
-        return "mean / std x sqrt(bars) of per-bar returns over the window"
+        return "Sharpe of the per-bar returns (mean / std x sqrt(bars)), net of fees and funding, relative to cash"
 
     @staticmethod
     def window_stats(returns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
