@@ -167,23 +167,26 @@ def build(candles: dict[str, np.ndarray], lv: dict[str, Any], timeframe: str, wi
     every = 4 if ph >= 12 else 2
     for k in range(ph - 1 - (ph - 1) % every, -1, -every):
         labels[k] = (price_label(lo_p + (k + 0.5) * per_row, per_row * every), STYLES[AXIS_STYLE])
-    taken: set[int] = set()  # rows holding the last price or a level: those labels never hide each other
+    taken: dict[int, float] = {}  # rows holding the last price or a level (and its price): never hidden
 
-    def place(k: int, label: tuple[str, str]) -> None:
-        for d in (0, 1, -1, 2, -2, 3, -3):
+    def place(k: int, v: float, label: tuple[str, str]) -> None:
+        # A label whose row is taken moves to the side its price lies on (below a higher price, above a
+        # lower one), so crowded labels still read in price order from top to bottom.
+        up = -1 if k in taken and v < taken[k] else 1
+        for d in (0, up, 2 * up, 3 * up, -up, -2 * up, -3 * up):
             r = k + d
             if 0 <= r < ph and r not in taken:
                 labels[r] = label
-                taken.add(r)
+                taken[r] = v
                 return
 
     k_last = min(max(int(np.floor(pos(np.array(cl[-1])))), 0), ph - 1)
-    place(k_last, (price_label(float(cl[-1]), per_row), "bold reverse " + STYLES[int(up_col[-1])]))
+    place(k_last, float(cl[-1]), (price_label(float(cl[-1]), per_row), "bold reverse " + STYLES[int(up_col[-1])]))
     for name, v, st in lines_lv:
         k = int(np.floor(pos(np.array(v))))
         arrow = "▲" if k >= ph else "▼" if k < 0 else ""
         tag = "E" if name == "entry" else name
-        place(min(max(k, 0), ph - 1), (f"{tag}{arrow} {price_label(v, per_row)}", f"bold {STYLES[st]}"))
+        place(min(max(k, 0), ph - 1), v, (f"{tag}{arrow} {price_label(v, per_row)}", f"bold {STYLES[st]}"))
 
     t = Text(no_wrap=True, overflow="crop")
     t.append(_legend(width))

@@ -6,6 +6,7 @@ Colours are named ANSI/256-colour styles so the distinctions hold without trueco
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -22,6 +23,7 @@ STATUS_STYLE = {"pending_approval": "bold yellow", "approved": "cyan", "submitte
 
 
 ORDER_TYPE = {"market": "mkt", "limit": "lmt"}
+WHY_MAX = 300  # characters of the decision's reasoning under an order (two lines at 160 columns), cut with …
 STATUS_LABEL = {"pending_approval": "PENDING", "partially_filled": "PARTIAL"}
 
 
@@ -235,8 +237,15 @@ def weight_rows(weights: Any) -> list[dict[str, Any]]:
         if not isinstance(v, dict):
             v = {"final": v}
         rows.append({"strategy": str(name), **{k: _pick(v, k) for k in _ALIASES}})
-    rows.sort(key=lambda r: (-(float(r["final"]) if isinstance(r["final"], (int, float)) else -1), r["strategy"]))
+    # Weight first; among equal weights (most are 0 when one strategy holds the capital) the strategies that
+    # ran before those switched off, each by score, so the pane reads as the selector ranked them.
+    rows.sort(key=lambda r: (-_num_or(r["final"], -1), bool(r["disabled"]), -_num_or(r["score"], -math.inf),
+                             r["strategy"]))
     return rows
+
+
+def _num_or(v: Any, missing: float) -> float:
+    return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else missing
 
 
 def bar(frac: float, width: int) -> str:
@@ -500,7 +509,7 @@ def timeline_text(order: dict[str, Any] | None, events: list[dict[str, Any]], fi
         t.append(f"\n  reason: {order['reason']}", "dim")
     if decision and decision.get("reasoning"):
         t.append(f"\n  why (decision #{decision['id']}): ", "dim")
-        t.append(clean_text(decision["reasoning"].split("\n")[0])[:200])
+        t.append(clean_text(decision["reasoning"].split("\n")[0], max_chars=WHY_MAX))
     return t
 
 

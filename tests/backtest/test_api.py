@@ -192,25 +192,55 @@ def test_parse_grid_errors():
         parse_grid(["fast"])
 
 
+# a published score table (expected reward relative to cash per regime) under which several strategies
+# earn weight, the weight moves with the regime, and some strategies never beat cash
+PLANTED_SCORES = {
+    #                  trending_up, trending_down, ranging, high_volatility, unknown
+    "ema_trend":       (0.04, 0.04, -0.03, 0.01, 0.02),
+    "trend_core":      (0.05, 0.01, -0.02, 0.02, 0.03),
+    "breakout":        (0.02, 0.02, -0.02, 0.03, 0.01),
+    "momentum":        (0.03, 0.03, -0.02, 0.01, 0.01),
+    "bollinger_range": (-0.03, -0.03, 0.04, -0.02, 0.02),
+    "mean_reversion":  (-0.03, -0.03, 0.04, -0.01, 0.01),
+    "funding_rate":    (-0.01, -0.01, -0.01, -0.01, -0.01),
+    "volatility":      (-0.01, -0.01, -0.02, -0.01, -0.01),
+}
+
+
 def test_portfolio_run_uses_scorer_scheduler_and_net_exposure(db, ds, cfg):
     from cockpit.backtest.portfolio import PortfolioStrategy
     from cockpit.decision.scoring import PortfolioScheduler, StrategyScorer, net_exposure
     from cockpit.indicators import REGIME_CODES, RegimeClassifier
 
+    regimes = ("trending_up", "trending_down", "ranging", "high_volatility", "unknown")
+    for name, ers in PLANTED_SCORES.items():
+        for regime, er in zip(regimes, ers):
+            db.execute_sql("INSERT INTO strategy_scores (version, strategy, regime, expected_reward, samples, status)"
+                           " VALUES ('planted', ?, ?, ?, 200, 'published')", (name, regime, er))
+    # several strategies share the capital and the regime evidence counts (the defaults are top-1, pooled)
+    cfg["portfolio"].update(top_n=3, max_weight=0.6, regime_shrink=20.0)
     arr = _store_walk(db, 1200)
     ps = PortfolioStrategy(cfg, ds, "1h")
     frame = ps.generate(arr)
     codes = RegimeClassifier(cfg["regime"]).classify_series(arr)
-    scheduler = PortfolioScheduler.from_config(cfg)
-    rng = np.random.default_rng(0)
-    for i in rng.choice(np.arange(200, 1200), 25, replace=False):
-        sigs = {s.name: s.generate(arr).signal_at(int(i), s.name) for s in ps.members}
-        scores = StrategyScorer(ds).score(list(sigs), REGIME_CODES[codes[i]])
+    # the live engine's scorer and scheduler (PortfolioDecisionEngine builds them from the config)
+    scorer, scheduler = StrategyScorer.from_config(cfg, ds), PortfolioScheduler.from_config(cfg)
+    assert scorer.table() and {r["version"] for r in scorer.table()} == {"planted"}
+    frames = {s.name: s.generate(arr) for s in ps.members}
+    held, exposed = set(), 0
+    for i in range(200, 1200):  # bar by bar, as the live engine would decide at each close
+        sigs = {nm: f.signal_at(i, nm) for nm, f in frames.items()}
+        scores = scorer.score(list(sigs), REGIME_CODES[codes[i]])
         w = scheduler.allocate({n: sc.score for n, sc in scores.items()})
-        assert frame["strength"][i] == pytest.approx(abs(net_exposure(w, sigs)), abs=1e-9)
+        assert frame["strength"][i] == pytest.approx(abs(net_exposure(w, sigs)), abs=1e-9), i
+        held |= {n for n, x in w.items() if x > 0}
+        exposed += frame["strength"][i] > 0
+    # the table is what decides: several strategies earn weight, the ones that never beat cash none
+    assert len(held) >= 3 and {"funding_rate", "volatility"}.isdisjoint(held)
+    assert exposed > 100
     rep = run_backtest(cfg, ds, BacktestRequest(portfolio=True, timeframe="1h"), store=db)
     assert rep.strategy == "portfolio" and rep.metrics["trades"] > 0
-    assert "ema_trend" in rep.params["strategies"]
+    assert "ema_trend" in rep.params["strategies"] and "trend_core" in rep.params["strategies"]
     reasoning = db.execute_sql("SELECT reasoning FROM backtest_decisions WHERE backtest_id=? LIMIT 1",
                                (rep.result_id,)).fetchone()[0]
     assert "offline selector weights" in reasoning

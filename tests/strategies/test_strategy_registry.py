@@ -81,7 +81,9 @@ def test_onchain_reads_its_csv_and_signals(tmp_path):
     p = tmp_path / "netflow.csv"
     rows = [(t0 + i * 3_600_000, 10.0) for i in range(40)] + [(t0 + 40 * 3_600_000, 60.0)]
     p.write_text("timestamp,value\n" + "".join(f"{t},{v}\n" for t, v in rows))
-    cfg = load_config(None, environ={}, overrides={"strategies.onchain.enabled": True,
+    # the candles below are hourly: decide hourly so the on-chain series is aligned to 1h bar closes
+    cfg = load_config(None, environ={}, overrides={"decision_timeframe": "1h",
+                                                   "strategies.onchain.enabled": True,
                                                    "strategies.onchain.input_csv": str(p)})
     e = next(e for e in all_strategies(cfg) if e.name == "onchain")
     assert e.enabled and e.disabled_reason is None
@@ -107,7 +109,9 @@ def test_cli_strategies_json(capsys):
     rows = json.loads(capsys.readouterr().out)
     assert [r["name"] for r in rows] == list(STRATEGY_NAMES)
     on = {r["name"]: r for r in rows}
-    assert on["ema_trend"]["enabled"] is True and on["ema_trend"]["required_timeframes"] == ["1h"]
+    # the shipped config decides on daily bars (issue 18): every strategy reads the decision timeframe
+    assert on["ema_trend"]["enabled"] is True and on["ema_trend"]["required_timeframes"] == ["1d"]
+    assert on["trend_core"]["enabled"] is True and on["trend_core"]["required_timeframes"] == ["1d"]
     assert on["ema_trend"]["params"]["fast"] == 12
     assert on["onchain"]["enabled"] is False and "no input configured" in on["onchain"]["disabled_reason"]
 
@@ -134,7 +138,12 @@ def test_cli_signals_and_report_from_the_database(tmp_path, capsys):
         for i, x in enumerate(c):
             fh.write(f"{t0 + i * 3_600_000},{prev},{max(prev, x) * 1.001},{min(prev, x) * 0.999},{x},5\n")
             prev = x
-    base = ["--config", str(REPO / "config.yaml"), "--db", str(db)]
+    # the planted candles are hourly: decide hourly (the shipped default is 1d)
+    cfg = tmp_path / "hourly.yaml"
+    text = (REPO / "config.yaml").read_text()
+    assert "\ndecision_timeframe: 1d " in text
+    cfg.write_text(text.replace("\ndecision_timeframe: 1d ", "\ndecision_timeframe: 1h ", 1))
+    base = ["--config", str(cfg), "--db", str(db)]
     assert main(base + ["strategies", "--signals"]) == 1
     assert "no BTC/USDT:USDT 1h candles" in capsys.readouterr().err
     assert main(base + ["ingest", "--csv", str(csv), "--timeframe", "1h"]) == 0

@@ -17,13 +17,20 @@ NOW = 1_768_485_600_400  # 2026-01-15 14:00:00.400 UTC
 HOUR = 3_600_000
 SYMBOL = "BTC/USDT:USDT"
 
+# The latest decision as the engine records it under the defaults (top-1 at full weight, scores = the
+# shipped table's expected reward relative to cash): the LLM put 0.60 on trend_core and kept 0.40 in cash.
 WEIGHTS = {
-    "ema_trend": {"signal": "long", "strength": 0.8, "score": 0.71, "llm": 0.45, "final": 0.45},
-    "breakout": {"signal": "long", "strength": 0.6, "score": 0.64, "llm": 0.35, "final": 0.35},
-    "momentum": {"signal": "flat", "strength": 0.0, "score": 0.52, "llm": 0.20, "final": 0.20},
-    "bollinger_range": {"signal": "short", "strength": 0.3, "score": 0.31, "llm": None, "final": 0.0,
-                        "disabled": "disabled by LLM"},
-    "onchain": {"signal": None, "score": None, "llm": None, "final": 0.0, "disabled": "off: no input"},
+    "trend_core": {"signal": "long", "strength": 0.4, "score": 0.11, "llm": 0.60, "final": 0.60},
+    "bollinger_range": {"signal": "short", "strength": 0.3, "score": 0.07, "llm": 0.0, "final": 0.0},
+    "funding_rate": {"signal": "flat", "strength": 0.0, "score": 0.06, "llm": 0.0, "final": 0.0},
+    "mean_reversion": {"signal": "flat", "strength": 0.0, "score": 0.04, "llm": 0.0, "final": 0.0},
+    "ema_trend": {"signal": "long", "strength": 0.8, "score": 0.04, "llm": 0.0, "final": 0.0},
+    "breakout": {"signal": "long", "strength": 0.6, "score": -0.05, "llm": 0.0, "final": 0.0},
+    "volatility": {"signal": "flat", "strength": 0.0, "score": -0.09, "llm": 0.0, "final": 0.0},
+    "momentum": {"signal": "long", "strength": 0.5, "score": -0.15, "llm": 0.0, "final": 0.0},
+    "grid": {"signal": None, "score": None, "llm": None, "final": 0.0, "disabled": "disabled in config"},
+    "time_cycle": {"signal": None, "score": None, "llm": None, "final": 0.0, "disabled": "disabled in config"},
+    "onchain": {"signal": None, "score": None, "llm": None, "final": 0.0, "disabled": "disabled in config"},
 }
 
 
@@ -91,8 +98,9 @@ def fill_demo(*, bars: int = 120, pending: bool = True, halted: bool = False) ->
                          fallback_reason="reply was not JSON", regime="ranging", weights=json.dumps({}))
     dec = m.DecisionRow.create(
         symbol=SYMBOL, timeframe="1h", timestamp=NOW - 400, action="buy", confidence=0.68,
-        reasoning="Selected ema_trend 0.45, breakout 0.35, momentum 0.20. Higher highs on 4h, funding neutral, "
-                  "OI rising with price: trend continuation favoured; mean reversion scored down in this regime.",
+        reasoning="model says: \u201cDaily trend intact and trend_core is the only strategy expected to beat cash by "
+                  "a margin; 0.60 on it, 0.40 in cash while funding stays positive.\u201d | LLM weights trend_core "
+                  "0.60; net target exposure +0.24",
         llm_run=run, prompt_version=pv, selector="llm", regime="trending_up", weights=json.dumps(WEIGHTS),
         target_exposure=0.24)
 

@@ -123,3 +123,18 @@ def test_a_level_at_the_last_price_keeps_its_label_next_to_it():
                  and not a.startswith("E ")]
     assert entry_rows and last_rows
     assert abs(entry_rows[0] - last_rows[0]) == 1
+
+
+def test_crowded_level_labels_read_in_price_order():
+    # A daily chart on a short pane: the entry and the stop sit just below the last price, in its row.
+    data = walk(120)
+    last = float(data["close"][-1])
+    lo, hi = float(data["low"][-60:].min()), float(data["high"][-60:].max())
+    per_row = (hi - lo) / 6
+    lv = {"entry": last - 0.1 * per_row, "SL": last - 0.3 * per_row, "TP": last + 0.2 * per_row}
+    t = chart.build(data, lv, "1d", 80, 8)
+    axis = [ln[80 - chart.AXIS + 1:].strip() for ln in t.plain.split("\n")[1:]]
+    named = [a for a in axis if a]
+    prices = [float(a.split()[-1].replace(",", "")) for a in named]
+    assert sum(a.startswith(("E ", "SL ", "TP ")) for a in named) == 3, named
+    assert prices == sorted(prices, reverse=True), f"axis labels out of price order: {named}"

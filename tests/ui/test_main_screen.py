@@ -108,8 +108,9 @@ async def test_timeframe_keys_switch_the_chart(make_app, demo_ids):
     async with app.run_test(size=(160, 48)) as pilot:
         await settle(app, pilot)
         chart = app.query_one("#candles")
-        assert chart.timeframe == "1h"
-        for key, tf, step in (("1", "15m", 900_000), ("3", "4h", 14_400_000), ("4", "1d", 86_400_000)):
+        assert chart.timeframe == "1d"  # the chart opens on the decision timeframe (1d by default)
+        for key, tf, step in (("1", "15m", 900_000), ("2", "1h", 3_600_000), ("3", "4h", 14_400_000),
+                              ("4", "1d", 86_400_000)):
             await pilot.press(key)
             await settle(app, pilot)
             assert app.timeframe == tf and chart.timeframe == tf
