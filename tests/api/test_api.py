@@ -198,6 +198,9 @@ def test_collect_runs_in_background_against_the_simulator(cfg, db, ds):
 def test_decision_generate_records_a_decision_with_analysis_and_risk(cfg, db, ds, tmp_path):
     from cockpit.market.csv_import import import_csv
     import numpy as np
+    from support.trading import active_trader
+
+    active_trader(cfg)  # decisions on 1h bars (the default decides on 1d), the hourly CSV below
 
     rng = np.random.default_rng(3)
     close = 40000 * np.exp(np.cumsum(rng.normal(0.0005, 0.006, 400)))

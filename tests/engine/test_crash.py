@@ -17,6 +17,7 @@ import urllib.request
 
 import pytest
 from support.sqlite import query as q
+from support.trading import ACTIVE_TRADER_ENV
 
 from helpers import REPO, engine_env, read_until, spawn
 
@@ -64,7 +65,7 @@ def test_kill_9_during_order_flow_then_restart(tmp_path, standalone_sim):
     db = tmp_path / "c.db"
     env = engine_env(**CREDS, COCKPIT__EXCHANGE__REST_URL=url, COCKPIT__EXECUTION__APPROVAL="auto",
                      COCKPIT__EXCHANGE__BACKFILL_DAYS="12", COCKPIT__ENGINE__FAST_LOOP_S="0.1",
-                     COCKPIT__ENGINE__INGEST_INTERVAL_S="0.3")
+                     COCKPIT__ENGINE__INGEST_INTERVAL_S="0.3", **ACTIVE_TRADER_ENV)
     rng = random.Random(1234)
     kills = 0
     for _ in range(TRIALS):

@@ -11,6 +11,7 @@ import time
 
 import pytest
 from support.sqlite import query as q
+from support.trading import ACTIVE_TRADER_ENV
 
 from cockpit.domain.market import timeframe_ms
 from helpers import engine_env, read_until, spawn
@@ -19,8 +20,9 @@ for mod in ("cockpit.sim.server", "cockpit.market.ingest", "cockpit.execution.ma
             "cockpit.decision.engine", "cockpit.strategies.registry"):
     pytest.importorskip(mod)
 
+# The active trader decides hourly (one decision per wall second at 3600x) and trades often.
 FAST = {"COCKPIT__SIM__SPEED": "3600", "COCKPIT__EXCHANGE__BACKFILL_DAYS": "12",
-        "COCKPIT__ENGINE__FAST_LOOP_S": "0.25", "COCKPIT__ENGINE__INGEST_INTERVAL_S": "0.5"}
+        "COCKPIT__ENGINE__FAST_LOOP_S": "0.25", "COCKPIT__ENGINE__INGEST_INTERVAL_S": "0.5", **ACTIVE_TRADER_ENV}
 
 
 def _count(db, sql) -> int:

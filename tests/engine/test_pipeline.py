@@ -70,8 +70,11 @@ def test_decision_path_writes_decision_and_sizes_intents(db, cfg):
     analysis = stages.analyze(bar)
     from cockpit.domain.signals import Decision
 
-    dec = Decision(symbol=cfg["symbol"], timeframe="1h", timestamp=now, action="buy", confidence=0.5,
-                   reasoning="x", target_exposure=0.8, weights=d["weights"] if isinstance(d["weights"], dict) else {})
+    # The stored weights column holds each strategy's detail (signal, score, llm, final weight, ...);
+    # a Decision carries the final weights.
+    weights = {name: float(row["final"]) for name, row in d["weights"].items()}
+    dec = Decision(symbol=cfg["symbol"], timeframe=cfg["decision_timeframe"], timestamp=now, action="buy",
+                   confidence=0.5, reasoning="x", target_exposure=0.8, weights=weights)
     intents = stages.plan(d["id"], dec, analysis, {"equity": 10_000.0, "signed_size": 0.0})
     assert intents and intents[0].side == "buy" and intents[0].stop_loss < analysis.price
 

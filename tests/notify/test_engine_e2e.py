@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from support.sqlite import query as q
+from support.trading import ACTIVE_TRADER_ENV
 
 for mod in ("cockpit.sim.server", "cockpit.market.ingest", "cockpit.execution.manager", "cockpit.execution.okx",
             "cockpit.decision.engine", "cockpit.strategies.registry"):
@@ -31,6 +32,7 @@ def test_headless_engine_sends_one_message_per_pending_order(tmp_path, receiver)
         "COCKPIT__NOTIFY__URLS": json.dumps([receiver.url("ok/${HOOK_TOKEN}")]),
         "COCKPIT__NOTIFY__POLL_S": "0.2", "COCKPIT__NOTIFY__RATE_PER_MINUTE": "600", "COCKPIT__NOTIFY__BURST": "100",
         "COCKPIT__NOTIFY__MIN_RISK_LEVEL": "CRITICAL", "COCKPIT__NOTIFY__DAILY_SUMMARY_UTC": "",
+        **ACTIVE_TRADER_ENV,  # orders every few seconds, so some wait for approval
     })
     proc = subprocess.run([sys.executable, "-m", "cockpit", "--config", str(REPO / "config.yaml"), "--db", str(db),
                            "--headless", "--for", "20s", "--log-format", "json"],
@@ -43,8 +45,7 @@ def test_headless_engine_sends_one_message_per_pending_order(tmp_path, receiver)
     msgs = receiver.messages.get("/ok/e2e-hook-token-91b2", [])
     pending = [e["order_id"] for e in q(db, "SELECT order_id FROM order_lifecycle_events "
                                             "WHERE status = 'pending_approval' ORDER BY id")]
-    if not pending:
-        pytest.skip("the engine produced no order waiting for approval in this run")
+    assert pending, "the engine produced no order waiting for approval in this run"
     titles = [m["title"] for m in msgs]
     approval = [int(re.search(r"\(#(\d+)\)$", t).group(1)) for t in titles if "Approval needed" in t]
     assert sorted(approval) == sorted(pending), titles  # exactly one message per pending order

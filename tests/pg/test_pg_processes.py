@@ -12,11 +12,12 @@ import time
 from pathlib import Path
 
 import pytest
+from support.trading import ACTIVE_TRADER_ENV
 
 REPO = Path(__file__).resolve().parents[2]
 FAST = {"COCKPIT__SIM__SPEED": "3600", "COCKPIT__EXCHANGE__BACKFILL_DAYS": "12",
         "COCKPIT__ENGINE__FAST_LOOP_S": "0.25", "COCKPIT__ENGINE__INGEST_INTERVAL_S": "0.5",
-        "COCKPIT__EXECUTION__APPROVAL_TTL_S": "86400", "PYTHONUNBUFFERED": "1"}
+        "COCKPIT__EXECUTION__APPROVAL_TTL_S": "86400", "PYTHONUNBUFFERED": "1", **ACTIVE_TRADER_ENV}
 
 
 def _env(**extra: str) -> dict[str, str]:

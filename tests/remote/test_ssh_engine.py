@@ -18,6 +18,7 @@ import sys
 import time
 
 import pytest
+from support.trading import ACTIVE_TRADER_ENV
 
 from remote.support import REPO, make_keys, query, server_env, stop, wait_for_line
 from remote.support import PANES, children, open_cockpit, wait_db
@@ -28,7 +29,7 @@ if importlib.util.find_spec("cockpit.engine.runner") is None or importlib.util.f
 
 FAST = {"COCKPIT__SIM__SPEED": "3600", "COCKPIT__EXCHANGE__BACKFILL_DAYS": "12",
         "COCKPIT__ENGINE__FAST_LOOP_S": "0.25", "COCKPIT__ENGINE__INGEST_INTERVAL_S": "0.5",
-        "COCKPIT__EXECUTION__APPROVAL_TTL_S": "86400"}
+        "COCKPIT__EXECUTION__APPROVAL_TTL_S": "86400", **ACTIVE_TRADER_ENV}  # orders every few seconds
 
 
 def _heartbeat(db_path) -> int:
