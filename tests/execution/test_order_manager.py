@@ -77,7 +77,7 @@ def test_pending_order_expires_after_ttl(make_manager, decision_id, okx, sim):
 
 
 def test_auto_within_limits_sends_clean_orders_and_holds_reduced_ones(make_manager, decision_id, okx, sim):
-    om = make_manager("auto_within_limits")
+    om = make_manager("auto_within_limits", max_risk_per_trade_pct=0.01)  # a tight per-trade cap to hit
     ok = om.submit_intent(entry(decision_id(), okx, amount=0.01))
     assert DataService().order(ok)["status"] == "filled"
     big = om.submit_intent(entry(decision_id(), okx, amount=0.2))  # per-trade risk reduces it
