@@ -2,7 +2,8 @@
 
     cockpit                     TUI + engine in background threads of this process
     cockpit --headless [--for 2m] [--log-format json]
-                                engine only, one log line per event; SIGINT/SIGTERM stop cleanly, exit 0
+                                engine only, one log line per event; SIGINT/SIGTERM stop cleanly, exit 0;
+                                exit 3 when the engine stopped itself (the database refused writes)
     cockpit --attach            TUI over the database of an engine running elsewhere
 
 Nothing here imports Textual; ``cockpit.ui.app`` is imported only on the TUI paths.
@@ -22,6 +23,9 @@ from cockpit.data.venue import VenueMismatch, claim_venue
 from cockpit.engine.engine import Engine, EngineStatus
 from cockpit.engine.eventlog import EventLog, route_stdlib_logging
 from cockpit.engine.lock import EngineLock, EngineLocked, lock_path_for
+
+
+EXIT_FATAL = 3  # the engine stopped itself (status.fatal), e.g. the database refused writes for too long
 
 
 def live_phrase(cfg: dict[str, Any]) -> str:
@@ -239,6 +243,10 @@ def _run_headless(handle: EngineHandle, log: EventLog, *, run_for: float | None,
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+    fatal = handle.status.fatal
+    if fatal:
+        print(f"cockpit: the engine stopped itself: {fatal}", file=sys.stderr)
+        return EXIT_FATAL
     return 0
 
 

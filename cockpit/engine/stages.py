@@ -8,6 +8,7 @@
     decide(analysis, account)  -> (decision_id, Decision), the decisions row written
     plan(id, decision, analysis, account) -> [OrderIntent] sized from the target exposure
     orders                     the OrderManager: submit_intent, process_commands, sync, expire_pending, ...
+    kill_orders                a second OrderManager on its own ccxt client, for the kill switch alone
 
 A stage that fails to build (or cannot be built: no exchange connection) is None, and
 ``availability[name]`` says why; the engine logs that the stage is unavailable and never invents
@@ -51,6 +52,7 @@ class Stages:
     decide: Callable[[Analysis, dict[str, Any]], tuple[int, Decision]] | None = None
     plan: Callable[[int, Decision, Analysis, dict[str, Any]], list[OrderIntent]] | None = None
     orders: Any = None
+    kill_orders: Any = None  # runs kill commands on its own exchange connection (never behind a hung call)
     simulator: Any = None
     exchange_for: Callable[[], Any] | None = None  # a new ccxt client (one per thread), for the API's collect
     closers: list[Callable[[], None]] = field(default_factory=list)
@@ -280,6 +282,10 @@ def _build_orders(cfg: dict[str, Any], st: Stages, log: EventLog, exchange_for) 
 
     executor = OKXExecutor(exchange_for(), cfg, symbol=cfg["symbol"], clock=st.clock)
     st.orders = OrderManager(cfg, executor, clock=st.clock, ds=DataService(), symbol=cfg["symbol"])
+    # The kill switch's own manager and ccxt client (ccxt clients are not shared between threads): a
+    # monitoring call hanging on a slow exchange cannot delay cancel-and-close.
+    st.kill_orders = OrderManager(cfg, OKXExecutor(exchange_for(), cfg, symbol=cfg["symbol"], clock=st.clock),
+                                  clock=st.clock, ds=DataService(), symbol=cfg["symbol"])
 
 
 def _plan(cfg: dict[str, Any], st: Stages, decision_id: int, decision: Decision, a: Analysis,
