@@ -23,7 +23,9 @@ when the database has refused writes for ``engine.db_write_failure_exit_s`` the 
 (``status.fatal``; the headless process exits non-zero).
 
 Every call into a stage goes through ``_guard``: an exception is retried when it looks transient
-(never a timeout, which already waited ``exchange.timeout_ms``, nor a refused database write), then logged and recorded as a risk event, and the loop goes on. Nothing but ``stop()`` (or an unwritable database) ends a loop.
+(never a timeout, which already waited ``exchange.timeout_ms``, nor a refused database write), then
+logged and recorded as a risk event, and the loop goes on. Nothing but ``stop()`` (or a database that
+keeps refusing writes) ends a loop.
 Order-manager calls are serialised by one lock because the decision and fast threads share it.
 """
 
@@ -110,7 +112,6 @@ class Engine:
         self._db_failing_since: float | None = None  # monotonic time of the first failed write in a row
         self._db_exit_s = float(cfg["engine"].get("db_write_failure_exit_s", 60.0))
         self._future_seen: set[tuple[str, int]] = set()
-        self._ingest_cycles = 0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -185,6 +186,8 @@ class Engine:
                                            rule="engine.session", details=details)
         except Exception as e:  # noqa: BLE001 - never fatal
             self.log.error("record_failed", stage="session", error=f"{type(e).__name__}: {e}")
+            if engine_store.is_database_failure(e) and what == "started":
+                self._db_write_failed("session", f"{type(e).__name__}: {e}")
 
     def _thread_main(self, name: str, target: Callable[[], None]) -> None:
         try:
@@ -195,6 +198,8 @@ class Engine:
             self.log.error("worker_crashed", worker=name, error=f"{type(e).__name__}: {e}",
                            traceback=traceback.format_exc(limit=5))
         finally:
+            if name == "kill" and self.stages.orders is not None:
+                self.stages.orders.kill_delegated = False  # the fast loop runs kill commands again
             if self.db is not None:
                 try:
                     self.db.close()  # this thread's connection
@@ -376,7 +381,6 @@ class Engine:
                 t0 = time.monotonic()
                 self._guard("ingest", self.stages.ingest, retries=int(self.cfg["exchange"]["max_retries"]))
                 self._ingest_wall_s = time.monotonic() - t0
-                self._ingest_cycles += 1
                 self._guard("check_data", lambda: self._check_data(ds), retries=0)
             self._maybe_enqueue(ds)
             now = self._now()
