@@ -167,6 +167,42 @@ def test_stale_data_means_no_decision_until_current_again(db, cfg):
     assert len(ds.decisions(limit=5)) == 1
 
 
+def test_a_write_lock_halts_entries_until_writes_work_again_then_says_so(db, cfg, db_url):
+    """Another connection holds the write lock past the busy timeout: the heartbeat cannot be written, new
+    entries stop (a decision bar is skipped, saying why). When the lock goes, the next heartbeat clears it
+    and an ERROR risk event records the outage (the notifier sends it), since nothing could be stored while
+    it lasted."""
+    import sqlite3
+
+    from cockpit.engine.stages import Stages
+
+    db.execute_sql("PRAGMA busy_timeout = 100")  # this connection's wait for the lock: keeps the test short
+    out = io.StringIO()
+    clock = ManualClock(1_767_225_600_000)
+    engine = Engine(cfg, Stages(clock=clock, availability={}), log=EventLog(fmt="json", stream=out), db=db)
+    holder = sqlite3.connect(db_url[len("sqlite:///"):], timeout=1)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        assert engine._guard("heartbeat", engine._heartbeat, retries=0) is None
+        failures = engine.status.db_write_failures  # the heartbeat, and the risk event saying so
+        assert failures >= 1 and engine.entries_blocked()
+        engine._decide(1_767_222_000_000, time.monotonic())
+    finally:
+        holder.rollback()
+        holder.close()
+    recs = log_records(out)
+    assert [r["event"] for r in recs if r.get("level") == "CRITICAL"] == ["database_write_failed"]
+    skipped = [r for r in recs if r.get("event") == "decision_skipped"]
+    assert skipped and "database refuses writes" in skipped[0]["reason"]
+    assert engine.status.fatal is None  # one failure is not the end (engine.db_write_failure_exit_s)
+
+    assert engine._guard("heartbeat", engine._heartbeat, retries=0) is True
+    engine._db_write_ok()
+    assert engine.status.db_write_failures == 0 and engine.entries_blocked() is None
+    ev = DataService(db).risk_events(rule="engine.database")
+    assert ev and ev[0]["level"] == "ERROR" and f"refused {failures} write(s)" in json.dumps(ev[0]["details"])
+
+
 def _make_unwritable(path: Path) -> None:
     """Read-only for this process and its children. chmod binds no root, so as root the file is made
     immutable (ext4's i attribute); skipped where neither works."""
