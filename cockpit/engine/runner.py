@@ -176,6 +176,8 @@ def run_main(args: argparse.Namespace, ctx) -> int:
     except (EngineLocked, VenueMismatch) as e:
         print(f"cockpit: {e}", file=sys.stderr)
         return 1
+    except Exception as e:
+        return _database_refused(e, cfg)
     try:
         from cockpit.ui.app import run_tui
 
@@ -220,6 +222,8 @@ def _run_headless(handle: EngineHandle, log: EventLog, *, run_for: float | None,
         except (EngineLocked, VenueMismatch) as e:
             print(f"cockpit: {e}", file=sys.stderr)
             return 1
+        except Exception as e:
+            return _database_refused(e, cfg)
         deadline = time.monotonic() + run_for if run_for else None
         log.info("headless", mode=mode_label(cfg), run_for_s=run_for, database=cfg["database"]["url"], pid=_pid())
         api = None
@@ -248,6 +252,20 @@ def _run_headless(handle: EngineHandle, log: EventLog, *, run_for: float | None,
         print(f"cockpit: the engine stopped itself: {fatal}", file=sys.stderr)
         return EXIT_FATAL
     return 0
+
+
+def _database_refused(e: Exception, cfg: dict[str, Any]) -> int:
+    """A database that refuses writes at start-up: say so plainly (no traceback) and exit EXIT_FATAL;
+    anything else is re-raised."""
+    from cockpit.data.engine_store import is_database_failure
+    from cockpit.db.connection import redact_url
+
+    if not is_database_failure(e):
+        raise e
+    print(f"cockpit: the database {redact_url(cfg['database']['url'])} refuses writes ({type(e).__name__}: {e}); "
+          "the engine cannot record what it does, so it does not start. Check the file's permissions, the free "
+          "disk space, and that no other process holds a write lock.", file=sys.stderr)
+    return EXIT_FATAL
 
 
 def _pid() -> int:

@@ -28,7 +28,7 @@ from cockpit.domain.market import timeframe_ms
 from cockpit.domain.orders import OrderIntent
 from cockpit.domain.signals import Decision, Regime, StrategySignal
 from cockpit.engine.clock import ExchangeClock, WallClock
-from cockpit.engine.eventlog import EventLog
+from cockpit.engine.eventlog import EventLog, iso_ms
 
 
 @dataclass
@@ -162,6 +162,19 @@ def _build_venue(cfg: dict[str, Any], st: Stages, log: EventLog,
     return factory
 
 
+def _series_end(ds: DataService, symbol: str, tf: str, log: EventLog) -> int | None:
+    """Open time of the newest stored candle that continues the stored series (the bar before it is stored
+    too). A stray row dated far ahead (a bad import) must not carry the simulator's clock there: it is left
+    out here, and the engine reports it as a candle beyond the exchange clock."""
+    ts = ds.candle_arrays(symbol, tf, limit=2)["timestamp"]
+    if len(ts) == 2 and int(ts[1]) - int(ts[0]) == timeframe_ms(tf):
+        return int(ts[1])
+    if len(ts):
+        log.warning("stray_candle", timeframe=tf, candle=iso_ms(int(ts[-1])),
+                    action="not taken for the end of the stored series when resuming the simulator's clock")
+    return int(ts[0]) if len(ts) == 2 else None
+
+
 def _sim_resume(cfg: dict[str, Any], log: EventLog) -> dict[str, Any]:
     """How the embedded simulator carries on from its database: its account, orders and clock from a
     state file beside the database (``<db>.sim-state``, saved every few seconds and at stop), and its
@@ -176,7 +189,7 @@ def _sim_resume(cfg: dict[str, Any], log: EventLog) -> dict[str, Any]:
     if database_proxy.obj is not None:
         ds = DataService(database_proxy)
         closes = [t + timeframe_ms(tf) for tf in cfg["timeframes"]
-                  if (t := ds.latest_candle_time(cfg["symbol"], tf)) is not None]
+                  if (t := _series_end(ds, cfg["symbol"], tf, log)) is not None]
         newest = max(closes) if closes else None
     saved = None
     if state:

@@ -46,7 +46,8 @@ def wait_for(cond, timeout: float, every: float = 0.05) -> bool:
 
 def fast_cfg(tmp_path: Path, **over):
     return load_config(None, environ={}, overrides={
-        "database.url": f"sqlite:///{tmp_path / 'c.db'}", "sim.speed": 3600, "exchange.backfill_days": 3,
+        "database.url": f"sqlite:///{tmp_path / 'c.db'}", "decision_timeframe": "1h", "sim.speed": 3600,
+        "exchange.backfill_days": 3,
         "engine.fast_loop_s": 0.1, "engine.ingest_interval_s": 0.3, **over})
 
 
@@ -129,13 +130,14 @@ def test_stale_market_data_raises_an_error_shows_in_the_header_and_stops_decisio
     assert "STALE DATA" in header and "STALE" in compact
 
 
-def test_stale_data_means_no_decision_until_current_again(db, cfg):
+def test_stale_data_means_no_decision_until_current_again(db, db_url):
     """Deterministic: candles stored up to five hours ago -> stale (ERROR risk event), a decision bar is
     skipped with its reason; the missing candles arrive -> current again, and the next bar is decided."""
     from cockpit.engine.stages import build_stages
     from cockpit.market.csv_import import insert_candles
     from test_pipeline import synthetic
 
+    cfg = load_config(None, environ={}, overrides={"database.url": db_url, "decision_timeframe": "1h"})
     tf_ms = timeframe_ms(cfg["decision_timeframe"])
     end = 1_767_225_600_000 + 600 * tf_ms
     full = {tf: synthetic(tf, 400, end, seed=i) for i, tf in enumerate(cfg["timeframes"])}
@@ -203,54 +205,77 @@ def test_a_write_lock_halts_entries_until_writes_work_again_then_says_so(db, cfg
     assert ev and ev[0]["level"] == "ERROR" and f"refused {failures} write(s)" in json.dumps(ev[0]["details"])
 
 
-def _make_unwritable(path: Path) -> None:
-    """Read-only for this process and its children. chmod binds no root, so as root the file is made
-    immutable (ext4's i attribute); skipped where neither works."""
-    if os.geteuid() != 0:
-        path.chmod(0o444)
-        return
-    if not shutil.which("chattr") or subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode:
-        pytest.skip("running as root on a file system without chattr +i: cannot make the database read-only")
+def _immutable(paths: list[Path], on: bool) -> bool:
+    """chattr +i / -i: refused even to root and to files already open (chmod binds neither)."""
+    if not shutil.which("chattr"):
+        return False
+    return all(subprocess.run(["chattr", "+i" if on else "-i", str(p)], capture_output=True).returncode == 0
+               for p in paths)
 
 
-def _make_writable(path: Path) -> None:
-    if os.geteuid() == 0 and shutil.which("chattr"):
-        subprocess.run(["chattr", "-i", str(path)], capture_output=True)
-    path.chmod(0o644)
-
-
-def test_unwritable_database_halts_entries_and_the_headless_engine_exits_non_zero(tmp_path):
-    """The report: on a read-only database the engine ran with 22 write errors and exited 0. Now the first
-    refused write is a CRITICAL line and halts new entries; after engine.db_write_failure_exit_s of refused
-    writes the engine stops itself and `cockpit --headless` exits 3, saying why."""
+def _migrated(path: Path) -> None:
     from cockpit.db import close_database, migrate, open_database
 
-    path = tmp_path / "c.db"
     db = open_database(f"sqlite:///{path}")
     migrate(db)
     db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     close_database()
-    _make_unwritable(path)
+
+
+def _env(**over: str) -> dict[str, str]:
+    return engine_env(COCKPIT__SIM__SPEED="3600", COCKPIT__DECISION_TIMEFRAME="1h",
+                      COCKPIT__ENGINE__DB_WRITE_FAILURE_EXIT_S="1", COCKPIT__ENGINE__FAST_LOOP_S="0.1", **over)
+
+
+def test_a_database_that_refuses_writes_at_start_up_is_a_clear_refusal(tmp_path):
+    path = tmp_path / "c.db"
+    _migrated(path)
+    if os.geteuid() != 0:
+        path.chmod(0o444)
+    elif not _immutable([path], True):
+        pytest.skip("running as root without chattr +i: cannot make the database read-only")
     try:
-        proc = spawn(path, "--headless", "--for", "40s", "--log-format", "json",
-                     env=engine_env(COCKPIT__SIM__SPEED="3600", COCKPIT__ENGINE__DB_WRITE_FAILURE_EXIT_S="1",
-                                    COCKPIT__ENGINE__FAST_LOOP_S="0.1"))
-        try:
-            out, err = proc.communicate(timeout=90)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
+        proc = spawn(path, "--headless", "--for", "30s", "--log-format", "json", env=_env())
+        out, err = proc.communicate(timeout=60)
     finally:
-        _make_writable(path)
+        _immutable([path], False)
+        path.chmod(0o644)
+    assert proc.returncode == 3, (proc.returncode, err[-2000:])
+    assert "refuses writes" in err and "Traceback" not in err
+
+
+def test_a_database_that_stops_taking_writes_halts_entries_and_the_headless_engine_exits_non_zero(tmp_path):
+    """The report: on a read-only database the engine ran with 22 write errors and exited 0. Here the
+    database stops taking writes while the engine trades: the first refused write is a CRITICAL line and
+    halts new entries; after engine.db_write_failure_exit_s of refused writes the engine stops itself and
+    `cockpit --headless` exits 3, saying why."""
+    from support.sqlite import query
+
+    path = tmp_path / "c.db"
+    _migrated(path)
+    files = [path, path.with_name(path.name + "-wal")]
+    if not _immutable(files[:1], False):
+        pytest.skip("needs chattr +i (ext4 and CAP_LINUX_IMMUTABLE) to take writes away from an open database")
+    proc = spawn(path, "--headless", "--for", "60s", "--log-format", "json", env=_env())
+    try:
+        assert wait_for(lambda: query(path, "SELECT COUNT(*) AS n FROM decisions", missing_ok=True)
+                        and query(path, "SELECT COUNT(*) AS n FROM decisions")[0]["n"] >= 2, 45, every=0.2)
+        assert _immutable(files, True)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        _immutable(files, False)
+        if proc.poll() is None:
+            proc.kill()
     recs = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     events = [r.get("event") for r in recs]
     assert proc.returncode == 3, (proc.returncode, err[-2000:], events[-20:])
-    assert "refused every write" in err and "database" in err
-    critical = [r for r in recs if r.get("level") == "CRITICAL"]
-    assert [r["event"] for r in critical][:1] == ["database_write_failed"] and "database_unwritable" in events
-    # It stopped on its own, long before --for: and nothing was sent to the exchange meanwhile.
-    assert "run_for_elapsed" not in events
-    assert "order_intent" not in events and "decision" not in events
+    assert "refused every write" in err and "Traceback" not in err
+    assert "run_for_elapsed" not in events  # it stopped by itself, long before --for
+    first = next(i for i, r in enumerate(recs) if r.get("level") == "CRITICAL")
+    assert recs[first]["event"] == "database_write_failed" and "database_unwritable" in events[first:]
+    # From the first refused write on, no order is made (an intent planned a moment before cannot be stored).
+    made = [r for r in recs[first + 1:] if r.get("event") == "order_intent" and r.get("result") is not None]
+    assert not made, made
 
 
 def test_kill_switch_closes_the_position_while_a_monitoring_call_hangs(tmp_path):
