@@ -315,3 +315,27 @@ def test_kill_switch_closes_the_position_while_a_monitoring_call_hangs(tmp_path)
         sim.faults.clear()
         handle.stop()
     assert handle.status.kill_switch is True
+
+
+def test_a_timed_out_call_is_not_retried_by_the_loop(db, cfg):
+    """A request that timed out already waited exchange.timeout_ms: the loop does not wait that long again
+    (other transient errors are still retried)."""
+    import ccxt
+
+    from cockpit.engine.stages import Stages
+
+    engine = Engine(cfg, Stages(clock=ManualClock(1_767_225_600_000), availability={}),
+                    log=EventLog(fmt="json", stream=io.StringIO()), db=db)
+    calls = []
+
+    def hung():
+        calls.append("timeout")
+        raise ccxt.RequestTimeout("okx GET /api/v5/trade/orders-history timed out after 10000 ms")
+
+    def dropped():
+        calls.append("drop")
+        raise ccxt.NetworkError("connection reset")
+
+    assert engine._guard("sync", hung, retries=2) is None
+    assert engine._guard("sync", dropped, retries=2) is None
+    assert calls == ["timeout", "drop", "drop", "drop"]
