@@ -163,16 +163,16 @@ def _build_venue(cfg: dict[str, Any], st: Stages, log: EventLog,
 
 
 def _series_end(ds: DataService, symbol: str, tf: str, log: EventLog) -> int | None:
-    """Open time of the newest stored candle that continues the stored series (the bar before it is stored
-    too). A stray row dated far ahead (a bad import) must not carry the simulator's clock there: it is left
-    out here, and the engine reports it as a candle beyond the exchange clock."""
+    """Open time of the newest stored candle, unless it stands apart from the series before it (a gap of
+    more than one bar: a stray row dated far ahead, e.g. a bad import): that one must not carry the
+    simulator's clock with it. It is left out here, and the engine reports it as a candle beyond the
+    exchange clock."""
     ts = ds.candle_arrays(symbol, tf, limit=2)["timestamp"]
-    if len(ts) == 2 and int(ts[1]) - int(ts[0]) == timeframe_ms(tf):
-        return int(ts[1])
-    if len(ts):
-        log.warning("stray_candle", timeframe=tf, candle=iso_ms(int(ts[-1])),
-                    action="not taken for the end of the stored series when resuming the simulator's clock")
-    return int(ts[0]) if len(ts) == 2 else None
+    if len(ts) < 2 or int(ts[1]) - int(ts[0]) == timeframe_ms(tf):
+        return int(ts[-1]) if len(ts) else None
+    log.warning("stray_candle", timeframe=tf, candle=iso_ms(int(ts[1])), previous=iso_ms(int(ts[0])),
+                action="not taken for the end of the stored series when resuming the simulator's clock")
+    return int(ts[0])
 
 
 def _sim_resume(cfg: dict[str, Any], log: EventLog) -> dict[str, Any]:

@@ -66,34 +66,32 @@ def log_records(out: io.StringIO) -> list[dict]:
 
 
 def test_a_future_dated_candle_is_flagged_and_does_not_stall_decisions(tmp_path):
-    """The report: `1830297600000,100,101,99,100,1` imported for 1h stopped 1h ingestion and every decision
-    saw no price. Now the row raises an ERROR risk event and is never taken for the newest bar: ingest and
-    decisions go on with real prices."""
-    from cockpit.db import close_database, migrate, open_database
+    """The report: `1830297600000,100,101,99,100,1` in the 1h candles stopped 1h ingestion and every
+    decision after it saw no new price. Now the row raises an ERROR risk event and is never taken for the
+    newest bar: ingest and decisions go on with real prices."""
     from cockpit.market.csv_import import INSERT_CANDLES
 
     cfg = fast_cfg(tmp_path)
-    db = open_database(cfg["database"]["url"])
-    migrate(db)
-    db.execute_sql(INSERT_CANDLES, (SYM, "1h", FUTURE_1H, 100.0, 101.0, 99.0, 100.0, 1.0))
-    close_database()
-
     out = io.StringIO()
     handle = EngineHandle(cfg, log=EventLog(fmt="json", stream=out))
     handle.start()
     try:
+        assert wait_for(lambda: DataService().decisions(limit=1), 40), out.getvalue()[-3000:]
+        DataService()._db.execute_sql(INSERT_CANDLES, (SYM, "1h", FUTURE_1H, 100.0, 101.0, 99.0, 100.0, 1.0))
+        inserted_at = handle.clock.now_ms()
+        last_id = DataService().decisions(limit=1)[0]["id"]
         assert wait_for(lambda: risk_events("engine.future_candle"), 30), out.getvalue()[-3000:]
-        assert wait_for(lambda: len(DataService().decisions(limit=5)) >= 2, 40), out.getvalue()[-3000:]
-        now = handle.clock.now_ms()
-        newest = DataService().latest_candle_time(SYM, "1h", end=now)
+        # Decisions go on, on 1h candles that keep arriving after the bad row.
+        assert wait_for(lambda: DataService().decisions(limit=1)[0]["id"] >= last_id + 2, 30), out.getvalue()[-3000:]
+        newest = DataService().latest_candle_time(SYM, "1h", end=handle.clock.now_ms())
     finally:
         handle.stop()
     ev = risk_events("engine.future_candle")[0]
     assert ev["level"] == "ERROR" and "2028-01-01" in json.dumps(ev["details"])
-    # 1h ingest went on: the newest real hour is recent, not the one stored before the bad row.
-    assert newest is not None and now - newest <= 3 * H
+    assert newest is not None and newest > inserted_at - H
     analyses = [r for r in log_records(out) if r.get("event") == "analysis"]
     assert analyses and all(r["price"] is not None for r in analyses), analyses[:3]
+    assert not [r for r in log_records(out) if r.get("event") == "stale_data"]
 
 
 def test_stale_market_data_raises_an_error_shows_in_the_header_and_stops_decisions(tmp_path):
@@ -339,3 +337,21 @@ def test_a_timed_out_call_is_not_retried_by_the_loop(db, cfg):
     assert engine._guard("sync", hung, retries=2) is None
     assert engine._guard("sync", dropped, retries=2) is None
     assert calls == ["timeout", "drop", "drop", "drop"]
+
+
+def test_the_simulator_resumes_after_the_stored_series_not_after_a_stray_future_row(db, cfg):
+    """The embedded simulator resumes its clock after the newest stored candle: a row dated two years
+    ahead, apart from the series, must not carry the clock there (it is logged, and the engine flags it)."""
+    from cockpit.engine.stages import _series_end
+    from cockpit.market.csv_import import INSERT_CANDLES
+
+    start = 1_767_225_600_000
+    for i in range(5):
+        db.execute_sql(INSERT_CANDLES, (SYM, "1h", start + i * H, 100.0, 101.0, 99.0, 100.0, 1.0))
+    out = io.StringIO()
+    log = EventLog(fmt="json", stream=out)
+    assert _series_end(DataService(db), SYM, "1h", log) == start + 4 * H
+    assert out.getvalue() == ""
+    db.execute_sql(INSERT_CANDLES, (SYM, "1h", FUTURE_1H, 100.0, 101.0, 99.0, 100.0, 1.0))
+    assert _series_end(DataService(db), SYM, "1h", log) == start + 4 * H
+    assert [r["event"] for r in log_records(out)] == ["stray_candle"]
