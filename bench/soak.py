@@ -173,7 +173,7 @@ def main() -> int:
     crashes = sum(1 for e in sink.events if e.get("event") == "worker_crashed")
     print(f"soak: {elapsed / 60:.1f} min wall at {args.speed:g}x ({elapsed * args.speed / 3600:.0f} simulated hours), "
           f"faults injected every {args.fault_every:g}s: {json.dumps(injected, sort_keys=True)}")
-    print(f"  crashes (worker loops that died)       {crashes}   threads still alive before stop: {len(threads_alive)}/3")
+    print(f"  crashes (worker loops that died)       {crashes}   threads still alive before stop: {len(threads_alive)}/{len(engine._threads)}")
     by_stage: dict[str, int] = {}
     for e in sink.events:
         if e.get("event") == "stage_error":

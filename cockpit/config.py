@@ -321,6 +321,7 @@ SCHEMA: dict[str, Any] = {
         "fast_loop_s": number(2.0, 0.05, 60),
         "ingest_interval_s": number(5.0, 0.1, 3600),
         "history_bars": number(1000, 50, 100000, integer=True),
+        "db_write_failure_exit_s": number(60.0, 1, 3600),
     },
     "backtest": {
         "capital": number(10000.0, 1, None),

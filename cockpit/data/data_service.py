@@ -94,9 +94,14 @@ class DataService:
         return pd.DataFrame(self.candle_arrays(symbol, timeframe, limit=limit, start=start, end=end),
                             columns=list(CANDLE_COLUMNS))
 
-    def latest_candle_time(self, symbol: str, timeframe: str) -> int | None:
-        r = self._db.execute_sql("SELECT MAX(timestamp) FROM market_data WHERE symbol=? AND timeframe=?",
-                                 (symbol, timeframe)).fetchone()
+    def latest_candle_time(self, symbol: str, timeframe: str, *, end: int | None = None) -> int | None:
+        """Open time of the newest stored candle (with ``end``: the newest at or before it, e.g. so that
+        a row dated beyond the exchange clock is not taken for the newest bar)."""
+        sql, params = "SELECT MAX(timestamp) FROM market_data WHERE symbol=? AND timeframe=?", [symbol, timeframe]
+        if end is not None:
+            sql += " AND timestamp <= ?"
+            params.append(int(end))
+        r = self._db.execute_sql(sql, params).fetchone()
         return r[0] if r and r[0] is not None else None
 
     def coverage(self, symbol: str | None = None) -> list[dict[str, Any]]:

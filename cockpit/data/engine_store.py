@@ -13,6 +13,16 @@ import peewee
 from cockpit.db.connection import database_proxy
 
 
+def is_database_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database refused an operation (read-only, locked past the busy timeout,
+    disk full or I/O error), as opposed to a bug in what was written (an integrity error)."""
+    import sqlite3
+
+    if isinstance(exc, (peewee.IntegrityError, sqlite3.IntegrityError)):
+        return False
+    return isinstance(exc, (peewee.DatabaseError, sqlite3.DatabaseError))
+
+
 def set_state(key: str, value: Any, *, now_ms: int, db: peewee.Database | None = None) -> None:
     """Upsert one engine_state row; dicts and lists are stored as JSON."""
     db = db or database_proxy

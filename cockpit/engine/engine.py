@@ -1,6 +1,6 @@
 """The trading engine: background workers that wire the core together.
 
-Three threads, each with its own database connection:
+Three threads (four with the kill switch's), each with its own database connection:
 
 * ``ingest``   keeps market data current (``engine.ingest_interval_s``, and again right after each
                decision bar closes) and, when a bar of ``decision_timeframe`` has closed and is stored,
@@ -10,10 +10,22 @@ Three threads, each with its own database connection:
                risk -> approval -> executor. A slow LLM only delays this thread;
 * ``fast``     every ``engine.fast_loop_s``: operator commands (approvals arriving through the
                database), order status and fills, stop/take-profit state, position and balance
-               snapshots, expiry of pending approvals, the kill switch, and the heartbeat row.
+               snapshots, expiry of pending approvals, the kill switch, and the heartbeat row;
+* ``kill``     operator kill commands, through a second OrderManager on its own exchange connection
+               (``Stages.kill_orders``), so an exchange call hanging in the fast loop cannot delay them.
 
-Every call into a stage goes through ``_guard``: an exception is retried when it looks transient,
-then logged and recorded as a risk event, and the loop goes on. Nothing but ``stop()`` ends a loop.
+Never blind: the engine checks after each ingest cycle that its newest closed bar of
+``decision_timeframe`` is current (not more than ``STALE_BARS`` bars old) and that no stored candle is
+dated beyond the exchange clock; either is an ERROR risk event, stale data shows in the heartbeat (the
+header) and stops new decisions until the data is current again. Database writes that fail (read-only
+file, a lock held past the busy timeout, a full disk) stop new decisions too, are logged CRITICAL, and
+when the database has refused writes for ``engine.db_write_failure_exit_s`` the engine stops itself
+(``status.fatal``; the headless process exits non-zero).
+
+Every call into a stage goes through ``_guard``: an exception is retried when it looks transient
+(never a timeout, which already waited ``exchange.timeout_ms``, nor a refused database write), then
+logged and recorded as a risk event, and the loop goes on. Nothing but ``stop()`` (or a database that
+keeps refusing writes) ends a loop.
 Order-manager calls are serialised by one lock because the decision and fast threads share it.
 """
 
@@ -35,6 +47,7 @@ from cockpit.engine.stages import Stages
 HEARTBEAT_KEY = "heartbeat"
 DECISION_QUEUE_SIZE = 2
 FAILURE_RECORD_EVERY_S = 60.0
+STALE_BARS = 2  # the newest closed decision bar may be this many bars old before the data counts as stale
 
 
 @dataclass
@@ -60,6 +73,9 @@ class EngineStatus:
     errors: int = 0
     last_error: str | None = None
     stages: dict[str, str] = field(default_factory=dict)
+    stale_data: str | None = None  # why the market data is not current (no new decisions meanwhile)
+    db_write_failures: int = 0  # database writes failed since the last one that succeeded
+    fatal: str | None = None  # why the engine stopped itself (the headless process then exits non-zero)
 
 
 def clock_rate(clock: Any) -> float:
@@ -93,6 +109,9 @@ class Engine:
         self._recorded: dict[tuple[str, str], float] = {}
         self._lags: list[float] = []  # decision-loop lag samples (ms), for bench/soak
         self._status_lock = threading.Lock()
+        self._db_failing_since: float | None = None  # monotonic time of the first failed write in a row
+        self._db_exit_s = float(cfg["engine"].get("db_write_failure_exit_s", 60.0))
+        self._future_seen: set[tuple[str, int]] = set()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -110,8 +129,12 @@ class Engine:
             self._last_enqueued_bar = self.status.last_decision_bar
         self._session_event("started")
         self.status.state = "running"
-        for name, target in (("fast", self._run_fast), ("ingest", self._run_ingest),
-                             ("decision", self._run_decisions)):
+        workers: list[tuple[str, Callable[[], None]]] = [("fast", self._run_fast), ("ingest", self._run_ingest),
+                                                         ("decision", self._run_decisions)]
+        if getattr(self.stages, "kill_orders", None) is not None and self.stages.orders is not None:
+            self.stages.orders.kill_delegated = True  # the fast loop leaves kill commands to the kill worker
+            workers.insert(0, ("kill", self._run_kill))
+        for name, target in workers:
             t = threading.Thread(target=self._thread_main, args=(name, target), name=f"cockpit-{name}", daemon=True)
             self._threads.append(t)
             t.start()
@@ -163,6 +186,8 @@ class Engine:
                                            rule="engine.session", details=details)
         except Exception as e:  # noqa: BLE001 - never fatal
             self.log.error("record_failed", stage="session", error=f"{type(e).__name__}: {e}")
+            if engine_store.is_database_failure(e) and what == "started":
+                self._db_write_failed("session", f"{type(e).__name__}: {e}")
 
     def _thread_main(self, name: str, target: Callable[[], None]) -> None:
         try:
@@ -173,6 +198,8 @@ class Engine:
             self.log.error("worker_crashed", worker=name, error=f"{type(e).__name__}: {e}",
                            traceback=traceback.format_exc(limit=5))
         finally:
+            if name == "kill" and self.stages.orders is not None:
+                self.stages.orders.kill_delegated = False  # the fast loop runs kill commands again
             if self.db is not None:
                 try:
                     self.db.close()  # this thread's connection
@@ -195,7 +222,10 @@ class Engine:
                 return fn()
             except Exception as e:  # noqa: BLE001 - never fatal
                 err = f"{type(e).__name__}: {e}"
-                if attempt < retries and not self._stop.is_set():
+                db_failure = engine_store.is_database_failure(e)
+                if db_failure:
+                    self._db_write_failed(what, err)
+                if attempt < retries and not self._stop.is_set() and not db_failure and not _is_timeout(e):
                     self.log.debug("retry", stage=what, attempt=attempt + 1, error=err)
                     if self._stop.wait(delay):
                         break
@@ -222,6 +252,110 @@ class Engine:
                                            details={"error": self.log.redact(err)[:500]})
         except Exception as e:  # noqa: BLE001 - the database itself may be the failing part
             self.log.error("record_failed", stage=what, error=f"{type(e).__name__}: {e}")
+            if engine_store.is_database_failure(e):
+                self._db_write_failed("record_risk_event", f"{type(e).__name__}: {e}")
+
+    # ------------------------------------------------------------------ database health
+
+    def _db_write_failed(self, what: str, err: str) -> None:
+        """A write the database refused: no new entries from now on; CRITICAL once; stop the engine when
+        the database has refused writes for engine.db_write_failure_exit_s (wall seconds)."""
+        now = time.monotonic()
+        with self._status_lock:
+            self.status.db_write_failures += 1
+            first = self._db_failing_since is None
+            if first:
+                self._db_failing_since = now
+            failing_s = now - (self._db_failing_since or now)
+            n = self.status.db_write_failures
+        if first:
+            self.log.critical("database_write_failed", stage=what, error=self.log.redact(err),
+                              action=f"no new entries while the database refuses writes; the engine stops "
+                                     f"after {self._db_exit_s:g} s of failures")
+        if failing_s >= self._db_exit_s and n >= 2 and self.status.fatal is None:
+            self.status.fatal = (f"the database refused every write for {failing_s:.0f} s ({n} failures; last: "
+                                 f"{self.log.redact(err)[:200]})")
+            self.log.critical("database_unwritable", failures=n, seconds=round(failing_s, 1),
+                              error=self.log.redact(err), action="stopping the engine")
+            self.request_stop()
+
+    def _db_write_ok(self) -> None:
+        """A write went through (the heartbeat): the failures, if any, are over."""
+        if self._db_failing_since is None:
+            return
+        with self._status_lock:
+            n, since = self.status.db_write_failures, self._db_failing_since
+            self.status.db_write_failures = 0
+            self._db_failing_since = None
+        secs = round(time.monotonic() - since, 1)
+        self.log.warning("database_writable_again", failures=n, seconds=secs)
+        try:  # the CRITICAL line could not be stored while it happened: say it now (and notify)
+            engine_store.record_risk_event(self.symbol, now_ms=self._now() or int(time.time() * 1000), level="ERROR",
+                                           rule="engine.database", details={
+                                               "error": f"the database refused {n} write(s) for {secs} s",
+                                               "action": "no new entries were made meanwhile; writes work again"})
+        except Exception as e:  # noqa: BLE001
+            self.log.error("record_failed", stage="database", error=f"{type(e).__name__}: {e}")
+
+    def entries_blocked(self) -> str | None:
+        """Why no new decision may be acted on now (None when nothing stops it)."""
+        if self._db_failing_since is not None:
+            return f"the database refuses writes ({self.status.db_write_failures} failed)"
+        if self.status.stale_data:
+            return f"stale market data: {self.status.stale_data}"
+        return None
+
+    # ------------------------------------------------------------------ market data health
+
+    def _check_data(self, ds: DataService) -> None:
+        """After an ingest cycle: flag stored candles dated beyond the exchange clock, and mark the data
+        stale when the newest closed bar of the decision timeframe is more than STALE_BARS bars old."""
+        now = self._now()
+        if now is None:
+            return
+        for tf in dict.fromkeys([self.tf, *self.cfg.get("timeframes", [])]):
+            top = ds.latest_candle_time(self.symbol, tf)
+            if top is not None and top > now and (tf, top) not in self._future_seen:
+                self._future_seen.add((tf, top))
+                details = {"timeframe": tf, "candle": iso_ms(top), "exchange_clock": iso_ms(now),
+                           "action": "ignored when looking for the newest bar; delete it from market_data"}
+                self.log.error("future_candle", **details)
+                self._risk_event("ERROR", "engine.future_candle", details)
+        expected = self._last_closed_bar(now)
+        latest = ds.latest_candle_time(self.symbol, self.tf, end=expected)
+        if latest is None:
+            self._set_stale(f"no closed {self.tf} bar stored", now, None)
+            return
+        age_ms = now - (latest + self.tf_ms)  # time since the newest stored bar closed
+        # On an accelerated simulator one ingest cycle may span several bars: allow what a cycle can do.
+        slack_ms = (self._ingest_wall_s + float(self.cfg["engine"]["ingest_interval_s"])) * clock_rate(self.clock) * 1000
+        if age_ms > max(STALE_BARS * self.tf_ms, slack_ms):
+            bars = (expected - latest) // self.tf_ms
+            self._set_stale(f"newest closed {self.tf} bar {iso_ms(latest)} is {bars} bars old", now, latest)
+        else:
+            self._set_stale(None, now, latest)
+
+    def _set_stale(self, why: str | None, now: int, latest: int | None) -> None:
+        was = self.status.stale_data
+        self.status.stale_data = why
+        if why and not was:
+            details = {"timeframe": self.tf, "newest_bar": iso_ms(latest), "exchange_clock": iso_ms(now),
+                       "reason": why, "action": "no new entries until the market data is current"}
+            self.log.error("stale_data", **details)
+            self._risk_event("ERROR", "engine.stale_data", details)
+        elif was and not why:
+            self.log.info("data_current", timeframe=self.tf, newest_bar=iso_ms(latest))
+            self._risk_event("INFO", "engine.stale_data", {"timeframe": self.tf, "newest_bar": iso_ms(latest),
+                                                           "reason": "market data current again", "was": was})
+
+    def _risk_event(self, level: str, rule: str, details: dict[str, Any]) -> None:
+        try:
+            engine_store.record_risk_event(self.symbol, now_ms=self._now() or int(time.time() * 1000), level=level,
+                                           rule=rule, details=details)
+        except Exception as e:  # noqa: BLE001 - the database may be the failing part
+            self.log.error("record_failed", stage=rule, error=f"{type(e).__name__}: {e}")
+            if engine_store.is_database_failure(e):
+                self._db_write_failed(rule, f"{type(e).__name__}: {e}")
 
     def _last_closed_bar(self, now_ms: int) -> int:
         return (now_ms // self.tf_ms) * self.tf_ms - self.tf_ms
@@ -247,6 +381,7 @@ class Engine:
                 t0 = time.monotonic()
                 self._guard("ingest", self.stages.ingest, retries=int(self.cfg["exchange"]["max_retries"]))
                 self._ingest_wall_s = time.monotonic() - t0
+                self._guard("check_data", lambda: self._check_data(ds), retries=0)
             self._maybe_enqueue(ds)
             now = self._now()
             wait = interval
@@ -269,7 +404,8 @@ class Engine:
         bar = self._last_closed_bar(now)
         if self._last_enqueued_bar is not None and bar <= self._last_enqueued_bar:
             return
-        latest = self._guard("read_candles", lambda: ds.latest_candle_time(self.symbol, self.tf), retries=1)
+        # Rows dated beyond the newest closed bar (a bad import) are not taken for it.
+        latest = self._guard("read_candles", lambda: ds.latest_candle_time(self.symbol, self.tf, end=bar), retries=1)
         if latest is None:
             return
         if latest < bar:
@@ -316,11 +452,21 @@ class Engine:
 
     def _decide(self, bar: int, closed_mono: float) -> None:
         st = self.stages
+        blocked = self.entries_blocked()
+        if blocked:
+            self.status.decisions_skipped += 1
+            self.log.warning("decision_skipped", bar=iso_ms(bar), reason=f"{blocked}: no new entries")
+            return
         if st.analyze is None:
             self.log.info("decision_unavailable", bar=iso_ms(bar), reason=st.availability.get("analysis"))
             return
         analysis = self._guard("analysis", lambda: st.analyze(bar), retries=0)
         if analysis is None or self._stop.is_set():
+            return
+        if analysis.price is None:  # nothing closed at or before the bar: never decide on no data
+            self._set_stale(f"no closed {self.tf} bar at or before {iso_ms(bar)}", bar + self.tf_ms, None)
+            self.status.decisions_skipped += 1
+            self.log.warning("decision_skipped", bar=iso_ms(bar), reason="no price: no closed bar stored")
             return
         self.log.info("analysis", bar=iso_ms(bar), regime=analysis.regime, price=analysis.price,
                       signals={s.strategy: f"{s.direction.value}:{s.strength:.2f}" for s in analysis.signals})
@@ -345,6 +491,10 @@ class Engine:
                       target=round(float(decision.target_exposure), 4), selector=decision.selector,
                       regime=decision.regime, confidence=decision.confidence, lag_ms=round(lag_ms, 1),
                       reasoning=(decision.reasoning or "")[:160])
+        blocked = self.entries_blocked()
+        if blocked:
+            self.log.warning("orders_withheld", decision=decision_id, reason=f"{blocked}: no new entries")
+            return
         if st.plan is None or st.orders is None:
             self.log.info("orders_unavailable", decision=decision_id,
                           reason=st.availability.get("orders") if st.orders is None else st.availability.get("sizing"))
@@ -407,7 +557,8 @@ class Engine:
             self.status.loop_lag_ms = round(lag * 1000.0, 1)
             self._fast_cycle()
             self.status.cycles += 1
-            self._guard("heartbeat", self._heartbeat, retries=0)
+            if self._guard("heartbeat", self._heartbeat, retries=0):
+                self._db_write_ok()
             next_t = max(next_t + period, time.monotonic() - period)
             self._stop.wait(max(0.0, next_t - time.monotonic()))
 
@@ -427,6 +578,20 @@ class Engine:
                 self.log.info(step, result=_describe(res))
         self._refresh_kill_switch()
 
+    def _run_kill(self) -> None:
+        """Operator kill commands, on the kill manager's own exchange connection: a fast-loop call that
+        hangs on a slow exchange (up to exchange.timeout_ms) does not hold up cancel-and-close."""
+        ko = self.stages.kill_orders
+        period = min(0.2, float(self.cfg["engine"]["fast_loop_s"]))
+        # Load the instrument now, so the first kill does not wait for the markets request.
+        self._guard("kill_switch_ready", lambda: ko.executor.instrument(self.symbol), retries=1, record=False)
+        while not self._stop.is_set():
+            res = self._guard("kill_switch", ko.process_kill_commands, retries=0)
+            if res:
+                self.log.warning("kill_command", result=_describe(res))
+                self._refresh_kill_switch()
+            self._stop.wait(period)
+
     def _refresh_kill_switch(self) -> None:
         ks = getattr(self.stages.orders, "kill_switch_active", None)
         if ks is not None:
@@ -435,7 +600,7 @@ class Engine:
                 self.log.warning("kill_switch", active=active)
             self.status.kill_switch = active
 
-    def _heartbeat(self) -> None:
+    def _heartbeat(self) -> bool:
         ds = DataService()
         now = self._now()
         self.status.clock_ms = now
@@ -454,12 +619,14 @@ class Engine:
                 "pending_approvals": self.status.pending_approvals,
                 "lag_ms": self.status.decision_lag_ms, "loop_lag_ms": self.status.loop_lag_ms,
                 "kill_switch": self.status.kill_switch, "cycles": self.status.cycles, "errors": self.status.errors,
-                "mode": self.status.mode, "speed": self.status.speed}
+                "mode": self.status.mode, "speed": self.status.speed, "stale_data": self.status.stale_data,
+                "db_write_failures": self.status.db_write_failures}
         engine_store.set_state(HEARTBEAT_KEY, beat, now_ms=now or beat["wall_ms"])
         pos_txt = f"{beat['position']['side']} {beat['position']['size']:g}" if beat["position"] else "flat"
         self.log.info("heartbeat", equity=beat["equity"], position=pos_txt, last_decision=beat["last_decision_id"],
                       pending_approvals=beat["pending_approvals"], lag_ms=beat["lag_ms"],
                       loop_lag_ms=beat["loop_lag_ms"], state=beat["state"])
+        return True
 
     # ------------------------------------------------------------------ figures for bench/soak
 
@@ -469,6 +636,12 @@ class Engine:
 
     def status_dict(self) -> dict[str, Any]:
         return asdict(self.status)
+
+
+def _is_timeout(e: BaseException) -> bool:
+    """A request that already waited its full timeout (ccxt's RequestTimeout, a socket timeout): retrying it
+    would hold the loop for another exchange.timeout_ms."""
+    return any(c.__name__ in ("RequestTimeout", "TimeoutError", "ReadTimeout", "Timeout") for c in type(e).__mro__)
 
 
 def _describe(res: Any) -> Any:

@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, TextIO
 
 from cockpit.domain.text import Redactor
 
-LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
+LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 
 
 def iso_ms(ms: int | None) -> str | None:
@@ -90,6 +90,9 @@ class EventLog:
 
     def error(self, event: str, **fields: Any) -> None:
         self.event(event, "ERROR", **fields)
+
+    def critical(self, event: str, **fields: Any) -> None:
+        self.event(event, "CRITICAL", **fields)
 
     def debug(self, event: str, **fields: Any) -> None:
         self.event(event, "DEBUG", **fields)

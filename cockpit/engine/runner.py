@@ -2,7 +2,8 @@
 
     cockpit                     TUI + engine in background threads of this process
     cockpit --headless [--for 2m] [--log-format json]
-                                engine only, one log line per event; SIGINT/SIGTERM stop cleanly, exit 0
+                                engine only, one log line per event; SIGINT/SIGTERM stop cleanly, exit 0;
+                                exit 3 when the engine stopped itself (the database refused writes)
     cockpit --attach            TUI over the database of an engine running elsewhere
 
 Nothing here imports Textual; ``cockpit.ui.app`` is imported only on the TUI paths.
@@ -22,6 +23,9 @@ from cockpit.data.venue import VenueMismatch, claim_venue
 from cockpit.engine.engine import Engine, EngineStatus
 from cockpit.engine.eventlog import EventLog, route_stdlib_logging
 from cockpit.engine.lock import EngineLock, EngineLocked, lock_path_for
+
+
+EXIT_FATAL = 3  # the engine stopped itself (status.fatal), e.g. the database refused writes for too long
 
 
 def live_phrase(cfg: dict[str, Any]) -> str:
@@ -172,6 +176,8 @@ def run_main(args: argparse.Namespace, ctx) -> int:
     except (EngineLocked, VenueMismatch) as e:
         print(f"cockpit: {e}", file=sys.stderr)
         return 1
+    except Exception as e:
+        return _database_refused(e, cfg)
     try:
         from cockpit.ui.app import run_tui
 
@@ -216,6 +222,8 @@ def _run_headless(handle: EngineHandle, log: EventLog, *, run_for: float | None,
         except (EngineLocked, VenueMismatch) as e:
             print(f"cockpit: {e}", file=sys.stderr)
             return 1
+        except Exception as e:
+            return _database_refused(e, cfg)
         deadline = time.monotonic() + run_for if run_for else None
         log.info("headless", mode=mode_label(cfg), run_for_s=run_for, database=cfg["database"]["url"], pid=_pid())
         api = None
@@ -239,7 +247,25 @@ def _run_headless(handle: EngineHandle, log: EventLog, *, run_for: float | None,
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+    fatal = handle.status.fatal
+    if fatal:
+        print(f"cockpit: the engine stopped itself: {fatal}", file=sys.stderr)
+        return EXIT_FATAL
     return 0
+
+
+def _database_refused(e: Exception, cfg: dict[str, Any]) -> int:
+    """A database that refuses writes at start-up: say so plainly (no traceback) and exit EXIT_FATAL;
+    anything else is re-raised."""
+    from cockpit.data.engine_store import is_database_failure
+    from cockpit.db.connection import redact_url
+
+    if not is_database_failure(e):
+        raise e
+    print(f"cockpit: the database {redact_url(cfg['database']['url'])} refuses writes ({type(e).__name__}: {e}); "
+          "the engine cannot record what it does, so it does not start. Check the file's permissions, the free "
+          "disk space, and that no other process holds a write lock.", file=sys.stderr)
+    return EXIT_FATAL
 
 
 def _pid() -> int:

@@ -8,6 +8,7 @@
     decide(analysis, account)  -> (decision_id, Decision), the decisions row written
     plan(id, decision, analysis, account) -> [OrderIntent] sized from the target exposure
     orders                     the OrderManager: submit_intent, process_commands, sync, expire_pending, ...
+    kill_orders                a second OrderManager on its own ccxt client, for the kill switch alone
 
 A stage that fails to build (or cannot be built: no exchange connection) is None, and
 ``availability[name]`` says why; the engine logs that the stage is unavailable and never invents
@@ -27,7 +28,7 @@ from cockpit.domain.market import timeframe_ms
 from cockpit.domain.orders import OrderIntent
 from cockpit.domain.signals import Decision, Regime, StrategySignal
 from cockpit.engine.clock import ExchangeClock, WallClock
-from cockpit.engine.eventlog import EventLog
+from cockpit.engine.eventlog import EventLog, iso_ms
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Stages:
     decide: Callable[[Analysis, dict[str, Any]], tuple[int, Decision]] | None = None
     plan: Callable[[int, Decision, Analysis, dict[str, Any]], list[OrderIntent]] | None = None
     orders: Any = None
+    kill_orders: Any = None  # runs kill commands on its own exchange connection (never behind a hung call)
     simulator: Any = None
     exchange_for: Callable[[], Any] | None = None  # a new ccxt client (one per thread), for the API's collect
     closers: list[Callable[[], None]] = field(default_factory=list)
@@ -160,6 +162,19 @@ def _build_venue(cfg: dict[str, Any], st: Stages, log: EventLog,
     return factory
 
 
+def _series_end(ds: DataService, symbol: str, tf: str, log: EventLog) -> int | None:
+    """Open time of the newest stored candle, unless it stands apart from the series before it (a gap of
+    more than one bar: a stray row dated far ahead, e.g. a bad import): that one must not carry the
+    simulator's clock with it. It is left out here, and the engine reports it as a candle beyond the
+    exchange clock."""
+    ts = ds.candle_arrays(symbol, tf, limit=2)["timestamp"]
+    if len(ts) < 2 or int(ts[1]) - int(ts[0]) == timeframe_ms(tf):
+        return int(ts[-1]) if len(ts) else None
+    log.warning("stray_candle", timeframe=tf, candle=iso_ms(int(ts[1])), previous=iso_ms(int(ts[0])),
+                action="not taken for the end of the stored series when resuming the simulator's clock")
+    return int(ts[0])
+
+
 def _sim_resume(cfg: dict[str, Any], log: EventLog) -> dict[str, Any]:
     """How the embedded simulator carries on from its database: its account, orders and clock from a
     state file beside the database (``<db>.sim-state``, saved every few seconds and at stop), and its
@@ -174,7 +189,7 @@ def _sim_resume(cfg: dict[str, Any], log: EventLog) -> dict[str, Any]:
     if database_proxy.obj is not None:
         ds = DataService(database_proxy)
         closes = [t + timeframe_ms(tf) for tf in cfg["timeframes"]
-                  if (t := ds.latest_candle_time(cfg["symbol"], tf)) is not None]
+                  if (t := _series_end(ds, cfg["symbol"], tf, log)) is not None]
         newest = max(closes) if closes else None
     saved = None
     if state:
@@ -280,6 +295,10 @@ def _build_orders(cfg: dict[str, Any], st: Stages, log: EventLog, exchange_for) 
 
     executor = OKXExecutor(exchange_for(), cfg, symbol=cfg["symbol"], clock=st.clock)
     st.orders = OrderManager(cfg, executor, clock=st.clock, ds=DataService(), symbol=cfg["symbol"])
+    # The kill switch's own manager and ccxt client (ccxt clients are not shared between threads): a
+    # monitoring call hanging on a slow exchange cannot delay cancel-and-close.
+    st.kill_orders = OrderManager(cfg, OKXExecutor(exchange_for(), cfg, symbol=cfg["symbol"], clock=st.clock),
+                                  clock=st.clock, ds=DataService(), symbol=cfg["symbol"])
 
 
 def _plan(cfg: dict[str, Any], st: Stages, decision_id: int, decision: Decision, a: Analysis,

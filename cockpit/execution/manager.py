@@ -91,6 +91,9 @@ class OrderManager:
         self._reported_foreign: set[str] = set()
         self._position_state: tuple[str, float | None] = ("ok", None)  # what the last position risk event said
         self.last_position_check: PositionCheck | None = None
+        # True when another manager (the engine's kill worker, on its own exchange connection) runs the
+        # operators' kill commands: process_commands then stops at a pending kill and leaves it to that one.
+        self.kill_delegated = False
 
     # ---------------------------------------------------------------- helpers
 
@@ -935,6 +938,8 @@ class OrderManager:
         """Execute pending operator_commands rows in order, marking each done or failed."""
         done = []
         for cmd in self.data.operator_commands(status="pending"):
+            if cmd["command"] == "kill" and self.kill_delegated:
+                break  # the kill worker runs it; commands queued after it wait until it is done
             who = cmd.get("operator") or "operator"
             payload = cmd.get("payload") if isinstance(cmd.get("payload"), dict) else {}
             oid = cmd.get("order_id")
@@ -951,13 +956,7 @@ class OrderManager:
                     o = self.cancel(int(oid), by=who, reason=str(payload.get("reason", "")))
                     result = f"order {oid} {o.status.value}"
                 elif cmd["command"] == "kill":
-                    r = self.kill_switch(by=who, reason=str(payload.get("reason", "")))
-                    close = self.store.find(r["close_order"]) if r["close_order"] else None
-                    result = (f"kill switch engaged; canceled {r['canceled']} order(s); "
-                              + (f"position closed by order {close.id} ({close.status.value})" if close
-                                 else "no position to close")
-                              + (f"; errors: {'; '.join(r['errors'])}" if r["errors"] else ""))
-                    ok = not r["errors"]
+                    ok, result = self._kill_command(who, payload)
                 elif cmd["command"] == "clear_kill":
                     self.clear_kill_switch(by=who)
                     result = "kill switch cleared"
@@ -969,6 +968,30 @@ class OrderManager:
                 ok, result = False, str(e).strip("'\"")
             finish_command(int(cmd["id"]), now_ms=self.clock.now_ms(), ok=ok, result=result)
             done.append({"id": cmd["id"], "command": cmd["command"], "ok": ok, "result": result})
+        return done or None
+
+    def _kill_command(self, who: str, payload: dict[str, Any]) -> tuple[bool, str]:
+        r = self.kill_switch(by=who, reason=str(payload.get("reason", "")))
+        close = self.store.find(r["close_order"]) if r["close_order"] else None
+        result = (f"kill switch engaged; canceled {r['canceled']} order(s); "
+                  + (f"position closed by order {close.id} ({close.status.value})" if close else "no position to close")
+                  + (f"; errors: {'; '.join(r['errors'])}" if r["errors"] else ""))
+        return not r["errors"], result
+
+    def process_kill_commands(self) -> list[dict[str, Any]] | None:
+        """Execute pending ``kill`` commands only (the engine's kill worker; see ``kill_delegated``)."""
+        done = []
+        for cmd in self.data.operator_commands(status="pending"):
+            if cmd["command"] != "kill":
+                continue
+            who = cmd.get("operator") or "operator"
+            payload = cmd.get("payload") if isinstance(cmd.get("payload"), dict) else {}
+            try:
+                ok, result = self._kill_command(who, payload)
+            except Exception as e:  # noqa: BLE001 - the switch is persisted first; say what failed
+                ok, result = False, f"kill switch engaged, but: {type(e).__name__}: {e}"[:500]
+            finish_command(int(cmd["id"]), now_ms=self.clock.now_ms(), ok=ok, result=result)
+            done.append({"id": cmd["id"], "command": "kill", "ok": ok, "result": result})
         return done or None
 
 

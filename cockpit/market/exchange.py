@@ -50,11 +50,12 @@ def make_exchange(cfg: Mapping[str, Any], *, mode: str | None = None, rest_url: 
     creds = dict(credentials) if credentials else credentials_from_env(cfg, environ)
     client = ccxt.okx({
         "enableRateLimit": not for_tests,
-        "timeout": int(ex_cfg.get("timeout_ms", 10000)),
+        "timeout": int(ex_cfg.get("timeout_ms", 10000)),   # per request; ccxt retries nothing by itself:
         "options": {
             "fetchMarkets": {"types": ["swap"]},   # one instrument type: 1 request instead of 4
             "defaultType": "swap",
             "defaultMarginMode": "isolated",
+            "maxRetriesOnFailure": 0,   # ... and must not: a hung request costs one timeout, no more
         },
         **(creds or {}),
     })

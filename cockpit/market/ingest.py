@@ -120,6 +120,7 @@ class MarketIngestor:
         self.max_pages = max_pages
         self.rejected_log: list[tuple[str, str]] = []
         self._markets_loaded = False
+        self._warned_future: set[tuple[str, int]] = set()
         self.timing = {"http": 0.0, "parse": 0.0, "db": 0.0}
         exchange.enableLastJsonResponse = True   # lets _call tell a malformed answer from an empty one
 
@@ -183,9 +184,17 @@ class MarketIngestor:
             step.status, step.error = "partial", f"rejected {step.rejected} invalid record(s)"
         return self._record(step, started)
 
-    def _stored_range(self, tf: str) -> tuple[int | None, int | None]:
-        r = self.db.execute_sql("SELECT MIN(timestamp), MAX(timestamp) FROM market_data WHERE symbol=? AND timeframe=?",
-                                (self.symbol, tf)).fetchone()
+    def _stored_range(self, tf: str, now: int) -> tuple[int | None, int | None]:
+        """Oldest and newest stored candle open times, ignoring rows dated beyond the exchange clock ``now``
+        (a bad import): one such row must not make every real candle look already stored."""
+        r = self.db.execute_sql("SELECT MIN(timestamp), MAX(timestamp) FROM market_data WHERE symbol=? AND "
+                                "timeframe=? AND timestamp <= ?", (self.symbol, tf, int(now))).fetchone()
+        ahead = self.db.execute_sql("SELECT COUNT(*), MIN(timestamp) FROM market_data WHERE symbol=? AND timeframe=? "
+                                    "AND timestamp > ?", (self.symbol, tf, int(now))).fetchone()
+        if ahead and ahead[0] and (tf, ahead[1]) not in self._warned_future:
+            self._warned_future.add((tf, ahead[1]))
+            log.warning("%d stored %s candle(s) dated beyond the exchange clock %d (first %d): ignored; "
+                        "delete them (they were imported, never fetched)", ahead[0], tf, now, ahead[1])
         return (r[0], r[1]) if r else (None, None)
 
     # ------------------------------------------------------------ candles
@@ -247,7 +256,7 @@ class MarketIngestor:
 
         def body(step: StepResult) -> None:
             t_now = self.exchange_now() if now is None else now
-            first, last = self._stored_range(tf)
+            first, last = self._stored_range(tf, t_now)
             top = t_now // tf_ms * tf_ms   # open time of the forming candle: everything below is closed
             if last is None:
                 self._page_back(step, tf, top, since_ms, t_now)
@@ -261,7 +270,7 @@ class MarketIngestor:
     def update_candles(self, tf: str, *, now: int | None = None) -> StepResult:
         """Incremental: from the newest stored candle (or exchange.backfill_days back) to now."""
         t_now = self.exchange_now() if now is None else now
-        _, last = self._stored_range(tf)
+        _, last = self._stored_range(tf, t_now)
         since = last + timeframe_ms(tf) if last is not None else t_now - self.backfill_ms(tf)
         return self.backfill_candles(tf, min(since, t_now), now=t_now)
 

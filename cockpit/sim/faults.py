@@ -4,6 +4,8 @@ Kinds:
 - ``rate_limit``: HTTP 429 with OKX code 50011 (ccxt: RateLimitExceeded)
 - ``server_error``: HTTP 503 with a non-JSON body (ccxt: ExchangeNotAvailable)
 - ``slow``: the answer is held ``delay_s`` seconds (past the client's timeout: RequestTimeout)
+- ``stall``: the answer is held until the fault is cleared (``clear()``) or ``delay_s`` passes: an
+  endpoint that hangs for as long as a test needs, then lets go at once
 - ``malformed``: HTTP 200 with a body that is not valid JSON (ccxt hands back a string; records come out empty)
 - ``garbage``: HTTP 200, valid JSON, but numbers in the data replaced by nulls and junk (None-filled records)
 - ``empty``: HTTP 200, ``{"code": "0", "data": []}`` whatever the truth (a proxy or cache answering "nothing")
@@ -19,7 +21,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-KINDS = ("rate_limit", "server_error", "slow", "malformed", "garbage", "empty", "drop", "reject_order")
+KINDS = ("rate_limit", "server_error", "slow", "stall", "malformed", "garbage", "empty", "drop", "reject_order")
 
 
 @dataclass
@@ -30,6 +32,9 @@ class Fault:
     delay_s: float = 3.0
     code: str = "51008"
     hits: int = field(default=0)
+
+    def __post_init__(self) -> None:
+        self.released = threading.Event()  # set by clear(): ends a ``stall`` (not a field: asdict stays plain)
 
 
 class FaultInjector:
@@ -48,6 +53,8 @@ class FaultInjector:
 
     def clear(self) -> None:
         with self._lock:
+            for f in self._faults:
+                f.released.set()
             self._faults.clear()
 
     def active(self) -> list[Fault]:

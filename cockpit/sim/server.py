@@ -125,6 +125,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if fault.kind == "slow":
                 time.sleep(fault.delay_s)
+            if fault.kind == "stall":
+                fault.released.wait(fault.delay_s)
         api = sim.api
         key = (method, path)
         try:

@@ -52,6 +52,8 @@ KEYMAP: list[tuple[str, str, str]] = [
     ("q", "quit", "Quit the cockpit (in attach mode the engine keeps running)"),
 ]
 
+QUIET_HEARTBEAT_MS = 5_000  # a heartbeat older than this is re-rendered every poll (its age grows)
+
 
 class CockpitApp(App):
     CSS_PATH = "cockpit.tcss"
@@ -182,6 +184,10 @@ class CockpitApp(App):
             return
         self.snapshot = snap
         changed = {k for k, v in snap.sigs.items() if first or self._last_sigs.get(k) != v}
+        if snap.heartbeat_ms is not None and self.clock.now_ms() - snap.heartbeat_ms > QUIET_HEARTBEAT_MS:
+            # An engine gone quiet writes nothing that changes a signature: keep its heartbeat's age
+            # counting on screen (yellow, then red) instead of showing the last healthy one.
+            changed.add("header")
         self._last_sigs = dict(snap.sigs)
         if self.last_error:
             self.last_error = None

@@ -147,6 +147,12 @@ def header_text(snap: Any, symbol: str, now_ms: int, *, compact: bool, initial_e
         t.append(f" {symbol} ", "bold")
     t.append(" last ", "dim")
     t.append(num(p.get("last_price")), "bold")
+    # What the engine says about its own inputs (heartbeat): shown first, so no width can clip it.
+    beat = snap.heartbeat or {}
+    if beat.get("stale_data"):
+        t.append(" STALE DATA" if not compact else " STALE", "bold red")
+    if beat.get("db_write_failures"):
+        t.append(" DB WRITES FAILING" if not compact else " DB FAIL", "bold red")
     if not compact:
         t.append("  mark ", "dim")
         t.append(num(p.get("mark_price")))

@@ -102,6 +102,23 @@ def test_run_once_never_raises_when_everything_fails(okx, cfg, sim, db):
     assert all(r[2] == "failed" for r in runs(db))
 
 
+def test_a_future_dated_row_in_the_database_does_not_stall_ingest(okx, cfg, sim, db):
+    """A candle dated years ahead of the exchange clock (a bad CSV import) used to be taken as the newest
+    stored one: nothing newer was ever fetched again. It is ignored (and logged), and ingest goes on."""
+    from cockpit.market.csv_import import INSERT_CANDLES
+
+    now = sim.clock.now_ms()
+    future = (now // H + 24 * 365 * 2) * H
+    db.execute_sql(INSERT_CANDLES, (SYM, "1h", future, 100.0, 101.0, 99.0, 100.0, 1.0))
+    ing = make_ingestor(okx, cfg, sim, db)
+    step = ing.update_candles("1h")
+    assert step.status == "success" and step.rows > 0, step
+    real = [r for r in stored(db) if r[0] != future]
+    assert real and real[-1][0] == now // H * H - H      # the newest closed hour is stored
+    sim.clock.advance(2 * H)
+    assert ing.update_candles("1h").rows == 2             # and the next ones too
+
+
 def test_validation_rejects_bad_rows():
     from cockpit.market.ingest import valid_candle
 

@@ -167,6 +167,22 @@ async def test_poll_error_is_shown_not_fatal(make_app, demo_ids, db):
         assert app.last_error is None
 
 
+async def test_a_quiet_engine_heartbeat_keeps_ageing_on_screen(make_app, demo_ids):
+    """An engine that stops writing (a database that refuses writes, a hung loop) changes nothing the
+    poll compares: the header still re-renders, so its heartbeat age grows and turns red instead of
+    showing the last healthy age."""
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        assert "0.4s" in str(app.query_one("#header-info").render())
+        app.clock.advance(90_000)
+        app.request_refresh()
+        await settle(app, pilot)
+        header = app.query_one("#header-info").render()
+        assert "0.4s" not in str(header) and "2m" in str(header)
+        assert any("red" in str(span.style) for span in header.spans if str(header)[span.start:span.end] == "2m")
+
+
 async def test_a_refresh_without_the_chart_polls_with_the_default_size(make_app, demo_ids):
     # CI once saw the refresh timer fire while the screens were being taken down: the chart was gone
     # and query_one raised NoMatches, which crashed the app on exit.

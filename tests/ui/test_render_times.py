@@ -22,3 +22,20 @@ def test_approval_countdown_is_wall_time_on_an_accelerated_exchange():
     assert "15:00" in render.banner_text([o], created, speed=60).plain
     assert "15:00" in render.order_summary(o, created, speed=60).plain
     assert render.approval_left_ms({"expires_at": None}, created, 60) is None
+
+
+def test_header_shows_what_the_engine_says_about_its_inputs():
+    """The engine's heartbeat says when its market data is stale or the database refuses writes: the header
+    shows it first on the line (whatever the width clips at the end), and nothing when all is well."""
+    from cockpit.ui.state import Snapshot
+
+    now = 1_795_000_000_000
+    ok = Snapshot(heartbeat={"ts": now, "wall_ms": now, "state": "running"}, heartbeat_ms=now)
+    bad = Snapshot(heartbeat={"ts": now, "wall_ms": now, "state": "running", "db_write_failures": 3,
+                              "stale_data": "newest closed 1h bar 2026-01-01T00:00:00Z is 4 bars old"}, heartbeat_ms=now)
+    for compact in (False, True):
+        assert "STALE" not in render.header_text(ok, "BTC/USDT:USDT", now, compact=compact, initial_equity=None).plain
+    wide = render.header_text(bad, "BTC/USDT:USDT", now, compact=False, initial_equity=None).plain
+    narrow = render.header_text(bad, "BTC/USDT:USDT", now, compact=True, initial_equity=None).plain
+    assert "STALE DATA" in wide and "DB WRITES FAILING" in wide
+    assert narrow.index("STALE") < narrow.index("eq ") and "DB FAIL" in narrow
