@@ -31,6 +31,11 @@ from cockpit.domain.market import timeframe_ms
 from cockpit.engine.eventlog import EventLog, route_stdlib_logging
 from cockpit.engine.runner import EngineHandle
 
+# Same as tests/support/trading.py: the engine's order flow under stress, not the default policy.
+ACTIVE = {"decision_timeframe": "1h", "strategies.trend_core.params.lookback_1": 1,
+          "strategies.trend_core.params.lookback_2": 2, "strategies.trend_core.params.lookback_3": 4,
+          "strategies.trend_core.params.lookback_4": 0, "strategies.trend_core.params.vol_days": 2,
+          "strategies.trend_core.params.allow_short": True}
 FAULTS = ("rate_limit", "server_error", "slow", "malformed", "garbage", "empty", "drop", "reject_order")
 
 
@@ -78,6 +83,10 @@ def main() -> int:
     ap.add_argument("--warmup", type=float, default=30.0, help="seconds before the first RSS sample")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--db", help="keep the database here (default: a temporary file)")
+    ap.add_argument("--profile", choices=("active", "default"), default="active",
+                    help="active (default): hourly decisions and a fast two-sided trend core, so orders flow "
+                         "all the time (the tests' active-trader profile); default: the shipped configuration "
+                         "(daily decisions, mostly flat on the simulator)")
     args = ap.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="cockpit-soak-")
@@ -86,7 +95,7 @@ def main() -> int:
         "database.url": f"sqlite:///{db_path}", "sim.speed": args.speed, "sim.seed": args.seed,
         "execution.approval": "auto_within_limits", "engine.fast_loop_s": 0.25, "engine.ingest_interval_s": 0.5,
         "exchange.timeout_ms": 1500, "exchange.max_retries": 2, "exchange.backfill_days": 20,
-        "log.format": "json"})
+        "log.format": "json", **(ACTIVE if args.profile == "active" else {})})
     sink = Collector()
     log = EventLog(fmt="json", stream=sink)
     route_stdlib_logging(log, "WARNING")
@@ -185,7 +194,8 @@ def main() -> int:
           f"growth {100 * (rss_end - rs) / rs:+.1f}%")
     print(f"  decision-loop lag p50 / p99 (ms)       {pct(lags, 50):.0f} / {pct(lags, 99):.0f}   "
           f"({len(lags)} decisions, mean {statistics.fmean(lags) if lags else float('nan'):.0f})")
-    print(f"  decision bars lost / decided twice     {lost} / {dup_bars}   (coalesced when behind: {len(skipped)})")
+    print(f"  decision bars decided / lost / decided twice   {len(decided)} / {lost} / {dup_bars}   "
+          f"(coalesced when behind: {len(skipped)}, profile {args.profile}, {cfg['decision_timeframe']} bars)")
     print(f"  orders {len(orders)}; fills missing / duplicated  {missing_fills} / {dup_fills}")
     print(f"  position exchange / database           {exch_pos} / {db_pos}")
     print(f"  ledger Σ fills / simulator position    {ledger} / {true_pos}   simulator fills not in trades: {lost_fills}")
