@@ -286,6 +286,9 @@ class PortfolioDecisionEngine:
             confidence = round(abs(exposure), 6)
             head = OFFLINE_NOTE if sel.selector == "offline" else f"fallback to offline selector ({sel.fallback_reason}): scorer weights"
             reasoning = f"{head} {_fmt_weights(final)}; net target exposure {exposure:+.2f} (regime {reg})"
+            why = [f"{n} {signals[n].direction.value}: {signals[n].reason}" for n in final if n in signals]
+            if why:  # what each selected strategy says, so a trader sees why the target is what it is
+                reasoning += " | " + "; ".join(why)
         decision = Decision(
             symbol=self.symbol, timeframe=self.timeframe, timestamp=now, action=action, confidence=confidence,
             reasoning=reasoning, target_exposure=exposure, weights=final,

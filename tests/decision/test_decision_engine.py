@@ -165,3 +165,11 @@ def test_offline_selector_stays_in_cash_when_nothing_beats_it(cfg, ds, store, cl
     eng = PortfolioDecisionEngine(cfg, ds, store, clock)
     d = eng.decide(signals, {"rsi": 60}, Regime.TRENDING_UP, {"equity": 10_000}, None)
     assert d.weights == {} and d.target_exposure == 0 and d.action == "hold"
+
+
+def test_offline_reasoning_says_why_each_selected_strategy_points_where_it_does(cfg, ds, store, clock, signals):
+    eng = PortfolioDecisionEngine(cfg, ds, store, clock)
+    d = eng.decide(signals, {"rsi": 60}, Regime.TRENDING_UP, {"equity": 10_000}, None)
+    assert d.weights and "| " in d.reasoning
+    for name in d.weights:
+        assert f"{name} {signals[name].direction.value}: {signals[name].reason}" in d.reasoning
