@@ -381,6 +381,15 @@ class TimeCycle(Strategy):
         return finish_frame(d, strength, c, p["stop_atr"] * atr, tl, tsh, reason, reasons)
 
 
+def ewm_vol(close: np.ndarray, span: int, timeframe: str) -> np.ndarray:
+    """Annualised (365 days) exponentially weighted standard deviation of log returns, ``span`` bars; NaN
+    until ``span`` returns are known. The trend core's volatility, and the vol-targeted baseline's."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lr = np.concatenate([[np.nan], np.diff(np.log(np.asarray(close, dtype=np.float64)))])
+    per_year = 365 * 86_400_000 / timeframe_ms(timeframe)
+    return pd.Series(lr).ewm(span=span, min_periods=span, ignore_na=True).std().to_numpy() * math.sqrt(per_year)
+
+
 class TrendCore(Strategy):
     """Vol-targeted trend core: multi-lookback time-series momentum, long/flat by default.
 
@@ -423,12 +432,7 @@ class TrendCore(Strategy):
             with np.errstate(invalid="ignore"):
                 votes += np.where(c > past, 1.0, -1.0)
         score = votes / len(looks)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            lr = np.concatenate([[np.nan], np.diff(np.log(c))])
-        per_year = 365 * 86_400_000 / timeframe_ms(self.timeframe)
-        span = self._bars(p["vol_days"])
-        vol = (pd.Series(lr).ewm(span=span, min_periods=span, ignore_na=True).std().to_numpy()
-               * math.sqrt(per_year))
+        vol = ewm_vol(c, self._bars(p["vol_days"]), self.timeframe)
         ready &= np.isfinite(vol) & (vol > 0)
         if p["allow_short"]:
             d = np.where(ready & (score > 0), 1, np.where(ready & (score < 0), -1, 0))

@@ -64,16 +64,13 @@ class _Fixed:
         return max(2, int(round(self.vol_days * DAY_MS / timeframe_ms(self.timeframe))))
 
     def generate(self, arrays: Mapping[str, np.ndarray], funding: Any = None) -> dict[str, Any]:
-        import pandas as pd
+        from cockpit.strategies.library import ewm_vol
 
         c = np.asarray(arrays["close"], dtype=np.float64)
         n = len(c)
         strength = np.ones(n)
         if self.vol_target:
-            lr = np.concatenate([[np.nan], np.diff(np.log(c))])
-            span = self._span()
-            per_year = YEAR_DAYS * DAY_MS / timeframe_ms(self.timeframe)
-            vol = pd.Series(lr).ewm(span=span, min_periods=span, ignore_na=True).std().to_numpy() * math.sqrt(per_year)
+            vol = ewm_vol(c, self._span(), self.timeframe)
             with np.errstate(invalid="ignore", divide="ignore"):
                 strength = np.where(np.isfinite(vol) & (vol > 0), np.minimum(1.0, self.vol_target / vol), 0.0)
         direction = np.where(strength > 0, 1, 0).astype(np.int8) if self.long else np.zeros(n, np.int8)
@@ -144,7 +141,6 @@ def figures(report: Any, capital: float, boot: np.ndarray | None = None) -> tupl
     eq = np.asarray(report.equity, dtype=np.float64)
     res = report.result
     pos = np.asarray(res.position, dtype=np.float64)
-    tf_ms = timeframe_ms(report.timeframe)
     close = np.asarray(report.result.extra.get("close", []), dtype=np.float64)
     m = report.metrics
     r = daily_returns(ts, eq, capital)
@@ -171,9 +167,7 @@ def figures(report: Any, capital: float, boot: np.ndarray | None = None) -> tupl
         "trades": int(m.get("trades") or 0),
         "final_equity": round(final, 2),
         "days": int(len(r)),
-        "tf_ms": tf_ms,
     }
-    out.pop("tf_ms")
     return out, r
 
 
