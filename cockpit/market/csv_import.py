@@ -21,7 +21,7 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -264,40 +264,53 @@ def _conflict_error(name: str, n: int, first: pd.Series, what: str, shown: str) 
         f"{shown}); nothing was imported. Check the file, or re-run with --overwrite to replace the stored rows"))
 
 
-def import_csv(db: peewee.Database, path: str | Path, *, symbol: str, timeframe: str, overwrite: bool = False,
-               now_ms: int | None = None, chunk_rows: int = CHUNK_ROWS) -> ImportResult:
-    """Import one candle file in one transaction, batch by batch (see the module docstring)."""
+def _import_batches(db: peewee.Database, batches: Iterator[pd.DataFrame], *, stored: Callable[[int, int], list],
+                    cols: list[str], update: Callable[[Any], None], insert: Callable[[pd.DataFrame], int],
+                    overwrite: bool) -> tuple[ImportResult, Any]:
+    """The shared loop of both importers, inside the caller's transaction: per batch, rows that differ from
+    what is stored for the same timestamps are counted (and replaced with ``overwrite``), new rows inserted.
+    Returns the counts and the first conflicting row (None when nothing conflicts)."""
     read = inserted = conflicting = replaced = 0
     first = last = None
     first_conflict = None
+    for df in batches:
+        if not len(df):
+            continue
+        read += len(df)
+        first = int(df["timestamp"].iloc[0]) if first is None else first
+        last = int(df["timestamp"].iloc[-1])
+        diff = _differing(stored(int(df["timestamp"].iloc[0]), last), df, cols)
+        if len(diff):
+            conflicting += len(diff)
+            if first_conflict is None:
+                first_conflict = diff.iloc[0]
+            if overwrite:
+                for r in diff.itertuples(index=False):
+                    update(r)
+                replaced += len(diff)
+        inserted += insert(df)
+    return ImportResult(read, inserted, first, last, conflicting, replaced), first_conflict
+
+
+def import_csv(db: peewee.Database, path: str | Path, *, symbol: str, timeframe: str, overwrite: bool = False,
+               now_ms: int | None = None, chunk_rows: int = CHUNK_ROWS) -> ImportResult:
+    """Import one candle file in one transaction, batch by batch (see the module docstring)."""
     prices = ["open", "high", "low", "close", "volume"]
     with db.atomic():
-        for df in iter_candles_csv(path, timeframe, now_ms=now_ms, chunk_rows=chunk_rows):
-            if not len(df):
-                continue
-            read += len(df)
-            first = int(df["timestamp"].iloc[0]) if first is None else first
-            last = int(df["timestamp"].iloc[-1])
-            stored = db.execute_sql(
+        res, f = _import_batches(
+            db, iter_candles_csv(path, timeframe, now_ms=now_ms, chunk_rows=chunk_rows),
+            stored=lambda lo, hi: db.execute_sql(
                 "SELECT timestamp, open, high, low, close, volume FROM market_data WHERE symbol=? AND timeframe=? "
-                "AND timestamp BETWEEN ? AND ?", (symbol, timeframe, int(df["timestamp"].iloc[0]), last)).fetchall()
-            diff = _differing(stored, df, prices)
-            if len(diff):
-                conflicting += len(diff)
-                if first_conflict is None:
-                    first_conflict = diff.iloc[0]
-                if overwrite:
-                    for r in diff.itertuples(index=False):
-                        db.execute_sql(UPDATE_CANDLE, (r.open, r.high, r.low, r.close, r.volume, symbol, timeframe,
-                                                       int(r.timestamp)))
-                    replaced += len(diff)
-            inserted += insert_candles(db, symbol, timeframe, df)
-        if conflicting and not overwrite:
-            f = first_conflict
+                "AND timestamp BETWEEN ? AND ?", (symbol, timeframe, lo, hi)).fetchall(),
+            cols=prices,
+            update=lambda r: db.execute_sql(UPDATE_CANDLE, (r.open, r.high, r.low, r.close, r.volume, symbol,
+                                                            timeframe, int(r.timestamp))),
+            insert=lambda df: insert_candles(db, symbol, timeframe, df), overwrite=overwrite)
+        if f is not None and not overwrite:
             col = next((c for c in prices if not np.isclose(f[c], f[c + "_stored"], rtol=1e-9, atol=0.0)), "close")
-            raise _conflict_error(str(path), conflicting, f, f"the {symbol} {timeframe} candles",
+            raise _conflict_error(str(path), res.rows_conflicting, f, f"the {symbol} {timeframe} candles",
                                   f"stored {col} {f[col + '_stored']:g}, file {col} {f[col]:g}")
-    return ImportResult(read, inserted, first, last, conflicting, replaced)
+    return res
 
 
 # ---------------------------------------------------------------- funding rates
@@ -347,35 +360,24 @@ def read_funding_csv(path: str | Path, *, now_ms: int | None = None) -> pd.DataF
 def import_funding_csv(db: peewee.Database, path: str | Path, *, symbol: str, overwrite: bool = False,
                        now_ms: int | None = None, chunk_rows: int = CHUNK_ROWS) -> ImportResult:
     """Import a funding file into ``funding_rates`` (what backtests and strategies read), all or nothing."""
-    read = inserted = conflicting = replaced = 0
-    first = last = None
-    first_conflict = None
+
+    def insert(df: pd.DataFrame) -> int:
+        rows = [(symbol, int(t), float(r), int(t) + FUNDING_MS)
+                for t, r in zip(df["timestamp"].tolist(), df["funding_rate"].tolist())]
+        return insert_many_ignore(db, INSERT_FUNDING, rows, batch=BATCH)
+
     with db.atomic():
-        for df in iter_funding_csv(path, now_ms=now_ms, chunk_rows=chunk_rows):
-            if not len(df):
-                continue
-            read += len(df)
-            first = int(df["timestamp"].iloc[0]) if first is None else first
-            last = int(df["timestamp"].iloc[-1])
-            stored = db.execute_sql("SELECT timestamp, funding_rate FROM funding_rates WHERE symbol=? AND timestamp "
-                                    "BETWEEN ? AND ?", (symbol, int(df["timestamp"].iloc[0]), last)).fetchall()
-            diff = _differing(stored, df, ["funding_rate"])
-            if len(diff):
-                conflicting += len(diff)
-                if first_conflict is None:
-                    first_conflict = diff.iloc[0]
-                if overwrite:
-                    for r in diff.itertuples(index=False):
-                        db.execute_sql(UPDATE_FUNDING, (float(r.funding_rate), symbol, int(r.timestamp)))
-                    replaced += len(diff)
-            rows = [(symbol, int(t), float(r), int(t) + FUNDING_MS)
-                    for t, r in zip(df["timestamp"].tolist(), df["funding_rate"].tolist())]
-            inserted += insert_many_ignore(db, INSERT_FUNDING, rows, batch=BATCH)
-        if conflicting and not overwrite:
-            f = first_conflict
-            raise _conflict_error(str(path), conflicting, f, f"the {symbol} funding rates",
+        res, f = _import_batches(
+            db, iter_funding_csv(path, now_ms=now_ms, chunk_rows=chunk_rows),
+            stored=lambda lo, hi: db.execute_sql("SELECT timestamp, funding_rate FROM funding_rates WHERE symbol=? "
+                                                 "AND timestamp BETWEEN ? AND ?", (symbol, lo, hi)).fetchall(),
+            cols=["funding_rate"],
+            update=lambda r: db.execute_sql(UPDATE_FUNDING, (float(r.funding_rate), symbol, int(r.timestamp))),
+            insert=insert, overwrite=overwrite)
+        if f is not None and not overwrite:
+            raise _conflict_error(str(path), res.rows_conflicting, f, f"the {symbol} funding rates",
                                   f"stored {f['funding_rate_stored']:g}, file {f['funding_rate']:g}")
-    return ImportResult(read, inserted, first, last, conflicting, replaced)
+    return res
 
 
 def record_run(db: peewee.Database, *, source: str, symbol: str, timeframe: str | None, data_type: str,
