@@ -38,6 +38,17 @@ async def settle(app, pilot) -> None:
         await pilot.pause()
 
 
+async def until(app, pilot, cond, rounds: int = 100) -> None:
+    """Settle until ``cond()`` holds, for chains a single settle may not cover on a loaded machine
+    (a worker's message starts another worker whose message fills the screen). Gives up after
+    ``rounds`` short pauses and leaves the caller's assertion to say what was not reached."""
+    for _ in range(rounds):
+        if cond():
+            return
+        await settle(app, pilot)
+        await pilot.pause(0.05)
+
+
 async def open_screen(app, pilot, key: str):
     """Let the first poll land, press ``key`` (a screen's key), let that screen load; returns it."""
     await settle(app, pilot)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import answer, open_screen, settle
+from conftest import answer, open_screen, settle, until
 from demo_data import fill_demo, fill_training_candidate
 
 from cockpit.db import models as m
@@ -128,6 +128,7 @@ async def test_publish_a_reviewed_training_candidate_from_the_prompts_screen(mak
         assert '"published_by": "tester"' in meta
         # The screen re-read: the score table shown is t2's, the candidate shows as published.
         scores = s.query_one("#pr-scores")
+        await until(app, pilot, lambda: scores.row_count and scores.get_row_at(0)[0] == "t2")
         assert {scores.get_row_at(i)[0] for i in range(scores.row_count)} == {"t2"}
         assert str(s.query_one("#pr-candidates").get_row_at(0)[1]) == "published"
 
