@@ -1,9 +1,10 @@
 """DataService: the only read API for business code, the engine and the UI.
 
-Reads go straight to SQLite through the Peewee connection (one per thread) and return plain
-Python objects: DataFrames / numpy arrays for market data, dicts for everything else. Live panes
-poll with ``since_id`` ("rows newer than the last one I saw"), so the UI works the same whether
-the engine runs in-process or in another process.
+Queries are built with Peewee's query builder (one query serves SQLite and PostgreSQL) and run on
+the Peewee connection (one per thread); rows come back as the driver gives them (no model objects) and
+are returned as plain Python objects: DataFrames / numpy arrays for market data, dicts keyed by
+column name for everything else. Live panes poll with ``since_id`` ("rows newer than the last one I
+saw"), so the UI works the same whether the engine runs in-process or in another process.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 import peewee
+from peewee import SQL, Case, fn
 
+from cockpit.db import models as m
 from cockpit.db.connection import database_proxy
-from cockpit.db.dialect import list_tables
+from cockpit.db.portable import list_tables
 from cockpit.domain.market import timeframe_ms
 
 CANDLE_COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
@@ -26,6 +29,14 @@ FOLLOWABLE = {
     "decisions", "orders", "order_lifecycle_events", "trades", "risk_events", "llm_runs", "ingestion_runs",
     "position_snapshots", "balances", "backtest_results", "operator_commands", "price_snapshots",
 }
+
+_MODELS: dict[str, type[m.BaseModel]] = {model._meta.table_name: model for model in m.ALL_MODELS}
+
+# The config columns shown beside a backtest result.
+_CONFIG_COLUMNS = (m.BacktestConfig.name, m.BacktestConfig.symbol, m.BacktestConfig.timeframe, m.BacktestConfig.start_time,
+                   m.BacktestConfig.end_time, m.BacktestConfig.initial_capital, m.BacktestConfig.commission_rate,
+                   m.BacktestConfig.strategy, m.BacktestConfig.strategy_params, m.BacktestConfig.slippage_bps,
+                   m.BacktestConfig.leverage)
 
 _JSON_COLUMNS = {"technical_analysis", "risk_assessment", "weights", "metrics", "payload", "strategy_params"}
 
@@ -51,8 +62,12 @@ class DataService:
     def __init__(self, db: peewee.Database | None = None) -> None:
         self._db = db if db is not None else database_proxy
 
-    def _q(self, sql: str, params: tuple | list = ()) -> list[dict[str, Any]]:
-        return _rows(self._db.execute_sql(sql, params))
+    def _q(self, query: peewee.Query) -> list[dict[str, Any]]:
+        """Rows of ``query`` as dicts keyed by column name, values as the driver returns them."""
+        return _rows(self._db.execute(query))
+
+    def _one(self, query: peewee.Query) -> tuple | None:
+        return self._db.execute(query).fetchone()
 
     # ------------------------------------------------------------- candles
 
@@ -62,21 +77,19 @@ class DataService:
 
         ``limit`` keeps the newest N within the range; ``start``/``end`` are inclusive epoch ms.
         """
-        where = ["symbol = ?", "timeframe = ?"]
-        params: list[Any] = [symbol, timeframe]
+        c = m.MarketData
+        query = c.select(c.timestamp, c.open, c.high, c.low, c.close, c.volume).where(
+            (c.symbol == symbol) & (c.timeframe == timeframe))
         if start is not None:
-            where.append("timestamp >= ?")
-            params.append(int(start))
+            query = query.where(c.timestamp >= int(start))
         if end is not None:
-            where.append("timestamp <= ?")
-            params.append(int(end))
-        sql = f"SELECT timestamp, open, high, low, close, volume FROM market_data WHERE {' AND '.join(where)}"
+            query = query.where(c.timestamp <= int(end))
         if limit is not None:
-            sql += " ORDER BY timestamp DESC LIMIT ?"
-            params.append(int(limit))
+            query = query.order_by(c.timestamp.desc()).limit(int(limit))
         else:
-            sql += " ORDER BY timestamp ASC"
-        rows = self._db.execute_sql(sql, params).fetchall()
+            query = query.order_by(c.timestamp.asc())
+        # The driver's row tuples, not Peewee's per-value conversion: this is the hot read path.
+        rows = self._db.execute(query).fetchall()
         if limit is not None:
             rows.reverse()
         if not rows:
@@ -97,18 +110,21 @@ class DataService:
     def latest_candle_time(self, symbol: str, timeframe: str, *, end: int | None = None) -> int | None:
         """Open time of the newest stored candle (with ``end``: the newest at or before it, e.g. so that
         a row dated beyond the exchange clock is not taken for the newest bar)."""
-        sql, params = "SELECT MAX(timestamp) FROM market_data WHERE symbol=? AND timeframe=?", [symbol, timeframe]
+        c = m.MarketData
+        query = c.select(fn.MAX(c.timestamp)).where((c.symbol == symbol) & (c.timeframe == timeframe))
         if end is not None:
-            sql += " AND timestamp <= ?"
-            params.append(int(end))
-        r = self._db.execute_sql(sql, params).fetchone()
+            query = query.where(c.timestamp <= int(end))
+        r = self._one(query)
         return r[0] if r and r[0] is not None else None
 
     def coverage(self, symbol: str | None = None) -> list[dict[str, Any]]:
         """Per symbol and timeframe: rows, first, last and the number of missing grid points."""
-        sql = ("SELECT symbol, timeframe, COUNT(*) AS rows, MIN(timestamp) AS first, MAX(timestamp) AS last "
-               "FROM market_data" + (" WHERE symbol = ?" if symbol else "") + " GROUP BY symbol, timeframe")
-        out = self._q(sql, (symbol,) if symbol else ())
+        c = m.MarketData
+        query = c.select(c.symbol, c.timeframe, fn.COUNT(SQL("*")).alias("rows"), fn.MIN(c.timestamp).alias("first"),
+                         fn.MAX(c.timestamp).alias("last")).group_by(c.symbol, c.timeframe)
+        if symbol:
+            query = query.where(c.symbol == symbol)
+        out = self._q(query)
         for r in out:
             try:
                 step = timeframe_ms(r["timeframe"])
@@ -134,154 +150,172 @@ class DataService:
 
     def funding_rates(self, symbol: str, *, start: int | None = None, end: int | None = None,
                       limit: int | None = None) -> pd.DataFrame:
-        where, params = ["symbol = ?"], [symbol]
+        f = m.FundingRate
+        query = f.select(f.timestamp, f.funding_rate, f.next_funding_time).where(f.symbol == symbol)
         if start is not None:
-            where.append("timestamp >= ?")
-            params.append(int(start))
+            query = query.where(f.timestamp >= int(start))
         if end is not None:
-            where.append("timestamp <= ?")
-            params.append(int(end))
-        sql = f"SELECT timestamp, funding_rate, next_funding_time FROM funding_rates WHERE {' AND '.join(where)}"
+            query = query.where(f.timestamp <= int(end))
         if limit is not None:
-            rows = self._q(sql + " ORDER BY timestamp DESC LIMIT ?", params + [int(limit)])[::-1]
+            rows = self._q(query.order_by(f.timestamp.desc()).limit(int(limit)))[::-1]
         else:
-            rows = self._q(sql + " ORDER BY timestamp ASC", params)
+            rows = self._q(query.order_by(f.timestamp.asc()))
         return pd.DataFrame(rows, columns=["timestamp", "funding_rate", "next_funding_time"])
 
     def latest_price_snapshot(self, symbol: str) -> dict[str, Any] | None:
-        r = self._q("SELECT * FROM price_snapshots WHERE symbol=? ORDER BY timestamp DESC LIMIT 1", (symbol,))
+        p = m.PriceSnapshot
+        r = self._q(p.select().where(p.symbol == symbol).order_by(p.timestamp.desc()).limit(1))
         return r[0] if r else None
 
     def open_interest(self, symbol: str, *, limit: int = 100) -> list[dict[str, Any]]:
-        return self._q("SELECT * FROM open_interest WHERE symbol=? ORDER BY timestamp DESC LIMIT ?", (symbol, limit))[::-1]
+        o = m.OpenInterest
+        return self._q(o.select().where(o.symbol == symbol).order_by(o.timestamp.desc()).limit(limit))[::-1]
 
     def long_short_ratio(self, symbol: str, *, limit: int = 100) -> list[dict[str, Any]]:
-        return self._q("SELECT * FROM long_short_ratio WHERE symbol=? ORDER BY timestamp DESC LIMIT ?",
-                       (symbol, limit))[::-1]
+        r = m.LongShortRatio
+        return self._q(r.select().where(r.symbol == symbol).order_by(r.timestamp.desc()).limit(limit))[::-1]
 
     # ------------------------------------------------------------- decisions, LLM
 
     def decisions(self, *, symbol: str | None = None, limit: int = 50, since_id: int = 0) -> list[dict[str, Any]]:
         """Newest first."""
-        sql = "SELECT * FROM decisions WHERE id > ?" + (" AND symbol = ?" if symbol else "") + " ORDER BY id DESC LIMIT ?"
-        params = [since_id] + ([symbol] if symbol else []) + [limit]
-        return _decode(self._q(sql, params))
+        d = m.DecisionRow
+        query = d.select().where(d.id > since_id)
+        if symbol:
+            query = query.where(d.symbol == symbol)
+        return _decode(self._q(query.order_by(d.id.desc()).limit(limit)))
 
     def decision(self, decision_id: int) -> dict[str, Any] | None:
-        r = _decode(self._q("SELECT * FROM decisions WHERE id = ?", (decision_id,)))
+        d = m.DecisionRow
+        r = _decode(self._q(d.select().where(d.id == decision_id)))
         return r[0] if r else None
 
     def decisions_between(self, *, start: int | None = None, end: int | None = None,
                           symbol: str | None = None) -> list[dict[str, Any]]:
         """Decisions with start <= timestamp <= end (ms), oldest first (offline training reads these)."""
-        where, params = ["1 = 1"], []
-        for cond, v in (("timestamp >= ?", start), ("timestamp <= ?", end), ("symbol = ?", symbol)):
-            if v is not None:
-                where.append(cond)
-                params.append(v)
-        return _decode(self._q(f"SELECT * FROM decisions WHERE {' AND '.join(where)} ORDER BY timestamp, id", params))
+        d = m.DecisionRow
+        query = d.select()
+        if start is not None:
+            query = query.where(d.timestamp >= start)
+        if end is not None:
+            query = query.where(d.timestamp <= end)
+        if symbol is not None:
+            query = query.where(d.symbol == symbol)
+        return _decode(self._q(query.order_by(d.timestamp, d.id)))
 
     def llm_run(self, run_id: int) -> dict[str, Any] | None:
-        r = self._q("SELECT * FROM llm_runs WHERE id = ?", (run_id,))
+        r = self._q(m.LLMRun.select().where(m.LLMRun.id == run_id))
         return r[0] if r else None
 
     def llm_runs(self, *, limit: int = 50, since_id: int = 0) -> list[dict[str, Any]]:
-        return self._q("SELECT * FROM llm_runs WHERE id > ? ORDER BY id DESC LIMIT ?", (since_id, limit))
+        run = m.LLMRun
+        return self._q(run.select().where(run.id > since_id).order_by(run.id.desc()).limit(limit))
 
     def llm_tokens_since(self, since_ms: int) -> int:
         # A negative count (an old row that trusted the provider) never gives budget back.
-        r = self._db.execute_sql("SELECT COALESCE(SUM(CASE WHEN prompt_tokens > 0 THEN prompt_tokens ELSE 0 END"
-                                 " + CASE WHEN completion_tokens > 0 THEN completion_tokens ELSE 0 END),0) "
-                                 "FROM llm_runs WHERE timestamp >= ?", (since_ms,)).fetchone()
+        run = m.LLMRun
+        spent = (Case(None, [(run.prompt_tokens > 0, run.prompt_tokens)], 0)
+                 + Case(None, [(run.completion_tokens > 0, run.completion_tokens)], 0))
+        r = self._one(run.select(fn.COALESCE(fn.SUM(spent), 0)).where(run.timestamp >= since_ms))
         return int(r[0] or 0)
 
     def prompt_versions(self, name: str | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT * FROM prompt_versions" + (" WHERE name = ?" if name else "") + " ORDER BY id DESC"
-        return self._q(sql, (name,) if name else ())
+        p = m.PromptVersion
+        query = p.select()
+        if name:
+            query = query.where(p.name == name)
+        return self._q(query.order_by(p.id.desc()))
 
     def prompt_version(self, name: str, version: str) -> dict[str, Any] | None:
-        r = self._q("SELECT * FROM prompt_versions WHERE name = ? AND version = ?", (name, version))
+        p = m.PromptVersion
+        r = self._q(p.select().where((p.name == name) & (p.version == version)))
         return r[0] if r else None
 
     def model_versions(self, name: str | None = None) -> list[dict[str, Any]]:
         """Newest first; ``metadata`` decoded from JSON."""
-        sql = "SELECT * FROM model_versions" + (" WHERE name = ?" if name else "") + " ORDER BY id DESC"
-        return _decode(self._q(sql, (name,) if name else ()), {"metadata"})
+        v = m.ModelVersion
+        query = v.select()
+        if name:
+            query = query.where(v.name == name)
+        return _decode(self._q(query.order_by(v.id.desc())), {"metadata"})
 
     def model_version(self, name: str, version: str) -> dict[str, Any] | None:
-        r = _decode(self._q("SELECT * FROM model_versions WHERE name = ? AND version = ?", (name, version)),
-                    {"metadata"})
+        v = m.ModelVersion
+        r = _decode(self._q(v.select().where((v.name == name) & (v.version == version))), {"metadata"})
         return r[0] if r else None
 
     def strategy_scores(self, *, version: str | None = None, status: str = "published") -> list[dict[str, Any]]:
         """The score table of ``version``, or of the newest version with ``status``."""
+        s = m.StrategyScore
         if version is None:
-            r = self._db.execute_sql("SELECT version FROM strategy_scores WHERE status = ? ORDER BY id DESC LIMIT 1",
-                                     (status,)).fetchone()
+            r = self._one(s.select(s.version).where(s.status == status).order_by(s.id.desc()).limit(1))
             if not r:
                 return []
             version = r[0]
-        return self._q("SELECT * FROM strategy_scores WHERE version = ? ORDER BY strategy, regime", (version,))
+        return self._q(s.select().where(s.version == version).order_by(s.strategy, s.regime))
 
     # ------------------------------------------------------------- orders, fills, positions
 
     def orders(self, *, status: str | Iterable[str] | None = None, limit: int = 100, since_id: int = 0,
                symbol: str | None = None) -> list[dict[str, Any]]:
         """Newest first."""
-        where, params = ["id > ?"], [since_id]
+        o = m.OrderRow
+        query = o.select().where(o.id > since_id)
         if status is not None:
             sts = [status] if isinstance(status, str) else list(status)
-            where.append(f"status IN ({','.join('?' * len(sts))})")
-            params += sts
+            query = query.where(o.status.in_(sts))
         if symbol:
-            where.append("symbol = ?")
-            params.append(symbol)
-        return _decode(self._q(f"SELECT * FROM orders WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
-                               params + [limit]))
+            query = query.where(o.symbol == symbol)
+        return _decode(self._q(query.order_by(o.id.desc()).limit(limit)))
 
     def order(self, order_id: int) -> dict[str, Any] | None:
-        r = _decode(self._q("SELECT * FROM orders WHERE id = ?", (order_id,)))
+        r = _decode(self._q(m.OrderRow.select().where(m.OrderRow.id == order_id)))
         return r[0] if r else None
 
     def order_by_client_id(self, client_order_id: str) -> dict[str, Any] | None:
-        r = _decode(self._q("SELECT * FROM orders WHERE client_order_id = ?", (client_order_id,)))
+        r = _decode(self._q(m.OrderRow.select().where(m.OrderRow.client_order_id == client_order_id)))
         return r[0] if r else None
 
     def order_events(self, order_id: int) -> list[dict[str, Any]]:
         """Oldest first: the order's timeline."""
-        return self._q("SELECT * FROM order_lifecycle_events WHERE order_id = ? ORDER BY id ASC", (order_id,))
+        e = m.OrderLifecycleEvent
+        return self._q(e.select().where(e.order == order_id).order_by(e.id.asc()))
 
     def trades(self, *, order_id: int | None = None, symbol: str | None = None, limit: int = 200,
                since_id: int = 0, start: int | None = None) -> list[dict[str, Any]]:
-        where, params = ["id > ?"], [since_id]
+        t = m.TradeRow
+        query = t.select().where(t.id > since_id)
         if order_id is not None:
-            where.append("order_id = ?")
-            params.append(order_id)
+            query = query.where(t.order == order_id)
         if symbol:
-            where.append("symbol = ?")
-            params.append(symbol)
+            query = query.where(t.symbol == symbol)
         if start is not None:
-            where.append("timestamp >= ?")
-            params.append(start)
-        return self._q(f"SELECT * FROM trades WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?", params + [limit])
+            query = query.where(t.timestamp >= start)
+        return self._q(query.order_by(t.id.desc()).limit(limit))
 
     def trades_between(self, *, start: int | None = None, end: int | None = None,
                        symbol: str | None = None) -> list[dict[str, Any]]:
         """Fills with start <= timestamp < end (ms), oldest first (offline training: fees in a window)."""
-        where, params = ["1 = 1"], []
-        for cond, v in (("timestamp >= ?", start), ("timestamp < ?", end), ("symbol = ?", symbol)):
-            if v is not None:
-                where.append(cond)
-                params.append(v)
-        return self._q(f"SELECT * FROM trades WHERE {' AND '.join(where)} ORDER BY timestamp, id", params)
+        t = m.TradeRow
+        query = t.select()
+        if start is not None:
+            query = query.where(t.timestamp >= start)
+        if end is not None:
+            query = query.where(t.timestamp < end)
+        if symbol is not None:
+            query = query.where(t.symbol == symbol)
+        return self._q(query.order_by(t.timestamp, t.id))
 
     def positions(self, symbol: str | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT * FROM positions" + (" WHERE symbol = ?" if symbol else "") + " ORDER BY updated_at DESC, id DESC"
-        return self._q(sql, (symbol,) if symbol else ())
+        p = m.PositionRow
+        query = p.select()
+        if symbol:
+            query = query.where(p.symbol == symbol)
+        return self._q(query.order_by(p.updated_at.desc(), p.id.desc()))
 
     def position_snapshots(self, symbol: str, *, limit: int = 100, since_id: int = 0) -> list[dict[str, Any]]:
-        return self._q("SELECT * FROM position_snapshots WHERE symbol = ? AND id > ? ORDER BY id DESC LIMIT ?",
-                       (symbol, since_id, limit))
+        p = m.PositionSnapshot
+        return self._q(p.select().where((p.symbol == symbol) & (p.id > since_id)).order_by(p.id.desc()).limit(limit))
 
     def latest_position_snapshot(self, symbol: str) -> dict[str, Any] | None:
         r = self.position_snapshots(symbol, limit=1)
@@ -289,10 +323,11 @@ class DataService:
 
     def balances(self, currency: str = "USDT", *, limit: int = 100, start: int | None = None) -> list[dict[str, Any]]:
         """Newest first."""
+        b = m.Balance
+        query = b.select().where(b.currency == currency)
         if start is not None:
-            return self._q("SELECT * FROM balances WHERE currency=? AND timestamp >= ? ORDER BY timestamp DESC LIMIT ?",
-                           (currency, start, limit))
-        return self._q("SELECT * FROM balances WHERE currency=? ORDER BY timestamp DESC LIMIT ?", (currency, limit))
+            query = query.where(b.timestamp >= start)
+        return self._q(query.order_by(b.timestamp.desc()).limit(limit))
 
     def latest_balance(self, currency: str = "USDT") -> dict[str, Any] | None:
         r = self.balances(currency, limit=1)
@@ -303,64 +338,59 @@ class DataService:
     def risk_events(self, *, symbol: str | None = None, limit: int = 100, since_id: int = 0,
                     level: str | None = None, rule: str | None = None) -> list[dict[str, Any]]:
         """Newest first."""
-        where, params = ["id > ?"], [since_id]
-        for col, v in (("symbol", symbol), ("level", level), ("rule", rule)):
+        e = m.RiskEventRow
+        query = e.select().where(e.id > since_id)
+        for col, v in ((e.symbol, symbol), (e.level, level), (e.rule, rule)):
             if v:
-                where.append(f"{col} = ?")
-                params.append(v)
-        return self._q(f"SELECT * FROM risk_events WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
-                       params + [limit])
+                query = query.where(col == v)
+        return self._q(query.order_by(e.id.desc()).limit(limit))
 
     def ingestion_runs(self, *, limit: int = 50, since_id: int = 0, status: str | None = None) -> list[dict[str, Any]]:
-        where, params = ["id > ?"], [since_id]
+        run = m.IngestionRun
+        query = run.select().where(run.id > since_id)
         if status:
-            where.append("status = ?")
-            params.append(status)
-        return self._q(f"SELECT * FROM ingestion_runs WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
-                       params + [limit])
+            query = query.where(run.status == status)
+        return self._q(query.order_by(run.id.desc()).limit(limit))
 
     def engine_state(self, key: str) -> str | None:
-        r = self._db.execute_sql("SELECT value FROM engine_state WHERE key = ?", (key,)).fetchone()
+        r = self._one(m.EngineState.select(m.EngineState.value).where(m.EngineState.key == key))
         return r[0] if r else None
 
     def engine_state_row(self, key: str) -> dict[str, Any] | None:
-        r = self._q("SELECT * FROM engine_state WHERE key = ?", (key,))
+        r = self._q(m.EngineState.select().where(m.EngineState.key == key))
         return r[0] if r else None
 
     def operator_commands(self, *, status: str | None = "pending", limit: int = 100,
                           since_id: int = 0) -> list[dict[str, Any]]:
         """Oldest first (the order the engine executes them)."""
-        where, params = ["id > ?"], [since_id]
+        c = m.OperatorCommand
+        query = c.select().where(c.id > since_id)
         if status:
-            where.append("status = ?")
-            params.append(status)
-        return _decode(self._q(f"SELECT * FROM operator_commands WHERE {' AND '.join(where)} ORDER BY id ASC LIMIT ?",
-                               params + [limit]))
+            query = query.where(c.status == status)
+        return _decode(self._q(query.order_by(c.id.asc()).limit(limit)))
 
     # ------------------------------------------------------------- backtests
 
     def backtest_results(self, *, limit: int = 50, since_id: int = 0) -> list[dict[str, Any]]:
         """Newest first, with their config, without the large equity/trade JSON."""
-        return _decode(self._q(
-            "SELECT r.id, r.config_id, r.total_return, r.max_drawdown, r.sharpe_ratio, r.profit_factor, r.total_trades,"
-            " r.profitable_trades, r.win_rate, r.final_equity, r.created_at, r.status, r.metrics, c.name, c.symbol,"
-            " c.timeframe, c.start_time, c.end_time, c.initial_capital, c.commission_rate, c.strategy,"
-            " c.strategy_params, c.slippage_bps, c.leverage"
-            " FROM backtest_results r JOIN backtest_configs c ON c.id = r.config_id"
-            " WHERE r.id > ? ORDER BY r.id DESC LIMIT ?", (since_id, limit)))
+        r, c = m.BacktestResult, m.BacktestConfig
+        query = (r.select(r.id, r.config, r.total_return, r.max_drawdown, r.sharpe_ratio, r.profit_factor,
+                          r.total_trades, r.profitable_trades, r.win_rate, r.final_equity, r.created_at, r.status,
+                          r.metrics, *_CONFIG_COLUMNS)
+                 .join(c, on=(c.id == r.config)).where(r.id > since_id).order_by(r.id.desc()).limit(limit))
+        return _decode(self._q(query))
 
     def backtest_result(self, result_id: int) -> dict[str, Any] | None:
-        r = self._q("SELECT r.*, c.name, c.symbol, c.timeframe, c.start_time, c.end_time, c.initial_capital,"
-                    " c.commission_rate, c.strategy, c.strategy_params, c.slippage_bps, c.leverage"
-                    " FROM backtest_results r JOIN backtest_configs c ON c.id = r.config_id WHERE r.id = ?",
-                    (result_id,))
-        return _decode(r, _JSON_COLUMNS | {"equity_curve", "trade_log"})[0] if r else None
+        r, c = m.BacktestResult, m.BacktestConfig
+        rows = self._q(r.select(r, *_CONFIG_COLUMNS).join(c, on=(c.id == r.config)).where(r.id == result_id))
+        return _decode(rows, _JSON_COLUMNS | {"equity_curve", "trade_log"})[0] if rows else None
 
     def backtest_orders(self, result_id: int) -> list[dict[str, Any]]:
-        return self._q("SELECT * FROM backtest_orders WHERE backtest_id = ? ORDER BY id", (result_id,))
+        o = m.BacktestOrder
+        return self._q(o.select().where(o.backtest == result_id).order_by(o.id))
 
     def backtest_config(self, config_id: int) -> dict[str, Any] | None:
-        r = _decode(self._q("SELECT * FROM backtest_configs WHERE id = ?", (config_id,)))
+        r = _decode(self._q(m.BacktestConfig.select().where(m.BacktestConfig.id == config_id)))
         return r[0] if r else None
 
     # ------------------------------------------------------------- generic follow
@@ -369,14 +399,16 @@ class DataService:
         """Rows of ``table`` with id > last_id, oldest first: how live panes follow the database."""
         if table not in FOLLOWABLE:
             raise ValueError(f"rows_since: {table!r} is not followable; allowed: {', '.join(sorted(FOLLOWABLE))}")
-        return _decode(self._q(f"SELECT * FROM {table} WHERE id > ? ORDER BY id ASC LIMIT ?", (last_id, limit)))
+        t = _MODELS[table]
+        return _decode(self._q(t.select().where(t.id > last_id).order_by(t.id.asc()).limit(limit)))
 
     def max_id(self, table: str) -> int:
         if table not in FOLLOWABLE:
             raise ValueError(f"max_id: {table!r} is not followable")
-        r = self._db.execute_sql(f"SELECT COALESCE(MAX(id), 0) FROM {table}").fetchone()
+        t = _MODELS[table]
+        r = self._one(t.select(fn.COALESCE(fn.MAX(t.id), 0)))
         return int(r[0])
 
     def table_counts(self) -> dict[str, int]:
         names = list_tables(self._db)
-        return {n: int(self._db.execute_sql(f'SELECT COUNT(*) FROM "{n}"').fetchone()[0]) for n in names}
+        return {n: int(self._one(peewee.Table(n).select(fn.COUNT(SQL("*"))))[0]) for n in names}
