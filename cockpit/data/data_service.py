@@ -62,8 +62,11 @@ class DataService:
     def __init__(self, db: peewee.Database | None = None) -> None:
         self._db = db if db is not None else database_proxy
 
-    def _q(self, query: peewee.Query) -> list[dict[str, Any]]:
-        """Rows of ``query`` as dicts keyed by column name, values as the driver returns them."""
+    def _q(self, query: peewee.Query | str, params: tuple | list = ()) -> list[dict[str, Any]]:
+        """Rows of ``query`` as dicts keyed by column name, values as the driver returns them. A string
+        is run as written (tests dump tables with it); every method here passes a Peewee query."""
+        if isinstance(query, str):
+            return _rows(self._db.execute_sql(query, params))
         return _rows(self._db.execute(query))
 
     def _one(self, query: peewee.Query) -> tuple | None:

@@ -18,6 +18,7 @@ from typing import Any, Iterable
 
 import peewee
 
+from cockpit.db import models as m
 from cockpit.db.connection import database_proxy
 from cockpit.domain.signals import Decision
 from cockpit.domain.text import Redactor, clean_text
@@ -61,26 +62,24 @@ class DecisionStore:
             return None
         return self._redactor(clean_text(text, one_line=False))
 
-    def _exec(self, sql: str, params: tuple | list) -> int:
-        return int(self._db.execute_sql(sql, params).lastrowid)
+    def _insert(self, query: peewee.Insert) -> int:
+        """Run an INSERT built with Peewee; the new row's id (RETURNING on PostgreSQL)."""
+        return int(query.execute(self._db))
 
     # ------------------------------------------------------------ versions
 
     def ensure_prompt_version(self, name: str, version: str, content: str, *, status: str = "published") -> int:
         """The id of (name, version); inserted with ``content`` when absent (an existing row is never changed)."""
-        self._db.execute_sql(
-            "INSERT OR IGNORE INTO prompt_versions (name, version, content, status) VALUES (?, ?, ?, ?)",
-            (name, version, content, status))
-        r = self._db.execute_sql("SELECT id FROM prompt_versions WHERE name = ? AND version = ?",
-                                 (name, version)).fetchone()
+        p = m.PromptVersion
+        p.insert(name=name, version=version, content=content, status=status).on_conflict_ignore().execute(self._db)
+        r = self._db.execute(p.select(p.id).where((p.name == name) & (p.version == version))).fetchone()
         return int(r[0])
 
     def ensure_model_version(self, name: str, version: str, metadata: dict[str, Any] | None = None) -> int:
         """The id of (name, version), e.g. ('deepseek', 'deepseek-chat@t=0.2'); inserted when absent."""
-        self._db.execute_sql("INSERT OR IGNORE INTO model_versions (name, version, metadata) VALUES (?, ?, ?)",
-                             (name, version, _json(metadata)))
-        r = self._db.execute_sql("SELECT id FROM model_versions WHERE name = ? AND version = ?",
-                                 (name, version)).fetchone()
+        v = m.ModelVersion
+        v.insert(name=name, version=version, metadata=_json(metadata)).on_conflict_ignore().execute(self._db)
+        r = self._db.execute(v.select(v.id).where((v.name == name) & (v.version == version))).fetchone()
         return int(r[0])
 
     # ------------------------------------------------------------ LLM runs
@@ -90,39 +89,41 @@ class DecisionStore:
                        latency_ms: int | None, prompt_tokens: int | None = None,
                        completion_tokens: int | None = None, error: str | None = None) -> int:
         req = request if isinstance(request, str) or request is None else _json(_finite(request))
-        return self._exec(
-            "INSERT INTO llm_runs (prompt_version_id, model_version_id, timestamp, request, response, status,"
-            " latency_ms, model, prompt_tokens, completion_tokens, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (prompt_version_id, model_version_id, int(timestamp), self.redact(req), self.redact(_cap(response)), status,
-             latency_ms, model, prompt_tokens, completion_tokens, self.redact(error)))
+        return self._insert(m.LLMRun.insert(
+            prompt_version=prompt_version_id, model_version=model_version_id, timestamp=int(timestamp),
+            request=self.redact(req), response=self.redact(_cap(response)), status=status, latency_ms=latency_ms,
+            model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, error=self.redact(error)))
 
     def update_llm_run_status(self, run_id: int, status: str, error: str | None = None) -> None:
         """After validation: 'ok' becomes 'rejected' (with the reason) when the reply was not usable."""
-        self._db.execute_sql("UPDATE llm_runs SET status = ?, error = COALESCE(?, error) WHERE id = ?",
-                             (status, self.redact(error), run_id))
+        values: dict[str, Any] = {"status": status}
+        if error is not None:  # no new reason: the stored error stays
+            values["error"] = self.redact(error)
+        m.LLMRun.update(**values).where(m.LLMRun.id == run_id).execute(self._db)
 
     # ------------------------------------------------------------ decisions
 
     def insert_decision(self, d: Decision, *, weights_detail: dict[str, Any] | None = None) -> int:
         """The decisions row; ``weights_detail`` (per strategy: signal, strength, score, llm, final,
         disabled) is stored in the weights column instead of the plain final weights when given."""
-        return self._exec(
-            "INSERT INTO decisions (symbol, timeframe, timestamp, action, confidence, reasoning, technical_analysis,"
-            " risk_assessment, llm_response, llm_run_id, prompt_version_id, model_version_id, regime, selector,"
-            " fallback_reason, weights, target_exposure) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (d.symbol, d.timeframe, int(d.timestamp), d.action, d.confidence, self.redact(d.reasoning),
-             _json(_finite(d.technical_analysis)), _json(_finite(d.risk_assessment)) if d.risk_assessment else None,
-             self.redact(_cap(d.llm_response)), d.llm_run_id, d.prompt_version_id, d.model_version_id, d.regime, d.selector,
-             self.redact(d.fallback_reason), _json(_finite(weights_detail if weights_detail is not None else d.weights)),
-             d.target_exposure))
+        return self._insert(m.DecisionRow.insert(
+            symbol=d.symbol, timeframe=d.timeframe, timestamp=int(d.timestamp), action=d.action,
+            confidence=d.confidence, reasoning=self.redact(d.reasoning),
+            technical_analysis=_json(_finite(d.technical_analysis)),
+            risk_assessment=_json(_finite(d.risk_assessment)) if d.risk_assessment else None,
+            llm_response=self.redact(_cap(d.llm_response)), llm_run=d.llm_run_id, prompt_version=d.prompt_version_id,
+            model_version=d.model_version_id, regime=d.regime, selector=d.selector,
+            fallback_reason=self.redact(d.fallback_reason),
+            weights=_json(_finite(weights_detail if weights_detail is not None else d.weights)),
+            target_exposure=d.target_exposure))
 
     # ------------------------------------------------------------ risk events
 
     def insert_risk_event(self, *, symbol: str, timestamp: int, level: str, rule: str, details: str) -> int:
-        return self._exec("INSERT INTO risk_events (symbol, timestamp, level, rule, details) VALUES (?, ?, ?, ?, ?)",
-                          (symbol, int(timestamp), level, rule, self.redact(details)))
+        return self._insert(m.RiskEventRow.insert(symbol=symbol, timestamp=int(timestamp), level=level, rule=rule,
+                                                  details=self.redact(details)))
 
     def update_decision_risk(self, decision_id: int, risk_assessment: dict[str, Any]) -> None:
         """The risk layer's verdict on a decision (risk_assessment JSON)."""
-        self._db.execute_sql("UPDATE decisions SET risk_assessment = ? WHERE id = ?",
-                             (_json(_finite(risk_assessment)), decision_id))
+        m.DecisionRow.update(risk_assessment=_json(_finite(risk_assessment))).where(
+            m.DecisionRow.id == decision_id).execute(self._db)
