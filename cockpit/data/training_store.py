@@ -15,6 +15,7 @@ from typing import Any, Iterable, Mapping
 
 import peewee
 
+from cockpit.db import models as m
 from cockpit.db.connection import database_proxy
 
 MODEL_NAME = "strategy_scores"
@@ -42,35 +43,31 @@ class TrainingStore:
                        prompt: tuple[str, str, str] | None) -> int:
         """One transaction: the model_versions row, draft score rows, and the draft prompt (name, version, text)."""
         with self._db.atomic():
-            cur = self._db.execute_sql("INSERT INTO model_versions (name, version, metadata) VALUES (?, ?, ?)",
-                                       (MODEL_NAME, version, _json(metadata)))
-            mid = int(cur.lastrowid)
+            mid = int(m.ModelVersion.insert(name=MODEL_NAME, version=version, metadata=_json(metadata))
+                      .execute(self._db))
+            s = m.StrategyScore
+            fields = [s.version, s.strategy, s.regime, s.expected_reward, s.uncertainty, s.samples, s.status]
             rows = [(version, r["strategy"], r["regime"], float(r["expected_reward"]),
-                     None if r.get("uncertainty") is None else float(r["uncertainty"]), int(r["samples"]))
+                     None if r.get("uncertainty") is None else float(r["uncertainty"]), int(r["samples"]), "draft")
                     for r in scores]
             for i in range(0, len(rows), 200):
-                chunk = rows[i:i + 200]
-                self._db.execute_sql(
-                    "INSERT INTO strategy_scores (version, strategy, regime, expected_reward, uncertainty, samples, status)"
-                    " VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, 'draft')"] * len(chunk)),
-                    [x for row in chunk for x in row])
+                s.insert_many(rows[i:i + 200], fields=fields).execute(self._db)
             if prompt is not None:
                 name, pver, content = prompt
-                self._db.execute_sql("INSERT INTO prompt_versions (name, version, content, status) VALUES (?, ?, ?, 'draft')",
-                                     (name, pver, content))
+                m.PromptVersion.insert(name=name, version=pver, content=content, status="draft").execute(self._db)
         return mid
 
     def update_metadata(self, version: str, metadata: Mapping[str, Any]) -> None:
-        self._db.execute_sql("UPDATE model_versions SET metadata = ? WHERE name = ? AND version = ?",
-                             (_json(metadata), MODEL_NAME, version))
+        v = m.ModelVersion
+        v.update(metadata=_json(metadata)).where((v.name == MODEL_NAME) & (v.version == version)).execute(self._db)
 
     def publish(self, version: str, metadata: Mapping[str, Any], prompt: tuple[str, str] | None) -> None:
         """Make ``version`` the active score table (others published before are retired) and publish its prompt."""
         with self._db.atomic():
-            self._db.execute_sql("UPDATE strategy_scores SET status = 'retired' WHERE status = 'published' AND version != ?",
-                                 (version,))
-            self._db.execute_sql("UPDATE strategy_scores SET status = 'published' WHERE version = ?", (version,))
+            s, p = m.StrategyScore, m.PromptVersion
+            s.update(status="retired").where((s.status == "published") & (s.version != version)).execute(self._db)
+            s.update(status="published").where(s.version == version).execute(self._db)
             if prompt is not None:
-                self._db.execute_sql("UPDATE prompt_versions SET status = 'published' WHERE name = ? AND version = ?",
-                                     prompt)
+                name, pver = prompt
+                p.update(status="published").where((p.name == name) & (p.version == pver)).execute(self._db)
             self.update_metadata(version, metadata)
