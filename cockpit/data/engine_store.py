@@ -10,6 +10,7 @@ from typing import Any
 
 import peewee
 
+from cockpit.db import models as m
 from cockpit.db.connection import database_proxy
 
 
@@ -27,14 +28,14 @@ def set_state(key: str, value: Any, *, now_ms: int, db: peewee.Database | None =
     """Upsert one engine_state row; dicts and lists are stored as JSON."""
     db = db or database_proxy
     text = value if isinstance(value, str) or value is None else json.dumps(value, default=str, separators=(",", ":"))
-    db.execute_sql("INSERT INTO engine_state (key, value, updated_at) VALUES (?, ?, ?) "
-                   "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                   (key, text, int(now_ms)))
+    s = m.EngineState
+    (s.insert(key=key, value=text, updated_at=int(now_ms))
+     .on_conflict(conflict_target=[s.key], preserve=[s.value, s.updated_at]).execute(db))
 
 
 def delete_state(key: str, *, db: peewee.Database | None = None) -> None:
     db = db or database_proxy
-    db.execute_sql("DELETE FROM engine_state WHERE key = ?", (key,))
+    m.EngineState.delete().where(m.EngineState.key == key).execute(db)
 
 
 def record_risk_event(symbol: str, *, now_ms: int, level: str, rule: str, details: str | dict[str, Any],
@@ -42,17 +43,14 @@ def record_risk_event(symbol: str, *, now_ms: int, level: str, rule: str, detail
     db = db or database_proxy
     if not isinstance(details, str):
         details = json.dumps(details, default=str, separators=(",", ":"))
-    cur = db.execute_sql("INSERT INTO risk_events (symbol, timestamp, level, rule, details) VALUES (?, ?, ?, ?, ?)",
-                         (symbol, int(now_ms), level, rule, details))
-    return int(cur.lastrowid)
+    return int(m.RiskEventRow.insert(symbol=symbol, timestamp=int(now_ms), level=level, rule=rule, details=details)
+               .execute(db))
 
 
 def record_ingestion_run(*, source: str, symbol: str, data_type: str, started_at: int, ended_at: int, status: str,
                          rows_inserted: int = 0, timeframe: str | None = None, error: str | None = None,
                          db: peewee.Database | None = None) -> int:
     db = db or database_proxy
-    cur = db.execute_sql(
-        "INSERT INTO ingestion_runs (source, symbol, timeframe, data_type, started_at, ended_at, rows_inserted,"
-        " status, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (source, symbol, timeframe, data_type, int(started_at), int(ended_at), int(rows_inserted), status, error))
-    return int(cur.lastrowid)
+    return int(m.IngestionRun.insert(source=source, symbol=symbol, timeframe=timeframe, data_type=data_type,
+                                     started_at=int(started_at), ended_at=int(ended_at),
+                                     rows_inserted=int(rows_inserted), status=status, error=error).execute(db))
