@@ -13,6 +13,7 @@ from typing import Any
 import peewee
 
 from cockpit.db.connection import database_proxy
+from cockpit.db.models import OperatorCommand
 
 COMMANDS = ("approve", "reject", "cancel", "kill", "clear_kill", "confirm_position")
 # Roles a session may carry in $COCKPIT_ROLE (set by `cockpit serve-ssh` / `serve-web`). Unset means a
@@ -66,14 +67,13 @@ def submit_command(command: str, *, now_ms: int, order_id: int | None = None, pa
         raise ValueError(f"unknown command {command!r}; allowed: {', '.join(COMMANDS)}")
     check_allowed(command)  # defense in depth: refused here even if a surface forgets to ask
     db = db or database_proxy
-    cur = db.execute_sql(
-        "INSERT INTO operator_commands (timestamp, command, order_id, payload, operator, status) VALUES (?, ?, ?, ?, ?, 'pending')",
-        (int(now_ms), command, order_id, json.dumps(payload) if payload else None, operator or operator_identity()))
-    return int(cur.lastrowid)
+    return int(OperatorCommand.insert(timestamp=int(now_ms), command=command, order=order_id,
+                                      payload=json.dumps(payload) if payload else None,
+                                      operator=operator or operator_identity(), status="pending").execute(db))
 
 
 def finish_command(command_id: int, *, now_ms: int, ok: bool, result: str = "",
                    db: peewee.Database | None = None) -> None:
     db = db or database_proxy
-    db.execute_sql("UPDATE operator_commands SET status = ?, processed_at = ?, result = ? WHERE id = ?",
-                   ("done" if ok else "failed", int(now_ms), result, command_id))
+    (OperatorCommand.update(status="done" if ok else "failed", processed_at=int(now_ms), result=result)
+     .where(OperatorCommand.id == command_id).execute(db))
