@@ -17,6 +17,7 @@ import peewee
 
 from cockpit.data.data_service import DataService
 from cockpit.data.engine_store import set_state
+from cockpit.db.models import IngestionRun
 
 KEY = "venue"
 IMPORT = "import"
@@ -32,8 +33,9 @@ class VenueMismatch(RuntimeError):
 def _sources_venues(db: peewee.Database) -> set[str]:
     """Venues named by the successful ingestion runs of a database written before the record."""
     found = set()
-    for (source,) in db.execute_sql("SELECT DISTINCT source FROM ingestion_runs WHERE status = 'success' "
-                                    "AND COALESCE(rows_inserted, 0) > 0").fetchall():
+    runs = (IngestionRun.select(IngestionRun.source).distinct()
+            .where((IngestionRun.status == "success") & (peewee.fn.COALESCE(IngestionRun.rows_inserted, 0) > 0)))
+    for (source,) in db.execute(runs).fetchall():
         head = str(source or "").split(":", 1)[0]
         if head == "csv":
             found.add(IMPORT)
