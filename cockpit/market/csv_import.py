@@ -27,18 +27,19 @@ import numpy as np
 import pandas as pd
 import peewee
 
-from cockpit.db.dialect import insert_many_ignore
+from cockpit.db.models import FundingRate, IngestionRun, MarketData
+from cockpit.db.portable import insert_many_ignore
 from cockpit.domain.market import TIMEFRAME_MS, timeframe_ms
 
 EXPECTED_HEADER = ["timestamp", "open", "high", "low", "close", "volume"]
 FUNDING_HEADER = ["timestamp", "funding_rate"]
+# Column order of the row tuples given to insert_many_ignore.
+CANDLE_FIELDS = (MarketData.symbol, MarketData.timeframe, MarketData.timestamp, MarketData.open, MarketData.high,
+                 MarketData.low, MarketData.close, MarketData.volume)
+FUNDING_FIELDS = (FundingRate.symbol, FundingRate.timestamp, FundingRate.funding_rate, FundingRate.next_funding_time)
+# One candle row as SQLite SQL, for tests that plant a row on a SQLite file (the code above does not use it).
 INSERT_CANDLES = ("INSERT OR IGNORE INTO market_data (symbol, timeframe, timestamp, open, high, low, close, volume) "
                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-UPDATE_CANDLE = ("UPDATE market_data SET open=?, high=?, low=?, close=?, volume=? "
-                 "WHERE symbol=? AND timeframe=? AND timestamp=?")
-INSERT_FUNDING = ("INSERT OR IGNORE INTO funding_rates (symbol, timestamp, funding_rate, next_funding_time) "
-                  "VALUES (?, ?, ?, ?)")
-UPDATE_FUNDING = "UPDATE funding_rates SET funding_rate=? WHERE symbol=? AND timestamp=?"
 BATCH = 50_000
 CHUNK_ROWS = 100_000
 MAX_PRICE = 1e8     # USDT per BTC: far above any real price, far below a unit or exponent mistake
@@ -243,7 +244,7 @@ def insert_candles(db: peewee.Database, symbol: str, timeframe: str, df: pd.Data
     cols = [df[c].tolist() for c in EXPECTED_HEADER]
     sym = [symbol] * n
     tf = [timeframe] * n
-    return insert_many_ignore(db, INSERT_CANDLES, list(zip(sym, tf, *cols)), batch=BATCH)
+    return insert_many_ignore(db, MarketData, CANDLE_FIELDS, list(zip(sym, tf, *cols)), batch=BATCH)
 
 
 def _differing(stored: list[tuple], df: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
@@ -296,15 +297,17 @@ def import_csv(db: peewee.Database, path: str | Path, *, symbol: str, timeframe:
                now_ms: int | None = None, chunk_rows: int = CHUNK_ROWS) -> ImportResult:
     """Import one candle file in one transaction, batch by batch (see the module docstring)."""
     prices = ["open", "high", "low", "close", "volume"]
+    c = MarketData
+    this = (c.symbol == symbol) & (c.timeframe == timeframe)
     with db.atomic():
         res, f = _import_batches(
             db, iter_candles_csv(path, timeframe, now_ms=now_ms, chunk_rows=chunk_rows),
-            stored=lambda lo, hi: db.execute_sql(
-                "SELECT timestamp, open, high, low, close, volume FROM market_data WHERE symbol=? AND timeframe=? "
-                "AND timestamp BETWEEN ? AND ?", (symbol, timeframe, lo, hi)).fetchall(),
+            stored=lambda lo, hi: db.execute(
+                c.select(c.timestamp, c.open, c.high, c.low, c.close, c.volume)
+                .where(this & c.timestamp.between(lo, hi))).fetchall(),
             cols=prices,
-            update=lambda r: db.execute_sql(UPDATE_CANDLE, (r.open, r.high, r.low, r.close, r.volume, symbol,
-                                                            timeframe, int(r.timestamp))),
+            update=lambda r: c.update(open=r.open, high=r.high, low=r.low, close=r.close, volume=r.volume)
+            .where(this & (c.timestamp == int(r.timestamp))).execute(db),
             insert=lambda df: insert_candles(db, symbol, timeframe, df), overwrite=overwrite)
         if f is not None and not overwrite:
             col = next((c for c in prices if not np.isclose(f[c], f[c + "_stored"], rtol=1e-9, atol=0.0)), "close")
@@ -364,15 +367,17 @@ def import_funding_csv(db: peewee.Database, path: str | Path, *, symbol: str, ov
     def insert(df: pd.DataFrame) -> int:
         rows = [(symbol, int(t), float(r), int(t) + FUNDING_MS)
                 for t, r in zip(df["timestamp"].tolist(), df["funding_rate"].tolist())]
-        return insert_many_ignore(db, INSERT_FUNDING, rows, batch=BATCH)
+        return insert_many_ignore(db, FundingRate, FUNDING_FIELDS, rows, batch=BATCH)
 
+    fr = FundingRate
     with db.atomic():
         res, f = _import_batches(
             db, iter_funding_csv(path, now_ms=now_ms, chunk_rows=chunk_rows),
-            stored=lambda lo, hi: db.execute_sql("SELECT timestamp, funding_rate FROM funding_rates WHERE symbol=? "
-                                                 "AND timestamp BETWEEN ? AND ?", (symbol, lo, hi)).fetchall(),
+            stored=lambda lo, hi: db.execute(fr.select(fr.timestamp, fr.funding_rate).where(
+                (fr.symbol == symbol) & fr.timestamp.between(lo, hi))).fetchall(),
             cols=["funding_rate"],
-            update=lambda r: db.execute_sql(UPDATE_FUNDING, (float(r.funding_rate), symbol, int(r.timestamp))),
+            update=lambda r: fr.update(funding_rate=float(r.funding_rate)).where(
+                (fr.symbol == symbol) & (fr.timestamp == int(r.timestamp))).execute(db),
             insert=insert, overwrite=overwrite)
         if f is not None and not overwrite:
             raise _conflict_error(str(path), res.rows_conflicting, f, f"the {symbol} funding rates",
@@ -382,7 +387,6 @@ def import_funding_csv(db: peewee.Database, path: str | Path, *, symbol: str, ov
 
 def record_run(db: peewee.Database, *, source: str, symbol: str, timeframe: str | None, data_type: str,
                started_at: int, ended_at: int, rows: int | None, status: str, error: str | None) -> int:
-    cur = db.execute_sql(
-        "INSERT INTO ingestion_runs (source, symbol, timeframe, data_type, started_at, ended_at, rows_inserted, status, error)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (source, symbol, timeframe, data_type, started_at, ended_at, rows, status, error))
-    return int(cur.lastrowid)
+    return int(IngestionRun.insert(source=source, symbol=symbol, timeframe=timeframe, data_type=data_type,
+                                   started_at=started_at, ended_at=ended_at, rows_inserted=rows, status=status,
+                                   error=error).execute(db))
