@@ -26,11 +26,13 @@ from typing import Any, Callable, Mapping
 
 import ccxt
 import peewee
+from peewee import SQL, fn
 
 from cockpit.db.connection import database_proxy
-from cockpit.db.dialect import insert_many_ignore
+from cockpit.db.models import FundingRate, LongShortRatio, MarketData, OpenInterest, PriceSnapshot
+from cockpit.db.portable import insert_many_ignore
 from cockpit.domain.market import timeframe_ms
-from cockpit.market.csv_import import INSERT_CANDLES, record_run
+from cockpit.market.csv_import import CANDLE_FIELDS, FUNDING_FIELDS, record_run
 
 log = logging.getLogger("cockpit.market.ingest")
 
@@ -187,10 +189,12 @@ class MarketIngestor:
     def _stored_range(self, tf: str, now: int) -> tuple[int | None, int | None]:
         """Oldest and newest stored candle open times, ignoring rows dated beyond the exchange clock ``now``
         (a bad import): one such row must not make every real candle look already stored."""
-        r = self.db.execute_sql("SELECT MIN(timestamp), MAX(timestamp) FROM market_data WHERE symbol=? AND "
-                                "timeframe=? AND timestamp <= ?", (self.symbol, tf, int(now))).fetchone()
-        ahead = self.db.execute_sql("SELECT COUNT(*), MIN(timestamp) FROM market_data WHERE symbol=? AND timeframe=? "
-                                    "AND timestamp > ?", (self.symbol, tf, int(now))).fetchone()
+        c = MarketData
+        this = (c.symbol == self.symbol) & (c.timeframe == tf)
+        r = self.db.execute(c.select(fn.MIN(c.timestamp), fn.MAX(c.timestamp))
+                            .where(this & (c.timestamp <= int(now)))).fetchone()
+        ahead = self.db.execute(c.select(fn.COUNT(SQL("*")), fn.MIN(c.timestamp))
+                                .where(this & (c.timestamp > int(now)))).fetchone()
         if ahead and ahead[0] and (tf, ahead[1]) not in self._warned_future:
             self._warned_future.add((tf, ahead[1]))
             log.warning("%d stored %s candle(s) dated beyond the exchange clock %d (first %d): ignored; "
@@ -204,7 +208,7 @@ class MarketIngestor:
             return 0
         t = time.perf_counter()
         with self.db.atomic():
-            n = insert_many_ignore(self.db, INSERT_CANDLES, [(self.symbol, tf, *r) for r in rows])
+            n = insert_many_ignore(self.db, MarketData, CANDLE_FIELDS, [(self.symbol, tf, *r) for r in rows])
         self.timing["db"] += time.perf_counter() - t
         return n
 
@@ -311,10 +315,14 @@ class MarketIngestor:
 
     # ------------------------------------------------------------ funding, snapshots, OI, L/S
 
+    def _newest(self, model) -> tuple | None:
+        """(MAX(timestamp),) of this symbol's rows of ``model``."""
+        return self.db.execute(model.select(fn.MAX(model.timestamp)).where(model.symbol == self.symbol)).fetchone()
+
     def ingest_funding(self, since_ms: int | None = None) -> StepResult:
         def body(step: StepResult) -> None:
             now = self.exchange_now()
-            r = self.db.execute_sql("SELECT MAX(timestamp) FROM funding_rates WHERE symbol=?", (self.symbol,)).fetchone()
+            r = self._newest(FundingRate)
             lower = (r[0] + 1) if r and r[0] is not None else \
                 (since_ms if since_ms is not None else now - int(self.cfg["exchange"]["backfill_days"]) * 86_400_000)
             cursor = now + 1
@@ -335,8 +343,7 @@ class MarketIngestor:
                     if ts >= lower:
                         good.append((self.symbol, ts, float(rate), ts + FUNDING_MS))
                 with self.db.atomic():
-                    step.rows += insert_many_ignore(self.db, "INSERT OR IGNORE INTO funding_rates (symbol, timestamp, "
-                                                    "funding_rate, next_funding_time) VALUES (?, ?, ?, ?)", good)
+                    step.rows += insert_many_ignore(self.db, FundingRate, FUNDING_FIELDS, good)
                 if oldest is None or oldest <= lower or oldest >= cursor:
                     return
                 cursor = oldest
@@ -385,9 +392,9 @@ class MarketIngestor:
                 return
             mark = float(mark) if _finite(mark) and mark > 0 else None
             index = float(index) if _finite(index) and index > 0 else None
-            cur = self.db.execute_sql("INSERT OR IGNORE INTO price_snapshots (symbol, timestamp, last_price, mark_price, "
-                                      "index_price) VALUES (?, ?, ?, ?, ?)", (self.symbol, ts, float(last), mark, index))
-            step.rows += cur.rowcount if cur.rowcount > 0 else 0
+            p = PriceSnapshot
+            step.rows += insert_many_ignore(self.db, p, (p.symbol, p.timestamp, p.last_price, p.mark_price, p.index_price),
+                                            [(self.symbol, ts, float(last), mark, index)])
         return self._step("price_snapshot", None, body)
 
     def ingest_open_interest(self) -> StepResult:
@@ -404,17 +411,15 @@ class MarketIngestor:
                 step.rejected += 1
                 self._reject("open_interest", why, oi.get("info"))
                 return
-            cur = self.db.execute_sql("INSERT OR IGNORE INTO open_interest (symbol, timestamp, open_interest, "
-                                      "open_interest_value) VALUES (?, ?, ?, ?)",
-                                      (self.symbol, ts, float(amount), float(value) if _finite(value) else None))
-            step.rows += cur.rowcount if cur.rowcount > 0 else 0
+            o = OpenInterest
+            step.rows += insert_many_ignore(self.db, o, (o.symbol, o.timestamp, o.open_interest, o.open_interest_value),
+                                            [(self.symbol, ts, float(amount), float(value) if _finite(value) else None)])
         return self._step("open_interest", None, body)
 
     def ingest_long_short(self, since_ms: int | None = None) -> StepResult:
         def body(step: StepResult) -> None:
             now = self.exchange_now()
-            r = self.db.execute_sql("SELECT MAX(timestamp) FROM long_short_ratio WHERE symbol=?",
-                                    (self.symbol,)).fetchone()
+            r = self._newest(LongShortRatio)
             period = timeframe_ms(LS_PERIOD)
             since = (r[0] + period) if r and r[0] is not None else \
                 (since_ms if since_ms is not None else now - min(int(self.cfg["exchange"]["backfill_days"]), 30) * 86_400_000)
@@ -435,8 +440,8 @@ class MarketIngestor:
                         continue
                     good.append((self.symbol, ts, float(ratio)))
                 with self.db.atomic():
-                    step.rows += insert_many_ignore(
-                        self.db, "INSERT OR IGNORE INTO long_short_ratio (symbol, timestamp, ratio) VALUES (?, ?, ?)", good)
+                    ls = LongShortRatio
+                    step.rows += insert_many_ignore(self.db, ls, (ls.symbol, ls.timestamp, ls.ratio), good)
                 since += 100 * period
         return self._step("long_short_ratio", None, body)
 
