@@ -19,8 +19,8 @@ from typing import Any, Iterable
 import peewee
 
 from cockpit.db.connection import database_proxy
-from cockpit.db.dialect import replace_row, write_transaction
 from cockpit.db.models import Balance, DecisionRow, EngineState, OrderLifecycleEvent, OrderRow, PositionRow, PositionSnapshot, TradeRow
+from cockpit.db.portable import replace_row, write_transaction
 from cockpit.domain.orders import Fill, IllegalTransition, Order, OrderStatus, Position, can_transition
 from cockpit.domain.text import Redactor
 
@@ -210,8 +210,10 @@ class OrderStore:
 
     def fill_totals(self, order_id: int) -> tuple[float, float | None, float]:
         """(filled amount, average price, fees) over the stored fills of one order."""
-        r = self._db.execute_sql("SELECT COALESCE(SUM(amount),0), SUM(price*amount), COALESCE(SUM(fee),0) "
-                                 "FROM trades WHERE order_id = ?", (order_id,)).fetchone()
+        t = TradeRow
+        fn = peewee.fn
+        r = self._db.execute(t.select(fn.COALESCE(fn.SUM(t.amount), 0), fn.SUM(t.price * t.amount),
+                                      fn.COALESCE(fn.SUM(t.fee), 0)).where(t.order == order_id)).fetchone()
         amount = float(r[0] or 0.0)
         avg = float(r[1]) / amount if amount > 0 and r[1] is not None else None
         return amount, avg, float(r[2] or 0.0)
