@@ -18,8 +18,8 @@ from typing import Any
 import peewee
 
 from cockpit.db.connection import database_proxy
-from cockpit.db.dialect import write_transaction
 from cockpit.db.models import EngineState, OrderLifecycleEvent, RiskEventRow
+from cockpit.db.portable import write_transaction
 from cockpit.domain.signals import RiskEvent
 from cockpit.domain.text import Redactor
 
