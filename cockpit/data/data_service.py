@@ -65,9 +65,7 @@ class DataService:
     def _q(self, query: peewee.Query | str, params: tuple | list = ()) -> list[dict[str, Any]]:
         """Rows of ``query`` as dicts keyed by column name, values as the driver returns them. A string
         is run as written (tests dump tables with it); every method here passes a Peewee query."""
-        if isinstance(query, str):
-            return _rows(self._db.execute_sql(query, params))
-        return _rows(self._db.execute(query))
+        return _rows(self._db.execute(SQL(query, params) if isinstance(query, str) else query))
 
     def _one(self, query: peewee.Query) -> tuple | None:
         return self._db.execute(query).fetchone()
