@@ -20,9 +20,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable, Iterator
 
-from cockpit.db.dialect import (POSTGRES, SQLITE, dialect, foreign_keys, list_tables, reset_sequences,
-                                table_columns)
+import peewee
+
 from cockpit.db.migrate import migrate
+from cockpit.db.portable import (POSTGRES, SQLITE, foreign_keys, insert_rows, list_tables, reset_sequences,
+                                 table_columns)
 
 SKIP = {"schema_migrations"}
 _MOD = 1 << 128
@@ -64,10 +66,6 @@ def row_digest(row: tuple) -> int:
     return int.from_bytes(hashlib.sha256(data.encode()).digest()[:16], "big")
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _order(db, tables: list[str]) -> list[str]:
     """Parents before children (foreign keys), otherwise alphabetical."""
     deps = {t: {ref for _, ref in foreign_keys(db, t) if ref in tables and ref != t} for t in tables}
@@ -91,29 +89,18 @@ def _pk(db, table: str) -> str:
 
 def _rows(db, table: str, cols: list[str], pk: str, batch: int) -> Iterator[list[tuple]]:
     """Batches of rows in primary-key order (keyset pagination: constant memory on large tables)."""
-    sel = f"SELECT {', '.join(_q(c) for c in cols)} FROM {_q(table)}"
+    t = peewee.Table(table)
+    key = peewee.Column(t, pk)
+    sel = t.select(*[peewee.Column(t, c) for c in cols]).order_by(key).limit(batch)
     pki = cols.index(pk)
     last = None
     while True:
-        if last is None:
-            cur = db.execute_sql(f"{sel} ORDER BY {_q(pk)} LIMIT ?", (batch,))
-        else:
-            cur = db.execute_sql(f"{sel} WHERE {_q(pk)} > ? ORDER BY {_q(pk)} LIMIT ?", (last, batch))
+        cur = db.execute(sel if last is None else sel.where(key > last))
         rows = [tuple(r) for r in cur.fetchall()]
         if not rows:
             return
         yield rows
         last = rows[-1][pki]
-
-
-def _insert(db, table: str, cols: list[str], rows: list[tuple]) -> None:
-    collist = ", ".join(_q(c) for c in cols)
-    if dialect(db) == SQLITE:
-        db.cursor().executemany(f"INSERT INTO {_q(table)} ({collist}) VALUES ({', '.join('?' * len(cols))})", rows)
-        return
-    from psycopg2.extras import execute_values
-
-    execute_values(db.cursor(), f"INSERT INTO {_q(table)} ({collist}) VALUES %s", rows, page_size=len(rows))
 
 
 def table_summary(db, table: str, *, batch: int = 5000) -> tuple[int, str]:
@@ -146,7 +133,7 @@ def copy_database(src, dst, *, batch: int = 5000,
         if extra:
             raise CopyError(f"target table {t} lacks column(s) {', '.join(extra)}")
         cols_of[t] = scols
-    busy = [t for t in src_tables if dst.execute_sql(f"SELECT 1 FROM {_q(t)} LIMIT 1").fetchone()]
+    busy = [t for t in src_tables if dst.execute(peewee.Table(t).select(peewee.SQL("1")).limit(1)).fetchone()]
     if busy:
         raise CopyError(f"target is not empty ({', '.join(busy)}); copy only into a freshly created database")
     order = _order(src, src_tables)
@@ -154,7 +141,7 @@ def copy_database(src, dst, *, batch: int = 5000,
         for t in order:
             n = 0
             for rows in _rows(src, t, cols_of[t], _pk(src, t), batch):
-                _insert(dst, t, cols_of[t], rows)
+                insert_rows(dst, t, cols_of[t], rows, batch=len(rows))
                 n += len(rows)
             say(f"copied {t}: {n} rows")
     reset_sequences(dst, order)

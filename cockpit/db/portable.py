@@ -46,11 +46,23 @@ def insert_many_ignore(db, model: type[peewee.Model], fields: Sequence[peewee.Fi
     The statement is Peewee's one-row ``insert(...).on_conflict_ignore()``; only its execution is
     per backend: SQLite ``executemany`` (no per-row query building on the import hot path), psycopg2
     ``execute_values`` with ``RETURNING 1`` on PostgreSQL (its rows are the rows inserted)."""
+    fields = list(fields)
+    query = model.insert_many([tuple(None for _ in fields)], fields=fields).on_conflict_ignore()
+    return _insert_rows(db, query, len(fields), rows, batch)
+
+
+def insert_rows(db, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, batch: int = 5000) -> int:
+    """Insert ``rows`` (tuples in the order of ``columns``, ids included) into ``table`` by name, in the
+    caller's transaction (``cockpit db copy``); a duplicate key raises. Returns the rows inserted."""
+    t = peewee.Table(table)
+    query = t.insert([tuple(None for _ in columns)], columns=[peewee.Column(t, c) for c in columns])
+    return _insert_rows(db, query, len(columns), rows, batch)
+
+
+def _insert_rows(db, query: peewee.Insert, width: int, rows: Iterable[Sequence[Any]], batch: int) -> int:
     rows = rows if isinstance(rows, list) else list(rows)
     if not rows:
         return 0
-    fields = list(fields)
-    query = model.insert_many([tuple(None for _ in fields)], fields=fields).on_conflict_ignore()
     if dialect(db) == SQLITE:
         sql, _ = db.get_sql_context().sql(query).query()
         conn = db.connection()
@@ -62,11 +74,10 @@ def insert_many_ignore(db, model: type[peewee.Model], fields: Sequence[peewee.Fi
     from psycopg2.extras import execute_values
 
     sql, _ = db.get_sql_context().sql(query.returning(peewee.SQL("1"))).query()
-    one_row = "VALUES (" + ", ".join(["%s"] * len(fields)) + ")"
-    if sql.count(one_row) != 1:  # pragma: no cover - Peewee's own statement shape
-        raise RuntimeError(f"insert_many_ignore: unexpected statement from Peewee: {sql[:120]!r}")
-    stmt = sql.replace(one_row, "VALUES %s")
-    template = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    template = "(" + ", ".join(["%s"] * width) + ")"
+    if sql.count("VALUES " + template) != 1:  # pragma: no cover - Peewee's own statement shape
+        raise RuntimeError(f"insert_rows: unexpected statement from Peewee: {sql[:120]!r}")
+    stmt = sql.replace("VALUES " + template, "VALUES %s")
     cur = db.cursor()
     inserted = 0
     for i in range(0, len(rows), batch):
