@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from cockpit.db.connection import DEFAULT_PASSWORD_ENV, sqlite_path
-from cockpit.db.dialect import is_postgres_url
+from cockpit.db.portable import is_postgres_url
 
 
 class EngineLocked(RuntimeError):
