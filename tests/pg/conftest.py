@@ -1,7 +1,7 @@
 """PostgreSQL fixtures: a fresh database per test on the server named by $COCKPIT_TEST_PG_URL.
 
 Start one with ``eval "$(tests/pg/start_pg.sh)"``; without the variable every PostgreSQL test is
-skipped (the translator tests in this folder still run).
+skipped.
 """
 
 from __future__ import annotations

@@ -31,7 +31,8 @@ def write(db) -> dict[str, Any]:
     from cockpit.data.order_store import OrderStore
     from cockpit.data.risk_store import RiskStore
     from cockpit.data.training_store import TrainingStore
-    from cockpit.db.dialect import insert_many_ignore
+    from cockpit.db.models import FundingRate
+    from cockpit.db.portable import insert_many_ignore
     from cockpit.domain.orders import Fill, Order, OrderStatus, Position
     from cockpit.market.csv_import import insert_candles
 
@@ -43,8 +44,9 @@ def write(db) -> dict[str, Any]:
         out["inserted_again"] = insert_candles(db, SYMBOL, "1h", df)
     funding = [(SYMBOL, T0 + 8 * H * i, 0.0001 * (i % 3 - 1), T0 + 8 * H * (i + 1)) for i in range(20)]
     with db.atomic():
-        out["funding"] = insert_many_ignore(db, "INSERT OR IGNORE INTO funding_rates (symbol, timestamp, funding_rate, "
-                                            "next_funding_time) VALUES (?, ?, ?, ?)", funding + funding[:5])
+        out["funding"] = insert_many_ignore(db, FundingRate, (FundingRate.symbol, FundingRate.timestamp,
+                                                              FundingRate.funding_rate, FundingRate.next_funding_time),
+                                            funding + funding[:5])
 
     ds = DecisionStore(db)
     out["pv"] = [ds.ensure_prompt_version("decide", "v1", "text 100% sure?") for _ in range(2)]

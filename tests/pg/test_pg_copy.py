@@ -10,7 +10,7 @@ import pytest
 
 from cockpit.db import close_database, database_proxy, migrate, open_database
 from cockpit.db.copy import CopyError, copy_database, table_summary
-from cockpit.db.dialect import list_tables
+from cockpit.db.portable import list_tables
 
 from . import scenario
 
@@ -60,9 +60,10 @@ def test_round_trip_sqlite_postgres_sqlite(tmp_path, pg_url):
     # New rows on the copy continue after the copied ids (identity sequences were moved).
     database_proxy.initialize(pg)
     top = pg.execute_sql("SELECT MAX(id) FROM orders").fetchone()[0]
-    cur = pg.execute_sql("INSERT INTO orders (symbol, side, type, amount, status) VALUES (?, ?, ?, ?, ?)",
-                         ("S", "buy", "market", 1, "new"))
-    assert cur.lastrowid == top + 1
+    from cockpit.db.models import OrderRow
+
+    new_id = OrderRow.insert(symbol="S", side="buy", type="market", amount=1, status="new").execute()
+    assert new_id == top + 1
 
     # Copying into a database that is not empty is refused and changes nothing.
     with pytest.raises(CopyError, match="not empty"):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from . import scenario
 
 
@@ -25,16 +23,17 @@ def test_stores_and_dataservice_match_sqlite(db, pg_db):
     assert r_pg["counts"]["position_snapshots"] == 1 and r_pg["balances"][0]["total"] == 10_001.0
 
 
-def test_raw_lastrowid_and_unsupported_sql(pg_db):
-    from cockpit.db.dialect import UnsupportedSQL, changes, insert_returning_id
+def test_insert_ids_quoting_and_ignored_duplicates(pg_db):
+    """What the raw-SQL translator used to provide, now from Peewee's own statements: the new row's id
+    (RETURNING), text with % ' ? kept as is, and an ignored duplicate reported as no id / no row."""
+    from cockpit.db.models import ModelVersion, RiskEventRow
+    from cockpit.db.portable import insert_many_ignore
 
-    rid = insert_returning_id(pg_db, "INSERT INTO risk_events (symbol, timestamp, level, rule, details) "
-                                     "VALUES (?, ?, ?, ?, ?)", ("S", 1, "INFO", "r", "50% 'quoted' ?"))
+    rid = RiskEventRow.insert(symbol="S", timestamp=1, level="INFO", rule="r", details="50% 'quoted' ?").execute()
     assert rid == 1
-    assert pg_db.execute_sql("SELECT details FROM risk_events WHERE id = ?", (rid,)).fetchone()[0] == "50% 'quoted' ?"
-    cur = pg_db.execute_sql("INSERT OR IGNORE INTO model_versions (name, version) VALUES (?, ?)", ("a", "1"))
-    assert cur.lastrowid == 1 and changes(cur) == 1
-    cur = pg_db.execute_sql("INSERT OR IGNORE INTO model_versions (name, version) VALUES (?, ?)", ("a", "1"))
-    assert cur.lastrowid is None and changes(cur) == 0
-    with pytest.raises(UnsupportedSQL):
-        pg_db.execute_sql("PRAGMA journal_mode")
+    assert RiskEventRow.get_by_id(rid).details == "50% 'quoted' ?"
+    assert ModelVersion.insert(name="a", version="1").on_conflict_ignore().execute() == 1
+    assert ModelVersion.insert(name="a", version="1").on_conflict_ignore().execute() is None
+    fields = (ModelVersion.name, ModelVersion.version)
+    assert insert_many_ignore(pg_db, ModelVersion, fields, [("a", "1"), ("a", "2")]) == 1
+    assert insert_many_ignore(pg_db, ModelVersion, fields, [("a", "2")]) == 0

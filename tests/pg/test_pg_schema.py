@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 from cockpit.db import migrate, open_database
-from cockpit.db.dialect import foreign_keys, list_tables, table_columns
 from cockpit.db.migrate import discover
 from cockpit.db.models import ALL_MODELS, SEED_TABLES, EngineState, OrderRow
+from cockpit.db.portable import foreign_keys, list_tables, table_columns
 
 REPO = Path(__file__).resolve().parents[2]
 # Peewee field_type -> the PostgreSQL type the translated migrations declare.
