@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, help="market seed (default sim.seed)")
     p.add_argument("--replay", metavar="CANDLES_CSV", help="replay this candle CSV instead of generating")
     p.add_argument("--funding", metavar="FUNDING_CSV", help="funding-rate CSV (timestamp,funding_rate) to replay")
-    p.add_argument("--clock", choices=("wall", "accelerated"), help="wall (default; a replay: accelerated): "
+    p.add_argument("--clock", choices=("wall", "accelerated"), help="wall (default; with --replay or --speed: accelerated): "
                    "simulated time is now at speed 1 and the generated history runs up to now, so any OKX client "
                    "or bot works unchanged; accelerated: start at sim.start and run at --speed / sim.speed")
     p.add_argument("--speed", type=float, help="simulated seconds per real second with --clock accelerated "
@@ -45,7 +45,8 @@ def run_sim(args: argparse.Namespace, ctx) -> int:
     if sim["speed"] < 0:
         print("cockpit sim: --speed must be >= 0", file=sys.stderr)
         return 2
-    clock = args.clock or ("accelerated" if sim.get("replay_csv") else "wall")
+    # Wall by default; a replay (its own timeline) or an explicit --speed means the accelerated clock.
+    clock = args.clock or ("accelerated" if sim.get("replay_csv") or args.speed is not None else "wall")
     if clock == "wall" and args.speed is not None:
         print("cockpit sim: --speed applies to --clock accelerated (the wall clock runs at 1x)", file=sys.stderr)
         return 2

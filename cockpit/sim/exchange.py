@@ -257,22 +257,38 @@ class SimExchange:
 
     # ------------------------------------------------------------ account figures
 
-    def position(self, mode: str) -> Position:
-        p = self.positions.get(mode)
+    @staticmethod
+    def pkey(mode: str, pos_side: str = "net") -> str:
+        """Key of a position: its margin mode (net mode), plus its side in long/short mode."""
+        return mode if pos_side in ("", "net") else f"{mode}:{pos_side}"
+
+    def position(self, mode: str, pos_side: str = "net") -> Position:
+        key = self.pkey(mode, pos_side)
+        p = self.positions.get(key)
         if p is None:
-            p = self.positions[mode] = Position(mgn_mode=mode, lever=self.lever[mode])
+            p = self.positions[key] = Position(mgn_mode=mode, lever=self.lever[mode], pos_side=pos_side or "net")
         return p
+
+    def set_pos_mode(self, pos_mode: str, now: int) -> None:
+        """net_mode (one-way) or long_short_mode (hedge); only while flat with nothing pending, as on OKX."""
+        with self.lock:
+            self.advance(now)
+            if pos_mode not in ("net_mode", "long_short_mode"):
+                raise OrderError("51000", "Parameter posMode error")
+            if pos_mode != self.pos_mode and (self._busy()):
+                raise OrderError("59000", "Your settings failed as you have positions or open orders")
+            self.pos_mode = pos_mode
 
     def ord_frozen(self) -> float:
         total = 0.0
         for o in self.orders.values():
             if o.is_open and o.px is not None:
-                total += self._opening_part(o.side, o.remaining, o.td_mode, o.reduce_only) * CT_VAL * o.px / o.lever
+                total += self._opening_part(o.side, o.remaining, o.td_mode, o.reduce_only, o.pos_side) * CT_VAL * \
+                    o.px / o.lever
         return total
 
     def cross_imr(self, price: float) -> float:
-        p = self.positions.get("cross")
-        return p.imr(price) if p and p.pos else 0.0
+        return sum(p.imr(price) for p in self.positions.values() if p.pos and p.mgn_mode == "cross")
 
     def available(self, price: float) -> float:
         return self.cash - self.cross_imr(price) - self.ord_frozen()
@@ -280,10 +296,10 @@ class SimExchange:
     def equity(self, price: float) -> float:
         return self.cash + sum(p.margin + p.upl(price) for p in self.positions.values() if p.pos)
 
-    def _opening_part(self, side: str, sz: float, mode: str, reduce_only: bool) -> float:
+    def _opening_part(self, side: str, sz: float, mode: str, reduce_only: bool, pos_side: str = "net") -> float:
         if reduce_only:
             return 0.0
-        p = self.positions.get(mode)
+        p = self.positions.get(self.pkey(mode, pos_side))
         cur = p.pos if p else 0.0
         signed = sz if side == "buy" else -sz
         if cur == 0 or (cur > 0) == (signed > 0):
@@ -327,7 +343,15 @@ class SimExchange:
                 if px <= 0 or abs(px / TICK_SZ - round(px / TICK_SZ)) > 1e-6:
                     raise OrderError("51000", "Parameter px error")
             reduce_only = str(req.get("reduceOnly", "false")).lower() == "true"
-            pos = self.positions.get(mode)
+            pos_side = str(req.get("posSide") or "net")
+            if self.pos_mode == "net_mode" and pos_side != "net":
+                raise OrderError("51000", "Parameter posSide error: net mode takes posSide net (or none)")
+            if self.pos_mode == "long_short_mode":
+                if pos_side not in ("long", "short"):
+                    raise OrderError("51000", "Parameter posSide error: long/short mode needs posSide long or short")
+                # Selling a long or buying back a short closes: never more than the position.
+                reduce_only = reduce_only or (pos_side == "long") != (side == "buy")
+            pos = self.positions.get(self.pkey(mode, pos_side))
             if reduce_only:
                 cur = pos.pos if pos else 0.0
                 if cur == 0 or (cur > 0) == (side == "buy"):
@@ -336,13 +360,14 @@ class SimExchange:
             last = self.last()
             est_px = px if px is not None else last
             lever = self.lever[mode]
-            opening = self._opening_part(side, sz, mode, reduce_only)
+            opening = self._opening_part(side, sz, mode, reduce_only, pos_side)
             need = opening * CT_VAL * est_px / lever + sz * CT_VAL * est_px * TAKER_FEE
             if opening > 0 and need > self.available(last) + 1e-9:
                 raise OrderError("51008", "Order failed. Insufficient USDT margin in account")
             order = Order(ord_id=self._id(7), cl_ord_id=cl, tag=str(req.get("tag") or ""), side=side,
                           ord_type=ord_type, px=px, sz=lots(sz), td_mode=mode, reduce_only=reduce_only,
-                          c_time=self.t, u_time=self.t, lever=lever, attach=list(req.get("attachAlgoOrds") or []))
+                          c_time=self.t, u_time=self.t, lever=lever, attach=list(req.get("attachAlgoOrds") or []),
+                          pos_side=pos_side)
             for a in order.attach:
                 def num(k: str, a=a) -> float | None:
                     return float(a[k]) if a.get(k) not in (None, "") else None
@@ -400,7 +425,7 @@ class SimExchange:
 
     def _fill(self, o: Order, qty: float, px: float, exec_type: str, t: int) -> bool:
         """Book one fill; False when nothing could be filled (reduce-only with no position left)."""
-        pos = self.position(o.td_mode)
+        pos = self.position(o.td_mode, o.pos_side)
         if o.reduce_only:
             room = abs(pos.pos) if pos.pos and (pos.pos > 0) != (o.side == "buy") else 0.0
             qty = lots(min(qty, room))
@@ -432,7 +457,7 @@ class SimExchange:
                 pos.margin = 0.0
                 closed = self._history_row(pos, "2", was_long, t)
                 pos.avg_px = 0.0
-                self._position_closed(pos.mgn_mode, t)
+                self._position_closed(pos.mgn_mode, t, pos.pos_side)
         else:
             opening = qty
         if opening > 0:
@@ -508,14 +533,14 @@ class SimExchange:
                 "fee": pos.fee, "fundingFee": pos.funding_fee, "liqPenalty": 0.0,
                 "direction": "long" if was_long else "short", "lever": pos.lever, "posSide": pos.pos_side}
 
-    def _position_closed(self, mode: str, t: int) -> None:
+    def _position_closed(self, mode: str, t: int, pos_side: str = "net") -> None:
         # Like OKX: only attached TP/SL and close-position (closeFraction) algo orders go with the position;
         # a standalone stop keeps waiting (and fails if it triggers with nothing to reduce).
         for a in self.algos.values():
-            if a.state == "live" and a.td_mode == mode and a.closes_with_position:
+            if a.state == "live" and a.td_mode == mode and a.closes_with_position and a.pos_side == pos_side:
                 a.state, a.u_time = "canceled", t
         for o in self.orders.values():
-            if o.is_open and o.reduce_only and o.td_mode == mode:
+            if o.is_open and o.reduce_only and o.td_mode == mode and o.pos_side == pos_side:
                 self._cancel(o, "position_closed")
 
     def _cancel(self, o: Order, source: str) -> None:
@@ -578,7 +603,7 @@ class SimExchange:
             if new_px is not None:
                 o.px = new_px
             # More size or a better price must still fit the margin.
-            extra = self._opening_part(o.side, o.remaining, o.td_mode, o.reduce_only) * CT_VAL * (o.px or 0) / o.lever
+            extra = self._opening_part(o.side, o.remaining, o.td_mode, o.reduce_only, o.pos_side) * CT_VAL * (o.px or 0) / o.lever
             if extra > 0 and self.available(self.last()) < -1e-9:
                 o.sz, o.px = old
                 raise OrderError("51502", "Order modification failed for insufficient margin or balance")
@@ -609,15 +634,16 @@ class SimExchange:
                     self._take(o)
             return o
 
-    def close_position(self, mode: str, auto_cxl: bool, now: int) -> Position:
-        """OKX's close-position: market-close the whole position of ``mode``."""
+    def close_position(self, mode: str, auto_cxl: bool, now: int, pos_side: str = "net") -> Position:
+        """OKX's close-position: market-close the whole position of ``mode`` (and ``pos_side``)."""
         with self.lock:
             self.advance(now)
-            p = self.positions.get(mode)
+            p = self.positions.get(self.pkey(mode, pos_side))
             if p is None or not p.pos:
                 raise OrderError("51023", "Position does not exist")
             # Pending close (reduce-only) orders block it unless autoCxl cancels them, as on OKX.
-            pending = [o for o in self.orders.values() if o.is_open and o.td_mode == mode and o.reduce_only]
+            pending = [o for o in self.orders.values() if o.is_open and o.td_mode == mode and o.reduce_only
+                       and o.pos_side == p.pos_side]
             if pending and not auto_cxl:
                 raise OrderError("51000", "Close position failed: pending close orders exist (set autoCxl "
                                           "to cancel them)")
@@ -625,16 +651,16 @@ class SimExchange:
                 self._cancel(o, "close_position")
             o = Order(ord_id=self._id(7), cl_ord_id="", tag="", side="sell" if p.pos > 0 else "buy",
                       ord_type="market", px=None, sz=abs(p.pos), td_mode=mode, reduce_only=True, c_time=self.t,
-                      u_time=self.t, lever=p.lever, category="normal")
+                      u_time=self.t, lever=p.lever, category="normal", pos_side=p.pos_side)
             self.orders[o.ord_id] = o
             self._on_new(o)
             return p
 
-    def adjust_margin(self, mode: str, kind: str, amt: float, now: int) -> Position:
+    def adjust_margin(self, mode: str, kind: str, amt: float, now: int, pos_side: str = "net") -> Position:
         """Add margin to / reduce margin from an isolated position (OKX's position/margin-balance)."""
         with self.lock:
             self.advance(now)
-            p = self.positions.get(mode)
+            p = self.positions.get(self.pkey(mode, pos_side))
             if p is None or not p.pos or mode != "isolated":
                 raise OrderError("59300", "Margin call failed. Position does not exist")
             if amt <= 0:
@@ -678,7 +704,7 @@ class SimExchange:
             lever = lever or self.lever[mode]
             per = CT_VAL * price * (1 / lever + TAKER_FEE)
             avail = max(0.0, self.available(last))
-            p = self.positions.get(mode)
+            p = self.positions.get(mode) if self.pos_mode == "net_mode" else None
             cur = p.pos if p else 0.0
             base = avail / per if per > 0 else 0.0
             buy = base + (abs(cur) if cur < 0 else 0.0)
@@ -730,11 +756,16 @@ class SimExchange:
                 raise OrderError("50014", "Parameter sz can not be empty")
             if sz is not None and (sz < MIN_SZ or abs(sz / LOT_SZ - round(sz / LOT_SZ)) > 1e-6):
                 raise OrderError("51121", f"Order quantity must be a multiple of the lot size {LOT_SZ}")
+            pos_side = str(req.get("posSide") or "net")
+            if self.pos_mode == "net_mode" and pos_side != "net":
+                raise OrderError("51000", "Parameter posSide error: net mode takes posSide net (or none)")
+            if self.pos_mode == "long_short_mode" and pos_side not in ("long", "short"):
+                raise OrderError("51000", "Parameter posSide error: long/short mode needs posSide long or short")
             default_ro = "true" if ord_type in ("conditional", "oco") else "false"
             a = AlgoOrder(algo_id=self._id(8), algo_cl_ord_id=cl, ord_type=ord_type, side=side,
                           sz=lots(sz or 0.0), td_mode=mode, c_time=self.t, u_time=self.t,
                           reduce_only=str(req.get("reduceOnly") or default_ro).lower() == "true" or bool(close_fraction),
-                          close_fraction=close_fraction, pos_side=str(req.get("posSide") or "net"))
+                          close_fraction=close_fraction, pos_side=pos_side)
             last = self.last()
             if ord_type in ("conditional", "oco"):
                 a.sl_trigger_px, a.sl_ord_px = num("slTriggerPx"), num("slOrdPx")
@@ -825,7 +856,7 @@ class SimExchange:
 
     def _trigger(self, a: AlgoOrder, which: str, price: float, t: int) -> None:
         a.state, a.trigger_time, a.u_time, a.actual_side = "effective", t, t, which
-        pos = self.positions.get(a.td_mode)
+        pos = self.positions.get(self.pkey(a.td_mode, a.pos_side))
         sz = abs(pos.pos) if (a.close_fraction and pos) else a.sz
         ord_px = {"sl": a.sl_ord_px, "tp": a.tp_ord_px, "trigger": a.order_px}.get(which, -1.0)
         saved_t = self.t
@@ -834,8 +865,9 @@ class SimExchange:
             o = Order(ord_id=self._id(7), cl_ord_id="", tag="", side=a.side,
                       ord_type="market" if ord_px in (None, -1.0) else "limit",
                       px=None if ord_px in (None, -1.0) else ord_px, sz=lots(sz), td_mode=a.td_mode,
-                      reduce_only=a.reduce_only, c_time=t, u_time=t, lever=self.lever[a.td_mode],
-                      source_algo_id=a.algo_id)
+                      reduce_only=a.reduce_only or (a.pos_side not in ("net", "") and (a.pos_side == "long")
+                                                    != (a.side == "buy")),
+                      c_time=t, u_time=t, lever=self.lever[a.td_mode], source_algo_id=a.algo_id, pos_side=a.pos_side)
             self.orders[o.ord_id] = o
             a.ord_id = o.ord_id
             if o.sz <= 0 or (o.reduce_only and not (pos and pos.pos)):
@@ -866,7 +898,8 @@ class SimExchange:
         lost = p.margin if p.mgn_mode == "isolated" else -(p.upl(price))
         o = Order(ord_id=self._id(7), cl_ord_id="", tag="", side=side, ord_type="market", px=None, sz=qty,
                   td_mode=p.mgn_mode, reduce_only=True, c_time=t, u_time=t, lever=p.lever, state="filled",
-                  acc_fill_sz=qty, avg_px=price, fill_px=price, fill_sz=qty, fill_time=t, category="full_liquidation")
+                  acc_fill_sz=qty, avg_px=price, fill_px=price, fill_sz=qty, fill_time=t, category="full_liquidation",
+                  pos_side=p.pos_side)
         o.trade_id = self._id(3)
         o.exec_type = "T"
         o.pnl = -lost
@@ -885,7 +918,7 @@ class SimExchange:
         self._bill(self._id(4), t, "liquidation", "104" if side == "sell" else "105", -lost if p.mgn_mode == "cross"
                    else 0.0, pnl=-lost, sz=qty, px=price, ord_id=o.ord_id, trade_id=o.trade_id, exec_type="T",
                    mgn_mode=p.mgn_mode, pos_bal_chg=pos_bal_chg)
-        self._position_closed(p.mgn_mode, t)
+        self._position_closed(p.mgn_mode, t, p.pos_side)
 
     def set_leverage(self, lever: float, mode: str, now: int) -> None:
         with self.lock:
@@ -894,15 +927,16 @@ class SimExchange:
                 raise OrderError("51000", f"Parameter lever error: 1 to {MAX_LEVER}")
             if mode not in ("isolated", "cross"):
                 raise OrderError("51000", "Parameter mgnMode error")
-            p = self.positions.get(mode)
-            if p and p.pos and mode == "isolated":
-                # Isolated: changing leverage moves margin between the wallet and the position.
-                need = p.notional(p.avg_px) / lever
-                delta = need - p.margin
-                if delta > self.available(self.last()):
-                    raise OrderError("59300", "Leverage adjustment failed: insufficient margin")
-                self.cash -= delta
-                p.margin = need
+            ps = [p for p in self.positions.values() if p.mgn_mode == mode]
+            for p in ps:
+                if p.pos and mode == "isolated":
+                    # Isolated: changing leverage moves margin between the wallet and the position.
+                    need = p.notional(p.avg_px) / lever
+                    delta = need - p.margin
+                    if delta > self.available(self.last()):
+                        raise OrderError("59300", "Leverage adjustment failed: insufficient margin")
+                    self.cash -= delta
+                    p.margin = need
             self.lever[mode] = float(lever)
-            if p:
+            for p in ps:
                 p.lever = float(lever)

@@ -427,8 +427,8 @@ class OkxApi:
         upl = pos.upl(mark)
         margin = pos.margin if pos.mgn_mode == "isolated" else 0.0
         imr = pos.imr(mark)
-        return {"instType": "SWAP", "instId": INST_ID, "mgnMode": pos.mgn_mode, "posId": pos.pos_id, "posSide": "net",
-                "pos": n(pos.pos), "posCcy": "", "availPos": n(abs(pos.pos)), "avgPx": n(pos.avg_px),
+        return {"instType": "SWAP", "instId": INST_ID, "mgnMode": pos.mgn_mode, "posId": pos.pos_id,
+                "posSide": pos.pos_side, "pos": n(pos.pos if pos.pos_side == "net" else abs(pos.pos)), "posCcy": "", "availPos": n(abs(pos.pos)), "avgPx": n(pos.avg_px),
                 "markPx": n(mark), "last": n(last), "upl": n(upl),
                 "uplRatio": n(upl / (margin or imr)) if (margin or imr) else "0", "lever": n(pos.lever),
                 "liqPx": n(pos.liq_px(ex.cash)), "imr": n(imr if pos.mgn_mode == "cross" else 0.0),
@@ -446,14 +446,16 @@ class OkxApi:
             return [self._position(pos, now) for pos in self.ex.positions.values() if pos.pos]
 
     def config(self, p: Any) -> list:
-        return [{"uid": "44705892343619584", "mainUid": "44705892343619584", "acctLv": "2", "posMode": "net_mode",
+        return [{"uid": "44705892343619584", "mainUid": "44705892343619584", "acctLv": "2", "posMode": self.ex.pos_mode,
                  "autoLoan": False, "greeksType": "PA", "level": "Lv1", "levelTmp": "", "ctIsoMode": "automatic",
                  "mgnIsoMode": "automatic", "label": "cockpit-sim", "perm": "read_only,trade", "roleType": "0",
                  "ip": "", "kycLv": "1", "settleCcy": CCY, "settleCcyList": [CCY]}]
 
     def leverage_info(self, p: Any) -> list:
         mode = p.get("mgnMode", "cross")
-        return [{"instId": INST_ID, "mgnMode": mode, "posSide": "net", "lever": n(self.ex.lever.get(mode, 1))}]
+        sides = ("long", "short") if self.ex.pos_mode == "long_short_mode" and mode == "isolated" else ("net",)
+        return [{"instId": INST_ID, "mgnMode": mode, "posSide": s, "lever": n(self.ex.lever.get(mode, 1))}
+                for s in sides]
 
     def trade_fee(self, p: Any) -> list:
         return [{"category": "1", "instType": "SWAP", "level": "Lv1", "maker": n(-MAKER_FEE), "taker": n(-TAKER_FEE),
@@ -478,9 +480,11 @@ class OkxApi:
         return [{"lever": n(lever), "mgnMode": mode, "instId": INST_ID, "posSide": p.get("posSide", "net")}]
 
     def set_position_mode(self, p: Any) -> list:
-        if p.get("posMode") != "net_mode":
-            raise ApiError("51000", "The simulator supports net_mode (one-way) only")
-        return [{"posMode": "net_mode"}]
+        try:
+            self.ex.set_pos_mode(p.get("posMode"), self.clock.now_ms())
+        except OrderError as e:
+            raise ApiError(e.code, e.msg) from None
+        return [{"posMode": self.ex.pos_mode}]
 
     # ------------------------------------------------------------ orders
 
@@ -550,7 +554,7 @@ class OkxApi:
         first = attached[0] if attached else {}
         return {"instType": "SWAP", "instId": INST_ID, "ccy": "", "ordId": o.ord_id, "clOrdId": o.cl_ord_id,
                 "tag": o.tag, "px": n(o.px), "pxUsd": "", "pxVol": "", "pxType": "", "sz": n(o.sz), "pnl": n(o.pnl),
-                "ordType": o.ord_type, "side": o.side, "posSide": "net", "tdMode": o.td_mode,
+                "ordType": o.ord_type, "side": o.side, "posSide": o.pos_side, "tdMode": o.td_mode,
                 "accFillSz": n(o.acc_fill_sz), "fillPx": n(o.fill_px) if o.fill_sz else "",
                 "tradeId": o.trade_id, "fillSz": n(o.fill_sz) if o.fill_sz else "0",
                 "fillTime": str(o.fill_time) if o.fill_time else "", "avgPx": n(o.avg_px) if o.acc_fill_sz else "",
@@ -614,7 +618,7 @@ class OkxApi:
 
     def _algo(self, a: AlgoOrder) -> dict:
         return {"instType": "SWAP", "instId": INST_ID, "algoId": a.algo_id, "algoClOrdId": a.algo_cl_ord_id,
-                "clOrdId": a.algo_cl_ord_id, "ordType": a.ord_type, "side": a.side, "posSide": "net",
+                "clOrdId": a.algo_cl_ord_id, "ordType": a.ord_type, "side": a.side, "posSide": a.pos_side,
                 "tdMode": a.td_mode, "sz": n(a.sz), "state": a.state, "lever": n(self.ex.lever[a.td_mode]),
                 "slTriggerPx": n(a.sl_trigger_px), "slOrdPx": n(a.sl_ord_px), "slTriggerPxType": "last",
                 "tpTriggerPx": n(a.tp_trigger_px), "tpOrdPx": n(a.tp_ord_px), "tpTriggerPxType": "last",
@@ -915,7 +919,7 @@ class OkxApi:
         except (TypeError, ValueError):
             raise ApiError("51000", "Parameter amt error") from None
         try:
-            pos = self.ex.adjust_margin("isolated", kind, amt, self.clock.now_ms())
+            pos = self.ex.adjust_margin("isolated", kind, amt, self.clock.now_ms(), p["posSide"])
         except OrderError as e:
             raise ApiError(e.code, e.msg) from None
         return [{"instId": INST_ID, "posSide": p["posSide"], "amt": n(amt), "type": kind, "leverage": n(
@@ -973,7 +977,7 @@ class OkxApi:
             raise ApiError("50014", "Parameter mgnMode can not be empty")
         auto = str(body.get("autoCxl", "false")).lower() == "true"
         try:
-            self.ex.close_position(mode, auto, self.clock.now_ms())
+            self.ex.close_position(mode, auto, self.clock.now_ms(), body.get("posSide") or "net")
         except OrderError as e:
             raise ApiError(e.code, e.msg) from None
         return [{"instId": INST_ID, "posSide": body.get("posSide") or "net", "clOrdId": body.get("clOrdId") or "",

@@ -375,3 +375,23 @@ def test_sim_start_from_environment_accepts_a_yaml_date():
     assert cfg["sim"]["start"] == "2026-12-04"
     _, start = build_market(cfg["sim"])
     assert start == 1_796_342_400_000
+
+
+def test_long_short_position_mode(x, sim):
+    assert x.fetch_position_mode(SYM)["hedged"] is False
+    x.set_position_mode(True)
+    assert x.fetch_position_mode(SYM)["hedged"] is True
+    x.set_leverage(10, SYM, {"mgnMode": "cross"})
+    x.create_order(SYM, "market", "buy", 3, None, {"tdMode": "cross", "posSide": "long"})
+    x.create_order(SYM, "market", "sell", 2, None, {"tdMode": "cross", "posSide": "short"})
+    pos = {p["side"]: p["contracts"] for p in x.fetch_positions([SYM])}
+    assert pos == {"long": 3, "short": 2}                      # both sides held at once
+    with pytest.raises(ccxt.ExchangeError):                     # no switching back with positions open
+        x.set_position_mode(False)
+    x.create_order(SYM, "market", "sell", 5, None, {"tdMode": "cross", "posSide": "long"})   # closes, never flips
+    pos = {p["side"]: p["contracts"] for p in x.fetch_positions([SYM])}
+    assert pos == {"short": 2}
+    x.close_position(SYM, "short", {"marginMode": "cross"})
+    assert x.fetch_positions([SYM]) == []
+    x.set_position_mode(False)
+    assert x.fetch_position_mode(SYM)["hedged"] is False
