@@ -100,8 +100,7 @@ def test_numbers_carry_no_float_noise(x, sim):
     x.create_order(SYM, "market", "buy", 37.37, None, {"tdMode": "cross"})
     sim.clock.advance(9 * H)
     bodies = [x.publicGetMarketTicker({"instId": INST}), x.publicGetPublicOpenInterest({"instId": INST}),
-              x.privateGetAccountBalance(), x.privateGetAccountPositions(), x.privateGetTradeFills(),
-              x.privateGetAccountBills()]
+              x.privateGetAccountBalance(), x.privateGetAccountPositions(), x.privateGetTradeFills()]
 
     def strings(o):
         if isinstance(o, dict):
@@ -395,3 +394,19 @@ def test_long_short_position_mode(x, sim):
     assert x.fetch_positions([SYM]) == []
     x.set_position_mode(False)
     assert x.fetch_position_mode(SYM)["hedged"] is False
+
+
+def test_amend_algo_order(x, sdk, sim):
+    last = x.fetch_ticker(SYM)["last"]
+    x.create_order(SYM, "market", "buy", 3, None, {"tdMode": "cross"})
+    r = _ok(sdk.trade.place_algo_order(instId=INST, tdMode="cross", side="sell", ordType="conditional", sz="1",
+                                       slTriggerPx=str(round(last * 0.95, 1)), slOrdPx="-1"))
+    aid = r[0]["algoId"]
+    _ok(sdk.trade.amend_algo_order(instId=INST, algoId=aid, newSz="2", newSlTriggerPx=str(round(last * 0.97, 1))))
+    got = _ok(sdk.trade.get_algo_order_details(algoId=aid))[0]
+    assert got["sz"] == "2" and float(got["slTriggerPx"]) == round(last * 0.97, 1)
+    r = sdk.trade.amend_algo_order(instId=INST, algoId=aid, newSlTriggerPx=str(round(last * 1.01, 1)))
+    assert r["data"][0]["sCode"] == "51280"                     # a long's stop above the last price
+    x.cancel_order(aid, SYM, {"stop": True})
+    r = sdk.trade.amend_algo_order(instId=INST, algoId=aid, newSz="1")
+    assert r["data"][0]["sCode"] == "51510"
