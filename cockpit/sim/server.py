@@ -1,7 +1,8 @@
 """The simulator's HTTP server: OKX v5 REST under ``/api/v5/`` on loopback, plus ``/sim/admin/``.
 
 Private calls are checked like OKX does: API key, passphrase, the HMAC-SHA256 signature of
-``timestamp + method + path?query + body`` (base64), a timestamp within 30 s of real time, and
+``timestamp + method + path?query + body`` (base64), a timestamp within 30 s of the simulator's
+clock (what ``public/time`` reports) or of the wall clock, and
 the ``x-simulated-trading: 1`` header (demo trading). Faults (see ``faults.py``) are applied
 before a request reaches the exchange.
 

@@ -410,3 +410,16 @@ def test_amend_algo_order(x, sdk, sim):
     x.cancel_order(aid, SYM, {"stop": True})
     r = sdk.trade.amend_algo_order(instId=INST, algoId=aid, newSz="1")
     assert r["data"][0]["sCode"] == "51510"
+
+
+def test_standalone_sim_defaults_to_the_wall_clock(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COCKPIT__")}
+    env["COCKPIT__SIM__HISTORY_DAYS"] = "2"
+    out = subprocess.run([sys.executable, "-m", "cockpit", "--db", str(tmp_path / "x.db"), "sim", "--port", "0",
+                          "--for", "0.5"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "clock: wall" in out.stdout and "speed 1x" in out.stdout   # (--speed N: the accelerated clock)
