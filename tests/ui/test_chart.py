@@ -21,6 +21,14 @@ def walk(n: int, seed: int = 3) -> dict[str, np.ndarray]:
     return arrays(opens, np.maximum(opens, close) * 1.002, np.minimum(opens, close) * 0.998, close)
 
 
+BARE = chart.View(volume=False)  # the price plot alone over all rows but the time axis
+
+
+def plot(t, h: int, view=BARE) -> list[str]:
+    """The price rows of a built chart (without the volume strip and the time axis)."""
+    return t.plain.split("\n")[:chart.layout(h, view)[0]]
+
+
 def cells(t, row: int, col: int) -> tuple[str, str]:
     """(character, style) at a cell of the built Text."""
     lines = t.split("\n")
@@ -48,16 +56,16 @@ def test_one_column_per_candle_newest_right_and_coloured_by_direction():
     # Two candles on a 100..200 range: a rising one then a falling one.
     data = arrays([110, 190], [200, 195], [100, 105], [190, 120])
     w, h = 40, 12
-    t = chart.build(data, {}, "1h", w, h)
+    t = chart.build(data, {}, "1h", w, h, BARE)
     pw = w - chart.AXIS
-    lines = t.plain.split("\n")[1:]  # below the legend
+    lines = plot(t, h)
     rising, falling = [ln[pw - 2] for ln in lines], [ln[pw - 1] for ln in lines]
     assert "┃" in rising and "┃" in falling
     # The rising body spans 110..190, the falling one 120..190: the rising one reaches lower.
     assert max(i for i, ch in enumerate(rising) if ch in "┃╻╽") > max(i for i, ch in enumerate(falling) if ch in "┃╻╽")
-    row = 1 + next(i for i, ch in enumerate(rising) if ch == "┃")
+    row = next(i for i, ch in enumerate(rising) if ch == "┃")
     assert "green" in cells(t, row, pw - 2)[1]
-    row = 1 + next(i for i, ch in enumerate(falling) if ch == "┃")
+    row = next(i for i, ch in enumerate(falling) if ch == "┃")
     assert "red" in cells(t, row, pw - 1)[1]
     # Wicks: the rising candle's low (100) is below both bodies, drawn light.
     assert rising[-1] in "│╵╷" or rising[-2] in "│╵╷"
@@ -67,12 +75,12 @@ def test_levels_are_dashed_lines_labelled_on_the_axis_and_far_ones_pinned():
     data = walk(120)
     lo, hi = float(data["low"][-100:].min()), float(data["high"][-100:].max())
     entry = (lo + hi) / 2
-    t = chart.build(data, {"entry": entry, "SL": lo - 10 * (hi - lo), "TP": None}, "1h", 120, 30)
+    t = chart.build(data, {"entry": entry, "SL": lo - 10 * (hi - lo), "TP": None}, "1h", 120, 30, BARE)
     plain = t.plain
     entry_line = next(ln for ln in plain.split("\n") if "E " in ln[-chart.AXIS:])
     assert "╌" in entry_line
     assert f"{entry:,.0f}"[:4] in entry_line[-chart.AXIS:]
-    last = plain.split("\n")[-1]
+    last = plot(t, 30)[-1]
     assert "SL▼" in last, "a stop far below the candles is pinned to the bottom edge with an arrow"
     assert "TP" not in plain
 
@@ -96,9 +104,9 @@ def test_overlays_are_drawn_but_never_cover_a_candle(monkeypatch):
     lo, hi = float(data["low"].min()), float(data["high"].max())
     # Levels just outside every price fix the same vertical range for both builds.
     lv = {"entry": lo - 0.2 * (hi - lo), "TP": hi + 0.2 * (hi - lo)}
-    with_overlays = chart.build(data, lv, "1h", 120, 30).plain.split("\n")[1:]
-    monkeypatch.setattr(chart, "overlays", lambda close: [])
-    bare = chart.build(data, lv, "1h", 120, 30).plain.split("\n")[1:]
+    with_overlays = plot(chart.build(data, lv, "1h", 120, 30, BARE), 30)
+    monkeypatch.setattr(chart, "overlays", lambda close, view=None: [])
+    bare = plot(chart.build(data, lv, "1h", 120, 30, BARE), 30)
     pw = 120 - chart.AXIS
     glyphs = set("┃╿╽╹╻│╵╷")
     drawn = 0
@@ -116,8 +124,8 @@ def test_overlays_are_drawn_but_never_cover_a_candle(monkeypatch):
 def test_a_level_at_the_last_price_keeps_its_label_next_to_it():
     data = walk(120)
     last = float(data["close"][-1])
-    t = chart.build(data, {"entry": last}, "1h", 100, 24)
-    axis = [ln[100 - chart.AXIS + 1:].strip() for ln in t.plain.split("\n")]
+    t = chart.build(data, {"entry": last}, "1h", 100, 24, BARE)
+    axis = [ln[100 - chart.AXIS + 1:].strip() for ln in plot(t, 24)]
     entry_rows = [i for i, a in enumerate(axis) if a.startswith("E ")]
     last_rows = [i for i, a in enumerate(axis) if a and abs(float(a.split()[-1].replace(",", "")) - last) <= 1.0
                  and not a.startswith("E ")]
@@ -132,8 +140,8 @@ def test_crowded_level_labels_read_in_price_order():
     lo, hi = float(data["low"][-60:].min()), float(data["high"][-60:].max())
     per_row = (hi - lo) / 6
     lv = {"entry": last - 0.1 * per_row, "SL": last - 0.3 * per_row, "TP": last + 0.2 * per_row}
-    t = chart.build(data, lv, "1d", 80, 8)
-    axis = [ln[80 - chart.AXIS + 1:].strip() for ln in t.plain.split("\n")[1:]]
+    t = chart.build(data, lv, "1d", 80, 8, BARE)
+    axis = [ln[80 - chart.AXIS + 1:].strip() for ln in plot(t, 8)]
     named = [a for a in axis if a]
     prices = [float(a.split()[-1].replace(",", "")) for a in named]
     assert sum(a.startswith(("E ", "SL ", "TP ")) for a in named) == 3, named
