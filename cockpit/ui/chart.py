@@ -529,15 +529,23 @@ def readout(candles: dict[str, np.ndarray], width: int, view: View, fills: list[
     colour = "green" if cl >= o else "red"
     step = max(abs(h - lo), abs(h) * 1e-4) / 10
     p = lambda x: price_label(x, step, width=14)  # noqa: E731
-    out = (f"[b]{bar_time(int(c['timestamp'][i]), bar_ms)}[/b]  O {p(o)}  H {p(h)}  L {p(lo)}  "
-           f"C [{colour}]{p(cl)} {chg:+.2f}%[/]  V {_qty(v)}")
     mk = fill_marks(fills or [], np.asarray(c["timestamp"], dtype=np.int64), bar_ms).get(i, [])
-    for f in mk[:2]:
-        side = str(f.get("side", "")).lower()
-        what = "exit" if f.get("reduce_only") else "entry"
-        out += f"  [{'green' if side == 'buy' else 'red'}]{side} {float(f['amount']):g} @{p(float(f['price']))} {what}[/]"
-    if len(mk) > 2:
-        out += f"  +{len(mk) - 2} fills"
+    if width >= 100:
+        out = (f"[b]{bar_time(int(c['timestamp'][i]), bar_ms)}[/b]  O {p(o)}  H {p(h)}  L {p(lo)}  "
+               f"C [{colour}]{p(cl)} {chg:+.2f}%[/]  V {_qty(v)}")
+        for f in mk[:2]:
+            side = str(f.get("side", "")).lower()
+            what = "exit" if f.get("reduce_only") else "entry"
+            out += f"  [{'green' if side == 'buy' else 'red'}]{side} {float(f['amount']):g} @{p(float(f['price']))} {what}[/]"
+    else:  # narrow: the same figures, tighter (an 80-column border holds 76 cells)
+        stamp = bar_time(int(c["timestamp"][i]), bar_ms)[5:]
+        out = (f"[b]{stamp}[/b] O {p(o)} H {p(h)} L {p(lo)} C [{colour}]{p(cl)} {chg:+.2f}%[/] V {_qty(v)}")
+        for f in mk[:1]:
+            side = str(f.get("side", "")).lower()
+            mark = ("▲" if side == "buy" else "▼") if not f.get("reduce_only") else ("△" if side == "buy" else "▽")
+            out += f" [{'green' if side == 'buy' else 'red'}]{mark}{float(f['amount']):g}@{p(float(f['price']))}[/]"
+    if len(mk) > 2 or (width < 100 and len(mk) > 1):
+        out += f" +{len(mk) - (2 if width >= 100 else 1)} fills"
     return out
 
 
