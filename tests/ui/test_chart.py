@@ -210,7 +210,8 @@ def test_cursor_bar_reads_out_its_ohlcv_and_fills():
     data["timestamp"] = data["timestamp"] + 1_768_435_200_000
     fills = [{"timestamp": int(data["timestamp"][-3]) + 5, "side": "buy", "price": 61_000.0, "amount": 0.12}]
     view = chart.View(cursor=2, volume=False)
-    text = chart.readout(data, 80, view, fills, 3_600_000)
+    assert "▲0.12@61,000" in chart.readout(data, 80, view, fills, 3_600_000), "narrow: the same, tighter"
+    text = chart.readout(data, 120, view, fills, 3_600_000)
     i = -3
     stamp = chart.bar_time(int(data["timestamp"][i]), 3_600_000)
     assert text.startswith(f"[b]{stamp}[/b]")
