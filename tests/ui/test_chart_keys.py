@@ -69,6 +69,12 @@ async def test_cursor_reads_out_the_bar_and_arrows_scroll_only_with_the_chart_fo
         await pilot.press("up")
         await settle(app, pilot)
         assert app.selected_order_id == demo_ids["pending"]
+        # ↑/↓ with the chart focused still select orders (and give the focus back to them).
+        await pilot.press("v")
+        await settle(app, pilot)
+        await pilot.press("down")
+        await settle(app, pilot)
+        assert app.query_one("#orders-table").has_focus and app.selected_order_id == demo_ids["filled"]
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")

@@ -47,6 +47,9 @@ class CandlesChart(Widget, can_focus=True):
         Binding("plus,equals_sign", "zoom(-1)", "Zoom in", show=False),
         Binding("minus,underscore", "zoom(1)", "Zoom out", show=False),
         Binding("escape", "leave", "Back to orders", show=False),
+        # ↑/↓ always select orders: with the chart focused they hand the focus back and move there.
+        Binding("up", "orders('up')", "Order ↑", show=False),
+        Binding("down", "orders('down')", "Order ↓", show=False),
     ]
 
     def __init__(self, **kw: Any) -> None:
@@ -132,6 +135,11 @@ class CandlesChart(Widget, can_focus=True):
             self.screen.query_one("#orders-table").focus()
         except Exception:  # noqa: BLE001 - no orders list on this screen
             self.screen.set_focus(None)
+
+    def action_orders(self, direction: str) -> None:
+        self.action_leave()
+        for table in self.screen.query("#orders-table"):
+            getattr(table, f"action_cursor_{direction}")()
 
     def toggle(self, overlay: str) -> None:
         """Switch an overlay ('ema', 'bb', 'volume') on or off."""
