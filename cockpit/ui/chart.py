@@ -291,7 +291,8 @@ def build(candles: dict[str, np.ndarray], lv: dict[str, Any], timeframe: str, wi
     pw = width - AXIS
     ph, vr, vol_strip, axis_rows = layout(height, view)
     if n_all == 0 or pw < 10 or ph < 3:
-        msg = f"no {timeframe} candles in the database yet" if n_all == 0 else "window too small for the chart"
+        msg = ("reading older candles…" if n_all == 0 and len(candles.get("timestamp", ())) else
+               f"no {timeframe} candles in the database yet" if n_all == 0 else "window too small for the chart")
         lines = [" " * width] * height
         lines[height // 2] = msg[:width].center(width)
         return Text("\n".join(lines), style="bright_black", no_wrap=True, overflow="crop")

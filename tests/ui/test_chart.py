@@ -275,3 +275,9 @@ def test_level_labels_sit_on_their_lines():
     for tag in ("TP ", "E ", "SL "):
         row = next(i for i, ln in enumerate(lines) if ln[80 - chart.AXIS + 1:].startswith(tag))
         assert "╌" in lines[row][:80 - chart.AXIS], f"{tag.strip()} label is not on its line"
+
+
+def test_a_view_before_the_loaded_candles_says_it_is_reading_them():
+    data = walk(50)
+    t = chart.build(data, {}, "1h", 80, 20, chart.View(end=int(data["timestamp"][0]) - 10 * 3_600_000))
+    assert "reading older candles" in t.plain and "no 1h candles" not in t.plain
