@@ -81,8 +81,8 @@ def metric_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
         ("trades", f"{r.get('total_trades') or 0} ({r.get('profitable_trades') or 0} won)"),
         ("win rate", "—" if r.get("win_rate") is None else f"{float(r['win_rate']) * 100:.1f}%"),
         ("final equity", render.num(r.get("final_equity"), 2)),
-        ("capital / fee / slip", f"{render.num(r.get('initial_capital'), 0)} / {r.get('commission_rate')} / "
-                                 f"{r.get('slippage_bps')}bps"),
+        ("capital/fee/slip", f"{render.num(r.get('initial_capital'), 0)} / {r.get('commission_rate')} / "
+                             f"{r.get('slippage_bps')}bps"),
     ]
     shown = {"total_return", "max_drawdown", "sharpe", "sharpe_ratio", "profit_factor", "trades", "total_trades",
              "win_rate", "final_equity", "profitable_trades"}
