@@ -24,11 +24,13 @@ def _num(v: Any, fmt: str = "{:.2f}") -> str:
     return "n/a" if v is None else fmt.format(v)
 
 
-def _resample(values: np.ndarray, width: int) -> np.ndarray:
+def _resample(values: np.ndarray, width: int, how=np.mean) -> np.ndarray:
+    """``values`` in ``width`` buckets, each reduced with ``how`` (mean for the equity line; min for
+    drawdown, so the deepest point survives the squeeze)."""
     if len(values) <= width:
         return values
     edges = np.linspace(0, len(values), width + 1).astype(int)
-    return np.array([values[a:b].mean() if b > a else values[min(a, len(values) - 1)] for a, b in zip(edges, edges[1:])])
+    return np.array([how(values[a:b]) if b > a else values[min(a, len(values) - 1)] for a, b in zip(edges, edges[1:])])
 
 
 def equity_chart(equity: np.ndarray, *, width: int = 64, height: int = 8) -> list[str]:
@@ -47,11 +49,13 @@ def equity_chart(equity: np.ndarray, *, width: int = 64, height: int = 8) -> lis
             line.append(_BLOCKS[8] if full >= 8 else _BLOCKS[max(0, int(full) + 1)] if full >= 0 else " ")
         label = f"{hi:>11,.0f} " if r == height - 1 else f"{lo:>11,.0f} " if r == 0 else " " * 12
         rows.append(label + "│" + "".join(line))
-    dd = _resample(drawdown(np.asarray(equity, dtype=float)), width)
-    worst = float(dd.min()) if len(dd) else 0.0
+    # The deepest figure is the full curve's (the table's "Max drawdown"), not that of averaged buckets.
+    full = drawdown(np.asarray(equity, dtype=float))
+    dd = _resample(full, width, np.min)
+    worst = float(full.min()) if len(full) else 0.0
     scale = abs(worst) or 1.0
     dline = "".join(_BLOCKS[min(8, int(round(abs(v) / scale * 8)))] for v in dd)
-    rows.append(f"{'drawdown':>11} │" + dline + f"  (deepest {worst * 100:.1f}%)")
+    rows.append(f"{'drawdown':>11} │" + dline + f"  (deepest {_pct(worst)})")
     return rows
 
 

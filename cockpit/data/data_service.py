@@ -108,6 +108,12 @@ class DataService:
         return pd.DataFrame(self.candle_arrays(symbol, timeframe, limit=limit, start=start, end=end),
                             columns=list(CANDLE_COLUMNS))
 
+    def first_candle_time(self, symbol: str, timeframe: str) -> int | None:
+        """Open time of the oldest stored candle (the chart's Home)."""
+        r = self._db.execute_sql("SELECT MIN(timestamp) FROM market_data WHERE symbol=? AND timeframe=?",
+                                 [symbol, timeframe]).fetchone()
+        return r[0] if r and r[0] is not None else None
+
     def latest_candle_time(self, symbol: str, timeframe: str, *, end: int | None = None) -> int | None:
         """Open time of the newest stored candle (with ``end``: the newest at or before it, e.g. so that
         a row dated beyond the exchange clock is not taken for the newest bar)."""

@@ -17,6 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_status(args: argparse.Namespace, ctx) -> int:
     from cockpit.data import DataService
+    from cockpit.domain.humanize import money
     from cockpit.engine.lock import EngineLock, EngineLocked
 
     ctx.database()
@@ -42,7 +43,7 @@ def run_status(args: argparse.Namespace, ctx) -> int:
     print(f"engine     {'running' if running else 'not running'} (state {beat.get('state')}, "
           f"last heartbeat {age:.0f}s ago)")
     print(f"clock      {beat.get('ts_utc')}  mode {beat.get('mode')}  speed {beat.get('speed')}")
-    print(f"equity     {beat.get('equity')}")
+    print(f"equity     {money(beat.get('equity'))}")
     print(f"position   {pos.get('side', 'flat')} {pos.get('size', 0)}")
     print(f"decision   last id {beat.get('last_decision_id')}  lag {beat.get('lag_ms')} ms")
     print(f"approvals  {beat.get('pending_approvals')} pending   kill switch {'ON' if beat.get('kill_switch') else 'off'}")

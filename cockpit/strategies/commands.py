@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also evaluate every enabled strategy on the newest closed bar in the database")
     p.add_argument("--report", action="store_true",
                    help="print the technical-analysis report (indicators, patterns, levels, regime) of the database's "
-                   "newest candles as JSON")
+                   "newest candles as a table (JSON with --json)")
     p.add_argument("--symbol", help="symbol for --signals/--report (default: config symbol)")
     p.set_defaults(func=run_strategies)
 
@@ -86,14 +86,20 @@ def _evaluate(args: argparse.Namespace, ctx, entries) -> int:
         out["signals"] = sigs
     if args.report:
         out["technical_analysis"] = TechnicalAnalysis(cfg["regime"]).report(sctx.candles_by_tf, primary=tf)
-    if args.json or args.report:
+    if args.json:
         import json
 
         print(json.dumps(out, indent=2))
         return 0
-    print(f"{symbol} {tf}, bar opened at {int(last)} ms")
+    from cockpit.domain.humanize import utc
+
+    print(f"{symbol} {tf}, bar opened at {utc(last)}")
+    if args.report:
+        from cockpit.strategies.report_text import report_table
+
+        print(report_table(out["technical_analysis"]))
     w = max(len(e.name) for e in entries)
-    for s in out["signals"]:
+    for s in out.get("signals", []):
         if not s["enabled"]:
             print(f"{s['name'].ljust(w)}  off    {s['disabled_reason']}")
             continue

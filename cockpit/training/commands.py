@@ -126,7 +126,9 @@ def format_report(version: str, r: dict[str, Any]) -> str:
         cagr = "n/a" if m.get("cagr") is None else f"{m['cagr']:+.1%}"
         out.append(f"{name:<17} {m['total_return']:>+8.1%} {cagr:>7} {sh:>6} {ci_txt:>15} {m['max_drawdown']:>7.1%} "
                    f"{m['turnover_per_year']:>11.1f} {m['fees']:>6.1%} {m['funding']:>7.1%} {m['exposure']:>8.2f}")
-    out += ["", "  " + "\n  ".join(f"{k}: {m['label']}" for k, m in r["policies"].items()), "",
+    out += ["", "  " + "\n  ".join(f"{k}: {m['label']}" + (" (made no trade in this period)" if k == "best_single"
+                                                           and not m.get("trades") else "")
+                                   for k, m in r["policies"].items()), "",
             "verdict: " + r["verdict"]["summary"]]
     if r["params_changed_since_training"]:
         out.append("note: parameters changed since training for " + ", ".join(r["params_changed_since_training"]))

@@ -302,9 +302,29 @@ def verdict(policies: Mapping[str, Mapping[str, Any]], daily: Mapping[str, np.nd
                     + ("" if sure else ", so the difference is within the uncertainty"))
         lines.append(txt)
     lines.append(f"max drawdown {'within' if dd_ok else 'BEYOND'} the {max_drawdown:.0%} limit")
+    # Equal weights and the best single strategy are baselines, not the bar: being ahead of a baseline
+    # that lost money is no win when cash (no position) kept the capital.
+    beats_equal = None
+    eqw = policies.get("equal_weights")
+    if eqw is not None and subject != "equal_weights":
+        eq_sh = eqw["sharpe"] if eqw["sharpe"] is not None else float("-inf")
+        ahead = bool(s["total_return"] > eqw["total_return"] and sh > eq_sh)
+        beats_equal = bool(ahead and beats_cash)
+        figs = f"return {eqw['total_return']:+.1%}, Sharpe {eq_sh:.2f}"
+        lines.append(f"beats equal weights ({figs})" if beats_equal else
+                     f"ahead of equal weights ({figs}) but NOT a win: it lost to cash (0%)" if ahead else
+                     f"does NOT beat equal weights ({figs})")
+    bs = policies.get("best_single")
+    if bs is not None and not bs.get("trades"):
+        lines.append("the best single strategy of training made no trade in this period: no baseline here")
     if best:
-        lines.append(f"best Sharpe within the drawdown limit: {best}")
+        b = policies[best]
+        if b["total_return"] < 0 and best != "cash" and "cash" in policies:
+            lines.append(f"best Sharpe within the drawdown limit: {best}, yet it lost {b['total_return']:.1%}: "
+                         "cash did better")
+        else:
+            lines.append(f"best Sharpe within the drawdown limit: {best}")
     return {"beats_cash": beats_cash, "beats_buy_and_hold_sharpe": beats_bh, "within_drawdown_limit": dd_ok,
-            "max_drawdown_limit": max_drawdown, "best_within_drawdown": best,
+            "max_drawdown_limit": max_drawdown, "best_within_drawdown": best, "beats_equal_weights": beats_equal,
             "sharpe_minus_buy_and_hold_ci90": ci_bh, "passes": bool(beats_cash and beats_bh and dd_ok),
             "summary": "; ".join(lines)}

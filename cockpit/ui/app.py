@@ -8,6 +8,7 @@ so the UI behaves the same in-process and attached to a headless engine.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Iterable
 
 from textual import events, on, work
@@ -21,6 +22,7 @@ from cockpit.config import mode_label
 from cockpit.data import DataService
 from cockpit.data.operator import operator_identity, submit_command
 from cockpit.engine.clock import WallClock  # the UI's clock (heartbeat age, countdowns); tests pass a frozen one
+from cockpit.ui.chart import DEFAULT_VIEW, View as ChartView
 from cockpit.ui.gc_idle import IdleCollector
 from cockpit.ui.messages import CommandFailed, CommandSubmitted, PollFailed, StatePolled
 from cockpit.ui.screens.main import MainScreen
@@ -37,6 +39,10 @@ KEYMAP: list[tuple[str, str, str]] = [
     ("K", "kill", "Kill switch: cancel all, flatten, halt new entries (asks to confirm)"),
     ("U", "clear_kill", "Clear the kill switch / halt (asks to confirm)"),
     ("1 2 3 4", "timeframe", "Chart timeframe 15m / 1h / 4h / 1d"),
+    ("v", "", "Focus the chart (again: back to the orders); its cursor bar reads out date, OHLC, volume, fills"),
+    ("← → PgUp PgDn", "", "Chart focused: move the cursor bar / scroll a page through history"),
+    ("Home End + −", "", "Chart focused: oldest / newest candles, zoom in / out (Esc: back to the orders)"),
+    ("m B V", "", "Chart overlays on/off: EMA 12/26 / Bollinger bands / volume"),
     ("↑ ↓", "", "Select an order in the orders pane"),
     ("Tab", "", "Compact layout: next pane tab (else next focus)"),
     ("w l e o", "", "Compact layout: weights / rationale / events / orders tab"),
@@ -134,21 +140,23 @@ class CockpitApp(App):
             self._timer = None
         if self._shutting_down():
             return  # a refresh timer firing while the screens are taken down: nothing to poll for
-        size = None
-        # The chart's size, once the main screen has composed it (before that, the poller's default).
-        # query_one is cached between DOM changes; query() would walk the whole tree on every refresh.
+        size, view = None, DEFAULT_VIEW
+        # The chart's size and view, once the main screen has composed it (before that, the poller's
+        # default). query_one is cached between DOM changes; query() would walk the whole tree each time.
         try:
             chart = self.main_screen.query_one("#candles")
         except NoMatches:
             pass
         else:
             size = (chart.size.width, chart.size.height)
-        self.run_poll(self.timeframe, self.selected_order_id, size)
+            view = chart.view if chart.timeframe == self.timeframe else replace(chart.view, end=None)
+        self.run_poll(self.timeframe, self.selected_order_id, size, view)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="poll")
-    def run_poll(self, timeframe: str, selected: int | None, chart_size: tuple[int, int] | None = None) -> None:
+    def run_poll(self, timeframe: str, selected: int | None, chart_size: tuple[int, int] | None = None,
+                 view: ChartView = DEFAULT_VIEW) -> None:
         try:
-            self.post_message(StatePolled(self.poller.poll(timeframe, selected, chart_size)))
+            self.post_message(StatePolled(self.poller.poll(timeframe, selected, chart_size, view)))
         except Exception as e:  # noqa: BLE001 - shown in the UI, never fatal
             self.post_message(PollFailed(f"{type(e).__name__}: {e}"))
         finally:

@@ -14,7 +14,9 @@ from typing import Any
 import numpy as np
 
 from cockpit.data import DataService
+from cockpit.domain.market import timeframe_ms
 from cockpit.ui import chart
+from cockpit.ui.chart import DEFAULT_VIEW, View as ChartView
 
 CHART_TIMEFRAMES = ("15m", "1h", "4h", "1d")
 PENDING = "pending_approval"
@@ -102,8 +104,12 @@ class Snapshot:
     fills: list[dict[str, Any]] = field(default_factory=list)
     selected_decision: dict[str, Any] | None = None
     levels: dict[str, Any] = field(default_factory=dict)
-    chart: Any = None  # Rich Text of the chart, built in the worker for ``chart_size``
+    chart: Any = None  # Rich Text of the chart, built in the worker for ``chart_size`` and ``chart_view``
     chart_size: tuple[int, int] | None = None
+    chart_view: ChartView = DEFAULT_VIEW
+    chart_fills: list[dict[str, Any]] = field(default_factory=list)  # fills in the loaded candles' span
+    chart_first: int | None = None  # open time of the oldest / newest stored candle of the timeframe
+    chart_last: int | None = None
     sigs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -121,11 +127,12 @@ class Poller:
         self._llm: dict[int, dict[str, Any]] = {}
         self._prompts: dict[int, str] = {}
         self._chart_sig: Any = None
+        self._reduce_only: dict[int, bool] = {}  # order id -> reduce-only (never changes once written)
 
     def poll(self, timeframe: str, selected_order_id: int | None,
-             chart_size: tuple[int, int] | None = None) -> Snapshot:
+             chart_size: tuple[int, int] | None = None, view: chart.View = chart.DEFAULT_VIEW) -> Snapshot:
         ds, sym = self.ds, self.symbol
-        s = Snapshot(timeframe=timeframe)
+        s = Snapshot(timeframe=timeframe, chart_view=view)
         s.halted, s.halt_reason = halt_state(ds)
         s.heartbeat = heartbeat(ds)
         s.heartbeat_ms = heartbeat_ms(ds)
@@ -139,7 +146,8 @@ class Poller:
         s.balance = ds.latest_balance("USDT")
         s.position = ds.latest_position_snapshot(sym)
 
-        s.candles = ds.candle_arrays(sym, timeframe, limit=self.chart_bars)
+        s.chart_first, s.chart_last = ds.first_candle_time(sym, timeframe), ds.latest_candle_time(sym, timeframe)
+        s.candles = self._chart_candles(timeframe, view, chart_size, s.chart_first)
 
         new = ds.decisions(symbol=sym, since_id=self._decision_last, limit=DECISIONS_KEPT)
         if new:
@@ -179,12 +187,15 @@ class Poller:
         c = s.candles
         pos = s.position
         s.levels = chart.levels(pos, s.orders)
+        s.chart_fills = self._chart_fills(s.orders, int(c["timestamp"][0]) if len(c["timestamp"]) else None)
         s.sigs = {
             "header": (s.halted, s.halt_reason, s.heartbeat_ms, (s.heartbeat or {}).get("state"), _sig(s.price), _sig(s.funding), _sig(s.open_interest),
                        _sig(s.long_short), _sig(s.balance), _sig(pos)),
             "candles": (timeframe, len(c["timestamp"]), int(c["timestamp"][-1]) if len(c["timestamp"]) else 0,
                         float(c["close"][-1]) if len(c["close"]) else 0.0, float(c["high"][-1]) if len(c["high"]) else 0,
-                        float(c["low"][-1]) if len(c["low"]) else 0, tuple(sorted(s.levels.items()))),
+                        float(c["low"][-1]) if len(c["low"]) else 0, tuple(sorted(s.levels.items())),
+                        int(c["timestamp"][0]) if len(c["timestamp"]) else 0, view, s.chart_first, s.chart_last,
+                        tuple(f["id"] for f in s.chart_fills)),
             "decisions": (self._decision_last, len(self._llm)),
             "risk": self._risk_last,
             "orders": (tuple((o["id"], o["status"], o.get("updated_at"), o.get("filled")) for o in s.orders),
@@ -192,9 +203,45 @@ class Poller:
         }
         if chart_size and chart_size[0] > 0 and chart_size[1] > 0 and s.sigs["candles"] != self._chart_sig:
             # Built here, in the worker: the event loop only swaps in the finished Text.
-            s.chart, s.chart_size = chart.build(s.candles, s.levels, timeframe, *chart_size), chart_size
+            s.chart = chart.build(s.candles, s.levels, timeframe, *chart_size, view=view, fills=s.chart_fills,
+                                  timeframe_ms=timeframe_ms(timeframe))
+            s.chart_size = chart_size
             self._chart_sig = s.sigs["candles"]
         return s
+
+    def _chart_candles(self, timeframe: str, view: chart.View, size: tuple[int, int] | None,
+                       first: int | None) -> dict[str, np.ndarray]:
+        """The candles the chart needs for ``view``: the window, the overlays' warm-up to its left and a
+        page to its right (so scrolling forward needs no read); clamped to the oldest stored candle."""
+        ds, sym = self.ds, self.symbol
+        width = size[0] if size and size[0] > 0 else 0
+        need = max(self.chart_bars, chart.candles_needed(width, view))
+        if view.end is None:
+            return ds.candle_arrays(sym, timeframe, limit=need)
+        step = timeframe_ms(timeframe)
+        page = chart.bars_shown(width, view) * view.merge
+        c = ds.candle_arrays(sym, timeframe, limit=need + page, end=view.end + page * step)
+        if first is not None and int(np.searchsorted(c["timestamp"], view.end, side="right")) < page:
+            # Scrolled to (or past) the oldest candle: the oldest pages there are.
+            c = ds.candle_arrays(sym, timeframe, start=first, end=first + (need + page) * step)
+        return c
+
+    def _chart_fills(self, orders: list[dict[str, Any]], since: int | None) -> list[dict[str, Any]]:
+        """Fills from the first loaded candle on, each marked reduce-only (an exit) or not (an entry)."""
+        if since is None:
+            return []
+        fills = self.ds.trades(symbol=self.symbol, start=since, limit=500)
+        for o in orders:
+            self._reduce_only.setdefault(o["id"], bool(o.get("reduce_only")))
+        out = []
+        for f in fills:
+            oid = f.get("order_id")
+            if oid is not None and oid not in self._reduce_only:
+                o = self.ds.order(oid)
+                self._reduce_only[oid] = bool(o and o.get("reduce_only"))
+            out.append({"id": f["id"], "timestamp": f["timestamp"], "side": f["side"], "price": f["price"],
+                        "amount": f["amount"], "reduce_only": self._reduce_only.get(oid, False)})
+        return out
 
 
 def _sig(row: dict[str, Any] | None) -> Any:

@@ -154,8 +154,14 @@ def test_cli_signals_and_report_from_the_database(tmp_path, capsys):
     sig = {s["name"]: s for s in out["signals"]}
     assert sig["ema_trend"]["direction"] == "long" and sig["ema_trend"]["stop_loss"] < sig["ema_trend"]["entry"]
     assert sig["onchain"]["enabled"] is False
-    assert main(base + ["strategies", "--report"]) == 0
+    assert main(base + ["strategies", "--report", "--json"]) == 0
     rep = json.loads(capsys.readouterr().out)["technical_analysis"]
     assert rep["primary_timeframe"] == "1h" and rep["timeframes"]["1h"]["bars"] == 300
+    # For people: a table with dates, not JSON and not epoch milliseconds.
+    assert main(base + ["strategies", "--report"]) == 0
+    text = capsys.readouterr().out
+    assert not text.lstrip().startswith("{") and "RSI 14" in text and "EMA200" in text
+    assert "bar opened at 2024-01-13 11:00 UTC" in text and str(t0 + 299 * 3_600_000) not in text
     assert main(base + ["strategies", "--signals"]) == 0
-    assert "ema_trend" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "ema_trend" in text and "bar opened at 2024-01-13 11:00 UTC" in text and " ms" not in text

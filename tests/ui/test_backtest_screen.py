@@ -163,3 +163,102 @@ async def test_a_backtest_keeps_running_while_the_trader_is_on_the_main_screen(m
         assert app.screen is screen and not screen.running
         assert "done" in str(screen.query_one("#bt-status").render())
         assert screen.current is not None and screen.current["id"] == m.BacktestResult.get().id
+
+
+# ------------------------------------------------------------------ which run opens, sweep rows, keyboard
+
+def _sweep_row(rank: int = 1, trades: int = 4287) -> int:
+    """A sweep row as cockpit.backtest.sweep stores it: metrics only, no curve, no trades."""
+    import json
+
+    from demo_data import NOW, SYMBOL
+
+    cfg = m.BacktestConfig.create(name=f"sweep ema_trend 1h #{rank} (fast=8,slow=21)", symbol=SYMBOL, timeframe="1h",
+                                  start_time=NOW - 90 * 86_400_000, end_time=NOW, initial_capital=10000.0,
+                                  commission_rate=0.0005, strategy="ema_trend",
+                                  strategy_params=json.dumps({"fast": 8, "slow": 21, "_engine": "fast",
+                                                              "_sweep_rank": rank, "_sweep_metric": "sharpe"}))
+    return m.BacktestResult.create(config=cfg, total_return=-0.185, max_drawdown=-0.2, sharpe_ratio=-0.4,
+                                   total_trades=trades, equity_curve="[]", trade_log="[]", status="sweep",
+                                   metrics=json.dumps({"sweep_rank": rank, "walk_forward": None})).id
+
+
+async def test_opens_the_newest_full_run_not_a_newer_sweep_row_and_sweep_rows_show_their_parameters(make_app, db):
+    fill_demo()
+    full = fill_backtest_result()
+    sweep = _sweep_row()
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await open_screen(app, pilot, "b")
+        assert screen.current["id"] == full
+        assert screen.query_one("#bt-trades").row_count == 6
+        runs = screen.query_one("#bt-runs")
+        row = [str(c) for c in runs.get_row(str(sweep))]
+        assert "sweep#1 ema_trend fast=8,slow=21" in row[-1], row
+        assert "_engine" not in row[-1]
+        # Opening the sweep row says why it has no trades instead of `Trades (0)` next to 4287 trades.
+        screen.run_open_result(sweep)
+        await settle(app, pilot)
+        assert "none stored for a sweep row (4287 trades counted)" in screen.query_one("#bt-trades").border_title
+
+
+async def test_after_a_run_the_screen_opens_that_run_even_when_newer_rows_arrived(make_app, db):
+    fill_demo()
+    state = {}
+
+    def runner(cfg, ds, req, progress=None, cancel=None, store=None):
+        state["mine"] = fill_backtest_result(name="mine")
+        _sweep_row()  # the training loop (another process) stores a sweep meanwhile: a newer row
+        return {"result_id": state["mine"]}
+
+    app = make_app(backtest_runner=runner)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await open_screen(app, pilot, "b")
+        await run_to_end(app, pilot)
+        assert screen.current is not None and screen.current["id"] == state["mine"]
+        assert screen.query_one("#bt-trades").row_count == 6
+
+
+async def test_metrics_are_coloured_by_sign(make_app, db):
+    fill_demo()
+    fill_backtest_result(total_return=-0.05)
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await open_screen(app, pilot, "b")
+        from cockpit.ui.screens.backtest import metrics_table
+
+        t = metrics_table(screen.current)
+        cells = {str(k): v for k, v in zip(t.columns[0]._cells, t.columns[1]._cells)}
+        assert cells["total return"].plain == "-5.00%" and cells["total return"].style == "red"
+        assert cells["sharpe"].style == "green" and cells["max drawdown"].style == "red"
+        assert cells["final equity"].style == ""
+
+
+async def test_the_form_is_usable_by_keyboard_alone_at_80x24(make_app, db):
+    fill_demo(bars=2300)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_screen(app, pilot, "b")
+        form = screen.query_one("#bt-form")
+        seen = []
+        for _ in range(12):  # Tab walks the form; each focused field is scrolled into view
+            await pilot.press("tab")
+            await pilot.pause()
+            w = app.focused
+            if w is None or w.id in seen:
+                break
+            seen.append(w.id)
+            if form in w.ancestors:
+                top = w.region.y
+                assert form.content_region.y <= top < form.content_region.bottom, f"{w.id} is off screen"
+        for wid in ("bt-strategy", "bt-timeframe", "bt-from", "bt-to", "bt-params", "bt-capital", "bt-run"):
+            assert wid in seen, (wid, seen)
+        # The parameters wrap instead of being cut at the column's edge.
+        params = screen.query_one("#bt-params")
+        assert "take_atr" in params.text and params.size.height >= 2
+        # Typing into the parameters and Enter on Run starts a run with them.
+        screen.query_one("#bt-run").focus()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await settle(app, pilot)
+        assert m.BacktestResult.select().count() == 1

@@ -153,3 +153,17 @@ async def test_publish_refuses_a_candidate_without_report_and_a_viewer(make_app,
         assert {r.status for r in m.StrategyScore.select().where(m.StrategyScore.version == "t2")} == {"draft"}
         assert m.ModelVersion.get(m.ModelVersion.version == "t2").metadata.count("published_by") == 0
         assert any("'viewer' may not publish" in n.message for n in app._notifications)
+
+
+def test_candidate_verdict_comes_from_the_held_out_report():
+    # The pipeline stores report.verdict; the screen once read a key no report has and called every
+    # real candidate "does not beat equal weights".
+    from cockpit.ui.screens.prompts import candidate_row
+
+    def row(v):
+        return candidate_row({"version": "x", "metadata": {"status": "candidate", "report": {"verdict": v}}})
+
+    assert row({"passes": True, "beats_cash": True})["verdict_style"] == "green"
+    lost = row({"passes": False, "beats_cash": False, "beats_equal_weights": False})
+    assert lost["verdict"] == "does not beat cash" and lost["verdict_style"] == "red"
+    assert row({"passes": False, "beats_cash": True, "within_drawdown_limit": True})["verdict_style"] == "yellow"

@@ -21,7 +21,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Select, Static
+from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Select, Static, TextArea
 from textual_plotext import PlotextPlot
 
 from cockpit.config import STRATEGY_NAMES
@@ -81,8 +81,8 @@ def metric_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
         ("trades", f"{r.get('total_trades') or 0} ({r.get('profitable_trades') or 0} won)"),
         ("win rate", "—" if r.get("win_rate") is None else f"{float(r['win_rate']) * 100:.1f}%"),
         ("final equity", render.num(r.get("final_equity"), 2)),
-        ("capital / fee / slip", f"{render.num(r.get('initial_capital'), 0)} / {r.get('commission_rate')} / "
-                                 f"{r.get('slippage_bps')}bps"),
+        ("capital/fee/slip", f"{render.num(r.get('initial_capital'), 0)} / {r.get('commission_rate')} / "
+                             f"{r.get('slippage_bps')}bps"),
     ]
     shown = {"total_return", "max_drawdown", "sharpe", "sharpe_ratio", "profit_factor", "trades", "total_trades",
              "win_rate", "final_equity", "profitable_trades"}
@@ -98,6 +98,22 @@ def metric_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+SIGNED = ("total return", "max drawdown", "sharpe", "cagr", "sortino", "calmar", "return", "pnl", "excess")
+
+
+def signed(label: str, value: str) -> Text:
+    """A metric's value, green when positive and red when negative for the figures that have a sign
+    (returns, drawdown, risk-adjusted ratios); others plain."""
+    v = value.strip()
+    if any(w in label for w in SIGNED) and v not in ("—", ""):
+        try:
+            x = float(v.rstrip("%").replace(",", ""))
+        except ValueError:
+            return Text(value)
+        return Text(value, "green" if x > 0 else "red" if x < 0 else "")
+    return Text(value)
+
+
 def metrics_table(a: dict[str, Any] | None, b: dict[str, Any] | None = None) -> Table | Text:
     if a is None:
         return Text("no result open — pick a run on the left (Enter) or run one", style="dim")
@@ -107,13 +123,49 @@ def metrics_table(a: dict[str, Any] | None, b: dict[str, Any] | None = None) -> 
     ra = dict(metric_rows(a))
     if b is None:
         for k, v in ra.items():
-            t.add_row(k, v)
+            t.add_row(k, signed(k, v))
         return t
     t.add_column(f"#{b['id']}", no_wrap=True)
     rb = dict(metric_rows(b))
     for k in list(ra) + [k for k in rb if k not in ra]:
-        t.add_row(k, ra.get(k, "—"), rb.get(k, "—"))
+        t.add_row(k, signed(k, ra.get(k, "—")), signed(k, rb.get(k, "—")))
     return t
+
+
+def run_params(r: dict[str, Any]) -> str:
+    """The strategy parameters a run was made with (engine settings, kept under ``_`` keys, left out)."""
+    p = r.get("strategy_params")
+    if isinstance(p, str):
+        try:
+            p = json.loads(p)
+        except ValueError:
+            return p
+    if not isinstance(p, dict):
+        return ""
+    return ",".join(f"{k}={v}" for k, v in p.items() if not str(k).startswith("_"))
+
+
+def run_label(r: dict[str, Any]) -> str:
+    """What the runs list says about a run: its strategy, and for a sweep or walk-forward row its rank
+    and the parameters it was scored with (those rows keep metrics only, no curve or trades)."""
+    p = r.get("strategy_params")
+    if isinstance(p, str):
+        try:
+            p = json.loads(p)
+        except ValueError:
+            p = {}
+    p = p if isinstance(p, dict) else {}
+    strategy = r.get("strategy") or ("portfolio" if "portfolio" in (r.get("name") or "") else r.get("name") or "")
+    params = run_params(r)
+    if r.get("status") == "sweep" or "_sweep_rank" in p:
+        m = r.get("metrics") if isinstance(r.get("metrics"), dict) else {}
+        kind = "wf" if m.get("walk_forward") else "sweep"
+        return f"{kind}#{p.get('_sweep_rank', '?')} {strategy} {params}".strip()
+    return f"{strategy} {params}".strip() if params else (r.get("name") or strategy)
+
+
+def is_sweep(r: dict[str, Any]) -> bool:
+    return r.get("status") == "sweep"
 
 
 def equity_series(r: dict[str, Any]) -> tuple[np.ndarray | None, np.ndarray]:
@@ -201,7 +253,8 @@ class BacktestScreen(CockpitScreen):
                     yield Input(self._auto_range[0], id="bt-from", placeholder="from YYYY-MM-DD")
                     yield Input(self._auto_range[1], id="bt-to", placeholder="to YYYY-MM-DD")
                 yield Label("parameters")
-                yield Input(self._params_text("ema_trend"), id="bt-params")
+                # Wrapped, never clipped: a strategy's parameters are longer than the column.
+                yield TextArea(self._params_text("ema_trend"), id="bt-params", soft_wrap=True, compact=True)
                 yield Label("capital / fee / slippage bps")
                 with Horizontal(classes="row"):
                     yield Input(f"{cfg['backtest']['capital']:g}", id="bt-capital", placeholder="capital")
@@ -212,10 +265,11 @@ class BacktestScreen(CockpitScreen):
                     yield Button("Cancel ^x", id="bt-cancel", disabled=True)
                 yield ProgressBar(total=100, show_eta=False, id="bt-progress")
                 yield Static("", id="bt-status")
-                yield Label("earlier runs (Enter opens, c compares with the open one)")
+                yield Label("runs: Enter opens · c compares")
                 runs = DataTable(id="bt-runs", cursor_type="row")
-                runs.add_columns("id", "run", "tf", "return", "maxDD", "sharpe", "trades")
+                runs.add_columns("id", "tf", "ret", "DD", "SR", "n", "run")
                 yield runs
+                yield Static("", id="bt-run-detail")
             with Vertical(id="bt-result"):
                 yield Static("", id="bt-metrics", classes="pane")
                 with Horizontal(id="bt-charts"):
@@ -296,7 +350,7 @@ class BacktestScreen(CockpitScreen):
 
     @on(Select.Changed, "#bt-strategy")
     def _strategy_changed(self, event: Select.Changed) -> None:
-        self.query_one("#bt-params", Input).value = "" if event.value == "portfolio" else self._params_text(
+        self.query_one("#bt-params", TextArea).text = "" if event.value == "portfolio" else self._params_text(
             str(event.value))
 
     def request(self) -> dict[str, Any]:
@@ -311,7 +365,7 @@ class BacktestScreen(CockpitScreen):
             "timeframe": str(self.query_one("#bt-timeframe", Select).value),
             "start": start,
             "end": end,
-            "params": parse_params(q("#bt-params")),
+            "params": parse_params(self.query_one("#bt-params", TextArea).text.replace("\n", ",")),
             "capital": float(q("#bt-capital")),
             "fee": float(q("#bt-fee")),
             "slippage_bps": float(q("#bt-slippage")),
@@ -320,12 +374,17 @@ class BacktestScreen(CockpitScreen):
     # ------------------------------------------------------------- stored results
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="bt-load")
-    def run_load_results(self, open_latest: bool = False) -> None:
+    def run_load_results(self, open_latest: bool = False, open_id: int | None = None) -> None:
+        """Reload the runs list; with ``open_id`` open that run (the one the trader just ran), with
+        ``open_latest`` the newest full run (a sweep row has metrics only: no curve, no trades)."""
         try:
             rows = self.app.ds.backtest_results(limit=100)
             self.post_message(ScreenDataLoaded("results", rows))
-            if open_latest and rows:
-                self._load_one(rows[0]["id"], "result")
+            if open_id is not None:
+                self._load_one(open_id, "result")
+            elif open_latest and rows:
+                full = next((r for r in rows if not is_sweep(r)), rows[0])
+                self._load_one(full["id"], "result")
         except Exception as e:  # noqa: BLE001
             self.post_message(ScreenDataLoaded("error", f"{type(e).__name__}: {e}"))
         finally:
@@ -356,10 +415,11 @@ class BacktestScreen(CockpitScreen):
             t = self.query_one("#bt-runs", DataTable)
             t.clear()
             for r in m.data:
-                t.add_row(str(r["id"]), (r.get("name") or r.get("strategy") or "")[:18], r.get("timeframe"),
-                          "—" if r.get("total_return") is None else f"{r['total_return'] * 100:+.1f}%",
-                          "—" if r.get("max_drawdown") is None else f"{r['max_drawdown'] * 100:.1f}%",
-                          render.num(r.get("sharpe_ratio"), 2), str(r.get("total_trades") or 0), key=str(r["id"]))
+                ret = "—" if r.get("total_return") is None else f"{r['total_return'] * 100:+.1f}%"
+                t.add_row(str(r["id"]), r.get("timeframe"), signed("return", ret),
+                          signed("drawdown", "—" if r.get("max_drawdown") is None else f"{r['max_drawdown'] * 100:.1f}%"),
+                          signed("sharpe", render.num(r.get("sharpe_ratio"), 2)), str(r.get("total_trades") or 0),
+                          run_label(r), key=str(r["id"]))
         elif m.key == "result" and m.data:
             self.current = m.data
             self.compare_with = None
@@ -403,7 +463,22 @@ class BacktestScreen(CockpitScreen):
                       render.num(o["price"]), f"{float(o['amount']):g}", o.get("reason") or "",
                       render.num(o.get("pnl"), 2, sign=True) if o.get("pnl") is not None else "",
                       render.num(o.get("fee"), 2), render.num(o.get("funding"), 2))
-        self.query_one("#bt-trades").border_title = f"Trades #{a['id']} ({len(a.get('orders') or [])})"
+        n = len(a.get("orders") or [])
+        self.query_one("#bt-trades").border_title = (
+            f"Trades #{a['id']}: none stored for a sweep row ({a.get('total_trades') or 0} trades counted)"
+            if is_sweep(a) and not n else f"Trades #{a['id']} ({n})")
+
+    @on(DataTable.RowHighlighted, "#bt-runs")
+    def _run_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """The highlighted run in full under the list (the table's columns cut long labels)."""
+        if event.row_key is None or event.row_key.value is None:
+            return
+        r = next((r for r in self.results if str(r["id"]) == event.row_key.value), None)
+        if r is not None:
+            note = " · metrics only (no curve or trades stored)" if is_sweep(r) else ""
+            self.query_one("#bt-run-detail", Static).update(
+                Text(f"#{r['id']} {run_label(r)} · {r.get('timeframe')} {render.day(r.get('start_time'))} → "
+                     f"{render.day(r.get('end_time'))}{note}", "dim"))
 
     @on(DataTable.RowSelected, "#bt-runs")
     def _run_selected(self, event: DataTable.RowSelected) -> None:
@@ -493,4 +568,5 @@ class BacktestScreen(CockpitScreen):
             self.notify(f"backtest failed: {m.error}", severity="error")
         else:
             self._status(f"[green]done[/] (result #{m.result_id})" if m.result_id else "[green]done[/]")
-        self.run_load_results(open_latest=not m.cancelled and not m.error)
+        ok = not m.cancelled and not m.error
+        self.run_load_results(open_latest=ok and m.result_id is None, open_id=m.result_id if ok else None)

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 LOWER = ("weights", "rationale", "risk", "orders")
 COMPACT_BELOW = (120, 40)  # columns, rows
+# In the compact layout the chart keeps 12 rows of price (plus its time axis and border), however short
+# the terminal: at 80x24 that is 15 of the 21 rows between the header and the footer.
+COMPACT_CHART_ROWS = 15
 
 
 class MainScreen(Screen):
@@ -46,6 +49,10 @@ class MainScreen(Screen):
         Binding("l", "tab('rationale')", "Rationale", show=False),
         Binding("e", "tab('risk')", "Events", show=False),
         Binding("o", "tab('orders')", "Orders", show=False),
+        Binding("v", "chart_focus", "Chart", show=False),
+        Binding("m", "overlay('ema')", "EMA", show=False),
+        Binding("B", "overlay('bb')", "Bollinger", show=False),
+        Binding("V", "overlay('volume')", "Volume", show=False),
     ]
 
     app: "CockpitApp"
@@ -76,7 +83,13 @@ class MainScreen(Screen):
 
     def on_resize(self, event: events.Resize) -> None:
         w, h = event.size
-        self.set_class(w < COMPACT_BELOW[0] or h < COMPACT_BELOW[1], "-compact")
+        compact = w < COMPACT_BELOW[0] or h < COMPACT_BELOW[1]
+        self.set_class(compact, "-compact")
+        body = self.query_one("#body")
+        if compact:
+            body.styles.grid_rows = f"{max(COMPACT_CHART_ROWS, (h - 4) // 2)} 1 1fr"
+        else:
+            body.styles.clear_rule("grid_rows")
         if self.app.snapshot is not None:
             self.show_header(self.app.snapshot)
 
@@ -89,6 +102,16 @@ class MainScreen(Screen):
     def action_tab(self, name: str) -> None:
         self.active_tab = name
         self._apply_tabs()
+
+    def action_chart_focus(self) -> None:
+        chart = self.query_one(CandlesChart)
+        if chart.has_focus:
+            chart.action_leave()
+        else:
+            chart.focus()
+
+    def action_overlay(self, name: str) -> None:
+        self.query_one(CandlesChart).toggle(name)
 
     def action_cycle_tab(self) -> None:
         if not self.compact:
@@ -119,9 +142,9 @@ class MainScreen(Screen):
         if "header" in changed:
             self.show_header(snap)
         if "candles" in changed:
-            chart = self.query_one(CandlesChart)
-            chart.border_title = chart_title(snap.timeframe)
-            chart.show(snap.timeframe, snap.candles, snap.levels, snap.chart, snap.chart_size)
+            self.query_one(CandlesChart).show(snap.timeframe, snap.candles, snap.levels, snap.chart, snap.chart_size,
+                                              view=snap.chart_view, fills=snap.chart_fills, first=snap.chart_first,
+                                              last=snap.chart_last)
         if "decisions" in changed:
             latest = snap.decisions[0] if snap.decisions else None
             self.query_one(WeightsPane).show_decision(latest)

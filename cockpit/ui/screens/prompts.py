@@ -180,9 +180,19 @@ def candidate_row(row: dict[str, Any]) -> dict[str, Any]:
     m = row.get("metadata") if isinstance(row.get("metadata"), dict) else {}
     t = m.get("train") or {}
     rep = m.get("report")
+    v = (rep or {}).get("verdict") if isinstance((rep or {}).get("verdict"), dict) else None
     if not rep:
         verdict, style = "none yet", "yellow"
-    elif rep.get("candidate_beats_equal"):
+    elif v is not None:  # the held-out report's verdict (cockpit.training.evaluation.verdict)
+        if v.get("passes"):
+            verdict, style = "passes: beats cash and buy-and-hold", "green"
+        elif not v.get("beats_cash"):
+            verdict, style = "does not beat cash", "red"
+        elif not v.get("within_drawdown_limit"):
+            verdict, style = "drawdown beyond the limit", "red"
+        else:
+            verdict, style = "beats cash, not buy-and-hold's Sharpe", "yellow"
+    elif rep.get("candidate_beats_equal"):  # older reports without a verdict
         verdict, style = "beats equal weights", "green"
     else:
         verdict, style = "does not beat equal weights", "red"

@@ -1,64 +1,216 @@
-"""CandlesChart: the selected timeframe's candles with EMA 12/26, Bollinger(20, 2) and the open
-position's entry / stop-loss / take-profit lines (cockpit.ui.chart; plain ANSI colours so the
-chart reads the same without truecolor). The poll worker usually hands over the chart already
-built for the current size; the widget builds it itself only after a resize."""
+"""CandlesChart: the selected timeframe's candles with volume, fill markers, EMA 12/26, Bollinger(20, 2)
+and the open position's entry / stop-loss / take-profit lines (cockpit.ui.chart; plain ANSI colours so
+the chart reads the same without truecolor).
+
+With focus (`v`, Tab or a click) it is a chart to read, TradingView style: ←/→ move a cursor bar (its
+date, OHLC, change, volume and fills in the bottom border) and scroll at the edges, PgUp/PgDn scroll a
+page, Home/End jump to the oldest / newest candle, +/− zoom, Esc gives the focus back to the orders.
+↑/↓ are never taken: they stay the orders list's. The poll worker usually hands over the chart already
+built for the current size and view; the widget builds it itself after a resize or a chart key, and asks
+for a poll only when the view needs candles that are not loaded.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 from rich.text import Text
+from textual.binding import Binding
 from textual.widget import Widget
 
+from cockpit.domain.market import timeframe_ms
 from cockpit.ui import chart
 
 TF_KEYS = {"15m": "1", "1h": "2", "4h": "3", "1d": "4"}
 
 
-def chart_title(timeframe: str) -> str:
+def chart_title(timeframe: str, view: chart.View = chart.DEFAULT_VIEW) -> str:
     keys = " ".join(f"[{k}]{tf}" if tf != timeframe else f"[{k}][b]{tf}[/b]" for tf, k in TF_KEYS.items())
-    return f"Candles {timeframe}  {keys}"
+    zoom = {-1: " ×½", 0: ""}.get(view.zoom, f" ×{view.merge}")
+    return f"Candles {timeframe}{zoom}  {keys}  {chart.legend(view)}"
 
 
-class CandlesChart(Widget):
+class CandlesChart(Widget, can_focus=True):
     """Draws from plain arrays handed over by the app; never reads the database itself."""
 
     DEFAULT_CSS = "CandlesChart { width: 1fr; height: 1fr; }"
+
+    BINDINGS = [
+        Binding("left", "cursor(1)", "Bar ←", show=False),
+        Binding("right", "cursor(-1)", "Bar →", show=False),
+        Binding("pageup,shift+left", "page(1)", "Page ←", show=False),
+        Binding("pagedown,shift+right", "page(-1)", "Page →", show=False),
+        Binding("home", "oldest", "Oldest", show=False),
+        Binding("end", "newest", "Newest", show=False),
+        Binding("plus,equals_sign", "zoom(-1)", "Zoom in", show=False),
+        Binding("minus,underscore", "zoom(1)", "Zoom out", show=False),
+        Binding("escape", "leave", "Back to orders", show=False),
+        # ↑/↓ always select orders: with the chart focused they hand the focus back and move there.
+        Binding("up", "orders('up')", "Order ↑", show=False),
+        Binding("down", "orders('down')", "Order ↓", show=False),
+    ]
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
         self.timeframe = "1h"
         self.candles: dict[str, np.ndarray] = {}
         self.levels: dict[str, Any] = {}
+        self.fills: list[dict[str, Any]] = []
+        self.view = chart.DEFAULT_VIEW
+        self.first: int | None = None  # oldest / newest stored candle (from the poll)
+        self.last: int | None = None
         self._version = 0
         self._cache_key: tuple = ()
         self._cache: Text | None = None
 
+    # ------------------------------------------------------------- data from the poll
+
     def show(self, timeframe: str, candles: dict[str, np.ndarray], levels: dict[str, Any],
-             prebuilt: Text | None = None, built_for: tuple[int, int] | None = None) -> None:
+             prebuilt: Text | None = None, built_for: tuple[int, int] | None = None, *,
+             view: chart.View | None = None, fills: list[dict[str, Any]] | None = None,
+             first: int | None = None, last: int | None = None) -> None:
+        if timeframe != self.timeframe:
+            self.view = replace(chart.DEFAULT_VIEW, ema=self.view.ema, bb=self.view.bb, volume=self.view.volume,
+                                cursor=0 if self.view.cursor is not None else None)
         self.timeframe = timeframe
         self.candles = candles
         self.levels = levels
+        self.fills = fills or []
+        self.first, self.last = first, last
         self._version += 1
         w, h = self.size.width, self.size.height
-        if prebuilt is not None and built_for == (w, h):
-            self._cache, self._cache_key = prebuilt, (self._version, w, h)
-        self._subtitle()
+        if prebuilt is not None and built_for == (w, h) and (view is None or view == self.view):
+            self._cache, self._cache_key = prebuilt, (self._version, w, h, self.view)
+        self._clamp()
+        self._titles()
         self.refresh()
 
-    def on_resize(self) -> None:
-        self._subtitle()
+    @property
+    def tf_ms(self) -> int:
+        return timeframe_ms(self.timeframe)
 
-    def _subtitle(self) -> None:
-        self.border_subtitle = chart.subtitle(chart.visible(self.candles, self.size.width), self.timeframe)
+    # ------------------------------------------------------------- keys
+
+    def on_focus(self) -> None:
+        if self.view.cursor is None:
+            self._set_view(replace(self.view, cursor=0))
+
+    def on_blur(self) -> None:
+        if self.view.cursor is not None:
+            self._set_view(replace(self.view, cursor=None))
+
+    def action_cursor(self, bars: int) -> None:
+        """Move the cursor ``bars`` bars back in time (negative: forward); at an edge, scroll."""
+        v = self.view
+        n = len(chart.window(self.candles, self.size.width, v).get("timestamp", ()))
+        cur = (v.cursor or 0) + bars
+        if 0 <= cur < n:
+            self._set_view(replace(v, cursor=cur))
+        elif cur >= n:
+            self._scroll(cur - n + 1, replace(v, cursor=max(n - 1, 0)))
+        else:
+            self._scroll(cur, replace(v, cursor=0))
+
+    def action_page(self, pages: int) -> None:
+        self._scroll(pages * max(1, chart.bars_shown(self.size.width, self.view) - 1), self.view)
+
+    def action_oldest(self) -> None:
+        if self.first is None:
+            return
+        shown = chart.bars_shown(self.size.width, self.view) * self.view.merge
+        v = replace(self.view, end=self.first + (shown - 1) * self.tf_ms,
+                    cursor=None if self.view.cursor is None else shown // self.view.merge - 1)
+        self._set_view(v)
+
+    def action_newest(self) -> None:
+        self._set_view(replace(self.view, end=None, cursor=None if self.view.cursor is None else 0))
+
+    def action_zoom(self, step: int) -> None:
+        self._set_view(self.view.zoomed(step))
+
+    def action_leave(self) -> None:
+        try:
+            self.screen.query_one("#orders-table").focus()
+        except Exception:  # noqa: BLE001 - no orders list on this screen
+            self.screen.set_focus(None)
+
+    def action_orders(self, direction: str) -> None:
+        self.action_leave()
+        for table in self.screen.query("#orders-table"):
+            getattr(table, f"action_cursor_{direction}")()
+
+    def toggle(self, overlay: str) -> None:
+        """Switch an overlay ('ema', 'bb', 'volume') on or off."""
+        self._set_view(replace(self.view, **{overlay: not getattr(self.view, overlay)}))
+
+    def _scroll(self, bars: int, base: chart.View) -> None:
+        v = chart.scrolled(base, self.candles, bars, self.tf_ms)
+        if v.end is not None and self.last is not None and v.end >= self.last:
+            v = replace(v, end=None)
+        self._set_view(v)
+
+    def _set_view(self, view: chart.View) -> None:
+        if view == self.view:
+            return
+        self.view = view
+        self._clamp()
+        self._version += 1
+        self._titles()
+        self.refresh()
+        if self._needs_data():
+            request = getattr(self.app, "request_refresh", None)
+            if request is not None:
+                request()
+
+    def _clamp(self) -> None:
+        """Keep the view on stored candles: not before the oldest page, cursor on a shown bar."""
+        v = self.view
+        ts = np.asarray(self.candles.get("timestamp", ()), dtype=np.int64)
+        if v.end is not None and len(ts) and self.first is not None and int(ts[0]) <= self.first:
+            shown = chart.bars_shown(self.size.width, v) * v.merge
+            floor = int(ts[min(shown, len(ts)) - 1])
+            if v.end < floor:
+                v = replace(v, end=floor)
+        self.view = chart.clamp_cursor(v, self.candles, self.size.width)
+
+    def _needs_data(self) -> bool:
+        ts = np.asarray(self.candles.get("timestamp", ()), dtype=np.int64)
+        if not len(ts):
+            return False
+        v, w = self.view, self.size.width
+        at_oldest = self.first is not None and int(ts[0]) <= self.first
+        at_newest = self.last is not None and int(ts[-1]) >= self.last
+        if v.end is None:
+            return not at_newest or (len(ts) < chart.candles_needed(w, v) and not at_oldest)
+        upto = int(np.searchsorted(ts, v.end, side="right"))
+        ahead = len(ts) - upto
+        return (upto < chart.candles_needed(w, v) and not at_oldest) or (
+            ahead < chart.bars_shown(w, v) * v.merge and not at_newest)
+
+    # ------------------------------------------------------------- drawing
+
+    def on_resize(self) -> None:
+        self._clamp()
+        self._titles()
+
+    def _titles(self) -> None:
+        self.border_title = chart_title(self.timeframe, self.view)
+        w = self.size.width
+        if self.view.cursor is not None:
+            self.border_subtitle = chart.readout(self.candles, w, self.view, self.fills, self.tf_ms)
+        else:
+            where = "" if self.view.end is None else "  [reverse] history: End for live [/]"
+            self.border_subtitle = chart.subtitle(chart.window(self.candles, w, self.view), self.timeframe) + where
 
     def render(self) -> Text:
-        # Rebuild only when the data or the size changed, not on every repaint (e.g. coming back
-        # from another screen).
+        # Rebuild only when the data, the view or the size changed, not on every repaint (e.g. coming
+        # back from another screen).
         w, h = self.size.width, self.size.height
-        key = (self._version, w, h)
+        key = (self._version, w, h, self.view)
         if key != self._cache_key or self._cache is None:
-            self._cache = chart.build(self.candles, self.levels, self.timeframe, w, h)
+            self._cache = chart.build(self.candles, self.levels, self.timeframe, w, h, view=self.view,
+                                      fills=self.fills, timeframe_ms=self.tf_ms)
             self._cache_key = key
         return self._cache
