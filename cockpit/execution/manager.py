@@ -31,6 +31,7 @@ from cockpit.data.risk_store import RiskStore
 from cockpit.domain.clock import Clock
 from cockpit.domain.orders import Fill, IllegalTransition, Order, OrderIntent, OrderStatus, Position
 from cockpit.domain.signals import RiskLevel
+from cockpit.execution import trade_actions
 from cockpit.execution.base import AccountFill, AccountState, ExecutionReport, OrderExecutor
 from cockpit.execution.ids import decision_client_id, namespace_prefix, system_client_id
 from cockpit.risk.manager import MarketState, RiskLimits, RiskManager, RiskResult
@@ -962,6 +963,8 @@ class OrderManager:
                     result = "kill switch cleared"
                 elif cmd["command"] == "confirm_position":
                     result = self.confirm_position(by=who)
+                elif cmd["command"] in trade_actions.COMMANDS:
+                    ok, result = trade_actions.run(self, cmd["command"], who, payload)
                 else:
                     ok, result = False, f"unknown command {cmd['command']!r}"
             except (IllegalTransition, KeyError, ValueError, TypeError) as e:
