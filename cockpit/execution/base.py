@@ -147,3 +147,7 @@ class OrderExecutor(ABC):
     def place_protection(self, symbol: str, side: str, *, stop_loss: float | None, take_profit: float | None) -> str:
         """A new protective order closing the whole position when triggered; returns its id."""
         raise NotImplementedError(f"{self.name} cannot place stop-loss/take-profit orders")
+
+    def trigger_kind(self, symbol: str, algo_id: str) -> str | None:
+        """Which leg of a protective order triggered: 'stop-loss', 'take-profit', or None when unknown."""
+        return None

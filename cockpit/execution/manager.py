@@ -395,7 +395,8 @@ class OrderManager:
         if side not in ("buy", "sell"):
             return None
         if info.get("algoId"):
-            kind = self._protective_kind(side, (report.average_price if report else None) or price)
+            kind = self._trigger_kind(str(info["algoId"])) or \
+                self._protective_kind(side, (report.average_price if report else None) or price)
             what, why = f"{kind} triggered on the exchange (algo {info.get('algoId')})", f"{kind} triggered"
         elif info.get("category") in ("full_liquidation", "partial_liquidation", "adl"):
             what = why = f"{info.get('category')} by the exchange"
@@ -724,6 +725,13 @@ class OrderManager:
                                           report=full if full.found else rep) is not None:
                 n += 1
         return n
+
+    def _trigger_kind(self, algo_id: str) -> str | None:
+        """'stop-loss' or 'take-profit' as the exchange says (the algo order's triggered leg); None when it cannot."""
+        try:
+            return self.executor.trigger_kind(self.symbol, algo_id)
+        except Exception:  # noqa: BLE001 - fall back to the nearest level
+            return None
 
     def _protective_kind(self, close_side: str, price: float | None) -> str:
         """'stop-loss' or 'take-profit': which level of the latest entry the close price is nearer to."""

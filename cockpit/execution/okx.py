@@ -331,6 +331,16 @@ class OKXExecutor(OrderExecutor):
             body.update(tpTriggerPx=self.exchange.price_to_precision(symbol, take_profit), tpOrdPx="-1")
         return self._algo_ok(self.exchange.private_post_trade_order_algo(body), "place")
 
+    def trigger_kind(self, symbol: str, algo_id: str) -> str | None:
+        """OKX's actualSide of a triggered algo order: 'sl' -> stop-loss, 'tp' -> take-profit."""
+        try:
+            reply = self.exchange.private_get_trade_order_algo({"algoId": algo_id})
+        except ccxt.BaseError:
+            return None
+        data = reply.get("data") if isinstance(reply, dict) else None
+        row = data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else {}
+        return {"sl": "stop-loss", "tp": "take-profit"}.get(str(row.get("actualSide") or ""))
+
     @staticmethod
     def _algo_ok(reply: Any, what: str) -> str:
         data = reply.get("data") if isinstance(reply, dict) else None
@@ -375,7 +385,8 @@ class OKXExecutor(OrderExecutor):
                             entry_price=_num(p.get("entryPrice")) or 0.0, leverage=_num(p.get("leverage")) or 1.0,
                             unrealized_pnl=_num(p.get("unrealizedPnl")) or 0.0,
                             margin=_num(p.get("initialMargin")) or _num(p.get("collateral")) or 0.0,
-                            liquidation_price=_num(p.get("liquidationPrice")), mark_price=_num(p.get("markPrice")))
+                            liquidation_price=_num(p.get("liquidationPrice")), mark_price=_num(p.get("markPrice")),
+                            funding_fee=_num(info.get("fundingFee")), margin_ratio=_num(p.get("marginRatio")))
         return Position(symbol=symbol, side="flat", size=0.0)
 
     def account_fills(self, symbol: str, since_ms: int, *, max_pages: int = 50) -> list[AccountFill]:
