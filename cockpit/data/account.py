@@ -20,7 +20,7 @@ from typing import Any
 import peewee
 
 from cockpit.db.connection import database_proxy
-from cockpit.db.models import Balance, OrderRow, PositionSnapshot, TradeRow
+from cockpit.db.models import Balance, DecisionRow, OrderRow, PositionSnapshot, TradeRow
 
 _EPS = 1e-9
 # What closed a trade, from the closing order's row (see exit_reason).
@@ -68,6 +68,7 @@ class RoundTrip:
     exit_reason: str = ""
     reasons: list[str] = field(default_factory=list)  # every closing order's reason, in order
     fills: int = 0
+    decision_id: int | None = None  # the decision of the first opening fill (None: not opened by a decision)
 
     @property
     def entry_price(self) -> float | None:
@@ -85,7 +86,8 @@ class RoundTrip:
     def as_dict(self) -> dict[str, Any]:
         return {"side": self.side, "opened_at": self.opened_at, "closed_at": self.closed_at, "size": self.size,
                 "entry_price": self.entry_price, "exit_price": self.exit_price, "pnl": self.pnl, "fees": self.fees,
-                "funding": self.funding, "net": self.net, "exit_reason": self.exit_reason, "fills": self.fills}
+                "funding": self.funding, "net": self.net, "exit_reason": self.exit_reason, "fills": self.fills,
+                "decision_id": self.decision_id}
 
 
 class AccountReads:
@@ -116,6 +118,23 @@ class AccountReads:
              .order_by(PositionSnapshot.timestamp.desc()).limit(1))
         rows = self._run(q)
         return float(rows[0]["funding_fee"]) if rows else None
+
+    def decision_weights(self, ids: list[int]) -> dict[int, dict[str, float]]:
+        """{decision id: {strategy: final weight}} of the given decisions (weights JSON as the engine stores it)."""
+        import json
+
+        out: dict[int, dict[str, float]] = {}
+        ids = sorted({int(i) for i in ids if i is not None})
+        for start in range(0, len(ids), 500):
+            q = DecisionRow.select(DecisionRow.id, DecisionRow.weights).where(DecisionRow.id.in_(ids[start:start + 500]))
+            for r in self._run(q):
+                try:
+                    w = json.loads(r["weights"]) if isinstance(r["weights"], str) else (r["weights"] or {})
+                except ValueError:
+                    w = {}
+                out[int(r["id"])] = {k: float(v.get("final") or 0.0) if isinstance(v, dict) else float(v or 0.0)
+                                     for k, v in (w or {}).items() if isinstance(v, (dict, int, float))}
+        return out
 
     def equity_series(self, currency: str = "USDT", *, buckets: int = 40) -> list[float]:
         """Equity over the account's whole history: the mean of each of ``buckets`` equal time slices (empty
@@ -174,7 +193,8 @@ def round_trips(fills: list[dict[str, Any]]) -> tuple[list[RoundTrip], RoundTrip
             fee = fee * (1 - share)
         if opening > _EPS:
             if cur is None:
-                cur = RoundTrip("long" if signed > 0 else "short", int(f["timestamp"]))
+                cur = RoundTrip("long" if signed > 0 else "short", int(f["timestamp"]),
+                                decision_id=f.get("decision_id"))
             cur.size += opening
             cur.entry_cost += opening * price
             cur.fees += fee
@@ -203,3 +223,21 @@ def closed_trades(reads: AccountReads, symbol: str, *, limit: int = 50) -> tuple
         t.funding = reads.last_funding(symbol, t.side, t.opened_at, t.closed_at or t.opened_at)
         out.append(t.as_dict())
     return out, (cur.as_dict() if cur is not None else None)
+
+
+def by_strategy(trades: list[dict[str, Any]], weights: dict[int, dict[str, float]]) -> list[dict[str, Any]]:
+    """What each strategy's weight earned: every closed trade's net P&L split across the strategies by the final
+    weights of the decision that opened it (weights normalised over the strategies with a positive weight).
+    Trades not opened by a decision (or with no weights) count under "(no decision)". Best first."""
+    acc: dict[str, dict[str, Any]] = {}
+    for t in trades:
+        w = {k: v for k, v in (weights.get(t.get("decision_id") or -1) or {}).items() if v > 0}
+        total = sum(w.values())
+        shares = {k: v / total for k, v in w.items()} if total > 0 else {"(no decision)": 1.0}
+        for name, share in shares.items():
+            a = acc.setdefault(name, {"strategy": name, "trades": 0, "wins": 0, "net": 0.0, "weight": 0.0})
+            a["trades"] += 1
+            a["wins"] += t["net"] > 0
+            a["net"] += t["net"] * share
+            a["weight"] += share
+    return sorted(acc.values(), key=lambda a: -a["net"])

@@ -65,6 +65,7 @@ class CockpitApp(TradeActions, App):
         Binding("b", "backtest", "Backtest"),
         Binding("d", "data", "Data"),
         Binding("p", "prompts", "Prompts"),
+        Binding("t", "trades", "Trades", show=False),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
     ]

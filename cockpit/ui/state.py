@@ -104,6 +104,7 @@ class Snapshot:
     levels: dict[str, Any] = field(default_factory=dict)
     chart: Any = None  # Rich Text of the chart, built in the worker for ``chart_size``
     chart_size: tuple[int, int] | None = None
+    account: Any = None  # cockpit.ui.account_view.AccountView: realised P&L, equity history, closed trades
     sigs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -121,6 +122,9 @@ class Poller:
         self._llm: dict[int, dict[str, Any]] = {}
         self._prompts: dict[int, str] = {}
         self._chart_sig: Any = None
+        from cockpit.ui.account_view import AccountPoller
+
+        self._account = AccountPoller(getattr(ds, "_db", None), symbol)
 
     def poll(self, timeframe: str, selected_order_id: int | None,
              chart_size: tuple[int, int] | None = None) -> Snapshot:
@@ -176,6 +180,8 @@ class Poller:
             if o and o.get("decision_id"):
                 s.selected_decision = ds.decision(o["decision_id"])
 
+        xms = (s.heartbeat or {}).get("ts") or (s.price or {}).get("timestamp")
+        s.account = self._account.poll(ds, int(xms) if isinstance(xms, (int, float)) else None, s.balance)
         c = s.candles
         pos = s.position
         s.levels = chart.levels(pos, s.orders)
@@ -187,6 +193,7 @@ class Poller:
                         float(c["low"][-1]) if len(c["low"]) else 0, tuple(sorted(s.levels.items()))),
             "decisions": (self._decision_last, len(self._llm)),
             "risk": self._risk_last,
+            "account": (s.account.sig, _sig(pos), _sig(s.balance), _sig(s.price), tuple(sorted(s.levels.items()))),
             "orders": (tuple((o["id"], o["status"], o.get("updated_at"), o.get("filled")) for o in s.orders),
                        selected_order_id, len(s.timeline), len(s.fills)),
         }

@@ -27,6 +27,7 @@ TRADE_KEYMAP: list[tuple[str, str, str]] = [
     ("S", "move_stop", "Move the position's stop-loss (asks for the price)"),
     ("T", "move_take_profit", "Move the position's take-profit (asks for the price)"),
     ("C", "cancel_all", "Cancel every open order; the position and its stop stay (asks to confirm)"),
+    ("t", "trades", "Closed trades: entry, exit, exit reason, P&L, fees, funding; what each strategy earned"),
 ]
 
 
@@ -145,7 +146,11 @@ class TradeActions:
         else:
             self.notify(f"{what} refused: {result or status}", severity="error", timeout=15)
 
+    def action_trades(self) -> None:
+        self._push_named("cockpit.ui.screens.trades", "TradesScreen")
+
     def trade_system_commands(self) -> Iterable[SystemCommand]:
+        yield SystemCommand("Closed trades", "t: exits, P&L, fees, funding; by strategy", self.action_trades)
         yield SystemCommand("Close position", "X: reduce-only market close (confirm)", self.action_close_position)
         yield SystemCommand("Move stop-loss", "S: new stop-loss price", self.action_move_stop)
         yield SystemCommand("Move take-profit", "T: new take-profit price", self.action_move_take_profit)

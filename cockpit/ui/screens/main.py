@@ -18,7 +18,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer
 
 from cockpit.ui import render
+from cockpit.ui.account_view import position_text
 from cockpit.ui.widgets.candles import CandlesChart, chart_title
+from cockpit.ui.widgets.position_bar import PositionBar
 from cockpit.ui.widgets.panes import (ApprovalBanner, CockpitHeader, ModeBadge, OrdersPane, RationalePane,
                                       RiskEventsPane, TabStrip, WeightsPane)
 
@@ -60,6 +62,7 @@ class MainScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield CockpitHeader(self.app.mode_label, id="header")
+        yield PositionBar("", id="position-bar")
         with Container(id="body"):
             chart = CandlesChart(id="candles", classes="pane")
             chart.border_title = chart_title(self.app.timeframe)
@@ -83,6 +86,7 @@ class MainScreen(Screen):
         self.set_class(w < COMPACT_BELOW[0] or h < COMPACT_BELOW[1], "-compact")
         if self.app.snapshot is not None:
             self.show_header(self.app.snapshot)
+            self.show_position(self.app.snapshot)
 
     @property
     def compact(self) -> bool:
@@ -116,12 +120,20 @@ class MainScreen(Screen):
             snap, self.app.symbol, now, compact=self.compact, initial_equity=self.app.initial_equity,
             note="attached to a headless engine" if self.app.attach else ""))
 
+    def show_position(self, snap: "Snapshot") -> None:
+        bal = snap.balance
+        self.query_one(PositionBar).update(position_text(
+            snap.position, (snap.price or {}).get("mark_price"), snap.levels, snap.account, compact=self.compact,
+            equity_now=float(bal["total"]) if bal else None, initial_equity=self.app.initial_equity))
+
     def show(self, snap: "Snapshot", changed: set[str]) -> None:
         """Re-render the panes whose section changed since the last poll."""
         app = self.app
         now = app.clock.now_ms()
         if "header" in changed:
             self.show_header(snap)
+        if "account" in changed:
+            self.show_position(snap)
         if "candles" in changed:
             chart = self.query_one(CandlesChart)
             chart.border_title = chart_title(snap.timeframe)
