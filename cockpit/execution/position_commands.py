@@ -21,11 +21,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     c = psub.add_parser("close", help="close the whole position with a reduce-only market order (no kill switch)")
     c.add_argument("--yes", action="store_true", help="do not ask to confirm")
     c.add_argument("--reason", default="", help="optional note")
+    _side_arg(c)
     _wait_arg(c)
     c.set_defaults(func=run_close)
     for name, kind, what in (("stop", "set_stop_loss", "stop-loss"), ("tp", "set_take_profit", "take-profit")):
         a = psub.add_parser(name, help=f"move the open position's {what} to PRICE (risk-checked against the mark)")
         a.add_argument("price", type=float, metavar="PRICE")
+        _side_arg(a)
         _wait_arg(a)
         a.set_defaults(func=run_level, command=kind, what=what)
 
@@ -37,6 +39,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         ca.add_argument("--reason", default="", help="optional note")
         _wait_arg(ca)
         ca.set_defaults(func=run_cancel_all)
+
+
+def _side_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--side", choices=("long", "short"),
+                   help="only if the position is still this side (the engine does nothing otherwise)")
 
 
 def _wait_arg(p: argparse.ArgumentParser) -> None:
@@ -82,7 +89,7 @@ def run_close(args: argparse.Namespace, ctx) -> int:
         if answer not in ("y", "yes"):
             print("not closed")
             return 1
-    payload = {"reason": args.reason} if args.reason else None
+    payload = {k: v for k, v in (("reason", args.reason), ("side", args.side)) if v} or None
     return _submit(ctx, "close_position", payload, args.wait, must_run_now=True)
 
 
@@ -91,7 +98,10 @@ def run_level(args: argparse.Namespace, ctx) -> int:
     if not args.price > 0:
         print(f"cockpit position: {args.what} must be a positive price, got {args.price:g}", file=sys.stderr)
         return 1
-    return _submit(ctx, args.command, {"price": args.price}, args.wait, must_run_now=True)
+    payload: dict[str, Any] = {"price": args.price}
+    if args.side:
+        payload["side"] = args.side
+    return _submit(ctx, args.command, payload, args.wait, must_run_now=True)
 
 
 def run_cancel_all(args: argparse.Namespace, ctx) -> int:

@@ -39,15 +39,18 @@ _EPS = 1e-9
 def run(om: "OrderManager", command: str, who: str, payload: dict[str, Any]) -> tuple[bool, str]:
     """Execute one trade-management command; (ok, result text for the operator_commands row)."""
     try:
+        expect = payload.get("side")  # the position the operator saw when deciding (the TUI sends it)
+        if expect is not None and expect not in ("long", "short"):
+            return False, f"side must be long or short, got {expect!r}"
         if command == "close_position":
-            return close_position(om, by=who, reason=str(payload.get("reason") or ""))
+            return close_position(om, by=who, reason=str(payload.get("reason") or ""), expect=expect)
         if command == "cancel_all":
             return cancel_all(om, by=who, reason=str(payload.get("reason") or ""))
         if command in ("set_stop_loss", "set_take_profit"):
             price = payload.get("price")
             if not isinstance(price, (int, float)) or isinstance(price, bool):
                 return False, f"{command.replace('_', ' ')}: price missing or not a number ({price!r})"
-            return set_protection(om, command[4:], float(price), by=who)
+            return set_protection(om, command[4:], float(price), by=who, expect=expect)
         return False, f"unknown trade command {command!r}"
     except Exception as e:  # noqa: BLE001 - the exchange's refusal (ccxt errors too) is the command's result
         return False, f"{type(e).__name__}: {e}"[:500]
@@ -60,12 +63,22 @@ def _position(om: "OrderManager") -> tuple[str, float, Any]:
     return side, abs(worst), check
 
 
-def close_position(om: "OrderManager", *, by: str, reason: str = "") -> tuple[bool, str]:
+def _changed(side: str, expect: str | None, what: str) -> str | None:
+    """Why nothing is done when the position is no longer the one the operator decided on."""
+    if expect is not None and side != expect:
+        return f"the position is now {side}, not {expect} as when the command was sent: {what}"
+    return None
+
+
+def close_position(om: "OrderManager", *, by: str, reason: str = "", expect: str | None = None) -> tuple[bool, str]:
     side, size, check = _position(om)
     if side == "flat":
         if not check.confirmed:
             return False, f"position unknown ({check.note}): nothing closed"
         return False, "no open position to close"
+    changed = _changed(side, expect, "nothing closed")
+    if changed:
+        return False, changed
     now = om.clock.now_ms()
     why = "manual close by " + by + (f": {reason}" if reason else "")
     intent = OrderIntent(om.symbol, "sell" if side == "long" else "buy", size, "market", reduce_only=True,
@@ -105,13 +118,17 @@ def cancel_all(om: "OrderManager", *, by: str, reason: str = "") -> tuple[bool, 
     return True, f"canceled {n} open order(s)" if n else "no open orders to cancel"
 
 
-def set_protection(om: "OrderManager", kind: str, price: float, *, by: str) -> tuple[bool, str]:
+def set_protection(om: "OrderManager", kind: str, price: float, *, by: str,
+                   expect: str | None = None) -> tuple[bool, str]:
     """Move the position's ``kind`` ('stop_loss' or 'take_profit') to ``price``."""
     name = KINDS[kind]
     check = om.check_position()
     pos = check.position
     if not check.confirmed or pos is None:
         return False, f"position unconfirmed ({check.note}): the {name} was not moved"
+    changed = _changed(pos.side, expect, f"the {name} was not moved") if pos.side in ("long", "short") else None
+    if changed:
+        return False, changed
     market = om.market_state()
     price = round_to_step(price, market.price_step) if market.price_step else price
     close_side = "sell" if pos.side == "long" else "buy"

@@ -2,7 +2,7 @@
 Rich Text (no Textual here, like ``cockpit.ui.render``).
 
 Wide (two lines):  side, size, entry, mark, unrealised P&L, liquidation price and its distance, margin
-ratio, funding on the position, leverage, SL/TP | realised P&L today and since start, an equity
+ratio, funding on the position, leverage, SL/TP | realised P&L (after fees) today and since start, an equity
 sparkline, the last closed trade, the trade-management keys. Compact (one line, 80 columns): side, size,
 entry, uPnL, liq, realised today and since start, the sparkline. Missing figures show as "—", never 0.
 """
@@ -140,8 +140,7 @@ def position_text(pos: dict[str, Any] | None, mark: float | None, levels: dict[s
     _money(t, view.realised_today)
     t.append(" · since start ", "dim")
     _money(t, view.realised_total)
-    t.append(" (after fees)", "dim")
-    spark = sparkline(view.equity, 32)
+    spark = sparkline(view.equity, 20)
     t.append("   equity ", "dim")
     if spark:
         t.append(spark, "cyan")
@@ -155,5 +154,5 @@ def position_text(pos: dict[str, Any] | None, mark: float | None, levels: dict[s
         t.append("   last trade ", "dim")
         t.append(f"{last['side']} → {last['exit_reason']} ")
         _money(t, last["net"], 2)
-    t.append("   X close · S stop · T take-profit · C cancel all · t trades", "dim")
+    t.append("   X close · S stop · T tp · C cancel all · t trades", "dim")
     return t

@@ -15,8 +15,7 @@ from textual import work
 from textual.app import SystemCommand
 
 from cockpit.ui import render
-from cockpit.ui.screens.modals import ConfirmModal
-from cockpit.ui.screens.trade_modals import PriceModal
+from cockpit.ui.screens.trade_modals import PriceModal, TradeConfirmModal
 
 if TYPE_CHECKING:
     from cockpit.ui.state import Snapshot
@@ -58,8 +57,8 @@ class TradeActions:
 
         def after(ok: bool | None) -> None:
             if ok:
-                self.run_command("close_position", None, {"reason": "closed from the cockpit"})
-        self.push_screen(ConfirmModal(
+                self.run_command("close_position", None, {"reason": "closed from the cockpit", "side": side})
+        self.push_screen(TradeConfirmModal(
             f"[b]CLOSE POSITION[/b]: sell the {side.upper()} {size:g} BTC (entry {render.num(pos.get('entry_price'))}, "
             f"mark {render.num(mark)}) back with a reduce-only market order? Trading is not halted."
             if side == "long" else
@@ -78,7 +77,7 @@ class TradeActions:
         def after(ok: bool | None) -> None:
             if ok:
                 self.run_command("cancel_all", None, {"reason": "cancel all from the cockpit"})
-        self.push_screen(ConfirmModal(f"[b]CANCEL ALL[/b] {n} open order(s) (waiting for approval or working)? "
+        self.push_screen(TradeConfirmModal(f"[b]CANCEL ALL[/b] {n} open order(s) (waiting for approval or working)? "
                                       "The position and its stop-loss/take-profit stay.", yes="Cancel all"), after)
 
     def action_move_stop(self) -> None:
@@ -109,7 +108,7 @@ class TradeActions:
 
         def after(price: float | None) -> None:
             if price is not None:
-                self.run_command("set_" + kind, None, {"price": price})
+                self.run_command("set_" + kind, None, {"price": price, "side": side})
         self.push_screen(PriceModal(
             f"Move the {name}", f"{side.upper()} {size:g} BTC @ {render.num(pos.get('entry_price'))}, mark "
             f"{render.num(mark)}; {name} now {render.num(current)}. A {side}'s {name} goes "

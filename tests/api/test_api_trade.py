@@ -12,7 +12,7 @@ TRADER_KEY = "trader-" + "t" * 30
 READ_KEY = "reader-" + "r" * 30
 ACTIONS = [("/api/position/close", {}, "close_position", None),
            ("/api/position/stop", {"price": 65000.5}, "set_stop_loss", {"price": 65000.5}),
-           ("/api/position/tp", {"price": 71000}, "set_take_profit", {"price": 71000.0}),
+           ("/api/position/tp", {"price": 71000, "side": "long"}, "set_take_profit", {"price": 71000.0, "side": "long"}),
            ("/api/orders/cancel-all", {"reason": "flat into the news"}, "cancel_all", {"reason": "flat into the news"})]
 
 
@@ -48,7 +48,8 @@ def test_trade_actions_are_refused_cross_origin_without_json_or_without_a_trader
 
 
 def test_a_price_must_be_a_positive_number(keyed, ds):
-    for body in ({}, {"price": -1}, {"price": 0}, {"price": "abc"}, {"price": 65000, "extra": 1}):
+    for body in ({}, {"price": -1}, {"price": 0}, {"price": "abc"}, {"price": 65000, "extra": 1},
+                 {"price": 65000, "side": "flat"}):
         r = httpx.post(keyed.url + "/api/position/stop", headers={"X-API-Key": TRADER_KEY}, json=body)
         assert r.status_code == 400, (body, r.text)
     assert ds.operator_commands() == []

@@ -59,14 +59,16 @@ def test_stop_and_tp_from_the_cli_move_the_levels_and_a_wrong_side_stop_is_refus
         r = cli(db_url, "position", "stop", str(sl))
         assert r.returncode == 0, r.stderr
         assert "set_stop_loss: done (by " in r.stdout and "desk-2" in r.stdout and f"stop-loss {sl:,.1f}" in r.stdout
-        r = cli(db_url, "position", "tp", str(tp))
+        r = cli(db_url, "position", "tp", str(tp), "--side", "short")
+        assert r.returncode == 1 and "the position is now long, not short" in r.stderr
+        r = cli(db_url, "position", "tp", str(tp), "--side", "long")
         assert r.returncode == 0, r.stderr
         r = cli(db_url, "position", "stop", str(wrong))
         assert r.returncode == 1
         assert "refused by the engine" in r.stderr and "a long's stop-loss goes below the price" in r.stderr
     assert [(p.stop_loss, p.take_profit) for p in okx.protective_orders(SYM)] == [(sl, tp)]
     cmds = DataService().operator_commands(status=None)
-    assert [c["status"] for c in cmds] == ["done", "done", "failed"]
+    assert [c["status"] for c in cmds] == ["done", "failed", "done", "failed"]
     assert all("desk-2" in c["operator"] for c in cmds)
 
 

@@ -97,6 +97,19 @@ def test_a_stop_that_widens_the_loss_past_the_per_trade_cap_is_refused_tightenin
     assert row["status"] == "done", row["result"]
 
 
+def test_a_command_for_a_position_that_has_changed_side_does_nothing(make_manager, decision_id, okx, sim):
+    om = make_manager("auto")
+    om.submit_intent(entry(decision_id(), okx, amount=0.02, side="sell"))  # short now; the operator saw a long
+    m = okx.mark_price(SYM)
+    row = run(om, sim, "set_stop_loss", payload={"price": round(m * 1.01, 1), "side": "long"})
+    assert row["status"] == "failed" and "the position is now short, not long" in row["result"]
+    row = run(om, sim, "close_position", payload={"side": "long"})
+    assert row["status"] == "failed" and "nothing closed" in row["result"]
+    assert okx.position(SYM).side == "short"
+    assert run(om, sim, "close_position", payload={"side": "short"})["status"] == "done"
+    assert okx.position(SYM).size == 0
+
+
 def test_moving_the_stop_without_a_position_is_refused(make_manager, sim):
     om = make_manager("auto")
     row = run(om, sim, "set_stop_loss", payload={"price": 50_000.0})

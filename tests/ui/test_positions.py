@@ -38,8 +38,8 @@ async def test_position_line_at_160x48_reads_every_figure(make_app, demo_ids):
         for part in ("LONG 0.12 BTC @ 66,980.0", "mark 67,409.8", "uPnL +51.9", "liq 34,100.0 (49% away)",
                      "margin ratio 3.1%", "funding -1.24", "lev 2x", "SL 65,900 TP 69,800"):
             assert part in line1, part
-        assert "realised today -3.4 · since start -3.4 (after fees)" in line2  # the entry's fee is realised
-        assert "equity ▄ 10,412.3 (+4.1%)" in line2 and "X close · S stop · T take-profit" in line2
+        assert "realised today -3.4 · since start -3.4" in line2  # the entry's fee is realised
+        assert "equity ▄ 10,412.3 (+4.1%)" in line2 and "X close · S stop · T tp · C cancel all" in line2
         assert app.query_one("#position-bar").size.height == 2
 
 

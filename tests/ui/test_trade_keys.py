@@ -19,7 +19,7 @@ def _commands():
 
 
 def _screen_text(app) -> str:
-    return "\n".join(str(w.render()) for w in app.screen.query("Label"))
+    return "\n".join(str(w.render()) for w in app.screen.query("Static") if not w.has_class("button"))
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -37,6 +37,7 @@ async def test_x_closes_the_position_after_confirmation(make_app, demo_ids, size
         await answer(app, pilot, "X", "y")
     (c,) = _commands()
     assert (c["command"], c["operator"], c["order"]) == ("close_position", "tester", None)
+    assert json.loads(c["payload"])["side"] == "long"  # the engine refuses if the position is no longer long
     assert m.EngineState.get_or_none(m.EngineState.key == "kill_switch") is None  # no halt
 
 
@@ -59,7 +60,7 @@ async def test_s_moves_the_stop_and_a_wrong_side_stop_is_refused_in_the_dialog(m
         await pilot.press("enter")
         await settle(app, pilot)
     (c,) = _commands()
-    assert c["command"] == "set_stop_loss" and json.loads(c["payload"]) == {"price": 66500.0}
+    assert c["command"] == "set_stop_loss" and json.loads(c["payload"]) == {"price": 66500.0, "side": "long"}
     assert c["operator"] == "tester"
 
 
@@ -79,7 +80,7 @@ async def test_t_moves_the_take_profit_and_esc_sends_nothing(make_app, demo_ids)
         await pilot.press("enter")
         await settle(app, pilot)
     (c,) = _commands()
-    assert c["command"] == "set_take_profit" and json.loads(c["payload"]) == {"price": 70500.0}
+    assert c["command"] == "set_take_profit" and json.loads(c["payload"]) == {"price": 70500.0, "side": "long"}
 
 
 async def test_c_cancels_all_after_confirmation_and_the_engines_refusal_is_shown(make_app, demo_ids):

@@ -13,9 +13,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label
+from textual.widgets import Button, Input, Static
 
-from cockpit.ui.screens.modals import MODAL_CSS
+from cockpit.ui.screens.modals import MODAL_CSS, ConfirmModal
 
 
 class PriceModal(ModalScreen[float | None]):
@@ -34,9 +34,10 @@ class PriceModal(ModalScreen[float | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(f"[b]{self.title_text}[/b]\n{self.about}\nEnter to send, Esc to go back.")
+            # Static wraps (a Label would cut what the trader must read before pressing Enter).
+            yield Static(f"[b]{self.title_text}[/b]\n{self.about}\nEnter to send, Esc to go back.", id="price-about")
             yield Input(value=f"{self.current:.1f}" if self.current else "", placeholder="price", id="price")
-            yield Label("", id="price-error")
+            yield Static("", id="price-error")
             with Horizontal():
                 yield Button("Back", id="back")
                 yield Button("Send", id="send", variant="warning")
@@ -46,7 +47,7 @@ class PriceModal(ModalScreen[float | None]):
 
     def _submit(self) -> None:
         raw = self.query_one(Input).value.strip().replace(",", "").replace("_", "")
-        err = self.query_one("#price-error", Label)
+        err = self.query_one("#price-error", Static)
         try:
             price = float(raw)
         except ValueError:
@@ -69,3 +70,16 @@ class PriceModal(ModalScreen[float | None]):
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)
+
+
+class TradeConfirmModal(ConfirmModal):
+    """ConfirmModal whose question wraps (closing a position or cancelling everything must be read whole)."""
+
+    DEFAULT_CSS = MODAL_CSS.format(name="TradeConfirmModal")
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self.question, id="confirm-question")
+            with Horizontal():
+                yield Button("No [n]", id="no")
+                yield Button(f"{self.yes} [y]", id="yes", variant="error")
