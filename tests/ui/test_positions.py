@@ -100,3 +100,13 @@ async def test_flat_account_shows_flat_and_zero_realised(make_app, db):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         assert _bar(app).strip() == "FLAT │ day +0.0 all +0.0 ▄"
+
+
+async def test_a_stop_out_in_the_orders_pane_says_stop_loss_not_only_ro(make_app, demo_ids):
+    _stop_out(demo_ids)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        table = app.query_one("#orders-table")
+        lines = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+        assert any("sell 0.1 BTC mkt RO stop-loss  @65,900.0" in line for line in lines), lines

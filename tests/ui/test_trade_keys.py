@@ -117,3 +117,15 @@ async def test_trade_keys_without_a_position_say_so_and_send_nothing(make_app, d
         assert any("no open position" in n.message for n in app._notifications)
         assert any("no open orders to cancel" in n.message for n in app._notifications)
     assert _commands() == []
+
+
+async def test_a_viewer_session_may_not_close_or_move_the_stop(make_app, demo_ids, monkeypatch):
+    """Over SSH a key without the trader role runs the same app as a viewer: the command is refused where it
+    is written, and the refusal is shown."""
+    monkeypatch.setenv("COCKPIT_ROLE", "viewer")
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await answer(app, pilot, "X", "y")
+        assert any("role 'viewer' may not close position" in n.message for n in app._notifications)
+    assert _commands() == []
