@@ -81,8 +81,8 @@ async def test_trades_screen_lists_exit_reason_pnl_fees_funding_and_by_strategy(
         assert "1 closed trade(s) · won 0 (0%)" in summary and "exits: stop-loss 1" in summary
         rows = app.screen.query_one("#trades-table")
         (row,) = [[str(c) for c in rows.get_row_at(i)] for i in range(rows.row_count)]
-        assert row[0] == "2026-01-15 13:00" and row[2:6] == ["0.1", "66,980.0", "65,900.0", "[red]stop-loss[/]"]
-        assert row[6:] == ["[red]-108.00[/]", "6.65", "[red]-0.84[/]", "[red]-115.49[/]"]
+        assert row[0] == "01-15 13:00" and row[2:6] == ["0.1", "66,980.0", "65,900.0", "[red]stop-loss[/]"]
+        assert row[6:] == ["[red]-115.49[/]", "[red]-108.00[/]", "6.65", "[red]-0.84[/]"]  # net, P&L, fees, funding
         strat = app.screen.query_one("#trades-strategies")
         assert [str(c) for c in strat.get_row_at(0)] == ["trend_core", "1", "0/1", "1.00", "[red]-115.49[/]"]
         await pilot.press("escape")

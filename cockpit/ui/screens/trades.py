@@ -33,8 +33,9 @@ class TradesScreen(CockpitScreen):
         with Vertical(id="trades-body"):
             yield Static("loading…", id="trades-summary")
             t = DataTable(id="trades-table", classes="pane", cursor_type="row", zebra_stripes=True)
-            t.add_columns("closed (UTC)", "side", "size", "entry", "exit", "exit reason", "P&L", "fees", "funding",
-                          "net")
+            # Net right after the reason: at 80 columns the columns past it scroll (→).
+            t.add_columns("closed UTC", "side", "size", "entry", "exit", "exit reason", "net", "P&L", "fees",
+                          "funding")
             yield t
             s = DataTable(id="trades-strategies", classes="pane", cursor_type="row")
             s.add_columns("strategy", "trades", "won", "weight", "net earned")
@@ -78,11 +79,11 @@ class TradesScreen(CockpitScreen):
         for x in trades:
             reason = x["exit_reason"]
             style = REASON_STYLE.get(reason)
-            t.add_row(f"{render.day(x['closed_at'])} {render.hms(x['closed_at'])}",
+            t.add_row(f"{render.day(x['closed_at'])[5:]} {render.hms(x['closed_at'])}",
                       f"[{render.side_style(x['side'].upper())}]{x['side']}[/]", f"{x['size']:g}",
                       render.num(x["entry_price"]), render.num(x["exit_price"]),
-                      f"[{style}]{reason}[/]" if style else reason, _money(x["pnl"]), f"{x['fees']:,.2f}",
-                      _money(x["funding"]), _money(x["net"]))
+                      f"[{style}]{reason}[/]" if style else reason, _money(x["net"]), _money(x["pnl"]),
+                      f"{x['fees']:,.2f}", _money(x["funding"]))
         s = self.query_one("#trades-strategies", DataTable)
         s.clear()
         for a in strategies:
