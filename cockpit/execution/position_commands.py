@@ -18,6 +18,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("position", help="close the position or move its stop-loss / take-profit "
                                         "(executed by the running engine)")
     psub = p.add_subparsers(dest="position_command", metavar="ACTION", required=True)
+    sh = psub.add_parser("show", help="the position, realised P&L and the closed trades with their exit reasons")
+    sh.add_argument("--trades", type=int, default=20, metavar="N", help="closed trades to list (default 20)")
+    sh.add_argument("--json", action="store_true", help="print JSON")
+    sh.set_defaults(func=run_show)
     c = psub.add_parser("close", help="close the whole position with a reduce-only market order (no kill switch)")
     c.add_argument("--yes", action="store_true", help="do not ask to confirm")
     c.add_argument("--reason", default="", help="optional note")
@@ -73,6 +77,52 @@ def _submit(ctx, command: str, payload: dict[str, Any] | None, wait_s: float, *,
               "(it would run later, at a price nobody saw); start the engine first", file=sys.stderr)
         return 1
     return _submit_and_wait(ctx, command, order_id=None, payload=payload, wait_s=max(wait_s, 0.1))
+
+
+def run_show(args: argparse.Namespace, ctx) -> int:
+    import json
+    from datetime import datetime, timezone
+
+    from cockpit.data import DataService
+    from cockpit.data.account import AccountReads, closed_trades, realised
+
+    ctx.database()
+    sym = ctx.config["symbol"]
+    ds, reads = DataService(), AccountReads()
+    pos = ds.latest_position_snapshot(sym)
+    trades, open_trade = closed_trades(reads, sym, limit=max(1, args.trades))
+    fills = reads.fills_with_orders(sym)
+    out = {"position": pos, "realised_after_fees": realised(fills), "open_trade": open_trade, "closed_trades": trades}
+    if args.json:
+        print(json.dumps(out, indent=2, default=str))
+        return 0
+
+    def when(ms: Any) -> str:
+        return datetime.fromtimestamp(int(ms) / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M") if ms else "-"
+
+    def money(v: Any) -> str:
+        return "-" if v is None else f"{float(v):+,.2f}"
+
+    if pos is None:
+        print("position: not read yet (no snapshot in this database)")
+    elif pos.get("side") not in ("long", "short") or not float(pos.get("size") or 0):
+        print(f"position: flat (as of {when(pos['timestamp'])} UTC)")
+    else:
+        print(f"position: {pos['side'].upper()} {float(pos['size']):g} BTC @ {float(pos['entry_price'] or 0):,.1f}  "
+              f"mark {float(pos['mark_price'] or 0):,.1f}  uPnL {money(pos.get('unrealized_pnl'))}  "
+              f"liq {'-' if pos.get('liquidation_price') is None else format(float(pos['liquidation_price']), ',.1f')}  "
+              f"funding {money(pos.get('funding_fee'))}  (as of {when(pos['timestamp'])} UTC)")
+    print(f"realised since start, after fees: {money(out['realised_after_fees'])} USDT")
+    if not trades:
+        print("no closed trades")
+        return 0
+    print(f"{'closed (UTC)':<16}  {'side':<5} {'size':>8} {'entry':>10} {'exit':>10}  {'exit reason':<16} "
+          f"{'P&L':>9} {'fees':>7} {'funding':>8} {'net':>9}")
+    for t in trades:
+        print(f"{when(t['closed_at']):<16}  {t['side']:<5} {t['size']:>8g} {t['entry_price']:>10,.1f} "
+              f"{t['exit_price']:>10,.1f}  {t['exit_reason']:<16} {money(t['pnl']):>9} {t['fees']:>7.2f} "
+              f"{money(t['funding']):>8} {money(t['net']):>9}")
+    return 0
 
 
 def run_close(args: argparse.Namespace, ctx) -> int:

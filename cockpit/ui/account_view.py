@@ -94,7 +94,11 @@ def position_text(pos: dict[str, Any] | None, mark: float | None, levels: dict[s
     side, _, upnl = position_parts(pos)
     view = view or AccountView()
     t.append(" ")
-    t.append(side, side_style(side) + " bold")
+    if pos is None:  # no snapshot yet: unknown, never shown as flat
+        t.append("position —", "yellow")
+        t.append(" (not read yet)" if not compact else "", "dim")
+    else:
+        t.append(side, side_style(side) + " bold")
     if side != "FLAT" and pos:
         size, entry = float(pos["size"]), pos.get("entry_price")
         mark = mark or pos.get("mark_price")

@@ -45,7 +45,8 @@ class TradeActions:
         return side.lower(), float(pos["size"]), pos
 
     def _no_position(self) -> None:
-        self.notify("no open position (the last position snapshot is flat)", severity="warning")
+        self.notify("no open position (the last position snapshot is flat, or none was read yet)",
+                    severity="warning")
 
     def action_close_position(self) -> None:
         p = self._position()

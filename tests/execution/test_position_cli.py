@@ -90,6 +90,12 @@ def test_close_and_cancel_all_from_the_cli(make_manager, decision_id, okx, db_ur
     assert okx.position(SYM).size == 0
     close = [o for o in ds.orders() if o["reduce_only"]]
     assert len(close) == 1 and "desk-2" in close[0]["decided_by"] and close[0]["status"] == "filled"
+    r = subprocess.run([sys.executable, "-m", "cockpit", "--db", db_url, "position", "show"], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "position: flat" in r.stdout and "realised since start, after fees: -" in r.stdout
+    (line,) = [x for x in r.stdout.splitlines() if " long " in x]
+    assert " manual " in line and f"{close[0]['average_price']:,.1f}" in line
 
 
 def test_close_or_stop_is_never_queued_without_a_running_engine(db, db_url, capsys):

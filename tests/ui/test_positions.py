@@ -110,3 +110,15 @@ async def test_a_stop_out_in_the_orders_pane_says_stop_loss_not_only_ro(make_app
         table = app.query_one("#orders-table")
         lines = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
         assert any("sell 0.1 BTC mkt RO stop-loss  @65,900.0" in line for line in lines), lines
+
+
+async def test_no_position_snapshot_is_unknown_not_flat(make_app, db):
+    from demo_data import fill_demo
+
+    fill_demo(pending=False)
+    m.PositionSnapshot.delete().execute()
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        line1 = _bar(app).split("\n")[0]
+        assert line1.strip() == "position — (not read yet)" and "FLAT" not in line1
