@@ -972,7 +972,7 @@ class OrderManager:
                 elif cmd["command"] == "confirm_position":
                     result = self.confirm_position(by=who)
                 elif cmd["command"] in trade_actions.COMMANDS:
-                    ok, result = trade_actions.run(self, cmd["command"], who, payload)
+                    ok, result = trade_actions.run(self, cmd["command"], who, payload, command_id=int(cmd["id"]))
                 else:
                     ok, result = False, f"unknown command {cmd['command']!r}"
             except (IllegalTransition, KeyError, ValueError, TypeError) as e:

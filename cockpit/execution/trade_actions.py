@@ -36,14 +36,17 @@ OPEN = (S.PENDING_APPROVAL, S.APPROVED, S.SUBMITTED, S.PARTIALLY_FILLED)
 _EPS = 1e-9
 
 
-def run(om: "OrderManager", command: str, who: str, payload: dict[str, Any]) -> tuple[bool, str]:
-    """Execute one trade-management command; (ok, result text for the operator_commands row)."""
+def run(om: "OrderManager", command: str, who: str, payload: dict[str, Any], *,
+        command_id: int | None = None) -> tuple[bool, str]:
+    """Execute one trade-management command; (ok, result text for the operator_commands row). ``command_id``
+    (the operator_commands row) names the closing order, so one command makes at most one order."""
     try:
         expect = payload.get("side")  # the position the operator saw when deciding (the TUI sends it)
         if expect is not None and expect not in ("long", "short"):
             return False, f"side must be long or short, got {expect!r}"
         if command == "close_position":
-            return close_position(om, by=who, reason=str(payload.get("reason") or ""), expect=expect)
+            return close_position(om, by=who, reason=str(payload.get("reason") or ""), expect=expect,
+                                  command_id=command_id)
         if command == "cancel_all":
             return cancel_all(om, by=who, reason=str(payload.get("reason") or ""))
         if command in ("set_stop_loss", "set_take_profit"):
@@ -70,7 +73,8 @@ def _changed(side: str, expect: str | None, what: str) -> str | None:
     return None
 
 
-def close_position(om: "OrderManager", *, by: str, reason: str = "", expect: str | None = None) -> tuple[bool, str]:
+def close_position(om: "OrderManager", *, by: str, reason: str = "", expect: str | None = None,
+                   command_id: int | None = None) -> tuple[bool, str]:
     side, size, check = _position(om)
     if side == "flat":
         if not check.confirmed:
@@ -88,7 +92,9 @@ def close_position(om: "OrderManager", *, by: str, reason: str = "", expect: str
         return False, "close refused by the risk check: " + "; ".join(result.reasons)
     from cockpit.execution.manager import _order_from
 
-    oid, created = om.store.create(_order_from(result, system_client_id(om.namespace, "c", now)), now_ms=now,
+    # One order per command (a second close in the same millisecond is a second order, a retried command is not).
+    cid = system_client_id(om.namespace, "c", command_id if command_id is not None else now)
+    oid, created = om.store.create(_order_from(result, cid), now_ms=now,
                                    mode=om.mode, status=S.APPROVED, message=why, reason="manual close",
                                    risk_assessment=result.assessment)
     if created:

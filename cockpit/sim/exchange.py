@@ -361,6 +361,8 @@ class SimExchange:
         if opening > 0:
             if pos.pos == 0:
                 pos.c_time, pos.pos_id, pos.lever = t, pos.pos_id or self._id(5), self.lever[pos.mgn_mode]
+                # A new position: OKX's per-position totals (realizedPnl, fee, fundingFee) start again.
+                pos.realized_pnl = pos.fee = pos.funding_fee = 0.0
             new = abs(pos.pos) + opening
             pos.avg_px = (abs(pos.pos) * pos.avg_px + opening * px) / new
             im = opening * CT_VAL * px / pos.lever

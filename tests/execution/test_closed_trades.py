@@ -95,3 +95,29 @@ def test_a_flip_closes_one_trade_and_opens_the_next():
 ])
 def test_exit_reason_reads_what_the_order_row_records(row, reason):
     assert exit_reason(row) == reason
+
+
+def test_funding_is_the_positions_own_and_restarts_with_the_next_position(make_manager, decision_id, okx, sim):
+    """OKX lists fundingFee per position: a position opened after a flat one starts from zero, so each closed
+    trade carries the funding of its own position (the simulator used to carry the total over)."""
+    om = make_manager("auto")
+    m = okx.mark_price(SYM)
+    om.submit_intent(OrderIntent(SYM, "buy", 0.02, stop_loss=round(m * 0.95, 1), leverage=2.0,
+                                 decision_id=decision_id()))
+    sim.clock.advance(9 * 3_600_000)  # past a funding settlement (every 8 h)
+    first = okx.position(SYM)
+    assert first.size > 0 and first.funding_fee not in (None, 0.0), first
+    om.record_account()
+    sim.clock.advance(60_000)  # a snapshot per (time, side): the next position's must not replace this one
+    submit_command("close_position", now_ms=sim.clock.now_ms(), operator="erin")
+    om.process_commands()
+    sim.clock.advance(60_000)
+    m = okx.mark_price(SYM)
+    om.submit_intent(OrderIntent(SYM, "buy", 0.02, stop_loss=round(m * 0.95, 1), leverage=2.0,
+                                 decision_id=decision_id()))
+    assert okx.position(SYM).funding_fee == 0.0
+    om.record_account()
+    submit_command("close_position", now_ms=sim.clock.now_ms(), operator="erin")
+    om.process_commands()
+    trades, _ = closed_trades(AccountReads(), SYM)
+    assert [t["funding"] for t in trades] == [0.0, pytest.approx(first.funding_fee)]
