@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "cockpit.strategies.commands",  # strategies
     "cockpit.backtest.commands",  # backtest, sweep
     "cockpit.execution.commands",  # orders list | approve | reject
+    "cockpit.execution.position_commands",  # position close | stop | tp; orders cancel-all
     "cockpit.decision.commands",  # llm ...
     "cockpit.training.commands",  # train ...
     "cockpit.engine.commands",    # run (headless engine helpers)

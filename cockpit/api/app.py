@@ -121,6 +121,23 @@ class RejectBody(BaseModel):
     reason: str = Field(..., min_length=1, max_length=500)
 
 
+class NoteBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field("", max_length=500)
+    # The position the caller decided on: the engine does nothing when it is no longer that side.
+    side: Literal["long", "short"] | None = None
+
+
+class PriceBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    price: float = Field(..., gt=0, allow_inf_nan=False, examples=[65000.0])
+    side: Literal["long", "short"] | None = None
+
+
+def _trade_payload(body: BaseModel) -> dict[str, Any] | None:
+    return {k: v for k, v in body.model_dump().items() if v not in (None, "")} or None
+
+
 # ------------------------------------------------------------------ helpers
 
 
@@ -484,6 +501,28 @@ def create_api(cfg: dict[str, Any], *, api_keys: Iterable[str] | None = None, re
         _pending(order_id)
         cid = services.command("reject", order_id, {"reason": body.reason}, _operator(request))
         return ok({"order_id": order_id, "command_id": cid}, message="rejection queued for the engine")
+
+    # Trade management (cockpit.execution.trade_actions): operator commands the engine executes in order;
+    # the engine's risk check decides (a long's stop above the mark is refused there, with the reason).
+    @app.post("/api/position/close", tags=["orders"], response_model=Envelope)
+    def position_close(request: Request, body: NoteBody) -> dict[str, Any]:
+        cid = services.command("close_position", None, _trade_payload(body), _operator(request))
+        return ok({"command_id": cid}, message="close of the position queued for the engine")
+
+    @app.post("/api/position/stop", tags=["orders"], response_model=Envelope)
+    def position_stop(request: Request, body: PriceBody) -> dict[str, Any]:
+        cid = services.command("set_stop_loss", None, _trade_payload(body), _operator(request))
+        return ok({"command_id": cid}, message="stop-loss move queued for the engine")
+
+    @app.post("/api/position/tp", tags=["orders"], response_model=Envelope)
+    def position_tp(request: Request, body: PriceBody) -> dict[str, Any]:
+        cid = services.command("set_take_profit", None, _trade_payload(body), _operator(request))
+        return ok({"command_id": cid}, message="take-profit move queued for the engine")
+
+    @app.post("/api/orders/cancel-all", tags=["orders"], response_model=Envelope)
+    def orders_cancel_all(request: Request, body: NoteBody) -> dict[str, Any]:
+        cid = services.command("cancel_all", None, _trade_payload(body), _operator(request))
+        return ok({"command_id": cid}, message="cancel of every open order queued for the engine")
 
     def _operator(request: Request) -> str:
         """``api <client address> <key#short hash | token>``: the key itself is never recorded."""

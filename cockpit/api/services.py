@@ -25,7 +25,7 @@ class Services:
 
     # -------------------------------------------------------------- commands, health
 
-    def command(self, kind: str, order_id: int, payload: dict[str, Any] | None, operator: str) -> int:
+    def command(self, kind: str, order_id: int | None, payload: dict[str, Any] | None, operator: str) -> int:
         return submit_command(kind, now_ms=self.now_ms(), order_id=order_id, payload=payload, operator=operator)
 
     def health(self) -> dict[str, Any]:

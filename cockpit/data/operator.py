@@ -15,7 +15,9 @@ import peewee
 from cockpit.db.connection import database_proxy
 from cockpit.db.models import OperatorCommand
 
-COMMANDS = ("approve", "reject", "cancel", "kill", "clear_kill", "confirm_position")
+COMMANDS = ("approve", "reject", "cancel", "kill", "clear_kill", "confirm_position",
+            # trade management (cockpit.execution.trade_actions): payload {"price": ...} for the two set_ ones
+            "close_position", "set_stop_loss", "set_take_profit", "cancel_all")
 # Roles a session may carry in $COCKPIT_ROLE (set by `cockpit serve-ssh` / `serve-web`). Unset means a
 # local operator with full rights; a viewer, or any role we do not know, may submit none of COMMANDS.
 ROLE_ENV = "COCKPIT_ROLE"
@@ -29,7 +31,7 @@ class OperatorNotAllowed(PermissionError):
         self.command = command
         self.role = role
         super().__init__(f"role {role!r} may not {command.replace('_', ' ')}: only a trader may "
-                         f"approve, reject, cancel, use the kill switch or publish a training candidate")
+                         f"approve, reject, cancel, manage the position, use the kill switch or publish a training candidate")
 
 
 def operator_role() -> str | None:

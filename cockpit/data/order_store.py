@@ -275,7 +275,8 @@ class OrderStore:
                     liquidation_price=position.liquidation_price)
         with write_transaction(self._db):
             replace_row(PositionSnapshot, ("symbol", "timestamp", "side"), timestamp=int(now_ms),
-                        mark_price=position.mark_price, **vals)
+                        mark_price=position.mark_price, funding_fee=position.funding_fee,
+                        margin_ratio=position.margin_ratio, **vals)
             n = PositionRow.update(updated_at=int(now_ms), **vals).where(PositionRow.symbol == position.symbol).execute()
             if n == 0:
                 PositionRow.insert(updated_at=int(now_ms), **vals).execute()

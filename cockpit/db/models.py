@@ -249,6 +249,8 @@ class PositionSnapshot(BaseModel):
     margin = NumericField(null=True)
     liquidation_price = NumericField(null=True)
     created_at = created_at()
+    funding_fee = NumericField(null=True)  # 003: funding settled since the position opened (negative = paid)
+    margin_ratio = NumericField(null=True)  # 003: maintenance margin / collateral
 
     class Meta:
         table_name = "position_snapshots"

@@ -122,6 +122,8 @@ class Position:
     margin: float = 0.0
     liquidation_price: float | None = None
     mark_price: float | None = None
+    funding_fee: float | None = None  # funding settled since the position opened (negative = paid); None: unknown
+    margin_ratio: float | None = None  # maintenance margin / collateral; None: unknown
 
     @property
     def signed_size(self) -> float:

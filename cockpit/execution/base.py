@@ -60,6 +60,18 @@ class AccountState:
 
 
 @dataclass(frozen=True, slots=True)
+class ProtectiveOrder:
+    """A live stop-loss / take-profit order on the venue (OKX: a conditional or oco algo order)."""
+
+    algo_id: str
+    side: str  # the side it closes with: sell closes a long
+    stop_loss: float | None
+    take_profit: float | None
+    amount: float  # BTC; 0 when it closes the whole position (close_fraction)
+    close_fraction: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class AccountFill:
     """One fill on the account as the venue lists it (OKX trade/fills): the ledger is reconciled from these."""
 
@@ -119,3 +131,23 @@ class OrderExecutor(ABC):
     def find(self, client_order_id: str, symbol: str) -> ExecutionReport:
         """Look an order up by client order id alone (reconciliation after a crash); found=False if unknown."""
         return self.fetch(Order(symbol=symbol, side="buy", type="market", amount=0.0, client_order_id=client_order_id))
+
+    # Protective orders (moving the stop-loss / take-profit of an open position). Optional: a venue
+    # without them says so, and the operator's command fails with that message.
+
+    def protective_orders(self, symbol: str) -> list[ProtectiveOrder]:
+        """Live stop-loss / take-profit orders in ``symbol``; ValueError when the reply cannot be read."""
+        raise NotImplementedError(f"{self.name} cannot list stop-loss/take-profit orders")
+
+    def amend_protection(self, symbol: str, algo_id: str, *, stop_loss: float | None = None,
+                         take_profit: float | None = None) -> None:
+        """Move the trigger prices of one live protective order."""
+        raise NotImplementedError(f"{self.name} cannot move stop-loss/take-profit orders")
+
+    def place_protection(self, symbol: str, side: str, *, stop_loss: float | None, take_profit: float | None) -> str:
+        """A new protective order closing the whole position when triggered; returns its id."""
+        raise NotImplementedError(f"{self.name} cannot place stop-loss/take-profit orders")
+
+    def trigger_kind(self, symbol: str, algo_id: str) -> str | None:
+        """Which leg of a protective order triggered: 'stop-loss', 'take-profit', or None when unknown."""
+        return None

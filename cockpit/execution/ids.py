@@ -21,7 +21,7 @@ def decision_client_id(namespace: str, decision_id: int, leg: int = 0) -> str:
 
 
 def system_client_id(namespace: str, kind: str, stamp_ms: int, leg: int = 0) -> str:
-    """Orders the system makes without a decision (kill-switch closes: kind 'k'; manual: 'm')."""
+    """Orders the system makes without a decision (kill-switch closes: kind 'k'; manual: 'm'; operator closes: 'c')."""
     if not re.fullmatch(r"[a-z]", kind):
         raise ValueError(f"kind must be one lowercase letter, got {kind!r}")
     return _checked(f"{PREFIX}{namespace}{kind}{int(stamp_ms)}l{int(leg)}")

@@ -31,6 +31,7 @@ from cockpit.data.risk_store import RiskStore
 from cockpit.domain.clock import Clock
 from cockpit.domain.orders import Fill, IllegalTransition, Order, OrderIntent, OrderStatus, Position
 from cockpit.domain.signals import RiskLevel
+from cockpit.execution import trade_actions
 from cockpit.execution.base import AccountFill, AccountState, ExecutionReport, OrderExecutor
 from cockpit.execution.ids import decision_client_id, namespace_prefix, system_client_id
 from cockpit.risk.manager import MarketState, RiskLimits, RiskManager, RiskResult
@@ -394,7 +395,8 @@ class OrderManager:
         if side not in ("buy", "sell"):
             return None
         if info.get("algoId"):
-            kind = self._protective_kind(side, (report.average_price if report else None) or price)
+            kind = self._trigger_kind(str(info["algoId"])) or \
+                self._protective_kind(side, (report.average_price if report else None) or price)
             what, why = f"{kind} triggered on the exchange (algo {info.get('algoId')})", f"{kind} triggered"
         elif info.get("category") in ("full_liquidation", "partial_liquidation", "adl"):
             what = why = f"{info.get('category')} by the exchange"
@@ -724,6 +726,13 @@ class OrderManager:
                 n += 1
         return n
 
+    def _trigger_kind(self, algo_id: str) -> str | None:
+        """'stop-loss' or 'take-profit' as the exchange says (the algo order's triggered leg); None when it cannot."""
+        try:
+            return self.executor.trigger_kind(self.symbol, algo_id)
+        except Exception:  # noqa: BLE001 - fall back to the nearest level
+            return None
+
     def _protective_kind(self, close_side: str, price: float | None) -> str:
         """'stop-loss' or 'take-profit': which level of the latest entry the close price is nearer to."""
         entry_side = "buy" if close_side == "sell" else "sell"
@@ -962,6 +971,8 @@ class OrderManager:
                     result = "kill switch cleared"
                 elif cmd["command"] == "confirm_position":
                     result = self.confirm_position(by=who)
+                elif cmd["command"] in trade_actions.COMMANDS:
+                    ok, result = trade_actions.run(self, cmd["command"], who, payload, command_id=int(cmd["id"]))
                 else:
                     ok, result = False, f"unknown command {cmd['command']!r}"
             except (IllegalTransition, KeyError, ValueError, TypeError) as e:

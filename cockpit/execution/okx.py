@@ -17,7 +17,8 @@ from typing import Any, Mapping
 import ccxt
 
 from cockpit.domain.orders import Fill, Order, OrderStatus, Position
-from cockpit.execution.base import AccountFill, AccountState, ExecutionReport, InstrumentInfo, OrderExecutor
+from cockpit.execution.base import (AccountFill, AccountState, ExecutionReport, InstrumentInfo, OrderExecutor,
+                                    ProtectiveOrder)
 
 S = OrderStatus
 _CCXT_STATUS = {"open": S.SUBMITTED, "closed": S.FILLED, "canceled": S.CANCELED, "cancelled": S.CANCELED,
@@ -290,6 +291,64 @@ class OKXExecutor(OrderExecutor):
                 continue
         return out
 
+    # ---------------------------------------------------------------- protective (TP/SL algo) orders
+
+    def protective_orders(self, symbol: str) -> list[ProtectiveOrder]:
+        rows = self.exchange.private_get_trade_orders_algo_pending(
+            {"instId": self._market(symbol)["id"], "ordType": "conditional,oco"})
+        data = rows.get("data") if isinstance(rows, dict) else None
+        if not isinstance(data, list):
+            raise MalformedReply(f"unreadable algo order list: {str(rows)[:200]}")
+        out = []
+        for r in data:
+            aid = r.get("algoId") if isinstance(r, dict) else None
+            if not aid or r.get("side") not in ("buy", "sell"):
+                raise MalformedReply(f"algo order without an id or a side: {str(r)[:200]}")
+            whole = str(r.get("closeFraction") or "") not in ("", "0")
+            out.append(ProtectiveOrder(str(aid), r["side"], _num(r.get("slTriggerPx")) or None,
+                                       _num(r.get("tpTriggerPx")) or None,
+                                       0.0 if whole else self.to_base(symbol, _num(r.get("sz")) or 0.0), whole))
+        return out
+
+    def amend_protection(self, symbol: str, algo_id: str, *, stop_loss: float | None = None,
+                         take_profit: float | None = None) -> None:
+        body: dict[str, Any] = {"instId": self._market(symbol)["id"], "algoId": algo_id}
+        if stop_loss is not None:
+            body.update(newSlTriggerPx=self.exchange.price_to_precision(symbol, stop_loss), newSlOrdPx="-1")
+        if take_profit is not None:
+            body.update(newTpTriggerPx=self.exchange.price_to_precision(symbol, take_profit), newTpOrdPx="-1")
+        self._algo_ok(self.exchange.private_post_trade_amend_algos(body), "amend")
+
+    def place_protection(self, symbol: str, side: str, *, stop_loss: float | None, take_profit: float | None) -> str:
+        # No algoClOrdId: the order it places when triggered must not look like one of ours (ck...), so the
+        # OrderManager adopts it as a triggered stop-loss/take-profit.
+        body: dict[str, Any] = {"instId": self._market(symbol)["id"], "tdMode": self.margin_mode, "side": side,
+                                "ordType": "oco" if stop_loss is not None and take_profit is not None
+                                else "conditional", "closeFraction": "1", "reduceOnly": "true"}
+        if stop_loss is not None:
+            body.update(slTriggerPx=self.exchange.price_to_precision(symbol, stop_loss), slOrdPx="-1")
+        if take_profit is not None:
+            body.update(tpTriggerPx=self.exchange.price_to_precision(symbol, take_profit), tpOrdPx="-1")
+        return self._algo_ok(self.exchange.private_post_trade_order_algo(body), "place")
+
+    def trigger_kind(self, symbol: str, algo_id: str) -> str | None:
+        """OKX's actualSide of a triggered algo order: 'sl' -> stop-loss, 'tp' -> take-profit."""
+        try:
+            reply = self.exchange.private_get_trade_order_algo({"algoId": algo_id})
+        except ccxt.BaseError:
+            return None
+        data = reply.get("data") if isinstance(reply, dict) else None
+        row = data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else {}
+        return {"sl": "stop-loss", "tp": "take-profit"}.get(str(row.get("actualSide") or ""))
+
+    @staticmethod
+    def _algo_ok(reply: Any, what: str) -> str:
+        data = reply.get("data") if isinstance(reply, dict) else None
+        row = data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else None
+        if row is None or str(row.get("sCode", "0")) != "0" or not row.get("algoId"):
+            raise ValueError(f"the exchange did not {what} the stop-loss/take-profit order: {str(reply)[:300]}")
+        return str(row["algoId"])
+
     # ---------------------------------------------------------------- account
 
     def position(self, symbol: str) -> Position:
@@ -326,7 +385,8 @@ class OKXExecutor(OrderExecutor):
                             entry_price=_num(p.get("entryPrice")) or 0.0, leverage=_num(p.get("leverage")) or 1.0,
                             unrealized_pnl=_num(p.get("unrealizedPnl")) or 0.0,
                             margin=_num(p.get("initialMargin")) or _num(p.get("collateral")) or 0.0,
-                            liquidation_price=_num(p.get("liquidationPrice")), mark_price=_num(p.get("markPrice")))
+                            liquidation_price=_num(p.get("liquidationPrice")), mark_price=_num(p.get("markPrice")),
+                            funding_fee=_num(info.get("fundingFee")), margin_ratio=_num(p.get("marginRatio")))
         return Position(symbol=symbol, side="flat", size=0.0)
 
     def account_fills(self, symbol: str, since_ms: int, *, max_pages: int = 50) -> list[AccountFill]:

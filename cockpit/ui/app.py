@@ -28,6 +28,7 @@ from cockpit.ui.messages import CommandFailed, CommandSubmitted, PollFailed, Sta
 from cockpit.ui.screens.main import MainScreen
 from cockpit.ui.screens.modals import ConfirmModal, LiveConfirmModal, RejectModal
 from cockpit.ui.state import CHART_TIMEFRAMES, OPEN_STATUSES, PENDING, Poller, Snapshot
+from cockpit.ui.trade_keys import TRADE_KEYMAP, TradeActions
 from cockpit.ui.widgets.panes import ModeBadge
 
 
@@ -38,6 +39,7 @@ KEYMAP: list[tuple[str, str, str]] = [
     ("c", "cancel_order", "Cancel the selected open order"),
     ("K", "kill", "Kill switch: cancel all, flatten, halt new entries (asks to confirm)"),
     ("U", "clear_kill", "Clear the kill switch / halt (asks to confirm)"),
+    *TRADE_KEYMAP,
     ("1 2 3 4", "timeframe", "Chart timeframe 15m / 1h / 4h / 1d"),
     ("v", "", "Focus the chart (again: back to the orders); its cursor bar reads out date, OHLC, volume, fills"),
     ("← → PgUp PgDn", "", "Chart focused: move the cursor bar / scroll a page through history"),
@@ -61,7 +63,7 @@ KEYMAP: list[tuple[str, str, str]] = [
 QUIET_HEARTBEAT_MS = 5_000  # a heartbeat older than this is re-rendered every poll (its age grows)
 
 
-class CockpitApp(App):
+class CockpitApp(TradeActions, App):
     CSS_PATH = "cockpit.tcss"
     TITLE = "Alpha Arena Cockpit"
     ENABLE_COMMAND_PALETTE = True
@@ -69,6 +71,7 @@ class CockpitApp(App):
         Binding("b", "backtest", "Backtest"),
         Binding("d", "data", "Data"),
         Binding("p", "prompts", "Prompts"),
+        Binding("t", "trades", "Trades", show=False),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
     ]
@@ -102,6 +105,7 @@ class CockpitApp(App):
         self.polls = 0
         self._timer: Timer | None = None
         self._last_sigs: dict[str, Any] = {}
+        self._awaiting_results: dict[int, str] = {}  # trade commands whose outcome is not shown yet
         self.main_screen = MainScreen()
         self.gc_idle = IdleCollector()
         if self.live:
@@ -207,6 +211,7 @@ class CockpitApp(App):
                     badge.set_state(snap.halted, snap.halt_reason)
         if first:
             self.call_after_refresh(self._install_gc)
+        self.check_trade_results()
         self._arm()
 
     def _shutting_down(self) -> bool:
@@ -241,6 +246,7 @@ class CockpitApp(App):
     def _command_submitted(self, m: CommandSubmitted) -> None:
         what = f"{m.command} #{m.order_id}" if m.order_id else m.command
         self.notify(f"{what} sent to the engine (command {m.command_id})", timeout=4)
+        self.note_trade_command(m.command, m.command_id)
         self.request_refresh()
 
     @on(CommandFailed)
@@ -349,6 +355,7 @@ class CockpitApp(App):
         yield SystemCommand("Cancel selected order", "c: cancel the selected open order", self.action_cancel_order)
         yield SystemCommand("Kill switch", "K: cancel all, flatten, halt (confirm)", self.action_kill)
         yield SystemCommand("Clear kill switch", "U: allow new entries again (confirm)", self.action_clear_kill)
+        yield from self.trade_system_commands()
         for tf in CHART_TIMEFRAMES:
             yield SystemCommand(f"Chart {tf}", f"show {tf} candles", lambda tf=tf: self.action_timeframe(tf))
         yield SystemCommand("Backtest screen", "b", self.action_backtest)

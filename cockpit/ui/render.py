@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from rich.text import Text
 
+from cockpit.data.account import exit_reason
 from cockpit.domain.text import clean_text
 
 LEVEL_STYLE = {"INFO": "dim", "WARN": "yellow", "WARNING": "yellow", "ERROR": "bold red",
@@ -406,6 +407,8 @@ def order_summary(o: dict[str, Any], now_ms: int, speed: float = 1.0) -> Text:
     t.append(f"{float(o['amount']):g} BTC {ORDER_TYPE.get(o['type'], o['type'])}")
     if o.get("reduce_only"):
         t.append(" RO", "dim")
+        why = exit_reason(o)  # why it closes: stop-loss, take-profit, manual, kill switch, signal, ...
+        t.append(f" {why}", "bold red" if why in ("stop-loss", "liquidation", "kill switch") else "yellow")
     if o.get("average_price"):
         t.append(f"  @{num(o['average_price'])}")
     elif o.get("price"):

@@ -110,6 +110,7 @@ class Snapshot:
     chart_fills: list[dict[str, Any]] = field(default_factory=list)  # fills in the loaded candles' span
     chart_first: int | None = None  # open time of the oldest / newest stored candle of the timeframe
     chart_last: int | None = None
+    account: Any = None  # cockpit.ui.account_view.AccountView: realised P&L, equity history, closed trades
     sigs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -128,6 +129,9 @@ class Poller:
         self._prompts: dict[int, str] = {}
         self._chart_sig: Any = None
         self._reduce_only: dict[int, bool] = {}  # order id -> reduce-only (never changes once written)
+        from cockpit.ui.account_view import AccountPoller
+
+        self._account = AccountPoller(getattr(ds, "_db", None), symbol)
 
     def poll(self, timeframe: str, selected_order_id: int | None,
              chart_size: tuple[int, int] | None = None, view: chart.View = chart.DEFAULT_VIEW) -> Snapshot:
@@ -184,6 +188,8 @@ class Poller:
             if o and o.get("decision_id"):
                 s.selected_decision = ds.decision(o["decision_id"])
 
+        xms = (s.heartbeat or {}).get("ts") or (s.price or {}).get("timestamp")
+        s.account = self._account.poll(ds, int(xms) if isinstance(xms, (int, float)) else None, s.balance)
         c = s.candles
         pos = s.position
         s.levels = chart.levels(pos, s.orders)
@@ -198,6 +204,7 @@ class Poller:
                         tuple(f["id"] for f in s.chart_fills)),
             "decisions": (self._decision_last, len(self._llm)),
             "risk": self._risk_last,
+            "account": (s.account.sig, _sig(pos), _sig(s.balance), _sig(s.price), tuple(sorted(s.levels.items()))),
             "orders": (tuple((o["id"], o["status"], o.get("updated_at"), o.get("filled")) for o in s.orders),
                        selected_order_id, len(s.timeline), len(s.fills)),
         }

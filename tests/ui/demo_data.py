@@ -79,7 +79,7 @@ def fill_demo(*, bars: int = 120, pending: bool = True, halted: bool = False) ->
     m.Balance.create(currency="USDT", timestamp=NOW - 400, total=10412.3, free=8800.0, used=1612.3)
     m.PositionSnapshot.create(symbol=SYMBOL, timestamp=NOW - 400, side="long", size=0.12, entry_price=66980.0,
                               mark_price=67409.8, unrealized_pnl=51.9, leverage=2, margin=4018.8,
-                              liquidation_price=34100.0)
+                              liquidation_price=34100.0, funding_fee=-1.24, margin_ratio=0.031)
     m.EngineState.create(key="heartbeat", value=json.dumps({"ts": NOW - 400, "wall_ms": NOW - 400, "state": "running",
                                                                       "speed": 1, "cycles": 812}), updated_at=NOW - 400)
     if halted:

@@ -18,7 +18,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer
 
 from cockpit.ui import render
+from cockpit.ui.account_view import position_text
 from cockpit.ui.widgets.candles import CandlesChart, chart_title
+from cockpit.ui.widgets.position_bar import PositionBar
 from cockpit.ui.widgets.panes import (ApprovalBanner, CockpitHeader, ModeBadge, OrdersPane, RationalePane,
                                       RiskEventsPane, TabStrip, WeightsPane)
 
@@ -40,6 +42,10 @@ class MainScreen(Screen):
         Binding("c", "app.cancel_order", "Cancel order"),
         Binding("K", "app.kill", "Kill switch"),
         Binding("U", "app.clear_kill", "Clear halt", show=False),
+        Binding("X", "app.close_position", "Close position", show=False),
+        Binding("S", "app.move_stop", "Move stop", show=False),
+        Binding("T", "app.move_take_profit", "Move take-profit", show=False),
+        Binding("C", "app.cancel_all", "Cancel all", show=False),
         Binding("1", "app.timeframe('15m')", "15m", show=False),
         Binding("2", "app.timeframe('1h')", "1h", show=False),
         Binding("3", "app.timeframe('4h')", "4h", show=False),
@@ -63,6 +69,7 @@ class MainScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield CockpitHeader(self.app.mode_label, id="header")
+        yield PositionBar("", id="position-bar")
         with Container(id="body"):
             chart = CandlesChart(id="candles", classes="pane")
             chart.border_title = chart_title(self.app.timeframe)
@@ -92,6 +99,7 @@ class MainScreen(Screen):
             body.styles.clear_rule("grid_rows")
         if self.app.snapshot is not None:
             self.show_header(self.app.snapshot)
+            self.show_position(self.app.snapshot)
 
     @property
     def compact(self) -> bool:
@@ -135,12 +143,20 @@ class MainScreen(Screen):
             snap, self.app.symbol, now, compact=self.compact, initial_equity=self.app.initial_equity,
             note="attached to a headless engine" if self.app.attach else ""))
 
+    def show_position(self, snap: "Snapshot") -> None:
+        bal = snap.balance
+        self.query_one(PositionBar).update(position_text(
+            snap.position, (snap.price or {}).get("mark_price"), snap.levels, snap.account, compact=self.compact,
+            equity_now=float(bal["total"]) if bal else None, initial_equity=self.app.initial_equity))
+
     def show(self, snap: "Snapshot", changed: set[str]) -> None:
         """Re-render the panes whose section changed since the last poll."""
         app = self.app
         now = app.clock.now_ms()
         if "header" in changed:
             self.show_header(snap)
+        if "account" in changed:
+            self.show_position(snap)
         if "candles" in changed:
             self.query_one(CandlesChart).show(snap.timeframe, snap.candles, snap.levels, snap.chart, snap.chart_size,
                                               view=snap.chart_view, fills=snap.chart_fills, first=snap.chart_first,
