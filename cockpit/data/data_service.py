@@ -110,8 +110,8 @@ class DataService:
 
     def first_candle_time(self, symbol: str, timeframe: str) -> int | None:
         """Open time of the oldest stored candle (the chart's Home)."""
-        r = self._db.execute_sql("SELECT MIN(timestamp) FROM market_data WHERE symbol=? AND timeframe=?",
-                                 [symbol, timeframe]).fetchone()
+        c = m.MarketData
+        r = self._one(c.select(fn.MIN(c.timestamp)).where((c.symbol == symbol) & (c.timeframe == timeframe)))
         return r[0] if r and r[0] is not None else None
 
     def latest_candle_time(self, symbol: str, timeframe: str, *, end: int | None = None) -> int | None:
