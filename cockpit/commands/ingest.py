@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _claim(db, cfg, venue: str, *, record: bool = True, action: str) -> str | None:
     """None when this database may take data of ``venue`` (recorded when ``record``); else why not."""
     from cockpit.data.venue import VenueMismatch, claim_venue
-    from cockpit.engine.clock import WallClock
+    from cockpit.domain.clock import WallClock
 
     try:
         claim_venue(db, venue, now_ms=WallClock().now_ms(), url=cfg["database"]["url"], action=action,
@@ -59,7 +59,7 @@ def run_ingest(args: argparse.Namespace, ctx) -> int:
         return run_exchange_ingest_cli(args, ctx)
     from cockpit.data.venue import IMPORT
     from cockpit.domain.market import TIMEFRAME_MS
-    from cockpit.engine.clock import WallClock
+    from cockpit.domain.clock import WallClock
     from cockpit.market.csv_import import CsvImportError, import_csv, import_funding_csv, record_run
 
     funding = bool(args.funding_csv)
