@@ -22,7 +22,9 @@ from typing import Any, Callable, Iterable, Mapping
 
 import yaml
 
+from cockpit.domain.errors import ConfigError
 from cockpit.domain.market import TIMEFRAME_MS
+from cockpit.domain.signals import STRATEGY_NAMES
 from cockpit.domain.text import Redactor
 
 ENV_PREFIX = "COCKPIT__"
@@ -30,27 +32,6 @@ SYMBOL = "BTC/USDT:USDT"
 # Risk rules that risk.disabled_rules may switch off (cockpit.risk.manager checks the same names).
 RISK_RULES = ("max_drawdown", "daily_loss", "order_rate", "max_leverage", "price_sanity", "stop_loss", "take_profit",
               "max_position", "effective_leverage", "per_trade_risk", "total_risk")
-STRATEGY_NAMES = (
-    "ema_trend",
-    "bollinger_range",
-    "funding_rate",
-    "breakout",
-    "grid",
-    "momentum",
-    "mean_reversion",
-    "volatility",
-    "time_cycle",
-    "onchain",
-    "trend_core",
-)
-
-
-class ConfigError(ValueError):
-    """A configuration problem; ``str()`` is the one-line message shown to the user."""
-
-    def __init__(self, path: str, message: str) -> None:
-        self.path = path
-        super().__init__(f"{path}: {message}" if path else message)
 
 
 # ---------------------------------------------------------------- schema DSL
@@ -446,7 +427,7 @@ def _cross_checks(cfg: dict[str, Any]) -> None:
     if cfg["execution"]["leverage"] > r["max_leverage"]:
         raise ConfigError("execution.leverage", f"expected at most risk.max_leverage ({r['max_leverage']:g}), "
                           f"got {cfg['execution']['leverage']:g}")
-    # strategy parameters against each strategy's declared ranges (lazy import: strategies import config)
+    # strategy parameters against each strategy's declared ranges (lazy: the strategy library imports pandas)
     from cockpit.strategies.registry import validate_strategy_params
 
     validate_strategy_params(cfg)

@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
-from cockpit.domain.orders import Fill, Order, OrderStatus, Position
+from cockpit.domain.orders import AccountState, Fill, Order, OrderStatus, Position
 
 
 @dataclass(slots=True)
@@ -41,22 +41,6 @@ class InstrumentInfo:
     min_amount: float = 0.0001
     price_step: float = 0.1
     contract_size: float = 0.01
-
-
-@dataclass(slots=True)
-class AccountState:
-    equity: float
-    free: float
-    used: float
-    currency: str = "USDT"
-    # Filled in by the OrderManager for the RiskManager (optional; executors may leave them):
-    position: Position | None = None  # the venue's position in the symbol being traded
-    open_risk: float = 0.0  # money at risk (|entry - stop| x size) in the position and working entry orders
-    # What the position is known to be (set by the OrderManager; previews leave the defaults):
-    position_confirmed: bool = True  # False: empty/unreadable reply the ledger does not back (no new entries)
-    position_note: str = ""  # why it is not confirmed, or how it was confirmed
-    ledger_position: float | None = None  # signed BTC from our recorded fills (None: no ledger yet)
-    as_of_ms: int | None = None  # when the position and balance were read (exchange clock ms)
 
 
 @dataclass(frozen=True, slots=True)
