@@ -24,7 +24,7 @@ import yaml
 
 from cockpit.domain.errors import ConfigError
 from cockpit.domain.market import TIMEFRAME_MS
-from cockpit.domain.signals import STRATEGY_NAMES
+from cockpit.domain.signals import STRATEGY_NAMES  # noqa: F401 - config's public name too
 from cockpit.domain.text import Redactor
 
 ENV_PREFIX = "COCKPIT__"
@@ -119,15 +119,6 @@ def timeframe_list(default: list[str], doc: str = "") -> Spec:
         if len(set(v)) != len(v):
             raise ConfigError(path, f"timeframes must be unique, got {_fmt(v)}")
         return sorted(v, key=TIMEFRAME_MS.__getitem__)
-
-    return Spec(default, check, doc)
-
-
-def string_list(default: list[str], doc: str = "") -> Spec:
-    def check(path: str, v: Any) -> Any:
-        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-            raise ConfigError(path, f"expected a list of strings, got {_fmt(v)}")
-        return list(v)
 
     return Spec(default, check, doc)
 

@@ -121,8 +121,3 @@ class DecisionStore:
     def insert_risk_event(self, *, symbol: str, timestamp: int, level: str, rule: str, details: str) -> int:
         return self._exec("INSERT INTO risk_events (symbol, timestamp, level, rule, details) VALUES (?, ?, ?, ?, ?)",
                           (symbol, int(timestamp), level, rule, self.redact(details)))
-
-    def update_decision_risk(self, decision_id: int, risk_assessment: dict[str, Any]) -> None:
-        """The risk layer's verdict on a decision (risk_assessment JSON)."""
-        self._db.execute_sql("UPDATE decisions SET risk_assessment = ? WHERE id = ?",
-                             (_json(_finite(risk_assessment)), decision_id))

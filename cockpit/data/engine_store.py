@@ -32,11 +32,6 @@ def set_state(key: str, value: Any, *, now_ms: int, db: peewee.Database | None =
                    (key, text, int(now_ms)))
 
 
-def delete_state(key: str, *, db: peewee.Database | None = None) -> None:
-    db = db or database_proxy
-    db.execute_sql("DELETE FROM engine_state WHERE key = ?", (key,))
-
-
 def record_risk_event(symbol: str, *, now_ms: int, level: str, rule: str, details: str | dict[str, Any],
                       db: peewee.Database | None = None) -> int:
     db = db or database_proxy

@@ -53,7 +53,7 @@ class AccountFill:
 
 
 class OrderExecutor(ABC):
-    """Place, cancel, amend and fetch orders; read positions and balance."""
+    """Place, cancel and fetch orders; read positions and balance."""
 
     name: str = "executor"
 
@@ -67,9 +67,6 @@ class OrderExecutor(ABC):
     @abstractmethod
     def fetch(self, order: Order) -> ExecutionReport:
         """The venue's current view of the order; status FAILED with a message when it is unknown."""
-
-    def amend(self, order: Order, *, amount: float | None = None, price: float | None = None) -> ExecutionReport:
-        raise NotImplementedError(f"{self.name} cannot amend orders")
 
     @abstractmethod
     def open_orders(self, symbol: str) -> list[ExecutionReport]: ...
