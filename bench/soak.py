@@ -29,7 +29,7 @@ from cockpit.config import load_config
 from cockpit.data import DataService
 from cockpit.domain.market import timeframe_ms
 from cockpit.engine.eventlog import EventLog, route_stdlib_logging
-from cockpit.engine.runner import EngineHandle
+from cockpit.engine.handle import EngineHandle
 
 # Same as tests/support/trading.py: the engine's order flow under stress, not the default policy.
 ACTIVE = {"decision_timeframe": "1h", "strategies.trend_core.params.lookback_1": 1,

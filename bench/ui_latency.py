@@ -96,7 +96,7 @@ def start_engine(cfg: dict, args) -> tuple:
     import io
 
     from cockpit.engine.eventlog import EventLog, route_stdlib_logging
-    from cockpit.engine.runner import EngineHandle
+    from cockpit.engine.handle import EngineHandle
 
     ecfg = dict(cfg)
     for section, values in (("sim", {"speed": args.speed}), ("exchange", {"backfill_days": 3}),

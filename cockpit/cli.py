@@ -1,6 +1,7 @@
 """Command-line entry point: ``cockpit [--headless|--attach] [subcommand]``.
 
-Subcommands live beside the code they drive, each module in ``COMMAND_MODULES`` exposing
+Subcommands live in the surface package ``cockpit.commands`` (one module per subcommand group), each module in
+``COMMAND_MODULES`` exposing
 ``register(subparsers)``; a handler is called as ``handler(args, ctx)`` and returns an exit code.
 Nothing here imports Textual: the TUI is imported only when the TUI actually starts.
 """
@@ -18,18 +19,18 @@ from cockpit import __version__
 from cockpit.config import ConfigError, load_config
 
 COMMAND_MODULES = [
-    "cockpit.db.commands",        # db migrate | stats | repair
-    "cockpit.market.commands",    # ingest
-    "cockpit.sim.commands",       # sim
-    "cockpit.strategies.commands",  # strategies
-    "cockpit.backtest.commands",  # backtest, sweep
-    "cockpit.execution.commands",  # orders list | approve | reject
-    "cockpit.execution.position_commands",  # position close | stop | tp; orders cancel-all
-    "cockpit.decision.commands",  # llm ...
-    "cockpit.training.commands",  # train ...
-    "cockpit.engine.commands",    # run (headless engine helpers)
-    "cockpit.notify.commands",    # notify test
-    "cockpit.remote.commands",    # serve-ssh, serve-web
+    "cockpit.commands.db",          # db migrate | stats | repair | copy
+    "cockpit.commands.ingest",      # ingest
+    "cockpit.commands.sim",         # sim
+    "cockpit.commands.strategies",  # strategies
+    "cockpit.commands.backtest",    # backtest, sweep
+    "cockpit.commands.orders",      # orders list | approve | reject | cancel, kill
+    "cockpit.commands.position",    # position show | close | stop | tp; orders cancel-all
+    "cockpit.commands.llm",         # llm ...
+    "cockpit.commands.train",       # train ...
+    "cockpit.commands.engine",      # engine status
+    "cockpit.commands.notify",      # notify test
+    "cockpit.commands.serve",       # serve-ssh, serve-web
 ]
 
 
@@ -114,10 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_default(args: argparse.Namespace, ctx: Context) -> int:
-    if importlib.util.find_spec("cockpit.engine.runner") is None:
-        print("cockpit: the trading engine is not available in this build yet", file=sys.stderr)
-        return 1
-    from cockpit.engine.runner import run_main
+    from cockpit.commands.run import run_main
 
     return run_main(args, ctx)
 

@@ -23,7 +23,9 @@ from typing import Any, Callable, Iterable, Mapping
 
 import yaml
 
+from cockpit.domain.errors import ConfigError
 from cockpit.domain.market import TIMEFRAME_MS
+from cockpit.domain.signals import STRATEGY_NAMES  # noqa: F401 - config's public name too
 from cockpit.domain.text import Redactor
 
 ENV_PREFIX = "COCKPIT__"
@@ -31,27 +33,6 @@ SYMBOL = "BTC/USDT:USDT"
 # Risk rules that risk.disabled_rules may switch off (cockpit.risk.manager checks the same names).
 RISK_RULES = ("max_drawdown", "daily_loss", "order_rate", "max_leverage", "price_sanity", "stop_loss", "take_profit",
               "max_position", "effective_leverage", "per_trade_risk", "total_risk")
-STRATEGY_NAMES = (
-    "ema_trend",
-    "bollinger_range",
-    "funding_rate",
-    "breakout",
-    "grid",
-    "momentum",
-    "mean_reversion",
-    "volatility",
-    "time_cycle",
-    "onchain",
-    "trend_core",
-)
-
-
-class ConfigError(ValueError):
-    """A configuration problem; ``str()`` is the one-line message shown to the user."""
-
-    def __init__(self, path: str, message: str) -> None:
-        self.path = path
-        super().__init__(f"{path}: {message}" if path else message)
 
 
 # ---------------------------------------------------------------- schema DSL
@@ -155,15 +136,6 @@ def timeframe_list(default: list[str], doc: str = "") -> Spec:
         if len(set(v)) != len(v):
             raise ConfigError(path, f"timeframes must be unique, got {_fmt(v)}")
         return sorted(v, key=TIMEFRAME_MS.__getitem__)
-
-    return Spec(default, check, doc)
-
-
-def string_list(default: list[str], doc: str = "") -> Spec:
-    def check(path: str, v: Any) -> Any:
-        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-            raise ConfigError(path, f"expected a list of strings, got {_fmt(v)}")
-        return list(v)
 
     return Spec(default, check, doc)
 
@@ -463,7 +435,7 @@ def _cross_checks(cfg: dict[str, Any]) -> None:
     if cfg["execution"]["leverage"] > r["max_leverage"]:
         raise ConfigError("execution.leverage", f"expected at most risk.max_leverage ({r['max_leverage']:g}), "
                           f"got {cfg['execution']['leverage']:g}")
-    # strategy parameters against each strategy's declared ranges (lazy import: strategies import config)
+    # strategy parameters against each strategy's declared ranges (lazy: the strategy library imports pandas)
     from cockpit.strategies.registry import validate_strategy_params
 
     validate_strategy_params(cfg)

@@ -268,7 +268,7 @@ def create_api(cfg: dict[str, Any], *, api_keys: Iterable[str] | None = None, re
     from cockpit.api.services import Services
 
     if now_ms is None:
-        from cockpit.engine.clock import WallClock
+        from cockpit.domain.clock import WallClock
 
         now_ms = WallClock().now_ms
     credentials: list[tuple[bytes, str, str]] = []  # (secret, role, label)

@@ -113,7 +113,8 @@ class Services:
     def collect(self, timeframe: str, *, update_only: bool = True) -> dict[str, Any]:
         """Fetch new closed candles of ``timeframe`` (and, with ``update_only`` false, backfill
         ``exchange.backfill_days``) through the engine's exchange connection."""
-        from cockpit.market.ingest import MarketIngestor, open_exchange
+        from cockpit.engine.exchange import open_exchange
+        from cockpit.market.ingest import MarketIngestor
 
         if self.exchange_factory is not None:
             exchange, clock, close = self.exchange_factory(), self.clock, (lambda: None)

@@ -2,7 +2,7 @@
 path with the same semantics, metrics, sweeps and walk-forward. Entry point for callers:
 ``run_backtest(cfg, ds, BacktestRequest(...), progress=..., cancel=..., store=db)``.
 
-Exports are lazy so that ``cockpit --help`` (which imports ``cockpit.backtest.commands``) stays light.
+Exports are lazy so that ``cockpit --help`` (which imports ``cockpit.commands.backtest``) stays light.
 """
 
 _EXPORTS = ("BacktestCancelled", "BacktestReport", "BacktestRequest", "NoCandlesError", "run_backtest")

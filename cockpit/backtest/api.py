@@ -186,7 +186,9 @@ def build_strategy(cfg: Mapping[str, Any], name: str, params: Mapping[str, Any],
     return strat, dict(strat.params)
 
 
-def _load_csv(path: str, timeframe: str, start: int | None, end: int | None, warmup: int) -> dict[str, np.ndarray]:
+def load_csv_bars(path: str, timeframe: str, start: int | None, end: int | None, warmup: int) -> dict[str, np.ndarray]:
+    """Bars of a candle CSV in [start, end] plus up to ``warmup`` bars before; ``_start_index`` is where the range
+    starts. Shared by run_backtest and run_sweep."""
     from cockpit.market.csv_import import read_candles_csv
 
     df = read_candles_csv(path, timeframe)
@@ -200,7 +202,8 @@ def _load_csv(path: str, timeframe: str, start: int | None, end: int | None, war
     return out
 
 
-def _load_db(ds, symbol: str, timeframe: str, start: int | None, end: int | None, warmup: int) -> dict[str, np.ndarray]:
+def load_db_bars(ds, symbol: str, timeframe: str, start: int | None, end: int | None, warmup: int) -> dict[str, np.ndarray]:
+    """Stored bars in [start, end] plus up to ``warmup`` bars before, as load_csv_bars."""
     main = ds.candle_arrays(symbol, timeframe, start=start, end=end)
     if len(main["timestamp"]) and warmup > 0:
         pre = ds.candle_arrays(symbol, timeframe, end=int(main["timestamp"][0]) - 1, limit=warmup)
@@ -211,8 +214,9 @@ def _load_db(ds, symbol: str, timeframe: str, start: int | None, end: int | None
     return main
 
 
-def _funding(cfg, ds, request: BacktestRequest, symbol: str, ts: np.ndarray, open_: np.ndarray
+def funding_series(cfg, ds, request: BacktestRequest, symbol: str, ts: np.ndarray, open_: np.ndarray
              ) -> tuple[np.ndarray, str]:
+    """Funding per bar (off, constant, or the funding_rates table) and a line saying which source was used."""
     b = cfg["backtest"]
     mode = request.funding_source or b["funding_source"]
     const = float(b["funding_rate"] if request.funding_rate is None else request.funding_rate)
@@ -259,9 +263,9 @@ def run_backtest(cfg: Mapping[str, Any], ds, request: BacktestRequest, *,
         name = request.strategy
     warmup = request.warmup if request.warmup is not None else int(getattr(strat, "warmup_bars", 0) or 0)
     if request.csv:
-        arrays = _load_csv(request.csv, tf, start, end, warmup)
+        arrays = load_csv_bars(request.csv, tf, start, end, warmup)
     else:
-        arrays = _load_db(ds, symbol, tf, start, end, warmup)
+        arrays = load_db_bars(ds, symbol, tf, start, end, warmup)
     i0 = int(arrays.pop("_start_index"))
     n_all = len(arrays["timestamp"])
     if n_all - i0 <= 0:
@@ -280,7 +284,7 @@ def run_backtest(cfg: Mapping[str, Any], ds, request: BacktestRequest, *,
     sig = Signals(sig_all.direction[sl].copy(), sizing, sig_all.stop_loss[sl], sig_all.take_profit[sl])
     ts = bars["timestamp"]
     settings = settings_from_config(cfg, request)
-    funding, funding_src = _funding(cfg, ds if not request.csv else None, request, symbol, ts, bars["open"])
+    funding, funding_src = funding_series(cfg, ds if not request.csv else None, request, symbol, ts, bars["open"])
     if request.csv and funding_src.endswith("(no funding history stored)"):
         funding_src = funding_src.replace("(no funding history stored)", "(CSV run: the funding table is not read)")
     sub = None

@@ -58,14 +58,14 @@ def parse_grid(items: list[str]) -> dict[str, list[Any]]:
         if "=" not in item:
             raise ValueError(f"--grid: expected NAME=V1,V2,..., got {item!r}")
         k, vs = item.split("=", 1)
-        vals = [_scalar(v.strip()) for v in vs.split(",") if v.strip()]
+        vals = [parse_scalar(v.strip()) for v in vs.split(",") if v.strip()]
         if not k.strip() or not vals:
             raise ValueError(f"--grid: expected NAME=V1,V2,..., got {item!r}")
         grid[k.strip()] = vals
     return grid
 
 
-def _scalar(v: str) -> Any:
+def parse_scalar(v: str) -> Any:
     for cast in (int, float):
         try:
             return cast(v)
@@ -154,8 +154,8 @@ def _windows(i0: int, n: int, k: int) -> tuple[dict[str, tuple[int, int]], list[
 
 def run_sweep(cfg: Mapping[str, Any], ds, req: SweepRequest, *, progress: Callable[[int, int], None] | None = None,
               cancel: threading.Event | None = None, store=None) -> dict[str, Any]:
-    from cockpit.backtest.api import (BacktestRequest, NoCandlesError, _funding, _load_csv, _load_db, build_strategy,
-                                      parse_date, settings_from_config)
+    from cockpit.backtest.api import (BacktestRequest, NoCandlesError, build_strategy, funding_series, load_csv_bars,
+                                      load_db_bars, parse_date, settings_from_config)
     from cockpit.domain.market import timeframe_ms
 
     t0 = time.perf_counter()
@@ -172,15 +172,15 @@ def run_sweep(cfg: Mapping[str, Any], ds, req: SweepRequest, *, progress: Callab
     warm = max(int(getattr(probe, "warmup_bars", 0) or 0), 3 * max([v for vs in req.grid.values() for v in vs
                                                                     if isinstance(v, int)] or [0]))
     start, end = parse_date(req.start), parse_date(req.end, end=True)
-    arrays = _load_csv(req.csv, req.timeframe, start, end, warm) if req.csv else \
-        _load_db(ds, symbol, req.timeframe, start, end, warm)
+    arrays = load_csv_bars(req.csv, req.timeframe, start, end, warm) if req.csv else \
+        load_db_bars(ds, symbol, req.timeframe, start, end, warm)
     i0 = int(arrays.pop("_start_index"))
     n = len(arrays["timestamp"])
     if n - i0 <= 1:
         raise NoCandlesError(f"no {symbol} {req.timeframe} candles for the sweep range; import some first, e.g. "
                              f"`cockpit ingest --csv FILE --timeframe {req.timeframe}` (or pass --csv FILE)")
-    funding, funding_src = _funding(cfg, ds if not req.csv else None, breq, symbol, arrays["timestamp"],
-                                    arrays["open"])
+    funding, funding_src = funding_series(cfg, ds if not req.csv else None, breq, symbol, arrays["timestamp"],
+                                          arrays["open"])
     settings = settings_from_config(cfg, breq)
     wins, folds = _windows(i0, n, req.walk_forward)
     keys = list(req.grid)

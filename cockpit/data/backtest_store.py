@@ -100,8 +100,3 @@ def save_backtest(db: peewee.Database | None, *, config: Mapping[str, Any], metr
                                   "confidence": _num(d.get("confidence")), "reasoning": d.get("reasoning")}
                                  for d in decisions))
     return int(rid)
-
-
-def set_status(db: peewee.Database | None, result_id: int, status: str) -> None:
-    with (db or database_proxy).atomic():
-        BacktestResult.update(status=status).where(BacktestResult.id == result_id).execute()

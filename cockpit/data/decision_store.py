@@ -122,8 +122,3 @@ class DecisionStore:
     def insert_risk_event(self, *, symbol: str, timestamp: int, level: str, rule: str, details: str) -> int:
         return self._insert(m.RiskEventRow.insert(symbol=symbol, timestamp=int(timestamp), level=level, rule=rule,
                                                   details=self.redact(details)))
-
-    def update_decision_risk(self, decision_id: int, risk_assessment: dict[str, Any]) -> None:
-        """The risk layer's verdict on a decision (risk_assessment JSON)."""
-        m.DecisionRow.update(risk_assessment=_json(_finite(risk_assessment))).where(
-            m.DecisionRow.id == decision_id).execute(self._db)

@@ -33,11 +33,6 @@ def set_state(key: str, value: Any, *, now_ms: int, db: peewee.Database | None =
      .on_conflict(conflict_target=[s.key], preserve=[s.value, s.updated_at]).execute(db))
 
 
-def delete_state(key: str, *, db: peewee.Database | None = None) -> None:
-    db = db or database_proxy
-    m.EngineState.delete().where(m.EngineState.key == key).execute(db)
-
-
 def record_risk_event(symbol: str, *, now_ms: int, level: str, rule: str, details: str | dict[str, Any],
                       db: peewee.Database | None = None) -> int:
     db = db or database_proxy

@@ -168,10 +168,6 @@ class OrderStore:
                                     & OrderRow.expires_at.is_null(False) & (OrderRow.expires_at <= int(now_ms)))
         return [_order(r) for r in q.order_by(OrderRow.id)]
 
-    def client_ids_with_prefix(self, prefix: str) -> set[str]:
-        q = OrderRow.select(OrderRow.client_order_id).where(OrderRow.client_order_id.startswith(prefix))
-        return {r.client_order_id for r in q}
-
     def attach_decision_risk(self, decision_id: int, leg: int, assessment: dict[str, Any]) -> None:
         """Merge one leg's risk assessment into decisions.risk_assessment: {"status", "legs": {leg: ...}}
         (keys the decision layer wrote are kept). The overall status is the worst of the legs."""

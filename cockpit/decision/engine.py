@@ -34,12 +34,11 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from cockpit.config import STRATEGY_NAMES
 from cockpit.decision.prompts import (PromptBuilder, PromptError, market_snapshot, recent_outcomes, signal_rows,
                                       snapshot)
 from cockpit.decision.scoring import PortfolioScheduler, StrategyScorer, net_exposure, regime_value
 from cockpit.decision.validate import RATIONALE_MAX, ReplyRejected, validate_reply
-from cockpit.domain.signals import Decision, Regime, RiskLevel, StrategySignal
+from cockpit.domain.signals import STRATEGY_NAMES, Decision, Regime, RiskLevel, StrategySignal
 from cockpit.domain.text import model_says
 
 log = logging.getLogger(__name__)

@@ -92,7 +92,7 @@ def _round(v: Any) -> Any:
         return {str(k): _round(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
         return [_round(x) for x in v]
-    if hasattr(v, "value") and isinstance(getattr(v, "value"), (str, int)):  # enums
+    if hasattr(v, "value") and isinstance(v.value, (str, int)):  # enums
         return v.value
     try:  # numpy scalars
         return _round(float(v))

@@ -1,12 +1,13 @@
 """Time comes from a Clock object, never from the wall clock directly in core code.
 
-Implementations: ``ManualClock`` here (tests, bar clock in backtests), a wall clock and an
+Implementations: ``WallClock`` and ``ManualClock`` here (tests, bar clock in backtests), an
 exchange-synchronised clock in ``cockpit.engine.clock``, an accelerated clock in ``cockpit.sim``.
 All clocks speak UTC epoch milliseconds.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Protocol, runtime_checkable
 
 
@@ -15,6 +16,13 @@ class Clock(Protocol):
     def now_ms(self) -> int:  # pragma: no cover - protocol
         """Current time in UTC epoch milliseconds."""
         ...
+
+
+class WallClock:
+    """UTC epoch milliseconds from the operating system."""
+
+    def now_ms(self) -> int:
+        return int(time.time() * 1000)
 
 
 class ManualClock:

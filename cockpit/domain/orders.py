@@ -128,3 +128,22 @@ class Position:
     @property
     def signed_size(self) -> float:
         return self.size if self.side == "long" else -self.size if self.side == "short" else 0.0
+
+
+@dataclass(slots=True)
+class AccountState:
+    """Balance of the account (and, for the RiskManager, the position as the OrderManager knows it).
+    Executors return it; risk reads it."""
+
+    equity: float
+    free: float
+    used: float
+    currency: str = "USDT"
+    # Filled in by the OrderManager for the RiskManager (optional; executors may leave them):
+    position: Position | None = None  # the venue's position in the symbol being traded
+    open_risk: float = 0.0  # money at risk (|entry - stop| x size) in the position and working entry orders
+    # What the position is known to be (set by the OrderManager; previews leave the defaults):
+    position_confirmed: bool = True  # False: empty/unreadable reply the ledger does not back (no new entries)
+    position_note: str = ""  # why it is not confirmed, or how it was confirmed
+    ledger_position: float | None = None  # signed BTC from our recorded fills (None: no ledger yet)
+    as_of_ms: int | None = None  # when the position and balance were read (exchange clock ms)

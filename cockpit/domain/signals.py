@@ -6,6 +6,22 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+# The strategy library's names, in display order (cockpit.strategies.library implements each; config.yaml
+# has a section per name).
+STRATEGY_NAMES = (
+    "ema_trend",
+    "bollinger_range",
+    "funding_rate",
+    "breakout",
+    "grid",
+    "momentum",
+    "mean_reversion",
+    "volatility",
+    "time_cycle",
+    "onchain",
+    "trend_core",
+)
+
 
 class Direction(str, Enum):
     LONG = "long"

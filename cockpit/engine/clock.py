@@ -1,4 +1,4 @@
-"""Clocks of the runtime: the wall clock, and a clock that follows the exchange's own clock.
+"""The runtime's clock that follows the exchange's own clock (the wall clock is ``cockpit.domain.clock.WallClock``).
 
 ``ExchangeClock`` keeps an anchor (exchange time, local monotonic time) and a rate. On OKX the
 rate is 1 and periodic re-syncs only correct the offset (``public/time``). On a simulator the
@@ -12,13 +12,6 @@ from __future__ import annotations
 import threading
 import time
 from typing import Callable
-
-
-class WallClock:
-    """UTC epoch milliseconds from the operating system."""
-
-    def now_ms(self) -> int:
-        return int(time.time() * 1000)
 
 
 class ExchangeClock:

@@ -158,10 +158,6 @@ class Engine:
                       errors=self.status.errors, still_running=alive or None)
         self.stages.close()
 
-    @property
-    def stopping(self) -> bool:
-        return self._stop.is_set()
-
     def wait(self, timeout: float | None = None) -> bool:
         """Block until stop() was asked (or ``timeout``); True when stopping."""
         return self._stop.wait(timeout)

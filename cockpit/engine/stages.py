@@ -27,7 +27,8 @@ from cockpit.data.data_service import DataService
 from cockpit.domain.market import timeframe_ms
 from cockpit.domain.orders import OrderIntent
 from cockpit.domain.signals import Decision, Regime, StrategySignal
-from cockpit.engine.clock import ExchangeClock, WallClock
+from cockpit.domain.clock import WallClock
+from cockpit.engine.clock import ExchangeClock
 from cockpit.engine.eventlog import EventLog, iso_ms
 
 

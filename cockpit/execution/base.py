@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
-from cockpit.domain.orders import Fill, Order, OrderStatus, Position
+from cockpit.domain.orders import AccountState, Fill, Order, OrderStatus, Position
 
 
 @dataclass(slots=True)
@@ -43,22 +43,6 @@ class InstrumentInfo:
     contract_size: float = 0.01
 
 
-@dataclass(slots=True)
-class AccountState:
-    equity: float
-    free: float
-    used: float
-    currency: str = "USDT"
-    # Filled in by the OrderManager for the RiskManager (optional; executors may leave them):
-    position: Position | None = None  # the venue's position in the symbol being traded
-    open_risk: float = 0.0  # money at risk (|entry - stop| x size) in the position and working entry orders
-    # What the position is known to be (set by the OrderManager; previews leave the defaults):
-    position_confirmed: bool = True  # False: empty/unreadable reply the ledger does not back (no new entries)
-    position_note: str = ""  # why it is not confirmed, or how it was confirmed
-    ledger_position: float | None = None  # signed BTC from our recorded fills (None: no ledger yet)
-    as_of_ms: int | None = None  # when the position and balance were read (exchange clock ms)
-
-
 @dataclass(frozen=True, slots=True)
 class ProtectiveOrder:
     """A live stop-loss / take-profit order on the venue (OKX: a conditional or oco algo order)."""
@@ -81,7 +65,7 @@ class AccountFill:
 
 
 class OrderExecutor(ABC):
-    """Place, cancel, amend and fetch orders; read positions and balance."""
+    """Place, cancel and fetch orders; read positions and balance."""
 
     name: str = "executor"
 
@@ -95,9 +79,6 @@ class OrderExecutor(ABC):
     @abstractmethod
     def fetch(self, order: Order) -> ExecutionReport:
         """The venue's current view of the order; status FAILED with a message when it is unknown."""
-
-    def amend(self, order: Order, *, amount: float | None = None, price: float | None = None) -> ExecutionReport:
-        raise NotImplementedError(f"{self.name} cannot amend orders")
 
     @abstractmethod
     def open_orders(self, symbol: str) -> list[ExecutionReport]: ...

@@ -31,10 +31,6 @@ def namespace_prefix(namespace: str) -> str:
     return f"{PREFIX}{namespace}"
 
 
-def valid_namespace(ns: str) -> bool:
-    return bool(_NS.fullmatch(ns or ""))
-
-
 def _checked(cid: str) -> str:
     if not _VALID.fullmatch(cid):
         raise ValueError(f"client order id {cid!r} is not 1-32 alphanumerics")

@@ -29,10 +29,10 @@ from cockpit.data.operator import finish_command
 from cockpit.data.order_store import OrderStore
 from cockpit.data.risk_store import RiskStore
 from cockpit.domain.clock import Clock
-from cockpit.domain.orders import Fill, IllegalTransition, Order, OrderIntent, OrderStatus, Position
+from cockpit.domain.orders import AccountState, Fill, IllegalTransition, Order, OrderIntent, OrderStatus, Position
 from cockpit.domain.signals import RiskLevel
 from cockpit.execution import trade_actions
-from cockpit.execution.base import AccountFill, AccountState, ExecutionReport, OrderExecutor
+from cockpit.execution.base import ExecutionReport, OrderExecutor
 from cockpit.execution.ids import decision_client_id, namespace_prefix, system_client_id
 from cockpit.risk.manager import MarketState, RiskLimits, RiskManager, RiskResult
 

@@ -259,20 +259,6 @@ class OKXExecutor(OrderExecutor):
             pass  # OKX 51400-51402: cannot cancel a filled/canceled order
         return self.fetch(order)
 
-    def amend(self, order: Order, *, amount: float | None = None, price: float | None = None) -> ExecutionReport:
-        if not order.exchange_order_id:
-            raise ValueError("amend needs the exchange order id")
-        params = {}
-        if amount is not None:
-            params["newSz"] = self.exchange.amount_to_precision(order.symbol, amount / self.contract_size(order.symbol))
-        if price is not None:
-            params["newPx"] = self.exchange.price_to_precision(order.symbol, price)
-        if not params:
-            return self.fetch(order)
-        self.exchange.private_post_trade_amend_order({"instId": self._market(order.symbol)["id"],
-                                                      "ordId": order.exchange_order_id, **params})
-        return self.fetch(order)
-
     def open_orders(self, symbol: str) -> list[ExecutionReport]:
         out = []
         for raw in self.exchange.fetch_open_orders(symbol):

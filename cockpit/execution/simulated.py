@@ -26,9 +26,10 @@ partial close releases its share); the position is liquidated when price
 reaches the level where margin + unrealised P&L = maintenance_margin x notional. The loss is then
 the whole isolated margin (the remaining maintenance margin is forfeited, as on the exchange).
 
-Funding: ``settle_funding(rate, mark)`` at each 8h settlement: a long pays ``size x mark x rate``
-(receives when the rate is negative), a short the opposite. As on the exchange in isolated mode it
-is settled against the position's margin, so paying funding moves the liquidation price closer.
+Funding: ``charge_funding(rate x mark)`` for the 8h settlements inside a bar (the backtest engine passes the
+sum over them): a long pays ``size x mark x rate`` (receives when the rate is negative), a short the
+opposite. As on the exchange in isolated mode it is settled against the position's margin, so paying
+funding moves the liquidation price closer.
 """
 
 from __future__ import annotations
@@ -234,10 +235,6 @@ class SimulatedExecutor(OrderExecutor):
                 hi = min(hi, o.price)
         return lo, hi
 
-    @property
-    def has_queued(self) -> bool:
-        return bool(self._queued)
-
     # ------------------------------------------------------------------ bar processing
 
     def begin_bar(self, ts: int, open_: float, high: float, low: float) -> None:
@@ -259,10 +256,6 @@ class SimulatedExecutor(OrderExecutor):
                     break
                 self._segment(so, sh, sl)
         self._last = close
-
-    def settle_funding(self, rate: float, mark: float) -> float:
-        """One funding settlement; returns what the account paid (negative: received)."""
-        return self.charge_funding(rate * mark)
 
     def charge_funding(self, rate_times_mark: float) -> float:
         """Funding for the open position given sum(rate x mark) over one or more settlements."""

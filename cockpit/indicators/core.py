@@ -389,16 +389,6 @@ def vwap(high, low, close, volume, n: int = 14) -> np.ndarray:
         return np.where(vv > 0, pv / vv, np.nan)
 
 
-def log_returns(close) -> np.ndarray:
-    c = _as_f(close)
-    out = np.empty(len(c))
-    out[:1] = np.nan
-    if len(c) > 1:
-        lc = np.log(c)
-        np.subtract(lc[1:], lc[:-1], out=out[1:])
-    return out
-
-
 def _rolling_var_centered(r: np.ndarray, w: int, out: np.ndarray) -> None:
     """Rolling population variance for data centred near 0 (returns) into out[w-1:]: plain prefix sums
     are precise here (no large offset to cancel), and faster than the block-referenced form."""

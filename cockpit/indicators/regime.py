@@ -89,7 +89,3 @@ class RegimeClassifier:
             return float(f"{v:.6g}") if np.isfinite(v) else None
 
         return REGIME_CODES[code], {k: num(float(v[-1])) for k, v in comp.items()}
-
-
-def classify_regime(a: Mapping[str, np.ndarray], cfg: Mapping[str, Any] | None = None) -> Regime:
-    return RegimeClassifier(cfg).classify(a)[0]

@@ -18,10 +18,8 @@ from __future__ import annotations
 import logging
 import math
 import random
-import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
 import ccxt
@@ -462,100 +460,3 @@ class MarketIngestor:
             log.error("ingest: database error: %s", e)
             summary.steps.append(StepResult("database", None, status="failed", error=str(e)))
         return summary.as_dict()
-
-
-# ---------------------------------------------------------------- CLI glue
-
-
-def _date_ms(text: str) -> int:
-    return int(datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=timezone.utc).timestamp() * 1000)
-
-
-class _ExchangeClock:
-    """The exchange's own clock (public/time), for CLI runs against OKX: no wall clock read here."""
-
-    def __init__(self, x: ccxt.Exchange) -> None:
-        self.x = x
-
-    def now_ms(self) -> int:
-        return int(self.x.fetch_time())
-
-
-def open_exchange(cfg: Mapping[str, Any], mode: str):
-    """(exchange, clock, closer) for a CLI run; ``sim`` starts the built-in simulator in-process."""
-    from cockpit.market.exchange import make_exchange
-
-    if mode == "sim":
-        from cockpit.sim import start_simulator
-
-        handle = start_simulator(cfg["sim"])
-        x = make_exchange(cfg, mode="sim", rest_url=handle.url, credentials=handle.credentials)
-        return x, handle.clock, handle.stop
-    x = make_exchange(cfg, mode=mode)
-    return x, _ExchangeClock(x), lambda: None
-
-
-def _print_steps(steps: list[StepResult]) -> None:
-    for s in steps:
-        what = s.data_type + (f" {s.timeframe}" if s.timeframe else "")
-        print(f"  {what:<22} {s.status:<8} {s.rows:>7} new rows" + (f"  ({s.error})" if s.error else ""))
-
-
-def run_exchange_ingest_cli(args, ctx) -> int:
-    cfg = ctx.config
-    mode = args.exchange
-    if mode == "okx-live" and not getattr(args, "live", False):
-        print("cockpit ingest: note: reading public market data from OKX live (no orders are placed)", file=sys.stderr)
-    tfs = [t.strip() for t in (args.timeframes or ",".join(cfg["timeframes"])).split(",") if t.strip()]
-    for tf in tfs:
-        try:
-            timeframe_ms(tf)
-        except ValueError as e:
-            print(f"cockpit ingest: --timeframes: {e}", file=sys.stderr)
-            return 2
-    try:
-        since = _date_ms(args.since) if args.since else None
-    except ValueError:
-        print(f"cockpit ingest: --since: expected YYYY-MM-DD, got {args.since!r}", file=sys.stderr)
-        return 2
-    db = ctx.database()
-    x, clock, close = open_exchange(cfg, mode)
-    try:
-        ing = MarketIngestor(x, cfg, clock, db=db, symbol=args.symbol or cfg["symbol"], timeframes=tfs, source=mode)
-        now = ing.exchange_now()
-        if since is None:
-            since = now - int(cfg["exchange"]["backfill_days"]) * 86_400_000
-        steps = [ing.backfill_candles(tf, since, now=now) for tf in tfs]
-        steps += [ing.ingest_funding(since), ing.ingest_snapshot(), ing.ingest_open_interest(),
-                  ing.ingest_long_short(max(since, now - 30 * 86_400_000))]
-    finally:
-        close()
-    print(f"ingest from {mode} ({ing.symbol}):")
-    _print_steps(steps)
-    return 0 if all(s.status == "success" for s in steps) else 1
-
-
-def run_repair_cli(args, ctx) -> int:
-    cfg = ctx.config
-    mode = args.exchange or cfg["exchange"]["mode"]
-    tfs = [t.strip() for t in (args.timeframes or ",".join(cfg["timeframes"])).split(",") if t.strip()]
-    db = ctx.database()
-    from cockpit.data.data_service import DataService
-
-    ds = DataService(db)
-    gaps = {tf: ds.gaps(cfg["symbol"], tf) for tf in tfs}
-    for tf, g in gaps.items():
-        print(f"{tf}: {len(g)} gap(s)" + "".join(f"\n  {a} .. {b}" for a, b in g[:20]))
-    if args.dry_run or not any(gaps.values()):
-        return 0
-    x, clock, close = open_exchange(cfg, mode)
-    try:
-        steps = MarketIngestor(x, cfg, clock, db=db, timeframes=tfs, source=mode).repair(tfs)
-    finally:
-        close()
-    _print_steps(steps)
-    left = {tf: ds.gaps(cfg["symbol"], tf) for tf in tfs}
-    for tf, g in left.items():
-        if g:
-            print(f"{tf}: {len(g)} gap(s) remain (the exchange has no data there)")
-    return 0 if all(s.status == "success" for s in steps) else 1

@@ -14,7 +14,7 @@ __all__ = ["Message", "Notifier", "attach_notifier", "build_destinations"]
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy: importing Apprise costs ~0.1 s, and every CLI start imports cockpit.notify.commands.
+    # Lazy: importing Apprise costs ~0.1 s, and every CLI start imports cockpit.commands.notify.
     if name in ("Notifier", "build_destinations"):
         from cockpit.notify import notifier
 

@@ -6,5 +6,5 @@ running engine; a session that ends (or a connection that drops) ends only its o
     cockpit.remote.ssh   CockpitSSHServer, load_authorized_keys, ensure_host_key, serve_ssh
     cockpit.remote.web   build_web_server, serve_web
 
-Nothing here is imported at CLI start-up except ``commands`` (which imports the rest lazily).
+Nothing here is imported at CLI start-up: ``cockpit.commands.serve`` imports it lazily.
 """

@@ -18,9 +18,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 from cockpit.domain.clock import Clock, clock_rate
-from cockpit.domain.orders import OrderIntent
+from cockpit.domain.orders import AccountState, OrderIntent
 from cockpit.domain.signals import RiskEvent, RiskLevel
-from cockpit.execution.base import AccountState
 from cockpit.risk.state import MemoryRiskState, RiskState, utc_day
 
 RULES = (

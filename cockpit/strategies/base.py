@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
-from cockpit.config import ConfigError
+from cockpit.domain.errors import ConfigError
 from cockpit.domain.market import timeframe_ms
 from cockpit.domain.signals import Direction, StrategySignal
 

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from cockpit.config import ConfigError
+from cockpit.domain.errors import ConfigError
 from cockpit.domain.market import timeframe_ms
 from cockpit.indicators import core as ind
 from cockpit.strategies.base import Arrays, Param, SignalFrame, Strategy, finish_frame

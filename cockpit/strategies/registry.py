@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from cockpit.config import STRATEGY_NAMES, ConfigError
+from cockpit.domain.errors import ConfigError
+from cockpit.domain.signals import STRATEGY_NAMES
 from cockpit.strategies.base import Strategy
 from cockpit.strategies.library import STRATEGY_CLASSES, Onchain, load_onchain_csv
 

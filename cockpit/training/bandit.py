@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -127,8 +127,3 @@ class RLOptimizer:
         """Strategies by expected reward in ``regime``, best first (learned arms only)."""
         rows = [(a.mu, n) for (r, n), a in self.arms.items() if r == regime and a.n > 0]
         return [n for _, n in sorted(rows, key=lambda t: (-t[0], t[1]))]
-
-
-def table_ranking(rows: Iterable[dict[str, Any]], regime: str) -> list[str]:
-    here = [r for r in rows if r["regime"] == regime]
-    return [r["strategy"] for r in sorted(here, key=lambda r: (-float(r["expected_reward"]), r["strategy"]))]

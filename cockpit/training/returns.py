@@ -15,7 +15,7 @@ The regime of each bar comes from the configured ``RegimeClassifier`` (vectorise
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -57,12 +57,6 @@ class StrategyReturns:
         i0 = 0 if start_ms is None else int(np.searchsorted(ts, int(start_ms), "left"))
         i1 = len(ts) if end_ms is None else int(np.searchsorted(ts, int(end_ms), "right"))
         return i0, i1
-
-    def subset(self, names: Iterable[str]) -> "StrategyReturns":
-        keep = [self.names.index(n) for n in names]
-        return StrategyReturns(self.timestamps, self.close, tuple(self.names[i] for i in keep), self.returns[:, keep],
-                               self.exposure[:, keep], self.regime, self.features, self.tf_ms,
-                               {n: self.params.get(n, {}) for n in names}, self.taker_fee, self.funding_source)
 
 
 def load_market(ds: Any, symbol: str, timeframe: str, start_ms: int | None, end_ms: int | None,

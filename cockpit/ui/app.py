@@ -21,7 +21,7 @@ from textual.timer import Timer
 from cockpit.config import mode_label
 from cockpit.data import DataService
 from cockpit.data.operator import operator_identity, submit_command
-from cockpit.engine.clock import WallClock  # the UI's clock (heartbeat age, countdowns); tests pass a frozen one
+from cockpit.domain.clock import WallClock  # the UI's clock (heartbeat age, countdowns); tests pass a frozen one
 from cockpit.ui.chart import DEFAULT_VIEW, View as ChartView
 from cockpit.ui.gc_idle import IdleCollector
 from cockpit.ui.messages import CommandFailed, CommandSubmitted, PollFailed, StatePolled
@@ -402,7 +402,7 @@ def run_tui(cfg: dict[str, Any], *, engine: Any = None, attach: bool = False, li
     """Run the cockpit until the operator quits; returns the exit code.
 
     Quitting never stops a headless engine in attach mode; with an in-process ``engine`` the caller
-    (cockpit.engine.runner) decides what to do after this returns.
+    (cockpit.commands.run) decides what to do after this returns.
     """
     app = create_app(cfg, engine=engine, attach=attach, live=live)
     _exit_on_hangup(app)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from cockpit.engine.clock import ExchangeClock, WallClock
+from cockpit.domain.clock import WallClock
+from cockpit.engine.clock import ExchangeClock
 
 
 class FakeMono:

@@ -1,32 +1,41 @@
-"""kill -9 at random moments during order flow, restart, and the books still agree: no order placed
+"""kill -9 at aimed points of the engine's order flow, restart, and the books still agree: no order placed
 twice, every fill recorded once, and the database's position equals the exchange's.
 
 The exchange is a standalone `cockpit sim` process (it outlives the engines), at 3600x so orders
-flow every few seconds; the engine runs with `execution.approval: auto`."""
+flow every few seconds; the engine runs with `execution.approval: auto`. Each trial is a headless engine
+forked from one process that imported everything once (tests/support/killpoints.py), killed by SIGKILL at
+one seam of its own order path: mid-decision, the order stored but not sent, sent but not acknowledged, a
+fill stored before its status, a status step, the position snapshot (small counts can land in the start-up
+recovery of the crash before)."""
 
 from __future__ import annotations
 
 import json
-import os
-import random
 import re
 import subprocess
 import sys
-import time
 import urllib.request
 
 import pytest
 from support.sqlite import query as q
+from support.killpoints import ForkServer
 from support.trading import ACTIVE_TRADER_ENV
 
-from helpers import REPO, engine_env, read_until, spawn
+from helpers import REPO, engine_env
 
 for mod in ("cockpit.sim.server", "cockpit.market.ingest", "cockpit.execution.manager", "cockpit.execution.okx",
             "cockpit.decision.engine", "cockpit.strategies.registry"):
     pytest.importorskip(mod)
 
-# Issue 7 asks for at least 20 kill -9 trials; COCKPIT_CRASH_TRIALS lowers it for a quick local run.
-TRIALS = int(os.environ.get("COCKPIT_CRASH_TRIALS", "20"))
+# Where each engine dies (tests/support/killpoints.py): NAME:N kills after the N-th call of that seam.
+KILLS = ["decision_stored:1", "order_stored:1", "order_sent:1", "fill_recorded:1", "status_recorded:2",
+         "position_recorded:2", "order_sent:2", "fill_recorded:2"]
+TRIALS = len(KILLS)
+# One process imports the cockpit once and forks a headless engine per trial (its stdout: JSON log lines).
+ZYGOTE = ("import sys; sys.path.insert(0, {tests!r}); from support.killpoints import fork_server; "
+          "from cockpit.cli import main; sys.exit(fork_server(main, preload=('cockpit.commands.run', "
+          "'cockpit.engine.stages', 'cockpit.engine.engine', 'cockpit.execution.manager', 'cockpit.execution.okx', "
+          "'cockpit.decision.engine', 'cockpit.strategies.registry', 'cockpit.market.ingest', 'cockpit.sim')))")
 
 CREDS = {"OKX_API_KEY": "crash-test-key", "OKX_API_SECRET": "crash-test-secret", "OKX_API_PASSPHRASE": "crash-pass"}
 
@@ -66,28 +75,26 @@ def test_kill_9_during_order_flow_then_restart(tmp_path, standalone_sim):
     env = engine_env(**CREDS, COCKPIT__EXCHANGE__REST_URL=url, COCKPIT__EXECUTION__APPROVAL="auto",
                      COCKPIT__EXCHANGE__BACKFILL_DAYS="12", COCKPIT__ENGINE__FAST_LOOP_S="0.1",
                      COCKPIT__ENGINE__INGEST_INTERVAL_S="0.3", **ACTIVE_TRADER_ENV)
-    rng = random.Random(1234)
+    zygote = ForkServer([sys.executable, "-c", ZYGOTE.format(tests=str(REPO / "tests"))], cwd=REPO, env=env)
+    args = ["--config", str(REPO / "config.yaml"), "--db", str(db), "--headless", "--log-format", "json"]
     kills = 0
-    for _ in range(TRIALS):
-        proc = spawn(db, "--headless", "--log-format", "json", env=env)
-        try:
-            # A random moment once orders are flowing: after an order intent, or mid-decision.
-            read_until(proc, rng.choice(["order_intent", "decision"]), timeout=30)
-            time.sleep(rng.uniform(0.0, 0.4))
-        except AssertionError:
-            pass  # no such line in time: kill anyway, still a random moment
-        proc.kill()  # SIGKILL: no clean-up runs
-        proc.wait(timeout=30)
-        kills += 1
-    assert kills == TRIALS
-    orders_before = q(db, "SELECT COUNT(*) AS n FROM orders")[0]["n"]
-    assert orders_before > 0, "no order flowed before the kills"
+    try:
+        for kill_at in KILLS:
+            zygote.run(args, kill_at)
+            code = zygote.exit_code(timeout=90)
+            assert code == -9 and zygote.killed_at(kill_at), (kill_at, code, zygote.err[-30:])
+            kills += 1
+        assert kills == TRIALS
+        orders_before = q(db, "SELECT COUNT(*) AS n FROM orders")[0]["n"]
+        assert orders_before > 0, "no order flowed before the kills"
 
-    # Freeze the market so stops and take-profits cannot move the position while we compare.
-    admin(url, "clock", {"speed": 0})
-    proc = spawn(db, "--headless", "--log-format", "json", "--for", "4s", env=env)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err[-2000:]
+        # Freeze the market so stops and take-profits cannot move the position while we compare.
+        admin(url, "clock", {"speed": 0})
+        zygote.run(args + ["--for", "4s"])
+        code = zygote.exit_code(timeout=60)
+        assert code == 0, zygote.err[-30:]
+    finally:
+        zygote.close()
 
     from cockpit.config import load_config
     from cockpit.execution.okx import OKXExecutor

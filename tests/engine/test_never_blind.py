@@ -23,7 +23,7 @@ from cockpit.domain.clock import ManualClock
 from cockpit.domain.market import timeframe_ms
 from cockpit.engine.engine import Engine
 from cockpit.engine.eventlog import EventLog
-from cockpit.engine.runner import EngineHandle
+from cockpit.engine.handle import EngineHandle
 from helpers import engine_env, spawn
 
 for mod in ("cockpit.sim.server", "cockpit.market.ingest", "cockpit.execution.manager", "cockpit.decision.engine",

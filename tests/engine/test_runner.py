@@ -7,7 +7,8 @@ import io
 
 from cockpit.config import load_config
 from cockpit.engine.eventlog import EventLog
-from cockpit.engine.runner import EngineHandle, confirm_live, live_phrase
+from cockpit.commands.run import confirm_live, live_phrase
+from cockpit.engine.handle import EngineHandle
 
 
 class TTY(io.StringIO):

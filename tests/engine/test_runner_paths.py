@@ -9,7 +9,7 @@ from cockpit.config import load_config
 
 
 def test_engine_log_file_is_created_beside_a_database_in_a_new_folder(tmp_path):
-    from cockpit.engine.runner import _engine_log
+    from cockpit.commands.run import _engine_log
 
     url = f"sqlite:///{tmp_path / 'data' / 'cockpit.db'}"
     cfg = load_config(None, environ={}, overrides={"database.url": url})

@@ -12,7 +12,7 @@ import pytest
 from cockpit.config import load_config
 from cockpit.data import DataService
 from cockpit.engine.eventlog import EventLog
-from cockpit.engine.runner import EngineHandle
+from cockpit.engine.handle import EngineHandle
 from support.fake_openai import Reply, fake_openai  # noqa: F401 (fixture)
 
 for mod in ("cockpit.sim.server", "cockpit.market.ingest", "cockpit.execution.manager", "cockpit.decision.engine"):

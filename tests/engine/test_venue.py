@@ -61,7 +61,7 @@ def test_importing_into_a_simulator_database_is_refused(db, tmp_path):
 
 def test_another_venues_engine_is_refused_before_anything_starts(db, cfg):
     from cockpit.engine.eventlog import EventLog
-    from cockpit.engine.runner import EngineHandle
+    from cockpit.engine.handle import EngineHandle
 
     claim_venue(db, "sim", now_ms=T0)
 

@@ -1,20 +1,26 @@
 """A minimal trading loop for the kill -9 test: the real OrderManager + OKXExecutor + SQLite file,
 submitting alternating auto-approved market orders to the simulator as fast as it can.
 
-    python crash_driver.py DB_URL SIM_URL run|settle      (credentials in SIM_KEY / SIM_SECRET / SIM_PASS)
+    python crash_driver.py DB_URL SIM_URL      (credentials in SIM_KEY / SIM_SECRET / SIM_PASS)
 
-``run`` prints "ready" after the start-up reconcile and then "order <id>" per order, forever.
-``settle`` reconciles (start-up sync and a full reconcile) and exits 0.
+The process imports everything once and forks one child per command (tests/support/killpoints.py:
+fork_server), so a trial costs no interpreter start-up; each child is a process of its own, killed with SIGKILL
+at its kill point or from outside. A child's args:
+
+    run      prints "ready" after the start-up reconcile, then "order <id>" per order, forever
+    settle   reconciles (start-up sync and a full reconcile) and exits 0
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for support.killpoints
 
 
-def main() -> int:
-    db_url, url, mode = sys.argv[1:4]
+def trade(db_url: str, url: str, mode: str) -> int:
     from cockpit.config import load_config
     from cockpit.db import migrate, open_database
     from cockpit.db.models import DecisionRow
@@ -49,6 +55,15 @@ def main() -> int:
         oid = om.submit_intent(intent)
         om.sync()
         print(f"order {oid}", flush=True)
+
+
+def main() -> int:
+    from support.killpoints import fork_server
+
+    db_url, url = sys.argv[1:3]
+    return fork_server(lambda args: trade(db_url, url, args[0]), preload=(
+        "cockpit.config", "cockpit.db", "cockpit.db.models", "cockpit.engine.clock", "cockpit.execution.manager",
+        "cockpit.execution.okx", "cockpit.market.exchange"))
 
 
 if __name__ == "__main__":

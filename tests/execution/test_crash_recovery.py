@@ -1,20 +1,20 @@
-"""kill -9 during order flow, 20 times, then restart: no duplicate orders on the exchange, every fill
+"""kill -9 during order flow, at aimed points, then restart: no duplicate orders on the exchange, every fill
 recorded once, the database's position equals the simulator's.
 
 The trading loop (tests/execution/crash_driver.py: the real OrderManager, OKXExecutor and SQLite file)
-runs in a subprocess against the simulator running here, so the exchange outlives every crash. Half of
-the kills land between submit and acknowledge: the simulator holds the placement request (a 'slow'
-fault) and the process is killed as soon as the request has arrived.
+runs in a subprocess against the simulator running here, so the exchange outlives every crash. Each trial
+kills the process at one seam of the order path (tests/support/killpoints.py: the order stored but not
+sent, sent but not acknowledged, a fill stored before its status, one status step stored, the position
+snapshot), the later ones landing after a few orders or in the start-up recovery of the previous crash;
+one trial kills between submit and acknowledge from outside: the simulator holds the placement request
+(a 'slow' fault) and the process is killed as soon as the request has arrived.
 """
 
 from __future__ import annotations
 
 import os
-import queue
-import random
-import subprocess
+import signal
 import sys
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -22,66 +22,53 @@ from pathlib import Path
 import pytest
 
 from cockpit.data import DataService
+from support.killpoints import ForkServer
 
 DRIVER = Path(__file__).with_name("crash_driver.py")
 SYM = "BTC/USDT:USDT"
-TRIALS = 20
+# Where each trial dies ("in_flight": held by the simulator, killed from outside). N counts the seam's calls in
+# the child, start-up recovery included: a small N lands in the recovery of the crash before (the order the first
+# trial stored is sent by the second trial's recovery), a larger one after a few orders of the run.
+KILLS = ["order_stored:1", "order_sent:1", "in_flight", "status_recorded:1", "fill_recorded:3", "status_recorded:5",
+         "position_recorded:3", "order_sent:4", "fill_recorded:4", "order_stored:3"]
+TRIALS = len(KILLS)
 
 
 def _env(sim) -> dict[str, str]:
     return {**os.environ, "SIM_KEY": sim.api_key, "SIM_SECRET": sim.secret, "SIM_PASS": sim.passphrase}
 
 
-def _start(sim, db_url: str, mode: str) -> tuple[subprocess.Popen, "queue.Queue[str]"]:
-    p = subprocess.Popen([sys.executable, str(DRIVER), db_url, sim.url, mode], env=_env(sim),
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    lines: queue.Queue[str] = queue.Queue()
-
-    def pump() -> None:
-        for line in p.stdout:
-            lines.put(line.strip())
-    threading.Thread(target=pump, daemon=True).start()
-    return p, lines
-
-
-def _wait_for(lines: "queue.Queue[str]", prefix: str, timeout: float = 60.0) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            line = lines.get(timeout=0.2)
-        except queue.Empty:
-            continue
-        if line.startswith(prefix):
-            return line
-    raise AssertionError(f"driver never printed {prefix!r}")
-
-
 @pytest.mark.slow
 def test_kill_9_during_order_flow(sim, okx, db, db_url):
-    rng = random.Random(20261124)
+    drv = ForkServer([sys.executable, str(DRIVER), db_url, sim.url], env=_env(sim))
     in_flight_kills = 0
-    for trial in range(TRIALS):
-        p, lines = _start(sim, db_url, "run")
-        try:
-            _wait_for(lines, "ready")
-            if trial % 2 == 0:
+    try:
+        for kill_at in KILLS:
+            if kill_at != "in_flight":
+                drv.run(["run"], kill_at)
+                code = drv.exit_code()
+                assert code == -9 and drv.killed_at(kill_at), (kill_at, code, drv.err[-20:])
+                continue
+            pid = drv.run(["run"])
+            try:
+                drv.wait_for("ready")
                 # Between submit and acknowledge: hold the next placement and kill once it has arrived.
                 fired_before = len(sim.faults.fired)
                 sim.faults.add("slow", path="trade/batch-orders", delay_s=0.5)
                 deadline = time.monotonic() + 30
-                while len(sim.faults.fired) == fired_before and time.monotonic() < deadline and p.poll() is None:
+                while len(sim.faults.fired) == fired_before and time.monotonic() < deadline:
                     time.sleep(0.005)
                 in_flight_kills += len(sim.faults.fired) > fired_before
-            else:
-                time.sleep(rng.uniform(0.0, 1.5))  # a random moment of the order flow (~0.6 s per order)
-        finally:
-            p.kill()  # SIGKILL: no cleanup of any kind
-            p.wait()
-            sim.faults.clear()
-    assert in_flight_kills >= TRIALS // 2 - 1
-    time.sleep(0.6)  # let the simulator finish the last held request
-    p, _ = _start(sim, db_url, "settle")
-    assert p.wait(timeout=120) == 0, p.stderr.read()
+            finally:
+                os.kill(pid, signal.SIGKILL)  # no cleanup of any kind
+                assert drv.exit_code() == -9
+                sim.faults.clear()
+        assert in_flight_kills == 1
+        time.sleep(0.6)  # let the simulator finish the last held request
+        drv.run(["settle"])
+        assert drv.exit_code(timeout=120) == 0, drv.err[-40:]
+    finally:
+        drv.close()
 
     ds = DataService()
     ex = sim.exchange

@@ -35,7 +35,7 @@ def write(tmp_path: Path, body: str, name: str = "f.csv", bom: bool = False) -> 
 
 
 def test_import_lands_in_the_table_backtests_read(db, ds, cfg, tmp_path):
-    from cockpit.backtest.api import _funding
+    from cockpit.backtest.api import funding_series
 
     r = import_funding_csv(db, write(tmp_path, HEAD + rows(6), bom=True), symbol="BTC/USDT:USDT")
     assert (r.rows_read, r.rows_inserted, r.first, r.last) == (6, 6, T0, T0 + 5 * F)
@@ -43,8 +43,8 @@ def test_import_lands_in_the_table_backtests_read(db, ds, cfg, tmp_path):
     assert sorted(zip(fr["timestamp"], fr["funding_rate"])) == [(T0 + i * F, rate(i)) for i in range(6)]
     # the backtest's funding for 1h bars over those two days comes from the table, not the constant
     ts = np.arange(T0, T0 + 40 * H, H, dtype=np.int64)
-    per_bar, source = _funding(cfg, ds, SimpleNamespace(funding_source=None, funding_rate=None), "BTC/USDT:USDT",
-                               ts, np.full(len(ts), 100.0))
+    per_bar, source = funding_series(cfg, ds, SimpleNamespace(funding_source=None, funding_rate=None), "BTC/USDT:USDT",
+                                     ts, np.full(len(ts), 100.0))
     assert source == "funding_rates table (5 settlements)"  # 00:00 ... 08:00 of the second day, inside the bars
     assert np.count_nonzero(per_bar) > 0
     # idempotent; a different stored rate is a conflict, replaced only with overwrite

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from support.attach import fast_engine_env, until
 
-for _mod in ("cockpit.sim.server", "cockpit.engine.runner", "cockpit.ui.app"):
+for _mod in ("cockpit.sim.server", "cockpit.engine.handle", "cockpit.ui.app"):
     pytest.importorskip(_mod)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]

@@ -72,7 +72,7 @@ def test_authorized_keys_roles_and_problems():
 
 def test_a_comment_cannot_grant_a_role():
     """The comment is written by the key's owner: `cockpit-role=trader` there grants nothing (issue 19)."""
-    from cockpit.remote.ssh import AuthorizedKeysFile, parse_authorized_keys
+    from cockpit.remote.ssh import parse_authorized_keys
 
     key = asyncssh.generate_private_key("ssh-ed25519", comment="mallory cockpit-role=trader")
     entries, problems = parse_authorized_keys(_pub(key))

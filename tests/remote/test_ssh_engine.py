@@ -24,7 +24,7 @@ from remote.support import REPO, make_keys, query, server_env, stop, wait_for_li
 from remote.support import PANES, children, open_cockpit, wait_db
 
 pytestmark = pytest.mark.slow
-if importlib.util.find_spec("cockpit.engine.runner") is None or importlib.util.find_spec("cockpit.sim.server") is None:
+if importlib.util.find_spec("cockpit.engine.handle") is None or importlib.util.find_spec("cockpit.sim.server") is None:
     pytest.skip("the engine or simulator is not in this build", allow_module_level=True)
 
 FAST = {"COCKPIT__SIM__SPEED": "3600", "COCKPIT__EXCHANGE__BACKFILL_DAYS": "12",

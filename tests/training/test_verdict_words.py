@@ -42,7 +42,7 @@ def test_a_best_single_that_never_traded_is_no_baseline_and_a_losing_best_sharpe
 
 
 def test_format_report_marks_a_best_single_without_trades():
-    from cockpit.training.commands import format_report
+    from cockpit.commands.train import format_report
 
     pol = {k: dict(v, cagr=None, sharpe_ci90=None, turnover_per_year=0.0, fees=0.0, funding=0.0, exposure=0.0,
                    label=k) for k, v in _policies(_p(0.1, 0.5), _p(0.0, 0.1), best=_p(0.0, None, 0.0, 0)).items()}

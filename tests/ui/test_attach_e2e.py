@@ -17,7 +17,7 @@ from support.sqlite import query
 from conftest import settle
 
 for _mod in ("cockpit.sim.server", "cockpit.market.ingest", "cockpit.execution.manager",
-             "cockpit.decision.engine", "cockpit.strategies.registry", "cockpit.engine.runner"):
+             "cockpit.decision.engine", "cockpit.strategies.registry", "cockpit.engine.handle"):
     pytest.importorskip(_mod)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]

@@ -24,7 +24,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Select, Static, TextArea
 from textual_plotext import PlotextPlot
 
-from cockpit.config import STRATEGY_NAMES
+from cockpit.domain.signals import STRATEGY_NAMES
 from cockpit.ui import render
 from cockpit.ui.backtest_proc import BacktestCancelledError, find_backtest_runner, result_id, run_in_process
 from cockpit.ui.messages import BacktestFinished, BacktestProgressed, ScreenDataLoaded

@@ -24,14 +24,15 @@ def find_repair() -> Any:
     """``repair(cfg, db, timeframes) -> str`` over the market ingest, or None when it is not in this build."""
     try:
         ingest = importlib.import_module("cockpit.market.ingest")
+        exchange = importlib.import_module("cockpit.engine.exchange")
     except ImportError:
         return None
-    if not (hasattr(ingest, "MarketIngestor") and hasattr(ingest, "open_exchange")):
+    if not (hasattr(ingest, "MarketIngestor") and hasattr(exchange, "open_exchange")):
         return None
 
     def repair(cfg: dict[str, Any], db: Any, timeframes: list[str]) -> str:
         mode = cfg["exchange"]["mode"]
-        x, clock, close = ingest.open_exchange(cfg, mode)
+        x, clock, close = exchange.open_exchange(cfg, mode)
         try:
             steps = ingest.MarketIngestor(x, cfg, clock, db=db, timeframes=timeframes, source=mode).repair(timeframes)
         finally:

@@ -50,7 +50,7 @@ def register(sub: Any) -> None:
 
 
 def _log(msg: str) -> None:
-    from cockpit.engine.clock import WallClock
+    from cockpit.domain.clock import WallClock
 
     ts = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(WallClock().now_ms() / 1000))
     print(f"{ts} serve-ssh {msg}", file=sys.stderr, flush=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import sys
+from datetime import datetime, timezone
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _claim(db, cfg, venue: str, *, record: bool = True, action: str) -> str | None:
     """None when this database may take data of ``venue`` (recorded when ``record``); else why not."""
     from cockpit.data.venue import VenueMismatch, claim_venue
-    from cockpit.engine.clock import WallClock
+    from cockpit.domain.clock import WallClock
 
     try:
         claim_venue(db, venue, now_ms=WallClock().now_ms(), url=cfg["database"]["url"], action=action,
@@ -54,12 +55,10 @@ def run_ingest(args: argparse.Namespace, ctx) -> int:
         if refusal:
             print(f"cockpit ingest: {refusal}", file=sys.stderr)
             return 1
-        from cockpit.market.ingest import run_exchange_ingest_cli
-
-        return run_exchange_ingest_cli(args, ctx)
+        return run_exchange_ingest(args, ctx)
     from cockpit.data.venue import IMPORT
     from cockpit.domain.market import TIMEFRAME_MS
-    from cockpit.engine.clock import WallClock
+    from cockpit.domain.clock import WallClock
     from cockpit.market.csv_import import CsvImportError, import_csv, import_funding_csv, record_run
 
     funding = bool(args.funding_csv)
@@ -99,3 +98,51 @@ def run_ingest(args: argparse.Namespace, ctx) -> int:
     replaced = f"; replaced {res.rows_replaced} stored rows that differed (--overwrite)" if res.rows_replaced else ""
     print(f"imported {res.rows_inserted} new of {res.rows_read} rows ({symbol} {what}) from {path}{replaced}")
     return 0
+
+
+def _date_ms(text: str) -> int:
+    return int(datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=timezone.utc).timestamp() * 1000)
+
+
+def print_steps(steps: list) -> None:
+    for s in steps:
+        what = s.data_type + (f" {s.timeframe}" if s.timeframe else "")
+        print(f"  {what:<22} {s.status:<8} {s.rows:>7} new rows" + (f"  ({s.error})" if s.error else ""))
+
+
+def run_exchange_ingest(args, ctx) -> int:
+    from cockpit.domain.market import timeframe_ms
+    from cockpit.engine.exchange import open_exchange
+    from cockpit.market.ingest import MarketIngestor
+
+    cfg = ctx.config
+    mode = args.exchange
+    if mode == "okx-live" and not getattr(args, "live", False):
+        print("cockpit ingest: note: reading public market data from OKX live (no orders are placed)", file=sys.stderr)
+    tfs = [t.strip() for t in (args.timeframes or ",".join(cfg["timeframes"])).split(",") if t.strip()]
+    for tf in tfs:
+        try:
+            timeframe_ms(tf)
+        except ValueError as e:
+            print(f"cockpit ingest: --timeframes: {e}", file=sys.stderr)
+            return 2
+    try:
+        since = _date_ms(args.since) if args.since else None
+    except ValueError:
+        print(f"cockpit ingest: --since: expected YYYY-MM-DD, got {args.since!r}", file=sys.stderr)
+        return 2
+    db = ctx.database()
+    x, clock, close = open_exchange(cfg, mode)
+    try:
+        ing = MarketIngestor(x, cfg, clock, db=db, symbol=args.symbol or cfg["symbol"], timeframes=tfs, source=mode)
+        now = ing.exchange_now()
+        if since is None:
+            since = now - int(cfg["exchange"]["backfill_days"]) * 86_400_000
+        steps = [ing.backfill_candles(tf, since, now=now) for tf in tfs]
+        steps += [ing.ingest_funding(since), ing.ingest_snapshot(), ing.ingest_open_interest(),
+                  ing.ingest_long_short(max(since, now - 30 * 86_400_000))]
+    finally:
+        close()
+    print(f"ingest from {mode} ({ing.symbol}):")
+    print_steps(steps)
+    return 0 if all(s.status == "success" for s in steps) else 1

@@ -70,7 +70,7 @@ def _wait_arg(p: argparse.ArgumentParser) -> None:
 
 def _now_ms() -> int:
     # A command-line surface: the operator's wall clock stamps the request (the engine stamps the decision).
-    from cockpit.engine.clock import WallClock
+    from cockpit.domain.clock import WallClock
 
     return WallClock().now_ms()
 

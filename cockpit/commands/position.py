@@ -65,7 +65,7 @@ def _position_line(ds: Any, symbol: str) -> str:
 
 def _submit(ctx, command: str, payload: dict[str, Any] | None, wait_s: float, *, must_run_now: bool) -> int:
     from cockpit.data.operator import check_allowed
-    from cockpit.execution.commands import _engine_running, _submit_and_wait
+    from cockpit.commands.orders import _engine_running, _submit_and_wait
 
     try:
         check_allowed(command)

@@ -11,10 +11,10 @@ from datetime import datetime, timezone
 def _param(text: str) -> tuple[str, object]:
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
-    from cockpit.backtest.sweep import _scalar
+    from cockpit.backtest.sweep import parse_scalar
 
     k, v = text.split("=", 1)
-    return k.strip(), _scalar(v.strip())
+    return k.strip(), parse_scalar(v.strip())
 
 
 def _common(p: argparse.ArgumentParser) -> None:

@@ -43,7 +43,7 @@ def _parts(ctx):
 
 
 def _now() -> int:
-    from cockpit.engine.clock import WallClock
+    from cockpit.domain.clock import WallClock
 
     return WallClock().now_ms()
 

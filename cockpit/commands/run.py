@@ -16,13 +16,13 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 from cockpit.config import mode_label, secret_values
-from cockpit.data.venue import VenueMismatch, claim_venue
-from cockpit.engine.engine import Engine, EngineStatus
+from cockpit.data.venue import VenueMismatch
 from cockpit.engine.eventlog import EventLog, route_stdlib_logging
-from cockpit.engine.lock import EngineLock, EngineLocked, lock_path_for
+from cockpit.engine.handle import EngineHandle
+from cockpit.engine.lock import EngineLocked, lock_path_for
 
 
 EXIT_FATAL = 3  # the engine stopped itself (status.fatal), e.g. the database refused writes for too long
@@ -30,80 +30,6 @@ EXIT_FATAL = 3  # the engine stopped itself (status.fatal), e.g. the database re
 
 def live_phrase(cfg: dict[str, Any]) -> str:
     return f"TRADE LIVE {cfg['symbol']}"
-
-
-class EngineHandle:
-    """The engine as the in-process TUI sees it: start(), stop(), status (a plain EngineStatus).
-
-    The TUI reads everything it shows through the database (DataService) so that attach mode works
-    identically; ``status`` is only for what the database cannot say (e.g. "stopping").
-    """
-
-    def __init__(self, cfg: dict[str, Any], *, log: EventLog, db=None,
-                 stages_factory: Callable[..., Any] | None = None) -> None:
-        self.cfg = cfg
-        self.log = log
-        self.db = db
-        self._stages_factory = stages_factory
-        self._lock = EngineLock(cfg["database"]["url"], password_env=cfg["database"]["password_env"])
-        self.engine: Engine | None = None
-        self._stop_requested = False
-        self._idle = EngineStatus(state="stopped", mode=cfg["exchange"]["mode"],
-                                  approval=cfg["execution"]["approval"])
-
-    @property
-    def status(self) -> EngineStatus:
-        return self.engine.status if self.engine is not None else self._idle
-
-    @property
-    def clock(self) -> Any:
-        """The engine's clock (the exchange's: accelerated on a simulator); None before start()."""
-        return self.engine.clock if self.engine is not None else None
-
-    def start(self) -> None:
-        """Take the single-instance lock (EngineLocked when another engine runs), check the database's venue
-        (VenueMismatch when it belongs to another), build the stages, start."""
-        self._lock.acquire()
-        try:
-            if self.db is None:
-                from cockpit.db import migrate, open_database
-
-                self.db = open_database(self.cfg["database"]["url"], password_env=self.cfg["database"]["password_env"])
-                migrate(self.db)
-            # A database belongs to one venue: refuse another's engine before anything starts or is written.
-            from cockpit.db.connection import redact_url
-
-            claim_venue(self.db, self.cfg["exchange"]["mode"], now_ms=int(time.time() * 1000),
-                        url=redact_url(self.cfg["database"]["url"]))
-            factory = self._stages_factory
-            if factory is None:
-                from cockpit.engine.stages import build_stages as factory
-            stages = factory(self.cfg, log=self.log)
-            self.log.set_clock(stages.clock.now_ms)
-            self.engine = Engine(self.cfg, stages, log=self.log, db=self.db)
-            self.engine.start()
-            if self._stop_requested:  # a signal arrived while we were starting
-                self.engine.request_stop()
-        except BaseException:
-            if self.engine is not None:
-                self.engine.stop()
-            self._lock.release()
-            raise
-
-    def request_stop(self) -> None:
-        self._stop_requested = True
-        if self.engine is not None:
-            self.engine.request_stop()
-
-    def stop(self) -> None:
-        try:
-            if self.engine is not None:
-                self.engine.stop()
-        finally:
-            self._lock.release()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        return self.engine.wait(timeout) if self.engine is not None else True
 
 
 def confirm_live(cfg: dict[str, Any], args: argparse.Namespace, *, stdin: TextIO | None = None,

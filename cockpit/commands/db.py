@@ -72,9 +72,33 @@ def run_repair(args: argparse.Namespace, ctx) -> int:
     if importlib.util.find_spec("cockpit.market.ingest") is None:
         print("cockpit db repair: exchange ingest is not available in this build", file=sys.stderr)
         return 1
-    from cockpit.market.ingest import run_repair_cli
+    from cockpit.commands.ingest import print_steps
+    from cockpit.data.data_service import DataService
+    from cockpit.engine.exchange import open_exchange
+    from cockpit.market.ingest import MarketIngestor
 
-    return run_repair_cli(args, ctx)
+    cfg = ctx.config
+    mode = args.exchange or cfg["exchange"]["mode"]
+    tfs = [t.strip() for t in (args.timeframes or ",".join(cfg["timeframes"])).split(",") if t.strip()]
+    db = ctx.database()
+
+    ds = DataService(db)
+    gaps = {tf: ds.gaps(cfg["symbol"], tf) for tf in tfs}
+    for tf, g in gaps.items():
+        print(f"{tf}: {len(g)} gap(s)" + "".join(f"\n  {a} .. {b}" for a, b in g[:20]))
+    if args.dry_run or not any(gaps.values()):
+        return 0
+    x, clock, close = open_exchange(cfg, mode)
+    try:
+        steps = MarketIngestor(x, cfg, clock, db=db, timeframes=tfs, source=mode).repair(tfs)
+    finally:
+        close()
+    print_steps(steps)
+    left = {tf: ds.gaps(cfg["symbol"], tf) for tf in tfs}
+    for tf, g in left.items():
+        if g:
+            print(f"{tf}: {len(g)} gap(s) remain (the exchange has no data there)")
+    return 0 if all(s.status == "success" for s in steps) else 1
 
 
 def run_copy(args: argparse.Namespace, ctx) -> int:

@@ -50,7 +50,7 @@ def run_test(args: argparse.Namespace, ctx) -> int:
     from cockpit.decision.llm import LLMClient, LLMUnavailable
     from cockpit.decision.prompts import PromptBuilder, PromptError
     from cockpit.domain.signals import Direction, Regime, StrategySignal
-    from cockpit.engine.clock import WallClock
+    from cockpit.domain.clock import WallClock
 
     cfg = ctx.config
     llm = dict(cfg["llm"])
