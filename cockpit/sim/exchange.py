@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import copy
 import itertools
+import logging
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from cockpit.sim.accounts import (CT_VAL, LOT_SZ, MAKER_FEE, MAX_LEVER, MIN_SZ, TAKER_FEE, TICK_SZ, AlgoOrder,
                                   Bill, Fill, Order, Position, lots)
 from cockpit.sim.market import FUNDING_INTERVAL_MS, Market, MarketEnded
+
+log = logging.getLogger("cockpit.sim")
 
 DEPTH = 100.0           # contracts per book level (1 BTC)
 LEVEL_BPS = 0.5         # price step between levels
@@ -61,6 +64,17 @@ class SimExchange:
         self.bills: list[Bill] = []
         self._ids = itertools.count(1)
         self._seg_used: dict[str, float] = {}
+        # Account events for the WebSocket streams: listener(kind, obj, fill), called under ``lock`` at the
+        # moment of the change ("order": an order was accepted, filled or canceled, with the Fill when it was
+        # a fill; "account": cash moved without an order, e.g. funding or a leverage change).
+        self.listeners: list[Callable[[str, Any, Any], None]] = []
+
+    def _emit(self, kind: str, obj: Any = None, fill: Any = None) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(kind, obj, fill)
+            except Exception:   # a broken subscriber must never break the matching engine
+                log.exception("simulator event listener failed on %s", kind)
 
     # ------------------------------------------------------------ state file (standalone restarts)
 
@@ -278,6 +292,7 @@ class SimExchange:
             self.orders[order.ord_id] = order
             if cl:
                 self.by_cl[cl] = order.ord_id
+            self._emit("order", order)
             self._on_new(order)
             return order
 
@@ -385,6 +400,7 @@ class SimExchange:
         self.bills.append(Bill(self.fills[-1].bill_id, t, "trade", pnl - fee))
         if o.attach and opening > 0:
             self._attach(o, t)
+        self._emit("order", o, self.fills[-1])
         return True
 
     def _attach(self, o: Order, t: int) -> None:
@@ -422,6 +438,7 @@ class SimExchange:
         o.state = "canceled"   # OKX keeps accFillSz on a partly filled order that was canceled
         o.cancel_source = source
         o.u_time = self.t
+        self._emit("order", o)
 
     def cancel(self, ord_id: str | None, cl_ord_id: str | None, now: int) -> Order:
         with self.lock:
@@ -519,6 +536,7 @@ class SimExchange:
                 p.funding_fee -= pay
                 p.realized_pnl -= pay
                 self.bills.append(Bill(self._id(4), ts, "funding", -pay, f"rate={rate}"))
+                self._emit("account")
 
     def _liquidate(self, p: Position, price: float, t: int) -> None:
         side = "sell" if p.pos > 0 else "buy"
@@ -538,6 +556,7 @@ class SimExchange:
         p.realized_pnl -= lost
         p.pos, p.margin, p.avg_px, p.u_time = 0.0, 0.0, 0.0, t
         self.bills.append(Bill(self._id(4), t, "liquidation", -lost))
+        self._emit("order", o, self.fills[-1])
         self._position_closed(p.mgn_mode, t)
 
     def set_leverage(self, lever: float, mode: str, now: int) -> None:
@@ -559,3 +578,4 @@ class SimExchange:
             self.lever[mode] = float(lever)
             if p:
                 p.lever = float(lever)
+            self._emit("account")
