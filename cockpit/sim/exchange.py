@@ -6,8 +6,8 @@ order whatever the price crosses (resting limit orders, attached stop-loss/take-
 liquidation), with funding settled at every 8-hour mark on the way. The result is the same whether
 the clock runs fast, slow or in jumps.
 
-Fills: a market order walks a synthetic book (``DEPTH`` contracts per level, one level per
-half basis point) and so fills in several pieces when large; a resting limit order fills as maker
+Fills: a market order walks the synthetic book of ``book.py`` (``DEPTH`` contracts per level, one
+level per half basis point; the same book ``market/books`` serves) and so fills in several pieces when large; a resting limit order fills as maker
 at its price, at most a quarter of the bar's volume per path segment, so large ones fill partially
 over time. Fees: taker 0.05 %, maker 0.02 %.
 """
@@ -23,12 +23,10 @@ from typing import Any, Callable
 
 from cockpit.sim.accounts import (CT_VAL, LOT_SZ, MAKER_FEE, MAX_LEVER, MIN_SZ, TAKER_FEE, TICK_SZ, AlgoOrder,
                                   Bill, Fill, Order, Position, lots)
+from cockpit.sim.book import DEPTH, LEVEL_BPS, best, levels  # noqa: F401  (DEPTH, LEVEL_BPS: old names)
 from cockpit.sim.market import FUNDING_INTERVAL_MS, Market, MarketEnded
 
 log = logging.getLogger("cockpit.sim")
-
-DEPTH = 100.0           # contracts per book level (1 BTC)
-LEVEL_BPS = 0.5         # price step between levels
 
 
 class OrderError(Exception):
@@ -104,8 +102,7 @@ class SimExchange:
         return self.market.price_at(self.t if t is None else t)
 
     def bid_ask(self, t: int | None = None) -> tuple[float, float]:
-        p = self.last(t)
-        return p, round(p + TICK_SZ, 1)
+        return best(self.market, self.t if t is None else t)
 
     # ------------------------------------------------------------ time
 
@@ -310,31 +307,24 @@ class SimExchange:
         if o.is_open and o.ord_type in ("market", "optimal_limit_ioc", "ioc", "fok"):
             self._cancel(o, "ioc_remainder")
 
-    def _book_levels(self, side: str):
-        bid, ask = self.bid_ask()
-        best = ask if side == "buy" else bid
-        step = max(TICK_SZ, best * LEVEL_BPS / 10_000)
-        for k in itertools.count():
-            yield round(best + k * step, 1) if side == "buy" else round(best - k * step, 1)
-
     def _book_can_fill(self, o: Order) -> bool:
         left = o.remaining
-        for lvl in self._book_levels(o.side):
+        for lvl, size in levels(self.market, o.side, self.t):
             if o.px is not None and ((o.side == "buy" and lvl > o.px) or (o.side == "sell" and lvl < o.px)):
                 return False
-            left -= DEPTH
+            left -= size
             if left <= 0:
                 return True
         return False
 
     def _take(self, o: Order) -> None:
-        """Fill as taker through the book, one fill per level, up to the limit price."""
-        for lvl in self._book_levels(o.side):
+        """Fill as taker through the book (``book.levels``), one fill per level, up to the limit price."""
+        for lvl, size in levels(self.market, o.side, self.t):
             if not o.is_open or o.remaining <= 0:
                 break
             if o.px is not None and ((o.side == "buy" and lvl > o.px) or (o.side == "sell" and lvl < o.px)):
                 break
-            if not self._fill(o, min(o.remaining, DEPTH), lvl, "T", self.t):
+            if not self._fill(o, min(o.remaining, size), lvl, "T", self.t):
                 break
 
     def _fill_resting(self, o: Order, t: int) -> None:

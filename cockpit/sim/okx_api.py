@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from cockpit.sim.accounts import (CCY, CT_VAL, INST_FAMILY, INST_ID, LOT_SZ, MAKER_FEE, MAX_LEVER, MIN_SZ, MMR,
                                   TAKER_FEE, TICK_SZ, AlgoOrder, Fill, Order, Position)
+from cockpit.sim import book as sim_book
 from cockpit.sim.exchange import OrderError, SimExchange
 from cockpit.sim.market import FUNDING_INTERVAL_MS
 
@@ -75,6 +76,10 @@ class OkxApi:
             ("GET", "market/candles"): self.candles,
             ("GET", "market/history-candles"): self.candles,
             ("GET", "market/ticker"): self.ticker,
+            ("GET", "market/books"): self.books,
+            ("GET", "market/books-full"): self.books,
+            ("GET", "market/trades"): self.trades,
+            ("GET", "market/history-trades"): self.history_trades,
             ("GET", "market/tickers"): self.tickers,
             ("GET", "market/index-tickers"): self.index_tickers,
             ("GET", "public/mark-price"): self.mark_price,
@@ -161,6 +166,55 @@ class OkxApi:
                 "low24h": repr(d.low) if d else "", "volCcy24h": n(d.volume) if d else "0",
                 "vol24h": n(d.volume / CT_VAL) if d else "0", "sodUtc0": repr(d.open) if d else "",
                 "sodUtc8": repr(d.open) if d else "", "ts": str(now)}
+
+    def books(self, p: dict) -> list:
+        if not p.get("instId"):
+            raise ApiError("50014", "Parameter instId can not be empty")
+        _check_inst(p)
+        depth = _int(p, "sz", 1) or 1
+        if not 1 <= depth <= 5000:
+            raise ApiError("51000", "Parameter sz error")
+        now = self.now()
+        with self.ex.lock:
+            b = sim_book.book(self.ex, INST_ID, depth, now_ms=now)
+        return [{"asks": [[n(px), n(sz), "0", "1"] for px, sz in b["asks"]],
+                 "bids": [[n(px), n(sz), "0", "1"] for px, sz in b["bids"]], "ts": str(b["ts"])}]
+
+    def _trade(self, r: dict) -> dict:
+        return {"instId": INST_ID, "side": r["side"], "sz": n(r["sz"]), "px": n(r["px"]), "source": "0",
+                "tradeId": r["tradeId"], "ts": str(r["ts"])}
+
+    def trades(self, p: dict) -> list:
+        if not p.get("instId"):
+            raise ApiError("50014", "Parameter instId can not be empty")
+        _check_inst(p)
+        limit = max(1, min(_int(p, "limit", 100) or 100, 500))
+        now = self.now()
+        return [self._trade(r) for r in sim_book.recent_trades(self.ex, INST_ID, limit, now_ms=now)]
+
+    def history_trades(self, p: dict) -> list:
+        """OKX pages by tradeId (type 1, default) or by ts (type 2); ``after`` = older than."""
+        if not p.get("instId"):
+            raise ApiError("50014", "Parameter instId can not be empty")
+        _check_inst(p)
+        limit = max(1, min(_int(p, "limit", 100) or 100, 100))
+        now = self.now()
+        after, before = _int(p, "after"), _int(p, "before")
+        by_ts = str(p.get("type") or "1") == "2"
+
+        def ts_of(ref: int | None) -> int | None:
+            if ref is None or by_ts:
+                return ref
+            with self.ex.lock:
+                own = next((f.ts for f in self.ex.fills if f.trade_id == str(ref)), None)
+            return own if own is not None else ref * sim_book.TRADE_STEP_MS   # synthetic id = its second
+        if before is not None:
+            lo = ts_of(before)
+            rows = [r for r in sim_book.recent_trades(self.ex, INST_ID, 100 + limit, now_ms=now) if r["ts"] > lo]
+            return [self._trade(r) for r in rows[-limit:]]
+        rows = sim_book.recent_trades(self.ex, INST_ID, limit, now_ms=now,
+                                      before_ms=ts_of(after) if after is not None else None)
+        return [self._trade(r) for r in rows]
 
     def ticker(self, p: dict) -> list:
         _check_inst(p)
