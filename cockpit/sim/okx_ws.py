@@ -16,7 +16,7 @@ with the current state at once (OKX's initial push), then with changes.
 One pump thread (while anybody is connected) moves the exchange to the clock's now every
 ``interval_s`` (so resting orders fill and stops trigger without a REST call) and pushes what
 changed; order events are pushed the moment the exchange makes them (``SimExchange.listeners``),
-positions and account on the next tick after a change. Each connection has its own writer thread
+positions and account on the next tick after a change and every ``snapshot_s`` anyway (OKX's regular push). Each connection has its own writer thread
 and queue, so a stalled or slow client holds up nobody else. Stream faults: see ``faults.py``.
 """
 
@@ -34,6 +34,7 @@ import time
 import zlib
 from typing import Any, Callable
 
+from cockpit.sim import book as sim_book
 from cockpit.sim.accounts import CCY, INST_ID
 from cockpit.sim.market import MarketEnded
 from cockpit.sim.okx_api import ApiError, OkxApi, _bar, n
@@ -234,13 +235,15 @@ class OkxWsHub:
     """Every WebSocket session of one simulator, the pump that feeds them, and the exchange hook."""
 
     def __init__(self, api: OkxApi, faults, credentials: Callable[[], Any], require_simulated: bool,
-                 interval_s: float = 0.1, idle_s: float = IDLE_S) -> None:
+                 interval_s: float = 0.1, idle_s: float = IDLE_S, snapshot_s: float = 5.0) -> None:
         self.api = api
         self.faults = faults
         self.credentials = credentials
         self.require_simulated = require_simulated
         self.interval_s = interval_s
         self.idle_s = idle_s
+        self.snapshot_s = snapshot_s             # positions/account are pushed this often even when unchanged
+        self._private_at = 0.0
         self.sessions: set[Session] = set()
         self._lock = threading.Lock()
         self.wake = threading.Event()
@@ -250,6 +253,9 @@ class OkxWsHub:
         self._last: dict[str, str] = {}          # channel -> last pushed payload (public)
         self._open_modes: set[str] = set()       # margin modes with a position at the last positions push
         self._candle_open: dict[str, str] = {}   # bar -> open time of the forming candle last seen
+        self._book_cache: tuple[int, dict] | None = None
+        self._seq = 0                            # order-book sequence numbers (seqId / prevSeqId)
+        self._trade_mark: tuple[int, set[str]] | None = None   # newest public trade pushed: (ts, ids at that ts)
         api.ex.listeners.append(self._on_exchange_event)
 
     # ------------------------------------------------------------ connections
@@ -342,12 +348,16 @@ class OkxWsHub:
             with self._lock:
                 sessions = [s for s in self.sessions if s.alive and s.subs]
             wanted = {c for s in sessions for c in s.subs}
+            if "trades" not in wanted:
+                self._trade_mark = None   # the next subscriber starts from now, not from a stale mark
             payloads: dict[str, list] = {}
             for channel in wanted:
                 fn = self._payload(channel)
                 if fn is not None:
                     payloads[channel] = fn(now)
-            private_changed = dirty
+            private_changed = dirty or time.monotonic() - self._private_at >= self.snapshot_s
+            if private_changed:
+                self._private_at = time.monotonic()
         for channel, data in payloads.items():
             if channel.startswith("books") or channel == "bbo-tbt":
                 self._push_book(channel, data, sessions)
@@ -432,15 +442,79 @@ class OkxWsHub:
         return [{"pTime": str(now), "eventType": "snapshot",
                  "balData": [{"ccy": CCY, "cashBal": n(ex.cash), "uTime": str(now)}], "posData": pos, "trades": []}]
 
-    # Books and public trades come from the synthetic book (book.py) once it is merged in.
-    def _book(self, now: int) -> list:
-        raise NotImplementedError
+    # ------------------------------------------------------------ books and trades (book.py: the book REST shows)
 
-    def _trades(self, now: int) -> list:
-        raise NotImplementedError
+    def _book(self, now: int) -> list:
+        if self._book_cache is None or self._book_cache[0] != now:
+            b = sim_book.book(self.api.ex, INST_ID, 400, now_ms=now)
+            self._book_cache = (now, b)
+        return [self._book_cache[1]]
 
     def _push_book(self, channel: str, data: list, sessions: list[Session]) -> None:
-        raise NotImplementedError
+        b = data[0]
+        ts = str(b["ts"])
+
+        def rows(levels: list, k: int | None = None) -> list[list[str]]:
+            return [[n(px), n(sz), "0", "1"] for px, sz in (levels if k is None else levels[:k])]
+        if channel in ("books5", "bbo-tbt"):
+            k = 5 if channel == "books5" else 1
+            item = {"asks": rows(b["asks"], k), "bids": rows(b["bids"], k), "instId": INST_ID, "ts": ts}
+            text = _dumps([item["asks"], item["bids"]])
+            changed = self._last.get(channel) != text
+            self._last[channel] = text
+            if changed:
+                self._seq += 1
+            for s in sessions:
+                if channel in s.subs and (changed or channel in s.fresh):
+                    s.fresh.discard(channel)
+                    s.push(channel, [{**item, "seqId": self._seq}])
+            return
+        asks, bids = rows(b["asks"]), rows(b["bids"])
+        new_a = {r[0]: r[1] for r in asks}
+        new_b = {r[0]: r[1] for r in bids}
+        checksum = book_checksum(bids, asks)
+        for s in sessions:
+            if channel not in s.subs:
+                continue
+            state = s.book_state.get(channel)
+            if state is None or channel in s.fresh:
+                s.fresh.discard(channel)
+                self._seq += 1
+                s.book_state[channel] = (self._seq, new_a, new_b)
+                s.push(channel, [{"asks": asks, "bids": bids, "ts": ts, "checksum": checksum, "prevSeqId": -1,
+                                  "seqId": self._seq}], action="snapshot")
+                continue
+            seq, old_a, old_b = state
+
+            def diff(old: dict[str, str], new: dict[str, str]) -> list[list[str]]:
+                out = [[px, "0", "0", "0"] for px in old if px not in new]
+                return out + [[px, sz, "0", "1"] for px, sz in new.items() if old.get(px) != sz]
+            da, db = diff(old_a, new_a), diff(old_b, new_b)
+            if not da and not db:
+                continue
+            self._seq += 1
+            s.book_state[channel] = (self._seq, new_a, new_b)
+            s.push(channel, [{"asks": da, "bids": db, "ts": ts, "checksum": checksum, "prevSeqId": seq,
+                              "seqId": self._seq}], action="update")
+
+    def _trades(self, now: int) -> list:
+        return sim_book.recent_trades(self.api.ex, INST_ID, 300, now_ms=now)
 
     def _push_trades(self, data: list, sessions: list[Session]) -> None:
-        raise NotImplementedError
+        """Trades newer than the last pushed, oldest first (none on subscribe: OKX sends no history)."""
+        subs = [s for s in sessions if "trades" in s.subs]
+        for s in subs:
+            s.fresh.discard("trades")
+        fresh_start = self._trade_mark is None
+        mark_ts, mark_ids = self._trade_mark or (-1, set())
+        new = [r for r in reversed(data) if r["ts"] > mark_ts or (r["ts"] == mark_ts and r["tradeId"] not in mark_ids)]
+        if data:
+            top = max(r["ts"] for r in data)
+            self._trade_mark = (top, {r["tradeId"] for r in data if r["ts"] == top} |
+                                (mark_ids if top == mark_ts else set()))
+        if fresh_start or not new:
+            return
+        out = [{"instId": INST_ID, "tradeId": r["tradeId"], "px": n(r["px"]), "sz": n(r["sz"]), "side": r["side"],
+                "ts": str(r["ts"]), "count": "1", "source": "0"} for r in new]
+        for s in subs:
+            s.push("trades", out)
