@@ -35,7 +35,7 @@ import zlib
 from typing import Any, Callable
 
 from cockpit.sim import book as sim_book
-from cockpit.sim.accounts import CCY, INST_ID
+from cockpit.sim.accounts import CCY, CT_VAL, INST_ID
 from cockpit.sim.market import MarketEnded
 from cockpit.sim.okx_api import ApiError, OkxApi, _bar, n
 from cockpit.sim.websocket import WsClosed, WsConnection
@@ -315,8 +315,8 @@ class OkxWsHub:
         else:
             d.update(fillPx=n(fill.fill_px), fillSz=n(fill.fill_sz), tradeId=fill.trade_id, fillTime=str(fill.ts),
                      fillFee=n(fill.fee), fillFeeCcy=CCY, fillPnl=n(fill.fill_pnl), execType=fill.exec_type,
-                     fillNotionalUsd=n(fill.fill_sz * 0.01 * fill.fill_px))
-        d.update(amendResult="", code="0", msg="", reqId="", notionalUsd=n(obj.sz * 0.01 * (obj.px or obj.avg_px or 0)))
+                     fillNotionalUsd=n(fill.fill_sz * CT_VAL * fill.fill_px))
+        d.update(amendResult="", code="0", msg="", reqId="", notionalUsd=n(obj.sz * CT_VAL * (obj.px or obj.avg_px or 0)))
         for s in subs:
             s.push("orders", [d])
 
