@@ -153,7 +153,8 @@ def _build_venue(cfg: dict[str, Any], st: Stages, log: EventLog,
         from cockpit.market.exchange import make_stream_exchange
 
         st.streams = EngineStreams(cfg, lambda: make_stream_exchange(cfg, rest_url=rest_url, credentials=creds,
-                                                                     for_tests=mode == "sim"), clock=None, log=log)
+                                                                     for_tests=mode == "sim"), clock=None, log=log,
+                                   private=creds is not None)
         st.closers.append(st.streams.stop)
     if st.simulator is None:
         probe = factory()

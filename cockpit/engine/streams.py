@@ -22,8 +22,10 @@ from cockpit.engine.eventlog import EventLog
 
 
 class EngineStreams:
-    def __init__(self, cfg: dict[str, Any], make_client: Callable[[], Any], *, clock: Any, log: EventLog) -> None:
+    def __init__(self, cfg: dict[str, Any], make_client: Callable[[], Any], *, clock: Any, log: EventLog,
+                 private: bool = True) -> None:
         self.cfg = cfg
+        self.private = private   # no credentials: public streams only
         self.make_client = make_client
         self.clock = clock
         self.log = log
@@ -44,6 +46,7 @@ class EngineStreams:
         self.clock = engine.clock
         self.follower = StreamFollower(self.make_client, self.symbol, self.cfg["decision_timeframe"], clock=self.clock,
                                        stale_s=float(self.cfg["exchange"].get("stream_stale_s", 10.0)),
+                                       private=self.private,
                                        on_ticker=self._on_ticker, on_account=self._on_account,
                                        on_candle_closed=self._on_candle_closed, on_state=self._on_state,
                                        on_exit=self._on_exit).start()
