@@ -91,3 +91,22 @@ def test_a_broken_stream_is_recorded_reconnected_and_back_filled(engine, db, kin
     assert engine.status.stream == "live"
     n = _snapshots(ds)
     wait_for(lambda: _snapshots(ds) > n, what="streamed prices again after the reconnect")
+
+
+def test_a_fill_made_while_every_stream_is_down_is_back_filled_from_rest(engine, db):
+    """Every push drops its connection (public and private alike) while a fill happens: nothing arrives
+    over the streams, yet once they are live again the engine's REST back-fill records the position."""
+    ds = DataService(db)
+    sim = engine.stages.simulator
+    wait_for(lambda: engine.status.stream == "live", what="the stream to go live")
+    sim.faults.add("drop", count=-1, path="ws/")
+    wait_for(lambda: engine.status.stream in ("stale", "reconnecting"), what="the streams to go down")
+    from cockpit.market.exchange import make_exchange
+
+    x = make_exchange(engine.cfg, rest_url=sim.url, credentials=sim.credentials, for_tests=True)
+    x.create_order(SYM, "market", "sell", 2.0)
+    time.sleep(0.5)          # (the fast loop's own period is 30 s: only the reconnect's back-fill is sooner)
+    sim.faults.clear()
+    pos = wait_for(lambda: (p := ds.latest_position_snapshot(SYM)) and p["side"] == "short" and p,
+                   what="the position back-filled after the reconnect")
+    assert float(pos["size"]) == pytest.approx(0.02)

@@ -15,7 +15,7 @@ import ccxt
 import pytest
 
 SYM = "BTC/USDT:USDT"
-T = 5.0   # seconds any single wait may take before the test fails (never hangs)
+T = 10.0  # seconds any single wait may take before the test fails (never hangs)
 
 
 def run(coro, timeout: float = 30.0):
