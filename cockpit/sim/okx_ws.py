@@ -10,7 +10,7 @@ checked against real time like REST).
 
 Channels: public ``tickers``, ``books``, ``books5``, ``bbo-tbt``, ``trades``, ``mark-price``,
 ``funding-rate``, ``open-interest``; business ``candle<bar>`` (every bar REST serves); private
-``orders``, ``positions``, ``account``, ``balance_and_position``. A subscription is answered
+``orders``, ``positions``, ``account``, ``balance_and_position``, and ``orders-algo`` on business. A subscription is answered
 with the current state at once (OKX's initial push), then with changes.
 
 One pump thread (while anybody is connected) moves the exchange to the clock's now every
@@ -45,6 +45,7 @@ log = logging.getLogger("cockpit.sim.ws")
 ENDPOINTS = ("public", "business", "private")
 PUBLIC = {"tickers", "books", "books5", "bbo-tbt", "trades", "mark-price", "funding-rate", "open-interest"}
 PRIVATE = {"orders", "positions", "account", "balance_and_position"}
+BUSINESS_PRIVATE = {"orders-algo"}        # on /business, after login (ccxt: watch_orders(trigger=True))
 IDLE_S = 30.0                 # OKX closes a connection that sent nothing for 30 s
 QUEUE_MAX = 20_000            # a consumer this far behind is cut off (OKX drops slow consumers too)
 
@@ -59,6 +60,8 @@ def channel_endpoint(channel: str) -> str | None:
         return "public"
     if channel in PRIVATE:
         return "private"
+    if channel in BUSINESS_PRIVATE:
+        return "business"
     if channel.startswith("candle"):
         try:
             _bar(channel[len("candle"):])
@@ -210,14 +213,15 @@ class Session:
         channel = str(arg.get("channel") or "")
         where = channel_endpoint(channel)
         inst = arg.get("instId")
-        bad_inst = inst not in (None, "", INST_ID) or (where in ("public", "business") and inst != INST_ID)
-        if channel in ("positions", "orders") and arg.get("instType", "ANY") not in ("ANY", "SWAP"):
+        bad_inst = inst not in (None, "", INST_ID) or (where in ("public", "business") and
+                                                        channel not in BUSINESS_PRIVATE and inst != INST_ID)
+        if channel in ("positions", "orders", "orders-algo") and arg.get("instType", "ANY") not in ("ANY", "SWAP"):
             bad_inst = True
         if where is None or where != self.endpoint or bad_inst:
             return self.send_event({"event": "error", "code": "60018", **rid,
                                     "msg": f"Wrong URL or channel:{channel},instId:{inst} doesn't exist. Please use "
                                            "the correct URL, channel and parameters referring to API document."})
-        if where == "private" and not self.logged_in:
+        if (where == "private" or channel in BUSINESS_PRIVATE) and not self.logged_in:
             return self.send_event({"event": "error", "code": "60011", "msg": "Please log in", **rid})
         self.subs[channel] = dict(arg)
         self.book_state.pop(channel, None)
@@ -254,6 +258,7 @@ class OkxWsHub:
         self._open_modes: set[str] = set()       # margin modes with a position at the last positions push
         self._candle_open: dict[str, str] = {}   # bar -> open time of the forming candle last seen
         self._book_cache: tuple[int, dict] | None = None
+        self._algo_seen: dict[str, tuple[str, int]] | None = None   # algo id -> (state, uTime) last pushed
         self._seq = 0                            # order-book sequence numbers (seqId / prevSeqId)
         self._trade_mark: tuple[int, set[str]] | None = None   # newest public trade pushed: (ts, ids at that ts)
         api.ex.listeners.append(self._on_exchange_event)
@@ -350,6 +355,8 @@ class OkxWsHub:
             wanted = {c for s in sessions for c in s.subs}
             if "trades" not in wanted:
                 self._trade_mark = None   # the next subscriber starts from now, not from a stale mark
+            if "orders-algo" not in wanted:
+                self._algo_seen = None
             payloads: dict[str, list] = {}
             for channel in wanted:
                 fn = self._payload(channel)
@@ -370,6 +377,12 @@ class OkxWsHub:
                 continue
             if channel == "trades":
                 self._push_trades(data, sessions)
+                continue
+            if channel == "orders-algo":   # changes only (no snapshot on subscribe, as for orders)
+                for s in sessions:
+                    s.fresh.discard(channel)
+                    if data and channel in s.subs:
+                        s.push(channel, data)
                 continue
             text = _dumps(data)
             changed = self._last.get(channel) != text
@@ -407,6 +420,8 @@ class OkxWsHub:
             return lambda now: self._book(now)
         if channel == "trades":
             return lambda now: self._trades(now)
+        if channel == "orders-algo":
+            return lambda now: self._algo_changes()
         return None
 
     def _candles(self, bar: str) -> list:
@@ -441,6 +456,21 @@ class OkxWsHub:
                for p in self._positions(now)]
         return [{"pTime": str(now), "eventType": "snapshot",
                  "balData": [{"ccy": CCY, "cashBal": n(ex.cash), "uTime": str(now)}], "posData": pos, "trades": []}]
+
+    def _algo_changes(self) -> list:
+        """Algo orders (stop-loss / take-profit) placed, triggered or canceled since the last tick."""
+        ex = self.api.ex
+        first = self._algo_seen is None
+        seen = self._algo_seen or {}
+        out = []
+        for a in ex.algos.values():
+            key = (a.state, a.u_time)
+            if seen.get(a.algo_id) != key:
+                seen[a.algo_id] = key
+                if not first:
+                    out.append(self.api._algo(a))
+        self._algo_seen = seen
+        return out
 
     # ------------------------------------------------------------ books and trades (book.py: the book REST shows)
 

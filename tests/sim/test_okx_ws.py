@@ -137,6 +137,31 @@ def test_private_channels_follow_orders_fills_positions_and_balance(pro, sim, ok
     run(main())
 
 
+def test_trigger_orders_stream_on_business(pro, sim, okx):
+    """watch_orders(trigger=True): the orders-algo channel (business endpoint, after login)."""
+    async def main():
+        x = pro()
+        try:
+            await x.create_order(SYM, "market", "buy", 1.0)
+            algos = asyncio.ensure_future(x.watch_orders(SYM, params={"trigger": True}))
+            await asyncio.sleep(0.5)
+            last = okx.fetch_ticker(SYM)["last"]
+            placed = await x.create_order(SYM, "market", "sell", 1.0,
+                                          params={"stopLossPrice": round(last * 0.9, 1), "reduceOnly": True})
+            got = await w(algos)
+            assert [(o["id"], o["status"]) for o in got] == [(placed["id"], "open")]
+            assert got[0]["stopLossPrice"] == round(last * 0.9, 1)
+            assert any("/business" in url for url in x.clients)
+            canceled = asyncio.ensure_future(x.watch_orders(SYM, params={"trigger": True}))
+            await asyncio.sleep(0.2)
+            await x.cancel_order(placed["id"], SYM, params={"trigger": True})
+            got = await w(canceled)
+            assert [(o["id"], o["status"]) for o in got] == [(placed["id"], "canceled")]
+        finally:
+            await x.close()
+    run(main())
+
+
 # ------------------------------------------------------------ the protocol itself (raw client)
 
 def _login_args(sim, ts: str | None = None, secret: str | None = None) -> dict:
