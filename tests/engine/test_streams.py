@@ -110,3 +110,34 @@ def test_a_fill_made_while_every_stream_is_down_is_back_filled_from_rest(engine,
     pos = wait_for(lambda: (p := ds.latest_position_snapshot(SYM)) and p["side"] == "short" and p,
                    what="the position back-filled after the reconnect")
     assert float(pos["size"]) == pytest.approx(0.02)
+
+
+def test_an_engine_order_filled_by_the_market_reaches_the_orders_table_from_the_stream(db_url, db):
+    """The engine's own resting limit order fills as the market moves: the order stream wakes the fast
+    loop and its REST sync stores the fill (the Orders pane reads that table) long before its 30 s period."""
+    from cockpit.domain.orders import OrderIntent
+
+    overrides = {"database.url": db_url, "sim.history_days": 3, "sim.speed": 0.0, "exchange.backfill_days": 2,
+                 "engine.fast_loop_s": 30.0, "engine.ingest_interval_s": 3600.0, "risk.max_snapshot_age_s": 100.0,
+                 "execution.approval": "auto", "timeframes": ["1h"], "decision_timeframe": "1h"}
+    cfg = load_config(None, environ={}, overrides=overrides)
+    stages = build_stages(cfg, log=EventLog(fmt="json", stream=io.StringIO()))
+    eng = Engine(cfg, stages, log=EventLog(fmt="json", stream=io.StringIO()), db=db)
+    eng.start()
+    try:
+        ds = DataService(db)
+        sim = stages.simulator
+        wait_for(lambda: eng.status.stream == "live" and eng.status.cycles >= 1, what="the engine and its streams")
+        now = sim.clock.now_ms()
+        px = round(min(sim.market.price_at(now + k * 60_000) for k in range(1, 240)) + 5.0, 1)
+        with eng._om_lock:
+            oid = stages.orders.submit_intent(OrderIntent(symbol=SYM, side="buy", amount=0.01, type="limit", price=px,
+                                                          stop_loss=round(px * 0.95, 1), reason="stream test"))
+        row = next(o for o in ds.orders(limit=10) if o["id"] == oid)
+        assert row["status"] == "submitted", row
+        sim.clock.advance(240 * 60_000)          # the market comes down to the order: a maker fill
+        wait_for(lambda: next(o for o in ds.orders(limit=10) if o["id"] == oid)["status"] == "filled",
+                 what="the fill in the orders table")
+        assert [t for t in ds._q("SELECT * FROM trades WHERE order_id=?", (oid,))]
+    finally:
+        eng.stop(timeout=10)
