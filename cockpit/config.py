@@ -12,6 +12,7 @@ Environment overrides: ``COCKPIT__SECTION__KEY=value`` (value parsed as YAML), e
 from __future__ import annotations
 
 import copy
+import datetime as _dt
 import math
 import os
 import re
@@ -121,6 +122,22 @@ def text(default: str | None, *, nullable: bool = False, pattern: str | None = N
             return None
         if not isinstance(v, str) or (pattern and not re.fullmatch(pattern, v)):
             raise ConfigError(path, f"expected {describe}{' or null' if nullable else ''}, got {_fmt(v)}")
+        return v
+
+    return Spec(default, check, doc)
+
+
+def date_text(default: str, doc: str = "") -> Spec:
+    """A date YYYY-MM-DD; YAML (the file or a COCKPIT__ variable) reads an unquoted date as a date object."""
+    def check(path: str, v: Any) -> Any:
+        if isinstance(v, _dt.date) and not isinstance(v, _dt.datetime):
+            v = v.isoformat()
+        if not isinstance(v, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
+            raise ConfigError(path, f"expected a date YYYY-MM-DD, got {_fmt(v)}")
+        try:
+            _dt.date.fromisoformat(v)
+        except ValueError:
+            raise ConfigError(path, f"expected a real date YYYY-MM-DD, got {_fmt(v)}") from None
         return v
 
     return Spec(default, check, doc)
@@ -239,7 +256,7 @@ SCHEMA: dict[str, Any] = {
         "seed": number(42, 0, None, integer=True),
         "speed": number(1440.0, 0.0, 1e6),
         "history_days": number(400, 1, 3650, integer=True),
-        "start": text("2026-01-01", pattern=r"\d{4}-\d{2}-\d{2}", describe="a date YYYY-MM-DD"),
+        "start": date_text("2026-01-01"),
         "start_price": number(65000.0, 1, None),
         "replay_csv": text(None, nullable=True, describe="a path to a candle CSV"),
         "funding_csv": text(None, nullable=True, describe="a path to a funding CSV"),
@@ -479,7 +496,7 @@ def env_overrides(environ: Mapping[str, str]) -> list[tuple[list[str], Any]]:
             continue
         try:
             value = yaml.safe_load(raw) if raw != "" else None
-        except yaml.YAMLError:
+        except (yaml.YAMLError, ValueError):   # e.g. 2026-13-04: YAML's date constructor raises ValueError
             value = raw
         out.append((keys, value))
     return out

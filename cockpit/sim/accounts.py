@@ -56,6 +56,7 @@ class Order:
     attach: list[dict[str, Any]] = field(default_factory=list)
     attached_algo_ids: list[str] = field(default_factory=list)
     source_algo_id: str = ""
+    pos_side: str = "net"       # net | long | short (long/short position mode)
 
     @property
     def remaining(self) -> float:
@@ -70,7 +71,7 @@ class Order:
 class AlgoOrder:
     algo_id: str
     algo_cl_ord_id: str
-    ord_type: str               # conditional | oco
+    ord_type: str               # conditional | oco | trigger | move_order_stop
     side: str
     sz: float
     td_mode: str
@@ -87,6 +88,19 @@ class AlgoOrder:
     ord_id: str = ""            # the order it placed when triggered
     parent_ord_id: str = ""     # the order it is attached to
     actual_side: str = ""       # "sl" or "tp" once triggered
+    trigger_px: float | None = None      # trigger orders
+    order_px: float | None = None        # trigger orders: -1 = market
+    trigger_up: bool = True              # trigger orders: fires when the price rises to trigger_px
+    callback_ratio: float | None = None  # move_order_stop (trailing stop)
+    callback_spread: float | None = None
+    active_px: float | None = None
+    extreme: float | None = None         # trailing: best price since activation (None: not active yet)
+    pos_side: str = "net"
+
+    @property
+    def closes_with_position(self) -> bool:
+        """Attached TP/SL and close-position (closeFraction) orders are cancelled when the position is flat."""
+        return bool(self.parent_ord_id or self.close_fraction)
 
 
 @dataclass
@@ -119,6 +133,11 @@ class Position:
     pos_id: str = ""
     c_time: int = 0
     u_time: int = 0
+    pos_side: str = "net"
+    open_max_pos: float = 0.0   # for positions-history
+    close_total_pos: float = 0.0
+    close_avg_px: float = 0.0
+    close_pnl: float = 0.0
 
     def notional(self, price: float) -> float:
         return abs(self.pos) * CT_VAL * price
@@ -147,9 +166,20 @@ class Position:
 class Bill:
     bill_id: str
     ts: int
-    type: str                   # trade | funding | liquidation
+    type: str                   # trade | funding | liquidation | margin
     bal_chg: float
     note: str = ""
+    sub_type: str = ""          # OKX bill subType
+    bal: float = 0.0            # cash balance after the bill
+    pnl: float = 0.0
+    fee: float = 0.0            # negative = charged
+    sz: float = 0.0
+    px: float = 0.0
+    ord_id: str = ""
+    trade_id: str = ""
+    exec_type: str = ""
+    mgn_mode: str = ""
+    pos_bal_chg: float = 0.0    # isolated margin moved into (+) or out of (-) the position
 
 
 def to_jsonable(obj: Any) -> Any:

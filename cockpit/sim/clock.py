@@ -2,7 +2,8 @@
 
 ``speed`` is simulated seconds per real second (``3600`` = one simulated hour per second;
 ``0`` = frozen, moved only by ``advance``). ``public/time`` reports this clock and the engine
-adopts it in ``sim`` mode. The simulator may read the wall clock (only ``sim/`` and the engine may).
+adopts it in ``sim`` mode. The standalone simulator's wall clock is this clock started at the wall
+time with speed 1 (``start_simulator(clock="wall")``). The simulator may read the wall clock (only ``sim/`` and the engine may).
 """
 
 from __future__ import annotations

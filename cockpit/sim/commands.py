@@ -19,7 +19,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, help="market seed (default sim.seed)")
     p.add_argument("--replay", metavar="CANDLES_CSV", help="replay this candle CSV instead of generating")
     p.add_argument("--funding", metavar="FUNDING_CSV", help="funding-rate CSV (timestamp,funding_rate) to replay")
-    p.add_argument("--speed", type=float, help="simulated seconds per real second (default sim.speed)")
+    p.add_argument("--clock", choices=("wall", "accelerated"), help="wall (default; with --replay or --speed: accelerated): "
+                   "simulated time is now at speed 1 and the generated history runs up to now, so any OKX client "
+                   "or bot works unchanged; accelerated: start at sim.start and run at --speed / sim.speed")
+    p.add_argument("--speed", type=float, help="simulated seconds per real second with --clock accelerated "
+                   "(default sim.speed)")
     p.add_argument("--api-key", help="accepted API key (default: $<exchange.api_key_env> or random)")
     p.add_argument("--secret", help="accepted secret (default: $<exchange.secret_env> or random)")
     p.add_argument("--passphrase", help="accepted passphrase (default: $<exchange.passphrase_env> or random)")
@@ -41,6 +45,11 @@ def run_sim(args: argparse.Namespace, ctx) -> int:
     if sim["speed"] < 0:
         print("cockpit sim: --speed must be >= 0", file=sys.stderr)
         return 2
+    # Wall by default; a replay (its own timeline) or an explicit --speed means the accelerated clock.
+    clock = args.clock or ("accelerated" if sim.get("replay_csv") or args.speed is not None else "wall")
+    if clock == "wall" and args.speed is not None:
+        print("cockpit sim: --speed applies to --clock accelerated (the wall clock runs at 1x)", file=sys.stderr)
+        return 2
     ex = cfg["exchange"]
     given = [args.api_key or os.environ.get(ex["api_key_env"]), args.secret or os.environ.get(ex["secret_env"]),
              args.passphrase or os.environ.get(ex["passphrase_env"])]
@@ -50,13 +59,13 @@ def run_sim(args: argparse.Namespace, ctx) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     try:
-        handle = start_simulator(sim, credentials=creds, state_file=args.state)
+        handle = start_simulator(sim, credentials=creds, state_file=args.state, clock=clock)
     except (OSError, ValueError) as e:
         print(f"cockpit sim: {e}", file=sys.stderr)
         return 1
     print(f"simulator listening on {handle.url}  (OKX v5 REST under /api/v5/, admin under /sim/admin/)")
     print(f"  WebSocket: {handle.ws_url}/public|business|private  (demo-trading ?brokerId=9999 too)")
-    print(f"  clock: {handle.clock.now_ms()} ms, speed {handle.clock.speed:g}x; market: "
+    print(f"  clock: {clock}, {handle.clock.now_ms()} ms, speed {handle.clock.speed:g}x; market: "
           f"{'replay of ' + sim['replay_csv'] if sim.get('replay_csv') else 'generated, seed ' + str(sim['seed'])}")
     creds = handle.state.credentials
     if args.state:

@@ -38,6 +38,29 @@ class OrderError(Exception):
         self.msg = msg
 
 
+# OKX's answers for a TP/SL trigger on the wrong side: (position side, which, against) -> (sCode, message).
+_WRONG_SIDE = {
+    ("long", "tp", "last"): ("51279", "TP trigger price cannot be lower than the last price"),
+    ("long", "sl", "last"): ("51280", "SL trigger price cannot be higher than the last price"),
+    ("short", "tp", "last"): ("51277", "TP trigger price cannot be higher than the last price"),
+    ("short", "sl", "last"): ("51278", "SL trigger price cannot be lower than the last price"),
+    ("long", "tp", "order"): ("51046", "The take profit trigger price must be higher than the order price"),
+    ("long", "sl", "order"): ("51047", "The stop loss trigger price must be lower than the order price"),
+    ("short", "tp", "order"): ("51048", "The take profit trigger price must be lower than the order price"),
+    ("short", "sl", "order"): ("51049", "The stop loss trigger price must be higher than the order price"),
+}
+
+
+def check_tp_sl(open_side: str, tp: float | None, sl: float | None, ref: float, against: str = "last") -> None:
+    """Raise OKX's error when a TP/SL protecting a position opened by ``open_side`` is on the wrong side of
+    ``ref`` (the last price, or the order price of a limit order with attached TP/SL)."""
+    long = open_side == "buy"
+    if tp is not None and (tp <= ref if long else tp >= ref):
+        raise OrderError(*_WRONG_SIDE[("long" if long else "short", "tp", against)])
+    if sl is not None and (sl >= ref if long else sl <= ref):
+        raise OrderError(*_WRONG_SIDE[("long" if long else "short", "sl", against)])
+
+
 @dataclass
 class _Event:
     frac: float
@@ -60,6 +83,9 @@ class SimExchange:
         self.algo_by_cl: dict[str, str] = {}
         self.fills: list[Fill] = []
         self.bills: list[Bill] = []
+        self.pos_history: list[dict[str, Any]] = []
+        self.cancel_after: int | None = None   # cancel-all-after deadline (simulated ms)
+        self.pos_mode = "net_mode"
         self._ids = itertools.count(1)
         self._seg_used: dict[str, float] = {}
         # Account events for the WebSocket streams: listener(kind, obj, fill), called under ``lock`` at the
@@ -77,11 +103,13 @@ class SimExchange:
     # ------------------------------------------------------------ state file (standalone restarts)
 
     _STATE_FIELDS = ("t", "cash", "lever", "positions", "orders", "by_cl", "algos", "algo_by_cl", "fills", "bills")
+    # Added later: a state file written before them restores these defaults.
+    _NEW_FIELDS = {"pos_history": list, "cancel_after": lambda: None, "pos_mode": lambda: "net_mode"}
 
     def snapshot(self) -> dict[str, Any]:
         """The account's whole state (the market itself is rebuilt from its config)."""
         with self.lock:
-            state = {k: copy.deepcopy(getattr(self, k)) for k in self._STATE_FIELDS}
+            state = {k: copy.deepcopy(getattr(self, k)) for k in (*self._STATE_FIELDS, *self._NEW_FIELDS)}
             state["next_id"] = next(self._ids)
             self._ids = itertools.count(state["next_id"])  # next() above consumed one; give it back
             return state
@@ -90,6 +118,8 @@ class SimExchange:
         with self.lock:
             for k in self._STATE_FIELDS:
                 setattr(self, k, state[k])
+            for k, default in self._NEW_FIELDS.items():
+                setattr(self, k, state[k] if k in state else default())
             self._ids = itertools.count(int(state["next_id"]))
             self._seg_used = {}
 
@@ -116,6 +146,15 @@ class SimExchange:
                 raise MarketEnded(horizon, now_ms, self.market.source)
             if now_ms <= self.t:
                 return
+            if self.cancel_after is not None and self.t < self.cancel_after <= now_ms:
+                # The dead man's switch fires at its deadline: walk to it, cancel everything, go on.
+                deadline, self.cancel_after = self.cancel_after, None
+                self.advance(deadline)
+                for o in self.orders.values():
+                    if o.is_open:
+                        self._cancel(o, "cancel_all_after")
+                if now_ms <= self.t:
+                    return
             t0 = self.t
             next_funding = (t0 // FUNDING_INTERVAL_MS + 1) * FUNDING_INTERVAL_MS
             while next_funding <= now_ms:
@@ -137,7 +176,7 @@ class SimExchange:
             self._seg_used.clear()
             self._segment(ta, pa, tb, pb)
 
-    def _events(self, pa: float, pb: float) -> list[_Event]:
+    def _events(self, pa: float, pb: float, ta: int | None = None) -> list[_Event]:
         out: list[_Event] = []
 
         def hit(level: float, down: bool) -> float | None:
@@ -158,6 +197,23 @@ class SimExchange:
         for a in self.algos.values():
             if a.state != "live":
                 continue
+            if a.ord_type == "trigger":
+                f = hit(a.trigger_px, down=not a.trigger_up)
+                if f is not None:
+                    out.append(_Event(f, "algo:trigger", a, a.trigger_px))
+                continue
+            if a.ord_type == "move_order_stop":
+                if a.extreme is None:   # waits for its activation price
+                    f = hit(a.active_px, down=a.side == "buy")
+                    if f is not None:
+                        out.append(_Event(f, "activate", a, a.active_px))
+                    continue
+                a.extreme = max(a.extreme, pa) if a.side == "sell" else min(a.extreme, pa)
+                level = self._trail_level(a)
+                f = hit(level, down=a.side == "sell")
+                if f is not None:
+                    out.append(_Event(f, "algo:move", a, level))
+                continue
             long_close = a.side == "sell"   # closes a long
             for which, px in (("sl", a.sl_trigger_px), ("tp", a.tp_trigger_px)):
                 if px is None:
@@ -166,10 +222,13 @@ class SimExchange:
                 f = hit(px, down=down)
                 if f is not None:
                     out.append(_Event(f, "algo:" + which, a, px))
+        # OKX liquidates on the mark price: the last-price level where the mark reaches liqPx.
+        factor = self.market.mark_factor(ta) if ta is not None else 1.0
         for p in self.positions.values():
             if p.pos:
                 lp = p.liq_px(self.cash)
                 if lp is not None:
+                    lp = round(lp / factor, 1)
                     f = hit(lp, down=p.pos > 0)
                     if f is not None:
                         out.append(_Event(f, "liq", p, lp))
@@ -178,8 +237,9 @@ class SimExchange:
 
     def _segment(self, ta: int, pa: float, tb: int, pb: float) -> None:
         for _ in range(200):   # bounded: each pass consumes at least one event
-            events = self._events(pa, pb)
+            events = self._events(pa, pb, ta)
             if not events:
+                self._trail(pb)
                 return
             e = events[0]
             t = int(ta + e.frac * (tb - ta))
@@ -188,29 +248,60 @@ class SimExchange:
                 self._fill_resting(e.ref, t)
             elif e.kind == "liq":
                 self._liquidate(e.ref, price, t)
+            elif e.kind == "activate":
+                e.ref.extreme, e.ref.u_time = e.price, t
             else:
                 self._trigger(e.ref, e.kind.split(":")[1], price, t)
             if e.frac > 0:
                 ta, pa = t, price
 
+    @staticmethod
+    def _trail_level(a: AlgoOrder) -> float:
+        x = float(a.extreme)
+        if a.callback_spread is not None:
+            return x - a.callback_spread if a.side == "sell" else x + a.callback_spread
+        return x * (1 - a.callback_ratio) if a.side == "sell" else x * (1 + a.callback_ratio)
+
+    def _trail(self, price: float) -> None:
+        """Trailing stops follow the best price seen since activation."""
+        for a in self.algos.values():
+            if a.state == "live" and a.ord_type == "move_order_stop" and a.extreme is not None:
+                a.extreme = max(a.extreme, price) if a.side == "sell" else min(a.extreme, price)
+
     # ------------------------------------------------------------ account figures
 
-    def position(self, mode: str) -> Position:
-        p = self.positions.get(mode)
+    @staticmethod
+    def pkey(mode: str, pos_side: str = "net") -> str:
+        """Key of a position: its margin mode (net mode), plus its side in long/short mode."""
+        return mode if pos_side in ("", "net") else f"{mode}:{pos_side}"
+
+    def position(self, mode: str, pos_side: str = "net") -> Position:
+        key = self.pkey(mode, pos_side)
+        p = self.positions.get(key)
         if p is None:
-            p = self.positions[mode] = Position(mgn_mode=mode, lever=self.lever[mode])
+            p = self.positions[key] = Position(mgn_mode=mode, lever=self.lever[mode], pos_side=pos_side or "net")
         return p
+
+    def set_pos_mode(self, pos_mode: str, now: int) -> None:
+        """net_mode (one-way) or long_short_mode (hedge); only while flat with nothing pending, as on OKX."""
+        with self.lock:
+            self.advance(now)
+            if pos_mode not in ("net_mode", "long_short_mode"):
+                raise OrderError("51000", "Parameter posMode error")
+            if pos_mode != self.pos_mode and (self._busy()):
+                raise OrderError("59000", "Your settings failed as you have positions or open orders")
+            self.pos_mode = pos_mode
 
     def ord_frozen(self) -> float:
         total = 0.0
         for o in self.orders.values():
             if o.is_open and o.px is not None:
-                total += self._opening_part(o.side, o.remaining, o.td_mode, o.reduce_only) * CT_VAL * o.px / o.lever
+                total += self._opening_part(o.side, o.remaining, o.td_mode, o.reduce_only, o.pos_side) * CT_VAL * \
+                    o.px / o.lever
         return total
 
     def cross_imr(self, price: float) -> float:
-        p = self.positions.get("cross")
-        return p.imr(price) if p and p.pos else 0.0
+        return sum(p.imr(price) for p in self.positions.values() if p.pos and p.mgn_mode == "cross")
 
     def available(self, price: float) -> float:
         return self.cash - self.cross_imr(price) - self.ord_frozen()
@@ -218,10 +309,10 @@ class SimExchange:
     def equity(self, price: float) -> float:
         return self.cash + sum(p.margin + p.upl(price) for p in self.positions.values() if p.pos)
 
-    def _opening_part(self, side: str, sz: float, mode: str, reduce_only: bool) -> float:
+    def _opening_part(self, side: str, sz: float, mode: str, reduce_only: bool, pos_side: str = "net") -> float:
         if reduce_only:
             return 0.0
-        p = self.positions.get(mode)
+        p = self.positions.get(self.pkey(mode, pos_side))
         cur = p.pos if p else 0.0
         signed = sz if side == "buy" else -sz
         if cur == 0 or (cur > 0) == (signed > 0):
@@ -243,9 +334,13 @@ class SimExchange:
             ord_type = req.get("ordType")
             if ord_type not in ("market", "limit", "post_only", "ioc", "fok", "optimal_limit_ioc"):
                 raise OrderError("51000", "Parameter ordType error")
-            mode = req.get("tdMode") or "cross"
+            mode = req.get("tdMode")
+            if mode in (None, ""):
+                raise OrderError("50014", "Parameter tdMode can not be empty")
             if mode not in ("isolated", "cross"):
                 raise OrderError("51000", "Parameter tdMode error")
+            if req.get("sz") in (None, ""):
+                raise OrderError("50014", "Parameter sz can not be empty")
             try:
                 sz = float(req.get("sz"))
             except (TypeError, ValueError):
@@ -261,7 +356,15 @@ class SimExchange:
                 if px <= 0 or abs(px / TICK_SZ - round(px / TICK_SZ)) > 1e-6:
                     raise OrderError("51000", "Parameter px error")
             reduce_only = str(req.get("reduceOnly", "false")).lower() == "true"
-            pos = self.positions.get(mode)
+            pos_side = str(req.get("posSide") or "net")
+            if self.pos_mode == "net_mode" and pos_side != "net":
+                raise OrderError("51000", "Parameter posSide error: net mode takes posSide net (or none)")
+            if self.pos_mode == "long_short_mode":
+                if pos_side not in ("long", "short"):
+                    raise OrderError("51000", "Parameter posSide error: long/short mode needs posSide long or short")
+                # Selling a long or buying back a short closes: never more than the position.
+                reduce_only = reduce_only or (pos_side == "long") != (side == "buy")
+            pos = self.positions.get(self.pkey(mode, pos_side))
             if reduce_only:
                 cur = pos.pos if pos else 0.0
                 if cur == 0 or (cur > 0) == (side == "buy"):
@@ -270,22 +373,21 @@ class SimExchange:
             last = self.last()
             est_px = px if px is not None else last
             lever = self.lever[mode]
-            opening = self._opening_part(side, sz, mode, reduce_only)
+            opening = self._opening_part(side, sz, mode, reduce_only, pos_side)
             need = opening * CT_VAL * est_px / lever + sz * CT_VAL * est_px * TAKER_FEE
             if opening > 0 and need > self.available(last) + 1e-9:
                 raise OrderError("51008", "Order failed. Insufficient USDT margin in account")
             order = Order(ord_id=self._id(7), cl_ord_id=cl, tag=str(req.get("tag") or ""), side=side,
                           ord_type=ord_type, px=px, sz=lots(sz), td_mode=mode, reduce_only=reduce_only,
-                          c_time=self.t, u_time=self.t, lever=lever, attach=list(req.get("attachAlgoOrds") or []))
+                          c_time=self.t, u_time=self.t, lever=lever, attach=list(req.get("attachAlgoOrds") or []),
+                          pos_side=pos_side)
             for a in order.attach:
-                for k in ("slTriggerPx", "tpTriggerPx"):
-                    if a.get(k) not in (None, ""):
-                        v = float(a[k])
-                        wrong = (k == "slTriggerPx") == (side == "buy") and v >= est_px or \
-                                (k == "slTriggerPx") != (side == "buy") and v <= est_px
-                        if wrong:
-                            code = "51053" if k == "slTriggerPx" else "51052"
-                            raise OrderError(code, f"{k} is on the wrong side of the order price")
+                def num(k: str, a=a) -> float | None:
+                    return float(a[k]) if a.get(k) not in (None, "") else None
+                if px is not None and ord_type in ("limit", "post_only", "fok", "ioc"):
+                    check_tp_sl(side, num("tpTriggerPx"), num("slTriggerPx"), px, against="order")
+                else:
+                    check_tp_sl(side, num("tpTriggerPx"), num("slTriggerPx"), last)
             self.orders[order.ord_id] = order
             if cl:
                 self.by_cl[cl] = order.ord_id
@@ -337,7 +439,7 @@ class SimExchange:
 
     def _fill(self, o: Order, qty: float, px: float, exec_type: str, t: int) -> bool:
         """Book one fill; False when nothing could be filled (reduce-only with no position left)."""
-        pos = self.position(o.td_mode)
+        pos = self.position(o.td_mode, o.pos_side)
         if o.reduce_only:
             room = abs(pos.pos) if pos.pos and (pos.pos > 0) != (o.side == "buy") else 0.0
             qty = lots(min(qty, room))
@@ -347,37 +449,54 @@ class SimExchange:
         qty = lots(qty)
         signed = qty if o.side == "buy" else -qty
         pnl = 0.0
+        closed: dict[str, Any] | None = None
+        pos_bal_chg = 0.0
         if pos.pos and (pos.pos > 0) != (signed > 0):
             close = min(qty, abs(pos.pos))
             pnl = close * CT_VAL * (px - pos.avg_px) * (1 if pos.pos > 0 else -1)
             release = pos.margin * close / abs(pos.pos) if pos.mgn_mode == "isolated" else 0.0
             pos.margin -= release
+            pos_bal_chg -= release
             self.cash += release + pnl
             pos.realized_pnl += pnl
+            pos.close_pnl += pnl
+            pos.close_avg_px = (pos.close_total_pos * pos.close_avg_px + close * px) / (pos.close_total_pos + close)
+            pos.close_total_pos = lots(pos.close_total_pos + close)
+            was_long = pos.pos > 0
             pos.pos = lots(pos.pos + (close if pos.pos < 0 else -close))
             opening = qty - close
             if pos.pos == 0:
                 self.cash += pos.margin
+                pos_bal_chg -= pos.margin
                 pos.margin = 0.0
+                closed = self._history_row(pos, "2", was_long, t)
                 pos.avg_px = 0.0
-                self._position_closed(pos.mgn_mode, t)
+                self._position_closed(pos.mgn_mode, t, pos.pos_side)
         else:
             opening = qty
         if opening > 0:
             if pos.pos == 0:
                 pos.c_time, pos.pos_id, pos.lever = t, pos.pos_id or self._id(5), self.lever[pos.mgn_mode]
+                pos.realized_pnl = pos.fee = pos.funding_fee = pos.close_pnl = 0.0
+                pos.open_max_pos = pos.close_total_pos = pos.close_avg_px = 0.0
             new = abs(pos.pos) + opening
             pos.avg_px = (abs(pos.pos) * pos.avg_px + opening * px) / new
             im = opening * CT_VAL * px / pos.lever
             if pos.mgn_mode == "isolated":
                 self.cash -= im
                 pos.margin += im
+                pos_bal_chg += im
             pos.pos = lots(pos.pos + (opening if signed > 0 else -opening))
+            pos.open_max_pos = max(pos.open_max_pos, abs(pos.pos))
         fee = qty * CT_VAL * px * (TAKER_FEE if exec_type == "T" else MAKER_FEE)
         self.cash -= fee
         pos.fee -= fee
         pos.realized_pnl -= fee
         pos.u_time = t
+        if closed is not None:   # the closing fill's fee belongs to the closed position
+            closed["fee"] -= fee
+            closed["realizedPnl"] -= fee
+            self.pos_history.append(closed)
         trade_id = self._id(3)
         o.avg_px = (o.acc_fill_sz * o.avg_px + qty * px) / (o.acc_fill_sz + qty)
         o.acc_fill_sz = lots(o.acc_fill_sz + qty)
@@ -387,7 +506,9 @@ class SimExchange:
         o.state = "filled" if o.remaining <= 0 else "partially_filled"
         self.fills.append(Fill(trade_id, self._id(4), o.ord_id, o.cl_ord_id, o.tag, o.side, px, qty, exec_type,
                                -fee, pnl, t, o.td_mode))
-        self.bills.append(Bill(self.fills[-1].bill_id, t, "trade", pnl - fee))
+        self._bill(self.fills[-1].bill_id, t, "trade", "1" if o.side == "buy" else "2", pnl - fee, pnl=pnl, fee=-fee,
+                   sz=qty, px=px, ord_id=o.ord_id, trade_id=trade_id, exec_type=exec_type, mgn_mode=o.td_mode,
+                   pos_bal_chg=pos_bal_chg)
         if o.attach and opening > 0:
             self._attach(o, t)
         self._emit("order", o, self.fills[-1])
@@ -416,12 +537,25 @@ class SimExchange:
             self.algos[a.algo_id] = a
             o.attached_algo_ids.append(a.algo_id)
 
-    def _position_closed(self, mode: str, t: int) -> None:
+    def _bill(self, bill_id: str, t: int, type_: str, sub_type: str, chg: float, **kw: Any) -> None:
+        self.bills.append(Bill(bill_id, t, type_, chg, sub_type=sub_type, bal=self.cash, **kw))
+
+    def _history_row(self, pos: Position, close_type: str, was_long: bool, t: int) -> dict[str, Any]:
+        """A positions-history row for a position that just went flat (type 2: closed, 3/4: liquidated)."""
+        return {"posId": pos.pos_id, "mgnMode": pos.mgn_mode, "type": close_type, "cTime": pos.c_time, "uTime": t,
+                "openAvgPx": pos.avg_px, "closeAvgPx": pos.close_avg_px, "openMaxPos": pos.open_max_pos,
+                "closeTotalPos": pos.close_total_pos, "pnl": pos.close_pnl, "realizedPnl": pos.realized_pnl,
+                "fee": pos.fee, "fundingFee": pos.funding_fee, "liqPenalty": 0.0,
+                "direction": "long" if was_long else "short", "lever": pos.lever, "posSide": pos.pos_side}
+
+    def _position_closed(self, mode: str, t: int, pos_side: str = "net") -> None:
+        # Like OKX: only attached TP/SL and close-position (closeFraction) algo orders go with the position;
+        # a standalone stop keeps waiting (and fails if it triggers with nothing to reduce).
         for a in self.algos.values():
-            if a.state == "live" and a.td_mode == mode:
+            if a.state == "live" and a.td_mode == mode and a.closes_with_position and a.pos_side == pos_side:
                 a.state, a.u_time = "canceled", t
         for o in self.orders.values():
-            if o.is_open and o.reduce_only and o.td_mode == mode:
+            if o.is_open and o.reduce_only and o.td_mode == mode and o.pos_side == pos_side:
                 self._cancel(o, "position_closed")
 
     def _cancel(self, o: Order, source: str) -> None:
@@ -442,6 +576,160 @@ class SimExchange:
             self._cancel(o, "user")
             return o
 
+    def amend(self, req: dict[str, Any], now: int) -> Order:
+        """OKX's amend-order: a new size and/or price for an open order (the order keeps its id)."""
+        with self.lock:
+            self.advance(now)
+            o = self.find(req.get("ordId"), req.get("clOrdId"))
+            if o is None:
+                raise OrderError("51503", "Order modification failed as the order does not exist")
+            if o.state == "canceled":
+                raise OrderError("51509", "Modification failed as the order has been canceled")
+            if not o.is_open:
+                raise OrderError("51510", "Modification failed as the order has been completed")
+
+            def num(k: str) -> float | None:
+                v = req.get(k)
+                if v in (None, ""):
+                    return None
+                try:
+                    return float(v)
+                except (TypeError, ValueError):
+                    raise OrderError("51000", f"Parameter {k} error") from None
+            new_sz, new_px = num("newSz"), num("newPx")
+            new_tp, new_sl = num("newTpTriggerPx"), num("newSlTriggerPx")
+            if new_sz is None and new_px is None and new_tp is None and new_sl is None and not req.get(
+                    "attachAlgoOrds"):
+                raise OrderError("51500", "Either order price or amount is required")
+            if new_sz is not None and (new_sz < MIN_SZ or abs(new_sz / LOT_SZ - round(new_sz / LOT_SZ)) > 1e-6):
+                raise OrderError("51121", f"Order quantity must be a multiple of the lot size {LOT_SZ}")
+            if new_px is not None:
+                if o.px is None:
+                    raise OrderError("51506", "Order modification unavailable for the order type")
+                if new_px <= 0 or abs(new_px / TICK_SZ - round(new_px / TICK_SZ)) > 1e-6:
+                    raise OrderError("51000", "Parameter newPx error")
+            if new_sz is not None and new_sz <= o.acc_fill_sz:
+                # OKX: a new size at or below what has filled completes the order.
+                o.sz = o.acc_fill_sz
+                o.state, o.u_time = "filled", self.t
+                self._emit("order", o)
+                return o
+            old = (o.sz, o.px)
+            if new_sz is not None:
+                o.sz = lots(new_sz)
+            if new_px is not None:
+                o.px = new_px
+            # More size or a better price must still fit the margin.
+            extra = self._opening_part(o.side, o.remaining, o.td_mode, o.reduce_only, o.pos_side) * CT_VAL * (o.px or 0) / o.lever
+            if extra > 0 and self.available(self.last()) < -1e-9:
+                o.sz, o.px = old
+                raise OrderError("51502", "Order modification failed for insufficient margin or balance")
+            for spec in (req.get("attachAlgoOrds") or []):
+                for k_new, k in (("newTpTriggerPx", "tpTriggerPx"), ("newSlTriggerPx", "slTriggerPx"),
+                                 ("newTpOrdPx", "tpOrdPx"), ("newSlOrdPx", "slOrdPx")):
+                    if spec.get(k_new) not in (None, ""):
+                        (o.attach or o.attach.append({}) or o.attach)[0][k] = spec[k_new]
+            for v, k in ((new_tp, "tpTriggerPx"), (new_sl, "slTriggerPx")):
+                if v is not None:
+                    (o.attach or o.attach.append({}) or o.attach)[0][k] = v
+            for aid in o.attached_algo_ids:
+                a = self.algos[aid]
+                if a.state == "live" and o.attach:
+                    spec = o.attach[0]
+                    a.tp_trigger_px = float(spec["tpTriggerPx"]) if spec.get("tpTriggerPx") not in (None, "") else None
+                    a.sl_trigger_px = float(spec["slTriggerPx"]) if spec.get("slTriggerPx") not in (None, "") else None
+            o.u_time = self.t
+            if o.ord_type == "post_only" and new_px is not None:
+                bid, ask = self.bid_ask()
+                if (o.side == "buy" and o.px >= ask) or (o.side == "sell" and o.px <= bid):
+                    o.px = old[1]
+                    raise OrderError("51511", "Modification failed as the order price did not meet the "
+                                              "requirement for Post Only")
+            if new_px is not None:
+                bid, ask = self.bid_ask()
+                if (o.side == "buy" and o.px >= ask) or (o.side == "sell" and o.px <= bid):
+                    self._take(o)
+            self._emit("order", o)
+            return o
+
+    def close_position(self, mode: str, auto_cxl: bool, now: int, pos_side: str = "net") -> Position:
+        """OKX's close-position: market-close the whole position of ``mode`` (and ``pos_side``)."""
+        with self.lock:
+            self.advance(now)
+            p = self.positions.get(self.pkey(mode, pos_side))
+            if p is None or not p.pos:
+                raise OrderError("51023", "Position does not exist")
+            # Pending close (reduce-only) orders block it unless autoCxl cancels them, as on OKX.
+            pending = [o for o in self.orders.values() if o.is_open and o.td_mode == mode and o.reduce_only
+                       and o.pos_side == p.pos_side]
+            if pending and not auto_cxl:
+                raise OrderError("51000", "Close position failed: pending close orders exist (set autoCxl "
+                                          "to cancel them)")
+            for o in pending:
+                self._cancel(o, "close_position")
+            o = Order(ord_id=self._id(7), cl_ord_id="", tag="", side="sell" if p.pos > 0 else "buy",
+                      ord_type="market", px=None, sz=abs(p.pos), td_mode=mode, reduce_only=True, c_time=self.t,
+                      u_time=self.t, lever=p.lever, category="normal", pos_side=p.pos_side)
+            self.orders[o.ord_id] = o
+            self._on_new(o)
+            return p
+
+    def adjust_margin(self, mode: str, kind: str, amt: float, now: int, pos_side: str = "net") -> Position:
+        """Add margin to / reduce margin from an isolated position (OKX's position/margin-balance)."""
+        with self.lock:
+            self.advance(now)
+            p = self.positions.get(self.pkey(mode, pos_side))
+            if p is None or not p.pos or mode != "isolated":
+                raise OrderError("59300", "Margin call failed. Position does not exist")
+            if amt <= 0:
+                raise OrderError("51000", "Parameter amt error")
+            last = self.last()
+            if kind == "add":
+                if amt > self.available(last) + 1e-9:
+                    raise OrderError("59301", "Margin adjustment failed for exceeding the max limit")
+                self.cash -= amt
+                p.margin += amt
+                chg, sub = -amt, "160"
+            elif kind == "reduce":
+                # What stays must cover the initial margin at the mark price plus any loss.
+                mark = self.market.mark_price(self.t)
+                room = p.margin + min(0.0, p.upl(mark)) - p.imr(mark)
+                if amt > room + 1e-9:
+                    raise OrderError("59301", "Margin adjustment failed for exceeding the max limit")
+                self.cash += amt
+                p.margin -= amt
+                chg, sub = amt, "161"
+            else:
+                raise OrderError("51000", "Parameter type error: add or reduce")
+            p.u_time = self.t
+            self._bill(self._id(4), self.t, "margin", sub, chg, mgn_mode=mode, pos_bal_chg=-chg)
+            self._emit("account")
+            return p
+
+    def set_cancel_after(self, timeout_s: int, now: int) -> int | None:
+        """OKX's cancel-all-after: cancel every open order ``timeout_s`` from now (0 turns it off)."""
+        with self.lock:
+            self.advance(now)
+            if timeout_s != 0 and not 10 <= timeout_s <= 120:
+                raise OrderError("51000", "Parameter timeOut error: 0, or 10 to 120 seconds")
+            self.cancel_after = self.t + timeout_s * 1000 if timeout_s else None
+            return self.cancel_after
+
+    def max_size(self, mode: str, px: float | None, lever: float | None = None) -> tuple[float, float]:
+        """(max buy, max sell) in contracts that the margin available now allows at ``px`` (default last)."""
+        with self.lock:
+            last = self.last()
+            price = px or last
+            lever = lever or self.lever[mode]
+            per = CT_VAL * price * (1 / lever + TAKER_FEE)
+            avail = max(0.0, self.available(last))
+            p = self.positions.get(mode) if self.pos_mode == "net_mode" else None
+            cur = p.pos if p else 0.0
+            base = avail / per if per > 0 else 0.0
+            buy = base + (abs(cur) if cur < 0 else 0.0)
+            sell = base + (cur if cur > 0 else 0.0)
+            return lots(max(0.0, buy - LOT_SZ / 2)), lots(max(0.0, sell - LOT_SZ / 2))
+
     def find(self, ord_id: str | None, cl_ord_id: str | None) -> Order | None:
         if ord_id:
             return self.orders.get(str(ord_id))
@@ -452,34 +740,128 @@ class SimExchange:
 
     # ------------------------------------------------------------ algo orders
 
+    ALGO_TYPES = ("conditional", "oco", "trigger", "move_order_stop")
+
     def place_algo(self, req: dict[str, Any], now: int) -> AlgoOrder:
         with self.lock:
             self.advance(now)
             ord_type = req.get("ordType")
-            if ord_type not in ("conditional", "oco"):
-                raise OrderError("51000", "Parameter ordType error (the simulator supports conditional and oco)")
+            if ord_type not in self.ALGO_TYPES:
+                raise OrderError("51000", "Parameter ordType error (the simulator serves "
+                                          + ", ".join(self.ALGO_TYPES) + ")")
             cl = str(req.get("algoClOrdId") or req.get("clOrdId") or "")
             if cl and cl in self.algo_by_cl:
                 raise OrderError("51016", "Duplicated clOrdId")
-            mode = req.get("tdMode") or "cross"
+            mode = req.get("tdMode")
+            if mode in (None, ""):
+                raise OrderError("50014", "Parameter tdMode can not be empty")
+            if mode not in ("isolated", "cross"):
+                raise OrderError("51000", "Parameter tdMode error")
+            side = req.get("side")
+            if side not in ("buy", "sell"):
+                raise OrderError("51000", "Parameter side error")
+
+            def num(k: str) -> float | None:
+                v = req.get(k)
+                if v in (None, ""):
+                    return None
+                try:
+                    return float(v)
+                except (TypeError, ValueError):
+                    raise OrderError("51000", f"Parameter {k} error") from None
+            sz = num("sz")
+            close_fraction = str(req.get("closeFraction") or "")
+            if sz is None and not close_fraction:
+                raise OrderError("50014", "Parameter sz can not be empty")
+            if sz is not None and (sz < MIN_SZ or abs(sz / LOT_SZ - round(sz / LOT_SZ)) > 1e-6):
+                raise OrderError("51121", f"Order quantity must be a multiple of the lot size {LOT_SZ}")
+            pos_side = str(req.get("posSide") or "net")
+            if self.pos_mode == "net_mode" and pos_side != "net":
+                raise OrderError("51000", "Parameter posSide error: net mode takes posSide net (or none)")
+            if self.pos_mode == "long_short_mode" and pos_side not in ("long", "short"):
+                raise OrderError("51000", "Parameter posSide error: long/short mode needs posSide long or short")
+            default_ro = "true" if ord_type in ("conditional", "oco") else "false"
+            a = AlgoOrder(algo_id=self._id(8), algo_cl_ord_id=cl, ord_type=ord_type, side=side,
+                          sz=lots(sz or 0.0), td_mode=mode, c_time=self.t, u_time=self.t,
+                          reduce_only=str(req.get("reduceOnly") or default_ro).lower() == "true" or bool(close_fraction),
+                          close_fraction=close_fraction, pos_side=pos_side)
+            last = self.last()
+            if ord_type in ("conditional", "oco"):
+                a.sl_trigger_px, a.sl_ord_px = num("slTriggerPx"), num("slOrdPx")
+                a.tp_trigger_px, a.tp_ord_px = num("tpTriggerPx"), num("tpOrdPx")
+                if a.sl_trigger_px is None and a.tp_trigger_px is None:
+                    raise OrderError("50015", "Either parameter tpTriggerPx or slTriggerPx is required")
+                if ord_type == "oco" and (a.sl_trigger_px is None or a.tp_trigger_px is None):
+                    raise OrderError("50014", "Parameter tpTriggerPx and slTriggerPx can not be empty")
+                for k, v in (("slOrdPx", a.sl_ord_px), ("tpOrdPx", a.tp_ord_px)):
+                    trig = a.sl_trigger_px if k == "slOrdPx" else a.tp_trigger_px
+                    if trig is not None and v is None:
+                        raise OrderError("50014", f"Parameter {k} can not be empty")
+                check_tp_sl("sell" if side == "buy" else "buy", a.tp_trigger_px, a.sl_trigger_px, last)
+            elif ord_type == "trigger":
+                a.trigger_px, a.order_px = num("triggerPx"), num("orderPx")
+                if a.trigger_px is None:
+                    raise OrderError("50014", "Parameter triggerPx can not be empty")
+                if a.order_px is None:
+                    raise OrderError("50014", "Parameter orderPx can not be empty")
+                if a.trigger_px <= 0:
+                    raise OrderError("51000", "Parameter triggerPx error")
+                a.trigger_up = a.trigger_px > last
+            else:   # move_order_stop
+                a.callback_ratio, a.callback_spread = num("callbackRatio"), num("callbackSpread")
+                a.active_px = num("activePx")
+                if (a.callback_ratio is None) == (a.callback_spread is None):
+                    raise OrderError("50015", "Either parameter callbackRatio or callbackSpread is required")
+                if a.callback_ratio is not None and not 0.001 <= a.callback_ratio <= 1:
+                    raise OrderError("51000", "Parameter callbackRatio error: 0.001 to 1")
+                if a.callback_spread is not None and a.callback_spread <= 0:
+                    raise OrderError("51000", "Parameter callbackSpread error")
+                if a.active_px is None:
+                    a.extreme = last    # active at once
+            self.algos[a.algo_id] = a
+            if cl:
+                self.algo_by_cl[cl] = a.algo_id
+            return a
+
+    def amend_algo(self, req: dict[str, Any], now: int) -> AlgoOrder:
+        """OKX's amend-algos: new size and/or TP/SL trigger and order prices of a live algo order."""
+        with self.lock:
+            self.advance(now)
+            a = self.algos.get(str(req.get("algoId") or ""))
+            if a is None and req.get("algoClOrdId"):
+                a = self.algos.get(self.algo_by_cl.get(str(req["algoClOrdId"]), ""))
+            if a is None:
+                raise OrderError("51603", "Order does not exist")
+            if a.state != "live":
+                raise OrderError("51510", "Modification failed as the order has been completed")
 
             def num(k: str) -> float | None:
                 v = req.get(k)
                 return float(v) if v not in (None, "") else None
-            sz = num("sz")
-            if sz is None and not req.get("closeFraction"):
-                raise OrderError("51000", "Parameter sz error")
-            a = AlgoOrder(algo_id=self._id(8), algo_cl_ord_id=cl, ord_type=ord_type, side=req.get("side"),
-                          sz=lots(sz or 0.0), td_mode=mode, c_time=self.t, u_time=self.t,
-                          sl_trigger_px=num("slTriggerPx"), sl_ord_px=num("slOrdPx"),
-                          tp_trigger_px=num("tpTriggerPx"), tp_ord_px=num("tpOrdPx"),
-                          reduce_only=str(req.get("reduceOnly", "true")).lower() == "true" or bool(req.get("closeFraction")),
-                          close_fraction=str(req.get("closeFraction") or ""))
-            if a.sl_trigger_px is None and a.tp_trigger_px is None:
-                raise OrderError("51000", "slTriggerPx or tpTriggerPx is required")
-            self.algos[a.algo_id] = a
-            if cl:
-                self.algo_by_cl[cl] = a.algo_id
+            new = {k: num(k) for k in ("newSz", "newTpTriggerPx", "newTpOrdPx", "newSlTriggerPx", "newSlOrdPx",
+                                       "newTriggerPx", "newOrdPx")}
+            if all(v is None for v in new.values()):
+                raise OrderError("51000", "Nothing to amend: give newSz or a new trigger/order price")
+            if new["newSz"] is not None and (new["newSz"] < MIN_SZ or abs(new["newSz"] / LOT_SZ - round(
+                    new["newSz"] / LOT_SZ)) > 1e-6):
+                raise OrderError("51121", f"Order quantity must be a multiple of the lot size {LOT_SZ}")
+            tp = new["newTpTriggerPx"] if new["newTpTriggerPx"] is not None else a.tp_trigger_px
+            sl = new["newSlTriggerPx"] if new["newSlTriggerPx"] is not None else a.sl_trigger_px
+            if a.ord_type in ("conditional", "oco"):
+                check_tp_sl("sell" if a.side == "buy" else "buy", tp, sl, self.last())
+            if new["newSz"] is not None:
+                a.sz = lots(new["newSz"])
+            a.tp_trigger_px, a.sl_trigger_px = tp, sl
+            if new["newTpOrdPx"] is not None:
+                a.tp_ord_px = new["newTpOrdPx"]
+            if new["newSlOrdPx"] is not None:
+                a.sl_ord_px = new["newSlOrdPx"]
+            if new["newTriggerPx"] is not None and a.ord_type == "trigger":
+                a.trigger_px = new["newTriggerPx"]
+                a.trigger_up = a.trigger_px > self.last()
+            if new["newOrdPx"] is not None and a.ord_type == "trigger":
+                a.order_px = new["newOrdPx"]
+            a.u_time = self.t
             return a
 
     def cancel_algo(self, algo_id: str, now: int) -> AlgoOrder:
@@ -493,17 +875,18 @@ class SimExchange:
 
     def _trigger(self, a: AlgoOrder, which: str, price: float, t: int) -> None:
         a.state, a.trigger_time, a.u_time, a.actual_side = "effective", t, t, which
-        pos = self.positions.get(a.td_mode)
+        pos = self.positions.get(self.pkey(a.td_mode, a.pos_side))
         sz = abs(pos.pos) if (a.close_fraction and pos) else a.sz
-        ord_px = a.sl_ord_px if which == "sl" else a.tp_ord_px
+        ord_px = {"sl": a.sl_ord_px, "tp": a.tp_ord_px, "trigger": a.order_px}.get(which, -1.0)
         saved_t = self.t
         self.t = t
         try:
             o = Order(ord_id=self._id(7), cl_ord_id="", tag="", side=a.side,
                       ord_type="market" if ord_px in (None, -1.0) else "limit",
                       px=None if ord_px in (None, -1.0) else ord_px, sz=lots(sz), td_mode=a.td_mode,
-                      reduce_only=a.reduce_only, c_time=t, u_time=t, lever=self.lever[a.td_mode],
-                      source_algo_id=a.algo_id)
+                      reduce_only=a.reduce_only or (a.pos_side not in ("net", "") and (a.pos_side == "long")
+                                                    != (a.side == "buy")),
+                      c_time=t, u_time=t, lever=self.lever[a.td_mode], source_algo_id=a.algo_id, pos_side=a.pos_side)
             self.orders[o.ord_id] = o
             a.ord_id = o.ord_id
             if o.sz <= 0 or (o.reduce_only and not (pos and pos.pos)):
@@ -525,7 +908,8 @@ class SimExchange:
                 self.cash -= pay
                 p.funding_fee -= pay
                 p.realized_pnl -= pay
-                self.bills.append(Bill(self._id(4), ts, "funding", -pay, f"rate={rate}"))
+                self._bill(self._id(4), ts, "funding", "173" if pay > 0 else "174", -pay, note=f"rate={rate}",
+                           mgn_mode=p.mgn_mode, px=mark, sz=abs(p.pos))
                 self._emit("account")
 
     def _liquidate(self, p: Position, price: float, t: int) -> None:
@@ -534,7 +918,8 @@ class SimExchange:
         lost = p.margin if p.mgn_mode == "isolated" else -(p.upl(price))
         o = Order(ord_id=self._id(7), cl_ord_id="", tag="", side=side, ord_type="market", px=None, sz=qty,
                   td_mode=p.mgn_mode, reduce_only=True, c_time=t, u_time=t, lever=p.lever, state="filled",
-                  acc_fill_sz=qty, avg_px=price, fill_px=price, fill_sz=qty, fill_time=t, category="full_liquidation")
+                  acc_fill_sz=qty, avg_px=price, fill_px=price, fill_sz=qty, fill_time=t, category="full_liquidation",
+                  pos_side=p.pos_side)
         o.trade_id = self._id(3)
         o.exec_type = "T"
         o.pnl = -lost
@@ -544,10 +929,17 @@ class SimExchange:
         if p.mgn_mode == "cross":
             self.cash -= lost
         p.realized_pnl -= lost
+        p.close_pnl -= lost
+        p.close_avg_px = (p.close_total_pos * p.close_avg_px + qty * price) / (p.close_total_pos + qty)
+        p.close_total_pos = lots(p.close_total_pos + qty)
+        self.pos_history.append(self._history_row(p, "3", p.pos > 0, t))
+        pos_bal_chg = -p.margin
         p.pos, p.margin, p.avg_px, p.u_time = 0.0, 0.0, 0.0, t
-        self.bills.append(Bill(self._id(4), t, "liquidation", -lost))
+        self._bill(self._id(4), t, "liquidation", "104" if side == "sell" else "105", -lost if p.mgn_mode == "cross"
+                   else 0.0, pnl=-lost, sz=qty, px=price, ord_id=o.ord_id, trade_id=o.trade_id, exec_type="T",
+                   mgn_mode=p.mgn_mode, pos_bal_chg=pos_bal_chg)
         self._emit("order", o, self.fills[-1])
-        self._position_closed(p.mgn_mode, t)
+        self._position_closed(p.mgn_mode, t, p.pos_side)
 
     def set_leverage(self, lever: float, mode: str, now: int) -> None:
         with self.lock:
@@ -556,16 +948,17 @@ class SimExchange:
                 raise OrderError("51000", f"Parameter lever error: 1 to {MAX_LEVER}")
             if mode not in ("isolated", "cross"):
                 raise OrderError("51000", "Parameter mgnMode error")
-            p = self.positions.get(mode)
-            if p and p.pos and mode == "isolated":
-                # Isolated: changing leverage moves margin between the wallet and the position.
-                need = p.notional(p.avg_px) / lever
-                delta = need - p.margin
-                if delta > self.available(self.last()):
-                    raise OrderError("59300", "Leverage adjustment failed: insufficient margin")
-                self.cash -= delta
-                p.margin = need
+            ps = [p for p in self.positions.values() if p.mgn_mode == mode]
+            for p in ps:
+                if p.pos and mode == "isolated":
+                    # Isolated: changing leverage moves margin between the wallet and the position.
+                    need = p.notional(p.avg_px) / lever
+                    delta = need - p.margin
+                    if delta > self.available(self.last()):
+                        raise OrderError("59300", "Leverage adjustment failed: insufficient margin")
+                    self.cash -= delta
+                    p.margin = need
             self.lever[mode] = float(lever)
-            if p:
+            for p in ps:
                 p.lever = float(lever)
             self._emit("account")

@@ -274,13 +274,52 @@ class Market:
     def _noise(self, *key: int) -> float:
         return float(np.random.default_rng([self.seed, *[int(k) & 0xFFFFFFFF for k in key]]).standard_normal())
 
+    @staticmethod
+    def mark_factor(t_ms: int) -> float:
+        """Mark price / last price at t (a slow premium wave of +-3 bp)."""
+        return 1 + 0.0003 * math.sin(2 * math.pi * t_ms / 21_600_000)
+
+    @staticmethod
+    def index_factor(t_ms: int) -> float:
+        """Index price / last price at t."""
+        return 1 - 0.0002 * math.sin(2 * math.pi * t_ms / 21_600_000 + 0.7)
+
     def mark_price(self, t_ms: int) -> float:
-        last = self.price_at(t_ms)
-        return round_tick(last * (1 + 0.0003 * math.sin(2 * math.pi * t_ms / 21_600_000)))
+        return round_tick(self.price_at(t_ms) * self.mark_factor(t_ms))
 
     def index_price(self, t_ms: int) -> float:
-        last = self.price_at(t_ms)
-        return round_tick(last * (1 - 0.0002 * math.sin(2 * math.pi * t_ms / 21_600_000 + 0.7)))
+        return round_tick(self.price_at(t_ms) * self.index_factor(t_ms))
+
+    @_locked
+    def rolling(self, t0: int, t1: int) -> tuple[float, float, float, float]:
+        """(open, high, low, volume) of the last price over the window (t0, t1]: one window for all four.
+
+        Base bars wholly inside count whole; the bars cut by either end count their path inside the
+        window and a pro-rated share of their volume.
+        """
+        self.ensure(t1)
+        o = self.price_at(t0)
+        hi = lo = o
+        c = self.price_at(t1)
+        hi, lo = max(hi, c), min(lo, c)
+        i0 = int(np.searchsorted(self._ts, t0, side="right"))       # first bar opening after t0
+        i1 = int(np.searchsorted(self._ts, t1 - self.step_ms, side="right"))  # bars closed by t1
+        vol = 0.0
+        if i1 > i0:
+            hi = max(hi, float(self._h[i0:i1].max()))
+            lo = min(lo, float(self._l[i0:i1].min()))
+            vol += float(self._v[i0:i1].sum())
+        for k in {max(0, i0 - 1), min(i1, len(self._ts) - 1)}:   # the bars cut by the window's ends
+            if not len(self._ts):
+                break
+            a, b = max(t0, int(self._ts[k])), min(t1, int(self._ts[k]) + self.step_ms)
+            if b <= a or (i0 <= k < i1):
+                continue
+            times, prices = self._vertices(k)
+            inside = [p for t, p in zip(times, prices) if a <= t <= b] + [self.price_at(a), self.price_at(b)]
+            hi, lo = max(hi, max(inside)), min(lo, min(inside))
+            vol += float(self._v[k]) * (b - a) / self.step_ms
+        return o, hi, lo, round(vol, 6)
 
     def funding_rate(self, settle_ms: int, *, as_of: int | None = None) -> float:
         """The rate settled at ``settle_ms`` (a multiple of 8 h): replayed, or from the premium.

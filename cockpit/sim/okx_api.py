@@ -8,6 +8,7 @@ formats follow OKX's documentation for what ccxt's ``okx`` class reads.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, Callable
 
 from cockpit.sim.accounts import (CCY, CT_VAL, INST_FAMILY, INST_ID, LOT_SZ, MAKER_FEE, MAX_LEVER, MIN_SZ, MMR,
@@ -30,7 +31,11 @@ def n(x: float | None) -> str:
     """An OKX number string ('' for none)."""
     if x is None:
         return ""
-    s = f"{float(x):.10f}".rstrip("0").rstrip(".")
+    # Shortest decimal of the value rounded to 8 places, as OKX prints it: no float noise
+    # ("2906969.82", not "2906969.8199999998"), no exponent, no trailing zeros.
+    s = format(Decimal(repr(round(float(x), 8))), "f")
+    if "." in s:
+        s = s.rstrip("0").rstrip(".")
     return "0" if s in ("-0", "") else s
 
 
@@ -72,9 +77,26 @@ class OkxApi:
         self.clock = clock
         self.public: dict[tuple[str, str], Callable[[dict], list]] = {
             ("GET", "public/time"): self.time,
+            ("GET", "system/status"): self.system_status,
+            ("GET", "public/position-tiers"): self.position_tiers,
+            ("GET", "public/price-limit"): self.price_limit,
+            ("GET", "public/underlying"): self.underlying,
+            ("GET", "public/insurance-fund"): self.insurance_fund,
+            ("GET", "public/convert-contract-coin"): self.convert_contract_coin,
+            ("GET", "market/mark-price-candles"): self.mark_candles,
+            ("GET", "market/history-mark-price-candles"): self.mark_candles_history,
+            ("GET", "market/index-candles"): self.index_candles,
+            ("GET", "market/history-index-candles"): self.index_candles_history,
+            ("GET", "market/platform-24-volume"): self.platform_volume,
+            ("GET", "market/exchange-rate"): self.exchange_rate,
+            ("GET", "market/index-components"): self.index_components,
+            ("GET", "rubik/stat/trading-data/support-coin"): self.support_coin,
+            ("GET", "rubik/stat/taker-volume"): self.taker_volume,
+            ("GET", "rubik/stat/taker-volume-contract"): self.taker_volume,
+            ("GET", "rubik/stat/contracts/open-interest-volume"): self.oi_volume,
             ("GET", "public/instruments"): self.instruments,
             ("GET", "market/candles"): self.candles,
-            ("GET", "market/history-candles"): self.candles,
+            ("GET", "market/history-candles"): self.history_candles,
             ("GET", "market/ticker"): self.ticker,
             ("GET", "market/books"): self.books,
             ("GET", "market/books-full"): self.books,
@@ -92,6 +114,22 @@ class OkxApi:
         }
         self.private: dict[tuple[str, str], Callable[[Any], list]] = {
             ("GET", "account/balance"): self.balance,
+            ("GET", "account/bills"): self.bills,
+            ("GET", "account/bills-archive"): self.bills_archive,
+            ("GET", "account/positions-history"): self.positions_history,
+            ("GET", "account/position-tiers"): self.account_position_tiers,
+            ("GET", "account/max-size"): self.max_size,
+            ("GET", "account/max-avail-size"): self.max_avail_size,
+            ("GET", "account/max-withdrawal"): self.max_withdrawal,
+            ("GET", "account/account-position-risk"): self.position_risk,
+            ("GET", "account/instruments"): self.account_instruments,
+            ("POST", "account/position/margin-balance"): self.margin_balance,
+            ("POST", "account/set-isolated-mode"): self.set_isolated_mode,
+            ("POST", "trade/amend-order"): self.amend_one,
+            ("POST", "trade/amend-batch-orders"): self.amend_batch,
+            ("POST", "trade/amend-algos"): self.amend_algo,
+            ("POST", "trade/close-position"): self.close_position,
+            ("POST", "trade/cancel-all-after"): self.cancel_all_after,
             ("GET", "account/positions"): self.positions,
             ("GET", "account/config"): self.config,
             ("GET", "account/leverage-info"): self.leverage_info,
@@ -142,30 +180,72 @@ class OkxApi:
             "alias": "", "state": "live", "ruleType": "normal", "contTdSwTime": "1573557408000",
         }]
 
-    def candles(self, p: dict) -> list:
-        _check_inst(p)
+    def _bars(self, p: dict, limit_max: int):
         tf = _bar(p.get("bar"))
         now = self.clock.now_ms()
-        limit = max(1, min(_int(p, "limit", 100) or 100, 300))
+        limit = max(1, min(_int(p, "limit", 100) or 100, limit_max))
         try:
-            bars = self.ex.market.candles(tf, now, after=_int(p, "after"), before=_int(p, "before"), limit=limit)
+            return tf, self.ex.market.candles(tf, now, after=_int(p, "after"), before=_int(p, "before"), limit=limit)
         except ValueError as e:
             raise ApiError("51000", f"Parameter bar error: {e}") from None
-        return [[str(b.ts), repr(b.open), repr(b.high), repr(b.low), repr(b.close), n(b.volume / CT_VAL),
-                 repr(b.volume), n(b.volume * b.close), "1" if b.confirmed else "0"] for b in bars]
+
+    def candles(self, p: dict, limit_max: int = 300) -> list:
+        """market/candles (at most 300 a page); market/history-candles caps at 100 like OKX."""
+        _check_inst(p)
+        _, bars = self._bars(p, limit_max)
+        return [[str(b.ts), n(b.open), n(b.high), n(b.low), n(b.close), n(b.volume / CT_VAL),
+                 n(b.volume), n(b.volume * b.close), "1" if b.confirmed else "0"] for b in bars]
+
+    def history_candles(self, p: dict) -> list:
+        return self.candles(p, 100)
+
+    def _derived_candles(self, p: dict, factor: Callable[[int], float], limit_max: int) -> list:
+        """Mark or index candles: the last-price candles scaled by the premium wave at each end.
+
+        The wave moves less than a basis point per candle, so high/low take the larger/smaller factor of
+        the candle's two ends (and never cut inside open/close)."""
+        tf, bars = self._bars(p, limit_max)
+        now = self.clock.now_ms()
+        out = []
+        for b in bars:
+            f0, f1 = factor(b.ts), factor(min(b.ts + tf, now))
+            o, c = round(b.open * f0, 1), round(b.close * f1, 1)
+            h = max(round(b.high * max(f0, f1), 1), o, c)
+            l = min(round(b.low * min(f0, f1), 1), o, c)  # noqa: E741
+            out.append([str(b.ts), n(o), n(h), n(l), n(c), "1" if b.confirmed else "0"])
+        return out
+
+    def mark_candles(self, p: dict, limit_max: int = 100) -> list:
+        _check_inst(p)
+        return self._derived_candles(p, self.ex.market.mark_factor, limit_max)
+
+    def mark_candles_history(self, p: dict) -> list:
+        return self.mark_candles(p, 100)
+
+    def index_candles(self, p: dict, limit_max: int = 100) -> list:
+        if p.get("instId") not in (INST_FAMILY, INST_ID):
+            raise ApiError("51001", "Instrument ID does not exist")
+        return self._derived_candles(p, self.ex.market.index_factor, limit_max)
+
+    def index_candles_history(self, p: dict) -> list:
+        return self.index_candles(p, 100)
 
     def _ticker(self) -> dict:
         now = self.now()
         m = self.ex.market
-        bid, ask = self.ex.bid_ask()
-        day = m.candles(86_400_000, now, limit=1)
-        d = day[0] if day else None
-        return {"instType": "SWAP", "instId": INST_ID, "last": repr(self.ex.last()), "lastSz": "1",
-                "askPx": repr(ask), "askSz": "100", "bidPx": repr(bid), "bidSz": "100",
-                "open24h": repr(m.price_at(now - 86_400_000)), "high24h": repr(d.high) if d else "",
-                "low24h": repr(d.low) if d else "", "volCcy24h": n(d.volume) if d else "0",
-                "vol24h": n(d.volume / CT_VAL) if d else "0", "sodUtc0": repr(d.open) if d else "",
-                "sodUtc8": repr(d.open) if d else "", "ts": str(now)}
+        with self.ex.lock:
+            b = sim_book.book(self.ex, INST_ID, 1, now_ms=now)
+            tape = sim_book.recent_trades(self.ex, INST_ID, 1, now_ms=now)
+        # One rolling window (now - 24 h, now] for open, high, low and volume, as OKX computes them.
+        o, hi, lo, vol = m.rolling(now - 86_400_000, now)
+        day0 = now // 86_400_000 * 86_400_000
+        day8 = day0 - 8 * 3_600_000 if now - day0 < 16 * 3_600_000 else day0 + 16 * 3_600_000
+        return {"instType": "SWAP", "instId": INST_ID, "last": n(self.ex.last()),
+                "lastSz": n(tape[0]["sz"]) if tape else "0",
+                "askPx": n(b["asks"][0][0]), "askSz": n(b["asks"][0][1]), "bidPx": n(b["bids"][0][0]),
+                "bidSz": n(b["bids"][0][1]), "open24h": n(o), "high24h": n(hi), "low24h": n(lo),
+                "volCcy24h": n(vol), "vol24h": n(vol / CT_VAL), "sodUtc0": n(m.price_at(day0)),
+                "sodUtc8": n(m.price_at(day8)), "ts": str(now)}
 
     def books(self, p: dict) -> list:
         if not p.get("instId"):
@@ -232,19 +312,24 @@ class OkxApi:
             raise ApiError("50014", "Parameter instId or quoteCcy can not be empty")
         now = self.now()
         m = self.ex.market
-        day_open = now // 86_400_000 * 86_400_000
-        seen = [m.index_price(now - k * 900_000) for k in range(97)]   # the last 24 h, every 15 min
-        return [{"instId": INST_FAMILY, "idxPx": repr(seen[0]), "open24h": repr(seen[-1]),
-                 "high24h": repr(max(seen)), "low24h": repr(min(seen)), "sodUtc0": repr(m.index_price(day_open)),
-                 "sodUtc8": repr(m.index_price(day_open - 8 * 3_600_000)), "ts": str(now)}]
+        day0 = now // 86_400_000 * 86_400_000
+        day8 = day0 - 8 * 3_600_000 if now - day0 < 16 * 3_600_000 else day0 + 16 * 3_600_000
+        # The same rolling 24 h window as the swap's ticker, scaled by the index's premium wave.
+        _, hi, lo, _ = m.rolling(now - 86_400_000, now)
+        fs = [m.index_factor(now - k * 900_000) for k in range(97)]
+        o, last = m.index_price(now - 86_400_000), m.index_price(now)
+        return [{"instId": INST_FAMILY, "idxPx": n(last), "open24h": n(o),
+                 "high24h": n(max(round(hi * max(fs), 1), o, last)), "low24h": n(min(round(lo * min(fs), 1), o, last)),
+                 "sodUtc0": n(m.index_price(day0)), "sodUtc8": n(m.index_price(day8)), "ts": str(now)}]
 
     def mark_price(self, p: dict) -> list:
         _check_inst(p)
         now = self.now()
-        return [{"instType": "SWAP", "instId": INST_ID, "markPx": repr(self.ex.market.mark_price(now)), "ts": str(now)}]
+        return [{"instType": "SWAP", "instId": INST_ID, "markPx": n(self.ex.market.mark_price(now)), "ts": str(now)}]
 
     def funding_rate(self, p: dict) -> list:
-        _check_inst(p)
+        if p.get("instId") != "ANY":   # OKX: instId=ANY answers every perpetual
+            _check_inst(p)
         now = self.now()
         nxt = (now // FUNDING_INTERVAL_MS + 1) * FUNDING_INTERVAL_MS
         rate = self.ex.market.funding_rate(nxt, as_of=now)
@@ -342,9 +427,9 @@ class OkxApi:
         upl = pos.upl(mark)
         margin = pos.margin if pos.mgn_mode == "isolated" else 0.0
         imr = pos.imr(mark)
-        return {"instType": "SWAP", "instId": INST_ID, "mgnMode": pos.mgn_mode, "posId": pos.pos_id, "posSide": "net",
-                "pos": n(pos.pos), "posCcy": "", "availPos": n(abs(pos.pos)), "avgPx": n(pos.avg_px),
-                "markPx": repr(mark), "last": repr(last), "upl": n(upl),
+        return {"instType": "SWAP", "instId": INST_ID, "mgnMode": pos.mgn_mode, "posId": pos.pos_id,
+                "posSide": pos.pos_side, "pos": n(pos.pos if pos.pos_side == "net" else abs(pos.pos)), "posCcy": "", "availPos": n(abs(pos.pos)), "avgPx": n(pos.avg_px),
+                "markPx": n(mark), "last": n(last), "upl": n(upl),
                 "uplRatio": n(upl / (margin or imr)) if (margin or imr) else "0", "lever": n(pos.lever),
                 "liqPx": n(pos.liq_px(ex.cash)), "imr": n(imr if pos.mgn_mode == "cross" else 0.0),
                 "margin": n(margin) if pos.mgn_mode == "isolated" else "", "mmr": n(pos.notional(mark) * MMR),
@@ -361,14 +446,16 @@ class OkxApi:
             return [self._position(pos, now) for pos in self.ex.positions.values() if pos.pos]
 
     def config(self, p: Any) -> list:
-        return [{"uid": "44705892343619584", "mainUid": "44705892343619584", "acctLv": "2", "posMode": "net_mode",
+        return [{"uid": "44705892343619584", "mainUid": "44705892343619584", "acctLv": "2", "posMode": self.ex.pos_mode,
                  "autoLoan": False, "greeksType": "PA", "level": "Lv1", "levelTmp": "", "ctIsoMode": "automatic",
                  "mgnIsoMode": "automatic", "label": "cockpit-sim", "perm": "read_only,trade", "roleType": "0",
                  "ip": "", "kycLv": "1", "settleCcy": CCY, "settleCcyList": [CCY]}]
 
     def leverage_info(self, p: Any) -> list:
         mode = p.get("mgnMode", "cross")
-        return [{"instId": INST_ID, "mgnMode": mode, "posSide": "net", "lever": n(self.ex.lever.get(mode, 1))}]
+        sides = ("long", "short") if self.ex.pos_mode == "long_short_mode" and mode == "isolated" else ("net",)
+        return [{"instId": INST_ID, "mgnMode": mode, "posSide": s, "lever": n(self.ex.lever.get(mode, 1))}
+                for s in sides]
 
     def trade_fee(self, p: Any) -> list:
         return [{"category": "1", "instType": "SWAP", "level": "Lv1", "maker": n(-MAKER_FEE), "taker": n(-TAKER_FEE),
@@ -393,15 +480,20 @@ class OkxApi:
         return [{"lever": n(lever), "mgnMode": mode, "instId": INST_ID, "posSide": p.get("posSide", "net")}]
 
     def set_position_mode(self, p: Any) -> list:
-        if p.get("posMode") != "net_mode":
-            raise ApiError("51000", "The simulator supports net_mode (one-way) only")
-        return [{"posMode": "net_mode"}]
+        try:
+            self.ex.set_pos_mode(p.get("posMode"), self.clock.now_ms())
+        except OrderError as e:
+            raise ApiError(e.code, e.msg) from None
+        return [{"posMode": self.ex.pos_mode}]
 
     # ------------------------------------------------------------ orders
 
     def _place(self, req: dict) -> dict:
         cl, tag = str(req.get("clOrdId") or ""), str(req.get("tag") or "")
         now = self.clock.now_ms()
+        for k in ("instId", "tdMode", "side", "ordType", "sz"):
+            if req.get(k) in (None, ""):   # a missing required parameter fails the whole request, as on OKX
+                raise ApiError("50014", f"Parameter {k} can not be empty")
         try:
             if req.get("instId") != INST_ID:
                 raise OrderError("51001", "Instrument ID does not exist")
@@ -462,7 +554,7 @@ class OkxApi:
         first = attached[0] if attached else {}
         return {"instType": "SWAP", "instId": INST_ID, "ccy": "", "ordId": o.ord_id, "clOrdId": o.cl_ord_id,
                 "tag": o.tag, "px": n(o.px), "pxUsd": "", "pxVol": "", "pxType": "", "sz": n(o.sz), "pnl": n(o.pnl),
-                "ordType": o.ord_type, "side": o.side, "posSide": "net", "tdMode": o.td_mode,
+                "ordType": o.ord_type, "side": o.side, "posSide": o.pos_side, "tdMode": o.td_mode,
                 "accFillSz": n(o.acc_fill_sz), "fillPx": n(o.fill_px) if o.fill_sz else "",
                 "tradeId": o.trade_id, "fillSz": n(o.fill_sz) if o.fill_sz else "0",
                 "fillTime": str(o.fill_time) if o.fill_time else "", "avgPx": n(o.avg_px) if o.acc_fill_sz else "",
@@ -526,7 +618,7 @@ class OkxApi:
 
     def _algo(self, a: AlgoOrder) -> dict:
         return {"instType": "SWAP", "instId": INST_ID, "algoId": a.algo_id, "algoClOrdId": a.algo_cl_ord_id,
-                "clOrdId": a.algo_cl_ord_id, "ordType": a.ord_type, "side": a.side, "posSide": "net",
+                "clOrdId": a.algo_cl_ord_id, "ordType": a.ord_type, "side": a.side, "posSide": a.pos_side,
                 "tdMode": a.td_mode, "sz": n(a.sz), "state": a.state, "lever": n(self.ex.lever[a.td_mode]),
                 "slTriggerPx": n(a.sl_trigger_px), "slOrdPx": n(a.sl_ord_px), "slTriggerPxType": "last",
                 "tpTriggerPx": n(a.tp_trigger_px), "tpOrdPx": n(a.tp_ord_px), "tpTriggerPxType": "last",
@@ -590,3 +682,317 @@ class OkxApi:
         if state == "filled":   # ccxt's fetch_closed_orders sends this for algo types too
             state = "effective"
         return self._algos(p, lambda a: a.state != "live" and (not state or a.state == state))
+
+    # ------------------------------------------------------------ public: status, tiers, limits, reference data
+
+    def system_status(self, p: dict) -> list:
+        return []   # no maintenance scheduled or running
+
+    def _tiers(self) -> list:
+        """One tier: the simulator's single maintenance-margin rate and maximum leverage apply at any size."""
+        return [{"uly": INST_FAMILY, "instFamily": INST_FAMILY, "instId": "", "tier": "1", "minSz": "0",
+                 "maxSz": "100000000", "mmr": n(MMR), "imr": n(1 / MAX_LEVER), "maxLever": str(MAX_LEVER),
+                 "optMgnFactor": "0", "quoteMaxLoan": "", "baseMaxLoan": "", "ccy": ""}]
+
+    def position_tiers(self, p: dict) -> list:
+        if p.get("instType") in (None, ""):
+            raise ApiError("50014", "Parameter instType can not be empty")
+        if p.get("tdMode") in (None, ""):
+            raise ApiError("50014", "Parameter tdMode can not be empty")
+        fam = p.get("instFamily") or p.get("uly") or ""
+        if p.get("instType") != "SWAP" or fam not in ("", INST_FAMILY):
+            return []
+        if not fam and not p.get("instId"):
+            raise ApiError("50015", "Either parameter instFamily or uly is required")
+        return self._tiers()
+
+    def price_limit(self, p: dict) -> list:
+        if not p.get("instId"):
+            raise ApiError("50014", "Parameter instId can not be empty")
+        _check_inst(p)
+        now = self.now()
+        mark = self.ex.market.mark_price(now)
+        return [{"instType": "SWAP", "instId": INST_ID, "buyLmt": n(round(mark * 1.02, 1)),
+                 "sellLmt": n(round(mark * 0.98, 1)), "ts": str(now), "enabled": False}]
+
+    def underlying(self, p: dict) -> list:
+        return [[INST_FAMILY]] if p.get("instType") == "SWAP" else [[]]
+
+    def insurance_fund(self, p: dict) -> list:
+        now = self.now()
+        return [{"total": "100000000", "instFamily": INST_FAMILY, "instType": "SWAP",
+                 "details": [{"amt": "0", "balance": "100000000", "ccy": CCY, "ts": str(now // 3_600_000 * 3_600_000),
+                              "type": "regular_update", "maxBal": "", "maxBalTs": "", "decRate": "", "adlType": ""}]}]
+
+    def convert_contract_coin(self, p: dict) -> list:
+        _check_inst(p)
+        try:
+            sz = float(p.get("sz"))
+        except (TypeError, ValueError):
+            raise ApiError("51000", "Parameter sz error") from None
+        unit = p.get("unit") or "coin"
+        conv = p.get("type") or "1"    # 1: coin -> contracts, 2: contracts -> coin
+        px = _int(p, "px") and float(p["px"]) or self.ex.last()
+        base = sz / px if unit == "usds" else sz
+        out = base / CT_VAL if conv == "1" else sz * CT_VAL * (px if unit == "usds" else 1)
+        return [{"instId": INST_ID, "px": n(px), "sz": n(round(out, 2) if conv == "1" else out), "type": conv,
+                 "unit": unit}]
+
+    def platform_volume(self, p: dict) -> list:
+        now = self.now()
+        _, _, _, vol = self.ex.market.rolling(now - 86_400_000, now)
+        usd = vol * self.ex.last()
+        return [{"volUsd": n(round(usd, 2)), "volCny": n(round(usd * 7.1, 2)), "ts": str(now)}]
+
+    def exchange_rate(self, p: dict) -> list:
+        return [{"usdCny": "7.1"}]
+
+    def index_components(self, p: dict) -> list:
+        if p.get("index") != INST_FAMILY:
+            raise ApiError("51001", "Instrument ID does not exist")
+        now = self.now()
+        last = self.ex.market.index_price(now)
+        return [{"index": INST_FAMILY, "last": n(last), "ts": str(now),
+                 "components": [{"exch": "Simulator", "symbol": "BTC/USDT", "symPx": n(last), "wgt": "1",
+                                 "cnvPx": n(last)}]}]
+
+    def support_coin(self, p: dict) -> list:
+        return [{"contract": ["BTC"], "option": [], "spot": []}]
+
+    def taker_volume(self, p: dict) -> list:
+        """Taker buy/sell volume per period: the bar volume split by the direction of the price."""
+        m = self.ex.market
+
+        def row(t: int) -> list:
+            o, hi, lo, vol = m.rolling(t, t + _bar(p.get("period") or "5m"))
+            up = m.price_at(t + _bar(p.get("period") or "5m")) >= o
+            share = 0.55 if up else 0.45
+            return [n(round(vol * share, 4)), n(round(vol * (1 - share), 4))]
+        return self._stat_series({k: v for k, v in p.items() if k != "instId"}, row)
+
+    def oi_volume(self, p: dict) -> list:
+        m = self.ex.market
+        period = _bar(p.get("period") or "5m")
+
+        def row(t: int) -> list:
+            oi = m.open_interest(t)
+            return [n(oi * CT_VAL * m.price_at(t)), n(m.rolling(t, t + period)[3] * m.price_at(t))]
+        return self._stat_series({k: v for k, v in p.items() if k != "instId"}, row)
+
+    # ------------------------------------------------------------ private: bills, history, limits, margin
+
+    BILL_TYPES = {"trade": "2", "liquidation": "5", "margin": "6", "funding": "8"}
+
+    def _bills(self, p: Any, window_ms: int) -> list:
+        now = self.now()
+        if p.get("instType") not in (None, "", "SWAP") or p.get("ccy") not in (None, "", CCY):
+            return []
+        if p.get("instId") not in (None, "", INST_ID):
+            return []
+        want_type, want_sub = p.get("type") or "", p.get("subType") or ""
+        mode = p.get("mgnMode") or ""
+        begin, end = _int(p, "begin"), _int(p, "end")
+        with self.ex.lock:
+            rows = [b for b in reversed(self.ex.bills) if b.ts >= now - window_ms
+                    and (not want_type or self.BILL_TYPES.get(b.type) == want_type)
+                    and (not want_sub or b.sub_type == want_sub) and (not mode or b.mgn_mode == mode)
+                    and (begin is None or b.ts >= begin) and (end is None or b.ts <= end)]
+            rows = _window(rows, lambda b: int(b.bill_id), p, 100)
+            return [{"billId": b.bill_id, "ccy": CCY, "bal": n(b.bal), "balChg": n(b.bal_chg),
+                     "type": self.BILL_TYPES.get(b.type, "2"), "subType": b.sub_type, "ts": str(b.ts),
+                     "fillTime": str(b.ts), "instType": "SWAP", "instId": INST_ID, "mgnMode": b.mgn_mode,
+                     "pnl": n(b.pnl), "fee": n(b.fee), "sz": n(b.sz), "px": n(b.px), "ordId": b.ord_id,
+                     "tradeId": b.trade_id, "execType": b.exec_type, "posBal": "", "posBalChg": n(b.pos_bal_chg),
+                     "notes": b.note, "interest": "0", "from": "", "to": "", "clOrdId": "", "tag": "",
+                     "fillPx": n(b.px) if b.trade_id else "", "fillIdxPx": "", "fillMarkPx": "", "fillFwdPx": "",
+                     "fillPxVol": "", "fillPxUsd": "", "fillMarkVol": "", "earnAmt": "", "earnApr": ""}
+                    for b in rows]
+
+    def bills(self, p: Any) -> list:
+        """The last 7 days of the ledger (OKX's account/bills); newest first, paged by billId."""
+        return self._bills(p, 7 * 86_400_000)
+
+    def bills_archive(self, p: Any) -> list:
+        """The last 3 months (OKX's account/bills-archive)."""
+        return self._bills(p, 92 * 86_400_000)
+
+    def positions_history(self, p: Any) -> list:
+        self.now()
+        if p.get("instType") not in (None, "", "SWAP") or p.get("instId") not in (None, "", INST_ID):
+            return []
+        mode, typ, pos_id = p.get("mgnMode") or "", p.get("type") or "", p.get("posId") or ""
+        with self.ex.lock:
+            rows = [r for r in reversed(self.ex.pos_history) if (not mode or r["mgnMode"] == mode)
+                    and (not typ or r["type"] == typ) and (not pos_id or r["posId"] == pos_id)]
+        rows = _window(rows, lambda r: r["uTime"], p, 100)
+        return [{"instType": "SWAP", "instId": INST_ID, "mgnMode": r["mgnMode"], "type": r["type"],
+                 "cTime": str(r["cTime"]), "uTime": str(r["uTime"]), "openAvgPx": n(r["openAvgPx"]),
+                 "nonSettleAvgPx": "", "closeAvgPx": n(r["closeAvgPx"]), "posId": r["posId"],
+                 "openMaxPos": n(r["openMaxPos"]), "closeTotalPos": n(r["closeTotalPos"]),
+                 "realizedPnl": n(r["realizedPnl"]), "settledPnl": "", "pnlRatio": n(
+                     r["realizedPnl"] / (r["openMaxPos"] * CT_VAL * r["openAvgPx"] / r["lever"]))
+                 if r["openMaxPos"] and r["openAvgPx"] else "0", "fee": n(r["fee"]), "fundingFee": n(r["fundingFee"]),
+                 "liqPenalty": n(r["liqPenalty"]), "pnl": n(r["pnl"]), "posSide": r["posSide"], "lever": n(r["lever"]),
+                 "direction": r["direction"], "triggerPx": "", "uly": INST_FAMILY, "ccy": CCY} for r in rows]
+
+    def account_position_tiers(self, p: Any) -> list:
+        if p.get("instType") in (None, ""):
+            raise ApiError("50014", "Parameter instType can not be empty")
+        fam = p.get("instFamily") or p.get("uly") or INST_FAMILY
+        if p.get("instType") != "SWAP" or fam != INST_FAMILY:
+            return []
+        return [{"uly": INST_FAMILY, "instFamily": INST_FAMILY, "maxSz": "100000000", "posType": "1"}]
+
+    def _mode_param(self, p: Any) -> str:
+        mode = p.get("tdMode")
+        if mode in (None, ""):
+            raise ApiError("50014", "Parameter tdMode can not be empty")
+        if mode not in ("isolated", "cross"):
+            raise ApiError("51000", "Parameter tdMode error")
+        return mode
+
+    def max_size(self, p: Any) -> list:
+        if not p.get("instId"):
+            raise ApiError("50014", "Parameter instId can not be empty")
+        _check_inst(p)
+        mode = self._mode_param(p)
+        self.now()
+        px = float(p["px"]) if p.get("px") not in (None, "") else None
+        buy, sell = self.ex.max_size(mode, px)
+        return [{"instId": INST_ID, "ccy": CCY, "maxBuy": n(buy), "maxSell": n(sell)}]
+
+    def max_avail_size(self, p: Any) -> list:
+        """Margin available to open (plus what closing the opposite position frees), in USDT."""
+        if not p.get("instId"):
+            raise ApiError("50014", "Parameter instId can not be empty")
+        _check_inst(p)
+        mode = self._mode_param(p)
+        self.now()
+        ex = self.ex
+        with ex.lock:
+            last = ex.last()
+            avail = max(0.0, ex.available(last))
+            pos = ex.positions.get(mode)
+            held = pos.margin if pos and pos.pos and mode == "isolated" else (pos.imr(last) if pos and pos.pos else 0.0)
+            buy = avail + (held if pos and pos.pos < 0 else 0.0)
+            sell = avail + (held if pos and pos.pos > 0 else 0.0)
+            if str(p.get("reduceOnly", "")).lower() == "true":
+                buy, sell = (held if pos and pos.pos < 0 else 0.0), (held if pos and pos.pos > 0 else 0.0)
+        return [{"instId": INST_ID, "availBuy": n(round(buy, 8)), "availSell": n(round(sell, 8))}]
+
+    def max_withdrawal(self, p: Any) -> list:
+        self.now()
+        with self.ex.lock:
+            avail = max(0.0, self.ex.available(self.ex.last()))
+        return [{"ccy": CCY, "maxWd": n(avail), "maxWdEx": n(avail), "spotOffsetMaxWd": "", "spotOffsetMaxWdEx": ""}]
+
+    def position_risk(self, p: Any) -> list:
+        now = self.now()
+        ex = self.ex
+        with ex.lock:
+            last = ex.last()
+            eq = ex.equity(last)
+            return [{"adjEq": n(eq), "ts": str(now), "balData": [{"ccy": CCY, "eq": n(eq), "disEq": n(eq)}],
+                     "posData": [{"instType": "SWAP", "instId": INST_ID, "mgnMode": pos.mgn_mode, "posId": pos.pos_id,
+                                  "pos": n(pos.pos), "baseBal": "", "quoteBal": "", "posSide": pos.pos_side,
+                                  "posCcy": "", "ccy": CCY, "notionalCcy": n(abs(pos.pos) * CT_VAL),
+                                  "notionalUsd": n(pos.notional(last))}
+                                 for pos in ex.positions.values() if pos.pos]}]
+
+    def account_instruments(self, p: Any) -> list:
+        if p.get("instType") in (None, ""):
+            raise ApiError("50014", "Parameter instType can not be empty")
+        return self.instruments({**p, "instType": p["instType"]})
+
+    def set_isolated_mode(self, p: Any) -> list:
+        if p.get("isoMode") not in ("automatic", "autonomy") or p.get("type") not in ("MARGIN", "CONTRACTS"):
+            raise ApiError("51000", "Parameter isoMode or type error")
+        return [{"isoMode": p["isoMode"]}]
+
+    def margin_balance(self, p: Any) -> list:
+        _check_inst(p)
+        if p.get("posSide") in (None, ""):
+            raise ApiError("50014", "Parameter posSide can not be empty")
+        kind = p.get("type")
+        try:
+            amt = float(p.get("amt"))
+        except (TypeError, ValueError):
+            raise ApiError("51000", "Parameter amt error") from None
+        try:
+            pos = self.ex.adjust_margin("isolated", kind, amt, self.clock.now_ms(), p["posSide"])
+        except OrderError as e:
+            raise ApiError(e.code, e.msg) from None
+        return [{"instId": INST_ID, "posSide": p["posSide"], "amt": n(amt), "type": kind, "leverage": n(
+            pos.notional(self.ex.market.mark_price(self.ex.t)) / pos.margin) if pos.margin else "", "ccy": CCY}]
+
+    def _amend(self, req: dict) -> dict:
+        cl, req_id = str(req.get("clOrdId") or ""), str(req.get("reqId") or "")
+        now = self.clock.now_ms()
+        if req.get("instId") != INST_ID:
+            return {"ordId": req.get("ordId", ""), "clOrdId": cl, "reqId": req_id, "ts": str(now), "sCode": "51001",
+                    "sMsg": "Instrument ID does not exist"}
+        if not req.get("ordId") and not req.get("clOrdId"):
+            return {"ordId": "", "clOrdId": "", "reqId": req_id, "ts": str(now), "sCode": "51003",
+                    "sMsg": "Either client order ID or order ID is required"}
+        try:
+            o = self.ex.amend(req, now)
+        except OrderError as e:
+            return {"ordId": req.get("ordId", ""), "clOrdId": cl, "reqId": req_id, "ts": str(now), "sCode": e.code,
+                    "sMsg": e.msg}
+        return {"ordId": o.ord_id, "clOrdId": o.cl_ord_id, "reqId": req_id, "ts": str(now), "sCode": "0", "sMsg": ""}
+
+    def amend_one(self, body: Any) -> list:
+        if not isinstance(body, dict):
+            raise ApiError("50000", "Body can not be empty")
+        return self._batch_result([self._amend(body)])
+
+    def amend_batch(self, body: Any) -> list:
+        if not isinstance(body, list) or not body:
+            raise ApiError("50000", "Body can not be empty")
+        if len(body) > 20:
+            raise ApiError("51501", "Maximum 20 orders can be modified")
+        return self._batch_result([self._amend(r) for r in body])
+
+    def amend_algo(self, body: Any) -> list:
+        if not isinstance(body, dict):
+            raise ApiError("50000", "Body can not be empty")
+        _check_inst(body)
+        req_id = str(body.get("reqId") or "")
+        try:
+            a = self.ex.amend_algo(body, self.clock.now_ms())
+        except OrderError as e:
+            raise ApiError("1", "Operation failed.", data=[{"algoId": body.get("algoId", ""), "algoClOrdId":
+                                                             body.get("algoClOrdId", ""), "reqId": req_id,
+                                                             "sCode": e.code, "sMsg": e.msg}]) from None
+        return [{"algoId": a.algo_id, "algoClOrdId": a.algo_cl_ord_id, "reqId": req_id, "sCode": "0", "sMsg": ""}]
+
+    def close_position(self, body: Any) -> list:
+        if not isinstance(body, dict):
+            raise ApiError("50000", "Body can not be empty")
+        if not body.get("instId"):
+            raise ApiError("50014", "Parameter instId can not be empty")
+        _check_inst(body)
+        mode = body.get("mgnMode")
+        if mode in (None, ""):
+            raise ApiError("50014", "Parameter mgnMode can not be empty")
+        auto = str(body.get("autoCxl", "false")).lower() == "true"
+        try:
+            self.ex.close_position(mode, auto, self.clock.now_ms(), body.get("posSide") or "net")
+        except OrderError as e:
+            raise ApiError(e.code, e.msg) from None
+        return [{"instId": INST_ID, "posSide": body.get("posSide") or "net", "clOrdId": body.get("clOrdId") or "",
+                 "tag": body.get("tag") or ""}]
+
+    def cancel_all_after(self, body: Any) -> list:
+        if not isinstance(body, dict) or body.get("timeOut") in (None, ""):
+            raise ApiError("50014", "Parameter timeOut can not be empty")
+        try:
+            timeout = int(body["timeOut"])
+        except (TypeError, ValueError):
+            raise ApiError("51000", "Parameter timeOut error") from None
+        now = self.clock.now_ms()
+        try:
+            deadline = self.ex.set_cancel_after(timeout, now)
+        except OrderError as e:
+            raise ApiError(e.code, e.msg) from None
+        return [{"triggerTime": str(deadline) if deadline else "0", "tag": body.get("tag") or "", "ts": str(now)}]

@@ -256,7 +256,7 @@ class OkxWsHub:
         self._pump: threading.Thread | None = None
         self._dirty = False
         self._last: dict[str, str] = {}          # channel -> last pushed payload (public)
-        self._open_modes: set[str] = set()       # margin modes with a position at the last positions push
+        self._open_modes: set = set()            # exchange position keys open at the last positions push
         self._candle_open: dict[str, str] = {}   # bar -> open time of the forming candle last seen
         self._book_cache: tuple[int, dict] | None = None
         self._algo_seen: dict[str, tuple[str, int]] | None = None   # algo id -> (state, uTime) last pushed
@@ -437,9 +437,9 @@ class OkxWsHub:
     def _positions(self, now: int) -> list:
         api = self.api
         out = api.positions({})
-        open_now = {p["mgnMode"] for p in out}
-        for mode in self._open_modes - open_now:   # closed since the last push: OKX says pos "0" once
-            pos = api.ex.positions.get(mode)
+        open_now = {k for k, p in api.ex.positions.items() if p.pos}
+        for key in self._open_modes - open_now:   # closed since the last push: OKX says pos "0" once
+            pos = api.ex.positions.get(key)
             if pos is not None:
                 d = api._position(pos, now)
                 d.update(pos="0", availPos="0", avgPx="", upl="0", uplRatio="0", liqPx="", imr="0", margin="",

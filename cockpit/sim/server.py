@@ -1,7 +1,8 @@
 """The simulator's HTTP server: OKX v5 REST under ``/api/v5/`` on loopback, plus ``/sim/admin/``.
 
 Private calls are checked like OKX does: API key, passphrase, the HMAC-SHA256 signature of
-``timestamp + method + path?query + body`` (base64), a timestamp within 30 s of real time, and
+``timestamp + method + path?query + body`` (base64), a timestamp within 30 s of the simulator's
+clock (what ``public/time`` reports) or of the wall clock, and
 the ``x-simulated-trading: 1`` header (demo trading). Faults (see ``faults.py``) are applied
 before a request reaches the exchange.
 
@@ -207,7 +208,11 @@ class _Handler(BaseHTTPRequestHandler):
             sent = datetime.fromisoformat(ts.replace("Z", "+00:00"))
         except ValueError:
             raise ApiError("50112", "Invalid OK-ACCESS-TIMESTAMP.", 401) from None
-        if abs(sent.timestamp() - time.time()) > 30:   # OKX compares with real time, not market time
+        # OKX allows 30 s against its clock. The simulator's clock is the one public/time reports (so a client
+        # that adjusts to the server's time, like ccxt's adjustForTimeDifference, passes); with the
+        # accelerated clock a client signing with its own wall clock passes too.
+        sent_ms = sent.timestamp() * 1000
+        if min(abs(sent_ms - sim.clock.now_ms()), abs(sent_ms - time.time() * 1000)) > 30_000:
             raise ApiError("50102", "Timestamp request expired.", 401)
         prehash = ts + method + split.path + (f"?{split.query}" if split.query else "") + raw_body.decode()
         want = base64.b64encode(hmac.new(creds.secret.encode(), prehash.encode(), hashlib.sha256).digest()).decode()
@@ -390,13 +395,16 @@ def start_simulator(cfg_sim: dict[str, Any] | None = None, *, host: str = "127.0
                     credentials: Credentials | None = None, require_simulated_header: bool = True,
                     start_ms: int | None = None, speed: float | None = None,
                     base_step_ms: int | None = None, state_file: str | None = None,
-                    resume_after_ms: int | None = None) -> SimHandle:
+                    resume_after_ms: int | None = None, clock: str = "accelerated") -> SimHandle:
     """Start the simulator in a background thread and return its handle (``.stop()`` ends it).
 
     ``cfg_sim`` is the config's ``sim:`` section (defaults when None). ``port=None`` takes
     ``sim.port`` (0 = any free port). Credentials are random unless given. With ``state_file`` an
     existing file restores the exchange (account, orders, fills, clock, credentials) and the state
     is saved there every few seconds and at stop, so a restart is the same exchange.
+    ``clock="wall"`` (the standalone simulator's default): simulated time is the wall clock at speed 1 and
+    the generated history runs up to now, so any OKX client works with no clock workaround; the
+    accelerated clock (``sim.start``, ``sim.speed``) is the embedded default and the tests'.
     ``resume_after_ms`` (the close of the newest candle already stored from this market) keeps the
     clock from starting behind it: a restarted simulator carries on after what the database holds.
     """
@@ -406,6 +414,17 @@ def start_simulator(cfg_sim: dict[str, Any] | None = None, *, host: str = "127.0
     cfg = {**defaults()["sim"], **(cfg_sim or {})}
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise ValueError("the simulator binds loopback only")
+    if clock not in ("wall", "accelerated"):
+        raise ValueError(f"clock: expected wall or accelerated, got {clock!r}")
+    wall_ms = None
+    if clock == "wall":
+        if cfg.get("replay_csv"):
+            raise ValueError("the wall clock needs a generated market (a replay has its own timeline): "
+                             "use --clock accelerated with --replay")
+        wall_ms = int(time.time() * 1000)
+        speed = 1.0
+        if start_ms is None:
+            start_ms = wall_ms
     saved = sf.load(state_file) if state_file else None
     if saved is not None:
         if saved["market"] != sf.market_key(cfg):
@@ -420,7 +439,7 @@ def start_simulator(cfg_sim: dict[str, Any] | None = None, *, host: str = "127.0
     ex = SimExchange(market, start_ms=t_now, initial_balance=float(cfg["initial_balance"]))
     if saved is not None:
         ex.restore(saved["exchange"])
-        clock.set(max(saved["now_ms"], resume_after_ms or 0))
+        clock.set(max(saved["now_ms"], resume_after_ms or 0, wall_ms or 0))
     faults = FaultInjector()
     api = OkxApi(ex, clock)
 
