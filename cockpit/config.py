@@ -220,6 +220,9 @@ SCHEMA: dict[str, Any] = {
         "timeout_ms": number(10000, 100, 120000, integer=True),
         "max_retries": number(4, 0, 20, integer=True),
         "backfill_days": number(30, 1, 3650, integer=True),
+        "streams": boolean(True, "follow ticker, candles, orders and positions over the WebSocket streams"),
+        "stream_stale_s": number(10.0, 1, 600),
+        "stream_snapshot_s": number(1.0, 0.05, 60),
     },
     "sim": {
         "seed": number(42, 0, None, integer=True),

@@ -64,6 +64,7 @@ def run_sim(args: argparse.Namespace, ctx) -> int:
         print(f"cockpit sim: {e}", file=sys.stderr)
         return 1
     print(f"simulator listening on {handle.url}  (OKX v5 REST under /api/v5/, admin under /sim/admin/)")
+    print(f"  WebSocket: {handle.ws_url}/public|business|private  (demo-trading ?brokerId=9999 too)")
     print(f"  clock: {clock}, {handle.clock.now_ms()} ms, speed {handle.clock.speed:g}x; market: "
           f"{'replay of ' + sim['replay_csv'] if sim.get('replay_csv') else 'generated, seed ' + str(sim['seed'])}")
     creds = handle.state.credentials

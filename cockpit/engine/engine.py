@@ -76,6 +76,7 @@ class EngineStatus:
     stale_data: str | None = None  # why the market data is not current (no new decisions meanwhile)
     db_write_failures: int = 0  # database writes failed since the last one that succeeded
     fatal: str | None = None  # why the engine stopped itself (the headless process then exits non-zero)
+    stream: str | None = None  # exchange streams: live | stale | reconnecting | stopped (None: REST polling only)
 
 
 def clock_rate(clock: Any) -> float:
@@ -101,6 +102,7 @@ class Engine:
                                    speed=clock_rate(self.clock), stages=dict(stages.availability))
         self._stop = threading.Event()
         self._wake_ingest = threading.Event()
+        self._wake_fast = threading.Event()  # set by the streams: an order/fill/position event to reconcile now
         self._decisions: queue.Queue[tuple[int, float]] = queue.Queue(maxsize=DECISION_QUEUE_SIZE)
         self._om_lock = threading.RLock()
         self._threads: list[threading.Thread] = []
@@ -138,6 +140,8 @@ class Engine:
             t = threading.Thread(target=self._thread_main, args=(name, target), name=f"cockpit-{name}", daemon=True)
             self._threads.append(t)
             t.start()
+        if getattr(self.stages, "streams", None) is not None:
+            self.stages.streams.start(self)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Ask every loop to finish its current step, wait for them, write the last heartbeat."""
@@ -146,6 +150,7 @@ class Engine:
         self.status.state = "stopping"
         self._stop.set()
         self._wake_ingest.set()
+        self._wake_fast.set()
         deadline = time.monotonic() + timeout
         for t in self._threads:
             t.join(max(0.0, deadline - time.monotonic()))
@@ -165,6 +170,15 @@ class Engine:
     def request_stop(self) -> None:
         """Signal-safe: only sets flags; the owner then calls stop()."""
         self._stop.set()
+        self._wake_ingest.set()
+        self._wake_fast.set()
+
+    def wake_fast(self) -> None:
+        """Run the fast loop (order sync, fills, position) now rather than at its next period."""
+        self._wake_fast.set()
+
+    def wake_ingest(self) -> None:
+        """Run an ingest cycle now (a candle closed on the stream, or a stream came back: back-fill)."""
         self._wake_ingest.set()
 
     def _session_event(self, what: str) -> None:
@@ -556,7 +570,9 @@ class Engine:
             if self._guard("heartbeat", self._heartbeat, retries=0):
                 self._db_write_ok()
             next_t = max(next_t + period, time.monotonic() - period)
-            self._stop.wait(max(0.0, next_t - time.monotonic()))
+            if self._wake_fast.wait(max(0.0, next_t - time.monotonic())):
+                self._wake_fast.clear()
+                next_t = time.monotonic()
 
     def _fast_cycle(self) -> None:
         om = self.stages.orders
@@ -616,7 +632,7 @@ class Engine:
                 "lag_ms": self.status.decision_lag_ms, "loop_lag_ms": self.status.loop_lag_ms,
                 "kill_switch": self.status.kill_switch, "cycles": self.status.cycles, "errors": self.status.errors,
                 "mode": self.status.mode, "speed": self.status.speed, "stale_data": self.status.stale_data,
-                "db_write_failures": self.status.db_write_failures}
+                "db_write_failures": self.status.db_write_failures, "stream": self.status.stream}
         engine_store.set_state(HEARTBEAT_KEY, beat, now_ms=now or beat["wall_ms"])
         pos_txt = f"{beat['position']['side']} {beat['position']['size']:g}" if beat["position"] else "flat"
         self.log.info("heartbeat", equity=beat["equity"], position=pos_txt, last_decision=beat["last_decision_id"],

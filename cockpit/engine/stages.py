@@ -55,6 +55,7 @@ class Stages:
     orders: Any = None
     kill_orders: Any = None  # runs kill commands on its own exchange connection (never behind a hung call)
     simulator: Any = None
+    streams: Any = None  # EngineStreams (exchange.streams): live ticker, account events; REST stays the record
     exchange_for: Callable[[], Any] | None = None  # a new ccxt client (one per thread), for the API's collect
     closers: list[Callable[[], None]] = field(default_factory=list)
 
@@ -148,6 +149,14 @@ def _build_venue(cfg: dict[str, Any], st: Stages, log: EventLog,
         # ccxt's client-side rate limiter only slows a (loopback) simulator down; keep it for OKX.
         return make_exchange(cfg, rest_url=rest_url, credentials=creds, for_tests=mode == "sim")
 
+    if ex.get("streams"):
+        from cockpit.engine.streams import EngineStreams
+        from cockpit.market.exchange import make_stream_exchange
+
+        st.streams = EngineStreams(cfg, lambda: make_stream_exchange(cfg, rest_url=rest_url, credentials=creds,
+                                                                     for_tests=mode == "sim"), clock=None, log=log,
+                                   private=creds is not None)
+        st.closers.append(st.streams.stop)
     if st.simulator is None:
         probe = factory()
         # OKX: the wall clock corrected by public/time; a standalone simulator: its accelerated clock.

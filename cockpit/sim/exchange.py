@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import copy
 import itertools
+import logging
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from cockpit.sim.accounts import (CT_VAL, LOT_SZ, MAKER_FEE, MAX_LEVER, MIN_SZ, TAKER_FEE, TICK_SZ, AlgoOrder,
                                   Bill, Fill, Order, Position, lots)
 from cockpit.sim.book import DEPTH, LEVEL_BPS, best, levels  # noqa: F401  (DEPTH, LEVEL_BPS: old names)
 from cockpit.sim.market import FUNDING_INTERVAL_MS, Market, MarketEnded
 
+log = logging.getLogger("cockpit.sim")
 
 
 class OrderError(Exception):
@@ -86,6 +88,17 @@ class SimExchange:
         self.pos_mode = "net_mode"
         self._ids = itertools.count(1)
         self._seg_used: dict[str, float] = {}
+        # Account events for the WebSocket streams: listener(kind, obj, fill), called under ``lock`` at the
+        # moment of the change ("order": an order was accepted, filled or canceled, with the Fill when it was
+        # a fill; "account": cash moved without an order, e.g. funding or a leverage change).
+        self.listeners: list[Callable[[str, Any, Any], None]] = []
+
+    def _emit(self, kind: str, obj: Any = None, fill: Any = None) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(kind, obj, fill)
+            except Exception:   # a broken subscriber must never break the matching engine
+                log.exception("simulator event listener failed on %s", kind)
 
     # ------------------------------------------------------------ state file (standalone restarts)
 
@@ -378,6 +391,7 @@ class SimExchange:
             self.orders[order.ord_id] = order
             if cl:
                 self.by_cl[cl] = order.ord_id
+            self._emit("order", order)
             self._on_new(order)
             return order
 
@@ -498,6 +512,7 @@ class SimExchange:
                    pos_bal_chg=pos_bal_chg)
         if o.attach and opening > 0:
             self._attach(o, t)
+        self._emit("order", o, self.fills[-1])
         return True
 
     def _attach(self, o: Order, t: int) -> None:
@@ -548,6 +563,7 @@ class SimExchange:
         o.state = "canceled"   # OKX keeps accFillSz on a partly filled order that was canceled
         o.cancel_source = source
         o.u_time = self.t
+        self._emit("order", o)
 
     def cancel(self, ord_id: str | None, cl_ord_id: str | None, now: int) -> Order:
         with self.lock:
@@ -597,6 +613,7 @@ class SimExchange:
                 # OKX: a new size at or below what has filled completes the order.
                 o.sz = o.acc_fill_sz
                 o.state, o.u_time = "filled", self.t
+                self._emit("order", o)
                 return o
             old = (o.sz, o.px)
             if new_sz is not None:
@@ -633,6 +650,7 @@ class SimExchange:
                 bid, ask = self.bid_ask()
                 if (o.side == "buy" and o.px >= ask) or (o.side == "sell" and o.px <= bid):
                     self._take(o)
+            self._emit("order", o)
             return o
 
     def close_position(self, mode: str, auto_cxl: bool, now: int, pos_side: str = "net") -> Position:
@@ -686,6 +704,7 @@ class SimExchange:
                 raise OrderError("51000", "Parameter type error: add or reduce")
             p.u_time = self.t
             self._bill(self._id(4), self.t, "margin", sub, chg, mgn_mode=mode, pos_bal_chg=-chg)
+            self._emit("account")
             return p
 
     def set_cancel_after(self, timeout_s: int, now: int) -> int | None:
@@ -912,6 +931,7 @@ class SimExchange:
                 p.realized_pnl -= pay
                 self._bill(self._id(4), ts, "funding", "173" if pay > 0 else "174", -pay, note=f"rate={rate}",
                            mgn_mode=p.mgn_mode, px=mark, sz=abs(p.pos))
+                self._emit("account")
 
     def _liquidate(self, p: Position, price: float, t: int) -> None:
         side = "sell" if p.pos > 0 else "buy"
@@ -939,6 +959,7 @@ class SimExchange:
         self._bill(self._id(4), t, "liquidation", "104" if side == "sell" else "105", -lost if p.mgn_mode == "cross"
                    else 0.0, pnl=-lost, sz=qty, px=price, ord_id=o.ord_id, trade_id=o.trade_id, exec_type="T",
                    mgn_mode=p.mgn_mode, pos_bal_chg=pos_bal_chg)
+        self._emit("order", o, self.fills[-1])
         self._position_closed(p.mgn_mode, t, p.pos_side)
 
     def set_leverage(self, lever: float, mode: str, now: int) -> None:
@@ -961,3 +982,4 @@ class SimExchange:
             self.lever[mode] = float(lever)
             for p in ps:
                 p.lever = float(lever)
+            self._emit("account")

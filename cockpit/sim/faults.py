@@ -14,6 +14,13 @@ Kinds:
 
 A fault applies to the next ``count`` matching requests (``count=-1``: until cleared), optionally
 only to paths containing ``path``.
+
+WebSocket streams: a fault whose ``path`` starts with ``ws/`` applies to the simulator's pushes
+instead, matched against ``ws/v5/<endpoint>/<channel>`` (``ws/`` = every push, ``ws/v5/private`` =
+one endpoint, ``ws/v5/public/tickers`` = one channel); REST requests never take it and streams never
+take a fault without that prefix. On a stream, ``drop`` ends the connection without a close frame,
+``stall`` holds that connection's pushes and pong replies until cleared or ``delay_s`` passes (the
+backlog follows), ``malformed`` sends the push cut in half (a text frame that is not valid JSON).
 """
 
 from __future__ import annotations
@@ -61,15 +68,18 @@ class FaultInjector:
         with self._lock:
             return list(self._faults)
 
-    def take(self, path: str, *, order: bool = False) -> Fault | None:
+    def take(self, path: str, *, order: bool = False, stream: bool = False) -> Fault | None:
         """The fault to apply to this request (consuming one use), or None.
 
         ``reject_order`` faults only match order placements (``order=True``); the others never do
-        there, so an order test can still meet a transport fault by setting ``path``.
+        there, so an order test can still meet a transport fault by setting ``path``. ``stream=True``:
+        a WebSocket push, which only ``ws/`` faults match.
         """
         with self._lock:
             for f in self._faults:
                 if f.path and f.path not in path:
+                    continue
+                if f.path.startswith("ws/") != stream:
                     continue
                 if (f.kind == "reject_order") != order:
                     continue

@@ -6,6 +6,9 @@ clock (what ``public/time`` reports) or of the wall clock, and
 the ``x-simulated-trading: 1`` header (demo trading). Faults (see ``faults.py``) are applied
 before a request reaches the exchange.
 
+WebSocket (OKX v5 ``/ws/v5/public|business|private``, demo ``?brokerId=9999`` too) is served on the
+same port: a GET with ``Upgrade: websocket`` is handed to ``okx_ws.OkxWsHub`` (see there).
+
 Admin endpoints (loopback only, no auth; tests and operators use them):
 ``GET /sim/admin/state``, ``GET|POST|DELETE /sim/admin/faults``, ``POST /sim/admin/clock``
 (``{"speed": 3600}`` or ``{"advance_ms": 60000}``).
@@ -33,6 +36,8 @@ from cockpit.sim.exchange import SimExchange
 from cockpit.sim.faults import FaultInjector
 from cockpit.sim.market import DAY_MS, GeneratedMarket, Market, MarketEnded, ReplayMarket
 from cockpit.sim.okx_api import ApiError, OkxApi
+from cockpit.sim.okx_ws import ENDPOINTS, OkxWsHub
+from cockpit.sim.websocket import WsConnection, accept_key
 
 log = logging.getLogger("cockpit.sim")
 
@@ -74,7 +79,28 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("%s " + fmt, self.address_string(), *args)
 
     def do_GET(self) -> None:
+        if self.path.startswith("/ws/"):
+            return self._websocket()
         self._handle("GET")
+
+    def _websocket(self) -> None:
+        """Upgrade to WebSocket and serve OKX's streams on this connection until it ends."""
+        split = urlsplit(self.path)
+        endpoint = split.path.rstrip("/").rsplit("/", 1)[-1]
+        if split.path.rstrip("/") != f"/ws/v5/{endpoint}" or endpoint not in ENDPOINTS:
+            return self._envelope("50005", f"unknown path {split.path}", [], 404)
+        key = self.headers.get("Sec-WebSocket-Key")
+        if "websocket" not in (self.headers.get("Upgrade") or "").lower() or not key:
+            return self._send(400, b"this is a WebSocket endpoint: send Upgrade: websocket", "text/plain")
+        self.send_response(101, "Switching Protocols")
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept_key(key))
+        self.end_headers()
+        self.wfile.flush()
+        self.close_connection = True
+        demo = dict(parse_qsl(split.query)).get("brokerId") == "9999"
+        self.server.state.ws.serve(WsConnection(self.connection, self.rfile), endpoint, demo)
 
     def do_POST(self) -> None:
         self._handle("POST")
@@ -233,6 +259,7 @@ class SimServerState:
     credentials: Credentials
     require_simulated: bool = True
     started: float = field(default_factory=time.time)
+    ws: OkxWsHub | None = None
 
     def summary(self) -> dict[str, Any]:
         ex = self.api.ex
@@ -266,6 +293,7 @@ class SimHandle:
         host, port = server.server_address[:2]
         self.host, self.port = host, port
         self.url = f"http://{host}:{port}"
+        self.ws_url = f"ws://{host}:{port}/ws/v5"
 
     @property
     def api_key(self) -> str:
@@ -323,6 +351,8 @@ class SimHandle:
                                 "credentials": (c.api_key, c.secret, c.passphrase), "exchange": ex.snapshot()})
 
     def stop(self) -> None:
+        if self.state.ws is not None:
+            self.state.ws.stop()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
@@ -418,6 +448,7 @@ def start_simulator(cfg_sim: dict[str, Any] | None = None, *, host: str = "127.0
         return f.code if f else None
     api.reject_next = reject_next
     state = SimServerState(api, clock, faults, credentials or Credentials.random(), require_simulated_header)
+    state.ws = OkxWsHub(api, faults, lambda: state.credentials, require_simulated_header)
     server = _Server((host, int(cfg["port"] if port is None else port)), _Handler)
     server.state = state
     thread = threading.Thread(target=server.serve_forever, name="cockpit-sim", daemon=True)

@@ -154,6 +154,8 @@ def header_text(snap: Any, symbol: str, now_ms: int, *, compact: bool, initial_e
         t.append(" STALE DATA" if not compact else " STALE", "bold red")
     if beat.get("db_write_failures"):
         t.append(" DB WRITES FAILING" if not compact else " DB FAIL", "bold red")
+    if beat.get("stream") in ("stale", "reconnecting"):   # the streams are down: prices follow REST polling
+        t.append(" STREAM " + str(beat["stream"]).upper() if not compact else " STREAM?", "bold yellow")
     if not compact:
         t.append("  mark ", "dim")
         t.append(num(p.get("mark_price")))

@@ -39,3 +39,18 @@ def test_header_shows_what_the_engine_says_about_its_inputs():
     narrow = render.header_text(bad, "BTC/USDT:USDT", now, compact=True, initial_equity=None).plain
     assert "STALE DATA" in wide and "DB WRITES FAILING" in wide
     assert narrow.index("STALE") < narrow.index("eq ") and "DB FAIL" in narrow
+
+
+def test_header_says_when_the_streams_are_down():
+    """exchange.streams: a stale or reconnecting stream shows in the header (prices follow REST meanwhile);
+    a live stream, or none configured, shows nothing."""
+    from cockpit.ui.state import Snapshot
+
+    now = 1_795_000_000_000
+
+    def header(stream, compact=False):
+        snap = Snapshot(heartbeat={"ts": now, "wall_ms": now, "state": "running", "stream": stream}, heartbeat_ms=now)
+        return render.header_text(snap, "BTC/USDT:USDT", now, compact=compact, initial_equity=None).plain
+    assert "STREAM" not in header("live") and "STREAM" not in header(None)
+    assert "STREAM STALE" in header("stale") and "STREAM RECONNECTING" in header("reconnecting")
+    assert "STREAM?" in header("stale", compact=True)
