@@ -862,6 +862,8 @@ class SimExchange:
                 a.trigger_up = a.trigger_px > self.last()
             if new["newOrdPx"] is not None and a.ord_type == "trigger":
                 a.order_px = new["newOrdPx"]
+            if a.ord_type == "conditional" and a.sl_trigger_px is not None and a.tp_trigger_px is not None:
+                a.ord_type = "oco"  # a TP/SL order that gains its second leg
             a.u_time = self.t
             return a
 
@@ -872,26 +874,6 @@ class SimExchange:
             if a is None or a.state != "live":
                 raise OrderError("51603", "Order does not exist")
             a.state, a.u_time = "canceled", self.t
-            return a
-
-    def amend_algo(self, algo_id: str, now: int, *, sl_trigger_px: float | None = None,
-                   tp_trigger_px: float | None = None) -> AlgoOrder:
-        """OKX amend-algos for a live TP/SL order: new trigger prices (market execution); an order that
-        gains its second leg becomes an oco."""
-        with self.lock:
-            self.advance(now)
-            a = self.algos.get(str(algo_id))
-            if a is None or a.state != "live":
-                raise OrderError("51603", "Order does not exist")
-            if sl_trigger_px is None and tp_trigger_px is None:
-                raise OrderError("51000", "newSlTriggerPx or newTpTriggerPx is required")
-            if sl_trigger_px is not None:
-                a.sl_trigger_px, a.sl_ord_px = sl_trigger_px, -1.0
-            if tp_trigger_px is not None:
-                a.tp_trigger_px, a.tp_ord_px = tp_trigger_px, -1.0
-            if a.sl_trigger_px is not None and a.tp_trigger_px is not None:
-                a.ord_type = "oco"
-            a.u_time = self.t
             return a
 
     def _trigger(self, a: AlgoOrder, which: str, price: float, t: int) -> None:

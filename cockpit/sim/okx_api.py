@@ -149,7 +149,6 @@ class OkxApi:
             ("GET", "trade/fills-history"): self.fills,
             ("POST", "trade/order-algo"): self.place_algo,
             ("POST", "trade/cancel-algos"): self.cancel_algos,
-            ("POST", "trade/amend-algos"): self.amend_algos,
             ("GET", "trade/order-algo"): self.get_algo,
             ("GET", "trade/orders-algo-pending"): self.algos_pending,
             ("GET", "trade/orders-algo-history"): self.algos_history,
@@ -654,24 +653,6 @@ class OkxApi:
             except OrderError as e:
                 out.append({"algoId": it.get("algoId", ""), "sCode": e.code, "sMsg": e.msg})
         return self._batch_result(out)
-
-    def amend_algos(self, body: Any) -> list:
-        if not isinstance(body, dict):
-            raise ApiError("50000", "Body can not be empty")
-
-        def num(k: str) -> float | None:
-            v = body.get(k)
-            return float(v) if v not in (None, "") else None
-        try:
-            if body.get("instId") != INST_ID:
-                raise OrderError("51001", "Instrument ID does not exist")
-            a = self.ex.amend_algo(str(body.get("algoId") or ""), self.clock.now_ms(),
-                                   sl_trigger_px=num("newSlTriggerPx"), tp_trigger_px=num("newTpTriggerPx"))
-        except OrderError as e:
-            raise ApiError("1", "Operation failed.", data=[{"algoId": body.get("algoId", ""), "sCode": e.code,
-                                                             "sMsg": e.msg}]) from None
-        return [{"algoId": a.algo_id, "algoClOrdId": a.algo_cl_ord_id, "reqId": str(body.get("reqId") or ""),
-                 "sCode": "0", "sMsg": ""}]
 
     def get_algo(self, p: Any) -> list:
         self.now()
