@@ -163,6 +163,11 @@ class Engine:
                       errors=self.status.errors, still_running=alive or None)
         self.stages.close()
 
+    @property
+    def stopping(self) -> bool:
+        """True once stop() was asked (the stream callbacks stop waking the loops then)."""
+        return self._stop.is_set()
+
     def wait(self, timeout: float | None = None) -> bool:
         """Block until stop() was asked (or ``timeout``); True when stopping."""
         return self._stop.wait(timeout)
