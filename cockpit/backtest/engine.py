@@ -391,11 +391,16 @@ def _equity_curve(n: int, capital: float, close: np.ndarray, fpre: np.ndarray,
     bars = ev[:, 0].astype(np.int64)  # strictly increasing
     cash, pos, entry = ev[:, 1], ev[:, 2], ev[:, 3]
     f = int(bars[0])
-    idx = np.repeat(np.arange(len(bars)), np.diff(bars, append=n))  # the last processed bar <= each bar from f
+    counts = np.diff(bars, append=n)  # bars from each processed bar to the next (its state holds until then)
     eq = np.full(n, float(capital))
     p = np.zeros(n)
-    pi = pos[idx]
-    # Funding accrued since the last processed bar is not yet in that bar's cash.
-    eq[f:] = cash[idx] + pi * (close[f:] - entry[idx]) - pi * (fpre[f + 1:] - fpre[bars[idx] + 1])
+    pi = np.repeat(pos, counts)
+    eq[f:] = close[f:]
+    eq[f:] -= np.repeat(entry, counts)
+    eq[f:] *= pi
+    eq[f:] += np.repeat(cash, counts)
+    if fpre[-1] != 0.0 or fpre.any():
+        # Funding accrued since the last processed bar is not yet in that bar's cash.
+        eq[f:] -= pi * (fpre[f + 1:] - np.repeat(fpre[bars + 1], counts))
     p[f:] = pi
     return eq, p
