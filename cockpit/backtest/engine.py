@@ -54,6 +54,7 @@ from typing import Callable
 
 import numpy as np
 
+from cockpit.backtest.kernels import first_cross_fn
 from cockpit.backtest.signals import Signals
 from cockpit.domain.clock import ManualClock
 from cockpit.execution.simulated import ClosedTrade, FillRecord, SimulatedExecutor
@@ -230,6 +231,8 @@ def _run_engine(arrays: dict[str, np.ndarray], signals: Signals, settings: Engin
     kfull = frac / (1.0 / settings.leverage + settings.taker_fee)
     dstr = d.astype(np.float64) * strength if resize else None  # signed target as a fraction of full size
 
+    scan = first_cross_fn()
+
     def first_trigger(a: int, b: int) -> int:
         """The first bar in [a, b) whose high/low reaches the executor's trigger band, else b."""
         if funded and ex.side != 0 and fcount[b] != fcount[cur]:
@@ -244,6 +247,8 @@ def _run_engine(arrays: dict[str, np.ndarray], signals: Signals, settings: Engin
             blo, bhi = ex.trigger_band()
             if blo == -inf and bhi == inf:
                 return b
+            if scan is not None:  # compiled: one call instead of three numpy passes over the stretch
+                return scan(lo_, h, a, b, blo, bhi)
             if bhi == inf:
                 hit = lo_[a:b] <= blo
             elif blo == -inf:

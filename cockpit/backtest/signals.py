@@ -80,6 +80,11 @@ def as_signals(frame: Any, n: int) -> Signals:
 
 def ema(values: np.ndarray, span: int) -> np.ndarray:
     """Exponential moving average, alpha = 2/(span+1), seeded with the first value (pandas adjust=False)."""
+    from cockpit.backtest.kernels import ewm_mean
+
+    out = ewm_mean(values, span)  # the same values, compiled (None without numba or with NaNs)
+    if out is not None:
+        return out
     return pd.Series(values, copy=False).ewm(span=span, adjust=False).mean().to_numpy()
 
 
@@ -99,10 +104,14 @@ class EmaCross:
         self.fast, self.slow, self.stop_pct, self.take_pct = int(fast), int(slow), stop_pct, take_pct
 
     def generate(self, arrays: Mapping[str, np.ndarray]) -> Signals:
+        from cockpit.backtest.kernels import cross_direction
+
         close = np.asarray(arrays["close"], dtype=np.float64)
-        diff = ema(close, self.fast) - ema(close, self.slow)
-        d = np.sign(diff).astype(np.int8)
-        d[: self.slow] = 0
+        d = cross_direction(close, self.fast, self.slow, self.slow)  # one compiled pass, same values
+        if d is None:
+            diff = ema(close, self.fast) - ema(close, self.slow)
+            d = np.sign(diff).astype(np.int8)
+            d[: self.slow] = 0
         n = len(close)
         sl = np.full(n, np.nan)
         tp = np.full(n, np.nan)
