@@ -251,10 +251,12 @@ POOL_STARTUP_S = 3.0
 AUTO_PROBE_POINTS = 2  # grid points timed in process before deciding (the first one also loads the kernels)
 
 
-def choose_workers(point_s: float, remaining: int, cpus: int, startup_s: float = POOL_STARTUP_S) -> int:
+def choose_workers(point_s: float, remaining: int, cpus: int, startup_s: float | None = None) -> int:
     """Workers for the ``remaining`` points, each measured at ``point_s`` in process: a pool of ``cpus`` only
     when the time it saves, remaining x point_s x (1 - 1/cpus), exceeds its start-up; else 1. So the
     default (backtest.workers 0) is never slower than one worker by more than the probe."""
+    if startup_s is None:
+        startup_s = POOL_STARTUP_S
     if cpus <= 1 or remaining <= 1:
         return 1
     saved = remaining * point_s * (1.0 - 1.0 / min(cpus, remaining))
