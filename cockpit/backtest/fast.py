@@ -342,6 +342,13 @@ def _kernel(o, h, l, c, d, strength, stop, take, fpay, has_fund, sub_lo, sub_hi,
             fees_total, fund_total, nliq, side * size, entry, nreb)
 
 
+def _f64(x) -> np.ndarray:
+    """float64 as given (any strides, e.g. a constant zero-stride view: the kernel reads it in place), else a copy."""
+    if isinstance(x, np.ndarray) and x.dtype == np.float64:
+        return x
+    return np.ascontiguousarray(x, dtype=np.float64)
+
+
 def run_fast(arrays: dict[str, np.ndarray], signals: Signals, settings: EngineSettings, *,
              funding: np.ndarray | None = None, sub: SubBars | None = None, tf_ms: int = 3_600_000,
              with_trades: bool = True) -> EngineResult:
@@ -362,9 +369,7 @@ def run_fast(arrays: dict[str, np.ndarray], signals: Signals, settings: EngineSe
         so, sh, sl = (np.ascontiguousarray(x, dtype=np.float64) for x in (sub.open, sub.high, sub.low))
         has_sub = True
     out = _kernel(o, h, lo, c, np.ascontiguousarray(signals.direction, dtype=np.int8),
-                  np.ascontiguousarray(signals.strength, dtype=np.float64),
-                  np.ascontiguousarray(signals.stop_loss, dtype=np.float64),
-                  np.ascontiguousarray(signals.take_profit, dtype=np.float64), fpay, funding is not None,
+                  _f64(signals.strength), _f64(signals.stop_loss), _f64(signals.take_profit), fpay, funding is not None,
                   sub_lo, sub_hi, so, sh, sl,
                   has_sub, float(settings.capital), float(settings.taker_fee), float(settings.slippage_bps),
                   float(settings.slippage_range), float(settings.maintenance_margin), float(settings.leverage),
