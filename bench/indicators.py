@@ -6,6 +6,11 @@ Prints bars/s per indicator for ours and for ``ta`` and the ratio (ours / ta; > 
 ATR and ADX are plain Python loops; to keep the run short they are timed on ``--loop-ref-bars``
 bars and reported as bars/s (their cost is linear in bars). Also times the incremental (O(1) per bar)
 forms on 100,000 bars and every strategy's vectorised ``generate`` over the full history.
+
+With TA-Lib importable (pip package ``TA-Lib``, for the benchmark only; not a project dependency) it also
+times TA-Lib on the same bars for EMA, RSI, MACD, Bollinger, ATR and ADX, alternated with ours, and
+prints ours/TA-Lib (issue #22 target: >= 1, at least as fast) with the largest difference between the
+two on the last 10,000 values (relative to the value).
 """
 
 from __future__ import annotations
@@ -41,6 +46,43 @@ def best(fn, repeat: int) -> float:
         fn()
         ts.append(time.perf_counter() - t)
     return min(ts)
+
+
+def talib_section(h, lo, c, n: int, repeat: int) -> None:
+    try:
+        import talib
+    except ImportError:
+        print("TA-Lib: not installed in this environment (pip install TA-Lib; benchmark only), not compared")
+        return
+    cases = [
+        ("EMA(20)", lambda: ind.ema(c, 20), lambda: talib.EMA(c, 20), lambda r: r, lambda r: r),
+        ("RSI(14)", lambda: ind.rsi(c, 14), lambda: talib.RSI(c, 14), lambda r: r, lambda r: r),
+        ("MACD(12,26,9)", lambda: ind.macd(c), lambda: talib.MACD(c, 12, 26, 9), lambda r: r[0], lambda r: r[0]),
+        ("Bollinger(20,2)", lambda: ind.bollinger(c, 20, 2.0), lambda: talib.BBANDS(c, 20, 2.0, 2.0),
+         lambda r: r[0], lambda r: r[0]),
+        ("ATR(14)", lambda: ind.atr(h, lo, c, 14), lambda: talib.ATR(h, lo, c, 14), lambda r: r, lambda r: r),
+        ("ADX(14)", lambda: ind.adx(h, lo, c, 14), lambda: talib.ADX(h, lo, c, 14), lambda r: r[0], lambda r: r),
+    ]
+    print(f"\nTA-Lib {talib.__version__}, {n:,} bars, median of {repeat} alternated rounds")
+    print(f"{'indicator':<18}{'ours ms':>10}{'TA-Lib ms':>11}{'ours/TA-Lib':>13}{'max rel diff':>14}")
+    worst = float("inf")
+    for name, ours, ref, pick_o, pick_r in cases:
+        to, tr = [], []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            ro = ours()
+            to.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            rr = ref()
+            tr.append(time.perf_counter() - t)
+        a, b = np.asarray(pick_o(ro))[-10_000:], np.asarray(pick_r(rr))[-10_000:]
+        ok = np.isfinite(a) & np.isfinite(b)
+        diff = float(np.max(np.abs(a[ok] - b[ok]) / np.maximum(np.abs(b[ok]), 1e-12))) if ok.any() else float("nan")
+        mo, mr = float(np.median(to)), float(np.median(tr))
+        worst = min(worst, mr / mo)
+        print(f"{name:<18}{mo * 1e3:>10.2f}{mr * 1e3:>11.2f}{mr / mo:>12.2f}x{diff:>14.1e}")
+    print(f"slowest ours/TA-Lib speed: {worst:.2f}x ({'meets' if worst >= 1 else 'MISSES'} the issue #22 target: "
+          "at least as fast as TA-Lib)")
 
 
 def main() -> int:
@@ -99,6 +141,7 @@ def main() -> int:
         worst = min(worst, r_ours / r_ref)
         print(f"{name:<18}{r_ours:>16,.0f}{r_ref:>16,.0f}{r_ours / r_ref:>8.1f}x")
     print(f"slowest ratio: {worst:.2f}x ({'meets' if worst >= 1 else 'MISSES'} the target: no slower than ta)")
+    talib_section(h, lo, c, n, args.repeat)
 
     k = min(100_000, n)
     t = time.perf_counter()

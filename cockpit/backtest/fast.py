@@ -34,21 +34,23 @@ REASONS = ("signal", "stop", "take_profit", "liquidation", "rebalance")
 
 
 @njit(cache=True)
-def _kernel(o, h, l, c, d, strength, stop, take, fpay, sub_lo, sub_hi, sub_o, sub_h, sub_l, has_sub,
+def _kernel(o, h, l, c, d, strength, stop, take, fpay, has_fund, sub_lo, sub_hi, sub_o, sub_h, sub_l, has_sub,
             capital, taker, slip_bps, slip_range, mmr, lev, lot, frac, resize, band):
     n = len(o)
     equity = np.empty(n)
     position = np.empty(n)
-    t_side = np.zeros(n + 1, np.int8)
-    t_entry_bar = np.zeros(n + 1, np.int64)
-    t_exit_bar = np.zeros(n + 1, np.int64)
-    t_entry = np.zeros(n + 1)
-    t_exit = np.zeros(n + 1)
-    t_size = np.zeros(n + 1)
-    t_gross = np.zeros(n + 1)
-    t_fees = np.zeros(n + 1)
-    t_fund = np.zeros(n + 1)
-    t_reason = np.zeros(n + 1, np.int8)
+    # Per-trade columns, room for one trade per bar; only [:nt] is ever written or read. np.empty, not
+    # np.zeros: zeroing ten arrays of n+1 values touched every page and was most of the kernel's time.
+    t_side = np.empty(n + 1, np.int8)
+    t_entry_bar = np.empty(n + 1, np.int64)
+    t_exit_bar = np.empty(n + 1, np.int64)
+    t_entry = np.empty(n + 1)
+    t_exit = np.empty(n + 1)
+    t_size = np.empty(n + 1)
+    t_gross = np.empty(n + 1)
+    t_fees = np.empty(n + 1)
+    t_fund = np.empty(n + 1)
+    t_reason = np.empty(n + 1, np.int8)
     nt = 0
     cash = capital
     side = 0
@@ -70,7 +72,7 @@ def _kernel(o, h, l, c, d, strength, stop, take, fpay, sub_lo, sub_hi, sub_o, su
     reb_t = 0.0  # its signed target size
     nreb = 0
     for j in range(n):
-        if side != 0 and fpay[j] != 0.0:
+        if has_fund and side != 0 and fpay[j] != 0.0:
             paid = side * size * fpay[j]
             cash -= paid
             margin -= paid
@@ -340,6 +342,13 @@ def _kernel(o, h, l, c, d, strength, stop, take, fpay, sub_lo, sub_hi, sub_o, su
             fees_total, fund_total, nliq, side * size, entry, nreb)
 
 
+def _f64(x) -> np.ndarray:
+    """float64 as given (any strides, e.g. a constant zero-stride view: the kernel reads it in place), else a copy."""
+    if isinstance(x, np.ndarray) and x.dtype == np.float64:
+        return x
+    return np.ascontiguousarray(x, dtype=np.float64)
+
+
 def run_fast(arrays: dict[str, np.ndarray], signals: Signals, settings: EngineSettings, *,
              funding: np.ndarray | None = None, sub: SubBars | None = None, tf_ms: int = 3_600_000,
              with_trades: bool = True) -> EngineResult:
@@ -349,10 +358,10 @@ def run_fast(arrays: dict[str, np.ndarray], signals: Signals, settings: EngineSe
     lo = np.ascontiguousarray(arrays["low"], dtype=np.float64)
     c = np.ascontiguousarray(arrays["close"], dtype=np.float64)
     n = len(ts)
-    fpay = np.zeros(n) if funding is None else np.ascontiguousarray(funding, dtype=np.float64)
+    fpay = np.zeros(1) if funding is None else np.ascontiguousarray(funding, dtype=np.float64)
     idx = sub_bar_index(ts, tf_ms, sub)
     if idx is None:
-        sub_lo = sub_hi = np.zeros(n, np.int64)
+        sub_lo = sub_hi = np.zeros(1, np.int64)
         so = sh = sl = np.zeros(1)
         has_sub = False
     else:
@@ -360,9 +369,8 @@ def run_fast(arrays: dict[str, np.ndarray], signals: Signals, settings: EngineSe
         so, sh, sl = (np.ascontiguousarray(x, dtype=np.float64) for x in (sub.open, sub.high, sub.low))
         has_sub = True
     out = _kernel(o, h, lo, c, np.ascontiguousarray(signals.direction, dtype=np.int8),
-                  np.ascontiguousarray(signals.strength, dtype=np.float64),
-                  np.ascontiguousarray(signals.stop_loss, dtype=np.float64),
-                  np.ascontiguousarray(signals.take_profit, dtype=np.float64), fpay, sub_lo, sub_hi, so, sh, sl,
+                  _f64(signals.strength), _f64(signals.stop_loss), _f64(signals.take_profit), fpay, funding is not None,
+                  sub_lo, sub_hi, so, sh, sl,
                   has_sub, float(settings.capital), float(settings.taker_fee), float(settings.slippage_bps),
                   float(settings.slippage_range), float(settings.maintenance_margin), float(settings.leverage),
                   float(settings.lot_size), float(settings.position_fraction), settings.rebalance_band is not None,
@@ -375,9 +383,11 @@ def run_fast(arrays: dict[str, np.ndarray], signals: Signals, settings: EngineSe
             trades.append(ClosedTrade("long" if t_side[i] > 0 else "short", int(ts[t_eb[i]]), int(ts[t_xb[i]]),
                                       float(t_entry[i]), float(t_exit[i]), float(t_size[i]), float(t_gross[i]),
                                       float(t_fees[i]), float(t_fund[i]), REASONS[int(t_reason[i])]))
-    d = signals.direction
-    changes = np.flatnonzero(d != np.concatenate(([0], d[:-1]))) if n else np.empty(0, np.int64)
-    decisions = [(int(ts[k]), int(d[k]), float(signals.strength[k])) for k in changes.tolist()] if with_trades else []
+    decisions = []
+    if with_trades and n:
+        d = signals.direction
+        changes = np.flatnonzero(d != np.concatenate(([0], d[:-1])))
+        decisions = [(int(ts[k]), int(d[k]), float(signals.strength[k])) for k in changes.tolist()]
     intrabar = ("conservative (stop first; no lower-timeframe bars)" if idx is None
                 else "lower timeframe bars decided the order inside bars that had them")
     return EngineResult(equity, position, trades, [], decisions, float(equity[-1]) if n else settings.capital,

@@ -188,36 +188,39 @@ def run_sweep(cfg: Mapping[str, Any], ds, req: SweepRequest, *, progress: Callab
     payload = {"cfg": {k: v for k, v in cfg.items()}, "strategy": req.strategy, "timeframe": req.timeframe,
                "arrays": arrays, "windows": wins, "settings": settings, "funding": funding, "tf_ms": tf_ms,
                "size_by_strength": cfg["backtest"]["size_by_strength"]}
+    auto = req.workers is None and not cfg["backtest"]["workers"]
     workers = req.workers if req.workers is not None else (cfg["backtest"]["workers"] or os.cpu_count() or 1)
     workers = max(1, min(int(workers), len(points)))
     results: list[dict[str, Any]] = []
-    if req.dask is not None:
-        results, workers = _run_dask(req.dask, payload, points, progress, cancel)
-        executor = f"dask {req.dask if isinstance(req.dask, str) else 'client'}"
-    elif workers == 1:
-        executor = "in process"
+    if req.dask is None and (workers == 1 or auto):
+        # In process; in auto mode (workers 0, the default) a pool takes over the remaining points
+        # only when their measured cost beats the pool's start-up (choose_workers).
         _init_worker(payload)
+        timings: list[float] = []
         for i, p in enumerate(points):
             if cancel is not None and cancel.is_set():
                 raise SweepCancelled(f"cancelled after {i} of {len(points)} grid points")
+            t = time.perf_counter()
             results.append(_evaluate(p))
+            timings.append(time.perf_counter() - t)
             if progress:
                 progress(i + 1, len(points))
+            if auto and workers > 1 and len(timings) == AUTO_PROBE_POINTS:
+                if choose_workers(min(timings), len(points) - len(timings), workers) > 1:
+                    break
+        if len(results) == len(points):
+            workers, executor = 1, "in process"
+        else:
+            done = len(results)
+            executor = f"in process for {done} points, then a local process pool"
+            results += _pool_map(payload, points[done:], workers, cancel,
+                                 (lambda k, m: progress(done + k, len(points))) if progress else None)
+    elif req.dask is not None:
+        results, workers = _run_dask(req.dask, payload, points, progress, cancel)
+        executor = f"dask {req.dask if isinstance(req.dask, str) else 'client'}"
     else:
-        import multiprocessing as mp
-
         executor = "local process pool"
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
-                                 initargs=(payload,)) as pool:
-            futs = [pool.submit(_evaluate, p) for p in points]
-            for i, f in enumerate(futs):
-                if cancel is not None and cancel.is_set():
-                    for g in futs:
-                        g.cancel()
-                    raise SweepCancelled(f"cancelled after {i} of {len(points)} grid points")
-                results.append(f.result())
-                if progress:
-                    progress(i + 1, len(points))
+        results = _pool_map(payload, points, workers, cancel, progress)
     ok = [r for r in results if "error" not in r]
     ranked = sorted(ok, key=lambda r: _score(r["windows"]["full"], req.metric), reverse=True)
     wf = []
@@ -239,6 +242,43 @@ def run_sweep(cfg: Mapping[str, Any], ds, req: SweepRequest, *, progress: Callab
     if store is not None and req.save:
         out["result_ids"] = _save(store, out, settings)
     return out
+
+
+# What starting a spawn-context pool costs before its first result: a fresh interpreter per worker importing
+# numpy, numba and cockpit, loading the compiled kernels, and receiving the payload. Measured by
+# bench/backtest.py (the sweep section prints it): 2-4 s on the 2-core development machine.
+POOL_STARTUP_S = 3.0
+AUTO_PROBE_POINTS = 2  # grid points timed in process before deciding (the first one also loads the kernels)
+
+
+def choose_workers(point_s: float, remaining: int, cpus: int, startup_s: float | None = None) -> int:
+    """Workers for the ``remaining`` points, each measured at ``point_s`` in process: a pool of ``cpus`` only
+    when the time it saves, remaining x point_s x (1 - 1/cpus), exceeds its start-up; else 1. So the
+    default (backtest.workers 0) is never slower than one worker by more than the probe."""
+    if startup_s is None:
+        startup_s = POOL_STARTUP_S
+    if cpus <= 1 or remaining <= 1:
+        return 1
+    saved = remaining * point_s * (1.0 - 1.0 / min(cpus, remaining))
+    return min(cpus, remaining) if saved > startup_s else 1
+
+
+def _pool_map(payload, points, workers, cancel, progress) -> list[dict[str, Any]]:
+    import multiprocessing as mp
+
+    results: list[dict[str, Any]] = []
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
+                             initargs=(payload,)) as pool:
+        futs = [pool.submit(_evaluate, p) for p in points]
+        for i, f in enumerate(futs):
+            if cancel is not None and cancel.is_set():
+                for g in futs:
+                    g.cancel()
+                raise SweepCancelled(f"cancelled after {i} of {len(points)} grid points")
+            results.append(f.result())
+            if progress:
+                progress(i + 1, len(points))
+    return results
 
 
 def _run_dask(address, payload, points, progress, cancel) -> tuple[list[dict[str, Any]], int]:

@@ -49,7 +49,12 @@ class IllegalTransition(ValueError):
 
 
 def can_transition(src: OrderStatus, dst: OrderStatus) -> bool:
-    return dst in TRANSITIONS[OrderStatus(src)]
+    return _status(dst) in TRANSITIONS[_status(src)]
+
+
+def _status(value) -> OrderStatus:
+    """``value`` as an OrderStatus; members pass through without the (slow) enum constructor call."""
+    return value if value.__class__ is OrderStatus else OrderStatus(value)
 
 
 @dataclass(slots=True)
@@ -91,8 +96,10 @@ class Order:
     history: list[tuple[OrderStatus, str]] = field(default_factory=list)
 
     def transition(self, dst: OrderStatus, message: str = "") -> None:
-        dst = OrderStatus(dst)
-        if not can_transition(self.status, dst):
+        # hot in backtests: members skip the enum constructor (a plain string still works)
+        if dst.__class__ is not OrderStatus:
+            dst = OrderStatus(dst)
+        if dst not in TRANSITIONS[_status(self.status)]:
             raise IllegalTransition(f"order {self.id or self.client_order_id}: {self.status.value} -> {dst.value}")
         self.status = dst
         self.history.append((dst, message))

@@ -38,10 +38,13 @@ import math
 from dataclasses import dataclass
 
 from cockpit.domain.clock import Clock
-from cockpit.domain.orders import Order, OrderStatus, Position
+from cockpit.domain.orders import TERMINAL, Order, OrderStatus, Position
 from cockpit.execution.base import AccountState, ExecutionReport, OrderExecutor
 
 _INF = math.inf
+_NEW, _APPROVED, _SUBMITTED = OrderStatus.NEW, OrderStatus.APPROVED, OrderStatus.SUBMITTED
+_FILLED, _CANCELED = OrderStatus.FILLED, OrderStatus.CANCELED
+_PLACEABLE = (_NEW, _APPROVED, _SUBMITTED)
 
 
 @dataclass(slots=True)
@@ -91,7 +94,7 @@ class SimulatedExecutor(OrderExecutor):
     def __init__(self, clock: Clock, *, symbol: str = "BTC/USDT:USDT", cash: float = 10_000.0,
                  taker_fee: float = 0.0005, maker_fee: float = 0.0002, slippage_bps: float = 0.0,
                  slippage_range: float = 0.0, maintenance_margin: float = 0.004, leverage: float = 1.0,
-                 lot_size: float = 0.0) -> None:
+                 lot_size: float = 0.0, retain_orders: bool = True) -> None:
         if leverage < 1:
             raise ValueError(f"leverage must be >= 1, got {leverage}")
         self.clock = clock
@@ -115,7 +118,10 @@ class SimulatedExecutor(OrderExecutor):
         self._pos_open_time = 0
         self._pos_fees = 0.0
         self._pos_funding = 0.0
-        # Orders.
+        # Orders. With ``retain_orders=False`` (the backtest engine) an order is forgotten once it is
+        # filled/canceled/rejected (its fill lives on in ``records``/``trades``; fetch() reports it unknown),
+        # so a long backtest does not keep every Order and its history alive.
+        self.retain_orders = bool(retain_orders)
         self._orders: dict[str, Order] = {}
         self._queued: list[Order] = []  # market orders waiting for the next bar's open
         self._resting: list[Order] = []  # limit orders
@@ -141,24 +147,47 @@ class SimulatedExecutor(OrderExecutor):
             cid = order.client_order_id = f"sim-{self._seq}"
         elif cid in self._orders:
             return self.fetch(self._orders[cid])  # idempotent per client_order_id
-        if order.status not in (OrderStatus.NEW, OrderStatus.APPROVED, OrderStatus.SUBMITTED):
+        status = order.status
+        if status not in _PLACEABLE:
             return ExecutionReport(cid, OrderStatus.FAILED, message=f"cannot place an order that is {order.status.value}")
         self._orders[cid] = order
         self._reasons[cid] = reason
-        if order.status == OrderStatus.NEW:
-            order.transition(OrderStatus.APPROVED, "simulated: no approval step")
-        if order.status == OrderStatus.APPROVED:
-            order.transition(OrderStatus.SUBMITTED, "simulated")
+        if status == _NEW:
+            order.transition(_APPROVED, "simulated: no approval step")
+            status = _APPROVED
+        if status == _APPROVED:
+            order.transition(_SUBMITTED, "simulated")
         if order.amount <= 0 or order.type not in ("market", "limit") or (order.type == "limit" and not order.price):
             order.transition(OrderStatus.REJECTED, f"invalid order: {order.type} amount={order.amount} price={order.price}")
-            return self.fetch(order)
-        if order.type == "limit":
+        elif order.type == "limit":
             self._resting.append(order)
         elif self._in_open:
             self._fill_market(order, self._open, reason)
         else:
             self._queued.append(order)
-        return self.fetch(order)
+        report = ExecutionReport(cid, order.status, exchange_order_id=cid, filled=order.filled,
+                                 average_price=order.average_price)
+        if not self.retain_orders and order.status in TERMINAL:
+            self._forget(cid)
+        return report
+
+    def _forget(self, cid: str | None) -> None:
+        self._orders.pop(cid, None)
+        self._reasons.pop(cid, None)
+
+    def market_at_open(self, side: str, amount: float, *, reduce_only: bool = False, stop_loss: float | None = None,
+                       take_profit: float | None = None, reason: str = "signal") -> bool:
+        """A market order filled now, at this bar's open +/- slippage with the taker fee: the same fill as
+        ``place()`` of an approved market order between ``begin_bar`` and ``end_bar``, without an Order
+        object (the backtest engine's compact path; the fill and any closed trade are recorded alike).
+        False when nothing was done (amount <= 0, or reduce-only with no opposite position)."""
+        if not self._in_open:
+            raise RuntimeError("market_at_open() outside a bar's open: call begin_bar() first")
+        self._seq += 1
+        if amount <= 0:
+            return False
+        return self._fill(side, amount, self.market_price(side, self._open), self.taker_fee, reason,
+                          f"sim-{self._seq}", reduce_only, stop_loss, take_profit)
 
     def cancel(self, order: Order) -> ExecutionReport:
         if order.status.is_open:
@@ -166,6 +195,10 @@ class SimulatedExecutor(OrderExecutor):
             for book in (self._queued, self._resting):
                 if order in book:
                     book.remove(order)
+            report = self.fetch(order)
+            if not self.retain_orders:
+                self._forget(order.client_order_id)
+            return report
         return self.fetch(order)
 
     def fetch(self, order: Order) -> ExecutionReport:
@@ -244,6 +277,8 @@ class SimulatedExecutor(OrderExecutor):
             queued, self._queued = self._queued, []
             for o in queued:
                 self._fill_market(o, open_, self._reasons.get(o.client_order_id or "", "signal"))
+                if not self.retain_orders:
+                    self._forget(o.client_order_id)
 
     def end_bar(self, close: float, segments=None) -> None:
         """Walk the bar's path: ``segments`` is a sequence of (open, high, low), by default the bar itself."""
@@ -302,6 +337,8 @@ class SimulatedExecutor(OrderExecutor):
                     continue
                 self._resting.remove(o)
                 self._execute(o, px, self.maker_fee, self._reasons.get(o.client_order_id or "", "limit"))
+                if not self.retain_orders:
+                    self._forget(o.client_order_id)
 
     def _adverse_exit(self, price: float, liquidation: bool) -> None:
         if liquidation:
@@ -314,40 +351,57 @@ class SimulatedExecutor(OrderExecutor):
         if slip:
             price = self.market_price(side, price)
         self._seq += 1
-        o = Order(self.symbol, side, "market", self.size, status=OrderStatus.SUBMITTED, reduce_only=True,
-                  client_order_id=f"sim-{self._seq}")
-        self._orders[o.client_order_id] = o
-        self._execute(o, price, self.taker_fee, reason)
+        cid = f"sim-{self._seq}"
+        if self.retain_orders:
+            o = Order(self.symbol, side, "market", self.size, status=_SUBMITTED, reduce_only=True, client_order_id=cid)
+            self._orders[cid] = o
+            self._execute(o, price, self.taker_fee, reason)
+        else:
+            self._fill(side, self.size, price, self.taker_fee, reason, cid, True, None, None)
 
     def _liquidate(self, price: float) -> None:
         side = "sell" if self.side > 0 else "buy"
         self._seq += 1
-        o = Order(self.symbol, side, "market", self.size, status=OrderStatus.SUBMITTED, reduce_only=True,
-                  client_order_id=f"sim-{self._seq}")
-        self._orders[o.client_order_id] = o
+        cid = f"sim-{self._seq}"
+        size = self.size
         ts = self.clock.now_ms()
         # The whole isolated margin is lost: P&L at the liquidation price plus the forfeited remainder.
         gross = -self.margin
-        self._realise(ts, side, price, self.size, 0.0, gross, "liquidation", o)
+        self._realise(ts, side, price, size, 0.0, gross, "liquidation", cid)
         self.liquidations += 1
+        if self.retain_orders:
+            o = Order(self.symbol, side, "market", size, status=_SUBMITTED, reduce_only=True, client_order_id=cid)
+            self._orders[cid] = o
+            o.filled, o.average_price = size, price
+            o.transition(_FILLED, f"liquidation @ {price:.8g}")
 
     def _fill_market(self, order: Order, ref_price: float, reason: str) -> None:
         self._execute(order, self.market_price(order.side, ref_price), self.taker_fee, reason)
 
     def _execute(self, order: Order, price: float, fee_rate: float, reason: str) -> None:
-        ts = self.clock.now_ms()
-        sgn = 1 if order.side == "buy" else -1
-        if order.reduce_only and (self.side == 0 or sgn == self.side):
-            order.transition(OrderStatus.CANCELED, "reduce-only: no opposite position to reduce")
+        if not self._fill(order.side, order.amount, price, fee_rate, reason, order.client_order_id,
+                          order.reduce_only, order.stop_loss, order.take_profit):
+            order.transition(_CANCELED, "reduce-only: no opposite position to reduce")
             return
-        amount = order.amount
+        order.filled = order.amount
+        order.average_price = price
+        order.transition(_FILLED, f"{reason} @ {price:.8g}")
+
+    def _fill(self, side: str, amount: float, price: float, fee_rate: float, reason: str, cid: str | None,
+              reduce_only: bool, stop_loss: float | None, take_profit: float | None) -> bool:
+        """Execute ``amount`` at ``price``: close/reduce the opposite position, then open or add. False
+        (nothing done) for a reduce-only order with no opposite position."""
+        ts = self.clock.now_ms()
+        sgn = 1 if side == "buy" else -1
+        if reduce_only and (self.side == 0 or sgn == self.side):
+            return False
         if self.side != 0 and sgn != self.side:
             closing = min(amount, self.size)
             fee = closing * price * fee_rate
             gross = self.side * closing * (price - self.entry)
-            self._realise(ts, order.side, price, closing, fee, gross, reason, order, partial=closing < self.size)
+            self._realise(ts, side, price, closing, fee, gross, reason, cid, partial=closing < self.size)
             amount -= closing
-            if order.reduce_only:
+            if reduce_only:
                 amount = 0.0
         if amount > 1e-15:
             fee = amount * price * fee_rate
@@ -356,7 +410,7 @@ class SimulatedExecutor(OrderExecutor):
                 self._pos_open_time = ts
                 self._pos_fees = fee
                 self._pos_funding = 0.0
-                self.set_brackets(order.stop_loss, order.take_profit)
+                self.set_brackets(stop_loss, take_profit)
                 self.margin = self.size * self.entry / self.leverage
             else:  # adding to the position: average the entry, add the new part's margin
                 new = self.size + amount
@@ -367,10 +421,8 @@ class SimulatedExecutor(OrderExecutor):
             self.cash -= fee
             self.fees_paid += fee
             self._set_liq()
-            self.records.append(FillRecord(ts, order.side, price, amount, fee, reason, None, None, order.client_order_id))
-        order.filled = order.amount
-        order.average_price = price
-        order.transition(OrderStatus.FILLED, f"{reason} @ {price:.8g}")
+            self.records.append(FillRecord(ts, side, price, amount, fee, reason, None, None, cid))
+        return True
 
     def _set_liq(self) -> None:
         self.liq = self.liquidation_price(self.margin)
@@ -385,7 +437,7 @@ class SimulatedExecutor(OrderExecutor):
         return (self.entry + margin / self.size) / (1.0 + self.mmr)
 
     def _realise(self, ts: int, side: str, price: float, amount: float, fee: float, gross: float, reason: str,
-                 order: Order, partial: bool = False) -> None:
+                 cid: str | None, partial: bool = False) -> None:
         self.cash += gross - fee
         self.fees_paid += fee
         share = amount / self.size if self.size else 1.0
@@ -394,7 +446,7 @@ class SimulatedExecutor(OrderExecutor):
         self.trades.append(ClosedTrade("long" if self.side > 0 else "short", self._pos_open_time, ts, self.entry,
                                        price, amount, gross, entry_fees + fee, funding, reason, self.stop, self.take))
         self.records.append(FillRecord(ts, side, price, amount, fee, reason, gross - entry_fees - fee - funding,
-                                       funding, order.client_order_id))
+                                       funding, cid))
         if partial:  # the closed share of the isolated margin is released; the liquidation price follows
             self.size -= amount
             self._pos_fees -= entry_fees
@@ -405,6 +457,3 @@ class SimulatedExecutor(OrderExecutor):
             self.side, self.size, self.entry, self.margin = 0, 0.0, 0.0, 0.0
             self.stop = self.take = self.liq = None
             self._pos_fees = self._pos_funding = 0.0
-        if reason == "liquidation":
-            order.filled, order.average_price = amount, price
-            order.transition(OrderStatus.FILLED, f"liquidation @ {price:.8g}")

@@ -186,6 +186,23 @@ def test_sweep_on_a_process_pool(db, ds, cfg):
     assert len(out["errors"]) == 1 and "fast" in out["errors"][0]["error"]
 
 
+def test_sweep_default_workers_stay_in_process_when_a_pool_costs_more(db, ds, cfg, monkeypatch):
+    import cockpit.backtest.sweep as sweep_mod
+
+    assert cfg["backtest"]["workers"] == 0  # the default: auto
+    _store_walk(db, 600)
+    grid = {"fast": [5, 8, 12], "slow": [20, 30]}
+    one = run_sweep(cfg, ds, SweepRequest(strategy="ema_cross", grid=grid, workers=1, metric="total_return"))
+    auto = run_sweep(cfg, ds, SweepRequest(strategy="ema_cross", grid=grid, metric="total_return"))
+    assert auto["workers"] == 1 and auto["executor"] == "in process"  # ms of work against seconds of start-up
+    monkeypatch.setattr(sweep_mod, "POOL_STARTUP_S", 0.0)  # a pool that costs nothing: it takes over after the probe
+    pooled = run_sweep(cfg, ds, SweepRequest(strategy="ema_cross", grid=grid, metric="total_return"))
+    assert pooled["workers"] == 2 and pooled["executor"].endswith("then a local process pool")
+    for r in (auto, pooled):
+        assert [x["params"] for x in r["ranked"]] == [x["params"] for x in one["ranked"]]
+        assert [x["metrics"] for x in r["ranked"]] == [x["metrics"] for x in one["ranked"]]
+
+
 def test_parse_grid_errors():
     assert parse_grid(["fast=8,12", "stop_pct=0.01,0.02"]) == {"fast": [8, 12], "stop_pct": [0.01, 0.02]}
     with pytest.raises(ValueError, match="NAME=V1"):
