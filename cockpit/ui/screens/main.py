@@ -17,6 +17,7 @@ from textual.containers import Container
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer
 
+from cockpit.domain import approval
 from cockpit.ui import render
 from cockpit.ui.widgets.candles import CandlesChart, chart_title
 from cockpit.ui.widgets.panes import (ApprovalBanner, CockpitHeader, ModeBadge, OrdersPane, RationalePane,
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 
 LOWER = ("weights", "rationale", "risk", "orders")
 COMPACT_BELOW = (120, 40)  # columns, rows
+COUNTDOWN_S = 1.0  # the approval countdown is redrawn this often (seconds)
+NOTE_SHOWN_MS = 120_000  # the banner says why the last order left the approval queue for this long (operator ms)
 
 
 class MainScreen(Screen):
@@ -70,15 +73,33 @@ class MainScreen(Screen):
 
     def on_mount(self) -> None:
         self._apply_tabs()
-        self.query_one("#orders-table", DataTable).focus()
+        self.focus_default()
         if self.app.snapshot is not None:  # a poll landed before the panes were mounted
             self.show(self.app.snapshot, set(self.app.snapshot.sigs))
+        # The approval countdown runs on the operator's clock: redrawn every second, not only when a
+        # poll brings a changed order list.
+        self.set_interval(COUNTDOWN_S, self.tick, name="approval-countdown")
 
     def on_resize(self, event: events.Resize) -> None:
         w, h = event.size
         self.set_class(w < COMPACT_BELOW[0] or h < COMPACT_BELOW[1], "-compact")
         if self.app.snapshot is not None:
             self.show_header(self.app.snapshot)
+        self.call_after_refresh(self.focus_default)
+
+    def on_screen_resume(self) -> None:
+        # Back from a dialog (kill, reject, confirmations) or another screen: the keys act on orders again.
+        self.call_after_refresh(self.focus_default)
+
+    def focus_default(self) -> None:
+        """The orders list has the focus (↑/↓ select orders), or in the compact layout the open tab's
+        pane when it is not the orders tab (↑/↓ scroll it)."""
+        if self.app.screen is not self:
+            return
+        if self.compact and self.active_tab != "orders":
+            self.query_one(f"#{self.active_tab}").focus(scroll_visible=False)
+        else:
+            self.query_one("#orders-table", DataTable).focus(scroll_visible=False)
 
     @property
     def compact(self) -> bool:
@@ -89,6 +110,7 @@ class MainScreen(Screen):
     def action_tab(self, name: str) -> None:
         self.active_tab = name
         self._apply_tabs()
+        self.focus_default()
 
     def action_cycle_tab(self) -> None:
         if not self.compact:
@@ -96,6 +118,7 @@ class MainScreen(Screen):
             return
         self.active_tab = LOWER[(LOWER.index(self.active_tab) + 1) % len(LOWER)]
         self._apply_tabs()
+        self.focus_default()
 
     def _apply_tabs(self) -> None:
         for name in LOWER:
@@ -135,15 +158,39 @@ class MainScreen(Screen):
         if "orders" in changed:
             pane = self.query_one(OrdersPane)
             xnow = render.exchange_now(snap, now)
-            speed = float((snap.heartbeat or {}).get("speed") or 1.0)
-            pane.set_orders(snap.orders, app.selected_order_id, xnow, speed)
+            speed = approval.heartbeat_speed(snap.heartbeat)
+            pane.set_orders(snap.orders, app.selected_order_id, xnow, speed, snap.outcomes)
             sel = next((o for o in snap.orders if o["id"] == app.selected_order_id), None)
             pane.set_timeline(render.timeline_text(sel, snap.timeline if sel and snap.selected_order_id == sel["id"]
                                                    else [], snap.fills, snap.selected_decision))
-            banner = self.query_one(ApprovalBanner)
-            banner.update(render.banner_text(snap.pending, xnow, speed))
-            banner.set_class(bool(snap.pending), "-shown")
+            self.show_banner(snap)
             self._apply_tabs()
+
+    def show_banner(self, snap: "Snapshot") -> None:
+        app = self.app
+        now = app.clock.now_ms()
+        note = app.queue_note if app.queue_note and now - app.queue_note[1] < NOTE_SHOWN_MS else None
+        if note is None:
+            app.queue_note = None
+        banner = self.query_one(ApprovalBanner)
+        banner.update(render.banner_text(snap.pending, render.exchange_now(snap, now),
+                                         approval.heartbeat_speed(snap.heartbeat), target=app.approval_target(),
+                                         outcome=note[0] if note else ""))
+        banner.set_class(bool(snap.pending or note), "-shown")
+
+    def tick(self) -> None:
+        """Once a second: the pending orders' countdowns (banner and rows) from the operator's clock,
+        and the banner's note about the last order that left the queue, until it is old."""
+        snap = self.app.snapshot
+        if snap is None or not self.is_mounted:
+            return
+        if snap.pending:
+            now = self.app.clock.now_ms()
+            self.query_one(OrdersPane).tick_pending(snap.pending, self.app.selected_order_id,
+                                                    render.exchange_now(snap, now),
+                                                    approval.heartbeat_speed(snap.heartbeat))
+        if snap.pending or self.app.queue_note:
+            self.show_banner(snap)
 
     @on(DataTable.RowHighlighted, "#orders-table")
     def _order_highlighted(self, event: DataTable.RowHighlighted) -> None:
