@@ -230,3 +230,32 @@ async def test_focus_comes_back_to_the_orders_after_tabs_dialogs_and_resizes(mak
         await pilot.press("down")
         await settle(app, pilot)
         assert app.selected_order_id == demo_ids["filled"]
+
+
+async def test_a_pending_order_says_which_cap_sized_it(make_app, cfg, demo_ids):
+    """The size a trader approves explains itself: the per-trade risk cap, not the target exposure,
+    sized this order, and its detail says so before the timeline (at 80x24 too)."""
+    import copy
+
+    from cockpit.domain.signals import Decision, Direction, StrategySignal
+    from cockpit.engine.sizing import plan_intents
+
+    c = copy.deepcopy(cfg)
+    c["risk"]["max_risk_per_trade_pct"] = 0.01
+    price = 67_412.5
+    (intent,) = plan_intents(
+        Decision(symbol=SYMBOL, timeframe="1h", timestamp=NOW, action="sell", confidence=0.6, reasoning="t",
+                 target_exposure=-0.68, weights={"trend_core": 1.0}),
+        decision_id=9, price=price, signals=[StrategySignal("trend_core", Direction.SHORT, 0.8, price, price * 1.02,
+                                                            price * 0.96, "down")],
+        equity=10_412.3, position_signed=0.0, cfg=c)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        new = _new_pending(NOW + 1000, cid="ck-capped", amount=intent.amount, reason=intent.reason)
+        app.request_refresh()
+        await until(app, pilot, lambda: f"#{new} risk:" in flat_text(app))
+        text = flat_text(app)
+        assert "size: entry: decision 9: target exposure -0.68" in text
+        assert "per-trade risk cap (1% of equity at a 2.00% stop) cut" in text
+        assert text.index("per-trade risk cap") < text.index(f"timeline #{new}")
