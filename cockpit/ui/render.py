@@ -419,7 +419,7 @@ def order_summary(o: dict[str, Any], now_ms: int, speed: float = 1.0, *, outcome
     if isinstance(ra, dict):
         pct = ra.get("risk_pct_equity")  # the risk manager's loss at the stop, as a fraction of equity
         if pct is not None:
-            t.append(f"  risk {float(pct) * 100:.1f}% eq", "yellow")
+            t.append(f"  risk {float(pct) * 100:.1f}%" + (" eq" if keys else ""), "yellow")
     if st == "pending_approval" and keys:
         t.append("  [a]pprove [r]eject", "bold")
     if outcome and st != "pending_approval":
