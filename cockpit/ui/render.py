@@ -14,6 +14,7 @@ import numpy as np
 from rich.text import Text
 
 from cockpit.domain import approval
+from cockpit.domain.events import risk_sentence
 from cockpit.domain.text import clean_text
 
 LEVEL_STYLE = {"INFO": "dim", "WARN": "yellow", "WARNING": "yellow", "ERROR": "bold red",
@@ -26,6 +27,16 @@ STATUS_STYLE = {"pending_approval": "bold yellow", "approved": "cyan", "submitte
 ORDER_TYPE = {"market": "mkt", "limit": "lmt"}
 WHY_MAX = 300  # characters of the decision's reasoning under an order (two lines at 160 columns), cut with …
 STATUS_LABEL = {"pending_approval": "PENDING", "partially_filled": "PARTIAL"}
+
+
+def cut_words(s: str, n: int) -> str:
+    """``s`` in at most ``n`` characters, cut at a space (never inside a number or a word) and ending in …"""
+    if len(s) <= n:
+        return s
+    head = s[: n - 1]
+    if " " in head and s[n - 1] != " ":
+        head = head[: head.rindex(" ")]
+    return head.rstrip(" ,;:") + "…"
 
 
 def side_style(side: str | None) -> str:
@@ -352,7 +363,7 @@ def rationale_text(decisions: list[dict[str, Any]], runs: dict[int, dict[str, An
             t.append(f"(fallback: {clean_text(h['fallback_reason'])}) ", "yellow")
         else:
             t.append(f"({sel}) ", "dim")
-        t.append(clean_text((h.get("reasoning") or "").split("\n")[0])[:120] + "\n", "dim")
+        t.append(cut_words(clean_text((h.get("reasoning") or "").split("\n")[0]), 120) + "\n", "dim")
     t.rstrip()
     return t
 
@@ -361,6 +372,8 @@ def rationale_text(decisions: list[dict[str, Any]], runs: dict[int, dict[str, An
 
 
 def risk_text(events: list[dict[str, Any]], *, limit: int = 100) -> Text:
+    """Newest first, one line each: date and time, level, rule, and the stored details as a sentence
+    (cockpit.domain.events), never raw JSON."""
     t = Text(no_wrap=True, overflow="ellipsis")
     if not events:
         t.append("no risk events", "dim")
@@ -368,10 +381,11 @@ def risk_text(events: list[dict[str, Any]], *, limit: int = 100) -> Text:
     for i, e in enumerate(events[:limit]):
         lvl = str(e.get("level", "")).upper()
         style = LEVEL_STYLE.get(lvl, "")
-        t.append(f"{hms(e.get('timestamp'))} ", "dim")
+        ts = e.get("timestamp")
+        t.append(time.strftime("%m-%d %H:%M ", time.gmtime(int(ts) / 1000)) if ts is not None else "--:-- ", "dim")
         t.append(f"{lvl:<5}" if lvl != "CRITICAL" else "CRIT ", style)
-        t.append(f" {str(e.get('rule', ''))[:16]:<16} ", style if lvl in ("ERROR", "CRITICAL") else "")
-        t.append(str(e.get("details") or "").replace("\n", " "), "dim" if lvl == "INFO" else "")
+        t.append(f" {str(e.get('rule', ''))}: ", style if lvl in ("ERROR", "CRITICAL") else "bold")
+        t.append(risk_sentence(str(e.get("rule", "")), e.get("details")), "dim" if lvl == "INFO" else "")
         if i < min(len(events), limit) - 1:
             t.append("\n")
     return t
@@ -523,7 +537,7 @@ def timeline_text(order: dict[str, Any] | None, events: list[dict[str, Any]], fi
         t.append(f"\n  reason: {order['reason']}", "dim")
     if decision and decision.get("reasoning"):
         t.append(f"\n  why (decision #{decision['id']}): ", "dim")
-        t.append(clean_text(decision["reasoning"].split("\n")[0], max_chars=WHY_MAX))
+        t.append(cut_words(clean_text(decision["reasoning"].split("\n")[0]), WHY_MAX))
     return t
 
 
