@@ -39,7 +39,7 @@ class MainScreen(Screen):
         Binding("r", "app.reject", "Reject"),
         Binding("c", "app.cancel_order", "Cancel order"),
         Binding("K", "app.kill", "Kill switch"),
-        Binding("U", "app.clear_kill", "Clear halt", show=False),
+        Binding("U", "clear_halt", "Clear halt"),  # in the footer while halted (check_action)
         Binding("1", "app.timeframe('15m')", "15m", show=False),
         Binding("2", "app.timeframe('1h')", "1h", show=False),
         Binding("3", "app.timeframe('4h')", "4h", show=False),
@@ -56,6 +56,7 @@ class MainScreen(Screen):
     def __init__(self) -> None:
         super().__init__(id="main")
         self.active_tab = "orders"
+        self._halted_shown = False
 
     def compose(self) -> ComposeResult:
         yield CockpitHeader(self.app.mode_label, id="header")
@@ -128,8 +129,20 @@ class MainScreen(Screen):
 
     # ------------------------------------------------------------- rendering (main thread only)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "clear_halt":  # U is offered (and works) while trading is halted
+            snap = self.app.snapshot
+            return bool(snap and snap.halted)
+        return True
+
+    def action_clear_halt(self) -> None:
+        self.app.action_clear_kill()
+
     def show_header(self, snap: "Snapshot") -> None:
         now = self.app.clock.now_ms()
+        if snap.halted != self._halted_shown:
+            self._halted_shown = snap.halted
+            self.refresh_bindings()
         self.query_one(ModeBadge).set_state(snap.halted, snap.halt_reason)
         self.query_one(CockpitHeader).set_info(render.header_text(
             snap, self.app.symbol, now, compact=self.compact, initial_equity=self.app.initial_equity,
