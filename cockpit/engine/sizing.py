@@ -78,8 +78,8 @@ def plan_intents(decision: Decision, *, decision_id: int | None, price: float, s
         return []
 
     intents: list[OrderIntent] = []
-    limit = ("max_position_notional" if float(risk["max_position_notional"]) <= float(risk["max_position_pct_equity"]) * equity
-             else "max_position_pct_equity")
+    by_notional = float(risk["max_position_notional"]) <= float(risk["max_position_pct_equity"]) * equity
+    limit = "max_position_notional" if by_notional else "max_position_pct_equity"
     why = (f"decision {decision_id}: target exposure {target_exposure:+.2f} x max position {max_size:.4f} BTC ({limit})"
            f"{capped_by} -> {target:+.4f} BTC (now {position_signed:+.4f})")
     if position_signed and (target * position_signed <= 0 or abs(target) < abs(position_signed)):

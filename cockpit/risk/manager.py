@@ -326,8 +326,8 @@ class RiskManager:
         if pos.size <= _EPS:
             # An expected race, not a fault: the position closed (stop, take-profit, kill switch) between
             # planning this close and checking it. Refused all the same; recorded as INFO.
-            c.outcome("reduce_only", "rejected", f"nothing to reduce: the position is already flat (order {intent.side})",
-                      level=RiskLevel.INFO)
+            c.outcome("reduce_only", "rejected",
+                      f"nothing to reduce: the position is already flat (order {intent.side})", level=RiskLevel.INFO)
         elif not closing:
             c.outcome("reduce_only", "rejected", f"nothing to reduce: position {pos.side} {pos.size:g}, order {intent.side}")
         elif c.amount > pos.size + _EPS:

@@ -14,7 +14,7 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer
 
 from cockpit.domain import approval
@@ -91,6 +91,7 @@ class MainScreen(Screen):
     def on_screen_resume(self) -> None:
         # Back from a dialog (kill, reject, confirmations) or another screen: the keys act on orders again.
         self.call_after_refresh(self.focus_default)
+        self.call_after_refresh(self.tick)
 
     def focus_default(self) -> None:
         """The orders list has the focus (↑/↓ select orders), or in the compact layout the open tab's
@@ -195,8 +196,9 @@ class MainScreen(Screen):
         """Once a second: the pending orders' countdowns (banner and rows) from the operator's clock,
         and the banner's note about the last order that left the queue, until it is old."""
         snap = self.app.snapshot
-        if snap is None or not self.is_mounted:
-            return
+        shown = self.app.screen is self or isinstance(self.app.screen, ModalScreen)
+        if snap is None or not self.is_mounted or not shown:
+            return  # under another screen: redrawn when it comes back (on_screen_resume); under a dialog it shows
         if snap.pending:
             now = self.app.clock.now_ms()
             self.query_one(OrdersPane).tick_pending(snap.pending, self.app.selected_order_id,
