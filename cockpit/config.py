@@ -355,6 +355,7 @@ SCHEMA: dict[str, Any] = {
     "ui": {
         "refresh_ms": number(500, 50, 60000, integer=True),
         "chart_bars": number(120, 20, 2000, integer=True),
+        "bell_on_pending": boolean(True),
     },
     "notify": {
         "urls": url_list([]),

@@ -17,6 +17,8 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
+from cockpit.domain import approval
+
 STATUSES = ("new", "pending_approval", "approved", "submitted", "partially_filled", "filled", "rejected",
             "canceled", "expired", "failed")
 STATUS_ALIASES = {"pending": "pending_approval", "open": None, "partial": "partially_filled", "cancelled": "canceled"}
@@ -81,6 +83,16 @@ def _iso(ms: Any) -> str:
     return datetime.fromtimestamp(int(ms) / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _heartbeat(ds) -> dict[str, Any] | None:
+    """The engine's last heartbeat (its clock, the wall time it was written, the simulator's speed)."""
+    row = ds.engine_state_row("heartbeat")
+    try:
+        beat = json.loads(row["value"]) if row and row.get("value") else None
+    except ValueError:
+        return None
+    return beat if isinstance(beat, dict) else None
+
+
 def _fmt(x: Any, spec: str = "g") -> str:
     return "-" if x is None else format(x, spec)
 
@@ -119,7 +131,12 @@ def run_list(args: argparse.Namespace, ctx) -> int:
                 print(f"cockpit orders list: unknown status {args.status!r}; allowed: pending, open, "
                       + ", ".join(STATUSES), file=sys.stderr)
                 return 1
-    rows = DataService().orders(status=status, limit=max(1, args.limit))
+    ds = DataService()
+    rows = ds.orders(status=status, limit=max(1, args.limit))
+    wall_now, beat = _now_ms(), _heartbeat(ds)
+    for r in rows:  # the approval window in the operator's clock, as the cockpit shows it (cockpit.domain.approval)
+        if r["status"] == "pending_approval" and r.get("expires_at"):
+            r["approval_left_s"] = round(approval.approval_left_ms(r["expires_at"], beat, wall_now) / 1000, 1)
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
         return 0
@@ -132,9 +149,12 @@ def run_list(args: argparse.Namespace, ctx) -> int:
         note = []
         if r.get("reduce_only"):
             note.append("reduce-only")
-        if r["status"] == "pending_approval" and r.get("expires_at"):
-            note.append(f"expires {_iso(r['expires_at'])}")
-        if r.get("decided_by"):
+        if "approval_left_s" in r:
+            note.append(approval.expires_phrase(int(r["approval_left_s"] * 1000), wall_now))
+        if r["status"] in ("rejected", "canceled", "expired"):
+            events = ds.order_events(r["id"])  # why it left the approval queue (superseded, expired, by whom)
+            note.append(approval.left_queue_reason(r, events[-1].get("message") if events else None))
+        elif r.get("decided_by"):
             note.append(f"by {r['decided_by']}")
         ra = r.get("risk_assessment")
         if isinstance(ra, dict) and ra.get("status") in ("reduced", "rejected"):

@@ -42,6 +42,7 @@ from cockpit.data import engine_store
 from cockpit.data.data_service import DataService
 from cockpit.domain.market import timeframe_ms
 from cockpit.engine.eventlog import EventLog, iso_ms
+from cockpit.engine.fill_log import FillLog
 from cockpit.engine.stages import Stages
 
 HEARTBEAT_KEY = "heartbeat"
@@ -94,6 +95,7 @@ class Engine:
         self.stages = stages
         self.log = log
         self.db = db
+        self.fill_log = FillLog(log, cfg["symbol"])  # fills, stop-outs, liquidations, realised P&L
         self.clock = stages.clock
         self.symbol = cfg["symbol"]
         self.tf = cfg["decision_timeframe"]
@@ -593,6 +595,7 @@ class Engine:
                 res = self._guard(step, fn, retries=1)
             if res:
                 self.log.info(step, result=_describe(res))
+        self._guard("fill_log", self.fill_log.poll, retries=0, record=False)
         self._refresh_kill_switch()
 
     def _run_kill(self) -> None:

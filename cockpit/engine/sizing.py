@@ -60,10 +60,15 @@ def plan_intents(decision: Decision, *, decision_id: int | None, price: float, s
     lo, hi = float(risk["min_stop_distance_pct"]), float(risk["max_stop_distance_pct"])
     stop_pct = min(max(stop_pct or FALLBACK_STOP_PCT, lo * 1.25), hi * 0.9)
     target = target_exposure * max_size
+    capped_by = ""  # what sized the order when it was not the target exposure (said on the order)
     if sign:
         # Per-trade risk: size x stop distance x price <= max_risk_per_trade_pct x equity.
         risk_cap = float(risk["max_risk_per_trade_pct"]) * equity / (stop_pct * price)
         # 10% headroom: the mark moves between this sizing and the risk check (fast on an accelerated sim).
+        if risk_cap * 0.9 < abs(target):
+            capped_by = (f"; per-trade risk cap ({float(risk['max_risk_per_trade_pct']) * 100:g}% of equity at a "
+                         f"{stop_pct * 100:.2f}% stop) cut {abs(target):.4f} to {risk_cap * 0.9:.4f} BTC "
+                         f"(-{(1 - risk_cap * 0.9 / abs(target)) * 100:.0f}%)")
         target = sign * min(abs(target), risk_cap * 0.9)
     delta = target - position_signed
     band = float(cfg.get("portfolio", {}).get("rebalance_band", REBALANCE_FRACTION))
@@ -73,7 +78,10 @@ def plan_intents(decision: Decision, *, decision_id: int | None, price: float, s
         return []
 
     intents: list[OrderIntent] = []
-    why = f"decision {decision_id}: target exposure {target_exposure:+.2f} -> {target:+.4f} BTC (now {position_signed:+.4f})"
+    by_notional = float(risk["max_position_notional"]) <= float(risk["max_position_pct_equity"]) * equity
+    limit = "max_position_notional" if by_notional else "max_position_pct_equity"
+    why = (f"decision {decision_id}: target exposure {target_exposure:+.2f} x max position {max_size:.4f} BTC ({limit})"
+           f"{capped_by} -> {target:+.4f} BTC (now {position_signed:+.4f})")
     if position_signed and (target * position_signed <= 0 or abs(target) < abs(position_signed)):
         close = abs(position_signed) if target * position_signed <= 0 else abs(position_signed) - abs(target)
         intents.append(OrderIntent(symbol=symbol, side="sell" if position_signed > 0 else "buy",

@@ -322,7 +322,12 @@ class RiskManager:
             c.outcome("reduce_only", "pass", "position unknown; the exchange enforces reduce-only")
             return
         closing = (pos.side == "long" and intent.side == "sell") or (pos.side == "short" and intent.side == "buy")
-        if not closing or pos.size <= _EPS:
+        if pos.size <= _EPS:
+            # An expected race, not a fault: the position closed (stop, take-profit, kill switch) between
+            # planning this close and checking it. Refused all the same; recorded as INFO.
+            c.outcome("reduce_only", "rejected",
+                      f"nothing to reduce: the position is already flat (order {intent.side})", level=RiskLevel.INFO)
+        elif not closing:
             c.outcome("reduce_only", "rejected", f"nothing to reduce: position {pos.side} {pos.size:g}, order {intent.side}")
         elif c.amount > pos.size + _EPS:
             before = c.amount

@@ -100,6 +100,10 @@ class CockpitApp(TradeActions, App):
         self.poller = Poller(ds, self.symbol, chart_bars=cfg["ui"]["chart_bars"])
         self.snapshot: Snapshot | None = None
         self.selected_order_id: int | None = None
+        self.bell_on_pending = bool(cfg["ui"].get("bell_on_pending", True))
+        self._pending_seen: dict[int, dict[str, Any]] | None = None  # pending orders of the last poll
+        # Why the last order left the approval queue and when (operator ms): the banner says it a while.
+        self.queue_note: tuple[str, int] | None = None
         self.live_confirmed = False
         self.last_error: str | None = None
         self.polls = 0
@@ -195,6 +199,7 @@ class CockpitApp(TradeActions, App):
             self.request_refresh()
             return
         self.snapshot = snap
+        arrived = self._follow_the_queue(snap)
         changed = {k for k, v in snap.sigs.items() if first or self._last_sigs.get(k) != v}
         if snap.heartbeat_ms is not None and self.clock.now_ms() - snap.heartbeat_ms > QUIET_HEARTBEAT_MS:
             # An engine gone quiet writes nothing that changes a signature: keep its heartbeat's age
@@ -212,7 +217,36 @@ class CockpitApp(TradeActions, App):
         if first:
             self.call_after_refresh(self._install_gc)
         self.check_trade_results()
+        if arrived is not None and arrived != snap.selected_order_id:
+            self.select_order(arrived)  # re-polls for the new order's timeline (and re-arms)
+            return
         self._arm()
+
+    def _follow_the_queue(self, snap: Snapshot) -> int | None:
+        """Compare the approval queue with the last poll's. A new pending order is selected (the newest
+        one; the orders pane scrolls to it) and rings the terminal bell once (ui.bell_on_pending); an
+        order that left the queue says why (approved by whom, rejected, superseded, expired) in a
+        notification and on the banner. Returns the order to select, if one arrived."""
+        now_pending = {o["id"]: o for o in snap.pending}
+        before, self._pending_seen = self._pending_seen, now_pending
+        if before is None:  # the first poll: nothing arrived or left while we watched
+            return None
+        for oid in sorted(set(before) - set(now_pending)):
+            o = next((x for x in snap.orders if x["id"] == oid), None)
+            why = snap.outcomes.get(oid) or (f"is {o['status'].replace('_', ' ')}" if o else "left the list")
+            text = f"#{oid} {before[oid]['side']} {float(before[oid]['amount']):g} BTC: {why}"
+            self.queue_note = (text, self.clock.now_ms())
+            bad = o is not None and o["status"] in ("rejected", "canceled", "expired", "failed")
+            self.notify(text, title="no longer waiting for approval", severity="warning" if bad else "information",
+                        timeout=10)
+        new = sorted(set(now_pending) - set(before))
+        if not new:
+            return None
+        self.queue_note = None
+        if self.bell_on_pending:
+            self.bell()
+        self.selected_order_id = new[-1]
+        return new[-1]
 
     def _shutting_down(self) -> bool:
         ms = self.main_screen

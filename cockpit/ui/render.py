@@ -14,6 +14,8 @@ import numpy as np
 from rich.text import Text
 
 from cockpit.data.account import exit_reason
+from cockpit.domain import approval
+from cockpit.domain.events import risk_sentence
 from cockpit.domain.text import clean_text
 
 LEVEL_STYLE = {"INFO": "dim", "WARN": "yellow", "WARNING": "yellow", "ERROR": "bold red",
@@ -26,6 +28,16 @@ STATUS_STYLE = {"pending_approval": "bold yellow", "approved": "cyan", "submitte
 ORDER_TYPE = {"market": "mkt", "limit": "lmt"}
 WHY_MAX = 300  # characters of the decision's reasoning under an order (two lines at 160 columns), cut with …
 STATUS_LABEL = {"pending_approval": "PENDING", "partially_filled": "PARTIAL"}
+
+
+def cut_words(s: str, n: int) -> str:
+    """``s`` in at most ``n`` characters, cut at a space (never inside a number or a word) and ending in …"""
+    if len(s) <= n:
+        return s
+    head = s[: n - 1]
+    if " " in head and s[n - 1] != " ":
+        head = head[: head.rindex(" ")]
+    return head.rstrip(" ,;:") + "…"
 
 
 def side_style(side: str | None) -> str:
@@ -131,12 +143,8 @@ def position_parts(pos: dict[str, Any] | None) -> tuple[str, str, float | None]:
 
 def exchange_now(snap: Any, now_ms: int) -> int:
     """The exchange's clock now: the heartbeat's exchange time advanced by the wall time since it,
-    times the simulator's speed (1 on OKX). Falls back to ``now_ms``."""
-    hb = getattr(snap, "heartbeat", None) or {}
-    ts, wall, speed = hb.get("ts"), hb.get("wall_ms"), hb.get("speed") or 1
-    if isinstance(ts, (int, float)) and isinstance(wall, (int, float)):
-        return int(ts + (now_ms - wall) * float(speed))
-    return now_ms
+    times the simulator's speed (1 on OKX). Falls back to ``now_ms`` (cockpit.domain.approval)."""
+    return approval.exchange_now(getattr(snap, "heartbeat", None), now_ms)
 
 
 def header_text(snap: Any, symbol: str, now_ms: int, *, compact: bool, initial_equity: float | None,
@@ -358,7 +366,7 @@ def rationale_text(decisions: list[dict[str, Any]], runs: dict[int, dict[str, An
             t.append(f"(fallback: {clean_text(h['fallback_reason'])}) ", "yellow")
         else:
             t.append(f"({sel}) ", "dim")
-        t.append(clean_text((h.get("reasoning") or "").split("\n")[0])[:120] + "\n", "dim")
+        t.append(cut_words(clean_text((h.get("reasoning") or "").split("\n")[0]), 120) + "\n", "dim")
     t.rstrip()
     return t
 
@@ -367,6 +375,8 @@ def rationale_text(decisions: list[dict[str, Any]], runs: dict[int, dict[str, An
 
 
 def risk_text(events: list[dict[str, Any]], *, limit: int = 100) -> Text:
+    """Newest first, one line each: date and time, level, rule, and the stored details as a sentence
+    (cockpit.domain.events), never raw JSON."""
     t = Text(no_wrap=True, overflow="ellipsis")
     if not events:
         t.append("no risk events", "dim")
@@ -374,10 +384,11 @@ def risk_text(events: list[dict[str, Any]], *, limit: int = 100) -> Text:
     for i, e in enumerate(events[:limit]):
         lvl = str(e.get("level", "")).upper()
         style = LEVEL_STYLE.get(lvl, "")
-        t.append(f"{hms(e.get('timestamp'))} ", "dim")
+        ts = e.get("timestamp")
+        t.append(time.strftime("%m-%d %H:%M ", time.gmtime(int(ts) / 1000)) if ts is not None else "--:-- ", "dim")
         t.append(f"{lvl:<5}" if lvl != "CRITICAL" else "CRIT ", style)
-        t.append(f" {str(e.get('rule', ''))[:16]:<16} ", style if lvl in ("ERROR", "CRITICAL") else "")
-        t.append(str(e.get("details") or "").replace("\n", " "), "dim" if lvl == "INFO" else "")
+        t.append(f" {str(e.get('rule', ''))}: ", style if lvl in ("ERROR", "CRITICAL") else "bold")
+        t.append(risk_sentence(str(e.get("rule", "")), e.get("details")), "dim" if lvl == "INFO" else "")
         if i < min(len(events), limit) - 1:
             t.append("\n")
     return t
@@ -394,15 +405,17 @@ def approval_left_ms(o: dict[str, Any], exchange_now_ms: int, speed: float = 1.0
     return int((o["expires_at"] - exchange_now_ms) / (speed or 1.0))
 
 
-def order_summary(o: dict[str, Any], now_ms: int, speed: float = 1.0) -> Text:
-    """``now_ms``: the exchange's clock now (see exchange_now)."""
+def order_summary(o: dict[str, Any], now_ms: int, speed: float = 1.0, *, outcome: str = "",
+                  keys: bool = True) -> Text:
+    """``now_ms``: the exchange's clock now (see exchange_now). ``outcome``: why the order is no longer
+    waiting for approval (Snapshot.outcomes); ``keys``: end a pending row with the approve/reject keys."""
     t = Text(no_wrap=True, overflow="ellipsis")
     st = o["status"]
     t.append(f"#{o['id']:<4} ")
     t.append(f"{STATUS_LABEL.get(st, st.upper()):<9}", STATUS_STYLE.get(st, ""))
     if st == "pending_approval":
         left = approval_left_ms(o, now_ms, speed)
-        t.append(f"{duration(left)[3:] if left is not None else '':>6} ")
+        t.append(f"{approval.countdown(left) if left is not None else '':>6} ", "bold yellow")
     else:
         t.append(" " * 7)
     t.append(f"{o['side']} ", side_style(o["side"]))
@@ -425,9 +438,11 @@ def order_summary(o: dict[str, Any], now_ms: int, speed: float = 1.0) -> Text:
     if isinstance(ra, dict):
         pct = ra.get("risk_pct_equity")  # the risk manager's loss at the stop, as a fraction of equity
         if pct is not None:
-            t.append(f"  risk {float(pct) * 100:.1f}% eq", "yellow")
-    if st == "pending_approval":
+            t.append(f"  risk {float(pct) * 100:.1f}%" + (" eq" if keys else ""), "yellow")
+    if st == "pending_approval" and keys:
         t.append("  [a]pprove [r]eject", "bold")
+    if outcome and st != "pending_approval":
+        t.append(f"  {outcome}", "dim")
     return t
 
 
@@ -492,10 +507,21 @@ def json_short(v: Any) -> str:
 
 def timeline_text(order: dict[str, Any] | None, events: list[dict[str, Any]], fills: list[dict[str, Any]],
                   decision: dict[str, Any] | None) -> Text:
+    """The selected order's detail. A pending order starts with what the trader reads before pressing
+    ``a``: the risk verdict and how its size came about (which cap sized it); then the timeline."""
     t = Text()
     if not order:
         t.append("no orders yet", "dim")
         return t
+    pending = order["status"] == "pending_approval"
+    if pending:
+        ra = risk_assessment_text(order.get("risk_assessment"))
+        t.append(f"#{order['id']} risk: ", "bold")
+        t.append(ra or "no risk assessment recorded", "yellow")
+        if order.get("reason"):
+            t.append("\n  size: ", "bold")
+            t.append(clean_text(str(order["reason"])))
+        t.append("\n")
     t.append(f"timeline #{order['id']}: ", "bold")
     if events:
         for i, e in enumerate(events):
@@ -512,33 +538,37 @@ def timeline_text(order: dict[str, Any] | None, events: list[dict[str, Any]], fi
                  f" fee {float(f.get('fee') or 0):.2f}", side_style(f["side"]))
         if f.get("realized_pnl"):
             t.append(f" pnl {num(f['realized_pnl'], 2, sign=True)}")
-    if order["status"] == "pending_approval":
-        ra = risk_assessment_text(order.get("risk_assessment"))
-        if ra:
-            t.append(f"\n  risk: {ra}", "yellow")
-    if order.get("reason"):
+    if order.get("reason") and not pending:
         t.append(f"\n  reason: {order['reason']}", "dim")
     if decision and decision.get("reasoning"):
         t.append(f"\n  why (decision #{decision['id']}): ", "dim")
-        t.append(clean_text(decision["reasoning"].split("\n")[0], max_chars=WHY_MAX))
+        t.append(cut_words(clean_text(decision["reasoning"].split("\n")[0]), WHY_MAX))
     return t
 
 
-def banner_text(pending: list[dict[str, Any]], now_ms: int, speed: float = 1.0) -> Text:
-    """``now_ms``: the exchange's clock now (see exchange_now)."""
-    t = Text(no_wrap=True, overflow="ellipsis")
+def banner_text(pending: list[dict[str, Any]], now_ms: int, speed: float = 1.0, *,
+                target: dict[str, Any] | None = None, outcome: str = "") -> Text:
+    """The approval banner. ``now_ms``: the exchange's clock now (see exchange_now); ``target``: the
+    order ``a`` approves (the selected pending one, else the oldest); with nothing pending, ``outcome``
+    says what became of the last order that waited. Wraps rather than cuts (the trader reads it before
+    pressing a key)."""
+    t = Text()
     if not pending:
+        if outcome:
+            t.append(" APPROVAL ", "bold reverse")
+            t.append(f" {outcome}", "bold")
         return t
-    o = pending[0]
+    o = target if target in pending else pending[0]
     t.append(" APPROVAL ", "bold reverse yellow")
-    t.append(f" #{o['id']} {o['side']} {float(o['amount']):g} BTC {ORDER_TYPE.get(o['type'], o['type'])}", "bold")
-    t.append("  a approve · r reject ", "bold")
-    if o.get("expires_at"):
-        t.append(f" expires {duration(approval_left_ms(o, now_ms, speed))[3:]}", "yellow")
-    if len(pending) > 1:
-        t.append(f" (+{len(pending) - 1} more)", "bold yellow")
+    t.append(f" #{o['id']} {o['side']} {float(o['amount']):g} BTC {ORDER_TYPE.get(o['type'], o['type'])}",
+             "bold " + side_style(o["side"]))
     if o.get("stop_loss"):
         t.append(f"  SL {num(o['stop_loss'], 0)}")
     if o.get("take_profit"):
         t.append(f"  TP {num(o['take_profit'], 0)}")
+    if o.get("expires_at"):
+        t.append(f"  {approval.expires_phrase(approval_left_ms(o, now_ms, speed))}", "bold yellow")
+    if len(pending) > 1:
+        t.append(f"  (+{len(pending) - 1} more)", "bold yellow")
+    t.append("  [a]pprove/[r]eject", "bold")  # one word: a wrap never splits the keys
     return t

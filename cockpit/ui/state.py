@@ -15,12 +15,16 @@ import numpy as np
 
 from cockpit.data import DataService
 from cockpit.domain.market import timeframe_ms
+from cockpit.domain import approval
 from cockpit.ui import chart
 from cockpit.ui.chart import DEFAULT_VIEW, View as ChartView
 
 CHART_TIMEFRAMES = ("15m", "1h", "4h", "1d")
 PENDING = "pending_approval"
 OPEN_STATUSES = ("new", "pending_approval", "approved", "submitted", "partially_filled")
+# Statuses an order can leave the approval queue to without being sent: their last lifecycle message
+# (superseded by decision N, rejected by whom and why, ...) is read once per status and shown with the order.
+ENDED = ("rejected", "canceled", "expired", "failed")
 RISK_EVENTS_KEPT = 200
 DECISIONS_KEPT = 30
 
@@ -100,6 +104,7 @@ class Snapshot:
     orders: list[dict[str, Any]] = field(default_factory=list)
     pending: list[dict[str, Any]] = field(default_factory=list)
     selected_order_id: int | None = None
+    outcomes: dict[int, str] = field(default_factory=dict)  # order id -> why it is no longer waiting
     timeline: list[dict[str, Any]] = field(default_factory=list)
     fills: list[dict[str, Any]] = field(default_factory=list)
     selected_decision: dict[str, Any] | None = None
@@ -132,6 +137,7 @@ class Poller:
         from cockpit.ui.account_view import AccountPoller
 
         self._account = AccountPoller(getattr(ds, "_db", None), symbol)
+        self._last_message: dict[tuple[int, str], str] = {}
 
     def poll(self, timeframe: str, selected_order_id: int | None,
              chart_size: tuple[int, int] | None = None, view: chart.View = chart.DEFAULT_VIEW) -> Snapshot:
@@ -179,8 +185,9 @@ class Poller:
         s.orders = ds.orders(symbol=sym, limit=50)
         s.pending = sorted((o for o in s.orders if o["status"] == PENDING), key=lambda o: o["id"])
         if selected_order_id is None and s.orders:
-            selected_order_id = (s.pending[0] if s.pending else s.orders[0])["id"]
+            selected_order_id = (s.pending[-1] if s.pending else s.orders[0])["id"]  # the newest pending
         s.selected_order_id = selected_order_id
+        s.outcomes = self._outcomes(s.orders)
         if selected_order_id is not None:
             s.timeline = ds.order_events(selected_order_id)
             s.fills = ds.trades(order_id=selected_order_id, limit=50)
@@ -248,6 +255,23 @@ class Poller:
                 self._reduce_only[oid] = bool(o and o.get("reduce_only"))
             out.append({"id": f["id"], "timestamp": f["timestamp"], "side": f["side"], "price": f["price"],
                         "amount": f["amount"], "reduce_only": self._reduce_only.get(oid, False)})
+        return out
+
+    def _outcomes(self, orders: list[dict[str, Any]]) -> dict[int, str]:
+        """Why each order that went through approval is no longer waiting (approved by whom, rejected,
+        superseded, expired). An ended order's last lifecycle message is read once per status."""
+        out: dict[int, str] = {}
+        for o in orders:
+            msg = None
+            if o["status"] in ENDED:
+                key = (o["id"], o["status"])
+                if key not in self._last_message:
+                    events = self.ds.order_events(o["id"])
+                    self._last_message[key] = str(events[-1].get("message") or "") if events else ""
+                msg = self._last_message[key]
+            elif o["status"] == PENDING or not o.get("decided_by") or o["decided_by"] == "exchange":
+                continue
+            out[o["id"]] = approval.left_queue_reason(o, msg)
         return out
 
 

@@ -92,3 +92,24 @@ def test_target_changes_trade_by_the_band(config, position, target, legs):
     assert [(i.side, i.reduce_only, pytest.approx(i.amount, abs=1e-8)) for i in intents] == legs
     for i in intents:
         assert (i.stop_loss is None) == i.reduce_only
+
+
+def test_the_order_says_which_cap_sized_it(config):
+    """Issue #20: target +0.68 gave 0.0745 BTC and +0.52 gave 0.0757 BTC because the per-trade risk cap
+    sized both; the order's reason (shown under a pending order as `size:`) says so and by how much."""
+    import copy
+
+    config = copy.deepcopy(config)
+    config["risk"]["max_risk_per_trade_pct"] = 0.01  # 1% of equity at a 2% stop: 0.1 BTC, less the headroom
+    equity, risk = 10_000.0, config["risk"]
+    max_size = min(risk["max_position_notional"], risk["max_position_pct_equity"] * equity) / PRICE
+    (capped,) = plan_intents(decision(1.0), decision_id=3, price=PRICE, signals=SIGNALS, equity=equity,
+                             position_signed=0.0, cfg=config)
+    assert capped.amount < max_size - 1e-9  # the cap, not the exposure, sized it
+    assert f"target exposure +1.00 x max position {max_size:.4f} BTC" in capped.reason
+    cut = f"cut {max_size:.4f} to {capped.amount:.4f} BTC (-{(1 - capped.amount / max_size) * 100:.0f}%)"
+    assert f"per-trade risk cap ({risk['max_risk_per_trade_pct'] * 100:g}% of equity at a 2.00% stop) {cut}" \
+        in capped.reason
+    (small,) = plan_intents(decision(0.1), decision_id=4, price=PRICE, signals=SIGNALS, equity=equity,
+                            position_signed=0.0, cfg=config)
+    assert small.amount == pytest.approx(0.1 * max_size) and "cap" not in small.reason.replace("max position", "")

@@ -225,3 +225,17 @@ def test_stale_account_data_refuses_entries_and_states_its_age():
     close = m.check(OrderIntent(SYM, "sell", 0.01, reduce_only=True),
                     replace(acct(position=Position(SYM, "long", 0.01, 50_000.0)), as_of_ms=T0 - 60_000), MKT)
     assert close.approved
+
+
+def test_closing_an_already_flat_position_is_refused_as_info_not_error():
+    """Issue #20: a reduce-only close that meets a position already closed (stop hit, kill switch) is an
+    expected race: refused, recorded as INFO; a close on the wrong side of a real position stays ERROR."""
+    m = rm()
+    flat = Position(SYM, "flat", 0.0, 0.0)
+    r = m.check(OrderIntent(SYM, "sell", 0.05, reduce_only=True), acct(position=flat), MKT)
+    assert r.rejected and "already flat" in r.reasons[0]
+    assert [(e.level.value, e.rule) for e in m.state.events] == [("INFO", "reduce_only")]
+    m = rm()
+    r = m.check(OrderIntent(SYM, "buy", 0.05, reduce_only=True), acct(position=Position(SYM, "long", 0.03, 50_000.0)),
+                MKT)
+    assert r.rejected and [(e.level.value, e.rule) for e in m.state.events] == [("ERROR", "reduce_only")]

@@ -33,8 +33,13 @@ def make_app(cfg, db):
 
 async def settle(app, pilot) -> None:
     """Wait for every worker, then for the messages they posted to be handled."""
+    from textual.worker import WorkerCancelled
+
     for _ in range(3):
-        await app.workers.wait_for_complete()
+        try:
+            await app.workers.wait_for_complete()
+        except WorkerCancelled:  # an exclusive poll replaced by a newer one (a key pressed meanwhile)
+            continue
         await pilot.pause()
 
 
@@ -47,6 +52,19 @@ async def until(app, pilot, cond, rounds: int = 100) -> None:
             return
         await settle(app, pilot)
         await pilot.pause(0.05)
+
+
+def screen_text(app) -> str:
+    """What the terminal shows now (every layer, dialogs over the screen below), as plain text lines."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def flat_text(app) -> str:
+    """``screen_text`` as one line: borders and runs of blanks become one space, so a sentence wrapped
+    over several rows of a pane reads as it was written."""
+    import re
+
+    return re.sub(r"[\s│█▌▐▏▎]+", " ", screen_text(app))
 
 
 async def open_screen(app, pilot, key: str):

@@ -14,9 +14,10 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer
 
+from cockpit.domain import approval
 from cockpit.ui import render
 from cockpit.ui.account_view import position_text
 from cockpit.ui.widgets.candles import CandlesChart, chart_title
@@ -33,6 +34,8 @@ COMPACT_BELOW = (120, 40)  # columns, rows
 # In the compact layout the chart keeps 12 rows of price (plus its time axis and border), however short
 # the terminal: at 80x24 that is 15 of the 21 rows between the header and the footer.
 COMPACT_CHART_ROWS = 15
+COUNTDOWN_S = 1.0  # the approval countdown is redrawn this often (seconds)
+NOTE_SHOWN_MS = 120_000  # the banner says why the last order left the approval queue for this long (operator ms)
 
 
 class MainScreen(Screen):
@@ -41,7 +44,7 @@ class MainScreen(Screen):
         Binding("r", "app.reject", "Reject"),
         Binding("c", "app.cancel_order", "Cancel order"),
         Binding("K", "app.kill", "Kill switch"),
-        Binding("U", "app.clear_kill", "Clear halt", show=False),
+        Binding("U", "clear_halt", "Clear halt"),  # in the footer while halted (check_action)
         Binding("X", "app.close_position", "Close position", show=False),
         Binding("S", "app.move_stop", "Move stop", show=False),
         Binding("T", "app.move_take_profit", "Move take-profit", show=False),
@@ -66,6 +69,7 @@ class MainScreen(Screen):
     def __init__(self) -> None:
         super().__init__(id="main")
         self.active_tab = "orders"
+        self._halted_shown = False
 
     def compose(self) -> ComposeResult:
         yield CockpitHeader(self.app.mode_label, id="header")
@@ -84,9 +88,12 @@ class MainScreen(Screen):
 
     def on_mount(self) -> None:
         self._apply_tabs()
-        self.query_one("#orders-table", DataTable).focus()
+        self.focus_default()
         if self.app.snapshot is not None:  # a poll landed before the panes were mounted
             self.show(self.app.snapshot, set(self.app.snapshot.sigs))
+        # The approval countdown runs on the operator's clock: redrawn every second, not only when a
+        # poll brings a changed order list.
+        self.set_interval(COUNTDOWN_S, self.tick, name="approval-countdown")
 
     def on_resize(self, event: events.Resize) -> None:
         w, h = event.size
@@ -100,6 +107,22 @@ class MainScreen(Screen):
         if self.app.snapshot is not None:
             self.show_header(self.app.snapshot)
             self.show_position(self.app.snapshot)
+        self.call_after_refresh(self.focus_default)
+
+    def on_screen_resume(self) -> None:
+        # Back from a dialog (kill, reject, confirmations) or another screen: the keys act on orders again.
+        self.call_after_refresh(self.focus_default)
+        self.call_after_refresh(self.tick)
+
+    def focus_default(self) -> None:
+        """The orders list has the focus (↑/↓ select orders), or in the compact layout the open tab's
+        pane when it is not the orders tab (↑/↓ scroll it)."""
+        if self.app.screen is not self:
+            return
+        if self.compact and self.active_tab != "orders":
+            self.query_one(f"#{self.active_tab}").focus(scroll_visible=False)
+        else:
+            self.query_one("#orders-table", DataTable).focus(scroll_visible=False)
 
     @property
     def compact(self) -> bool:
@@ -110,6 +133,7 @@ class MainScreen(Screen):
     def action_tab(self, name: str) -> None:
         self.active_tab = name
         self._apply_tabs()
+        self.focus_default()
 
     def action_chart_focus(self) -> None:
         chart = self.query_one(CandlesChart)
@@ -127,6 +151,7 @@ class MainScreen(Screen):
             return
         self.active_tab = LOWER[(LOWER.index(self.active_tab) + 1) % len(LOWER)]
         self._apply_tabs()
+        self.focus_default()
 
     def _apply_tabs(self) -> None:
         for name in LOWER:
@@ -136,8 +161,20 @@ class MainScreen(Screen):
 
     # ------------------------------------------------------------- rendering (main thread only)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "clear_halt":  # U is offered (and works) while trading is halted
+            snap = self.app.snapshot
+            return bool(snap and snap.halted)
+        return True
+
+    def action_clear_halt(self) -> None:
+        self.app.action_clear_kill()
+
     def show_header(self, snap: "Snapshot") -> None:
         now = self.app.clock.now_ms()
+        if snap.halted != self._halted_shown:
+            self._halted_shown = snap.halted
+            self.refresh_bindings()
         self.query_one(ModeBadge).set_state(snap.halted, snap.halt_reason)
         self.query_one(CockpitHeader).set_info(render.header_text(
             snap, self.app.symbol, now, compact=self.compact, initial_equity=self.app.initial_equity,
@@ -174,15 +211,40 @@ class MainScreen(Screen):
         if "orders" in changed:
             pane = self.query_one(OrdersPane)
             xnow = render.exchange_now(snap, now)
-            speed = float((snap.heartbeat or {}).get("speed") or 1.0)
-            pane.set_orders(snap.orders, app.selected_order_id, xnow, speed)
+            speed = approval.heartbeat_speed(snap.heartbeat)
+            pane.set_orders(snap.orders, app.selected_order_id, xnow, speed, snap.outcomes)
             sel = next((o for o in snap.orders if o["id"] == app.selected_order_id), None)
             pane.set_timeline(render.timeline_text(sel, snap.timeline if sel and snap.selected_order_id == sel["id"]
                                                    else [], snap.fills, snap.selected_decision))
-            banner = self.query_one(ApprovalBanner)
-            banner.update(render.banner_text(snap.pending, xnow, speed))
-            banner.set_class(bool(snap.pending), "-shown")
+            self.show_banner(snap)
             self._apply_tabs()
+
+    def show_banner(self, snap: "Snapshot") -> None:
+        app = self.app
+        now = app.clock.now_ms()
+        note = app.queue_note if app.queue_note and now - app.queue_note[1] < NOTE_SHOWN_MS else None
+        if note is None:
+            app.queue_note = None
+        banner = self.query_one(ApprovalBanner)
+        banner.update(render.banner_text(snap.pending, render.exchange_now(snap, now),
+                                         approval.heartbeat_speed(snap.heartbeat), target=app.approval_target(),
+                                         outcome=note[0] if note else ""))
+        banner.set_class(bool(snap.pending or note), "-shown")
+
+    def tick(self) -> None:
+        """Once a second: the pending orders' countdowns (banner and rows) from the operator's clock,
+        and the banner's note about the last order that left the queue, until it is old."""
+        snap = self.app.snapshot
+        shown = self.app.screen is self or isinstance(self.app.screen, ModalScreen)
+        if snap is None or not self.is_mounted or not shown:
+            return  # under another screen: redrawn when it comes back (on_screen_resume); under a dialog it shows
+        if snap.pending:
+            now = self.app.clock.now_ms()
+            self.query_one(OrdersPane).tick_pending(snap.pending, self.app.selected_order_id,
+                                                    render.exchange_now(snap, now),
+                                                    approval.heartbeat_speed(snap.heartbeat))
+        if snap.pending or self.app.queue_note:
+            self.show_banner(snap)
 
     @on(DataTable.RowHighlighted, "#orders-table")
     def _order_highlighted(self, event: DataTable.RowHighlighted) -> None:

@@ -1,4 +1,6 @@
-"""Modals: reject reason, confirmations (kill switch, clear halt), and the typed LIVE confirmation."""
+"""Modals: reject reason, confirmations (kill switch, clear halt), and the typed LIVE confirmation.
+
+Their questions wrap to the dialog's width (never cut at 80 columns): the trader reads them before pressing a key."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ MODAL_CSS = """
 {name} {{ align: center middle; }}
 {name} > Vertical {{ width: 64; max-width: 100%; height: auto; border: thick $warning; background: $surface;
                     padding: 1 2; }}
+{name} Label {{ width: 100%; }}
 {name} Horizontal {{ height: auto; align-horizontal: right; margin-top: 1; }}
 {name} Button {{ margin-left: 1; }}
 """

@@ -92,6 +92,11 @@ class PromptsScreen(CockpitScreen):
         for r in self.candidates:
             c.add_row(r["version"], Text(r["status"], "bold green" if r["status"] == "published" else ""),
                       r["trained"], Text(r["verdict"], r["verdict_style"]), r["by"], key=r["version"])
+        c.border_title = ("Training candidates (P publishes the selected one)" if self.candidates else
+                          "Training candidates — none yet")
+        if not self.candidates:  # the empty state says how to make one
+            c.add_row(Text("`cockpit train run` makes one", "italic"), "", Text("then `cockpit train report`", "dim"),
+                      "", "", key="none")
         t = self.query_one("#pr-versions", DataTable)
         t.clear()
         for v in self.versions:

@@ -114,11 +114,14 @@ class RiskEventsPane(TextPane):
 
 
 class OrdersPane(Vertical):
-    """Orders (newest first, pending highlighted) and the selected order's timeline."""
+    """Orders (newest first, pending highlighted) and the selected order's detail: for a pending order
+    the risk verdict first, wrapped (never cut: the trader reads it before pressing a key), then its
+    timeline; the detail scrolls when it is longer than the pane."""
 
     DEFAULT_CSS = """
-    OrdersPane DataTable { height: 1fr; }
-    OrdersPane #order-timeline { height: auto; max-height: 6; }
+    OrdersPane DataTable { height: 1fr; min-height: 2; overflow-x: hidden; }
+    OrdersPane #order-detail { height: auto; max-height: 8; }
+    OrdersPane #order-timeline { width: 1fr; height: auto; }
     """
 
     def __init__(self, **kw: Any) -> None:
@@ -130,28 +133,44 @@ class OrdersPane(Vertical):
         t = DataTable(id="orders-table", show_header=False, cursor_type="row", zebra_stripes=False)
         t.add_column("order", key="order")
         yield t
-        yield Static("", id="order-timeline")
+        with VerticalScroll(id="order-detail"):
+            yield Static("", id="order-timeline")
 
     @property
     def table(self) -> DataTable:
         return self.query_one("#orders-table", DataTable)
 
-    def set_orders(self, orders: list[dict[str, Any]], selected: int | None, now_ms: int, speed: float = 1.0) -> None:
+    def _row(self, o: dict[str, Any], selected: int | None, now_ms: int, speed: float, outcome: str) -> Text:
+        marker = Text("▶ " if o["id"] == selected else "  ", "bold")
+        # The footer and the banner carry the keys; a narrow pane keeps the row for the order itself.
+        keys = not self.size.width or self.size.width >= 110
+        return marker + render.order_summary(o, now_ms, speed, outcome=outcome, keys=keys)
+
+    def set_orders(self, orders: list[dict[str, Any]], selected: int | None, now_ms: int, speed: float = 1.0,
+                   outcomes: dict[int, str] | None = None) -> None:
+        outcomes = outcomes or {}
         t = self.table
         with t.prevent(DataTable.RowHighlighted):
             t.clear()
             self._row_ids = []
             for o in orders:
-                marker = Text("▶ " if o["id"] == selected else "  ", "bold")
-                t.add_row(marker + render.order_summary(o, now_ms, speed), key=str(o["id"]))
+                t.add_row(self._row(o, selected, now_ms, speed, outcomes.get(o["id"], "")), key=str(o["id"]))
                 self._row_ids.append(o["id"])
             if selected in self._row_ids:
-                t.move_cursor(row=self._row_ids.index(selected), animate=False)
+                # scrolled into view: a new pending order is selected wherever it lands in the list
+                t.move_cursor(row=self._row_ids.index(selected), animate=False, scroll=True)
         if not orders:
             self.border_title = "Orders — none yet"
         else:
             n = sum(1 for o in orders if o["status"] == "pending_approval")
             self.border_title = f"Orders — {n} pending approval" if n else "Orders"
+
+    def tick_pending(self, orders: list[dict[str, Any]], selected: int | None, now_ms: int, speed: float) -> None:
+        """Redraw only the pending rows (their countdown), once a second between polls."""
+        t = self.table
+        for o in orders:
+            if o["status"] == "pending_approval" and o["id"] in self._row_ids:
+                t.update_cell(str(o["id"]), "order", self._row(o, selected, now_ms, speed, ""))
 
     def set_timeline(self, text: Text) -> None:
         self.query_one("#order-timeline", Static).update(text)
@@ -161,7 +180,7 @@ class ApprovalBanner(Static):
     """One line above the footer whenever an order waits for approval, whatever tab is open."""
 
     DEFAULT_CSS = """
-    ApprovalBanner { height: 1; background: $warning 30%; display: none; }
+    ApprovalBanner { height: auto; max-height: 3; background: $warning 30%; display: none; }
     ApprovalBanner.-shown { display: block; }
     """
 
