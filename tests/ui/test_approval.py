@@ -261,3 +261,20 @@ async def test_a_pending_order_says_which_cap_sized_it(make_app, cfg, demo_ids):
         assert "size: entry: decision 9: target exposure -0.68" in text
         assert "per-trade risk cap (1% of equity at a 2.00% stop) cut" in text
         assert text.index("per-trade risk cap") < text.index(f"timeline #{new}")
+
+
+async def test_the_compact_chart_gives_rows_to_a_waiting_order_and_takes_them_back(make_app, demo_ids):
+    """At 80x24 the chart keeps twelve price rows, except while an order waits for approval: then its risk
+    verdict and sizing come first, and the rows return once the queue is empty."""
+    from cockpit.ui import chart
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        c = app.query_one("#candles")
+        assert chart.layout(c.size.height)[0] < 12
+        assert "max_position reduced: amount capped at 0.12 BTC" in flat_text(app)
+        m.OrderRow.update(status="rejected").where(m.OrderRow.id == demo_ids["pending"]).execute()
+        app.request_refresh()
+        await until(app, pilot, lambda: chart.layout(c.size.height)[0] >= 12)
+        assert chart.layout(c.size.height)[0] >= 12

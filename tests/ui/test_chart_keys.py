@@ -23,7 +23,12 @@ def chart_lines(app) -> list[str]:
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-async def test_chart_keeps_twelve_price_rows_a_time_axis_and_volume(make_app, demo_ids, size):
+async def test_chart_keeps_twelve_price_rows_a_time_axis_and_volume(make_app, db, size):
+    # No order waiting: while one waits for approval the compact chart gives rows to its risk verdict
+    # (tests/ui/test_approval.py), and the full-size layout keeps twelve either way.
+    from demo_data import fill_demo
+
+    fill_demo(pending=size[1] >= 40)
     app = make_app()
     async with app.run_test(size=size) as pilot:
         await settle(app, pilot)

@@ -27,6 +27,8 @@ def test_a_long_reasoning_under_an_order_is_cut_with_an_ellipsis():
     order = {"id": 2, "status": "pending_approval"}
     text = render.timeline_text(order, [], [], {"id": 7, "reasoning": words + tail}).plain
     why = text.split("why (decision #7): ", 1)[1]
-    assert why.endswith("…") and len(why) == render.WHY_MAX
+    # Cut at most WHY_MAX characters in, between words (never inside a word or a number).
+    assert why.endswith("…") and len(why) <= render.WHY_MAX
+    assert words.startswith(why[:-1].rstrip(" ,")) and words[len(why[:-1].rstrip(" ,"))] in " ,"
     short = render.timeline_text(order, [], [], {"id": 7, "reasoning": "trend intact" + tail}).plain
     assert short.endswith("trend intact" + tail)

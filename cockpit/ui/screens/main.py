@@ -34,6 +34,10 @@ COMPACT_BELOW = (120, 40)  # columns, rows
 # In the compact layout the chart keeps 12 rows of price (plus its time axis and border), however short
 # the terminal: at 80x24 that is 15 of the 21 rows between the header and the footer.
 COMPACT_CHART_ROWS = 15
+# While an order waits for approval the compact chart gives rows to the order's risk verdict and sizing:
+# what the trader must read before pressing a or r comes before the plot (at 80x24 the chart keeps 9 rows).
+APPROVAL_RESERVE_ROWS = 15
+APPROVAL_CHART_ROWS = 8
 COUNTDOWN_S = 1.0  # the approval countdown is redrawn this often (seconds)
 NOTE_SHOWN_MS = 120_000  # the banner says why the last order left the approval queue for this long (operator ms)
 
@@ -70,6 +74,7 @@ class MainScreen(Screen):
         super().__init__(id="main")
         self.active_tab = "orders"
         self._halted_shown = False
+        self._body_rows: int | None = None  # the compact grid's chart rows as last set
 
     def compose(self) -> ComposeResult:
         yield CockpitHeader(self.app.mode_label, id="header")
@@ -99,15 +104,27 @@ class MainScreen(Screen):
         w, h = event.size
         compact = w < COMPACT_BELOW[0] or h < COMPACT_BELOW[1]
         self.set_class(compact, "-compact")
-        body = self.query_one("#body")
-        if compact:
-            body.styles.grid_rows = f"{max(COMPACT_CHART_ROWS, (h - 4) // 2)} 1 1fr"
-        else:
-            body.styles.clear_rule("grid_rows")
+        self._size_body(compact, h)
         if self.app.snapshot is not None:
             self.show_header(self.app.snapshot)
             self.show_position(self.app.snapshot)
         self.call_after_refresh(self.focus_default)
+
+    def _size_body(self, compact: bool, h: int) -> None:
+        """The compact layout's rows: chart, tab strip, lower pane (see APPROVAL_RESERVE_ROWS)."""
+        body = self.query_one("#body")
+        if not compact:
+            if self._body_rows is not None:
+                body.styles.clear_rule("grid_rows")
+                self._body_rows = None
+            return
+        rows = max(COMPACT_CHART_ROWS, (h - 4) // 2)
+        snap = self.app.snapshot
+        if snap is not None and snap.pending:
+            rows = max(APPROVAL_CHART_ROWS, min(rows, h - APPROVAL_RESERVE_ROWS))
+        if rows != self._body_rows:
+            body.styles.grid_rows = f"{rows} 1 1fr"
+            self._body_rows = rows
 
     def on_screen_resume(self) -> None:
         # Back from a dialog (kill, reject, confirmations) or another screen: the keys act on orders again.
@@ -218,6 +235,7 @@ class MainScreen(Screen):
                                                    else [], snap.fills, snap.selected_decision))
             self.show_banner(snap)
             self._apply_tabs()
+            self._size_body(self.compact, self.size.height)
 
     def show_banner(self, snap: "Snapshot") -> None:
         app = self.app
