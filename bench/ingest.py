@@ -1,6 +1,7 @@
 """Benchmark: candle import and read-back through the project's own paths vs plain sqlite3.
 
-1. Generates N (default 1,000,000) 1h candles into a CSV, imports it with the project's import path
+1. Generates N (default 1,000,000) 15m candles (from 1990 on, so that all of them lie before now, which
+   the import checks) into a CSV, imports it with the project's import path
    (`cockpit.market.csv_import.import_csv`: parse, validate, one transaction) into a fresh,
    migrated database; in the same run inserts the same rows with plain `sqlite3.executemany` in one
    transaction into an identical table (same columns, UNIQUE constraint and index). Prints both
@@ -26,6 +27,7 @@ from cockpit.db import migrate, open_database
 from cockpit.market.csv_import import import_csv, read_candles_csv
 
 SYMBOL = "BTC/USDT:USDT"
+TF, TF_MS = "15m", 900_000
 RAW_DDL = """
 CREATE TABLE market_data (
     id INTEGER PRIMARY KEY AUTOINCREMENT, symbol TEXT NOT NULL, timeframe TEXT NOT NULL, timestamp INTEGER NOT NULL,
@@ -37,7 +39,7 @@ CREATE INDEX idx_market_data_symbol_timeframe_timestamp ON market_data(symbol, t
 
 def generate_csv(path: Path, n: int, seed: int = 7) -> None:
     rng = np.random.default_rng(seed)
-    ts = 1_500_000_000_000 // 3_600_000 * 3_600_000 + np.arange(n, dtype=np.int64) * 3_600_000
+    ts = 631_152_000_000 + np.arange(n, dtype=np.int64) * TF_MS  # 1990-01-01 UTC; 1M bars end in 2018
     close = 20000 * np.exp(np.cumsum(rng.standard_t(4, n) * 0.004))
     open_ = np.r_[close[0], close[:-1]]
     spread = np.abs(rng.normal(0, 0.003, n)) * close
@@ -64,13 +66,13 @@ def main() -> None:
         db = open_database(f"sqlite:///{tmp / 'project.db'}")
         migrate(db)
         t = time.perf_counter()
-        res = import_csv(db, csv_path, symbol=SYMBOL, timeframe="1h")
+        res = import_csv(db, csv_path, symbol=SYMBOL, timeframe=TF)
         project_s = time.perf_counter() - t
         assert res.rows_inserted == n, res
 
         # Raw reference: the same rows (already parsed) with executemany into an identical table.
-        df = read_candles_csv(csv_path, "1h")
-        rows = list(zip([SYMBOL] * n, ["1h"] * n, *(df[c].tolist() for c in ("timestamp", "open", "high", "low", "close", "volume"))))
+        df = read_candles_csv(csv_path, TF)
+        rows = list(zip([SYMBOL] * n, [TF] * n, *(df[c].tolist() for c in ("timestamp", "open", "high", "low", "close", "volume"))))
         con = sqlite3.connect(tmp / "raw.db")
         con.execute("PRAGMA journal_mode=WAL")
         con.execute("PRAGMA synchronous=NORMAL")
@@ -84,12 +86,12 @@ def main() -> None:
         # Read back: DataService DataFrame vs plain sqlite3 into numpy.
         ds = DataService(db)
         t = time.perf_counter()
-        frame = ds.candles(SYMBOL, "1h")
+        frame = ds.candles(SYMBOL, TF)
         ds_read_s = time.perf_counter() - t
         assert len(frame) == n
         t = time.perf_counter()
         cur = con.execute("SELECT timestamp, open, high, low, close, volume FROM market_data"
-                          " WHERE symbol=? AND timeframe=? ORDER BY timestamp", (SYMBOL, "1h"))
+                          " WHERE symbol=? AND timeframe=? ORDER BY timestamp", (SYMBOL, TF))
         arr = np.array(cur.fetchall(), dtype=np.float64)
         raw_read_s = time.perf_counter() - t
         assert arr.shape == (n, 6)

@@ -217,12 +217,15 @@ class StreamFollower:
 def store_price_snapshot(symbol: str, ts: int, last: float, mark: float | None, db: Any = None) -> int:
     """One ``price_snapshots`` row from the streams (the same table REST ingest fills). The stream has
     no index price: the newest stored one is carried when it is at most a minute older. Rows inserted."""
+    from cockpit.db import models as m
     from cockpit.db.connection import database_proxy
+    from cockpit.db.portable import insert_many_ignore
 
     db = db or database_proxy
-    r = db.execute_sql("SELECT index_price, timestamp FROM price_snapshots WHERE symbol=? AND timestamp<=? "
-                       "ORDER BY timestamp DESC LIMIT 1", (symbol, int(ts))).fetchone()
+    p = m.PriceSnapshot
+    r = (p.select(p.index_price, p.timestamp).where((p.symbol == symbol) & (p.timestamp <= int(ts)))
+         .order_by(p.timestamp.desc()).limit(1).tuples().bind(db).first())
     index = r[0] if r and r[0] is not None and int(ts) - int(r[1]) <= 60_000 else None
-    cur = db.execute_sql("INSERT OR IGNORE INTO price_snapshots (symbol, timestamp, last_price, mark_price, index_price) "
-                         "VALUES (?, ?, ?, ?, ?)", (symbol, int(ts), float(last), mark, index))
-    return cur.rowcount if cur.rowcount and cur.rowcount > 0 else 0
+    with db.atomic():  # insert_many_ignore runs in the caller's transaction: this is one of its own
+        return insert_many_ignore(db, p, [p.symbol, p.timestamp, p.last_price, p.mark_price, p.index_price],
+                                  [(symbol, int(ts), float(last), mark, index)])
