@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+sys.path[:0] = [str(REPO), str(REPO / "tests")]  # this checkout's cockpit and the tests' support
 
 # Engine cadence for the runs (wall seconds), as the engine tests use.
 FAST_ENGINE = {"engine.fast_loop_s": 0.25, "engine.ingest_interval_s": 0.5}
