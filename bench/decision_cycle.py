@@ -85,7 +85,7 @@ def one_round(cfg: dict, mode: str, cycles: int, bars: int, seed: int) -> dict[s
             for tf, df in series.items():
                 insert_candles(db, symbol, tf, df[df.timestamp < first_bar])
             fts = np.arange(t0, first_bar + cycles * dms, 8 * 3_600_000, dtype=np.int64)
-            FundingRate.insert_many([{"symbol": symbol, "timestamp": int(t), "funding_rate": 0.0001, "created_at": 0}
+            FundingRate.insert_many([{"symbol": symbol, "timestamp": int(t), "funding_rate": 0.0001}
                                      for t in fts]).execute()
         clock = ManualClock(first_bar)
         ds = DataService()
