@@ -102,6 +102,21 @@ class DataService:
         out["timestamp"] = cols[0].astype(np.int64)
         return out
 
+    def consistent_reads(self):
+        """A transaction for reads that must see one state of the database (on SQLite's WAL one snapshot
+        from the first read on)."""
+        return self._db.atomic()
+
+    def candle_fingerprint(self, symbol: str, timeframe: str, start: int, end: int) -> tuple:
+        """(row count, then the sum of each column) of the candles with open time in [start, end]: one
+        aggregate query that tells whether a stored range still holds exactly the rows read from it
+        (ContextCache compares it with the fingerprint taken when it read them)."""
+        c = m.MarketData
+        row = self._one(c.select(fn.COUNT(c.timestamp), *(fn.SUM(getattr(c, k)) for k in CANDLE_COLUMNS)).where(
+            (c.symbol == symbol) & (c.timeframe == timeframe) & (c.timestamp >= int(start))
+            & (c.timestamp <= int(end))))
+        return tuple(row) if row else ()
+
     def candles(self, symbol: str, timeframe: str, *, limit: int | None = None, start: int | None = None,
                 end: int | None = None) -> pd.DataFrame:
         """Candles as a DataFrame (columns timestamp, open, high, low, close, volume), oldest first."""

@@ -250,7 +250,7 @@ def _build_ingest(cfg: dict[str, Any], st: Stages, log: EventLog, exchange_for) 
 
 def _build_analysis(cfg: dict[str, Any], st: Stages, log: EventLog, exchange_for) -> None:
     from cockpit.indicators.analysis import TechnicalAnalysis
-    from cockpit.strategies.base import build_context
+    from cockpit.strategies.base import ContextCache
     from cockpit.strategies.registry import build_strategies
 
     strategies = build_strategies(cfg)
@@ -259,10 +259,11 @@ def _build_analysis(cfg: dict[str, Any], st: Stages, log: EventLog, exchange_for
     timeframes = cfg["timeframes"]
     bars = int(cfg["engine"]["history_bars"])
     tf_ms = timeframe_ms(tf)
+    contexts = ContextCache()  # each decision reads only the candles newer than the previous one's
 
     def analyze(bar: int) -> Analysis:
         now = bar + tf_ms
-        ctx = build_context(DataService(), symbol, timeframes, now, bars)
+        ctx = contexts.build(DataService(), symbol, timeframes, now, bars)
         signals = [s.on_bar(ctx) for s in strategies]
         candles = ctx.candles(tf)
         price = float(candles["close"][-1]) if len(candles["close"]) else None

@@ -40,6 +40,15 @@ def _num(v: Any) -> float | None:
     return float(f"{f:.8g}")
 
 
+def _copy(x: Any) -> Any:
+    """A copy of a report (dicts, lists and scalars only): copy.deepcopy's result, several times faster."""
+    if isinstance(x, dict):
+        return {k: _copy(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_copy(v) for v in x]
+    return x
+
+
 def _last(x: np.ndarray) -> float | None:
     return _num(x[-1]) if len(x) else None
 
@@ -49,6 +58,10 @@ class TechnicalAnalysis:
         self.regime = RegimeClassifier(regime_cfg)
         self.patterns = PatternRecognizer()
         self.tail = tail  # bars used per timeframe (EMA200 converges well within 2000)
+        # Per timeframe: the (tail) arrays the last report was computed from, and that report. A timeframe
+        # whose candles have not changed since the previous decision (a higher timeframe between its
+        # closes) is not recomputed; any difference at all recomputes it.
+        self._last: dict[str, tuple[int, dict[str, np.ndarray], dict[str, Any]]] = {}
 
     def timeframe_report(self, arrays: Mapping[str, np.ndarray]) -> dict[str, Any]:
         n = len(arrays["close"])
@@ -57,12 +70,18 @@ class TechnicalAnalysis:
         a = {k: np.asarray(v)[-self.tail:] for k, v in arrays.items()}
         h, lo, c, v = (np.asarray(a[k], dtype=np.float64) for k in ("high", "low", "close", "volume"))
         up, mid, lw = ind.bollinger(c, 20, 2.0)
-        m_line, m_sig, m_hist = ind.macd(c)
+        # Each shared indicator once: the EMAs feed MACD (exactly ind.macd's arithmetic), ADX and
+        # realized volatility feed the regime classifier.
+        emas = {p: ind.ema(c, p) for p in (12, 26, 50, 200)}
+        m_line = emas[12] - emas[26]
+        m_sig = ind.ema(m_line, 9)
+        m_hist = m_line - m_sig
         adx, pdi, mdi = ind.adx(h, lo, c, 14)
+        vol24 = ind.realized_vol(c, 24)
         atr = ind.atr(h, lo, c, 14)
         dc_u, dc_m, dc_l = ind.donchian(h, lo, 20)
         obv = ind.obv(c, v)
-        ema_fast, ema_slow = ind.ema(c, 12), ind.ema(c, 26)
+        ema_fast, ema_slow = emas[12], emas[26]
         close = float(c[-1])
         bw = (up[-1] - lw[-1]) / mid[-1] if np.isfinite(mid[-1]) and mid[-1] else float("nan")
         pb = (close - lw[-1]) / (up[-1] - lw[-1]) if np.isfinite(up[-1]) and up[-1] > lw[-1] else float("nan")
@@ -70,14 +89,14 @@ class TechnicalAnalysis:
         trend = "flat"
         if np.isfinite(ef) and np.isfinite(es):
             trend = "up" if ef > es and close > es else "down" if ef < es and close < es else "flat"
-        regime, inputs = self.regime.classify(a)
+        regime, inputs = self.regime.classify(a, pre={("adx", 14): adx, ("vol", 24): vol24})
         atr_last = float(atr[-1]) if np.isfinite(atr[-1]) else None
         return {
             "bars": int(n),
             "timestamp": int(a["timestamp"][-1]) if "timestamp" in a else None,
             "close": _num(close),
             "change_pct": _num((close / c[-2] - 1) * 100) if len(c) > 1 and c[-2] else None,
-            "ema": {f"ema{p}": _last(ind.ema(c, p)) for p in (12, 26, 50, 200)},
+            "ema": {f"ema{p}": _last(e) for p, e in emas.items()},
             "sma20": _last(mid),
             "rsi14": _last(ind.rsi(c, 14)),
             "macd": {"macd": _last(m_line), "signal": _last(m_sig), "hist": _last(m_hist)},
@@ -90,7 +109,7 @@ class TechnicalAnalysis:
             "obv": _last(obv),
             "obv_change_20": _num(obv[-1] - obv[-21]) if len(obv) > 20 else None,
             "vwap14": _last(ind.vwap(h, lo, c, v, 14)),
-            "realized_vol24": _last(ind.realized_vol(c, 24)),
+            "realized_vol24": _last(vol24),
             "zscore20": _last(ind.zscore(c, 20)),
             "trend": trend,
             "patterns": self.patterns.latest(a),
@@ -99,10 +118,23 @@ class TechnicalAnalysis:
             "regime_inputs": inputs,
         }
 
+    def _timeframe_report_reusing(self, tf: str, arrays: Mapping[str, np.ndarray]) -> dict[str, Any]:
+        """timeframe_report, reused when this timeframe's candles equal (every column, bit for bit) the
+        ones of the previous report; a copy, so a caller changing the dict cannot change the next one."""
+        n = len(arrays["close"])
+        a = {k: np.asarray(v)[-self.tail:] for k, v in arrays.items()}
+        prev = self._last.get(tf)
+        if prev is not None and prev[0] == n and prev[1].keys() == a.keys() and all(
+                prev[1][k].dtype == a[k].dtype and np.array_equal(prev[1][k], a[k]) for k in a):
+            return _copy(prev[2])
+        rep = self.timeframe_report(arrays)
+        self._last[tf] = (n, {k: v.copy() for k, v in a.items()}, _copy(rep))
+        return rep
+
     def report(self, arrays_by_tf: Mapping[str, Mapping[str, np.ndarray]], primary: str | None = None
                ) -> dict[str, Any]:
         tfs = sorted(arrays_by_tf, key=lambda t: TIMEFRAME_MS.get(t, 0))
-        per = {tf: self.timeframe_report(arrays_by_tf[tf]) for tf in tfs}
+        per = {tf: self._timeframe_report_reusing(tf, arrays_by_tf[tf]) for tf in tfs}
         if primary is None or primary not in per:
             primary = next((tf for tf in tfs if per[tf].get("bars")), tfs[0] if tfs else None)
         p = per.get(primary, {}) if primary else {}

@@ -55,11 +55,19 @@ class RegimeClassifier:
         c.update({k: v for k, v in (cfg or {}).items() if k in DEFAULTS})
         self.cfg = c
 
-    def components(self, a: Mapping[str, np.ndarray], *, last_only: bool = False) -> dict[str, np.ndarray]:
+    def components(self, a: Mapping[str, np.ndarray], *, last_only: bool = False,
+                   pre: Mapping[tuple[str, int], np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        """``pre``: series the caller already computed over the same ``a``, keyed ("adx", period) and
+        ("vol", window); used instead of computing them again."""
         c = self.cfg
+        pre = pre or {}
         close = np.asarray(a["close"], dtype=np.float64)
-        adx, _, _ = ind.adx(a["high"], a["low"], close, c["adx_period"])
-        vol = ind.realized_vol(close, c["vol_window"])
+        adx = pre.get(("adx", c["adx_period"]))
+        if adx is None:
+            adx, _, _ = ind.adx(a["high"], a["low"], close, c["adx_period"])
+        vol = pre.get(("vol", c["vol_window"]))
+        if vol is None:
+            vol = ind.realized_vol(close, c["vol_window"])
         pct = rolling_percentile_rank(vol, c["vol_lookback"], last_only=last_only)
         with np.errstate(divide="ignore", invalid="ignore"):
             slope = ind.linreg_slope(np.log(close), c["slope_window"])
@@ -78,11 +86,12 @@ class RegimeClassifier:
                             np.where(adx >= c["adx_trend"], np.where(slope >= 0, 1, 2), 3))
         return np.where(ready, code, 0).astype(np.int8)
 
-    def classify(self, a: Mapping[str, np.ndarray]) -> tuple[Regime, dict[str, Any]]:
-        """The regime of the newest bar and the numbers behind it."""
+    def classify(self, a: Mapping[str, np.ndarray], *, pre: Mapping[tuple[str, int], np.ndarray] | None = None
+                 ) -> tuple[Regime, dict[str, Any]]:
+        """The regime of the newest bar and the numbers behind it (``pre``: see ``components``)."""
         if len(a["close"]) == 0:
             return Regime.UNKNOWN, {}
-        comp = self.components(a, last_only=True)
+        comp = self.components(a, last_only=True, pre=pre)
         code = int(self._codes({k: v[-1:] for k, v in comp.items()})[0])
 
         def num(v: float) -> float | None:

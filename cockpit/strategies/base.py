@@ -163,11 +163,65 @@ def build_context(ds: Any, symbol: str, timeframes: list[str] | tuple[str, ...],
     by_tf: dict[str, dict[str, np.ndarray]] = {}
     for tf in timeframes:
         by_tf[tf] = ds.candle_arrays(symbol, tf, limit=bars, end=int(now_ms) - timeframe_ms(tf))
-    fr = ds.funding_rates(symbol, end=int(now_ms), limit=funding_limit)
-    funding = {"timestamp": fr["timestamp"].to_numpy(dtype=np.int64),
-               "funding_rate": fr["funding_rate"].to_numpy(dtype=np.float64)}
-    return StrategyContext(symbol=symbol, now_ms=int(now_ms), candles_by_tf=by_tf, funding=funding,
-                           extra=dict(extra or {}))
+    return StrategyContext(symbol=symbol, now_ms=int(now_ms), candles_by_tf=by_tf,
+                           funding=_funding(ds, symbol, now_ms, funding_limit), extra=dict(extra or {}))
+
+
+def _funding(ds: Any, symbol: str, now_ms: int, limit: int) -> dict[str, np.ndarray]:
+    fr = ds.funding_rates(symbol, end=int(now_ms), limit=limit)
+    return {"timestamp": fr["timestamp"].to_numpy(dtype=np.int64),
+            "funding_rate": fr["funding_rate"].to_numpy(dtype=np.float64)}
+
+
+class ContextCache:
+    """``build_context`` for the live loop, reading only what is new.
+
+    Per (symbol, timeframe, bars) it keeps the candle arrays of the previous decision and the database's
+    fingerprint of them (row count and column sums over their time range). On the next decision it asks
+    for that fingerprint again: when the stored range still holds exactly those rows it reads only the
+    candles newer than the last one held and slides the window; when anything differs (a candle rewritten
+    or back-filled, a gap filled, the clock earlier than the last candle held, a window not yet full) it
+    reads the timeframe in full, as ``build_context`` does. Either way the result equals
+    ``build_context``'s for the same database; callers get copies, so nothing they do reaches the cache.
+    """
+
+    def __init__(self) -> None:
+        self._held: dict[tuple[str, str, int], tuple[dict[str, np.ndarray], tuple]] = {}
+        self.full_reads = 0  # timeframes read in full (the first read, or after a difference)
+        self.incremental_reads = 0
+
+    def build(self, ds: Any, symbol: str, timeframes: list[str] | tuple[str, ...], now_ms: int, bars: int,
+              *, funding_limit: int = 500, extra: dict[str, Any] | None = None) -> StrategyContext:
+        by_tf = {tf: self.candles(ds, symbol, tf, int(now_ms) - timeframe_ms(tf), int(bars)) for tf in timeframes}
+        return StrategyContext(symbol=symbol, now_ms=int(now_ms), candles_by_tf=by_tf,
+                               funding=_funding(ds, symbol, now_ms, funding_limit), extra=dict(extra or {}))
+
+    def candles(self, ds: Any, symbol: str, tf: str, end: int, bars: int) -> dict[str, np.ndarray]:
+        """The newest ``bars`` candles of ``tf`` with open time <= ``end`` (``ds.candle_arrays``'s result)."""
+        key = (symbol, tf, bars)
+        held = self._held.pop(key, None)  # dropped while updating: an exception leaves no half-made cache
+        with ds.consistent_reads():  # the fingerprints and the rows from one state of the database
+            arrays, fp = None, None
+            if held is not None:
+                a, fp_held = held
+                ts = a["timestamp"]
+                if (len(ts) == bars and end >= int(ts[-1])
+                        and ds.candle_fingerprint(symbol, tf, int(ts[0]), int(ts[-1])) == fp_held):
+                    new = ds.candle_arrays(symbol, tf, start=int(ts[-1]) + 1, end=end, limit=bars)
+                    if len(new["timestamp"]):
+                        arrays = {k: np.concatenate([a[k], new[k]])[-bars:] for k in a}
+                    else:
+                        arrays, fp = a, fp_held
+                    self.incremental_reads += 1
+            if arrays is None:
+                arrays = ds.candle_arrays(symbol, tf, limit=bars, end=end)
+                self.full_reads += 1
+            ts = arrays["timestamp"]
+            if len(ts) and fp is None:
+                fp = ds.candle_fingerprint(symbol, tf, int(ts[0]), int(ts[-1]))
+        if len(ts):
+            self._held[key] = (arrays, fp)
+        return {k: v.copy() for k, v in arrays.items()}
 
 
 # ---------------------------------------------------------------- the base class
