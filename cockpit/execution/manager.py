@@ -20,6 +20,7 @@ Not thread-safe by itself: the engine serialises calls with one lock.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
@@ -44,6 +45,19 @@ IN_FLIGHT = (S.APPROVED, S.SUBMITTED, S.PARTIALLY_FILLED)
 IN_FLIGHT_GRACE_S = 60
 WORKING = (S.SUBMITTED, S.PARTIALLY_FILLED)
 _EPS = 1e-9
+
+# One sender per order in this process: the kill switch sends its close on its own thread and exchange
+# connection while the fast loop's sync() sends every approved order it finds. Both would place the same
+# client id (the exchange refuses the second, harmlessly) and then race to apply the same fill ("filled ->
+# submitted"). A worker that finds an order's lock taken leaves the order to the one holding it. (One small
+# lock per order this process has sent: a few bytes each, kept for the life of the process.)
+_submit_locks: dict[str, threading.RLock] = {}
+_submit_locks_guard = threading.Lock()
+
+
+def _submit_lock(client_order_id: str) -> threading.RLock:
+    with _submit_locks_guard:
+        return _submit_locks.setdefault(client_order_id, threading.RLock())
 # Fills are re-read this far (exchange ms) behind the newest one seen: one listed late is still found.
 FILLS_OVERLAP_MS = 60_000
 _POS_EPS = 1e-7  # BTC: positions closer than this agree (the lot is 1e-4)
@@ -542,6 +556,18 @@ class OrderManager:
 
     def _submit(self, order_id: int) -> Order:
         order = self.store.get(order_id)
+        if order.status != S.APPROVED:
+            return order
+        lock = _submit_lock(order.client_order_id)
+        if not lock.acquire(blocking=False):
+            return order  # another worker of this process is sending it (see _submit_locks)
+        try:
+            return self._submit_locked(order_id)
+        finally:
+            lock.release()
+
+    def _submit_locked(self, order_id: int) -> Order:
+        order = self.store.get(order_id)  # again, under the lock: another worker may have sent it meanwhile
         now = self.clock.now_ms()
         if order.status != S.APPROVED:
             return order
@@ -645,7 +671,14 @@ class OrderManager:
                 order = self.store.transition(order_id, st, now_ms=now, message=msg if last else context or st.value,
                                               **(fields if last else {}))
             except IllegalTransition as e:
-                self._event(RiskLevel.ERROR, "order_state", {"order_id": order_id, "error": str(e), "report": rep.message})
+                now_status = self.store.get(order_id).status
+                if now_status == path[-1] or now_status.is_terminal:
+                    # Another worker applied the same report first (an expected race, nothing lost).
+                    self._event(RiskLevel.INFO, "order_state", {"order_id": order_id, "status": now_status.value,
+                                                                "note": "already applied by another worker"})
+                else:
+                    self._event(RiskLevel.ERROR, "order_state", {"order_id": order_id, "error": str(e),
+                                                                 "report": rep.message})
                 if fields:
                     self.store.update(order_id, now_ms=now, **fields)
                 return self.store.get(order_id)
@@ -900,12 +933,13 @@ class OrderManager:
                 out["errors"].append("close rejected: " + "; ".join(result.reasons))
             else:
                 cid = system_client_id(self.namespace, "k", now)
-                oid, created = self.store.create(_order_from(result, cid), now_ms=now, mode=self.mode,
-                                                 status=S.APPROVED, message="kill switch close", reason=intent.reason,
-                                                 risk_assessment=result.assessment)
-                if created:
-                    self.store.update(oid, now_ms=now, decided_by=by or "kill switch", decided_at=now)
-                    self._submit(oid)
+                with _submit_lock(cid):  # stored approved and sent by this thread, not by the fast loop's sync
+                    oid, created = self.store.create(_order_from(result, cid), now_ms=now, mode=self.mode,
+                                                     status=S.APPROVED, message="kill switch close",
+                                                     reason=intent.reason, risk_assessment=result.assessment)
+                    if created:
+                        self.store.update(oid, now_ms=now, decided_by=by or "kill switch", decided_at=now)
+                        self._submit(oid)
                 out["close_order"] = oid
         if out["errors"]:
             self._event(RiskLevel.CRITICAL, "kill_switch", {"action": "errors while halting", "errors": out["errors"]})

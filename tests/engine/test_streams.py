@@ -19,7 +19,7 @@ from cockpit.engine.stages import build_stages
 SYM = "BTC/USDT:USDT"
 
 
-def wait_for(pred, timeout: float = 15.0, what: str = "condition"):
+def wait_for(pred, timeout: float = 45.0, what: str = "condition"):
     """Bounded wait (a test must never hang); returns the first truthy value."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -3,6 +3,8 @@ idempotent submits, fills recorded once, the kill switch across a restart, recon
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from cockpit.data import DataService
@@ -314,3 +316,35 @@ def test_foreign_open_orders_are_reported_once_and_left_alone(make_manager, okx,
     assert om.reconcile()["foreign"] == 1
     assert len([e for e in DataService().risk_events(rule="reconcile") if "byhand1" in e["details"]]) == 1
     assert [r.client_order_id for r in okx.open_orders(SYM)] == ["byhand1"]
+
+
+def test_an_order_being_sent_is_not_sent_again_by_another_worker(make_manager, decision_id, okx, sim):
+    """The kill switch sends its close on its own thread while the fast loop's sync() sends every approved
+    order it finds: seen in a real kill as `ERROR order_state: filled -> submitted`. While one worker is
+    sending an order, another leaves it alone: one placement, filled once, no ERROR."""
+    om, other = make_manager("auto"), make_manager("auto")
+    other.sync()  # the fast loop has been running: its start-up reconcile is behind it
+    real_place = okx.place
+    placed: list[str] = []
+
+    def place_while_the_fast_loop_syncs(order):
+        placed.append(order.client_order_id)
+        rep = real_place(order)
+        if len(placed) == 1:
+            # The fast loop wakes on its own thread (e.g. on the stream's order event) while this reply
+            # is still on its way back.
+            t = threading.Thread(target=other.sync)
+            t.start()
+            t.join(30)
+        return rep
+
+    okx.place = place_while_the_fast_loop_syncs
+    try:
+        oid = om.submit_intent(entry(decision_id(), okx))
+    finally:
+        okx.place = real_place
+    ds = DataService()
+    assert ds.order(oid)["status"] == "filled"
+    assert placed == [ds.order(oid)["client_order_id"]]  # sent once, by the worker that started it
+    assert not [e for e in ds.risk_events() if e["rule"] == "order_state" and e["level"] == "ERROR"]
+    assert statuses(oid).count("filled") == 1
