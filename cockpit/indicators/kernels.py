@@ -28,6 +28,41 @@ except Exception:  # pragma: no cover
         return lambda f: f
 
 
+@njit(cache=True, inline="always")
+def _two(y, a, d, d2, v0, v1):
+    """Two steps of y = a*v + d*y at once: the loop-carried chain is one multiply-add per two bars
+    (y1 from y directly), which halves the latency that bounds these recursions."""
+    p0 = a * v0
+    return p0 + d * y, (a * v1 + d * p0) + d2 * y
+
+
+@njit(cache=True, inline="always")
+def _ok(hi, lw, cl):
+    return math.isfinite(hi) and math.isfinite(lw) and math.isfinite(cl)
+
+
+@njit(cache=True, inline="always")
+def _tr(hi, lw, pc):
+    """True range (ternaries: no data-dependent branches, where the max() builtin keeps its NaN branches)."""
+    a = hi - lw
+    b = abs(hi - pc)
+    e = abs(lw - pc)
+    b = b if b > e else e
+    return a if a > b else b
+
+
+@njit(cache=True, inline="always")
+def _tr_dm(hi, lw, ph, pl, pc):
+    """True range, +DM and -DM of a bar from its high/low and the previous bar's high/low/close (scalars:
+    array arguments to a helper cost reference counting in the loop)."""
+    tr = _tr(hi, lw, pc)
+    du = hi - ph
+    dd = pl - lw
+    up = du if (du > dd) & (du > 0.0) else 0.0
+    dn = dd if (dd > du) & (dd > 0.0) else 0.0
+    return tr, up, dn
+
+
 @njit(cache=True)
 def ewm_into(x, alpha, min_periods, out):
     """ewm(alpha, adjust=False) seeded with x[0]; NaN for the first min_periods-1 bars. False on NaN/inf."""
@@ -35,16 +70,25 @@ def ewm_into(x, alpha, min_periods, out):
     if n == 0:
         return True
     d = 1.0 - alpha
+    d2 = d * d
     y = x[0]
     if not math.isfinite(y):
         return False
     out[0] = y
-    for i in range(1, n):
-        v = x[i]
-        if not math.isfinite(v):
+    i = 1
+    while i + 1 < n:
+        v0 = x[i]
+        v1 = x[i + 1]
+        if not (math.isfinite(v0) and math.isfinite(v1)):
             return False
-        y = alpha * v + d * y
-        out[i] = y
+        y0, y = _two(y, alpha, d, d2, v0, v1)
+        out[i] = y0
+        out[i + 1] = y
+        i += 2
+    if i < n:
+        if not math.isfinite(x[i]):
+            return False
+        out[i] = alpha * x[i] + d * y
     for i in range(min(min_periods - 1, n)):
         out[i] = np.nan
     return True
@@ -56,21 +100,29 @@ def rsi_into(c, n, out):
     m = len(c)
     a = 1.0 / n
     d = 1.0 - a
+    d2 = d * d
     au = 0.0
     ad = 0.0
     if not math.isfinite(c[0]):
         return False
     out[0] = 100.0  # overwritten by the warm-up NaNs below (n >= 2)
-    for i in range(1, m):
-        if not math.isfinite(c[i]):
+    i = 1
+    while i < m:
+        two = i + 1 < m
+        c0 = c[i]
+        c1 = c[i + 1] if two else c0
+        if not (math.isfinite(c0) and math.isfinite(c1)):
             return False
-        ch = c[i] - c[i - 1]
-        au = a * (ch if ch > 0.0 else 0.0) + d * au
-        ad = a * (-ch if ch < 0.0 else 0.0) + d * ad
-        if ad == 0.0:
-            out[i] = 100.0
-        else:
-            out[i] = au / (au + ad) * 100.0
+        ch0 = c0 - c[i - 1]
+        ch1 = c1 - c0
+        u0, u1 = _two(au, a, d, d2, max(ch0, 0.0), max(ch1, 0.0))
+        l0, l1 = _two(ad, a, d, d2, max(-ch0, 0.0), max(-ch1, 0.0))
+        out[i] = 100.0 if l0 == 0.0 else u0 / (u0 + l0) * 100.0
+        if two:
+            out[i + 1] = 100.0 if l1 == 0.0 else u1 / (u1 + l1) * 100.0
+            au = u1
+            ad = l1
+        i += 2
     for i in range(min(n - 1, m)):
         out[i] = np.nan
     return True
@@ -173,34 +225,49 @@ def atr_into(h, lo, c, n, out):
     m = len(c)
     a = 1.0 / n
     d = 1.0 - a
+    d2 = d * d
     s = 0.0
-    y = 0.0
-    for i in range(m):
-        hi = h[i]
-        lw = lo[i]
-        cl = c[i]
-        if not (math.isfinite(hi) and math.isfinite(lw) and math.isfinite(cl)):
+    for i in range(min(n, m)):
+        if not _ok(h[i], lo[i], c[i]):
             return False
-        tr = hi - lw
+        tr = h[i] - lo[i]
         if i > 0:
-            pc = c[i - 1]
-            t2 = abs(hi - pc)
-            t3 = abs(lw - pc)
-            if t3 > t2:
-                t2 = t3
-            if t2 > tr:
-                tr = t2
-        if i < n - 1:
-            s += tr
-            out[i] = np.nan
-        elif i == n - 1:
-            s += tr
-            y = s / n
-            out[i] = y
-        else:
-            y = a * tr + d * y
-            out[i] = y
-    return True
+            tr = _tr(h[i], lo[i], c[i - 1])
+        s += tr
+        out[i] = np.nan
+    if m < n:
+        return True
+    y = s / n
+    out[n - 1] = y
+    # a NaN/inf input makes this running sum non-finite (cheaper here than a branch per value)
+    chk = 0.0
+    for i in range(n, m - 1, 2):
+        h0 = h[i]
+        l0 = lo[i]
+        c0 = c[i]
+        h1 = h[i + 1]
+        l1 = lo[i + 1]
+        chk += ((h0 + l0) + (c0 + h1)) + (l1 + c[i + 1])
+        y0, y = _two(y, a, d, d2, _tr(h0, l0, c[i - 1]), _tr(h1, l1, c0))
+        out[i] = y0
+        out[i + 1] = y
+    if (m - n) % 2:
+        i = m - 1
+        chk += (h[i] + lo[i]) + c[i]
+        out[i] = a * _tr(h[i], lo[i], c[i - 1]) + d * y
+    return math.isfinite(chk)
+
+
+@njit(cache=True, inline="always")
+def _dx(st, su, sd):
+    if st > 0.0:
+        p = 100.0 * su / st
+        q = 100.0 * sd / st
+    else:
+        p = 0.0
+        q = 0.0
+    tot = p + q
+    return p, q, (100.0 * abs(p - q) / tot if tot > 0.0 else 0.0)
 
 
 @njit(cache=True)
@@ -208,36 +275,25 @@ def adx_into(h, lo, c, n, adx, pdi, mdi):
     """ADX, +DI, -DI like core.adx (Wilder's sums over bars 1..n as seeded means, DX mean over bars n..2n-1,
     then Wilder). The caller handles len <= 2n-1. False on NaN/inf."""
     m = len(c)
+    if m == 0 or not _ok(h[0], lo[0], c[0]):
+        return m == 0
     a = 1.0 / n
     d = 1.0 - a
+    d2 = d * d
     st = 0.0
     su = 0.0
     sd = 0.0
     sx = 0.0
-    x = 0.0
-    for i in range(m):
-        if not (math.isfinite(h[i]) and math.isfinite(lo[i]) and math.isfinite(c[i])):
-            return False
     for i in range(min(n, m)):
         pdi[i] = np.nan
         mdi[i] = np.nan
     for i in range(min(2 * n - 1, m)):
         adx[i] = np.nan
-    for i in range(1, m):
-        hi = h[i]
-        lw = lo[i]
-        pc = c[i - 1]
-        tr = hi - lw
-        t2 = abs(hi - pc)
-        t3 = abs(lw - pc)
-        if t3 > t2:
-            t2 = t3
-        if t2 > tr:
-            tr = t2
-        du = hi - h[i - 1]
-        dd = lo[i - 1] - lw
-        up = du if (du > dd and du > 0.0) else 0.0
-        dn = dd if (dd > du and dd > 0.0) else 0.0
+    end = min(2 * n, m)  # warm-up: Wilder's sums, then the DX mean
+    for i in range(1, end):
+        if not _ok(h[i], lo[i], c[i]):
+            return False
+        tr, up, dn = _tr_dm(h[i], lo[i], h[i - 1], lo[i - 1], c[i - 1])
         if i < n:
             st += tr
             su += up
@@ -251,24 +307,44 @@ def adx_into(h, lo, c, n, adx, pdi, mdi):
             st = a * tr + d * st
             su = a * up + d * su
             sd = a * dn + d * sd
-        if st > 0.0:
-            p = 100.0 * su / st
-            q = 100.0 * sd / st
-        else:
-            p = 0.0
-            q = 0.0
+        p, q, dx = _dx(st, su, sd)
         pdi[i] = p
         mdi[i] = q
-        tot = p + q
-        dx = 100.0 * abs(p - q) / tot if tot > 0.0 else 0.0
-        if i < 2 * n - 1:
-            sx += dx
-        elif i == 2 * n - 1:
-            x = (sx + dx) / n
-            adx[i] = x
-        else:
-            x = a * dx + d * x
-            adx[i] = x
+        sx += dx
+        if i == 2 * n - 1:
+            sx /= n
+            adx[i] = sx
+    x = sx
+    i = end
+    while i + 1 < m:
+        if not (_ok(h[i], lo[i], c[i]) and _ok(h[i + 1], lo[i + 1], c[i + 1])):
+            return False
+        tr0, up0, dn0 = _tr_dm(h[i], lo[i], h[i - 1], lo[i - 1], c[i - 1])
+        tr1, up1, dn1 = _tr_dm(h[i + 1], lo[i + 1], h[i], lo[i], c[i])
+        st0, st = _two(st, a, d, d2, tr0, tr1)
+        su0, su = _two(su, a, d, d2, up0, up1)
+        sd0, sd = _two(sd, a, d, d2, dn0, dn1)
+        p0, q0, dx0 = _dx(st0, su0, sd0)
+        p1, q1, dx1 = _dx(st, su, sd)
+        pdi[i] = p0
+        mdi[i] = q0
+        pdi[i + 1] = p1
+        mdi[i + 1] = q1
+        x0, x = _two(x, a, d, d2, dx0, dx1)
+        adx[i] = x0
+        adx[i + 1] = x
+        i += 2
+    if i < m:
+        if not _ok(h[i], lo[i], c[i]):
+            return False
+        tr0, up0, dn0 = _tr_dm(h[i], lo[i], h[i - 1], lo[i - 1], c[i - 1])
+        st = a * tr0 + d * st
+        su = a * up0 + d * su
+        sd = a * dn0 + d * sd
+        p0, q0, dx0 = _dx(st, su, sd)
+        pdi[i] = p0
+        mdi[i] = q0
+        adx[i] = a * dx0 + d * x
     return True
 
 
