@@ -146,7 +146,8 @@ def macd_into(c, fast, slow, signal, line, sig, hist):
     if not math.isfinite(ef):
         return False
     g = 0.0
-    for i in range(m):
+    head = min(m, sig_from + 1)  # warm-up bars one at a time
+    for i in range(head):
         v = c[i]
         if not math.isfinite(v):
             return False
@@ -170,6 +171,35 @@ def macd_into(c, fast, slow, signal, line, sig, hist):
         else:
             sig[i] = g
             hist[i] = ln - g
+    df2 = df * df
+    dsl2 = dsl * dsl
+    dg2 = dg * dg
+    for i in range(head, m - 1, 2):
+        v0 = c[i]
+        v1 = c[i + 1]
+        if not (math.isfinite(v0) and math.isfinite(v1)):
+            return False
+        f0, ef = _two(ef, af, df, df2, v0, v1)
+        s0, es = _two(es, asl, dsl, dsl2, v0, v1)
+        ln0 = f0 - s0
+        ln1 = ef - es
+        g0, g = _two(g, ag, dg, dg2, ln0, ln1)
+        line[i] = ln0
+        sig[i] = g0
+        hist[i] = ln0 - g0
+        line[i + 1] = ln1
+        sig[i + 1] = g
+        hist[i + 1] = ln1 - g
+    if m > head and (m - head) % 2:
+        i = m - 1
+        v = c[i]
+        if not math.isfinite(v):
+            return False
+        ln = (af * v + df * ef) - (asl * v + dsl * es)
+        g = ag * ln + dg * g
+        line[i] = ln
+        sig[i] = g
+        hist[i] = ln - g
     return True
 
 
