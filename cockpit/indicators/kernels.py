@@ -28,7 +28,7 @@ except Exception:  # pragma: no cover
         return lambda f: f
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _two(y, a, d, d2, v0, v1):
     """Two steps of y = a*v + d*y at once: the loop-carried chain is one multiply-add per two bars
     (y1 from y directly), which halves the latency that bounds these recursions."""
@@ -36,12 +36,12 @@ def _two(y, a, d, d2, v0, v1):
     return p0 + d * y, (a * v1 + d * p0) + d2 * y
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _ok(hi, lw, cl):
     return math.isfinite(hi) and math.isfinite(lw) and math.isfinite(cl)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _tr(hi, lw, pc):
     """True range (ternaries: no data-dependent branches, where the max() builtin keeps its NaN branches)."""
     a = hi - lw
@@ -51,7 +51,7 @@ def _tr(hi, lw, pc):
     return a if a > b else b
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _tr_dm(hi, lw, ph, pl, pc):
     """True range, +DM and -DM of a bar from its high/low and the previous bar's high/low/close (scalars:
     array arguments to a helper cost reference counting in the loop)."""
@@ -63,7 +63,7 @@ def _tr_dm(hi, lw, ph, pl, pc):
     return tr, up, dn
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def ewm_into(x, alpha, min_periods, out):
     """ewm(alpha, adjust=False) seeded with x[0]; NaN for the first min_periods-1 bars. False on NaN/inf."""
     n = len(x)
@@ -94,7 +94,7 @@ def ewm_into(x, alpha, min_periods, out):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def rsi_into(c, n, out):
     """Wilder RSI like core.rsi: gains/losses seeded with 0 at bar 0; NaN before bar n-1. False on NaN/inf."""
     m = len(c)
@@ -128,7 +128,7 @@ def rsi_into(c, n, out):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def macd_into(c, fast, slow, signal, line, sig, hist):
     """MACD like core.macd: line = EMA(fast) - EMA(slow) from bar slow-1, signal = EMA(signal) of the line
     seeded at its first value. False on NaN/inf."""
@@ -203,7 +203,7 @@ def macd_into(c, fast, slow, signal, line, sig, hist):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def bollinger_into(x, w, k, upper, mid, lower, block):
     """Rolling mean and population std over w values, sums taken around a reference value that is reset
     (and the window re-summed) every ``block`` bars so float error does not grow. False on NaN/inf."""
@@ -217,6 +217,7 @@ def bollinger_into(x, w, k, upper, mid, lower, block):
         lower[i] = np.nan
     if n < w:
         return True
+    iw = 1.0 / w
     ref = 0.0
     s1 = 0.0
     s2 = 0.0
@@ -237,8 +238,8 @@ def bollinger_into(x, w, k, upper, mid, lower, block):
             s1 += e_in - e_out
             s2 += e_in * e_in - e_out * e_out
         since += 1
-        c1 = s1 / w
-        var = s2 / w - c1 * c1
+        c1 = s1 * iw
+        var = s2 * iw - c1 * c1
         if var < 0.0:
             var = 0.0
         m = c1 + ref
@@ -249,7 +250,7 @@ def bollinger_into(x, w, k, upper, mid, lower, block):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def atr_into(h, lo, c, n, out):
     """Wilder ATR like core.atr: first value at bar n-1 = mean TR[0..n-1] (TR[0] = high - low). False on NaN/inf."""
     m = len(c)
@@ -288,11 +289,12 @@ def atr_into(h, lo, c, n, out):
     return math.isfinite(chk)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _dx(st, su, sd):
     if st > 0.0:
-        p = 100.0 * su / st
-        q = 100.0 * sd / st
+        r = 100.0 / st  # one division for both DIs (equal to 100 * s / st within an ulp or two)
+        p = su * r
+        q = sd * r
     else:
         p = 0.0
         q = 0.0
@@ -300,7 +302,7 @@ def _dx(st, su, sd):
     return p, q, (100.0 * abs(p - q) / tot if tot > 0.0 else 0.0)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def adx_into(h, lo, c, n, adx, pdi, mdi):
     """ADX, +DI, -DI like core.adx (Wilder's sums over bars 1..n as seeded means, DX mean over bars n..2n-1,
     then Wilder). The caller handles len <= 2n-1. False on NaN/inf."""
