@@ -284,10 +284,12 @@ def sma(x, n: int) -> np.ndarray:
 
 def rsi(close, n: int = 14) -> np.ndarray:
     c = _as_f(close)
+    if _k.HAVE_NUMBA and n >= 1 and len(c) >= 2:
+        out = np.empty(len(c))  # the kernel writes every value
+        if _k.rsi_into(c, int(n), out):
+            return out
     out = np.full(len(c), np.nan)
     if len(c) < 2:
-        return out
-    if _k.HAVE_NUMBA and n >= 1 and _k.rsi_into(c, int(n), out):
         return out
     # like ta: the (undefined) change at bar 0 counts as 0, so the averages are seeded with 0 there
     diff = np.empty(len(c))
@@ -365,14 +367,14 @@ def adx(high, low, close, n: int = 14) -> tuple[np.ndarray, np.ndarray, np.ndarr
     """(ADX, +DI, -DI), Wilder's definitions. +DI/-DI from bar n, ADX from bar 2n-1."""
     h, lo = _as_f(high), _as_f(low)
     m = len(h)
+    if m > 2 * n - 1 and _k.HAVE_NUMBA and n >= 1:
+        c = _as_f(close)
+        a, pdi, mdi = np.empty(m), np.empty(m), np.empty(m)  # the kernel writes every value
+        if len(lo) == len(c) == m and _k.adx_into(h, lo, c, int(n), a, pdi, mdi):
+            return a, pdi, mdi
     nan = np.full(m, np.nan)
     if m <= 2 * n - 1:
         return nan, nan.copy(), nan.copy()
-    if _k.HAVE_NUMBA and n >= 1:
-        c = _as_f(close)
-        a, pdi, mdi = np.empty(m), np.empty(m), np.empty(m)
-        if len(lo) == len(c) == m and _k.adx_into(h, lo, c, int(n), a, pdi, mdi):
-            return a, pdi, mdi
     tr = true_range(h, lo, close)
     up = np.zeros(m)
     dn = np.zeros(m)
