@@ -5,7 +5,7 @@ Each kernel writes into ``out`` arrays the caller allocates and returns False on
 handle: the caller then uses the numpy form (which has the NaN rules), so the kernels only ever see clean
 histories. Without numba, ``HAVE_NUMBA`` is False and core.py uses its numpy forms throughout.
 
-Compilation: ``cache=True``, so the first call on a machine compiles (a few seconds for all of them, once) and
+Compilation: ``cache=True``, so the first call on a machine compiles (5-10 s for all of them on the 2-core box, once) and
 writes the machine code next to this file in __pycache__; later processes load it in milliseconds.
 ``warm_up()`` triggers that on tiny inputs, for callers that want it off the hot path.
 """
