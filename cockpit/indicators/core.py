@@ -20,6 +20,10 @@ Speed: the first-order recursions (EMA, Wilder) run block-wise: inside a block t
 scaled cumulative sum, and one short Python loop carries the state across blocks. Rolling sums use
 block-local cumulative sums (so float error does not grow with the history), rolling max/min use
 the van Herk/Gil-Werman prefix/suffix trick. All O(n).
+
+With numba importable, EMA/Wilder, RSI, MACD, Bollinger, ATR and ADX run as compiled single-pass loops
+(cockpit/indicators/kernels.py, equal to the numpy forms here to rounding); a NaN/inf input, or no numba,
+takes the numpy forms.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from cockpit.indicators import kernels as _k
 
 _LOG_RANGE = 300.0  # keep scale factors within e^300 inside a block
 
@@ -102,6 +108,10 @@ def _ewm(x, alpha: float, min_periods: int) -> np.ndarray:
     """ewm(alpha, adjust=False) starting at the first finite value; NaN before min_periods valid values."""
     x = _as_f(x)
     n = len(x)
+    if _k.HAVE_NUMBA and n:
+        out = np.empty(n)
+        if _k.ewm_into(x, float(alpha), int(min_periods), out):
+            return out
     if n == 0 or not np.isfinite(x[-1]) and not np.isfinite(x).any():
         return np.full(n, np.nan)
     s = 0 if np.isfinite(x[0]) else int(np.argmax(np.isfinite(x)))
@@ -274,6 +284,10 @@ def sma(x, n: int) -> np.ndarray:
 
 def rsi(close, n: int = 14) -> np.ndarray:
     c = _as_f(close)
+    if _k.HAVE_NUMBA and n >= 1 and len(c) >= 2:
+        out = np.empty(len(c))  # the kernel writes every value
+        if _k.rsi_into(c, int(n), out):
+            return out
     out = np.full(len(c), np.nan)
     if len(c) < 2:
         return out
@@ -296,6 +310,11 @@ def rsi(close, n: int = 14) -> np.ndarray:
 
 def macd(close, fast: int = 12, slow: int = 26, signal: int = 9) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(macd line, signal line, histogram)."""
+    if _k.HAVE_NUMBA and fast >= 1 and slow >= 1 and signal >= 1:
+        c = _as_f(close)
+        line, sig, hist = np.empty(len(c)), np.empty(len(c)), np.empty(len(c))
+        if len(c) == 0 or _k.macd_into(c, int(fast), int(slow), int(signal), line, sig, hist):
+            return line, sig, hist
     line = ema(close, fast) - ema(close, slow)
     sig = ema(line, signal)
     return line, sig, line - sig
@@ -303,6 +322,11 @@ def macd(close, fast: int = 12, slow: int = 26, signal: int = 9) -> tuple[np.nda
 
 def bollinger(close, n: int = 20, k: float = 2.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(upper, middle, lower) with the population standard deviation."""
+    if _k.HAVE_NUMBA and n >= 1:
+        c = _as_f(close)
+        up, mid, lo = np.empty(len(c)), np.empty(len(c)), np.empty(len(c))
+        if _k.bollinger_into(c, int(n), float(k), up, mid, lo, max(1024, 2 * int(n))):
+            return up, mid, lo
     mid, var = rolling_mean_var(close, n)
     sd = np.sqrt(var)
     return mid + k * sd, mid, mid - k * sd
@@ -331,6 +355,11 @@ def _wilder_seeded_mean(x: np.ndarray, n: int, start: int = 0) -> np.ndarray:
 
 
 def atr(high, low, close, n: int = 14) -> np.ndarray:
+    if _k.HAVE_NUMBA and n >= 1:
+        h, lo, c = _as_f(high), _as_f(low), _as_f(close)
+        out = np.empty(len(c))
+        if len(h) == len(lo) == len(c) and _k.atr_into(h, lo, c, int(n), out):
+            return out
     return _wilder_seeded_mean(true_range(high, low, close), n)
 
 
@@ -338,6 +367,11 @@ def adx(high, low, close, n: int = 14) -> tuple[np.ndarray, np.ndarray, np.ndarr
     """(ADX, +DI, -DI), Wilder's definitions. +DI/-DI from bar n, ADX from bar 2n-1."""
     h, lo = _as_f(high), _as_f(low)
     m = len(h)
+    if m > 2 * n - 1 and _k.HAVE_NUMBA and n >= 1:
+        c = _as_f(close)
+        a, pdi, mdi = np.empty(m), np.empty(m), np.empty(m)  # the kernel writes every value
+        if len(lo) == len(c) == m and _k.adx_into(h, lo, c, int(n), a, pdi, mdi):
+            return a, pdi, mdi
     nan = np.full(m, np.nan)
     if m <= 2 * n - 1:
         return nan, nan.copy(), nan.copy()

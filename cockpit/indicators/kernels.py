@@ -1,0 +1,399 @@
+"""Compiled (numba) single-pass loops behind cockpit.indicators.core's EMA/Wilder, RSI, MACD, Bollinger, ATR and
+ADX, equal to the numpy forms in core.py to rounding (tests/indicators/test_kernels.py: 1e-9 relative).
+
+Each kernel writes into ``out`` arrays the caller allocates and returns False on a NaN/inf input it does not
+handle: the caller then uses the numpy form (which has the NaN rules), so the kernels only ever see clean
+histories. Without numba, ``HAVE_NUMBA`` is False and core.py uses its numpy forms throughout.
+
+Compilation: ``cache=True``, so the first call on a machine compiles (5-10 s for all of them on the 2-core box, once) and
+writes the machine code next to this file in __pycache__; later processes load it on first use (0.2-0.4 s measured).
+``warm_up()`` triggers that on tiny inputs, for callers that want it off the hot path.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+try:
+    from numba import njit
+    HAVE_NUMBA = True
+except Exception:  # pragma: no cover
+    HAVE_NUMBA = False
+
+    def njit(*args, **kwargs):
+        if args and callable(args[0]):
+            return args[0]
+        return lambda f: f
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _two(y, a, d, d2, v0, v1):
+    """Two steps of y = a*v + d*y at once: the loop-carried chain is one multiply-add per two bars
+    (y1 from y directly), which halves the latency that bounds these recursions."""
+    p0 = a * v0
+    return p0 + d * y, (a * v1 + d * p0) + d2 * y
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _ok(hi, lw, cl):
+    return math.isfinite(hi) and math.isfinite(lw) and math.isfinite(cl)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _tr(hi, lw, pc):
+    """True range (ternaries: no data-dependent branches, where the max() builtin keeps its NaN branches)."""
+    a = hi - lw
+    b = abs(hi - pc)
+    e = abs(lw - pc)
+    b = b if b > e else e
+    return a if a > b else b
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _tr_dm(hi, lw, ph, pl, pc):
+    """True range, +DM and -DM of a bar from its high/low and the previous bar's high/low/close (scalars:
+    array arguments to a helper cost reference counting in the loop)."""
+    tr = _tr(hi, lw, pc)
+    du = hi - ph
+    dd = pl - lw
+    up = du if (du > dd) & (du > 0.0) else 0.0
+    dn = dd if (dd > du) & (dd > 0.0) else 0.0
+    return tr, up, dn
+
+
+@njit(cache=True, error_model="numpy")
+def ewm_into(x, alpha, min_periods, out):
+    """ewm(alpha, adjust=False) seeded with x[0]; NaN for the first min_periods-1 bars. False on NaN/inf."""
+    n = len(x)
+    if n == 0:
+        return True
+    d = 1.0 - alpha
+    d2 = d * d
+    y = x[0]
+    if not math.isfinite(y):
+        return False
+    out[0] = y
+    i = 1
+    while i + 1 < n:
+        v0 = x[i]
+        v1 = x[i + 1]
+        if not (math.isfinite(v0) and math.isfinite(v1)):
+            return False
+        y0, y = _two(y, alpha, d, d2, v0, v1)
+        out[i] = y0
+        out[i + 1] = y
+        i += 2
+    if i < n:
+        if not math.isfinite(x[i]):
+            return False
+        out[i] = alpha * x[i] + d * y
+    for i in range(min(min_periods - 1, n)):
+        out[i] = np.nan
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def rsi_into(c, n, out):
+    """Wilder RSI like core.rsi: gains/losses seeded with 0 at bar 0; NaN before bar n-1. False on NaN/inf."""
+    m = len(c)
+    a = 1.0 / n
+    d = 1.0 - a
+    d2 = d * d
+    au = 0.0
+    ad = 0.0
+    if not math.isfinite(c[0]):
+        return False
+    out[0] = 100.0  # overwritten by the warm-up NaNs below (n >= 2)
+    i = 1
+    while i < m:
+        two = i + 1 < m
+        c0 = c[i]
+        c1 = c[i + 1] if two else c0
+        if not (math.isfinite(c0) and math.isfinite(c1)):
+            return False
+        ch0 = c0 - c[i - 1]
+        ch1 = c1 - c0
+        u0, u1 = _two(au, a, d, d2, max(ch0, 0.0), max(ch1, 0.0))
+        l0, l1 = _two(ad, a, d, d2, max(-ch0, 0.0), max(-ch1, 0.0))
+        out[i] = 100.0 if l0 == 0.0 else u0 / (u0 + l0) * 100.0
+        if two:
+            out[i + 1] = 100.0 if l1 == 0.0 else u1 / (u1 + l1) * 100.0
+            au = u1
+            ad = l1
+        i += 2
+    for i in range(min(n - 1, m)):
+        out[i] = np.nan
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def macd_into(c, fast, slow, signal, line, sig, hist):
+    """MACD like core.macd: line = EMA(fast) - EMA(slow) from bar slow-1, signal = EMA(signal) of the line
+    seeded at its first value. False on NaN/inf."""
+    m = len(c)
+    af = 2.0 / (fast + 1.0)
+    asl = 2.0 / (slow + 1.0)
+    ag = 2.0 / (signal + 1.0)
+    df = 1.0 - af
+    dsl = 1.0 - asl
+    dg = 1.0 - ag
+    first = max(fast, slow) - 1  # first bar where both EMAs are defined
+    sig_from = first + signal - 1
+    ef = c[0]
+    es = c[0]
+    if not math.isfinite(ef):
+        return False
+    g = 0.0
+    head = min(m, sig_from + 1)  # warm-up bars one at a time
+    for i in range(head):
+        v = c[i]
+        if not math.isfinite(v):
+            return False
+        if i > 0:
+            ef = af * v + df * ef
+            es = asl * v + dsl * es
+        if i < first:
+            line[i] = np.nan
+            sig[i] = np.nan
+            hist[i] = np.nan
+            continue
+        ln = ef - es
+        line[i] = ln
+        if i == first:
+            g = ln
+        else:
+            g = ag * ln + dg * g
+        if i < sig_from:
+            sig[i] = np.nan
+            hist[i] = np.nan
+        else:
+            sig[i] = g
+            hist[i] = ln - g
+    df2 = df * df
+    dsl2 = dsl * dsl
+    dg2 = dg * dg
+    for i in range(head, m - 1, 2):
+        v0 = c[i]
+        v1 = c[i + 1]
+        if not (math.isfinite(v0) and math.isfinite(v1)):
+            return False
+        f0, ef = _two(ef, af, df, df2, v0, v1)
+        s0, es = _two(es, asl, dsl, dsl2, v0, v1)
+        ln0 = f0 - s0
+        ln1 = ef - es
+        g0, g = _two(g, ag, dg, dg2, ln0, ln1)
+        line[i] = ln0
+        sig[i] = g0
+        hist[i] = ln0 - g0
+        line[i + 1] = ln1
+        sig[i + 1] = g
+        hist[i + 1] = ln1 - g
+    if m > head and (m - head) % 2:
+        i = m - 1
+        v = c[i]
+        if not math.isfinite(v):
+            return False
+        ln = (af * v + df * ef) - (asl * v + dsl * es)
+        g = ag * ln + dg * g
+        line[i] = ln
+        sig[i] = g
+        hist[i] = ln - g
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def bollinger_into(x, w, k, upper, mid, lower, block):
+    """Rolling mean and population std over w values, sums taken around a reference value that is reset
+    (and the window re-summed) every ``block`` bars so float error does not grow. False on NaN/inf."""
+    n = len(x)
+    for i in range(n):
+        if not math.isfinite(x[i]):
+            return False
+    for i in range(min(w - 1, n)):
+        upper[i] = np.nan
+        mid[i] = np.nan
+        lower[i] = np.nan
+    if n < w:
+        return True
+    iw = 1.0 / w
+    ref = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    since = block
+    for i in range(w - 1, n):
+        if since >= block:
+            ref = x[i - w + 1]
+            s1 = 0.0
+            s2 = 0.0
+            for j in range(i - w + 1, i + 1):
+                e = x[j] - ref
+                s1 += e
+                s2 += e * e
+            since = 0
+        else:
+            e_in = x[i] - ref
+            e_out = x[i - w] - ref
+            s1 += e_in - e_out
+            s2 += e_in * e_in - e_out * e_out
+        since += 1
+        c1 = s1 * iw
+        var = s2 * iw - c1 * c1
+        if var < 0.0:
+            var = 0.0
+        m = c1 + ref
+        sd = math.sqrt(var)
+        mid[i] = m
+        upper[i] = m + k * sd
+        lower[i] = m - k * sd
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def atr_into(h, lo, c, n, out):
+    """Wilder ATR like core.atr: first value at bar n-1 = mean TR[0..n-1] (TR[0] = high - low). False on NaN/inf."""
+    m = len(c)
+    a = 1.0 / n
+    d = 1.0 - a
+    d2 = d * d
+    s = 0.0
+    for i in range(min(n, m)):
+        if not _ok(h[i], lo[i], c[i]):
+            return False
+        tr = h[i] - lo[i]
+        if i > 0:
+            tr = _tr(h[i], lo[i], c[i - 1])
+        s += tr
+        out[i] = np.nan
+    if m < n:
+        return True
+    y = s / n
+    out[n - 1] = y
+    # a NaN/inf input makes this running sum non-finite (cheaper here than a branch per value)
+    chk = 0.0
+    for i in range(n, m - 1, 2):
+        h0 = h[i]
+        l0 = lo[i]
+        c0 = c[i]
+        h1 = h[i + 1]
+        l1 = lo[i + 1]
+        chk += ((h0 + l0) + (c0 + h1)) + (l1 + c[i + 1])
+        y0, y = _two(y, a, d, d2, _tr(h0, l0, c[i - 1]), _tr(h1, l1, c0))
+        out[i] = y0
+        out[i + 1] = y
+    if (m - n) % 2:
+        i = m - 1
+        chk += (h[i] + lo[i]) + c[i]
+        out[i] = a * _tr(h[i], lo[i], c[i - 1]) + d * y
+    return math.isfinite(chk)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _dx(st, su, sd):
+    if st > 0.0:
+        r = 100.0 / st  # one division for both DIs (equal to 100 * s / st within an ulp or two)
+        p = su * r
+        q = sd * r
+    else:
+        p = 0.0
+        q = 0.0
+    tot = p + q
+    return p, q, (100.0 * abs(p - q) / tot if tot > 0.0 else 0.0)
+
+
+@njit(cache=True, error_model="numpy")
+def adx_into(h, lo, c, n, adx, pdi, mdi):
+    """ADX, +DI, -DI like core.adx (Wilder's sums over bars 1..n as seeded means, DX mean over bars n..2n-1,
+    then Wilder). The caller handles len <= 2n-1. False on NaN/inf."""
+    m = len(c)
+    if m == 0 or not _ok(h[0], lo[0], c[0]):
+        return m == 0
+    a = 1.0 / n
+    d = 1.0 - a
+    d2 = d * d
+    st = 0.0
+    su = 0.0
+    sd = 0.0
+    sx = 0.0
+    for i in range(min(n, m)):
+        pdi[i] = np.nan
+        mdi[i] = np.nan
+    for i in range(min(2 * n - 1, m)):
+        adx[i] = np.nan
+    end = min(2 * n, m)  # warm-up: Wilder's sums, then the DX mean
+    for i in range(1, end):
+        if not _ok(h[i], lo[i], c[i]):
+            return False
+        tr, up, dn = _tr_dm(h[i], lo[i], h[i - 1], lo[i - 1], c[i - 1])
+        if i < n:
+            st += tr
+            su += up
+            sd += dn
+            continue
+        if i == n:
+            st = (st + tr) / n
+            su = (su + up) / n
+            sd = (sd + dn) / n
+        else:
+            st = a * tr + d * st
+            su = a * up + d * su
+            sd = a * dn + d * sd
+        p, q, dx = _dx(st, su, sd)
+        pdi[i] = p
+        mdi[i] = q
+        sx += dx
+        if i == 2 * n - 1:
+            sx /= n
+            adx[i] = sx
+    x = sx
+    i = end
+    while i + 1 < m:
+        if not (_ok(h[i], lo[i], c[i]) and _ok(h[i + 1], lo[i + 1], c[i + 1])):
+            return False
+        tr0, up0, dn0 = _tr_dm(h[i], lo[i], h[i - 1], lo[i - 1], c[i - 1])
+        tr1, up1, dn1 = _tr_dm(h[i + 1], lo[i + 1], h[i], lo[i], c[i])
+        st0, st = _two(st, a, d, d2, tr0, tr1)
+        su0, su = _two(su, a, d, d2, up0, up1)
+        sd0, sd = _two(sd, a, d, d2, dn0, dn1)
+        p0, q0, dx0 = _dx(st0, su0, sd0)
+        p1, q1, dx1 = _dx(st, su, sd)
+        pdi[i] = p0
+        mdi[i] = q0
+        pdi[i + 1] = p1
+        mdi[i + 1] = q1
+        x0, x = _two(x, a, d, d2, dx0, dx1)
+        adx[i] = x0
+        adx[i + 1] = x
+        i += 2
+    if i < m:
+        if not _ok(h[i], lo[i], c[i]):
+            return False
+        tr0, up0, dn0 = _tr_dm(h[i], lo[i], h[i - 1], lo[i - 1], c[i - 1])
+        st = a * tr0 + d * st
+        su = a * up0 + d * su
+        sd = a * dn0 + d * sd
+        p0, q0, dx0 = _dx(st, su, sd)
+        pdi[i] = p0
+        mdi[i] = q0
+        adx[i] = a * dx0 + d * x
+    return True
+
+
+def warm_up() -> None:
+    """Compile (first run on this machine) or load from the cache every kernel, on tiny inputs: for writable
+    inputs and for read-only ones (numba compiles those apart; e.g. arrays pandas hands out read-only)."""
+    if not HAVE_NUMBA:
+        return
+    for writable in (True, False):
+        x = np.linspace(1.0, 2.0, 64)
+        hi, lw = x + 0.5, x - 0.5
+        for a in (x, hi, lw):
+            a.setflags(write=writable)
+        o1, o2, o3 = np.empty(64), np.empty(64), np.empty(64)
+        ewm_into(x, 0.1, 20, o1)
+        rsi_into(x, 14, o1)
+        macd_into(x, 12, 26, 9, o1, o2, o3)
+        bollinger_into(x, 20, 2.0, o1, o2, o3, 1024)
+        atr_into(hi, lw, x, 14, o1)
+        adx_into(hi, lw, x, 14, o1, o2, o3)
