@@ -32,6 +32,7 @@ Order-manager calls are serialised by one lock because the decision and fast thr
 from __future__ import annotations
 
 import queue
+import logging
 import threading
 import time
 import traceback
@@ -120,6 +121,9 @@ class Engine:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
+        # The indicator kernels compile on a machine's first run (5-10 s; later runs load them from numba's
+        # cache in well under a second): do it while the ingest back-fills, not in the first decision.
+        threading.Thread(target=_warm_up_indicators, name="cockpit-warmup", daemon=True).start()
         self.log.info("engine_start", mode=self.status.mode, symbol=self.symbol, decision_timeframe=self.tf,
                       approval=self.status.approval, speed=self.status.speed,
                       clock=iso_ms(self._now()), stages=self.status.stages)
@@ -656,6 +660,15 @@ class Engine:
 
     def status_dict(self) -> dict[str, Any]:
         return asdict(self.status)
+
+
+def _warm_up_indicators() -> None:
+    try:
+        from cockpit.indicators import kernels
+
+        kernels.warm_up()
+    except Exception:  # noqa: BLE001 - only a head start: the first decision compiles them otherwise
+        logging.getLogger("cockpit.engine").warning("indicator warm-up failed", exc_info=True)
 
 
 def _is_timeout(e: BaseException) -> bool:
