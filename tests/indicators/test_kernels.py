@@ -13,7 +13,7 @@ import pytest
 from cockpit.indicators import core as ind
 from cockpit.indicators import kernels
 
-from tests.indicators.test_indicators import make_candles
+from test_indicators import make_candles
 
 pytestmark = pytest.mark.skipif(not kernels.HAVE_NUMBA, reason="numba not importable: core.py runs numpy only")
 
