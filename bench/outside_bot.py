@@ -174,9 +174,10 @@ def report(url: str, key: str, secret: str, phrase: str, work: Path) -> None:
     for f in sorted(fills, key=lambda f: f["timestamp"])[-10:]:
         print(f"  fill {f['datetime']} {f['side']:4} {f['amount']} @ {f['price']} fee {f['fee']['cost']}")
     stop = {"trigger": True, "ordType": "conditional"}   # freqtrade's stop loss on exchange: an OKX algo order
-    algos = ex.fetch_open_orders(sym, params=stop) + ex.fetch_closed_orders(sym, params=stop)
+    algos = (ex.fetch_open_orders(sym, params=stop) + ex.fetch_closed_orders(sym, params=stop)
+             + ex.fetch_canceled_orders(sym, params=stop))
     print(f"  stop-loss (algo) orders: {len(algos)}: "
-          + ", ".join(f"{a['side']} {a['amount']} @ {a['stopPrice'] or a['triggerPrice']} {a['status']}" for a in algos))
+          + ", ".join(f"{a['side']} {a['amount']} @ {a['stopLossPrice']} {a['status']}" for a in algos))
     pos = [p for p in ex.fetch_positions([sym]) if p["contracts"]]
     bal = ex.fetch_balance()["USDT"]
     print(f"  position: {[(p['side'], p['contracts'], p['marginMode']) for p in pos] or 'flat'}; "
@@ -184,6 +185,14 @@ def report(url: str, key: str, secret: str, phrase: str, work: Path) -> None:
     import urllib.request
     state = json.loads(urllib.request.urlopen(url + "/sim/admin/state", timeout=10).read())
     print(f"  admin/state: orders {state['orders']} fills {state['fills']} open {state['open_orders']}")
+    import sqlite3
+    with sqlite3.connect(work / "trades.sqlite") as db:   # the bot's own view of its trades
+        rows = db.execute("select id, is_short, open_rate, close_rate, exit_reason, liquidation_price, is_open "
+                          "from trades order by id").fetchall()
+    print(f"\nfreqtrade's trades: {len(rows)}")
+    for r in rows:
+        print(f"  #{r[0]} {'short' if r[1] else 'long '} open {r[2]} close {r[3]} exit {r[4]} liq {r[5]}"
+              + (" (open)" if r[6] else ""))
     log = (work / "bot.log").read_text(errors="replace").splitlines()
     bad = [ln for ln in log if " - ERROR - " in ln or " - WARNING - " in ln]
     print(f"\nbot log: {len(log)} lines, {len(bad)} warnings/errors" + (", last ones:" if bad else ""))

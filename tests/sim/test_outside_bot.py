@@ -9,6 +9,7 @@ import time
 import urllib.request
 
 import ccxt
+import pytest
 
 from cockpit.sim import start_simulator
 
@@ -89,3 +90,33 @@ def test_bot_sees_position_and_isolated_margin(sim):
     assert pos["liquidationPrice"] > pos["entryPrice"]
     bal = x.fetch_balance()["USDT"]
     assert bal["used"] > 0 and bal["free"] < free0
+
+
+def test_stop_on_mark_price_fires_on_the_mark(sim):
+    """freqtrade's ``stoploss_price_type: mark`` sends slTriggerPxType=mark: OKX watches the mark price for that
+    stop. The simulator echoed "last" and fired on the last price; now the mark stop fires where the mark
+    reaches its trigger, the last-price twin where the last does (they part by the mark's premium)."""
+    x = _bot_ccxt(sim)
+    x.create_order(SYM, "market", "buy", 2, None, {"tdMode": "isolated", "posSide": "net"})
+    trigger = round(x.fetch_ticker(SYM)["last"] * 0.999, 1)
+    stops = {kind: x.create_order(SYM, "market", "sell", 1, None, {
+        "tdMode": "isolated", "posSide": "net", "reduceOnly": True, "stopLossPrice": trigger,
+        "slTriggerPxType": kind})["id"] for kind in ("mark", "last")}
+    assert x.fetch_order(stops["mark"], SYM, {"stop": True})["info"]["slTriggerPxType"] == "mark"
+    for _ in range(2000):
+        sim.clock.advance(60_000)
+        got = {k: x.fetch_order(i, SYM, {"stop": True})["info"] for k, i in stops.items()}
+        if all(g["state"] != "live" for g in got.values()):
+            break
+    t_mark, t_last = int(got["mark"]["triggerTime"]), int(got["last"]["triggerTime"])
+    assert t_mark != t_last
+    assert sim.market.mark_price(t_mark) <= trigger + 0.2 < sim.market.mark_price(t_mark - 1000)
+    assert sim.market.price_at(t_last) <= trigger + 0.2
+
+
+def test_stop_price_type_must_be_last_index_or_mark(sim):
+    x = _bot_ccxt(sim)
+    x.create_order(SYM, "market", "buy", 1, None, {"tdMode": "isolated", "posSide": "net"})
+    with pytest.raises(ccxt.BadRequest, match="slTriggerPxType"):
+        x.create_order(SYM, "market", "sell", 1, None, {"tdMode": "isolated", "posSide": "net", "reduceOnly": True,
+                                                         "stopLossPrice": 60000.0, "slTriggerPxType": "close"})
