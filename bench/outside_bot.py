@@ -9,7 +9,8 @@ suite (it installs freqtrade and runs for minutes)::
 
 The bot: isolated margin, BTC/USDT:USDT, dry_run false, 1m candles, a small strategy written here that
 enters every new candle (long after an up candle, short after a down one), takes 0.2% or leaves after
-2 minutes, a 1% stop loss on the exchange (an OKX algo order), 3x leverage, market orders. At the end
+2 minutes, a 1% stop loss on the exchange (an OKX conditional algo order on the mark price), 3x leverage,
+market orders. At the end
 the orders, fills and position are printed from the simulator's side (its REST API, same keys).
 """
 
@@ -71,8 +72,7 @@ def ensure_venv(venv: Path) -> Path:
     exe = venv / "bin" / "freqtrade"
     if not exe.exists():
         print(f"creating {venv} and installing freqtrade from PyPI (a few minutes)", flush=True)
-        subprocess.run([sys.executable if not (venv / "bin" / "python").exists() else str(venv / "bin" / "python"),
-                        "-m", "venv", str(venv)], check=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "freqtrade"], check=True)
     return exe
 
@@ -91,7 +91,7 @@ def bot_config(url: str, key: str, secret: str, phrase: str, workdir: Path) -> d
         "exit_pricing": {"price_side": "other", "use_order_book": True, "order_book_top": 1},
         "order_types": {"entry": "market", "exit": "market", "emergency_exit": "market", "force_entry": "market",
                         "force_exit": "market", "stoploss": "market", "stoploss_on_exchange": True,
-                        "stoploss_on_exchange_interval": 30},
+                        "stoploss_on_exchange_interval": 30, "stoploss_price_type": "mark"},
         "exchange": {"name": "okx", "key": key, "secret": secret, "password": phrase,
                      "ccxt_config": ccxt, "ccxt_async_config": ccxt,
                      "pair_whitelist": ["BTC/USDT:USDT"], "pair_blacklist": []},
@@ -136,7 +136,8 @@ def main() -> int:
                 time.sleep(0.2)
         print(f"simulator on {url} (wall clock); freqtrade for {args.minutes:g} min, log {work / 'bot.log'}",
               flush=True)
-        bot_log = open(work / "bot.log", "w")
+        bot_log = open(work / "bot.out", "w")   # the log itself goes to bot.log (--logfile)
+        (work / "bot.log").unlink(missing_ok=True)
         bot = subprocess.Popen([str(freqtrade), "trade", "-c", str(work / "config.json"),
                                 "--logfile", str(work / "bot.log")], stdout=bot_log, stderr=subprocess.STDOUT)
         try:
@@ -177,7 +178,7 @@ def report(url: str, key: str, secret: str, phrase: str, work: Path) -> None:
     algos = (ex.fetch_open_orders(sym, params=stop) + ex.fetch_closed_orders(sym, params=stop)
              + ex.fetch_canceled_orders(sym, params=stop))
     print(f"  stop-loss (algo) orders: {len(algos)}: "
-          + ", ".join(f"{a['side']} {a['amount']} @ {a['stopLossPrice']} {a['status']}" for a in algos))
+          + ", ".join(f"{a['side']} {a['amount']} @ {a['stopLossPrice']} ({a['info'].get('slTriggerPxType')}) {a['status']}" for a in algos))
     pos = [p for p in ex.fetch_positions([sym]) if p["contracts"]]
     bal = ex.fetch_balance()["USDT"]
     print(f"  position: {[(p['side'], p['contracts'], p['marginMode']) for p in pos] or 'flat'}; "
