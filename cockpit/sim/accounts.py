@@ -91,6 +91,8 @@ class AlgoOrder:
     trigger_px: float | None = None      # trigger orders
     order_px: float | None = None        # trigger orders: -1 = market
     trigger_up: bool = True              # trigger orders: fires when the price rises to trigger_px
+    sl_px_type: str = "last"             # slTriggerPxType / tpTriggerPxType: last | index | mark
+    tp_px_type: str = "last"
     callback_ratio: float | None = None  # move_order_stop (trailing stop)
     callback_spread: float | None = None
     active_px: float | None = None

@@ -215,9 +215,12 @@ class SimExchange:
                     out.append(_Event(f, "algo:move", a, level))
                 continue
             long_close = a.side == "sell"   # closes a long
-            for which, px in (("sl", a.sl_trigger_px), ("tp", a.tp_trigger_px)):
+            for which, px, px_type in (("sl", a.sl_trigger_px, a.sl_px_type), ("tp", a.tp_trigger_px, a.tp_px_type)):
                 if px is None:
                     continue
+                if px_type != "last" and ta is not None:   # the last-price level where the mark / index reaches px
+                    f_px = self.market.mark_factor(ta) if px_type == "mark" else self.market.index_factor(ta)
+                    px = round(px / f_px, 1)
                 down = (which == "sl") == long_close
                 f = hit(px, down=down)
                 if f is not None:
@@ -788,6 +791,10 @@ class SimExchange:
                           close_fraction=close_fraction, pos_side=pos_side)
             last = self.last()
             if ord_type in ("conditional", "oco"):
+                for k in ("slTriggerPxType", "tpTriggerPxType"):
+                    if str(req.get(k) or "last") not in ("last", "index", "mark"):
+                        raise OrderError("51000", f"Parameter {k} error: last, index or mark")
+                a.sl_px_type, a.tp_px_type = str(req.get("slTriggerPxType") or "last"), str(req.get("tpTriggerPxType") or "last")
                 a.sl_trigger_px, a.sl_ord_px = num("slTriggerPx"), num("slOrdPx")
                 a.tp_trigger_px, a.tp_ord_px = num("tpTriggerPx"), num("tpOrdPx")
                 if a.sl_trigger_px is None and a.tp_trigger_px is None:

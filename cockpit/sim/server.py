@@ -440,6 +440,10 @@ def start_simulator(cfg_sim: dict[str, Any] | None = None, *, host: str = "127.0
     if saved is not None:
         ex.restore(saved["exchange"])
         clock.set(max(saved["now_ms"], resume_after_ms or 0, wall_ms or 0))
+    if wall_ms is not None:
+        # Building the market took a moment (generating the history up to now): the wall clock reads now,
+        # not the time the build began (an outside bot measured public/time ~0.8 s behind its own clock).
+        clock.set(max(clock.now_ms(), int(time.time() * 1000)))
     faults = FaultInjector()
     api = OkxApi(ex, clock)
 
