@@ -102,19 +102,20 @@ class EngineStreams:
             if self._down_since is None:
                 self._down_since = now
             self.log.warning("stream_down", state=state, detail=detail)
+            # The ingestion row first: whoever sees the risk event finds the row already written.
+            self._ingestion_row(now, "failed", detail)
             eng._risk_event("WARN", "engine.stream", {"state": state, "reason": detail,
                                                       "action": "following REST polling meanwhile; reconnecting"})
-            self._ingestion_row(now, "failed", detail)
         elif state == "live" and self._down_since is not None:
             down = self._down_since
             self._down_since = None
             eng.wake_ingest()    # back-fill what the outage may have hidden: candles, prices ...
             eng.wake_fast()      # ... and orders, fills, position, balance
             self.log.info("stream_live", since=down)
+            self._ingestion_row(now, "success", None, started=down)
             eng._risk_event("INFO", "engine.stream", {"state": "live", "reason": "stream reconnected",
                                                       "down_for_ms": now - down,
                                                       "action": "back-filled from REST (ingest and order sync woken)"})
-            self._ingestion_row(now, "success", None, started=down)
 
     def _ingestion_row(self, now: int, status: str, error: str | None, started: int | None = None) -> None:
         try:
