@@ -29,6 +29,19 @@ from cockpit.sim.market import FUNDING_INTERVAL_MS, Market, MarketEnded
 log = logging.getLogger("cockpit.sim")
 
 
+
+def _number_reader(req: dict[str, Any]):
+    """``num(key)``: the request's number at ``key``, None when absent or empty; OKX's 51000 when unreadable."""
+    def num(k: str) -> float | None:
+        v = req.get(k)
+        if v in (None, ""):
+            return None
+        try:
+            return float(v)
+        except (TypeError, ValueError):
+            raise OrderError("51000", f"Parameter {k} error") from None
+    return num
+
 class OrderError(Exception):
     """A per-order failure reported as OKX's sCode/sMsg."""
 
@@ -592,14 +605,7 @@ class SimExchange:
             if not o.is_open:
                 raise OrderError("51510", "Modification failed as the order has been completed")
 
-            def num(k: str) -> float | None:
-                v = req.get(k)
-                if v in (None, ""):
-                    return None
-                try:
-                    return float(v)
-                except (TypeError, ValueError):
-                    raise OrderError("51000", f"Parameter {k} error") from None
+            num = _number_reader(req)
             new_sz, new_px = num("newSz"), num("newPx")
             new_tp, new_sl = num("newTpTriggerPx"), num("newSlTriggerPx")
             if new_sz is None and new_px is None and new_tp is None and new_sl is None and not req.get(
@@ -765,14 +771,7 @@ class SimExchange:
             if side not in ("buy", "sell"):
                 raise OrderError("51000", "Parameter side error")
 
-            def num(k: str) -> float | None:
-                v = req.get(k)
-                if v in (None, ""):
-                    return None
-                try:
-                    return float(v)
-                except (TypeError, ValueError):
-                    raise OrderError("51000", f"Parameter {k} error") from None
+            num = _number_reader(req)
             sz = num("sz")
             close_fraction = str(req.get("closeFraction") or "")
             if sz is None and not close_fraction:
