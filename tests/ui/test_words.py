@@ -78,3 +78,31 @@ async def test_the_footer_offers_U_while_halted(make_app, db):
         await pilot.press("U")
         await pilot.pause()
         assert "Clear the kill switch" in flat_text(app)
+
+
+async def test_the_footer_keeps_its_keys_when_they_did_not_change(make_app, db):
+    """Help and back: each screen's footer shows its own keys, and the main screen's footer is not
+    rebuilt (its keys are the same widgets) since nothing it shows changed; a halt still rebuilds it."""
+    from textual.widgets._footer import FooterKey
+
+    fill_demo(pending=False)
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        before = list(app.screen.query(FooterKey))
+        main_footer = screen_text(app).splitlines()[-1]
+        assert before and "Approve" in main_footer
+        for _ in range(2):
+            await pilot.press("question_mark")
+            await settle(app, pilot)
+            assert "Back" in screen_text(app).splitlines()[-1]
+            await pilot.press("escape")
+            await settle(app, pilot)
+            assert screen_text(app).splitlines()[-1] == main_footer
+            assert list(app.screen.query(FooterKey)) == before
+        m.EngineState.create(key="kill_switch", value=json.dumps({"active": True, "reason": "kill switch"}),
+                             updated_at=NOW)
+        app.request_refresh()
+        await settle(app, pilot)
+        assert "U Clear halt" in screen_text(app).splitlines()[-1]
+        assert list(app.screen.query(FooterKey)) != before

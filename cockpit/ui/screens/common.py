@@ -7,8 +7,7 @@ from typing import Any, Callable
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer
-
+from cockpit.ui.widgets.footer import CockpitFooter
 from cockpit.ui.widgets.panes import CockpitHeader, ModeBadge
 
 
@@ -45,7 +44,7 @@ class CockpitScreen(Screen):
         yield CockpitHeader(self.app.mode_label, classes="screen-header")
 
     def compose_footer(self) -> ComposeResult:
-        yield Footer()
+        yield CockpitFooter()
 
     def on_mount(self) -> None:
         from rich.text import Text

@@ -15,12 +15,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer
+from textual.widgets import DataTable
 
 from cockpit.domain import approval
 from cockpit.ui import render
 from cockpit.ui.account_view import position_text
 from cockpit.ui.widgets.candles import CandlesChart, chart_title
+from cockpit.ui.widgets.footer import CockpitFooter
 from cockpit.ui.widgets.position_bar import PositionBar
 from cockpit.ui.widgets.panes import (ApprovalBanner, CockpitHeader, ModeBadge, OrdersPane, RationalePane,
                                       RiskEventsPane, TabStrip, WeightsPane)
@@ -89,7 +90,7 @@ class MainScreen(Screen):
             yield RiskEventsPane("Risk events", id="risk", classes="pane lower")
             yield OrdersPane(id="orders", classes="pane lower")
         yield ApprovalBanner("", id="approval-banner")
-        yield Footer()
+        yield CockpitFooter()
 
     def on_mount(self) -> None:
         self._apply_tabs()
