@@ -29,6 +29,7 @@ from cockpit.ui.screens.main import MainScreen
 from cockpit.ui.screens.modals import ConfirmModal, LiveConfirmModal, RejectModal
 from cockpit.ui.state import CHART_TIMEFRAMES, OPEN_STATUSES, PENDING, Poller, Snapshot
 from cockpit.ui.trade_keys import TRADE_KEYMAP, TradeActions
+from cockpit.ui.widgets.candles import CandlesChart
 from cockpit.ui.widgets.panes import ModeBadge
 
 
@@ -350,6 +351,12 @@ class CockpitApp(TradeActions, App):
         if tf not in CHART_TIMEFRAMES or tf == self.timeframe:
             return
         self.timeframe = tf
+        # Redraw at once from the candles last polled for this timeframe (no database read on the key
+        # press); the poll below brings the current ones.
+        try:
+            self.main_screen.query_one("#candles", CandlesChart).switch_to(tf)
+        except NoMatches:
+            pass
         self.request_refresh()
 
     # ------------------------------------------------------------- screens

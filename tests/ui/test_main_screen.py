@@ -214,3 +214,41 @@ async def test_viewer_role_is_shown_and_its_approval_refused(make_app, db, monke
         from cockpit.db import models as m
 
         assert m.OperatorCommand.select().count() == 0
+
+
+async def test_a_timeframe_seen_before_is_drawn_at_once_while_its_poll_reads(make_app, demo_ids):
+    """Going back to a timeframe redraws the chart from the candles last polled for it on the key press,
+    without waiting for the database read the key starts; that read's candles replace them when it lands."""
+    import threading
+
+    from conftest import screen_text
+
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        chart = app.query_one("#candles")
+        for key in ("1", "2"):  # 15m and 1h polled once each
+            await pilot.press(key)
+            await settle(app, pilot)
+        drawn_1h = screen_text(app)
+        await pilot.press("1")
+        await settle(app, pilot)
+        drawn_15m, kept = screen_text(app), chart.candles
+        await pilot.press("2")
+        await settle(app, pilot)
+        gate, real_poll = threading.Event(), app.poller.poll
+
+        def slow_poll(*args, **kw):
+            gate.wait(10)  # the database read the key started has not answered yet
+            return real_poll(*args, **kw)
+
+        app.poller.poll = slow_poll
+        await pilot.press("1")
+        await pilot.pause()
+        assert app.timeframe == "15m" and chart.timeframe == "15m" and "Candles 15m" in chart.border_title
+        assert chart.candles is kept  # the candles of the last 15m poll, before any new read finished
+        assert screen_text(app) == drawn_15m != drawn_1h
+        gate.set()
+        await settle(app, pilot)
+        assert chart.candles is not kept and chart.timeframe == "15m"  # the new poll's candles replaced them
+        assert int(chart.candles["timestamp"][1] - chart.candles["timestamp"][0]) == 900_000

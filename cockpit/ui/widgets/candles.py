@@ -7,7 +7,9 @@ date, OHLC, change, volume and fills in the bottom border) and scroll at the edg
 page, Home/End jump to the oldest / newest candle, +/− zoom, Esc gives the focus back to the orders.
 ↑/↓ are never taken: they stay the orders list's. The poll worker usually hands over the chart already
 built for the current size and view; the widget builds it itself after a resize or a chart key, and asks
-for a poll only when the view needs candles that are not loaded.
+for a poll only when the view needs candles that are not loaded. It keeps the last live candles polled for
+each timeframe, so a timeframe key redraws the chart at once from them (``switch_to``) while the poll the
+key asks for reads the database; the poll's candles replace them when it lands.
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ class CandlesChart(Widget, can_focus=True):
         self._version = 0
         self._cache_key: tuple = ()
         self._cache: Text | None = None
+        # Per timeframe, the last live (not scrolled) poll's data and the chart last drawn from it.
+        self._kept: dict[str, dict[str, Any]] = {}
 
     # ------------------------------------------------------------- data from the poll
 
@@ -83,9 +87,24 @@ class CandlesChart(Widget, can_focus=True):
         w, h = self.size.width, self.size.height
         if prebuilt is not None and built_for == (w, h) and (view is None or view == self.view):
             self._cache, self._cache_key = prebuilt, (self._version, w, h, self.view)
+        if self.view.end is None:
+            self._kept[timeframe] = {"candles": candles, "levels": levels, "fills": self.fills, "first": first,
+                                     "last": last, "built": None}
         self._clamp()
         self._titles()
         self.refresh()
+
+    def switch_to(self, timeframe: str) -> bool:
+        """Show ``timeframe`` now from the candles last polled for it (the poll the key asks for replaces
+        them a moment later), reusing the chart last drawn from them when the size and view still match.
+        False (nothing changes) when it was never polled."""
+        kept = self._kept.get(timeframe)
+        if kept is None or timeframe == self.timeframe:
+            return False
+        text, built_for, built_view = kept["built"] or (None, None, None)
+        self.show(timeframe, kept["candles"], kept["levels"], text, built_for, view=built_view, fills=kept["fills"],
+                  first=kept["first"], last=kept["last"])
+        return True
 
     @property
     def tf_ms(self) -> int:
@@ -213,4 +232,7 @@ class CandlesChart(Widget, can_focus=True):
             self._cache = chart.build(self.candles, self.levels, self.timeframe, w, h, view=self.view,
                                       fills=self.fills, timeframe_ms=self.tf_ms)
             self._cache_key = key
+        kept = self._kept.get(self.timeframe)
+        if kept is not None and kept["candles"] is self.candles:
+            kept["built"] = (self._cache, (w, h), self.view)
         return self._cache
