@@ -8,6 +8,7 @@ so the UI behaves the same in-process and attached to a headless engine.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from typing import Any, Iterable
 
@@ -62,6 +63,13 @@ KEYMAP: list[tuple[str, str, str]] = [
 ]
 
 QUIET_HEARTBEAT_MS = 5_000  # a heartbeat older than this is re-rendered every poll (its age grows)
+# How long another thread may hold the GIL before the event loop gets it back (CPython's default is 5 ms).
+# The event loop gives the GIL up at every turn (each select), and a key press takes a dozen turns
+# (key event, binding, action, refresh, compositor, display) before it is on screen; with the engine's
+# threads and the poll worker busy, each turn waited up to 5 ms to get it back: 30-60 ms of a key's
+# latency was waiting (bench/ui_latency.py, sampled stacks). At 1 ms the wait is a fifth; the other
+# threads keep their share of the GIL, in shorter slices. Set while the UI runs, restored after.
+UI_SWITCH_INTERVAL_S = 0.001
 
 
 class CockpitApp(TradeActions, App):
@@ -113,6 +121,7 @@ class CockpitApp(TradeActions, App):
         self._awaiting_results: dict[int, str] = {}  # trade commands whose outcome is not shown yet
         self.main_screen = MainScreen()
         self.gc_idle = IdleCollector()
+        self._saved_switch_interval: float | None = None  # the process's GIL switch interval before the UI ran
         if self.live:
             self.sub_title = "LIVE"
 
@@ -120,6 +129,8 @@ class CockpitApp(TradeActions, App):
         return self.main_screen
 
     def on_mount(self) -> None:
+        self._saved_switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(UI_SWITCH_INTERVAL_S, self._saved_switch_interval))
         self.request_refresh()
 
     # ------------------------------------------------------------- garbage collection off the key path
@@ -134,6 +145,9 @@ class CockpitApp(TradeActions, App):
 
     def on_unmount(self) -> None:
         self.gc_idle.uninstall()
+        if self._saved_switch_interval is not None:
+            sys.setswitchinterval(self._saved_switch_interval)
+            self._saved_switch_interval = None
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.InputEvent):  # keys, clicks, wheel, mouse moves: somebody is there
