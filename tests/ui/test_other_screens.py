@@ -167,3 +167,27 @@ def test_candidate_verdict_comes_from_the_held_out_report():
     lost = row({"passes": False, "beats_cash": False, "beats_equal_weights": False})
     assert lost["verdict"] == "does not beat cash" and lost["verdict_style"] == "red"
     assert row({"passes": False, "beats_cash": True, "within_drawdown_limit": True})["verdict_style"] == "yellow"
+
+
+async def test_help_reopens_with_the_same_screen_and_follows_a_theme_change(make_app, db):
+    """The help screen is kept and not restyled on every visit; a theme chosen meanwhile (command
+    palette) still reaches it, however many times it was opened before."""
+    from conftest import screen_text
+
+    fill_demo()
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        help_screen = await open_screen(app, pilot, "question_mark")
+        first, dark = screen_text(app), help_screen.styles.background
+        for _ in range(2):
+            await pilot.press("escape")
+            await settle(app, pilot)
+            assert await open_screen(app, pilot, "question_mark") is help_screen
+            assert screen_text(app) == first and help_screen.styles.background == dark
+        await pilot.press("escape")
+        await settle(app, pilot)
+        app.theme = "textual-light"
+        await settle(app, pilot)
+        assert await open_screen(app, pilot, "question_mark") is help_screen
+        assert help_screen.styles.background != dark
+        assert "Approve the selected" in screen_text(app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -17,8 +18,20 @@ class CockpitScreen(Screen):
     BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
     SCREEN_TITLE = ""
     _shown_before = False
+    _styled_for: Any = None  # what the styles of this screen's widgets were last computed under
 
-    def on_screen_resume(self) -> None:
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        # Runs before Screen._on_screen_resume (handlers run from the subclass up). Textual restyles a
+        # pushed screen's whole tree each time it comes back (10-30 ms for the help screen, then every
+        # widget redraws from scratch) in case the theme or the app's classes changed while it was away.
+        # These screens are kept between visits: restyle only when something their styles depend on changed.
+        app = self.app
+        under = (app.theme, app.ansi_color, getattr(app, "_css_update_count", None), app.size,
+                 app.get_pseudo_classes(), app.classes)
+        if event.refresh_styles:
+            if under == self._styled_for:
+                event.refresh_styles = False
+            self._styled_for = under
         # Screens are kept between visits (CockpitApp._push_named): the first visit loads in on_mount,
         # later ones reload what may have changed meanwhile.
         if self._shown_before:
