@@ -248,7 +248,10 @@ async def test_a_timeframe_seen_before_is_drawn_at_once_while_its_poll_reads(mak
         assert app.timeframe == "15m" and chart.timeframe == "15m" and "Candles 15m" in chart.border_title
         assert chart.candles is kept  # the candles of the last 15m poll, before any new read finished
         assert screen_text(app) == drawn_15m != drawn_1h
+        newest = int(kept["timestamp"][-1]) + 900_000  # a candle the engine wrote meanwhile
+        m.MarketData.create(symbol=app.symbol, timeframe="15m", timestamp=newest, open=1, high=2, low=0.5,
+                            close=1.5, volume=1)
         gate.set()
         await settle(app, pilot)
-        assert chart.candles is not kept and chart.timeframe == "15m"  # the new poll's candles replaced them
+        assert chart.timeframe == "15m" and int(chart.candles["timestamp"][-1]) == newest  # the poll's candles
         assert int(chart.candles["timestamp"][1] - chart.candles["timestamp"][0]) == 900_000

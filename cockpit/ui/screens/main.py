@@ -215,7 +215,7 @@ class MainScreen(Screen):
         if "candles" in changed:
             self.query_one(CandlesChart).show(snap.timeframe, snap.candles, snap.levels, snap.chart, snap.chart_size,
                                               view=snap.chart_view, fills=snap.chart_fills, first=snap.chart_first,
-                                              last=snap.chart_last)
+                                              last=snap.chart_last, sig=snap.sigs.get("candles"))
         if "decisions" in changed:
             latest = snap.decisions[0] if snap.decisions else None
             self.query_one(WeightsPane).show_decision(latest)

@@ -20,12 +20,15 @@ from typing import Any
 import numpy as np
 from rich.text import Text
 from textual.binding import Binding
+from textual.strip import Strip
+from textual.visual import Visual, visualize
 from textual.widget import Widget
 
 from cockpit.domain.market import timeframe_ms
 from cockpit.ui import chart
 
 TF_KEYS = {"15m": "1", "1h": "2", "4h": "3", "1d": "4"}
+STRIPS_KEPT = 8  # charts whose rows stay converted for the screen (a few per timeframe)
 
 
 def chart_title(timeframe: str, view: chart.View = chart.DEFAULT_VIEW) -> str:
@@ -68,13 +71,21 @@ class CandlesChart(Widget, can_focus=True):
         self._cache: Text | None = None
         # Per timeframe, the last live (not scrolled) poll's data and the chart last drawn from it.
         self._kept: dict[str, dict[str, Any]] = {}
+        self._sig: Any = None  # the poll signature of what is shown (None: unknown, always redraw)
+        # id(chart Text) -> (that Text, (width, height, style) converted for, its rows as strips).
+        self._strips: dict[int, tuple[Text, tuple[Any, ...], list[Strip]]] = {}
 
     # ------------------------------------------------------------- data from the poll
 
     def show(self, timeframe: str, candles: dict[str, np.ndarray], levels: dict[str, Any],
              prebuilt: Text | None = None, built_for: tuple[int, int] | None = None, *,
              view: chart.View | None = None, fills: list[dict[str, Any]] | None = None,
-             first: int | None = None, last: int | None = None) -> None:
+             first: int | None = None, last: int | None = None, sig: Any = None) -> None:
+        """``sig``: the poll's signature of these candles, levels, fills and view; the same data as on
+        screen (a poll after a timeframe key drawn from the kept candles, or nothing new) is not redrawn."""
+        if sig is not None and timeframe == self.timeframe and sig == self._sig:
+            return
+        self._sig = sig
         if timeframe != self.timeframe:
             self.view = replace(chart.DEFAULT_VIEW, ema=self.view.ema, bb=self.view.bb, volume=self.view.volume,
                                 cursor=0 if self.view.cursor is not None else None)
@@ -89,7 +100,7 @@ class CandlesChart(Widget, can_focus=True):
             self._cache, self._cache_key = prebuilt, (self._version, w, h, self.view)
         if self.view.end is None:
             self._kept[timeframe] = {"candles": candles, "levels": levels, "fills": self.fills, "first": first,
-                                     "last": last, "built": None}
+                                     "last": last, "sig": sig, "built": None}
         self._clamp()
         self._titles()
         self.refresh()
@@ -103,7 +114,7 @@ class CandlesChart(Widget, can_focus=True):
             return False
         text, built_for, built_view = kept["built"] or (None, None, None)
         self.show(timeframe, kept["candles"], kept["levels"], text, built_for, view=built_view, fills=kept["fills"],
-                  first=kept["first"], last=kept["last"])
+                  first=kept["first"], last=kept["last"], sig=kept["sig"])
         return True
 
     @property
@@ -236,3 +247,20 @@ class CandlesChart(Widget, can_focus=True):
         if kept is not None and kept["candles"] is self.candles:
             kept["built"] = (self._cache, (w, h), self.view)
         return self._cache
+
+    def render_line(self, y: int) -> Strip:
+        """Line API: the chart's rows converted for the screen once per chart, size and style, and kept
+        for the last few charts, so going back to a timeframe (or to the main screen) repaints without
+        converting its ~600 styled runs again (Textual's default converts on every refresh)."""
+        w, h = self.size
+        text = self.render()
+        style = self.visual_style
+        kept = self._strips.get(id(text))
+        if kept is None or kept[0] is not text or kept[1] != (w, h, style):
+            kept = (text, (w, h, style), Visual.to_strips(self, visualize(self, text, markup=False), w, h, style))
+            self._strips.pop(id(text), None)
+            self._strips[id(text)] = kept
+            while len(self._strips) > STRIPS_KEPT:
+                del self._strips[next(iter(self._strips))]
+        strips = kept[2]
+        return strips[y] if 0 <= y < len(strips) else Strip.blank(w, style.rich_style)
