@@ -168,7 +168,13 @@ def header_text(snap: Any, symbol: str, now_ms: int, *, compact: bool, initial_e
         t.append("  mark ", "dim")
         t.append(num(p.get("mark_price")))
         t.append("  idx ", "dim")
-        t.append(num(p.get("index_price")))
+        carried = getattr(snap, "index_read", None)
+        if p.get("index_price") is None and carried and p.get("timestamp") is not None:
+            # The newest price row (from the streams) has no index price: the last one read, with its age.
+            t.append(num(carried["index_price"]))
+            t.append(f" {age(int(p['timestamp']) - int(carried['timestamp']))} old", "yellow")
+        else:
+            t.append(num(p.get("index_price")))
         f = snap.funding or {}
         if f:
             rate = float(f.get("funding_rate") or 0) * 100
@@ -176,7 +182,10 @@ def header_text(snap: Any, symbol: str, now_ms: int, *, compact: bool, initial_e
             t.append(f"{rate:+.4f}%", "green" if rate >= 0 else "red")
             nxt = f.get("next_funding_time")
             if nxt == nxt and nxt is not None:  # NaN-safe
-                t.append(f" in {duration(int(nxt) - exchange_now(snap, now_ms))}", "dim")
+                left = int(nxt) - exchange_now(snap, now_ms)
+                # Past the stored funding time the rate is being settled and the next time is not read
+                # yet (the next funding row brings it): say so rather than count down from 00:00:00.
+                t.append(f" in {duration(left)}" if left >= 1000 else " settling", "dim")
         t.append("  OI ", "dim")
         t.append(big((snap.open_interest or {}).get("open_interest_value") or (snap.open_interest or {}).get("open_interest")))
         t.append("  L/S ", "dim")

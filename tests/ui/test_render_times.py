@@ -54,3 +54,19 @@ def test_header_says_when_the_streams_are_down():
     assert "STREAM" not in header("live") and "STREAM" not in header(None)
     assert "STREAM STALE" in header("stale") and "STREAM RECONNECTING" in header("reconnecting")
     assert "STREAM?" in header("stale", compact=True)
+
+
+def test_funding_countdown_says_settling_past_the_funding_time_not_zero():
+    """At a funding boundary the stored next funding time has passed until the next funding row is read:
+    the header says the funding is settling instead of counting down from 00:00:00."""
+    from cockpit.ui.state import Snapshot
+
+    now = 1_795_000_000_000
+
+    def header(next_ms):
+        snap = Snapshot(heartbeat={"ts": now, "wall_ms": now, "state": "running"}, heartbeat_ms=now,
+                        funding={"funding_rate": 0.0001, "next_funding_time": next_ms})
+        return render.header_text(snap, "BTC/USDT:USDT", now, compact=False, initial_equity=None).plain
+    assert "fund +0.0100% in 01:02:03" in header(now + 3_723_000)
+    for passed in (now, now - 500, now - 60_000):
+        assert "00:00:00" not in header(passed) and "fund +0.0100% settling" in header(passed)
