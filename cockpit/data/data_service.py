@@ -189,6 +189,15 @@ class DataService:
         r = self._q(p.select().where(p.symbol == symbol).order_by(p.timestamp.desc()).limit(1))
         return r[0] if r else None
 
+    def latest_index_price(self, symbol: str) -> dict[str, Any] | None:
+        """The newest stored index price ({timestamp, index_price}): price rows from the streams carry
+        none once the last REST one is over a minute old, so the newest row may have none."""
+        p = m.PriceSnapshot
+        r = self._q(p.select(p.timestamp, p.index_price)
+                    .where((p.symbol == symbol) & p.index_price.is_null(False))
+                    .order_by(p.timestamp.desc()).limit(1))
+        return r[0] if r else None
+
     def open_interest(self, symbol: str, *, limit: int = 100) -> list[dict[str, Any]]:
         o = m.OpenInterest
         return self._q(o.select().where(o.symbol == symbol).order_by(o.timestamp.desc()).limit(limit))[::-1]

@@ -90,6 +90,7 @@ class Snapshot:
     heartbeat_ms: int | None = None
     heartbeat: dict[str, Any] | None = None
     price: dict[str, Any] | None = None
+    index_read: dict[str, Any] | None = None  # the newest stored index price, when ``price`` has none
     funding: dict[str, Any] | None = None
     open_interest: dict[str, Any] | None = None
     long_short: dict[str, Any] | None = None
@@ -147,6 +148,8 @@ class Poller:
         s.heartbeat = heartbeat(ds)
         s.heartbeat_ms = heartbeat_ms(ds)
         s.price = ds.latest_price_snapshot(sym)
+        if s.price is not None and s.price.get("index_price") is None:
+            s.index_read = ds.latest_index_price(sym)
         f = ds.funding_rates(sym, limit=1)
         s.funding = f.iloc[-1].to_dict() if len(f) else None
         oi = ds.open_interest(sym, limit=1)
@@ -202,7 +205,7 @@ class Poller:
         s.levels = chart.levels(pos, s.orders)
         s.chart_fills = self._chart_fills(s.orders, int(c["timestamp"][0]) if len(c["timestamp"]) else None)
         s.sigs = {
-            "header": (s.halted, s.halt_reason, s.heartbeat_ms, (s.heartbeat or {}).get("state"), _sig(s.price), _sig(s.funding), _sig(s.open_interest),
+            "header": (s.halted, s.halt_reason, s.heartbeat_ms, (s.heartbeat or {}).get("state"), _sig(s.price), _sig(s.index_read), _sig(s.funding), _sig(s.open_interest),
                        _sig(s.long_short), _sig(s.balance), _sig(pos)),
             "candles": (timeframe, len(c["timestamp"]), int(c["timestamp"][-1]) if len(c["timestamp"]) else 0,
                         float(c["close"][-1]) if len(c["close"]) else 0.0, float(c["high"][-1]) if len(c["high"]) else 0,

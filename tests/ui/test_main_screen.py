@@ -255,3 +255,18 @@ async def test_a_timeframe_seen_before_is_drawn_at_once_while_its_poll_reads(mak
         await settle(app, pilot)
         assert chart.timeframe == "15m" and int(chart.candles["timestamp"][-1]) == newest  # the poll's candles
         assert int(chart.candles["timestamp"][1] - chart.candles["timestamp"][0]) == 900_000
+
+
+async def test_header_index_price_when_the_stream_rows_carry_none(make_app, demo_ids):
+    """Price rows from the streams have no index price once the last REST one is over a minute old: the
+    header shows the newest index price read, with its age, instead of `idx —`."""
+    from conftest import screen_text
+    from demo_data import NOW, SYMBOL
+
+    m.PriceSnapshot.create(symbol=SYMBOL, timestamp=NOW - 400 + 180_000, last_price=67450.0, mark_price=67440.0,
+                           index_price=None)
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        header = screen_text(app)
+        assert "last 67,450.0" in header and "idx 67,401.2 3m old" in header and "idx —" not in header
