@@ -270,3 +270,16 @@ async def test_header_index_price_when_the_stream_rows_carry_none(make_app, demo
         await settle(app, pilot)
         header = screen_text(app)
         assert "last 67,450.0" in header and "idx 67,401.2 3m old" in header and "idx —" not in header
+
+
+async def test_the_event_loop_gets_the_gil_back_within_a_millisecond_while_the_ui_runs(make_app, demo_ids):
+    """While the cockpit runs, another thread (the engine's, a poll worker) holds the GIL at most 1 ms
+    before the event loop gets it back; the process's own setting comes back when the UI quits."""
+    import sys
+
+    saved = sys.getswitchinterval()
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        assert sys.getswitchinterval() <= 0.001 < saved
+    assert sys.getswitchinterval() == saved
