@@ -256,8 +256,9 @@ class CandlesChart(Widget, can_focus=True):
         text = self.render()
         style = self.visual_style
         kept = self._strips.get(id(text))
-        if kept is None or kept[0] is not text or kept[1] != (w, h, style):
-            kept = (text, (w, h, style), Visual.to_strips(self, visualize(self, text, markup=False), w, h, style))
+        under = (w, h, style, self.text_selection)  # a mouse selection is drawn into the strips
+        if kept is None or kept[0] is not text or kept[1] != under:
+            kept = (text, under, Visual.to_strips(self, visualize(self, text, markup=False), w, h, style))
             self._strips.pop(id(text), None)
             self._strips[id(text)] = kept
             while len(self._strips) > STRIPS_KEPT:
