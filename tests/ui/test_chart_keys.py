@@ -143,3 +143,34 @@ async def test_help_lists_the_chart_keys(make_app, demo_ids):
         await settle(app, pilot)
         text = screen_text(app)
         assert "m B V" in text and "Home End" in text and "Focus the chart" in text
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_the_chart_rows_are_drawn_exactly_as_textual_draws_its_text(make_app, demo_ids, size):
+    """The chart converts its rows for the screen itself (faster than Textual's generic conversion): the
+    same characters, colours and attributes, and the same cell offsets a mouse selection starts from,
+    with the cursor, zoomed in and out, another timeframe and overlays off."""
+    from textual.visual import Visual, visualize
+
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        c = app.query_one("#candles")
+        for keys in ((), ("v", "left", "left"), ("plus",), ("minus", "minus"), ("escape", "1"), ("V", "m", "B")):
+            for k in keys:
+                await pilot.press(k)
+            await settle(app, pilot)
+            w, h = c.size
+            text, style = c.render(), c.visual_style
+            want = Visual.to_strips(c, visualize(c, text, markup=False), w, h, style)
+            got = c._to_strips(text, w, h, style)
+            assert [s.render(app.console) for s in got] == [s.render(app.console) for s in want], keys
+
+            def cells(strips):  # each cell's (x, y) as its segment's offset says
+                out = []
+                for s in strips:
+                    for seg in s:
+                        x, y = seg.style.meta["offset"]
+                        out += [(x + i, y) for i in range(len(seg.text))]
+                return out
+            assert cells(got) == cells(want), keys

@@ -18,6 +18,8 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
+from rich.segment import Segment
+from rich.style import Style as RichStyle
 from rich.text import Text
 from textual.binding import Binding
 from textual.strip import Strip
@@ -258,10 +260,33 @@ class CandlesChart(Widget, can_focus=True):
         kept = self._strips.get(id(text))
         under = (w, h, style, self.text_selection)  # a mouse selection is drawn into the strips
         if kept is None or kept[0] is not text or kept[1] != under:
-            kept = (text, under, Visual.to_strips(self, visualize(self, text, markup=False), w, h, style))
+            kept = (text, under, self._to_strips(text, w, h, style))
             self._strips.pop(id(text), None)
             self._strips[id(text)] = kept
             while len(self._strips) > STRIPS_KEPT:
                 del self._strips[next(iter(self._strips))]
         strips = kept[2]
         return strips[y] if 0 <= y < len(strips) else Strip.blank(w, style.rich_style)
+
+    def _to_strips(self, text: Text, w: int, h: int, style: Any) -> list[Strip]:
+        """The chart's rows as strips: Rich renders the Text's runs and each segment gets the widget's
+        base style and its cell offset (what a mouse selection starts from), as Textual's own conversion
+        gives them, in a fraction of its time (1.7 ms instead of 13 for a 92x16 chart, measured; it was
+        most of a timeframe switch on the event loop). A selection in progress is drawn by Textual's."""
+        if self.text_selection is not None:
+            return Visual.to_strips(self, visualize(self, text, markup=False), w, h, style)
+        base = style.rich_style
+        strips: list[Strip] = []
+        for y, line in enumerate(Segment.split_and_crop_lines(text.render(self.app.console), w, pad=True,
+                                                              include_new_lines=False)):
+            if y >= h:
+                break
+            x, segs = 0, []
+            for seg in line:
+                styled = base + seg.style if seg.style else base
+                segs.append(Segment(seg.text, styled + RichStyle.from_meta({"offset": (x, y)})))
+                x += seg.cell_length
+            strips.append(Strip(segs, w))
+        while len(strips) < h:
+            strips.append(Strip.blank(w, base))
+        return strips
