@@ -20,15 +20,12 @@ from typing import Any, Mapping
 
 from cockpit.domain.clock import Clock, clock_rate
 from cockpit.domain.orders import AccountState, OrderIntent
-from cockpit.domain.signals import RiskEvent, RiskLevel
+from cockpit.domain.signals import RISK_RULES, RiskEvent, RiskLevel
 from cockpit.risk.rules import ENTRY_RULES, EntryContext
 from cockpit.risk.rules import EPS as _EPS
 from cockpit.risk.state import MemoryRiskState, RiskState, utc_day
 
-RULES = (
-    "kill_switch", "position_unconfirmed", "stale_data", "max_drawdown", "daily_loss", "order_rate", "max_leverage", "price_sanity", "stop_loss",
-    "take_profit", "max_position", "effective_leverage", "per_trade_risk", "total_risk", "precision", "reduce_only",
-)
+RULES = RISK_RULES  # every rule checked here, in order (cockpit.domain.signals: the one list)
 
 
 @dataclass(frozen=True, slots=True)
