@@ -11,6 +11,7 @@ from typing import Any
 
 INST_ID = "BTC-USDT-SWAP"
 INST_FAMILY = "BTC-USDT"
+INST_ID_CODE = 10459          # OKX's numeric instrument code (instruments' instIdCode; WebSocket order entry takes it)
 CT_VAL = 0.01          # BTC per contract, as on OKX
 TICK_SZ = 0.1
 LOT_SZ = 0.01

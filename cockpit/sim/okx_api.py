@@ -11,8 +11,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Callable
 
-from cockpit.sim.accounts import (CCY, CT_VAL, INST_FAMILY, INST_ID, LOT_SZ, MAKER_FEE, MAX_LEVER, MIN_SZ, MMR,
-                                  TAKER_FEE, TICK_SZ, AlgoOrder, Fill, Order, Position)
+from cockpit.sim.accounts import (CCY, CT_VAL, INST_FAMILY, INST_ID, INST_ID_CODE, LOT_SZ, MAKER_FEE, MAX_LEVER,
+                                  MIN_SZ, MMR, TAKER_FEE, TICK_SZ, AlgoOrder, Fill, Order, Position)
 from cockpit.sim import book as sim_book
 from cockpit.sim.exchange import OrderError, SimExchange
 from cockpit.sim.market import FUNDING_INTERVAL_MS
@@ -172,7 +172,7 @@ class OkxApi:
         if p.get("instId") not in (None, INST_ID):
             return []
         return [{
-            "instType": "SWAP", "instId": INST_ID, "instFamily": INST_FAMILY, "uly": INST_FAMILY, "category": "1",
+            "instType": "SWAP", "instId": INST_ID, "instIdCode": INST_ID_CODE, "instFamily": INST_FAMILY, "uly": INST_FAMILY, "category": "1",
             "baseCcy": "", "quoteCcy": "", "settleCcy": CCY, "ctVal": n(CT_VAL), "ctMult": "1", "ctValCcy": "BTC",
             "ctType": "linear", "optType": "", "stk": "", "listTime": "1573557408000", "expTime": "",
             "lever": str(MAX_LEVER), "tickSz": n(TICK_SZ), "lotSz": n(LOT_SZ), "minSz": n(MIN_SZ),
