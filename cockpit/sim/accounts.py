@@ -92,6 +92,7 @@ class AlgoOrder:
     trigger_px: float | None = None      # trigger orders
     order_px: float | None = None        # trigger orders: -1 = market
     trigger_up: bool = True              # trigger orders: fires when the price rises to trigger_px
+    trigger_px_type: str = "last"        # trigger orders' triggerPxType: last | index | mark
     sl_px_type: str = "last"             # slTriggerPxType / tpTriggerPxType: last | index | mark
     tp_px_type: str = "last"
     callback_ratio: float | None = None  # move_order_stop (trailing stop)

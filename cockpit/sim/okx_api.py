@@ -546,8 +546,10 @@ class OkxApi:
         for aid in o.attached_algo_ids:
             a = ex.algos[aid]
             attached.append({"attachAlgoId": a.algo_id, "attachAlgoClOrdId": a.algo_cl_ord_id,
-                             "slTriggerPx": n(a.sl_trigger_px), "slOrdPx": n(a.sl_ord_px), "slTriggerPxType": "last",
-                             "tpTriggerPx": n(a.tp_trigger_px), "tpOrdPx": n(a.tp_ord_px), "tpTriggerPxType": "last",
+                             "slTriggerPx": n(a.sl_trigger_px), "slOrdPx": n(a.sl_ord_px),
+                             "slTriggerPxType": a.sl_px_type if a.sl_trigger_px is not None else "",
+                             "tpTriggerPx": n(a.tp_trigger_px), "tpOrdPx": n(a.tp_ord_px),
+                             "tpTriggerPxType": a.tp_px_type if a.tp_trigger_px is not None else "",
                              "sz": n(a.sz), "state": a.state})
         if not attached:
             attached = [dict(a) for a in o.attach]
@@ -559,9 +561,9 @@ class OkxApi:
                 "tradeId": o.trade_id, "fillSz": n(o.fill_sz) if o.fill_sz else "0",
                 "fillTime": str(o.fill_time) if o.fill_time else "", "avgPx": n(o.avg_px) if o.acc_fill_sz else "",
                 "state": o.state, "lever": n(o.lever), "tpTriggerPx": str(first.get("tpTriggerPx", "") or ""),
-                "tpTriggerPxType": "last" if first.get("tpTriggerPx") else "", "tpOrdPx": str(first.get("tpOrdPx", "") or ""),
+                "tpTriggerPxType": (first.get("tpTriggerPxType") or "last") if first.get("tpTriggerPx") else "", "tpOrdPx": str(first.get("tpOrdPx", "") or ""),
                 "slTriggerPx": str(first.get("slTriggerPx", "") or ""),
-                "slTriggerPxType": "last" if first.get("slTriggerPx") else "", "slOrdPx": str(first.get("slOrdPx", "") or ""),
+                "slTriggerPxType": (first.get("slTriggerPxType") or "last") if first.get("slTriggerPx") else "", "slOrdPx": str(first.get("slOrdPx", "") or ""),
                 "attachAlgoOrds": attached, "feeCcy": CCY, "fee": n(o.fee), "rebateCcy": CCY, "rebate": "0",
                 "source": "", "category": o.category, "reduceOnly": "true" if o.reduce_only else "false",
                 "cancelSource": o.cancel_source, "cancelSourceReason": "", "isTpLimit": "false",
@@ -624,7 +626,9 @@ class OkxApi:
                 "tpTriggerPx": n(a.tp_trigger_px), "tpOrdPx": n(a.tp_ord_px), "tpTriggerPxType": a.tp_px_type,
                 "reduceOnly": "true" if a.reduce_only else "false", "closeFraction": a.close_fraction,
                 "triggerTime": str(a.trigger_time) if a.trigger_time else "", "actualSide": a.actual_side,
-                "ordId": a.ord_id, "ordIdList": [a.ord_id] if a.ord_id else [], "ordPx": "", "triggerPx": "",
+                "ordId": a.ord_id, "ordIdList": [a.ord_id] if a.ord_id else [],
+                "ordPx": n(a.order_px) if a.ord_type == "trigger" else "", "triggerPx": n(a.trigger_px),
+                "triggerPxType": a.trigger_px_type if a.ord_type == "trigger" else "",
                 "attachedOrdId": a.parent_ord_id, "cTime": str(a.c_time), "uTime": str(a.u_time)}
 
     def place_algo(self, body: Any) -> list:
