@@ -208,7 +208,7 @@ def main() -> None:
         p50 = statistics.median(r[0] for r in rows) if rows else float("nan")
         p99 = statistics.median(r[1] for r in rows) if rows else float("nan")
         print(f"{kind:<8} {method:<8} {p50:9.1f} {p99:9.1f} {sum(r[2] for r in rows):7d}")
-    print("(to screen: add the UI's database poll, ui.refresh_ms, to either)")
+    print("(to what the trader sees: --to screen)")
 
 
 if __name__ == "__main__":

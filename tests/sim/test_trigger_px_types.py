@@ -66,3 +66,19 @@ def test_trigger_order_fires_on_its_trigger_price_type(sim, okx):
     still = [o["id"] for o in okx.fetch_open_orders(SYM, params={"trigger": True})]
     assert still == [on_index["id"]]
     assert [p["contracts"] for p in okx.fetch_positions([SYM]) if p["contracts"]] == [1]
+
+
+def test_amending_keeps_or_changes_the_trigger_price_type(okx):
+    last = okx.fetch_ticker(SYM)["last"]
+    trig = okx.create_order(SYM, "market", "buy", 1, params={"triggerPrice": round(last * 1.2, 1)})
+    okx.edit_order(trig["id"], SYM, "trigger", "buy", None, None,
+                   params={"triggerPrice": round(last * 1.3, 1), "newTriggerPxType": "mark"})
+    got = {o["id"]: o for o in okx.fetch_open_orders(SYM, params={"trigger": True})}[trig["id"]]
+    assert (got["triggerPrice"], got["info"]["triggerPxType"]) == (round(last * 1.3, 1), "mark")
+
+    lim = okx.create_order(SYM, "limit", "buy", 1, round(last * 0.9, 1), params={
+        "stopLoss": {"triggerPrice": round(last * 0.8, 1), "type": "market", "triggerPriceType": "index"}})
+    okx.edit_order(lim["id"], SYM, "limit", "buy", None, None, params={
+        "attachAlgoOrds": [{"newSlTriggerPx": str(round(last * 0.85, 1)), "newSlTriggerPxType": "mark"}]})
+    att = okx.fetch_order(lim["id"], SYM)["info"]["attachAlgoOrds"][0]
+    assert (att["slTriggerPx"], att["slTriggerPxType"]) == (str(round(last * 0.85, 1)), "mark")
