@@ -24,7 +24,7 @@ to its clock every 20 ms (so a fill happens when the market crosses the price, n
 next asks). Every screen update is hooked (``App._display``):
 
 * a fill: the engine's own resting limit order (written approved into the database, as an approval
-  does; the engine submits it), priced where the simulated market will cross it about 2.5 s later;
+  does; the engine submits it), priced where the simulated market will cross it 2-4 s later (at random);
   latency = from the moment the simulator fills it (its exchange listener) until the Orders pane's
   row for that order, as drawn, says FILLED;
 * a ticker: at a random instant t, latency = until the header, as drawn, shows a last price from a

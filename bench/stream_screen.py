@@ -21,7 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 SYM = "BTC/USDT:USDT"
-LEAD_MS = 2_500          # a fill is priced where the market will be this long after it is written
+# A fill is priced where the market will be this long after it is written: random, so that the fill
+# lands at a random phase of the engine's fast loop (woken when the order is written, then periodic).
+LEAD_MS = (2_000, 4_000)
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -164,7 +166,7 @@ class ScreenRun:
             while fills_left or probes_left:
                 if fills_left and (not probes_left or self.rng.random() < fills_left / (fills_left + probes_left)):
                     now = sim.clock.now_ms()
-                    p0, p1 = sim.market.price_at(now), sim.market.price_at(now + LEAD_MS)
+                    p0, p1 = sim.market.price_at(now), sim.market.price_at(now + self.rng.randint(*LEAD_MS))
                     if abs(p1 - p0) < 0.3:      # a flat stretch: nothing crosses a resting price soon
                         time.sleep(0.3)
                         continue
