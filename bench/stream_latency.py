@@ -44,23 +44,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _stats import now_ms, pct  # noqa: E402
 
 from cockpit.config import load_config  # noqa: E402
 from cockpit.market.exchange import make_exchange, make_stream_exchange  # noqa: E402
 from cockpit.sim import start_simulator  # noqa: E402
 
 SYM = "BTC/USDT:USDT"
-
-
-def pct(xs: list[float], q: float) -> float:
-    if not xs:
-        return float("nan")
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
-
-
-def now_ms() -> float:
-    return time.monotonic() * 1000.0
 
 
 class Round:

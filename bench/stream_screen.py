@@ -19,22 +19,13 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _stats import now_ms, pct  # noqa: E402
 
 SYM = "BTC/USDT:USDT"
 # A fill is priced where the market will be this long after it is written: random, so that the fill
 # lands at a random phase of the engine's fast loop (woken when the order is written, then periodic).
 LEAD_MS = (2_000, 4_000)
-
-
-def pct(xs: list[float], q: float) -> float:
-    if not xs:
-        return float("nan")
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
-
-
-def now_ms() -> float:
-    return time.monotonic() * 1000.0
 
 
 def _plain(widget: Any) -> str:
