@@ -65,7 +65,7 @@ class RateLimiter:
             q = self._hits.get(key)
             while q and now - q[0] > 60.0:
                 q.popleft()
-            return bool(q) and len(q) >= self.per_minute
+            return bool(q and len(q) >= self.per_minute)
 
 
 def key_label(key: str) -> str:

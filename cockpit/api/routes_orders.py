@@ -3,20 +3,20 @@ commands the engine executes (the database is the bus)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Path, Query
 
 from cockpit.api.deps import OperatorDep, ServicesDep
 from cockpit.api.errors import ApiError, ok
-from cockpit.api.schemas import ORDER_STATUSES, Envelope, NoteBody, PriceBody, RejectBody, trade_payload
+from cockpit.api.schemas import ORDER_STATUSES, Envelope, NoteBody, OrderStatus, PriceBody, RejectBody, trade_payload
 from cockpit.data import DataService
 
 router = APIRouter(tags=["orders"])
 
 
 @router.get("/api/orders", response_model=Envelope)
-def orders(status: Literal[ORDER_STATUSES] | None = None, limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
+def orders(status: OrderStatus | None = None, limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
     if status is not None and status not in ORDER_STATUSES:
         raise ApiError("INVALID_PARAMETER", f"unknown status {status!r}", f"allowed: {', '.join(ORDER_STATUSES)}")
     return ok(DataService().orders(status=status, limit=limit))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,9 +13,13 @@ from cockpit.domain.market import TIMEFRAME_MS
 
 SYMBOL_PATTERN = r"^[A-Z0-9]+/[A-Z0-9]+(:[A-Z0-9]+)?$"
 SYMBOL_RE = re.compile(SYMBOL_PATTERN)
-Timeframe = Literal[tuple(TIMEFRAME_MS)]  # type: ignore[valid-type]
-ORDER_STATUSES = ("new", "pending_approval", "approved", "submitted", "partially_filled", "filled", "rejected",
-                  "canceled", "expired", "failed")
+if TYPE_CHECKING:
+    Timeframe = str  # what the type checker can know of the Literal below, built at run time
+else:  # the timeframes TIMEFRAME_MS knows, which FastAPI validates and lists in the schema
+    Timeframe = Literal[tuple(TIMEFRAME_MS)]
+OrderStatus = Literal["new", "pending_approval", "approved", "submitted", "partially_filled", "filled", "rejected",
+                      "canceled", "expired", "failed"]
+ORDER_STATUSES: tuple[str, ...] = get_args(OrderStatus)
 
 
 # ------------------------------------------------------------------ request bodies

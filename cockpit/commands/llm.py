@@ -61,14 +61,14 @@ def run_test(args: argparse.Namespace, ctx) -> int:
     if args.model:
         llm["model"] = args.model
     cfg = {**cfg, "llm": llm}
-    if llm["provider"] == "none":
-        print("llm.provider is none: the offline selector (the scorer) decides; nothing to test.\n"
-              "Set llm.provider (deepseek, qwen, openai-compatible, local) or pass --base-url.", file=sys.stderr)
-        return 2
     try:
         client = LLMClient.from_config(cfg)
     except LLMUnavailable as e:
         print(f"cockpit llm test: {e}", file=sys.stderr)
+        return 2
+    if client is None:  # llm.provider is none
+        print("llm.provider is none: the offline selector (the scorer) decides; nothing to test.\n"
+              "Set llm.provider (deepseek, qwen, openai-compatible, local) or pass --base-url.", file=sys.stderr)
         return 2
     ds, store, clock = DataService(ctx.database()), _store(ctx), WallClock()
     engine = PortfolioDecisionEngine(cfg, ds, store, clock, llm=client)

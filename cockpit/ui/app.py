@@ -29,6 +29,7 @@ from cockpit.ui.screens.main import MainScreen
 from cockpit.ui.screens.modals import ConfirmModal, LiveConfirmModal, RejectModal
 from cockpit.ui.state import CHART_TIMEFRAMES, OPEN_STATUSES, PENDING, Poller, Snapshot
 from cockpit.ui.trade_keys import TRADE_KEYMAP, TradeActions
+from cockpit.ui.widgets.candles import CandlesChart
 from cockpit.ui.widgets.panes import ModeBadge
 
 
@@ -63,7 +64,7 @@ KEYMAP: list[tuple[str, str, str]] = [
 QUIET_HEARTBEAT_MS = 5_000  # a heartbeat older than this is re-rendered every poll (its age grows)
 
 
-class CockpitApp(TradeActions, App):
+class CockpitApp(TradeActions, App[None]):
     CSS_PATH = "cockpit.tcss"
     TITLE = "Alpha Arena Cockpit"
     ENABLE_COMMAND_PALETTE = True
@@ -152,7 +153,7 @@ class CockpitApp(TradeActions, App):
         # The chart's size and view, once the main screen has composed it (before that, the poller's
         # default). query_one is cached between DOM changes; query() would walk the whole tree each time.
         try:
-            chart = self.main_screen.query_one("#candles")
+            chart = self.main_screen.query_one("#candles", CandlesChart)
         except NoMatches:
             pass
         else:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,6 +11,9 @@ from textual.widgets import Footer
 
 from cockpit.ui.widgets.panes import CockpitHeader, ModeBadge
 
+if TYPE_CHECKING:
+    from cockpit.ui.app import CockpitApp
+
 
 class CockpitScreen(Screen):
     """A secondary screen: Esc goes back to the main screen; the mode badge follows halts."""
@@ -18,6 +21,8 @@ class CockpitScreen(Screen):
     BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
     SCREEN_TITLE = ""
     _shown_before = False
+
+    app: "CockpitApp"
 
     def on_screen_resume(self) -> None:
         # Screens are kept between visits (CockpitApp._push_named): the first visit loads in on_mount,

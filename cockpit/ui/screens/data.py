@@ -51,10 +51,10 @@ class DataScreen(CockpitScreen):
     def compose(self) -> ComposeResult:
         yield from self.compose_header()
         with Vertical(id="data-body"):
-            cov = DataTable(id="data-coverage", classes="pane", cursor_type="row")
+            cov: DataTable[str] = DataTable(id="data-coverage", classes="pane", cursor_type="row")
             cov.add_columns("symbol", "tf", "rows", "first", "last", "gaps")
             yield cov
-            runs = DataTable(id="data-runs", classes="pane", cursor_type="row")
+            runs: DataTable[str] = DataTable(id="data-runs", classes="pane", cursor_type="row")
             runs.add_columns("id", "source", "type", "tf", "started", "rows", "status", "error")
             yield runs
             yield Static("", id="data-status")

@@ -138,14 +138,14 @@ class OrdersPane(Vertical):
         self._row_ids: list[int] = []
 
     def compose(self) -> ComposeResult:
-        t = DataTable(id="orders-table", show_header=False, cursor_type="row", zebra_stripes=False)
+        t: DataTable[Text] = DataTable(id="orders-table", show_header=False, cursor_type="row", zebra_stripes=False)
         t.add_column("order", key="order")
         yield t
         with VerticalScroll(id="order-detail"):
             yield Static("", id="order-timeline")
 
     @property
-    def table(self) -> DataTable:
+    def table(self) -> DataTable[Text]:
         return self.query_one("#orders-table", DataTable)
 
     def _row(self, o: dict[str, Any], selected: int | None, now_ms: int, speed: float, outcome: str) -> Text:
