@@ -35,6 +35,7 @@ from cockpit.api.errors import ApiError, ok
 from cockpit.api.jobs import Jobs
 from cockpit.data import DataService
 from cockpit.domain.market import TIMEFRAME_MS
+from cockpit.domain.settings import Config
 
 SYMBOL_PATTERN = r"^[A-Z0-9]+/[A-Z0-9]+(:[A-Z0-9]+)?$"
 SYMBOL_RE = re.compile(SYMBOL_PATTERN)
@@ -256,7 +257,7 @@ def same_origin(origin: str, host_header: str) -> bool:
 # ------------------------------------------------------------------ the app
 
 
-def create_api(cfg: dict[str, Any], *, api_keys: Iterable[str] | None = None, read_keys: Iterable[str] | None = None,
+def create_api(cfg: Config, *, api_keys: Iterable[str] | None = None, read_keys: Iterable[str] | None = None,
                token: str | None = None, token_hint: str = "the per-start token", bind_host: str = "127.0.0.1",
                auth_failures_per_minute: int = AUTH_FAILURES_PER_MINUTE, services: Any = None,
                now_ms: Callable[[], int] | None = None, monotonic: Callable[[], float] = time.monotonic) -> FastAPI:

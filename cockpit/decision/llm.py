@@ -34,6 +34,8 @@ from typing import Any, Callable, Mapping
 import httpx2
 import openai
 
+from cockpit.domain.settings import Config
+
 SELECTION_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -175,7 +177,7 @@ class LLMClient:
                                      default_headers={"Accept-Encoding": "identity"})
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> "LLMClient | None":
+    def from_config(cls, cfg: Config, environ: Mapping[str, str] | None = None) -> "LLMClient | None":
         """The configured client; None when ``llm.provider`` is ``none``; LLMUnavailable when the key is missing."""
         llm = cfg["llm"]
         if llm["provider"] == "none":

@@ -27,6 +27,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Iterable, Mapping
 
+from cockpit.domain.settings import Config
 from cockpit.domain.signals import Regime, StrategySignal
 
 CASH = "cash"
@@ -74,7 +75,7 @@ class StrategyScorer:
         self.shrink = float(shrink)
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], ds: Any = None) -> "StrategyScorer":
+    def from_config(cls, cfg: Config, ds: Any = None) -> "StrategyScorer":
         k = cfg.get("portfolio", {}).get("regime_shrink", SHRINK_SAMPLES)
         return cls(ds, shrink=float("inf") if k is None else float(k))
 
@@ -125,7 +126,7 @@ class PortfolioScheduler:
     min_weight: float = 0.05
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any]) -> "PortfolioScheduler":
+    def from_config(cls, cfg: Config) -> "PortfolioScheduler":
         p = cfg["portfolio"]
         return cls(int(p["top_n"]), float(p["max_weight"]), float(p["min_weight"]))
 

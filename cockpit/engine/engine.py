@@ -42,6 +42,7 @@ from typing import Any, Callable
 from cockpit.data import engine_store
 from cockpit.data.data_service import DataService
 from cockpit.domain.market import timeframe_ms
+from cockpit.domain.settings import Config
 from cockpit.engine.eventlog import EventLog, iso_ms
 from cockpit.engine.fill_log import FillLog
 from cockpit.engine.stages import Stages
@@ -91,7 +92,7 @@ def clock_rate(clock: Any) -> float:
 
 
 class Engine:
-    def __init__(self, cfg: dict[str, Any], stages: Stages, *, log: EventLog, db=None) -> None:
+    def __init__(self, cfg: Config, stages: Stages, *, log: EventLog, db=None) -> None:
         self.cfg = cfg
         self.stages = stages
         self.log = log
@@ -195,7 +196,7 @@ class Engine:
     def _session_event(self, what: str) -> None:
         """Audit trail in the risk log: when automated trading started and stopped, in which mode, under
         which approval policy and limits (INFO level; the risk pane shows it beside rejections)."""
-        details = {"session": what, "mode": self.status.mode, "approval": self.status.approval,
+        details: dict[str, Any] = {"session": what, "mode": self.status.mode, "approval": self.status.approval,
                    "stages": {k: v for k, v in self.status.stages.items() if v != "ok"} or "all ok"}
         if what == "started":
             details["limits"] = {k: self.cfg["risk"][k] for k in ("max_leverage", "max_position_notional",

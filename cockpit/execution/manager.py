@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, replace
-from typing import Any, Mapping
+from typing import Any
 
 from cockpit.config import redactor
 from cockpit.data.data_service import DataService
@@ -31,6 +31,7 @@ from cockpit.data.order_store import OrderStore
 from cockpit.data.risk_store import RiskStore
 from cockpit.domain.clock import Clock
 from cockpit.domain.orders import AccountState, Fill, IllegalTransition, Order, OrderIntent, OrderStatus, Position
+from cockpit.domain.settings import Config
 from cockpit.domain.signals import RiskLevel
 from cockpit.execution import trade_actions
 from cockpit.execution.base import ExecutionReport, OrderExecutor
@@ -81,7 +82,7 @@ class PositionCheck:
 
 
 class OrderManager:
-    def __init__(self, cfg: Mapping[str, Any], executor: OrderExecutor, store: OrderStore | None = None,
+    def __init__(self, cfg: Config, executor: OrderExecutor, store: OrderStore | None = None,
                  risk: RiskManager | None = None, clock: Clock | None = None, *, ds: DataService | None = None,
                  symbol: str | None = None) -> None:
         if clock is None:

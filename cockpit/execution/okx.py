@@ -17,6 +17,7 @@ from typing import Any, Mapping
 import ccxt
 
 from cockpit.domain.orders import Fill, Order, OrderStatus, Position
+from cockpit.domain.settings import Config
 from cockpit.execution.base import (AccountFill, AccountState, ExecutionReport, InstrumentInfo, OrderExecutor,
                                     ProtectiveOrder)
 
@@ -50,11 +51,11 @@ def _num(x: Any) -> float | None:
 class OKXExecutor(OrderExecutor):
     name = "okx"
 
-    def __init__(self, exchange: ccxt.Exchange, cfg: Mapping[str, Any] | None = None, *,
+    def __init__(self, exchange: ccxt.Exchange, cfg: Config | None = None, *,
                  symbol: str = "BTC/USDT:USDT", clock: Any = None) -> None:
         self.exchange = exchange
         self.symbol = symbol
-        ex_cfg = (cfg or {}).get("execution", {}) if cfg else {}
+        ex_cfg: Mapping[str, Any] = cfg.get("execution", {}) if cfg else {}
         # The client's default (make_exchange sets isolated) unless the config says otherwise.
         self.margin_mode = ex_cfg.get("margin_mode") or (getattr(exchange, "options", None) or {}).get(
             "defaultMarginMode") or "cross"

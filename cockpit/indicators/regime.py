@@ -18,6 +18,7 @@ from typing import Any, Mapping
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from cockpit.domain.settings import RegimeConfig
 from cockpit.domain.signals import Regime
 from cockpit.indicators import core as ind
 
@@ -50,9 +51,10 @@ def rolling_percentile_rank(x: np.ndarray, w: int, *, last_only: bool = False) -
 
 
 class RegimeClassifier:
-    def __init__(self, cfg: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, cfg: RegimeConfig | None = None) -> None:
         c = dict(DEFAULTS)
-        c.update({k: v for k, v in (cfg or {}).items() if k in DEFAULTS})
+        given: Mapping[str, Any] = cfg or {}
+        c.update({k: v for k, v in given.items() if k in DEFAULTS})
         self.cfg = c
 
     def components(self, a: Mapping[str, np.ndarray], *, last_only: bool = False,

@@ -24,6 +24,7 @@ from cockpit.data import engine_store
 from cockpit.data.data_service import DataService
 from cockpit.db.connection import database_proxy
 from cockpit.domain.clock import Clock
+from cockpit.domain.settings import Config
 from cockpit.notify import format as fmt
 from cockpit.notify.format import Message
 from cockpit.notify.senders import Destination, DestinationError, DestinationWorker
@@ -47,7 +48,7 @@ def _json(value: Any) -> Any:
     return value
 
 
-def build_destinations(cfg: Mapping[str, Any], environ: Mapping[str, str] | None = None
+def build_destinations(cfg: Config, environ: Mapping[str, str] | None = None
                        ) -> tuple[list[Destination], list[str]]:
     """The usable destinations of ``notify.urls`` and a safe description of each unusable one."""
     environ = os.environ if environ is None else environ
@@ -63,7 +64,7 @@ def build_destinations(cfg: Mapping[str, Any], environ: Mapping[str, str] | None
 class Notifier:
     """``Notifier(cfg, ds, clock).start()`` … ``stop()``; ``poll_once()`` reads and queues once."""
 
-    def __init__(self, cfg: Mapping[str, Any], ds: DataService | None = None, clock: Clock | None = None, *,
+    def __init__(self, cfg: Config, ds: DataService | None = None, clock: Clock | None = None, *,
                  start_from_id: int | None = None, environ: Mapping[str, str] | None = None,
                  destinations: list[Destination] | None = None, db: Any = None,
                  log: Callable[..., None] | None = None) -> None:

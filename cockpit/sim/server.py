@@ -28,9 +28,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Mapping, cast
 from urllib.parse import parse_qsl, urlsplit
 
+from cockpit.domain.settings import SimConfig
 from cockpit.sim.clock import SimClock
 from cockpit.sim.exchange import SimExchange
 from cockpit.sim.faults import FaultInjector
@@ -371,12 +372,13 @@ def _date_ms(text: str) -> int:
     return int(datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=timezone.utc).timestamp() * 1000)
 
 
-def build_market(cfg_sim: dict[str, Any], *, start_ms: int | None = None,
+def build_market(cfg_sim: SimConfig, *, start_ms: int | None = None,
                  base_step_ms: int | None = None) -> tuple[Market, int]:
     """The market described by the ``sim:`` config section, and the clock's start time."""
     history_days = int(cfg_sim.get("history_days", 180))
-    if cfg_sim.get("replay_csv"):
-        m = ReplayMarket(candles_csv=cfg_sim["replay_csv"], funding_csv=cfg_sim.get("funding_csv"),
+    replay_csv = cfg_sim.get("replay_csv")
+    if replay_csv:
+        m = ReplayMarket(candles_csv=replay_csv, funding_csv=cfg_sim.get("funding_csv"),
                          seed=int(cfg_sim.get("seed", 42)))
         if start_ms is None:
             wanted = _date_ms(cfg_sim.get("start") or "2026-01-01")
@@ -386,19 +388,20 @@ def build_market(cfg_sim: dict[str, Any], *, start_ms: int | None = None,
         return m, start_ms
     if start_ms is None:
         start_ms = _date_ms(cfg_sim.get("start") or "2026-01-01")
-    m = GeneratedMarket(seed=int(cfg_sim.get("seed", 42)), start_ms=start_ms, history_days=history_days,
+    g = GeneratedMarket(seed=int(cfg_sim.get("seed", 42)), start_ms=start_ms, history_days=history_days,
                         start_price=float(cfg_sim.get("start_price", 65000.0)), step_ms=base_step_ms or 60_000)
-    return m, start_ms
+    return g, start_ms
 
 
-def start_simulator(cfg_sim: dict[str, Any] | None = None, *, host: str = "127.0.0.1", port: int | None = None,
+def start_simulator(cfg_sim: SimConfig | Mapping[str, Any] | None = None, *, host: str = "127.0.0.1",
+                    port: int | None = None,
                     credentials: Credentials | None = None, require_simulated_header: bool = True,
                     start_ms: int | None = None, speed: float | None = None,
                     base_step_ms: int | None = None, state_file: str | None = None,
                     resume_after_ms: int | None = None, clock: str = "accelerated") -> SimHandle:
     """Start the simulator in a background thread and return its handle (``.stop()`` ends it).
 
-    ``cfg_sim`` is the config's ``sim:`` section (defaults when None). ``port=None`` takes
+    ``cfg_sim`` is the config's ``sim:`` section or part of it (defaults fill the rest). ``port=None`` takes
     ``sim.port`` (0 = any free port). Credentials are random unless given. With ``state_file`` an
     existing file restores the exchange (account, orders, fills, clock, credentials) and the state
     is saved there every few seconds and at stop, so a restart is the same exchange.
@@ -411,7 +414,7 @@ def start_simulator(cfg_sim: dict[str, Any] | None = None, *, host: str = "127.0
     from cockpit.config import defaults
     from cockpit.sim import state_file as sf
 
-    cfg = {**defaults()["sim"], **(cfg_sim or {})}
+    cfg = cast(SimConfig, {**defaults()["sim"], **(cfg_sim or {})})
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise ValueError("the simulator binds loopback only")
     if clock not in ("wall", "accelerated"):

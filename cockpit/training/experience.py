@@ -26,6 +26,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 
+from cockpit.domain.settings import RegimeConfig
 from cockpit.domain.signals import Regime
 from cockpit.training.returns import FEATURES, StrategyReturns
 from cockpit.training.reward import RewardCalculator
@@ -136,7 +137,7 @@ class ExperienceBuffer:
     @classmethod
     def from_decisions(cls, ds: Any, reward: RewardCalculator, *, symbol: str, timeframe: str, tf_ms: int,
                        horizon: int, start_ms: int | None, end_ms: int | None, taker_fee: float,
-                       regime_cfg: Mapping[str, Any] | None = None) -> "ExperienceBuffer":
+                       regime_cfg: RegimeConfig | None = None) -> "ExperienceBuffer":
         """Live/demo decisions: the engine's weights and each strategy's signal, outcome over the next bars.
 
         Only the strategies that were given weight count as observed (bandit feedback), each with the
