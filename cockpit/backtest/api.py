@@ -216,7 +216,7 @@ def load_db_bars(ds, symbol: str, timeframe: str, start: int | None, end: int | 
     return main
 
 
-def funding_series(cfg, ds, request: BacktestRequest, symbol: str, ts: np.ndarray, open_: np.ndarray
+def funding_series(cfg: Config, ds, request: BacktestRequest, symbol: str, ts: np.ndarray, open_: np.ndarray
              ) -> tuple[np.ndarray, str]:
     """Funding per bar (off, constant, or the funding_rates table) and a line saying which source was used."""
     b = cfg["backtest"]
