@@ -41,7 +41,7 @@ class Context:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self._cfg: Config | None = None
-        self._db = None
+        self._db: Any = None  # the open peewee.Database (the command-line surface does not import Peewee)
 
     @property
     def config(self) -> Config:
