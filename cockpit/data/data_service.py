@@ -59,7 +59,7 @@ def _decode(rows: list[dict[str, Any]], columns: Iterable[str] = _JSON_COLUMNS) 
 
 
 class DataService:
-    def __init__(self, db: peewee.Database | None = None) -> None:
+    def __init__(self, db: peewee.Database | peewee.DatabaseProxy | None = None) -> None:
         self._db = db if db is not None else database_proxy
 
     def _q(self, query: peewee.Query | str, params: tuple | list = ()) -> list[dict[str, Any]]:

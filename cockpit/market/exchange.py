@@ -28,10 +28,11 @@ def credentials_from_env(cfg: Config, environ: Mapping[str, str] | None = None) 
     """{'apiKey','secret','password'} from the configured variables, or None when any is missing."""
     environ = os.environ if environ is None else environ
     ex = cfg["exchange"]
-    vals = [environ.get(ex["api_key_env"]), environ.get(ex["secret_env"]), environ.get(ex["passphrase_env"])]
-    if not all(vals):
+    key, secret, password = (environ.get(ex["api_key_env"]), environ.get(ex["secret_env"]),
+                             environ.get(ex["passphrase_env"]))
+    if not (key and secret and password):
         return None
-    return {"apiKey": vals[0], "secret": vals[1], "password": vals[2]}
+    return {"apiKey": key, "secret": secret, "password": password}
 
 
 def _setup(cfg: Config, mode: str | None, rest_url: str | None, credentials: Mapping[str, str] | None,

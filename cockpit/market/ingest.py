@@ -20,7 +20,7 @@ import math
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, TypeGuard
 
 import ccxt
 import peewee
@@ -76,7 +76,9 @@ class IngestSummary:
                 "steps": [s.__dict__.copy() for s in self.steps]}
 
 
-def _finite(*xs: Any) -> bool:
+def _finite(x: Any, *more: Any) -> TypeGuard[float]:
+    """Whether every argument is a finite int or float (the type checker then takes the first for a float)."""
+    xs = (x, *more)
     return all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in xs)
 
 
@@ -266,7 +268,7 @@ class MarketIngestor:
                 return
             if last + tf_ms < top:
                 self._page_back(step, tf, top, max(since_ms, last + tf_ms), t_now)
-            if first > since_ms:
+            if first is not None and first > since_ms:  # (first is set whenever last is)
                 self._page_back(step, tf, first, since_ms, t_now)
         return self._step("candles", tf, body)
 
