@@ -230,10 +230,16 @@ class Notifier:
                 engine_store.set_state(CURSOR_KEY, self._cursor, now_ms=self._now())
             return n
 
+    @property
+    def _cur(self) -> dict[str, int]:
+        """The cursor while following (poll sets it first)."""
+        assert self._cursor is not None, "the notifier follows tables only after poll() has set its cursor"
+        return self._cursor
+
     def _follow_orders(self) -> int:
         n = 0
-        for ev in self.ds.rows_since("order_lifecycle_events", self._cursor["order_lifecycle_events"], limit=500):
-            self._cursor["order_lifecycle_events"] = ev["id"]
+        for ev in self.ds.rows_since("order_lifecycle_events", self._cur["order_lifecycle_events"], limit=500):
+            self._cur["order_lifecycle_events"] = ev["id"]
             status = ev.get("status")
             if status == "pending_approval" and "pending_approval" in self.kinds:
                 order = self.ds.order(ev["order_id"])
@@ -249,10 +255,10 @@ class Notifier:
         return n
 
     def _follow_fills(self) -> int:
-        rows = self.ds.rows_since("trades", self._cursor["trades"], limit=500)
+        rows = self.ds.rows_since("trades", self._cur["trades"], limit=500)
         if not rows:
             return 0
-        self._cursor["trades"] = rows[-1]["id"]
+        self._cur["trades"] = rows[-1]["id"]
         if "fill" not in self.kinds:
             return 0
         by_order: dict[int, list[dict[str, Any]]] = {}
@@ -266,8 +272,8 @@ class Notifier:
     def _follow_risk(self) -> int:
         n = 0
         repeat_ms = int(self.n["risk_repeat_s"]) * 1000
-        for ev in self.ds.rows_since("risk_events", self._cursor["risk_events"], limit=500):
-            self._cursor["risk_events"] = ev["id"]
+        for ev in self.ds.rows_since("risk_events", self._cur["risk_events"], limit=500):
+            self._cur["risk_events"] = ev["id"]
             level = str(ev.get("level", "")).upper()
             if ev.get("rule") in SKIP_RULES or LEVELS.get(level, 0) < self.min_level or "risk" not in self.kinds:
                 continue
@@ -311,7 +317,7 @@ class Notifier:
         if state == "running":
             if prev_state != "running":
                 event = "started"
-            elif int(beat.get("cycles") or 0) < int(prev.get("cycles") or 0):
+            elif int(beat.get("cycles") or 0) < int((prev or {}).get("cycles") or 0):
                 event = "restarted"  # counting from zero again without a clean stop in between
         elif state in ("stopped", "failed") and prev_state != state:
             event = "stopped"
