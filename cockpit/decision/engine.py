@@ -153,6 +153,15 @@ def _fmt_weights(w: Mapping[str, float]) -> str:
     return ", ".join(f"{k} {v:.2f}" for k, v in w.items()) or "none"
 
 
+def _position_view(position: Mapping[str, Any] | float | None, price: float | None) -> Mapping[str, Any] | None:
+    """The position as the prompt shows it: a dict as given; a signed size (BTC) as side, size and price."""
+    if isinstance(position, (int, float)):
+        if not position:
+            return None
+        return {"side": "long" if position > 0 else "short", "size": abs(float(position)), "mark_price": price}
+    return position or None
+
+
 class PortfolioDecisionEngine:
     """Multi-strategy decisions. ``llm``: an LLMClient, or None to build one from ``cfg`` (None when
     ``llm.provider`` is ``none``)."""
@@ -267,7 +276,8 @@ class PortfolioDecisionEngine:
                 prompt = None
                 sel = Selected("fallback", dict(offline), fallback_reason=str(e))
             if prompt is not None:
-                snap = self.snapshot(now, reg, signals, cands, scores, ta_report, account, position or None)
+                snap = self.snapshot(now, reg, signals, cands, scores, ta_report, account,
+                                     _position_view(position, price))
                 sel = self.selector.select(now_ms=now, snap=snap, enabled=cands, offline=dict(offline),
                                            prompt=prompt)
 

@@ -107,7 +107,7 @@ class StrategyScorer:
             n = int(row.get("samples") or 0) if row else 0
             er = float(row["expected_reward"]) if row else None
             k = self.shrink
-            score = ((n * er + k * pooled) / (n + k)) if row and math.isfinite(k) else pooled
+            score = ((n * er + k * pooled) / (n + k)) if row and er is not None and math.isfinite(k) else pooled
             out[name] = StrategyScore(name, round(score, 8), er, round(pooled, 8), n,
                                       (row or here[0]).get("version"))
         return out
