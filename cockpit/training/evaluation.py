@@ -157,7 +157,7 @@ def figures(report: Any, capital: float, boot: np.ndarray | None = None) -> tupl
         "label": "",
         "total_return": round(final / capital - 1.0, 6),
         "cagr": None if final <= 0 else round((final / capital) ** (1.0 / years) - 1.0, 6),
-        "sharpe": None if sharpe(r) is None else round(sharpe(r), 4),
+        "sharpe": None if (sh := sharpe(r)) is None else round(sh, 4),
         "sharpe_ci90": interval(_sharpe_rows(r[boot])) if boot is not None and len(r) == boot.shape[1] else None,
         "sortino": None if down <= 0 else round(float(r.mean() / down * math.sqrt(YEAR_DAYS)), 4),
         "max_drawdown": round(float(m["max_drawdown"]), 6),

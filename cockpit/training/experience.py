@@ -38,7 +38,7 @@ REGIMES = tuple(r.value for r in Regime)
 class Sample:
     time: int
     regime: str
-    features: dict[str, float]
+    features: dict[str, float | None]  # None where the feature is not finite (too few bars)
     selected: dict[str, float]
     outcomes: dict[str, float]
     returns: dict[str, float]
@@ -192,7 +192,7 @@ class ExperienceBuffer:
                 bal = ds.latest_balance()
                 fee_frac = fees / float(bal["total"]) if bal and bal.get("total") else 0.0
                 port = float(RewardCalculator.window_stats(_held(window, float(te), 0.0, fund))[0]) - fee_frac
-            feats = {}
+            feats: dict[str, float | None] = {}
             ta = d.get("technical_analysis") or {}
             if isinstance(ta, Mapping):
                 for key in FEATURES:

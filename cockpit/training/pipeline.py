@@ -159,7 +159,8 @@ def report_candidate(cfg: Config, ds: Any, store: TrainingStore, version: str, *
         raise TrainingError(f"candidate {version} was trained at {tf} but decision_timeframe is "
                             f"{cfg['decision_timeframe']}; set it back or train a new candidate")
     tf_ms = timeframe_ms(tf)
-    start_ms = parse_date(start) if start is not None else int(train["to_ms"]) + tf_ms
+    given = parse_date(start) if start is not None else None  # "" is not given too (it raised TypeError below)
+    start_ms = given if given is not None else int(train["to_ms"]) + tf_ms
     end_ms = parse_date(end, end=True)
     if start_ms <= int(train["to_ms"]):
         raise TrainingError(f"the held-out period must start after the training ended ({train['to']} UTC); "
