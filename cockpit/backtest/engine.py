@@ -267,6 +267,7 @@ def _run_engine(arrays: dict[str, np.ndarray], signals: Signals, settings: Engin
         if k1 <= k0:
             return b, 0.0
         pos = ex.side * ex.size
+        assert dstr is not None  # set whenever resize is, the only case this runs
         if pos == 0.0 and not dstr[k0:k1].any():
             return b, 0.0
         cl = c[k0:k1]
@@ -326,7 +327,7 @@ def _run_engine(arrays: dict[str, np.ndarray], signals: Signals, settings: Engin
             ptr += 1
             if cancel is not None and cancel.is_set():
                 raise BacktestCancelled(f"cancelled at bar {j} of {n}")
-            if report_every and ptr % report_every == 0:
+            if report_every and progress is not None and ptr % report_every == 0:
                 progress(j, n)
         elif reb is not None:
             _rebalance(ex, reb, j - 1, oj, stop, take)
@@ -334,7 +335,7 @@ def _run_engine(arrays: dict[str, np.ndarray], signals: Signals, settings: Engin
             if cancel is not None and cancel.is_set():
                 raise BacktestCancelled(f"cancelled at bar {j} of {n}")
         segments = None
-        if sub_idx is not None and (ex.side != 0 or ex._resting):
+        if sub_idx is not None and sub is not None and (ex.side != 0 or ex._resting):
             a, b = int(sub_idx[0][j]), int(sub_idx[1][j])
             if b > a:
                 segments = zip(sub.open[a:b].tolist(), sub.high[a:b].tolist(), sub.low[a:b].tolist())

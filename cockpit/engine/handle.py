@@ -58,7 +58,9 @@ class EngineHandle:
                         url=redact_url(self.cfg["database"]["url"]))
             factory = self._stages_factory
             if factory is None:
-                from cockpit.engine.stages import build_stages as factory
+                from cockpit.engine.stages import build_stages
+
+                factory = build_stages
             stages = factory(self.cfg, log=self.log)
             self.log.set_clock(stages.clock.now_ms)
             self.engine = Engine(self.cfg, stages, log=self.log, db=self.db)
