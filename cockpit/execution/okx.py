@@ -351,7 +351,8 @@ class OKXExecutor(OrderExecutor):
         for p in rows:
             if not isinstance(p, dict) or p.get("symbol") != symbol:
                 continue
-            info = p.get("info") if isinstance(p.get("info"), dict) else {}
+            given = p.get("info")
+            info: dict[str, Any] = given if isinstance(given, dict) else {}
             contracts = _num(p.get("contracts"))
             pos_raw = _num(info.get("pos"))
             if contracts is None and pos_raw is None:
@@ -406,7 +407,8 @@ class OKXExecutor(OrderExecutor):
     def _account_fill(self, t: Any, symbol: str) -> AccountFill:
         if not isinstance(t, dict):
             raise MalformedReply(f"fill is not a record: {type(t).__name__}")
-        info = t.get("info") if isinstance(t.get("info"), dict) else {}
+        given = t.get("info")
+        info: dict[str, Any] = given if isinstance(given, dict) else {}
         tid, oid = t.get("id") or info.get("tradeId"), t.get("order") or info.get("ordId")
         price, amount, ts = _num(t.get("price")), _num(t.get("amount")), _num(t.get("timestamp"))
         side = t.get("side") or info.get("side")
