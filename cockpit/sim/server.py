@@ -101,7 +101,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
         self.close_connection = True
         demo = dict(parse_qsl(split.query)).get("brokerId") == "9999"
-        self.server.state.ws.serve(WsConnection(self.connection, self.rfile), endpoint, demo)
+        hub = self.server.state.ws
+        assert hub is not None  # start_simulator sets it before the server takes requests
+        hub.serve(WsConnection(self.connection, self.rfile), endpoint, demo)
 
     def do_POST(self) -> None:
         self._handle("POST")
@@ -291,7 +293,7 @@ class SimHandle:
         self._thread = thread
         self.state = state
         self.market = market
-        host, port = server.server_address[:2]
+        host, port = str(server.server_address[0]), server.server_address[1]  # AF_INET: the host is a str
         self.host, self.port = host, port
         self.url = f"http://{host}:{port}"
         self.ws_url = f"ws://{host}:{port}/ws/v5"
@@ -438,23 +440,23 @@ def start_simulator(cfg_sim: SimConfig | Mapping[str, Any] | None = None, *, hos
     market, t0 = build_market(cfg, start_ms=start_ms, base_step_ms=base_step_ms)
     # The market is built from its configured start (same prices as before); only the clock moves on.
     t_now = max(t0, resume_after_ms or t0) if saved is None else t0
-    clock = SimClock(t_now, float(cfg["speed"] if speed is None else speed))
+    sim_clock = SimClock(t_now, float(cfg["speed"] if speed is None else speed))
     ex = SimExchange(market, start_ms=t_now, initial_balance=float(cfg["initial_balance"]))
     if saved is not None:
         ex.restore(saved["exchange"])
-        clock.set(max(saved["now_ms"], resume_after_ms or 0, wall_ms or 0))
+        sim_clock.set(max(saved["now_ms"], resume_after_ms or 0, wall_ms or 0))
     if wall_ms is not None:
         # Building the market took a moment (generating the history up to now): the wall clock reads now,
         # not the time the build began (an outside bot measured public/time ~0.8 s behind its own clock).
-        clock.set(max(clock.now_ms(), int(time.time() * 1000)))
+        sim_clock.set(max(sim_clock.now_ms(), int(time.time() * 1000)))
     faults = FaultInjector()
-    api = OkxApi(ex, clock)
+    api = OkxApi(ex, sim_clock)
 
     def reject_next() -> str | None:
         f = faults.take("trade/order", order=True)
         return f.code if f else None
     api.reject_next = reject_next
-    state = SimServerState(api, clock, faults, credentials or Credentials.random(), require_simulated_header)
+    state = SimServerState(api, sim_clock, faults, credentials or Credentials.random(), require_simulated_header)
     state.ws = OkxWsHub(api, faults, lambda: state.credentials, require_simulated_header)
     server = _Server((host, int(cfg["port"] if port is None else port)), _Handler)
     server.state = state
