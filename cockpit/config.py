@@ -46,13 +46,11 @@ from cockpit.domain.settings import (  # noqa: F401 - the typed shape of a confi
     UIConfig,
 )
 from cockpit.domain.signals import STRATEGY_NAMES  # noqa: F401 - config's public name too
+from cockpit.domain.signals import SWITCHABLE_RISK_RULES as RISK_RULES  # what risk.disabled_rules may switch off
 from cockpit.domain.text import Redactor
 
 ENV_PREFIX = "COCKPIT__"
 SYMBOL = "BTC/USDT:USDT"
-# Risk rules that risk.disabled_rules may switch off (cockpit.risk.manager checks the same names).
-RISK_RULES = ("max_drawdown", "daily_loss", "order_rate", "max_leverage", "price_sanity", "stop_loss", "take_profit",
-              "max_position", "effective_leverage", "per_trade_risk", "total_risk")
 
 
 # ---------------------------------------------------------------- schema DSL

@@ -216,6 +216,28 @@ def load_db_bars(ds, symbol: str, timeframe: str, start: int | None, end: int | 
     return main
 
 
+def strategy_warmup(strat: Any) -> int:
+    """The bars the strategy's indicators need before the first traded bar (its ``warmup_bars``, else 0)."""
+    return int(getattr(strat, "warmup_bars", 0) or 0)
+
+
+def load_range(ds, symbol: str, timeframe: str, start: int | None, end: int | None, warmup: int, *,
+               csv: str | None, min_bars: int, where: str) -> tuple[dict[str, np.ndarray], int]:
+    """The bars of a run, from the ``csv`` file or the database: [start, end] plus up to ``warmup`` bars before,
+    and the index of the first bar in the range (the warm-up bars feed the indicators, never a position).
+    Fewer than ``min_bars`` in the range raise NoCandlesError ("no ... candles {where}; import some first ...").
+    Shared by run_backtest and run_sweep."""
+    if csv:
+        arrays = load_csv_bars(csv, timeframe, start, end, warmup)
+    else:
+        arrays = load_db_bars(ds, symbol, timeframe, start, end, warmup)
+    i0 = int(arrays.pop("_start_index"))
+    if len(arrays["timestamp"]) - i0 < min_bars:
+        raise NoCandlesError(f"no {symbol} {timeframe} candles {where}; import some first, e.g. "
+                             f"`cockpit ingest --csv FILE --timeframe {timeframe}` (or pass --csv FILE)")
+    return arrays, i0
+
+
 def funding_series(cfg: Config, ds, request: BacktestRequest, symbol: str, ts: np.ndarray, open_: np.ndarray
              ) -> tuple[np.ndarray, str]:
     """Funding per bar (off, constant, or the funding_rates table) and a line saying which source was used."""
@@ -263,18 +285,11 @@ def run_backtest(cfg: Config, ds, request: BacktestRequest, *,
     else:
         strat, params = build_strategy(cfg, request.strategy, request.params, tf)
         name = request.strategy
-    warmup = request.warmup if request.warmup is not None else int(getattr(strat, "warmup_bars", 0) or 0)
-    if request.csv:
-        arrays = load_csv_bars(request.csv, tf, start, end, warmup)
-    else:
-        arrays = load_db_bars(ds, symbol, tf, start, end, warmup)
-    i0 = int(arrays.pop("_start_index"))
+    warmup = request.warmup if request.warmup is not None else strategy_warmup(strat)
+    rng = f"{request.start or 'the beginning'} to {request.end or 'the end'}"
+    arrays, i0 = load_range(ds, symbol, tf, start, end, warmup, csv=request.csv, min_bars=1,
+                            where=f"in {request.csv or 'the database'} for {rng}")
     n_all = len(arrays["timestamp"])
-    if n_all - i0 <= 0:
-        rng = f"{request.start or 'the beginning'} to {request.end or 'the end'}"
-        src = request.csv or "the database"
-        raise NoCandlesError(f"no {symbol} {tf} candles in {src} for {rng}; import some first, e.g. "
-                             f"`cockpit ingest --csv FILE --timeframe {tf}` (or pass --csv FILE)")
     frame = _generate(strat, arrays, ds, symbol)
     if request.portfolio and request.replay_decisions:
         params["replayed_decisions"] = int(getattr(strat, "replayed", 0))

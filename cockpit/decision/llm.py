@@ -34,22 +34,10 @@ from typing import Any, Callable, Mapping
 import httpx2
 import openai
 
+# The schema mode's JSON schema: the reply model that validate_reply checks with (one source for both).
+from cockpit.decision.validate import SELECTION_SCHEMA
 from cockpit.domain.settings import Config
 
-SELECTION_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "selected": {"type": "array", "items": {
-            "type": "object",
-            "properties": {"strategy": {"type": "string"}, "weight": {"type": "number"}},
-            "required": ["strategy", "weight"], "additionalProperties": False}},
-        "confidence": {"type": "number"},
-        "rationale": {"type": "string"},
-        "regime": {"type": "string"},
-    },
-    "required": ["selected", "confidence", "rationale", "regime"],
-    "additionalProperties": False,
-}
 
 # Local servers ignore the key, but the openai client insists on one.
 LOCAL_PLACEHOLDER_KEY = "not-needed"

@@ -94,9 +94,26 @@ def linear_filter(x: np.ndarray, decay: float, gain: float = 1.0, init: float | 
     return buf[:n]
 
 
-def ema(x, n: int) -> np.ndarray:
-    """Exponential moving average, span n (alpha = 2/(n+1)); like pandas ewm(span=n, adjust=False)."""
-    return _ewm(x, 2.0 / (n + 1.0), n)
+def ema(x, n: int, *, min_periods: int | None = None, pandas_exact: bool = False) -> np.ndarray:
+    """Exponential moving average, span n (alpha = 2/(n+1)); like pandas ewm(span=n, adjust=False).
+
+    NaN for the first ``min_periods - 1`` bars (default n; 1 gives a value from the first bar, as the chart
+    draws it). ``pandas_exact``: bit for bit what pandas computes (alpha through the centre of mass, a
+    sequential update skipped when the average equals the value, pandas' own NaN rules), which the backtest's
+    reference signals are pinned to; the default form equals it to rounding (~1e-15 relative) and is faster.
+    """
+    mp = n if min_periods is None else min_periods
+    if not pandas_exact:
+        return _ewm(x, 2.0 / (n + 1.0), mp)
+    x = _as_f(x)
+    out = np.empty(len(x))
+    if not (_k.HAVE_NUMBA and _k.ewm_pandas_into(x, _k.span_alpha(n), out)):
+        import pandas as pd  # NaN input or no numba: pandas itself
+
+        out = pd.Series(x, copy=False).ewm(span=n, adjust=False).mean().to_numpy()
+    if mp > 1:
+        out[:mp - 1] = np.nan
+    return out
 
 
 def wilder(x, n: int, *, min_periods: int | None = None) -> np.ndarray:

@@ -63,6 +63,38 @@ def _tr_dm(hi, lw, ph, pl, pc):
     return tr, up, dn
 
 
+def span_alpha(span: float) -> float:
+    """pandas' alpha for ``span``: through the centre of mass, as pandas computes it (not 2 / (span + 1))."""
+    com = (span - 1) / 2.0
+    return 1.0 / (1.0 + com)
+
+
+@njit(cache=True)
+def ewm_pandas_into(x, alpha, out):
+    """pandas ``ewm(alpha, adjust=False).mean()`` bit for bit (core.ema(pandas_exact=True), the backtest's
+    reference signals): ``w = ((1 - a) * w + a * x) / ((1 - a) + a)``, the update skipped when ``w == x``, the
+    division dropped when the divisor is exactly 1.0. No warm-up NaNs. False on a NaN (pandas has its own rules)."""
+    n = len(x)
+    if n == 0:
+        return True
+    f = 1.0 - alpha
+    s = f + alpha
+    w = x[0]
+    if w != w:
+        return False
+    out[0] = w
+    for i in range(1, n):
+        cur = x[i]
+        if cur != cur:
+            return False
+        if w != cur:
+            w = f * w + alpha * cur
+            if s != 1.0:
+                w = w / s
+        out[i] = w
+    return True
+
+
 @njit(cache=True, error_model="numpy")
 def ewm_into(x, alpha, min_periods, out):
     """ewm(alpha, adjust=False) seeded with x[0]; NaN for the first min_periods-1 bars. False on NaN/inf."""
@@ -392,6 +424,7 @@ def warm_up() -> None:
             a.setflags(write=writable)
         o1, o2, o3 = np.empty(64), np.empty(64), np.empty(64)
         ewm_into(x, 0.1, 20, o1)
+        ewm_pandas_into(x, span_alpha(20), o1)
         rsi_into(x, 14, o1)
         macd_into(x, 12, 26, 9, o1, o2, o3)
         bollinger_into(x, 20, 2.0, o1, o2, o3, 1024)

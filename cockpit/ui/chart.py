@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 from rich.text import Text
 
-from cockpit.ui.render import bollinger, ema, position_parts
+from cockpit.indicators.core import bollinger, ema
+from cockpit.ui.render import position_parts
 
 AXIS = 11  # the price axis on the right: one rule column and ten for labels
 WARMUP = 60  # extra (merged) bars read to the left of the window so the overlays are defined at its edge
@@ -170,9 +171,10 @@ def overlays(close: np.ndarray, view: View = DEFAULT_VIEW) -> list[tuple[np.ndar
     """(values, style) of EMA 12, EMA 26 and the Bollinger bands over ``close`` (NaN where undefined)."""
     out: list[tuple[np.ndarray, int]] = []
     if view.ema and len(close) >= 2:
-        out += [(ema(close, 12), EMA_FAST), (ema(close, 26), EMA_SLOW)]
+        # drawn from the first bar (no warm-up NaNs): WARMUP bars to the left of the window settle them
+        out += [(ema(close, 12, min_periods=1), EMA_FAST), (ema(close, 26, min_periods=1), EMA_SLOW)]
     if view.bb:
-        _, up, lo = bollinger(close, 20, 2.0)
+        up, _, lo = bollinger(close, 20, 2.0)
         if not np.isnan(up).all():
             out += [(up, BAND), (lo, BAND)]
     return out

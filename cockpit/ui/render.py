@@ -10,7 +10,6 @@ import math
 import time
 from typing import Any
 
-import numpy as np
 from rich.text import Text
 
 from cockpit.data.account import exit_reason
@@ -104,30 +103,6 @@ def age(ms: int | None) -> str:
     if s < 3600:
         return f"{s / 60:.0f}m"
     return f"{s / 3600:.1f}h"
-
-
-# ------------------------------------------------------------------ indicators for the chart
-
-
-def ema(x: np.ndarray, n: int) -> np.ndarray:
-    out = np.empty_like(x, dtype=float)
-    if len(x) == 0:
-        return out
-    a = 2.0 / (n + 1)
-    out[0] = x[0]
-    for i in range(1, len(x)):
-        out[i] = a * x[i] + (1 - a) * out[i - 1]
-    return out
-
-
-def bollinger(x: np.ndarray, n: int = 20, k: float = 2.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    mid = np.full(len(x), np.nan)
-    sd = np.full(len(x), np.nan)
-    if len(x) >= n:
-        win = np.lib.stride_tricks.sliding_window_view(x, n)
-        mid[n - 1:] = win.mean(axis=1)
-        sd[n - 1:] = win.std(axis=1)
-    return mid, mid + k * sd, mid - k * sd
 
 
 # ------------------------------------------------------------------ header
