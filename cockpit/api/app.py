@@ -33,6 +33,7 @@ from cockpit.api.errors import ApiError
 from cockpit.api.jobs import Jobs
 from cockpit.api.schemas import ERROR_RESPONSES
 from cockpit.domain.market import TIMEFRAME_MS
+from cockpit.domain.settings import Config
 
 OPEN_PATHS = {"/api/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -230,7 +231,7 @@ ROUTERS = (routes_market.router, routes_decision.router, routes_backtest.router,
            routes_orders.router, routes_health.router)
 
 
-def create_api(cfg: dict[str, Any], *, api_keys: Iterable[str] | None = None, read_keys: Iterable[str] | None = None,
+def create_api(cfg: Config, *, api_keys: Iterable[str] | None = None, read_keys: Iterable[str] | None = None,
                token: str | None = None, token_hint: str = "the per-start token", bind_host: str = "127.0.0.1",
                auth_failures_per_minute: int = AUTH_FAILURES_PER_MINUTE, services: Any = None,
                now_ms: Callable[[], int] | None = None, monotonic: Callable[[], float] = time.monotonic) -> FastAPI:

@@ -10,9 +10,10 @@ from fastapi import Depends, Request
 from cockpit.api.errors import ApiError
 from cockpit.api.jobs import Jobs
 from cockpit.api.schemas import check_symbol, check_timeframe
+from cockpit.domain.settings import Config
 
 
-async def _config(request: Request) -> dict[str, Any]:
+async def _config(request: Request) -> Config:
     return request.app.state.cfg
 
 
@@ -31,13 +32,13 @@ async def _operator(request: Request) -> str:
     return f"api {client}" + (f" {who}" if who else "")
 
 
-ConfigDep = Annotated[dict[str, Any], Depends(_config)]
+ConfigDep = Annotated[Config, Depends(_config)]
 ServicesDep = Annotated[Any, Depends(_services)]
 JobsDep = Annotated[Jobs, Depends(_jobs)]
 OperatorDep = Annotated[str, Depends(_operator)]
 
 
-def check_own_market(cfg: dict[str, Any], symbol: str, timeframe: str) -> None:
+def check_own_market(cfg: Config, symbol: str, timeframe: str) -> None:
     """A well-formed symbol and timeframe, and the symbol this engine trades (it acts on no other)."""
     check_symbol(symbol)
     check_timeframe(timeframe)

@@ -22,6 +22,7 @@ import numpy as np
 from cockpit.backtest.engine import EngineSettings
 from cockpit.backtest.metrics import compute_metrics
 from cockpit.backtest.signals import Signals, as_signals
+from cockpit.domain.settings import Config
 
 HIGHER_IS_BETTER = {"sharpe", "sortino", "calmar", "total_return", "cagr", "profit_factor", "win_rate",
                     "max_drawdown", "final_equity"}
@@ -152,7 +153,7 @@ def _windows(i0: int, n: int, k: int) -> tuple[dict[str, tuple[int, int]], list[
     return wins, folds
 
 
-def run_sweep(cfg: Mapping[str, Any], ds, req: SweepRequest, *, progress: Callable[[int, int], None] | None = None,
+def run_sweep(cfg: Config, ds, req: SweepRequest, *, progress: Callable[[int, int], None] | None = None,
               cancel: threading.Event | None = None, store=None) -> dict[str, Any]:
     from cockpit.backtest.api import (BacktestRequest, build_strategy, funding_series, load_range, parse_date,
                                       settings_from_config, strategy_warmup)

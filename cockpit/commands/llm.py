@@ -8,6 +8,7 @@ import json
 import sys
 from datetime import datetime, timezone
 
+from cockpit.domain.settings import Config
 from cockpit.domain.text import clean_text, model_says
 
 
@@ -52,8 +53,8 @@ def run_test(args: argparse.Namespace, ctx) -> int:
     from cockpit.domain.signals import Direction, Regime, StrategySignal
     from cockpit.domain.clock import WallClock
 
-    cfg = ctx.config
-    llm = dict(cfg["llm"])
+    cfg: Config = ctx.config
+    llm = cfg["llm"].copy()
     if args.base_url:
         llm["base_url"] = args.base_url
         if llm["provider"] == "none":

@@ -36,6 +36,7 @@ import openai
 
 # The schema mode's JSON schema: the reply model that validate_reply checks with (one source for both).
 from cockpit.decision.validate import SELECTION_SCHEMA
+from cockpit.domain.settings import Config
 
 
 # Local servers ignore the key, but the openai client insists on one.
@@ -164,7 +165,7 @@ class LLMClient:
                                      default_headers={"Accept-Encoding": "identity"})
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> "LLMClient | None":
+    def from_config(cls, cfg: Config, environ: Mapping[str, str] | None = None) -> "LLMClient | None":
         """The configured client; None when ``llm.provider`` is ``none``; LLMUnavailable when the key is missing."""
         llm = cfg["llm"]
         if llm["provider"] == "none":

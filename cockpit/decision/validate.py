@@ -275,9 +275,9 @@ def validate_reply(text: str | None, enabled: Iterable[str], *, tolerance: float
         raise ReplyRejected("reply is not JSON: nested too deeply") from None
     except ValueError as e:
         hit = forbidden_text(body)
-        flags = [f"instruction in text: {hit!r}"] if hit else []
-        raise ReplyRejected(f"reply is not JSON ({str(e)[:80]})" + (f"; flagged {flags[0]}" if flags else ""),
-                            flags) from None
+        text_flags = [f"instruction in text: {hit!r}"] if hit else []
+        raise ReplyRejected(f"reply is not JSON ({str(e)[:80]})" + (f"; flagged {text_flags[0]}" if text_flags else ""),
+                            text_flags) from None
     if not isinstance(obj, dict):
         raise ReplyRejected(f"reply is JSON but not an object (got {type(obj).__name__})")
 

@@ -25,6 +25,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from cockpit.domain.market import TIMEFRAME_MS
+from cockpit.domain.settings import RegimeConfig
 from cockpit.indicators import core as ind
 from cockpit.indicators.patterns import PatternRecognizer
 from cockpit.indicators.regime import RegimeClassifier
@@ -54,7 +55,7 @@ def _last(x: np.ndarray) -> float | None:
 
 
 class TechnicalAnalysis:
-    def __init__(self, regime_cfg: Mapping[str, Any] | None = None, *, tail: int = 2000) -> None:
+    def __init__(self, regime_cfg: RegimeConfig | None = None, *, tail: int = 2000) -> None:
         self.regime = RegimeClassifier(regime_cfg)
         self.patterns = PatternRecognizer()
         self.tail = tail  # bars used per timeframe (EMA200 converges well within 2000)

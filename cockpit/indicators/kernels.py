@@ -22,7 +22,7 @@ try:
 except Exception:  # pragma: no cover
     HAVE_NUMBA = False
 
-    def njit(*args, **kwargs):
+    def njit(*args, **kwargs):  # type: ignore[no-redef]  # numba's decorator when numba is absent
         if args and callable(args[0]):
             return args[0]
         return lambda f: f

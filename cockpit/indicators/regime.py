@@ -13,19 +13,20 @@ Only bars <= t are used.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, cast
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from cockpit.domain.settings import RegimeConfig
 from cockpit.domain.signals import Regime
 from cockpit.indicators import core as ind
 
 REGIME_CODES: tuple[Regime, ...] = (Regime.UNKNOWN, Regime.TRENDING_UP, Regime.TRENDING_DOWN, Regime.RANGING,
                                     Regime.HIGH_VOLATILITY)
 
-DEFAULTS = {"adx_period": 14, "adx_trend": 25.0, "vol_window": 24, "vol_lookback": 500, "vol_high_pct": 0.9,
-            "slope_window": 20}
+DEFAULTS: RegimeConfig = {"adx_period": 14, "adx_trend": 25.0, "vol_window": 24, "vol_lookback": 500,
+                          "vol_high_pct": 0.9, "slope_window": 20}
 
 
 def rolling_percentile_rank(x: np.ndarray, w: int, *, last_only: bool = False) -> np.ndarray:
@@ -50,10 +51,9 @@ def rolling_percentile_rank(x: np.ndarray, w: int, *, last_only: bool = False) -
 
 
 class RegimeClassifier:
-    def __init__(self, cfg: Mapping[str, Any] | None = None) -> None:
-        c = dict(DEFAULTS)
-        c.update({k: v for k, v in (cfg or {}).items() if k in DEFAULTS})
-        self.cfg = c
+    def __init__(self, cfg: RegimeConfig | None = None) -> None:
+        given: Mapping[str, Any] = cfg or {}
+        self.cfg = cast(RegimeConfig, {**DEFAULTS, **{k: v for k, v in given.items() if k in DEFAULTS}})
 
     def components(self, a: Mapping[str, np.ndarray], *, last_only: bool = False,
                    pre: Mapping[tuple[str, int], np.ndarray] | None = None) -> dict[str, np.ndarray]:

@@ -16,10 +16,11 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping
+from typing import Any, Mapping, cast
 
 from cockpit.domain.clock import Clock, clock_rate
 from cockpit.domain.orders import AccountState, OrderIntent
+from cockpit.domain.settings import Config, RiskConfig
 from cockpit.domain.signals import RISK_RULES, RiskEvent, RiskLevel
 from cockpit.risk.rules import ENTRY_RULES, EntryContext
 from cockpit.risk.rules import EPS as _EPS
@@ -49,9 +50,9 @@ class RiskLimits:
     disabled_rules: tuple[str, ...] = ()
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any]) -> "RiskLimits":
+    def from_config(cls, cfg: Config | RiskConfig) -> "RiskLimits":
         """From the whole config or its ``risk`` section."""
-        r = cfg.get("risk", cfg)
+        r = cast(Mapping[str, Any], cfg.get("risk", cfg))
         names = set(cls.__dataclass_fields__)
         kw = {k: v for k, v in r.items() if k in names}
         if "disabled_rules" in kw:
@@ -148,7 +149,7 @@ def _jsonable(v: Any) -> Any:
 class RiskManager:
     """Checks intents against the limits; holds the kill switch and the drawdown halt."""
 
-    def __init__(self, limits: RiskLimits | Mapping[str, Any] | None = None, *, clock: Clock,
+    def __init__(self, limits: RiskLimits | Config | RiskConfig | None = None, *, clock: Clock,
                  state: RiskState | None = None) -> None:
         if limits is None:
             limits = RiskLimits()

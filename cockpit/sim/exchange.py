@@ -130,7 +130,7 @@ class SimExchange:
 
     _STATE_FIELDS = ("t", "cash", "lever", "positions", "orders", "by_cl", "algos", "algo_by_cl", "fills", "bills")
     # Added later: a state file written before them restores these defaults.
-    _NEW_FIELDS = {"pos_history": list, "cancel_after": lambda: None, "pos_mode": lambda: "net_mode"}
+    _NEW_FIELDS: dict[str, Callable[[], Any]] = {"pos_history": list, "cancel_after": lambda: None, "pos_mode": lambda: "net_mode"}
 
     def snapshot(self) -> dict[str, Any]:
         """The account's whole state (the market itself is rebuilt from its config)."""
@@ -247,9 +247,10 @@ class SimExchange:
                 continue
             if a.ord_type == "move_order_stop":
                 if a.extreme is None:   # waits for its activation price
-                    f = hit(a.active_px, down=a.side == "buy")
-                    if f is not None:
-                        out.append(_Event(f, "activate", a, a.active_px))
+                    if a.active_px is not None:  # set whenever extreme is not (placement)
+                        f = hit(a.active_px, down=a.side == "buy")
+                        if f is not None:
+                            out.append(_Event(f, "activate", a, a.active_px))
                     continue
                 a.extreme = max(a.extreme, pa) if a.side == "sell" else min(a.extreme, pa)
                 level = self._trail_level(a)
@@ -301,9 +302,12 @@ class SimExchange:
 
     @staticmethod
     def _trail_level(a: AlgoOrder) -> float:
+        """The level of an active trailing stop (extreme set; a callback spread or else a ratio, per placement)."""
+        assert a.extreme is not None and (a.callback_spread is not None or a.callback_ratio is not None)
         x = float(a.extreme)
         if a.callback_spread is not None:
             return x - a.callback_spread if a.side == "sell" else x + a.callback_spread
+        assert a.callback_ratio is not None
         return x * (1 - a.callback_ratio) if a.side == "sell" else x * (1 + a.callback_ratio)
 
     def _trail(self, price: float) -> None:
@@ -386,7 +390,7 @@ class SimExchange:
             if req.get("sz") in (None, ""):
                 raise OrderError("50014", "Parameter sz can not be empty")
             try:
-                sz = float(req.get("sz"))
+                sz = float(req["sz"])  # present: checked just above
             except (TypeError, ValueError):
                 raise OrderError("51000", "Parameter sz error") from None
             if sz < MIN_SZ or abs(sz / LOT_SZ - round(sz / LOT_SZ)) > 1e-6:
@@ -394,7 +398,8 @@ class SimExchange:
             px = None
             if ord_type not in ("market", "optimal_limit_ioc"):
                 try:
-                    px = float(req.get("px"))
+                    given: Any = req.get("px")  # missing or unreadable: refused below
+                    px = float(given)
                 except (TypeError, ValueError):
                     raise OrderError("51000", "Parameter px error") from None
                 if px <= 0 or abs(px / TICK_SZ - round(px / TICK_SZ)) > 1e-6:
@@ -481,6 +486,7 @@ class SimExchange:
         used = self._seg_used.get(o.ord_id, 0.0)
         qty = lots(min(o.remaining, max(LOT_SZ, liq - used)))
         self._seg_used[o.ord_id] = used + qty + 1e9  # one maker fill per order per segment
+        assert o.px is not None  # resting orders are limit orders, placed with their price
         self._fill(o, qty, o.px, "M", t)
 
     def _fill(self, o: Order, qty: float, px: float, exec_type: str, t: int) -> bool:
@@ -673,10 +679,14 @@ class SimExchange:
                                  ("newTpOrdPx", "tpOrdPx"), ("newSlOrdPx", "slOrdPx"),
                                  ("newTpTriggerPxType", "tpTriggerPxType"), ("newSlTriggerPxType", "slTriggerPxType")):
                     if spec.get(k_new) not in (None, ""):
-                        (o.attach or o.attach.append({}) or o.attach)[0][k] = spec[k_new]
+                        if not o.attach:
+                            o.attach.append({})
+                        o.attach[0][k] = spec[k_new]
             for v, k in ((new_tp, "tpTriggerPx"), (new_sl, "slTriggerPx")):
                 if v is not None:
-                    (o.attach or o.attach.append({}) or o.attach)[0][k] = v
+                    if not o.attach:
+                        o.attach.append({})
+                    o.attach[0][k] = v
                     kind = req.get("new" + k[0].upper() + k[1:] + "Type")
                     if kind:
                         o.attach[0][k + "Type"] = kind
@@ -688,15 +698,15 @@ class SimExchange:
                     a.sl_trigger_px = float(spec["slTriggerPx"]) if spec.get("slTriggerPx") not in (None, "") else None
                     a.tp_px_type, a.sl_px_type = px_type(spec, "tpTriggerPxType"), px_type(spec, "slTriggerPxType")
             o.u_time = self.t
-            if o.ord_type == "post_only" and new_px is not None:
+            if o.ord_type == "post_only" and new_px is not None:  # o.px is new_px here
                 bid, ask = self.bid_ask()
-                if (o.side == "buy" and o.px >= ask) or (o.side == "sell" and o.px <= bid):
+                if (o.side == "buy" and new_px >= ask) or (o.side == "sell" and new_px <= bid):
                     o.px = old[1]
                     raise OrderError("51511", "Modification failed as the order price did not meet the "
                                               "requirement for Post Only")
-            if new_px is not None:
+            if new_px is not None:  # o.px is new_px here
                 bid, ask = self.bid_ask()
-                if (o.side == "buy" and o.px >= ask) or (o.side == "sell" and o.px <= bid):
+                if (o.side == "buy" and new_px >= ask) or (o.side == "sell" and new_px <= bid):
                     self._take(o)
             self._emit("order", o)
             return o
@@ -919,7 +929,7 @@ class SimExchange:
             a.u_time = self.t
             return a
 
-    def cancel_algo(self, algo_id: str, now: int) -> AlgoOrder:
+    def cancel_algo(self, algo_id: str | None, now: int) -> AlgoOrder:
         with self.lock:
             self.advance(now)
             a = self.algos.get(str(algo_id))

@@ -350,7 +350,7 @@ class OkxApi:
         hi = min(last, after - 1) if after is not None else last
         hi = hi // FUNDING_INTERVAL_MS * FUNDING_INTERVAL_MS
         lo = max(first, (before + 1) if before is not None else first)
-        out = []
+        out: list[dict[str, Any]] = []
         t = hi
         while t >= lo and len(out) < limit:
             r = m.funding_rate(t)
@@ -380,7 +380,7 @@ class OkxApi:
         if t + period > now:
             t -= period
         lo = max(self.ex.market.first_ms, (begin + 1) if begin is not None else 0)
-        out = []
+        out: list[list[str]] = []
         while t >= lo and len(out) < limit:
             out.append([str(t), *value(t)])
             t -= period
@@ -731,7 +731,8 @@ class OkxApi:
     def convert_contract_coin(self, p: dict) -> list:
         _check_inst(p)
         try:
-            sz = float(p.get("sz"))
+            given: Any = p.get("sz")  # a missing or unreadable size is refused below
+            sz = float(given)
         except (TypeError, ValueError):
             raise ApiError("51000", "Parameter sz error") from None
         unit = p.get("unit") or "coin"

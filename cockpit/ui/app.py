@@ -22,6 +22,7 @@ from cockpit.config import mode_label
 from cockpit.data import DataService
 from cockpit.data.operator import operator_identity, submit_command
 from cockpit.domain.clock import WallClock  # the UI's clock (heartbeat age, countdowns); tests pass a frozen one
+from cockpit.domain.settings import Config
 from cockpit.ui.chart import DEFAULT_VIEW, View as ChartView
 from cockpit.ui.gc_idle import IdleCollector
 from cockpit.ui.messages import CommandFailed, CommandSubmitted, PollFailed, StatePolled
@@ -77,7 +78,7 @@ class CockpitApp(TradeActions, App[None]):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, cfg: dict[str, Any], *, ds: DataService, db: Any = None, engine: Any = None,
+    def __init__(self, cfg: Config, *, ds: DataService, db: Any = None, engine: Any = None,
                  attach: bool = False, live: bool = False, clock: Any = None, poll_enabled: bool = True,
                  operator: str | None = None, backtest_runner: Any = None) -> None:
         super().__init__()
@@ -410,7 +411,7 @@ def _start_resource_tracker() -> None:
         pass
 
 
-def create_app(cfg: dict[str, Any], *, engine: Any = None, attach: bool = False, live: bool = False,
+def create_app(cfg: Config, *, engine: Any = None, attach: bool = False, live: bool = False,
                clock: Any = None, ds: DataService | None = None, db: Any = None, poll_enabled: bool = True,
                operator: str | None = None, backtest_runner: Any = None) -> CockpitApp:
     """Build the cockpit over the database the models' proxy is bound to (or ``db``).
@@ -433,7 +434,7 @@ def create_app(cfg: dict[str, Any], *, engine: Any = None, attach: bool = False,
                       poll_enabled=poll_enabled, operator=operator, backtest_runner=backtest_runner)
 
 
-def run_tui(cfg: dict[str, Any], *, engine: Any = None, attach: bool = False, live: bool = False) -> int:
+def run_tui(cfg: Config, *, engine: Any = None, attach: bool = False, live: bool = False) -> int:
     """Run the cockpit until the operator quits; returns the exit code.
 
     Quitting never stops a headless engine in attach mode; with an in-process ``engine`` the caller
