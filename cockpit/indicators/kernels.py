@@ -27,6 +27,10 @@ except Exception:  # pragma: no cover
             return args[0]
         return lambda f: f
 
+# Array indices in the hot loops are cast to unsigned: numba then skips its negative-index (wraparound)
+# arithmetic, several integer instructions per load that LLVM cannot prove away.
+_u = np.uint64
+
 
 @njit(cache=True, inline="always", error_model="numpy")
 def _two(y, a, d, d2, v0, v1):
@@ -34,6 +38,20 @@ def _two(y, a, d, d2, v0, v1):
     (y1 from y directly), which halves the latency that bounds these recursions."""
     p0 = a * v0
     return p0 + d * y, (a * v1 + d * p0) + d2 * y
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _four(y, a, d, d2, d3, d4, v0, v1, v2, v3):
+    """Four steps of y = a*v + d*y: the partial sums u_k of the block's own inputs are independent of y (the
+    next block's can start at once), and each output is u_k + d^(k+1)*y, so the loop-carried chain is one
+    multiply-add per four bars."""
+    u0 = a * v0
+    w2 = a * v2
+    u1 = a * v1 + d * u0
+    w3 = a * v3 + d * w2
+    u2 = w2 + d * u1
+    u3 = w3 + d2 * u1
+    return u0 + d * y, u1 + d2 * y, u2 + d3 * y, u3 + d4 * y
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -65,30 +83,34 @@ def _tr_dm(hi, lw, ph, pl, pc):
 
 @njit(cache=True, error_model="numpy")
 def ewm_into(x, alpha, min_periods, out):
-    """ewm(alpha, adjust=False) seeded with x[0]; NaN for the first min_periods-1 bars. False on NaN/inf."""
+    """ewm(alpha, adjust=False) seeded with x[0]; NaN for the first min_periods-1 bars. False on NaN/inf.
+
+    No test per value: a NaN/inf input leaves the state non-finite from there on (NaN and inf propagate
+    through a*v + d*y, also for d = 0 since 0*inf and 0*NaN are NaN), so the state at the end tells."""
     n = len(x)
     if n == 0:
         return True
     d = 1.0 - alpha
     d2 = d * d
+    d3 = d2 * d
+    d4 = d2 * d2
     y = x[0]
-    if not math.isfinite(y):
-        return False
     out[0] = y
     i = 1
-    while i + 1 < n:
-        v0 = x[i]
-        v1 = x[i + 1]
-        if not (math.isfinite(v0) and math.isfinite(v1)):
-            return False
-        y0, y = _two(y, alpha, d, d2, v0, v1)
-        out[i] = y0
-        out[i + 1] = y
-        i += 2
-    if i < n:
-        if not math.isfinite(x[i]):
-            return False
-        out[i] = alpha * x[i] + d * y
+    while i + 3 < n:
+        j0, j1, j2, j3 = _u(i), _u(i + 1), _u(i + 2), _u(i + 3)
+        y0, y1, y2, y = _four(y, alpha, d, d2, d3, d4, x[j0], x[j1], x[j2], x[j3])
+        out[j0] = y0
+        out[j1] = y1
+        out[j2] = y2
+        out[j3] = y
+        i += 4
+    while i < n:
+        y = alpha * x[i] + d * y
+        out[i] = y
+        i += 1
+    if not math.isfinite(y):
+        return False
     for i in range(min(min_periods - 1, n)):
         out[i] = np.nan
     return True
@@ -171,36 +193,57 @@ def macd_into(c, fast, slow, signal, line, sig, hist):
         else:
             sig[i] = g
             hist[i] = ln - g
+    if m <= head:
+        return True
+    # the rest in blocks of four bars; a NaN/inf price leaves both EMAs non-finite from there on (see
+    # ewm_into), so the states at the end tell
     df2 = df * df
-    dsl2 = dsl * dsl
+    df3 = df2 * df
+    df4 = df2 * df2
+    ds2 = dsl * dsl
+    ds3 = ds2 * dsl
+    ds4 = ds2 * ds2
     dg2 = dg * dg
-    for i in range(head, m - 1, 2):
-        v0 = c[i]
-        v1 = c[i + 1]
-        if not (math.isfinite(v0) and math.isfinite(v1)):
-            return False
-        f0, ef = _two(ef, af, df, df2, v0, v1)
-        s0, es = _two(es, asl, dsl, dsl2, v0, v1)
+    dg3 = dg2 * dg
+    dg4 = dg2 * dg2
+    i = head
+    while i + 3 < m:
+        j0, j1, j2, j3 = _u(i), _u(i + 1), _u(i + 2), _u(i + 3)
+        v0 = c[j0]
+        v1 = c[j1]
+        v2 = c[j2]
+        v3 = c[j3]
+        f0, f1, f2, ef = _four(ef, af, df, df2, df3, df4, v0, v1, v2, v3)
+        s0, s1, s2, es = _four(es, asl, dsl, ds2, ds3, ds4, v0, v1, v2, v3)
         ln0 = f0 - s0
-        ln1 = ef - es
-        g0, g = _two(g, ag, dg, dg2, ln0, ln1)
-        line[i] = ln0
-        sig[i] = g0
-        hist[i] = ln0 - g0
-        line[i + 1] = ln1
-        sig[i + 1] = g
-        hist[i + 1] = ln1 - g
-    if m > head and (m - head) % 2:
-        i = m - 1
+        ln1 = f1 - s1
+        ln2 = f2 - s2
+        ln3 = ef - es
+        g0, g1, g2, g = _four(g, ag, dg, dg2, dg3, dg4, ln0, ln1, ln2, ln3)
+        line[j0] = ln0
+        line[j1] = ln1
+        line[j2] = ln2
+        line[j3] = ln3
+        sig[j0] = g0
+        sig[j1] = g1
+        sig[j2] = g2
+        sig[j3] = g
+        hist[j0] = ln0 - g0
+        hist[j1] = ln1 - g1
+        hist[j2] = ln2 - g2
+        hist[j3] = ln3 - g
+        i += 4
+    while i < m:
         v = c[i]
-        if not math.isfinite(v):
-            return False
-        ln = (af * v + df * ef) - (asl * v + dsl * es)
+        ef = af * v + df * ef
+        es = asl * v + dsl * es
+        ln = ef - es
         g = ag * ln + dg * g
         line[i] = ln
         sig[i] = g
         hist[i] = ln - g
-    return True
+        i += 1
+    return math.isfinite(ef) and math.isfinite(es)
 
 
 @njit(cache=True, error_model="numpy")
@@ -270,23 +313,46 @@ def atr_into(h, lo, c, n, out):
         return True
     y = s / n
     out[n - 1] = y
-    # a NaN/inf input makes this running sum non-finite (cheaper here than a branch per value)
+    d3 = d2 * d
+    d4 = d2 * d2
+    # Blocks of four bars, the previous close carried. No test per value: a NaN/inf high or low makes
+    # high - low non-finite, and so the running sum ``chk``; a NaN/inf close (the previous close of the next
+    # bar) makes that bar's true range, and from there the average, non-finite; the last close is tested
+    # on its own.
     chk = 0.0
-    for i in range(n, m - 1, 2):
+    pc = c[n - 1]
+    i = n
+    while i + 3 < m:
+        j0, j1, j2, j3 = _u(i), _u(i + 1), _u(i + 2), _u(i + 3)
+        h0 = h[j0]
+        l0 = lo[j0]
+        c0 = c[j0]
+        h1 = h[j1]
+        l1 = lo[j1]
+        c1 = c[j1]
+        h2 = h[j2]
+        l2 = lo[j2]
+        c2 = c[j2]
+        h3 = h[j3]
+        l3 = lo[j3]
+        chk += ((h0 - l0) + (h1 - l1)) + ((h2 - l2) + (h3 - l3))
+        y0, y1, y2, y = _four(y, a, d, d2, d3, d4, _tr(h0, l0, pc), _tr(h1, l1, c0), _tr(h2, l2, c1),
+                              _tr(h3, l3, c2))
+        out[j0] = y0
+        out[j1] = y1
+        out[j2] = y2
+        out[j3] = y
+        pc = c[j3]
+        i += 4
+    while i < m:
         h0 = h[i]
         l0 = lo[i]
-        c0 = c[i]
-        h1 = h[i + 1]
-        l1 = lo[i + 1]
-        chk += ((h0 + l0) + (c0 + h1)) + (l1 + c[i + 1])
-        y0, y = _two(y, a, d, d2, _tr(h0, l0, c[i - 1]), _tr(h1, l1, c0))
-        out[i] = y0
-        out[i + 1] = y
-    if (m - n) % 2:
-        i = m - 1
-        chk += (h[i] + lo[i]) + c[i]
-        out[i] = a * _tr(h[i], lo[i], c[i - 1]) + d * y
-    return math.isfinite(chk)
+        chk += h0 - l0
+        y = a * _tr(h0, l0, pc) + d * y
+        out[i] = y
+        pc = c[i]
+        i += 1
+    return math.isfinite(chk) and math.isfinite(y) and math.isfinite(c[m - 1])
 
 
 @njit(cache=True, inline="always", error_model="numpy")
