@@ -40,7 +40,7 @@ def _two(y, a, d, d2, v0, v1):
     return p0 + d * y, (a * v1 + d * p0) + d2 * y
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", fastmath={"contract"})
 def _four(y, a, d, d2, d3, d4, v0, v1, v2, v3):
     """Four steps of y = a*v + d*y: the partial sums u_k of the block's own inputs are independent of y (the
     next block's can start at once), and each output is u_k + d^(k+1)*y, so the loop-carried chain is one
@@ -59,7 +59,7 @@ def _ok(hi, lw, cl):
     return math.isfinite(hi) and math.isfinite(lw) and math.isfinite(cl)
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy", fastmath={"contract"})
 def _tr(hi, lw, pc):
     """True range (ternaries: no data-dependent branches, where the max() builtin keeps its NaN branches)."""
     a = hi - lw
@@ -81,7 +81,7 @@ def _tr_dm(hi, lw, ph, pl, pc):
     return tr, up, dn
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def ewm_into(x, alpha, min_periods, out):
     """ewm(alpha, adjust=False) seeded with x[0]; NaN for the first min_periods-1 bars. False on NaN/inf.
 
@@ -150,7 +150,7 @@ def rsi_into(c, n, out):
     return True
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def macd_into(c, fast, slow, signal, line, sig, hist):
     """MACD like core.macd: line = EMA(fast) - EMA(slow) from bar slow-1, signal = EMA(signal) of the line
     seeded at its first value. False on NaN/inf."""
@@ -246,38 +246,45 @@ def macd_into(c, fast, slow, signal, line, sig, hist):
     return math.isfinite(ef) and math.isfinite(es)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def bollinger_into(x, w, k, upper, mid, lower, block):
     """Rolling mean and population std over w values, sums taken around a reference value that is reset
-    (and the window re-summed) every ``block`` bars so float error does not grow. False on NaN/inf."""
+    (and the window re-summed) every ``block`` bars so float error does not grow. False on NaN/inf.
+
+    No test per value: every value enters the running sum ``chk`` (once as it enters the window, or in the
+    re-summed window), which a NaN/inf makes non-finite for good."""
     n = len(x)
-    for i in range(n):
-        if not math.isfinite(x[i]):
-            return False
     for i in range(min(w - 1, n)):
         upper[i] = np.nan
         mid[i] = np.nan
         lower[i] = np.nan
     if n < w:
+        for i in range(n):
+            if not math.isfinite(x[i]):
+                return False
         return True
     iw = 1.0 / w
     ref = 0.0
     s1 = 0.0
     s2 = 0.0
+    chk = 0.0
     since = block
     for i in range(w - 1, n):
+        ui = _u(i)
         if since >= block:
-            ref = x[i - w + 1]
+            ref = x[ui - _u(w - 1)]
             s1 = 0.0
             s2 = 0.0
             for j in range(i - w + 1, i + 1):
-                e = x[j] - ref
+                e = x[_u(j)] - ref
                 s1 += e
                 s2 += e * e
+            chk += s1
             since = 0
         else:
-            e_in = x[i] - ref
-            e_out = x[i - w] - ref
+            e_in = x[ui] - ref
+            e_out = x[ui - _u(w)] - ref
+            chk += e_in
             s1 += e_in - e_out
             s2 += e_in * e_in - e_out * e_out
         since += 1
@@ -287,13 +294,13 @@ def bollinger_into(x, w, k, upper, mid, lower, block):
             var = 0.0
         m = c1 + ref
         sd = math.sqrt(var)
-        mid[i] = m
-        upper[i] = m + k * sd
-        lower[i] = m - k * sd
-    return True
+        mid[ui] = m
+        upper[ui] = m + k * sd
+        lower[ui] = m - k * sd
+    return math.isfinite(chk)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def atr_into(h, lo, c, n, out):
     """Wilder ATR like core.atr: first value at bar n-1 = mean TR[0..n-1] (TR[0] = high - low). False on NaN/inf."""
     m = len(c)

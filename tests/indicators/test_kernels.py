@@ -73,3 +73,23 @@ def test_short_and_nan_inputs_keep_the_numpy_rules(monkeypatch):
             slow = _outputs(case)
         for name, ref in slow.items():
             np.testing.assert_allclose(fast[name], ref, rtol=1e-12, atol=1e-12, equal_nan=True, err_msg=name)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_single_bad_value_anywhere_falls_back_to_the_numpy_rules(monkeypatch, bad):
+    """The kernels test finiteness once, from their state at the end (not per value): one NaN/inf in any
+    input at any position, the last bar and the bars inside and around a four-bar block included, must still
+    hand over to the numpy forms."""
+    a = make_candles(120, seed=5)
+    for col in ("high", "low", "close"):
+        for pos in (0, 1, 13, 14, 30, 31, 32, 33, 60, 117, 118, 119):
+            case = {k: v.astype(float).copy() for k, v in a.items()}
+            case[col][pos] = bad
+            fast = _outputs(case)
+            with monkeypatch.context() as m:
+                m.setattr(kernels, "HAVE_NUMBA", False)
+                slow = _outputs(case)
+            for name, ref in slow.items():  # the tolerances of _compare (kernels run on the clean columns)
+                atol = 1e-9 * (float(np.median(a["close"])) if name.startswith("macd") else 1e-3)
+                np.testing.assert_allclose(fast[name], ref, rtol=1e-9, atol=atol, equal_nan=True,
+                                           err_msg=f"{name}: {bad} in {col}[{pos}]")
