@@ -495,3 +495,44 @@ def linreg_slope(x, n: int) -> np.ndarray:
     out = (sky - kbar * sy) / sxx
     out[:n - 1] = np.nan
     return out
+
+
+# ---------------------------------------------------------------- last values only
+# The value of the newest bar alone, for the live report: the same definitions as the array forms above over
+# the bars that value reads (equal to rounding, tests/indicators/test_analysis_fast.py), without the block
+# machinery that only pays off on long histories. NaN where the array form gives NaN at the last bar.
+
+
+def vwap_last(high, low, close, volume, n: int = 14) -> float:
+    """vwap(...)[-1]: the last ``n`` bars' typical-price VWAP; NaN when they have no volume or are too few."""
+    if len(close) < n:
+        return math.nan
+    tp = (_as_f(high)[-n:] + _as_f(low)[-n:] + _as_f(close)[-n:]) / 3.0
+    v = _as_f(volume)[-n:]
+    vv = float(v.sum())
+    return float((tp * v).sum()) / vv if vv > 0 else math.nan
+
+
+def zscore_last(x, n: int = 20) -> float:
+    """zscore(x[-n:], n)[-1]: (last - mean) / population std of the last n values; 0 when that window is flat
+    (std below 1e-12 of its largest magnitude)."""
+    w = _as_f(x)[-n:]
+    if len(w) < n:
+        return math.nan
+    m = float(w.mean())
+    d = w - m
+    sd = math.sqrt(float(np.dot(d, d)) / n)
+    if not math.isfinite(sd):
+        return math.nan
+    if sd <= 1e-12 * max(float(np.max(np.abs(w))), 1.0):
+        return 0.0
+    return float(d[-1]) / sd
+
+
+def linreg_slope_last(x, n: int) -> float:
+    """linreg_slope(x, n)[-1]: least-squares slope of the last n values against the bar index."""
+    w = _as_f(x)[-n:]
+    if len(w) < n or n < 2:
+        return math.nan
+    k = np.arange(n, dtype=np.float64) - (n - 1) / 2.0
+    return float(np.dot(k, w)) / (n * (n * n - 1) / 12.0)
