@@ -530,9 +530,12 @@ def zscore_last(x, n: int = 20) -> float:
 
 
 def linreg_slope_last(x, n: int) -> float:
-    """linreg_slope(x, n)[-1]: least-squares slope of the last n values against the bar index."""
+    """linreg_slope(x, n)[-1]: least-squares slope of the last n values against the bar index. Summed as
+    sum_j ((n-1)/2 - j) * (w[n-1-j] - w[j]) over the first half (the centred weights are antisymmetric): a flat
+    window gives exactly 0, where the rolling form gives rounding noise of either sign."""
     w = _as_f(x)[-n:]
     if len(w) < n or n < 2:
         return math.nan
-    k = np.arange(n, dtype=np.float64) - (n - 1) / 2.0
-    return float(np.dot(k, w)) / (n * (n * n - 1) / 12.0)
+    half = n // 2
+    k = (n - 1) / 2.0 - np.arange(half, dtype=np.float64)
+    return float(np.dot(k, w[::-1][:half] - w[:half])) / (n * (n * n - 1) / 12.0)
