@@ -100,8 +100,14 @@ class PatternRecognizer:
         w = 2 * k + 1
         if len(h) < w:
             return np.empty(0, np.int64), np.empty(0, np.int64)
-        mx = ind.rolling_max(h, w)[w - 1:]  # window centred on i = t - k
-        mn = ind.rolling_min(lo, w)[w - 1:]
+        # the extremes of the windows centred on i = t - k: w shifted views (w is small; rolling_max's block
+        # method pays off on long windows only)
+        m = len(h) - w + 1
+        mx = h[:m].copy()
+        mn = lo[:m].copy()
+        for j in range(1, w):
+            np.maximum(mx, h[j:j + m], out=mx)
+            np.minimum(mn, lo[j:j + m], out=mn)
         centre = np.arange(k, len(h) - k)
         return centre[h[centre] >= mx], centre[lo[centre] <= mn]
 
