@@ -447,6 +447,10 @@ def realized_vol(close, n: int = 24, periods_per_year: float | None = None) -> n
     c = _as_f(close)
     m = len(c)
     out = np.empty(m)
+    if _k.HAVE_NUMBA and n >= 1 and m and float(np.min(c)) > 0.0 and _k.realized_vol_into(np.log(c), int(n), out):
+        if periods_per_year:
+            out *= math.sqrt(periods_per_year)
+        return out
     out[:min(n, m)] = np.nan
     if m > n:
         lc = np.log(c)

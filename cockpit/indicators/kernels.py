@@ -300,6 +300,43 @@ def bollinger_into(x, w, k, upper, mid, lower, block):
     return math.isfinite(chk)
 
 
+@njit(cache=True, error_model="numpy")
+def realized_vol_into(lc, n, out):
+    """Population std of the last n log returns like core.realized_vol, from the log prices ``lc`` (NaN for the
+    first n bars): sums of the returns and their squares over the window, re-summed every n bars so float
+    error does not grow. False on a NaN/inf log price."""
+    m = len(lc)
+    for i in range(min(n, m)):
+        out[i] = np.nan
+    chk = 0.0
+    for i in range(m):
+        chk += lc[i]
+    if not math.isfinite(chk):
+        return False
+    s1 = 0.0
+    s2 = 0.0
+    since = n
+    for i in range(n, m):
+        if since >= n:
+            s1 = 0.0
+            s2 = 0.0
+            for j in range(i - n + 1, i + 1):
+                r = lc[j] - lc[j - 1]
+                s1 += r
+                s2 += r * r
+            since = 0
+        else:
+            r_in = lc[i] - lc[i - 1]
+            r_out = lc[i - n] - lc[i - n - 1]
+            s1 += r_in - r_out
+            s2 += r_in * r_in - r_out * r_out
+        since += 1
+        mu = s1 / n
+        var = s2 / n - mu * mu
+        out[i] = math.sqrt(var) if var > 0.0 else 0.0
+    return True
+
+
 @njit(cache=True, error_model="numpy", fastmath={"contract"})
 def atr_into(h, lo, c, n, out):
     """Wilder ATR like core.atr: first value at bar n-1 = mean TR[0..n-1] (TR[0] = high - low). False on NaN/inf."""
@@ -469,4 +506,5 @@ def warm_up() -> None:
         macd_into(x, 12, 26, 9, o1, o2, o3)
         bollinger_into(x, 20, 2.0, o1, o2, o3, 1024)
         atr_into(hi, lw, x, 14, o1)
+        realized_vol_into(np.log(x), 24, o1)
         adx_into(hi, lw, x, 14, o1, o2, o3)
