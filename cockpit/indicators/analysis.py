@@ -80,8 +80,8 @@ class TechnicalAnalysis:
         # (tests/indicators/test_analysis_fast.py), at a fraction of the cost. The recursive ones (EMA, RSI,
         # ATR, ADX) and OBV depend on every bar and take the whole history.
         rc = self.regime.cfg
-        vol24 = ind.realized_vol(c[-(max(rc["vol_lookback"], 1) + 24):], 24)
-        sw = rc["slope_window"]
+        vol24 = ind.realized_vol(c[-(max(int(rc["vol_lookback"]), 1) + 24):], 24)
+        sw = int(rc["slope_window"])
         with np.errstate(divide="ignore", invalid="ignore"):
             slope = np.array([ind.linreg_slope_last(np.log(c[-sw:]), sw)])
         atr = ind.atr(h, lo, c, 14)

@@ -76,7 +76,7 @@ class RegimeClassifier:
         if vol is None:
             vol = ind.realized_vol(close, c["vol_window"])
         pct = rolling_percentile_rank(vol, c["vol_lookback"], last_only=last_only)
-        slope = pre.get(("slope", c["slope_window"]))
+        slope = pre.get(("slope", int(c["slope_window"])))
         if slope is None:
             with np.errstate(divide="ignore", invalid="ignore"):
                 slope = ind.linreg_slope(np.log(close), c["slope_window"])
