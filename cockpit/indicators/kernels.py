@@ -40,11 +40,16 @@ def _two(y, a, d, d2, v0, v1):
     return p0 + d * y, (a * v1 + d * p0) + d2 * y
 
 
-@njit(cache=True, inline="always", error_model="numpy", fastmath={"contract"})
+@njit(cache=True, inline="always", error_model="numpy")
 def _four(y, a, d, d2, d3, d4, v0, v1, v2, v3):
     """Four steps of y = a*v + d*y: the partial sums u_k of the block's own inputs are independent of y (the
     next block's can start at once), and each output is u_k + d^(k+1)*y, so the loop-carried chain is one
-    multiply-add per four bars."""
+    multiply-add per four bars.
+
+    Output k depends on v0..vk only, so a history's last, partial block goes through this same function with
+    the missing inputs 0: every bar gets the same arithmetic whether the history ends there or runs on (a
+    prefix of a history gives bit for bit the start of its values, which the strategies' on_bar = generate
+    relies on). No FMA contraction for the same reason: it could fuse differently where outputs go unused."""
     u0 = a * v0
     w2 = a * v2
     u1 = a * v1 + d * u0
@@ -59,7 +64,7 @@ def _ok(hi, lw, cl):
     return math.isfinite(hi) and math.isfinite(lw) and math.isfinite(cl)
 
 
-@njit(cache=True, inline="always", error_model="numpy", fastmath={"contract"})
+@njit(cache=True, inline="always", error_model="numpy")
 def _tr(hi, lw, pc):
     """True range (ternaries: no data-dependent branches, where the max() builtin keeps its NaN branches)."""
     a = hi - lw
@@ -81,7 +86,7 @@ def _tr_dm(hi, lw, ph, pl, pc):
     return tr, up, dn
 
 
-@njit(cache=True, error_model="numpy", fastmath={"contract"})
+@njit(cache=True, error_model="numpy")
 def ewm_into(x, alpha, min_periods, out):
     """ewm(alpha, adjust=False) seeded with x[0]; NaN for the first min_periods-1 bars. False on NaN/inf.
 
@@ -105,10 +110,18 @@ def ewm_into(x, alpha, min_periods, out):
         out[j2] = y2
         out[j3] = y
         i += 4
-    while i < n:
-        y = alpha * x[i] + d * y
-        out[i] = y
-        i += 1
+    r = n - i  # 0..3 left: a partial block, the same arithmetic (see _four)
+    if r > 0:
+        y0, y1, y2, _ = _four(y, alpha, d, d2, d3, d4, x[i], x[i + 1] if r > 1 else 0.0, x[i + 2] if r > 2 else 0.0,
+                              0.0)
+        out[i] = y0
+        y = y0
+        if r > 1:
+            out[i + 1] = y1
+            y = y1
+        if r > 2:
+            out[i + 2] = y2
+            y = y2
     if not math.isfinite(y):
         return False
     for i in range(min(min_periods - 1, n)):
@@ -150,7 +163,7 @@ def rsi_into(c, n, out):
     return True
 
 
-@njit(cache=True, error_model="numpy", fastmath={"contract"})
+@njit(cache=True, error_model="numpy")
 def macd_into(c, fast, slow, signal, line, sig, hist):
     """MACD like core.macd: line = EMA(fast) - EMA(slow) from bar slow-1, signal = EMA(signal) of the line
     seeded at its first value. False on NaN/inf."""
@@ -233,16 +246,34 @@ def macd_into(c, fast, slow, signal, line, sig, hist):
         hist[j2] = ln2 - g2
         hist[j3] = ln3 - g
         i += 4
-    while i < m:
-        v = c[i]
-        ef = af * v + df * ef
-        es = asl * v + dsl * es
-        ln = ef - es
-        g = ag * ln + dg * g
-        line[i] = ln
-        sig[i] = g
-        hist[i] = ln - g
-        i += 1
+    r = m - i  # 0..3 left: a partial block, the same arithmetic (see _four)
+    if r > 0:
+        v0 = c[i]
+        v1 = c[i + 1] if r > 1 else 0.0
+        v2 = c[i + 2] if r > 2 else 0.0
+        f0, f1, f2, _ = _four(ef, af, df, df2, df3, df4, v0, v1, v2, 0.0)
+        s0, s1, s2, _ = _four(es, asl, dsl, ds2, ds3, ds4, v0, v1, v2, 0.0)
+        ln0 = f0 - s0
+        ln1 = f1 - s1
+        ln2 = f2 - s2
+        g0, g1, g2, _ = _four(g, ag, dg, dg2, dg3, dg4, ln0, ln1, ln2, 0.0)
+        line[i] = ln0
+        sig[i] = g0
+        hist[i] = ln0 - g0
+        ef = f0
+        es = s0
+        if r > 1:
+            line[i + 1] = ln1
+            sig[i + 1] = g1
+            hist[i + 1] = ln1 - g1
+            ef = f1
+            es = s1
+        if r > 2:
+            line[i + 2] = ln2
+            sig[i + 2] = g2
+            hist[i + 2] = ln2 - g2
+            ef = f2
+            es = s2
     return math.isfinite(ef) and math.isfinite(es)
 
 
@@ -337,7 +368,7 @@ def realized_vol_into(lc, n, out):
     return True
 
 
-@njit(cache=True, error_model="numpy", fastmath={"contract"})
+@njit(cache=True, error_model="numpy")
 def atr_into(h, lo, c, n, out):
     """Wilder ATR like core.atr: first value at bar n-1 = mean TR[0..n-1] (TR[0] = high - low). False on NaN/inf."""
     m = len(c)
@@ -388,14 +419,29 @@ def atr_into(h, lo, c, n, out):
         out[j3] = y
         pc = c[j3]
         i += 4
-    while i < m:
+    r = m - i  # 0..3 left: a partial block, the same arithmetic (see _four)
+    if r > 0:
         h0 = h[i]
         l0 = lo[i]
         chk += h0 - l0
-        y = a * _tr(h0, l0, pc) + d * y
-        out[i] = y
-        pc = c[i]
-        i += 1
+        t0 = _tr(h0, l0, pc)
+        t1 = 0.0
+        t2 = 0.0
+        if r > 1:
+            chk += h[i + 1] - lo[i + 1]
+            t1 = _tr(h[i + 1], lo[i + 1], c[i])
+        if r > 2:
+            chk += h[i + 2] - lo[i + 2]
+            t2 = _tr(h[i + 2], lo[i + 2], c[i + 1])
+        y0, y1, y2, _ = _four(y, a, d, d2, d3, d4, t0, t1, t2, 0.0)
+        out[i] = y0
+        y = y0
+        if r > 1:
+            out[i + 1] = y1
+            y = y1
+        if r > 2:
+            out[i + 2] = y2
+            y = y2
     return math.isfinite(chk) and math.isfinite(y) and math.isfinite(c[m - 1])
 
 
