@@ -21,7 +21,7 @@ scaled cumulative sum, and one short Python loop carries the state across blocks
 block-local cumulative sums (so float error does not grow with the history), rolling max/min use
 the van Herk/Gil-Werman prefix/suffix trick. All O(n).
 
-With numba importable, EMA/Wilder, RSI, MACD, Bollinger, ATR and ADX run as compiled single-pass loops
+With numba importable, EMA/Wilder, RSI, MACD, Bollinger, ATR, ADX and realized volatility run as compiled loops
 (cockpit/indicators/kernels.py, equal to the numpy forms here to rounding); a NaN/inf input, or no numba,
 takes the numpy forms.
 """

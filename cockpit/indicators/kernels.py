@@ -1,5 +1,6 @@
-"""Compiled (numba) single-pass loops behind cockpit.indicators.core's EMA/Wilder, RSI, MACD, Bollinger, ATR and
-ADX, equal to the numpy forms in core.py to rounding (tests/indicators/test_kernels.py: 1e-9 relative).
+"""Compiled (numba) single-pass loops behind cockpit.indicators.core's EMA/Wilder, RSI, MACD, Bollinger, ATR,
+ADX and realized volatility, equal to the numpy forms in core.py to rounding (tests/indicators/test_kernels.py:
+1e-9 relative).
 
 Each kernel writes into ``out`` arrays the caller allocates and returns False on a NaN/inf input it does not
 handle: the caller then uses the numpy form (which has the NaN rules), so the kernels only ever see clean
