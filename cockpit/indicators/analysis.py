@@ -85,7 +85,7 @@ class TechnicalAnalysis:
         with np.errstate(divide="ignore", invalid="ignore"):
             slope = np.array([ind.linreg_slope_last(np.log(c[-sw:]), sw)])
         atr = ind.atr(h, lo, c, 14)
-        dc_u, dc_l = (float(np.max(h[-20:])), float(np.min(lo[-20:]))) if len(h) >= 20 else (math.nan, math.nan)
+        dc_u, dc_l = (float(h[-20:].max()), float(lo[-20:].min())) if len(h) >= 20 else (math.nan, math.nan)
         dc_m = (dc_u + dc_l) / 2.0
         obv = ind.obv(c, v)
         ema_fast, ema_slow = emas[12], emas[26]

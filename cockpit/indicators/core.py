@@ -408,9 +408,13 @@ def donchian(high, low, n: int = 20) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 def obv(close, volume) -> np.ndarray:
     c, v = _as_f(close), _as_f(volume)
-    out = np.zeros(len(c))
+    out = np.empty(len(c))
+    if len(c):
+        out[0] = 0.0
     if len(c) > 1:
-        out[1:] = np.cumsum(np.sign(np.diff(c)) * v[1:])
+        d = np.sign(np.subtract(c[1:], c[:-1]))
+        np.multiply(d, v[1:], out=d)
+        np.cumsum(d, out=out[1:])
     return out
 
 

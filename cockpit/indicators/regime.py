@@ -13,6 +13,7 @@ Only bars <= t are used.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping
 
 import numpy as np
@@ -104,6 +105,6 @@ class RegimeClassifier:
         code = int(self._codes({k: v[-1:] for k, v in comp.items()})[0])
 
         def num(v: float) -> float | None:
-            return float(f"{v:.6g}") if np.isfinite(v) else None
+            return float(f"{v:.6g}") if math.isfinite(v) else None
 
         return REGIME_CODES[code], {k: num(float(v[-1])) for k, v in comp.items()}
