@@ -142,23 +142,34 @@ def rsi_into(c, n, out):
     if not math.isfinite(c[0]):
         return False
     out[0] = 100.0  # overwritten by the warm-up NaNs below (n >= 2)
+    # a NaN/inf price makes the running sum ``chk`` non-finite (max() would hide it in the gains/losses)
+    chk = 0.0
+    pc = c[0]
     i = 1
-    while i < m:
-        two = i + 1 < m
-        c0 = c[i]
-        c1 = c[i + 1] if two else c0
-        if not (math.isfinite(c0) and math.isfinite(c1)):
-            return False
-        ch0 = c0 - c[i - 1]
+    while i + 1 < m:
+        j0, j1 = _u(i), _u(i + 1)
+        c0 = c[j0]
+        c1 = c[j1]
+        chk += c0 + c1
+        ch0 = c0 - pc
         ch1 = c1 - c0
         u0, u1 = _two(au, a, d, d2, max(ch0, 0.0), max(ch1, 0.0))
         l0, l1 = _two(ad, a, d, d2, max(-ch0, 0.0), max(-ch1, 0.0))
-        out[i] = 100.0 if l0 == 0.0 else u0 / (u0 + l0) * 100.0
-        if two:
-            out[i + 1] = 100.0 if l1 == 0.0 else u1 / (u1 + l1) * 100.0
-            au = u1
-            ad = l1
+        out[j0] = 100.0 if l0 == 0.0 else u0 / (u0 + l0) * 100.0
+        out[j1] = 100.0 if l1 == 0.0 else u1 / (u1 + l1) * 100.0
+        au = u1
+        ad = l1
+        pc = c1
         i += 2
+    if i < m:  # the last bar alone: the first output of a pair, the same arithmetic as inside the history
+        c0 = c[i]
+        chk += c0
+        ch0 = c0 - pc
+        u0, _ = _two(au, a, d, d2, max(ch0, 0.0), 0.0)
+        l0, _ = _two(ad, a, d, d2, max(-ch0, 0.0), 0.0)
+        out[i] = 100.0 if l0 == 0.0 else u0 / (u0 + l0) * 100.0
+    if not math.isfinite(chk):
+        return False
     for i in range(min(n - 1, m)):
         out[i] = np.nan
     return True
@@ -505,24 +516,42 @@ def adx_into(h, lo, c, n, adx, pdi, mdi):
             adx[i] = sx
     x = sx
     i = end
-    while i + 1 < m:
-        if not (_ok(h[i], lo[i], c[i]) and _ok(h[i + 1], lo[i + 1], c[i + 1])):
+    # the previous bar's high/low/close carried; a NaN/inf input makes the running sum ``chk`` non-finite
+    # (the true range and the directional moves could hide it)
+    chk = 0.0
+    if i + 1 < m:
+        ph = h[i - 1]
+        pl = lo[i - 1]
+        pc = c[i - 1]
+        while i + 1 < m:
+            j0, j1 = _u(i), _u(i + 1)
+            h0 = h[j0]
+            l0 = lo[j0]
+            c0 = c[j0]
+            h1 = h[j1]
+            l1 = lo[j1]
+            c1 = c[j1]
+            chk += ((h0 - l0) + c0) + ((h1 - l1) + c1)
+            tr0, up0, dn0 = _tr_dm(h0, l0, ph, pl, pc)
+            tr1, up1, dn1 = _tr_dm(h1, l1, h0, l0, c0)
+            st0, st = _two(st, a, d, d2, tr0, tr1)
+            su0, su = _two(su, a, d, d2, up0, up1)
+            sd0, sd = _two(sd, a, d, d2, dn0, dn1)
+            p0, q0, dx0 = _dx(st0, su0, sd0)
+            p1, q1, dx1 = _dx(st, su, sd)
+            pdi[j0] = p0
+            mdi[j0] = q0
+            pdi[j1] = p1
+            mdi[j1] = q1
+            x0, x = _two(x, a, d, d2, dx0, dx1)
+            adx[j0] = x0
+            adx[j1] = x
+            ph = h1
+            pl = l1
+            pc = c1
+            i += 2
+        if not math.isfinite(chk):
             return False
-        tr0, up0, dn0 = _tr_dm(h[i], lo[i], h[i - 1], lo[i - 1], c[i - 1])
-        tr1, up1, dn1 = _tr_dm(h[i + 1], lo[i + 1], h[i], lo[i], c[i])
-        st0, st = _two(st, a, d, d2, tr0, tr1)
-        su0, su = _two(su, a, d, d2, up0, up1)
-        sd0, sd = _two(sd, a, d, d2, dn0, dn1)
-        p0, q0, dx0 = _dx(st0, su0, sd0)
-        p1, q1, dx1 = _dx(st, su, sd)
-        pdi[i] = p0
-        mdi[i] = q0
-        pdi[i + 1] = p1
-        mdi[i + 1] = q1
-        x0, x = _two(x, a, d, d2, dx0, dx1)
-        adx[i] = x0
-        adx[i + 1] = x
-        i += 2
     if i < m:
         if not _ok(h[i], lo[i], c[i]):
             return False
