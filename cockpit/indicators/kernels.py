@@ -18,25 +18,8 @@ import math
 import numpy as np
 
 try:
-    from llvmlite import ir
     from numba import njit
-    from numba.core import cgutils, types
-    from numba.extending import intrinsic
     HAVE_NUMBA = True
-
-    @intrinsic
-    def _fma(typingctx, a, b, c):
-        """a*b + c rounded once (llvm.fma: one instruction on CPUs with FMA), exactly where it is written:
-        unlike fastmath's contraction, which fuses where the optimiser chooses, so the same expression could
-        round differently in two places."""
-        sig = types.float64(types.float64, types.float64, types.float64)
-
-        def codegen(context, builder, signature, args):
-            d = ir.DoubleType()
-            fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(d, [d, d, d]), "llvm.fma.f64")
-            return builder.call(fn, args)
-
-        return sig, codegen
 except Exception:  # pragma: no cover
     HAVE_NUMBA = False
 
@@ -45,8 +28,32 @@ except Exception:  # pragma: no cover
             return args[0]
         return lambda f: f
 
-    def _fma(a, b, c):  # the kernels only run with numba; this keeps the module importable
-        return a * b + c
+
+def _make_fma():
+    """a*b + c rounded once (llvm.fma: one instruction on CPUs with FMA), exactly where it is written: unlike
+    fastmath's contraction, which fuses where the optimiser chooses, so the same expression could round
+    differently in two places. Without numba a plain Python stand-in (the kernels do not run then)."""
+    if not HAVE_NUMBA:  # pragma: no cover
+        return lambda a, b, c: a * b + c
+    from llvmlite import ir
+    from numba.core import cgutils, types
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def fma(typingctx, a, b, c):
+        sig = types.float64(types.float64, types.float64, types.float64)
+
+        def codegen(context, builder, signature, args):
+            d = ir.DoubleType()
+            fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(d, [d, d, d]), "llvm.fma.f64")
+            return builder.call(fn, args)
+
+        return sig, codegen
+
+    return fma
+
+
+_fma = _make_fma()
 
 # Array indices in the hot loops are cast to unsigned: numba then skips its negative-index (wraparound)
 # arithmetic, several integer instructions per load that LLVM cannot prove away.
