@@ -13,6 +13,7 @@ Only bars <= t are used.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping, cast
 
 import numpy as np
@@ -37,7 +38,12 @@ def rolling_percentile_rank(x: np.ndarray, w: int, *, last_only: bool = False) -
     out = np.full(n, np.nan)
     if n < w:
         return out
-    start = n - 1 if last_only else w - 1
+    if last_only:  # the newest value alone, the same arithmetic without the window view
+        win = x[n - w:]
+        if np.isfinite(win).all():
+            out[-1] = np.count_nonzero(win <= win[-1]) / w
+        return out
+    start = w - 1
     chunk = max(1, 2_000_000 // w)
     for s in range(start, n, chunk):
         e = min(n, s + chunk)
@@ -57,8 +63,10 @@ class RegimeClassifier:
 
     def components(self, a: Mapping[str, np.ndarray], *, last_only: bool = False,
                    pre: Mapping[tuple[str, int], np.ndarray] | None = None) -> dict[str, np.ndarray]:
-        """``pre``: series the caller already computed over the same ``a``, keyed ("adx", period) and
-        ("vol", window); used instead of computing them again."""
+        """``pre``: series the caller already computed over the same ``a``, keyed ("adx", period), ("vol", window)
+        and ("slope", window); used instead of computing them again. With ``last_only`` they may be the
+        trailing part of the series only (what the last bar reads: the volatility's last ``vol_lookback``
+        values, the slope's last value)."""
         c = self.cfg
         pre = pre or {}
         close = np.asarray(a["close"], dtype=np.float64)
@@ -69,8 +77,10 @@ class RegimeClassifier:
         if vol is None:
             vol = ind.realized_vol(close, c["vol_window"])
         pct = rolling_percentile_rank(vol, c["vol_lookback"], last_only=last_only)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            slope = ind.linreg_slope(np.log(close), c["slope_window"])
+        slope = pre.get(("slope", int(c["slope_window"])))
+        if slope is None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                slope = ind.linreg_slope(np.log(close), c["slope_window"])
         return {"adx": adx, "vol": vol, "vol_pct": pct, "slope": slope}
 
     def classify_series(self, a: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -95,6 +105,6 @@ class RegimeClassifier:
         code = int(self._codes({k: v[-1:] for k, v in comp.items()})[0])
 
         def num(v: float) -> float | None:
-            return float(f"{v:.6g}") if np.isfinite(v) else None
+            return float(f"{v:.6g}") if math.isfinite(v) else None
 
         return REGIME_CODES[code], {k: num(float(v[-1])) for k, v in comp.items()}

@@ -20,6 +20,7 @@ from cockpit.ui.screens.trade_modals import PriceModal, TradeConfirmModal
 if TYPE_CHECKING:
     from textual.app import App
 
+    from cockpit.config import Config
     from cockpit.data import DataService
     from cockpit.ui.state import Snapshot
 
@@ -41,7 +42,7 @@ class TradeActions(_AppBase):
     """Mixed into CockpitApp (which provides run_command, snapshot, cfg, ds, notify, push_screen)."""
 
     # What CockpitApp provides besides App's own methods (declared for the type checker).
-    cfg: dict[str, Any]
+    cfg: Config
     ds: "DataService"
     snapshot: "Snapshot | None"
     _awaiting_results: dict[int, str]

@@ -342,7 +342,8 @@ class BacktestScreen(CockpitScreen):
                                                  for r in self.app.ds.coverage(self.app.symbol) if r["rows"]})
 
     def _params_text(self, strategy: str) -> str:
-        p = self.app.cfg["strategies"].get(strategy, {}).get("params", {})
+        sc = self.app.cfg["strategies"].get(strategy)
+        p = sc.get("params", {}) if sc else {}
         return ", ".join(f"{k}={v}" for k, v in p.items())
 
     def _status(self, text: str) -> None:
