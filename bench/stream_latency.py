@@ -12,9 +12,23 @@ the price snapshot the header shows):
 * a ticker: at a random instant t, latency = until the consumer first holds a ticker stamped at or after
   t (stream: ``watch_ticker``; REST: ``fetch_ticker``) - how long after the market moved the engine knows.
 
-"To engine": what the engine's stream callbacks and REST loops receive; the screen adds the UI's own
-database poll (``ui.refresh_ms``) on top of either. Prints p50/p99 per method and kind as the median
-over ``--rounds`` rounds. No assertions: a measurement, not a test.
+"To engine": what the engine's stream callbacks and REST loops receive. Prints p50/p99 per method and
+kind as the median over ``--rounds`` rounds. No assertions: a measurement, not a test.
+
+``--to screen``: exchange event to what the trader SEES. Per round and per method, the real engine
+(``EngineHandle``, its embedded simulator at speed 1, engine periods as configured) runs in this
+process with ``exchange.streams`` on (stream) or off (REST polling only), over a fresh SQLite file,
+and the real cockpit app runs headless on it (Textual's ``App.run_test``, polling the database every
+``ui.refresh_ms``), as ``cockpit`` runs them. A bench thread keeps the simulator's exchange moving
+to its clock every 20 ms (so a fill happens when the market crosses the price, not when somebody
+next asks). Every screen update is hooked (``App._display``):
+
+* a fill: the engine's own resting limit order (written approved into the database, as an approval
+  does; the engine submits it), priced where the simulated market will cross it 2-4 s later (at random);
+  latency = from the moment the simulator fills it (its exchange listener) until the Orders pane's
+  row for that order, as drawn, says FILLED;
+* a ticker: at a random instant t, latency = until the header, as drawn, shows a last price from a
+  price snapshot stamped at or after t.
 """
 
 from __future__ import annotations
@@ -30,23 +44,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _stats import now_ms, pct  # noqa: E402
 
 from cockpit.config import load_config  # noqa: E402
 from cockpit.market.exchange import make_exchange, make_stream_exchange  # noqa: E402
 from cockpit.sim import start_simulator  # noqa: E402
 
 SYM = "BTC/USDT:USDT"
-
-
-def pct(xs: list[float], q: float) -> float:
-    if not xs:
-        return float("nan")
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
-
-
-def now_ms() -> float:
-    return time.monotonic() * 1000.0
 
 
 class Round:
@@ -163,7 +168,14 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--fills", type=int, default=12)
     ap.add_argument("--probes", type=int, default=40)
+    ap.add_argument("--to", choices=("engine", "screen"), default="engine",
+                    help="engine: event -> what the engine receives; screen: event -> the cockpit's screen")
     args = ap.parse_args()
+    if args.to == "screen":
+        from stream_screen import main as screen_main
+
+        screen_main(args)
+        return
     cfg = load_config(None, environ={})
     sim = start_simulator({**cfg["sim"], "history_days": 3}, speed=1.0)
     try:
@@ -187,7 +199,7 @@ def main() -> None:
         p50 = statistics.median(r[0] for r in rows) if rows else float("nan")
         p99 = statistics.median(r[1] for r in rows) if rows else float("nan")
         print(f"{kind:<8} {method:<8} {p50:9.1f} {p99:9.1f} {sum(r[2] for r in rows):7d}")
-    print("(to screen: add the UI's database poll, ui.refresh_ms, to either)")
+    print("(to what the trader sees: --to screen)")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from cockpit import __version__
 from cockpit.config import ConfigError, load_config
+from cockpit.domain.settings import Config
 
 COMMAND_MODULES = [
     "cockpit.commands.db",          # db migrate | stats | repair | copy
@@ -39,11 +40,11 @@ class Context:
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self._cfg: dict[str, Any] | None = None
-        self._db = None
+        self._cfg: Config | None = None
+        self._db: Any = None  # the open peewee.Database (the command-line surface does not import Peewee)
 
     @property
-    def config(self) -> dict[str, Any]:
+    def config(self) -> Config:
         if self._cfg is None:
             overrides: dict[str, Any] = {}
             if getattr(self.args, "db", None):

@@ -19,20 +19,38 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, cast
 
 import yaml
 
 from cockpit.domain.errors import ConfigError
 from cockpit.domain.market import TIMEFRAME_MS
+from cockpit.domain.settings import (  # noqa: F401 - the typed shape of a config, public here too
+    APIConfig,
+    BacktestConfig,
+    Config,
+    DatabaseConfig,
+    EngineConfig,
+    ExchangeConfig,
+    ExecutionConfig,
+    LLMConfig,
+    LogConfig,
+    NotifyConfig,
+    PortfolioConfig,
+    RegimeConfig,
+    RemoteConfig,
+    RiskConfig,
+    SimConfig,
+    StrategyConfig,
+    TrainingConfig,
+    UIConfig,
+)
 from cockpit.domain.signals import STRATEGY_NAMES  # noqa: F401 - config's public name too
+from cockpit.domain.signals import SWITCHABLE_RISK_RULES as RISK_RULES  # what risk.disabled_rules may switch off
 from cockpit.domain.text import Redactor
 
 ENV_PREFIX = "COCKPIT__"
 SYMBOL = "BTC/USDT:USDT"
-# Risk rules that risk.disabled_rules may switch off (cockpit.risk.manager checks the same names).
-RISK_RULES = ("max_drawdown", "daily_loss", "order_rate", "max_leverage", "price_sanity", "stop_loss", "take_profit",
-              "max_position", "effective_leverage", "per_trade_risk", "total_risk")
 
 
 # ---------------------------------------------------------------- schema DSL
@@ -394,10 +412,15 @@ SCHEMA: dict[str, Any] = {
 }
 
 
-def defaults(schema: Mapping[str, Any] = SCHEMA) -> dict[str, Any]:
+def defaults(schema: Mapping[str, Any] = SCHEMA) -> Config:
+    """The built-in defaults (of SCHEMA, or of a section of it when ``schema`` is one)."""
+    return cast(Config, _defaults(schema))
+
+
+def _defaults(schema: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in schema.items():
-        out[k] = defaults(v) if isinstance(v, dict) else copy.deepcopy(v.default)
+        out[k] = _defaults(v) if isinstance(v, dict) else copy.deepcopy(v.default)
     return out
 
 
@@ -419,7 +442,7 @@ def _validate(schema: Mapping[str, Any], data: Any, path: str) -> dict[str, Any]
     return out
 
 
-def _cross_checks(cfg: dict[str, Any]) -> None:
+def _cross_checks(cfg: Config) -> None:
     if cfg["decision_timeframe"] not in cfg["timeframes"]:
         raise ConfigError("decision_timeframe", f"expected one of the configured timeframes "
                           f"({', '.join(cfg['timeframes'])}), got {cfg['decision_timeframe']!r}")
@@ -483,8 +506,8 @@ LLM_PRESETS: dict[str, dict[str, str]] = {
 }
 
 
-def _apply_presets(cfg: dict[str, Any]) -> None:
-    llm = cfg["llm"]
+def _apply_presets(cfg: Config) -> None:
+    llm = cast(dict[str, Any], cfg["llm"])  # keys from LLM_PRESETS, all LLMConfig's
     preset = LLM_PRESETS.get(llm["provider"], {})
     for k, v in preset.items():
         if llm.get(k) in (None, ""):
@@ -528,7 +551,7 @@ def default_config_path() -> Path | None:
 
 
 def load_config(path: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None,
-                overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                overrides: Mapping[str, Any] | None = None) -> Config:
     """Load, override and validate a configuration; raise ConfigError on any problem.
 
     Order of precedence: built-in defaults < the YAML file < COCKPIT__ environment < ``overrides``
@@ -559,7 +582,7 @@ def load_config(path: str | os.PathLike[str] | None = None, *, environ: Mapping[
         _set_path(data, keys, value)
     for dotted, value in (overrides or {}).items():
         _set_path(data, dotted.split("."), value)
-    cfg = _validate(SCHEMA, data, "")
+    cfg = cast(Config, _validate(SCHEMA, data, ""))
     if cfg["database"]["url"] is None:
         cfg["database"]["url"] = default_database_url(cfg["exchange"]["mode"])
     _apply_presets(cfg)
@@ -568,16 +591,17 @@ def load_config(path: str | os.PathLike[str] | None = None, *, environ: Mapping[
     return cfg
 
 
-def mode_label(cfg: Mapping[str, Any]) -> str:
+def mode_label(cfg: Config) -> str:
     return {"sim": "SIM", "okx-demo": "OKX DEMO", "okx-live": "OKX LIVE"}[cfg["exchange"]["mode"]]
 
 
-def secret_values(cfg: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> list[str]:
+def secret_values(cfg: Config, environ: Mapping[str, str] | None = None) -> list[str]:
     """The secret values currently in the environment, for redaction in logs and the database."""
     environ = os.environ if environ is None else environ
     names = [cfg["exchange"]["api_key_env"], cfg["exchange"]["secret_env"], cfg["exchange"]["passphrase_env"]]
-    if cfg["llm"].get("api_key_env"):
-        names.append(cfg["llm"]["api_key_env"])
+    llm_key_env = cfg["llm"].get("api_key_env")
+    if llm_key_env:
+        names.append(llm_key_env)
     if cfg.get("database", {}).get("password_env"):
         names.append(cfg["database"]["password_env"])
     for url in cfg.get("notify", {}).get("urls", []):  # tokens inside notification URLs
@@ -589,7 +613,7 @@ def secret_values(cfg: Mapping[str, Any], environ: Mapping[str, str] | None = No
     return values
 
 
-def redactor(cfg: Mapping[str, Any], environ: Mapping[str, str] | None = None, *,
+def redactor(cfg: Config, environ: Mapping[str, str] | None = None, *,
              token: str = "[redacted]") -> Redactor:
     """The Redactor of a run: blanks every configured secret (secret_values) in text before it is stored
     or logged."""

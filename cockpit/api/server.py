@@ -23,6 +23,7 @@ import uvicorn
 
 from cockpit.api.app import create_api
 from cockpit.db.connection import sqlite_path
+from cockpit.domain.settings import Config
 
 MIN_KEY_LENGTH = 24
 TOKEN_SUFFIX = ".api-token"
@@ -64,7 +65,7 @@ def _key_list(cfg_name: str, environ: Mapping[str, str], what: str) -> list[str]
     return keys
 
 
-def load_keys(cfg: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> tuple[list[str], list[str]]:
+def load_keys(cfg: Config, environ: Mapping[str, str] | None = None) -> tuple[list[str], list[str]]:
     """(trader keys, read-only keys) from the environment; ApiRefused names a key that is too short
     (by position, never its text) or listed in both."""
     environ = os.environ if environ is None else environ
@@ -77,7 +78,7 @@ def load_keys(cfg: Mapping[str, Any], environ: Mapping[str, str] | None = None) 
     return trader, read
 
 
-def api_keys(cfg: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> list[str]:
+def api_keys(cfg: Config, environ: Mapping[str, str] | None = None) -> list[str]:
     """Every configured key, trader and read-only (validated as load_keys does)."""
     trader, read = load_keys(cfg, environ)
     return trader + read
@@ -108,7 +109,7 @@ def write_token(path: Path, token: str) -> None:
 class ApiServer:
     """``start()`` binds and serves in a daemon thread; ``stop()`` shuts it down."""
 
-    def __init__(self, cfg: dict[str, Any], host: str, port: int, *, environ: Mapping[str, str] | None = None,
+    def __init__(self, cfg: Config, host: str, port: int, *, environ: Mapping[str, str] | None = None,
                  token_file: str | os.PathLike[str] | None = None, **app_kwargs: Any) -> None:
         trader, read = load_keys(cfg, environ)
         if not is_loopback(host) and not (trader or read):

@@ -11,10 +11,11 @@ from cockpit.data import DataService
 from cockpit.data.operator import submit_command
 from cockpit.domain.clock import ManualClock
 from cockpit.domain.market import timeframe_ms
+from cockpit.domain.settings import Config
 
 
 class Services:
-    def __init__(self, cfg: dict[str, Any], *, now_ms: Callable[[], int],
+    def __init__(self, cfg: Config, *, now_ms: Callable[[], int],
                  exchange_factory: Callable[[], Any] | None = None, clock: Any = None) -> None:
         """``exchange_factory`` and ``clock``: the running engine's exchange connection and clock;
         without them a command opens its own (in ``sim`` mode, a built-in simulator)."""

@@ -27,6 +27,7 @@ from cockpit.backtest.metrics import compute_metrics
 from cockpit.backtest.signals import EmaCross, Signals, as_signals
 from cockpit.config import ConfigError
 from cockpit.domain.market import timeframe_ms
+from cockpit.domain.settings import Config
 
 __all__ = ["BacktestRequest", "BacktestReport", "NoCandlesError", "BacktestCancelled", "run_backtest",
            "parse_date", "build_strategy", "settings_from_config"]
@@ -133,7 +134,7 @@ class BacktestReport:
         }
 
 
-def rebalance_band(cfg: Mapping[str, Any], request: BacktestRequest) -> float | None:
+def rebalance_band(cfg: Config, request: BacktestRequest) -> float | None:
     """The engines' ``rebalance_band`` for this run: the request's value ("off" = None), else
     ``portfolio.rebalance_band`` for a portfolio run (what the live engine trades by), else None: a
     single-strategy backtest acts on direction changes only unless a band is asked for."""
@@ -151,7 +152,7 @@ def rebalance_band(cfg: Mapping[str, Any], request: BacktestRequest) -> float | 
     return value
 
 
-def settings_from_config(cfg: Mapping[str, Any], request: BacktestRequest) -> EngineSettings:
+def settings_from_config(cfg: Config, request: BacktestRequest) -> EngineSettings:
     b = cfg["backtest"]
 
     def pick(v, key):
@@ -166,7 +167,7 @@ def settings_from_config(cfg: Mapping[str, Any], request: BacktestRequest) -> En
         rebalance_band=rebalance_band(cfg, request), symbol=request.symbol or cfg["symbol"])
 
 
-def build_strategy(cfg: Mapping[str, Any], name: str, params: Mapping[str, Any], timeframe: str) -> tuple[Any, dict]:
+def build_strategy(cfg: Config, name: str, params: Mapping[str, Any], timeframe: str) -> tuple[Any, dict]:
     """The strategy object for ``name`` with config params overridden by ``params``.
 
     ``ema_cross`` is the engine's fixed reference crossover (parity tests, benchmark); every other name
@@ -180,7 +181,8 @@ def build_strategy(cfg: Mapping[str, Any], name: str, params: Mapping[str, Any],
             raise ConfigError("strategy.params", str(e)) from None
     from cockpit.strategies import get_strategy
 
-    base = dict(((cfg.get("strategies") or {}).get(name) or {}).get("params") or {})
+    strategies: Mapping[str, Any] = cfg.get("strategies") or {}
+    base = dict((strategies.get(name) or {}).get("params") or {})
     base.update(params)
     strat = get_strategy(name, base, timeframe=timeframe)
     return strat, dict(strat.params)
@@ -214,7 +216,29 @@ def load_db_bars(ds, symbol: str, timeframe: str, start: int | None, end: int | 
     return main
 
 
-def funding_series(cfg, ds, request: BacktestRequest, symbol: str, ts: np.ndarray, open_: np.ndarray
+def strategy_warmup(strat: Any) -> int:
+    """The bars the strategy's indicators need before the first traded bar (its ``warmup_bars``, else 0)."""
+    return int(getattr(strat, "warmup_bars", 0) or 0)
+
+
+def load_range(ds, symbol: str, timeframe: str, start: int | None, end: int | None, warmup: int, *,
+               csv: str | None, min_bars: int, where: str) -> tuple[dict[str, np.ndarray], int]:
+    """The bars of a run, from the ``csv`` file or the database: [start, end] plus up to ``warmup`` bars before,
+    and the index of the first bar in the range (the warm-up bars feed the indicators, never a position).
+    Fewer than ``min_bars`` in the range raise NoCandlesError ("no ... candles {where}; import some first ...").
+    Shared by run_backtest and run_sweep."""
+    if csv:
+        arrays = load_csv_bars(csv, timeframe, start, end, warmup)
+    else:
+        arrays = load_db_bars(ds, symbol, timeframe, start, end, warmup)
+    i0 = int(arrays.pop("_start_index"))
+    if len(arrays["timestamp"]) - i0 < min_bars:
+        raise NoCandlesError(f"no {symbol} {timeframe} candles {where}; import some first, e.g. "
+                             f"`cockpit ingest --csv FILE --timeframe {timeframe}` (or pass --csv FILE)")
+    return arrays, i0
+
+
+def funding_series(cfg: Config, ds, request: BacktestRequest, symbol: str, ts: np.ndarray, open_: np.ndarray
              ) -> tuple[np.ndarray, str]:
     """Funding per bar (off, constant, or the funding_rates table) and a line saying which source was used."""
     b = cfg["backtest"]
@@ -238,7 +262,7 @@ def funding_series(cfg, ds, request: BacktestRequest, symbol: str, ts: np.ndarra
     return funding_per_bar(ts, open_, rates, const), f"funding_rates table ({len(rates)} settlements)"
 
 
-def run_backtest(cfg: Mapping[str, Any], ds, request: BacktestRequest, *,
+def run_backtest(cfg: Config, ds, request: BacktestRequest, *,
                  progress: Callable[[int, int], None] | None = None, cancel: threading.Event | None = None,
                  store=None) -> BacktestReport:
     """Run one single-strategy backtest; persist it when ``store`` (a database) is given."""
@@ -261,18 +285,11 @@ def run_backtest(cfg: Mapping[str, Any], ds, request: BacktestRequest, *,
     else:
         strat, params = build_strategy(cfg, request.strategy, request.params, tf)
         name = request.strategy
-    warmup = request.warmup if request.warmup is not None else int(getattr(strat, "warmup_bars", 0) or 0)
-    if request.csv:
-        arrays = load_csv_bars(request.csv, tf, start, end, warmup)
-    else:
-        arrays = load_db_bars(ds, symbol, tf, start, end, warmup)
-    i0 = int(arrays.pop("_start_index"))
+    warmup = request.warmup if request.warmup is not None else strategy_warmup(strat)
+    rng = f"{request.start or 'the beginning'} to {request.end or 'the end'}"
+    arrays, i0 = load_range(ds, symbol, tf, start, end, warmup, csv=request.csv, min_bars=1,
+                            where=f"in {request.csv or 'the database'} for {rng}")
     n_all = len(arrays["timestamp"])
-    if n_all - i0 <= 0:
-        rng = f"{request.start or 'the beginning'} to {request.end or 'the end'}"
-        src = request.csv or "the database"
-        raise NoCandlesError(f"no {symbol} {tf} candles in {src} for {rng}; import some first, e.g. "
-                             f"`cockpit ingest --csv FILE --timeframe {tf}` (or pass --csv FILE)")
     frame = _generate(strat, arrays, ds, symbol)
     if request.portfolio and request.replay_decisions:
         params["replayed_decisions"] = int(getattr(strat, "replayed", 0))
@@ -339,7 +356,7 @@ def request_from_config(row: Mapping[str, Any]) -> BacktestRequest:
                            portfolio=strategy == "portfolio", name=row.get("name"), config_id=int(row["id"]))
 
 
-def run_stored_config(cfg: Mapping[str, Any], ds, config_id: int, *, store, progress=None,
+def run_stored_config(cfg: Config, ds, config_id: int, *, store, progress=None,
                       cancel=None) -> BacktestReport:
     """Run the stored configuration ``config_id``; the result row references that configuration."""
     row = ds.backtest_config(config_id)

@@ -184,74 +184,92 @@ def _run_engine(arrays: dict[str, np.ndarray], signals: Signals, settings: Engin
                 funding: np.ndarray | None, sub: SubBars | None, tf_ms: int,
                 progress: Callable[[int, int], None] | None, cancel: threading.Event | None,
                 executor: SimulatedExecutor | None) -> EngineResult:
-    ts = np.asarray(arrays["timestamp"], dtype=np.int64)
-    o = np.asarray(arrays["open"], dtype=np.float64)
-    h = np.asarray(arrays["high"], dtype=np.float64)
-    lo_ = np.asarray(arrays["low"], dtype=np.float64)
-    c = np.asarray(arrays["close"], dtype=np.float64)
-    n = len(ts)
-    clock = ManualClock(int(ts[0]) if n else 0)
-    ex = executor or SimulatedExecutor(
-        clock, symbol=settings.symbol, cash=settings.capital, taker_fee=settings.taker_fee,
-        maker_fee=settings.maker_fee, slippage_bps=settings.slippage_bps, slippage_range=settings.slippage_range,
-        maintenance_margin=settings.maintenance_margin, leverage=settings.leverage, lot_size=settings.lot_size,
-        retain_orders=False)
-    fpay = np.zeros(n) if funding is None else np.asarray(funding, dtype=np.float64)
-    fpre = np.concatenate(([0.0], np.cumsum(fpay)))  # funding over bars (a, b] = fpre[b+1] - fpre[a+1]
-    fcount = np.concatenate(([0], np.cumsum(fpay != 0.0)))  # settlements among bars [a, b) = fcount[b] - fcount[a]
-    sub_idx = sub_bar_index(ts, tf_ms, sub)
-    sub_used = sub_fallback = 0
+    run = _BarRun(arrays, signals, settings, funding=funding, sub=sub, tf_ms=tf_ms, executor=executor)
+    run.walk(progress, cancel)
+    return run.result()
 
-    d = signals.direction
-    prev = np.empty_like(d)
-    if n:
-        prev[0] = 0
-        prev[1:] = d[:-1]
-    changes = np.flatnonzero(d != prev)
-    fb = (changes + 1)[changes + 1 < n]
-    fill_bars = fb.tolist()
-    strength, stop, take = signals.strength, signals.stop_loss, signals.take_profit
-    # Python values at the fill bars (and their decision bars), gathered once: numpy scalar access per bar is slow.
-    f_ts, f_o, f_h, f_l, f_c = (x[fb].tolist() for x in (ts, o, h, lo_, c))
-    f_d, f_str, f_stop, f_take = (x[fb - 1].tolist() for x in (d, strength, stop, take))
-    funded = bool(fcount[-1])  # no funding settles anywhere: skip its bookkeeping
-    frac = settings.position_fraction
 
-    events: list[tuple[int, float, float, float]] = []  # (bar, cash, signed size, entry) after each processed bar
-    record = events.append
-    # The backtest engine is its own risk/approval step: its market orders fill at the open through the
-    # executor's compact path (market_at_open: the fill of an approved market order, no Order object).
-    market = ex.market_at_open
-    decisions = [(int(ts[k]), int(d[k]), float(strength[k])) for k in changes.tolist()]
+class _BarRun:
+    """One run of the engine in three steps: the constructor prepares the bars, the signal changes and the
+    funding sums; ``walk`` steps the executor through the bars where something can happen; ``result``
+    rebuilds the equity curve. The bar arrays are read-only; the executor, ``cur`` (the first bar not yet
+    processed) and ``last_f`` (the last bar funding was charged through) carry the state."""
 
-    band = settings.rebalance_band
-    resize = band is not None
-    lot = settings.lot_size
-    # full-strength size = kfull x equity / price (the entry rule: margin + taker fee = fraction x equity)
-    kfull = frac / (1.0 / settings.leverage + settings.taker_fee)
-    dstr = d.astype(np.float64) * strength if resize else None  # signed target as a fraction of full size
+    def __init__(self, arrays: dict[str, np.ndarray], signals: Signals, settings: EngineSettings, *,
+                 funding: np.ndarray | None, sub: SubBars | None, tf_ms: int,
+                 executor: SimulatedExecutor | None) -> None:
+        self.settings = settings
+        self.ts = ts = np.asarray(arrays["timestamp"], dtype=np.int64)
+        self.o = o = np.asarray(arrays["open"], dtype=np.float64)
+        self.h = h = np.asarray(arrays["high"], dtype=np.float64)
+        self.lo = lo_ = np.asarray(arrays["low"], dtype=np.float64)
+        self.c = c = np.asarray(arrays["close"], dtype=np.float64)
+        self.n = n = len(ts)
+        self.clock = clock = ManualClock(int(ts[0]) if n else 0)
+        self.ex = executor or SimulatedExecutor(
+            clock, symbol=settings.symbol, cash=settings.capital, taker_fee=settings.taker_fee,
+            maker_fee=settings.maker_fee, slippage_bps=settings.slippage_bps, slippage_range=settings.slippage_range,
+            maintenance_margin=settings.maintenance_margin, leverage=settings.leverage, lot_size=settings.lot_size,
+            retain_orders=False)
+        fpay = np.zeros(n) if funding is None else np.asarray(funding, dtype=np.float64)
+        self.fpre = np.concatenate(([0.0], np.cumsum(fpay)))  # funding over bars (a, b] = fpre[b+1] - fpre[a+1]
+        # settlements among bars [a, b) = fcount[b] - fcount[a]
+        self.fcount = fcount = np.concatenate(([0], np.cumsum(fpay != 0.0)))
+        self.funded = bool(fcount[-1])  # no funding settles anywhere: skip its bookkeeping
+        self.sub = sub
+        self.sub_idx = sub_bar_index(ts, tf_ms, sub)
+        self.sub_used = self.sub_fallback = 0
 
-    scan = first_cross_fn()
+        d = signals.direction
+        prev = np.empty_like(d)
+        if n:
+            prev[0] = 0
+            prev[1:] = d[:-1]
+        changes = np.flatnonzero(d != prev)
+        fb = (changes + 1)[changes + 1 < n]
+        self.fill_bars: list[int] = fb.tolist()
+        strength = signals.strength
+        self.stop, self.take = signals.stop_loss, signals.take_profit
+        # Python values at the fill bars (and their decision bars), gathered once: numpy scalar access per bar is slow.
+        self.f_bar = [x[fb].tolist() for x in (ts, o, h, lo_, c)]
+        self.f_d, self.f_str, self.f_stop, self.f_take = (x[fb - 1].tolist() for x in (d, strength, self.stop, self.take))
+        self.decisions = [(int(ts[k]), int(d[k]), float(strength[k])) for k in changes.tolist()]
 
-    def first_trigger(a: int, b: int) -> int:
+        self.band = settings.rebalance_band
+        self.resize = self.band is not None
+        # full-strength size = kfull x equity / price (the entry rule: margin + taker fee = fraction x equity)
+        self.kfull = settings.position_fraction / (1.0 / settings.leverage + settings.taker_fee)
+        # signed target as a fraction of full size
+        self.dstr = d.astype(np.float64) * strength if self.resize else None
+        self.scan = first_cross_fn()
+
+        self.events: list[tuple[int, float, float, float]] = []  # (bar, cash, signed size, entry) after each processed bar
+        self.cur, self.last_f = 0, -1
+        self.rebalances = 0
+
+    # ---------------------------------------------------------------- where the next event is
+
+    def first_trigger(self, a: int, b: int) -> int:
         """The first bar in [a, b) whose high/low reaches the executor's trigger band, else b."""
-        if funded and ex.side != 0 and fcount[b] != fcount[cur]:
+        ex, lo_, h = self.ex, self.lo, self.h
+        if self.funded and ex.side != 0 and self.fcount[b] != self.fcount[self.cur]:
             # Funding settles against the isolated margin in this stretch: the liquidation level moves.
+            fpre = self.fpre
             blo, bhi = ex.trigger_band(include_liquidation=False)
-            liqv = ex.liquidation_price(ex.margin - ex.side * ex.size * (fpre[a + 1:b + 1] - fpre[last_f + 1]))
+            liqv = ex.liquidation_price(ex.margin - ex.side * ex.size * (fpre[a + 1:b + 1] - fpre[self.last_f + 1]))
             if ex.side > 0:
                 hit = (lo_[a:b] <= np.maximum(liqv, blo)) | (h[a:b] >= bhi)
             else:
                 hit = (h[a:b] >= np.minimum(liqv, bhi)) | (lo_[a:b] <= blo)
         elif ex.side != 0 or ex._resting:
             blo, bhi = ex.trigger_band()
-            if blo == -inf and bhi == inf:
+            if blo == -_INF and bhi == _INF:
                 return b
-            if scan is not None:  # compiled: one call instead of three numpy passes over the stretch
-                return scan(lo_, h, a, b, blo, bhi)
-            if bhi == inf:
+            if self.scan is not None:  # compiled: one call instead of three numpy passes over the stretch
+                return self.scan(lo_, h, a, b, blo, bhi)
+            if bhi == _INF:
                 hit = lo_[a:b] <= blo
-            elif blo == -inf:
+            elif blo == -_INF:
                 hit = h[a:b] >= bhi
             else:
                 hit = (lo_[a:b] <= blo) | (h[a:b] >= bhi)
@@ -260,108 +278,143 @@ def _run_engine(arrays: dict[str, np.ndarray], signals: Signals, settings: Engin
         k = int(hit.argmax())
         return a + k if hit[k] else b
 
-    def first_rebalance(a: int, b: int) -> tuple[int, float]:
+    def first_rebalance(self, a: int, b: int) -> tuple[int, float]:
         """The first fill bar r in [a, b) whose decision (at bar r-1's close, position unchanged since the
         last processed bar) moves the position by at least the band: (r, signed target size), else (b, 0)."""
         k0, k1 = max(a, 1) - 1, b - 1
         if k1 <= k0:
             return b, 0.0
+        ex, dstr, fpre, lot = self.ex, self.dstr, self.fpre, self.settings.lot_size
+        assert dstr is not None and self.band is not None
         pos = ex.side * ex.size
         if pos == 0.0 and not dstr[k0:k1].any():
             return b, 0.0
-        cl = c[k0:k1]
-        eq = ex.cash + pos * (cl - ex.entry) - pos * (fpre[k0 + 1:k1 + 1] - fpre[last_f + 1]) if pos else ex.cash
-        full = np.maximum(kfull * eq / cl, 0.0)
+        cl = self.c[k0:k1]
+        eq = ex.cash + pos * (cl - ex.entry) - pos * (fpre[k0 + 1:k1 + 1] - fpre[self.last_f + 1]) if pos else ex.cash
+        full = np.maximum(self.kfull * eq / cl, 0.0)
         tgt = dstr[k0:k1] * full
         if lot > 0:
             tgt = np.sign(tgt) * (np.floor(np.abs(tgt) / lot + 1e-9) * lot)
         gap = np.abs(tgt - pos)
-        hit = (gap >= band * full) & (gap > 0.0)
+        hit = (gap >= self.band * full) & (gap > 0.0)
         k = int(hit.argmax())
         return (a + k, float(tgt[k])) if hit[k] else (b, 0.0)
 
-    ptr, cur, last_f = 0, 0, -1
-    nfill = len(fill_bars)
-    report_every = max(1, nfill // 200) if progress else 0
-    inf = np.inf
-    rebalances = 0
-    while True:
-        nxt = fill_bars[ptr] if ptr < nfill else n
-        # The next bar where something can happen, looked for in growing windows so that a stretch
-        # cut short by an early event is not scanned to its end.
-        j, reb, a, w = nxt, None, cur, 256
+    def next_event(self, nxt: int) -> tuple[int, float | None]:
+        """The next bar where something can happen before the fill bar ``nxt`` (a trigger, or with a band a
+        rebalance: then its signed target), else ``nxt``. Looked for in growing windows so that a stretch
+        cut short by an early event is not scanned to its end."""
+        j, reb, a, w = nxt, None, self.cur, 256
         while a < nxt:
             b = min(nxt, a + w)
-            jt = first_trigger(a, b)
-            if resize:
-                jr, tgt = first_rebalance(a, min(jt + 1, b))
+            jt = self.first_trigger(a, b)
+            if self.resize:
+                jr, tgt = self.first_rebalance(a, min(jt + 1, b))
                 if jr < b and jr <= jt:
-                    j, reb = jr, tgt
-                    break
+                    return jr, tgt
             if jt < b:
-                j = jt
-                break
+                return jt, reb
             a, w = b, w * 2
-        if j >= n:
-            break
-        # Python floats from here on: numpy scalar arithmetic is several times slower.
-        if j == nxt:
-            tj, oj, hj, lj, cj = f_ts[ptr], f_o[ptr], f_h[ptr], f_l[ptr], f_c[ptr]
-        else:
-            tj, oj, hj, lj, cj = int(ts[j]), float(o[j]), float(h[j]), float(lo_[j]), float(c[j])
-        clock.set(tj)
-        if funded and ex.side != 0:
-            ex.charge_funding(float(fpre[j + 1] - fpre[last_f + 1]))
-        last_f = j
-        ex.begin_bar(tj, oj, hj, lj)
-        if j == nxt:
-            target, sk = f_d[ptr], f_str[ptr]
-            if ex.side != 0 and ex.side != target:
-                market("sell" if ex.side > 0 else "buy", ex.size, reduce_only=True)
-            if target != 0 and ex.side == 0 and (not resize or sk >= band):
-                side = "buy" if target > 0 else "sell"
-                size = ex.entry_size(ex.market_price(side, oj), frac * sk)
-                if size > 0:
-                    market(side, size, stop_loss=f_stop[ptr], take_profit=f_take[ptr])
-            ptr += 1
-            if cancel is not None and cancel.is_set():
-                raise BacktestCancelled(f"cancelled at bar {j} of {n}")
-            if report_every and ptr % report_every == 0:
-                progress(j, n)
-        elif reb is not None:
-            _rebalance(ex, reb, j - 1, oj, stop, take)
-            rebalances += 1
-            if cancel is not None and cancel.is_set():
-                raise BacktestCancelled(f"cancelled at bar {j} of {n}")
-        segments = None
-        if sub_idx is not None and (ex.side != 0 or ex._resting):
-            a, b = int(sub_idx[0][j]), int(sub_idx[1][j])
-            if b > a:
-                segments = zip(sub.open[a:b].tolist(), sub.high[a:b].tolist(), sub.low[a:b].tolist())
-                sub_used += 1
-            else:
-                sub_fallback += 1
-        ex.end_bar(cj, segments)
-        record((j, ex.cash, ex.side * ex.size, ex.entry))
-        cur = j + 1
-    # Funding after the last processed bar, through the end.
-    if n and ex.side != 0 and last_f < n - 1:
-        clock.set(int(ts[-1]))
-        ex.charge_funding(float(fpre[n] - fpre[last_f + 1]))
-    if progress:
-        progress(n, n)
+        return j, reb
 
-    equity, position = _equity_curve(n, settings.capital, c, fpre, events)
-    if sub_idx is None:
-        intrabar = "conservative (stop first; no lower-timeframe bars)"
-    else:
-        intrabar = f"lower timeframe bars decided the order inside {sub_used} bars" + (
-            f"; conservative (stop first) in {sub_fallback} bars without them" if sub_fallback else "")
-    return EngineResult(equity, position, ex.trades, ex.records, decisions,
-                        float(equity[-1]) if n else settings.capital, ex.fees_paid, ex.funding_paid,
-                        ex.liquidations, intrabar, len(events),
-                        {"open_position": ex.side * ex.size, "open_entry": ex.entry, "cash": ex.cash,
-                         "last_close": float(c[-1]) if n else 0.0, "rebalances": rebalances})
+    # ---------------------------------------------------------------- what happens at a bar
+
+    def follow_signal(self, ptr: int, open_: float) -> None:
+        """At the fill bar of signal change ``ptr``: exit a position on the old side, then enter the new
+        direction sized from the equity at this open (with a band, only when its strength reaches it)."""
+        ex, band = self.ex, self.band
+        target, sk = self.f_d[ptr], self.f_str[ptr]
+        if ex.side != 0 and ex.side != target:
+            ex.market_at_open("sell" if ex.side > 0 else "buy", ex.size, reduce_only=True)
+        if target != 0 and ex.side == 0 and (band is None or sk >= band):
+            side = "buy" if target > 0 else "sell"
+            size = ex.entry_size(ex.market_price(side, open_), self.settings.position_fraction * sk)
+            if size > 0:
+                ex.market_at_open(side, size, stop_loss=self.f_stop[ptr], take_profit=self.f_take[ptr])
+
+    def segments(self, j: int):
+        """The lower-timeframe bars inside bar ``j`` that order its hits, when a position or order is open."""
+        ex, sub_idx, sub = self.ex, self.sub_idx, self.sub
+        if sub_idx is None or sub is None or not (ex.side != 0 or ex._resting):
+            return None
+        a, b = int(sub_idx[0][j]), int(sub_idx[1][j])
+        if b > a:
+            self.sub_used += 1
+            return zip(sub.open[a:b].tolist(), sub.high[a:b].tolist(), sub.low[a:b].tolist())
+        self.sub_fallback += 1
+        return None
+
+    # ---------------------------------------------------------------- the loop
+
+    def walk(self, progress: Callable[[int, int], None] | None, cancel: threading.Event | None) -> None:
+        """Step through the bars where something can happen (fill bars, triggers, rebalances), then charge
+        the funding through the end."""
+        ex, clock, n, fpre = self.ex, self.clock, self.n, self.fpre
+        ts, o, h, lo_, c = self.ts, self.o, self.h, self.lo, self.c
+        fill_bars, (f_ts, f_o, f_h, f_l, f_c) = self.fill_bars, self.f_bar
+        funded = self.funded
+        record = self.events.append
+        nfill = len(fill_bars)
+        report_every = max(1, nfill // 200) if progress else 0
+        ptr = 0
+        while True:
+            nxt = fill_bars[ptr] if ptr < nfill else n
+            j, reb = self.next_event(nxt)
+            if j >= n:
+                break
+            # Python floats from here on: numpy scalar arithmetic is several times slower.
+            if j == nxt:
+                tj, oj, hj, lj, cj = f_ts[ptr], f_o[ptr], f_h[ptr], f_l[ptr], f_c[ptr]
+            else:
+                tj, oj, hj, lj, cj = int(ts[j]), float(o[j]), float(h[j]), float(lo_[j]), float(c[j])
+            clock.set(tj)
+            if funded and ex.side != 0:
+                ex.charge_funding(float(fpre[j + 1] - fpre[self.last_f + 1]))
+            self.last_f = j
+            ex.begin_bar(tj, oj, hj, lj)
+            if j == nxt:
+                self.follow_signal(ptr, oj)
+                ptr += 1
+                _check_cancel(cancel, j, n)
+                if progress and ptr % report_every == 0:
+                    progress(j, n)
+            elif reb is not None:
+                _rebalance(ex, reb, j - 1, oj, self.stop, self.take)
+                self.rebalances += 1
+                _check_cancel(cancel, j, n)
+            ex.end_bar(cj, self.segments(j))
+            record((j, ex.cash, ex.side * ex.size, ex.entry))
+            self.cur = j + 1
+        # Funding after the last processed bar, through the end.
+        if n and ex.side != 0 and self.last_f < n - 1:
+            clock.set(int(ts[-1]))
+            ex.charge_funding(float(fpre[n] - fpre[self.last_f + 1]))
+        if progress:
+            progress(n, n)
+
+    # ---------------------------------------------------------------- the result
+
+    def result(self) -> EngineResult:
+        ex, n, c, settings = self.ex, self.n, self.c, self.settings
+        equity, position = _equity_curve(n, settings.capital, c, self.fpre, self.events)
+        if self.sub_idx is None:
+            intrabar = "conservative (stop first; no lower-timeframe bars)"
+        else:
+            intrabar = f"lower timeframe bars decided the order inside {self.sub_used} bars" + (
+                f"; conservative (stop first) in {self.sub_fallback} bars without them" if self.sub_fallback else "")
+        return EngineResult(equity, position, ex.trades, ex.records, self.decisions,
+                            float(equity[-1]) if n else settings.capital, ex.fees_paid, ex.funding_paid,
+                            ex.liquidations, intrabar, len(self.events),
+                            {"open_position": ex.side * ex.size, "open_entry": ex.entry, "cash": ex.cash,
+                             "last_close": float(c[-1]) if n else 0.0, "rebalances": self.rebalances})
+
+
+_INF = np.inf
+
+
+def _check_cancel(cancel: threading.Event | None, j: int, n: int) -> None:
+    if cancel is not None and cancel.is_set():
+        raise BacktestCancelled(f"cancelled at bar {j} of {n}")
 
 
 def _rebalance(ex: SimulatedExecutor, target: float, k: int, open_: float, stop: np.ndarray,

@@ -25,7 +25,7 @@ try:  # numba is a runtime dependency; keep a working (slow) fallback if it cann
 except Exception:  # pragma: no cover
     HAVE_NUMBA = False
 
-    def njit(*args, **kwargs):
+    def njit(*args, **kwargs):  # type: ignore[no-redef]  # numba's decorator when numba is absent
         if args and callable(args[0]):
             return args[0]
         return lambda f: f
@@ -365,6 +365,7 @@ def run_fast(arrays: dict[str, np.ndarray], signals: Signals, settings: EngineSe
         so = sh = sl = np.zeros(1)
         has_sub = False
     else:
+        assert sub is not None  # sub_bar_index finds sub-bars only in sub
         sub_lo, sub_hi = idx[0].astype(np.int64), idx[1].astype(np.int64)
         so, sh, sl = (np.ascontiguousarray(x, dtype=np.float64) for x in (sub.open, sub.high, sub.low))
         has_sub = True

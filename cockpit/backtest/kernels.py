@@ -5,12 +5,15 @@ Bit-for-bit equal to pandas (tests/backtest/test_kernels.py): pandas' ``ewm`` wi
 ``w = ((1 - a) * w + a * x) / ((1 - a) + a)`` with ``a = 1 / (1 + (span - 1) / 2)``, and skips the update when
 ``w == x``; the division is by exactly 1.0 for every span we use, so it is dropped only then. A NaN in the
 input returns None: the caller falls back to pandas (which has its own NaN rules).
-Without numba the loops run as plain Python (correct, slow); callers use pandas then.
+Without numba the loops run as plain Python (correct, slow); callers use pandas then. The EMA kernel itself
+lives with the other indicators (cockpit.indicators.kernels.ewm_pandas_into, behind ``core.ema(pandas_exact=True)``).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from cockpit.indicators.kernels import ewm_pandas_into, span_alpha
 
 try:
     from numba import njit
@@ -18,39 +21,10 @@ try:
 except Exception:  # pragma: no cover
     HAVE_NUMBA = False
 
-    def njit(*args, **kwargs):
+    def njit(*args, **kwargs):  # type: ignore[no-redef]  # numba's decorator when numba is absent
         if args and callable(args[0]):
             return args[0]
         return lambda f: f
-
-
-def span_alpha(span: float) -> float:
-    """pandas' alpha for ``span``: through the centre of mass, as pandas computes it (not 2 / (span + 1))."""
-    com = (span - 1) / 2.0
-    return 1.0 / (1.0 + com)
-
-
-@njit(cache=True)
-def _ewm_mean(x, alpha, out):
-    n = len(x)
-    if n == 0:
-        return True
-    f = 1.0 - alpha
-    s = f + alpha
-    w = x[0]
-    if w != w:
-        return False
-    out[0] = w
-    for i in range(1, n):
-        cur = x[i]
-        if cur != cur:
-            return False
-        if w != cur:
-            w = f * w + alpha * cur
-            if s != 1.0:
-                w = w / s
-        out[i] = w
-    return True
 
 
 @njit(cache=True)
@@ -93,7 +67,7 @@ def ewm_mean(x: np.ndarray, span: float) -> np.ndarray | None:
         return None
     x = np.ascontiguousarray(x, dtype=np.float64)
     out = np.empty(len(x))
-    return out if _ewm_mean(x, span_alpha(span), out) else None
+    return out if ewm_pandas_into(x, span_alpha(span), out) else None
 
 
 def cross_direction(x: np.ndarray, fast: int, slow: int, warmup: int) -> np.ndarray | None:

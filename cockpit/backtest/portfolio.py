@@ -25,6 +25,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from cockpit.backtest.signals import as_signals
+from cockpit.domain.settings import Config
 
 
 class PortfolioStrategy:
@@ -32,7 +33,7 @@ class PortfolioStrategy:
 
     name = "portfolio"
 
-    def __init__(self, cfg: Mapping[str, Any], ds, timeframe: str, *, replay: bool = False,
+    def __init__(self, cfg: Config, ds, timeframe: str, *, replay: bool = False,
                  table: list[dict[str, Any]] | None = None, weights: Mapping[str, float] | None = None,
                  strategies: list[Any] | None = None) -> None:
         from cockpit.strategies import all_strategies, get_strategy

@@ -79,13 +79,11 @@ def as_signals(frame: Any, n: int) -> Signals:
 
 
 def ema(values: np.ndarray, span: int) -> np.ndarray:
-    """Exponential moving average, alpha = 2/(span+1), seeded with the first value (pandas adjust=False)."""
-    from cockpit.backtest.kernels import ewm_mean
+    """Exponential moving average, alpha = 2/(span+1), seeded with the first value (pandas adjust=False), bit for
+    bit as pandas computes it (compiled when numba is there): cockpit.indicators' EMA in its pandas-exact form."""
+    from cockpit.indicators.core import ema as ind_ema  # numba loads on first use, as before
 
-    out = ewm_mean(values, span)  # the same values, compiled (None without numba or with NaNs)
-    if out is not None:
-        return out
-    return pd.Series(values, copy=False).ewm(span=span, adjust=False).mean().to_numpy()
+    return ind_ema(values, span, min_periods=1, pandas_exact=True)
 
 
 class EmaCross:

@@ -22,6 +22,7 @@ import numpy as np
 from cockpit.backtest.engine import EngineSettings
 from cockpit.backtest.metrics import compute_metrics
 from cockpit.backtest.signals import Signals, as_signals
+from cockpit.domain.settings import Config
 
 HIGHER_IS_BETTER = {"sharpe", "sortino", "calmar", "total_return", "cagr", "profit_factor", "win_rate",
                     "max_drawdown", "final_equity"}
@@ -152,10 +153,10 @@ def _windows(i0: int, n: int, k: int) -> tuple[dict[str, tuple[int, int]], list[
     return wins, folds
 
 
-def run_sweep(cfg: Mapping[str, Any], ds, req: SweepRequest, *, progress: Callable[[int, int], None] | None = None,
+def run_sweep(cfg: Config, ds, req: SweepRequest, *, progress: Callable[[int, int], None] | None = None,
               cancel: threading.Event | None = None, store=None) -> dict[str, Any]:
-    from cockpit.backtest.api import (BacktestRequest, NoCandlesError, build_strategy, funding_series, load_csv_bars,
-                                      load_db_bars, parse_date, settings_from_config)
+    from cockpit.backtest.api import (BacktestRequest, build_strategy, funding_series, load_range, parse_date,
+                                      settings_from_config, strategy_warmup)
     from cockpit.domain.market import timeframe_ms
 
     t0 = time.perf_counter()
@@ -169,16 +170,12 @@ def run_sweep(cfg: Mapping[str, Any], ds, req: SweepRequest, *, progress: Callab
                            capital=req.capital, fee=req.fee, slippage_bps=req.slippage_bps, leverage=req.leverage,
                            csv=req.csv)
     probe, _ = build_strategy(cfg, req.strategy, {**req.params}, req.timeframe)
-    warm = max(int(getattr(probe, "warmup_bars", 0) or 0), 3 * max([v for vs in req.grid.values() for v in vs
-                                                                    if isinstance(v, int)] or [0]))
+    # Warm-up for the longest period in the grid too, not only the probe's parameters.
+    warm = max(strategy_warmup(probe), 3 * max([v for vs in req.grid.values() for v in vs if isinstance(v, int)] or [0]))
     start, end = parse_date(req.start), parse_date(req.end, end=True)
-    arrays = load_csv_bars(req.csv, req.timeframe, start, end, warm) if req.csv else \
-        load_db_bars(ds, symbol, req.timeframe, start, end, warm)
-    i0 = int(arrays.pop("_start_index"))
+    arrays, i0 = load_range(ds, symbol, req.timeframe, start, end, warm, csv=req.csv, min_bars=2,
+                            where="for the sweep range")
     n = len(arrays["timestamp"])
-    if n - i0 <= 1:
-        raise NoCandlesError(f"no {symbol} {req.timeframe} candles for the sweep range; import some first, e.g. "
-                             f"`cockpit ingest --csv FILE --timeframe {req.timeframe}` (or pass --csv FILE)")
     funding, funding_src = funding_series(cfg, ds if not req.csv else None, breq, symbol, arrays["timestamp"],
                                           arrays["open"])
     settings = settings_from_config(cfg, breq)

@@ -144,8 +144,8 @@ def run_sweep_cli(args: argparse.Namespace, ctx) -> int:
         v = mm.get(m)
         print(f"  {i:>3}  {ptxt:<32} {('n/a' if v is None else f'{v:.3f}'):>10} {mm['total_return'] * 100:>8.2f}% "
               f"{mm['max_drawdown'] * 100:>7.2f}% {mm['trades']:>7}")
-    for e in out["errors"]:
-        print(f"  skipped {e['params']}: {e['error']}")
+    for err in out["errors"]:
+        print(f"  skipped {err['params']}: {err['error']}")
     if out["walk_forward"]:
         print(f"\n  Walk-forward ({len(out['walk_forward'])} folds, anchored): best in-sample -> out-of-sample")
         for w in out["walk_forward"]:

@@ -10,6 +10,10 @@ import argparse
 import importlib.util
 import sys
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cockpit.domain.settings import Config
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_ingest)
 
 
-def _claim(db, cfg, venue: str, *, record: bool = True, action: str) -> str | None:
+def _claim(db, cfg: Config, venue: str, *, record: bool = True, action: str) -> str | None:
     """None when this database may take data of ``venue`` (recorded when ``record``); else why not."""
     from cockpit.data.venue import VenueMismatch, claim_venue
     from cockpit.domain.clock import WallClock

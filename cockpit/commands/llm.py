@@ -8,6 +8,7 @@ import json
 import sys
 from datetime import datetime, timezone
 
+from cockpit.domain.settings import Config
 from cockpit.domain.text import clean_text, model_says
 
 
@@ -52,8 +53,8 @@ def run_test(args: argparse.Namespace, ctx) -> int:
     from cockpit.domain.signals import Direction, Regime, StrategySignal
     from cockpit.domain.clock import WallClock
 
-    cfg = ctx.config
-    llm = dict(cfg["llm"])
+    cfg: Config = ctx.config
+    llm = cfg["llm"].copy()
     if args.base_url:
         llm["base_url"] = args.base_url
         if llm["provider"] == "none":
@@ -61,14 +62,14 @@ def run_test(args: argparse.Namespace, ctx) -> int:
     if args.model:
         llm["model"] = args.model
     cfg = {**cfg, "llm": llm}
-    if llm["provider"] == "none":
-        print("llm.provider is none: the offline selector (the scorer) decides; nothing to test.\n"
-              "Set llm.provider (deepseek, qwen, openai-compatible, local) or pass --base-url.", file=sys.stderr)
-        return 2
     try:
         client = LLMClient.from_config(cfg)
     except LLMUnavailable as e:
         print(f"cockpit llm test: {e}", file=sys.stderr)
+        return 2
+    if client is None:  # llm.provider is none
+        print("llm.provider is none: the offline selector (the scorer) decides; nothing to test.\n"
+              "Set llm.provider (deepseek, qwen, openai-compatible, local) or pass --base-url.", file=sys.stderr)
         return 2
     ds, store, clock = DataService(ctx.database()), _store(ctx), WallClock()
     engine = PortfolioDecisionEngine(cfg, ds, store, clock, llm=client)

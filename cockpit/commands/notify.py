@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
-
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,6 +20,7 @@ def run_test(args: argparse.Namespace, ctx) -> int:
     from cockpit.config import mode_label, secret_values
     from cockpit.notify.format import Message, redact
     from cockpit.notify.notifier import build_destinations
+    from cockpit.notify.senders import DestinationWorker
 
     cfg = ctx.config
     n = cfg["notify"]
@@ -35,20 +34,16 @@ def run_test(args: argparse.Namespace, ctx) -> int:
     failures = len(problems)
     for p in problems:
         print(f"FAILED  {p}")
-    stop = threading.Event()
+    failed: list[tuple[str, int]] = []  # (error, attempts) of each final failure, as the worker reports it
     for d in dests:
-        ok, err, attempts = False, "", 0
-        for attempt in range(int(n["retries"]) + 1):
-            if attempt:
-                stop.wait(min(float(n["backoff_s"]) * 2 ** (attempt - 1), 30.0))
-            attempts += 1
-            ok, err = d.send_once(msg, timeout_s=float(n["timeout_s"]))
-            if ok:
-                break
-        if ok:
+        worker = DestinationWorker(d, retries=n["retries"], backoff_s=n["backoff_s"], max_backoff_s=30.0,
+                                   rate_per_minute=n["rate_per_minute"], burst=n["burst"], queue_size=n["queue_size"],
+                                   timeout_s=n["timeout_s"], on_failure=lambda _w, _m, err, k: failed.append((err, k)))
+        if worker.deliver(msg):  # in this thread: the same retries and backoff as the engine's notifier
             print(f"ok      {d.label}")
         else:
             failures += 1
+            err, attempts = failed[-1]
             print(f"FAILED  {d.label}: {redact(err, secrets)} (after {attempts} attempt{'s' if attempts > 1 else ''})")
     total = len(dests) + len(problems)
     print(f"{total - failures} of {total} destination{'s' if total != 1 else ''} succeeded")

@@ -136,7 +136,9 @@ def run_list(args: argparse.Namespace, ctx) -> int:
     wall_now, beat = _now_ms(), _heartbeat(ds)
     for r in rows:  # the approval window in the operator's clock, as the cockpit shows it (cockpit.domain.approval)
         if r["status"] == "pending_approval" and r.get("expires_at"):
-            r["approval_left_s"] = round(approval.approval_left_ms(r["expires_at"], beat, wall_now) / 1000, 1)
+            left = approval.approval_left_ms(r["expires_at"], beat, wall_now)
+            if left is not None:  # None: an expiry that is not a number (no window to show)
+                r["approval_left_s"] = round(left / 1000, 1)
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
         return 0

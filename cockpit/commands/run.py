@@ -20,6 +20,7 @@ from typing import Any, TextIO
 
 from cockpit.config import mode_label, secret_values
 from cockpit.data.venue import VenueMismatch
+from cockpit.domain.settings import Config
 from cockpit.engine.eventlog import EventLog, route_stdlib_logging
 from cockpit.engine.handle import EngineHandle
 from cockpit.engine.lock import EngineLocked, lock_path_for
@@ -28,11 +29,11 @@ from cockpit.engine.lock import EngineLocked, lock_path_for
 EXIT_FATAL = 3  # the engine stopped itself (status.fatal), e.g. the database refused writes for too long
 
 
-def live_phrase(cfg: dict[str, Any]) -> str:
+def live_phrase(cfg: Config) -> str:
     return f"TRADE LIVE {cfg['symbol']}"
 
 
-def confirm_live(cfg: dict[str, Any], args: argparse.Namespace, *, stdin: TextIO | None = None,
+def confirm_live(cfg: Config, args: argparse.Namespace, *, stdin: TextIO | None = None,
                  stderr: TextIO | None = None) -> str | None:
     """None when trading may start; otherwise the reason it may not."""
     if cfg["exchange"]["mode"] != "okx-live":
@@ -52,7 +53,7 @@ def confirm_live(cfg: dict[str, Any], args: argparse.Namespace, *, stdin: TextIO
     return None
 
 
-def _engine_log(cfg: dict[str, Any], args: argparse.Namespace, *, headless: bool) -> EventLog:
+def _engine_log(cfg: Config, args: argparse.Namespace, *, headless: bool) -> EventLog:
     fmt = cfg["log"]["format"]
     stream: TextIO = sys.stdout
     if not headless:
@@ -112,7 +113,7 @@ def run_main(args: argparse.Namespace, ctx) -> int:
         handle.stop()
 
 
-def _start_api(handle: EngineHandle, log: EventLog, cfg: dict[str, Any], bind: tuple[str, int]):
+def _start_api(handle: EngineHandle, log: EventLog, cfg: Config, bind: tuple[str, int]):
     """The REST API in a thread of this process, using the engine's exchange connection and clock."""
     from cockpit.api.server import ApiServer
     from cockpit.api.services import Services
@@ -127,7 +128,7 @@ def _start_api(handle: EngineHandle, log: EventLog, cfg: dict[str, Any], bind: t
     return server
 
 
-def _run_headless(handle: EngineHandle, log: EventLog, *, run_for: float | None, cfg: dict[str, Any],
+def _run_headless(handle: EngineHandle, log: EventLog, *, run_for: float | None, cfg: Config,
                   api_bind: tuple[str, int] | None = None) -> int:
     signals_seen: list[str] = []
 
@@ -180,7 +181,7 @@ def _run_headless(handle: EngineHandle, log: EventLog, *, run_for: float | None,
     return 0
 
 
-def _database_refused(e: Exception, cfg: dict[str, Any]) -> int:
+def _database_refused(e: Exception, cfg: Config) -> int:
     """A database that refuses writes at start-up: say so plainly (no traceback) and exit EXIT_FATAL;
     anything else is re-raised."""
     from cockpit.data.engine_store import is_database_failure

@@ -53,7 +53,8 @@ def run_sim(args: argparse.Namespace, ctx) -> int:
     ex = cfg["exchange"]
     given = [args.api_key or os.environ.get(ex["api_key_env"]), args.secret or os.environ.get(ex["secret_env"]),
              args.passphrase or os.environ.get(ex["passphrase_env"])]
-    creds = Credentials(*given) if all(given) else None
+    api_key, secret, passphrase = given
+    creds = Credentials(api_key, secret, passphrase) if api_key and secret and passphrase else None
     # SIGTERM ends it like Ctrl-C (the state file is written at stop). Installed before anything is
     # announced: a supervisor may send it as soon as it has read the URL.
     stop = threading.Event()

@@ -59,7 +59,7 @@ def _decode(rows: list[dict[str, Any]], columns: Iterable[str] = _JSON_COLUMNS) 
 
 
 class DataService:
-    def __init__(self, db: peewee.Database | None = None) -> None:
+    def __init__(self, db: peewee.Database | peewee.DatabaseProxy | None = None) -> None:
         self._db = db if db is not None else database_proxy
 
     def _q(self, query: peewee.Query | str, params: tuple | list = ()) -> list[dict[str, Any]]:
@@ -69,6 +69,12 @@ class DataService:
 
     def _one(self, query: peewee.Query) -> tuple | None:
         return self._db.execute(query).fetchone()
+
+    def _aggregate(self, query: peewee.Query) -> tuple:
+        """The row of an aggregate query without GROUP BY (SQL always returns exactly one)."""
+        row = self._db.execute(query).fetchone()
+        assert row is not None, "an aggregate query without GROUP BY returned no row"
+        return row
 
     # ------------------------------------------------------------- candles
 
@@ -247,7 +253,7 @@ class DataService:
         run = m.LLMRun
         spent = (Case(None, [(run.prompt_tokens > 0, run.prompt_tokens)], 0)
                  + Case(None, [(run.completion_tokens > 0, run.completion_tokens)], 0))
-        r = self._one(run.select(fn.COALESCE(fn.SUM(spent), 0)).where(run.timestamp >= since_ms))
+        r = self._aggregate(run.select(fn.COALESCE(fn.SUM(spent), 0)).where(run.timestamp >= since_ms))
         return int(r[0] or 0)
 
     def prompt_versions(self, name: str | None = None) -> list[dict[str, Any]]:
@@ -437,9 +443,9 @@ class DataService:
         if table not in FOLLOWABLE:
             raise ValueError(f"max_id: {table!r} is not followable")
         t = _MODELS[table]
-        r = self._one(t.select(fn.COALESCE(fn.MAX(t.id), 0)))
+        r = self._aggregate(t.select(fn.COALESCE(fn.MAX(t.id), 0)))
         return int(r[0])
 
     def table_counts(self) -> dict[str, int]:
         names = list_tables(self._db)
-        return {n: int(self._one(peewee.Table(n).select(fn.COUNT(SQL("*"))))[0]) for n in names}
+        return {n: int(self._aggregate(peewee.Table(n).select(fn.COUNT(SQL("*"))))[0]) for n in names}

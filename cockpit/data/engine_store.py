@@ -24,7 +24,7 @@ def is_database_failure(exc: BaseException) -> bool:
     return isinstance(exc, (peewee.DatabaseError, sqlite3.DatabaseError))
 
 
-def set_state(key: str, value: Any, *, now_ms: int, db: peewee.Database | None = None) -> None:
+def set_state(key: str, value: Any, *, now_ms: int, db: peewee.Database | peewee.DatabaseProxy | None = None) -> None:
     """Upsert one engine_state row; dicts and lists are stored as JSON."""
     db = db or database_proxy
     text = value if isinstance(value, str) or value is None else json.dumps(value, default=str, separators=(",", ":"))
@@ -34,7 +34,7 @@ def set_state(key: str, value: Any, *, now_ms: int, db: peewee.Database | None =
 
 
 def record_risk_event(symbol: str, *, now_ms: int, level: str, rule: str, details: str | dict[str, Any],
-                      db: peewee.Database | None = None) -> int:
+                      db: peewee.Database | peewee.DatabaseProxy | None = None) -> int:
     db = db or database_proxy
     if not isinstance(details, str):
         details = json.dumps(details, default=str, separators=(",", ":"))
@@ -44,7 +44,7 @@ def record_risk_event(symbol: str, *, now_ms: int, level: str, rule: str, detail
 
 def record_ingestion_run(*, source: str, symbol: str, data_type: str, started_at: int, ended_at: int, status: str,
                          rows_inserted: int = 0, timeframe: str | None = None, error: str | None = None,
-                         db: peewee.Database | None = None) -> int:
+                         db: peewee.Database | peewee.DatabaseProxy | None = None) -> int:
     db = db or database_proxy
     return int(m.IngestionRun.insert(source=source, symbol=symbol, timeframe=timeframe, data_type=data_type,
                                      started_at=int(started_at), ended_at=int(ended_at),

@@ -64,7 +64,7 @@ def operator_identity() -> str:
 
 
 def submit_command(command: str, *, now_ms: int, order_id: int | None = None, payload: dict[str, Any] | None = None,
-                   operator: str | None = None, db: peewee.Database | None = None) -> int:
+                   operator: str | None = None, db: peewee.Database | peewee.DatabaseProxy | None = None) -> int:
     if command not in COMMANDS:
         raise ValueError(f"unknown command {command!r}; allowed: {', '.join(COMMANDS)}")
     check_allowed(command)  # defense in depth: refused here even if a surface forgets to ask
@@ -75,7 +75,7 @@ def submit_command(command: str, *, now_ms: int, order_id: int | None = None, pa
 
 
 def finish_command(command_id: int, *, now_ms: int, ok: bool, result: str = "",
-                   db: peewee.Database | None = None) -> None:
+                   db: peewee.Database | peewee.DatabaseProxy | None = None) -> None:
     db = db or database_proxy
     (OperatorCommand.update(status="done" if ok else "failed", processed_at=int(now_ms), result=result)
      .where(OperatorCommand.id == command_id).execute(db))

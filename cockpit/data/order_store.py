@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from typing import Any, Iterable
+from typing import Any, Iterable, cast
 
 import peewee
 
@@ -59,7 +59,8 @@ class OrderStore:
             ns = secrets.token_hex(3)
             EngineState.insert(key="client_id_namespace", value=json.dumps(ns), updated_at=int(now_ms)
                                ).on_conflict_ignore().execute()
-            return json.loads(EngineState.get(EngineState.key == "client_id_namespace").value)
+            # the row exists now (inserted above, or another writer's); its value is the namespace's JSON
+            return json.loads(cast(str, EngineState.get(EngineState.key == "client_id_namespace").value))
 
     # ---------------------------------------------------------------- orders
 

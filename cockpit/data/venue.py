@@ -11,13 +11,13 @@ before the record existed is judged by its ``ingestion_runs`` sources.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import peewee
 
 from cockpit.data.data_service import DataService
 from cockpit.data.engine_store import set_state
 from cockpit.db.models import IngestionRun
+from cockpit.domain.settings import Config
 
 KEY = "venue"
 IMPORT = "import"
@@ -56,7 +56,7 @@ def database_venues(db: peewee.Database) -> set[str]:
     return _sources_venues(db)
 
 
-def venue_of(cfg: dict[str, Any]) -> str:
+def venue_of(cfg: Config) -> str:
     return cfg["exchange"]["mode"]
 
 

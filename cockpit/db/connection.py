@@ -53,8 +53,8 @@ def _register_numpy_adapters() -> None:
         return
     for t in (np.float64, np.float32, np.float16):
         register_adapter(t, lambda v: Float(float(v)))
-    for t in (np.int64, np.int32, np.int16, np.int8, np.uint64, np.uint32, np.uint16, np.uint8):
-        register_adapter(t, lambda v: AsIs(int(v)))
+    for it in (np.int64, np.int32, np.int16, np.int8, np.uint64, np.uint32, np.uint16, np.uint8):
+        register_adapter(it, lambda v: AsIs(int(v)))
     register_adapter(np.bool_, lambda v: AsIs("true" if v else "false"))
     _ADAPTERS_DONE = True
 
@@ -135,7 +135,7 @@ def open_database(url: str, *, create_dirs: bool = True, password_env: str = DEF
             raise ValueError("database.url is a PostgreSQL URL but the psycopg2 driver is not installed: "
                              "pip install 'psycopg2-binary>=2.9' (the project's [postgres] extra)") from None
         name, kw = postgres_params(url, password_env=password_env)
-        db = CockpitPostgresqlDatabase(name, **kw)
+        db: peewee.Database = CockpitPostgresqlDatabase(name, **kw)
         db.connect(reuse_if_open=True)
         if bind:
             database_proxy.initialize(db)

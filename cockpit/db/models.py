@@ -19,6 +19,10 @@ class NumericField(pw.FloatField):
 
 
 class BaseModel(pw.Model):
+    # Peewee adds an auto-increment ``id`` primary key to every model that declares none (all but EngineState);
+    # declared here for the type checker only (an annotation, not a field: Peewee ignores annotations).
+    id: pw.AutoField[int]
+
     class Meta:
         database = database_proxy
         legacy_table_names = False
@@ -176,6 +180,7 @@ class OrderRow(BaseModel):
     created_at = created_at()
     updated_at = pw.IntegerField(null=True)
     decision = pw.ForeignKeyField(DecisionRow, null=True, column_name="decision_id")
+    decision_id: int | None  # Peewee's accessor of the foreign key's value (declared for the type checker only)
     leg = pw.IntegerField(default=0)
     reduce_only = pw.IntegerField(default=0)
     stop_loss = NumericField(null=True)

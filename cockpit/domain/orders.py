@@ -104,6 +104,20 @@ class Order:
         self.status = dst
         self.history.append((dst, message))
 
+    @property
+    def row_id(self) -> int:
+        """``id`` of an order the store returned (it sets the row id on every order it creates or reads)."""
+        if self.id is None:
+            raise ValueError(f"order {self.client_order_id}: not stored, so it has no id")
+        return self.id
+
+    @property
+    def client_id(self) -> str:
+        """``client_order_id`` of an order the order manager stored (it gives every order one)."""
+        if self.client_order_id is None:
+            raise ValueError(f"order {self.id}: no client order id")
+        return self.client_order_id
+
 
 @dataclass(frozen=True, slots=True)
 class Fill:

@@ -42,6 +42,7 @@ from typing import Any, Callable
 from cockpit.data import engine_store
 from cockpit.data.data_service import DataService
 from cockpit.domain.market import timeframe_ms
+from cockpit.domain.settings import Config
 from cockpit.engine.eventlog import EventLog, iso_ms
 from cockpit.engine.fill_log import FillLog
 from cockpit.engine.stages import Stages
@@ -91,7 +92,7 @@ def clock_rate(clock: Any) -> float:
 
 
 class Engine:
-    def __init__(self, cfg: dict[str, Any], stages: Stages, *, log: EventLog, db=None) -> None:
+    def __init__(self, cfg: Config, stages: Stages, *, log: EventLog, db=None) -> None:
         self.cfg = cfg
         self.stages = stages
         self.log = log
@@ -195,7 +196,7 @@ class Engine:
     def _session_event(self, what: str) -> None:
         """Audit trail in the risk log: when automated trading started and stopped, in which mode, under
         which approval policy and limits (INFO level; the risk pane shows it beside rejections)."""
-        details = {"session": what, "mode": self.status.mode, "approval": self.status.approval,
+        details: dict[str, Any] = {"session": what, "mode": self.status.mode, "approval": self.status.approval,
                    "stages": {k: v for k, v in self.status.stages.items() if v != "ok"} or "all ok"}
         if what == "started":
             details["limits"] = {k: self.cfg["risk"][k] for k in ("max_leverage", "max_position_notional",
@@ -478,10 +479,11 @@ class Engine:
             self.status.decisions_skipped += 1
             self.log.warning("decision_skipped", bar=iso_ms(bar), reason=f"{blocked}: no new entries")
             return
-        if st.analyze is None:
+        analyze = st.analyze
+        if analyze is None:
             self.log.info("decision_unavailable", bar=iso_ms(bar), reason=st.availability.get("analysis"))
             return
-        analysis = self._guard("analysis", lambda: st.analyze(bar), retries=0)
+        analysis = self._guard("analysis", lambda: analyze(bar), retries=0)
         if analysis is None or self._stop.is_set():
             return
         if analysis.price is None:  # nothing closed at or before the bar: never decide on no data
@@ -491,11 +493,12 @@ class Engine:
             return
         self.log.info("analysis", bar=iso_ms(bar), regime=analysis.regime, price=analysis.price,
                       signals={s.strategy: f"{s.direction.value}:{s.strength:.2f}" for s in analysis.signals})
-        if st.decide is None:
+        decide = st.decide
+        if decide is None:
             self.log.info("decision_unavailable", bar=iso_ms(bar), reason=st.availability.get("decision"))
             return
         account = self._account_view()
-        result = self._guard("decision", lambda: st.decide(analysis, account), retries=0)
+        result = self._guard("decision", lambda: decide(analysis, account), retries=0)
         if result is None:
             return
         decision_id, decision = result
@@ -516,7 +519,8 @@ class Engine:
         if blocked:
             self.log.warning("orders_withheld", decision=decision_id, reason=f"{blocked}: no new entries")
             return
-        if st.plan is None or st.orders is None:
+        sizing = st.plan
+        if sizing is None or st.orders is None:
             self.log.info("orders_unavailable", decision=decision_id,
                           reason=st.availability.get("orders") if st.orders is None else st.availability.get("sizing"))
             return
@@ -527,7 +531,7 @@ class Engine:
             def plan() -> tuple[float, list[Any]]:
                 pending = self._guard("pending", st.orders.uncommitted_signed_amount, retries=1) or 0.0
                 plan_account = {**account, "signed_size": float(account.get("signed_size") or 0.0) + pending}
-                return pending, self._guard("sizing", lambda: st.plan(decision_id, decision, analysis, plan_account),
+                return pending, self._guard("sizing", lambda: sizing(decision_id, decision, analysis, plan_account),
                                             retries=0) or []
 
             pending, intents = plan()
@@ -637,7 +641,7 @@ class Engine:
                                  "entry_price": pos.get("entry_price"), "unrealized_pnl": pos.get("unrealized_pnl")}
                                 if pos else None)
         self.status.pending_approvals = len(pending)
-        beat = {"ts": now, "ts_utc": iso_ms(now), "wall_ms": int(time.time() * 1000), "state": self.status.state,
+        beat: dict[str, Any] = {"ts": now, "ts_utc": iso_ms(now), "wall_ms": int(time.time() * 1000), "state": self.status.state,
                 "equity": self.status.equity, "position": self.status.position,
                 "last_decision_id": self.status.last_decision_id,
                 "pending_approvals": self.status.pending_approvals,

@@ -3,8 +3,9 @@ repair``, the TUI's repair button, the API's collect): ``sim`` starts the built-
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
 
+from cockpit.domain.settings import Config
 from cockpit.market.exchange import make_exchange
 
 
@@ -18,7 +19,7 @@ class ExchangeTimeClock:
         return int(self.x.fetch_time())
 
 
-def open_exchange(cfg: Mapping[str, Any], mode: str):
+def open_exchange(cfg: Config, mode: str):
     """(exchange, clock, closer) for a CLI run; ``sim`` starts the built-in simulator in-process."""
     if mode == "sim":
         from cockpit.sim import start_simulator

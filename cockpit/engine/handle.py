@@ -7,6 +7,7 @@ import time
 from typing import Any, Callable
 
 from cockpit.data.venue import claim_venue
+from cockpit.domain.settings import Config
 from cockpit.engine.engine import Engine, EngineStatus
 from cockpit.engine.eventlog import EventLog
 from cockpit.engine.lock import EngineLock
@@ -19,7 +20,7 @@ class EngineHandle:
     identically; ``status`` is only for what the database cannot say (e.g. "stopping").
     """
 
-    def __init__(self, cfg: dict[str, Any], *, log: EventLog, db=None,
+    def __init__(self, cfg: Config, *, log: EventLog, db=None,
                  stages_factory: Callable[..., Any] | None = None) -> None:
         self.cfg = cfg
         self.log = log
@@ -57,7 +58,9 @@ class EngineHandle:
                         url=redact_url(self.cfg["database"]["url"]))
             factory = self._stages_factory
             if factory is None:
-                from cockpit.engine.stages import build_stages as factory
+                from cockpit.engine.stages import build_stages
+
+                factory = build_stages
             stages = factory(self.cfg, log=self.log)
             self.log.set_clock(stages.clock.now_ms)
             self.engine = Engine(self.cfg, stages, log=self.log, db=self.db)

@@ -13,9 +13,13 @@ import os
 import socket
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cockpit.db.connection import DEFAULT_PASSWORD_ENV, sqlite_path
 from cockpit.db.portable import is_postgres_url
+
+if TYPE_CHECKING:
+    from cockpit.db.locks import AdvisoryLock
 
 
 class EngineLocked(RuntimeError):
@@ -35,7 +39,7 @@ class EngineLock:
         self.path = lock_path_for(database_url)
         self._fd: int | None = None
         self._password_env = password_env
-        self._pg = None  # PostgreSQL: an advisory lock in the server (cockpit.db.locks)
+        self._pg: AdvisoryLock | None = None  # PostgreSQL: an advisory lock in the server (cockpit.db.locks)
 
     def _acquire_pg(self) -> None:
         from cockpit.db.locks import AdvisoryLock

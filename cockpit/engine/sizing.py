@@ -16,9 +16,10 @@ this sizing only aims inside the limits so that ``auto_within_limits`` approval 
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Mapping
+from typing import Iterable, Mapping
 
 from cockpit.domain.orders import OrderIntent
+from cockpit.domain.settings import Config
 from cockpit.domain.signals import Decision, StrategySignal
 
 MIN_AMOUNT = 0.0001  # OKX BTC-USDT-SWAP: 0.01 contract x 0.01 BTC
@@ -45,7 +46,7 @@ def _weighted_levels(signals: Iterable[StrategySignal], weights: Mapping[str, fl
 
 
 def plan_intents(decision: Decision, *, decision_id: int | None, price: float, signals: list[StrategySignal],
-                 equity: float, position_signed: float, cfg: Mapping[str, Any]) -> list[OrderIntent]:
+                 equity: float, position_signed: float, cfg: Config) -> list[OrderIntent]:
     if not (price and price > 0 and math.isfinite(price)) or equity <= 0:
         return []
     risk, ex = cfg["risk"], cfg["execution"]

@@ -28,6 +28,7 @@ from cockpit.domain.market import timeframe_ms
 from cockpit.domain.orders import OrderIntent
 from cockpit.domain.signals import Decision, Regime, StrategySignal
 from cockpit.domain.clock import WallClock
+from cockpit.domain.settings import Config
 from cockpit.engine.clock import ExchangeClock
 from cockpit.engine.eventlog import EventLog, iso_ms
 
@@ -72,7 +73,7 @@ class Unavailable(Exception):
     """A stage cannot be built; the message says why (shown in the log and the heartbeat)."""
 
 
-def credentials_from_env(cfg: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> dict[str, str] | None:
+def credentials_from_env(cfg: Config, environ: Mapping[str, str] | None = None) -> dict[str, str] | None:
     environ = os.environ if environ is None else environ
     ex = cfg["exchange"]
     key, secret, pw = (environ.get(ex["api_key_env"]), environ.get(ex["secret_env"]), environ.get(ex["passphrase_env"]))
@@ -84,15 +85,16 @@ def credentials_from_env(cfg: Mapping[str, Any], environ: Mapping[str, str] | No
 # ---------------------------------------------------------------------- the builders
 
 
-def build_stages(cfg: dict[str, Any], *, log: EventLog, environ: Mapping[str, str] | None = None,
+def build_stages(cfg: Config, *, log: EventLog, environ: Mapping[str, str] | None = None,
                  clock: Any = None, with_exchange: bool = True) -> Stages:
     """Every stage; ``with_exchange=False`` builds only analysis, decision and sizing over the
     database (with ``clock``), for replaying stored bars without any exchange."""
     st = Stages(clock=clock or WallClock())
     exchange_for = _build_venue(cfg, st, log, environ) if with_exchange else None
     st.exchange_for = exchange_for
-    builders = (("ingest", _build_ingest), ("analysis", _build_analysis), ("decision", _build_decision),
-                ("orders", _build_orders))
+    builders: tuple[tuple[str, Callable[[Config, Stages, EventLog, Any], None]], ...] = (
+        ("ingest", _build_ingest), ("analysis", _build_analysis), ("decision", _build_decision),
+        ("orders", _build_orders))
     if not with_exchange:
         builders = builders[1:3]
     for name, builder in builders:
@@ -111,7 +113,7 @@ def build_stages(cfg: dict[str, Any], *, log: EventLog, environ: Mapping[str, st
     return st
 
 
-def _build_notify(cfg: dict[str, Any], st: Stages, log: EventLog) -> str:
+def _build_notify(cfg: Config, st: Stages, log: EventLog) -> str:
     """Notifications (cockpit.notify): a thread following the database; its stop() is a closer, so it
     runs after the engine's last heartbeat ("engine stopped" still goes out). Never fatal."""
     try:
@@ -122,7 +124,7 @@ def _build_notify(cfg: dict[str, Any], st: Stages, log: EventLog) -> str:
         return f"failed to start: {type(e).__name__}: {log.redact(str(e))}"
 
 
-def _build_venue(cfg: dict[str, Any], st: Stages, log: EventLog,
+def _build_venue(cfg: Config, st: Stages, log: EventLog,
                  environ: Mapping[str, str] | None) -> Callable[[], Any] | None:
     """Start the built-in simulator when configured and return a factory of ccxt exchanges
     (one per worker thread: ccxt objects are not shared between threads)."""
@@ -185,7 +187,7 @@ def _series_end(ds: DataService, symbol: str, tf: str, log: EventLog) -> int | N
     return int(ts[0])
 
 
-def _sim_resume(cfg: dict[str, Any], log: EventLog) -> dict[str, Any]:
+def _sim_resume(cfg: Config, log: EventLog) -> dict[str, Any]:
     """How the embedded simulator carries on from its database: its account, orders and clock from a
     state file beside the database (``<db>.sim-state``, saved every few seconds and at stop), and its
     clock after the newest candle stored (a restart never starts behind the data it made)."""
@@ -230,7 +232,7 @@ def _need(exchange_for: Callable[[], Any] | None) -> Callable[[], Any]:
     return exchange_for
 
 
-def _build_ingest(cfg: dict[str, Any], st: Stages, log: EventLog, exchange_for) -> None:
+def _build_ingest(cfg: Config, st: Stages, log: EventLog, exchange_for) -> None:
     from cockpit.market.ingest import MarketIngestor
 
     ingestor = MarketIngestor(_need(exchange_for)(), cfg, st.clock, symbol=cfg["symbol"],
@@ -248,7 +250,7 @@ def _build_ingest(cfg: dict[str, Any], st: Stages, log: EventLog, exchange_for) 
     st.ingest_decision_inputs = candles_and_funding
 
 
-def _build_analysis(cfg: dict[str, Any], st: Stages, log: EventLog, exchange_for) -> None:
+def _build_analysis(cfg: Config, st: Stages, log: EventLog, exchange_for) -> None:
     from cockpit.indicators.analysis import TechnicalAnalysis
     from cockpit.strategies.base import ContextCache
     from cockpit.strategies.registry import build_strategies
@@ -276,7 +278,7 @@ def _build_analysis(cfg: dict[str, Any], st: Stages, log: EventLog, exchange_for
     st.analyze = analyze
 
 
-def _build_decision(cfg: dict[str, Any], st: Stages, log: EventLog, exchange_for) -> None:
+def _build_decision(cfg: Config, st: Stages, log: EventLog, exchange_for) -> None:
     from cockpit.config import secret_values
     from cockpit.data.decision_store import DecisionStore
     from cockpit.decision.engine import PortfolioDecisionEngine
@@ -298,7 +300,7 @@ def _build_decision(cfg: dict[str, Any], st: Stages, log: EventLog, exchange_for
     st.decide = decide
 
 
-def _build_orders(cfg: dict[str, Any], st: Stages, log: EventLog, exchange_for) -> None:
+def _build_orders(cfg: Config, st: Stages, log: EventLog, exchange_for) -> None:
     if exchange_for is None:
         raise Unavailable("no executor (no exchange connection)")
     from cockpit.execution.manager import OrderManager
@@ -312,7 +314,7 @@ def _build_orders(cfg: dict[str, Any], st: Stages, log: EventLog, exchange_for) 
                                   clock=st.clock, ds=DataService(), symbol=cfg["symbol"])
 
 
-def _plan(cfg: dict[str, Any], st: Stages, decision_id: int, decision: Decision, a: Analysis,
+def _plan(cfg: Config, st: Stages, decision_id: int, decision: Decision, a: Analysis,
           account: dict[str, Any]) -> list[OrderIntent]:
     from cockpit.engine.sizing import plan_intents
 

@@ -18,11 +18,12 @@ import time
 from typing import Any, Callable
 
 from cockpit.data import engine_store
+from cockpit.domain.settings import Config
 from cockpit.engine.eventlog import EventLog
 
 
 class EngineStreams:
-    def __init__(self, cfg: dict[str, Any], make_client: Callable[[], Any], *, clock: Any, log: EventLog,
+    def __init__(self, cfg: Config, make_client: Callable[[], Any], *, clock: Any, log: EventLog,
                  private: bool = True) -> None:
         self.cfg = cfg
         self.private = private   # no credentials: public streams only

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, replace
-from typing import Any, Mapping
+from typing import Any
 
 from cockpit.config import redactor
 from cockpit.data.data_service import DataService
@@ -31,6 +31,7 @@ from cockpit.data.order_store import OrderStore
 from cockpit.data.risk_store import RiskStore
 from cockpit.domain.clock import Clock
 from cockpit.domain.orders import AccountState, Fill, IllegalTransition, Order, OrderIntent, OrderStatus, Position
+from cockpit.domain.settings import Config
 from cockpit.domain.signals import RiskLevel
 from cockpit.execution import trade_actions
 from cockpit.execution.base import ExecutionReport, OrderExecutor
@@ -81,7 +82,7 @@ class PositionCheck:
 
 
 class OrderManager:
-    def __init__(self, cfg: Mapping[str, Any], executor: OrderExecutor, store: OrderStore | None = None,
+    def __init__(self, cfg: Config, executor: OrderExecutor, store: OrderStore | None = None,
                  risk: RiskManager | None = None, clock: Clock | None = None, *, ds: DataService | None = None,
                  symbol: str | None = None) -> None:
         if clock is None:
@@ -344,7 +345,7 @@ class OrderManager:
                 if self.store.has_trade(self.symbol, str(f.trade_id)):
                     added += 1  # adopting the order recorded its fills
                     continue
-            if self.store.has_synthetic_fills(order.id):
+            if self.store.has_synthetic_fills(order.row_id):
                 # Recorded earlier without the exchange's fill list: swap in the real fills, never add to them.
                 try:
                     rep = self.executor.fetch(order)
@@ -354,12 +355,12 @@ class OrderManager:
                 if not any(x.trade_id == f.trade_id for x in rep.fills):
                     complete = False
                     continue
-                n = self.store.replace_synthetic_fills(order.id, self.symbol, rep.fills)
+                n = self.store.replace_synthetic_fills(order.row_id, self.symbol, rep.fills)
             else:
-                n = int(self.store.record_fill(order.id, self.symbol, replace(f, order_client_id=order.client_order_id
+                n = int(self.store.record_fill(order.row_id, self.symbol, replace(f, order_client_id=order.client_order_id
                                                                              or f.order_client_id)))
             added += n
-            touched[order.id] = touched.get(order.id, 0) + n
+            touched[order.row_id] = touched.get(order.row_id, 0) + n
         now = self.clock.now_ms()
         for oid, n in touched.items():
             o = self.store.get(oid)
@@ -449,7 +450,7 @@ class OrderManager:
         cid = self.client_order_id(intent, decision_id)
         existing = self.store.by_client_id(cid)
         if existing is not None:
-            return int(existing.id)
+            return int(existing.row_id)
         now = self.clock.now_ms()
         result = self.risk.check(intent, self.account_state(), self.market_state())
         if result.rejected:
@@ -526,8 +527,8 @@ class OrderManager:
             if o.decision_id == decision_id:
                 continue
             try:
-                self.store.transition(o.id, S.CANCELED, now_ms=now, message=f"superseded by decision {decision_id}")
-                done.append(o.id)
+                self.store.transition(o.row_id, S.CANCELED, now_ms=now, message=f"superseded by decision {decision_id}")
+                done.append(o.row_id)
             except IllegalTransition:  # approved or expired meanwhile
                 pass
         return done
@@ -546,7 +547,7 @@ class OrderManager:
         n = 0
         for o in self.store.expired_pending(now):
             try:
-                self.store.transition(o.id, S.EXPIRED, now_ms=now, message="approval TTL passed")
+                self.store.transition(o.row_id, S.EXPIRED, now_ms=now, message="approval TTL passed")
                 n += 1
             except IllegalTransition:
                 pass
@@ -558,7 +559,7 @@ class OrderManager:
         order = self.store.get(order_id)
         if order.status != S.APPROVED:
             return order
-        lock = _submit_lock(order.client_order_id)
+        lock = _submit_lock(order.client_id)
         if not lock.acquire(blocking=False):
             return order  # another worker of this process is sending it (see _submit_locks)
         try:
@@ -604,21 +605,21 @@ class OrderManager:
         an order older than the in-flight grace period is marked failed."""
         now = self.clock.now_ms()
         try:
-            rep = self.executor.find(order.client_order_id, order.symbol)
+            rep = self.executor.find(order.client_id, order.symbol)
             lookup = rep.message or "not found"
         except Exception as e:  # noqa: BLE001 - unreachable or unreadable: we know nothing yet
             rep, lookup = None, f"{type(e).__name__}: {e}"
         if rep is not None and rep.found and rep.exchange_order_id:
-            done = self._apply(order.id, rep, context=why + "; found by client id")
+            done = self._apply(order.row_id, rep, context=why + "; found by client id")
             self._after_fill(done)
             return done
-        young = self._in_grace(order.id)
+        young = self._in_grace(order.row_id)
         self._event(RiskLevel.ERROR if not young else RiskLevel.WARN, "submit", {
             "order_id": order.id, "client_order_id": order.client_order_id, "error": why, "lookup": lookup,
             "action": "kept approved; resent with the same client id" if young else "marked failed"})
         if young:
-            return self.store.get(order.id)
-        return self.store.transition(order.id, S.FAILED, now_ms=now, message=f"{why}; not on the exchange")
+            return self.store.get(order.row_id)
+        return self.store.transition(order.row_id, S.FAILED, now_ms=now, message=f"{why}; not on the exchange")
 
     def _in_grace(self, order_id: int) -> bool:
         """True while an approved order may still be in flight to the exchange (IN_FLIGHT_GRACE_S of
@@ -689,17 +690,17 @@ class OrderManager:
         increase of the cumulative filled amount (its id is the cumulative amount, so it is recorded once)."""
         n = 0
         for f in rep.fills:
-            n += self.store.record_fill(order.id, order.symbol, f)
+            n += self.store.record_fill(order.row_id, order.symbol, f)
         if rep.fills:
             return n
-        stored, stored_avg, stored_fee = self.store.fill_totals(order.id)
+        stored, stored_avg, stored_fee = self.store.fill_totals(order.row_id)
         delta = rep.filled - stored
         if delta > _EPS and rep.average_price:
             price = (rep.average_price * rep.filled - (stored_avg or 0.0) * stored) / delta
             fee = max(0.0, (rep.fee or 0.0) - stored_fee)
             tid = f"{rep.exchange_order_id or order.client_order_id}:{rep.filled:.8f}"
-            n += self.store.record_fill(order.id, order.symbol, Fill(
-                order.client_order_id, order.side, price, delta, fee, "USDT", self.clock.now_ms(), tid))
+            n += self.store.record_fill(order.row_id, order.symbol, Fill(
+                order.client_id, order.side, price, delta, fee, "USDT", self.clock.now_ms(), tid))
         return n
 
     def sync(self) -> dict[str, int] | None:
@@ -711,7 +712,7 @@ class OrderManager:
             out.update({k: v for k, v in self.reconcile().items() if v})
         out.update(updated=0, submitted=0)
         for o in self.store.with_status((S.APPROVED,), symbol=self.symbol):
-            self._submit(o.id)
+            self._submit(o.row_id)
             out["submitted"] += 1
         for o in self.store.with_status(WORKING, symbol=self.symbol):
             before = (o.status, o.filled)
@@ -723,10 +724,10 @@ class OrderManager:
             if not rep.found:
                 self._event(RiskLevel.WARN, "reconcile", {"order_id": o.id, "client_order_id": o.client_order_id,
                                                           "error": "working order not found on the exchange"})
-                self.store.transition(o.id, S.FAILED, now_ms=self.clock.now_ms(), message="not found on the exchange")
+                self.store.transition(o.row_id, S.FAILED, now_ms=self.clock.now_ms(), message="not found on the exchange")
                 out["updated"] += 1
                 continue
-            after = self._apply(o.id, rep, context="sync")
+            after = self._apply(o.row_id, rep, context="sync")
             if (after.status, after.filled) != before:
                 out["updated"] += 1
         out["triggered"] = self.adopt_triggered()
@@ -802,26 +803,26 @@ class OrderManager:
         open_by_cid = {r.client_order_id: r for r in self.executor.open_orders(self.symbol) if r.client_order_id}
         for o in self.store.with_status(IN_FLIGHT, symbol=self.symbol):
             try:
-                rep = open_by_cid.get(o.client_order_id) or (
-                    self._fetch(o) if self._adopted(o) else self.executor.find(o.client_order_id, o.symbol))
+                rep = open_by_cid.get(o.client_id) or (
+                    self._fetch(o) if self._adopted(o) else self.executor.find(o.client_id, o.symbol))
             except ValueError as e:  # unreadable reply: decide at the next reconcile, never guess
                 self._event(RiskLevel.WARN, "reconcile", {"order_id": o.id, "error": str(e)[:300]})
                 continue
             if rep.found and (rep.exchange_order_id or rep.status != S.FAILED):
                 before = o.status
-                after = self._apply(o.id, rep, context="reconcile")
+                after = self._apply(o.row_id, rep, context="reconcile")
                 if after.status != before:
                     out["adopted"] += 1
                     self._event(RiskLevel.WARN, "reconcile", {
                         "order_id": o.id, "client_order_id": o.client_order_id, "db_status": before.value,
                         "exchange_status": after.status.value, "action": "adopted the exchange's state"})
-            elif o.status == S.APPROVED and self._in_grace(o.id):
+            elif o.status == S.APPROVED and self._in_grace(o.row_id):
                 out["retry"] += 1  # may still be on its way: sync resends it under the same client id
                 self._event(RiskLevel.WARN, "reconcile", {
                     "order_id": o.id, "client_order_id": o.client_order_id, "db_status": o.status.value,
                     "action": "not on the exchange yet; resending with the same client id"})
             else:
-                self.store.transition(o.id, S.FAILED, now_ms=now,
+                self.store.transition(o.row_id, S.FAILED, now_ms=now,
                                       message="reconcile: the exchange has no order with this client id")
                 out["failed"] += 1
                 self._event(RiskLevel.WARN, "reconcile", {
@@ -885,8 +886,8 @@ class OrderManager:
             full = self.executor.fetch(Order(mine.symbol, mine.side, mine.type, mine.amount, client_order_id=cid,
                                              exchange_order_id=rep.exchange_order_id))
             added = self._record_fills(mine, full)
-            filled, avg, fee = self.store.fill_totals(mine.id)
-            self.store.update(mine.id, now_ms=self.clock.now_ms(), filled=filled, average_price=avg, fee=fee,
+            filled, avg, fee = self.store.fill_totals(mine.row_id)
+            self.store.update(mine.row_id, now_ms=self.clock.now_ms(), filled=filled, average_price=avg, fee=fee,
                               exchange_order_id=rep.exchange_order_id)
             self._event(RiskLevel.ERROR, "reconcile", {
                 "order_id": mine.id, "client_order_id": cid, "db_status": mine.status.value,
@@ -909,7 +910,7 @@ class OrderManager:
             if o.reduce_only and o.status in WORKING:
                 continue  # closing orders already on their way stay
             try:
-                self.cancel(o.id, by=by or "kill switch", reason="kill switch")
+                self.cancel(o.row_id, by=by or "kill switch", reason="kill switch")
                 out["canceled"] += 1
             except Exception as e:  # noqa: BLE001 - keep going: closing the position matters more
                 out["errors"].append(f"cancel {o.id}: {e}")
@@ -984,8 +985,9 @@ class OrderManager:
             if cmd["command"] == "kill" and self.kill_delegated:
                 break  # the kill worker runs it; commands queued after it wait until it is done
             who = cmd.get("operator") or "operator"
-            payload = cmd.get("payload") if isinstance(cmd.get("payload"), dict) else {}
-            oid = cmd.get("order_id")
+            given = cmd.get("payload")
+            payload: dict[str, Any] = given if isinstance(given, dict) else {}
+            oid: Any = cmd.get("order_id")  # None for an order command without an order: int() fails, reported below
             ok, result = True, ""
             try:
                 if cmd["command"] == "approve":
@@ -1030,7 +1032,8 @@ class OrderManager:
             if cmd["command"] != "kill":
                 continue
             who = cmd.get("operator") or "operator"
-            payload = cmd.get("payload") if isinstance(cmd.get("payload"), dict) else {}
+            given = cmd.get("payload")
+            payload: dict[str, Any] = given if isinstance(given, dict) else {}
             try:
                 ok, result = self._kill_command(who, payload)
             except Exception as e:  # noqa: BLE001 - the switch is persisted first; say what failed

@@ -17,6 +17,7 @@ from typing import Any, Mapping
 import ccxt
 
 from cockpit.domain.orders import Fill, Order, OrderStatus, Position
+from cockpit.domain.settings import Config
 from cockpit.execution.base import (AccountFill, AccountState, ExecutionReport, InstrumentInfo, OrderExecutor,
                                     ProtectiveOrder)
 
@@ -50,11 +51,11 @@ def _num(x: Any) -> float | None:
 class OKXExecutor(OrderExecutor):
     name = "okx"
 
-    def __init__(self, exchange: ccxt.Exchange, cfg: Mapping[str, Any] | None = None, *,
+    def __init__(self, exchange: ccxt.Exchange, cfg: Config | None = None, *,
                  symbol: str = "BTC/USDT:USDT", clock: Any = None) -> None:
         self.exchange = exchange
         self.symbol = symbol
-        ex_cfg = (cfg or {}).get("execution", {}) if cfg else {}
+        ex_cfg: Mapping[str, Any] = cfg.get("execution", {}) if cfg else {}
         # The client's default (make_exchange sets isolated) unless the config says otherwise.
         self.margin_mode = ex_cfg.get("margin_mode") or (getattr(exchange, "options", None) or {}).get(
             "defaultMarginMode") or "cross"
@@ -350,7 +351,8 @@ class OKXExecutor(OrderExecutor):
         for p in rows:
             if not isinstance(p, dict) or p.get("symbol") != symbol:
                 continue
-            info = p.get("info") if isinstance(p.get("info"), dict) else {}
+            given = p.get("info")
+            info: dict[str, Any] = given if isinstance(given, dict) else {}
             contracts = _num(p.get("contracts"))
             pos_raw = _num(info.get("pos"))
             if contracts is None and pos_raw is None:
@@ -405,7 +407,8 @@ class OKXExecutor(OrderExecutor):
     def _account_fill(self, t: Any, symbol: str) -> AccountFill:
         if not isinstance(t, dict):
             raise MalformedReply(f"fill is not a record: {type(t).__name__}")
-        info = t.get("info") if isinstance(t.get("info"), dict) else {}
+        given = t.get("info")
+        info: dict[str, Any] = given if isinstance(given, dict) else {}
         tid, oid = t.get("id") or info.get("tradeId"), t.get("order") or info.get("ordId")
         price, amount, ts = _num(t.get("price")), _num(t.get("amount")), _num(t.get("timestamp"))
         side = t.get("side") or info.get("side")

@@ -112,8 +112,8 @@ class SimulatedExecutor(OrderExecutor):
         self.size = 0.0
         self.entry = 0.0
         self.margin = 0.0
-        self.stop = None
-        self.take = None
+        self.stop: float | None = None
+        self.take: float | None = None
         self.liq = None
         self._pos_open_time = 0
         self._pos_fees = 0.0
@@ -172,6 +172,8 @@ class SimulatedExecutor(OrderExecutor):
         return report
 
     def _forget(self, cid: str | None) -> None:
+        if cid is None:  # never a key: every order placed here gets a client id
+            return
         self._orders.pop(cid, None)
         self._reasons.pop(cid, None)
 
@@ -262,6 +264,8 @@ class SimulatedExecutor(OrderExecutor):
             if self.take is not None:
                 lo = self.take
         for o in self._resting:
+            if o.price is None:  # resting orders are limit orders, placed with their price
+                continue
             if o.side == "buy":
                 lo = max(lo, o.price)
             else:
@@ -329,6 +333,8 @@ class SimulatedExecutor(OrderExecutor):
                 self._close(min(so, self.take), "take_profit", slip=False)
         if self._resting:
             for o in list(self._resting):
+                if o.price is None:  # resting orders are limit orders, placed with their price
+                    continue
                 if o.side == "buy" and sl <= o.price:
                     px = min(so, o.price)
                 elif o.side == "sell" and sh >= o.price:

@@ -112,7 +112,7 @@ def cancel_all(om: "OrderManager", *, by: str, reason: str = "") -> tuple[bool, 
     n, errors = 0, []
     for o in om.store.with_status(OPEN, symbol=om.symbol):
         try:
-            after = om.cancel(o.id, by=by, reason=reason or "cancel all")
+            after = om.cancel(o.row_id, by=by, reason=reason or "cancel all")
             n += after.status == S.CANCELED
         except Exception as e:  # noqa: BLE001 - keep going; report each failure
             errors.append(f"order {o.id}: {e}")

@@ -25,6 +25,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from cockpit.domain.market import TIMEFRAME_MS
+from cockpit.domain.settings import RegimeConfig
 from cockpit.indicators import core as ind
 from cockpit.indicators.patterns import PatternRecognizer
 from cockpit.indicators.regime import RegimeClassifier
@@ -54,7 +55,7 @@ def _last(x: np.ndarray) -> float | None:
 
 
 class TechnicalAnalysis:
-    def __init__(self, regime_cfg: Mapping[str, Any] | None = None, *, tail: int = 2000) -> None:
+    def __init__(self, regime_cfg: RegimeConfig | None = None, *, tail: int = 2000) -> None:
         self.regime = RegimeClassifier(regime_cfg)
         self.patterns = PatternRecognizer()
         self.tail = tail  # bars used per timeframe (EMA200 converges well within 2000)
@@ -70,16 +71,23 @@ class TechnicalAnalysis:
         a = {k: np.asarray(v)[-self.tail:] for k, v in arrays.items()}
         h, lo, c, v = (np.asarray(a[k], dtype=np.float64) for k in ("high", "low", "close", "volume"))
         up, mid, lw = ind.bollinger(c, 20, 2.0)
-        # Each shared indicator once: the EMAs feed MACD (exactly ind.macd's arithmetic), ADX and
-        # realized volatility feed the regime classifier.
+        # Each shared indicator once: ADX and realized volatility feed the regime classifier. MACD is its one
+        # fused pass (the EMA of the line through ind.ema would take the numpy form: the line starts with NaNs).
         emas = {p: ind.ema(c, p) for p in (12, 26, 50, 200)}
-        m_line = emas[12] - emas[26]
-        m_sig = ind.ema(m_line, 9)
-        m_hist = m_line - m_sig
+        m_line, m_sig, m_hist = ind.macd(c, 12, 26, 9)
         adx, pdi, mdi = ind.adx(h, lo, c, 14)
-        vol24 = ind.realized_vol(c, 24)
+        # Indicators over a fixed window are computed over the bars their last value (or, for the volatility,
+        # the regime's percentile lookback of it) reads, not the whole history: the same values to rounding
+        # (tests/indicators/test_analysis_fast.py), at a fraction of the cost. The recursive ones (EMA, RSI,
+        # ATR, ADX) and OBV depend on every bar and take the whole history.
+        rc = self.regime.cfg
+        vol24 = ind.realized_vol(c[-(max(int(rc["vol_lookback"]), 1) + 24):], 24)
+        sw = int(rc["slope_window"])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            slope = np.array([ind.linreg_slope_last(np.log(c[-sw:]), sw)])
         atr = ind.atr(h, lo, c, 14)
-        dc_u, dc_m, dc_l = ind.donchian(h, lo, 20)
+        dc_u, dc_l = (float(h[-20:].max()), float(lo[-20:].min())) if len(h) >= 20 else (math.nan, math.nan)
+        dc_m = (dc_u + dc_l) / 2.0
         obv = ind.obv(c, v)
         ema_fast, ema_slow = emas[12], emas[26]
         close = float(c[-1])
@@ -89,7 +97,7 @@ class TechnicalAnalysis:
         trend = "flat"
         if np.isfinite(ef) and np.isfinite(es):
             trend = "up" if ef > es and close > es else "down" if ef < es and close < es else "flat"
-        regime, inputs = self.regime.classify(a, pre={("adx", 14): adx, ("vol", 24): vol24})
+        regime, inputs = self.regime.classify(a, pre={("adx", 14): adx, ("vol", 24): vol24, ("slope", sw): slope})
         atr_last = float(atr[-1]) if np.isfinite(atr[-1]) else None
         return {
             "bars": int(n),
@@ -105,12 +113,12 @@ class TechnicalAnalysis:
             "atr14": _num(atr_last),
             "atr_pct": _num(atr_last / close * 100) if atr_last and close else None,
             "adx": {"adx": _last(adx), "plus_di": _last(pdi), "minus_di": _last(mdi)},
-            "donchian20": {"upper": _last(dc_u), "middle": _last(dc_m), "lower": _last(dc_l)},
+            "donchian20": {"upper": _num(dc_u), "middle": _num(dc_m), "lower": _num(dc_l)},
             "obv": _last(obv),
             "obv_change_20": _num(obv[-1] - obv[-21]) if len(obv) > 20 else None,
-            "vwap14": _last(ind.vwap(h, lo, c, v, 14)),
+            "vwap14": _num(ind.vwap_last(h, lo, c, v, 14)),
             "realized_vol24": _last(vol24),
-            "zscore20": _last(ind.zscore(c, 20)),
+            "zscore20": _num(ind.zscore_last(c, 20)),
             "trend": trend,
             "patterns": self.patterns.latest(a),
             "levels": self.patterns.levels(a, atr_last),

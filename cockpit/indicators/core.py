@@ -21,7 +21,7 @@ scaled cumulative sum, and one short Python loop carries the state across blocks
 block-local cumulative sums (so float error does not grow with the history), rolling max/min use
 the van Herk/Gil-Werman prefix/suffix trick. All O(n).
 
-With numba importable, EMA/Wilder, RSI, MACD, Bollinger, ATR and ADX run as compiled single-pass loops
+With numba importable, EMA/Wilder, RSI, MACD, Bollinger, ATR, ADX and realized volatility run as compiled loops
 (cockpit/indicators/kernels.py, equal to the numpy forms here to rounding); a NaN/inf input, or no numba,
 takes the numpy forms.
 """
@@ -94,9 +94,26 @@ def linear_filter(x: np.ndarray, decay: float, gain: float = 1.0, init: float | 
     return buf[:n]
 
 
-def ema(x, n: int) -> np.ndarray:
-    """Exponential moving average, span n (alpha = 2/(n+1)); like pandas ewm(span=n, adjust=False)."""
-    return _ewm(x, 2.0 / (n + 1.0), n)
+def ema(x, n: int, *, min_periods: int | None = None, pandas_exact: bool = False) -> np.ndarray:
+    """Exponential moving average, span n (alpha = 2/(n+1)); like pandas ewm(span=n, adjust=False).
+
+    NaN for the first ``min_periods - 1`` bars (default n; 1 gives a value from the first bar, as the chart
+    draws it). ``pandas_exact``: bit for bit what pandas computes (alpha through the centre of mass, a
+    sequential update skipped when the average equals the value, pandas' own NaN rules), which the backtest's
+    reference signals are pinned to; the default form equals it to rounding (~1e-15 relative) and is faster.
+    """
+    mp = n if min_periods is None else min_periods
+    if not pandas_exact:
+        return _ewm(x, 2.0 / (n + 1.0), mp)
+    x = _as_f(x)
+    out = np.empty(len(x))
+    if not (_k.HAVE_NUMBA and _k.ewm_pandas_into(x, _k.span_alpha(n), out)):
+        import pandas as pd  # NaN input or no numba: pandas itself
+
+        out = pd.Series(x, copy=False).ewm(span=n, adjust=False).mean().to_numpy()
+    if mp > 1:
+        out[:mp - 1] = np.nan
+    return out
 
 
 def wilder(x, n: int, *, min_periods: int | None = None) -> np.ndarray:
@@ -408,9 +425,13 @@ def donchian(high, low, n: int = 20) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 def obv(close, volume) -> np.ndarray:
     c, v = _as_f(close), _as_f(volume)
-    out = np.zeros(len(c))
+    out = np.empty(len(c))
+    if len(c):
+        out[0] = 0.0
     if len(c) > 1:
-        out[1:] = np.cumsum(np.sign(np.diff(c)) * v[1:])
+        d = np.sign(np.subtract(c[1:], c[:-1]))
+        np.multiply(d, v[1:], out=d)
+        np.cumsum(d, out=out[1:])
     return out
 
 
@@ -447,6 +468,10 @@ def realized_vol(close, n: int = 24, periods_per_year: float | None = None) -> n
     c = _as_f(close)
     m = len(c)
     out = np.empty(m)
+    if _k.HAVE_NUMBA and n >= 1 and m and float(np.min(c)) > 0.0 and _k.realized_vol_into(np.log(c), int(n), out):
+        if periods_per_year:
+            out *= math.sqrt(periods_per_year)
+        return out
     out[:min(n, m)] = np.nan
     if m > n:
         lc = np.log(c)
@@ -495,3 +520,47 @@ def linreg_slope(x, n: int) -> np.ndarray:
     out = (sky - kbar * sy) / sxx
     out[:n - 1] = np.nan
     return out
+
+
+# ---------------------------------------------------------------- last values only
+# The value of the newest bar alone, for the live report: the same definitions as the array forms above over
+# the bars that value reads (equal to rounding, tests/indicators/test_analysis_fast.py), without the block
+# machinery that only pays off on long histories. NaN where the array form gives NaN at the last bar.
+
+
+def vwap_last(high, low, close, volume, n: int = 14) -> float:
+    """vwap(...)[-1]: the last ``n`` bars' typical-price VWAP; NaN when they have no volume or are too few."""
+    if len(close) < n:
+        return math.nan
+    tp = (_as_f(high)[-n:] + _as_f(low)[-n:] + _as_f(close)[-n:]) / 3.0
+    v = _as_f(volume)[-n:]
+    vv = float(v.sum())
+    return float((tp * v).sum()) / vv if vv > 0 else math.nan
+
+
+def zscore_last(x, n: int = 20) -> float:
+    """zscore(x[-n:], n)[-1]: (last - mean) / population std of the last n values; 0 when that window is flat
+    (std below 1e-12 of its largest magnitude)."""
+    w = _as_f(x)[-n:]
+    if len(w) < n:
+        return math.nan
+    m = float(w.mean())
+    d = w - m
+    sd = math.sqrt(float(np.dot(d, d)) / n)
+    if not math.isfinite(sd):
+        return math.nan
+    if sd <= 1e-12 * max(float(np.max(np.abs(w))), 1.0):
+        return 0.0
+    return float(d[-1]) / sd
+
+
+def linreg_slope_last(x, n: int) -> float:
+    """linreg_slope(x, n)[-1]: least-squares slope of the last n values against the bar index. Summed as
+    sum_j ((n-1)/2 - j) * (w[n-1-j] - w[j]) over the first half (the centred weights are antisymmetric): a flat
+    window gives exactly 0, where the rolling form gives rounding noise of either sign."""
+    w = _as_f(x)[-n:]
+    if len(w) < n or n < 2:
+        return math.nan
+    half = n // 2
+    k = (n - 1) / 2.0 - np.arange(half, dtype=np.float64)
+    return float(np.dot(k, w[::-1][:half] - w[:half])) / (n * (n * n - 1) / 12.0)

@@ -1,5 +1,6 @@
-"""Compiled (numba) single-pass loops behind cockpit.indicators.core's EMA/Wilder, RSI, MACD, Bollinger, ATR and
-ADX, equal to the numpy forms in core.py to rounding (tests/indicators/test_kernels.py: 1e-9 relative).
+"""Compiled (numba) single-pass loops behind cockpit.indicators.core's EMA/Wilder, RSI, MACD, Bollinger, ATR,
+ADX and realized volatility, equal to the numpy forms in core.py to rounding (tests/indicators/test_kernels.py:
+1e-9 relative).
 
 Each kernel writes into ``out`` arrays the caller allocates and returns False on a NaN/inf input it does not
 handle: the caller then uses the numpy form (which has the NaN rules), so the kernels only ever see clean
@@ -22,10 +23,41 @@ try:
 except Exception:  # pragma: no cover
     HAVE_NUMBA = False
 
-    def njit(*args, **kwargs):
+    def njit(*args, **kwargs):  # type: ignore[no-redef]  # numba's decorator when numba is absent
         if args and callable(args[0]):
             return args[0]
         return lambda f: f
+
+
+def _make_fma():
+    """a*b + c rounded once (llvm.fma: one instruction on CPUs with FMA), exactly where it is written: unlike
+    fastmath's contraction, which fuses where the optimiser chooses, so the same expression could round
+    differently in two places. Without numba a plain Python stand-in (the kernels do not run then)."""
+    if not HAVE_NUMBA:  # pragma: no cover
+        return lambda a, b, c: a * b + c
+    from llvmlite import ir
+    from numba.core import cgutils, types
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def fma(typingctx, a, b, c):
+        sig = types.float64(types.float64, types.float64, types.float64)
+
+        def codegen(context, builder, signature, args):
+            d = ir.DoubleType()
+            fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(d, [d, d, d]), "llvm.fma.f64")
+            return builder.call(fn, args)
+
+        return sig, codegen
+
+    return fma
+
+
+_fma = _make_fma()
+
+# Array indices in the hot loops are cast to unsigned: numba then skips its negative-index (wraparound)
+# arithmetic, several integer instructions per load that LLVM cannot prove away.
+_u = np.uint64
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -34,6 +66,23 @@ def _two(y, a, d, d2, v0, v1):
     (y1 from y directly), which halves the latency that bounds these recursions."""
     p0 = a * v0
     return p0 + d * y, (a * v1 + d * p0) + d2 * y
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _four(y, a, d, d2, d3, d4, v0, v1, v2, v3):
+    """Four steps of y = a*v + d*y: the partial sums u_k of the block's own inputs are independent of y (the
+    next block's can start at once), and each output is u_k + d^(k+1)*y, so the loop-carried chain is one
+    multiply-add per four bars.
+
+    Output k depends on v0..vk only, so a history's last, partial block goes through this same function with
+    the missing inputs 0: every bar gets the same arithmetic whether the history ends there or runs on (a
+    prefix of a history gives bit for bit the start of its values, which the strategies' on_bar = generate
+    relies on). Fused multiply-adds written out (_fma), not left to fastmath's contraction for the same reason."""
+    u0 = a * v0
+    u1 = _fma(d, u0, a * v1)
+    u2 = _fma(d, u1, a * v2)
+    u3 = _fma(d, u2, a * v3)
+    return _fma(d, y, u0), _fma(d2, y, u1), _fma(d3, y, u2), _fma(d4, y, u3)
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -63,32 +112,76 @@ def _tr_dm(hi, lw, ph, pl, pc):
     return tr, up, dn
 
 
+def span_alpha(span: float) -> float:
+    """pandas' alpha for ``span``: through the centre of mass, as pandas computes it (not 2 / (span + 1))."""
+    com = (span - 1) / 2.0
+    return 1.0 / (1.0 + com)
+
+
+@njit(cache=True)
+def ewm_pandas_into(x, alpha, out):
+    """pandas ``ewm(alpha, adjust=False).mean()`` bit for bit (core.ema(pandas_exact=True), the backtest's
+    reference signals): ``w = ((1 - a) * w + a * x) / ((1 - a) + a)``, the update skipped when ``w == x``, the
+    division dropped when the divisor is exactly 1.0. No warm-up NaNs. False on a NaN (pandas has its own rules)."""
+    n = len(x)
+    if n == 0:
+        return True
+    f = 1.0 - alpha
+    s = f + alpha
+    w = x[0]
+    if w != w:
+        return False
+    out[0] = w
+    for i in range(1, n):
+        cur = x[i]
+        if cur != cur:
+            return False
+        if w != cur:
+            w = f * w + alpha * cur
+            if s != 1.0:
+                w = w / s
+        out[i] = w
+    return True
+
+
 @njit(cache=True, error_model="numpy")
 def ewm_into(x, alpha, min_periods, out):
-    """ewm(alpha, adjust=False) seeded with x[0]; NaN for the first min_periods-1 bars. False on NaN/inf."""
+    """ewm(alpha, adjust=False) seeded with x[0]; NaN for the first min_periods-1 bars. False on NaN/inf.
+
+    No test per value: a NaN/inf input leaves the state non-finite from there on (NaN and inf propagate
+    through a*v + d*y, also for d = 0 since 0*inf and 0*NaN are NaN), so the state at the end tells."""
     n = len(x)
     if n == 0:
         return True
     d = 1.0 - alpha
     d2 = d * d
+    d3 = d2 * d
+    d4 = d2 * d2
     y = x[0]
-    if not math.isfinite(y):
-        return False
     out[0] = y
     i = 1
-    while i + 1 < n:
-        v0 = x[i]
-        v1 = x[i + 1]
-        if not (math.isfinite(v0) and math.isfinite(v1)):
-            return False
-        y0, y = _two(y, alpha, d, d2, v0, v1)
+    while i + 3 < n:
+        j0, j1, j2, j3 = _u(i), _u(i + 1), _u(i + 2), _u(i + 3)
+        y0, y1, y2, y = _four(y, alpha, d, d2, d3, d4, x[j0], x[j1], x[j2], x[j3])
+        out[j0] = y0
+        out[j1] = y1
+        out[j2] = y2
+        out[j3] = y
+        i += 4
+    r = n - i  # 0..3 left: a partial block, the same arithmetic (see _four)
+    if r > 0:
+        y0, y1, y2, _ = _four(y, alpha, d, d2, d3, d4, x[i], x[i + 1] if r > 1 else 0.0, x[i + 2] if r > 2 else 0.0,
+                              0.0)
         out[i] = y0
-        out[i + 1] = y
-        i += 2
-    if i < n:
-        if not math.isfinite(x[i]):
-            return False
-        out[i] = alpha * x[i] + d * y
+        y = y0
+        if r > 1:
+            out[i + 1] = y1
+            y = y1
+        if r > 2:
+            out[i + 2] = y2
+            y = y2
+    if not math.isfinite(y):
+        return False
     for i in range(min(min_periods - 1, n)):
         out[i] = np.nan
     return True
@@ -106,23 +199,34 @@ def rsi_into(c, n, out):
     if not math.isfinite(c[0]):
         return False
     out[0] = 100.0  # overwritten by the warm-up NaNs below (n >= 2)
+    # a NaN/inf price makes the running sum ``chk`` non-finite (max() would hide it in the gains/losses)
+    chk = 0.0
+    pc = c[0]
     i = 1
-    while i < m:
-        two = i + 1 < m
-        c0 = c[i]
-        c1 = c[i + 1] if two else c0
-        if not (math.isfinite(c0) and math.isfinite(c1)):
-            return False
-        ch0 = c0 - c[i - 1]
+    while i + 1 < m:
+        j0, j1 = _u(i), _u(i + 1)
+        c0 = c[j0]
+        c1 = c[j1]
+        chk += c0 + c1
+        ch0 = c0 - pc
         ch1 = c1 - c0
         u0, u1 = _two(au, a, d, d2, max(ch0, 0.0), max(ch1, 0.0))
         l0, l1 = _two(ad, a, d, d2, max(-ch0, 0.0), max(-ch1, 0.0))
-        out[i] = 100.0 if l0 == 0.0 else u0 / (u0 + l0) * 100.0
-        if two:
-            out[i + 1] = 100.0 if l1 == 0.0 else u1 / (u1 + l1) * 100.0
-            au = u1
-            ad = l1
+        out[j0] = 100.0 if l0 == 0.0 else u0 / (u0 + l0) * 100.0
+        out[j1] = 100.0 if l1 == 0.0 else u1 / (u1 + l1) * 100.0
+        au = u1
+        ad = l1
+        pc = c1
         i += 2
+    if i < m:  # the last bar alone: the first output of a pair, the same arithmetic as inside the history
+        c0 = c[i]
+        chk += c0
+        ch0 = c0 - pc
+        u0, _ = _two(au, a, d, d2, max(ch0, 0.0), 0.0)
+        l0, _ = _two(ad, a, d, d2, max(-ch0, 0.0), 0.0)
+        out[i] = 100.0 if l0 == 0.0 else u0 / (u0 + l0) * 100.0
+    if not math.isfinite(chk):
+        return False
     for i in range(min(n - 1, m)):
         out[i] = np.nan
     return True
@@ -171,70 +275,116 @@ def macd_into(c, fast, slow, signal, line, sig, hist):
         else:
             sig[i] = g
             hist[i] = ln - g
+    if m <= head:
+        return True
+    # the rest in blocks of four bars; a NaN/inf price leaves both EMAs non-finite from there on (see
+    # ewm_into), so the states at the end tell
     df2 = df * df
-    dsl2 = dsl * dsl
+    df3 = df2 * df
+    df4 = df2 * df2
+    ds2 = dsl * dsl
+    ds3 = ds2 * dsl
+    ds4 = ds2 * ds2
     dg2 = dg * dg
-    for i in range(head, m - 1, 2):
-        v0 = c[i]
-        v1 = c[i + 1]
-        if not (math.isfinite(v0) and math.isfinite(v1)):
-            return False
-        f0, ef = _two(ef, af, df, df2, v0, v1)
-        s0, es = _two(es, asl, dsl, dsl2, v0, v1)
+    dg3 = dg2 * dg
+    dg4 = dg2 * dg2
+    i = head
+    while i + 3 < m:
+        j0, j1, j2, j3 = _u(i), _u(i + 1), _u(i + 2), _u(i + 3)
+        v0 = c[j0]
+        v1 = c[j1]
+        v2 = c[j2]
+        v3 = c[j3]
+        f0, f1, f2, ef = _four(ef, af, df, df2, df3, df4, v0, v1, v2, v3)
+        s0, s1, s2, es = _four(es, asl, dsl, ds2, ds3, ds4, v0, v1, v2, v3)
         ln0 = f0 - s0
-        ln1 = ef - es
-        g0, g = _two(g, ag, dg, dg2, ln0, ln1)
+        ln1 = f1 - s1
+        ln2 = f2 - s2
+        ln3 = ef - es
+        g0, g1, g2, g = _four(g, ag, dg, dg2, dg3, dg4, ln0, ln1, ln2, ln3)
+        line[j0] = ln0
+        line[j1] = ln1
+        line[j2] = ln2
+        line[j3] = ln3
+        sig[j0] = g0
+        sig[j1] = g1
+        sig[j2] = g2
+        sig[j3] = g
+        hist[j0] = ln0 - g0
+        hist[j1] = ln1 - g1
+        hist[j2] = ln2 - g2
+        hist[j3] = ln3 - g
+        i += 4
+    r = m - i  # 0..3 left: a partial block, the same arithmetic (see _four)
+    if r > 0:
+        v0 = c[i]
+        v1 = c[i + 1] if r > 1 else 0.0
+        v2 = c[i + 2] if r > 2 else 0.0
+        f0, f1, f2, _ = _four(ef, af, df, df2, df3, df4, v0, v1, v2, 0.0)
+        s0, s1, s2, _ = _four(es, asl, dsl, ds2, ds3, ds4, v0, v1, v2, 0.0)
+        ln0 = f0 - s0
+        ln1 = f1 - s1
+        ln2 = f2 - s2
+        g0, g1, g2, _ = _four(g, ag, dg, dg2, dg3, dg4, ln0, ln1, ln2, 0.0)
         line[i] = ln0
         sig[i] = g0
         hist[i] = ln0 - g0
-        line[i + 1] = ln1
-        sig[i + 1] = g
-        hist[i + 1] = ln1 - g
-    if m > head and (m - head) % 2:
-        i = m - 1
-        v = c[i]
-        if not math.isfinite(v):
-            return False
-        ln = (af * v + df * ef) - (asl * v + dsl * es)
-        g = ag * ln + dg * g
-        line[i] = ln
-        sig[i] = g
-        hist[i] = ln - g
-    return True
+        ef = f0
+        es = s0
+        if r > 1:
+            line[i + 1] = ln1
+            sig[i + 1] = g1
+            hist[i + 1] = ln1 - g1
+            ef = f1
+            es = s1
+        if r > 2:
+            line[i + 2] = ln2
+            sig[i + 2] = g2
+            hist[i + 2] = ln2 - g2
+            ef = f2
+            es = s2
+    return math.isfinite(ef) and math.isfinite(es)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def bollinger_into(x, w, k, upper, mid, lower, block):
     """Rolling mean and population std over w values, sums taken around a reference value that is reset
-    (and the window re-summed) every ``block`` bars so float error does not grow. False on NaN/inf."""
+    (and the window re-summed) every ``block`` bars so float error does not grow. False on NaN/inf.
+
+    No test per value: every value enters the running sum ``chk`` (once as it enters the window, or in the
+    re-summed window), which a NaN/inf makes non-finite for good."""
     n = len(x)
-    for i in range(n):
-        if not math.isfinite(x[i]):
-            return False
     for i in range(min(w - 1, n)):
         upper[i] = np.nan
         mid[i] = np.nan
         lower[i] = np.nan
     if n < w:
+        for i in range(n):
+            if not math.isfinite(x[i]):
+                return False
         return True
     iw = 1.0 / w
     ref = 0.0
     s1 = 0.0
     s2 = 0.0
+    chk = 0.0
     since = block
     for i in range(w - 1, n):
+        ui = _u(i)
         if since >= block:
-            ref = x[i - w + 1]
+            ref = x[ui - _u(w - 1)]
             s1 = 0.0
             s2 = 0.0
             for j in range(i - w + 1, i + 1):
-                e = x[j] - ref
+                e = x[_u(j)] - ref
                 s1 += e
                 s2 += e * e
+            chk += s1
             since = 0
         else:
-            e_in = x[i] - ref
-            e_out = x[i - w] - ref
+            e_in = x[ui] - ref
+            e_out = x[ui - _u(w)] - ref
+            chk += e_in
             s1 += e_in - e_out
             s2 += e_in * e_in - e_out * e_out
         since += 1
@@ -244,9 +394,46 @@ def bollinger_into(x, w, k, upper, mid, lower, block):
             var = 0.0
         m = c1 + ref
         sd = math.sqrt(var)
-        mid[i] = m
-        upper[i] = m + k * sd
-        lower[i] = m - k * sd
+        mid[ui] = m
+        upper[ui] = m + k * sd
+        lower[ui] = m - k * sd
+    return math.isfinite(chk)
+
+
+@njit(cache=True, error_model="numpy")
+def realized_vol_into(lc, n, out):
+    """Population std of the last n log returns like core.realized_vol, from the log prices ``lc`` (NaN for the
+    first n bars): sums of the returns and their squares over the window, re-summed every n bars so float
+    error does not grow. False on a NaN/inf log price."""
+    m = len(lc)
+    for i in range(min(n, m)):
+        out[i] = np.nan
+    chk = 0.0
+    for i in range(m):
+        chk += lc[i]
+    if not math.isfinite(chk):
+        return False
+    s1 = 0.0
+    s2 = 0.0
+    since = n
+    for i in range(n, m):
+        if since >= n:
+            s1 = 0.0
+            s2 = 0.0
+            for j in range(i - n + 1, i + 1):
+                r = lc[j] - lc[j - 1]
+                s1 += r
+                s2 += r * r
+            since = 0
+        else:
+            r_in = lc[i] - lc[i - 1]
+            r_out = lc[i - n] - lc[i - n - 1]
+            s1 += r_in - r_out
+            s2 += r_in * r_in - r_out * r_out
+        since += 1
+        mu = s1 / n
+        var = s2 / n - mu * mu
+        out[i] = math.sqrt(var) if var > 0.0 else 0.0
     return True
 
 
@@ -270,23 +457,61 @@ def atr_into(h, lo, c, n, out):
         return True
     y = s / n
     out[n - 1] = y
-    # a NaN/inf input makes this running sum non-finite (cheaper here than a branch per value)
+    d3 = d2 * d
+    d4 = d2 * d2
+    # Blocks of four bars, the previous close carried. No test per value: a NaN/inf high or low makes
+    # high - low non-finite, and so the running sum ``chk``; a NaN/inf close (the previous close of the next
+    # bar) makes that bar's true range, and from there the average, non-finite; the last close is tested
+    # on its own.
     chk = 0.0
-    for i in range(n, m - 1, 2):
+    pc = c[n - 1]
+    i = n
+    while i + 3 < m:
+        j0, j1, j2, j3 = _u(i), _u(i + 1), _u(i + 2), _u(i + 3)
+        h0 = h[j0]
+        l0 = lo[j0]
+        c0 = c[j0]
+        h1 = h[j1]
+        l1 = lo[j1]
+        c1 = c[j1]
+        h2 = h[j2]
+        l2 = lo[j2]
+        c2 = c[j2]
+        h3 = h[j3]
+        l3 = lo[j3]
+        chk += ((h0 - l0) + (h1 - l1)) + ((h2 - l2) + (h3 - l3))
+        y0, y1, y2, y = _four(y, a, d, d2, d3, d4, _tr(h0, l0, pc), _tr(h1, l1, c0), _tr(h2, l2, c1),
+                              _tr(h3, l3, c2))
+        out[j0] = y0
+        out[j1] = y1
+        out[j2] = y2
+        out[j3] = y
+        pc = c[j3]
+        i += 4
+    r = m - i  # 0..3 left: a partial block, the same arithmetic (see _four)
+    if r > 0:
         h0 = h[i]
         l0 = lo[i]
-        c0 = c[i]
-        h1 = h[i + 1]
-        l1 = lo[i + 1]
-        chk += ((h0 + l0) + (c0 + h1)) + (l1 + c[i + 1])
-        y0, y = _two(y, a, d, d2, _tr(h0, l0, c[i - 1]), _tr(h1, l1, c0))
+        chk += h0 - l0
+        t0 = _tr(h0, l0, pc)
+        t1 = 0.0
+        t2 = 0.0
+        if r > 1:
+            chk += h[i + 1] - lo[i + 1]
+            t1 = _tr(h[i + 1], lo[i + 1], c[i])
+        if r > 2:
+            chk += h[i + 2] - lo[i + 2]
+            t2 = _tr(h[i + 2], lo[i + 2], c[i + 1])
+        y0, y1, y2, _ = _four(y, a, d, d2, d3, d4, t0, t1, t2, 0.0)
         out[i] = y0
-        out[i + 1] = y
-    if (m - n) % 2:
-        i = m - 1
-        chk += (h[i] + lo[i]) + c[i]
-        out[i] = a * _tr(h[i], lo[i], c[i - 1]) + d * y
-    return math.isfinite(chk)
+        y = y0
+        if r > 1:
+            out[i + 1] = y1
+            y = y1
+        if r > 2:
+            out[i + 2] = y2
+            y = y2
+    return math.isfinite(chk) and math.isfinite(y) and math.isfinite(c[m - 1])
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -348,24 +573,42 @@ def adx_into(h, lo, c, n, adx, pdi, mdi):
             adx[i] = sx
     x = sx
     i = end
-    while i + 1 < m:
-        if not (_ok(h[i], lo[i], c[i]) and _ok(h[i + 1], lo[i + 1], c[i + 1])):
+    # the previous bar's high/low/close carried; a NaN/inf input makes the running sum ``chk`` non-finite
+    # (the true range and the directional moves could hide it)
+    chk = 0.0
+    if i + 1 < m:
+        ph = h[i - 1]
+        pl = lo[i - 1]
+        pc = c[i - 1]
+        while i + 1 < m:
+            j0, j1 = _u(i), _u(i + 1)
+            h0 = h[j0]
+            l0 = lo[j0]
+            c0 = c[j0]
+            h1 = h[j1]
+            l1 = lo[j1]
+            c1 = c[j1]
+            chk += ((h0 - l0) + c0) + ((h1 - l1) + c1)
+            tr0, up0, dn0 = _tr_dm(h0, l0, ph, pl, pc)
+            tr1, up1, dn1 = _tr_dm(h1, l1, h0, l0, c0)
+            st0, st = _two(st, a, d, d2, tr0, tr1)
+            su0, su = _two(su, a, d, d2, up0, up1)
+            sd0, sd = _two(sd, a, d, d2, dn0, dn1)
+            p0, q0, dx0 = _dx(st0, su0, sd0)
+            p1, q1, dx1 = _dx(st, su, sd)
+            pdi[j0] = p0
+            mdi[j0] = q0
+            pdi[j1] = p1
+            mdi[j1] = q1
+            x0, x = _two(x, a, d, d2, dx0, dx1)
+            adx[j0] = x0
+            adx[j1] = x
+            ph = h1
+            pl = l1
+            pc = c1
+            i += 2
+        if not math.isfinite(chk):
             return False
-        tr0, up0, dn0 = _tr_dm(h[i], lo[i], h[i - 1], lo[i - 1], c[i - 1])
-        tr1, up1, dn1 = _tr_dm(h[i + 1], lo[i + 1], h[i], lo[i], c[i])
-        st0, st = _two(st, a, d, d2, tr0, tr1)
-        su0, su = _two(su, a, d, d2, up0, up1)
-        sd0, sd = _two(sd, a, d, d2, dn0, dn1)
-        p0, q0, dx0 = _dx(st0, su0, sd0)
-        p1, q1, dx1 = _dx(st, su, sd)
-        pdi[i] = p0
-        mdi[i] = q0
-        pdi[i + 1] = p1
-        mdi[i + 1] = q1
-        x0, x = _two(x, a, d, d2, dx0, dx1)
-        adx[i] = x0
-        adx[i + 1] = x
-        i += 2
     if i < m:
         if not _ok(h[i], lo[i], c[i]):
             return False
@@ -392,8 +635,10 @@ def warm_up() -> None:
             a.setflags(write=writable)
         o1, o2, o3 = np.empty(64), np.empty(64), np.empty(64)
         ewm_into(x, 0.1, 20, o1)
+        ewm_pandas_into(x, span_alpha(20), o1)
         rsi_into(x, 14, o1)
         macd_into(x, 12, 26, 9, o1, o2, o3)
         bollinger_into(x, 20, 2.0, o1, o2, o3, 1024)
         atr_into(hi, lw, x, 14, o1)
+        realized_vol_into(np.log(x), 24, o1)
         adx_into(hi, lw, x, 14, o1, o2, o3)

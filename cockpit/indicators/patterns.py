@@ -7,6 +7,7 @@ resistance from confirmed swing points (a pivot at bar i is only known k bars la
 
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping
 
 import numpy as np
@@ -39,38 +40,56 @@ class PatternRecognizer:
         self.level_lookback = level_lookback
         self.max_levels = max_levels
 
-    def detect(self, a: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        o, h, lo, c = (np.asarray(a[k], dtype=np.float64) for k in ("open", "high", "low", "close"))
-        po, ph, pl, pc = (ind.shift(x, 1) for x in (o, h, lo, c))
-        body = np.abs(c - o)
+    def _rules(self, o, h, lo, c, po, ph, pl, pc, past, hs, ls) -> dict[str, Any]:
+        """The rules once, for whole arrays (``detect``) and for one bar's floats (``latest``): the bar, the
+        previous bar (p*), the close ``trend_bars`` ago, and the highs/lows 0..swing_bars bars ago; NaN where a
+        bar is before the start (every comparison with it is False)."""
+        body = abs(c - o)
         rng = h - lo
         upper = h - np.maximum(o, c)
         lower = np.minimum(o, c) - lo
-        with np.errstate(invalid="ignore"):
-            bull_eng = (pc < po) & (c > o) & (o <= pc) & (c >= po) & (body > np.abs(pc - po))
-            bear_eng = (pc > po) & (c < o) & (o >= pc) & (c <= po) & (body > np.abs(pc - po))
-            doji = (rng > 0) & (body <= self.doji_frac * rng)
-            small_top = (upper <= np.maximum(body, 0.1 * rng))
-            small_bottom = (lower <= np.maximum(body, 0.1 * rng))
-            past = ind.shift(c, self.trend_bars)
-            hammer = (rng > 0) & (lower >= 2 * body) & small_top & (c < past) & (lower > 0.5 * rng)
-            star = (rng > 0) & (upper >= 2 * body) & small_bottom & (c > past) & (upper > 0.5 * rng)
-            inside = (h < ph) & (lo > pl)
-            hh = np.ones(len(c), dtype=bool)
-            ll = np.ones(len(c), dtype=bool)
-            for k in range(self.swing_bars):
-                hk, hk1 = ind.shift(h, k), ind.shift(h, k + 1)
-                lk, lk1 = ind.shift(lo, k), ind.shift(lo, k + 1)
-                hh &= (hk > hk1) & (lk > lk1)
-                ll &= (hk < hk1) & (lk < lk1)
+        pbody = abs(pc - po)
+        bull_eng = (pc < po) & (c > o) & (o <= pc) & (c >= po) & (body > pbody)
+        bear_eng = (pc > po) & (c < o) & (o >= pc) & (c <= po) & (body > pbody)
+        doji = (rng > 0) & (body <= self.doji_frac * rng)
+        small_top = (upper <= np.maximum(body, 0.1 * rng))
+        small_bottom = (lower <= np.maximum(body, 0.1 * rng))
+        hammer = (rng > 0) & (lower >= 2 * body) & small_top & (c < past) & (lower > 0.5 * rng)
+        star = (rng > 0) & (upper >= 2 * body) & small_bottom & (c > past) & (upper > 0.5 * rng)
+        inside = (h < ph) & (lo > pl)
+        hh: Any = True
+        ll: Any = True
+        for k in range(self.swing_bars):
+            hh = hh & (hs[k] > hs[k + 1]) & (ls[k] > ls[k + 1])
+            ll = ll & (hs[k] < hs[k + 1]) & (ls[k] < ls[k + 1])
         return {"bullish_engulfing": bull_eng, "bearish_engulfing": bear_eng, "doji": doji, "hammer": hammer,
                 "shooting_star": star, "inside_bar": inside, "higher_highs": hh, "lower_lows": ll}
 
+    def detect(self, a: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        o, h, lo, c = (np.asarray(a[k], dtype=np.float64) for k in ("open", "high", "low", "close"))
+        po, ph, pl, pc = (ind.shift(x, 1) for x in (o, h, lo, c))
+        hs = [ind.shift(h, k) for k in range(self.swing_bars + 1)]
+        ls = [ind.shift(lo, k) for k in range(self.swing_bars + 1)]
+        with np.errstate(invalid="ignore"):
+            out = self._rules(o, h, lo, c, po, ph, pl, pc, ind.shift(c, self.trend_bars), hs, ls)
+        n = len(c)
+        return {k: (np.full(n, bool(v)) if np.ndim(v) == 0 else v) for k, v in out.items()}
+
     def latest(self, a: Mapping[str, np.ndarray]) -> list[str]:
-        if len(a["close"]) == 0:
+        n = len(a["close"])
+        if n == 0:
             return []
-        tail = {k: np.asarray(v)[-(self.swing_bars + self.trend_bars + 2):] for k, v in a.items()}
-        return [name for name, arr in self.detect(tail).items() if bool(arr[-1])]
+        o, h, lo, c = (np.asarray(a[k], dtype=np.float64)[-(self.swing_bars + self.trend_bars + 2):].tolist()
+                       for k in ("open", "high", "low", "close"))
+
+        def ago(x: list[float], k: int) -> float:
+            return x[-1 - k] if k < len(x) else math.nan
+
+        hs = [ago(h, k) for k in range(self.swing_bars + 1)]
+        ls = [ago(lo, k) for k in range(self.swing_bars + 1)]
+        out = self._rules(o[-1], h[-1], lo[-1], c[-1], ago(o, 1), ago(h, 1), ago(lo, 1), ago(c, 1),
+                          ago(c, self.trend_bars), hs, ls)
+        return [name for name, v in out.items() if bool(v)]
 
     def pivots(self, a: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Indices of confirmed swing highs and lows: bar i is a pivot if it is the extreme of bars
@@ -81,8 +100,14 @@ class PatternRecognizer:
         w = 2 * k + 1
         if len(h) < w:
             return np.empty(0, np.int64), np.empty(0, np.int64)
-        mx = ind.rolling_max(h, w)[w - 1:]  # window centred on i = t - k
-        mn = ind.rolling_min(lo, w)[w - 1:]
+        # the extremes of the windows centred on i = t - k: w shifted views (w is small; rolling_max's block
+        # method pays off on long windows only)
+        m = len(h) - w + 1
+        mx = h[:m].copy()
+        mn = lo[:m].copy()
+        for j in range(1, w):
+            np.maximum(mx, h[j:j + m], out=mx)
+            np.minimum(mn, lo[j:j + m], out=mn)
         centre = np.arange(k, len(h) - k)
         return centre[h[centre] >= mx], centre[lo[centre] <= mn]
 
@@ -101,13 +126,14 @@ class PatternRecognizer:
         if len(prices) == 0:
             return {"support": [], "resistance": []}
         prices.sort()
-        clusters: list[list[float]] = [[float(prices[0])]]
-        for p in prices[1:]:
+        pl = prices.tolist()  # Python floats: the loop below runs per price
+        clusters: list[list[float]] = [[pl[0]]]
+        for p in pl[1:]:
             if p - clusters[-1][-1] <= tol:
-                clusters[-1].append(float(p))
+                clusters[-1].append(p)
             else:
-                clusters.append([float(p)])
-        lv = [(float(np.mean(cl)), len(cl)) for cl in clusters]
+                clusters.append([p])
+        lv = [(math.fsum(cl) / len(cl), len(cl)) for cl in clusters]  # the mean (np.mean's, to rounding)
         sup = sorted((x for x in lv if x[0] < close), key=lambda x: close - x[0])[: self.max_levels]
         res = sorted((x for x in lv if x[0] >= close), key=lambda x: x[0] - close)[: self.max_levels]
         return {"support": [{"price": round(p, 2), "touches": t} for p, t in sup],

@@ -13,19 +13,21 @@ Only bars <= t are used.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+import math
+from typing import Any, Mapping, cast
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from cockpit.domain.settings import RegimeConfig
 from cockpit.domain.signals import Regime
 from cockpit.indicators import core as ind
 
 REGIME_CODES: tuple[Regime, ...] = (Regime.UNKNOWN, Regime.TRENDING_UP, Regime.TRENDING_DOWN, Regime.RANGING,
                                     Regime.HIGH_VOLATILITY)
 
-DEFAULTS = {"adx_period": 14, "adx_trend": 25.0, "vol_window": 24, "vol_lookback": 500, "vol_high_pct": 0.9,
-            "slope_window": 20}
+DEFAULTS: RegimeConfig = {"adx_period": 14, "adx_trend": 25.0, "vol_window": 24, "vol_lookback": 500,
+                          "vol_high_pct": 0.9, "slope_window": 20}
 
 
 def rolling_percentile_rank(x: np.ndarray, w: int, *, last_only: bool = False) -> np.ndarray:
@@ -36,7 +38,12 @@ def rolling_percentile_rank(x: np.ndarray, w: int, *, last_only: bool = False) -
     out = np.full(n, np.nan)
     if n < w:
         return out
-    start = n - 1 if last_only else w - 1
+    if last_only:  # the newest value alone, the same arithmetic without the window view
+        win = x[n - w:]
+        if np.isfinite(win).all():
+            out[-1] = np.count_nonzero(win <= win[-1]) / w
+        return out
+    start = w - 1
     chunk = max(1, 2_000_000 // w)
     for s in range(start, n, chunk):
         e = min(n, s + chunk)
@@ -50,15 +57,16 @@ def rolling_percentile_rank(x: np.ndarray, w: int, *, last_only: bool = False) -
 
 
 class RegimeClassifier:
-    def __init__(self, cfg: Mapping[str, Any] | None = None) -> None:
-        c = dict(DEFAULTS)
-        c.update({k: v for k, v in (cfg or {}).items() if k in DEFAULTS})
-        self.cfg = c
+    def __init__(self, cfg: RegimeConfig | None = None) -> None:
+        given: Mapping[str, Any] = cfg or {}
+        self.cfg = cast(RegimeConfig, {**DEFAULTS, **{k: v for k, v in given.items() if k in DEFAULTS}})
 
     def components(self, a: Mapping[str, np.ndarray], *, last_only: bool = False,
                    pre: Mapping[tuple[str, int], np.ndarray] | None = None) -> dict[str, np.ndarray]:
-        """``pre``: series the caller already computed over the same ``a``, keyed ("adx", period) and
-        ("vol", window); used instead of computing them again."""
+        """``pre``: series the caller already computed over the same ``a``, keyed ("adx", period), ("vol", window)
+        and ("slope", window); used instead of computing them again. With ``last_only`` they may be the
+        trailing part of the series only (what the last bar reads: the volatility's last ``vol_lookback``
+        values, the slope's last value)."""
         c = self.cfg
         pre = pre or {}
         close = np.asarray(a["close"], dtype=np.float64)
@@ -69,8 +77,10 @@ class RegimeClassifier:
         if vol is None:
             vol = ind.realized_vol(close, c["vol_window"])
         pct = rolling_percentile_rank(vol, c["vol_lookback"], last_only=last_only)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            slope = ind.linreg_slope(np.log(close), c["slope_window"])
+        slope = pre.get(("slope", int(c["slope_window"])))
+        if slope is None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                slope = ind.linreg_slope(np.log(close), c["slope_window"])
         return {"adx": adx, "vol": vol, "vol_pct": pct, "slope": slope}
 
     def classify_series(self, a: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -95,6 +105,6 @@ class RegimeClassifier:
         code = int(self._codes({k: v[-1:] for k, v in comp.items()})[0])
 
         def num(v: float) -> float | None:
-            return float(f"{v:.6g}") if np.isfinite(v) else None
+            return float(f"{v:.6g}") if math.isfinite(v) else None
 
         return REGIME_CODES[code], {k: num(float(v[-1])) for k, v in comp.items()}

@@ -385,7 +385,7 @@ def import_funding_csv(db: peewee.Database, path: str | Path, *, symbol: str, ov
     return res
 
 
-def record_run(db: peewee.Database, *, source: str, symbol: str, timeframe: str | None, data_type: str,
+def record_run(db: peewee.Database | peewee.DatabaseProxy, *, source: str, symbol: str, timeframe: str | None, data_type: str,
                started_at: int, ended_at: int, rows: int | None, status: str, error: str | None) -> int:
     return int(IngestionRun.insert(source=source, symbol=symbol, timeframe=timeframe, data_type=data_type,
                                    started_at=started_at, ended_at=ended_at, rows_inserted=rows, status=status,

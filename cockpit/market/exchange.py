@@ -17,22 +17,25 @@ from urllib.parse import urlsplit, urlunsplit
 
 import ccxt
 
+from cockpit.domain.settings import Config
+
 
 class ExchangeSetupError(RuntimeError):
     pass
 
 
-def credentials_from_env(cfg: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> dict[str, str] | None:
+def credentials_from_env(cfg: Config, environ: Mapping[str, str] | None = None) -> dict[str, str] | None:
     """{'apiKey','secret','password'} from the configured variables, or None when any is missing."""
     environ = os.environ if environ is None else environ
     ex = cfg["exchange"]
-    vals = [environ.get(ex["api_key_env"]), environ.get(ex["secret_env"]), environ.get(ex["passphrase_env"])]
-    if not all(vals):
+    key, secret, password = (environ.get(ex["api_key_env"]), environ.get(ex["secret_env"]),
+                             environ.get(ex["passphrase_env"]))
+    if not (key and secret and password):
         return None
-    return {"apiKey": vals[0], "secret": vals[1], "password": vals[2]}
+    return {"apiKey": key, "secret": secret, "password": password}
 
 
-def _setup(cfg: Mapping[str, Any], mode: str | None, rest_url: str | None, credentials: Mapping[str, str] | None,
+def _setup(cfg: Config, mode: str | None, rest_url: str | None, credentials: Mapping[str, str] | None,
            for_tests: bool, environ: Mapping[str, str] | None) -> tuple[str, str | None, dict[str, Any]]:
     """(mode, REST URL, ccxt constructor config), shared by the sync and the streaming client."""
     ex_cfg = cfg["exchange"]
@@ -63,7 +66,7 @@ def ws_url_for(rest_url: str) -> str:
     return urlunsplit((scheme, u.netloc, "/ws/v5", "", ""))
 
 
-def make_stream_exchange(cfg: Mapping[str, Any], *, mode: str | None = None, rest_url: str | None = None,
+def make_stream_exchange(cfg: Config, *, mode: str | None = None, rest_url: str | None = None,
                          ws_url: str | None = None, credentials: Mapping[str, str] | None = None,
                          for_tests: bool = False, environ: Mapping[str, str] | None = None) -> Any:
     """An async ccxt.pro okx client (WebSocket streams, REST too) configured like ``make_exchange``.
@@ -85,7 +88,7 @@ def make_stream_exchange(cfg: Mapping[str, Any], *, mode: str | None = None, res
     return client
 
 
-def make_exchange(cfg: Mapping[str, Any], *, mode: str | None = None, rest_url: str | None = None,
+def make_exchange(cfg: Config, *, mode: str | None = None, rest_url: str | None = None,
                   credentials: Mapping[str, str] | None = None, for_tests: bool = False,
                   environ: Mapping[str, str] | None = None) -> ccxt.okx:
     """A sync ccxt okx client for ``mode`` (default ``exchange.mode``).

@@ -20,7 +20,7 @@ import math
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, TypeGuard
 
 import ccxt
 import peewee
@@ -30,6 +30,7 @@ from cockpit.db.connection import database_proxy
 from cockpit.db.models import FundingRate, LongShortRatio, MarketData, OpenInterest, PriceSnapshot
 from cockpit.db.portable import insert_many_ignore
 from cockpit.domain.market import timeframe_ms
+from cockpit.domain.settings import Config
 from cockpit.market.csv_import import CANDLE_FIELDS, FUNDING_FIELDS, record_run
 
 log = logging.getLogger("cockpit.market.ingest")
@@ -75,7 +76,9 @@ class IngestSummary:
                 "steps": [s.__dict__.copy() for s in self.steps]}
 
 
-def _finite(*xs: Any) -> bool:
+def _finite(x: Any, *more: Any) -> TypeGuard[float]:
+    """Whether every argument is a finite int or float (the type checker then takes the first for a float)."""
+    xs = (x, *more)
     return all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in xs)
 
 
@@ -102,7 +105,7 @@ def valid_candle(row: Any, tf_ms: int, now_ms: int) -> str | None:
 class MarketIngestor:
     """Keeps the database's market data current from one ccxt exchange. Thread: the caller's."""
 
-    def __init__(self, exchange: ccxt.Exchange, cfg: Mapping[str, Any], clock, *, db: peewee.Database | None = None,
+    def __init__(self, exchange: ccxt.Exchange, cfg: Config, clock, *, db: peewee.Database | None = None,
                  symbol: str | None = None, timeframes: list[str] | None = None, source: str | None = None,
                  backoff_s: float = 0.25, max_backoff_s: float = 4.0, sleep: Callable[[float], None] = time.sleep,
                  rng: random.Random | None = None, max_pages: int = 1000) -> None:
@@ -265,7 +268,7 @@ class MarketIngestor:
                 return
             if last + tf_ms < top:
                 self._page_back(step, tf, top, max(since_ms, last + tf_ms), t_now)
-            if first > since_ms:
+            if first is not None and first > since_ms:  # (first is set whenever last is)
                 self._page_back(step, tf, first, since_ms, t_now)
         return self._step("candles", tf, body)
 

@@ -190,6 +190,8 @@ class StreamFollower:
     async def _mark_price(self) -> None:
         t = await self._client.watch_mark_price(self.symbol)
         mark = t.get("markPrice") or (t.get("info") or {}).get("markPx")
+        if mark is None:
+            return
         try:
             mark = float(mark)
         except (TypeError, ValueError):

@@ -8,7 +8,9 @@ from the terminal (Telegram, Discord, Slack, e-mail, ntfy, Matrix, a JSON webhoo
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
+
+from cockpit.domain.settings import Config
 
 __all__ = ["Message", "Notifier", "attach_notifier", "build_destinations"]
 
@@ -26,7 +28,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'cockpit.notify' has no attribute {name!r}")
 
 
-def attach_notifier(cfg: Mapping[str, Any], stages: Any, *, log: Any = None, db: Any = None) -> str:
+def attach_notifier(cfg: Config, stages: Any, *, log: Any = None, db: Any = None) -> str:
     """Start a Notifier on the stages' clock and register its stop() as a closer (closers run after the
     engine's last heartbeat, so "engine stopped" still goes out). Returns the availability text."""
     if not cfg["notify"]["urls"]:

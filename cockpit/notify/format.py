@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from cockpit.domain.text import clean_text
 
@@ -168,7 +168,8 @@ def pending_approval(order: Mapping[str, Any], decision: Mapping[str, Any] | Non
     base, quote = split_symbol(order.get("symbol", ""))
     lines = [f"{_order_head(order)} {order.get('symbol', '')} (order #{oid}, {order.get('type', 'market')}"
              + (f", {float(order['leverage']):g}x" if _f(order.get("leverage")) else "") + ")"]
-    ra = order.get("risk_assessment") if isinstance(order.get("risk_assessment"), Mapping) else {}
+    given = order.get("risk_assessment")
+    ra: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
     ref = _f(order.get("price")) or _f((ra.get("inputs") or {}).get("mark_price"))
     if ref and _f(order.get("amount")):
         lines.append(f"Notional: ≈ {money(ref * float(order['amount']), quote)} (reference {price(ref, quote)})")
@@ -200,7 +201,7 @@ def pending_approval(order: Mapping[str, Any], decision: Mapping[str, Any] | Non
                    WARNING)
 
 
-def fills(order: Mapping[str, Any] | None, trades: list[Mapping[str, Any]], *, label: str) -> Message:
+def fills(order: Mapping[str, Any] | None, trades: Sequence[Mapping[str, Any]], *, label: str) -> Message:
     t0 = trades[0]
     symbol = t0.get("symbol") or (order or {}).get("symbol", "")
     base, quote = split_symbol(symbol)

@@ -24,6 +24,7 @@ from cockpit.data import engine_store
 from cockpit.data.data_service import DataService
 from cockpit.db.connection import database_proxy
 from cockpit.domain.clock import Clock
+from cockpit.domain.settings import Config
 from cockpit.notify import format as fmt
 from cockpit.notify.format import Message
 from cockpit.notify.senders import Destination, DestinationError, DestinationWorker
@@ -47,7 +48,7 @@ def _json(value: Any) -> Any:
     return value
 
 
-def build_destinations(cfg: Mapping[str, Any], environ: Mapping[str, str] | None = None
+def build_destinations(cfg: Config, environ: Mapping[str, str] | None = None
                        ) -> tuple[list[Destination], list[str]]:
     """The usable destinations of ``notify.urls`` and a safe description of each unusable one."""
     environ = os.environ if environ is None else environ
@@ -63,7 +64,7 @@ def build_destinations(cfg: Mapping[str, Any], environ: Mapping[str, str] | None
 class Notifier:
     """``Notifier(cfg, ds, clock).start()`` … ``stop()``; ``poll_once()`` reads and queues once."""
 
-    def __init__(self, cfg: Mapping[str, Any], ds: DataService | None = None, clock: Clock | None = None, *,
+    def __init__(self, cfg: Config, ds: DataService | None = None, clock: Clock | None = None, *,
                  start_from_id: int | None = None, environ: Mapping[str, str] | None = None,
                  destinations: list[Destination] | None = None, db: Any = None,
                  log: Callable[..., None] | None = None) -> None:
@@ -229,10 +230,16 @@ class Notifier:
                 engine_store.set_state(CURSOR_KEY, self._cursor, now_ms=self._now())
             return n
 
+    @property
+    def _cur(self) -> dict[str, int]:
+        """The cursor while following (poll sets it first)."""
+        assert self._cursor is not None, "the notifier follows tables only after poll() has set its cursor"
+        return self._cursor
+
     def _follow_orders(self) -> int:
         n = 0
-        for ev in self.ds.rows_since("order_lifecycle_events", self._cursor["order_lifecycle_events"], limit=500):
-            self._cursor["order_lifecycle_events"] = ev["id"]
+        for ev in self.ds.rows_since("order_lifecycle_events", self._cur["order_lifecycle_events"], limit=500):
+            self._cur["order_lifecycle_events"] = ev["id"]
             status = ev.get("status")
             if status == "pending_approval" and "pending_approval" in self.kinds:
                 order = self.ds.order(ev["order_id"])
@@ -248,10 +255,10 @@ class Notifier:
         return n
 
     def _follow_fills(self) -> int:
-        rows = self.ds.rows_since("trades", self._cursor["trades"], limit=500)
+        rows = self.ds.rows_since("trades", self._cur["trades"], limit=500)
         if not rows:
             return 0
-        self._cursor["trades"] = rows[-1]["id"]
+        self._cur["trades"] = rows[-1]["id"]
         if "fill" not in self.kinds:
             return 0
         by_order: dict[int, list[dict[str, Any]]] = {}
@@ -265,8 +272,8 @@ class Notifier:
     def _follow_risk(self) -> int:
         n = 0
         repeat_ms = int(self.n["risk_repeat_s"]) * 1000
-        for ev in self.ds.rows_since("risk_events", self._cursor["risk_events"], limit=500):
-            self._cursor["risk_events"] = ev["id"]
+        for ev in self.ds.rows_since("risk_events", self._cur["risk_events"], limit=500):
+            self._cur["risk_events"] = ev["id"]
             level = str(ev.get("level", "")).upper()
             if ev.get("rule") in SKIP_RULES or LEVELS.get(level, 0) < self.min_level or "risk" not in self.kinds:
                 continue
@@ -310,7 +317,7 @@ class Notifier:
         if state == "running":
             if prev_state != "running":
                 event = "started"
-            elif int(beat.get("cycles") or 0) < int(prev.get("cycles") or 0):
+            elif int(beat.get("cycles") or 0) < int((prev or {}).get("cycles") or 0):
                 event = "restarted"  # counting from zero again without a clean stop in between
         elif state in ("stopped", "failed") and prev_state != state:
             event = "stopped"

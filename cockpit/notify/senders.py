@@ -127,13 +127,14 @@ class DestinationWorker:
     rate limit, retries with exponential backoff; a final failure goes to ``on_failure``."""
 
     def __init__(self, dest: Destination, *, retries: int, backoff_s: float, rate_per_minute: float, burst: int,
-                 queue_size: int, timeout_s: float,
+                 queue_size: int, timeout_s: float, max_backoff_s: float = 300.0,
                  on_failure: Callable[["DestinationWorker", Message, str, int], None] | None = None,
                  on_exit: Callable[[], None] | None = None,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.dest = dest
         self.retries = int(retries)
         self.backoff_s = float(backoff_s)
+        self.max_backoff_s = float(max_backoff_s)  # the doubling backoff's cap (``notify test`` waits 30 s at most)
         self.timeout_s = float(timeout_s)
         self.bucket = TokenBucket(rate_per_minute, burst, monotonic=monotonic)
         self._q: collections.deque[Message] = collections.deque(maxlen=int(queue_size))
@@ -206,7 +207,8 @@ class DestinationWorker:
                 self._on_exit()
 
     def deliver(self, msg: Message) -> bool:
-        """Rate limit, then up to 1 + retries attempts with backoff. True when delivered."""
+        """Rate limit, then up to 1 + retries attempts with backoff. True when delivered. Runs in the worker's
+        thread, or in the caller's (``cockpit notify test``: one message, no thread)."""
         wait = self.bucket.wait_s()
         while wait > 0 and not self._stop.is_set():
             self._stop.wait(wait)
@@ -216,7 +218,7 @@ class DestinationWorker:
         for attempt in range(self.retries + 1):
             if attempt:
                 # Backoff doubles; a stop request shortens it but the attempts still happen.
-                if self._stop.wait(min(self.backoff_s * (2 ** (attempt - 1)), 300.0)):
+                if self._stop.wait(min(self.backoff_s * (2 ** (attempt - 1)), self.max_backoff_s)):
                     pass
             self.attempts += 1
             ok, err = self.dest.send_once(msg, timeout_s=self.timeout_s)

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import asyncssh
+from asyncssh.misc import OptionsParser
 
 ROLES = ("viewer", "trader")
 DEFAULT_ROLE = "viewer"
@@ -44,8 +45,6 @@ OPERATOR_ENV = "COCKPIT_OPERATOR"
 DEFAULT_TERM = "xterm-256color"
 KILL_GRACE_S = 3.0
 
-# "<type> <base64> [comment]" somewhere in an authorized_keys line, after any options.
-_KEY_RE = re.compile(r"(?:^|\s)((?:ssh-|ecdsa-|sk-)[\w@.-]+)\s+([A-Za-z0-9+/]+={0,3})(?:\s+(.*))?$")
 _COMMENT_ROLE_RE = re.compile(r"(?:^|\s)cockpit-role=(\S+)")  # recognised only to warn that it is ignored
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
 # Inherited variables a session child must not see (the server's own terminal, client env).
@@ -81,26 +80,27 @@ _HARMLESS_OPTIONS = frozenset({"environment", "from", "restrict", "pty", "comman
                                "permitlisten"})
 
 
-def _option_names(options: str) -> list[str]:
-    """Names of the comma-separated options before the key (commas inside quotes do not split)."""
-    names, part, quoted = [], "", False
-    for ch in options.strip():
-        if ch == '"':
-            quoted = not quoted
-        if ch == "," and not quoted:
-            names.append(part)
-            part = ""
-        else:
-            part += ch
-    names.append(part)
-    return [n.split("=", 1)[0].strip().lower() for n in names if n.strip()]
+class _EnvironmentNames(OptionsParser):
+    """asyncssh's own option parser, keeping every ``environment=`` name: its entry keeps only the last value of
+    a name, and a role given twice must be refused, not decided by order."""
+
+    def __init__(self, line: str) -> None:
+        super().__init__()
+        self.names: list[str] = []
+        self._parse_options(line)
+
+    def _add_environment(self, option: str, value: str) -> None:
+        self.names.append(value.split("=", 1)[0])
+
+    _handlers = {"environment": _add_environment}
 
 
 def parse_authorized_keys(text: str) -> tuple[list[AuthorizedKey], list[str]]:
     """Parse authorized_keys text -> (usable entries, problems with line numbers).
 
-    Lines that are not plain user keys (certificate authorities, X.509), carry an unknown role or
-    two different roles are left out and reported, never guessed at.
+    asyncssh parses each line (key, comment, options); lines that are not plain user keys (certificate
+    authorities, X.509), carry an option we would not honour, an unknown role or two roles are left out and
+    reported, never guessed at.
     """
     entries: list[AuthorizedKey] = []
     problems: list[str] = []
@@ -113,30 +113,26 @@ def parse_authorized_keys(text: str) -> tuple[list[AuthorizedKey], list[str]]:
         except (ValueError, asyncssh.KeyImportError) as e:
             problems.append(f"line {no}: not a public key ({e})")
             continue
-        m = _KEY_RE.search(line)
-        key = None
-        if m:
-            try:
-                key = asyncssh.import_public_key(f"{m.group(1)} {m.group(2)}")
-            except (ValueError, asyncssh.KeyImportError):
-                key = None
-        options = line[: m.start()] if m else ""
-        if key is None or "cert-authority" in options:
+        # asyncssh returns an entry's options from validate(), but only for a matching client; at load time
+        # they are read from the line's single user entry (its key, comment and options), failing closed.
+        found = getattr(matcher, "_user_entries", None)
+        if isinstance(found, list) and not found:
             problems.append(f"line {no}: only plain public keys are supported (no cert-authority or X.509)")
             continue
-        unsupported = sorted(set(_option_names(options)) - _HARMLESS_OPTIONS)
+        entry = found[0] if isinstance(found, list) and len(found) == 1 else None
+        key, options = getattr(entry, "key", None), getattr(entry, "options", None)
+        if key is None or not isinstance(options, dict):
+            problems.append(f"line {no}: cannot read this entry's options (unexpected asyncssh version); refused")
+            continue
+        unsupported = sorted({str(name).lower() for name in options} - _HARMLESS_OPTIONS)
         if unsupported:
             # e.g. expiry-time or no-pty: an option we would not honour must not be silently ignored.
             problems.append(f"line {no}: unsupported option(s) {', '.join(unsupported)}; allowed: "
                             f"{', '.join(sorted(_HARMLESS_OPTIONS))}")
             continue
-        comment = _UNPRINTABLE.sub("", (m.group(3) or "").strip())
-        parsed = _entry_options(matcher)
-        if parsed is None:
-            problems.append(f"line {no}: cannot read this entry's options (unexpected asyncssh version); refused")
-            continue
-        env = parsed.get("environment") or {}
-        if options.count("COCKPIT_ROLE=") > 1:
+        comment = _UNPRINTABLE.sub("", (key.get_comment() or "").strip())
+        env = options.get("environment") or {}
+        if options and _EnvironmentNames(line).names.count(ROLE_ENV) > 1:
             problems.append(f"line {no}: COCKPIT_ROLE is set more than once in the options; refused")
             continue
         role = env.get(ROLE_ENV, DEFAULT_ROLE) if isinstance(env, dict) else DEFAULT_ROLE
@@ -150,18 +146,6 @@ def parse_authorized_keys(text: str) -> tuple[list[AuthorizedKey], list[str]]:
                             f'environment="COCKPIT_ROLE=trader" before the key')
         entries.append(AuthorizedKey(key.get_fingerprint("sha256"), comment, role, no, matcher))
     return entries, problems
-
-
-def _entry_options(matcher: Any) -> dict[str, Any] | None:
-    """The options asyncssh parsed for a one-line SSHAuthorizedKeys (``{"environment": {...}, "from": [...]}``).
-
-    asyncssh returns these options from ``validate()``, but only for a matching client; at load
-    time they are read from its single user entry. None when that is not what we find (fail closed).
-    """
-    entries = getattr(matcher, "_user_entries", None)
-    if not isinstance(entries, list) or len(entries) != 1 or not isinstance(getattr(entries[0], "options", None), dict):
-        return None
-    return entries[0].options
 
 
 class AuthorizedKeysFile:

@@ -143,6 +143,9 @@ def build_web_server(child_argv: list[str], *, host: str, port: int, role: str =
     class GuardedServer(Server):
         """textual-serve's routes, under the guard's secret prefix and behind its middleware."""
 
+        guard: WebGuard  # set by build_web_server right after construction
+        secret_url: str
+
         async def _make_app(self) -> web.Application:
             prefix = self.guard.prefix
             app = web.Application(middlewares=[self.guard.middleware()])

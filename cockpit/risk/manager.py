@@ -3,7 +3,8 @@
 ``RiskManager.check(intent, account, market)`` returns a ``RiskResult``: approved, reduced (a smaller
 intent that fits every limit) or rejected (with reasons). ``RiskResult.assessment`` holds every
 rule's outcome as a JSON-able dict (stored in decisions.risk_assessment / orders.risk_assessment).
-Each rule that rejects, reduces or warns produces a risk_events row through the risk state.
+Each rule that rejects, reduces or warns produces a risk_events row through the risk state. The entry
+rules are objects of their own, checked in order: ``cockpit.risk.rules``.
 
 Reduce-only orders (closing a position) skip every entry rule: the kill switch, a daily loss or a
 drawdown halt must never stop a position from being closed. They are only clipped to the position
@@ -15,19 +16,17 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping
+from typing import Any, Mapping, cast
 
 from cockpit.domain.clock import Clock, clock_rate
 from cockpit.domain.orders import AccountState, OrderIntent
-from cockpit.domain.signals import RiskEvent, RiskLevel
+from cockpit.domain.settings import Config, RiskConfig
+from cockpit.domain.signals import RISK_RULES, RiskEvent, RiskLevel
+from cockpit.risk.rules import ENTRY_RULES, EntryContext
+from cockpit.risk.rules import EPS as _EPS
 from cockpit.risk.state import MemoryRiskState, RiskState, utc_day
 
-RULES = (
-    "kill_switch", "position_unconfirmed", "stale_data", "max_drawdown", "daily_loss", "order_rate", "max_leverage", "price_sanity", "stop_loss",
-    "take_profit", "max_position", "effective_leverage", "per_trade_risk", "total_risk", "precision", "reduce_only",
-)
-HOUR_MS = 3_600_000
-_EPS = 1e-12
+RULES = RISK_RULES  # every rule checked here, in order (cockpit.domain.signals: the one list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +50,9 @@ class RiskLimits:
     disabled_rules: tuple[str, ...] = ()
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any]) -> "RiskLimits":
+    def from_config(cls, cfg: Config | RiskConfig) -> "RiskLimits":
         """From the whole config or its ``risk`` section."""
-        r = cfg.get("risk", cfg)
+        r = cast(Mapping[str, Any], cfg.get("risk", cfg))
         names = set(cls.__dataclass_fields__)
         kw = {k: v for k, v in r.items() if k in names}
         if "disabled_rules" in kw:
@@ -140,16 +139,6 @@ class _Check:
     def rejected(self) -> bool:
         return bool(self.reasons)
 
-    def reduce_to(self, rule: str, max_amount: float, detail: str, **values: Any) -> None:
-        if max_amount <= _EPS:
-            self.outcome(rule, "rejected", detail + "; nothing fits", **values)
-        elif self.amount > max_amount * (1 + 1e-9):
-            before = self.amount
-            self.amount = max_amount
-            self.outcome(rule, "reduced", detail, amount_before=before, amount_after=max_amount, **values)
-        else:
-            self.outcome(rule, "pass", "", **values)
-
 
 def _jsonable(v: Any) -> Any:
     if isinstance(v, float):
@@ -160,7 +149,7 @@ def _jsonable(v: Any) -> Any:
 class RiskManager:
     """Checks intents against the limits; holds the kill switch and the drawdown halt."""
 
-    def __init__(self, limits: RiskLimits | Mapping[str, Any] | None = None, *, clock: Clock,
+    def __init__(self, limits: RiskLimits | Config | RiskConfig | None = None, *, clock: Clock,
                  state: RiskState | None = None) -> None:
         if limits is None:
             limits = RiskLimits()
@@ -224,20 +213,11 @@ class RiskManager:
               record: bool = True) -> RiskResult:
         now = self.clock.now_ms()
         c = _Check(intent)
-        lim = self.limits
-        off = set(lim.disabled_rules)
         mark = market.mark_price if market.mark_price and market.mark_price > 0 else None
         entry = float(intent.price) if intent.type == "limit" and intent.price else mark
         pos = account.position
         pos_signed = pos.signed_size if pos is not None else 0.0
-        side_sign = 1 if intent.side == "buy" else -1
         equity = float(account.equity)
-
-        def enabled(rule: str) -> bool:
-            if rule in off:
-                c.outcome(rule, "skipped", "disabled in risk.disabled_rules")
-                return False
-            return True
 
         if intent.side not in ("buy", "sell") or not (intent.amount > 0) or not math.isfinite(intent.amount):
             c.outcome("intent", "rejected", f"malformed intent: side={intent.side!r} amount={intent.amount!r}")
@@ -255,7 +235,8 @@ class RiskManager:
                 pos = replace(pos, side="long" if led > 0 else "short", size=abs(led))
             self._check_reduce_only(c, intent, pos)
         else:
-            self._check_entry(c, intent, account, market, mark, entry, pos_signed, side_sign, equity, now, enabled)
+            self._check_entry(c, EntryContext(intent, account, self.limits, self.state, self.clock, now, mark, entry,
+                                              c.amount))
 
         # Precision and minimum size apply to every order, closing ones included.
         if not c.rejected:
@@ -337,177 +318,25 @@ class RiskManager:
         else:
             c.outcome("reduce_only", "pass", position=pos.size)
 
-    def _check_entry(self, c: _Check, intent: OrderIntent, account: AccountState, market: MarketState,
-                     mark: float | None, entry: float | None, pos_signed: float, side_sign: int, equity: float,
-                     now: int, enabled) -> None:
-        lim = self.limits
+    def _check_entry(self, c: _Check, ctx: EntryContext) -> None:
+        """The entry rules in order (cockpit.risk.rules): each records its verdict; a final one ends the check."""
         c.rules["reduce_only"] = {"status": "skipped", "detail": "entry order"}
-
-        # Halts: the kill switch, the drawdown halt and the daily loss limit stop new entries.
-        kill = self.state.kill_switch()
-        if kill is not None:
-            c.outcome("kill_switch", "rejected", "kill switch engaged: no new entries until it is cleared",
-                      level=RiskLevel.CRITICAL, since=kill.get("since"), by=kill.get("by"))
-        else:
-            c.outcome("kill_switch", "pass")
-
-        # What the account figures are worth: a position not confirmed (an empty or unreadable reply the
-        # ledger does not back) or data older than max_snapshot_age_s is no basis for an entry.
-        ledger = account.ledger_position
-        if not account.position_confirmed:
-            c.outcome("position_unconfirmed", "rejected",
-                      "position not confirmed: " + (account.position_note or "no usable position reply")
-                      + "; no new entries until it is", level=RiskLevel.ERROR,
-                      exchange_position=pos_signed if account.position is not None else None, ledger_position=ledger)
-        else:
-            c.outcome("position_unconfirmed", "pass", account.position_note, ledger_position=ledger)
-        if account.as_of_ms is None:
-            c.rules["stale_data"] = {"status": "skipped", "detail": "no snapshot time given (dry run)"}
-        else:
-            age_s = (now - account.as_of_ms) / clock_rate(self.clock) / 1000.0
-            if age_s > lim.max_snapshot_age_s:
-                c.outcome("stale_data", "rejected",
-                          f"position/balance read {age_s:.1f} s ago, older than risk.max_snapshot_age_s "
-                          f"{lim.max_snapshot_age_s:g} s", level=RiskLevel.ERROR, age_s=age_s,
-                          as_of=account.as_of_ms, limit_s=lim.max_snapshot_age_s)
-            else:
-                c.outcome("stale_data", "pass", age_s=age_s, as_of=account.as_of_ms)
-
-        if enabled("max_drawdown"):
-            peak = self.state.peak_equity(equity, now_ms=now)
-            dd = (peak - equity) / peak if peak > 0 else 0.0
-            halt = self.state.drawdown_halt()
-            if halt is None and dd >= lim.max_drawdown_pct:
-                self.state.set_drawdown_halt(True, now_ms=now, details={"peak": peak, "equity": equity, "drawdown": dd})
-                halt = self.state.drawdown_halt()
-            if halt is not None:
-                c.outcome("max_drawdown", "rejected",
-                          f"drawdown halt: equity {equity:.2f} is {dd:.2%} below the peak {peak:.2f} "
-                          f"(limit {lim.max_drawdown_pct:.2%}); clear with `cockpit kill --clear`",
-                          level=RiskLevel.CRITICAL, drawdown=dd, peak=peak, limit=lim.max_drawdown_pct)
-            else:
-                c.outcome("max_drawdown", "pass", drawdown=dd, peak=peak, limit=lim.max_drawdown_pct)
-
-        if enabled("daily_loss"):
-            start = self.state.day_start_equity(utc_day(now), equity, now_ms=now)
-            loss = (start - equity) / start if start > 0 else 0.0
-            if loss >= lim.daily_loss_limit_pct:
-                c.outcome("daily_loss", "rejected",
-                          f"daily loss {loss:.2%} reached the limit {lim.daily_loss_limit_pct:.2%}: "
-                          "no new entries until the next UTC day", day_start_equity=start, loss=loss,
-                          limit=lim.daily_loss_limit_pct)
-            else:
-                c.outcome("daily_loss", "pass", day_start_equity=start, loss=loss, limit=lim.daily_loss_limit_pct)
-
-        if enabled("order_rate"):
-            n = self.state.submissions_since(now - HOUR_MS)
-            if n >= lim.max_orders_per_hour:
-                c.outcome("order_rate", "rejected",
-                          f"{n} orders submitted in the last hour (limit {lim.max_orders_per_hour})",
-                          count=n, limit=lim.max_orders_per_hour)
-            else:
-                c.outcome("order_rate", "pass", count=n, limit=lim.max_orders_per_hour)
-
-        if enabled("max_leverage"):
-            if intent.leverage > lim.max_leverage + _EPS:
-                c.outcome("max_leverage", "rejected", f"leverage {intent.leverage:g} above the limit {lim.max_leverage:g}",
-                          leverage=intent.leverage, limit=lim.max_leverage)
-            else:
-                c.outcome("max_leverage", "pass", leverage=intent.leverage, limit=lim.max_leverage)
-
-        # Prices: a mark price is needed for everything below.
-        if mark is None:
-            c.outcome("price_sanity", "rejected", "no mark price: cannot value the order")
-            return
-        if enabled("price_sanity"):
-            ref = intent.price if intent.price else None
-            if ref is None:
-                c.outcome("price_sanity", "pass", "market order at the mark", mark_price=mark)
-            elif ref <= 0 or not math.isfinite(ref):
-                c.outcome("price_sanity", "rejected", f"invalid price {ref!r}")
-            else:
-                dev = abs(ref - mark) / mark
-                if dev > lim.price_sanity_pct:
-                    c.outcome("price_sanity", "rejected",
-                              f"price {ref:g} is {dev:.2%} from the mark {mark:g} (limit {lim.price_sanity_pct:.2%})",
-                              price=ref, mark_price=mark, deviation=dev, limit=lim.price_sanity_pct)
-                else:
-                    c.outcome("price_sanity", "pass", price=ref, mark_price=mark, deviation=dev)
-        assert entry is not None
-
-        stop = intent.stop_loss
-        stop_ok = False
-        if enabled("stop_loss"):
-            if stop is None:
-                if lim.require_stop_loss:
-                    c.outcome("stop_loss", "rejected", "a stop-loss is required for every entry")
-                else:
-                    c.outcome("stop_loss", "warn", "no stop-loss (risk.require_stop_loss is off)")
-            elif (side_sign > 0 and stop >= entry) or (side_sign < 0 and stop <= entry):
-                c.outcome("stop_loss", "rejected",
-                          f"stop-loss {stop:g} on the wrong side of the entry {entry:g} for a {intent.side}",
-                          stop_loss=stop, entry=entry)
-            else:
-                dist = abs(entry - stop) / entry
-                if dist < lim.min_stop_distance_pct:
-                    c.outcome("stop_loss", "rejected",
-                              f"stop-loss {dist:.3%} from the entry, tighter than {lim.min_stop_distance_pct:.3%}",
-                              distance=dist, min=lim.min_stop_distance_pct, max=lim.max_stop_distance_pct)
-                elif dist > lim.max_stop_distance_pct:
-                    c.outcome("stop_loss", "rejected",
-                              f"stop-loss {dist:.3%} from the entry, wider than {lim.max_stop_distance_pct:.3%}",
-                              distance=dist, min=lim.min_stop_distance_pct, max=lim.max_stop_distance_pct)
-                else:
-                    stop_ok = True
-                    c.outcome("stop_loss", "pass", distance=dist)
-        elif stop is not None and ((side_sign > 0 and stop < entry) or (side_sign < 0 and stop > entry)):
-            stop_ok = True
-
-        tp = intent.take_profit
-        if tp is not None and enabled("take_profit"):
-            if (side_sign > 0 and tp <= entry) or (side_sign < 0 and tp >= entry):
-                c.outcome("take_profit", "rejected",
-                          f"take-profit {tp:g} on the wrong side of the entry {entry:g} for a {intent.side}",
-                          take_profit=tp, entry=entry)
-            else:
-                c.outcome("take_profit", "pass", take_profit=tp)
-        elif tp is None:
-            c.rules["take_profit"] = {"status": "skipped", "detail": "no take-profit"}
-
-        # Sizing: each rule may shrink the amount to fit (never grow it).
-        if equity <= 0:
-            c.outcome("max_position", "rejected", f"equity {equity:g} is not positive")
-            return
-        # The exposure the caps start from: the larger, in this order's direction, of the exchange's position
-        # and the ledger's (our own recorded fills), so a reply that forgets a position cannot lift the cap.
-        exposure = side_sign * pos_signed
-        if ledger is not None:
-            exposure = max(exposure, side_sign * ledger)
-        if enabled("max_position"):
-            cap_notional = min(lim.max_position_notional, lim.max_position_pct_equity * equity)
-            cap_size = cap_notional / entry
-            c.reduce_to("max_position", cap_size - exposure,
-                        f"resulting position capped at {cap_notional:.2f} USDT "
-                        f"(min of {lim.max_position_notional:g} and {lim.max_position_pct_equity:g} x equity)",
-                        cap_notional=cap_notional, position=pos_signed, ledger_position=ledger)
-        if enabled("effective_leverage"):
-            cap_size = lim.max_leverage * equity / entry
-            c.reduce_to("effective_leverage", cap_size - exposure,
-                        f"resulting position capped at {lim.max_leverage:g}x equity",
-                        cap_notional=cap_size * entry, limit=lim.max_leverage)
-        if stop_ok and stop is not None:
-            per_unit = abs(entry - stop)
-            if enabled("per_trade_risk"):
-                budget = lim.max_risk_per_trade_pct * equity
-                c.reduce_to("per_trade_risk", budget / per_unit,
-                            f"risk |entry-stop| x size capped at {lim.max_risk_per_trade_pct:.2%} of equity ({budget:.2f})",
-                            budget=budget, risk=per_unit * c.amount)
-            if enabled("total_risk"):
-                budget = lim.max_total_risk_pct * equity - account.open_risk
-                c.reduce_to("total_risk", budget / per_unit,
-                            f"total open risk capped at {lim.max_total_risk_pct:.2%} of equity "
-                            f"({lim.max_total_risk_pct * equity:.2f}); already open {account.open_risk:.2f}",
-                            open_risk=account.open_risk, limit=lim.max_total_risk_pct * equity)
-        else:
-            for rule in ("per_trade_risk", "total_risk"):
-                c.rules.setdefault(rule, {"status": "skipped", "detail": "no valid stop-loss to measure risk"})
+        off = self.limits.disabled_rules
+        for rule in ENTRY_RULES:
+            why = rule.not_applicable(ctx)
+            if why is not None:
+                c.outcome(rule.name, "skipped", why)
+                continue
+            if rule.switchable and rule.name in off:
+                c.outcome(rule.name, "skipped", "disabled in risk.disabled_rules")
+                rule.when_disabled(ctx)
+                continue
+            v = rule.check(ctx)
+            if v is None:
+                continue
+            if v.amount is not None:
+                ctx.amount = v.amount
+            c.outcome(rule.name, v.status, v.detail, level=v.level, **v.values)
+            if v.final:
+                break
+        c.amount = ctx.amount

@@ -11,6 +11,7 @@ from typing import Any
 
 INST_ID = "BTC-USDT-SWAP"
 INST_FAMILY = "BTC-USDT"
+INST_ID_CODE = 10459          # OKX's numeric instrument code (instruments' instIdCode; WebSocket order entry takes it)
 CT_VAL = 0.01          # BTC per contract, as on OKX
 TICK_SZ = 0.1
 LOT_SZ = 0.01
@@ -91,6 +92,7 @@ class AlgoOrder:
     trigger_px: float | None = None      # trigger orders
     order_px: float | None = None        # trigger orders: -1 = market
     trigger_up: bool = True              # trigger orders: fires when the price rises to trigger_px
+    trigger_px_type: str = "last"        # trigger orders' triggerPxType: last | index | mark
     sl_px_type: str = "last"             # slTriggerPxType / tpTriggerPxType: last | index | mark
     tp_px_type: str = "last"
     callback_ratio: float | None = None  # move_order_stop (trailing stop)

@@ -90,7 +90,7 @@ def recent_trades(src: Any, inst_id: str = INST_ID, limit: int = 100, *, now_ms:
     limit = max(1, int(limit))
     top = t if before_ms is None else min(t, int(before_ms) - 1)
     lo = market.first_ms + TRADE_STEP_MS
-    out = []
+    out: list[dict[str, Any]] = []
     slot = top // TRADE_STEP_MS
     while len(out) < limit and slot * TRADE_STEP_MS >= lo:
         out.append(_synthetic(market, slot))

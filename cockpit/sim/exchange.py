@@ -64,6 +64,19 @@ _WRONG_SIDE = {
 }
 
 
+PX_TYPES = ("last", "index", "mark")   # what a trigger price is compared with (OKX's *TriggerPxType)
+
+
+def px_type(req: dict[str, Any], key: str, default: str = "last") -> str:
+    """``req[key]`` as a trigger price type (absent or empty: ``default``); 51000 when it is none of OKX's."""
+    v = req.get(key)
+    if v in (None, ""):
+        return default
+    if v not in PX_TYPES:
+        raise OrderError("51000", f"Parameter {key} error: last, index or mark")
+    return str(v)
+
+
 def check_tp_sl(open_side: str, tp: float | None, sl: float | None, ref: float, against: str = "last") -> None:
     """Raise OKX's error when a TP/SL protecting a position opened by ``open_side`` is on the wrong side of
     ``ref`` (the last price, or the order price of a limit order with attached TP/SL)."""
@@ -117,7 +130,7 @@ class SimExchange:
 
     _STATE_FIELDS = ("t", "cash", "lever", "positions", "orders", "by_cl", "algos", "algo_by_cl", "fills", "bills")
     # Added later: a state file written before them restores these defaults.
-    _NEW_FIELDS = {"pos_history": list, "cancel_after": lambda: None, "pos_mode": lambda: "net_mode"}
+    _NEW_FIELDS: dict[str, Callable[[], Any]] = {"pos_history": list, "cancel_after": lambda: None, "pos_mode": lambda: "net_mode"}
 
     def snapshot(self) -> dict[str, Any]:
         """The account's whole state (the market itself is rebuilt from its config)."""
@@ -146,6 +159,20 @@ class SimExchange:
 
     def bid_ask(self, t: int | None = None) -> tuple[float, float]:
         return best(self.market, self.t if t is None else t)
+
+    def ref_price(self, kind: str, t: int | None = None) -> float:
+        """The last, mark or index price at t (what a trigger of that price type watches)."""
+        t = self.t if t is None else t
+        return (self.market.mark_price(t) if kind == "mark" else self.market.index_price(t) if kind == "index"
+                else self.last(t))
+
+    def _last_level(self, px: float, kind: str, ta: int | None) -> float:
+        """The last-price level at which the ``kind`` price (mark/index: the last price times a slow premium
+        factor, taken at the segment's start) reaches ``px``; the price path is the last price."""
+        if kind == "last" or ta is None:
+            return px
+        f = self.market.mark_factor(ta) if kind == "mark" else self.market.index_factor(ta)
+        return round(px / f, 1)
 
     # ------------------------------------------------------------ time
 
@@ -211,15 +238,19 @@ class SimExchange:
             if a.state != "live":
                 continue
             if a.ord_type == "trigger":
-                f = hit(a.trigger_px, down=not a.trigger_up)
+                if a.trigger_px is None:
+                    continue
+                level = self._last_level(a.trigger_px, a.trigger_px_type, ta)
+                f = hit(level, down=not a.trigger_up)
                 if f is not None:
-                    out.append(_Event(f, "algo:trigger", a, a.trigger_px))
+                    out.append(_Event(f, "algo:trigger", a, level))
                 continue
             if a.ord_type == "move_order_stop":
                 if a.extreme is None:   # waits for its activation price
-                    f = hit(a.active_px, down=a.side == "buy")
-                    if f is not None:
-                        out.append(_Event(f, "activate", a, a.active_px))
+                    if a.active_px is not None:  # set whenever extreme is not (placement)
+                        f = hit(a.active_px, down=a.side == "buy")
+                        if f is not None:
+                            out.append(_Event(f, "activate", a, a.active_px))
                     continue
                 a.extreme = max(a.extreme, pa) if a.side == "sell" else min(a.extreme, pa)
                 level = self._trail_level(a)
@@ -228,12 +259,10 @@ class SimExchange:
                     out.append(_Event(f, "algo:move", a, level))
                 continue
             long_close = a.side == "sell"   # closes a long
-            for which, px, px_type in (("sl", a.sl_trigger_px, a.sl_px_type), ("tp", a.tp_trigger_px, a.tp_px_type)):
+            for which, px, kind in (("sl", a.sl_trigger_px, a.sl_px_type), ("tp", a.tp_trigger_px, a.tp_px_type)):
                 if px is None:
                     continue
-                if px_type != "last" and ta is not None:   # the last-price level where the mark / index reaches px
-                    f_px = self.market.mark_factor(ta) if px_type == "mark" else self.market.index_factor(ta)
-                    px = round(px / f_px, 1)
+                px = self._last_level(px, kind, ta)
                 down = (which == "sl") == long_close
                 f = hit(px, down=down)
                 if f is not None:
@@ -273,9 +302,12 @@ class SimExchange:
 
     @staticmethod
     def _trail_level(a: AlgoOrder) -> float:
+        """The level of an active trailing stop (extreme set; a callback spread or else a ratio, per placement)."""
+        assert a.extreme is not None and (a.callback_spread is not None or a.callback_ratio is not None)
         x = float(a.extreme)
         if a.callback_spread is not None:
             return x - a.callback_spread if a.side == "sell" else x + a.callback_spread
+        assert a.callback_ratio is not None
         return x * (1 - a.callback_ratio) if a.side == "sell" else x * (1 + a.callback_ratio)
 
     def _trail(self, price: float) -> None:
@@ -358,7 +390,7 @@ class SimExchange:
             if req.get("sz") in (None, ""):
                 raise OrderError("50014", "Parameter sz can not be empty")
             try:
-                sz = float(req.get("sz"))
+                sz = float(req["sz"])  # present: checked just above
             except (TypeError, ValueError):
                 raise OrderError("51000", "Parameter sz error") from None
             if sz < MIN_SZ or abs(sz / LOT_SZ - round(sz / LOT_SZ)) > 1e-6:
@@ -366,7 +398,8 @@ class SimExchange:
             px = None
             if ord_type not in ("market", "optimal_limit_ioc"):
                 try:
-                    px = float(req.get("px"))
+                    given: Any = req.get("px")  # missing or unreadable: refused below
+                    px = float(given)
                 except (TypeError, ValueError):
                     raise OrderError("51000", "Parameter px error") from None
                 if px <= 0 or abs(px / TICK_SZ - round(px / TICK_SZ)) > 1e-6:
@@ -400,6 +433,8 @@ class SimExchange:
             for a in order.attach:
                 def num(k: str, a=a) -> float | None:
                     return float(a[k]) if a.get(k) not in (None, "") else None
+                px_type(a, "slTriggerPxType")
+                px_type(a, "tpTriggerPxType")
                 if px is not None and ord_type in ("limit", "post_only", "fok", "ioc"):
                     check_tp_sl(side, num("tpTriggerPx"), num("slTriggerPx"), px, against="order")
                 else:
@@ -451,6 +486,7 @@ class SimExchange:
         used = self._seg_used.get(o.ord_id, 0.0)
         qty = lots(min(o.remaining, max(LOT_SZ, liq - used)))
         self._seg_used[o.ord_id] = used + qty + 1e9  # one maker fill per order per segment
+        assert o.px is not None  # resting orders are limit orders, placed with their price
         self._fill(o, qty, o.px, "M", t)
 
     def _fill(self, o: Order, qty: float, px: float, exec_type: str, t: int) -> bool:
@@ -550,7 +586,8 @@ class SimExchange:
                           ord_type="oco" if sl is not None and tp is not None else "conditional",
                           side="sell" if o.side == "buy" else "buy", sz=o.acc_fill_sz, td_mode=o.td_mode, c_time=t,
                           u_time=t, sl_trigger_px=sl, sl_ord_px=num("slOrdPx") or -1.0, tp_trigger_px=tp,
-                          tp_ord_px=num("tpOrdPx") or -1.0, parent_ord_id=o.ord_id)
+                          tp_ord_px=num("tpOrdPx") or -1.0, parent_ord_id=o.ord_id,
+                          sl_px_type=px_type(spec, "slTriggerPxType"), tp_px_type=px_type(spec, "tpTriggerPxType"))
             self.algos[a.algo_id] = a
             o.attached_algo_ids.append(a.algo_id)
 
@@ -634,30 +671,42 @@ class SimExchange:
             if extra > 0 and self.available(self.last()) < -1e-9:
                 o.sz, o.px = old
                 raise OrderError("51502", "Order modification failed for insufficient margin or balance")
+            for spec in [*(req.get("attachAlgoOrds") or []), req]:
+                for k in ("newTpTriggerPxType", "newSlTriggerPxType"):
+                    px_type(spec, k)
             for spec in (req.get("attachAlgoOrds") or []):
                 for k_new, k in (("newTpTriggerPx", "tpTriggerPx"), ("newSlTriggerPx", "slTriggerPx"),
-                                 ("newTpOrdPx", "tpOrdPx"), ("newSlOrdPx", "slOrdPx")):
+                                 ("newTpOrdPx", "tpOrdPx"), ("newSlOrdPx", "slOrdPx"),
+                                 ("newTpTriggerPxType", "tpTriggerPxType"), ("newSlTriggerPxType", "slTriggerPxType")):
                     if spec.get(k_new) not in (None, ""):
-                        (o.attach or o.attach.append({}) or o.attach)[0][k] = spec[k_new]
+                        if not o.attach:
+                            o.attach.append({})
+                        o.attach[0][k] = spec[k_new]
             for v, k in ((new_tp, "tpTriggerPx"), (new_sl, "slTriggerPx")):
                 if v is not None:
-                    (o.attach or o.attach.append({}) or o.attach)[0][k] = v
+                    if not o.attach:
+                        o.attach.append({})
+                    o.attach[0][k] = v
+                    kind = req.get("new" + k[0].upper() + k[1:] + "Type")
+                    if kind:
+                        o.attach[0][k + "Type"] = kind
             for aid in o.attached_algo_ids:
                 a = self.algos[aid]
                 if a.state == "live" and o.attach:
                     spec = o.attach[0]
                     a.tp_trigger_px = float(spec["tpTriggerPx"]) if spec.get("tpTriggerPx") not in (None, "") else None
                     a.sl_trigger_px = float(spec["slTriggerPx"]) if spec.get("slTriggerPx") not in (None, "") else None
+                    a.tp_px_type, a.sl_px_type = px_type(spec, "tpTriggerPxType"), px_type(spec, "slTriggerPxType")
             o.u_time = self.t
-            if o.ord_type == "post_only" and new_px is not None:
+            if o.ord_type == "post_only" and new_px is not None:  # o.px is new_px here
                 bid, ask = self.bid_ask()
-                if (o.side == "buy" and o.px >= ask) or (o.side == "sell" and o.px <= bid):
+                if (o.side == "buy" and new_px >= ask) or (o.side == "sell" and new_px <= bid):
                     o.px = old[1]
                     raise OrderError("51511", "Modification failed as the order price did not meet the "
                                               "requirement for Post Only")
-            if new_px is not None:
+            if new_px is not None:  # o.px is new_px here
                 bid, ask = self.bid_ask()
-                if (o.side == "buy" and o.px >= ask) or (o.side == "sell" and o.px <= bid):
+                if (o.side == "buy" and new_px >= ask) or (o.side == "sell" and new_px <= bid):
                     self._take(o)
             self._emit("order", o)
             return o
@@ -790,10 +839,7 @@ class SimExchange:
                           close_fraction=close_fraction, pos_side=pos_side)
             last = self.last()
             if ord_type in ("conditional", "oco"):
-                for k in ("slTriggerPxType", "tpTriggerPxType"):
-                    if str(req.get(k) or "last") not in ("last", "index", "mark"):
-                        raise OrderError("51000", f"Parameter {k} error: last, index or mark")
-                a.sl_px_type, a.tp_px_type = str(req.get("slTriggerPxType") or "last"), str(req.get("tpTriggerPxType") or "last")
+                a.sl_px_type, a.tp_px_type = px_type(req, "slTriggerPxType"), px_type(req, "tpTriggerPxType")
                 a.sl_trigger_px, a.sl_ord_px = num("slTriggerPx"), num("slOrdPx")
                 a.tp_trigger_px, a.tp_ord_px = num("tpTriggerPx"), num("tpOrdPx")
                 if a.sl_trigger_px is None and a.tp_trigger_px is None:
@@ -813,7 +859,9 @@ class SimExchange:
                     raise OrderError("50014", "Parameter orderPx can not be empty")
                 if a.trigger_px <= 0:
                     raise OrderError("51000", "Parameter triggerPx error")
-                a.trigger_up = a.trigger_px > last
+                # Fires when the price of its type (last, mark or index) reaches triggerPx from where it is now.
+                a.trigger_px_type = px_type(req, "triggerPxType")
+                a.trigger_up = a.trigger_px > self.ref_price(a.trigger_px_type)
             else:   # move_order_stop
                 a.callback_ratio, a.callback_spread = num("callbackRatio"), num("callbackSpread")
                 a.active_px = num("activePx")
@@ -849,6 +897,9 @@ class SimExchange:
                                        "newTriggerPx", "newOrdPx")}
             if all(v is None for v in new.values()):
                 raise OrderError("51000", "Nothing to amend: give newSz or a new trigger/order price")
+            # A new trigger price may come with its price type (ccxt always sends one: 'last' unless told).
+            types = {k: px_type(req, "new" + k, default="") for k in ("TriggerPxType", "SlTriggerPxType",
+                                                                       "TpTriggerPxType")}
             if new["newSz"] is not None and (new["newSz"] < MIN_SZ or abs(new["newSz"] / LOT_SZ - round(
                     new["newSz"] / LOT_SZ)) > 1e-6):
                 raise OrderError("51121", f"Order quantity must be a multiple of the lot size {LOT_SZ}")
@@ -859,13 +910,18 @@ class SimExchange:
             if new["newSz"] is not None:
                 a.sz = lots(new["newSz"])
             a.tp_trigger_px, a.sl_trigger_px = tp, sl
+            if new["newTpTriggerPx"] is not None and types["TpTriggerPxType"]:
+                a.tp_px_type = types["TpTriggerPxType"]
+            if new["newSlTriggerPx"] is not None and types["SlTriggerPxType"]:
+                a.sl_px_type = types["SlTriggerPxType"]
             if new["newTpOrdPx"] is not None:
                 a.tp_ord_px = new["newTpOrdPx"]
             if new["newSlOrdPx"] is not None:
                 a.sl_ord_px = new["newSlOrdPx"]
             if new["newTriggerPx"] is not None and a.ord_type == "trigger":
                 a.trigger_px = new["newTriggerPx"]
-                a.trigger_up = a.trigger_px > self.last()
+                a.trigger_px_type = types["TriggerPxType"] or a.trigger_px_type
+                a.trigger_up = a.trigger_px > self.ref_price(a.trigger_px_type)
             if new["newOrdPx"] is not None and a.ord_type == "trigger":
                 a.order_px = new["newOrdPx"]
             if a.ord_type == "conditional" and a.sl_trigger_px is not None and a.tp_trigger_px is not None:
@@ -873,7 +929,7 @@ class SimExchange:
             a.u_time = self.t
             return a
 
-    def cancel_algo(self, algo_id: str, now: int) -> AlgoOrder:
+    def cancel_algo(self, algo_id: str | None, now: int) -> AlgoOrder:
         with self.lock:
             self.advance(now)
             a = self.algos.get(str(algo_id))

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import wraps
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, overload
 
 import numpy as np
 
@@ -39,6 +39,10 @@ REGIME_P = np.array([[0.97, 0.03, 0.00],
                      [0.00, 0.08, 0.92]])
 
 
+@overload
+def round_tick(x: float) -> float: ...
+@overload
+def round_tick(x: np.ndarray) -> np.ndarray: ...
 def round_tick(x: float | np.ndarray) -> float | np.ndarray:
     """Round to the 0.1 tick (one decimal, so no 5201.400000000001 artefacts)."""
     return np.round(x, 1) if isinstance(x, np.ndarray) else round(float(x), 1)

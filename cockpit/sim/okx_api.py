@@ -11,8 +11,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Callable
 
-from cockpit.sim.accounts import (CCY, CT_VAL, INST_FAMILY, INST_ID, LOT_SZ, MAKER_FEE, MAX_LEVER, MIN_SZ, MMR,
-                                  TAKER_FEE, TICK_SZ, AlgoOrder, Fill, Order, Position)
+from cockpit.sim.accounts import (CCY, CT_VAL, INST_FAMILY, INST_ID, INST_ID_CODE, LOT_SZ, MAKER_FEE, MAX_LEVER,
+                                  MIN_SZ, MMR, TAKER_FEE, TICK_SZ, AlgoOrder, Fill, Order, Position)
 from cockpit.sim import book as sim_book
 from cockpit.sim.exchange import OrderError, SimExchange
 from cockpit.sim.market import FUNDING_INTERVAL_MS
@@ -172,7 +172,7 @@ class OkxApi:
         if p.get("instId") not in (None, INST_ID):
             return []
         return [{
-            "instType": "SWAP", "instId": INST_ID, "instFamily": INST_FAMILY, "uly": INST_FAMILY, "category": "1",
+            "instType": "SWAP", "instId": INST_ID, "instIdCode": INST_ID_CODE, "instFamily": INST_FAMILY, "uly": INST_FAMILY, "category": "1",
             "baseCcy": "", "quoteCcy": "", "settleCcy": CCY, "ctVal": n(CT_VAL), "ctMult": "1", "ctValCcy": "BTC",
             "ctType": "linear", "optType": "", "stk": "", "listTime": "1573557408000", "expTime": "",
             "lever": str(MAX_LEVER), "tickSz": n(TICK_SZ), "lotSz": n(LOT_SZ), "minSz": n(MIN_SZ),
@@ -350,7 +350,7 @@ class OkxApi:
         hi = min(last, after - 1) if after is not None else last
         hi = hi // FUNDING_INTERVAL_MS * FUNDING_INTERVAL_MS
         lo = max(first, (before + 1) if before is not None else first)
-        out = []
+        out: list[dict[str, Any]] = []
         t = hi
         while t >= lo and len(out) < limit:
             r = m.funding_rate(t)
@@ -380,7 +380,7 @@ class OkxApi:
         if t + period > now:
             t -= period
         lo = max(self.ex.market.first_ms, (begin + 1) if begin is not None else 0)
-        out = []
+        out: list[list[str]] = []
         while t >= lo and len(out) < limit:
             out.append([str(t), *value(t)])
             t -= period
@@ -546,8 +546,10 @@ class OkxApi:
         for aid in o.attached_algo_ids:
             a = ex.algos[aid]
             attached.append({"attachAlgoId": a.algo_id, "attachAlgoClOrdId": a.algo_cl_ord_id,
-                             "slTriggerPx": n(a.sl_trigger_px), "slOrdPx": n(a.sl_ord_px), "slTriggerPxType": "last",
-                             "tpTriggerPx": n(a.tp_trigger_px), "tpOrdPx": n(a.tp_ord_px), "tpTriggerPxType": "last",
+                             "slTriggerPx": n(a.sl_trigger_px), "slOrdPx": n(a.sl_ord_px),
+                             "slTriggerPxType": a.sl_px_type if a.sl_trigger_px is not None else "",
+                             "tpTriggerPx": n(a.tp_trigger_px), "tpOrdPx": n(a.tp_ord_px),
+                             "tpTriggerPxType": a.tp_px_type if a.tp_trigger_px is not None else "",
                              "sz": n(a.sz), "state": a.state})
         if not attached:
             attached = [dict(a) for a in o.attach]
@@ -559,9 +561,9 @@ class OkxApi:
                 "tradeId": o.trade_id, "fillSz": n(o.fill_sz) if o.fill_sz else "0",
                 "fillTime": str(o.fill_time) if o.fill_time else "", "avgPx": n(o.avg_px) if o.acc_fill_sz else "",
                 "state": o.state, "lever": n(o.lever), "tpTriggerPx": str(first.get("tpTriggerPx", "") or ""),
-                "tpTriggerPxType": "last" if first.get("tpTriggerPx") else "", "tpOrdPx": str(first.get("tpOrdPx", "") or ""),
+                "tpTriggerPxType": (first.get("tpTriggerPxType") or "last") if first.get("tpTriggerPx") else "", "tpOrdPx": str(first.get("tpOrdPx", "") or ""),
                 "slTriggerPx": str(first.get("slTriggerPx", "") or ""),
-                "slTriggerPxType": "last" if first.get("slTriggerPx") else "", "slOrdPx": str(first.get("slOrdPx", "") or ""),
+                "slTriggerPxType": (first.get("slTriggerPxType") or "last") if first.get("slTriggerPx") else "", "slOrdPx": str(first.get("slOrdPx", "") or ""),
                 "attachAlgoOrds": attached, "feeCcy": CCY, "fee": n(o.fee), "rebateCcy": CCY, "rebate": "0",
                 "source": "", "category": o.category, "reduceOnly": "true" if o.reduce_only else "false",
                 "cancelSource": o.cancel_source, "cancelSourceReason": "", "isTpLimit": "false",
@@ -624,7 +626,9 @@ class OkxApi:
                 "tpTriggerPx": n(a.tp_trigger_px), "tpOrdPx": n(a.tp_ord_px), "tpTriggerPxType": a.tp_px_type,
                 "reduceOnly": "true" if a.reduce_only else "false", "closeFraction": a.close_fraction,
                 "triggerTime": str(a.trigger_time) if a.trigger_time else "", "actualSide": a.actual_side,
-                "ordId": a.ord_id, "ordIdList": [a.ord_id] if a.ord_id else [], "ordPx": "", "triggerPx": "",
+                "ordId": a.ord_id, "ordIdList": [a.ord_id] if a.ord_id else [],
+                "ordPx": n(a.order_px) if a.ord_type == "trigger" else "", "triggerPx": n(a.trigger_px),
+                "triggerPxType": a.trigger_px_type if a.ord_type == "trigger" else "",
                 "attachedOrdId": a.parent_ord_id, "cTime": str(a.c_time), "uTime": str(a.u_time)}
 
     def place_algo(self, body: Any) -> list:
@@ -727,7 +731,8 @@ class OkxApi:
     def convert_contract_coin(self, p: dict) -> list:
         _check_inst(p)
         try:
-            sz = float(p.get("sz"))
+            given: Any = p.get("sz")  # a missing or unreadable size is refused below
+            sz = float(given)
         except (TypeError, ValueError):
             raise ApiError("51000", "Parameter sz error") from None
         unit = p.get("unit") or "coin"

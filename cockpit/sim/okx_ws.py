@@ -8,10 +8,19 @@ the text ``ping`` answered ``pong``, a connection idle for 30 s closed. Login si
 ``timestamp + "GET" + "/users/self/verify"`` with the REST credentials (timestamp in seconds,
 within 30 s of the simulator's clock or of the wall clock).
 
-Channels: public ``tickers``, ``books``, ``books5``, ``bbo-tbt``, ``trades``, ``mark-price``,
-``funding-rate``, ``open-interest``; business ``candle<bar>`` (every bar REST serves); private
-``orders``, ``positions``, ``account``, ``balance_and_position``, and ``orders-algo`` on business. A subscription is answered
-with the current state at once (OKX's initial push), then with changes.
+Channels: public ``tickers``, ``index-tickers``, ``books``, ``books5``, ``bbo-tbt``, ``trades``,
+``mark-price``, ``funding-rate``, ``open-interest``, ``liquidation-orders``; business ``candle<bar>``,
+``mark-price-candle<bar>``, ``index-candle<bar>`` (every bar REST serves) and ``trades-all``; private
+``orders``, ``positions``, ``account``, ``balance_and_position``, and ``orders-algo`` on business. A
+subscription is answered with the current state at once (OKX's initial push), then with changes
+(trades and liquidations: new ones only, as OKX). ``liquidation-orders`` carries the simulated
+account's own liquidations: they are the only ones this market has.
+
+Order entry on ``/private`` after login (OKX's WebSocket trade API): ``order``, ``batch-orders``,
+``cancel-order``, ``batch-cancel-orders``, ``amend-order``, ``batch-amend-orders``; answered
+``{"id", "op", "code", "msg", "data", "inTime", "outTime"}`` with the REST endpoints' per-order
+``sCode``/``sMsg`` (code ``0`` all done, ``1`` all failed, ``2`` some). ``instIdCode`` (the instruments'
+numeric code) stands for ``instId`` as on OKX. ``mass-cancel`` (options only on OKX) is not served.
 
 One pump thread (while anybody is connected) moves the exchange to the clock's now every
 ``interval_s`` (so resting orders fill and stops trigger without a REST call) and pushes what
@@ -35,7 +44,7 @@ import zlib
 from typing import Any, Callable
 
 from cockpit.sim import book as sim_book
-from cockpit.sim.accounts import CCY, CT_VAL, INST_ID
+from cockpit.sim.accounts import CCY, CT_VAL, INST_FAMILY, INST_ID, INST_ID_CODE
 from cockpit.sim.market import MarketEnded
 from cockpit.sim.okx_api import ApiError, OkxApi, _bar, n
 from cockpit.sim.websocket import WsClosed, WsConnection
@@ -43,9 +52,15 @@ from cockpit.sim.websocket import WsClosed, WsConnection
 log = logging.getLogger("cockpit.sim.ws")
 
 ENDPOINTS = ("public", "business", "private")
-PUBLIC = {"tickers", "books", "books5", "bbo-tbt", "trades", "mark-price", "funding-rate", "open-interest"}
+PUBLIC = {"tickers", "index-tickers", "books", "books5", "bbo-tbt", "trades", "mark-price", "funding-rate",
+          "open-interest", "liquidation-orders"}
 PRIVATE = {"orders", "positions", "account", "balance_and_position"}
 BUSINESS_PRIVATE = {"orders-algo"}        # on /business, after login (ccxt: watch_orders(trigger=True))
+BUSINESS_PUBLIC = {"trades-all"}          # on /business, no login needed (ccxt logs in anyway)
+CANDLE_PREFIXES = ("candle", "mark-price-candle", "index-candle")   # + bar, on /business
+TRADES = ("trades", "trades-all")
+TRADE_OPS = {"order", "batch-orders", "cancel-order", "batch-cancel-orders", "amend-order", "batch-amend-orders"}
+LIQ_INST_TYPES = ("SWAP", "FUTURES", "MARGIN", "OPTION")
 IDLE_S = 30.0                 # OKX closes a connection that sent nothing for 30 s
 QUEUE_MAX = 20_000            # a consumer this far behind is cut off (OKX drops slow consumers too)
 
@@ -60,15 +75,38 @@ def channel_endpoint(channel: str) -> str | None:
         return "public"
     if channel in PRIVATE:
         return "private"
-    if channel in BUSINESS_PRIVATE:
+    if channel in BUSINESS_PRIVATE or channel in BUSINESS_PUBLIC:
         return "business"
-    if channel.startswith("candle"):
-        try:
-            _bar(channel[len("candle"):])
-        except ApiError:
-            return None
+    if candle_channel(channel) is not None:
         return "business"
     return None
+
+
+def candle_channel(channel: str) -> tuple[str, str] | None:
+    """(kind, bar) of a candle channel (kind ``candle``, ``mark-price-candle`` or ``index-candle``); None otherwise."""
+    for prefix in CANDLE_PREFIXES:
+        if channel.startswith(prefix):
+            bar = channel[len(prefix):]
+            try:
+                _bar(bar)
+            except ApiError:
+                return None
+            return prefix, bar
+    return None
+
+
+def _inst_ok(channel: str, arg: dict) -> bool:
+    """The instrument argument ``channel`` takes: the swap, its index (BTC-USDT), or (liquidations) an instType."""
+    inst = arg.get("instId")
+    if channel in ("orders", "positions", "orders-algo") and arg.get("instType", "ANY") not in ("ANY", "SWAP"):
+        return False
+    if channel in PRIVATE or channel in BUSINESS_PRIVATE:
+        return inst in (None, "", INST_ID)
+    if channel == "index-tickers" or channel.startswith("index-candle"):
+        return inst == INST_FAMILY
+    if channel == "liquidation-orders":
+        return arg.get("instType") in LIQ_INST_TYPES
+    return inst == INST_ID
 
 
 def book_checksum(bids: list[list[str]], asks: list[list[str]]) -> int:
@@ -169,6 +207,8 @@ class Session:
         op = msg.get("op")
         args = msg.get("args")
         rid = {"id": msg["id"]} if "id" in msg else {}
+        if op in TRADE_OPS and self.endpoint == "private":
+            return self._trade(str(op), msg)
         if op not in ("login", "subscribe", "unsubscribe"):
             return self.send_event({"event": "error", "code": "60019", "msg": f"Invalid op: {op}", **rid})
         if not isinstance(args, list) or not args or not all(isinstance(a, dict) for a in args):
@@ -210,15 +250,47 @@ class Session:
         self.logged_in = True
         self.send_event({"event": "login", "code": "0", "msg": "", **rid})
 
+    def _trade(self, op: str, msg: dict) -> None:
+        """OKX's WebSocket order entry: the REST endpoints' per-order answers under one ``id``/``op`` reply."""
+        in_time = str(time.time_ns() // 1000)
+        api = self.hub.api
+
+        def reply(code: str, text: str, data: list) -> None:
+            self._put(("event", "", _dumps({"id": str(msg.get("id") or ""), "op": op, "code": code, "msg": text,
+                                            "data": data, "inTime": in_time,
+                                            "outTime": str(time.time_ns() // 1000)})))
+        if not self.logged_in:
+            return reply("60011", "Please log in", [])
+        args = msg.get("args")
+        batch = op.startswith("batch-")
+        if not isinstance(args, list) or not args or not all(isinstance(a, dict) for a in args) \
+                or (not batch and len(args) != 1):
+            return reply("60013", "Invalid args", [])
+        if len(args) > 20:
+            return reply("51501" if "amend" in op else "51000",
+                         "Maximum 20 orders can be modified" if "amend" in op else "Parameter count exceeds the limit 20",
+                         [])
+        reqs = []
+        for a in args:
+            req = {k: v for k, v in a.items() if k != "instIdCode"}
+            code = a.get("instIdCode")
+            if code not in (None, "") and req.get("instId") in (None, ""):
+                req["instId"] = INST_ID if str(code) == str(INST_ID_CODE) else f"instIdCode {code}"
+            reqs.append(req)
+        kind = op.removeprefix("batch-").removesuffix("s")     # order | cancel-order | amend-order
+        one = {"order": api._place, "cancel-order": api._cancel, "amend-order": api._amend}[kind]
+        try:
+            results = [one(r) for r in reqs]
+        except ApiError as e:        # a missing required parameter fails the whole request, as on REST
+            return reply(e.code, e.msg, [])
+        failed = sum(r["sCode"] != "0" for r in results)
+        reply("0" if not failed else "1" if failed == len(results) else "2", "", results)
+
     def _subscribe(self, arg: dict, rid: dict) -> None:
         channel = str(arg.get("channel") or "")
         where = channel_endpoint(channel)
         inst = arg.get("instId")
-        bad_inst = inst not in (None, "", INST_ID) or (where in ("public", "business") and
-                                                        channel not in BUSINESS_PRIVATE and inst != INST_ID)
-        if channel in ("positions", "orders", "orders-algo") and arg.get("instType", "ANY") not in ("ANY", "SWAP"):
-            bad_inst = True
-        if where is None or where != self.endpoint or bad_inst:
+        if where is None or where != self.endpoint or not _inst_ok(channel, arg):
             return self.send_event({"event": "error", "code": "60018", **rid,
                                     "msg": f"Wrong URL or channel:{channel},instId:{inst} doesn't exist. Please use "
                                            "the correct URL, channel and parameters referring to API document."})
@@ -257,11 +329,12 @@ class OkxWsHub:
         self._dirty = False
         self._last: dict[str, str] = {}          # channel -> last pushed payload (public)
         self._open_modes: set = set()            # exchange position keys open at the last positions push
-        self._candle_open: dict[str, str] = {}   # bar -> open time of the forming candle last seen
+        self._candle_open: dict[str, str] = {}   # candle channel -> open time of the forming candle last seen
         self._book_cache: tuple[int, dict] | None = None
         self._algo_seen: dict[str, tuple[str, int]] | None = None   # algo id -> (state, uTime) last pushed
         self._seq = 0                            # order-book sequence numbers (seqId / prevSeqId)
-        self._trade_mark: tuple[int, set[str]] | None = None   # newest public trade pushed: (ts, ids at that ts)
+        # trades / trades-all -> newest public trade pushed: (ts, ids at that ts)
+        self._trade_marks: dict[str, tuple[int, set[str]]] = {}
         api.ex.listeners.append(self._on_exchange_event)
 
     # ------------------------------------------------------------ connections
@@ -311,6 +384,8 @@ class OkxWsHub:
         self._dirty = True
         if kind != "order":
             return
+        if getattr(obj, "category", "") == "full_liquidation" and fill is not None:
+            self._push_liquidation(obj, fill)
         subs = self._subscribed("orders")
         if not subs:
             return
@@ -354,8 +429,9 @@ class OkxWsHub:
             with self._lock:
                 sessions = [s for s in self.sessions if s.alive and s.subs]
             wanted = {c for s in sessions for c in s.subs}
-            if "trades" not in wanted:
-                self._trade_mark = None   # the next subscriber starts from now, not from a stale mark
+            for ch in TRADES:
+                if ch not in wanted:
+                    self._trade_marks.pop(ch, None)   # the next subscriber starts from now, not from a stale mark
             if "orders-algo" not in wanted:
                 self._algo_seen = None
             payloads: dict[str, list] = {}
@@ -376,8 +452,8 @@ class OkxWsHub:
                         s.fresh.discard(channel)
                         s.push(channel, data, **({"eventType": "snapshot"} if channel != "positions" else {}))
                 continue
-            if channel == "trades":
-                self._push_trades(data, sessions)
+            if channel in TRADES:
+                self._push_trades(channel, data, sessions)
                 continue
             if channel == "orders-algo":   # changes only (no snapshot on subscribe, as for orders)
                 for s in sessions:
@@ -402,15 +478,17 @@ class OkxWsHub:
         api = self.api
         if channel == "tickers":
             return lambda now: api.tickers({})
+        if channel == "index-tickers":
+            return lambda now: api.index_tickers({"instId": INST_FAMILY})
         if channel == "mark-price":
             return lambda now: api.mark_price({})
         if channel == "funding-rate":
             return lambda now: api.funding_rate({})
         if channel == "open-interest":
             return lambda now: api.open_interest({})
-        if channel.startswith("candle"):
-            bar = channel[len("candle"):]
-            return lambda now: self._candles(bar)
+        cc = candle_channel(channel)
+        if cc is not None:
+            return lambda now: self._candles(channel, *cc)
         if channel == "positions":
             return lambda now: self._positions(now)
         if channel == "account":
@@ -419,17 +497,21 @@ class OkxWsHub:
             return lambda now: self._bal_and_pos(now)
         if channel in ("books", "books5", "bbo-tbt"):
             return lambda now: self._book(now)
-        if channel == "trades":
+        if channel in TRADES:
             return lambda now: self._trades(now)
         if channel == "orders-algo":
             return lambda now: self._algo_changes()
         return None
 
-    def _candles(self, bar: str) -> list:
-        """The forming candle; when a new one has opened, the one that just closed (confirmed) first."""
-        rows = self.api.candles({"bar": bar, "limit": "2"})
-        prev = self._candle_open.get(bar)
-        self._candle_open[bar] = rows[0][0] if rows else ""
+    def _candles(self, channel: str, kind: str, bar: str) -> list:
+        """The forming candle; when a new one has opened, the one that just closed (confirmed) first.
+        Mark-price and index candles as their REST endpoints serve them (``ts, o, h, l, c, confirm``)."""
+        p = {"bar": bar, "limit": "2"}
+        rows = (self.api.candles(p) if kind == "candle" else
+                self.api.mark_candles({**p, "instId": INST_ID}) if kind == "mark-price-candle" else
+                self.api.index_candles({**p, "instId": INST_FAMILY}))
+        prev = self._candle_open.get(channel)
+        self._candle_open[channel] = rows[0][0] if rows else ""
         if rows and prev is not None and prev != rows[0][0] and len(rows) > 1:
             return [rows[1], rows[0]]
         return rows[:1]
@@ -531,21 +613,37 @@ class OkxWsHub:
     def _trades(self, now: int) -> list:
         return sim_book.recent_trades(self.api.ex, INST_ID, 300, now_ms=now)
 
-    def _push_trades(self, data: list, sessions: list[Session]) -> None:
-        """Trades newer than the last pushed, oldest first (none on subscribe: OKX sends no history)."""
-        subs = [s for s in sessions if "trades" in s.subs]
+    def _push_trades(self, channel: str, data: list, sessions: list[Session]) -> None:
+        """Trades newer than the last pushed, oldest first (none on subscribe: OKX sends no history).
+        ``trades`` rows carry ``count`` (trades aggregated into the row); ``trades-all`` rows do not."""
+        subs = [s for s in sessions if channel in s.subs]
         for s in subs:
-            s.fresh.discard("trades")
-        fresh_start = self._trade_mark is None
-        mark_ts, mark_ids = self._trade_mark or (-1, set())
+            s.fresh.discard(channel)
+        mark = self._trade_marks.get(channel)
+        mark_ts, mark_ids = mark or (-1, set())
         new = [r for r in reversed(data) if r["ts"] > mark_ts or (r["ts"] == mark_ts and r["tradeId"] not in mark_ids)]
         if data:
             top = max(r["ts"] for r in data)
-            self._trade_mark = (top, {r["tradeId"] for r in data if r["ts"] == top} |
-                                (mark_ids if top == mark_ts else set()))
-        if fresh_start or not new:
+            self._trade_marks[channel] = (top, {r["tradeId"] for r in data if r["ts"] == top} |
+                                          (mark_ids if top == mark_ts else set()))
+        if mark is None or not new:
             return
+        extra = {"count": "1"} if channel == "trades" else {}
         out = [{"instId": INST_ID, "tradeId": r["tradeId"], "px": n(r["px"]), "sz": n(r["sz"]), "side": r["side"],
-                "ts": str(r["ts"]), "count": "1", "source": "0"} for r in new]
+                "ts": str(r["ts"]), **extra, "source": "0"} for r in new]
         for s in subs:
-            s.push("trades", out)
+            s.push(channel, out)
+
+    def _push_liquidation(self, o: Any, fill: Any) -> None:
+        """OKX's liquidation-orders push (instType SWAP) for a liquidation the exchange just made: the
+        liquidated position's side, the closing order's side, size (contracts) and price."""
+        subs = [s for s in self._subscribed("liquidation-orders")
+                if s.subs["liquidation-orders"].get("instType") == "SWAP"]
+        if not subs:
+            return
+        detail = {"bkLoss": "0", "bkPx": n(fill.fill_px), "ccy": "", "posSide": "long" if o.side == "sell" else "short",
+                  "side": o.side, "sz": n(fill.fill_sz), "ts": str(fill.ts)}
+        data = [{"details": [detail], "instFamily": INST_FAMILY, "instId": INST_ID, "instType": "SWAP",
+                 "uly": INST_FAMILY}]
+        for s in subs:
+            s.push("liquidation-orders", data)

@@ -28,9 +28,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Mapping, cast
 from urllib.parse import parse_qsl, urlsplit
 
+from cockpit.domain.settings import SimConfig
 from cockpit.sim.clock import SimClock
 from cockpit.sim.exchange import SimExchange
 from cockpit.sim.faults import FaultInjector
@@ -100,7 +101,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
         self.close_connection = True
         demo = dict(parse_qsl(split.query)).get("brokerId") == "9999"
-        self.server.state.ws.serve(WsConnection(self.connection, self.rfile), endpoint, demo)
+        hub = self.server.state.ws
+        assert hub is not None  # start_simulator sets it before the server takes requests
+        hub.serve(WsConnection(self.connection, self.rfile), endpoint, demo)
 
     def do_POST(self) -> None:
         self._handle("POST")
@@ -290,7 +293,7 @@ class SimHandle:
         self._thread = thread
         self.state = state
         self.market = market
-        host, port = server.server_address[:2]
+        host, port = str(server.server_address[0]), server.server_address[1]  # AF_INET: the host is a str
         self.host, self.port = host, port
         self.url = f"http://{host}:{port}"
         self.ws_url = f"ws://{host}:{port}/ws/v5"
@@ -371,12 +374,13 @@ def _date_ms(text: str) -> int:
     return int(datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=timezone.utc).timestamp() * 1000)
 
 
-def build_market(cfg_sim: dict[str, Any], *, start_ms: int | None = None,
+def build_market(cfg_sim: SimConfig, *, start_ms: int | None = None,
                  base_step_ms: int | None = None) -> tuple[Market, int]:
     """The market described by the ``sim:`` config section, and the clock's start time."""
     history_days = int(cfg_sim.get("history_days", 180))
-    if cfg_sim.get("replay_csv"):
-        m = ReplayMarket(candles_csv=cfg_sim["replay_csv"], funding_csv=cfg_sim.get("funding_csv"),
+    replay_csv = cfg_sim.get("replay_csv")
+    if replay_csv:
+        m = ReplayMarket(candles_csv=replay_csv, funding_csv=cfg_sim.get("funding_csv"),
                          seed=int(cfg_sim.get("seed", 42)))
         if start_ms is None:
             wanted = _date_ms(cfg_sim.get("start") or "2026-01-01")
@@ -386,19 +390,20 @@ def build_market(cfg_sim: dict[str, Any], *, start_ms: int | None = None,
         return m, start_ms
     if start_ms is None:
         start_ms = _date_ms(cfg_sim.get("start") or "2026-01-01")
-    m = GeneratedMarket(seed=int(cfg_sim.get("seed", 42)), start_ms=start_ms, history_days=history_days,
+    g = GeneratedMarket(seed=int(cfg_sim.get("seed", 42)), start_ms=start_ms, history_days=history_days,
                         start_price=float(cfg_sim.get("start_price", 65000.0)), step_ms=base_step_ms or 60_000)
-    return m, start_ms
+    return g, start_ms
 
 
-def start_simulator(cfg_sim: dict[str, Any] | None = None, *, host: str = "127.0.0.1", port: int | None = None,
+def start_simulator(cfg_sim: SimConfig | Mapping[str, Any] | None = None, *, host: str = "127.0.0.1",
+                    port: int | None = None,
                     credentials: Credentials | None = None, require_simulated_header: bool = True,
                     start_ms: int | None = None, speed: float | None = None,
                     base_step_ms: int | None = None, state_file: str | None = None,
                     resume_after_ms: int | None = None, clock: str = "accelerated") -> SimHandle:
     """Start the simulator in a background thread and return its handle (``.stop()`` ends it).
 
-    ``cfg_sim`` is the config's ``sim:`` section (defaults when None). ``port=None`` takes
+    ``cfg_sim`` is the config's ``sim:`` section or part of it (defaults fill the rest). ``port=None`` takes
     ``sim.port`` (0 = any free port). Credentials are random unless given. With ``state_file`` an
     existing file restores the exchange (account, orders, fills, clock, credentials) and the state
     is saved there every few seconds and at stop, so a restart is the same exchange.
@@ -411,7 +416,7 @@ def start_simulator(cfg_sim: dict[str, Any] | None = None, *, host: str = "127.0
     from cockpit.config import defaults
     from cockpit.sim import state_file as sf
 
-    cfg = {**defaults()["sim"], **(cfg_sim or {})}
+    cfg = cast(SimConfig, {**defaults()["sim"], **(cfg_sim or {})})
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise ValueError("the simulator binds loopback only")
     if clock not in ("wall", "accelerated"):
@@ -435,23 +440,23 @@ def start_simulator(cfg_sim: dict[str, Any] | None = None, *, host: str = "127.0
     market, t0 = build_market(cfg, start_ms=start_ms, base_step_ms=base_step_ms)
     # The market is built from its configured start (same prices as before); only the clock moves on.
     t_now = max(t0, resume_after_ms or t0) if saved is None else t0
-    clock = SimClock(t_now, float(cfg["speed"] if speed is None else speed))
+    sim_clock = SimClock(t_now, float(cfg["speed"] if speed is None else speed))
     ex = SimExchange(market, start_ms=t_now, initial_balance=float(cfg["initial_balance"]))
     if saved is not None:
         ex.restore(saved["exchange"])
-        clock.set(max(saved["now_ms"], resume_after_ms or 0, wall_ms or 0))
+        sim_clock.set(max(saved["now_ms"], resume_after_ms or 0, wall_ms or 0))
     if wall_ms is not None:
         # Building the market took a moment (generating the history up to now): the wall clock reads now,
         # not the time the build began (an outside bot measured public/time ~0.8 s behind its own clock).
-        clock.set(max(clock.now_ms(), int(time.time() * 1000)))
+        sim_clock.set(max(sim_clock.now_ms(), int(time.time() * 1000)))
     faults = FaultInjector()
-    api = OkxApi(ex, clock)
+    api = OkxApi(ex, sim_clock)
 
     def reject_next() -> str | None:
         f = faults.take("trade/order", order=True)
         return f.code if f else None
     api.reject_next = reject_next
-    state = SimServerState(api, clock, faults, credentials or Credentials.random(), require_simulated_header)
+    state = SimServerState(api, sim_clock, faults, credentials or Credentials.random(), require_simulated_header)
     state.ws = OkxWsHub(api, faults, lambda: state.credentials, require_simulated_header)
     server = _Server((host, int(cfg["port"] if port is None else port)), _Handler)
     server.state = state

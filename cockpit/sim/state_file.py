@@ -15,6 +15,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from cockpit.domain.settings import SimConfig
+
 VERSION = 1
 
 
@@ -22,7 +24,7 @@ class StateMismatch(ValueError):
     """The state file was written for another market (seed, replay file, ...)."""
 
 
-def market_key(cfg_sim: dict[str, Any]) -> dict[str, Any]:
+def market_key(cfg_sim: SimConfig) -> dict[str, Any]:
     """What defines the market: a state file only fits the market it was written for."""
     return {k: cfg_sim.get(k) for k in ("seed", "replay_csv", "funding_csv", "history_days", "start_price")}
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import socket
 import struct
 import threading
@@ -51,7 +52,7 @@ def encode_frame(opcode: int, payload: bytes, fin: bool = True) -> bytes:
 class WsConnection:
     """A server-side WebSocket over an accepted socket: ``recv()`` from one thread, ``send_*`` from any."""
 
-    def __init__(self, sock: socket.socket, rfile: BinaryIO) -> None:
+    def __init__(self, sock: socket.socket, rfile: BinaryIO | io.BufferedIOBase) -> None:
         self.sock = sock
         self.rfile = rfile
         self._wlock = threading.Lock()

@@ -219,7 +219,7 @@ class ContextCache:
             ts = arrays["timestamp"]
             if len(ts) and fp is None:
                 fp = ds.candle_fingerprint(symbol, tf, int(ts[0]), int(ts[-1]))
-        if len(ts):
+        if len(ts) and fp is not None:  # fp is set whenever there are rows (just above)
             self._held[key] = (arrays, fp)
         return {k: v.copy() for k, v in arrays.items()}
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from cockpit.domain.errors import ConfigError
+from cockpit.domain.settings import Config, StrategyConfig
 from cockpit.domain.signals import STRATEGY_NAMES
 from cockpit.strategies.base import Strategy
 from cockpit.strategies.library import STRATEGY_CLASSES, Onchain, load_onchain_csv
@@ -30,7 +31,7 @@ class StrategyEntry:
                 "disabled_reason": self.disabled_reason}
 
 
-def _resolve(path: str, cfg: Mapping[str, Any]) -> Path:
+def _resolve(path: str, cfg: Config) -> Path:
     p = Path(path).expanduser()
     if not p.is_absolute():
         src = cfg.get("_source")
@@ -41,14 +42,14 @@ def _resolve(path: str, cfg: Mapping[str, Any]) -> Path:
     return p
 
 
-def all_strategies(cfg: Mapping[str, Any]) -> list[StrategyEntry]:
+def all_strategies(cfg: Config) -> list[StrategyEntry]:
     """Every known strategy, in STRATEGY_NAMES order, with its enabled flag and, if off, why."""
     timeframe = cfg.get("decision_timeframe", "1h")
     section = cfg.get("strategies", {})
     out: list[StrategyEntry] = []
     for name in STRATEGY_NAMES:
         cls = STRATEGY_CLASSES[name]
-        sc = section.get(name, {}) or {}
+        sc: StrategyConfig | dict[str, Any] = section.get(name) or {}
         params = cls.validate_params(sc.get("params", {}) or {})
         enabled = bool(sc.get("enabled", False))
         reason = None if enabled else "off in config (strategies.%s.enabled: false)" % name
@@ -65,7 +66,7 @@ def all_strategies(cfg: Mapping[str, Any]) -> list[StrategyEntry]:
     return out
 
 
-def _build_onchain(sc: Mapping[str, Any], params: dict[str, Any], timeframe: str, cfg: Mapping[str, Any]
+def _build_onchain(sc: StrategyConfig | Mapping[str, Any], params: dict[str, Any], timeframe: str, cfg: Config
                    ) -> tuple[Strategy | None, str | None]:
     path = sc.get("input_csv")
     if not path:
@@ -80,7 +81,7 @@ def _build_onchain(sc: Mapping[str, Any], params: dict[str, Any], timeframe: str
     return Onchain(params, timeframe=timeframe, series=series), None
 
 
-def build_strategies(cfg: Mapping[str, Any]) -> list[Strategy]:
+def build_strategies(cfg: Config) -> list[Strategy]:
     """The enabled strategies, ready to run."""
     return [e.strategy for e in all_strategies(cfg) if e.enabled and e.strategy is not None]
 
@@ -92,8 +93,8 @@ def get_strategy(name: str, params: Mapping[str, Any] | None = None, *, timefram
     return STRATEGY_CLASSES[name](params or {}, timeframe=timeframe)
 
 
-def validate_strategy_params(cfg: Mapping[str, Any]) -> None:
+def validate_strategy_params(cfg: Config) -> None:
     """Check every strategy's params against its declared ranges (called by load_config)."""
     for name in STRATEGY_NAMES:
-        sc = cfg.get("strategies", {}).get(name) or {}
+        sc: StrategyConfig | dict[str, Any] = cfg.get("strategies", {}).get(name) or {}
         STRATEGY_CLASSES[name].validate_params(sc.get("params", {}) or {})

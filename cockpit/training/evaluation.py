@@ -34,6 +34,7 @@ import numpy as np
 from cockpit.backtest.api import BacktestRequest, run_backtest
 from cockpit.backtest.portfolio import PortfolioStrategy
 from cockpit.domain.market import timeframe_ms
+from cockpit.domain.settings import Config
 
 DAY_MS = 86_400_000
 YEAR_DAYS = 365.0
@@ -156,7 +157,7 @@ def figures(report: Any, capital: float, boot: np.ndarray | None = None) -> tupl
         "label": "",
         "total_return": round(final / capital - 1.0, 6),
         "cagr": None if final <= 0 else round((final / capital) ** (1.0 / years) - 1.0, 6),
-        "sharpe": None if sharpe(r) is None else round(sharpe(r), 4),
+        "sharpe": None if (sh := sharpe(r)) is None else round(sh, 4),
         "sharpe_ci90": interval(_sharpe_rows(r[boot])) if boot is not None and len(r) == boot.shape[1] else None,
         "sortino": None if down <= 0 else round(float(r.mean() / down * math.sqrt(YEAR_DAYS)), 4),
         "max_drawdown": round(float(m["max_drawdown"]), 6),
@@ -177,7 +178,7 @@ def figures(report: Any, capital: float, boot: np.ndarray | None = None) -> tupl
 class _Held:
     """A report-like result of buy-and-hold computed directly (see the module docstring)."""
 
-    def __init__(self, cfg: Mapping[str, Any], ds: Any, like: Any) -> None:
+    def __init__(self, cfg: Config, ds: Any, like: Any) -> None:
         from types import SimpleNamespace
 
         from cockpit.training.returns import funding_for
@@ -203,7 +204,7 @@ class _Held:
         self.result = SimpleNamespace(position=self.equity / c, fees=capital * fee, funding=paid, extra={"close": c})
 
 
-def _run(cfg: Mapping[str, Any], ds: Any, strat: Any, tf: str, start_ms: int, end_ms: int) -> Any:
+def _run(cfg: Config, ds: Any, strat: Any, tf: str, start_ms: int, end_ms: int) -> Any:
     req = BacktestRequest(strategy=getattr(strat, "name", "policy"), timeframe=tf, start=int(start_ms),
                           end=int(end_ms), engine="event", strategy_obj=strat,
                           rebalance_band=float(cfg["portfolio"]["rebalance_band"]))
@@ -214,12 +215,13 @@ def _run(cfg: Mapping[str, Any], ds: Any, strat: Any, tf: str, start_ms: int, en
     return rep
 
 
-def trend_vol(cfg: Mapping[str, Any]) -> tuple[float, int]:
-    p = ((cfg.get("strategies") or {}).get("trend_core") or {}).get("params") or {}
+def trend_vol(cfg: Config) -> tuple[float, int]:
+    strategies: Mapping[str, Any] = cfg.get("strategies") or {}
+    p = (strategies.get("trend_core") or {}).get("params") or {}
     return float(p.get("target_vol", 0.25)), int(p.get("vol_days", 30))
 
 
-def run_policies(cfg: Mapping[str, Any], ds: Any, *, start_ms: int, end_ms: int, strategies: list[Any],
+def run_policies(cfg: Config, ds: Any, *, start_ms: int, end_ms: int, strategies: list[Any],
                  candidate_rows: list[dict[str, Any]] | None, active_rows: list[dict[str, Any]] | None,
                  active_label: str, best_single: str | None, include: tuple[str, ...] | None = None
                  ) -> dict[str, Any]:

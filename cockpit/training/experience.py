@@ -26,6 +26,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 
+from cockpit.domain.settings import RegimeConfig
 from cockpit.domain.signals import Regime
 from cockpit.training.returns import FEATURES, StrategyReturns
 from cockpit.training.reward import RewardCalculator
@@ -37,7 +38,7 @@ REGIMES = tuple(r.value for r in Regime)
 class Sample:
     time: int
     regime: str
-    features: dict[str, float]
+    features: dict[str, float | None]  # None where the feature is not finite (too few bars)
     selected: dict[str, float]
     outcomes: dict[str, float]
     returns: dict[str, float]
@@ -136,7 +137,7 @@ class ExperienceBuffer:
     @classmethod
     def from_decisions(cls, ds: Any, reward: RewardCalculator, *, symbol: str, timeframe: str, tf_ms: int,
                        horizon: int, start_ms: int | None, end_ms: int | None, taker_fee: float,
-                       regime_cfg: Mapping[str, Any] | None = None) -> "ExperienceBuffer":
+                       regime_cfg: RegimeConfig | None = None) -> "ExperienceBuffer":
         """Live/demo decisions: the engine's weights and each strategy's signal, outcome over the next bars.
 
         Only the strategies that were given weight count as observed (bandit feedback), each with the
@@ -191,7 +192,7 @@ class ExperienceBuffer:
                 bal = ds.latest_balance()
                 fee_frac = fees / float(bal["total"]) if bal and bal.get("total") else 0.0
                 port = float(RewardCalculator.window_stats(_held(window, float(te), 0.0, fund))[0]) - fee_frac
-            feats = {}
+            feats: dict[str, float | None] = {}
             ta = d.get("technical_analysis") or {}
             if isinstance(ta, Mapping):
                 for key in FEATURES:

@@ -10,11 +10,12 @@ person edits ``strategies.<name>.params`` in config.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from cockpit.config import ConfigError
+from cockpit.domain.settings import Config
 from cockpit.training.experience import ExperienceBuffer
 from cockpit.training.returns import strategy_returns
 from cockpit.training.reward import RewardCalculator
@@ -44,7 +45,7 @@ def draw_params(strat: Any, n: int, rng: np.random.Generator) -> list[dict[str, 
     return out
 
 
-def suggest(cfg: Mapping[str, Any], ds: Any, strategies: list[Any], reward: RewardCalculator, *, start_ms: int | None,
+def suggest(cfg: Config, ds: Any, strategies: list[Any], reward: RewardCalculator, *, start_ms: int | None,
             end_ms: int | None, horizon: int, step: int, trials: int, seed: int = 0) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     out: dict[str, Any] = {}

@@ -12,12 +12,13 @@ edits config.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from cockpit.backtest.api import parse_date
 from cockpit.data.training_store import MODEL_NAME, TrainingStore
+from cockpit.domain.settings import Config
 from cockpit.training.bandit import RLOptimizer
 from cockpit.training.evaluation import run_policies, verdict
 from cockpit.training.experience import ExperienceBuffer
@@ -44,7 +45,7 @@ def _version(ds: Any, now_ms: int) -> str:
     return v
 
 
-def _strategies(cfg: Mapping[str, Any], names: list[str] | None, given: list[Any] | None) -> list[Any]:
+def _strategies(cfg: Config, names: list[str] | None, given: list[Any] | None) -> list[Any]:
     if given is not None:
         strats = list(given)
     else:
@@ -61,7 +62,7 @@ def _strategies(cfg: Mapping[str, Any], names: list[str] | None, given: list[Any
     return strats
 
 
-def train_candidate(cfg: Mapping[str, Any], ds: Any, store: TrainingStore, *, now_ms: int, start: str | int | None = None,
+def train_candidate(cfg: Config, ds: Any, store: TrainingStore, *, now_ms: int, start: str | int | None = None,
                     end: str | int | None = None, strategies: list[Any] | None = None) -> dict[str, Any]:
     t = cfg["training"]
     start_ms, end_ms = parse_date(start), parse_date(end, end=True)
@@ -143,7 +144,7 @@ def candidate(ds: Any, version: str) -> dict[str, Any]:
     return meta if isinstance(meta, dict) else {}
 
 
-def report_candidate(cfg: Mapping[str, Any], ds: Any, store: TrainingStore, version: str, *, now_ms: int,
+def report_candidate(cfg: Config, ds: Any, store: TrainingStore, version: str, *, now_ms: int,
                      start: str | int | None = None, end: str | int | None = None,
                      strategies: list[Any] | None = None) -> dict[str, Any]:
     """The candidate against the active policy, buy-and-hold (with funding), a vol-targeted buy-and-hold,
@@ -158,7 +159,8 @@ def report_candidate(cfg: Mapping[str, Any], ds: Any, store: TrainingStore, vers
         raise TrainingError(f"candidate {version} was trained at {tf} but decision_timeframe is "
                             f"{cfg['decision_timeframe']}; set it back or train a new candidate")
     tf_ms = timeframe_ms(tf)
-    start_ms = parse_date(start) if start is not None else int(train["to_ms"]) + tf_ms
+    given = parse_date(start) if start is not None else None  # "" is not given too (it raised TypeError below)
+    start_ms = given if given is not None else int(train["to_ms"]) + tf_ms
     end_ms = parse_date(end, end=True)
     if start_ms <= int(train["to_ms"]):
         raise TrainingError(f"the held-out period must start after the training ended ({train['to']} UTC); "
@@ -210,7 +212,7 @@ def report_candidate(cfg: Mapping[str, Any], ds: Any, store: TrainingStore, vers
     return report
 
 
-def publish_candidate(cfg: Mapping[str, Any], ds: Any, store: TrainingStore, version: str, *, operator: str,
+def publish_candidate(cfg: Config, ds: Any, store: TrainingStore, version: str, *, operator: str,
                       now_ms: int, force: bool = False) -> dict[str, Any]:
     meta = candidate(ds, version)
     if meta.get("status") == "published":

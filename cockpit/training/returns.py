@@ -22,6 +22,7 @@ import numpy as np
 from cockpit.backtest.engine import EngineSettings, funding_per_bar, run_engine
 from cockpit.backtest.signals import Signals, as_signals
 from cockpit.domain.market import timeframe_ms
+from cockpit.domain.settings import Config
 from cockpit.indicators.regime import REGIME_CODES, RegimeClassifier
 
 FEATURES = ("adx", "vol", "vol_pct", "slope")
@@ -72,7 +73,7 @@ def load_market(ds: Any, symbol: str, timeframe: str, start_ms: int | None, end_
     return main, 0
 
 
-def funding_for(cfg: Mapping[str, Any], ds: Any, symbol: str, ts: np.ndarray, open_: np.ndarray
+def funding_for(cfg: Config, ds: Any, symbol: str, ts: np.ndarray, open_: np.ndarray
                 ) -> tuple[np.ndarray, str]:
     """Funding paid per unit of position per bar (rate x mark), as the backtest charges it."""
     b = cfg["backtest"]
@@ -89,7 +90,7 @@ def funding_for(cfg: Mapping[str, Any], ds: Any, symbol: str, ts: np.ndarray, op
     return funding_per_bar(ts, open_, None, const), f"constant {const:g} per 8h"
 
 
-def engine_settings(cfg: Mapping[str, Any]) -> EngineSettings:
+def engine_settings(cfg: Config) -> EngineSettings:
     b = cfg["backtest"]
     return EngineSettings(capital=float(b["capital"]), taker_fee=float(b["taker_fee"]), maker_fee=float(b["maker_fee"]),
                           slippage_bps=float(b["slippage_bps"]), slippage_range=float(b["slippage_range"]),
@@ -122,7 +123,7 @@ def sleeve(arrays: Mapping[str, np.ndarray], frame: Any, i0: int, settings: Engi
     return np.nan_to_num(r), np.nan_to_num(x)
 
 
-def strategy_returns(cfg: Mapping[str, Any], ds: Any, *, start_ms: int | None, end_ms: int | None,
+def strategy_returns(cfg: Config, ds: Any, *, start_ms: int | None, end_ms: int | None,
                      strategies: list[Any] | None = None, engine: str | None = None) -> StrategyReturns:
     """Run every strategy (default: the enabled ones in config) over [start, end] and collect sleeves."""
     from cockpit.strategies.registry import build_strategies

@@ -26,9 +26,10 @@ Everything works on the last axis, so a whole (samples x strategies x bars) bloc
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
 
 import numpy as np
+
+from cockpit.domain.settings import Config
 
 KINDS = ("log_return", "return_dd_penalty", "return_over_drawdown", "sharpe")
 
@@ -45,7 +46,7 @@ class RewardCalculator:
             raise ValueError(f"reward kind: expected one of {', '.join(KINDS)}, got {self.kind!r}")
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any]) -> "RewardCalculator":
+    def from_config(cls, cfg: Config) -> "RewardCalculator":
         t = cfg["training"]
         return cls(str(t["reward"]), float(t["dd_penalty"]))
 

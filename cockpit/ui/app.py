@@ -23,6 +23,7 @@ from cockpit.config import mode_label
 from cockpit.data import DataService
 from cockpit.data.operator import operator_identity, submit_command
 from cockpit.domain.clock import WallClock  # the UI's clock (heartbeat age, countdowns); tests pass a frozen one
+from cockpit.domain.settings import Config
 from cockpit.ui.chart import DEFAULT_VIEW, View as ChartView
 from cockpit.ui.gc_idle import IdleCollector
 from cockpit.ui.messages import CommandFailed, CommandSubmitted, PollFailed, StatePolled
@@ -72,7 +73,7 @@ QUIET_HEARTBEAT_MS = 5_000  # a heartbeat older than this is re-rendered every p
 UI_SWITCH_INTERVAL_S = 0.001
 
 
-class CockpitApp(TradeActions, App):
+class CockpitApp(TradeActions, App[None]):
     CSS_PATH = "cockpit.tcss"
     TITLE = "Alpha Arena Cockpit"
     ENABLE_COMMAND_PALETTE = True
@@ -85,7 +86,7 @@ class CockpitApp(TradeActions, App):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, cfg: dict[str, Any], *, ds: DataService, db: Any = None, engine: Any = None,
+    def __init__(self, cfg: Config, *, ds: DataService, db: Any = None, engine: Any = None,
                  attach: bool = False, live: bool = False, clock: Any = None, poll_enabled: bool = True,
                  operator: str | None = None, backtest_runner: Any = None) -> None:
         super().__init__()
@@ -167,7 +168,7 @@ class CockpitApp(TradeActions, App):
         # The chart's size and view, once the main screen has composed it (before that, the poller's
         # default). query_one is cached between DOM changes; query() would walk the whole tree each time.
         try:
-            chart = self.main_screen.query_one("#candles")
+            chart = self.main_screen.query_one("#candles", CandlesChart)
         except NoMatches:
             pass
         else:
@@ -430,7 +431,7 @@ def _start_resource_tracker() -> None:
         pass
 
 
-def create_app(cfg: dict[str, Any], *, engine: Any = None, attach: bool = False, live: bool = False,
+def create_app(cfg: Config, *, engine: Any = None, attach: bool = False, live: bool = False,
                clock: Any = None, ds: DataService | None = None, db: Any = None, poll_enabled: bool = True,
                operator: str | None = None, backtest_runner: Any = None) -> CockpitApp:
     """Build the cockpit over the database the models' proxy is bound to (or ``db``).
@@ -453,7 +454,7 @@ def create_app(cfg: dict[str, Any], *, engine: Any = None, attach: bool = False,
                       poll_enabled=poll_enabled, operator=operator, backtest_runner=backtest_runner)
 
 
-def run_tui(cfg: dict[str, Any], *, engine: Any = None, attach: bool = False, live: bool = False) -> int:
+def run_tui(cfg: Config, *, engine: Any = None, attach: bool = False, live: bool = False) -> int:
     """Run the cockpit until the operator quits; returns the exit code.
 
     Quitting never stops a headless engine in attach mode; with an in-process ``engine`` the caller

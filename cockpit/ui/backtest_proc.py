@@ -15,6 +15,8 @@ import threading
 import time
 from typing import Any, Callable
 
+from cockpit.domain.settings import Config
+
 RUNNER_MODULES = ("cockpit.backtest.api", "cockpit.backtest.runner", "cockpit.backtest")
 
 
@@ -43,7 +45,7 @@ def result_id(report: Any) -> int | None:
     return None
 
 
-def _child(cfg: dict[str, Any], request: Any, q: Any, cancel: Any) -> None:
+def _child(cfg: Config, request: Any, q: Any, cancel: Any) -> None:
     from cockpit.data import DataService
     from cockpit.db import open_database
 
@@ -78,7 +80,7 @@ def _child(cfg: dict[str, Any], request: Any, q: Any, cancel: Any) -> None:
             q.put(("error", f"{type(e).__name__}: {e}"))
 
 
-def run_in_process(cfg: dict[str, Any], request: Any, *, progress: Callable[[int, int], None],
+def run_in_process(cfg: Config, request: Any, *, progress: Callable[[int, int], None],
                    cancel: threading.Event, stall_s: float = 300.0) -> int | None:
     """Run ``request`` in a spawned child; return the stored result id. Raises BacktestCancelledError
     when ``cancel`` was set, RuntimeError with the child's error otherwise."""

@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 from rich.text import Text
 
-from cockpit.ui.render import bollinger, ema, position_parts
+from cockpit.indicators.core import bollinger, ema
+from cockpit.ui.render import position_parts
 
 AXIS = 11  # the price axis on the right: one rule column and ten for labels
 WARMUP = 60  # extra (merged) bars read to the left of the window so the overlays are defined at its edge
@@ -133,8 +134,8 @@ def _upto(candles: dict[str, np.ndarray], end: int | None) -> dict[str, np.ndarr
 
 
 def subtitle(candles: dict[str, np.ndarray], timeframe: str) -> str:
-    ts = candles.get("timestamp", ())
-    if not len(ts):
+    ts = candles.get("timestamp")
+    if ts is None or not len(ts):
         return ""
     fmt = "%Y-%m-%d" if timeframe == "1d" else "%m-%d %H:%M"
     return (f"{time.strftime(fmt, time.gmtime(int(ts[0]) / 1000))} → "
@@ -170,9 +171,10 @@ def overlays(close: np.ndarray, view: View = DEFAULT_VIEW) -> list[tuple[np.ndar
     """(values, style) of EMA 12, EMA 26 and the Bollinger bands over ``close`` (NaN where undefined)."""
     out: list[tuple[np.ndarray, int]] = []
     if view.ema and len(close) >= 2:
-        out += [(ema(close, 12), EMA_FAST), (ema(close, 26), EMA_SLOW)]
+        # drawn from the first bar (no warm-up NaNs): WARMUP bars to the left of the window settle them
+        out += [(ema(close, 12, min_periods=1), EMA_FAST), (ema(close, 26, min_periods=1), EMA_SLOW)]
     if view.bb:
-        _, up, lo = bollinger(close, 20, 2.0)
+        up, _, lo = bollinger(close, 20, 2.0)
         if not np.isnan(up).all():
             out += [(up, BAND), (lo, BAND)]
     return out
@@ -319,9 +321,9 @@ def build(candles: dict[str, np.ndarray], lv: dict[str, Any], timeframe: str, wi
             lo_p, hi_p = min(lo_p, float(ok.min())), max(hi_p, float(ok.max()))
     span0 = max(hi_p - lo_p, abs(hi_p) * 1e-6, 1e-9)
     lines_lv = [(name, float(lv[name]), st) for name, st in LEVELS if lv.get(name)]
-    for _, v, _ in lines_lv:  # a level close to the candles widens the range; a far one is pinned to an edge
-        if lo_p - 0.25 * span0 <= v <= hi_p + 0.25 * span0:
-            lo_p, hi_p = min(lo_p, v), max(hi_p, v)
+    for _, lvl, _ in lines_lv:  # a level close to the candles widens the range; a far one is pinned to an edge
+        if lo_p - 0.25 * span0 <= lvl <= hi_p + 0.25 * span0:
+            lo_p, hi_p = min(lo_p, lvl), max(hi_p, lvl)
     # Room for the fill markers over the highest and under the lowest bar, and for volume sharing the plot.
     top = 1.2 if marks else 0.3
     bottom = top + (vr if not vol_strip else 0)
@@ -370,8 +372,8 @@ def build(candles: dict[str, np.ndarray], lv: dict[str, Any], timeframe: str, wi
             grid[:vr][free], style[:vr][free] = vgrid[free], vstyle[free]
 
     # Level lines first, then overlays; neither covers a candle.
-    for _, v, st in lines_lv:
-        k = int(np.floor(pos(np.array(v))))
+    for _, lvl, st in lines_lv:
+        k = int(np.floor(pos(np.array(lvl))))
         if 0 <= k < ph:
             free = (style[k] == EMPTY) | (style[k] == VOL_UP) | (style[k] == VOL_DOWN)
             grid[k][free], style[k][free] = "╌", st
@@ -421,11 +423,11 @@ def build(candles: dict[str, np.ndarray], lv: dict[str, Any], timeframe: str, wi
     k_last = int(np.floor(pos(np.array(cl[-1]))))
     named.append((float(cl[-1]), k_last,
                   (price_label(float(cl[-1]), per_row), "bold reverse " + STYLES[int(up_col[-1])])))
-    for name, v, st in lines_lv:
-        k = int(np.floor(pos(np.array(v))))
+    for name, lvl, st in lines_lv:
+        k = int(np.floor(pos(np.array(lvl))))
         arrow = "▲" if k >= ph else "▼" if k < 0 else ""
         tag = "E" if name == "entry" else name
-        named.append((v, k, (f"{tag}{arrow} {price_label(v, per_row)}", f"bold {STYLES[st]}")))
+        named.append((lvl, k, (f"{tag}{arrow} {price_label(lvl, per_row)}", f"bold {STYLES[st]}")))
     for k, i in place_labels([(v, k) for v, k, _ in named], ph).items():
         labels[k] = named[i][2]
 
@@ -436,9 +438,9 @@ def build(candles: dict[str, np.ndarray], lv: dict[str, Any], timeframe: str, wi
             t.append("\n")
         first = False
         _row(t, grid[r], style[r], pw)
-        text, st = labels.get(r, ("", ""))
+        text, label_style = labels.get(r, ("", ""))
         t.append("┤" if r in labels else "│", STYLES[AXIS_STYLE])
-        t.append(text[:AXIS - 1].ljust(AXIS - 1), st or None)
+        t.append(text[:AXIS - 1].ljust(AXIS - 1), label_style or None)
     if vol_strip:
         vtop = float(vol.max()) if len(vol) else 0.0
         for r in range(vr - 1, -1, -1):

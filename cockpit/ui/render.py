@@ -10,7 +10,6 @@ import math
 import time
 from typing import Any
 
-import numpy as np
 from rich.text import Text
 
 from cockpit.data.account import exit_reason
@@ -82,7 +81,7 @@ def hms_s(ms: int | None) -> str:
     return time.strftime("%H:%M:%S", time.gmtime(int(ms) / 1000))
 
 
-def day(ms: int | None) -> str:
+def day(ms: float | None) -> str:
     if ms is None:
         return "—"
     return time.strftime("%Y-%m-%d", time.gmtime(int(ms) / 1000))
@@ -104,30 +103,6 @@ def age(ms: int | None) -> str:
     if s < 3600:
         return f"{s / 60:.0f}m"
     return f"{s / 3600:.1f}h"
-
-
-# ------------------------------------------------------------------ indicators for the chart
-
-
-def ema(x: np.ndarray, n: int) -> np.ndarray:
-    out = np.empty_like(x, dtype=float)
-    if len(x) == 0:
-        return out
-    a = 2.0 / (n + 1)
-    out[0] = x[0]
-    for i in range(1, len(x)):
-        out[i] = a * x[i] + (1 - a) * out[i - 1]
-    return out
-
-
-def bollinger(x: np.ndarray, n: int = 20, k: float = 2.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    mid = np.full(len(x), np.nan)
-    sd = np.full(len(x), np.nan)
-    if len(x) >= n:
-        win = np.lib.stride_tricks.sliding_window_view(x, n)
-        mid[n - 1:] = win.mean(axis=1)
-        sd[n - 1:] = win.std(axis=1)
-    return mid, mid + k * sd, mid - k * sd
 
 
 # ------------------------------------------------------------------ header
@@ -352,7 +327,7 @@ def rationale_text(decisions: list[dict[str, Any]], runs: dict[int, dict[str, An
         return t
     d = decisions[0]
     selector = d.get("selector") or ("llm" if d.get("llm_run_id") else "offline")
-    t.append(f"{str(d.get('action', '')).upper()}", side_style({"buy": "long", "sell": "short"}.get(d.get("action"), "")))
+    t.append(f"{str(d.get('action', '')).upper()}", side_style({"buy": "long", "sell": "short"}.get(d.get("action") or "", "")))
     if d.get("confidence") is not None:
         t.append(f"  conf {float(d['confidence']):.2f}")
     t.append(f"  selector {selector}", "dim")
@@ -473,10 +448,12 @@ def risk_assessment_text(ra: Any) -> str:
     asked, got = ra.get("requested_amount"), ra.get("approved_amount")
     if got is not None:
         same = asked is None or abs(float(asked) - float(got)) < 1e-12
-        parts.append(f"{float(got):g} BTC" + ("" if same else f" (asked {float(asked):g})"))
+        parts.append(f"{float(got):g} BTC" + ("" if same or asked is None else f" (asked {float(asked):g})"))
     if ra.get("notional") is not None:
         parts.append(f"notional {num(ra['notional'], 0)}")
-    inputs = ra.get("inputs") if isinstance(ra.get("inputs"), dict) else {}
+    inputs = ra.get("inputs")
+    if not isinstance(inputs, dict):
+        inputs = {}
     if ra.get("risk_amount") is not None:
         at_stop = f"loss at stop {num(ra['risk_amount'], 2)}"
         if ra.get("risk_pct_equity") is not None:
@@ -486,7 +463,9 @@ def risk_assessment_text(ra: Any) -> str:
         parts.append(at_stop)
     if inputs.get("mark_price") is not None:
         parts.append(f"mark {num(inputs['mark_price'])}")
-    rules = ra.get("rules") if isinstance(ra.get("rules"), dict) else {}
+    rules = ra.get("rules")
+    if not isinstance(rules, dict):
+        rules = {}
     if rules:
         passed = sum(1 for r in rules.values() if isinstance(r, dict) and r.get("status") in ("pass", "skipped"))
         parts.append(f"{passed}/{len(rules)} rules passed")

@@ -254,10 +254,10 @@ class Poller:
         for f in fills:
             oid = f.get("order_id")
             if oid is not None and oid not in self._reduce_only:
-                o = self.ds.order(oid)
-                self._reduce_only[oid] = bool(o and o.get("reduce_only"))
+                row = self.ds.order(oid)
+                self._reduce_only[oid] = bool(row and row.get("reduce_only"))
             out.append({"id": f["id"], "timestamp": f["timestamp"], "side": f["side"], "price": f["price"],
-                        "amount": f["amount"], "reduce_only": self._reduce_only.get(oid, False)})
+                        "amount": f["amount"], "reduce_only": oid is not None and self._reduce_only.get(oid, False)})
         return out
 
     def _outcomes(self, orders: list[dict[str, Any]]) -> dict[int, str]:

@@ -18,7 +18,15 @@ from cockpit.ui import render
 from cockpit.ui.screens.trade_modals import PriceModal, TradeConfirmModal
 
 if TYPE_CHECKING:
+    from textual.app import App
+
+    from cockpit.config import Config
+    from cockpit.data import DataService
     from cockpit.ui.state import Snapshot
+
+    _AppBase = App[None]  # for the type checker only: at run time the mixin is a plain class
+else:
+    _AppBase = object
 
 TRADE_COMMANDS = ("close_position", "set_stop_loss", "set_take_profit", "cancel_all")
 TRADE_KEYMAP: list[tuple[str, str, str]] = [
@@ -30,11 +38,19 @@ TRADE_KEYMAP: list[tuple[str, str, str]] = [
 ]
 
 
-class TradeActions:
+class TradeActions(_AppBase):
     """Mixed into CockpitApp (which provides run_command, snapshot, cfg, ds, notify, push_screen)."""
 
+    # What CockpitApp provides besides App's own methods (declared for the type checker).
+    cfg: Config
+    ds: "DataService"
     snapshot: "Snapshot | None"
     _awaiting_results: dict[int, str]
+
+    if TYPE_CHECKING:
+        def run_command(self, command: str, order_id: int | None, payload: dict[str, Any] | None) -> object: ...
+        def _close_thread_connection(self) -> None: ...
+        def _push_named(self, cls_path: str, cls_name: str) -> None: ...
 
     def _position(self) -> tuple[str, float, dict[str, Any]] | None:
         snap = self.snapshot
@@ -92,11 +108,11 @@ class TradeActions:
         from cockpit.risk.protection import KINDS, check_protection
 
         p = self._position()
-        if p is None:
+        snap = self.snapshot
+        if p is None or snap is None:  # (no snapshot read yet means no position either)
             self._no_position()
             return
         side, size, pos = p
-        snap = self.snapshot
         mark = (snap.price or {}).get("mark_price") or pos.get("mark_price")
         current = (snap.levels or {}).get("SL" if kind == "stop_loss" else "TP")
         equity = float(snap.balance["total"]) if snap.balance else None

@@ -83,6 +83,20 @@ def test_no_candles_error_says_how_to_import(ds, cfg):
         run_backtest(cfg, ds, BacktestRequest(strategy="ema_trend", start="2024-01-01", end="2024-01-31"))
 
 
+def test_a_one_bar_range_runs_a_backtest_but_not_a_sweep(db, ds, cfg):
+    """Both load the range with its warm-up bars through one function; a sweep needs two bars in the range."""
+    _store_walk(db, 300)
+    t = T0 + 100 * H
+    rep = run_backtest(cfg, ds, BacktestRequest(strategy="ema_cross", params={"fast": 5, "slow": 12}, start=t, end=t))
+    assert rep.start_ms == rep.end_ms == t and len(rep.equity) == 1
+    with pytest.raises(NoCandlesError, match="candles for the sweep range; import some first"):
+        run_sweep(cfg, ds, SweepRequest(strategy="ema_cross", grid={"slow": [12]}, params={"fast": 5}, start=t,
+                                        end=t, workers=1, save=False))
+    sweep = run_sweep(cfg, ds, SweepRequest(strategy="ema_cross", grid={"slow": [12]}, params={"fast": 5}, start=t,
+                                            end=t + H, workers=1, save=False))
+    assert (sweep["start"], sweep["end"], sweep["bars"]) == (t, t + H, 2)
+
+
 def test_progress_and_cancel_through_run_backtest(db, ds, cfg):
     _store_walk(db, 800)
     seen = []

@@ -129,6 +129,17 @@ def test_action_follows_the_change_against_the_position(cfg, ds, store, clock, s
     assert eng.decide(list(signals.values()), {}, "trending_up", {"equity": 10_000}, 0.5, price=100_000).action == "sell"
 
 
+def test_position_as_a_signed_size_reaches_the_llm_prompt(cfg, ds, store, clock, signals, fake_openai, client_for):
+    """decide() takes the position as a signed size too; with an LLM selector the prompt shows it as a position
+    (it used to reach the snapshot as a bare float, and dict(0.5) raised TypeError)."""
+    fake_openai.default = Reply(content=GOOD)
+    eng = PortfolioDecisionEngine(cfg, ds, store, clock, llm=client_for())
+    d = eng.decide(signals, {}, "trending_up", {"equity": 10_000}, -0.5, price=100_000)
+    assert d.selector == "llm"
+    prompt = "\n".join(m["content"] for m in fake_openai.chat_requests[-1].body["messages"])
+    assert '"side": "short"' in prompt and '"size": 0.5' in prompt, prompt
+
+
 def test_single_strategy_engine(cfg, ds, store, clock):
     eng = DecisionEngine(cfg, ds, store, clock, "mean_reversion")
     d = eng.decide_one(sig("mean_reversion", Direction.SHORT, 0.7), {}, "ranging")

@@ -53,6 +53,46 @@ def test_rejections_say_why(text, why):
         validate_reply(text, ENABLED)
 
 
+@pytest.mark.parametrize("obj,reason", [
+    ({"confidence": 0.5}, "'selected' must be a non-empty list"),
+    ({"selected": []}, "'selected' must be a non-empty list"),
+    ({"selected": [{"strategy": "ema_trend", "weight": 1.0}, "momentum"]}, "selected[1] is not an object"),
+    ({"selected": [{"weight": 1.0}]}, "selected[0]: unknown or disabled strategy null"),
+    ({"selected": [{"strategy": "ema_trend", "weight": "0.5"}], "confidence": 2}, 'selected[0].weight is not a number: "0.5"'),
+    ({"selected": [{"strategy": "ema_trend", "weight": 0.5}, {"strategy": "ema_trend", "weight": 2}]},
+     "selected[1]: strategy 'ema_trend' listed twice"),
+    ({"selected": [{"strategy": "ema_trend", "weight": 1.5}]}, "selected[0].weight 1.5 is outside [0, 1]"),
+    ({"selected": [{"strategy": "ema_trend", "weight": 0.5}], "confidence": None}, "weights sum to 0.5, not within 1 +- 0.05"),
+    ({"selected": [{"strategy": "ema_trend", "weight": 1}], "rationale": 3}, "confidence is not a number: null"),
+    ({"selected": [{"strategy": "ema_trend", "weight": 1}], "confidence": True}, "confidence is not a number: true"),
+    ({"selected": [{"strategy": "ema_trend", "weight": 1}], "confidence": 1}, "'rationale' must be a non-empty string"),
+    ({"selected": [{"strategy": "{x}", "weight": 1}]}, "selected[0]: unknown or disabled strategy '{x}'"),
+])
+def test_the_first_failed_check_is_the_reason(obj, reason):
+    with pytest.raises(ReplyRejected) as e:
+        validate_reply(json.dumps(obj), ENABLED)
+    assert e.value.reason == reason
+
+
+def test_an_integer_beyond_float_is_refused_not_raised():
+    with pytest.raises(ReplyRejected, match=r"selected\[0\]\.weight is not finite"):
+        validate_reply(reply([("ema_trend", 10 ** 400)]), ENABLED)
+
+
+def test_schema_mode_sends_the_schema_of_the_validating_model():
+    from cockpit.decision.llm import SELECTION_SCHEMA
+    from cockpit.decision.validate import SelectionReply
+
+    item = {"type": "object", "properties": {"strategy": {"type": "string"}, "weight": {"type": "number"}},
+            "required": ["strategy", "weight"], "additionalProperties": False}
+    assert SELECTION_SCHEMA == {
+        "type": "object",
+        "properties": {"selected": {"type": "array", "items": item}, "confidence": {"type": "number"},
+                       "rationale": {"type": "string"}, "regime": {"type": "string"}},
+        "required": ["selected", "confidence", "rationale", "regime"], "additionalProperties": False}
+    assert set(SelectionReply.model_json_schema()["properties"]) == set(SELECTION_SCHEMA["properties"])
+
+
 def test_legitimate_rationale_words_are_not_flagged():
     text = reply([("ema_trend", 1.0)], rationale="Funding is high as leveraged longs crowd in; trend still strong.")
     assert validate_reply(text, ENABLED).weights == {"ema_trend": 1.0}

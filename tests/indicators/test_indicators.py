@@ -217,3 +217,19 @@ def test_report_is_plain_json(shared_data_dir=None):
     for lv in tf["levels"]["resistance"]:
         assert lv["price"] >= tf["close"]
     assert math.isfinite(tf["atr14"]) and isinstance(tf["patterns"], list)
+
+
+def test_ema_warm_up_and_the_pandas_exact_form():
+    """min_periods=1 draws from the first bar (the chart's EMA); pandas_exact is pandas bit for bit, with pandas'
+    NaN rules (the backtest's reference signals); the default form equals it to rounding."""
+    c = make_candles(3_000)["close"]
+    c[::7] = np.round(c[::7])  # some repeated values: pandas skips the update when the average equals the value
+    ref = pd.Series(c).ewm(span=12, adjust=False).mean().to_numpy()
+    assert np.isnan(ind.ema(c, 12)[:11]).all() and not np.isnan(ind.ema(c, 12)[11:]).any()
+    one = ind.ema(c, 12, min_periods=1)
+    assert not np.isnan(one).any() and np.allclose(one, ref, rtol=1e-12, atol=0)
+    assert np.array_equal(ind.ema(c, 12, min_periods=1, pandas_exact=True), ref)
+    gap = np.array([1.0, 2.0, np.nan, 4.0, 5.0])
+    assert np.array_equal(ind.ema(gap, 3, min_periods=1, pandas_exact=True),
+                          pd.Series(gap).ewm(span=3, adjust=False).mean().to_numpy(), equal_nan=True)
+    assert np.isnan(ind.ema(c, 12, pandas_exact=True)[:11]).all()

@@ -22,7 +22,8 @@ def _outputs(a: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     h, lo, c = a["high"], a["low"], a["close"]
     out = {"ema20": ind.ema(c, 20), "ema200": ind.ema(c, 200), "wilder14": ind.wilder(c, 14),
            "wilder14_mp1": ind.wilder(c, 14, min_periods=1), "rsi14": ind.rsi(c, 14), "rsi2": ind.rsi(c, 2),
-           "atr14": ind.atr(h, lo, c, 14), "atr1": ind.atr(h, lo, c, 1)}
+           "atr14": ind.atr(h, lo, c, 14), "atr1": ind.atr(h, lo, c, 1), "rvol24": ind.realized_vol(c, 24),
+           "rvol3": ind.realized_vol(c, 3)}
     for name, res in (("macd", ind.macd(c)), ("macd5_35_5", ind.macd(c, 5, 35, 5)),
                       ("bb20", ind.bollinger(c, 20, 2.0)), ("bb50", ind.bollinger(c, 50, 1.5)),
                       ("adx14", ind.adx(h, lo, c, 14)), ("adx7", ind.adx(h, lo, c, 7))):
@@ -45,7 +46,10 @@ def _compare(a: dict[str, np.ndarray], monkeypatch) -> None:
         assert ok.any(), name
         err = np.abs(got[ok] - ref[ok])
         # relative to the value; oscillators (RSI, DI, ADX) can sit at 0, so near 0 relative to their 0..100 scale
-        lim = 1e-9 * np.maximum(np.abs(ref[ok]), price if name.startswith("macd") else 1e-3)
+        # realized volatility relative to its typical size: the numpy form's prefix sums over the whole history
+        # carry ~1e-12 absolute error, more than a tiny window's value (the kernel re-sums its window)
+        floor = price if name.startswith("macd") else float(np.median(ref[ok])) if name.startswith("rvol") else 1e-3
+        lim = 1e-9 * np.maximum(np.abs(ref[ok]), floor)
         worst = int(np.argmax(err - lim))
         assert np.all(err <= lim), f"{name}: error {err[worst]} at value {ref[ok][worst]}"
 
@@ -73,3 +77,42 @@ def test_short_and_nan_inputs_keep_the_numpy_rules(monkeypatch):
             slow = _outputs(case)
         for name, ref in slow.items():
             np.testing.assert_allclose(fast[name], ref, rtol=1e-12, atol=1e-12, equal_nan=True, err_msg=name)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_single_bad_value_anywhere_falls_back_to_the_numpy_rules(monkeypatch, bad):
+    """The kernels test finiteness once, from their state at the end (not per value): one NaN/inf in any
+    input at any position, the last bar and the bars inside and around a four-bar block included, must still
+    hand over to the numpy forms."""
+    a = make_candles(120, seed=5)
+    for col in ("high", "low", "close"):
+        for pos in (0, 1, 13, 14, 30, 31, 32, 33, 60, 117, 118, 119):
+            case = {k: v.astype(float).copy() for k, v in a.items()}
+            case[col][pos] = bad
+            fast = _outputs(case)
+            with monkeypatch.context() as m:
+                m.setattr(kernels, "HAVE_NUMBA", False)
+                slow = _outputs(case)
+            for name, ref in slow.items():  # the tolerances of _compare (kernels run on the clean columns)
+                atol = 1e-9 * (float(np.median(a["close"])) if name.startswith("macd") else 1e-3)
+                np.testing.assert_allclose(fast[name], ref, rtol=1e-9, atol=atol, equal_nan=True,
+                                           err_msg=f"{name}: {bad} in {col}[{pos}]")
+
+
+def test_a_prefix_gives_the_start_of_the_full_values_bit_for_bit():
+    """The kernels step four bars at a time; a history ending inside a block must still give exactly the values
+    the longer history has there (strategies compare on_bar on a prefix with generate on the whole)."""
+    a = make_candles(90, seed=11)
+    h, lo, c = a["high"], a["low"], a["close"]
+    full = {"ema": ind.ema(c, 5), "wilder": ind.wilder(c, 3), "atr": ind.atr(h, lo, c, 3), "macd": ind.macd(c, 3, 6, 2),
+            "bb": ind.bollinger(c, 5, 2.0), "rsi": ind.rsi(c, 3), "adx": ind.adx(h, lo, c, 3)}
+    for n in range(1, 91):
+        part = {"ema": ind.ema(c[:n], 5), "wilder": ind.wilder(c[:n], 3), "atr": ind.atr(h[:n], lo[:n], c[:n], 3),
+                "macd": ind.macd(c[:n], 3, 6, 2), "bb": ind.bollinger(c[:n], 5, 2.0), "rsi": ind.rsi(c[:n], 3),
+                "adx": ind.adx(h[:n], lo[:n], c[:n], 3)}
+        for name, got in part.items():
+            if name == "adx" and n <= 5:
+                continue  # ADX gives all NaN up to 2n-1 bars (its numpy form's rule), not a prefix of the values
+            ref = full[name]
+            for g, r in (zip(got, ref) if isinstance(got, tuple) else [(got, ref)]):
+                np.testing.assert_array_equal(g, r[:n], err_msg=f"{name}, {n} bars")

@@ -97,6 +97,19 @@ def test_options_we_would_not_honour_are_refused():
         assert entries == [] and "unsupported option" in problems[0], opt
 
 
+def test_a_role_given_twice_is_counted_by_asyncssh_s_parser():
+    """Two COCKPIT_ROLE= environment options refuse the key; the text COCKPIT_ROLE= inside another option's value
+    (asyncssh's own parser reads the options) is not a second role."""
+    from cockpit.remote.ssh import parse_authorized_keys
+
+    pub = _pub(asyncssh.generate_private_key("ssh-ed25519", comment="t"))
+    entries, problems = parse_authorized_keys('environment="COCKPIT_ROLE=trader",environment="COCKPIT_ROLE=trader" ' + pub)
+    assert entries == [] and "more than once" in problems[0]
+    entries, problems = parse_authorized_keys('environment="COCKPIT_ROLE=trader",environment="X=COCKPIT_ROLE=viewer",'
+                                              'command="COCKPIT_ROLE=viewer" ' + pub)
+    assert problems == [] and [e.role for e in entries] == ["trader"]
+
+
 def test_from_option_is_honoured():
     from cockpit.remote.ssh import parse_authorized_keys
 

@@ -9,7 +9,8 @@ import pytest
 from cockpit.domain.clock import ManualClock
 from cockpit.domain.orders import OrderIntent, Position
 from cockpit.execution.base import AccountState
-from cockpit.risk import MarketState, MemoryRiskState, RiskLimits, RiskManager
+from cockpit.risk import RULES, MarketState, MemoryRiskState, RiskLimits, RiskManager
+from cockpit.risk.rules import ENTRY_RULES
 
 SYM = "BTC/USDT:USDT"
 DAY = 86_400_000
@@ -78,6 +79,13 @@ SCENARIOS = [
     ("rounded to the step", {}, buy(0.012345), {}, MKT, "approved", "precision", "adjusted"),
     ("disabled rule skipped", {"disabled_rules": ("max_leverage",)}, buy(0.01, leverage=50.0), {}, MKT,
      "approved", "max_leverage", "skipped"),
+    ("take-profit on the right side", {}, buy(0.01, take_profit=52_000.0), {}, MKT, "approved", "take_profit", "pass"),
+    ("no take-profit to check", {}, buy(0.01), {}, MKT, "approved", "take_profit", "skipped"),
+    ("limit price not positive", {}, buy(0.01, type="limit", price=-1.0), {}, MKT, "rejected", "price_sanity",
+     "rejected"),
+    ("equity not positive", {}, buy(0.01), {"equity": 0.0}, MKT, "rejected", "max_position", "rejected"),
+    ("no stop: risk not measured", {"require_stop_loss": False}, buy(0.01, stop=None), {}, MKT,
+     "approved", "per_trade_risk", "skipped"),
 ]
 
 
@@ -239,3 +247,42 @@ def test_closing_an_already_flat_position_is_refused_as_info_not_error():
     r = m.check(OrderIntent(SYM, "buy", 0.05, reduce_only=True), acct(position=Position(SYM, "long", 0.03, 50_000.0)),
                 MKT)
     assert r.rejected and [(e.level.value, e.rule) for e in m.state.events] == [("ERROR", "reduce_only")]
+
+
+# ---------------------------------------------------------------- the order of the rules and their gates
+
+
+def test_entry_rules_run_in_the_order_of_RULES_and_the_switchable_ones_are_the_config_names():
+    from cockpit.config import RISK_RULES
+
+    r = rm().check(buy(0.01, take_profit=52_000.0), acct(), MKT)
+    assert r.approved
+    assert list(r.assessment["rules"]) == ["intent", "reduce_only", *(x for x in RULES if x != "reduce_only")]
+    assert [x.name for x in ENTRY_RULES if x.switchable] == list(RISK_RULES)
+
+
+def test_no_mark_price_ends_the_entry_check_even_with_price_sanity_disabled():
+    r = rm(disabled_rules=("price_sanity",)).check(buy(0.01), acct(), MarketState(SYM, None))
+    rules = r.assessment["rules"]
+    assert r.rejected and r.reasons == ["price_sanity: no mark price: cannot value the order"]
+    assert "stop_loss" not in rules and "max_position" not in rules  # nothing below could be valued
+
+
+def test_equity_not_positive_ends_the_entry_check_even_with_max_position_disabled():
+    r = rm(disabled_rules=("max_position",)).check(buy(0.01), acct(equity=-5.0), MKT)
+    rules = r.assessment["rules"]
+    assert r.rejected and r.reasons == ["max_position: equity -5 is not positive"]
+    assert rules["stop_loss"]["status"] == "pass"  # the rules above still ran
+    assert not {"effective_leverage", "per_trade_risk", "total_risk"} & set(rules)
+    assert [(e.level.value, e.rule) for e in r.events] == [("ERROR", "max_position")]
+
+
+def test_a_disabled_stop_loss_rule_still_lets_a_stop_on_the_right_side_measure_the_risk():
+    m = rm(disabled_rules=("stop_loss",), max_total_risk_pct=1.0)
+    r = m.check(buy(0.15, stop=49_000.0), acct(), MKT)
+    assert r.assessment["rules"]["stop_loss"]["status"] == "skipped"
+    assert r.reduced and r.intent.amount == pytest.approx(0.1)  # per_trade_risk: 100 USDT at 1000 per BTC
+    wrong_side = m.check(buy(0.15, stop=51_000.0), acct(), MKT)
+    for rule in ("per_trade_risk", "total_risk"):
+        assert wrong_side.assessment["rules"][rule] == {"status": "skipped",
+                                                        "detail": "no valid stop-loss to measure risk"}

@@ -146,6 +146,8 @@ def test_train_report_publish_on_planted_edge(planted_db, ds, tcfg):
 
     rep = report_candidate(tcfg, ds, store, v, now_ms=2, strategies=_strats())
     assert rep["period"]["from_ms"] > meta["train"]["to_ms"]
+    # An empty --from is no --from (parse_date reads "" as not given; it used to end in a TypeError).
+    assert report_candidate(tcfg, ds, store, v, now_ms=2, start="", strategies=_strats())["period"] == rep["period"]
     pol = rep["policies"]
     assert set(pol) == {"candidate", "active", "buy_and_hold", "buy_and_hold_vol", "cash", "equal_weights",
                         "best_single"}

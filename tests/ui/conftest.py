@@ -54,6 +54,20 @@ async def until(app, pilot, cond, rounds: int = 100) -> None:
         await pilot.pause(0.05)
 
 
+async def steady(app, pilot, rounds: int = 40) -> None:
+    """Settle until two looks in a row, a short pause apart, show the same screen. Covers what a settle
+    alone does not: work scheduled after a refresh (the footer recomposes its keys after
+    ``refresh_bindings``, focus moves after a resize), which a loaded machine may not have run yet."""
+    shown = None
+    for _ in range(rounds):
+        await settle(app, pilot)
+        await pilot.pause(0.05)
+        now = screen_text(app)
+        if now == shown:
+            return
+        shown = now
+
+
 def screen_text(app) -> str:
     """What the terminal shows now (every layer, dialogs over the screen below), as plain text lines."""
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())

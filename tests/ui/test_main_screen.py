@@ -283,3 +283,22 @@ async def test_the_event_loop_gets_the_gil_back_within_a_millisecond_while_the_u
         await settle(app, pilot)
         assert sys.getswitchinterval() <= 0.001 < saved
     assert sys.getswitchinterval() == saved
+
+
+async def test_the_header_is_as_tall_as_its_text_after_a_narrow_moment(make_app, db):
+    """The HALTED badge's words wrap in a very narrow terminal; once it is wide again the header is one
+    row. (On a loaded machine an auto-height header, whose badge is 100% of it, was once seen 5 rows
+    tall at 80x24, pushing the orders pane off the screen; the header's height now follows its text.)"""
+    from conftest import steady
+    from demo_data import fill_demo
+
+    fill_demo(pending=False, halted=True)
+    app = make_app()
+    async with app.run_test(size=(16, 24)) as pilot:
+        await steady(app, pilot)
+        await pilot.resize_terminal(80, 24)
+        await steady(app, pilot)
+        header = app.query_one("#header")
+        assert header.region.height == 1
+        assert app.query_one("#mode-badge").region.height == 1
+        assert "HALTED" in str(app.query_one("#mode-badge").render())

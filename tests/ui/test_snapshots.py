@@ -6,7 +6,7 @@ Regenerate after an intended visual change: pytest tests/ui --snapshot-update (t
 from __future__ import annotations
 
 import pytest
-from conftest import settle
+from conftest import settle, steady
 from demo_data import fill_backtest_result, fill_demo
 
 SIZES = [(80, 24), (160, 48)]
@@ -20,7 +20,7 @@ def _run_before(app, keys=()):
             await settle(app, pilot)
         for inp in app.screen.query("Input"):
             inp.cursor_blink = False
-        await pilot.pause()
+        await steady(app, pilot)
 
     return run_before
 

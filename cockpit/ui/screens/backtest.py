@@ -66,7 +66,9 @@ def parse_params(text: str) -> dict[str, Any]:
 
 
 def metric_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
-    m = r.get("metrics") if isinstance(r.get("metrics"), dict) else {}
+    m = r.get("metrics")
+    if not isinstance(m, dict):
+        m = {}
 
     def pct(v: Any) -> str:
         return "—" if v is None else f"{float(v) * 100:+.2f}%"
@@ -158,7 +160,9 @@ def run_label(r: dict[str, Any]) -> str:
     strategy = r.get("strategy") or ("portfolio" if "portfolio" in (r.get("name") or "") else r.get("name") or "")
     params = run_params(r)
     if r.get("status") == "sweep" or "_sweep_rank" in p:
-        m = r.get("metrics") if isinstance(r.get("metrics"), dict) else {}
+        m = r.get("metrics")
+        if not isinstance(m, dict):
+            m = {}
         kind = "wf" if m.get("walk_forward") else "sweep"
         return f"{kind}#{p.get('_sweep_rank', '?')} {strategy} {params}".strip()
     return f"{strategy} {params}".strip() if params else (r.get("name") or strategy)
@@ -231,7 +235,7 @@ class BacktestScreen(CockpitScreen):
         self.compare_with: dict[str, Any] | None = None
         self.cancel_event = threading.Event()
         self.running = False
-        self.runner = None
+        self.runner: Callable[..., Any] | None = None
         self.in_process = False
         self.coverage: dict[str, tuple[int, int]] = {}  # timeframe -> (first, last) stored candle
         self._auto_range = ("", "")  # the dates the form holds until the operator edits them
@@ -266,7 +270,7 @@ class BacktestScreen(CockpitScreen):
                 yield ProgressBar(total=100, show_eta=False, id="bt-progress")
                 yield Static("", id="bt-status")
                 yield Label("runs: Enter opens · c compares")
-                runs = DataTable(id="bt-runs", cursor_type="row")
+                runs: DataTable[str | Text] = DataTable(id="bt-runs", cursor_type="row")
                 runs.add_columns("id", "tf", "ret", "DD", "SR", "n", "run")
                 yield runs
                 yield Static("", id="bt-run-detail")
@@ -275,7 +279,7 @@ class BacktestScreen(CockpitScreen):
                 with Horizontal(id="bt-charts"):
                     yield DatedPlot(id="bt-equity", classes="pane")
                     yield DatedPlot(id="bt-drawdown", classes="pane")
-                trades = DataTable(id="bt-trades", classes="pane", cursor_type="row")
+                trades: DataTable[str | Text] = DataTable(id="bt-trades", classes="pane", cursor_type="row")
                 trades.add_columns("time", "side", "price", "amount", "reason", "pnl", "fee", "funding")
                 yield trades
         yield from self.compose_footer()
@@ -338,7 +342,8 @@ class BacktestScreen(CockpitScreen):
                                                  for r in self.app.ds.coverage(self.app.symbol) if r["rows"]})
 
     def _params_text(self, strategy: str) -> str:
-        p = self.app.cfg["strategies"].get(strategy, {}).get("params", {})
+        sc = self.app.cfg["strategies"].get(strategy)
+        p = sc.get("params", {}) if sc else {}
         return ", ".join(f"{k}={v}" for k, v in p.items())
 
     def _status(self, text: str) -> None:
@@ -430,6 +435,8 @@ class BacktestScreen(CockpitScreen):
 
     def show_result(self) -> None:
         a, b = self.current, self.compare_with
+        if a is None:  # nothing opened yet
+            return
         self.query_one("#bt-metrics", Static).update(metrics_table(a, b))
         self.query_one("#bt-metrics").border_title = f"Metrics #{a['id']}" + (f" vs #{b['id']}" if b else "")
         eq_plot = self.query_one("#bt-equity", DatedPlot)
@@ -445,9 +452,11 @@ class BacktestScreen(CockpitScreen):
             if not len(eq):
                 continue
             # On a time axis two compared runs line up by date even when their ranges differ.
-            x = (ts / DAY_MS).tolist() if dated else list(range(1, len(eq) + 1))
-            if dated:
+            if dated and ts is not None:
+                x = (ts / DAY_MS).tolist()
                 span += [float(ts[0]), float(ts[-1])]
+            else:
+                x = list(range(1, len(eq) + 1))
             eq_plot.plt.plot(x, eq.tolist(), color=color, marker="braille", label=f"#{r['id']}")
             peak = np.maximum.accumulate(eq)
             dd_plot.plt.plot(x, ((eq / peak - 1) * 100).tolist(), color="red" if r is a else "yellow",
@@ -482,18 +491,19 @@ class BacktestScreen(CockpitScreen):
 
     @on(DataTable.RowSelected, "#bt-runs")
     def _run_selected(self, event: DataTable.RowSelected) -> None:
-        self.run_open_result(int(event.row_key.value))
+        if event.row_key.value is not None:
+            self.run_open_result(int(event.row_key.value))
 
     def action_compare(self) -> None:
         t = self.query_one("#bt-runs", DataTable)
         if self.current is None or not self.results or t.row_count == 0:
             self.notify("open a result first, then highlight another run and press c", severity="warning")
             return
-        rid = int(t.coordinate_to_cell_key(t.cursor_coordinate).row_key.value)
-        if rid == self.current["id"]:
+        key = t.coordinate_to_cell_key(t.cursor_coordinate).row_key.value
+        if key is None or int(key) == self.current["id"]:
             self.notify("highlight a different run to compare with", severity="warning")
             return
-        self.run_open_result(rid, "compare")
+        self.run_open_result(int(key), "compare")
 
     # ------------------------------------------------------------- running
 
@@ -501,11 +511,12 @@ class BacktestScreen(CockpitScreen):
     def action_run(self) -> None:
         if self.running:
             return
-        if self.runner is None:
+        runner = self.runner
+        if runner is None:
             self.notify("backtest engine unavailable in this build: stored results only", severity="warning")
             return
         try:
-            req = build_request(self.runner, self.request())
+            req = build_request(runner, self.request())
         except ValueError as e:
             self.notify(f"check the form: {e}", severity="error")
             return
@@ -515,7 +526,7 @@ class BacktestScreen(CockpitScreen):
         self.query_one("#bt-cancel", Button).disabled = False
         self.query_one("#bt-progress", ProgressBar).update(total=100, progress=0)
         self._status("running…")
-        self.run_backtest(req, self.cancel_event)
+        self.run_backtest(runner, req, self.cancel_event)
 
     @on(Button.Pressed, "#bt-cancel")
     def action_cancel_run(self) -> None:
@@ -524,7 +535,7 @@ class BacktestScreen(CockpitScreen):
             self._status("cancelling…")
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="backtest")
-    def run_backtest(self, req: Any, cancel: threading.Event) -> None:
+    def run_backtest(self, runner: Callable[..., Any], req: Any, cancel: threading.Event) -> None:
         t0 = time.perf_counter()
         last = [0.0]
 
@@ -539,8 +550,8 @@ class BacktestScreen(CockpitScreen):
                 # A child process: the backtest never competes with the UI for the GIL.
                 rid = run_in_process(self.app.cfg, req, progress=progress, cancel=cancel)
             else:
-                rid = result_id(self.runner(self.app.cfg, self.app.ds, req, progress=progress, cancel=cancel,
-                                            store=self.app.db))
+                rid = result_id(runner(self.app.cfg, self.app.ds, req, progress=progress, cancel=cancel,
+                                       store=self.app.db))
             self.post_message(BacktestFinished(rid, None, cancelled=cancel.is_set()))
         except BacktestCancelledError:
             self.post_message(BacktestFinished(None, None, cancelled=True))

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
+
 from cockpit.ui.widgets.footer import CockpitFooter
 from cockpit.ui.widgets.panes import CockpitHeader, ModeBadge
+
+if TYPE_CHECKING:
+    from cockpit.ui.app import CockpitApp
 
 
 class CockpitScreen(Screen):
@@ -19,6 +23,8 @@ class CockpitScreen(Screen):
     SCREEN_TITLE = ""
     _shown_before = False
     _styled_for: Any = None  # what the styles of this screen's widgets were last computed under
+
+    app: "CockpitApp"
 
     def on_screen_resume(self, event: events.ScreenResume) -> None:
         # Runs before Screen._on_screen_resume (handlers run from the subclass up). Textual restyles a

@@ -15,6 +15,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
+from cockpit.domain.settings import Config
 from cockpit.ui import render
 from cockpit.ui.messages import ScreenDataLoaded
 from cockpit.ui.screens.common import CockpitScreen
@@ -30,7 +31,7 @@ def find_repair() -> Any:
     if not (hasattr(ingest, "MarketIngestor") and hasattr(exchange, "open_exchange")):
         return None
 
-    def repair(cfg: dict[str, Any], db: Any, timeframes: list[str]) -> str:
+    def repair(cfg: Config, db: Any, timeframes: list[str]) -> str:
         mode = cfg["exchange"]["mode"]
         x, clock, close = exchange.open_exchange(cfg, mode)
         try:
@@ -51,10 +52,10 @@ class DataScreen(CockpitScreen):
     def compose(self) -> ComposeResult:
         yield from self.compose_header()
         with Vertical(id="data-body"):
-            cov = DataTable(id="data-coverage", classes="pane", cursor_type="row")
+            cov: DataTable[str] = DataTable(id="data-coverage", classes="pane", cursor_type="row")
             cov.add_columns("symbol", "tf", "rows", "first", "last", "gaps")
             yield cov
-            runs = DataTable(id="data-runs", classes="pane", cursor_type="row")
+            runs: DataTable[str] = DataTable(id="data-runs", classes="pane", cursor_type="row")
             runs.add_columns("id", "source", "type", "tf", "started", "rows", "status", "error")
             yield runs
             yield Static("", id="data-status")

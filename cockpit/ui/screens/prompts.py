@@ -38,16 +38,16 @@ class PromptsScreen(CockpitScreen):
     def compose(self) -> ComposeResult:
         yield from self.compose_header()
         with Horizontal(id="pr-top"):
-            pv = DataTable(id="pr-versions", classes="pane", cursor_type="row")
+            pv: DataTable[str] = DataTable(id="pr-versions", classes="pane", cursor_type="row")
             pv.add_columns("id", "name", "version", "status")
             yield pv
             with VerticalScroll(id="pr-diff", classes="pane"):
                 yield Static("", id="pr-diff-body")
         with Horizontal(id="pr-bottom"):
-            sc = DataTable(id="pr-scores", classes="pane", cursor_type="row")
+            sc: DataTable[str] = DataTable(id="pr-scores", classes="pane", cursor_type="row")
             sc.add_columns("version", "strategy", "regime", "expected reward", "uncertainty", "samples", "status")
             yield sc
-            cd = DataTable(id="pr-candidates", classes="pane", cursor_type="row")
+            cd: DataTable[str | Text] = DataTable(id="pr-candidates", classes="pane", cursor_type="row")
             cd.add_columns("candidate", "status", "trained on", "held-out report", "by")
             yield cd
         yield from self.compose_footer()
@@ -182,7 +182,9 @@ class PromptsScreen(CockpitScreen):
 
 def candidate_row(row: dict[str, Any]) -> dict[str, Any]:
     """A model_versions row of the training pipeline as the candidates table shows it."""
-    m = row.get("metadata") if isinstance(row.get("metadata"), dict) else {}
+    m = row.get("metadata")
+    if not isinstance(m, dict):
+        m = {}
     t = m.get("train") or {}
     rep = m.get("report")
     v = (rep or {}).get("verdict") if isinstance((rep or {}).get("verdict"), dict) else None

@@ -32,12 +32,12 @@ class TradesScreen(CockpitScreen):
         yield from self.compose_header()
         with Vertical(id="trades-body"):
             yield Static("loading…", id="trades-summary")
-            t = DataTable(id="trades-table", classes="pane", cursor_type="row", zebra_stripes=True)
+            t: DataTable[str] = DataTable(id="trades-table", classes="pane", cursor_type="row", zebra_stripes=True)
             # Net right after the reason: at 80 columns the columns past it scroll (→).
             t.add_columns("closed UTC", "side", "size", "entry", "exit", "exit reason", "net", "P&L", "fees",
                           "funding")
             yield t
-            s = DataTable(id="trades-strategies", classes="pane", cursor_type="row")
+            s: DataTable[str] = DataTable(id="trades-strategies", classes="pane", cursor_type="row")
             s.add_columns("strategy", "trades", "won", "weight", "net earned")
             yield s
         yield from self.compose_footer()

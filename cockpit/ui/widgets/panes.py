@@ -46,22 +46,30 @@ class ModeBadge(Static):
 
 class CockpitHeader(Horizontal):
     DEFAULT_CSS = """
-    CockpitHeader { height: auto; dock: top; background: $panel; }
-    CockpitHeader #header-info { height: auto; }
-    CockpitHeader #header-info { width: 1fr; }
+    CockpitHeader { height: 1; dock: top; background: $panel; }
+    CockpitHeader #header-info { height: 100%; width: 1fr; }
     """
+    # The header is as tall as its text has lines (the text never wraps), set in ``set_info``. Not
+    # ``height: auto``: the badge is ``height: 100%`` of the header, so an auto header measured once
+    # while narrow (the badge's words wrapped) kept that height for good, badge and header holding
+    # each other up.
 
     def __init__(self, mode: str, **kw: Any) -> None:
         super().__init__(**kw)
         self.mode = mode
         self.badge = ModeBadge(mode, id="mode-badge")
         self.info = Static("", id="header-info")
+        self._rows = 1
 
     def compose(self) -> ComposeResult:
         yield self.badge
         yield self.info
 
     def set_info(self, text: Text) -> None:
+        rows = text.plain.count("\n") + 1
+        if rows != self._rows:
+            self._rows = rows
+            self.styles.height = rows
         self.info.update(text)
 
 
@@ -130,14 +138,14 @@ class OrdersPane(Vertical):
         self._row_ids: list[int] = []
 
     def compose(self) -> ComposeResult:
-        t = DataTable(id="orders-table", show_header=False, cursor_type="row", zebra_stripes=False)
+        t: DataTable[Text] = DataTable(id="orders-table", show_header=False, cursor_type="row", zebra_stripes=False)
         t.add_column("order", key="order")
         yield t
         with VerticalScroll(id="order-detail"):
             yield Static("", id="order-timeline")
 
     @property
-    def table(self) -> DataTable:
+    def table(self) -> DataTable[Text]:
         return self.query_one("#orders-table", DataTable)
 
     def _row(self, o: dict[str, Any], selected: int | None, now_ms: int, speed: float, outcome: str) -> Text:
