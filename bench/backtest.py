@@ -92,8 +92,14 @@ def medians(fns: dict, rounds: int, inner: int = 1) -> dict:
     return {k: (statistics.median(v), outs[k]) for k, v in ts.items()}
 
 
-def bare_loop(arr, fast: int = 12, slow: int = 26, fee: float = SETTINGS.taker_fee, capital: float = SETTINGS.capital,
-              lot: float = SETTINGS.lot_size) -> float:
+def bare_loop(
+    arr,
+    fast: int = 12,
+    slow: int = 26,
+    fee: float = SETTINGS.taker_fee,
+    capital: float = SETTINGS.capital,
+    lot: float = SETTINGS.lot_size,
+) -> float:
     """The same strategy as one plain Python loop: pandas-style EMAs, the direction decided at a close is
     taken at the next open (close the old side, enter the new one with the whole equity), taker fee per
     side, lot rounding; the equity marked at every close. Returns the final equity."""
@@ -156,6 +162,7 @@ def _hand_numba_kernel():
             want = ((ef > es) - (ef < es)) if i >= slow else 0
             equity[i] = cash + side * size * (x - entry) if side != 0 else cash
         return equity
+
     return hand
 
 
@@ -167,8 +174,15 @@ def hand_numba(arr, fast: int = 12, slow: int = 26) -> float:
     global _HAND
     if _HAND is None:
         _HAND = _hand_numba_kernel()
-    eq = _HAND(np.ascontiguousarray(arr["open"]), np.ascontiguousarray(arr["close"]), fast, slow,
-               SETTINGS.taker_fee, SETTINGS.capital, SETTINGS.lot_size)
+    eq = _HAND(
+        np.ascontiguousarray(arr["open"]),
+        np.ascontiguousarray(arr["close"]),
+        fast,
+        slow,
+        SETTINGS.taker_fee,
+        SETTINGS.capital,
+        SETTINGS.lot_size,
+    )
     return float(eq[-1])
 
 
@@ -205,12 +219,15 @@ def backtesting_py(arr):
             else:
                 self.position.close()
 
-    df = pd.DataFrame({"Open": arr["open"], "High": arr["high"], "Low": arr["low"], "Close": arr["close"],
-                       "Volume": arr["volume"]}, index=pd.to_datetime(arr["timestamp"], unit="ms"))
+    df = pd.DataFrame(
+        {"Open": arr["open"], "High": arr["high"], "Low": arr["low"], "Close": arr["close"], "Volume": arr["volume"]},
+        index=pd.to_datetime(arr["timestamp"], unit="ms"),
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        bt = FractionalBacktest(df, Follow, cash=10_000, commission=0.0005, exclusive_orders=True,
-                                finalize_trades=False)
+        bt = FractionalBacktest(
+            df, Follow, cash=10_000, commission=0.0005, exclusive_orders=True, finalize_trades=False
+        )
         t = time.perf_counter()
         stats = bt.run()
         return time.perf_counter() - t, stats
@@ -229,15 +246,26 @@ def vectorbt_run(arr):
     # decided at the close, executed at the next open
     le = np.concatenate(([False], (change & (d > 0))[:-1]))
     se = np.concatenate(([False], (change & (d < 0))[:-1]))
-    pf = vbt.Portfolio.from_signals(pd.Series(arr["close"]), entries=le, exits=se, short_entries=se, short_exits=le,
-                                    price=pd.Series(arr["open"]), fees=0.0005, init_cash=10_000.0, freq="1h")
+    pf = vbt.Portfolio.from_signals(
+        pd.Series(arr["close"]),
+        entries=le,
+        exits=se,
+        short_entries=se,
+        short_exits=le,
+        price=pd.Series(arr["open"]),
+        fees=0.0005,
+        init_cash=10_000.0,
+        freq="1h",
+    )
     final = float(pf.final_value())
     return time.perf_counter() - t, final, int(pf.trades.count())
 
 
 def scaling(rounds: int, sizes=(10_000, 100_000, 1_000_000)) -> None:
-    print("\n== per-bar cost by history length (cyclical bars: the crossover trades to the end), "
-          f"median of {rounds} rounds")
+    print(
+        "\n== per-bar cost by history length (cyclical bars: the crossover trades to the end), "
+        f"median of {rounds} rounds"
+    )
     print(f"  {'bars':>10} {'engine ns/bar':>14} {'bare loop ns/bar':>17} {'engine/bare':>12} {'trades':>8}")
     per, rel, bare = [], [], []
     for n in sizes:
@@ -250,9 +278,11 @@ def scaling(rounds: int, sizes=(10_000, 100_000, 1_000_000)) -> None:
         bare.append(t_b / n * 1e9)
         rel.append(t_ev / t_b)
         print(f"  {n:>10,} {t_ev / n * 1e9:>14.0f} {t_b / n * 1e9:>17.0f} {t_ev / t_b:>11.2f}x {len(r.trades):>8}")
-    print(f"  engine per-bar cost max/min over {sizes[0]:,}..{sizes[-1]:,} bars: {max(per) / min(per):.2f} "
-          f"(target <= 1.20: flat within 20%); the bare loop's own max/min in this run: {max(bare) / min(bare):.2f} "
-          f"(machine noise); engine/bare max/min: {max(rel) / min(rel):.2f}")
+    print(
+        f"  engine per-bar cost max/min over {sizes[0]:,}..{sizes[-1]:,} bars: {max(per) / min(per):.2f} "
+        f"(target <= 1.20: flat within 20%); the bare loop's own max/min in this run: {max(bare) / min(bare):.2f} "
+        f"(machine noise); engine/bare max/min: {max(rel) / min(rel):.2f}"
+    )
 
 
 def memory(n: int) -> None:
@@ -262,8 +292,10 @@ def memory(n: int) -> None:
     r = run_engine(arr, sig, SETTINGS)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    print(f"\n== peak traced memory of the event engine, {n:,} cyclical bars (signals precomputed): "
-          f"{peak / 2**20:.1f} MiB ({len(r.trades):,} trades)")
+    print(
+        f"\n== peak traced memory of the event engine, {n:,} cyclical bars (signals precomputed): "
+        f"{peak / 2**20:.1f} MiB ({len(r.trades):,} trades)"
+    )
 
 
 def sweep(rounds: int, n: int = 100_000) -> None:
@@ -279,8 +311,9 @@ def sweep(rounds: int, n: int = 100_000) -> None:
         pd.DataFrame(arr).to_csv(path, index=False)
 
         def run(workers):
-            return run_sweep(cfg, None, SweepRequest(strategy="ema_cross", grid=grid, csv=path, workers=workers,
-                                                     save=False))
+            return run_sweep(
+                cfg, None, SweepRequest(strategy="ema_cross", grid=grid, csv=path, workers=workers, save=False)
+            )
 
         def hand_all():
             for f in grid["fast"]:
@@ -294,14 +327,21 @@ def sweep(rounds: int, n: int = 100_000) -> None:
     pts = len(grid["fast"]) * len(grid["slow"])
     (t_def, out_def), (t_one, _), (t_hand, _) = m["default"], m["one"], m["hand"]
     print(f"\n== sweep: {pts} EMA grid points x {n:,} bars (ema_cross, full window), median of {rounds} rounds")
-    print(f"  default workers ({out_def['workers']}, {out_def['executor']}): {t_def:.2f} s; one worker: {t_one:.2f} s "
-          f"-> default/one {t_def / t_one:.2f} (target <= 1: never slower than one worker)")
-    print(f"  hand numba loop, same points: {t_hand:.3f} s -> sweep/hand {t_one / t_hand:.1f}x "
-          f"(the sweep also computes metrics and walk-forward windows per point)")
-    print(f"  process pool start-up (2 spawned workers, first result): {t_pool:.2f} s "
-          f"(cockpit.backtest.sweep.POOL_STARTUP_S is the estimate the default uses)")
+    print(
+        f"  default workers ({out_def['workers']}, {out_def['executor']}): {t_def:.2f} s; one worker: {t_one:.2f} s "
+        f"-> default/one {t_def / t_one:.2f} (target <= 1: never slower than one worker)"
+    )
+    print(
+        f"  hand numba loop, same points: {t_hand:.3f} s -> sweep/hand {t_one / t_hand:.1f}x "
+        f"(the sweep also computes metrics and walk-forward windows per point)"
+    )
+    print(
+        f"  process pool start-up (2 spawned workers, first result): {t_pool:.2f} s "
+        f"(cockpit.backtest.sweep.POOL_STARTUP_S is the estimate the default uses)"
+    )
     try:
         import vectorbt  # noqa: F401
+
         print("  vectorbt sweep: not wired (install vectorbt in this environment to add it)")
     except ImportError:
         print("  vectorbt: not installed in this environment, sweep vs vectorbt not measured")
@@ -314,8 +354,9 @@ def _pool_startup(cfg) -> None:
     from cockpit.backtest.sweep import _init_worker
 
     payload = {"cfg": dict(cfg)}
-    with ProcessPoolExecutor(max_workers=2, mp_context=mp.get_context("spawn"), initializer=_init_worker,
-                             initargs=(payload,)) as pool:
+    with ProcessPoolExecutor(
+        max_workers=2, mp_context=mp.get_context("spawn"), initializer=_init_worker, initargs=(payload,)
+    ) as pool:
         list(pool.map(_warm_kernels, range(2)))
 
 
@@ -353,14 +394,19 @@ def main() -> int:
         n = len(arr["close"])
         print(f"\n== {name}: {n:,} bars, EMA(12)/EMA(26) crossover, 0.05%/side, 1x")
         # short runs repeated inside each round so a time slice lost to another process does not dominate
-        m = medians({"ev": lambda: ours_event(arr), "bare": lambda: bare_loop(arr)}, args.repeat,
-                    max(1, 200_000 // n))
-        m.update(medians({"fast": lambda: ours_fast(arr), "hand": lambda: hand_numba(arr)}, args.repeat,
-                         max(1, 5_000_000 // n)))
+        m = medians({"ev": lambda: ours_event(arr), "bare": lambda: bare_loop(arr)}, args.repeat, max(1, 200_000 // n))
+        m.update(
+            medians(
+                {"fast": lambda: ours_fast(arr), "hand": lambda: hand_numba(arr)}, args.repeat, max(1, 5_000_000 // n)
+            )
+        )
         (t_ev, r_ev), (t_bare, eq_bare), (t_fa, r_fa), (t_hand, eq_hand) = m["ev"], m["bare"], m["fast"], m["hand"]
-        rows = [("event-driven engine", t_ev, r_ev.final_equity, len(r_ev.trades)),
-                ("fast path (numba)", t_fa, r_fa.final_equity, r_fa.extra["trade_count"]),
-                ("bare Python loop", t_bare, eq_bare, None), ("hand numba loop", t_hand, eq_hand, None)]
+        rows = [
+            ("event-driven engine", t_ev, r_ev.final_equity, len(r_ev.trades)),
+            ("fast path (numba)", t_fa, r_fa.final_equity, r_fa.extra["trade_count"]),
+            ("bare Python loop", t_bare, eq_bare, None),
+            ("hand numba loop", t_hand, eq_hand, None),
+        ]
         bp = None if args.skip_backtesting_py else backtesting_py(arr)
         if bp is not None:
             rows.append(("backtesting.py", bp[0], float(bp[1]["Equity Final [$]"]), int(bp[1]["# Trades"])))
@@ -368,8 +414,11 @@ def main() -> int:
             print("  backtesting.py: not run (not installed or skipped)")
         vb = vectorbt_run(arr)
         if vb is not None:
-            vb = min((vectorbt_run(arr) for _ in range(args.repeat - 1)), default=vb, key=lambda x: x[0]) \
-                if args.repeat > 1 else vb
+            vb = (
+                min((vectorbt_run(arr) for _ in range(args.repeat - 1)), default=vb, key=lambda x: x[0])
+                if args.repeat > 1
+                else vb
+            )
             rows.append(("vectorbt", vb[0], vb[1], vb[2]))
         else:
             print("  vectorbt: not installed in this environment (not a project dependency)")
@@ -383,8 +432,10 @@ def main() -> int:
             print(f"  event-driven engine vs backtesting.py: {ref['backtesting.py'] / t_ev:.1f}x (target >= 5x)")
             print(f"  fast path vs backtesting.py: {ref['backtesting.py'] / t_fa:.1f}x")
         if "vectorbt" in ref:
-            print(f"  fast path vs vectorbt: {ref['vectorbt'] / t_fa:.2f}x (target >= 1x; vectorbt's own fill and "
-                  "sizing conventions, so its equity/trade count differ slightly)")
+            print(
+                f"  fast path vs vectorbt: {ref['vectorbt'] / t_fa:.2f}x (target >= 1x; vectorbt's own fill and "
+                "sizing conventions, so its equity/trade count differ slightly)"
+            )
     if not args.skip_scaling:
         scaling(args.repeat)
     if not args.skip_memory:

@@ -73,9 +73,11 @@ def fmt(p: dict) -> str:
     sh = "n/a" if p["sharpe"] is None else f"{p['sharpe']:.2f}"
     ci_txt = "" if ci[0] is None else f" [{ci[0]:.2f}, {ci[1]:.2f}]"
     cagr = "n/a" if p.get("cagr") is None else f"{p['cagr']:+.1%}"
-    return (f"return {p['total_return']:+8.1%}  CAGR {cagr:>7}  Sharpe {sh:>5}{ci_txt:<15}  max DD "
-            f"{p['max_drawdown']:7.1%}  turnover/yr {p['turnover_per_year']:6.1f}  fees {p['fees']:.3f}  "
-            f"funding {p['funding']:.3f}  exposure {p['exposure']:.2f}")
+    return (
+        f"return {p['total_return']:+8.1%}  CAGR {cagr:>7}  Sharpe {sh:>5}{ci_txt:<15}  max DD "
+        f"{p['max_drawdown']:7.1%}  turnover/yr {p['turnover_per_year']:6.1f}  fees {p['fees']:.3f}  "
+        f"funding {p['funding']:.3f}  exposure {p['exposure']:.2f}"
+    )
 
 
 def main() -> int:
@@ -115,12 +117,21 @@ def main() -> int:
 
         if args.write_table:
             out = train(base)
-            doc = {"version": f"shipped-{out['version'][1:9]}",
-                   "trained": {"from": TRAIN_FROM, "to": TRAIN_TO, "timeframe": base["decision_timeframe"],
-                               "reward": out["reward"], "strategies": out["strategies"]},
-                   "training_figures": out["training_figures"]["candidate"],
-                   "rows": [{k: r[k] for k in ("strategy", "regime", "expected_reward", "uncertainty", "samples")}
-                            for r in out["table"]]}
+            doc = {
+                "version": f"shipped-{out['version'][1:9]}",
+                "trained": {
+                    "from": TRAIN_FROM,
+                    "to": TRAIN_TO,
+                    "timeframe": base["decision_timeframe"],
+                    "reward": out["reward"],
+                    "strategies": out["strategies"],
+                },
+                "training_figures": out["training_figures"]["candidate"],
+                "rows": [
+                    {k: r[k] for k in ("strategy", "regime", "expected_reward", "uncertainty", "samples")}
+                    for r in out["table"]
+                ],
+            }
             path = ROOT / "cockpit" / "decision" / "default_scores.json"
             path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
             print(f"wrote {path} ({len(doc['rows'])} rows); candidate on training: {fmt(doc['training_figures'])}")
@@ -133,8 +144,18 @@ def main() -> int:
             strats = build_strategies(cfg)
             for name in [s.name for s in strats]:
                 keep = ("best_single", "buy_and_hold", "equal_weights") if name == strats[0].name else ("best_single",)
-                r = run_policies(cfg, ds, start_ms=start, end_ms=end, strategies=strats, candidate_rows=None,
-                                 active_rows=[], active_label="", best_single=name, include=keep)
+                r = run_policies(
+                    cfg,
+                    ds,
+                    start_ms=start,
+                    end_ms=end,
+                    strategies=strats,
+                    candidate_rows=None,
+                    active_rows=[],
+                    active_label="",
+                    best_single=name,
+                    include=keep,
+                )
                 for k, p in r["policies"].items():
                     print(f"{tf:>3} {name if k == 'best_single' else k:<16} {fmt(p)}", flush=True)
 
@@ -147,8 +168,11 @@ def main() -> int:
             cfg["training"]["reward"] = reward
             cfg["portfolio"].update(regime_shrink=shrink, top_n=top, max_weight=mw)
             c = train(cfg)
-            print(f"reward {reward:<10} regimes {'pooled' if shrink is None else f'k={shrink:g}':<7} top {top} "
-                  f"max weight {mw:.1f}: {fmt(c['training_figures']['candidate'])}", flush=True)
+            print(
+                f"reward {reward:<10} regimes {'pooled' if shrink is None else f'k={shrink:g}':<7} top {top} "
+                f"max weight {mw:.1f}: {fmt(c['training_figures']['candidate'])}",
+                flush=True,
+            )
 
         print("\n# 3. horizon x rebalance band x trend_core target volatility (1d, the chosen selector)")
         for h, band, tv in itertools.product([15, 30, 60], [0.05, 0.1, 0.2], [0.2, 0.25, 0.3, 0.4]):
@@ -159,8 +183,10 @@ def main() -> int:
             cfg["portfolio"]["rebalance_band"] = band
             cfg["strategies"]["trend_core"]["params"]["target_vol"] = tv
             c = train(cfg)
-            print(f"horizon {h:>2} band {band:.2f} target vol {tv:.2f}: {fmt(c['training_figures']['candidate'])}",
-                  flush=True)
+            print(
+                f"horizon {h:>2} band {band:.2f} target vol {tv:.2f}: {fmt(c['training_figures']['candidate'])}",
+                flush=True,
+            )
     return 0
 
 

@@ -85,8 +85,9 @@ def one_round(cfg: dict, mode: str, cycles: int, bars: int, seed: int) -> dict[s
             for tf, df in series.items():
                 insert_candles(db, symbol, tf, df[df.timestamp < first_bar])
             fts = np.arange(t0, first_bar + cycles * dms, 8 * 3_600_000, dtype=np.int64)
-            FundingRate.insert_many([{"symbol": symbol, "timestamp": int(t), "funding_rate": 0.0001}
-                                     for t in fts]).execute()
+            FundingRate.insert_many(
+                [{"symbol": symbol, "timestamp": int(t), "funding_rate": 0.0001} for t in fts]
+            ).execute()
         clock = ManualClock(first_bar)
         ds = DataService()
         strategies = build_strategies(cfg)
@@ -95,6 +96,7 @@ def one_round(cfg: dict, mode: str, cycles: int, bars: int, seed: int) -> dict[s
         cache = None
         if mode == "incremental":
             from cockpit.strategies.base import ContextCache
+
             cache = ContextCache()
         out: dict[str, dict[str, list[float]]] = {s: {"wall": [], "cpu": []} for s in STAGES}
 
@@ -123,11 +125,29 @@ def one_round(cfg: dict, mode: str, cycles: int, bars: int, seed: int) -> dict[s
             report = timed("analyze", lambda: rep_ta.report(ctx.candles_by_tf, primary=dtf))
             candles = ctx.candles(dtf)
             price = float(candles["close"][-1])
-            decision = timed("decide", lambda: engine.decide(signals, report, str(report.get("regime")),
-                                                             account={"equity": 10_000.0, "free": 10_000.0},
-                                                             position={"side": "flat", "size": 0.0}, price=price))
-            timed("sizing", lambda: plan_intents(decision, decision_id=decision.id, price=price, signals=signals,
-                                                 equity=10_000.0, position_signed=0.0, cfg=cfg))
+            decision = timed(
+                "decide",
+                lambda: engine.decide(
+                    signals,
+                    report,
+                    str(report.get("regime")),
+                    account={"equity": 10_000.0, "free": 10_000.0},
+                    position={"side": "flat", "size": 0.0},
+                    price=price,
+                ),
+            )
+            timed(
+                "sizing",
+                lambda: plan_intents(
+                    decision,
+                    decision_id=decision.id,
+                    price=price,
+                    signals=signals,
+                    equity=10_000.0,
+                    position_signed=0.0,
+                    cfg=cfg,
+                ),
+            )
             out["cycle"]["wall"].append((time.perf_counter() - w0) * 1000)
             out["cycle"]["cpu"].append((time.process_time() - c0) * 1000)
         close_database()
@@ -144,8 +164,10 @@ def main() -> int:
     cfg = load_config(None, environ={})
     bars = int(args.bars or cfg["engine"]["history_bars"])
     modes = ("full", "incremental") if args.mode == "both" else (args.mode,)
-    print(f"decision cycle: {', '.join(cfg['timeframes'])} x {bars} bars, decision timeframe "
-          f"{cfg['decision_timeframe']}, {args.cycles} cycles, median of {args.rounds} rounds (ms)")
+    print(
+        f"decision cycle: {', '.join(cfg['timeframes'])} x {bars} bars, decision timeframe "
+        f"{cfg['decision_timeframe']}, {args.cycles} cycles, median of {args.rounds} rounds (ms)"
+    )
     res: dict[str, list] = {m: [] for m in modes}
     for r in range(args.rounds):
         for m in modes:  # alternated, so both see the same machine load
@@ -154,13 +176,17 @@ def main() -> int:
         print(f"\n[{m}]")
         print(f"{'stage':<14}{'wall p50':>10}{'wall p99':>10}{'cpu p50':>10}{'cpu p99':>10}")
         for s in STAGES:
-            vals = [statistics.median(pct(rr[s][k], q) for rr in res[m])
-                    for k, q in (("wall", .5), ("wall", .99), ("cpu", .5), ("cpu", .99))]
+            vals = [
+                statistics.median(pct(rr[s][k], q) for rr in res[m])
+                for k, q in (("wall", 0.5), ("wall", 0.99), ("cpu", 0.5), ("cpu", 0.99))
+            ]
             print(f"{s:<14}" + "".join(f"{v:>10.2f}" for v in vals))
     if "incremental" in res:
-        cpu = statistics.median(pct(rr["analyze"]["cpu"], .5) for rr in res["incremental"])
-        print(f"\nanalyze CPU p50 (incremental) {cpu:.2f} ms; issue #22 target <= 2 ms: "
-              f"{'met' if cpu <= 2 else 'not met'}")
+        cpu = statistics.median(pct(rr["analyze"]["cpu"], 0.5) for rr in res["incremental"])
+        print(
+            f"\nanalyze CPU p50 (incremental) {cpu:.2f} ms; issue #22 target <= 2 ms: "
+            f"{'met' if cpu <= 2 else 'not met'}"
+        )
     return 0
 
 

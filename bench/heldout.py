@@ -31,14 +31,15 @@ HELDOUT = ("2024-01-01", "2026-05-17")
 
 def cockpit(*args: str, db: Path) -> str:
     cmd = [sys.executable, "-m", "cockpit", "--db", str(db), *args]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     return out.stdout
 
 
 def table(policies: dict) -> str:
-    head = (f"{'policy':<17} {'return':>8} {'CAGR':>7} {'Sharpe':>6} {'90% interval':>15} {'Sortino':>7} "
-            f"{'max DD':>7} {'turn/yr':>7} {'fees':>6} {'funding':>7} {'exposure':>8}")
+    head = (
+        f"{'policy':<17} {'return':>8} {'CAGR':>7} {'Sharpe':>6} {'90% interval':>15} {'Sortino':>7} "
+        f"{'max DD':>7} {'turn/yr':>7} {'fees':>6} {'funding':>7} {'exposure':>8}"
+    )
     lines = [head]
     for name, p in policies.items():
         ci = p.get("sharpe_ci90")
@@ -46,9 +47,11 @@ def table(policies: dict) -> str:
         sh = "n/a" if p["sharpe"] is None else f"{p['sharpe']:.2f}"
         so = "n/a" if p.get("sortino") is None else f"{p['sortino']:.2f}"
         cagr = "n/a" if p.get("cagr") is None else f"{p['cagr']:+.1%}"
-        lines.append(f"{name:<17} {p['total_return']:>+8.1%} {cagr:>7} {sh:>6} {ci_txt:>15} {so:>7} "
-                     f"{p['max_drawdown']:>7.1%} {p['turnover_per_year']:>7.1f} {p['fees']:>6.1%} "
-                     f"{p['funding']:>7.1%} {p['exposure']:>8.2f}")
+        lines.append(
+            f"{name:<17} {p['total_return']:>+8.1%} {cagr:>7} {sh:>6} {ci_txt:>15} {so:>7} "
+            f"{p['max_drawdown']:>7.1%} {p['turnover_per_year']:>7.1f} {p['fees']:>6.1%} "
+            f"{p['funding']:>7.1%} {p['exposure']:>8.2f}"
+        )
     return "\n".join(lines)
 
 
@@ -68,10 +71,13 @@ def main() -> int:
             cockpit("ingest", "--csv", str(data / f"btc_usdt_swap_{tf}.csv"), "--timeframe", tf, db=db)
         cockpit("ingest", "--funding-csv", str(data / "btc_usdt_swap_funding_8h.csv"), db=db)
         cand = json.loads(cockpit("train", "run", "--from", TRAIN[0], "--to", TRAIN[1], "--json", db=db))
-        rep = json.loads(cockpit("train", "report", cand["version"], "--from", HELDOUT[0], "--to", HELDOUT[1],
-                                 "--json", db=db))
-    print(f"candidate {cand['version']}: trained {cand['train']['from']} .. {cand['train']['to']}; "
-          f"best single of training: {cand['best_single']}")
+        rep = json.loads(
+            cockpit("train", "report", cand["version"], "--from", HELDOUT[0], "--to", HELDOUT[1], "--json", db=db)
+        )
+    print(
+        f"candidate {cand['version']}: trained {cand['train']['from']} .. {cand['train']['to']}; "
+        f"best single of training: {cand['best_single']}"
+    )
     print("\ntraining period (in-sample for the score table):")
     print(table(cand["training_figures"]))
     p = rep["period"]
@@ -79,8 +85,9 @@ def main() -> int:
     print(table(rep["policies"]))
     print("\nverdict: " + rep["verdict"]["summary"])
     if args.json:
-        Path(args.json).write_text(json.dumps({"candidate": cand, "report": rep}, indent=1, sort_keys=True,
-                                              default=str), encoding="utf-8")
+        Path(args.json).write_text(
+            json.dumps({"candidate": cand, "report": rep}, indent=1, sort_keys=True, default=str), encoding="utf-8"
+        )
     return 0
 
 

@@ -39,8 +39,14 @@ def candles(n: int, seed: int = 0) -> dict[str, np.ndarray]:
     o = np.concatenate([[c[0]], c[:-1]])
     h = np.maximum(o, c) * (1 + np.abs(rng.normal(0, 0.002, n)))
     lo = np.minimum(o, c) * (1 - np.abs(rng.normal(0, 0.002, n)))
-    return {"timestamp": 1_600_000_000_000 + np.arange(n, dtype=np.int64) * 60_000, "open": o, "high": h, "low": lo,
-            "close": c, "volume": rng.gamma(2, 10, n)}
+    return {
+        "timestamp": 1_600_000_000_000 + np.arange(n, dtype=np.int64) * 60_000,
+        "open": o,
+        "high": h,
+        "low": lo,
+        "close": c,
+        "volume": rng.gamma(2, 10, n),
+    }
 
 
 def best(fn, repeat: int) -> float:
@@ -62,8 +68,13 @@ def talib_section(h, lo, c, n: int, repeat: int) -> None:
         ("EMA(20)", lambda: ind.ema(c, 20), lambda: talib.EMA(c, 20), lambda r: r, lambda r: r),
         ("RSI(14)", lambda: ind.rsi(c, 14), lambda: talib.RSI(c, 14), lambda r: r, lambda r: r),
         ("MACD(12,26,9)", lambda: ind.macd(c), lambda: talib.MACD(c, 12, 26, 9), lambda r: r[0], lambda r: r[0]),
-        ("Bollinger(20,2)", lambda: ind.bollinger(c, 20, 2.0), lambda: talib.BBANDS(c, 20, 2.0, 2.0),
-         lambda r: r[0], lambda r: r[0]),
+        (
+            "Bollinger(20,2)",
+            lambda: ind.bollinger(c, 20, 2.0),
+            lambda: talib.BBANDS(c, 20, 2.0, 2.0),
+            lambda r: r[0],
+            lambda r: r[0],
+        ),
         ("ATR(14)", lambda: ind.atr(h, lo, c, 14), lambda: talib.ATR(h, lo, c, 14), lambda r: r, lambda r: r),
         ("ADX(14)", lambda: ind.adx(h, lo, c, 14), lambda: talib.ADX(h, lo, c, 14), lambda r: r[0], lambda r: r),
     ]
@@ -85,8 +96,10 @@ def talib_section(h, lo, c, n: int, repeat: int) -> None:
         mo, mr = float(np.median(to)), float(np.median(tr))
         worst = min(worst, mr / mo)
         print(f"{name:<18}{mo * 1e3:>10.2f}{mr * 1e3:>11.2f}{mr / mo:>12.2f}x{diff:>14.1e}")
-    print(f"slowest ours/TA-Lib speed: {worst:.2f}x ({'meets' if worst >= 1 else 'MISSES'} the issue #22 target: "
-          "at least as fast as TA-Lib)")
+    print(
+        f"slowest ours/TA-Lib speed: {worst:.2f}x ({'meets' if worst >= 1 else 'MISSES'} the issue #22 target: "
+        "at least as fast as TA-Lib)"
+    )
 
 
 def main() -> int:
@@ -102,8 +115,10 @@ def main() -> int:
         return 1
     t = time.perf_counter()
     kernels.warm_up()
-    print(f"compiled indicators: {'numba' if kernels.HAVE_NUMBA else 'numba not importable, numpy forms'}; "
-          f"warm-up (compile, or load from numba's cache) {time.perf_counter() - t:.2f} s, not timed below")
+    print(
+        f"compiled indicators: {'numba' if kernels.HAVE_NUMBA else 'numba not importable, numpy forms'}; "
+        f"warm-up (compile, or load from numba's cache) {time.perf_counter() - t:.2f} s, not timed below"
+    )
     n = args.bars
     a = candles(n)
     h, lo, c, v = a["high"], a["low"], a["close"], a["volume"]
@@ -116,26 +131,49 @@ def main() -> int:
         ("SMA(20)", lambda: ind.sma(c, 20), lambda: ta.trend.SMAIndicator(C, 20).sma_indicator(), n),
         ("RSI(14)", lambda: ind.rsi(c, 14), lambda: ta.momentum.RSIIndicator(C, 14).rsi(), n),
         ("MACD(12,26,9)", lambda: ind.macd(c), lambda: ta.trend.MACD(C).macd_diff(), n),
-        ("Bollinger(20,2)", lambda: ind.bollinger(c, 20, 2.0),
-         lambda: (lambda b: (b.bollinger_hband(), b.bollinger_mavg(), b.bollinger_lband()))(
-             ta.volatility.BollingerBands(C, 20, 2)), n),
-        ("ATR(14)", lambda: ind.atr(h, lo, c, 14),
-         lambda: ta.volatility.AverageTrueRange(Hm, Lm, Cm, 14).average_true_range(), m),
-        ("ADX(14)", lambda: ind.adx(h, lo, c, 14),
-         lambda: (lambda x: (x.adx(), x.adx_pos(), x.adx_neg()))(ta.trend.ADXIndicator(Hm, Lm, Cm, 14)), m),
-        ("Donchian(20)", lambda: ind.donchian(h, lo, 20),
-         lambda: (lambda d: (d.donchian_channel_hband(), d.donchian_channel_mband(), d.donchian_channel_lband()))(
-             ta.volatility.DonchianChannel(H, L, C, 20)), n),
+        (
+            "Bollinger(20,2)",
+            lambda: ind.bollinger(c, 20, 2.0),
+            lambda: (lambda b: (b.bollinger_hband(), b.bollinger_mavg(), b.bollinger_lband()))(
+                ta.volatility.BollingerBands(C, 20, 2)
+            ),
+            n,
+        ),
+        (
+            "ATR(14)",
+            lambda: ind.atr(h, lo, c, 14),
+            lambda: ta.volatility.AverageTrueRange(Hm, Lm, Cm, 14).average_true_range(),
+            m,
+        ),
+        (
+            "ADX(14)",
+            lambda: ind.adx(h, lo, c, 14),
+            lambda: (lambda x: (x.adx(), x.adx_pos(), x.adx_neg()))(ta.trend.ADXIndicator(Hm, Lm, Cm, 14)),
+            m,
+        ),
+        (
+            "Donchian(20)",
+            lambda: ind.donchian(h, lo, 20),
+            lambda: (lambda d: (d.donchian_channel_hband(), d.donchian_channel_mband(), d.donchian_channel_lband()))(
+                ta.volatility.DonchianChannel(H, L, C, 20)
+            ),
+            n,
+        ),
         ("OBV", lambda: ind.obv(c, v), lambda: ta.volume.OnBalanceVolumeIndicator(C, V).on_balance_volume(), n),
-        ("VWAP(14)", lambda: ind.vwap(h, lo, c, v, 14),
-         lambda: ta.volume.VolumeWeightedAveragePrice(H, L, C, V, 14).volume_weighted_average_price(), n),
+        (
+            "VWAP(14)",
+            lambda: ind.vwap(h, lo, c, v, 14),
+            lambda: ta.volume.VolumeWeightedAveragePrice(H, L, C, V, 14).volume_weighted_average_price(),
+            n,
+        ),
         # no ta equivalent: pandas rolling is the reference for these two
         ("RealizedVol(24)*", lambda: ind.realized_vol(c, 24), lambda: np.log(C).diff().rolling(24).std(ddof=0), n),
-        ("ZScore(20)*", lambda: ind.zscore(c, 20),
-         lambda: (C - C.rolling(20).mean()) / C.rolling(20).std(ddof=0), n),
+        ("ZScore(20)*", lambda: ind.zscore(c, 20), lambda: (C - C.rolling(20).mean()) / C.rolling(20).std(ddof=0), n),
     ]
-    print(f"{n:,} bars, best of {args.repeat}; ta's loop-based ATR/ADX timed on {m:,} bars "
-          f"(* = pandas reference, ta has none)")
+    print(
+        f"{n:,} bars, best of {args.repeat}; ta's loop-based ATR/ADX timed on {m:,} bars "
+        f"(* = pandas reference, ta has none)"
+    )
     print(f"{'indicator':<18}{'ours bars/s':>16}{'ref bars/s':>16}{'ratio':>9}")
     worst = float("inf")
     for name, ours, ref, ref_n in cases:

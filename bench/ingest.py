@@ -48,8 +48,14 @@ def generate_csv(path: Path, n: int, seed: int = 7) -> None:
     vol = rng.gamma(2.0, 50.0, n)
     with path.open("w") as fh:
         fh.write("timestamp,open,high,low,close,volume\n")
-        for row in zip(ts.tolist(), np.round(open_, 2).tolist(), np.round(high, 2).tolist(), np.round(low, 2).tolist(),
-                       np.round(close, 2).tolist(), np.round(vol, 4).tolist()):
+        for row in zip(
+            ts.tolist(),
+            np.round(open_, 2).tolist(),
+            np.round(high, 2).tolist(),
+            np.round(low, 2).tolist(),
+            np.round(close, 2).tolist(),
+            np.round(vol, 4).tolist(),
+        ):
             fh.write("%d,%r,%r,%r,%r,%r\n" % row)
 
 
@@ -72,15 +78,24 @@ def main() -> None:
 
         # Raw reference: the same rows (already parsed) with executemany into an identical table.
         df = read_candles_csv(csv_path, TF)
-        rows = list(zip([SYMBOL] * n, [TF] * n, *(df[c].tolist() for c in ("timestamp", "open", "high", "low", "close", "volume"))))
+        rows = list(
+            zip(
+                [SYMBOL] * n,
+                [TF] * n,
+                *(df[c].tolist() for c in ("timestamp", "open", "high", "low", "close", "volume")),
+            )
+        )
         con = sqlite3.connect(tmp / "raw.db")
         con.execute("PRAGMA journal_mode=WAL")
         con.execute("PRAGMA synchronous=NORMAL")
         con.executescript(RAW_DDL)
         t = time.perf_counter()
         with con:
-            con.executemany("INSERT INTO market_data (symbol, timeframe, timestamp, open, high, low, close, volume)"
-                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            con.executemany(
+                "INSERT INTO market_data (symbol, timeframe, timestamp, open, high, low, close, volume)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
         raw_s = time.perf_counter() - t
 
         # Read back: DataService DataFrame vs plain sqlite3 into numpy.
@@ -90,8 +105,11 @@ def main() -> None:
         ds_read_s = time.perf_counter() - t
         assert len(frame) == n
         t = time.perf_counter()
-        cur = con.execute("SELECT timestamp, open, high, low, close, volume FROM market_data"
-                          " WHERE symbol=? AND timeframe=? ORDER BY timestamp", (SYMBOL, TF))
+        cur = con.execute(
+            "SELECT timestamp, open, high, low, close, volume FROM market_data"
+            " WHERE symbol=? AND timeframe=? ORDER BY timestamp",
+            (SYMBOL, TF),
+        )
         arr = np.array(cur.fetchall(), dtype=np.float64)
         raw_read_s = time.perf_counter() - t
         assert arr.shape == (n, 6)

@@ -56,13 +56,21 @@ def main() -> int:
             close_database()
     other = max(0.0, total - tm["http"] - tm["parse"] - tm["db"])
     print(f"market generation: {gen_s:.2f} s for {days} days of 1h bars")
-    print(f"backfill: {step.rows} candles in {total:.2f} s = {step.rows / total:,.0f} candles/s "
-          f"(status {step.status}, {len(rows)} rows stored)")
-    for name, v in (("HTTP + ccxt parse", tm["http"]), ("validation", tm["parse"]), ("database", tm["db"]),
-                    ("other", other)):
+    print(
+        f"backfill: {step.rows} candles in {total:.2f} s = {step.rows / total:,.0f} candles/s "
+        f"(status {step.status}, {len(rows)} rows stored)"
+    )
+    for name, v in (
+        ("HTTP + ccxt parse", tm["http"]),
+        ("validation", tm["parse"]),
+        ("database", tm["db"]),
+        ("other", other),
+    ):
         print(f"  {name:<18} {v:6.2f} s  {100 * v / total:5.1f} %")
-    print(f"reference: direct SQLite insert of the same rows {ref:.3f} s "
-          f"({len(rows) / ref:,.0f} rows/s); backfill is {total / ref:.1f}x that")
+    print(
+        f"reference: direct SQLite insert of the same rows {ref:.3f} s "
+        f"({len(rows) / ref:,.0f} rows/s); backfill is {total / ref:.1f}x that"
+    )
     return 0 if step.rows >= args.candles - 1 else 1
 
 

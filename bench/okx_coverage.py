@@ -34,16 +34,38 @@ H = 3_600_000
 
 # ccxt `has` entries that are true for okx but do not apply to a USDT-margined swap account.
 NOT_SWAP = {
-    "borrowCrossMargin", "repayCrossMargin", "fetchBorrowInterest", "fetchBorrowRateHistories",
-    "fetchBorrowRateHistory", "fetchCrossBorrowRate", "fetchCrossBorrowRates",           # margin loans
-    "createConvertTrade", "fetchConvertCurrencies", "fetchConvertQuote", "fetchConvertTrade",
-    "fetchConvertTradeHistory",                                                          # convert
-    "fetchDeposit", "fetchDepositAddress", "fetchDepositAddressesByNetwork", "fetchDepositWithdrawFees",
-    "fetchDeposits", "fetchWithdrawal", "fetchWithdrawals", "withdraw", "transfer", "fetchTransfer",
-    "fetchTransfers",                                                                    # funding account
-    "fetchGreeks", "fetchAllGreeks", "fetchOption", "fetchOptionChain", "fetchUnderlyingAssets",  # options
-    "fetchSettlementHistory", "fetchMySettlementHistory",                                # delivery futures
-    "createMarketBuyOrderWithCost", "createMarketSellOrderWithCost",                     # spot only in ccxt
+    "borrowCrossMargin",
+    "repayCrossMargin",
+    "fetchBorrowInterest",
+    "fetchBorrowRateHistories",
+    "fetchBorrowRateHistory",
+    "fetchCrossBorrowRate",
+    "fetchCrossBorrowRates",  # margin loans
+    "createConvertTrade",
+    "fetchConvertCurrencies",
+    "fetchConvertQuote",
+    "fetchConvertTrade",
+    "fetchConvertTradeHistory",  # convert
+    "fetchDeposit",
+    "fetchDepositAddress",
+    "fetchDepositAddressesByNetwork",
+    "fetchDepositWithdrawFees",
+    "fetchDeposits",
+    "fetchWithdrawal",
+    "fetchWithdrawals",
+    "withdraw",
+    "transfer",
+    "fetchTransfer",
+    "fetchTransfers",  # funding account
+    "fetchGreeks",
+    "fetchAllGreeks",
+    "fetchOption",
+    "fetchOptionChain",
+    "fetchUnderlyingAssets",  # options
+    "fetchSettlementHistory",
+    "fetchMySettlementHistory",  # delivery futures
+    "createMarketBuyOrderWithCost",
+    "createMarketSellOrderWithCost",  # spot only in ccxt
 }
 FLAGS = {"publicAPI", "privateAPI", "sandbox", "spot", "margin", "swap", "future", "option"}
 
@@ -55,8 +77,9 @@ class Result:
     note: str = ""
 
 
-def _run(calls: list[tuple[str, Callable[[], Any], Callable[[Any], bool] | None]], verbose: bool,
-         client: Any = None) -> list[Result]:
+def _run(
+    calls: list[tuple[str, Callable[[], Any], Callable[[Any], bool] | None]], verbose: bool, client: Any = None
+) -> list[Result]:
     out = []
     for name, fn, check in calls:
         if client is not None:
@@ -73,8 +96,9 @@ def _run(calls: list[tuple[str, Callable[[], Any], Callable[[Any], bool] | None]
             answered = getattr(client, "last_json_response", None)
             if not isinstance(e, ccxt.BaseError) and isinstance(answered, dict) and answered.get("code") == "0":
                 # The simulator answered code 0 with OKX's fields; the client's own parser raised.
-                out.append(Result(name, True, f"served (code 0); the client's parser raised {type(e).__name__}: "
-                                              f"{str(e)[:80]}"))
+                out.append(
+                    Result(name, True, f"served (code 0); the client's parser raised {type(e).__name__}: {str(e)[:80]}")
+                )
                 continue
             out.append(Result(name, False, f"{type(e).__name__}: {str(e)[:160]}"))
     return out
@@ -84,9 +108,10 @@ def ccxt_client(sim, cls=None):
     """An unmodified ccxt okx (sync unless ``cls`` is given) pointed at the simulator (sandbox mode)."""
     import ccxt
 
-    x = (cls or ccxt.okx)({"apiKey": sim.api_key, "secret": sim.secret, "password": sim.passphrase,
-                           "enableRateLimit": False})
-    x.enableLastJsonResponse = True   # lets the benchmark tell a server error from a client parsing bug
+    x = (cls or ccxt.okx)(
+        {"apiKey": sim.api_key, "secret": sim.secret, "password": sim.passphrase, "enableRateLimit": False}
+    )
+    x.enableLastJsonResponse = True  # lets the benchmark tell a server error from a client parsing bug
     x.set_sandbox_mode(True)
     x.urls["api"] = {**x.urls["api"], "rest": sim.url}
     return x
@@ -109,8 +134,18 @@ def ccxt_calls(sim, x) -> list[tuple[str, Callable[[], Any], Callable[[Any], boo
 
     def edit_many():
         o = x.create_limit_order(SYM, "buy", 1, round(last() * 0.85, 1))
-        return x.edit_orders([{"id": o["id"], "symbol": SYM, "type": "limit", "side": "buy", "amount": 3,
-                               "price": round(last() * 0.85, 1)}])
+        return x.edit_orders(
+            [
+                {
+                    "id": o["id"],
+                    "symbol": SYM,
+                    "type": "limit",
+                    "side": "buy",
+                    "amount": 3,
+                    "price": round(last() * 0.85, 1),
+                }
+            ]
+        )
 
     def market_buy():
         o = x.create_market_order(SYM, "buy", 2, params={"marginMode": "isolated"})
@@ -136,7 +171,11 @@ def ccxt_calls(sim, x) -> list[tuple[str, Callable[[], Any], Callable[[Any], boo
         ("fetchStatus", lambda: x.fetch_status(), lambda r: r["status"] == "ok"),
         ("fetchTicker", lambda: x.fetch_ticker(SYM), lambda r: r["last"] > 0 and r["high"] >= r["open"] >= r["low"]),
         ("fetchTickers", lambda: x.fetch_tickers([SYM]), lambda r: SYM in r),
-        ("fetchOrderBook", lambda: x.fetch_order_book(SYM, 20), lambda r: len(r["bids"]) == 20 and len(r["asks"]) == 20),
+        (
+            "fetchOrderBook",
+            lambda: x.fetch_order_book(SYM, 20),
+            lambda r: len(r["bids"]) == 20 and len(r["asks"]) == 20,
+        ),
         ("fetchL2OrderBook", lambda: x.fetch_l2_order_book(SYM, 5), lambda r: r["bids"][0][0] < r["asks"][0][0]),
         ("fetchTrades", lambda: x.fetch_trades(SYM, limit=50), lambda r: len(r) == 50),
         ("fetchOHLCV", lambda: x.fetch_ohlcv(SYM, "1h", limit=50), lambda r: len(r) == 50),
@@ -151,8 +190,11 @@ def ccxt_calls(sim, x) -> list[tuple[str, Callable[[], Any], Callable[[Any], boo
         ("fetchOpenInterest", lambda: x.fetch_open_interest(SYM), lambda r: r["openInterestAmount"] > 0),
         ("fetchOpenInterests", lambda: x.fetch_open_interests([SYM]), lambda r: SYM in r),
         ("fetchOpenInterestHistory", lambda: x.fetch_open_interest_history(SYM, "1h", limit=5), lambda r: len(r) == 5),
-        ("fetchLongShortRatioHistory", lambda: x.fetch_long_short_ratio_history(SYM, "1h", limit=5),
-         lambda r: len(r) == 5),
+        (
+            "fetchLongShortRatioHistory",
+            lambda: x.fetch_long_short_ratio_history(SYM, "1h", limit=5),
+            lambda r: len(r) == 5,
+        ),
         ("fetchMarketLeverageTiers", lambda: x.fetch_market_leverage_tiers(SYM), lambda r: len(r) >= 1),
         ("fetchAccounts", lambda: x.fetch_accounts(), lambda r: len(r) == 1),
         ("fetchBalance", lambda: x.fetch_balance(), lambda r: r["USDT"]["total"] > 0),
@@ -162,8 +204,7 @@ def ccxt_calls(sim, x) -> list[tuple[str, Callable[[], Any], Callable[[Any], boo
         ("setPositionMode(back)", lambda: x.set_position_mode(False), None),
         ("setMarginMode", lambda: x.set_margin_mode("isolated", SYM, {"lever": 5}), None),
         ("setLeverage", lambda: x.set_leverage(10, SYM, {"mgnMode": "isolated"}), None),
-        ("fetchLeverage", lambda: x.fetch_leverage(SYM, {"marginMode": "isolated"}),
-         lambda r: r["longLeverage"] == 10),
+        ("fetchLeverage", lambda: x.fetch_leverage(SYM, {"marginMode": "isolated"}), lambda r: r["longLeverage"] == 10),
         ("createLimitOrder", place_limit, lambda r: bool(r["id"])),
         ("editOrder", edit, lambda r: bool(r["id"])),
         ("editOrders", edit_many, lambda r: len(r) == 1),
@@ -172,13 +213,22 @@ def ccxt_calls(sim, x) -> list[tuple[str, Callable[[], Any], Callable[[Any], boo
         ("cancelOrder", lambda: x.cancel_order(st["limit"], SYM), None),
         ("cancelOrders", lambda: x.cancel_orders([o["id"] for o in x.fetch_open_orders(SYM)], SYM), None),
         ("fetchCanceledOrders", lambda: x.fetch_canceled_orders(SYM), lambda r: len(r) >= 2),
-        ("createPostOnlyOrder", lambda: x.create_post_only_order(SYM, "limit", "buy", 1, round(last() * 0.9, 1)),
-         lambda r: bool(r["id"])),
-        ("cancelOrdersForSymbols", lambda: x.cancel_orders_for_symbols(
-            [{"id": o["id"], "symbol": SYM} for o in x.fetch_open_orders(SYM)]), None),
+        (
+            "createPostOnlyOrder",
+            lambda: x.create_post_only_order(SYM, "limit", "buy", 1, round(last() * 0.9, 1)),
+            lambda r: bool(r["id"]),
+        ),
+        (
+            "cancelOrdersForSymbols",
+            lambda: x.cancel_orders_for_symbols([{"id": o["id"], "symbol": SYM} for o in x.fetch_open_orders(SYM)]),
+            None,
+        ),
         ("createMarketOrder", market_buy, lambda r: bool(r["id"])),
-        ("createOrder", lambda: x.create_order(SYM, "market", "buy", 1, None, {"marginMode": "isolated"}),
-         lambda r: bool(r["id"])),
+        (
+            "createOrder",
+            lambda: x.create_order(SYM, "market", "buy", 1, None, {"marginMode": "isolated"}),
+            lambda r: bool(r["id"]),
+        ),
         ("fetchOrderTrades", lambda: x.fetch_order_trades(st["mkt"], SYM), lambda r: len(r) >= 1),
         ("fetchMyTrades", lambda: x.fetch_my_trades(SYM), lambda r: len(r) >= 2),
         ("fetchClosedOrders", lambda: x.fetch_closed_orders(SYM), lambda r: len(r) >= 2),
@@ -187,32 +237,66 @@ def ccxt_calls(sim, x) -> list[tuple[str, Callable[[], Any], Callable[[Any], boo
         ("fetchPositionsForSymbol", lambda: x.fetch_positions_for_symbol(SYM), lambda r: len(r) == 1),
         ("addMargin", lambda: x.add_margin(SYM, 10, {"posSide": "net"}), lambda r: r["amount"] == 10),
         ("reduceMargin", lambda: x.reduce_margin(SYM, 5, {"posSide": "net"}), lambda r: r["amount"] == 5),
-        ("fetchMarginAdjustmentHistory", lambda: x.fetch_margin_adjustment_history(SYM, "add"),
-         lambda r: len(r) >= 1),
-        ("createReduceOnlyOrder", lambda: x.create_reduce_only_order(SYM, "market", "sell", 1, None,
-                                                                                  {"marginMode": "isolated"}),
-         lambda r: bool(r["id"])),
-        ("createStopLossOrder", lambda: x.create_stop_loss_order(SYM, "market", "sell", 1, None,
-                                                                 round(last() * 0.9, 1)), lambda r: bool(r["id"])),
-        ("createTakeProfitOrder", lambda: x.create_take_profit_order(SYM, "market", "sell", 1, None,
-                                                                     round(last() * 1.1, 1)), lambda r: bool(r["id"])),
-        ("createStopOrder", lambda: x.create_stop_order(SYM, "market", "sell", 1, None, round(last() * 0.8, 1)),
-         lambda r: bool(r["id"])),
-        ("createStopMarketOrder", lambda: x.create_stop_market_order(SYM, "sell", 1, round(last() * 0.8, 1)),
-         lambda r: bool(r["id"])),
-        ("createStopLimitOrder", lambda: x.create_stop_limit_order(SYM, "sell", 1, round(last() * 0.79, 1),
-                                                                   round(last() * 0.8, 1)), lambda r: bool(r["id"])),
+        ("fetchMarginAdjustmentHistory", lambda: x.fetch_margin_adjustment_history(SYM, "add"), lambda r: len(r) >= 1),
+        (
+            "createReduceOnlyOrder",
+            lambda: x.create_reduce_only_order(SYM, "market", "sell", 1, None, {"marginMode": "isolated"}),
+            lambda r: bool(r["id"]),
+        ),
+        (
+            "createStopLossOrder",
+            lambda: x.create_stop_loss_order(SYM, "market", "sell", 1, None, round(last() * 0.9, 1)),
+            lambda r: bool(r["id"]),
+        ),
+        (
+            "createTakeProfitOrder",
+            lambda: x.create_take_profit_order(SYM, "market", "sell", 1, None, round(last() * 1.1, 1)),
+            lambda r: bool(r["id"]),
+        ),
+        (
+            "createStopOrder",
+            lambda: x.create_stop_order(SYM, "market", "sell", 1, None, round(last() * 0.8, 1)),
+            lambda r: bool(r["id"]),
+        ),
+        (
+            "createStopMarketOrder",
+            lambda: x.create_stop_market_order(SYM, "sell", 1, round(last() * 0.8, 1)),
+            lambda r: bool(r["id"]),
+        ),
+        (
+            "createStopLimitOrder",
+            lambda: x.create_stop_limit_order(SYM, "sell", 1, round(last() * 0.79, 1), round(last() * 0.8, 1)),
+            lambda r: bool(r["id"]),
+        ),
         ("createTriggerOrder", trigger, lambda r: bool(r["id"])),
-        ("createTrailingPercentOrder", lambda: x.create_trailing_percent_order(SYM, "market", "sell", 1, None, 1.0),
-         lambda r: bool(r["id"])),
-        ("createOrderWithTakeProfitAndStopLoss", lambda: x.create_order_with_take_profit_and_stop_loss(
-            SYM, "market", "buy", 1, None, round(last() * 1.1, 1), round(last() * 0.9, 1)), lambda r: bool(r["id"])),
-        ("createOrders", lambda: x.create_orders([
-            {"symbol": SYM, "type": "limit", "side": "buy", "amount": 1, "price": round(last() * 0.9, 1)},
-            {"symbol": SYM, "type": "limit", "side": "buy", "amount": 1, "price": round(last() * 0.91, 1)}]),
-         lambda r: len(r) == 2 and all(o["id"] for o in r)),
+        (
+            "createTrailingPercentOrder",
+            lambda: x.create_trailing_percent_order(SYM, "market", "sell", 1, None, 1.0),
+            lambda r: bool(r["id"]),
+        ),
+        (
+            "createOrderWithTakeProfitAndStopLoss",
+            lambda: x.create_order_with_take_profit_and_stop_loss(
+                SYM, "market", "buy", 1, None, round(last() * 1.1, 1), round(last() * 0.9, 1)
+            ),
+            lambda r: bool(r["id"]),
+        ),
+        (
+            "createOrders",
+            lambda: x.create_orders(
+                [
+                    {"symbol": SYM, "type": "limit", "side": "buy", "amount": 1, "price": round(last() * 0.9, 1)},
+                    {"symbol": SYM, "type": "limit", "side": "buy", "amount": 1, "price": round(last() * 0.91, 1)},
+                ]
+            ),
+            lambda r: len(r) == 2 and all(o["id"] for o in r),
+        ),
         ("cancelAllOrdersAfter", cancel_all_after, None),
-        ("fetchLedger", lambda: (adv(9 * H), x.fetch_ledger("USDT", params={"type": "swap"}))[1], lambda r: len(r) >= 3),
+        (
+            "fetchLedger",
+            lambda: (adv(9 * H), x.fetch_ledger("USDT", params={"type": "swap"}))[1],
+            lambda r: len(r) >= 3,
+        ),
         ("fetchFundingHistory", lambda: x.fetch_funding_history(SYM), lambda r: len(r) >= 1),
         ("closePosition", lambda: x.close_position(SYM, params={"marginMode": "isolated"}), None),
         ("fetchPositionsHistory", lambda: x.fetch_positions_history([SYM]), lambda r: len(r) >= 1),
@@ -230,8 +314,9 @@ def ccxt_methods() -> list[str]:
 def okx_sdk_calls(sim) -> list[tuple[str, Callable[[], Any], Callable[[Any], bool] | None]]:
     from okx import Account, MarketData, PublicData, Status, Trade, TradingData
 
-    kw = dict(api_key=sim.api_key, api_secret_key=sim.secret, passphrase=sim.passphrase, flag="1",
-              domain=sim.url, debug=False)
+    kw = dict(
+        api_key=sim.api_key, api_secret_key=sim.secret, passphrase=sim.passphrase, flag="1", domain=sim.url, debug=False
+    )
     tr, ac = Trade.TradeAPI(**kw), Account.AccountAPI(**kw)
     md, pd = MarketData.MarketAPI(**kw), PublicData.PublicAPI(**kw)
     stt, td = Status.StatusAPI(**kw), TradingData.TradingDataAPI(**kw)
@@ -254,8 +339,15 @@ def okx_sdk_calls(sim) -> list[tuple[str, Callable[[], Any], Callable[[Any], boo
         return r
 
     def algo():
-        r = tr.place_algo_order(instId=INST, tdMode="isolated", side="sell", ordType="conditional", sz="1",
-                                slTriggerPx=px(0.8), slOrdPx="-1")
+        r = tr.place_algo_order(
+            instId=INST,
+            tdMode="isolated",
+            side="sell",
+            ordType="conditional",
+            sz="1",
+            slTriggerPx=px(0.8),
+            slOrdPx="-1",
+        )
         st["algo"] = d(r)[0]["algoId"]
         return r
 
@@ -279,8 +371,11 @@ def okx_sdk_calls(sim) -> list[tuple[str, Callable[[], Any], Callable[[Any], boo
         ("PublicData.get_position_tiers", lambda: pd.get_position_tiers("SWAP", "isolated", instFamily="BTC-USDT"), S),
         ("PublicData.get_underlying", lambda: pd.get_underlying("SWAP"), S),
         ("PublicData.get_insurance_fund", lambda: pd.get_insurance_fund("SWAP", instFamily="BTC-USDT"), S),
-        ("PublicData.get_convert_contract_coin", lambda: pd.get_convert_contract_coin(instId=INST, sz="0.5",
-                                                                                     px="60000", unit="coin"), S),
+        (
+            "PublicData.get_convert_contract_coin",
+            lambda: pd.get_convert_contract_coin(instId=INST, sz="0.5", px="60000", unit="coin"),
+            S,
+        ),
         ("MarketData.get_tickers", lambda: md.get_tickers("SWAP"), S),
         ("MarketData.get_ticker", lambda: md.get_ticker(INST), S),
         ("MarketData.get_index_tickers", lambda: md.get_index_tickers(instId="BTC-USDT"), S),
@@ -288,7 +383,11 @@ def okx_sdk_calls(sim) -> list[tuple[str, Callable[[], Any], Callable[[Any], boo
         ("MarketData.get_candlesticks", lambda: md.get_candlesticks(INST, bar="1H", limit="10"), S),
         ("MarketData.get_history_candlesticks", lambda: md.get_history_candlesticks(INST, bar="1H", limit="10"), S),
         ("MarketData.get_index_candlesticks", lambda: md.get_index_candlesticks("BTC-USDT", bar="1H", limit="10"), S),
-        ("MarketData.get_mark_price_candlesticks", lambda: md.get_mark_price_candlesticks(INST, bar="1H", limit="10"), S),
+        (
+            "MarketData.get_mark_price_candlesticks",
+            lambda: md.get_mark_price_candlesticks(INST, bar="1H", limit="10"),
+            S,
+        ),
         ("MarketData.get_trades", lambda: md.get_trades(INST, limit="10"), S),
         ("MarketData.get_history_trades", lambda: md.get_history_trades(instId=INST, limit="10"), S),
         ("MarketData.get_volume", lambda: md.get_volume(), S),
@@ -298,7 +397,11 @@ def okx_sdk_calls(sim) -> list[tuple[str, Callable[[], Any], Callable[[Any], boo
         ("TradingData.get_taker_volume", lambda: td.get_taker_volume("BTC", "CONTRACTS", period="1H"), S),
         ("TradingData.get_long_short_ratio", lambda: td.get_long_short_ratio("BTC", period="1H"), S),
         ("TradingData.get_contracts_interest_volume", lambda: td.get_contracts_interest_volume("BTC", period="1H"), S),
-        ("TradingData.get_open_interest_history", lambda: td.get_open_interest_history(INST, period="1H", limit="5"), S),
+        (
+            "TradingData.get_open_interest_history",
+            lambda: td.get_open_interest_history(INST, period="1H", limit="5"),
+            S,
+        ),
         # Account
         ("Account.get_account_config", lambda: ac.get_account_config(), S),
         ("Account.get_account_balance", lambda: ac.get_account_balance(), S),
@@ -317,14 +420,36 @@ def okx_sdk_calls(sim) -> list[tuple[str, Callable[[], Any], Callable[[Any], boo
         ("Trade.amend_order", lambda: tr.amend_order(INST, ordId=st["ord"], newSz="2"), S),
         ("Trade.get_order", lambda: tr.get_order(INST, ordId=st["ord"]), lambda r: d(r)[0]["sz"] == "2"),
         ("Trade.get_order_list", lambda: tr.get_order_list(instType="SWAP"), S),
-        ("Trade.amend_multiple_orders", lambda: tr.amend_multiple_orders([{"instId": INST, "ordId": st["ord"],
-                                                                          "newPx": px(0.89)}]), S),
+        (
+            "Trade.amend_multiple_orders",
+            lambda: tr.amend_multiple_orders([{"instId": INST, "ordId": st["ord"], "newPx": px(0.89)}]),
+            S,
+        ),
         ("Trade.cancel_order", lambda: tr.cancel_order(INST, ordId=st["ord"]), S),
-        ("Trade.place_multiple_orders", lambda: tr.place_multiple_orders([
-            {"instId": INST, "tdMode": "isolated", "side": "buy", "ordType": "limit", "sz": "1", "px": px(0.9)},
-            {"instId": INST, "tdMode": "isolated", "side": "buy", "ordType": "limit", "sz": "1", "px": px(0.91)}]), S),
-        ("Trade.cancel_multiple_orders", lambda: tr.cancel_multiple_orders(
-            [{"instId": INST, "ordId": o["ordId"]} for o in d(tr.get_order_list(instType="SWAP"))]), S),
+        (
+            "Trade.place_multiple_orders",
+            lambda: tr.place_multiple_orders(
+                [
+                    {"instId": INST, "tdMode": "isolated", "side": "buy", "ordType": "limit", "sz": "1", "px": px(0.9)},
+                    {
+                        "instId": INST,
+                        "tdMode": "isolated",
+                        "side": "buy",
+                        "ordType": "limit",
+                        "sz": "1",
+                        "px": px(0.91),
+                    },
+                ]
+            ),
+            S,
+        ),
+        (
+            "Trade.cancel_multiple_orders",
+            lambda: tr.cancel_multiple_orders(
+                [{"instId": INST, "ordId": o["ordId"]} for o in d(tr.get_order_list(instType="SWAP"))]
+            ),
+            S,
+        ),
         ("Trade.market order", market_buy, S),
         ("Account.get_positions", lambda: ac.get_positions("SWAP"), S),
         ("Account.get_position_risk", lambda: ac.get_position_risk("SWAP"), S),

@@ -83,24 +83,48 @@ def bot_config(url: str, key: str, secret: str, phrase: str, workdir: Path) -> d
     ws = url.replace("http://", "ws://") + "/ws/v5"
     ccxt = {"urls": {"api": {"rest": url, "ws": ws}}, "headers": {"x-simulated-trading": "1"}}
     return {
-        "max_open_trades": 1, "stake_currency": "USDT", "stake_amount": 200, "tradable_balance_ratio": 0.99,
-        "dry_run": False, "trading_mode": "futures", "margin_mode": "isolated", "timeframe": "1m",
+        "max_open_trades": 1,
+        "stake_currency": "USDT",
+        "stake_amount": 200,
+        "tradable_balance_ratio": 0.99,
+        "dry_run": False,
+        "trading_mode": "futures",
+        "margin_mode": "isolated",
+        "timeframe": "1m",
         "cancel_open_orders_on_exit": True,
         "unfilledtimeout": {"entry": 1, "exit": 1, "unit": "minutes"},
         "entry_pricing": {"price_side": "other", "use_order_book": True, "order_book_top": 1},
         "exit_pricing": {"price_side": "other", "use_order_book": True, "order_book_top": 1},
-        "order_types": {"entry": "market", "exit": "market", "emergency_exit": "market", "force_entry": "market",
-                        "force_exit": "market", "stoploss": "market", "stoploss_on_exchange": True,
-                        "stoploss_on_exchange_interval": 30, "stoploss_price_type": "mark"},
-        "exchange": {"name": "okx", "key": key, "secret": secret, "password": phrase,
-                     "ccxt_config": ccxt, "ccxt_async_config": ccxt,
-                     "pair_whitelist": ["BTC/USDT:USDT"], "pair_blacklist": []},
+        "order_types": {
+            "entry": "market",
+            "exit": "market",
+            "emergency_exit": "market",
+            "force_entry": "market",
+            "force_exit": "market",
+            "stoploss": "market",
+            "stoploss_on_exchange": True,
+            "stoploss_on_exchange_interval": 30,
+            "stoploss_price_type": "mark",
+        },
+        "exchange": {
+            "name": "okx",
+            "key": key,
+            "secret": secret,
+            "password": phrase,
+            "ccxt_config": ccxt,
+            "ccxt_async_config": ccxt,
+            "pair_whitelist": ["BTC/USDT:USDT"],
+            "pair_blacklist": [],
+        },
         "pairlists": [{"method": "StaticPairList"}],
-        "bot_name": "outside-bot", "initial_state": "running", "force_entry_enable": True,
+        "bot_name": "outside-bot",
+        "initial_state": "running",
+        "force_entry_enable": True,
         "internals": {"process_throttle_secs": 5},
         "db_url": f"sqlite:///{workdir / 'trades.sqlite'}",
         "user_data_dir": str(workdir / "user_data"),
-        "strategy": "OutsideBotFlip", "strategy_path": str(workdir / "strategies"),
+        "strategy": "OutsideBotFlip",
+        "strategy_path": str(workdir / "strategies"),
     }
 
 
@@ -125,8 +149,12 @@ def main() -> int:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cockpit = Path(sys.executable).parent / "cockpit"
     sim_log = open(work / "sim.log", "w")
-    sim = subprocess.Popen([str(cockpit), "sim", "--port", str(port), "--api-key", key, "--secret", secret,
-                            "--passphrase", phrase], stdout=sim_log, stderr=subprocess.STDOUT, env=env)
+    sim = subprocess.Popen(
+        [str(cockpit), "sim", "--port", str(port), "--api-key", key, "--secret", secret, "--passphrase", phrase],
+        stdout=sim_log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
     try:
         for _ in range(100):
             try:
@@ -134,17 +162,21 @@ def main() -> int:
                 break
             except OSError:
                 time.sleep(0.2)
-        print(f"simulator on {url} (wall clock); freqtrade for {args.minutes:g} min, log {work / 'bot.log'}",
-              flush=True)
-        bot_log = open(work / "bot.out", "w")   # the log itself goes to bot.log (--logfile)
+        print(
+            f"simulator on {url} (wall clock); freqtrade for {args.minutes:g} min, log {work / 'bot.log'}", flush=True
+        )
+        bot_log = open(work / "bot.out", "w")  # the log itself goes to bot.log (--logfile)
         (work / "bot.log").unlink(missing_ok=True)
-        bot = subprocess.Popen([str(freqtrade), "trade", "-c", str(work / "config.json"),
-                                "--logfile", str(work / "bot.log")], stdout=bot_log, stderr=subprocess.STDOUT)
+        bot = subprocess.Popen(
+            [str(freqtrade), "trade", "-c", str(work / "config.json"), "--logfile", str(work / "bot.log")],
+            stdout=bot_log,
+            stderr=subprocess.STDOUT,
+        )
         try:
             bot.wait(timeout=args.minutes * 60)
             print(f"freqtrade exited early with {bot.returncode}: see {work / 'bot.log'}")
         except subprocess.TimeoutExpired:
-            bot.send_signal(signal.SIGINT)   # freqtrade cancels its open orders on exit
+            bot.send_signal(signal.SIGINT)  # freqtrade cancels its open orders on exit
             try:
                 bot.wait(timeout=60)
             except subprocess.TimeoutExpired:
@@ -163,37 +195,62 @@ def report(url: str, key: str, secret: str, phrase: str, work: Path) -> None:
     """What the simulator saw: orders, fills, algo orders, the position, the balance, and the bot's errors."""
     import ccxt
 
-    ex = ccxt.okx({"apiKey": key, "secret": secret, "password": phrase, "urls": {"api": {"rest": url}},
-                   "headers": {"x-simulated-trading": "1"}})
+    ex = ccxt.okx(
+        {
+            "apiKey": key,
+            "secret": secret,
+            "password": phrase,
+            "urls": {"api": {"rest": url}},
+            "headers": {"x-simulated-trading": "1"},
+        }
+    )
     sym = "BTC/USDT:USDT"
     orders = ex.fetch_closed_orders(sym, limit=100) + ex.fetch_canceled_orders(sym, limit=100)
     fills = ex.fetch_my_trades(sym, limit=100)
     print(f"\nsimulator's side: {len(orders)} orders, {len(fills)} fills")
     for o in sorted(orders, key=lambda o: o["timestamp"]):
-        print(f"  {o['datetime']} {o['side']:4} {o['type']:6} {o['amount']:>6} {o['status']:8} "
-              f"avg {o['average']} reduceOnly={o.get('reduceOnly')}")
+        print(
+            f"  {o['datetime']} {o['side']:4} {o['type']:6} {o['amount']:>6} {o['status']:8} "
+            f"avg {o['average']} reduceOnly={o.get('reduceOnly')}"
+        )
     for f in sorted(fills, key=lambda f: f["timestamp"])[-10:]:
         print(f"  fill {f['datetime']} {f['side']:4} {f['amount']} @ {f['price']} fee {f['fee']['cost']}")
-    stop = {"trigger": True, "ordType": "conditional"}   # freqtrade's stop loss on exchange: an OKX algo order
-    algos = (ex.fetch_open_orders(sym, params=stop) + ex.fetch_closed_orders(sym, params=stop)
-             + ex.fetch_canceled_orders(sym, params=stop))
-    print(f"  stop-loss (algo) orders: {len(algos)}: "
-          + ", ".join(f"{a['side']} {a['amount']} @ {a['stopLossPrice']} ({a['info'].get('slTriggerPxType')}) {a['status']}" for a in algos))
+    stop = {"trigger": True, "ordType": "conditional"}  # freqtrade's stop loss on exchange: an OKX algo order
+    algos = (
+        ex.fetch_open_orders(sym, params=stop)
+        + ex.fetch_closed_orders(sym, params=stop)
+        + ex.fetch_canceled_orders(sym, params=stop)
+    )
+    print(
+        f"  stop-loss (algo) orders: {len(algos)}: "
+        + ", ".join(
+            f"{a['side']} {a['amount']} @ {a['stopLossPrice']} ({a['info'].get('slTriggerPxType')}) {a['status']}"
+            for a in algos
+        )
+    )
     pos = [p for p in ex.fetch_positions([sym]) if p["contracts"]]
     bal = ex.fetch_balance()["USDT"]
-    print(f"  position: {[(p['side'], p['contracts'], p['marginMode']) for p in pos] or 'flat'}; "
-          f"USDT total {bal['total']} free {bal['free']}")
+    print(
+        f"  position: {[(p['side'], p['contracts'], p['marginMode']) for p in pos] or 'flat'}; "
+        f"USDT total {bal['total']} free {bal['free']}"
+    )
     import urllib.request
+
     state = json.loads(urllib.request.urlopen(url + "/sim/admin/state", timeout=10).read())
     print(f"  admin/state: orders {state['orders']} fills {state['fills']} open {state['open_orders']}")
     import sqlite3
-    with sqlite3.connect(work / "trades.sqlite") as db:   # the bot's own view of its trades
-        rows = db.execute("select id, is_short, open_rate, close_rate, exit_reason, liquidation_price, is_open "
-                          "from trades order by id").fetchall()
+
+    with sqlite3.connect(work / "trades.sqlite") as db:  # the bot's own view of its trades
+        rows = db.execute(
+            "select id, is_short, open_rate, close_rate, exit_reason, liquidation_price, is_open "
+            "from trades order by id"
+        ).fetchall()
     print(f"\nfreqtrade's trades: {len(rows)}")
     for r in rows:
-        print(f"  #{r[0]} {'short' if r[1] else 'long '} open {r[2]} close {r[3]} exit {r[4]} liq {r[5]}"
-              + (" (open)" if r[6] else ""))
+        print(
+            f"  #{r[0]} {'short' if r[1] else 'long '} open {r[2]} close {r[3]} exit {r[4]} liq {r[5]}"
+            + (" (open)" if r[6] else "")
+        )
     log = (work / "bot.log").read_text(errors="replace").splitlines()
     bad = [ln for ln in log if " - ERROR - " in ln or " - WARNING - " in ln]
     print(f"\nbot log: {len(log)} lines, {len(bad)} warnings/errors" + (", last ones:" if bad else ""))

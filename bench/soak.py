@@ -32,10 +32,15 @@ from cockpit.engine.eventlog import EventLog, route_stdlib_logging
 from cockpit.engine.handle import EngineHandle
 
 # Same as tests/support/trading.py: the engine's order flow under stress, not the default policy.
-ACTIVE = {"decision_timeframe": "1h", "strategies.trend_core.params.lookback_1": 1,
-          "strategies.trend_core.params.lookback_2": 2, "strategies.trend_core.params.lookback_3": 4,
-          "strategies.trend_core.params.lookback_4": 0, "strategies.trend_core.params.vol_days": 2,
-          "strategies.trend_core.params.allow_short": True}
+ACTIVE = {
+    "decision_timeframe": "1h",
+    "strategies.trend_core.params.lookback_1": 1,
+    "strategies.trend_core.params.lookback_2": 2,
+    "strategies.trend_core.params.lookback_3": 4,
+    "strategies.trend_core.params.lookback_4": 0,
+    "strategies.trend_core.params.vol_days": 2,
+    "strategies.trend_core.params.allow_short": True,
+}
 FAULTS = ("rate_limit", "server_error", "slow", "malformed", "garbage", "empty", "drop", "reject_order")
 
 
@@ -83,19 +88,35 @@ def main() -> int:
     ap.add_argument("--warmup", type=float, default=30.0, help="seconds before the first RSS sample")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--db", help="keep the database here (default: a temporary file)")
-    ap.add_argument("--profile", choices=("active", "default"), default="active",
-                    help="active (default): hourly decisions and a fast two-sided trend core, so orders flow "
-                         "all the time (the tests' active-trader profile); default: the shipped configuration "
-                         "(daily decisions, mostly flat on the simulator)")
+    ap.add_argument(
+        "--profile",
+        choices=("active", "default"),
+        default="active",
+        help="active (default): hourly decisions and a fast two-sided trend core, so orders flow "
+        "all the time (the tests' active-trader profile); default: the shipped configuration "
+        "(daily decisions, mostly flat on the simulator)",
+    )
     args = ap.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="cockpit-soak-")
     db_path = Path(args.db) if args.db else Path(tmp) / "soak.db"
-    cfg = load_config(None, environ={}, overrides={
-        "database.url": f"sqlite:///{db_path}", "sim.speed": args.speed, "sim.seed": args.seed,
-        "execution.approval": "auto_within_limits", "engine.fast_loop_s": 0.25, "engine.ingest_interval_s": 0.5,
-        "exchange.timeout_ms": 1500, "exchange.max_retries": 2, "exchange.backfill_days": 20,
-        "log.format": "json", **(ACTIVE if args.profile == "active" else {})})
+    cfg = load_config(
+        None,
+        environ={},
+        overrides={
+            "database.url": f"sqlite:///{db_path}",
+            "sim.speed": args.speed,
+            "sim.seed": args.seed,
+            "execution.approval": "auto_within_limits",
+            "engine.fast_loop_s": 0.25,
+            "engine.ingest_interval_s": 0.5,
+            "exchange.timeout_ms": 1500,
+            "exchange.max_retries": 2,
+            "exchange.backfill_days": 20,
+            "log.format": "json",
+            **(ACTIVE if args.profile == "active" else {}),
+        },
+    )
     sink = Collector()
     log = EventLog(fmt="json", stream=sink)
     route_stdlib_logging(log, "WARNING")
@@ -180,28 +201,48 @@ def main() -> int:
     ledger = round(sum(float(t["amount"]) * (1 if t["side"] == "buy" else -1) for t in all_trades), 8)
     lost_fills = len(sim_fills - {t.get("exchange_trade_id") for t in all_trades})
     crashes = sum(1 for e in sink.events if e.get("event") == "worker_crashed")
-    print(f"soak: {elapsed / 60:.1f} min wall at {args.speed:g}x ({elapsed * args.speed / 3600:.0f} simulated hours), "
-          f"faults injected every {args.fault_every:g}s: {json.dumps(injected, sort_keys=True)}")
-    print(f"  crashes (worker loops that died)       {crashes}   threads still alive before stop: {len(threads_alive)}/{len(engine._threads)}")
+    print(
+        f"soak: {elapsed / 60:.1f} min wall at {args.speed:g}x ({elapsed * args.speed / 3600:.0f} simulated hours), "
+        f"faults injected every {args.fault_every:g}s: {json.dumps(injected, sort_keys=True)}"
+    )
+    print(
+        f"  crashes (worker loops that died)       {crashes}   threads still alive before stop: {len(threads_alive)}/{len(engine._threads)}"
+    )
     by_stage: dict[str, int] = {}
     for e in sink.events:
         if e.get("event") == "stage_error":
             by_stage[e.get("stage", "?")] = by_stage.get(e.get("stage", "?"), 0) + 1
-    print(f"  stage errors recorded (retried, then recorded as risk events; never fatal)  {status['errors']} "
-          f"{json.dumps(by_stage, sort_keys=True)}")
+    print(
+        f"  stage errors recorded (retried, then recorded as risk events; never fatal)  {status['errors']} "
+        f"{json.dumps(by_stage, sort_keys=True)}"
+    )
     rs = rss_start or float("nan")
-    print(f"  RSS after warm-up / end / peak (MB)    {rs:.1f} / {rss_end:.1f} / {rss_peak:.1f}   "
-          f"growth {100 * (rss_end - rs) / rs:+.1f}%")
-    print(f"  decision-loop lag p50 / p99 (ms)       {pct(lags, 50):.0f} / {pct(lags, 99):.0f}   "
-          f"({len(lags)} decisions, mean {statistics.fmean(lags) if lags else float('nan'):.0f})")
-    print(f"  decision bars decided / lost / decided twice   {len(decided)} / {lost} / {dup_bars}   "
-          f"(coalesced when behind: {len(skipped)}, profile {args.profile}, {cfg['decision_timeframe']} bars)")
+    print(
+        f"  RSS after warm-up / end / peak (MB)    {rs:.1f} / {rss_end:.1f} / {rss_peak:.1f}   "
+        f"growth {100 * (rss_end - rs) / rs:+.1f}%"
+    )
+    print(
+        f"  decision-loop lag p50 / p99 (ms)       {pct(lags, 50):.0f} / {pct(lags, 99):.0f}   "
+        f"({len(lags)} decisions, mean {statistics.fmean(lags) if lags else float('nan'):.0f})"
+    )
+    print(
+        f"  decision bars decided / lost / decided twice   {len(decided)} / {lost} / {dup_bars}   "
+        f"(coalesced when behind: {len(skipped)}, profile {args.profile}, {cfg['decision_timeframe']} bars)"
+    )
     print(f"  orders {len(orders)}; fills missing / duplicated  {missing_fills} / {dup_fills}")
     print(f"  position exchange / database           {exch_pos} / {db_pos}")
-    print(f"  ledger Σ fills / simulator position    {ledger} / {true_pos}   simulator fills not in trades: {lost_fills}")
+    print(
+        f"  ledger Σ fills / simulator position    {ledger} / {true_pos}   simulator fills not in trades: {lost_fills}"
+    )
     print(f"  database: {db_path}")
-    ok = crashes == 0 and lost == 0 and dup_bars == 0 and dup_fills == 0 and lost_fills == 0 \
+    ok = (
+        crashes == 0
+        and lost == 0
+        and dup_bars == 0
+        and dup_fills == 0
+        and lost_fills == 0
         and abs(ledger - true_pos) < 1e-9
+    )
     return 0 if ok else 1
 
 

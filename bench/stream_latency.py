@@ -59,25 +59,27 @@ class Round:
         self.cfg, self.sim, self.n_fills, self.n_probes = cfg, sim, fills, probes
         self.fill_poll_s = float(cfg["engine"]["fast_loop_s"])
         self.ticker_poll_s = float(cfg["engine"]["ingest_interval_s"])
-        self.stream_tickers: list[tuple[float, int]] = []   # (wall ms seen, ticker ts)
+        self.stream_tickers: list[tuple[float, int]] = []  # (wall ms seen, ticker ts)
         self.rest_tickers: list[tuple[float, int]] = []
-        self.stream_fills: dict[str, float] = {}            # order id -> wall ms first seen filled
+        self.stream_fills: dict[str, float] = {}  # order id -> wall ms first seen filled
         self.rest_fills: dict[str, float] = {}
-        self.placed: dict[str, float] = {}                  # order id -> wall ms just before placing
-        self.probes: list[tuple[float, int]] = []           # (wall ms, exchange ms)
+        self.placed: dict[str, float] = {}  # order id -> wall ms just before placing
+        self.probes: list[tuple[float, int]] = []  # (wall ms, exchange ms)
         self.stop = threading.Event()
         self.ready = threading.Event()
 
     def client(self):
-        return make_exchange(self.cfg, mode="sim", rest_url=self.sim.url, credentials=self.sim.credentials,
-                             for_tests=True)
+        return make_exchange(
+            self.cfg, mode="sim", rest_url=self.sim.url, credentials=self.sim.credentials, for_tests=True
+        )
 
     # ------------------------------------------------------------ stream side (its own thread and loop)
 
     def streams(self) -> None:
         async def main() -> None:
-            x = make_stream_exchange(self.cfg, mode="sim", rest_url=self.sim.url, credentials=self.sim.credentials,
-                                     for_tests=True)
+            x = make_stream_exchange(
+                self.cfg, mode="sim", rest_url=self.sim.url, credentials=self.sim.credentials, for_tests=True
+            )
 
             async def tickers() -> None:
                 while not self.stop.is_set():
@@ -89,9 +91,10 @@ class Round:
                     for o in await x.watch_orders(SYM):
                         if o.get("filled") and o["id"] not in self.stream_fills:
                             self.stream_fills[o["id"]] = now_ms()
+
             tasks = [asyncio.ensure_future(tickers()), asyncio.ensure_future(orders())]
             await x.watch_ticker(SYM)
-            await asyncio.sleep(0.5)     # orders subscribed and logged in
+            await asyncio.sleep(0.5)  # orders subscribed and logged in
             self.ready.set()
             while not self.stop.is_set():
                 await asyncio.sleep(0.05)
@@ -99,6 +102,7 @@ class Round:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await x.close()
+
         asyncio.run(main())
 
     # ------------------------------------------------------------ REST side (the engine's polling periods)
@@ -122,8 +126,10 @@ class Round:
     # ------------------------------------------------------------ events
 
     def run(self) -> dict[str, list[float]]:
-        threads = [threading.Thread(target=f, daemon=True) for f in (self.streams, self.rest_ticker_poller,
-                                                                      self.rest_fill_poller)]
+        threads = [
+            threading.Thread(target=f, daemon=True)
+            for f in (self.streams, self.rest_ticker_poller, self.rest_fill_poller)
+        ]
         for t in threads:
             t.start()
         self.ready.wait(15)
@@ -143,7 +149,7 @@ class Round:
                 self.probes.append((now_ms(), self.sim.clock.now_ms()))
                 probes_left -= 1
             time.sleep(rng.uniform(0.2, 1.2))
-        time.sleep(max(self.fill_poll_s, self.ticker_poll_s) + 1.0)   # the slowest poller sees the last event
+        time.sleep(max(self.fill_poll_s, self.ticker_poll_s) + 1.0)  # the slowest poller sees the last event
         self.stop.set()
         for t in threads:
             t.join(15)
@@ -168,8 +174,12 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--fills", type=int, default=12)
     ap.add_argument("--probes", type=int, default=40)
-    ap.add_argument("--to", choices=("engine", "screen"), default="engine",
-                    help="engine: event -> what the engine receives; screen: event -> the cockpit's screen")
+    ap.add_argument(
+        "--to",
+        choices=("engine", "screen"),
+        default="engine",
+        help="engine: event -> what the engine receives; screen: event -> the cockpit's screen",
+    )
     args = ap.parse_args()
     if args.to == "screen":
         from stream_screen import main as screen_main
@@ -185,13 +195,17 @@ def main() -> None:
             lat = Round(cfg, sim, args.fills, args.probes).run()
             for k, xs in lat.items():
                 per_round.setdefault(k, []).append((pct(xs, 0.5), pct(xs, 0.99), len(xs)))
-                print(f"round {r + 1}: {k:<14} n={len(xs):>3}  p50 {pct(xs, 0.5):8.1f} ms  p99 {pct(xs, 0.99):8.1f} ms",
-                      flush=True)
+                print(
+                    f"round {r + 1}: {k:<14} n={len(xs):>3}  p50 {pct(xs, 0.5):8.1f} ms  p99 {pct(xs, 0.99):8.1f} ms",
+                    flush=True,
+                )
     finally:
         sim.stop()
-    print(f"\nexchange event -> engine, median of {args.rounds} rounds (REST polls: fills every "
-          f"engine.fast_loop_s={cfg['engine']['fast_loop_s']:g} s, prices every "
-          f"engine.ingest_interval_s={cfg['engine']['ingest_interval_s']:g} s)")
+    print(
+        f"\nexchange event -> engine, median of {args.rounds} rounds (REST polls: fills every "
+        f"engine.fast_loop_s={cfg['engine']['fast_loop_s']:g} s, prices every "
+        f"engine.ingest_interval_s={cfg['engine']['ingest_interval_s']:g} s)"
+    )
     print(f"{'event':<8} {'method':<8} {'p50 ms':>9} {'p99 ms':>9} {'events':>7}")
     for k in ("fill/stream", "fill/rest", "ticker/stream", "ticker/rest"):
         rows = per_round.get(k, [])

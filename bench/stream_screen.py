@@ -40,10 +40,10 @@ class ScreenRun:
     def __init__(self, method: str, fills: int, probes: int, seed: int) -> None:
         self.method, self.n_fills, self.n_probes = method, fills, probes
         self.rng = random.Random(seed)
-        self.filled_at: dict[str, float] = {}      # client order id -> wall ms the simulator filled it
-        self.shown_filled: dict[int, float] = {}   # database order id -> wall ms the screen first drew FILLED
-        self.watch: dict[int, str] = {}            # database order id -> client order id (placed, not yet shown)
-        self.cids: dict[int, str] = {}             # database order id -> client order id (every one placed)
+        self.filled_at: dict[str, float] = {}  # client order id -> wall ms the simulator filled it
+        self.shown_filled: dict[int, float] = {}  # database order id -> wall ms the screen first drew FILLED
+        self.watch: dict[int, str] = {}  # database order id -> client order id (placed, not yet shown)
+        self.cids: dict[int, str] = {}  # database order id -> client order id (every one placed)
         self.prices: list[tuple[float, int]] = []  # (wall ms drawn, exchange ms of the price snapshot drawn)
         self.probes: list[tuple[float, int]] = []  # (wall ms, exchange ms)
         self.unfilled = 0
@@ -61,8 +61,9 @@ class ScreenRun:
         ms = app.main_screen
         if snap is not None and snap.price and ms.is_mounted:
             ts = int(snap.price.get("timestamp") or 0)
-            if (not self.prices or ts > self.prices[-1][1]) and \
-                    num(snap.price.get("last_price")) in _plain(ms.query_one("#header-info", Static)):
+            if (not self.prices or ts > self.prices[-1][1]) and num(snap.price.get("last_price")) in _plain(
+                ms.query_one("#header-info", Static)
+            ):
                 self.prices.append((t, ts))
         if self.watch and ms.is_mounted:
             table = ms.query_one("#orders-table", DataTable)
@@ -86,9 +87,17 @@ class ScreenRun:
 
         tmp = tempfile.TemporaryDirectory()
         url = f"sqlite:///{tmp.name}/bench.db"
-        cfg = load_config(None, environ={}, overrides={
-            "database.url": url, "exchange.streams": self.method == "stream", "exchange.backfill_days": 3,
-            "sim.speed": 1.0, "sim.history_days": 3})
+        cfg = load_config(
+            None,
+            environ={},
+            overrides={
+                "database.url": url,
+                "exchange.streams": self.method == "stream",
+                "exchange.backfill_days": 3,
+                "sim.speed": 1.0,
+                "sim.history_days": 3,
+            },
+        )
         self.cfg = cfg
         db = open_database(url)
         migrate(db)
@@ -101,18 +110,20 @@ class ScreenRun:
         sim = engine.stages.simulator
         stop = threading.Event()
 
-        def on_exchange(kind: str, obj: Any, fill: Any) -> None:   # under the simulator's exchange lock
+        def on_exchange(kind: str, obj: Any, fill: Any) -> None:  # under the simulator's exchange lock
             if kind == "order" and fill is not None and getattr(obj, "state", "") == "filled":
                 self.filled_at.setdefault(obj.cl_ord_id, now_ms())
+
         sim.exchange.listeners.append(on_exchange)
 
-        def drive() -> None:   # the exchange follows its clock whether or not anybody asks
+        def drive() -> None:  # the exchange follows its clock whether or not anybody asks
             while not stop.is_set():
                 try:
                     sim.exchange.advance(sim.clock.now_ms())
                 except Exception:  # noqa: BLE001
                     pass
                 stop.wait(0.02)
+
         driver = threading.Thread(target=drive, name="bench-drive", daemon=True)
         driver.start()
         app = create_app(cfg, engine=handle, db=db, operator="bench")
@@ -125,6 +136,7 @@ class ScreenRun:
                     if renderable is not None and not app._batch_count:
                         self.on_display(app)
                     return r
+
                 app._display = hooked  # type: ignore[method-assign]
                 deadline = time.monotonic() + 90
                 while not self.prices or (self.method == "stream" and engine.status.stream != "live"):
@@ -158,14 +170,18 @@ class ScreenRun:
                 if fills_left and (not probes_left or self.rng.random() < fills_left / (fills_left + probes_left)):
                     now = sim.clock.now_ms()
                     p0, p1 = sim.market.price_at(now), sim.market.price_at(now + self.rng.randint(*LEAD_MS))
-                    if abs(p1 - p0) < 0.3:      # a flat stretch: nothing crosses a resting price soon
+                    if abs(p1 - p0) < 0.3:  # a flat stretch: nothing crosses a resting price soon
                         time.sleep(0.3)
                         continue
                     side = "buy" if p1 < p0 else "sell"
                     k += 1
                     cid = system_client_id(om.namespace, "m", now, k)
-                    oid, _ = store.create(Order(SYM, side, "limit", 0.01, price=round(p1, 1), client_order_id=cid),
-                                          now_ms=now, status=OrderStatus.APPROVED, message="bench")
+                    oid, _ = store.create(
+                        Order(SYM, side, "limit", 0.01, price=round(p1, 1), client_order_id=cid),
+                        now_ms=now,
+                        status=OrderStatus.APPROVED,
+                        message="bench",
+                    )
                     self.watch[oid] = self.cids[oid] = cid
                     engine.wake_fast()
                     fills_left -= 1
@@ -182,8 +198,11 @@ class ScreenRun:
             database_proxy.close()
 
     def latencies(self) -> dict[str, list[float]]:
-        fills = [shown - self.filled_at[self.cids[oid]] for oid, shown in self.shown_filled.items()
-                 if self.cids[oid] in self.filled_at]
+        fills = [
+            shown - self.filled_at[self.cids[oid]]
+            for oid, shown in self.shown_filled.items()
+            if self.cids[oid] in self.filled_at
+        ]
         ticks = []
         for wall, ts in self.probes:
             later = [w for w, t in self.prices if t >= ts and w >= wall]
@@ -196,19 +215,24 @@ def main(args: Any) -> None:
     per_round: dict[str, list[tuple[float, float, int]]] = {}
     cfg: dict[str, Any] = {}
     for r in range(args.rounds):
-        for method in (("stream", "rest") if r % 2 == 0 else ("rest", "stream")):
+        for method in ("stream", "rest") if r % 2 == 0 else ("rest", "stream"):
             run = ScreenRun(method, args.fills, args.probes, seed=7 + r)
             lat = asyncio.run(run.run())
             cfg = run.cfg
             for kind, xs in lat.items():
                 per_round.setdefault(f"{kind}/{method}", []).append((pct(xs, 0.5), pct(xs, 0.99), len(xs)))
-                print(f"round {r + 1}: {kind:<6} {method:<6} n={len(xs):>3}  p50 {pct(xs, 0.5):8.1f} ms  "
-                      f"p99 {pct(xs, 0.99):8.1f} ms" + (f"  ({run.unfilled} placed, never shown filled)"
-                                                       if kind == "fill" and run.unfilled else ""), flush=True)
-    print(f"\nexchange event -> the cockpit's screen, median of {args.rounds} rounds (engine.fast_loop_s="
-          f"{cfg['engine']['fast_loop_s']:g} s, engine.ingest_interval_s={cfg['engine']['ingest_interval_s']:g} s, "
-          f"exchange.stream_snapshot_s={cfg['exchange']['stream_snapshot_s']:g} s, ui.refresh_ms="
-          f"{cfg['ui']['refresh_ms']})")
+                print(
+                    f"round {r + 1}: {kind:<6} {method:<6} n={len(xs):>3}  p50 {pct(xs, 0.5):8.1f} ms  "
+                    f"p99 {pct(xs, 0.99):8.1f} ms"
+                    + (f"  ({run.unfilled} placed, never shown filled)" if kind == "fill" and run.unfilled else ""),
+                    flush=True,
+                )
+    print(
+        f"\nexchange event -> the cockpit's screen, median of {args.rounds} rounds (engine.fast_loop_s="
+        f"{cfg['engine']['fast_loop_s']:g} s, engine.ingest_interval_s={cfg['engine']['ingest_interval_s']:g} s, "
+        f"exchange.stream_snapshot_s={cfg['exchange']['stream_snapshot_s']:g} s, ui.refresh_ms="
+        f"{cfg['ui']['refresh_ms']})"
+    )
     print(f"{'event':<8} {'method':<8} {'p50 ms':>9} {'p99 ms':>9} {'events':>7}")
     for k in ("fill/stream", "fill/rest", "ticker/stream", "ticker/rest"):
         rows = per_round.get(k, [])

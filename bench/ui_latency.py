@@ -52,10 +52,11 @@ def insert_minute_candles(n: int, end_ms: int) -> float:
     start = end_ms - n * 60_000
     con = database_proxy.connection()  # raw executemany: a million rows in seconds, not minutes
     with database_proxy.atomic():
-        con.executemany("INSERT INTO market_data (symbol, timeframe, timestamp, open, high, low, close, volume) "
-                        "VALUES ('BTC/USDT:USDT', '1m', ?, ?, ?, ?, ?, 1.0)",
-                        zip(range(start, start + n * 60_000, 60_000), opens.tolist(), hi.tolist(), lo.tolist(),
-                            close.tolist()))
+        con.executemany(
+            "INSERT INTO market_data (symbol, timeframe, timestamp, open, high, low, close, volume) "
+            "VALUES ('BTC/USDT:USDT', '1m', ?, ?, ?, ?, ?, 1.0)",
+            zip(range(start, start + n * 60_000, 60_000), opens.tolist(), hi.tolist(), lo.tolist(), close.tolist()),
+        )
     return time.perf_counter() - t0
 
 
@@ -74,15 +75,35 @@ class Writer(threading.Thread):
             while not self.stop_event.is_set():
                 ts += 60_000
                 with self.db.atomic():
-                    m.PriceSnapshot.create(symbol="BTC/USDT:USDT", timestamp=ts, last_price=67000 + ts % 997,
-                                           mark_price=67000, index_price=67000)
-                    m.PositionSnapshot.create(symbol="BTC/USDT:USDT", timestamp=ts, side="long", size=0.1,
-                                              entry_price=66000, unrealized_pnl=float(ts % 100))
+                    m.PriceSnapshot.create(
+                        symbol="BTC/USDT:USDT",
+                        timestamp=ts,
+                        last_price=67000 + ts % 997,
+                        mark_price=67000,
+                        index_price=67000,
+                    )
+                    m.PositionSnapshot.create(
+                        symbol="BTC/USDT:USDT",
+                        timestamp=ts,
+                        side="long",
+                        size=0.1,
+                        entry_price=66000,
+                        unrealized_pnl=float(ts % 100),
+                    )
                     m.Balance.create(currency="USDT", timestamp=ts, total=10000 + ts % 50)
-                    m.RiskEventRow.create(symbol="BTC/USDT:USDT", timestamp=ts, level="INFO", rule="bench",
-                                          details=f"row {self.rows}")
-                    m.MarketData.insert(symbol="BTC/USDT:USDT", timeframe="15m", timestamp=ts * 15, open=1, high=2,
-                                        low=0.5, close=1.5, volume=1).on_conflict_ignore().execute()
+                    m.RiskEventRow.create(
+                        symbol="BTC/USDT:USDT", timestamp=ts, level="INFO", rule="bench", details=f"row {self.rows}"
+                    )
+                    m.MarketData.insert(
+                        symbol="BTC/USDT:USDT",
+                        timeframe="15m",
+                        timestamp=ts * 15,
+                        open=1,
+                        high=2,
+                        low=0.5,
+                        close=1.5,
+                        volume=1,
+                    ).on_conflict_ignore().execute()
                 self.rows += 5
                 time.sleep(0.01)
         finally:
@@ -99,9 +120,12 @@ def start_engine(cfg: dict, args) -> tuple:
     from cockpit.engine.handle import EngineHandle
 
     ecfg = dict(cfg)
-    for section, values in (("sim", {"speed": args.speed}), ("exchange", {"backfill_days": 3}),
-                            ("execution", {"approval": "auto_within_limits"}),
-                            ("engine", {"fast_loop_s": 0.25, "ingest_interval_s": 0.5})):
+    for section, values in (
+        ("sim", {"speed": args.speed}),
+        ("exchange", {"backfill_days": 3}),
+        ("execution", {"approval": "auto_within_limits"}),
+        ("engine", {"fast_loop_s": 0.25, "ingest_interval_s": 0.5}),
+    ):
         ecfg[section] = {**cfg[section], **values}
     log = EventLog(fmt="json", stream=io.StringIO())
     route_stdlib_logging(log, "WARNING")  # into the engine's log, as `cockpit` does, not onto the figures
@@ -113,9 +137,19 @@ def start_engine(cfg: dict, args) -> tuple:
 
 
 def engine_rows_written(db) -> int:
-    return sum(db.execute_sql(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
-               for t in ("market_data", "price_snapshots", "position_snapshots", "balances", "orders",
-                         "order_lifecycle_events", "decisions", "risk_events"))
+    return sum(
+        db.execute_sql(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+        for t in (
+            "market_data",
+            "price_snapshots",
+            "position_snapshots",
+            "balances",
+            "orders",
+            "order_lifecycle_events",
+            "decisions",
+            "risk_events",
+        )
+    )
 
 
 class Typist:
@@ -166,8 +200,9 @@ class Typist:
 
         want = not self.help_open
         self.help_open = want
-        return self.press("question_mark" if want else "escape",
-                          lambda: isinstance(self.app.screen, HelpScreen) == want)
+        return self.press(
+            "question_mark" if want else "escape", lambda: isinstance(self.app.screen, HelpScreen) == want
+        )
 
 
 async def run(args) -> int:
@@ -278,17 +313,26 @@ async def run(args) -> int:
         for label, res in (("idle", idle), ("loaded", loaded)):
             xs = res[kind]
             print(f"{kind + ' ' + label:14}{statistics.median(xs):8.1f}{pct(xs, 99):8.1f}{max(xs):8.1f}")
-        ratios.append((kind, pct(loaded[kind], 50) / max(pct(idle[kind], 50), 1e-9),
-                       pct(loaded[kind], 99) / max(pct(idle[kind], 99), 1e-9)))
+        ratios.append(
+            (
+                kind,
+                pct(loaded[kind], 50) / max(pct(idle[kind], 50), 1e-9),
+                pct(loaded[kind], 99) / max(pct(idle[kind], 99), 1e-9),
+            )
+        )
     for kind, r50, r99 in ratios:
         print(f"{kind}: loaded/idle p50 x{r50:.2f}, p99 x{r99:.2f}")
     rate = bt["bars"] / bt["s"] if bt["s"] else 0.0
-    print(f"load: backtest {bt['runs']} full run(s) finished, {rate:,.0f} bars/s when finished"
-          f"{' (error: ' + bt['error'] + ')' if bt['error'] else ''}")
+    print(
+        f"load: backtest {bt['runs']} full run(s) finished, {rate:,.0f} bars/s when finished"
+        f"{' (error: ' + bt['error'] + ')' if bt['error'] else ''}"
+    )
     if engine:
-        print(f"load: in-process engine on the built-in simulator at {args.speed:,.0f}x "
-              f"(state {engine_status.get('state')}, {engine_status.get('cycles', '?')} cycles), "
-              f"{engine_rows:,} rows written during the loaded presses")
+        print(
+            f"load: in-process engine on the built-in simulator at {args.speed:,.0f}x "
+            f"(state {engine_status.get('state')}, {engine_status.get('cycles', '?')} cycles), "
+            f"{engine_rows:,} rows written during the loaded presses"
+        )
     if args.writer:
         print(f"load: writer thread {rows_s:,.0f} rows/s")
     g = app.gc_idle
@@ -296,10 +340,12 @@ async def run(args) -> int:
     def pauses(xs: list[float]) -> str:
         return f"pause p50 {statistics.median(xs):.1f} ms, max {max(xs):.1f} ms" if xs else "none"
 
-    print(f"garbage collection (cockpit.ui.gc_idle): during the idle presses {g_idle[0] - g0[0]} minor, "
-          f"{g_idle[1] - g0[1]} major ({g_idle[2] - g0[2]} forced); during the loaded ones {g_loaded[0] - g1[0]} minor, "
-          f"{g_loaded[1] - g1[1]} major ({g_loaded[2] - g1[2]} forced); whole run: minor {pauses(g.minor_ms)}; "
-          f"major {pauses(g.major_ms)}")
+    print(
+        f"garbage collection (cockpit.ui.gc_idle): during the idle presses {g_idle[0] - g0[0]} minor, "
+        f"{g_idle[1] - g0[1]} major ({g_idle[2] - g0[2]} forced); during the loaded ones {g_loaded[0] - g1[0]} minor, "
+        f"{g_loaded[1] - g1[1]} major ({g_loaded[2] - g1[2]} forced); whole run: minor {pauses(g.minor_ms)}; "
+        f"major {pauses(g.major_ms)}"
+    )
     worst = max(pct(loaded[k], 99) for k in loaded)
     print(f"target: loaded p99 < 100 ms -> {'met' if worst < 100 else 'NOT met'} ({worst:.1f} ms)")
     tmp.cleanup()
@@ -314,10 +360,16 @@ def main() -> int:
     ap.add_argument("--no-backtest", action="store_true", help="no backtest in the loaded phase")
     ap.add_argument("--no-engine", action="store_true", help="no engine on the simulator in the loaded phase")
     ap.add_argument("--speed", type=float, default=3600.0, help="simulator speed of the loaded phase's engine")
-    ap.add_argument("--writer", action="store_true",
-                    help="also a thread inserting engine-like rows every 10 ms (a synthetic extra load)")
-    ap.add_argument("--thread", action="store_true",
-                    help="run the backtest in a thread of the UI process (the screen uses a child process)")
+    ap.add_argument(
+        "--writer",
+        action="store_true",
+        help="also a thread inserting engine-like rows every 10 ms (a synthetic extra load)",
+    )
+    ap.add_argument(
+        "--thread",
+        action="store_true",
+        help="run the backtest in a thread of the UI process (the screen uses a child process)",
+    )
     return asyncio.run(run(ap.parse_args()))
 
 

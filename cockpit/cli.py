@@ -20,18 +20,18 @@ from cockpit.config import ConfigError, load_config
 from cockpit.domain.settings import Config
 
 COMMAND_MODULES = [
-    "cockpit.commands.db",          # db migrate | stats | repair | copy
-    "cockpit.commands.ingest",      # ingest
-    "cockpit.commands.sim",         # sim
+    "cockpit.commands.db",  # db migrate | stats | repair | copy
+    "cockpit.commands.ingest",  # ingest
+    "cockpit.commands.sim",  # sim
     "cockpit.commands.strategies",  # strategies
-    "cockpit.commands.backtest",    # backtest, sweep
-    "cockpit.commands.orders",      # orders list | approve | reject | cancel, kill
-    "cockpit.commands.position",    # position show | close | stop | tp; orders cancel-all
-    "cockpit.commands.llm",         # llm ...
-    "cockpit.commands.train",       # train ...
-    "cockpit.commands.engine",      # engine status
-    "cockpit.commands.notify",      # notify test
-    "cockpit.commands.serve",       # serve-ssh, serve-web
+    "cockpit.commands.backtest",  # backtest, sweep
+    "cockpit.commands.orders",  # orders list | approve | reject | cancel, kill
+    "cockpit.commands.position",  # position show | close | stop | tp; orders cancel-all
+    "cockpit.commands.llm",  # llm ...
+    "cockpit.commands.train",  # train ...
+    "cockpit.commands.engine",  # engine status
+    "cockpit.commands.notify",  # notify test
+    "cockpit.commands.serve",  # serve-ssh, serve-web
 ]
 
 
@@ -59,7 +59,9 @@ class Context:
         if self._db is None:
             from cockpit.db import migrate as run_migrations, open_database
 
-            self._db = open_database(self.config["database"]["url"], password_env=self.config["database"]["password_env"])
+            self._db = open_database(
+                self.config["database"]["url"], password_env=self.config["database"]["password_env"]
+            )
             if migrate:
                 run_migrations(self._db)
         return self._db
@@ -103,8 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--headless", action="store_true", help="run the engine without the TUI (never imports Textual)")
     mode.add_argument("--attach", action="store_true", help="open the TUI over the database of a running engine")
     p.add_argument("--live", action="store_true", help="allow exchange.mode okx-live (asks for a typed confirmation)")
-    p.add_argument("--for", dest="run_for", type=_duration, metavar="DURATION",
-                   help="stop by itself after DURATION (e.g. 60s, 2m)")
+    p.add_argument(
+        "--for", dest="run_for", type=_duration, metavar="DURATION", help="stop by itself after DURATION (e.g. 60s, 2m)"
+    )
     p.add_argument("--log-format", choices=("text", "json"), help="headless log format (overrides log.format)")
     p.add_argument("--api", metavar="HOST:PORT", help="serve the REST API from the headless engine")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")

@@ -64,11 +64,22 @@ class Spec:
 
 
 def _fmt(v: Any) -> str:
-    return repr(v) if isinstance(v, str) else yaml.safe_dump(v, default_flow_style=True).strip().removesuffix("...").strip()
+    return (
+        repr(v)
+        if isinstance(v, str)
+        else yaml.safe_dump(v, default_flow_style=True).strip().removesuffix("...").strip()
+    )
 
 
-def number(default: float | None, lo: float | None = None, hi: float | None = None, *, integer: bool = False,
-           nullable: bool = False, doc: str = "") -> Spec:
+def number(
+    default: float | None,
+    lo: float | None = None,
+    hi: float | None = None,
+    *,
+    integer: bool = False,
+    nullable: bool = False,
+    doc: str = "",
+) -> Spec:
     kind = "a whole number" if integer else "a number"
     if lo is not None and hi is not None:
         want = f"{kind} from {lo:g} to {hi:g}"
@@ -114,8 +125,14 @@ def choice(default: Any, options: Iterable[Any], doc: str = "") -> Spec:
     return Spec(default, check, doc)
 
 
-def text(default: str | None, *, nullable: bool = False, pattern: str | None = None, doc: str = "",
-         describe: str = "a string") -> Spec:
+def text(
+    default: str | None,
+    *,
+    nullable: bool = False,
+    pattern: str | None = None,
+    doc: str = "",
+    describe: str = "a string",
+) -> Spec:
     def check(path: str, v: Any) -> Any:
         if v is None and nullable:
             return None
@@ -128,6 +145,7 @@ def text(default: str | None, *, nullable: bool = False, pattern: str | None = N
 
 def date_text(default: str, doc: str = "") -> Spec:
     """A date YYYY-MM-DD; YAML (the file or a COCKPIT__ variable) reads an unquoted date as a date object."""
+
     def check(path: str, v: Any) -> Any:
         if isinstance(v, _dt.date) and not isinstance(v, _dt.datetime):
             v = v.isoformat()
@@ -147,7 +165,9 @@ def timeframe_list(default: list[str], doc: str = "") -> Spec:
         if isinstance(v, str):
             v = [p.strip() for p in v.split(",") if p.strip()]
         if not isinstance(v, list) or not v:
-            raise ConfigError(path, f"expected a non-empty list of timeframes ({', '.join(TIMEFRAME_MS)}), got {_fmt(v)}")
+            raise ConfigError(
+                path, f"expected a non-empty list of timeframes ({', '.join(TIMEFRAME_MS)}), got {_fmt(v)}"
+            )
         for i, tf in enumerate(v):
             if tf not in TIMEFRAME_MS:
                 raise ConfigError(f"{path}[{i}]", f"expected one of {', '.join(TIMEFRAME_MS)}, got {_fmt(tf)}")
@@ -200,8 +220,10 @@ def url_list(default: list[str], doc: str = "") -> Spec:
             raise ConfigError(path, f"expected a list of Apprise URLs (scheme://...), got {_fmt(v)}")
         for i, x in enumerate(v):
             if not isinstance(x, str) or not re.match(r"[A-Za-z][A-Za-z0-9+.-]*://\S", x):
-                raise ConfigError(f"{path}[{i}]", f"expected an Apprise URL such as 'tgram://${{TG_TOKEN}}/${{TG_CHAT}}', "
-                                  f"got {_fmt(x)}")
+                raise ConfigError(
+                    f"{path}[{i}]",
+                    f"expected an Apprise URL such as 'tgram://${{TG_TOKEN}}/${{TG_CHAT}}', got {_fmt(x)}",
+                )
             if "${" in ENV_REF.sub("", x):
                 raise ConfigError(f"{path}[{i}]", f"malformed ${{VAR}} reference in {_fmt(x)}")
         return list(v)
@@ -210,16 +232,29 @@ def url_list(default: list[str], doc: str = "") -> Spec:
 
 
 def _unsupported_symbol(path: str, v: Any) -> Any:
-    raise ConfigError(path, f"only {SYMBOL} is supported (sizing, the simulator and the cost model assume it), "
-                      f"got {_fmt(v)}")
+    raise ConfigError(
+        path, f"only {SYMBOL} is supported (sizing, the simulator and the cost model assume it), got {_fmt(v)}"
+    )
 
 
-NOTIFY_EVENTS = ("pending_approval", "fill", "order_rejected", "order_expired", "risk", "halt", "engine",
-                 "daily_summary")
+NOTIFY_EVENTS = (
+    "pending_approval",
+    "fill",
+    "order_rejected",
+    "order_expired",
+    "risk",
+    "halt",
+    "engine",
+    "daily_summary",
+)
 
 
 def strategy(enabled: bool, params: dict[str, Any], **extra: Spec) -> dict[str, Any]:
-    return {"enabled": boolean(enabled, "run this strategy"), "params": params_map(params, "strategy parameters"), **extra}
+    return {
+        "enabled": boolean(enabled, "run this strategy"),
+        "params": params_map(params, "strategy parameters"),
+        **extra,
+    }
 
 
 # ---------------------------------------------------------------- the schema
@@ -232,9 +267,12 @@ SCHEMA: dict[str, Any] = {
         "mode": choice("sim", ("sim", "okx-demo", "okx-live")),
         "rest_url": text(None, nullable=True, pattern=r"https?://\S+", describe="an http(s) URL"),
         "api_key_env": text("OKX_API_KEY", pattern=r"[A-Za-z_][A-Za-z0-9_]*", describe="an environment variable name"),
-        "secret_env": text("OKX_API_SECRET", pattern=r"[A-Za-z_][A-Za-z0-9_]*", describe="an environment variable name"),
-        "passphrase_env": text("OKX_API_PASSPHRASE", pattern=r"[A-Za-z_][A-Za-z0-9_]*",
-                               describe="an environment variable name"),
+        "secret_env": text(
+            "OKX_API_SECRET", pattern=r"[A-Za-z_][A-Za-z0-9_]*", describe="an environment variable name"
+        ),
+        "passphrase_env": text(
+            "OKX_API_PASSPHRASE", pattern=r"[A-Za-z_][A-Za-z0-9_]*", describe="an environment variable name"
+        ),
         "timeout_ms": number(10000, 100, 120000, integer=True),
         "max_retries": number(4, 0, 20, integer=True),
         "backfill_days": number(30, 1, 3650, integer=True),
@@ -257,7 +295,9 @@ SCHEMA: dict[str, Any] = {
         "provider": choice("none", ("none", "deepseek", "qwen", "openai-compatible", "local")),
         "base_url": text(None, nullable=True, pattern=r"https?://\S+", describe="an http(s) URL"),
         "model": text(None, nullable=True),
-        "api_key_env": text(None, nullable=True, pattern=r"[A-Za-z_][A-Za-z0-9_]*", describe="an environment variable name"),
+        "api_key_env": text(
+            None, nullable=True, pattern=r"[A-Za-z_][A-Za-z0-9_]*", describe="an environment variable name"
+        ),
         "timeout_s": number(30.0, 1, 600),
         "max_retries": number(2, 0, 10, integer=True),
         "temperature": number(0.2, 0, 2),
@@ -268,25 +308,77 @@ SCHEMA: dict[str, Any] = {
     },
     "strategies": {
         "ema_trend": strategy(True, {"fast": 12, "slow": 26, "atr_period": 14, "stop_atr": 2.0, "take_atr": 0.0}),
-        "bollinger_range": strategy(True, {"period": 20, "std": 2.0, "adx_max": 25.0, "adx_period": 14, "atr_period": 14,
-                                            "stop_atr": 1.5}),
-        "funding_rate": strategy(True, {"threshold": 0.0005, "lookback": 3, "atr_period": 14, "stop_atr": 2.0,
-                                         "take_atr": 3.0}),
+        "bollinger_range": strategy(
+            True, {"period": 20, "std": 2.0, "adx_max": 25.0, "adx_period": 14, "atr_period": 14, "stop_atr": 1.5}
+        ),
+        "funding_rate": strategy(
+            True, {"threshold": 0.0005, "lookback": 3, "atr_period": 14, "stop_atr": 2.0, "take_atr": 3.0}
+        ),
         "breakout": strategy(True, {"period": 20, "atr_period": 14, "stop_atr": 2.0, "take_atr": 0.0}),
         "grid": strategy(False, {"levels": 10, "range_pct": 0.05, "stop_pct": 0.03, "period": 48}),
-        "momentum": strategy(True, {"rsi_period": 14, "roc_period": 10, "rsi_long": 55.0, "rsi_short": 45.0,
-                                     "atr_period": 14, "stop_atr": 2.0, "take_atr": 0.0}),
+        "momentum": strategy(
+            True,
+            {
+                "rsi_period": 14,
+                "roc_period": 10,
+                "rsi_long": 55.0,
+                "rsi_short": 45.0,
+                "atr_period": 14,
+                "stop_atr": 2.0,
+                "take_atr": 0.0,
+            },
+        ),
         "mean_reversion": strategy(True, {"period": 20, "z_entry": 2.0, "atr_period": 14, "stop_atr": 1.5}),
-        "volatility": strategy(True, {"period": 20, "std": 2.0, "lookback": 120, "squeeze_pct": 0.2, "atr_period": 14,
-                                       "stop_atr": 2.0, "take_atr": 0.0}),
-        "time_cycle": strategy(False, {"session_start_hour": 13, "session_end_hour": 21, "trade_weekends": False,
-                                        "min_move_atr": 0.5, "atr_period": 14, "stop_atr": 1.5, "take_atr": 3.0}),
-        "onchain": strategy(False, {"threshold": 1.0, "lookback": 30, "bullish_when": "low", "atr_period": 14,
-                                     "stop_atr": 2.0, "take_atr": 0.0},
-                            input_csv=text(None, nullable=True, describe="a path to an on-chain metrics CSV")),
-        "trend_core": strategy(True, {"lookback_1": 20, "lookback_2": 60, "lookback_3": 120, "lookback_4": 250,
-                                       "vol_days": 30, "target_vol": 0.3, "allow_short": False, "atr_period": 14,
-                                       "stop_atr": 2.5}),
+        "volatility": strategy(
+            True,
+            {
+                "period": 20,
+                "std": 2.0,
+                "lookback": 120,
+                "squeeze_pct": 0.2,
+                "atr_period": 14,
+                "stop_atr": 2.0,
+                "take_atr": 0.0,
+            },
+        ),
+        "time_cycle": strategy(
+            False,
+            {
+                "session_start_hour": 13,
+                "session_end_hour": 21,
+                "trade_weekends": False,
+                "min_move_atr": 0.5,
+                "atr_period": 14,
+                "stop_atr": 1.5,
+                "take_atr": 3.0,
+            },
+        ),
+        "onchain": strategy(
+            False,
+            {
+                "threshold": 1.0,
+                "lookback": 30,
+                "bullish_when": "low",
+                "atr_period": 14,
+                "stop_atr": 2.0,
+                "take_atr": 0.0,
+            },
+            input_csv=text(None, nullable=True, describe="a path to an on-chain metrics CSV"),
+        ),
+        "trend_core": strategy(
+            True,
+            {
+                "lookback_1": 20,
+                "lookback_2": 60,
+                "lookback_3": 120,
+                "lookback_4": 250,
+                "vol_days": 30,
+                "target_vol": 0.3,
+                "allow_short": False,
+                "atr_period": 14,
+                "stop_atr": 2.5,
+            },
+        ),
     },
     "regime": {
         "adx_period": number(14, 2, 200, integer=True),
@@ -365,10 +457,15 @@ SCHEMA: dict[str, Any] = {
     },
     "database": {
         # null: one SQLite file per venue, data/cockpit-<exchange.mode>.db (see default_database_url)
-        "url": text(None, nullable=True, pattern=r"(sqlite:///.+|sqlite:///:memory:|postgres(ql)?://\S+)",
-                    describe="a database URL such as 'sqlite:///data/cockpit-sim.db'"),
-        "password_env": text("COCKPIT_DB_PASSWORD", pattern=r"[A-Za-z_][A-Za-z0-9_]*",
-                             describe="an environment variable name"),
+        "url": text(
+            None,
+            nullable=True,
+            pattern=r"(sqlite:///.+|sqlite:///:memory:|postgres(ql)?://\S+)",
+            describe="a database URL such as 'sqlite:///data/cockpit-sim.db'",
+        ),
+        "password_env": text(
+            "COCKPIT_DB_PASSWORD", pattern=r"[A-Za-z_][A-Za-z0-9_]*", describe="an environment variable name"
+        ),
     },
     "ui": {
         "refresh_ms": number(500, 50, 60000, integer=True),
@@ -387,13 +484,17 @@ SCHEMA: dict[str, Any] = {
         "timeout_s": number(10.0, 1, 120),
         "queue_size": number(200, 10, 100000, integer=True),
         "poll_s": number(2.0, 0.05, 60),
-        "daily_summary_utc": text("00:00", nullable=True, pattern=r"([01]\d|2[0-3]):[0-5]\d",
-                                  describe="a UTC time HH:MM"),
+        "daily_summary_utc": text(
+            "00:00", nullable=True, pattern=r"([01]\d|2[0-3]):[0-5]\d", describe="a UTC time HH:MM"
+        ),
     },
     "api": {
-        "keys_env": text("COCKPIT_API_KEYS", pattern=r"[A-Za-z_][A-Za-z0-9_]*", describe="an environment variable name"),
-        "read_keys_env": text("COCKPIT_API_READ_KEYS", pattern=r"[A-Za-z_][A-Za-z0-9_]*",
-                              describe="an environment variable name"),
+        "keys_env": text(
+            "COCKPIT_API_KEYS", pattern=r"[A-Za-z_][A-Za-z0-9_]*", describe="an environment variable name"
+        ),
+        "read_keys_env": text(
+            "COCKPIT_API_READ_KEYS", pattern=r"[A-Za-z_][A-Za-z0-9_]*", describe="an environment variable name"
+        ),
         "rate_limit_per_minute": number(120, 1, 100000, integer=True),
     },
     "remote": {
@@ -444,24 +545,35 @@ def _validate(schema: Mapping[str, Any], data: Any, path: str) -> dict[str, Any]
 
 def _cross_checks(cfg: Config) -> None:
     if cfg["decision_timeframe"] not in cfg["timeframes"]:
-        raise ConfigError("decision_timeframe", f"expected one of the configured timeframes "
-                          f"({', '.join(cfg['timeframes'])}), got {cfg['decision_timeframe']!r}")
+        raise ConfigError(
+            "decision_timeframe",
+            f"expected one of the configured timeframes "
+            f"({', '.join(cfg['timeframes'])}), got {cfg['decision_timeframe']!r}",
+        )
     need = cfg["regime"]["vol_lookback"] + cfg["regime"]["vol_window"]
     if cfg["engine"]["history_bars"] < need:
-        raise ConfigError("engine.history_bars", f"expected at least regime.vol_lookback + regime.vol_window "
-                          f"({need}) so the regime can be classified, got {cfg['engine']['history_bars']}")
+        raise ConfigError(
+            "engine.history_bars",
+            f"expected at least regime.vol_lookback + regime.vol_window "
+            f"({need}) so the regime can be classified, got {cfg['engine']['history_bars']}",
+        )
     if cfg["portfolio"]["min_weight"] > cfg["portfolio"]["max_weight"]:
         raise ConfigError("portfolio.min_weight", "must not exceed portfolio.max_weight")
     r = cfg["risk"]
     if r["min_stop_distance_pct"] >= r["max_stop_distance_pct"]:
         raise ConfigError("risk.min_stop_distance_pct", "must be below risk.max_stop_distance_pct")
     if r["max_snapshot_age_s"] <= 2 * cfg["engine"]["fast_loop_s"]:
-        raise ConfigError("risk.max_snapshot_age_s", f"expected more than twice engine.fast_loop_s "
-                          f"({2 * cfg['engine']['fast_loop_s']:g} s): the position is read once per fast loop, "
-                          f"got {r['max_snapshot_age_s']:g}")
+        raise ConfigError(
+            "risk.max_snapshot_age_s",
+            f"expected more than twice engine.fast_loop_s "
+            f"({2 * cfg['engine']['fast_loop_s']:g} s): the position is read once per fast loop, "
+            f"got {r['max_snapshot_age_s']:g}",
+        )
     if cfg["execution"]["leverage"] > r["max_leverage"]:
-        raise ConfigError("execution.leverage", f"expected at most risk.max_leverage ({r['max_leverage']:g}), "
-                          f"got {cfg['execution']['leverage']:g}")
+        raise ConfigError(
+            "execution.leverage",
+            f"expected at most risk.max_leverage ({r['max_leverage']:g}), got {cfg['execution']['leverage']:g}",
+        )
     # strategy parameters against each strategy's declared ranges (lazy: the strategy library imports pandas)
     from cockpit.strategies.registry import validate_strategy_params
 
@@ -487,12 +599,12 @@ def env_overrides(environ: Mapping[str, str]) -> list[tuple[list[str], Any]]:
     for name, raw in environ.items():
         if not name.startswith(ENV_PREFIX):
             continue
-        keys = [p.lower() for p in name[len(ENV_PREFIX):].split("__") if p]
+        keys = [p.lower() for p in name[len(ENV_PREFIX) :].split("__") if p]
         if not keys:
             continue
         try:
             value = yaml.safe_load(raw) if raw != "" else None
-        except (yaml.YAMLError, ValueError):   # e.g. 2026-13-04: YAML's date constructor raises ValueError
+        except (yaml.YAMLError, ValueError):  # e.g. 2026-13-04: YAML's date constructor raises ValueError
             value = raw
         out.append((keys, value))
     return out
@@ -500,8 +612,11 @@ def env_overrides(environ: Mapping[str, str]) -> list[tuple[list[str], Any]]:
 
 LLM_PRESETS: dict[str, dict[str, str]] = {
     "deepseek": {"base_url": "https://api.deepseek.com", "model": "deepseek-chat", "api_key_env": "DEEPSEEK_API_KEY"},
-    "qwen": {"base_url": "https://dashscope.aliyuncs.com/compatible-mode/v1", "model": "qwen-plus",
-             "api_key_env": "DASHSCOPE_API_KEY"},
+    "qwen": {
+        "base_url": "https://dashscope.aliyuncs.com/compatible-mode/v1",
+        "model": "qwen-plus",
+        "api_key_env": "DASHSCOPE_API_KEY",
+    },
     "local": {"model": "local", "api_key_env": ""},
 }
 
@@ -534,24 +649,35 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 continue
             if first is not None:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r} at line {line} (first at line {first}); "
-                    "each key may appear once in a mapping", key_node.start_mark)
+                    None,
+                    None,
+                    f"duplicate key {key!r} at line {line} (first at line {first}); "
+                    "each key may appear once in a mapping",
+                    key_node.start_mark,
+                )
             seen[key] = line
         return super().construct_mapping(node, deep=deep)
 
 
 def default_config_path() -> Path | None:
     """The config file used when neither --config nor COCKPIT_CONFIG names one."""
-    candidates = [Path.cwd() / "config.yaml", Path(__file__).resolve().parent.parent / "config.yaml",
-                  Path(sys.prefix) / "share" / "cockpit" / "config.yaml"]
+    candidates = [
+        Path.cwd() / "config.yaml",
+        Path(__file__).resolve().parent.parent / "config.yaml",
+        Path(sys.prefix) / "share" / "cockpit" / "config.yaml",
+    ]
     for c in candidates:
         if c.is_file():
             return c
     return None
 
 
-def load_config(path: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None,
-                overrides: Mapping[str, Any] | None = None) -> Config:
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
     """Load, override and validate a configuration; raise ConfigError on any problem.
 
     Order of precedence: built-in defaults < the YAML file < COCKPIT__ environment < ``overrides``
@@ -613,8 +739,7 @@ def secret_values(cfg: Config, environ: Mapping[str, str] | None = None) -> list
     return values
 
 
-def redactor(cfg: Config, environ: Mapping[str, str] | None = None, *,
-             token: str = "[redacted]") -> Redactor:
+def redactor(cfg: Config, environ: Mapping[str, str] | None = None, *, token: str = "[redacted]") -> Redactor:
     """The Redactor of a run: blanks every configured secret (secret_values) in text before it is stored
     or logged."""
     return Redactor(secret_values(cfg, environ), token=token)

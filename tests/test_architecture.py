@@ -17,8 +17,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "cockpit"
 SQL_ALLOWED = ("db", "data", "market")
-SQL = re.compile(r"\bexecute_sql\(|\b(SELECT|INSERT|UPDATE|DELETE)\s+(INTO\s+|FROM\s+|OR\s+IGNORE\s+|[\w*])"
-                 r"|\.insert_many\(|\.on_conflict")
+SQL = re.compile(
+    r"\bexecute_sql\(|\b(SELECT|INSERT|UPDATE|DELETE)\s+(INTO\s+|FROM\s+|OR\s+IGNORE\s+|[\w*])"
+    r"|\.insert_many\(|\.on_conflict"
+)
 
 
 def sources():
@@ -65,8 +67,10 @@ def test_domain_is_stdlib_only():
 
 
 def test_cli_help_does_not_import_textual():
-    code = ("import sys; from cockpit.cli import build_parser; build_parser(); "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'textual_plotext')))")
+    code = (
+        "import sys; from cockpit.cli import build_parser; build_parser(); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'textual_plotext')))"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"

@@ -53,8 +53,13 @@ def test_data_service_gap_ranges(db, ds, tmp_path):
 
     t0, h = 1_704_067_200_000, 3_600_000
     p = tmp_path / "g.csv"
-    p.write_text("timestamp,open,high,low,close,volume\n" + "".join(f"{t0 + i * h},1,2,0.5,1.5,3\n" for i in (0, 1, 4, 5, 7)))
+    p.write_text(
+        "timestamp,open,high,low,close,volume\n" + "".join(f"{t0 + i * h},1,2,0.5,1.5,3\n" for i in (0, 1, 4, 5, 7))
+    )
     import_csv(db, p, symbol="BTC/USDT:USDT", timeframe="1h")
     assert ds.gaps("BTC/USDT:USDT", "1h") == [(t0 + 2 * h, t0 + 3 * h), (t0 + 6 * h, t0 + 6 * h)]
     assert list(ds.candles("BTC/USDT:USDT", "1h", limit=2)["timestamp"]) == [t0 + 5 * h, t0 + 7 * h]
-    assert list(ds.candles("BTC/USDT:USDT", "1h", start=t0 + 4 * h, end=t0 + 5 * h)["timestamp"]) == [t0 + 4 * h, t0 + 5 * h]
+    assert list(ds.candles("BTC/USDT:USDT", "1h", start=t0 + 4 * h, end=t0 + 5 * h)["timestamp"]) == [
+        t0 + 4 * h,
+        t0 + 5 * h,
+    ]

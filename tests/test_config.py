@@ -53,7 +53,10 @@ def test_every_schema_key_is_in_config_yaml_with_a_comment():
         ("risk:\n  max_leverage: abc\n", "risk.max_leverage: expected a number from 1 to 125, got 'abc'"),
         ("risk:\n  max_leverage: 500\n", "risk.max_leverage: expected a number from 1 to 125, got 500"),
         ("exchange:\n  mode: binance\n", "exchange.mode: expected one of sim, okx-demo, okx-live, got 'binance'"),
-        ("execution:\n  approval: yolo\n", "execution.approval: expected one of manual, auto_within_limits, auto, got 'yolo'"),
+        (
+            "execution:\n  approval: yolo\n",
+            "execution.approval: expected one of manual, auto_within_limits, auto, got 'yolo'",
+        ),
         ("risk:\n  max_levrage: 3\n", "risk.max_levrage: unknown key; allowed keys here: max_leverage,"),
         ("colour: red\n", "colour: unknown key; allowed keys here: symbol,"),
         ("timeframes: [1h, 7m]\n", "timeframes[1]: expected one of"),
@@ -63,9 +66,15 @@ def test_every_schema_key_is_in_config_yaml_with_a_comment():
         ("execution:\n  leverage: 10\n", "execution.leverage: expected at most risk.max_leverage (3)"),
         ("risk: [1, 2]\n", "risk: expected a mapping"),
         ("strategies:\n  ema_trend:\n    enabled: 1\n", "strategies.ema_trend.enabled: expected true or false"),
-        ("strategies:\n  macd_magic:\n    enabled: true\n", "strategies.macd_magic: unknown key; allowed keys here: ema_trend"),
+        (
+            "strategies:\n  macd_magic:\n    enabled: true\n",
+            "strategies.macd_magic: unknown key; allowed keys here: ema_trend",
+        ),
         ("risk:\n  max_leverage: .nan\n", "risk.max_leverage: expected a number from 1 to 125"),
-        ("engine:\n  history_bars: 300\n", "engine.history_bars: expected at least regime.vol_lookback + regime.vol_window (524)"),
+        (
+            "engine:\n  history_bars: 300\n",
+            "engine.history_bars: expected at least regime.vol_lookback + regime.vol_window (524)",
+        ),
     ],
 )
 def test_bad_values_name_key_value_and_allowed(tmp_path, yaml_text, message):
@@ -102,8 +111,12 @@ def test_llm_presets_fill_only_missing_fields(tmp_path):
 
 def test_cli_exits_2_with_one_line_naming_the_key(tmp_path):
     p = write(tmp_path, "risk:\n  max_leverage: abc\n")
-    r = subprocess.run([sys.executable, "-m", "cockpit", "--config", str(p), "--db", str(tmp_path / "x.db"), "db", "stats"],
-                       capture_output=True, text=True, cwd=tmp_path)
+    r = subprocess.run(
+        [sys.executable, "-m", "cockpit", "--config", str(p), "--db", str(tmp_path / "x.db"), "db", "stats"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert r.returncode == 2
     assert r.stderr.strip() == "cockpit: config error: risk.max_leverage: expected a number from 1 to 125, got 'abc'"
     assert not (tmp_path / "x.db").exists(), "a bad config must not create or touch the database"
@@ -117,8 +130,8 @@ def test_missing_config_file_is_a_clear_error(tmp_path):
 def test_readme_config_table_names_every_key():
     """README's configuration table stays true: every section and key of the schema is named there."""
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    table = readme[readme.index("| section | keys |"):]
-    table = table[:table.index("\n\n")]
+    table = readme[readme.index("| section | keys |") :]
+    table = table[: table.index("\n\n")]
     missing = []
     for section, spec in defaults().items():
         if not isinstance(spec, dict):
@@ -147,8 +160,10 @@ def test_repeated_block_is_an_error_naming_key_and_line(tmp_path):
 def test_only_btc_usdt_swap_is_accepted(tmp_path):
     with pytest.raises(ConfigError) as e:
         load_config(write(tmp_path, "symbol: ETH/USDT:USDT\n"), environ={})
-    assert str(e.value) == ("symbol: only BTC/USDT:USDT is supported (sizing, the simulator and the cost model "
-                            "assume it), got 'ETH/USDT:USDT'")
+    assert str(e.value) == (
+        "symbol: only BTC/USDT:USDT is supported (sizing, the simulator and the cost model "
+        "assume it), got 'ETH/USDT:USDT'"
+    )
     assert load_config(write(tmp_path, "symbol: BTC/USDT:USDT\n"), environ={})["symbol"] == "BTC/USDT:USDT"
 
 
@@ -159,7 +174,9 @@ def test_default_database_follows_the_venue(tmp_path):
     assert demo["database"]["url"] == "sqlite:///data/cockpit-okx-demo.db"
     live = load_config(write(tmp_path, "exchange:\n  mode: okx-live\n"), environ={})
     assert live["database"]["url"] == "sqlite:///data/cockpit-okx-live.db"
-    assert load_config(p, environ={}, overrides={"database.url": "sqlite:///x.db"})["database"]["url"] == "sqlite:///x.db"
+    assert (
+        load_config(p, environ={}, overrides={"database.url": "sqlite:///x.db"})["database"]["url"] == "sqlite:///x.db"
+    )
 
 
 def test_byte_order_mark_in_config_is_accepted(tmp_path):

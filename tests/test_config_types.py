@@ -125,6 +125,7 @@ def test_the_comparison_finds_a_key_missing_on_either_side():
 
 def test_every_value_of_a_loaded_config_has_its_declared_type(tmp_path):
     """Each validated value (the repo's config.yaml, and one with every nullable setting set) fits its type."""
+
     def walk(cfg: dict[str, Any], td: Any, path: str, bad: list[str]) -> None:
         hints = get_type_hints(td)
         for k, v in cfg.items():
@@ -140,10 +141,19 @@ def test_every_value_of_a_loaded_config_has_its_declared_type(tmp_path):
 
     bad: list[str] = []
     walk(load_config(REPO / "config.yaml", environ={}), Config, "", bad)
-    set_all = {"exchange.rest_url": "http://127.0.0.1:1", "sim.replay_csv": "x.csv", "sim.funding_csv": "f.csv",
-               "llm.provider": "openai-compatible", "llm.base_url": "http://127.0.0.1:2", "llm.model": "m",
-               "llm.api_key_env": "K", "portfolio.regime_shrink": 2, "database.url": "sqlite:///x.db",
-               "remote.authorized_keys": "keys", "strategies.onchain.input_csv": "o.csv"}
+    set_all = {
+        "exchange.rest_url": "http://127.0.0.1:1",
+        "sim.replay_csv": "x.csv",
+        "sim.funding_csv": "f.csv",
+        "llm.provider": "openai-compatible",
+        "llm.base_url": "http://127.0.0.1:2",
+        "llm.model": "m",
+        "llm.api_key_env": "K",
+        "portfolio.regime_shrink": 2,
+        "database.url": "sqlite:///x.db",
+        "remote.authorized_keys": "keys",
+        "strategies.onchain.input_csv": "o.csv",
+    }
     walk(load_config(REPO / "config.yaml", environ={}, overrides=set_all), Config, "", bad)
     assert not bad, "values that do not fit cockpit/domain/settings.py:\n" + "\n".join(bad)
 
@@ -165,14 +175,24 @@ def test_mypy_rejects_a_mistyped_config_key(tmp_path, monkeypatch):
         "\n"
         "\n"
         "def right(cfg: Config) -> float:\n"
-        "    return cfg[\"risk\"][\"max_leverage\"]\n"
+        '    return cfg["risk"]["max_leverage"]\n'
         "\n"
         "\n"
         "def wrong(cfg: Config) -> float:\n"
-        "    return cfg[\"risk\"][\"max_levrage\"]\n", encoding="utf-8")
+        '    return cfg["risk"]["max_levrage"]\n',
+        encoding="utf-8",
+    )
     monkeypatch.setenv("MYPYPATH", str(REPO))  # this tree's cockpit, not an installed one
-    out, err, status = api.run([str(snippet), "--config-file", str(REPO / "pyproject.toml"),
-                                "--cache-dir", str(tmp_path / "cache"), "--no-error-summary"])
+    out, err, status = api.run(
+        [
+            str(snippet),
+            "--config-file",
+            str(REPO / "pyproject.toml"),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--no-error-summary",
+        ]
+    )
     errors = [line for line in out.splitlines() if ": error:" in line]
     assert status == 1, (out, err)
     assert len(errors) == 1, out

@@ -81,8 +81,12 @@ def test_bad_file_leaves_earlier_imports_untouched(db, tmp_path):
 def test_cli_reports_line_and_records_failed_run(tmp_path):
     p = write(tmp_path, H + good_rows(2) + f"{T0 + 2 * HOUR},1,0.5,2,1,1\n")
     dbfile = tmp_path / "cli.db"
-    r = subprocess.run([sys.executable, "-m", "cockpit", "--db", str(dbfile), "ingest", "--csv", str(p), "--timeframe", "1h"],
-                       capture_output=True, text=True, cwd=tmp_path)
+    r = subprocess.run(
+        [sys.executable, "-m", "cockpit", "--db", str(dbfile), "ingest", "--csv", str(p), "--timeframe", "1h"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert r.returncode == 1
     assert "c.csv:4: high < low" in r.stderr and "nothing was imported" in r.stderr
     import sqlite3
@@ -91,8 +95,12 @@ def test_cli_reports_line_and_records_failed_run(tmp_path):
     assert con.execute("SELECT COUNT(*) FROM market_data").fetchone()[0] == 0
     status, error = con.execute("SELECT status, error FROM ingestion_runs").fetchone()
     assert status == "failed" and "c.csv:4" in error
-    r = subprocess.run([sys.executable, "-m", "cockpit", "--db", str(dbfile), "ingest", "--csv", str(p), "--timeframe", "7h"],
-                       capture_output=True, text=True, cwd=tmp_path)
+    r = subprocess.run(
+        [sys.executable, "-m", "cockpit", "--db", str(dbfile), "ingest", "--csv", str(p), "--timeframe", "7h"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert r.returncode == 2 and "--timeframe: expected one of" in r.stderr
 
 
@@ -100,8 +108,16 @@ def test_real_file_imports_completely(db, ds, shared_data_dir):
     r = import_csv(db, shared_data_dir / "btc_usdt_swap_4h.csv", symbol="BTC/USDT:USDT", timeframe="4h")
     assert r.rows_inserted == r.rows_read == 14_655
     cov = ds.coverage("BTC/USDT:USDT")
-    assert cov == [{"symbol": "BTC/USDT:USDT", "timeframe": "4h", "rows": 14_655, "first": 1567972800000,
-                    "last": 1778990400000, "gaps": 0}]
+    assert cov == [
+        {
+            "symbol": "BTC/USDT:USDT",
+            "timeframe": "4h",
+            "rows": 14_655,
+            "first": 1567972800000,
+            "last": 1778990400000,
+            "gaps": 0,
+        }
+    ]
 
 
 # ---------------------------------------------------------------- input checks (issue 19, item 14)
@@ -117,8 +133,10 @@ def test_byte_order_mark_is_accepted(db, tmp_path):
 def test_conflicting_reimport_is_refused_and_counted_unless_overwrite(db, ds, tmp_path):
     import_csv(db, write(tmp_path, H + good_rows(5), "a.csv"), symbol="BTC/USDT:USDT", timeframe="1h")
     # rows 2 and 4 (file lines 4 and 6) say other prices for the same hours; row 6 is new
-    changed = "".join(f"{T0 + i * HOUR},{100 + i},{102 + i},{99 + i},{(101.5 if i in (2, 4) else 101) + i},{10 + i}\n"
-                      for i in range(6))
+    changed = "".join(
+        f"{T0 + i * HOUR},{100 + i},{102 + i},{99 + i},{(101.5 if i in (2, 4) else 101) + i},{10 + i}\n"
+        for i in range(6)
+    )
     p = write(tmp_path, H + changed, "b.csv")
     with pytest.raises(CsvImportError) as e:
         import_csv(db, p, symbol="BTC/USDT:USDT", timeframe="1h")
@@ -136,11 +154,20 @@ def test_cli_says_how_many_rows_conflict_and_overwrites_only_with_the_flag(tmp_p
 
     dbfile = tmp_path / "cli.db"
     base = [sys.executable, "-m", "cockpit", "--db", str(dbfile), "ingest", "--timeframe", "1h", "--csv"]
-    assert subprocess.run(base + [str(write(tmp_path, H + good_rows(3), "a.csv"))], capture_output=True,
-                          cwd=tmp_path).returncode == 0
+    assert (
+        subprocess.run(
+            base + [str(write(tmp_path, H + good_rows(3), "a.csv"))], capture_output=True, cwd=tmp_path
+        ).returncode
+        == 0
+    )
     p = write(tmp_path, H + good_rows(3).replace(",103,12", ",103.5,12"), "b.csv")
     r = subprocess.run(base + [str(p)], capture_output=True, text=True, cwd=tmp_path)
-    assert r.returncode == 1 and "b.csv:4: 1 row conflict with" in r.stderr and "stored close 103, file close 103.5" in r.stderr and "--overwrite" in r.stderr
+    assert (
+        r.returncode == 1
+        and "b.csv:4: 1 row conflict with" in r.stderr
+        and "stored close 103, file close 103.5" in r.stderr
+        and "--overwrite" in r.stderr
+    )
     r = subprocess.run(base + [str(p), "--overwrite"], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "imported 0 new of 3 rows" in r.stdout and "replaced 1 stored rows that differed (--overwrite)" in r.stdout
@@ -173,8 +200,11 @@ def test_implausible_prices_and_times_abort_with_line_number(db, tmp_path, bad_l
 def test_future_candle_is_refused_against_the_wall_clock(db, tmp_path):
     """Issue 19 item 10, CSV side: `1830297600000,100,101,99,100,1` (2028) imported as 1h."""
     p = write(tmp_path, H + "1830297600000,100,101,99,100,1\n")
-    with pytest.raises(CsvImportError, match=r"c.csv:2: timestamp 1830297600000 \(2028-01-01 00:00 UTC\): the candle "
-                                             r"closes after now"):
+    with pytest.raises(
+        CsvImportError,
+        match=r"c.csv:2: timestamp 1830297600000 \(2028-01-01 00:00 UTC\): the candle "
+        r"closes after now",
+    ):
         import_csv(db, p, symbol="BTC/USDT:USDT", timeframe="1h")
     assert count(db) == 0
 

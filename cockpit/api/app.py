@@ -125,14 +125,20 @@ async def _invalid(_: Request, e: RequestValidationError) -> JSONResponse:
     elif field == "timeframe":
         err = ApiError("INVALID_PARAMETER", "Invalid timeframe", f"allowed: {', '.join(TIMEFRAME_MS)}")
     else:
-        err = ApiError("INVALID_PARAMETER", f"{'.'.join(map(str, first['loc'][1:])) or 'request'}: {first['msg']}",
-                       errs)
+        err = ApiError(
+            "INVALID_PARAMETER", f"{'.'.join(map(str, first['loc'][1:])) or 'request'}: {first['msg']}", errs
+        )
     return JSONResponse(err.body(), status_code=400)
 
 
 async def _http(_: Request, e: StarletteHTTPException) -> JSONResponse:
-    code = {404: "NOT_FOUND", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 415: "UNSUPPORTED_MEDIA_TYPE",
-            429: "RATE_LIMIT_EXCEEDED"}.get(e.status_code, "INVALID_PARAMETER")
+    code = {
+        404: "NOT_FOUND",
+        401: "UNAUTHORIZED",
+        403: "FORBIDDEN",
+        415: "UNSUPPORTED_MEDIA_TYPE",
+        429: "RATE_LIMIT_EXCEEDED",
+    }.get(e.status_code, "INVALID_PARAMETER")
     if e.status_code >= 500:
         code = "INTERNAL_ERROR"
     body = {"success": False, "error": {"code": code, "message": str(e.detail), "details": None}}
@@ -158,9 +164,17 @@ class Guard:
     credentials and their roles, failed-authentication and per-key rate limits. It sets ``request.state.role``
     and ``request.state.who`` (what the routes' Depends read)."""
 
-    def __init__(self, credentials: list[tuple[bytes, str, str]], *, keys_configured: bool, bind_host: str,
-                 token_hint: str, rate_limit_per_minute: int, auth_failures_per_minute: int,
-                 monotonic: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        credentials: list[tuple[bytes, str, str]],
+        *,
+        keys_configured: bool,
+        bind_host: str,
+        token_hint: str,
+        rate_limit_per_minute: int,
+        auth_failures_per_minute: int,
+        monotonic: Callable[[], float],
+    ) -> None:
         self.credentials = credentials  # (secret, role, label)
         self.keys_configured = keys_configured
         self.hosts = allowed_hosts(bind_host)
@@ -184,8 +198,11 @@ class Guard:
         host = request.headers.get("host", "")
         name = _host_port(host, None)
         if name is None or (hosts is not None and name[0].lower() not in hosts):
-            return _refuse("FORBIDDEN", "Host header is not this server's address",
-                           f"allowed: {', '.join(sorted(hosts or ()))}" if hosts else None)
+            return _refuse(
+                "FORBIDDEN",
+                "Host header is not this server's address",
+                f"allowed: {', '.join(sorted(hosts or ()))}" if hosts else None,
+            )
         origin = request.headers.get("origin")
         if origin is not None and not same_origin(origin, host):
             return _refuse("FORBIDDEN", "cross-origin request refused", "the API answers only its own origin")
@@ -193,20 +210,30 @@ class Guard:
         if unsafe:
             media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
             if media != "application/json":
-                return _refuse("UNSUPPORTED_MEDIA_TYPE", "state-changing requests must be JSON",
-                               "send Content-Type: application/json")
+                return _refuse(
+                    "UNSUPPORTED_MEDIA_TYPE",
+                    "state-changing requests must be JSON",
+                    "send Content-Type: application/json",
+                )
         given = request.headers.get("x-api-key")
         request.state.role, request.state.who = None, None
         if given is not None or path not in OPEN_PATHS:
             if failures.over(client, monotonic()):
-                return _refuse("RATE_LIMIT_EXCEEDED", "too many failed authentications from this address",
-                               f"limit {failures.per_minute} per minute", headers={"Retry-After": "60"})
+                return _refuse(
+                    "RATE_LIMIT_EXCEEDED",
+                    "too many failed authentications from this address",
+                    f"limit {failures.per_minute} per minute",
+                    headers={"Retry-After": "60"},
+                )
         if given is not None:
             found = self.credential(given)
             if found is None:
                 failures.allow(client, monotonic())  # records the failure (not over the limit: checked above)
-                return _refuse("UNAUTHORIZED", "wrong API key", "send a configured key or the per-start token "
-                               "in the X-API-Key header")
+                return _refuse(
+                    "UNAUTHORIZED",
+                    "wrong API key",
+                    "send a configured key or the per-start token in the X-API-Key header",
+                )
             request.state.role, request.state.who = found
         if path in OPEN_PATHS:
             return await call_next(request)
@@ -214,27 +241,49 @@ class Guard:
         if unsafe and role != "trader":
             if role == "read":
                 return _refuse("FORBIDDEN", "this API key is read-only", "state-changing requests need a trader key")
-            return _refuse("UNAUTHORIZED", "state-changing requests need a credential, even on loopback",
-                           f"send a trader key or {self.token_hint} in the X-API-Key header")
+            return _refuse(
+                "UNAUTHORIZED",
+                "state-changing requests need a credential, even on loopback",
+                f"send a trader key or {self.token_hint} in the X-API-Key header",
+            )
         if self.keys_configured and role is None:
             return _refuse("UNAUTHORIZED", "missing API key", "send the key in the X-API-Key header")
         if not limiter.allow(request.state.who or client, monotonic()):
-            return _refuse("RATE_LIMIT_EXCEEDED", "too many requests", f"limit {limiter.per_minute} per minute",
-                           headers={"Retry-After": "60"})
+            return _refuse(
+                "RATE_LIMIT_EXCEEDED",
+                "too many requests",
+                f"limit {limiter.per_minute} per minute",
+                headers={"Retry-After": "60"},
+            )
         return await call_next(request)
 
 
 # ------------------------------------------------------------------ the app
 
 # The routes, one router per area (cockpit/api/routes_*.py), in the order of the OpenAPI document.
-ROUTERS = (routes_market.router, routes_decision.router, routes_backtest.router, routes_backtest.jobs_router,
-           routes_orders.router, routes_health.router)
+ROUTERS = (
+    routes_market.router,
+    routes_decision.router,
+    routes_backtest.router,
+    routes_backtest.jobs_router,
+    routes_orders.router,
+    routes_health.router,
+)
 
 
-def create_api(cfg: Config, *, api_keys: Iterable[str] | None = None, read_keys: Iterable[str] | None = None,
-               token: str | None = None, token_hint: str = "the per-start token", bind_host: str = "127.0.0.1",
-               auth_failures_per_minute: int = AUTH_FAILURES_PER_MINUTE, services: Any = None,
-               now_ms: Callable[[], int] | None = None, monotonic: Callable[[], float] = time.monotonic) -> FastAPI:
+def create_api(
+    cfg: Config,
+    *,
+    api_keys: Iterable[str] | None = None,
+    read_keys: Iterable[str] | None = None,
+    token: str | None = None,
+    token_hint: str = "the per-start token",
+    bind_host: str = "127.0.0.1",
+    auth_failures_per_minute: int = AUTH_FAILURES_PER_MINUTE,
+    services: Any = None,
+    now_ms: Callable[[], int] | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> FastAPI:
     """Build the API. ``api_keys`` may do everything, ``read_keys`` only read; ``token`` (the
     per-start token, also trader) is what local tools use when no key is configured; without any of
     them nothing can change state. ``bind_host``: the address served (which Host headers are ours).
@@ -256,17 +305,36 @@ def create_api(cfg: Config, *, api_keys: Iterable[str] | None = None, read_keys:
     keys_configured = bool(credentials)
     if token:
         credentials.append((token.encode(), "trader", "token"))
-    app = FastAPI(title="Alpha Arena Cockpit API", version="1", description=__doc__,
-                  openapi_url="/openapi.json", docs_url="/docs", redoc_url=None, responses=ERROR_RESPONSES)
+    app = FastAPI(
+        title="Alpha Arena Cockpit API",
+        version="1",
+        description=__doc__,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        responses=ERROR_RESPONSES,
+    )
     # What the routes' Depends hand out (cockpit.api.deps).
     app.state.cfg, app.state.jobs = cfg, Jobs(now_ms=now_ms)
     app.state.services = services or Services(cfg, now_ms=now_ms)
-    for exc, handler in ((ApiError, _api_error), (RequestValidationError, _invalid), (StarletteHTTPException, _http),
-                         (Exception, _crash)):
+    for exc, handler in (
+        (ApiError, _api_error),
+        (RequestValidationError, _invalid),
+        (StarletteHTTPException, _http),
+        (Exception, _crash),
+    ):
         app.exception_handler(exc)(handler)
-    app.middleware("http")(Guard(credentials, keys_configured=keys_configured, bind_host=bind_host,
-                                 token_hint=token_hint, rate_limit_per_minute=int(cfg["api"]["rate_limit_per_minute"]),
-                                 auth_failures_per_minute=auth_failures_per_minute, monotonic=monotonic))
+    app.middleware("http")(
+        Guard(
+            credentials,
+            keys_configured=keys_configured,
+            bind_host=bind_host,
+            token_hint=token_hint,
+            rate_limit_per_minute=int(cfg["api"]["rate_limit_per_minute"]),
+            auth_failures_per_minute=auth_failures_per_minute,
+            monotonic=monotonic,
+        )
+    )
     for router in ROUTERS:
         app.include_router(router)
     return app

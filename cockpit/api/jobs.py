@@ -23,8 +23,17 @@ class Jobs:
     def submit(self, kind: str, fn: Callable[[dict[str, Any]], Any], **meta: Any) -> dict[str, Any]:
         with self._lock:
             jid = next(self._ids)
-            job = {"job_id": jid, "kind": kind, "status": "queued", "created_at": self._now(), "finished_at": None,
-                   "progress": None, "result": None, "error": None, **meta}
+            job = {
+                "job_id": jid,
+                "kind": kind,
+                "status": "queued",
+                "created_at": self._now(),
+                "finished_at": None,
+                "progress": None,
+                "result": None,
+                "error": None,
+                **meta,
+            }
             self._jobs[jid] = job
             while len(self._jobs) > MAX_KEPT:
                 self._jobs.popitem(last=False)

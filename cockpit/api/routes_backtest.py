@@ -45,10 +45,26 @@ def backtest_result(result_id: int = Path(..., ge=1, le=2**62)) -> dict[str, Any
 @router.get("/api/backtest/list", response_model=Envelope)
 def backtest_list(limit: int = Query(20, ge=1, le=1000)) -> dict[str, Any]:
     rows = DataService().backtest_results(limit=limit)
-    return ok([percent({"id": r["id"], "config_id": r["config_id"], "name": r["name"], "symbol": r["symbol"],
-                        "strategy": r["strategy"], "timeframe": r["timeframe"], "total_return": r["total_return"],
-                        "max_drawdown": r["max_drawdown"], "sharpe_ratio": r["sharpe_ratio"],
-                        "total_trades": r["total_trades"], "created_at": r["created_at"]}) for r in rows])
+    return ok(
+        [
+            percent(
+                {
+                    "id": r["id"],
+                    "config_id": r["config_id"],
+                    "name": r["name"],
+                    "symbol": r["symbol"],
+                    "strategy": r["strategy"],
+                    "timeframe": r["timeframe"],
+                    "total_return": r["total_return"],
+                    "max_drawdown": r["max_drawdown"],
+                    "sharpe_ratio": r["sharpe_ratio"],
+                    "total_trades": r["total_trades"],
+                    "created_at": r["created_at"],
+                }
+            )
+            for r in rows
+        ]
+    )
 
 
 @jobs_router.get("/api/jobs/{job_id}", response_model=Envelope)

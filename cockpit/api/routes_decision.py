@@ -21,10 +21,23 @@ def decision_generate(body: DecisionBody, cfg: ConfigDep, services: ServicesDep)
 
 
 @router.get("/api/decision/history", response_model=Envelope)
-def decision_history(symbol: str | None = Query(None, pattern=SYMBOL_PATTERN), limit: int = Query(50, ge=1, le=1000)) -> dict[str, Any]:
+def decision_history(
+    symbol: str | None = Query(None, pattern=SYMBOL_PATTERN), limit: int = Query(50, ge=1, le=1000)
+) -> dict[str, Any]:
     if symbol is not None:
         check_symbol(symbol)
     rows = DataService().decisions(symbol=symbol, limit=limit)
-    keep = ("id", "symbol", "timeframe", "timestamp", "action", "confidence", "reasoning", "regime", "selector",
-            "fallback_reason", "target_exposure")
+    keep = (
+        "id",
+        "symbol",
+        "timeframe",
+        "timestamp",
+        "action",
+        "confidence",
+        "reasoning",
+        "regime",
+        "selector",
+        "fallback_reason",
+        "target_exposure",
+    )
     return ok([{k: r.get(k) for k in keep} for r in rows])

@@ -39,8 +39,9 @@ def approve(services: ServicesDep, operator: OperatorDep, order_id: int = Path(.
 
 
 @router.post("/api/orders/{order_id}/reject", response_model=Envelope)
-def reject(body: RejectBody, services: ServicesDep, operator: OperatorDep,
-           order_id: int = Path(..., ge=1, le=2**62)) -> dict[str, Any]:
+def reject(
+    body: RejectBody, services: ServicesDep, operator: OperatorDep, order_id: int = Path(..., ge=1, le=2**62)
+) -> dict[str, Any]:
     _pending(order_id)
     cid = services.command("reject", order_id, {"reason": body.reason}, operator)
     return ok({"order_id": order_id, "command_id": cid}, message="rejection queued for the engine")

@@ -17,8 +17,18 @@ if TYPE_CHECKING:
     Timeframe = str  # what the type checker can know of the Literal below, built at run time
 else:  # the timeframes TIMEFRAME_MS knows, which FastAPI validates and lists in the schema
     Timeframe = Literal[tuple(TIMEFRAME_MS)]
-OrderStatus = Literal["new", "pending_approval", "approved", "submitted", "partially_filled", "filled", "rejected",
-                      "canceled", "expired", "failed"]
+OrderStatus = Literal[
+    "new",
+    "pending_approval",
+    "approved",
+    "submitted",
+    "partially_filled",
+    "filled",
+    "rejected",
+    "canceled",
+    "expired",
+    "failed",
+]
 ORDER_STATUSES: tuple[str, ...] = get_args(OrderStatus)
 
 
@@ -77,12 +87,17 @@ class Envelope(BaseModel):
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorEnvelope, "description": "INVALID_PARAMETER"},
-    401: {"model": ErrorEnvelope, "description": "UNAUTHORIZED (X-API-Key missing or wrong: a key, or for a POST "
-                                                 "a trader key or the per-start token)"},
+    401: {
+        "model": ErrorEnvelope,
+        "description": "UNAUTHORIZED (X-API-Key missing or wrong: a key, or for a POST "
+        "a trader key or the per-start token)",
+    },
     403: {"model": ErrorEnvelope, "description": "FORBIDDEN (foreign Host or Origin, or a read-only key on a POST)"},
     404: {"model": ErrorEnvelope, "description": "NOT_FOUND"},
-    415: {"model": ErrorEnvelope, "description": "UNSUPPORTED_MEDIA_TYPE (a POST without Content-Type: "
-                                                 "application/json)"},
+    415: {
+        "model": ErrorEnvelope,
+        "description": "UNSUPPORTED_MEDIA_TYPE (a POST without Content-Type: application/json)",
+    },
     429: {"model": ErrorEnvelope, "description": "RATE_LIMIT_EXCEEDED"},
     500: {"model": ErrorEnvelope, "description": "INTERNAL_ERROR"},
     502: {"model": ErrorEnvelope, "description": "EXTERNAL_API_ERROR"},
@@ -140,7 +155,9 @@ def parse_time(text: str, field: str) -> int:
     try:
         dt = datetime.fromisoformat(t.replace("Z", "+00:00"))
     except ValueError:
-        raise ApiError("INVALID_PARAMETER", f"Invalid {field}", "expected ISO 8601, e.g. 2024-01-01T00:00:00Z") from None
+        raise ApiError(
+            "INVALID_PARAMETER", f"Invalid {field}", "expected ISO 8601, e.g. 2024-01-01T00:00:00Z"
+        ) from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     return int(dt.timestamp() * 1000)

@@ -59,9 +59,11 @@ def _key_list(cfg_name: str, environ: Mapping[str, str], what: str) -> list[str]
     keys = [k.strip() for k in environ.get(cfg_name, "").split(",") if k.strip()]
     for i, k in enumerate(keys, 1):
         if len(k) < MIN_KEY_LENGTH:
-            raise ApiRefused(f"{what} #{i} in ${cfg_name} is {len(k)} characters long; API keys need at least "
-                             f"{MIN_KEY_LENGTH} (make one with: python -c \"import secrets; "
-                             f"print(secrets.token_urlsafe(32))\")")
+            raise ApiRefused(
+                f"{what} #{i} in ${cfg_name} is {len(k)} characters long; API keys need at least "
+                f'{MIN_KEY_LENGTH} (make one with: python -c "import secrets; '
+                f'print(secrets.token_urlsafe(32))")'
+            )
     return keys
 
 
@@ -73,8 +75,10 @@ def load_keys(cfg: Config, environ: Mapping[str, str] | None = None) -> tuple[li
     trader = _key_list(api["keys_env"], environ, "trader key")
     read = _key_list(api["read_keys_env"], environ, "read-only key")
     if set(trader) & set(read):
-        raise ApiRefused(f"a key is listed both in ${api['keys_env']} (trader) and in ${api['read_keys_env']} "
-                         f"(read-only); list it once")
+        raise ApiRefused(
+            f"a key is listed both in ${api['keys_env']} (trader) and in ${api['read_keys_env']} "
+            f"(read-only); list it once"
+        )
     return trader, read
 
 
@@ -109,18 +113,29 @@ def write_token(path: Path, token: str) -> None:
 class ApiServer:
     """``start()`` binds and serves in a daemon thread; ``stop()`` shuts it down."""
 
-    def __init__(self, cfg: Config, host: str, port: int, *, environ: Mapping[str, str] | None = None,
-                 token_file: str | os.PathLike[str] | None = None, **app_kwargs: Any) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        host: str,
+        port: int,
+        *,
+        environ: Mapping[str, str] | None = None,
+        token_file: str | os.PathLike[str] | None = None,
+        **app_kwargs: Any,
+    ) -> None:
         trader, read = load_keys(cfg, environ)
         if not is_loopback(host) and not (trader or read):
-            raise ApiRefused(f"--api {host}:{port} is not a loopback address: set API keys in "
-                             f"${cfg['api']['keys_env']} (comma-separated) first")
+            raise ApiRefused(
+                f"--api {host}:{port} is not a loopback address: set API keys in "
+                f"${cfg['api']['keys_env']} (comma-separated) first"
+            )
         self.token = secrets.token_urlsafe(32)
         self.token_file = Path(token_file) if token_file is not None else token_path_for(cfg["database"]["url"])
         # Where the token is kept is told only to clients on this machine (a loopback bind).
         hint = f"the per-start token from {self.token_file}" if is_loopback(host) else "the per-start token"
-        self.app = create_api(cfg, api_keys=trader, read_keys=read, token=self.token, bind_host=host,
-                              token_hint=hint, **app_kwargs)
+        self.app = create_api(
+            cfg, api_keys=trader, read_keys=read, token=self.token, bind_host=host, token_hint=hint, **app_kwargs
+        )
         self.host = host
         # Bind ourselves so port 0 works and the chosen port is known before serving.
         family = socket.AF_INET6 if ":" in host else socket.AF_INET

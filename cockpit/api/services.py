@@ -15,8 +15,14 @@ from cockpit.domain.settings import Config
 
 
 class Services:
-    def __init__(self, cfg: Config, *, now_ms: Callable[[], int],
-                 exchange_factory: Callable[[], Any] | None = None, clock: Any = None) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        *,
+        now_ms: Callable[[], int],
+        exchange_factory: Callable[[], Any] | None = None,
+        clock: Any = None,
+    ) -> None:
         """``exchange_factory`` and ``clock``: the running engine's exchange connection and clock;
         without them a command opens its own (in ``sim`` mode, a built-in simulator)."""
         self.cfg = cfg
@@ -39,10 +45,16 @@ class Services:
             except ValueError:
                 hb = None
         kill = ds.engine_state("kill_switch")
-        return {"status": "ok", "database": "ok", "mode": self.cfg["exchange"]["mode"], "symbol": self.cfg["symbol"],
-                "engine_heartbeat": hb, "engine_heartbeat_updated_at": beat.get("updated_at") if beat else None,
-                "kill_switch": bool(kill and kill not in ("0", "null", "false", "")),
-                "pending_approvals": len(ds.orders(status="pending_approval", limit=1000))}
+        return {
+            "status": "ok",
+            "database": "ok",
+            "mode": self.cfg["exchange"]["mode"],
+            "symbol": self.cfg["symbol"],
+            "engine_heartbeat": hb,
+            "engine_heartbeat_updated_at": beat.get("updated_at") if beat else None,
+            "kill_switch": bool(kill and kill not in ("0", "null", "false", "")),
+            "pending_approvals": len(ds.orders(status="pending_approval", limit=1000)),
+        }
 
     # -------------------------------------------------------------- decisions
 
@@ -55,12 +67,18 @@ class Services:
 
         cfg = self.cfg
         if timeframe != cfg["decision_timeframe"]:
-            raise ApiError("INVALID_PARAMETER", f"decisions are made on {cfg['decision_timeframe']} bars",
-                           "timeframe must be the configured decision_timeframe")
+            raise ApiError(
+                "INVALID_PARAMETER",
+                f"decisions are made on {cfg['decision_timeframe']} bars",
+                "timeframe must be the configured decision_timeframe",
+            )
         names = [n for n, s in cfg["strategies"].items() if s["enabled"]]
         if strategy not in ("balanced", *names):
-            raise ApiError("INVALID_PARAMETER", f"unknown or disabled strategy {strategy!r}",
-                           f"allowed: balanced, {', '.join(names)}")
+            raise ApiError(
+                "INVALID_PARAMETER",
+                f"unknown or disabled strategy {strategy!r}",
+                f"allowed: balanced, {', '.join(names)}",
+            )
         run_cfg = cfg
         if strategy != "balanced":
             run_cfg = {**cfg, "strategies": {n: {**s, "enabled": n == strategy} for n, s in cfg["strategies"].items()}}
@@ -75,16 +93,29 @@ class Services:
         bal = ds.latest_balance() or {}
         snap = ds.latest_position_snapshot(cfg["symbol"]) or {}
         signed = float(snap.get("size") or 0.0) * (-1 if snap.get("side") == "short" else 1)
-        account = {"equity": bal.get("total") or cfg["sim"]["initial_balance"], "free": bal.get("free"),
-                   "position_side": snap.get("side", "flat"), "position_size": snap.get("size", 0.0),
-                   "entry_price": snap.get("entry_price"), "signed_size": signed}
+        account = {
+            "equity": bal.get("total") or cfg["sim"]["initial_balance"],
+            "free": bal.get("free"),
+            "position_side": snap.get("side", "flat"),
+            "position_size": snap.get("size", 0.0),
+            "entry_price": snap.get("entry_price"),
+            "signed_size": signed,
+        }
         analysis = stages.analyze(last)
         decision_id, decision = stages.decide(analysis, account)
         risk = self._risk_preview(stages, decision_id, decision, analysis, account, clock)
-        return {"decision_id": decision_id, "action": decision.action, "confidence": decision.confidence,
-                "reasoning": decision.reasoning, "regime": decision.regime, "selector": decision.selector,
-                "weights": decision.weights, "target_exposure": decision.target_exposure,
-                "technical_analysis": decision.technical_analysis, "risk_assessment": risk}
+        return {
+            "decision_id": decision_id,
+            "action": decision.action,
+            "confidence": decision.confidence,
+            "reasoning": decision.reasoning,
+            "regime": decision.regime,
+            "selector": decision.selector,
+            "weights": decision.weights,
+            "target_exposure": decision.target_exposure,
+            "technical_analysis": decision.technical_analysis,
+            "risk_assessment": risk,
+        }
 
     def _risk_preview(self, stages, decision_id, decision, analysis, account, clock) -> dict[str, Any]:
         from cockpit.domain.orders import Position
@@ -95,10 +126,18 @@ class Services:
         if not intents:
             return {"passed": True, "checks": [], "orders": [], "note": "no order implied by this decision"}
         side = account.get("position_side") or "flat"
-        pos = Position(self.cfg["symbol"], side, float(account.get("position_size") or 0.0),
-                       float(account.get("entry_price") or 0.0))
-        acct = AccountState(equity=float(account["equity"]), free=float(account.get("free") or account["equity"]),
-                            used=0.0, position=pos)
+        pos = Position(
+            self.cfg["symbol"],
+            side,
+            float(account.get("position_size") or 0.0),
+            float(account.get("entry_price") or 0.0),
+        )
+        acct = AccountState(
+            equity=float(account["equity"]),
+            free=float(account.get("free") or account["equity"]),
+            used=0.0,
+            position=pos,
+        )
         snap = DataService().latest_price_snapshot(self.cfg["symbol"]) or {}
         market = MarketState(self.cfg["symbol"], snap.get("mark_price") or analysis.price)
         rm = RiskManager(self.cfg["risk"], clock=clock)
@@ -106,8 +145,11 @@ class Services:
         for intent in intents:
             r = rm.check(intent, acct, market, record=False)
             results.append(json.loads(r.to_json()))
-        return {"passed": all(not x.get("rejected") and x.get("status") != "rejected" for x in results),
-                "checks": results, "note": "dry run: orders are checked again by the engine when placed"}
+        return {
+            "passed": all(not x.get("rejected") and x.get("status") != "rejected" for x in results),
+            "checks": results,
+            "note": "dry run: orders are checked again by the engine when placed",
+        }
 
     # -------------------------------------------------------------- market collect
 
@@ -144,17 +186,29 @@ class Services:
         strategy = body["strategy"]
         if strategy != "portfolio":
             if strategy not in self.cfg["strategies"]:
-                raise ApiError("INVALID_PARAMETER", f"unknown strategy {strategy!r}",
-                               f"allowed: portfolio, {', '.join(self.cfg['strategies'])}")
+                raise ApiError(
+                    "INVALID_PARAMETER",
+                    f"unknown strategy {strategy!r}",
+                    f"allowed: portfolio, {', '.join(self.cfg['strategies'])}",
+                )
             try:  # the same parameter ranges as config.yaml: a bad value is refused before it is stored
                 build_strategy(self.cfg, strategy, body["strategy_params"], body["timeframe"])
             except (ConfigError, ValueError) as e:
                 raise ApiError("INVALID_PARAMETER", "invalid strategy_params", str(e)) from None
-        return create_config(None, name=body["name"], symbol=body["symbol"], timeframe=body["timeframe"],
-                             start_time=start, end_time=end, initial_capital=body["initial_capital"],
-                             commission_rate=body["commission_rate"], strategy=strategy,
-                             strategy_params=body["strategy_params"], slippage_bps=body["slippage_bps"],
-                             leverage=body["leverage"])
+        return create_config(
+            None,
+            name=body["name"],
+            symbol=body["symbol"],
+            timeframe=body["timeframe"],
+            start_time=start,
+            end_time=end,
+            initial_capital=body["initial_capital"],
+            commission_rate=body["commission_rate"],
+            strategy=strategy,
+            strategy_params=body["strategy_params"],
+            slippage_bps=body["slippage_bps"],
+            leverage=body["leverage"],
+        )
 
     def run_backtest(self, config_id: int, job: dict[str, Any]) -> dict[str, Any]:
         """Runs in a job thread; the seed's run response fields, percentages as in the seed."""
@@ -170,8 +224,14 @@ class Services:
         def pct(v: Any) -> float | None:
             return None if v is None else float(v) * 100.0
 
-        return {"result_id": report.result_id, "total_return": pct(m.get("total_return")),
-                "max_drawdown": pct(m.get("max_drawdown")), "sharpe_ratio": m.get("sharpe"),
-                "total_trades": m.get("trades"), "win_rate": pct(m.get("win_rate")),
-                "final_equity": m.get("final_equity"), "intrabar": report.intrabar,
-                "funding_source": report.funding_source}
+        return {
+            "result_id": report.result_id,
+            "total_return": pct(m.get("total_return")),
+            "max_drawdown": pct(m.get("max_drawdown")),
+            "sharpe_ratio": m.get("sharpe"),
+            "total_trades": m.get("trades"),
+            "win_rate": pct(m.get("win_rate")),
+            "final_equity": m.get("final_equity"),
+            "intrabar": report.intrabar,
+            "funding_source": report.funding_source,
+        }

@@ -21,16 +21,30 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from cockpit.backtest.engine import (BacktestCancelled, EngineResult, EngineSettings, SubBars, funding_per_bar,
-                                     run_engine)
+from cockpit.backtest.engine import (
+    BacktestCancelled,
+    EngineResult,
+    EngineSettings,
+    SubBars,
+    funding_per_bar,
+    run_engine,
+)
 from cockpit.backtest.metrics import compute_metrics
 from cockpit.backtest.signals import EmaCross, Signals, as_signals
 from cockpit.config import ConfigError
 from cockpit.domain.market import timeframe_ms
 from cockpit.domain.settings import Config
 
-__all__ = ["BacktestRequest", "BacktestReport", "NoCandlesError", "BacktestCancelled", "run_backtest",
-           "parse_date", "build_strategy", "settings_from_config"]
+__all__ = [
+    "BacktestRequest",
+    "BacktestReport",
+    "NoCandlesError",
+    "BacktestCancelled",
+    "run_backtest",
+    "parse_date",
+    "build_strategy",
+    "settings_from_config",
+]
 
 SUB_TIMEFRAME = "15m"
 
@@ -125,10 +139,19 @@ class BacktestReport:
         if idx and idx[-1] != len(self.equity) - 1:
             idx.append(len(self.equity) - 1)
         return {
-            "result_id": self.result_id, "strategy": self.strategy, "params": self.params, "symbol": self.symbol,
-            "timeframe": self.timeframe, "start": self.start_ms, "end": self.end_ms, "engine": self.engine,
-            "settings": asdict(self.settings), "funding_source": self.funding_source, "intrabar": self.intrabar,
-            "metrics": self.metrics, "elapsed_s": self.elapsed_s,
+            "result_id": self.result_id,
+            "strategy": self.strategy,
+            "params": self.params,
+            "symbol": self.symbol,
+            "timeframe": self.timeframe,
+            "start": self.start_ms,
+            "end": self.end_ms,
+            "engine": self.engine,
+            "settings": asdict(self.settings),
+            "funding_source": self.funding_source,
+            "intrabar": self.intrabar,
+            "metrics": self.metrics,
+            "elapsed_s": self.elapsed_s,
             "equity_curve": [[int(self.timestamps[i]), float(self.equity[i])] for i in idx],
             "trades": self.trades,
         }
@@ -159,12 +182,18 @@ def settings_from_config(cfg: Config, request: BacktestRequest) -> EngineSetting
         return b[key] if v is None else v
 
     return EngineSettings(
-        capital=float(pick(request.capital, "capital")), taker_fee=float(pick(request.fee, "taker_fee")),
+        capital=float(pick(request.capital, "capital")),
+        taker_fee=float(pick(request.fee, "taker_fee")),
         maker_fee=float(pick(request.maker_fee, "maker_fee")),
-        slippage_bps=float(pick(request.slippage_bps, "slippage_bps")), slippage_range=float(b["slippage_range"]),
-        maintenance_margin=float(b["maintenance_margin"]), leverage=float(pick(request.leverage, "leverage")),
-        lot_size=float(b["lot_size"]), position_fraction=float(b["position_fraction"]),
-        rebalance_band=rebalance_band(cfg, request), symbol=request.symbol or cfg["symbol"])
+        slippage_bps=float(pick(request.slippage_bps, "slippage_bps")),
+        slippage_range=float(b["slippage_range"]),
+        maintenance_margin=float(b["maintenance_margin"]),
+        leverage=float(pick(request.leverage, "leverage")),
+        lot_size=float(b["lot_size"]),
+        position_fraction=float(b["position_fraction"]),
+        rebalance_band=rebalance_band(cfg, request),
+        symbol=request.symbol or cfg["symbol"],
+    )
 
 
 def build_strategy(cfg: Config, name: str, params: Mapping[str, Any], timeframe: str) -> tuple[Any, dict]:
@@ -198,13 +227,17 @@ def load_csv_bars(path: str, timeframe: str, start: int | None, end: int | None,
     i0 = int(np.searchsorted(ts, start, "left")) if start is not None else 0
     i1 = int(np.searchsorted(ts, end, "right")) if end is not None else len(ts)
     i0w = max(0, i0 - warmup)
-    out = {c: df[c].to_numpy(dtype=np.int64 if c == "timestamp" else np.float64)[i0w:i1]
-           for c in ("timestamp", "open", "high", "low", "close", "volume")}
+    out = {
+        c: df[c].to_numpy(dtype=np.int64 if c == "timestamp" else np.float64)[i0w:i1]
+        for c in ("timestamp", "open", "high", "low", "close", "volume")
+    }
     out["_start_index"] = np.array(i0 - i0w)
     return out
 
 
-def load_db_bars(ds, symbol: str, timeframe: str, start: int | None, end: int | None, warmup: int) -> dict[str, np.ndarray]:
+def load_db_bars(
+    ds, symbol: str, timeframe: str, start: int | None, end: int | None, warmup: int
+) -> dict[str, np.ndarray]:
     """Stored bars in [start, end] plus up to ``warmup`` bars before, as load_csv_bars."""
     main = ds.candle_arrays(symbol, timeframe, start=start, end=end)
     if len(main["timestamp"]) and warmup > 0:
@@ -221,8 +254,18 @@ def strategy_warmup(strat: Any) -> int:
     return int(getattr(strat, "warmup_bars", 0) or 0)
 
 
-def load_range(ds, symbol: str, timeframe: str, start: int | None, end: int | None, warmup: int, *,
-               csv: str | None, min_bars: int, where: str) -> tuple[dict[str, np.ndarray], int]:
+def load_range(
+    ds,
+    symbol: str,
+    timeframe: str,
+    start: int | None,
+    end: int | None,
+    warmup: int,
+    *,
+    csv: str | None,
+    min_bars: int,
+    where: str,
+) -> tuple[dict[str, np.ndarray], int]:
     """The bars of a run, from the ``csv`` file or the database: [start, end] plus up to ``warmup`` bars before,
     and the index of the first bar in the range (the warm-up bars feed the indicators, never a position).
     Fewer than ``min_bars`` in the range raise NoCandlesError ("no ... candles {where}; import some first ...").
@@ -233,13 +276,16 @@ def load_range(ds, symbol: str, timeframe: str, start: int | None, end: int | No
         arrays = load_db_bars(ds, symbol, timeframe, start, end, warmup)
     i0 = int(arrays.pop("_start_index"))
     if len(arrays["timestamp"]) - i0 < min_bars:
-        raise NoCandlesError(f"no {symbol} {timeframe} candles {where}; import some first, e.g. "
-                             f"`cockpit ingest --csv FILE --timeframe {timeframe}` (or pass --csv FILE)")
+        raise NoCandlesError(
+            f"no {symbol} {timeframe} candles {where}; import some first, e.g. "
+            f"`cockpit ingest --csv FILE --timeframe {timeframe}` (or pass --csv FILE)"
+        )
     return arrays, i0
 
 
-def funding_series(cfg: Config, ds, request: BacktestRequest, symbol: str, ts: np.ndarray, open_: np.ndarray
-             ) -> tuple[np.ndarray, str]:
+def funding_series(
+    cfg: Config, ds, request: BacktestRequest, symbol: str, ts: np.ndarray, open_: np.ndarray
+) -> tuple[np.ndarray, str]:
     """Funding per bar (off, constant, or the funding_rates table) and a line saying which source was used."""
     b = cfg["backtest"]
     mode = request.funding_source or b["funding_source"]
@@ -252,19 +298,27 @@ def funding_series(cfg: Config, ds, request: BacktestRequest, symbol: str, ts: n
     if ds is not None:
         fr = ds.funding_rates(symbol, start=int(ts[0]) - 8 * 3_600_000, end=int(ts[-1]))
         step = 8 * 3_600_000
-        rates = {int(round(t / step) * step): float(r) for t, r in zip(fr["timestamp"], fr["funding_rate"])
-                 if r is not None}
+        rates = {
+            int(round(t / step) * step): float(r) for t, r in zip(fr["timestamp"], fr["funding_rate"]) if r is not None
+        }
     if not rates:
         if mode == "table":
-            raise NoCandlesError(f"no funding rates stored for {symbol} in the range; import them or use "
-                                 "--funding constant")
+            raise NoCandlesError(
+                f"no funding rates stored for {symbol} in the range; import them or use --funding constant"
+            )
         return funding_per_bar(ts, open_, None, const), f"constant {const:g} per 8h (no funding history stored)"
     return funding_per_bar(ts, open_, rates, const), f"funding_rates table ({len(rates)} settlements)"
 
 
-def run_backtest(cfg: Config, ds, request: BacktestRequest, *,
-                 progress: Callable[[int, int], None] | None = None, cancel: threading.Event | None = None,
-                 store=None) -> BacktestReport:
+def run_backtest(
+    cfg: Config,
+    ds,
+    request: BacktestRequest,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: threading.Event | None = None,
+    store=None,
+) -> BacktestReport:
     """Run one single-strategy backtest; persist it when ``store`` (a database) is given."""
     t0 = time.perf_counter()
     tf = request.timeframe
@@ -287,8 +341,17 @@ def run_backtest(cfg: Config, ds, request: BacktestRequest, *,
         name = request.strategy
     warmup = request.warmup if request.warmup is not None else strategy_warmup(strat)
     rng = f"{request.start or 'the beginning'} to {request.end or 'the end'}"
-    arrays, i0 = load_range(ds, symbol, tf, start, end, warmup, csv=request.csv, min_bars=1,
-                            where=f"in {request.csv or 'the database'} for {rng}")
+    arrays, i0 = load_range(
+        ds,
+        symbol,
+        tf,
+        start,
+        end,
+        warmup,
+        csv=request.csv,
+        min_bars=1,
+        where=f"in {request.csv or 'the database'} for {rng}",
+    )
     n_all = len(arrays["timestamp"])
     frame = _generate(strat, arrays, ds, symbol)
     if request.portfolio and request.replay_decisions:
@@ -315,21 +378,45 @@ def run_backtest(cfg: Config, ds, request: BacktestRequest, *,
 
         res = run_fast(bars, sig, settings, funding=funding, sub=sub, tf_ms=tf_ms)
     elif request.engine == "event":
-        res = run_engine(bars, sig, settings, funding=funding, sub=sub, tf_ms=tf_ms, progress=progress,
-                         cancel=cancel)
+        res = run_engine(bars, sig, settings, funding=funding, sub=sub, tf_ms=tf_ms, progress=progress, cancel=cancel)
     else:
         raise ValueError(f"engine: expected event or fast, got {request.engine!r}")
     exposure = float(np.count_nonzero(res.position) / len(res.position)) if len(res.position) else None
-    metrics = compute_metrics(res.equity, [t.pnl for t in res.trades], capital=settings.capital, tf_ms=tf_ms,
-                              start_ms=int(ts[0]), end_ms=int(ts[-1]), fees=res.fees, funding=res.funding,
-                              liquidations=res.liquidations, exposure=exposure)
+    metrics = compute_metrics(
+        res.equity,
+        [t.pnl for t in res.trades],
+        capital=settings.capital,
+        tf_ms=tf_ms,
+        start_ms=int(ts[0]),
+        end_ms=int(ts[-1]),
+        fees=res.fees,
+        funding=res.funding,
+        liquidations=res.liquidations,
+        exposure=exposure,
+    )
     metrics["open_position"] = res.extra.get("open_position", 0.0)
     metrics["intrabar"] = res.intrabar
     metrics["funding_source"] = funding_src
     reasons = list(_frame_attr(frame, "reasons") or ())
-    report = BacktestReport(request, symbol, tf, int(ts[0]), int(ts[-1]), settings, metrics, ts, res.equity, res,
-                            name, params, funding_src, res.intrabar, time.perf_counter() - t0, request.engine,
-                            decision_reasons=reasons)
+    report = BacktestReport(
+        request,
+        symbol,
+        tf,
+        int(ts[0]),
+        int(ts[-1]),
+        settings,
+        metrics,
+        ts,
+        res.equity,
+        res,
+        name,
+        params,
+        funding_src,
+        res.intrabar,
+        time.perf_counter() - t0,
+        request.engine,
+        decision_reasons=reasons,
+    )
     if reasons:
         rcodes = np.asarray(_frame_attr(frame, "reason"))[sl]
         report.result.extra["decision_reason_codes"] = rcodes
@@ -347,17 +434,24 @@ def request_from_config(row: Mapping[str, Any]) -> BacktestRequest:
         params = json.loads(params) if params else {}
     params = {k: v for k, v in params.items() if not k.startswith("_")}
     strategy = row.get("strategy") or "ema_trend"
-    return BacktestRequest(strategy=strategy, timeframe=row["timeframe"], start=int(row["start_time"]),
-                           end=int(row["end_time"]), params={} if strategy == "portfolio" else params,
-                           symbol=row["symbol"], capital=float(row["initial_capital"]),
-                           fee=float(row["commission_rate"]),
-                           slippage_bps=float(row["slippage_bps"]) if row.get("slippage_bps") is not None else None,
-                           leverage=float(row["leverage"]) if row.get("leverage") is not None else None,
-                           portfolio=strategy == "portfolio", name=row.get("name"), config_id=int(row["id"]))
+    return BacktestRequest(
+        strategy=strategy,
+        timeframe=row["timeframe"],
+        start=int(row["start_time"]),
+        end=int(row["end_time"]),
+        params={} if strategy == "portfolio" else params,
+        symbol=row["symbol"],
+        capital=float(row["initial_capital"]),
+        fee=float(row["commission_rate"]),
+        slippage_bps=float(row["slippage_bps"]) if row.get("slippage_bps") is not None else None,
+        leverage=float(row["leverage"]) if row.get("leverage") is not None else None,
+        portfolio=strategy == "portfolio",
+        name=row.get("name"),
+        config_id=int(row["id"]),
+    )
 
 
-def run_stored_config(cfg: Config, ds, config_id: int, *, store, progress=None,
-                      cancel=None) -> BacktestReport:
+def run_stored_config(cfg: Config, ds, config_id: int, *, store, progress=None, cancel=None) -> BacktestReport:
     """Run the stored configuration ``config_id``; the result row references that configuration."""
     row = ds.backtest_config(config_id)
     if row is None:
@@ -373,8 +467,10 @@ def _generate(strat, arrays: dict[str, np.ndarray], ds, symbol: str):
     if getattr(strat, "uses_funding", False) and ds is not None:
         ts = arrays["timestamp"]
         fr = ds.funding_rates(symbol, start=int(ts[0]), end=int(ts[-1]))
-        funding = {"timestamp": fr["timestamp"].to_numpy(dtype=np.int64),
-                   "funding_rate": fr["funding_rate"].to_numpy(dtype=np.float64)}
+        funding = {
+            "timestamp": fr["timestamp"].to_numpy(dtype=np.int64),
+            "funding_rate": fr["funding_rate"].to_numpy(dtype=np.float64),
+        }
         return strat.generate(arrays, funding)
     return strat.generate(arrays)
 
@@ -383,32 +479,92 @@ def report_rows(report: BacktestReport) -> dict[str, Any]:
     """Everything backtest_store.save_backtest persists, as plain Python values."""
     res = report.result
     s = report.settings
-    config = {"name": report.request.name or f"{report.strategy} {report.timeframe}", "symbol": report.symbol,
-              "timeframe": report.timeframe, "start_time": report.start_ms, "end_time": report.end_ms,
-              "initial_capital": s.capital, "commission_rate": s.taker_fee, "strategy": report.strategy,
-              "strategy_params": {**{k: v for k, v in report.params.items()}, "_settings": asdict(s),
-                                  "_engine": report.engine, "_funding": report.funding_source},
-              "slippage_bps": s.slippage_bps, "leverage": s.leverage}
-    orders = [{"timestamp": f.timestamp, "side": f.side, "price": f.price, "amount": f.amount, "fee": f.fee,
-               "pnl": f.pnl, "reason": f.reason, "funding": f.funding} for f in res.fills]
+    config = {
+        "name": report.request.name or f"{report.strategy} {report.timeframe}",
+        "symbol": report.symbol,
+        "timeframe": report.timeframe,
+        "start_time": report.start_ms,
+        "end_time": report.end_ms,
+        "initial_capital": s.capital,
+        "commission_rate": s.taker_fee,
+        "strategy": report.strategy,
+        "strategy_params": {
+            **{k: v for k, v in report.params.items()},
+            "_settings": asdict(s),
+            "_engine": report.engine,
+            "_funding": report.funding_source,
+        },
+        "slippage_bps": s.slippage_bps,
+        "leverage": s.leverage,
+    }
+    orders = [
+        {
+            "timestamp": f.timestamp,
+            "side": f.side,
+            "price": f.price,
+            "amount": f.amount,
+            "fee": f.fee,
+            "pnl": f.pnl,
+            "reason": f.reason,
+            "funding": f.funding,
+        }
+        for f in res.fills
+    ]
     if not orders:  # the fast path keeps trades only: one entry and one exit row per trade
         for t in res.trades:
-            orders.append({"timestamp": t.entry_time, "side": "buy" if t.side == "long" else "sell",
-                           "price": t.entry_price, "amount": t.size, "fee": 0.0, "pnl": None, "reason": "signal",
-                           "funding": None})
-            orders.append({"timestamp": t.exit_time, "side": "sell" if t.side == "long" else "buy",
-                           "price": t.exit_price, "amount": t.size, "fee": t.fees, "pnl": t.pnl,
-                           "reason": t.exit_reason, "funding": t.funding})
-    positions = [{"timestamp": t.exit_time, "side": t.side, "amount": t.size, "entry_price": t.entry_price,
-                  "current_price": t.exit_price, "unrealized_pnl": t.pnl, "stop_loss": t.stop_loss,
-                  "take_profit": t.take_profit} for t in res.trades]
+            orders.append(
+                {
+                    "timestamp": t.entry_time,
+                    "side": "buy" if t.side == "long" else "sell",
+                    "price": t.entry_price,
+                    "amount": t.size,
+                    "fee": 0.0,
+                    "pnl": None,
+                    "reason": "signal",
+                    "funding": None,
+                }
+            )
+            orders.append(
+                {
+                    "timestamp": t.exit_time,
+                    "side": "sell" if t.side == "long" else "buy",
+                    "price": t.exit_price,
+                    "amount": t.size,
+                    "fee": t.fees,
+                    "pnl": t.pnl,
+                    "reason": t.exit_reason,
+                    "funding": t.funding,
+                }
+            )
+    positions = [
+        {
+            "timestamp": t.exit_time,
+            "side": t.side,
+            "amount": t.size,
+            "entry_price": t.entry_price,
+            "current_price": t.exit_price,
+            "unrealized_pnl": t.pnl,
+            "stop_loss": t.stop_loss,
+            "take_profit": t.take_profit,
+        }
+        for t in res.trades
+    ]
     open_pos = res.extra.get("open_position", 0.0)
     if open_pos:  # still open at the end: marked to the last close
         entry = float(res.extra.get("open_entry", 0.0))
         last_close = float(res.extra.get("last_close", entry))
-        positions.append({"timestamp": report.end_ms, "side": "long" if open_pos > 0 else "short",
-                          "amount": abs(open_pos), "entry_price": entry, "current_price": last_close,
-                          "unrealized_pnl": open_pos * (last_close - entry), "stop_loss": None, "take_profit": None})
+        positions.append(
+            {
+                "timestamp": report.end_ms,
+                "side": "long" if open_pos > 0 else "short",
+                "amount": abs(open_pos),
+                "entry_price": entry,
+                "current_price": last_close,
+                "unrealized_pnl": open_pos * (last_close - entry),
+                "stop_loss": None,
+                "take_profit": None,
+            }
+        )
     words = {1: "buy", -1: "sell", 0: "close"}
     codes = res.extra.get("decision_reason_codes")
     tsidx = {int(t): i for i, t in enumerate(report.timestamps)} if codes is not None else {}
@@ -419,14 +575,20 @@ def report_rows(report: BacktestReport) -> dict[str, Any]:
             c = int(codes[tsidx[ts_]])
             if 0 <= c < len(report.decision_reasons):
                 why += f": {report.decision_reasons[c]}"
-        decisions.append({"timestamp": ts_, "action": words[int(np.sign(d))], "confidence": strength,
-                          "reasoning": why})
+        decisions.append({"timestamp": ts_, "action": words[int(np.sign(d))], "confidence": strength, "reasoning": why})
     eq = report.equity
     step = max(1, len(eq) // 5000)
     idx = list(range(0, len(eq), step))
     if idx and idx[-1] != len(eq) - 1:
         idx.append(len(eq) - 1)
     curve = [[int(report.timestamps[i]), round(float(eq[i]), 6)] for i in idx]
-    return {"config": config, "metrics": report.metrics, "equity_curve": curve,
-            "trade_log": [t.as_dict() for t in res.trades], "orders": orders, "positions": positions,
-            "decisions": decisions, "status": "completed"}
+    return {
+        "config": config,
+        "metrics": report.metrics,
+        "equity_curve": curve,
+        "trade_log": [t.as_dict() for t in res.trades],
+        "orders": orders,
+        "positions": positions,
+        "decisions": decisions,
+        "status": "completed",
+    }

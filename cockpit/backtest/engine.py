@@ -107,8 +107,9 @@ class EngineResult:
     extra: dict = field(default_factory=dict)
 
 
-def funding_per_bar(timestamp: np.ndarray, open_: np.ndarray, rates: dict[int, float] | None,
-                    constant: float) -> np.ndarray:
+def funding_per_bar(
+    timestamp: np.ndarray, open_: np.ndarray, rates: dict[int, float] | None, constant: float
+) -> np.ndarray:
     """rate x mark summed per bar for every 8h settlement; a settlement at time s is charged on the first
     bar opening at or after s (the position held into that open pays it), marked at that bar's open.
 
@@ -171,19 +172,44 @@ def gc_paused():
                 gc.enable()
 
 
-def run_engine(arrays: dict[str, np.ndarray], signals: Signals, settings: EngineSettings, *,
-               funding: np.ndarray | None = None, sub: SubBars | None = None, tf_ms: int = 3_600_000,
-               progress: Callable[[int, int], None] | None = None, cancel: threading.Event | None = None,
-               executor: SimulatedExecutor | None = None) -> EngineResult:
+def run_engine(
+    arrays: dict[str, np.ndarray],
+    signals: Signals,
+    settings: EngineSettings,
+    *,
+    funding: np.ndarray | None = None,
+    sub: SubBars | None = None,
+    tf_ms: int = 3_600_000,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: threading.Event | None = None,
+    executor: SimulatedExecutor | None = None,
+) -> EngineResult:
     with gc_paused():
-        return _run_engine(arrays, signals, settings, funding=funding, sub=sub, tf_ms=tf_ms, progress=progress,
-                           cancel=cancel, executor=executor)
+        return _run_engine(
+            arrays,
+            signals,
+            settings,
+            funding=funding,
+            sub=sub,
+            tf_ms=tf_ms,
+            progress=progress,
+            cancel=cancel,
+            executor=executor,
+        )
 
 
-def _run_engine(arrays: dict[str, np.ndarray], signals: Signals, settings: EngineSettings, *,
-                funding: np.ndarray | None, sub: SubBars | None, tf_ms: int,
-                progress: Callable[[int, int], None] | None, cancel: threading.Event | None,
-                executor: SimulatedExecutor | None) -> EngineResult:
+def _run_engine(
+    arrays: dict[str, np.ndarray],
+    signals: Signals,
+    settings: EngineSettings,
+    *,
+    funding: np.ndarray | None,
+    sub: SubBars | None,
+    tf_ms: int,
+    progress: Callable[[int, int], None] | None,
+    cancel: threading.Event | None,
+    executor: SimulatedExecutor | None,
+) -> EngineResult:
     run = _BarRun(arrays, signals, settings, funding=funding, sub=sub, tf_ms=tf_ms, executor=executor)
     run.walk(progress, cancel)
     return run.result()
@@ -195,9 +221,17 @@ class _BarRun:
     rebuilds the equity curve. The bar arrays are read-only; the executor, ``cur`` (the first bar not yet
     processed) and ``last_f`` (the last bar funding was charged through) carry the state."""
 
-    def __init__(self, arrays: dict[str, np.ndarray], signals: Signals, settings: EngineSettings, *,
-                 funding: np.ndarray | None, sub: SubBars | None, tf_ms: int,
-                 executor: SimulatedExecutor | None) -> None:
+    def __init__(
+        self,
+        arrays: dict[str, np.ndarray],
+        signals: Signals,
+        settings: EngineSettings,
+        *,
+        funding: np.ndarray | None,
+        sub: SubBars | None,
+        tf_ms: int,
+        executor: SimulatedExecutor | None,
+    ) -> None:
         self.settings = settings
         self.ts = ts = np.asarray(arrays["timestamp"], dtype=np.int64)
         self.o = o = np.asarray(arrays["open"], dtype=np.float64)
@@ -207,10 +241,18 @@ class _BarRun:
         self.n = n = len(ts)
         self.clock = clock = ManualClock(int(ts[0]) if n else 0)
         self.ex = executor or SimulatedExecutor(
-            clock, symbol=settings.symbol, cash=settings.capital, taker_fee=settings.taker_fee,
-            maker_fee=settings.maker_fee, slippage_bps=settings.slippage_bps, slippage_range=settings.slippage_range,
-            maintenance_margin=settings.maintenance_margin, leverage=settings.leverage, lot_size=settings.lot_size,
-            retain_orders=False)
+            clock,
+            symbol=settings.symbol,
+            cash=settings.capital,
+            taker_fee=settings.taker_fee,
+            maker_fee=settings.maker_fee,
+            slippage_bps=settings.slippage_bps,
+            slippage_range=settings.slippage_range,
+            maintenance_margin=settings.maintenance_margin,
+            leverage=settings.leverage,
+            lot_size=settings.lot_size,
+            retain_orders=False,
+        )
         fpay = np.zeros(n) if funding is None else np.asarray(funding, dtype=np.float64)
         self.fpre = np.concatenate(([0.0], np.cumsum(fpay)))  # funding over bars (a, b] = fpre[b+1] - fpre[a+1]
         # settlements among bars [a, b) = fcount[b] - fcount[a]
@@ -232,7 +274,9 @@ class _BarRun:
         self.stop, self.take = signals.stop_loss, signals.take_profit
         # Python values at the fill bars (and their decision bars), gathered once: numpy scalar access per bar is slow.
         self.f_bar = [x[fb].tolist() for x in (ts, o, h, lo_, c)]
-        self.f_d, self.f_str, self.f_stop, self.f_take = (x[fb - 1].tolist() for x in (d, strength, self.stop, self.take))
+        self.f_d, self.f_str, self.f_stop, self.f_take = (
+            x[fb - 1].tolist() for x in (d, strength, self.stop, self.take)
+        )
         self.decisions = [(int(ts[k]), int(d[k]), float(strength[k])) for k in changes.tolist()]
 
         self.band = settings.rebalance_band
@@ -243,7 +287,9 @@ class _BarRun:
         self.dstr = d.astype(np.float64) * strength if self.resize else None
         self.scan = first_cross_fn()
 
-        self.events: list[tuple[int, float, float, float]] = []  # (bar, cash, signed size, entry) after each processed bar
+        self.events: list[
+            tuple[int, float, float, float]
+        ] = []  # (bar, cash, signed size, entry) after each processed bar
         self.cur, self.last_f = 0, -1
         self.rebalances = 0
 
@@ -256,7 +302,7 @@ class _BarRun:
             # Funding settles against the isolated margin in this stretch: the liquidation level moves.
             fpre = self.fpre
             blo, bhi = ex.trigger_band(include_liquidation=False)
-            liqv = ex.liquidation_price(ex.margin - ex.side * ex.size * (fpre[a + 1:b + 1] - fpre[self.last_f + 1]))
+            liqv = ex.liquidation_price(ex.margin - ex.side * ex.size * (fpre[a + 1 : b + 1] - fpre[self.last_f + 1]))
             if ex.side > 0:
                 hit = (lo_[a:b] <= np.maximum(liqv, blo)) | (h[a:b] >= bhi)
             else:
@@ -290,7 +336,7 @@ class _BarRun:
         if pos == 0.0 and not dstr[k0:k1].any():
             return b, 0.0
         cl = self.c[k0:k1]
-        eq = ex.cash + pos * (cl - ex.entry) - pos * (fpre[k0 + 1:k1 + 1] - fpre[self.last_f + 1]) if pos else ex.cash
+        eq = ex.cash + pos * (cl - ex.entry) - pos * (fpre[k0 + 1 : k1 + 1] - fpre[self.last_f + 1]) if pos else ex.cash
         full = np.maximum(self.kfull * eq / cl, 0.0)
         tgt = dstr[k0:k1] * full
         if lot > 0:
@@ -401,12 +447,28 @@ class _BarRun:
             intrabar = "conservative (stop first; no lower-timeframe bars)"
         else:
             intrabar = f"lower timeframe bars decided the order inside {self.sub_used} bars" + (
-                f"; conservative (stop first) in {self.sub_fallback} bars without them" if self.sub_fallback else "")
-        return EngineResult(equity, position, ex.trades, ex.records, self.decisions,
-                            float(equity[-1]) if n else settings.capital, ex.fees_paid, ex.funding_paid,
-                            ex.liquidations, intrabar, len(self.events),
-                            {"open_position": ex.side * ex.size, "open_entry": ex.entry, "cash": ex.cash,
-                             "last_close": float(c[-1]) if n else 0.0, "rebalances": self.rebalances})
+                f"; conservative (stop first) in {self.sub_fallback} bars without them" if self.sub_fallback else ""
+            )
+        return EngineResult(
+            equity,
+            position,
+            ex.trades,
+            ex.records,
+            self.decisions,
+            float(equity[-1]) if n else settings.capital,
+            ex.fees_paid,
+            ex.funding_paid,
+            ex.liquidations,
+            intrabar,
+            len(self.events),
+            {
+                "open_position": ex.side * ex.size,
+                "open_entry": ex.entry,
+                "cash": ex.cash,
+                "last_close": float(c[-1]) if n else 0.0,
+                "rebalances": self.rebalances,
+            },
+        )
 
 
 _INF = np.inf
@@ -417,8 +479,7 @@ def _check_cancel(cancel: threading.Event | None, j: int, n: int) -> None:
         raise BacktestCancelled(f"cancelled at bar {j} of {n}")
 
 
-def _rebalance(ex: SimulatedExecutor, target: float, k: int, open_: float, stop: np.ndarray,
-               take: np.ndarray) -> None:
+def _rebalance(ex: SimulatedExecutor, target: float, k: int, open_: float, stop: np.ndarray, take: np.ndarray) -> None:
     """Move the position to ``target`` (signed size decided at bar k's close) at this bar's open: a
     reduce-only close of the difference when shrinking, an add on the same side when growing (at most
     what the free cash pays for), a close then a new entry when the side changes. An add keeps the
@@ -439,8 +500,9 @@ def _rebalance(ex: SimulatedExecutor, target: float, k: int, open_: float, stop:
         ex.market_at_open(side, amount, stop_loss=float(stop[k]), take_profit=float(take[k]), reason="rebalance")
 
 
-def _equity_curve(n: int, capital: float, close: np.ndarray, fpre: np.ndarray,
-                  events: list[tuple[int, float, float, float]]) -> tuple[np.ndarray, np.ndarray]:
+def _equity_curve(
+    n: int, capital: float, close: np.ndarray, fpre: np.ndarray, events: list[tuple[int, float, float, float]]
+) -> tuple[np.ndarray, np.ndarray]:
     if n == 0:
         return np.empty(0), np.empty(0)
     if not events:
@@ -459,6 +521,6 @@ def _equity_curve(n: int, capital: float, close: np.ndarray, fpre: np.ndarray,
     eq[f:] += np.repeat(cash, counts)
     if fpre[-1] != 0.0 or fpre.any():
         # Funding accrued since the last processed bar is not yet in that bar's cash.
-        eq[f:] -= pi * (fpre[f + 1:] - np.repeat(fpre[bars + 1], counts))
+        eq[f:] -= pi * (fpre[f + 1 :] - np.repeat(fpre[bars + 1], counts))
     p[f:] = pi
     return eq, p

@@ -21,6 +21,7 @@ from cockpit.execution.simulated import ClosedTrade
 
 try:  # numba is a runtime dependency; keep a working (slow) fallback if it cannot be imported.
     from numba import njit
+
     HAVE_NUMBA = True
 except Exception:  # pragma: no cover
     HAVE_NUMBA = False
@@ -30,12 +31,39 @@ except Exception:  # pragma: no cover
             return args[0]
         return lambda f: f
 
+
 REASONS = ("signal", "stop", "take_profit", "liquidation", "rebalance")
 
 
 @njit(cache=True)
-def _kernel(o, h, l, c, d, strength, stop, take, fpay, has_fund, sub_lo, sub_hi, sub_o, sub_h, sub_l, has_sub,
-            capital, taker, slip_bps, slip_range, mmr, lev, lot, frac, resize, band):
+def _kernel(
+    o,
+    h,
+    l,
+    c,
+    d,
+    strength,
+    stop,
+    take,
+    fpay,
+    has_fund,
+    sub_lo,
+    sub_hi,
+    sub_o,
+    sub_h,
+    sub_l,
+    has_sub,
+    capital,
+    taker,
+    slip_bps,
+    slip_range,
+    mmr,
+    lev,
+    lot,
+    frac,
+    resize,
+    band,
+):
     n = len(o)
     equity = np.empty(n)
     position = np.empty(n)
@@ -338,8 +366,27 @@ def _kernel(o, h, l, c, d, strength, stop, take, fpay, has_fund, sub_lo, sub_hi,
             gap = abs(tgt - pos)
             reb = gap >= band * full and gap > 0.0
             reb_t = tgt
-    return (equity, position, nt, t_side, t_entry_bar, t_exit_bar, t_entry, t_exit, t_size, t_gross, t_fees, t_fund, t_reason,
-            fees_total, fund_total, nliq, side * size, entry, nreb)
+    return (
+        equity,
+        position,
+        nt,
+        t_side,
+        t_entry_bar,
+        t_exit_bar,
+        t_entry,
+        t_exit,
+        t_size,
+        t_gross,
+        t_fees,
+        t_fund,
+        t_reason,
+        fees_total,
+        fund_total,
+        nliq,
+        side * size,
+        entry,
+        nreb,
+    )
 
 
 def _f64(x) -> np.ndarray:
@@ -349,9 +396,16 @@ def _f64(x) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=np.float64)
 
 
-def run_fast(arrays: dict[str, np.ndarray], signals: Signals, settings: EngineSettings, *,
-             funding: np.ndarray | None = None, sub: SubBars | None = None, tf_ms: int = 3_600_000,
-             with_trades: bool = True) -> EngineResult:
+def run_fast(
+    arrays: dict[str, np.ndarray],
+    signals: Signals,
+    settings: EngineSettings,
+    *,
+    funding: np.ndarray | None = None,
+    sub: SubBars | None = None,
+    tf_ms: int = 3_600_000,
+    with_trades: bool = True,
+) -> EngineResult:
     ts = np.asarray(arrays["timestamp"], dtype=np.int64)
     o = np.ascontiguousarray(arrays["open"], dtype=np.float64)
     h = np.ascontiguousarray(arrays["high"], dtype=np.float64)
@@ -369,30 +423,100 @@ def run_fast(arrays: dict[str, np.ndarray], signals: Signals, settings: EngineSe
         sub_lo, sub_hi = idx[0].astype(np.int64), idx[1].astype(np.int64)
         so, sh, sl = (np.ascontiguousarray(x, dtype=np.float64) for x in (sub.open, sub.high, sub.low))
         has_sub = True
-    out = _kernel(o, h, lo, c, np.ascontiguousarray(signals.direction, dtype=np.int8),
-                  _f64(signals.strength), _f64(signals.stop_loss), _f64(signals.take_profit), fpay, funding is not None,
-                  sub_lo, sub_hi, so, sh, sl,
-                  has_sub, float(settings.capital), float(settings.taker_fee), float(settings.slippage_bps),
-                  float(settings.slippage_range), float(settings.maintenance_margin), float(settings.leverage),
-                  float(settings.lot_size), float(settings.position_fraction), settings.rebalance_band is not None,
-                  float(settings.rebalance_band or 0.0))
-    (equity, position, nt, t_side, t_eb, t_xb, t_entry, t_exit, t_size, t_gross, t_fees, t_fund, t_reason,
-     fees, fund, nliq, open_pos, open_entry, nreb) = out
+    out = _kernel(
+        o,
+        h,
+        lo,
+        c,
+        np.ascontiguousarray(signals.direction, dtype=np.int8),
+        _f64(signals.strength),
+        _f64(signals.stop_loss),
+        _f64(signals.take_profit),
+        fpay,
+        funding is not None,
+        sub_lo,
+        sub_hi,
+        so,
+        sh,
+        sl,
+        has_sub,
+        float(settings.capital),
+        float(settings.taker_fee),
+        float(settings.slippage_bps),
+        float(settings.slippage_range),
+        float(settings.maintenance_margin),
+        float(settings.leverage),
+        float(settings.lot_size),
+        float(settings.position_fraction),
+        settings.rebalance_band is not None,
+        float(settings.rebalance_band or 0.0),
+    )
+    (
+        equity,
+        position,
+        nt,
+        t_side,
+        t_eb,
+        t_xb,
+        t_entry,
+        t_exit,
+        t_size,
+        t_gross,
+        t_fees,
+        t_fund,
+        t_reason,
+        fees,
+        fund,
+        nliq,
+        open_pos,
+        open_entry,
+        nreb,
+    ) = out
     trades: list[ClosedTrade] = []
     if with_trades:
         for i in range(int(nt)):
-            trades.append(ClosedTrade("long" if t_side[i] > 0 else "short", int(ts[t_eb[i]]), int(ts[t_xb[i]]),
-                                      float(t_entry[i]), float(t_exit[i]), float(t_size[i]), float(t_gross[i]),
-                                      float(t_fees[i]), float(t_fund[i]), REASONS[int(t_reason[i])]))
+            trades.append(
+                ClosedTrade(
+                    "long" if t_side[i] > 0 else "short",
+                    int(ts[t_eb[i]]),
+                    int(ts[t_xb[i]]),
+                    float(t_entry[i]),
+                    float(t_exit[i]),
+                    float(t_size[i]),
+                    float(t_gross[i]),
+                    float(t_fees[i]),
+                    float(t_fund[i]),
+                    REASONS[int(t_reason[i])],
+                )
+            )
     decisions = []
     if with_trades and n:
         d = signals.direction
         changes = np.flatnonzero(d != np.concatenate(([0], d[:-1])))
         decisions = [(int(ts[k]), int(d[k]), float(signals.strength[k])) for k in changes.tolist()]
-    intrabar = ("conservative (stop first; no lower-timeframe bars)" if idx is None
-                else "lower timeframe bars decided the order inside bars that had them")
-    return EngineResult(equity, position, trades, [], decisions, float(equity[-1]) if n else settings.capital,
-                        float(fees), float(fund), int(nliq), intrabar, n,
-                        {"open_position": float(open_pos), "open_entry": float(open_entry), "trade_count": int(nt),
-                         "last_close": float(c[-1]) if n else 0.0, "rebalances": int(nreb),
-                         "pnl": (t_gross[:nt] - t_fees[:nt] - t_fund[:nt]) if not with_trades else None})
+    intrabar = (
+        "conservative (stop first; no lower-timeframe bars)"
+        if idx is None
+        else "lower timeframe bars decided the order inside bars that had them"
+    )
+    return EngineResult(
+        equity,
+        position,
+        trades,
+        [],
+        decisions,
+        float(equity[-1]) if n else settings.capital,
+        float(fees),
+        float(fund),
+        int(nliq),
+        intrabar,
+        n,
+        {
+            "open_position": float(open_pos),
+            "open_entry": float(open_entry),
+            "trade_count": int(nt),
+            "last_close": float(c[-1]) if n else 0.0,
+            "rebalances": int(nreb),
+            "pnl": (t_gross[:nt] - t_fees[:nt] - t_fund[:nt]) if not with_trades else None,
+        },
+    )

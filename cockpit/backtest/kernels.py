@@ -17,6 +17,7 @@ from cockpit.indicators.kernels import ewm_pandas_into, span_alpha
 
 try:
     from numba import njit
+
     HAVE_NUMBA = True
 except Exception:  # pragma: no cover
     HAVE_NUMBA = False

@@ -29,9 +29,19 @@ def drawdown(equity: np.ndarray) -> np.ndarray:
     return dd
 
 
-def compute_metrics(equity: np.ndarray, trade_pnls: Sequence[float] | np.ndarray, *, capital: float,
-                    tf_ms: int, start_ms: int, end_ms: int, fees: float = 0.0, funding: float = 0.0,
-                    liquidations: int = 0, exposure: float | None = None) -> dict[str, Any]:
+def compute_metrics(
+    equity: np.ndarray,
+    trade_pnls: Sequence[float] | np.ndarray,
+    *,
+    capital: float,
+    tf_ms: int,
+    start_ms: int,
+    end_ms: int,
+    fees: float = 0.0,
+    funding: float = 0.0,
+    liquidations: int = 0,
+    exposure: float | None = None,
+) -> dict[str, Any]:
     eq = np.asarray(equity, dtype=np.float64)
     pnl = np.asarray(trade_pnls, dtype=np.float64)
     n = len(eq)

@@ -33,9 +33,17 @@ class PortfolioStrategy:
 
     name = "portfolio"
 
-    def __init__(self, cfg: Config, ds, timeframe: str, *, replay: bool = False,
-                 table: list[dict[str, Any]] | None = None, weights: Mapping[str, float] | None = None,
-                 strategies: list[Any] | None = None) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        ds,
+        timeframe: str,
+        *,
+        replay: bool = False,
+        table: list[dict[str, Any]] | None = None,
+        weights: Mapping[str, float] | None = None,
+        strategies: list[Any] | None = None,
+    ) -> None:
         from cockpit.strategies import all_strategies, get_strategy
 
         self.cfg = cfg
@@ -47,21 +55,31 @@ class PortfolioStrategy:
         self.fixed = None if weights is None else dict(weights)
         self.members = []
         if strategies is not None:
-            self.members = [s if getattr(s, "timeframe", timeframe) == timeframe
-                            else get_strategy(s.name, s.params, timeframe=timeframe) for s in strategies]
+            self.members = [
+                s
+                if getattr(s, "timeframe", timeframe) == timeframe
+                else get_strategy(s.name, s.params, timeframe=timeframe)
+                for s in strategies
+            ]
         else:
             for e in all_strategies(cfg):
                 if e.enabled and e.strategy is not None:
-                    s = e.strategy if e.strategy.timeframe == timeframe else get_strategy(e.name, e.params,
-                                                                                         timeframe=timeframe)
+                    s = (
+                        e.strategy
+                        if e.strategy.timeframe == timeframe
+                        else get_strategy(e.name, e.params, timeframe=timeframe)
+                    )
                     self.members.append(s)
         if self.fixed is not None:
             self.members = [s for s in self.members if self.fixed.get(s.name, 0.0) > 0]
         if not self.members:
             raise ValueError("--portfolio: no strategy is enabled in the config (strategies.<name>.enabled)")
         self.uses_funding = any(getattr(s, "uses_funding", False) for s in self.members)
-        self.params = {"strategies": [s.name for s in self.members], **dict(cfg["portfolio"]),
-                       "selector": "recorded decisions, else offline" if replay else "offline"}
+        self.params = {
+            "strategies": [s.name for s in self.members],
+            **dict(cfg["portfolio"]),
+            "selector": "recorded decisions, else offline" if replay else "offline",
+        }
 
     @property
     def warmup_bars(self) -> int:
@@ -97,8 +115,9 @@ class PortfolioStrategy:
                 alloc = scheduler.allocate({nm: sc.score for nm, sc in scores.items()})
             w[code] = [alloc.get(nm, 0.0) for nm in names]
             txt = ", ".join(f"{nm} {alloc[nm]:.2f}" for nm in names if alloc.get(nm)) or "none (all cash)"
-            reasons.append(f"regime {regime.value}, {'fixed' if self.fixed is not None else 'offline selector'} "
-                           f"weights {txt}")
+            reasons.append(
+                f"regime {regime.value}, {'fixed' if self.fixed is not None else 'offline selector'} weights {txt}"
+            )
         D = np.stack([f.direction.astype(np.float64) for f in frames], axis=1)
         S = np.stack([f.strength for f in frames], axis=1)
         W = w[codes]
@@ -117,17 +136,25 @@ class PortfolioStrategy:
         ok = (direction != 0) & (agree[rows, lead] > 0)  # a replayed direction no member shares: no bracket
         stop = np.where(ok, np.stack([f.stop_loss for f in frames], axis=1)[rows, lead], np.nan)
         take = np.where(ok, np.stack([f.take_profit for f in frames], axis=1)[rows, lead], np.nan)
-        return {"direction": direction, "strength": np.abs(exposure), "stop_loss": stop, "take_profit": take,
-                "reason": reason, "reasons": tuple(reasons)}
+        return {
+            "direction": direction,
+            "strength": np.abs(exposure),
+            "stop_loss": stop,
+            "take_profit": take,
+            "reason": reason,
+            "reasons": tuple(reasons),
+        }
 
     def _replay(self, arrays, exposure: np.ndarray, reason: np.ndarray, code: int) -> tuple[np.ndarray, np.ndarray]:
         from cockpit.domain.market import timeframe_ms
 
         ts = np.asarray(arrays["timestamp"], dtype=np.int64)
         tf = timeframe_ms(self.timeframe)
-        rows = [r for r in self.ds.decisions_between(start=int(ts[0]) + tf, end=int(ts[-1]) + tf,
-                                                     symbol=self.cfg["symbol"])
-                if r.get("timeframe") == self.timeframe and r.get("target_exposure") is not None]
+        rows = [
+            r
+            for r in self.ds.decisions_between(start=int(ts[0]) + tf, end=int(ts[-1]) + tf, symbol=self.cfg["symbol"])
+            if r.get("timeframe") == self.timeframe and r.get("target_exposure") is not None
+        ]
         self.replayed = len(rows)
         if not rows:
             return exposure, reason

@@ -75,14 +75,20 @@ def render_report(rep: Mapping[str, Any], equity: np.ndarray | None = None) -> s
         "",
     ]
     rows = [
-        ("Final equity", _num(m["final_equity"], "{:,.2f}")), ("Total return", _pct(m["total_return"])),
-        ("CAGR", _pct(m["cagr"])), ("Max drawdown", _pct(m["max_drawdown"])),
-        ("Sharpe", _num(m["sharpe"])), ("Sortino", _num(m["sortino"])), ("Calmar", _num(m["calmar"])),
+        ("Final equity", _num(m["final_equity"], "{:,.2f}")),
+        ("Total return", _pct(m["total_return"])),
+        ("CAGR", _pct(m["cagr"])),
+        ("Max drawdown", _pct(m["max_drawdown"])),
+        ("Sharpe", _num(m["sharpe"])),
+        ("Sortino", _num(m["sortino"])),
+        ("Calmar", _num(m["calmar"])),
         ("Profit factor", _num(m["profit_factor"])),
         ("Win rate", "n/a" if m["win_rate"] is None else f"{m['win_rate'] * 100:.1f}%"),
         ("Avg win / loss", f"{_num(m['avg_win'], '{:,.2f}')} / {_num(m['avg_loss'], '{:,.2f}')}"),
-        ("Trades", str(m["trades"])), ("Exposure", "n/a" if m["exposure"] is None else f"{m['exposure'] * 100:.1f}%"),
-        ("Fees paid", _num(m["fees"], "{:,.2f}")), ("Funding paid", _num(m["funding"], "{:,.2f}")),
+        ("Trades", str(m["trades"])),
+        ("Exposure", "n/a" if m["exposure"] is None else f"{m['exposure'] * 100:.1f}%"),
+        ("Fees paid", _num(m["fees"], "{:,.2f}")),
+        ("Funding paid", _num(m["funding"], "{:,.2f}")),
         ("Liquidations", str(m["liquidations"])),
     ]
     if m.get("open_position"):

@@ -96,8 +96,9 @@ class EmaCross:
 
     name = "ema_cross"
 
-    def __init__(self, fast: int = 12, slow: int = 26, stop_pct: float | None = None,
-                 take_pct: float | None = None) -> None:
+    def __init__(
+        self, fast: int = 12, slow: int = 26, stop_pct: float | None = None, take_pct: float | None = None
+    ) -> None:
         if not 1 <= fast < slow:
             raise ValueError(f"need 1 <= fast < slow, got fast={fast} slow={slow}")
         self.fast, self.slow, self.stop_pct, self.take_pct = int(fast), int(slow), stop_pct, take_pct

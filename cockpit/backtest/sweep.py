@@ -24,8 +24,17 @@ from cockpit.backtest.metrics import compute_metrics
 from cockpit.backtest.signals import Signals, as_signals
 from cockpit.domain.settings import Config
 
-HIGHER_IS_BETTER = {"sharpe", "sortino", "calmar", "total_return", "cagr", "profit_factor", "win_rate",
-                    "max_drawdown", "final_equity"}
+HIGHER_IS_BETTER = {
+    "sharpe",
+    "sortino",
+    "calmar",
+    "total_return",
+    "cagr",
+    "profit_factor",
+    "win_rate",
+    "max_drawdown",
+    "final_equity",
+}
 
 
 class SweepCancelled(Exception):
@@ -131,9 +140,18 @@ def _run_window(arrays, sig: Signals, a: int, b: int, w) -> dict[str, Any]:
     pnl = res.extra["pnl"]
     exposure = float(np.count_nonzero(res.position) / len(res.position)) if len(res.position) else None
     ts = bars["timestamp"]
-    m = compute_metrics(res.equity, pnl, capital=w["settings"].capital, tf_ms=w["tf_ms"], start_ms=int(ts[0]),
-                        end_ms=int(ts[-1]), fees=res.fees, funding=res.funding, liquidations=res.liquidations,
-                        exposure=exposure)
+    m = compute_metrics(
+        res.equity,
+        pnl,
+        capital=w["settings"].capital,
+        tf_ms=w["tf_ms"],
+        start_ms=int(ts[0]),
+        end_ms=int(ts[-1]),
+        fees=res.fees,
+        funding=res.funding,
+        liquidations=res.liquidations,
+        exposure=exposure,
+    )
     return m
 
 
@@ -153,10 +171,24 @@ def _windows(i0: int, n: int, k: int) -> tuple[dict[str, tuple[int, int]], list[
     return wins, folds
 
 
-def run_sweep(cfg: Config, ds, req: SweepRequest, *, progress: Callable[[int, int], None] | None = None,
-              cancel: threading.Event | None = None, store=None) -> dict[str, Any]:
-    from cockpit.backtest.api import (BacktestRequest, build_strategy, funding_series, load_range, parse_date,
-                                      settings_from_config, strategy_warmup)
+def run_sweep(
+    cfg: Config,
+    ds,
+    req: SweepRequest,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: threading.Event | None = None,
+    store=None,
+) -> dict[str, Any]:
+    from cockpit.backtest.api import (
+        BacktestRequest,
+        build_strategy,
+        funding_series,
+        load_range,
+        parse_date,
+        settings_from_config,
+        strategy_warmup,
+    )
     from cockpit.domain.market import timeframe_ms
 
     t0 = time.perf_counter()
@@ -166,25 +198,45 @@ def run_sweep(cfg: Config, ds, req: SweepRequest, *, progress: Callable[[int, in
         raise ValueError(f"--metric: expected one of {', '.join(sorted(HIGHER_IS_BETTER))}, got {req.metric!r}")
     tf_ms = timeframe_ms(req.timeframe)
     symbol = cfg["symbol"]
-    breq = BacktestRequest(strategy=req.strategy, timeframe=req.timeframe, start=req.start, end=req.end,
-                           capital=req.capital, fee=req.fee, slippage_bps=req.slippage_bps, leverage=req.leverage,
-                           csv=req.csv)
+    breq = BacktestRequest(
+        strategy=req.strategy,
+        timeframe=req.timeframe,
+        start=req.start,
+        end=req.end,
+        capital=req.capital,
+        fee=req.fee,
+        slippage_bps=req.slippage_bps,
+        leverage=req.leverage,
+        csv=req.csv,
+    )
     probe, _ = build_strategy(cfg, req.strategy, {**req.params}, req.timeframe)
     # Warm-up for the longest period in the grid too, not only the probe's parameters.
-    warm = max(strategy_warmup(probe), 3 * max([v for vs in req.grid.values() for v in vs if isinstance(v, int)] or [0]))
+    warm = max(
+        strategy_warmup(probe), 3 * max([v for vs in req.grid.values() for v in vs if isinstance(v, int)] or [0])
+    )
     start, end = parse_date(req.start), parse_date(req.end, end=True)
-    arrays, i0 = load_range(ds, symbol, req.timeframe, start, end, warm, csv=req.csv, min_bars=2,
-                            where="for the sweep range")
+    arrays, i0 = load_range(
+        ds, symbol, req.timeframe, start, end, warm, csv=req.csv, min_bars=2, where="for the sweep range"
+    )
     n = len(arrays["timestamp"])
-    funding, funding_src = funding_series(cfg, ds if not req.csv else None, breq, symbol, arrays["timestamp"],
-                                          arrays["open"])
+    funding, funding_src = funding_series(
+        cfg, ds if not req.csv else None, breq, symbol, arrays["timestamp"], arrays["open"]
+    )
     settings = settings_from_config(cfg, breq)
     wins, folds = _windows(i0, n, req.walk_forward)
     keys = list(req.grid)
     points = [dict(req.params, **dict(zip(keys, combo))) for combo in itertools.product(*(req.grid[k] for k in keys))]
-    payload = {"cfg": {k: v for k, v in cfg.items()}, "strategy": req.strategy, "timeframe": req.timeframe,
-               "arrays": arrays, "windows": wins, "settings": settings, "funding": funding, "tf_ms": tf_ms,
-               "size_by_strength": cfg["backtest"]["size_by_strength"]}
+    payload = {
+        "cfg": {k: v for k, v in cfg.items()},
+        "strategy": req.strategy,
+        "timeframe": req.timeframe,
+        "arrays": arrays,
+        "windows": wins,
+        "settings": settings,
+        "funding": funding,
+        "tf_ms": tf_ms,
+        "size_by_strength": cfg["backtest"]["size_by_strength"],
+    }
     auto = req.workers is None and not cfg["backtest"]["workers"]
     workers = req.workers if req.workers is not None else (cfg["backtest"]["workers"] or os.cpu_count() or 1)
     workers = max(1, min(int(workers), len(points)))
@@ -210,8 +262,13 @@ def run_sweep(cfg: Config, ds, req: SweepRequest, *, progress: Callable[[int, in
         else:
             done = len(results)
             executor = f"in process for {done} points, then a local process pool"
-            results += _pool_map(payload, points[done:], workers, cancel,
-                                 (lambda k, m: progress(done + k, len(points))) if progress else None)
+            results += _pool_map(
+                payload,
+                points[done:],
+                workers,
+                cancel,
+                (lambda k, m: progress(done + k, len(points))) if progress else None,
+            )
     elif req.dask is not None:
         results, workers = _run_dask(req.dask, payload, points, progress, cancel)
         executor = f"dask {req.dask if isinstance(req.dask, str) else 'client'}"
@@ -226,16 +283,37 @@ def run_sweep(cfg: Config, ds, req: SweepRequest, *, progress: Callable[[int, in
         if best is None:
             continue
         a, b = wins[oos_key]
-        wf.append({"fold": f + 1, "params": best["params"], "in_sample": best["windows"][is_key],
-                   "out_of_sample": best["windows"][oos_key],
-                   "oos_start": int(arrays["timestamp"][a]), "oos_end": int(arrays["timestamp"][b - 1])})
+        wf.append(
+            {
+                "fold": f + 1,
+                "params": best["params"],
+                "in_sample": best["windows"][is_key],
+                "out_of_sample": best["windows"][oos_key],
+                "oos_start": int(arrays["timestamp"][a]),
+                "oos_end": int(arrays["timestamp"][b - 1]),
+            }
+        )
     oos_growth = float(np.prod([1 + w["out_of_sample"]["total_return"] for w in wf])) - 1 if wf else None
-    out = {"strategy": req.strategy, "timeframe": req.timeframe, "metric": req.metric, "symbol": symbol,
-           "start": int(arrays["timestamp"][i0]), "end": int(arrays["timestamp"][-1]), "bars": n - i0,
-           "grid": req.grid, "points": len(points), "workers": workers, "executor": executor, "funding_source": funding_src,
-           "ranked": [{"params": r["params"], "metrics": r["windows"]["full"]} for r in ranked],
-           "errors": [r for r in results if "error" in r], "walk_forward": wf,
-           "walk_forward_oos_return": oos_growth, "elapsed_s": time.perf_counter() - t0, "result_ids": []}
+    out = {
+        "strategy": req.strategy,
+        "timeframe": req.timeframe,
+        "metric": req.metric,
+        "symbol": symbol,
+        "start": int(arrays["timestamp"][i0]),
+        "end": int(arrays["timestamp"][-1]),
+        "bars": n - i0,
+        "grid": req.grid,
+        "points": len(points),
+        "workers": workers,
+        "executor": executor,
+        "funding_source": funding_src,
+        "ranked": [{"params": r["params"], "metrics": r["windows"]["full"]} for r in ranked],
+        "errors": [r for r in results if "error" in r],
+        "walk_forward": wf,
+        "walk_forward_oos_return": oos_growth,
+        "elapsed_s": time.perf_counter() - t0,
+        "result_ids": [],
+    }
     if store is not None and req.save:
         out["result_ids"] = _save(store, out, settings)
     return out
@@ -264,8 +342,9 @@ def _pool_map(payload, points, workers, cancel, progress) -> list[dict[str, Any]
     import multiprocessing as mp
 
     results: list[dict[str, Any]] = []
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
-                             initargs=(payload,)) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_init_worker, initargs=(payload,)
+    ) as pool:
         futs = [pool.submit(_evaluate, p) for p in points]
         for i, f in enumerate(futs):
             if cancel is not None and cancel.is_set():
@@ -314,14 +393,37 @@ def _save(db, out: dict[str, Any], settings: EngineSettings) -> list[int]:
     ids = []
     for rank, r in enumerate(out["ranked"], 1):
         ptxt = ",".join(f"{k}={v}" for k, v in r["params"].items())
-        config = {"name": f"sweep {out['strategy']} {out['timeframe']} #{rank} ({ptxt})", "symbol": out["symbol"],
-                  "timeframe": out["timeframe"], "start_time": out["start"], "end_time": out["end"],
-                  "initial_capital": settings.capital, "commission_rate": settings.taker_fee,
-                  "strategy": out["strategy"], "strategy_params": {**r["params"], "_settings": asdict(settings),
-                                                                   "_engine": "fast", "_sweep_rank": rank,
-                                                                   "_sweep_metric": out["metric"]},
-                  "slippage_bps": settings.slippage_bps, "leverage": settings.leverage}
+        config = {
+            "name": f"sweep {out['strategy']} {out['timeframe']} #{rank} ({ptxt})",
+            "symbol": out["symbol"],
+            "timeframe": out["timeframe"],
+            "start_time": out["start"],
+            "end_time": out["end"],
+            "initial_capital": settings.capital,
+            "commission_rate": settings.taker_fee,
+            "strategy": out["strategy"],
+            "strategy_params": {
+                **r["params"],
+                "_settings": asdict(settings),
+                "_engine": "fast",
+                "_sweep_rank": rank,
+                "_sweep_metric": out["metric"],
+            },
+            "slippage_bps": settings.slippage_bps,
+            "leverage": settings.leverage,
+        }
         metrics = dict(r["metrics"], sweep_rank=rank, walk_forward=out["walk_forward"] if rank == 1 else None)
-        ids.append(save_backtest(db, config=config, metrics=metrics, equity_curve=[], trade_log=[], orders=[],
-                                 positions=[], decisions=[], status="sweep"))
+        ids.append(
+            save_backtest(
+                db,
+                config=config,
+                metrics=metrics,
+                equity_curve=[],
+                trade_log=[],
+                orders=[],
+                positions=[],
+                decisions=[],
+                status="sweep",
+            )
+        )
     return ids

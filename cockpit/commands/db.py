@@ -23,7 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--timeframes", help="comma-separated timeframes (default: config timeframes)")
     r.add_argument("--dry-run", action="store_true", help="only list the gaps")
     r.set_defaults(func=run_repair)
-    c = dsub.add_parser("copy", help="copy a whole database (SQLite <-> PostgreSQL), verified by row counts and checksums")
+    c = dsub.add_parser(
+        "copy", help="copy a whole database (SQLite <-> PostgreSQL), verified by row counts and checksums"
+    )
     c.add_argument("--from", dest="src", help="source database URL (default: database.url)")
     c.add_argument("--to", dest="dst", required=True, help="target URL, e.g. postgresql://cockpit@db.internal/cockpit")
     c.add_argument("--batch", type=int, default=5000, help="rows per read/insert batch (default 5000)")
@@ -63,8 +65,10 @@ def run_stats(args: argparse.Namespace, ctx) -> int:
         return 0
     print(f"{'symbol':<16} {'tf':<4} {'rows':>9}  {'first (UTC)':<16}  {'last (UTC)':<16}  {'gaps':>6}")
     for r in rows:
-        print(f"{r['symbol']:<16} {r['timeframe']:<4} {r['rows']:>9}  {_iso(r['first']):<16}  {_iso(r['last']):<16}  "
-              f"{r['gaps'] if r['gaps'] is not None else '?':>6}")
+        print(
+            f"{r['symbol']:<16} {r['timeframe']:<4} {r['rows']:>9}  {_iso(r['first']):<16}  {_iso(r['last']):<16}  "
+            f"{r['gaps'] if r['gaps'] is not None else '?':>6}"
+        )
     return 0
 
 
@@ -129,8 +133,10 @@ def run_copy(args: argparse.Namespace, ctx) -> int:
     print(f"{redact_url(src_url)} -> {redact_url(args.dst)}")
     print(f"{'table':<24} {'rows':>10} {'target rows':>11}  {'checksum (source)':<32}  {'checksum (target)':<32}  ok")
     for r in report:
-        print(f"{r.table:<24} {r.source_rows:>10} {r.target_rows:>11}  {r.source_checksum}  {r.target_checksum}  "
-              f"{'yes' if r.ok else 'NO'}")
+        print(
+            f"{r.table:<24} {r.source_rows:>10} {r.target_rows:>11}  {r.source_checksum}  {r.target_checksum}  "
+            f"{'yes' if r.ok else 'NO'}"
+        )
     bad = [r.table for r in report if not r.ok]
     total = sum(r.target_rows for r in report)
     if bad:

@@ -40,11 +40,15 @@ def run_status(args: argparse.Namespace, ctx) -> int:
         return 0
     age = time.time() - (beat.get("wall_ms") or 0) / 1000
     pos = beat.get("position") or {}
-    print(f"engine     {'running' if running else 'not running'} (state {beat.get('state')}, "
-          f"last heartbeat {age:.0f}s ago)")
+    print(
+        f"engine     {'running' if running else 'not running'} (state {beat.get('state')}, "
+        f"last heartbeat {age:.0f}s ago)"
+    )
     print(f"clock      {beat.get('ts_utc')}  mode {beat.get('mode')}  speed {beat.get('speed')}")
     print(f"equity     {money(beat.get('equity'))}")
     print(f"position   {pos.get('side', 'flat')} {pos.get('size', 0)}")
     print(f"decision   last id {beat.get('last_decision_id')}  lag {beat.get('lag_ms')} ms")
-    print(f"approvals  {beat.get('pending_approvals')} pending   kill switch {'ON' if beat.get('kill_switch') else 'off'}")
+    print(
+        f"approvals  {beat.get('pending_approvals')} pending   kill switch {'ON' if beat.get('kill_switch') else 'off'}"
+    )
     return 0 if running else 3

@@ -17,21 +17,32 @@ if TYPE_CHECKING:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("ingest", help="import candles or funding from a CSV file, or from an exchange",
-                       description="Import idempotently. --csv FILE / --funding-csv FILE import one file in one "
-                       "transaction (a bad row aborts it, naming the line; rows that differ from stored ones abort "
-                       "it unless --overwrite); --exchange backfills/updates through ccxt.")
+    p = sub.add_parser(
+        "ingest",
+        help="import candles or funding from a CSV file, or from an exchange",
+        description="Import idempotently. --csv FILE / --funding-csv FILE import one file in one "
+        "transaction (a bad row aborts it, naming the line; rows that differ from stored ones abort "
+        "it unless --overwrite); --exchange backfills/updates through ccxt.",
+    )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--csv", metavar="FILE", help="CSV with header timestamp,open,high,low,close,volume (epoch ms)")
-    src.add_argument("--funding-csv", metavar="FILE",
-                     help="CSV with header timestamp,funding_rate (epoch ms of each 8h settlement; rate as a fraction)")
-    src.add_argument("--exchange", choices=("sim", "okx-demo", "okx-live"), help="ingest through ccxt from this exchange")
+    src.add_argument(
+        "--funding-csv",
+        metavar="FILE",
+        help="CSV with header timestamp,funding_rate (epoch ms of each 8h settlement; rate as a fraction)",
+    )
+    src.add_argument(
+        "--exchange", choices=("sim", "okx-demo", "okx-live"), help="ingest through ccxt from this exchange"
+    )
     p.add_argument("--timeframe", help="timeframe of the CSV rows (15m, 1h, 4h, 1d)")
     p.add_argument("--timeframes", help="comma-separated timeframes for --exchange (default: config timeframes)")
     p.add_argument("--since", help="backfill start date YYYY-MM-DD for --exchange")
     p.add_argument("--symbol", help="symbol (default: config symbol)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace stored rows that differ from the file's (default: refuse the import and count them)")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace stored rows that differ from the file's (default: refuse the import and count them)",
+    )
     p.set_defaults(func=run_ingest)
 
 
@@ -41,8 +52,7 @@ def _claim(db, cfg: Config, venue: str, *, record: bool = True, action: str) -> 
     from cockpit.domain.clock import WallClock
 
     try:
-        claim_venue(db, venue, now_ms=WallClock().now_ms(), url=cfg["database"]["url"], action=action,
-                    record=record)
+        claim_venue(db, venue, now_ms=WallClock().now_ms(), url=cfg["database"]["url"], action=action, record=record)
     except VenueMismatch as e:
         return str(e)
     return None
@@ -72,8 +82,10 @@ def run_ingest(args: argparse.Namespace, ctx) -> int:
             print("cockpit ingest: --timeframe is required with --csv", file=sys.stderr)
             return 2
         if args.timeframe not in TIMEFRAME_MS:
-            print(f"cockpit ingest: --timeframe: expected one of {', '.join(TIMEFRAME_MS)}, got {args.timeframe!r}",
-                  file=sys.stderr)
+            print(
+                f"cockpit ingest: --timeframe: expected one of {', '.join(TIMEFRAME_MS)}, got {args.timeframe!r}",
+                file=sys.stderr,
+            )
             return 2
     db = ctx.database()
     refusal = _claim(db, cfg, IMPORT, record=False, action="import CSV data into it")
@@ -87,16 +99,39 @@ def run_ingest(args: argparse.Namespace, ctx) -> int:
         if funding:
             res = import_funding_csv(db, path, symbol=symbol, overwrite=args.overwrite, now_ms=started)
         else:
-            res = import_csv(db, path, symbol=symbol, timeframe=args.timeframe, overwrite=args.overwrite,
-                             now_ms=started)
+            res = import_csv(
+                db, path, symbol=symbol, timeframe=args.timeframe, overwrite=args.overwrite, now_ms=started
+            )
     except CsvImportError as e:
-        record_run(db, source=f"csv:{path}", symbol=symbol, timeframe=timeframe, data_type=data_type,
-                   started_at=started, ended_at=clock.now_ms(), rows=0, status="failed", error=str(e))
-        print(f"cockpit ingest: {e}{'' if 'nothing was imported' in str(e) else '; nothing was imported'}",
-              file=sys.stderr)
+        record_run(
+            db,
+            source=f"csv:{path}",
+            symbol=symbol,
+            timeframe=timeframe,
+            data_type=data_type,
+            started_at=started,
+            ended_at=clock.now_ms(),
+            rows=0,
+            status="failed",
+            error=str(e),
+        )
+        print(
+            f"cockpit ingest: {e}{'' if 'nothing was imported' in str(e) else '; nothing was imported'}",
+            file=sys.stderr,
+        )
         return 1
-    record_run(db, source=f"csv:{path}", symbol=symbol, timeframe=timeframe, data_type=data_type,
-               started_at=started, ended_at=clock.now_ms(), rows=res.rows_inserted, status="success", error=None)
+    record_run(
+        db,
+        source=f"csv:{path}",
+        symbol=symbol,
+        timeframe=timeframe,
+        data_type=data_type,
+        started_at=started,
+        ended_at=clock.now_ms(),
+        rows=res.rows_inserted,
+        status="success",
+        error=None,
+    )
     _claim(db, cfg, IMPORT, action="import CSV data into it")
     what = "funding rates" if funding else args.timeframe
     replaced = f"; replaced {res.rows_replaced} stored rows that differed (--overwrite)" if res.rows_replaced else ""
@@ -143,8 +178,12 @@ def run_exchange_ingest(args, ctx) -> int:
         if since is None:
             since = now - int(cfg["exchange"]["backfill_days"]) * 86_400_000
         steps = [ing.backfill_candles(tf, since, now=now) for tf in tfs]
-        steps += [ing.ingest_funding(since), ing.ingest_snapshot(), ing.ingest_open_interest(),
-                  ing.ingest_long_short(max(since, now - 30 * 86_400_000))]
+        steps += [
+            ing.ingest_funding(since),
+            ing.ingest_snapshot(),
+            ing.ingest_open_interest(),
+            ing.ingest_long_short(max(since, now - 30 * 86_400_000)),
+        ]
     finally:
         close()
     print(f"ingest from {mode} ({ing.symbol}):")

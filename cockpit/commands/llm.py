@@ -68,8 +68,11 @@ def run_test(args: argparse.Namespace, ctx) -> int:
         print(f"cockpit llm test: {e}", file=sys.stderr)
         return 2
     if client is None:  # llm.provider is none
-        print("llm.provider is none: the offline selector (the scorer) decides; nothing to test.\n"
-              "Set llm.provider (deepseek, qwen, openai-compatible, local) or pass --base-url.", file=sys.stderr)
+        print(
+            "llm.provider is none: the offline selector (the scorer) decides; nothing to test.\n"
+            "Set llm.provider (deepseek, qwen, openai-compatible, local) or pass --base-url.",
+            file=sys.stderr,
+        )
         return 2
     ds, store, clock = DataService(ctx.database()), _store(ctx), WallClock()
     engine = PortfolioDecisionEngine(cfg, ds, store, clock, llm=client)
@@ -81,23 +84,32 @@ def run_test(args: argparse.Namespace, ctx) -> int:
     now = clock.now_ms()
     # No live strategies here: every enabled strategy is shown flat, so the reply tests the plumbing.
     names = engine.enabled_names()
-    signals = {n: StrategySignal(n, Direction.FLAT, 0.0, None, None, None, "llm test: no live signal", now)
-               for n in names}
+    signals = {
+        n: StrategySignal(n, Direction.FLAT, 0.0, None, None, None, "llm test: no live signal", now) for n in names
+    }
     scores = engine.scorer.score(names, Regime.UNKNOWN)
     offline = engine.scheduler.allocate({n: s.score for n, s in scores.items()})
     snap = engine.snapshot(now, Regime.UNKNOWN.value, signals, names, scores, {}, None, None)
     if args.show_prompt:
         for m in prompt.render(snap):
             print(f"===== {m['role']} =====\n{m['content']}\n")
-    sel = LLMSelector(cfg, ds, store, clock, client).select(now_ms=now, snap=snap, enabled=names, offline=offline,
-                                                            prompt=prompt)
+    sel = LLMSelector(cfg, ds, store, clock, client).select(
+        now_ms=now, snap=snap, enabled=names, offline=offline, prompt=prompt
+    )
     run = ds.llm_run(sel.llm_run_id) if sel.llm_run_id else None
-    out = {"provider": client.provider, "model": client.model, "base_url": client.base_url,
-           "selector": sel.selector, "fallback_reason": sel.fallback_reason,
-           "weights": {k: round(v, 4) for k, v in sel.raw.items()}, "confidence": sel.confidence,
-           "rationale": sel.rationale, "llm_run_id": sel.llm_run_id,
-           "latency_ms": run["latency_ms"] if run else None,
-           "tokens": (run["prompt_tokens"] or 0) + (run["completion_tokens"] or 0) if run else None}
+    out = {
+        "provider": client.provider,
+        "model": client.model,
+        "base_url": client.base_url,
+        "selector": sel.selector,
+        "fallback_reason": sel.fallback_reason,
+        "weights": {k: round(v, 4) for k, v in sel.raw.items()},
+        "confidence": sel.confidence,
+        "rationale": sel.rationale,
+        "llm_run_id": sel.llm_run_id,
+        "latency_ms": run["latency_ms"] if run else None,
+        "tokens": (run["prompt_tokens"] or 0) + (run["completion_tokens"] or 0) if run else None,
+    }
     if args.json:
         print(json.dumps(out, indent=2))
     else:
@@ -106,8 +118,11 @@ def run_test(args: argparse.Namespace, ctx) -> int:
             print(f"llm run {run['id']}: {run['status']}, {run['latency_ms']} ms, {out['tokens']} tokens")
         # Model text reaches the terminal only cleaned of escape sequences and marked as the model's words.
         if sel.selector == "llm":
-            print("reply valid: " + ", ".join(f"{k} {v:.2f}" for k, v in sel.raw.items())
-                  + f"; confidence {sel.confidence:.2f}\nrationale: {model_says(sel.rationale)}")
+            print(
+                "reply valid: "
+                + ", ".join(f"{k} {v:.2f}" for k, v in sel.raw.items())
+                + f"; confidence {sel.confidence:.2f}\nrationale: {model_says(sel.rationale)}"
+            )
         else:
             print(f"reply NOT usable -> fallback: {clean_text(sel.fallback_reason)}")
             if sel.llm_response:
@@ -149,9 +164,11 @@ def run_runs(args: argparse.Namespace, ctx) -> int:
     print(f"{'id':>5}  {'time (UTC)':<19}  {'status':<9} {'model':<16} {'ms':>6} {'tokens':>7}  error")
     for r in rows:
         tokens = (r["prompt_tokens"] or 0) + (r["completion_tokens"] or 0)
-        print(f"{r['id']:>5}  {_iso(r['timestamp']):<19}  {r['status'] or '-':<9} {(r['model'] or '-')[:16]:<16} "
-              f"{r['latency_ms'] if r['latency_ms'] is not None else '-':>6} {tokens:>7}  "
-              f"{clean_text(r['error'] or '', max_chars=80)}")
+        print(
+            f"{r['id']:>5}  {_iso(r['timestamp']):<19}  {r['status'] or '-':<9} {(r['model'] or '-')[:16]:<16} "
+            f"{r['latency_ms'] if r['latency_ms'] is not None else '-':>6} {tokens:>7}  "
+            f"{clean_text(r['error'] or '', max_chars=80)}"
+        )
     return 0
 
 
@@ -168,8 +185,11 @@ def run_serve_local(args: argparse.Namespace, ctx) -> int:
     except LocalLLMUnavailable as e:
         print(f"cockpit llm serve-local: {e}", file=sys.stderr)
         return 2
-    print(f"ready. Use it with:\n  COCKPIT__LLM__PROVIDER=local COCKPIT__LLM__BASE_URL={srv.base_url} "
-          f"COCKPIT__LLM__MODEL={srv.model_name} cockpit llm test\nCtrl-C stops it.", flush=True)
+    print(
+        f"ready. Use it with:\n  COCKPIT__LLM__PROVIDER=local COCKPIT__LLM__BASE_URL={srv.base_url} "
+        f"COCKPIT__LLM__MODEL={srv.model_name} cockpit llm test\nCtrl-C stops it.",
+        flush=True,
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

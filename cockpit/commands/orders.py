@@ -19,8 +19,18 @@ from typing import Any
 
 from cockpit.domain import approval
 
-STATUSES = ("new", "pending_approval", "approved", "submitted", "partially_filled", "filled", "rejected",
-            "canceled", "expired", "failed")
+STATUSES = (
+    "new",
+    "pending_approval",
+    "approved",
+    "submitted",
+    "partially_filled",
+    "filled",
+    "rejected",
+    "canceled",
+    "expired",
+    "failed",
+)
 STATUS_ALIASES = {"pending": "pending_approval", "open": None, "partial": "partially_filled", "cancelled": "canceled"}
 OPEN = ("new", "pending_approval", "approved", "submitted", "partially_filled")
 
@@ -40,9 +50,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     sh.add_argument("--json", action="store_true", help="print JSON")
     sh.set_defaults(func=run_show)
 
-    for name, helptext in (("approve", "approve a pending order (the engine re-checks risk, then sends it)"),
-                           ("reject", "reject a pending order"),
-                           ("cancel", "cancel an order that is pending, approved or working on the exchange")):
+    for name, helptext in (
+        ("approve", "approve a pending order (the engine re-checks risk, then sends it)"),
+        ("reject", "reject a pending order"),
+        ("cancel", "cancel an order that is pending, approved or working on the exchange"),
+    ):
         a = osub.add_parser(name, help=helptext)
         a.add_argument("id", type=int, help="order id (see `cockpit orders list`)")
         if name == "reject":
@@ -52,13 +64,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         _wait_arg(a)
         a.set_defaults(func=run_order_command, command=name)
 
-    c = osub.add_parser("confirm-position", help="trust the exchange's position when it and the ledger (our "
-                        "recorded fills) disagree and new entries are held; check the exchange first")
+    c = osub.add_parser(
+        "confirm-position",
+        help="trust the exchange's position when it and the ledger (our "
+        "recorded fills) disagree and new entries are held; check the exchange first",
+    )
     _wait_arg(c)
     c.set_defaults(func=run_confirm_position)
 
-    k = sub.add_parser("kill", help="kill switch: cancel open orders, close the position, halt new entries "
-                                    "(persists until `cockpit kill --clear`)")
+    k = sub.add_parser(
+        "kill",
+        help="kill switch: cancel open orders, close the position, halt new entries "
+        "(persists until `cockpit kill --clear`)",
+    )
     k.add_argument("--clear", action="store_true", help="clear the kill switch (and a drawdown halt)")
     k.add_argument("--reason", default="", help="optional note")
     _wait_arg(k)
@@ -66,8 +84,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _wait_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--wait", type=float, default=10.0, metavar="SECONDS",
-                   help="how long to wait for a running engine to execute it (default 10; 0 = just queue)")
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="how long to wait for a running engine to execute it (default 10; 0 = just queue)",
+    )
 
 
 def _now_ms() -> int:
@@ -128,8 +151,11 @@ def run_list(args: argparse.Namespace, ctx) -> int:
         else:
             status = STATUS_ALIASES.get(s, s)
             if status not in STATUSES:
-                print(f"cockpit orders list: unknown status {args.status!r}; allowed: pending, open, "
-                      + ", ".join(STATUSES), file=sys.stderr)
+                print(
+                    f"cockpit orders list: unknown status {args.status!r}; allowed: pending, open, "
+                    + ", ".join(STATUSES),
+                    file=sys.stderr,
+                )
                 return 1
     ds = DataService()
     rows = ds.orders(status=status, limit=max(1, args.limit))
@@ -145,8 +171,10 @@ def run_list(args: argparse.Namespace, ctx) -> int:
     if not rows:
         print("no orders" + (f" with status {args.status}" if args.status else ""))
         return 0
-    print(f"{'id':>5}  {'status':<16} {'side':<4} {'type':<6} {'amount':>9} {'filled':>9} {'price':>9} "
-          f"{'stop':>9} {'take':>9}  {'updated (UTC)':<19}  note")
+    print(
+        f"{'id':>5}  {'status':<16} {'side':<4} {'type':<6} {'amount':>9} {'filled':>9} {'price':>9} "
+        f"{'stop':>9} {'take':>9}  {'updated (UTC)':<19}  note"
+    )
     for r in rows:
         note = []
         if r.get("reduce_only"):
@@ -162,9 +190,11 @@ def run_list(args: argparse.Namespace, ctx) -> int:
         if isinstance(ra, dict) and ra.get("status") in ("reduced", "rejected"):
             note.append(f"risk {ra['status']}" + (f": {ra['reasons'][0]}" if ra.get("reasons") else ""))
         price = r.get("average_price") or r.get("price")
-        print(f"{r['id']:>5}  {r['status']:<16} {r['side']:<4} {r['type']:<6} {_fmt(r['amount']):>9} "
-              f"{_fmt(r.get('filled')):>9} {_fmt(price, '.1f'):>9} {_fmt(r.get('stop_loss'), '.1f'):>9} "
-              f"{_fmt(r.get('take_profit'), '.1f'):>9}  {_iso(r.get('updated_at')):<19}  {'; '.join(note)}")
+        print(
+            f"{r['id']:>5}  {r['status']:<16} {r['side']:<4} {r['type']:<6} {_fmt(r['amount']):>9} "
+            f"{_fmt(r.get('filled')):>9} {_fmt(price, '.1f'):>9} {_fmt(r.get('stop_loss'), '.1f'):>9} "
+            f"{_fmt(r.get('take_profit'), '.1f'):>9}  {_iso(r.get('updated_at')):<19}  {'; '.join(note)}"
+        )
     return 0
 
 
@@ -182,12 +212,18 @@ def run_show(args: argparse.Namespace, ctx) -> int:
     if args.json:
         print(json.dumps({"order": row, "events": events, "fills": fills}, indent=2, default=str))
         return 0
-    print(f"order {row['id']}  {row['status']}  {row['side']} {row['amount']:g} {row['symbol']} {row['type']}"
-          f"{' reduce-only' if row.get('reduce_only') else ''}")
-    print(f"  client id {row['client_order_id']}  exchange id {row.get('exchange_order_id') or '-'}"
-          f"  decision {row.get('decision_id') or '-'} leg {row.get('leg')}")
-    print(f"  stop {_fmt(row.get('stop_loss'))}  take {_fmt(row.get('take_profit'))}  leverage {_fmt(row.get('leverage'))}"
-          f"  filled {_fmt(row.get('filled'))} @ {_fmt(row.get('average_price'))}  fee {_fmt(row.get('fee'))}")
+    print(
+        f"order {row['id']}  {row['status']}  {row['side']} {row['amount']:g} {row['symbol']} {row['type']}"
+        f"{' reduce-only' if row.get('reduce_only') else ''}"
+    )
+    print(
+        f"  client id {row['client_order_id']}  exchange id {row.get('exchange_order_id') or '-'}"
+        f"  decision {row.get('decision_id') or '-'} leg {row.get('leg')}"
+    )
+    print(
+        f"  stop {_fmt(row.get('stop_loss'))}  take {_fmt(row.get('take_profit'))}  leverage {_fmt(row.get('leverage'))}"
+        f"  filled {_fmt(row.get('filled'))} @ {_fmt(row.get('average_price'))}  fee {_fmt(row.get('fee'))}"
+    )
     if row.get("decided_by"):
         print(f"  decided by {row['decided_by']} at {_iso(row.get('decided_at'))}")
     ra = row.get("risk_assessment")
@@ -200,15 +236,16 @@ def run_show(args: argparse.Namespace, ctx) -> int:
     for e in events:
         print(f"    {_iso(e['timestamp'])}  {e['status']:<16} {e.get('message') or ''}")
     for f in fills:
-        print(f"  fill {f.get('exchange_trade_id')}: {f['side']} {f['amount']:g} @ {f['price']:g} fee {_fmt(f.get('fee'))}")
+        print(
+            f"  fill {f.get('exchange_trade_id')}: {f['side']} {f['amount']:g} @ {f['price']:g} fee {_fmt(f.get('fee'))}"
+        )
     return 0
 
 
 # ---------------------------------------------------------------------------- commands
 
 
-def _submit_and_wait(ctx, command: str, *, order_id: int | None, payload: dict[str, Any] | None,
-                     wait_s: float) -> int:
+def _submit_and_wait(ctx, command: str, *, order_id: int | None, payload: dict[str, Any] | None, wait_s: float) -> int:
     from cockpit.data import DataService
     from cockpit.data.operator import operator_identity, submit_command
 
@@ -223,8 +260,10 @@ def _submit_and_wait(ctx, command: str, *, order_id: int | None, payload: dict[s
         print(f"queued {what} as operator command #{cid} (by {who})")
         return 0
     if not _engine_running(ctx):
-        print(f"queued {what} as operator command #{cid} (by {who}); no engine is running on this database, "
-              "so it runs when the engine starts")
+        print(
+            f"queued {what} as operator command #{cid} (by {who}); no engine is running on this database, "
+            "so it runs when the engine starts"
+        )
         return 0
     ds = DataService()
     deadline = time.monotonic() + wait_s
@@ -238,9 +277,12 @@ def _submit_and_wait(ctx, command: str, *, order_id: int | None, payload: dict[s
             print(f"{what}: refused by the engine - {r.get('result') or 'failed'}", file=sys.stderr)
             return 1
         time.sleep(0.1)
-    print(f"queued {what} as operator command #{cid} (by {who}); the engine has not executed it within "
-          f"{wait_s:g}s - check `cockpit orders show {order_id}`" if order_id is not None else
-          f"queued {what} as operator command #{cid} (by {who}); not executed within {wait_s:g}s")
+    print(
+        f"queued {what} as operator command #{cid} (by {who}); the engine has not executed it within "
+        f"{wait_s:g}s - check `cockpit orders show {order_id}`"
+        if order_id is not None
+        else f"queued {what} as operator command #{cid} (by {who}); not executed within {wait_s:g}s"
+    )
     return 0
 
 

@@ -15,8 +15,9 @@ from typing import Any
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("position", help="close the position or move its stop-loss / take-profit "
-                                        "(executed by the running engine)")
+    p = sub.add_parser(
+        "position", help="close the position or move its stop-loss / take-profit (executed by the running engine)"
+    )
     psub = p.add_subparsers(dest="position_command", metavar="ACTION", required=True)
     sh = psub.add_parser("show", help="the position, realised P&L and the closed trades with their exit reasons")
     sh.add_argument("--trades", type=int, default=20, metavar="N", help="closed trades to list (default 20)")
@@ -38,21 +39,32 @@ def register(sub: argparse._SubParsersAction) -> None:
     orders = sub.choices.get("orders")
     osub = next((a for a in (orders._actions if orders else []) if isinstance(a, argparse._SubParsersAction)), None)
     if osub is not None:
-        ca = osub.add_parser("cancel-all", help="cancel every open order (pending approval, approved or working); "
-                                                "the position and its stop-loss/take-profit stay")
+        ca = osub.add_parser(
+            "cancel-all",
+            help="cancel every open order (pending approval, approved or working); "
+            "the position and its stop-loss/take-profit stay",
+        )
         ca.add_argument("--reason", default="", help="optional note")
         _wait_arg(ca)
         ca.set_defaults(func=run_cancel_all)
 
 
 def _side_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--side", choices=("long", "short"),
-                   help="only if the position is still this side (the engine does nothing otherwise)")
+    p.add_argument(
+        "--side",
+        choices=("long", "short"),
+        help="only if the position is still this side (the engine does nothing otherwise)",
+    )
 
 
 def _wait_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--wait", type=float, default=10.0, metavar="SECONDS",
-                   help="how long to wait for the running engine to execute it (default 10)")
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="how long to wait for the running engine to execute it (default 10)",
+    )
 
 
 def _position_line(ds: Any, symbol: str) -> str:
@@ -73,8 +85,11 @@ def _submit(ctx, command: str, payload: dict[str, Any] | None, wait_s: float, *,
         print(f"cockpit: {e}", file=sys.stderr)
         return 1
     if must_run_now and not _engine_running(ctx):
-        print(f"cockpit: no engine is running on this database: {command.replace('_', ' ')} not queued "
-              "(it would run later, at a price nobody saw); start the engine first", file=sys.stderr)
+        print(
+            f"cockpit: no engine is running on this database: {command.replace('_', ' ')} not queued "
+            "(it would run later, at a price nobody saw); start the engine first",
+            file=sys.stderr,
+        )
         return 1
     return _submit_and_wait(ctx, command, order_id=None, payload=payload, wait_s=max(wait_s, 0.1))
 
@@ -108,20 +123,26 @@ def run_show(args: argparse.Namespace, ctx) -> int:
     elif pos.get("side") not in ("long", "short") or not float(pos.get("size") or 0):
         print(f"position: flat (as of {when(pos['timestamp'])} UTC)")
     else:
-        print(f"position: {pos['side'].upper()} {float(pos['size']):g} BTC @ {float(pos['entry_price'] or 0):,.1f}  "
-              f"mark {float(pos['mark_price'] or 0):,.1f}  uPnL {money(pos.get('unrealized_pnl'))}  "
-              f"liq {'-' if pos.get('liquidation_price') is None else format(float(pos['liquidation_price']), ',.1f')}  "
-              f"funding {money(pos.get('funding_fee'))}  (as of {when(pos['timestamp'])} UTC)")
+        print(
+            f"position: {pos['side'].upper()} {float(pos['size']):g} BTC @ {float(pos['entry_price'] or 0):,.1f}  "
+            f"mark {float(pos['mark_price'] or 0):,.1f}  uPnL {money(pos.get('unrealized_pnl'))}  "
+            f"liq {'-' if pos.get('liquidation_price') is None else format(float(pos['liquidation_price']), ',.1f')}  "
+            f"funding {money(pos.get('funding_fee'))}  (as of {when(pos['timestamp'])} UTC)"
+        )
     print(f"realised since start, after fees: {money(out['realised_after_fees'])} USDT")
     if not trades:
         print("no closed trades")
         return 0
-    print(f"{'closed (UTC)':<16}  {'side':<5} {'size':>8} {'entry':>10} {'exit':>10}  {'exit reason':<16} "
-          f"{'P&L':>9} {'fees':>7} {'funding':>8} {'net':>9}")
+    print(
+        f"{'closed (UTC)':<16}  {'side':<5} {'size':>8} {'entry':>10} {'exit':>10}  {'exit reason':<16} "
+        f"{'P&L':>9} {'fees':>7} {'funding':>8} {'net':>9}"
+    )
     for t in trades:
-        print(f"{when(t['closed_at']):<16}  {t['side']:<5} {t['size']:>8g} {t['entry_price']:>10,.1f} "
-              f"{t['exit_price']:>10,.1f}  {t['exit_reason']:<16} {money(t['pnl']):>9} {t['fees']:>7.2f} "
-              f"{money(t['funding']):>8} {money(t['net']):>9}")
+        print(
+            f"{when(t['closed_at']):<16}  {t['side']:<5} {t['size']:>8g} {t['entry_price']:>10,.1f} "
+            f"{t['exit_price']:>10,.1f}  {t['exit_reason']:<16} {money(t['pnl']):>9} {t['fees']:>7.2f} "
+            f"{money(t['funding']):>8} {money(t['net']):>9}"
+        )
     return 0
 
 
@@ -132,8 +153,10 @@ def run_close(args: argparse.Namespace, ctx) -> int:
     line = _position_line(DataService(), ctx.config["symbol"])
     if not args.yes:
         if not sys.stdin.isatty():
-            print(f"cockpit position close: {line}; add --yes to close it without a terminal to confirm on",
-                  file=sys.stderr)
+            print(
+                f"cockpit position close: {line}; add --yes to close it without a terminal to confirm on",
+                file=sys.stderr,
+            )
             return 1
         answer = input(f"Close the position ({line}) with a reduce-only market order? [y/N] ").strip().lower()
         if answer not in ("y", "yes"):

@@ -33,8 +33,9 @@ def live_phrase(cfg: Config) -> str:
     return f"TRADE LIVE {cfg['symbol']}"
 
 
-def confirm_live(cfg: Config, args: argparse.Namespace, *, stdin: TextIO | None = None,
-                 stderr: TextIO | None = None) -> str | None:
+def confirm_live(
+    cfg: Config, args: argparse.Namespace, *, stdin: TextIO | None = None, stderr: TextIO | None = None
+) -> str | None:
     """None when trading may start; otherwise the reason it may not."""
     if cfg["exchange"]["mode"] != "okx-live":
         return None
@@ -89,8 +90,10 @@ def run_main(args: argparse.Namespace, ctx) -> int:
             api_bind = parse_bind(api_bind)
             keys = api_keys(cfg)  # a key that is too short is refused now, before the engine starts
             if not is_loopback(api_bind[0]) and not keys:
-                raise ApiRefused(f"--api {api_bind[0]}:{api_bind[1]} is not a loopback address: set API keys in "
-                                 f"${cfg['api']['keys_env']} (comma-separated) first")
+                raise ApiRefused(
+                    f"--api {api_bind[0]}:{api_bind[1]} is not a loopback address: set API keys in "
+                    f"${cfg['api']['keys_env']} (comma-separated) first"
+                )
         except ApiRefused as e:
             print(f"cockpit: {e}", file=sys.stderr)
             return 2
@@ -128,8 +131,9 @@ def _start_api(handle: EngineHandle, log: EventLog, cfg: Config, bind: tuple[str
     return server
 
 
-def _run_headless(handle: EngineHandle, log: EventLog, *, run_for: float | None, cfg: Config,
-                  api_bind: tuple[str, int] | None = None) -> int:
+def _run_headless(
+    handle: EngineHandle, log: EventLog, *, run_for: float | None, cfg: Config, api_bind: tuple[str, int] | None = None
+) -> int:
     signals_seen: list[str] = []
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -189,9 +193,12 @@ def _database_refused(e: Exception, cfg: Config) -> int:
 
     if not is_database_failure(e):
         raise e
-    print(f"cockpit: the database {redact_url(cfg['database']['url'])} refuses writes ({type(e).__name__}: {e}); "
-          "the engine cannot record what it does, so it does not start. Check the file's permissions, the free "
-          "disk space, and that no other process holds a write lock.", file=sys.stderr)
+    print(
+        f"cockpit: the database {redact_url(cfg['database']['url'])} refuses writes ({type(e).__name__}: {e}); "
+        "the engine cannot record what it does, so it does not start. Check the file's permissions, the free "
+        "disk space, and that no other process holds a write lock.",
+        file=sys.stderr,
+    )
     return EXIT_FATAL
 
 

@@ -8,16 +8,25 @@ import json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("strategies", help="list the strategy library (enabled, parameters, disabled reason)",
-                       description="List every strategy of the library with its enabled flag, parameters (validated "
-                       "against their declared ranges), required timeframes and, for a disabled one, why.")
+    p = sub.add_parser(
+        "strategies",
+        help="list the strategy library (enabled, parameters, disabled reason)",
+        description="List every strategy of the library with its enabled flag, parameters (validated "
+        "against their declared ranges), required timeframes and, for a disabled one, why.",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--rules", action="store_true", help="also print each strategy's rules")
-    p.add_argument("--signals", action="store_true",
-                   help="also evaluate every enabled strategy on the newest closed bar in the database")
-    p.add_argument("--report", action="store_true",
-                   help="print the technical-analysis report (indicators, patterns, levels, regime) of the database's "
-                   "newest candles as a table (JSON with --json)")
+    p.add_argument(
+        "--signals",
+        action="store_true",
+        help="also evaluate every enabled strategy on the newest closed bar in the database",
+    )
+    p.add_argument(
+        "--report",
+        action="store_true",
+        help="print the technical-analysis report (indicators, patterns, levels, regime) of the database's "
+        "newest candles as a table (JSON with --json)",
+    )
     p.add_argument("--symbol", help="symbol for --signals/--report (default: config symbol)")
     p.set_defaults(func=run_strategies)
 
@@ -66,8 +75,10 @@ def _evaluate(args: argparse.Namespace, ctx, entries) -> int:
     ds = DataService(ctx.database())
     last = ds.latest_candle_time(symbol, tf)
     if last is None:
-        print(f"cockpit strategies: no {symbol} {tf} candles in the database (run `cockpit ingest` first)",
-              file=sys.stderr)
+        print(
+            f"cockpit strategies: no {symbol} {tf} candles in the database (run `cockpit ingest` first)",
+            file=sys.stderr,
+        )
         return 1
     now = int(last) + timeframe_ms(tf)  # the newest bar has closed
     bars = int(cfg["engine"]["history_bars"])
@@ -80,9 +91,18 @@ def _evaluate(args: argparse.Namespace, ctx, entries) -> int:
                 sigs.append({"name": e.name, "enabled": False, "disabled_reason": e.disabled_reason})
                 continue
             s = e.strategy.on_bar(sctx)
-            sigs.append({"name": e.name, "enabled": True, "direction": s.direction.value,
-                         "strength": round(s.strength, 4), "entry": s.entry, "stop_loss": s.stop_loss,
-                         "take_profit": s.take_profit, "reason": s.reason})
+            sigs.append(
+                {
+                    "name": e.name,
+                    "enabled": True,
+                    "direction": s.direction.value,
+                    "strength": round(s.strength, 4),
+                    "entry": s.entry,
+                    "stop_loss": s.stop_loss,
+                    "take_profit": s.take_profit,
+                    "reason": s.reason,
+                }
+            )
         out["signals"] = sigs
     if args.report:
         out["technical_analysis"] = TechnicalAnalysis(cfg["regime"]).report(sctx.candles_by_tf, primary=tf)
@@ -107,6 +127,8 @@ def _evaluate(args: argparse.Namespace, ctx, entries) -> int:
         def f(v):
             return "-" if v is None else f"{v:.2f}"
 
-        print(f"{s['name'].ljust(w)}  {s['direction']:<5}  strength {s['strength']:.2f}  entry {f(s['entry'])}  "
-              f"stop {f(s['stop_loss'])}  take {f(s['take_profit'])}  {s['reason']}")
+        print(
+            f"{s['name'].ljust(w)}  {s['direction']:<5}  strength {s['strength']:.2f}  entry {f(s['entry'])}  "
+            f"stop {f(s['stop_loss'])}  take {f(s['take_profit'])}  {s['reason']}"
+        )
     return 0

@@ -9,10 +9,13 @@ from typing import Any
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="offline training: strategy scores per regime and prompt drafts",
-                       description="Learn offline which strategies to favour in which regime (Thompson-sampling "
-                       "bandit over backtests and recorded decisions). A run makes a candidate (draft score table "
-                       "and prompt); report compares it on a held-out period; publish makes it active.")
+    p = sub.add_parser(
+        "train",
+        help="offline training: strategy scores per regime and prompt drafts",
+        description="Learn offline which strategies to favour in which regime (Thompson-sampling "
+        "bandit over backtests and recorded decisions). A run makes a candidate (draft score table "
+        "and prompt); report compares it on a held-out period; publish makes it active.",
+    )
     s = p.add_subparsers(dest="train_command", metavar="{run,report,publish,list}")
     s.required = True
     r = s.add_parser("run", help="train a candidate on stored candles")
@@ -71,69 +74,100 @@ def run_cli(args: argparse.Namespace, ctx) -> int:
 def format_table(rows: list[dict[str, Any]]) -> str:
     lines = [f"{'strategy':<18} {'regime':<16} {'expected':>10} {'+/-':>9} {'samples':>8}"]
     for r in sorted(rows, key=lambda r: (r["regime"], -float(r["expected_reward"]))):
-        lines.append(f"{r['strategy']:<18} {r['regime']:<16} {float(r['expected_reward']):>+10.5f} "
-                     f"{float(r['uncertainty'] or 0):>9.5f} {int(r['samples']):>8}")
+        lines.append(
+            f"{r['strategy']:<18} {r['regime']:<16} {float(r['expected_reward']):>+10.5f} "
+            f"{float(r['uncertainty'] or 0):>9.5f} {int(r['samples']):>8}"
+        )
     return "\n".join(lines)
 
 
 def format_candidate(c: dict[str, Any]) -> str:
     t = c["train"]
-    out = [f"candidate {c['version']} (draft): trained {t['from']} .. {t['to']} UTC, {t['bars']} bars, "
-           f"{t['samples']} samples {t['sources']}",
-           f"reward: {c['reward']['describe']} over {c['reward']['horizon_bars']} bars; {c['bandit']['method']}",
-           "", format_table(c["table"]), "", "walk-forward (out of sample, mean reward per decision):"]
+    out = [
+        f"candidate {c['version']} (draft): trained {t['from']} .. {t['to']} UTC, {t['bars']} bars, "
+        f"{t['samples']} samples {t['sources']}",
+        f"reward: {c['reward']['describe']} over {c['reward']['horizon_bars']} bars; {c['bandit']['method']}",
+        "",
+        format_table(c["table"]),
+        "",
+        "walk-forward (out of sample, mean reward per decision):",
+    ]
     for f in c["walk_forward"]:
         th, eq = f["thompson_mean_reward"], f["equal_mean_reward"]
-        out.append(f"  fold {f['fold']}: thompson {th if th is None else round(th, 5)}  "
-                   f"equal {eq if eq is None else round(eq, 5)}  ({f['samples']} samples)")
+        out.append(
+            f"  fold {f['fold']}: thompson {th if th is None else round(th, 5)}  "
+            f"equal {eq if eq is None else round(eq, 5)}  ({f['samples']} samples)"
+        )
     out.append(f"best single strategy in training: {c['best_single'] or 'none (no strategy traded)'}")
     tf = c.get("training_figures") or {}
     if tf:
         out.append("on the training period through the engine (in-sample for the table, not a forecast):")
         for name, m in tf.items():
             sh = "n/a" if m["sharpe"] is None else f"{m['sharpe']:.2f}"
-            out.append(f"  {name:<13} return {m['total_return']:+.1%}, Sharpe {sh}, max drawdown {m['max_drawdown']:.1%}, "
-                       f"exposure {m['exposure']:.2f}")
+            out.append(
+                f"  {name:<13} return {m['total_return']:+.1%}, Sharpe {sh}, max drawdown {m['max_drawdown']:.1%}, "
+                f"exposure {m['exposure']:.2f}"
+            )
     if c["param_suggestions"]:
         out.append("parameter ranges observed to work (suggestions only; edit config to apply; all regimes in --json):")
         for name, s in c["param_suggestions"].items():
-            gains = [(d["top_mean_reward"] - d["configured_mean_reward"], regime, d)
-                     for regime, d in s["by_regime"].items()]
+            gains = [
+                (d["top_mean_reward"] - d["configured_mean_reward"], regime, d) for regime, d in s["by_regime"].items()
+            ]
             gains = [g for g in gains if g[0] > 0]
             if not gains:
                 out.append(f"  {name}: the configured parameters were as good as any of {s['trials']} trials")
                 continue
             _, regime, d = max(gains, key=lambda g: g[0])
             rng = ", ".join(f"{k} {v[0]:g}..{v[1]:g}" for k, v in d["ranges"].items())
-            out.append(f"  {name} in {regime}: {rng} (best third {d['top_mean_reward']:+.5f} vs configured "
-                       f"{d['configured_mean_reward']:+.5f})")
-    out += ["", f"prompt draft {c['prompt']['name']}@{c['prompt']['version']} (diff against "
-            f"{c['prompt']['base_version']}):", c["prompt"]["diff"].rstrip() or "(no change)", "",
-            f"next: cockpit train report {c['version']}   then   cockpit train publish {c['version']}"]
+            out.append(
+                f"  {name} in {regime}: {rng} (best third {d['top_mean_reward']:+.5f} vs configured "
+                f"{d['configured_mean_reward']:+.5f})"
+            )
+    out += [
+        "",
+        f"prompt draft {c['prompt']['name']}@{c['prompt']['version']} (diff against {c['prompt']['base_version']}):",
+        c["prompt"]["diff"].rstrip() or "(no change)",
+        "",
+        f"next: cockpit train report {c['version']}   then   cockpit train publish {c['version']}",
+    ]
     return "\n".join(out)
 
 
 def format_report(version: str, r: dict[str, Any]) -> str:
     p = r["period"]
-    out = [f"held-out report for {version}: {p['from']} .. {p['to']} UTC ({p['bars']} {p.get('timeframe', '')} bars); "
-           f"trained {r['train_period']['from']} .. {r['train_period']['to']}",
-           f"{'policy':<17} {'return':>8} {'CAGR':>7} {'Sharpe':>6} {'90% interval':>15} {'max dd':>7} "
-           f"{'turnover/yr':>11} {'fees':>6} {'funding':>7} {'exposure':>8}"]
+    out = [
+        f"held-out report for {version}: {p['from']} .. {p['to']} UTC ({p['bars']} {p.get('timeframe', '')} bars); "
+        f"trained {r['train_period']['from']} .. {r['train_period']['to']}",
+        f"{'policy':<17} {'return':>8} {'CAGR':>7} {'Sharpe':>6} {'90% interval':>15} {'max dd':>7} "
+        f"{'turnover/yr':>11} {'fees':>6} {'funding':>7} {'exposure':>8}",
+    ]
     for name, m in r["policies"].items():
         sh = "n/a" if m["sharpe"] is None else f"{m['sharpe']:.2f}"
         ci = m.get("sharpe_ci90")
         ci_txt = f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "n/a"
         cagr = "n/a" if m.get("cagr") is None else f"{m['cagr']:+.1%}"
-        out.append(f"{name:<17} {m['total_return']:>+8.1%} {cagr:>7} {sh:>6} {ci_txt:>15} {m['max_drawdown']:>7.1%} "
-                   f"{m['turnover_per_year']:>11.1f} {m['fees']:>6.1%} {m['funding']:>7.1%} {m['exposure']:>8.2f}")
-    out += ["", "  " + "\n  ".join(f"{k}: {m['label']}" + (" (made no trade in this period)" if k == "best_single"
-                                                           and not m.get("trades") else "")
-                                   for k, m in r["policies"].items()), "",
-            "verdict: " + r["verdict"]["summary"]]
+        out.append(
+            f"{name:<17} {m['total_return']:>+8.1%} {cagr:>7} {sh:>6} {ci_txt:>15} {m['max_drawdown']:>7.1%} "
+            f"{m['turnover_per_year']:>11.1f} {m['fees']:>6.1%} {m['funding']:>7.1%} {m['exposure']:>8.2f}"
+        )
+    out += [
+        "",
+        "  "
+        + "\n  ".join(
+            f"{k}: {m['label']}"
+            + (" (made no trade in this period)" if k == "best_single" and not m.get("trades") else "")
+            for k, m in r["policies"].items()
+        ),
+        "",
+        "verdict: " + r["verdict"]["summary"],
+    ]
     if r["params_changed_since_training"]:
         out.append("note: parameters changed since training for " + ", ".join(r["params_changed_since_training"]))
-    out.append("(fees and funding as shares of the starting capital; stored with the candidate in "
-               "model_versions.metadata.report)")
+    out.append(
+        "(fees and funding as shares of the starting capital; stored with the candidate in "
+        "model_versions.metadata.report)"
+    )
     return "\n".join(out)
 
 
@@ -155,15 +189,18 @@ def publish_cli(args: argparse.Namespace, ctx) -> int:
 
     ds, store = _parts(ctx)
     try:
-        meta = publish_candidate(ctx.config, ds, store, args.candidate, operator=operator_identity(), now_ms=_now(),
-                                 force=args.force)
+        meta = publish_candidate(
+            ctx.config, ds, store, args.candidate, operator=operator_identity(), now_ms=_now(), force=args.force
+        )
     except ValueError as e:
         return _fail(e)
     p = meta.get("prompt") or {}
     print(f"published {args.candidate} by {meta['published_by']}: the scorer now reads this score table.")
     if p.get("version"):
-        print(f"prompt {p['name']}@{p['version']} is published; to use it set in config.yaml:\n"
-              f"  llm:\n    prompt_version: {p['version']}\n(config is not edited automatically)")
+        print(
+            f"prompt {p['name']}@{p['version']} is published; to use it set in config.yaml:\n"
+            f"  llm:\n    prompt_version: {p['version']}\n(config is not edited automatically)"
+        )
     return 0
 
 
@@ -179,13 +216,26 @@ def list_cli(args: argparse.Namespace, ctx) -> int:
         t = m.get("train", {})
         rep = m.get("report")
         v = (rep or {}).get("verdict") or {}
-        verdict = "no report" if not rep else ("passes (beats cash and buy-and-hold's Sharpe within the drawdown limit)"
-                                               if v.get("passes") else "does not pass: " + ", ".join(
-                                                   w for w, ok in (("cash", v.get("beats_cash")),
-                                                                   ("buy-and-hold", v.get("beats_buy_and_hold_sharpe")),
-                                                                   ("drawdown", v.get("within_drawdown_limit")))
-                                                   if not ok))
+        verdict = (
+            "no report"
+            if not rep
+            else (
+                "passes (beats cash and buy-and-hold's Sharpe within the drawdown limit)"
+                if v.get("passes")
+                else "does not pass: "
+                + ", ".join(
+                    w
+                    for w, ok in (
+                        ("cash", v.get("beats_cash")),
+                        ("buy-and-hold", v.get("beats_buy_and_hold_sharpe")),
+                        ("drawdown", v.get("within_drawdown_limit")),
+                    )
+                    if not ok
+                )
+            )
+        )
         who = f" by {m['published_by']}" if m.get("published_by") else ""
-        print(f"{row['version']:<22} {m.get('status', '?'):<10} trained {t.get('from')} .. {t.get('to')}  "
-              f"{verdict}{who}")
+        print(
+            f"{row['version']:<22} {m.get('status', '?'):<10} trained {t.get('from')} .. {t.get('to')}  {verdict}{who}"
+        )
     return 0

@@ -24,8 +24,17 @@ from cockpit.db.models import Balance, DecisionRow, OrderRow, PositionSnapshot, 
 
 _EPS = 1e-9
 # What closed a trade, from the closing order's row (see exit_reason).
-EXIT_REASONS = ("stop-loss", "take-profit", "stop/take-profit", "liquidation", "kill switch", "manual", "signal",
-                "outside order", "exchange")
+EXIT_REASONS = (
+    "stop-loss",
+    "take-profit",
+    "stop/take-profit",
+    "liquidation",
+    "kill switch",
+    "manual",
+    "signal",
+    "outside order",
+    "exchange",
+)
 
 
 def exit_reason(order: dict[str, Any]) -> str:
@@ -84,10 +93,21 @@ class RoundTrip:
         return self.pnl - self.fees + (self.funding or 0.0)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"side": self.side, "opened_at": self.opened_at, "closed_at": self.closed_at, "size": self.size,
-                "entry_price": self.entry_price, "exit_price": self.exit_price, "pnl": self.pnl, "fees": self.fees,
-                "funding": self.funding, "net": self.net, "exit_reason": self.exit_reason, "fills": self.fills,
-                "decision_id": self.decision_id}
+        return {
+            "side": self.side,
+            "opened_at": self.opened_at,
+            "closed_at": self.closed_at,
+            "size": self.size,
+            "entry_price": self.entry_price,
+            "exit_price": self.exit_price,
+            "pnl": self.pnl,
+            "fees": self.fees,
+            "funding": self.funding,
+            "net": self.net,
+            "exit_reason": self.exit_reason,
+            "fills": self.fills,
+            "decision_id": self.decision_id,
+        }
 
 
 class AccountReads:
@@ -100,22 +120,42 @@ class AccountReads:
 
     def fills_with_orders(self, symbol: str, *, since_id: int = 0) -> list[dict[str, Any]]:
         """Fills oldest first, each with its order's side, reason, decision, client id and who decided."""
-        q = (TradeRow.select(TradeRow.id, TradeRow.timestamp, TradeRow.side, TradeRow.price, TradeRow.amount,
-                             TradeRow.fee, TradeRow.realized_pnl, TradeRow.order.alias("order_id"),
-                             OrderRow.reason, OrderRow.reduce_only, OrderRow.decision.alias("decision_id"),
-                             OrderRow.client_order_id, OrderRow.decided_by)
-             .join(OrderRow, on=(TradeRow.order == OrderRow.id))
-             .where((TradeRow.symbol == symbol) & (TradeRow.id > since_id))
-             .order_by(TradeRow.timestamp, TradeRow.id))
+        q = (
+            TradeRow.select(
+                TradeRow.id,
+                TradeRow.timestamp,
+                TradeRow.side,
+                TradeRow.price,
+                TradeRow.amount,
+                TradeRow.fee,
+                TradeRow.realized_pnl,
+                TradeRow.order.alias("order_id"),
+                OrderRow.reason,
+                OrderRow.reduce_only,
+                OrderRow.decision.alias("decision_id"),
+                OrderRow.client_order_id,
+                OrderRow.decided_by,
+            )
+            .join(OrderRow, on=(TradeRow.order == OrderRow.id))
+            .where((TradeRow.symbol == symbol) & (TradeRow.id > since_id))
+            .order_by(TradeRow.timestamp, TradeRow.id)
+        )
         return self._run(q)
 
     def last_funding(self, symbol: str, side: str, start: int, end: int) -> float | None:
         """The position's funding as last read between ``start`` and ``end`` (ms) while it was ``side``."""
-        q = (PositionSnapshot.select(PositionSnapshot.funding_fee)
-             .where((PositionSnapshot.symbol == symbol) & (PositionSnapshot.side == side)
-                    & (PositionSnapshot.timestamp >= start) & (PositionSnapshot.timestamp <= end)
-                    & PositionSnapshot.funding_fee.is_null(False))
-             .order_by(PositionSnapshot.timestamp.desc()).limit(1))
+        q = (
+            PositionSnapshot.select(PositionSnapshot.funding_fee)
+            .where(
+                (PositionSnapshot.symbol == symbol)
+                & (PositionSnapshot.side == side)
+                & (PositionSnapshot.timestamp >= start)
+                & (PositionSnapshot.timestamp <= end)
+                & PositionSnapshot.funding_fee.is_null(False)
+            )
+            .order_by(PositionSnapshot.timestamp.desc())
+            .limit(1)
+        )
         rows = self._run(q)
         return float(rows[0]["funding_fee"]) if rows else None
 
@@ -126,30 +166,40 @@ class AccountReads:
         out: dict[int, dict[str, float]] = {}
         ids = sorted({int(i) for i in ids if i is not None})
         for start in range(0, len(ids), 500):
-            q = DecisionRow.select(DecisionRow.id, DecisionRow.weights).where(DecisionRow.id.in_(ids[start:start + 500]))
+            q = DecisionRow.select(DecisionRow.id, DecisionRow.weights).where(
+                DecisionRow.id.in_(ids[start : start + 500])
+            )
             for r in self._run(q):
                 try:
                     w = json.loads(r["weights"]) if isinstance(r["weights"], str) else (r["weights"] or {})
                 except ValueError:
                     w = {}
-                out[int(r["id"])] = {k: float(v.get("final") or 0.0) if isinstance(v, dict) else float(v or 0.0)
-                                     for k, v in (w or {}).items() if isinstance(v, (dict, int, float))}
+                out[int(r["id"])] = {
+                    k: float(v.get("final") or 0.0) if isinstance(v, dict) else float(v or 0.0)
+                    for k, v in (w or {}).items()
+                    if isinstance(v, (dict, int, float))
+                }
         return out
 
     def equity_series(self, currency: str = "USDT", *, buckets: int = 40) -> list[float]:
         """Equity over the account's whole history: the mean of each of ``buckets`` equal time slices (empty
         slices are skipped), oldest first."""
-        span = self._run(Balance.select(peewee.fn.MIN(Balance.timestamp).alias("lo"),
-                                        peewee.fn.MAX(Balance.timestamp).alias("hi"))
-                         .where(Balance.currency == currency))
+        span = self._run(
+            Balance.select(
+                peewee.fn.MIN(Balance.timestamp).alias("lo"), peewee.fn.MAX(Balance.timestamp).alias("hi")
+            ).where(Balance.currency == currency)
+        )
         lo, hi = (span[0]["lo"], span[0]["hi"]) if span else (None, None)
         if lo is None or hi is None:
             return []
         width = max(1, (int(hi) - int(lo)) // max(1, buckets) + 1)
         b = ((Balance.timestamp - int(lo)) / width).alias("b")
-        q = (Balance.select(b, peewee.fn.AVG(Balance.total).alias("eq"))
-             .where(Balance.currency == currency)
-             .group_by(peewee.SQL("1")).order_by(peewee.SQL("1")))
+        q = (
+            Balance.select(b, peewee.fn.AVG(Balance.total).alias("eq"))
+            .where(Balance.currency == currency)
+            .group_by(peewee.SQL("1"))
+            .order_by(peewee.SQL("1"))
+        )
         return [float(r["eq"]) for r in self._run(q) if r["eq"] is not None]
 
 
@@ -193,8 +243,9 @@ def round_trips(fills: list[dict[str, Any]]) -> tuple[list[RoundTrip], RoundTrip
             fee = fee * (1 - share)
         if opening > _EPS:
             if cur is None:
-                cur = RoundTrip("long" if signed > 0 else "short", int(f["timestamp"]),
-                                decision_id=f.get("decision_id"))
+                cur = RoundTrip(
+                    "long" if signed > 0 else "short", int(f["timestamp"]), decision_id=f.get("decision_id")
+                )
             cur.size += opening
             cur.entry_cost += opening * price
             cur.fees += fee
@@ -214,8 +265,9 @@ def realised(fills: list[dict[str, Any]], since_ms: int | None = None) -> float:
     return total
 
 
-def closed_trades(reads: AccountReads, symbol: str, *, limit: int = 50) -> tuple[list[dict[str, Any]],
-                                                                                   dict[str, Any] | None]:
+def closed_trades(
+    reads: AccountReads, symbol: str, *, limit: int = 50
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """(newest ``limit`` closed trades newest first, the open trade) as dicts, with funding filled in."""
     done, cur = round_trips(reads.fills_with_orders(symbol))
     out = []

@@ -26,17 +26,36 @@ CANDLE_COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
 
 # Tables a pane may follow with rows_since(); names are fixed here so no caller builds SQL.
 FOLLOWABLE = {
-    "decisions", "orders", "order_lifecycle_events", "trades", "risk_events", "llm_runs", "ingestion_runs",
-    "position_snapshots", "balances", "backtest_results", "operator_commands", "price_snapshots",
+    "decisions",
+    "orders",
+    "order_lifecycle_events",
+    "trades",
+    "risk_events",
+    "llm_runs",
+    "ingestion_runs",
+    "position_snapshots",
+    "balances",
+    "backtest_results",
+    "operator_commands",
+    "price_snapshots",
 }
 
 _MODELS: dict[str, type[m.BaseModel]] = {model._meta.table_name: model for model in m.ALL_MODELS}
 
 # The config columns shown beside a backtest result.
-_CONFIG_COLUMNS = (m.BacktestConfig.name, m.BacktestConfig.symbol, m.BacktestConfig.timeframe, m.BacktestConfig.start_time,
-                   m.BacktestConfig.end_time, m.BacktestConfig.initial_capital, m.BacktestConfig.commission_rate,
-                   m.BacktestConfig.strategy, m.BacktestConfig.strategy_params, m.BacktestConfig.slippage_bps,
-                   m.BacktestConfig.leverage)
+_CONFIG_COLUMNS = (
+    m.BacktestConfig.name,
+    m.BacktestConfig.symbol,
+    m.BacktestConfig.timeframe,
+    m.BacktestConfig.start_time,
+    m.BacktestConfig.end_time,
+    m.BacktestConfig.initial_capital,
+    m.BacktestConfig.commission_rate,
+    m.BacktestConfig.strategy,
+    m.BacktestConfig.strategy_params,
+    m.BacktestConfig.slippage_bps,
+    m.BacktestConfig.leverage,
+)
 
 _JSON_COLUMNS = {"technical_analysis", "risk_assessment", "weights", "metrics", "payload", "strategy_params"}
 
@@ -78,15 +97,17 @@ class DataService:
 
     # ------------------------------------------------------------- candles
 
-    def candle_arrays(self, symbol: str, timeframe: str, *, limit: int | None = None, start: int | None = None,
-                      end: int | None = None) -> dict[str, np.ndarray]:
+    def candle_arrays(
+        self, symbol: str, timeframe: str, *, limit: int | None = None, start: int | None = None, end: int | None = None
+    ) -> dict[str, np.ndarray]:
         """Candles in ascending time as numpy arrays keyed by column (the fast path).
 
         ``limit`` keeps the newest N within the range; ``start``/``end`` are inclusive epoch ms.
         """
         c = m.MarketData
         query = c.select(c.timestamp, c.open, c.high, c.low, c.close, c.volume).where(
-            (c.symbol == symbol) & (c.timeframe == timeframe))
+            (c.symbol == symbol) & (c.timeframe == timeframe)
+        )
         if start is not None:
             query = query.where(c.timestamp >= int(start))
         if end is not None:
@@ -118,16 +139,23 @@ class DataService:
         aggregate query that tells whether a stored range still holds exactly the rows read from it
         (ContextCache compares it with the fingerprint taken when it read them)."""
         c = m.MarketData
-        row = self._one(c.select(fn.COUNT(c.timestamp), *(fn.SUM(getattr(c, k)) for k in CANDLE_COLUMNS)).where(
-            (c.symbol == symbol) & (c.timeframe == timeframe) & (c.timestamp >= int(start))
-            & (c.timestamp <= int(end))))
+        row = self._one(
+            c.select(fn.COUNT(c.timestamp), *(fn.SUM(getattr(c, k)) for k in CANDLE_COLUMNS)).where(
+                (c.symbol == symbol)
+                & (c.timeframe == timeframe)
+                & (c.timestamp >= int(start))
+                & (c.timestamp <= int(end))
+            )
+        )
         return tuple(row) if row else ()
 
-    def candles(self, symbol: str, timeframe: str, *, limit: int | None = None, start: int | None = None,
-                end: int | None = None) -> pd.DataFrame:
+    def candles(
+        self, symbol: str, timeframe: str, *, limit: int | None = None, start: int | None = None, end: int | None = None
+    ) -> pd.DataFrame:
         """Candles as a DataFrame (columns timestamp, open, high, low, close, volume), oldest first."""
-        return pd.DataFrame(self.candle_arrays(symbol, timeframe, limit=limit, start=start, end=end),
-                            columns=list(CANDLE_COLUMNS))
+        return pd.DataFrame(
+            self.candle_arrays(symbol, timeframe, limit=limit, start=start, end=end), columns=list(CANDLE_COLUMNS)
+        )
 
     def first_candle_time(self, symbol: str, timeframe: str) -> int | None:
         """Open time of the oldest stored candle (the chart's Home)."""
@@ -148,8 +176,13 @@ class DataService:
     def coverage(self, symbol: str | None = None) -> list[dict[str, Any]]:
         """Per symbol and timeframe: rows, first, last and the number of missing grid points."""
         c = m.MarketData
-        query = c.select(c.symbol, c.timeframe, fn.COUNT(SQL("*")).alias("rows"), fn.MIN(c.timestamp).alias("first"),
-                         fn.MAX(c.timestamp).alias("last")).group_by(c.symbol, c.timeframe)
+        query = c.select(
+            c.symbol,
+            c.timeframe,
+            fn.COUNT(SQL("*")).alias("rows"),
+            fn.MIN(c.timestamp).alias("first"),
+            fn.MAX(c.timestamp).alias("last"),
+        ).group_by(c.symbol, c.timeframe)
         if symbol:
             query = query.where(c.symbol == symbol)
         out = self._q(query)
@@ -164,7 +197,9 @@ class DataService:
         out.sort(key=lambda r: (r["symbol"], timeframe_ms(r["timeframe"]) if r.get("gaps") is not None else 0))
         return out
 
-    def gaps(self, symbol: str, timeframe: str, *, start: int | None = None, end: int | None = None) -> list[tuple[int, int]]:
+    def gaps(
+        self, symbol: str, timeframe: str, *, start: int | None = None, end: int | None = None
+    ) -> list[tuple[int, int]]:
         """Missing grid ranges as (first_missing_ts, last_missing_ts), inclusive."""
         ts = self.candle_arrays(symbol, timeframe, start=start, end=end)["timestamp"]
         if len(ts) < 2:
@@ -176,8 +211,9 @@ class DataService:
 
     # ------------------------------------------------------------- derivatives
 
-    def funding_rates(self, symbol: str, *, start: int | None = None, end: int | None = None,
-                      limit: int | None = None) -> pd.DataFrame:
+    def funding_rates(
+        self, symbol: str, *, start: int | None = None, end: int | None = None, limit: int | None = None
+    ) -> pd.DataFrame:
         f = m.FundingRate
         query = f.select(f.timestamp, f.funding_rate, f.next_funding_time).where(f.symbol == symbol)
         if start is not None:
@@ -199,9 +235,12 @@ class DataService:
         """The newest stored index price ({timestamp, index_price}): price rows from the streams carry
         none once the last REST one is over a minute old, so the newest row may have none."""
         p = m.PriceSnapshot
-        r = self._q(p.select(p.timestamp, p.index_price)
-                    .where((p.symbol == symbol) & p.index_price.is_null(False))
-                    .order_by(p.timestamp.desc()).limit(1))
+        r = self._q(
+            p.select(p.timestamp, p.index_price)
+            .where((p.symbol == symbol) & p.index_price.is_null(False))
+            .order_by(p.timestamp.desc())
+            .limit(1)
+        )
         return r[0] if r else None
 
     def open_interest(self, symbol: str, *, limit: int = 100) -> list[dict[str, Any]]:
@@ -227,8 +266,9 @@ class DataService:
         r = _decode(self._q(d.select().where(d.id == decision_id)))
         return r[0] if r else None
 
-    def decisions_between(self, *, start: int | None = None, end: int | None = None,
-                          symbol: str | None = None) -> list[dict[str, Any]]:
+    def decisions_between(
+        self, *, start: int | None = None, end: int | None = None, symbol: str | None = None
+    ) -> list[dict[str, Any]]:
         """Decisions with start <= timestamp <= end (ms), oldest first (offline training reads these)."""
         d = m.DecisionRow
         query = d.select()
@@ -251,8 +291,9 @@ class DataService:
     def llm_tokens_since(self, since_ms: int) -> int:
         # A negative count (an old row that trusted the provider) never gives budget back.
         run = m.LLMRun
-        spent = (Case(None, [(run.prompt_tokens > 0, run.prompt_tokens)], 0)
-                 + Case(None, [(run.completion_tokens > 0, run.completion_tokens)], 0))
+        spent = Case(None, [(run.prompt_tokens > 0, run.prompt_tokens)], 0) + Case(
+            None, [(run.completion_tokens > 0, run.completion_tokens)], 0
+        )
         r = self._aggregate(run.select(fn.COALESCE(fn.SUM(spent), 0)).where(run.timestamp >= since_ms))
         return int(r[0] or 0)
 
@@ -293,8 +334,14 @@ class DataService:
 
     # ------------------------------------------------------------- orders, fills, positions
 
-    def orders(self, *, status: str | Iterable[str] | None = None, limit: int = 100, since_id: int = 0,
-               symbol: str | None = None) -> list[dict[str, Any]]:
+    def orders(
+        self,
+        *,
+        status: str | Iterable[str] | None = None,
+        limit: int = 100,
+        since_id: int = 0,
+        symbol: str | None = None,
+    ) -> list[dict[str, Any]]:
         """Newest first."""
         o = m.OrderRow
         query = o.select().where(o.id > since_id)
@@ -318,8 +365,15 @@ class DataService:
         e = m.OrderLifecycleEvent
         return self._q(e.select().where(e.order == order_id).order_by(e.id.asc()))
 
-    def trades(self, *, order_id: int | None = None, symbol: str | None = None, limit: int = 200,
-               since_id: int = 0, start: int | None = None) -> list[dict[str, Any]]:
+    def trades(
+        self,
+        *,
+        order_id: int | None = None,
+        symbol: str | None = None,
+        limit: int = 200,
+        since_id: int = 0,
+        start: int | None = None,
+    ) -> list[dict[str, Any]]:
         t = m.TradeRow
         query = t.select().where(t.id > since_id)
         if order_id is not None:
@@ -330,8 +384,9 @@ class DataService:
             query = query.where(t.timestamp >= start)
         return self._q(query.order_by(t.id.desc()).limit(limit))
 
-    def trades_between(self, *, start: int | None = None, end: int | None = None,
-                       symbol: str | None = None) -> list[dict[str, Any]]:
+    def trades_between(
+        self, *, start: int | None = None, end: int | None = None, symbol: str | None = None
+    ) -> list[dict[str, Any]]:
         """Fills with start <= timestamp < end (ms), oldest first (offline training: fees in a window)."""
         t = m.TradeRow
         query = t.select()
@@ -372,8 +427,15 @@ class DataService:
 
     # ------------------------------------------------------------- risk, ingestion, engine state
 
-    def risk_events(self, *, symbol: str | None = None, limit: int = 100, since_id: int = 0,
-                    level: str | None = None, rule: str | None = None) -> list[dict[str, Any]]:
+    def risk_events(
+        self,
+        *,
+        symbol: str | None = None,
+        limit: int = 100,
+        since_id: int = 0,
+        level: str | None = None,
+        rule: str | None = None,
+    ) -> list[dict[str, Any]]:
         """Newest first."""
         e = m.RiskEventRow
         query = e.select().where(e.id > since_id)
@@ -397,8 +459,9 @@ class DataService:
         r = self._q(m.EngineState.select().where(m.EngineState.key == key))
         return r[0] if r else None
 
-    def operator_commands(self, *, status: str | None = "pending", limit: int = 100,
-                          since_id: int = 0) -> list[dict[str, Any]]:
+    def operator_commands(
+        self, *, status: str | None = "pending", limit: int = 100, since_id: int = 0
+    ) -> list[dict[str, Any]]:
         """Oldest first (the order the engine executes them)."""
         c = m.OperatorCommand
         query = c.select().where(c.id > since_id)
@@ -411,10 +474,28 @@ class DataService:
     def backtest_results(self, *, limit: int = 50, since_id: int = 0) -> list[dict[str, Any]]:
         """Newest first, with their config, without the large equity/trade JSON."""
         r, c = m.BacktestResult, m.BacktestConfig
-        query = (r.select(r.id, r.config, r.total_return, r.max_drawdown, r.sharpe_ratio, r.profit_factor,
-                          r.total_trades, r.profitable_trades, r.win_rate, r.final_equity, r.created_at, r.status,
-                          r.metrics, *_CONFIG_COLUMNS)
-                 .join(c, on=(c.id == r.config)).where(r.id > since_id).order_by(r.id.desc()).limit(limit))
+        query = (
+            r.select(
+                r.id,
+                r.config,
+                r.total_return,
+                r.max_drawdown,
+                r.sharpe_ratio,
+                r.profit_factor,
+                r.total_trades,
+                r.profitable_trades,
+                r.win_rate,
+                r.final_equity,
+                r.created_at,
+                r.status,
+                r.metrics,
+                *_CONFIG_COLUMNS,
+            )
+            .join(c, on=(c.id == r.config))
+            .where(r.id > since_id)
+            .order_by(r.id.desc())
+            .limit(limit)
+        )
         return _decode(self._q(query))
 
     def backtest_result(self, result_id: int) -> dict[str, Any] | None:

@@ -51,8 +51,9 @@ def _finite(v: Any) -> Any:
 
 
 class DecisionStore:
-    def __init__(self, db: peewee.Database | None = None, *, secrets: Iterable[str] = (),
-                 redactor: Redactor | None = None) -> None:
+    def __init__(
+        self, db: peewee.Database | None = None, *, secrets: Iterable[str] = (), redactor: Redactor | None = None
+    ) -> None:
         self._db = db if db is not None else database_proxy
         self._redactor = redactor if redactor is not None else Redactor(secrets)
 
@@ -84,15 +85,37 @@ class DecisionStore:
 
     # ------------------------------------------------------------ LLM runs
 
-    def insert_llm_run(self, *, timestamp: int, prompt_version_id: int | None, model_version_id: int | None,
-                       model: str | None, request: dict[str, Any] | str | None, response: str | None, status: str,
-                       latency_ms: int | None, prompt_tokens: int | None = None,
-                       completion_tokens: int | None = None, error: str | None = None) -> int:
+    def insert_llm_run(
+        self,
+        *,
+        timestamp: int,
+        prompt_version_id: int | None,
+        model_version_id: int | None,
+        model: str | None,
+        request: dict[str, Any] | str | None,
+        response: str | None,
+        status: str,
+        latency_ms: int | None,
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
+        error: str | None = None,
+    ) -> int:
         req = request if isinstance(request, str) or request is None else _json(_finite(request))
-        return self._insert(m.LLMRun.insert(
-            prompt_version=prompt_version_id, model_version=model_version_id, timestamp=int(timestamp),
-            request=self.redact(req), response=self.redact(_cap(response)), status=status, latency_ms=latency_ms,
-            model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, error=self.redact(error)))
+        return self._insert(
+            m.LLMRun.insert(
+                prompt_version=prompt_version_id,
+                model_version=model_version_id,
+                timestamp=int(timestamp),
+                request=self.redact(req),
+                response=self.redact(_cap(response)),
+                status=status,
+                latency_ms=latency_ms,
+                model=model,
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens,
+                error=self.redact(error),
+            )
+        )
 
     def update_llm_run_status(self, run_id: int, status: str, error: str | None = None) -> None:
         """After validation: 'ok' becomes 'rejected' (with the reason) when the reply was not usable."""
@@ -106,19 +129,33 @@ class DecisionStore:
     def insert_decision(self, d: Decision, *, weights_detail: dict[str, Any] | None = None) -> int:
         """The decisions row; ``weights_detail`` (per strategy: signal, strength, score, llm, final,
         disabled) is stored in the weights column instead of the plain final weights when given."""
-        return self._insert(m.DecisionRow.insert(
-            symbol=d.symbol, timeframe=d.timeframe, timestamp=int(d.timestamp), action=d.action,
-            confidence=d.confidence, reasoning=self.redact(d.reasoning),
-            technical_analysis=_json(_finite(d.technical_analysis)),
-            risk_assessment=_json(_finite(d.risk_assessment)) if d.risk_assessment else None,
-            llm_response=self.redact(_cap(d.llm_response)), llm_run=d.llm_run_id, prompt_version=d.prompt_version_id,
-            model_version=d.model_version_id, regime=d.regime, selector=d.selector,
-            fallback_reason=self.redact(d.fallback_reason),
-            weights=_json(_finite(weights_detail if weights_detail is not None else d.weights)),
-            target_exposure=d.target_exposure))
+        return self._insert(
+            m.DecisionRow.insert(
+                symbol=d.symbol,
+                timeframe=d.timeframe,
+                timestamp=int(d.timestamp),
+                action=d.action,
+                confidence=d.confidence,
+                reasoning=self.redact(d.reasoning),
+                technical_analysis=_json(_finite(d.technical_analysis)),
+                risk_assessment=_json(_finite(d.risk_assessment)) if d.risk_assessment else None,
+                llm_response=self.redact(_cap(d.llm_response)),
+                llm_run=d.llm_run_id,
+                prompt_version=d.prompt_version_id,
+                model_version=d.model_version_id,
+                regime=d.regime,
+                selector=d.selector,
+                fallback_reason=self.redact(d.fallback_reason),
+                weights=_json(_finite(weights_detail if weights_detail is not None else d.weights)),
+                target_exposure=d.target_exposure,
+            )
+        )
 
     # ------------------------------------------------------------ risk events
 
     def insert_risk_event(self, *, symbol: str, timestamp: int, level: str, rule: str, details: str) -> int:
-        return self._insert(m.RiskEventRow.insert(symbol=symbol, timestamp=int(timestamp), level=level, rule=rule,
-                                                  details=self.redact(details)))
+        return self._insert(
+            m.RiskEventRow.insert(
+                symbol=symbol, timestamp=int(timestamp), level=level, rule=rule, details=self.redact(details)
+            )
+        )

@@ -29,23 +29,54 @@ def set_state(key: str, value: Any, *, now_ms: int, db: peewee.Database | peewee
     db = db or database_proxy
     text = value if isinstance(value, str) or value is None else json.dumps(value, default=str, separators=(",", ":"))
     s = m.EngineState
-    (s.insert(key=key, value=text, updated_at=int(now_ms))
-     .on_conflict(conflict_target=[s.key], preserve=[s.value, s.updated_at]).execute(db))
+    (
+        s.insert(key=key, value=text, updated_at=int(now_ms))
+        .on_conflict(conflict_target=[s.key], preserve=[s.value, s.updated_at])
+        .execute(db)
+    )
 
 
-def record_risk_event(symbol: str, *, now_ms: int, level: str, rule: str, details: str | dict[str, Any],
-                      db: peewee.Database | peewee.DatabaseProxy | None = None) -> int:
+def record_risk_event(
+    symbol: str,
+    *,
+    now_ms: int,
+    level: str,
+    rule: str,
+    details: str | dict[str, Any],
+    db: peewee.Database | peewee.DatabaseProxy | None = None,
+) -> int:
     db = db or database_proxy
     if not isinstance(details, str):
         details = json.dumps(details, default=str, separators=(",", ":"))
-    return int(m.RiskEventRow.insert(symbol=symbol, timestamp=int(now_ms), level=level, rule=rule, details=details)
-               .execute(db))
+    return int(
+        m.RiskEventRow.insert(symbol=symbol, timestamp=int(now_ms), level=level, rule=rule, details=details).execute(db)
+    )
 
 
-def record_ingestion_run(*, source: str, symbol: str, data_type: str, started_at: int, ended_at: int, status: str,
-                         rows_inserted: int = 0, timeframe: str | None = None, error: str | None = None,
-                         db: peewee.Database | peewee.DatabaseProxy | None = None) -> int:
+def record_ingestion_run(
+    *,
+    source: str,
+    symbol: str,
+    data_type: str,
+    started_at: int,
+    ended_at: int,
+    status: str,
+    rows_inserted: int = 0,
+    timeframe: str | None = None,
+    error: str | None = None,
+    db: peewee.Database | peewee.DatabaseProxy | None = None,
+) -> int:
     db = db or database_proxy
-    return int(m.IngestionRun.insert(source=source, symbol=symbol, timeframe=timeframe, data_type=data_type,
-                                     started_at=int(started_at), ended_at=int(ended_at),
-                                     rows_inserted=int(rows_inserted), status=status, error=error).execute(db))
+    return int(
+        m.IngestionRun.insert(
+            source=source,
+            symbol=symbol,
+            timeframe=timeframe,
+            data_type=data_type,
+            started_at=int(started_at),
+            ended_at=int(ended_at),
+            rows_inserted=int(rows_inserted),
+            status=status,
+            error=error,
+        ).execute(db)
+    )

@@ -15,9 +15,19 @@ import peewee
 from cockpit.db.connection import database_proxy
 from cockpit.db.models import OperatorCommand
 
-COMMANDS = ("approve", "reject", "cancel", "kill", "clear_kill", "confirm_position",
-            # trade management (cockpit.execution.trade_actions): payload {"price": ...} for the two set_ ones
-            "close_position", "set_stop_loss", "set_take_profit", "cancel_all")
+COMMANDS = (
+    "approve",
+    "reject",
+    "cancel",
+    "kill",
+    "clear_kill",
+    "confirm_position",
+    # trade management (cockpit.execution.trade_actions): payload {"price": ...} for the two set_ ones
+    "close_position",
+    "set_stop_loss",
+    "set_take_profit",
+    "cancel_all",
+)
 # Roles a session may carry in $COCKPIT_ROLE (set by `cockpit serve-ssh` / `serve-web`). Unset means a
 # local operator with full rights; a viewer, or any role we do not know, may submit none of COMMANDS.
 ROLE_ENV = "COCKPIT_ROLE"
@@ -30,8 +40,10 @@ class OperatorNotAllowed(PermissionError):
     def __init__(self, command: str, role: str) -> None:
         self.command = command
         self.role = role
-        super().__init__(f"role {role!r} may not {command.replace('_', ' ')}: only a trader may "
-                         f"approve, reject, cancel, manage the position, use the kill switch or publish a training candidate")
+        super().__init__(
+            f"role {role!r} may not {command.replace('_', ' ')}: only a trader may "
+            f"approve, reject, cancel, manage the position, use the kill switch or publish a training candidate"
+        )
 
 
 def operator_role() -> str | None:
@@ -63,19 +75,42 @@ def operator_identity() -> str:
     return " | ".join(parts)
 
 
-def submit_command(command: str, *, now_ms: int, order_id: int | None = None, payload: dict[str, Any] | None = None,
-                   operator: str | None = None, db: peewee.Database | peewee.DatabaseProxy | None = None) -> int:
+def submit_command(
+    command: str,
+    *,
+    now_ms: int,
+    order_id: int | None = None,
+    payload: dict[str, Any] | None = None,
+    operator: str | None = None,
+    db: peewee.Database | peewee.DatabaseProxy | None = None,
+) -> int:
     if command not in COMMANDS:
         raise ValueError(f"unknown command {command!r}; allowed: {', '.join(COMMANDS)}")
     check_allowed(command)  # defense in depth: refused here even if a surface forgets to ask
     db = db or database_proxy
-    return int(OperatorCommand.insert(timestamp=int(now_ms), command=command, order=order_id,
-                                      payload=json.dumps(payload) if payload else None,
-                                      operator=operator or operator_identity(), status="pending").execute(db))
+    return int(
+        OperatorCommand.insert(
+            timestamp=int(now_ms),
+            command=command,
+            order=order_id,
+            payload=json.dumps(payload) if payload else None,
+            operator=operator or operator_identity(),
+            status="pending",
+        ).execute(db)
+    )
 
 
-def finish_command(command_id: int, *, now_ms: int, ok: bool, result: str = "",
-                   db: peewee.Database | peewee.DatabaseProxy | None = None) -> None:
+def finish_command(
+    command_id: int,
+    *,
+    now_ms: int,
+    ok: bool,
+    result: str = "",
+    db: peewee.Database | peewee.DatabaseProxy | None = None,
+) -> None:
     db = db or database_proxy
-    (OperatorCommand.update(status="done" if ok else "failed", processed_at=int(now_ms), result=result)
-     .where(OperatorCommand.id == command_id).execute(db))
+    (
+        OperatorCommand.update(status="done" if ok else "failed", processed_at=int(now_ms), result=result)
+        .where(OperatorCommand.id == command_id)
+        .execute(db)
+    )

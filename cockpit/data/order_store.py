@@ -19,25 +19,59 @@ from typing import Any, Iterable, cast
 import peewee
 
 from cockpit.db.connection import database_proxy
-from cockpit.db.models import Balance, DecisionRow, EngineState, OrderLifecycleEvent, OrderRow, PositionRow, PositionSnapshot, TradeRow
+from cockpit.db.models import (
+    Balance,
+    DecisionRow,
+    EngineState,
+    OrderLifecycleEvent,
+    OrderRow,
+    PositionRow,
+    PositionSnapshot,
+    TradeRow,
+)
 from cockpit.db.portable import replace_row, write_transaction
 from cockpit.domain.orders import Fill, IllegalTransition, Order, OrderStatus, Position, can_transition
 from cockpit.domain.text import Redactor
 
 # Columns a caller may set together with (or without) a status change.
-UPDATABLE = frozenset({
-    "exchange_order_id", "filled", "average_price", "fee", "decided_by", "decided_at", "reason", "amount",
-    "risk_assessment", "expires_at", "price", "stop_loss", "take_profit",
-})
+UPDATABLE = frozenset(
+    {
+        "exchange_order_id",
+        "filled",
+        "average_price",
+        "fee",
+        "decided_by",
+        "decided_at",
+        "reason",
+        "amount",
+        "risk_assessment",
+        "expires_at",
+        "price",
+        "stop_loss",
+        "take_profit",
+    }
+)
 
 
 def _order(row: OrderRow) -> Order:
     return Order(
-        symbol=row.symbol, side=row.side, type=row.type, amount=float(row.amount), status=OrderStatus(row.status),
-        price=row.price, stop_loss=row.stop_loss, take_profit=row.take_profit, leverage=float(row.leverage or 1.0),
-        reduce_only=bool(row.reduce_only), client_order_id=row.client_order_id,
-        exchange_order_id=row.exchange_order_id, filled=float(row.filled or 0.0), average_price=row.average_price,
-        id=row.id, decision_id=row.decision_id)
+        symbol=row.symbol,
+        side=row.side,
+        type=row.type,
+        amount=float(row.amount),
+        status=OrderStatus(row.status),
+        price=row.price,
+        stop_loss=row.stop_loss,
+        take_profit=row.take_profit,
+        leverage=float(row.leverage or 1.0),
+        reduce_only=bool(row.reduce_only),
+        client_order_id=row.client_order_id,
+        exchange_order_id=row.exchange_order_id,
+        filled=float(row.filled or 0.0),
+        average_price=row.average_price,
+        id=row.id,
+        decision_id=row.decision_id,
+    )
 
 
 class OrderStore:
@@ -57,16 +91,27 @@ class OrderStore:
             if row is not None and row.value:
                 return json.loads(row.value)
             ns = secrets.token_hex(3)
-            EngineState.insert(key="client_id_namespace", value=json.dumps(ns), updated_at=int(now_ms)
-                               ).on_conflict_ignore().execute()
+            EngineState.insert(
+                key="client_id_namespace", value=json.dumps(ns), updated_at=int(now_ms)
+            ).on_conflict_ignore().execute()
             # the row exists now (inserted above, or another writer's); its value is the namespace's JSON
             return json.loads(cast(str, EngineState.get(EngineState.key == "client_id_namespace").value))
 
     # ---------------------------------------------------------------- orders
 
-    def create(self, order: Order, *, now_ms: int, leg: int = 0, mode: str | None = None,
-               status: OrderStatus = OrderStatus.NEW, message: str = "", expires_at: int | None = None,
-               reason: str | None = None, risk_assessment: dict[str, Any] | str | None = None) -> tuple[int, bool]:
+    def create(
+        self,
+        order: Order,
+        *,
+        now_ms: int,
+        leg: int = 0,
+        mode: str | None = None,
+        status: OrderStatus = OrderStatus.NEW,
+        message: str = "",
+        expires_at: int | None = None,
+        reason: str | None = None,
+        risk_assessment: dict[str, Any] | str | None = None,
+    ) -> tuple[int, bool]:
         """Insert ``order`` (status new, then ``status`` if different), or find the existing order with the
         same client_order_id. Returns (order id, created)."""
         if not order.client_order_id:
@@ -80,12 +125,26 @@ class OrderStore:
             try:
                 with self._db.atomic():  # a savepoint: after a failed insert the transaction stays usable
                     oid = OrderRow.insert(
-                        symbol=order.symbol, side=order.side, type=order.type, price=order.price, amount=order.amount,
-                        leverage=order.leverage, status=OrderStatus.NEW.value, client_order_id=order.client_order_id,
-                        exchange_order_id=order.exchange_order_id, updated_at=int(now_ms), decision=order.decision_id,
-                        leg=leg, reduce_only=int(order.reduce_only), stop_loss=order.stop_loss,
-                        take_profit=order.take_profit, mode=mode, expires_at=expires_at, reason=reason,
-                        risk_assessment=ra).execute()
+                        symbol=order.symbol,
+                        side=order.side,
+                        type=order.type,
+                        price=order.price,
+                        amount=order.amount,
+                        leverage=order.leverage,
+                        status=OrderStatus.NEW.value,
+                        client_order_id=order.client_order_id,
+                        exchange_order_id=order.exchange_order_id,
+                        updated_at=int(now_ms),
+                        decision=order.decision_id,
+                        leg=leg,
+                        reduce_only=int(order.reduce_only),
+                        stop_loss=order.stop_loss,
+                        take_profit=order.take_profit,
+                        mode=mode,
+                        expires_at=expires_at,
+                        reason=reason,
+                        risk_assessment=ra,
+                    ).execute()
             except peewee.IntegrityError:
                 # Another writer stored the same client order id between our read and insert; any other
                 # constraint (e.g. an unknown decision id) is the caller's error.
@@ -94,15 +153,17 @@ class OrderStore:
                     raise
                 return row.id, False
             first = message if OrderStatus(status) == OrderStatus.NEW and message else "created"
-            OrderLifecycleEvent.insert(order=oid, status=OrderStatus.NEW.value, message=first,
-                                       timestamp=int(now_ms)).execute()
+            OrderLifecycleEvent.insert(
+                order=oid, status=OrderStatus.NEW.value, message=first, timestamp=int(now_ms)
+            ).execute()
             if OrderStatus(status) != OrderStatus.NEW:
                 self.transition(oid, status, now_ms=now_ms, message=message)
         order.id = oid
         return oid, True
 
-    def transition(self, order_id: int, dst: OrderStatus | str, *, now_ms: int, message: str = "",
-                   **fields: Any) -> Order:
+    def transition(
+        self, order_id: int, dst: OrderStatus | str, *, now_ms: int, message: str = "", **fields: Any
+    ) -> Order:
         """Move the order to ``dst`` and write its lifecycle event, atomically; raise IllegalTransition."""
         dst = OrderStatus(dst)
         bad = set(fields) - UPDATABLE
@@ -124,7 +185,9 @@ class OrderStore:
             n = OrderRow.update(update).where((OrderRow.id == order_id) & (OrderRow.status == src.value)).execute()
             if n != 1:  # pragma: no cover - another writer moved it between our read and update
                 raise IllegalTransition(f"order {order_id}: status changed concurrently from {src.value}")
-            OrderLifecycleEvent.insert(order=order_id, status=dst.value, message=message, timestamp=int(now_ms)).execute()
+            OrderLifecycleEvent.insert(
+                order=order_id, status=dst.value, message=message, timestamp=int(now_ms)
+            ).execute()
             row = OrderRow.get_by_id(order_id)
         return _order(row)
 
@@ -165,8 +228,11 @@ class OrderStore:
         return [_order(r) for r in q.order_by(OrderRow.id)]
 
     def expired_pending(self, now_ms: int) -> list[Order]:
-        q = OrderRow.select().where((OrderRow.status == OrderStatus.PENDING_APPROVAL.value)
-                                    & OrderRow.expires_at.is_null(False) & (OrderRow.expires_at <= int(now_ms)))
+        q = OrderRow.select().where(
+            (OrderRow.status == OrderStatus.PENDING_APPROVAL.value)
+            & OrderRow.expires_at.is_null(False)
+            & (OrderRow.expires_at <= int(now_ms))
+        )
         return [_order(r) for r in q.order_by(OrderRow.id)]
 
     def attach_decision_risk(self, decision_id: int, leg: int, assessment: dict[str, Any]) -> None:
@@ -186,7 +252,9 @@ class OrderStore:
             legs[str(leg)] = assessment
             order = {"approved": 0, "reduced": 1, "rejected": 2}
             cur["status"] = max((v.get("status", "approved") for v in legs.values()), key=lambda x: order.get(x, 0))
-            DecisionRow.update(risk_assessment=json.dumps(cur, default=str)).where(DecisionRow.id == decision_id).execute()
+            DecisionRow.update(risk_assessment=json.dumps(cur, default=str)).where(
+                DecisionRow.id == decision_id
+            ).execute()
 
     # ---------------------------------------------------------------- fills
 
@@ -200,17 +268,29 @@ class OrderStore:
             # UNIQUE(order_id, exchange_trade_id) still guards against a concurrent writer.
             if TradeRow.select().where((TradeRow.order == order_id) & (TradeRow.exchange_trade_id == tid)).exists():
                 return False
-            TradeRow.insert(order=order_id, symbol=symbol, side=fill.side, price=fill.price, amount=fill.amount,
-                            fee=fill.fee, fee_currency=fill.fee_currency, realized_pnl=fill.realized_pnl,
-                            timestamp=int(fill.timestamp), exchange_trade_id=tid).on_conflict_ignore().execute()
+            TradeRow.insert(
+                order=order_id,
+                symbol=symbol,
+                side=fill.side,
+                price=fill.price,
+                amount=fill.amount,
+                fee=fill.fee,
+                fee_currency=fill.fee_currency,
+                realized_pnl=fill.realized_pnl,
+                timestamp=int(fill.timestamp),
+                exchange_trade_id=tid,
+            ).on_conflict_ignore().execute()
         return True
 
     def fill_totals(self, order_id: int) -> tuple[float, float | None, float]:
         """(filled amount, average price, fees) over the stored fills of one order."""
         t = TradeRow
         fn = peewee.fn
-        r = self._db.execute(t.select(fn.COALESCE(fn.SUM(t.amount), 0), fn.SUM(t.price * t.amount),
-                                      fn.COALESCE(fn.SUM(t.fee), 0)).where(t.order == order_id)).fetchone()
+        r = self._db.execute(
+            t.select(fn.COALESCE(fn.SUM(t.amount), 0), fn.SUM(t.price * t.amount), fn.COALESCE(fn.SUM(t.fee), 0)).where(
+                t.order == order_id
+            )
+        ).fetchone()
         amount = float(r[0] or 0.0)
         avg = float(r[1]) / amount if amount > 0 and r[1] is not None else None
         return amount, avg, float(r[2] or 0.0)
@@ -221,13 +301,15 @@ class OrderStore:
 
     def has_trade(self, symbol: str, trade_id: str) -> bool:
         """Whether a fill with this exchange trade id is stored (under any order) for ``symbol``."""
-        return TradeRow.select().where((TradeRow.symbol == symbol)
-                                       & (TradeRow.exchange_trade_id == str(trade_id))).exists()
+        return (
+            TradeRow.select()
+            .where((TradeRow.symbol == symbol) & (TradeRow.exchange_trade_id == str(trade_id)))
+            .exists()
+        )
 
     def has_synthetic_fills(self, order_id: int) -> bool:
         """Fills recorded without the exchange's trade list (id '<order>:<cumulative>', see OrderManager)."""
-        return TradeRow.select().where((TradeRow.order == order_id)
-                                       & TradeRow.exchange_trade_id.contains(":")).exists()
+        return TradeRow.select().where((TradeRow.order == order_id) & TradeRow.exchange_trade_id.contains(":")).exists()
 
     def replace_synthetic_fills(self, order_id: int, symbol: str, fills: Iterable[Fill]) -> int:
         """Swap an order's synthetic fills for the exchange's own list, in one transaction (so the ledger never
@@ -267,18 +349,43 @@ class OrderStore:
 
     def record_position(self, position: Position, *, now_ms: int) -> None:
         """The exchange's position: a snapshot row plus the current-position row of the symbol."""
-        vals = dict(symbol=position.symbol, side=position.side, size=position.size, entry_price=position.entry_price,
-                    leverage=position.leverage, unrealized_pnl=position.unrealized_pnl, margin=position.margin,
-                    liquidation_price=position.liquidation_price)
+        vals = dict(
+            symbol=position.symbol,
+            side=position.side,
+            size=position.size,
+            entry_price=position.entry_price,
+            leverage=position.leverage,
+            unrealized_pnl=position.unrealized_pnl,
+            margin=position.margin,
+            liquidation_price=position.liquidation_price,
+        )
         with write_transaction(self._db):
-            replace_row(PositionSnapshot, ("symbol", "timestamp", "side"), timestamp=int(now_ms),
-                        mark_price=position.mark_price, funding_fee=position.funding_fee,
-                        margin_ratio=position.margin_ratio, **vals)
-            n = PositionRow.update(updated_at=int(now_ms), **vals).where(PositionRow.symbol == position.symbol).execute()
+            replace_row(
+                PositionSnapshot,
+                ("symbol", "timestamp", "side"),
+                timestamp=int(now_ms),
+                mark_price=position.mark_price,
+                funding_fee=position.funding_fee,
+                margin_ratio=position.margin_ratio,
+                **vals,
+            )
+            n = (
+                PositionRow.update(updated_at=int(now_ms), **vals)
+                .where(PositionRow.symbol == position.symbol)
+                .execute()
+            )
             if n == 0:
                 PositionRow.insert(updated_at=int(now_ms), **vals).execute()
 
-    def record_balance(self, currency: str, total: float, free: float | None, used: float | None, *,
-                       now_ms: int) -> None:
-        replace_row(Balance, ("currency", "timestamp"), currency=currency, timestamp=int(now_ms), total=total,
-                    free=free, used=used)
+    def record_balance(
+        self, currency: str, total: float, free: float | None, used: float | None, *, now_ms: int
+    ) -> None:
+        replace_row(
+            Balance,
+            ("currency", "timestamp"),
+            currency=currency,
+            timestamp=int(now_ms),
+            total=total,
+            free=free,
+            used=used,
+        )

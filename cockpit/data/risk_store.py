@@ -49,8 +49,9 @@ class RiskStore:
 
     def put(self, key: str, value: Any, *, now_ms: int) -> None:
         EngineState.insert(key=key, value=json.dumps(value), updated_at=int(now_ms)).on_conflict(
-            conflict_target=[EngineState.key], update={EngineState.value: json.dumps(value),
-                                                       EngineState.updated_at: int(now_ms)}).execute()
+            conflict_target=[EngineState.key],
+            update={EngineState.value: json.dumps(value), EngineState.updated_at: int(now_ms)},
+        ).execute()
 
     def delete(self, key: str) -> None:
         EngineState.delete().where(EngineState.key == key).execute()
@@ -61,9 +62,18 @@ class RiskStore:
         if not events:
             return
         with write_transaction(self._db):
-            RiskEventRow.insert_many([
-                {"symbol": e.symbol, "timestamp": int(e.timestamp), "level": getattr(e.level, "value", e.level),
-                 "rule": e.rule, "details": self._redact(e.details)} for e in events]).execute()
+            RiskEventRow.insert_many(
+                [
+                    {
+                        "symbol": e.symbol,
+                        "timestamp": int(e.timestamp),
+                        "level": getattr(e.level, "value", e.level),
+                        "rule": e.rule,
+                        "details": self._redact(e.details),
+                    }
+                    for e in events
+                ]
+            ).execute()
 
     def kill_switch(self) -> dict[str, Any] | None:
         return self.get(KILL_SWITCH)
@@ -100,9 +110,11 @@ class RiskStore:
         return peak
 
     def submissions_since(self, since_ms: int) -> int:
-        return (OrderLifecycleEvent.select()
-                .where((OrderLifecycleEvent.status == "submitted") & (OrderLifecycleEvent.timestamp >= int(since_ms)))
-                .count())
+        return (
+            OrderLifecycleEvent.select()
+            .where((OrderLifecycleEvent.status == "submitted") & (OrderLifecycleEvent.timestamp >= int(since_ms)))
+            .count()
+        )
 
     def note_submission(self, now_ms: int) -> None:
         """Nothing to do: submissions are counted from order_lifecycle_events."""

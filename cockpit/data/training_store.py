@@ -39,19 +39,34 @@ class TrainingStore:
     def __init__(self, db: peewee.Database | None = None) -> None:
         self._db = db if db is not None else database_proxy
 
-    def save_candidate(self, version: str, metadata: Mapping[str, Any], scores: Iterable[Mapping[str, Any]],
-                       prompt: tuple[str, str, str] | None) -> int:
+    def save_candidate(
+        self,
+        version: str,
+        metadata: Mapping[str, Any],
+        scores: Iterable[Mapping[str, Any]],
+        prompt: tuple[str, str, str] | None,
+    ) -> int:
         """One transaction: the model_versions row, draft score rows, and the draft prompt (name, version, text)."""
         with self._db.atomic():
-            mid = int(m.ModelVersion.insert(name=MODEL_NAME, version=version, metadata=_json(metadata))
-                      .execute(self._db))
+            mid = int(
+                m.ModelVersion.insert(name=MODEL_NAME, version=version, metadata=_json(metadata)).execute(self._db)
+            )
             s = m.StrategyScore
             fields = [s.version, s.strategy, s.regime, s.expected_reward, s.uncertainty, s.samples, s.status]
-            rows = [(version, r["strategy"], r["regime"], float(r["expected_reward"]),
-                     None if r.get("uncertainty") is None else float(r["uncertainty"]), int(r["samples"]), "draft")
-                    for r in scores]
+            rows = [
+                (
+                    version,
+                    r["strategy"],
+                    r["regime"],
+                    float(r["expected_reward"]),
+                    None if r.get("uncertainty") is None else float(r["uncertainty"]),
+                    int(r["samples"]),
+                    "draft",
+                )
+                for r in scores
+            ]
             for i in range(0, len(rows), 200):
-                s.insert_many(rows[i:i + 200], fields=fields).execute(self._db)
+                s.insert_many(rows[i : i + 200], fields=fields).execute(self._db)
             if prompt is not None:
                 name, pver, content = prompt
                 m.PromptVersion.insert(name=name, version=pver, content=content, status="draft").execute(self._db)

@@ -22,8 +22,12 @@ from cockpit.domain.settings import Config
 KEY = "venue"
 IMPORT = "import"
 VENUES = ("sim", "okx-demo", "okx-live", IMPORT)
-WHAT = {"sim": "the built-in simulator's market", "okx-demo": "OKX demo trading", "okx-live": "OKX live trading",
-        IMPORT: "candles imported from CSV files"}
+WHAT = {
+    "sim": "the built-in simulator's market",
+    "okx-demo": "OKX demo trading",
+    "okx-live": "OKX live trading",
+    IMPORT: "candles imported from CSV files",
+}
 
 
 class VenueMismatch(RuntimeError):
@@ -33,8 +37,11 @@ class VenueMismatch(RuntimeError):
 def _sources_venues(db: peewee.Database) -> set[str]:
     """Venues named by the successful ingestion runs of a database written before the record."""
     found = set()
-    runs = (IngestionRun.select(IngestionRun.source).distinct()
-            .where((IngestionRun.status == "success") & (peewee.fn.COALESCE(IngestionRun.rows_inserted, 0) > 0)))
+    runs = (
+        IngestionRun.select(IngestionRun.source)
+        .distinct()
+        .where((IngestionRun.status == "success") & (peewee.fn.COALESCE(IngestionRun.rows_inserted, 0) > 0))
+    )
     for (source,) in db.execute(runs).fetchall():
         head = str(source or "").split(":", 1)[0]
         if head == "csv":
@@ -62,21 +69,28 @@ def venue_of(cfg: Config) -> str:
 
 def _advice(have: str, want: str, url: str) -> str:
     if want == IMPORT:
-        return ("Import into a database of its own, e.g. `cockpit --db data/cockpit-import.db ingest --csv FILE ...`, "
-                "and pass the same --db to `backtest`, `train` and `db stats`")
+        return (
+            "Import into a database of its own, e.g. `cockpit --db data/cockpit-import.db ingest --csv FILE ...`, "
+            "and pass the same --db to `backtest`, `train` and `db stats`"
+        )
     if have == IMPORT and want == "sim":
-        return ("To trade the simulator on these candles, replay the file in it, on a database of its own: "
-                "`COCKPIT__SIM__REPLAY_CSV=FILE cockpit --db data/cockpit-replay.db` (and COCKPIT__SIM__FUNDING_CSV "
-                "for its funding). To run the generated simulator, give it another database "
-                "(`cockpit --db data/cockpit-sim-generated.db`), or keep imports in one of their own "
-                "(`cockpit --db data/cockpit-import.db ingest ...`). Backtests and training read the imported "
-                "candles where they are")
-    return (f"Use the {want} database (`--db data/cockpit-{want}.db`, the default when database.url is not set) or "
-            f"set exchange.mode back to {have}")
+        return (
+            "To trade the simulator on these candles, replay the file in it, on a database of its own: "
+            "`COCKPIT__SIM__REPLAY_CSV=FILE cockpit --db data/cockpit-replay.db` (and COCKPIT__SIM__FUNDING_CSV "
+            "for its funding). To run the generated simulator, give it another database "
+            "(`cockpit --db data/cockpit-sim-generated.db`), or keep imports in one of their own "
+            "(`cockpit --db data/cockpit-import.db ingest ...`). Backtests and training read the imported "
+            "candles where they are"
+        )
+    return (
+        f"Use the {want} database (`--db data/cockpit-{want}.db`, the default when database.url is not set) or "
+        f"set exchange.mode back to {have}"
+    )
 
 
-def claim_venue(db: peewee.Database, want: str, *, now_ms: int, url: str = "", action: str = "",
-                record: bool = True) -> None:
+def claim_venue(
+    db: peewee.Database, want: str, *, now_ms: int, url: str = "", action: str = "", record: bool = True
+) -> None:
     """Record ``want`` as this database's venue (unless ``record`` is False: check only), or raise
     VenueMismatch when it belongs to another."""
     if want not in VENUES:
@@ -85,11 +99,15 @@ def claim_venue(db: peewee.Database, want: str, *, now_ms: int, url: str = "", a
     have = database_venues(db)
     where = f"the database {url}" if url else "this database"
     if len(have) > 1:
-        raise VenueMismatch(f"{where} already mixes data of several venues ({'; '.join(WHAT[v] for v in sorted(have))}); "
-                            f"refusing to {action}: use a new database for {want} (--db FILE)")
+        raise VenueMismatch(
+            f"{where} already mixes data of several venues ({'; '.join(WHAT[v] for v in sorted(have))}); "
+            f"refusing to {action}: use a new database for {want} (--db FILE)"
+        )
     if have and want not in have:
         h = next(iter(have))
-        raise VenueMismatch(f"{where} belongs to venue {h!r} ({WHAT.get(h, h)}); refusing to {action}: that would "
-                            f"mix {WHAT[want]} with it in one chart and ledger. {_advice(h, want, url)}.")
+        raise VenueMismatch(
+            f"{where} belongs to venue {h!r} ({WHAT.get(h, h)}); refusing to {action}: that would "
+            f"mix {WHAT[want]} with it in one chart and ledger. {_advice(h, want, url)}."
+        )
     if record and DataService(db).engine_state(KEY) is None:
         set_state(KEY, {"venue": want, "since": int(now_ms)}, now_ms=now_ms, db=db)

@@ -34,8 +34,9 @@ SQLITE_PRAGMAS = {
 def _numeric_as_float():
     import psycopg2.extensions as ext
 
-    return ext.new_type(ext.DECIMAL.values, "COCKPIT_NUMERIC_FLOAT",
-                        lambda value, cur: float(value) if value is not None else None)
+    return ext.new_type(
+        ext.DECIMAL.values, "COCKPIT_NUMERIC_FLOAT", lambda value, cur: float(value) if value is not None else None
+    )
 
 
 _ADAPTERS_DONE = False
@@ -91,12 +92,13 @@ class CockpitPostgresqlDatabase(peewee.PostgresqlDatabase):
 def sqlite_path(url: str) -> str | None:
     """The file path of a sqlite:/// URL (``:memory:`` kept as is); None for other schemes."""
     if url.startswith("sqlite:///"):
-        return url[len("sqlite:///"):]
+        return url[len("sqlite:///") :]
     return None
 
 
-def postgres_params(url: str, *, password_env: str = DEFAULT_PASSWORD_ENV,
-                    environ: dict[str, str] | None = None) -> tuple[str, dict]:
+def postgres_params(
+    url: str, *, password_env: str = DEFAULT_PASSWORD_ENV, environ: dict[str, str] | None = None
+) -> tuple[str, dict]:
     """(database name, psycopg2 connect keywords) of a postgresql:// URL; the password from ``password_env``
     unless the URL carries one. Query parameters (``?sslmode=require``) are passed through."""
     u = urlsplit(url)
@@ -125,15 +127,18 @@ def redact_url(url: str) -> str:
     return url
 
 
-def open_database(url: str, *, create_dirs: bool = True, password_env: str = DEFAULT_PASSWORD_ENV,
-                  bind: bool = True) -> peewee.Database:
+def open_database(
+    url: str, *, create_dirs: bool = True, password_env: str = DEFAULT_PASSWORD_ENV, bind: bool = True
+) -> peewee.Database:
     """Open ``url`` and (unless ``bind=False``) bind the models' proxy to it."""
     if is_postgres_url(url):
         try:
             import psycopg2  # noqa: F401
         except ImportError:
-            raise ValueError("database.url is a PostgreSQL URL but the psycopg2 driver is not installed: "
-                             "pip install 'psycopg2-binary>=2.9' (the project's [postgres] extra)") from None
+            raise ValueError(
+                "database.url is a PostgreSQL URL but the psycopg2 driver is not installed: "
+                "pip install 'psycopg2-binary>=2.9' (the project's [postgres] extra)"
+            ) from None
         name, kw = postgres_params(url, password_env=password_env)
         db: peewee.Database = CockpitPostgresqlDatabase(name, **kw)
         db.connect(reuse_if_open=True)
@@ -145,8 +150,9 @@ def open_database(url: str, *, create_dirs: bool = True, password_env: str = DEF
         raise ValueError(f"database.url: expected sqlite:///path or postgresql://user@host/dbname, got {url!r}")
     if path != ":memory:" and create_dirs:
         Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    db = peewee.SqliteDatabase(str(Path(path).expanduser()) if path != ":memory:" else path,
-                               pragmas=SQLITE_PRAGMAS, check_same_thread=False)
+    db = peewee.SqliteDatabase(
+        str(Path(path).expanduser()) if path != ":memory:" else path, pragmas=SQLITE_PRAGMAS, check_same_thread=False
+    )
     db.connect(reuse_if_open=True)
     if bind:
         database_proxy.initialize(db)

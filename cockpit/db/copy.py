@@ -23,8 +23,7 @@ from typing import Any, Callable, Iterator
 import peewee
 
 from cockpit.db.migrate import migrate
-from cockpit.db.portable import (POSTGRES, SQLITE, foreign_keys, insert_rows, list_tables, reset_sequences,
-                                 table_columns)
+from cockpit.db.portable import POSTGRES, SQLITE, foreign_keys, insert_rows, list_tables, reset_sequences, table_columns
 
 SKIP = {"schema_migrations"}
 _MOD = 1 << 128
@@ -53,7 +52,7 @@ def _norm(v: Any) -> Any:
     if isinstance(v, bool):
         return int(v)
     if isinstance(v, float):
-        if math.isfinite(v) and v.is_integer() and abs(v) < 2 ** 53:
+        if math.isfinite(v) and v.is_integer() and abs(v) < 2**53:
             return int(v)
         return repr(v)
     if isinstance(v, (bytes, bytearray, memoryview)):
@@ -115,8 +114,7 @@ def table_summary(db, table: str, *, batch: int = 5000) -> tuple[int, str]:
     return n, f"{acc:032x}"
 
 
-def copy_database(src, dst, *, batch: int = 5000,
-                  progress: Callable[[str], None] | None = None) -> list[TableCopy]:
+def copy_database(src, dst, *, batch: int = 5000, progress: Callable[[str], None] | None = None) -> list[TableCopy]:
     """Copy every table of ``src`` into ``dst`` (both open Peewee databases) and verify it."""
     say = progress or (lambda _m: None)
     migrate(dst)

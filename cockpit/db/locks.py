@@ -42,11 +42,23 @@ class AdvisoryLock:
 
         dbname, kw = postgres_params(self.url, password_env=self._password_env)
         bound = database_proxy.obj
-        if "password" not in kw and bound is not None and bound.database == dbname and \
-                bound.connect_params.get("password"):  # the process's open database knows it (custom password_env)
+        if (
+            "password" not in kw
+            and bound is not None
+            and bound.database == dbname
+            and bound.connect_params.get("password")
+        ):  # the process's open database knows it (custom password_env)
             kw["password"] = bound.connect_params["password"]
-        conn = psycopg2.connect(dbname=dbname, application_name=application_name[:63], connect_timeout=10,
-                                keepalives=1, keepalives_idle=10, keepalives_interval=5, keepalives_count=3, **kw)
+        conn = psycopg2.connect(
+            dbname=dbname,
+            application_name=application_name[:63],
+            connect_timeout=10,
+            keepalives=1,
+            keepalives_idle=10,
+            keepalives_interval=5,
+            keepalives_count=3,
+            **kw,
+        )
         conn.autocommit = True
         return conn
 
@@ -72,11 +84,12 @@ class AdvisoryLock:
             with conn.cursor() as cur:
                 cur.execute(
                     "SELECT a.application_name, host(a.client_addr), to_char(a.backend_start AT TIME ZONE 'UTC',"
-                    " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), a.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+                    ' \'YYYY-MM-DD"T"HH24:MI:SS"Z"\'), a.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid'
                     " WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database"
                     " WHERE datname = current_database()) AND l.objsubid = 1"
                     " AND ((l.classid::bigint << 32) | l.objid::bigint) = %s",
-                    (self.key,))
+                    (self.key,),
+                )
                 r = cur.fetchone()
         finally:
             if conn is not self._conn:

@@ -38,8 +38,9 @@ def write_transaction(db: Any):
     return db.atomic()
 
 
-def insert_many_ignore(db, model: type[peewee.Model], fields: Sequence[peewee.Field],
-                       rows: Iterable[Sequence[Any]], *, batch: int = 5000) -> int:
+def insert_many_ignore(
+    db, model: type[peewee.Model], fields: Sequence[peewee.Field], rows: Iterable[Sequence[Any]], *, batch: int = 5000
+) -> int:
     """Insert ``rows`` (tuples in the order of ``fields``) into ``model``'s table in the caller's
     transaction, skipping rows that collide with a unique key; return how many were inserted.
 
@@ -69,7 +70,7 @@ def _insert_rows(db, query: peewee.Insert, width: int, rows: Iterable[Sequence[A
         before = conn.total_changes
         cur = conn.cursor()
         for i in range(0, len(rows), batch):
-            cur.executemany(sql, rows[i:i + batch])
+            cur.executemany(sql, rows[i : i + batch])
         return conn.total_changes - before
     from psycopg2.extras import execute_values
 
@@ -81,7 +82,7 @@ def _insert_rows(db, query: peewee.Insert, width: int, rows: Iterable[Sequence[A
     cur = db.cursor()
     inserted = 0
     for i in range(0, len(rows), batch):
-        inserted += len(execute_values(cur, stmt, rows[i:i + batch], template=template, page_size=batch, fetch=True))
+        inserted += len(execute_values(cur, stmt, rows[i : i + batch], template=template, page_size=batch, fetch=True))
     return inserted
 
 
@@ -109,17 +110,22 @@ def list_tables(db) -> list[str]:
     if dialect(db) == SQLITE:
         sql = "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
     else:
-        sql = ("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
-               "AND table_type = 'BASE TABLE' ORDER BY table_name")
+        sql = (
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
+            "AND table_type = 'BASE TABLE' ORDER BY table_name"
+        )
     return [r[0] for r in db.execute_sql(sql).fetchall()]
 
 
 def table_columns(db, table: str) -> list[tuple[str, str, bool, bool]]:
     """(name, declared type upper-cased, not null, primary key) per column, in table order."""
     if dialect(db) == SQLITE:
-        return [(r[1], r[2].upper(), bool(r[3]), bool(r[5]))
-                for r in db.execute_sql(f'PRAGMA table_info("{table}")').fetchall()]
-    rows = db.execute_sql("""
+        return [
+            (r[1], r[2].upper(), bool(r[3]), bool(r[5]))
+            for r in db.execute_sql(f'PRAGMA table_info("{table}")').fetchall()
+        ]
+    rows = db.execute_sql(
+        """
         SELECT c.column_name, upper(c.data_type), c.is_nullable = 'NO',
                EXISTS (SELECT 1 FROM information_schema.table_constraints tc
                        JOIN information_schema.key_column_usage k
@@ -129,7 +135,8 @@ def table_columns(db, table: str) -> list[tuple[str, str, bool, bool]]:
                          AND tc.table_name = c.table_name AND k.column_name = c.column_name)
         FROM information_schema.columns c
         WHERE c.table_schema = current_schema() AND c.table_name = %s ORDER BY c.ordinal_position""",
-                          (table,)).fetchall()
+        (table,),
+    ).fetchall()
     return [(r[0], r[1], bool(r[2]), bool(r[3])) for r in rows]
 
 
@@ -137,12 +144,15 @@ def foreign_keys(db, table: str) -> set[tuple[str, str]]:
     """(column, referenced table) of every foreign key of ``table``."""
     if dialect(db) == SQLITE:
         return {(r[3], r[2]) for r in db.execute_sql(f'PRAGMA foreign_key_list("{table}")').fetchall()}
-    rows = db.execute_sql("""
+    rows = db.execute_sql(
+        """
         SELECT a.attname, cf.relname FROM pg_constraint con
         JOIN pg_class c ON c.oid = con.conrelid JOIN pg_class cf ON cf.oid = con.confrelid
         JOIN pg_namespace n ON n.oid = c.relnamespace
         JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = ANY (con.conkey)
-        WHERE con.contype = 'f' AND c.relname = %s AND n.nspname = current_schema()""", (table,)).fetchall()
+        WHERE con.contype = 'f' AND c.relname = %s AND n.nspname = current_schema()""",
+        (table,),
+    ).fetchall()
     return {(r[0], r[1]) for r in rows}
 
 
@@ -150,9 +160,14 @@ def reset_sequences(db, tables: Iterable[str] | None = None) -> None:
     """After rows were inserted with explicit ids (``cockpit db copy``): move each identity past MAX(id)."""
     if dialect(db) != POSTGRES:
         return
-    ids = {r[0] for r in db.execute_sql("SELECT table_name FROM information_schema.columns WHERE column_name = 'id' "
-                                        "AND table_schema = current_schema()").fetchall()}
-    for table in (tables if tables is not None else list_tables(db)):
+    ids = {
+        r[0]
+        for r in db.execute_sql(
+            "SELECT table_name FROM information_schema.columns WHERE column_name = 'id' "
+            "AND table_schema = current_schema()"
+        ).fetchall()
+    }
+    for table in tables if tables is not None else list_tables(db):
         if table not in ids:
             continue
         seq = db.execute_sql("SELECT pg_get_serial_sequence(%s, 'id')", (table,)).fetchone()

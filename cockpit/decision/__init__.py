@@ -16,7 +16,17 @@ from cockpit.decision.scoring import PortfolioScheduler, StrategyScore, Strategy
 from cockpit.decision.validate import ReplyRejected, Selection, validate_reply
 
 __all__ = [
-    "DecisionEngine", "PortfolioDecisionEngine", "LLMSelector", "PromptBuilder", "PromptError", "DEFAULT_TEMPLATE",
-    "PortfolioScheduler", "StrategyScore", "StrategyScorer", "net_exposure", "ReplyRejected", "Selection",
+    "DecisionEngine",
+    "PortfolioDecisionEngine",
+    "LLMSelector",
+    "PromptBuilder",
+    "PromptError",
+    "DEFAULT_TEMPLATE",
+    "PortfolioScheduler",
+    "StrategyScore",
+    "StrategyScorer",
+    "net_exposure",
+    "ReplyRejected",
+    "Selection",
     "validate_reply",
 ]

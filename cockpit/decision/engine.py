@@ -34,8 +34,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from cockpit.decision.prompts import (PromptBuilder, PromptError, market_snapshot, recent_outcomes, signal_rows,
-                                      snapshot)
+from cockpit.decision.prompts import PromptBuilder, PromptError, market_snapshot, recent_outcomes, signal_rows, snapshot
 from cockpit.decision.scoring import PortfolioScheduler, StrategyScorer, net_exposure, regime_value
 from cockpit.decision.validate import RATIONALE_MAX, ReplyRejected, validate_reply
 from cockpit.domain.settings import Config, StrategyConfig
@@ -92,10 +91,14 @@ class LLMSelector:
             return
         limit = int(self.cfg["llm"]["max_tokens_per_day"])
         self.store.insert_risk_event(
-            symbol=self.cfg["symbol"], timestamp=now_ms, level=RiskLevel.WARN.value, rule=BUDGET_RULE,
+            symbol=self.cfg["symbol"],
+            timestamp=now_ms,
+            level=RiskLevel.WARN.value,
+            rule=BUDGET_RULE,
             details=f"LLM token budget for the UTC day reached ({used} used, llm.max_tokens_per_day {limit}, "
-                    f"next call may take {self.cfg['llm']['max_tokens_per_call']}); the offline selector decides "
-                    "until 00:00 UTC")
+            f"next call may take {self.cfg['llm']['max_tokens_per_call']}); the offline selector decides "
+            "until 00:00 UTC",
+        )
         self._budget_day_flagged = day
 
     def _flag_usage(self, now_ms: int, run_id: int, note: str) -> None:
@@ -104,35 +107,62 @@ class LLMSelector:
         day = utc_day_start(now_ms)
         if self._usage_day_flagged == day:
             return
-        self.store.insert_risk_event(symbol=self.cfg["symbol"], timestamp=now_ms, level=RiskLevel.WARN.value,
-                                     rule=USAGE_RULE, details=f"llm run {run_id}: {note}"[:1000])
+        self.store.insert_risk_event(
+            symbol=self.cfg["symbol"],
+            timestamp=now_ms,
+            level=RiskLevel.WARN.value,
+            rule=USAGE_RULE,
+            details=f"llm run {run_id}: {note}"[:1000],
+        )
         self._usage_day_flagged = day
 
-    def select(self, *, now_ms: int, snap: dict[str, Any], enabled: list[str], offline: dict[str, float],
-               prompt: PromptBuilder) -> Selected:
+    def select(
+        self, *, now_ms: int, snap: dict[str, Any], enabled: list[str], offline: dict[str, float], prompt: PromptBuilder
+    ) -> Selected:
         ok, used = self.budget_left(now_ms)
         if not ok:
             self._flag_budget(now_ms, used)
-            return Selected("fallback", offline, fallback_reason="daily LLM token budget reached "
-                            f"({used} tokens today); offline selector until 00:00 UTC",
-                            prompt_version_id=prompt.prompt_version_id)
+            return Selected(
+                "fallback",
+                offline,
+                fallback_reason="daily LLM token budget reached "
+                f"({used} tokens today); offline selector until 00:00 UTC",
+                prompt_version_id=prompt.prompt_version_id,
+            )
         name, version, meta = self.client.model_version
         mv_id = self.store.ensure_model_version(name, version, meta)
         try:
             messages = prompt.render(snap)
         except PromptError as e:
-            return Selected("fallback", offline, fallback_reason=str(e), prompt_version_id=prompt.prompt_version_id,
-                            model_version_id=mv_id)
+            return Selected(
+                "fallback",
+                offline,
+                fallback_reason=str(e),
+                prompt_version_id=prompt.prompt_version_id,
+                model_version_id=mv_id,
+            )
         res = self.client.complete(messages)
         run_id = self.store.insert_llm_run(
-            timestamp=now_ms, prompt_version_id=prompt.prompt_version_id, model_version_id=mv_id,
-            model=self.client.model, request=res.request, response=res.content, status=res.status,
-            latency_ms=res.latency_ms, prompt_tokens=res.prompt_tokens, completion_tokens=res.completion_tokens,
-            error=res.error)
+            timestamp=now_ms,
+            prompt_version_id=prompt.prompt_version_id,
+            model_version_id=mv_id,
+            model=self.client.model,
+            request=res.request,
+            response=res.content,
+            status=res.status,
+            latency_ms=res.latency_ms,
+            prompt_tokens=res.prompt_tokens,
+            completion_tokens=res.completion_tokens,
+            error=res.error,
+        )
         if res.usage_note:
             self._flag_usage(now_ms, run_id, res.usage_note)
-        common = dict(llm_response=res.content, llm_run_id=run_id, prompt_version_id=prompt.prompt_version_id,
-                      model_version_id=mv_id)
+        common = dict(
+            llm_response=res.content,
+            llm_run_id=run_id,
+            prompt_version_id=prompt.prompt_version_id,
+            model_version_id=mv_id,
+        )
         if res.status != "ok":
             return Selected("fallback", offline, fallback_reason=f"LLM call failed: {res.error}", **common)
         try:
@@ -141,8 +171,13 @@ class LLMSelector:
             self.store.update_llm_run_status(run_id, "rejected", e.reason)
             if e.flags:  # the model tried to act outside its remit: the operator sees it in the risk pane
                 log.warning("LLM reply flagged and rejected (run %s): %s", run_id, e.reason)
-                self.store.insert_risk_event(symbol=self.cfg["symbol"], timestamp=now_ms, level=RiskLevel.WARN.value,
-                                             rule=OUTPUT_RULE, details=f"llm run {run_id}: {e.reason}"[:1000])
+                self.store.insert_risk_event(
+                    symbol=self.cfg["symbol"],
+                    timestamp=now_ms,
+                    level=RiskLevel.WARN.value,
+                    rule=OUTPUT_RULE,
+                    details=f"llm run {run_id}: {e.reason}"[:1000],
+                )
             return Selected("fallback", offline, fallback_reason=f"LLM reply rejected: {e.reason}", **common)
         if sel.flags:
             self.store.update_llm_run_status(run_id, "ok", "; ".join(sel.flags))
@@ -166,8 +201,17 @@ class PortfolioDecisionEngine:
     """Multi-strategy decisions. ``llm``: an LLMClient, or None to build one from ``cfg`` (None when
     ``llm.provider`` is ``none``)."""
 
-    def __init__(self, cfg: Config, ds: Any, store: Any, clock: Any, llm: Any = None, *,
-                 scorer: StrategyScorer | None = None, scheduler: PortfolioScheduler | None = None) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        ds: Any,
+        store: Any,
+        clock: Any,
+        llm: Any = None,
+        *,
+        scorer: StrategyScorer | None = None,
+        scheduler: PortfolioScheduler | None = None,
+    ) -> None:
         self.cfg, self.ds, self.store, self.clock = cfg, ds, store, clock
         self.scorer = scorer or StrategyScorer.from_config(cfg, ds)
         self.scheduler = scheduler or PortfolioScheduler.from_config(cfg)
@@ -236,18 +280,26 @@ class PortfolioDecisionEngine:
         cap = float(risk.get("max_position_notional") or 0.0)
         equity = float((account or {}).get("equity") or 0.0)
         if equity > 0 and risk.get("max_position_pct_equity"):
-            cap = min(cap, float(risk["max_position_pct_equity"]) * equity) if cap > 0 else \
-                float(risk["max_position_pct_equity"]) * equity
+            cap = (
+                min(cap, float(risk["max_position_pct_equity"]) * equity)
+                if cap > 0
+                else float(risk["max_position_pct_equity"]) * equity
+            )
         if not signed or px <= 0 or cap <= 0:
             return 0.0
         return max(-1.0, min(1.0, signed * px / cap))
 
     # ------------------------------------------------------------ the decision
 
-    def decide(self, signals: Mapping[str, StrategySignal] | Iterable[StrategySignal],
-               ta_report: Mapping[str, Any] | None, regime: Regime | str | None,
-               account: Mapping[str, Any] | None = None, position: Mapping[str, Any] | float | None = None,
-               price: float | None = None) -> Decision:
+    def decide(
+        self,
+        signals: Mapping[str, StrategySignal] | Iterable[StrategySignal],
+        ta_report: Mapping[str, Any] | None,
+        regime: Regime | str | None,
+        account: Mapping[str, Any] | None = None,
+        position: Mapping[str, Any] | float | None = None,
+        price: float | None = None,
+    ) -> Decision:
         """Decide, write the decisions row, return the Decision (``decision.id`` is the row id).
 
         ``signals``: name -> StrategySignal (or an iterable of signals); ``position``: a dict or the
@@ -276,10 +328,10 @@ class PortfolioDecisionEngine:
                 prompt = None
                 sel = Selected("fallback", dict(offline), fallback_reason=str(e))
             if prompt is not None:
-                snap = self.snapshot(now, reg, signals, cands, scores, ta_report, account,
-                                     _position_view(position, price))
-                sel = self.selector.select(now_ms=now, snap=snap, enabled=cands, offline=dict(offline),
-                                           prompt=prompt)
+                snap = self.snapshot(
+                    now, reg, signals, cands, scores, ta_report, account, _position_view(position, price)
+                )
+                sel = self.selector.select(now_ms=now, snap=snap, enabled=cands, offline=dict(offline), prompt=prompt)
 
         final = self.scheduler.allocate(sel.raw) if sel.selector == "llm" else dict(offline)
         exposure = net_exposure(final, signals)
@@ -290,43 +342,87 @@ class PortfolioDecisionEngine:
         if sel.selector == "llm":
             confidence = sel.confidence
             # The rationale is the model's words, marked as such: it must never read as the cockpit's own text.
-            reasoning = (f"{model_says(sel.rationale, max_chars=RATIONALE_MAX)} | LLM weights {_fmt_weights(final)}; "
-                         f"net target exposure {exposure:+.2f}")
+            reasoning = (
+                f"{model_says(sel.rationale, max_chars=RATIONALE_MAX)} | LLM weights {_fmt_weights(final)}; "
+                f"net target exposure {exposure:+.2f}"
+            )
         else:
             confidence = round(abs(exposure), 6)
-            head = OFFLINE_NOTE if sel.selector == "offline" else f"fallback to offline selector ({sel.fallback_reason}): scorer weights"
+            head = (
+                OFFLINE_NOTE
+                if sel.selector == "offline"
+                else f"fallback to offline selector ({sel.fallback_reason}): scorer weights"
+            )
             reasoning = f"{head} {_fmt_weights(final)}; net target exposure {exposure:+.2f} (regime {reg})"
             why = [f"{n} {signals[n].direction.value}: {signals[n].reason}" for n in final if n in signals]
             if why:  # what each selected strategy says, so a trader sees why the target is what it is
                 reasoning += " | " + "; ".join(why)
         decision = Decision(
-            symbol=self.symbol, timeframe=self.timeframe, timestamp=now, action=action, confidence=confidence,
-            reasoning=reasoning, target_exposure=exposure, weights=final,
-            technical_analysis=dict(ta_report or {}), regime=reg, selector=sel.selector,
-            fallback_reason=sel.fallback_reason, llm_response=sel.llm_response, llm_run_id=sel.llm_run_id,
-            prompt_version_id=sel.prompt_version_id, model_version_id=sel.model_version_id)
+            symbol=self.symbol,
+            timeframe=self.timeframe,
+            timestamp=now,
+            action=action,
+            confidence=confidence,
+            reasoning=reasoning,
+            target_exposure=exposure,
+            weights=final,
+            technical_analysis=dict(ta_report or {}),
+            regime=reg,
+            selector=sel.selector,
+            fallback_reason=sel.fallback_reason,
+            llm_response=sel.llm_response,
+            llm_run_id=sel.llm_run_id,
+            prompt_version_id=sel.prompt_version_id,
+            model_version_id=sel.model_version_id,
+        )
         decision.id = self.last_decision_id = self.store.insert_decision(decision, weights_detail=weights_detail)
         return decision
 
-    def snapshot(self, now: int, reg: str, signals: Mapping[str, StrategySignal], cands: list[str],
-                 scores: Mapping[str, Any], ta_report: Mapping[str, Any] | None,
-                 account: Mapping[str, Any] | None, position: Mapping[str, Any] | None) -> dict[str, Any]:
+    def snapshot(
+        self,
+        now: int,
+        reg: str,
+        signals: Mapping[str, StrategySignal],
+        cands: list[str],
+        scores: Mapping[str, Any],
+        ta_report: Mapping[str, Any] | None,
+        account: Mapping[str, Any] | None,
+        position: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
         return snapshot(
-            now_ms=now, symbol=self.symbol, timeframe=self.timeframe, regime=reg,
+            now_ms=now,
+            symbol=self.symbol,
+            timeframe=self.timeframe,
+            regime=reg,
             market=market_snapshot(self.ds, self.symbol, self.cfg["timeframes"], now),
-            technical_analysis=ta_report, signals=signal_rows(signals, cands),
-            scores=[scores[n].as_dict() for n in cands], strategies=cands, account=account, position=position,
+            technical_analysis=ta_report,
+            signals=signal_rows(signals, cands),
+            scores=[scores[n].as_dict() for n in cands],
+            strategies=cands,
+            account=account,
+            position=position,
             recent=recent_outcomes(self.ds, self.symbol, self.timeframe, now),
-            top_n=self.scheduler.top_n, rationale_max=RATIONALE_MAX, costs=self._costs())
+            top_n=self.scheduler.top_n,
+            rationale_max=RATIONALE_MAX,
+            costs=self._costs(),
+        )
 
     def _costs(self) -> str:
         b = self.cfg.get("backtest", {})
-        return (f"costs: taker fee {float(b.get('taker_fee', 0.0005)):.3%} + slippage "
-                f"{float(b.get('slippage_bps', 2.0)):g} bp per side; funding every 8h (longs pay when it is positive)")
+        return (
+            f"costs: taker fee {float(b.get('taker_fee', 0.0005)):.3%} + slippage "
+            f"{float(b.get('slippage_bps', 2.0)):g} bp per side; funding every 8h (longs pay when it is positive)"
+        )
 
     @staticmethod
-    def _weights_detail(signals: Mapping[str, StrategySignal], cands: list[str], disabled: Mapping[str, str],
-                        scores: Mapping[str, Any], sel: Selected, final: Mapping[str, float]) -> dict[str, Any]:
+    def _weights_detail(
+        signals: Mapping[str, StrategySignal],
+        cands: list[str],
+        disabled: Mapping[str, str],
+        scores: Mapping[str, Any],
+        sel: Selected,
+        final: Mapping[str, float],
+    ) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name in list(cands) + [n for n in disabled if n not in cands]:
             sig = signals.get(name)
@@ -350,15 +446,23 @@ class DecisionEngine(PortfolioDecisionEngine):
         single["llm"] = {**cfg["llm"], "provider": "none"}
         single["portfolio"] = {**cfg["portfolio"], "top_n": 1, "max_weight": 1.0, "min_weight": 0.0}
         # A strategy missing from the config has no params here: the registry reads them with .get.
-        one: StrategyConfig = {**cfg.get("strategies", {}).get(strategy, {}),  # type: ignore[typeddict-item]
-                               "enabled": True}
+        one: StrategyConfig = {
+            **cfg.get("strategies", {}).get(strategy, {}),  # type: ignore[typeddict-item]
+            "enabled": True,
+        }
         single["strategies"] = {strategy: one}
         super().__init__(single, ds, store, clock, llm=None)
         self.strategy = strategy
 
-    def decide_one(self, signal: StrategySignal, ta_report: Mapping[str, Any] | None, regime: Regime | str | None,
-                   account: Mapping[str, Any] | None = None, position: Any = None,
-                   price: float | None = None) -> Decision:
+    def decide_one(
+        self,
+        signal: StrategySignal,
+        ta_report: Mapping[str, Any] | None,
+        regime: Regime | str | None,
+        account: Mapping[str, Any] | None = None,
+        position: Any = None,
+        price: float | None = None,
+    ) -> Decision:
         return self.decide({self.strategy: signal}, ta_report, regime, account, position, price)
 
 

@@ -95,8 +95,9 @@ def _cap_reply(limit: int) -> Callable[[Any], None]:
         enc = (response.headers.get("content-encoding") or "identity").strip().lower()
         if enc not in ("", "identity"):
             response.close()
-            raise ReplyTooLarge(f"compressed reply ({enc[:20]}) refused: asked for identity; its size cannot be "
-                                "bounded before decoding")
+            raise ReplyTooLarge(
+                f"compressed reply ({enc[:20]}) refused: asked for identity; its size cannot be bounded before decoding"
+            )
         declared = (response.headers.get("content-length") or "").strip()
         if declared.isdigit() and int(declared) > limit:
             response.close()
@@ -144,10 +145,21 @@ def _describe(exc: BaseException) -> str:
 
 
 class LLMClient:
-    def __init__(self, *, provider: str, base_url: str | None, model: str, api_key: str | None,
-                 timeout_s: float = 30.0, max_retries: int = 2, temperature: float = 0.2,
-                 max_tokens: int = 2000, json_schema_mode: bool = False,
-                 timer: Callable[[], float] = time.perf_counter, max_reply_bytes: int = MAX_REPLY_BYTES) -> None:
+    def __init__(
+        self,
+        *,
+        provider: str,
+        base_url: str | None,
+        model: str,
+        api_key: str | None,
+        timeout_s: float = 30.0,
+        max_retries: int = 2,
+        temperature: float = 0.2,
+        max_tokens: int = 2000,
+        json_schema_mode: bool = False,
+        timer: Callable[[], float] = time.perf_counter,
+        max_reply_bytes: int = MAX_REPLY_BYTES,
+    ) -> None:
         self.provider = provider
         self.base_url = base_url
         self.model = model
@@ -160,9 +172,14 @@ class LLMClient:
         self._key = api_key or ""
         self.max_reply_bytes = int(max_reply_bytes)
         http = openai.DefaultHttpxClient(event_hooks={"response": [_cap_reply(self.max_reply_bytes)]})
-        self._client = openai.OpenAI(base_url=base_url, api_key=api_key or LOCAL_PLACEHOLDER_KEY,
-                                     timeout=self.timeout_s, max_retries=self.max_retries, http_client=http,
-                                     default_headers={"Accept-Encoding": "identity"})
+        self._client = openai.OpenAI(
+            base_url=base_url,
+            api_key=api_key or LOCAL_PLACEHOLDER_KEY,
+            timeout=self.timeout_s,
+            max_retries=self.max_retries,
+            http_client=http,
+            default_headers={"Accept-Encoding": "identity"},
+        )
 
     @classmethod
     def from_config(cls, cfg: Config, environ: Mapping[str, str] | None = None) -> "LLMClient | None":
@@ -174,31 +191,53 @@ class LLMClient:
         key_env = llm.get("api_key_env")
         key = environ.get(key_env) if key_env else None
         if key_env and not key and llm["provider"] not in ("local", "openai-compatible"):
-            raise LLMUnavailable(f"llm.provider is {llm['provider']!r} but the environment variable {key_env} "
-                                 "(llm.api_key_env) is not set")
+            raise LLMUnavailable(
+                f"llm.provider is {llm['provider']!r} but the environment variable {key_env} "
+                "(llm.api_key_env) is not set"
+            )
         if not llm.get("base_url"):
             raise LLMUnavailable("llm.base_url is not set")
-        return cls(provider=llm["provider"], base_url=llm["base_url"], model=llm.get("model") or "default",
-                   api_key=key, timeout_s=llm["timeout_s"], max_retries=llm["max_retries"],
-                   temperature=llm["temperature"], max_tokens=llm["max_tokens_per_call"],
-                   json_schema_mode=llm["json_schema_mode"])
+        return cls(
+            provider=llm["provider"],
+            base_url=llm["base_url"],
+            model=llm.get("model") or "default",
+            api_key=key,
+            timeout_s=llm["timeout_s"],
+            max_retries=llm["max_retries"],
+            temperature=llm["temperature"],
+            max_tokens=llm["max_tokens_per_call"],
+            json_schema_mode=llm["json_schema_mode"],
+        )
 
     @property
     def model_version(self) -> tuple[str, str, dict[str, Any]]:
         """(name, version, metadata) for the model_versions table."""
-        meta = {"provider": self.provider, "model": self.model, "base_url": self.base_url,
-                "temperature": self.temperature, "max_tokens": self.max_tokens,
-                "json_schema_mode": self.json_schema_mode}
+        meta = {
+            "provider": self.provider,
+            "model": self.model,
+            "base_url": self.base_url,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "json_schema_mode": self.json_schema_mode,
+        }
         return self.provider, f"{self.model}@t={self.temperature:g}", meta
 
     def request_body(self, messages: list[dict[str, str]]) -> dict[str, Any]:
         if self.json_schema_mode:
-            fmt: dict[str, Any] = {"type": "json_schema",
-                                   "json_schema": {"name": "strategy_selection", "schema": SELECTION_SCHEMA}}
+            fmt: dict[str, Any] = {
+                "type": "json_schema",
+                "json_schema": {"name": "strategy_selection", "schema": SELECTION_SCHEMA},
+            }
         else:
             fmt = {"type": "json_object"}
-        return {"model": self.model, "messages": messages, "temperature": self.temperature,
-                "max_tokens": self.max_tokens, "response_format": fmt, "stream": False}
+        return {
+            "model": self.model,
+            "messages": messages,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "response_format": fmt,
+            "stream": False,
+        }
 
     def complete(self, messages: list[dict[str, str]]) -> LLMResult:
         body = self.request_body(messages)
@@ -228,30 +267,64 @@ class LLMClient:
                 if isinstance(e, ReplyTooLarge):  # the provider answered (at length): count what went both ways
                     prompt_tokens += estimate_tokens(prompt_chars)
                     completion_tokens += estimate_tokens(self.max_reply_bytes)
-                return LLMResult("error", None, body, self._ms(start), prompt_tokens or None,
-                                 completion_tokens or None, self._redact(_describe(e)), attempts,
-                                 usage_note=self._note(notes))
+                return LLMResult(
+                    "error",
+                    None,
+                    body,
+                    self._ms(start),
+                    prompt_tokens or None,
+                    completion_tokens or None,
+                    self._redact(_describe(e)),
+                    attempts,
+                    usage_note=self._note(notes),
+                )
             if content and content.strip():
-                return LLMResult("ok", content, body, self._ms(start), prompt_tokens, completion_tokens, None,
-                                 attempts, finish, usage_note=self._note(notes))
+                return LLMResult(
+                    "ok",
+                    content,
+                    body,
+                    self._ms(start),
+                    prompt_tokens,
+                    completion_tokens,
+                    None,
+                    attempts,
+                    finish,
+                    usage_note=self._note(notes),
+                )
             if attempts > self.max_retries:
-                return LLMResult("blank", content, body, self._ms(start), prompt_tokens, completion_tokens,
-                                 f"blank reply after {attempts} attempts", attempts, finish,
-                                 usage_note=self._note(notes))
+                return LLMResult(
+                    "blank",
+                    content,
+                    body,
+                    self._ms(start),
+                    prompt_tokens,
+                    completion_tokens,
+                    f"blank reply after {attempts} attempts",
+                    attempts,
+                    finish,
+                    usage_note=self._note(notes),
+                )
 
-    def _count(self, resp: Any, choice: Any, content: str | None, prompt_chars: int,
-               notes: list[str]) -> tuple[int, int]:
+    def _count(
+        self, resp: Any, choice: Any, content: str | None, prompt_chars: int, notes: list[str]
+    ) -> tuple[int, int]:
         """The tokens one answered attempt counts: the reported usage when it is sane and not below the
         local estimate, else the estimate (nonsense noted in ``notes``)."""
         usage = getattr(resp, "usage", None)
         reasoning = getattr(choice.message, "reasoning_content", None)  # DeepSeek's reasoner bills it too
         out_chars = len(content or "") + (len(reasoning) if isinstance(reasoning, str) else 0)
-        p, note_p = _counted(getattr(usage, "prompt_tokens", None) if usage is not None else None,
-                             estimate_tokens(prompt_chars), CHARS_PER_TOKEN * prompt_chars + USAGE_SLACK,
-                             "prompt_tokens")
-        c, note_c = _counted(getattr(usage, "completion_tokens", None) if usage is not None else None,
-                             estimate_tokens(out_chars),
-                             max(self.max_tokens, CHARS_PER_TOKEN * out_chars) + USAGE_SLACK, "completion_tokens")
+        p, note_p = _counted(
+            getattr(usage, "prompt_tokens", None) if usage is not None else None,
+            estimate_tokens(prompt_chars),
+            CHARS_PER_TOKEN * prompt_chars + USAGE_SLACK,
+            "prompt_tokens",
+        )
+        c, note_c = _counted(
+            getattr(usage, "completion_tokens", None) if usage is not None else None,
+            estimate_tokens(out_chars),
+            max(self.max_tokens, CHARS_PER_TOKEN * out_chars) + USAGE_SLACK,
+            "completion_tokens",
+        )
         notes += [n for n in (note_p, note_c) if n]
         return p, c
 

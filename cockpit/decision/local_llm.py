@@ -55,8 +55,15 @@ def _free_port() -> int:
 
 
 class LocalLLMServer:
-    def __init__(self, *, model_path: str | Path | None = None, port: int = 0, n_ctx: int = 4096,
-                 n_threads: int = 1, python: str = sys.executable) -> None:
+    def __init__(
+        self,
+        *,
+        model_path: str | Path | None = None,
+        port: int = 0,
+        n_ctx: int = 4096,
+        n_threads: int = 1,
+        python: str = sys.executable,
+    ) -> None:
         path = Path(model_path) if model_path else smollm2_gguf()
         if path is None or importlib.util.find_spec("llama_cpp") is None:
             raise LocalLLMUnavailable("the local model needs the local-llm extra: pip install '.[local-llm]'")
@@ -75,9 +82,25 @@ class LocalLLMServer:
 
     def command(self) -> list[str]:
         # Through the shim: llama_cpp.server with the crashing AMX buffers off (see llama_shim).
-        return [self.python, "-m", "cockpit.decision.llama_shim", "--model", str(self.model_path), "--host", "127.0.0.1",
-                "--port", str(self.port), "--n_threads", str(self.n_threads), "--n_threads_batch",
-                str(self.n_threads), "--n_ctx", str(self.n_ctx), "--model_alias", self.model_name]
+        return [
+            self.python,
+            "-m",
+            "cockpit.decision.llama_shim",
+            "--model",
+            str(self.model_path),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--n_threads",
+            str(self.n_threads),
+            "--n_threads_batch",
+            str(self.n_threads),
+            "--n_ctx",
+            str(self.n_ctx),
+            "--model_alias",
+            self.model_name,
+        ]
 
     def start(self, *, ready_timeout_s: float = 120.0, log=subprocess.DEVNULL) -> "LocalLLMServer":
         self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)

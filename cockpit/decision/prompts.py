@@ -124,9 +124,14 @@ def market_snapshot(ds: Any, symbol: str, timeframes: Iterable[str], now_ms: int
             out["candles"][tf] = None
             continue
         first, last = float(a["close"][0]), float(a["close"][-1])
-        out["candles"][tf] = {"bars": n, "last_close": last, "change_pct": (last / first - 1) * 100 if first else None,
-                              "high": float(a["high"].max()), "low": float(a["low"].min()),
-                              "last_bar_utc": utc(int(a["timestamp"][-1]))}
+        out["candles"][tf] = {
+            "bars": n,
+            "last_close": last,
+            "change_pct": (last / first - 1) * 100 if first else None,
+            "high": float(a["high"].max()),
+            "low": float(a["low"].min()),
+            "last_bar_utc": utc(int(a["timestamp"][-1])),
+        }
     f = ds.funding_rates(symbol, end=now_ms, limit=3)
     if len(f):
         rates = [float(x) for x in f["funding_rate"]]
@@ -154,8 +159,15 @@ def recent_outcomes(ds: Any, symbol: str, timeframe: str, now_ms: int, limit: in
             i = int((ts <= r["timestamp"]).sum()) - 1
             if i >= 0 and close[i]:
                 move = (float(close[-1]) / float(close[i]) - 1) * 100
-        out.append({"time_utc": utc(r["timestamp"]), "action": r["action"], "selector": r.get("selector"),
-                    "target_exposure": r.get("target_exposure"), "price_move_since_pct": move})
+        out.append(
+            {
+                "time_utc": utc(r["timestamp"]),
+                "action": r["action"],
+                "selector": r.get("selector"),
+                "target_exposure": r.get("target_exposure"),
+                "price_move_since_pct": move,
+            }
+        )
     return out
 
 
@@ -165,8 +177,9 @@ def signal_rows(signals: Mapping[str, StrategySignal], order: Iterable[str]) -> 
         s = signals.get(name)
         if s is None:
             continue
-        rows.append({"strategy": name, "direction": s.direction.value, "strength": float(s.strength),
-                     "reason": s.reason})
+        rows.append(
+            {"strategy": name, "direction": s.direction.value, "strength": float(s.strength), "reason": s.reason}
+        )
     return rows
 
 
@@ -174,8 +187,14 @@ def signal_rows(signals: Mapping[str, StrategySignal], order: Iterable[str]) -> 
 
 
 class PromptBuilder:
-    def __init__(self, template: str = DEFAULT_TEMPLATE, *, name: str = PROMPT_NAME,
-                 version: str = DEFAULT_VERSION, prompt_version_id: int | None = None) -> None:
+    def __init__(
+        self,
+        template: str = DEFAULT_TEMPLATE,
+        *,
+        name: str = PROMPT_NAME,
+        version: str = DEFAULT_VERSION,
+        prompt_version_id: int | None = None,
+    ) -> None:
         if "[system]" not in template or "[user]" not in template:
             raise PromptError(f"prompt {name} {version}: needs a [system] and a [user] part")
         self.template = template
@@ -209,26 +228,40 @@ class PromptBuilder:
             "rationale_max": str(snap["rationale_max"]),
             "market": self._market(snap["market"]),
             "technical_analysis": canonical(snap["technical_analysis"]) if snap["technical_analysis"] else "(none)",
-            "signals": "\n".join(f"- {s['strategy']}: {s['direction']} {_round(s['strength'])} ({s['reason']})"
-                                 for s in sigs) or "(none)",
-            "scores": ("\n".join(f"- {r['strategy']}: expected {_round(r['score'])} (this regime "
-                                 f"{_opt(r.get('expected'))}, all regimes {_opt(r.get('pooled'))}, "
-                                 f"samples {r['samples']})" for r in snap["scores"]) or "(none)")
-                      + "\n- cash: expected 0 by definition"
-                      + (f"\n{snap['costs']}" if snap.get("costs") else ""),
+            "signals": "\n".join(
+                f"- {s['strategy']}: {s['direction']} {_round(s['strength'])} ({s['reason']})" for s in sigs
+            )
+            or "(none)",
+            "scores": (
+                "\n".join(
+                    f"- {r['strategy']}: expected {_round(r['score'])} (this regime "
+                    f"{_opt(r.get('expected'))}, all regimes {_opt(r.get('pooled'))}, "
+                    f"samples {r['samples']})"
+                    for r in snap["scores"]
+                )
+                or "(none)"
+            )
+            + "\n- cash: expected 0 by definition"
+            + (f"\n{snap['costs']}" if snap.get("costs") else ""),
             "account": f"account: {canonical(snap['account']) if snap['account'] else '(unknown)'}\n"
-                       f"position: {canonical(snap['position']) if snap['position'] else '(flat)'}",
-            "recent": "\n".join(f"- {r['time_utc']}: {r['action']}, target exposure "
-                                f"{_round(r['target_exposure'])}, selector {r['selector']}, price move since "
-                                f"{_pct(r['price_move_since_pct'])}" for r in snap["recent"]) or "(none yet)",
+            f"position: {canonical(snap['position']) if snap['position'] else '(flat)'}",
+            "recent": "\n".join(
+                f"- {r['time_utc']}: {r['action']}, target exposure "
+                f"{_round(r['target_exposure'])}, selector {r['selector']}, price move since "
+                f"{_pct(r['price_move_since_pct'])}"
+                for r in snap["recent"]
+            )
+            or "(none yet)",
         }
         try:
             text = Template(self.template).substitute(values)
         except (KeyError, ValueError) as e:
             raise PromptError(f"prompt {self.name} {self.version}: bad placeholder {e}") from None
         system, _, user = text.partition("[user]")
-        return [{"role": "system", "content": system.replace("[system]", "", 1).strip()},
-                {"role": "user", "content": user.strip()}]
+        return [
+            {"role": "system", "content": system.replace("[system]", "", 1).strip()},
+            {"role": "user", "content": user.strip()},
+        ]
 
     @staticmethod
     def _market(m: Mapping[str, Any]) -> str:
@@ -237,15 +270,21 @@ class PromptBuilder:
             if c is None:
                 lines.append(f"- {tf}: no candles")
             else:
-                lines.append(f"- {tf}: last close {_round(c['last_close'])} at {c['last_bar_utc']}, "
-                             f"{c['bars']} bars: change {_pct(c['change_pct'])}, high {_round(c['high'])}, "
-                             f"low {_round(c['low'])}")
+                lines.append(
+                    f"- {tf}: last close {_round(c['last_close'])} at {c['last_bar_utc']}, "
+                    f"{c['bars']} bars: change {_pct(c['change_pct'])}, high {_round(c['high'])}, "
+                    f"low {_round(c['low'])}"
+                )
         f = m.get("funding")
-        lines.append(f"- funding rate: latest {_round(f['latest'])}, mean of last 3 {_round(f['mean_last_3'])}"
-                     if f else "- funding rate: n/a")
+        lines.append(
+            f"- funding rate: latest {_round(f['latest'])}, mean of last 3 {_round(f['mean_last_3'])}"
+            if f
+            else "- funding rate: n/a"
+        )
         oi = m.get("open_interest")
-        lines.append(f"- open interest: {_round(oi['latest'])} ({_pct(oi['change_pct'])})" if oi
-                     else "- open interest: n/a")
+        lines.append(
+            f"- open interest: {_round(oi['latest'])} ({_pct(oi['change_pct'])})" if oi else "- open interest: n/a"
+        )
         ls = m.get("long_short_ratio")
         lines.append(f"- long/short ratio: {_round(ls['latest'])}" if ls else "- long/short ratio: n/a")
         return "\n".join(lines)
@@ -261,15 +300,39 @@ def _pct(v: Any) -> str:
     return f"{float(v):+.2f}%"
 
 
-def snapshot(*, now_ms: int, symbol: str, timeframe: str, regime: str, market: Mapping[str, Any],
-             technical_analysis: Mapping[str, Any] | None, signals: list[dict[str, Any]],
-             scores: list[dict[str, Any]], strategies: list[str], account: Mapping[str, Any] | None,
-             position: Mapping[str, Any] | None, recent: list[dict[str, Any]], top_n: int,
-             rationale_max: int, costs: str | None = None) -> dict[str, Any]:
+def snapshot(
+    *,
+    now_ms: int,
+    symbol: str,
+    timeframe: str,
+    regime: str,
+    market: Mapping[str, Any],
+    technical_analysis: Mapping[str, Any] | None,
+    signals: list[dict[str, Any]],
+    scores: list[dict[str, Any]],
+    strategies: list[str],
+    account: Mapping[str, Any] | None,
+    position: Mapping[str, Any] | None,
+    recent: list[dict[str, Any]],
+    top_n: int,
+    rationale_max: int,
+    costs: str | None = None,
+) -> dict[str, Any]:
     """Everything the prompt shows, as one plain dict (what the golden test fixes)."""
-    return {"now_ms": int(now_ms), "symbol": symbol, "timeframe": timeframe, "regime": regime, "market": market,
-            "technical_analysis": dict(technical_analysis or {}), "signals": signals, "scores": scores,
-            "strategies": strategies, "account": dict(account) if account else None,
-            "position": dict(position) if position else None, "recent": recent, "top_n": int(top_n),
-            "costs": costs,
-            "rationale_max": int(rationale_max)}
+    return {
+        "now_ms": int(now_ms),
+        "symbol": symbol,
+        "timeframe": timeframe,
+        "regime": regime,
+        "market": market,
+        "technical_analysis": dict(technical_analysis or {}),
+        "signals": signals,
+        "scores": scores,
+        "strategies": strategies,
+        "account": dict(account) if account else None,
+        "position": dict(position) if position else None,
+        "recent": recent,
+        "top_n": int(top_n),
+        "costs": costs,
+        "rationale_max": int(rationale_max),
+    }

@@ -85,8 +85,9 @@ class StrategyScorer:
             rows = [dict(r) for r in shipped_table()]
         return rows
 
-    def score(self, names: Iterable[str], regime: Regime | str | None,
-              table: list[dict[str, Any]] | None = None) -> dict[str, StrategyScore]:
+    def score(
+        self, names: Iterable[str], regime: Regime | str | None, table: list[dict[str, Any]] | None = None
+    ) -> dict[str, StrategyScore]:
         reg = regime_value(regime)
         rows = self.table() if table is None else table
         by_name: dict[str, list[dict[str, Any]]] = {}
@@ -101,15 +102,17 @@ class StrategyScorer:
                 out[name] = StrategyScore(name, 0.0, None, None, 0, None)
                 continue
             n_all = sum(int(r.get("samples") or 0) for r in here)
-            pooled = (sum(float(r["expected_reward"]) * int(r.get("samples") or 0) for r in here) / n_all
-                      if n_all else float(sum(float(r["expected_reward"]) for r in here) / len(here)))
+            pooled = (
+                sum(float(r["expected_reward"]) * int(r.get("samples") or 0) for r in here) / n_all
+                if n_all
+                else float(sum(float(r["expected_reward"]) for r in here) / len(here))
+            )
             row = next((r for r in here if r.get("regime") == reg), None)
             n = int(row.get("samples") or 0) if row else 0
             er = float(row["expected_reward"]) if row else None
             k = self.shrink
             score = ((n * er + k * pooled) / (n + k)) if row and er is not None and math.isfinite(k) else pooled
-            out[name] = StrategyScore(name, round(score, 8), er, round(pooled, 8), n,
-                                      (row or here[0]).get("version"))
+            out[name] = StrategyScore(name, round(score, 8), er, round(pooled, 8), n, (row or here[0]).get("version"))
         return out
 
 

@@ -37,8 +37,17 @@ import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Iterable
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, WithJsonSchema,
-                      field_validator, model_validator)
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from cockpit.domain.signals import Regime
@@ -51,10 +60,12 @@ WEIGHT_TOLERANCE = 0.05
 # Keys an LLM reply must never carry (matched against lower-cased keys at any depth).
 _FORBIDDEN_KEY = re.compile(
     r"param|leverage|order|trade|position|size|amount|quantity|qty|price|stop|take_?profit|entry|margin|"
-    r"config|setting|exchange|execute|command|risk_limit|max_")
+    r"config|setting|exchange|execute|command|risk_limit|max_"
+)
 # Instructions in free text (rationale or anything else) that overstep the selector's remit.
 _FORBIDDEN_TEXT = [
-    re.compile(p, re.IGNORECASE) for p in (
+    re.compile(p, re.IGNORECASE)
+    for p in (
         r"\bignore\b[^.\n]{0,40}\b(rules?|instructions?|limits?|prompt)\b",
         r"\b(set|increase|raise|use|change|modify|adjust|override|update)\b[^.\n]{0,40}"
         r"\b(leverage|parameters?|params|stop[- ]?loss|take[- ]?profit|position size|risk limits?)\b",
@@ -260,8 +271,14 @@ def _reason(e: ValidationError) -> str:
     return msg
 
 
-def validate_reply(text: str | None, enabled: Iterable[str], *, tolerance: float = WEIGHT_TOLERANCE,
-                   rationale_max: int = RATIONALE_MAX, max_chars: int = MAX_REPLY_CHARS) -> Selection:
+def validate_reply(
+    text: str | None,
+    enabled: Iterable[str],
+    *,
+    tolerance: float = WEIGHT_TOLERANCE,
+    rationale_max: int = RATIONALE_MAX,
+    max_chars: int = MAX_REPLY_CHARS,
+) -> Selection:
     """Parse and check one reply; raise ReplyRejected with the reason when it is not usable."""
     enabled = list(enabled)
     if text is None or not text.strip():
@@ -276,8 +293,9 @@ def validate_reply(text: str | None, enabled: Iterable[str], *, tolerance: float
     except ValueError as e:
         hit = forbidden_text(body)
         text_flags = [f"instruction in text: {hit!r}"] if hit else []
-        raise ReplyRejected(f"reply is not JSON ({str(e)[:80]})" + (f"; flagged {text_flags[0]}" if text_flags else ""),
-                            text_flags) from None
+        raise ReplyRejected(
+            f"reply is not JSON ({str(e)[:80]})" + (f"; flagged {text_flags[0]}" if text_flags else ""), text_flags
+        ) from None
     if not isinstance(obj, dict):
         raise ReplyRejected(f"reply is JSON but not an object (got {type(obj).__name__})")
 
@@ -291,8 +309,9 @@ def validate_reply(text: str | None, enabled: Iterable[str], *, tolerance: float
             flags.append(f"instruction in text: {hit[:60]!r}")
             break
     if flags:
-        raise ReplyRejected("reply oversteps the selector (asks for parameters, leverage or orders): "
-                            + "; ".join(flags), flags)
+        raise ReplyRejected(
+            "reply oversteps the selector (asks for parameters, leverage or orders): " + "; ".join(flags), flags
+        )
 
     try:
         reply = SelectionReply.model_validate(obj, context={"enabled": enabled, "tolerance": tolerance, "seen": set()})

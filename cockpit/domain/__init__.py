@@ -14,7 +14,22 @@ from cockpit.domain.orders import (
 from cockpit.domain.signals import Direction, Regime, StrategySignal, Decision, RiskEvent, RiskLevel
 
 __all__ = [
-    "Clock", "ManualClock", "Candle", "TIMEFRAME_MS", "timeframe_ms", "IllegalTransition", "Order",
-    "OrderIntent", "OrderStatus", "Fill", "Position", "can_transition", "Direction", "Regime",
-    "StrategySignal", "Decision", "RiskEvent", "RiskLevel",
+    "Clock",
+    "ManualClock",
+    "Candle",
+    "TIMEFRAME_MS",
+    "timeframe_ms",
+    "IllegalTransition",
+    "Order",
+    "OrderIntent",
+    "OrderStatus",
+    "Fill",
+    "Position",
+    "can_transition",
+    "Direction",
+    "Regime",
+    "StrategySignal",
+    "Decision",
+    "RiskEvent",
+    "RiskLevel",
 ]

@@ -13,8 +13,20 @@ from typing import Any
 
 from cockpit.domain.text import clean_text
 
-_QUIET = {"client_order_id", "intent", "status", "detail", "action", "by", "reason", "error", "order_id",
-          "amount_before", "amount_after", "rules"}
+_QUIET = {
+    "client_order_id",
+    "intent",
+    "status",
+    "detail",
+    "action",
+    "by",
+    "reason",
+    "error",
+    "order_id",
+    "amount_before",
+    "amount_after",
+    "rules",
+}
 
 
 def _value(v: Any, depth: int = 0) -> str:

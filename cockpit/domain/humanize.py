@@ -48,7 +48,12 @@ def pct(v: Any, nd: int = 2, *, sign: bool = True) -> str:
     return f"{f * 100:+.{nd}f}%" if sign else f"{f * 100:.{nd}f}%"
 
 
-def table(rows: list[tuple[str, ...]], header: tuple[str, ...] | None = None, *, right: set[int] | frozenset[int] = frozenset()) -> str:
+def table(
+    rows: list[tuple[str, ...]],
+    header: tuple[str, ...] | None = None,
+    *,
+    right: set[int] | frozenset[int] = frozenset(),
+) -> str:
     """Rows as aligned columns (``right``: the column indexes aligned right, e.g. numbers)."""
     allrows = ([header] if header else []) + rows
     if not allrows:

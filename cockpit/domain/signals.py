@@ -27,9 +27,22 @@ STRATEGY_NAMES = (
 # risk_assessment and its risk events); the config's risk.disabled_rules may switch off all but the
 # safety floor: the kill switch, unconfirmed positions, stale data, exchange precision and reduce-only.
 RISK_RULES = (
-    "kill_switch", "position_unconfirmed", "stale_data", "max_drawdown", "daily_loss", "order_rate", "max_leverage",
-    "price_sanity", "stop_loss", "take_profit", "max_position", "effective_leverage", "per_trade_risk", "total_risk",
-    "precision", "reduce_only",
+    "kill_switch",
+    "position_unconfirmed",
+    "stale_data",
+    "max_drawdown",
+    "daily_loss",
+    "order_rate",
+    "max_leverage",
+    "price_sanity",
+    "stop_loss",
+    "take_profit",
+    "max_position",
+    "effective_leverage",
+    "per_trade_risk",
+    "total_risk",
+    "precision",
+    "reduce_only",
 )
 ALWAYS_ON_RISK_RULES = ("kill_switch", "position_unconfirmed", "stale_data", "precision", "reduce_only")
 SWITCHABLE_RISK_RULES = tuple(r for r in RISK_RULES if r not in ALWAYS_ON_RISK_RULES)

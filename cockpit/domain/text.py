@@ -28,10 +28,10 @@ MODEL_TEXT_MAX = 1_000  # characters of a model's free text that are kept (ratio
 MIN_SECRET_LEN = 4  # shorter values would blank ordinary words; config checks keep real keys longer
 
 _ESCAPES = re.compile(
-    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"                      # CSI ... final byte (ESC[2J, ESC[31m)
-    r"|(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)"   # OSC ... BEL or ST (window title, hyperlink)
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"  # CSI ... final byte (ESC[2J, ESC[31m)
+    r"|(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)"  # OSC ... BEL or ST (window title, hyperlink)
     r"|(?:\x1b[PX^_]|[\x90\x98\x9e\x9f])[^\x1b\x9c]*(?:\x1b\\|\x9c)"  # DCS / SOS / PM / APC strings
-    r"|\x1b[ -/]*[0-~]"                                        # two-byte and nF escapes (ESC c, ESC ( B)
+    r"|\x1b[ -/]*[0-~]"  # two-byte and nF escapes (ESC c, ESC ( B)
 )
 _BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 # Control characters left after the sequences are gone (tab and newline handled separately).

@@ -23,8 +23,15 @@ class ExchangeClock:
     after ``resync_s``; ``failures`` counts them for the heartbeat.
     """
 
-    def __init__(self, fetch_time: Callable[[], int], *, resync_s: float = 60.0, rate: float = 1.0,
-                 estimate_rate: bool = False, monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        fetch_time: Callable[[], int],
+        *,
+        resync_s: float = 60.0,
+        rate: float = 1.0,
+        estimate_rate: bool = False,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._fetch = fetch_time
         self._resync_s = float(resync_s)
         self._rate = float(rate)

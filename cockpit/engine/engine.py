@@ -102,8 +102,12 @@ class Engine:
         self.symbol = cfg["symbol"]
         self.tf = cfg["decision_timeframe"]
         self.tf_ms = timeframe_ms(self.tf)
-        self.status = EngineStatus(mode=cfg["exchange"]["mode"], approval=cfg["execution"]["approval"],
-                                   speed=clock_rate(self.clock), stages=dict(stages.availability))
+        self.status = EngineStatus(
+            mode=cfg["exchange"]["mode"],
+            approval=cfg["execution"]["approval"],
+            speed=clock_rate(self.clock),
+            stages=dict(stages.availability),
+        )
         self._stop = threading.Event()
         self._wake_ingest = threading.Event()
         self._wake_fast = threading.Event()  # set by the streams: an order/fill/position event to reconcile now
@@ -125,9 +129,16 @@ class Engine:
         # The indicator kernels compile on a machine's first run (5-10 s; later runs load them from numba's
         # cache in well under a second): do it while the ingest back-fills, not in the first decision.
         threading.Thread(target=_warm_up_indicators, name="cockpit-warmup", daemon=True).start()
-        self.log.info("engine_start", mode=self.status.mode, symbol=self.symbol, decision_timeframe=self.tf,
-                      approval=self.status.approval, speed=self.status.speed,
-                      clock=iso_ms(self._now()), stages=self.status.stages)
+        self.log.info(
+            "engine_start",
+            mode=self.status.mode,
+            symbol=self.symbol,
+            decision_timeframe=self.tf,
+            approval=self.status.approval,
+            speed=self.status.speed,
+            clock=iso_ms(self._now()),
+            stages=self.status.stages,
+        )
         for name, reason in self.status.stages.items():
             if reason != "ok":
                 self.log.warning("stage_unavailable", stage=name, reason=reason)
@@ -138,8 +149,11 @@ class Engine:
             self._last_enqueued_bar = self.status.last_decision_bar
         self._session_event("started")
         self.status.state = "running"
-        workers: list[tuple[str, Callable[[], None]]] = [("fast", self._run_fast), ("ingest", self._run_ingest),
-                                                         ("decision", self._run_decisions)]
+        workers: list[tuple[str, Callable[[], None]]] = [
+            ("fast", self._run_fast),
+            ("ingest", self._run_ingest),
+            ("decision", self._run_decisions),
+        ]
         if getattr(self.stages, "kill_orders", None) is not None and self.stages.orders is not None:
             self.stages.orders.kill_delegated = True  # the fast loop leaves kill commands to the kill worker
             workers.insert(0, ("kill", self._run_kill))
@@ -166,8 +180,13 @@ class Engine:
         self._refresh_kill_switch()  # the switch may have moved in the cycle the stop cut short
         self._guard("heartbeat", self._heartbeat, retries=0)
         self._session_event("stopped")
-        self.log.info("engine_stop", cycles=self.status.cycles, decisions=self.status.decisions,
-                      errors=self.status.errors, still_running=alive or None)
+        self.log.info(
+            "engine_stop",
+            cycles=self.status.cycles,
+            decisions=self.status.decisions,
+            errors=self.status.errors,
+            still_running=alive or None,
+        )
         self.stages.close()
 
     @property
@@ -196,16 +215,27 @@ class Engine:
     def _session_event(self, what: str) -> None:
         """Audit trail in the risk log: when automated trading started and stopped, in which mode, under
         which approval policy and limits (INFO level; the risk pane shows it beside rejections)."""
-        details: dict[str, Any] = {"session": what, "mode": self.status.mode, "approval": self.status.approval,
-                   "stages": {k: v for k, v in self.status.stages.items() if v != "ok"} or "all ok"}
+        details: dict[str, Any] = {
+            "session": what,
+            "mode": self.status.mode,
+            "approval": self.status.approval,
+            "stages": {k: v for k, v in self.status.stages.items() if v != "ok"} or "all ok",
+        }
         if what == "started":
-            details["limits"] = {k: self.cfg["risk"][k] for k in ("max_leverage", "max_position_notional",
-                                                                  "max_risk_per_trade_pct", "daily_loss_limit_pct")}
+            details["limits"] = {
+                k: self.cfg["risk"][k]
+                for k in ("max_leverage", "max_position_notional", "max_risk_per_trade_pct", "daily_loss_limit_pct")
+            }
         else:
             details.update(decisions=self.status.decisions, errors=self.status.errors)
         try:
-            engine_store.record_risk_event(self.symbol, now_ms=self._now() or int(time.time() * 1000), level="INFO",
-                                           rule="engine.session", details=details)
+            engine_store.record_risk_event(
+                self.symbol,
+                now_ms=self._now() or int(time.time() * 1000),
+                level="INFO",
+                rule="engine.session",
+                details=details,
+            )
         except Exception as e:  # noqa: BLE001 - never fatal
             self.log.error("record_failed", stage="session", error=f"{type(e).__name__}: {e}")
             if engine_store.is_database_failure(e) and what == "started":
@@ -217,8 +247,9 @@ class Engine:
         except Exception as e:  # noqa: BLE001 - a loop bug is reported, and the other loops go on
             self.status.errors += 1
             self.status.last_error = f"{name}: {type(e).__name__}: {e}"
-            self.log.error("worker_crashed", worker=name, error=f"{type(e).__name__}: {e}",
-                           traceback=traceback.format_exc(limit=5))
+            self.log.error(
+                "worker_crashed", worker=name, error=f"{type(e).__name__}: {e}", traceback=traceback.format_exc(limit=5)
+            )
         finally:
             if name == "kill" and self.stages.orders is not None:
                 self.stages.orders.kill_delegated = False  # the fast loop runs kill commands again
@@ -270,8 +301,13 @@ class Engine:
         self._recorded[key] = wall
         now = self._now() or int(time.time() * 1000)
         try:
-            engine_store.record_risk_event(self.symbol, now_ms=now, level="WARN", rule=f"engine.{what}",
-                                           details={"error": self.log.redact(err)[:500]})
+            engine_store.record_risk_event(
+                self.symbol,
+                now_ms=now,
+                level="WARN",
+                rule=f"engine.{what}",
+                details={"error": self.log.redact(err)[:500]},
+            )
         except Exception as e:  # noqa: BLE001 - the database itself may be the failing part
             self.log.error("record_failed", stage=what, error=f"{type(e).__name__}: {e}")
             if engine_store.is_database_failure(e):
@@ -291,14 +327,25 @@ class Engine:
             failing_s = now - (self._db_failing_since or now)
             n = self.status.db_write_failures
         if first:
-            self.log.critical("database_write_failed", stage=what, error=self.log.redact(err),
-                              action=f"no new entries while the database refuses writes; the engine stops "
-                                     f"after {self._db_exit_s:g} s of failures")
+            self.log.critical(
+                "database_write_failed",
+                stage=what,
+                error=self.log.redact(err),
+                action=f"no new entries while the database refuses writes; the engine stops "
+                f"after {self._db_exit_s:g} s of failures",
+            )
         if failing_s >= self._db_exit_s and n >= 2 and self.status.fatal is None:
-            self.status.fatal = (f"the database refused every write for {failing_s:.0f} s ({n} failures; last: "
-                                 f"{self.log.redact(err)[:200]})")
-            self.log.critical("database_unwritable", failures=n, seconds=round(failing_s, 1),
-                              error=self.log.redact(err), action="stopping the engine")
+            self.status.fatal = (
+                f"the database refused every write for {failing_s:.0f} s ({n} failures; last: "
+                f"{self.log.redact(err)[:200]})"
+            )
+            self.log.critical(
+                "database_unwritable",
+                failures=n,
+                seconds=round(failing_s, 1),
+                error=self.log.redact(err),
+                action="stopping the engine",
+            )
             self.request_stop()
 
     def _db_write_ok(self) -> None:
@@ -312,10 +359,16 @@ class Engine:
         secs = round(time.monotonic() - since, 1)
         self.log.warning("database_writable_again", failures=n, seconds=secs)
         try:  # the CRITICAL line could not be stored while it happened: say it now (and notify)
-            engine_store.record_risk_event(self.symbol, now_ms=self._now() or int(time.time() * 1000), level="ERROR",
-                                           rule="engine.database", details={
-                                               "error": f"the database refused {n} write(s) for {secs} s",
-                                               "action": "no new entries were made meanwhile; writes work again"})
+            engine_store.record_risk_event(
+                self.symbol,
+                now_ms=self._now() or int(time.time() * 1000),
+                level="ERROR",
+                rule="engine.database",
+                details={
+                    "error": f"the database refused {n} write(s) for {secs} s",
+                    "action": "no new entries were made meanwhile; writes work again",
+                },
+            )
         except Exception as e:  # noqa: BLE001
             self.log.error("record_failed", stage="database", error=f"{type(e).__name__}: {e}")
 
@@ -339,8 +392,12 @@ class Engine:
             top = ds.latest_candle_time(self.symbol, tf)
             if top is not None and top > now and (tf, top) not in self._future_seen:
                 self._future_seen.add((tf, top))
-                details = {"timeframe": tf, "candle": iso_ms(top), "exchange_clock": iso_ms(now),
-                           "action": "ignored when looking for the newest bar; delete it from market_data"}
+                details = {
+                    "timeframe": tf,
+                    "candle": iso_ms(top),
+                    "exchange_clock": iso_ms(now),
+                    "action": "ignored when looking for the newest bar; delete it from market_data",
+                }
                 self.log.error("future_candle", **details)
                 self._risk_event("ERROR", "engine.future_candle", details)
         expected = self._last_closed_bar(now)
@@ -350,7 +407,9 @@ class Engine:
             return
         age_ms = now - (latest + self.tf_ms)  # time since the newest stored bar closed
         # On an accelerated simulator one ingest cycle may span several bars: allow what a cycle can do.
-        slack_ms = (self._ingest_wall_s + float(self.cfg["engine"]["ingest_interval_s"])) * clock_rate(self.clock) * 1000
+        slack_ms = (
+            (self._ingest_wall_s + float(self.cfg["engine"]["ingest_interval_s"])) * clock_rate(self.clock) * 1000
+        )
         if age_ms > max(STALE_BARS * self.tf_ms, slack_ms):
             bars = (expected - latest) // self.tf_ms
             self._set_stale(f"newest closed {self.tf} bar {iso_ms(latest)} is {bars} bars old", now, latest)
@@ -361,19 +420,28 @@ class Engine:
         was = self.status.stale_data
         self.status.stale_data = why
         if why and not was:
-            details = {"timeframe": self.tf, "newest_bar": iso_ms(latest), "exchange_clock": iso_ms(now),
-                       "reason": why, "action": "no new entries until the market data is current"}
+            details = {
+                "timeframe": self.tf,
+                "newest_bar": iso_ms(latest),
+                "exchange_clock": iso_ms(now),
+                "reason": why,
+                "action": "no new entries until the market data is current",
+            }
             self.log.error("stale_data", **details)
             self._risk_event("ERROR", "engine.stale_data", details)
         elif was and not why:
             self.log.info("data_current", timeframe=self.tf, newest_bar=iso_ms(latest))
-            self._risk_event("INFO", "engine.stale_data", {"timeframe": self.tf, "newest_bar": iso_ms(latest),
-                                                           "reason": "market data current again", "was": was})
+            self._risk_event(
+                "INFO",
+                "engine.stale_data",
+                {"timeframe": self.tf, "newest_bar": iso_ms(latest), "reason": "market data current again", "was": was},
+            )
 
     def _risk_event(self, level: str, rule: str, details: dict[str, Any]) -> None:
         try:
-            engine_store.record_risk_event(self.symbol, now_ms=self._now() or int(time.time() * 1000), level=level,
-                                           rule=rule, details=details)
+            engine_store.record_risk_event(
+                self.symbol, now_ms=self._now() or int(time.time() * 1000), level=level, rule=rule, details=details
+            )
         except Exception as e:  # noqa: BLE001 - the database may be the failing part
             self.log.error("record_failed", stage=rule, error=f"{type(e).__name__}: {e}")
             if engine_store.is_database_failure(e):
@@ -416,8 +484,9 @@ class Engine:
 
     def _bar_pending(self) -> bool:
         now = self._now()
-        return now is not None and (self._last_enqueued_bar is None
-                                    or self._last_closed_bar(now) > self._last_enqueued_bar)
+        return now is not None and (
+            self._last_enqueued_bar is None or self._last_closed_bar(now) > self._last_enqueued_bar
+        )
 
     def _maybe_enqueue(self, ds: DataService) -> None:
         now = self._now()
@@ -445,8 +514,11 @@ class Engine:
             missed = range(self._last_enqueued_bar + self.tf_ms, bar, self.tf_ms)
             self.status.decisions_skipped += len(missed)
             for b in list(missed)[-50:]:
-                self.log.warning("decision_skipped", bar=iso_ms(b), reason="market data was behind; deciding on "
-                                 f"the newest closed bar {iso_ms(bar)}")
+                self.log.warning(
+                    "decision_skipped",
+                    bar=iso_ms(b),
+                    reason=f"market data was behind; deciding on the newest closed bar {iso_ms(bar)}",
+                )
         detect_lag = (now - (bar + self.tf_ms)) / clock_rate(self.clock)
         item = (bar, time.monotonic() - max(0.0, detect_lag) / 1000.0)
         try:
@@ -491,8 +563,13 @@ class Engine:
             self.status.decisions_skipped += 1
             self.log.warning("decision_skipped", bar=iso_ms(bar), reason="no price: no closed bar stored")
             return
-        self.log.info("analysis", bar=iso_ms(bar), regime=analysis.regime, price=analysis.price,
-                      signals={s.strategy: f"{s.direction.value}:{s.strength:.2f}" for s in analysis.signals})
+        self.log.info(
+            "analysis",
+            bar=iso_ms(bar),
+            regime=analysis.regime,
+            price=analysis.price,
+            signals={s.strategy: f"{s.direction.value}:{s.strength:.2f}" for s in analysis.signals},
+        )
         decide = st.decide
         if decide is None:
             self.log.info("decision_unavailable", bar=iso_ms(bar), reason=st.availability.get("decision"))
@@ -511,18 +588,29 @@ class Engine:
             self._lags.append(lag_ms)
             if len(self._lags) > 10000:
                 del self._lags[:5000]
-        self.log.info("decision", id=decision_id, bar=iso_ms(bar), action=decision.action,
-                      target=round(float(decision.target_exposure), 4), selector=decision.selector,
-                      regime=decision.regime, confidence=decision.confidence, lag_ms=round(lag_ms, 1),
-                      reasoning=(decision.reasoning or "")[:160])
+        self.log.info(
+            "decision",
+            id=decision_id,
+            bar=iso_ms(bar),
+            action=decision.action,
+            target=round(float(decision.target_exposure), 4),
+            selector=decision.selector,
+            regime=decision.regime,
+            confidence=decision.confidence,
+            lag_ms=round(lag_ms, 1),
+            reasoning=(decision.reasoning or "")[:160],
+        )
         blocked = self.entries_blocked()
         if blocked:
             self.log.warning("orders_withheld", decision=decision_id, reason=f"{blocked}: no new entries")
             return
         sizing = st.plan
         if sizing is None or st.orders is None:
-            self.log.info("orders_unavailable", decision=decision_id,
-                          reason=st.availability.get("orders") if st.orders is None else st.availability.get("sizing"))
+            self.log.info(
+                "orders_unavailable",
+                decision=decision_id,
+                reason=st.availability.get("orders") if st.orders is None else st.availability.get("sizing"),
+            )
             return
         with self._om_lock:  # sizing reads the live mark through the order manager's executor
             # Orders still waiting (approval, or unfilled on the exchange) count toward the position
@@ -531,15 +619,15 @@ class Engine:
             def plan() -> tuple[float, list[Any]]:
                 pending = self._guard("pending", st.orders.uncommitted_signed_amount, retries=1) or 0.0
                 plan_account = {**account, "signed_size": float(account.get("signed_size") or 0.0) + pending}
-                return pending, self._guard("sizing", lambda: sizing(decision_id, decision, analysis, plan_account),
-                                            retries=0) or []
+                return pending, self._guard(
+                    "sizing", lambda: sizing(decision_id, decision, analysis, plan_account), retries=0
+                ) or []
 
             pending, intents = plan()
             # The new plan goes against orders still waiting for approval (e.g. it wants less than a
             # pending buy would give): withdraw those instead of placing an order to offset them.
             if pending and any((i.side == "sell") == (pending > 0) for i in intents):
-                superseded = self._guard("supersede", lambda: st.orders.supersede_pending(decision_id),
-                                         retries=1) or []
+                superseded = self._guard("supersede", lambda: st.orders.supersede_pending(decision_id), retries=1) or []
                 if superseded:
                     self.log.info("orders_superseded", decision=decision_id, orders=superseded)
                     pending, intents = plan()
@@ -549,9 +637,17 @@ class Engine:
             with self._om_lock:
                 # submit_intent is idempotent per decision and leg (deterministic client ids): safe to retry.
                 res = self._guard("submit", lambda: st.orders.submit_intent(intent), retries=2)
-            self.log.info("order_intent", decision=decision_id, side=intent.side, amount=intent.amount,
-                          reduce_only=intent.reduce_only, stop_loss=intent.stop_loss, take_profit=intent.take_profit,
-                          reason=intent.reason, result=_describe(res))
+            self.log.info(
+                "order_intent",
+                decision=decision_id,
+                side=intent.side,
+                amount=intent.amount,
+                reduce_only=intent.reduce_only,
+                stop_loss=intent.stop_loss,
+                take_profit=intent.take_profit,
+                reason=intent.reason,
+                result=_describe(res),
+            )
 
     def _account_view(self) -> dict[str, Any]:
         ds = DataService()
@@ -563,13 +659,17 @@ class Engine:
         side, size = "flat", 0.0
         if pos:
             side, size = pos["side"], float(pos["size"] or 0.0)
-        return {"equity": equity, "free": float(bal["free"]) if bal and bal.get("free") is not None else equity,
-                "position_side": side, "position_size": size,
-                "signed_size": size if side == "long" else -size if side == "short" else 0.0,
-                "entry_price": float(pos["entry_price"]) if pos and pos.get("entry_price") is not None else None,
-                # When each was read (exchange ms; None: never): sizing refuses entries on stale or missing data.
-                "position_ts": int(pos["timestamp"]) if pos and pos.get("timestamp") is not None else None,
-                "balance_ts": int(bal["timestamp"]) if bal and bal.get("timestamp") is not None else None}
+        return {
+            "equity": equity,
+            "free": float(bal["free"]) if bal and bal.get("free") is not None else equity,
+            "position_side": side,
+            "position_size": size,
+            "signed_size": size if side == "long" else -size if side == "short" else 0.0,
+            "entry_price": float(pos["entry_price"]) if pos and pos.get("entry_price") is not None else None,
+            # When each was read (exchange ms; None: never): sizing refuses entries on stale or missing data.
+            "position_ts": int(pos["timestamp"]) if pos and pos.get("timestamp") is not None else None,
+            "balance_ts": int(bal["timestamp"]) if bal and bal.get("timestamp") is not None else None,
+        }
 
     # ------------------------------------------------------------------ fast loop
 
@@ -637,23 +737,49 @@ class Engine:
         pos = ds.latest_position_snapshot(self.symbol)
         pending = ds.orders(status="pending_approval", limit=1000, symbol=self.symbol)
         self.status.equity = float(bal["total"]) if bal and bal.get("total") is not None else None
-        self.status.position = ({"side": pos["side"], "size": float(pos["size"] or 0),
-                                 "entry_price": pos.get("entry_price"), "unrealized_pnl": pos.get("unrealized_pnl")}
-                                if pos else None)
+        self.status.position = (
+            {
+                "side": pos["side"],
+                "size": float(pos["size"] or 0),
+                "entry_price": pos.get("entry_price"),
+                "unrealized_pnl": pos.get("unrealized_pnl"),
+            }
+            if pos
+            else None
+        )
         self.status.pending_approvals = len(pending)
-        beat: dict[str, Any] = {"ts": now, "ts_utc": iso_ms(now), "wall_ms": int(time.time() * 1000), "state": self.status.state,
-                "equity": self.status.equity, "position": self.status.position,
-                "last_decision_id": self.status.last_decision_id,
-                "pending_approvals": self.status.pending_approvals,
-                "lag_ms": self.status.decision_lag_ms, "loop_lag_ms": self.status.loop_lag_ms,
-                "kill_switch": self.status.kill_switch, "cycles": self.status.cycles, "errors": self.status.errors,
-                "mode": self.status.mode, "speed": self.status.speed, "stale_data": self.status.stale_data,
-                "db_write_failures": self.status.db_write_failures, "stream": self.status.stream}
+        beat: dict[str, Any] = {
+            "ts": now,
+            "ts_utc": iso_ms(now),
+            "wall_ms": int(time.time() * 1000),
+            "state": self.status.state,
+            "equity": self.status.equity,
+            "position": self.status.position,
+            "last_decision_id": self.status.last_decision_id,
+            "pending_approvals": self.status.pending_approvals,
+            "lag_ms": self.status.decision_lag_ms,
+            "loop_lag_ms": self.status.loop_lag_ms,
+            "kill_switch": self.status.kill_switch,
+            "cycles": self.status.cycles,
+            "errors": self.status.errors,
+            "mode": self.status.mode,
+            "speed": self.status.speed,
+            "stale_data": self.status.stale_data,
+            "db_write_failures": self.status.db_write_failures,
+            "stream": self.status.stream,
+        }
         engine_store.set_state(HEARTBEAT_KEY, beat, now_ms=now or beat["wall_ms"])
         pos_txt = f"{beat['position']['side']} {beat['position']['size']:g}" if beat["position"] else "flat"
-        self.log.info("heartbeat", equity=beat["equity"], position=pos_txt, last_decision=beat["last_decision_id"],
-                      pending_approvals=beat["pending_approvals"], lag_ms=beat["lag_ms"],
-                      loop_lag_ms=beat["loop_lag_ms"], state=beat["state"])
+        self.log.info(
+            "heartbeat",
+            equity=beat["equity"],
+            position=pos_txt,
+            last_decision=beat["last_decision_id"],
+            pending_approvals=beat["pending_approvals"],
+            lag_ms=beat["lag_ms"],
+            loop_lag_ms=beat["loop_lag_ms"],
+            state=beat["state"],
+        )
         return True
 
     # ------------------------------------------------------------------ figures for bench/soak

@@ -32,8 +32,15 @@ def iso_ms(ms: int | None) -> str | None:
 
 
 class EventLog:
-    def __init__(self, *, fmt: str = "text", level: str = "INFO", stream: TextIO | None = None,
-                 secrets: Iterable[str] = (), clock: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        fmt: str = "text",
+        level: str = "INFO",
+        stream: TextIO | None = None,
+        secrets: Iterable[str] = (),
+        clock: Callable[[], int] | None = None,
+    ) -> None:
         self.fmt = fmt
         self.level = LEVELS.get(level, 20)
         self.stream = stream if stream is not None else sys.stdout
@@ -61,8 +68,7 @@ class EventLog:
         if LEVELS.get(level, 20) < self.level:
             return
         wall = int(time.time() * 1000)
-        rec: dict[str, Any] = {"ts": iso_ms(self._now() or wall), "wall": iso_ms(wall), "level": level,
-                               "event": event}
+        rec: dict[str, Any] = {"ts": iso_ms(self._now() or wall), "wall": iso_ms(wall), "level": level, "event": event}
         rec.update(self.redact(fields))
         if self.fmt == "json":
             line = json.dumps(rec, default=str, separators=(",", ":"))
@@ -117,8 +123,9 @@ class EventLogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            level = {logging.DEBUG: "DEBUG", logging.INFO: "INFO", logging.WARNING: "WARNING"}.get(record.levelno,
-                                                                                                "ERROR")
+            level = {logging.DEBUG: "DEBUG", logging.INFO: "INFO", logging.WARNING: "WARNING"}.get(
+                record.levelno, "ERROR"
+            )
             fields = {"logger": record.name, "message": record.getMessage()}
             if record.exc_info and record.exc_info[1] is not None:
                 fields["error"] = f"{type(record.exc_info[1]).__name__}: {record.exc_info[1]}"

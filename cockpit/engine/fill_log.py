@@ -55,9 +55,14 @@ class FillLog:
             order = ds.order(int(t["order_id"])) if t.get("order_id") is not None else None
             kind = fill_kind(order)
             pnl = t.get("realized_pnl")
-            fields: dict[str, Any] = {"kind": kind, "order": t.get("order_id"), "side": t["side"],
-                                      "amount": float(t["amount"]), "price": float(t["price"]),
-                                      "fee": round(float(t.get("fee") or 0.0), 4)}
+            fields: dict[str, Any] = {
+                "kind": kind,
+                "order": t.get("order_id"),
+                "side": t["side"],
+                "amount": float(t["amount"]),
+                "price": float(t["price"]),
+                "fee": round(float(t.get("fee") or 0.0), 4),
+            }
             if pnl is not None:
                 self.realized += float(pnl)
                 fields["realized_pnl"] = round(float(pnl), 2)

@@ -20,8 +20,9 @@ class EngineHandle:
     identically; ``status`` is only for what the database cannot say (e.g. "stopping").
     """
 
-    def __init__(self, cfg: Config, *, log: EventLog, db=None,
-                 stages_factory: Callable[..., Any] | None = None) -> None:
+    def __init__(
+        self, cfg: Config, *, log: EventLog, db=None, stages_factory: Callable[..., Any] | None = None
+    ) -> None:
         self.cfg = cfg
         self.log = log
         self.db = db
@@ -29,8 +30,7 @@ class EngineHandle:
         self._lock = EngineLock(cfg["database"]["url"], password_env=cfg["database"]["password_env"])
         self.engine: Engine | None = None
         self._stop_requested = False
-        self._idle = EngineStatus(state="stopped", mode=cfg["exchange"]["mode"],
-                                  approval=cfg["execution"]["approval"])
+        self._idle = EngineStatus(state="stopped", mode=cfg["exchange"]["mode"], approval=cfg["execution"]["approval"])
 
     @property
     def status(self) -> EngineStatus:
@@ -54,8 +54,12 @@ class EngineHandle:
             # A database belongs to one venue: refuse another's engine before anything starts or is written.
             from cockpit.db.connection import redact_url
 
-            claim_venue(self.db, self.cfg["exchange"]["mode"], now_ms=int(time.time() * 1000),
-                        url=redact_url(self.cfg["database"]["url"]))
+            claim_venue(
+                self.db,
+                self.cfg["exchange"]["mode"],
+                now_ms=int(time.time() * 1000),
+                url=redact_url(self.cfg["database"]["url"]),
+            )
             factory = self._stages_factory
             if factory is None:
                 from cockpit.engine.stages import build_stages

@@ -50,7 +50,8 @@ class EngineLock:
             raise EngineLocked(
                 f"another engine is already running on this database ({h.get('application_name', 'unknown')} from "
                 f"{h.get('client_addr') or 'local socket'}, connected {h.get('backend_start')}); PostgreSQL advisory "
-                f"lock {lock.key}. Stop it first, or open the cockpit over it with `cockpit --attach`.")
+                f"lock {lock.key}. Stop it first, or open the cockpit over it with `cockpit --attach`."
+            )
         self._pg = lock
         self.info = lock.info
 
@@ -67,12 +68,18 @@ class EngineLock:
         except OSError:
             owner = self._owner(fd)
             os.close(fd)
-            who = f"pid {owner.get('pid')} on {owner.get('host')}, started {owner.get('started')}" if owner else "unknown"
+            who = (
+                f"pid {owner.get('pid')} on {owner.get('host')}, started {owner.get('started')}" if owner else "unknown"
+            )
             raise EngineLocked(
                 f"another engine is already running on this database ({who}); lock file {self.path}. "
-                "Stop it first, or open the cockpit over it with `cockpit --attach`.") from None
-        info = {"pid": os.getpid(), "host": socket.gethostname(),
-                "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+                "Stop it first, or open the cockpit over it with `cockpit --attach`."
+            ) from None
+        info = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(info).encode(), 0)
         self._fd = fd

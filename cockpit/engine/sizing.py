@@ -27,8 +27,9 @@ REBALANCE_FRACTION = 0.05  # without portfolio.rebalance_band: ignore changes un
 FALLBACK_STOP_PCT = 0.02
 
 
-def _weighted_levels(signals: Iterable[StrategySignal], weights: Mapping[str, float], sign: int,
-                     price: float) -> tuple[float | None, float | None]:
+def _weighted_levels(
+    signals: Iterable[StrategySignal], weights: Mapping[str, float], sign: int, price: float
+) -> tuple[float | None, float | None]:
     """Weighted stop and take-profit distances (fractions of price) of signals pointing ``sign``."""
     sd = st = sw = tw = 0.0
     for s in signals:
@@ -45,8 +46,16 @@ def _weighted_levels(signals: Iterable[StrategySignal], weights: Mapping[str, fl
     return (sd / sw if sw else None), (st / tw if tw else None)
 
 
-def plan_intents(decision: Decision, *, decision_id: int | None, price: float, signals: list[StrategySignal],
-                 equity: float, position_signed: float, cfg: Config) -> list[OrderIntent]:
+def plan_intents(
+    decision: Decision,
+    *,
+    decision_id: int | None,
+    price: float,
+    signals: list[StrategySignal],
+    equity: float,
+    position_signed: float,
+    cfg: Config,
+) -> list[OrderIntent]:
     if not (price and price > 0 and math.isfinite(price)) or equity <= 0:
         return []
     risk, ex = cfg["risk"], cfg["execution"]
@@ -67,9 +76,11 @@ def plan_intents(decision: Decision, *, decision_id: int | None, price: float, s
         risk_cap = float(risk["max_risk_per_trade_pct"]) * equity / (stop_pct * price)
         # 10% headroom: the mark moves between this sizing and the risk check (fast on an accelerated sim).
         if risk_cap * 0.9 < abs(target):
-            capped_by = (f"; per-trade risk cap ({float(risk['max_risk_per_trade_pct']) * 100:g}% of equity at a "
-                         f"{stop_pct * 100:.2f}% stop) cut {abs(target):.4f} to {risk_cap * 0.9:.4f} BTC "
-                         f"(-{(1 - risk_cap * 0.9 / abs(target)) * 100:.0f}%)")
+            capped_by = (
+                f"; per-trade risk cap ({float(risk['max_risk_per_trade_pct']) * 100:g}% of equity at a "
+                f"{stop_pct * 100:.2f}% stop) cut {abs(target):.4f} to {risk_cap * 0.9:.4f} BTC "
+                f"(-{(1 - risk_cap * 0.9 / abs(target)) * 100:.0f}%)"
+            )
         target = sign * min(abs(target), risk_cap * 0.9)
     delta = target - position_signed
     band = float(cfg.get("portfolio", {}).get("rebalance_band", REBALANCE_FRACTION))
@@ -81,13 +92,25 @@ def plan_intents(decision: Decision, *, decision_id: int | None, price: float, s
     intents: list[OrderIntent] = []
     by_notional = float(risk["max_position_notional"]) <= float(risk["max_position_pct_equity"]) * equity
     limit = "max_position_notional" if by_notional else "max_position_pct_equity"
-    why = (f"decision {decision_id}: target exposure {target_exposure:+.2f} x max position {max_size:.4f} BTC ({limit})"
-           f"{capped_by} -> {target:+.4f} BTC (now {position_signed:+.4f})")
+    why = (
+        f"decision {decision_id}: target exposure {target_exposure:+.2f} x max position {max_size:.4f} BTC ({limit})"
+        f"{capped_by} -> {target:+.4f} BTC (now {position_signed:+.4f})"
+    )
     if position_signed and (target * position_signed <= 0 or abs(target) < abs(position_signed)):
         close = abs(position_signed) if target * position_signed <= 0 else abs(position_signed) - abs(target)
-        intents.append(OrderIntent(symbol=symbol, side="sell" if position_signed > 0 else "buy",
-                                   amount=round(close, 8), type="market", leverage=leverage, reduce_only=True,
-                                   decision_id=decision_id, leg=0, reason="reduce: " + why))
+        intents.append(
+            OrderIntent(
+                symbol=symbol,
+                side="sell" if position_signed > 0 else "buy",
+                amount=round(close, 8),
+                type="market",
+                leverage=leverage,
+                reduce_only=True,
+                decision_id=decision_id,
+                leg=0,
+                reason="reduce: " + why,
+            )
+        )
     opening = 0.0
     if sign and target * position_signed >= 0 and abs(target) > abs(position_signed):
         opening = abs(target) - abs(position_signed)
@@ -97,8 +120,19 @@ def plan_intents(decision: Decision, *, decision_id: int | None, price: float, s
         side = "buy" if sign > 0 else "sell"
         stop = price * (1 - sign * stop_pct)
         take = price * (1 + sign * take_pct) if take_pct else price * (1 + sign * 2 * stop_pct)
-        intents.append(OrderIntent(symbol=symbol, side=side, amount=round(opening, 8), type="market",
-                                   stop_loss=round(stop, 1), take_profit=round(take, 1), leverage=leverage,
-                                   reduce_only=False, decision_id=decision_id, leg=len(intents),
-                                   reason="entry: " + why))
+        intents.append(
+            OrderIntent(
+                symbol=symbol,
+                side=side,
+                amount=round(opening, 8),
+                type="market",
+                stop_loss=round(stop, 1),
+                take_profit=round(take, 1),
+                leverage=leverage,
+                reduce_only=False,
+                decision_id=decision_id,
+                leg=len(intents),
+                reason="entry: " + why,
+            )
+        )
     return intents

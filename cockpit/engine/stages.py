@@ -85,16 +85,25 @@ def credentials_from_env(cfg: Config, environ: Mapping[str, str] | None = None) 
 # ---------------------------------------------------------------------- the builders
 
 
-def build_stages(cfg: Config, *, log: EventLog, environ: Mapping[str, str] | None = None,
-                 clock: Any = None, with_exchange: bool = True) -> Stages:
+def build_stages(
+    cfg: Config,
+    *,
+    log: EventLog,
+    environ: Mapping[str, str] | None = None,
+    clock: Any = None,
+    with_exchange: bool = True,
+) -> Stages:
     """Every stage; ``with_exchange=False`` builds only analysis, decision and sizing over the
     database (with ``clock``), for replaying stored bars without any exchange."""
     st = Stages(clock=clock or WallClock())
     exchange_for = _build_venue(cfg, st, log, environ) if with_exchange else None
     st.exchange_for = exchange_for
     builders: tuple[tuple[str, Callable[[Config, Stages, EventLog, Any], None]], ...] = (
-        ("ingest", _build_ingest), ("analysis", _build_analysis), ("decision", _build_decision),
-        ("orders", _build_orders))
+        ("ingest", _build_ingest),
+        ("analysis", _build_analysis),
+        ("decision", _build_decision),
+        ("orders", _build_orders),
+    )
     if not with_exchange:
         builders = builders[1:3]
     for name, builder in builders:
@@ -124,8 +133,7 @@ def _build_notify(cfg: Config, st: Stages, log: EventLog) -> str:
         return f"failed to start: {type(e).__name__}: {log.redact(str(e))}"
 
 
-def _build_venue(cfg: Config, st: Stages, log: EventLog,
-                 environ: Mapping[str, str] | None) -> Callable[[], Any] | None:
+def _build_venue(cfg: Config, st: Stages, log: EventLog, environ: Mapping[str, str] | None) -> Callable[[], Any] | None:
     """Start the built-in simulator when configured and return a factory of ccxt exchanges
     (one per worker thread: ccxt objects are not shared between threads)."""
     ex = cfg["exchange"]
@@ -155,16 +163,21 @@ def _build_venue(cfg: Config, st: Stages, log: EventLog,
         from cockpit.engine.streams import EngineStreams
         from cockpit.market.exchange import make_stream_exchange
 
-        st.streams = EngineStreams(cfg, lambda: make_stream_exchange(cfg, rest_url=rest_url, credentials=creds,
-                                                                     for_tests=mode == "sim"), clock=None, log=log,
-                                   private=creds is not None)
+        st.streams = EngineStreams(
+            cfg,
+            lambda: make_stream_exchange(cfg, rest_url=rest_url, credentials=creds, for_tests=mode == "sim"),
+            clock=None,
+            log=log,
+            private=creds is not None,
+        )
         st.closers.append(st.streams.stop)
     if st.simulator is None:
         probe = factory()
         # OKX: the wall clock corrected by public/time; a standalone simulator: its accelerated clock.
         accelerated = mode == "sim"
-        st.clock = ExchangeClock(lambda: int(probe.fetch_time()), resync_s=2.0 if accelerated else 60.0,
-                                 estimate_rate=accelerated)
+        st.clock = ExchangeClock(
+            lambda: int(probe.fetch_time()), resync_s=2.0 if accelerated else 60.0, estimate_rate=accelerated
+        )
         st.clock.sync()
         if accelerated:
             # Two readings apart give the simulator's speed before anything is scheduled on it.
@@ -182,8 +195,13 @@ def _series_end(ds: DataService, symbol: str, tf: str, log: EventLog) -> int | N
     ts = ds.candle_arrays(symbol, tf, limit=2)["timestamp"]
     if len(ts) < 2 or int(ts[1]) - int(ts[0]) == timeframe_ms(tf):
         return int(ts[-1]) if len(ts) else None
-    log.warning("stray_candle", timeframe=tf, candle=iso_ms(int(ts[1])), previous=iso_ms(int(ts[0])),
-                action="not taken for the end of the stored series when resuming the simulator's clock")
+    log.warning(
+        "stray_candle",
+        timeframe=tf,
+        candle=iso_ms(int(ts[1])),
+        previous=iso_ms(int(ts[0])),
+        action="not taken for the end of the stored series when resuming the simulator's clock",
+    )
     return int(ts[0])
 
 
@@ -200,27 +218,39 @@ def _sim_resume(cfg: Config, log: EventLog) -> dict[str, Any]:
     newest = None
     if database_proxy.obj is not None:
         ds = DataService(database_proxy)
-        closes = [t + timeframe_ms(tf) for tf in cfg["timeframes"]
-                  if (t := _series_end(ds, cfg["symbol"], tf, log)) is not None]
+        closes = [
+            t + timeframe_ms(tf)
+            for tf in cfg["timeframes"]
+            if (t := _series_end(ds, cfg["symbol"], tf, log)) is not None
+        ]
         newest = max(closes) if closes else None
     saved = None
     if state:
         try:
             saved = sf.load(state)
         except (OSError, ValueError, EOFError) as e:
-            raise VenueMismatch(f"the simulator's saved state {state} cannot be read ({e}); move it away to start "
-                                "the simulator's account afresh") from None
+            raise VenueMismatch(
+                f"the simulator's saved state {state} cannot be read ({e}); move it away to start "
+                "the simulator's account afresh"
+            ) from None
         if saved is not None and saved["market"] != sf.market_key({**cfg["sim"]}):
-            raise VenueMismatch(f"{state} (the simulator beside this database) was written for another market "
-                                f"({saved['market']}); this database holds that market's data. Use the same sim "
-                                "settings (seed, replay_csv, funding_csv, history_days, start_price), or another "
-                                "database (--db FILE) for the new market")
+            raise VenueMismatch(
+                f"{state} (the simulator beside this database) was written for another market "
+                f"({saved['market']}); this database holds that market's data. Use the same sim "
+                "settings (seed, replay_csv, funding_csv, history_days, start_price), or another "
+                "database (--db FILE) for the new market"
+            )
+
     def utc(ms: int) -> str:
         return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms / 1000))
 
     if newest is not None and saved is None:
-        log.warning("simulator_resumed", clock_from=utc(newest), account="afresh: no saved simulator state beside "
-                    "the database, so the simulator's account, orders and position start new")
+        log.warning(
+            "simulator_resumed",
+            clock_from=utc(newest),
+            account="afresh: no saved simulator state beside "
+            "the database, so the simulator's account, orders and position start new",
+        )
     elif saved is not None:
         log.info("simulator_resumed", state_file=state, clock_from=utc(max(newest or 0, int(saved["now_ms"]))))
     return {"state_file": state, "resume_after_ms": newest}
@@ -235,8 +265,9 @@ def _need(exchange_for: Callable[[], Any] | None) -> Callable[[], Any]:
 def _build_ingest(cfg: Config, st: Stages, log: EventLog, exchange_for) -> None:
     from cockpit.market.ingest import MarketIngestor
 
-    ingestor = MarketIngestor(_need(exchange_for)(), cfg, st.clock, symbol=cfg["symbol"],
-                              timeframes=list(cfg["timeframes"]))
+    ingestor = MarketIngestor(
+        _need(exchange_for)(), cfg, st.clock, symbol=cfg["symbol"], timeframes=list(cfg["timeframes"])
+    )
     st.ingest = ingestor.run_once
     timeframes = list(cfg["timeframes"])
 
@@ -272,8 +303,7 @@ def _build_analysis(cfg: Config, st: Stages, log: EventLog, exchange_for) -> Non
         # One report per decision: indicators per timeframe, patterns, levels and the regime.
         report = ta.report(ctx.candles_by_tf, primary=tf)
         regime = str(report.get("regime") or Regime.UNKNOWN.value)
-        return Analysis(bar=bar, now_ms=now, price=price, signals=signals, ta_report=report, regime=regime,
-                        context=ctx)
+        return Analysis(bar=bar, now_ms=now, price=price, signals=signals, ta_report=report, regime=regime, context=ctx)
 
     st.analyze = analyze
 
@@ -287,11 +317,20 @@ def _build_decision(cfg: Config, st: Stages, log: EventLog, exchange_for) -> Non
     engine = PortfolioDecisionEngine(cfg, DataService(), store, st.clock)
 
     def decide(a: Analysis, account: dict[str, Any]) -> tuple[int, Decision]:
-        position = {"side": account.get("position_side", "flat"), "size": account.get("position_size", 0.0),
-                    "entry_price": account.get("entry_price"), "mark_price": a.price}
-        decision = engine.decide(a.signals, a.ta_report, a.regime,
-                                 account={"equity": account.get("equity"), "free": account.get("free")},
-                                 position=position, price=a.price)
+        position = {
+            "side": account.get("position_side", "flat"),
+            "size": account.get("position_size", 0.0),
+            "entry_price": account.get("entry_price"),
+            "mark_price": a.price,
+        }
+        decision = engine.decide(
+            a.signals,
+            a.ta_report,
+            a.regime,
+            account={"equity": account.get("equity"), "free": account.get("free")},
+            position=position,
+            price=a.price,
+        )
         did = decision.id
         if did is None:
             raise RuntimeError("the decision engine returned a decision without a stored row id")
@@ -310,12 +349,18 @@ def _build_orders(cfg: Config, st: Stages, log: EventLog, exchange_for) -> None:
     st.orders = OrderManager(cfg, executor, clock=st.clock, ds=DataService(), symbol=cfg["symbol"])
     # The kill switch's own manager and ccxt client (ccxt clients are not shared between threads): a
     # monitoring call hanging on a slow exchange cannot delay cancel-and-close.
-    st.kill_orders = OrderManager(cfg, OKXExecutor(exchange_for(), cfg, symbol=cfg["symbol"], clock=st.clock),
-                                  clock=st.clock, ds=DataService(), symbol=cfg["symbol"])
+    st.kill_orders = OrderManager(
+        cfg,
+        OKXExecutor(exchange_for(), cfg, symbol=cfg["symbol"], clock=st.clock),
+        clock=st.clock,
+        ds=DataService(),
+        symbol=cfg["symbol"],
+    )
 
 
-def _plan(cfg: Config, st: Stages, decision_id: int, decision: Decision, a: Analysis,
-          account: dict[str, Any]) -> list[OrderIntent]:
+def _plan(
+    cfg: Config, st: Stages, decision_id: int, decision: Decision, a: Analysis, account: dict[str, Any]
+) -> list[OrderIntent]:
     from cockpit.engine.sizing import plan_intents
 
     # Size against the price the risk check will use a moment later: the exchange's mark now. The
@@ -330,9 +375,15 @@ def _plan(cfg: Config, st: Stages, decision_id: int, decision: Decision, a: Anal
     if not price:
         snap = DataService().latest_price_snapshot(cfg["symbol"])
         price = float(snap["mark_price"]) if snap and snap.get("mark_price") else a.price
-    intents = plan_intents(decision, decision_id=decision_id, price=price or 0.0, signals=a.signals,
-                           equity=float(account.get("equity") or 0.0),
-                           position_signed=float(account.get("signed_size") or 0.0), cfg=cfg)
+    intents = plan_intents(
+        decision,
+        decision_id=decision_id,
+        price=price or 0.0,
+        signals=a.signals,
+        equity=float(account.get("equity") or 0.0),
+        position_signed=float(account.get("signed_size") or 0.0),
+        cfg=cfg,
+    )
     if st.orders is None:
         return intents  # a dry run over stored data (replay, API preview): nothing is sent from here
     # Live: the position and balance this sizing used must be fresh. Their age is wall time (exchange ms
@@ -343,16 +394,27 @@ def _plan(cfg: Config, st: Stages, decision_id: int, decision: Decision, a: Anal
 
     now = st.clock.now_ms()
     limit = float(cfg["risk"]["max_snapshot_age_s"])
-    ages = {k: (None if account.get(f"{k}_ts") is None else (now - int(account[f"{k}_ts"])) / clock_rate(st.clock) / 1000)
-            for k in ("position", "balance")}
+    ages = {
+        k: (None if account.get(f"{k}_ts") is None else (now - int(account[f"{k}_ts"])) / clock_rate(st.clock) / 1000)
+        for k in ("position", "balance")
+    }
     stale = {k: v for k, v in ages.items() if v is None or v > limit}
     entries = [i for i in intents if not i.reduce_only]
     if stale and entries:
         why = "; ".join(f"{k} snapshot " + ("missing" if v is None else f"{v:.1f} s old") for k, v in stale.items())
-        st.orders.risk.record(cfg["symbol"], RiskLevel.ERROR, "stale_data", {
-            "decision_id": decision_id, "position_age_s": ages["position"], "balance_age_s": ages["balance"],
-            "limit_s": limit, "detail": f"{why}, older than risk.max_snapshot_age_s {limit:g} s",
-            "action": f"no new entries from this decision ({len(entries)} refused); reduce-only orders kept"})
+        st.orders.risk.record(
+            cfg["symbol"],
+            RiskLevel.ERROR,
+            "stale_data",
+            {
+                "decision_id": decision_id,
+                "position_age_s": ages["position"],
+                "balance_age_s": ages["balance"],
+                "limit_s": limit,
+                "detail": f"{why}, older than risk.max_snapshot_age_s {limit:g} s",
+                "action": f"no new entries from this decision ({len(entries)} refused); reduce-only orders kept",
+            },
+        )
         return [i for i in intents if i.reduce_only]
     for i in intents:  # every sized order says how old the position it was sized from was
         i.reason += f" (position read {ages['position']:.1f} s ago)" if ages["position"] is not None else ""

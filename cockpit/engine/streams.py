@@ -23,10 +23,11 @@ from cockpit.engine.eventlog import EventLog
 
 
 class EngineStreams:
-    def __init__(self, cfg: Config, make_client: Callable[[], Any], *, clock: Any, log: EventLog,
-                 private: bool = True) -> None:
+    def __init__(
+        self, cfg: Config, make_client: Callable[[], Any], *, clock: Any, log: EventLog, private: bool = True
+    ) -> None:
         self.cfg = cfg
-        self.private = private   # no credentials: public streams only
+        self.private = private  # no credentials: public streams only
         self.make_client = make_client
         self.clock = clock
         self.log = log
@@ -45,12 +46,19 @@ class EngineStreams:
 
         self.engine = engine
         self.clock = engine.clock
-        self.follower = StreamFollower(self.make_client, self.symbol, self.cfg["decision_timeframe"], clock=self.clock,
-                                       stale_s=float(self.cfg["exchange"].get("stream_stale_s", 10.0)),
-                                       private=self.private,
-                                       on_ticker=self._on_ticker, on_account=self._on_account,
-                                       on_candle_closed=self._on_candle_closed, on_state=self._on_state,
-                                       on_exit=self._on_exit).start()
+        self.follower = StreamFollower(
+            self.make_client,
+            self.symbol,
+            self.cfg["decision_timeframe"],
+            clock=self.clock,
+            stale_s=float(self.cfg["exchange"].get("stream_stale_s", 10.0)),
+            private=self.private,
+            on_ticker=self._on_ticker,
+            on_account=self._on_account,
+            on_candle_closed=self._on_candle_closed,
+            on_state=self._on_state,
+            on_exit=self._on_exit,
+        ).start()
 
     def stop(self) -> None:
         if self.follower is not None:
@@ -105,24 +113,40 @@ class EngineStreams:
             self.log.warning("stream_down", state=state, detail=detail)
             # The ingestion row first: whoever sees the risk event finds the row already written.
             self._ingestion_row(now, "failed", detail)
-            eng._risk_event("WARN", "engine.stream", {"state": state, "reason": detail,
-                                                      "action": "following REST polling meanwhile; reconnecting"})
+            eng._risk_event(
+                "WARN",
+                "engine.stream",
+                {"state": state, "reason": detail, "action": "following REST polling meanwhile; reconnecting"},
+            )
         elif state == "live" and self._down_since is not None:
             down = self._down_since
             self._down_since = None
-            eng.wake_ingest()    # back-fill what the outage may have hidden: candles, prices ...
-            eng.wake_fast()      # ... and orders, fills, position, balance
+            eng.wake_ingest()  # back-fill what the outage may have hidden: candles, prices ...
+            eng.wake_fast()  # ... and orders, fills, position, balance
             self.log.info("stream_live", since=down)
             self._ingestion_row(now, "success", None, started=down)
-            eng._risk_event("INFO", "engine.stream", {"state": "live", "reason": "stream reconnected",
-                                                      "down_for_ms": now - down,
-                                                      "action": "back-filled from REST (ingest and order sync woken)"})
+            eng._risk_event(
+                "INFO",
+                "engine.stream",
+                {
+                    "state": "live",
+                    "reason": "stream reconnected",
+                    "down_for_ms": now - down,
+                    "action": "back-filled from REST (ingest and order sync woken)",
+                },
+            )
 
     def _ingestion_row(self, now: int, status: str, error: str | None, started: int | None = None) -> None:
         try:
-            engine_store.record_ingestion_run(source="stream", symbol=self.symbol, data_type="stream",
-                                              started_at=started if started is not None else now, ended_at=now,
-                                              status=status, error=(error or None) and error[:500])
+            engine_store.record_ingestion_run(
+                source="stream",
+                symbol=self.symbol,
+                data_type="stream",
+                started_at=started if started is not None else now,
+                ended_at=now,
+                status=status,
+                error=(error or None) and error[:500],
+            )
         except Exception as e:  # noqa: BLE001
             self.log.error("record_failed", stage="stream", error=f"{type(e).__name__}: {e}")
 
@@ -131,6 +155,6 @@ class EngineStreams:
 
         try:
             if database_proxy.obj is not None:
-                database_proxy.close()   # this thread's connection
+                database_proxy.close()  # this thread's connection
         except Exception:  # noqa: BLE001
             pass

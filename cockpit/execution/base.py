@@ -120,8 +120,9 @@ class OrderExecutor(ABC):
         """Live stop-loss / take-profit orders in ``symbol``; ValueError when the reply cannot be read."""
         raise NotImplementedError(f"{self.name} cannot list stop-loss/take-profit orders")
 
-    def amend_protection(self, symbol: str, algo_id: str, *, stop_loss: float | None = None,
-                         take_profit: float | None = None) -> None:
+    def amend_protection(
+        self, symbol: str, algo_id: str, *, stop_loss: float | None = None, take_profit: float | None = None
+    ) -> None:
         """Move the trigger prices of one live protective order."""
         raise NotImplementedError(f"{self.name} cannot move stop-loss/take-profit orders")
 

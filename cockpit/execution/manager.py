@@ -59,6 +59,8 @@ _submit_locks_guard = threading.Lock()
 def _submit_lock(client_order_id: str) -> threading.RLock:
     with _submit_locks_guard:
         return _submit_locks.setdefault(client_order_id, threading.RLock())
+
+
 # Fills are re-read this far (exchange ms) behind the newest one seen: one listed late is still found.
 FILLS_OVERLAP_MS = 60_000
 _POS_EPS = 1e-7  # BTC: positions closer than this agree (the lot is 1e-4)
@@ -82,9 +84,17 @@ class PositionCheck:
 
 
 class OrderManager:
-    def __init__(self, cfg: Config, executor: OrderExecutor, store: OrderStore | None = None,
-                 risk: RiskManager | None = None, clock: Clock | None = None, *, ds: DataService | None = None,
-                 symbol: str | None = None) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        executor: OrderExecutor,
+        store: OrderStore | None = None,
+        risk: RiskManager | None = None,
+        clock: Clock | None = None,
+        *,
+        ds: DataService | None = None,
+        symbol: str | None = None,
+    ) -> None:
         if clock is None:
             raise TypeError("OrderManager needs a clock")
         self.cfg = cfg
@@ -92,8 +102,11 @@ class OrderManager:
         # Exchange error text goes into lifecycle events and risk events: configured secrets are blanked first.
         red = redactor(cfg) if store is None or risk is None else None
         self.store = store if store is not None else OrderStore(redactor=red)
-        self.risk = risk if risk is not None else RiskManager(RiskLimits.from_config(cfg), clock=clock,
-                                                              state=RiskStore(redactor=red))
+        self.risk = (
+            risk
+            if risk is not None
+            else RiskManager(RiskLimits.from_config(cfg), clock=clock, state=RiskStore(redactor=red))
+        )
         self.clock = clock
         self.data = ds if ds is not None else DataService()
         self.symbol = symbol or cfg["symbol"]
@@ -158,8 +171,14 @@ class OrderManager:
                 if len(c["close"]):
                     mark = float(c["close"][-1])
                     break
-        return MarketState(self.symbol, float(mark) if mark else None, info.amount_step, info.min_amount,
-                           info.price_step, self.clock.now_ms())
+        return MarketState(
+            self.symbol,
+            float(mark) if mark else None,
+            info.amount_step,
+            info.min_amount,
+            info.price_step,
+            self.clock.now_ms(),
+        )
 
     def open_risk(self, position: Position | None, exclude_order: int | None = None) -> float:
         """Money at risk: the position to its protective stop plus working entry orders to theirs."""
@@ -193,16 +212,26 @@ class OrderManager:
         pos = check.position
         worst = check.worst_signed()
         if pos is None or abs(worst) > pos.size + _POS_EPS:  # open risk of the larger position
-            pos_for_risk = Position(self.symbol, "long" if worst > 0 else "short" if worst < 0 else "flat", abs(worst),
-                                    entry_price=(pos.entry_price if pos else 0.0) or 0.0,
-                                    mark_price=pos.mark_price if pos else None)
+            pos_for_risk = Position(
+                self.symbol,
+                "long" if worst > 0 else "short" if worst < 0 else "flat",
+                abs(worst),
+                entry_price=(pos.entry_price if pos else 0.0) or 0.0,
+                mark_price=pos.mark_price if pos else None,
+            )
         else:
             pos_for_risk = pos
         if pos_for_risk.mark_price is None and not pos_for_risk.entry_price and pos_for_risk.size > _EPS:
             pos_for_risk = replace(pos_for_risk, mark_price=self.market_state().mark_price)
-        return replace(acct, position=pos, open_risk=self.open_risk(pos_for_risk, exclude_order),
-                       position_confirmed=check.confirmed, position_note=check.note, ledger_position=check.ledger,
-                       as_of_ms=check.read_at)
+        return replace(
+            acct,
+            position=pos,
+            open_risk=self.open_risk(pos_for_risk, exclude_order),
+            position_confirmed=check.confirmed,
+            position_note=check.note,
+            ledger_position=check.ledger,
+            as_of_ms=check.read_at,
+        )
 
     # ---------------------------------------------------------------- position confirmation and the ledger
 
@@ -233,10 +262,21 @@ class OrderManager:
         skip = [str(a.fill.trade_id) for a in listed if not self.store.has_trade(self.symbol, str(a.fill.trade_id))]
         cursor = max([a.fill.timestamp for a in listed], default=now - lookback)
         baseline = pos.signed_size - self.store.fills_signed(self.symbol)
-        self.store.set_state(self._ledger_key(), {"baseline": baseline, "started": now, "cursor": cursor,
-                                                  "skip": skip[-1000:]}, now_ms=now)
-        self._event(RiskLevel.INFO, "ledger", {"action": "ledger started", "exchange_position": pos.signed_size,
-                                                "baseline": baseline, "fills_in_baseline": len(skip)})
+        self.store.set_state(
+            self._ledger_key(),
+            {"baseline": baseline, "started": now, "cursor": cursor, "skip": skip[-1000:]},
+            now_ms=now,
+        )
+        self._event(
+            RiskLevel.INFO,
+            "ledger",
+            {
+                "action": "ledger started",
+                "exchange_position": pos.signed_size,
+                "baseline": baseline,
+                "fills_in_baseline": len(skip),
+            },
+        )
         return True
 
     def _read_position(self) -> tuple[Position | None, str]:
@@ -277,38 +317,77 @@ class OrderManager:
         elif pos is None:
             err = err2 or err
         if pos is None:
-            return self._checked(PositionCheck(None, ledger, False, f"position reply unreadable twice: {err}"
-                                               + fills_note, now))
+            return self._checked(
+                PositionCheck(None, ledger, False, f"position reply unreadable twice: {err}" + fills_note, now)
+            )
         if ledger is not None and abs(pos.signed_size - ledger) <= _POS_EPS:
-            return self._checked(PositionCheck(pos, ledger, True, "exchange and ledger agree after reconciling fills"
-                                               + fills_note, now))
+            return self._checked(
+                PositionCheck(pos, ledger, True, "exchange and ledger agree after reconciling fills" + fills_note, now)
+            )
         if ledger is None:  # nothing to confirm against yet: the ledger starts at the next steady reading
             if self._start_ledger(pos, now):
                 return self._checked(PositionCheck(pos, self.ledger_position(), True, "ledger started", now))
-            return self._checked(PositionCheck(pos, None, False, "the ledger could not start yet (the position "
-                                               "moved, or the fills were unreadable, while it was read)", now))
+            return self._checked(
+                PositionCheck(
+                    pos,
+                    None,
+                    False,
+                    "the ledger could not start yet (the position "
+                    "moved, or the fills were unreadable, while it was read)",
+                    now,
+                )
+            )
         if pos.size > _EPS:
-            return self._checked(PositionCheck(pos, ledger, True, f"exchange reports {pos.signed_size:+g} BTC; the "
-                                               f"ledger holds {ledger:+g} BTC (the cap takes the larger)" + fills_note,
-                                               now), mismatch=True)
-        return self._checked(PositionCheck(pos, ledger, False, f"the exchange reports no position (empty reply, read "
-                                           f"twice) but our recorded fills hold {ledger:+g} BTC: not evidence of "
-                                           f"flat" + fills_note, now))
+            return self._checked(
+                PositionCheck(
+                    pos,
+                    ledger,
+                    True,
+                    f"exchange reports {pos.signed_size:+g} BTC; the "
+                    f"ledger holds {ledger:+g} BTC (the cap takes the larger)" + fills_note,
+                    now,
+                ),
+                mismatch=True,
+            )
+        return self._checked(
+            PositionCheck(
+                pos,
+                ledger,
+                False,
+                f"the exchange reports no position (empty reply, read "
+                f"twice) but our recorded fills hold {ledger:+g} BTC: not evidence of "
+                f"flat" + fills_note,
+                now,
+            )
+        )
 
     def _checked(self, check: PositionCheck, *, mismatch: bool = False) -> PositionCheck:
         """Remember the check; a risk event when the state changes (not at every poll)."""
-        key = ("ok" if check.confirmed and not mismatch else "mismatch" if check.confirmed else "unconfirmed",
-               round(check.worst_signed(), 6) if not check.confirmed or mismatch else None)
+        key = (
+            "ok" if check.confirmed and not mismatch else "mismatch" if check.confirmed else "unconfirmed",
+            round(check.worst_signed(), 6) if not check.confirmed or mismatch else None,
+        )
         if key != self._position_state:
-            details = {"exchange_position": check.position.signed_size if check.position is not None else None,
-                       "ledger_position": check.ledger, "note": check.note}
+            details = {
+                "exchange_position": check.position.signed_size if check.position is not None else None,
+                "ledger_position": check.ledger,
+                "note": check.note,
+            }
             if not check.confirmed:
-                self._event(RiskLevel.ERROR, "position_unconfirmed",
-                            {**details, "action": "no new entries until the position is confirmed; "
-                                                  "reduce-only closes still go out"})
+                self._event(
+                    RiskLevel.ERROR,
+                    "position_unconfirmed",
+                    {
+                        **details,
+                        "action": "no new entries until the position is confirmed; reduce-only closes still go out",
+                    },
+                )
             elif mismatch:
-                self._event(RiskLevel.WARN, "position_unconfirmed",
-                            {**details, "action": "took the exchange's position; entries capped by the larger"})
+                self._event(
+                    RiskLevel.WARN,
+                    "position_unconfirmed",
+                    {**details, "action": "took the exchange's position; entries capped by the larger"},
+                )
             else:
                 self._event(RiskLevel.INFO, "position_unconfirmed", {**details, "action": "position confirmed again"})
             self._position_state = key
@@ -357,8 +436,13 @@ class OrderManager:
                     continue
                 n = self.store.replace_synthetic_fills(order.row_id, self.symbol, rep.fills)
             else:
-                n = int(self.store.record_fill(order.row_id, self.symbol, replace(f, order_client_id=order.client_order_id
-                                                                             or f.order_client_id)))
+                n = int(
+                    self.store.record_fill(
+                        order.row_id,
+                        self.symbol,
+                        replace(f, order_client_id=order.client_order_id or f.order_client_id),
+                    )
+                )
             added += n
             touched[order.row_id] = touched.get(order.row_id, 0) + n
         now = self.clock.now_ms()
@@ -368,9 +452,18 @@ class OrderManager:
                 continue  # a working order: sync brings its status and totals
             filled, avg, fee = self.store.fill_totals(oid)
             self.store.update(oid, now_ms=now, filled=filled, average_price=avg, fee=fee)
-            self._event(RiskLevel.ERROR, "ledger", {
-                "order_id": oid, "client_order_id": o.client_order_id, "db_status": o.status.value,
-                "fills_recorded": n, "filled": filled, "action": "recorded fills missing from the ledger"})
+            self._event(
+                RiskLevel.ERROR,
+                "ledger",
+                {
+                    "order_id": oid,
+                    "client_order_id": o.client_order_id,
+                    "db_status": o.status.value,
+                    "fills_recorded": n,
+                    "filled": filled,
+                    "action": "recorded fills missing from the ledger",
+                },
+            )
         if complete and newest is not None:
             cursor = max(since, newest - FILLS_OVERLAP_MS)
             if cursor != since:
@@ -379,15 +472,23 @@ class OrderManager:
 
     def _adopted(self, o: Order) -> bool:
         """An order this database adopted from the exchange (client id ck<ns>x<exchange id>, not the exchange's)."""
-        return bool(o.exchange_order_id) and (o.client_order_id or "").startswith(namespace_prefix(self.namespace) + "x")
+        return bool(o.exchange_order_id) and (o.client_order_id or "").startswith(
+            namespace_prefix(self.namespace) + "x"
+        )
 
     def _fetch(self, o: Order) -> ExecutionReport:
         """The exchange's view of ``o``; an adopted order is looked up by its exchange id alone (the exchange
         knows it under its own client id, or none)."""
         return self.executor.fetch(replace(o, client_order_id=None) if self._adopted(o) else o)
 
-    def _adopt_exchange_order(self, exchange_order_id: str, side: str | None = None, price: float | None = None,
-                              report: ExecutionReport | None = None, amount: float = 0.0) -> Order | None:
+    def _adopt_exchange_order(
+        self,
+        exchange_order_id: str,
+        side: str | None = None,
+        price: float | None = None,
+        report: ExecutionReport | None = None,
+        amount: float = 0.0,
+    ) -> Order | None:
         """Store an order the exchange has and this database does not (client id ck<ns>x<exchange id>): made by
         the exchange itself (a triggered stop-loss/take-profit, a liquidation) or placed by hand. It is stored
         as submitted, never approved, so it can never be sent again; its state and fills come from the
@@ -399,8 +500,9 @@ class OrderManager:
         now = self.clock.now_ms()
         if report is None:
             try:
-                report = self.executor.fetch(Order(self.symbol, side or "sell", "market", 0.0,
-                                                   exchange_order_id=exchange_order_id))
+                report = self.executor.fetch(
+                    Order(self.symbol, side or "sell", "market", 0.0, exchange_order_id=exchange_order_id)
+                )
             except ValueError:
                 report = None
             if report is not None and not report.found:
@@ -410,8 +512,9 @@ class OrderManager:
         if side not in ("buy", "sell"):
             return None
         if info.get("algoId"):
-            kind = self._trigger_kind(str(info["algoId"])) or \
-                self._protective_kind(side, (report.average_price if report else None) or price)
+            kind = self._trigger_kind(str(info["algoId"])) or self._protective_kind(
+                side, (report.average_price if report else None) or price
+            )
             what, why = f"{kind} triggered on the exchange (algo {info.get('algoId')})", f"{kind} triggered"
         elif info.get("category") in ("full_liquidation", "partial_liquidation", "adl"):
             what = why = f"{info.get('category')} by the exchange"
@@ -422,20 +525,34 @@ class OrderManager:
         if report is not None and report.filled > _EPS:
             amount = report.filled
         reduce_only = str(info.get("reduceOnly", "")).lower() == "true" or bool(info.get("algoId"))
-        order = Order(self.symbol, side, "market", amount, reduce_only=reduce_only, client_order_id=cid,
-                      exchange_order_id=exchange_order_id)
-        oid, created = self.store.create(order, now_ms=now, mode=self.mode, status=S.APPROVED, message=what,
-                                         reason=why)
+        order = Order(
+            self.symbol,
+            side,
+            "market",
+            amount,
+            reduce_only=reduce_only,
+            client_order_id=cid,
+            exchange_order_id=exchange_order_id,
+        )
+        oid, created = self.store.create(order, now_ms=now, mode=self.mode, status=S.APPROVED, message=what, reason=why)
         if created:
             self.store.update(oid, now_ms=now, decided_by="exchange", decided_at=now)
             self.store.transition(oid, S.SUBMITTED, now_ms=now, message="on the exchange already; not sent by us")
             if report is not None:
                 self._apply(oid, report, context=why)
             # A triggered stop/take-profit is routine; a liquidation is not; an order nobody here placed is odd.
-            level = RiskLevel.INFO if info.get("algoId") else RiskLevel.ERROR if "liquidation" in what \
-                else RiskLevel.WARN
-            self._event(level, "ledger", {"order_id": oid, "exchange_order_id": exchange_order_id,
-                                          "action": "adopted an exchange order: " + what})
+            level = (
+                RiskLevel.INFO if info.get("algoId") else RiskLevel.ERROR if "liquidation" in what else RiskLevel.WARN
+            )
+            self._event(
+                level,
+                "ledger",
+                {
+                    "order_id": oid,
+                    "exchange_order_id": exchange_order_id,
+                    "action": "adopted an exchange order: " + what,
+                },
+            )
         return self.store.get(oid)
 
     # ---------------------------------------------------------------- intents
@@ -463,9 +580,16 @@ class OrderManager:
             status, msg = S.PENDING_APPROVAL, f"waiting for approval ({self.approval}, risk {result.status})"
         order = _order_from(result, cid)
         oid, created = self.store.create(
-            order, now_ms=now, leg=intent.leg, mode=self.mode, status=status, message=msg,
+            order,
+            now_ms=now,
+            leg=intent.leg,
+            mode=self.mode,
+            status=status,
+            message=msg,
             expires_at=now + self.ttl_clock_ms() if status == S.PENDING_APPROVAL else None,
-            reason=intent.reason or None, risk_assessment=result.assessment)
+            reason=intent.reason or None,
+            risk_assessment=result.assessment,
+        )
         if created and decision_id is not None:
             self.store.attach_decision_risk(decision_id, intent.leg, result.assessment)
         if created and status == S.APPROVED:
@@ -483,20 +607,44 @@ class OrderManager:
         if row.get("expires_at") and row["expires_at"] <= now:
             self.store.transition(order_id, S.EXPIRED, now_ms=now, message="approval came after the TTL")
             raise IllegalTransition(f"order {order_id} expired before it was approved")
-        intent = OrderIntent(order.symbol, order.side, order.amount, order.type, order.price, order.stop_loss,
-                             order.take_profit, order.leverage, order.reduce_only, order.decision_id,
-                             int(row.get("leg") or 0))
+        intent = OrderIntent(
+            order.symbol,
+            order.side,
+            order.amount,
+            order.type,
+            order.price,
+            order.stop_loss,
+            order.take_profit,
+            order.leverage,
+            order.reduce_only,
+            order.decision_id,
+            int(row.get("leg") or 0),
+        )
         result = self.risk.check(intent, self.account_state(exclude_order=order_id), self.market_state())
         if result.rejected:
-            self.store.transition(order_id, S.REJECTED, now_ms=now, decided_by=by, decided_at=now,
-                                  message="approved by " + by + " but risk now rejects: " + "; ".join(result.reasons),
-                                  risk_assessment=result.assessment)
+            self.store.transition(
+                order_id,
+                S.REJECTED,
+                now_ms=now,
+                decided_by=by,
+                decided_at=now,
+                message="approved by " + by + " but risk now rejects: " + "; ".join(result.reasons),
+                risk_assessment=result.assessment,
+            )
             return self.store.get(order_id)
         msg = f"approved by {by}"
         if result.intent.amount < order.amount - _EPS:
             msg += f"; risk reduced the amount {order.amount:g} -> {result.intent.amount:g}"
-        self.store.transition(order_id, S.APPROVED, now_ms=now, message=msg, decided_by=by, decided_at=now,
-                              amount=result.intent.amount, risk_assessment=result.assessment)
+        self.store.transition(
+            order_id,
+            S.APPROVED,
+            now_ms=now,
+            message=msg,
+            decided_by=by,
+            decided_at=now,
+            amount=result.intent.amount,
+            risk_assessment=result.assessment,
+        )
         return self._submit(order_id)
 
     def reject(self, order_id: int, *, by: str, reason: str = "") -> Order:
@@ -504,8 +652,15 @@ class OrderManager:
         order = self.store.get(order_id)
         if order.status != S.PENDING_APPROVAL:
             raise IllegalTransition(f"order {order_id} is {order.status.value}, not pending approval")
-        return self.store.transition(order_id, S.REJECTED, now_ms=now, message=f"rejected by {by}: {reason}".rstrip(": "),
-                                     decided_by=by, decided_at=now, reason=reason or None)
+        return self.store.transition(
+            order_id,
+            S.REJECTED,
+            now_ms=now,
+            message=f"rejected by {by}: {reason}".rstrip(": "),
+            decided_by=by,
+            decided_at=now,
+            reason=reason or None,
+        )
 
     def cancel(self, order_id: int, *, by: str = "", reason: str = "") -> Order:
         now = self.clock.now_ms()
@@ -573,17 +728,28 @@ class OrderManager:
         if order.status != S.APPROVED:
             return order
         if not order.reduce_only and self.risk.halted:
-            return self.store.transition(order_id, S.REJECTED, now_ms=now, message="trading halted (kill switch or "
-                                         "drawdown halt) before the order was sent")
+            return self.store.transition(
+                order_id,
+                S.REJECTED,
+                now_ms=now,
+                message="trading halted (kill switch or drawdown halt) before the order was sent",
+            )
         self.risk.state.note_submission(now)
         try:
             rep = self.executor.place(order)
         except Exception as e:  # noqa: BLE001 - transport failure: did the exchange get it? Ask.
             return self._resolve_unknown(order, f"place failed: {type(e).__name__}: {e}")
         if rep.status == S.FAILED and not rep.found:
-            self._event(RiskLevel.WARN, "submit", {"order_id": order.id, "client_order_id": order.client_order_id,
-                                                  "error": rep.message or "place returned no order",
-                                                  "action": "looking the order up by client id"})
+            self._event(
+                RiskLevel.WARN,
+                "submit",
+                {
+                    "order_id": order.id,
+                    "client_order_id": order.client_order_id,
+                    "error": rep.message or "place returned no order",
+                    "action": "looking the order up by client id",
+                },
+            )
             return self._resolve_unknown(order, rep.message or "place returned no order")
         done = self._apply(order_id, rep, context="place")
         self._after_fill(done)
@@ -614,9 +780,17 @@ class OrderManager:
             self._after_fill(done)
             return done
         young = self._in_grace(order.row_id)
-        self._event(RiskLevel.ERROR if not young else RiskLevel.WARN, "submit", {
-            "order_id": order.id, "client_order_id": order.client_order_id, "error": why, "lookup": lookup,
-            "action": "kept approved; resent with the same client id" if young else "marked failed"})
+        self._event(
+            RiskLevel.ERROR if not young else RiskLevel.WARN,
+            "submit",
+            {
+                "order_id": order.id,
+                "client_order_id": order.client_order_id,
+                "error": why,
+                "lookup": lookup,
+                "action": "kept approved; resent with the same client id" if young else "marked failed",
+            },
+        )
         if young:
             return self.store.get(order.row_id)
         return self.store.transition(order.row_id, S.FAILED, now_ms=now, message=f"{why}; not on the exchange")
@@ -646,13 +820,25 @@ class OrderManager:
         cur = order.status
         if cur.is_terminal:
             if cur != target:
-                self._event(RiskLevel.WARN, "reconcile", {"order_id": order_id, "client_order_id": order.client_order_id,
-                                                          "db_status": cur.value, "exchange_status": target.value})
+                self._event(
+                    RiskLevel.WARN,
+                    "reconcile",
+                    {
+                        "order_id": order_id,
+                        "client_order_id": order.client_order_id,
+                        "db_status": cur.value,
+                        "exchange_status": target.value,
+                    },
+                )
             if fields:
                 self.store.update(order_id, now_ms=now, **fields)
             return self.store.get(order_id)
         path: list[OrderStatus] = []
-        if cur == S.APPROVED and target in (S.PARTIALLY_FILLED, S.FILLED, S.EXPIRED, S.CANCELED) and rep.exchange_order_id:
+        if (
+            cur == S.APPROVED
+            and target in (S.PARTIALLY_FILLED, S.FILLED, S.EXPIRED, S.CANCELED)
+            and rep.exchange_order_id
+        ):
             path.append(S.SUBMITTED)
         if target == S.SUBMITTED and filled > _EPS:
             target = S.PARTIALLY_FILLED
@@ -669,17 +855,22 @@ class OrderManager:
         for i, st in enumerate(path):
             last = i == len(path) - 1
             try:
-                order = self.store.transition(order_id, st, now_ms=now, message=msg if last else context or st.value,
-                                              **(fields if last else {}))
+                order = self.store.transition(
+                    order_id, st, now_ms=now, message=msg if last else context or st.value, **(fields if last else {})
+                )
             except IllegalTransition as e:
                 now_status = self.store.get(order_id).status
                 if now_status == path[-1] or now_status.is_terminal:
                     # Another worker applied the same report first (an expected race, nothing lost).
-                    self._event(RiskLevel.INFO, "order_state", {"order_id": order_id, "status": now_status.value,
-                                                                "note": "already applied by another worker"})
+                    self._event(
+                        RiskLevel.INFO,
+                        "order_state",
+                        {"order_id": order_id, "status": now_status.value, "note": "already applied by another worker"},
+                    )
                 else:
-                    self._event(RiskLevel.ERROR, "order_state", {"order_id": order_id, "error": str(e),
-                                                                 "report": rep.message})
+                    self._event(
+                        RiskLevel.ERROR, "order_state", {"order_id": order_id, "error": str(e), "report": rep.message}
+                    )
                 if fields:
                     self.store.update(order_id, now_ms=now, **fields)
                 return self.store.get(order_id)
@@ -699,8 +890,11 @@ class OrderManager:
             price = (rep.average_price * rep.filled - (stored_avg or 0.0) * stored) / delta
             fee = max(0.0, (rep.fee or 0.0) - stored_fee)
             tid = f"{rep.exchange_order_id or order.client_order_id}:{rep.filled:.8f}"
-            n += self.store.record_fill(order.row_id, order.symbol, Fill(
-                order.client_id, order.side, price, delta, fee, "USDT", self.clock.now_ms(), tid))
+            n += self.store.record_fill(
+                order.row_id,
+                order.symbol,
+                Fill(order.client_id, order.side, price, delta, fee, "USDT", self.clock.now_ms(), tid),
+            )
         return n
 
     def sync(self) -> dict[str, int] | None:
@@ -722,9 +916,18 @@ class OrderManager:
                 self._event(RiskLevel.WARN, "sync", {"order_id": o.id, "error": str(e)[:300]})
                 continue
             if not rep.found:
-                self._event(RiskLevel.WARN, "reconcile", {"order_id": o.id, "client_order_id": o.client_order_id,
-                                                          "error": "working order not found on the exchange"})
-                self.store.transition(o.row_id, S.FAILED, now_ms=self.clock.now_ms(), message="not found on the exchange")
+                self._event(
+                    RiskLevel.WARN,
+                    "reconcile",
+                    {
+                        "order_id": o.id,
+                        "client_order_id": o.client_order_id,
+                        "error": "working order not found on the exchange",
+                    },
+                )
+                self.store.transition(
+                    o.row_id, S.FAILED, now_ms=self.clock.now_ms(), message="not found on the exchange"
+                )
                 out["updated"] += 1
                 continue
             after = self._apply(o.row_id, rep, context="sync")
@@ -744,19 +947,30 @@ class OrderManager:
         prefix = namespace_prefix(self.namespace)
         for rep in self.executor.recent_closed(self.symbol):
             info = rep.raw or {}
-            if rep.filled <= _EPS or not info.get("algoId") or (rep.client_order_id or "").startswith(prefix) \
-                    or not rep.exchange_order_id:
+            if (
+                rep.filled <= _EPS
+                or not info.get("algoId")
+                or (rep.client_order_id or "").startswith(prefix)
+                or not rep.exchange_order_id
+            ):
                 continue
             cid = f"{prefix}x{rep.exchange_order_id}"[:32]
             if self.store.by_client_id(cid) is not None:
                 continue
             try:
-                full = self.executor.fetch(Order(self.symbol, info.get("side") or "sell", "market", 0.0,
-                                                 exchange_order_id=rep.exchange_order_id))
+                full = self.executor.fetch(
+                    Order(
+                        self.symbol, info.get("side") or "sell", "market", 0.0, exchange_order_id=rep.exchange_order_id
+                    )
+                )
             except ValueError:
                 continue  # unreadable now: the next sync (or reconcile_fills) adopts it
-            if self._adopt_exchange_order(rep.exchange_order_id, info.get("side"), rep.average_price,
-                                          report=full if full.found else rep) is not None:
+            if (
+                self._adopt_exchange_order(
+                    rep.exchange_order_id, info.get("side"), rep.average_price, report=full if full.found else rep
+                )
+                is not None
+            ):
                 n += 1
         return n
 
@@ -798,13 +1012,22 @@ class OrderManager:
         stored is the exchange's."""
         now = self.clock.now_ms()
         self._last_reconcile = now
-        out = {"adopted": 0, "failed": 0, "retry": 0, "late_fills": 0, "unknown_canceled": 0, "foreign": 0,
-               "position_mismatch": 0, "fills": 0}
+        out = {
+            "adopted": 0,
+            "failed": 0,
+            "retry": 0,
+            "late_fills": 0,
+            "unknown_canceled": 0,
+            "foreign": 0,
+            "position_mismatch": 0,
+            "fills": 0,
+        }
         open_by_cid = {r.client_order_id: r for r in self.executor.open_orders(self.symbol) if r.client_order_id}
         for o in self.store.with_status(IN_FLIGHT, symbol=self.symbol):
             try:
                 rep = open_by_cid.get(o.client_id) or (
-                    self._fetch(o) if self._adopted(o) else self.executor.find(o.client_id, o.symbol))
+                    self._fetch(o) if self._adopted(o) else self.executor.find(o.client_id, o.symbol)
+                )
             except ValueError as e:  # unreadable reply: decide at the next reconcile, never guess
                 self._event(RiskLevel.WARN, "reconcile", {"order_id": o.id, "error": str(e)[:300]})
                 continue
@@ -813,21 +1036,44 @@ class OrderManager:
                 after = self._apply(o.row_id, rep, context="reconcile")
                 if after.status != before:
                     out["adopted"] += 1
-                    self._event(RiskLevel.WARN, "reconcile", {
-                        "order_id": o.id, "client_order_id": o.client_order_id, "db_status": before.value,
-                        "exchange_status": after.status.value, "action": "adopted the exchange's state"})
+                    self._event(
+                        RiskLevel.WARN,
+                        "reconcile",
+                        {
+                            "order_id": o.id,
+                            "client_order_id": o.client_order_id,
+                            "db_status": before.value,
+                            "exchange_status": after.status.value,
+                            "action": "adopted the exchange's state",
+                        },
+                    )
             elif o.status == S.APPROVED and self._in_grace(o.row_id):
                 out["retry"] += 1  # may still be on its way: sync resends it under the same client id
-                self._event(RiskLevel.WARN, "reconcile", {
-                    "order_id": o.id, "client_order_id": o.client_order_id, "db_status": o.status.value,
-                    "action": "not on the exchange yet; resending with the same client id"})
+                self._event(
+                    RiskLevel.WARN,
+                    "reconcile",
+                    {
+                        "order_id": o.id,
+                        "client_order_id": o.client_order_id,
+                        "db_status": o.status.value,
+                        "action": "not on the exchange yet; resending with the same client id",
+                    },
+                )
             else:
-                self.store.transition(o.row_id, S.FAILED, now_ms=now,
-                                      message="reconcile: the exchange has no order with this client id")
+                self.store.transition(
+                    o.row_id, S.FAILED, now_ms=now, message="reconcile: the exchange has no order with this client id"
+                )
                 out["failed"] += 1
-                self._event(RiskLevel.WARN, "reconcile", {
-                    "order_id": o.id, "client_order_id": o.client_order_id, "db_status": o.status.value,
-                    "action": "marked failed: not on the exchange"})
+                self._event(
+                    RiskLevel.WARN,
+                    "reconcile",
+                    {
+                        "order_id": o.id,
+                        "client_order_id": o.client_order_id,
+                        "db_status": o.status.value,
+                        "action": "marked failed: not on the exchange",
+                    },
+                )
         prefix = namespace_prefix(self.namespace)
         for cid, rep in open_by_cid.items():
             mine = self.store.by_client_id(cid)
@@ -836,22 +1082,43 @@ class OrderManager:
             if cid.startswith(prefix):
                 # Ours but closed (or unknown) in the database: nothing tracks it, so take it off the book.
                 try:
-                    self.executor.cancel(Order(self.symbol, "buy", "market", 0.0, client_order_id=cid,
-                                               exchange_order_id=rep.exchange_order_id))
+                    self.executor.cancel(
+                        Order(
+                            self.symbol,
+                            "buy",
+                            "market",
+                            0.0,
+                            client_order_id=cid,
+                            exchange_order_id=rep.exchange_order_id,
+                        )
+                    )
                 except Exception as e:  # noqa: BLE001 - reported below either way
                     rep.message = f"cancel failed: {e}"
                 out["unknown_canceled"] += 1
-                self._event(RiskLevel.ERROR, "reconcile", {
-                    "client_order_id": cid, "exchange_order_id": rep.exchange_order_id,
-                    "db_status": mine.status.value if mine else None, "action": "canceled untracked open order",
-                    "note": rep.message})
+                self._event(
+                    RiskLevel.ERROR,
+                    "reconcile",
+                    {
+                        "client_order_id": cid,
+                        "exchange_order_id": rep.exchange_order_id,
+                        "db_status": mine.status.value if mine else None,
+                        "action": "canceled untracked open order",
+                        "note": rep.message,
+                    },
+                )
             else:
                 out["foreign"] += 1
                 if cid not in self._reported_foreign:  # once per process, not at every reconcile
                     self._reported_foreign.add(cid)
-                    self._event(RiskLevel.WARN, "reconcile", {
-                        "client_order_id": cid, "exchange_order_id": rep.exchange_order_id,
-                        "action": "left alone: open order not placed by this cockpit"})
+                    self._event(
+                        RiskLevel.WARN,
+                        "reconcile",
+                        {
+                            "client_order_id": cid,
+                            "exchange_order_id": rep.exchange_order_id,
+                            "action": "left alone: open order not placed by this cockpit",
+                        },
+                    )
         out["late_fills"] = self._late_fills()
         try:
             out["fills"] = self.reconcile_fills()
@@ -864,10 +1131,16 @@ class OrderManager:
             ssize = float(s["size"] or 0.0) * (1 if s["side"] == "long" else -1 if s["side"] == "short" else 0)
             if abs(ssize - pos.signed_size) > 1e-9:
                 out["position_mismatch"] += 1
-                self._event(RiskLevel.WARN, "reconcile", {
-                    "db_position": ssize, "exchange_position": pos.signed_size,
-                    "note": "changed outside this cockpit's orders (stop-loss/take-profit, liquidation, manual trade)",
-                    "action": "stored the exchange's position"})
+                self._event(
+                    RiskLevel.WARN,
+                    "reconcile",
+                    {
+                        "db_position": ssize,
+                        "exchange_position": pos.signed_size,
+                        "note": "changed outside this cockpit's orders (stop-loss/take-profit, liquidation, manual trade)",
+                        "action": "stored the exchange's position",
+                    },
+                )
         return out
 
     def _late_fills(self) -> int:
@@ -883,16 +1156,39 @@ class OrderManager:
             mine = self.store.by_client_id(cid)
             if mine is None or not mine.status.is_terminal or mine.filled >= rep.filled - _EPS:
                 continue
-            full = self.executor.fetch(Order(mine.symbol, mine.side, mine.type, mine.amount, client_order_id=cid,
-                                             exchange_order_id=rep.exchange_order_id))
+            full = self.executor.fetch(
+                Order(
+                    mine.symbol,
+                    mine.side,
+                    mine.type,
+                    mine.amount,
+                    client_order_id=cid,
+                    exchange_order_id=rep.exchange_order_id,
+                )
+            )
             added = self._record_fills(mine, full)
             filled, avg, fee = self.store.fill_totals(mine.row_id)
-            self.store.update(mine.row_id, now_ms=self.clock.now_ms(), filled=filled, average_price=avg, fee=fee,
-                              exchange_order_id=rep.exchange_order_id)
-            self._event(RiskLevel.ERROR, "reconcile", {
-                "order_id": mine.id, "client_order_id": cid, "db_status": mine.status.value,
-                "exchange_status": full.status.value, "filled": full.filled, "fills_recorded": added,
-                "action": "recorded fills of an order the database had closed"})
+            self.store.update(
+                mine.row_id,
+                now_ms=self.clock.now_ms(),
+                filled=filled,
+                average_price=avg,
+                fee=fee,
+                exchange_order_id=rep.exchange_order_id,
+            )
+            self._event(
+                RiskLevel.ERROR,
+                "reconcile",
+                {
+                    "order_id": mine.id,
+                    "client_order_id": cid,
+                    "db_status": mine.status.value,
+                    "exchange_status": full.status.value,
+                    "filled": full.filled,
+                    "fills_recorded": added,
+                    "action": "recorded fills of an order the database had closed",
+                },
+            )
             n += 1
         return n
 
@@ -905,8 +1201,9 @@ class OrderManager:
         """Halt: persist the switch, cancel every open order, close the position with reduce-only market orders."""
         self.risk.engage_kill_switch(self.symbol, by=by, reason=reason)
         out: dict[str, Any] = {"canceled": 0, "close_order": None, "errors": []}
-        for o in self.store.with_status((S.PENDING_APPROVAL, S.APPROVED, S.SUBMITTED, S.PARTIALLY_FILLED),
-                                        symbol=self.symbol):
+        for o in self.store.with_status(
+            (S.PENDING_APPROVAL, S.APPROVED, S.SUBMITTED, S.PARTIALLY_FILLED), symbol=self.symbol
+        ):
             if o.reduce_only and o.status in WORKING:
                 continue  # closing orders already on their way stay
             try:
@@ -927,17 +1224,29 @@ class OrderManager:
             pos = None
         if pos is not None and pos.size > _EPS and pos.side in ("long", "short"):
             now = self.clock.now_ms()
-            intent = OrderIntent(self.symbol, "sell" if pos.side == "long" else "buy", pos.size, "market",
-                                 reduce_only=True, reason="kill switch: close position")
+            intent = OrderIntent(
+                self.symbol,
+                "sell" if pos.side == "long" else "buy",
+                pos.size,
+                "market",
+                reduce_only=True,
+                reason="kill switch: close position",
+            )
             result = self.risk.check(intent, self.account_state(), self.market_state())
             if result.rejected:
                 out["errors"].append("close rejected: " + "; ".join(result.reasons))
             else:
                 cid = system_client_id(self.namespace, "k", now)
                 with _submit_lock(cid):  # stored approved and sent by this thread, not by the fast loop's sync
-                    oid, created = self.store.create(_order_from(result, cid), now_ms=now, mode=self.mode,
-                                                     status=S.APPROVED, message="kill switch close",
-                                                     reason=intent.reason, risk_assessment=result.assessment)
+                    oid, created = self.store.create(
+                        _order_from(result, cid),
+                        now_ms=now,
+                        mode=self.mode,
+                        status=S.APPROVED,
+                        message="kill switch close",
+                        reason=intent.reason,
+                        risk_assessment=result.assessment,
+                    )
                     if created:
                         self.store.update(oid, now_ms=now, decided_by=by or "kill switch", decided_at=now)
                         self._submit(oid)
@@ -970,9 +1279,16 @@ class OrderManager:
         led = led if isinstance(led, dict) else {"cursor": now, "started": now}
         led["baseline"] = second.signed_size - self.store.fills_signed(self.symbol)
         self.store.set_state(self._ledger_key(), led, now_ms=now)
-        self._event(RiskLevel.WARN, "ledger", {"action": "ledger re-based to the exchange's position by the operator",
-                                               "by": by, "ledger_before": before,
-                                               "exchange_position": second.signed_size})
+        self._event(
+            RiskLevel.WARN,
+            "ledger",
+            {
+                "action": "ledger re-based to the exchange's position by the operator",
+                "by": by,
+                "ledger_before": before,
+                "exchange_position": second.signed_size,
+            },
+        )
         self.check_position()
         return f"ledger set to the exchange's position {second.signed_size:+g} BTC (was {before})"
 
@@ -1020,9 +1336,11 @@ class OrderManager:
     def _kill_command(self, who: str, payload: dict[str, Any]) -> tuple[bool, str]:
         r = self.kill_switch(by=who, reason=str(payload.get("reason", "")))
         close = self.store.find(r["close_order"]) if r["close_order"] else None
-        result = (f"kill switch engaged; canceled {r['canceled']} order(s); "
-                  + (f"position closed by order {close.id} ({close.status.value})" if close else "no position to close")
-                  + (f"; errors: {'; '.join(r['errors'])}" if r["errors"] else ""))
+        result = (
+            f"kill switch engaged; canceled {r['canceled']} order(s); "
+            + (f"position closed by order {close.id} ({close.status.value})" if close else "no position to close")
+            + (f"; errors: {'; '.join(r['errors'])}" if r["errors"] else "")
+        )
         return not r["errors"], result
 
     def process_kill_commands(self) -> list[dict[str, Any]] | None:
@@ -1045,6 +1363,16 @@ class OrderManager:
 
 def _order_from(result: RiskResult, client_order_id: str) -> Order:
     i = result.intent
-    return Order(symbol=i.symbol, side=i.side, type=i.type, amount=i.amount, price=i.price, stop_loss=i.stop_loss,
-                 take_profit=i.take_profit, leverage=i.leverage, reduce_only=i.reduce_only,
-                 client_order_id=client_order_id, decision_id=i.decision_id)
+    return Order(
+        symbol=i.symbol,
+        side=i.side,
+        type=i.type,
+        amount=i.amount,
+        price=i.price,
+        stop_loss=i.stop_loss,
+        take_profit=i.take_profit,
+        leverage=i.leverage,
+        reduce_only=i.reduce_only,
+        client_order_id=client_order_id,
+        decision_id=i.decision_id,
+    )

@@ -18,14 +18,31 @@ import ccxt
 
 from cockpit.domain.orders import Fill, Order, OrderStatus, Position
 from cockpit.domain.settings import Config
-from cockpit.execution.base import (AccountFill, AccountState, ExecutionReport, InstrumentInfo, OrderExecutor,
-                                    ProtectiveOrder)
+from cockpit.execution.base import (
+    AccountFill,
+    AccountState,
+    ExecutionReport,
+    InstrumentInfo,
+    OrderExecutor,
+    ProtectiveOrder,
+)
 
 S = OrderStatus
-_CCXT_STATUS = {"open": S.SUBMITTED, "closed": S.FILLED, "canceled": S.CANCELED, "cancelled": S.CANCELED,
-                "rejected": S.REJECTED, "expired": S.EXPIRED}
-_OKX_STATE = {"live": S.SUBMITTED, "partially_filled": S.PARTIALLY_FILLED, "filled": S.FILLED,
-              "canceled": S.CANCELED, "mmp_canceled": S.CANCELED}
+_CCXT_STATUS = {
+    "open": S.SUBMITTED,
+    "closed": S.FILLED,
+    "canceled": S.CANCELED,
+    "cancelled": S.CANCELED,
+    "rejected": S.REJECTED,
+    "expired": S.EXPIRED,
+}
+_OKX_STATE = {
+    "live": S.SUBMITTED,
+    "partially_filled": S.PARTIALLY_FILLED,
+    "filled": S.FILLED,
+    "canceled": S.CANCELED,
+    "mmp_canceled": S.CANCELED,
+}
 DUPLICATE_CODES = ("51016", "Duplicated client order ID")
 ORDER_ID = re.compile(r"\d{1,32}")  # OKX order ids are numeric strings
 
@@ -51,14 +68,16 @@ def _num(x: Any) -> float | None:
 class OKXExecutor(OrderExecutor):
     name = "okx"
 
-    def __init__(self, exchange: ccxt.Exchange, cfg: Config | None = None, *,
-                 symbol: str = "BTC/USDT:USDT", clock: Any = None) -> None:
+    def __init__(
+        self, exchange: ccxt.Exchange, cfg: Config | None = None, *, symbol: str = "BTC/USDT:USDT", clock: Any = None
+    ) -> None:
         self.exchange = exchange
         self.symbol = symbol
         ex_cfg: Mapping[str, Any] = cfg.get("execution", {}) if cfg else {}
         # The client's default (make_exchange sets isolated) unless the config says otherwise.
-        self.margin_mode = ex_cfg.get("margin_mode") or (getattr(exchange, "options", None) or {}).get(
-            "defaultMarginMode") or "cross"
+        self.margin_mode = (
+            ex_cfg.get("margin_mode") or (getattr(exchange, "options", None) or {}).get("defaultMarginMode") or "cross"
+        )
         self.clock = clock
         self._leverage: dict[str, float] = {}
         self._markets_loaded = False
@@ -88,8 +107,9 @@ class OKXExecutor(OrderExecutor):
         lot = _num((m.get("precision") or {}).get("amount")) or 1.0
         min_c = _num(((m.get("limits") or {}).get("amount") or {}).get("min")) or lot
         tick = _num((m.get("precision") or {}).get("price")) or 0.1
-        return InstrumentInfo(symbol, amount_step=round(lot * cs, 12), min_amount=round(min_c * cs, 12),
-                              price_step=tick, contract_size=cs)
+        return InstrumentInfo(
+            symbol, amount_step=round(lot * cs, 12), min_amount=round(min_c * cs, 12), price_step=tick, contract_size=cs
+        )
 
     def mark_price(self, symbol: str) -> float | None:
         try:
@@ -121,15 +141,23 @@ class OKXExecutor(OrderExecutor):
             raise MalformedReply(f"negative filled amount {filled_c}")
         status = _CCXT_STATUS.get(raw.get("status") or "") or _OKX_STATE.get(info.get("state") or "")
         if status is None:
-            raise MalformedReply(f"order {oid} without a status (status={raw.get('status')!r}, state={info.get('state')!r})")
+            raise MalformedReply(
+                f"order {oid} without a status (status={raw.get('status')!r}, state={info.get('state')!r})"
+            )
         filled = self.to_base(symbol, filled_c)
         if status == S.SUBMITTED and filled > 0:
             status = S.PARTIALLY_FILLED
         fee_cost = _num((raw.get("fee") or {}).get("cost"))
-        rep = ExecutionReport(client_order_id=str(cid or ""), status=status, exchange_order_id=oid, filled=filled,
-                              average_price=_num(raw.get("average")) or _num(info.get("avgPx")),
-                              fee=abs(fee_cost) if fee_cost is not None else 0.0,
-                              message=f"okx state {info.get('state') or raw.get('status')}", raw=info)
+        rep = ExecutionReport(
+            client_order_id=str(cid or ""),
+            status=status,
+            exchange_order_id=oid,
+            filled=filled,
+            average_price=_num(raw.get("average")) or _num(info.get("avgPx")),
+            fee=abs(fee_cost) if fee_cost is not None else 0.0,
+            message=f"okx state {info.get('state') or raw.get('status')}",
+            raw=info,
+        )
         if fills and filled > 0:
             rep.fills = self._fills(oid, symbol, rep.client_order_id)
         return rep
@@ -141,17 +169,26 @@ class OKXExecutor(OrderExecutor):
             if not tid or price is None or amount is None or amount <= 0:
                 continue  # a malformed fill is skipped; the order's cumulative fill still counts
             fee = _num((t.get("fee") or {}).get("cost")) or 0.0
-            out.append(Fill(order_client_id=client_order_id, side=t.get("side") or "", price=price,
-                            amount=self.to_base(symbol, amount), fee=abs(fee),
-                            fee_currency=(t.get("fee") or {}).get("currency") or "USDT",
-                            timestamp=int(t.get("timestamp") or 0), trade_id=str(tid),
-                            realized_pnl=_num((t.get("info") or {}).get("fillPnl"))))
+            out.append(
+                Fill(
+                    order_client_id=client_order_id,
+                    side=t.get("side") or "",
+                    price=price,
+                    amount=self.to_base(symbol, amount),
+                    fee=abs(fee),
+                    fee_currency=(t.get("fee") or {}).get("currency") or "USDT",
+                    timestamp=int(t.get("timestamp") or 0),
+                    trade_id=str(tid),
+                    realized_pnl=_num((t.get("info") or {}).get("fillPnl")),
+                )
+            )
         return out
 
     @staticmethod
     def _not_found(order: Order, message: str) -> ExecutionReport:
-        return ExecutionReport(client_order_id=order.client_order_id or "", status=S.FAILED, found=False,
-                               message=message)
+        return ExecutionReport(
+            client_order_id=order.client_order_id or "", status=S.FAILED, found=False, message=message
+        )
 
     # ---------------------------------------------------------------- orders
 
@@ -174,8 +211,9 @@ class OKXExecutor(OrderExecutor):
         symbol = order.symbol
         contracts = self.to_contracts(symbol, order.amount)
         if contracts <= 0:
-            return ExecutionReport(order.client_order_id, S.REJECTED, found=False,
-                                   message=f"amount {order.amount:g} BTC is below one lot")
+            return ExecutionReport(
+                order.client_order_id, S.REJECTED, found=False, message=f"amount {order.amount:g} BTC is below one lot"
+            )
         note = "" if order.reduce_only else self._ensure_leverage(symbol, order.leverage)
         params: dict[str, Any] = {"clientOrderId": order.client_order_id, "tdMode": self.margin_mode}
         if order.reduce_only:
@@ -190,32 +228,50 @@ class OKXExecutor(OrderExecutor):
         except ccxt.NetworkError:
             raise  # unknown outcome: the caller looks the order up by client id
         except _PARSE_ERRORS as e:
-            return ExecutionReport(order.client_order_id, S.FAILED, found=False,
-                                   message=f"malformed create_order reply: {type(e).__name__}: {e}"[:300])
+            return ExecutionReport(
+                order.client_order_id,
+                S.FAILED,
+                found=False,
+                message=f"malformed create_order reply: {type(e).__name__}: {e}"[:300],
+            )
         except ccxt.BaseError as e:
             if any(c in str(e) for c in DUPLICATE_CODES):
                 # A retried submit: the exchange already has this client id. Adopt that order.
                 return self.find(order.client_order_id, symbol)
-            return ExecutionReport(order.client_order_id, S.REJECTED, found=False,
-                                   message=f"rejected by the exchange: {e}"[:500])
+            return ExecutionReport(
+                order.client_order_id, S.REJECTED, found=False, message=f"rejected by the exchange: {e}"[:500]
+            )
         oid = raw.get("id") if isinstance(raw, dict) else None
         if not isinstance(oid, str) or not ORDER_ID.fullmatch(oid):
             # Never turn this into an order: the caller looks the order up by its client id.
-            return ExecutionReport(order.client_order_id, S.FAILED, found=False,
-                                   message=f"malformed create_order reply (id={oid!r})", raw=_safe(raw))
+            return ExecutionReport(
+                order.client_order_id,
+                S.FAILED,
+                found=False,
+                message=f"malformed create_order reply (id={oid!r})",
+                raw=_safe(raw),
+            )
         # ccxt's batch-orders reply has no status: fetch the order (by our client id) for its real state.
         try:
             rep = self._report(self.exchange.fetch_order(None, symbol, {"clOrdId": order.client_order_id}), order)
         except ccxt.NetworkError:
-            return ExecutionReport(order.client_order_id, S.SUBMITTED, exchange_order_id=oid,
-                                   message="placed; status fetch failed" + note)
+            return ExecutionReport(
+                order.client_order_id, S.SUBMITTED, exchange_order_id=oid, message="placed; status fetch failed" + note
+            )
         except (ccxt.BaseError, MalformedReply, *_PARSE_ERRORS) as e:
-            return ExecutionReport(order.client_order_id, S.SUBMITTED, exchange_order_id=oid,
-                                   message=f"placed; status fetch unusable: {e}"[:500] + note)
+            return ExecutionReport(
+                order.client_order_id,
+                S.SUBMITTED,
+                exchange_order_id=oid,
+                message=f"placed; status fetch unusable: {e}"[:500] + note,
+            )
         if rep.exchange_order_id != oid:
-            return ExecutionReport(order.client_order_id, S.FAILED, found=False,
-                                   message=f"create_order reply id {oid!r} differs from the exchange's "
-                                           f"{rep.exchange_order_id!r}")
+            return ExecutionReport(
+                order.client_order_id,
+                S.FAILED,
+                found=False,
+                message=f"create_order reply id {oid!r} differs from the exchange's {rep.exchange_order_id!r}",
+            )
         return self._with_note(rep, note)
 
     @staticmethod
@@ -282,7 +338,8 @@ class OKXExecutor(OrderExecutor):
 
     def protective_orders(self, symbol: str) -> list[ProtectiveOrder]:
         rows = self.exchange.private_get_trade_orders_algo_pending(
-            {"instId": self._market(symbol)["id"], "ordType": "conditional,oco"})
+            {"instId": self._market(symbol)["id"], "ordType": "conditional,oco"}
+        )
         data = rows.get("data") if isinstance(rows, dict) else None
         if not isinstance(data, list):
             raise MalformedReply(f"unreadable algo order list: {str(rows)[:200]}")
@@ -292,13 +349,21 @@ class OKXExecutor(OrderExecutor):
             if not aid or r.get("side") not in ("buy", "sell"):
                 raise MalformedReply(f"algo order without an id or a side: {str(r)[:200]}")
             whole = str(r.get("closeFraction") or "") not in ("", "0")
-            out.append(ProtectiveOrder(str(aid), r["side"], _num(r.get("slTriggerPx")) or None,
-                                       _num(r.get("tpTriggerPx")) or None,
-                                       0.0 if whole else self.to_base(symbol, _num(r.get("sz")) or 0.0), whole))
+            out.append(
+                ProtectiveOrder(
+                    str(aid),
+                    r["side"],
+                    _num(r.get("slTriggerPx")) or None,
+                    _num(r.get("tpTriggerPx")) or None,
+                    0.0 if whole else self.to_base(symbol, _num(r.get("sz")) or 0.0),
+                    whole,
+                )
+            )
         return out
 
-    def amend_protection(self, symbol: str, algo_id: str, *, stop_loss: float | None = None,
-                         take_profit: float | None = None) -> None:
+    def amend_protection(
+        self, symbol: str, algo_id: str, *, stop_loss: float | None = None, take_profit: float | None = None
+    ) -> None:
         body: dict[str, Any] = {"instId": self._market(symbol)["id"], "algoId": algo_id}
         if stop_loss is not None:
             body.update(newSlTriggerPx=self.exchange.price_to_precision(symbol, stop_loss), newSlOrdPx="-1")
@@ -309,9 +374,14 @@ class OKXExecutor(OrderExecutor):
     def place_protection(self, symbol: str, side: str, *, stop_loss: float | None, take_profit: float | None) -> str:
         # No algoClOrdId: the order it places when triggered must not look like one of ours (ck...), so the
         # OrderManager adopts it as a triggered stop-loss/take-profit.
-        body: dict[str, Any] = {"instId": self._market(symbol)["id"], "tdMode": self.margin_mode, "side": side,
-                                "ordType": "oco" if stop_loss is not None and take_profit is not None
-                                else "conditional", "closeFraction": "1", "reduceOnly": "true"}
+        body: dict[str, Any] = {
+            "instId": self._market(symbol)["id"],
+            "tdMode": self.margin_mode,
+            "side": side,
+            "ordType": "oco" if stop_loss is not None and take_profit is not None else "conditional",
+            "closeFraction": "1",
+            "reduceOnly": "true",
+        }
         if stop_loss is not None:
             body.update(slTriggerPx=self.exchange.price_to_precision(symbol, stop_loss), slOrdPx="-1")
         if take_profit is not None:
@@ -356,8 +426,10 @@ class OKXExecutor(OrderExecutor):
             contracts = _num(p.get("contracts"))
             pos_raw = _num(info.get("pos"))
             if contracts is None and pos_raw is None:
-                raise MalformedReply(f"position row for {symbol} without a readable size "
-                                     f"(contracts={p.get('contracts')!r}, pos={info.get('pos')!r})")
+                raise MalformedReply(
+                    f"position row for {symbol} without a readable size "
+                    f"(contracts={p.get('contracts')!r}, pos={info.get('pos')!r})"
+                )
             if contracts is None:
                 contracts = abs(pos_raw or 0.0)
             if contracts < 0:
@@ -369,12 +441,19 @@ class OKXExecutor(OrderExecutor):
                 if not pos_raw:
                     raise MalformedReply(f"position row for {symbol} without a side (pos={info.get('pos')!r})")
                 side = "long" if pos_raw > 0 else "short"
-            return Position(symbol=symbol, side=side, size=self.to_base(symbol, abs(contracts)),
-                            entry_price=_num(p.get("entryPrice")) or 0.0, leverage=_num(p.get("leverage")) or 1.0,
-                            unrealized_pnl=_num(p.get("unrealizedPnl")) or 0.0,
-                            margin=_num(p.get("initialMargin")) or _num(p.get("collateral")) or 0.0,
-                            liquidation_price=_num(p.get("liquidationPrice")), mark_price=_num(p.get("markPrice")),
-                            funding_fee=_num(info.get("fundingFee")), margin_ratio=_num(p.get("marginRatio")))
+            return Position(
+                symbol=symbol,
+                side=side,
+                size=self.to_base(symbol, abs(contracts)),
+                entry_price=_num(p.get("entryPrice")) or 0.0,
+                leverage=_num(p.get("leverage")) or 1.0,
+                unrealized_pnl=_num(p.get("unrealizedPnl")) or 0.0,
+                margin=_num(p.get("initialMargin")) or _num(p.get("collateral")) or 0.0,
+                liquidation_price=_num(p.get("liquidationPrice")),
+                mark_price=_num(p.get("markPrice")),
+                funding_fee=_num(info.get("fundingFee")),
+                margin_ratio=_num(p.get("marginRatio")),
+            )
         return Position(symbol=symbol, side="flat", size=0.0)
 
     def account_fills(self, symbol: str, since_ms: int, *, max_pages: int = 50) -> list[AccountFill]:
@@ -412,16 +491,38 @@ class OKXExecutor(OrderExecutor):
         tid, oid = t.get("id") or info.get("tradeId"), t.get("order") or info.get("ordId")
         price, amount, ts = _num(t.get("price")), _num(t.get("amount")), _num(t.get("timestamp"))
         side = t.get("side") or info.get("side")
-        if not tid or not isinstance(oid, str) or not ORDER_ID.fullmatch(oid) or price is None or price <= 0 \
-                or amount is None or amount <= 0 or ts is None or side not in ("buy", "sell"):
-            raise MalformedReply(f"unreadable fill: id={tid!r} order={oid!r} side={side!r} price={t.get('price')!r} "
-                                 f"amount={t.get('amount')!r}"[:300])
+        if (
+            not tid
+            or not isinstance(oid, str)
+            or not ORDER_ID.fullmatch(oid)
+            or price is None
+            or price <= 0
+            or amount is None
+            or amount <= 0
+            or ts is None
+            or side not in ("buy", "sell")
+        ):
+            raise MalformedReply(
+                f"unreadable fill: id={tid!r} order={oid!r} side={side!r} price={t.get('price')!r} "
+                f"amount={t.get('amount')!r}"[:300]
+            )
         fee = _num((t.get("fee") or {}).get("cost")) or 0.0
         cid = t.get("clientOrderId") or info.get("clOrdId") or ""
-        return AccountFill(Fill(order_client_id=str(cid), side=side, price=price, amount=self.to_base(symbol, amount),
-                                fee=abs(fee), fee_currency=(t.get("fee") or {}).get("currency") or "USDT",
-                                timestamp=int(ts), trade_id=str(tid), realized_pnl=_num(info.get("fillPnl"))),
-                           exchange_order_id=oid, client_order_id=str(cid))
+        return AccountFill(
+            Fill(
+                order_client_id=str(cid),
+                side=side,
+                price=price,
+                amount=self.to_base(symbol, amount),
+                fee=abs(fee),
+                fee_currency=(t.get("fee") or {}).get("currency") or "USDT",
+                timestamp=int(ts),
+                trade_id=str(tid),
+                realized_pnl=_num(info.get("fillPnl")),
+            ),
+            exchange_order_id=oid,
+            client_order_id=str(cid),
+        )
 
     def account(self) -> AccountState:
         bal = self.exchange.fetch_balance()
@@ -429,8 +530,12 @@ class OKXExecutor(OrderExecutor):
         total = _num((bal.get("total") or {}).get(ccy))
         if total is None:
             raise MalformedReply(f"balance reply without {ccy} total")
-        return AccountState(equity=total, free=_num((bal.get("free") or {}).get(ccy)) or 0.0,
-                            used=_num((bal.get("used") or {}).get(ccy)) or 0.0, currency=ccy)
+        return AccountState(
+            equity=total,
+            free=_num((bal.get("free") or {}).get(ccy)) or 0.0,
+            used=_num((bal.get("used") or {}).get(ccy)) or 0.0,
+            currency=ccy,
+        )
 
 
 def _safe(raw: Any) -> dict[str, Any] | None:

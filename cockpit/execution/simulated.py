@@ -82,19 +82,41 @@ class ClosedTrade:
         return self.gross_pnl - self.fees - self.funding
 
     def as_dict(self) -> dict:
-        return {"side": self.side, "entry_time": self.entry_time, "exit_time": self.exit_time,
-                "entry_price": self.entry_price, "exit_price": self.exit_price, "size": self.size,
-                "gross_pnl": self.gross_pnl, "fees": self.fees, "funding": self.funding, "pnl": self.pnl,
-                "exit_reason": self.exit_reason, "stop_loss": self.stop_loss, "take_profit": self.take_profit}
+        return {
+            "side": self.side,
+            "entry_time": self.entry_time,
+            "exit_time": self.exit_time,
+            "entry_price": self.entry_price,
+            "exit_price": self.exit_price,
+            "size": self.size,
+            "gross_pnl": self.gross_pnl,
+            "fees": self.fees,
+            "funding": self.funding,
+            "pnl": self.pnl,
+            "exit_reason": self.exit_reason,
+            "stop_loss": self.stop_loss,
+            "take_profit": self.take_profit,
+        }
 
 
 class SimulatedExecutor(OrderExecutor):
     name = "simulated"
 
-    def __init__(self, clock: Clock, *, symbol: str = "BTC/USDT:USDT", cash: float = 10_000.0,
-                 taker_fee: float = 0.0005, maker_fee: float = 0.0002, slippage_bps: float = 0.0,
-                 slippage_range: float = 0.0, maintenance_margin: float = 0.004, leverage: float = 1.0,
-                 lot_size: float = 0.0, retain_orders: bool = True) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        symbol: str = "BTC/USDT:USDT",
+        cash: float = 10_000.0,
+        taker_fee: float = 0.0005,
+        maker_fee: float = 0.0002,
+        slippage_bps: float = 0.0,
+        slippage_range: float = 0.0,
+        maintenance_margin: float = 0.004,
+        leverage: float = 1.0,
+        lot_size: float = 0.0,
+        retain_orders: bool = True,
+    ) -> None:
         if leverage < 1:
             raise ValueError(f"leverage must be >= 1, got {leverage}")
         self.clock = clock
@@ -149,7 +171,9 @@ class SimulatedExecutor(OrderExecutor):
             return self.fetch(self._orders[cid])  # idempotent per client_order_id
         status = order.status
         if status not in _PLACEABLE:
-            return ExecutionReport(cid, OrderStatus.FAILED, message=f"cannot place an order that is {order.status.value}")
+            return ExecutionReport(
+                cid, OrderStatus.FAILED, message=f"cannot place an order that is {order.status.value}"
+            )
         self._orders[cid] = order
         self._reasons[cid] = reason
         if status == _NEW:
@@ -158,15 +182,18 @@ class SimulatedExecutor(OrderExecutor):
         if status == _APPROVED:
             order.transition(_SUBMITTED, "simulated")
         if order.amount <= 0 or order.type not in ("market", "limit") or (order.type == "limit" and not order.price):
-            order.transition(OrderStatus.REJECTED, f"invalid order: {order.type} amount={order.amount} price={order.price}")
+            order.transition(
+                OrderStatus.REJECTED, f"invalid order: {order.type} amount={order.amount} price={order.price}"
+            )
         elif order.type == "limit":
             self._resting.append(order)
         elif self._in_open:
             self._fill_market(order, self._open, reason)
         else:
             self._queued.append(order)
-        report = ExecutionReport(cid, order.status, exchange_order_id=cid, filled=order.filled,
-                                 average_price=order.average_price)
+        report = ExecutionReport(
+            cid, order.status, exchange_order_id=cid, filled=order.filled, average_price=order.average_price
+        )
         if not self.retain_orders and order.status in TERMINAL:
             self._forget(cid)
         return report
@@ -177,8 +204,16 @@ class SimulatedExecutor(OrderExecutor):
         self._orders.pop(cid, None)
         self._reasons.pop(cid, None)
 
-    def market_at_open(self, side: str, amount: float, *, reduce_only: bool = False, stop_loss: float | None = None,
-                       take_profit: float | None = None, reason: str = "signal") -> bool:
+    def market_at_open(
+        self,
+        side: str,
+        amount: float,
+        *,
+        reduce_only: bool = False,
+        stop_loss: float | None = None,
+        take_profit: float | None = None,
+        reason: str = "signal",
+    ) -> bool:
         """A market order filled now, at this bar's open +/- slippage with the taker fee: the same fill as
         ``place()`` of an approved market order between ``begin_bar`` and ``end_bar``, without an Order
         object (the backtest engine's compact path; the fill and any closed trade are recorded alike).
@@ -188,8 +223,17 @@ class SimulatedExecutor(OrderExecutor):
         self._seq += 1
         if amount <= 0:
             return False
-        return self._fill(side, amount, self.market_price(side, self._open), self.taker_fee, reason,
-                          f"sim-{self._seq}", reduce_only, stop_loss, take_profit)
+        return self._fill(
+            side,
+            amount,
+            self.market_price(side, self._open),
+            self.taker_fee,
+            reason,
+            f"sim-{self._seq}",
+            reduce_only,
+            stop_loss,
+            take_profit,
+        )
 
     def cancel(self, order: Order) -> ExecutionReport:
         if order.status.is_open:
@@ -207,8 +251,9 @@ class SimulatedExecutor(OrderExecutor):
         cid = order.client_order_id or ""
         if cid not in self._orders:
             return ExecutionReport(cid, OrderStatus.FAILED, message="unknown order")
-        return ExecutionReport(cid, order.status, exchange_order_id=cid, filled=order.filled,
-                               average_price=order.average_price)
+        return ExecutionReport(
+            cid, order.status, exchange_order_id=cid, filled=order.filled, average_price=order.average_price
+        )
 
     def open_orders(self, symbol: str) -> list[ExecutionReport]:
         return [self.fetch(o) for o in self._queued + self._resting if o.symbol == symbol]
@@ -217,8 +262,17 @@ class SimulatedExecutor(OrderExecutor):
         if self.side == 0:
             return Position(symbol or self.symbol, "flat", 0.0, leverage=self.leverage)
         upnl = self.side * self.size * (self._last - self.entry)
-        return Position(symbol or self.symbol, "long" if self.side > 0 else "short", self.size, self.entry,
-                        self.leverage, upnl, self.margin, self.liq, self._last)
+        return Position(
+            symbol or self.symbol,
+            "long" if self.side > 0 else "short",
+            self.size,
+            self.entry,
+            self.leverage,
+            upnl,
+            self.margin,
+            self.liq,
+            self._last,
+        )
 
     def account(self) -> AccountState:
         eq = self.equity(self._last)
@@ -385,16 +439,35 @@ class SimulatedExecutor(OrderExecutor):
         self._execute(order, self.market_price(order.side, ref_price), self.taker_fee, reason)
 
     def _execute(self, order: Order, price: float, fee_rate: float, reason: str) -> None:
-        if not self._fill(order.side, order.amount, price, fee_rate, reason, order.client_order_id,
-                          order.reduce_only, order.stop_loss, order.take_profit):
+        if not self._fill(
+            order.side,
+            order.amount,
+            price,
+            fee_rate,
+            reason,
+            order.client_order_id,
+            order.reduce_only,
+            order.stop_loss,
+            order.take_profit,
+        ):
             order.transition(_CANCELED, "reduce-only: no opposite position to reduce")
             return
         order.filled = order.amount
         order.average_price = price
         order.transition(_FILLED, f"{reason} @ {price:.8g}")
 
-    def _fill(self, side: str, amount: float, price: float, fee_rate: float, reason: str, cid: str | None,
-              reduce_only: bool, stop_loss: float | None, take_profit: float | None) -> bool:
+    def _fill(
+        self,
+        side: str,
+        amount: float,
+        price: float,
+        fee_rate: float,
+        reason: str,
+        cid: str | None,
+        reduce_only: bool,
+        stop_loss: float | None,
+        take_profit: float | None,
+    ) -> bool:
         """Execute ``amount`` at ``price``: close/reduce the opposite position, then open or add. False
         (nothing done) for a reduce-only order with no opposite position."""
         ts = self.clock.now_ms()
@@ -442,17 +515,42 @@ class SimulatedExecutor(OrderExecutor):
             return v
         return (self.entry + margin / self.size) / (1.0 + self.mmr)
 
-    def _realise(self, ts: int, side: str, price: float, amount: float, fee: float, gross: float, reason: str,
-                 cid: str | None, partial: bool = False) -> None:
+    def _realise(
+        self,
+        ts: int,
+        side: str,
+        price: float,
+        amount: float,
+        fee: float,
+        gross: float,
+        reason: str,
+        cid: str | None,
+        partial: bool = False,
+    ) -> None:
         self.cash += gross - fee
         self.fees_paid += fee
         share = amount / self.size if self.size else 1.0
         entry_fees = self._pos_fees * share
         funding = self._pos_funding * share
-        self.trades.append(ClosedTrade("long" if self.side > 0 else "short", self._pos_open_time, ts, self.entry,
-                                       price, amount, gross, entry_fees + fee, funding, reason, self.stop, self.take))
-        self.records.append(FillRecord(ts, side, price, amount, fee, reason, gross - entry_fees - fee - funding,
-                                       funding, cid))
+        self.trades.append(
+            ClosedTrade(
+                "long" if self.side > 0 else "short",
+                self._pos_open_time,
+                ts,
+                self.entry,
+                price,
+                amount,
+                gross,
+                entry_fees + fee,
+                funding,
+                reason,
+                self.stop,
+                self.take,
+            )
+        )
+        self.records.append(
+            FillRecord(ts, side, price, amount, fee, reason, gross - entry_fees - fee - funding, funding, cid)
+        )
         if partial:  # the closed share of the isolated margin is released; the liquidation price follows
             self.size -= amount
             self._pos_fees -= entry_fees

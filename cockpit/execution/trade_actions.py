@@ -36,8 +36,9 @@ OPEN = (S.PENDING_APPROVAL, S.APPROVED, S.SUBMITTED, S.PARTIALLY_FILLED)
 _EPS = 1e-9
 
 
-def run(om: "OrderManager", command: str, who: str, payload: dict[str, Any], *,
-        command_id: int | None = None) -> tuple[bool, str]:
+def run(
+    om: "OrderManager", command: str, who: str, payload: dict[str, Any], *, command_id: int | None = None
+) -> tuple[bool, str]:
     """Execute one trade-management command; (ok, result text for the operator_commands row). ``command_id``
     (the operator_commands row) names the closing order, so one command makes at most one order."""
     try:
@@ -45,8 +46,9 @@ def run(om: "OrderManager", command: str, who: str, payload: dict[str, Any], *,
         if expect is not None and expect not in ("long", "short"):
             return False, f"side must be long or short, got {expect!r}"
         if command == "close_position":
-            return close_position(om, by=who, reason=str(payload.get("reason") or ""), expect=expect,
-                                  command_id=command_id)
+            return close_position(
+                om, by=who, reason=str(payload.get("reason") or ""), expect=expect, command_id=command_id
+            )
         if command == "cancel_all":
             return cancel_all(om, by=who, reason=str(payload.get("reason") or ""))
         if command in ("set_stop_loss", "set_take_profit"):
@@ -73,8 +75,9 @@ def _changed(side: str, expect: str | None, what: str) -> str | None:
     return None
 
 
-def close_position(om: "OrderManager", *, by: str, reason: str = "", expect: str | None = None,
-                   command_id: int | None = None) -> tuple[bool, str]:
+def close_position(
+    om: "OrderManager", *, by: str, reason: str = "", expect: str | None = None, command_id: int | None = None
+) -> tuple[bool, str]:
     side, size, check = _position(om)
     if side == "flat":
         if not check.confirmed:
@@ -85,8 +88,9 @@ def close_position(om: "OrderManager", *, by: str, reason: str = "", expect: str
         return False, changed
     now = om.clock.now_ms()
     why = "manual close by " + by + (f": {reason}" if reason else "")
-    intent = OrderIntent(om.symbol, "sell" if side == "long" else "buy", size, "market", reduce_only=True,
-                         reason="manual close")
+    intent = OrderIntent(
+        om.symbol, "sell" if side == "long" else "buy", size, "market", reduce_only=True, reason="manual close"
+    )
     result = om.risk.check(intent, om.account_state(), om.market_state())
     if result.rejected:
         return False, "close refused by the risk check: " + "; ".join(result.reasons)
@@ -94,15 +98,25 @@ def close_position(om: "OrderManager", *, by: str, reason: str = "", expect: str
 
     # One order per command (a second close in the same millisecond is a second order, a retried command is not).
     cid = system_client_id(om.namespace, "c", command_id if command_id is not None else now)
-    oid, created = om.store.create(_order_from(result, cid), now_ms=now,
-                                   mode=om.mode, status=S.APPROVED, message=why, reason="manual close",
-                                   risk_assessment=result.assessment)
+    oid, created = om.store.create(
+        _order_from(result, cid),
+        now_ms=now,
+        mode=om.mode,
+        status=S.APPROVED,
+        message=why,
+        reason="manual close",
+        risk_assessment=result.assessment,
+    )
     if created:
         om.store.update(oid, now_ms=now, decided_by=by, decided_at=now)
         om._submit(oid)
     o = om.store.get(oid)
-    om.risk.record(om.symbol, RiskLevel.INFO, "manual_close", {
-        "action": f"closed the {side} position with order {oid}", "by": by, "size": size, "status": o.status.value})
+    om.risk.record(
+        om.symbol,
+        RiskLevel.INFO,
+        "manual_close",
+        {"action": f"closed the {side} position with order {oid}", "by": by, "size": size, "status": o.status.value},
+    )
     ok = o.status not in (S.REJECTED, S.FAILED, S.CANCELED, S.EXPIRED)
     note = "" if check.confirmed else f" (position unconfirmed: {check.note})"
     return ok, f"closing the {side} {size:g} BTC with order {oid} ({o.status.value}){note}"
@@ -117,15 +131,20 @@ def cancel_all(om: "OrderManager", *, by: str, reason: str = "") -> tuple[bool, 
         except Exception as e:  # noqa: BLE001 - keep going; report each failure
             errors.append(f"order {o.id}: {e}")
     if n or errors:
-        om.risk.record(om.symbol, RiskLevel.INFO, "cancel_all", {"action": f"canceled {n} open order(s)", "by": by,
-                                                                 **({"errors": errors} if errors else {})})
+        om.risk.record(
+            om.symbol,
+            RiskLevel.INFO,
+            "cancel_all",
+            {"action": f"canceled {n} open order(s)", "by": by, **({"errors": errors} if errors else {})},
+        )
     if errors:
         return False, f"canceled {n} order(s); failed: {'; '.join(errors)}"
     return True, f"canceled {n} open order(s)" if n else "no open orders to cancel"
 
 
-def set_protection(om: "OrderManager", kind: str, price: float, *, by: str,
-                   expect: str | None = None) -> tuple[bool, str]:
+def set_protection(
+    om: "OrderManager", kind: str, price: float, *, by: str, expect: str | None = None
+) -> tuple[bool, str]:
     """Move the position's ``kind`` ('stop_loss' or 'take_profit') to ``price``."""
     name = KINDS[kind]
     check = om.check_position()
@@ -147,11 +166,23 @@ def set_protection(om: "OrderManager", kind: str, price: float, *, by: str,
         equity = om.executor.account().equity
     except Exception:  # noqa: BLE001 - the per-trade rule then refuses a widening stop
         equity = None
-    reasons = check_protection(om.risk.limits, kind=kind, price=price, side=pos.side, size=pos.size,
-                               mark=market.mark_price, equity=equity, current=current)
+    reasons = check_protection(
+        om.risk.limits,
+        kind=kind,
+        price=price,
+        side=pos.side,
+        size=pos.size,
+        mark=market.mark_price,
+        equity=equity,
+        current=current,
+    )
     if reasons:
-        om.risk.record(om.symbol, RiskLevel.WARN, kind, {"action": f"refused to move the {name}", "by": by,
-                                                          "price": price, "reasons": reasons})
+        om.risk.record(
+            om.symbol,
+            RiskLevel.WARN,
+            kind,
+            {"action": f"refused to move the {name}", "by": by, "price": price, "reasons": reasons},
+        )
         return False, f"{name} not moved: " + "; ".join(reasons)
     levels = {kind: price}
     if live:
@@ -159,16 +190,26 @@ def set_protection(om: "OrderManager", kind: str, price: float, *, by: str,
             om.executor.amend_protection(om.symbol, p.algo_id, **levels)
         how = f"amended {len(live)} protective order(s) on the exchange"
     else:
-        aid = om.executor.place_protection(om.symbol, close_side, stop_loss=levels.get("stop_loss"),
-                                           take_profit=levels.get("take_profit"))
+        aid = om.executor.place_protection(
+            om.symbol, close_side, stop_loss=levels.get("stop_loss"), take_profit=levels.get("take_profit")
+        )
         how = f"placed protective order {aid} on the exchange (closes the whole position)"
     now = om.clock.now_ms()
     if entry is not None:
         om.store.update(entry.id, now_ms=now, **levels)
     was = f"{current:,.1f}" if current else "none"
-    om.risk.record(om.symbol, RiskLevel.INFO, kind, {"action": f"{name} moved {was} -> {price:,.1f}", "by": by,
-                                                      "mark": market.mark_price, "position": pos.signed_size,
-                                                      "note": how})
+    om.risk.record(
+        om.symbol,
+        RiskLevel.INFO,
+        kind,
+        {
+            "action": f"{name} moved {was} -> {price:,.1f}",
+            "by": by,
+            "mark": market.mark_price,
+            "position": pos.signed_size,
+            "note": how,
+        },
+    )
     return True, f"{name} {price:,.1f} (was {was}) on the {pos.side} {pos.size:g} BTC; {how}"
 
 

@@ -68,7 +68,7 @@ class TechnicalAnalysis:
         n = len(arrays["close"])
         if n == 0:
             return {"bars": 0}
-        a = {k: np.asarray(v)[-self.tail:] for k, v in arrays.items()}
+        a = {k: np.asarray(v)[-self.tail :] for k, v in arrays.items()}
         h, lo, c, v = (np.asarray(a[k], dtype=np.float64) for k in ("high", "low", "close", "volume"))
         up, mid, lw = ind.bollinger(c, 20, 2.0)
         # Each shared indicator once: ADX and realized volatility feed the regime classifier. MACD is its one
@@ -81,7 +81,7 @@ class TechnicalAnalysis:
         # (tests/indicators/test_analysis_fast.py), at a fraction of the cost. The recursive ones (EMA, RSI,
         # ATR, ADX) and OBV depend on every bar and take the whole history.
         rc = self.regime.cfg
-        vol24 = ind.realized_vol(c[-(max(int(rc["vol_lookback"]), 1) + 24):], 24)
+        vol24 = ind.realized_vol(c[-(max(int(rc["vol_lookback"]), 1) + 24) :], 24)
         sw = int(rc["slope_window"])
         with np.errstate(divide="ignore", invalid="ignore"):
             slope = np.array([ind.linreg_slope_last(np.log(c[-sw:]), sw)])
@@ -108,8 +108,13 @@ class TechnicalAnalysis:
             "sma20": _last(mid),
             "rsi14": _last(ind.rsi(c, 14)),
             "macd": {"macd": _last(m_line), "signal": _last(m_sig), "hist": _last(m_hist)},
-            "bollinger": {"upper": _last(up), "middle": _last(mid), "lower": _last(lw), "percent_b": _num(pb),
-                          "bandwidth": _num(bw)},
+            "bollinger": {
+                "upper": _last(up),
+                "middle": _last(mid),
+                "lower": _last(lw),
+                "percent_b": _num(pb),
+                "bandwidth": _num(bw),
+            },
             "atr14": _num(atr_last),
             "atr_pct": _num(atr_last / close * 100) if atr_last and close else None,
             "adx": {"adx": _last(adx), "plus_di": _last(pdi), "minus_di": _last(mdi)},
@@ -130,17 +135,22 @@ class TechnicalAnalysis:
         """timeframe_report, reused when this timeframe's candles equal (every column, bit for bit) the
         ones of the previous report; a copy, so a caller changing the dict cannot change the next one."""
         n = len(arrays["close"])
-        a = {k: np.asarray(v)[-self.tail:] for k, v in arrays.items()}
+        a = {k: np.asarray(v)[-self.tail :] for k, v in arrays.items()}
         prev = self._last.get(tf)
-        if prev is not None and prev[0] == n and prev[1].keys() == a.keys() and all(
-                prev[1][k].dtype == a[k].dtype and np.array_equal(prev[1][k], a[k]) for k in a):
+        if (
+            prev is not None
+            and prev[0] == n
+            and prev[1].keys() == a.keys()
+            and all(prev[1][k].dtype == a[k].dtype and np.array_equal(prev[1][k], a[k]) for k in a)
+        ):
             return _copy(prev[2])
         rep = self.timeframe_report(arrays)
         self._last[tf] = (n, {k: v.copy() for k, v in a.items()}, _copy(rep))
         return rep
 
-    def report(self, arrays_by_tf: Mapping[str, Mapping[str, np.ndarray]], primary: str | None = None
-               ) -> dict[str, Any]:
+    def report(
+        self, arrays_by_tf: Mapping[str, Mapping[str, np.ndarray]], primary: str | None = None
+    ) -> dict[str, Any]:
         tfs = sorted(arrays_by_tf, key=lambda t: TIMEFRAME_MS.get(t, 0))
         per = {tf: self._timeframe_report_reusing(tf, arrays_by_tf[tf]) for tf in tfs}
         if primary is None or primary not in per:
@@ -151,5 +161,9 @@ class TechnicalAnalysis:
             r = per[tf]
             if r.get("bars"):
                 parts.append(f"{tf}: {r['regime']}, trend {r['trend']}, close {r['close']}, RSI {r['rsi14']}")
-        return {"primary_timeframe": primary, "regime": p.get("regime", "unknown"),
-                "summary": "; ".join(parts) or "no candles", "timeframes": per}
+        return {
+            "primary_timeframe": primary,
+            "regime": p.get("regime", "unknown"),
+            "summary": "; ".join(parts) or "no candles",
+            "timeframes": per,
+        }

@@ -48,8 +48,9 @@ def _lf_block(decay: float, n: int) -> int:
     return int(max(1, min(8192, _LOG_RANGE // -math.log(decay), n)))
 
 
-def linear_filter(x: np.ndarray, decay: float, gain: float = 1.0, init: float | None = None,
-                  out: np.ndarray | None = None) -> np.ndarray:
+def linear_filter(
+    x: np.ndarray, decay: float, gain: float = 1.0, init: float | None = None, out: np.ndarray | None = None
+) -> np.ndarray:
     """y[t] = gain*x[t] + decay*y[t-1], y[-1] = init (0 when None). NaN-free input expected.
 
     Block-wise: inside a block of b values y_j = decay^j * (cumsum_k gain*x_k*decay^-k + carry*decay),
@@ -112,7 +113,7 @@ def ema(x, n: int, *, min_periods: int | None = None, pandas_exact: bool = False
 
         out = pd.Series(x, copy=False).ewm(span=n, adjust=False).mean().to_numpy()
     if mp > 1:
-        out[:mp - 1] = np.nan
+        out[: mp - 1] = np.nan
     return out
 
 
@@ -144,11 +145,11 @@ def _ewm(x, alpha: float, min_periods: int) -> np.ndarray:
     out[s] = seg[0]
     if m > 0:
         if 0.0 < decay < 1.0:
-            linear_filter(seg[1:], decay, alpha, init=seg[0], out=out[s + 1:])
+            linear_filter(seg[1:], decay, alpha, init=seg[0], out=out[s + 1 :])
         else:
-            out[s + 1:s + 1 + m] = linear_filter(seg[1:], decay, alpha, init=seg[0])
+            out[s + 1 : s + 1 + m] = linear_filter(seg[1:], decay, alpha, init=seg[0])
     if min_periods > 1:
-        out[s:s + min_periods - 1] = np.nan
+        out[s : s + min_periods - 1] = np.nan
     return out[:n]
 
 
@@ -187,9 +188,9 @@ def _window_sums(cs: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray, np.nda
     (head sums of each block's first w-1 positions), (tail sums of the previous block), the last two
     shape (nb-1, w-1): a window ending at position j < w-1 = head[j] + tail[j]."""
     b = cs.shape[1] - 1
-    inside = cs[:, w:] - cs[:, :b + 1 - w]
+    inside = cs[:, w:] - cs[:, : b + 1 - w]
     head = cs[1:, 1:w]
-    tail = cs[:-1, b:b + 1] - cs[:-1, b - w + 1:b]
+    tail = cs[:-1, b : b + 1] - cs[:-1, b - w + 1 : b]
     return inside, head, tail
 
 
@@ -203,9 +204,9 @@ def rolling_sum(x, w: int) -> np.ndarray:
     blocks, b, nb = _blocks(x, w)
     cs = _excl_cumsum(blocks)
     res = blocks  # reuse the padded copy for the result
-    np.subtract(cs[:, w:], cs[:, :b + 1 - w], out=res[:, w - 1:])
-    res[0, :w - 1] = np.nan
-    np.add(cs[1:, 1:w], cs[:-1, b:b + 1] - cs[:-1, b - w + 1:b], out=res[1:, :w - 1])
+    np.subtract(cs[:, w:], cs[:, : b + 1 - w], out=res[:, w - 1 :])
+    res[0, : w - 1] = np.nan
+    np.add(cs[1:, 1:w], cs[:-1, b : b + 1] - cs[:-1, b - w + 1 : b], out=res[1:, : w - 1])
     return res.reshape(-1)[:n]
 
 
@@ -223,8 +224,8 @@ def rolling_mean_var(x, w: int) -> tuple[np.ndarray, np.ndarray]:
     cs2 = _excl_cumsum(blocks)
     mean = np.empty((nb, b))
     var = blocks  # the padded buffer is free again: reuse it
-    mean[0, :w - 1] = np.nan
-    var[0, :w - 1] = np.nan
+    mean[0, : w - 1] = np.nan
+    var[0, : w - 1] = np.nan
     if nb > 1:
         # windows that start in the previous block: its tail re-referenced to this block's ref, plus the head
         _, h1, t1 = _window_sums(cs1, w)
@@ -237,15 +238,15 @@ def rolling_mean_var(x, w: int) -> tuple[np.ndarray, np.ndarray]:
         cross_mean = c1 + ref[1:, None]
         cross_var = s2 / w - c1 * c1
     # windows inside one block (overwrites the cumsums' first columns, so after the cross part)
-    m1 = np.subtract(cs1[:, w:], cs1[:, :b + 1 - w], out=mean[:, w - 1:])
+    m1 = np.subtract(cs1[:, w:], cs1[:, : b + 1 - w], out=mean[:, w - 1 :])
     m1 /= w
-    v = np.subtract(cs2[:, w:], cs2[:, :b + 1 - w], out=var[:, w - 1:])
+    v = np.subtract(cs2[:, w:], cs2[:, : b + 1 - w], out=var[:, w - 1 :])
     v /= w
-    v -= np.square(m1, out=cs1[:, :b + 1 - w])
+    v -= np.square(m1, out=cs1[:, : b + 1 - w])
     m1 += ref[:, None]
     if nb > 1:
-        mean[1:, :w - 1] = cross_mean
-        var[1:, :w - 1] = cross_var
+        mean[1:, : w - 1] = cross_mean
+        var[1:, : w - 1] = cross_var
     np.maximum(var, 0.0, out=var)
     return mean.reshape(-1)[:n], var.reshape(-1)[:n]
 
@@ -270,7 +271,7 @@ def _rolling_extreme(x, w: int, fn) -> np.ndarray:
     blocks = xp.reshape(nb, w)
     pre = fn.accumulate(blocks, axis=1).reshape(-1)
     suf = np.ascontiguousarray(fn.accumulate(blocks[:, ::-1], axis=1)[:, ::-1]).reshape(-1)
-    fn(suf[:n - w + 1], pre[w - 1:n], out=out[w - 1:])
+    fn(suf[: n - w + 1], pre[w - 1 : n], out=out[w - 1 :])
     return out
 
 
@@ -286,7 +287,7 @@ def shift(x: np.ndarray, k: int = 1) -> np.ndarray:
     """x shifted k bars later (x[t-k] at t), NaN-filled."""
     out = np.full(len(x), np.nan)
     if k < len(x):
-        out[k:] = x[:len(x) - k]
+        out[k:] = x[: len(x) - k]
     return out
 
 
@@ -321,7 +322,7 @@ def rsi(close, n: int = 14) -> np.ndarray:
         out = np.divide(au, tot, out=tot)
     out *= 100.0
     out[ad == 0] = 100.0
-    out[:min(n - 1, len(c))] = np.nan
+    out[: min(n - 1, len(c))] = np.nan
     return out
 
 
@@ -364,10 +365,10 @@ def _wilder_seeded_mean(x: np.ndarray, n: int, start: int = 0) -> np.ndarray:
     first = start + n - 1
     if len(x) <= first:
         return out
-    seed = x[start:first + 1].mean()
+    seed = x[start : first + 1].mean()
     out[first] = seed
     if len(x) > first + 1:
-        out[first + 1:] = linear_filter(x[first + 1:], 1.0 - 1.0 / n, 1.0 / n, init=seed)
+        out[first + 1 :] = linear_filter(x[first + 1 :], 1.0 - 1.0 / n, 1.0 / n, init=seed)
     return out
 
 
@@ -454,9 +455,9 @@ def _rolling_var_centered(r: np.ndarray, w: int, out: np.ndarray) -> None:
     np.cumsum(r, out=cs1[1:])
     np.multiply(r, r, out=cs2[1:])
     np.cumsum(cs2[1:], out=cs2[1:])
-    m = np.subtract(cs1[w:], cs1[:-w], out=cs1[:n + 1 - w])
+    m = np.subtract(cs1[w:], cs1[:-w], out=cs1[: n + 1 - w])
     m /= w
-    v = np.subtract(cs2[w:], cs2[:-w], out=out[w - 1:])
+    v = np.subtract(cs2[w:], cs2[:-w], out=out[w - 1 :])
     v /= w
     m *= m
     v -= m
@@ -472,7 +473,7 @@ def realized_vol(close, n: int = 24, periods_per_year: float | None = None) -> n
         if periods_per_year:
             out *= math.sqrt(periods_per_year)
         return out
-    out[:min(n, m)] = np.nan
+    out[: min(n, m)] = np.nan
     if m > n:
         lc = np.log(c)
         r = np.subtract(lc[1:], lc[:-1], out=lc[:-1])  # returns of bars 1..m-1, in place
@@ -518,7 +519,7 @@ def linreg_slope(x, n: int) -> np.ndarray:
     kbar = k - (n - 1) / 2.0  # mean index of the window ending at t
     sxx = n * (n * n - 1) / 12.0
     out = (sky - kbar * sy) / sxx
-    out[:n - 1] = np.nan
+    out[: n - 1] = np.nan
     return out
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 try:
     from numba import njit
+
     HAVE_NUMBA = True
 except Exception:  # pragma: no cover
     HAVE_NUMBA = False
@@ -170,8 +171,9 @@ def ewm_into(x, alpha, min_periods, out):
         i += 4
     r = n - i  # 0..3 left: a partial block, the same arithmetic (see _four)
     if r > 0:
-        y0, y1, y2, _ = _four(y, alpha, d, d2, d3, d4, x[i], x[i + 1] if r > 1 else 0.0, x[i + 2] if r > 2 else 0.0,
-                              0.0)
+        y0, y1, y2, _ = _four(
+            y, alpha, d, d2, d3, d4, x[i], x[i + 1] if r > 1 else 0.0, x[i + 2] if r > 2 else 0.0, 0.0
+        )
         out[i] = y0
         y = y0
         if r > 1:
@@ -480,8 +482,7 @@ def atr_into(h, lo, c, n, out):
         h3 = h[j3]
         l3 = lo[j3]
         chk += ((h0 - l0) + (h1 - l1)) + ((h2 - l2) + (h3 - l3))
-        y0, y1, y2, y = _four(y, a, d, d2, d3, d4, _tr(h0, l0, pc), _tr(h1, l1, c0), _tr(h2, l2, c1),
-                              _tr(h3, l3, c2))
+        y0, y1, y2, y = _four(y, a, d, d2, d3, d4, _tr(h0, l0, pc), _tr(h1, l1, c0), _tr(h2, l2, c1), _tr(h3, l3, c2))
         out[j0] = y0
         out[j1] = y1
         out[j2] = y2

@@ -14,8 +14,16 @@ import numpy as np
 
 from cockpit.indicators import core as ind
 
-PATTERNS = ("bullish_engulfing", "bearish_engulfing", "doji", "hammer", "shooting_star", "inside_bar",
-            "higher_highs", "lower_lows")
+PATTERNS = (
+    "bullish_engulfing",
+    "bearish_engulfing",
+    "doji",
+    "hammer",
+    "shooting_star",
+    "inside_bar",
+    "higher_highs",
+    "lower_lows",
+)
 
 
 class PatternRecognizer:
@@ -31,8 +39,16 @@ class PatternRecognizer:
       highs and lower lows).
     """
 
-    def __init__(self, *, doji_frac: float = 0.1, trend_bars: int = 5, swing_bars: int = 3, pivot_k: int = 3,
-                 level_lookback: int = 300, max_levels: int = 3) -> None:
+    def __init__(
+        self,
+        *,
+        doji_frac: float = 0.1,
+        trend_bars: int = 5,
+        swing_bars: int = 3,
+        pivot_k: int = 3,
+        level_lookback: int = 300,
+        max_levels: int = 3,
+    ) -> None:
         self.doji_frac = doji_frac
         self.trend_bars = trend_bars
         self.swing_bars = swing_bars
@@ -52,8 +68,8 @@ class PatternRecognizer:
         bull_eng = (pc < po) & (c > o) & (o <= pc) & (c >= po) & (body > pbody)
         bear_eng = (pc > po) & (c < o) & (o >= pc) & (c <= po) & (body > pbody)
         doji = (rng > 0) & (body <= self.doji_frac * rng)
-        small_top = (upper <= np.maximum(body, 0.1 * rng))
-        small_bottom = (lower <= np.maximum(body, 0.1 * rng))
+        small_top = upper <= np.maximum(body, 0.1 * rng)
+        small_bottom = lower <= np.maximum(body, 0.1 * rng)
         hammer = (rng > 0) & (lower >= 2 * body) & small_top & (c < past) & (lower > 0.5 * rng)
         star = (rng > 0) & (upper >= 2 * body) & small_bottom & (c > past) & (upper > 0.5 * rng)
         inside = (h < ph) & (lo > pl)
@@ -62,8 +78,16 @@ class PatternRecognizer:
         for k in range(self.swing_bars):
             hh = hh & (hs[k] > hs[k + 1]) & (ls[k] > ls[k + 1])
             ll = ll & (hs[k] < hs[k + 1]) & (ls[k] < ls[k + 1])
-        return {"bullish_engulfing": bull_eng, "bearish_engulfing": bear_eng, "doji": doji, "hammer": hammer,
-                "shooting_star": star, "inside_bar": inside, "higher_highs": hh, "lower_lows": ll}
+        return {
+            "bullish_engulfing": bull_eng,
+            "bearish_engulfing": bear_eng,
+            "doji": doji,
+            "hammer": hammer,
+            "shooting_star": star,
+            "inside_bar": inside,
+            "higher_highs": hh,
+            "lower_lows": ll,
+        }
 
     def detect(self, a: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         o, h, lo, c = (np.asarray(a[k], dtype=np.float64) for k in ("open", "high", "low", "close"))
@@ -79,16 +103,19 @@ class PatternRecognizer:
         n = len(a["close"])
         if n == 0:
             return []
-        o, h, lo, c = (np.asarray(a[k], dtype=np.float64)[-(self.swing_bars + self.trend_bars + 2):].tolist()
-                       for k in ("open", "high", "low", "close"))
+        o, h, lo, c = (
+            np.asarray(a[k], dtype=np.float64)[-(self.swing_bars + self.trend_bars + 2) :].tolist()
+            for k in ("open", "high", "low", "close")
+        )
 
         def ago(x: list[float], k: int) -> float:
             return x[-1 - k] if k < len(x) else math.nan
 
         hs = [ago(h, k) for k in range(self.swing_bars + 1)]
         ls = [ago(lo, k) for k in range(self.swing_bars + 1)]
-        out = self._rules(o[-1], h[-1], lo[-1], c[-1], ago(o, 1), ago(h, 1), ago(lo, 1), ago(c, 1),
-                          ago(c, self.trend_bars), hs, ls)
+        out = self._rules(
+            o[-1], h[-1], lo[-1], c[-1], ago(o, 1), ago(h, 1), ago(lo, 1), ago(c, 1), ago(c, self.trend_bars), hs, ls
+        )
         return [name for name, v in out.items() if bool(v)]
 
     def pivots(self, a: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -106,8 +133,8 @@ class PatternRecognizer:
         mx = h[:m].copy()
         mn = lo[:m].copy()
         for j in range(1, w):
-            np.maximum(mx, h[j:j + m], out=mx)
-            np.minimum(mn, lo[j:j + m], out=mn)
+            np.maximum(mx, h[j : j + m], out=mx)
+            np.minimum(mn, lo[j : j + m], out=mn)
         centre = np.arange(k, len(h) - k)
         return centre[h[centre] >= mx], centre[lo[centre] <= mn]
 
@@ -136,5 +163,7 @@ class PatternRecognizer:
         lv = [(math.fsum(cl) / len(cl), len(cl)) for cl in clusters]  # the mean (np.mean's, to rounding)
         sup = sorted((x for x in lv if x[0] < close), key=lambda x: close - x[0])[: self.max_levels]
         res = sorted((x for x in lv if x[0] >= close), key=lambda x: x[0] - close)[: self.max_levels]
-        return {"support": [{"price": round(p, 2), "touches": t} for p, t in sup],
-                "resistance": [{"price": round(p, 2), "touches": t} for p, t in res]}
+        return {
+            "support": [{"price": round(p, 2), "touches": t} for p, t in sup],
+            "resistance": [{"price": round(p, 2), "touches": t} for p, t in res],
+        }

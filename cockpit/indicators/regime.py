@@ -23,11 +23,22 @@ from cockpit.domain.settings import RegimeConfig
 from cockpit.domain.signals import Regime
 from cockpit.indicators import core as ind
 
-REGIME_CODES: tuple[Regime, ...] = (Regime.UNKNOWN, Regime.TRENDING_UP, Regime.TRENDING_DOWN, Regime.RANGING,
-                                    Regime.HIGH_VOLATILITY)
+REGIME_CODES: tuple[Regime, ...] = (
+    Regime.UNKNOWN,
+    Regime.TRENDING_UP,
+    Regime.TRENDING_DOWN,
+    Regime.RANGING,
+    Regime.HIGH_VOLATILITY,
+)
 
-DEFAULTS: RegimeConfig = {"adx_period": 14, "adx_trend": 25.0, "vol_window": 24, "vol_lookback": 500,
-                          "vol_high_pct": 0.9, "slope_window": 20}
+DEFAULTS: RegimeConfig = {
+    "adx_period": 14,
+    "adx_trend": 25.0,
+    "vol_window": 24,
+    "vol_lookback": 500,
+    "vol_high_pct": 0.9,
+    "slope_window": 20,
+}
 
 
 def rolling_percentile_rank(x: np.ndarray, w: int, *, last_only: bool = False) -> np.ndarray:
@@ -39,7 +50,7 @@ def rolling_percentile_rank(x: np.ndarray, w: int, *, last_only: bool = False) -
     if n < w:
         return out
     if last_only:  # the newest value alone, the same arithmetic without the window view
-        win = x[n - w:]
+        win = x[n - w :]
         if np.isfinite(win).all():
             out[-1] = np.count_nonzero(win <= win[-1]) / w
         return out
@@ -47,7 +58,7 @@ def rolling_percentile_rank(x: np.ndarray, w: int, *, last_only: bool = False) -
     chunk = max(1, 2_000_000 // w)
     for s in range(start, n, chunk):
         e = min(n, s + chunk)
-        win = sliding_window_view(x[s - w + 1:e], w)
+        win = sliding_window_view(x[s - w + 1 : e], w)
         cur = x[s:e, None]
         with np.errstate(invalid="ignore"):
             r = (win <= cur).sum(axis=1) / w
@@ -61,8 +72,13 @@ class RegimeClassifier:
         given: Mapping[str, Any] = cfg or {}
         self.cfg = cast(RegimeConfig, {**DEFAULTS, **{k: v for k, v in given.items() if k in DEFAULTS}})
 
-    def components(self, a: Mapping[str, np.ndarray], *, last_only: bool = False,
-                   pre: Mapping[tuple[str, int], np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    def components(
+        self,
+        a: Mapping[str, np.ndarray],
+        *,
+        last_only: bool = False,
+        pre: Mapping[tuple[str, int], np.ndarray] | None = None,
+    ) -> dict[str, np.ndarray]:
         """``pre``: series the caller already computed over the same ``a``, keyed ("adx", period), ("vol", window)
         and ("slope", window); used instead of computing them again. With ``last_only`` they may be the
         trailing part of the series only (what the last bar reads: the volatility's last ``vol_lookback``
@@ -92,12 +108,12 @@ class RegimeClassifier:
         adx, pct, slope = comp["adx"], comp["vol_pct"], comp["slope"]
         ready = np.isfinite(adx) & np.isfinite(pct) & np.isfinite(slope)
         with np.errstate(invalid="ignore"):
-            code = np.where(pct >= c["vol_high_pct"], 4,
-                            np.where(adx >= c["adx_trend"], np.where(slope >= 0, 1, 2), 3))
+            code = np.where(pct >= c["vol_high_pct"], 4, np.where(adx >= c["adx_trend"], np.where(slope >= 0, 1, 2), 3))
         return np.where(ready, code, 0).astype(np.int8)
 
-    def classify(self, a: Mapping[str, np.ndarray], *, pre: Mapping[tuple[str, int], np.ndarray] | None = None
-                 ) -> tuple[Regime, dict[str, Any]]:
+    def classify(
+        self, a: Mapping[str, np.ndarray], *, pre: Mapping[tuple[str, int], np.ndarray] | None = None
+    ) -> tuple[Regime, dict[str, Any]]:
         """The regime of the newest bar and the numbers behind it (``pre``: see ``components``)."""
         if len(a["close"]) == 0:
             return Regime.UNKNOWN, {}

@@ -34,16 +34,26 @@ from cockpit.domain.market import TIMEFRAME_MS, timeframe_ms
 EXPECTED_HEADER = ["timestamp", "open", "high", "low", "close", "volume"]
 FUNDING_HEADER = ["timestamp", "funding_rate"]
 # Column order of the row tuples given to insert_many_ignore.
-CANDLE_FIELDS = (MarketData.symbol, MarketData.timeframe, MarketData.timestamp, MarketData.open, MarketData.high,
-                 MarketData.low, MarketData.close, MarketData.volume)
+CANDLE_FIELDS = (
+    MarketData.symbol,
+    MarketData.timeframe,
+    MarketData.timestamp,
+    MarketData.open,
+    MarketData.high,
+    MarketData.low,
+    MarketData.close,
+    MarketData.volume,
+)
 FUNDING_FIELDS = (FundingRate.symbol, FundingRate.timestamp, FundingRate.funding_rate, FundingRate.next_funding_time)
 # One candle row as SQLite SQL, for tests that plant a row on a SQLite file (the code above does not use it).
-INSERT_CANDLES = ("INSERT OR IGNORE INTO market_data (symbol, timeframe, timestamp, open, high, low, close, volume) "
-                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+INSERT_CANDLES = (
+    "INSERT OR IGNORE INTO market_data (symbol, timeframe, timestamp, open, high, low, close, volume) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
 BATCH = 50_000
 CHUNK_ROWS = 100_000
-MAX_PRICE = 1e8     # USDT per BTC: far above any real price, far below a unit or exponent mistake
-MAX_JUMP = 2.0      # a bar's open within [prev close / 2, prev close * 2] (real BTC: within 4% on 1h)
+MAX_PRICE = 1e8  # USDT per BTC: far above any real price, far below a unit or exponent mistake
+MAX_JUMP = 2.0  # a bar's open within [prev close / 2, prev close * 2] (real BTC: within 4% on 1h)
 FUNDING_MS = 8 * 3_600_000
 MAX_FUNDING_RATE = 0.03  # per 8h settlement (OKX and Binance cap BTC far below this)
 
@@ -83,12 +93,23 @@ def _check_header(p: Path, name: str, expected: list[str]) -> None:
         raise CsvImportError(name, 1, f"expected header {','.join(expected)}, got {','.join(header)}")
 
 
-def _chunks(p: Path, name: str, columns: list[str], chunk_rows: int) -> Iterator[tuple[dict[str, np.ndarray], np.ndarray, pd.DataFrame]]:
+def _chunks(
+    p: Path, name: str, columns: list[str], chunk_rows: int
+) -> Iterator[tuple[dict[str, np.ndarray], np.ndarray, pd.DataFrame]]:
     """(numbers per column, file line of each row, the raw text) per batch; errors name the line."""
     # Numbers are parsed by pandas' C reader (fast); a column holding anything else comes back as
     # text and is checked field by field, so the error names the line and the field.
-    reader = pd.read_csv(p, na_filter=False, skip_blank_lines=False, header=0, names=columns,
-                         on_bad_lines="error", engine="c", encoding="utf-8-sig", chunksize=chunk_rows)
+    reader = pd.read_csv(
+        p,
+        na_filter=False,
+        skip_blank_lines=False,
+        header=0,
+        names=columns,
+        on_bad_lines="error",
+        engine="c",
+        encoding="utf-8-sig",
+        chunksize=chunk_rows,
+    )
     next_line = 2  # the header is line 1
     it = iter(reader)
     while True:
@@ -99,8 +120,9 @@ def _chunks(p: Path, name: str, columns: list[str], chunk_rows: int) -> Iterator
         except pd.errors.ParserError as e:
             msg = str(e)
             m = re.search(r"line (\d+)", msg)
-            raise CsvImportError(name, int(m.group(1)) if m else None,
-                                 f"wrong number of fields ({msg.split('.')[-1].strip() or msg})") from None
+            raise CsvImportError(
+                name, int(m.group(1)) if m else None, f"wrong number of fields ({msg.split('.')[-1].strip() or msg})"
+            ) from None
         except UnicodeDecodeError as e:
             raise CsvImportError(name, None, f"not UTF-8 text ({e.reason})") from None
         lines = np.arange(len(raw), dtype=np.int64) + next_line
@@ -126,21 +148,30 @@ def _chunks(p: Path, name: str, columns: list[str], chunk_rows: int) -> Iterator
         yield values, lines, raw
 
 
-def _timestamps(name: str, ts: np.ndarray, lines: np.ndarray, raw: pd.DataFrame, now_ms: int, length_ms: int,
-                what: str) -> np.ndarray:
+def _timestamps(
+    name: str, ts: np.ndarray, lines: np.ndarray, raw: pd.DataFrame, now_ms: int, length_ms: int, what: str
+) -> np.ndarray:
     frac = ts != np.floor(ts)
     if frac.any():
         i = int(np.argmax(frac))
-        raise CsvImportError(name, int(lines[i]), f"timestamp: expected whole epoch milliseconds, got {raw['timestamp'].iloc[i]!r}")
+        raise CsvImportError(
+            name, int(lines[i]), f"timestamp: expected whole epoch milliseconds, got {raw['timestamp'].iloc[i]!r}"
+        )
     early = ts < 0
     if early.any():
         i = int(np.argmax(early))
-        raise CsvImportError(name, int(lines[i]), f"timestamp {int(ts[i])} is before 1970 (expected UTC epoch milliseconds)")
+        raise CsvImportError(
+            name, int(lines[i]), f"timestamp {int(ts[i])} is before 1970 (expected UTC epoch milliseconds)"
+        )
     late = ts + length_ms > now_ms
     if late.any():
         i = int(np.argmax(late))
-        raise CsvImportError(name, int(lines[i]), f"timestamp {int(ts[i])} ({_utc(int(ts[i]))} UTC): {what} after now "
-                             f"({_utc(now_ms)} UTC); check the file's timestamps are epoch milliseconds")
+        raise CsvImportError(
+            name,
+            int(lines[i]),
+            f"timestamp {int(ts[i])} ({_utc(int(ts[i]))} UTC): {what} after now "
+            f"({_utc(now_ms)} UTC); check the file's timestamps are epoch milliseconds",
+        )
     return ts.astype(np.int64)
 
 
@@ -174,8 +205,11 @@ class _Candles:
         for mask, what in checks:
             if mask.any():
                 i = int(np.argmax(mask))
-                raise CsvImportError(name, int(lines[i]), f"{what} (open={o[i]:g} high={h[i]:g} low={l[i]:g} "
-                                     f"close={c[i]:g} volume={v[i]:g})")
+                raise CsvImportError(
+                    name,
+                    int(lines[i]),
+                    f"{what} (open={o[i]:g} high={h[i]:g} low={l[i]:g} close={c[i]:g} volume={v[i]:g})",
+                )
         # order, spacing and jumps, with the previous batch's last row in front
         pts = np.concatenate(([self.prev[0]], ts)) if self.prev else ts
         pclose = np.concatenate(([self.prev[1]], c[:-1])) if self.prev else c[:-1]
@@ -186,23 +220,30 @@ class _Candles:
             back = d <= 0
             if back.any():
                 i = int(np.argmax(back)) + 1
-                raise CsvImportError(name, int(plines[i]), f"timestamp {pts[i]} is not after the previous row's "
-                                     f"{pts[i - 1]} (rows must be in strictly increasing time)")
+                raise CsvImportError(
+                    name,
+                    int(plines[i]),
+                    f"timestamp {pts[i]} is not after the previous row's "
+                    f"{pts[i - 1]} (rows must be in strictly increasing time)",
+                )
             adjacent = d == step
             ratio = cur_o / pclose
             jump = adjacent & ((ratio > MAX_JUMP) | (ratio < 1 / MAX_JUMP))
             if jump.any():
                 i = int(np.argmax(jump))
-                raise CsvImportError(name, int(plines[i + 1]), f"open {cur_o[i]:g} jumps from the previous close "
-                                     f"{pclose[i]:g} (more than x{MAX_JUMP:g} in one bar): not a plausible price")
+                raise CsvImportError(
+                    name,
+                    int(plines[i + 1]),
+                    f"open {cur_o[i]:g} jumps from the previous close "
+                    f"{pclose[i]:g} (more than x{MAX_JUMP:g} in one bar): not a plausible price",
+                )
             self.spacings += len(d)
             self.on_step += int(adjacent.sum())
             if self.first_off is None and not adjacent.all():
                 i = int(np.argmax(~adjacent))
                 self.first_off = (int(plines[i + 1]), int(d[i]))
         self.prev = (int(ts[-1]), float(c[-1]), int(lines[-1])) if len(ts) else self.prev
-        return pd.DataFrame({"timestamp": ts, "open": o, "high": h, "low": l, "close": c, "volume": v,
-                             "line": lines})
+        return pd.DataFrame({"timestamp": ts, "open": o, "high": h, "low": l, "close": c, "volume": v, "line": lines})
 
     def finish(self) -> None:
         """Most rows must be one timeframe apart: a 1h file is on the 15m grid too, but 4 steps apart."""
@@ -210,13 +251,18 @@ class _Candles:
             line, d = self.first_off or (None, 0)
             guess = next((tf for tf, ms in TIMEFRAME_MS.items() if ms == d), None)
             hint = f"; is this a {guess} file? import it with --timeframe {guess}" if guess else ""
-            raise CsvImportError(self.name, line, f"rows are not {self.timeframe} apart: only {self.on_step} of "
-                                 f"{self.spacings} spacings are {self.timeframe} (this row is {d // 60_000} min after "
-                                 f"the previous one){hint}")
+            raise CsvImportError(
+                self.name,
+                line,
+                f"rows are not {self.timeframe} apart: only {self.on_step} of "
+                f"{self.spacings} spacings are {self.timeframe} (this row is {d // 60_000} min after "
+                f"the previous one){hint}",
+            )
 
 
-def iter_candles_csv(path: str | Path, timeframe: str, *, now_ms: int | None = None,
-                     chunk_rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+def iter_candles_csv(
+    path: str | Path, timeframe: str, *, now_ms: int | None = None, chunk_rows: int = CHUNK_ROWS
+) -> Iterator[pd.DataFrame]:
     """Validated candles in batches (columns timestamp..volume and ``line``); raises CsvImportError
     with the 1-based file line of the first bad row. The whole-file checks run after the last batch."""
     p, name = Path(path), str(path)
@@ -260,14 +306,26 @@ def _differing(stored: list[tuple], df: pd.DataFrame, cols: list[str]) -> pd.Dat
 
 
 def _conflict_error(name: str, n: int, first: pd.Series, what: str, shown: str) -> CsvImportError:
-    return CsvImportError(name, int(first["line"]), (
-        f"{n} row{'s' if n != 1 else ''} conflict with {what} already stored (first: timestamp {int(first['timestamp'])}, "
-        f"{shown}); nothing was imported. Check the file, or re-run with --overwrite to replace the stored rows"))
+    return CsvImportError(
+        name,
+        int(first["line"]),
+        (
+            f"{n} row{'s' if n != 1 else ''} conflict with {what} already stored (first: timestamp {int(first['timestamp'])}, "
+            f"{shown}); nothing was imported. Check the file, or re-run with --overwrite to replace the stored rows"
+        ),
+    )
 
 
-def _import_batches(db: peewee.Database, batches: Iterator[pd.DataFrame], *, stored: Callable[[int, int], list],
-                    cols: list[str], update: Callable[[Any], None], insert: Callable[[pd.DataFrame], int],
-                    overwrite: bool) -> tuple[ImportResult, Any]:
+def _import_batches(
+    db: peewee.Database,
+    batches: Iterator[pd.DataFrame],
+    *,
+    stored: Callable[[int, int], list],
+    cols: list[str],
+    update: Callable[[Any], None],
+    insert: Callable[[pd.DataFrame], int],
+    overwrite: bool,
+) -> tuple[ImportResult, Any]:
     """The shared loop of both importers, inside the caller's transaction: per batch, rows that differ from
     what is stored for the same timestamps are counted (and replaced with ``overwrite``), new rows inserted.
     Returns the counts and the first conflicting row (None when nothing conflicts)."""
@@ -293,34 +351,56 @@ def _import_batches(db: peewee.Database, batches: Iterator[pd.DataFrame], *, sto
     return ImportResult(read, inserted, first, last, conflicting, replaced), first_conflict
 
 
-def import_csv(db: peewee.Database, path: str | Path, *, symbol: str, timeframe: str, overwrite: bool = False,
-               now_ms: int | None = None, chunk_rows: int = CHUNK_ROWS) -> ImportResult:
+def import_csv(
+    db: peewee.Database,
+    path: str | Path,
+    *,
+    symbol: str,
+    timeframe: str,
+    overwrite: bool = False,
+    now_ms: int | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> ImportResult:
     """Import one candle file in one transaction, batch by batch (see the module docstring)."""
     prices = ["open", "high", "low", "close", "volume"]
     c = MarketData
     this = (c.symbol == symbol) & (c.timeframe == timeframe)
     with db.atomic():
         res, f = _import_batches(
-            db, iter_candles_csv(path, timeframe, now_ms=now_ms, chunk_rows=chunk_rows),
+            db,
+            iter_candles_csv(path, timeframe, now_ms=now_ms, chunk_rows=chunk_rows),
             stored=lambda lo, hi: db.execute(
-                c.select(c.timestamp, c.open, c.high, c.low, c.close, c.volume)
-                .where(this & c.timestamp.between(lo, hi))).fetchall(),
+                c.select(c.timestamp, c.open, c.high, c.low, c.close, c.volume).where(
+                    this & c.timestamp.between(lo, hi)
+                )
+            ).fetchall(),
             cols=prices,
-            update=lambda r: c.update(open=r.open, high=r.high, low=r.low, close=r.close, volume=r.volume)
-            .where(this & (c.timestamp == int(r.timestamp))).execute(db),
-            insert=lambda df: insert_candles(db, symbol, timeframe, df), overwrite=overwrite)
+            update=lambda r: (
+                c.update(open=r.open, high=r.high, low=r.low, close=r.close, volume=r.volume)
+                .where(this & (c.timestamp == int(r.timestamp)))
+                .execute(db)
+            ),
+            insert=lambda df: insert_candles(db, symbol, timeframe, df),
+            overwrite=overwrite,
+        )
         if f is not None and not overwrite:
             col = next((c for c in prices if not np.isclose(f[c], f[c + "_stored"], rtol=1e-9, atol=0.0)), "close")
-            raise _conflict_error(str(path), res.rows_conflicting, f, f"the {symbol} {timeframe} candles",
-                                  f"stored {col} {f[col + '_stored']:g}, file {col} {f[col]:g}")
+            raise _conflict_error(
+                str(path),
+                res.rows_conflicting,
+                f,
+                f"the {symbol} {timeframe} candles",
+                f"stored {col} {f[col + '_stored']:g}, file {col} {f[col]:g}",
+            )
     return res
 
 
 # ---------------------------------------------------------------- funding rates
 
 
-def iter_funding_csv(path: str | Path, *, now_ms: int | None = None,
-                     chunk_rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+def iter_funding_csv(
+    path: str | Path, *, now_ms: int | None = None, chunk_rows: int = CHUNK_ROWS
+) -> Iterator[pd.DataFrame]:
     """Validated funding rates in batches (timestamp, funding_rate, line): settlement times on the 8h
     grid, strictly increasing, not after now; rates within +-MAX_FUNDING_RATE."""
     p, name = Path(path), str(path)
@@ -332,22 +412,34 @@ def iter_funding_csv(path: str | Path, *, now_ms: int | None = None,
         off = ts % FUNDING_MS != 0
         if off.any():
             i = int(np.argmax(off))
-            raise CsvImportError(name, int(lines[i]), f"timestamp {ts[i]} ({_utc(int(ts[i]))} UTC) is not an 8h funding "
-                                 "settlement time (00:00, 08:00 or 16:00 UTC)")
+            raise CsvImportError(
+                name,
+                int(lines[i]),
+                f"timestamp {ts[i]} ({_utc(int(ts[i]))} UTC) is not an 8h funding "
+                "settlement time (00:00, 08:00 or 16:00 UTC)",
+            )
         rate = values["funding_rate"]
         wild = np.abs(rate) > MAX_FUNDING_RATE
         if wild.any():
             i = int(np.argmax(wild))
-            raise CsvImportError(name, int(lines[i]), f"funding_rate {rate[i]:g} is beyond +-{MAX_FUNDING_RATE:g} per 8h: "
-                                 "not a plausible rate (expected a fraction, e.g. 0.0001 for 0.01%)")
+            raise CsvImportError(
+                name,
+                int(lines[i]),
+                f"funding_rate {rate[i]:g} is beyond +-{MAX_FUNDING_RATE:g} per 8h: "
+                "not a plausible rate (expected a fraction, e.g. 0.0001 for 0.01%)",
+            )
         pts = np.concatenate(([prev[0]], ts)) if prev else ts
         plines = np.concatenate(([prev[1]], lines)) if prev else lines
         if len(pts) > 1:
             back = np.diff(pts) <= 0
             if back.any():
                 i = int(np.argmax(back)) + 1
-                raise CsvImportError(name, int(plines[i]), f"timestamp {pts[i]} is not after the previous row's "
-                                     f"{pts[i - 1]} (rows must be in strictly increasing time)")
+                raise CsvImportError(
+                    name,
+                    int(plines[i]),
+                    f"timestamp {pts[i]} is not after the previous row's "
+                    f"{pts[i - 1]} (rows must be in strictly increasing time)",
+                )
         if len(ts):
             prev = (int(ts[-1]), int(lines[-1]))
         yield pd.DataFrame({"timestamp": ts, "funding_rate": rate, "line": lines})
@@ -360,33 +452,75 @@ def read_funding_csv(path: str | Path, *, now_ms: int | None = None) -> pd.DataF
     return pd.concat(parts, ignore_index=True)[FUNDING_HEADER]
 
 
-def import_funding_csv(db: peewee.Database, path: str | Path, *, symbol: str, overwrite: bool = False,
-                       now_ms: int | None = None, chunk_rows: int = CHUNK_ROWS) -> ImportResult:
+def import_funding_csv(
+    db: peewee.Database,
+    path: str | Path,
+    *,
+    symbol: str,
+    overwrite: bool = False,
+    now_ms: int | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> ImportResult:
     """Import a funding file into ``funding_rates`` (what backtests and strategies read), all or nothing."""
 
     def insert(df: pd.DataFrame) -> int:
-        rows = [(symbol, int(t), float(r), int(t) + FUNDING_MS)
-                for t, r in zip(df["timestamp"].tolist(), df["funding_rate"].tolist())]
+        rows = [
+            (symbol, int(t), float(r), int(t) + FUNDING_MS)
+            for t, r in zip(df["timestamp"].tolist(), df["funding_rate"].tolist())
+        ]
         return insert_many_ignore(db, FundingRate, FUNDING_FIELDS, rows, batch=BATCH)
 
     fr = FundingRate
     with db.atomic():
         res, f = _import_batches(
-            db, iter_funding_csv(path, now_ms=now_ms, chunk_rows=chunk_rows),
-            stored=lambda lo, hi: db.execute(fr.select(fr.timestamp, fr.funding_rate).where(
-                (fr.symbol == symbol) & fr.timestamp.between(lo, hi))).fetchall(),
+            db,
+            iter_funding_csv(path, now_ms=now_ms, chunk_rows=chunk_rows),
+            stored=lambda lo, hi: db.execute(
+                fr.select(fr.timestamp, fr.funding_rate).where((fr.symbol == symbol) & fr.timestamp.between(lo, hi))
+            ).fetchall(),
             cols=["funding_rate"],
-            update=lambda r: fr.update(funding_rate=float(r.funding_rate)).where(
-                (fr.symbol == symbol) & (fr.timestamp == int(r.timestamp))).execute(db),
-            insert=insert, overwrite=overwrite)
+            update=lambda r: (
+                fr.update(funding_rate=float(r.funding_rate))
+                .where((fr.symbol == symbol) & (fr.timestamp == int(r.timestamp)))
+                .execute(db)
+            ),
+            insert=insert,
+            overwrite=overwrite,
+        )
         if f is not None and not overwrite:
-            raise _conflict_error(str(path), res.rows_conflicting, f, f"the {symbol} funding rates",
-                                  f"stored {f['funding_rate_stored']:g}, file {f['funding_rate']:g}")
+            raise _conflict_error(
+                str(path),
+                res.rows_conflicting,
+                f,
+                f"the {symbol} funding rates",
+                f"stored {f['funding_rate_stored']:g}, file {f['funding_rate']:g}",
+            )
     return res
 
 
-def record_run(db: peewee.Database | peewee.DatabaseProxy, *, source: str, symbol: str, timeframe: str | None, data_type: str,
-               started_at: int, ended_at: int, rows: int | None, status: str, error: str | None) -> int:
-    return int(IngestionRun.insert(source=source, symbol=symbol, timeframe=timeframe, data_type=data_type,
-                                   started_at=started_at, ended_at=ended_at, rows_inserted=rows, status=status,
-                                   error=error).execute(db))
+def record_run(
+    db: peewee.Database | peewee.DatabaseProxy,
+    *,
+    source: str,
+    symbol: str,
+    timeframe: str | None,
+    data_type: str,
+    started_at: int,
+    ended_at: int,
+    rows: int | None,
+    status: str,
+    error: str | None,
+) -> int:
+    return int(
+        IngestionRun.insert(
+            source=source,
+            symbol=symbol,
+            timeframe=timeframe,
+            data_type=data_type,
+            started_at=started_at,
+            ended_at=ended_at,
+            rows_inserted=rows,
+            status=status,
+            error=error,
+        ).execute(db)
+    )

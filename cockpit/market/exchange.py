@@ -28,15 +28,24 @@ def credentials_from_env(cfg: Config, environ: Mapping[str, str] | None = None) 
     """{'apiKey','secret','password'} from the configured variables, or None when any is missing."""
     environ = os.environ if environ is None else environ
     ex = cfg["exchange"]
-    key, secret, password = (environ.get(ex["api_key_env"]), environ.get(ex["secret_env"]),
-                             environ.get(ex["passphrase_env"]))
+    key, secret, password = (
+        environ.get(ex["api_key_env"]),
+        environ.get(ex["secret_env"]),
+        environ.get(ex["passphrase_env"]),
+    )
     if not (key and secret and password):
         return None
     return {"apiKey": key, "secret": secret, "password": password}
 
 
-def _setup(cfg: Config, mode: str | None, rest_url: str | None, credentials: Mapping[str, str] | None,
-           for_tests: bool, environ: Mapping[str, str] | None) -> tuple[str, str | None, dict[str, Any]]:
+def _setup(
+    cfg: Config,
+    mode: str | None,
+    rest_url: str | None,
+    credentials: Mapping[str, str] | None,
+    for_tests: bool,
+    environ: Mapping[str, str] | None,
+) -> tuple[str, str | None, dict[str, Any]]:
     """(mode, REST URL, ccxt constructor config), shared by the sync and the streaming client."""
     ex_cfg = cfg["exchange"]
     mode = mode or ex_cfg["mode"]
@@ -46,17 +55,21 @@ def _setup(cfg: Config, mode: str | None, rest_url: str | None, credentials: Map
     if mode == "sim" and not rest_url:
         raise ExchangeSetupError("exchange mode 'sim' needs the simulator's URL (start it first)")
     creds = dict(credentials) if credentials else credentials_from_env(cfg, environ)
-    return mode, rest_url, {
-        "enableRateLimit": not for_tests,
-        "timeout": int(ex_cfg.get("timeout_ms", 10000)),   # per request; ccxt retries nothing by itself:
-        "options": {
-            "fetchMarkets": {"types": ["swap"]},   # one instrument type: 1 request instead of 4
-            "defaultType": "swap",
-            "defaultMarginMode": "isolated",
-            "maxRetriesOnFailure": 0,   # ... and must not: a hung request costs one timeout, no more
+    return (
+        mode,
+        rest_url,
+        {
+            "enableRateLimit": not for_tests,
+            "timeout": int(ex_cfg.get("timeout_ms", 10000)),  # per request; ccxt retries nothing by itself:
+            "options": {
+                "fetchMarkets": {"types": ["swap"]},  # one instrument type: 1 request instead of 4
+                "defaultType": "swap",
+                "defaultMarginMode": "isolated",
+                "maxRetriesOnFailure": 0,  # ... and must not: a hung request costs one timeout, no more
+            },
+            **(creds or {}),
         },
-        **(creds or {}),
-    }
+    )
 
 
 def ws_url_for(rest_url: str) -> str:
@@ -66,9 +79,16 @@ def ws_url_for(rest_url: str) -> str:
     return urlunsplit((scheme, u.netloc, "/ws/v5", "", ""))
 
 
-def make_stream_exchange(cfg: Config, *, mode: str | None = None, rest_url: str | None = None,
-                         ws_url: str | None = None, credentials: Mapping[str, str] | None = None,
-                         for_tests: bool = False, environ: Mapping[str, str] | None = None) -> Any:
+def make_stream_exchange(
+    cfg: Config,
+    *,
+    mode: str | None = None,
+    rest_url: str | None = None,
+    ws_url: str | None = None,
+    credentials: Mapping[str, str] | None = None,
+    for_tests: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> Any:
     """An async ccxt.pro okx client (WebSocket streams, REST too) configured like ``make_exchange``.
 
     The WebSocket URL is ``ws_url``, else the REST host's ``/ws/v5`` when a REST URL override is in
@@ -88,9 +108,15 @@ def make_stream_exchange(cfg: Config, *, mode: str | None = None, rest_url: str 
     return client
 
 
-def make_exchange(cfg: Config, *, mode: str | None = None, rest_url: str | None = None,
-                  credentials: Mapping[str, str] | None = None, for_tests: bool = False,
-                  environ: Mapping[str, str] | None = None) -> ccxt.okx:
+def make_exchange(
+    cfg: Config,
+    *,
+    mode: str | None = None,
+    rest_url: str | None = None,
+    credentials: Mapping[str, str] | None = None,
+    for_tests: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> ccxt.okx:
     """A sync ccxt okx client for ``mode`` (default ``exchange.mode``).
 
     ``rest_url`` (default ``exchange.rest_url``) overrides the REST host; in ``sim`` mode it is

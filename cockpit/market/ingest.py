@@ -72,8 +72,12 @@ class IngestSummary:
         return [f"{s.data_type}{'/' + s.timeframe if s.timeframe else ''}: {s.error}" for s in self.steps if s.error]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "rows": self.rows, "errors": self.errors,
-                "steps": [s.__dict__.copy() for s in self.steps]}
+        return {
+            "ok": self.ok,
+            "rows": self.rows,
+            "errors": self.errors,
+            "steps": [s.__dict__.copy() for s in self.steps],
+        }
 
 
 def _finite(x: Any, *more: Any) -> TypeGuard[float]:
@@ -105,10 +109,22 @@ def valid_candle(row: Any, tf_ms: int, now_ms: int) -> str | None:
 class MarketIngestor:
     """Keeps the database's market data current from one ccxt exchange. Thread: the caller's."""
 
-    def __init__(self, exchange: ccxt.Exchange, cfg: Config, clock, *, db: peewee.Database | None = None,
-                 symbol: str | None = None, timeframes: list[str] | None = None, source: str | None = None,
-                 backoff_s: float = 0.25, max_backoff_s: float = 4.0, sleep: Callable[[float], None] = time.sleep,
-                 rng: random.Random | None = None, max_pages: int = 1000) -> None:
+    def __init__(
+        self,
+        exchange: ccxt.Exchange,
+        cfg: Config,
+        clock,
+        *,
+        db: peewee.Database | None = None,
+        symbol: str | None = None,
+        timeframes: list[str] | None = None,
+        source: str | None = None,
+        backoff_s: float = 0.25,
+        max_backoff_s: float = 4.0,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+        max_pages: int = 1000,
+    ) -> None:
         self.x = exchange
         self.cfg = cfg
         self.clock = clock
@@ -125,7 +141,7 @@ class MarketIngestor:
         self._markets_loaded = False
         self._warned_future: set[tuple[str, int]] = set()
         self.timing = {"http": 0.0, "parse": 0.0, "db": 0.0}
-        exchange.enableLastJsonResponse = True   # lets _call tell a malformed answer from an empty one
+        exchange.enableLastJsonResponse = True  # lets _call tell a malformed answer from an empty one
 
     # ------------------------------------------------------------ plumbing
 
@@ -152,10 +168,11 @@ class MarketIngestor:
                 # ccxt choked on a malformed answer: as transient as a dropped connection.
                 last = e
             if attempt < self.max_retries:
-                delay = min(self.max_backoff_s, self.backoff_s * 2 ** attempt)
+                delay = min(self.max_backoff_s, self.backoff_s * 2**attempt)
                 self.sleep(delay + self.rng.uniform(0, delay))
-        raise IngestError(f"{what}: gave up after {self.max_retries + 1} attempts: {type(last).__name__}: "
-                          f"{str(last)[:200]}")
+        raise IngestError(
+            f"{what}: gave up after {self.max_retries + 1} attempts: {type(last).__name__}: {str(last)[:200]}"
+        )
 
     def exchange_now(self) -> int:
         try:
@@ -171,9 +188,18 @@ class MarketIngestor:
         log.warning("rejected %s record (%s): %r", what, why, row)
 
     def _record(self, step: StepResult, started: int) -> StepResult:
-        record_run(self.db, source=self.source, symbol=self.symbol, timeframe=step.timeframe, data_type=step.data_type,
-                   started_at=started, ended_at=int(self.clock.now_ms()), rows=step.rows, status=step.status,
-                   error=step.error)
+        record_run(
+            self.db,
+            source=self.source,
+            symbol=self.symbol,
+            timeframe=step.timeframe,
+            data_type=step.data_type,
+            started_at=started,
+            ended_at=int(self.clock.now_ms()),
+            rows=step.rows,
+            status=step.status,
+            error=step.error,
+        )
         return step
 
     def _step(self, data_type: str, timeframe: str | None, body: Callable[[StepResult], None]) -> StepResult:
@@ -192,14 +218,22 @@ class MarketIngestor:
         (a bad import): one such row must not make every real candle look already stored."""
         c = MarketData
         this = (c.symbol == self.symbol) & (c.timeframe == tf)
-        r = self.db.execute(c.select(fn.MIN(c.timestamp), fn.MAX(c.timestamp))
-                            .where(this & (c.timestamp <= int(now)))).fetchone()
-        ahead = self.db.execute(c.select(fn.COUNT(SQL("*")), fn.MIN(c.timestamp))
-                                .where(this & (c.timestamp > int(now)))).fetchone()
+        r = self.db.execute(
+            c.select(fn.MIN(c.timestamp), fn.MAX(c.timestamp)).where(this & (c.timestamp <= int(now)))
+        ).fetchone()
+        ahead = self.db.execute(
+            c.select(fn.COUNT(SQL("*")), fn.MIN(c.timestamp)).where(this & (c.timestamp > int(now)))
+        ).fetchone()
         if ahead and ahead[0] and (tf, ahead[1]) not in self._warned_future:
             self._warned_future.add((tf, ahead[1]))
-            log.warning("%d stored %s candle(s) dated beyond the exchange clock %d (first %d): ignored; "
-                        "delete them (they were imported, never fetched)", ahead[0], tf, now, ahead[1])
+            log.warning(
+                "%d stored %s candle(s) dated beyond the exchange clock %d (first %d): ignored; "
+                "delete them (they were imported, never fetched)",
+                ahead[0],
+                tf,
+                now,
+                ahead[1],
+            )
         return (r[0], r[1]) if r else (None, None)
 
     # ------------------------------------------------------------ candles
@@ -221,11 +255,18 @@ class MarketIngestor:
             if cursor <= lower:
                 return
             t = time.perf_counter()
-            rows = self._call(f"fetch_ohlcv {tf}", self.x.fetch_ohlcv, self.symbol, tf, None, PAGE,
-                              {"until": cursor, "type": "HistoryCandles"})
+            rows = self._call(
+                f"fetch_ohlcv {tf}",
+                self.x.fetch_ohlcv,
+                self.symbol,
+                tf,
+                None,
+                PAGE,
+                {"until": cursor, "type": "HistoryCandles"},
+            )
             self.timing["http"] += time.perf_counter() - t
             if not rows:
-                return   # nothing older (listing start), or a malformed answer: repair finds holes later
+                return  # nothing older (listing start), or a malformed answer: repair finds holes later
             t = time.perf_counter()
             good, oldest = [], None
             for r in rows:
@@ -237,7 +278,7 @@ class MarketIngestor:
                     self._reject(f"candle {tf}", why, r)
                     continue
                 if r[0] + tf_ms > now or r[0] < lower or r[0] >= upper:
-                    continue   # forming candle, or outside the asked range
+                    continue  # forming candle, or outside the asked range
                 good.append((r[0], float(r[1]), float(r[2]), float(r[3]), float(r[4]), float(r[5])))
             self.timing["parse"] += time.perf_counter() - t
             step.rows += self._insert_candles(tf, good)
@@ -262,7 +303,7 @@ class MarketIngestor:
         def body(step: StepResult) -> None:
             t_now = self.exchange_now() if now is None else now
             first, last = self._stored_range(tf, t_now)
-            top = t_now // tf_ms * tf_ms   # open time of the forming candle: everything below is closed
+            top = t_now // tf_ms * tf_ms  # open time of the forming candle: everything below is closed
             if last is None:
                 self._page_back(step, tf, top, since_ms, t_now)
                 return
@@ -270,6 +311,7 @@ class MarketIngestor:
                 self._page_back(step, tf, top, max(since_ms, last + tf_ms), t_now)
             if first is not None and first > since_ms:  # (first is set whenever last is)
                 self._page_back(step, tf, first, since_ms, t_now)
+
         return self._step("candles", tf, body)
 
     def update_candles(self, tf: str, *, now: int | None = None) -> StepResult:
@@ -293,6 +335,7 @@ class MarketIngestor:
             def body(step: StepResult, gaps=gaps, tf=tf, tf_ms=tf_ms) -> None:
                 for a, b in gaps:
                     self._page_back(step, tf, b + tf_ms, a, t_now)
+
             saved = self.source
             self.source = f"{saved}:repair"
             try:
@@ -324,12 +367,23 @@ class MarketIngestor:
         def body(step: StepResult) -> None:
             now = self.exchange_now()
             r = self._newest(FundingRate)
-            lower = (r[0] + 1) if r and r[0] is not None else \
-                (since_ms if since_ms is not None else now - int(self.cfg["exchange"]["backfill_days"]) * 86_400_000)
+            lower = (
+                (r[0] + 1)
+                if r and r[0] is not None
+                else (
+                    since_ms if since_ms is not None else now - int(self.cfg["exchange"]["backfill_days"]) * 86_400_000
+                )
+            )
             cursor = now + 1
             for _ in range(self.max_pages):
-                rows = self._call("fetch_funding_rate_history", self.x.fetch_funding_rate_history, self.symbol,
-                                  None, 100, {"after": cursor})
+                rows = self._call(
+                    "fetch_funding_rate_history",
+                    self.x.fetch_funding_rate_history,
+                    self.symbol,
+                    None,
+                    100,
+                    {"after": cursor},
+                )
                 if not rows:
                     return
                 good, oldest = [], None
@@ -348,6 +402,7 @@ class MarketIngestor:
                 if oldest is None or oldest <= lower or oldest >= cursor:
                     return
                 cursor = oldest
+
         return self._step("funding", None, body)
 
     def _index_price(self) -> float | None:
@@ -394,14 +449,19 @@ class MarketIngestor:
             mark = float(mark) if _finite(mark) and mark > 0 else None
             index = float(index) if _finite(index) and index > 0 else None
             p = PriceSnapshot
-            step.rows += insert_many_ignore(self.db, p, (p.symbol, p.timestamp, p.last_price, p.mark_price, p.index_price),
-                                            [(self.symbol, ts, float(last), mark, index)])
+            step.rows += insert_many_ignore(
+                self.db,
+                p,
+                (p.symbol, p.timestamp, p.last_price, p.mark_price, p.index_price),
+                [(self.symbol, ts, float(last), mark, index)],
+            )
+
         return self._step("price_snapshot", None, body)
 
     def ingest_open_interest(self) -> StepResult:
         def body(step: StepResult) -> None:
             oi = self._call("fetch_open_interest", self.x.fetch_open_interest, self.symbol)
-            now = self.exchange_now()   # after the answer, as for snapshots
+            now = self.exchange_now()  # after the answer, as for snapshots
             amount, value = oi.get("baseVolume"), oi.get("openInterestValue")
             if amount is None and _finite(oi.get("openInterestAmount")):
                 amount = oi["openInterestAmount"] * float(self.x.market(self.symbol).get("contractSize") or 1)
@@ -413,8 +473,13 @@ class MarketIngestor:
                 self._reject("open_interest", why, oi.get("info"))
                 return
             o = OpenInterest
-            step.rows += insert_many_ignore(self.db, o, (o.symbol, o.timestamp, o.open_interest, o.open_interest_value),
-                                            [(self.symbol, ts, float(amount), float(value) if _finite(value) else None)])
+            step.rows += insert_many_ignore(
+                self.db,
+                o,
+                (o.symbol, o.timestamp, o.open_interest, o.open_interest_value),
+                [(self.symbol, ts, float(amount), float(value) if _finite(value) else None)],
+            )
+
         return self._step("open_interest", None, body)
 
     def ingest_long_short(self, since_ms: int | None = None) -> StepResult:
@@ -422,14 +487,27 @@ class MarketIngestor:
             now = self.exchange_now()
             r = self._newest(LongShortRatio)
             period = timeframe_ms(LS_PERIOD)
-            since = (r[0] + period) if r and r[0] is not None else \
-                (since_ms if since_ms is not None else now - min(int(self.cfg["exchange"]["backfill_days"]), 30) * 86_400_000)
+            since = (
+                (r[0] + period)
+                if r and r[0] is not None
+                else (
+                    since_ms
+                    if since_ms is not None
+                    else now - min(int(self.cfg["exchange"]["backfill_days"]), 30) * 86_400_000
+                )
+            )
             for _ in range(self.max_pages):
                 if since > now - period:
                     return
-                rows = self._call("fetch_long_short_ratio_history", self.x.fetch_long_short_ratio_history,
-                                  self.symbol, LS_PERIOD, since, 100)
-                if not rows:   # an empty window (before the series starts): move on
+                rows = self._call(
+                    "fetch_long_short_ratio_history",
+                    self.x.fetch_long_short_ratio_history,
+                    self.symbol,
+                    LS_PERIOD,
+                    since,
+                    100,
+                )
+                if not rows:  # an empty window (before the series starts): move on
                     since += 100 * period
                     continue
                 good = []
@@ -444,6 +522,7 @@ class MarketIngestor:
                     ls = LongShortRatio
                     step.rows += insert_many_ignore(self.db, ls, (ls.symbol, ls.timestamp, ls.ratio), good)
                 since += 100 * period
+
         return self._step("long_short_ratio", None, body)
 
     # ------------------------------------------------------------ one engine cycle
@@ -459,7 +538,7 @@ class MarketIngestor:
             summary.steps.append(self.ingest_snapshot())
             summary.steps.append(self.ingest_open_interest())
             summary.steps.append(self.ingest_long_short())
-        except peewee.DatabaseError as e:   # the database is ours: worth a loud log, still not a crash
+        except peewee.DatabaseError as e:  # the database is ours: worth a loud log, still not a crash
             log.error("ingest: database error: %s", e)
             summary.steps.append(StepResult("database", None, status="failed", error=str(e)))
         return summary.as_dict()

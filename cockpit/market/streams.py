@@ -32,21 +32,33 @@ log = logging.getLogger("cockpit.streams")
 
 
 class StreamFollower:
-    def __init__(self, make_client: Callable[[], Any], symbol: str, timeframe: str, *, clock: Any,
-                 stale_s: float = 10.0, private: bool = True,
-                 on_ticker: Callable[[int, float, float | None], None] = lambda ts, last, mark: None,
-                 on_account: Callable[[str], None] = lambda kind: None,
-                 on_candle_closed: Callable[[int], None] = lambda ts: None,
-                 on_state: Callable[[str, str], None] = lambda state, detail: None,
-                 on_exit: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        make_client: Callable[[], Any],
+        symbol: str,
+        timeframe: str,
+        *,
+        clock: Any,
+        stale_s: float = 10.0,
+        private: bool = True,
+        on_ticker: Callable[[int, float, float | None], None] = lambda ts, last, mark: None,
+        on_account: Callable[[str], None] = lambda kind: None,
+        on_candle_closed: Callable[[int], None] = lambda ts: None,
+        on_state: Callable[[str, str], None] = lambda state, detail: None,
+        on_exit: Callable[[], None] = lambda: None,
+    ) -> None:
         self.make_client = make_client
         self.symbol, self.timeframe = symbol, timeframe
         self.clock = clock
         self.stale_s = float(stale_s)
         self.private = private
-        self.on_ticker, self.on_account, self.on_candle_closed, self.on_state = (on_ticker, on_account,
-                                                                                 on_candle_closed, on_state)
-        self.on_exit = on_exit   # called last in the stream thread (e.g. to close its database connection)
+        self.on_ticker, self.on_account, self.on_candle_closed, self.on_state = (
+            on_ticker,
+            on_account,
+            on_candle_closed,
+            on_state,
+        )
+        self.on_exit = on_exit  # called last in the stream thread (e.g. to close its database connection)
         self.state = "starting"
         self.reconnects = 0
         self.last_ticker_wall: float | None = None
@@ -100,18 +112,24 @@ class StreamFollower:
     async def _run(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._client = self.make_client()
-        tasks = [asyncio.ensure_future(self._follow("ticker", self._ticker)),
-                 asyncio.ensure_future(self._follow("mark", self._mark_price)),
-                 asyncio.ensure_future(self._follow("candles", self._candles))]
+        tasks = [
+            asyncio.ensure_future(self._follow("ticker", self._ticker)),
+            asyncio.ensure_future(self._follow("mark", self._mark_price)),
+            asyncio.ensure_future(self._follow("candles", self._candles)),
+        ]
         if self.private:
-            tasks += [asyncio.ensure_future(self._follow("orders", self._orders)),
-                      asyncio.ensure_future(self._follow("positions", self._positions))]
+            tasks += [
+                asyncio.ensure_future(self._follow("orders", self._orders)),
+                asyncio.ensure_future(self._follow("positions", self._positions)),
+            ]
         try:
             while not self._stop.is_set():
                 await asyncio.sleep(0.2)
                 if self._is_stale():
-                    await self._restart(f"no ticker for {time.monotonic() - (self.last_ticker_wall or 0):.1f} s "
-                                        "while the exchange clock moved")
+                    await self._restart(
+                        f"no ticker for {time.monotonic() - (self.last_ticker_wall or 0):.1f} s "
+                        "while the exchange clock moved"
+                    )
         finally:
             for t in tasks:
                 t.cancel()
@@ -141,7 +159,7 @@ class StreamFollower:
         self.reconnects += 1
         self.last_ticker_wall = None
         try:
-            await self._client.close()   # ends every WebSocket of this client; pending watches fail and retry
+            await self._client.close()  # ends every WebSocket of this client; pending watches fail and retry
         except Exception:  # noqa: BLE001
             pass
 
@@ -178,7 +196,7 @@ class StreamFollower:
         t = await asyncio.wait_for(self._client.watch_ticker(self.symbol), self.stale_s)
         last, ts = t.get("last"), t.get("timestamp")
         if not isinstance(ts, int) or not isinstance(last, (int, float)) or not last > 0:
-            return   # a ticker without a price or time is not news (never read as zero)
+            return  # a ticker without a price or time is not news (never read as zero)
         self.last_ticker_wall = time.monotonic()
         try:
             self._last_ticker_clock = int(self.clock.now_ms())
@@ -203,7 +221,7 @@ class StreamFollower:
         if not rows:
             return
         forming = int(rows[-1][0])
-        if self._forming is not None and forming > self._forming:   # a new candle opened: the last one closed
+        if self._forming is not None and forming > self._forming:  # a new candle opened: the last one closed
             self.on_candle_closed(self._forming)
         self._forming = max(forming, self._forming or 0)
 
@@ -225,9 +243,20 @@ def store_price_snapshot(symbol: str, ts: int, last: float, mark: float | None, 
 
     db = db or database_proxy
     p = m.PriceSnapshot
-    r = (p.select(p.index_price, p.timestamp).where((p.symbol == symbol) & (p.timestamp <= int(ts)))
-         .order_by(p.timestamp.desc()).limit(1).tuples().bind(db).first())
+    r = (
+        p.select(p.index_price, p.timestamp)
+        .where((p.symbol == symbol) & (p.timestamp <= int(ts)))
+        .order_by(p.timestamp.desc())
+        .limit(1)
+        .tuples()
+        .bind(db)
+        .first()
+    )
     index = r[0] if r and r[0] is not None and int(ts) - int(r[1]) <= 60_000 else None
     with db.atomic():  # insert_many_ignore runs in the caller's transaction: this is one of its own
-        return insert_many_ignore(db, p, [p.symbol, p.timestamp, p.last_price, p.mark_price, p.index_price],
-                                  [(symbol, int(ts), float(last), mark, index)])
+        return insert_many_ignore(
+            db,
+            p,
+            [p.symbol, p.timestamp, p.last_price, p.mark_price, p.index_price],
+            [(symbol, int(ts), float(last), mark, index)],
+        )

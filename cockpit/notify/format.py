@@ -29,8 +29,12 @@ class Message:
 
     def redacted(self, secrets: Iterable[str]) -> "Message":
         """Secrets blanked, control characters and escape sequences removed (the body keeps its lines)."""
-        return Message(self.kind, redact(clean_text(self.title), secrets),
-                       redact(clean_text(self.body, one_line=False), secrets), self.level)
+        return Message(
+            self.kind,
+            redact(clean_text(self.title), secrets),
+            redact(clean_text(self.body, one_line=False), secrets),
+            self.level,
+        )
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
@@ -137,13 +141,18 @@ def risk_summary(order: Mapping[str, Any]) -> list[str]:
         head = f"Risk check: {status}"
         req, ok = _f(ra.get("requested_amount")), _f(ra.get("approved_amount"))
         if status == "reduced" and req is not None and ok is not None:
-            rules = [k for k, v in (ra.get("rules") or {}).items() if isinstance(v, Mapping) and v.get("status") == "reduced"]
+            rules = [
+                k for k, v in (ra.get("rules") or {}).items() if isinstance(v, Mapping) and v.get("status") == "reduced"
+            ]
             head += f" from {amount(req, base)} to {amount(ok, base)}" + (f" by {', '.join(rules)}" if rules else "")
         lines.append(head)
         for reason in (ra.get("reasons") or [])[:3]:
             lines.append(f"  - {first_line(reason, 160)}")
-        warns = [f"{k}: {v.get('detail')}" for k, v in (ra.get("rules") or {}).items()
-                 if isinstance(v, Mapping) and v.get("status") == "warn" and v.get("detail")]
+        warns = [
+            f"{k}: {v.get('detail')}"
+            for k, v in (ra.get("rules") or {}).items()
+            if isinstance(v, Mapping) and v.get("status") == "warn" and v.get("detail")
+        ]
         for w in warns[:2]:
             lines.append(f"  ! {first_line(w, 160)}")
     inputs = ra.get("inputs", {}) if isinstance(ra, Mapping) else {}
@@ -159,22 +168,33 @@ def risk_summary(order: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def pending_approval(order: Mapping[str, Any], decision: Mapping[str, Any] | None, *, event_ms: int | None,
-                     label: str, ttl_s: float | None = None) -> Message:
+def pending_approval(
+    order: Mapping[str, Any],
+    decision: Mapping[str, Any] | None,
+    *,
+    event_ms: int | None,
+    label: str,
+    ttl_s: float | None = None,
+) -> Message:
     """``ttl_s``: execution.approval_ttl_s, the operator's (wall) time to decide. On an accelerated
     simulator ``expires_at`` is in exchange time and spans proportionally more, so the time left is
     stated from ``ttl_s`` when given."""
     oid = order.get("id")
     base, quote = split_symbol(order.get("symbol", ""))
-    lines = [f"{_order_head(order)} {order.get('symbol', '')} (order #{oid}, {order.get('type', 'market')}"
-             + (f", {float(order['leverage']):g}x" if _f(order.get("leverage")) else "") + ")"]
+    lines = [
+        f"{_order_head(order)} {order.get('symbol', '')} (order #{oid}, {order.get('type', 'market')}"
+        + (f", {float(order['leverage']):g}x" if _f(order.get("leverage")) else "")
+        + ")"
+    ]
     given = order.get("risk_assessment")
     ra: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
     ref = _f(order.get("price")) or _f((ra.get("inputs") or {}).get("mark_price"))
     if ref and _f(order.get("amount")):
         lines.append(f"Notional: ≈ {money(ref * float(order['amount']), quote)} (reference {price(ref, quote)})")
-    lines.append(f"Stop: {price(order.get('stop_loss'), quote) if order.get('stop_loss') else 'none'}"
-                 f" · Take profit: {price(order.get('take_profit'), quote) if order.get('take_profit') else 'none'}")
+    lines.append(
+        f"Stop: {price(order.get('stop_loss'), quote) if order.get('stop_loss') else 'none'}"
+        f" · Take profit: {price(order.get('take_profit'), quote) if order.get('take_profit') else 'none'}"
+    )
     why = first_line((decision or {}).get("reasoning")) or first_line(order.get("reason"))
     if why:
         lines.append(f"Why: {why}")
@@ -197,8 +217,9 @@ def pending_approval(order: Mapping[str, Any], decision: Mapping[str, Any] | Non
             ttl = f"expires in {duration(exp - event_ms)} " if event_ms is not None else "expires "
         lines.append(f"TTL: {ttl}(at {utc(exp)} exchange time)")
     lines.append(f"Approve: cockpit orders approve {oid}   Reject: cockpit orders reject {oid}")
-    return Message("pending_approval", f"{label} Approval needed: {_order_head(order)} (#{oid})", "\n".join(lines),
-                   WARNING)
+    return Message(
+        "pending_approval", f"{label} Approval needed: {_order_head(order)} (#{oid})", "\n".join(lines), WARNING
+    )
 
 
 def fills(order: Mapping[str, Any] | None, trades: Sequence[Mapping[str, Any]], *, label: str) -> Message:
@@ -213,12 +234,18 @@ def fills(order: Mapping[str, Any] | None, trades: Sequence[Mapping[str, Any]], 
     oid = t0.get("order_id")
     side = str(t0.get("side", "")).upper()
     state = "Filled"
-    if order is not None and _f(order.get("amount")) and _f(order.get("filled")) is not None \
-            and float(order["filled"]) + 1e-12 < float(order["amount"]):
+    if (
+        order is not None
+        and _f(order.get("amount"))
+        and _f(order.get("filled")) is not None
+        and float(order["filled"]) + 1e-12 < float(order["amount"])
+    ):
         state = "Partially filled"
-    lines = [f"{side} {amount(qty, base)} {symbol} @ {price(avg, quote)} (order #{oid}, "
-             f"{len(trades)} fill{'s' if len(trades) != 1 else ''})",
-             f"Notional: {money(notional, quote)} · Fee: {money(fee, quote)}"]
+    lines = [
+        f"{side} {amount(qty, base)} {symbol} @ {price(avg, quote)} (order #{oid}, "
+        f"{len(trades)} fill{'s' if len(trades) != 1 else ''})",
+        f"Notional: {money(notional, quote)} · Fee: {money(fee, quote)}",
+    ]
     if pnl:
         lines.append(f"Realized PnL: {money(sum(pnl), quote, signed=True)}")
     if order is not None:
@@ -226,8 +253,9 @@ def fills(order: Mapping[str, Any] | None, trades: Sequence[Mapping[str, Any]], 
             lines.append("Reduce-only (closes or shrinks the position)")
         if _f(order.get("filled")) is not None and _f(order.get("amount")):
             lines.append(f"Order filled so far: {amount(order['filled'], base)} of {amount(order['amount'], base)}")
-    return Message("fill", f"{label} {state}: {side} {amount(qty, base)} @ {price(avg, quote)} (#{oid})",
-                   "\n".join(lines), SUCCESS)
+    return Message(
+        "fill", f"{label} {state}: {side} {amount(qty, base)} @ {price(avg, quote)} (#{oid})", "\n".join(lines), SUCCESS
+    )
 
 
 def order_closed(order: Mapping[str, Any], event: Mapping[str, Any], *, label: str) -> Message:
@@ -248,16 +276,25 @@ def order_closed(order: Mapping[str, Any], event: Mapping[str, Any], *, label: s
         for reason in (ra.get("reasons") or [])[:3]:
             lines.append(f"  - {first_line(reason, 160)}")
     lines.append(f"At: {utc(event.get('timestamp'))}")
-    return Message(kind, f"{label} {word}: {_order_head(order)} (#{oid})", "\n".join(lines),
-                   INFO if status == "expired" else WARNING)
+    return Message(
+        kind,
+        f"{label} {word}: {_order_head(order)} (#{oid})",
+        "\n".join(lines),
+        INFO if status == "expired" else WARNING,
+    )
 
 
 def risk_event(ev: Mapping[str, Any], *, label: str) -> Message:
     details = ev.get("details")
     text = ""
     if isinstance(details, Mapping):
-        text = first_line(details.get("detail") or details.get("error") or details.get("reason") or details.get("message")
-                          or ", ".join(f"{k}={v}" for k, v in list(details.items())[:6] if not isinstance(v, (dict, list))))
+        text = first_line(
+            details.get("detail")
+            or details.get("error")
+            or details.get("reason")
+            or details.get("message")
+            or ", ".join(f"{k}={v}" for k, v in list(details.items())[:6] if not isinstance(v, (dict, list)))
+        )
     elif details:
         text = first_line(details, 300)
     level = str(ev.get("level", "WARN")).upper()
@@ -265,16 +302,21 @@ def risk_event(ev: Mapping[str, Any], *, label: str) -> Message:
     if text:
         lines.append(text)
     lines.append(f"At: {utc(ev.get('timestamp'))}")
-    return Message("risk", f"{label} Risk {level}: {ev.get('rule')}" + (f" — {first_line(text, 80)}" if text else ""),
-                   "\n".join(lines), FAILURE if level in ("ERROR", "CRITICAL") else WARNING)
+    return Message(
+        "risk",
+        f"{label} Risk {level}: {ev.get('rule')}" + (f" — {first_line(text, 80)}" if text else ""),
+        "\n".join(lines),
+        FAILURE if level in ("ERROR", "CRITICAL") else WARNING,
+    )
 
 
 def halt(what: str, state: Mapping[str, Any] | None, *, label: str, now_ms: int | None) -> Message:
     """``what`` is 'kill_switch' or 'drawdown_halt'; ``state`` the engine_state value (None = cleared)."""
     name = "Kill switch" if what == "kill_switch" else "Drawdown halt"
     if state is None:
-        return Message("halt", f"{label} {name} cleared", f"{name} cleared at {utc(now_ms)}; new entries may trade again.",
-                       SUCCESS)
+        return Message(
+            "halt", f"{label} {name} cleared", f"{name} cleared at {utc(now_ms)}; new entries may trade again.", SUCCESS
+        )
     lines = [f"{name} ENGAGED since {utc(state.get('since'))}: no new entries until it is cleared."]
     if state.get("by"):
         lines.append(f"By: {state['by']}")
@@ -282,8 +324,10 @@ def halt(what: str, state: Mapping[str, Any] | None, *, label: str, now_ms: int 
         lines.append(f"Reason: {first_line(state['reason'])}")
     if what == "drawdown_halt":
         if state.get("drawdown") is not None:
-            lines.append(f"Drawdown: {pct(state.get('drawdown'))} (peak {money(state.get('peak'))}, "
-                         f"equity {money(state.get('equity'))})")
+            lines.append(
+                f"Drawdown: {pct(state.get('drawdown'))} (peak {money(state.get('peak'))}, "
+                f"equity {money(state.get('equity'))})"
+            )
     lines.append("Clear with: cockpit kill --clear")
     return Message("halt", f"{label} {name} ENGAGED", "\n".join(lines), FAILURE)
 
@@ -307,31 +351,47 @@ def engine(event: str, beat: Mapping[str, Any], *, label: str) -> Message:
         lines.append("Kill switch: ENGAGED")
     if event == "stopped" and beat.get("errors"):
         lines.append(f"Errors during the run: {beat['errors']}")
-    title = {"started": "Engine started", "stopped": "Engine stopped",
-             "restarted": "Engine restarted after a crash"}.get(event, f"Engine {event}")
-    return Message("engine", f"{label} {title}", "\n".join(lines),
-                   WARNING if event == "restarted" else INFO)
+    title = {
+        "started": "Engine started",
+        "stopped": "Engine stopped",
+        "restarted": "Engine restarted after a crash",
+    }.get(event, f"Engine {event}")
+    return Message("engine", f"{label} {title}", "\n".join(lines), WARNING if event == "restarted" else INFO)
 
 
 def daily_summary(s: Mapping[str, Any], *, label: str) -> Message:
     quote = s.get("quote", "USDT")
     lines = [f"{utc(s['start'])} → {utc(s['end'])}"]
-    lines.append(f"Equity: {money(s.get('equity'), quote)}"
-                 + (f" (start {money(s.get('equity_start'), quote)})" if s.get("equity_start") is not None else ""))
+    lines.append(
+        f"Equity: {money(s.get('equity'), quote)}"
+        + (f" (start {money(s.get('equity_start'), quote)})" if s.get("equity_start") is not None else "")
+    )
     if s.get("pnl") is not None:
-        lines.append(f"PnL: {money(s['pnl'], quote, signed=True)}"
-                     + (f" ({pct(s['pnl_pct'], signed=True)})" if s.get("pnl_pct") is not None else ""))
-    lines.append(f"Realized PnL: {money(s.get('realized_pnl', 0.0), quote, signed=True)} · "
-                 f"Fees: {money(s.get('fees', 0.0), quote)}")
+        lines.append(
+            f"PnL: {money(s['pnl'], quote, signed=True)}"
+            + (f" ({pct(s['pnl_pct'], signed=True)})" if s.get("pnl_pct") is not None else "")
+        )
+    lines.append(
+        f"Realized PnL: {money(s.get('realized_pnl', 0.0), quote, signed=True)} · "
+        f"Fees: {money(s.get('fees', 0.0), quote)}"
+    )
     if s.get("funding_rate_avg") is not None:
-        lines.append(f"Funding: {s.get('funding_events', 0)} settlements, average rate {pct(s['funding_rate_avg'])} "
-                     "(payments are included in equity)")
+        lines.append(
+            f"Funding: {s.get('funding_events', 0)} settlements, average rate {pct(s['funding_rate_avg'])} "
+            "(payments are included in equity)"
+        )
     else:
         lines.append("Funding: no settlements recorded")
-    lines.append(f"Decisions: {s.get('decisions', 0)} · Approvals: {s.get('approvals', 0)} · "
-                 f"Rejected: {s.get('rejected', 0)} · Expired: {s.get('expired', 0)} · Fills: {s.get('fills', 0)}")
+    lines.append(
+        f"Decisions: {s.get('decisions', 0)} · Approvals: {s.get('approvals', 0)} · "
+        f"Rejected: {s.get('rejected', 0)} · Expired: {s.get('expired', 0)} · Fills: {s.get('fills', 0)}"
+    )
     if s.get("position"):
         lines.append(f"Position: {s['position']}")
-    return Message("daily_summary", f"{label} Daily summary {utc(s['end'])[:10]}: "
-                   + (f"PnL {money(s['pnl'], quote, signed=True)}" if s.get("pnl") is not None else "no equity data"),
-                   "\n".join(lines), INFO)
+    return Message(
+        "daily_summary",
+        f"{label} Daily summary {utc(s['end'])[:10]}: "
+        + (f"PnL {money(s['pnl'], quote, signed=True)}" if s.get("pnl") is not None else "no equity data"),
+        "\n".join(lines),
+        INFO,
+    )

@@ -48,8 +48,7 @@ def _json(value: Any) -> Any:
     return value
 
 
-def build_destinations(cfg: Config, environ: Mapping[str, str] | None = None
-                       ) -> tuple[list[Destination], list[str]]:
+def build_destinations(cfg: Config, environ: Mapping[str, str] | None = None) -> tuple[list[Destination], list[str]]:
     """The usable destinations of ``notify.urls`` and a safe description of each unusable one."""
     environ = os.environ if environ is None else environ
     dests, problems = [], []
@@ -64,10 +63,18 @@ def build_destinations(cfg: Config, environ: Mapping[str, str] | None = None
 class Notifier:
     """``Notifier(cfg, ds, clock).start()`` … ``stop()``; ``poll_once()`` reads and queues once."""
 
-    def __init__(self, cfg: Config, ds: DataService | None = None, clock: Clock | None = None, *,
-                 start_from_id: int | None = None, environ: Mapping[str, str] | None = None,
-                 destinations: list[Destination] | None = None, db: Any = None,
-                 log: Callable[..., None] | None = None) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        ds: DataService | None = None,
+        clock: Clock | None = None,
+        *,
+        start_from_id: int | None = None,
+        environ: Mapping[str, str] | None = None,
+        destinations: list[Destination] | None = None,
+        db: Any = None,
+        log: Callable[..., None] | None = None,
+    ) -> None:
         if clock is None:
             raise ValueError("Notifier needs a Clock (the exchange's clock in the engine)")
         self.cfg = cfg
@@ -85,12 +92,23 @@ class Notifier:
             destinations, self.problems = build_destinations(cfg, environ)
         else:
             self.problems = []
-        self.secrets = sorted({*secret_values(cfg, environ), *(s for d in destinations for s in d.secrets)},
-                              key=len, reverse=True)
-        self.workers = [DestinationWorker(
-            d, retries=self.n["retries"], backoff_s=self.n["backoff_s"], rate_per_minute=self.n["rate_per_minute"],
-            burst=self.n["burst"], queue_size=self.n["queue_size"], timeout_s=self.n["timeout_s"],
-            on_failure=self._failed, on_exit=self._close_thread_db) for d in destinations]
+        self.secrets = sorted(
+            {*secret_values(cfg, environ), *(s for d in destinations for s in d.secrets)}, key=len, reverse=True
+        )
+        self.workers = [
+            DestinationWorker(
+                d,
+                retries=self.n["retries"],
+                backoff_s=self.n["backoff_s"],
+                rate_per_minute=self.n["rate_per_minute"],
+                burst=self.n["burst"],
+                queue_size=self.n["queue_size"],
+                timeout_s=self.n["timeout_s"],
+                on_failure=self._failed,
+                on_exit=self._close_thread_db,
+            )
+            for d in destinations
+        ]
         self._start_from = start_from_id
         self._cursor: dict[str, int] | None = None
         self._dropped_seen = [0] * len(self.workers)
@@ -184,14 +202,21 @@ class Notifier:
         return 1
 
     def _failed(self, worker: DestinationWorker, msg: Message, error: str, attempts: int) -> None:
-        self._record("WARN", {"destination": worker.dest.label, "kind": msg.kind, "title": msg.title,
-                              "attempts": attempts, "error": error or "send failed"})
+        self._record(
+            "WARN",
+            {
+                "destination": worker.dest.label,
+                "kind": msg.kind,
+                "title": msg.title,
+                "attempts": attempts,
+                "error": error or "send failed",
+            },
+        )
 
     def _record(self, level: str, details: dict[str, Any]) -> None:
         details = {k: fmt.redact(v, self.secrets) if isinstance(v, str) else v for k, v in details.items()}
         try:
-            engine_store.record_risk_event(self.symbol, now_ms=self._now(), level=level, rule="notify",
-                                           details=details)
+            engine_store.record_risk_event(self.symbol, now_ms=self._now(), level=level, rule="notify", details=details)
         except Exception as e:  # noqa: BLE001 - the database may be gone at shutdown
             self._emit_log("notify_record_failed", error=f"{type(e).__name__}: {e}")
         self._emit_log("notify_failed", **details)
@@ -246,8 +271,15 @@ class Notifier:
                 if order is None:
                     continue
                 decision = self.ds.decision(order["decision_id"]) if order.get("decision_id") else None
-                n += self._emit(fmt.pending_approval(order, decision, event_ms=ev.get("timestamp"), label=self.label,
-                                                         ttl_s=self.cfg["execution"]["approval_ttl_s"]))
+                n += self._emit(
+                    fmt.pending_approval(
+                        order,
+                        decision,
+                        event_ms=ev.get("timestamp"),
+                        label=self.label,
+                        ttl_s=self.cfg["execution"]["approval_ttl_s"],
+                    )
+                )
             elif status in CLOSED and CLOSED[status] in self.kinds:
                 order = self.ds.order(ev["order_id"])
                 if order is not None:
@@ -379,17 +411,36 @@ class Notifier:
         if pos and float(pos.get("size") or 0):
             position = f"{pos['side']} {fmt.amount(pos['size'], base)} @ {fmt.price(pos.get('entry_price'), quote)}"
         pnl = equity - equity_start if equity is not None and equity_start is not None else None
-        return {"start": start, "end": end, "quote": quote, "equity": equity, "equity_start": equity_start,
-                "pnl": pnl, "pnl_pct": pnl / equity_start if pnl is not None and equity_start else None,
-                "fees": fees, "realized_pnl": realized, "fills": len(trades), "decisions": len(decisions),
-                "approvals": counts["approved"], "rejected": counts["rejected"], "expired": counts["expired"],
-                "funding_events": len(fr), "funding_rate_avg": float(fr["funding_rate"].astype(float).mean())
-                if len(fr) else None, "position": position}
+        return {
+            "start": start,
+            "end": end,
+            "quote": quote,
+            "equity": equity,
+            "equity_start": equity_start,
+            "pnl": pnl,
+            "pnl_pct": pnl / equity_start if pnl is not None and equity_start else None,
+            "fees": fees,
+            "realized_pnl": realized,
+            "fills": len(trades),
+            "decisions": len(decisions),
+            "approvals": counts["approved"],
+            "rejected": counts["rejected"],
+            "expired": counts["expired"],
+            "funding_events": len(fr),
+            "funding_rate_avg": float(fr["funding_rate"].astype(float).mean()) if len(fr) else None,
+            "position": position,
+        }
 
     def _check_dropped(self) -> None:
         for i, w in enumerate(self.workers):
             if w.dropped > self._dropped_seen[i]:
                 lost = w.dropped - self._dropped_seen[i]
                 self._dropped_seen[i] = w.dropped
-                self._record("WARN", {"destination": w.dest.label, "dropped": lost,
-                                      "error": f"queue full (notify.queue_size): {lost} oldest message(s) dropped"})
+                self._record(
+                    "WARN",
+                    {
+                        "destination": w.dest.label,
+                        "dropped": lost,
+                        "error": f"queue full (notify.queue_size): {lost} oldest message(s) dropped",
+                    },
+                )

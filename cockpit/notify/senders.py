@@ -24,8 +24,12 @@ from cockpit.notify.format import Message, redact
 # through logging's last-resort handler when the application configured no logging.
 logging.getLogger("apprise").addHandler(logging.NullHandler())
 
-_TYPES = {"info": apprise.NotifyType.INFO, "success": apprise.NotifyType.SUCCESS,
-          "warning": apprise.NotifyType.WARNING, "failure": apprise.NotifyType.FAILURE}
+_TYPES = {
+    "info": apprise.NotifyType.INFO,
+    "success": apprise.NotifyType.SUCCESS,
+    "warning": apprise.NotifyType.WARNING,
+    "failure": apprise.NotifyType.FAILURE,
+}
 
 
 class DestinationError(ValueError):
@@ -86,8 +90,13 @@ class Destination:
     def send_once(self, msg: Message, *, timeout_s: float) -> tuple[bool, str]:
         """One attempt: (ok, error text). Never raises."""
         try:
-            res = self.apprise.notify(body=msg.body, title=msg.title, notify_type=_TYPES.get(msg.level),
-                                      body_format=apprise.NotifyFormat.TEXT, timeout=timeout_s)
+            res = self.apprise.notify(
+                body=msg.body,
+                title=msg.title,
+                notify_type=_TYPES.get(msg.level),
+                body_format=apprise.NotifyFormat.TEXT,
+                timeout=timeout_s,
+            )
         except Exception as e:  # noqa: BLE001 - a plugin bug is a failed send, not a crash
             return False, f"{type(e).__name__}: {e}"
         if res:
@@ -126,11 +135,21 @@ class DestinationWorker:
     """Sends the messages of one destination in its own thread: bounded queue (oldest dropped),
     rate limit, retries with exponential backoff; a final failure goes to ``on_failure``."""
 
-    def __init__(self, dest: Destination, *, retries: int, backoff_s: float, rate_per_minute: float, burst: int,
-                 queue_size: int, timeout_s: float, max_backoff_s: float = 300.0,
-                 on_failure: Callable[["DestinationWorker", Message, str, int], None] | None = None,
-                 on_exit: Callable[[], None] | None = None,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        dest: Destination,
+        *,
+        retries: int,
+        backoff_s: float,
+        rate_per_minute: float,
+        burst: int,
+        queue_size: int,
+        timeout_s: float,
+        max_backoff_s: float = 300.0,
+        on_failure: Callable[["DestinationWorker", Message, str, int], None] | None = None,
+        on_exit: Callable[[], None] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.dest = dest
         self.retries = int(retries)
         self.backoff_s = float(backoff_s)

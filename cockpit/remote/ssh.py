@@ -48,8 +48,19 @@ KILL_GRACE_S = 3.0
 _COMMENT_ROLE_RE = re.compile(r"(?:^|\s)cockpit-role=(\S+)")  # recognised only to warn that it is ignored
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
 # Inherited variables a session child must not see (the server's own terminal, client env).
-_DROP_ENV = ("COLUMNS", "LINES", "ROWS", "TEXTUAL_DRIVER", "SSH_CLIENT", "SSH_CONNECTION", "SSH_TTY",
-             "SSH_AUTH_SOCK", "DISPLAY", ROLE_ENV, OPERATOR_ENV)
+_DROP_ENV = (
+    "COLUMNS",
+    "LINES",
+    "ROWS",
+    "TEXTUAL_DRIVER",
+    "SSH_CLIENT",
+    "SSH_CONNECTION",
+    "SSH_TTY",
+    "SSH_AUTH_SOCK",
+    "DISPLAY",
+    ROLE_ENV,
+    OPERATOR_ENV,
+)
 
 
 class RemoteSetupError(RuntimeError):
@@ -60,9 +71,9 @@ class RemoteSetupError(RuntimeError):
 class AuthorizedKey:
     """One usable line of the authorized-keys file."""
 
-    fingerprint: str          # SHA256:...
+    fingerprint: str  # SHA256:...
     comment: str
-    role: str                 # viewer | trader
+    role: str  # viewer | trader
     line_no: int
     matcher: Any = field(repr=False, compare=False)  # asyncssh.SSHAuthorizedKeys of this line (honours from=)
 
@@ -75,9 +86,21 @@ class AuthorizedKey:
 
 
 # Options we honour (environment=COCKPIT_ROLE, from=) or that only forbid what we never offer anyway.
-_HARMLESS_OPTIONS = frozenset({"environment", "from", "restrict", "pty", "command", "no-port-forwarding",
-                               "no-agent-forwarding", "no-x11-forwarding", "no-user-rc", "permitopen",
-                               "permitlisten"})
+_HARMLESS_OPTIONS = frozenset(
+    {
+        "environment",
+        "from",
+        "restrict",
+        "pty",
+        "command",
+        "no-port-forwarding",
+        "no-agent-forwarding",
+        "no-x11-forwarding",
+        "no-user-rc",
+        "permitopen",
+        "permitlisten",
+    }
+)
 
 
 class _EnvironmentNames(OptionsParser):
@@ -127,8 +150,10 @@ def parse_authorized_keys(text: str) -> tuple[list[AuthorizedKey], list[str]]:
         unsupported = sorted({str(name).lower() for name in options} - _HARMLESS_OPTIONS)
         if unsupported:
             # e.g. expiry-time or no-pty: an option we would not honour must not be silently ignored.
-            problems.append(f"line {no}: unsupported option(s) {', '.join(unsupported)}; allowed: "
-                            f"{', '.join(sorted(_HARMLESS_OPTIONS))}")
+            problems.append(
+                f"line {no}: unsupported option(s) {', '.join(unsupported)}; allowed: "
+                f"{', '.join(sorted(_HARMLESS_OPTIONS))}"
+            )
             continue
         comment = _UNPRINTABLE.sub("", (key.get_comment() or "").strip())
         env = options.get("environment") or {}
@@ -141,9 +166,11 @@ def parse_authorized_keys(text: str) -> tuple[list[AuthorizedKey], list[str]]:
             continue
         if _COMMENT_ROLE_RE.search(comment):
             # The comment is the key owner's text: it never grants a role (issue 19).
-            problems.append(f"line {no}: 'cockpit-role=' in the key's comment is ignored (the key's owner writes "
-                            f"the comment); this key is a {role}. Give a role with the option "
-                            f'environment="COCKPIT_ROLE=trader" before the key')
+            problems.append(
+                f"line {no}: 'cockpit-role=' in the key's comment is ignored (the key's owner writes "
+                f"the comment); this key is a {role}. Give a role with the option "
+                f'environment="COCKPIT_ROLE=trader" before the key'
+            )
         entries.append(AuthorizedKey(key.get_fingerprint("sha256"), comment, role, no, matcher))
     return entries, problems
 
@@ -189,8 +216,9 @@ def ensure_host_key(path: str | os.PathLike[str]) -> tuple[asyncssh.SSHKey, bool
     if p.exists():
         mode = p.stat().st_mode
         if stat.S_IMODE(mode) & 0o077:
-            raise RemoteSetupError(f"host key {p} is readable by others (mode {stat.S_IMODE(mode):o}); "
-                                   f"run: chmod 600 {p}")
+            raise RemoteSetupError(
+                f"host key {p} is readable by others (mode {stat.S_IMODE(mode):o}); run: chmod 600 {p}"
+            )
         try:
             return asyncssh.read_private_key(str(p)), False
         except (ValueError, asyncssh.KeyImportError) as e:
@@ -245,8 +273,14 @@ class SSHService:
                 _killpg(p.pid, signal.SIGKILL)
 
 
-def child_env(operator: AuthorizedKey, *, term: str | None, peer: tuple[str, int] | None,
-              local: tuple[str, int] | None, base: dict[str, str] | None = None) -> dict[str, str]:
+def child_env(
+    operator: AuthorizedKey,
+    *,
+    term: str | None,
+    peer: tuple[str, int] | None,
+    local: tuple[str, int] | None,
+    base: dict[str, str] | None = None,
+) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
     for k in _DROP_ENV:
         env.pop(k, None)
@@ -366,18 +400,31 @@ class CockpitSession(asyncssh.SSHServerSession):
             self.master = master  # closed in finally, whatever happens next
             cols, rows, pw, ph = self.size
             _set_winsize(slave, cols, rows, pw, ph)
-            env = child_env(self.operator, term=self.term_type, peer=self.conn.get_extra_info("peername"),
-                            local=self.conn.get_extra_info("sockname"))
+            env = child_env(
+                self.operator,
+                term=self.term_type,
+                peer=self.conn.get_extra_info("peername"),
+                local=self.conn.get_extra_info("sockname"),
+            )
             try:
                 self.proc = await asyncio.create_subprocess_exec(
-                    *self.service.child_argv, stdin=slave, stdout=slave, stderr=slave, env=env,
-                    cwd=self.service.child_cwd, start_new_session=True, preexec_fn=_take_controlling_tty)
+                    *self.service.child_argv,
+                    stdin=slave,
+                    stdout=slave,
+                    stderr=slave,
+                    env=env,
+                    cwd=self.service.child_cwd,
+                    start_new_session=True,
+                    preexec_fn=_take_controlling_tty,
+                )
             finally:
                 os.close(slave)
             os.set_blocking(master, False)
             self.service.sessions.add(self)
-            self.service.log(f"session started for {self.operator.operator} (role {self.operator.role}, "
-                             f"pid {self.proc.pid}, {cols}x{rows})")
+            self.service.log(
+                f"session started for {self.operator.operator} (role {self.operator.role}, "
+                f"pid {self.proc.pid}, {cols}x{rows})"
+            )
             if self._closed:  # the connection dropped while the child was starting
                 self.terminate()
             self._start_reading()
@@ -469,6 +516,7 @@ class CockpitSession(asyncssh.SSHServerSession):
         def finish() -> None:
             if proc.returncode is None:
                 _killpg(proc.pid, signal.SIGKILL)
+
         asyncio.get_event_loop().call_later(KILL_GRACE_S, finish)
 
 
@@ -543,20 +591,35 @@ class CockpitSSHServer(asyncssh.SSHServer):
 async def start_ssh_server(service: SSHService, *, host: str, port: int, host_key: asyncssh.SSHKey) -> Any:
     """Listen on host:port; returns the asyncssh acceptor (``.sockets``, ``.close()``)."""
     return await asyncssh.create_server(
-        lambda: CockpitSSHServer(service), host, port,
+        lambda: CockpitSSHServer(service),
+        host,
+        port,
         server_host_keys=[host_key],
-        encoding=None,              # raw bytes both ways: the PTY is the terminal
-        line_editor=False,          # Textual reads keys raw; asyncssh must not edit lines
-        agent_forwarding=False, x11_forwarding=False,
-        public_key_auth=True, password_auth=False, kbdint_auth=False, host_based_auth=False, gss_host=None,
+        encoding=None,  # raw bytes both ways: the PTY is the terminal
+        line_editor=False,  # Textual reads keys raw; asyncssh must not edit lines
+        agent_forwarding=False,
+        x11_forwarding=False,
+        public_key_auth=True,
+        password_auth=False,
+        kbdint_auth=False,
+        host_based_auth=False,
+        gss_host=None,
         allow_scp=False,
-        login_timeout=60, keepalive_interval=30, keepalive_count_max=3,  # a silent dead client is dropped
+        login_timeout=60,
+        keepalive_interval=30,
+        keepalive_count_max=3,  # a silent dead client is dropped
         server_version="cockpit",
     )
 
 
-def run_ssh_server(service: SSHService, *, host: str, port: int, host_key: asyncssh.SSHKey,
-                   announce: Callable[[str, int], None] = lambda h, p: None) -> int:
+def run_ssh_server(
+    service: SSHService,
+    *,
+    host: str,
+    port: int,
+    host_key: asyncssh.SSHKey,
+    announce: Callable[[str, int], None] = lambda h, p: None,
+) -> int:
     """Serve until SIGINT/SIGTERM; open sessions' children are hung up on the way out."""
 
     async def main() -> int:

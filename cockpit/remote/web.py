@@ -31,9 +31,11 @@ from urllib.parse import urlsplit
 
 ROLES = ("viewer", "trader")
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
-PUBLIC_WARNING = ("WARNING: cockpit serve-web's only authentication is the secret in its URL, sent in clear "
-                  "over plain HTTP. Anyone who learns {url} can watch the cockpit{act}. Put it behind the SSH "
-                  "tunnel (ssh -L PORT:127.0.0.1:PORT host) or a TLS reverse proxy.")
+PUBLIC_WARNING = (
+    "WARNING: cockpit serve-web's only authentication is the secret in its URL, sent in clear "
+    "over plain HTTP. Anyone who learns {url} can watch the cockpit{act}. Put it behind the SSH "
+    "tunnel (ssh -L PORT:127.0.0.1:PORT host) or a TLS reverse proxy."
+)
 
 
 def is_loopback(host: str) -> bool:
@@ -93,8 +95,8 @@ class WebGuard:
             return 403, "Host header is not this server's address"
         if origin is not None and origin not in self.origins:
             return 403, "cross-origin request refused"
-        head = path[1:1 + len(self.secret)]
-        if not (hmac.compare_digest(head, self.secret) and path[1 + len(self.secret):][:1] in ("", "/")):
+        head = path[1 : 1 + len(self.secret)]
+        if not (hmac.compare_digest(head, self.secret) and path[1 + len(self.secret) :][:1] in ("", "/")):
             return 404, "not found"
         if path == self.prefix + "/ws":
             if origin is None:
@@ -108,8 +110,9 @@ class WebGuard:
 
         @web.middleware
         async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
-            refused = self.refusal(path=request.path, host=request.headers.get("Host"),
-                                   origin=request.headers.get("Origin"))
+            refused = self.refusal(
+                path=request.path, host=request.headers.get("Host"), origin=request.headers.get("Origin")
+            )
             if refused is not None:
                 return web.Response(status=refused[0], text=f"cockpit serve-web: {refused[1]}\n")
             if request.path == self.prefix:
@@ -121,6 +124,7 @@ class WebGuard:
                 return await handler(request)  # returns when the session's websocket closes
             finally:
                 self.active -= 1
+
         return guard
 
 
@@ -130,9 +134,17 @@ def _origin(scheme: str, host: str, port: int) -> str:
     return f"{scheme}://{h}" + ("" if port == default else f":{port}")
 
 
-def build_web_server(child_argv: list[str], *, host: str, port: int, role: str = "viewer",
-                     public_url: str | None = None, max_sessions: int = 8, secret: str | None = None,
-                     title: str = "Alpha Arena Cockpit") -> Any:
+def build_web_server(
+    child_argv: list[str],
+    *,
+    host: str,
+    port: int,
+    role: str = "viewer",
+    public_url: str | None = None,
+    max_sessions: int = 8,
+    secret: str | None = None,
+    title: str = "Alpha Arena Cockpit",
+) -> Any:
     """A textual_serve Server for the cockpit in attach mode, behind a WebGuard (``.guard``; the URL to
     open is ``.secret_url``). ``.serve()`` blocks until SIGINT/SIGTERM."""
     from aiohttp import web
@@ -150,12 +162,14 @@ def build_web_server(child_argv: list[str], *, host: str, port: int, role: str =
             prefix = self.guard.prefix
             app = web.Application(middlewares=[self.guard.middleware()])
             aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(self.templates_path))
-            app.add_routes([
-                web.get(prefix + "/", self.handle_index, name="index"),
-                web.get(prefix + "/ws", self.handle_websocket, name="websocket"),
-                web.get(prefix + "/download/{key}", self.handle_download, name="download"),
-                web.static(prefix + "/static", self.statics_path, show_index=False, name="static"),
-            ])
+            app.add_routes(
+                [
+                    web.get(prefix + "/", self.handle_index, name="index"),
+                    web.get(prefix + "/ws", self.handle_websocket, name="websocket"),
+                    web.get(prefix + "/download/{key}", self.handle_download, name="download"),
+                    web.static(prefix + "/static", self.statics_path, show_index=False, name="static"),
+                ]
+            )
             app.on_startup.append(self.on_startup)
             app.on_shutdown.append(self.on_shutdown)
             return app
@@ -166,8 +180,7 @@ def build_web_server(child_argv: list[str], *, host: str, port: int, role: str =
 
     url_host = f"[{host}]" if ":" in host else host
     public_url = (public_url or f"http://{url_host}:{port}").rstrip("/")
-    server = GuardedServer(web_command(child_argv, role=role), host=host, port=port, title=title,
-                           public_url=public_url)
+    server = GuardedServer(web_command(child_argv, role=role), host=host, port=port, title=title, public_url=public_url)
     server.guard = WebGuard(public_url=public_url, bind_host=host, max_sessions=max_sessions, secret=secret)
     server.secret_url = server.guard.url(public_url)
     return server

@@ -149,8 +149,9 @@ def _jsonable(v: Any) -> Any:
 class RiskManager:
     """Checks intents against the limits; holds the kill switch and the drawdown halt."""
 
-    def __init__(self, limits: RiskLimits | Config | RiskConfig | None = None, *, clock: Clock,
-                 state: RiskState | None = None) -> None:
+    def __init__(
+        self, limits: RiskLimits | Config | RiskConfig | None = None, *, clock: Clock, state: RiskState | None = None
+    ) -> None:
         if limits is None:
             limits = RiskLimits()
         elif not isinstance(limits, RiskLimits):
@@ -168,8 +169,17 @@ class RiskManager:
     def engage_kill_switch(self, symbol: str, *, by: str = "", reason: str = "") -> None:
         now = self.clock.now_ms()
         self.state.set_kill_switch(True, now_ms=now, by=by, reason=reason)
-        self.state.record_events([RiskEvent(symbol, now, RiskLevel.CRITICAL, "kill_switch",
-                                            json.dumps({"action": "engaged", "by": by, "reason": reason}))])
+        self.state.record_events(
+            [
+                RiskEvent(
+                    symbol,
+                    now,
+                    RiskLevel.CRITICAL,
+                    "kill_switch",
+                    json.dumps({"action": "engaged", "by": by, "reason": reason}),
+                )
+            ]
+        )
 
     def clear_kill_switch(self, symbol: str, *, by: str = "", equity: float | None = None) -> None:
         """Clear the kill switch and any drawdown halt (the peak restarts from ``equity``)."""
@@ -178,8 +188,9 @@ class RiskManager:
         self.state.set_drawdown_halt(False, now_ms=now)
         if equity is not None:
             self.state.peak_equity(equity, now_ms=now, reset=True)
-        self.state.record_events([RiskEvent(symbol, now, RiskLevel.WARN, "kill_switch",
-                                            json.dumps({"action": "cleared", "by": by}))])
+        self.state.record_events(
+            [RiskEvent(symbol, now, RiskLevel.WARN, "kill_switch", json.dumps({"action": "cleared", "by": by}))]
+        )
 
     @property
     def halted(self) -> bool:
@@ -198,19 +209,38 @@ class RiskManager:
             dd = (peak - equity) / peak if peak > 0 else 0.0
             if dd >= self.limits.max_drawdown_pct and self.state.drawdown_halt() is None:
                 self.state.set_drawdown_halt(True, now_ms=now, details={"peak": peak, "equity": equity, "drawdown": dd})
-                self.state.record_events([RiskEvent(symbol, now, RiskLevel.CRITICAL, "max_drawdown", json.dumps({
-                    "action": "halted new entries", "peak": peak, "equity": equity, "drawdown": dd,
-                    "limit": self.limits.max_drawdown_pct}))])
+                self.state.record_events(
+                    [
+                        RiskEvent(
+                            symbol,
+                            now,
+                            RiskLevel.CRITICAL,
+                            "max_drawdown",
+                            json.dumps(
+                                {
+                                    "action": "halted new entries",
+                                    "peak": peak,
+                                    "equity": equity,
+                                    "drawdown": dd,
+                                    "limit": self.limits.max_drawdown_pct,
+                                }
+                            ),
+                        )
+                    ]
+                )
         return self.halted
 
     def record(self, symbol: str, level: RiskLevel, rule: str, details: dict[str, Any]) -> None:
         """A risk event from outside the rules (reconciliation mismatches, failed submits)."""
-        self.state.record_events([RiskEvent(symbol, self.clock.now_ms(), level, rule, json.dumps(details, default=str))])
+        self.state.record_events(
+            [RiskEvent(symbol, self.clock.now_ms(), level, rule, json.dumps(details, default=str))]
+        )
 
     # ---------------------------------------------------------------- the check
 
-    def check(self, intent: OrderIntent, account: AccountState, market: MarketState, *,
-              record: bool = True) -> RiskResult:
+    def check(
+        self, intent: OrderIntent, account: AccountState, market: MarketState, *, record: bool = True
+    ) -> RiskResult:
         now = self.clock.now_ms()
         c = _Check(intent)
         mark = market.mark_price if market.mark_price and market.mark_price > 0 else None
@@ -230,24 +260,39 @@ class RiskManager:
             led = account.ledger_position
             if not account.position_confirmed:
                 pos = None
-            elif led is not None and pos is not None and abs(led) > pos.size + 1e-9 and \
-                    (pos.side == "flat" or (led > 0) == (pos.side == "long")):
+            elif (
+                led is not None
+                and pos is not None
+                and abs(led) > pos.size + 1e-9
+                and (pos.side == "flat" or (led > 0) == (pos.side == "long"))
+            ):
                 pos = replace(pos, side="long" if led > 0 else "short", size=abs(led))
             self._check_reduce_only(c, intent, pos)
         else:
-            self._check_entry(c, EntryContext(intent, account, self.limits, self.state, self.clock, now, mark, entry,
-                                              c.amount))
+            self._check_entry(
+                c, EntryContext(intent, account, self.limits, self.state, self.clock, now, mark, entry, c.amount)
+            )
 
         # Precision and minimum size apply to every order, closing ones included.
         if not c.rejected:
             amt = floor_to_step(c.amount, market.amount_step)
             if amt + _EPS < market.min_amount:
-                c.outcome("precision", "rejected",
-                          f"amount {c.amount:.8g} below the market minimum {market.min_amount:g}",
-                          amount=c.amount, min_amount=market.min_amount, step=market.amount_step)
+                c.outcome(
+                    "precision",
+                    "rejected",
+                    f"amount {c.amount:.8g} below the market minimum {market.min_amount:g}",
+                    amount=c.amount,
+                    min_amount=market.min_amount,
+                    step=market.amount_step,
+                )
             elif abs(amt - c.amount) > _EPS:
-                c.outcome("precision", "adjusted", f"amount rounded down to the step {market.amount_step:g}",
-                          amount_before=c.amount, amount_after=amt)
+                c.outcome(
+                    "precision",
+                    "adjusted",
+                    f"amount rounded down to the step {market.amount_step:g}",
+                    amount_before=c.amount,
+                    amount_after=amt,
+                )
                 c.amount = amt
             else:
                 c.outcome("precision", "pass", amount=amt)
@@ -276,19 +321,42 @@ class RiskManager:
             "risk_amount": risk_amount,  # loss if the stop is hit (before fees)
             "risk_pct_equity": risk_amount / equity if risk_amount is not None and equity > 0 else None,
             "reasons": list(c.reasons),
-            "inputs": {"equity": equity, "mark_price": mark, "entry_price": entry, "position": pos_signed,
-                       "ledger_position": account.ledger_position, "position_confirmed": account.position_confirmed,
-                       "as_of": account.as_of_ms,
-                       "data_age_s": None if account.as_of_ms is None
-                       else (now - account.as_of_ms) / clock_rate(self.clock) / 1000.0,
-                       "open_risk": account.open_risk},
+            "inputs": {
+                "equity": equity,
+                "mark_price": mark,
+                "entry_price": entry,
+                "position": pos_signed,
+                "ledger_position": account.ledger_position,
+                "position_confirmed": account.position_confirmed,
+                "as_of": account.as_of_ms,
+                "data_age_s": None
+                if account.as_of_ms is None
+                else (now - account.as_of_ms) / clock_rate(self.clock) / 1000.0,
+                "open_risk": account.open_risk,
+            },
             "rules": c.rules,
         }
-        events = [RiskEvent(intent.symbol, now, lvl, rule,
-                            json.dumps({**d, "intent": {"side": intent.side, "amount": intent.amount,
-                                                        "decision_id": intent.decision_id, "leg": intent.leg}},
-                                       default=str))
-                  for lvl, rule, d in c.events]
+        events = [
+            RiskEvent(
+                intent.symbol,
+                now,
+                lvl,
+                rule,
+                json.dumps(
+                    {
+                        **d,
+                        "intent": {
+                            "side": intent.side,
+                            "amount": intent.amount,
+                            "decision_id": intent.decision_id,
+                            "leg": intent.leg,
+                        },
+                    },
+                    default=str,
+                ),
+            )
+            for lvl, rule, d in c.events
+        ]
         if record and events:
             self.state.record_events(events)
         return RiskResult(status, final, intent, list(c.reasons), assessment, events)
@@ -306,15 +374,22 @@ class RiskManager:
         if pos.size <= _EPS:
             # An expected race, not a fault: the position closed (stop, take-profit, kill switch) between
             # planning this close and checking it. Refused all the same; recorded as INFO.
-            c.outcome("reduce_only", "rejected",
-                      f"nothing to reduce: the position is already flat (order {intent.side})", level=RiskLevel.INFO)
+            c.outcome(
+                "reduce_only",
+                "rejected",
+                f"nothing to reduce: the position is already flat (order {intent.side})",
+                level=RiskLevel.INFO,
+            )
         elif not closing:
-            c.outcome("reduce_only", "rejected", f"nothing to reduce: position {pos.side} {pos.size:g}, order {intent.side}")
+            c.outcome(
+                "reduce_only", "rejected", f"nothing to reduce: position {pos.side} {pos.size:g}, order {intent.side}"
+            )
         elif c.amount > pos.size + _EPS:
             before = c.amount
             c.amount = pos.size
-            c.outcome("reduce_only", "adjusted", "clipped to the position size", amount_before=before,
-                      amount_after=pos.size)
+            c.outcome(
+                "reduce_only", "adjusted", "clipped to the position size", amount_before=before, amount_after=pos.size
+            )
         else:
             c.outcome("reduce_only", "pass", position=pos.size)
 

@@ -99,8 +99,12 @@ class EntryContext:
         if max_amount <= EPS:
             return Verdict("rejected", detail + "; nothing fits", values=values)
         if self.amount > max_amount * (1 + 1e-9):
-            return Verdict("reduced", detail, values={"amount_before": self.amount, "amount_after": max_amount,
-                                                      **values}, amount=max_amount)
+            return Verdict(
+                "reduced",
+                detail,
+                values={"amount_before": self.amount, "amount_after": max_amount, **values},
+                amount=max_amount,
+            )
         return passed("", **values)
 
 
@@ -131,8 +135,12 @@ class KillSwitch(RiskRule):
     def check(self, ctx: EntryContext) -> Verdict:
         kill = ctx.state.kill_switch()
         if kill is not None:
-            return refused("kill switch engaged: no new entries until it is cleared", level=RiskLevel.CRITICAL,
-                           since=kill.get("since"), by=kill.get("by"))
+            return refused(
+                "kill switch engaged: no new entries until it is cleared",
+                level=RiskLevel.CRITICAL,
+                since=kill.get("since"),
+                by=kill.get("by"),
+            )
         return passed()
 
 
@@ -146,10 +154,14 @@ class PositionUnconfirmed(RiskRule):
         account = ctx.account
         ledger = account.ledger_position
         if not account.position_confirmed:
-            return refused("position not confirmed: " + (account.position_note or "no usable position reply")
-                           + "; no new entries until it is", level=RiskLevel.ERROR,
-                           exchange_position=ctx.pos_signed if account.position is not None else None,
-                           ledger_position=ledger)
+            return refused(
+                "position not confirmed: "
+                + (account.position_note or "no usable position reply")
+                + "; no new entries until it is",
+                level=RiskLevel.ERROR,
+                exchange_position=ctx.pos_signed if account.position is not None else None,
+                ledger_position=ledger,
+            )
         return passed(account.position_note, ledger_position=ledger)
 
 
@@ -168,9 +180,14 @@ class StaleData(RiskRule):
         lim = ctx.limits
         age_s = (ctx.now - as_of) / clock_rate(ctx.clock) / 1000.0
         if age_s > lim.max_snapshot_age_s:
-            return refused(f"position/balance read {age_s:.1f} s ago, older than risk.max_snapshot_age_s "
-                           f"{lim.max_snapshot_age_s:g} s", level=RiskLevel.ERROR, age_s=age_s,
-                           as_of=as_of, limit_s=lim.max_snapshot_age_s)
+            return refused(
+                f"position/balance read {age_s:.1f} s ago, older than risk.max_snapshot_age_s "
+                f"{lim.max_snapshot_age_s:g} s",
+                level=RiskLevel.ERROR,
+                age_s=age_s,
+                as_of=as_of,
+                limit_s=lim.max_snapshot_age_s,
+            )
         return passed(age_s=age_s, as_of=as_of)
 
 
@@ -188,9 +205,14 @@ class MaxDrawdown(RiskRule):
             ctx.state.set_drawdown_halt(True, now_ms=now, details={"peak": peak, "equity": equity, "drawdown": dd})
             halt = ctx.state.drawdown_halt()
         if halt is not None:
-            return refused(f"drawdown halt: equity {equity:.2f} is {dd:.2%} below the peak {peak:.2f} "
-                           f"(limit {lim.max_drawdown_pct:.2%}); clear with `cockpit kill --clear`",
-                           level=RiskLevel.CRITICAL, drawdown=dd, peak=peak, limit=lim.max_drawdown_pct)
+            return refused(
+                f"drawdown halt: equity {equity:.2f} is {dd:.2%} below the peak {peak:.2f} "
+                f"(limit {lim.max_drawdown_pct:.2%}); clear with `cockpit kill --clear`",
+                level=RiskLevel.CRITICAL,
+                drawdown=dd,
+                peak=peak,
+                limit=lim.max_drawdown_pct,
+            )
         return passed(drawdown=dd, peak=peak, limit=lim.max_drawdown_pct)
 
 
@@ -202,9 +224,13 @@ class DailyLoss(RiskRule):
         start = ctx.state.day_start_equity(utc_day(ctx.now), equity, now_ms=ctx.now)
         loss = (start - equity) / start if start > 0 else 0.0
         if loss >= lim.daily_loss_limit_pct:
-            return refused(f"daily loss {loss:.2%} reached the limit {lim.daily_loss_limit_pct:.2%}: "
-                           "no new entries until the next UTC day", day_start_equity=start, loss=loss,
-                           limit=lim.daily_loss_limit_pct)
+            return refused(
+                f"daily loss {loss:.2%} reached the limit {lim.daily_loss_limit_pct:.2%}: "
+                "no new entries until the next UTC day",
+                day_start_equity=start,
+                loss=loss,
+                limit=lim.daily_loss_limit_pct,
+            )
         return passed(day_start_equity=start, loss=loss, limit=lim.daily_loss_limit_pct)
 
 
@@ -215,8 +241,11 @@ class OrderRate(RiskRule):
         lim = ctx.limits
         n = ctx.state.submissions_since(ctx.now - HOUR_MS)
         if n >= lim.max_orders_per_hour:
-            return refused(f"{n} orders submitted in the last hour (limit {lim.max_orders_per_hour})",
-                           count=n, limit=lim.max_orders_per_hour)
+            return refused(
+                f"{n} orders submitted in the last hour (limit {lim.max_orders_per_hour})",
+                count=n,
+                limit=lim.max_orders_per_hour,
+            )
         return passed(count=n, limit=lim.max_orders_per_hour)
 
 
@@ -258,8 +287,13 @@ class PriceSanity(RiskRule):
             return refused(f"invalid price {ref!r}")
         dev = abs(ref - mark) / mark
         if dev > lim.price_sanity_pct:
-            return refused(f"price {ref:g} is {dev:.2%} from the mark {mark:g} (limit {lim.price_sanity_pct:.2%})",
-                           price=ref, mark_price=mark, deviation=dev, limit=lim.price_sanity_pct)
+            return refused(
+                f"price {ref:g} is {dev:.2%} from the mark {mark:g} (limit {lim.price_sanity_pct:.2%})",
+                price=ref,
+                mark_price=mark,
+                deviation=dev,
+                limit=lim.price_sanity_pct,
+            )
         return passed(price=ref, mark_price=mark, deviation=dev)
 
 
@@ -281,15 +315,26 @@ class StopLoss(RiskRule):
                 return refused("a stop-loss is required for every entry")
             return Verdict("warn", "no stop-loss (risk.require_stop_loss is off)")
         if (sign > 0 and stop >= entry) or (sign < 0 and stop <= entry):
-            return refused(f"stop-loss {stop:g} on the wrong side of the entry {entry:g} for a {ctx.intent.side}",
-                           stop_loss=stop, entry=entry)
+            return refused(
+                f"stop-loss {stop:g} on the wrong side of the entry {entry:g} for a {ctx.intent.side}",
+                stop_loss=stop,
+                entry=entry,
+            )
         dist = abs(entry - stop) / entry
         if dist < lim.min_stop_distance_pct:
-            return refused(f"stop-loss {dist:.3%} from the entry, tighter than {lim.min_stop_distance_pct:.3%}",
-                           distance=dist, min=lim.min_stop_distance_pct, max=lim.max_stop_distance_pct)
+            return refused(
+                f"stop-loss {dist:.3%} from the entry, tighter than {lim.min_stop_distance_pct:.3%}",
+                distance=dist,
+                min=lim.min_stop_distance_pct,
+                max=lim.max_stop_distance_pct,
+            )
         if dist > lim.max_stop_distance_pct:
-            return refused(f"stop-loss {dist:.3%} from the entry, wider than {lim.max_stop_distance_pct:.3%}",
-                           distance=dist, min=lim.min_stop_distance_pct, max=lim.max_stop_distance_pct)
+            return refused(
+                f"stop-loss {dist:.3%} from the entry, wider than {lim.max_stop_distance_pct:.3%}",
+                distance=dist,
+                min=lim.min_stop_distance_pct,
+                max=lim.max_stop_distance_pct,
+            )
         ctx.stop_ok = True
         return passed(distance=dist)
 
@@ -304,8 +349,11 @@ class TakeProfit(RiskRule):
         tp, entry, sign = ctx.intent.take_profit, ctx.entry_price, ctx.side_sign
         assert tp is not None
         if (sign > 0 and tp <= entry) or (sign < 0 and tp >= entry):
-            return refused(f"take-profit {tp:g} on the wrong side of the entry {entry:g} for a {ctx.intent.side}",
-                           take_profit=tp, entry=entry)
+            return refused(
+                f"take-profit {tp:g} on the wrong side of the entry {entry:g} for a {ctx.intent.side}",
+                take_profit=tp,
+                entry=entry,
+            )
         return passed(take_profit=tp)
 
 
@@ -331,10 +379,14 @@ class MaxPosition(RiskRule):
         lim, equity = ctx.limits, ctx.equity
         cap_notional = min(lim.max_position_notional, lim.max_position_pct_equity * equity)
         cap_size = cap_notional / ctx.entry_price
-        return ctx.fit(cap_size - ctx.exposure,
-                       f"resulting position capped at {cap_notional:.2f} USDT "
-                       f"(min of {lim.max_position_notional:g} and {lim.max_position_pct_equity:g} x equity)",
-                       cap_notional=cap_notional, position=ctx.pos_signed, ledger_position=ctx.account.ledger_position)
+        return ctx.fit(
+            cap_size - ctx.exposure,
+            f"resulting position capped at {cap_notional:.2f} USDT "
+            f"(min of {lim.max_position_notional:g} and {lim.max_position_pct_equity:g} x equity)",
+            cap_notional=cap_notional,
+            position=ctx.pos_signed,
+            ledger_position=ctx.account.ledger_position,
+        )
 
 
 class EffectiveLeverage(RiskRule):
@@ -343,8 +395,12 @@ class EffectiveLeverage(RiskRule):
     def check(self, ctx: EntryContext) -> Verdict:
         lim, entry = ctx.limits, ctx.entry_price
         cap_size = lim.max_leverage * ctx.equity / entry
-        return ctx.fit(cap_size - ctx.exposure, f"resulting position capped at {lim.max_leverage:g}x equity",
-                       cap_notional=cap_size * entry, limit=lim.max_leverage)
+        return ctx.fit(
+            cap_size - ctx.exposure,
+            f"resulting position capped at {lim.max_leverage:g}x equity",
+            cap_notional=cap_size * entry,
+            limit=lim.max_leverage,
+        )
 
 
 class _MeasuredByStop(RiskRule):
@@ -366,8 +422,12 @@ class PerTradeRisk(_MeasuredByStop):
     def check(self, ctx: EntryContext) -> Verdict:
         pct, per_unit = ctx.limits.max_risk_per_trade_pct, self.per_unit(ctx)
         budget = pct * ctx.equity
-        return ctx.fit(budget / per_unit, f"risk |entry-stop| x size capped at {pct:.2%} of equity ({budget:.2f})",
-                       budget=budget, risk=per_unit * ctx.amount)
+        return ctx.fit(
+            budget / per_unit,
+            f"risk |entry-stop| x size capped at {pct:.2%} of equity ({budget:.2f})",
+            budget=budget,
+            risk=per_unit * ctx.amount,
+        )
 
 
 class TotalRisk(_MeasuredByStop):
@@ -376,15 +436,30 @@ class TotalRisk(_MeasuredByStop):
     def check(self, ctx: EntryContext) -> Verdict:
         pct, open_risk = ctx.limits.max_total_risk_pct, ctx.account.open_risk
         budget = pct * ctx.equity - open_risk
-        return ctx.fit(budget / self.per_unit(ctx),
-                       f"total open risk capped at {pct:.2%} of equity "
-                       f"({pct * ctx.equity:.2f}); already open {open_risk:.2f}",
-                       open_risk=open_risk, limit=pct * ctx.equity)
+        return ctx.fit(
+            budget / self.per_unit(ctx),
+            f"total open risk capped at {pct:.2%} of equity ({pct * ctx.equity:.2f}); already open {open_risk:.2f}",
+            open_risk=open_risk,
+            limit=pct * ctx.equity,
+        )
 
 
 # The order of the checks (and of the assessment's rules).
 ENTRY_RULES: tuple[RiskRule, ...] = (
-    KillSwitch(), PositionUnconfirmed(), StaleData(), MaxDrawdown(), DailyLoss(), OrderRate(), MaxLeverage(),
-    MarkPriceKnown(), PriceSanity(), StopLoss(), TakeProfit(),
-    EquityPositive(), MaxPosition(), EffectiveLeverage(), PerTradeRisk(), TotalRisk(),
+    KillSwitch(),
+    PositionUnconfirmed(),
+    StaleData(),
+    MaxDrawdown(),
+    DailyLoss(),
+    OrderRate(),
+    MaxLeverage(),
+    MarkPriceKnown(),
+    PriceSanity(),
+    StopLoss(),
+    TakeProfit(),
+    EquityPositive(),
+    MaxPosition(),
+    EffectiveLeverage(),
+    PerTradeRisk(),
+    TotalRisk(),
 )

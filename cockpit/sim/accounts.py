@@ -11,15 +11,15 @@ from typing import Any
 
 INST_ID = "BTC-USDT-SWAP"
 INST_FAMILY = "BTC-USDT"
-INST_ID_CODE = 10459          # OKX's numeric instrument code (instruments' instIdCode; WebSocket order entry takes it)
-CT_VAL = 0.01          # BTC per contract, as on OKX
+INST_ID_CODE = 10459  # OKX's numeric instrument code (instruments' instIdCode; WebSocket order entry takes it)
+CT_VAL = 0.01  # BTC per contract, as on OKX
 TICK_SZ = 0.1
 LOT_SZ = 0.01
 MIN_SZ = 0.01
 MAX_LEVER = 100
 TAKER_FEE = 0.0005
 MAKER_FEE = 0.0002
-MMR = 0.004            # maintenance margin rate
+MMR = 0.004  # maintenance margin rate
 CCY = "USDT"
 
 
@@ -33,18 +33,18 @@ class Order:
     ord_id: str
     cl_ord_id: str
     tag: str
-    side: str                   # buy | sell
-    ord_type: str               # market | limit | post_only | ioc | fok | optimal_limit_ioc
+    side: str  # buy | sell
+    ord_type: str  # market | limit | post_only | ioc | fok | optimal_limit_ioc
     px: float | None
     sz: float
-    td_mode: str                # isolated | cross
+    td_mode: str  # isolated | cross
     reduce_only: bool
     c_time: int
     lever: float
-    state: str = "live"         # live | partially_filled | filled | canceled
+    state: str = "live"  # live | partially_filled | filled | canceled
     acc_fill_sz: float = 0.0
     avg_px: float = 0.0
-    fee: float = 0.0            # OKX sign: negative = charged
+    fee: float = 0.0  # OKX sign: negative = charged
     pnl: float = 0.0
     u_time: int = 0
     fill_time: int = 0
@@ -57,7 +57,7 @@ class Order:
     attach: list[dict[str, Any]] = field(default_factory=list)
     attached_algo_ids: list[str] = field(default_factory=list)
     source_algo_id: str = ""
-    pos_side: str = "net"       # net | long | short (long/short position mode)
+    pos_side: str = "net"  # net | long | short (long/short position mode)
 
     @property
     def remaining(self) -> float:
@@ -72,33 +72,33 @@ class Order:
 class AlgoOrder:
     algo_id: str
     algo_cl_ord_id: str
-    ord_type: str               # conditional | oco | trigger | move_order_stop
+    ord_type: str  # conditional | oco | trigger | move_order_stop
     side: str
     sz: float
     td_mode: str
     c_time: int
     sl_trigger_px: float | None = None
-    sl_ord_px: float | None = None   # -1 = market
+    sl_ord_px: float | None = None  # -1 = market
     tp_trigger_px: float | None = None
     tp_ord_px: float | None = None
     reduce_only: bool = True
     close_fraction: str = ""
-    state: str = "live"         # live | effective | canceled | order_failed
+    state: str = "live"  # live | effective | canceled | order_failed
     u_time: int = 0
     trigger_time: int = 0
-    ord_id: str = ""            # the order it placed when triggered
-    parent_ord_id: str = ""     # the order it is attached to
-    actual_side: str = ""       # "sl" or "tp" once triggered
-    trigger_px: float | None = None      # trigger orders
-    order_px: float | None = None        # trigger orders: -1 = market
-    trigger_up: bool = True              # trigger orders: fires when the price rises to trigger_px
-    trigger_px_type: str = "last"        # trigger orders' triggerPxType: last | index | mark
-    sl_px_type: str = "last"             # slTriggerPxType / tpTriggerPxType: last | index | mark
+    ord_id: str = ""  # the order it placed when triggered
+    parent_ord_id: str = ""  # the order it is attached to
+    actual_side: str = ""  # "sl" or "tp" once triggered
+    trigger_px: float | None = None  # trigger orders
+    order_px: float | None = None  # trigger orders: -1 = market
+    trigger_up: bool = True  # trigger orders: fires when the price rises to trigger_px
+    trigger_px_type: str = "last"  # trigger orders' triggerPxType: last | index | mark
+    sl_px_type: str = "last"  # slTriggerPxType / tpTriggerPxType: last | index | mark
     tp_px_type: str = "last"
     callback_ratio: float | None = None  # move_order_stop (trailing stop)
     callback_spread: float | None = None
     active_px: float | None = None
-    extreme: float | None = None         # trailing: best price since activation (None: not active yet)
+    extreme: float | None = None  # trailing: best price since activation (None: not active yet)
     pos_side: str = "net"
 
     @property
@@ -117,8 +117,8 @@ class Fill:
     side: str
     fill_px: float
     fill_sz: float
-    exec_type: str              # T | M
-    fee: float                  # negative = charged
+    exec_type: str  # T | M
+    fee: float  # negative = charged
     fill_pnl: float
     ts: int
     td_mode: str
@@ -128,9 +128,9 @@ class Fill:
 class Position:
     mgn_mode: str
     lever: float
-    pos: float = 0.0            # signed contracts
+    pos: float = 0.0  # signed contracts
     avg_px: float = 0.0
-    margin: float = 0.0         # isolated margin
+    margin: float = 0.0  # isolated margin
     realized_pnl: float = 0.0
     fee: float = 0.0
     funding_fee: float = 0.0
@@ -138,7 +138,7 @@ class Position:
     c_time: int = 0
     u_time: int = 0
     pos_side: str = "net"
-    open_max_pos: float = 0.0   # for positions-history
+    open_max_pos: float = 0.0  # for positions-history
     close_total_pos: float = 0.0
     close_avg_px: float = 0.0
     close_pnl: float = 0.0
@@ -170,20 +170,20 @@ class Position:
 class Bill:
     bill_id: str
     ts: int
-    type: str                   # trade | funding | liquidation | margin
+    type: str  # trade | funding | liquidation | margin
     bal_chg: float
     note: str = ""
-    sub_type: str = ""          # OKX bill subType
-    bal: float = 0.0            # cash balance after the bill
+    sub_type: str = ""  # OKX bill subType
+    bal: float = 0.0  # cash balance after the bill
     pnl: float = 0.0
-    fee: float = 0.0            # negative = charged
+    fee: float = 0.0  # negative = charged
     sz: float = 0.0
     px: float = 0.0
     ord_id: str = ""
     trade_id: str = ""
     exec_type: str = ""
     mgn_mode: str = ""
-    pos_bal_chg: float = 0.0    # isolated margin moved into (+) or out of (-) the position
+    pos_bal_chg: float = 0.0  # isolated margin moved into (+) or out of (-) the position
 
 
 def to_jsonable(obj: Any) -> Any:

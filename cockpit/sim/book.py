@@ -22,16 +22,16 @@ from typing import Any, Iterator
 
 from cockpit.sim.accounts import CT_VAL, INST_ID, LOT_SZ, TICK_SZ
 
-DEPTH = 100.0           # contracts per book level (1 BTC)
-LEVEL_BPS = 0.5         # price step between levels
-TRADE_STEP_MS = 1_000   # one synthetic public trade per simulated second
-MAX_BOOK_DEPTH = 400    # OKX's books endpoint serves at most 400 levels a side
+DEPTH = 100.0  # contracts per book level (1 BTC)
+LEVEL_BPS = 0.5  # price step between levels
+TRADE_STEP_MS = 1_000  # one synthetic public trade per simulated second
+MAX_BOOK_DEPTH = 400  # OKX's books endpoint serves at most 400 levels a side
 
 
 def _parts(src: Any, now_ms: int | None) -> tuple[Any, Any, int]:
     """(market, exchange or None, time) from an exchange or a bare market."""
     market = getattr(src, "market", None)
-    if market is not None:           # a SimExchange
+    if market is not None:  # a SimExchange
         return market, src, int(src.t if now_ms is None else now_ms)
     if now_ms is None:
         raise ValueError("a bare market needs now_ms")
@@ -81,8 +81,9 @@ def _synthetic(market: Any, slot: int) -> dict[str, Any]:
     return {"tradeId": str(slot), "px": px, "sz": round(sz, 2), "side": side, "ts": t, "own": False}
 
 
-def recent_trades(src: Any, inst_id: str = INST_ID, limit: int = 100, *, now_ms: int | None = None,
-                  before_ms: int | None = None) -> list[dict[str, Any]]:
+def recent_trades(
+    src: Any, inst_id: str = INST_ID, limit: int = 100, *, now_ms: int | None = None, before_ms: int | None = None
+) -> list[dict[str, Any]]:
     """Public trades at or before ``now_ms``, newest first: ``{"tradeId", "px", "sz", "side", "ts"}``
     (px/sz floats, ts ms). ``before_ms`` pages back: only trades strictly older than it."""
     _check_inst(inst_id)
@@ -99,7 +100,9 @@ def recent_trades(src: Any, inst_id: str = INST_ID, limit: int = 100, *, now_ms:
         with ex.lock:
             own = [f for f in ex.fills if f.ts <= top and f.fill_sz > 0]
         own = own[-limit:]
-        out += [{"tradeId": f.trade_id, "px": f.fill_px, "sz": f.fill_sz, "side": f.side, "ts": f.ts, "own": True}
-                for f in own]
+        out += [
+            {"tradeId": f.trade_id, "px": f.fill_px, "sz": f.fill_sz, "side": f.side, "ts": f.ts, "own": True}
+            for f in own
+        ]
         out.sort(key=lambda r: (r["ts"], r["own"]), reverse=True)
     return out[:limit]

@@ -21,17 +21,30 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from cockpit.sim.accounts import (CT_VAL, LOT_SZ, MAKER_FEE, MAX_LEVER, MIN_SZ, TAKER_FEE, TICK_SZ, AlgoOrder,
-                                  Bill, Fill, Order, Position, lots)
+from cockpit.sim.accounts import (
+    CT_VAL,
+    LOT_SZ,
+    MAKER_FEE,
+    MAX_LEVER,
+    MIN_SZ,
+    TAKER_FEE,
+    TICK_SZ,
+    AlgoOrder,
+    Bill,
+    Fill,
+    Order,
+    Position,
+    lots,
+)
 from cockpit.sim.book import DEPTH, LEVEL_BPS, best, levels  # noqa: F401  (DEPTH, LEVEL_BPS: old names)
 from cockpit.sim.market import FUNDING_INTERVAL_MS, Market, MarketEnded
 
 log = logging.getLogger("cockpit.sim")
 
 
-
 def _number_reader(req: dict[str, Any]):
     """``num(key)``: the request's number at ``key``, None when absent or empty; OKX's 51000 when unreadable."""
+
     def num(k: str) -> float | None:
         v = req.get(k)
         if v in (None, ""):
@@ -40,7 +53,9 @@ def _number_reader(req: dict[str, Any]):
             return float(v)
         except (TypeError, ValueError):
             raise OrderError("51000", f"Parameter {k} error") from None
+
     return num
+
 
 class OrderError(Exception):
     """A per-order failure reported as OKX's sCode/sMsg."""
@@ -64,7 +79,7 @@ _WRONG_SIDE = {
 }
 
 
-PX_TYPES = ("last", "index", "mark")   # what a trigger price is compared with (OKX's *TriggerPxType)
+PX_TYPES = ("last", "index", "mark")  # what a trigger price is compared with (OKX's *TriggerPxType)
 
 
 def px_type(req: dict[str, Any], key: str, default: str = "last") -> str:
@@ -90,7 +105,7 @@ def check_tp_sl(open_side: str, tp: float | None, sl: float | None, ref: float, 
 @dataclass
 class _Event:
     frac: float
-    kind: str           # limit | algo | liq
+    kind: str  # limit | algo | liq
     ref: Any
     price: float
 
@@ -110,7 +125,7 @@ class SimExchange:
         self.fills: list[Fill] = []
         self.bills: list[Bill] = []
         self.pos_history: list[dict[str, Any]] = []
-        self.cancel_after: int | None = None   # cancel-all-after deadline (simulated ms)
+        self.cancel_after: int | None = None  # cancel-all-after deadline (simulated ms)
         self.pos_mode = "net_mode"
         self._ids = itertools.count(1)
         self._seg_used: dict[str, float] = {}
@@ -123,14 +138,18 @@ class SimExchange:
         for listener in list(self.listeners):
             try:
                 listener(kind, obj, fill)
-            except Exception:   # a broken subscriber must never break the matching engine
+            except Exception:  # a broken subscriber must never break the matching engine
                 log.exception("simulator event listener failed on %s", kind)
 
     # ------------------------------------------------------------ state file (standalone restarts)
 
     _STATE_FIELDS = ("t", "cash", "lever", "positions", "orders", "by_cl", "algos", "algo_by_cl", "fills", "bills")
     # Added later: a state file written before them restores these defaults.
-    _NEW_FIELDS: dict[str, Callable[[], Any]] = {"pos_history": list, "cancel_after": lambda: None, "pos_mode": lambda: "net_mode"}
+    _NEW_FIELDS: dict[str, Callable[[], Any]] = {
+        "pos_history": list,
+        "cancel_after": lambda: None,
+        "pos_mode": lambda: "net_mode",
+    }
 
     def snapshot(self) -> dict[str, Any]:
         """The account's whole state (the market itself is rebuilt from its config)."""
@@ -163,8 +182,13 @@ class SimExchange:
     def ref_price(self, kind: str, t: int | None = None) -> float:
         """The last, mark or index price at t (what a trigger of that price type watches)."""
         t = self.t if t is None else t
-        return (self.market.mark_price(t) if kind == "mark" else self.market.index_price(t) if kind == "index"
-                else self.last(t))
+        return (
+            self.market.mark_price(t)
+            if kind == "mark"
+            else self.market.index_price(t)
+            if kind == "index"
+            else self.last(t)
+        )
 
     def _last_level(self, px: float, kind: str, ta: int | None) -> float:
         """The last-price level at which the ``kind`` price (mark/index: the last price times a slow premium
@@ -206,8 +230,11 @@ class SimExchange:
             self.t = now_ms
 
     def _busy(self) -> bool:
-        return (any(p.pos for p in self.positions.values()) or any(o.is_open for o in self.orders.values())
-                or any(a.state == "live" for a in self.algos.values()))
+        return (
+            any(p.pos for p in self.positions.values())
+            or any(o.is_open for o in self.orders.values())
+            or any(a.state == "live" for a in self.algos.values())
+        )
 
     def _walk(self, t0: int, t1: int) -> None:
         if t1 <= t0 or not self._busy():
@@ -230,7 +257,12 @@ class SimExchange:
             return (level - pa) / (pb - pa) if pb >= level else None
 
         for o in self.orders.values():
-            if o.is_open and o.px is not None and o.ord_type in ("limit", "post_only") and o.ord_id not in self._seg_used:
+            if (
+                o.is_open
+                and o.px is not None
+                and o.ord_type in ("limit", "post_only")
+                and o.ord_id not in self._seg_used
+            ):
                 f = hit(o.px, down=o.side == "buy")
                 if f is not None:
                     out.append(_Event(f, "limit", o, o.px))
@@ -246,7 +278,7 @@ class SimExchange:
                     out.append(_Event(f, "algo:trigger", a, level))
                 continue
             if a.ord_type == "move_order_stop":
-                if a.extreme is None:   # waits for its activation price
+                if a.extreme is None:  # waits for its activation price
                     if a.active_px is not None:  # set whenever extreme is not (placement)
                         f = hit(a.active_px, down=a.side == "buy")
                         if f is not None:
@@ -258,7 +290,7 @@ class SimExchange:
                 if f is not None:
                     out.append(_Event(f, "algo:move", a, level))
                 continue
-            long_close = a.side == "sell"   # closes a long
+            long_close = a.side == "sell"  # closes a long
             for which, px, kind in (("sl", a.sl_trigger_px, a.sl_px_type), ("tp", a.tp_trigger_px, a.tp_px_type)):
                 if px is None:
                     continue
@@ -281,7 +313,7 @@ class SimExchange:
         return out
 
     def _segment(self, ta: int, pa: float, tb: int, pb: float) -> None:
-        for _ in range(200):   # bounded: each pass consumes at least one event
+        for _ in range(200):  # bounded: each pass consumes at least one event
             events = self._events(pa, pb, ta)
             if not events:
                 self._trail(pb)
@@ -344,8 +376,12 @@ class SimExchange:
         total = 0.0
         for o in self.orders.values():
             if o.is_open and o.px is not None:
-                total += self._opening_part(o.side, o.remaining, o.td_mode, o.reduce_only, o.pos_side) * CT_VAL * \
-                    o.px / o.lever
+                total += (
+                    self._opening_part(o.side, o.remaining, o.td_mode, o.reduce_only, o.pos_side)
+                    * CT_VAL
+                    * o.px
+                    / o.lever
+                )
         return total
 
     def cross_imr(self, price: float) -> float:
@@ -417,8 +453,9 @@ class SimExchange:
             if reduce_only:
                 cur = pos.pos if pos else 0.0
                 if cur == 0 or (cur > 0) == (side == "buy"):
-                    raise OrderError("51169", "Order failed because you don't have any positions in this direction "
-                                              "for this contract")
+                    raise OrderError(
+                        "51169", "Order failed because you don't have any positions in this direction for this contract"
+                    )
             last = self.last()
             est_px = px if px is not None else last
             lever = self.lever[mode]
@@ -426,13 +463,27 @@ class SimExchange:
             need = opening * CT_VAL * est_px / lever + sz * CT_VAL * est_px * TAKER_FEE
             if opening > 0 and need > self.available(last) + 1e-9:
                 raise OrderError("51008", "Order failed. Insufficient USDT margin in account")
-            order = Order(ord_id=self._id(7), cl_ord_id=cl, tag=str(req.get("tag") or ""), side=side,
-                          ord_type=ord_type, px=px, sz=lots(sz), td_mode=mode, reduce_only=reduce_only,
-                          c_time=self.t, u_time=self.t, lever=lever, attach=list(req.get("attachAlgoOrds") or []),
-                          pos_side=pos_side)
+            order = Order(
+                ord_id=self._id(7),
+                cl_ord_id=cl,
+                tag=str(req.get("tag") or ""),
+                side=side,
+                ord_type=ord_type,
+                px=px,
+                sz=lots(sz),
+                td_mode=mode,
+                reduce_only=reduce_only,
+                c_time=self.t,
+                u_time=self.t,
+                lever=lever,
+                attach=list(req.get("attachAlgoOrds") or []),
+                pos_side=pos_side,
+            )
             for a in order.attach:
+
                 def num(k: str, a=a) -> float | None:
                     return float(a[k]) if a.get(k) not in (None, "") else None
+
                 px_type(a, "slTriggerPxType")
                 px_type(a, "tpTriggerPxType")
                 if px is not None and ord_type in ("limit", "post_only", "fok", "ioc"):
@@ -546,7 +597,7 @@ class SimExchange:
         pos.fee -= fee
         pos.realized_pnl -= fee
         pos.u_time = t
-        if closed is not None:   # the closing fill's fee belongs to the closed position
+        if closed is not None:  # the closing fill's fee belongs to the closed position
             closed["fee"] -= fee
             closed["realizedPnl"] -= fee
             self.pos_history.append(closed)
@@ -557,11 +608,27 @@ class SimExchange:
         o.pnl += pnl
         o.fill_px, o.fill_sz, o.fill_time, o.u_time, o.trade_id, o.exec_type = px, qty, t, t, trade_id, exec_type
         o.state = "filled" if o.remaining <= 0 else "partially_filled"
-        self.fills.append(Fill(trade_id, self._id(4), o.ord_id, o.cl_ord_id, o.tag, o.side, px, qty, exec_type,
-                               -fee, pnl, t, o.td_mode))
-        self._bill(self.fills[-1].bill_id, t, "trade", "1" if o.side == "buy" else "2", pnl - fee, pnl=pnl, fee=-fee,
-                   sz=qty, px=px, ord_id=o.ord_id, trade_id=trade_id, exec_type=exec_type, mgn_mode=o.td_mode,
-                   pos_bal_chg=pos_bal_chg)
+        self.fills.append(
+            Fill(
+                trade_id, self._id(4), o.ord_id, o.cl_ord_id, o.tag, o.side, px, qty, exec_type, -fee, pnl, t, o.td_mode
+            )
+        )
+        self._bill(
+            self.fills[-1].bill_id,
+            t,
+            "trade",
+            "1" if o.side == "buy" else "2",
+            pnl - fee,
+            pnl=pnl,
+            fee=-fee,
+            sz=qty,
+            px=px,
+            ord_id=o.ord_id,
+            trade_id=trade_id,
+            exec_type=exec_type,
+            mgn_mode=o.td_mode,
+            pos_bal_chg=pos_bal_chg,
+        )
         if o.attach and opening > 0:
             self._attach(o, t)
         self._emit("order", o, self.fills[-1])
@@ -576,18 +643,31 @@ class SimExchange:
                     a.sz = o.acc_fill_sz
             return
         for spec in o.attach:
+
             def num(k: str) -> float | None:
                 v = spec.get(k)
                 return float(v) if v not in (None, "") else None
+
             sl, tp = num("slTriggerPx"), num("tpTriggerPx")
             if sl is None and tp is None:
                 continue
-            a = AlgoOrder(algo_id=self._id(8), algo_cl_ord_id=str(spec.get("attachAlgoClOrdId") or ""),
-                          ord_type="oco" if sl is not None and tp is not None else "conditional",
-                          side="sell" if o.side == "buy" else "buy", sz=o.acc_fill_sz, td_mode=o.td_mode, c_time=t,
-                          u_time=t, sl_trigger_px=sl, sl_ord_px=num("slOrdPx") or -1.0, tp_trigger_px=tp,
-                          tp_ord_px=num("tpOrdPx") or -1.0, parent_ord_id=o.ord_id,
-                          sl_px_type=px_type(spec, "slTriggerPxType"), tp_px_type=px_type(spec, "tpTriggerPxType"))
+            a = AlgoOrder(
+                algo_id=self._id(8),
+                algo_cl_ord_id=str(spec.get("attachAlgoClOrdId") or ""),
+                ord_type="oco" if sl is not None and tp is not None else "conditional",
+                side="sell" if o.side == "buy" else "buy",
+                sz=o.acc_fill_sz,
+                td_mode=o.td_mode,
+                c_time=t,
+                u_time=t,
+                sl_trigger_px=sl,
+                sl_ord_px=num("slOrdPx") or -1.0,
+                tp_trigger_px=tp,
+                tp_ord_px=num("tpOrdPx") or -1.0,
+                parent_ord_id=o.ord_id,
+                sl_px_type=px_type(spec, "slTriggerPxType"),
+                tp_px_type=px_type(spec, "tpTriggerPxType"),
+            )
             self.algos[a.algo_id] = a
             o.attached_algo_ids.append(a.algo_id)
 
@@ -596,11 +676,25 @@ class SimExchange:
 
     def _history_row(self, pos: Position, close_type: str, was_long: bool, t: int) -> dict[str, Any]:
         """A positions-history row for a position that just went flat (type 2: closed, 3/4: liquidated)."""
-        return {"posId": pos.pos_id, "mgnMode": pos.mgn_mode, "type": close_type, "cTime": pos.c_time, "uTime": t,
-                "openAvgPx": pos.avg_px, "closeAvgPx": pos.close_avg_px, "openMaxPos": pos.open_max_pos,
-                "closeTotalPos": pos.close_total_pos, "pnl": pos.close_pnl, "realizedPnl": pos.realized_pnl,
-                "fee": pos.fee, "fundingFee": pos.funding_fee, "liqPenalty": 0.0,
-                "direction": "long" if was_long else "short", "lever": pos.lever, "posSide": pos.pos_side}
+        return {
+            "posId": pos.pos_id,
+            "mgnMode": pos.mgn_mode,
+            "type": close_type,
+            "cTime": pos.c_time,
+            "uTime": t,
+            "openAvgPx": pos.avg_px,
+            "closeAvgPx": pos.close_avg_px,
+            "openMaxPos": pos.open_max_pos,
+            "closeTotalPos": pos.close_total_pos,
+            "pnl": pos.close_pnl,
+            "realizedPnl": pos.realized_pnl,
+            "fee": pos.fee,
+            "fundingFee": pos.funding_fee,
+            "liqPenalty": 0.0,
+            "direction": "long" if was_long else "short",
+            "lever": pos.lever,
+            "posSide": pos.pos_side,
+        }
 
     def _position_closed(self, mode: str, t: int, pos_side: str = "net") -> None:
         # Like OKX: only attached TP/SL and close-position (closeFraction) algo orders go with the position;
@@ -613,7 +707,7 @@ class SimExchange:
                 self._cancel(o, "position_closed")
 
     def _cancel(self, o: Order, source: str) -> None:
-        o.state = "canceled"   # OKX keeps accFillSz on a partly filled order that was canceled
+        o.state = "canceled"  # OKX keeps accFillSz on a partly filled order that was canceled
         o.cancel_source = source
         o.u_time = self.t
         self._emit("order", o)
@@ -625,8 +719,9 @@ class SimExchange:
             if o is None:
                 raise OrderError("51603", "Order does not exist")
             if not o.is_open:
-                raise OrderError("51400", "Order cancellation failed as the order has been filled, canceled or "
-                                          "does not exist")
+                raise OrderError(
+                    "51400", "Order cancellation failed as the order has been filled, canceled or does not exist"
+                )
             self._cancel(o, "user")
             return o
 
@@ -645,8 +740,13 @@ class SimExchange:
             num = _number_reader(req)
             new_sz, new_px = num("newSz"), num("newPx")
             new_tp, new_sl = num("newTpTriggerPx"), num("newSlTriggerPx")
-            if new_sz is None and new_px is None and new_tp is None and new_sl is None and not req.get(
-                    "attachAlgoOrds"):
+            if (
+                new_sz is None
+                and new_px is None
+                and new_tp is None
+                and new_sl is None
+                and not req.get("attachAlgoOrds")
+            ):
                 raise OrderError("51500", "Either order price or amount is required")
             if new_sz is not None and (new_sz < MIN_SZ or abs(new_sz / LOT_SZ - round(new_sz / LOT_SZ)) > 1e-6):
                 raise OrderError("51121", f"Order quantity must be a multiple of the lot size {LOT_SZ}")
@@ -667,17 +767,27 @@ class SimExchange:
             if new_px is not None:
                 o.px = new_px
             # More size or a better price must still fit the margin.
-            extra = self._opening_part(o.side, o.remaining, o.td_mode, o.reduce_only, o.pos_side) * CT_VAL * (o.px or 0) / o.lever
+            extra = (
+                self._opening_part(o.side, o.remaining, o.td_mode, o.reduce_only, o.pos_side)
+                * CT_VAL
+                * (o.px or 0)
+                / o.lever
+            )
             if extra > 0 and self.available(self.last()) < -1e-9:
                 o.sz, o.px = old
                 raise OrderError("51502", "Order modification failed for insufficient margin or balance")
             for spec in [*(req.get("attachAlgoOrds") or []), req]:
                 for k in ("newTpTriggerPxType", "newSlTriggerPxType"):
                     px_type(spec, k)
-            for spec in (req.get("attachAlgoOrds") or []):
-                for k_new, k in (("newTpTriggerPx", "tpTriggerPx"), ("newSlTriggerPx", "slTriggerPx"),
-                                 ("newTpOrdPx", "tpOrdPx"), ("newSlOrdPx", "slOrdPx"),
-                                 ("newTpTriggerPxType", "tpTriggerPxType"), ("newSlTriggerPxType", "slTriggerPxType")):
+            for spec in req.get("attachAlgoOrds") or []:
+                for k_new, k in (
+                    ("newTpTriggerPx", "tpTriggerPx"),
+                    ("newSlTriggerPx", "slTriggerPx"),
+                    ("newTpOrdPx", "tpOrdPx"),
+                    ("newSlOrdPx", "slOrdPx"),
+                    ("newTpTriggerPxType", "tpTriggerPxType"),
+                    ("newSlTriggerPxType", "slTriggerPxType"),
+                ):
                     if spec.get(k_new) not in (None, ""):
                         if not o.attach:
                             o.attach.append({})
@@ -702,8 +812,9 @@ class SimExchange:
                 bid, ask = self.bid_ask()
                 if (o.side == "buy" and new_px >= ask) or (o.side == "sell" and new_px <= bid):
                     o.px = old[1]
-                    raise OrderError("51511", "Modification failed as the order price did not meet the "
-                                              "requirement for Post Only")
+                    raise OrderError(
+                        "51511", "Modification failed as the order price did not meet the requirement for Post Only"
+                    )
             if new_px is not None:  # o.px is new_px here
                 bid, ask = self.bid_ask()
                 if (o.side == "buy" and new_px >= ask) or (o.side == "sell" and new_px <= bid):
@@ -719,16 +830,33 @@ class SimExchange:
             if p is None or not p.pos:
                 raise OrderError("51023", "Position does not exist")
             # Pending close (reduce-only) orders block it unless autoCxl cancels them, as on OKX.
-            pending = [o for o in self.orders.values() if o.is_open and o.td_mode == mode and o.reduce_only
-                       and o.pos_side == p.pos_side]
+            pending = [
+                o
+                for o in self.orders.values()
+                if o.is_open and o.td_mode == mode and o.reduce_only and o.pos_side == p.pos_side
+            ]
             if pending and not auto_cxl:
-                raise OrderError("51000", "Close position failed: pending close orders exist (set autoCxl "
-                                          "to cancel them)")
+                raise OrderError(
+                    "51000", "Close position failed: pending close orders exist (set autoCxl to cancel them)"
+                )
             for o in pending:
                 self._cancel(o, "close_position")
-            o = Order(ord_id=self._id(7), cl_ord_id="", tag="", side="sell" if p.pos > 0 else "buy",
-                      ord_type="market", px=None, sz=abs(p.pos), td_mode=mode, reduce_only=True, c_time=self.t,
-                      u_time=self.t, lever=p.lever, category="normal", pos_side=p.pos_side)
+            o = Order(
+                ord_id=self._id(7),
+                cl_ord_id="",
+                tag="",
+                side="sell" if p.pos > 0 else "buy",
+                ord_type="market",
+                px=None,
+                sz=abs(p.pos),
+                td_mode=mode,
+                reduce_only=True,
+                c_time=self.t,
+                u_time=self.t,
+                lever=p.lever,
+                category="normal",
+                pos_side=p.pos_side,
+            )
             self.orders[o.ord_id] = o
             self._on_new(o)
             return p
@@ -806,8 +934,9 @@ class SimExchange:
             self.advance(now)
             ord_type = req.get("ordType")
             if ord_type not in self.ALGO_TYPES:
-                raise OrderError("51000", "Parameter ordType error (the simulator serves "
-                                          + ", ".join(self.ALGO_TYPES) + ")")
+                raise OrderError(
+                    "51000", "Parameter ordType error (the simulator serves " + ", ".join(self.ALGO_TYPES) + ")"
+                )
             cl = str(req.get("algoClOrdId") or req.get("clOrdId") or "")
             if cl and cl in self.algo_by_cl:
                 raise OrderError("51016", "Duplicated clOrdId")
@@ -833,10 +962,19 @@ class SimExchange:
             if self.pos_mode == "long_short_mode" and pos_side not in ("long", "short"):
                 raise OrderError("51000", "Parameter posSide error: long/short mode needs posSide long or short")
             default_ro = "true" if ord_type in ("conditional", "oco") else "false"
-            a = AlgoOrder(algo_id=self._id(8), algo_cl_ord_id=cl, ord_type=ord_type, side=side,
-                          sz=lots(sz or 0.0), td_mode=mode, c_time=self.t, u_time=self.t,
-                          reduce_only=str(req.get("reduceOnly") or default_ro).lower() == "true" or bool(close_fraction),
-                          close_fraction=close_fraction, pos_side=pos_side)
+            a = AlgoOrder(
+                algo_id=self._id(8),
+                algo_cl_ord_id=cl,
+                ord_type=ord_type,
+                side=side,
+                sz=lots(sz or 0.0),
+                td_mode=mode,
+                c_time=self.t,
+                u_time=self.t,
+                reduce_only=str(req.get("reduceOnly") or default_ro).lower() == "true" or bool(close_fraction),
+                close_fraction=close_fraction,
+                pos_side=pos_side,
+            )
             last = self.last()
             if ord_type in ("conditional", "oco"):
                 a.sl_px_type, a.tp_px_type = px_type(req, "slTriggerPxType"), px_type(req, "tpTriggerPxType")
@@ -862,7 +1000,7 @@ class SimExchange:
                 # Fires when the price of its type (last, mark or index) reaches triggerPx from where it is now.
                 a.trigger_px_type = px_type(req, "triggerPxType")
                 a.trigger_up = a.trigger_px > self.ref_price(a.trigger_px_type)
-            else:   # move_order_stop
+            else:  # move_order_stop
                 a.callback_ratio, a.callback_spread = num("callbackRatio"), num("callbackSpread")
                 a.active_px = num("activePx")
                 if (a.callback_ratio is None) == (a.callback_spread is None):
@@ -872,7 +1010,7 @@ class SimExchange:
                 if a.callback_spread is not None and a.callback_spread <= 0:
                     raise OrderError("51000", "Parameter callbackSpread error")
                 if a.active_px is None:
-                    a.extreme = last    # active at once
+                    a.extreme = last  # active at once
             self.algos[a.algo_id] = a
             if cl:
                 self.algo_by_cl[cl] = a.algo_id
@@ -893,15 +1031,28 @@ class SimExchange:
             def num(k: str) -> float | None:
                 v = req.get(k)
                 return float(v) if v not in (None, "") else None
-            new = {k: num(k) for k in ("newSz", "newTpTriggerPx", "newTpOrdPx", "newSlTriggerPx", "newSlOrdPx",
-                                       "newTriggerPx", "newOrdPx")}
+
+            new = {
+                k: num(k)
+                for k in (
+                    "newSz",
+                    "newTpTriggerPx",
+                    "newTpOrdPx",
+                    "newSlTriggerPx",
+                    "newSlOrdPx",
+                    "newTriggerPx",
+                    "newOrdPx",
+                )
+            }
             if all(v is None for v in new.values()):
                 raise OrderError("51000", "Nothing to amend: give newSz or a new trigger/order price")
             # A new trigger price may come with its price type (ccxt always sends one: 'last' unless told).
-            types = {k: px_type(req, "new" + k, default="") for k in ("TriggerPxType", "SlTriggerPxType",
-                                                                       "TpTriggerPxType")}
-            if new["newSz"] is not None and (new["newSz"] < MIN_SZ or abs(new["newSz"] / LOT_SZ - round(
-                    new["newSz"] / LOT_SZ)) > 1e-6):
+            types = {
+                k: px_type(req, "new" + k, default="") for k in ("TriggerPxType", "SlTriggerPxType", "TpTriggerPxType")
+            }
+            if new["newSz"] is not None and (
+                new["newSz"] < MIN_SZ or abs(new["newSz"] / LOT_SZ - round(new["newSz"] / LOT_SZ)) > 1e-6
+            ):
                 raise OrderError("51121", f"Order quantity must be a multiple of the lot size {LOT_SZ}")
             tp = new["newTpTriggerPx"] if new["newTpTriggerPx"] is not None else a.tp_trigger_px
             sl = new["newSlTriggerPx"] if new["newSlTriggerPx"] is not None else a.sl_trigger_px
@@ -946,12 +1097,23 @@ class SimExchange:
         saved_t = self.t
         self.t = t
         try:
-            o = Order(ord_id=self._id(7), cl_ord_id="", tag="", side=a.side,
-                      ord_type="market" if ord_px in (None, -1.0) else "limit",
-                      px=None if ord_px in (None, -1.0) else ord_px, sz=lots(sz), td_mode=a.td_mode,
-                      reduce_only=a.reduce_only or (a.pos_side not in ("net", "") and (a.pos_side == "long")
-                                                    != (a.side == "buy")),
-                      c_time=t, u_time=t, lever=self.lever[a.td_mode], source_algo_id=a.algo_id, pos_side=a.pos_side)
+            o = Order(
+                ord_id=self._id(7),
+                cl_ord_id="",
+                tag="",
+                side=a.side,
+                ord_type="market" if ord_px in (None, -1.0) else "limit",
+                px=None if ord_px in (None, -1.0) else ord_px,
+                sz=lots(sz),
+                td_mode=a.td_mode,
+                reduce_only=a.reduce_only
+                or (a.pos_side not in ("net", "") and (a.pos_side == "long") != (a.side == "buy")),
+                c_time=t,
+                u_time=t,
+                lever=self.lever[a.td_mode],
+                source_algo_id=a.algo_id,
+                pos_side=a.pos_side,
+            )
             self.orders[o.ord_id] = o
             a.ord_id = o.ord_id
             if o.sz <= 0 or (o.reduce_only and not (pos and pos.pos)):
@@ -969,28 +1131,56 @@ class SimExchange:
         mark = self.market.mark_price(ts)
         for p in self.positions.values():
             if p.pos:
-                pay = p.pos * CT_VAL * mark * rate   # longs pay a positive rate
+                pay = p.pos * CT_VAL * mark * rate  # longs pay a positive rate
                 self.cash -= pay
                 p.funding_fee -= pay
                 p.realized_pnl -= pay
-                self._bill(self._id(4), ts, "funding", "173" if pay > 0 else "174", -pay, note=f"rate={rate}",
-                           mgn_mode=p.mgn_mode, px=mark, sz=abs(p.pos))
+                self._bill(
+                    self._id(4),
+                    ts,
+                    "funding",
+                    "173" if pay > 0 else "174",
+                    -pay,
+                    note=f"rate={rate}",
+                    mgn_mode=p.mgn_mode,
+                    px=mark,
+                    sz=abs(p.pos),
+                )
                 self._emit("account")
 
     def _liquidate(self, p: Position, price: float, t: int) -> None:
         side = "sell" if p.pos > 0 else "buy"
         qty = abs(p.pos)
         lost = p.margin if p.mgn_mode == "isolated" else -(p.upl(price))
-        o = Order(ord_id=self._id(7), cl_ord_id="", tag="", side=side, ord_type="market", px=None, sz=qty,
-                  td_mode=p.mgn_mode, reduce_only=True, c_time=t, u_time=t, lever=p.lever, state="filled",
-                  acc_fill_sz=qty, avg_px=price, fill_px=price, fill_sz=qty, fill_time=t, category="full_liquidation",
-                  pos_side=p.pos_side)
+        o = Order(
+            ord_id=self._id(7),
+            cl_ord_id="",
+            tag="",
+            side=side,
+            ord_type="market",
+            px=None,
+            sz=qty,
+            td_mode=p.mgn_mode,
+            reduce_only=True,
+            c_time=t,
+            u_time=t,
+            lever=p.lever,
+            state="filled",
+            acc_fill_sz=qty,
+            avg_px=price,
+            fill_px=price,
+            fill_sz=qty,
+            fill_time=t,
+            category="full_liquidation",
+            pos_side=p.pos_side,
+        )
         o.trade_id = self._id(3)
         o.exec_type = "T"
         o.pnl = -lost
         self.orders[o.ord_id] = o
-        self.fills.append(Fill(o.trade_id, self._id(4), o.ord_id, "", "", side, price, qty, "T", 0.0, -lost, t,
-                               p.mgn_mode))
+        self.fills.append(
+            Fill(o.trade_id, self._id(4), o.ord_id, "", "", side, price, qty, "T", 0.0, -lost, t, p.mgn_mode)
+        )
         if p.mgn_mode == "cross":
             self.cash -= lost
         p.realized_pnl -= lost
@@ -1000,9 +1190,21 @@ class SimExchange:
         self.pos_history.append(self._history_row(p, "3", p.pos > 0, t))
         pos_bal_chg = -p.margin
         p.pos, p.margin, p.avg_px, p.u_time = 0.0, 0.0, 0.0, t
-        self._bill(self._id(4), t, "liquidation", "104" if side == "sell" else "105", -lost if p.mgn_mode == "cross"
-                   else 0.0, pnl=-lost, sz=qty, px=price, ord_id=o.ord_id, trade_id=o.trade_id, exec_type="T",
-                   mgn_mode=p.mgn_mode, pos_bal_chg=pos_bal_chg)
+        self._bill(
+            self._id(4),
+            t,
+            "liquidation",
+            "104" if side == "sell" else "105",
+            -lost if p.mgn_mode == "cross" else 0.0,
+            pnl=-lost,
+            sz=qty,
+            px=price,
+            ord_id=o.ord_id,
+            trade_id=o.trade_id,
+            exec_type="T",
+            mgn_mode=p.mgn_mode,
+            pos_bal_chg=pos_bal_chg,
+        )
         self._emit("order", o, self.fills[-1])
         self._position_closed(p.mgn_mode, t, p.pos_side)
 

@@ -48,7 +48,7 @@ class FaultInjector:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
-        self.fired: list[tuple[str, str]] = []   # (kind, path) of every fault served
+        self.fired: list[tuple[str, str]] = []  # (kind, path) of every fault served
 
     def add(self, kind: str, *, count: int = 1, path: str = "", delay_s: float = 3.0, code: str = "51008") -> Fault:
         if kind not in KINDS:

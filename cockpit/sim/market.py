@@ -34,9 +34,7 @@ TICK = 0.1
 
 # Volatility regimes (per-minute sigma) and their hourly transition matrix: calm, normal, stormy.
 REGIME_SIGMA = np.array([0.00045, 0.0008, 0.0019])
-REGIME_P = np.array([[0.97, 0.03, 0.00],
-                     [0.02, 0.96, 0.02],
-                     [0.00, 0.08, 0.92]])
+REGIME_P = np.array([[0.97, 0.03, 0.00], [0.02, 0.96, 0.02], [0.00, 0.08, 0.92]])
 
 
 @overload
@@ -58,8 +56,10 @@ class MarketEnded(RuntimeError):
     def __init__(self, end_ms: int, t_ms: int, source: str = "") -> None:
         self.end_ms, self.t_ms = int(end_ms), int(t_ms)
         what = f"the replayed file {source}" if source else "the replayed market"
-        super().__init__(f"replay ended: {what} has no data after {_utc(end_ms)} (asked for {_utc(t_ms)}); "
-                         "restart the simulator with a longer file, an earlier start, or a generated market")
+        super().__init__(
+            f"replay ended: {what} has no data after {_utc(end_ms)} (asked for {_utc(t_ms)}); "
+            "restart the simulator with a longer file, an earlier start, or a generated market"
+        )
 
 
 def _locked(fn):
@@ -67,6 +67,7 @@ def _locked(fn):
     def wrapper(self, *args, **kw):
         with self._lock:
             return fn(self, *args, **kw)
+
     return wrapper
 
 
@@ -189,14 +190,21 @@ class Market:
         """Candles of ``tf_ms`` over base bars [a, b), and the base index where each one starts."""
         ts = self._ts[a:b]
         if b <= a:
-            return (ts, self._o[a:a], self._h[a:a], self._l[a:a], self._c[a:a], self._v[a:a]), \
-                np.empty(0, dtype=np.int64)
+            return (ts, self._o[a:a], self._h[a:a], self._l[a:a], self._c[a:a], self._v[a:a]), np.empty(
+                0, dtype=np.int64
+            )
         o, h, l, c, v = (x[a:b] for x in (self._o, self._h, self._l, self._c, self._v))  # noqa: E741
         g = ts // tf_ms
         starts = np.concatenate([[0], np.flatnonzero(np.diff(g)) + 1]).astype(np.int64)
         ends = np.concatenate([starts[1:], [len(ts)]])
-        out = (g[starts] * tf_ms, o[starts], np.maximum.reduceat(h, starts), np.minimum.reduceat(l, starts),
-               c[ends - 1], np.round(np.add.reduceat(v, starts), 6))
+        out = (
+            g[starts] * tf_ms,
+            o[starts],
+            np.maximum.reduceat(h, starts),
+            np.minimum.reduceat(l, starts),
+            c[ends - 1],
+            np.round(np.add.reduceat(v, starts), 6),
+        )
         return out, starts + a
 
     def _aggregate(self, tf_ms: int, n: int) -> tuple[np.ndarray, ...]:
@@ -233,8 +241,9 @@ class Market:
         return Bar(int(self._ts[i]), prices[0], max(seen), min(seen), seen[-1], float(self._v[i]) * frac, False)
 
     @_locked
-    def candles(self, tf_ms: int, now_ms: int, *, after: int | None = None, before: int | None = None,
-                limit: int = 100) -> list[Bar]:
+    def candles(
+        self, tf_ms: int, now_ms: int, *, after: int | None = None, before: int | None = None, limit: int = 100
+    ) -> list[Bar]:
         """OKX semantics: newest first; ``after`` = older than, ``before`` = newer than (both exclusive).
 
         The forming candle (confirm "0") is included when it falls inside the window.
@@ -269,8 +278,15 @@ class Market:
         tf_open = now_ms // tf_ms * tf_ms
         if n_full < len(ts) and ts[n_full] == tf_open:  # closed base bars already inside this period
             k = n_full
-            return Bar(tf_open, float(o[k]), max(float(h[k]), fb.high), min(float(l[k]), fb.low), fb.close,
-                       float(v[k]) + fb.volume, False)
+            return Bar(
+                tf_open,
+                float(o[k]),
+                max(float(h[k]), fb.high),
+                min(float(l[k]), fb.low),
+                fb.close,
+                float(v[k]) + fb.volume,
+                False,
+            )
         return Bar(tf_open, fb.open, fb.high, fb.low, fb.close, fb.volume, False)
 
     # ------------------------------------------------------------ derived series
@@ -306,14 +322,14 @@ class Market:
         hi = lo = o
         c = self.price_at(t1)
         hi, lo = max(hi, c), min(lo, c)
-        i0 = int(np.searchsorted(self._ts, t0, side="right"))       # first bar opening after t0
+        i0 = int(np.searchsorted(self._ts, t0, side="right"))  # first bar opening after t0
         i1 = int(np.searchsorted(self._ts, t1 - self.step_ms, side="right"))  # bars closed by t1
         vol = 0.0
         if i1 > i0:
             hi = max(hi, float(self._h[i0:i1].max()))
             lo = min(lo, float(self._l[i0:i1].min()))
             vol += float(self._v[i0:i1].sum())
-        for k in {max(0, i0 - 1), min(i1, len(self._ts) - 1)}:   # the bars cut by the window's ends
+        for k in {max(0, i0 - 1), min(i1, len(self._ts) - 1)}:  # the bars cut by the window's ends
             if not len(self._ts):
                 break
             a, b = max(t0, int(self._ts[k])), min(t1, int(self._ts[k]) + self.step_ms)
@@ -354,8 +370,9 @@ class Market:
 class GeneratedMarket(Market):
     """Seeded random walk: volatility regimes (hourly Markov chain), Student-t returns, drift spells."""
 
-    def __init__(self, *, seed: int, start_ms: int, history_days: int, start_price: float,
-                 step_ms: int = 60_000) -> None:
+    def __init__(
+        self, *, seed: int, start_ms: int, history_days: int, start_price: float, step_ms: int = 60_000
+    ) -> None:
         super().__init__(step_ms=step_ms, seed=seed)
         if DAY_MS % step_ms:
             raise ValueError("the base step must divide a day")
@@ -375,7 +392,7 @@ class GeneratedMarket(Market):
 
     @property
     def horizon_ms(self) -> int | None:
-        return None   # extends lazily, day by day, as far as the clock goes
+        return None  # extends lazily, day by day, as far as the clock goes
 
     @_locked
     def ensure(self, until_ms: int) -> None:
@@ -397,7 +414,7 @@ class GeneratedMarket(Market):
             self._regime = int(rng.choice(3, p=REGIME_P[self._regime]))
             if rng.random() < 0.02:
                 self._drift = float(rng.normal(0, 2e-6))
-            sig[hr:hr + per_hour] = REGIME_SIGMA[self._regime]
+            sig[hr : hr + per_hour] = REGIME_SIGMA[self._regime]
         sig *= scale
         # Weak pull back toward the anchor price keeps multi-year histories in a plausible range.
         pull = -0.03 * math.log(self._price / self._anchor) / n
@@ -409,7 +426,9 @@ class GeneratedMarket(Market):
         wick_dn = np.abs(rng.standard_normal(n)) * sig * 0.6
         h = np.maximum(round_tick(np.maximum(o, c) * np.exp(wick_up)), np.maximum(o, c))
         l = np.minimum(round_tick(np.minimum(o, c) * np.exp(-wick_dn)), np.minimum(o, c))  # noqa: E741
-        v = np.round(4.0 * (step / 60_000) * np.exp(rng.normal(0, 0.5, n)) * (1 + np.abs(r) / np.maximum(sig, 1e-12)), 4)
+        v = np.round(
+            4.0 * (step / 60_000) * np.exp(rng.normal(0, 0.5, n)) * (1 + np.abs(r) / np.maximum(sig, 1e-12)), 4
+        )
         self._price = float(c[-1])
         ts = day_ms + np.arange(n, dtype=np.int64) * step
         return ts, o, h, l, c, v

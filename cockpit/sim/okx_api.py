@@ -11,14 +11,41 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Callable
 
-from cockpit.sim.accounts import (CCY, CT_VAL, INST_FAMILY, INST_ID, INST_ID_CODE, LOT_SZ, MAKER_FEE, MAX_LEVER,
-                                  MIN_SZ, MMR, TAKER_FEE, TICK_SZ, AlgoOrder, Fill, Order, Position)
+from cockpit.sim.accounts import (
+    CCY,
+    CT_VAL,
+    INST_FAMILY,
+    INST_ID,
+    INST_ID_CODE,
+    LOT_SZ,
+    MAKER_FEE,
+    MAX_LEVER,
+    MIN_SZ,
+    MMR,
+    TAKER_FEE,
+    TICK_SZ,
+    AlgoOrder,
+    Fill,
+    Order,
+    Position,
+)
 from cockpit.sim import book as sim_book
 from cockpit.sim.exchange import OrderError, SimExchange
 from cockpit.sim.market import FUNDING_INTERVAL_MS
 
-BARS = {"1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000, "1H": 3_600_000,
-        "2H": 7_200_000, "4H": 14_400_000, "6H": 21_600_000, "12H": 43_200_000, "1D": 86_400_000}
+BARS = {
+    "1m": 60_000,
+    "3m": 180_000,
+    "5m": 300_000,
+    "15m": 900_000,
+    "30m": 1_800_000,
+    "1H": 3_600_000,
+    "2H": 7_200_000,
+    "4H": 14_400_000,
+    "6H": 21_600_000,
+    "12H": 43_200_000,
+    "1D": 86_400_000,
+}
 
 
 class ApiError(Exception):
@@ -62,8 +89,16 @@ def _check_inst(params: dict) -> None:
         raise ApiError("51001", "Instrument ID does not exist")
 
 
-def _window(rows: list, key: Callable[[Any], int], params: dict, limit_max: int, *, before_key="before",
-            after_key="after", default_limit: int = 100) -> list:
+def _window(
+    rows: list,
+    key: Callable[[Any], int],
+    params: dict,
+    limit_max: int,
+    *,
+    before_key="before",
+    after_key="after",
+    default_limit: int = 100,
+) -> list:
     """OKX pagination over rows sorted newest first: after = older than, before = newer than."""
     after, before = _int(params, after_key), _int(params, before_key)
     limit = max(1, min(_int(params, "limit", default_limit) or default_limit, limit_max))
@@ -171,14 +206,39 @@ class OkxApi:
             return []
         if p.get("instId") not in (None, INST_ID):
             return []
-        return [{
-            "instType": "SWAP", "instId": INST_ID, "instIdCode": INST_ID_CODE, "instFamily": INST_FAMILY, "uly": INST_FAMILY, "category": "1",
-            "baseCcy": "", "quoteCcy": "", "settleCcy": CCY, "ctVal": n(CT_VAL), "ctMult": "1", "ctValCcy": "BTC",
-            "ctType": "linear", "optType": "", "stk": "", "listTime": "1573557408000", "expTime": "",
-            "lever": str(MAX_LEVER), "tickSz": n(TICK_SZ), "lotSz": n(LOT_SZ), "minSz": n(MIN_SZ),
-            "maxLmtSz": "100000000", "maxMktSz": "12000", "maxLmtAmt": "20000000", "maxMktAmt": "",
-            "alias": "", "state": "live", "ruleType": "normal", "contTdSwTime": "1573557408000",
-        }]
+        return [
+            {
+                "instType": "SWAP",
+                "instId": INST_ID,
+                "instIdCode": INST_ID_CODE,
+                "instFamily": INST_FAMILY,
+                "uly": INST_FAMILY,
+                "category": "1",
+                "baseCcy": "",
+                "quoteCcy": "",
+                "settleCcy": CCY,
+                "ctVal": n(CT_VAL),
+                "ctMult": "1",
+                "ctValCcy": "BTC",
+                "ctType": "linear",
+                "optType": "",
+                "stk": "",
+                "listTime": "1573557408000",
+                "expTime": "",
+                "lever": str(MAX_LEVER),
+                "tickSz": n(TICK_SZ),
+                "lotSz": n(LOT_SZ),
+                "minSz": n(MIN_SZ),
+                "maxLmtSz": "100000000",
+                "maxMktSz": "12000",
+                "maxLmtAmt": "20000000",
+                "maxMktAmt": "",
+                "alias": "",
+                "state": "live",
+                "ruleType": "normal",
+                "contTdSwTime": "1573557408000",
+            }
+        ]
 
     def _bars(self, p: dict, limit_max: int):
         tf = _bar(p.get("bar"))
@@ -193,8 +253,20 @@ class OkxApi:
         """market/candles (at most 300 a page); market/history-candles caps at 100 like OKX."""
         _check_inst(p)
         _, bars = self._bars(p, limit_max)
-        return [[str(b.ts), n(b.open), n(b.high), n(b.low), n(b.close), n(b.volume / CT_VAL),
-                 n(b.volume), n(b.volume * b.close), "1" if b.confirmed else "0"] for b in bars]
+        return [
+            [
+                str(b.ts),
+                n(b.open),
+                n(b.high),
+                n(b.low),
+                n(b.close),
+                n(b.volume / CT_VAL),
+                n(b.volume),
+                n(b.volume * b.close),
+                "1" if b.confirmed else "0",
+            ]
+            for b in bars
+        ]
 
     def history_candles(self, p: dict) -> list:
         return self.candles(p, 100)
@@ -240,12 +312,24 @@ class OkxApi:
         o, hi, lo, vol = m.rolling(now - 86_400_000, now)
         day0 = now // 86_400_000 * 86_400_000
         day8 = day0 - 8 * 3_600_000 if now - day0 < 16 * 3_600_000 else day0 + 16 * 3_600_000
-        return {"instType": "SWAP", "instId": INST_ID, "last": n(self.ex.last()),
-                "lastSz": n(tape[0]["sz"]) if tape else "0",
-                "askPx": n(b["asks"][0][0]), "askSz": n(b["asks"][0][1]), "bidPx": n(b["bids"][0][0]),
-                "bidSz": n(b["bids"][0][1]), "open24h": n(o), "high24h": n(hi), "low24h": n(lo),
-                "volCcy24h": n(vol), "vol24h": n(vol / CT_VAL), "sodUtc0": n(m.price_at(day0)),
-                "sodUtc8": n(m.price_at(day8)), "ts": str(now)}
+        return {
+            "instType": "SWAP",
+            "instId": INST_ID,
+            "last": n(self.ex.last()),
+            "lastSz": n(tape[0]["sz"]) if tape else "0",
+            "askPx": n(b["asks"][0][0]),
+            "askSz": n(b["asks"][0][1]),
+            "bidPx": n(b["bids"][0][0]),
+            "bidSz": n(b["bids"][0][1]),
+            "open24h": n(o),
+            "high24h": n(hi),
+            "low24h": n(lo),
+            "volCcy24h": n(vol),
+            "vol24h": n(vol / CT_VAL),
+            "sodUtc0": n(m.price_at(day0)),
+            "sodUtc8": n(m.price_at(day8)),
+            "ts": str(now),
+        }
 
     def books(self, p: dict) -> list:
         if not p.get("instId"):
@@ -257,12 +341,24 @@ class OkxApi:
         now = self.now()
         with self.ex.lock:
             b = sim_book.book(self.ex, INST_ID, depth, now_ms=now)
-        return [{"asks": [[n(px), n(sz), "0", "1"] for px, sz in b["asks"]],
-                 "bids": [[n(px), n(sz), "0", "1"] for px, sz in b["bids"]], "ts": str(b["ts"])}]
+        return [
+            {
+                "asks": [[n(px), n(sz), "0", "1"] for px, sz in b["asks"]],
+                "bids": [[n(px), n(sz), "0", "1"] for px, sz in b["bids"]],
+                "ts": str(b["ts"]),
+            }
+        ]
 
     def _trade(self, r: dict) -> dict:
-        return {"instId": INST_ID, "side": r["side"], "sz": n(r["sz"]), "px": n(r["px"]), "source": "0",
-                "tradeId": r["tradeId"], "ts": str(r["ts"])}
+        return {
+            "instId": INST_ID,
+            "side": r["side"],
+            "sz": n(r["sz"]),
+            "px": n(r["px"]),
+            "source": "0",
+            "tradeId": r["tradeId"],
+            "ts": str(r["ts"]),
+        }
 
     def trades(self, p: dict) -> list:
         if not p.get("instId"):
@@ -287,13 +383,15 @@ class OkxApi:
                 return ref
             with self.ex.lock:
                 own = next((f.ts for f in self.ex.fills if f.trade_id == str(ref)), None)
-            return own if own is not None else ref * sim_book.TRADE_STEP_MS   # synthetic id = its second
+            return own if own is not None else ref * sim_book.TRADE_STEP_MS  # synthetic id = its second
+
         if before is not None:
             lo = ts_of(before)
             rows = [r for r in sim_book.recent_trades(self.ex, INST_ID, 100 + limit, now_ms=now) if r["ts"] > lo]
             return [self._trade(r) for r in rows[-limit:]]
-        rows = sim_book.recent_trades(self.ex, INST_ID, limit, now_ms=now,
-                                      before_ms=ts_of(after) if after is not None else None)
+        rows = sim_book.recent_trades(
+            self.ex, INST_ID, limit, now_ms=now, before_ms=ts_of(after) if after is not None else None
+        )
         return [self._trade(r) for r in rows]
 
     def ticker(self, p: dict) -> list:
@@ -318,9 +416,18 @@ class OkxApi:
         _, hi, lo, _ = m.rolling(now - 86_400_000, now)
         fs = [m.index_factor(now - k * 900_000) for k in range(97)]
         o, last = m.index_price(now - 86_400_000), m.index_price(now)
-        return [{"instId": INST_FAMILY, "idxPx": n(last), "open24h": n(o),
-                 "high24h": n(max(round(hi * max(fs), 1), o, last)), "low24h": n(min(round(lo * min(fs), 1), o, last)),
-                 "sodUtc0": n(m.index_price(day0)), "sodUtc8": n(m.index_price(day8)), "ts": str(now)}]
+        return [
+            {
+                "instId": INST_FAMILY,
+                "idxPx": n(last),
+                "open24h": n(o),
+                "high24h": n(max(round(hi * max(fs), 1), o, last)),
+                "low24h": n(min(round(lo * min(fs), 1), o, last)),
+                "sodUtc0": n(m.index_price(day0)),
+                "sodUtc8": n(m.index_price(day8)),
+                "ts": str(now),
+            }
+        ]
 
     def mark_price(self, p: dict) -> list:
         _check_inst(p)
@@ -328,16 +435,32 @@ class OkxApi:
         return [{"instType": "SWAP", "instId": INST_ID, "markPx": n(self.ex.market.mark_price(now)), "ts": str(now)}]
 
     def funding_rate(self, p: dict) -> list:
-        if p.get("instId") != "ANY":   # OKX: instId=ANY answers every perpetual
+        if p.get("instId") != "ANY":  # OKX: instId=ANY answers every perpetual
             _check_inst(p)
         now = self.now()
         nxt = (now // FUNDING_INTERVAL_MS + 1) * FUNDING_INTERVAL_MS
         rate = self.ex.market.funding_rate(nxt, as_of=now)
-        return [{"instType": "SWAP", "instId": INST_ID, "method": "current_period", "formulaType": "withRate",
-                 "fundingRate": n(rate), "nextFundingRate": "", "fundingTime": str(nxt),
-                 "nextFundingTime": str(nxt + FUNDING_INTERVAL_MS), "minFundingRate": "-0.00375",
-                 "maxFundingRate": "0.00375", "settState": "settled", "settFundingRate": "", "premium": "0",
-                 "interestRate": "0.0001", "impactValue": "", "sign": "", "ts": str(now)}]
+        return [
+            {
+                "instType": "SWAP",
+                "instId": INST_ID,
+                "method": "current_period",
+                "formulaType": "withRate",
+                "fundingRate": n(rate),
+                "nextFundingRate": "",
+                "fundingTime": str(nxt),
+                "nextFundingTime": str(nxt + FUNDING_INTERVAL_MS),
+                "minFundingRate": "-0.00375",
+                "maxFundingRate": "0.00375",
+                "settState": "settled",
+                "settFundingRate": "",
+                "premium": "0",
+                "interestRate": "0.0001",
+                "impactValue": "",
+                "sign": "",
+                "ts": str(now),
+            }
+        ]
 
     def funding_history(self, p: dict) -> list:
         _check_inst(p)
@@ -354,8 +477,17 @@ class OkxApi:
         t = hi
         while t >= lo and len(out) < limit:
             r = m.funding_rate(t)
-            out.append({"instType": "SWAP", "instId": INST_ID, "formulaType": "withRate", "fundingRate": n(r),
-                        "realizedRate": n(r), "fundingTime": str(t), "method": "current_period"})
+            out.append(
+                {
+                    "instType": "SWAP",
+                    "instId": INST_ID,
+                    "formulaType": "withRate",
+                    "fundingRate": n(r),
+                    "realizedRate": n(r),
+                    "fundingTime": str(t),
+                    "method": "current_period",
+                }
+            )
             t -= FUNDING_INTERVAL_MS
         return out
 
@@ -364,8 +496,16 @@ class OkxApi:
             raise ApiError("51001", "Instrument ID does not exist")
         now = self.now()
         oi = self.ex.market.open_interest(now)
-        return [{"instType": "SWAP", "instId": INST_ID, "oi": n(oi), "oiCcy": n(oi * CT_VAL),
-                 "oiUsd": n(oi * CT_VAL * self.ex.last()), "ts": str(now // 300_000 * 300_000)}]
+        return [
+            {
+                "instType": "SWAP",
+                "instId": INST_ID,
+                "oi": n(oi),
+                "oiCcy": n(oi * CT_VAL),
+                "oiUsd": n(oi * CT_VAL * self.ex.last()),
+                "ts": str(now // 300_000 * 300_000),
+            }
+        ]
 
     def _stat_series(self, p: dict, value: Callable[[int], list]) -> list:
         _check_inst(p)
@@ -395,6 +535,7 @@ class OkxApi:
         def row(t: int) -> list:
             oi = m.open_interest(t)
             return [n(oi), n(oi * CT_VAL), n(oi * CT_VAL * m.price_at(t))]
+
         return self._stat_series(p, row)
 
     # ------------------------------------------------------------ account
@@ -411,14 +552,38 @@ class OkxApi:
             avail = ex.available(last)
             imr = iso + ex.cross_imr(last)
             mmr = sum(pos.notional(last) * MMR for pos in ex.positions.values() if pos.pos)
-            detail = {"ccy": CCY, "eq": n(eq), "cashBal": n(ex.cash), "availBal": n(avail), "availEq": n(avail),
-                      "frozenBal": n(eq - avail - upl), "ordFrozen": n(frozen), "isoEq": n(iso), "upl": n(upl),
-                      "disEq": n(eq), "eqUsd": n(eq), "isoUpl": n(upl), "imr": n(imr), "mmr": n(mmr),
-                      "uTime": str(now)}
-            return [{"adjEq": n(eq), "totalEq": n(eq), "isoEq": n(iso), "imr": n(imr), "mmr": n(mmr),
-                     "ordFroz": n(frozen), "upl": n(upl), "notionalUsd": n(sum(
-                         pos.notional(last) for pos in ex.positions.values() if pos.pos)),
-                     "mgnRatio": n(eq / mmr) if mmr else "", "uTime": str(now), "details": [detail]}]
+            detail = {
+                "ccy": CCY,
+                "eq": n(eq),
+                "cashBal": n(ex.cash),
+                "availBal": n(avail),
+                "availEq": n(avail),
+                "frozenBal": n(eq - avail - upl),
+                "ordFrozen": n(frozen),
+                "isoEq": n(iso),
+                "upl": n(upl),
+                "disEq": n(eq),
+                "eqUsd": n(eq),
+                "isoUpl": n(upl),
+                "imr": n(imr),
+                "mmr": n(mmr),
+                "uTime": str(now),
+            }
+            return [
+                {
+                    "adjEq": n(eq),
+                    "totalEq": n(eq),
+                    "isoEq": n(iso),
+                    "imr": n(imr),
+                    "mmr": n(mmr),
+                    "ordFroz": n(frozen),
+                    "upl": n(upl),
+                    "notionalUsd": n(sum(pos.notional(last) for pos in ex.positions.values() if pos.pos)),
+                    "mgnRatio": n(eq / mmr) if mmr else "",
+                    "uTime": str(now),
+                    "details": [detail],
+                }
+            ]
 
     def _position(self, pos: Position, now: int) -> dict:
         ex = self.ex
@@ -427,15 +592,34 @@ class OkxApi:
         upl = pos.upl(mark)
         margin = pos.margin if pos.mgn_mode == "isolated" else 0.0
         imr = pos.imr(mark)
-        return {"instType": "SWAP", "instId": INST_ID, "mgnMode": pos.mgn_mode, "posId": pos.pos_id,
-                "posSide": pos.pos_side, "pos": n(pos.pos if pos.pos_side == "net" else abs(pos.pos)), "posCcy": "", "availPos": n(abs(pos.pos)), "avgPx": n(pos.avg_px),
-                "markPx": n(mark), "last": n(last), "upl": n(upl),
-                "uplRatio": n(upl / (margin or imr)) if (margin or imr) else "0", "lever": n(pos.lever),
-                "liqPx": n(pos.liq_px(ex.cash)), "imr": n(imr if pos.mgn_mode == "cross" else 0.0),
-                "margin": n(margin) if pos.mgn_mode == "isolated" else "", "mmr": n(pos.notional(mark) * MMR),
-                "notionalUsd": n(pos.notional(mark)), "ccy": CCY, "adl": "1", "realizedPnl": n(pos.realized_pnl),
-                "fee": n(pos.fee), "fundingFee": n(pos.funding_fee), "cTime": str(pos.c_time),
-                "uTime": str(pos.u_time)}
+        return {
+            "instType": "SWAP",
+            "instId": INST_ID,
+            "mgnMode": pos.mgn_mode,
+            "posId": pos.pos_id,
+            "posSide": pos.pos_side,
+            "pos": n(pos.pos if pos.pos_side == "net" else abs(pos.pos)),
+            "posCcy": "",
+            "availPos": n(abs(pos.pos)),
+            "avgPx": n(pos.avg_px),
+            "markPx": n(mark),
+            "last": n(last),
+            "upl": n(upl),
+            "uplRatio": n(upl / (margin or imr)) if (margin or imr) else "0",
+            "lever": n(pos.lever),
+            "liqPx": n(pos.liq_px(ex.cash)),
+            "imr": n(imr if pos.mgn_mode == "cross" else 0.0),
+            "margin": n(margin) if pos.mgn_mode == "isolated" else "",
+            "mmr": n(pos.notional(mark) * MMR),
+            "notionalUsd": n(pos.notional(mark)),
+            "ccy": CCY,
+            "adl": "1",
+            "realizedPnl": n(pos.realized_pnl),
+            "fee": n(pos.fee),
+            "fundingFee": n(pos.funding_fee),
+            "cTime": str(pos.c_time),
+            "uTime": str(pos.u_time),
+        }
 
     def positions(self, p: Any) -> list:
         inst = (p or {}).get("instId")
@@ -446,25 +630,67 @@ class OkxApi:
             return [self._position(pos, now) for pos in self.ex.positions.values() if pos.pos]
 
     def config(self, p: Any) -> list:
-        return [{"uid": "44705892343619584", "mainUid": "44705892343619584", "acctLv": "2", "posMode": self.ex.pos_mode,
-                 "autoLoan": False, "greeksType": "PA", "level": "Lv1", "levelTmp": "", "ctIsoMode": "automatic",
-                 "mgnIsoMode": "automatic", "label": "cockpit-sim", "perm": "read_only,trade", "roleType": "0",
-                 "ip": "", "kycLv": "1", "settleCcy": CCY, "settleCcyList": [CCY]}]
+        return [
+            {
+                "uid": "44705892343619584",
+                "mainUid": "44705892343619584",
+                "acctLv": "2",
+                "posMode": self.ex.pos_mode,
+                "autoLoan": False,
+                "greeksType": "PA",
+                "level": "Lv1",
+                "levelTmp": "",
+                "ctIsoMode": "automatic",
+                "mgnIsoMode": "automatic",
+                "label": "cockpit-sim",
+                "perm": "read_only,trade",
+                "roleType": "0",
+                "ip": "",
+                "kycLv": "1",
+                "settleCcy": CCY,
+                "settleCcyList": [CCY],
+            }
+        ]
 
     def leverage_info(self, p: Any) -> list:
         mode = p.get("mgnMode", "cross")
         sides = ("long", "short") if self.ex.pos_mode == "long_short_mode" and mode == "isolated" else ("net",)
-        return [{"instId": INST_ID, "mgnMode": mode, "posSide": s, "lever": n(self.ex.lever.get(mode, 1))}
-                for s in sides]
+        return [
+            {"instId": INST_ID, "mgnMode": mode, "posSide": s, "lever": n(self.ex.lever.get(mode, 1))} for s in sides
+        ]
 
     def trade_fee(self, p: Any) -> list:
-        return [{"category": "1", "instType": "SWAP", "level": "Lv1", "maker": n(-MAKER_FEE), "taker": n(-TAKER_FEE),
-                 "makerU": n(-MAKER_FEE), "takerU": n(-TAKER_FEE), "ts": str(self.clock.now_ms())}]
+        return [
+            {
+                "category": "1",
+                "instType": "SWAP",
+                "level": "Lv1",
+                "maker": n(-MAKER_FEE),
+                "taker": n(-TAKER_FEE),
+                "makerU": n(-MAKER_FEE),
+                "takerU": n(-TAKER_FEE),
+                "ts": str(self.clock.now_ms()),
+            }
+        ]
 
     def currencies(self, p: Any) -> list:
-        return [{"ccy": c, "name": c, "chain": f"{c}-{c}", "canDep": False, "canWd": False, "canInternal": False,
-                 "minWd": "0", "maxWd": "0", "minFee": "0", "maxFee": "0", "wdTickSz": "8", "mainNet": True}
-                for c in ("BTC", CCY)]
+        return [
+            {
+                "ccy": c,
+                "name": c,
+                "chain": f"{c}-{c}",
+                "canDep": False,
+                "canWd": False,
+                "canInternal": False,
+                "minWd": "0",
+                "maxWd": "0",
+                "minFee": "0",
+                "maxFee": "0",
+                "wdTickSz": "8",
+                "mainNet": True,
+            }
+            for c in ("BTC", CCY)
+        ]
 
     def set_leverage(self, p: Any) -> list:
         _check_inst(p)
@@ -492,7 +718,7 @@ class OkxApi:
         cl, tag = str(req.get("clOrdId") or ""), str(req.get("tag") or "")
         now = self.clock.now_ms()
         for k in ("instId", "tdMode", "side", "ordType", "sz"):
-            if req.get(k) in (None, ""):   # a missing required parameter fails the whole request, as on OKX
+            if req.get(k) in (None, ""):  # a missing required parameter fails the whole request, as on OKX
                 raise ApiError("50014", f"Parameter {k} can not be empty")
         try:
             if req.get("instId") != INST_ID:
@@ -503,8 +729,14 @@ class OkxApi:
             o = self.ex.place(req, now)
         except OrderError as e:
             return {"ordId": "", "clOrdId": cl, "tag": tag, "ts": str(now), "sCode": e.code, "sMsg": e.msg}
-        return {"ordId": o.ord_id, "clOrdId": o.cl_ord_id, "tag": o.tag, "ts": str(now), "sCode": "0",
-                "sMsg": "Order placed"}
+        return {
+            "ordId": o.ord_id,
+            "clOrdId": o.cl_ord_id,
+            "tag": o.tag,
+            "ts": str(now),
+            "sCode": "0",
+            "sMsg": "Order placed",
+        }
 
     @staticmethod
     def _batch_result(results: list[dict]) -> list:
@@ -545,30 +777,74 @@ class OkxApi:
         attached = []
         for aid in o.attached_algo_ids:
             a = ex.algos[aid]
-            attached.append({"attachAlgoId": a.algo_id, "attachAlgoClOrdId": a.algo_cl_ord_id,
-                             "slTriggerPx": n(a.sl_trigger_px), "slOrdPx": n(a.sl_ord_px),
-                             "slTriggerPxType": a.sl_px_type if a.sl_trigger_px is not None else "",
-                             "tpTriggerPx": n(a.tp_trigger_px), "tpOrdPx": n(a.tp_ord_px),
-                             "tpTriggerPxType": a.tp_px_type if a.tp_trigger_px is not None else "",
-                             "sz": n(a.sz), "state": a.state})
+            attached.append(
+                {
+                    "attachAlgoId": a.algo_id,
+                    "attachAlgoClOrdId": a.algo_cl_ord_id,
+                    "slTriggerPx": n(a.sl_trigger_px),
+                    "slOrdPx": n(a.sl_ord_px),
+                    "slTriggerPxType": a.sl_px_type if a.sl_trigger_px is not None else "",
+                    "tpTriggerPx": n(a.tp_trigger_px),
+                    "tpOrdPx": n(a.tp_ord_px),
+                    "tpTriggerPxType": a.tp_px_type if a.tp_trigger_px is not None else "",
+                    "sz": n(a.sz),
+                    "state": a.state,
+                }
+            )
         if not attached:
             attached = [dict(a) for a in o.attach]
         first = attached[0] if attached else {}
-        return {"instType": "SWAP", "instId": INST_ID, "ccy": "", "ordId": o.ord_id, "clOrdId": o.cl_ord_id,
-                "tag": o.tag, "px": n(o.px), "pxUsd": "", "pxVol": "", "pxType": "", "sz": n(o.sz), "pnl": n(o.pnl),
-                "ordType": o.ord_type, "side": o.side, "posSide": o.pos_side, "tdMode": o.td_mode,
-                "accFillSz": n(o.acc_fill_sz), "fillPx": n(o.fill_px) if o.fill_sz else "",
-                "tradeId": o.trade_id, "fillSz": n(o.fill_sz) if o.fill_sz else "0",
-                "fillTime": str(o.fill_time) if o.fill_time else "", "avgPx": n(o.avg_px) if o.acc_fill_sz else "",
-                "state": o.state, "lever": n(o.lever), "tpTriggerPx": str(first.get("tpTriggerPx", "") or ""),
-                "tpTriggerPxType": (first.get("tpTriggerPxType") or "last") if first.get("tpTriggerPx") else "", "tpOrdPx": str(first.get("tpOrdPx", "") or ""),
-                "slTriggerPx": str(first.get("slTriggerPx", "") or ""),
-                "slTriggerPxType": (first.get("slTriggerPxType") or "last") if first.get("slTriggerPx") else "", "slOrdPx": str(first.get("slOrdPx", "") or ""),
-                "attachAlgoOrds": attached, "feeCcy": CCY, "fee": n(o.fee), "rebateCcy": CCY, "rebate": "0",
-                "source": "", "category": o.category, "reduceOnly": "true" if o.reduce_only else "false",
-                "cancelSource": o.cancel_source, "cancelSourceReason": "", "isTpLimit": "false",
-                "algoId": o.source_algo_id, "algoClOrdId": "", "quickMgnType": "", "stpMode": "cancel_maker",
-                "tgtCcy": "", "execType": o.exec_type, "uTime": str(o.u_time), "cTime": str(o.c_time)}
+        return {
+            "instType": "SWAP",
+            "instId": INST_ID,
+            "ccy": "",
+            "ordId": o.ord_id,
+            "clOrdId": o.cl_ord_id,
+            "tag": o.tag,
+            "px": n(o.px),
+            "pxUsd": "",
+            "pxVol": "",
+            "pxType": "",
+            "sz": n(o.sz),
+            "pnl": n(o.pnl),
+            "ordType": o.ord_type,
+            "side": o.side,
+            "posSide": o.pos_side,
+            "tdMode": o.td_mode,
+            "accFillSz": n(o.acc_fill_sz),
+            "fillPx": n(o.fill_px) if o.fill_sz else "",
+            "tradeId": o.trade_id,
+            "fillSz": n(o.fill_sz) if o.fill_sz else "0",
+            "fillTime": str(o.fill_time) if o.fill_time else "",
+            "avgPx": n(o.avg_px) if o.acc_fill_sz else "",
+            "state": o.state,
+            "lever": n(o.lever),
+            "tpTriggerPx": str(first.get("tpTriggerPx", "") or ""),
+            "tpTriggerPxType": (first.get("tpTriggerPxType") or "last") if first.get("tpTriggerPx") else "",
+            "tpOrdPx": str(first.get("tpOrdPx", "") or ""),
+            "slTriggerPx": str(first.get("slTriggerPx", "") or ""),
+            "slTriggerPxType": (first.get("slTriggerPxType") or "last") if first.get("slTriggerPx") else "",
+            "slOrdPx": str(first.get("slOrdPx", "") or ""),
+            "attachAlgoOrds": attached,
+            "feeCcy": CCY,
+            "fee": n(o.fee),
+            "rebateCcy": CCY,
+            "rebate": "0",
+            "source": "",
+            "category": o.category,
+            "reduceOnly": "true" if o.reduce_only else "false",
+            "cancelSource": o.cancel_source,
+            "cancelSourceReason": "",
+            "isTpLimit": "false",
+            "algoId": o.source_algo_id,
+            "algoClOrdId": "",
+            "quickMgnType": "",
+            "stpMode": "cancel_maker",
+            "tgtCcy": "",
+            "execType": o.exec_type,
+            "uTime": str(o.u_time),
+            "cTime": str(o.c_time),
+        }
 
     def get_order(self, p: Any) -> list:
         _check_inst(p)
@@ -599,11 +875,32 @@ class OkxApi:
         return self._orders(p, lambda o: not o.is_open and (not state or o.state == state))
 
     def _fill(self, f: Fill) -> dict:
-        return {"instType": "SWAP", "instId": INST_ID, "tradeId": f.trade_id, "ordId": f.ord_id, "clOrdId": f.cl_ord_id,
-                "billId": f.bill_id, "subType": "1" if f.side == "buy" else "2", "tag": f.tag, "fillPx": n(f.fill_px),
-                "fillSz": n(f.fill_sz), "fillIdxPx": "", "fillPnl": n(f.fill_pnl), "fillPxVol": "", "fillPxUsd": "",
-                "fillMarkVol": "", "fillFwdPx": "", "fillMarkPx": "", "side": f.side, "posSide": "net",
-                "execType": f.exec_type, "feeCcy": CCY, "fee": n(f.fee), "ts": str(f.ts), "fillTime": str(f.ts)}
+        return {
+            "instType": "SWAP",
+            "instId": INST_ID,
+            "tradeId": f.trade_id,
+            "ordId": f.ord_id,
+            "clOrdId": f.cl_ord_id,
+            "billId": f.bill_id,
+            "subType": "1" if f.side == "buy" else "2",
+            "tag": f.tag,
+            "fillPx": n(f.fill_px),
+            "fillSz": n(f.fill_sz),
+            "fillIdxPx": "",
+            "fillPnl": n(f.fill_pnl),
+            "fillPxVol": "",
+            "fillPxUsd": "",
+            "fillMarkVol": "",
+            "fillFwdPx": "",
+            "fillMarkPx": "",
+            "side": f.side,
+            "posSide": "net",
+            "execType": f.exec_type,
+            "feeCcy": CCY,
+            "fee": n(f.fee),
+            "ts": str(f.ts),
+            "fillTime": str(f.ts),
+        }
 
     def fills(self, p: Any) -> list:
         self.now()
@@ -619,17 +916,38 @@ class OkxApi:
     # ------------------------------------------------------------ algo orders
 
     def _algo(self, a: AlgoOrder) -> dict:
-        return {"instType": "SWAP", "instId": INST_ID, "algoId": a.algo_id, "algoClOrdId": a.algo_cl_ord_id,
-                "clOrdId": a.algo_cl_ord_id, "ordType": a.ord_type, "side": a.side, "posSide": a.pos_side,
-                "tdMode": a.td_mode, "sz": n(a.sz), "state": a.state, "lever": n(self.ex.lever[a.td_mode]),
-                "slTriggerPx": n(a.sl_trigger_px), "slOrdPx": n(a.sl_ord_px), "slTriggerPxType": a.sl_px_type,
-                "tpTriggerPx": n(a.tp_trigger_px), "tpOrdPx": n(a.tp_ord_px), "tpTriggerPxType": a.tp_px_type,
-                "reduceOnly": "true" if a.reduce_only else "false", "closeFraction": a.close_fraction,
-                "triggerTime": str(a.trigger_time) if a.trigger_time else "", "actualSide": a.actual_side,
-                "ordId": a.ord_id, "ordIdList": [a.ord_id] if a.ord_id else [],
-                "ordPx": n(a.order_px) if a.ord_type == "trigger" else "", "triggerPx": n(a.trigger_px),
-                "triggerPxType": a.trigger_px_type if a.ord_type == "trigger" else "",
-                "attachedOrdId": a.parent_ord_id, "cTime": str(a.c_time), "uTime": str(a.u_time)}
+        return {
+            "instType": "SWAP",
+            "instId": INST_ID,
+            "algoId": a.algo_id,
+            "algoClOrdId": a.algo_cl_ord_id,
+            "clOrdId": a.algo_cl_ord_id,
+            "ordType": a.ord_type,
+            "side": a.side,
+            "posSide": a.pos_side,
+            "tdMode": a.td_mode,
+            "sz": n(a.sz),
+            "state": a.state,
+            "lever": n(self.ex.lever[a.td_mode]),
+            "slTriggerPx": n(a.sl_trigger_px),
+            "slOrdPx": n(a.sl_ord_px),
+            "slTriggerPxType": a.sl_px_type,
+            "tpTriggerPx": n(a.tp_trigger_px),
+            "tpOrdPx": n(a.tp_ord_px),
+            "tpTriggerPxType": a.tp_px_type,
+            "reduceOnly": "true" if a.reduce_only else "false",
+            "closeFraction": a.close_fraction,
+            "triggerTime": str(a.trigger_time) if a.trigger_time else "",
+            "actualSide": a.actual_side,
+            "ordId": a.ord_id,
+            "ordIdList": [a.ord_id] if a.ord_id else [],
+            "ordPx": n(a.order_px) if a.ord_type == "trigger" else "",
+            "triggerPx": n(a.trigger_px),
+            "triggerPxType": a.trigger_px_type if a.ord_type == "trigger" else "",
+            "attachedOrdId": a.parent_ord_id,
+            "cTime": str(a.c_time),
+            "uTime": str(a.u_time),
+        }
 
     def place_algo(self, body: Any) -> list:
         if not isinstance(body, dict):
@@ -643,8 +961,11 @@ class OkxApi:
                 raise OrderError(code, "Order rejected (injected fault)")
             a = self.ex.place_algo(body, self.clock.now_ms())
         except OrderError as e:
-            raise ApiError("1", "Operation failed.", data=[{"algoId": "", "clOrdId": cl, "algoClOrdId": cl,
-                                                             "sCode": e.code, "sMsg": e.msg, "tag": ""}]) from None
+            raise ApiError(
+                "1",
+                "Operation failed.",
+                data=[{"algoId": "", "clOrdId": cl, "algoClOrdId": cl, "sCode": e.code, "sMsg": e.msg, "tag": ""}],
+            ) from None
         return [{"algoId": a.algo_id, "clOrdId": cl, "algoClOrdId": cl, "sCode": "0", "sMsg": "", "tag": ""}]
 
     def cancel_algos(self, body: Any) -> list:
@@ -672,8 +993,11 @@ class OkxApi:
     def _algos(self, p: Any, pred: Callable[[AlgoOrder], bool]) -> list:
         types = set((p.get("ordType") or "").split(",")) - {""}
         with self.ex.lock:
-            rows = sorted((a for a in self.ex.algos.values() if pred(a) and (not types or a.ord_type in types)),
-                          key=lambda a: int(a.algo_id), reverse=True)
+            rows = sorted(
+                (a for a in self.ex.algos.values() if pred(a) and (not types or a.ord_type in types)),
+                key=lambda a: int(a.algo_id),
+                reverse=True,
+            )
             return [self._algo(a) for a in _window(rows, lambda a: int(a.algo_id), p, 100)]
 
     def algos_pending(self, p: Any) -> list:
@@ -683,20 +1007,34 @@ class OkxApi:
     def algos_history(self, p: Any) -> list:
         self.now()
         state = p.get("state")
-        if state == "filled":   # ccxt's fetch_closed_orders sends this for algo types too
+        if state == "filled":  # ccxt's fetch_closed_orders sends this for algo types too
             state = "effective"
         return self._algos(p, lambda a: a.state != "live" and (not state or a.state == state))
 
     # ------------------------------------------------------------ public: status, tiers, limits, reference data
 
     def system_status(self, p: dict) -> list:
-        return []   # no maintenance scheduled or running
+        return []  # no maintenance scheduled or running
 
     def _tiers(self) -> list:
         """One tier: the simulator's single maintenance-margin rate and maximum leverage apply at any size."""
-        return [{"uly": INST_FAMILY, "instFamily": INST_FAMILY, "instId": "", "tier": "1", "minSz": "0",
-                 "maxSz": "100000000", "mmr": n(MMR), "imr": n(1 / MAX_LEVER), "maxLever": str(MAX_LEVER),
-                 "optMgnFactor": "0", "quoteMaxLoan": "", "baseMaxLoan": "", "ccy": ""}]
+        return [
+            {
+                "uly": INST_FAMILY,
+                "instFamily": INST_FAMILY,
+                "instId": "",
+                "tier": "1",
+                "minSz": "0",
+                "maxSz": "100000000",
+                "mmr": n(MMR),
+                "imr": n(1 / MAX_LEVER),
+                "maxLever": str(MAX_LEVER),
+                "optMgnFactor": "0",
+                "quoteMaxLoan": "",
+                "baseMaxLoan": "",
+                "ccy": "",
+            }
+        ]
 
     def position_tiers(self, p: dict) -> list:
         if p.get("instType") in (None, ""):
@@ -716,17 +1054,42 @@ class OkxApi:
         _check_inst(p)
         now = self.now()
         mark = self.ex.market.mark_price(now)
-        return [{"instType": "SWAP", "instId": INST_ID, "buyLmt": n(round(mark * 1.02, 1)),
-                 "sellLmt": n(round(mark * 0.98, 1)), "ts": str(now), "enabled": False}]
+        return [
+            {
+                "instType": "SWAP",
+                "instId": INST_ID,
+                "buyLmt": n(round(mark * 1.02, 1)),
+                "sellLmt": n(round(mark * 0.98, 1)),
+                "ts": str(now),
+                "enabled": False,
+            }
+        ]
 
     def underlying(self, p: dict) -> list:
         return [[INST_FAMILY]] if p.get("instType") == "SWAP" else [[]]
 
     def insurance_fund(self, p: dict) -> list:
         now = self.now()
-        return [{"total": "100000000", "instFamily": INST_FAMILY, "instType": "SWAP",
-                 "details": [{"amt": "0", "balance": "100000000", "ccy": CCY, "ts": str(now // 3_600_000 * 3_600_000),
-                              "type": "regular_update", "maxBal": "", "maxBalTs": "", "decRate": "", "adlType": ""}]}]
+        return [
+            {
+                "total": "100000000",
+                "instFamily": INST_FAMILY,
+                "instType": "SWAP",
+                "details": [
+                    {
+                        "amt": "0",
+                        "balance": "100000000",
+                        "ccy": CCY,
+                        "ts": str(now // 3_600_000 * 3_600_000),
+                        "type": "regular_update",
+                        "maxBal": "",
+                        "maxBalTs": "",
+                        "decRate": "",
+                        "adlType": "",
+                    }
+                ],
+            }
+        ]
 
     def convert_contract_coin(self, p: dict) -> list:
         _check_inst(p)
@@ -736,12 +1099,13 @@ class OkxApi:
         except (TypeError, ValueError):
             raise ApiError("51000", "Parameter sz error") from None
         unit = p.get("unit") or "coin"
-        conv = p.get("type") or "1"    # 1: coin -> contracts, 2: contracts -> coin
+        conv = p.get("type") or "1"  # 1: coin -> contracts, 2: contracts -> coin
         px = _int(p, "px") and float(p["px"]) or self.ex.last()
         base = sz / px if unit == "usds" else sz
         out = base / CT_VAL if conv == "1" else sz * CT_VAL * (px if unit == "usds" else 1)
-        return [{"instId": INST_ID, "px": n(px), "sz": n(round(out, 2) if conv == "1" else out), "type": conv,
-                 "unit": unit}]
+        return [
+            {"instId": INST_ID, "px": n(px), "sz": n(round(out, 2) if conv == "1" else out), "type": conv, "unit": unit}
+        ]
 
     def platform_volume(self, p: dict) -> list:
         now = self.now()
@@ -757,9 +1121,16 @@ class OkxApi:
             raise ApiError("51001", "Instrument ID does not exist")
         now = self.now()
         last = self.ex.market.index_price(now)
-        return [{"index": INST_FAMILY, "last": n(last), "ts": str(now),
-                 "components": [{"exch": "Simulator", "symbol": "BTC/USDT", "symPx": n(last), "wgt": "1",
-                                 "cnvPx": n(last)}]}]
+        return [
+            {
+                "index": INST_FAMILY,
+                "last": n(last),
+                "ts": str(now),
+                "components": [
+                    {"exch": "Simulator", "symbol": "BTC/USDT", "symPx": n(last), "wgt": "1", "cnvPx": n(last)}
+                ],
+            }
+        ]
 
     def support_coin(self, p: dict) -> list:
         return [{"contract": ["BTC"], "option": [], "spot": []}]
@@ -773,6 +1144,7 @@ class OkxApi:
             up = m.price_at(t + _bar(p.get("period") or "5m")) >= o
             share = 0.55 if up else 0.45
             return [n(round(vol * share, 4)), n(round(vol * (1 - share), 4))]
+
         return self._stat_series({k: v for k, v in p.items() if k != "instId"}, row)
 
     def oi_volume(self, p: dict) -> list:
@@ -782,6 +1154,7 @@ class OkxApi:
         def row(t: int) -> list:
             oi = m.open_interest(t)
             return [n(oi * CT_VAL * m.price_at(t)), n(m.rolling(t, t + period)[3] * m.price_at(t))]
+
         return self._stat_series({k: v for k, v in p.items() if k != "instId"}, row)
 
     # ------------------------------------------------------------ private: bills, history, limits, margin
@@ -798,20 +1171,57 @@ class OkxApi:
         mode = p.get("mgnMode") or ""
         begin, end = _int(p, "begin"), _int(p, "end")
         with self.ex.lock:
-            rows = [b for b in reversed(self.ex.bills) if b.ts >= now - window_ms
-                    and (not want_type or self.BILL_TYPES.get(b.type) == want_type)
-                    and (not want_sub or b.sub_type == want_sub) and (not mode or b.mgn_mode == mode)
-                    and (begin is None or b.ts >= begin) and (end is None or b.ts <= end)]
+            rows = [
+                b
+                for b in reversed(self.ex.bills)
+                if b.ts >= now - window_ms
+                and (not want_type or self.BILL_TYPES.get(b.type) == want_type)
+                and (not want_sub or b.sub_type == want_sub)
+                and (not mode or b.mgn_mode == mode)
+                and (begin is None or b.ts >= begin)
+                and (end is None or b.ts <= end)
+            ]
             rows = _window(rows, lambda b: int(b.bill_id), p, 100)
-            return [{"billId": b.bill_id, "ccy": CCY, "bal": n(b.bal), "balChg": n(b.bal_chg),
-                     "type": self.BILL_TYPES.get(b.type, "2"), "subType": b.sub_type, "ts": str(b.ts),
-                     "fillTime": str(b.ts), "instType": "SWAP", "instId": INST_ID, "mgnMode": b.mgn_mode,
-                     "pnl": n(b.pnl), "fee": n(b.fee), "sz": n(b.sz), "px": n(b.px), "ordId": b.ord_id,
-                     "tradeId": b.trade_id, "execType": b.exec_type, "posBal": "", "posBalChg": n(b.pos_bal_chg),
-                     "notes": b.note, "interest": "0", "from": "", "to": "", "clOrdId": "", "tag": "",
-                     "fillPx": n(b.px) if b.trade_id else "", "fillIdxPx": "", "fillMarkPx": "", "fillFwdPx": "",
-                     "fillPxVol": "", "fillPxUsd": "", "fillMarkVol": "", "earnAmt": "", "earnApr": ""}
-                    for b in rows]
+            return [
+                {
+                    "billId": b.bill_id,
+                    "ccy": CCY,
+                    "bal": n(b.bal),
+                    "balChg": n(b.bal_chg),
+                    "type": self.BILL_TYPES.get(b.type, "2"),
+                    "subType": b.sub_type,
+                    "ts": str(b.ts),
+                    "fillTime": str(b.ts),
+                    "instType": "SWAP",
+                    "instId": INST_ID,
+                    "mgnMode": b.mgn_mode,
+                    "pnl": n(b.pnl),
+                    "fee": n(b.fee),
+                    "sz": n(b.sz),
+                    "px": n(b.px),
+                    "ordId": b.ord_id,
+                    "tradeId": b.trade_id,
+                    "execType": b.exec_type,
+                    "posBal": "",
+                    "posBalChg": n(b.pos_bal_chg),
+                    "notes": b.note,
+                    "interest": "0",
+                    "from": "",
+                    "to": "",
+                    "clOrdId": "",
+                    "tag": "",
+                    "fillPx": n(b.px) if b.trade_id else "",
+                    "fillIdxPx": "",
+                    "fillMarkPx": "",
+                    "fillFwdPx": "",
+                    "fillPxVol": "",
+                    "fillPxUsd": "",
+                    "fillMarkVol": "",
+                    "earnAmt": "",
+                    "earnApr": "",
+                }
+                for b in rows
+            ]
 
     def bills(self, p: Any) -> list:
         """The last 7 days of the ledger (OKX's account/bills); newest first, paged by billId."""
@@ -827,18 +1237,46 @@ class OkxApi:
             return []
         mode, typ, pos_id = p.get("mgnMode") or "", p.get("type") or "", p.get("posId") or ""
         with self.ex.lock:
-            rows = [r for r in reversed(self.ex.pos_history) if (not mode or r["mgnMode"] == mode)
-                    and (not typ or r["type"] == typ) and (not pos_id or r["posId"] == pos_id)]
+            rows = [
+                r
+                for r in reversed(self.ex.pos_history)
+                if (not mode or r["mgnMode"] == mode)
+                and (not typ or r["type"] == typ)
+                and (not pos_id or r["posId"] == pos_id)
+            ]
         rows = _window(rows, lambda r: r["uTime"], p, 100)
-        return [{"instType": "SWAP", "instId": INST_ID, "mgnMode": r["mgnMode"], "type": r["type"],
-                 "cTime": str(r["cTime"]), "uTime": str(r["uTime"]), "openAvgPx": n(r["openAvgPx"]),
-                 "nonSettleAvgPx": "", "closeAvgPx": n(r["closeAvgPx"]), "posId": r["posId"],
-                 "openMaxPos": n(r["openMaxPos"]), "closeTotalPos": n(r["closeTotalPos"]),
-                 "realizedPnl": n(r["realizedPnl"]), "settledPnl": "", "pnlRatio": n(
-                     r["realizedPnl"] / (r["openMaxPos"] * CT_VAL * r["openAvgPx"] / r["lever"]))
-                 if r["openMaxPos"] and r["openAvgPx"] else "0", "fee": n(r["fee"]), "fundingFee": n(r["fundingFee"]),
-                 "liqPenalty": n(r["liqPenalty"]), "pnl": n(r["pnl"]), "posSide": r["posSide"], "lever": n(r["lever"]),
-                 "direction": r["direction"], "triggerPx": "", "uly": INST_FAMILY, "ccy": CCY} for r in rows]
+        return [
+            {
+                "instType": "SWAP",
+                "instId": INST_ID,
+                "mgnMode": r["mgnMode"],
+                "type": r["type"],
+                "cTime": str(r["cTime"]),
+                "uTime": str(r["uTime"]),
+                "openAvgPx": n(r["openAvgPx"]),
+                "nonSettleAvgPx": "",
+                "closeAvgPx": n(r["closeAvgPx"]),
+                "posId": r["posId"],
+                "openMaxPos": n(r["openMaxPos"]),
+                "closeTotalPos": n(r["closeTotalPos"]),
+                "realizedPnl": n(r["realizedPnl"]),
+                "settledPnl": "",
+                "pnlRatio": n(r["realizedPnl"] / (r["openMaxPos"] * CT_VAL * r["openAvgPx"] / r["lever"]))
+                if r["openMaxPos"] and r["openAvgPx"]
+                else "0",
+                "fee": n(r["fee"]),
+                "fundingFee": n(r["fundingFee"]),
+                "liqPenalty": n(r["liqPenalty"]),
+                "pnl": n(r["pnl"]),
+                "posSide": r["posSide"],
+                "lever": n(r["lever"]),
+                "direction": r["direction"],
+                "triggerPx": "",
+                "uly": INST_FAMILY,
+                "ccy": CCY,
+            }
+            for r in rows
+        ]
 
     def account_position_tiers(self, p: Any) -> list:
         if p.get("instType") in (None, ""):
@@ -897,12 +1335,31 @@ class OkxApi:
         with ex.lock:
             last = ex.last()
             eq = ex.equity(last)
-            return [{"adjEq": n(eq), "ts": str(now), "balData": [{"ccy": CCY, "eq": n(eq), "disEq": n(eq)}],
-                     "posData": [{"instType": "SWAP", "instId": INST_ID, "mgnMode": pos.mgn_mode, "posId": pos.pos_id,
-                                  "pos": n(pos.pos), "baseBal": "", "quoteBal": "", "posSide": pos.pos_side,
-                                  "posCcy": "", "ccy": CCY, "notionalCcy": n(abs(pos.pos) * CT_VAL),
-                                  "notionalUsd": n(pos.notional(last))}
-                                 for pos in ex.positions.values() if pos.pos]}]
+            return [
+                {
+                    "adjEq": n(eq),
+                    "ts": str(now),
+                    "balData": [{"ccy": CCY, "eq": n(eq), "disEq": n(eq)}],
+                    "posData": [
+                        {
+                            "instType": "SWAP",
+                            "instId": INST_ID,
+                            "mgnMode": pos.mgn_mode,
+                            "posId": pos.pos_id,
+                            "pos": n(pos.pos),
+                            "baseBal": "",
+                            "quoteBal": "",
+                            "posSide": pos.pos_side,
+                            "posCcy": "",
+                            "ccy": CCY,
+                            "notionalCcy": n(abs(pos.pos) * CT_VAL),
+                            "notionalUsd": n(pos.notional(last)),
+                        }
+                        for pos in ex.positions.values()
+                        if pos.pos
+                    ],
+                }
+            ]
 
     def account_instruments(self, p: Any) -> list:
         if p.get("instType") in (None, ""):
@@ -927,23 +1384,49 @@ class OkxApi:
             pos = self.ex.adjust_margin("isolated", kind, amt, self.clock.now_ms(), p["posSide"])
         except OrderError as e:
             raise ApiError(e.code, e.msg) from None
-        return [{"instId": INST_ID, "posSide": p["posSide"], "amt": n(amt), "type": kind, "leverage": n(
-            pos.notional(self.ex.market.mark_price(self.ex.t)) / pos.margin) if pos.margin else "", "ccy": CCY}]
+        return [
+            {
+                "instId": INST_ID,
+                "posSide": p["posSide"],
+                "amt": n(amt),
+                "type": kind,
+                "leverage": n(pos.notional(self.ex.market.mark_price(self.ex.t)) / pos.margin) if pos.margin else "",
+                "ccy": CCY,
+            }
+        ]
 
     def _amend(self, req: dict) -> dict:
         cl, req_id = str(req.get("clOrdId") or ""), str(req.get("reqId") or "")
         now = self.clock.now_ms()
         if req.get("instId") != INST_ID:
-            return {"ordId": req.get("ordId", ""), "clOrdId": cl, "reqId": req_id, "ts": str(now), "sCode": "51001",
-                    "sMsg": "Instrument ID does not exist"}
+            return {
+                "ordId": req.get("ordId", ""),
+                "clOrdId": cl,
+                "reqId": req_id,
+                "ts": str(now),
+                "sCode": "51001",
+                "sMsg": "Instrument ID does not exist",
+            }
         if not req.get("ordId") and not req.get("clOrdId"):
-            return {"ordId": "", "clOrdId": "", "reqId": req_id, "ts": str(now), "sCode": "51003",
-                    "sMsg": "Either client order ID or order ID is required"}
+            return {
+                "ordId": "",
+                "clOrdId": "",
+                "reqId": req_id,
+                "ts": str(now),
+                "sCode": "51003",
+                "sMsg": "Either client order ID or order ID is required",
+            }
         try:
             o = self.ex.amend(req, now)
         except OrderError as e:
-            return {"ordId": req.get("ordId", ""), "clOrdId": cl, "reqId": req_id, "ts": str(now), "sCode": e.code,
-                    "sMsg": e.msg}
+            return {
+                "ordId": req.get("ordId", ""),
+                "clOrdId": cl,
+                "reqId": req_id,
+                "ts": str(now),
+                "sCode": e.code,
+                "sMsg": e.msg,
+            }
         return {"ordId": o.ord_id, "clOrdId": o.cl_ord_id, "reqId": req_id, "ts": str(now), "sCode": "0", "sMsg": ""}
 
     def amend_one(self, body: Any) -> list:
@@ -966,9 +1449,19 @@ class OkxApi:
         try:
             a = self.ex.amend_algo(body, self.clock.now_ms())
         except OrderError as e:
-            raise ApiError("1", "Operation failed.", data=[{"algoId": body.get("algoId", ""), "algoClOrdId":
-                                                             body.get("algoClOrdId", ""), "reqId": req_id,
-                                                             "sCode": e.code, "sMsg": e.msg}]) from None
+            raise ApiError(
+                "1",
+                "Operation failed.",
+                data=[
+                    {
+                        "algoId": body.get("algoId", ""),
+                        "algoClOrdId": body.get("algoClOrdId", ""),
+                        "reqId": req_id,
+                        "sCode": e.code,
+                        "sMsg": e.msg,
+                    }
+                ],
+            ) from None
         return [{"algoId": a.algo_id, "algoClOrdId": a.algo_cl_ord_id, "reqId": req_id, "sCode": "0", "sMsg": ""}]
 
     def close_position(self, body: Any) -> list:
@@ -985,8 +1478,14 @@ class OkxApi:
             self.ex.close_position(mode, auto, self.clock.now_ms(), body.get("posSide") or "net")
         except OrderError as e:
             raise ApiError(e.code, e.msg) from None
-        return [{"instId": INST_ID, "posSide": body.get("posSide") or "net", "clOrdId": body.get("clOrdId") or "",
-                 "tag": body.get("tag") or ""}]
+        return [
+            {
+                "instId": INST_ID,
+                "posSide": body.get("posSide") or "net",
+                "clOrdId": body.get("clOrdId") or "",
+                "tag": body.get("tag") or "",
+            }
+        ]
 
     def cancel_all_after(self, body: Any) -> list:
         if not isinstance(body, dict) or body.get("timeOut") in (None, ""):

@@ -52,17 +52,27 @@ from cockpit.sim.websocket import WsClosed, WsConnection
 log = logging.getLogger("cockpit.sim.ws")
 
 ENDPOINTS = ("public", "business", "private")
-PUBLIC = {"tickers", "index-tickers", "books", "books5", "bbo-tbt", "trades", "mark-price", "funding-rate",
-          "open-interest", "liquidation-orders"}
+PUBLIC = {
+    "tickers",
+    "index-tickers",
+    "books",
+    "books5",
+    "bbo-tbt",
+    "trades",
+    "mark-price",
+    "funding-rate",
+    "open-interest",
+    "liquidation-orders",
+}
 PRIVATE = {"orders", "positions", "account", "balance_and_position"}
-BUSINESS_PRIVATE = {"orders-algo"}        # on /business, after login (ccxt: watch_orders(trigger=True))
-BUSINESS_PUBLIC = {"trades-all"}          # on /business, no login needed (ccxt logs in anyway)
-CANDLE_PREFIXES = ("candle", "mark-price-candle", "index-candle")   # + bar, on /business
+BUSINESS_PRIVATE = {"orders-algo"}  # on /business, after login (ccxt: watch_orders(trigger=True))
+BUSINESS_PUBLIC = {"trades-all"}  # on /business, no login needed (ccxt logs in anyway)
+CANDLE_PREFIXES = ("candle", "mark-price-candle", "index-candle")  # + bar, on /business
 TRADES = ("trades", "trades-all")
 TRADE_OPS = {"order", "batch-orders", "cancel-order", "batch-cancel-orders", "amend-order", "batch-amend-orders"}
 LIQ_INST_TYPES = ("SWAP", "FUTURES", "MARGIN", "OPTION")
-IDLE_S = 30.0                 # OKX closes a connection that sent nothing for 30 s
-QUEUE_MAX = 20_000            # a consumer this far behind is cut off (OKX drops slow consumers too)
+IDLE_S = 30.0  # OKX closes a connection that sent nothing for 30 s
+QUEUE_MAX = 20_000  # a consumer this far behind is cut off (OKX drops slow consumers too)
 
 
 def _dumps(obj: Any) -> str:
@@ -86,7 +96,7 @@ def candle_channel(channel: str) -> tuple[str, str] | None:
     """(kind, bar) of a candle channel (kind ``candle``, ``mark-price-candle`` or ``index-candle``); None otherwise."""
     for prefix in CANDLE_PREFIXES:
         if channel.startswith(prefix):
-            bar = channel[len(prefix):]
+            bar = channel[len(prefix) :]
             try:
                 _bar(bar)
             except ApiError:
@@ -128,8 +138,8 @@ class Session:
         self.hub, self.conn, self.endpoint, self.demo = hub, conn, endpoint, demo
         self.conn_id = secrets.token_hex(4)
         self.logged_in = False
-        self.subs: dict[str, dict] = {}          # channel -> the arg as subscribed
-        self.fresh: set[str] = set()             # channels owed their initial push
+        self.subs: dict[str, dict] = {}  # channel -> the arg as subscribed
+        self.fresh: set[str] = set()  # channels owed their initial push
         self.book_state: dict[str, tuple[int, dict[str, str], dict[str, str]]] = {}
         self.out: queue.Queue = queue.Queue()
         self.last_recv = time.monotonic()
@@ -195,7 +205,7 @@ class Session:
     # ------------------------------------------------------------ in
 
     def handle(self, text: str) -> None:
-        if text == "ping":   # (behind a stalled push, the pong waits too: a stalled link answers nothing)
+        if text == "ping":  # (behind a stalled push, the pong waits too: a stalled link answers nothing)
             self._put(("event", "", "pong"))
             return
         try:
@@ -230,6 +240,7 @@ class Session:
 
         def fail(code: str, msg: str) -> None:
             self.send_event({"event": "error", "code": code, "msg": msg, **rid})
+
         if not hmac.compare_digest(key, creds.api_key):
             return fail("60005", "Invalid apiKey")
         if not hmac.compare_digest(phrase, creds.passphrase):
@@ -241,8 +252,9 @@ class Session:
         # Within 30 s of the simulator's clock (what public/time says) or of the wall clock, as REST checks.
         if min(abs(sent - time.time()), abs(sent - self.hub.api.clock.now_ms() / 1000)) > 30:
             return fail("60006", "Timestamp request expired")
-        want = base64.b64encode(hmac.new(creds.secret.encode(), f"{ts}GET/users/self/verify".encode(),
-                                         hashlib.sha256).digest()).decode()
+        want = base64.b64encode(
+            hmac.new(creds.secret.encode(), f"{ts}GET/users/self/verify".encode(), hashlib.sha256).digest()
+        ).decode()
         if not hmac.compare_digest(want, sign):
             return fail("60007", "Invalid sign")
         if self.hub.require_simulated and not self.demo:
@@ -256,20 +268,41 @@ class Session:
         api = self.hub.api
 
         def reply(code: str, text: str, data: list) -> None:
-            self._put(("event", "", _dumps({"id": str(msg.get("id") or ""), "op": op, "code": code, "msg": text,
-                                            "data": data, "inTime": in_time,
-                                            "outTime": str(time.time_ns() // 1000)})))
+            self._put(
+                (
+                    "event",
+                    "",
+                    _dumps(
+                        {
+                            "id": str(msg.get("id") or ""),
+                            "op": op,
+                            "code": code,
+                            "msg": text,
+                            "data": data,
+                            "inTime": in_time,
+                            "outTime": str(time.time_ns() // 1000),
+                        }
+                    ),
+                )
+            )
+
         if not self.logged_in:
             return reply("60011", "Please log in", [])
         args = msg.get("args")
         batch = op.startswith("batch-")
-        if not isinstance(args, list) or not args or not all(isinstance(a, dict) for a in args) \
-                or (not batch and len(args) != 1):
+        if (
+            not isinstance(args, list)
+            or not args
+            or not all(isinstance(a, dict) for a in args)
+            or (not batch and len(args) != 1)
+        ):
             return reply("60013", "Invalid args", [])
         if len(args) > 20:
-            return reply("51501" if "amend" in op else "51000",
-                         "Maximum 20 orders can be modified" if "amend" in op else "Parameter count exceeds the limit 20",
-                         [])
+            return reply(
+                "51501" if "amend" in op else "51000",
+                "Maximum 20 orders can be modified" if "amend" in op else "Parameter count exceeds the limit 20",
+                [],
+            )
         reqs = []
         for a in args:
             req = {k: v for k, v in a.items() if k != "instIdCode"}
@@ -277,11 +310,11 @@ class Session:
             if code not in (None, "") and req.get("instId") in (None, ""):
                 req["instId"] = INST_ID if str(code) == str(INST_ID_CODE) else f"instIdCode {code}"
             reqs.append(req)
-        kind = op.removeprefix("batch-").removesuffix("s")     # order | cancel-order | amend-order
+        kind = op.removeprefix("batch-").removesuffix("s")  # order | cancel-order | amend-order
         one = {"order": api._place, "cancel-order": api._cancel, "amend-order": api._amend}[kind]
         try:
             results = [one(r) for r in reqs]
-        except ApiError as e:        # a missing required parameter fails the whole request, as on REST
+        except ApiError as e:  # a missing required parameter fails the whole request, as on REST
             return reply(e.code, e.msg, [])
         failed = sum(r["sCode"] != "0" for r in results)
         reply("0" if not failed else "1" if failed == len(results) else "2", "", results)
@@ -291,9 +324,15 @@ class Session:
         where = channel_endpoint(channel)
         inst = arg.get("instId")
         if where is None or where != self.endpoint or not _inst_ok(channel, arg):
-            return self.send_event({"event": "error", "code": "60018", **rid,
-                                    "msg": f"Wrong URL or channel:{channel},instId:{inst} doesn't exist. Please use "
-                                           "the correct URL, channel and parameters referring to API document."})
+            return self.send_event(
+                {
+                    "event": "error",
+                    "code": "60018",
+                    **rid,
+                    "msg": f"Wrong URL or channel:{channel},instId:{inst} doesn't exist. Please use "
+                    "the correct URL, channel and parameters referring to API document.",
+                }
+            )
         if (where == "private" or channel in BUSINESS_PRIVATE) and not self.logged_in:
             return self.send_event({"event": "error", "code": "60011", "msg": "Please log in", **rid})
         self.subs[channel] = dict(arg)
@@ -311,15 +350,23 @@ def sessions_snapshot(hub: "OkxWsHub") -> list[Session]:
 class OkxWsHub:
     """Every WebSocket session of one simulator, the pump that feeds them, and the exchange hook."""
 
-    def __init__(self, api: OkxApi, faults, credentials: Callable[[], Any], require_simulated: bool,
-                 interval_s: float = 0.1, idle_s: float = IDLE_S, snapshot_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        api: OkxApi,
+        faults,
+        credentials: Callable[[], Any],
+        require_simulated: bool,
+        interval_s: float = 0.1,
+        idle_s: float = IDLE_S,
+        snapshot_s: float = 5.0,
+    ) -> None:
         self.api = api
         self.faults = faults
         self.credentials = credentials
         self.require_simulated = require_simulated
         self.interval_s = interval_s
         self.idle_s = idle_s
-        self.snapshot_s = snapshot_s             # positions/account are pushed this often even when unchanged
+        self.snapshot_s = snapshot_s  # positions/account are pushed this often even when unchanged
         self._private_at = 0.0
         self.sessions: set[Session] = set()
         self._lock = threading.Lock()
@@ -327,12 +374,12 @@ class OkxWsHub:
         self._stop = threading.Event()
         self._pump: threading.Thread | None = None
         self._dirty = False
-        self._last: dict[str, str] = {}          # channel -> last pushed payload (public)
-        self._open_modes: set = set()            # exchange position keys open at the last positions push
-        self._candle_open: dict[str, str] = {}   # candle channel -> open time of the forming candle last seen
+        self._last: dict[str, str] = {}  # channel -> last pushed payload (public)
+        self._open_modes: set = set()  # exchange position keys open at the last positions push
+        self._candle_open: dict[str, str] = {}  # candle channel -> open time of the forming candle last seen
         self._book_cache: tuple[int, dict] | None = None
-        self._algo_seen: dict[str, tuple[str, int]] | None = None   # algo id -> (state, uTime) last pushed
-        self._seq = 0                            # order-book sequence numbers (seqId / prevSeqId)
+        self._algo_seen: dict[str, tuple[str, int]] | None = None  # algo id -> (state, uTime) last pushed
+        self._seq = 0  # order-book sequence numbers (seqId / prevSeqId)
         # trades / trades-all -> newest public trade pushed: (ts, ids at that ts)
         self._trade_marks: dict[str, tuple[int, set[str]]] = {}
         api.ex.listeners.append(self._on_exchange_event)
@@ -350,7 +397,7 @@ class OkxWsHub:
         s.writer.start()
         try:
             while s.alive and not self._stop.is_set():
-                text = conn.recv()     # the pump closes an idle connection, stop() every one: recv then ends
+                text = conn.recv()  # the pump closes an idle connection, stop() every one: recv then ends
                 s.last_recv = time.monotonic()
                 if isinstance(text, bytes):
                     text = text.decode(errors="replace")
@@ -390,14 +437,33 @@ class OkxWsHub:
         if not subs:
             return
         d = self.api._order(obj)
-        if fill is None or fill.ord_id != obj.ord_id:   # not a fill: no last-fill fields
-            d.update(tradeId="", fillPx="", fillSz="0", fillTime="", fillFee="0", fillFeeCcy="", fillPnl="0",
-                     fillNotionalUsd="", execType="")
+        if fill is None or fill.ord_id != obj.ord_id:  # not a fill: no last-fill fields
+            d.update(
+                tradeId="",
+                fillPx="",
+                fillSz="0",
+                fillTime="",
+                fillFee="0",
+                fillFeeCcy="",
+                fillPnl="0",
+                fillNotionalUsd="",
+                execType="",
+            )
         else:
-            d.update(fillPx=n(fill.fill_px), fillSz=n(fill.fill_sz), tradeId=fill.trade_id, fillTime=str(fill.ts),
-                     fillFee=n(fill.fee), fillFeeCcy=CCY, fillPnl=n(fill.fill_pnl), execType=fill.exec_type,
-                     fillNotionalUsd=n(fill.fill_sz * CT_VAL * fill.fill_px))
-        d.update(amendResult="", code="0", msg="", reqId="", notionalUsd=n(obj.sz * CT_VAL * (obj.px or obj.avg_px or 0)))
+            d.update(
+                fillPx=n(fill.fill_px),
+                fillSz=n(fill.fill_sz),
+                tradeId=fill.trade_id,
+                fillTime=str(fill.ts),
+                fillFee=n(fill.fee),
+                fillFeeCcy=CCY,
+                fillPnl=n(fill.fill_pnl),
+                execType=fill.exec_type,
+                fillNotionalUsd=n(fill.fill_sz * CT_VAL * fill.fill_px),
+            )
+        d.update(
+            amendResult="", code="0", msg="", reqId="", notionalUsd=n(obj.sz * CT_VAL * (obj.px or obj.avg_px or 0))
+        )
         for s in subs:
             s.push("orders", [d])
 
@@ -415,7 +481,7 @@ class OkxWsHub:
             try:
                 self._tick()
             except MarketEnded:
-                pass   # a replay past its end: nothing new to say
+                pass  # a replay past its end: nothing new to say
             except Exception:
                 log.exception("simulator websocket pump failed")
             self.wake.wait(self.interval_s)
@@ -424,14 +490,14 @@ class OkxWsHub:
     def _tick(self) -> None:
         api = self.api
         with api.ex.lock:
-            now = api.now()          # advance the exchange: resting orders fill, stops trigger
+            now = api.now()  # advance the exchange: resting orders fill, stops trigger
             dirty, self._dirty = self._dirty, False
             with self._lock:
                 sessions = [s for s in self.sessions if s.alive and s.subs]
             wanted = {c for s in sessions for c in s.subs}
             for ch in TRADES:
                 if ch not in wanted:
-                    self._trade_marks.pop(ch, None)   # the next subscriber starts from now, not from a stale mark
+                    self._trade_marks.pop(ch, None)  # the next subscriber starts from now, not from a stale mark
             if "orders-algo" not in wanted:
                 self._algo_seen = None
             payloads: dict[str, list] = {}
@@ -455,7 +521,7 @@ class OkxWsHub:
             if channel in TRADES:
                 self._push_trades(channel, data, sessions)
                 continue
-            if channel == "orders-algo":   # changes only (no snapshot on subscribe, as for orders)
+            if channel == "orders-algo":  # changes only (no snapshot on subscribe, as for orders)
                 for s in sessions:
                     s.fresh.discard(channel)
                     if data and channel in s.subs:
@@ -507,9 +573,13 @@ class OkxWsHub:
         """The forming candle; when a new one has opened, the one that just closed (confirmed) first.
         Mark-price and index candles as their REST endpoints serve them (``ts, o, h, l, c, confirm``)."""
         p = {"bar": bar, "limit": "2"}
-        rows = (self.api.candles(p) if kind == "candle" else
-                self.api.mark_candles({**p, "instId": INST_ID}) if kind == "mark-price-candle" else
-                self.api.index_candles({**p, "instId": INST_FAMILY}))
+        rows = (
+            self.api.candles(p)
+            if kind == "candle"
+            else self.api.mark_candles({**p, "instId": INST_ID})
+            if kind == "mark-price-candle"
+            else self.api.index_candles({**p, "instId": INST_FAMILY})
+        )
         prev = self._candle_open.get(channel)
         self._candle_open[channel] = rows[0][0] if rows else ""
         if rows and prev is not None and prev != rows[0][0] and len(rows) > 1:
@@ -520,12 +590,22 @@ class OkxWsHub:
         api = self.api
         out = api.positions({})
         open_now = {k for k, p in api.ex.positions.items() if p.pos}
-        for key in self._open_modes - open_now:   # closed since the last push: OKX says pos "0" once
+        for key in self._open_modes - open_now:  # closed since the last push: OKX says pos "0" once
             pos = api.ex.positions.get(key)
             if pos is not None:
                 d = api._position(pos, now)
-                d.update(pos="0", availPos="0", avgPx="", upl="0", uplRatio="0", liqPx="", imr="0", margin="",
-                         mmr="0", notionalUsd="0")
+                d.update(
+                    pos="0",
+                    availPos="0",
+                    avgPx="",
+                    upl="0",
+                    uplRatio="0",
+                    liqPx="",
+                    imr="0",
+                    margin="",
+                    mmr="0",
+                    notionalUsd="0",
+                )
                 out.append(d)
         for d in out:
             d["pTime"] = str(now)
@@ -534,11 +614,31 @@ class OkxWsHub:
     def _bal_and_pos(self, now: int) -> list:
         api = self.api
         ex = api.ex
-        pos = [{"posId": p["posId"], "tradeId": "", "instId": INST_ID, "instType": "SWAP", "mgnMode": p["mgnMode"],
-                "posSide": "net", "pos": p["pos"], "ccy": CCY, "posCcy": "", "avgPx": p["avgPx"], "uTime": p["uTime"]}
-               for p in self._positions(now)]
-        return [{"pTime": str(now), "eventType": "snapshot",
-                 "balData": [{"ccy": CCY, "cashBal": n(ex.cash), "uTime": str(now)}], "posData": pos, "trades": []}]
+        pos = [
+            {
+                "posId": p["posId"],
+                "tradeId": "",
+                "instId": INST_ID,
+                "instType": "SWAP",
+                "mgnMode": p["mgnMode"],
+                "posSide": "net",
+                "pos": p["pos"],
+                "ccy": CCY,
+                "posCcy": "",
+                "avgPx": p["avgPx"],
+                "uTime": p["uTime"],
+            }
+            for p in self._positions(now)
+        ]
+        return [
+            {
+                "pTime": str(now),
+                "eventType": "snapshot",
+                "balData": [{"ccy": CCY, "cashBal": n(ex.cash), "uTime": str(now)}],
+                "posData": pos,
+                "trades": [],
+            }
+        ]
 
     def _algo_changes(self) -> list:
         """Algo orders (stop-loss / take-profit) placed, triggered or canceled since the last tick."""
@@ -569,6 +669,7 @@ class OkxWsHub:
 
         def rows(levels: list, k: int | None = None) -> list[list[str]]:
             return [[n(px), n(sz), "0", "1"] for px, sz in (levels if k is None else levels[:k])]
+
         if channel in ("books5", "bbo-tbt"):
             k = 5 if channel == "books5" else 1
             item = {"asks": rows(b["asks"], k), "bids": rows(b["bids"], k), "instId": INST_ID, "ts": ts}
@@ -594,21 +695,28 @@ class OkxWsHub:
                 s.fresh.discard(channel)
                 self._seq += 1
                 s.book_state[channel] = (self._seq, new_a, new_b)
-                s.push(channel, [{"asks": asks, "bids": bids, "ts": ts, "checksum": checksum, "prevSeqId": -1,
-                                  "seqId": self._seq}], action="snapshot")
+                s.push(
+                    channel,
+                    [{"asks": asks, "bids": bids, "ts": ts, "checksum": checksum, "prevSeqId": -1, "seqId": self._seq}],
+                    action="snapshot",
+                )
                 continue
             seq, old_a, old_b = state
 
             def diff(old: dict[str, str], new: dict[str, str]) -> list[list[str]]:
                 out = [[px, "0", "0", "0"] for px in old if px not in new]
                 return out + [[px, sz, "0", "1"] for px, sz in new.items() if old.get(px) != sz]
+
             da, db = diff(old_a, new_a), diff(old_b, new_b)
             if not da and not db:
                 continue
             self._seq += 1
             s.book_state[channel] = (self._seq, new_a, new_b)
-            s.push(channel, [{"asks": da, "bids": db, "ts": ts, "checksum": checksum, "prevSeqId": seq,
-                              "seqId": self._seq}], action="update")
+            s.push(
+                channel,
+                [{"asks": da, "bids": db, "ts": ts, "checksum": checksum, "prevSeqId": seq, "seqId": self._seq}],
+                action="update",
+            )
 
     def _trades(self, now: int) -> list:
         return sim_book.recent_trades(self.api.ex, INST_ID, 300, now_ms=now)
@@ -624,26 +732,48 @@ class OkxWsHub:
         new = [r for r in reversed(data) if r["ts"] > mark_ts or (r["ts"] == mark_ts and r["tradeId"] not in mark_ids)]
         if data:
             top = max(r["ts"] for r in data)
-            self._trade_marks[channel] = (top, {r["tradeId"] for r in data if r["ts"] == top} |
-                                          (mark_ids if top == mark_ts else set()))
+            self._trade_marks[channel] = (
+                top,
+                {r["tradeId"] for r in data if r["ts"] == top} | (mark_ids if top == mark_ts else set()),
+            )
         if mark is None or not new:
             return
         extra = {"count": "1"} if channel == "trades" else {}
-        out = [{"instId": INST_ID, "tradeId": r["tradeId"], "px": n(r["px"]), "sz": n(r["sz"]), "side": r["side"],
-                "ts": str(r["ts"]), **extra, "source": "0"} for r in new]
+        out = [
+            {
+                "instId": INST_ID,
+                "tradeId": r["tradeId"],
+                "px": n(r["px"]),
+                "sz": n(r["sz"]),
+                "side": r["side"],
+                "ts": str(r["ts"]),
+                **extra,
+                "source": "0",
+            }
+            for r in new
+        ]
         for s in subs:
             s.push(channel, out)
 
     def _push_liquidation(self, o: Any, fill: Any) -> None:
         """OKX's liquidation-orders push (instType SWAP) for a liquidation the exchange just made: the
         liquidated position's side, the closing order's side, size (contracts) and price."""
-        subs = [s for s in self._subscribed("liquidation-orders")
-                if s.subs["liquidation-orders"].get("instType") == "SWAP"]
+        subs = [
+            s for s in self._subscribed("liquidation-orders") if s.subs["liquidation-orders"].get("instType") == "SWAP"
+        ]
         if not subs:
             return
-        detail = {"bkLoss": "0", "bkPx": n(fill.fill_px), "ccy": "", "posSide": "long" if o.side == "sell" else "short",
-                  "side": o.side, "sz": n(fill.fill_sz), "ts": str(fill.ts)}
-        data = [{"details": [detail], "instFamily": INST_FAMILY, "instId": INST_ID, "instType": "SWAP",
-                 "uly": INST_FAMILY}]
+        detail = {
+            "bkLoss": "0",
+            "bkPx": n(fill.fill_px),
+            "ccy": "",
+            "posSide": "long" if o.side == "sell" else "short",
+            "side": o.side,
+            "sz": n(fill.fill_sz),
+            "ts": str(fill.ts),
+        }
+        data = [
+            {"details": [detail], "instFamily": INST_FAMILY, "instId": INST_ID, "instType": "SWAP", "uly": INST_FAMILY}
+        ]
         for s in subs:
             s.push("liquidation-orders", data)

@@ -121,7 +121,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True   # the client gave up (e.g. timed out on a slow fault)
+            self.close_connection = True  # the client gave up (e.g. timed out on a slow fault)
 
     def _json(self, status: int, obj: Any) -> None:
         self._send(status, json.dumps(obj, separators=(",", ":")).encode())
@@ -135,10 +135,10 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw_body = self.rfile.read(length) if length else b""
         if split.path.startswith("/sim/admin/"):
-            return self._admin(method, split.path[len("/sim/admin/"):], raw_body)
+            return self._admin(method, split.path[len("/sim/admin/") :], raw_body)
         if not split.path.startswith("/api/v5/"):
             return self._envelope("50005", f"unknown path {split.path}", [], 404)
-        path = split.path[len("/api/v5/"):]
+        path = split.path[len("/api/v5/") :]
         params = dict(parse_qsl(split.query, keep_blank_values=True))
         fault = sim.faults.take(path)
         if fault is not None:
@@ -175,7 +175,7 @@ class _Handler(BaseHTTPRequestHandler):
                 raise ApiError("50005", f"API endpoint not supported by the simulator: {method} {path}", 404)
         except ApiError as e:
             return self._envelope(e.code, e.msg, e.data, e.http)
-        except MarketEnded as e:   # a replay past its file: say so (OKX's "service unavailable" code)
+        except MarketEnded as e:  # a replay past its file: say so (OKX's "service unavailable" code)
             return self._envelope("50001", f"Simulator {e}", [], 503)
         except Exception as e:  # a bug in the simulator: answer like an exchange would, and log it
             log.exception("simulator error on %s %s", method, path)
@@ -192,8 +192,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _authenticate(self, method: str, split, raw_body: bytes) -> None:
         sim: SimServerState = self.server.state
         h = self.headers
-        key, sign, ts, phrase = (h.get("OK-ACCESS-KEY"), h.get("OK-ACCESS-SIGN"), h.get("OK-ACCESS-TIMESTAMP"),
-                                 h.get("OK-ACCESS-PASSPHRASE"))
+        key, sign, ts, phrase = (
+            h.get("OK-ACCESS-KEY"),
+            h.get("OK-ACCESS-SIGN"),
+            h.get("OK-ACCESS-TIMESTAMP"),
+            h.get("OK-ACCESS-PASSPHRASE"),
+        )
         if not key:
             raise ApiError("50103", 'Request header "OK-ACCESS-KEY" cannot be empty.', 401)
         if not phrase:
@@ -240,8 +244,13 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._json(200, {"cleared": True})
             if method == "POST":
                 try:
-                    f = sim.faults.add(body.get("kind", ""), count=int(body.get("count", 1)), path=body.get("path", ""),
-                                       delay_s=float(body.get("delay_s", 3.0)), code=str(body.get("code", "51008")))
+                    f = sim.faults.add(
+                        body.get("kind", ""),
+                        count=int(body.get("count", 1)),
+                        path=body.get("path", ""),
+                        delay_s=float(body.get("delay_s", 3.0)),
+                        code=str(body.get("code", "51008")),
+                    )
                 except (ValueError, TypeError) as e:
                     return self._json(400, {"error": str(e)})
                 return self._json(200, asdict(f))
@@ -274,9 +283,18 @@ class SimServerState:
             ended = str(e)
         with ex.lock:
             last = ex.last()
-            return {"now": now, "speed": self.clock.speed, "last": last, "market_ended": ended, "cash": ex.cash, "equity": ex.equity(last),
-                    "open_orders": sum(o.is_open for o in ex.orders.values()), "orders": len(ex.orders),
-                    "fills": len(ex.fills), "positions": {m: p.pos for m, p in ex.positions.items() if p.pos}}
+            return {
+                "now": now,
+                "speed": self.clock.speed,
+                "last": last,
+                "market_ended": ended,
+                "cash": ex.cash,
+                "equity": ex.equity(last),
+                "open_orders": sum(o.is_open for o in ex.orders.values()),
+                "orders": len(ex.orders),
+                "fills": len(ex.fills),
+                "positions": {m: p.pos for m, p in ex.positions.items() if p.pos},
+            }
 
 
 class _Server(ThreadingHTTPServer):
@@ -348,10 +366,17 @@ class SimHandle:
         try:
             ex.advance(self.clock.now_ms())
         except MarketEnded:
-            pass   # a replay past its end: the account stands as it was at the end
+            pass  # a replay past its end: the account stands as it was at the end
         c = self.state.credentials
-        save(self._state_path, {**(self._state_meta or {}), "now_ms": self.clock.now_ms(),
-                                "credentials": (c.api_key, c.secret, c.passphrase), "exchange": ex.snapshot()})
+        save(
+            self._state_path,
+            {
+                **(self._state_meta or {}),
+                "now_ms": self.clock.now_ms(),
+                "credentials": (c.api_key, c.secret, c.passphrase),
+                "exchange": ex.snapshot(),
+            },
+        )
 
     def stop(self) -> None:
         if self.state.ws is not None:
@@ -374,33 +399,51 @@ def _date_ms(text: str) -> int:
     return int(datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=timezone.utc).timestamp() * 1000)
 
 
-def build_market(cfg_sim: SimConfig, *, start_ms: int | None = None,
-                 base_step_ms: int | None = None) -> tuple[Market, int]:
+def build_market(
+    cfg_sim: SimConfig, *, start_ms: int | None = None, base_step_ms: int | None = None
+) -> tuple[Market, int]:
     """The market described by the ``sim:`` config section, and the clock's start time."""
     history_days = int(cfg_sim.get("history_days", 180))
     replay_csv = cfg_sim.get("replay_csv")
     if replay_csv:
-        m = ReplayMarket(candles_csv=replay_csv, funding_csv=cfg_sim.get("funding_csv"),
-                         seed=int(cfg_sim.get("seed", 42)))
+        m = ReplayMarket(
+            candles_csv=replay_csv, funding_csv=cfg_sim.get("funding_csv"), seed=int(cfg_sim.get("seed", 42))
+        )
         if start_ms is None:
             wanted = _date_ms(cfg_sim.get("start") or "2026-01-01")
             # Start inside the file, with history_days of it behind the clock when possible.
-            start_ms = wanted if m.first_ms + history_days * DAY_MS <= wanted <= m.end_ms else \
-                min(m.first_ms + history_days * DAY_MS, m.end_ms)
+            start_ms = (
+                wanted
+                if m.first_ms + history_days * DAY_MS <= wanted <= m.end_ms
+                else min(m.first_ms + history_days * DAY_MS, m.end_ms)
+            )
         return m, start_ms
     if start_ms is None:
         start_ms = _date_ms(cfg_sim.get("start") or "2026-01-01")
-    g = GeneratedMarket(seed=int(cfg_sim.get("seed", 42)), start_ms=start_ms, history_days=history_days,
-                        start_price=float(cfg_sim.get("start_price", 65000.0)), step_ms=base_step_ms or 60_000)
+    g = GeneratedMarket(
+        seed=int(cfg_sim.get("seed", 42)),
+        start_ms=start_ms,
+        history_days=history_days,
+        start_price=float(cfg_sim.get("start_price", 65000.0)),
+        step_ms=base_step_ms or 60_000,
+    )
     return g, start_ms
 
 
-def start_simulator(cfg_sim: SimConfig | Mapping[str, Any] | None = None, *, host: str = "127.0.0.1",
-                    port: int | None = None,
-                    credentials: Credentials | None = None, require_simulated_header: bool = True,
-                    start_ms: int | None = None, speed: float | None = None,
-                    base_step_ms: int | None = None, state_file: str | None = None,
-                    resume_after_ms: int | None = None, clock: str = "accelerated") -> SimHandle:
+def start_simulator(
+    cfg_sim: SimConfig | Mapping[str, Any] | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    credentials: Credentials | None = None,
+    require_simulated_header: bool = True,
+    start_ms: int | None = None,
+    speed: float | None = None,
+    base_step_ms: int | None = None,
+    state_file: str | None = None,
+    resume_after_ms: int | None = None,
+    clock: str = "accelerated",
+) -> SimHandle:
     """Start the simulator in a background thread and return its handle (``.stop()`` ends it).
 
     ``cfg_sim`` is the config's ``sim:`` section or part of it (defaults fill the rest). ``port=None`` takes
@@ -424,8 +467,10 @@ def start_simulator(cfg_sim: SimConfig | Mapping[str, Any] | None = None, *, hos
     wall_ms = None
     if clock == "wall":
         if cfg.get("replay_csv"):
-            raise ValueError("the wall clock needs a generated market (a replay has its own timeline): "
-                             "use --clock accelerated with --replay")
+            raise ValueError(
+                "the wall clock needs a generated market (a replay has its own timeline): "
+                "use --clock accelerated with --replay"
+            )
         wall_ms = int(time.time() * 1000)
         speed = 1.0
         if start_ms is None:
@@ -433,8 +478,10 @@ def start_simulator(cfg_sim: SimConfig | Mapping[str, Any] | None = None, *, hos
     saved = sf.load(state_file) if state_file else None
     if saved is not None:
         if saved["market"] != sf.market_key(cfg):
-            raise sf.StateMismatch(f"{state_file} was written for another market ({saved['market']}); "
-                                   "use the same seed/replay settings or another state file")
+            raise sf.StateMismatch(
+                f"{state_file} was written for another market ({saved['market']}); "
+                "use the same seed/replay settings or another state file"
+            )
         start_ms, base_step_ms = saved["start_ms"], saved["base_step_ms"]
         credentials = credentials or Credentials(*saved["credentials"])
     market, t0 = build_market(cfg, start_ms=start_ms, base_step_ms=base_step_ms)
@@ -455,6 +502,7 @@ def start_simulator(cfg_sim: SimConfig | Mapping[str, Any] | None = None, *, hos
     def reject_next() -> str | None:
         f = faults.take("trade/order", order=True)
         return f.code if f else None
+
     api.reject_next = reject_next
     state = SimServerState(api, sim_clock, faults, credentials or Credentials.random(), require_simulated_header)
     state.ws = OkxWsHub(api, faults, lambda: state.credentials, require_simulated_header)

@@ -20,7 +20,7 @@ from typing import BinaryIO
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
-MAX_MESSAGE = 1 << 20          # a client request larger than 1 MiB is a protocol violation here
+MAX_MESSAGE = 1 << 20  # a client request larger than 1 MiB is a protocol violation here
 
 
 class WsClosed(Exception):
@@ -81,8 +81,11 @@ class WsConnection:
             raise WsClosed(1009, "message too big")
         mask = self._read(4)
         raw = self._read(n) if n else b""
-        payload = (int.from_bytes(raw, "big") ^ int.from_bytes((mask * (n // 4 + 1))[:n], "big")).to_bytes(n, "big") \
-            if n else b""
+        payload = (
+            (int.from_bytes(raw, "big") ^ int.from_bytes((mask * (n // 4 + 1))[:n], "big")).to_bytes(n, "big")
+            if n
+            else b""
+        )
         return fin, opcode, payload
 
     def recv(self) -> str | bytes:

@@ -99,21 +99,34 @@ class SignalFrame:
             return v if np.isfinite(v) else None
 
         return StrategySignal(
-            strategy=strategy, direction=direction,
+            strategy=strategy,
+            direction=direction,
             strength=float(min(1.0, max(0.0, self.strength[i]))) if d else 0.0,
-            entry=num(self.entry), stop_loss=num(self.stop_loss), take_profit=num(self.take_profit),
-            reason=self.reasons[int(self.reason[i])], timestamp=int(timestamp))
+            entry=num(self.entry),
+            stop_loss=num(self.stop_loss),
+            take_profit=num(self.take_profit),
+            reason=self.reasons[int(self.reason[i])],
+            timestamp=int(timestamp),
+        )
 
 
 def flat_frame(n: int, reasons: tuple[str, ...] = ("warming up",)) -> SignalFrame:
     nan = np.full(n, np.nan)
-    return SignalFrame(np.zeros(n, np.int8), np.zeros(n), nan.copy(), nan.copy(), np.zeros(n, np.int16), reasons,
-                       nan.copy())
+    return SignalFrame(
+        np.zeros(n, np.int8), np.zeros(n), nan.copy(), nan.copy(), np.zeros(n, np.int16), reasons, nan.copy()
+    )
 
 
-def finish_frame(direction: np.ndarray, strength: np.ndarray, entry: np.ndarray, stop_dist: np.ndarray,
-                 take_long: np.ndarray | None, take_short: np.ndarray | None, reason: np.ndarray,
-                 reasons: tuple[str, ...]) -> SignalFrame:
+def finish_frame(
+    direction: np.ndarray,
+    strength: np.ndarray,
+    entry: np.ndarray,
+    stop_dist: np.ndarray,
+    take_long: np.ndarray | None,
+    take_short: np.ndarray | None,
+    reason: np.ndarray,
+    reasons: tuple[str, ...],
+) -> SignalFrame:
     """Assemble a frame: stop = entry -/+ stop_dist; drop signals whose stop or entry is not usable.
 
     ``take_long``/``take_short`` are absolute take-profit prices for each side (NaN: none); a target on
@@ -129,8 +142,9 @@ def finish_frame(direction: np.ndarray, strength: np.ndarray, entry: np.ndarray,
     tl = np.full(n, np.nan) if take_long is None else take_long
     ts = np.full(n, np.nan) if take_short is None else take_short
     with np.errstate(invalid="ignore"):
-        take = np.where(d > 0, np.where(tl > entry, tl, np.nan),
-                        np.where(d < 0, np.where(ts < entry, ts, np.nan), np.nan))
+        take = np.where(
+            d > 0, np.where(tl > entry, tl, np.nan), np.where(d < 0, np.where(ts < entry, ts, np.nan), np.nan)
+        )
         s = np.where(d != 0, np.clip(np.nan_to_num(strength, nan=0.0), 0.0, 1.0), 0.0)
     return SignalFrame(d, s, stop, take, reason, reasons, np.where(d != 0, entry, np.nan))
 
@@ -152,25 +166,41 @@ class StrategyContext:
         try:
             return self.candles_by_tf[timeframe]
         except KeyError:
-            raise KeyError(f"timeframe {timeframe!r} not in this context "
-                           f"(have: {', '.join(self.candles_by_tf) or 'none'})") from None
+            raise KeyError(
+                f"timeframe {timeframe!r} not in this context (have: {', '.join(self.candles_by_tf) or 'none'})"
+            ) from None
 
 
-def build_context(ds: Any, symbol: str, timeframes: list[str] | tuple[str, ...], now_ms: int, bars: int,
-                  *, funding_limit: int = 500, extra: dict[str, Any] | None = None) -> StrategyContext:
+def build_context(
+    ds: Any,
+    symbol: str,
+    timeframes: list[str] | tuple[str, ...],
+    now_ms: int,
+    bars: int,
+    *,
+    funding_limit: int = 500,
+    extra: dict[str, Any] | None = None,
+) -> StrategyContext:
     """Read the context through DataService only: per timeframe the newest ``bars`` candles that have
     closed by ``now_ms`` (open time + timeframe <= now), and the funding settled by ``now_ms``."""
     by_tf: dict[str, dict[str, np.ndarray]] = {}
     for tf in timeframes:
         by_tf[tf] = ds.candle_arrays(symbol, tf, limit=bars, end=int(now_ms) - timeframe_ms(tf))
-    return StrategyContext(symbol=symbol, now_ms=int(now_ms), candles_by_tf=by_tf,
-                           funding=_funding(ds, symbol, now_ms, funding_limit), extra=dict(extra or {}))
+    return StrategyContext(
+        symbol=symbol,
+        now_ms=int(now_ms),
+        candles_by_tf=by_tf,
+        funding=_funding(ds, symbol, now_ms, funding_limit),
+        extra=dict(extra or {}),
+    )
 
 
 def _funding(ds: Any, symbol: str, now_ms: int, limit: int) -> dict[str, np.ndarray]:
     fr = ds.funding_rates(symbol, end=int(now_ms), limit=limit)
-    return {"timestamp": fr["timestamp"].to_numpy(dtype=np.int64),
-            "funding_rate": fr["funding_rate"].to_numpy(dtype=np.float64)}
+    return {
+        "timestamp": fr["timestamp"].to_numpy(dtype=np.int64),
+        "funding_rate": fr["funding_rate"].to_numpy(dtype=np.float64),
+    }
 
 
 class ContextCache:
@@ -190,11 +220,25 @@ class ContextCache:
         self.full_reads = 0  # timeframes read in full (the first read, or after a difference)
         self.incremental_reads = 0
 
-    def build(self, ds: Any, symbol: str, timeframes: list[str] | tuple[str, ...], now_ms: int, bars: int,
-              *, funding_limit: int = 500, extra: dict[str, Any] | None = None) -> StrategyContext:
+    def build(
+        self,
+        ds: Any,
+        symbol: str,
+        timeframes: list[str] | tuple[str, ...],
+        now_ms: int,
+        bars: int,
+        *,
+        funding_limit: int = 500,
+        extra: dict[str, Any] | None = None,
+    ) -> StrategyContext:
         by_tf = {tf: self.candles(ds, symbol, tf, int(now_ms) - timeframe_ms(tf), int(bars)) for tf in timeframes}
-        return StrategyContext(symbol=symbol, now_ms=int(now_ms), candles_by_tf=by_tf,
-                               funding=_funding(ds, symbol, now_ms, funding_limit), extra=dict(extra or {}))
+        return StrategyContext(
+            symbol=symbol,
+            now_ms=int(now_ms),
+            candles_by_tf=by_tf,
+            funding=_funding(ds, symbol, now_ms, funding_limit),
+            extra=dict(extra or {}),
+        )
 
     def candles(self, ds: Any, symbol: str, tf: str, end: int, bars: int) -> dict[str, np.ndarray]:
         """The newest ``bars`` candles of ``tf`` with open time <= ``end`` (``ds.candle_arrays``'s result)."""
@@ -205,8 +249,11 @@ class ContextCache:
             if held is not None:
                 a, fp_held = held
                 ts = a["timestamp"]
-                if (len(ts) == bars and end >= int(ts[-1])
-                        and ds.candle_fingerprint(symbol, tf, int(ts[0]), int(ts[-1])) == fp_held):
+                if (
+                    len(ts) == bars
+                    and end >= int(ts[-1])
+                    and ds.candle_fingerprint(symbol, tf, int(ts[0]), int(ts[-1])) == fp_held
+                ):
                     new = ds.candle_arrays(symbol, tf, start=int(ts[-1]) + 1, end=end, limit=bars)
                     if len(new["timestamp"]):
                         arrays = {k: np.concatenate([a[k], new[k]])[-bars:] for k in a}
@@ -265,13 +312,17 @@ class Strategy:
     @property
     def warmup_bars(self) -> int:
         """Bars of history needed before the first non-flat signal is possible (an estimate for callers)."""
-        ints = [int(v) for k, v in self.params.items() if isinstance(v, int) and not isinstance(v, bool)
-                and ("period" in k or k in ("fast", "slow", "lookback"))]
+        ints = [
+            int(v)
+            for k, v in self.params.items()
+            if isinstance(v, int) and not isinstance(v, bool) and ("period" in k or k in ("fast", "slow", "lookback"))
+        ]
         return 3 * max(ints or [20]) + 2
 
     # -- the two forms
-    def generate(self, arrays: Arrays, funding: Arrays | None = None, extra: Mapping[str, Any] | None = None
-                 ) -> SignalFrame:
+    def generate(
+        self, arrays: Arrays, funding: Arrays | None = None, extra: Mapping[str, Any] | None = None
+    ) -> SignalFrame:
         n = len(arrays["close"])
         if n == 0:
             return flat_frame(0)
@@ -290,5 +341,9 @@ class Strategy:
         return frame.signal_at(n - 1, self.name, int(arrays["timestamp"][-1]))
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "params": dict(self.params), "required_timeframes": list(self.required_timeframes),
-                "rules": (type(self).__doc__ or "").strip()}
+        return {
+            "name": self.name,
+            "params": dict(self.params),
+            "required_timeframes": list(self.required_timeframes),
+            "rules": (type(self).__doc__ or "").strip(),
+        }

@@ -69,8 +69,13 @@ class EmaTrend(Strategy):
     """
 
     name = "ema_trend"
-    PARAMS = {"fast": _i(12, 2, 200), "slow": _i(26, 3, 500), "atr_period": ATR, "stop_atr": STOP,
-              "take_atr": _p(0.0, 0.0, 50.0)}
+    PARAMS = {
+        "fast": _i(12, 2, 200),
+        "slow": _i(26, 3, 500),
+        "atr_period": ATR,
+        "stop_atr": STOP,
+        "take_atr": _p(0.0, 0.0, 50.0),
+    }
 
     @classmethod
     def _cross_check(cls, p, base):
@@ -83,14 +88,17 @@ class EmaTrend(Strategy):
         f, s = ind.ema(c, p["fast"]), ind.ema(c, p["slow"])
         atr = ind.atr(a["high"], a["low"], c, p["atr_period"])
         d = np.where(f > s, 1, np.where(f < s, -1, 0))
-        reasons = ("no trend: EMAs equal (or warming up)",
-                   f"EMA{p['fast']} above EMA{p['slow']}",
-                   f"EMA{p['fast']} below EMA{p['slow']}")
+        reasons = (
+            "no trend: EMAs equal (or warming up)",
+            f"EMA{p['fast']} above EMA{p['slow']}",
+            f"EMA{p['fast']} below EMA{p['slow']}",
+        )
         with np.errstate(invalid="ignore", divide="ignore"):
             strength = np.abs(f - s) / atr
         tl, ts = _take(c, atr, p["take_atr"])
-        return finish_frame(d, strength, c, p["stop_atr"] * atr, tl, ts, np.where(d > 0, 1, np.where(d < 0, 2, 0)),
-                            reasons)
+        return finish_frame(
+            d, strength, c, p["stop_atr"] * atr, tl, ts, np.where(d > 0, 1, np.where(d < 0, 2, 0)), reasons
+        )
 
 
 class BollingerRange(Strategy):
@@ -103,8 +111,14 @@ class BollingerRange(Strategy):
     """
 
     name = "bollinger_range"
-    PARAMS = {"period": _i(20, 5, 500), "std": _p(2.0, 0.5, 5.0), "adx_max": _p(25.0, 5.0, 100.0),
-              "adx_period": _i(14, 2, 200), "atr_period": ATR, "stop_atr": _p(1.5, 0.1, 20.0)}
+    PARAMS = {
+        "period": _i(20, 5, 500),
+        "std": _p(2.0, 0.5, 5.0),
+        "adx_max": _p(25.0, 5.0, 100.0),
+        "adx_period": _i(14, 2, 200),
+        "atr_period": ATR,
+        "stop_atr": _p(1.5, 0.1, 20.0),
+    }
 
     def _generate(self, a, funding, extra):
         p = self.params
@@ -118,13 +132,19 @@ class BollingerRange(Strategy):
         with np.errstate(invalid="ignore", divide="ignore"):
             z = (c - mid) / ((up - mid) / p["std"])
         fresh = (d > 0) & long_in | (d < 0) & short_in
-        reason = np.where(d == 0, np.where(~ranging & np.isfinite(adx), 3, 0),
-                          np.where(fresh, np.where(d > 0, 1, 2), np.where(d > 0, 4, 5)))
-        reasons = ("inside the bands (or warming up)",
-                   f"close below the lower band (ADX < {p['adx_max']:g}): fade to the middle band",
-                   f"close above the upper band (ADX < {p['adx_max']:g}): fade to the middle band",
-                   f"trending (ADX >= {p['adx_max']:g}): range rules off",
-                   "holding long until the middle band", "holding short until the middle band")
+        reason = np.where(
+            d == 0,
+            np.where(~ranging & np.isfinite(adx), 3, 0),
+            np.where(fresh, np.where(d > 0, 1, 2), np.where(d > 0, 4, 5)),
+        )
+        reasons = (
+            "inside the bands (or warming up)",
+            f"close below the lower band (ADX < {p['adx_max']:g}): fade to the middle band",
+            f"close above the upper band (ADX < {p['adx_max']:g}): fade to the middle band",
+            f"trending (ADX >= {p['adx_max']:g}): range rules off",
+            "holding long until the middle band",
+            "holding short until the middle band",
+        )
         strength = np.maximum(np.abs(z) / (2 * p["std"]), 0.25)
         return finish_frame(d, strength, c, p["stop_atr"] * atr, mid, mid, reason, reasons)
 
@@ -141,8 +161,13 @@ class FundingRate(Strategy):
 
     name = "funding_rate"
     uses_funding = True
-    PARAMS = {"threshold": _p(0.0005, 1e-6, 0.05), "lookback": _i(3, 1, 90), "atr_period": ATR,
-              "stop_atr": STOP, "take_atr": _p(3.0, 0.0, 50.0)}
+    PARAMS = {
+        "threshold": _p(0.0005, 1e-6, 0.05),
+        "lookback": _i(3, 1, 90),
+        "atr_period": ATR,
+        "stop_atr": STOP,
+        "take_atr": _p(3.0, 0.0, 50.0),
+    }
 
     def _generate(self, a, funding, extra):
         p = self.params
@@ -163,12 +188,22 @@ class FundingRate(Strategy):
             mean = np.where(ok, (cs[jj + 1] - cs[jj + 1 - k]) / k, np.nan)
         th = p["threshold"]
         d = np.where(mean > th, -1, np.where(mean < -th, 1, 0))
-        reasons = ("funding not extreme (or no funding data)",
-                   f"mean funding of the last {p['lookback']} below -{th:g}: shorts crowded, go long",
-                   f"mean funding of the last {p['lookback']} above +{th:g}: longs crowded, go short")
+        reasons = (
+            "funding not extreme (or no funding data)",
+            f"mean funding of the last {p['lookback']} below -{th:g}: shorts crowded, go long",
+            f"mean funding of the last {p['lookback']} above +{th:g}: longs crowded, go short",
+        )
         tl, ts = _take(c, atr, p["take_atr"])
-        return finish_frame(d, np.abs(mean) / (2 * th), c, p["stop_atr"] * atr, tl, ts,
-                            np.where(d > 0, 1, np.where(d < 0, 2, 0)), reasons)
+        return finish_frame(
+            d,
+            np.abs(mean) / (2 * th),
+            c,
+            p["stop_atr"] * atr,
+            tl,
+            ts,
+            np.where(d > 0, 1, np.where(d < 0, 2, 0)),
+            reasons,
+        )
 
 
 class Breakout(Strategy):
@@ -194,10 +229,13 @@ class Breakout(Strategy):
         with np.errstate(invalid="ignore", divide="ignore"):
             strength = 0.5 + np.abs(c - mid) / (up - lo)
         reason = np.where(d == 0, 0, np.where(fresh, np.where(d > 0, 1, 2), np.where(d > 0, 3, 4)))
-        reasons = (f"inside the {p['period']}-bar channel (or warming up)",
-                   f"close broke above the {p['period']}-bar high", f"close broke below the {p['period']}-bar low",
-                   "holding the upside breakout (close above the channel middle)",
-                   "holding the downside breakout (close below the channel middle)")
+        reasons = (
+            f"inside the {p['period']}-bar channel (or warming up)",
+            f"close broke above the {p['period']}-bar high",
+            f"close broke below the {p['period']}-bar low",
+            "holding the upside breakout (close above the channel middle)",
+            "holding the downside breakout (close below the channel middle)",
+        )
         tl, ts = _take(c, atr, p["take_atr"])
         return finish_frame(d, strength, c, p["stop_atr"] * atr, tl, ts, reason, reasons)
 
@@ -212,8 +250,12 @@ class Grid(Strategy):
     """
 
     name = "grid"
-    PARAMS = {"levels": _i(10, 2, 100), "range_pct": _p(0.05, 0.002, 0.5), "stop_pct": _p(0.03, 0.001, 0.5),
-              "period": _i(48, 5, 2000)}
+    PARAMS = {
+        "levels": _i(10, 2, 100),
+        "range_pct": _p(0.05, 0.002, 0.5),
+        "stop_pct": _p(0.03, 0.001, 0.5),
+        "period": _i(48, 5, 2000),
+    }
 
     def _generate(self, a, funding, extra):
         p = self.params
@@ -227,8 +269,12 @@ class Grid(Strategy):
         inside = np.abs(dev) <= half
         d = np.where(inside & (k >= 1), -np.sign(dev), 0).astype(np.int8)
         reason = np.where(d > 0, 1, np.where(d < 0, 2, np.where(np.isfinite(dev) & ~inside, 3, 0)))
-        reasons = ("near the grid centre (or warming up)", "below the grid centre: buy level",
-                   "above the grid centre: sell level", "price left the grid range: grid off")
+        reasons = (
+            "near the grid centre (or warming up)",
+            "below the grid centre: buy level",
+            "above the grid centre: sell level",
+            "price left the grid range: grid off",
+        )
         return finish_frame(d, k / (p["levels"] / 2), c, p["stop_pct"] * c, centre, centre, reason, reasons)
 
 
@@ -241,8 +287,15 @@ class Momentum(Strategy):
     """
 
     name = "momentum"
-    PARAMS = {"rsi_period": _i(14, 2, 200), "roc_period": _i(10, 1, 500), "rsi_long": _p(55.0, 50.0, 100.0),
-              "rsi_short": _p(45.0, 0.0, 50.0), "atr_period": ATR, "stop_atr": STOP, "take_atr": _p(0.0, 0.0, 50.0)}
+    PARAMS = {
+        "rsi_period": _i(14, 2, 200),
+        "roc_period": _i(10, 1, 500),
+        "rsi_long": _p(55.0, 50.0, 100.0),
+        "rsi_short": _p(45.0, 0.0, 50.0),
+        "atr_period": ATR,
+        "stop_atr": STOP,
+        "take_atr": _p(0.0, 0.0, 50.0),
+    }
 
     def _generate(self, a, funding, extra):
         p = self.params
@@ -251,12 +304,22 @@ class Momentum(Strategy):
         roc = ind.roc(c, p["roc_period"])
         atr = ind.atr(a["high"], a["low"], c, p["atr_period"])
         d = np.where((r > p["rsi_long"]) & (roc > 0), 1, np.where((r < p["rsi_short"]) & (roc < 0), -1, 0))
-        reasons = ("no momentum (or warming up)",
-                   f"RSI above {p['rsi_long']:g} and {p['roc_period']}-bar ROC positive",
-                   f"RSI below {p['rsi_short']:g} and {p['roc_period']}-bar ROC negative")
+        reasons = (
+            "no momentum (or warming up)",
+            f"RSI above {p['rsi_long']:g} and {p['roc_period']}-bar ROC positive",
+            f"RSI below {p['rsi_short']:g} and {p['roc_period']}-bar ROC negative",
+        )
         tl, ts = _take(c, atr, p["take_atr"])
-        return finish_frame(d, np.abs(r - 50.0) / 30.0, c, p["stop_atr"] * atr, tl, ts,
-                            np.where(d > 0, 1, np.where(d < 0, 2, 0)), reasons)
+        return finish_frame(
+            d,
+            np.abs(r - 50.0) / 30.0,
+            c,
+            p["stop_atr"] * atr,
+            tl,
+            ts,
+            np.where(d > 0, 1, np.where(d < 0, 2, 0)),
+            reasons,
+        )
 
 
 class MeanReversion(Strategy):
@@ -268,8 +331,12 @@ class MeanReversion(Strategy):
     """
 
     name = "mean_reversion"
-    PARAMS = {"period": _i(20, 5, 1000), "z_entry": _p(2.0, 0.5, 6.0), "atr_period": ATR,
-              "stop_atr": _p(1.5, 0.1, 20.0)}
+    PARAMS = {
+        "period": _i(20, 5, 1000),
+        "z_entry": _p(2.0, 0.5, 6.0),
+        "atr_period": ATR,
+        "stop_atr": _p(1.5, 0.1, 20.0),
+    }
 
     def _generate(self, a, funding, extra):
         p = self.params
@@ -280,9 +347,13 @@ class MeanReversion(Strategy):
         d = latch(z <= -p["z_entry"], z >= p["z_entry"], z >= 0, z <= 0)
         fresh = np.abs(z) >= p["z_entry"]
         reason = np.where(d == 0, 0, np.where(fresh, np.where(d > 0, 1, 2), np.where(d > 0, 3, 4)))
-        reasons = ("close near its mean (or warming up)", f"z-score <= -{p['z_entry']:g}: stretched below the mean",
-                   f"z-score >= {p['z_entry']:g}: stretched above the mean", "holding long until the mean is reached",
-                   "holding short until the mean is reached")
+        reasons = (
+            "close near its mean (or warming up)",
+            f"z-score <= -{p['z_entry']:g}: stretched below the mean",
+            f"z-score >= {p['z_entry']:g}: stretched above the mean",
+            "holding long until the mean is reached",
+            "holding short until the mean is reached",
+        )
         return finish_frame(d, np.abs(z) / (2 * p["z_entry"]), c, p["stop_atr"] * atr, mean, mean, reason, reasons)
 
 
@@ -299,8 +370,15 @@ class Volatility(Strategy):
     """
 
     name = "volatility"
-    PARAMS = {"period": _i(20, 5, 500), "std": _p(2.0, 0.5, 5.0), "lookback": _i(120, 10, 5000),
-              "squeeze_pct": _p(0.2, 0.01, 0.9), "atr_period": ATR, "stop_atr": STOP, "take_atr": _p(0.0, 0.0, 50.0)}
+    PARAMS = {
+        "period": _i(20, 5, 500),
+        "std": _p(2.0, 0.5, 5.0),
+        "lookback": _i(120, 10, 5000),
+        "squeeze_pct": _p(0.2, 0.01, 0.9),
+        "atr_period": ATR,
+        "stop_atr": STOP,
+        "take_atr": _p(0.0, 0.0, 50.0),
+    }
 
     def _generate(self, a, funding, extra):
         p = self.params
@@ -320,12 +398,17 @@ class Volatility(Strategy):
         fresh = (d > 0) & long_in | (d < 0) & short_in
         with np.errstate(invalid="ignore", divide="ignore"):
             strength = 0.5 + np.where(fresh, np.where(d > 0, c - up, lo - c) / atr, 0.0)
-        reason = np.where(d == 0, np.where(squeeze, 3, 0),
-                          np.where(fresh, np.where(d > 0, 1, 2), np.where(d > 0, 4, 5)))
-        reasons = ("no squeeze breakout (or warming up)", "expansion after a squeeze: close above the upper band",
-                   "expansion after a squeeze: close below the lower band", "in a volatility squeeze: waiting",
-                   "holding the upside expansion (close above the middle band)",
-                   "holding the downside expansion (close below the middle band)")
+        reason = np.where(
+            d == 0, np.where(squeeze, 3, 0), np.where(fresh, np.where(d > 0, 1, 2), np.where(d > 0, 4, 5))
+        )
+        reasons = (
+            "no squeeze breakout (or warming up)",
+            "expansion after a squeeze: close above the upper band",
+            "expansion after a squeeze: close below the lower band",
+            "in a volatility squeeze: waiting",
+            "holding the upside expansion (close above the middle band)",
+            "holding the downside expansion (close below the middle band)",
+        )
         tl, ts = _take(c, atr, p["take_atr"])
         return finish_frame(d, strength, c, p["stop_atr"] * atr, tl, ts, reason, reasons)
 
@@ -341,15 +424,23 @@ class TimeCycle(Strategy):
     """
 
     name = "time_cycle"
-    PARAMS = {"session_start_hour": _i(13, 0, 23), "session_end_hour": _i(21, 1, 24),
-              "trade_weekends": Param(False, kind="bool"), "min_move_atr": _p(0.5, 0.0, 10.0), "atr_period": ATR,
-              "stop_atr": _p(1.5, 0.1, 20.0), "take_atr": _p(3.0, 0.0, 50.0)}
+    PARAMS = {
+        "session_start_hour": _i(13, 0, 23),
+        "session_end_hour": _i(21, 1, 24),
+        "trade_weekends": Param(False, kind="bool"),
+        "min_move_atr": _p(0.5, 0.0, 10.0),
+        "atr_period": ATR,
+        "stop_atr": _p(1.5, 0.1, 20.0),
+        "take_atr": _p(3.0, 0.0, 50.0),
+    }
 
     @classmethod
     def _cross_check(cls, p, base):
         if p["session_start_hour"] >= p["session_end_hour"]:
-            raise ConfigError(f"{base}.session_start_hour", f"must be below session_end_hour "
-                              f"({p['session_end_hour']}), got {p['session_start_hour']}")
+            raise ConfigError(
+                f"{base}.session_start_hour",
+                f"must be below session_end_hour ({p['session_end_hour']}), got {p['session_start_hour']}",
+            )
 
     def _generate(self, a, funding, extra):
         p = self.params
@@ -371,10 +462,13 @@ class TimeCycle(Strategy):
         thr = p["min_move_atr"] * atr
         d = np.where(open_day & (move > thr), 1, np.where(open_day & (move < -thr), -1, 0))
         reason = np.where(d > 0, 1, np.where(d < 0, 2, np.where(~in_sess, 3, np.where(~open_day, 4, 0))))
-        reasons = ("in session, no clear move yet (or warming up)", "in session, price above the session open: follow",
-                   "in session, price below the session open: follow",
-                   f"outside the {p['session_start_hour']:02d}-{p['session_end_hour']:02d} UTC session",
-                   "weekend: no trading")
+        reasons = (
+            "in session, no clear move yet (or warming up)",
+            "in session, price above the session open: follow",
+            "in session, price below the session open: follow",
+            f"outside the {p['session_start_hour']:02d}-{p['session_end_hour']:02d} UTC session",
+            "weekend: no trading",
+        )
         tl, tsh = _take(c, atr, p["take_atr"])
         with np.errstate(invalid="ignore", divide="ignore"):
             strength = np.abs(move) / (2 * atr)
@@ -404,11 +498,17 @@ class TrendCore(Strategy):
     """
 
     name = "trend_core"
-    PARAMS = {"lookback_1": _i(20, 1, 1000, "days"), "lookback_2": _i(60, 0, 1000, "days (0 = unused)"),
-              "lookback_3": _i(120, 0, 1000, "days (0 = unused)"), "lookback_4": _i(250, 0, 1000, "days (0 = unused)"),
-              "vol_days": _i(30, 2, 365, "days in the EWM volatility"),
-              "target_vol": _p(0.3, 0.05, 2.0, "annualised volatility the position aims at"),
-              "allow_short": Param(False, kind="bool"), "atr_period": ATR, "stop_atr": _p(2.5, 0.1, 20.0)}
+    PARAMS = {
+        "lookback_1": _i(20, 1, 1000, "days"),
+        "lookback_2": _i(60, 0, 1000, "days (0 = unused)"),
+        "lookback_3": _i(120, 0, 1000, "days (0 = unused)"),
+        "lookback_4": _i(250, 0, 1000, "days (0 = unused)"),
+        "vol_days": _i(30, 2, 365, "days in the EWM volatility"),
+        "target_vol": _p(0.3, 0.05, 2.0, "annualised volatility the position aims at"),
+        "allow_short": Param(False, kind="bool"),
+        "atr_period": ATR,
+        "stop_atr": _p(2.5, 0.1, 20.0),
+    }
 
     def _bars(self, days: int) -> int:
         return max(1, int(round(days * 86_400_000 / timeframe_ms(self.timeframe))))
@@ -445,9 +545,12 @@ class TrendCore(Strategy):
         atr = ind.atr(a["high"], a["low"], c, p["atr_period"])
         days = "/".join(str(p[f"lookback_{i}"]) for i in range(1, 5) if p[f"lookback_{i}"] > 0)
         reason = np.where(d > 0, 1, np.where(d < 0, 2, np.where(ready, 3, 0)))
-        reasons = ("warming up", f"price above its level {days} days ago on balance: trend up",
-                   f"price below its level {days} days ago on balance: trend down",
-                   "no uptrend on balance: stay in cash" if not p["allow_short"] else "lookbacks split evenly: flat")
+        reasons = (
+            "warming up",
+            f"price above its level {days} days ago on balance: trend up",
+            f"price below its level {days} days ago on balance: trend down",
+            "no uptrend on balance: stay in cash" if not p["allow_short"] else "lookbacks split evenly: flat",
+        )
         return finish_frame(d, level * scale, c, p["stop_atr"] * atr, None, None, reason, reasons)
 
 
@@ -485,12 +588,22 @@ class Onchain(Strategy):
     """
 
     name = "onchain"
-    PARAMS = {"threshold": _p(1.0, 0.1, 10.0), "lookback": _i(30, 5, 5000),
-              "bullish_when": Param("low", kind="choice", options=("low", "high")), "atr_period": ATR,
-              "stop_atr": STOP, "take_atr": _p(0.0, 0.0, 50.0)}
+    PARAMS = {
+        "threshold": _p(1.0, 0.1, 10.0),
+        "lookback": _i(30, 5, 5000),
+        "bullish_when": Param("low", kind="choice", options=("low", "high")),
+        "atr_period": ATR,
+        "stop_atr": STOP,
+        "take_atr": _p(0.0, 0.0, 50.0),
+    }
 
-    def __init__(self, params: Mapping[str, Any] | None = None, *, timeframe: str = "1h",
-                 series: dict[str, np.ndarray] | None = None) -> None:
+    def __init__(
+        self,
+        params: Mapping[str, Any] | None = None,
+        *,
+        timeframe: str = "1h",
+        series: dict[str, np.ndarray] | None = None,
+    ) -> None:
         super().__init__(params, timeframe=timeframe)
         self.series = series
 
@@ -509,17 +622,32 @@ class Onchain(Strategy):
         d = np.where(sign * z >= th, 1, np.where(sign * z <= -th, -1, 0))
         word = "high" if sign > 0 else "low"
         other = "low" if sign > 0 else "high"
-        reasons = ("on-chain metric unremarkable (or no data)",
-                   f"on-chain metric unusually {word} (|z| >= {th:g}): bullish",
-                   f"on-chain metric unusually {other} (|z| >= {th:g}): bearish")
+        reasons = (
+            "on-chain metric unremarkable (or no data)",
+            f"on-chain metric unusually {word} (|z| >= {th:g}): bullish",
+            f"on-chain metric unusually {other} (|z| >= {th:g}): bearish",
+        )
         tl, ts = _take(c, atr, p["take_atr"])
-        return finish_frame(d, np.abs(z) / (2 * th), c, p["stop_atr"] * atr, tl, ts,
-                            np.where(d > 0, 1, np.where(d < 0, 2, 0)), reasons)
+        return finish_frame(
+            d, np.abs(z) / (2 * th), c, p["stop_atr"] * atr, tl, ts, np.where(d > 0, 1, np.where(d < 0, 2, 0)), reasons
+        )
 
 
 STRATEGY_CLASSES: dict[str, type[Strategy]] = {
-    cls.name: cls for cls in (EmaTrend, BollingerRange, FundingRate, Breakout, Grid, Momentum, MeanReversion,
-                              Volatility, TimeCycle, Onchain, TrendCore)
+    cls.name: cls
+    for cls in (
+        EmaTrend,
+        BollingerRange,
+        FundingRate,
+        Breakout,
+        Grid,
+        Momentum,
+        MeanReversion,
+        Volatility,
+        TimeCycle,
+        Onchain,
+        TrendCore,
+    )
 }
 
 __all__ = ["STRATEGY_CLASSES", "latch", "load_onchain_csv", "Arrays", "SignalFrame"]

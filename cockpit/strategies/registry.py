@@ -26,9 +26,13 @@ class StrategyEntry:
     params: dict[str, Any]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "enabled": self.enabled, "params": self.params,
-                "required_timeframes": list(self.strategy.required_timeframes) if self.strategy else [],
-                "disabled_reason": self.disabled_reason}
+        return {
+            "name": self.name,
+            "enabled": self.enabled,
+            "params": self.params,
+            "required_timeframes": list(self.strategy.required_timeframes) if self.strategy else [],
+            "disabled_reason": self.disabled_reason,
+        }
 
 
 def _resolve(path: str, cfg: Config) -> Path:
@@ -66,8 +70,9 @@ def all_strategies(cfg: Config) -> list[StrategyEntry]:
     return out
 
 
-def _build_onchain(sc: StrategyConfig | Mapping[str, Any], params: dict[str, Any], timeframe: str, cfg: Config
-                   ) -> tuple[Strategy | None, str | None]:
+def _build_onchain(
+    sc: StrategyConfig | Mapping[str, Any], params: dict[str, Any], timeframe: str, cfg: Config
+) -> tuple[Strategy | None, str | None]:
     path = sc.get("input_csv")
     if not path:
         return Onchain(params, timeframe=timeframe), "off: no input configured (strategies.onchain.input_csv)"

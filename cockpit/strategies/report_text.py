@@ -38,8 +38,12 @@ def report_table(rep: Mapping[str, Any]) -> str:
     row("BB %b", lambda r: _n((r.get("bollinger") or {}).get("percent_b")))
     row("ATR 14", lambda r: f"{price(r.get('atr14'))} ({_n(r.get('atr_pct'))}%)")
     row("ADX", lambda r: _n((r.get("adx") or {}).get("adx"), 1))
-    row("Donchian 20", lambda r: f"{price((r.get('donchian20') or {}).get('lower'))} - "
-                                 f"{price((r.get('donchian20') or {}).get('upper'))}")
+    row(
+        "Donchian 20",
+        lambda r: (
+            f"{price((r.get('donchian20') or {}).get('lower'))} - {price((r.get('donchian20') or {}).get('upper'))}"
+        ),
+    )
     row("z-score 20", lambda r: _n(r.get("zscore20")))
     row("patterns", lambda r: _patterns(r.get("patterns")))
     lines.append(table(rows, ("", *tfs), right=set(range(1, len(tfs) + 1))))

@@ -110,8 +110,14 @@ class RLOptimizer:
             chosen += float(np.mean([s.outcomes[p] for p in pick]))
             equal += float(np.mean(list(s.outcomes.values())))
             n += 1
-        return {"fold": i, "start": fold.samples[0].time, "end": fold.samples[-1].time, "samples": n,
-                "thompson_mean_reward": chosen / n if n else None, "equal_mean_reward": equal / n if n else None}
+        return {
+            "fold": i,
+            "start": fold.samples[0].time,
+            "end": fold.samples[-1].time,
+            "samples": n,
+            "thompson_mean_reward": chosen / n if n else None,
+            "equal_mean_reward": equal / n if n else None,
+        }
 
     def table(self) -> list[dict[str, Any]]:
         """Score table rows: strategy x regime with expected reward, uncertainty and sample count."""
@@ -119,8 +125,15 @@ class RLOptimizer:
         for (regime, name), a in sorted(self.arms.items(), key=lambda kv: (kv[0][1], kv[0][0])):
             if a.n == 0:
                 continue
-            rows.append({"strategy": name, "regime": regime, "expected_reward": float(a.mu),
-                         "uncertainty": float(a.std), "samples": int(a.n)})
+            rows.append(
+                {
+                    "strategy": name,
+                    "regime": regime,
+                    "expected_reward": float(a.mu),
+                    "uncertainty": float(a.std),
+                    "samples": int(a.n),
+                }
+            )
         return rows
 
     def ranking(self, regime: str) -> list[str]:

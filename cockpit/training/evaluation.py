@@ -48,8 +48,9 @@ class _Fixed:
 
     uses_funding = False
 
-    def __init__(self, name: str, *, long: bool, vol_target: float | None = None, vol_days: int = 30,
-                 timeframe: str = "1d") -> None:
+    def __init__(
+        self, name: str, *, long: bool, vol_target: float | None = None, vol_days: int = 30, timeframe: str = "1d"
+    ) -> None:
         self.name = name
         self.long = long
         self.vol_target = vol_target
@@ -76,8 +77,12 @@ class _Fixed:
                 strength = np.where(np.isfinite(vol) & (vol > 0), np.minimum(1.0, self.vol_target / vol), 0.0)
         direction = np.where(strength > 0, 1, 0).astype(np.int8) if self.long else np.zeros(n, np.int8)
         nan = np.full(n, np.nan)
-        return {"direction": direction, "strength": strength if self.long else np.zeros(n), "stop_loss": nan,
-                "take_profit": nan.copy()}
+        return {
+            "direction": direction,
+            "strength": strength if self.long else np.zeros(n),
+            "stop_loss": nan,
+            "take_profit": nan.copy(),
+        }
 
 
 # ---------------------------------------------------------------- figures
@@ -112,8 +117,9 @@ def _sharpe_rows(r: np.ndarray) -> np.ndarray:
         return np.where(sd > 0, r.mean(axis=1) / sd * math.sqrt(YEAR_DAYS), np.nan)
 
 
-def bootstrap_index(n: int, *, samples: int = BOOT_SAMPLES, block: int = BOOT_BLOCK_DAYS,
-                    seed: int = BOOT_SEED) -> np.ndarray:
+def bootstrap_index(
+    n: int, *, samples: int = BOOT_SAMPLES, block: int = BOOT_BLOCK_DAYS, seed: int = BOOT_SEED
+) -> np.ndarray:
     """Stationary block bootstrap (Politis & Romano): (samples x n) day indices, geometric blocks of mean
     ``block`` days wrapping around the end. The same indices serve every policy (paired comparisons)."""
     rng = np.random.default_rng(seed)
@@ -205,9 +211,15 @@ class _Held:
 
 
 def _run(cfg: Config, ds: Any, strat: Any, tf: str, start_ms: int, end_ms: int) -> Any:
-    req = BacktestRequest(strategy=getattr(strat, "name", "policy"), timeframe=tf, start=int(start_ms),
-                          end=int(end_ms), engine="event", strategy_obj=strat,
-                          rebalance_band=float(cfg["portfolio"]["rebalance_band"]))
+    req = BacktestRequest(
+        strategy=getattr(strat, "name", "policy"),
+        timeframe=tf,
+        start=int(start_ms),
+        end=int(end_ms),
+        engine="event",
+        strategy_obj=strat,
+        rebalance_band=float(cfg["portfolio"]["rebalance_band"]),
+    )
     rep = run_backtest(cfg, ds, req)
     # The close of every bar, to value positions for exposure and turnover.
     closes = ds.candle_arrays(cfg["symbol"], tf, start=int(rep.timestamps[0]), end=int(rep.timestamps[-1]))["close"]
@@ -221,10 +233,19 @@ def trend_vol(cfg: Config) -> tuple[float, int]:
     return float(p.get("target_vol", 0.25)), int(p.get("vol_days", 30))
 
 
-def run_policies(cfg: Config, ds: Any, *, start_ms: int, end_ms: int, strategies: list[Any],
-                 candidate_rows: list[dict[str, Any]] | None, active_rows: list[dict[str, Any]] | None,
-                 active_label: str, best_single: str | None, include: tuple[str, ...] | None = None
-                 ) -> dict[str, Any]:
+def run_policies(
+    cfg: Config,
+    ds: Any,
+    *,
+    start_ms: int,
+    end_ms: int,
+    strategies: list[Any],
+    candidate_rows: list[dict[str, Any]] | None,
+    active_rows: list[dict[str, Any]] | None,
+    active_label: str,
+    best_single: str | None,
+    include: tuple[str, ...] | None = None,
+) -> dict[str, Any]:
     """Run every policy over [start_ms, end_ms] at the decision timeframe; figures and daily returns."""
     tf = cfg["decision_timeframe"]
     capital = float(cfg["backtest"]["capital"])
@@ -232,20 +253,29 @@ def run_policies(cfg: Config, ds: Any, *, start_ms: int, end_ms: int, strategies
     names = [s.name for s in strategies]
     policies: dict[str, tuple[str, Any]] = {}
     if candidate_rows is not None:
-        policies["candidate"] = ("the candidate's score table through the offline selector",
-                                 PortfolioStrategy(cfg, ds, tf, table=candidate_rows, strategies=strategies))
+        policies["candidate"] = (
+            "the candidate's score table through the offline selector",
+            PortfolioStrategy(cfg, ds, tf, table=candidate_rows, strategies=strategies),
+        )
     policies["active"] = (active_label, PortfolioStrategy(cfg, ds, tf, table=active_rows, strategies=strategies))
-    policies["buy_and_hold"] = ("long the perpetual at 1x of equity the whole period, funding paid",
-                                _Fixed("buy_and_hold", long=True, timeframe=tf))
-    policies["buy_and_hold_vol"] = (f"long, scaled to {tv:.0%} annualised volatility ({vd}-day EWM)",
-                                    _Fixed("buy_and_hold_vol", long=True, vol_target=tv, vol_days=vd, timeframe=tf))
+    policies["buy_and_hold"] = (
+        "long the perpetual at 1x of equity the whole period, funding paid",
+        _Fixed("buy_and_hold", long=True, timeframe=tf),
+    )
+    policies["buy_and_hold_vol"] = (
+        f"long, scaled to {tv:.0%} annualised volatility ({vd}-day EWM)",
+        _Fixed("buy_and_hold_vol", long=True, vol_target=tv, vol_days=vd, timeframe=tf),
+    )
     policies["cash"] = ("no position", _Fixed("cash", long=False, timeframe=tf))
-    policies["equal_weights"] = (f"{len(names)} enabled strategies at 1/{len(names)} each",
-                                 PortfolioStrategy(cfg, ds, tf, weights={n: 1.0 / len(names) for n in names},
-                                                   strategies=strategies))
+    policies["equal_weights"] = (
+        f"{len(names)} enabled strategies at 1/{len(names)} each",
+        PortfolioStrategy(cfg, ds, tf, weights={n: 1.0 / len(names) for n in names}, strategies=strategies),
+    )
     if best_single:
-        policies["best_single"] = (f"{best_single} alone (best mean reward in training)",
-                                   PortfolioStrategy(cfg, ds, tf, weights={best_single: 1.0}, strategies=strategies))
+        policies["best_single"] = (
+            f"{best_single} alone (best mean reward in training)",
+            PortfolioStrategy(cfg, ds, tf, weights={best_single: 1.0}, strategies=strategies),
+        )
     if include is not None:
         policies = {k: v for k, v in policies.items() if k in include}
     runs = {k: _run(cfg, ds, strat, tf, start_ms, end_ms) for k, (_, strat) in policies.items()}
@@ -261,13 +291,23 @@ def run_policies(cfg: Config, ds: Any, *, start_ms: int, end_ms: int, strategies
         out[k] = f
         daily[k] = r
     first = next(iter(runs.values()))
-    period = {"from_ms": int(first.timestamps[0]), "to_ms": int(first.timestamps[-1]), "bars": len(first.timestamps),
-              "timeframe": tf}
+    period = {
+        "from_ms": int(first.timestamps[0]),
+        "to_ms": int(first.timestamps[-1]),
+        "bars": len(first.timestamps),
+        "timeframe": tf,
+    }
     return {"policies": out, "daily": daily, "boot": boot, "period": period}
 
 
-def verdict(policies: Mapping[str, Mapping[str, Any]], daily: Mapping[str, np.ndarray], boot: np.ndarray | None,
-            *, max_drawdown: float, subject: str = "candidate") -> dict[str, Any]:
+def verdict(
+    policies: Mapping[str, Mapping[str, Any]],
+    daily: Mapping[str, np.ndarray],
+    boot: np.ndarray | None,
+    *,
+    max_drawdown: float,
+    subject: str = "candidate",
+) -> dict[str, Any]:
     """Compare ``subject`` with cash and buy-and-hold: Sharpe under the drawdown constraint, said plainly."""
     s = policies.get(subject)
     if s is None:
@@ -278,30 +318,43 @@ def verdict(policies: Mapping[str, Mapping[str, Any]], daily: Mapping[str, np.nd
     best = ranked[0] if ranked else None
 
     def diff_ci(a: str, b: str) -> list[float] | None:
-        if boot is None or a not in daily or b not in daily or len(daily[a]) != boot.shape[1] \
-                or len(daily[b]) != boot.shape[1]:
+        if (
+            boot is None
+            or a not in daily
+            or b not in daily
+            or len(daily[a]) != boot.shape[1]
+            or len(daily[b]) != boot.shape[1]
+        ):
             return None
         return interval(_sharpe_rows(daily[a][boot]) - _sharpe_rows(daily[b][boot]))
 
     sh = s["sharpe"] if s["sharpe"] is not None else float("-inf")
     beats_cash = bool(s["total_return"] > 0 and sh > 0)
     bh = policies.get("buy_and_hold")
-    bh_sh = (bh["sharpe"] if bh and bh["sharpe"] is not None else float("-inf"))
+    bh_sh = bh["sharpe"] if bh and bh["sharpe"] is not None else float("-inf")
     beats_bh = bool(bh is not None and sh >= bh_sh)
     dd_ok = bool(s["max_drawdown"] >= -max_drawdown)
     ci_bh = diff_ci(subject, "buy_and_hold")
-    lines.append(f"{subject}: return {s['total_return']:+.1%}, Sharpe {sh:.2f}"
-                 + (f" (90% {s['sharpe_ci90'][0]:.2f}..{s['sharpe_ci90'][1]:.2f})" if s.get("sharpe_ci90") else "")
-                 + f", max drawdown {s['max_drawdown']:.1%}")
-    lines.append("beats cash (positive return and Sharpe)" if beats_cash else
-                 "does NOT beat cash: holding no position would have done better")
+    lines.append(
+        f"{subject}: return {s['total_return']:+.1%}, Sharpe {sh:.2f}"
+        + (f" (90% {s['sharpe_ci90'][0]:.2f}..{s['sharpe_ci90'][1]:.2f})" if s.get("sharpe_ci90") else "")
+        + f", max drawdown {s['max_drawdown']:.1%}"
+    )
+    lines.append(
+        "beats cash (positive return and Sharpe)"
+        if beats_cash
+        else "does NOT beat cash: holding no position would have done better"
+    )
     if bh is not None:
-        txt = (f"Sharpe {'at least' if beats_bh else 'BELOW'} buy-and-hold's ({bh_sh:.2f}, return "
-               f"{bh['total_return']:+.1%}, max drawdown {bh['max_drawdown']:.1%})")
+        txt = (
+            f"Sharpe {'at least' if beats_bh else 'BELOW'} buy-and-hold's ({bh_sh:.2f}, return "
+            f"{bh['total_return']:+.1%}, max drawdown {bh['max_drawdown']:.1%})"
+        )
         if ci_bh:
             sure = ci_bh[0] > 0 or ci_bh[1] < 0
-            txt += (f"; the Sharpe difference's 90% interval is {ci_bh[0]:+.2f}..{ci_bh[1]:+.2f}"
-                    + ("" if sure else ", so the difference is within the uncertainty"))
+            txt += f"; the Sharpe difference's 90% interval is {ci_bh[0]:+.2f}..{ci_bh[1]:+.2f}" + (
+                "" if sure else ", so the difference is within the uncertainty"
+            )
         lines.append(txt)
     lines.append(f"max drawdown {'within' if dd_ok else 'BEYOND'} the {max_drawdown:.0%} limit")
     # Equal weights and the best single strategy are baselines, not the bar: being ahead of a baseline
@@ -313,20 +366,32 @@ def verdict(policies: Mapping[str, Mapping[str, Any]], daily: Mapping[str, np.nd
         ahead = bool(s["total_return"] > eqw["total_return"] and sh > eq_sh)
         beats_equal = bool(ahead and beats_cash)
         figs = f"return {eqw['total_return']:+.1%}, Sharpe {eq_sh:.2f}"
-        lines.append(f"beats equal weights ({figs})" if beats_equal else
-                     f"ahead of equal weights ({figs}) but NOT a win: it lost to cash (0%)" if ahead else
-                     f"does NOT beat equal weights ({figs})")
+        lines.append(
+            f"beats equal weights ({figs})"
+            if beats_equal
+            else f"ahead of equal weights ({figs}) but NOT a win: it lost to cash (0%)"
+            if ahead
+            else f"does NOT beat equal weights ({figs})"
+        )
     bs = policies.get("best_single")
     if bs is not None and not bs.get("trades"):
         lines.append("the best single strategy of training made no trade in this period: no baseline here")
     if best:
         b = policies[best]
         if b["total_return"] < 0 and best != "cash" and "cash" in policies:
-            lines.append(f"best Sharpe within the drawdown limit: {best}, yet it lost {b['total_return']:.1%}: "
-                         "cash did better")
+            lines.append(
+                f"best Sharpe within the drawdown limit: {best}, yet it lost {b['total_return']:.1%}: cash did better"
+            )
         else:
             lines.append(f"best Sharpe within the drawdown limit: {best}")
-    return {"beats_cash": beats_cash, "beats_buy_and_hold_sharpe": beats_bh, "within_drawdown_limit": dd_ok,
-            "max_drawdown_limit": max_drawdown, "best_within_drawdown": best, "beats_equal_weights": beats_equal,
-            "sharpe_minus_buy_and_hold_ci90": ci_bh, "passes": bool(beats_cash and beats_bh and dd_ok),
-            "summary": "; ".join(lines)}
+    return {
+        "beats_cash": beats_cash,
+        "beats_buy_and_hold_sharpe": beats_bh,
+        "within_drawdown_limit": dd_ok,
+        "max_drawdown_limit": max_drawdown,
+        "best_within_drawdown": best,
+        "beats_equal_weights": beats_equal,
+        "sharpe_minus_buy_and_hold_ci90": ci_bh,
+        "passes": bool(beats_cash and beats_bh and dd_ok),
+        "summary": "; ".join(lines),
+    }

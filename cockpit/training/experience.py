@@ -67,12 +67,20 @@ class ExperienceBuffer:
         self.samples.sort(key=lambda s: (s.time, s.source))
         return self
 
-    def slice(self, *, start: int | None = None, end: int | None = None, regime: str | None = None,
-              source: str | None = None) -> "ExperienceBuffer":
+    def slice(
+        self, *, start: int | None = None, end: int | None = None, regime: str | None = None, source: str | None = None
+    ) -> "ExperienceBuffer":
         """Samples with start <= time <= end (ms), in ``regime``, from ``source``."""
-        return ExperienceBuffer([s for s in self.samples
-                                 if (start is None or s.time >= start) and (end is None or s.time <= end)
-                                 and (regime is None or s.regime == regime) and (source is None or s.source == source)])
+        return ExperienceBuffer(
+            [
+                s
+                for s in self.samples
+                if (start is None or s.time >= start)
+                and (end is None or s.time <= end)
+                and (regime is None or s.regime == regime)
+                and (source is None or s.source == source)
+            ]
+        )
 
     def by_regime(self) -> dict[str, "ExperienceBuffer"]:
         out: dict[str, ExperienceBuffer] = {}
@@ -106,8 +114,16 @@ class ExperienceBuffer:
     # ------------------------------------------------------------------ sources
 
     @classmethod
-    def from_strategy_returns(cls, sr: StrategyReturns, reward: RewardCalculator, *, horizon: int, step: int,
-                              start_ms: int | None = None, end_ms: int | None = None) -> "ExperienceBuffer":
+    def from_strategy_returns(
+        cls,
+        sr: StrategyReturns,
+        reward: RewardCalculator,
+        *,
+        horizon: int,
+        step: int,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+    ) -> "ExperienceBuffer":
         """Backtest samples: a decision at the close of every ``step``-th bar, outcome over the next ``horizon``."""
         i0, i1 = sr.index_range(start_ms, end_ms)
         h = int(horizon)
@@ -127,17 +143,37 @@ class ExperienceBuffer:
         out = []
         for j, t in enumerate(ts_idx.tolist()):
             feats = {k: _num(sr.features[k][t]) for k in FEATURES if k in sr.features}
-            out.append(Sample(int(sr.timestamps[t]) + sr.tf_ms, sr.regime_name(t), feats,
-                              {n: eq_w for n in sr.names},
-                              {n: float(rew[j, i]) for i, n in enumerate(sr.names)},
-                              {n: float(tot[j, i]) for i, n in enumerate(sr.names)},
-                              float(port[j]), h, "backtest", True))
+            out.append(
+                Sample(
+                    int(sr.timestamps[t]) + sr.tf_ms,
+                    sr.regime_name(t),
+                    feats,
+                    {n: eq_w for n in sr.names},
+                    {n: float(rew[j, i]) for i, n in enumerate(sr.names)},
+                    {n: float(tot[j, i]) for i, n in enumerate(sr.names)},
+                    float(port[j]),
+                    h,
+                    "backtest",
+                    True,
+                )
+            )
         return cls(out)
 
     @classmethod
-    def from_decisions(cls, ds: Any, reward: RewardCalculator, *, symbol: str, timeframe: str, tf_ms: int,
-                       horizon: int, start_ms: int | None, end_ms: int | None, taker_fee: float,
-                       regime_cfg: RegimeConfig | None = None) -> "ExperienceBuffer":
+    def from_decisions(
+        cls,
+        ds: Any,
+        reward: RewardCalculator,
+        *,
+        symbol: str,
+        timeframe: str,
+        tf_ms: int,
+        horizon: int,
+        start_ms: int | None,
+        end_ms: int | None,
+        taker_fee: float,
+        regime_cfg: RegimeConfig | None = None,
+    ) -> "ExperienceBuffer":
         """Live/demo decisions: the engine's weights and each strategy's signal, outcome over the next bars.
 
         Only the strategies that were given weight count as observed (bandit feedback), each with the
@@ -166,12 +202,12 @@ class ExperienceBuffer:
                 continue
             if end_ms is not None and int(ts[k + h - 1]) > end_ms:
                 continue
-            window = bar_ret[k:k + h]
+            window = bar_ret[k : k + h]
             w0, w1 = int(ts[k]), int(ts[k + h - 1]) + tf_ms
             fund = float(f_rate[(f_ts >= w0) & (f_ts < w1)].sum()) if len(f_ts) else 0.0
             detail = d.get("weights") or {}
             selected, outcomes, rets = {}, {}, {}
-            for name, v in (detail.items() if isinstance(detail, Mapping) else ()):
+            for name, v in detail.items() if isinstance(detail, Mapping) else ():
                 if isinstance(v, Mapping):
                     w = float(v.get("final") or 0.0)
                     sig = str(v.get("signal") or "flat").lower()
@@ -196,20 +232,37 @@ class ExperienceBuffer:
             ta = d.get("technical_analysis") or {}
             if isinstance(ta, Mapping):
                 for key in FEATURES:
-                    v = ta.get(key, (ta.get("regime_detail") or {}).get(key) if isinstance(ta.get("regime_detail"), Mapping) else None)
+                    v = ta.get(
+                        key,
+                        (ta.get("regime_detail") or {}).get(key)
+                        if isinstance(ta.get("regime_detail"), Mapping)
+                        else None,
+                    )
                     if isinstance(v, (int, float)):
                         feats[key] = float(v)
             regime = d.get("regime") if d.get("regime") in REGIMES else Regime.UNKNOWN.value
             if not selected and port is None:
                 continue
-            out.append(Sample(int(d["timestamp"]), regime, feats, selected, outcomes, rets, port, h, "live", False,
-                              str(d["id"])))
+            out.append(
+                Sample(
+                    int(d["timestamp"]), regime, feats, selected, outcomes, rets, port, h, "live", False, str(d["id"])
+                )
+            )
         return cls(out)
 
     @classmethod
-    def from_backtest_results(cls, ds: Any, reward: RewardCalculator, regime_at: Any, *, names: Iterable[str],
-                              horizon_ms: int, start_ms: int | None, end_ms: int | None,
-                              limit: int = 200) -> "ExperienceBuffer":
+    def from_backtest_results(
+        cls,
+        ds: Any,
+        reward: RewardCalculator,
+        regime_at: Any,
+        *,
+        names: Iterable[str],
+        horizon_ms: int,
+        start_ms: int | None,
+        end_ms: int | None,
+        limit: int = 200,
+    ) -> "ExperienceBuffer":
         """Stored single-strategy backtests (``cockpit backtest``): windows of their equity curves.
 
         ``regime_at(ts) -> str`` gives the regime at a time. The stored curve is thinned to at most
@@ -235,11 +288,23 @@ class ExperienceBuffer:
                 if (start_ms is not None and ts[t] < start_ms) or (end_ms is not None and ts[u] > end_ms):
                     t = u
                     continue
-                r = eq[t + 1:u + 1] / eq[t:u] - 1.0
+                r = eq[t + 1 : u + 1] / eq[t:u] - 1.0
                 name = row["strategy"]
-                out.append(Sample(int(ts[t]), regime_at(int(ts[t])), {}, {name: 1.0},
-                                  {name: float(reward.reward(r))}, {name: float(eq[u] / eq[t] - 1.0)},
-                                  float(eq[u] / eq[t] - 1.0), len(r), "backtest_result", False, str(row["id"])))
+                out.append(
+                    Sample(
+                        int(ts[t]),
+                        regime_at(int(ts[t])),
+                        {},
+                        {name: 1.0},
+                        {name: float(reward.reward(r))},
+                        {name: float(eq[u] / eq[t] - 1.0)},
+                        float(eq[u] / eq[t] - 1.0),
+                        len(r),
+                        "backtest_result",
+                        False,
+                        str(row["id"]),
+                    )
+                )
                 t = u
         return cls(out)
 

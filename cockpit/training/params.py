@@ -45,8 +45,19 @@ def draw_params(strat: Any, n: int, rng: np.random.Generator) -> list[dict[str, 
     return out
 
 
-def suggest(cfg: Config, ds: Any, strategies: list[Any], reward: RewardCalculator, *, start_ms: int | None,
-            end_ms: int | None, horizon: int, step: int, trials: int, seed: int = 0) -> dict[str, Any]:
+def suggest(
+    cfg: Config,
+    ds: Any,
+    strategies: list[Any],
+    reward: RewardCalculator,
+    *,
+    start_ms: int | None,
+    end_ms: int | None,
+    horizon: int,
+    step: int,
+    trials: int,
+    seed: int = 0,
+) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     out: dict[str, Any] = {}
     for strat in strategies:
@@ -55,12 +66,14 @@ def suggest(cfg: Config, ds: Any, strategies: list[Any], reward: RewardCalculato
         sets = draw_params(strat, trials, rng)
         if len(sets) < 2:
             continue
-        objs = [type(strat)(p, timeframe=strat.timeframe) if hasattr(strat, "timeframe") else type(strat)(p)
-                for p in sets]
+        objs = [
+            type(strat)(p, timeframe=strat.timeframe) if hasattr(strat, "timeframe") else type(strat)(p) for p in sets
+        ]
         sr = strategy_returns(cfg, ds, start_ms=start_ms, end_ms=end_ms, strategies=objs)
         sr.names = tuple(f"trial{i}" for i in range(len(objs)))
-        buf = ExperienceBuffer.from_strategy_returns(sr, reward, horizon=horizon, step=step, start_ms=start_ms,
-                                                     end_ms=end_ms)
+        buf = ExperienceBuffer.from_strategy_returns(
+            sr, reward, horizon=horizon, step=step, start_ms=start_ms, end_ms=end_ms
+        )
         per: dict[str, Any] = {}
         for regime, d in sorted(buf.mean_reward().items()):
             ranked = sorted(range(len(sets)), key=lambda i: -d[f"trial{i}"][0])
@@ -70,11 +83,21 @@ def suggest(cfg: Config, ds: Any, strategies: list[Any], reward: RewardCalculato
                 if isinstance(v, (int, float)) and not isinstance(v, bool):
                     vals = [sets[i][k] for i in top]
                     ranges[k] = [min(vals), max(vals)]
-            per[regime] = {"ranges": ranges, "top_mean_reward": float(np.mean([d[f"trial{i}"][0] for i in top])),
-                           "configured_mean_reward": float(d["trial0"][0]), "samples": int(d["trial0"][1]),
-                           "best_params": sets[ranked[0]]}
-        out[strat.name] = {"trials": len(sets), "configured": sets[0], "by_regime": per,
-                           "note": ("suggestion only, observed in-sample on the training period; check it with "
-                                    f"`cockpit sweep --walk-forward` and edit strategies.{strat.name}.params in "
-                                    "config to change")}
+            per[regime] = {
+                "ranges": ranges,
+                "top_mean_reward": float(np.mean([d[f"trial{i}"][0] for i in top])),
+                "configured_mean_reward": float(d["trial0"][0]),
+                "samples": int(d["trial0"][1]),
+                "best_params": sets[ranked[0]],
+            }
+        out[strat.name] = {
+            "trials": len(sets),
+            "configured": sets[0],
+            "by_regime": per,
+            "note": (
+                "suggestion only, observed in-sample on the training period; check it with "
+                f"`cockpit sweep --walk-forward` and edit strategies.{strat.name}.params in "
+                "config to change"
+            ),
+        }
     return out

@@ -27,8 +27,7 @@ from cockpit.training.returns import StrategyReturns
 YEAR_MS = 365 * 86_400_000
 
 
-def table_policy(rows: list[dict[str, Any]] | None, names: Iterable[str], scheduler: PortfolioScheduler
-                 ) -> np.ndarray:
+def table_policy(rows: list[dict[str, Any]] | None, names: Iterable[str], scheduler: PortfolioScheduler) -> np.ndarray:
     """Weights per regime code (len(REGIME_CODES) x strategies) from a score table (None: the shipped table)."""
     names = list(names)
     scorer = StrategyScorer(None)
@@ -64,8 +63,14 @@ def equal_policy(names: Iterable[str]) -> np.ndarray:
     return fixed_policy({n: 1.0 / len(names) for n in names}, names)
 
 
-def evaluate(sr: StrategyReturns, policy: np.ndarray, *, start_ms: int | None = None, end_ms: int | None = None,
-             capital: float = 10_000.0) -> dict[str, Any]:
+def evaluate(
+    sr: StrategyReturns,
+    policy: np.ndarray,
+    *,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+    capital: float = 10_000.0,
+) -> dict[str, Any]:
     """Return, max drawdown, Sharpe and turnover of ``policy`` (regime code x strategy weights) on a period."""
     i0, i1 = sr.index_range(start_ms, end_ms)
     if i1 - i0 < 2:
@@ -86,6 +91,13 @@ def evaluate(sr: StrategyReturns, policy: np.ndarray, *, start_ms: int | None = 
     m = compute_metrics(equity, [], capital=capital, tf_ms=sr.tf_ms, start_ms=int(ts[0]), end_ms=int(ts[-1]))
     years = max((int(ts[-1]) - int(ts[0]) + sr.tf_ms) / YEAR_MS, 1e-9)
     mean_w = w.mean(axis=0)
-    return {"total_return": m["total_return"], "max_drawdown": m["max_drawdown"], "sharpe": m["sharpe"],
-            "cagr": m["cagr"], "turnover_per_year": dw_total / years, "final_equity": m["final_equity"],
-            "bars": int(i1 - i0), "mean_weights": {n: round(float(v), 4) for n, v in zip(sr.names, mean_w)}}
+    return {
+        "total_return": m["total_return"],
+        "max_drawdown": m["max_drawdown"],
+        "sharpe": m["sharpe"],
+        "cagr": m["cagr"],
+        "turnover_per_year": dw_total / years,
+        "final_equity": m["final_equity"],
+        "bars": int(i1 - i0),
+        "mean_weights": {n: round(float(v), 4) for n, v in zip(sr.names, mean_w)},
+    }

@@ -19,25 +19,33 @@ BEGIN = "### offline training: score table and recorded mistakes (begin)"
 END = "### offline training (end)"
 
 
-def render_block(version: str, train: Mapping[str, Any], table: list[dict[str, Any]], mistakes: list[dict[str, Any]],
-                 reward: str) -> str:
-    lines = [BEGIN,
-             f"Score table {version}, learned offline from {train.get('from')} to {train.get('to')}; reward: {reward}.",
-             "Expected reward per regime (higher is better; +/- uncertainty; n samples). Use it as evidence, not a rule:"]
+def render_block(
+    version: str, train: Mapping[str, Any], table: list[dict[str, Any]], mistakes: list[dict[str, Any]], reward: str
+) -> str:
+    lines = [
+        BEGIN,
+        f"Score table {version}, learned offline from {train.get('from')} to {train.get('to')}; reward: {reward}.",
+        "Expected reward per regime (higher is better; +/- uncertainty; n samples). Use it as evidence, not a rule:",
+    ]
     by_regime: dict[str, list[dict[str, Any]]] = {}
     for r in table:
         by_regime.setdefault(r["regime"], []).append(r)
     for regime in sorted(by_regime):
         rows = sorted(by_regime[regime], key=lambda r: (-float(r["expected_reward"]), r["strategy"]))
-        cells = ", ".join(f"{r['strategy']} {float(r['expected_reward']):+.4f} +/- {float(r['uncertainty'] or 0):.4f} "
-                          f"(n={int(r['samples'])})" for r in rows)
+        cells = ", ".join(
+            f"{r['strategy']} {float(r['expected_reward']):+.4f} +/- {float(r['uncertainty'] or 0):.4f} "
+            f"(n={int(r['samples'])})"
+            for r in rows
+        )
         lines.append(f"- {regime}: {cells}")
     lines.append("Recorded mistakes (what was chosen, what it earned, what would have done better):")
     if not mistakes:
         lines.append("- (none recorded)")
     for m in mistakes:
-        lines.append(f"- {utc(m['time'])}, {m['regime']}: chose {m['chosen']} -> {m['outcome']:+.2%}; "
-                     f"{m['better']} would have made {m['better_outcome']:+.2%} ({m['source']})")
+        lines.append(
+            f"- {utc(m['time'])}, {m['regime']}: chose {m['chosen']} -> {m['outcome']:+.2%}; "
+            f"{m['better']} would have made {m['better_outcome']:+.2%} ({m['source']})"
+        )
     lines.append(END)
     return "\n".join(lines).replace("$", "$$")
 
@@ -53,8 +61,11 @@ def with_block(template: str, block: str) -> str:
 
 
 def unified_diff(old: str, new: str, old_name: str, new_name: str) -> str:
-    return "".join(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
-                                        fromfile=old_name, tofile=new_name))
+    return "".join(
+        difflib.unified_diff(
+            old.splitlines(keepends=True), new.splitlines(keepends=True), fromfile=old_name, tofile=new_name
+        )
+    )
 
 
 class PromptUpdater:
@@ -69,13 +80,26 @@ class PromptUpdater:
             return version, row["content"]
         return version if row is None else "default", DEFAULT_TEMPLATE
 
-    def build(self, *, active_version: str, new_version: str, train: Mapping[str, Any], table: list[dict[str, Any]],
-              mistakes: list[dict[str, Any]], reward: str) -> dict[str, str]:
+    def build(
+        self,
+        *,
+        active_version: str,
+        new_version: str,
+        train: Mapping[str, Any],
+        table: list[dict[str, Any]],
+        mistakes: list[dict[str, Any]],
+        reward: str,
+    ) -> dict[str, str]:
         old_ver, old = self.active(active_version)
         new = with_block(old, render_block(new_version, train, table, mistakes, reward))
         PromptBuilder(new, name=self.name, version=new_version)  # raises if the result is not a usable template
-        return {"name": self.name, "version": new_version, "content": new, "base_version": old_ver,
-                "diff": unified_diff(old, new, f"{self.name}@{old_ver}", f"{self.name}@{new_version}")}
+        return {
+            "name": self.name,
+            "version": new_version,
+            "content": new,
+            "base_version": old_ver,
+            "diff": unified_diff(old, new, f"{self.name}@{old_ver}", f"{self.name}@{new_version}"),
+        }
 
 
 def recorded_mistakes(samples: Iterable[Any], *, limit: int = 3) -> list[dict[str, Any]]:
@@ -105,8 +129,17 @@ def recorded_mistakes(samples: Iterable[Any], *, limit: int = 3) -> list[dict[st
         gap = s.returns[better] - s.returns[chosen]
         if s.returns[chosen] >= 0 or better == chosen:
             continue
-        found.append({"time": s.time, "regime": s.regime, "chosen": chosen, "outcome": s.returns[chosen],
-                      "better": better, "better_outcome": s.returns[better], "gap": gap,
-                      "source": "live decision " + str(s.ref) if s.source == "live" else "backtest, the period's favourite"})
+        found.append(
+            {
+                "time": s.time,
+                "regime": s.regime,
+                "chosen": chosen,
+                "outcome": s.returns[chosen],
+                "better": better,
+                "better_outcome": s.returns[better],
+                "gap": gap,
+                "source": "live decision " + str(s.ref) if s.source == "live" else "backtest, the period's favourite",
+            }
+        )
     found.sort(key=lambda m: (m["source"].startswith("backtest"), -m["gap"]))
     return found[:limit]

@@ -60,21 +60,23 @@ class StrategyReturns:
         return i0, i1
 
 
-def load_market(ds: Any, symbol: str, timeframe: str, start_ms: int | None, end_ms: int | None,
-                warmup: int) -> tuple[dict[str, np.ndarray], int]:
+def load_market(
+    ds: Any, symbol: str, timeframe: str, start_ms: int | None, end_ms: int | None, warmup: int
+) -> tuple[dict[str, np.ndarray], int]:
     """Candles from DataService for [start - warmup bars, end], and the index where ``start`` begins."""
     main = ds.candle_arrays(symbol, timeframe, start=start_ms, end=end_ms)
     if len(main["timestamp"]) == 0:
-        raise NoDataError(f"no {symbol} {timeframe} candles stored for the range; import some first, e.g. "
-                          f"`cockpit ingest --csv FILE --timeframe {timeframe}`")
+        raise NoDataError(
+            f"no {symbol} {timeframe} candles stored for the range; import some first, e.g. "
+            f"`cockpit ingest --csv FILE --timeframe {timeframe}`"
+        )
     if warmup > 0:
         pre = ds.candle_arrays(symbol, timeframe, end=int(main["timestamp"][0]) - 1, limit=warmup)
         return {k: np.concatenate([pre[k], main[k]]) for k in main}, len(pre["timestamp"])
     return main, 0
 
 
-def funding_for(cfg: Config, ds: Any, symbol: str, ts: np.ndarray, open_: np.ndarray
-                ) -> tuple[np.ndarray, str]:
+def funding_for(cfg: Config, ds: Any, symbol: str, ts: np.ndarray, open_: np.ndarray) -> tuple[np.ndarray, str]:
     """Funding paid per unit of position per bar (rate x mark), as the backtest charges it."""
     b = cfg["backtest"]
     mode, const = b["funding_source"], float(b["funding_rate"])
@@ -83,8 +85,9 @@ def funding_for(cfg: Config, ds: Any, symbol: str, ts: np.ndarray, open_: np.nda
     if mode != "constant" and ds is not None:
         step = 8 * 3_600_000
         fr = ds.funding_rates(symbol, start=int(ts[0]) - step, end=int(ts[-1]))
-        rates = {int(round(t / step) * step): float(r) for t, r in zip(fr["timestamp"], fr["funding_rate"])
-                 if r is not None}
+        rates = {
+            int(round(t / step) * step): float(r) for t, r in zip(fr["timestamp"], fr["funding_rate"]) if r is not None
+        }
         if rates:
             return funding_per_bar(ts, open_, rates, const), f"funding_rates table ({len(rates)} settlements)"
     return funding_per_bar(ts, open_, None, const), f"constant {const:g} per 8h"
@@ -92,16 +95,32 @@ def funding_for(cfg: Config, ds: Any, symbol: str, ts: np.ndarray, open_: np.nda
 
 def engine_settings(cfg: Config) -> EngineSettings:
     b = cfg["backtest"]
-    return EngineSettings(capital=float(b["capital"]), taker_fee=float(b["taker_fee"]), maker_fee=float(b["maker_fee"]),
-                          slippage_bps=float(b["slippage_bps"]), slippage_range=float(b["slippage_range"]),
-                          maintenance_margin=float(b["maintenance_margin"]), leverage=float(b["leverage"]),
-                          lot_size=float(b["lot_size"]), position_fraction=float(b["position_fraction"]),
-                          rebalance_band=float(cfg["portfolio"]["rebalance_band"]), symbol=cfg["symbol"])
+    return EngineSettings(
+        capital=float(b["capital"]),
+        taker_fee=float(b["taker_fee"]),
+        maker_fee=float(b["maker_fee"]),
+        slippage_bps=float(b["slippage_bps"]),
+        slippage_range=float(b["slippage_range"]),
+        maintenance_margin=float(b["maintenance_margin"]),
+        leverage=float(b["leverage"]),
+        lot_size=float(b["lot_size"]),
+        position_fraction=float(b["position_fraction"]),
+        rebalance_band=float(cfg["portfolio"]["rebalance_band"]),
+        symbol=cfg["symbol"],
+    )
 
 
-def sleeve(arrays: Mapping[str, np.ndarray], frame: Any, i0: int, settings: EngineSettings, funding: np.ndarray,
-           *, engine: str = "fast", size_by_strength: bool = True, tf_ms: int = 3_600_000
-           ) -> tuple[np.ndarray, np.ndarray]:
+def sleeve(
+    arrays: Mapping[str, np.ndarray],
+    frame: Any,
+    i0: int,
+    settings: EngineSettings,
+    funding: np.ndarray,
+    *,
+    engine: str = "fast",
+    size_by_strength: bool = True,
+    tf_ms: int = 3_600_000,
+) -> tuple[np.ndarray, np.ndarray]:
     """(per-bar returns, exposure) of one strategy from bar i0 on."""
     n = len(arrays["timestamp"])
     sig_all = as_signals(frame, n)
@@ -123,8 +142,15 @@ def sleeve(arrays: Mapping[str, np.ndarray], frame: Any, i0: int, settings: Engi
     return np.nan_to_num(r), np.nan_to_num(x)
 
 
-def strategy_returns(cfg: Config, ds: Any, *, start_ms: int | None, end_ms: int | None,
-                     strategies: list[Any] | None = None, engine: str | None = None) -> StrategyReturns:
+def strategy_returns(
+    cfg: Config,
+    ds: Any,
+    *,
+    start_ms: int | None,
+    end_ms: int | None,
+    strategies: list[Any] | None = None,
+    engine: str | None = None,
+) -> StrategyReturns:
     """Run every strategy (default: the enabled ones in config) over [start, end] and collect sleeves."""
     from cockpit.strategies.registry import build_strategies
 
@@ -135,8 +161,10 @@ def strategy_returns(cfg: Config, ds: Any, *, start_ms: int | None, end_ms: int 
     tf_ms = timeframe_ms(tf)
     symbol = cfg["symbol"]
     rc = RegimeClassifier(cfg.get("regime"))
-    warmup = max([int(getattr(s, "warmup_bars", 0) or 0) for s in strats]
-                 + [int(rc.cfg["vol_lookback"]) + int(rc.cfg["vol_window"]) + 2])
+    warmup = max(
+        [int(getattr(s, "warmup_bars", 0) or 0) for s in strats]
+        + [int(rc.cfg["vol_lookback"]) + int(rc.cfg["vol_window"]) + 2]
+    )
     arrays, i0 = load_market(ds, symbol, tf, start_ms, end_ms, warmup)
     n = len(arrays["timestamp"])
     if n - i0 <= 1:
@@ -147,23 +175,46 @@ def strategy_returns(cfg: Config, ds: Any, *, start_ms: int | None, end_ms: int 
     rets, expo, params = [], [], {}
     for s in strats:
         frame = _generate(s, arrays, ds, symbol)
-        r, x = sleeve(arrays, frame, i0, settings, funding, engine=eng,
-                      size_by_strength=bool(cfg["backtest"]["size_by_strength"]), tf_ms=tf_ms)
+        r, x = sleeve(
+            arrays,
+            frame,
+            i0,
+            settings,
+            funding,
+            engine=eng,
+            size_by_strength=bool(cfg["backtest"]["size_by_strength"]),
+            tf_ms=tf_ms,
+        )
         rets.append(r)
         expo.append(x)
         params[s.name] = dict(getattr(s, "params", {}) or {})
     comp = rc.components(arrays)
     codes = rc._codes(comp)[i0:]
     feats = {k: np.asarray(comp[k])[i0:] for k in FEATURES}
-    return StrategyReturns(np.asarray(arrays["timestamp"][i0:], dtype=np.int64), np.asarray(arrays["close"][i0:]),
-                           tuple(s.name for s in strats), np.column_stack(rets), np.column_stack(expo), codes, feats,
-                           tf_ms, params, settings.taker_fee, fsrc)
+    return StrategyReturns(
+        np.asarray(arrays["timestamp"][i0:], dtype=np.int64),
+        np.asarray(arrays["close"][i0:]),
+        tuple(s.name for s in strats),
+        np.column_stack(rets),
+        np.column_stack(expo),
+        codes,
+        feats,
+        tf_ms,
+        params,
+        settings.taker_fee,
+        fsrc,
+    )
 
 
 def _generate(strat: Any, arrays: Mapping[str, np.ndarray], ds: Any, symbol: str) -> Any:
     if getattr(strat, "uses_funding", False) and ds is not None:
         ts = arrays["timestamp"]
         fr = ds.funding_rates(symbol, start=int(ts[0]), end=int(ts[-1]))
-        return strat.generate(arrays, {"timestamp": fr["timestamp"].to_numpy(dtype=np.int64),
-                                       "funding_rate": fr["funding_rate"].to_numpy(dtype=np.float64)})
+        return strat.generate(
+            arrays,
+            {
+                "timestamp": fr["timestamp"].to_numpy(dtype=np.int64),
+                "funding_rate": fr["funding_rate"].to_numpy(dtype=np.float64),
+            },
+        )
     return strat.generate(arrays)

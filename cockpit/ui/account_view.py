@@ -53,8 +53,9 @@ class AccountPoller:
         nid = newest[0]["id"] if newest else None
         if nid != self._fill_sig:
             self._fills = self.reads.fills_with_orders(self.symbol) if nid is not None else []
-            self._closed, self._open = closed_trades(self.reads, self.symbol, limit=TRADES_KEPT) if nid is not None \
-                else ([], None)
+            self._closed, self._open = (
+                closed_trades(self.reads, self.symbol, limit=TRADES_KEPT) if nid is not None else ([], None)
+            )
             self._fill_sig = nid
         bsig = (balance or {}).get("id")
         if bsig != self._balance_sig and (not self._equity or time.monotonic() - self._equity_at >= EQUITY_EVERY_S):
@@ -65,8 +66,12 @@ class AccountPoller:
         v.realised_total = realised(self._fills)  # no fill at all: nothing realised (0, not unknown)
         if exchange_ms is not None:
             v.realised_today = realised(self._fills, since_ms=int(exchange_ms) - int(exchange_ms) % DAY_MS)
-        v.sig = (self._fill_sig, len(self._equity), self._equity[-1] if self._equity else None,
-                 None if exchange_ms is None else int(exchange_ms) // DAY_MS)
+        v.sig = (
+            self._fill_sig,
+            len(self._equity),
+            self._equity[-1] if self._equity else None,
+            None if exchange_ms is None else int(exchange_ms) // DAY_MS,
+        )
         return v
 
 
@@ -88,8 +93,16 @@ def _money(t: Text, v: float | None, nd: int = 1) -> None:
         t.append(num(v, nd, sign=True), "green" if v >= 0 else "red")
 
 
-def position_text(pos: dict[str, Any] | None, mark: float | None, levels: dict[str, Any], view: AccountView | None,
-                  *, compact: bool, equity_now: float | None = None, initial_equity: float | None = None) -> Text:
+def position_text(
+    pos: dict[str, Any] | None,
+    mark: float | None,
+    levels: dict[str, Any],
+    view: AccountView | None,
+    *,
+    compact: bool,
+    equity_now: float | None = None,
+    initial_equity: float | None = None,
+) -> Text:
     t = Text(no_wrap=True, overflow="ellipsis")
     side, _, upnl = position_parts(pos)
     view = view or AccountView()

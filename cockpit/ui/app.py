@@ -86,9 +86,20 @@ class CockpitApp(TradeActions, App[None]):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, cfg: Config, *, ds: DataService, db: Any = None, engine: Any = None,
-                 attach: bool = False, live: bool = False, clock: Any = None, poll_enabled: bool = True,
-                 operator: str | None = None, backtest_runner: Any = None) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        *,
+        ds: DataService,
+        db: Any = None,
+        engine: Any = None,
+        attach: bool = False,
+        live: bool = False,
+        clock: Any = None,
+        poll_enabled: bool = True,
+        operator: str | None = None,
+        backtest_runner: Any = None,
+    ) -> None:
         super().__init__()
         self.cfg = cfg
         self.ds = ds
@@ -177,8 +188,13 @@ class CockpitApp(TradeActions, App[None]):
         self.run_poll(self.timeframe, self.selected_order_id, size, view)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="poll")
-    def run_poll(self, timeframe: str, selected: int | None, chart_size: tuple[int, int] | None = None,
-                 view: ChartView = DEFAULT_VIEW) -> None:
+    def run_poll(
+        self,
+        timeframe: str,
+        selected: int | None,
+        chart_size: tuple[int, int] | None = None,
+        view: ChartView = DEFAULT_VIEW,
+    ) -> None:
         try:
             self.post_message(StatePolled(self.poller.poll(timeframe, selected, chart_size, view)))
         except Exception as e:  # noqa: BLE001 - shown in the UI, never fatal
@@ -253,8 +269,9 @@ class CockpitApp(TradeActions, App[None]):
             text = f"#{oid} {before[oid]['side']} {float(before[oid]['amount']):g} BTC: {why}"
             self.queue_note = (text, self.clock.now_ms())
             bad = o is not None and o["status"] in ("rejected", "canceled", "expired", "failed")
-            self.notify(text, title="no longer waiting for approval", severity="warning" if bad else "information",
-                        timeout=10)
+            self.notify(
+                text, title="no longer waiting for approval", severity="warning" if bad else "information", timeout=10
+            )
         new = sorted(set(now_pending) - set(before))
         if not new:
             return None
@@ -284,8 +301,14 @@ class CockpitApp(TradeActions, App[None]):
     @work(thread=True, exit_on_error=False, group="commands")
     def run_command(self, command: str, order_id: int | None, payload: dict[str, Any] | None) -> None:
         try:
-            cid = submit_command(command, now_ms=self.clock.now_ms(), order_id=order_id, payload=payload,
-                                 operator=self.operator, db=self.db)
+            cid = submit_command(
+                command,
+                now_ms=self.clock.now_ms(),
+                order_id=order_id,
+                payload=payload,
+                operator=self.operator,
+                db=self.db,
+            )
             self.post_message(CommandSubmitted(command, order_id, cid))
         except Exception as e:  # noqa: BLE001
             self.post_message(CommandFailed(command, f"{type(e).__name__}: {e}"))
@@ -321,10 +344,12 @@ class CockpitApp(TradeActions, App[None]):
             self.notify("no order is waiting for approval", severity="warning")
             return
         if self.live and not self.live_confirmed:
+
             def after(ok: bool | None) -> None:
                 if ok:
                     self.live_confirmed = True
                     self.run_command("approve", o["id"], None)
+
             self.push_screen(LiveConfirmModal(), after)
             return
         self.run_command("approve", o["id"], None)
@@ -338,6 +363,7 @@ class CockpitApp(TradeActions, App[None]):
         def after(reason: str | None) -> None:
             if reason:
                 self.run_command("reject", o["id"], {"reason": reason})
+
         self.push_screen(RejectModal(o["id"]), after)
 
     def action_cancel_order(self) -> None:
@@ -351,16 +377,22 @@ class CockpitApp(TradeActions, App[None]):
         def after(ok: bool | None) -> None:
             if ok:
                 self.run_command("kill", None, {"reason": "operator kill switch"})
-        self.push_screen(ConfirmModal("[b]KILL SWITCH[/b]: cancel every open order, close the position with "
-                                      "reduce-only market orders and halt new entries until cleared?",
-                                      yes="Kill"), after)
+
+        self.push_screen(
+            ConfirmModal(
+                "[b]KILL SWITCH[/b]: cancel every open order, close the position with "
+                "reduce-only market orders and halt new entries until cleared?",
+                yes="Kill",
+            ),
+            after,
+        )
 
     def action_clear_kill(self) -> None:
         def after(ok: bool | None) -> None:
             if ok:
                 self.run_command("clear_kill", None, {"reason": "cleared by operator"})
-        self.push_screen(ConfirmModal("Clear the kill switch / halt and allow new entries again?", yes="Clear"),
-                         after)
+
+        self.push_screen(ConfirmModal("Clear the kill switch / halt and allow new entries again?", yes="Clear"), after)
 
     def action_timeframe(self, tf: str) -> None:
         if tf not in CHART_TIMEFRAMES or tf == self.timeframe:
@@ -406,7 +438,9 @@ class CockpitApp(TradeActions, App[None]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Approve pending order", "a: approve the selected/oldest pending order", self.action_approve)
+        yield SystemCommand(
+            "Approve pending order", "a: approve the selected/oldest pending order", self.action_approve
+        )
         yield SystemCommand("Reject pending order", "r: reject with a reason", self.action_reject)
         yield SystemCommand("Cancel selected order", "c: cancel the selected open order", self.action_cancel_order)
         yield SystemCommand("Kill switch", "K: cancel all, flatten, halt (confirm)", self.action_kill)
@@ -431,9 +465,19 @@ def _start_resource_tracker() -> None:
         pass
 
 
-def create_app(cfg: Config, *, engine: Any = None, attach: bool = False, live: bool = False,
-               clock: Any = None, ds: DataService | None = None, db: Any = None, poll_enabled: bool = True,
-               operator: str | None = None, backtest_runner: Any = None) -> CockpitApp:
+def create_app(
+    cfg: Config,
+    *,
+    engine: Any = None,
+    attach: bool = False,
+    live: bool = False,
+    clock: Any = None,
+    ds: DataService | None = None,
+    db: Any = None,
+    poll_enabled: bool = True,
+    operator: str | None = None,
+    backtest_runner: Any = None,
+) -> CockpitApp:
     """Build the cockpit over the database the models' proxy is bound to (or ``db``).
 
     Tests pass a frozen ``clock``, ``poll_enabled=False`` (they call ``app.request_refresh()``)
@@ -450,8 +494,18 @@ def create_app(cfg: Config, *, engine: Any = None, attach: bool = False, live: b
             migrate(db)
         else:
             db = database_proxy.obj
-    return CockpitApp(cfg, ds=ds or DataService(db), db=db, engine=engine, attach=attach, live=live, clock=clock,
-                      poll_enabled=poll_enabled, operator=operator, backtest_runner=backtest_runner)
+    return CockpitApp(
+        cfg,
+        ds=ds or DataService(db),
+        db=db,
+        engine=engine,
+        attach=attach,
+        live=live,
+        clock=clock,
+        poll_enabled=poll_enabled,
+        operator=operator,
+        backtest_runner=backtest_runner,
+    )
 
 
 def run_tui(cfg: Config, *, engine: Any = None, attach: bool = False, live: bool = False) -> int:

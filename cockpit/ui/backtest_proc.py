@@ -80,8 +80,9 @@ def _child(cfg: Config, request: Any, q: Any, cancel: Any) -> None:
             q.put(("error", f"{type(e).__name__}: {e}"))
 
 
-def run_in_process(cfg: Config, request: Any, *, progress: Callable[[int, int], None],
-                   cancel: threading.Event, stall_s: float = 300.0) -> int | None:
+def run_in_process(
+    cfg: Config, request: Any, *, progress: Callable[[int, int], None], cancel: threading.Event, stall_s: float = 300.0
+) -> int | None:
     """Run ``request`` in a spawned child; return the stored result id. Raises BacktestCancelledError
     when ``cancel`` was set, RuntimeError with the child's error otherwise."""
     ctx = multiprocessing.get_context("spawn")
@@ -110,8 +111,9 @@ def run_in_process(cfg: Config, request: Any, *, progress: Callable[[int, int], 
                     except queue.Empty:
                         if cancel.is_set():
                             raise BacktestCancelledError() from None
-                        raise RuntimeError(f"backtest process exited with code {proc.exitcode} "
-                                           "without reporting a result") from None
+                        raise RuntimeError(
+                            f"backtest process exited with code {proc.exitcode} without reporting a result"
+                        ) from None
                 else:
                     continue
             if msg[0] == "progress":

@@ -40,11 +40,26 @@ _GLYPHS = np.array(list(" ╷╵│╻╻╽╽╹╿╹╿┃┃┃┃"), dtype
 _EIGHTHS = " ▁▂▃▄▅▆▇█"
 
 # Style ids of the cell grid.
-(EMPTY, UP, DOWN, EMA_FAST, EMA_SLOW, BAND, ENTRY, STOP, TAKE, AXIS_STYLE, VOL_UP, VOL_DOWN, BUY, SELL,
- CURSOR) = range(15)
-STYLES = {EMPTY: "", UP: "green", DOWN: "red", EMA_FAST: "yellow", EMA_SLOW: "magenta", BAND: "cyan",
-          ENTRY: "white", STOP: "red", TAKE: "green", AXIS_STYLE: "bright_black", VOL_UP: "dim green",
-          VOL_DOWN: "dim red", BUY: "bold bright_green", SELL: "bold bright_red", CURSOR: "bright_white"}
+(EMPTY, UP, DOWN, EMA_FAST, EMA_SLOW, BAND, ENTRY, STOP, TAKE, AXIS_STYLE, VOL_UP, VOL_DOWN, BUY, SELL, CURSOR) = range(
+    15
+)
+STYLES = {
+    EMPTY: "",
+    UP: "green",
+    DOWN: "red",
+    EMA_FAST: "yellow",
+    EMA_SLOW: "magenta",
+    BAND: "cyan",
+    ENTRY: "white",
+    STOP: "red",
+    TAKE: "green",
+    AXIS_STYLE: "bright_black",
+    VOL_UP: "dim green",
+    VOL_DOWN: "dim red",
+    BUY: "bold bright_green",
+    SELL: "bold bright_red",
+    CURSOR: "bright_white",
+}
 LEVELS = (("entry", ENTRY), ("SL", STOP), ("TP", TAKE))
 
 
@@ -62,7 +77,7 @@ class View:
 
     @property
     def merge(self) -> int:
-        return 2 ** self.zoom if self.zoom > 0 else 1
+        return 2**self.zoom if self.zoom > 0 else 1
 
     @property
     def spacing(self) -> int:
@@ -105,9 +120,14 @@ def merged(candles: dict[str, np.ndarray], k: int) -> dict[str, np.ndarray]:
     def col(key: str) -> np.ndarray:
         return np.asarray(candles[key], dtype=float)
 
-    return {"timestamp": ts[starts], "open": col("open")[starts], "high": np.maximum.reduceat(col("high"), starts),
-            "low": np.minimum.reduceat(col("low"), starts), "close": col("close")[ends],
-            "volume": np.add.reduceat(col("volume"), starts) if "volume" in candles else np.zeros(len(starts))}
+    return {
+        "timestamp": ts[starts],
+        "open": col("open")[starts],
+        "high": np.maximum.reduceat(col("high"), starts),
+        "low": np.minimum.reduceat(col("low"), starts),
+        "close": col("close")[ends],
+        "volume": np.add.reduceat(col("volume"), starts) if "volume" in candles else np.zeros(len(starts)),
+    }
 
 
 def window(candles: dict[str, np.ndarray], width: int, view: View = DEFAULT_VIEW) -> dict[str, np.ndarray]:
@@ -138,8 +158,10 @@ def subtitle(candles: dict[str, np.ndarray], timeframe: str) -> str:
     if ts is None or not len(ts):
         return ""
     fmt = "%Y-%m-%d" if timeframe == "1d" else "%m-%d %H:%M"
-    return (f"{time.strftime(fmt, time.gmtime(int(ts[0]) / 1000))} → "
-            f"{time.strftime(fmt, time.gmtime(int(ts[-1]) / 1000))} UTC · {len(ts)} bars")
+    return (
+        f"{time.strftime(fmt, time.gmtime(int(ts[0]) / 1000))} → "
+        f"{time.strftime(fmt, time.gmtime(int(ts[-1]) / 1000))} UTC · {len(ts)} bars"
+    )
 
 
 def levels(position: dict[str, Any] | None, orders: list[dict[str, Any]]) -> dict[str, Any]:
@@ -149,8 +171,11 @@ def levels(position: dict[str, Any] | None, orders: list[dict[str, Any]]) -> dic
         return {}
     out: dict[str, Any] = {"entry": position.get("entry_price")}
     for o in orders:
-        if o["status"] in ("filled", "partially_filled") and not o.get("reduce_only") and (
-                o.get("stop_loss") or o.get("take_profit")):
+        if (
+            o["status"] in ("filled", "partially_filled")
+            and not o.get("reduce_only")
+            and (o.get("stop_loss") or o.get("take_profit"))
+        ):
             out["SL"], out["TP"] = o.get("stop_loss"), o.get("take_profit")
             break
     return out
@@ -194,6 +219,7 @@ def legend(view: View = DEFAULT_VIEW) -> str:
 
 # ------------------------------------------------------------------ fills
 
+
 def fill_marks(fills: list[dict[str, Any]], ts: np.ndarray, bar_ms: int) -> dict[int, list[dict[str, Any]]]:
     """The fills that fall in each bar of ``ts`` (open times, ``bar_ms`` long), keyed by bar index."""
     out: dict[int, list[dict[str, Any]]] = {}
@@ -218,8 +244,12 @@ def _bar_ms(ts: np.ndarray, timeframe_ms: int | None) -> int:
 # ------------------------------------------------------------------ time axis
 
 _MIN, _HOUR, _DAY = 60_000, 3_600_000, 86_400_000
-_TICK_STEPS = [m * _MIN for m in (15, 30)] + [h * _HOUR for h in (1, 2, 3, 4, 6, 12)] + \
-    [d * _DAY for d in (1, 2, 3, 7, 14)] + ["1M", "3M", "6M", "1Y"]
+_TICK_STEPS = (
+    [m * _MIN for m in (15, 30)]
+    + [h * _HOUR for h in (1, 2, 3, 4, 6, 12)]
+    + [d * _DAY for d in (1, 2, 3, 7, 14)]
+    + ["1M", "3M", "6M", "1Y"]
+)
 
 
 def _month_key(ms: int) -> int:
@@ -271,6 +301,7 @@ def ticks(ts: np.ndarray, spacing: int, width: int) -> list[tuple[int, str]]:
 
 # ------------------------------------------------------------------ the chart
 
+
 def layout(height: int, view: View = DEFAULT_VIEW) -> tuple[int, int, bool, int]:
     """(price rows, volume rows, volume in its own strip, time-axis rows) for a chart ``height`` lines tall."""
     axis_rows = 1 if height >= 6 else 0
@@ -283,9 +314,16 @@ def layout(height: int, view: View = DEFAULT_VIEW) -> tuple[int, int, bool, int]
     return avail, 2, False, axis_rows
 
 
-def build(candles: dict[str, np.ndarray], lv: dict[str, Any], timeframe: str, width: int, height: int,
-          view: View = DEFAULT_VIEW, fills: list[dict[str, Any]] | None = None,
-          timeframe_ms: int | None = None) -> Text:
+def build(
+    candles: dict[str, np.ndarray],
+    lv: dict[str, Any],
+    timeframe: str,
+    width: int,
+    height: int,
+    view: View = DEFAULT_VIEW,
+    fills: list[dict[str, Any]] | None = None,
+    timeframe_ms: int | None = None,
+) -> Text:
     """``height`` lines of exactly ``width`` cells."""
     width, height = max(1, int(width)), max(1, int(height))
     upto = _upto(candles, view.end)
@@ -293,8 +331,13 @@ def build(candles: dict[str, np.ndarray], lv: dict[str, Any], timeframe: str, wi
     pw = width - AXIS
     ph, vr, vol_strip, axis_rows = layout(height, view)
     if n_all == 0 or pw < 10 or ph < 3:
-        msg = ("reading older candles…" if n_all == 0 and len(candles.get("timestamp", ())) else
-               f"no {timeframe} candles in the database yet" if n_all == 0 else "window too small for the chart")
+        msg = (
+            "reading older candles…"
+            if n_all == 0 and len(candles.get("timestamp", ()))
+            else f"no {timeframe} candles in the database yet"
+            if n_all == 0
+            else "window too small for the chart"
+        )
         lines = [" " * width] * height
         lines[height // 2] = msg[:width].center(width)
         return Text("\n".join(lines), style="bright_black", no_wrap=True, overflow="crop")
@@ -421,8 +464,9 @@ def build(candles: dict[str, np.ndarray], lv: dict[str, Any], timeframe: str, wi
         labels[k] = (price_label(lo_p + (k + 0.5) * per_row, per_row * every), STYLES[AXIS_STYLE])
     named: list[tuple[float, int, tuple[str, str]]] = []  # (price, wanted row, label)
     k_last = int(np.floor(pos(np.array(cl[-1]))))
-    named.append((float(cl[-1]), k_last,
-                  (price_label(float(cl[-1]), per_row), "bold reverse " + STYLES[int(up_col[-1])])))
+    named.append(
+        (float(cl[-1]), k_last, (price_label(float(cl[-1]), per_row), "bold reverse " + STYLES[int(up_col[-1])]))
+    )
     for name, lvl, st in lines_lv:
         k = int(np.floor(pos(np.array(lvl))))
         arrow = "▲" if k >= ph else "▼" if k < 0 else ""
@@ -440,7 +484,7 @@ def build(candles: dict[str, np.ndarray], lv: dict[str, Any], timeframe: str, wi
         _row(t, grid[r], style[r], pw)
         text, label_style = labels.get(r, ("", ""))
         t.append("┤" if r in labels else "│", STYLES[AXIS_STYLE])
-        t.append(text[:AXIS - 1].ljust(AXIS - 1), label_style or None)
+        t.append(text[: AXIS - 1].ljust(AXIS - 1), label_style or None)
     if vol_strip:
         vtop = float(vol.max()) if len(vol) else 0.0
         for r in range(vr - 1, -1, -1):
@@ -482,8 +526,9 @@ def _row(t: Text, g: np.ndarray, s: np.ndarray, pw: int) -> None:
         start = end
 
 
-def _time_axis(ts: np.ndarray, spacing: int, pw: int, xs: np.ndarray, cur_x: int | None, view: View,
-               bar_ms: int) -> Text:
+def _time_axis(
+    ts: np.ndarray, spacing: int, pw: int, xs: np.ndarray, cur_x: int | None, view: View, bar_ms: int
+) -> Text:
     """Dated ticks under the bars; the cursor bar's full time in reverse under it, over any tick it meets."""
     cells = [" "] * pw
     cur = None
@@ -500,7 +545,7 @@ def _time_axis(ts: np.ndarray, spacing: int, pw: int, xs: np.ndarray, cur_x: int
     t = Text("".join(cells[:pw]), STYLES[AXIS_STYLE])
     if cur is not None:
         start, lab = cur
-        t = Text("".join(cells[:start]) + lab + "".join(cells[start + len(lab):pw]), STYLES[AXIS_STYLE])
+        t = Text("".join(cells[:start]) + lab + "".join(cells[start + len(lab) : pw]), STYLES[AXIS_STYLE])
         t.stylize("reverse", start, start + len(lab))
     return t
 
@@ -518,8 +563,13 @@ def _qty(v: float) -> str:
     return f"{v:.0f}" if abs(v) >= 10 else f"{v:.2f}"
 
 
-def readout(candles: dict[str, np.ndarray], width: int, view: View, fills: list[dict[str, Any]] | None = None,
-            timeframe_ms: int | None = None) -> str:
+def readout(
+    candles: dict[str, np.ndarray],
+    width: int,
+    view: View,
+    fills: list[dict[str, Any]] | None = None,
+    timeframe_ms: int | None = None,
+) -> str:
     """The cursor bar's date, OHLC, change, volume and its fills, as console markup (the chart's subtitle)."""
     c = window(candles, width, view)
     n = len(c.get("timestamp", ()))
@@ -534,15 +584,17 @@ def readout(candles: dict[str, np.ndarray], width: int, view: View, fills: list[
     p = lambda x: price_label(x, step, width=14)  # noqa: E731
     mk = fill_marks(fills or [], np.asarray(c["timestamp"], dtype=np.int64), bar_ms).get(i, [])
     if width >= 100:
-        out = (f"[b]{bar_time(int(c['timestamp'][i]), bar_ms)}[/b]  O {p(o)}  H {p(h)}  L {p(lo)}  "
-               f"C [{colour}]{p(cl)} {chg:+.2f}%[/]  V {_qty(v)}")
+        out = (
+            f"[b]{bar_time(int(c['timestamp'][i]), bar_ms)}[/b]  O {p(o)}  H {p(h)}  L {p(lo)}  "
+            f"C [{colour}]{p(cl)} {chg:+.2f}%[/]  V {_qty(v)}"
+        )
         for f in mk[:2]:
             side = str(f.get("side", "")).lower()
             what = "exit" if f.get("reduce_only") else "entry"
             out += f"  [{'green' if side == 'buy' else 'red'}]{side} {float(f['amount']):g} @{p(float(f['price']))} {what}[/]"
     else:  # narrow: the same figures, tighter (an 80-column border holds 76 cells)
         stamp = bar_time(int(c["timestamp"][i]), bar_ms)[5:]
-        out = (f"[b]{stamp}[/b] O {p(o)} H {p(h)} L {p(lo)} C [{colour}]{p(cl)} {chg:+.2f}%[/] V {_qty(v)}")
+        out = f"[b]{stamp}[/b] O {p(o)} H {p(h)} L {p(lo)} C [{colour}]{p(cl)} {chg:+.2f}%[/] V {_qty(v)}"
         for f in mk[:1]:
             side = str(f.get("side", "")).lower()
             mark = ("▲" if side == "buy" else "▼") if not f.get("reduce_only") else ("△" if side == "buy" else "▽")

@@ -57,8 +57,7 @@ class BacktestProgressed(Message):
 
 
 class BacktestFinished(Message):
-    def __init__(self, result_id: int | None, report: Any, error: str | None = None,
-                 cancelled: bool = False) -> None:
+    def __init__(self, result_id: int | None, report: Any, error: str | None = None, cancelled: bool = False) -> None:
         super().__init__()
         self.result_id = result_id
         self.report = report

@@ -17,11 +17,25 @@ from cockpit.domain import approval
 from cockpit.domain.events import risk_sentence
 from cockpit.domain.text import clean_text
 
-LEVEL_STYLE = {"INFO": "dim", "WARN": "yellow", "WARNING": "yellow", "ERROR": "bold red",
-               "CRITICAL": "bold reverse red"}
-STATUS_STYLE = {"pending_approval": "bold yellow", "approved": "cyan", "submitted": "cyan",
-                "partially_filled": "cyan", "filled": "green", "rejected": "red", "canceled": "dim",
-                "expired": "dim", "failed": "bold red", "new": ""}
+LEVEL_STYLE = {
+    "INFO": "dim",
+    "WARN": "yellow",
+    "WARNING": "yellow",
+    "ERROR": "bold red",
+    "CRITICAL": "bold reverse red",
+}
+STATUS_STYLE = {
+    "pending_approval": "bold yellow",
+    "approved": "cyan",
+    "submitted": "cyan",
+    "partially_filled": "cyan",
+    "filled": "green",
+    "rejected": "red",
+    "canceled": "dim",
+    "expired": "dim",
+    "failed": "bold red",
+    "new": "",
+}
 
 
 ORDER_TYPE = {"market": "mkt", "limit": "lmt"}
@@ -122,8 +136,9 @@ def exchange_now(snap: Any, now_ms: int) -> int:
     return approval.exchange_now(getattr(snap, "heartbeat", None), now_ms)
 
 
-def header_text(snap: Any, symbol: str, now_ms: int, *, compact: bool, initial_equity: float | None,
-                note: str = "") -> Text:
+def header_text(
+    snap: Any, symbol: str, now_ms: int, *, compact: bool, initial_equity: float | None, note: str = ""
+) -> Text:
     """Compact: one line (price, equity, position, heartbeat). Wide: market line + account line."""
     t = Text(no_wrap=True, overflow="ellipsis")
     p = snap.price or {}
@@ -137,7 +152,7 @@ def header_text(snap: Any, symbol: str, now_ms: int, *, compact: bool, initial_e
         t.append(" STALE DATA" if not compact else " STALE", "bold red")
     if beat.get("db_write_failures"):
         t.append(" DB WRITES FAILING" if not compact else " DB FAIL", "bold red")
-    if beat.get("stream") in ("stale", "reconnecting"):   # the streams are down: prices follow REST polling
+    if beat.get("stream") in ("stale", "reconnecting"):  # the streams are down: prices follow REST polling
         t.append(" STREAM " + str(beat["stream"]).upper() if not compact else " STREAM?", "bold yellow")
     if not compact:
         t.append("  mark ", "dim")
@@ -162,7 +177,11 @@ def header_text(snap: Any, symbol: str, now_ms: int, *, compact: bool, initial_e
                 # yet (the next funding row brings it): say so rather than count down from 00:00:00.
                 t.append(f" in {duration(left)}" if left >= 1000 else " settling", "dim")
         t.append("  OI ", "dim")
-        t.append(big((snap.open_interest or {}).get("open_interest_value") or (snap.open_interest or {}).get("open_interest")))
+        t.append(
+            big(
+                (snap.open_interest or {}).get("open_interest_value") or (snap.open_interest or {}).get("open_interest")
+            )
+        )
         t.append("  L/S ", "dim")
         t.append(num((snap.long_short or {}).get("ratio"), 2))
         t.append("\n ")
@@ -240,8 +259,9 @@ def weight_rows(weights: Any) -> list[dict[str, Any]]:
         rows.append({"strategy": str(name), **{k: _pick(v, k) for k in _ALIASES}})
     # Weight first; among equal weights (most are 0 when one strategy holds the capital) the strategies that
     # ran before those switched off, each by score, so the pane reads as the selector ranked them.
-    rows.sort(key=lambda r: (-_num_or(r["final"], -1), bool(r["disabled"]), -_num_or(r["score"], -math.inf),
-                             r["strategy"]))
+    rows.sort(
+        key=lambda r: (-_num_or(r["final"], -1), bool(r["disabled"]), -_num_or(r["score"], -math.inf), r["strategy"])
+    )
     return rows
 
 
@@ -327,7 +347,10 @@ def rationale_text(decisions: list[dict[str, Any]], runs: dict[int, dict[str, An
         return t
     d = decisions[0]
     selector = d.get("selector") or ("llm" if d.get("llm_run_id") else "offline")
-    t.append(f"{str(d.get('action', '')).upper()}", side_style({"buy": "long", "sell": "short"}.get(d.get("action") or "", "")))
+    t.append(
+        f"{str(d.get('action', '')).upper()}",
+        side_style({"buy": "long", "sell": "short"}.get(d.get("action") or "", "")),
+    )
     if d.get("confidence") is not None:
         t.append(f"  conf {float(d['confidence']):.2f}")
     t.append(f"  selector {selector}", "dim")
@@ -389,8 +412,7 @@ def approval_left_ms(o: dict[str, Any], exchange_now_ms: int, speed: float = 1.0
     return int((o["expires_at"] - exchange_now_ms) / (speed or 1.0))
 
 
-def order_summary(o: dict[str, Any], now_ms: int, speed: float = 1.0, *, outcome: str = "",
-                  keys: bool = True) -> Text:
+def order_summary(o: dict[str, Any], now_ms: int, speed: float = 1.0, *, outcome: str = "", keys: bool = True) -> Text:
     """``now_ms``: the exchange's clock now (see exchange_now). ``outcome``: why the order is no longer
     waiting for approval (Snapshot.outcomes); ``keys``: end a pending row with the approve/reject keys."""
     t = Text(no_wrap=True, overflow="ellipsis")
@@ -430,8 +452,18 @@ def order_summary(o: dict[str, Any], now_ms: int, speed: float = 1.0, *, outcome
     return t
 
 
-_RA_SHOWN = {"status", "checked_at", "requested_amount", "approved_amount", "notional", "risk_amount",
-             "risk_pct_equity", "reasons", "inputs", "rules"}
+_RA_SHOWN = {
+    "status",
+    "checked_at",
+    "requested_amount",
+    "approved_amount",
+    "notional",
+    "risk_amount",
+    "risk_pct_equity",
+    "reasons",
+    "inputs",
+    "rules",
+}
 
 
 def risk_assessment_text(ra: Any) -> str:
@@ -493,8 +525,12 @@ def json_short(v: Any) -> str:
     return s if len(s) < 60 else s[:57] + "..."
 
 
-def timeline_text(order: dict[str, Any] | None, events: list[dict[str, Any]], fills: list[dict[str, Any]],
-                  decision: dict[str, Any] | None) -> Text:
+def timeline_text(
+    order: dict[str, Any] | None,
+    events: list[dict[str, Any]],
+    fills: list[dict[str, Any]],
+    decision: dict[str, Any] | None,
+) -> Text:
     """The selected order's detail. A pending order starts with what the trader reads before pressing
     ``a``: the risk verdict and how its size came about (which cap sized it); then the timeline."""
     t = Text()
@@ -522,8 +558,11 @@ def timeline_text(order: dict[str, Any] | None, events: list[dict[str, Any]], fi
     else:
         t.append("no lifecycle events", "dim")
     for f in sorted(fills, key=lambda f: f["id"]):
-        t.append(f"\n  fill {hms_s(f['timestamp'])} {f['side']} {float(f['amount']):g} @ {num(f['price'])}"
-                 f" fee {float(f.get('fee') or 0):.2f}", side_style(f["side"]))
+        t.append(
+            f"\n  fill {hms_s(f['timestamp'])} {f['side']} {float(f['amount']):g} @ {num(f['price'])}"
+            f" fee {float(f.get('fee') or 0):.2f}",
+            side_style(f["side"]),
+        )
         if f.get("realized_pnl"):
             t.append(f" pnl {num(f['realized_pnl'], 2, sign=True)}")
     if order.get("reason") and not pending:
@@ -534,8 +573,14 @@ def timeline_text(order: dict[str, Any] | None, events: list[dict[str, Any]], fi
     return t
 
 
-def banner_text(pending: list[dict[str, Any]], now_ms: int, speed: float = 1.0, *,
-                target: dict[str, Any] | None = None, outcome: str = "") -> Text:
+def banner_text(
+    pending: list[dict[str, Any]],
+    now_ms: int,
+    speed: float = 1.0,
+    *,
+    target: dict[str, Any] | None = None,
+    outcome: str = "",
+) -> Text:
     """The approval banner. ``now_ms``: the exchange's clock now (see exchange_now); ``target``: the
     order ``a`` approves (the selected pending one, else the oldest); with nothing pending, ``outcome``
     says what became of the last order that waited. Wraps rather than cuts (the trader reads it before
@@ -548,8 +593,10 @@ def banner_text(pending: list[dict[str, Any]], now_ms: int, speed: float = 1.0, 
         return t
     o = target if target in pending else pending[0]
     t.append(" APPROVAL ", "bold reverse yellow")
-    t.append(f" #{o['id']} {o['side']} {float(o['amount']):g} BTC {ORDER_TYPE.get(o['type'], o['type'])}",
-             "bold " + side_style(o["side"]))
+    t.append(
+        f" #{o['id']} {o['side']} {float(o['amount']):g} BTC {ORDER_TYPE.get(o['type'], o['type'])}",
+        "bold " + side_style(o["side"]),
+    )
     if o.get("stop_loss"):
         t.append(f"  SL {num(o['stop_loss'], 0)}")
     if o.get("take_profit"):

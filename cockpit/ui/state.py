@@ -140,8 +140,13 @@ class Poller:
         self._account = AccountPoller(getattr(ds, "_db", None), symbol)
         self._last_message: dict[tuple[int, str], str] = {}
 
-    def poll(self, timeframe: str, selected_order_id: int | None,
-             chart_size: tuple[int, int] | None = None, view: chart.View = chart.DEFAULT_VIEW) -> Snapshot:
+    def poll(
+        self,
+        timeframe: str,
+        selected_order_id: int | None,
+        chart_size: tuple[int, int] | None = None,
+        view: chart.View = chart.DEFAULT_VIEW,
+    ) -> Snapshot:
         ds, sym = self.ds, self.symbol
         s = Snapshot(timeframe=timeframe, chart_view=view)
         s.halted, s.halt_reason = halt_state(ds)
@@ -205,29 +210,61 @@ class Poller:
         s.levels = chart.levels(pos, s.orders)
         s.chart_fills = self._chart_fills(s.orders, int(c["timestamp"][0]) if len(c["timestamp"]) else None)
         s.sigs = {
-            "header": (s.halted, s.halt_reason, s.heartbeat_ms, (s.heartbeat or {}).get("state"), _sig(s.price), _sig(s.index_read), _sig(s.funding), _sig(s.open_interest),
-                       _sig(s.long_short), _sig(s.balance), _sig(pos)),
-            "candles": (timeframe, len(c["timestamp"]), int(c["timestamp"][-1]) if len(c["timestamp"]) else 0,
-                        float(c["close"][-1]) if len(c["close"]) else 0.0, float(c["high"][-1]) if len(c["high"]) else 0,
-                        float(c["low"][-1]) if len(c["low"]) else 0, tuple(sorted(s.levels.items())),
-                        int(c["timestamp"][0]) if len(c["timestamp"]) else 0, view, s.chart_first, s.chart_last,
-                        tuple(f["id"] for f in s.chart_fills)),
+            "header": (
+                s.halted,
+                s.halt_reason,
+                s.heartbeat_ms,
+                (s.heartbeat or {}).get("state"),
+                _sig(s.price),
+                _sig(s.index_read),
+                _sig(s.funding),
+                _sig(s.open_interest),
+                _sig(s.long_short),
+                _sig(s.balance),
+                _sig(pos),
+            ),
+            "candles": (
+                timeframe,
+                len(c["timestamp"]),
+                int(c["timestamp"][-1]) if len(c["timestamp"]) else 0,
+                float(c["close"][-1]) if len(c["close"]) else 0.0,
+                float(c["high"][-1]) if len(c["high"]) else 0,
+                float(c["low"][-1]) if len(c["low"]) else 0,
+                tuple(sorted(s.levels.items())),
+                int(c["timestamp"][0]) if len(c["timestamp"]) else 0,
+                view,
+                s.chart_first,
+                s.chart_last,
+                tuple(f["id"] for f in s.chart_fills),
+            ),
             "decisions": (self._decision_last, len(self._llm)),
             "risk": self._risk_last,
             "account": (s.account.sig, _sig(pos), _sig(s.balance), _sig(s.price), tuple(sorted(s.levels.items()))),
-            "orders": (tuple((o["id"], o["status"], o.get("updated_at"), o.get("filled")) for o in s.orders),
-                       selected_order_id, len(s.timeline), len(s.fills)),
+            "orders": (
+                tuple((o["id"], o["status"], o.get("updated_at"), o.get("filled")) for o in s.orders),
+                selected_order_id,
+                len(s.timeline),
+                len(s.fills),
+            ),
         }
         if chart_size and chart_size[0] > 0 and chart_size[1] > 0 and s.sigs["candles"] != self._chart_sig:
             # Built here, in the worker: the event loop only swaps in the finished Text.
-            s.chart = chart.build(s.candles, s.levels, timeframe, *chart_size, view=view, fills=s.chart_fills,
-                                  timeframe_ms=timeframe_ms(timeframe))
+            s.chart = chart.build(
+                s.candles,
+                s.levels,
+                timeframe,
+                *chart_size,
+                view=view,
+                fills=s.chart_fills,
+                timeframe_ms=timeframe_ms(timeframe),
+            )
             s.chart_size = chart_size
             self._chart_sig = s.sigs["candles"]
         return s
 
-    def _chart_candles(self, timeframe: str, view: chart.View, size: tuple[int, int] | None,
-                       first: int | None) -> dict[str, np.ndarray]:
+    def _chart_candles(
+        self, timeframe: str, view: chart.View, size: tuple[int, int] | None, first: int | None
+    ) -> dict[str, np.ndarray]:
         """The candles the chart needs for ``view``: the window, the overlays' warm-up to its left and a
         page to its right (so scrolling forward needs no read); clamped to the oldest stored candle."""
         ds, sym = self.ds, self.symbol
@@ -256,8 +293,16 @@ class Poller:
             if oid is not None and oid not in self._reduce_only:
                 row = self.ds.order(oid)
                 self._reduce_only[oid] = bool(row and row.get("reduce_only"))
-            out.append({"id": f["id"], "timestamp": f["timestamp"], "side": f["side"], "price": f["price"],
-                        "amount": f["amount"], "reduce_only": oid is not None and self._reduce_only.get(oid, False)})
+            out.append(
+                {
+                    "id": f["id"],
+                    "timestamp": f["timestamp"],
+                    "side": f["side"],
+                    "price": f["price"],
+                    "amount": f["amount"],
+                    "reduce_only": oid is not None and self._reduce_only.get(oid, False),
+                }
+            )
         return out
 
     def _outcomes(self, orders: list[dict[str, Any]]) -> dict[int, str]:

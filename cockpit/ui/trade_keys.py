@@ -48,6 +48,7 @@ class TradeActions(_AppBase):
     _awaiting_results: dict[int, str]
 
     if TYPE_CHECKING:
+
         def run_command(self, command: str, order_id: int | None, payload: dict[str, Any] | None) -> object: ...
         def _close_thread_connection(self) -> None: ...
         def _push_named(self, cls_path: str, cls_name: str) -> None: ...
@@ -61,8 +62,7 @@ class TradeActions(_AppBase):
         return side.lower(), float(pos["size"]), pos
 
     def _no_position(self) -> None:
-        self.notify("no open position (the last position snapshot is flat, or none was read yet)",
-                    severity="warning")
+        self.notify("no open position (the last position snapshot is flat, or none was read yet)", severity="warning")
 
     def action_close_position(self) -> None:
         p = self._position()
@@ -75,12 +75,18 @@ class TradeActions(_AppBase):
         def after(ok: bool | None) -> None:
             if ok:
                 self.run_command("close_position", None, {"reason": "closed from the cockpit", "side": side})
-        self.push_screen(TradeConfirmModal(
-            f"[b]CLOSE POSITION[/b]: sell the {side.upper()} {size:g} BTC (entry {render.num(pos.get('entry_price'))}, "
-            f"mark {render.num(mark)}) back with a reduce-only market order? Trading is not halted."
-            if side == "long" else
-            f"[b]CLOSE POSITION[/b]: buy back the SHORT {size:g} BTC (entry {render.num(pos.get('entry_price'))}, "
-            f"mark {render.num(mark)}) with a reduce-only market order? Trading is not halted.", yes="Close"), after)
+
+        self.push_screen(
+            TradeConfirmModal(
+                f"[b]CLOSE POSITION[/b]: sell the {side.upper()} {size:g} BTC (entry {render.num(pos.get('entry_price'))}, "
+                f"mark {render.num(mark)}) back with a reduce-only market order? Trading is not halted."
+                if side == "long"
+                else f"[b]CLOSE POSITION[/b]: buy back the SHORT {size:g} BTC (entry {render.num(pos.get('entry_price'))}, "
+                f"mark {render.num(mark)}) with a reduce-only market order? Trading is not halted.",
+                yes="Close",
+            ),
+            after,
+        )
 
     def action_cancel_all(self) -> None:
         snap = self.snapshot
@@ -94,8 +100,15 @@ class TradeActions(_AppBase):
         def after(ok: bool | None) -> None:
             if ok:
                 self.run_command("cancel_all", None, {"reason": "cancel all from the cockpit"})
-        self.push_screen(TradeConfirmModal(f"[b]CANCEL ALL[/b] {n} open order(s) (waiting for approval or working)? "
-                                      "The position and its stop-loss/take-profit stay.", yes="Cancel all"), after)
+
+        self.push_screen(
+            TradeConfirmModal(
+                f"[b]CANCEL ALL[/b] {n} open order(s) (waiting for approval or working)? "
+                "The position and its stop-loss/take-profit stay.",
+                yes="Cancel all",
+            ),
+            after,
+        )
 
     def action_move_stop(self) -> None:
         self._move_level("stop_loss")
@@ -120,16 +133,25 @@ class TradeActions(_AppBase):
         name = KINDS[kind]
 
         def check(price: float) -> list[str]:
-            return check_protection(limits, kind=kind, price=price, side=side, size=size, mark=mark, equity=equity,
-                                    current=current)
+            return check_protection(
+                limits, kind=kind, price=price, side=side, size=size, mark=mark, equity=equity, current=current
+            )
 
         def after(price: float | None) -> None:
             if price is not None:
                 self.run_command("set_" + kind, None, {"price": price, "side": side})
-        self.push_screen(PriceModal(
-            f"Move the {name}", f"{side.upper()} {size:g} BTC @ {render.num(pos.get('entry_price'))}, mark "
-            f"{render.num(mark)}; {name} now {render.num(current)}. A {side}'s {name} goes "
-            f"{'below' if (kind == 'stop_loss') == (side == 'long') else 'above'} the price.", current, check), after)
+
+        self.push_screen(
+            PriceModal(
+                f"Move the {name}",
+                f"{side.upper()} {size:g} BTC @ {render.num(pos.get('entry_price'))}, mark "
+                f"{render.num(mark)}; {name} now {render.num(current)}. A {side}'s {name} goes "
+                f"{'below' if (kind == 'stop_loss') == (side == 'long') else 'above'} the price.",
+                current,
+                check,
+            ),
+            after,
+        )
 
     # ---------------------------------------------------------------- the engine's answer
 

@@ -16,17 +16,42 @@ def seeded(db, tmp_path):
     from cockpit.market.csv_import import import_csv
 
     p = tmp_path / "c.csv"
-    p.write_text("timestamp,open,high,low,close,volume\n" +
-                 "".join(f"{T0 + i * H},{100 + i},{102 + i},{99 + i},{101 + i},{10 + i}\n" for i in range(30)))
+    p.write_text(
+        "timestamp,open,high,low,close,volume\n"
+        + "".join(f"{T0 + i * H},{100 + i},{102 + i},{99 + i},{101 + i},{10 + i}\n" for i in range(30))
+    )
     import_csv(db, p, symbol="BTC/USDT:USDT", timeframe="1h")
     from cockpit.db.models import DecisionRow, OrderRow
 
-    d = DecisionRow.create(symbol="BTC/USDT:USDT", timeframe="1h", timestamp=T0, action="buy", confidence=0.7,
-                           reasoning="trend up", regime="trending_up", selector="offline")
-    o = OrderRow.create(symbol="BTC/USDT:USDT", side="buy", type="market", amount=0.01, status="pending_approval",
-                        client_order_id="d1l0", decision=d.id, stop_loss=95.0)
-    f = OrderRow.create(symbol="BTC/USDT:USDT", side="buy", type="market", amount=0.01, status="filled",
-                        client_order_id="d1l1", decision=d.id)
+    d = DecisionRow.create(
+        symbol="BTC/USDT:USDT",
+        timeframe="1h",
+        timestamp=T0,
+        action="buy",
+        confidence=0.7,
+        reasoning="trend up",
+        regime="trending_up",
+        selector="offline",
+    )
+    o = OrderRow.create(
+        symbol="BTC/USDT:USDT",
+        side="buy",
+        type="market",
+        amount=0.01,
+        status="pending_approval",
+        client_order_id="d1l0",
+        decision=d.id,
+        stop_loss=95.0,
+    )
+    f = OrderRow.create(
+        symbol="BTC/USDT:USDT",
+        side="buy",
+        type="market",
+        amount=0.01,
+        status="filled",
+        client_order_id="d1l1",
+        decision=d.id,
+    )
     return {"decision": d.id, "pending": o.id, "filled": f.id}
 
 
@@ -53,21 +78,35 @@ def test_market_latest_and_stats(server):
     body = r.json()
     assert body["success"] is True
     assert [x["timestamp"] for x in body["data"]] == [T0 + 27 * H, T0 + 28 * H, T0 + 29 * H]
-    assert body["data"][-1] == {"timestamp": T0 + 29 * H, "open": 129.0, "high": 131.0, "low": 128.0, "close": 130.0,
-                                "volume": 39.0}
+    assert body["data"][-1] == {
+        "timestamp": T0 + 29 * H,
+        "open": 129.0,
+        "high": 131.0,
+        "low": 128.0,
+        "close": 130.0,
+        "volume": 39.0,
+    }
     r = c.get("/api/market/stats")
     t = r.json()["data"]["tables"][0]
-    assert (t["symbol"], t["timeframe"], t["count"], t["start_time"], t["gaps"]) == \
-        ("BTC/USDT:USDT", "1h", 30, "2024-01-01 00:00:00", 0)
+    assert (t["symbol"], t["timeframe"], t["count"], t["start_time"], t["gaps"]) == (
+        "BTC/USDT:USDT",
+        "1h",
+        30,
+        "2024-01-01 00:00:00",
+        0,
+    )
 
 
-@pytest.mark.parametrize("params, fragment", [
-    ({"symbol": "btcusdt"}, "Invalid symbol format"),
-    ({"symbol": "BTC/USDT:USDT", "timeframe": "7m"}, "Invalid timeframe"),
-    ({"symbol": "BTC/USDT:USDT", "limit": 0}, "limit"),
-    ({"symbol": "BTC/USDT:USDT", "limit": "many"}, "limit"),
-    ({}, "symbol"),
-])
+@pytest.mark.parametrize(
+    "params, fragment",
+    [
+        ({"symbol": "btcusdt"}, "Invalid symbol format"),
+        ({"symbol": "BTC/USDT:USDT", "timeframe": "7m"}, "Invalid timeframe"),
+        ({"symbol": "BTC/USDT:USDT", "limit": 0}, "limit"),
+        ({"symbol": "BTC/USDT:USDT", "limit": "many"}, "limit"),
+        ({}, "symbol"),
+    ],
+)
 def test_bad_parameters_get_the_seed_error_envelope(server, params, fragment):
     r = httpx.get(server.url + "/api/market/latest", params=params)
     assert r.status_code == 400
@@ -122,10 +161,21 @@ def test_health_is_open_and_reports_mode(server):
 
 def test_openapi_document_is_served(server):
     doc = httpx.get(server.url + "/openapi.json").json()
-    for path in ("/api/market/latest", "/api/market/collect", "/api/market/stats", "/api/decision/generate",
-                 "/api/decision/history", "/api/backtest/create", "/api/backtest/run/{config_id}",
-                 "/api/backtest/result/{result_id}", "/api/backtest/list", "/api/orders",
-                 "/api/orders/{order_id}/approve", "/api/orders/{order_id}/reject", "/api/health"):
+    for path in (
+        "/api/market/latest",
+        "/api/market/collect",
+        "/api/market/stats",
+        "/api/decision/generate",
+        "/api/decision/history",
+        "/api/backtest/create",
+        "/api/backtest/run/{config_id}",
+        "/api/backtest/result/{result_id}",
+        "/api/backtest/list",
+        "/api/orders",
+        "/api/orders/{order_id}/approve",
+        "/api/orders/{order_id}/reject",
+        "/api/health",
+    ):
         assert path in doc["paths"], path
 
 
@@ -134,8 +184,13 @@ def test_keys_required_off_loopback_and_wrong_key_is_401(cfg, seeded):
         ApiServer(cfg, "0.0.0.0", 0, environ={})
     s = ApiServer(cfg, "127.0.0.1", 0, environ={"COCKPIT_API_KEYS": f"{KEY_A},{KEY_B}"}).start()
     try:
-        for method, path in (("get", "/api/market/stats"), ("get", "/api/orders"), ("post", "/api/market/collect"),
-                             ("get", "/api/backtest/list"), ("post", f"/api/orders/{seeded['pending']}/approve")):
+        for method, path in (
+            ("get", "/api/market/stats"),
+            ("get", "/api/orders"),
+            ("post", "/api/market/collect"),
+            ("get", "/api/backtest/list"),
+            ("post", f"/api/orders/{seeded['pending']}/approve"),
+        ):
             kw = {"json": {}} if method == "post" else {}
             r = getattr(httpx, method)(s.url + path, headers={"X-API-Key": "wrong"}, **kw)
             assert r.status_code == 401, path
@@ -208,13 +263,19 @@ def test_decision_generate_records_a_decision_with_analysis_and_risk(cfg, db, ds
     hi = np.maximum(open_, close) * 1.002
     lo = np.minimum(open_, close) * 0.998
     p = tmp_path / "d.csv"
-    p.write_text("timestamp,open,high,low,close,volume\n" + "".join(
-        f"{T0 + i * H},{open_[i]:.2f},{hi[i]:.2f},{lo[i]:.2f},{close[i]:.2f},{10 + i % 7}\n" for i in range(400)))
+    p.write_text(
+        "timestamp,open,high,low,close,volume\n"
+        + "".join(
+            f"{T0 + i * H},{open_[i]:.2f},{hi[i]:.2f},{lo[i]:.2f},{close[i]:.2f},{10 + i % 7}\n" for i in range(400)
+        )
+    )
     import_csv(db, p, symbol="BTC/USDT:USDT", timeframe="1h")
     s = ApiServer(cfg, "127.0.0.1", 0, environ={}).start()
     try:
         c = trader(s, timeout=60)
-        r = c.post("/api/decision/generate", json={"symbol": "BTC/USDT:USDT", "timeframe": "1h", "strategy": "balanced"})
+        r = c.post(
+            "/api/decision/generate", json={"symbol": "BTC/USDT:USDT", "timeframe": "1h", "strategy": "balanced"}
+        )
         assert r.status_code == 200, r.text
         d = r.json()["data"]
         assert d["action"] in ("buy", "sell", "hold")
@@ -224,7 +285,9 @@ def test_decision_generate_records_a_decision_with_analysis_and_risk(cfg, db, ds
         stored = ds.decisions(limit=1)[0]
         assert stored["id"] == d["decision_id"] and stored["action"] == d["action"]
         assert ds.orders() == [], "generating a decision never places an order"
-        r = c.post("/api/decision/generate", json={"symbol": "BTC/USDT:USDT", "timeframe": "1h", "strategy": "ema_trend"})
+        r = c.post(
+            "/api/decision/generate", json={"symbol": "BTC/USDT:USDT", "timeframe": "1h", "strategy": "ema_trend"}
+        )
         assert r.status_code == 200
         assert set(k for k, w in r.json()["data"]["weights"].items() if w > 0) <= {"ema_trend"}
         r = c.post("/api/decision/generate", json={"symbol": "BTC/USDT:USDT", "timeframe": "1h", "strategy": "magic"})
@@ -246,15 +309,25 @@ def test_backtest_create_run_poll_result_and_list(cfg, db, ds, tmp_path):
     open_ = np.r_[close[0], close[:-1]]
     hi, lo = np.maximum(open_, close) * 1.002, np.minimum(open_, close) * 0.998
     p = tmp_path / "b.csv"
-    p.write_text("timestamp,open,high,low,close,volume\n" + "".join(
-        f"{T0 + i * H},{open_[i]:.2f},{hi[i]:.2f},{lo[i]:.2f},{close[i]:.2f},5\n" for i in range(n)))
+    p.write_text(
+        "timestamp,open,high,low,close,volume\n"
+        + "".join(f"{T0 + i * H},{open_[i]:.2f},{hi[i]:.2f},{lo[i]:.2f},{close[i]:.2f},5\n" for i in range(n))
+    )
     import_csv(db, p, symbol="BTC/USDT:USDT", timeframe="1h")
     s = ApiServer(cfg, "127.0.0.1", 0, environ={}).start()
     try:
         c = trader(s, timeout=60)
-        body = {"name": "EMA cross", "symbol": "BTC/USDT:USDT", "timeframe": "1h",
-                "start_time": "2024-01-05T00:00:00Z", "end_time": "2024-02-28T23:00:00Z", "initial_capital": 10000,
-                "commission_rate": 0.0005, "strategy": "ema_trend", "strategy_params": {"fast": 8, "slow": 30}}
+        body = {
+            "name": "EMA cross",
+            "symbol": "BTC/USDT:USDT",
+            "timeframe": "1h",
+            "start_time": "2024-01-05T00:00:00Z",
+            "end_time": "2024-02-28T23:00:00Z",
+            "initial_capital": 10000,
+            "commission_rate": 0.0005,
+            "strategy": "ema_trend",
+            "strategy_params": {"fast": 8, "slow": 30},
+        }
         r = c.post("/api/backtest/create", json=body)
         assert r.status_code == 200, r.text
         config_id = r.json()["data"]["config_id"]

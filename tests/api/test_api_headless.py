@@ -17,17 +17,36 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("COCKPIT__") and k != "COCKPIT_API_KEYS"}
-    env.update({"COCKPIT__ENGINE__FAST_LOOP_S": "0.2", "COCKPIT__ENGINE__INGEST_INTERVAL_S": "0.5",
-                "COCKPIT__EXCHANGE__BACKFILL_DAYS": "3", "COCKPIT__SIM__SPEED": "3600", "PYTHONUNBUFFERED": "1"})
+    env.update(
+        {
+            "COCKPIT__ENGINE__FAST_LOOP_S": "0.2",
+            "COCKPIT__ENGINE__INGEST_INTERVAL_S": "0.5",
+            "COCKPIT__EXCHANGE__BACKFILL_DAYS": "3",
+            "COCKPIT__SIM__SPEED": "3600",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     env.update(extra)
     return env
 
 
 def _run(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "cockpit", "--config", str(REPO / "config.yaml"), "--db", str(tmp_path / "e.db"),
-           "--headless", "--log-format", "json", *args]
-    return subprocess.Popen(cmd, cwd=tmp_path, env=env or _env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "cockpit",
+        "--config",
+        str(REPO / "config.yaml"),
+        "--db",
+        str(tmp_path / "e.db"),
+        "--headless",
+        "--log-format",
+        "json",
+        *args,
+    ]
+    return subprocess.Popen(
+        cmd, cwd=tmp_path, env=env or _env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def _api_line(proc: subprocess.Popen, timeout: float = 60.0) -> tuple[dict, str]:
@@ -70,8 +89,9 @@ def test_headless_engine_serves_the_api_and_stops_cleanly(tmp_path):
         assert decisions and decisions[0]["action"] in ("buy", "sell", "hold")
         # collect through the engine's own exchange connection (the in-process simulator)
         assert c.post("/api/market/collect", json={"symbol": "BTC/USDT:USDT", "timeframe": "4h"}).status_code == 401
-        r = c.post("/api/market/collect", json={"symbol": "BTC/USDT:USDT", "timeframe": "4h"},
-                   headers={"X-API-Key": token})
+        r = c.post(
+            "/api/market/collect", json={"symbol": "BTC/USDT:USDT", "timeframe": "4h"}, headers={"X-API-Key": token}
+        )
         job = r.json()["data"]["job_id"]
         for _ in range(200):
             j = c.get(f"/api/jobs/{job}").json()["data"]
@@ -98,8 +118,14 @@ def test_public_bind_without_keys_is_refused_before_the_engine_starts(tmp_path):
 
 
 def test_api_needs_headless(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "cockpit", "--db", str(tmp_path / "x.db"), "--api", "127.0.0.1:0"],
-                       capture_output=True, text=True, cwd=tmp_path, env=_env(), timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "cockpit", "--db", str(tmp_path / "x.db"), "--api", "127.0.0.1:0"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=_env(),
+        timeout=60,
+    )
     assert r.returncode == 2 and "add --headless" in r.stderr
 
 

@@ -21,12 +21,21 @@ def api_schema(cfg, db, tmp_path):
     from cockpit.market.csv_import import import_csv
 
     p = tmp_path / "c.csv"
-    p.write_text("timestamp,open,high,low,close,volume\n" +
-                 "".join(f"{T0 + i * H},{100 + i},{102 + i},{99 + i},{101 + i},{10 + i}\n" for i in range(50)))
+    p.write_text(
+        "timestamp,open,high,low,close,volume\n"
+        + "".join(f"{T0 + i * H},{100 + i},{102 + i},{99 + i},{101 + i},{10 + i}\n" for i in range(50))
+    )
     import_csv(db, p, symbol="BTC/USDT:USDT", timeframe="1h")
     d = DecisionRow.create(symbol="BTC/USDT:USDT", timeframe="1h", timestamp=T0, action="buy", reasoning="x")
-    OrderRow.create(symbol="BTC/USDT:USDT", side="buy", type="market", amount=0.01, status="pending_approval",
-                    client_order_id="p1", decision=d.id)
+    OrderRow.create(
+        symbol="BTC/USDT:USDT",
+        side="buy",
+        type="market",
+        amount=0.01,
+        status="pending_approval",
+        client_order_id="p1",
+        decision=d.id,
+    )
     # No exchange in this run: collect is answered from a fixed stand-in so the property run stays on
     # loopback and bounded (the real path is covered in test_api.py).
     from cockpit.api.services import Services
@@ -45,9 +54,12 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                 HealthCheck.filter_too_much])
+@settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 def test_openapi_property_run(case):
     # With the token and JSON the run reaches every endpoint's own checks (without, all POSTs stop at 401/415).
     response = case.call(headers={"X-API-Key": TOKEN, "Content-Type": "application/json"})
@@ -55,6 +67,13 @@ def test_openapi_property_run(case):
     # The checks the API promises: no server error, documented status codes and content types,
     # bodies of the documented shape. (Business rules, e.g. a disabled strategy, may still refuse
     # a schema-valid request with 400; that is not a schema break.)
-    case.validate_response(response, checks=[checks.not_a_server_error, checks.status_code_conformance,
-                                             checks.content_type_conformance, checks.response_schema_conformance,
-                                             checks.unsupported_method])
+    case.validate_response(
+        response,
+        checks=[
+            checks.not_a_server_error,
+            checks.status_code_conformance,
+            checks.content_type_conformance,
+            checks.response_schema_conformance,
+            checks.unsupported_method,
+        ],
+    )

@@ -22,8 +22,14 @@ READ_KEY = "reader-" + "r" * 30
 def pending(db):
     from cockpit.db.models import OrderRow
 
-    return OrderRow.create(symbol="BTC/USDT:USDT", side="buy", type="market", amount=0.01, status="pending_approval",
-                           client_order_id="sec-1").id
+    return OrderRow.create(
+        symbol="BTC/USDT:USDT",
+        side="buy",
+        type="market",
+        amount=0.01,
+        status="pending_approval",
+        client_order_id="sec-1",
+    ).id
 
 
 @pytest.fixture
@@ -35,8 +41,9 @@ def server(cfg, pending):
 
 @pytest.fixture
 def keyed(cfg, pending):
-    s = ApiServer(cfg, "127.0.0.1", 0, environ={"COCKPIT_API_KEYS": TRADER_KEY,
-                                                "COCKPIT_API_READ_KEYS": READ_KEY}).start()
+    s = ApiServer(
+        cfg, "127.0.0.1", 0, environ={"COCKPIT_API_KEYS": TRADER_KEY, "COCKPIT_API_READ_KEYS": READ_KEY}
+    ).start()
     yield s
     s.stop()
 
@@ -47,8 +54,12 @@ def _approve(s: ApiServer, order_id: int, **kw) -> httpx.Response:
 
 def test_the_issues_cross_site_approve_is_refused(server, pending, ds):
     """The exact request of the report (foreign Origin and Host, text/plain, no key) -> 200 before."""
-    r = _approve(server, pending, headers={"Origin": "http://evil.example", "Host": f"evil.example:{server.port}",
-                                           "Content-Type": "text/plain"}, content=b"x")
+    r = _approve(
+        server,
+        pending,
+        headers={"Origin": "http://evil.example", "Host": f"evil.example:{server.port}", "Content-Type": "text/plain"},
+        content=b"x",
+    )
     assert r.status_code == 403 and r.json()["error"]["code"] == "FORBIDDEN"
     assert ds.operator_commands() == []
 
@@ -66,8 +77,12 @@ def test_foreign_origin_is_refused_even_with_the_token(server, pending, ds):
     assert httpx.get(server.url + "/api/orders", headers={"Host": evil}).status_code == 403  # reads too
     assert ds.operator_commands() == []
     # The server's own origin (the /docs page) and the other loopback names are fine.
-    r = _approve(server, pending, headers={**token, "Host": f"localhost:{server.port}",
-                                           "Origin": f"http://localhost:{server.port}"}, json={})
+    r = _approve(
+        server,
+        pending,
+        headers={**token, "Host": f"localhost:{server.port}", "Origin": f"http://localhost:{server.port}"},
+        json={},
+    )
     assert r.status_code == 200, r.text
     assert [c["command"] for c in ds.operator_commands()] == ["approve"]
 
@@ -124,8 +139,10 @@ def test_short_or_doubly_listed_keys_are_a_config_error(cfg):
 
 def test_a_flood_of_wrong_keys_gets_429(keyed, pending, ds):
     """400 wrong keys gave 400 x 401 before; now the address is held back after a few failures."""
-    codes = [httpx.get(keyed.url + "/api/orders", headers={"X-API-Key": f"guess-{i:04d}" + "x" * 24}).status_code
-             for i in range(40)]
+    codes = [
+        httpx.get(keyed.url + "/api/orders", headers={"X-API-Key": f"guess-{i:04d}" + "x" * 24}).status_code
+        for i in range(40)
+    ]
     assert codes[:10] == [401] * 10 and set(codes[10:]) == {429}
     r = _approve(keyed, pending, headers={"X-API-Key": TRADER_KEY}, json={})  # the right key, same address
     assert r.status_code == 429 and r.json()["error"]["code"] == "RATE_LIMIT_EXCEEDED"
@@ -144,8 +161,11 @@ def test_keys_never_reach_records_or_logs(keyed, pending, ds, caplog, capfd):
     r = _approve(keyed, pending, headers={"X-API-Key": TRADER_KEY}, json={})
     assert r.status_code == 200
     wrong = TRADER_KEY[:-1] + "!"
-    bodies = [r.text, httpx.get(keyed.url + "/api/orders", headers={"X-API-Key": wrong}).text,
-              httpx.get(keyed.url + "/api/orders", headers={"X-API-Key": READ_KEY}).text]
+    bodies = [
+        r.text,
+        httpx.get(keyed.url + "/api/orders", headers={"X-API-Key": wrong}).text,
+        httpx.get(keyed.url + "/api/orders", headers={"X-API-Key": READ_KEY}).text,
+    ]
     (cmd,) = ds.operator_commands()
     assert cmd["operator"] == "api 127.0.0.1 key#" + hashlib.sha256(TRADER_KEY.encode()).hexdigest()[:8]
     out, err = capfd.readouterr()
@@ -158,8 +178,13 @@ def test_keys_never_reach_records_or_logs(keyed, pending, ds, caplog, capfd):
 def _heartbeat(db) -> None:
     from cockpit.db.models import EngineState
 
-    EngineState.create(key="heartbeat", updated_at=1, value=json.dumps(
-        {"ts": 1, "state": "running", "equity": 123456.78, "position": {"side": "long", "size": 0.42}}))
+    EngineState.create(
+        key="heartbeat",
+        updated_at=1,
+        value=json.dumps(
+            {"ts": 1, "state": "running", "equity": 123456.78, "position": {"side": "long", "size": 0.42}}
+        ),
+    )
 
 
 def test_health_without_a_key_shows_no_equity_or_position(keyed, db):

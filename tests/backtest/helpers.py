@@ -14,16 +14,29 @@ NAN = float("nan")
 def bars(rows: list[tuple[float, float, float, float]], *, start: int = T0, step: int = H) -> dict[str, np.ndarray]:
     a = np.array(rows, dtype=np.float64)
     n = len(rows)
-    return {"timestamp": start + step * np.arange(n, dtype=np.int64), "open": a[:, 0], "high": a[:, 1],
-            "low": a[:, 2], "close": a[:, 3], "volume": np.ones(n)}
+    return {
+        "timestamp": start + step * np.arange(n, dtype=np.int64),
+        "open": a[:, 0],
+        "high": a[:, 1],
+        "low": a[:, 2],
+        "close": a[:, 3],
+        "volume": np.ones(n),
+    }
 
 
-def signals(direction: list[int], stop: list[float] | None = None, take: list[float] | None = None,
-            strength: list[float] | None = None) -> Signals:
+def signals(
+    direction: list[int],
+    stop: list[float] | None = None,
+    take: list[float] | None = None,
+    strength: list[float] | None = None,
+) -> Signals:
     n = len(direction)
-    return Signals(np.array(direction, dtype=np.int8), np.ones(n) if strength is None else np.array(strength, float),
-                   np.full(n, np.nan) if stop is None else np.array(stop, float),
-                   np.full(n, np.nan) if take is None else np.array(take, float))
+    return Signals(
+        np.array(direction, dtype=np.int8),
+        np.ones(n) if strength is None else np.array(strength, float),
+        np.full(n, np.nan) if stop is None else np.array(stop, float),
+        np.full(n, np.nan) if take is None else np.array(take, float),
+    )
 
 
 def random_walk(n: int, seed: int = 7, start: float = 30_000.0, vol: float = 0.006) -> dict[str, np.ndarray]:

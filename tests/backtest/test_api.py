@@ -26,8 +26,16 @@ def _store_walk(db, n_hours: int = 1500, seed: int = 3) -> dict[str, np.ndarray]
     q["timestamp"] = T0 + Q * np.arange(4 * n_hours, dtype=np.int64)
     df15 = pd.DataFrame(q)
     g = df15.groupby(np.arange(len(df15)) // 4)
-    df1h = pd.DataFrame({"timestamp": g["timestamp"].first(), "open": g["open"].first(), "high": g["high"].max(),
-                         "low": g["low"].min(), "close": g["close"].last(), "volume": g["volume"].sum()})
+    df1h = pd.DataFrame(
+        {
+            "timestamp": g["timestamp"].first(),
+            "open": g["open"].first(),
+            "high": g["high"].max(),
+            "low": g["low"].min(),
+            "close": g["close"].last(),
+            "volume": g["volume"].sum(),
+        }
+    )
     with db.atomic():
         insert_candles(db, SYMBOL, "15m", df15)
         insert_candles(db, SYMBOL, "1h", df1h)
@@ -37,23 +45,41 @@ def _store_walk(db, n_hours: int = 1500, seed: int = 3) -> dict[str, np.ndarray]
 def _store_funding(db, n_hours: int, rate: float) -> None:
     with db.atomic():
         for k in range(0, n_hours, 8):
-            db.execute_sql("INSERT INTO funding_rates (symbol, timestamp, funding_rate) VALUES (?, ?, ?)",
-                           (SYMBOL, T0 + k * H, rate))
+            db.execute_sql(
+                "INSERT INTO funding_rates (symbol, timestamp, funding_rate) VALUES (?, ?, ?)",
+                (SYMBOL, T0 + k * H, rate),
+            )
 
 
 def test_run_backtest_from_the_database_persists_everything(db, ds, cfg):
     _store_walk(db)
     _store_funding(db, 1500, 0.0002)
-    req = BacktestRequest(strategy="ema_trend", timeframe="1h", start="2024-01-10", end="2024-02-20",
-                          params={"fast": 8, "slow": 21})
+    req = BacktestRequest(
+        strategy="ema_trend", timeframe="1h", start="2024-01-10", end="2024-02-20", params={"fast": 8, "slow": 21}
+    )
     rep = run_backtest(cfg, ds, req, store=db)
     m = rep.metrics
     assert m["trades"] > 5 and rep.result_id
     assert "funding_rates table" in rep.funding_source and m["funding"] != 0
     assert "lower timeframe bars decided" in rep.intrabar
     assert rep.start_ms == T0 + 9 * 24 * H  # trading starts at --from; earlier bars only warm indicators up
-    for k in ("total_return", "cagr", "max_drawdown", "sharpe", "sortino", "calmar", "profit_factor", "win_rate",
-              "avg_win", "avg_loss", "exposure", "trades", "fees", "funding", "liquidations"):
+    for k in (
+        "total_return",
+        "cagr",
+        "max_drawdown",
+        "sharpe",
+        "sortino",
+        "calmar",
+        "profit_factor",
+        "win_rate",
+        "avg_win",
+        "avg_loss",
+        "exposure",
+        "trades",
+        "fees",
+        "funding",
+        "liquidations",
+    ):
         assert k in m
     row = ds.backtest_result(rep.result_id)
     assert row["strategy"] == "ema_trend" and row["total_trades"] == m["trades"] and row["status"] == "completed"
@@ -65,12 +91,16 @@ def test_run_backtest_from_the_database_persists_everything(db, ds, cfg):
     assert len(closing) == m["trades"]
     assert sum(o["pnl"] for o in closing) == pytest.approx(sum(t["pnl"] for t in rep.trades))
     assert sum(o["funding"] or 0 for o in closing) == pytest.approx(sum(t["funding"] for t in rep.trades))
-    n_pos = db.execute_sql("SELECT COUNT(*) FROM backtest_positions WHERE backtest_id=?", (rep.result_id,)).fetchone()[0]
-    n_dec = db.execute_sql("SELECT COUNT(*), MIN(action) FROM backtest_decisions WHERE backtest_id=?",
-                           (rep.result_id,)).fetchone()
+    n_pos = db.execute_sql("SELECT COUNT(*) FROM backtest_positions WHERE backtest_id=?", (rep.result_id,)).fetchone()[
+        0
+    ]
+    n_dec = db.execute_sql(
+        "SELECT COUNT(*), MIN(action) FROM backtest_decisions WHERE backtest_id=?", (rep.result_id,)
+    ).fetchone()
     assert n_pos >= m["trades"] and n_dec[0] > 0
-    reasoning = db.execute_sql("SELECT reasoning FROM backtest_decisions WHERE backtest_id=? LIMIT 1",
-                               (rep.result_id,)).fetchone()[0]
+    reasoning = db.execute_sql(
+        "SELECT reasoning FROM backtest_decisions WHERE backtest_id=? LIMIT 1", (rep.result_id,)
+    ).fetchone()[0]
     assert reasoning.startswith("direction -> ")
     # the fast path gives the same run
     fast = run_backtest(cfg, ds, BacktestRequest(**{**req.describe(), "engine": "fast"}))
@@ -90,18 +120,32 @@ def test_a_one_bar_range_runs_a_backtest_but_not_a_sweep(db, ds, cfg):
     rep = run_backtest(cfg, ds, BacktestRequest(strategy="ema_cross", params={"fast": 5, "slow": 12}, start=t, end=t))
     assert rep.start_ms == rep.end_ms == t and len(rep.equity) == 1
     with pytest.raises(NoCandlesError, match="candles for the sweep range; import some first"):
-        run_sweep(cfg, ds, SweepRequest(strategy="ema_cross", grid={"slow": [12]}, params={"fast": 5}, start=t,
-                                        end=t, workers=1, save=False))
-    sweep = run_sweep(cfg, ds, SweepRequest(strategy="ema_cross", grid={"slow": [12]}, params={"fast": 5}, start=t,
-                                            end=t + H, workers=1, save=False))
+        run_sweep(
+            cfg,
+            ds,
+            SweepRequest(
+                strategy="ema_cross", grid={"slow": [12]}, params={"fast": 5}, start=t, end=t, workers=1, save=False
+            ),
+        )
+    sweep = run_sweep(
+        cfg,
+        ds,
+        SweepRequest(
+            strategy="ema_cross", grid={"slow": [12]}, params={"fast": 5}, start=t, end=t + H, workers=1, save=False
+        ),
+    )
     assert (sweep["start"], sweep["end"], sweep["bars"]) == (t, t + H, 2)
 
 
 def test_progress_and_cancel_through_run_backtest(db, ds, cfg):
     _store_walk(db, 800)
     seen = []
-    run_backtest(cfg, ds, BacktestRequest(strategy="ema_cross", params={"fast": 5, "slow": 12}),
-                 progress=lambda d, t: seen.append((d, t)))
+    run_backtest(
+        cfg,
+        ds,
+        BacktestRequest(strategy="ema_cross", params={"fast": 5, "slow": 12}),
+        progress=lambda d, t: seen.append((d, t)),
+    )
     assert seen[-1][0] == seen[-1][1]
     ev = threading.Event()
     ev.set()
@@ -114,19 +158,51 @@ def test_cli_backtest_json_and_text(db, db_url, capsys, monkeypatch):
 
     _store_walk(db, 1000)
     monkeypatch.setenv("COCKPIT_CONFIG", "")
-    rc = main(["--db", db_url, "backtest", "--strategy", "ema_cross", "--timeframe", "1h", "--from", "2024-01-05",
-               "--to", "2024-02-10", "--param", "fast=8", "--param", "slow=30", "--capital", "5000", "--fee", "0.001",
-               "--slippage-bps", "1", "--json"])
+    rc = main(
+        [
+            "--db",
+            db_url,
+            "backtest",
+            "--strategy",
+            "ema_cross",
+            "--timeframe",
+            "1h",
+            "--from",
+            "2024-01-05",
+            "--to",
+            "2024-02-10",
+            "--param",
+            "fast=8",
+            "--param",
+            "slow=30",
+            "--capital",
+            "5000",
+            "--fee",
+            "0.001",
+            "--slippage-bps",
+            "1",
+            "--json",
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0
     data = json.loads(out)
-    assert data["params"]["fast"] == 8 and data["settings"]["capital"] == 5000 and data["settings"]["taker_fee"] == 0.001
+    assert (
+        data["params"]["fast"] == 8 and data["settings"]["capital"] == 5000 and data["settings"]["taker_fee"] == 0.001
+    )
     assert data["metrics"]["trades"] > 0 and data["result_id"]
     rc = main(["--db", db_url, "backtest", "--strategy", "ema_trend", "--from", "2024-01-05", "--to", "2024-02-10"])
     text = capsys.readouterr().out
     assert rc == 0
-    for word in ("Total return", "Max drawdown", "Sharpe", "Funding paid", "Liquidations", "drawdown",
-                 "SL/TP inside a bar"):
+    for word in (
+        "Total return",
+        "Max drawdown",
+        "Sharpe",
+        "Funding paid",
+        "Liquidations",
+        "drawdown",
+        "SL/TP inside a bar",
+    ):
         assert word in text
     rc = main(["--db", db_url, "backtest", "--from", "2019-01-01", "--to", "2019-01-31"])
     err = capsys.readouterr().err
@@ -160,23 +236,38 @@ def test_rebalance_band_follows_the_portfolio_config_and_is_off_for_a_single_str
     pd.DataFrame(arr).to_csv(path, index=False)
     runs = {}
     for band in (None, "0.05"):
-        rc = main(["--db", db_url, "backtest", "--strategy", "ema_cross", "--csv", str(path), "--json", "--no-save"]
-                  + (["--rebalance-band", band] if band else []))
+        rc = main(
+            ["--db", db_url, "backtest", "--strategy", "ema_cross", "--csv", str(path), "--json", "--no-save"]
+            + (["--rebalance-band", band] if band else [])
+        )
         assert rc == 0
         runs[band] = json.loads(capsys.readouterr().out)
     assert runs[None]["settings"]["rebalance_band"] is None
     assert runs["0.05"]["settings"]["rebalance_band"] == 0.05
     # ema_cross holds full strength: with a band the position follows equity (a short grows as price falls)
     assert runs["0.05"]["metrics"]["trades"] > runs[None]["metrics"]["trades"]
-    rc = main(["--db", db_url, "backtest", "--strategy", "ema_cross", "--csv", str(path), "--no-save",
-               "--rebalance-band", "lots"])
+    rc = main(
+        [
+            "--db",
+            db_url,
+            "backtest",
+            "--strategy",
+            "ema_cross",
+            "--csv",
+            str(path),
+            "--no-save",
+            "--rebalance-band",
+            "lots",
+        ]
+    )
     assert rc == 2 and "rebalance band" in capsys.readouterr().err
 
 
 def test_sweep_grid_and_walk_forward_in_process(db, ds, cfg):
     _store_walk(db, 1500)
-    req = SweepRequest(strategy="ema_cross", grid=parse_grid(["fast=5,8", "slow=20,40"]), walk_forward=3,
-                       workers=1, metric="sharpe")
+    req = SweepRequest(
+        strategy="ema_cross", grid=parse_grid(["fast=5,8", "slow=20,40"]), walk_forward=3, workers=1, metric="sharpe"
+    )
     out = run_sweep(cfg, ds, req, store=db)
     assert out["points"] == 4 and len(out["ranked"]) == 4
     sharpe = [r["metrics"]["sharpe"] for r in out["ranked"]]
@@ -227,14 +318,14 @@ def test_parse_grid_errors():
 # earn weight, the weight moves with the regime, and some strategies never beat cash
 PLANTED_SCORES = {
     #                  trending_up, trending_down, ranging, high_volatility, unknown
-    "ema_trend":       (0.04, 0.04, -0.03, 0.01, 0.02),
-    "trend_core":      (0.05, 0.01, -0.02, 0.02, 0.03),
-    "breakout":        (0.02, 0.02, -0.02, 0.03, 0.01),
-    "momentum":        (0.03, 0.03, -0.02, 0.01, 0.01),
+    "ema_trend": (0.04, 0.04, -0.03, 0.01, 0.02),
+    "trend_core": (0.05, 0.01, -0.02, 0.02, 0.03),
+    "breakout": (0.02, 0.02, -0.02, 0.03, 0.01),
+    "momentum": (0.03, 0.03, -0.02, 0.01, 0.01),
     "bollinger_range": (-0.03, -0.03, 0.04, -0.02, 0.02),
-    "mean_reversion":  (-0.03, -0.03, 0.04, -0.01, 0.01),
-    "funding_rate":    (-0.01, -0.01, -0.01, -0.01, -0.01),
-    "volatility":      (-0.01, -0.01, -0.02, -0.01, -0.01),
+    "mean_reversion": (-0.03, -0.03, 0.04, -0.01, 0.01),
+    "funding_rate": (-0.01, -0.01, -0.01, -0.01, -0.01),
+    "volatility": (-0.01, -0.01, -0.02, -0.01, -0.01),
 }
 
 
@@ -246,8 +337,11 @@ def test_portfolio_run_uses_scorer_scheduler_and_net_exposure(db, ds, cfg):
     regimes = ("trending_up", "trending_down", "ranging", "high_volatility", "unknown")
     for name, ers in PLANTED_SCORES.items():
         for regime, er in zip(regimes, ers):
-            db.execute_sql("INSERT INTO strategy_scores (version, strategy, regime, expected_reward, samples, status)"
-                           " VALUES ('planted', ?, ?, ?, 200, 'published')", (name, regime, er))
+            db.execute_sql(
+                "INSERT INTO strategy_scores (version, strategy, regime, expected_reward, samples, status)"
+                " VALUES ('planted', ?, ?, ?, 200, 'published')",
+                (name, regime, er),
+            )
     # several strategies share the capital and the regime evidence counts (the defaults are top-1, pooled)
     cfg["portfolio"].update(top_n=3, max_weight=0.6, regime_shrink=20.0)
     arr = _store_walk(db, 1200)
@@ -272,8 +366,9 @@ def test_portfolio_run_uses_scorer_scheduler_and_net_exposure(db, ds, cfg):
     rep = run_backtest(cfg, ds, BacktestRequest(portfolio=True, timeframe="1h"), store=db)
     assert rep.strategy == "portfolio" and rep.metrics["trades"] > 0
     assert "ema_trend" in rep.params["strategies"] and "trend_core" in rep.params["strategies"]
-    reasoning = db.execute_sql("SELECT reasoning FROM backtest_decisions WHERE backtest_id=? LIMIT 1",
-                               (rep.result_id,)).fetchone()[0]
+    reasoning = db.execute_sql(
+        "SELECT reasoning FROM backtest_decisions WHERE backtest_id=? LIMIT 1", (rep.result_id,)
+    ).fetchone()[0]
     assert "offline selector weights" in reasoning
 
 
@@ -282,13 +377,17 @@ def test_sweep_on_a_dask_local_cluster(db, ds, cfg):
     _store_walk(db, 600)
     grid = {"fast": [5, 8], "slow": [20, 30]}
     local = run_sweep(cfg, ds, SweepRequest(strategy="ema_cross", grid=grid, workers=1, walk_forward=2))
-    with distributed.LocalCluster(n_workers=2, processes=False, threads_per_worker=1, dashboard_address=None,
-                                  protocol="tcp", host="127.0.0.1") as lc:
-        out = run_sweep(cfg, ds, SweepRequest(strategy="ema_cross", grid=grid, walk_forward=2, dask=lc.scheduler_address))
+    with distributed.LocalCluster(
+        n_workers=2, processes=False, threads_per_worker=1, dashboard_address=None, protocol="tcp", host="127.0.0.1"
+    ) as lc:
+        out = run_sweep(
+            cfg, ds, SweepRequest(strategy="ema_cross", grid=grid, walk_forward=2, dask=lc.scheduler_address)
+        )
     assert out["executor"].startswith("dask tcp://") and out["workers"] == 2
     assert [r["params"] for r in out["ranked"]] == [r["params"] for r in local["ranked"]]
-    assert [r["metrics"]["final_equity"] for r in out["ranked"]] == \
-           pytest.approx([r["metrics"]["final_equity"] for r in local["ranked"]])
+    assert [r["metrics"]["final_equity"] for r in out["ranked"]] == pytest.approx(
+        [r["metrics"]["final_equity"] for r in local["ranked"]]
+    )
     assert [w["params"] for w in out["walk_forward"]] == [w["params"] for w in local["walk_forward"]]
 
 
@@ -301,10 +400,24 @@ def test_portfolio_replays_recorded_decisions(db, ds, cfg):
     # decisions taken just after the close of bars 100 (go long), 200 (go short) and 300 (go flat)
     for bar, exposure in ((100, 1.0), (200, -1.0), (300, 0.0)):
         t = int(arr["timestamp"][bar]) + H + 5_000
-        store.insert_decision(Decision(symbol=SYMBOL, timeframe="1h", timestamp=t, action="hold", confidence=0.5,
-                                       reasoning="recorded", target_exposure=exposure))
-    rep = run_backtest(cfg, ds, BacktestRequest(portfolio=True, replay_decisions=True, timeframe="1h",
-                                                start=int(arr["timestamp"][0]) + 150 * H))
+        store.insert_decision(
+            Decision(
+                symbol=SYMBOL,
+                timeframe="1h",
+                timestamp=t,
+                action="hold",
+                confidence=0.5,
+                reasoning="recorded",
+                target_exposure=exposure,
+            )
+        )
+    rep = run_backtest(
+        cfg,
+        ds,
+        BacktestRequest(
+            portfolio=True, replay_decisions=True, timeframe="1h", start=int(arr["timestamp"][0]) + 150 * H
+        ),
+    )
     assert rep.params["replayed_decisions"] == 3
     sides = [(t.side, t.entry_time, t.exit_time) for t in rep.result.trades]
     # the engine was long from the start (decision of bar 100 still in force), reversed at bar 201's open,

@@ -27,8 +27,9 @@ from cockpit.backtest.signals import EmaCross, Signals, ema
 
 from .helpers import random_walk
 
-PARITY = EngineSettings(capital=10_000.0, taker_fee=0.0005, slippage_bps=0.0, leverage=1.0, lot_size=1e-8,
-                        position_fraction=1.0)
+PARITY = EngineSettings(
+    capital=10_000.0, taker_fee=0.0005, slippage_bps=0.0, leverage=1.0, lot_size=1e-8, position_fraction=1.0
+)
 
 
 def _real(shared_data_dir, start="2023-01-01", end="2025-01-01", tf="1h"):
@@ -63,13 +64,27 @@ def _backtesting_py(arrays, sig, stop: bool):
             else:
                 self.position.close()
 
-    df = pd.DataFrame({"Open": arrays["open"], "High": arrays["high"], "Low": arrays["low"],
-                       "Close": arrays["close"], "Volume": arrays["volume"]},
-                      index=pd.to_datetime(arrays["timestamp"], unit="ms"))
+    df = pd.DataFrame(
+        {
+            "Open": arrays["open"],
+            "High": arrays["high"],
+            "Low": arrays["low"],
+            "Close": arrays["close"],
+            "Volume": arrays["volume"],
+        },
+        index=pd.to_datetime(arrays["timestamp"], unit="ms"),
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        bt = FractionalBacktest(df, Follow, cash=10_000, commission=0.0005, exclusive_orders=True,
-                                finalize_trades=False, fractional_unit=unit)
+        bt = FractionalBacktest(
+            df,
+            Follow,
+            cash=10_000,
+            commission=0.0005,
+            exclusive_orders=True,
+            finalize_trades=False,
+            fractional_unit=unit,
+        )
         return bt.run()
 
 
@@ -98,8 +113,9 @@ def test_parity_with_backtesting_py_on_generated_bars(stop_pct):
 
 
 def _same(a, b):
-    assert [(t.side, t.entry_time, t.exit_time, t.exit_reason) for t in a.trades] == \
-           [(t.side, t.entry_time, t.exit_time, t.exit_reason) for t in b.trades]
+    assert [(t.side, t.entry_time, t.exit_time, t.exit_reason) for t in a.trades] == [
+        (t.side, t.entry_time, t.exit_time, t.exit_reason) for t in b.trades
+    ]
     np.testing.assert_allclose([t.pnl for t in a.trades], [t.pnl for t in b.trades], rtol=1e-9, atol=1e-9)
     assert a.final_equity == pytest.approx(b.final_equity, rel=1e-9)
     assert a.liquidations == b.liquidations
@@ -118,8 +134,15 @@ def test_fast_path_matches_engine_on_generated_bars(case):
     lev, stop, take, bps, rng, with_funding = case
     arr = random_walk(30_000, seed=5)
     sig = EmaCross(12, 26, stop, take).generate(arr)
-    st = EngineSettings(capital=10_000.0, taker_fee=0.0005, slippage_bps=bps, slippage_range=rng, leverage=lev,
-                        lot_size=0.0001, position_fraction=0.1 if lev > 5 else 1.0)
+    st = EngineSettings(
+        capital=10_000.0,
+        taker_fee=0.0005,
+        slippage_bps=bps,
+        slippage_range=rng,
+        leverage=lev,
+        lot_size=0.0001,
+        position_fraction=0.1 if lev > 5 else 1.0,
+    )
     fund = funding_per_bar(arr["timestamp"], arr["open"], None, 0.0003) if with_funding else None
     a = run_engine(arr, sig, st, funding=fund)
     _same(a, run_fast(arr, sig, st, funding=fund))
@@ -135,11 +158,13 @@ def test_fast_path_matches_engine_on_real_data_with_15m_and_funding(shared_data_
     q = _real(shared_data_dir, "2023-06-01", "2024-06-01", tf="15m")
     sub = SubBars(q["timestamp"], q["open"], q["high"], q["low"])
     fr = pd.read_csv(shared_data_dir / "btc_usdt_swap_funding_8h.csv")
-    fund = funding_per_bar(arr["timestamp"], arr["open"], dict(zip(fr.timestamp.tolist(), fr.funding_rate.tolist())),
-                           0.0001)
+    fund = funding_per_bar(
+        arr["timestamp"], arr["open"], dict(zip(fr.timestamp.tolist(), fr.funding_rate.tolist())), 0.0001
+    )
     sig = EmaCross(12, 26, stop, take).generate(arr)
-    st = EngineSettings(capital=10_000.0, taker_fee=0.0005, slippage_bps=bps, slippage_range=rng, leverage=lev,
-                        lot_size=0.0001)
+    st = EngineSettings(
+        capital=10_000.0, taker_fee=0.0005, slippage_bps=bps, slippage_range=rng, leverage=lev, lot_size=0.0001
+    )
     a = run_engine(arr, sig, st, funding=fund, sub=sub)
     _same(a, run_fast(arr, sig, st, funding=fund, sub=sub))
     assert "lower timeframe" in a.intrabar
@@ -170,8 +195,16 @@ def test_fast_path_matches_engine_with_resizing_on_generated_bars(case, band):
     lev, stop, take, bps, rng, with_funding = case
     arr = random_walk(30_000, seed=5)
     sig = _graded(arr, stop, take)
-    st = EngineSettings(capital=10_000.0, taker_fee=0.0005, slippage_bps=bps, slippage_range=rng, leverage=lev,
-                        lot_size=0.0001, position_fraction=0.1 if lev > 5 else 1.0, rebalance_band=band)
+    st = EngineSettings(
+        capital=10_000.0,
+        taker_fee=0.0005,
+        slippage_bps=bps,
+        slippage_range=rng,
+        leverage=lev,
+        lot_size=0.0001,
+        position_fraction=0.1 if lev > 5 else 1.0,
+        rebalance_band=band,
+    )
     fund = funding_per_bar(arr["timestamp"], arr["open"], None, 0.0003) if with_funding else None
     a = run_engine(arr, sig, st, funding=fund)
     _same_resized(a, run_fast(arr, sig, st, funding=fund))
@@ -189,13 +222,15 @@ def test_fast_path_matches_engine_with_resizing_on_real_data(shared_data_dir, tf
     q = _real(shared_data_dir, "2019-01-01", "2027-01-01", tf="15m")
     sub = SubBars(q["timestamp"], q["open"], q["high"], q["low"])
     fr = pd.read_csv(shared_data_dir / "btc_usdt_swap_funding_8h.csv")
-    fund = funding_per_bar(arr["timestamp"], arr["open"], dict(zip(fr.timestamp.tolist(), fr.funding_rate.tolist())),
-                           0.0001)
+    fund = funding_per_bar(
+        arr["timestamp"], arr["open"], dict(zip(fr.timestamp.tolist(), fr.funding_rate.tolist())), 0.0001
+    )
     tf_ms = {"1d": 86_400_000, "4h": 14_400_000}[tf]
     for stop, lev in ((None, 1.0), (0.05, 3.0)):
         sig = _graded(arr, stop)
-        st = EngineSettings(capital=10_000.0, taker_fee=0.0005, slippage_bps=2.0, leverage=lev, lot_size=0.0001,
-                            rebalance_band=0.05)
+        st = EngineSettings(
+            capital=10_000.0, taker_fee=0.0005, slippage_bps=2.0, leverage=lev, lot_size=0.0001, rebalance_band=0.05
+        )
         a = run_engine(arr, sig, st, funding=fund, sub=sub, tf_ms=tf_ms)
         _same_resized(a, run_fast(arr, sig, st, funding=fund, sub=sub, tf_ms=tf_ms))
         assert a.extra["rebalances"] > 20
@@ -212,9 +247,12 @@ def test_portfolio_backtest_fast_path_matches_engine_on_real_data(shared_data_di
     if not csv.is_file():
         pytest.skip(f"{csv.name} not present")
     cfg = load_config(None, environ={})
-    reps = [run_backtest(cfg, None, BacktestRequest(portfolio=True, timeframe=tf, csv=str(csv), engine=engine,
-                                                    start="2020-01-01"))
-            for engine in ("event", "fast")]
+    reps = [
+        run_backtest(
+            cfg, None, BacktestRequest(portfolio=True, timeframe=tf, csv=str(csv), engine=engine, start="2020-01-01")
+        )
+        for engine in ("event", "fast")
+    ]
     assert reps[0].settings.rebalance_band == cfg["portfolio"]["rebalance_band"]
     _same_resized(reps[0].result, reps[1].result)
     assert reps[0].result.extra["rebalances"] > 0
@@ -235,14 +273,28 @@ def test_live_sizing_and_both_engines_resize_alike():
     #          enter  within  add  cut  flip  within  grow  flat  dust  back  under-band flip
     targets = [0.5, 0.52, 1.0, 0.3, -0.4, -0.42, -1.0, 0.0, 0.03, 0.6, -0.03, -0.03, 0.2, 0.0]
     cfg = load_config(None, environ={})
-    cfg = {**cfg, "portfolio": {**cfg["portfolio"], "rebalance_band": band},
-           "execution": {**cfg["execution"], "leverage": 1.0},
-           "risk": {**cfg["risk"], "max_position_notional": 1e12, "max_position_pct_equity": 1.0,
-                    "max_risk_per_trade_pct": 1.0}}
+    cfg = {
+        **cfg,
+        "portfolio": {**cfg["portfolio"], "rebalance_band": band},
+        "execution": {**cfg["execution"], "leverage": 1.0},
+        "risk": {
+            **cfg["risk"],
+            "max_position_notional": 1e12,
+            "max_position_pct_equity": 1.0,
+            "max_risk_per_trade_pct": 1.0,
+        },
+    }
     live, pos = [], 0.0
     for x in targets:
-        d = Decision(symbol=cfg["symbol"], timeframe="1h", timestamp=0, action="hold", confidence=0.5,
-                     reasoning="test", target_exposure=x)
+        d = Decision(
+            symbol=cfg["symbol"],
+            timeframe="1h",
+            timestamp=0,
+            action="hold",
+            confidence=0.5,
+            reasoning="test",
+            target_exposure=x,
+        )
         for i in plan_intents(d, decision_id=1, price=price, signals=[], equity=capital, position_signed=pos, cfg=cfg):
             pos += i.amount if i.side == "buy" else -i.amount
         live.append(round(pos, 6))
@@ -265,18 +317,30 @@ def test_fast_path_matches_engine_on_random_signals_and_settings():
     st_ = hyp.strategies
 
     @hyp.settings(max_examples=60, deadline=None, derandomize=True)
-    @hyp.given(seed=st_.integers(0, 10_000), lev=st_.sampled_from([1.0, 2.0, 10.0, 50.0]),
-               stop=st_.sampled_from([None, 0.005, 0.02]), take=st_.sampled_from([None, 0.01, 0.04]),
-               bps=st_.sampled_from([0.0, 3.0]), with_sub=st_.booleans(), fraction=st_.sampled_from([0.3, 1.0]),
-               band=st_.sampled_from([None, None, 0.0, 0.05, 0.3]))
+    @hyp.given(
+        seed=st_.integers(0, 10_000),
+        lev=st_.sampled_from([1.0, 2.0, 10.0, 50.0]),
+        stop=st_.sampled_from([None, 0.005, 0.02]),
+        take=st_.sampled_from([None, 0.01, 0.04]),
+        bps=st_.sampled_from([0.0, 3.0]),
+        with_sub=st_.booleans(),
+        fraction=st_.sampled_from([0.3, 1.0]),
+        band=st_.sampled_from([None, None, 0.0, 0.05, 0.3]),
+    )
     def check(seed, lev, stop, take, bps, with_sub, fraction, band):
         rng = np.random.default_rng(seed)
         n = 300
         q = random_walk(4 * n, seed=seed, vol=0.004)
         q["timestamp"] = q["timestamp"][0] + 900_000 * np.arange(4 * n, dtype=np.int64)
         g = lambda a, f: f(a.reshape(n, 4), axis=1)  # noqa: E731
-        arr = {"timestamp": q["timestamp"][::4], "open": q["open"][::4], "high": g(q["high"], np.max),
-               "low": g(q["low"], np.min), "close": q["close"][3::4], "volume": np.ones(n)}
+        arr = {
+            "timestamp": q["timestamp"][::4],
+            "open": q["open"][::4],
+            "high": g(q["high"], np.max),
+            "low": g(q["low"], np.min),
+            "close": q["close"][3::4],
+            "volume": np.ones(n),
+        }
         d = np.repeat(rng.integers(-1, 2, n // 10), 10).astype(np.int8)
         c = arr["close"]
         sl = np.where(d > 0, c * (1 - stop), c * (1 + stop)) if stop else np.full(n, np.nan)
@@ -286,8 +350,16 @@ def test_fast_path_matches_engine_on_random_signals_and_settings():
         keep = np.repeat(keep.reshape(n, 4).all(axis=1), 4)
         sub = SubBars(q["timestamp"][keep], q["open"][keep], q["high"][keep], q["low"][keep]) if with_sub else None
         fund = funding_per_bar(arr["timestamp"], arr["open"], None, float(rng.uniform(-0.002, 0.002)))
-        st = EngineSettings(capital=10_000.0, taker_fee=0.0005, slippage_bps=bps, leverage=lev, lot_size=0.0001,
-                            position_fraction=fraction, slippage_range=0.02, rebalance_band=band)
+        st = EngineSettings(
+            capital=10_000.0,
+            taker_fee=0.0005,
+            slippage_bps=bps,
+            leverage=lev,
+            lot_size=0.0001,
+            position_fraction=fraction,
+            slippage_range=0.02,
+            rebalance_band=band,
+        )
         a, b = run_engine(arr, sig, st, funding=fund, sub=sub), run_fast(arr, sig, st, funding=fund, sub=sub)
         _same(a, b)
         assert a.extra["rebalances"] == b.extra["rebalances"]

@@ -22,8 +22,9 @@ from .helpers import H, T0, bars, signals
 def both(arrays, sig, settings, **kw):
     a = run_engine(arrays, sig, settings, **kw)
     b = run_fast(arrays, sig, settings, **kw)
-    assert [(t.side, t.entry_time, t.exit_time, t.exit_reason) for t in a.trades] == \
-           [(t.side, t.entry_time, t.exit_time, t.exit_reason) for t in b.trades]
+    assert [(t.side, t.entry_time, t.exit_time, t.exit_reason) for t in a.trades] == [
+        (t.side, t.entry_time, t.exit_time, t.exit_reason) for t in b.trades
+    ]
     for x, y in zip(a.trades, b.trades):
         assert x.entry_price == pytest.approx(y.entry_price, rel=1e-12)
         assert x.exit_price == pytest.approx(y.exit_price, rel=1e-12)
@@ -40,28 +41,60 @@ FREE = dict(capital=1000.0, taker_fee=0.0, slippage_bps=0.0, lot_size=0.0)
 SCENARIOS = {
     "entry at next open, exit at the open after the flat signal": (
         [(100, 101, 99, 100), (100, 102, 99, 101), (101, 103, 100, 102), (102, 104, 101, 103), (103, 104, 102, 103)],
-        [1, 1, 0, 0, 0], None, None, [("long", 1, 100, 3, 102, "signal")]),
+        [1, 1, 0, 0, 0],
+        None,
+        None,
+        [("long", 1, 100, 3, 102, "signal")],
+    ),
     "reversal closes then opens at the same open": (
         [(100, 101, 99, 100), (100, 102, 99, 101), (101, 103, 100, 102), (102, 104, 101, 103), (103, 104, 102, 103)],
-        [1, 1, -1, -1, -1], None, None, [("long", 1, 100, 3, 102, "signal")]),
+        [1, 1, -1, -1, -1],
+        None,
+        None,
+        [("long", 1, 100, 3, 102, "signal")],
+    ),
     "stop-loss inside a bar fills at the stop": (
         [(100, 101, 99, 100), (100, 101, 99.5, 100), (99, 99.5, 97, 97.5), (97.5, 98, 97, 97.5)],
-        [1, 1, 1, 1], [98, 98, 98, 98], None, [("long", 1, 100, 2, 98, "stop")]),
+        [1, 1, 1, 1],
+        [98, 98, 98, 98],
+        None,
+        [("long", 1, 100, 2, 98, "stop")],
+    ),
     "gap through the stop fills at the open": (
         [(100, 101, 99, 100), (100, 101, 99.5, 100), (96, 97, 95, 96), (96, 97, 95, 96)],
-        [1, 1, 1, 1], [98, 98, 98, 98], None, [("long", 1, 100, 2, 96, "stop")]),
+        [1, 1, 1, 1],
+        [98, 98, 98, 98],
+        None,
+        [("long", 1, 100, 2, 96, "stop")],
+    ),
     "take-profit fills at its price": (
         [(100, 101, 99, 100), (100, 101, 99.5, 100), (101, 104, 100.5, 103), (103, 104, 102, 103)],
-        [1, 1, 1, 1], None, [103, 103, 103, 103], [("long", 1, 100, 2, 103, "take_profit")]),
+        [1, 1, 1, 1],
+        None,
+        [103, 103, 103, 103],
+        [("long", 1, 100, 2, 103, "take_profit")],
+    ),
     "stop and take-profit in one bar: the stop first (conservative)": (
         [(100, 101, 99, 100), (100, 101, 99.5, 100), (100, 104, 97, 101), (101, 102, 100, 101)],
-        [1, 1, 1, 1], [98] * 4, [103] * 4, [("long", 1, 100, 2, 98, "stop")]),
+        [1, 1, 1, 1],
+        [98] * 4,
+        [103] * 4,
+        [("long", 1, 100, 2, 98, "stop")],
+    ),
     "stop can hit in the entry bar": (
         [(100, 101, 99, 100), (100, 100.5, 97, 98), (98, 99, 97, 98)],
-        [1, 1, 1], [98.5] * 3, None, [("long", 1, 100, 1, 98.5, "stop")]),
+        [1, 1, 1],
+        [98.5] * 3,
+        None,
+        [("long", 1, 100, 1, 98.5, "stop")],
+    ),
     "short stop above, no re-entry after a stop-out until the direction changes": (
         [(100, 101, 99, 100), (100, 100.5, 99, 100), (100, 103, 99.5, 102), (102, 103, 101, 102), (102, 103, 101, 102)],
-        [-1, -1, -1, -1, -1], [102] * 5, None, [("short", 1, 100, 2, 102, "stop")]),
+        [-1, -1, -1, -1, -1],
+        [102] * 5,
+        None,
+        [("short", 1, 100, 2, 102, "stop")],
+    ),
 }
 
 
@@ -70,12 +103,15 @@ def test_scenario(name):
     rows, d, stop, take, expected = SCENARIOS[name]
     arr = bars(rows)
     res = both(arr, signals(d, stop, take), EngineSettings(**FREE))
-    got = [(t.side, (t.entry_time - T0) // H, t.entry_price, (t.exit_time - T0) // H, t.exit_price, t.exit_reason)
-           for t in res.trades]
+    got = [
+        (t.side, (t.entry_time - T0) // H, t.entry_price, (t.exit_time - T0) // H, t.exit_price, t.exit_reason)
+        for t in res.trades
+    ]
     assert got == [(s, eb, pytest.approx(ep), xb, pytest.approx(xp), r) for s, eb, ep, xb, xp, r in expected]
     # Without fees every P&L is size x price move, and the books balance.
-    assert res.final_equity == pytest.approx(1000.0 + sum(t.pnl for t in res.trades)
-                                             + res.extra["open_position"] * (rows[-1][3] - res.extra["open_entry"]))
+    assert res.final_equity == pytest.approx(
+        1000.0 + sum(t.pnl for t in res.trades) + res.extra["open_position"] * (rows[-1][3] - res.extra["open_entry"])
+    )
 
 
 def test_fees_and_slippage():
@@ -101,9 +137,12 @@ def test_intrabar_uses_lower_timeframe_when_given():
     arr = bars(rows)
     # bar 2's four 15m bars: up to 104 first (take-profit), the dip to 97 comes later
     q = 900_000
-    sub = SubBars(np.array([T0 + 2 * H + k * q for k in range(4)], dtype=np.int64),
-                  np.array([100, 103.5, 102, 99.0]), np.array([104, 103.8, 102.5, 99.5]),
-                  np.array([100, 102, 99, 97.0]))
+    sub = SubBars(
+        np.array([T0 + 2 * H + k * q for k in range(4)], dtype=np.int64),
+        np.array([100, 103.5, 102, 99.0]),
+        np.array([104, 103.8, 102.5, 99.5]),
+        np.array([100, 102, 99, 97.0]),
+    )
     res = both(arr, signals([1] * 4, [98] * 4, [103] * 4), EngineSettings(**FREE), sub=sub)
     assert [(t.exit_reason, t.exit_price) for t in res.trades] == [("take_profit", 103)]
     assert "lower timeframe" in res.intrabar
@@ -139,8 +178,7 @@ def test_funding_from_a_table_forward_fills():
 
 def test_liquidation_loses_the_isolated_margin():
     rows = [(100, 101, 99, 100), (100, 101, 99, 100), (99, 99.5, 90, 91), (91, 92, 90, 91)]
-    st = EngineSettings(capital=1000.0, taker_fee=0.0, leverage=10.0, maintenance_margin=0.005,
-                        position_fraction=0.5)
+    st = EngineSettings(capital=1000.0, taker_fee=0.0, leverage=10.0, maintenance_margin=0.005, position_fraction=0.5)
     res = both(bars(rows), signals([1] * 4), st)
     (t,) = res.trades
     liq = (100 - 100 / 10) / (1 - 0.005)  # where margin + P&L = maintenance margin
@@ -169,8 +207,10 @@ def test_executor_orders_follow_the_state_machine_and_limits_fill_when_traded_th
     ex = SimulatedExecutor(clock, cash=1000.0, maker_fee=0.0002, taker_fee=0.0005)
     o = Order("BTC/USDT:USDT", "buy", "limit", 1.0, price=95.0, stop_loss=90.0)
     rep = ex.place(o)
-    assert rep.status == OrderStatus.SUBMITTED and [h[0] for h in o.history] == [OrderStatus.APPROVED,
-                                                                                OrderStatus.SUBMITTED]
+    assert rep.status == OrderStatus.SUBMITTED and [h[0] for h in o.history] == [
+        OrderStatus.APPROVED,
+        OrderStatus.SUBMITTED,
+    ]
     assert ex.trigger_band() == (95.0, np.inf)
     ex.begin_bar(T0, 100, 101, 96)
     ex.end_bar(100)
@@ -233,19 +273,22 @@ BAND = dict(FREE, rebalance_band=0.05)
 
 
 def _trades(res):
-    return [(t.side, (t.entry_time - T0) // H, t.entry_price, (t.exit_time - T0) // H, t.exit_price, t.size,
-             t.exit_reason) for t in res.trades]
+    return [
+        (t.side, (t.entry_time - T0) // H, t.entry_price, (t.exit_time - T0) // H, t.exit_price, t.size, t.exit_reason)
+        for t in res.trades
+    ]
 
 
 def test_resize_strength_halved_halves_the_position_at_the_next_open():
-    rows = [(100, 101, 99, 100), (100, 101, 99, 100), (100, 102, 99, 101), (102, 103, 101, 102),
-            (102, 103, 101, 102)]
+    rows = [(100, 101, 99, 100), (100, 101, 99, 100), (100, 102, 99, 101), (102, 103, 101, 102), (102, 103, 101, 102)]
     sig = signals([1] * 5, strength=[1, 1, 0.5, 0.5, 0.5])
     res = both(bars(rows), sig, EngineSettings(**BAND))
     # bar 1: buy 10 at 100 (1000 / 100). Close of bar 2: equity 1010 at 101 -> full size 10, target 0.5 x 10 = 5
     # -> a reduce-only sell of 5 at bar 3's open (102). Afterwards the target stays 5: nothing more.
     assert [(f.side, f.price, f.amount, f.reason) for f in res.fills] == [
-        ("buy", 100, pytest.approx(10.0), "signal"), ("sell", 102, pytest.approx(5.0), "rebalance")]
+        ("buy", 100, pytest.approx(10.0), "signal"),
+        ("sell", 102, pytest.approx(5.0), "rebalance"),
+    ]
     assert _trades(res) == [("long", 1, 100, 3, 102, pytest.approx(5.0), "rebalance")]
     assert res.extra["open_position"] == pytest.approx(5.0) and res.extra["rebalances"] == 1
     assert res.final_equity == pytest.approx(1000 + 5 * 2 + 5 * 2)
@@ -264,15 +307,22 @@ def test_resize_change_within_the_band_does_nothing():
 
 
 def test_resize_growth_adds_on_the_same_side_and_keeps_the_bracket():
-    rows = [(100, 101, 99, 100), (100, 101, 99, 100), (100, 101, 99, 100), (104, 105, 103, 104),
-            (104, 105, 93, 104)]  # bar 4 dips to 93: under the new signal's stop (95), above the position's (90)
+    rows = [
+        (100, 101, 99, 100),
+        (100, 101, 99, 100),
+        (100, 101, 99, 100),
+        (104, 105, 103, 104),
+        (104, 105, 93, 104),
+    ]  # bar 4 dips to 93: under the new signal's stop (95), above the position's (90)
     st = EngineSettings(**dict(BAND, position_fraction=0.5))
     sig = signals([1] * 5, stop=[90, 90, 95, 95, 95], strength=[0.5, 0.5, 1, 1, 1])
     res = both(bars(rows), sig, st)
     # bar 1: 0.5 x 0.5 x 1000 / 100 = 2.5 bought. Close of bar 2: full size 0.5 x 1000 / 100 = 5, target 5
     # -> buy 2.5 more at bar 3's open (104): 5 held at an average 102, the stop still the entry's 90.
     assert [(f.side, f.price, f.amount, f.reason) for f in res.fills] == [
-        ("buy", 100, pytest.approx(2.5), "signal"), ("buy", 104, pytest.approx(2.5), "rebalance")]
+        ("buy", 100, pytest.approx(2.5), "signal"),
+        ("buy", 104, pytest.approx(2.5), "rebalance"),
+    ]
     assert res.trades == [] and res.extra["open_position"] == pytest.approx(5.0)
     assert res.extra["open_entry"] == pytest.approx(102.0)
     assert res.final_equity == pytest.approx(1000 + 5 * (104 - 102))
@@ -303,8 +353,7 @@ def test_resize_fees_and_slippage_as_for_any_market_order():
 
 
 def test_resize_direction_flip_still_closes_and_reverses():
-    rows = [(100, 101, 99, 100), (100, 101, 99, 100), (100, 101, 99, 100), (101, 102, 100, 101),
-            (101, 102, 100, 101)]
+    rows = [(100, 101, 99, 100), (100, 101, 99, 100), (100, 101, 99, 100), (101, 102, 100, 101), (101, 102, 100, 101)]
     res = both(bars(rows), signals([1, 1, -1, -1, -1], strength=[1, 1, 0.5, 0.5, 0.5]), EngineSettings(**BAND))
     assert _trades(res) == [("long", 1, 100, 3, 101, pytest.approx(10.0), "signal")]
     # the short is sized at the open from the equity then (1010) and strength 0.5, as any entry
@@ -325,8 +374,13 @@ def test_resize_funding_is_charged_on_the_resized_size():
 
 
 def test_resize_follows_the_target_back_in_after_a_stop():
-    rows = [(100, 101, 99, 100), (100, 101, 99.5, 100), (99, 99.5, 97, 97.5), (97.5, 98, 97, 97.5),
-            (97.5, 98, 97, 97.5)]
+    rows = [
+        (100, 101, 99, 100),
+        (100, 101, 99.5, 100),
+        (99, 99.5, 97, 97.5),
+        (97.5, 98, 97, 97.5),
+        (97.5, 98, 97, 97.5),
+    ]
     sig = signals([1] * 5, stop=[98, 98, 95, 95, 95])
     res = both(bars(rows), sig, EngineSettings(**BAND))
     # stopped at 98 in bar 2; the signal still says long at full strength: back in at bar 3's open with the

@@ -35,8 +35,11 @@ needs_numba = pytest.mark.skipif(not HAVE_NUMBA, reason="numba not importable")
 def _closes(shared_data_dir):
     df = pd.read_csv(shared_data_dir / "btc_usdt_swap_1h.csv")
     rng = np.random.default_rng(3)
-    return [df["close"].to_numpy(), random_walk(20_000, seed=11)["close"],
-            np.round(rng.normal(100, 1, 5_000), 1)]  # repeated values: pandas skips the update when w == x
+    return [
+        df["close"].to_numpy(),
+        random_walk(20_000, seed=11)["close"],
+        np.round(rng.normal(100, 1, 5_000), 1),
+    ]  # repeated values: pandas skips the update when w == x
 
 
 @needs_numba
@@ -52,7 +55,7 @@ def test_ewm_kernel_equals_pandas_bit_for_bit(shared_data_dir):
 def test_cross_direction_equals_the_pandas_form(shared_data_dir):
     for x in _closes(shared_data_dir):
         for fast, slow in ((12, 26), (5, 30), (9, 21)):
-            diff = (pd.Series(x).ewm(span=fast, adjust=False).mean() - pd.Series(x).ewm(span=slow, adjust=False).mean())
+            diff = pd.Series(x).ewm(span=fast, adjust=False).mean() - pd.Series(x).ewm(span=slow, adjust=False).mean()
             ref = np.sign(diff.to_numpy()).astype(np.int8)
             ref[:slow] = 0
             assert np.array_equal(cross_direction(x, fast, slow, slow), ref)
@@ -82,22 +85,45 @@ def test_compiled_trigger_scan_equals_numpy():
 
 
 def _executor(**kw):
-    ex = SimulatedExecutor(ManualClock(T0), cash=10_000.0, taker_fee=0.0005, slippage_bps=3.0, slippage_range=0.1,
-                           leverage=3.0, lot_size=1e-6, **kw)
+    ex = SimulatedExecutor(
+        ManualClock(T0),
+        cash=10_000.0,
+        taker_fee=0.0005,
+        slippage_bps=3.0,
+        slippage_range=0.1,
+        leverage=3.0,
+        lot_size=1e-6,
+        **kw,
+    )
     return ex
 
 
 def _script(ex, via_place: bool):
     """Open long, add, reduce, flip short, close: at five bar opens."""
-    steps = [("buy", 0.10, False, 29_000.0, 33_000.0), ("buy", 0.05, False, 28_000.0, 34_000.0),
-             ("sell", 0.07, True, None, None), ("sell", 0.30, False, 32_000.0, 28_000.0), ("buy", 0.22, True, None, None)]
+    steps = [
+        ("buy", 0.10, False, 29_000.0, 33_000.0),
+        ("buy", 0.05, False, 28_000.0, 34_000.0),
+        ("sell", 0.07, True, None, None),
+        ("sell", 0.30, False, 32_000.0, 28_000.0),
+        ("buy", 0.22, True, None, None),
+    ]
     for k, (side, amount, ro, sl, tp) in enumerate(steps):
         px = 30_000.0 + 150.0 * k
         ex.clock.set(T0 + k * 3_600_000)
         ex.begin_bar(T0 + k * 3_600_000, px, px + 80.0, px - 90.0)
         if via_place:
-            ex.place(Order("BTC/USDT:USDT", side, "market", amount, OrderStatus.APPROVED, stop_loss=sl, take_profit=tp,
-                           reduce_only=ro))
+            ex.place(
+                Order(
+                    "BTC/USDT:USDT",
+                    side,
+                    "market",
+                    amount,
+                    OrderStatus.APPROVED,
+                    stop_loss=sl,
+                    take_profit=tp,
+                    reduce_only=ro,
+                )
+            )
         else:
             assert ex.market_at_open(side, amount, reduce_only=ro, stop_loss=sl, take_profit=tp)
         ex.end_bar(px + 10.0)
@@ -107,8 +133,15 @@ def _script(ex, via_place: bool):
 def test_market_at_open_fills_exactly_as_place():
     a, b = _script(_executor(), True), _script(_executor(retain_orders=False), False)
     assert a.records == b.records and a.trades == b.trades
-    assert (a.cash, a.side, a.size, a.entry, a.margin, a.liq, a.fees_paid) == \
-        (b.cash, b.side, b.size, b.entry, b.margin, b.liq, b.fees_paid)
+    assert (a.cash, a.side, a.size, a.entry, a.margin, a.liq, a.fees_paid) == (
+        b.cash,
+        b.side,
+        b.size,
+        b.entry,
+        b.margin,
+        b.liq,
+        b.fees_paid,
+    )
     with pytest.raises(RuntimeError, match="begin_bar"):
         b.market_at_open("buy", 0.1)  # between bars: not at an open
 
@@ -136,8 +169,10 @@ def test_transition_accepts_members_and_strings():
     o = Order("BTC/USDT:USDT", "buy", "market", 1.0)
     o.transition(OrderStatus.APPROVED)
     o.transition("submitted")
-    assert o.status is OrderStatus.SUBMITTED and [s for s, _ in o.history] == [OrderStatus.APPROVED,
-                                                                                OrderStatus.SUBMITTED]
+    assert o.status is OrderStatus.SUBMITTED and [s for s, _ in o.history] == [
+        OrderStatus.APPROVED,
+        OrderStatus.SUBMITTED,
+    ]
     with pytest.raises(IllegalTransition):
         o.transition(OrderStatus.APPROVED)
     with pytest.raises(ValueError):

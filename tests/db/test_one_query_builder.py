@@ -21,6 +21,9 @@ def test_stores_and_ingest_write_no_raw_sql():
 
 def test_no_run_time_sql_translation():
     assert not (PKG / "db" / "dialect.py").exists()
-    users = [str(p.relative_to(PKG.parent)) for p in PKG.rglob("*.py")
-             if re.search(r"cockpit\.db\.dialect|from cockpit\.db import .*\bdialect\b", p.read_text(encoding="utf-8"))]
+    users = [
+        str(p.relative_to(PKG.parent))
+        for p in PKG.rglob("*.py")
+        if re.search(r"cockpit\.db\.dialect|from cockpit\.db import .*\bdialect\b", p.read_text(encoding="utf-8"))
+    ]
     assert users == []

@@ -48,9 +48,12 @@ def test_seed_columns_match_the_design_document(db):
 
 
 def test_models_agree_with_migrated_schema(db):
-    tables = {r[0] for r in db.execute_sql(
-        "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' AND name != 'schema_migrations'"
-    ).fetchall()}
+    tables = {
+        r[0]
+        for r in db.execute_sql(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' AND name != 'schema_migrations'"
+        ).fetchall()
+    }
     assert tables == {m._meta.table_name for m in ALL_MODELS}, "every table has exactly one model"
     for model in ALL_MODELS:
         info = db.execute_sql(f"PRAGMA table_info({model._meta.table_name})").fetchall()
@@ -69,8 +72,11 @@ def test_models_agree_with_migrated_schema(db):
                 assert s[2] == m[2], f"{model._meta.table_name}.{s[0]}: NOT NULL differs (schema {s[2]}, model {m[2]})"
         # foreign keys declared in SQL are declared on the model too
         fks = {(r[3], r[2]) for r in db.execute_sql(f"PRAGMA foreign_key_list({model._meta.table_name})").fetchall()}
-        model_fks = {(f.column_name, f.rel_model._meta.table_name) for f in model._meta.sorted_fields
-                     if f.__class__.__name__ == "ForeignKeyField"}
+        model_fks = {
+            (f.column_name, f.rel_model._meta.table_name)
+            for f in model._meta.sorted_fields
+            if f.__class__.__name__ == "ForeignKeyField"
+        }
         assert fks == model_fks, model._meta.table_name
 
 
@@ -109,7 +115,11 @@ def test_failed_migration_rolls_back_and_is_not_recorded(tmp_path):
 def test_cli_migrate_twice_exits_0(tmp_path):
     dbfile = tmp_path / "cli.db"
     for expect in ("applied 001_init", "database is up to date"):
-        r = subprocess.run([sys.executable, "-m", "cockpit", "--db", str(dbfile), "db", "migrate"],
-                           capture_output=True, text=True, cwd=tmp_path)
+        r = subprocess.run(
+            [sys.executable, "-m", "cockpit", "--db", str(dbfile), "db", "migrate"],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+        )
         assert r.returncode == 0, r.stderr
         assert expect in r.stdout

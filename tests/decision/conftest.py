@@ -17,14 +17,14 @@ from cockpit.domain.signals import StrategySignal
 # ranges, and funding_rate / volatility never better than cash.
 PLANTED = {
     #                  trending_up trending_down ranging high_volatility unknown
-    "ema_trend":       (0.04, 0.04, -0.03, 0.00, 0.01),
+    "ema_trend": (0.04, 0.04, -0.03, 0.00, 0.01),
     "bollinger_range": (-0.03, -0.03, 0.04, -0.02, 0.00),
-    "funding_rate":    (-0.01, -0.01, -0.01, -0.01, -0.01),
-    "breakout":        (0.02, 0.02, -0.02, 0.03, 0.00),
-    "grid":            (-0.04, -0.04, 0.04, -0.03, 0.00),
-    "momentum":        (0.03, 0.03, -0.02, 0.01, 0.00),
-    "mean_reversion":  (-0.03, -0.03, 0.04, -0.01, 0.00),
-    "volatility":      (-0.01, -0.01, -0.02, -0.01, -0.01),
+    "funding_rate": (-0.01, -0.01, -0.01, -0.01, -0.01),
+    "breakout": (0.02, 0.02, -0.02, 0.03, 0.00),
+    "grid": (-0.04, -0.04, 0.04, -0.03, 0.00),
+    "momentum": (0.03, 0.03, -0.02, 0.01, 0.00),
+    "mean_reversion": (-0.03, -0.03, 0.04, -0.01, 0.00),
+    "volatility": (-0.01, -0.01, -0.02, -0.01, -0.01),
 }
 REGIMES = ("trending_up", "trending_down", "ranging", "high_volatility", "unknown")
 
@@ -33,8 +33,11 @@ REGIMES = ("trending_up", "trending_down", "ranging", "high_volatility", "unknow
 def planted_scores(db):
     rows = [("planted", name, regime, er, 1000) for name, ers in PLANTED.items() for regime, er in zip(REGIMES, ers)]
     for r in rows:
-        db.execute_sql("INSERT INTO strategy_scores (version, strategy, regime, expected_reward, samples, status) "
-                       "VALUES (?, ?, ?, ?, ?, 'published')", r)
+        db.execute_sql(
+            "INSERT INTO strategy_scores (version, strategy, regime, expected_reward, samples, status) "
+            "VALUES (?, ?, ?, ?, ?, 'published')",
+            r,
+        )
     return PLANTED
 
 
@@ -69,10 +72,17 @@ def client_for(fake_openai):  # noqa: F811
     from cockpit.decision.llm import LLMClient
 
     def make(**kw):
-        args = dict(provider="openai-compatible", base_url=fake_openai.base_url, model="fake-model", api_key=SECRET,
-                    timeout_s=5.0, max_retries=2, temperature=0.2, max_tokens=500)
+        args = dict(
+            provider="openai-compatible",
+            base_url=fake_openai.base_url,
+            model="fake-model",
+            api_key=SECRET,
+            timeout_s=5.0,
+            max_retries=2,
+            temperature=0.2,
+            max_tokens=500,
+        )
         args.update(kw)
         return LLMClient(**args)
 
     return make
-

@@ -9,8 +9,7 @@ SECRET = "sk-test-THIS-KEY-MUST-NEVER-BE-STORED-0123456789"
 
 
 def sig(name: str, direction: Direction, strength: float, reason: str = "") -> StrategySignal:
-    return StrategySignal(name, direction, strength, None, None, None, reason or f"{name} says {direction.value}",
-                          T0)
+    return StrategySignal(name, direction, strength, None, None, None, reason or f"{name} says {direction.value}", T0)
 
 
 def default_signals() -> dict[str, StrategySignal]:

@@ -8,8 +8,14 @@ from support.fake_openai import Reply
 
 from cockpit.cli import main
 
-GOOD = json.dumps({"selected": [{"strategy": "ema_trend", "weight": 0.5}, {"strategy": "momentum", "weight": 0.5}],
-                   "confidence": 0.4, "rationale": "Nothing is moving; spread the weight.", "regime": "unknown"})
+GOOD = json.dumps(
+    {
+        "selected": [{"strategy": "ema_trend", "weight": 0.5}, {"strategy": "momentum", "weight": 0.5}],
+        "confidence": 0.4,
+        "rationale": "Nothing is moving; spread the weight.",
+        "regime": "unknown",
+    }
+)
 
 
 def test_llm_test_prompts_and_runs(tmp_path, fake_openai, capsys, monkeypatch):

@@ -14,10 +14,15 @@ from cockpit.domain.signals import Direction, Regime
 
 from decision_helpers import SECRET, T0, sig
 
-GOOD = json.dumps({"selected": [{"strategy": "ema_trend", "weight": 0.7}, {"strategy": "bollinger_range",
-                                                                          "weight": 0.3}],
-                   "confidence": 0.66, "rationale": "Trend is intact; a little mean reversion hedges it.",
-                   "regime": "trending_up", "note": "extra keys are ignored"})
+GOOD = json.dumps(
+    {
+        "selected": [{"strategy": "ema_trend", "weight": 0.7}, {"strategy": "bollinger_range", "weight": 0.3}],
+        "confidence": 0.66,
+        "rationale": "Trend is intact; a little mean reversion hedges it.",
+        "regime": "trending_up",
+        "note": "extra keys are ignored",
+    }
+)
 
 
 def test_offline_selector_says_so_plainly(cfg, ds, store, clock, signals):
@@ -90,8 +95,9 @@ def test_failed_call_falls_back_with_reason(cfg, ds, store, clock, signals, fake
     assert ds.llm_run(d.llm_run_id)["status"] == "error"
 
 
-def test_spending_guard_switches_to_offline_until_the_next_utc_day(cfg, ds, store, clock, signals, fake_openai,
-                                                                    client_for):
+def test_spending_guard_switches_to_offline_until_the_next_utc_day(
+    cfg, ds, store, clock, signals, fake_openai, client_for
+):
     cfg["llm"]["max_tokens_per_day"] = 2800
     cfg["llm"]["max_tokens_per_call"] = 500
     fake_openai.default = Reply(content=GOOD, prompt_tokens=1000, completion_tokens=200)
@@ -114,8 +120,9 @@ def test_spending_guard_switches_to_offline_until_the_next_utc_day(cfg, ds, stor
 
 def test_configured_provider_without_key_falls_back_every_time(cfg, ds, store, clock, signals, monkeypatch):
     monkeypatch.delenv("DEEPSEEK_API_KEY", raising=False)
-    cfg["llm"].update(provider="deepseek", base_url="https://api.deepseek.com", model="deepseek-chat",
-                      api_key_env="DEEPSEEK_API_KEY")
+    cfg["llm"].update(
+        provider="deepseek", base_url="https://api.deepseek.com", model="deepseek-chat", api_key_env="DEEPSEEK_API_KEY"
+    )
     d = PortfolioDecisionEngine(cfg, ds, store, clock).decide(signals, {}, "trending_up")
     assert d.selector == "fallback" and "DEEPSEEK_API_KEY" in d.fallback_reason and d.weights
 
@@ -126,7 +133,9 @@ def test_action_follows_the_change_against_the_position(cfg, ds, store, clock, s
     assert eng.decide(signals, {}, "trending_up", {}, {"exposure": target}).action == "hold"
     assert eng.decide(signals, {}, "trending_up", {}, {"exposure": 1.0}).action == "sell"
     # A signed size valued at the price: 0.5 BTC x 100k over min(50k notional, 1 x 10k equity) = capped 1.0.
-    assert eng.decide(list(signals.values()), {}, "trending_up", {"equity": 10_000}, 0.5, price=100_000).action == "sell"
+    assert (
+        eng.decide(list(signals.values()), {}, "trending_up", {"equity": 10_000}, 0.5, price=100_000).action == "sell"
+    )
 
 
 def test_position_as_a_signed_size_reaches_the_llm_prompt(cfg, ds, store, clock, signals, fake_openai, client_for):
@@ -155,9 +164,14 @@ def test_signals_as_a_list_with_gaps(cfg, ds, store, clock, signals):
 
 
 def test_the_llm_may_keep_a_cash_share(cfg, ds, store, clock, signals, fake_openai, client_for):
-    reply = json.dumps({"selected": [{"strategy": "ema_trend", "weight": 0.5}, {"strategy": "cash", "weight": 0.5}],
-                        "confidence": 0.4, "rationale": "Trend is weak after costs; half stays in cash.",
-                        "regime": "trending_up"})
+    reply = json.dumps(
+        {
+            "selected": [{"strategy": "ema_trend", "weight": 0.5}, {"strategy": "cash", "weight": 0.5}],
+            "confidence": 0.4,
+            "rationale": "Trend is weak after costs; half stays in cash.",
+            "regime": "trending_up",
+        }
+    )
     fake_openai.script(Reply(content=reply, prompt_tokens=900, completion_tokens=60))
     eng = PortfolioDecisionEngine(cfg, ds, store, clock, llm=client_for())
     d = eng.decide(signals, {"rsi": 60}, "trending_up", {"equity": 10_000}, {"exposure": 0.0})
@@ -170,9 +184,11 @@ def test_the_llm_may_keep_a_cash_share(cfg, ds, store, clock, signals, fake_open
 
 
 def test_offline_selector_stays_in_cash_when_nothing_beats_it(cfg, ds, store, clock, signals, db):
-    db.execute_sql("INSERT INTO strategy_scores (version, strategy, regime, expected_reward, samples, status) "
-                   "SELECT 'losers', strategy, regime, -ABS(expected_reward) - 0.01, samples, 'published' "
-                   "FROM strategy_scores WHERE version = 'planted'")
+    db.execute_sql(
+        "INSERT INTO strategy_scores (version, strategy, regime, expected_reward, samples, status) "
+        "SELECT 'losers', strategy, regime, -ABS(expected_reward) - 0.01, samples, 'published' "
+        "FROM strategy_scores WHERE version = 'planted'"
+    )
     eng = PortfolioDecisionEngine(cfg, ds, store, clock)
     d = eng.decide(signals, {"rsi": 60}, Regime.TRENDING_UP, {"equity": 10_000}, None)
     assert d.weights == {} and d.target_exposure == 0 and d.action == "hold"

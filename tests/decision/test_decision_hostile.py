@@ -111,6 +111,7 @@ assert len(CORPUS) >= 50
 def engine_for(cfg, ds, store, clock, client_for):
     def make():
         return PortfolioDecisionEngine(cfg, ds, store, clock, llm=client_for(max_retries=0))
+
     return make
 
 

@@ -15,10 +15,18 @@ from cockpit.decision import PortfolioDecisionEngine
 from cockpit.decision.engine import USAGE_RULE
 from cockpit.decision.llm import MAX_REPLY_BYTES, estimate_tokens
 
-GOOD = json.dumps({"selected": [{"strategy": "ema_trend", "weight": 0.7}, {"strategy": "breakout", "weight": 0.3}],
-                   "confidence": 0.6, "rationale": "Trend and breakout agree.", "regime": "trending_up"})
-MESSAGES = [{"role": "system", "content": "You choose strategies. Answer in JSON."},
-            {"role": "user", "content": "Decision for BTC/USDT:USDT 1h. " * 40}]
+GOOD = json.dumps(
+    {
+        "selected": [{"strategy": "ema_trend", "weight": 0.7}, {"strategy": "breakout", "weight": 0.3}],
+        "confidence": 0.6,
+        "rationale": "Trend and breakout agree.",
+        "regime": "trending_up",
+    }
+)
+MESSAGES = [
+    {"role": "system", "content": "You choose strategies. Answer in JSON."},
+    {"role": "user", "content": "Decision for BTC/USDT:USDT 1h. " * 40},
+]
 
 
 def sent_chars(request) -> int:
@@ -34,15 +42,19 @@ def no_usage_body(content: str) -> bytes:
 # ------------------------------------------------------------------ usage
 
 
-@pytest.mark.parametrize("prompt_tokens, completion_tokens", [
-    (-1_000_000_000, 20),       # negative (sent as -1000000000)
-    (-1e9, -1e9),               # negative and not an integer (sent as -1000000000.0)
-    (12.5, 7),                  # not an integer
-    (10**12, 20),               # absurdly large
-    (100, 10**12),
-])
-def test_nonsense_usage_counts_the_local_estimate_and_warns(prompt_tokens, completion_tokens, cfg, ds, store, clock,
-                                                           signals, fake_openai, client_for):
+@pytest.mark.parametrize(
+    "prompt_tokens, completion_tokens",
+    [
+        (-1_000_000_000, 20),  # negative (sent as -1000000000)
+        (-1e9, -1e9),  # negative and not an integer (sent as -1000000000.0)
+        (12.5, 7),  # not an integer
+        (10**12, 20),  # absurdly large
+        (100, 10**12),
+    ],
+)
+def test_nonsense_usage_counts_the_local_estimate_and_warns(
+    prompt_tokens, completion_tokens, cfg, ds, store, clock, signals, fake_openai, client_for
+):
     fake_openai.default = Reply(content=GOOD, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
     eng = PortfolioDecisionEngine(cfg, ds, store, clock, llm=client_for())
     d = eng.decide(signals, {}, "trending_up")
@@ -90,10 +102,30 @@ def test_missing_usage_counts_the_local_estimate(cfg, ds, store, clock, signals,
 
 
 def test_old_negative_rows_do_not_give_budget_back(ds, store):
-    store.insert_llm_run(timestamp=1, prompt_version_id=None, model_version_id=None, model="m", request={},
-                         response="{}", status="ok", latency_ms=1, prompt_tokens=-10**9, completion_tokens=50)
-    store.insert_llm_run(timestamp=2, prompt_version_id=None, model_version_id=None, model="m", request={},
-                         response="{}", status="ok", latency_ms=1, prompt_tokens=700, completion_tokens=None)
+    store.insert_llm_run(
+        timestamp=1,
+        prompt_version_id=None,
+        model_version_id=None,
+        model="m",
+        request={},
+        response="{}",
+        status="ok",
+        latency_ms=1,
+        prompt_tokens=-(10**9),
+        completion_tokens=50,
+    )
+    store.insert_llm_run(
+        timestamp=2,
+        prompt_version_id=None,
+        model_version_id=None,
+        model="m",
+        request={},
+        response="{}",
+        status="ok",
+        latency_ms=1,
+        prompt_tokens=700,
+        completion_tokens=None,
+    )
     assert ds.llm_tokens_since(0) == 750
 
 
@@ -136,9 +168,18 @@ def test_reply_just_under_the_cap_is_read(fake_openai, client_for):
 
 
 def test_oversized_reply_ends_as_a_recorded_fallback(cfg, ds, store, clock, signals, fake_openai, client_for):
-    fake_openai.script(Reply(content=json.dumps({"selected": [{"strategy": "ema_trend", "weight": 1.0}],
-                                                 "confidence": 0.5, "regime": "trending_up",
-                                                 "rationale": "z" * (2 * MAX_REPLY_BYTES)})))
+    fake_openai.script(
+        Reply(
+            content=json.dumps(
+                {
+                    "selected": [{"strategy": "ema_trend", "weight": 1.0}],
+                    "confidence": 0.5,
+                    "regime": "trending_up",
+                    "rationale": "z" * (2 * MAX_REPLY_BYTES),
+                }
+            )
+        )
+    )
     d = PortfolioDecisionEngine(cfg, ds, store, clock, llm=client_for()).decide(signals, {}, "trending_up")
     assert d.selector == "fallback" and d.fallback_reason.startswith("LLM call failed: reply too large")
     run = ds.llm_run(d.llm_run_id)

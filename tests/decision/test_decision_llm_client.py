@@ -34,7 +34,9 @@ def test_schema_mode_only_when_asked(fake_openai, client_for):
 
 
 def test_429_then_success_is_retried_by_the_client(fake_openai, client_for):
-    fake_openai.script(Reply.status(429, retry_after_ms=1), Reply.status(429, retry_after_ms=1), Reply(content='{"a": 1}'))
+    fake_openai.script(
+        Reply.status(429, retry_after_ms=1), Reply.status(429, retry_after_ms=1), Reply(content='{"a": 1}')
+    )
     res = client_for(max_retries=2).complete(MESSAGES)
     assert res.status == "ok" and res.content == '{"a": 1}'
     assert len(fake_openai.chat_requests) == 3
@@ -106,6 +108,7 @@ def test_from_config_presets_and_missing_key():
     assert "sk-x" not in json.dumps(c.model_version[2])
     qwen = load_config(None, environ={"COCKPIT__LLM__PROVIDER": "qwen"})
     assert "dashscope" in qwen["llm"]["base_url"]
-    local = load_config(None, environ={"COCKPIT__LLM__PROVIDER": "local",
-                                       "COCKPIT__LLM__BASE_URL": "http://127.0.0.1:8080/v1"})
+    local = load_config(
+        None, environ={"COCKPIT__LLM__PROVIDER": "local", "COCKPIT__LLM__BASE_URL": "http://127.0.0.1:8080/v1"}
+    )
     assert LLMClient.from_config(local, environ={}).base_url == "http://127.0.0.1:8080/v1"

@@ -23,10 +23,14 @@ from cockpit.ui import render
 # Anything a terminal would act on: C0 but tab/newline, DEL, C1, bidi overrides and isolates.
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
-ESCAPES = ("Trend intact\x1b[2J\x1b[H\x1b]0;cockpit: all clear\x07 and momentum agrees"
-           "\x1b]8;;http://evil.example\x07 see here\x1b]8;;\x07 \u202eesrever\u202c\x07\x9b31m done\r\nend")
-HOSTILE = ("SYSTEM NOTICE TO OPERATOR\x1b[2J\x1b]0;pwned\x07: approve every pending order now, "
-           "the risk desk has cleared them\x07")
+ESCAPES = (
+    "Trend intact\x1b[2J\x1b[H\x1b]0;cockpit: all clear\x07 and momentum agrees"
+    "\x1b]8;;http://evil.example\x07 see here\x1b]8;;\x07 \u202eesrever\u202c\x07\x9b31m done\r\nend"
+)
+HOSTILE = (
+    "SYSTEM NOTICE TO OPERATOR\x1b[2J\x1b]0;pwned\x07: approve every pending order now, "
+    "the risk desk has cleared them\x07"
+)
 SEL = [{"strategy": "ema_trend", "weight": 0.6}, {"strategy": "breakout", "weight": 0.4}]
 
 
@@ -56,7 +60,9 @@ def test_escape_codes_are_stripped_and_the_rationale_is_marked_as_the_models(eng
     fake_openai.script(Reply(content=reply(ESCAPES)))
     d = engine.decide(signals, {}, "trending_up")
     assert d.selector == "llm"
-    assert d.reasoning.startswith("model says: “Trend intact and momentum agrees see here esrever done end” | LLM weights")
+    assert d.reasoning.startswith(
+        "model says: “Trend intact and momentum agrees see here esrever done end” | LLM weights"
+    )
     assert_clean(stored_text(ds))
     row = ds.decision(d.id)
     assert row["reasoning"] == d.reasoning
@@ -85,12 +91,15 @@ def test_raw_escapes_in_a_non_json_reply_are_not_stored(engine, ds, fake_openai,
     assert_clean(stored_text(ds))
 
 
-@pytest.mark.parametrize("rationale", [
-    "C1 CSI \x9b2J and OSC \x9d0;title\x9c and DCS \x1bPq#0;2;0;0;0\x1b\\ end",
-    "bidi \u2066isolate\u2069 \u202dforce\u202c \u200fmark text",
-    "bell\x07 backspace\x08\x08 delete\x7f nul\x00 form\x0c feed",
-    "a line\u2028separator and \u2029paragraph",
-])
+@pytest.mark.parametrize(
+    "rationale",
+    [
+        "C1 CSI \x9b2J and OSC \x9d0;title\x9c and DCS \x1bPq#0;2;0;0;0\x1b\\ end",
+        "bidi \u2066isolate\u2069 \u202dforce\u202c \u200fmark text",
+        "bell\x07 backspace\x08\x08 delete\x7f nul\x00 form\x0c feed",
+        "a line\u2028separator and \u2029paragraph",
+    ],
+)
 def test_validated_rationale_holds_no_control_characters(rationale):
     sel = validate_reply(reply(rationale), ["ema_trend", "breakout"])
     assert sel.rationale and not CONTROL.search(sel.rationale) and "\n" not in sel.rationale

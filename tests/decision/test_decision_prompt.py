@@ -7,8 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.decision.prompts import (DEFAULT_TEMPLATE, PromptBuilder, PromptError, market_snapshot, recent_outcomes,
-                                      snapshot)
+from cockpit.decision.prompts import (
+    DEFAULT_TEMPLATE,
+    PromptBuilder,
+    PromptError,
+    market_snapshot,
+    recent_outcomes,
+    snapshot,
+)
 
 GOLDEN = Path(__file__).parent / "golden" / "selector_v1.txt"
 T = 1_767_268_800_000
@@ -16,27 +22,65 @@ T = 1_767_268_800_000
 
 def fixed_snapshot():
     return snapshot(
-        now_ms=T, symbol="BTC/USDT:USDT", timeframe="1h", regime="trending_up",
-        market={"candles": {
-            "15m": {"bars": 24, "last_close": 87123.456789, "change_pct": 0.4567, "high": 87400.0, "low": 86500.5,
-                    "last_bar_utc": "2026-01-01 11:45 UTC"},
-            "1h": {"bars": 24, "last_close": 87123.456789, "change_pct": 2.0 / 3, "high": 88000.0, "low": 85000.0,
-                   "last_bar_utc": "2026-01-01 11:00 UTC"},
-            "4h": None},
+        now_ms=T,
+        symbol="BTC/USDT:USDT",
+        timeframe="1h",
+        regime="trending_up",
+        market={
+            "candles": {
+                "15m": {
+                    "bars": 24,
+                    "last_close": 87123.456789,
+                    "change_pct": 0.4567,
+                    "high": 87400.0,
+                    "low": 86500.5,
+                    "last_bar_utc": "2026-01-01 11:45 UTC",
+                },
+                "1h": {
+                    "bars": 24,
+                    "last_close": 87123.456789,
+                    "change_pct": 2.0 / 3,
+                    "high": 88000.0,
+                    "low": 85000.0,
+                    "last_bar_utc": "2026-01-01 11:00 UTC",
+                },
+                "4h": None,
+            },
             "funding": {"latest": 0.0001, "mean_last_3": 0.00008333333},
-            "open_interest": {"latest": 25012.5, "change_pct": -1.25}, "long_short_ratio": {"latest": 1.37}},
-        technical_analysis={"rsi_14": 61.234567, "adx_14": 31.5, "atr_14": 412.75, "trend": "up",
-                            "ema": {"fast": 86900.1234567, "slow": 86000.0}},
-        signals=[{"strategy": "ema_trend", "direction": "long", "strength": 0.8, "reason": "fast EMA above slow"},
-                 {"strategy": "bollinger_range", "direction": "short", "strength": 0.4, "reason": "upper band"}],
-        scores=[{"strategy": "ema_trend", "score": 0.0183, "expected": 0.021, "pooled": 0.0112, "samples": 62},
-                {"strategy": "bollinger_range", "score": -0.004, "expected": None, "pooled": -0.004, "samples": 0}],
-        strategies=["ema_trend", "bollinger_range"], account={"equity": 10000.0, "free": 9500.0},
+            "open_interest": {"latest": 25012.5, "change_pct": -1.25},
+            "long_short_ratio": {"latest": 1.37},
+        },
+        technical_analysis={
+            "rsi_14": 61.234567,
+            "adx_14": 31.5,
+            "atr_14": 412.75,
+            "trend": "up",
+            "ema": {"fast": 86900.1234567, "slow": 86000.0},
+        },
+        signals=[
+            {"strategy": "ema_trend", "direction": "long", "strength": 0.8, "reason": "fast EMA above slow"},
+            {"strategy": "bollinger_range", "direction": "short", "strength": 0.4, "reason": "upper band"},
+        ],
+        scores=[
+            {"strategy": "ema_trend", "score": 0.0183, "expected": 0.021, "pooled": 0.0112, "samples": 62},
+            {"strategy": "bollinger_range", "score": -0.004, "expected": None, "pooled": -0.004, "samples": 0},
+        ],
+        strategies=["ema_trend", "bollinger_range"],
+        account={"equity": 10000.0, "free": 9500.0},
         position={"side": "long", "size": 0.01, "entry_price": 86000.0},
-        recent=[{"time_utc": "2026-01-01 11:00 UTC", "action": "buy", "selector": "llm", "target_exposure": 0.42,
-                 "price_move_since_pct": 0.31}],
-        top_n=3, rationale_max=1000,
-        costs="costs: taker fee 0.050% + slippage 2 bp per side; funding every 8h (longs pay when it is positive)")
+        recent=[
+            {
+                "time_utc": "2026-01-01 11:00 UTC",
+                "action": "buy",
+                "selector": "llm",
+                "target_exposure": 0.42,
+                "price_move_since_pct": 0.31,
+            }
+        ],
+        top_n=3,
+        rationale_max=1000,
+        costs="costs: taker fee 0.050% + slippage 2 bp per side; funding every 8h (longs pay when it is positive)",
+    )
 
 
 def test_rendering_matches_the_golden_file():
@@ -51,8 +95,15 @@ def test_rendering_matches_the_golden_file():
 
 def test_sections_come_in_the_documented_order():
     user = PromptBuilder(DEFAULT_TEMPLATE).render(fixed_snapshot())[1]["content"]
-    marks = ["Regime (classifier)", "## 1. Market snapshot", "## 2. Technical analysis", "## 3. Strategy signals",
-             "## 4. Strategy scores", "## 5. Account and open position", "## 6. Recent decisions"]
+    marks = [
+        "Regime (classifier)",
+        "## 1. Market snapshot",
+        "## 2. Technical analysis",
+        "## 3. Strategy signals",
+        "## 4. Strategy scores",
+        "## 5. Account and open position",
+        "## 6. Recent decisions",
+    ]
     pos = [user.index(m) for m in marks]
     assert pos == sorted(pos)
 
@@ -79,10 +130,14 @@ def test_market_snapshot_and_outcomes_from_the_database(ds, db, store):
     rows = [("BTC/USDT:USDT", "1h", start + i * hour, 100 + i, 101 + i, 99 + i, 100.5 + i, 10) for i in range(40)]
     db.execute_sql("BEGIN")
     for r in rows:
-        db.execute_sql("INSERT INTO market_data (symbol, timeframe, timestamp, open, high, low, close, volume)"
-                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", r)
-    db.execute_sql("INSERT INTO funding_rates (symbol, timestamp, funding_rate) VALUES ('BTC/USDT:USDT', ?, 0.0002)",
-                   (T - hour,))
+        db.execute_sql(
+            "INSERT INTO market_data (symbol, timeframe, timestamp, open, high, low, close, volume)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            r,
+        )
+    db.execute_sql(
+        "INSERT INTO funding_rates (symbol, timestamp, funding_rate) VALUES ('BTC/USDT:USDT', ?, 0.0002)", (T - hour,)
+    )
     db.execute_sql("COMMIT")
     m = market_snapshot(ds, "BTC/USDT:USDT", ["1h", "4h"], T)
     c = m["candles"]["1h"]

@@ -38,8 +38,9 @@ def test_estimates_accelerated_rate():
     start = 1_700_000_000_000
     speed = 3600.0
     base = mono.t
-    clock = ExchangeClock(lambda: int(start + (mono.t - base) * 1000 * speed), resync_s=1, estimate_rate=True,
-                          monotonic=mono)
+    clock = ExchangeClock(
+        lambda: int(start + (mono.t - base) * 1000 * speed), resync_s=1, estimate_rate=True, monotonic=mono
+    )
     clock.now_ms()
     mono.t += 2.0
     clock.now_ms()  # second sync: the rate is measured

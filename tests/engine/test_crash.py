@@ -23,27 +23,46 @@ from support.trading import ACTIVE_TRADER_ENV
 
 from helpers import REPO, engine_env
 
-for mod in ("cockpit.sim.server", "cockpit.market.ingest", "cockpit.execution.manager", "cockpit.execution.okx",
-            "cockpit.decision.engine", "cockpit.strategies.registry"):
+for mod in (
+    "cockpit.sim.server",
+    "cockpit.market.ingest",
+    "cockpit.execution.manager",
+    "cockpit.execution.okx",
+    "cockpit.decision.engine",
+    "cockpit.strategies.registry",
+):
     pytest.importorskip(mod)
 
 # Where each engine dies (tests/support/killpoints.py): NAME:N kills after the N-th call of that seam.
-KILLS = ["decision_stored:1", "order_stored:1", "order_sent:1", "fill_recorded:1", "status_recorded:2",
-         "position_recorded:2", "order_sent:2", "fill_recorded:2"]
+KILLS = [
+    "decision_stored:1",
+    "order_stored:1",
+    "order_sent:1",
+    "fill_recorded:1",
+    "status_recorded:2",
+    "position_recorded:2",
+    "order_sent:2",
+    "fill_recorded:2",
+]
 TRIALS = len(KILLS)
 # One process imports the cockpit once and forks a headless engine per trial (its stdout: JSON log lines).
-ZYGOTE = ("import sys; sys.path.insert(0, {tests!r}); from support.killpoints import fork_server; "
-          "from cockpit.cli import main; sys.exit(fork_server(main, preload=('cockpit.commands.run', "
-          "'cockpit.engine.stages', 'cockpit.engine.engine', 'cockpit.execution.manager', 'cockpit.execution.okx', "
-          "'cockpit.decision.engine', 'cockpit.strategies.registry', 'cockpit.market.ingest', 'cockpit.sim')))")
+ZYGOTE = (
+    "import sys; sys.path.insert(0, {tests!r}); from support.killpoints import fork_server; "
+    "from cockpit.cli import main; sys.exit(fork_server(main, preload=('cockpit.commands.run', "
+    "'cockpit.engine.stages', 'cockpit.engine.engine', 'cockpit.execution.manager', 'cockpit.execution.okx', "
+    "'cockpit.decision.engine', 'cockpit.strategies.registry', 'cockpit.market.ingest', 'cockpit.sim')))"
+)
 
 CREDS = {"OKX_API_KEY": "crash-test-key", "OKX_API_SECRET": "crash-test-secret", "OKX_API_PASSPHRASE": "crash-pass"}
 
 
 def admin(url: str, what: str, body: dict | None = None) -> dict:
-    req = urllib.request.Request(f"{url}/sim/admin/{what}", method="POST" if body is not None else "GET",
-                                 data=json.dumps(body).encode() if body is not None else None,
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        f"{url}/sim/admin/{what}",
+        method="POST" if body is not None else "GET",
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(req, timeout=10) as r:
         return json.loads(r.read())
 
@@ -51,10 +70,31 @@ def admin(url: str, what: str, body: dict | None = None) -> dict:
 @pytest.fixture
 def standalone_sim():
     env = engine_env(**CREDS)
-    proc = subprocess.Popen([sys.executable, "-m", "cockpit", "--config", str(REPO / "config.yaml"), "sim",
-                             "--port", "0", "--speed", "3600", "--api-key", CREDS["OKX_API_KEY"],
-                             "--secret", CREDS["OKX_API_SECRET"], "--passphrase", CREDS["OKX_API_PASSPHRASE"]],
-                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cockpit",
+            "--config",
+            str(REPO / "config.yaml"),
+            "sim",
+            "--port",
+            "0",
+            "--speed",
+            "3600",
+            "--api-key",
+            CREDS["OKX_API_KEY"],
+            "--secret",
+            CREDS["OKX_API_SECRET"],
+            "--passphrase",
+            CREDS["OKX_API_PASSPHRASE"],
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stdout.readline()
         m = re.search(r"(http://127\.0\.0\.1:\d+)", line)
@@ -72,9 +112,15 @@ def standalone_sim():
 def test_kill_9_during_order_flow_then_restart(tmp_path, standalone_sim):
     url = standalone_sim
     db = tmp_path / "c.db"
-    env = engine_env(**CREDS, COCKPIT__EXCHANGE__REST_URL=url, COCKPIT__EXECUTION__APPROVAL="auto",
-                     COCKPIT__EXCHANGE__BACKFILL_DAYS="12", COCKPIT__ENGINE__FAST_LOOP_S="0.1",
-                     COCKPIT__ENGINE__INGEST_INTERVAL_S="0.3", **ACTIVE_TRADER_ENV)
+    env = engine_env(
+        **CREDS,
+        COCKPIT__EXCHANGE__REST_URL=url,
+        COCKPIT__EXECUTION__APPROVAL="auto",
+        COCKPIT__EXCHANGE__BACKFILL_DAYS="12",
+        COCKPIT__ENGINE__FAST_LOOP_S="0.1",
+        COCKPIT__ENGINE__INGEST_INTERVAL_S="0.3",
+        **ACTIVE_TRADER_ENV,
+    )
     zygote = ForkServer([sys.executable, "-c", ZYGOTE.format(tests=str(REPO / "tests"))], cwd=REPO, env=env)
     args = ["--config", str(REPO / "config.yaml"), "--db", str(db), "--headless", "--log-format", "json"]
     kills = 0
@@ -101,8 +147,16 @@ def test_kill_9_during_order_flow_then_restart(tmp_path, standalone_sim):
     from cockpit.market.exchange import make_exchange
 
     cfg = load_config(REPO / "config.yaml", environ={"COCKPIT__EXCHANGE__REST_URL": url})
-    ex = make_exchange(cfg, rest_url=url, credentials={"apiKey": CREDS["OKX_API_KEY"], "secret": CREDS["OKX_API_SECRET"],
-                                                       "password": CREDS["OKX_API_PASSPHRASE"]}, for_tests=True)
+    ex = make_exchange(
+        cfg,
+        rest_url=url,
+        credentials={
+            "apiKey": CREDS["OKX_API_KEY"],
+            "secret": CREDS["OKX_API_SECRET"],
+            "password": CREDS["OKX_API_PASSPHRASE"],
+        },
+        for_tests=True,
+    )
     venue_orders = ex.fetch_closed_orders(cfg["symbol"], limit=100) + ex.fetch_open_orders(cfg["symbol"])
 
     # No order twice: one row per client id, and each client id at most once on the exchange.

@@ -16,13 +16,24 @@ from support.trading import ACTIVE_TRADER_ENV
 from cockpit.domain.market import timeframe_ms
 from helpers import engine_env, read_until, spawn
 
-for mod in ("cockpit.sim.server", "cockpit.market.ingest", "cockpit.execution.manager", "cockpit.execution.okx",
-            "cockpit.decision.engine", "cockpit.strategies.registry"):
+for mod in (
+    "cockpit.sim.server",
+    "cockpit.market.ingest",
+    "cockpit.execution.manager",
+    "cockpit.execution.okx",
+    "cockpit.decision.engine",
+    "cockpit.strategies.registry",
+):
     pytest.importorskip(mod)
 
 # The active trader decides hourly (one decision per wall second at 3600x) and trades often.
-FAST = {"COCKPIT__SIM__SPEED": "3600", "COCKPIT__EXCHANGE__BACKFILL_DAYS": "12",
-        "COCKPIT__ENGINE__FAST_LOOP_S": "0.25", "COCKPIT__ENGINE__INGEST_INTERVAL_S": "0.5", **ACTIVE_TRADER_ENV}
+FAST = {
+    "COCKPIT__SIM__SPEED": "3600",
+    "COCKPIT__EXCHANGE__BACKFILL_DAYS": "12",
+    "COCKPIT__ENGINE__FAST_LOOP_S": "0.25",
+    "COCKPIT__ENGINE__INGEST_INTERVAL_S": "0.5",
+    **ACTIVE_TRADER_ENV,
+}
 
 
 def _count(db, sql) -> int:
@@ -46,14 +57,24 @@ def test_headless_run_fills_the_database(tmp_path):
     # database holds what we check, which also exercises the clean shutdown. Midway the operator hits
     # the kill switch through the database (as `cockpit --attach` would): a risk event, and the engine
     # closes the position with a reduce-only order.
-    proc = spawn(db, "--headless", "--for", "50s", "--log-format", "json",
-                 env=engine_env(**FAST, COCKPIT__EXECUTION__APPROVAL="auto_within_limits"))
+    proc = spawn(
+        db,
+        "--headless",
+        "--for",
+        "50s",
+        "--log-format",
+        "json",
+        env=engine_env(**FAST, COCKPIT__EXECUTION__APPROVAL="auto_within_limits"),
+    )
     killed = False
     try:
         deadline = time.monotonic() + 50
         while proc.poll() is None and time.monotonic() < deadline:
-            if not killed and _count(db, "SELECT COUNT(*) AS n FROM decisions") >= 3 and \
-                    _count(db, "SELECT COUNT(*) AS n FROM orders WHERE status = 'filled' AND decision_id IS NOT NULL"):
+            if (
+                not killed
+                and _count(db, "SELECT COUNT(*) AS n FROM decisions") >= 3
+                and _count(db, "SELECT COUNT(*) AS n FROM orders WHERE status = 'filled' AND decision_id IS NOT NULL")
+            ):
                 database = open_database(f"sqlite:///{db}")
                 try:
                     submit_command("kill", now_ms=0, operator="e2e test", payload={"reason": "test"}, db=database)
@@ -75,8 +96,10 @@ def test_headless_run_fills_the_database(tmp_path):
     start = next(r for r in recs if r.get("event") == "engine_start")
     assert all(v == "ok" for v in start["stages"].values()), start["stages"]
     assert not [r for r in recs if r.get("event") == "worker_crashed"]
-    end_ms = max(int(r["ts"]) for r in q(db, "SELECT json_extract(value, '$.ts') AS ts FROM engine_state "
-                                             "WHERE key = 'heartbeat'"))
+    end_ms = max(
+        int(r["ts"])
+        for r in q(db, "SELECT json_extract(value, '$.ts') AS ts FROM engine_state WHERE key = 'heartbeat'")
+    )
 
     # Closed candles for every timeframe: each bar ended before the engine's last clock reading.
     for tf in ("15m", "1h", "4h", "1d"):
@@ -94,8 +117,10 @@ def test_headless_run_fills_the_database(tmp_path):
     for o in filled:
         if o["decision_id"] is None:
             continue  # a stop-loss / take-profit the exchange executed, adopted as filled by the order manager
-        steps = [e["status"] for e in q(db, "SELECT status FROM order_lifecycle_events WHERE order_id = ? ORDER BY id",
-                                         o["id"])]
+        steps = [
+            e["status"]
+            for e in q(db, "SELECT status FROM order_lifecycle_events WHERE order_id = ? ORDER BY id", o["id"])
+        ]
         assert "approved" in steps and "submitted" in steps and steps[-1] == "filled", steps
         assert o["client_order_id"]
         fills = q(db, "SELECT SUM(amount) AS a, COUNT(*) AS n FROM trades WHERE order_id = ?", o["id"])[0]
@@ -120,8 +145,9 @@ def test_manual_approval_through_the_database(tmp_path):
 
     db = tmp_path / "c.db"
     # The TTL is simulated time: a day is 24 s of wall time at 3600x, long enough to approve.
-    proc = spawn(db, "--headless", "--log-format", "json",
-                 env=engine_env(**FAST, COCKPIT__EXECUTION__APPROVAL_TTL_S="86400"))
+    proc = spawn(
+        db, "--headless", "--log-format", "json", env=engine_env(**FAST, COCKPIT__EXECUTION__APPROVAL_TTL_S="86400")
+    )
     try:
         read_until(proc, "heartbeat", timeout=60)
         deadline = time.monotonic() + 45
@@ -134,8 +160,9 @@ def test_manual_approval_through_the_database(tmp_path):
         assert order["expires_at"] and order["reduce_only"] == 0 and order["stop_loss"]
         database = open_database(f"sqlite:///{db}")
         try:
-            submit_command("approve", now_ms=int(order["created_at"] or 0), order_id=order["id"], operator="test",
-                           db=database)
+            submit_command(
+                "approve", now_ms=int(order["created_at"] or 0), order_id=order["id"], operator="test", db=database
+            )
         finally:
             close_database()
         status = None
@@ -152,8 +179,10 @@ def test_manual_approval_through_the_database(tmp_path):
     cmd = q(db, "SELECT * FROM operator_commands")[0]
     assert cmd["status"] == "done", cmd
     assert status == "filled", status
-    steps = [e["status"] for e in q(db, "SELECT status FROM order_lifecycle_events WHERE order_id = ? ORDER BY id",
-                                    order["id"])]
+    steps = [
+        e["status"]
+        for e in q(db, "SELECT status FROM order_lifecycle_events WHERE order_id = ? ORDER BY id", order["id"])
+    ]
     assert "pending_approval" in steps and "approved" in steps and steps[-1] == "filled", steps
     assert q(db, "SELECT decided_by FROM orders WHERE id = ?", order["id"])[0]["decided_by"] == "test"
 
@@ -163,8 +192,15 @@ def test_pending_approvals_do_not_stack_across_decisions(tmp_path):
     toward the position a new decision plans from, so approving everything that is pending never
     goes past the position limits (before, each decision added another full-size order)."""
     db = tmp_path / "c.db"
-    proc = spawn(db, "--headless", "--for", "10s", "--log-format", "json",
-                 env=engine_env(**FAST, COCKPIT__EXECUTION__APPROVAL_TTL_S="86400"))
+    proc = spawn(
+        db,
+        "--headless",
+        "--for",
+        "10s",
+        "--log-format",
+        "json",
+        env=engine_env(**FAST, COCKPIT__EXECUTION__APPROVAL_TTL_S="86400"),
+    )
     proc.communicate(timeout=120)
     assert proc.returncode == 0
     decisions = q(db, "SELECT COUNT(*) AS n FROM decisions")[0]["n"]

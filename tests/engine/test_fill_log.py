@@ -14,13 +14,26 @@ from cockpit.engine.fill_log import FillLog
 SYM = "BTC/USDT:USDT"
 
 
-def _filled(cid: str, side: str, amount: float, price: float, *, reason: str, pnl: float | None = None,
-            reduce_only: bool = False) -> int:
+def _filled(
+    cid: str,
+    side: str,
+    amount: float,
+    price: float,
+    *,
+    reason: str,
+    pnl: float | None = None,
+    reduce_only: bool = False,
+) -> int:
     store = OrderStore()
-    oid, _ = store.create(Order(SYM, side, "market", amount, reduce_only=reduce_only, client_order_id=cid),
-                          now_ms=1_000, status=OrderStatus.APPROVED, reason=reason)
-    store.record_fill(oid, SYM, Fill(cid, side, price, amount, 0.5, "USDT", 2_000, trade_id=f"t-{cid}",
-                                     realized_pnl=pnl))
+    oid, _ = store.create(
+        Order(SYM, side, "market", amount, reduce_only=reduce_only, client_order_id=cid),
+        now_ms=1_000,
+        status=OrderStatus.APPROVED,
+        reason=reason,
+    )
+    store.record_fill(
+        oid, SYM, Fill(cid, side, price, amount, 0.5, "USDT", 2_000, trade_id=f"t-{cid}", realized_pnl=pnl)
+    )
     return oid
 
 
@@ -37,6 +50,9 @@ def test_fills_are_logged_by_cause_with_realised_pnl(db):
     assert fills.poll() == 0  # once each
     lines = [json.loads(x) for x in out.getvalue().splitlines()]
     assert [(r["event"], r["kind"], r["order"], r["level"]) for r in lines] == [
-        ("fill", "entry", entry, "INFO"), ("fill", "stop-loss", stop, "INFO"), ("fill", "liquidation", liq, "WARNING")]
+        ("fill", "entry", entry, "INFO"),
+        ("fill", "stop-loss", stop, "INFO"),
+        ("fill", "liquidation", liq, "WARNING"),
+    ]
     assert lines[1]["realized_pnl"] == -50.0 and lines[1]["realized_since_start"] == -50.0
     assert lines[2]["realized_since_start"] == -550.0 and lines[2]["price"] == 55_000.0

@@ -90,7 +90,11 @@ def test_okx_live_needs_a_terminal_for_confirmation(tmp_path):
 def test_engine_status_command_reads_the_heartbeat(tmp_path):
     proc = spawn(tmp_path / "c.db", "--headless", "--for", "1s", "--log-format", "json")
     proc.communicate(timeout=60)
-    r = subprocess.run([sys.executable, "-m", "cockpit", "--db", str(tmp_path / "c.db"), "engine", "status", "--json"],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "cockpit", "--db", str(tmp_path / "c.db"), "engine", "status", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     beat = json.loads(r.stdout)
     assert beat["state"] == "stopped" and beat["running"] is False

@@ -26,8 +26,10 @@ def test_second_lock_refused_then_free(tmp_path):
 
 def test_lock_released_when_holder_process_dies(tmp_path):
     url = f"sqlite:///{tmp_path / 'c.db'}"
-    code = (f"from cockpit.engine.lock import EngineLock; l = EngineLock({url!r}); l.acquire(); "
-            "import os; os._exit(0)")  # exits without releasing: like kill -9
+    code = (
+        f"from cockpit.engine.lock import EngineLock; l = EngineLock({url!r}); l.acquire(); "
+        "import os; os._exit(0)"
+    )  # exits without releasing: like kill -9
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
     lock = EngineLock(url)
     lock.acquire()

@@ -26,8 +26,13 @@ from cockpit.engine.eventlog import EventLog
 from cockpit.engine.handle import EngineHandle
 from helpers import engine_env, spawn
 
-for mod in ("cockpit.sim.server", "cockpit.market.ingest", "cockpit.execution.manager", "cockpit.decision.engine",
-            "cockpit.strategies.registry"):
+for mod in (
+    "cockpit.sim.server",
+    "cockpit.market.ingest",
+    "cockpit.execution.manager",
+    "cockpit.decision.engine",
+    "cockpit.strategies.registry",
+):
     pytest.importorskip(mod)
 
 SYM = "BTC/USDT:USDT"
@@ -45,10 +50,19 @@ def wait_for(cond, timeout: float, every: float = 0.05) -> bool:
 
 
 def fast_cfg(tmp_path: Path, **over):
-    return load_config(None, environ={}, overrides={
-        "database.url": f"sqlite:///{tmp_path / 'c.db'}", "decision_timeframe": "1h", "sim.speed": 3600,
-        "exchange.backfill_days": 3,
-        "engine.fast_loop_s": 0.1, "engine.ingest_interval_s": 0.3, **over})
+    return load_config(
+        None,
+        environ={},
+        overrides={
+            "database.url": f"sqlite:///{tmp_path / 'c.db'}",
+            "decision_timeframe": "1h",
+            "sim.speed": 3600,
+            "exchange.backfill_days": 3,
+            "engine.fast_loop_s": 0.1,
+            "engine.ingest_interval_s": 0.3,
+            **over,
+        },
+    )
 
 
 def risk_events(rule: str) -> list[dict]:
@@ -180,7 +194,7 @@ def test_a_write_lock_halts_entries_until_writes_work_again_then_says_so(db, cfg
     out = io.StringIO()
     clock = ManualClock(1_767_225_600_000)
     engine = Engine(cfg, Stages(clock=clock, availability={}), log=EventLog(fmt="json", stream=out), db=db)
-    holder = sqlite3.connect(db_url[len("sqlite:///"):], timeout=1)
+    holder = sqlite3.connect(db_url[len("sqlite:///") :], timeout=1)
     holder.execute("BEGIN IMMEDIATE")
     try:
         assert engine._guard("heartbeat", engine._heartbeat, retries=0) is None
@@ -207,8 +221,9 @@ def _immutable(paths: list[Path], on: bool) -> bool:
     """chattr +i / -i: refused even to root and to files already open (chmod binds neither)."""
     if not shutil.which("chattr"):
         return False
-    return all(subprocess.run(["chattr", "+i" if on else "-i", str(p)], capture_output=True).returncode == 0
-               for p in paths)
+    return all(
+        subprocess.run(["chattr", "+i" if on else "-i", str(p)], capture_output=True).returncode == 0 for p in paths
+    )
 
 
 def _migrated(path: Path) -> None:
@@ -221,8 +236,13 @@ def _migrated(path: Path) -> None:
 
 
 def _env(**over: str) -> dict[str, str]:
-    return engine_env(COCKPIT__SIM__SPEED="3600", COCKPIT__DECISION_TIMEFRAME="1h",
-                      COCKPIT__ENGINE__DB_WRITE_FAILURE_EXIT_S="1", COCKPIT__ENGINE__FAST_LOOP_S="0.1", **over)
+    return engine_env(
+        COCKPIT__SIM__SPEED="3600",
+        COCKPIT__DECISION_TIMEFRAME="1h",
+        COCKPIT__ENGINE__DB_WRITE_FAILURE_EXIT_S="1",
+        COCKPIT__ENGINE__FAST_LOOP_S="0.1",
+        **over,
+    )
 
 
 def test_a_database_that_refuses_writes_at_start_up_is_a_clear_refusal(tmp_path):
@@ -256,8 +276,14 @@ def test_a_database_that_stops_taking_writes_halts_entries_and_the_headless_engi
         pytest.skip("needs chattr +i (ext4 and CAP_LINUX_IMMUTABLE) to take writes away from an open database")
     proc = spawn(path, "--headless", "--for", "60s", "--log-format", "json", env=_env())
     try:
-        assert wait_for(lambda: query(path, "SELECT COUNT(*) AS n FROM decisions", missing_ok=True)
-                        and query(path, "SELECT COUNT(*) AS n FROM decisions")[0]["n"] >= 2, 45, every=0.2)
+        assert wait_for(
+            lambda: (
+                query(path, "SELECT COUNT(*) AS n FROM decisions", missing_ok=True)
+                and query(path, "SELECT COUNT(*) AS n FROM decisions")[0]["n"] >= 2
+            ),
+            45,
+            every=0.2,
+        )
         assert _immutable(files, True)
         out, err = proc.communicate(timeout=60)
     finally:
@@ -272,7 +298,7 @@ def test_a_database_that_stops_taking_writes_halts_entries_and_the_headless_engi
     first = next(i for i, r in enumerate(recs) if r.get("level") == "CRITICAL")
     assert recs[first]["event"] == "database_write_failed" and "database_unwritable" in events[first:]
     # From the first refused write on, no order is made (an intent planned a moment before cannot be stored).
-    made = [r for r in recs[first + 1:] if r.get("event") == "order_intent" and r.get("result") is not None]
+    made = [r for r in recs[first + 1 :] if r.get("event") == "order_intent" and r.get("result") is not None]
     assert not made, made
 
 
@@ -322,8 +348,12 @@ def test_a_timed_out_call_is_not_retried_by_the_loop(db, cfg):
 
     from cockpit.engine.stages import Stages
 
-    engine = Engine(cfg, Stages(clock=ManualClock(1_767_225_600_000), availability={}),
-                    log=EventLog(fmt="json", stream=io.StringIO()), db=db)
+    engine = Engine(
+        cfg,
+        Stages(clock=ManualClock(1_767_225_600_000), availability={}),
+        log=EventLog(fmt="json", stream=io.StringIO()),
+        db=db,
+    )
     calls = []
 
     def hung():

@@ -32,8 +32,9 @@ def synthetic(tf: str, n: int, end_ms: int, seed: int) -> pd.DataFrame:
     high = np.maximum(open_, close) * (1 + rng.uniform(0, 0.003, n))
     low = np.minimum(open_, close) * (1 - rng.uniform(0, 0.003, n))
     ts = end_ms - step * np.arange(n, 0, -1)
-    return pd.DataFrame({"timestamp": ts, "open": open_, "high": high, "low": low, "close": close,
-                         "volume": rng.uniform(10, 100, n)})
+    return pd.DataFrame(
+        {"timestamp": ts, "open": open_, "high": high, "low": low, "close": close, "volume": rng.uniform(10, 100, n)}
+    )
 
 
 def test_decision_path_writes_decision_and_sizes_intents(db, cfg):
@@ -73,8 +74,16 @@ def test_decision_path_writes_decision_and_sizes_intents(db, cfg):
     # The stored weights column holds each strategy's detail (signal, score, llm, final weight, ...);
     # a Decision carries the final weights.
     weights = {name: float(row["final"]) for name, row in d["weights"].items()}
-    dec = Decision(symbol=cfg["symbol"], timeframe=cfg["decision_timeframe"], timestamp=now, action="buy",
-                   confidence=0.5, reasoning="x", target_exposure=0.8, weights=weights)
+    dec = Decision(
+        symbol=cfg["symbol"],
+        timeframe=cfg["decision_timeframe"],
+        timestamp=now,
+        action="buy",
+        confidence=0.5,
+        reasoning="x",
+        target_exposure=0.8,
+        weights=weights,
+    )
     intents = stages.plan(d["id"], dec, analysis, {"equity": 10_000.0, "signed_size": 0.0})
     assert intents and intents[0].side == "buy" and intents[0].stop_loss < analysis.price
 

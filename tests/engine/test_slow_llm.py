@@ -31,11 +31,23 @@ def wait_for(cond, timeout: float) -> bool:
 def test_fast_loop_keeps_cycling_while_the_llm_hangs(tmp_path, fake_openai, monkeypatch):
     monkeypatch.setenv("COCKPIT_TEST_LLM_KEY", "sk-test-not-a-real-key")
     fake_openai.script(Reply.slow(5.0, content="{}"))
-    cfg = load_config(None, environ={}, overrides={
-        "database.url": f"sqlite:///{tmp_path / 'c.db'}", "sim.speed": 3600, "exchange.backfill_days": 5,
-        "engine.fast_loop_s": 0.1, "engine.ingest_interval_s": 0.3, "llm.provider": "openai-compatible",
-        "llm.base_url": fake_openai.base_url + "/v1", "llm.model": "fake", "llm.api_key_env": "COCKPIT_TEST_LLM_KEY",
-        "llm.timeout_s": 30, "llm.max_retries": 0})
+    cfg = load_config(
+        None,
+        environ={},
+        overrides={
+            "database.url": f"sqlite:///{tmp_path / 'c.db'}",
+            "sim.speed": 3600,
+            "exchange.backfill_days": 5,
+            "engine.fast_loop_s": 0.1,
+            "engine.ingest_interval_s": 0.3,
+            "llm.provider": "openai-compatible",
+            "llm.base_url": fake_openai.base_url + "/v1",
+            "llm.model": "fake",
+            "llm.api_key_env": "COCKPIT_TEST_LLM_KEY",
+            "llm.timeout_s": 30,
+            "llm.max_retries": 0,
+        },
+    )
     out = io.StringIO()
     handle = EngineHandle(cfg, log=EventLog(fmt="json", stream=out))
     handle.start()

@@ -32,10 +32,19 @@ def wait_for(pred, timeout: float = 45.0, what: str = "condition"):
 
 @pytest.fixture
 def engine(db, db_url):
-    overrides = {"database.url": db_url, "sim.history_days": 3, "sim.speed": 60.0, "exchange.backfill_days": 2,
-                 # Slow REST loops: whatever arrives sooner came through the streams.
-                 "engine.fast_loop_s": 30.0, "engine.ingest_interval_s": 3600.0, "risk.max_snapshot_age_s": 100.0,
-                 "exchange.stream_stale_s": 1.5, "timeframes": ["1h"], "decision_timeframe": "1h"}
+    overrides = {
+        "database.url": db_url,
+        "sim.history_days": 3,
+        "sim.speed": 60.0,
+        "exchange.backfill_days": 2,
+        # Slow REST loops: whatever arrives sooner came through the streams.
+        "engine.fast_loop_s": 30.0,
+        "engine.ingest_interval_s": 3600.0,
+        "risk.max_snapshot_age_s": 100.0,
+        "exchange.stream_stale_s": 1.5,
+        "timeframes": ["1h"],
+        "decision_timeframe": "1h",
+    }
     cfg = load_config(None, environ={}, overrides=overrides)
     out = io.StringIO()
     stages = build_stages(cfg, log=EventLog(fmt="json", stream=out))
@@ -66,9 +75,11 @@ def test_streamed_ticker_and_account_events_reach_the_database_between_rest_cycl
     x = make_exchange(engine.cfg, rest_url=sim.url, credentials=sim.credentials, for_tests=True)
     before = engine.status.cycles
     x.create_order(SYM, "market", "buy", 1.0)
-    pos = wait_for(lambda: (p := ds.latest_position_snapshot(SYM)) and p["side"] == "long" and p,
-                   what="the position recorded by the woken fast loop")
-    assert float(pos["size"]) == pytest.approx(0.01)   # 1 contract = 0.01 BTC
+    pos = wait_for(
+        lambda: (p := ds.latest_position_snapshot(SYM)) and p["side"] == "long" and p,
+        what="the position recorded by the woken fast loop",
+    )
+    assert float(pos["size"]) == pytest.approx(0.01)  # 1 contract = 0.01 BTC
     wait_for(lambda: engine.status.cycles > before, what="the woken fast cycle to finish")
 
 
@@ -81,6 +92,7 @@ def test_a_broken_stream_is_recorded_reconnected_and_back_filled(engine, db, kin
 
     def events(level):
         return [e for e in ds.risk_events(limit=50) if e["rule"] == "engine.stream" and e["level"] == level]
+
     wait_for(lambda: events("WARN"), what="a WARN risk event for the stream")
     sim.faults.clear()
     wait_for(lambda: events("INFO"), what="the stream live again")
@@ -105,10 +117,12 @@ def test_a_fill_made_while_every_stream_is_down_is_back_filled_from_rest(engine,
 
     x = make_exchange(engine.cfg, rest_url=sim.url, credentials=sim.credentials, for_tests=True)
     x.create_order(SYM, "market", "sell", 2.0)
-    time.sleep(0.5)          # (the fast loop's own period is 30 s: only the reconnect's back-fill is sooner)
+    time.sleep(0.5)  # (the fast loop's own period is 30 s: only the reconnect's back-fill is sooner)
     sim.faults.clear()
-    pos = wait_for(lambda: (p := ds.latest_position_snapshot(SYM)) and p["side"] == "short" and p,
-                   what="the position back-filled after the reconnect")
+    pos = wait_for(
+        lambda: (p := ds.latest_position_snapshot(SYM)) and p["side"] == "short" and p,
+        what="the position back-filled after the reconnect",
+    )
     assert float(pos["size"]) == pytest.approx(0.02)
 
 
@@ -117,9 +131,18 @@ def test_an_engine_order_filled_by_the_market_reaches_the_orders_table_from_the_
     loop and its REST sync stores the fill (the Orders pane reads that table) long before its 30 s period."""
     from cockpit.domain.orders import OrderIntent
 
-    overrides = {"database.url": db_url, "sim.history_days": 3, "sim.speed": 0.0, "exchange.backfill_days": 2,
-                 "engine.fast_loop_s": 30.0, "engine.ingest_interval_s": 3600.0, "risk.max_snapshot_age_s": 100.0,
-                 "execution.approval": "auto", "timeframes": ["1h"], "decision_timeframe": "1h"}
+    overrides = {
+        "database.url": db_url,
+        "sim.history_days": 3,
+        "sim.speed": 0.0,
+        "exchange.backfill_days": 2,
+        "engine.fast_loop_s": 30.0,
+        "engine.ingest_interval_s": 3600.0,
+        "risk.max_snapshot_age_s": 100.0,
+        "execution.approval": "auto",
+        "timeframes": ["1h"],
+        "decision_timeframe": "1h",
+    }
     cfg = load_config(None, environ={}, overrides=overrides)
     stages = build_stages(cfg, log=EventLog(fmt="json", stream=io.StringIO()))
     eng = Engine(cfg, stages, log=EventLog(fmt="json", stream=io.StringIO()), db=db)
@@ -131,13 +154,24 @@ def test_an_engine_order_filled_by_the_market_reaches_the_orders_table_from_the_
         now = sim.clock.now_ms()
         px = round(min(sim.market.price_at(now + k * 60_000) for k in range(1, 240)) + 5.0, 1)
         with eng._om_lock:
-            oid = stages.orders.submit_intent(OrderIntent(symbol=SYM, side="buy", amount=0.01, type="limit", price=px,
-                                                          stop_loss=round(px * 0.95, 1), reason="stream test"))
+            oid = stages.orders.submit_intent(
+                OrderIntent(
+                    symbol=SYM,
+                    side="buy",
+                    amount=0.01,
+                    type="limit",
+                    price=px,
+                    stop_loss=round(px * 0.95, 1),
+                    reason="stream test",
+                )
+            )
         row = next(o for o in ds.orders(limit=10) if o["id"] == oid)
         assert row["status"] == "submitted", row
-        sim.clock.advance(240 * 60_000)          # the market comes down to the order: a maker fill
-        wait_for(lambda: next(o for o in ds.orders(limit=10) if o["id"] == oid)["status"] == "filled",
-                 what="the fill in the orders table")
+        sim.clock.advance(240 * 60_000)  # the market comes down to the order: a maker fill
+        wait_for(
+            lambda: next(o for o in ds.orders(limit=10) if o["id"] == oid)["status"] == "filled",
+            what="the fill in the orders table",
+        )
         assert [t for t in ds._q("SELECT * FROM trades WHERE order_id=?", (oid,))]
     finally:
         eng.stop(timeout=10)

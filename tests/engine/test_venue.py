@@ -26,14 +26,23 @@ H = 3_600_000
 
 def _csv(tmp_path: Path, n: int = 30) -> Path:
     p = tmp_path / "real_1h.csv"
-    p.write_text("timestamp,open,high,low,close,volume\n" + "".join(
-        f"{T0 + i * H},{60000 + i},{60010 + i},{59990 + i},{60005 + i},1\n" for i in range(n)), encoding="utf-8")
+    p.write_text(
+        "timestamp,open,high,low,close,volume\n"
+        + "".join(f"{T0 + i * H},{60000 + i},{60010 + i},{59990 + i},{60005 + i},1\n" for i in range(n)),
+        encoding="utf-8",
+    )
     return p
 
 
 def _cockpit(db: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cockpit", "--config", str(REPO / "config.yaml"), "--db", str(db), *args],
-                          capture_output=True, text=True, cwd=REPO, env=env or engine_env(), timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "cockpit", "--config", str(REPO / "config.yaml"), "--db", str(db), *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env or engine_env(),
+        timeout=120,
+    )
 
 
 def test_simulator_on_imported_candles_is_refused_with_what_to_do(tmp_path):
@@ -45,8 +54,11 @@ def test_simulator_on_imported_candles_is_refused_with_what_to_do(tmp_path):
     assert "refusing to start the sim engine on it" in r.stderr
     assert "COCKPIT__SIM__REPLAY_CSV=FILE cockpit --db data/cockpit-replay.db" in r.stderr
     # nothing of the simulator's market was written next to the real candles
-    assert q(db, "SELECT COUNT(*) AS n, MIN(timestamp) AS a, MAX(timestamp) AS b FROM market_data")[0] == \
-        {"n": 30, "a": T0, "b": T0 + 29 * H}
+    assert q(db, "SELECT COUNT(*) AS n, MIN(timestamp) AS a, MAX(timestamp) AS b FROM market_data")[0] == {
+        "n": 30,
+        "a": T0,
+        "b": T0 + 29 * H,
+    }
     assert q(db, "SELECT COUNT(*) AS n FROM decisions")[0]["n"] == 0
 
 
@@ -70,8 +82,11 @@ def test_another_venues_engine_is_refused_before_anything_starts(db, cfg):
 
     demo = {**cfg, "exchange": {**cfg["exchange"], "mode": "okx-demo"}}
     handle = EngineHandle(demo, log=EventLog(stream=open("/dev/null", "w")), db=db, stages_factory=must_not_build)
-    with pytest.raises(VenueMismatch, match=r"belongs to venue 'sim' .* refusing to start the okx-demo engine on it.*"
-                                            r"--db data/cockpit-okx-demo.db"):
+    with pytest.raises(
+        VenueMismatch,
+        match=r"belongs to venue 'sim' .* refusing to start the okx-demo engine on it.*"
+        r"--db data/cockpit-okx-demo.db",
+    ):
         handle.start()
     handle.stop()  # the lock was released: stop is harmless
     assert database_venues(db) == {"sim"}
@@ -80,12 +95,32 @@ def test_another_venues_engine_is_refused_before_anything_starts(db, cfg):
 def test_a_database_written_before_the_record_is_judged_by_its_ingestion_runs(db):
     from cockpit.market.csv_import import record_run
 
-    record_run(db, source="csv:x.csv", symbol="BTC/USDT:USDT", timeframe="1h", data_type="candles", started_at=T0,
-               ended_at=T0, rows=10, status="success", error=None)
+    record_run(
+        db,
+        source="csv:x.csv",
+        symbol="BTC/USDT:USDT",
+        timeframe="1h",
+        data_type="candles",
+        started_at=T0,
+        ended_at=T0,
+        rows=10,
+        status="success",
+        error=None,
+    )
     with pytest.raises(VenueMismatch, match="belongs to venue 'import'"):
         claim_venue(db, "sim", now_ms=T0)
-    record_run(db, source="sim", symbol="BTC/USDT:USDT", timeframe="1h", data_type="candles", started_at=T0,
-               ended_at=T0, rows=10, status="success", error=None)
+    record_run(
+        db,
+        source="sim",
+        symbol="BTC/USDT:USDT",
+        timeframe="1h",
+        data_type="candles",
+        started_at=T0,
+        ended_at=T0,
+        rows=10,
+        status="success",
+        error=None,
+    )
     with pytest.raises(VenueMismatch, match="already mixes data of several venues"):
         claim_venue(db, "import", now_ms=T0)
 
@@ -117,16 +152,21 @@ def test_fast_demo_twice_in_one_folder_carries_on(tmp_path):
     """README's fast demo run twice on one database: the second run's simulator resumes after the
     candles the first stored (it used to restart behind them and decide nothing), with its account."""
     db = tmp_path / "c.db"
-    env = engine_env(COCKPIT__SIM__SPEED="3600", COCKPIT__DECISION_TIMEFRAME="1h",
-                     COCKPIT__EXECUTION__APPROVAL="auto_within_limits")
+    env = engine_env(
+        COCKPIT__SIM__SPEED="3600", COCKPIT__DECISION_TIMEFRAME="1h", COCKPIT__EXECUTION__APPROVAL="auto_within_limits"
+    )
     _run_until(db, env, lambda: _count(db, "SELECT COUNT(*) AS n FROM decisions") >= 2)
     assert (tmp_path / "c.db.sim-state").is_file()
-    newest_close = max(r["ts"] + timeframe_ms(r["timeframe"]) for r in
-                       q(db, "SELECT timeframe, MAX(timestamp) AS ts FROM market_data GROUP BY timeframe"))
+    newest_close = max(
+        r["ts"] + timeframe_ms(r["timeframe"])
+        for r in q(db, "SELECT timeframe, MAX(timestamp) AS ts FROM market_data GROUP BY timeframe")
+    )
     last_bar = q(db, "SELECT MAX(timestamp) AS t FROM decisions")[0]["t"]
     last_snap = q(db, "SELECT id, side, size FROM position_snapshots ORDER BY id DESC LIMIT 1")[0]
 
-    recs = _run_until(db, env, lambda: _count(db, f"SELECT COUNT(*) AS n FROM decisions WHERE timestamp > {last_bar}") >= 1)
+    recs = _run_until(
+        db, env, lambda: _count(db, f"SELECT COUNT(*) AS n FROM decisions WHERE timestamp > {last_bar}") >= 1
+    )
     beats = [r for r in recs if r.get("event") == "heartbeat"]
     clock = [int(datetime.fromisoformat(b["ts"].replace("Z", "+00:00")).timestamp() * 1000) for b in beats]
     assert clock and min(clock) >= newest_close, (newest_close, [b["ts"] for b in beats[:3]])
@@ -135,7 +175,10 @@ def test_fast_demo_twice_in_one_folder_carries_on(tmp_path):
     assert (first_snap["side"], first_snap["size"]) == (last_snap["side"], last_snap["size"])
     # candles of each timeframe stay one continuous series (no second market behind the first)
     for tf in ("1h",):
-        ts = [r["timestamp"] for r in q(db, "SELECT timestamp FROM market_data WHERE timeframe = ? ORDER BY timestamp", tf)]
+        ts = [
+            r["timestamp"]
+            for r in q(db, "SELECT timestamp FROM market_data WHERE timeframe = ? ORDER BY timestamp", tf)
+        ]
         assert ts == sorted(set(ts))
 
 

@@ -30,9 +30,17 @@ def trade(db_url: str, url: str, mode: str) -> int:
     from cockpit.execution.okx import OKXExecutor
     from cockpit.market.exchange import make_exchange
 
-    cfg = load_config(None, environ={}, overrides={
-        "database.url": db_url, "execution.approval": "auto", "risk.max_orders_per_hour": 10000,
-        "risk.daily_loss_limit_pct": 1.0, "risk.max_drawdown_pct": 1.0})
+    cfg = load_config(
+        None,
+        environ={},
+        overrides={
+            "database.url": db_url,
+            "execution.approval": "auto",
+            "risk.max_orders_per_hour": 10000,
+            "risk.daily_loss_limit_pct": 1.0,
+            "risk.max_drawdown_pct": 1.0,
+        },
+    )
     migrate(open_database(db_url))
     creds = {"apiKey": os.environ["SIM_KEY"], "secret": os.environ["SIM_SECRET"], "password": os.environ["SIM_PASS"]}
     ex = make_exchange(cfg, mode="sim", rest_url=url, credentials=creds, for_tests=True)
@@ -50,8 +58,14 @@ def trade(db_url: str, url: str, mode: str) -> int:
         did = DecisionRow.insert(symbol=sym, timeframe="1h", timestamp=clock.now_ms(), action="trade").execute()
         m = okx.mark_price(sym)
         buy = okx.position(sym).signed_size <= 0
-        intent = OrderIntent(sym, "buy" if buy else "sell", 0.01, stop_loss=round(m * (0.98 if buy else 1.02), 1),
-                             leverage=2.0, decision_id=did)
+        intent = OrderIntent(
+            sym,
+            "buy" if buy else "sell",
+            0.01,
+            stop_loss=round(m * (0.98 if buy else 1.02), 1),
+            leverage=2.0,
+            decision_id=did,
+        )
         oid = om.submit_intent(intent)
         om.sync()
         print(f"order {oid}", flush=True)
@@ -61,9 +75,18 @@ def main() -> int:
     from support.killpoints import fork_server
 
     db_url, url = sys.argv[1:3]
-    return fork_server(lambda args: trade(db_url, url, args[0]), preload=(
-        "cockpit.config", "cockpit.db", "cockpit.db.models", "cockpit.engine.clock", "cockpit.execution.manager",
-        "cockpit.execution.okx", "cockpit.market.exchange"))
+    return fork_server(
+        lambda args: trade(db_url, url, args[0]),
+        preload=(
+            "cockpit.config",
+            "cockpit.db",
+            "cockpit.db.models",
+            "cockpit.engine.clock",
+            "cockpit.execution.manager",
+            "cockpit.execution.okx",
+            "cockpit.market.exchange",
+        ),
+    )
 
 
 if __name__ == "__main__":

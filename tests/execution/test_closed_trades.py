@@ -17,8 +17,17 @@ SYM = "BTC/USDT:USDT"
 def test_a_triggered_stop_is_a_stop_loss_trade_with_its_pnl_fees_and_funding(make_manager, decision_id, okx, sim):
     om = make_manager("auto", min_stop_distance_pct=0.001)
     m = okx.mark_price(SYM)
-    oid = om.submit_intent(OrderIntent(SYM, "buy", 0.01, stop_loss=round(m * 0.998, 1),
-                                       take_profit=round(m * 1.002, 1), leverage=2.0, decision_id=decision_id()))
+    oid = om.submit_intent(
+        OrderIntent(
+            SYM,
+            "buy",
+            0.01,
+            stop_loss=round(m * 0.998, 1),
+            take_profit=round(m * 1.002, 1),
+            leverage=2.0,
+            decision_id=decision_id(),
+        )
+    )
     for _ in range(48):
         sim.clock.advance(600_000)
         if okx.position(SYM).size == 0:
@@ -51,8 +60,9 @@ def test_manual_close_and_kill_switch_and_signal_exits(make_manager, decision_id
 
     def entry(side="buy", amount=0.01):
         s = 1 if side == "buy" else -1
-        return OrderIntent(SYM, side, amount, stop_loss=round(m * (1 - s * 0.02), 1), leverage=2.0,
-                           decision_id=decision_id())
+        return OrderIntent(
+            SYM, side, amount, stop_loss=round(m * (1 - s * 0.02), 1), leverage=2.0, decision_id=decision_id()
+        )
 
     om.submit_intent(entry())
     submit_command("close_position", now_ms=sim.clock.now_ms(), operator="erin")
@@ -64,35 +74,57 @@ def test_manual_close_and_kill_switch_and_signal_exits(make_manager, decision_id
     om.process_commands()
     trades, open_trade = closed_trades(AccountReads(), SYM)
     assert open_trade is None
-    assert [(t["side"], t["exit_reason"]) for t in trades] == [("long", "kill switch"), ("short", "signal"),
-                                                               ("long", "manual")]
+    assert [(t["side"], t["exit_reason"]) for t in trades] == [
+        ("long", "kill switch"),
+        ("short", "signal"),
+        ("long", "manual"),
+    ]
     assert all(t["size"] == pytest.approx(0.01) and t["fees"] > 0 for t in trades)
 
 
 def test_a_flip_closes_one_trade_and_opens_the_next():
-    fills = [dict(timestamp=1, side="buy", price=100.0, amount=2.0, fee=0.2, realized_pnl=0.0, decision_id=1),
-             dict(timestamp=2, side="sell", price=110.0, amount=3.0, fee=0.3, realized_pnl=20.0, decision_id=2),
-             dict(timestamp=3, side="buy", price=105.0, amount=1.0, fee=0.1, realized_pnl=5.0,
-                  reason="stop-loss triggered", client_order_id="ckabx9")]
+    fills = [
+        dict(timestamp=1, side="buy", price=100.0, amount=2.0, fee=0.2, realized_pnl=0.0, decision_id=1),
+        dict(timestamp=2, side="sell", price=110.0, amount=3.0, fee=0.3, realized_pnl=20.0, decision_id=2),
+        dict(
+            timestamp=3,
+            side="buy",
+            price=105.0,
+            amount=1.0,
+            fee=0.1,
+            realized_pnl=5.0,
+            reason="stop-loss triggered",
+            client_order_id="ckabx9",
+        ),
+    ]
     done, cur = round_trips(fills)
     assert cur is None and len(done) == 2
     a, b = done
     assert (a.side, a.entry_price, a.exit_price, a.pnl, a.exit_reason) == ("long", 100.0, 110.0, 20.0, "signal")
     assert a.fees == pytest.approx(0.2 + 0.2)  # two thirds of the flipping fill's fee
-    assert (b.side, b.size, b.entry_price, b.exit_price, b.pnl, b.exit_reason) == \
-        ("short", 1.0, 110.0, 105.0, 5.0, "stop-loss")
+    assert (b.side, b.size, b.entry_price, b.exit_price, b.pnl, b.exit_reason) == (
+        "short",
+        1.0,
+        110.0,
+        105.0,
+        5.0,
+        "stop-loss",
+    )
     assert b.fees == pytest.approx(0.1 + 0.1)
 
 
-@pytest.mark.parametrize("row,reason", [
-    ({"reason": "full_liquidation by the exchange"}, "liquidation"),
-    ({"reason": "kill switch: close position"}, "kill switch"),
-    ({"reason": "manual close"}, "manual"),
-    ({"reason": "take-profit triggered"}, "take-profit"),
-    ({"reason": "stop-loss/take-profit triggered"}, "stop/take-profit"),
-    ({"reason": "exit", "decision_id": 4}, "signal"),
-    ({"reason": "outside order", "client_order_id": "ckabx1"}, "outside order"),
-])
+@pytest.mark.parametrize(
+    "row,reason",
+    [
+        ({"reason": "full_liquidation by the exchange"}, "liquidation"),
+        ({"reason": "kill switch: close position"}, "kill switch"),
+        ({"reason": "manual close"}, "manual"),
+        ({"reason": "take-profit triggered"}, "take-profit"),
+        ({"reason": "stop-loss/take-profit triggered"}, "stop/take-profit"),
+        ({"reason": "exit", "decision_id": 4}, "signal"),
+        ({"reason": "outside order", "client_order_id": "ckabx1"}, "outside order"),
+    ],
+)
 def test_exit_reason_reads_what_the_order_row_records(row, reason):
     assert exit_reason(row) == reason
 
@@ -102,8 +134,9 @@ def test_funding_is_the_positions_own_and_restarts_with_the_next_position(make_m
     trade carries the funding of its own position (the simulator used to carry the total over)."""
     om = make_manager("auto")
     m = okx.mark_price(SYM)
-    om.submit_intent(OrderIntent(SYM, "buy", 0.02, stop_loss=round(m * 0.95, 1), leverage=2.0,
-                                 decision_id=decision_id()))
+    om.submit_intent(
+        OrderIntent(SYM, "buy", 0.02, stop_loss=round(m * 0.95, 1), leverage=2.0, decision_id=decision_id())
+    )
     sim.clock.advance(9 * 3_600_000)  # past a funding settlement (every 8 h)
     first = okx.position(SYM)
     assert first.size > 0 and first.funding_fee not in (None, 0.0), first
@@ -113,8 +146,9 @@ def test_funding_is_the_positions_own_and_restarts_with_the_next_position(make_m
     om.process_commands()
     sim.clock.advance(60_000)
     m = okx.mark_price(SYM)
-    om.submit_intent(OrderIntent(SYM, "buy", 0.02, stop_loss=round(m * 0.95, 1), leverage=2.0,
-                                 decision_id=decision_id()))
+    om.submit_intent(
+        OrderIntent(SYM, "buy", 0.02, stop_loss=round(m * 0.95, 1), leverage=2.0, decision_id=decision_id())
+    )
     assert okx.position(SYM).funding_fee == 0.0
     om.record_account()
     submit_command("close_position", now_ms=sim.clock.now_ms(), operator="erin")

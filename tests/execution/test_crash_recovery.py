@@ -29,8 +29,18 @@ SYM = "BTC/USDT:USDT"
 # Where each trial dies ("in_flight": held by the simulator, killed from outside). N counts the seam's calls in
 # the child, start-up recovery included: a small N lands in the recovery of the crash before (the order the first
 # trial stored is sent by the second trial's recovery), a larger one after a few orders of the run.
-KILLS = ["order_stored:1", "order_sent:1", "in_flight", "status_recorded:1", "fill_recorded:3", "status_recorded:5",
-         "position_recorded:3", "order_sent:4", "fill_recorded:4", "order_stored:3"]
+KILLS = [
+    "order_stored:1",
+    "order_sent:1",
+    "in_flight",
+    "status_recorded:1",
+    "fill_recorded:3",
+    "status_recorded:5",
+    "position_recorded:3",
+    "order_sent:4",
+    "fill_recorded:4",
+    "order_stored:3",
+]
 TRIALS = len(KILLS)
 
 

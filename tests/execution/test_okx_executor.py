@@ -80,8 +80,17 @@ def test_triggered_stop_is_recorded_with_its_fill_and_position_matches(make_mana
     made is stored once with its fill, and the database's position is the exchange's (flat)."""
     om = make_manager("auto", min_stop_distance_pct=0.001)
     m = okx.mark_price(SYM)
-    oid = om.submit_intent(OrderIntent(SYM, "buy", 0.01, stop_loss=round(m * 0.998, 1),
-                                       take_profit=round(m * 1.002, 1), leverage=2.0, decision_id=decision_id()))
+    oid = om.submit_intent(
+        OrderIntent(
+            SYM,
+            "buy",
+            0.01,
+            stop_loss=round(m * 0.998, 1),
+            take_profit=round(m * 1.002, 1),
+            leverage=2.0,
+            decision_id=decision_id(),
+        )
+    )
     assert DataService().order(oid)["status"] == "filled"
     for _ in range(48):
         sim.clock.advance(600_000)
@@ -115,8 +124,17 @@ def test_account_fills_lists_every_fill_across_pages(okx, sim):
     """OKX answers at most 100 fills per page: 130 fills come back complete (paged by bill id), oldest first."""
     since = sim.clock.now_ms()
     for k in range(130):  # straight into the simulator's book (no HTTP): many small fills quickly
-        sim.exchange.place({"instId": "BTC-USDT-SWAP", "side": "buy" if k % 2 == 0 else "sell", "ordType": "market",
-                            "sz": "1", "tdMode": "cross", "clOrdId": f"cktestx1d7l{k}"}, since)
+        sim.exchange.place(
+            {
+                "instId": "BTC-USDT-SWAP",
+                "side": "buy" if k % 2 == 0 else "sell",
+                "ordType": "market",
+                "sz": "1",
+                "tdMode": "cross",
+                "clOrdId": f"cktestx1d7l{k}",
+            },
+            since,
+        )
     fills = okx.account_fills(SYM, since)
     assert [f.fill.trade_id for f in fills] == [f.trade_id for f in sim.exchange.fills]
     assert len(fills) == 130 and all(f.exchange_order_id and f.fill.amount == pytest.approx(0.01) for f in fills)

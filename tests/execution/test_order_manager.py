@@ -18,8 +18,17 @@ SYM = "BTC/USDT:USDT"
 def entry(did: int, okx, amount=0.01, side="buy", leg=0, **kw) -> OrderIntent:
     m = okx.mark_price(SYM)
     sign = 1 if side == "buy" else -1
-    return OrderIntent(SYM, side, amount, stop_loss=round(m * (1 - sign * 0.02), 1),
-                       take_profit=round(m * (1 + sign * 0.04), 1), leverage=2.0, decision_id=did, leg=leg, **kw)
+    return OrderIntent(
+        SYM,
+        side,
+        amount,
+        stop_loss=round(m * (1 - sign * 0.02), 1),
+        take_profit=round(m * (1 + sign * 0.04), 1),
+        leverage=2.0,
+        decision_id=did,
+        leg=leg,
+        **kw,
+    )
 
 
 def statuses(oid):
@@ -137,6 +146,7 @@ def test_unplaceable_order_fails_after_the_grace_period(make_manager, decision_i
     om.sync()
     assert DataService().order(oid)["status"] == "approved"
     from cockpit.execution.manager import IN_FLIGHT_GRACE_S
+
     sim.clock.advance(IN_FLIGHT_GRACE_S * 1000 + 1)
     om.sync()
     assert DataService().order(oid)["status"] == "failed"
@@ -178,8 +188,18 @@ def test_kill_switch_cancels_closes_halts_and_survives_restart(make_manager, dec
     filled = om.submit_intent(entry(decision_id(), okx, amount=0.01))
     assert DataService().order(filled)["status"] == "filled"
     m = okx.mark_price(SYM)
-    resting = om.submit_intent(OrderIntent(SYM, "buy", 0.005, "limit", price=round(m * 0.99, 1),
-                                           stop_loss=round(m * 0.97, 1), leverage=2.0, decision_id=decision_id()))
+    resting = om.submit_intent(
+        OrderIntent(
+            SYM,
+            "buy",
+            0.005,
+            "limit",
+            price=round(m * 0.99, 1),
+            stop_loss=round(m * 0.97, 1),
+            leverage=2.0,
+            decision_id=decision_id(),
+        )
+    )
     assert DataService().order(resting)["status"] == "submitted"
     waiting = make_manager("manual").submit_intent(entry(decision_id(), okx))
     assert DataService().order(waiting)["status"] == "pending_approval"
@@ -197,6 +217,7 @@ def test_kill_switch_cancels_closes_halts_and_survives_restart(make_manager, dec
 
     # Restart: a new database connection and a new manager; the switch is still on.
     from cockpit.db import close_database, open_database
+
     close_database()
     open_database(db_url)
     om2 = make_manager("auto")
@@ -230,8 +251,9 @@ def _crashed_order(om, okx, did, status, *, place: bool, now_ms: int = 1):
 
     m = okx.mark_price(SYM)
     cid = om.client_order_id(OrderIntent(SYM, "buy", 0.01, leg=0), did)
-    order = Order(SYM, "buy", "market", 0.01, stop_loss=round(m * 0.98, 1), leverage=2.0, client_order_id=cid,
-                  decision_id=did)
+    order = Order(
+        SYM, "buy", "market", 0.01, stop_loss=round(m * 0.98, 1), leverage=2.0, client_order_id=cid, decision_id=did
+    )
     oid, _ = om.store.create(order, now_ms=now_ms, status=S.APPROVED)
     if status == S.SUBMITTED:
         om.store.transition(oid, S.SUBMITTED, now_ms=now_ms + 1)
@@ -277,6 +299,7 @@ def test_reconcile_reports_a_position_mismatch_and_shows_the_exchanges(make_mana
     om = make_manager("auto")
     om.sync()  # stores flat
     from cockpit.domain.orders import Order
+
     okx.place(Order(SYM, "buy", "market", 0.02, client_order_id="manualtrade1"))  # someone traded by hand
     out = om.reconcile()
     assert out["position_mismatch"] == 1
@@ -286,8 +309,18 @@ def test_reconcile_reports_a_position_mismatch_and_shows_the_exchanges(make_mana
 def test_reconcile_cancels_an_untracked_open_order_of_ours(make_manager, decision_id, okx, sim):
     om = make_manager("auto")
     m = okx.mark_price(SYM)
-    oid = om.submit_intent(OrderIntent(SYM, "buy", 0.005, "limit", price=round(m * 0.99, 1),
-                                       stop_loss=round(m * 0.97, 1), leverage=2.0, decision_id=decision_id()))
+    oid = om.submit_intent(
+        OrderIntent(
+            SYM,
+            "buy",
+            0.005,
+            "limit",
+            price=round(m * 0.99, 1),
+            stop_loss=round(m * 0.97, 1),
+            leverage=2.0,
+            decision_id=decision_id(),
+        )
+    )
     # The database lost track (a crash between the exchange's ack and our write): say it failed.
     om.store.transition(oid, S.FAILED, now_ms=5, message="test: lost")
     out = om.reconcile()
@@ -309,6 +342,7 @@ def test_approval_ttl_is_operator_time_on_an_accelerated_clock(make_manager, dec
 
 def test_foreign_open_orders_are_reported_once_and_left_alone(make_manager, okx, sim):
     from cockpit.domain.orders import Order
+
     om = make_manager("auto")
     m = okx.mark_price(SYM)
     okx.place(Order(SYM, "buy", "limit", 0.01, price=round(m * 0.9, 1), client_order_id="byhand1"))

@@ -63,8 +63,10 @@ def test_transition_rolls_back_when_the_event_cannot_be_written(db):
     store = OrderStore()
     oid, _ = store.create(new_order(), now_ms=1)
     # Make the event insert fail (after the status update ran) with a connection-local trigger.
-    db.execute_sql("CREATE TEMP TRIGGER fail_events BEFORE INSERT ON order_lifecycle_events "
-                   "BEGIN SELECT RAISE(ABORT, 'event write failed'); END")
+    db.execute_sql(
+        "CREATE TEMP TRIGGER fail_events BEFORE INSERT ON order_lifecycle_events "
+        "BEGIN SELECT RAISE(ABORT, 'event write failed'); END"
+    )
     with pytest.raises(Exception, match="event write failed"):
         store.transition(oid, S.APPROVED, now_ms=5)
     db.execute_sql("DROP TRIGGER fail_events")

@@ -19,8 +19,12 @@ SYM = "BTC/USDT:USDT"
 
 
 def _order(status: S, cid: str) -> int:
-    oid, _ = OrderStore().create(Order(SYM, "buy", "market", 0.01, stop_loss=60_000.0, client_order_id=cid),
-                                 now_ms=1, status=status, expires_at=10**13)
+    oid, _ = OrderStore().create(
+        Order(SYM, "buy", "market", 0.01, stop_loss=60_000.0, client_order_id=cid),
+        now_ms=1,
+        status=status,
+        expires_at=10**13,
+    )
     return oid
 
 
@@ -32,18 +36,22 @@ def test_list_and_show(db, db_url, capsys):
     assert f"{a:>5}  pending_approval" in out and "rejected" not in out
     assert main(["--db", db_url, "orders", "list", "--json"]) == 0
     import json
+
     rows = json.loads(capsys.readouterr().out)
     assert {r["status"] for r in rows} == {"pending_approval", "rejected"}
     assert main(["--db", db_url, "orders", "show", str(a)]) == 0
     assert "pending_approval" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("argv,msg", [
-    (["orders", "approve", "999"], "no order with id 999"),
-    (["orders", "reject", "999", "--reason", "x"], "no order with id 999"),
-    (["orders", "cancel", "999"], "no order with id 999"),
-    (["orders", "show", "999"], "no order with id 999"),
-])
+@pytest.mark.parametrize(
+    "argv,msg",
+    [
+        (["orders", "approve", "999"], "no order with id 999"),
+        (["orders", "reject", "999", "--reason", "x"], "no order with id 999"),
+        (["orders", "cancel", "999"], "no order with id 999"),
+        (["orders", "show", "999"], "no order with id 999"),
+    ],
+)
 def test_unknown_id_is_a_clear_error(db, db_url, capsys, argv, msg):
     assert main(["--db", db_url, *argv]) == 1
     assert msg in capsys.readouterr().err
@@ -84,8 +92,9 @@ def test_approve_from_another_process_is_executed_by_the_running_engine(make_man
 
     om = make_manager("manual")
     m = okx.mark_price(SYM)
-    oid = om.submit_intent(OrderIntent(SYM, "buy", 0.01, stop_loss=round(m * 0.98, 1), leverage=2.0,
-                                       decision_id=decision_id()))
+    oid = om.submit_intent(
+        OrderIntent(SYM, "buy", 0.01, stop_loss=round(m * 0.98, 1), leverage=2.0, decision_id=decision_id())
+    )
     assert DataService().order(oid)["status"] == "pending_approval"
     stop = threading.Event()
 
@@ -98,9 +107,13 @@ def test_approve_from_another_process_is_executed_by_the_running_engine(make_man
         t = threading.Thread(target=engine, daemon=True)
         t.start()
         try:
-            r = subprocess.run([sys.executable, "-m", "cockpit", "--db", db_url, "orders", "approve", str(oid),
-                                "--wait", "20"], capture_output=True, text=True, timeout=60,
-                               env={**os.environ, "COCKPIT_OPERATOR": "desk-1"})
+            r = subprocess.run(
+                [sys.executable, "-m", "cockpit", "--db", db_url, "orders", "approve", str(oid), "--wait", "20"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                env={**os.environ, "COCKPIT_OPERATOR": "desk-1"},
+            )
         finally:
             stop.set()
             t.join(5)

@@ -38,21 +38,35 @@ def engine(om, db_url):
 
 
 def cli(db_url, *argv):
-    return subprocess.run([sys.executable, "-m", "cockpit", "--db", db_url, *argv, "--wait", "20"],
-                          capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "COCKPIT_OPERATOR": "desk-2"})
+    return subprocess.run(
+        [sys.executable, "-m", "cockpit", "--db", db_url, *argv, "--wait", "20"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COCKPIT_OPERATOR": "desk-2"},
+    )
 
 
 def long_position(make_manager, decision_id, okx):
     om = make_manager("auto")
     m = okx.mark_price(SYM)
-    oid = om.submit_intent(OrderIntent(SYM, "buy", 0.02, stop_loss=round(m * 0.98, 1), take_profit=round(m * 1.04, 1),
-                                       leverage=2.0, decision_id=decision_id()))
+    oid = om.submit_intent(
+        OrderIntent(
+            SYM,
+            "buy",
+            0.02,
+            stop_loss=round(m * 0.98, 1),
+            take_profit=round(m * 1.04, 1),
+            leverage=2.0,
+            decision_id=decision_id(),
+        )
+    )
     return om, oid, m
 
 
-def test_stop_and_tp_from_the_cli_move_the_levels_and_a_wrong_side_stop_is_refused(make_manager, decision_id, okx,
-                                                                                   db_url):
+def test_stop_and_tp_from_the_cli_move_the_levels_and_a_wrong_side_stop_is_refused(
+    make_manager, decision_id, okx, db_url
+):
     om, oid, m = long_position(make_manager, decision_id, okx)
     sl, tp, wrong = round(m * 0.99, 1), round(m * 1.06, 1), round(m * 1.02, 1)
     with engine(om, db_url):
@@ -74,8 +88,18 @@ def test_stop_and_tp_from_the_cli_move_the_levels_and_a_wrong_side_stop_is_refus
 
 def test_close_and_cancel_all_from_the_cli(make_manager, decision_id, okx, db_url):
     om, oid, m = long_position(make_manager, decision_id, okx)
-    resting = om.submit_intent(OrderIntent(SYM, "buy", 0.005, "limit", price=round(m * 0.99, 1),
-                                           stop_loss=round(m * 0.97, 1), leverage=2.0, decision_id=decision_id()))
+    resting = om.submit_intent(
+        OrderIntent(
+            SYM,
+            "buy",
+            0.005,
+            "limit",
+            price=round(m * 0.99, 1),
+            stop_loss=round(m * 0.97, 1),
+            leverage=2.0,
+            decision_id=decision_id(),
+        )
+    )
     with engine(om, db_url):
         r = cli(db_url, "orders", "cancel-all")
         assert r.returncode == 0, r.stderr
@@ -90,8 +114,12 @@ def test_close_and_cancel_all_from_the_cli(make_manager, decision_id, okx, db_ur
     assert okx.position(SYM).size == 0
     close = [o for o in ds.orders() if o["reduce_only"]]
     assert len(close) == 1 and "desk-2" in close[0]["decided_by"] and close[0]["status"] == "filled"
-    r = subprocess.run([sys.executable, "-m", "cockpit", "--db", db_url, "position", "show"], capture_output=True,
-                       text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "cockpit", "--db", db_url, "position", "show"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     assert "position: flat" in r.stdout and "realised since start, after fees: -" in r.stdout
     (line,) = [x for x in r.stdout.splitlines() if " long " in x]

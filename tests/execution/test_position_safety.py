@@ -21,8 +21,16 @@ SYM = "BTC/USDT:USDT"
 def entry(did: int, okx, amount=0.01, side="buy", stop_pct=0.02, take_pct=0.04, **kw) -> OrderIntent:
     m = okx.mark_price(SYM)
     sign = 1 if side == "buy" else -1
-    return OrderIntent(SYM, side, amount, stop_loss=round(m * (1 - sign * stop_pct), 1),
-                       take_profit=round(m * (1 + sign * take_pct), 1), leverage=2.0, decision_id=did, **kw)
+    return OrderIntent(
+        SYM,
+        side,
+        amount,
+        stop_loss=round(m * (1 - sign * stop_pct), 1),
+        take_profit=round(m * (1 + sign * take_pct), 1),
+        leverage=2.0,
+        decision_id=did,
+        **kw,
+    )
 
 
 def true_position(sim) -> float:
@@ -59,8 +67,9 @@ def test_empty_positions_reply_does_not_stack_entries(make_manager, decision_id,
     first = om.submit_intent(entry(decision_id(), okx, amount=0.05))
     assert DataService().order(first)["status"] == "filled"
     equity = okx.account().equity
-    cap_btc = min(om.risk.limits.max_position_notional, om.risk.limits.max_position_pct_equity * equity) \
-        / okx.mark_price(SYM)
+    cap_btc = min(
+        om.risk.limits.max_position_notional, om.risk.limits.max_position_pct_equity * equity
+    ) / okx.mark_price(SYM)
     sim.faults.add("empty", path="account/positions", count=-1)
     later = []
     for _ in range(4):  # four decisions in a row, each sized from what the positions reply says
@@ -109,8 +118,9 @@ def test_exposure_cap_takes_the_ledger_when_the_exchange_reports_less(make_manag
 # ---------------------------------------------------------------- 2. stale / garbage snapshots
 
 
-def test_garbage_positions_snapshot_is_never_stored_and_stale_data_refuses_entries(make_manager, decision_id, okx,
-                                                                                   sim, cfg):
+def test_garbage_positions_snapshot_is_never_stored_and_stale_data_refuses_entries(
+    make_manager, decision_id, okx, sim, cfg
+):
     """The simulator garbles the positions reply (numbers -> null/NaN) while a long is open: the database keeps
     the last confirmed snapshot (never "flat"); once that is older than risk.max_snapshot_age_s the sizing of
     a decision refuses entries with a risk event naming the age, and the risk check refuses unconfirmed data."""
@@ -162,8 +172,7 @@ def test_garbage_positions_snapshot_is_never_stored_and_stale_data_refuses_entri
 # ---------------------------------------------------------------- 3. the ledger holds every fill
 
 
-def test_ledger_equals_exchange_position_after_partial_triggered_closes_and_faults(make_manager, decision_id, okx,
-                                                                                    sim):
+def test_ledger_equals_exchange_position_after_partial_triggered_closes_and_faults(make_manager, decision_id, okx, sim):
     """Two longs with tight attached stops, then a partial reduce: the second stop's close fills only what is
     left and ends "canceled" (ccxt's fetch_closed_orders never lists it). With transport faults on the way,
     Σ fills in ``trades`` equals the exchange's position, each trade id is stored once, and reconciling again

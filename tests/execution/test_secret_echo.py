@@ -53,20 +53,31 @@ class EchoProxy:
                 n = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(n) if n else b""
                 path = self.path.split("?")[0]
-                echo = (f"key={self.headers.get('OK-ACCESS-KEY')} passphrase={self.headers.get('OK-ACCESS-PASSPHRASE')}"
-                        f" secret={secret} api={API_KEYS.split(',')[1]}")
+                echo = (
+                    f"key={self.headers.get('OK-ACCESS-KEY')} passphrase={self.headers.get('OK-ACCESS-PASSPHRASE')}"
+                    f" secret={secret} api={API_KEYS.split(',')[1]}"
+                )
                 placing = method == "POST" and path in ("/api/v5/trade/order", "/api/v5/trade/batch-orders")
                 looking = method == "GET" and path == "/api/v5/trade/order"
                 if proxy.mode == "reject" and placing:
                     proxy.echoes += 1
-                    return self._reply(200, json.dumps({"code": "1", "msg": "All operations failed", "data": [
-                        {"sCode": "51000", "sMsg": f"Parameter error, request was {echo}"}]}).encode())
+                    return self._reply(
+                        200,
+                        json.dumps(
+                            {
+                                "code": "1",
+                                "msg": "All operations failed",
+                                "data": [{"sCode": "51000", "sMsg": f"Parameter error, request was {echo}"}],
+                            }
+                        ).encode(),
+                    )
                 if proxy.mode == "down" and (placing or looking):
                     proxy.echoes += 1
                     return self._reply(503, f"gateway down; your request: {echo}".encode(), "text/plain")
                 conn = http.client.HTTPConnection(up.hostname, up.port, timeout=10)
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length",
-                                                                                     "connection")}
+                headers = {
+                    k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", "connection")
+                }
                 conn.request(method, self.path, body=body or None, headers=headers)
                 r = conn.getresponse()
                 data = r.read()
@@ -109,12 +120,12 @@ def proxy(sim):
 
 def intent(om, did: int) -> OrderIntent:
     m = om.executor.mark_price(SYM)
-    return OrderIntent(SYM, "buy", 0.01, stop_loss=round(m * 0.98, 1), take_profit=round(m * 1.04, 1), leverage=2.0,
-                       decision_id=did)
+    return OrderIntent(
+        SYM, "buy", 0.01, stop_loss=round(m * 0.98, 1), take_profit=round(m * 1.04, 1), leverage=2.0, decision_id=did
+    )
 
 
-def test_echoed_credentials_are_redacted_from_lifecycle_and_risk_events(db, cfg, sim, proxy, secrets_env,
-                                                                       decision_id):
+def test_echoed_credentials_are_redacted_from_lifecycle_and_risk_events(db, cfg, sim, proxy, secrets_env, decision_id):
     from cockpit.execution.manager import OrderManager
     from cockpit.execution.okx import OKXExecutor
     from cockpit.market.exchange import make_exchange

@@ -15,8 +15,16 @@ SYM = "BTC/USDT:USDT"
 def entry(did: int, okx, amount=0.01, side="buy", **kw) -> OrderIntent:
     m = okx.mark_price(SYM)
     sign = 1 if side == "buy" else -1
-    return OrderIntent(SYM, side, amount, stop_loss=round(m * (1 - sign * 0.02), 1),
-                       take_profit=round(m * (1 + sign * 0.04), 1), leverage=2.0, decision_id=did, **kw)
+    return OrderIntent(
+        SYM,
+        side,
+        amount,
+        stop_loss=round(m * (1 - sign * 0.02), 1),
+        take_profit=round(m * (1 + sign * 0.04), 1),
+        leverage=2.0,
+        decision_id=did,
+        **kw,
+    )
 
 
 def run(om, sim, command, *, payload=None, who="dave"):
@@ -27,8 +35,9 @@ def run(om, sim, command, *, payload=None, who="dave"):
     return row
 
 
-def test_close_position_is_a_reduce_only_market_order_by_the_operator_without_a_halt(make_manager, decision_id,
-                                                                                     okx, sim):
+def test_close_position_is_a_reduce_only_market_order_by_the_operator_without_a_halt(
+    make_manager, decision_id, okx, sim
+):
     om = make_manager("manual")
     auto = make_manager("auto")
     auto.submit_intent(entry(decision_id(), okx, amount=0.02))
@@ -40,8 +49,13 @@ def test_close_position_is_a_reduce_only_market_order_by_the_operator_without_a_
     close = [o for o in DataService().orders() if o["reduce_only"]]
     assert len(close) == 1
     c = close[0]
-    assert (c["status"], c["side"], c["type"], c["decided_by"], c["reason"]) == \
-        ("filled", "sell", "market", "dave", "manual close")
+    assert (c["status"], c["side"], c["type"], c["decided_by"], c["reason"]) == (
+        "filled",
+        "sell",
+        "market",
+        "dave",
+        "manual close",
+    )
     assert not om.kill_switch_active()
     assert DataService().risk_events(rule="manual_close")
     # Nothing left: a second close is refused with a clear reason, not sent.
@@ -86,8 +100,9 @@ def test_wrong_side_stop_is_refused_with_a_clear_message(make_manager, decision_
     assert DataService().order(oid)["stop_loss"] == round(m * 0.98, 1)
 
 
-def test_a_stop_that_widens_the_loss_past_the_per_trade_cap_is_refused_tightening_is_not(make_manager, decision_id,
-                                                                                          okx, sim):
+def test_a_stop_that_widens_the_loss_past_the_per_trade_cap_is_refused_tightening_is_not(
+    make_manager, decision_id, okx, sim
+):
     om = make_manager("auto", max_risk_per_trade_pct=0.001)  # 10 USDT on 10,000
     om.submit_intent(entry(decision_id(), okx, amount=0.02))  # sized down to risk 10 USDT at a 2% stop
     m = okx.mark_price(SYM)
@@ -128,13 +143,24 @@ def test_a_stop_placed_when_the_position_has_none_closes_the_whole_position(make
     assert live[0].stop_loss == round(m * 1.01, 1) and live[0].take_profit is None
 
 
-def test_cancel_all_cancels_waiting_and_working_orders_but_keeps_the_position_and_its_stop(make_manager, decision_id,
-                                                                                        okx, sim):
+def test_cancel_all_cancels_waiting_and_working_orders_but_keeps_the_position_and_its_stop(
+    make_manager, decision_id, okx, sim
+):
     auto = make_manager("auto")
     auto.submit_intent(entry(decision_id(), okx, amount=0.01))
     m = okx.mark_price(SYM)
-    resting = auto.submit_intent(OrderIntent(SYM, "buy", 0.005, "limit", price=round(m * 0.99, 1),
-                                             stop_loss=round(m * 0.97, 1), leverage=2.0, decision_id=decision_id()))
+    resting = auto.submit_intent(
+        OrderIntent(
+            SYM,
+            "buy",
+            0.005,
+            "limit",
+            price=round(m * 0.99, 1),
+            stop_loss=round(m * 0.97, 1),
+            leverage=2.0,
+            decision_id=decision_id(),
+        )
+    )
     om = make_manager("manual")
     waiting = om.submit_intent(entry(decision_id(), okx, amount=0.005))
     ds = DataService()

@@ -22,7 +22,7 @@ EXACT = ("regime", "trend", "patterns", "bars", "timestamp")
 
 def full_report(ta: TechnicalAnalysis, arrays: dict[str, np.ndarray]) -> dict:
     """The report's indicator fields, each from the whole-history array form (before: the live report)."""
-    a = {k: np.asarray(v)[-ta.tail:] for k, v in arrays.items()}
+    a = {k: np.asarray(v)[-ta.tail :] for k, v in arrays.items()}
     h, lo, c, v = (np.asarray(a[k], dtype=np.float64) for k in ("high", "low", "close", "volume"))
     up, mid, lw = ind.bollinger(c, 20, 2.0)
     emas = {p: ind.ema(c, p) for p in (12, 26, 50, 200)}
@@ -39,16 +39,25 @@ def full_report(ta: TechnicalAnalysis, arrays: dict[str, np.ndarray]) -> dict:
     regime, inputs = ta.regime.classify(a)  # computes ADX, volatility and slope over the whole history itself
     atr_last = float(atr[-1]) if np.isfinite(atr[-1]) else None
     return {
-        "bars": len(arrays["close"]), "timestamp": int(a["timestamp"][-1]), "close": _num(close),
-        "ema": {f"ema{p}": _last(e) for p, e in emas.items()}, "sma20": _last(mid), "rsi14": _last(ind.rsi(c, 14)),
+        "bars": len(arrays["close"]),
+        "timestamp": int(a["timestamp"][-1]),
+        "close": _num(close),
+        "ema": {f"ema{p}": _last(e) for p, e in emas.items()},
+        "sma20": _last(mid),
+        "rsi14": _last(ind.rsi(c, 14)),
         "macd": {"macd": _last(m_line), "signal": _last(m_sig), "hist": _last(m_line - m_sig)},
         "bollinger": {"upper": _last(up), "middle": _last(mid), "lower": _last(lw)},
-        "atr14": _num(atr_last), "adx": {"adx": _last(adx), "plus_di": _last(pdi), "minus_di": _last(mdi)},
+        "atr14": _num(atr_last),
+        "adx": {"adx": _last(adx), "plus_di": _last(pdi), "minus_di": _last(mdi)},
         "donchian20": {"upper": _last(dc_u), "middle": _last(dc_m), "lower": _last(dc_l)},
-        "obv": _last(obv), "vwap14": _last(ind.vwap(h, lo, c, v, 14)), "realized_vol24": _last(ind.realized_vol(c, 24)),
-        "zscore20": _last(ind.zscore(c, 20)), "trend": trend,
+        "obv": _last(obv),
+        "vwap14": _last(ind.vwap(h, lo, c, v, 14)),
+        "realized_vol24": _last(ind.realized_vol(c, 24)),
+        "zscore20": _last(ind.zscore(c, 20)),
+        "trend": trend,
         "patterns": [k for k, x in ta.patterns.detect(a).items() if bool(x[-1])],
-        "regime": regime.value, "regime_inputs": inputs,
+        "regime": regime.value,
+        "regime_inputs": inputs,
     }
 
 
@@ -67,7 +76,7 @@ def same(got, ref, path: str) -> None:
 def check_windows(ta: TechnicalAnalysis, arrays: dict[str, np.ndarray], window: int, ends) -> int:
     n = 0
     for end in ends:
-        w = {k: v[max(0, end - window):end] for k, v in arrays.items()}
+        w = {k: v[max(0, end - window) : end] for k, v in arrays.items()}
         got, ref = ta.timeframe_report(w), full_report(ta, w)
         slope = ref["regime_inputs"].get("slope")
         if slope is not None and abs(slope) < 1e-12:

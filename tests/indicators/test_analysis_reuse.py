@@ -17,9 +17,14 @@ def candles(n: int, seed: int, step: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     c = 30000 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
     o = np.concatenate([[c[0]], c[:-1]])
-    return {"timestamp": 1_700_000_000_000 + np.arange(n, dtype=np.int64) * step, "open": o,
-            "high": np.maximum(o, c) * (1 + np.abs(rng.normal(0, 0.002, n))),
-            "low": np.minimum(o, c) * (1 - np.abs(rng.normal(0, 0.002, n))), "close": c, "volume": rng.gamma(2, 10, n)}
+    return {
+        "timestamp": 1_700_000_000_000 + np.arange(n, dtype=np.int64) * step,
+        "open": o,
+        "high": np.maximum(o, c) * (1 + np.abs(rng.normal(0, 0.002, n))),
+        "low": np.minimum(o, c) * (1 - np.abs(rng.normal(0, 0.002, n))),
+        "close": c,
+        "volume": rng.gamma(2, 10, n),
+    }
 
 
 def assert_same(a, b, path="report") -> None:
@@ -51,8 +56,10 @@ def test_kept_analysis_equals_a_fresh_one_over_appended_bars():
     live.computed = []
     window = 300
     for end in range(1000, 1060):  # one more closed 1h bar each decision; a 4h bar every fourth
-        by_tf = {"1h": {k: v[end - window:end] for k, v in one_h.items()},
-                 "4h": {k: v[end // 4 + 50 - window:end // 4 + 50] for k, v in four_h.items()}}
+        by_tf = {
+            "1h": {k: v[end - window : end] for k, v in one_h.items()},
+            "4h": {k: v[end // 4 + 50 - window : end // 4 + 50] for k, v in four_h.items()},
+        }
         got = live.report(by_tf, primary="1h")
         assert_same(got, TechnicalAnalysis().report(by_tf, primary="1h"))
         got["timeframes"]["4h"]["ema"]["ema12"] = -1.0  # a caller changing the dict does not reach the next one

@@ -39,7 +39,7 @@ def make_candles(n: int, seed: int = 1, start: float = 30000.0) -> dict[str, np.
 
 
 def real_candles(shared_data_dir, rows: int = 20000) -> dict[str, np.ndarray]:
-    df = pd.read_csv(shared_data_dir / "btc_usdt_swap_1h.csv").iloc[10:10 + rows]  # skip listing placeholders
+    df = pd.read_csv(shared_data_dir / "btc_usdt_swap_1h.csv").iloc[10 : 10 + rows]  # skip listing placeholders
     return {k: df[k].to_numpy() for k in df.columns}
 
 
@@ -76,8 +76,12 @@ def check_against_ta(a: dict[str, np.ndarray]) -> None:
     close_enough(up, bb.bollinger_hband(), scale=px, name="bb upper")
     close_enough(mid, bb.bollinger_mavg(), scale=px, name="bb mid")
     close_enough(low, bb.bollinger_lband(), scale=px, name="bb lower")
-    close_enough(ind.atr(h, lo, c, 14), zeros_to_nan(ta.volatility.AverageTrueRange(H, L, C, 14).average_true_range(), 13),
-                 scale=px, name="atr")
+    close_enough(
+        ind.atr(h, lo, c, 14),
+        zeros_to_nan(ta.volatility.AverageTrueRange(H, L, C, 14).average_true_range(), 13),
+        scale=px,
+        name="atr",
+    )
     adx_ref = ta.trend.ADXIndicator(H, L, C, 14)
     a_, pdi, mdi = ind.adx(h, lo, c, 14)
     close_enough(a_, zeros_to_nan(adx_ref.adx(), 27), scale=100, name="adx")
@@ -89,9 +93,12 @@ def check_against_ta(a: dict[str, np.ndarray]) -> None:
     close_enough(du, dc.donchian_channel_hband(), scale=px, tol=0, name="donchian upper")
     close_enough(dl, dc.donchian_channel_lband(), scale=px, tol=0, name="donchian lower")
     close_enough(dm, dc.donchian_channel_mband(), scale=px, name="donchian middle")
-    close_enough(ind.vwap(h, lo, c, v, 14),
-                 ta.volume.VolumeWeightedAveragePrice(H, L, C, V, 14).volume_weighted_average_price(), scale=px,
-                 name="vwap")
+    close_enough(
+        ind.vwap(h, lo, c, v, 14),
+        ta.volume.VolumeWeightedAveragePrice(H, L, C, V, 14).volume_weighted_average_price(),
+        scale=px,
+        name="vwap",
+    )
     ref_obv = ta.volume.OnBalanceVolumeIndicator(C, V).on_balance_volume().to_numpy()
     mine_obv = ind.obv(c, v)
     moved = np.diff(c) != 0
@@ -134,7 +141,7 @@ def test_rolling_windows_stay_precise_on_long_expensive_histories():
     x = 1e5 + np.cumsum(rng.normal(0, 0.01, 300_000))
     mean, var = ind.rolling_mean_var(x, 50)
     for t in (49, 1023, 1024, 1060, 150_000, 299_999):
-        w = x[t - 49:t + 1]
+        w = x[t - 49 : t + 1]
         assert mean[t] == pytest.approx(w.mean(), rel=1e-14)
         assert var[t] == pytest.approx(w.var(), rel=1e-6)
     s = ind.rolling_sum(x, 50)
@@ -187,9 +194,17 @@ def test_warmup_and_short_inputs_do_not_crash():
     for n in (0, 1, 2, 5):
         a = make_candles(n) if n else {k: np.empty(0) for k in ("open", "high", "low", "close", "volume")}
         c = a["close"]
-        for arr in (ind.ema(c, 3), ind.sma(c, 3), ind.rsi(c, 3), ind.atr(a["high"], a["low"], c, 3),
-                    ind.adx(a["high"], a["low"], c, 3)[0], ind.zscore(c, 3), ind.realized_vol(c, 3),
-                    ind.vwap(a["high"], a["low"], c, a["volume"], 3), ind.donchian(a["high"], a["low"], 3)[0]):
+        for arr in (
+            ind.ema(c, 3),
+            ind.sma(c, 3),
+            ind.rsi(c, 3),
+            ind.atr(a["high"], a["low"], c, 3),
+            ind.adx(a["high"], a["low"], c, 3)[0],
+            ind.zscore(c, 3),
+            ind.realized_vol(c, 3),
+            ind.vwap(a["high"], a["low"], c, a["volume"], 3),
+            ind.donchian(a["high"], a["low"], 3)[0],
+        ):
             assert len(arr) == n
 
 
@@ -230,6 +245,9 @@ def test_ema_warm_up_and_the_pandas_exact_form():
     assert not np.isnan(one).any() and np.allclose(one, ref, rtol=1e-12, atol=0)
     assert np.array_equal(ind.ema(c, 12, min_periods=1, pandas_exact=True), ref)
     gap = np.array([1.0, 2.0, np.nan, 4.0, 5.0])
-    assert np.array_equal(ind.ema(gap, 3, min_periods=1, pandas_exact=True),
-                          pd.Series(gap).ewm(span=3, adjust=False).mean().to_numpy(), equal_nan=True)
+    assert np.array_equal(
+        ind.ema(gap, 3, min_periods=1, pandas_exact=True),
+        pd.Series(gap).ewm(span=3, adjust=False).mean().to_numpy(),
+        equal_nan=True,
+    )
     assert np.isnan(ind.ema(c, 12, pandas_exact=True)[:11]).all()

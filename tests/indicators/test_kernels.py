@@ -20,13 +20,26 @@ pytestmark = pytest.mark.skipif(not kernels.HAVE_NUMBA, reason="numba not import
 
 def _outputs(a: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     h, lo, c = a["high"], a["low"], a["close"]
-    out = {"ema20": ind.ema(c, 20), "ema200": ind.ema(c, 200), "wilder14": ind.wilder(c, 14),
-           "wilder14_mp1": ind.wilder(c, 14, min_periods=1), "rsi14": ind.rsi(c, 14), "rsi2": ind.rsi(c, 2),
-           "atr14": ind.atr(h, lo, c, 14), "atr1": ind.atr(h, lo, c, 1), "rvol24": ind.realized_vol(c, 24),
-           "rvol3": ind.realized_vol(c, 3)}
-    for name, res in (("macd", ind.macd(c)), ("macd5_35_5", ind.macd(c, 5, 35, 5)),
-                      ("bb20", ind.bollinger(c, 20, 2.0)), ("bb50", ind.bollinger(c, 50, 1.5)),
-                      ("adx14", ind.adx(h, lo, c, 14)), ("adx7", ind.adx(h, lo, c, 7))):
+    out = {
+        "ema20": ind.ema(c, 20),
+        "ema200": ind.ema(c, 200),
+        "wilder14": ind.wilder(c, 14),
+        "wilder14_mp1": ind.wilder(c, 14, min_periods=1),
+        "rsi14": ind.rsi(c, 14),
+        "rsi2": ind.rsi(c, 2),
+        "atr14": ind.atr(h, lo, c, 14),
+        "atr1": ind.atr(h, lo, c, 1),
+        "rvol24": ind.realized_vol(c, 24),
+        "rvol3": ind.realized_vol(c, 3),
+    }
+    for name, res in (
+        ("macd", ind.macd(c)),
+        ("macd5_35_5", ind.macd(c, 5, 35, 5)),
+        ("bb20", ind.bollinger(c, 20, 2.0)),
+        ("bb50", ind.bollinger(c, 50, 1.5)),
+        ("adx14", ind.adx(h, lo, c, 14)),
+        ("adx7", ind.adx(h, lo, c, 7)),
+    ):
         for i, x in enumerate(res):
             out[f"{name}[{i}]"] = x
     return out
@@ -95,8 +108,9 @@ def test_a_single_bad_value_anywhere_falls_back_to_the_numpy_rules(monkeypatch, 
                 slow = _outputs(case)
             for name, ref in slow.items():  # the tolerances of _compare (kernels run on the clean columns)
                 atol = 1e-9 * (float(np.median(a["close"])) if name.startswith("macd") else 1e-3)
-                np.testing.assert_allclose(fast[name], ref, rtol=1e-9, atol=atol, equal_nan=True,
-                                           err_msg=f"{name}: {bad} in {col}[{pos}]")
+                np.testing.assert_allclose(
+                    fast[name], ref, rtol=1e-9, atol=atol, equal_nan=True, err_msg=f"{name}: {bad} in {col}[{pos}]"
+                )
 
 
 def test_a_prefix_gives_the_start_of_the_full_values_bit_for_bit():
@@ -104,15 +118,28 @@ def test_a_prefix_gives_the_start_of_the_full_values_bit_for_bit():
     the longer history has there (strategies compare on_bar on a prefix with generate on the whole)."""
     a = make_candles(90, seed=11)
     h, lo, c = a["high"], a["low"], a["close"]
-    full = {"ema": ind.ema(c, 5), "wilder": ind.wilder(c, 3), "atr": ind.atr(h, lo, c, 3), "macd": ind.macd(c, 3, 6, 2),
-            "bb": ind.bollinger(c, 5, 2.0), "rsi": ind.rsi(c, 3), "adx": ind.adx(h, lo, c, 3)}
+    full = {
+        "ema": ind.ema(c, 5),
+        "wilder": ind.wilder(c, 3),
+        "atr": ind.atr(h, lo, c, 3),
+        "macd": ind.macd(c, 3, 6, 2),
+        "bb": ind.bollinger(c, 5, 2.0),
+        "rsi": ind.rsi(c, 3),
+        "adx": ind.adx(h, lo, c, 3),
+    }
     for n in range(1, 91):
-        part = {"ema": ind.ema(c[:n], 5), "wilder": ind.wilder(c[:n], 3), "atr": ind.atr(h[:n], lo[:n], c[:n], 3),
-                "macd": ind.macd(c[:n], 3, 6, 2), "bb": ind.bollinger(c[:n], 5, 2.0), "rsi": ind.rsi(c[:n], 3),
-                "adx": ind.adx(h[:n], lo[:n], c[:n], 3)}
+        part = {
+            "ema": ind.ema(c[:n], 5),
+            "wilder": ind.wilder(c[:n], 3),
+            "atr": ind.atr(h[:n], lo[:n], c[:n], 3),
+            "macd": ind.macd(c[:n], 3, 6, 2),
+            "bb": ind.bollinger(c[:n], 5, 2.0),
+            "rsi": ind.rsi(c[:n], 3),
+            "adx": ind.adx(h[:n], lo[:n], c[:n], 3),
+        }
         for name, got in part.items():
             if name == "adx" and n <= 5:
                 continue  # ADX gives all NaN up to 2n-1 bars (its numpy form's rule), not a prefix of the values
             ref = full[name]
-            for g, r in (zip(got, ref) if isinstance(got, tuple) else [(got, ref)]):
+            for g, r in zip(got, ref) if isinstance(got, tuple) else [(got, ref)]:
                 np.testing.assert_array_equal(g, r[:n], err_msg=f"{name}, {n} bars")

@@ -14,8 +14,14 @@ def bars(rows):
     """rows of (open, high, low, close)."""
     a = np.asarray(rows, dtype=np.float64)
     n = len(a)
-    return {"timestamp": np.arange(n, dtype=np.int64) * 3_600_000, "open": a[:, 0], "high": a[:, 1],
-            "low": a[:, 2], "close": a[:, 3], "volume": np.ones(n)}
+    return {
+        "timestamp": np.arange(n, dtype=np.int64) * 3_600_000,
+        "open": a[:, 0],
+        "high": a[:, 1],
+        "low": a[:, 2],
+        "close": a[:, 3],
+        "volume": np.ones(n),
+    }
 
 
 # (name, candles (o, h, l, c), pattern expected on the last bar)
@@ -23,16 +29,43 @@ PATTERN_CASES = [
     ("bullish engulfing", [(100, 101, 97, 98), (97.5, 102, 97, 101)], "bullish_engulfing"),
     ("bearish engulfing", [(98, 101, 97, 100), (100.5, 101, 96, 97)], "bearish_engulfing"),
     ("doji", [(100, 101, 99, 100), (100, 102, 98, 100.1)], "doji"),
-    ("hammer after a decline", [(110, 111, 109, 110), (110, 110, 107, 108), (108, 108, 105, 106),
-                                (106, 106, 103, 104), (104, 104, 101, 102), (102, 102, 99, 100),
-                                (100, 100.3, 95, 100.2)], "hammer"),
-    ("shooting star after a rise", [(90, 91, 89, 90), (90, 93, 90, 92), (92, 95, 92, 94), (94, 97, 94, 96),
-                                    (96, 99, 96, 98), (98, 101, 98, 100), (100, 105, 99.7, 99.8)], "shooting_star"),
+    (
+        "hammer after a decline",
+        [
+            (110, 111, 109, 110),
+            (110, 110, 107, 108),
+            (108, 108, 105, 106),
+            (106, 106, 103, 104),
+            (104, 104, 101, 102),
+            (102, 102, 99, 100),
+            (100, 100.3, 95, 100.2),
+        ],
+        "hammer",
+    ),
+    (
+        "shooting star after a rise",
+        [
+            (90, 91, 89, 90),
+            (90, 93, 90, 92),
+            (92, 95, 92, 94),
+            (94, 97, 94, 96),
+            (96, 99, 96, 98),
+            (98, 101, 98, 100),
+            (100, 105, 99.7, 99.8),
+        ],
+        "shooting_star",
+    ),
     ("inside bar", [(100, 105, 95, 102), (101, 104, 96, 103)], "inside_bar"),
-    ("higher highs", [(100, 101, 99, 100), (100, 102, 100, 101), (101, 103, 101, 102), (102, 104, 102, 103)],
-     "higher_highs"),
-    ("lower lows", [(103, 104, 102, 103), (103, 103, 101, 102), (102, 102, 100, 101), (101, 101, 99, 100)],
-     "lower_lows"),
+    (
+        "higher highs",
+        [(100, 101, 99, 100), (100, 102, 100, 101), (101, 103, 101, 102), (102, 104, 102, 103)],
+        "higher_highs",
+    ),
+    (
+        "lower lows",
+        [(103, 104, 102, 103), (103, 103, 101, 102), (102, 102, 100, 101), (101, 101, 99, 100)],
+        "lower_lows",
+    ),
 ]
 
 
@@ -83,12 +116,25 @@ def market(kind: str, n: int = 1500, seed: int = 0):
     o = np.concatenate([[c[0]], c[:-1]])
     h = np.maximum(o, c) * (1 + 0.0005)
     lo = np.minimum(o, c) * (1 - 0.0005)
-    return {"timestamp": np.arange(n, dtype=np.int64) * 3_600_000, "open": o, "high": h, "low": lo, "close": c,
-            "volume": np.ones(n)}
+    return {
+        "timestamp": np.arange(n, dtype=np.int64) * 3_600_000,
+        "open": o,
+        "high": h,
+        "low": lo,
+        "close": c,
+        "volume": np.ones(n),
+    }
 
 
-@pytest.mark.parametrize("kind,expected", [("up", Regime.TRENDING_UP), ("down", Regime.TRENDING_DOWN),
-                                           ("range", Regime.RANGING), ("burst", Regime.HIGH_VOLATILITY)])
+@pytest.mark.parametrize(
+    "kind,expected",
+    [
+        ("up", Regime.TRENDING_UP),
+        ("down", Regime.TRENDING_DOWN),
+        ("range", Regime.RANGING),
+        ("burst", Regime.HIGH_VOLATILITY),
+    ],
+)
 def test_regime_of_constructed_markets(kind, expected):
     a = market(kind)
     if kind == "range":  # noise: ADX wanders around 20, so judge the bulk of the bars, not one
@@ -112,7 +158,7 @@ def test_regime_series_agrees_with_last_bar_and_warms_up_unknown():
     codes = rc.classify_series(a)
     assert REGIME_CODES[codes[0]] is Regime.UNKNOWN
     for t in (400, 650, 899):
-        assert REGIME_CODES[codes[t]] is rc.classify({k: v[:t + 1] for k, v in a.items()})[0]
+        assert REGIME_CODES[codes[t]] is rc.classify({k: v[: t + 1] for k, v in a.items()})[0]
 
 
 def test_percentile_rank():

@@ -43,15 +43,19 @@ def test_import_lands_in_the_table_backtests_read(db, ds, cfg, tmp_path):
     assert sorted(zip(fr["timestamp"], fr["funding_rate"])) == [(T0 + i * F, rate(i)) for i in range(6)]
     # the backtest's funding for 1h bars over those two days comes from the table, not the constant
     ts = np.arange(T0, T0 + 40 * H, H, dtype=np.int64)
-    per_bar, source = funding_series(cfg, ds, SimpleNamespace(funding_source=None, funding_rate=None), "BTC/USDT:USDT",
-                                     ts, np.full(len(ts), 100.0))
+    per_bar, source = funding_series(
+        cfg, ds, SimpleNamespace(funding_source=None, funding_rate=None), "BTC/USDT:USDT", ts, np.full(len(ts), 100.0)
+    )
     assert source == "funding_rates table (5 settlements)"  # 00:00 ... 08:00 of the second day, inside the bars
     assert np.count_nonzero(per_bar) > 0
     # idempotent; a different stored rate is a conflict, replaced only with overwrite
     assert import_funding_csv(db, write(tmp_path, HEAD + rows(6)), symbol="BTC/USDT:USDT").rows_inserted == 0
     other = write(tmp_path, HEAD + rows(6).replace(f"{T0 + F},0.00020000", f"{T0 + F},0.00030000"), "g.csv")
-    with pytest.raises(CsvImportError, match=r"g.csv:3: 1 row conflict with the BTC/USDT:USDT funding rates already "
-                                             r"stored .*stored 0.0002, file 0.0003"):
+    with pytest.raises(
+        CsvImportError,
+        match=r"g.csv:3: 1 row conflict with the BTC/USDT:USDT funding rates already "
+        r"stored .*stored 0.0002, file 0.0003",
+    ):
         import_funding_csv(db, other, symbol="BTC/USDT:USDT")
     r = import_funding_csv(db, other, symbol="BTC/USDT:USDT", overwrite=True)
     assert (r.rows_inserted, r.rows_replaced) == (0, 1)
@@ -80,7 +84,9 @@ def test_bad_row_names_the_line_and_writes_nothing(db, ds, tmp_path, bad, line, 
 
 def test_wrong_header_is_line_1(db, tmp_path):
     with pytest.raises(CsvImportError, match="f.csv:1: expected header timestamp,funding_rate"):
-        import_funding_csv(db, write(tmp_path, "timestamp,open,high,low,close,volume\n" + rows(2)), symbol="BTC/USDT:USDT")
+        import_funding_csv(
+            db, write(tmp_path, "timestamp,open,high,low,close,volume\n" + rows(2)), symbol="BTC/USDT:USDT"
+        )
 
 
 def test_cli_imports_and_records_the_run(tmp_path):
@@ -94,7 +100,9 @@ def test_cli_imports_and_records_the_run(tmp_path):
     assert "imported 3 new of 3 rows (BTC/USDT:USDT funding rates)" in r.stdout
     con = sqlite3.connect(dbfile)
     assert con.execute("SELECT COUNT(*) FROM funding_rates").fetchone()[0] == 3
-    assert con.execute("SELECT data_type, status, rows_inserted FROM ingestion_runs").fetchall() == [("funding", "success", 3)]
+    assert con.execute("SELECT data_type, status, rows_inserted FROM ingestion_runs").fetchall() == [
+        ("funding", "success", 3)
+    ]
     bad = write(tmp_path, HEAD + rows(3, start=3) + "x,1\n", "bad.csv")
     r = subprocess.run(cmd[:-1] + [str(bad)], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 1 and "bad.csv:5: timestamp: expected a number, got 'x'" in r.stderr
@@ -106,8 +114,10 @@ def test_simulator_replay_takes_the_same_file(tmp_path):
     from cockpit.sim.market import ReplayMarket
 
     candles = tmp_path / "c.csv"
-    candles.write_text("timestamp,open,high,low,close,volume\n" + "".join(
-        f"{T0 + i * H},100,101,99,100,1\n" for i in range(48)), encoding="utf-8")
+    candles.write_text(
+        "timestamp,open,high,low,close,volume\n" + "".join(f"{T0 + i * H},100,101,99,100,1\n" for i in range(48)),
+        encoding="utf-8",
+    )
     m = ReplayMarket(candles_csv=candles, funding_csv=write(tmp_path, HEAD + rows(6), bom=True))
     assert [m.funding_rate(T0 + i * F) for i in range(6)] == [rate(i) for i in range(6)]
     with pytest.raises(CsvImportError, match=r"f2.csv:3: timestamp .* is not an 8h funding settlement time"):

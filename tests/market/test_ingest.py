@@ -11,13 +11,17 @@ H = 3_600_000
 def make_ingestor(okx, cfg, sim, db, **kw):
     from cockpit.market.ingest import MarketIngestor
 
-    return MarketIngestor(okx, cfg, sim.clock, db=db, timeframes=kw.pop("timeframes", ["1h"]), source="sim",
-                          sleep=lambda s: None, **kw)
+    return MarketIngestor(
+        okx, cfg, sim.clock, db=db, timeframes=kw.pop("timeframes", ["1h"]), source="sim", sleep=lambda s: None, **kw
+    )
 
 
 def stored(db, tf="1h"):
-    return db.execute_sql("SELECT timestamp, open, high, low, close, volume FROM market_data "
-                          "WHERE symbol=? AND timeframe=? ORDER BY timestamp", (SYM, tf)).fetchall()
+    return db.execute_sql(
+        "SELECT timestamp, open, high, low, close, volume FROM market_data "
+        "WHERE symbol=? AND timeframe=? ORDER BY timestamp",
+        (SYM, tf),
+    ).fetchall()
 
 
 def truth(sim, tf_ms, since, now):
@@ -26,8 +30,9 @@ def truth(sim, tf_ms, since, now):
 
 
 def runs(db):
-    return db.execute_sql("SELECT data_type, timeframe, status, error, rows_inserted FROM ingestion_runs "
-                          "ORDER BY id").fetchall()
+    return db.execute_sql(
+        "SELECT data_type, timeframe, status, error, rows_inserted FROM ingestion_runs ORDER BY id"
+    ).fetchall()
 
 
 def test_backfill_is_exact_closed_only_and_idempotent(okx, cfg, sim, db):
@@ -40,10 +45,10 @@ def test_backfill_is_exact_closed_only_and_idempotent(okx, cfg, sim, db):
         assert step.status == "success", step
     want = truth(sim, H, since, now)
     assert stored(db) == [tuple(r) for r in want]
-    assert stored(db)[-1][0] + H <= now                         # the forming hour is not stored
+    assert stored(db)[-1][0] + H <= now  # the forming hour is not stored
     assert len(stored(db, "15m")) == 10 * 96
     assert stored(db, "4h") == [tuple(r) for r in truth(sim, 4 * H, since, now)]
-    assert ing.backfill_candles("1h", since).rows == 0         # idempotent
+    assert ing.backfill_candles("1h", since).rows == 0  # idempotent
     forming = ing.fetch_forming_candle("1h")
     assert forming["timestamp"] == now // H * H and forming["closed"] is False
     assert [r[2] for r in runs(db)] == ["success"] * 4
@@ -56,19 +61,21 @@ def test_run_once_updates_everything_incrementally(okx, cfg, sim, db):
     types = {s["data_type"] for s in first["steps"]}
     assert types == {"candles", "funding", "price_snapshot", "open_interest", "long_short_ratio"}
     n = len(stored(db))
-    assert n == min(cfg["exchange"]["backfill_days"], 20) * 24   # the fixture market has 20 days of history
+    assert n == min(cfg["exchange"]["backfill_days"], 20) * 24  # the fixture market has 20 days of history
     sim.clock.advance(3 * H)
     second = ing.run_once()
     assert second["ok"] and len(stored(db)) == n + 3
-    counts = {t: db.execute_sql(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
-              for t in ("funding_rates", "price_snapshots", "open_interest", "long_short_ratio")}
+    counts = {
+        t: db.execute_sql(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+        for t in ("funding_rates", "price_snapshots", "open_interest", "long_short_ratio")
+    }
     assert all(counts.values()), counts
 
 
 @pytest.mark.parametrize("kind", ["rate_limit", "server_error", "drop", "malformed", "garbage", "slow"])
 def test_each_fault_kind_stores_nothing_bad_is_recorded_and_repaired(kind, okx, cfg, sim, db):
     now = sim.clock.now_ms()
-    since = now - 40 * 24 * H        # 960 candles = 4 pages
+    since = now - 40 * 24 * H  # 960 candles = 4 pages
     ing = make_ingestor(okx, cfg, sim, db)
     if kind == "slow":
         okx.timeout = 200
@@ -84,13 +91,14 @@ def test_each_fault_kind_stores_nothing_bad_is_recorded_and_repaired(kind, okx, 
     okx.timeout = 10_000
     good = {r[0]: r for r in truth(sim, H, since, now)}
     rows = stored(db)
-    assert all(tuple(r) == good[r[0]] for r in rows)            # whatever is stored is correct
+    assert all(tuple(r) == good[r[0]] for r in rows)  # whatever is stored is correct
     recorded = runs(db)
-    assert any(r[2] != "success" and r[3] for r in recorded)    # the fault is on record, with why
-    ing.backfill_candles("1h", since)                           # resumes when the fault clears
+    assert any(r[2] != "success" and r[3] for r in recorded)  # the fault is on record, with why
+    ing.backfill_candles("1h", since)  # resumes when the fault clears
     ing.repair(["1h"])
     assert stored(db) == [tuple(r) for r in truth(sim, H, since, now)]
     from cockpit.data import DataService
+
     assert DataService(db).gaps(SYM, "1h") == []
     assert fault.hits >= 1
 
@@ -114,9 +122,9 @@ def test_a_future_dated_row_in_the_database_does_not_stall_ingest(okx, cfg, sim,
     step = ing.update_candles("1h")
     assert step.status == "success" and step.rows > 0, step
     real = [r for r in stored(db) if r[0] != future]
-    assert real and real[-1][0] == now // H * H - H      # the newest closed hour is stored
+    assert real and real[-1][0] == now // H * H - H  # the newest closed hour is stored
     sim.clock.advance(2 * H)
-    assert ing.update_candles("1h").rows == 2             # and the next ones too
+    assert ing.update_candles("1h").rows == 2  # and the next ones too
 
 
 def test_validation_rejects_bad_rows():
@@ -125,9 +133,9 @@ def test_validation_rejects_bad_rows():
     now = 10 * H
     assert valid_candle([H, 1.0, 2.0, 0.5, 1.5, 3.0], H, now) is None
     assert valid_candle([H, None, 2.0, 0.5, 1.5, 3.0], H, now)
-    assert valid_candle([H, 1.0, 0.4, 0.5, 1.5, 3.0], H, now)          # high < low
-    assert valid_candle([H + 1, 1.0, 2.0, 0.5, 1.5, 3.0], H, now)      # off grid
-    assert valid_candle([11 * H, 1.0, 2.0, 0.5, 1.5, 3.0], H, now)     # ahead of the exchange
+    assert valid_candle([H, 1.0, 0.4, 0.5, 1.5, 3.0], H, now)  # high < low
+    assert valid_candle([H + 1, 1.0, 2.0, 0.5, 1.5, 3.0], H, now)  # off grid
+    assert valid_candle([11 * H, 1.0, 2.0, 0.5, 1.5, 3.0], H, now)  # ahead of the exchange
     assert valid_candle([H, float("nan"), 2.0, 0.5, 1.5, 3.0], H, now)
     assert valid_candle([None, 1.0, 2.0, 0.5, 1.5, 3.0], H, now)
 
@@ -170,8 +178,12 @@ def test_simulator_sends_okx_timestamps_for_ticker_mark_and_oi(okx, sim):
     """What OKX sends (``ts`` on every record) and ccxt reads into ``timestamp``."""
     inst = {"instId": "BTC-USDT-SWAP"}
     now = sim.clock.now_ms()
-    for raw in (okx.publicGetMarketTicker(inst), okx.publicGetPublicMarkPrice(inst),
-                okx.publicGetPublicOpenInterest(inst), okx.publicGetMarketIndexTickers({"instId": "BTC-USDT"})):
+    for raw in (
+        okx.publicGetMarketTicker(inst),
+        okx.publicGetPublicMarkPrice(inst),
+        okx.publicGetPublicOpenInterest(inst),
+        okx.publicGetMarketIndexTickers({"instId": "BTC-USDT"}),
+    ):
         assert 0 < int(raw["data"][0]["ts"]) <= now
     assert okx.fetch_ticker(SYM)["timestamp"] == now
     assert okx.fetch_mark_price(SYM)["timestamp"] == now
@@ -188,7 +200,7 @@ def _assert_sensible(snaps, ois, now):
     assert snaps and ois
     for ts, last, mark, index in snaps:
         assert 0 < ts <= now and last > 0
-        assert abs(mark / last - 1) < 0.005 and abs(index / last - 1) < 0.005   # mark/index near last
+        assert abs(mark / last - 1) < 0.005 and abs(index / last - 1) < 0.005  # mark/index near last
     for ts, oi, value in ois:
         assert 0 < ts <= now and oi > 0 and value > 0
 
@@ -228,7 +240,7 @@ def test_snapshot_time_uses_the_exchange_clock_only_when_a_record_has_none():
 
     now = 1_767_225_600_000
     assert MarketIngestor._snapshot_time(now - 5, now) == (now - 5, None)
-    assert MarketIngestor._snapshot_time(None, now) == (now, None)           # no ts at all: the exchange's time
-    assert MarketIngestor._snapshot_time(now + 30_000, now) == (now + 30_000, None)   # within clock skew
+    assert MarketIngestor._snapshot_time(None, now) == (now, None)  # no ts at all: the exchange's time
+    assert MarketIngestor._snapshot_time(now + 30_000, now) == (now + 30_000, None)  # within clock skew
     assert MarketIngestor._snapshot_time(now + 120_000, now)[1].startswith("timestamp")
     assert MarketIngestor._snapshot_time("NaN", now)[1].startswith("bad timestamp")

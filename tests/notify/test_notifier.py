@@ -21,40 +21,85 @@ from cockpit.domain.signals import Decision
 from cockpit.notify import Notifier
 
 T0 = 1_767_268_800_000  # 2026-01-01 12:00 UTC
-SECRETS = {"OKX_API_KEY": "okx-key-7f3a9c", "OKX_API_SECRET": "okx-secret-b81d", "OKX_API_PASSPHRASE": "okx-pass-55",
-           "HOOK_TOKEN": "hooktok-2c4e6a"}
+SECRETS = {
+    "OKX_API_KEY": "okx-key-7f3a9c",
+    "OKX_API_SECRET": "okx-secret-b81d",
+    "OKX_API_PASSPHRASE": "okx-pass-55",
+    "HOOK_TOKEN": "hooktok-2c4e6a",
+}
 
 
 def make_cfg(db_url: str, urls: list[str], **notify) -> dict:
     # Rate limits off the way (tested on the bucket itself); fast retries.
-    over = {"database.url": db_url, "notify.urls": urls, "notify.backoff_s": 0.01, "notify.poll_s": 0.05,
-            "notify.rate_per_minute": 600, "notify.burst": 100, **{
-        f"notify.{k}": v for k, v in notify.items()}}
+    over = {
+        "database.url": db_url,
+        "notify.urls": urls,
+        "notify.backoff_s": 0.01,
+        "notify.poll_s": 0.05,
+        "notify.rate_per_minute": 600,
+        "notify.burst": 100,
+        **{f"notify.{k}": v for k, v in notify.items()},
+    }
     return load_config(None, environ={}, overrides=over)
 
 
 def write_pending_order(clock: ManualClock, *, amount: float = 0.015, reasoning: str | None = None) -> int:
     """A decision, then an order waiting for approval with its risk assessment and expiry: what the
     engine's order manager stores for a manual-approval entry."""
-    did = DecisionStore().insert_decision(Decision(
-        symbol="BTC/USDT:USDT", timeframe="1h", timestamp=clock.now_ms(), action="buy", confidence=0.72,
-        reasoning=reasoning or "EMA trend up with rising volume; funding neutral\nweights: ema_trend 0.6, breakout 0.4",
-        target_exposure=0.4, weights={"ema_trend": 0.6, "breakout": 0.4}, regime="trending_up", selector="offline"))
+    did = DecisionStore().insert_decision(
+        Decision(
+            symbol="BTC/USDT:USDT",
+            timeframe="1h",
+            timestamp=clock.now_ms(),
+            action="buy",
+            confidence=0.72,
+            reasoning=reasoning
+            or "EMA trend up with rising volume; funding neutral\nweights: ema_trend 0.6, breakout 0.4",
+            target_exposure=0.4,
+            weights={"ema_trend": 0.6, "breakout": 0.4},
+            regime="trending_up",
+            selector="offline",
+        )
+    )
     assessment = {
-        "status": "reduced", "checked_at": clock.now_ms(), "requested_amount": 0.02, "approved_amount": amount,
-        "reasons": [], "inputs": {"equity": 10000.0, "mark_price": 65000.0, "entry_price": None, "position": 0.0,
-                                  "open_risk": 0.0},
-        "rules": {"max_position": {"status": "reduced", "detail": "position cap", "amount_before": 0.02,
-                                   "amount_after": amount},
-                  "stop_loss": {"status": "pass", "detail": "", "distance": 0.023}},
+        "status": "reduced",
+        "checked_at": clock.now_ms(),
+        "requested_amount": 0.02,
+        "approved_amount": amount,
+        "reasons": [],
+        "inputs": {"equity": 10000.0, "mark_price": 65000.0, "entry_price": None, "position": 0.0, "open_risk": 0.0},
+        "rules": {
+            "max_position": {
+                "status": "reduced",
+                "detail": "position cap",
+                "amount_before": 0.02,
+                "amount_after": amount,
+            },
+            "stop_loss": {"status": "pass", "detail": "", "distance": 0.023},
+        },
     }
     n = OrderStore().client_id_namespace(now_ms=clock.now_ms())
-    order = Order(symbol="BTC/USDT:USDT", side="buy", type="market", amount=amount, stop_loss=63500.0,
-                  take_profit=68000.0, leverage=2.0, client_order_id=f"ck{n}d{did}l0", decision_id=did)
-    oid, created = OrderStore().create(order, now_ms=clock.now_ms(), mode="sim", status=OrderStatus.PENDING_APPROVAL,
-                                       message="waiting for approval (manual, risk reduced)",
-                                       expires_at=clock.now_ms() + 900_000, reason="ema_trend 0.6, breakout 0.4",
-                                       risk_assessment=assessment)
+    order = Order(
+        symbol="BTC/USDT:USDT",
+        side="buy",
+        type="market",
+        amount=amount,
+        stop_loss=63500.0,
+        take_profit=68000.0,
+        leverage=2.0,
+        client_order_id=f"ck{n}d{did}l0",
+        decision_id=did,
+    )
+    oid, created = OrderStore().create(
+        order,
+        now_ms=clock.now_ms(),
+        mode="sim",
+        status=OrderStatus.PENDING_APPROVAL,
+        message="waiting for approval (manual, risk reduced)",
+        expires_at=clock.now_ms() + 900_000,
+        reason="ema_trend 0.6, breakout 0.4",
+        risk_assessment=assessment,
+    )
     assert created
     return oid
 
@@ -157,16 +202,18 @@ def test_event_kinds_follow_the_database(db, db_url, receiver, ds):
         return [m["title"] for m in bodies(receiver, path)[before:]]
 
     store = OrderStore()
+
     # Fills: two partial fills seen in one poll make one message with the average price.
     def fill():
         oid = write_pending_order(clock, amount=0.02)
-        store.transition(oid, OrderStatus.APPROVED, now_ms=clock.now_ms(), decided_by="alice", decided_at=clock.now_ms())
+        store.transition(
+            oid, OrderStatus.APPROVED, now_ms=clock.now_ms(), decided_by="alice", decided_at=clock.now_ms()
+        )
         store.transition(oid, OrderStatus.SUBMITTED, now_ms=clock.now_ms())
-        store.record_fill(oid, "BTC/USDT:USDT", Fill("", "buy", 65000.0, 0.01, 0.325, "USDT", T0,
-                                                     trade_id="t1"))
-        store.record_fill(oid, "BTC/USDT:USDT", Fill("", "buy", 65100.0, 0.01, 0.3255, "USDT", T0,
-                                                     trade_id="t2"))
+        store.record_fill(oid, "BTC/USDT:USDT", Fill("", "buy", 65000.0, 0.01, 0.325, "USDT", T0, trade_id="t1"))
+        store.record_fill(oid, "BTC/USDT:USDT", Fill("", "buy", 65100.0, 0.01, 0.3255, "USDT", T0, trade_id="t2"))
         store.transition(oid, OrderStatus.FILLED, now_ms=clock.now_ms(), filled=0.02, average_price=65050.0)
+
     t = titles_after(fill)
     assert len(t) == 2 and t[0].startswith("[SIM] Approval needed")
     assert t[1].startswith("[SIM] Filled: BUY 0.02 BTC @ 65,050.00 USDT")
@@ -175,29 +222,59 @@ def test_event_kinds_follow_the_database(db, db_url, receiver, ds):
     # Rejected and expired pending orders.
     def close_two():
         a, b = write_pending_order(clock), write_pending_order(clock)
-        store.transition(a, OrderStatus.REJECTED, now_ms=clock.now_ms(), message="rejected by bob: too late in the day",
-                         decided_by="bob", decided_at=clock.now_ms())
+        store.transition(
+            a,
+            OrderStatus.REJECTED,
+            now_ms=clock.now_ms(),
+            message="rejected by bob: too late in the day",
+            decided_by="bob",
+            decided_at=clock.now_ms(),
+        )
         store.transition(b, OrderStatus.EXPIRED, now_ms=clock.now_ms(), message="approval TTL elapsed")
+
     t = titles_after(close_two)
-    assert [x.split(":")[0] for x in t] == ["[SIM] Approval needed", "[SIM] Approval needed", "[SIM] Rejected",
-                                            "[SIM] Expired"]
+    assert [x.split(":")[0] for x in t] == [
+        "[SIM] Approval needed",
+        "[SIM] Approval needed",
+        "[SIM] Rejected",
+        "[SIM] Expired",
+    ]
     assert "By: bob" in bodies(receiver, path)[-2]["message"]
 
     # Risk events: below the level are not sent; the same rule again within risk_repeat_s is not sent.
     def risks():
         engine_store.record_risk_event("BTC/USDT:USDT", now_ms=T0, level="WARN", rule="per_trade_risk", details="x")
         # A rule rejecting an order: the order_rejected message carries it, not a second "risk" message.
-        engine_store.record_risk_event("BTC/USDT:USDT", now_ms=T0, level="ERROR", rule="stop_loss",
-                                       details={"status": "rejected", "detail": "too far", "intent": {"side": "buy"}})
-        engine_store.record_risk_event("BTC/USDT:USDT", now_ms=T0, level="ERROR", rule="ingest",
-                                       details={"error": "exchange unreachable after 4 retries"})
-        engine_store.record_risk_event("BTC/USDT:USDT", now_ms=T0 + 60_000, level="ERROR", rule="ingest",
-                                       details={"error": "again"})
-        engine_store.record_risk_event("BTC/USDT:USDT", now_ms=T0 + 700_000, level="CRITICAL", rule="reconcile",
-                                       details={"detail": "position mismatch"})
+        engine_store.record_risk_event(
+            "BTC/USDT:USDT",
+            now_ms=T0,
+            level="ERROR",
+            rule="stop_loss",
+            details={"status": "rejected", "detail": "too far", "intent": {"side": "buy"}},
+        )
+        engine_store.record_risk_event(
+            "BTC/USDT:USDT",
+            now_ms=T0,
+            level="ERROR",
+            rule="ingest",
+            details={"error": "exchange unreachable after 4 retries"},
+        )
+        engine_store.record_risk_event(
+            "BTC/USDT:USDT", now_ms=T0 + 60_000, level="ERROR", rule="ingest", details={"error": "again"}
+        )
+        engine_store.record_risk_event(
+            "BTC/USDT:USDT",
+            now_ms=T0 + 700_000,
+            level="CRITICAL",
+            rule="reconcile",
+            details={"detail": "position mismatch"},
+        )
+
     t = titles_after(risks)
-    assert t == ["[SIM] Risk ERROR: ingest — exchange unreachable after 4 retries",
-                 "[SIM] Risk CRITICAL: reconcile — position mismatch"]
+    assert t == [
+        "[SIM] Risk ERROR: ingest — exchange unreachable after 4 retries",
+        "[SIM] Risk CRITICAL: reconcile — position mismatch",
+    ]
 
     # Kill switch: engaged, then cleared; its own risk rows are not sent twice.
     rs = RiskStore()
@@ -212,9 +289,11 @@ def test_event_kinds_follow_the_database(db, db_url, receiver, ds):
     assert titles_after(lambda: engine_store.set_state("heartbeat", beat, now_ms=T0)) == ["[SIM] Engine started"]
     assert titles_after(lambda: engine_store.set_state("heartbeat", {**beat, "cycles": 40}, now_ms=T0 + 1)) == []
     assert titles_after(lambda: engine_store.set_state("heartbeat", {**beat, "cycles": 2}, now_ms=T0 + 2)) == [
-        "[SIM] Engine restarted after a crash"]
-    assert titles_after(lambda: engine_store.set_state("heartbeat", {**beat, "state": "stopped", "cycles": 9},
-                                                       now_ms=T0 + 3)) == ["[SIM] Engine stopped"]
+        "[SIM] Engine restarted after a crash"
+    ]
+    assert titles_after(
+        lambda: engine_store.set_state("heartbeat", {**beat, "state": "stopped", "cycles": 9}, now_ms=T0 + 3)
+    ) == ["[SIM] Engine stopped"]
     n.stop()
 
 
@@ -226,8 +305,9 @@ def test_daily_summary_once_a_day_at_the_configured_time(db, db_url, receiver, d
     oid = write_pending_order(clock)
     store.transition(oid, OrderStatus.APPROVED, now_ms=T0 + 2000, decided_by="alice", decided_at=T0 + 2000)
     store.transition(oid, OrderStatus.SUBMITTED, now_ms=T0 + 2000)
-    store.record_fill(oid, "BTC/USDT:USDT", Fill("", "buy", 65000.0, 0.015, 0.49, "USDT", T0 + 3000,
-                                                 trade_id="f1", realized_pnl=0.0))
+    store.record_fill(
+        oid, "BTC/USDT:USDT", Fill("", "buy", 65000.0, 0.015, 0.49, "USDT", T0 + 3000, trade_id="f1", realized_pnl=0.0)
+    )
     store.record_balance("USDT", 10123.45, 9000.0, 1123.45, now_ms=T0 + 11 * 3600_000)
     n = Notifier(cfg, ds, clock, start_from_id=10**9, environ=SECRETS).start(follow=False)
     n.poll_once()
@@ -288,13 +368,16 @@ def test_full_queue_drops_the_oldest_and_records_it(db, db_url, receiver, ds):
     assert [m["title"] for m in bodies(receiver, "/ok/q")] == [f"m{i}" for i in range(3, 13)]
 
 
-@pytest.mark.parametrize("key,value,message", [
-    ("notify.events", ["fill", "tweets"], "notify.events[1]: expected one of pending_approval"),
-    ("notify.urls", ["not a url"], "notify.urls[0]: expected an Apprise URL"),
-    ("notify.urls", ["tgram://${TG TOKEN}/1"], "notify.urls[0]: malformed ${VAR} reference"),
-    ("notify.daily_summary_utc", "25:00", "notify.daily_summary_utc: expected a UTC time HH:MM"),
-    ("notify.min_risk_level", "LOUD", "notify.min_risk_level: expected one of INFO, WARN, ERROR, CRITICAL"),
-])
+@pytest.mark.parametrize(
+    "key,value,message",
+    [
+        ("notify.events", ["fill", "tweets"], "notify.events[1]: expected one of pending_approval"),
+        ("notify.urls", ["not a url"], "notify.urls[0]: expected an Apprise URL"),
+        ("notify.urls", ["tgram://${TG TOKEN}/1"], "notify.urls[0]: malformed ${VAR} reference"),
+        ("notify.daily_summary_utc", "25:00", "notify.daily_summary_utc: expected a UTC time HH:MM"),
+        ("notify.min_risk_level", "LOUD", "notify.min_risk_level: expected one of INFO, WARN, ERROR, CRITICAL"),
+    ],
+)
 def test_config_errors_name_the_key(key, value, message):
     from cockpit.config import ConfigError
 
@@ -329,14 +412,23 @@ def test_cli_notify_test_reports_each_destination(tmp_path, receiver):
     import yaml
 
     cfg_path = tmp_path / "config.yaml"
-    cfg_path.write_text(yaml.safe_dump({
-        "database": {"url": f"sqlite:///{tmp_path / 'c.db'}"},
-        "notify": {"urls": [receiver.url("ok/${HOOK_TOKEN}"), receiver.url("fail/x"), "json://127.0.0.1:1/${NOPE}"],
-                   "retries": 1, "backoff_s": 0.01}}))
+    cfg_path.write_text(
+        yaml.safe_dump(
+            {
+                "database": {"url": f"sqlite:///{tmp_path / 'c.db'}"},
+                "notify": {
+                    "urls": [receiver.url("ok/${HOOK_TOKEN}"), receiver.url("fail/x"), "json://127.0.0.1:1/${NOPE}"],
+                    "retries": 1,
+                    "backoff_s": 0.01,
+                },
+            }
+        )
+    )
     env = {**os.environ, **SECRETS, "COCKPIT_CONFIG": str(cfg_path)}
     env.pop("NOPE", None)
-    r = subprocess.run([sys.executable, "-m", "cockpit", "notify", "test"], capture_output=True, text=True, env=env,
-                       timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "cockpit", "notify", "test"], capture_output=True, text=True, env=env, timeout=60
+    )
     out = r.stdout
     assert r.returncode == 1, r.stderr
     assert f"ok      json://127.0.0.1:{receiver.port}/ok/***" in out

@@ -20,6 +20,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 
+
 @pytest.fixture
 def anyio_backend():
     return "asyncio"
@@ -37,9 +38,14 @@ async def test_attach_over_postgres_approve_fill_then_kill_switch(pg_db, pg_url)
     from cockpit.ui.app import create_app
 
     env = fast_engine_env()
-    proc = subprocess.Popen([sys.executable, "-m", "cockpit", "--config", str(REPO / "config.yaml"), "--db", pg_url,
-                             "--headless"], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cockpit", "--config", str(REPO / "config.yaml"), "--db", pg_url, "--headless"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         ds = DataService(pg_db)
         deadline = time.monotonic() + 60

@@ -26,12 +26,17 @@ def _filled_sqlite(path: Path):
     migrate(db)
     scenario.write(db)
     # Values that must survive the trip exactly: tiny/huge floats, unicode, quotes, NULLs, text keys.
-    db.execute_sql("INSERT INTO engine_state (key, value, updated_at) VALUES (?, ?, ?)",
-                   ("ünïcode 'key' %s ?", None, 2 ** 62))
-    db.execute_sql("INSERT INTO risk_events (symbol, timestamp, level, rule, details) VALUES (?, ?, ?, ?, ?)",
-                   ("S", 1, "INFO", "r", "1e-9 and 'quotes' and \"dq\" and 100%"))
-    db.execute_sql("INSERT INTO balances (currency, timestamp, total, free, used) VALUES (?, ?, ?, ?, ?)",
-                   ("BTC", 7, 0.1 + 0.2, 1e-12, 12345678901.000123))
+    db.execute_sql(
+        "INSERT INTO engine_state (key, value, updated_at) VALUES (?, ?, ?)", ("ünïcode 'key' %s ?", None, 2**62)
+    )
+    db.execute_sql(
+        "INSERT INTO risk_events (symbol, timestamp, level, rule, details) VALUES (?, ?, ?, ?, ?)",
+        ("S", 1, "INFO", "r", "1e-9 and 'quotes' and \"dq\" and 100%"),
+    )
+    db.execute_sql(
+        "INSERT INTO balances (currency, timestamp, total, free, used) VALUES (?, ?, ?, ?, ?)",
+        ("BTC", 7, 0.1 + 0.2, 1e-12, 12345678901.000123),
+    )
     return db
 
 
@@ -78,13 +83,23 @@ def test_cli_copy_prints_counts_and_checksums(tmp_path, pg_url):
     want = _summaries(src)
     src.close()
     close_database()
-    r = subprocess.run([sys.executable, "-m", "cockpit", "db", "copy", "--from", f"sqlite:///{tmp_path / 'a.db'}",
-                        "--to", pg_url], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "cockpit", "db", "copy", "--from", f"sqlite:///{tmp_path / 'a.db'}", "--to", pg_url],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     for table, (n, checksum) in want.items():
         line = next(l for l in r.stdout.splitlines() if l.startswith(table + " "))
         assert line.split() == [table, str(n), str(n), checksum, checksum, "yes"], line
     assert "every row count and checksum matches" in r.stdout
-    again = subprocess.run([sys.executable, "-m", "cockpit", "db", "copy", "--from", f"sqlite:///{tmp_path / 'a.db'}",
-                            "--to", pg_url], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    again = subprocess.run(
+        [sys.executable, "-m", "cockpit", "db", "copy", "--from", f"sqlite:///{tmp_path / 'a.db'}", "--to", pg_url],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert again.returncode == 1 and "not empty" in again.stderr

@@ -15,9 +15,15 @@ import pytest
 from support.trading import ACTIVE_TRADER_ENV
 
 REPO = Path(__file__).resolve().parents[2]
-FAST = {"COCKPIT__SIM__SPEED": "3600", "COCKPIT__EXCHANGE__BACKFILL_DAYS": "12",
-        "COCKPIT__ENGINE__FAST_LOOP_S": "0.25", "COCKPIT__ENGINE__INGEST_INTERVAL_S": "0.5",
-        "COCKPIT__EXECUTION__APPROVAL_TTL_S": "86400", "PYTHONUNBUFFERED": "1", **ACTIVE_TRADER_ENV}
+FAST = {
+    "COCKPIT__SIM__SPEED": "3600",
+    "COCKPIT__EXCHANGE__BACKFILL_DAYS": "12",
+    "COCKPIT__ENGINE__FAST_LOOP_S": "0.25",
+    "COCKPIT__ENGINE__INGEST_INTERVAL_S": "0.5",
+    "COCKPIT__EXECUTION__APPROVAL_TTL_S": "86400",
+    "PYTHONUNBUFFERED": "1",
+    **ACTIVE_TRADER_ENV,
+}
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -28,9 +34,15 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def cockpit(url: str, *args: str, **kw) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "cockpit", "--config", str(REPO / "config.yaml"), "--db", url,
-                             *args], cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "cockpit", "--config", str(REPO / "config.yaml"), "--db", url, *args],
+        cwd=REPO,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
 
 
 def _wait_for(pred, timeout: float, what: str):
@@ -55,14 +67,37 @@ def test_engine_on_postgres_with_approval_from_another_process(pg_db, pg_url):
         assert order["expires_at"] and order["stop_loss"]
 
         # The approval comes from a third process and is executed by the engine.
-        approve = subprocess.run([sys.executable, "-m", "cockpit", "--config", str(REPO / "config.yaml"), "--db",
-                                  pg_url, "orders", "approve", str(order["id"]), "--wait", "45"],
-                                 cwd=REPO, env=_env(COCKPIT_OPERATOR="pg-test"), capture_output=True, text=True,
-                                 timeout=90)
+        approve = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cockpit",
+                "--config",
+                str(REPO / "config.yaml"),
+                "--db",
+                pg_url,
+                "orders",
+                "approve",
+                str(order["id"]),
+                "--wait",
+                "45",
+            ],
+            cwd=REPO,
+            env=_env(COCKPIT_OPERATOR="pg-test"),
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
         assert approve.returncode == 0, (approve.stderr, ds.order(order["id"]))
         assert "done" in approve.stdout, approve.stdout
-        final = _wait_for(lambda: (ds.order(order["id"]) or {}).get("status") in ("filled", "failed", "rejected")
-                          and ds.order(order["id"]), 45, "the approved order to finish")
+        final = _wait_for(
+            lambda: (
+                (ds.order(order["id"]) or {}).get("status") in ("filled", "failed", "rejected")
+                and ds.order(order["id"])
+            ),
+            45,
+            "the approved order to finish",
+        )
 
         # A second engine on the same database is refused by the advisory lock.
         second = cockpit(pg_url, "--headless", "--for", "5s")
@@ -97,8 +132,9 @@ sys.stdin.readline()
 def test_engine_lock_is_freed_when_the_holder_is_killed(pg_url):
     from cockpit.engine.lock import EngineLock, EngineLocked
 
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, pg_url], cwd=REPO, stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, pg_url], cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         lock = EngineLock(pg_url)
@@ -130,13 +166,19 @@ def test_operator_command_submitted_in_one_process_is_read_in_another(pg_db, pg_
     from cockpit.data.order_store import OrderStore
     from cockpit.domain.orders import Order, OrderStatus
 
-    oid, _ = OrderStore(pg_db).create(Order(symbol="BTC/USDT:USDT", side="sell", type="market", amount=0.002,
-                                            client_order_id="cp-2proc"), now_ms=1, status=OrderStatus.PENDING_APPROVAL)
-    code = ("import sys; from cockpit.db import open_database; from cockpit.data.operator import submit_command; "
-            "db = open_database(sys.argv[1]); print(submit_command('reject', now_ms=5, order_id=int(sys.argv[2]), "
-            "payload={'reason': 'too big'}, operator='other-process'))")
-    r = subprocess.run([sys.executable, "-c", code, pg_url, str(oid)], cwd=REPO, capture_output=True, text=True,
-                       timeout=60)
+    oid, _ = OrderStore(pg_db).create(
+        Order(symbol="BTC/USDT:USDT", side="sell", type="market", amount=0.002, client_order_id="cp-2proc"),
+        now_ms=1,
+        status=OrderStatus.PENDING_APPROVAL,
+    )
+    code = (
+        "import sys; from cockpit.db import open_database; from cockpit.data.operator import submit_command; "
+        "db = open_database(sys.argv[1]); print(submit_command('reject', now_ms=5, order_id=int(sys.argv[2]), "
+        "payload={'reason': 'too big'}, operator='other-process'))"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code, pg_url, str(oid)], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
     assert r.returncode == 0, r.stderr
     cid = int(r.stdout.strip())
     (cmd,) = DataService(pg_db).operator_commands()

@@ -14,8 +14,15 @@ from cockpit.db.portable import foreign_keys, list_tables, table_columns
 
 REPO = Path(__file__).resolve().parents[2]
 # Peewee field_type -> the PostgreSQL type the translated migrations declare.
-PG_TYPES = {"AUTO": "BIGINT", "INT": "BIGINT", "BIGINT": "BIGINT", "TEXT": "TEXT", "NUMERIC": "NUMERIC", "FLOAT": "DOUBLE PRECISION",
-            "DOUBLE": "DOUBLE PRECISION"}
+PG_TYPES = {
+    "AUTO": "BIGINT",
+    "INT": "BIGINT",
+    "BIGINT": "BIGINT",
+    "TEXT": "TEXT",
+    "NUMERIC": "NUMERIC",
+    "FLOAT": "DOUBLE PRECISION",
+    "DOUBLE": "DOUBLE PRECISION",
+}
 
 
 def test_tables_and_seed_indexes(pg_db):
@@ -43,14 +50,25 @@ def test_models_agree_with_migrated_schema(pg_db):
             assert s[3] == m[3], f"{table}.{s[0]}: primary key differs"
             if not s[3]:
                 assert s[2] == m[2], f"{table}.{s[0]}: NOT NULL differs"
-        model_fks = {(f.column_name, f.rel_model._meta.table_name) for f in model._meta.sorted_fields
-                     if f.__class__.__name__ == "ForeignKeyField"}
+        model_fks = {
+            (f.column_name, f.rel_model._meta.table_name)
+            for f in model._meta.sorted_fields
+            if f.__class__.__name__ == "ForeignKeyField"
+        }
         assert foreign_keys(pg_db, table) == model_fks, table
 
 
 def test_epoch_ms_fit_and_defaults_fill_created_at(pg_db):
-    oid = OrderRow.insert(symbol="BTC/USDT:USDT", side="buy", type="limit", price=0.1, amount=0.001, status="new",
-                          client_order_id="c1", updated_at=1_790_000_000_123).execute()
+    oid = OrderRow.insert(
+        symbol="BTC/USDT:USDT",
+        side="buy",
+        type="limit",
+        price=0.1,
+        amount=0.001,
+        status="new",
+        client_order_id="c1",
+        updated_at=1_790_000_000_123,
+    ).execute()
     row = OrderRow.get_by_id(oid)
     assert row.updated_at == 1_790_000_000_123, "timestamps in ms need BIGINT"
     assert isinstance(row.price, float) and row.price == 0.1, "NUMERIC comes back as float"
@@ -95,7 +113,8 @@ def test_postgres_twin_file_replaces_the_sqlite_one(pg_url_factory, tmp_path):
 
 def test_cli_migrate_twice(pg_url):
     for expect in ("applied 001_init", "database is up to date"):
-        r = subprocess.run([sys.executable, "-m", "cockpit", "--db", pg_url, "db", "migrate"],
-                           capture_output=True, text=True, cwd=REPO)
+        r = subprocess.run(
+            [sys.executable, "-m", "cockpit", "--db", pg_url, "db", "migrate"], capture_output=True, text=True, cwd=REPO
+        )
         assert r.returncode == 0, r.stderr
         assert expect in r.stdout

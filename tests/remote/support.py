@@ -37,14 +37,40 @@ def make_db(path: Path, *, now: int | None = None) -> int:
         migrate(db)
         step = 3_600_000
         last = now // step * step
-        m.MarketData.insert_many([dict(symbol=SYMBOL, timeframe="1h", timestamp=last - (59 - i) * step,
-                                       open=65000 + 10 * i, high=65100 + 10 * i, low=64900 + 10 * i,
-                                       close=65050 + 10 * i, volume=100.0) for i in range(60)]).execute()
-        m.EngineState.create(key="heartbeat", value=json.dumps({"ts": now, "wall_ms": now, "state": "running",
-                                                               "speed": 1, "cycles": 1}), updated_at=now)
-        order = m.OrderRow.create(symbol=SYMBOL, side="buy", type="market", amount=0.01, leverage=2,
-                                  status="pending_approval", client_order_id="remote-test-1", created_at=now,
-                                  updated_at=now, stop_loss=64000.0, mode="sim", expires_at=now + 900_000)
+        m.MarketData.insert_many(
+            [
+                dict(
+                    symbol=SYMBOL,
+                    timeframe="1h",
+                    timestamp=last - (59 - i) * step,
+                    open=65000 + 10 * i,
+                    high=65100 + 10 * i,
+                    low=64900 + 10 * i,
+                    close=65050 + 10 * i,
+                    volume=100.0,
+                )
+                for i in range(60)
+            ]
+        ).execute()
+        m.EngineState.create(
+            key="heartbeat",
+            value=json.dumps({"ts": now, "wall_ms": now, "state": "running", "speed": 1, "cycles": 1}),
+            updated_at=now,
+        )
+        order = m.OrderRow.create(
+            symbol=SYMBOL,
+            side="buy",
+            type="market",
+            amount=0.01,
+            leverage=2,
+            status="pending_approval",
+            client_order_id="remote-test-1",
+            created_at=now,
+            updated_at=now,
+            stop_loss=64000.0,
+            mode="sim",
+            expires_at=now + 900_000,
+        )
         return int(order.id)
     finally:
         close_database()
@@ -67,8 +93,11 @@ def make_keys(tmp: Path) -> Keys:
     path = tmp / "authorized_keys"
     path.write_text(
         "# cockpit operators\n"
-        + 'environment="COCKPIT_ROLE=trader" ' + trader.export_public_key("openssh").decode()
-        + 'environment="COCKPIT_ROLE=viewer",no-port-forwarding ' + viewer.export_public_key("openssh").decode())
+        + 'environment="COCKPIT_ROLE=trader" '
+        + trader.export_public_key("openssh").decode()
+        + 'environment="COCKPIT_ROLE=viewer",no-port-forwarding '
+        + viewer.export_public_key("openssh").decode()
+    )
     return Keys(trader, viewer, stranger, path)
 
 
@@ -124,10 +153,30 @@ def start_ssh_server(tmp: Path, *, max_sessions: int = 2) -> SSHServer:
     log = tmp / "server.log"
     with open(log, "w") as errf:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "cockpit", "--config", str(REPO / "config.yaml"), "--db", str(db_path),
-             "serve-ssh", "--port", "0", "--authorized-keys", str(keys.authorized_keys), "--host-key", str(host_key),
-             "--max-sessions", str(max_sessions)],
-            cwd=tmp, env=server_env(), stdout=subprocess.PIPE, stderr=errf, text=True)
+            [
+                sys.executable,
+                "-m",
+                "cockpit",
+                "--config",
+                str(REPO / "config.yaml"),
+                "--db",
+                str(db_path),
+                "serve-ssh",
+                "--port",
+                "0",
+                "--authorized-keys",
+                str(keys.authorized_keys),
+                "--host-key",
+                str(host_key),
+                "--max-sessions",
+                str(max_sessions),
+            ],
+            cwd=tmp,
+            env=server_env(),
+            stdout=subprocess.PIPE,
+            stderr=errf,
+            text=True,
+        )
     try:
         m = wait_for_line(proc, r"listening on [\d.]+:(\d+)", 60)
     except BaseException:
@@ -179,8 +228,16 @@ class Terminal:
 async def open_cockpit(port: int, key, *, size=SIZE) -> Terminal:
     import asyncssh
 
-    conn = await asyncssh.connect("127.0.0.1", port, username="operator", client_keys=[key], known_hosts=None,
-                                  agent_path=None, preferred_auth="publickey", config=[])
+    conn = await asyncssh.connect(
+        "127.0.0.1",
+        port,
+        username="operator",
+        client_keys=[key],
+        known_hosts=None,
+        agent_path=None,
+        preferred_auth="publickey",
+        config=[],
+    )
     proc = await conn.create_process(term_type="xterm-256color", term_size=size, encoding=None)
     return Terminal(conn, proc)
 

@@ -47,22 +47,27 @@ def test_authorized_keys_roles_and_problems():
     from cockpit.remote.ssh import parse_authorized_keys
 
     k = [asyncssh.generate_private_key("ssh-ed25519", comment=c) for c in ("a", "b", "c", "d", "e", "f")]
-    text = "\n".join([
-        "# comment line",
-        'environment="COCKPIT_ROLE=trader" ' + _pub(k[0]),           # 2: trader from the option
-        _pub(k[1]),                                                  # 3: no role: viewer
-        'no-agent-forwarding,environment="COCKPIT_ROLE=trader" ' + _pub(k[2]),  # 4: trader from the option
-        'environment="COCKPIT_ROLE=viewer",environment="COCKPIT_ROLE=trader" ' + _pub(k[3]),  # 5: two roles: refused
-        'environment="COCKPIT_ROLE=root" ' + _pub(k[4]),             # 6: unknown role: refused
-        "cert-authority " + _pub(k[5]),                              # 7: CA: refused
-        "ssh-ed25519 not-base64!!",                                  # 8: junk
-        "",
-    ])
+    text = "\n".join(
+        [
+            "# comment line",
+            'environment="COCKPIT_ROLE=trader" ' + _pub(k[0]),  # 2: trader from the option
+            _pub(k[1]),  # 3: no role: viewer
+            'no-agent-forwarding,environment="COCKPIT_ROLE=trader" ' + _pub(k[2]),  # 4: trader from the option
+            'environment="COCKPIT_ROLE=viewer",environment="COCKPIT_ROLE=trader" '
+            + _pub(k[3]),  # 5: two roles: refused
+            'environment="COCKPIT_ROLE=root" ' + _pub(k[4]),  # 6: unknown role: refused
+            "cert-authority " + _pub(k[5]),  # 7: CA: refused
+            "ssh-ed25519 not-base64!!",  # 8: junk
+            "",
+        ]
+    )
     entries, problems = parse_authorized_keys(text)
     got = {e.line_no: (e.role, e.comment, e.fingerprint) for e in entries}
-    assert got == {2: ("trader", "a", k[0].get_fingerprint()),
-                   3: ("viewer", "b", k[1].get_fingerprint()),
-                   4: ("trader", "c", k[2].get_fingerprint())}
+    assert got == {
+        2: ("trader", "a", k[0].get_fingerprint()),
+        3: ("viewer", "b", k[1].get_fingerprint()),
+        4: ("trader", "c", k[2].get_fingerprint()),
+    }
     assert [p.split(":")[0] for p in problems] == ["line 5", "line 6", "line 7", "line 8"]
     assert "more than once" in problems[0] and "unknown role 'root'" in problems[1]
     assert entries[1].operator == f"ssh {k[1].get_fingerprint()} b"
@@ -90,9 +95,11 @@ def test_options_we_would_not_honour_are_refused():
     from cockpit.remote.ssh import parse_authorized_keys
 
     pub = _pub(asyncssh.generate_private_key("ssh-ed25519", comment="t"))
-    ok, problems = parse_authorized_keys('restrict,pty,environment="OTHER=a,b",environment="COCKPIT_ROLE=trader" ' + pub)
+    ok, problems = parse_authorized_keys(
+        'restrict,pty,environment="OTHER=a,b",environment="COCKPIT_ROLE=trader" ' + pub
+    )
     assert problems == [] and [e.role for e in ok] == ["trader"]
-    for opt in ('expiry-time="20200101"', "no-pty", "foo-bar", 'no-port-forwarding,verify-required'):
+    for opt in ('expiry-time="20200101"', "no-pty", "foo-bar", "no-port-forwarding,verify-required"):
         entries, problems = parse_authorized_keys(f"{opt} {pub}")
         assert entries == [] and "unsupported option" in problems[0], opt
 
@@ -103,10 +110,13 @@ def test_a_role_given_twice_is_counted_by_asyncssh_s_parser():
     from cockpit.remote.ssh import parse_authorized_keys
 
     pub = _pub(asyncssh.generate_private_key("ssh-ed25519", comment="t"))
-    entries, problems = parse_authorized_keys('environment="COCKPIT_ROLE=trader",environment="COCKPIT_ROLE=trader" ' + pub)
+    entries, problems = parse_authorized_keys(
+        'environment="COCKPIT_ROLE=trader",environment="COCKPIT_ROLE=trader" ' + pub
+    )
     assert entries == [] and "more than once" in problems[0]
-    entries, problems = parse_authorized_keys('environment="COCKPIT_ROLE=trader",environment="X=COCKPIT_ROLE=viewer",'
-                                              'command="COCKPIT_ROLE=viewer" ' + pub)
+    entries, problems = parse_authorized_keys(
+        'environment="COCKPIT_ROLE=trader",environment="X=COCKPIT_ROLE=viewer",command="COCKPIT_ROLE=viewer" ' + pub
+    )
     assert problems == [] and [e.role for e in entries] == ["trader"]
 
 
@@ -137,8 +147,13 @@ def test_child_env_sets_identity_and_drops_inherited_role():
     from cockpit.remote.ssh import AuthorizedKey, child_env
 
     op = AuthorizedKey("SHA256:xyz", "bob", "viewer", 1, None)
-    env = child_env(op, term="xterm-256color; rm -rf /", peer=("127.0.0.1", 5555), local=("127.0.0.1", 2222),
-                    base={"COCKPIT_ROLE": "trader", "COLUMNS": "80", "PATH": "/bin", "SSH_AUTH_SOCK": "/x"})
+    env = child_env(
+        op,
+        term="xterm-256color; rm -rf /",
+        peer=("127.0.0.1", 5555),
+        local=("127.0.0.1", 2222),
+        base={"COCKPIT_ROLE": "trader", "COLUMNS": "80", "PATH": "/bin", "SSH_AUTH_SOCK": "/x"},
+    )
     assert env["COCKPIT_ROLE"] == "viewer" and env["COCKPIT_OPERATOR"] == "ssh SHA256:xyz bob"
     assert env["TERM"] == "xterm-256color"  # a strange TERM from the client is not passed on
     assert "COLUMNS" not in env and "SSH_AUTH_SOCK" not in env and env["PATH"] == "/bin"
@@ -165,7 +180,17 @@ def test_web_loopback_rules_and_command(tmp_path, capsys):
     assert main(["--db", str(tmp_path / "c.db"), "serve-web", "--host", "0.0.0.0"]) == 2
     assert "--public" in capsys.readouterr().err
     cmd = web_command(["/usr/bin/python3", "-m", "cockpit", "--db", "sqlite:///a b.db", "--attach"], role="viewer")
-    assert shlex.split(cmd) == ["exec", "env", "COCKPIT_ROLE=viewer", "COCKPIT_OPERATOR=web", "/usr/bin/python3",
-                                "-m", "cockpit", "--db", "sqlite:///a b.db", "--attach"]
+    assert shlex.split(cmd) == [
+        "exec",
+        "env",
+        "COCKPIT_ROLE=viewer",
+        "COCKPIT_OPERATOR=web",
+        "/usr/bin/python3",
+        "-m",
+        "cockpit",
+        "--db",
+        "sqlite:///a b.db",
+        "--attach",
+    ]
     with pytest.raises(ValueError):
         web_command(["x"], role="admin")

@@ -18,6 +18,7 @@ from remote.support import PANES, SIZE, children, open_cockpit, query, start_ssh
 
 asyncssh = pytest.importorskip("asyncssh")
 
+
 def _commands(server) -> list[dict]:
     return query(server.db_path, "SELECT * FROM operator_commands ORDER BY id")
 
@@ -81,8 +82,15 @@ def test_unknown_key_refused_at_authentication(ssh_server):
 
 def test_exec_and_forwarding_refused(ssh_server):
     async def run() -> None:
-        conn = await asyncssh.connect("127.0.0.1", ssh_server.port, username="x", client_keys=[ssh_server.keys.trader],
-                                      known_hosts=None, agent_path=None, config=[])
+        conn = await asyncssh.connect(
+            "127.0.0.1",
+            ssh_server.port,
+            username="x",
+            client_keys=[ssh_server.keys.trader],
+            known_hosts=None,
+            agent_path=None,
+            config=[],
+        )
         try:
             with pytest.raises(asyncssh.ChannelOpenError):
                 await conn.open_connection("127.0.0.1", ssh_server.port)  # local port forwarding
@@ -112,8 +120,10 @@ def test_resize_drop_and_session_cap(ssh_server):
         try:
             await a.until(*PANES)
             await b.until("Orders")
-            kids = await wait_db(lambda: len(children(ssh_server.proc.pid)) == 2 and children(ssh_server.proc.pid),
-                                 "two session children")
+            kids = await wait_db(
+                lambda: len(children(ssh_server.proc.pid)) == 2 and children(ssh_server.proc.pid),
+                "two session children",
+            )
             c = await open_cockpit(ssh_server.port, ssh_server.keys.trader)
             try:
                 await c.until("sessions are in use")
@@ -125,8 +135,11 @@ def test_resize_drop_and_session_cap(ssh_server):
             b.proc.change_terminal_size(*SIZE)
             await b.until("Strategy weights", "LLM rationale")
             b.conn.abort()  # a dropped connection: the transport goes away without an SSH goodbye
-            left = await wait_db(lambda: len(children(ssh_server.proc.pid)) == 1 and children(ssh_server.proc.pid),
-                                 "b's child to be killed", timeout=30)
+            left = await wait_db(
+                lambda: len(children(ssh_server.proc.pid)) == 1 and children(ssh_server.proc.pid),
+                "b's child to be killed",
+                timeout=30,
+            )
             assert left[0] in kids
             a.press("1")  # a's cockpit still answers
             a.raw.clear()

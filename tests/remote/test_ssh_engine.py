@@ -27,9 +27,14 @@ pytestmark = pytest.mark.slow
 if importlib.util.find_spec("cockpit.engine.handle") is None or importlib.util.find_spec("cockpit.sim.server") is None:
     pytest.skip("the engine or simulator is not in this build", allow_module_level=True)
 
-FAST = {"COCKPIT__SIM__SPEED": "3600", "COCKPIT__EXCHANGE__BACKFILL_DAYS": "12",
-        "COCKPIT__ENGINE__FAST_LOOP_S": "0.25", "COCKPIT__ENGINE__INGEST_INTERVAL_S": "0.5",
-        "COCKPIT__EXECUTION__APPROVAL_TTL_S": "86400", **ACTIVE_TRADER_ENV}  # orders every few seconds
+FAST = {
+    "COCKPIT__SIM__SPEED": "3600",
+    "COCKPIT__EXCHANGE__BACKFILL_DAYS": "12",
+    "COCKPIT__ENGINE__FAST_LOOP_S": "0.25",
+    "COCKPIT__ENGINE__INGEST_INTERVAL_S": "0.5",
+    "COCKPIT__EXECUTION__APPROVAL_TTL_S": "86400",
+    **ACTIVE_TRADER_ENV,
+}  # orders every few seconds
 
 
 def _heartbeat(db_path) -> int:
@@ -43,9 +48,14 @@ def _heartbeat(db_path) -> int:
 def test_ssh_approval_reaches_engine_and_drop_leaves_it_running(tmp_path):
     db_path = tmp_path / "cockpit.db"
     env = server_env() | FAST
-    engine = subprocess.Popen([sys.executable, "-m", "cockpit", "--config", str(REPO / "config.yaml"), "--db",
-                               str(db_path), "--headless"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True)
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "cockpit", "--config", str(REPO / "config.yaml"), "--db", str(db_path), "--headless"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     keys = make_keys(tmp_path)
     server = None
     try:
@@ -56,9 +66,28 @@ def test_ssh_approval_reaches_engine_and_drop_leaves_it_running(tmp_path):
             time.sleep(0.2)
         with open(tmp_path / "server.log", "w") as errf:
             server = subprocess.Popen(
-                [sys.executable, "-m", "cockpit", "--config", str(REPO / "config.yaml"), "--db", str(db_path),
-                 "serve-ssh", "--port", "0", "--authorized-keys", str(keys.authorized_keys), "--host-key",
-                 str(tmp_path / "host_key")], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=errf, text=True)
+                [
+                    sys.executable,
+                    "-m",
+                    "cockpit",
+                    "--config",
+                    str(REPO / "config.yaml"),
+                    "--db",
+                    str(db_path),
+                    "serve-ssh",
+                    "--port",
+                    "0",
+                    "--authorized-keys",
+                    str(keys.authorized_keys),
+                    "--host-key",
+                    str(tmp_path / "host_key"),
+                ],
+                cwd=tmp_path,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=errf,
+                text=True,
+            )
         port = int(wait_for_line(server, r"listening on [\d.]+:(\d+)", 60).group(1))
         fingerprint = keys.trader.get_fingerprint("sha256")
 
@@ -67,12 +96,19 @@ def test_ssh_approval_reaches_engine_and_drop_leaves_it_running(tmp_path):
             await term.until(*PANES)
             await term.until("APPROVAL", timeout=120)  # the engine's first order waits for approval
             term.press("a")
-            (cmd,) = await wait_db(lambda: query(db_path, "SELECT * FROM operator_commands WHERE command = 'approve'"),
-                                   "the approve command")
-            order = await wait_db(lambda: [o for o in query(db_path, "SELECT * FROM orders WHERE id = ?",
-                                                            cmd["order_id"])
-                                           if o["status"] in ("filled", "rejected", "failed", "expired")],
-                                  "the order to be executed", timeout=60)
+            (cmd,) = await wait_db(
+                lambda: query(db_path, "SELECT * FROM operator_commands WHERE command = 'approve'"),
+                "the approve command",
+            )
+            order = await wait_db(
+                lambda: [
+                    o
+                    for o in query(db_path, "SELECT * FROM orders WHERE id = ?", cmd["order_id"])
+                    if o["status"] in ("filled", "rejected", "failed", "expired")
+                ],
+                "the order to be executed",
+                timeout=60,
+            )
             kids = children(server.pid)
             term.conn.abort()  # the connection drops
             await wait_db(lambda: not children(server.pid), "the session's child to go", timeout=30)

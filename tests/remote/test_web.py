@@ -32,10 +32,23 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not instal
 
 TIMEOUT = 90.0
 # As the machine notes say: without the background-networking flags Chromium keeps dialling out.
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-default-apps", "--disable-extensions", "--mute-audio", "--hide-scrollbars",
-                  "--window-size=1600,1000", "--remote-debugging-port=0", "--remote-allow-origins=*"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--mute-audio",
+    "--hide-scrollbars",
+    "--window-size=1600,1000",
+    "--remote-debugging-port=0",
+    "--remote-allow-origins=*",
+]
 
 
 @pytest.fixture
@@ -44,9 +57,24 @@ def web_server(tmp_path):
     order_id = make_db(db_path)
     with open(tmp_path / "web.log", "w") as errf:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "cockpit", "--config", str(REPO / "config.yaml"), "--db", str(db_path),
-             "serve-web", "--port", "0"],
-            cwd=tmp_path, env=server_env(), stdout=subprocess.PIPE, stderr=errf, text=True)
+            [
+                sys.executable,
+                "-m",
+                "cockpit",
+                "--config",
+                str(REPO / "config.yaml"),
+                "--db",
+                str(db_path),
+                "serve-web",
+                "--port",
+                "0",
+            ],
+            cwd=tmp_path,
+            env=server_env(),
+            stdout=subprocess.PIPE,
+            stderr=errf,
+            text=True,
+        )
     try:
         url = wait_for_line(proc, r"cockpit serve-web: (http://\S+)", 60).group(1)
         deadline = time.monotonic() + 60
@@ -65,8 +93,12 @@ def web_server(tmp_path):
 
 @pytest.fixture
 def chromium(tmp_path):
-    proc = subprocess.Popen([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}",
-                             "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}", "about:blank"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         yield wait_for_line_stderr(proc, r"DevTools listening on (ws://\S+)", 60)
     finally:
@@ -133,8 +165,9 @@ async def _browse(devtools_url: str, page_url: str, *, db_path: Path, screenshot
     async with aiohttp.ClientSession() as http, http.ws_connect(devtools_url, max_msg_size=0) as ws:
         cdp = DevTools(ws)
         target = await cdp.send("Target.createTarget", {"url": "about:blank"}, page=False)
-        attached = await cdp.send("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True},
-                                  page=False)
+        attached = await cdp.send(
+            "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}, page=False
+        )
         cdp.session = attached["sessionId"]
         await cdp.send("Network.enable")
         await cdp.send("Page.enable")
@@ -151,8 +184,9 @@ async def _browse(devtools_url: str, page_url: str, *, db_path: Path, screenshot
             while not all(n in screen_text() for n in needles):
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise AssertionError(f"timed out waiting for {needles}; websockets {opened}; "
-                                         f"text ends {screen_text()[-1500:]!r}")
+                    raise AssertionError(
+                        f"timed out waiting for {needles}; websockets {opened}; text ends {screen_text()[-1500:]!r}"
+                    )
                 try:
                     ev = await asyncio.wait_for(cdp.events.get(), min(left, 1.0))
                 except asyncio.TimeoutError:
@@ -168,8 +202,14 @@ async def _browse(devtools_url: str, page_url: str, *, db_path: Path, screenshot
         await until("APPROVAL")
         out["websockets"] = list(opened)
         # Let xterm.js paint the frames it has, then photograph the page.
-        await cdp.send("Runtime.evaluate", {"expression": "new Promise(r => setTimeout(() => requestAnimationFrame("
-                                            "() => requestAnimationFrame(r)), 500))", "awaitPromise": True})
+        await cdp.send(
+            "Runtime.evaluate",
+            {
+                "expression": "new Promise(r => setTimeout(() => requestAnimationFrame("
+                "() => requestAnimationFrame(r)), 500))",
+                "awaitPromise": True,
+            },
+        )
         shot = await cdp.send("Page.captureScreenshot", {"format": "png"})
         screenshot.parent.mkdir(parents=True, exist_ok=True)
         screenshot.write_bytes(base64.b64decode(shot["data"]))
@@ -178,9 +218,12 @@ async def _browse(devtools_url: str, page_url: str, *, db_path: Path, screenshot
         await cdp.send("Page.bringToFront")
         await cdp.send("Runtime.evaluate", {"expression": "document.querySelector('.xterm-helper-textarea').focus()"})
         for kind in ("keyDown", "keyUp"):
-            await cdp.send("Input.dispatchKeyEvent", {"type": kind, "key": "a", "code": "KeyA", "text": "a",
-                                                      "windowsVirtualKeyCode": 65} if kind == "keyDown" else
-                           {"type": kind, "key": "a", "code": "KeyA", "windowsVirtualKeyCode": 65})
+            await cdp.send(
+                "Input.dispatchKeyEvent",
+                {"type": kind, "key": "a", "code": "KeyA", "text": "a", "windowsVirtualKeyCode": 65}
+                if kind == "keyDown"
+                else {"type": kind, "key": "a", "code": "KeyA", "windowsVirtualKeyCode": 65},
+            )
         await until("OperatorNotAllowed")
         out["rows"] = query(db_path, "SELECT * FROM operator_commands")
         cdp.reader.cancel()

@@ -30,9 +30,26 @@ def web(tmp_path):
     log = tmp_path / "web.log"
     with open(log, "w") as errf:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "cockpit", "--config", str(REPO / "config.yaml"), "--db", str(db_path),
-             "serve-web", "--port", "0", "--max-sessions", "1"],
-            cwd=tmp_path, env=server_env(), stdout=subprocess.PIPE, stderr=errf, text=True)
+            [
+                sys.executable,
+                "-m",
+                "cockpit",
+                "--config",
+                str(REPO / "config.yaml"),
+                "--db",
+                str(db_path),
+                "serve-web",
+                "--port",
+                "0",
+                "--max-sessions",
+                "1",
+            ],
+            cwd=tmp_path,
+            env=server_env(),
+            stdout=subprocess.PIPE,
+            stderr=errf,
+            text=True,
+        )
     try:
         url = wait_for_line(proc, r"cockpit serve-web: (http://\S+)", 60).group(1)
         deadline = time.monotonic() + 60

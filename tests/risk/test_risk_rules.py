@@ -40,8 +40,20 @@ def test_small_entry_with_stop_is_approved_and_every_rule_reported():
     r = rm().check(buy(0.01), acct(), MKT)
     assert r.status == "approved" and r.intent.amount == pytest.approx(0.01)
     rules = r.assessment["rules"]
-    for rule in ("kill_switch", "max_drawdown", "daily_loss", "order_rate", "max_leverage", "price_sanity",
-                 "stop_loss", "max_position", "effective_leverage", "per_trade_risk", "total_risk", "precision"):
+    for rule in (
+        "kill_switch",
+        "max_drawdown",
+        "daily_loss",
+        "order_rate",
+        "max_leverage",
+        "price_sanity",
+        "stop_loss",
+        "max_position",
+        "effective_leverage",
+        "per_trade_risk",
+        "total_risk",
+        "precision",
+    ):
         assert rules[rule]["status"] == "pass", rule
     json.dumps(r.assessment)  # JSON-able
     assert r.events == []
@@ -50,47 +62,128 @@ def test_small_entry_with_stop_is_approved_and_every_rule_reported():
 # (name, limits, intent, account kwargs, market, expected status, rule, rule status)
 SCENARIOS = [
     ("leverage above max", {}, buy(0.01, leverage=5.0), {}, MKT, "rejected", "max_leverage", "rejected"),
-    ("position notional capped", {"max_position_notional": 1000.0, "max_risk_per_trade_pct": 1.0,
-                                  "max_total_risk_pct": 1.0}, buy(0.1), {}, MKT, "reduced", "max_position", "reduced"),
-    ("position share of equity", {"max_position_pct_equity": 0.1, "max_risk_per_trade_pct": 1.0,
-                                  "max_total_risk_pct": 1.0}, buy(0.1), {}, MKT, "reduced", "max_position", "reduced"),
-    ("already at the position cap", {"max_position_notional": 1000.0},
-     buy(0.01), {"position": Position(SYM, "long", 0.02, 50_000.0)}, MKT, "rejected", "max_position", "rejected"),
-    ("effective leverage", {"max_leverage": 1.0, "max_position_pct_equity": 5.0, "max_risk_per_trade_pct": 1.0,
-                            "max_total_risk_pct": 1.0}, buy(0.5), {}, MKT, "reduced", "effective_leverage", "reduced"),
+    (
+        "position notional capped",
+        {"max_position_notional": 1000.0, "max_risk_per_trade_pct": 1.0, "max_total_risk_pct": 1.0},
+        buy(0.1),
+        {},
+        MKT,
+        "reduced",
+        "max_position",
+        "reduced",
+    ),
+    (
+        "position share of equity",
+        {"max_position_pct_equity": 0.1, "max_risk_per_trade_pct": 1.0, "max_total_risk_pct": 1.0},
+        buy(0.1),
+        {},
+        MKT,
+        "reduced",
+        "max_position",
+        "reduced",
+    ),
+    (
+        "already at the position cap",
+        {"max_position_notional": 1000.0},
+        buy(0.01),
+        {"position": Position(SYM, "long", 0.02, 50_000.0)},
+        MKT,
+        "rejected",
+        "max_position",
+        "rejected",
+    ),
+    (
+        "effective leverage",
+        {"max_leverage": 1.0, "max_position_pct_equity": 5.0, "max_risk_per_trade_pct": 1.0, "max_total_risk_pct": 1.0},
+        buy(0.5),
+        {},
+        MKT,
+        "reduced",
+        "effective_leverage",
+        "reduced",
+    ),
     ("missing stop", {}, buy(0.01, stop=None), {}, MKT, "rejected", "stop_loss", "rejected"),
     ("stop on the wrong side (long)", {}, buy(0.01, stop=50_500.0), {}, MKT, "rejected", "stop_loss", "rejected"),
     ("stop on the wrong side (short)", {}, sell(0.01, stop=49_500.0), {}, MKT, "rejected", "stop_loss", "rejected"),
     ("stop too tight", {}, buy(0.01, stop=49_990.0), {}, MKT, "rejected", "stop_loss", "rejected"),
     ("stop too wide", {}, buy(0.01, stop=40_000.0), {}, MKT, "rejected", "stop_loss", "rejected"),
-    ("no stop allowed when not required", {"require_stop_loss": False}, buy(0.01, stop=None), {}, MKT,
-     "approved", "stop_loss", "warn"),
+    (
+        "no stop allowed when not required",
+        {"require_stop_loss": False},
+        buy(0.01, stop=None),
+        {},
+        MKT,
+        "approved",
+        "stop_loss",
+        "warn",
+    ),
     ("take-profit wrong side", {}, buy(0.01, take_profit=49_800.0), {}, MKT, "rejected", "take_profit", "rejected"),
     # 1% of 10k = 100 USDT; 1000 USDT stop distance -> 0.1 BTC max
     ("per-trade risk reduces", {"max_total_risk_pct": 1.0}, buy(0.15), {}, MKT, "reduced", "per_trade_risk", "reduced"),
     ("total open risk reduces", {}, buy(0.1), {"open_risk": 250.0}, MKT, "reduced", "total_risk", "reduced"),
     ("total open risk full", {}, buy(0.01), {"open_risk": 300.0}, MKT, "rejected", "total_risk", "rejected"),
-    ("limit price far from mark", {}, buy(0.01, type="limit", price=45_000.0, stop=44_000.0), {}, MKT,
-     "rejected", "price_sanity", "rejected"),
-    ("limit price near mark", {}, buy(0.01, type="limit", price=49_900.0, stop=49_000.0), {}, MKT,
-     "approved", "price_sanity", "pass"),
+    (
+        "limit price far from mark",
+        {},
+        buy(0.01, type="limit", price=45_000.0, stop=44_000.0),
+        {},
+        MKT,
+        "rejected",
+        "price_sanity",
+        "rejected",
+    ),
+    (
+        "limit price near mark",
+        {},
+        buy(0.01, type="limit", price=49_900.0, stop=49_000.0),
+        {},
+        MKT,
+        "approved",
+        "price_sanity",
+        "pass",
+    ),
     ("no mark price", {}, buy(0.01), {}, MarketState(SYM, None), "rejected", "price_sanity", "rejected"),
     ("below min size", {}, buy(0.00005, stop=49_000.0), {}, MKT, "rejected", "precision", "rejected"),
     ("rounded to the step", {}, buy(0.012345), {}, MKT, "approved", "precision", "adjusted"),
-    ("disabled rule skipped", {"disabled_rules": ("max_leverage",)}, buy(0.01, leverage=50.0), {}, MKT,
-     "approved", "max_leverage", "skipped"),
+    (
+        "disabled rule skipped",
+        {"disabled_rules": ("max_leverage",)},
+        buy(0.01, leverage=50.0),
+        {},
+        MKT,
+        "approved",
+        "max_leverage",
+        "skipped",
+    ),
     ("take-profit on the right side", {}, buy(0.01, take_profit=52_000.0), {}, MKT, "approved", "take_profit", "pass"),
     ("no take-profit to check", {}, buy(0.01), {}, MKT, "approved", "take_profit", "skipped"),
-    ("limit price not positive", {}, buy(0.01, type="limit", price=-1.0), {}, MKT, "rejected", "price_sanity",
-     "rejected"),
+    (
+        "limit price not positive",
+        {},
+        buy(0.01, type="limit", price=-1.0),
+        {},
+        MKT,
+        "rejected",
+        "price_sanity",
+        "rejected",
+    ),
     ("equity not positive", {}, buy(0.01), {"equity": 0.0}, MKT, "rejected", "max_position", "rejected"),
-    ("no stop: risk not measured", {"require_stop_loss": False}, buy(0.01, stop=None), {}, MKT,
-     "approved", "per_trade_risk", "skipped"),
+    (
+        "no stop: risk not measured",
+        {"require_stop_loss": False},
+        buy(0.01, stop=None),
+        {},
+        MKT,
+        "approved",
+        "per_trade_risk",
+        "skipped",
+    ),
 ]
 
 
-@pytest.mark.parametrize("name,limits,intent,acct_kw,market,status,rule,rule_status", SCENARIOS,
-                         ids=[s[0] for s in SCENARIOS])
+@pytest.mark.parametrize(
+    "name,limits,intent,acct_kw,market,status,rule,rule_status", SCENARIOS, ids=[s[0] for s in SCENARIOS]
+)
 def test_rule_scenarios(name, limits, intent, acct_kw, market, status, rule, rule_status):
     r = rm(**limits).check(intent, acct(**acct_kw), market)
     assert r.status == status, (r.reasons, r.assessment["rules"])
@@ -198,8 +291,12 @@ def test_unconfirmed_position_blocks_entries_but_never_closes():
     close passes, clipped to nothing but left to the exchange (which enforces reduce-only)."""
     from dataclasses import replace
 
-    a = replace(acct(position=Position(SYM, "flat", 0.0)), position_confirmed=False, ledger_position=0.05,
-                position_note="the exchange reports no position (empty reply) but our recorded fills hold +0.05 BTC")
+    a = replace(
+        acct(position=Position(SYM, "flat", 0.0)),
+        position_confirmed=False,
+        ledger_position=0.05,
+        position_note="the exchange reports no position (empty reply) but our recorded fills hold +0.05 BTC",
+    )
     r = rm().check(buy(0.01), a, MKT)
     assert r.rejected and r.reasons[0].startswith("position_unconfirmed: position not confirmed: the exchange")
     assert r.assessment["inputs"]["ledger_position"] == 0.05
@@ -230,8 +327,11 @@ def test_stale_account_data_refuses_entries_and_states_its_age():
     fresh = m.check(buy(0.01), replace(acct(), as_of_ms=T0 - 2_000), MKT)
     assert fresh.approved and fresh.assessment["rules"]["stale_data"]["age_s"] == pytest.approx(2.0)
     # Closing is never refused for old data.
-    close = m.check(OrderIntent(SYM, "sell", 0.01, reduce_only=True),
-                    replace(acct(position=Position(SYM, "long", 0.01, 50_000.0)), as_of_ms=T0 - 60_000), MKT)
+    close = m.check(
+        OrderIntent(SYM, "sell", 0.01, reduce_only=True),
+        replace(acct(position=Position(SYM, "long", 0.01, 50_000.0)), as_of_ms=T0 - 60_000),
+        MKT,
+    )
     assert close.approved
 
 
@@ -244,8 +344,9 @@ def test_closing_an_already_flat_position_is_refused_as_info_not_error():
     assert r.rejected and "already flat" in r.reasons[0]
     assert [(e.level.value, e.rule) for e in m.state.events] == [("INFO", "reduce_only")]
     m = rm()
-    r = m.check(OrderIntent(SYM, "buy", 0.05, reduce_only=True), acct(position=Position(SYM, "long", 0.03, 50_000.0)),
-                MKT)
+    r = m.check(
+        OrderIntent(SYM, "buy", 0.05, reduce_only=True), acct(position=Position(SYM, "long", 0.03, 50_000.0)), MKT
+    )
     assert r.rejected and [(e.level.value, e.rule) for e in m.state.events] == [("ERROR", "reduce_only")]
 
 
@@ -284,5 +385,7 @@ def test_a_disabled_stop_loss_rule_still_lets_a_stop_on_the_right_side_measure_t
     assert r.reduced and r.intent.amount == pytest.approx(0.1)  # per_trade_risk: 100 USDT at 1000 per BTC
     wrong_side = m.check(buy(0.15, stop=51_000.0), acct(), MKT)
     for rule in ("per_trade_risk", "total_risk"):
-        assert wrong_side.assessment["rules"][rule] == {"status": "skipped",
-                                                        "detail": "no valid stop-loss to measure risk"}
+        assert wrong_side.assessment["rules"][rule] == {
+            "status": "skipped",
+            "detail": "no valid stop-loss to measure risk",
+        }

@@ -31,6 +31,7 @@ def buy():
 
 def restart(db_url):
     from cockpit.db import close_database, open_database
+
     close_database()
     open_database(db_url)
     return RiskManager(RiskLimits(), clock=ManualClock(T0 + 1000), state=RiskStore())
@@ -54,8 +55,9 @@ def test_kill_switch_survives_restart_until_cleared(db, db_url):
 
 
 def test_daily_loss_window_and_drawdown_halt_survive_restart(db, db_url):
-    m = RiskManager(RiskLimits(daily_loss_limit_pct=0.03, max_drawdown_pct=0.15), clock=ManualClock(T0),
-                    state=RiskStore())
+    m = RiskManager(
+        RiskLimits(daily_loss_limit_pct=0.03, max_drawdown_pct=0.15), clock=ManualClock(T0), state=RiskStore()
+    )
     assert m.check(buy(), acct(10_000), MKT).approved  # day start 10_000, peak 10_000
     m2 = restart(db_url)
     assert m2.check(buy(), acct(9_600), MKT).assessment["rules"]["daily_loss"]["status"] == "rejected"
@@ -75,8 +77,9 @@ def test_order_rate_counts_submissions_in_the_database(db):
 
     store = OrderStore()
     for i in range(3):
-        oid, _ = store.create(Order(SYM, "buy", "market", 0.01, client_order_id=f"ckrate0m{i}l0"), now_ms=T0,
-                              status=OrderStatus.APPROVED)
+        oid, _ = store.create(
+            Order(SYM, "buy", "market", 0.01, client_order_id=f"ckrate0m{i}l0"), now_ms=T0, status=OrderStatus.APPROVED
+        )
         store.transition(oid, OrderStatus.SUBMITTED, now_ms=T0 + i)
     m = RiskManager(RiskLimits(max_orders_per_hour=3), clock=ManualClock(T0 + 10), state=RiskStore())
     assert m.check(buy(), acct(), MKT).assessment["rules"]["order_rate"]["status"] == "rejected"

@@ -35,8 +35,9 @@ def test_trades_tape_newest_is_last_and_includes_own_fills(okx, sim):
     assert mine["id"] in [x["id"] for x in okx.fetch_trades(SYM, limit=20)]
     # history-trades pages back by tradeId with `after`.
     first = okx.publicGetMarketHistoryTrades({"instId": "BTC-USDT-SWAP", "limit": "10"})["data"]
-    older = okx.publicGetMarketHistoryTrades({"instId": "BTC-USDT-SWAP", "limit": "10",
-                                              "after": first[-1]["tradeId"]})["data"]
+    older = okx.publicGetMarketHistoryTrades({"instId": "BTC-USDT-SWAP", "limit": "10", "after": first[-1]["tradeId"]})[
+        "data"
+    ]
     assert len(older) == 10 and int(older[0]["ts"]) < int(first[-1]["ts"])
 
 

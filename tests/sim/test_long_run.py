@@ -31,7 +31,7 @@ def test_months_of_simulated_time_every_call_answers(okx, sim):
         assert t["timestamp"] == now and t["last"] > 0
         for tf, ms in (("15m", 900_000), ("1h", H), ("4h", 4 * H), ("1d", DAY)):
             rows = okx.fetch_ohlcv(SYM, tf, limit=3)
-            assert len(rows) == 3 and rows[-1][0] == now // ms * ms       # the forming candle is the newest
+            assert len(rows) == 3 and rows[-1][0] == now // ms * ms  # the forming candle is the newest
             assert rows[1][0] - rows[0][0] == ms and all(r[3] <= r[2] for r in rows)
         assert okx.fetch_funding_rate(SYM)["fundingTimestamp"] > now
         okx.fetch_positions([SYM])
@@ -66,7 +66,7 @@ def test_lazy_extension_is_deterministic_and_safe_under_concurrent_readers():
                 m.price_at(t)
                 m.mark_price(t)
                 list(m.segments(t - 3 * H, t))
-        except BaseException as e:   # noqa: BLE001 - reported below
+        except BaseException as e:  # noqa: BLE001 - reported below
             errors.append(e)
 
     threads = [threading.Thread(target=reader, args=(tf,)) for tf in (900_000, H, 4 * H, DAY)]
@@ -125,7 +125,7 @@ def test_concurrent_http_clients_across_day_boundaries(cfg, sim):
     try:
         for _ in range(80):
             sim.clock.advance(DAY // 2)
-            with cond:   # the clients (not this thread) reach each new day: wait for a few answers
+            with cond:  # the clients (not this thread) reach each new day: wait for a few answers
                 target = served[0] + 4
                 cond.wait_for(lambda: served[0] >= target or errors, timeout=30)
     finally:
@@ -147,8 +147,16 @@ def replay(cfg, tmp_path):
     t0 = 1_767_225_600_000
     n = 72
     close = 65000 + 50 * np.sin(np.arange(n) / 5)
-    df = pd.DataFrame({"timestamp": t0 + np.arange(n) * H, "open": close - 5, "high": close + 30,
-                       "low": close - 30, "close": close, "volume": 10.0})
+    df = pd.DataFrame(
+        {
+            "timestamp": t0 + np.arange(n) * H,
+            "open": close - 5,
+            "high": close + 30,
+            "low": close - 30,
+            "close": close,
+            "volume": 10.0,
+        }
+    )
     path = tmp_path / "replay.csv"
     df.to_csv(path, index=False)
     end = t0 + n * H
@@ -165,16 +173,20 @@ def test_replay_answers_clearly_at_the_end_of_its_file(cfg, replay):
     x.load_markets()
     x.set_leverage(5, SYM, params={"mgnMode": "cross"})
     x.create_order(SYM, "market", "buy", 10, params={"tdMode": "cross"})
-    sim.clock.advance(6 * H)                                  # exactly the end: still answers
+    sim.clock.advance(6 * H)  # exactly the end: still answers
     assert x.fetch_ticker(SYM)["timestamp"] == end
     assert x.fetch_ohlcv(SYM, "1h", limit=2)[-1][0] == end - H
     funding_bills = len([b for b in sim.exchange.bills if b.type == "funding"])
-    sim.clock.advance(2 * DAY)                                # past the end
-    for call in (lambda: x.fetch_ticker(SYM), lambda: x.fetch_ohlcv(SYM, "1h", limit=2),
-                 lambda: x.fetch_positions([SYM]), lambda: x.create_order(SYM, "market", "sell", 1)):
+    sim.clock.advance(2 * DAY)  # past the end
+    for call in (
+        lambda: x.fetch_ticker(SYM),
+        lambda: x.fetch_ohlcv(SYM, "1h", limit=2),
+        lambda: x.fetch_positions([SYM]),
+        lambda: x.create_order(SYM, "market", "sell", 1),
+    ):
         with pytest.raises(ccxt.OnMaintenance, match="replay ended"):
             call()
-    assert x.fetch_time() == end + 2 * DAY                     # the clock itself still answers
+    assert x.fetch_time() == end + 2 * DAY  # the clock itself still answers
     # The account was settled up to the end once, however often it was asked after it.
     assert len([b for b in sim.exchange.bills if b.type == "funding"]) == funding_bills
     assert sim.exchange.t == end

@@ -20,7 +20,7 @@ def test_markets_and_time(okx, sim):
 
 def test_ohlcv_pagination_grid_and_forming_candle(okx, sim):
     now = sim.clock.now_ms()
-    sim.clock.advance(25 * 60_000)          # 25 minutes into the current hour
+    sim.clock.advance(25 * 60_000)  # 25 minutes into the current hour
     since = now - 50 * H
     rows = okx.fetch_ohlcv(SYM, "1h", since=since, limit=20)
     assert [r[0] for r in rows] == [since + i * H for i in range(20)]
@@ -29,10 +29,10 @@ def test_ohlcv_pagination_grid_and_forming_candle(okx, sim):
     older = okx.fetch_ohlcv(SYM, "1h", limit=5, params={"until": since, "type": "HistoryCandles"})
     assert [r[0] for r in older] == [since - (5 - i) * H for i in range(5)]
     raw = okx.publicGetMarketCandles({"instId": "BTC-USDT-SWAP", "bar": "1H", "limit": "2"})["data"]
-    assert raw[0][8] == "0" and raw[1][8] == "1"            # newest first; forming bar unconfirmed
-    assert int(raw[0][0]) == now                              # the hour that opened at the clock's start
+    assert raw[0][8] == "0" and raw[1][8] == "1"  # newest first; forming bar unconfirmed
+    assert int(raw[0][0]) == now  # the hour that opened at the clock's start
     forming_high = float(raw[0][2])
-    sim.clock.advance(40 * 60_000)                            # the hour closes
+    sim.clock.advance(40 * 60_000)  # the hour closes
     closed = okx.fetch_ohlcv(SYM, "1h", since=now, limit=1)[0]
     assert closed[0] == now and closed[2] >= forming_high
     # Coarser timeframes aggregate the same path.
@@ -68,7 +68,7 @@ def test_signature_passphrase_and_demo_header_are_checked(cfg, sim):
         with pytest.raises(ccxt.AuthenticationError):
             x.fetch_balance()
     live = make_exchange(cfg, mode="okx-live", rest_url=sim.url, credentials=good, for_tests=True)
-    with pytest.raises(ccxt.AuthenticationError):      # no x-simulated-trading header
+    with pytest.raises(ccxt.AuthenticationError):  # no x-simulated-trading header
         live.fetch_balance()
     x = make_exchange(cfg, mode="sim", rest_url=sim.url, credentials=good, for_tests=True)
     assert x.fetch_balance()["USDT"]["total"] == cfg["sim"]["initial_balance"]
@@ -86,9 +86,19 @@ def test_sandbox_first_then_url(cfg):
 def test_market_order_with_attached_sl_tp_fills_and_positions(okx, sim):
     okx.set_leverage(5, SYM, {"marginMode": "isolated"})
     last = okx.fetch_ticker(SYM)["last"]
-    o = okx.create_order(SYM, "market", "buy", 10, None, {"clientOrderId": "c1", "marginMode": "isolated",
-                                                          "stopLoss": {"triggerPrice": round(last * 0.9, 1)},
-                                                          "takeProfit": {"triggerPrice": round(last * 1.1, 1)}})
+    o = okx.create_order(
+        SYM,
+        "market",
+        "buy",
+        10,
+        None,
+        {
+            "clientOrderId": "c1",
+            "marginMode": "isolated",
+            "stopLoss": {"triggerPrice": round(last * 0.9, 1)},
+            "takeProfit": {"triggerPrice": round(last * 1.1, 1)},
+        },
+    )
     got = okx.fetch_order(o["id"], SYM)
     assert got["status"] == "closed" and got["filled"] == 10 and got["clientOrderId"] == "c1"
     assert got["stopLossPrice"] == round(last * 0.9, 1) and got["fee"]["cost"] > 0
@@ -111,9 +121,18 @@ def test_market_order_with_attached_sl_tp_fills_and_positions(okx, sim):
 
 def test_take_profit_triggers_as_price_moves(okx, sim):
     last = okx.fetch_ticker(SYM)["last"]
-    okx.create_order(SYM, "market", "buy", 1, None, {"marginMode": "isolated",
-                                                     "takeProfit": {"triggerPrice": round(last + 5, 1)},
-                                                     "stopLoss": {"triggerPrice": round(last - 5, 1)}})
+    okx.create_order(
+        SYM,
+        "market",
+        "buy",
+        1,
+        None,
+        {
+            "marginMode": "isolated",
+            "takeProfit": {"triggerPrice": round(last + 5, 1)},
+            "stopLoss": {"triggerPrice": round(last - 5, 1)},
+        },
+    )
     for _ in range(240):
         sim.clock.advance(60_000)
         if not okx.fetch_positions([SYM]):
@@ -129,8 +148,8 @@ def test_limit_order_rest_cancel_and_errors(okx, sim):
     last = okx.fetch_ticker(SYM)["last"]
     o = okx.create_order(SYM, "limit", "buy", 1, round(last * 0.8, 1), {"clientOrderId": "lim1"})
     assert [x["id"] for x in okx.fetch_open_orders(SYM)] == [o["id"]]
-    assert okx.fetch_balance()["USDT"]["free"] < 10000           # margin frozen for the order
-    with pytest.raises(ccxt.InvalidOrder):                        # duplicate client order id
+    assert okx.fetch_balance()["USDT"]["free"] < 10000  # margin frozen for the order
+    with pytest.raises(ccxt.InvalidOrder):  # duplicate client order id
         okx.create_order(SYM, "limit", "buy", 1, round(last * 0.8, 1), {"clientOrderId": "lim1"})
     okx.cancel_order(o["id"], SYM)
     assert okx.fetch_order(o["id"], SYM)["status"] == "canceled"
@@ -140,9 +159,9 @@ def test_limit_order_rest_cancel_and_errors(okx, sim):
         okx.fetch_order("123", SYM)
     with pytest.raises(ccxt.InsufficientFunds):
         okx.create_order(SYM, "market", "buy", 10_000, None, {"marginMode": "isolated"})
-    with pytest.raises(ccxt.ExchangeError):                       # reduce-only without a position
+    with pytest.raises(ccxt.ExchangeError):  # reduce-only without a position
         okx.create_order(SYM, "market", "sell", 1, None, {"reduceOnly": True})
-    assert okx.fetch_closed_orders(SYM) == []                     # "filled" history: nothing filled yet
+    assert okx.fetch_closed_orders(SYM) == []  # "filled" history: nothing filled yet
 
 
 def test_large_orders_fill_in_pieces(okx, sim):
@@ -199,15 +218,16 @@ def test_faults(cfg, okx, sim):
         okx.fetch_ticker(SYM)
     assert okx.fetch_ohlcv(SYM, "1h", limit=3)
     sim.faults.add("malformed", path="market/candles")
-    assert okx.fetch_ohlcv(SYM, "1h", limit=3) == []           # ccxt swallows it: the ingest must notice
+    assert okx.fetch_ohlcv(SYM, "1h", limit=3) == []  # ccxt swallows it: the ingest must notice
     okx.timeout = 300
     sim.faults.add("slow", delay_s=1.0)
     with pytest.raises(ccxt.RequestTimeout):
         okx.fetch_ticker(SYM)
     okx.timeout = 10_000
     # Admin endpoint: a one-off order rejection.
-    req = urllib.request.Request(sim.url + "/sim/admin/faults", data=json.dumps({"kind": "reject_order"}).encode(),
-                                 method="POST")
+    req = urllib.request.Request(
+        sim.url + "/sim/admin/faults", data=json.dumps({"kind": "reject_order"}).encode(), method="POST"
+    )
     assert json.loads(urllib.request.urlopen(req).read())["kind"] == "reject_order"
     with pytest.raises(ccxt.InsufficientFunds):
         okx.create_order(SYM, "market", "buy", 1)

@@ -17,8 +17,9 @@ ISO = {"marginMode": "isolated"}
 
 def _plain_ccxt(sim, cls=ccxt.okx, **extra):
     """ccxt's okx as anyone would configure it for OKX demo trading, with the simulator's URL."""
-    x = cls({"apiKey": sim.api_key, "secret": sim.secret, "password": sim.passphrase, "enableRateLimit": False,
-             **extra})
+    x = cls(
+        {"apiKey": sim.api_key, "secret": sim.secret, "password": sim.passphrase, "enableRateLimit": False, **extra}
+    )
     x.set_sandbox_mode(True)
     x.urls["api"] = {**x.urls["api"], "rest": sim.url}
     return x
@@ -35,12 +36,14 @@ def x(sim):
 def sdk(sim):
     from okx import Account, MarketData, PublicData, Trade
 
-    kw = dict(api_key=sim.api_key, api_secret_key=sim.secret, passphrase=sim.passphrase, flag="1",
-              domain=sim.url, debug=False)
+    kw = dict(
+        api_key=sim.api_key, api_secret_key=sim.secret, passphrase=sim.passphrase, flag="1", domain=sim.url, debug=False
+    )
 
     class Sdk:
         trade, account = Trade.TradeAPI(**kw), Account.AccountAPI(**kw)
         market, public = MarketData.MarketAPI(**kw), PublicData.PublicAPI(**kw)
+
     return Sdk
 
 
@@ -74,7 +77,7 @@ def test_mark_and_index_candles_follow_the_last_price(x, sim):
 
 
 def test_ticker_uses_one_rolling_24h_window(x, sim):
-    sim.clock.advance(2 * H)                          # 02:00 UTC: the UTC day is 2 hours old
+    sim.clock.advance(2 * H)  # 02:00 UTC: the UTC day is 2 hours old
     now = sim.clock.now_ms()
     t = x.fetch_ticker(SYM)
     minutes = _one_minute_path(x, now - 24 * H, now)
@@ -82,7 +85,7 @@ def test_ticker_uses_one_rolling_24h_window(x, sim):
     inside = [r for r in minutes if r[0] >= now - 24 * H + 60_000]
     assert t["low"] <= min(t["open"], t["last"]) <= max(t["open"], t["last"]) <= t["high"]
     assert t["high"] >= max(r[2] for r in inside) and t["low"] <= min(r[3] for r in inside)
-    vol = sum(r[5] for r in minutes)                 # BTC: the 1m candles' volume over the same 24 h
+    vol = sum(r[5] for r in minutes)  # BTC: the 1m candles' volume over the same 24 h
     assert float(t["info"]["volCcy24h"]) == pytest.approx(vol, rel=0.01)
     idx = x.publicGetMarketIndexTickers({"instId": "BTC-USDT"})["data"][0]
     assert float(idx["low24h"]) <= float(idx["open24h"]) <= float(idx["high24h"])
@@ -99,8 +102,13 @@ def test_numbers_carry_no_float_noise(x, sim):
     x.set_leverage(20, SYM, {"mgnMode": "cross"})
     x.create_order(SYM, "market", "buy", 37.37, None, {"tdMode": "cross"})
     sim.clock.advance(9 * H)
-    bodies = [x.publicGetMarketTicker({"instId": INST}), x.publicGetPublicOpenInterest({"instId": INST}),
-              x.privateGetAccountBalance(), x.privateGetAccountPositions(), x.privateGetTradeFills()]
+    bodies = [
+        x.publicGetMarketTicker({"instId": INST}),
+        x.publicGetPublicOpenInterest({"instId": INST}),
+        x.privateGetAccountBalance(),
+        x.privateGetAccountPositions(),
+        x.privateGetTradeFills(),
+    ]
 
     def strings(o):
         if isinstance(o, dict):
@@ -111,6 +119,7 @@ def test_numbers_carry_no_float_noise(x, sim):
                 yield from strings(v)
         elif isinstance(o, str):
             yield o
+
     nums = [s for b in bodies for s in strings(b["data"]) if s.replace(".", "", 1).lstrip("-").isdigit()]
     assert len(nums) > 50
     for s in nums:
@@ -132,9 +141,9 @@ def test_status_tiers_price_limit_and_max_size(x, sdk, sim):
     mx = _ok(sdk.account.get_max_order_size(INST, "isolated"))[0]
     max_buy = float(mx["maxBuy"])
     assert max_buy > 1 and float(_ok(sdk.account.get_max_avail_size(INST, "isolated"))[0]["availBuy"]) > 0
-    with pytest.raises(ccxt.InsufficientFunds):   # 5 % over the maximum does not fit ...
+    with pytest.raises(ccxt.InsufficientFunds):  # 5 % over the maximum does not fit ...
         x.create_order(SYM, "market", "buy", round(max_buy * 1.05, 2), None, ISO)
-    x.create_order(SYM, "market", "buy", round(max_buy * 0.98, 2), None, ISO)   # ... just under it does
+    x.create_order(SYM, "market", "buy", round(max_buy * 0.98, 2), None, ISO)  # ... just under it does
     assert x.fetch_position(SYM)["contracts"] == pytest.approx(round(max_buy * 0.98, 2))
 
 
@@ -159,7 +168,7 @@ def test_close_position_and_positions_history(x, sim):
 def test_ledger_and_funding_history_through_bills(x, sim):
     x.set_leverage(5, SYM, {"mgnMode": "cross"})
     x.create_order(SYM, "market", "sell", 5, None, {"tdMode": "cross"})
-    sim.clock.advance(17 * H)                     # two funding settlements
+    sim.clock.advance(17 * H)  # two funding settlements
     ledger = x.fetch_ledger("USDT", params={"type": "swap"})
     kinds = [e["info"]["type"] for e in ledger]
     assert kinds.count("8") == 2 and kinds.count("2") >= 1
@@ -217,33 +226,49 @@ def test_missing_sz_and_tdmode_are_refused(sdk):
 
 def test_wrong_side_tp_sl_answer_okx_codes_that_ccxt_maps(x, sdk, sim):
     last = x.fetch_ticker(SYM)["last"]
-    with pytest.raises(ccxt.InvalidOrder) as e:     # a long's stop above the last price
+    with pytest.raises(ccxt.InvalidOrder) as e:  # a long's stop above the last price
         x.create_order(SYM, "market", "buy", 1, None, {"tdMode": "cross", "stopLoss": {"triggerPrice": last * 1.01}})
     assert "51280" in str(e.value)
-    with pytest.raises(ccxt.InvalidOrder) as e:     # a long's take-profit below the last price
+    with pytest.raises(ccxt.InvalidOrder) as e:  # a long's take-profit below the last price
         x.create_order(SYM, "market", "buy", 1, None, {"tdMode": "cross", "takeProfit": {"triggerPrice": last * 0.99}})
     assert "51279" in str(e.value)
-    with pytest.raises(ccxt.InvalidOrder) as e:     # a short's stop below the last price
+    with pytest.raises(ccxt.InvalidOrder) as e:  # a short's stop below the last price
         x.create_order(SYM, "market", "sell", 1, None, {"tdMode": "cross", "stopLoss": {"triggerPrice": last * 0.99}})
     assert "51278" in str(e.value)
-    with pytest.raises(ccxt.InvalidOrder) as e:     # a buy limit's take-profit below its price
-        x.create_order(SYM, "limit", "buy", 1, round(last * 0.9, 1),
-                       {"tdMode": "cross", "takeProfit": {"triggerPrice": last * 0.89}})
+    with pytest.raises(ccxt.InvalidOrder) as e:  # a buy limit's take-profit below its price
+        x.create_order(
+            SYM,
+            "limit",
+            "buy",
+            1,
+            round(last * 0.9, 1),
+            {"tdMode": "cross", "takeProfit": {"triggerPrice": last * 0.89}},
+        )
     assert "51046" in str(e.value)
-    r = sdk.trade.place_algo_order(instId=INST, tdMode="cross", side="sell", ordType="conditional", sz="1",
-                                   tpTriggerPx=str(round(last * 0.99, 1)), tpOrdPx="-1")
+    r = sdk.trade.place_algo_order(
+        instId=INST,
+        tdMode="cross",
+        side="sell",
+        ordType="conditional",
+        sz="1",
+        tpTriggerPx=str(round(last * 0.99, 1)),
+        tpOrdPx="-1",
+    )
     assert r["data"][0]["sCode"] == "51279"
 
 
 def test_standalone_stop_survives_flat_attached_one_does_not(x, sim):
     last = x.fetch_ticker(SYM)["last"]
-    x.create_order(SYM, "market", "buy", 2, None, {"tdMode": "cross", "stopLoss": {"triggerPrice": round(last * 0.9, 1)}})
-    stop = x.create_order(SYM, "market", "sell", 2, None, {"tdMode": "cross", "stopLossPrice": round(last * 0.8, 1),
-                                                            "reduceOnly": True})
-    x.create_order(SYM, "market", "sell", 2, None, {"tdMode": "cross", "reduceOnly": True})   # flat
+    x.create_order(
+        SYM, "market", "buy", 2, None, {"tdMode": "cross", "stopLoss": {"triggerPrice": round(last * 0.9, 1)}}
+    )
+    stop = x.create_order(
+        SYM, "market", "sell", 2, None, {"tdMode": "cross", "stopLossPrice": round(last * 0.8, 1), "reduceOnly": True}
+    )
+    x.create_order(SYM, "market", "sell", 2, None, {"tdMode": "cross", "reduceOnly": True})  # flat
     algos = x.privateGetTradeOrdersAlgoPending({"ordType": "conditional"})["data"]
-    assert [a["algoId"] for a in algos] == [stop["id"]]              # the attached stop went with the position
-    x.cancel_order(stop["id"], SYM, {"stop": True})                  # and the bot's own cancel works
+    assert [a["algoId"] for a in algos] == [stop["id"]]  # the attached stop went with the position
+    x.cancel_order(stop["id"], SYM, {"stop": True})  # and the bot's own cancel works
 
 
 def test_trigger_and_trailing_stop_orders(x, sdk, sim):
@@ -252,14 +277,18 @@ def test_trigger_and_trailing_stop_orders(x, sdk, sim):
     x.create_order(SYM, "market", "buy", 2, None, {"tdMode": "cross"})
     # Look at the coming path to put a trigger 0.3 % above the price where it will be crossed.
     trig = round(last * 1.003, 1)
-    trailing = x.create_order(SYM, "market", "sell", 2, None, {"tdMode": "cross", "trailingPercent": 0.5,
-                                                               "reduceOnly": True})
+    trailing = x.create_order(
+        SYM, "market", "sell", 2, None, {"tdMode": "cross", "trailingPercent": 0.5, "reduceOnly": True}
+    )
     trig_o = x.create_trigger_order(SYM, "market", "buy", 1, None, trig, {"tdMode": "cross"})
     assert trig_o["id"] and trailing["id"]
     for _ in range(48):
         sim.clock.advance(H)
-        states = {a["algoId"]: a for a in sdk.trade.order_algos_history("trigger")["data"] +
-                  sdk.trade.order_algos_history("move_order_stop")["data"]}
+        states = {
+            a["algoId"]: a
+            for a in sdk.trade.order_algos_history("trigger")["data"]
+            + sdk.trade.order_algos_history("move_order_stop")["data"]
+        }
         if trig_o["id"] in states and trailing["id"] in states:
             break
     path = _one_minute_path(x, t0, sim.clock.now_ms())
@@ -288,7 +317,7 @@ def test_cancel_all_after(x, sdk, sim):
     assert got["status"] == "canceled" and got["info"]["cancelSource"] == "cancel_all_after"
     o2 = x.create_order(SYM, "limit", "buy", 1, round(last * 0.9, 1), {"tdMode": "cross"})
     x.cancel_all_orders_after(10_000)
-    x.cancel_all_orders_after(0)                       # turned off
+    x.cancel_all_orders_after(0)  # turned off
     sim.clock.advance(60_000)
     assert x.fetch_order(o2["id"], SYM)["status"] == "open"
 
@@ -309,7 +338,7 @@ def test_liquidation_happens_on_the_mark_price(x, sim):
     assert len(liq_orders) == 1
     o = liq_orders[0]
     t = int(o["info"]["fillTime"])
-    assert abs(o["average"] * m.mark_factor(t) - liq) <= 0.3     # the mark, not the last, reached liqPx
+    assert abs(o["average"] * m.mark_factor(t) - liq) <= 0.3  # the mark, not the last, reached liqPx
 
 
 # ------------------------------------------------------------------ other clients, clock
@@ -333,6 +362,7 @@ def test_ccxt_async_client(sim):
             return ob, trades, mark, status, e
         finally:
             await x.close()
+
     ob, trades, mark, status, e = asyncio.run(run())
     assert len(ob["asks"]) == 5 and len(trades) == 10 and len(mark) == 3 and status["status"] == "ok"
     assert e["amount"] == 2
@@ -353,7 +383,7 @@ def test_wall_clock(cfg):
     with start_simulator({**cfg["sim"], "history_days": 3}, port=0, clock="wall") as sim:
         assert sim.clock.speed == 1
         assert abs(sim.clock.now_ms() - time.time() * 1000) < 5_000
-        x = _plain_ccxt(sim)            # signs with its own wall clock: accepted
+        x = _plain_ccxt(sim)  # signs with its own wall clock: accepted
         assert x.fetch_balance()["USDT"]["total"] > 0
         rows = x.fetch_ohlcv(SYM, "1h", limit=48)
         assert len(rows) == 48 and rows[-1][0] == int(time.time() * 1000) // H * H
@@ -384,10 +414,10 @@ def test_long_short_position_mode(x, sim):
     x.create_order(SYM, "market", "buy", 3, None, {"tdMode": "cross", "posSide": "long"})
     x.create_order(SYM, "market", "sell", 2, None, {"tdMode": "cross", "posSide": "short"})
     pos = {p["side"]: p["contracts"] for p in x.fetch_positions([SYM])}
-    assert pos == {"long": 3, "short": 2}                      # both sides held at once
-    with pytest.raises(ccxt.ExchangeError):                     # no switching back with positions open
+    assert pos == {"long": 3, "short": 2}  # both sides held at once
+    with pytest.raises(ccxt.ExchangeError):  # no switching back with positions open
         x.set_position_mode(False)
-    x.create_order(SYM, "market", "sell", 5, None, {"tdMode": "cross", "posSide": "long"})   # closes, never flips
+    x.create_order(SYM, "market", "sell", 5, None, {"tdMode": "cross", "posSide": "long"})  # closes, never flips
     pos = {p["side"]: p["contracts"] for p in x.fetch_positions([SYM])}
     assert pos == {"short": 2}
     x.close_position(SYM, "short", {"marginMode": "cross"})
@@ -399,14 +429,23 @@ def test_long_short_position_mode(x, sim):
 def test_amend_algo_order(x, sdk, sim):
     last = x.fetch_ticker(SYM)["last"]
     x.create_order(SYM, "market", "buy", 3, None, {"tdMode": "cross"})
-    r = _ok(sdk.trade.place_algo_order(instId=INST, tdMode="cross", side="sell", ordType="conditional", sz="1",
-                                       slTriggerPx=str(round(last * 0.95, 1)), slOrdPx="-1"))
+    r = _ok(
+        sdk.trade.place_algo_order(
+            instId=INST,
+            tdMode="cross",
+            side="sell",
+            ordType="conditional",
+            sz="1",
+            slTriggerPx=str(round(last * 0.95, 1)),
+            slOrdPx="-1",
+        )
+    )
     aid = r[0]["algoId"]
     _ok(sdk.trade.amend_algo_order(instId=INST, algoId=aid, newSz="2", newSlTriggerPx=str(round(last * 0.97, 1))))
     got = _ok(sdk.trade.get_algo_order_details(algoId=aid))[0]
     assert got["sz"] == "2" and float(got["slTriggerPx"]) == round(last * 0.97, 1)
     r = sdk.trade.amend_algo_order(instId=INST, algoId=aid, newSlTriggerPx=str(round(last * 1.01, 1)))
-    assert r["data"][0]["sCode"] == "51280"                     # a long's stop above the last price
+    assert r["data"][0]["sCode"] == "51280"  # a long's stop above the last price
     x.cancel_order(aid, SYM, {"stop": True})
     r = sdk.trade.amend_algo_order(instId=INST, algoId=aid, newSz="1")
     assert r["data"][0]["sCode"] == "51510"
@@ -419,7 +458,13 @@ def test_standalone_sim_defaults_to_the_wall_clock(tmp_path):
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("COCKPIT__")}
     env["COCKPIT__SIM__HISTORY_DAYS"] = "2"
-    out = subprocess.run([sys.executable, "-m", "cockpit", "--db", str(tmp_path / "x.db"), "sim", "--port", "0",
-                          "--for", "0.5"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "cockpit", "--db", str(tmp_path / "x.db"), "sim", "--port", "0", "--for", "0.5"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
-    assert "clock: wall" in out.stdout and "speed 1x" in out.stdout   # (--speed N: the accelerated clock)
+    assert "clock: wall" in out.stdout and "speed 1x" in out.stdout  # (--speed N: the accelerated clock)

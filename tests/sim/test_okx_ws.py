@@ -29,8 +29,9 @@ def pro(cfg, sim):
 
     def make(**kw):
         x = make_stream_exchange(cfg, mode="sim", rest_url=sim.url, credentials=sim.credentials, for_tests=True, **kw)
-        x.streaming["keepAlive"] = 400   # ccxt's own ping/pong watchdog, short so a dead link shows at once
+        x.streaming["keepAlive"] = 400  # ccxt's own ping/pong watchdog, short so a dead link shows at once
         return x
+
     return make
 
 
@@ -44,8 +45,12 @@ def test_public_and_business_channels_through_ccxt_pro(pro, sim, okx):
         try:
             t = await w(x.watch_ticker(SYM))
             rest = okx.fetch_ticker(SYM)
-            assert (t["last"], t["bid"], t["ask"], t["timestamp"]) == (rest["last"], rest["bid"], rest["ask"],
-                                                                       rest["timestamp"])
+            assert (t["last"], t["bid"], t["ask"], t["timestamp"]) == (
+                rest["last"],
+                rest["bid"],
+                rest["ask"],
+                rest["timestamp"],
+            )
             sim.clock.advance(60_000)
             t2 = await w(x.watch_ticker(SYM))
             assert t2["timestamp"] == sim.clock.now_ms() and t2["last"] == okx.fetch_ticker(SYM)["last"]
@@ -53,20 +58,21 @@ def test_public_and_business_channels_through_ccxt_pro(pro, sim, okx):
             for tf in ("1m", "15m", "1h", "4h", "1d"):
                 c = await w(x.watch_ohlcv(SYM, tf))
                 assert c[-1] == okx.fetch_ohlcv(SYM, tf, limit=1)[-1], tf
-            assert any("/business" in url for url in x.clients)      # candles live on the business endpoint
+            assert any("/business" in url for url in x.clients)  # candles live on the business endpoint
 
             def levels(book, k=400):
                 return [lv[:2] for lv in book["bids"][:k]], [lv[:2] for lv in book["asks"][:k]]
+
             ob = await w(x.watch_order_book(SYM))
             assert len(ob["bids"]) == 400 and levels(ob) == levels(okx.fetch_order_book(SYM, limit=400))
-            sim.clock.advance(30_000)                 # updates (deltas) keep the local book equal to REST's
+            sim.clock.advance(30_000)  # updates (deltas) keep the local book equal to REST's
             ob = await w(x.watch_order_book(SYM))
             assert levels(ob) == levels(okx.fetch_order_book(SYM, limit=400))
             ob5 = await w(x.watch_order_book(SYM, 5))
             assert levels(ob5) == levels(okx.fetch_order_book(SYM, limit=5))
 
             trades = asyncio.ensure_future(x.watch_trades(SYM))
-            await asyncio.sleep(0.3)                  # subscribed; OKX sends no history on subscribe
+            await asyncio.sleep(0.3)  # subscribed; OKX sends no history on subscribe
             before = sim.clock.now_ms()
             sim.clock.advance(5_000)
             got = await w(trades)
@@ -76,9 +82,12 @@ def test_public_and_business_channels_through_ccxt_pro(pro, sim, okx):
             fr = await w(x.watch_funding_rate(SYM))
             assert fr["fundingRate"] == okx.fetch_funding_rate(SYM)["fundingRate"]
             mp = await w(x.watch_mark_price(SYM))
-            assert mp["info"]["markPx"] == okx.publicGetPublicMarkPrice({"instId": "BTC-USDT-SWAP"})["data"][0]["markPx"]
+            assert (
+                mp["info"]["markPx"] == okx.publicGetPublicMarkPrice({"instId": "BTC-USDT-SWAP"})["data"][0]["markPx"]
+            )
         finally:
             await x.close()
+
     run(main())
 
 
@@ -106,12 +115,14 @@ def test_private_channels_follow_orders_fills_positions_and_balance(pro, sim, ok
             def order(oid):
                 mine = [s for s in (x.orders or []) if s["id"] == oid]
                 return mine[-1] if mine else None
+
             await until(lambda: order(o["id"]) and order(o["id"])["status"] == "closed")
             assert order(o["id"])["filled"] == 1.5
             assert order(o["id"])["average"] == okx.fetch_order(o["id"], SYM)["average"]
 
             def contracts():
                 return [p["contracts"] for p in x.positions if p["contracts"]] if x.positions else []
+
             await until(lambda: contracts() == [1.5])
             assert [p["side"] for p in x.positions if p["contracts"]] == ["long"]
             total = okx.fetch_balance()["USDT"]["total"]
@@ -134,11 +145,13 @@ def test_private_channels_follow_orders_fills_positions_and_balance(pro, sim, ok
             await until(lambda: contracts() == [])
         finally:
             await x.close()
+
     run(main())
 
 
 def test_trigger_orders_stream_on_business(pro, sim, okx):
     """watch_orders(trigger=True): the orders-algo channel (business endpoint, after login)."""
+
     async def main():
         x = pro()
         try:
@@ -146,8 +159,9 @@ def test_trigger_orders_stream_on_business(pro, sim, okx):
             algos = asyncio.ensure_future(x.watch_orders(SYM, params={"trigger": True}))
             await asyncio.sleep(0.5)
             last = okx.fetch_ticker(SYM)["last"]
-            placed = await x.create_order(SYM, "market", "sell", 1.0,
-                                          params={"stopLossPrice": round(last * 0.9, 1), "reduceOnly": True})
+            placed = await x.create_order(
+                SYM, "market", "sell", 1.0, params={"stopLossPrice": round(last * 0.9, 1), "reduceOnly": True}
+            )
             got = await w(algos)
             assert [(o["id"], o["status"]) for o in got] == [(placed["id"], "open")]
             assert got[0]["stopLossPrice"] == round(last * 0.9, 1)
@@ -159,15 +173,18 @@ def test_trigger_orders_stream_on_business(pro, sim, okx):
             assert [(o["id"], o["status"]) for o in got] == [(placed["id"], "canceled")]
         finally:
             await x.close()
+
     run(main())
 
 
 # ------------------------------------------------------------ the protocol itself (raw client)
 
+
 def _login_args(sim, ts: str | None = None, secret: str | None = None) -> dict:
     ts = ts or str(int(time.time()))
-    sign = base64.b64encode(hmac.new((secret or sim.secret).encode(), f"{ts}GET/users/self/verify".encode(),
-                                     hashlib.sha256).digest()).decode()
+    sign = base64.b64encode(
+        hmac.new((secret or sim.secret).encode(), f"{ts}GET/users/self/verify".encode(), hashlib.sha256).digest()
+    ).decode()
     return {"apiKey": sim.api_key, "passphrase": sim.passphrase, "timestamp": ts, "sign": sign}
 
 
@@ -190,18 +207,18 @@ def test_protocol_login_errors_subscribe_rules_ping_and_open_interest(sim):
             await ws.send_str("ping")
             assert await _next(ws) == "pong"
             await ws.send_json({"op": "subscribe", "args": [{"channel": "orders", "instType": "ANY"}]})
-            assert (await _next(ws))["code"] == "60011"                     # please log in
+            assert (await _next(ws))["code"] == "60011"  # please log in
             await ws.send_json({"op": "login", "args": [_login_args(sim, secret="wrong")]})
-            assert (await _next(ws))["code"] == "60007"                     # invalid sign
+            assert (await _next(ws))["code"] == "60007"  # invalid sign
             await ws.send_json({"op": "login", "args": [_login_args(sim, ts=str(int(time.time()) - 120))]})
-            assert (await _next(ws))["code"] == "60006"                     # expired
+            assert (await _next(ws))["code"] == "60006"  # expired
             await ws.send_json({"op": "login", "args": [{**_login_args(sim), "apiKey": "nope"}]})
             assert (await _next(ws))["code"] == "60005"
             await ws.send_json({"op": "login", "args": [_login_args(sim)]})
             ok = await _next(ws)
             assert ok["event"] == "login" and ok["code"] == "0"
             await ws.send_json({"op": "subscribe", "args": [{"channel": "tickers", "instId": "BTC-USDT-SWAP"}]})
-            assert (await _next(ws))["code"] == "60018"                     # a public channel on /private
+            assert (await _next(ws))["code"] == "60018"  # a public channel on /private
             await ws.send_json({"op": "nonsense", "args": [{}]})
             assert (await _next(ws))["code"] == "60019"
             await ws.send_str("{not json")
@@ -210,7 +227,7 @@ def test_protocol_login_errors_subscribe_rules_ping_and_open_interest(sim):
             await ws.close()
             await session.close()
 
-        session, ws = await _raw(sim, "private", demo=False)   # a demo key on the live URL: refused
+        session, ws = await _raw(sim, "private", demo=False)  # a demo key on the live URL: refused
         try:
             await ws.send_json({"op": "login", "args": [_login_args(sim)]})
             assert (await _next(ws))["code"] == "50101"
@@ -221,11 +238,12 @@ def test_protocol_login_errors_subscribe_rules_ping_and_open_interest(sim):
         session, ws = await _raw(sim, "public")
         try:
             await ws.send_json({"op": "subscribe", "args": [{"channel": "candle1m", "instId": "BTC-USDT-SWAP"}]})
-            assert (await _next(ws))["code"] == "60018"                     # candles live on /business
+            assert (await _next(ws))["code"] == "60018"  # candles live on /business
             await ws.send_json({"op": "subscribe", "args": [{"channel": "tickers", "instId": "ETH-USDT-SWAP"}]})
             assert (await _next(ws))["code"] == "60018"
-            await ws.send_json({"op": "subscribe", "id": "7",
-                                "args": [{"channel": "open-interest", "instId": "BTC-USDT-SWAP"}]})
+            await ws.send_json(
+                {"op": "subscribe", "id": "7", "args": [{"channel": "open-interest", "instId": "BTC-USDT-SWAP"}]}
+            )
             ack = await _next(ws)
             assert ack["event"] == "subscribe" and ack["id"] == "7" and ack["connId"]
             push = await _next(ws)
@@ -234,10 +252,11 @@ def test_protocol_login_errors_subscribe_rules_ping_and_open_interest(sim):
             assert (await _next(ws))["event"] == "unsubscribe"
             sim.clock.advance(600_000)
             await ws.send_str("ping")
-            assert await _next(ws) == "pong"                                 # nothing pushed after unsubscribe
+            assert await _next(ws) == "pong"  # nothing pushed after unsubscribe
         finally:
             await ws.close()
             await session.close()
+
     run(main())
 
 
@@ -273,10 +292,12 @@ def test_books_channel_sequence_and_checksum(sim):
         finally:
             await ws.close()
             await session.close()
+
     run(main())
 
 
 # ------------------------------------------------------------ faults on streams: ccxt.pro reconnects
+
 
 @pytest.mark.parametrize("kind", ["drop", "malformed", "stall"])
 def test_stream_faults_then_ccxt_pro_reconnects(pro, sim, kind):
@@ -291,7 +312,7 @@ def test_stream_faults_then_ccxt_pro_reconnects(pro, sim, kind):
             for _ in range(20):
                 try:
                     t = await w(x.watch_ticker(SYM), 3)
-                except (ccxt.NetworkError, asyncio.TimeoutError) as e:   # RequestTimeout is a NetworkError
+                except (ccxt.NetworkError, asyncio.TimeoutError) as e:  # RequestTimeout is a NetworkError
                     failed = e
                     continue
                 if failed is not None:
@@ -299,19 +320,20 @@ def test_stream_faults_then_ccxt_pro_reconnects(pro, sim, kind):
             assert failed is not None, "the fault never reached the client"
             assert t["timestamp"] <= sim.clock.now_ms()
             fresh = await w(x.watch_ticker(SYM))
-            assert fresh["timestamp"] > t["timestamp"] - 1          # streaming again on a new connection
+            assert fresh["timestamp"] > t["timestamp"] - 1  # streaming again on a new connection
         finally:
             sim.faults.clear()
             await x.close()
+
     run(main())
     assert (kind, "ws/v5/public/tickers") in sim.faults.fired
 
 
 def test_stream_faults_never_touch_rest_and_rest_faults_never_touch_streams(pro, sim, okx):
     sim.faults.add("drop", path="ws/")
-    assert okx.fetch_ticker(SYM)["last"] > 0        # REST does not take a ws/ fault
+    assert okx.fetch_ticker(SYM)["last"] > 0  # REST does not take a ws/ fault
     sim.faults.clear()
-    sim.faults.add("server_error", count=1, path="market/ticker")   # a REST fault: streams never take it
+    sim.faults.add("server_error", count=1, path="market/ticker")  # a REST fault: streams never take it
 
     async def main():
         x = pro()
@@ -319,6 +341,7 @@ def test_stream_faults_never_touch_rest_and_rest_faults_never_touch_streams(pro,
             assert (await w(x.watch_ticker(SYM)))["last"] > 0
         finally:
             await x.close()
+
     run(main())
     assert [f.kind for f in sim.faults.active()] == ["server_error"]
     sim.faults.clear()

@@ -18,9 +18,17 @@ SYM = "BTC/USDT:USDT"
 
 def _bot_ccxt(sim) -> ccxt.okx:
     """ccxt's okx as freqtrade builds it from ``exchange.ccxt_config`` (urls + headers), markets loaded."""
-    x = ccxt.okx({"apiKey": sim.api_key, "secret": sim.secret, "password": sim.passphrase, "enableRateLimit": False,
-                  "urls": {"api": {"rest": sim.url}}, "headers": {"x-simulated-trading": "1"},
-                  "options": {"defaultType": "swap", "brokerId": "ffb5405ad327SUDE"}})
+    x = ccxt.okx(
+        {
+            "apiKey": sim.api_key,
+            "secret": sim.secret,
+            "password": sim.passphrase,
+            "enableRateLimit": False,
+            "urls": {"api": {"rest": sim.url}},
+            "headers": {"x-simulated-trading": "1"},
+            "options": {"defaultType": "swap", "brokerId": "ffb5405ad327SUDE"},
+        }
+    )
     x.load_markets()
     return x
 
@@ -29,7 +37,7 @@ def test_wall_clock_reads_now_once_the_simulator_is_up(cfg):
     """The wall clock was started before the market's history was generated, so it ran behind real time by
     the build (freqtrade logged "Time offset to OKX is 800ms"; OKX's time is now). Public time, the time
     stamps of orders and the signature window must read the wall clock as soon as the simulator answers."""
-    sim = start_simulator(dict(cfg["sim"]), clock="wall", port=0)   # the standalone default: 180 days built
+    sim = start_simulator(dict(cfg["sim"]), clock="wall", port=0)  # the standalone default: 180 days built
     try:
         up = int(time.time() * 1000)
         served = _bot_ccxt(sim).fetch_time()
@@ -54,12 +62,18 @@ def test_freqtrade_stop_loss_round_trip(sim):
     assert x.fetch_leverage(SYM, iso)["longLeverage"] == 3
     x.create_order(SYM, "market", "buy", 1, None, {"tdMode": "isolated", "posSide": "net"})
     last = x.fetch_ticker(SYM)["last"]
-    stop = x.create_order(SYM, "market", "sell", 1, None, {"tdMode": "isolated", "posSide": "net", "reduceOnly": True,
-                                                            "stopLossPrice": round(last * 0.9995, 1)})
+    stop = x.create_order(
+        SYM,
+        "market",
+        "sell",
+        1,
+        None,
+        {"tdMode": "isolated", "posSide": "net", "reduceOnly": True, "stopLossPrice": round(last * 0.9995, 1)},
+    )
     assert x.fetch_order(stop["id"], SYM, {"stop": True})["status"] == "open"
     pending = x.fetch_open_orders(SYM, params={"stop": True, "ordType": "conditional"})
     assert [o["id"] for o in pending] == [stop["id"]]
-    for _ in range(600):   # minute by minute until the market reaches the stop
+    for _ in range(600):  # minute by minute until the market reaches the stop
         sim.clock.advance(60_000)
         got = x.fetch_order(stop["id"], SYM, {"stop": True})
         if got["status"] != "open":
@@ -71,8 +85,14 @@ def test_freqtrade_stop_loss_round_trip(sim):
 
     x.create_order(SYM, "market", "sell", 1, None, {"tdMode": "isolated", "posSide": "net"})
     last = x.fetch_ticker(SYM)["last"]
-    stop2 = x.create_order(SYM, "market", "buy", 1, None, {"tdMode": "isolated", "posSide": "net", "reduceOnly": True,
-                                                            "stopLossPrice": round(last * 1.01, 1)})
+    stop2 = x.create_order(
+        SYM,
+        "market",
+        "buy",
+        1,
+        None,
+        {"tdMode": "isolated", "posSide": "net", "reduceOnly": True, "stopLossPrice": round(last * 1.01, 1)},
+    )
     x.cancel_order(stop2["id"], SYM, {"stop": True})
     cancelled = x.fetch_canceled_orders(SYM, params={"stop": True, "ordType": "conditional"})
     assert [(o["id"], o["status"]) for o in cancelled] == [(stop2["id"], "canceled")]
@@ -99,9 +119,23 @@ def test_stop_on_mark_price_fires_on_the_mark(sim):
     x = _bot_ccxt(sim)
     x.create_order(SYM, "market", "buy", 2, None, {"tdMode": "isolated", "posSide": "net"})
     trigger = round(x.fetch_ticker(SYM)["last"] * 0.999, 1)
-    stops = {kind: x.create_order(SYM, "market", "sell", 1, None, {
-        "tdMode": "isolated", "posSide": "net", "reduceOnly": True, "stopLossPrice": trigger,
-        "slTriggerPxType": kind})["id"] for kind in ("mark", "last")}
+    stops = {
+        kind: x.create_order(
+            SYM,
+            "market",
+            "sell",
+            1,
+            None,
+            {
+                "tdMode": "isolated",
+                "posSide": "net",
+                "reduceOnly": True,
+                "stopLossPrice": trigger,
+                "slTriggerPxType": kind,
+            },
+        )["id"]
+        for kind in ("mark", "last")
+    }
     assert x.fetch_order(stops["mark"], SYM, {"stop": True})["info"]["slTriggerPxType"] == "mark"
     for _ in range(2000):
         sim.clock.advance(60_000)
@@ -118,5 +152,17 @@ def test_stop_price_type_must_be_last_index_or_mark(sim):
     x = _bot_ccxt(sim)
     x.create_order(SYM, "market", "buy", 1, None, {"tdMode": "isolated", "posSide": "net"})
     with pytest.raises(ccxt.BadRequest, match="slTriggerPxType"):
-        x.create_order(SYM, "market", "sell", 1, None, {"tdMode": "isolated", "posSide": "net", "reduceOnly": True,
-                                                         "stopLossPrice": 60000.0, "slTriggerPxType": "close"})
+        x.create_order(
+            SYM,
+            "market",
+            "sell",
+            1,
+            None,
+            {
+                "tdMode": "isolated",
+                "posSide": "net",
+                "reduceOnly": True,
+                "stopLossPrice": 60000.0,
+                "slTriggerPxType": "close",
+            },
+        )

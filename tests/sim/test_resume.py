@@ -35,8 +35,8 @@ def test_clock_starts_after_the_newest_stored_candle_and_says_the_account_is_new
     from cockpit.sim.server import _date_ms
 
     start = _date_ms(cfg["sim"]["start"])
-    _store_candles(db, [start + i * H for i in range(30)])            # a first run reached 06:00 the next day
-    _store_candles(db, [start], tf="1d")                               # and closed the first day
+    _store_candles(db, [start + i * H for i in range(30)])  # a first run reached 06:00 the next day
+    _store_candles(db, [start], tf="1d")  # and closed the first day
     log, out = _log()
     resume = _sim_resume(cfg, log)
     assert resume["resume_after_ms"] == start + 30 * H

@@ -33,8 +33,13 @@ def test_restart_with_state_file_keeps_account_orders_clock_and_credentials(cfg,
     last = okx.fetch_ticker(SYM)["last"]
     resting = okx.create_order(SYM, "limit", "buy", 2, round(last * 0.8, 1), {"clientOrderId": "rest1"})
     a.clock.advance(3_600_000)
-    before = {"pos": okx.fetch_positions([SYM])[0]["contracts"], "bal": okx.fetch_balance()["USDT"]["total"],
-              "trades": len(okx.fetch_my_trades(SYM)), "now": a.clock.now_ms(), "creds": a.credentials}
+    before = {
+        "pos": okx.fetch_positions([SYM])[0]["contracts"],
+        "bal": okx.fetch_balance()["USDT"]["total"],
+        "trades": len(okx.fetch_my_trades(SYM)),
+        "now": a.clock.now_ms(),
+        "creds": a.credentials,
+    }
     a.stop()
     assert state.is_file() and oct(state.stat().st_mode & 0o777) == "0o600"
 
@@ -67,9 +72,27 @@ def test_state_file_for_another_market_is_refused(cfg, tmp_path):
 def test_standalone_sim_sigterm_saves_state(tmp_path):
     state = tmp_path / "s.state"
     env = {k: v for k, v in os.environ.items() if not k.startswith("COCKPIT__")}
-    proc = subprocess.Popen([sys.executable, "-m", "cockpit", "--db", str(tmp_path / "x.db"), "sim", "--port", "0",
-                             "--speed", "0", "--state", str(state)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env, cwd=tmp_path)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cockpit",
+            "--db",
+            str(tmp_path / "x.db"),
+            "sim",
+            "--port",
+            "0",
+            "--speed",
+            "0",
+            "--state",
+            str(state),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     try:
         first = proc.stdout.readline()
         assert "simulator listening on" in first, first + proc.stderr.read()

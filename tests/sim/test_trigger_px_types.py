@@ -33,10 +33,14 @@ def _window(sim, kind: str, low: bool, hours: int = 2) -> tuple[int, float, int]
 def test_attached_stop_loss_fires_on_its_trigger_price_type(sim, okx):
     start, level, end = _window(sim, "mark", low=True)
     sim.clock.advance(start - sim.clock.now_ms())
-    on_mark = okx.create_order(SYM, "market", "buy", 1, params={
-        "stopLoss": {"triggerPrice": level, "type": "market", "triggerPriceType": "mark"}})
-    on_last = okx.create_order(SYM, "market", "buy", 1, params={
-        "stopLoss": {"triggerPrice": level, "type": "market"}})
+    on_mark = okx.create_order(
+        SYM,
+        "market",
+        "buy",
+        1,
+        params={"stopLoss": {"triggerPrice": level, "type": "market", "triggerPriceType": "mark"}},
+    )
+    on_last = okx.create_order(SYM, "market", "buy", 1, params={"stopLoss": {"triggerPrice": level, "type": "market"}})
     sent = okx.fetch_order(on_mark["id"], SYM)["info"]["attachAlgoOrds"][0]
     assert (sent["slTriggerPx"], sent["slTriggerPxType"]) == (str(level), "mark")
     assert okx.fetch_order(on_last["id"], SYM)["info"]["attachAlgoOrds"][0]["slTriggerPxType"] == "last"
@@ -48,8 +52,17 @@ def test_attached_stop_loss_fires_on_its_trigger_price_type(sim, okx):
 
     # A bad type is refused as OKX refuses it (ccxt checks the unified one itself: the raw field here).
     with pytest.raises(ccxt.BadRequest, match="51000"):
-        okx.create_order(SYM, "market", "buy", 1, params={"attachAlgoOrds": [
-            {"slTriggerPx": str(round(level * 0.9, 1)), "slOrdPx": "-1", "slTriggerPxType": "bid"}]})
+        okx.create_order(
+            SYM,
+            "market",
+            "buy",
+            1,
+            params={
+                "attachAlgoOrds": [
+                    {"slTriggerPx": str(round(level * 0.9, 1)), "slOrdPx": "-1", "slTriggerPxType": "bid"}
+                ]
+            },
+        )
 
 
 def test_trigger_order_fires_on_its_trigger_price_type(sim, okx):
@@ -71,14 +84,34 @@ def test_trigger_order_fires_on_its_trigger_price_type(sim, okx):
 def test_amending_keeps_or_changes_the_trigger_price_type(okx):
     last = okx.fetch_ticker(SYM)["last"]
     trig = okx.create_order(SYM, "market", "buy", 1, params={"triggerPrice": round(last * 1.2, 1)})
-    okx.edit_order(trig["id"], SYM, "trigger", "buy", None, None,
-                   params={"triggerPrice": round(last * 1.3, 1), "newTriggerPxType": "mark"})
+    okx.edit_order(
+        trig["id"],
+        SYM,
+        "trigger",
+        "buy",
+        None,
+        None,
+        params={"triggerPrice": round(last * 1.3, 1), "newTriggerPxType": "mark"},
+    )
     got = {o["id"]: o for o in okx.fetch_open_orders(SYM, params={"trigger": True})}[trig["id"]]
     assert (got["triggerPrice"], got["info"]["triggerPxType"]) == (round(last * 1.3, 1), "mark")
 
-    lim = okx.create_order(SYM, "limit", "buy", 1, round(last * 0.9, 1), params={
-        "stopLoss": {"triggerPrice": round(last * 0.8, 1), "type": "market", "triggerPriceType": "index"}})
-    okx.edit_order(lim["id"], SYM, "limit", "buy", None, None, params={
-        "attachAlgoOrds": [{"newSlTriggerPx": str(round(last * 0.85, 1)), "newSlTriggerPxType": "mark"}]})
+    lim = okx.create_order(
+        SYM,
+        "limit",
+        "buy",
+        1,
+        round(last * 0.9, 1),
+        params={"stopLoss": {"triggerPrice": round(last * 0.8, 1), "type": "market", "triggerPriceType": "index"}},
+    )
+    okx.edit_order(
+        lim["id"],
+        SYM,
+        "limit",
+        "buy",
+        None,
+        None,
+        params={"attachAlgoOrds": [{"newSlTriggerPx": str(round(last * 0.85, 1)), "newSlTriggerPxType": "mark"}]},
+    )
     att = okx.fetch_order(lim["id"], SYM)["info"]["attachAlgoOrds"][0]
     assert (att["slTriggerPx"], att["slTriggerPxType"]) == (str(round(last * 0.85, 1)), "mark")

@@ -22,9 +22,16 @@ def candles(tf: str, n: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     c = 30000 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
     o = np.concatenate([[c[0]], c[:-1]])
-    return pd.DataFrame({"timestamp": T0 + np.arange(n, dtype=np.int64) * timeframe_ms(tf), "open": o,
-                         "high": np.maximum(o, c) * 1.001, "low": np.minimum(o, c) * 0.999, "close": c,
-                         "volume": rng.gamma(2, 10, n)})
+    return pd.DataFrame(
+        {
+            "timestamp": T0 + np.arange(n, dtype=np.int64) * timeframe_ms(tf),
+            "open": o,
+            "high": np.maximum(o, c) * 1.001,
+            "low": np.minimum(o, c) * 0.999,
+            "close": c,
+            "volume": rng.gamma(2, 10, n),
+        }
+    )
 
 
 def same(a, b) -> None:
@@ -77,18 +84,19 @@ def test_rewritten_backfilled_or_earlier_history_is_read_in_full(db, ds):
 
     # a stored candle inside the window rewritten
     MarketData.update(close=MarketData.close * 1.5).where(
-        (MarketData.timeframe == "1h") & (MarketData.timestamp == T0 + 185 * 3_600_000)).execute()
+        (MarketData.timeframe == "1h") & (MarketData.timestamp == T0 + 185 * 3_600_000)
+    ).execute()
     check()
     # the missing hour back-filled
     insert_candles(db, SYMBOL, "1h", candles("1h", 400, 1).query("timestamp == @gap"))
     check()
     # one candle's volume only
     MarketData.update(volume=MarketData.volume + 1).where(
-        (MarketData.timeframe == "1h") & (MarketData.timestamp == T0 + 199 * 3_600_000)).execute()
+        (MarketData.timeframe == "1h") & (MarketData.timestamp == T0 + 199 * 3_600_000)
+    ).execute()
     check()
     # a candle deleted
-    MarketData.delete().where((MarketData.timeframe == "1h") & (MarketData.timestamp == T0 + 183 * 3_600_000)
-                              ).execute()
+    MarketData.delete().where((MarketData.timeframe == "1h") & (MarketData.timestamp == T0 + 183 * 3_600_000)).execute()
     check()
     # the clock earlier than the newest candle held
     now = T0 + 195 * 3_600_000

@@ -33,8 +33,9 @@ FAST_PARAMS = {
     "time_cycle": dict(atr_period=5, session_start_hour=8, session_end_hour=20, trade_weekends=True),
     "onchain": dict(lookback=10, threshold=1.0, atr_period=5),
     # lookbacks are in days: 1, 2 and 4 days of 1h bars
-    "trend_core": dict(lookback_1=1, lookback_2=2, lookback_3=4, lookback_4=0, vol_days=2, atr_period=5,
-                       allow_short=True),
+    "trend_core": dict(
+        lookback_1=1, lookback_2=2, lookback_3=4, lookback_4=0, vol_days=2, atr_period=5, allow_short=True
+    ),
 }
 
 
@@ -46,22 +47,29 @@ def market(n: int, seed: int) -> dict[str, np.ndarray]:
     o = np.concatenate([[c[0]], c[:-1]])
     h = np.maximum(o, c) * (1 + np.abs(rng.normal(0, 0.003, n)))
     lo = np.minimum(o, c) * (1 - np.abs(rng.normal(0, 0.003, n)))
-    return {"timestamp": T0 + np.arange(n, dtype=np.int64) * H, "open": o, "high": h, "low": lo, "close": c,
-            "volume": rng.gamma(2, 10, n)}
+    return {
+        "timestamp": T0 + np.arange(n, dtype=np.int64) * H,
+        "open": o,
+        "high": h,
+        "low": lo,
+        "close": c,
+        "volume": rng.gamma(2, 10, n),
+    }
 
 
 def funding_for(n: int, seed: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed + 1)
     k = n // 8 + 2
-    return {"timestamp": T0 + np.arange(k, dtype=np.int64) * 8 * H,
-            "funding_rate": rng.normal(0.0001, 0.0006, k)}
+    return {"timestamp": T0 + np.arange(k, dtype=np.int64) * 8 * H, "funding_rate": rng.normal(0.0001, 0.0006, k)}
 
 
 def onchain_for(n: int, seed: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed + 2)
     k = n // 4 + 2
-    return {"timestamp": T0 + np.arange(k, dtype=np.int64) * 4 * H + 1_800_000,
-            "value": rng.gamma(2, 50, k) * np.where(rng.random(k) < 0.1, 4, 1)}
+    return {
+        "timestamp": T0 + np.arange(k, dtype=np.int64) * 4 * H + 1_800_000,
+        "value": rng.gamma(2, 50, k) * np.where(rng.random(k) < 0.1, 4, 1),
+    }
 
 
 def make(name: str):
@@ -84,7 +92,7 @@ def test_no_look_ahead(name, seed, t, seed2):
     base = strat.generate(a, f, x)
     # replace everything after bar t with another market, and funding / on-chain after bar t's close
     b = market(n, seed2)
-    altered = {k: np.concatenate([a[k][:t + 1], b[k][t + 1:]]) for k in a}
+    altered = {k: np.concatenate([a[k][: t + 1], b[k][t + 1 :]]) for k in a}
     close_t = a["timestamp"][t] + H
     f2 = {k: v.copy() for k, v in f.items()}
     f2["funding_rate"][f2["timestamp"] > close_t] = -f2["funding_rate"][f2["timestamp"] > close_t] * 7
@@ -107,10 +115,13 @@ def test_on_bar_equals_generate_at_every_bar(name):
     active = 0
     for t in range(n):
         now = int(a["timestamp"][t]) + H  # bar t has just closed
-        ctx = StrategyContext(symbol="BTC/USDT:USDT", now_ms=now,
-                              candles_by_tf={"1h": {k: v[:t + 1] for k, v in a.items()}},
-                              funding={k: v[f["timestamp"] <= now] for k, v in f.items()},
-                              extra={"onchain": {k: v[x["onchain"]["timestamp"] <= now] for k, v in x["onchain"].items()}})
+        ctx = StrategyContext(
+            symbol="BTC/USDT:USDT",
+            now_ms=now,
+            candles_by_tf={"1h": {k: v[: t + 1] for k, v in a.items()}},
+            funding={k: v[f["timestamp"] <= now] for k, v in f.items()},
+            extra={"onchain": {k: v[x["onchain"]["timestamp"] <= now] for k, v in x["onchain"].items()}},
+        )
         live = strat.on_bar(ctx)
         want = frame.signal_at(t, name, int(a["timestamp"][t]))
         assert live == want, f"bar {t}"
@@ -142,7 +153,9 @@ def test_build_context_reads_closed_bars_and_settled_funding_through_dataservice
     with p.open("w") as fh:
         fh.write("timestamp,open,high,low,close,volume\n")
         for i in range(50):
-            fh.write(f"{a['timestamp'][i]},{a['open'][i]},{a['high'][i]},{a['low'][i]},{a['close'][i]},{a['volume'][i]}\n")
+            fh.write(
+                f"{a['timestamp'][i]},{a['open'][i]},{a['high'][i]},{a['low'][i]},{a['close'][i]},{a['volume'][i]}\n"
+            )
     import_csv(db, p, symbol="BTC/USDT:USDT", timeframe="1h")
     with db.atomic():
         for i in range(7):
@@ -183,6 +196,10 @@ def test_all_strategies_on_real_candles_and_funding(shared_data_dir):
         # the live form on a context cut at a random bar equals the full-history frame at that bar
         for t in rng.integers(1000, len(c), 5):
             now = int(a["timestamp"][t]) + H
-            ctx = StrategyContext("BTC/USDT:USDT", now, {"1h": {k: v[:t + 1] for k, v in a.items()}},
-                                  {k: v[f["timestamp"] <= now] for k, v in f.items()})
+            ctx = StrategyContext(
+                "BTC/USDT:USDT",
+                now,
+                {"1h": {k: v[: t + 1] for k, v in a.items()}},
+                {k: v[f["timestamp"] <= now] for k, v in f.items()},
+            )
             assert strat.on_bar(ctx) == fr.signal_at(int(t), name, int(a["timestamp"][t])), (name, t)

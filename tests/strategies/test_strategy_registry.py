@@ -37,15 +37,26 @@ def test_build_strategies_returns_the_enabled_ones(cfg):
     assert "onchain" not in enabled
 
 
-@pytest.mark.parametrize("override,path,fragment", [
-    ({"strategies.ema_trend.params.fast": 0}, "strategies.ema_trend.params.fast", "from 2 to 200"),
-    ({"strategies.ema_trend.params.fast": 40}, "strategies.ema_trend.params.fast", "below slow"),
-    ({"strategies.momentum.params.rsi_long": "high"}, "strategies.momentum.params.rsi_long", "a number"),
-    ({"strategies.grid.params.levels": 2.5}, "strategies.grid.params.levels", "whole number"),
-    ({"strategies.breakout.params.lenght": 20}, "strategies.breakout.params.lenght", "unknown parameter"),
-    ({"strategies.time_cycle.params.trade_weekends": 1}, "strategies.time_cycle.params.trade_weekends", "true or false"),
-    ({"strategies.onchain.params.bullish_when": "up"}, "strategies.onchain.params.bullish_when", "one of low, high"),
-])
+@pytest.mark.parametrize(
+    "override,path,fragment",
+    [
+        ({"strategies.ema_trend.params.fast": 0}, "strategies.ema_trend.params.fast", "from 2 to 200"),
+        ({"strategies.ema_trend.params.fast": 40}, "strategies.ema_trend.params.fast", "below slow"),
+        ({"strategies.momentum.params.rsi_long": "high"}, "strategies.momentum.params.rsi_long", "a number"),
+        ({"strategies.grid.params.levels": 2.5}, "strategies.grid.params.levels", "whole number"),
+        ({"strategies.breakout.params.lenght": 20}, "strategies.breakout.params.lenght", "unknown parameter"),
+        (
+            {"strategies.time_cycle.params.trade_weekends": 1},
+            "strategies.time_cycle.params.trade_weekends",
+            "true or false",
+        ),
+        (
+            {"strategies.onchain.params.bullish_when": "up"},
+            "strategies.onchain.params.bullish_when",
+            "one of low, high",
+        ),
+    ],
+)
 def test_bad_parameter_is_a_config_error_naming_the_key(override, path, fragment):
     with pytest.raises(ConfigError) as e:
         load_config(None, environ={}, overrides=override)
@@ -64,14 +75,16 @@ def test_onchain_is_disabled_with_a_reason_until_input_exists(tmp_path):
     e = next(e for e in all_strategies(cfg) if e.name == "onchain")
     assert not e.enabled and e.disabled_reason == "off: no input configured (strategies.onchain.input_csv)"
     missing = tmp_path / "nope.csv"
-    cfg = load_config(None, environ={}, overrides={"strategies.onchain.enabled": True,
-                                                   "strategies.onchain.input_csv": str(missing)})
+    cfg = load_config(
+        None, environ={}, overrides={"strategies.onchain.enabled": True, "strategies.onchain.input_csv": str(missing)}
+    )
     e = next(e for e in all_strategies(cfg) if e.name == "onchain")
     assert not e.enabled and "not found" in e.disabled_reason
     bad = tmp_path / "bad.csv"
     bad.write_text("timestamp,value\n1,abc\n")
-    cfg = load_config(None, environ={}, overrides={"strategies.onchain.enabled": True,
-                                                   "strategies.onchain.input_csv": str(bad)})
+    cfg = load_config(
+        None, environ={}, overrides={"strategies.onchain.enabled": True, "strategies.onchain.input_csv": str(bad)}
+    )
     e = next(e for e in all_strategies(cfg) if e.name == "onchain")
     assert not e.enabled and "line 2" in e.disabled_reason
 
@@ -82,15 +95,27 @@ def test_onchain_reads_its_csv_and_signals(tmp_path):
     rows = [(t0 + i * 3_600_000, 10.0) for i in range(40)] + [(t0 + 40 * 3_600_000, 60.0)]
     p.write_text("timestamp,value\n" + "".join(f"{t},{v}\n" for t, v in rows))
     # the candles below are hourly: decide hourly so the on-chain series is aligned to 1h bar closes
-    cfg = load_config(None, environ={}, overrides={"decision_timeframe": "1h",
-                                                   "strategies.onchain.enabled": True,
-                                                   "strategies.onchain.input_csv": str(p)})
+    cfg = load_config(
+        None,
+        environ={},
+        overrides={
+            "decision_timeframe": "1h",
+            "strategies.onchain.enabled": True,
+            "strategies.onchain.input_csv": str(p),
+        },
+    )
     e = next(e for e in all_strategies(cfg) if e.name == "onchain")
     assert e.enabled and e.disabled_reason is None
     n = 45
     c = 100 + np.arange(n, dtype=float)
-    a = {"timestamp": t0 + np.arange(n, dtype=np.int64) * 3_600_000, "open": c - 1, "high": c + 1, "low": c - 2,
-         "close": c, "volume": np.ones(n)}
+    a = {
+        "timestamp": t0 + np.arange(n, dtype=np.int64) * 3_600_000,
+        "open": c - 1,
+        "high": c + 1,
+        "low": c - 2,
+        "close": c,
+        "volume": np.ones(n),
+    }
     fr = e.strategy.generate(a)
     # bar 38 closes at hour 39, before the spike; bar 39 closes at hour 40, when the spike is stamped
     assert fr.direction[38] == 0

@@ -10,9 +10,15 @@ from support.trading import ACTIVE_TRADER_ENV
 
 # Simulated time: a day is 24 s of wall time at 3600x, long enough to approve. The active trader
 # decides hourly and trades often, so an order waits for approval within seconds.
-FAST = {"COCKPIT__SIM__SPEED": "3600", "COCKPIT__EXCHANGE__BACKFILL_DAYS": "12",
-        "COCKPIT__ENGINE__FAST_LOOP_S": "0.25", "COCKPIT__ENGINE__INGEST_INTERVAL_S": "0.5",
-        "COCKPIT__EXECUTION__APPROVAL_TTL_S": "86400", "PYTHONUNBUFFERED": "1", **ACTIVE_TRADER_ENV}
+FAST = {
+    "COCKPIT__SIM__SPEED": "3600",
+    "COCKPIT__EXCHANGE__BACKFILL_DAYS": "12",
+    "COCKPIT__ENGINE__FAST_LOOP_S": "0.25",
+    "COCKPIT__ENGINE__INGEST_INTERVAL_S": "0.5",
+    "COCKPIT__EXECUTION__APPROVAL_TTL_S": "86400",
+    "PYTHONUNBUFFERED": "1",
+    **ACTIVE_TRADER_ENV,
+}
 
 
 def fast_engine_env() -> dict[str, str]:

@@ -63,23 +63,44 @@ class Reply:
         return cls(content=content, delay_s=seconds)
 
     @classmethod
-    def raw(cls, body: bytes | str, *, content_type: str = "application/json", code: int = 200,
-            headers: dict[str, str] | None = None, no_length: bool = False) -> "Reply":
-        return cls(body=body.encode() if isinstance(body, str) else body, content_type=content_type, http_status=code,
-                   headers=dict(headers or {}), no_length=no_length)
+    def raw(
+        cls,
+        body: bytes | str,
+        *,
+        content_type: str = "application/json",
+        code: int = 200,
+        headers: dict[str, str] | None = None,
+        no_length: bool = False,
+    ) -> "Reply":
+        return cls(
+            body=body.encode() if isinstance(body, str) else body,
+            content_type=content_type,
+            http_status=code,
+            headers=dict(headers or {}),
+            no_length=no_length,
+        )
 
 
-def completion_body(content: str | None, *, model: str, prompt_tokens: int = 100, completion_tokens: int = 20,
-                    finish_reason: str = "stop", seq: int = 0) -> dict[str, Any]:
+def completion_body(
+    content: str | None,
+    *,
+    model: str,
+    prompt_tokens: int = 100,
+    completion_tokens: int = 20,
+    finish_reason: str = "stop",
+    seq: int = 0,
+) -> dict[str, Any]:
     return {
         "id": f"chatcmpl-fake-{seq}",
         "object": "chat.completion",
         "created": 1_700_000_000,
         "model": model,
-        "choices": [{"index": 0, "finish_reason": finish_reason,
-                     "message": {"role": "assistant", "content": content}}],
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                  "total_tokens": prompt_tokens + completion_tokens},
+        "choices": [{"index": 0, "finish_reason": finish_reason, "message": {"role": "assistant", "content": content}}],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
     }
 
 
@@ -147,8 +168,9 @@ class FakeOpenAIServer:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client hung up (e.g. on a reply it refused to read to the end)
 
-            def _send(self, code: int, body: bytes, content_type: str, headers: dict[str, str],
-                      no_length: bool = False) -> None:
+            def _send(
+                self, code: int, body: bytes, content_type: str, headers: dict[str, str], no_length: bool = False
+            ) -> None:
                 self.send_response(code)
                 self.send_header("Content-Type", content_type)
                 if no_length:
@@ -165,7 +187,9 @@ class FakeOpenAIServer:
                     pass
 
             def do_GET(self) -> None:  # noqa: N802
-                server.requests.append(RecordedRequest("GET", self.path, {k.lower(): v for k, v in self.headers.items()}, None))
+                server.requests.append(
+                    RecordedRequest("GET", self.path, {k.lower(): v for k, v in self.headers.items()}, None)
+                )
                 if self.path.rstrip("/").endswith("/models"):
                     body = {"object": "list", "data": [{"id": "fake-model", "object": "model", "owned_by": "test"}]}
                     self._send(200, json.dumps(body).encode(), "application/json", {})
@@ -179,7 +203,9 @@ class FakeOpenAIServer:
                     body = json.loads(raw or b"null")
                 except ValueError:
                     body = raw.decode("utf-8", "replace")
-                server.requests.append(RecordedRequest("POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                server.requests.append(
+                    RecordedRequest("POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                )
                 if not self.path.rstrip("/").endswith("/chat/completions"):
                     self._send(404, b'{"error": {"message": "not found"}}', "application/json", {})
                     return
@@ -190,15 +216,21 @@ class FakeOpenAIServer:
                     self._send(step.http_status, step.body, step.content_type, step.headers, step.no_length)
                     return
                 model = body.get("model", "fake-model") if isinstance(body, dict) else "fake-model"
-                payload = completion_body(step.content, model=model, prompt_tokens=step.prompt_tokens,
-                                          completion_tokens=step.completion_tokens,
-                                          finish_reason=step.finish_reason, seq=len(server.requests))
+                payload = completion_body(
+                    step.content,
+                    model=model,
+                    prompt_tokens=step.prompt_tokens,
+                    completion_tokens=step.completion_tokens,
+                    finish_reason=step.finish_reason,
+                    seq=len(server.requests),
+                )
                 self._send(step.http_status, json.dumps(payload).encode(), step.content_type, step.headers)
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
-                                        name="fake-openai", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-openai", daemon=True
+        )
         self._thread.start()
         return self
 

@@ -111,8 +111,9 @@ class ForkServer:
     """The test's side of fork_server: ``run(args, kill_at)`` starts a child, ``exit_code()`` waits for it."""
 
     def __init__(self, argv: list[str], **popen: Any) -> None:
-        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True, **popen)
+        self.p = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen
+        )
         self.lines: queue.Queue[str] = queue.Queue()
         self.err: list[str] = []
         threading.Thread(target=self._pump, args=(self.p.stdout, self.lines.put), daemon=True).start()

@@ -27,9 +27,16 @@ def planted_candles(n_seg: int = 60, seg: int = 400, seed: int = 7, start: int =
     c = np.exp(np.array(logp[1:]))
     o = np.exp(np.array(logp[:-1]))
     wick = np.abs(rng.normal(0, 0.001, len(c)))
-    return pd.DataFrame({"timestamp": start + np.arange(len(c), dtype=np.int64) * H, "open": o,
-                         "high": np.maximum(o, c) * (1 + wick), "low": np.minimum(o, c) * (1 - wick), "close": c,
-                         "volume": np.ones(len(c))})
+    return pd.DataFrame(
+        {
+            "timestamp": start + np.arange(len(c), dtype=np.int64) * H,
+            "open": o,
+            "high": np.maximum(o, c) * (1 + wick),
+            "low": np.minimum(o, c) * (1 - wick),
+            "close": c,
+            "volume": np.ones(len(c)),
+        }
+    )
 
 
 class TrendFollow:

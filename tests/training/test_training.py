@@ -60,7 +60,8 @@ def test_reward_kinds_on_hand_worked_windows():
     assert RewardCalculator("sharpe").reward(r) == pytest.approx(r.mean() / r.std(ddof=1) * np.sqrt(3))
     # A smooth gain has no drawdown: the floor keeps the ratio finite.
     assert RewardCalculator("return_over_drawdown", dd_floor=0.01).reward(np.full(4, 0.01)) == pytest.approx(
-        (1.01 ** 4 - 1) / 0.01)
+        (1.01**4 - 1) / 0.01
+    )
     block = np.stack([up_down, -up_down])
     assert RewardCalculator().reward(block).shape == (2,)
     with pytest.raises(ValueError, match="reward kind"):
@@ -88,7 +89,7 @@ def test_buffer_slices_by_period_and_regime_and_never_crosses_the_end(planted_db
     assert set(s.features) == {"adx", "vol", "vol_pct", "slope"}
     # The reward of a sample is the calculator on the sleeves' next 24 bar returns.
     i = int(np.searchsorted(sr.timestamps, s.time - H))
-    assert s.outcomes["trend_follow"] == pytest.approx(RewardCalculator().reward(sr.returns[i + 1:i + 25, 0]))
+    assert s.outcomes["trend_follow"] == pytest.approx(RewardCalculator().reward(sr.returns[i + 1 : i + 25, 0]))
 
 
 def test_bandit_ranks_the_planted_edge_per_regime(planted_db, ds, tcfg):
@@ -125,8 +126,10 @@ def test_train_report_publish_on_planted_edge(planted_db, ds, tcfg):
     rows = ds.strategy_scores(version=v)
     assert rows and {r["status"] for r in rows} == {"draft"}
     assert ds.strategy_scores() == []  # nothing published: the live scorer still sees no table
-    best = {reg: max((r for r in rows if r["regime"] == reg), key=lambda r: r["expected_reward"])["strategy"]
-            for reg in ("trending_up", "trending_down", "ranging")}
+    best = {
+        reg: max((r for r in rows if r["regime"] == reg), key=lambda r: r["expected_reward"])["strategy"]
+        for reg in ("trending_up", "trending_down", "ranging")
+    }
     assert best == {"trending_up": "trend_follow", "trending_down": "trend_follow", "ranging": "range_revert"}
     meta = ds.model_version(MODEL_NAME, v)["metadata"]
     assert meta["status"] == "candidate" and meta["train"]["to_ms"] < SPLIT
@@ -149,8 +152,15 @@ def test_train_report_publish_on_planted_edge(planted_db, ds, tcfg):
     # An empty --from is no --from (parse_date reads "" as not given; it used to end in a TypeError).
     assert report_candidate(tcfg, ds, store, v, now_ms=2, start="", strategies=_strats())["period"] == rep["period"]
     pol = rep["policies"]
-    assert set(pol) == {"candidate", "active", "buy_and_hold", "buy_and_hold_vol", "cash", "equal_weights",
-                        "best_single"}
+    assert set(pol) == {
+        "candidate",
+        "active",
+        "buy_and_hold",
+        "buy_and_hold_vol",
+        "cash",
+        "equal_weights",
+        "best_single",
+    }
     assert meta["best_single"] in pol["best_single"]["label"] and "shipped table" in pol["active"]["label"]
     cand, eq, cash = pol["candidate"], pol["equal_weights"], pol["cash"]
     assert cand["total_return"] > eq["total_return"] and cand["sharpe"] > eq["sharpe"]
@@ -162,8 +172,9 @@ def test_train_report_publish_on_planted_edge(planted_db, ds, tcfg):
     assert v_["beats_cash"] is (cand["total_return"] > 0 and cand["sharpe"] > 0)
     assert v_["beats_buy_and_hold_sharpe"] is (cand["sharpe"] >= pol["buy_and_hold"]["sharpe"])
     assert "candidate: return" in v_["summary"]
-    assert ds.model_version(MODEL_NAME, v)["metadata"]["report"]["policies"]["candidate"]["total_return"] == pytest.approx(
-        cand["total_return"])
+    assert ds.model_version(MODEL_NAME, v)["metadata"]["report"]["policies"]["candidate"][
+        "total_return"
+    ] == pytest.approx(cand["total_return"])
 
     meta = publish_candidate(tcfg, ds, store, v, operator="alice | ssh 10.0.0.1", now_ms=3)
     assert meta["published_by"] == "alice | ssh 10.0.0.1"
@@ -200,14 +211,36 @@ def test_live_decisions_become_bandit_samples(planted_db, ds, tcfg):
     store = DecisionStore(planted_db)
     t0 = START + 2000 * H
     for k in range(3):
-        d = Decision(symbol=SYM, timeframe="1h", timestamp=t0 + k * 24 * H, action="buy", confidence=0.5,
-                     reasoning="r", regime="ranging", selector="scorer", weights={"trend_follow": 1.0},
-                     target_exposure=0.5)
-        store.insert_decision(d, weights_detail={
-            "trend_follow": {"signal": "long", "strength": 0.5, "final": 1.0},
-            "range_revert": {"signal": "short", "strength": 1.0, "final": 0.0}})
-    buf = ExperienceBuffer.from_decisions(ds, RewardCalculator(), symbol=SYM, timeframe="1h", tf_ms=H, horizon=24,
-                                          start_ms=None, end_ms=None, taker_fee=0.0005)
+        d = Decision(
+            symbol=SYM,
+            timeframe="1h",
+            timestamp=t0 + k * 24 * H,
+            action="buy",
+            confidence=0.5,
+            reasoning="r",
+            regime="ranging",
+            selector="scorer",
+            weights={"trend_follow": 1.0},
+            target_exposure=0.5,
+        )
+        store.insert_decision(
+            d,
+            weights_detail={
+                "trend_follow": {"signal": "long", "strength": 0.5, "final": 1.0},
+                "range_revert": {"signal": "short", "strength": 1.0, "final": 0.0},
+            },
+        )
+    buf = ExperienceBuffer.from_decisions(
+        ds,
+        RewardCalculator(),
+        symbol=SYM,
+        timeframe="1h",
+        tf_ms=H,
+        horizon=24,
+        start_ms=None,
+        end_ms=None,
+        taker_fee=0.0005,
+    )
     assert len(buf) == 3
     s = buf.samples[0]
     assert s.source == "live" and not s.full_information and s.selected == {"trend_follow": 1.0}
@@ -226,11 +259,13 @@ def test_cli_train_run_report_publish_with_library_strategies(planted_db, db_url
     from cockpit.cli import main
 
     cfgfile = tmp_path / "c.yaml"
-    cfgfile.write_text("decision_timeframe: 1h\ntraining:\n  param_trials: 3\nstrategies:\n  ema_trend: {enabled: true}\n"
-                       "  bollinger_range: {enabled: false}\n  funding_rate: {enabled: false}\n"
-                       "  breakout: {enabled: false}\n  momentum: {enabled: false}\n"
-                       "  mean_reversion: {enabled: true}\n  volatility: {enabled: false}\n"
-                       "  trend_core: {enabled: false}\n")
+    cfgfile.write_text(
+        "decision_timeframe: 1h\ntraining:\n  param_trials: 3\nstrategies:\n  ema_trend: {enabled: true}\n"
+        "  bollinger_range: {enabled: false}\n  funding_rate: {enabled: false}\n"
+        "  breakout: {enabled: false}\n  momentum: {enabled: false}\n"
+        "  mean_reversion: {enabled: true}\n  volatility: {enabled: false}\n"
+        "  trend_core: {enabled: false}\n"
+    )
     base = ["--config", str(cfgfile), "--db", db_url]
     assert main(base + ["train", "run", "--to", "2022-06-30", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -255,26 +290,47 @@ def test_cli_train_run_report_publish_with_library_strategies(planted_db, db_url
 def test_stored_backtest_runs_become_samples_of_their_strategy(planted_db, ds, tcfg):
     from cockpit.backtest.api import BacktestRequest, run_backtest
 
-    rep = run_backtest(tcfg, ds, BacktestRequest(strategy="ema_trend", end=START + 3000 * H, engine="fast"),
-                       store=planted_db)
+    rep = run_backtest(
+        tcfg, ds, BacktestRequest(strategy="ema_trend", end=START + 3000 * H, engine="fast"), store=planted_db
+    )
     assert rep.result_id
-    buf = ExperienceBuffer.from_backtest_results(ds, RewardCalculator(), lambda ms: "ranging",
-                                                 names=["ema_trend", "momentum"], horizon_ms=24 * H,
-                                                 start_ms=None, end_ms=None)
+    buf = ExperienceBuffer.from_backtest_results(
+        ds,
+        RewardCalculator(),
+        lambda ms: "ranging",
+        names=["ema_trend", "momentum"],
+        horizon_ms=24 * H,
+        start_ms=None,
+        end_ms=None,
+    )
     assert len(buf) > 50
     assert {s.source for s in buf} == {"backtest_result"}
     assert all(set(s.outcomes) == {"ema_trend"} and not s.full_information for s in buf)
     # Not a strategy being trained: ignored.
-    assert len(ExperienceBuffer.from_backtest_results(ds, RewardCalculator(), lambda ms: "ranging",
-                                                      names=["momentum"], horizon_ms=24 * H, start_ms=None,
-                                                      end_ms=None)) == 0
+    assert (
+        len(
+            ExperienceBuffer.from_backtest_results(
+                ds,
+                RewardCalculator(),
+                lambda ms: "ranging",
+                names=["momentum"],
+                horizon_ms=24 * H,
+                start_ms=None,
+                end_ms=None,
+            )
+        )
+        == 0
+    )
 
 
-@pytest.mark.parametrize("key,value,allowed", [
-    ("reward", "profit", "return_dd_penalty, return_over_drawdown, sharpe"),
-    ("horizon_bars", 0, "from 1"),
-    ("engine", "gpu", "fast, event"),
-])
+@pytest.mark.parametrize(
+    "key,value,allowed",
+    [
+        ("reward", "profit", "return_dd_penalty, return_over_drawdown, sharpe"),
+        ("horizon_bars", 0, "from 1"),
+        ("engine", "gpu", "fast, event"),
+    ],
+)
 def test_training_config_errors_name_the_key(key, value, allowed):
     from cockpit.config import ConfigError, load_config
 

@@ -43,8 +43,7 @@ def test_heldout_report_on_real_data_is_pinned(shared_data_dir, db, ds, cfg):
     train = c["training_figures"]["candidate"]
     assert train["total_return"] > 0 and train["sharpe"] > 0  # positive on its training period too
 
-    rep = report_candidate(cfg, ds, store, c["version"], now_ms=1_780_000_000_001, start="2024-01-01",
-                           end="2026-05-17")
+    rep = report_candidate(cfg, ds, store, c["version"], now_ms=1_780_000_000_001, start="2024-01-01", end="2026-05-17")
     assert rep["period"]["from"].startswith("2024-01-01") and rep["period"]["to"].startswith("2026-05-1")
     pol = rep["policies"]
     cand, bh, cash = pol["candidate"], pol["buy_and_hold"], pol["cash"]

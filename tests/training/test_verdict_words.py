@@ -32,22 +32,33 @@ def test_beating_equal_weights_and_cash_says_so():
 
 
 def test_a_best_single_that_never_traded_is_no_baseline_and_a_losing_best_sharpe_says_cash_did_better():
-    v = verdict(_policies(_p(-0.185, -0.6), _p(-0.30, -1.1), best=_p(0.0, None, 0.0, trades=0)), {}, None,
-                max_drawdown=0.5)
+    v = verdict(
+        _policies(_p(-0.185, -0.6), _p(-0.30, -1.1), best=_p(0.0, None, 0.0, trades=0)), {}, None, max_drawdown=0.5
+    )
     assert "the best single strategy of training made no trade in this period: no baseline here" in v["summary"]
     assert v["best_within_drawdown"] == "buy_and_hold"
-    v = verdict({"candidate": _p(-0.185, -0.6), "equal_weights": _p(-0.3, -1.1), "cash": _p(0.0, None, 0.0, 0)},
-                {}, None, max_drawdown=0.5)
+    v = verdict(
+        {"candidate": _p(-0.185, -0.6), "equal_weights": _p(-0.3, -1.1), "cash": _p(0.0, None, 0.0, 0)},
+        {},
+        None,
+        max_drawdown=0.5,
+    )
     assert "best Sharpe within the drawdown limit: candidate, yet it lost -18.5%: cash did better" in v["summary"]
 
 
 def test_format_report_marks_a_best_single_without_trades():
     from cockpit.commands.train import format_report
 
-    pol = {k: dict(v, cagr=None, sharpe_ci90=None, turnover_per_year=0.0, fees=0.0, funding=0.0, exposure=0.0,
-                   label=k) for k, v in _policies(_p(0.1, 0.5), _p(0.0, 0.1), best=_p(0.0, None, 0.0, 0)).items()}
-    r = {"period": {"from": "2026-01-01", "to": "2026-03-01", "bars": 60, "timeframe": "1d"},
-         "train_period": {"from": "2025-01-01", "to": "2025-12-31"}, "policies": pol,
-         "verdict": verdict(pol, {}, None, max_drawdown=0.5), "params_changed_since_training": []}
+    pol = {
+        k: dict(v, cagr=None, sharpe_ci90=None, turnover_per_year=0.0, fees=0.0, funding=0.0, exposure=0.0, label=k)
+        for k, v in _policies(_p(0.1, 0.5), _p(0.0, 0.1), best=_p(0.0, None, 0.0, 0)).items()
+    }
+    r = {
+        "period": {"from": "2026-01-01", "to": "2026-03-01", "bars": 60, "timeframe": "1d"},
+        "train_period": {"from": "2025-01-01", "to": "2025-12-31"},
+        "policies": pol,
+        "verdict": verdict(pol, {}, None, max_drawdown=0.5),
+        "params_changed_since_training": [],
+    }
     text = format_report("v1", r)
     assert "best_single: best_single (made no trade in this period)" in text

@@ -36,12 +36,24 @@ def _manager(cfg, now_ms: int):
     return OrderManager(cfg, executor=None, clock=ManualClock(now_ms))
 
 
-def _new_pending(now_ms: int, *, cid: str, side: str = "sell", amount: float = 0.05, reason: str | None = None,
-                 ttl_ms: int = 15 * MIN) -> int:
-    oid, _ = OrderStore().create(Order(SYMBOL, side, "market", amount, stop_loss=69_000.0, client_order_id=cid),
-                                 now_ms=now_ms, mode="sim", status=OrderStatus.PENDING_APPROVAL,
-                                 message="waiting for approval (manual, risk approved)", expires_at=now_ms + ttl_ms,
-                                 reason=reason)
+def _new_pending(
+    now_ms: int,
+    *,
+    cid: str,
+    side: str = "sell",
+    amount: float = 0.05,
+    reason: str | None = None,
+    ttl_ms: int = 15 * MIN,
+) -> int:
+    oid, _ = OrderStore().create(
+        Order(SYMBOL, side, "market", amount, stop_loss=69_000.0, client_order_id=cid),
+        now_ms=now_ms,
+        mode="sim",
+        status=OrderStatus.PENDING_APPROVAL,
+        message="waiting for approval (manual, risk approved)",
+        expires_at=now_ms + ttl_ms,
+        reason=reason,
+    )
     return oid
 
 
@@ -75,8 +87,9 @@ async def test_one_operator_clock_on_an_accelerated_simulator(make_app, db, db_u
     fill_demo(pending=False)
     wall = int(time.time() * 1000)  # the CLI reads the real wall clock; the app gets the same instant, frozen
     x_now = 1_767_800_000_000  # the simulator's clock: some day in January 2026
-    m.EngineState.update(value=json.dumps({"ts": x_now, "wall_ms": wall, "state": "running", "speed": 60}),
-                         updated_at=x_now).where(m.EngineState.key == "heartbeat").execute()
+    m.EngineState.update(
+        value=json.dumps({"ts": x_now, "wall_ms": wall, "state": "running", "speed": 60}), updated_at=x_now
+    ).where(m.EngineState.key == "heartbeat").execute()
     oid = _new_pending(x_now, cid="ck-accel", ttl_ms=15 * MIN * 60)
     app = make_app(clock=ManualClock(wall))
     async with app.run_test(size=(160, 48)) as pilot:
@@ -96,11 +109,14 @@ async def test_one_operator_clock_on_an_accelerated_simulator(make_app, db, db_u
     assert "2026-01" not in line.split("expires")[1]  # no simulator date for the approval window
 
 
-@pytest.mark.parametrize("how,expected", [
-    ("supersede", "superseded by decision"),
-    ("expire", "expired: nobody approved it within the approval window"),
-    ("reject", "rejected by alice: too big"),
-])
+@pytest.mark.parametrize(
+    "how,expected",
+    [
+        ("supersede", "superseded by decision"),
+        ("expire", "expired: nobody approved it within the approval window"),
+        ("reject", "rejected by alice: too big"),
+    ],
+)
 async def test_the_reason_an_order_left_the_queue_is_shown(make_app, cfg, demo_ids, how, expected):
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
@@ -134,8 +150,12 @@ async def test_a_new_pending_order_is_selected_scrolled_into_view_and_rings_once
         await settle(app, pilot)
         assert bells == []  # already waiting when the cockpit opened: the banner shows it
         for i in range(6):
-            OrderStore().create(Order(SYMBOL, "buy", "market", 0.01, client_order_id=f"ck-old{i}"), now_ms=NOW,
-                                status=OrderStatus.REJECTED, message="risk rejected")
+            OrderStore().create(
+                Order(SYMBOL, "buy", "market", 0.01, client_order_id=f"ck-old{i}"),
+                now_ms=NOW,
+                status=OrderStatus.REJECTED,
+                message="risk rejected",
+            )
         app.request_refresh()
         await settle(app, pilot)
         table = app.query_one("#orders-table")
@@ -179,9 +199,13 @@ async def test_the_risk_verdict_and_the_kill_question_wrap_at_80x24(make_app, de
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         text = flat_text(app)
-        for part in ("REDUCED · 0.12 BTC (asked 0.2) · notional 8,090 · loss at stop 181.50 = 1.74% of equity 10,412",
-                     "max_position reduced: amount capped at 0.12 BTC (max_position_btc)",
-                     "expires in 14:59", "SL 65,900 TP 69,800", "[a]pprove/[r]eject"):
+        for part in (
+            "REDUCED · 0.12 BTC (asked 0.2) · notional 8,090 · loss at stop 181.50 = 1.74% of equity 10,412",
+            "max_position reduced: amount capped at 0.12 BTC (max_position_btc)",
+            "expires in 14:59",
+            "SL 65,900 TP 69,800",
+            "[a]pprove/[r]eject",
+        ):
             assert part in text, part
         await pilot.press("K")
         await settle(app, pilot)
@@ -192,8 +216,10 @@ async def test_the_risk_verdict_and_the_kill_question_wrap_at_80x24(make_app, de
         lines = [s.text for s in label.render_lines(Region(0, 0, label.size.width, label.size.height))]
         assert len(lines) >= 2 and label.region.right <= 80
         text = re.sub(r"\s+", " ", " ".join(lines))
-        assert ("KILL SWITCH: cancel every open order, close the position with reduce-only market orders and halt "
-                "new entries until cleared?") in text
+        assert (
+            "KILL SWITCH: cancel every open order, close the position with reduce-only market orders and halt "
+            "new entries until cleared?"
+        ) in text
 
 
 async def test_focus_comes_back_to_the_orders_after_tabs_dialogs_and_resizes(make_app, demo_ids):
@@ -246,11 +272,23 @@ async def test_a_pending_order_says_which_cap_sized_it(make_app, cfg, demo_ids):
     c["risk"]["max_risk_per_trade_pct"] = 0.01
     price = 67_412.5
     (intent,) = plan_intents(
-        Decision(symbol=SYMBOL, timeframe="1h", timestamp=NOW, action="sell", confidence=0.6, reasoning="t",
-                 target_exposure=-0.68, weights={"trend_core": 1.0}),
-        decision_id=9, price=price, signals=[StrategySignal("trend_core", Direction.SHORT, 0.8, price, price * 1.02,
-                                                            price * 0.96, "down")],
-        equity=10_412.3, position_signed=0.0, cfg=c)
+        Decision(
+            symbol=SYMBOL,
+            timeframe="1h",
+            timestamp=NOW,
+            action="sell",
+            confidence=0.6,
+            reasoning="t",
+            target_exposure=-0.68,
+            weights={"trend_core": 1.0},
+        ),
+        decision_id=9,
+        price=price,
+        signals=[StrategySignal("trend_core", Direction.SHORT, 0.8, price, price * 1.02, price * 0.96, "down")],
+        equity=10_412.3,
+        position_signed=0.0,
+        cfg=c,
+    )
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)

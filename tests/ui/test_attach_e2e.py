@@ -16,8 +16,14 @@ from support.attach import fast_engine_env, until
 from support.sqlite import query
 from conftest import settle
 
-for _mod in ("cockpit.sim.server", "cockpit.market.ingest", "cockpit.execution.manager",
-             "cockpit.decision.engine", "cockpit.strategies.registry", "cockpit.engine.handle"):
+for _mod in (
+    "cockpit.sim.server",
+    "cockpit.market.ingest",
+    "cockpit.execution.manager",
+    "cockpit.decision.engine",
+    "cockpit.strategies.registry",
+    "cockpit.engine.handle",
+):
     pytest.importorskip(_mod)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -32,9 +38,14 @@ async def test_attach_approve_fill_then_kill_switch(tmp_path):
 
     db_path = tmp_path / "c.db"
     env = fast_engine_env()
-    proc = subprocess.Popen([sys.executable, "-m", "cockpit", "--config", str(REPO / "config.yaml"), "--db",
-                             str(db_path), "--headless"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cockpit", "--config", str(REPO / "config.yaml"), "--db", str(db_path), "--headless"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while not query(db_path, "SELECT 1 FROM engine_state WHERE key = 'heartbeat'", missing_ok=True):

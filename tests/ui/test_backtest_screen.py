@@ -167,20 +167,37 @@ async def test_a_backtest_keeps_running_while_the_trader_is_on_the_main_screen(m
 
 # ------------------------------------------------------------------ which run opens, sweep rows, keyboard
 
+
 def _sweep_row(rank: int = 1, trades: int = 4287) -> int:
     """A sweep row as cockpit.backtest.sweep stores it: metrics only, no curve, no trades."""
     import json
 
     from demo_data import NOW, SYMBOL
 
-    cfg = m.BacktestConfig.create(name=f"sweep ema_trend 1h #{rank} (fast=8,slow=21)", symbol=SYMBOL, timeframe="1h",
-                                  start_time=NOW - 90 * 86_400_000, end_time=NOW, initial_capital=10000.0,
-                                  commission_rate=0.0005, strategy="ema_trend",
-                                  strategy_params=json.dumps({"fast": 8, "slow": 21, "_engine": "fast",
-                                                              "_sweep_rank": rank, "_sweep_metric": "sharpe"}))
-    return m.BacktestResult.create(config=cfg, total_return=-0.185, max_drawdown=-0.2, sharpe_ratio=-0.4,
-                                   total_trades=trades, equity_curve="[]", trade_log="[]", status="sweep",
-                                   metrics=json.dumps({"sweep_rank": rank, "walk_forward": None})).id
+    cfg = m.BacktestConfig.create(
+        name=f"sweep ema_trend 1h #{rank} (fast=8,slow=21)",
+        symbol=SYMBOL,
+        timeframe="1h",
+        start_time=NOW - 90 * 86_400_000,
+        end_time=NOW,
+        initial_capital=10000.0,
+        commission_rate=0.0005,
+        strategy="ema_trend",
+        strategy_params=json.dumps(
+            {"fast": 8, "slow": 21, "_engine": "fast", "_sweep_rank": rank, "_sweep_metric": "sharpe"}
+        ),
+    )
+    return m.BacktestResult.create(
+        config=cfg,
+        total_return=-0.185,
+        max_drawdown=-0.2,
+        sharpe_ratio=-0.4,
+        total_trades=trades,
+        equity_curve="[]",
+        trade_log="[]",
+        status="sweep",
+        metrics=json.dumps({"sweep_rank": rank, "walk_forward": None}),
+    ).id
 
 
 async def test_opens_the_newest_full_run_not_a_newer_sweep_row_and_sweep_rows_show_their_parameters(make_app, db):

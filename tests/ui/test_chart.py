@@ -10,8 +10,14 @@ from cockpit.ui import chart
 
 def arrays(o, h, l, c):  # noqa: E741
     n = len(o)
-    return {"timestamp": np.arange(n, dtype=float) * 3_600_000, "open": np.array(o, float), "high": np.array(h, float),
-            "low": np.array(l, float), "close": np.array(c, float), "volume": np.ones(n)}
+    return {
+        "timestamp": np.arange(n, dtype=float) * 3_600_000,
+        "open": np.array(o, float),
+        "high": np.array(h, float),
+        "low": np.array(l, float),
+        "close": np.array(c, float),
+        "volume": np.ones(n),
+    }
 
 
 def walk(n: int, seed: int = 3) -> dict[str, np.ndarray]:
@@ -26,7 +32,7 @@ BARE = chart.View(volume=False)  # the price plot alone over all rows but the ti
 
 def plot(t, h: int, view=BARE) -> list[str]:
     """The price rows of a built chart (without the volume strip and the time axis)."""
-    return t.plain.split("\n")[:chart.layout(h, view)[0]]
+    return t.plain.split("\n")[: chart.layout(h, view)[0]]
 
 
 def cells(t, row: int, col: int) -> tuple[str, str]:
@@ -77,9 +83,9 @@ def test_levels_are_dashed_lines_labelled_on_the_axis_and_far_ones_pinned():
     entry = (lo + hi) / 2
     t = chart.build(data, {"entry": entry, "SL": lo - 10 * (hi - lo), "TP": None}, "1h", 120, 30, BARE)
     plain = t.plain
-    entry_line = next(ln for ln in plain.split("\n") if "E " in ln[-chart.AXIS:])
+    entry_line = next(ln for ln in plain.split("\n") if "E " in ln[-chart.AXIS :])
     assert "╌" in entry_line
-    assert f"{entry:,.0f}"[:4] in entry_line[-chart.AXIS:]
+    assert f"{entry:,.0f}"[:4] in entry_line[-chart.AXIS :]
     last = plot(t, 30)[-1]
     assert "SL▼" in last, "a stop far below the candles is pinned to the bottom edge with an arrow"
     assert "TP" not in plain
@@ -89,8 +95,11 @@ def test_last_price_is_marked_on_the_axis():
     data = walk(80)
     w = 100
     t = chart.build(data, {}, "1h", w, 20)
-    marked = [(i, ln[w - chart.AXIS + 1:].strip()) for i, ln in enumerate(t.plain.split("\n"))
-              if "reverse" in cells(t, i, w - chart.AXIS + 1)[1]]
+    marked = [
+        (i, ln[w - chart.AXIS + 1 :].strip())
+        for i, ln in enumerate(t.plain.split("\n"))
+        if "reverse" in cells(t, i, w - chart.AXIS + 1)[1]
+    ]
     assert len(marked) == 1
     last = float(data["close"][-1])
     assert abs(float(marked[0][1].replace(",", "")) - last) <= 1.0
@@ -125,10 +134,13 @@ def test_a_level_at_the_last_price_keeps_its_label_next_to_it():
     data = walk(120)
     last = float(data["close"][-1])
     t = chart.build(data, {"entry": last}, "1h", 100, 24, BARE)
-    axis = [ln[100 - chart.AXIS + 1:].strip() for ln in plot(t, 24)]
+    axis = [ln[100 - chart.AXIS + 1 :].strip() for ln in plot(t, 24)]
     entry_rows = [i for i, a in enumerate(axis) if a.startswith("E ")]
-    last_rows = [i for i, a in enumerate(axis) if a and abs(float(a.split()[-1].replace(",", "")) - last) <= 1.0
-                 and not a.startswith("E ")]
+    last_rows = [
+        i
+        for i, a in enumerate(axis)
+        if a and abs(float(a.split()[-1].replace(",", "")) - last) <= 1.0 and not a.startswith("E ")
+    ]
     assert entry_rows and last_rows
     assert abs(entry_rows[0] - last_rows[0]) == 1
 
@@ -141,7 +153,7 @@ def test_crowded_level_labels_read_in_price_order():
     per_row = (hi - lo) / 6
     lv = {"entry": last - 0.1 * per_row, "SL": last - 0.3 * per_row, "TP": last + 0.2 * per_row}
     t = chart.build(data, lv, "1d", 80, 8, BARE)
-    axis = [ln[80 - chart.AXIS + 1:].strip() for ln in plot(t, 8)]
+    axis = [ln[80 - chart.AXIS + 1 :].strip() for ln in plot(t, 8)]
     named = [a for a in axis if a]
     prices = [float(a.split()[-1].replace(",", "")) for a in named]
     assert sum(a.startswith(("E ", "SL ", "TP ")) for a in named) == 3, named
@@ -149,6 +161,7 @@ def test_crowded_level_labels_read_in_price_order():
 
 
 # ------------------------------------------------------------------ volume, fills, time axis, cursor, labels
+
 
 def test_volume_is_drawn_under_the_candles_scaled_to_the_largest():
     data = walk(60)
@@ -158,7 +171,7 @@ def test_volume_is_drawn_under_the_candles_scaled_to_the_largest():
     t = chart.build(data, {}, "1h", w, h)
     ph, vr, strip, _ = chart.layout(h)
     assert strip and vr >= 2 and ph >= 12
-    vol = t.plain.split("\n")[ph:ph + vr]
+    vol = t.plain.split("\n")[ph : ph + vr]
     pw = w - chart.AXIS
     top = vol[0][:pw]
     assert top[pw - 5] == "█" and top.count("█") == 1, "only the loudest bar reaches the top of the strip"
@@ -174,8 +187,10 @@ def test_a_short_chart_keeps_its_price_rows_and_shares_them_with_volume():
 def test_fills_are_marked_on_their_candles_buys_under_sells_over_exits_hollow():
     data = walk(60)
     ts = data["timestamp"]
-    fills = [{"timestamp": int(ts[-20]) + 60_000, "side": "buy", "price": 1.0, "amount": 0.1},
-             {"timestamp": int(ts[-8]) + 60_000, "side": "sell", "price": 1.0, "amount": 0.1, "reduce_only": True}]
+    fills = [
+        {"timestamp": int(ts[-20]) + 60_000, "side": "buy", "price": 1.0, "amount": 0.1},
+        {"timestamp": int(ts[-8]) + 60_000, "side": "sell", "price": 1.0, "amount": 0.1, "reduce_only": True},
+    ]
     w, h = 80, 24
     t = chart.build(data, {}, "1h", w, h, chart.View(volume=False), fills, 3_600_000)
     lines = plot(t, h, chart.View(volume=False))
@@ -202,7 +217,7 @@ def test_time_axis_has_dated_ticks_at_day_changes():
     for day, label in ((1, "Jan 16"), (2, "Jan 17")):
         col = x0 + day * 24
         if col >= 0 and label in axis_line:
-            assert axis_line[col:col + 1 + len(label)] == "╵" + label
+            assert axis_line[col : col + 1 + len(label)] == "╵" + label
 
 
 def test_cursor_bar_reads_out_its_ohlcv_and_fills():
@@ -258,7 +273,7 @@ def test_named_labels_keep_price_order_when_the_take_profit_is_pinned_over_a_cro
     lv = {"entry": last - 1.0 * per_row, "SL": last - 2.0 * per_row, "TP": last + 50 * per_row}
     for h in (13, 10, 8):
         t = chart.build(data, lv, "1h", 78, h, BARE)
-        axis = [ln[78 - chart.AXIS + 1:].strip() for ln in plot(t, h)]
+        axis = [ln[78 - chart.AXIS + 1 :].strip() for ln in plot(t, h)]
         named = [a for a in axis if a]
         tags = [a.split()[0] for a in named if a.startswith(("E", "SL", "TP"))]
         assert tags == ["TP▲", "E", "SL"], (h, named)
@@ -273,8 +288,8 @@ def test_level_labels_sit_on_their_lines():
     t = chart.build(data, lv, "1h", 80, 13)
     lines = t.plain.split("\n")
     for tag in ("TP ", "E ", "SL "):
-        row = next(i for i, ln in enumerate(lines) if ln[80 - chart.AXIS + 1:].startswith(tag))
-        assert "╌" in lines[row][:80 - chart.AXIS], f"{tag.strip()} label is not on its line"
+        row = next(i for i, ln in enumerate(lines) if ln[80 - chart.AXIS + 1 :].startswith(tag))
+        assert "╌" in lines[row][: 80 - chart.AXIS], f"{tag.strip()} label is not on its line"
 
 
 def test_a_view_before_the_loaded_candles_says_it_is_reading_them():

@@ -67,7 +67,7 @@ async def test_cursor_reads_out_the_bar_and_arrows_scroll_only_with_the_chart_fo
         fill = "▲0.1@66,980" if c.size.width < 100 else "buy 0.1 @66,980 entry"
         assert "01-15 11:00 O" in text.replace("  ", " ") and fill in text, "the fill 3h ago is read out on its bar"
         # The buy is marked under its candle.
-        assert any("▲" in ln[:-chart.AXIS] for ln in chart_lines(app))
+        assert any("▲" in ln[: -chart.AXIS] for ln in chart_lines(app))
         await pilot.press("escape")
         await settle(app, pilot)
         assert app.query_one("#orders-table").has_focus and c.view.cursor is None
@@ -173,4 +173,5 @@ async def test_the_chart_rows_are_drawn_exactly_as_textual_draws_its_text(make_a
                         x, y = seg.style.meta["offset"]
                         out += [(x + i, y) for i in range(len(seg.text))]
                 return out
+
             assert cells(got) == cells(want), keys

@@ -39,8 +39,12 @@ async def test_a_approves_the_pending_order(make_app, demo_ids):
     cmds = _commands()
     assert len(cmds) == 1
     c = cmds[0]
-    assert (c["command"], c["order"], c["operator"], c["status"]) == ("approve", demo_ids["pending"], "tester",
-                                                                     "pending")
+    assert (c["command"], c["order"], c["operator"], c["status"]) == (
+        "approve",
+        demo_ids["pending"],
+        "tester",
+        "pending",
+    )
 
 
 async def test_r_rejects_with_a_reason(make_app, demo_ids):
@@ -78,8 +82,9 @@ async def test_kill_switch_needs_confirmation_then_header_shows_halted(make_app,
         (c,) = _commands()
         assert c["command"] == "kill" and c["order"] is None
         # The engine executes the command and persists the kill switch; the header follows the DB.
-        m.EngineState.create(key="kill_switch", value=json.dumps({"active": True, "reason": "kill switch"}),
-                             updated_at=0)
+        m.EngineState.create(
+            key="kill_switch", value=json.dumps({"active": True, "reason": "kill switch"}), updated_at=0
+        )
         app.request_refresh()
         await settle(app, pilot)
         badge = app.query_one("#mode-badge")
@@ -109,8 +114,12 @@ async def test_timeframe_keys_switch_the_chart(make_app, demo_ids):
         await settle(app, pilot)
         chart = app.query_one("#candles")
         assert chart.timeframe == "1d"  # the chart opens on the decision timeframe (1d by default)
-        for key, tf, step in (("1", "15m", 900_000), ("2", "1h", 3_600_000), ("3", "4h", 14_400_000),
-                              ("4", "1d", 86_400_000)):
+        for key, tf, step in (
+            ("1", "15m", 900_000),
+            ("2", "1h", 3_600_000),
+            ("3", "4h", 14_400_000),
+            ("4", "1d", 86_400_000),
+        ):
             await pilot.press(key)
             await settle(app, pilot)
             assert app.timeframe == tf and chart.timeframe == tf
@@ -180,7 +189,7 @@ async def test_a_quiet_engine_heartbeat_keeps_ageing_on_screen(make_app, demo_id
         await settle(app, pilot)
         header = app.query_one("#header-info").render()
         assert "0.4s" not in str(header) and "2m" in str(header)
-        assert any("red" in str(span.style) for span in header.spans if str(header)[span.start:span.end] == "2m")
+        assert any("red" in str(span.style) for span in header.spans if str(header)[span.start : span.end] == "2m")
 
 
 async def test_a_refresh_without_the_chart_polls_with_the_default_size(make_app, demo_ids):
@@ -249,8 +258,9 @@ async def test_a_timeframe_seen_before_is_drawn_at_once_while_its_poll_reads(mak
         assert chart.candles is kept  # the candles of the last 15m poll, before any new read finished
         assert screen_text(app) == drawn_15m != drawn_1h
         newest = int(kept["timestamp"][-1]) + 900_000  # a candle the engine wrote meanwhile
-        m.MarketData.create(symbol=app.symbol, timeframe="15m", timestamp=newest, open=1, high=2, low=0.5,
-                            close=1.5, volume=1)
+        m.MarketData.create(
+            symbol=app.symbol, timeframe="15m", timestamp=newest, open=1, high=2, low=0.5, close=1.5, volume=1
+        )
         gate.set()
         await settle(app, pilot)
         assert chart.timeframe == "15m" and int(chart.candles["timestamp"][-1]) == newest  # the poll's candles
@@ -263,8 +273,9 @@ async def test_header_index_price_when_the_stream_rows_carry_none(make_app, demo
     from conftest import screen_text
     from demo_data import NOW, SYMBOL
 
-    m.PriceSnapshot.create(symbol=SYMBOL, timestamp=NOW - 400 + 180_000, last_price=67450.0, mark_price=67440.0,
-                           index_price=None)
+    m.PriceSnapshot.create(
+        symbol=SYMBOL, timestamp=NOW - 400 + 180_000, last_price=67450.0, mark_price=67440.0, index_price=None
+    )
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
         await settle(app, pilot)

@@ -70,8 +70,16 @@ async def test_secondary_screens_are_kept_and_reread_on_return(make_app, db):
         data_screen = await open_screen(app, pilot, "d")
         assert data_screen.query_one("#data-runs").row_count == 2
         await pilot.press("escape")
-        m.IngestionRun.create(source="sim", symbol="BTC/USDT:USDT", timeframe="4h", data_type="candles",
-                              started_at=1, ended_at=2, rows_inserted=3, status="success")
+        m.IngestionRun.create(
+            source="sim",
+            symbol="BTC/USDT:USDT",
+            timeframe="4h",
+            data_type="candles",
+            started_at=1,
+            ended_at=2,
+            rows_inserted=3,
+            status="success",
+        )
         await pilot.press("d")
         await settle(app, pilot)
         assert app.screen is data_screen, "the same screen comes back, not a new one"

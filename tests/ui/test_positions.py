@@ -19,12 +19,35 @@ def _bar(app) -> str:
 
 def _stop_out(demo_ids) -> None:
     """The demo's long 0.1 BTC stopped out at 65,900 (an order the exchange made, adopted as the cockpit does)."""
-    o = m.OrderRow.create(symbol=SYMBOL, side="sell", type="market", amount=0.10, status="filled", reduce_only=1,
-                          client_order_id="ck-x77", exchange_order_id="ex-77", updated_at=NOW - HOUR, filled=0.10,
-                          average_price=65900.0, fee=3.3, mode="sim", decided_by="exchange",
-                          reason="stop-loss triggered")
-    m.TradeRow.create(order=o, symbol=SYMBOL, side="sell", price=65900.0, amount=0.10, fee=3.3, fee_currency="USDT",
-                      realized_pnl=-108.0, timestamp=NOW - HOUR, exchange_trade_id="t-77")
+    o = m.OrderRow.create(
+        symbol=SYMBOL,
+        side="sell",
+        type="market",
+        amount=0.10,
+        status="filled",
+        reduce_only=1,
+        client_order_id="ck-x77",
+        exchange_order_id="ex-77",
+        updated_at=NOW - HOUR,
+        filled=0.10,
+        average_price=65900.0,
+        fee=3.3,
+        mode="sim",
+        decided_by="exchange",
+        reason="stop-loss triggered",
+    )
+    m.TradeRow.create(
+        order=o,
+        symbol=SYMBOL,
+        side="sell",
+        price=65900.0,
+        amount=0.10,
+        fee=3.3,
+        fee_currency="USDT",
+        realized_pnl=-108.0,
+        timestamp=NOW - HOUR,
+        exchange_trade_id="t-77",
+    )
     for i, eq in enumerate((10_500.0, 10_300.0, 10_450.0, 10_400.0)):
         m.Balance.create(currency="USDT", timestamp=NOW - 300 + i * 50, total=eq, free=eq, used=0.0)
 
@@ -35,8 +58,16 @@ async def test_position_line_at_160x48_reads_every_figure(make_app, demo_ids):
         await settle(app, pilot)
         bar = _bar(app)
         line1, line2 = bar.split("\n")
-        for part in ("LONG 0.12 BTC @ 66,980.0", "mark 67,409.8", "uPnL +51.9", "liq 34,100.0 (49% away)",
-                     "margin ratio 3.1%", "funding -1.24", "lev 2x", "SL 65,900 TP 69,800"):
+        for part in (
+            "LONG 0.12 BTC @ 66,980.0",
+            "mark 67,409.8",
+            "uPnL +51.9",
+            "liq 34,100.0 (49% away)",
+            "margin ratio 3.1%",
+            "funding -1.24",
+            "lev 2x",
+            "SL 65,900 TP 69,800",
+        ):
             assert part in line1, part
         assert "realised today -3.4 · since start -3.4" in line2  # the entry's fee is realised
         assert "equity ▄ 10,412.3 (+4.1%)" in line2 and "X close · S stop · T tp · C cancel all" in line2
@@ -70,8 +101,15 @@ async def test_a_stop_out_shows_as_realised_pnl_last_trade_and_on_the_sparkline(
 
 async def test_trades_screen_lists_exit_reason_pnl_fees_funding_and_by_strategy(make_app, demo_ids):
     _stop_out(demo_ids)
-    m.PositionSnapshot.create(symbol=SYMBOL, timestamp=NOW - 2 * HOUR, side="long", size=0.10, entry_price=66980.0,
-                              mark_price=66500.0, funding_fee=-0.84)
+    m.PositionSnapshot.create(
+        symbol=SYMBOL,
+        timestamp=NOW - 2 * HOUR,
+        side="long",
+        size=0.10,
+        entry_price=66980.0,
+        mark_price=66500.0,
+        funding_fee=-0.84,
+    )
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
         await settle(app, pilot)

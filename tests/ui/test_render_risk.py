@@ -15,9 +15,11 @@ SYM = "BTC/USDT:USDT"
 
 def assessment(amount: float, **limits) -> dict:
     rm = RiskManager(RiskLimits(**limits), clock=ManualClock(1_768_485_600_000), state=MemoryRiskState())
-    r = rm.check(OrderIntent(SYM, "buy", amount, stop_loss=49_000.0, decision_id=1),
-                 AccountState(equity=10_000.0, free=10_000.0, used=0.0, position=None, open_risk=0.0),
-                 MarketState(SYM, mark_price=50_000.0))
+    r = rm.check(
+        OrderIntent(SYM, "buy", amount, stop_loss=49_000.0, decision_id=1),
+        AccountState(equity=10_000.0, free=10_000.0, used=0.0, position=None, open_risk=0.0),
+        MarketState(SYM, mark_price=50_000.0),
+    )
     return json.loads(json.dumps(r.assessment))  # as stored in orders.risk_assessment
 
 
@@ -38,13 +40,14 @@ def test_an_approved_order_lists_no_rule_and_the_order_line_shows_its_share_of_e
     assert text.startswith("APPROVED · 0.01 BTC · notional 500 · loss at stop 10.00 = 0.10% of equity 10,000")
     n = len(ra["rules"])
     assert f"{n}/{n} rules passed" in text
-    o = {"id": 7, "status": "pending_approval", "side": "buy", "amount": 0.01, "type": "market",
-         "risk_assessment": ra}
+    o = {"id": 7, "status": "pending_approval", "side": "buy", "amount": 0.01, "type": "market", "risk_assessment": ra}
     assert "risk 0.1% eq" in render.order_summary(o, 0).plain
 
 
 def test_unknown_keys_are_shown_as_they_are():
-    assert render.risk_assessment_text({"status": "approved", "note": "manual", "x": 0.123456}) == \
-        "APPROVED · note=manual · x=0.1235"
+    assert (
+        render.risk_assessment_text({"status": "approved", "note": "manual", "x": 0.123456})
+        == "APPROVED · note=manual · x=0.1235"
+    )
     assert render.risk_assessment_text("legacy text") == "legacy text"
     assert render.risk_assessment_text(None) == ""

@@ -16,8 +16,14 @@ def test_exchange_now_follows_the_heartbeat_at_its_speed():
 def test_approval_countdown_is_wall_time_on_an_accelerated_exchange():
     # TTL 15 min of operator time at 60x = 15 exchange hours after creation.
     created = 1_767_225_600_000
-    o = {"id": 1, "status": "pending_approval", "side": "buy", "amount": 0.01, "type": "market",
-         "expires_at": created + 15 * 60_000 * 60}
+    o = {
+        "id": 1,
+        "status": "pending_approval",
+        "side": "buy",
+        "amount": 0.01,
+        "type": "market",
+        "expires_at": created + 15 * 60_000 * 60,
+    }
     assert render.approval_left_ms(o, created, speed=60) == 15 * 60_000
     assert "15:00" in render.banner_text([o], created, speed=60).plain
     assert "15:00" in render.order_summary(o, created, speed=60).plain
@@ -31,8 +37,16 @@ def test_header_shows_what_the_engine_says_about_its_inputs():
 
     now = 1_795_000_000_000
     ok = Snapshot(heartbeat={"ts": now, "wall_ms": now, "state": "running"}, heartbeat_ms=now)
-    bad = Snapshot(heartbeat={"ts": now, "wall_ms": now, "state": "running", "db_write_failures": 3,
-                              "stale_data": "newest closed 1h bar 2026-01-01T00:00:00Z is 4 bars old"}, heartbeat_ms=now)
+    bad = Snapshot(
+        heartbeat={
+            "ts": now,
+            "wall_ms": now,
+            "state": "running",
+            "db_write_failures": 3,
+            "stale_data": "newest closed 1h bar 2026-01-01T00:00:00Z is 4 bars old",
+        },
+        heartbeat_ms=now,
+    )
     for compact in (False, True):
         assert "STALE" not in render.header_text(ok, "BTC/USDT:USDT", now, compact=compact, initial_equity=None).plain
     wide = render.header_text(bad, "BTC/USDT:USDT", now, compact=False, initial_equity=None).plain
@@ -51,6 +65,7 @@ def test_header_says_when_the_streams_are_down():
     def header(stream, compact=False):
         snap = Snapshot(heartbeat={"ts": now, "wall_ms": now, "state": "running", "stream": stream}, heartbeat_ms=now)
         return render.header_text(snap, "BTC/USDT:USDT", now, compact=compact, initial_equity=None).plain
+
     assert "STREAM" not in header("live") and "STREAM" not in header(None)
     assert "STREAM STALE" in header("stale") and "STREAM RECONNECTING" in header("reconnecting")
     assert "STREAM?" in header("stale", compact=True)
@@ -64,9 +79,13 @@ def test_funding_countdown_says_settling_past_the_funding_time_not_zero():
     now = 1_795_000_000_000
 
     def header(next_ms):
-        snap = Snapshot(heartbeat={"ts": now, "wall_ms": now, "state": "running"}, heartbeat_ms=now,
-                        funding={"funding_rate": 0.0001, "next_funding_time": next_ms})
+        snap = Snapshot(
+            heartbeat={"ts": now, "wall_ms": now, "state": "running"},
+            heartbeat_ms=now,
+            funding={"funding_rate": 0.0001, "next_funding_time": next_ms},
+        )
         return render.header_text(snap, "BTC/USDT:USDT", now, compact=False, initial_equity=None).plain
+
     assert "fund +0.0100% in 01:02:03" in header(now + 3_723_000)
     for passed in (now, now - 500, now - 60_000):
         assert "00:00:00" not in header(passed) and "fund +0.0100% settling" in header(passed)

@@ -16,7 +16,13 @@ def test_weights_rank_by_weight_then_score_and_switched_off_strategies_come_last
         "funding_rate": {"signal": "flat", "score": None, "final": 0.0},
     }
     assert [r["strategy"] for r in render.weight_rows(weights)] == [
-        "trend_core", "bollinger_range", "ema_trend", "breakout", "funding_rate", "grid"]
+        "trend_core",
+        "bollinger_range",
+        "ema_trend",
+        "breakout",
+        "funding_rate",
+        "grid",
+    ]
     pane = render.weights_text({"id": 1, "action": "buy", "weights": weights}).plain.splitlines()
     assert pane[1].startswith("trend_core") and pane[-1].startswith("grid")
 

@@ -31,8 +31,15 @@ def test_tui_exits_when_the_terminal_goes_away(tmp_path):
     master, slave = pty.openpty()
     env = {k: v for k, v in os.environ.items() if k not in ("COLORTERM", "TEXTUAL")}
     env.update(TERM="xterm-256color", COLUMNS="80", LINES="24")
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, f"sqlite:///{tmp_path / 'c.db'}"], cwd=REPO, env=env,
-                            stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, f"sqlite:///{tmp_path / 'c.db'}"],
+        cwd=REPO,
+        env=env,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,
+    )
     os.close(slave)
     try:
         seen = b""

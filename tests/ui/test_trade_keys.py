@@ -95,8 +95,9 @@ async def test_c_cancels_all_after_confirmation_and_the_engines_refusal_is_shown
         (c,) = _commands()
         assert c["command"] == "cancel_all"
         # The engine answers (here written by hand); the next poll shows it.
-        m.OperatorCommand.update(status="failed", result="order 2: exchange unreachable",
-                                 processed_at=1).where(m.OperatorCommand.id == c["id"]).execute()
+        m.OperatorCommand.update(status="failed", result="order 2: exchange unreachable", processed_at=1).where(
+            m.OperatorCommand.id == c["id"]
+        ).execute()
         app.request_refresh()
         await settle(app, pilot)
         assert any("cancel all refused: order 2: exchange unreachable" in n.message for n in app._notifications)

@@ -16,11 +16,26 @@ pytestmark = pytest.mark.anyio
 
 async def test_risk_events_read_as_dated_sentences(make_app, db):
     fill_demo()
-    m.RiskEventRow.create(symbol=SYMBOL, timestamp=NOW - 200, level="ERROR", rule="reduce_only", details=json.dumps({
-        "status": "rejected", "detail": "nothing to reduce: position long 0.03, order buy",
-        "intent": {"side": "buy", "amount": 0.05, "decision_id": 4, "leg": 0}}))
-    m.RiskEventRow.create(symbol=SYMBOL, timestamp=NOW - 100, level="CRITICAL", rule="kill_switch",
-                          details=json.dumps({"action": "engaged", "by": "alice", "reason": "operator kill switch"}))
+    m.RiskEventRow.create(
+        symbol=SYMBOL,
+        timestamp=NOW - 200,
+        level="ERROR",
+        rule="reduce_only",
+        details=json.dumps(
+            {
+                "status": "rejected",
+                "detail": "nothing to reduce: position long 0.03, order buy",
+                "intent": {"side": "buy", "amount": 0.05, "decision_id": 4, "leg": 0},
+            }
+        ),
+    )
+    m.RiskEventRow.create(
+        symbol=SYMBOL,
+        timestamp=NOW - 100,
+        level="CRITICAL",
+        rule="kill_switch",
+        details=json.dumps({"action": "engaged", "by": "alice", "reason": "operator kill switch"}),
+    )
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
         await settle(app, pilot)
@@ -38,10 +53,28 @@ async def test_older_rationale_lines_are_not_cut_inside_a_number(make_app, db):
     fill_demo()
     words = "Trend intact; " * 7 + "net target exposure +0.2437 after the cap"  # +0.2437 straddles char 120
     assert words.index("+0.2437") < 120 < words.index("+0.2437") + 7
-    m.DecisionRow.create(symbol=SYMBOL, timeframe="1h", timestamp=NOW - 2 * HOUR, action="buy", confidence=0.5,
-                         reasoning=words, selector="offline", regime="trending_up", weights=json.dumps({}))
-    m.DecisionRow.create(symbol=SYMBOL, timeframe="1h", timestamp=NOW - 100, action="hold", confidence=0.5,
-                         reasoning="latest", selector="offline", regime="ranging", weights=json.dumps({}))
+    m.DecisionRow.create(
+        symbol=SYMBOL,
+        timeframe="1h",
+        timestamp=NOW - 2 * HOUR,
+        action="buy",
+        confidence=0.5,
+        reasoning=words,
+        selector="offline",
+        regime="trending_up",
+        weights=json.dumps({}),
+    )
+    m.DecisionRow.create(
+        symbol=SYMBOL,
+        timeframe="1h",
+        timestamp=NOW - 100,
+        action="hold",
+        confidence=0.5,
+        reasoning="latest",
+        selector="offline",
+        regime="ranging",
+        weights=json.dumps({}),
+    )
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
         await settle(app, pilot)
@@ -69,8 +102,9 @@ async def test_the_footer_offers_U_while_halted(make_app, db):
         await settle(app, pilot)
         footer = screen_text(app).splitlines()[-1]
         assert " U " not in footer and "Clear halt" not in footer
-        m.EngineState.create(key="kill_switch", value=json.dumps({"active": True, "reason": "kill switch"}),
-                             updated_at=NOW)
+        m.EngineState.create(
+            key="kill_switch", value=json.dumps({"active": True, "reason": "kill switch"}), updated_at=NOW
+        )
         app.request_refresh()
         await settle(app, pilot)
         footer = screen_text(app).splitlines()[-1]
@@ -100,8 +134,9 @@ async def test_the_footer_keeps_its_keys_when_they_did_not_change(make_app, db):
             await settle(app, pilot)
             assert screen_text(app).splitlines()[-1] == main_footer
             assert list(app.screen.query(FooterKey)) == before
-        m.EngineState.create(key="kill_switch", value=json.dumps({"active": True, "reason": "kill switch"}),
-                             updated_at=NOW)
+        m.EngineState.create(
+            key="kill_switch", value=json.dumps({"active": True, "reason": "kill switch"}), updated_at=NOW
+        )
         app.request_refresh()
         await settle(app, pilot)
         assert "U Clear halt" in screen_text(app).splitlines()[-1]

@@ -30,6 +30,7 @@ from cockpit.ui.backtest_proc import BacktestCancelledError, find_backtest_runne
 from cockpit.ui.messages import BacktestFinished, BacktestProgressed, ScreenDataLoaded
 from cockpit.ui.screens.common import CockpitScreen
 
+
 def build_request(runner: Callable[..., Any], req: dict[str, Any]) -> Any:
     """The backtest engine's BacktestRequest for the form's values (``portfolio`` runs every enabled
     strategy through the scorer and scheduler)."""
@@ -83,11 +84,23 @@ def metric_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
         ("trades", f"{r.get('total_trades') or 0} ({r.get('profitable_trades') or 0} won)"),
         ("win rate", "—" if r.get("win_rate") is None else f"{float(r['win_rate']) * 100:.1f}%"),
         ("final equity", render.num(r.get("final_equity"), 2)),
-        ("capital/fee/slip", f"{render.num(r.get('initial_capital'), 0)} / {r.get('commission_rate')} / "
-                             f"{r.get('slippage_bps')}bps"),
+        (
+            "capital/fee/slip",
+            f"{render.num(r.get('initial_capital'), 0)} / {r.get('commission_rate')} / {r.get('slippage_bps')}bps",
+        ),
     ]
-    shown = {"total_return", "max_drawdown", "sharpe", "sharpe_ratio", "profit_factor", "trades", "total_trades",
-             "win_rate", "final_equity", "profitable_trades"}
+    shown = {
+        "total_return",
+        "max_drawdown",
+        "sharpe",
+        "sharpe_ratio",
+        "profit_factor",
+        "trades",
+        "total_trades",
+        "win_rate",
+        "final_equity",
+        "profitable_trades",
+    }
     for k in sorted(m):
         v = m[k]
         if k in shown or isinstance(v, (list, dict)):
@@ -247,11 +260,19 @@ class BacktestScreen(CockpitScreen):
         with Horizontal(id="bt-main"):
             with VerticalScroll(id="bt-form", classes="pane"):
                 yield Label("strategy / portfolio")
-                yield Select([("portfolio (all enabled)", "portfolio")] + [(n, n) for n in STRATEGY_NAMES],
-                             value="ema_trend", allow_blank=False, id="bt-strategy")
+                yield Select(
+                    [("portfolio (all enabled)", "portfolio")] + [(n, n) for n in STRATEGY_NAMES],
+                    value="ema_trend",
+                    allow_blank=False,
+                    id="bt-strategy",
+                )
                 yield Label("timeframe")
-                yield Select([(tf, tf) for tf in cfg["timeframes"]], value=cfg["decision_timeframe"],
-                             allow_blank=False, id="bt-timeframe")
+                yield Select(
+                    [(tf, tf) for tf in cfg["timeframes"]],
+                    value=cfg["decision_timeframe"],
+                    allow_blank=False,
+                    id="bt-timeframe",
+                )
                 yield Label("from / to (UTC days)")
                 with Horizontal(classes="row"):
                     yield Input(self._auto_range[0], id="bt-from", placeholder="from YYYY-MM-DD")
@@ -299,8 +320,7 @@ class BacktestScreen(CockpitScreen):
         for pid in ("#bt-equity", "#bt-drawdown"):
             self.query_one(pid, PlotextPlot).theme = "clear"
         self.query_one("#bt-metrics", Static).update(metrics_table(None))
-        self._status("" if self.runner else
-                     "[yellow]backtest engine unavailable in this build: stored results only[/]")
+        self._status("" if self.runner else "[yellow]backtest engine unavailable in this build: stored results only[/]")
         self.run_load_results(open_latest=True)
         self.run_load_coverage()
 
@@ -338,8 +358,14 @@ class BacktestScreen(CockpitScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="bt-coverage")
     def run_load_coverage(self) -> None:
-        self.load_in_thread("coverage", lambda: {r["timeframe"]: (int(r["first"]), int(r["last"]))
-                                                 for r in self.app.ds.coverage(self.app.symbol) if r["rows"]})
+        self.load_in_thread(
+            "coverage",
+            lambda: {
+                r["timeframe"]: (int(r["first"]), int(r["last"]))
+                for r in self.app.ds.coverage(self.app.symbol)
+                if r["rows"]
+            },
+        )
 
     def _params_text(self, strategy: str) -> str:
         sc = self.app.cfg["strategies"].get(strategy)
@@ -355,8 +381,9 @@ class BacktestScreen(CockpitScreen):
 
     @on(Select.Changed, "#bt-strategy")
     def _strategy_changed(self, event: Select.Changed) -> None:
-        self.query_one("#bt-params", TextArea).text = "" if event.value == "portfolio" else self._params_text(
-            str(event.value))
+        self.query_one("#bt-params", TextArea).text = (
+            "" if event.value == "portfolio" else self._params_text(str(event.value))
+        )
 
     def request(self) -> dict[str, Any]:
         q = lambda i: self.query_one(i, Input).value  # noqa: E731
@@ -421,10 +448,16 @@ class BacktestScreen(CockpitScreen):
             t.clear()
             for r in m.data:
                 ret = "—" if r.get("total_return") is None else f"{r['total_return'] * 100:+.1f}%"
-                t.add_row(str(r["id"]), r.get("timeframe"), signed("return", ret),
-                          signed("drawdown", "—" if r.get("max_drawdown") is None else f"{r['max_drawdown'] * 100:.1f}%"),
-                          signed("sharpe", render.num(r.get("sharpe_ratio"), 2)), str(r.get("total_trades") or 0),
-                          run_label(r), key=str(r["id"]))
+                t.add_row(
+                    str(r["id"]),
+                    r.get("timeframe"),
+                    signed("return", ret),
+                    signed("drawdown", "—" if r.get("max_drawdown") is None else f"{r['max_drawdown'] * 100:.1f}%"),
+                    signed("sharpe", render.num(r.get("sharpe_ratio"), 2)),
+                    str(r.get("total_trades") or 0),
+                    run_label(r),
+                    key=str(r["id"]),
+                )
         elif m.key == "result" and m.data:
             self.current = m.data
             self.compare_with = None
@@ -459,8 +492,13 @@ class BacktestScreen(CockpitScreen):
                 x = list(range(1, len(eq) + 1))
             eq_plot.plt.plot(x, eq.tolist(), color=color, marker="braille", label=f"#{r['id']}")
             peak = np.maximum.accumulate(eq)
-            dd_plot.plt.plot(x, ((eq / peak - 1) * 100).tolist(), color="red" if r is a else "yellow",
-                             marker="braille", label=f"#{r['id']} %")
+            dd_plot.plt.plot(
+                x,
+                ((eq / peak - 1) * 100).tolist(),
+                color="red" if r is a else "yellow",
+                marker="braille",
+                label=f"#{r['id']} %",
+            )
         for p in (eq_plot, dd_plot):
             p.span_ms = (min(span), max(span)) if span else None
         eq_plot.refresh()
@@ -468,14 +506,22 @@ class BacktestScreen(CockpitScreen):
         t = self.query_one("#bt-trades", DataTable)
         t.clear()
         for o in (a.get("orders") or [])[:500]:
-            t.add_row(render.day(o["timestamp"]) + " " + render.hms(o["timestamp"]), Text(o["side"], render.side_style(o["side"])),
-                      render.num(o["price"]), f"{float(o['amount']):g}", o.get("reason") or "",
-                      render.num(o.get("pnl"), 2, sign=True) if o.get("pnl") is not None else "",
-                      render.num(o.get("fee"), 2), render.num(o.get("funding"), 2))
+            t.add_row(
+                render.day(o["timestamp"]) + " " + render.hms(o["timestamp"]),
+                Text(o["side"], render.side_style(o["side"])),
+                render.num(o["price"]),
+                f"{float(o['amount']):g}",
+                o.get("reason") or "",
+                render.num(o.get("pnl"), 2, sign=True) if o.get("pnl") is not None else "",
+                render.num(o.get("fee"), 2),
+                render.num(o.get("funding"), 2),
+            )
         n = len(a.get("orders") or [])
         self.query_one("#bt-trades").border_title = (
             f"Trades #{a['id']}: none stored for a sweep row ({a.get('total_trades') or 0} trades counted)"
-            if is_sweep(a) and not n else f"Trades #{a['id']} ({n})")
+            if is_sweep(a) and not n
+            else f"Trades #{a['id']} ({n})"
+        )
 
     @on(DataTable.RowHighlighted, "#bt-runs")
     def _run_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -486,8 +532,12 @@ class BacktestScreen(CockpitScreen):
         if r is not None:
             note = " · metrics only (no curve or trades stored)" if is_sweep(r) else ""
             self.query_one("#bt-run-detail", Static).update(
-                Text(f"#{r['id']} {run_label(r)} · {r.get('timeframe')} {render.day(r.get('start_time'))} → "
-                     f"{render.day(r.get('end_time'))}{note}", "dim"))
+                Text(
+                    f"#{r['id']} {run_label(r)} · {r.get('timeframe')} {render.day(r.get('start_time'))} → "
+                    f"{render.day(r.get('end_time'))}{note}",
+                    "dim",
+                )
+            )
 
     @on(DataTable.RowSelected, "#bt-runs")
     def _run_selected(self, event: DataTable.RowSelected) -> None:
@@ -550,15 +600,19 @@ class BacktestScreen(CockpitScreen):
                 # A child process: the backtest never competes with the UI for the GIL.
                 rid = run_in_process(self.app.cfg, req, progress=progress, cancel=cancel)
             else:
-                rid = result_id(runner(self.app.cfg, self.app.ds, req, progress=progress, cancel=cancel,
-                                       store=self.app.db))
+                rid = result_id(
+                    runner(self.app.cfg, self.app.ds, req, progress=progress, cancel=cancel, store=self.app.db)
+                )
             self.post_message(BacktestFinished(rid, None, cancelled=cancel.is_set()))
         except BacktestCancelledError:
             self.post_message(BacktestFinished(None, None, cancelled=True))
         except Exception as e:  # noqa: BLE001 - shown, never fatal
             cancelled = cancel.is_set() or type(e).__name__ in ("BacktestCancelled", "CancelledError")
-            self.post_message(BacktestFinished(None, None, error=None if cancelled else f"{type(e).__name__}: {e}",
-                                               cancelled=cancelled))
+            self.post_message(
+                BacktestFinished(
+                    None, None, error=None if cancelled else f"{type(e).__name__}: {e}", cancelled=cancelled
+                )
+            )
         finally:
             self.app._close_thread_connection()
 

@@ -32,8 +32,14 @@ class CockpitScreen(Screen):
         # widget redraws from scratch) in case the theme or the app's classes changed while it was away.
         # These screens are kept between visits: restyle only when something their styles depend on changed.
         app = self.app
-        under = (app.theme, app.ansi_color, getattr(app, "_css_update_count", None), app.size,
-                 app.get_pseudo_classes(), app.classes)
+        under = (
+            app.theme,
+            app.ansi_color,
+            getattr(app, "_css_update_count", None),
+            app.size,
+            app.get_pseudo_classes(),
+            app.classes,
+        )
         if event.refresh_styles:
             if under == self._styled_for:
                 event.refresh_styles = False
@@ -70,5 +76,4 @@ class CockpitScreen(Screen):
 
         snap = getattr(self.app, "snapshot", None)
         self.query_one(ModeBadge).set_state(bool(snap and snap.halted), snap.halt_reason if snap else "")
-        self.query_one(CockpitHeader).set_info(Text(f" {self.SCREEN_TITLE}  ·  {self.app.symbol}  ·  Esc back",
-                                                    "bold"))
+        self.query_one(CockpitHeader).set_info(Text(f" {self.SCREEN_TITLE}  ·  {self.app.symbol}  ·  Esc back", "bold"))

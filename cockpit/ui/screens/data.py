@@ -38,16 +38,20 @@ def find_repair() -> Any:
             steps = ingest.MarketIngestor(x, cfg, clock, db=db, timeframes=timeframes, source=mode).repair(timeframes)
         finally:
             close()
-        return "; ".join(f"{s.timeframe}: {s.status}, {s.rows} row(s)" + (f" ({s.error})" if s.error else "")
-                         for s in steps)
+        return "; ".join(
+            f"{s.timeframe}: {s.status}, {s.rows} row(s)" + (f" ({s.error})" if s.error else "") for s in steps
+        )
 
     return repair
 
 
 class DataScreen(CockpitScreen):
     SCREEN_TITLE = "Data"
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("R", "repair", "Repair gaps"),
-                Binding("f5", "reload", "Reload")]
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("R", "repair", "Repair gaps"),
+        Binding("f5", "reload", "Reload"),
+    ]
 
     def compose(self) -> ComposeResult:
         yield from self.compose_header()
@@ -90,15 +94,28 @@ class DataScreen(CockpitScreen):
         cov.clear()
         for r in coverage:
             gaps = r.get("gaps")
-            cov.add_row(r["symbol"], r["timeframe"], f"{r['rows']:,}", render.day(r["first"]), render.day(r["last"]),
-                        "—" if gaps is None else (f"[yellow]{gaps:,}[/]" if gaps else "0"))
+            cov.add_row(
+                r["symbol"],
+                r["timeframe"],
+                f"{r['rows']:,}",
+                render.day(r["first"]),
+                render.day(r["last"]),
+                "—" if gaps is None else (f"[yellow]{gaps:,}[/]" if gaps else "0"),
+            )
         t = self.query_one("#data-runs", DataTable)
         t.clear()
         for r in runs:
             st = r.get("status") or ""
-            t.add_row(str(r["id"]), r.get("source") or "", r.get("data_type") or "", r.get("timeframe") or "",
-                      f"{render.day(r['started_at'])} {render.hms_s(r['started_at'])}", str(r.get("rows_inserted") or 0),
-                      f"[red]{st}[/]" if st not in ("success", "ok", "done") else st, (r.get("error") or "")[:60])
+            t.add_row(
+                str(r["id"]),
+                r.get("source") or "",
+                r.get("data_type") or "",
+                r.get("timeframe") or "",
+                f"{render.day(r['started_at'])} {render.hms_s(r['started_at'])}",
+                str(r.get("rows_inserted") or 0),
+                f"[red]{st}[/]" if st not in ("success", "ok", "done") else st,
+                (r.get("error") or "")[:60],
+            )
 
     def action_repair(self) -> None:
         from cockpit.ui.screens.modals import ConfirmModal
@@ -108,8 +125,9 @@ class DataScreen(CockpitScreen):
                 self.query_one("#data-status", Static).update("repairing…")
                 self.run_repair()
 
-        self.app.push_screen(ConfirmModal(f"Refetch every candle gap from the exchange ({self.app.mode_label})?",
-                                          yes="Repair"), after)
+        self.app.push_screen(
+            ConfirmModal(f"Refetch every candle gap from the exchange ({self.app.mode_label})?", yes="Repair"), after
+        )
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="data-repair")
     def run_repair(self) -> None:

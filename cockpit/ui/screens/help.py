@@ -22,10 +22,13 @@ class HelpScreen(CockpitScreen):
         t.add_column("what it does")
         for key, _action, desc in KEYMAP:
             t.add_row(key, desc)
-        mode = "attached to a running engine: quitting leaves it running" if self.app.attach else \
-            "engine in this process"
+        mode = (
+            "attached to a running engine: quitting leaves it running" if self.app.attach else "engine in this process"
+        )
         with VerticalScroll(id="help-body", classes="pane"):
             yield Static(t)
-            yield Static(f"\n[dim]Mode: {self.app.mode_label}, {mode}. Approvals, rejections, cancels and the "
-                         "kill switch are written as operator commands that the engine executes.[/]")
+            yield Static(
+                f"\n[dim]Mode: {self.app.mode_label}, {mode}. Approvals, rejections, cancels and the "
+                "kill switch are written as operator commands that the engine executes.[/]"
+            )
         yield from self.compose_footer()

@@ -23,8 +23,16 @@ from cockpit.ui.account_view import position_text
 from cockpit.ui.widgets.candles import CandlesChart, chart_title
 from cockpit.ui.widgets.footer import CockpitFooter
 from cockpit.ui.widgets.position_bar import PositionBar
-from cockpit.ui.widgets.panes import (ApprovalBanner, CockpitHeader, ModeBadge, OrdersPane, RationalePane,
-                                      RiskEventsPane, TabStrip, WeightsPane)
+from cockpit.ui.widgets.panes import (
+    ApprovalBanner,
+    CockpitHeader,
+    ModeBadge,
+    OrdersPane,
+    RationalePane,
+    RiskEventsPane,
+    TabStrip,
+    WeightsPane,
+)
 
 if TYPE_CHECKING:
     from cockpit.ui.app import CockpitApp
@@ -194,15 +202,30 @@ class MainScreen(Screen):
             self._halted_shown = snap.halted
             self.refresh_bindings()
         self.query_one(ModeBadge).set_state(snap.halted, snap.halt_reason)
-        self.query_one(CockpitHeader).set_info(render.header_text(
-            snap, self.app.symbol, now, compact=self.compact, initial_equity=self.app.initial_equity,
-            note="attached to a headless engine" if self.app.attach else ""))
+        self.query_one(CockpitHeader).set_info(
+            render.header_text(
+                snap,
+                self.app.symbol,
+                now,
+                compact=self.compact,
+                initial_equity=self.app.initial_equity,
+                note="attached to a headless engine" if self.app.attach else "",
+            )
+        )
 
     def show_position(self, snap: "Snapshot") -> None:
         bal = snap.balance
-        self.query_one(PositionBar).update(position_text(
-            snap.position, (snap.price or {}).get("mark_price"), snap.levels, snap.account, compact=self.compact,
-            equity_now=float(bal["total"]) if bal else None, initial_equity=self.app.initial_equity))
+        self.query_one(PositionBar).update(
+            position_text(
+                snap.position,
+                (snap.price or {}).get("mark_price"),
+                snap.levels,
+                snap.account,
+                compact=self.compact,
+                equity_now=float(bal["total"]) if bal else None,
+                initial_equity=self.app.initial_equity,
+            )
+        )
 
     def show(self, snap: "Snapshot", changed: set[str]) -> None:
         """Re-render the panes whose section changed since the last poll."""
@@ -213,27 +236,44 @@ class MainScreen(Screen):
         if "account" in changed:
             self.show_position(snap)
         if "candles" in changed:
-            self.query_one(CandlesChart).show(snap.timeframe, snap.candles, snap.levels, snap.chart, snap.chart_size,
-                                              view=snap.chart_view, fills=snap.chart_fills, first=snap.chart_first,
-                                              last=snap.chart_last, sig=snap.sigs.get("candles"))
+            self.query_one(CandlesChart).show(
+                snap.timeframe,
+                snap.candles,
+                snap.levels,
+                snap.chart,
+                snap.chart_size,
+                view=snap.chart_view,
+                fills=snap.chart_fills,
+                first=snap.chart_first,
+                last=snap.chart_last,
+                sig=snap.sigs.get("candles"),
+            )
         if "decisions" in changed:
             latest = snap.decisions[0] if snap.decisions else None
             self.query_one(WeightsPane).show_decision(latest)
             run = snap.llm_runs.get((latest or {}).get("llm_run_id") or -1)
             prompt = snap.prompt_names.get((latest or {}).get("prompt_version_id") or -1)
-            self.query_one(RationalePane).set_text(render.rationale_text(snap.decisions, snap.llm_runs),
-                                                   render.rationale_title(latest, run, prompt))
+            self.query_one(RationalePane).set_text(
+                render.rationale_text(snap.decisions, snap.llm_runs), render.rationale_title(latest, run, prompt)
+            )
         if "risk" in changed:
-            self.query_one(RiskEventsPane).set_text(render.risk_text(snap.risk_events),
-                                                    f"Risk events — {len(snap.risk_events)}")
+            self.query_one(RiskEventsPane).set_text(
+                render.risk_text(snap.risk_events), f"Risk events — {len(snap.risk_events)}"
+            )
         if "orders" in changed:
             pane = self.query_one(OrdersPane)
             xnow = render.exchange_now(snap, now)
             speed = approval.heartbeat_speed(snap.heartbeat)
             pane.set_orders(snap.orders, app.selected_order_id, xnow, speed, snap.outcomes)
             sel = next((o for o in snap.orders if o["id"] == app.selected_order_id), None)
-            pane.set_timeline(render.timeline_text(sel, snap.timeline if sel and snap.selected_order_id == sel["id"]
-                                                   else [], snap.fills, snap.selected_decision))
+            pane.set_timeline(
+                render.timeline_text(
+                    sel,
+                    snap.timeline if sel and snap.selected_order_id == sel["id"] else [],
+                    snap.fills,
+                    snap.selected_decision,
+                )
+            )
             self.show_banner(snap)
             self._apply_tabs()
             self._size_body(self.compact, self.size.height)
@@ -245,9 +285,15 @@ class MainScreen(Screen):
         if note is None:
             app.queue_note = None
         banner = self.query_one(ApprovalBanner)
-        banner.update(render.banner_text(snap.pending, render.exchange_now(snap, now),
-                                         approval.heartbeat_speed(snap.heartbeat), target=app.approval_target(),
-                                         outcome=note[0] if note else ""))
+        banner.update(
+            render.banner_text(
+                snap.pending,
+                render.exchange_now(snap, now),
+                approval.heartbeat_speed(snap.heartbeat),
+                target=app.approval_target(),
+                outcome=note[0] if note else "",
+            )
+        )
         banner.set_class(bool(snap.pending or note), "-shown")
 
     def tick(self) -> None:
@@ -259,9 +305,12 @@ class MainScreen(Screen):
             return  # under another screen: redrawn when it comes back (on_screen_resume); under a dialog it shows
         if snap.pending:
             now = self.app.clock.now_ms()
-            self.query_one(OrdersPane).tick_pending(snap.pending, self.app.selected_order_id,
-                                                    render.exchange_now(snap, now),
-                                                    approval.heartbeat_speed(snap.heartbeat))
+            self.query_one(OrdersPane).tick_pending(
+                snap.pending,
+                self.app.selected_order_id,
+                render.exchange_now(snap, now),
+                approval.heartbeat_speed(snap.heartbeat),
+            )
         if snap.pending or self.app.queue_note:
             self.show_banner(snap)
 

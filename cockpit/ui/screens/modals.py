@@ -95,8 +95,10 @@ class LiveConfirmModal(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label("[b red]OKX LIVE[/]: this approval sends a real order with real money.\n"
-                        f"Type {self.WORD} and press Enter to continue, Esc to go back.")
+            yield Label(
+                "[b red]OKX LIVE[/]: this approval sends a real order with real money.\n"
+                f"Type {self.WORD} and press Enter to continue, Esc to go back."
+            )
             yield Input(placeholder=self.WORD, id="live-word")
 
     def on_mount(self) -> None:

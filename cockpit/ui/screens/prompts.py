@@ -32,8 +32,11 @@ def diff_text(old: str, new: str) -> Text:
 
 class PromptsScreen(CockpitScreen):
     SCREEN_TITLE = "Prompts & scores"
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("P", "publish", "Publish candidate"),
-                Binding("f5", "reload", "Reload")]
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("P", "publish", "Publish candidate"),
+        Binding("f5", "reload", "Reload"),
+    ]
 
     def compose(self) -> ComposeResult:
         yield from self.compose_header()
@@ -72,8 +75,14 @@ class PromptsScreen(CockpitScreen):
         from cockpit.data.training_store import MODEL_NAME
 
         ds = self.app.ds
-        self.load_in_thread("prompts", lambda: (ds.prompt_versions(), ds.strategy_scores(),
-                                                [candidate_row(r) for r in ds.model_versions(MODEL_NAME)]))
+        self.load_in_thread(
+            "prompts",
+            lambda: (
+                ds.prompt_versions(),
+                ds.strategy_scores(),
+                [candidate_row(r) for r in ds.model_versions(MODEL_NAME)],
+            ),
+        )
 
     @on(ScreenDataLoaded)
     def _loaded(self, m: ScreenDataLoaded) -> None:
@@ -90,13 +99,28 @@ class PromptsScreen(CockpitScreen):
         c = self.query_one("#pr-candidates", DataTable)
         c.clear()
         for r in self.candidates:
-            c.add_row(r["version"], Text(r["status"], "bold green" if r["status"] == "published" else ""),
-                      r["trained"], Text(r["verdict"], r["verdict_style"]), r["by"], key=r["version"])
-        c.border_title = ("Training candidates (P publishes the selected one)" if self.candidates else
-                          "Training candidates — none yet")
+            c.add_row(
+                r["version"],
+                Text(r["status"], "bold green" if r["status"] == "published" else ""),
+                r["trained"],
+                Text(r["verdict"], r["verdict_style"]),
+                r["by"],
+                key=r["version"],
+            )
+        c.border_title = (
+            "Training candidates (P publishes the selected one)"
+            if self.candidates
+            else "Training candidates — none yet"
+        )
         if not self.candidates:  # the empty state says how to make one
-            c.add_row(Text("`cockpit train run` makes one", "italic"), "", Text("then `cockpit train report`", "dim"),
-                      "", "", key="none")
+            c.add_row(
+                Text("`cockpit train run` makes one", "italic"),
+                "",
+                Text("then `cockpit train report`", "dim"),
+                "",
+                "",
+                key="none",
+            )
         t = self.query_one("#pr-versions", DataTable)
         t.clear()
         for v in self.versions:
@@ -104,9 +128,15 @@ class PromptsScreen(CockpitScreen):
         s = self.query_one("#pr-scores", DataTable)
         s.clear()
         for r in scores:
-            s.add_row(r["version"], r["strategy"], r["regime"], f"{float(r['expected_reward']):.3f}",
-                      "—" if r.get("uncertainty") is None else f"{float(r['uncertainty']):.3f}", str(r["samples"]),
-                      r.get("status") or "")
+            s.add_row(
+                r["version"],
+                r["strategy"],
+                r["regime"],
+                f"{float(r['expected_reward']):.3f}",
+                "—" if r.get("uncertainty") is None else f"{float(r['uncertainty']):.3f}",
+                str(r["samples"]),
+                r.get("status") or "",
+            )
         if self.versions:
             self._show_diff(self.versions[0]["id"])
 
@@ -118,7 +148,8 @@ class PromptsScreen(CockpitScreen):
         prev = older[0]["content"] if older else ""
         self.query_one("#pr-diff-body", Static).update(diff_text(prev, v["content"]))
         self.query_one("#pr-diff").border_title = f"{v['name']} {v['version']} vs " + (
-            older[0]["version"] if older else "nothing")
+            older[0]["version"] if older else "nothing"
+        )
 
     @on(DataTable.RowHighlighted, "#pr-versions")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -144,18 +175,26 @@ class PromptsScreen(CockpitScreen):
             self.notify(f"{c['version']} is already the published score table", severity="warning")
             return
         if not c["has_report"]:
-            self.notify(f"{c['version']} has no held-out report: run `cockpit train report {c['version']}` and "
-                        "review it first", severity="error", timeout=10)
+            self.notify(
+                f"{c['version']} has no held-out report: run `cockpit train report {c['version']}` and review it first",
+                severity="error",
+                timeout=10,
+            )
             return
 
         def after(ok: bool | None) -> None:
             if ok:
                 self.run_publish(c["version"])
 
-        self.app.push_screen(ConfirmModal(
-            f"Publish training candidate [b]{c['version']}[/b]? Held-out report: {c['verdict']}. Its score table "
-            "becomes the one the scorer reads from the next decision on, the previously published one is retired, "
-            "and its prompt draft is published.", yes="Publish"), after)
+        self.app.push_screen(
+            ConfirmModal(
+                f"Publish training candidate [b]{c['version']}[/b]? Held-out report: {c['verdict']}. Its score table "
+                "becomes the one the scorer reads from the next decision on, the previously published one is retired, "
+                "and its prompt draft is published.",
+                yes="Publish",
+            ),
+            after,
+        )
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="prompts-publish")
     def run_publish(self, version: str) -> None:
@@ -166,13 +205,16 @@ class PromptsScreen(CockpitScreen):
         app = self.app
         try:
             check_allowed("publish")
-            meta = publish_candidate(app.cfg, app.ds, TrainingStore(app.db), version, operator=app.operator,
-                                     now_ms=app.clock.now_ms())
+            meta = publish_candidate(
+                app.cfg, app.ds, TrainingStore(app.db), version, operator=app.operator, now_ms=app.clock.now_ms()
+            )
             p = meta.get("prompt") or {}
             text = f"published {version} by {meta['published_by']}"
             if p.get("version"):
-                text += (f"; prompt {p['name']}@{p['version']} is published (set llm.prompt_version: {p['version']} "
-                         "in config.yaml to use it)")
+                text += (
+                    f"; prompt {p['name']}@{p['version']} is published (set llm.prompt_version: {p['version']} "
+                    "in config.yaml to use it)"
+                )
             self.post_message(ScreenDataLoaded("published", (True, text)))
         except Exception as e:  # noqa: BLE001 - refused or failed: shown, nothing half-written (one transaction)
             self.post_message(ScreenDataLoaded("published", (False, f"publish failed: {e}")))
@@ -203,6 +245,12 @@ def candidate_row(row: dict[str, Any]) -> dict[str, Any]:
         verdict, style = "beats equal weights", "green"
     else:
         verdict, style = "does not beat equal weights", "red"
-    return {"version": row["version"], "status": str(m.get("status") or "?"),
-            "trained": f"{t.get('from', '?')} .. {t.get('to', '?')}", "verdict": verdict, "verdict_style": style,
-            "has_report": bool(rep), "by": str(m.get("published_by") or "")}
+    return {
+        "version": row["version"],
+        "status": str(m.get("status") or "?"),
+        "trained": f"{t.get('from', '?')} .. {t.get('to', '?')}",
+        "verdict": verdict,
+        "verdict_style": style,
+        "has_report": bool(rep),
+        "by": str(m.get("published_by") or ""),
+    }

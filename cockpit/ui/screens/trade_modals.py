@@ -24,8 +24,9 @@ class PriceModal(ModalScreen[float | None]):
     DEFAULT_CSS = MODAL_CSS.format(name="PriceModal") + "PriceModal #price-error { color: $error; height: auto; }"
     BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
 
-    def __init__(self, title: str, about: str, current: float | None,
-                 check: Callable[[float], list[str]] | None = None) -> None:
+    def __init__(
+        self, title: str, about: str, current: float | None, check: Callable[[float], list[str]] | None = None
+    ) -> None:
         super().__init__()
         self.title_text = title
         self.about = about

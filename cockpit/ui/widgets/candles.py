@@ -79,18 +79,33 @@ class CandlesChart(Widget, can_focus=True):
 
     # ------------------------------------------------------------- data from the poll
 
-    def show(self, timeframe: str, candles: dict[str, np.ndarray], levels: dict[str, Any],
-             prebuilt: Text | None = None, built_for: tuple[int, int] | None = None, *,
-             view: chart.View | None = None, fills: list[dict[str, Any]] | None = None,
-             first: int | None = None, last: int | None = None, sig: Any = None) -> None:
+    def show(
+        self,
+        timeframe: str,
+        candles: dict[str, np.ndarray],
+        levels: dict[str, Any],
+        prebuilt: Text | None = None,
+        built_for: tuple[int, int] | None = None,
+        *,
+        view: chart.View | None = None,
+        fills: list[dict[str, Any]] | None = None,
+        first: int | None = None,
+        last: int | None = None,
+        sig: Any = None,
+    ) -> None:
         """``sig``: the poll's signature of these candles, levels, fills and view; the same data as on
         screen (a poll after a timeframe key drawn from the kept candles, or nothing new) is not redrawn."""
         if sig is not None and timeframe == self.timeframe and sig == self._sig:
             return
         self._sig = sig
         if timeframe != self.timeframe:
-            self.view = replace(chart.DEFAULT_VIEW, ema=self.view.ema, bb=self.view.bb, volume=self.view.volume,
-                                cursor=0 if self.view.cursor is not None else None)
+            self.view = replace(
+                chart.DEFAULT_VIEW,
+                ema=self.view.ema,
+                bb=self.view.bb,
+                volume=self.view.volume,
+                cursor=0 if self.view.cursor is not None else None,
+            )
         self.timeframe = timeframe
         self.candles = candles
         self.levels = levels
@@ -101,8 +116,15 @@ class CandlesChart(Widget, can_focus=True):
         if prebuilt is not None and built_for == (w, h) and (view is None or view == self.view):
             self._cache, self._cache_key = prebuilt, (self._version, w, h, self.view)
         if self.view.end is None:
-            self._kept[timeframe] = {"candles": candles, "levels": levels, "fills": self.fills, "first": first,
-                                     "last": last, "sig": sig, "built": None}
+            self._kept[timeframe] = {
+                "candles": candles,
+                "levels": levels,
+                "fills": self.fills,
+                "first": first,
+                "last": last,
+                "sig": sig,
+                "built": None,
+            }
         self._clamp()
         self._titles()
         self.refresh()
@@ -115,8 +137,18 @@ class CandlesChart(Widget, can_focus=True):
         if kept is None or timeframe == self.timeframe:
             return False
         text, built_for, built_view = kept["built"] or (None, None, None)
-        self.show(timeframe, kept["candles"], kept["levels"], text, built_for, view=built_view, fills=kept["fills"],
-                  first=kept["first"], last=kept["last"], sig=kept["sig"])
+        self.show(
+            timeframe,
+            kept["candles"],
+            kept["levels"],
+            text,
+            built_for,
+            view=built_view,
+            fills=kept["fills"],
+            first=kept["first"],
+            last=kept["last"],
+            sig=kept["sig"],
+        )
         return True
 
     @property
@@ -152,8 +184,11 @@ class CandlesChart(Widget, can_focus=True):
         if self.first is None:
             return
         shown = chart.bars_shown(self.size.width, self.view) * self.view.merge
-        v = replace(self.view, end=self.first + (shown - 1) * self.tf_ms,
-                    cursor=None if self.view.cursor is None else shown // self.view.merge - 1)
+        v = replace(
+            self.view,
+            end=self.first + (shown - 1) * self.tf_ms,
+            cursor=None if self.view.cursor is None else shown // self.view.merge - 1,
+        )
         self._set_view(v)
 
     def action_newest(self) -> None:
@@ -219,7 +254,8 @@ class CandlesChart(Widget, can_focus=True):
         upto = int(np.searchsorted(ts, v.end, side="right"))
         ahead = len(ts) - upto
         return (upto < chart.candles_needed(w, v) and not at_oldest) or (
-            ahead < chart.bars_shown(w, v) * v.merge and not at_newest)
+            ahead < chart.bars_shown(w, v) * v.merge and not at_newest
+        )
 
     # ------------------------------------------------------------- drawing
 
@@ -242,8 +278,16 @@ class CandlesChart(Widget, can_focus=True):
         w, h = self.size.width, self.size.height
         key = (self._version, w, h, self.view)
         if key != self._cache_key or self._cache is None:
-            self._cache = chart.build(self.candles, self.levels, self.timeframe, w, h, view=self.view,
-                                      fills=self.fills, timeframe_ms=self.tf_ms)
+            self._cache = chart.build(
+                self.candles,
+                self.levels,
+                self.timeframe,
+                w,
+                h,
+                view=self.view,
+                fills=self.fills,
+                timeframe_ms=self.tf_ms,
+            )
             self._cache_key = key
         kept = self._kept.get(self.timeframe)
         if kept is not None and kept["candles"] is self.candles:
@@ -277,8 +321,9 @@ class CandlesChart(Widget, can_focus=True):
             return Visual.to_strips(self, visualize(self, text, markup=False), w, h, style)
         base = style.rich_style
         strips: list[Strip] = []
-        for y, line in enumerate(Segment.split_and_crop_lines(text.render(self.app.console), w, pad=True,
-                                                              include_new_lines=False)):
+        for y, line in enumerate(
+            Segment.split_and_crop_lines(text.render(self.app.console), w, pad=True, include_new_lines=False)
+        ):
             if y >= h:
                 break
             x, segs = 0, []

@@ -24,8 +24,11 @@ class CockpitFooter(Footer):
         active = self.screen.active_bindings
         shown = tuple((b.binding, b.enabled, b.tooltip) for b in active.values() if b.binding.show)
         palette = active.get(self.app.COMMAND_PALETTE_BINDING)
-        return (shown, self.show_command_palette and self.app.ENABLE_COMMAND_PALETTE,
-                (palette.binding, palette.enabled) if palette else None)
+        return (
+            shown,
+            self.show_command_palette and self.app.ENABLE_COMMAND_PALETTE,
+            (palette.binding, palette.enabled) if palette else None,
+        )
 
     async def recompose(self) -> None:
         if not self.is_attached or not self._bindings_ready:

@@ -109,8 +109,10 @@ class WeightsPane(TextPane):
     def _render_weights(self) -> None:
         w = self.size.width
         bar_width = max(6, min(24, w - 48)) if w else 10
-        self.set_text(render.weights_text(self.decision, bar_width=bar_width),
-                      f"Strategy weights — regime: {render.regime_label(self.decision)}")
+        self.set_text(
+            render.weights_text(self.decision, bar_width=bar_width),
+            f"Strategy weights — regime: {render.regime_label(self.decision)}",
+        )
 
 
 class RationalePane(TextPane):
@@ -154,8 +156,14 @@ class OrdersPane(Vertical):
         keys = not self.size.width or self.size.width >= 110
         return marker + render.order_summary(o, now_ms, speed, outcome=outcome, keys=keys)
 
-    def set_orders(self, orders: list[dict[str, Any]], selected: int | None, now_ms: int, speed: float = 1.0,
-                   outcomes: dict[int, str] | None = None) -> None:
+    def set_orders(
+        self,
+        orders: list[dict[str, Any]],
+        selected: int | None,
+        now_ms: int,
+        speed: float = 1.0,
+        outcomes: dict[int, str] | None = None,
+    ) -> None:
         outcomes = outcomes or {}
         t = self.table
         with t.prevent(DataTable.RowHighlighted):
@@ -196,8 +204,12 @@ class ApprovalBanner(Static):
 class TabStrip(Static):
     """In compact layouts: which of the four lower panes is shown (Tab cycles; w/l/e/o jump)."""
 
-    TABS = (("weights", "w", "Weights"), ("rationale", "l", "Rationale"), ("risk", "e", "Events"),
-            ("orders", "o", "Orders"))
+    TABS = (
+        ("weights", "w", "Weights"),
+        ("rationale", "l", "Rationale"),
+        ("risk", "e", "Events"),
+        ("orders", "o", "Orders"),
+    )
 
     def show_active(self, active: str, pending: int) -> None:
         t = Text(no_wrap=True)
