@@ -49,9 +49,8 @@ class TradesScreen(CockpitScreen):
     def on_mount(self) -> None:
         super().on_mount()
         self.query_one("#trades-table").border_title = "Closed trades — newest first"
-        self.query_one("#trades-strategies").border_title = (
-            "By strategy — each trade's net split by the weights of the decision that opened it"
-        )
+        by_strategy = self.query_one("#trades-strategies")
+        by_strategy.border_title = "By strategy — each trade's net split by the weights of the decision that opened it"
         self.query_one("#trades-table", DataTable).focus()
         self.action_reload()
 
