@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import statistics
 import sys
 import threading
 import time
@@ -45,7 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _stats import now_ms, pct  # noqa: E402
+from _stats import now_ms, pct, print_latency_table  # noqa: E402
 
 from cockpit.config import load_config  # noqa: E402
 from cockpit.market.exchange import make_exchange, make_stream_exchange  # noqa: E402
@@ -206,13 +205,7 @@ def main() -> None:
         f"engine.fast_loop_s={cfg['engine']['fast_loop_s']:g} s, prices every "
         f"engine.ingest_interval_s={cfg['engine']['ingest_interval_s']:g} s)"
     )
-    print(f"{'event':<8} {'method':<8} {'p50 ms':>9} {'p99 ms':>9} {'events':>7}")
-    for k in ("fill/stream", "fill/rest", "ticker/stream", "ticker/rest"):
-        rows = per_round.get(k, [])
-        kind, method = k.split("/")
-        p50 = statistics.median(r[0] for r in rows) if rows else float("nan")
-        p99 = statistics.median(r[1] for r in rows) if rows else float("nan")
-        print(f"{kind:<8} {method:<8} {p50:9.1f} {p99:9.1f} {sum(r[2] for r in rows):7d}")
+    print_latency_table(per_round)
     print("(to what the trader sees: --to screen)")
 
 

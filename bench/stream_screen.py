@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import io
 import random
-import statistics
 import sys
 import tempfile
 import threading
@@ -20,7 +19,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _stats import now_ms, pct  # noqa: E402
+from _stats import now_ms, pct, print_latency_table  # noqa: E402
 
 SYM = "BTC/USDT:USDT"
 # A fill is priced where the market will be this long after it is written: random, so that the fill
@@ -233,10 +232,4 @@ def main(args: Any) -> None:
         f"exchange.stream_snapshot_s={cfg['exchange']['stream_snapshot_s']:g} s, ui.refresh_ms="
         f"{cfg['ui']['refresh_ms']})"
     )
-    print(f"{'event':<8} {'method':<8} {'p50 ms':>9} {'p99 ms':>9} {'events':>7}")
-    for k in ("fill/stream", "fill/rest", "ticker/stream", "ticker/rest"):
-        rows = per_round.get(k, [])
-        kind, method = k.split("/")
-        p50 = statistics.median(r[0] for r in rows) if rows else float("nan")
-        p99 = statistics.median(r[1] for r in rows) if rows else float("nan")
-        print(f"{kind:<8} {method:<8} {p50:9.1f} {p99:9.1f} {sum(r[2] for r in rows):7d}")
+    print_latency_table(per_round)

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     Timeframe = str  # what the type checker can know of the Literal below, built at run time
 else:  # the timeframes TIMEFRAME_MS knows, which FastAPI validates and lists in the schema
     Timeframe = Literal[tuple(TIMEFRAME_MS)]
+# Written out for the type checker and FastAPI's schema; tests/api/test_api_schema.py keeps it equal to the
+# domain's OrderStatus.
 OrderStatus = Literal[
     "new",
     "pending_approval",

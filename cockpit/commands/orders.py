@@ -18,19 +18,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from cockpit.domain import approval
+from cockpit.domain.orders import OrderStatus
 
-STATUSES = (
-    "new",
-    "pending_approval",
-    "approved",
-    "submitted",
-    "partially_filled",
-    "filled",
-    "rejected",
-    "canceled",
-    "expired",
-    "failed",
-)
+STATUSES = tuple(s.value for s in OrderStatus)
 STATUS_ALIASES = {"pending": "pending_approval", "open": None, "partial": "partially_filled", "cancelled": "canceled"}
 OPEN = ("new", "pending_approval", "approved", "submitted", "partially_filled")
 

@@ -77,3 +77,10 @@ def test_openapi_property_run(case):
             checks.unsupported_method,
         ],
     )
+
+
+def test_the_api_order_statuses_are_the_domain_ones():
+    from cockpit.api.schemas import ORDER_STATUSES
+    from cockpit.domain.orders import OrderStatus
+
+    assert ORDER_STATUSES == tuple(s.value for s in OrderStatus)
