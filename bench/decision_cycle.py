@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cockpit.config import load_config  # noqa: E402
 from cockpit.db import close_database, migrate, open_database  # noqa: E402
 from cockpit.domain.market import timeframe_ms  # noqa: E402
+from _stats import pct  # noqa: E402  (bench/ is on sys.path when a benchmark runs)
 
 STAGES = ("build_context", "signals", "analyze", "decide", "sizing", "cycle")
 
@@ -48,11 +49,6 @@ def gen_candles(tf: str, start_ms: int, n: int, seed: int) -> pd.DataFrame:
     lo = np.minimum(o, c) * (1 - np.abs(rng.normal(0, 0.002, n)))
     ts = start_ms + np.arange(n, dtype=np.int64) * timeframe_ms(tf)
     return pd.DataFrame({"timestamp": ts, "open": o, "high": h, "low": lo, "close": c, "volume": rng.gamma(2, 10, n)})
-
-
-def pct(xs: list[float], q: float) -> float:
-    s = sorted(xs)
-    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
 
 
 def one_round(cfg: dict, mode: str, cycles: int, bars: int, seed: int) -> dict[str, dict[str, list[float]]]:

@@ -30,6 +30,7 @@ from cockpit.data import DataService
 from cockpit.domain.market import timeframe_ms
 from cockpit.engine.eventlog import EventLog, route_stdlib_logging
 from cockpit.engine.handle import EngineHandle
+from _stats import pct  # noqa: E402  (bench/ is on sys.path when a benchmark runs)
 
 # Same as tests/support/trading.py: the engine's order flow under stress, not the default policy.
 ACTIVE = {
@@ -50,13 +51,6 @@ def rss_mb() -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024.0
     return float("nan")
-
-
-def pct(xs: list[float], p: float) -> float:
-    if not xs:
-        return float("nan")
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
 class Collector(io.TextIOBase):
@@ -222,7 +216,7 @@ def main() -> int:
         f"growth {100 * (rss_end - rs) / rs:+.1f}%"
     )
     print(
-        f"  decision-loop lag p50 / p99 (ms)       {pct(lags, 50):.0f} / {pct(lags, 99):.0f}   "
+        f"  decision-loop lag p50 / p99 (ms)       {pct(lags, 0.50):.0f} / {pct(lags, 0.99):.0f}   "
         f"({len(lags)} decisions, mean {statistics.fmean(lags) if lags else float('nan'):.0f})"
     )
     print(

@@ -33,11 +33,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "ui"))
-
-
-def pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+from _stats import pct  # noqa: E402  (bench/ is on sys.path when a benchmark runs)
 
 
 def insert_minute_candles(n: int, end_ms: int) -> float:
@@ -312,12 +308,12 @@ async def run(args) -> int:
     for kind in ("tf", "help"):
         for label, res in (("idle", idle), ("loaded", loaded)):
             xs = res[kind]
-            print(f"{kind + ' ' + label:14}{statistics.median(xs):8.1f}{pct(xs, 99):8.1f}{max(xs):8.1f}")
+            print(f"{kind + ' ' + label:14}{statistics.median(xs):8.1f}{pct(xs, 0.99):8.1f}{max(xs):8.1f}")
         ratios.append(
             (
                 kind,
-                pct(loaded[kind], 50) / max(pct(idle[kind], 50), 1e-9),
-                pct(loaded[kind], 99) / max(pct(idle[kind], 99), 1e-9),
+                pct(loaded[kind], 0.50) / max(pct(idle[kind], 0.50), 1e-9),
+                pct(loaded[kind], 0.99) / max(pct(idle[kind], 0.99), 1e-9),
             )
         )
     for kind, r50, r99 in ratios:
@@ -346,7 +342,7 @@ async def run(args) -> int:
         f"{g_loaded[1] - g1[1]} major ({g_loaded[2] - g1[2]} forced); whole run: minor {pauses(g.minor_ms)}; "
         f"major {pauses(g.major_ms)}"
     )
-    worst = max(pct(loaded[k], 99) for k in loaded)
+    worst = max(pct(loaded[k], 0.99) for k in loaded)
     print(f"target: loaded p99 < 100 ms -> {'met' if worst < 100 else 'NOT met'} ({worst:.1f} ms)")
     tmp.cleanup()
     return 0

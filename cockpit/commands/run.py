@@ -20,6 +20,7 @@ from typing import Any, TextIO
 
 from cockpit.config import mode_label, secret_values
 from cockpit.data.venue import VenueMismatch
+from cockpit.domain.clock import WallClock
 from cockpit.domain.settings import Config
 from cockpit.engine.eventlog import EventLog, route_stdlib_logging
 from cockpit.engine.handle import EngineHandle
@@ -123,7 +124,7 @@ def _start_api(handle: EngineHandle, log: EventLog, cfg: Config, bind: tuple[str
 
     stages = handle.engine.stages if handle.engine is not None else None
     clock = stages.clock if stages is not None else None
-    now_ms = clock.now_ms if clock is not None else (lambda: int(time.time() * 1000))
+    now_ms = (clock or WallClock()).now_ms
     services = Services(cfg, now_ms=now_ms, exchange_factory=getattr(stages, "exchange_for", None), clock=clock)
     server = ApiServer(cfg, bind[0], bind[1], services=services, now_ms=now_ms).start()
     # The per-start token is never logged: only where the operator's tools find it.

@@ -29,6 +29,7 @@ import peewee
 
 from cockpit.db.models import FundingRate, IngestionRun, MarketData
 from cockpit.db.portable import insert_many_ignore
+from cockpit.domain.clock import WallClock
 from cockpit.domain.market import TIMEFRAME_MS, timeframe_ms
 
 EXPECTED_HEADER = ["timestamp", "open", "high", "low", "close", "volume"]
@@ -267,7 +268,7 @@ def iter_candles_csv(
     with the 1-based file line of the first bad row. The whole-file checks run after the last batch."""
     p, name = Path(path), str(path)
     _check_header(p, name, EXPECTED_HEADER)
-    v = _Candles(name, timeframe, int(time.time() * 1000) if now_ms is None else now_ms)
+    v = _Candles(name, timeframe, WallClock().now_ms() if now_ms is None else now_ms)
     for values, lines, raw in _chunks(p, name, EXPECTED_HEADER, chunk_rows):
         yield v.check(values, lines, raw)
     v.finish()
@@ -405,7 +406,7 @@ def iter_funding_csv(
     grid, strictly increasing, not after now; rates within +-MAX_FUNDING_RATE."""
     p, name = Path(path), str(path)
     _check_header(p, name, FUNDING_HEADER)
-    now = int(time.time() * 1000) if now_ms is None else now_ms
+    now = WallClock().now_ms() if now_ms is None else now_ms
     prev: tuple[int, int] | None = None
     for values, lines, raw in _chunks(p, name, FUNDING_HEADER, chunk_rows):
         ts = _timestamps(name, values["timestamp"], lines, raw, now, 0, "the settlement is")
