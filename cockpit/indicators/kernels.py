@@ -56,6 +56,43 @@ def _make_fma():
 
 _fma = _make_fma()
 
+
+def _make_prefetch():
+    """A hint to the CPU to start loading the cache line holding ``arr[i]`` (llvm.prefetch: no result, never
+    faults, no effect on any value). Lets a kernel that works in two phases per chunk (a vectorised pass,
+    then a serial one) have the next chunk's inputs on their way while it does the serial part. Without
+    numba a no-op stand-in (the kernels do not run then)."""
+    if not HAVE_NUMBA:  # pragma: no cover
+        return lambda arr, i: None
+    from llvmlite import ir
+    from numba.core import cgutils, types
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def prefetch(typingctx, arr, i):
+        if not isinstance(arr, types.Array) or not isinstance(i, types.Integer):
+            return None
+        sig = types.void(arr, i)
+
+        def codegen(context, builder, signature, args):
+            aryty = signature.args[0]
+            ary = context.make_array(aryty)(context, builder, args[0])
+            ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]], wraparound=False)
+            i8p = ir.IntType(8).as_pointer()
+            i32 = ir.IntType(32)
+            fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+            fn = builder.module.declare_intrinsic("llvm.prefetch", [i8p], fnty)
+            # read, high temporal locality (keep in all cache levels), data cache
+            builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return prefetch
+
+
+_prefetch = _make_prefetch()
+
 # Array indices in the hot loops are cast to unsigned: numba then skips its negative-index (wraparound)
 # arithmetic, several integer instructions per load that LLVM cannot prove away.
 _u = np.uint64
@@ -439,9 +476,45 @@ def realized_vol_into(lc, n, out):
     return True
 
 
+# ATR's chunk: true ranges are computed for this many bars at a time by a loop the compiler vectorises (four bars
+# per instruction), into a small buffer that stays in L1, then the Wilder recursion runs over the buffer; while it
+# does, the inputs ATR_PREFETCH bars ahead are prefetched, so the next chunk's loads overlap this chunk's serial
+# work. Chosen with bench/indicators.py-style timings at 10k, 100k and 1M bars (128 bars / 3 chunks ahead: the
+# best at 1M, within noise of the best at 100k; 2x a fused scalar loop's speed when the data is in cache).
+ATR_CHUNK = 128
+ATR_PREFETCH = 3 * ATR_CHUNK
+
+
+@njit(cache=True, error_model="numpy", fastmath={"reassoc"})
+def _tr_chunk(h, lo, c, i0, nb, buf):
+    """True ranges of bars i0 .. i0+nb-1 (i0 >= 1) into buf[0 .. nb-1]; returns the sum of their high - low.
+
+    Exactly _tr's arithmetic per bar (a plain loop, so it is vectorised; the values do not depend on how).
+    ``reassoc`` is for the sum only: it lets the compiler keep four partial sums. The sum is only ever tested
+    for being finite (a NaN/inf high or low), which no order of addition changes."""
+    s = 0.0
+    one = _u(1)
+    for k in range(nb):
+        j = _u(i0 + k)
+        hi = h[j]
+        lw = lo[j]
+        pc = c[j - one]
+        a = hi - lw
+        b = abs(hi - pc)
+        e = abs(lw - pc)
+        b = b if b > e else e
+        buf[_u(k)] = a if a > b else b
+        s += a
+    return s
+
+
 @njit(cache=True, error_model="numpy")
 def atr_into(h, lo, c, n, out):
-    """Wilder ATR like core.atr: first value at bar n-1 = mean TR[0..n-1] (TR[0] = high - low). False on NaN/inf."""
+    """Wilder ATR like core.atr: first value at bar n-1 = mean TR[0..n-1] (TR[0] = high - low). False on NaN/inf.
+
+    Bars from n on go in blocks of four (_four) from bar n, whether a block falls in a full chunk (ATR_CHUNK,
+    true ranges from _tr_chunk) or in the last, partial chunk (true ranges one by one, _tr): the same arithmetic
+    for every bar either way, so a prefix of a history gives bit for bit the start of its values."""
     m = len(c)
     a = 1.0 / n
     d = 1.0 - a
@@ -461,49 +534,52 @@ def atr_into(h, lo, c, n, out):
     out[n - 1] = y
     d3 = d2 * d
     d4 = d2 * d2
-    # Blocks of four bars, the previous close carried. No test per value: a NaN/inf high or low makes
-    # high - low non-finite, and so the running sum ``chk``; a NaN/inf close (the previous close of the next
-    # bar) makes that bar's true range, and from there the average, non-finite; the last close is tested
-    # on its own.
+    # No test per value: a NaN/inf high or low makes high - low non-finite, and so the running sum ``chk``; a
+    # NaN/inf close (the previous close of the next bar) makes that bar's true range, and from there the
+    # average, non-finite; the last close is tested on its own.
     chk = 0.0
-    pc = c[n - 1]
+    B = ATR_CHUNK
+    buf = np.empty(B)
+    last = _u(m - 1)
     i = n
-    while i + 3 < m:
-        j0, j1, j2, j3 = _u(i), _u(i + 1), _u(i + 2), _u(i + 3)
-        h0 = h[j0]
-        l0 = lo[j0]
-        c0 = c[j0]
-        h1 = h[j1]
-        l1 = lo[j1]
-        c1 = c[j1]
-        h2 = h[j2]
-        l2 = lo[j2]
-        c2 = c[j2]
-        h3 = h[j3]
-        l3 = lo[j3]
-        chk += ((h0 - l0) + (h1 - l1)) + ((h2 - l2) + (h3 - l3))
-        y0, y1, y2, y = _four(y, a, d, d2, d3, d4, _tr(h0, l0, pc), _tr(h1, l1, c0), _tr(h2, l2, c1), _tr(h3, l3, c2))
-        out[j0] = y0
-        out[j1] = y1
-        out[j2] = y2
-        out[j3] = y
-        pc = c[j3]
-        i += 4
-    r = m - i  # 0..3 left: a partial block, the same arithmetic (see _four)
-    if r > 0:
-        h0 = h[i]
-        l0 = lo[i]
-        chk += h0 - l0
-        t0 = _tr(h0, l0, pc)
+    while i + B <= m:
+        chk += _tr_chunk(h, lo, c, i, B, buf)
+        ahead = _u(i + ATR_PREFETCH)
+        for k in range(0, B, 8):
+            p = min(ahead + _u(k), last)  # one line (8 bars) of each input per 8 bars
+            _prefetch(h, p)
+            _prefetch(lo, p)
+            _prefetch(c, p)
+            j = _u(k)
+            q = _u(i + k)
+            y0, y1, y2, y = _four(y, a, d, d2, d3, d4, buf[j], buf[j + 1], buf[j + 2], buf[j + 3])
+            out[q] = y0
+            out[q + 1] = y1
+            out[q + 2] = y2
+            out[q + 3] = y
+            y0, y1, y2, y = _four(y, a, d, d2, d3, d4, buf[j + 4], buf[j + 5], buf[j + 6], buf[j + 7])
+            out[q + 4] = y0
+            out[q + 5] = y1
+            out[q + 6] = y2
+            out[q + 7] = y
+        i += B
+    while i < m:  # the last, partial chunk: blocks of four, the last one partial (see _four)
+        r = min(m - i, 4)
+        t0 = _tr(h[i], lo[i], c[i - 1])
+        chk += h[i] - lo[i]
         t1 = 0.0
         t2 = 0.0
+        t3 = 0.0
         if r > 1:
             chk += h[i + 1] - lo[i + 1]
             t1 = _tr(h[i + 1], lo[i + 1], c[i])
         if r > 2:
             chk += h[i + 2] - lo[i + 2]
             t2 = _tr(h[i + 2], lo[i + 2], c[i + 1])
-        y0, y1, y2, _ = _four(y, a, d, d2, d3, d4, t0, t1, t2, 0.0)
+        if r > 3:
+            chk += h[i + 3] - lo[i + 3]
+            t3 = _tr(h[i + 3], lo[i + 3], c[i + 2])
+        y0, y1, y2, y3 = _four(y, a, d, d2, d3, d4, t0, t1, t2, t3)
         out[i] = y0
         y = y0
         if r > 1:
@@ -512,6 +588,10 @@ def atr_into(h, lo, c, n, out):
         if r > 2:
             out[i + 2] = y2
             y = y2
+        if r > 3:
+            out[i + 3] = y3
+            y = y3
+        i += r
     return math.isfinite(chk) and math.isfinite(y) and math.isfinite(c[m - 1])
 
 

@@ -143,3 +143,60 @@ def test_a_prefix_gives_the_start_of_the_full_values_bit_for_bit():
             ref = full[name]
             for g, r in zip(got, ref) if isinstance(got, tuple) else [(got, ref)]:
                 np.testing.assert_array_equal(g, r[:n], err_msg=f"{name}, {n} bars")
+
+
+def _gapped(n: int, seed: int) -> dict[str, np.ndarray]:
+    """Candles whose open is away from the previous close (true range from the gap, not the bar's own range),
+    some bars with high == low, long enough for many of ATR's chunks."""
+    rng = np.random.default_rng(seed)
+    c = 30000 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    o = np.concatenate([[c[0]], c[:-1]]) * np.exp(rng.normal(0, 0.006, n))
+    h = np.maximum(o, c) * (1 + np.abs(rng.normal(0, 0.002, n)))
+    lo = np.minimum(o, c) * (1 - np.abs(rng.normal(0, 0.002, n)))
+    flat = rng.random(n) < 0.05
+    h[flat] = lo[flat] = c[flat]
+    return {"high": h, "low": lo, "close": c}
+
+
+@pytest.mark.parametrize("period", [1, 3, 14, 200])
+def test_atr_over_many_chunks_with_gaps_equals_the_numpy_form(monkeypatch, period):
+    """ATR's kernel computes true ranges a chunk at a time (kernels.ATR_CHUNK bars, vectorised) and runs the
+    recursion over them; the gaps make |high - previous close| or |low - previous close| the true range."""
+    a = _gapped(20 * kernels.ATR_CHUNK + 37, seed=period)
+    h, lo, c = a["high"], a["low"], a["close"]
+    assert np.mean(np.maximum(np.abs(h[1:] - c[:-1]), np.abs(lo[1:] - c[:-1])) > h[1:] - lo[1:]) > 0.2
+    fast = ind.atr(h, lo, c, period)
+    with monkeypatch.context() as m:
+        m.setattr(kernels, "HAVE_NUMBA", False)
+        slow = ind.atr(h, lo, c, period)
+    assert np.array_equal(np.isnan(fast), np.isnan(slow))
+    ok = ~np.isnan(slow)
+    np.testing.assert_allclose(fast[ok], slow[ok], rtol=1e-12, atol=0)
+
+
+def test_atr_prefixes_ending_around_chunk_boundaries_are_bit_for_bit_the_full_values():
+    """Whether a bar falls in a full chunk or in the last, partial one, it gets the same arithmetic: histories
+    ending just before, at and after each chunk boundary give exactly the start of the longer history's values."""
+    B = kernels.ATR_CHUNK
+    a = _gapped(4 * B + 50, seed=21)
+    h, lo, c = a["high"], a["low"], a["close"]
+    for period in (3, 14):
+        full = ind.atr(h, lo, c, period)
+        for boundary in (period + B, period + 2 * B, period + 3 * B):
+            for n in range(boundary - 9, boundary + 10):
+                np.testing.assert_array_equal(ind.atr(h[:n], lo[:n], c[:n], period), full[:n], err_msg=f"{n} bars")
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_atr_a_bad_value_inside_a_chunk_falls_back_to_the_numpy_rules(monkeypatch, bad):
+    B = kernels.ATR_CHUNK
+    a = _gapped(3 * B + 20, seed=5)
+    for col in ("high", "low", "close"):
+        for pos in (14 + B - 1, 14 + B, 14 + B + 1, 14 + B + 77, 14 + 2 * B, 3 * B + 19):
+            case = {k: v.copy() for k, v in a.items()}
+            case[col][pos] = bad
+            fast = ind.atr(case["high"], case["low"], case["close"], 14)
+            with monkeypatch.context() as m:
+                m.setattr(kernels, "HAVE_NUMBA", False)
+                slow = ind.atr(case["high"], case["low"], case["close"], 14)
+            np.testing.assert_allclose(fast, slow, rtol=1e-12, equal_nan=True, err_msg=f"{bad} in {col}[{pos}]")
