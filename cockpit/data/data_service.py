@@ -10,13 +10,14 @@ saw"), so the UI works the same whether the engine runs in-process or in another
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import pandas as pd
 import peewee
 from peewee import SQL, Case, fn
 
+from cockpit.db import compiled
 from cockpit.db import models as m
 from cockpit.db.connection import database_proxy
 from cockpit.db.portable import list_tables
@@ -86,6 +87,11 @@ class DataService:
         is run as written (tests dump tables with it); every method here passes a Peewee query."""
         return _rows(self._db.execute(SQL(query, params) if isinstance(query, str) else query))
 
+    def _run(self, key: tuple, build: Callable[..., peewee.Query], *args: Any):
+        """``build(*args)``'s cursor, its SQL generated once per database and query shape (cockpit.db.compiled:
+        the hot reads of the live loop)."""
+        return compiled.run(self._db, key, build, *args)
+
     def _one(self, query: peewee.Query) -> tuple | None:
         return self._db.execute(query).fetchone()
 
@@ -104,20 +110,25 @@ class DataService:
 
         ``limit`` keeps the newest N within the range; ``start``/``end`` are inclusive epoch ms.
         """
-        c = m.MarketData
-        query = c.select(c.timestamp, c.open, c.high, c.low, c.close, c.volume).where(
-            (c.symbol == symbol) & (c.timeframe == timeframe)
-        )
-        if start is not None:
-            query = query.where(c.timestamp >= int(start))
-        if end is not None:
-            query = query.where(c.timestamp <= int(end))
-        if limit is not None:
-            query = query.order_by(c.timestamp.desc()).limit(int(limit))
-        else:
-            query = query.order_by(c.timestamp.asc())
+
+        def build(symbol, timeframe, *bounds):
+            c = m.MarketData
+            query = c.select(c.timestamp, c.open, c.high, c.low, c.close, c.volume).where(
+                (c.symbol == symbol) & (c.timeframe == timeframe)
+            )
+            it = iter(bounds)
+            if start is not None:
+                query = query.where(c.timestamp >= next(it))
+            if end is not None:
+                query = query.where(c.timestamp <= next(it))
+            if limit is not None:
+                return query.order_by(c.timestamp.desc()).limit(next(it))
+            return query.order_by(c.timestamp.asc())
+
+        bounds = tuple(int(v) for v in (start, end, limit) if v is not None)
+        key = ("candle_arrays", start is None, end is None, limit is None)
         # The driver's row tuples, not Peewee's per-value conversion: this is the hot read path.
-        rows = self._db.execute(query).fetchall()
+        rows = self._run(key, build, str(symbol), str(timeframe), *bounds).fetchall()
         if limit is not None:
             rows.reverse()
         if not rows:
@@ -138,15 +149,14 @@ class DataService:
         """(row count, then the sum of each column) of the candles with open time in [start, end]: one
         aggregate query that tells whether a stored range still holds exactly the rows read from it
         (ContextCache compares it with the fingerprint taken when it read them)."""
-        c = m.MarketData
-        row = self._one(
-            c.select(fn.COUNT(c.timestamp), *(fn.SUM(getattr(c, k)) for k in CANDLE_COLUMNS)).where(
-                (c.symbol == symbol)
-                & (c.timeframe == timeframe)
-                & (c.timestamp >= int(start))
-                & (c.timestamp <= int(end))
+
+        def build(symbol, timeframe, start, end):
+            c = m.MarketData
+            return c.select(fn.COUNT(c.timestamp), *(fn.SUM(getattr(c, k)) for k in CANDLE_COLUMNS)).where(
+                (c.symbol == symbol) & (c.timeframe == timeframe) & (c.timestamp >= start) & (c.timestamp <= end)
             )
-        )
+
+        row = self._run(("candle_fingerprint",), build, str(symbol), str(timeframe), int(start), int(end)).fetchone()
         return tuple(row) if row else ()
 
     def candles(
@@ -214,16 +224,24 @@ class DataService:
     def funding_rates(
         self, symbol: str, *, start: int | None = None, end: int | None = None, limit: int | None = None
     ) -> pd.DataFrame:
-        f = m.FundingRate
-        query = f.select(f.timestamp, f.funding_rate, f.next_funding_time).where(f.symbol == symbol)
-        if start is not None:
-            query = query.where(f.timestamp >= int(start))
-        if end is not None:
-            query = query.where(f.timestamp <= int(end))
+
+        def build(symbol, *bounds):
+            f = m.FundingRate
+            query = f.select(f.timestamp, f.funding_rate, f.next_funding_time).where(f.symbol == symbol)
+            it = iter(bounds)
+            if start is not None:
+                query = query.where(f.timestamp >= next(it))
+            if end is not None:
+                query = query.where(f.timestamp <= next(it))
+            if limit is not None:
+                return query.order_by(f.timestamp.desc()).limit(next(it))
+            return query.order_by(f.timestamp.asc())
+
+        bounds = tuple(int(v) for v in (start, end, limit) if v is not None)
+        key = ("funding_rates", start is None, end is None, limit is None)
+        rows = _rows(self._run(key, build, str(symbol), *bounds))
         if limit is not None:
-            rows = self._q(query.order_by(f.timestamp.desc()).limit(int(limit)))[::-1]
-        else:
-            rows = self._q(query.order_by(f.timestamp.asc()))
+            rows.reverse()
         return pd.DataFrame(rows, columns=["timestamp", "funding_rate", "next_funding_time"])
 
     def latest_price_snapshot(self, symbol: str) -> dict[str, Any] | None:

@@ -194,6 +194,12 @@ def read(db) -> dict[str, Any]:
     out = {
         "arrays": ds.candle_arrays(SYMBOL, "1h", limit=50),
         "candles": ds.candles(SYMBOL, "1h", start=T0 + 90 * H, end=T0 + 110 * H),
+        "arrays_range": ds.candle_arrays(SYMBOL, "1h", start=T0 + 20 * H, end=T0 + 60 * H, limit=7),
+        # sums of floats: each database adds in its own order, so to 6 significant digits
+        "fingerprint": [
+            float(f"{float(x):.6g}") for x in ds.candle_fingerprint(SYMBOL, "1h", T0 + 20 * H, T0 + 60 * H)
+        ],
+        "funding_range": ds.funding_rates(SYMBOL, start=T0, end=T0 + 48 * H),
         "latest": ds.latest_candle_time(SYMBOL, "1h"),
         "coverage": ds.coverage(),
         "gaps": ds.gaps(SYMBOL, "1h"),
