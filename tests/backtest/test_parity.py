@@ -365,3 +365,28 @@ def test_fast_path_matches_engine_on_random_signals_and_settings():
         assert a.extra["rebalances"] == b.extra["rebalances"]
 
     check()
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_fast_path_equity_and_position_curves_equal_the_engine_bar_by_bar(case):
+    """Not only the trades and the final equity: every bar's marked equity and position (the metrics are
+    computed from these curves). The fast path marks quiet bars (nothing to act on, nothing reaching the
+    trigger band) in a loop of their own."""
+    lev, stop, take, bps, rng, with_funding = case
+    arr = random_walk(30_000, seed=8)
+    sig = EmaCross(12, 26, stop, take).generate(arr)
+    st = EngineSettings(
+        capital=10_000.0,
+        taker_fee=0.0005,
+        slippage_bps=bps,
+        slippage_range=rng,
+        leverage=lev,
+        lot_size=0.0001,
+        position_fraction=0.1 if lev > 5 else 1.0,
+    )
+    fund = funding_per_bar(arr["timestamp"], arr["open"], None, 0.0003) if with_funding else None
+    a = run_engine(arr, sig, st, funding=fund)
+    b = run_fast(arr, sig, st, funding=fund)
+    assert len(a.trades) > 50
+    np.testing.assert_allclose(b.equity, a.equity, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(b.position, a.position, rtol=1e-12, atol=1e-12)
