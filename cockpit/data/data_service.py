@@ -92,6 +92,34 @@ class DataService:
         the hot reads of the live loop)."""
         return compiled.run(self._db, key, build, *args)
 
+    def _time_range(
+        self,
+        name: str,
+        select: Callable[..., peewee.Query],
+        ts: peewee.Field,
+        head: tuple,
+        start: int | None,
+        end: int | None,
+        limit: int | None,
+    ):
+        """The cursor of ``select(*head)`` narrowed to ``ts`` in [start, end] (inclusive epoch ms; None: open),
+        ascending, or with ``limit`` the newest ``limit`` rows descending (the caller reverses them). Compiled
+        once per database and per which bounds are given (_run)."""
+
+        def build(*args):
+            query = select(*args[: len(head)])
+            it = iter(args[len(head) :])
+            if start is not None:
+                query = query.where(ts >= next(it))
+            if end is not None:
+                query = query.where(ts <= next(it))
+            if limit is not None:
+                return query.order_by(ts.desc()).limit(next(it))
+            return query.order_by(ts.asc())
+
+        bounds = tuple(int(v) for v in (start, end, limit) if v is not None)
+        return self._run((name, start is None, end is None, limit is None), build, *head, *bounds)
+
     def _one(self, query: peewee.Query) -> tuple | None:
         return self._db.execute(query).fetchone()
 
@@ -110,25 +138,20 @@ class DataService:
 
         ``limit`` keeps the newest N within the range; ``start``/``end`` are inclusive epoch ms.
         """
-
-        def build(symbol, timeframe, *bounds):
-            c = m.MarketData
-            query = c.select(c.timestamp, c.open, c.high, c.low, c.close, c.volume).where(
-                (c.symbol == symbol) & (c.timeframe == timeframe)
-            )
-            it = iter(bounds)
-            if start is not None:
-                query = query.where(c.timestamp >= next(it))
-            if end is not None:
-                query = query.where(c.timestamp <= next(it))
-            if limit is not None:
-                return query.order_by(c.timestamp.desc()).limit(next(it))
-            return query.order_by(c.timestamp.asc())
-
-        bounds = tuple(int(v) for v in (start, end, limit) if v is not None)
-        key = ("candle_arrays", start is None, end is None, limit is None)
+        c = m.MarketData
+        cursor = self._time_range(
+            "candle_arrays",
+            lambda symbol, tf: c.select(c.timestamp, c.open, c.high, c.low, c.close, c.volume).where(
+                (c.symbol == symbol) & (c.timeframe == tf)
+            ),
+            c.timestamp,
+            (str(symbol), str(timeframe)),
+            start,
+            end,
+            limit,
+        )
         # The driver's row tuples, not Peewee's per-value conversion: this is the hot read path.
-        rows = self._run(key, build, str(symbol), str(timeframe), *bounds).fetchall()
+        rows = cursor.fetchall()
         if limit is not None:
             rows.reverse()
         if not rows:
@@ -224,22 +247,17 @@ class DataService:
     def funding_rates(
         self, symbol: str, *, start: int | None = None, end: int | None = None, limit: int | None = None
     ) -> pd.DataFrame:
-
-        def build(symbol, *bounds):
-            f = m.FundingRate
-            query = f.select(f.timestamp, f.funding_rate, f.next_funding_time).where(f.symbol == symbol)
-            it = iter(bounds)
-            if start is not None:
-                query = query.where(f.timestamp >= next(it))
-            if end is not None:
-                query = query.where(f.timestamp <= next(it))
-            if limit is not None:
-                return query.order_by(f.timestamp.desc()).limit(next(it))
-            return query.order_by(f.timestamp.asc())
-
-        bounds = tuple(int(v) for v in (start, end, limit) if v is not None)
-        key = ("funding_rates", start is None, end is None, limit is None)
-        rows = _rows(self._run(key, build, str(symbol), *bounds))
+        f = m.FundingRate
+        cursor = self._time_range(
+            "funding_rates",
+            lambda symbol: f.select(f.timestamp, f.funding_rate, f.next_funding_time).where(f.symbol == symbol),
+            f.timestamp,
+            (str(symbol),),
+            start,
+            end,
+            limit,
+        )
+        rows = _rows(cursor)
         if limit is not None:
             rows.reverse()
         return pd.DataFrame(rows, columns=["timestamp", "funding_rate", "next_funding_time"])

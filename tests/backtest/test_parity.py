@@ -129,10 +129,10 @@ CASES = [  # (leverage, stop, take, slippage bps, range slippage, with funding)
 ]
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_fast_path_matches_engine_on_generated_bars(case):
+def _both_on_generated(case, seed: int):
+    """(event engine, fast path) results of one CASES row on a generated random walk."""
     lev, stop, take, bps, rng, with_funding = case
-    arr = random_walk(30_000, seed=5)
+    arr = random_walk(30_000, seed=seed)
     sig = EmaCross(12, 26, stop, take).generate(arr)
     st = EngineSettings(
         capital=10_000.0,
@@ -144,8 +144,14 @@ def test_fast_path_matches_engine_on_generated_bars(case):
         position_fraction=0.1 if lev > 5 else 1.0,
     )
     fund = funding_per_bar(arr["timestamp"], arr["open"], None, 0.0003) if with_funding else None
-    a = run_engine(arr, sig, st, funding=fund)
-    _same(a, run_fast(arr, sig, st, funding=fund))
+    return run_engine(arr, sig, st, funding=fund), run_fast(arr, sig, st, funding=fund)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_fast_path_matches_engine_on_generated_bars(case):
+    lev = case[0]
+    a, b = _both_on_generated(case, seed=5)
+    _same(a, b)
     if lev > 5:
         assert a.liquidations >= 2 and len(a.trades) > 100
 
@@ -372,21 +378,7 @@ def test_fast_path_equity_and_position_curves_equal_the_engine_bar_by_bar(case):
     """Not only the trades and the final equity: every bar's marked equity and position (the metrics are
     computed from these curves). The fast path marks quiet bars (nothing to act on, nothing reaching the
     trigger band) in a loop of their own."""
-    lev, stop, take, bps, rng, with_funding = case
-    arr = random_walk(30_000, seed=8)
-    sig = EmaCross(12, 26, stop, take).generate(arr)
-    st = EngineSettings(
-        capital=10_000.0,
-        taker_fee=0.0005,
-        slippage_bps=bps,
-        slippage_range=rng,
-        leverage=lev,
-        lot_size=0.0001,
-        position_fraction=0.1 if lev > 5 else 1.0,
-    )
-    fund = funding_per_bar(arr["timestamp"], arr["open"], None, 0.0003) if with_funding else None
-    a = run_engine(arr, sig, st, funding=fund)
-    b = run_fast(arr, sig, st, funding=fund)
+    a, b = _both_on_generated(case, seed=8)
     assert len(a.trades) > 50
     np.testing.assert_allclose(b.equity, a.equity, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(b.position, a.position, rtol=1e-12, atol=1e-12)
