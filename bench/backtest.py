@@ -321,7 +321,15 @@ def sweep(rounds: int, n: int = 100_000) -> None:
                     hand_numba(arr, f, s_)
 
         run(1)  # warm-up: kernels loaded in this process
-        m = medians({"default": lambda: run(None), "one": lambda: run(1), "hand": hand_all}, rounds)
+        fns = {"default": lambda: run(None), "one": lambda: run(1), "hand": hand_all}
+        try:
+            import vectorbt
+
+            vectorbt_sweep(arr, grid)  # warm-up: its numba functions
+            fns["vbt"] = lambda: vectorbt_sweep(arr, grid)
+        except ImportError:
+            vectorbt = None
+        m = medians(fns, rounds)  # alternated round by round
         # what a pool costs before its first result: spawn, imports, kernels, payload
         t_pool, _ = timed(lambda: _pool_startup(cfg))
     pts = len(grid["fast"]) * len(grid["slow"])
@@ -339,12 +347,49 @@ def sweep(rounds: int, n: int = 100_000) -> None:
         f"  process pool start-up (2 spawned workers, first result): {t_pool:.2f} s "
         f"(cockpit.backtest.sweep.POOL_STARTUP_S is the estimate the default uses)"
     )
-    try:
-        import vectorbt  # noqa: F401
-
-        print("  vectorbt sweep: not wired (install vectorbt in this environment to add it)")
-    except ImportError:
+    if vectorbt is None:
         print("  vectorbt: not installed in this environment, sweep vs vectorbt not measured")
+        return
+    t_vbt, metrics = m["vbt"]
+    print(
+        f"  vectorbt {vectorbt.__version__} sweep, same {pts} points in one from_signals over {pts} columns (its EMAs, "
+        f"next-open fills, fees; total return, Sharpe and max drawdown per point): {t_vbt:.2f} s -> default sweep "
+        f"{t_vbt / t_def:.1f}x faster (target >= 20x); best total return {max(metrics):+.1%}"
+    )
+
+
+def vectorbt_sweep(arr, grid) -> list[float]:
+    """The same EMA-cross grid in vectorbt, as its users run a sweep: the moving averages of every point as
+    columns, one ``Portfolio.from_signals`` over all of them (entries and exits decided at a close, filled at the
+    next open, 0.05% fees, long and short), then a metric per column."""
+    import vectorbt as vbt
+
+    close, open_ = pd.Series(arr["close"]), pd.Series(arr["open"])
+    fw = [f for f in grid["fast"] for _ in grid["slow"]]
+    sw = [s_ for _ in grid["fast"] for s_ in grid["slow"]]
+    fast = vbt.MA.run(close, fw, ewm=True).ma.to_numpy()
+    slow = vbt.MA.run(close, sw, ewm=True).ma.to_numpy()
+    d = np.sign(fast - slow)
+    d[np.arange(len(close))[:, None] < np.asarray(sw)[None, :]] = 0  # each point's slow warm-up
+    prev = np.vstack([np.zeros((1, d.shape[1])), d[:-1]])
+    change = d != prev
+    nxt = np.vstack([np.zeros((1, d.shape[1]), bool), (change & (d > 0))[:-1]])
+    nxt_s = np.vstack([np.zeros((1, d.shape[1]), bool), (change & (d < 0))[:-1]])
+    pf = vbt.Portfolio.from_signals(
+        close,
+        entries=nxt,
+        exits=nxt_s,
+        short_entries=nxt_s,
+        short_exits=nxt,
+        price=open_,
+        fees=0.0005,
+        init_cash=10_000.0,
+        freq="1h",
+    )
+    tr = pf.total_return()
+    pf.sharpe_ratio()
+    pf.max_drawdown()
+    return [float(x) for x in np.asarray(tr)]
 
 
 def _pool_startup(cfg) -> None:
