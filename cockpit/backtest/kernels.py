@@ -11,6 +11,8 @@ lives with the other indicators (cockpit.indicators.kernels.ewm_pandas_into, beh
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from cockpit.indicators.kernels import ewm_pandas_into, span_alpha
@@ -78,6 +80,79 @@ def cross_direction(x: np.ndarray, fast: int, slow: int, warmup: int) -> np.ndar
     x = np.ascontiguousarray(x, dtype=np.float64)
     out = np.empty(len(x), np.int8)
     return out if _cross_direction(x, span_alpha(fast), span_alpha(slow), warmup, out) else None
+
+
+@njit(cache=True)
+def _sum4(x, centre, square, negative_only):
+    """Sum of x (minus ``centre``, squared with ``square``; only x < 0 with ``negative_only``) over four
+    accumulators, so the adds do not wait on each other."""
+    n = len(x)
+    a0 = a1 = a2 = a3 = 0.0
+    i = 0
+    while i + 3 < n:
+        v0, v1, v2, v3 = x[i] - centre, x[i + 1] - centre, x[i + 2] - centre, x[i + 3] - centre
+        if negative_only:
+            v0 = v0 if v0 < 0.0 else 0.0
+            v1 = v1 if v1 < 0.0 else 0.0
+            v2 = v2 if v2 < 0.0 else 0.0
+            v3 = v3 if v3 < 0.0 else 0.0
+        if square:
+            v0, v1, v2, v3 = v0 * v0, v1 * v1, v2 * v2, v3 * v3
+        a0 += v0
+        a1 += v1
+        a2 += v2
+        a3 += v3
+        i += 4
+    while i < n:
+        v = x[i] - centre
+        if negative_only:
+            v = v if v < 0.0 else 0.0
+        a0 += v * v if square else v
+        i += 1
+    return (a0 + a1) + (a2 + a3)
+
+
+@njit(cache=True)
+def _equity_stats(eq, capital):
+    """(max drawdown, mean, sample standard deviation, downside root mean square) of an equity curve's
+    per-bar simple returns (the first against ``capital``), as metrics.compute_metrics defines them; None for
+    a NaN/inf value or fewer than two bars (the caller then uses its numpy form).
+
+    The drawdown's division is done only where a bar may set a new low: at or below the level that would
+    equal the deepest drawdown so far (a relative margin of 1e-12 for rounding), so the result is the same."""
+    n = len(eq)
+    if n < 2:
+        return None
+    r = np.empty(n)
+    peak = eq[0]
+    max_dd = 0.0
+    level = peak  # the equity at which x / peak - 1 == max_dd
+    prev = capital
+    for i in range(n):
+        x = eq[i]
+        if not math.isfinite(x):
+            return None
+        if x > peak:
+            peak = x
+            level = peak * (1.0 + max_dd)
+        if peak > 0.0 and x <= level + abs(level) * 1e-12:
+            dd = x / peak - 1.0
+            if dd < max_dd:
+                max_dd = dd
+                level = peak * (1.0 + max_dd)
+        r[i] = x / prev - 1.0 if prev > 0.0 else 0.0
+        prev = x
+    mean = _sum4(r, 0.0, False, False) / n
+    ss = _sum4(r, mean, True, False)
+    down = _sum4(r, 0.0, True, True)
+    return max_dd, mean, math.sqrt(ss / (n - 1)), math.sqrt(down / n)
+
+
+def equity_stats(eq: np.ndarray, capital: float) -> tuple[float, float, float, float] | None:
+    """_equity_stats compiled, or None (no numba, NaN/inf, fewer than two bars)."""
+    if not HAVE_NUMBA:
+        return None
+    return _equity_stats(np.ascontiguousarray(eq, dtype=np.float64), float(capital))
 
 
 @njit(cache=True)

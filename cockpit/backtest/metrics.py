@@ -15,6 +15,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from cockpit.backtest.kernels import equity_stats
+
 YEAR_MS = 365 * 86_400_000
 
 
@@ -49,20 +51,28 @@ def compute_metrics(
     total_return = final / capital - 1.0
     years = max((end_ms - start_ms + tf_ms) / YEAR_MS, 1e-9)
     cagr = (final / capital) ** (1.0 / years) - 1.0 if final > 0 else -1.0
-    dd = drawdown(eq) if n else np.zeros(1)
-    max_dd = float(dd.min()) if len(dd) else 0.0
     bars_per_year = YEAR_MS / tf_ms
     sharpe = sortino = None
+    # One compiled pass over the curve (a sweep computes this per grid point: the numpy form below was half
+    # of a point's time); the numpy form for NaN/inf values, short curves or without numba.
+    stats = equity_stats(eq, capital)
+    if stats is not None:
+        max_dd, mean, sd, down = stats
+    else:
+        dd = drawdown(eq) if n else np.zeros(1)
+        max_dd = float(dd.min()) if len(dd) else 0.0
+        mean = sd = down = 0.0
+        if n > 1:
+            prev = np.concatenate(([capital], eq[:-1]))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                r = np.where(prev > 0, eq / prev - 1.0, 0.0)
+            mean, sd = float(r.mean()), float(r.std(ddof=1))
+            down = float(np.sqrt(np.mean(np.minimum(r, 0.0) ** 2)))
     if n > 1:
-        prev = np.concatenate(([capital], eq[:-1]))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r = np.where(prev > 0, eq / prev - 1.0, 0.0)
-        sd = r.std(ddof=1)
         if sd > 0:
-            sharpe = r.mean() / sd * math.sqrt(bars_per_year)
-        down = np.sqrt(np.mean(np.minimum(r, 0.0) ** 2))
+            sharpe = mean / sd * math.sqrt(bars_per_year)
         if down > 0:
-            sortino = r.mean() / down * math.sqrt(bars_per_year)
+            sortino = mean / down * math.sqrt(bars_per_year)
     wins = pnl[pnl > 0]
     losses = pnl[pnl < 0]
     gross_win = float(wins.sum())

@@ -205,3 +205,44 @@ def test_choose_workers_weighs_work_against_pool_start_up():
     assert choose_workers(1.0, 99, 1, startup_s=3.0) == 1
     assert choose_workers(10.0, 1, 4, startup_s=3.0) == 1  # one point left: nothing to share
     assert choose_workers(1.0, 3, 8, startup_s=0.5) == 3  # never more workers than points
+
+
+def _metrics_both(eq, capital, monkeypatch):
+    from cockpit.backtest import kernels, metrics
+
+    kw = dict(capital=capital, tf_ms=3_600_000, start_ms=0, end_ms=3_600_000 * (len(eq) - 1))
+    fast = metrics.compute_metrics(eq, [1.0, -2.0], **kw)
+    with monkeypatch.context() as m:
+        m.setattr(kernels, "HAVE_NUMBA", False)
+        slow = metrics.compute_metrics(eq, [1.0, -2.0], **kw)
+    return fast, slow
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_compiled_equity_statistics_equal_the_numpy_form(monkeypatch, seed):
+    """compute_metrics' drawdown, Sharpe and Sortino come from one compiled pass (a sweep computes them per
+    grid point); the numpy form gives the same figures: random curves, one that goes through zero and below
+    (a liquidated account), a flat one."""
+    rng = np.random.default_rng(seed)
+    curves = [
+        10_000 * np.exp(np.cumsum(rng.normal(0, 0.01, 5_000))),
+        np.concatenate([np.linspace(10_000, 0, 50), np.full(20, 0.0), np.linspace(-5, 100, 30)]),
+        np.full(300, 10_000.0),
+        np.array([10_000.0, 9_000.0]),
+        np.concatenate([[0.0, -10.0], np.linspace(1, 500, 100), np.linspace(500, 100, 50), [100.0, 500.0, 99.0]]),
+        np.round(10_000 * np.exp(np.cumsum(rng.normal(0, 0.002, 2_000))), 0),  # repeated values, equal lows
+    ]
+    for eq in curves:
+        fast, slow = _metrics_both(eq, 10_000.0, monkeypatch)
+        assert fast.keys() == slow.keys()
+        for k in slow:
+            if isinstance(slow[k], float) and fast[k] is not None:
+                assert fast[k] == pytest.approx(slow[k], rel=1e-12, abs=1e-15), k
+            else:
+                assert fast[k] == slow[k], k
+
+
+def test_equity_statistics_with_a_nan_use_the_numpy_form(monkeypatch):
+    eq = np.array([10_000.0, 10_100.0, np.nan, 10_200.0, 9_000.0])
+    fast, slow = _metrics_both(eq, 10_000.0, monkeypatch)
+    assert str(fast) == str(slow)  # NaN-safe comparison: the same dict, NaN and None where the numpy form has them
