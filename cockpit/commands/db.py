@@ -92,6 +92,12 @@ def run_repair(args: argparse.Namespace, ctx) -> int:
         print(f"{tf}: {len(g)} gap(s)" + "".join(f"\n  {a} .. {b}" for a, b in g[:20]))
     if args.dry_run or not any(gaps.values()):
         return 0
+    from cockpit.data.venue import venue_refusal
+
+    refusal = venue_refusal(db, cfg, mode, action=f"repair its gaps with {mode} market data")
+    if refusal:
+        print(f"cockpit db repair: {refusal}", file=sys.stderr)
+        return 1
     x, clock, close = open_exchange(cfg, mode)
     try:
         steps = MarketIngestor(x, cfg, clock, db=db, timeframes=tfs, source=mode).repair(tfs)

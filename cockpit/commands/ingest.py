@@ -48,14 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _claim(db, cfg: Config, venue: str, *, record: bool = True, action: str) -> str | None:
     """None when this database may take data of ``venue`` (recorded when ``record``); else why not."""
-    from cockpit.data.venue import VenueMismatch, claim_venue
-    from cockpit.domain.clock import WallClock
+    from cockpit.data.venue import venue_refusal
 
-    try:
-        claim_venue(db, venue, now_ms=WallClock().now_ms(), url=cfg["database"]["url"], action=action, record=record)
-    except VenueMismatch as e:
-        return str(e)
-    return None
+    return venue_refusal(db, cfg, venue, action=action, record=record)
 
 
 def run_ingest(args: argparse.Namespace, ctx) -> int:

@@ -111,3 +111,16 @@ def claim_venue(
         )
     if record and DataService(db).engine_state(KEY) is None:
         set_state(KEY, {"venue": want, "since": int(now_ms)}, now_ms=now_ms, db=db)
+
+
+def venue_refusal(db: peewee.Database, cfg: Config, venue: str, *, action: str, record: bool = True) -> str | None:
+    """None when this database may take data of ``venue`` (recorded as its venue when ``record`` and none is
+    yet); else the reason it may not (VenueMismatch's text). For everything that writes market data into a
+    database outside the engine's start: CSV and exchange ingest, and gap repair from the CLI or the UI."""
+    from cockpit.domain.clock import WallClock
+
+    try:
+        claim_venue(db, venue, now_ms=WallClock().now_ms(), url=cfg["database"]["url"], action=action, record=record)
+    except VenueMismatch as e:
+        return str(e)
+    return None

@@ -244,3 +244,48 @@ def test_snapshot_time_uses_the_exchange_clock_only_when_a_record_has_none():
     assert MarketIngestor._snapshot_time(now + 30_000, now) == (now + 30_000, None)  # within clock skew
     assert MarketIngestor._snapshot_time(now + 120_000, now)[1].startswith("timestamp")
     assert MarketIngestor._snapshot_time("NaN", now)[1].startswith("bad timestamp")
+
+
+def _gapped_csv(path):
+    day = 86_400_000
+    t0 = 1_735_689_600_000  # 2025-01-01
+    rows = ["timestamp,open,high,low,close,volume"]
+    for k in range(10):
+        if k == 5:
+            continue  # one missing day: a gap to repair
+        rows.append(f"{t0 + k * day},100,110,90,105,1000")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_db_repair_refuses_to_mix_another_venue_into_the_database(tmp_path, capsys):
+    """A database of imported candles is not 'repaired' with the simulator's (or OKX's) market: the gap stays,
+    nothing is written, and the message says whose database it is (the ingest commands already refused)."""
+    from cockpit.cli import main
+    from cockpit.data.venue import database_venues
+    from cockpit.db import close_database, open_database
+
+    dbp = tmp_path / "import.db"
+    assert main(["--db", str(dbp), "ingest", "--csv", str(_gapped_csv(tmp_path / "d.csv")), "--timeframe", "1d"]) == 0
+    capsys.readouterr()
+    assert main(["--db", str(dbp), "db", "repair", "--exchange", "sim", "--timeframes", "1d"]) == 1
+    err = capsys.readouterr().err
+    assert "refusing to repair its gaps with sim market data" in err and "'import'" in err
+    db = open_database(f"sqlite:///{dbp}")
+    try:
+        assert database_venues(db) == {"import"}
+        assert db.execute_sql("SELECT COUNT(*) FROM market_data").fetchone()[0] == 9  # the gap is still there
+    finally:
+        close_database()
+
+
+def test_the_data_screens_repair_refuses_another_venue_before_reaching_the_exchange(tmp_path, db, cfg):
+    from cockpit.data.venue import claim_venue
+    from cockpit.ui.screens.data import find_repair
+
+    claim_venue(db, "import", now_ms=1)
+    repair = find_repair()
+    assert repair is not None
+    cfg = {**cfg, "exchange": {**cfg["exchange"], "mode": "okx-live"}}  # would need keys and the network: not reached
+    msg = repair(cfg, db, ["1d"])
+    assert msg.startswith("refused, nothing was written") and "'import'" in msg

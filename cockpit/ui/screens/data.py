@@ -32,7 +32,12 @@ def find_repair() -> Any:
         return None
 
     def repair(cfg: Config, db: Any, timeframes: list[str]) -> str:
+        from cockpit.data.venue import venue_refusal
+
         mode = cfg["exchange"]["mode"]
+        refusal = venue_refusal(db, cfg, mode, action=f"repair its gaps with {mode} market data")
+        if refusal:
+            return f"refused, nothing was written: {refusal}"
         x, clock, close = exchange.open_exchange(cfg, mode)
         try:
             steps = ingest.MarketIngestor(x, cfg, clock, db=db, timeframes=timeframes, source=mode).repair(timeframes)
