@@ -116,17 +116,13 @@ def _sum4(x, centre, square, negative_only):
 def _equity_stats(eq, capital):
     """(max drawdown, mean, sample standard deviation, downside root mean square) of an equity curve's
     per-bar simple returns (the first against ``capital``), as metrics.compute_metrics defines them; None for
-    a NaN/inf value or fewer than two bars (the caller then uses its numpy form).
-
-    The drawdown's division is done only where a bar may set a new low: at or below the level that would
-    equal the deepest drawdown so far (a relative margin of 1e-12 for rounding), so the result is the same."""
+    a NaN/inf value or fewer than two bars (the caller then uses its numpy form)."""
     n = len(eq)
     if n < 2:
         return None
     r = np.empty(n)
     peak = eq[0]
     max_dd = 0.0
-    level = peak  # the equity at which x / peak - 1 == max_dd
     prev = capital
     for i in range(n):
         x = eq[i]
@@ -134,12 +130,10 @@ def _equity_stats(eq, capital):
             return None
         if x > peak:
             peak = x
-            level = peak * (1.0 + max_dd)
-        if peak > 0.0 and x <= level + abs(level) * 1e-12:
+        if peak > 0.0:
             dd = x / peak - 1.0
             if dd < max_dd:
                 max_dd = dd
-                level = peak * (1.0 + max_dd)
         r[i] = x / prev - 1.0 if prev > 0.0 else 0.0
         prev = x
     mean = _sum4(r, 0.0, False, False) / n

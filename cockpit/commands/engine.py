@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,6 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_status(args: argparse.Namespace, ctx) -> int:
     from cockpit.data import DataService
+    from cockpit.domain.clock import WallClock
     from cockpit.domain.humanize import money
     from cockpit.engine.lock import EngineLock, EngineLocked
 
@@ -38,7 +38,7 @@ def run_status(args: argparse.Namespace, ctx) -> int:
     if args.json:
         print(json.dumps(beat, indent=2))
         return 0
-    age = time.time() - (beat.get("wall_ms") or 0) / 1000
+    age = (WallClock().now_ms() - (beat.get("wall_ms") or 0)) / 1000  # the heartbeat's wall_ms is wall time
     pos = beat.get("position") or {}
     print(
         f"engine     {'running' if running else 'not running'} (state {beat.get('state')}, "

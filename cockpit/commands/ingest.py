@@ -10,10 +10,6 @@ import argparse
 import importlib.util
 import sys
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from cockpit.domain.settings import Config
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -46,21 +42,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_ingest)
 
 
-def _claim(db, cfg: Config, venue: str, *, record: bool = True, action: str) -> str | None:
-    """None when this database may take data of ``venue`` (recorded when ``record``); else why not."""
+def run_ingest(args: argparse.Namespace, ctx) -> int:
     from cockpit.data.venue import venue_refusal
 
-    return venue_refusal(db, cfg, venue, action=action, record=record)
-
-
-def run_ingest(args: argparse.Namespace, ctx) -> int:
     cfg = ctx.config
     symbol = args.symbol or cfg["symbol"]
     if args.exchange:
         if importlib.util.find_spec("cockpit.market.ingest") is None:
             print("cockpit ingest: exchange ingest is not available in this build", file=sys.stderr)
             return 1
-        refusal = _claim(ctx.database(), cfg, args.exchange, action=f"ingest {args.exchange} market data into it")
+        refusal = venue_refusal(
+            ctx.database(), cfg, args.exchange, action=f"ingest {args.exchange} market data into it"
+        )
         if refusal:
             print(f"cockpit ingest: {refusal}", file=sys.stderr)
             return 1
@@ -83,7 +76,7 @@ def run_ingest(args: argparse.Namespace, ctx) -> int:
             )
             return 2
     db = ctx.database()
-    refusal = _claim(db, cfg, IMPORT, record=False, action="import CSV data into it")
+    refusal = venue_refusal(db, cfg, IMPORT, record=False, action="import CSV data into it")
     if refusal:
         print(f"cockpit ingest: {refusal}", file=sys.stderr)
         return 1
@@ -127,7 +120,7 @@ def run_ingest(args: argparse.Namespace, ctx) -> int:
         status="success",
         error=None,
     )
-    _claim(db, cfg, IMPORT, action="import CSV data into it")
+    venue_refusal(db, cfg, IMPORT, action="import CSV data into it")
     what = "funding rates" if funding else args.timeframe
     replaced = f"; replaced {res.rows_replaced} stored rows that differed (--overwrite)" if res.rows_replaced else ""
     print(f"imported {res.rows_inserted} new of {res.rows_read} rows ({symbol} {what}) from {path}{replaced}")

@@ -489,7 +489,7 @@ ATR_PREFETCH = 3 * ATR_CHUNK
 def _tr_chunk(h, lo, c, i0, nb, buf):
     """True ranges of bars i0 .. i0+nb-1 (i0 >= 1) into buf[0 .. nb-1]; returns the sum of their high - low.
 
-    Exactly _tr's arithmetic per bar (a plain loop, so it is vectorised; the values do not depend on how).
+    _tr per bar in a plain loop, so it is vectorised (the values do not depend on how).
     ``reassoc`` is for the sum only: it lets the compiler keep four partial sums. The sum is only ever tested
     for being finite (a NaN/inf high or low), which no order of addition changes."""
     s = 0.0
@@ -498,13 +498,8 @@ def _tr_chunk(h, lo, c, i0, nb, buf):
         j = _u(i0 + k)
         hi = h[j]
         lw = lo[j]
-        pc = c[j - one]
-        a = hi - lw
-        b = abs(hi - pc)
-        e = abs(lw - pc)
-        b = b if b > e else e
-        buf[_u(k)] = a if a > b else b
-        s += a
+        buf[_u(k)] = _tr(hi, lw, c[j - one])
+        s += hi - lw
     return s
 
 
