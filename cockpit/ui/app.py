@@ -136,9 +136,22 @@ class CockpitApp(TradeActions, App[None]):
         self._saved_switch_interval: float | None = None  # the process's GIL switch interval before the UI ran
         if self.live:
             self.sub_title = "LIVE"
+        self.quitting = False
 
     def get_default_screen(self) -> Screen:
         return self.main_screen
+
+    def exit(self, *args: Any, **kwargs: Any) -> None:
+        # Keys typed right behind `q` arrive in the same batch; acted on, they opened screens on an app
+        # already shutting down (the trades screen's mount found no header: a traceback, exit status 1).
+        self.quitting = True
+        super().exit(*args, **kwargs)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """No action once the app is quitting (see ``exit``)."""
+        if self.quitting:
+            return False
+        return super().check_action(action, parameters)
 
     def on_mount(self) -> None:
         self._saved_switch_interval = sys.getswitchinterval()

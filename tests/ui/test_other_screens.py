@@ -199,3 +199,18 @@ async def test_help_reopens_with_the_same_screen_and_follows_a_theme_change(make
         assert await open_screen(app, pilot, "question_mark") is help_screen
         assert help_screen.styles.background != dark
         assert "Approve the selected" in screen_text(app)
+
+
+async def test_keys_queued_behind_quit_open_no_screen(make_app, db):
+    """'q' then 't' typed fast: the trades screen was pushed on an app already shutting down and its mount
+    raised NoMatches (a traceback and exit status 1). Keys after quit do nothing now."""
+    fill_demo()
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        from textual import events
+
+        for key, char in (("q", "q"), ("t", "t"), ("d", "d"), ("question_mark", "?")):
+            app.post_message(events.Key(key, char))  # in one batch, as a terminal delivers fast typing
+        await pilot.pause()
+    assert app.return_code == 0
